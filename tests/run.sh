@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The one test command: install what is missing, configure, build, run every test.
+# Exits non-zero on any failure. Usage: tests/run.sh [ctest args...]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+deploy/install-deps.sh
+preset="${EDGE_PRESET:-ci}"
+jobs="${EDGE_JOBS:-$(nproc)}"
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$jobs"
+ctest --preset "$preset" -j "$jobs" --timeout 300 "$@"
