@@ -1,0 +1,78 @@
+#include "common/core/config.h"
+
+#include <algorithm>
+
+#include "common/core/fs.h"
+
+namespace edge::config {
+namespace {
+
+Error BadConfig(std::string message) { return Error{ErrorCode::kBadConfig, std::move(message)}; }
+
+}  // namespace
+
+Result<nlohmann::json> LoadObject(const std::filesystem::path& path) {
+  auto text = fs::ReadFile(path, 1 << 20);
+  if (!text) return Fail(BadConfig("cannot read config " + path.string() + ": " + text.error().message));
+  nlohmann::json object;
+  try {
+    object = nlohmann::json::parse(*text);
+  } catch (const nlohmann::json::parse_error& e) {
+    return Fail(BadConfig("config " + path.string() + " is not valid JSON: " + e.what()));
+  }
+  if (!object.is_object()) return Fail(BadConfig("config " + path.string() + " must be a JSON object"));
+  return object;
+}
+
+Status RejectUnknownKeys(const nlohmann::json& object, std::initializer_list<std::string_view> allowed,
+                         std::string_view context) {
+  if (!object.is_object()) return Fail(BadConfig(std::string(context) + " must be a JSON object"));
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return Fail(BadConfig("unknown key '" + key + "' in " + std::string(context) +
+                            " (known keys: " + list + ")"));
+    }
+  }
+  return Ok();
+}
+
+Result<std::string> GetString(const nlohmann::json& object, std::string_view key,
+                              std::optional<std::string> fallback) {
+  auto it = object.find(key);
+  if (it == object.end()) {
+    if (fallback) return *fallback;
+    return Fail(BadConfig("missing required key '" + std::string(key) + "'"));
+  }
+  if (!it->is_string()) return Fail(BadConfig("key '" + std::string(key) + "' must be a string"));
+  return it->get<std::string>();
+}
+
+Result<int64_t> GetInt(const nlohmann::json& object, std::string_view key,
+                       std::optional<int64_t> fallback, int64_t min, int64_t max) {
+  auto it = object.find(key);
+  if (it == object.end()) {
+    if (fallback) return *fallback;
+    return Fail(BadConfig("missing required key '" + std::string(key) + "'"));
+  }
+  if (!it->is_number_integer())
+    return Fail(BadConfig("key '" + std::string(key) + "' must be an integer"));
+  const auto value = it->get<int64_t>();
+  if (value < min || value > max)
+    return Fail(BadConfig("key '" + std::string(key) + "' = " + std::to_string(value) +
+                          " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]"));
+  return value;
+}
+
+Result<bool> GetBool(const nlohmann::json& object, std::string_view key, std::optional<bool> fallback) {
+  auto it = object.find(key);
+  if (it == object.end()) {
+    if (fallback) return *fallback;
+    return Fail(BadConfig("missing required key '" + std::string(key) + "'"));
+  }
+  if (!it->is_boolean()) return Fail(BadConfig("key '" + std::string(key) + "' must be true or false"));
+  return it->get<bool>();
+}
+
+}  // namespace edge::config

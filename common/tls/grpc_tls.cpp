@@ -1,0 +1,119 @@
+#include "common/tls/grpc_tls.h"
+
+#include "common/core/fs.h"
+
+namespace edge::tls {
+
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const ServerTls& tls) {
+  grpc::SslServerCredentialsOptions options(
+      tls.client_ca_pem.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = tls.client_ca_pem;
+  options.pem_key_cert_pairs.push_back({tls.key_pem, tls.cert_pem});
+  return grpc::SslServerCredentials(options);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(const ClientTls& tls) {
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = tls.ca_pem;
+  options.pem_private_key = tls.key_pem;
+  options.pem_cert_chain = tls.cert_pem;
+  return grpc::SslCredentials(options);
+}
+
+void ApplyServerLimits(grpc::ServerBuilder& builder) {
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 16);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 16 * 1024);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 3);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 10 * 60 * 1000);
+}
+
+grpc::ChannelArguments ClientChannelArgs() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // Reconnect backoff is handled by the agent's own jittered loop; keep gRPC's short.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  return args;
+}
+
+Result<PeerIdentity> PeerIdentityOf(const grpc::ServerContextBase& ctx, std::string_view fleet,
+                                    std::string_view kind) {
+  auto auth = ctx.auth_context();
+  if (!auth || !auth->IsPeerAuthenticated())
+    return Fail(ErrorCode::kUnauthenticated, "no verified client certificate");
+  auto pems = auth->FindPropertyValues("x509_pem_cert");
+  if (pems.empty()) return Fail(ErrorCode::kUnauthenticated, "no client certificate on the connection");
+  auto info = crypto::ParseCertificate(std::string_view(pems.front().data(), pems.front().size()));
+  if (!info) return Fail(ErrorCode::kUnauthenticated, "unreadable client certificate: " + info.error().message);
+  for (const auto& uri : info->uri_sans) {
+    auto id = crypto::ParseSpiffeId(uri);
+    if (!id) continue;
+    if (id->fleet != fleet)
+      return Fail(ErrorCode::kUnauthenticated, "certificate identity " + uri + " belongs to another fleet");
+    if (id->kind != kind)
+      return Fail(ErrorCode::kPermissionDenied,
+                  "certificate identity " + uri + " is a " + id->kind + ", this endpoint serves " + std::string(kind) + "s");
+    return PeerIdentity{*id, info->serial_hex};
+  }
+  return Fail(ErrorCode::kUnauthenticated, "client certificate has no spiffe:// identity");
+}
+
+grpc::Status ToGrpcStatus(const Error& e) {
+  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
+  switch (e.code) {
+    case ErrorCode::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
+    case ErrorCode::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
+    case ErrorCode::kAlreadyExists: code = grpc::StatusCode::ALREADY_EXISTS; break;
+    case ErrorCode::kPermissionDenied: code = grpc::StatusCode::PERMISSION_DENIED; break;
+    case ErrorCode::kUnauthenticated: code = grpc::StatusCode::UNAUTHENTICATED; break;
+    case ErrorCode::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
+    case ErrorCode::kResourceExhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
+    case ErrorCode::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
+    case ErrorCode::kDataLoss: code = grpc::StatusCode::DATA_LOSS; break;
+    case ErrorCode::kBadConfig:
+    case ErrorCode::kIo:
+    case ErrorCode::kInternal: code = grpc::StatusCode::INTERNAL; break;
+  }
+  return grpc::Status(code, e.message);
+}
+
+Error FromGrpcStatus(const grpc::Status& s, std::string_view call) {
+  ErrorCode code = ErrorCode::kInternal;
+  switch (s.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE: code = ErrorCode::kInvalidArgument; break;
+    case grpc::StatusCode::NOT_FOUND: code = ErrorCode::kNotFound; break;
+    case grpc::StatusCode::ALREADY_EXISTS: code = ErrorCode::kAlreadyExists; break;
+    case grpc::StatusCode::PERMISSION_DENIED: code = ErrorCode::kPermissionDenied; break;
+    case grpc::StatusCode::UNAUTHENTICATED: code = ErrorCode::kUnauthenticated; break;
+    case grpc::StatusCode::FAILED_PRECONDITION: code = ErrorCode::kFailedPrecondition; break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: code = ErrorCode::kResourceExhausted; break;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED: code = ErrorCode::kUnavailable; break;
+    case grpc::StatusCode::DATA_LOSS: code = ErrorCode::kDataLoss; break;
+    default: break;
+  }
+  return Error{code, std::string(call) + ": " + s.error_message()};
+}
+
+Result<std::string> ReadPem(const std::string& path) {
+  auto pem = fs::ReadFile(path, 256 * 1024);
+  if (!pem) return Fail(ErrorCode::kBadConfig, "cannot read " + path + ": " + pem.error().message);
+  if (pem->find("-----BEGIN ") == std::string::npos)
+    return Fail(ErrorCode::kBadConfig, path + " is not a PEM file");
+  return *pem;
+}
+
+}  // namespace edge::tls

@@ -1,0 +1,51 @@
+// gRPC adapter: TLS credentials, hardened server/channel settings, peer identity from the
+// client certificate, and mapping between edge::Error and grpc::Status.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/core/result.h"
+#include "common/crypto/x509.h"
+
+namespace edge::tls {
+
+inline constexpr int kMaxMessageBytes = 4 << 20;  // blob chunks are ≤ 1 MiB
+
+struct ServerTls {
+  std::string cert_pem;
+  std::string key_pem;
+  std::string client_ca_pem;  // empty: no client certificate requested (enrollment listener)
+};
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const ServerTls& tls);
+
+struct ClientTls {
+  std::string ca_pem;    // verifies the controller
+  std::string cert_pem;  // empty: no client certificate (enrollment)
+  std::string key_pem;
+};
+std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(const ClientTls& tls);
+
+// Explicit limits: Debian's gRPC 1.51 predates several HTTP/2 DoS fixes.
+void ApplyServerLimits(grpc::ServerBuilder& builder);
+grpc::ChannelArguments ClientChannelArgs();
+
+struct PeerIdentity {
+  crypto::SpiffeId id;
+  std::string cert_serial;
+};
+// Reads the verified client certificate of the call and requires a spiffe://<fleet>/<kind>/<name>
+// URI SAN. Errors are kUnauthenticated.
+Result<PeerIdentity> PeerIdentityOf(const grpc::ServerContextBase& ctx, std::string_view fleet,
+                                    std::string_view kind);
+
+grpc::Status ToGrpcStatus(const Error& error);
+Error FromGrpcStatus(const grpc::Status& status, std::string_view call);
+
+// Loads the PEM files a TLS endpoint needs; errors name the file.
+Result<std::string> ReadPem(const std::string& path);
+
+}  // namespace edge::tls

@@ -1,0 +1,24 @@
+// The controller's three gRPC services, each on its own listener and trust root.
+#pragma once
+
+#include <memory>
+
+#include <grpcpp/grpcpp.h>
+
+#include "controller/api/context.h"
+
+namespace edge::controller {
+
+std::unique_ptr<grpc::Service> MakeAgentService(ControllerContext& ctx);
+std::unique_ptr<grpc::Service> MakeEnrollmentService(ControllerContext& ctx);
+std::unique_ptr<grpc::Service> MakeOperatorService(ControllerContext& ctx);
+
+// Runs `work` (returning grpc::Status) on the strand and finishes the unary call with it.
+template <typename Work>
+grpc::ServerUnaryReactor* FinishOnStrand(ControllerContext& ctx, grpc::CallbackServerContext* call, Work work) {
+  auto* reactor = call->DefaultReactor();
+  boost::asio::post(ctx.strand, [reactor, work = std::move(work)]() mutable { reactor->Finish(work()); });
+  return reactor;
+}
+
+}  // namespace edge::controller

@@ -1,0 +1,47 @@
+#include "controller/daemon/config.h"
+
+#include "common/core/config.h"
+#include "common/crypto/x509.h"
+
+namespace edge::controller {
+
+Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path) {
+  using namespace edge::config;
+  auto wrap = [&](const Error& e) { return Fail(e.Wrap("controller config " + path.string())); };
+  auto obj = LoadObject(path);
+  if (!obj) return Fail(obj.error());
+  if (auto s = RejectUnknownKeys(*obj, {"fleet", "data_dir", "agent_listen", "enroll_listen", "operator_listen",
+                                        "fleet_ca_cert", "fleet_ca_key", "server_cert", "server_key",
+                                        "operator_ca_cert", "trust_policy", "release_root_public_key",
+                                        "device_cert_ttl_hours", "log_level", "ports_file"},
+                                 "controller config " + path.string());
+      !s)
+    return Fail(s.error());
+  ControllerConfig c;
+  auto str = [&](const char* key, std::string& out, bool required) -> Status {
+    auto v = required ? GetString(*obj, key) : GetString(*obj, key, out);
+    if (!v) return Fail(v.error());
+    out = *v;
+    return Ok();
+  };
+  std::string data_dir;
+  for (auto [key, out, required] : {std::tuple{"fleet", &c.fleet, true}, {"data_dir", &data_dir, true},
+                                    {"agent_listen", &c.agent_listen, false}, {"enroll_listen", &c.enroll_listen, false},
+                                    {"operator_listen", &c.operator_listen, false}, {"fleet_ca_cert", &c.fleet_ca_cert, true},
+                                    {"fleet_ca_key", &c.fleet_ca_key, true}, {"server_cert", &c.server_cert, true},
+                                    {"server_key", &c.server_key, true}, {"operator_ca_cert", &c.operator_ca_cert, true},
+                                    {"trust_policy", &c.trust_policy, true},
+                                    {"release_root_public_key", &c.release_root_public_key, true},
+                                    {"log_level", &c.log_level, false}, {"ports_file", &c.ports_file, false}}) {
+    if (auto s = str(key, *out, required); !s) return wrap(s.error());
+  }
+  c.data_dir = data_dir;
+  auto ttl = GetInt(*obj, "device_cert_ttl_hours", c.device_cert_ttl_hours, 1, 24 * 365);
+  if (!ttl) return wrap(ttl.error());
+  c.device_cert_ttl_hours = *ttl;
+  if (!crypto::IsValidName(c.fleet))
+    return wrap(Error{ErrorCode::kBadConfig, "fleet '" + c.fleet + "' must match [A-Za-z0-9._-]{1,64}"});
+  return c;
+}
+
+}  // namespace edge::controller

@@ -1,0 +1,33 @@
+// edge-controller's JSON configuration (see deploy/config/controller.json).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "common/core/result.h"
+
+namespace edge::controller {
+
+struct ControllerConfig {
+  std::string fleet;
+  std::filesystem::path data_dir;
+  std::string agent_listen = "0.0.0.0:7443";
+  std::string enroll_listen = "0.0.0.0:7444";
+  std::string operator_listen = "127.0.0.1:7445";
+  std::string fleet_ca_cert;
+  std::string fleet_ca_key;
+  std::string server_cert;
+  std::string server_key;
+  std::string operator_ca_cert;
+  std::string trust_policy;             // signed trust policy envelope file
+  std::string release_root_public_key;  // PEM
+  int64_t device_cert_ttl_hours = 720;
+  std::string log_level = "info";
+  std::string ports_file;  // optional: where to write the bound ports as JSON (tests bind port 0)
+};
+
+// Errors are ErrorCode::kBadConfig and name the file and key.
+Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path);
+
+}  // namespace edge::controller

@@ -1,0 +1,160 @@
+// edge-controller: inventory, releases and desired state for a fleet of edge agents.
+//   edge-controller --config /etc/edgefleet/controller.json
+// Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage, 78 bad configuration.
+#include <systemd/sd-daemon.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/core/config.h"
+#include "common/core/fs.h"
+#include "common/core/log.h"
+#include "common/crypto/ed25519.h"
+#include "common/tls/grpc_tls.h"
+#include "controller/api/services.h"
+
+namespace {
+
+using namespace edge;
+using namespace edge::controller;
+
+struct Listener {
+  std::string name;
+  std::unique_ptr<grpc::Service> service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+Result<std::unique_ptr<grpc::Server>> StartServer(const std::string& address, const tls::ServerTls& tls_files,
+                                                  grpc::Service* service, int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, tls::ServerCredentials(tls_files), port);
+  builder.RegisterService(service);
+  tls::ApplyServerLimits(builder);
+  auto server = builder.BuildAndStart();
+  if (!server || *port == 0)
+    return Fail(ErrorCode::kUnavailable, "cannot listen on " + address + " (in use, or not a valid host:port)");
+  return server;
+}
+
+Status LoadTrust(ControllerContext& ctx) {
+  const auto& c = ctx.config;
+  auto bad = [](const Error& e) { return Fail(Error{ErrorCode::kBadConfig, e.message}); };
+  auto envelope_text = fs::ReadFile(c.trust_policy, bundle::kMaxEnvelopeBytes);
+  if (!envelope_text) return bad(envelope_text.error().Wrap("trust_policy"));
+  auto root_pem = fs::ReadFile(c.release_root_public_key, 64 * 1024);
+  if (!root_pem) return bad(root_pem.error().Wrap("release_root_public_key"));
+  auto root = crypto::Ed25519PublicKeyFromPem(*root_pem);
+  if (!root) return bad(root.error().Wrap(c.release_root_public_key));
+  auto envelope = bundle::ParseEnvelope(*envelope_text);
+  if (!envelope) return bad(envelope.error().Wrap(c.trust_policy));
+  auto policy = bundle::VerifyTrustPolicy(*envelope, *root, ctx.clock.NowUnix());
+  if (!policy) return bad(policy.error().Wrap("trust policy " + c.trust_policy));
+  if (policy->fleet != c.fleet)
+    return bad(Error{ErrorCode::kBadConfig, "trust policy is for fleet '" + policy->fleet + "', not '" + c.fleet + "'"});
+  ctx.trust_policy_envelope = *envelope_text;
+  ctx.trust_policy = std::move(*policy);
+  auto ca_pem = tls::ReadPem(c.fleet_ca_cert);
+  if (!ca_pem) return Fail(ca_pem.error());
+  auto ca_key_pem = fs::ReadFile(c.fleet_ca_key, 64 * 1024);
+  if (!ca_key_pem) return bad(ca_key_pem.error().Wrap("fleet_ca_key"));
+  auto ca_key = crypto::PrivateKey::FromPem(*ca_key_pem);
+  if (!ca_key) return bad(ca_key.error().Wrap(c.fleet_ca_key));
+  ctx.fleet_ca_pem = *ca_pem;
+  ctx.fleet_ca_key = std::move(*ca_key);
+  return Ok();
+}
+
+int Run(const std::string& config_path) {
+  auto config = LoadControllerConfig(config_path);
+  if (!config) {
+    log::Error("bad configuration", {{"error", config.error().message}});
+    return config::kExitBadConfig;
+  }
+  if (auto level = log::ParseLevel(config->log_level)) log::Init("controller", *level);
+  const auto data_dir = config->data_dir;
+  if (auto s = fs::CreateDirectories(data_dir / "blobs" / "sha256", 0750); !s) {
+    log::Error("cannot create data directory", {{"error", s.error().message}});
+    return 1;
+  }
+  auto store = OpenSqliteStore((data_dir / "controller.db").string());
+  if (!store) {
+    log::Error("cannot open store", {{"error", store.error().message}});
+    return 1;
+  }
+  SystemClock clock;
+  boost::asio::io_context io;
+  ControllerContext ctx(*config, io, std::move(*store), clock);
+  ctx.blob_dir = data_dir / "blobs" / "sha256";
+  if (auto s = LoadTrust(ctx); !s) {
+    log::Error("bad configuration", {{"error", s.error().message}});
+    return s.error().code == ErrorCode::kBadConfig ? config::kExitBadConfig : 1;
+  }
+  auto server_cert = tls::ReadPem(config->server_cert);
+  auto server_key = tls::ReadPem(config->server_key);
+  auto operator_ca = tls::ReadPem(config->operator_ca_cert);
+  for (const auto* r : {&server_cert, &server_key, &operator_ca}) {
+    if (!*r) {
+      log::Error("bad configuration", {{"error", r->error().message}});
+      return config::kExitBadConfig;
+    }
+  }
+
+  std::vector<Listener> listeners;
+  listeners.push_back({"agent", MakeAgentService(ctx), nullptr, 0});
+  listeners.push_back({"enroll", MakeEnrollmentService(ctx), nullptr, 0});
+  listeners.push_back({"operator", MakeOperatorService(ctx), nullptr, 0});
+  const std::string addresses[] = {config->agent_listen, config->enroll_listen, config->operator_listen};
+  const std::string client_cas[] = {ctx.fleet_ca_pem, "", *operator_ca};
+  nlohmann::json ports = nlohmann::json::object();
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    auto& l = listeners[i];
+    auto server = StartServer(addresses[i], {*server_cert, *server_key, client_cas[i]}, l.service.get(), &l.port);
+    if (!server) {
+      log::Error("cannot start listener", {{"listener", l.name}, {"error", server.error().message}});
+      return 1;
+    }
+    l.server = std::move(*server);
+    ports[l.name] = l.port;
+    log::Info("listening", {{"listener", l.name}, {"address", addresses[i]}, {"port", l.port}});
+  }
+  if (!config->ports_file.empty()) {
+    if (auto s = fs::WriteFileAtomic(config->ports_file, ports.dump() + "\n"); !s) {
+      log::Error("cannot write ports file", {{"error", s.error().message}});
+      return 1;
+    }
+  }
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int signo) {
+    log::Info("shutting down", {{"signal", signo}});
+    sd_notify(0, "STOPPING=1");
+    io.stop();
+  });
+  auto work = boost::asio::make_work_guard(io);
+  sd_notify(0, "READY=1");
+  log::Info("controller ready", {{"fleet", config->fleet}, {"trust_policy_version", ctx.trust_policy.version}});
+  io.run();
+  // Stop accepting, give in-flight calls 2 s, then cancel the rest (agent streams).
+  for (auto& l : listeners) l.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // Callbacks may still have posted work; run it so reactors finish before ctx goes away.
+  io.restart();
+  io.poll();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  edge::log::Init("controller");
+  CLI::App app{"edge-controller: fleet inventory, releases and desired state"};
+  std::string config_path = "/etc/edgefleet/controller.json";
+  app.add_option("-c,--config", config_path, "JSON config file")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return Run(config_path);
+}

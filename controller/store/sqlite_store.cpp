@@ -1,0 +1,415 @@
+// SQLite implementation of the controller store. Writes run in BEGIN IMMEDIATE transactions;
+// every statement with input is prepared and bound.
+#include <nlohmann/json.hpp>
+
+#include "common/sqlite/db.h"
+#include "controller/store/store.h"
+
+namespace edge::controller {
+std::span<const sqlite::Migration> Migrations();
+
+namespace {
+
+using sqlite::Db;
+using sqlite::Statement;
+using sqlite::Transaction;
+
+Status InsertAudit(Db& db, const AuditRecord& a) {
+  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+      "INSERT INTO audit(at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)"));
+  st.Bind(1, a.at).Bind(2, a.actor).Bind(3, a.action).Bind(4, a.target).Bind(5, a.detail);
+  return st.Run();
+}
+
+DeviceRecord ReadDevice(const Statement& st) {
+  DeviceRecord d;
+  d.id = st.Text(0);
+  d.site = st.Text(1);
+  d.cert_serial = st.Text(2);
+  d.cert_not_after = st.Int(3);
+  d.enrolled_at = st.Int(4);
+  d.last_seen = st.Int(5);
+  d.agent_version = st.Text(6);
+  d.facts_json = st.Text(7);
+  d.desired_generation = static_cast<uint64_t>(st.Int(8));
+  d.revoked = st.Int(9) != 0;
+  return d;
+}
+constexpr const char* kDeviceColumns =
+    "id, site, cert_serial, cert_not_after, enrolled_at, last_seen, agent_version, facts_json, "
+    "desired_generation, revoked";
+
+VersionRecord ReadVersion(const Statement& st) {
+  VersionRecord v;
+  v.model = st.Text(0);
+  v.version = st.Text(1);
+  v.security_version = static_cast<uint64_t>(st.Int(2));
+  v.manifest_digest = st.Text(3);
+  v.envelope = st.Blob(4);
+  v.total_bytes = static_cast<uint64_t>(st.Int(5));
+  v.signed_by = st.Text(6);
+  v.pushed_by = st.Text(7);
+  v.pushed_at = st.Int(8);
+  return v;
+}
+constexpr const char* kVersionColumns =
+    "model, version, security_version, manifest_digest, envelope, total_bytes, signed_by, "
+    "pushed_by, pushed_at";
+
+DeploymentRecord ReadDeployment(const Statement& st) {
+  DeploymentRecord d;
+  d.id = st.Int(0);
+  d.model = st.Text(1);
+  d.version = st.Text(2);
+  d.site = st.Text(3);
+  d.created_by = st.Text(4);
+  d.created_at = st.Int(5);
+  d.device_ids = nlohmann::json::parse(st.Text(6), nullptr, false).get<std::vector<std::string>>();
+  d.changed = static_cast<uint32_t>(st.Int(7));
+  return d;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(Db db) : db_(std::move(db)) {}
+
+  Result<SiteRecord> CreateSite(const std::string& name, const std::string& actor, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("INSERT INTO sites(name, created_at) VALUES (?, ?)"));
+    st.Bind(1, name).Bind(2, now);
+    if (auto s = st.Run(); !s) {
+      if (s.error().code == ErrorCode::kAlreadyExists)
+        return Fail(ErrorCode::kAlreadyExists, "site '" + name + "' already exists");
+      return Fail(s.error());
+    }
+    EDGE_TRY(InsertAudit(db_, {0, now, actor, "site.create", "site/" + name, ""}));
+    EDGE_TRY(tx.Commit());
+    return SiteRecord{name, now, 0};
+  }
+
+  Result<std::vector<SiteRecord>> ListSites() override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT s.name, s.created_at, (SELECT count(*) FROM devices d WHERE d.site = s.name AND d.revoked = 0) "
+        "FROM sites s ORDER BY s.name"));
+    std::vector<SiteRecord> out;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back({st.Text(0), st.Int(1), static_cast<uint32_t>(st.Int(2))});
+    }
+    return out;
+  }
+
+  Result<bool> SiteExists(const std::string& name) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT 1 FROM sites WHERE name = ?"));
+    st.Bind(1, name);
+    return st.Step();
+  }
+
+  Status CreateToken(const TokenRecord& t, const std::string& actor) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(bool exists, SiteExists(t.site));
+    if (!exists) return Fail(ErrorCode::kNotFound, "site '" + t.site + "' does not exist (create it with: edgectl create site " + t.site + ")");
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "INSERT INTO enrollment_tokens(token_hash, site, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"));
+    st.Bind(1, t.token_hash).Bind(2, t.site).Bind(3, t.created_by).Bind(4, t.created_at).Bind(5, t.expires_at);
+    EDGE_TRY(st.Run());
+    EDGE_TRY(InsertAudit(db_, {0, t.created_at, actor, "token.create", "site/" + t.site,
+                               "expires_at=" + std::to_string(t.expires_at)}));
+    return tx.Commit();
+  }
+
+  Result<DeviceRecord> EnrollDevice(const std::string& token_hash, DeviceRecord device, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT site, expires_at, used_at IS NOT NULL FROM enrollment_tokens WHERE token_hash = ?"));
+    st.Bind(1, token_hash);
+    EDGE_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (!found) return Fail(ErrorCode::kPermissionDenied, "enrollment token is not valid");
+    if (st.Int(2) != 0)
+      return Fail(ErrorCode::kPermissionDenied, "enrollment token has already been used; create a new one with: edgectl token create --site " + st.Text(0));
+    if (st.Int(1) <= now)
+      return Fail(ErrorCode::kPermissionDenied, "enrollment token expired; create a new one with: edgectl token create --site " + st.Text(0));
+    device.site = st.Text(0);
+    EDGE_ASSIGN_OR_RETURN(auto existing, db_.Prepare("SELECT 1 FROM devices WHERE id = ?"));
+    existing.Bind(1, device.id);
+    EDGE_ASSIGN_OR_RETURN(bool taken, existing.Step());
+    if (taken)
+      return Fail(ErrorCode::kAlreadyExists, "a device named '" + device.id + "' is already enrolled; pick another device_name");
+    EDGE_ASSIGN_OR_RETURN(auto use, db_.Prepare(
+        "UPDATE enrollment_tokens SET used_at = ?, used_by = ? WHERE token_hash = ?"));
+    use.Bind(1, now).Bind(2, device.id).Bind(3, token_hash);
+    EDGE_TRY(use.Run());
+    EDGE_ASSIGN_OR_RETURN(auto ins, db_.Prepare(
+        "INSERT INTO devices(id, site, cert_serial, cert_not_after, enrolled_at, facts_json) VALUES (?, ?, ?, ?, ?, ?)"));
+    ins.Bind(1, device.id).Bind(2, device.site).Bind(3, device.cert_serial).Bind(4, device.cert_not_after)
+        .Bind(5, now).Bind(6, device.facts_json);
+    EDGE_TRY(ins.Run());
+    EDGE_TRY(InsertAudit(db_, {0, now, "device/" + device.id, "device.enroll", "device/" + device.id,
+                               "site=" + device.site}));
+    EDGE_TRY(tx.Commit());
+    device.enrolled_at = now;
+    return device;
+  }
+
+  Result<DeviceRecord> GetDevice(const std::string& id) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE id = ?"));
+    st.Bind(1, id);
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Fail(ErrorCode::kNotFound, "no device named '" + id + "'");
+    return ReadDevice(st);
+  }
+
+  Result<std::vector<DeviceRecord>> ListDevices(const std::string& site) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kDeviceColumns +
+                                               " FROM devices WHERE (?1 = '' OR site = ?1) ORDER BY site, id"));
+    st.Bind(1, site);
+    std::vector<DeviceRecord> out;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ReadDevice(st));
+    }
+    return out;
+  }
+
+  Status UpdateDeviceCert(const std::string& id, const std::string& serial, int64_t not_after) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("UPDATE devices SET cert_serial = ?, cert_not_after = ? WHERE id = ?"));
+    st.Bind(1, serial).Bind(2, not_after).Bind(3, id);
+    EDGE_TRY(st.Run());
+    return tx.Commit();
+  }
+
+  Status RecordHello(const std::string& id, const std::string& agent_version, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("UPDATE devices SET agent_version = ?, last_seen = ? WHERE id = ?"));
+    st.Bind(1, agent_version).Bind(2, now).Bind(3, id);
+    return st.Run();
+  }
+
+  Status RecordReport(const std::string& id, const std::vector<ReportedModelRecord>& models, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto seen, db_.Prepare("UPDATE devices SET last_seen = ? WHERE id = ?"));
+    seen.Bind(1, now).Bind(2, id);
+    EDGE_TRY(seen.Run());
+    for (const auto& m : models) {
+      EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+          "INSERT INTO reported_models(device_id, model, version, security_version, state, target_version, detail, "
+          "bytes_done, bytes_total, security_floor, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+          "ON CONFLICT(device_id, model) DO UPDATE SET version=excluded.version, security_version=excluded.security_version, "
+          "state=excluded.state, target_version=excluded.target_version, detail=excluded.detail, bytes_done=excluded.bytes_done, "
+          "bytes_total=excluded.bytes_total, security_floor=excluded.security_floor, updated_at=excluded.updated_at"));
+      st.Bind(1, id).Bind(2, m.model).Bind(3, m.version).Bind(4, static_cast<int64_t>(m.security_version))
+          .Bind(5, m.state).Bind(6, m.target_version).Bind(7, m.detail).Bind(8, static_cast<int64_t>(m.bytes_done))
+          .Bind(9, static_cast<int64_t>(m.bytes_total)).Bind(10, static_cast<int64_t>(m.security_floor)).Bind(11, now);
+      EDGE_TRY(st.Run());
+    }
+    return tx.Commit();
+  }
+
+  Result<std::vector<DeviceModelView>> DeviceModels(const std::string& id) override {
+    // Union of desired and reported models for the device.
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT m.model, coalesce(d.version, ''), r.version, r.security_version, r.state, r.target_version, r.detail, "
+        "r.bytes_done, r.bytes_total, r.security_floor, r.updated_at FROM "
+        "(SELECT model FROM desired_models WHERE device_id = ?1 UNION SELECT model FROM reported_models WHERE device_id = ?1) m "
+        "LEFT JOIN desired_models d ON d.device_id = ?1 AND d.model = m.model "
+        "LEFT JOIN reported_models r ON r.device_id = ?1 AND r.model = m.model ORDER BY m.model"));
+    st.Bind(1, id);
+    std::vector<DeviceModelView> out;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      DeviceModelView v{st.Text(0), st.Text(1), std::nullopt};
+      if (!st.IsNull(2)) {
+        v.reported = ReportedModelRecord{st.Text(0), st.Text(2), static_cast<uint64_t>(st.Int(3)), st.Text(4), st.Text(5),
+                                         st.Text(6), static_cast<uint64_t>(st.Int(7)), static_cast<uint64_t>(st.Int(8)),
+                                         static_cast<uint64_t>(st.Int(9)), st.Int(10)};
+      }
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  Result<std::vector<DesiredModelRecord>> DesiredModels(const std::string& id) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT d.model, d.version, v.envelope FROM desired_models d JOIN model_versions v "
+        "ON v.model = d.model AND v.version = d.version WHERE d.device_id = ? ORDER BY d.model"));
+    st.Bind(1, id);
+    std::vector<DesiredModelRecord> out;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back({st.Text(0), st.Text(1), st.Blob(2)});
+    }
+    return out;
+  }
+
+  Result<bool> AddVersion(const VersionRecord& v, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto existing, db_.Prepare("SELECT manifest_digest FROM model_versions WHERE model = ? AND version = ?"));
+    existing.Bind(1, v.model).Bind(2, v.version);
+    EDGE_ASSIGN_OR_RETURN(bool found, existing.Step());
+    if (found) {
+      if (existing.Text(0) == v.manifest_digest) return false;
+      return Fail(ErrorCode::kAlreadyExists, "model " + v.model + ":" + v.version +
+                                                 " already exists with a different manifest; versions are immutable, push a new version");
+    }
+    EDGE_ASSIGN_OR_RETURN(auto model, db_.Prepare("INSERT OR IGNORE INTO models(name, created_at) VALUES (?, ?)"));
+    model.Bind(1, v.model).Bind(2, now);
+    EDGE_TRY(model.Run());
+    EDGE_ASSIGN_OR_RETURN(auto ins, db_.Prepare(
+        "INSERT INTO model_versions(model, version, security_version, manifest_digest, envelope, total_bytes, signed_by, "
+        "pushed_by, pushed_at) VALUES (?,?,?,?,?,?,?,?,?)"));
+    ins.Bind(1, v.model).Bind(2, v.version).Bind(3, static_cast<int64_t>(v.security_version)).Bind(4, v.manifest_digest)
+        .BindBlob(5, v.envelope).Bind(6, static_cast<int64_t>(v.total_bytes)).Bind(7, v.signed_by).Bind(8, v.pushed_by)
+        .Bind(9, now);
+    EDGE_TRY(ins.Run());
+    for (const auto& b : v.blobs) {
+      EDGE_ASSIGN_OR_RETURN(auto blob, db_.Prepare("INSERT OR IGNORE INTO blobs(digest, size, created_at) VALUES (?, ?, ?)"));
+      blob.Bind(1, b.digest).Bind(2, static_cast<int64_t>(b.size)).Bind(3, now);
+      EDGE_TRY(blob.Run());
+      EDGE_ASSIGN_OR_RETURN(auto link, db_.Prepare(
+          "INSERT OR IGNORE INTO version_blobs(model, version, digest, role) VALUES (?, ?, ?, ?)"));
+      link.Bind(1, v.model).Bind(2, v.version).Bind(3, b.digest).Bind(4, b.role);
+      EDGE_TRY(link.Run());
+    }
+    EDGE_TRY(InsertAudit(db_, {0, now, v.pushed_by, "model.push", "model/" + v.model + ":" + v.version,
+                               "security_version=" + std::to_string(v.security_version) + " signed_by=" + v.signed_by}));
+    EDGE_TRY(tx.Commit());
+    return true;
+  }
+
+  Result<std::vector<VersionRecord>> ListVersions() override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kVersionColumns +
+                                               " FROM model_versions ORDER BY model, pushed_at, version"));
+    std::vector<VersionRecord> out;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ReadVersion(st));
+    }
+    return out;
+  }
+
+  Result<VersionRecord> GetVersion(const std::string& model, const std::string& version) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kVersionColumns +
+                                               " FROM model_versions WHERE model = ? AND version = ?"));
+    st.Bind(1, model).Bind(2, version);
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Fail(ErrorCode::kNotFound, "model " + model + ":" + version + " has not been pushed");
+    return ReadVersion(st);
+  }
+
+  Result<bool> HasBlob(const std::string& digest) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT 1 FROM blobs WHERE digest = ?"));
+    st.Bind(1, digest);
+    return st.Step();
+  }
+
+  Result<std::optional<uint64_t>> BlobSizeForDevice(const std::string& device_id, const std::string& digest) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT b.size FROM blobs b JOIN version_blobs vb ON vb.digest = b.digest "
+        "JOIN desired_models d ON d.model = vb.model AND d.version = vb.version "
+        "WHERE d.device_id = ? AND b.digest = ? LIMIT 1"));
+    st.Bind(1, device_id).Bind(2, digest);
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<uint64_t>();
+    return std::optional<uint64_t>(static_cast<uint64_t>(st.Int(0)));
+  }
+
+  Result<DeployOutcome> Deploy(const std::string& model, const std::string& version, const std::string& site,
+                               const std::string& actor, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(bool site_ok, SiteExists(site));
+    if (!site_ok) return Fail(ErrorCode::kNotFound, "site '" + site + "' does not exist");
+    EDGE_ASSIGN_OR_RETURN(auto target, GetVersion(model, version));
+    EDGE_ASSIGN_OR_RETURN(auto devices, ListDevices(site));
+    DeployOutcome out;
+    for (const auto& d : devices) {
+      if (d.revoked) continue;
+      out.deployment.device_ids.push_back(d.id);
+      // Refuse up front what the device would refuse: its anti-rollback floor.
+      EDGE_ASSIGN_OR_RETURN(auto floor, db_.Prepare(
+          "SELECT security_floor FROM reported_models WHERE device_id = ? AND model = ?"));
+      floor.Bind(1, d.id).Bind(2, model);
+      EDGE_ASSIGN_OR_RETURN(bool has_floor, floor.Step());
+      if (has_floor && static_cast<uint64_t>(floor.Int(0)) > target.security_version)
+        return Fail(ErrorCode::kFailedPrecondition,
+                    "device " + d.id + " has anti-rollback floor " + std::to_string(floor.Int(0)) + " for model " + model +
+                        ", above " + model + ":" + version + "'s security_version " + std::to_string(target.security_version));
+      EDGE_ASSIGN_OR_RETURN(auto cur, db_.Prepare("SELECT version FROM desired_models WHERE device_id = ? AND model = ?"));
+      cur.Bind(1, d.id).Bind(2, model);
+      EDGE_ASSIGN_OR_RETURN(bool has_cur, cur.Step());
+      if (has_cur && cur.Text(0) == version) continue;
+      EDGE_ASSIGN_OR_RETURN(auto up, db_.Prepare(
+          "INSERT INTO desired_models(device_id, model, version, updated_at) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT(device_id, model) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at"));
+      up.Bind(1, d.id).Bind(2, model).Bind(3, version).Bind(4, now);
+      EDGE_TRY(up.Run());
+      EDGE_ASSIGN_OR_RETURN(auto gen, db_.Prepare("UPDATE devices SET desired_generation = desired_generation + 1 WHERE id = ?"));
+      gen.Bind(1, d.id);
+      EDGE_TRY(gen.Run());
+      out.changed_devices.push_back(d.id);
+    }
+    auto& dep = out.deployment;
+    dep.model = model;
+    dep.version = version;
+    dep.site = site;
+    dep.created_by = actor;
+    dep.created_at = now;
+    dep.changed = static_cast<uint32_t>(out.changed_devices.size());
+    EDGE_ASSIGN_OR_RETURN(auto ins, db_.Prepare(
+        "INSERT INTO deployments(model, version, site, created_by, created_at, device_ids, changed) VALUES (?,?,?,?,?,?,?)"));
+    ins.Bind(1, model).Bind(2, version).Bind(3, site).Bind(4, actor).Bind(5, now)
+        .Bind(6, nlohmann::json(dep.device_ids).dump()).Bind(7, static_cast<int64_t>(dep.changed));
+    EDGE_TRY(ins.Run());
+    dep.id = db_.LastInsertId();
+    EDGE_TRY(InsertAudit(db_, {0, now, actor, "deploy", "site/" + site,
+                               model + ":" + version + " devices=" + std::to_string(dep.device_ids.size()) +
+                                   " changed=" + std::to_string(dep.changed)}));
+    EDGE_TRY(tx.Commit());
+    return out;
+  }
+
+  Result<std::vector<DeploymentRecord>> ListDeployments() override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT id, model, version, site, created_by, created_at, device_ids, changed FROM deployments ORDER BY id"));
+    std::vector<DeploymentRecord> out;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ReadDeployment(st));
+    }
+    return out;
+  }
+
+  Status Audit(const AuditRecord& entry) override { return InsertAudit(db_, entry); }
+
+  Result<std::vector<AuditRecord>> ListAudit(uint32_t limit, const std::string& target) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT id, at, actor, action, target, detail FROM audit WHERE (?1 = '' OR target = ?1) "
+        "ORDER BY id DESC LIMIT ?2"));
+    st.Bind(1, target).Bind(2, static_cast<int64_t>(limit == 0 ? 100 : limit));
+    std::vector<AuditRecord> out;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5)});
+    }
+    return out;
+  }
+
+ private:
+  Db db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  EDGE_ASSIGN_OR_RETURN(auto db, Db::Open(path));
+  if (auto s = db.Migrate(Migrations()); !s) return Fail(s.error().Wrap("migrating controller store " + path));
+  return std::unique_ptr<Store>(new SqliteStore(std::move(db)));
+}
+
+}  // namespace edge::controller

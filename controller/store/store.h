@@ -1,0 +1,65 @@
+// The controller's inventory store. An interface so that a PostgreSQL backend (the scale-out
+// path, DESIGN §9) can drop in without touching the API or rollout logic. Every mutation that
+// an operator causes writes its audit row in the same transaction.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/core/result.h"
+#include "controller/store/types.h"
+
+namespace edge::controller {
+
+struct DeployOutcome {
+  DeploymentRecord deployment;
+  std::vector<std::string> changed_devices;  // whose desired generation was bumped
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Result<SiteRecord> CreateSite(const std::string& name, const std::string& actor, int64_t now) = 0;
+  virtual Result<std::vector<SiteRecord>> ListSites() = 0;
+  virtual Result<bool> SiteExists(const std::string& name) = 0;
+
+  virtual Status CreateToken(const TokenRecord& token, const std::string& actor) = 0;
+  // Atomically consumes an unused, unexpired token and creates the device at the token's site.
+  // Errors: unknown/used token and expired token are kPermissionDenied; an existing device id
+  // is kAlreadyExists.
+  virtual Result<DeviceRecord> EnrollDevice(const std::string& token_hash, DeviceRecord device,
+                                            int64_t now) = 0;
+  virtual Result<DeviceRecord> GetDevice(const std::string& id) = 0;
+  virtual Result<std::vector<DeviceRecord>> ListDevices(const std::string& site_filter) = 0;
+  virtual Status UpdateDeviceCert(const std::string& id, const std::string& serial, int64_t not_after) = 0;
+  virtual Status RecordHello(const std::string& id, const std::string& agent_version, int64_t now) = 0;
+  virtual Status RecordReport(const std::string& id, const std::vector<ReportedModelRecord>& models,
+                              int64_t now) = 0;
+  virtual Result<std::vector<DeviceModelView>> DeviceModels(const std::string& id) = 0;
+  virtual Result<std::vector<DesiredModelRecord>> DesiredModels(const std::string& id) = 0;
+
+  // Returns false (and stores nothing) if the version exists with the same manifest digest;
+  // fails with kAlreadyExists if it exists with a different one.
+  virtual Result<bool> AddVersion(const VersionRecord& version, int64_t now) = 0;
+  virtual Result<std::vector<VersionRecord>> ListVersions() = 0;
+  virtual Result<VersionRecord> GetVersion(const std::string& model, const std::string& version) = 0;
+  virtual Result<bool> HasBlob(const std::string& digest) = 0;
+  // Whether `digest` belongs to a version desired for `device_id` (FetchBlob authorisation).
+  virtual Result<std::optional<uint64_t>> BlobSizeForDevice(const std::string& device_id,
+                                                            const std::string& digest) = 0;
+
+  virtual Result<DeployOutcome> Deploy(const std::string& model, const std::string& version,
+                                       const std::string& site, const std::string& actor, int64_t now) = 0;
+  virtual Result<std::vector<DeploymentRecord>> ListDeployments() = 0;
+
+  virtual Status Audit(const AuditRecord& entry) = 0;
+  virtual Result<std::vector<AuditRecord>> ListAudit(uint32_t limit, const std::string& target_filter) = 0;
+};
+
+// Opens (creating and migrating) the SQLite store at `path`.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+}  // namespace edge::controller

@@ -1,0 +1,102 @@
+// Plain records the controller's store reads and writes. No SQLite or gRPC types here.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace edge::controller {
+
+struct SiteRecord {
+  std::string name;
+  int64_t created_at = 0;
+  uint32_t device_count = 0;
+};
+
+struct DeviceRecord {
+  std::string id;
+  std::string site;
+  std::string cert_serial;
+  int64_t cert_not_after = 0;
+  int64_t enrolled_at = 0;
+  int64_t last_seen = 0;
+  std::string agent_version;
+  std::string facts_json = "{}";
+  uint64_t desired_generation = 0;
+  bool revoked = false;
+};
+
+struct TokenRecord {
+  std::string token_hash;
+  std::string site;
+  std::string created_by;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+};
+
+struct BlobRecord {
+  std::string digest;
+  std::string role;
+  uint64_t size = 0;
+};
+
+struct VersionRecord {
+  std::string model;
+  std::string version;
+  uint64_t security_version = 0;
+  std::string manifest_digest;
+  std::string envelope;  // exact signed envelope bytes
+  uint64_t total_bytes = 0;
+  std::string signed_by;
+  std::string pushed_by;
+  int64_t pushed_at = 0;
+  std::vector<BlobRecord> blobs;
+};
+
+struct DesiredModelRecord {
+  std::string model;
+  std::string version;
+  std::string envelope;
+};
+
+struct ReportedModelRecord {
+  std::string model;
+  std::string version;
+  uint64_t security_version = 0;
+  std::string state;
+  std::string target_version;
+  std::string detail;
+  uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;
+  uint64_t security_floor = 0;
+  int64_t updated_at = 0;
+};
+
+struct DeviceModelView {
+  std::string model;
+  std::string desired_version;
+  std::optional<ReportedModelRecord> reported;
+};
+
+struct DeploymentRecord {
+  int64_t id = 0;
+  std::string model;
+  std::string version;
+  std::string site;
+  std::string created_by;
+  int64_t created_at = 0;
+  std::vector<std::string> device_ids;
+  uint32_t changed = 0;
+};
+
+struct AuditRecord {
+  int64_t id = 0;
+  int64_t at = 0;
+  std::string actor;
+  std::string action;
+  std::string target;
+  std::string detail;
+};
+
+}  // namespace edge::controller
