@@ -145,6 +145,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
         pm->set_reported_version(m.reported->version);
         pm->set_state(m.reported->state);
         pm->set_detail(m.reported->detail);
+        pm->set_target_version(m.reported->target_version);
         pm->set_bytes_done(m.reported->bytes_done);
         pm->set_bytes_total(m.reported->bytes_total);
         pm->set_updated_at(m.reported->updated_at);

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/service_type.h>
 
 #include "controller/api/context.h"
 

@@ -1,0 +1,57 @@
+#include "controller/edgectl/context.h"
+
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+
+#include "common/core/config.h"
+#include "common/core/fs.h"
+
+namespace edge::edgectl {
+
+std::filesystem::path DefaultConfigPath() {
+  if (const char* env = std::getenv("EDGECTL_CONFIG"); env && *env) return env;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::filesystem::path(xdg) / "edgectl" / "config";
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home ? home : ".") / ".config" / "edgectl" / "config";
+}
+
+Result<Context> LoadContext(const std::filesystem::path& file, const std::string& wanted) {
+  auto bad = [&](const std::string& m) { return Fail(ErrorCode::kBadConfig, "edgectl config " + file.string() + ": " + m); };
+  if (!std::filesystem::exists(file))
+    return bad("does not exist; create one with `edgectl pki init` or pass --config (see docs/cli.md)");
+  EDGE_ASSIGN_OR_RETURN(auto obj, config::LoadObject(file));
+  EDGE_TRY(config::RejectUnknownKeys(obj, {"current_context", "contexts"}, "edgectl config " + file.string()));
+  auto current = config::GetString(obj, "current_context", std::string());
+  if (!current) return bad(current.error().message);
+  const std::string name = wanted.empty() ? *current : wanted;
+  auto contexts = obj.find("contexts");
+  if (contexts == obj.end() || !contexts->is_object()) return bad("has no \"contexts\" object");
+  if (name.empty()) return bad("no current_context set and no --context given");
+  auto it = contexts->find(name);
+  if (it == contexts->end()) return bad("has no context named '" + name + "'");
+  EDGE_TRY(config::RejectUnknownKeys(*it, {"controller", "ca", "cert", "key"}, "context '" + name + "'"));
+  Context c;
+  c.name = name;
+  const auto base = file.parent_path();
+  auto path = [&](const char* key, std::filesystem::path& out) -> Status {
+    EDGE_ASSIGN_OR_RETURN(auto v, config::GetString(*it, key));
+    out = std::filesystem::path(v).is_absolute() ? std::filesystem::path(v) : base / v;
+    return Ok();
+  };
+  EDGE_ASSIGN_OR_RETURN(c.controller, config::GetString(*it, "controller"));
+  EDGE_TRY(path("ca", c.ca));
+  EDGE_TRY(path("cert", c.cert));
+  EDGE_TRY(path("key", c.key));
+  return c;
+}
+
+Status WriteContextFile(const std::filesystem::path& file, const Context& c) {
+  nlohmann::json j = {{"current_context", c.name},
+                      {"contexts", {{c.name, {{"controller", c.controller}, {"ca", c.ca.string()},
+                                              {"cert", c.cert.string()}, {"key", c.key.string()}}}}}};
+  if (file.has_parent_path()) EDGE_TRY(fs::CreateDirectories(file.parent_path(), 0700));
+  return fs::WriteFileAtomic(file, j.dump(2) + "\n", 0600);
+}
+
+}  // namespace edge::edgectl

@@ -1,0 +1,247 @@
+// edgectl: the operator's command line. Verb-noun, like kubectl (docs/cli.md).
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "common/core/fs.h"
+#include "common/crypto/ed25519.h"
+#include "controller/edgectl/bundle_dir.h"
+#include "controller/edgectl/exit_codes.h"
+#include "controller/edgectl/pki.h"
+#include "controller/edgectl/remote.h"
+
+namespace {
+
+using namespace edge;
+using namespace edge::edgectl;
+
+int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string Rfc3339Now() {
+  std::time_t t = static_cast<std::time_t>(Now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+struct Globals {
+  std::string config;
+  std::string context;
+  std::string controller;
+  std::string output = "table";
+};
+
+Result<std::unique_ptr<OperatorClient>> Client(const Globals& g) {
+  const std::filesystem::path file = g.config.empty() ? DefaultConfigPath() : std::filesystem::path(g.config);
+  EDGE_ASSIGN_OR_RETURN(auto ctx, LoadContext(file, g.context));
+  if (!g.controller.empty()) ctx.controller = g.controller;
+  return OperatorClient::Connect(ctx);
+}
+
+OutputFormat Format(const Globals& g) { return g.output == "json" ? OutputFormat::kJson : OutputFormat::kTable; }
+
+int Finish(const Status& s) { return s ? kExitOk : Report(s.error()); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"edgectl: drive an edgefleet controller, build and sign model bundles, set up a fleet PKI"};
+  app.require_subcommand(1);
+  Globals g;
+  app.add_option("--config", g.config, "edgectl config file (default $EDGECTL_CONFIG or ~/.config/edgectl/config)");
+  app.add_option("--context", g.context, "context in the config file (default: current_context)")->envname("EDGECTL_CONTEXT");
+  app.add_option("--controller", g.controller, "override the controller address (host:port)");
+  app.add_option("-o,--output", g.output, "output format")->check(CLI::IsMember({"table", "json"}));
+  int exit_code = kExitOk;
+  std::function<int()> action;
+
+  // pki
+  auto* pki = app.add_subcommand("pki", "fleet PKI and release keys")->require_subcommand(1);
+  PkiInitOptions pki_opts;
+  auto* pki_init = pki->add_subcommand("init", "create fleet CA, operator CA, controller cert, admin cert, release keys, trust policy");
+  std::string pki_dir;
+  pki_init->add_option("--dir", pki_dir, "directory to create (must not hold a PKI)")->required();
+  pki_init->add_option("--fleet", pki_opts.fleet, "fleet name")->required();
+  pki_init->add_option("--controller-host", pki_opts.controller_hosts, "controller DNS name or IP (repeatable)")->required();
+  pki_init->add_option("--operator", pki_opts.operator_name, "first operator's name")->capture_default_str();
+  pki_init->add_option("--release-key", pki_opts.release_key_name, "first release key's name")->capture_default_str();
+  std::string operator_port = "7445";
+  pki_init->add_option("--operator-port", operator_port, "controller operator port for the edgectl context")->capture_default_str();
+  pki_init->callback([&] {
+    action = [&] {
+      pki_opts.dir = std::filesystem::absolute(pki_dir);
+      pki_opts.now = Now();
+      if (auto s = PkiInit(pki_opts); !s) return Report(s.error());
+      Context ctx{pki_opts.fleet, pki_opts.controller_hosts.front() + ":" + operator_port, pki_opts.dir / "fleet-ca.pem",
+                  pki_opts.dir / "operators" / (pki_opts.operator_name + ".pem"),
+                  pki_opts.dir / "operators" / (pki_opts.operator_name + ".key")};
+      if (auto s = WriteContextFile(pki_opts.dir / "edgectl.json", ctx); !s) return Report(s.error());
+      std::cerr << "PKI for fleet " << pki_opts.fleet << " created in " << pki_opts.dir.string() << "\n"
+                << "  keep offline: release-root.key (signs trust policies), operator-ca.key\n"
+                << "  controller:   fleet-ca.{pem,key}, controller.{pem,key}, operator-ca.pem, trust-policy.json, release-root.pub\n"
+                << "  signing host: " << pki_opts.release_key_name << ".key\n"
+                << "  edgectl:      export EDGECTL_CONFIG=" << (pki_opts.dir / "edgectl.json").string() << "\n";
+      return kExitOk;
+    };
+  });
+  auto* pki_op = pki->add_subcommand("operator", "issue another operator certificate from a PKI directory");
+  std::string op_name, op_fleet;
+  pki_op->add_option("--dir", pki_dir, "PKI directory")->required();
+  pki_op->add_option("--fleet", op_fleet, "fleet name")->required();
+  pki_op->add_option("name", op_name, "operator name")->required();
+  pki_op->callback([&] { action = [&] { return Finish(PkiIssueOperator(pki_dir, op_fleet, op_name)); }; });
+
+  // bundle
+  auto* bundle_cmd = app.add_subcommand("bundle", "build, sign and verify model bundles (offline)")->require_subcommand(1);
+  BundleBuildOptions build;
+  std::string model_file, selftest_file, out_dir;
+  int64_t security_version = -1;
+  auto* b_build = bundle_cmd->add_subcommand("build", "build an unsigned bundle directory from a model file");
+  b_build->add_option("--name", build.name, "model name")->required();
+  b_build->add_option("--version", build.version, "version label, e.g. v3")->required();
+  b_build->add_option("--security-version", security_version, "anti-rollback counter (only rises)")->required()->check(CLI::NonNegativeNumber);
+  b_build->add_option("--model", model_file, "model file (ONNX)")->required()->check(CLI::ExistingFile);
+  b_build->add_option("--selftest", selftest_file, "self-test vectors file")->check(CLI::ExistingFile);
+  b_build->add_option("--out", out_dir, "output directory")->required();
+  b_build->callback([&] {
+    action = [&] {
+      build.security_version = static_cast<uint64_t>(security_version);
+      build.out = out_dir;
+      build.created = Rfc3339Now();
+      build.blobs.push_back({"model", model_file, "application/vnd.onnx"});
+      if (!selftest_file.empty()) build.blobs.push_back({"selftest", selftest_file, "application/vnd.edgefleet.selftest+json"});
+      auto m = BuildBundle(build);
+      if (!m) return Report(m.error());
+      std::cerr << "built " << m->name << ":" << m->version << " in " << out_dir << " (unsigned; next: edgectl bundle sign "
+                << out_dir << " --key KEY)\n";
+      return kExitOk;
+    };
+  });
+  std::string sign_dir, key_file;
+  auto* b_sign = bundle_cmd->add_subcommand("sign", "sign a bundle with a release key");
+  b_sign->add_option("dir", sign_dir, "bundle directory")->required()->check(CLI::ExistingDirectory);
+  b_sign->add_option("--key", key_file, "Ed25519 release private key (PEM)")->required()->check(CLI::ExistingFile);
+  b_sign->callback([&] {
+    action = [&] {
+      auto id = SignBundle(sign_dir, key_file);
+      if (!id) return Report(id.error());
+      std::cerr << "signed " << sign_dir << " with " << *id << "\n";
+      return kExitOk;
+    };
+  });
+  std::string verify_policy, verify_root;
+  auto* b_verify = bundle_cmd->add_subcommand("verify", "verify a bundle against a trust policy, as an agent would");
+  b_verify->add_option("dir", sign_dir, "bundle directory")->required()->check(CLI::ExistingDirectory);
+  b_verify->add_option("--trust-policy", verify_policy, "signed trust policy")->required()->check(CLI::ExistingFile);
+  b_verify->add_option("--root-key", verify_root, "release root public key (PEM)")->required()->check(CLI::ExistingFile);
+  b_verify->callback([&] {
+    action = [&] {
+      auto v = VerifyBundle(sign_dir, verify_policy, verify_root, Now());
+      if (!v) return Report(v.error());
+      std::cerr << "OK: " << v->manifest.name << ":" << v->manifest.version << " security_version "
+                << v->manifest.security_version << ", " << v->manifest.blobs.size() << " blob(s) verified against trust policy v"
+                << v->policy.version << "\n";
+      return kExitOk;
+    };
+  });
+
+  // model
+  auto* model = app.add_subcommand("model", "model versions")->require_subcommand(1);
+  std::string push_dir;
+  auto* m_push = model->add_subcommand("push", "upload a signed bundle to the controller");
+  m_push->add_option("bundle", push_dir, "signed bundle directory")->required()->check(CLI::ExistingDirectory);
+  m_push->callback([&] {
+    action = [&] {
+      auto c = Client(g);
+      return c ? Finish((*c)->PushBundle(push_dir, Format(g))) : Report(c.error());
+    };
+  });
+
+  // create site
+  auto* create = app.add_subcommand("create", "create resources")->require_subcommand(1);
+  std::string site_name;
+  auto* c_site = create->add_subcommand("site", "create a site");
+  c_site->add_option("name", site_name, "site name")->required();
+  c_site->callback([&] {
+    action = [&] {
+      auto c = Client(g);
+      return c ? Finish((*c)->CreateSite(site_name)) : Report(c.error());
+    };
+  });
+
+  // token
+  auto* token = app.add_subcommand("token", "enrollment tokens")->require_subcommand(1);
+  std::string token_site, token_ttl = "1h";
+  auto* t_create = token->add_subcommand("create", "create a one-time enrollment token for a site");
+  t_create->add_option("--site", token_site, "site the enrolled device joins")->required();
+  t_create->add_option("--ttl", token_ttl, "validity, e.g. 15m, 1h, 2d (max 7d)")->capture_default_str();
+  t_create->callback([&] {
+    action = [&] {
+      auto ttl = ParseDurationSeconds(token_ttl);
+      if (!ttl) {
+        std::cerr << "edgectl: --ttl: " << ttl.error().message << "\n";
+        return kExitUsage;
+      }
+      auto c = Client(g);
+      return c ? Finish((*c)->CreateToken(token_site, *ttl, Format(g))) : Report(c.error());
+    };
+  });
+
+  // deploy
+  auto* deploy = app.add_subcommand("deploy", "deploy to devices")->require_subcommand(1);
+  std::string ref, deploy_site, deploy_timeout = "10m";
+  bool wait = false;
+  auto* d_model = deploy->add_subcommand("model", "set the desired model version for every device of a site");
+  d_model->add_option("ref", ref, "name:version, or a bare version that exactly one model has")->required();
+  d_model->add_option("--site", deploy_site, "target site")->required();
+  d_model->add_flag("--wait", wait, "wait until every device of the site runs it (or one fails)");
+  d_model->add_option("--timeout", deploy_timeout, "give up waiting after this long")->capture_default_str();
+  d_model->callback([&] {
+    action = [&] {
+      auto timeout = ParseDurationSeconds(deploy_timeout);
+      if (!timeout) {
+        std::cerr << "edgectl: --timeout: " << timeout.error().message << "\n";
+        return kExitUsage;
+      }
+      auto c = Client(g);
+      return c ? Finish((*c)->Deploy(ref, deploy_site, wait, std::chrono::seconds(*timeout))) : Report(c.error());
+    };
+  });
+
+  // get / describe
+  std::string what, get_site;
+  auto* get = app.add_subcommand("get", "list devices, sites, models, deployments or audit entries");
+  get->add_option("what", what, "devices|sites|models|deployments|audit")
+      ->required()
+      ->check(CLI::IsMember({"devices", "sites", "models", "deployments", "audit"}));
+  get->add_option("--site", get_site, "only this site (devices)");
+  get->callback([&] {
+    action = [&] {
+      auto c = Client(g);
+      return c ? Finish((*c)->Get(what, get_site, Format(g))) : Report(c.error());
+    };
+  });
+  std::string device_id;
+  auto* describe = app.add_subcommand("describe", "show one resource in detail")->require_subcommand(1);
+  auto* desc_device = describe->add_subcommand("device", "a device: state, models, certificate, events");
+  desc_device->add_option("id", device_id, "device id")->required();
+  desc_device->callback([&] {
+    action = [&] {
+      auto c = Client(g);
+      return c ? Finish((*c)->DescribeDevice(device_id, Format(g))) : Report(c.error());
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  if (action) exit_code = action();
+  return exit_code;
+}

@@ -1,0 +1,378 @@
+#include "controller/edgectl/remote.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "common/core/fs.h"
+#include "common/tls/grpc_tls.h"
+#include "controller/edgectl/bundle_dir.h"
+#include "edge/v1/admin.grpc.pb.h"
+
+namespace edge::edgectl {
+namespace {
+
+namespace pb = edge::v1;
+using Clock = std::chrono::steady_clock;
+
+std::unique_ptr<grpc::ClientContext> CallContext(std::chrono::seconds deadline = std::chrono::seconds(15)) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + deadline);
+  return ctx;
+}
+
+int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+nlohmann::json DeviceJson(const pb::Device& d) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const auto& m : d.models())
+    models.push_back({{"model", m.model()}, {"desired_version", m.desired_version()}, {"version", m.reported_version()},
+                      {"state", m.state()}, {"detail", m.detail()}, {"bytes_done", m.bytes_done()},
+                      {"bytes_total", m.bytes_total()}, {"updated_at", m.updated_at()}});
+  return {{"id", d.id()}, {"site", d.site()}, {"online", d.online()}, {"last_seen", d.last_seen()},
+          {"enrolled_at", d.enrolled_at()}, {"agent_version", d.agent_version()},
+          {"cert_not_after", d.cert_not_after()}, {"models", models}};
+}
+
+std::string ModelsCell(const pb::Device& d) {
+  std::string out;
+  for (const auto& m : d.models()) {
+    if (!out.empty()) out += ", ";
+    out += m.model() + ":" + (m.reported_version().empty() ? "-" : m.reported_version());
+    if (!m.desired_version().empty() && m.desired_version() != m.reported_version()) out += "→" + m.desired_version();
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string StateCell(const pb::Device& d) {
+  std::string out;
+  for (const auto& m : d.models()) {
+    if (!out.empty()) out += ", ";
+    out += m.state().empty() ? "pending" : m.state();
+    if (m.state() == "downloading" && m.bytes_total() > 0)
+      out += " " + std::to_string(m.bytes_done() * 100 / m.bytes_total()) + "%";
+  }
+  return out.empty() ? "-" : out;
+}
+
+class GrpcOperatorClient final : public OperatorClient {
+ public:
+  explicit GrpcOperatorClient(std::shared_ptr<grpc::Channel> channel, std::string target)
+      : stub_(pb::OperatorService::NewStub(channel)), target_(std::move(target)) {}
+
+  Status Check(const grpc::Status& s, std::string_view call) {
+    if (s.ok()) return Ok();
+    Error e = tls::FromGrpcStatus(s, call);
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE)
+      e.message += " (is the controller at " + target_ + " running, and does it accept this operator certificate?)";
+    return Fail(e);
+  }
+
+  Status CreateSite(const std::string& name) override {
+    pb::CreateSiteRequest req;
+    req.set_name(name);
+    pb::Site resp;
+    EDGE_TRY(Check(stub_->CreateSite(CallContext().get(), req, &resp), "create site"));
+    std::cerr << "site " << resp.name() << " created\n";
+    return Ok();
+  }
+
+  Status CreateToken(const std::string& site, int64_t ttl, OutputFormat format) override {
+    pb::CreateEnrollmentTokenRequest req;
+    req.set_site(site);
+    req.set_ttl_seconds(ttl);
+    pb::EnrollmentToken resp;
+    EDGE_TRY(Check(stub_->CreateEnrollmentToken(CallContext().get(), req, &resp), "create token"));
+    if (format == OutputFormat::kJson) {
+      PrintJson({{"token", resp.token()}, {"site", resp.site()}, {"expires_at", resp.expires_at()}});
+    } else {
+      std::cout << resp.token() << std::endl;
+      std::cerr << "one-time token for site " << resp.site() << ", expires " << FormatTime(resp.expires_at()) << "\n";
+    }
+    return Ok();
+  }
+
+  Status PushBundle(const std::filesystem::path& dir, OutputFormat format) override {
+    EDGE_ASSIGN_OR_RETURN(auto signed_bundle, ReadSignedBundle(dir));
+    const auto& [envelope, manifest] = signed_bundle;
+    uint64_t total = 0;
+    for (const auto& b : manifest.blobs) total += b.size;
+    auto ctx = CallContext(std::chrono::seconds(600));
+    pb::ModelVersion resp;
+    auto writer = stub_->PushBundle(ctx.get(), &resp);
+    pb::PushBundleRequest msg;
+    msg.set_envelope(envelope);
+    bool ok = writer->Write(msg);
+    const bool tty = isatty(STDERR_FILENO);
+    uint64_t sent = 0;
+    for (const auto& b : manifest.blobs) {
+      std::ifstream in(dir / "blobs" / b.digest, std::ios::binary);
+      if (!in) return Fail(ErrorCode::kIo, "bundle blob " + (dir / "blobs" / b.digest).string() + " is missing");
+      std::string buf(1 << 20, '\0');
+      while (ok && in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        const auto n = static_cast<size_t>(in.gcount());
+        if (n == 0) break;
+        msg.Clear();
+        msg.mutable_blob()->set_digest(b.digest);
+        msg.mutable_blob()->set_data(buf.data(), n);
+        ok = writer->Write(msg);
+        sent += n;
+        if (tty) std::cerr << "\rpushing " << manifest.name << ":" << manifest.version << "  " << FormatBytes(sent)
+                           << " / " << FormatBytes(total) << std::flush;
+      }
+    }
+    if (tty) std::cerr << "\n";
+    writer->WritesDone();
+    EDGE_TRY(Check(writer->Finish(), "push " + manifest.name + ":" + manifest.version));
+    if (format == OutputFormat::kJson) {
+      PrintJson({{"model", resp.model()}, {"version", resp.version()}, {"security_version", resp.security_version()},
+                 {"manifest_digest", resp.manifest_digest()}, {"signed_by", resp.signed_by()}, {"bytes", resp.total_bytes()}});
+    } else {
+      std::cerr << "pushed " << resp.model() << ":" << resp.version() << " (security_version " << resp.security_version()
+                << ", " << FormatBytes(resp.total_bytes()) << ", signed by " << resp.signed_by() << ")\n";
+    }
+    return Ok();
+  }
+
+  Status Deploy(const std::string& ref, const std::string& site, bool wait, std::chrono::seconds timeout) override {
+    pb::DeployRequest req;
+    if (auto colon = ref.find(':'); colon != std::string::npos) {
+      req.set_model(ref.substr(0, colon));
+      req.set_version(ref.substr(colon + 1));
+    } else {
+      req.set_version(ref);
+    }
+    req.set_site(site);
+    pb::Deployment resp;
+    const auto started = Clock::now();
+    EDGE_TRY(Check(stub_->Deploy(CallContext().get(), req, &resp), "deploy"));
+    std::cerr << "deployment " << resp.id() << ": " << resp.model() << ":" << resp.version() << " → site " << resp.site()
+              << " (" << resp.device_ids_size() << " devices, " << resp.changed() << " changed)\n";
+    if (!wait) return Ok();
+    return WaitConverged(resp, started, timeout);
+  }
+
+  Status WaitConverged(const pb::Deployment& dep, Clock::time_point started, std::chrono::seconds timeout) {
+    std::map<std::string, std::string> last_state;
+    for (;;) {
+      pb::ListDevicesRequest req;
+      req.set_site(dep.site());
+      pb::ListDevicesResponse resp;
+      EDGE_TRY(Check(stub_->ListDevices(CallContext().get(), req, &resp), "list devices"));
+      size_t done = 0;
+      std::vector<std::string> failures;
+      for (const auto& d : resp.devices()) {
+        std::string state = "pending";
+        for (const auto& m : d.models()) {
+          if (m.model() != dep.model()) continue;
+          if (m.reported_version() == dep.version() && m.state() == "committed") {
+            state = "committed";
+            ++done;
+          } else if (m.state() == "failed" && m.target_version() == dep.version()) {
+            state = "failed";
+            failures.push_back(d.id() + ": " + m.detail());
+          } else if (!m.state().empty()) {
+            state = m.state();
+            if (m.bytes_total() > 0 && m.state() == "downloading")
+              state += " " + std::to_string(m.bytes_done() * 100 / m.bytes_total()) + "%";
+          }
+        }
+        if (!d.online() && state != "committed") state += " (offline)";
+        if (last_state[d.id()] != state) {
+          std::cerr << "  " << d.id() << ": " << state << "\n";
+          last_state[d.id()] = state;
+        }
+      }
+      const double secs = std::chrono::duration<double>(Clock::now() - started).count();
+      if (!failures.empty()) {
+        std::string all;
+        for (const auto& f : failures) all += "\n  " + f;
+        return Fail(ErrorCode::kFailedPrecondition, std::to_string(failures.size()) + " device(s) failed to install " +
+                                                        dep.model() + ":" + dep.version() + ":" + all);
+      }
+      if (done == static_cast<size_t>(resp.devices_size())) {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "converged: %zu/%d devices at site %s run %s:%s (%.2fs from deploy)\n", done,
+                      resp.devices_size(), dep.site().c_str(), dep.model().c_str(), dep.version().c_str(), secs);
+        std::cerr << buf;
+        return Ok();
+      }
+      if (Clock::now() - started > timeout)
+        return Fail(ErrorCode::kUnavailable, "timed out after " + std::to_string(timeout.count()) + "s: " +
+                                                 std::to_string(done) + "/" + std::to_string(resp.devices_size()) +
+                                                 " devices converged (see: edgectl get devices --site " + dep.site() + ")");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+  Status Get(const std::string& what, const std::string& site, OutputFormat format) override {
+    const auto now = Now();
+    if (what == "devices") {
+      pb::ListDevicesRequest req;
+      req.set_site(site);
+      pb::ListDevicesResponse resp;
+      EDGE_TRY(Check(stub_->ListDevices(CallContext().get(), req, &resp), "list devices"));
+      if (format == OutputFormat::kJson) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& d : resp.devices()) out.push_back(DeviceJson(d));
+        PrintJson(out);
+        return Ok();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& d : resp.devices())
+        rows.push_back({d.id(), d.site(), d.online() ? "online" : "offline", ModelsCell(d), StateCell(d),
+                        FormatAge(d.last_seen(), now)});
+      PrintTable({"DEVICE", "SITE", "STATUS", "MODELS", "STATE", "LAST SEEN"}, rows);
+    } else if (what == "sites") {
+      pb::ListSitesResponse resp;
+      EDGE_TRY(Check(stub_->ListSites(CallContext().get(), pb::ListSitesRequest(), &resp), "list sites"));
+      if (format == OutputFormat::kJson) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& s : resp.sites())
+          out.push_back({{"name", s.name()}, {"created_at", s.created_at()}, {"devices", s.device_count()}});
+        PrintJson(out);
+        return Ok();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& s : resp.sites()) rows.push_back({s.name(), std::to_string(s.device_count()), FormatTime(s.created_at())});
+      PrintTable({"SITE", "DEVICES", "CREATED"}, rows);
+    } else if (what == "models") {
+      pb::ListModelsResponse resp;
+      EDGE_TRY(Check(stub_->ListModels(CallContext().get(), pb::ListModelsRequest(), &resp), "list models"));
+      if (format == OutputFormat::kJson) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& v : resp.versions())
+          out.push_back({{"model", v.model()}, {"version", v.version()}, {"security_version", v.security_version()},
+                         {"bytes", v.total_bytes()}, {"signed_by", v.signed_by()}, {"pushed_by", v.pushed_by()},
+                         {"pushed_at", v.pushed_at()}, {"manifest_digest", v.manifest_digest()}});
+        PrintJson(out);
+        return Ok();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& v : resp.versions())
+        rows.push_back({v.model(), v.version(), std::to_string(v.security_version()), FormatBytes(v.total_bytes()),
+                        v.signed_by(), v.pushed_by(), FormatTime(v.pushed_at())});
+      PrintTable({"MODEL", "VERSION", "SECURITY", "SIZE", "SIGNED BY", "PUSHED BY", "PUSHED"}, rows);
+    } else if (what == "deployments") {
+      pb::ListDeploymentsResponse resp;
+      EDGE_TRY(Check(stub_->ListDeployments(CallContext().get(), pb::ListDeploymentsRequest(), &resp), "list deployments"));
+      if (format == OutputFormat::kJson) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& d : resp.deployments())
+          out.push_back({{"id", d.id()}, {"model", d.model()}, {"version", d.version()}, {"site", d.site()},
+                         {"devices", std::vector<std::string>(d.device_ids().begin(), d.device_ids().end())},
+                         {"changed", d.changed()}, {"created_by", d.created_by()}, {"created_at", d.created_at()}});
+        PrintJson(out);
+        return Ok();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& d : resp.deployments())
+        rows.push_back({std::to_string(d.id()), d.model() + ":" + d.version(), d.site(), std::to_string(d.device_ids_size()),
+                        std::to_string(d.changed()), d.created_by(), FormatTime(d.created_at())});
+      PrintTable({"ID", "MODEL", "SITE", "DEVICES", "CHANGED", "BY", "AT"}, rows);
+    } else if (what == "audit") {
+      pb::ListAuditRequest req;
+      req.set_limit(100);
+      pb::ListAuditResponse resp;
+      EDGE_TRY(Check(stub_->ListAudit(CallContext().get(), req, &resp), "list audit"));
+      if (format == OutputFormat::kJson) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& a : resp.entries())
+          out.push_back({{"id", a.id()}, {"at", a.at()}, {"actor", a.actor()}, {"action", a.action()},
+                         {"target", a.target()}, {"detail", a.detail()}});
+        PrintJson(out);
+        return Ok();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& a : resp.entries())
+        rows.push_back({std::to_string(a.id()), FormatTime(a.at()), a.actor(), a.action(), a.target(), a.detail()});
+      PrintTable({"ID", "AT", "ACTOR", "ACTION", "TARGET", "DETAIL"}, rows);
+    } else {
+      return Fail(ErrorCode::kInvalidArgument, "cannot get '" + what + "': use devices, sites, models, deployments or audit");
+    }
+    return Ok();
+  }
+
+  Status DescribeDevice(const std::string& id, OutputFormat format) override {
+    pb::DescribeDeviceRequest req;
+    req.set_id(id);
+    pb::DeviceDetail resp;
+    EDGE_TRY(Check(stub_->DescribeDevice(CallContext().get(), req, &resp), "describe device"));
+    const auto& d = resp.device();
+    if (format == OutputFormat::kJson) {
+      auto j = DeviceJson(d);
+      j["cert_serial"] = resp.cert_serial();
+      j["facts"] = nlohmann::json::parse(resp.facts_json(), nullptr, false);
+      PrintJson(j);
+      return Ok();
+    }
+    const auto now = Now();
+    std::cout << "Device:         " << d.id() << "\n"
+              << "Site:           " << d.site() << "\n"
+              << "Status:         " << (d.online() ? "online" : "offline") << " (last seen " << FormatAge(d.last_seen(), now)
+              << " ago)\n"
+              << "Agent version:  " << (d.agent_version().empty() ? "-" : d.agent_version()) << "\n"
+              << "Enrolled:       " << FormatTime(d.enrolled_at()) << "\n"
+              << "Certificate:    serial " << resp.cert_serial() << ", expires " << FormatTime(d.cert_not_after()) << "\n"
+              << "Facts:          " << resp.facts_json() << "\n"
+              << "Models:\n";
+    for (const auto& m : d.models()) {
+      std::cout << "  " << m.model() << ": running " << (m.reported_version().empty() ? "-" : m.reported_version())
+                << ", desired " << (m.desired_version().empty() ? "-" : m.desired_version()) << ", state "
+                << (m.state().empty() ? "pending" : m.state());
+      if (!m.detail().empty()) std::cout << " (" << m.detail() << ")";
+      std::cout << "\n";
+    }
+    std::cout << "Recent events:\n";
+    for (const auto& a : resp.recent_audit())
+      std::cout << "  " << FormatTime(a.at()) << "  " << a.action() << "  " << a.actor() << "  " << a.detail() << "\n";
+    return Ok();
+  }
+
+ private:
+  std::unique_ptr<pb::OperatorService::Stub> stub_;
+  std::string target_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<OperatorClient>> OperatorClient::Connect(const Context& c) {
+  auto read = [](const std::filesystem::path& p, const char* what) -> Result<std::string> {
+    auto r = fs::ReadFile(p, 256 * 1024);
+    if (!r) return Fail(ErrorCode::kBadConfig, std::string("context ") + what + ": " + r.error().message);
+    return r;
+  };
+  EDGE_ASSIGN_OR_RETURN(auto ca, read(c.ca, "ca"));
+  EDGE_ASSIGN_OR_RETURN(auto cert, read(c.cert, "cert"));
+  EDGE_ASSIGN_OR_RETURN(auto key, read(c.key, "key"));
+  auto channel = grpc::CreateCustomChannel(c.controller, tls::ClientCredentials({ca, cert, key}), tls::ClientChannelArgs());
+  return std::unique_ptr<OperatorClient>(new GrpcOperatorClient(channel, c.controller));
+}
+
+Result<int64_t> ParseDurationSeconds(const std::string& text) {
+  if (text.empty()) return Fail(ErrorCode::kInvalidArgument, "empty duration");
+  size_t pos = 0;
+  int64_t value = 0;
+  try {
+    value = std::stoll(text, &pos);
+  } catch (...) {
+    return Fail(ErrorCode::kInvalidArgument, "bad duration '" + text + "' (use e.g. 90s, 15m, 2h, 7d)");
+  }
+  const std::string unit = text.substr(pos);
+  int64_t mult = 0;
+  if (unit.empty() || unit == "s") mult = 1;
+  else if (unit == "m") mult = 60;
+  else if (unit == "h") mult = 3600;
+  else if (unit == "d") mult = 86400;
+  if (mult == 0 || value <= 0 || value > 365LL * 86400)
+    return Fail(ErrorCode::kInvalidArgument, "bad duration '" + text + "' (use e.g. 90s, 15m, 2h, 7d)");
+  return value * mult;
+}
+
+}  // namespace edge::edgectl

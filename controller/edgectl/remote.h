@@ -1,0 +1,33 @@
+// edgectl commands that talk to the controller's operator endpoint.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/core/result.h"
+#include "controller/edgectl/context.h"
+#include "controller/edgectl/output.h"
+
+namespace edge::edgectl {
+
+class OperatorClient {
+ public:
+  static Result<std::unique_ptr<OperatorClient>> Connect(const Context& context);
+  virtual ~OperatorClient() = default;
+
+  virtual Status CreateSite(const std::string& name) = 0;
+  virtual Status CreateToken(const std::string& site, int64_t ttl_seconds, OutputFormat format) = 0;
+  virtual Status PushBundle(const std::filesystem::path& dir, OutputFormat format) = 0;
+  // `ref` is name:version or a bare version.
+  virtual Status Deploy(const std::string& ref, const std::string& site, bool wait,
+                        std::chrono::seconds timeout) = 0;
+  virtual Status Get(const std::string& what, const std::string& site, OutputFormat format) = 0;
+  virtual Status DescribeDevice(const std::string& id, OutputFormat format) = 0;
+};
+
+// Parses "90", "90s", "15m", "2h", "7d".
+Result<int64_t> ParseDurationSeconds(const std::string& text);
+
+}  // namespace edge::edgectl
