@@ -1,0 +1,19 @@
+#include "agent/core/reconcile.h"
+
+namespace edge::agent {
+
+ReconcileDecision Reconcile(const LocalModel& local, const DesiredModelView& desired) {
+  // Redeploying what already runs is a no-op.
+  if (!local.active_digest.empty() && local.active_digest == desired.digest && !IsBusy(local.state))
+    return ReconcileDecision::kNothing;
+  if (local.target_digest == desired.digest) {
+    if (IsBusy(local.state)) return ReconcileDecision::kNothing;
+    if (local.state == UpdateState::kFailed) return ReconcileDecision::kAlreadyFailed;
+  }
+  // Going back to the active version while another target is in flight: restart towards it
+  // is still checked against the floor below (it passes, since the floor came from it).
+  if (desired.security_version < local.floor) return ReconcileDecision::kBelowFloor;
+  return ReconcileDecision::kStart;
+}
+
+}  // namespace edge::agent

@@ -1,0 +1,433 @@
+#include "agent/daemon/agent_app.h"
+
+#include <boost/asio/post.hpp>
+
+#include "agent/core/reconcile.h"
+#include "common/core/fs.h"
+#include "common/core/log.h"
+#include "common/crypto/sha256.h"
+#include "common/crypto/x509.h"
+#include "common/tls/grpc_tls.h"
+
+namespace edge::agent {
+
+namespace {
+const char* kPolicyKey = "trust_policy";
+
+Error BadConfig(const Error& e) { return Error{ErrorCode::kBadConfig, e.message}; }
+}  // namespace
+
+AgentApp::AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock& clock)
+    : config_(std::move(config)), io_(io), clock_(clock), report_timer_(io), repo_(config_.state_dir) {}
+
+AgentApp::~AgentApp() { Stop(); }
+
+void AgentApp::Stop() {
+  cancel_downloads_ = true;
+  if (link_) link_->Stop();
+  report_timer_.cancel();
+  if (worker_guard_) {
+    worker_guard_.reset();
+    worker_io_.stop();
+    if (worker_.joinable()) worker_.join();
+  }
+}
+
+Result<AgentApp::Identity> AgentApp::LoadOrEnroll() {
+  const auto dir = config_.state_dir / "identity";
+  EDGE_TRY(fs::CreateDirectories(dir, 0700));
+  auto ca = tls::ReadPem(config_.ca_file);
+  if (!ca) return Fail(ca.error());
+  if (std::filesystem::exists(dir / "cert.pem")) {
+    EDGE_ASSIGN_OR_RETURN(auto cert, fs::ReadFile(dir / "cert.pem", 64 * 1024));
+    EDGE_ASSIGN_OR_RETURN(auto key, fs::ReadFile(dir / "key.pem", 64 * 1024));
+    EDGE_ASSIGN_OR_RETURN(auto info, crypto::ParseCertificate(cert));
+    if (info.subject_cn != config_.device_name)
+      return Fail(ErrorCode::kBadConfig, "state dir " + config_.state_dir.string() + " belongs to device '" +
+                                             info.subject_cn + "', but device_name is '" + config_.device_name + "'");
+    return Identity{info.subject_cn, cert, key, *ca};
+  }
+  std::string token = config_.enrollment_token;
+  if (!config_.enrollment_token_file.empty()) {
+    auto t = fs::ReadFile(config_.enrollment_token_file, 4096);
+    if (!t) return Fail(BadConfig(t.error().Wrap("enrollment_token_file")));
+    token = *t;
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  }
+  if (token.empty())
+    return Fail(ErrorCode::kBadConfig, "device is not enrolled and no enrollment_token is configured "
+                                       "(create one with: edgectl token create --site SITE)");
+  // The key pair is made here and never leaves the device; only the CSR is sent.
+  EDGE_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::GenerateP256());
+  EDGE_ASSIGN_OR_RETURN(auto key_pem, key.ToPem());
+  EDGE_ASSIGN_OR_RETURN(auto csr, crypto::CreateCsr(key, config_.device_name));
+  log::Info("enrolling", {{"device", config_.device_name}, {"endpoint", config_.enroll_endpoint}});
+  EDGE_ASSIGN_OR_RETURN(auto resp, Enroll({config_.enroll_endpoint, *ca, token, config_.device_name, csr}));
+  // The trust policy must verify against the root pinned in our config, whatever the
+  // controller says.
+  EDGE_TRY(AdoptTrustPolicy(resp.trust_policy()));
+  EDGE_TRY(fs::WriteFileAtomic(dir / "key.pem", key_pem, 0600));
+  EDGE_TRY(fs::WriteFileAtomic(dir / "cert.pem", resp.certificate_pem(), 0600));
+  log::Info("enrolled", {{"device", resp.device_id()}, {"site", resp.site()}, {"fleet", resp.fleet()}});
+  return Identity{resp.device_id(), resp.certificate_pem(), key_pem, *ca};
+}
+
+Status AgentApp::AdoptTrustPolicy(const std::string& bytes) {
+  if (bytes == policy_envelope_) return Ok();
+  EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(bytes));
+  EDGE_ASSIGN_OR_RETURN(auto policy, bundle::VerifyTrustPolicy(envelope, root_, clock_.NowUnix()));
+  if (!policy_envelope_.empty() && policy.version <= policy_.version) {
+    if (policy.version < policy_.version)
+      return Fail(ErrorCode::kFailedPrecondition, "refusing trust policy v" + std::to_string(policy.version) +
+                                                      ", older than the pinned v" + std::to_string(policy_.version));
+    return Ok();
+  }
+  EDGE_TRY(store_->SetMeta(kPolicyKey, bytes));
+  policy_ = std::move(policy);
+  policy_envelope_ = bytes;
+  log::Info("trust policy adopted", {{"version", policy_.version}});
+  return Ok();
+}
+
+Status AgentApp::LoadTrustPolicy() {
+  EDGE_ASSIGN_OR_RETURN(auto stored, store_->GetMeta(kPolicyKey));
+  if (!stored) return Ok();
+  EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(*stored));
+  auto policy = bundle::VerifyTrustPolicy(envelope, root_, clock_.NowUnix());
+  if (!policy) return Fail(policy.error().Wrap("stored trust policy"));
+  policy_ = std::move(*policy);
+  policy_envelope_ = *stored;
+  return Ok();
+}
+
+Status AgentApp::Start() {
+  auto root_pem = fs::ReadFile(config_.release_root_public_key, 64 * 1024);
+  if (!root_pem) return Fail(BadConfig(root_pem.error().Wrap("release_root_public_key")));
+  auto root = crypto::Ed25519PublicKeyFromPem(*root_pem);
+  if (!root) return Fail(BadConfig(root.error().Wrap(config_.release_root_public_key)));
+  root_ = *root;
+  EDGE_TRY(fs::CreateDirectories(config_.state_dir, 0750));
+  EDGE_TRY(repo_.Prepare());
+  EDGE_ASSIGN_OR_RETURN(auto store, StateStore::Open((config_.state_dir / "state.db").string()));
+  store_.emplace(std::move(store));
+  EDGE_TRY(LoadTrustPolicy());
+  EDGE_ASSIGN_OR_RETURN(auto identity, LoadOrEnroll());
+  if (policy_envelope_.empty())
+    return Fail(ErrorCode::kFailedPrecondition, "no trust policy stored; remove " +
+                                                    (config_.state_dir / "identity").string() + " and enroll again");
+  if (int n = repo_.RemoveTemporaries(); n > 0) log::Info("removed temporary files left by a crash", {{"count", n}});
+
+  worker_guard_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+      worker_io_.get_executor());
+  worker_ = std::thread([this] { worker_io_.run(); });
+
+  EDGE_ASSIGN_OR_RETURN(auto records, store_->LoadModels());
+  for (auto& r : records) models_[r.model] = r;
+  for (auto& [name, r] : models_) {
+    const auto action = ResumeAction(r.state);
+    if (action == UpdateAction::kNone) continue;
+    log::Info("resuming interrupted update", {{"model", name}, {"state", StateName(r.state)}, {"target", r.target_version}});
+    RunAction(name, action);
+  }
+
+  {
+    std::lock_guard lock(snapshot_mu_);
+    snapshot_ = MakeReport();
+  }
+  Backoff backoff(std::chrono::milliseconds(config_.backoff_initial_ms), std::chrono::milliseconds(config_.backoff_max_ms),
+                  [rng = std::make_shared<std::mt19937_64>(std::random_device{}())] {
+                    return std::uniform_real_distribution<double>(0.0, 1.0)(*rng);
+                  });
+  const uint64_t policy_version = policy_.version;
+  link_ = std::make_unique<ControllerLink>(
+      LinkIdentity{config_.controller, identity.ca_pem, identity.cert_pem, identity.key_pem},
+      [this, policy_version] {
+        edge::v1::Hello hello;
+        hello.set_agent_version(kAgentVersion);
+        hello.set_trust_policy_version(policy_version);
+        std::lock_guard lock(snapshot_mu_);
+        *hello.mutable_models() = snapshot_.models();
+        return hello;
+      },
+      [this](edge::v1::DesiredState d) { boost::asio::post(io_, [this, d = std::move(d)] { OnDesired(d); }); },
+      [this](bool connected, const std::string& detail) {
+        boost::asio::post(io_, [this, connected, detail] {
+          if (connected != connected_) log::Info(connected ? "connected to controller" : "disconnected", {{"detail", detail}});
+          connected_ = connected;
+        });
+      },
+      std::move(backoff));
+  link_->Start();
+  ScheduleReport();
+  log::Info("agent started", {{"device", identity.device_id}, {"trust_policy_version", policy_.version}});
+  return Ok();
+}
+
+void AgentApp::OnDesired(const edge::v1::DesiredState& desired) {
+  if (!desired.trust_policy().empty()) {
+    if (auto s = AdoptTrustPolicy(desired.trust_policy()); !s)
+      log::Warn("trust policy from controller refused", {{"error", s.error().message}});
+  }
+  for (const auto& dm : desired.models()) HandleDesiredModel(dm);
+  SendReport();
+}
+
+void AgentApp::HandleDesiredModel(const edge::v1::DesiredModel& dm) {
+  const std::string digest = crypto::Sha256Hex(dm.envelope());
+  auto& local = models_[dm.model()];
+  local.model = dm.model();
+  // Nothing signed, nothing run: verify before any byte is fetched.
+  auto manifest = bundle::ParseEnvelope(dm.envelope()).and_then([&](const bundle::Envelope& e) {
+    return bundle::VerifyManifest(e, policy_, clock_.NowUnix());
+  });
+  if (manifest && (manifest->name != dm.model() || manifest->version != dm.version()))
+    manifest = tl::unexpected(Error{ErrorCode::kPermissionDenied, "signed manifest is for " + manifest->name + ":" +
+                                                                      manifest->version + ", not " + dm.model() + ":" + dm.version()});
+  LocalModel view{local.active_version, local.active_digest, local.floor, local.state, local.target_version, local.target_digest};
+  if (!manifest) {
+    if (local.target_digest == digest && local.state == UpdateState::kFailed) return;
+    log::Warn("desired version refused", {{"model", dm.model()}, {"version", dm.version()}, {"error", manifest.error().message}});
+    RecordFailure(dm.model(), dm.version(), digest, "", "refused " + dm.version() + ": " + manifest.error().message);
+    return;
+  }
+  switch (Reconcile(view, {dm.version(), digest, manifest->security_version})) {
+    case ReconcileDecision::kNothing:
+    case ReconcileDecision::kAlreadyFailed:
+      return;
+    case ReconcileDecision::kBelowFloor:
+      if (local.target_digest == digest && local.state == UpdateState::kFailed) return;
+      RecordFailure(dm.model(), dm.version(), digest, "",
+                    "refused " + dm.version() + ": security_version " + std::to_string(manifest->security_version) +
+                        " is below this device's anti-rollback floor " + std::to_string(local.floor));
+      return;
+    case ReconcileDecision::kStart:
+      break;
+  }
+  local.target_version = dm.version();
+  local.target_digest = digest;
+  local.target_envelope = dm.envelope();
+  local.bytes_done = 0;
+  local.bytes_total = 0;
+  for (const auto& b : manifest->blobs) local.bytes_total += b.size;
+  ++epochs_[dm.model()];
+  log::Info("new target", {{"model", dm.model()}, {"version", dm.version()}, {"from", local.active_version}});
+  Apply(dm.model(), UpdateEvent::kNewTarget, "");
+}
+
+void AgentApp::RecordFailure(const std::string& model, const std::string& version, const std::string& digest,
+                             const std::string& envelope, const std::string& detail) {
+  auto& r = models_[model];
+  r.model = model;
+  r.state = UpdateState::kFailed;
+  r.target_version = version;
+  r.target_digest = digest;
+  r.target_envelope = envelope;
+  r.detail = detail;
+  ++epochs_[model];
+  Persist(r);
+}
+
+void AgentApp::Persist(ModelRecord& r) {
+  r.updated_at = clock_.NowUnix();
+  if (auto s = store_->SaveModel(r); !s)
+    log::Error("cannot persist agent state", {{"model", r.model}, {"error", s.error().message}});
+}
+
+void AgentApp::Apply(const std::string& model, UpdateEvent event, const std::string& detail) {
+  auto& r = models_[model];
+  auto t = NextTransition(r.state, event);
+  if (!t) {
+    log::Warn("dropping event not valid in state", {{"model", model}, {"state", StateName(r.state)}});
+    return;
+  }
+  r.state = t->next;
+  r.detail = detail;
+  // Persist first: after a crash the agent re-runs the action of the state it finds.
+  Persist(r);
+  log::Info("state", {{"model", model}, {"state", StateName(r.state)}, {"target", r.target_version},
+                      {"detail", detail}});
+  RunAction(model, t->action);
+  SendReport();
+}
+
+void AgentApp::RunAction(const std::string& model, UpdateAction action) {
+  auto& r = models_[model];
+  auto manifest = bundle::ParseEnvelope(r.target_envelope).and_then([](const bundle::Envelope& e) {
+    return bundle::ParseManifest(e.payload);
+  });
+  if (!manifest && action != UpdateAction::kReportFailure && action != UpdateAction::kNone) {
+    Apply(model, UpdateEvent::kFailed, "stored target is unreadable: " + manifest.error().message);
+    return;
+  }
+  switch (action) {
+    case UpdateAction::kNone:
+      return;
+    case UpdateAction::kDownload:
+      return StartDownload(model);
+    case UpdateAction::kVerify: {
+      // Re-verify the signature against the policy we hold now (it may have rotated) and the
+      // floor, then every blob's size and digest.
+      auto envelope_bytes = r.target_envelope;
+      auto floor = r.floor;
+      auto policy = policy_;
+      auto now = clock_.NowUnix();
+      return OnWorker(model, [this, envelope_bytes, floor, policy, now]() -> Status {
+        EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(envelope_bytes));
+        EDGE_ASSIGN_OR_RETURN(auto m, bundle::VerifyManifest(envelope, policy, now));
+        EDGE_TRY(bundle::CheckSecurityFloor(m, floor));
+        return repo_.VerifyBlobs(m);
+      }, UpdateEvent::kVerified);
+    }
+    case UpdateAction::kInstall:
+      return OnWorker(model, [this, m = *manifest, env = r.target_envelope] { return repo_.Install(m, env); },
+                      UpdateEvent::kInstalled);
+    case UpdateAction::kActivate:
+      return OnWorker(model, [this, model, target = r.target_version, old = r.active_version] {
+        return repo_.Activate(model, target, old);
+      }, UpdateEvent::kActivated);
+    case UpdateAction::kCommit:
+      return Commit(model);
+    case UpdateAction::kReportFailure:
+      // The old version keeps serving: make sure `current` still points at it.
+      if (!r.active_version.empty() && repo_.CurrentVersion(model) != r.active_version) {
+        if (auto s = repo_.Activate(model, r.active_version, ""); !s)
+          log::Error("cannot restore current version", {{"model", model}, {"error", s.error().message}});
+      }
+      log::Warn("update failed, keeping current version",
+                {{"model", model}, {"target", r.target_version}, {"active", r.active_version}, {"detail", r.detail}});
+      return;
+  }
+}
+
+void AgentApp::StartDownload(const std::string& model) {
+  auto& r = models_[model];
+  auto manifest = bundle::ParseEnvelope(r.target_envelope).and_then([](const bundle::Envelope& e) {
+    return bundle::ParseManifest(e.payload);
+  });
+  // Free space: what is still missing, plus the configured margin.
+  uint64_t needed = 0;
+  for (const auto& b : manifest->blobs) {
+    if (std::filesystem::exists(repo_.BlobPath(b.digest))) continue;
+    std::error_code ec;
+    auto have = std::filesystem::file_size(repo_.PartialPath(b.digest), ec);
+    needed += b.size - (ec ? 0 : std::min<uint64_t>(have, b.size));
+  }
+  auto free_bytes = fs::FreeBytes(config_.state_dir);
+  if (free_bytes && *free_bytes < needed + static_cast<uint64_t>(config_.min_free_bytes)) {
+    Apply(model, UpdateEvent::kFailed, "not enough disk space for " + r.target_version + ": need " +
+                                           std::to_string(needed) + " bytes plus a margin of " +
+                                           std::to_string(config_.min_free_bytes) + ", have " + std::to_string(*free_bytes));
+    return;
+  }
+  const uint64_t epoch = epochs_[model];
+  OnWorker(model, [this, model, epoch, m = *manifest]() -> Status {
+    uint64_t done_before = 0;
+    for (const auto& b : m.blobs) {
+      if (std::filesystem::exists(repo_.BlobPath(b.digest))) {
+        done_before += b.size;
+        continue;
+      }
+      auto last_post = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+      auto progress = [&, base = done_before](uint64_t on_disk) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_post < std::chrono::milliseconds(250)) return;
+        last_post = now;
+        boost::asio::post(io_, [this, model, epoch, done = base + on_disk] {
+          if (epochs_[model] != epoch) return;
+          models_[model].bytes_done = done;
+        });
+      };
+      // Network trouble is not the bundle's fault: retry with backoff until it works or the
+      // target changes. Only data errors fail the update.
+      for (int attempt = 0;; ++attempt) {
+        auto s = link_ ? link_->FetchBlob(b.digest, b.size, repo_.PartialPath(b.digest),
+                                          static_cast<uint64_t>(config_.download_rate_limit), progress, cancel_downloads_)
+                       : Status(Fail(ErrorCode::kUnavailable, "not connected"));
+        if (s) break;
+        if (s.error().code != ErrorCode::kUnavailable || cancel_downloads_) {
+          if (s.error().code == ErrorCode::kDataLoss) ::unlink(repo_.PartialPath(b.digest).c_str());
+          return s;
+        }
+        const auto delay = std::min<int64_t>(config_.backoff_max_ms, config_.backoff_initial_ms << std::min(attempt, 10));
+        log::Info("download interrupted, will resume", {{"digest", b.digest}, {"error", s.error().message}, {"retry_in_ms", delay}});
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+      }
+      std::error_code ec;
+      std::filesystem::rename(repo_.PartialPath(b.digest), repo_.BlobPath(b.digest), ec);
+      if (ec) return Fail(ErrorCode::kIo, "cannot move downloaded blob " + b.digest + " into place: " + ec.message());
+      done_before += b.size;
+    }
+    EDGE_TRY(fs::FsyncPath(repo_.BlobPath(m.blobs.front().digest).parent_path()));
+    return Ok();
+  }, UpdateEvent::kDownloaded);
+}
+
+void AgentApp::OnWorker(const std::string& model, std::function<Status()> work, UpdateEvent on_success) {
+  const uint64_t epoch = epochs_[model];
+  boost::asio::post(worker_io_, [this, model, epoch, work = std::move(work), on_success] {
+    Status s = work();
+    boost::asio::post(io_, [this, model, epoch, s = std::move(s), on_success] {
+      if (epochs_[model] != epoch) return;  // the target changed meanwhile: stale result
+      if (s) {
+        Apply(model, on_success, "");
+      } else {
+        Apply(model, UpdateEvent::kFailed, models_[model].target_version + ": " + s.error().message);
+      }
+    });
+  });
+}
+
+void AgentApp::Commit(const std::string& model) {
+  auto& r = models_[model];
+  auto manifest = bundle::ParseEnvelope(r.target_envelope).and_then([](const bundle::Envelope& e) {
+    return bundle::ParseManifest(e.payload);
+  });
+  r.active_version = r.target_version;
+  r.active_digest = r.target_digest;
+  r.active_security_version = manifest ? manifest->security_version : 0;
+  r.floor = std::max(r.floor, r.active_security_version);
+  r.bytes_done = r.bytes_total;
+  r.detail = "active";
+  Persist(r);
+  log::Info("activated", {{"model", model}, {"version", r.active_version}, {"floor", r.floor}});
+}
+
+edge::v1::StatusReport AgentApp::MakeReport() {
+  edge::v1::StatusReport report;
+  for (const auto& [name, r] : models_) {
+    auto* m = report.add_models();
+    m->set_model(name);
+    m->set_version(r.active_version);
+    m->set_security_version(r.active_security_version);
+    m->set_state(std::string(StateName(r.state)));
+    m->set_target_version(r.target_version);
+    m->set_detail(r.detail);
+    m->set_bytes_done(r.bytes_done);
+    m->set_bytes_total(r.bytes_total);
+    m->set_security_floor(r.floor);
+  }
+  return report;
+}
+
+void AgentApp::SendReport() {
+  auto report = MakeReport();
+  {
+    std::lock_guard lock(snapshot_mu_);
+    snapshot_ = report;
+  }
+  if (link_ && connected_) link_->SendStatus(report);
+}
+
+void AgentApp::ScheduleReport() {
+  // Frequent while busy (progress), every report_interval_seconds otherwise.
+  bool busy = false;
+  for (const auto& [n, r] : models_) busy = busy || IsBusy(r.state);
+  report_timer_.expires_after(busy ? std::chrono::milliseconds(500) : std::chrono::seconds(config_.report_interval_seconds));
+  report_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    SendReport();
+    ScheduleReport();
+  });
+}
+
+}  // namespace edge::agent

@@ -1,0 +1,52 @@
+#include "agent/daemon/config.h"
+
+#include "common/core/config.h"
+#include "common/crypto/x509.h"
+
+namespace edge::agent {
+
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
+  using namespace edge::config;
+  const std::string where = "agent config " + path.string();
+  auto wrap = [&](const Error& e) { return Fail(e.Wrap(where)); };
+  auto obj = LoadObject(path);
+  if (!obj) return Fail(obj.error());
+  if (auto s = RejectUnknownKeys(*obj, {"device_name", "state_dir", "controller", "enroll_endpoint", "ca_file",
+                                        "release_root_public_key", "enrollment_token", "enrollment_token_file",
+                                        "report_interval_seconds", "min_free_bytes", "download_rate_limit",
+                                        "backoff_initial_ms", "backoff_max_ms", "log_level"},
+                                 where);
+      !s)
+    return Fail(s.error());
+  AgentConfig c;
+  std::string state_dir = c.state_dir.string();
+  for (auto [key, out, required] :
+       {std::tuple{"device_name", &c.device_name, true}, {"state_dir", &state_dir, false},
+        {"controller", &c.controller, true}, {"enroll_endpoint", &c.enroll_endpoint, false},
+        {"ca_file", &c.ca_file, true}, {"release_root_public_key", &c.release_root_public_key, true},
+        {"enrollment_token", &c.enrollment_token, false}, {"enrollment_token_file", &c.enrollment_token_file, false},
+        {"log_level", &c.log_level, false}}) {
+    auto v = required ? GetString(*obj, key) : GetString(*obj, key, *out);
+    if (!v) return wrap(v.error());
+    *out = *v;
+  }
+  c.state_dir = state_dir;
+  for (auto [key, out, min, max] :
+       {std::tuple{"report_interval_seconds", &c.report_interval_seconds, int64_t{1}, int64_t{3600}},
+        {"min_free_bytes", &c.min_free_bytes, int64_t{0}, INT64_MAX},
+        {"download_rate_limit", &c.download_rate_limit, int64_t{0}, INT64_MAX},
+        {"backoff_initial_ms", &c.backoff_initial_ms, int64_t{10}, int64_t{600000}},
+        {"backoff_max_ms", &c.backoff_max_ms, int64_t{10}, int64_t{3600000}}}) {
+    auto v = GetInt(*obj, key, *out, min, max);
+    if (!v) return wrap(v.error());
+    *out = *v;
+  }
+  if (!crypto::IsValidName(c.device_name))
+    return wrap(Error{ErrorCode::kBadConfig, "device_name '" + c.device_name + "' must match [A-Za-z0-9._-]{1,64}"});
+  if (c.enroll_endpoint.empty()) c.enroll_endpoint = c.controller;
+  if (!c.enrollment_token.empty() && !c.enrollment_token_file.empty())
+    return wrap(Error{ErrorCode::kBadConfig, "set enrollment_token or enrollment_token_file, not both"});
+  return c;
+}
+
+}  // namespace edge::agent

@@ -1,0 +1,32 @@
+// edge-agent's JSON configuration (see deploy/config/agent.json).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "common/core/result.h"
+
+namespace edge::agent {
+
+struct AgentConfig {
+  std::string device_name;
+  std::filesystem::path state_dir = "/var/lib/edge-agent";
+  std::string controller;               // agent listener host:port
+  std::string enroll_endpoint;          // enrollment listener host:port
+  std::string ca_file;                  // fleet CA, pinned out of band
+  std::string release_root_public_key;  // pinned release root (PEM)
+  std::string enrollment_token;         // only needed until enrolled
+  std::string enrollment_token_file;
+  int64_t report_interval_seconds = 10;
+  int64_t min_free_bytes = 64LL << 20;  // kept free on the state filesystem after a download
+  int64_t download_rate_limit = 0;      // bytes/s, 0 = unlimited
+  int64_t backoff_initial_ms = 500;
+  int64_t backoff_max_ms = 30000;
+  std::string log_level = "info";
+};
+
+// Errors are ErrorCode::kBadConfig and name the file and key.
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path);
+
+}  // namespace edge::agent

@@ -1,0 +1,196 @@
+#include "agent/net/controller_link.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <condition_variable>
+
+#include "common/core/fs.h"
+#include "common/core/log.h"
+#include "common/tls/grpc_tls.h"
+
+namespace edge::agent {
+
+namespace {
+constexpr auto kStreamLifetime = std::chrono::minutes(30);
+}
+
+Result<edge::v1::EnrollResponse> Enroll(const EnrollParams& p) {
+  auto channel = grpc::CreateCustomChannel(p.endpoint, tls::ClientCredentials({p.ca_pem, "", ""}), tls::ClientChannelArgs());
+  auto stub = edge::v1::EnrollmentService::NewStub(channel);
+  edge::v1::EnrollRequest req;
+  req.set_token(p.token);
+  req.set_device_name(p.device_name);
+  req.set_csr_pem(p.csr_pem);
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  req.mutable_facts()->set_hostname(host);
+#if defined(__x86_64__)
+  req.mutable_facts()->set_arch("x86_64");
+#elif defined(__aarch64__)
+  req.mutable_facts()->set_arch("aarch64");
+#endif
+  req.mutable_facts()->set_os("linux");
+  req.mutable_facts()->set_memory_bytes(static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  edge::v1::EnrollResponse resp;
+  auto status = stub->Enroll(&ctx, req, &resp);
+  if (!status.ok()) return Fail(tls::FromGrpcStatus(status, "enrolling at " + p.endpoint));
+  return resp;
+}
+
+ControllerLink::ControllerLink(LinkIdentity identity, HelloProvider hello, DesiredCallback on_desired,
+                               StateCallback on_state, Backoff backoff)
+    : identity_(std::move(identity)), hello_(std::move(hello)), on_desired_(std::move(on_desired)),
+      on_state_(std::move(on_state)), backoff_(std::move(backoff)) {
+  channel_ = grpc::CreateCustomChannel(
+      identity_.endpoint, tls::ClientCredentials({identity_.ca_pem, identity_.cert_pem, identity_.key_pem}),
+      tls::ClientChannelArgs());
+  stub_ = edge::v1::AgentService::NewStub(channel_);
+}
+
+ControllerLink::~ControllerLink() { Stop(); }
+
+void ControllerLink::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void ControllerLink::Stop() {
+  stopping_ = true;
+  {
+    std::lock_guard lock(mu_);
+    if (context_) context_->TryCancel();
+  }
+  sleep_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ControllerLink::SendStatus(const edge::v1::StatusReport& report) {
+  std::lock_guard lock(mu_);
+  if (!stream_) return;
+  edge::v1::AgentMessage msg;
+  *msg.mutable_status() = report;
+  stream_->Write(msg);
+}
+
+void ControllerLink::Run() {
+  while (!stopping_) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + kStreamLifetime);
+    auto stream = stub_->Connect(&ctx);
+    edge::v1::AgentMessage hello;
+    *hello.mutable_hello() = hello_();
+    bool got_message = false;
+    {
+      std::lock_guard lock(mu_);
+      context_ = &ctx;
+      if (stopping_) ctx.TryCancel();
+    }
+    if (stream->Write(hello)) {
+      {
+        std::lock_guard lock(mu_);
+        stream_ = stream.get();
+      }
+      edge::v1::ControllerMessage in;
+      while (stream->Read(&in)) {
+        if (!got_message) {
+          got_message = true;
+          on_state_(true, "");
+        }
+        if (in.has_desired()) on_desired_(in.desired());
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      stream_ = nullptr;
+      context_ = nullptr;
+    }
+    auto status = stream->Finish();
+    if (stopping_) break;
+    // A stream that delivered messages was healthy: start the backoff over.
+    if (got_message) backoff_.Reset();
+    const std::string detail = status.ok() ? "stream ended" : tls::FromGrpcStatus(status, "connect").message;
+    on_state_(false, detail);
+    const auto delay = backoff_.NextDelay();
+    log::Info("controller link down, retrying", {{"detail", detail}, {"retry_in_ms", delay.count()}});
+    std::unique_lock lock(sleep_mu_);
+    sleep_cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
+  }
+}
+
+Status ControllerLink::FetchBlob(const std::string& digest, uint64_t expected_size, const std::filesystem::path& partial,
+                                 uint64_t rate_limit, const std::function<void(uint64_t)>& progress,
+                                 const std::atomic<bool>& cancel) {
+  int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) return Fail(ErrorCode::kIo, "cannot open " + partial.string() + ": " + fs::ErrnoText(errno));
+  struct stat st {};
+  ::fstat(fd, &st);
+  uint64_t offset = static_cast<uint64_t>(st.st_size);
+  if (offset > expected_size) {
+    // Longer than the manifest allows: corrupt, start over.
+    if (::ftruncate(fd, 0) != 0) {
+      ::close(fd);
+      return Fail(ErrorCode::kIo, "cannot truncate " + partial.string());
+    }
+    offset = 0;
+  }
+  if (offset > 0) log::Info("resuming download", {{"digest", digest}, {"offset", offset}, {"size", expected_size}});
+  if (offset == expected_size) {
+    ::close(fd);
+    return Ok();
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
+  edge::v1::FetchBlobRequest req;
+  req.set_digest(digest);
+  req.set_offset(offset);
+  auto reader = stub_->FetchBlob(&ctx, req);
+  edge::v1::BlobChunk chunk;
+  const auto started = std::chrono::steady_clock::now();
+  uint64_t received = 0;
+  Status result = Ok();
+  while (reader->Read(&chunk)) {
+    if (cancel) {
+      ctx.TryCancel();
+      result = Fail(ErrorCode::kUnavailable, "download cancelled");
+      break;
+    }
+    if (chunk.offset() != offset || offset + chunk.data().size() > expected_size) {
+      ctx.TryCancel();
+      result = Fail(ErrorCode::kDataLoss, "blob " + digest + ": server sent bytes beyond the declared size of " +
+                                              std::to_string(expected_size) + " or out of order");
+      break;
+    }
+    const auto& data = chunk.data();
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        ctx.TryCancel();
+        ::close(fd);
+        return Fail(ErrorCode::kIo, "cannot write " + partial.string() + ": " + fs::ErrnoText(errno));
+      }
+      off += static_cast<size_t>(n);
+    }
+    offset += data.size();
+    received += data.size();
+    progress(offset);
+    if (rate_limit > 0) {
+      const auto should_take = std::chrono::duration<double>(static_cast<double>(received) / static_cast<double>(rate_limit));
+      const auto elapsed = std::chrono::steady_clock::now() - started;
+      if (should_take > elapsed) std::this_thread::sleep_for(should_take - elapsed);
+    }
+  }
+  auto status = reader->Finish();
+  ::fsync(fd);
+  ::close(fd);
+  if (!result) return result;
+  if (!status.ok()) return Fail(tls::FromGrpcStatus(status, "fetching blob " + digest));
+  if (offset != expected_size)
+    return Fail(ErrorCode::kDataLoss, "blob " + digest + " ended at " + std::to_string(offset) + " of " +
+                                          std::to_string(expected_size) + " bytes (truncated)");
+  return Ok();
+}
+
+}  // namespace edge::agent

@@ -1,0 +1,81 @@
+// The agent's gRPC adapter: enrollment, the Connect stream and blob downloads. It does no
+// decision-making: received desired states are handed to a callback, and the daemon decides.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/core/backoff.h"
+#include "common/core/result.h"
+#include "edge/v1/agent.grpc.pb.h"
+
+namespace edge::agent {
+
+struct EnrollParams {
+  std::string endpoint;     // host:port of the enrollment listener
+  std::string ca_pem;       // fleet CA (pinned out of band)
+  std::string token;
+  std::string device_name;
+  std::string csr_pem;
+};
+Result<edge::v1::EnrollResponse> Enroll(const EnrollParams& params);
+
+struct LinkIdentity {
+  std::string endpoint;     // host:port of the agent listener
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+class ControllerLink {
+ public:
+  using DesiredCallback = std::function<void(edge::v1::DesiredState)>;
+  using StateCallback = std::function<void(bool connected, const std::string& detail)>;
+  // Returns the hello to send on each (re)connect.
+  // Called on the link thread; must not block on the daemon's loop.
+  using HelloProvider = std::function<edge::v1::Hello()>;
+
+  ControllerLink(LinkIdentity identity, HelloProvider hello, DesiredCallback on_desired, StateCallback on_state,
+                 Backoff backoff);
+  ~ControllerLink();
+
+  // Starts the connect loop on its own thread: connect, hello, read desired states; on any
+  // error wait the backoff's next (jittered) delay and reconnect.
+  void Start();
+  void Stop();
+  // Sends a status report if connected; dropped otherwise (the next hello carries the state).
+  void SendStatus(const edge::v1::StatusReport& report);
+
+  // Downloads `digest` into `partial` starting at the file's current size (resume), calling
+  // `progress(bytes_on_disk)` per chunk. Caps throughput at `rate_limit` bytes/s when non-zero.
+  // Fails if the server sends more than `expected_size` bytes in total.
+  Status FetchBlob(const std::string& digest, uint64_t expected_size, const std::filesystem::path& partial,
+                   uint64_t rate_limit, const std::function<void(uint64_t)>& progress,
+                   const std::atomic<bool>& cancel);
+
+ private:
+  void Run();
+
+  LinkIdentity identity_;
+  HelloProvider hello_;
+  DesiredCallback on_desired_;
+  StateCallback on_state_;
+  Backoff backoff_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<edge::v1::AgentService::Stub> stub_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;  // guards stream_ and context_
+  grpc::ClientContext* context_ = nullptr;
+  grpc::ClientReaderWriter<edge::v1::AgentMessage, edge::v1::ControllerMessage>* stream_ = nullptr;
+  std::mutex sleep_mu_;
+  std::condition_variable sleep_cv_;
+};
+
+}  // namespace edge::agent

@@ -1,0 +1,81 @@
+#include "agent/store/model_repo.h"
+
+#include <unistd.h>
+
+#include <vector>
+
+#include "common/core/fs.h"
+
+namespace edge::agent {
+
+namespace stdfs = std::filesystem;
+
+Status ModelRepo::Prepare() {
+  EDGE_TRY(fs::CreateDirectories(root_ / "blobs" / "sha256", 0750));
+  EDGE_TRY(fs::CreateDirectories(root_ / "models", 0755));
+  return Ok();
+}
+
+Status ModelRepo::VerifyBlobs(const bundle::Manifest& manifest) {
+  for (const auto& b : manifest.blobs) {
+    if (auto s = bundle::CheckBlobFile(b, BlobPath(b.digest)); !s) {
+      ::unlink(BlobPath(b.digest).c_str());
+      return Fail(s.error().Wrap(manifest.name + ":" + manifest.version + " blob '" + b.role + "'"));
+    }
+  }
+  return Ok();
+}
+
+Status ModelRepo::Install(const bundle::Manifest& m, const std::string& envelope_bytes) {
+  const auto final_dir = VersionDir(m.name, m.version);
+  if (stdfs::exists(final_dir / "envelope.json")) return Ok();
+  const auto tmp = root_ / "models" / m.name / ("." + m.version + ".tmp");
+  std::error_code ec;
+  stdfs::remove_all(tmp, ec);
+  EDGE_TRY(fs::CreateDirectories(tmp, 0755));
+  for (const auto& b : m.blobs) {
+    // Hard links: the installed file and the blob share one inode, no copy.
+    stdfs::create_hard_link(BlobPath(b.digest), tmp / b.role, ec);
+    if (ec) stdfs::copy_file(BlobPath(b.digest), tmp / b.role, stdfs::copy_options::overwrite_existing, ec);
+    if (ec) return Fail(ErrorCode::kIo, "cannot install blob " + b.digest + " as " + (tmp / b.role).string() + ": " + ec.message());
+    EDGE_TRY(fs::FsyncPath(tmp / b.role));
+  }
+  EDGE_TRY(fs::WriteFileAtomic(tmp / "envelope.json", envelope_bytes));
+  stdfs::remove_all(final_dir, ec);  // a partial dir from an older layout; never a complete one
+  if (::rename(tmp.c_str(), final_dir.c_str()) != 0)
+    return Fail(ErrorCode::kIo, "cannot move " + tmp.string() + " into place: " + fs::ErrnoText(errno));
+  return fs::FsyncPath(final_dir.parent_path());
+}
+
+Status ModelRepo::Activate(const std::string& model, const std::string& new_version, const std::string& old_version) {
+  const auto dir = root_ / "models" / model;
+  if (!stdfs::exists(dir / new_version / "envelope.json"))
+    return Fail(ErrorCode::kFailedPrecondition, "cannot activate " + model + ":" + new_version + ": it is not installed");
+  if (!old_version.empty() && old_version != new_version) EDGE_TRY(fs::ReplaceSymlink(old_version, dir / "previous"));
+  return fs::ReplaceSymlink(new_version, dir / "current");
+}
+
+std::optional<std::string> ModelRepo::CurrentVersion(const std::string& model) const {
+  std::error_code ec;
+  auto target = stdfs::read_symlink(root_ / "models" / model / "current", ec);
+  if (ec) return std::nullopt;
+  return target.string();
+}
+
+int ModelRepo::RemoveTemporaries() {
+  // Collect first: removing while iterating invalidates the iterator.
+  std::vector<stdfs::path> leftovers;
+  std::error_code ec;
+  for (auto it = stdfs::recursive_directory_iterator(root_ / "models", ec); !ec && it != stdfs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if ((name.starts_with(".") && name.ends_with(".tmp")) || name.find(".tmp.") != std::string::npos) {
+      leftovers.push_back(it->path());
+      it.disable_recursion_pending();
+    }
+  }
+  for (const auto& p : leftovers) stdfs::remove_all(p, ec);
+  return static_cast<int>(leftovers.size());
+}
+
+}  // namespace edge::agent

@@ -1,0 +1,44 @@
+// The agent's files under <state_dir> (DESIGN §7):
+//   blobs/sha256/<digest>            verified-size downloads (".partial" while in flight)
+//   models/<name>/<version>/         one installed version: a file per blob role + envelope.json
+//   models/<name>/current, previous  symlinks, switched atomically
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "common/bundle/bundle.h"
+#include "common/core/result.h"
+
+namespace edge::agent {
+
+class ModelRepo {
+ public:
+  explicit ModelRepo(std::filesystem::path state_dir) : root_(std::move(state_dir)) {}
+
+  Status Prepare();  // creates the directories
+  std::filesystem::path BlobPath(const std::string& digest) const { return root_ / "blobs" / "sha256" / digest; }
+  std::filesystem::path PartialPath(const std::string& digest) const { return BlobPath(digest).string() + ".partial"; }
+  std::filesystem::path VersionDir(const std::string& model, const std::string& version) const {
+    return root_ / "models" / model / version;
+  }
+  const std::filesystem::path& root() const { return root_; }
+
+  // Checks every blob of the manifest on disk (size and digest). Deletes a blob that fails, so
+  // a later attempt fetches it again.
+  Status VerifyBlobs(const bundle::Manifest& manifest);
+  // Builds models/<name>/<version> in a temp directory and renames it into place. Idempotent.
+  Status Install(const bundle::Manifest& manifest, const std::string& envelope_bytes);
+  // previous → old_version (when given), then current → new_version. Idempotent, so it can be
+  // re-run after a crash with the same arguments.
+  Status Activate(const std::string& model, const std::string& new_version, const std::string& old_version);
+  std::optional<std::string> CurrentVersion(const std::string& model) const;
+  // Removes temp files and directories a crash left behind. Returns how many.
+  int RemoveTemporaries();
+
+ private:
+  std::filesystem::path root_;
+};
+
+}  // namespace edge::agent
