@@ -45,10 +45,20 @@ ControllerLink::ControllerLink(LinkIdentity identity, HelloProvider hello, Desir
                                StateCallback on_state, Backoff backoff)
     : identity_(std::move(identity)), hello_(std::move(hello)), on_desired_(std::move(on_desired)),
       on_state_(std::move(on_state)), backoff_(std::move(backoff)) {
-  channel_ = grpc::CreateCustomChannel(
+  Reconnect();
+}
+
+void ControllerLink::Reconnect() {
+  auto channel = grpc::CreateCustomChannel(
       identity_.endpoint, tls::ClientCredentials({identity_.ca_pem, identity_.cert_pem, identity_.key_pem}),
       tls::ClientChannelArgs());
-  stub_ = edge::v1::AgentService::NewStub(channel_);
+  std::lock_guard lock(mu_);
+  stub_ = edge::v1::AgentService::NewStub(channel);
+}
+
+std::shared_ptr<edge::v1::AgentService::Stub> ControllerLink::CurrentStub() {
+  std::lock_guard lock(mu_);
+  return stub_;
 }
 
 ControllerLink::~ControllerLink() { Stop(); }
@@ -77,7 +87,7 @@ void ControllerLink::Run() {
   while (!stopping_) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + kStreamLifetime);
-    auto stream = stub_->Connect(&ctx);
+    auto stream = CurrentStub()->Connect(&ctx);
     edge::v1::AgentMessage hello;
     *hello.mutable_hello() = hello_();
     bool got_message = false;
@@ -111,6 +121,7 @@ void ControllerLink::Run() {
     if (got_message) backoff_.Reset();
     const std::string detail = status.ok() ? "stream ended" : tls::FromGrpcStatus(status, "connect").message;
     on_state_(false, detail);
+    if (!got_message) Reconnect();
     const auto delay = backoff_.NextDelay();
     log::Info("controller link down, retrying", {{"detail", detail}, {"retry_in_ms", delay.count()}});
     std::unique_lock lock(sleep_mu_);
@@ -144,7 +155,7 @@ Status ControllerLink::FetchBlob(const std::string& digest, uint64_t expected_si
   edge::v1::FetchBlobRequest req;
   req.set_digest(digest);
   req.set_offset(offset);
-  auto reader = stub_->FetchBlob(&ctx, req);
+  auto reader = CurrentStub()->FetchBlob(&ctx, req);
   edge::v1::BlobChunk chunk;
   const auto started = std::chrono::steady_clock::now();
   uint64_t received = 0;

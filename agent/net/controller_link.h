@@ -61,17 +61,19 @@ class ControllerLink {
 
  private:
   void Run();
+  // A fresh channel: a stuck subchannel (seen after a controller restart) is never reused.
+  void Reconnect();
+  std::shared_ptr<edge::v1::AgentService::Stub> CurrentStub();
 
   LinkIdentity identity_;
   HelloProvider hello_;
   DesiredCallback on_desired_;
   StateCallback on_state_;
   Backoff backoff_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<edge::v1::AgentService::Stub> stub_;
+  std::shared_ptr<edge::v1::AgentService::Stub> stub_;  // guarded by mu_
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;  // guards stream_ and context_
+  std::mutex mu_;  // guards stub_, stream_ and context_
   grpc::ClientContext* context_ = nullptr;
   grpc::ClientReaderWriter<edge::v1::AgentMessage, edge::v1::ControllerMessage>* stream_ = nullptr;
   std::mutex sleep_mu_;

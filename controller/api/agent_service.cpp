@@ -201,6 +201,8 @@ class FetchBlobReactor final : public grpc::ServerWriteReactor<edge::v1::BlobChu
       fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd_ < 0) return Finish(grpc::Status(grpc::StatusCode::INTERNAL, "blob " + request.digest() + " is missing from the store"));
       offset_ = request.offset();
+      log::Info("blob fetch", {{"device", peer.id.name}, {"digest", request.digest()}, {"offset", offset_},
+                               {"size", total_}});
       SendNext();
     });
   }

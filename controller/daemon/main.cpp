@@ -3,6 +3,8 @@
 // Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage, 78 bad configuration.
 #include <systemd/sd-daemon.h>
 
+#include <thread>
+
 #include <boost/asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -126,21 +128,26 @@ int Run(const std::string& config_path) {
     }
   }
 
+  // Shutdown runs beside the loop, not on it: in-flight calls finish their work on the strand,
+  // so the loop must keep running until every server has drained (2 s, then streams are
+  // cancelled).
+  auto work = boost::asio::make_work_guard(io);
+  std::thread shutdown;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signo) {
     log::Info("shutting down", {{"signal", signo}});
     sd_notify(0, "STOPPING=1");
-    io.stop();
+    shutdown = std::thread([&] {
+      for (auto& l : listeners) l.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      work.reset();
+      boost::asio::post(io, [&] { io.stop(); });
+    });
   });
-  auto work = boost::asio::make_work_guard(io);
   sd_notify(0, "READY=1");
   log::Info("controller ready", {{"fleet", config->fleet}, {"trust_policy_version", ctx.trust_policy.version}});
   io.run();
-  // Stop accepting, give in-flight calls 2 s, then cancel the rest (agent streams).
-  for (auto& l : listeners) l.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  // Callbacks may still have posted work; run it so reactors finish before ctx goes away.
-  io.restart();
-  io.poll();
+  if (shutdown.joinable()) shutdown.join();
+  for (auto& l : listeners) l.server->Wait();
   return 0;
 }
 

@@ -52,9 +52,10 @@ int main(int argc, char** argv) {
   CLI::App app{"edgectl: drive an edgefleet controller, build and sign model bundles, set up a fleet PKI"};
   app.require_subcommand(1);
   Globals g;
+  app.fallthrough();  // global flags (-o, --context, ...) may follow the subcommand
   app.add_option("--config", g.config, "edgectl config file (default $EDGECTL_CONFIG or ~/.config/edgectl/config)");
   app.add_option("--context", g.context, "context in the config file (default: current_context)")->envname("EDGECTL_CONTEXT");
-  app.add_option("--controller", g.controller, "override the controller address (host:port)");
+  app.add_option("--controller", g.controller, "override the controller address (host:port)")->envname("EDGECTL_CONTROLLER");
   app.add_option("-o,--output", g.output, "output format")->check(CLI::IsMember({"table", "json"}));
   int exit_code = kExitOk;
   std::function<int()> action;

@@ -1,0 +1,139 @@
+# shellcheck shell=bash
+# A local fleet on loopback: PKI, one edge-controller and any number of edge-agents as real
+# processes, each with its own state directory. Used by deploy/demo.sh and the integration
+# tests. Source it, set LF_BIN (build dir) and LF_DIR (work dir), then call lf_* functions.
+
+: "${LF_BIN:?LF_BIN must point at the build directory}"
+: "${LF_DIR:?LF_DIR must point at a work directory}"
+LF_FLEET="${LF_FLEET:-demo}"
+LF_PIDS=()
+declare -A LF_AGENT_PID=()
+
+lf_edgectl() { "$LF_BIN/controller/edgectl" "$@"; }
+lf_log() { printf '%s\n' "$*" >&2; }
+
+lf_die() {
+  lf_log "FAILED: $*"
+  exit 1
+}
+
+# Waits until the command succeeds; fails after $1 seconds.
+lf_wait_for() {
+  local timeout=$1; shift
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
+
+lf_json_field() {  # file key → integer value of "key":N
+  sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1"
+}
+
+lf_pki() {
+  lf_edgectl pki init --dir "$LF_DIR/pki" --fleet "$LF_FLEET" --controller-host 127.0.0.1 \
+    --controller-host localhost 2>/dev/null || lf_die "pki init"
+  export EDGECTL_CONFIG="$LF_DIR/pki/edgectl.json"
+}
+
+# Writes the controller config. Ports default to 0 (the kernel picks; see ports.json).
+lf_controller_config() {
+  local agent_port=${1:-0} enroll_port=${2:-0} operator_port=${3:-0}
+  cat >"$LF_DIR/controller.json" <<JSON
+{
+  "fleet": "$LF_FLEET",
+  "data_dir": "$LF_DIR/controller",
+  "agent_listen": "127.0.0.1:$agent_port",
+  "enroll_listen": "127.0.0.1:$enroll_port",
+  "operator_listen": "127.0.0.1:$operator_port",
+  "fleet_ca_cert": "$LF_DIR/pki/fleet-ca.pem",
+  "fleet_ca_key": "$LF_DIR/pki/fleet-ca.key",
+  "server_cert": "$LF_DIR/pki/controller.pem",
+  "server_key": "$LF_DIR/pki/controller.key",
+  "operator_ca_cert": "$LF_DIR/pki/operator-ca.pem",
+  "trust_policy": "$LF_DIR/pki/trust-policy.json",
+  "release_root_public_key": "$LF_DIR/pki/release-root.pub",
+  "ports_file": "$LF_DIR/ports.json"
+}
+JSON
+}
+
+lf_start_controller() {
+  [ -f "$LF_DIR/controller.json" ] || lf_controller_config
+  rm -f "$LF_DIR/ports.json"
+  "$LF_BIN/controller/edge-controller" --config "$LF_DIR/controller.json" 2>>"$LF_DIR/controller.log" &
+  LF_CONTROLLER_PID=$!
+  LF_PIDS+=("$LF_CONTROLLER_PID")
+  lf_wait_for 20 test -s "$LF_DIR/ports.json" || lf_die "controller did not start (see $LF_DIR/controller.log)"
+  LF_AGENT_PORT=$(lf_json_field "$LF_DIR/ports.json" agent)
+  LF_ENROLL_PORT=$(lf_json_field "$LF_DIR/ports.json" enroll)
+  LF_OPERATOR_PORT=$(lf_json_field "$LF_DIR/ports.json" operator)
+  export EDGECTL_CONTROLLER="127.0.0.1:$LF_OPERATOR_PORT"
+  # Later restarts keep the same ports, so agents find the controller again.
+  lf_controller_config "$LF_AGENT_PORT" "$LF_ENROLL_PORT" "$LF_OPERATOR_PORT"
+}
+
+lf_stop_controller() {  # [signal]
+  kill "-${1:-TERM}" "$LF_CONTROLLER_PID" 2>/dev/null
+  wait "$LF_CONTROLLER_PID" 2>/dev/null || true
+}
+
+# lf_add_agent NAME SITE [extra JSON members, e.g. '"download_rate_limit": 1000000']
+lf_add_agent() {
+  local name=$1 site=$2 extra=${3:-}
+  local token
+  token=$(lf_edgectl token create --site "$site" --ttl 10m 2>/dev/null) || lf_die "token create for $site"
+  cat >"$LF_DIR/$name.json" <<JSON
+{
+  "device_name": "$name",
+  "state_dir": "$LF_DIR/$name",
+  "controller": "127.0.0.1:$LF_AGENT_PORT",
+  "enroll_endpoint": "127.0.0.1:$LF_ENROLL_PORT",
+  "ca_file": "$LF_DIR/pki/fleet-ca.pem",
+  "release_root_public_key": "$LF_DIR/pki/release-root.pub",
+  "enrollment_token": "$token",
+  "report_interval_seconds": 2,
+  "backoff_initial_ms": 100,
+  "backoff_max_ms": 1000,
+  "min_free_bytes": 0${extra:+,
+  $extra}
+}
+JSON
+  lf_start_agent "$name"
+}
+
+lf_start_agent() {
+  local name=$1
+  "$LF_BIN/agent/edge-agent" --config "$LF_DIR/$name.json" 2>>"$LF_DIR/$name.log" &
+  LF_AGENT_PID[$name]=$!
+  LF_PIDS+=("$!")
+}
+
+lf_kill_agent() {  # NAME [signal]
+  kill "-${2:-TERM}" "${LF_AGENT_PID[$1]}" 2>/dev/null
+  wait "${LF_AGENT_PID[$1]}" 2>/dev/null || true
+}
+
+# lf_bundle NAME VERSION SECURITY_VERSION MODEL_FILE → prints the signed bundle dir
+lf_bundle() {
+  local dir="$LF_DIR/bundles/$1-$2"
+  lf_edgectl bundle build --name "$1" --version "$2" --security-version "$3" --model "$4" --out "$dir" 2>/dev/null ||
+    lf_die "bundle build $1:$2"
+  lf_edgectl bundle sign "$dir" --key "$LF_DIR/pki/release-1.key" 2>/dev/null || lf_die "bundle sign $1:$2"
+  echo "$dir"
+}
+
+# True when every device of the site reports MODEL at VERSION, committed.
+lf_site_on() {  # SITE MODEL VERSION
+  local out
+  out=$(lf_edgectl get devices --site "$1" 2>/dev/null) || return 1
+  [ "$(echo "$out" | tail -n +2 | grep -c .)" -gt 0 ] || return 1
+  ! echo "$out" | tail -n +2 | grep -v "$2:$3 .*committed" | grep -q .
+}
+
+lf_cleanup() {
+  local pid
+  for pid in "${LF_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${LF_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
