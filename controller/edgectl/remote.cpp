@@ -177,7 +177,7 @@ class GrpcOperatorClient final : public OperatorClient {
           } else if (m.state() == "failed" && m.target_version() == dep.version()) {
             state = "failed";
             failures.push_back(d.id() + ": " + m.detail());
-          } else if (!m.state().empty()) {
+          } else if (!m.state().empty() && m.target_version() == dep.version()) {
             state = m.state();
             if (m.bytes_total() > 0 && m.state() == "downloading")
               state += " " + std::to_string(m.bytes_done() * 100 / m.bytes_total()) + "%";
