@@ -132,6 +132,35 @@ TEST_CASE("WriteContextFile writes a 0600 file that LoadContext reads back", "[e
   CHECK(back->key == "/p/admin.key");
 }
 
+TEST_CASE("WriteContextFile keeps cwd-relative paths pointing at the same files", "[edgectl][context]") {
+  // What `edgectl pki init --dir pki` does: paths relative to the working directory, written
+  // into pki/edgectl.json, which LoadContext resolves against pki/.
+  TempDir dir;
+  edge::edgectl::PkiInitOptions o;
+  o.dir = stdfs::relative(dir / "pki", stdfs::current_path());
+  REQUIRE(o.dir.is_relative());
+  o.fleet = "acme";
+  o.controller_hosts = {"ctl.example"};
+  REQUIRE(edge::edgectl::PkiInit(o));
+  Context c{"acme", "ctl.example:7445", o.dir / "fleet-ca.pem", o.dir / "operators" / "admin.pem",
+            o.dir / "operators" / "admin.key"};
+  REQUIRE(edge::edgectl::WriteContextFile(o.dir / "edgectl.json", c));
+
+  auto back = LoadContext(o.dir / "edgectl.json", "");
+  REQUIRE(back);
+  for (const auto& [got, want] : {std::pair{back->ca, dir / "pki" / "fleet-ca.pem"},
+                                  std::pair{back->cert, dir / "pki" / "operators" / "admin.pem"},
+                                  std::pair{back->key, dir / "pki" / "operators" / "admin.key"}}) {
+    INFO(got.string());
+    REQUIRE(stdfs::exists(got));
+    CHECK(stdfs::equivalent(got, want));
+  }
+  // Stored relative to the config file, so the directory can be moved as a whole.
+  const auto json = nlohmann::json::parse(ReadAll(dir / "pki" / "edgectl.json"));
+  CHECK(json["contexts"]["acme"]["ca"] == "fleet-ca.pem");
+  CHECK(json["contexts"]["acme"]["key"] == "operators/admin.key");
+}
+
 TEST_CASE("DefaultConfigPath honours EDGECTL_CONFIG", "[edgectl][context]") {
   const char* old = std::getenv("EDGECTL_CONFIG");
   const std::string saved = old ? old : "";
