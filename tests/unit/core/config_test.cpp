@@ -108,6 +108,16 @@ TEST_CASE("GetInt: ranges and types", "[config]") {
   CHECK_THAT(missing.error().message, Catch::Contains("missing required key 'absent'"));
 }
 
+TEST_CASE("GetInt refuses integers beyond int64 instead of wrapping them", "[config]") {
+  const auto obj = nlohmann::json::parse(R"({"huge": 9223372036854775808, "max": 9223372036854775807})");
+  CHECK(config::GetInt(obj, "max").value() == INT64_MAX);
+  auto huge = config::GetInt(obj, "huge");
+  REQUIRE_FALSE(huge);
+  CHECK(huge.error().code == ErrorCode::kBadConfig);
+  CHECK_THAT(huge.error().message, Catch::Contains("'huge'") && Catch::Contains("out of range"));
+  CHECK_FALSE(config::GetInt(obj, "huge", 1, 0, INT64_MAX));
+}
+
 TEST_CASE("GetBool: present, fallback, wrong type", "[config]") {
   const auto obj = nlohmann::json::parse(R"({"t": true, "f": false, "n": 1})");
   CHECK(config::GetBool(obj, "t").value());

@@ -67,3 +67,17 @@ TEST_CASE("Write emits one JSON object per line with fields, filtered by level",
   CHECK(lines[1]["level"] == "error");
   CHECK(lines[1]["msg"] == "bad thing");
 }
+
+TEST_CASE("Fields cannot overwrite the timestamp, level, component or message", "[log]") {
+  auto lines = CaptureStderr([] {
+    elog::Init("unit", elog::Level::kInfo);
+    elog::Info("real message", {{"level", "error"}, {"msg", "forged"}, {"component", "x"}, {"ts", "0"}, {"k", 1}});
+    elog::Init("edge", elog::Level::kInfo);
+  });
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0]["level"] == "info");
+  CHECK(lines[0]["msg"] == "real message");
+  CHECK(lines[0]["component"] == "unit");
+  CHECK(lines[0]["ts"] != "0");
+  CHECK(lines[0]["k"] == 1);
+}
