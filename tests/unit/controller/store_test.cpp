@@ -444,3 +444,44 @@ TEST_CASE("Store: reopening a store keeps its data and migrations are a no-op", 
   REQUIRE(db);
   CHECK(db->SchemaVersion().value() == 1);
 }
+
+TEST_CASE("Store: a floor reported for another model does not block a deploy", "[store][deploy][floor]") {
+  Fixture f;
+  f.Site("factory-1");
+  f.Enroll("edge-01", "factory-1");
+  f.Version("1.0", 1);
+  ReportedModelRecord other;
+  other.model = "classifier";
+  other.version = "9.0";
+  other.state = "committed";
+  other.security_floor = 9;
+  REQUIRE(f.store->RecordReport("edge-01", {other}, kT0));
+  auto r = f.store->Deploy("detector", "1.0", "factory-1", "op/admin", kT0);
+  REQUIRE(r);
+  CHECK(r->deployment.changed == 1);
+}
+
+TEST_CASE("Store: device counts and listings by site leave out revoked devices where they should", "[store]") {
+  Fixture f;
+  f.Site("factory-1");
+  f.Site("factory-2");
+  f.Enroll("edge-01", "factory-1");
+  f.Enroll("edge-02", "factory-1");
+  f.Enroll("edge-03", "factory-2");
+  {
+    auto db = edge::sqlite::Db::Open(f.path);
+    REQUIRE(db);
+    REQUIRE(db->Exec("UPDATE devices SET revoked = 1 WHERE id = 'edge-02'"));
+  }
+  auto sites = f.store->ListSites();
+  REQUIRE(sites);
+  REQUIRE(sites->size() == 2);
+  CHECK((*sites)[0].device_count == 1);
+  CHECK((*sites)[1].device_count == 1);
+  auto listed = f.store->ListDevices("factory-1");
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 2);  // the inventory still shows the revoked one, marked
+  CHECK((*listed)[1].revoked);
+  CHECK(f.store->ListDevices("").value().size() == 3);
+  CHECK(f.store->GetDevice("nobody").error().code == ErrorCode::kNotFound);
+}
