@@ -58,6 +58,10 @@ Result<int64_t> GetInt(const nlohmann::json& object, std::string_view key,
   }
   if (!it->is_number_integer())
     return Fail(BadConfig("key '" + std::string(key) + "' must be an integer"));
+  // get<int64_t>() would wrap an unsigned value above INT64_MAX into a negative number.
+  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    return Fail(BadConfig("key '" + std::string(key) + "' = " + std::to_string(it->get<uint64_t>()) +
+                          " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]"));
   const auto value = it->get<int64_t>();
   if (value < min || value > max)
     return Fail(BadConfig("key '" + std::string(key) + "' = " + std::to_string(value) +

@@ -60,7 +60,9 @@ void Write(Level level, std::string_view message, const nlohmann::json& fields) 
                          {"component", g_component},
                          {"msg", message}};
   if (fields.is_object()) {
-    for (const auto& [key, value] : fields.items()) line[key] = value;
+    // A field never replaces ts, level, component or msg: log shippers filter on them.
+    for (const auto& [key, value] : fields.items())
+      if (!line.contains(key)) line[key] = value;
   }
   const std::string text =
       line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

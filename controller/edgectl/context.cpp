@@ -47,9 +47,19 @@ Result<Context> LoadContext(const std::filesystem::path& file, const std::string
 }
 
 Status WriteContextFile(const std::filesystem::path& file, const Context& c) {
+  // The caller's relative paths are relative to the working directory, but LoadContext resolves
+  // them against the config file's directory: store them relative to that directory (which also
+  // lets a PKI directory holding its edgectl.json be moved as a whole). Absolute paths stay.
+  std::error_code ec;
+  const auto base = std::filesystem::absolute(file, ec).parent_path().lexically_normal();
+  if (ec) return Fail(ErrorCode::kIo, "cannot resolve " + file.string() + ": " + ec.message());
+  auto stored = [&](const std::filesystem::path& p) -> std::string {
+    if (p.is_absolute()) return p.string();
+    return std::filesystem::absolute(p, ec).lexically_normal().lexically_proximate(base).string();
+  };
   nlohmann::json j = {{"current_context", c.name},
-                      {"contexts", {{c.name, {{"controller", c.controller}, {"ca", c.ca.string()},
-                                              {"cert", c.cert.string()}, {"key", c.key.string()}}}}}};
+                      {"contexts", {{c.name, {{"controller", c.controller}, {"ca", stored(c.ca)},
+                                              {"cert", stored(c.cert)}, {"key", stored(c.key)}}}}}};
   if (file.has_parent_path()) EDGE_TRY(fs::CreateDirectories(file.parent_path(), 0700));
   return fs::WriteFileAtomic(file, j.dump(2) + "\n", 0600);
 }

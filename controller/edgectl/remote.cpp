@@ -370,7 +370,9 @@ Result<int64_t> ParseDurationSeconds(const std::string& text) {
   else if (unit == "m") mult = 60;
   else if (unit == "h") mult = 3600;
   else if (unit == "d") mult = 86400;
-  if (mult == 0 || value <= 0 || value > 365LL * 86400)
+  // The cap is on the total, not on the number: "1000d" is as wrong as "100000000s".
+  constexpr int64_t kMaxSeconds = 365LL * 86400;
+  if (mult == 0 || value <= 0 || value > kMaxSeconds / mult)
     return Fail(ErrorCode::kInvalidArgument, "bad duration '" + text + "' (use e.g. 90s, 15m, 2h, 7d)");
   return value * mult;
 }

@@ -1,0 +1,144 @@
+#include "agent/daemon/config.h"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/temp_dir.h"
+
+using edge::ErrorCode;
+using edge::agent::LoadAgentConfig;
+using edge::testing::TempDir;
+
+namespace {
+
+nlohmann::json Minimal() {
+  return {{"device_name", "edge-01"},
+          {"controller", "ctl.example:7443"},
+          {"ca_file", "/etc/edge-agent/fleet-ca.pem"},
+          {"release_root_public_key", "/etc/edge-agent/release-root.pub"}};
+}
+
+std::filesystem::path Write(const TempDir& dir, const nlohmann::json& j) {
+  const auto path = dir / "agent.json";
+  std::ofstream(path) << j.dump(2);
+  return path;
+}
+
+void ExpectBadConfig(const nlohmann::json& j, const std::string& needle) {
+  TempDir dir;
+  const auto path = Write(dir, j);
+  auto c = LoadAgentConfig(path);
+  REQUIRE_FALSE(c);
+  CHECK(c.error().code == ErrorCode::kBadConfig);
+  CHECK_THAT(c.error().message, Catch::Contains(needle) && Catch::Contains(path.string()));
+}
+
+}  // namespace
+
+TEST_CASE("Agent config: a minimal config parses with defaults", "[agent_config]") {
+  TempDir dir;
+  auto c = LoadAgentConfig(Write(dir, Minimal()));
+  REQUIRE(c);
+  CHECK(c->device_name == "edge-01");
+  CHECK(c->controller == "ctl.example:7443");
+  CHECK(c->enroll_endpoint == "ctl.example:7443");  // defaults to the controller
+  CHECK(c->ca_file == "/etc/edge-agent/fleet-ca.pem");
+  CHECK(c->release_root_public_key == "/etc/edge-agent/release-root.pub");
+  CHECK(c->state_dir == "/var/lib/edge-agent");
+  CHECK(c->report_interval_seconds == 10);
+  CHECK(c->min_free_bytes == 64LL << 20);
+  CHECK(c->download_rate_limit == 0);
+  CHECK(c->backoff_initial_ms == 500);
+  CHECK(c->backoff_max_ms == 30000);
+  CHECK(c->log_level == "info");
+}
+
+TEST_CASE("Agent config: every key is read", "[agent_config]") {
+  TempDir dir;
+  auto j = Minimal();
+  j["state_dir"] = "/srv/agent";
+  j["enroll_endpoint"] = "ctl.example:7444";
+  j["enrollment_token_file"] = "/run/token";
+  j["report_interval_seconds"] = 30;
+  j["min_free_bytes"] = 1024;
+  j["download_rate_limit"] = 100000;
+  j["backoff_initial_ms"] = 10;
+  j["backoff_max_ms"] = 60000;
+  j["log_level"] = "debug";
+  auto c = LoadAgentConfig(Write(dir, j));
+  REQUIRE(c);
+  CHECK(c->state_dir == "/srv/agent");
+  CHECK(c->enroll_endpoint == "ctl.example:7444");
+  CHECK(c->enrollment_token_file == "/run/token");
+  CHECK(c->report_interval_seconds == 30);
+  CHECK(c->min_free_bytes == 1024);
+  CHECK(c->download_rate_limit == 100000);
+  CHECK(c->backoff_initial_ms == 10);
+  CHECK(c->backoff_max_ms == 60000);
+  CHECK(c->log_level == "debug");
+}
+
+TEST_CASE("Agent config: an unknown key is rejected by name", "[agent_config]") {
+  auto j = Minimal();
+  j["controler"] = "typo:1";
+  ExpectBadConfig(j, "unknown key 'controler'");
+}
+
+TEST_CASE("Agent config: missing required keys are named", "[agent_config]") {
+  for (const char* key : {"device_name", "controller", "ca_file", "release_root_public_key"}) {
+    INFO(key);
+    auto j = Minimal();
+    j.erase(key);
+    ExpectBadConfig(j, std::string("missing required key '") + key + "'");
+  }
+}
+
+TEST_CASE("Agent config: wrong types are named", "[agent_config]") {
+  auto j = Minimal();
+  j["device_name"] = 5;
+  ExpectBadConfig(j, "'device_name' must be a string");
+  j = Minimal();
+  j["report_interval_seconds"] = "10";
+  ExpectBadConfig(j, "'report_interval_seconds' must be an integer");
+  j = Minimal();
+  j["backoff_max_ms"] = 1.5;
+  ExpectBadConfig(j, "'backoff_max_ms' must be an integer");
+}
+
+TEST_CASE("Agent config: out of range values are rejected", "[agent_config]") {
+  auto j = Minimal();
+  j["report_interval_seconds"] = 0;
+  ExpectBadConfig(j, "'report_interval_seconds' = 0 is out of range");
+  j = Minimal();
+  j["report_interval_seconds"] = 3601;
+  ExpectBadConfig(j, "out of range");
+  j = Minimal();
+  j["min_free_bytes"] = -1;
+  ExpectBadConfig(j, "'min_free_bytes' = -1 is out of range");
+  j = Minimal();
+  j["backoff_initial_ms"] = 9;
+  ExpectBadConfig(j, "'backoff_initial_ms'");
+}
+
+TEST_CASE("Agent config: invalid device name and conflicting token settings", "[agent_config]") {
+  auto j = Minimal();
+  j["device_name"] = "bad name/with slash";
+  ExpectBadConfig(j, "device_name");
+  j = Minimal();
+  j["enrollment_token"] = "abc";
+  j["enrollment_token_file"] = "/run/token";
+  ExpectBadConfig(j, "not both");
+}
+
+TEST_CASE("Agent config: not JSON and not an object", "[agent_config]") {
+  TempDir dir;
+  const auto path = dir / "agent.json";
+  std::ofstream(path) << "device_name = edge-01";
+  auto c = LoadAgentConfig(path);
+  REQUIRE_FALSE(c);
+  CHECK(c.error().code == ErrorCode::kBadConfig);
+  ExpectBadConfig(nlohmann::json::array({1}), "must be a JSON object");
+}

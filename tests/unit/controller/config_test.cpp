@@ -1,0 +1,116 @@
+#include "controller/daemon/config.h"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/temp_dir.h"
+
+using edge::ErrorCode;
+using edge::controller::LoadControllerConfig;
+using edge::testing::TempDir;
+
+namespace {
+
+nlohmann::json Minimal() {
+  return {{"fleet", "acme"},
+          {"data_dir", "/var/lib/edge-controller"},
+          {"fleet_ca_cert", "fleet-ca.pem"},
+          {"fleet_ca_key", "fleet-ca.key"},
+          {"server_cert", "controller.pem"},
+          {"server_key", "controller.key"},
+          {"operator_ca_cert", "operator-ca.pem"},
+          {"trust_policy", "trust-policy.json"},
+          {"release_root_public_key", "release-root.pub"}};
+}
+
+std::filesystem::path Write(const TempDir& dir, const nlohmann::json& j) {
+  const auto path = dir / "controller.json";
+  std::ofstream(path) << j.dump(2);
+  return path;
+}
+
+void ExpectBadConfig(const nlohmann::json& j, const std::string& needle) {
+  TempDir dir;
+  const auto path = Write(dir, j);
+  auto c = LoadControllerConfig(path);
+  REQUIRE_FALSE(c);
+  CHECK(c.error().code == ErrorCode::kBadConfig);
+  CHECK_THAT(c.error().message, Catch::Contains(needle) && Catch::Contains(path.string()));
+}
+
+}  // namespace
+
+TEST_CASE("Controller config: a minimal config parses with defaults", "[controller_config]") {
+  TempDir dir;
+  auto c = LoadControllerConfig(Write(dir, Minimal()));
+  REQUIRE(c);
+  CHECK(c->fleet == "acme");
+  CHECK(c->data_dir == "/var/lib/edge-controller");
+  CHECK(c->agent_listen == "0.0.0.0:7443");
+  CHECK(c->enroll_listen == "0.0.0.0:7444");
+  CHECK(c->operator_listen == "127.0.0.1:7445");
+  CHECK(c->fleet_ca_cert == "fleet-ca.pem");
+  CHECK(c->fleet_ca_key == "fleet-ca.key");
+  CHECK(c->server_cert == "controller.pem");
+  CHECK(c->server_key == "controller.key");
+  CHECK(c->operator_ca_cert == "operator-ca.pem");
+  CHECK(c->trust_policy == "trust-policy.json");
+  CHECK(c->release_root_public_key == "release-root.pub");
+  CHECK(c->device_cert_ttl_hours == 720);
+  CHECK(c->log_level == "info");
+  CHECK(c->ports_file.empty());
+}
+
+TEST_CASE("Controller config: optional keys override defaults", "[controller_config]") {
+  TempDir dir;
+  auto j = Minimal();
+  j["agent_listen"] = "127.0.0.1:0";
+  j["enroll_listen"] = "127.0.0.1:0";
+  j["operator_listen"] = "127.0.0.1:0";
+  j["device_cert_ttl_hours"] = 24;
+  j["log_level"] = "debug";
+  j["ports_file"] = "/tmp/ports.json";
+  auto c = LoadControllerConfig(Write(dir, j));
+  REQUIRE(c);
+  CHECK(c->agent_listen == "127.0.0.1:0");
+  CHECK(c->device_cert_ttl_hours == 24);
+  CHECK(c->log_level == "debug");
+  CHECK(c->ports_file == "/tmp/ports.json");
+}
+
+TEST_CASE("Controller config: an unknown key is rejected by name", "[controller_config]") {
+  auto j = Minimal();
+  j["operator_listn"] = "x";
+  ExpectBadConfig(j, "unknown key 'operator_listn'");
+}
+
+TEST_CASE("Controller config: each missing required key is named", "[controller_config]") {
+  for (const char* key : {"fleet", "data_dir", "fleet_ca_cert", "fleet_ca_key", "server_cert", "server_key",
+                          "operator_ca_cert", "trust_policy", "release_root_public_key"}) {
+    INFO(key);
+    auto j = Minimal();
+    j.erase(key);
+    ExpectBadConfig(j, std::string("missing required key '") + key + "'");
+  }
+}
+
+TEST_CASE("Controller config: wrong types and ranges", "[controller_config]") {
+  auto j = Minimal();
+  j["fleet"] = true;
+  ExpectBadConfig(j, "'fleet' must be a string");
+  j = Minimal();
+  j["device_cert_ttl_hours"] = "24";
+  ExpectBadConfig(j, "'device_cert_ttl_hours' must be an integer");
+  j = Minimal();
+  j["device_cert_ttl_hours"] = 0;
+  ExpectBadConfig(j, "'device_cert_ttl_hours' = 0 is out of range [1, 8760]");
+  j = Minimal();
+  j["device_cert_ttl_hours"] = 8761;
+  ExpectBadConfig(j, "out of range");
+  j = Minimal();
+  j["fleet"] = "acme corp";
+  ExpectBadConfig(j, "fleet 'acme corp'");
+}

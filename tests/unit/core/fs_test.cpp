@@ -1,0 +1,85 @@
+#include "common/core/fs.h"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "core/temp_dir.h"
+
+using edge::ErrorCode;
+using edge::testing::TempDir;
+namespace fs = edge::fs;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+mode_t ModeOf(const stdfs::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+int CountEntries(const stdfs::path& dir) {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : stdfs::directory_iterator(dir)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("WriteFileAtomic writes, replaces and sets the mode", "[fs]") {
+  TempDir dir;
+  const auto path = dir / "file.txt";
+  REQUIRE(fs::WriteFileAtomic(path, "first", 0600));
+  CHECK(fs::ReadFile(path, 100).value() == "first");
+  CHECK(ModeOf(path) == 0600);
+  REQUIRE(fs::WriteFileAtomic(path, "second, longer", 0644));
+  CHECK(fs::ReadFile(path, 100).value() == "second, longer");
+  CHECK(ModeOf(path) == 0644);
+  CHECK(CountEntries(dir.path()) == 1);  // no temp file left behind
+}
+
+TEST_CASE("WriteFileAtomic into a missing directory fails with kIo", "[fs]") {
+  TempDir dir;
+  auto s = fs::WriteFileAtomic(dir / "no" / "such" / "file", "x");
+  REQUIRE_FALSE(s);
+  CHECK(s.error().code == ErrorCode::kIo);
+}
+
+TEST_CASE("ReadFile refuses files over the limit and names missing files", "[fs]") {
+  TempDir dir;
+  const auto path = dir / "data";
+  REQUIRE(fs::WriteFileAtomic(path, std::string(100, 'a')));
+  CHECK(fs::ReadFile(path, 100).value().size() == 100);
+  auto big = fs::ReadFile(path, 99);
+  REQUIRE_FALSE(big);
+  CHECK(big.error().code == ErrorCode::kResourceExhausted);
+  auto missing = fs::ReadFile(dir / "absent", 100);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == ErrorCode::kIo);
+  CHECK_THAT(missing.error().message, Catch::Contains((dir / "absent").string()));
+}
+
+TEST_CASE("ReplaceSymlink creates and switches a link", "[fs]") {
+  TempDir dir;
+  const auto link = dir / "current";
+  REQUIRE(fs::ReplaceSymlink("v1", link));
+  CHECK(stdfs::read_symlink(link) == "v1");
+  REQUIRE(fs::ReplaceSymlink("v2", link));
+  CHECK(stdfs::read_symlink(link) == "v2");
+  CHECK(CountEntries(dir.path()) == 1);
+}
+
+TEST_CASE("CreateDirectories is mkdir -p with a mode", "[fs]") {
+  TempDir dir;
+  const auto deep = dir / "a" / "b" / "c";
+  REQUIRE(fs::CreateDirectories(deep, 0700));
+  CHECK(stdfs::is_directory(deep));
+  CHECK(ModeOf(deep) == 0700);
+  REQUIRE(fs::CreateDirectories(deep, 0700));  // existing: fine
+  CHECK(fs::FreeBytes(dir.path()).value() > 0);
+  CHECK(fs::FsyncPath(deep));
+  CHECK_FALSE(fs::FsyncPath(dir / "absent"));
+}

@@ -1,0 +1,83 @@
+#include "common/core/log.h"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <vector>
+
+#include "common/core/fs.h"
+#include "core/temp_dir.h"
+
+using edge::testing::TempDir;
+namespace elog = edge::log;
+
+namespace {
+
+// Runs `body` with stderr redirected to a file and returns the JSON lines written.
+template <typename F>
+std::vector<nlohmann::json> CaptureStderr(F body) {
+  TempDir dir;
+  const auto path = dir / "stderr";
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ::dup2(fd, 2);
+  ::close(fd);
+  body();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(edge::fs::ReadFile(path, 1 << 20).value());
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("ParseLevel accepts the four names and rejects others", "[log]") {
+  CHECK(elog::ParseLevel("debug").value() == elog::Level::kDebug);
+  CHECK(elog::ParseLevel("info").value() == elog::Level::kInfo);
+  CHECK(elog::ParseLevel("warn").value() == elog::Level::kWarn);
+  CHECK(elog::ParseLevel("error").value() == elog::Level::kError);
+  auto bad = elog::ParseLevel("verbose");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == edge::ErrorCode::kInvalidArgument);
+  CHECK_THAT(bad.error().message, Catch::Contains("'verbose'"));
+}
+
+TEST_CASE("Write emits one JSON object per line with fields, filtered by level", "[log]") {
+  auto lines = CaptureStderr([] {
+    elog::Init("unit", elog::Level::kInfo);
+    elog::Debug("hidden");
+    elog::Info("hello", {{"device", "d1"}, {"n", 3}});
+    elog::Error("bad thing");
+    elog::Init("edge", elog::Level::kInfo);
+  });
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0]["level"] == "info");
+  CHECK(lines[0]["component"] == "unit");
+  CHECK(lines[0]["msg"] == "hello");
+  CHECK(lines[0]["device"] == "d1");
+  CHECK(lines[0]["n"] == 3);
+  CHECK(lines[0]["ts"].get<std::string>().size() == 24);  // 2026-01-02T03:04:05.678Z
+  CHECK(lines[1]["level"] == "error");
+  CHECK(lines[1]["msg"] == "bad thing");
+}
+
+TEST_CASE("Fields cannot overwrite the timestamp, level, component or message", "[log]") {
+  auto lines = CaptureStderr([] {
+    elog::Init("unit", elog::Level::kInfo);
+    elog::Info("real message", {{"level", "error"}, {"msg", "forged"}, {"component", "x"}, {"ts", "0"}, {"k", 1}});
+    elog::Init("edge", elog::Level::kInfo);
+  });
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0]["level"] == "info");
+  CHECK(lines[0]["msg"] == "real message");
+  CHECK(lines[0]["component"] == "unit");
+  CHECK(lines[0]["ts"] != "0");
+  CHECK(lines[0]["k"] == 1);
+}
