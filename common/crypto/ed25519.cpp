@@ -4,7 +4,7 @@
 #include <openssl/rand.h>
 
 #include "common/crypto/encoding.h"
-#include "common/crypto/openssl_util.h"
+#include "common/crypto/openssl_handles.h"
 #include "common/crypto/sha256.h"
 
 namespace edge::crypto {

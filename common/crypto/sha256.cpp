@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "common/crypto/encoding.h"
-#include "common/crypto/openssl_util.h"
+#include "common/crypto/openssl_handles.h"
 
 namespace edge::crypto {
 

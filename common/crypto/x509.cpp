@@ -10,7 +10,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "common/crypto/openssl_util.h"
+#include "common/crypto/openssl_handles.h"
 
 namespace edge::crypto {
 namespace {

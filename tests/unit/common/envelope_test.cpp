@@ -95,6 +95,20 @@ TEST_CASE("JSON depth check", "[bundle][json]") {
   CHECK(CheckJsonDepth(R"(["\\",[]])", 2));
 }
 
+TEST_CASE("JSON with a duplicate key is rejected", "[bundle][json]") {
+  auto dup = ParseJsonLimited(R"({"a":{"b":1,"b":2}})", "doc");
+  REQUIRE_FALSE(dup);
+  CHECK(Contains(dup.error().message, "doc: duplicate key 'b'"));
+  CHECK(ParseJsonLimited(R"({"a":{"b":1},"c":{"b":2}})", "doc"));
+  CHECK(ParseJsonLimited(R"([{"b":1},{"b":2}])", "doc"));
+  auto manifest = ParseManifest(R"({"schema":1,"name":"a","name":"b"})");
+  REQUIRE_FALSE(manifest);
+  CHECK(Contains(manifest.error().message, "duplicate key 'name'"));
+  auto bad = ParseJsonLimited("{\"a\":", "doc");
+  REQUIRE_FALSE(bad);
+  CHECK(Contains(bad.error().message, "doc: invalid JSON"));
+}
+
 TEST_CASE("JSON nested 100000 deep is rejected fast", "[bundle][json]") {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   const std::string deep_obj = [] {

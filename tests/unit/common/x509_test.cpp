@@ -265,6 +265,26 @@ TEST_CASE("IssueFromCsr rejects a broken signature, garbage and oversized input"
   CHECK(huge.error().message.find("16 KiB") != std::string::npos);
 }
 
+TEST_CASE("IssueFromCsr rejects keys other than P-256 and Ed25519", "[crypto][x509]") {
+  auto ca = MakeCa("ca");
+  EVP_PKEY* p384 = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
+  REQUIRE(p384 != nullptr);
+  X509_REQ* req = X509_REQ_new();
+  X509_REQ_set_pubkey(req, p384);
+  REQUIRE(X509_REQ_sign(req, p384, EVP_sha256()) > 0);
+  BIO* out = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509_REQ(out, req);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(out, &data);
+  std::string csr(data, static_cast<size_t>(len));
+  BIO_free(out);
+  X509_REQ_free(req);
+  EVP_PKEY_free(p384);
+  auto result = IssueFromCsr(ca.issuer(), csr, DeviceSpec());
+  REQUIRE_FALSE(result);
+  CHECK(result.error().message.find("P-256 or Ed25519") != std::string::npos);
+}
+
 TEST_CASE("ParseCertificate rejects garbage", "[crypto][x509]") {
   CHECK_FALSE(ParseCertificate(""));
   CHECK_FALSE(ParseCertificate("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"));
