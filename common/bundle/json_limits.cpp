@@ -74,13 +74,15 @@ Status CheckJsonDepth(std::string_view json, int max_depth) {
       case '{':
         if (++depth > max_depth) {
           return Fail(ErrorCode::kInvalidArgument,
-                      "JSON nested deeper than " + std::to_string(max_depth) +
-                          " levels (at byte " + std::to_string(i) + ")");
+                      "JSON nested deeper than " + std::to_string(max_depth) + " levels (at byte " +
+                          std::to_string(i) + ")");
         }
         break;
       case ']':
       case '}':
-        if (depth > 0) --depth;
+        if (depth > 0) {
+          --depth;
+        }
         break;
       default:
         break;
@@ -92,11 +94,13 @@ Status CheckJsonDepth(std::string_view json, int max_depth) {
 Result<nlohmann::json> ParseJsonLimited(std::string_view json, std::string_view what,
                                         size_t max_bytes) {
   if (json.size() > max_bytes) {
-    return Fail(ErrorCode::kInvalidArgument, std::string(what) + ": " + std::to_string(json.size()) +
-                                                 " bytes exceeds the limit of " +
-                                                 std::to_string(max_bytes));
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string(what) + ": " + std::to_string(json.size()) +
+                    " bytes exceeds the limit of " + std::to_string(max_bytes));
   }
-  if (auto depth = CheckJsonDepth(json); !depth) return Fail(depth.error().Wrap(what));
+  if (auto depth = CheckJsonDepth(json); !depth) {
+    return Fail(depth.error().Wrap(what));
+  }
   try {
     DuplicateKeyCheck check;
     if (!nlohmann::json::sax_parse(json.begin(), json.end(), &check)) {

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "common/bundle/bundle.h"
@@ -31,7 +30,8 @@ inline Manifest SampleManifest(std::string name = "detector") {
   m.compat.arch = "x86_64";
   m.compat.cpu_features = {"avx2", "fma"};
   m.compat.min_engine_abi = 2;
-  m.blobs.push_back({"model", crypto::Sha256Hex("model bytes"), 11, "application/vnd.edgefleet.model"});
+  m.blobs.push_back(
+      {"model", crypto::Sha256Hex("model bytes"), 11, "application/vnd.edgefleet.model"});
   m.blobs.push_back({"selftest", crypto::Sha256Hex("selftest bytes"), 14, "application/json"});
   m.io = {{"inputs", {{{"name", "x"}, {"shape", {1, 3, 224, 224}}, {"dtype", "int8"}}}}};
   m.health.selftest_tolerance = 0.01;

@@ -32,8 +32,8 @@ TEST_CASE("Envelope JSON round trip", "[bundle][envelope]") {
   CHECK(back->signatures[0].key_id == edge::crypto::Ed25519KeyId(a.public_key));
   CHECK(back->signatures[0].sig == env.signatures[0].sig);
   CHECK(back->signatures[1].sig == env.signatures[1].sig);
-  CHECK(edge::crypto::Ed25519Verify(a.public_key, PreAuthEncoding(back->payload_type, back->payload),
-                                    back->signatures[0].sig));
+  CHECK(edge::crypto::Ed25519Verify(
+      a.public_key, PreAuthEncoding(back->payload_type, back->payload), back->signatures[0].sig));
   auto doc = nlohmann::json::parse(json);
   CHECK(doc["payload"] == edge::crypto::Base64Encode(env.payload));
 }
@@ -47,17 +47,23 @@ TEST_CASE("Envelope parsing is strict", "[bundle][envelope]") {
     const char* expect;
   };
   const Case cases[] = {
-      {"unknown top-level key", R"({"payloadType":"t","payload":"","signatures":[],"extra":1})", "extra"},
+      {"unknown top-level key", R"({"payloadType":"t","payload":"","signatures":[],"extra":1})",
+       "extra"},
       {"missing payloadType", R"({"payload":"","signatures":[]})", "payloadType"},
       {"empty payloadType", R"({"payloadType":"","payload":"","signatures":[]})", "payloadType"},
       {"missing signatures", R"({"payloadType":"t","payload":""})", "signatures"},
       {"bad base64 payload", R"({"payloadType":"t","payload":"!!!!","signatures":[]})", "payload"},
       {"payload not a string", R"({"payloadType":"t","payload":5,"signatures":[]})", "payload"},
-      {"signatures not an array", R"({"payloadType":"t","payload":"","signatures":{}})", "signatures"},
+      {"signatures not an array", R"({"payloadType":"t","payload":"","signatures":{}})",
+       "signatures"},
       {"unknown key in signature",
-       R"({"payloadType":"t","payload":"","signatures":[{"keyid":"k","sig":")" + sig64 + R"(","x":1}]})", "'x'"},
-      {"short signature", R"({"payloadType":"t","payload":"","signatures":[{"keyid":"k","sig":"AAAA"}]})", "64-byte"},
-      {"missing keyid", R"({"payloadType":"t","payload":"","signatures":[{"sig":")" + sig64 + R"("}]})", "keyid"},
+       R"({"payloadType":"t","payload":"","signatures":[{"keyid":"k","sig":")" + sig64 +
+           R"(","x":1}]})",
+       "'x'"},
+      {"short signature",
+       R"({"payloadType":"t","payload":"","signatures":[{"keyid":"k","sig":"AAAA"}]})", "64-byte"},
+      {"missing keyid",
+       R"({"payloadType":"t","payload":"","signatures":[{"sig":")" + sig64 + R"("}]})", "keyid"},
       {"not an object", R"([1,2,3])", "object"},
       {"not JSON", R"({"payloadType":)", "invalid JSON"},
       {"trailing garbage", R"({"payloadType":"t","payload":"","signatures":[]} x)", "invalid JSON"},
@@ -87,7 +93,8 @@ TEST_CASE("JSON depth check", "[bundle][json]") {
   REQUIRE_FALSE(too_deep);
   CHECK(Contains(too_deep.error().message, "deeper than 32"));
   // Brackets inside strings, including after escaped quotes, do not count.
-  std::string in_string = R"({"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"})";
+  std::string in_string =
+      R"({"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"})";
   CHECK(CheckJsonDepth(in_string, 2));
   CHECK(ParseJsonLimited(in_string, "test"));
   // A string that ends in an escaped backslash closes normally, so what follows counts.

@@ -1,11 +1,11 @@
 // The certificates we issue must work as gRPC TLS identities: a server certificate for
 // localhost / 127.0.0.1 via DNS and IP SANs, and client certificates for mutual TLS.
-// A server with only the generic service is enough: a channel reaches READY only after the handshake.
-#include <catch2/catch.hpp>
-
+// A server with only the generic service is enough: a channel reaches READY only after the
+// handshake.
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 
 #include "common/crypto/x509.h"

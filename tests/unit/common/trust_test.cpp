@@ -57,8 +57,9 @@ TEST_CASE("Manifest with a bad signature is rejected", "[bundle][verify]") {
   World w;
   auto env = SignedManifest(SampleManifest(), w.release.seed);
   env.signatures[0].sig[0] ^= 0x01;
-  ExpectDenied(VerifyManifest(env, w.policy, kNow),
-               "signature by " + edge::crypto::Ed25519KeyId(w.release.public_key) + " does not verify");
+  ExpectDenied(
+      VerifyManifest(env, w.policy, kNow),
+      "signature by " + edge::crypto::Ed25519KeyId(w.release.public_key) + " does not verify");
 
   // Changing the payload after signing breaks the signature too.
   auto tampered = SignedManifest(SampleManifest(), w.release.seed);
@@ -88,9 +89,9 @@ TEST_CASE("Unsigned manifest envelope is rejected", "[bundle][verify]") {
 TEST_CASE("Key not allowed for that model is rejected", "[bundle][verify]") {
   World w;
   auto env = SignedManifest(SampleManifest("classifier"), w.release.seed);
-  ExpectDenied(VerifyManifest(env, w.policy, kNow),
-               "key " + edge::crypto::Ed25519KeyId(w.release.public_key) +
-                   " may not sign model classifier");
+  ExpectDenied(
+      VerifyManifest(env, w.policy, kNow),
+      "key " + edge::crypto::Ed25519KeyId(w.release.public_key) + " may not sign model classifier");
 }
 
 TEST_CASE("One good signature among bad ones is enough", "[bundle][verify]") {
@@ -109,7 +110,8 @@ TEST_CASE("Wrong payload type is rejected", "[bundle][verify]") {
   CHECK(Contains(r.error().message, "payload type"));
   // A trust policy envelope is not a manifest, and vice versa.
   CHECK_FALSE(VerifyManifest(SignedPolicy(w.policy, w.root.seed), w.policy, kNow));
-  CHECK_FALSE(VerifyTrustPolicy(SignedManifest(SampleManifest(), w.root.seed), w.root.public_key, kNow));
+  CHECK_FALSE(
+      VerifyTrustPolicy(SignedManifest(SampleManifest(), w.root.seed), w.root.public_key, kNow));
 
   // The PAE binds the type: a signature made under another type does not carry over.
   Envelope other{"application/other", SerializeManifest(SampleManifest()), {}};
@@ -153,7 +155,8 @@ TEST_CASE("Trust policy signed by the root verifies, by anyone else does not", "
   auto good = VerifyTrustPolicy(SignedPolicy(w.policy, w.root.seed), w.root.public_key, kNow);
   REQUIRE(good);
 
-  auto by_release = VerifyTrustPolicy(SignedPolicy(w.policy, w.release.seed), w.root.public_key, kNow);
+  auto by_release =
+      VerifyTrustPolicy(SignedPolicy(w.policy, w.release.seed), w.root.public_key, kNow);
   REQUIRE_FALSE(by_release);
   CHECK(by_release.error().code == ErrorCode::kPermissionDenied);
   CHECK(Contains(by_release.error().message, "not the release root key"));
