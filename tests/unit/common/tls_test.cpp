@@ -3,10 +3,13 @@
 // A server with only the generic service is enough: a channel reaches READY only after the
 // handshake.
 #include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <future>
+#include <mutex>
 
 #include "common/crypto/x509.h"
 
@@ -68,6 +71,31 @@ CertSpec ClientSpec() {
   return spec;
 }
 
+// Records the authenticated peer's SAN properties, then answers UNIMPLEMENTED.
+class PeerRecorder : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto auth = ctx->auth_context();
+      for (const char* name : {GRPC_X509_SAN_PROPERTY_NAME, GRPC_PEER_SPIFFE_ID_PROPERTY_NAME}) {
+        for (const auto& value : auth->FindPropertyValues(name)) {
+          properties_.emplace_back(name, std::string(value.data(), value.size()));
+        }
+      }
+    }
+    return grpc::CallbackGenericService::CreateReactor(ctx);
+  }
+  std::vector<std::pair<std::string, std::string>> properties() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return properties_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> properties_;
+};
+
 class TlsServer {
  public:
   TlsServer(const Pki& client_ca, const Identity& server) {
@@ -76,7 +104,6 @@ class TlsServer {
     opts.pem_root_certs = client_ca.ca_pem;
     opts.pem_key_cert_pairs.push_back({server.key_pem, server.cert_pem});
     grpc::ServerBuilder builder;
-    // Answers every call with UNIMPLEMENTED; it exists so the server has something to poll.
     builder.RegisterCallbackGenericService(&service_);
     builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(opts), &port_);
     server_ = builder.BuildAndStart();
@@ -85,24 +112,30 @@ class TlsServer {
   }
   ~TlsServer() { server_->Shutdown(std::chrono::system_clock::now()); }
   int port() const { return port_; }
+  PeerRecorder& service() { return service_; }
 
  private:
   int port_ = 0;
-  grpc::CallbackGenericService service_;
+  PeerRecorder service_;
   std::unique_ptr<grpc::Server> server_;
 };
 
-// Whether a channel reaches READY within `wait` (a failing handshake just runs out the clock).
-bool Connects(const std::string& target, const Pki& server_ca, const Identity& client,
-              std::chrono::seconds wait = std::chrono::seconds(10)) {
+std::shared_ptr<grpc::Channel> Channel(const std::string& target, const Pki& server_ca,
+                                       const Identity& client) {
   grpc::SslCredentialsOptions opts;
   opts.pem_root_certs = server_ca.ca_pem;
   opts.pem_private_key = client.key_pem;
   opts.pem_cert_chain = client.cert_pem;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(target, grpc::SslCredentials(opts), args);
-  return channel->WaitForConnected(std::chrono::system_clock::now() + wait);
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(opts), args);
+}
+
+// Whether a channel reaches READY within `wait` (a failing handshake just runs out the clock).
+bool Connects(const std::string& target, const Pki& server_ca, const Identity& client,
+              std::chrono::seconds wait = std::chrono::seconds(10)) {
+  return Channel(target, server_ca, client)
+      ->WaitForConnected(std::chrono::system_clock::now() + wait);
 }
 
 constexpr std::chrono::seconds kRefused{2};
@@ -142,4 +175,31 @@ TEST_CASE("gRPC TLS checks the server SAN", "[crypto][tls]") {
   TlsServer tls(fleet, server);
   CHECK_FALSE(Connects("127.0.0.1:" + std::to_string(tls.port()), fleet, fleet.Issue(ClientSpec()),
                        kRefused));
+}
+
+TEST_CASE("gRPC server sees the client's SPIFFE ID", "[crypto][tls]") {
+  Pki fleet("fleet CA");
+  auto server = fleet.Issue(ServerSpec());
+  TlsServer tls(fleet, server);
+  auto channel =
+      Channel("localhost:" + std::to_string(tls.port()), fleet, fleet.Issue(ClientSpec()));
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice payload(std::string("probe"));
+  grpc::ByteBuffer request(&payload, 1);  // an empty ByteBuffer is not a valid message
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/edge.test.Probe/Call", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  auto status = done.get_future().get();
+  CHECK(status.error_code() == grpc::StatusCode::UNIMPLEMENTED);
+  using Property = std::pair<std::string, std::string>;
+  auto props = tls.service().properties();
+  CHECK(std::find(props.begin(), props.end(),
+                  Property{GRPC_PEER_SPIFFE_ID_PROPERTY_NAME, "spiffe://acme/device/gw-1"}) !=
+        props.end());
+  CHECK(std::find(props.begin(), props.end(),
+                  Property{GRPC_X509_SAN_PROPERTY_NAME, "spiffe://acme/device/gw-1"}) !=
+        props.end());
 }
