@@ -10,7 +10,8 @@
 namespace edge::bundle {
 
 Status CheckBlobFile(const BlobRef& ref, const std::filesystem::path& path) {
-  const std::string what = "blob " + ref.role + " (" + ref.digest.substr(0, 16) + ") at " + path.string();
+  const std::string what =
+      "blob " + ref.role + " (" + ref.digest.substr(0, 16) + ") at " + path.string();
   std::error_code ec;
   auto st = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(st)) {
@@ -23,7 +24,9 @@ Status CheckBlobFile(const BlobRef& ref, const std::filesystem::path& path) {
     return Fail(ErrorCode::kDataLoss, what + ": not a regular file");
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(ErrorCode::kIo, what + ": cannot open: " + std::strerror(errno));
+  if (!in) {
+    return Fail(ErrorCode::kIo, what + ": cannot open: " + std::strerror(errno));
+  }
 
   // Stream in chunks and stop one byte past the declared size: a huge file is never read whole.
   crypto::Sha256 hash;
@@ -32,12 +35,18 @@ Status CheckBlobFile(const BlobRef& ref, const std::filesystem::path& path) {
   while (in && total <= ref.size) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     const auto n = static_cast<uint64_t>(in.gcount());
-    if (n == 0) break;
+    if (n == 0) {
+      break;
+    }
     total += n;
-    if (total > ref.size) break;
+    if (total > ref.size) {
+      break;
+    }
     hash.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
   }
-  if (in.bad()) return Fail(ErrorCode::kIo, what + ": read error");
+  if (in.bad()) {
+    return Fail(ErrorCode::kIo, what + ": read error");
+  }
   if (total < ref.size) {
     return Fail(ErrorCode::kDataLoss, what + ": truncated: " + std::to_string(total) +
                                           " bytes, manifest declares " + std::to_string(ref.size));

@@ -8,19 +8,19 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/core/result.h"
 #include "common/crypto/ed25519.h"
 
 namespace edge::bundle {
 
-inline constexpr std::string_view kManifestPayloadType = "application/vnd.edgefleet.manifest.v1+json";
+inline constexpr std::string_view kManifestPayloadType =
+    "application/vnd.edgefleet.manifest.v1+json";
 inline constexpr std::string_view kTrustPolicyPayloadType =
     "application/vnd.edgefleet.trust-policy.v1+json";
 inline constexpr size_t kMaxEnvelopeBytes = 1 << 20;  // 1 MiB
@@ -52,8 +52,8 @@ std::string SerializeEnvelope(const Envelope& envelope);
 Status SignEnvelope(Envelope& envelope, const crypto::Ed25519Seed& seed);
 
 struct BlobRef {
-  std::string role;        // "model", "selftest", "labels", ...
-  std::string digest;      // lower-case hex sha256
+  std::string role;    // "model", "selftest", "labels", ...
+  std::string digest;  // lower-case hex sha256
   uint64_t size = 0;
   std::string media_type;
 };
@@ -75,8 +75,8 @@ struct Manifest {
   std::string name;
   std::string version;
   uint64_t security_version = 0;
-  std::string created;                 // RFC 3339
-  std::optional<int64_t> expires;      // unix seconds
+  std::string created;             // RFC 3339
+  std::optional<int64_t> expires;  // unix seconds
   Compat compat;
   std::vector<BlobRef> blobs;
   nlohmann::json io = nlohmann::json::object();
@@ -110,8 +110,7 @@ Result<TrustPolicy> VerifyTrustPolicy(const Envelope& envelope,
                                       const crypto::Ed25519PublicKey& root, int64_t now);
 // Verifies `envelope` carries a manifest signed by a policy key allowed to sign that model's
 // name, and that the manifest has not expired at `now`. Returns the parsed manifest.
-Result<Manifest> VerifyManifest(const Envelope& envelope, const TrustPolicy& policy,
-                                int64_t now);
+Result<Manifest> VerifyManifest(const Envelope& envelope, const TrustPolicy& policy, int64_t now);
 // Anti-rollback: a manifest below the model's floor is refused.
 Status CheckSecurityFloor(const Manifest& manifest, uint64_t floor);
 

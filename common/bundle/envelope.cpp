@@ -29,17 +29,18 @@ Result<Envelope> ParseEnvelope(std::string_view json) {
   Envelope env;
   EDGE_ASSIGN_OR_RETURN(env.payload_type, reader.String("payloadType"));
   if (env.payload_type.empty()) {
-    return Fail(detail::FieldError("envelope.payloadType", "must not be empty").error());
+    return detail::FieldError("envelope.payloadType", "must not be empty");
   }
   EDGE_ASSIGN_OR_RETURN(auto payload_b64, reader.String("payload", kMaxEnvelopeBytes));
   auto payload = crypto::Base64Decode(payload_b64);
-  if (!payload) return Fail(payload.error().Wrap("envelope.payload"));
+  if (!payload) {
+    return Fail(payload.error().Wrap("envelope.payload"));
+  }
   env.payload = std::move(*payload);
   EDGE_ASSIGN_OR_RETURN(const nlohmann::json* sigs, reader.Array("signatures"));
   if (sigs->size() > kMaxSignatures) {
-    return Fail(detail::FieldError("envelope.signatures",
-                                   "more than " + std::to_string(kMaxSignatures) + " signatures")
-                    .error());
+    return detail::FieldError("envelope.signatures",
+                              "more than " + std::to_string(kMaxSignatures) + " signatures");
   }
   for (size_t i = 0; i < sigs->size(); ++i) {
     const std::string path = "envelope.signatures[" + std::to_string(i) + "]";
@@ -48,11 +49,12 @@ Result<Envelope> ParseEnvelope(std::string_view json) {
     EDGE_ASSIGN_OR_RETURN(sig.key_id, sig_reader.String("keyid", 128));
     EDGE_ASSIGN_OR_RETURN(auto sig_b64, sig_reader.String("sig", 128));
     auto raw = crypto::Base64Decode(sig_b64);
-    if (!raw) return Fail(raw.error().Wrap(path + ".sig"));
+    if (!raw) {
+      return Fail(raw.error().Wrap(path + ".sig"));
+    }
     if (raw->size() != sig.sig.size()) {
-      return Fail(detail::FieldError(path + ".sig", "must be a 64-byte Ed25519 signature, got " +
-                                                        std::to_string(raw->size()) + " bytes")
-                      .error());
+      return detail::FieldError(path + ".sig", "must be a 64-byte Ed25519 signature, got " +
+                                                   std::to_string(raw->size()) + " bytes");
     }
     std::copy(raw->begin(), raw->end(), reinterpret_cast<char*>(sig.sig.data()));
     EDGE_TRY(sig_reader.Finish());
@@ -77,9 +79,8 @@ std::string SerializeEnvelope(const Envelope& envelope) {
 
 Status SignEnvelope(Envelope& envelope, const crypto::Ed25519Seed& seed) {
   EDGE_ASSIGN_OR_RETURN(auto pair, crypto::Ed25519FromSeed(seed));
-  EDGE_ASSIGN_OR_RETURN(auto sig,
-                        crypto::Ed25519Sign(seed, PreAuthEncoding(envelope.payload_type,
-                                                                  envelope.payload)));
+  EDGE_ASSIGN_OR_RETURN(auto sig, crypto::Ed25519Sign(seed, PreAuthEncoding(envelope.payload_type,
+                                                                            envelope.payload)));
   envelope.signatures.push_back(Signature{crypto::Ed25519KeyId(pair.public_key), sig});
   return Ok();
 }

@@ -3,13 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/core/result.h"
 
@@ -38,7 +37,8 @@ class ObjectReader {
   std::string Field(std::string_view key) const { return path_ + "." + std::string(key); }
 
  private:
-  ObjectReader(const nlohmann::json& value, std::string path) : value_(&value), path_(std::move(path)) {}
+  ObjectReader(const nlohmann::json& value, std::string path)
+      : value_(&value), path_(std::move(path)) {}
   Result<const nlohmann::json*> Required(std::string_view key);
 
   const nlohmann::json* value_;
@@ -46,6 +46,6 @@ class ObjectReader {
   std::set<std::string, std::less<>> used_;
 };
 
-Status FieldError(const std::string& field, std::string_view problem);
+tl::unexpected<Error> FieldError(const std::string& field, std::string_view problem);
 
 }  // namespace edge::bundle::detail

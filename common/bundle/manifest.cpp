@@ -15,32 +15,45 @@ constexpr uint64_t kMaxBlobSize = uint64_t{4} << 30;  // 4 GiB
 constexpr size_t kMaxBlobs = 64;
 
 bool IsValidVersion(std::string_view v) {
-  if (v.empty() || v.size() > 64) return false;
+  if (v.empty() || v.size() > 64) {
+    return false;
+  }
   for (char c : v) {
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '+' || c == '-';
-    if (!ok) return false;
+    if (!ok) {
+      return false;
+    }
   }
   return true;
 }
 
 bool IsLowerHexDigest(std::string_view d) {
-  if (d.size() != 64) return false;
+  if (d.size() != 64) {
+    return false;
+  }
   for (char c : d) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
   }
   return true;
 }
 
 bool IsPrintableAscii(std::string_view s) {
   for (char c : s) {
-    if (c < 0x20 || c > 0x7e) return false;
+    if (c < 0x20 || c > 0x7e) {
+      return false;
+    }
   }
   return true;
 }
 
 Status RequireName(const std::string& field, std::string_view value) {
-  if (!crypto::IsValidName(value)) return FieldError(field, "'" + std::string(value) + "' is not a valid name ([A-Za-z0-9._-]{1,64})");
+  if (!crypto::IsValidName(value)) {
+    return FieldError(field,
+                      "'" + std::string(value) + "' is not a valid name ([A-Za-z0-9._-]{1,64})");
+  }
   return Ok();
 }
 
@@ -54,11 +67,15 @@ Result<Compat> ParseCompat(const nlohmann::json& value) {
   }
   EDGE_ASSIGN_OR_RETURN(auto features, r.OptionalStringArray("cpu_features", 64));
   if (features) {
-    for (const auto& f : *features) EDGE_TRY(RequireName(r.Field("cpu_features"), f));
+    for (const auto& f : *features) {
+      EDGE_TRY(RequireName(r.Field("cpu_features"), f));
+    }
     c.cpu_features = std::move(*features);
   }
   EDGE_ASSIGN_OR_RETURN(auto abi, r.OptionalUnsigned("min_engine_abi", UINT32_MAX));
-  if (abi) c.min_engine_abi = static_cast<uint32_t>(*abi);
+  if (abi) {
+    c.min_engine_abi = static_cast<uint32_t>(*abi);
+  }
   EDGE_TRY(r.Finish());
   return c;
 }
@@ -68,16 +85,24 @@ Result<HealthSpec> ParseHealth(const nlohmann::json& value) {
   HealthSpec h;
   EDGE_ASSIGN_OR_RETURN(auto tol, r.OptionalNumber("selftest_tolerance"));
   if (tol) {
-    if (*tol < 0) return Fail(FieldError(r.Field("selftest_tolerance"), "must not be negative").error());
+    if (*tol < 0) {
+      return FieldError(r.Field("selftest_tolerance"), "must not be negative");
+    }
     h.selftest_tolerance = *tol;
   }
   EDGE_ASSIGN_OR_RETURN(auto latency, r.OptionalUnsigned("latency_budget_us"));
-  if (latency) h.latency_budget_us = *latency;
+  if (latency) {
+    h.latency_budget_us = *latency;
+  }
   EDGE_ASSIGN_OR_RETURN(auto soak, r.OptionalUnsigned("soak_seconds"));
-  if (soak) h.soak_seconds = *soak;
+  if (soak) {
+    h.soak_seconds = *soak;
+  }
   EDGE_ASSIGN_OR_RETURN(auto tries, r.OptionalUnsigned("max_tries", UINT32_MAX));
   if (tries) {
-    if (*tries == 0) return Fail(FieldError(r.Field("max_tries"), "must be at least 1").error());
+    if (*tries == 0) {
+      return FieldError(r.Field("max_tries"), "must be at least 1");
+    }
     h.max_tries = static_cast<uint32_t>(*tries);
   }
   EDGE_TRY(r.Finish());
@@ -91,12 +116,14 @@ Result<BlobRef> ParseBlob(const nlohmann::json& value, const std::string& path) 
   EDGE_TRY(RequireName(r.Field("role"), b.role));
   EDGE_ASSIGN_OR_RETURN(b.digest, r.String("digest", 64));
   if (!IsLowerHexDigest(b.digest)) {
-    return Fail(FieldError(r.Field("digest"), "must be 64 lower-case hex characters (sha256)").error());
+    return FieldError(r.Field("digest"), "must be 64 lower-case hex characters (sha256)");
   }
   EDGE_ASSIGN_OR_RETURN(b.size, r.Unsigned("size", kMaxBlobSize));
   EDGE_ASSIGN_OR_RETURN(auto media, r.OptionalString("media_type", 128));
   if (media) {
-    if (!IsPrintableAscii(*media)) return Fail(FieldError(r.Field("media_type"), "must be printable ASCII").error());
+    if (!IsPrintableAscii(*media)) {
+      return FieldError(r.Field("media_type"), "must be printable ASCII");
+    }
     b.media_type = *media;
   }
   EDGE_TRY(r.Finish());
@@ -105,7 +132,7 @@ Result<BlobRef> ParseBlob(const nlohmann::json& value, const std::string& path) 
 
 Result<std::vector<BlobRef>> ParseBlobs(const nlohmann::json& blobs) {
   if (blobs.size() > kMaxBlobs) {
-    return Fail(FieldError("manifest.blobs", "more than " + std::to_string(kMaxBlobs) + " blobs").error());
+    return FieldError("manifest.blobs", "more than " + std::to_string(kMaxBlobs) + " blobs");
   }
   std::vector<BlobRef> out;
   std::set<std::string> digests;
@@ -113,12 +140,18 @@ Result<std::vector<BlobRef>> ParseBlobs(const nlohmann::json& blobs) {
   for (size_t i = 0; i < blobs.size(); ++i) {
     const std::string path = "manifest.blobs[" + std::to_string(i) + "]";
     EDGE_ASSIGN_OR_RETURN(auto blob, ParseBlob(blobs[i], path));
-    if (!digests.insert(blob.digest).second) return Fail(FieldError(path + ".digest", "duplicate blob digest").error());
+    if (!digests.insert(blob.digest).second) {
+      return FieldError(path + ".digest", "duplicate blob digest");
+    }
     // One blob per role: FindBlob must never have to guess which "model" is meant.
-    if (!roles.insert(blob.role).second) return Fail(FieldError(path + ".role", "duplicate role '" + blob.role + "'").error());
+    if (!roles.insert(blob.role).second) {
+      return FieldError(path + ".role", "duplicate role '" + blob.role + "'");
+    }
     out.push_back(std::move(blob));
   }
-  if (roles.count("model") == 0) return Fail(FieldError("manifest.blobs", "no blob with role 'model'").error());
+  if (roles.count("model") == 0) {
+    return FieldError("manifest.blobs", "no blob with role 'model'");
+  }
   return out;
 }
 
@@ -128,18 +161,23 @@ Result<Manifest> ParseManifest(std::string_view json) {
   EDGE_ASSIGN_OR_RETURN(auto doc, ParseJsonLimited(json, "manifest"));
   EDGE_ASSIGN_OR_RETURN(auto r, ObjectReader::Open(doc, "manifest"));
   EDGE_ASSIGN_OR_RETURN(auto schema, r.Unsigned("schema"));
-  if (schema != 1) return Fail(FieldError("manifest.schema", "unsupported schema " + std::to_string(schema) + " (expected 1)").error());
+  if (schema != 1) {
+    return FieldError("manifest.schema",
+                      "unsupported schema " + std::to_string(schema) + " (expected 1)");
+  }
   Manifest m;
   EDGE_ASSIGN_OR_RETURN(m.name, r.String("name", 64));
   EDGE_TRY(RequireName("manifest.name", m.name));
   EDGE_ASSIGN_OR_RETURN(m.version, r.String("version", 64));
   if (!IsValidVersion(m.version)) {
-    return Fail(FieldError("manifest.version", "'" + m.version + "' is not [A-Za-z0-9._+-]{1,64}").error());
+    return FieldError("manifest.version", "'" + m.version + "' is not [A-Za-z0-9._+-]{1,64}");
   }
   EDGE_ASSIGN_OR_RETURN(m.security_version, r.Unsigned("security_version"));
   EDGE_ASSIGN_OR_RETURN(auto created, r.OptionalString("created", 64));
   if (created) {
-    if (!IsPrintableAscii(*created)) return Fail(FieldError("manifest.created", "must be printable ASCII (RFC 3339)").error());
+    if (!IsPrintableAscii(*created)) {
+      return FieldError("manifest.created", "must be printable ASCII (RFC 3339)");
+    }
     m.created = *created;
   }
   EDGE_ASSIGN_OR_RETURN(m.expires, r.OptionalInt("expires"));
@@ -149,7 +187,9 @@ Result<Manifest> ParseManifest(std::string_view json) {
   EDGE_ASSIGN_OR_RETURN(const nlohmann::json* blobs, r.Array("blobs"));
   EDGE_ASSIGN_OR_RETURN(m.blobs, ParseBlobs(*blobs));
   if (const auto* io = r.Find("io")) {
-    if (!io->is_object()) return Fail(FieldError("manifest.io", "must be a JSON object").error());
+    if (!io->is_object()) {
+      return FieldError("manifest.io", "must be a JSON object");
+    }
     m.io = *io;
   }
   if (const auto* health = r.Find("health")) {
@@ -162,7 +202,8 @@ Result<Manifest> ParseManifest(std::string_view json) {
 std::string SerializeManifest(const Manifest& m) {
   nlohmann::json blobs = nlohmann::json::array();
   for (const auto& b : m.blobs) {
-    blobs.push_back({{"role", b.role}, {"digest", b.digest}, {"size", b.size}, {"media_type", b.media_type}});
+    blobs.push_back(
+        {{"role", b.role}, {"digest", b.digest}, {"size", b.size}, {"media_type", b.media_type}});
   }
   nlohmann::json doc = {
       {"schema", 1},
@@ -182,13 +223,17 @@ std::string SerializeManifest(const Manifest& m) {
         {"soak_seconds", m.health.soak_seconds},
         {"max_tries", m.health.max_tries}}},
   };
-  if (m.expires) doc["expires"] = *m.expires;
+  if (m.expires) {
+    doc["expires"] = *m.expires;
+  }
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 const BlobRef* FindBlob(const Manifest& manifest, std::string_view role) {
   for (const auto& b : manifest.blobs) {
-    if (b.role == role) return &b;
+    if (b.role == role) {
+      return &b;
+    }
   }
   return nullptr;
 }

@@ -8,11 +8,12 @@
 namespace edge::bundle {
 namespace {
 
-Status CheckPayloadType(const Envelope& envelope, std::string_view expected, std::string_view what) {
+Status CheckPayloadType(const Envelope& envelope, std::string_view expected,
+                        std::string_view what) {
   if (envelope.payload_type != expected) {
-    return Fail(ErrorCode::kInvalidArgument,
-                std::string(what) + ": payload type '" + envelope.payload_type.substr(0, 128) +
-                    "' is not '" + std::string(expected) + "'");
+    return Fail(ErrorCode::kInvalidArgument, std::string(what) + ": payload type '" +
+                                                 envelope.payload_type.substr(0, 128) +
+                                                 "' is not '" + std::string(expected) + "'");
   }
   return Ok();
 }
@@ -20,7 +21,9 @@ Status CheckPayloadType(const Envelope& envelope, std::string_view expected, std
 std::string Join(const std::vector<std::string>& parts) {
   std::string out;
   for (const auto& p : parts) {
-    if (!out.empty()) out += "; ";
+    if (!out.empty()) {
+      out += "; ";
+    }
     out += p;
   }
   return out;
@@ -28,7 +31,9 @@ std::string Join(const std::vector<std::string>& parts) {
 
 std::string PrintableKeyId(std::string_view id) {
   std::string out;
-  for (char c : id.substr(0, 80)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  for (char c : id.substr(0, 80)) {
+    out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  }
   return out;
 }
 
@@ -52,7 +57,8 @@ Result<TrustPolicy> VerifyTrustPolicy(const Envelope& envelope,
   bool verified = false;
   for (const auto& sig : envelope.signatures) {
     if (sig.key_id != root_id) {
-      problems.push_back("signed by key " + PrintableKeyId(sig.key_id) + " which is not the release root key " + root_id);
+      problems.push_back("signed by key " + PrintableKeyId(sig.key_id) +
+                         " which is not the release root key " + root_id);
     } else if (!crypto::Ed25519Verify(root, pae, sig.sig)) {
       problems.push_back("signature by " + root_id + " does not verify");
     } else {
@@ -60,7 +66,9 @@ Result<TrustPolicy> VerifyTrustPolicy(const Envelope& envelope,
       break;
     }
   }
-  if (!verified) return Fail(ErrorCode::kPermissionDenied, "trust policy: " + Join(problems));
+  if (!verified) {
+    return Fail(ErrorCode::kPermissionDenied, "trust policy: " + Join(problems));
+  }
   EDGE_ASSIGN_OR_RETURN(auto policy, ParseTrustPolicy(envelope.payload));
   if (policy.expires && now >= *policy.expires) {
     return Fail(ErrorCode::kFailedPrecondition,
@@ -88,18 +96,22 @@ Result<Manifest> VerifyManifest(const Envelope& envelope, const TrustPolicy& pol
     auto key = std::find_if(policy.keys.begin(), policy.keys.end(),
                             [&](const TrustedKey& k) { return k.id == sig.key_id; });
     if (key == policy.keys.end()) {
-      problems.push_back("signed by key " + PrintableKeyId(sig.key_id) + " which is not in " + policy_name);
+      problems.push_back("signed by key " + PrintableKeyId(sig.key_id) + " which is not in " +
+                         policy_name);
     } else if (!crypto::Ed25519Verify(key->public_key, pae, sig.sig)) {
       problems.push_back("signature by " + key->id + " does not verify");
     } else {
       verified_keys.push_back(&*key);
     }
   }
-  if (verified_keys.empty()) return Fail(ErrorCode::kPermissionDenied, "manifest: " + Join(problems));
+  if (verified_keys.empty()) {
+    return Fail(ErrorCode::kPermissionDenied, "manifest: " + Join(problems));
+  }
 
   EDGE_ASSIGN_OR_RETURN(auto manifest, ParseManifest(envelope.payload));
-  const bool allowed = std::any_of(verified_keys.begin(), verified_keys.end(),
-                                   [&](const TrustedKey* k) { return KeyMaySign(*k, manifest.name); });
+  const bool allowed =
+      std::any_of(verified_keys.begin(), verified_keys.end(),
+                  [&](const TrustedKey* k) { return KeyMaySign(*k, manifest.name); });
   if (!allowed) {
     for (const auto* k : verified_keys) {
       problems.push_back("key " + k->id + " may not sign model " + manifest.name);

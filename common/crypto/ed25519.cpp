@@ -4,7 +4,7 @@
 #include <openssl/rand.h>
 
 #include "common/crypto/encoding.h"
-#include "common/crypto/openssl_util.h"
+#include "common/crypto/openssl_handles.h"
 #include "common/crypto/sha256.h"
 
 namespace edge::crypto {
@@ -15,7 +15,9 @@ using detail::PkeyPtr;
 
 Result<PkeyPtr> PrivateFromSeed(const Ed25519Seed& seed) {
   PkeyPtr key(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
-  if (!key) return Fail(ErrorCode::kInternal, "ed25519: loading private seed failed: " + OpenSslError());
+  if (!key) {
+    return Fail(ErrorCode::kInternal, "ed25519: loading private seed failed: " + OpenSslError());
+  }
   return key;
 }
 
@@ -64,14 +66,13 @@ Result<Ed25519Signature> Ed25519Sign(const Ed25519Seed& seed, std::string_view m
 
 bool Ed25519Verify(const Ed25519PublicKey& public_key, std::string_view message,
                    const Ed25519Signature& signature) {
-  PkeyPtr key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(),
-                                          public_key.size()));
+  PkeyPtr key(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size()));
   detail::MdCtxPtr ctx(EVP_MD_CTX_new());
-  bool ok = key && ctx &&
-            EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
-            EVP_DigestVerify(ctx.get(), signature.data(), signature.size(),
-                             reinterpret_cast<const unsigned char*>(message.data()),
-                             message.size()) == 1;
+  bool ok =
+      key && ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
+      EVP_DigestVerify(ctx.get(), signature.data(), signature.size(),
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   ERR_clear_error();
   return ok;
 }
@@ -79,7 +80,8 @@ bool Ed25519Verify(const Ed25519PublicKey& public_key, std::string_view message,
 Result<std::string> Ed25519PrivateKeyToPem(const Ed25519Seed& seed) {
   EDGE_ASSIGN_OR_RETURN(auto key, PrivateFromSeed(seed));
   detail::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return Fail(ErrorCode::kInternal, "ed25519: writing private key PEM failed: " + OpenSslError());
   }
   return detail::BioToString(bio.get());
@@ -96,8 +98,8 @@ Result<Ed25519KeyPair> Ed25519PrivateKeyFromPem(std::string_view pem) {
 }
 
 Result<std::string> Ed25519PublicKeyToPem(const Ed25519PublicKey& public_key) {
-  PkeyPtr key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(),
-                                          public_key.size()));
+  PkeyPtr key(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size()));
   detail::BioPtr bio(BIO_new(BIO_s_mem()));
   if (!key || !bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) {
     return Fail(ErrorCode::kInternal, "ed25519: writing public key PEM failed: " + OpenSslError());
@@ -118,7 +120,8 @@ Result<Ed25519PublicKey> Ed25519PublicKeyFromPem(std::string_view pem) {
   Ed25519PublicKey out{};
   size_t len = out.size();
   if (EVP_PKEY_get_raw_public_key(key.get(), out.data(), &len) != 1 || len != out.size()) {
-    return Fail(ErrorCode::kInternal, "ed25519: extracting raw public key failed: " + OpenSslError());
+    return Fail(ErrorCode::kInternal,
+                "ed25519: extracting raw public key failed: " + OpenSslError());
   }
   return out;
 }

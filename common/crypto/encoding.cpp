@@ -10,16 +10,26 @@ constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
   return -1;
 }
 
 constexpr std::array<int8_t, 256> MakeBase64Table() {
   std::array<int8_t, 256> table{};
-  for (auto& v : table) v = -1;
-  for (int i = 0; i < 64; ++i) table[static_cast<uint8_t>(kBase64Alphabet[i])] = static_cast<int8_t>(i);
+  for (auto& v : table) {
+    v = -1;
+  }
+  for (int i = 0; i < 64; ++i) {
+    table[static_cast<uint8_t>(kBase64Alphabet[i])] = static_cast<int8_t>(i);
+  }
   return table;
 }
 constexpr auto kBase64Table = MakeBase64Table();
@@ -89,7 +99,9 @@ Result<std::string> Base64Decode(std::string_view text) {
                 "base64 decode: length " + std::to_string(text.size()) + " is not a multiple of 4");
   }
   size_t padding = 0;
-  if (!text.empty() && text.back() == '=') padding = (text.size() >= 2 && text[text.size() - 2] == '=') ? 2 : 1;
+  if (!text.empty() && text.back() == '=') {
+    padding = (text.size() >= 2 && text[text.size() - 2] == '=') ? 2 : 1;
+  }
   std::string out;
   out.reserve(text.size() / 4 * 3);
   const size_t data_len = text.size() - padding;

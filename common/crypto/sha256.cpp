@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "common/crypto/encoding.h"
-#include "common/crypto/openssl_util.h"
+#include "common/crypto/openssl_handles.h"
 
 namespace edge::crypto {
 
@@ -24,8 +24,12 @@ Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 void Sha256::Update(std::span<const uint8_t> bytes) {
-  if (bytes.empty()) return;
-  if (EVP_DigestUpdate(impl_->ctx.get(), bytes.data(), bytes.size()) != 1) std::abort();
+  if (bytes.empty()) {
+    return;
+  }
+  if (EVP_DigestUpdate(impl_->ctx.get(), bytes.data(), bytes.size()) != 1) {
+    std::abort();
+  }
 }
 
 void Sha256::Update(std::string_view bytes) {
@@ -35,7 +39,9 @@ void Sha256::Update(std::string_view bytes) {
 Sha256Digest Sha256::Final() {
   Sha256Digest out{};
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(impl_->ctx.get(), out.data(), &len) != 1 || len != out.size()) std::abort();
+  if (EVP_DigestFinal_ex(impl_->ctx.get(), out.data(), &len) != 1 || len != out.size()) {
+    std::abort();
+  }
   return out;
 }
 
@@ -49,16 +55,21 @@ std::string Sha256Hex(std::string_view bytes) {
 Result<std::string> Sha256FileHex(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return Fail(ErrorCode::kIo, "sha256: cannot open " + path.string() + ": " + std::strerror(errno));
+    return Fail(ErrorCode::kIo,
+                "sha256: cannot open " + path.string() + ": " + std::strerror(errno));
   }
   Sha256 h;
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     auto n = in.gcount();
-    if (n > 0) h.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
+    if (n > 0) {
+      h.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
+    }
   }
-  if (in.bad()) return Fail(ErrorCode::kIo, "sha256: read error on " + path.string());
+  if (in.bad()) {
+    return Fail(ErrorCode::kIo, "sha256: read error on " + path.string());
+  }
   auto d = h.Final();
   return HexEncode(d);
 }

@@ -3,28 +3,29 @@
 // ',' or ':' cannot smuggle in extra entries.
 #include "common/crypto/x509.h"
 
-#include <ctime>
-#include <cstring>
-
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "common/crypto/openssl_util.h"
+#include <cstring>
+#include <ctime>
+
+#include "common/crypto/openssl_handles.h"
 
 namespace edge::crypto {
 namespace {
 
 using namespace detail;  // NOLINT(google-build-using-namespace): RAII aliases only
 
-constexpr size_t kMaxCsrBytes = 16 * 1024;
-constexpr size_t kMaxPemBytes = 64 * 1024;
+constexpr size_t kMaxCsrBytes = size_t{16} * 1024;
+constexpr size_t kMaxPemBytes = size_t{64} * 1024;
 
 Status CheckP256(EVP_PKEY* key, std::string_view what) {
   char group[64] = {0};
   size_t len = 0;
   if (!EVP_PKEY_is_a(key, "EC") ||
-      EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &len) != 1 ||
+      EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &len) !=
+          1 ||
       (std::strcmp(group, "prime256v1") != 0 && std::strcmp(group, "P-256") != 0)) {
     ERR_clear_error();
     return Fail(ErrorCode::kInvalidArgument, std::string(what) + ": key is not an ECDSA P-256 key");
@@ -64,10 +65,14 @@ Result<AsnIntPtr> RandomSerial() {
     }
     bytes[0] &= 0x7f;
     bn.reset(BN_bin2bn(bytes, sizeof(bytes), nullptr));
-    if (!bn) return Fail(ErrorCode::kInternal, "serial generation failed: " + OpenSslError());
+    if (!bn) {
+      return Fail(ErrorCode::kInternal, "serial generation failed: " + OpenSslError());
+    }
   } while (BN_is_zero(bn.get()));
   AsnIntPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
-  if (!serial) return Fail(ErrorCode::kInternal, "serial generation failed: " + OpenSslError());
+  if (!serial) {
+    return Fail(ErrorCode::kInternal, "serial generation failed: " + OpenSslError());
+  }
   return serial;
 }
 
@@ -82,7 +87,9 @@ Status AddConfExt(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
 
 Status AddGeneralName(GENERAL_NAMES* names, int type, std::string_view value) {
   GENERAL_NAME* gen = GENERAL_NAME_new();
-  if (!gen) return Fail(ErrorCode::kInternal, "allocating SAN entry failed");
+  if (!gen) {
+    return Fail(ErrorCode::kInternal, "allocating SAN entry failed");
+  }
   if (type == GEN_IPADD) {
     std::string text(value);
     ASN1_OCTET_STRING* ip = a2i_IPADDRESS(text.c_str());
@@ -110,24 +117,36 @@ Status AddGeneralName(GENERAL_NAMES* names, int type, std::string_view value) {
 
 bool IsIa5Printable(std::string_view s) {
   for (char c : s) {
-    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) return false;
+    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
+      return false;
+    }
   }
   return !s.empty();
 }
 
 Status AddSans(X509* cert, const CertSpec& spec) {
-  if (spec.uri_sans.empty() && spec.dns_sans.empty() && spec.ip_sans.empty()) return Ok();
+  if (spec.uri_sans.empty() && spec.dns_sans.empty() && spec.ip_sans.empty()) {
+    return Ok();
+  }
   GeneralNamesPtr names(GENERAL_NAMES_new());
-  if (!names) return Fail(ErrorCode::kInternal, "allocating SAN list failed");
+  if (!names) {
+    return Fail(ErrorCode::kInternal, "allocating SAN list failed");
+  }
   for (const auto& uri : spec.uri_sans) {
-    if (!IsIa5Printable(uri)) return Fail(ErrorCode::kInvalidArgument, "URI SAN '" + uri + "' has invalid characters");
+    if (!IsIa5Printable(uri)) {
+      return Fail(ErrorCode::kInvalidArgument, "URI SAN '" + uri + "' has invalid characters");
+    }
     EDGE_TRY(AddGeneralName(names.get(), GEN_URI, uri));
   }
   for (const auto& dns : spec.dns_sans) {
-    if (!IsIa5Printable(dns)) return Fail(ErrorCode::kInvalidArgument, "DNS SAN '" + dns + "' has invalid characters");
+    if (!IsIa5Printable(dns)) {
+      return Fail(ErrorCode::kInvalidArgument, "DNS SAN '" + dns + "' has invalid characters");
+    }
     EDGE_TRY(AddGeneralName(names.get(), GEN_DNS, dns));
   }
-  for (const auto& ip : spec.ip_sans) EDGE_TRY(AddGeneralName(names.get(), GEN_IPADD, ip));
+  for (const auto& ip : spec.ip_sans) {
+    EDGE_TRY(AddGeneralName(names.get(), GEN_IPADD, ip));
+  }
   // Critical only when the subject is empty (RFC 5280 §4.2.1.6); ours always has a CN.
   if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) != 1) {
     return Fail(ErrorCode::kInternal, "adding subjectAltName failed: " + OpenSslError());
@@ -146,7 +165,9 @@ Result<std::string> BuildCertificate(EVP_PKEY* subject_pub, X509* issuer_cert, E
     return Fail(ErrorCode::kInvalidArgument, what + ": validity must be positive");
   }
   X509Ptr cert(X509_new());
-  if (!cert) return Fail(ErrorCode::kInternal, what + ": X509_new failed");
+  if (!cert) {
+    return Fail(ErrorCode::kInternal, what + ": X509_new failed");
+  }
   EDGE_ASSIGN_OR_RETURN(auto serial, RandomSerial());
   const long backdate = static_cast<long>(spec.backdate.count());
   const long validity = static_cast<long>(spec.validity.count());
@@ -159,8 +180,8 @@ Result<std::string> BuildCertificate(EVP_PKEY* subject_pub, X509* issuer_cert, E
                                  reinterpret_cast<const unsigned char*>(spec.common_name.data()),
                                  static_cast<int>(spec.common_name.size()), -1, 0) != 1 ||
       X509_set_subject_name(cert.get(), subject.get()) != 1 ||
-      X509_set_issuer_name(cert.get(), issuer_cert ? X509_get_subject_name(issuer_cert)
-                                                   : subject.get()) != 1 ||
+      X509_set_issuer_name(cert.get(),
+                           issuer_cert ? X509_get_subject_name(issuer_cert) : subject.get()) != 1 ||
       X509_set_pubkey(cert.get(), subject_pub) != 1) {
     return Fail(ErrorCode::kInternal, what + ": setting fields failed: " + OpenSslError());
   }
@@ -169,7 +190,8 @@ Result<std::string> BuildCertificate(EVP_PKEY* subject_pub, X509* issuer_cert, E
   X509V3_set_ctx(&ctx, issuer_cert ? issuer_cert : cert.get(), cert.get(), nullptr, nullptr, 0);
   if (spec.is_ca) {
     EDGE_TRY(AddConfExt(cert.get(), &ctx, NID_basic_constraints, "critical,CA:TRUE"));
-    EDGE_TRY(AddConfExt(cert.get(), &ctx, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"));
+    EDGE_TRY(AddConfExt(cert.get(), &ctx, NID_key_usage,
+                        "critical,keyCertSign,cRLSign,digitalSignature"));
   } else {
     EDGE_TRY(AddConfExt(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE"));
     EDGE_TRY(AddConfExt(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature"));
@@ -198,7 +220,8 @@ Result<X509Ptr> LoadIssuer(const Issuer& issuer) {
   EDGE_ASSIGN_OR_RETURN(auto cert, ReadCert(issuer.cert_pem, "issuer certificate"));
   if (X509_check_private_key(cert.get(), static_cast<EVP_PKEY*>(issuer.key->native())) != 1) {
     ERR_clear_error();
-    return Fail(ErrorCode::kInvalidArgument, "issuer: private key does not match issuer certificate");
+    return Fail(ErrorCode::kInvalidArgument,
+                "issuer: private key does not match issuer certificate");
   }
   if (X509_check_ca(cert.get()) == 0) {
     return Fail(ErrorCode::kInvalidArgument, "issuer: certificate is not a CA");
@@ -209,7 +232,8 @@ Result<X509Ptr> LoadIssuer(const Issuer& issuer) {
 Result<int64_t> AsnTimeToUnix(const ASN1_TIME* t, std::string_view what) {
   struct tm tm {};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
-    return Fail(ErrorCode::kInvalidArgument, std::string("certificate: unreadable ") + std::string(what));
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string("certificate: unreadable ") + std::string(what));
   }
   return static_cast<int64_t>(timegm(&tm));
 }
@@ -229,7 +253,9 @@ void* PrivateKey::native() const { return impl_ ? impl_->key.get() : nullptr; }
 
 Result<PrivateKey> PrivateKey::GenerateP256() {
   PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-  if (!key) return Fail(ErrorCode::kInternal, "generating P-256 key failed: " + OpenSslError());
+  if (!key) {
+    return Fail(ErrorCode::kInternal, "generating P-256 key failed: " + OpenSslError());
+  }
   PrivateKey out;
   out.impl_->key = std::move(key);
   return out;
@@ -242,7 +268,8 @@ Result<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
   auto bio = MemBio(pem);
   PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!key) {
-    return Fail(ErrorCode::kInvalidArgument, "private key: not a PEM private key: " + OpenSslError());
+    return Fail(ErrorCode::kInvalidArgument,
+                "private key: not a PEM private key: " + OpenSslError());
   }
   EDGE_TRY(CheckP256(key.get(), "private key"));
   PrivateKey out;
@@ -251,7 +278,9 @@ Result<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
 }
 
 Result<std::string> PrivateKey::ToPem() const {
-  if (!impl_ || !impl_->key) return Fail(ErrorCode::kInvalidArgument, "private key: empty key");
+  if (!impl_ || !impl_->key) {
+    return Fail(ErrorCode::kInvalidArgument, "private key: empty key");
+  }
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_PrivateKey(bio.get(), impl_->key.get(), nullptr, nullptr, 0, nullptr,
                                        nullptr) != 1) {
@@ -262,7 +291,9 @@ Result<std::string> PrivateKey::ToPem() const {
 
 Result<std::string> CreateSelfSignedCa(const PrivateKey& key, const CertSpec& spec) {
   auto* pkey = static_cast<EVP_PKEY*>(key.native());
-  if (!pkey) return Fail(ErrorCode::kInvalidArgument, "self-signed CA: empty key");
+  if (!pkey) {
+    return Fail(ErrorCode::kInvalidArgument, "self-signed CA: empty key");
+  }
   CertSpec ca = spec;
   ca.is_ca = true;
   return BuildCertificate(pkey, nullptr, pkey, ca);
@@ -271,7 +302,9 @@ Result<std::string> CreateSelfSignedCa(const PrivateKey& key, const CertSpec& sp
 Result<std::string> IssueCertificate(const Issuer& issuer, const PrivateKey& subject_key,
                                      const CertSpec& spec) {
   auto* pkey = static_cast<EVP_PKEY*>(subject_key.native());
-  if (!pkey) return Fail(ErrorCode::kInvalidArgument, "issue certificate: empty subject key");
+  if (!pkey) {
+    return Fail(ErrorCode::kInvalidArgument, "issue certificate: empty subject key");
+  }
   EDGE_ASSIGN_OR_RETURN(auto issuer_cert, LoadIssuer(issuer));
   return BuildCertificate(pkey, issuer_cert.get(), static_cast<EVP_PKEY*>(issuer.key->native()),
                           spec);
@@ -279,7 +312,9 @@ Result<std::string> IssueCertificate(const Issuer& issuer, const PrivateKey& sub
 
 Result<std::string> CreateCsr(const PrivateKey& key, std::string_view common_name) {
   auto* pkey = static_cast<EVP_PKEY*>(key.native());
-  if (!pkey) return Fail(ErrorCode::kInvalidArgument, "CSR: empty key");
+  if (!pkey) {
+    return Fail(ErrorCode::kInvalidArgument, "CSR: empty key");
+  }
   if (common_name.empty() || common_name.size() > 64) {
     return Fail(ErrorCode::kInvalidArgument, "CSR: common name must be 1..64 bytes");
   }
@@ -293,8 +328,8 @@ Result<std::string> CreateCsr(const PrivateKey& key, std::string_view common_nam
       X509_REQ_set_subject_name(req.get(), name.get()) != 1 ||
       X509_REQ_set_pubkey(req.get(), pkey) != 1 ||
       X509_REQ_sign(req.get(), pkey, EVP_sha256()) <= 0) {
-    return Fail(ErrorCode::kInternal, "CSR for '" + std::string(common_name) +
-                                          "': building failed: " + OpenSslError());
+    return Fail(ErrorCode::kInternal,
+                "CSR for '" + std::string(common_name) + "': building failed: " + OpenSslError());
   }
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) {
@@ -311,20 +346,27 @@ Result<std::string> IssueFromCsr(const Issuer& issuer, std::string_view csr_pem,
   }
   auto bio = MemBio(csr_pem);
   X509ReqPtr req(bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!req) return Fail(ErrorCode::kInvalidArgument, "CSR: not a PEM certificate request: " + OpenSslError());
+  if (!req) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "CSR: not a PEM certificate request: " + OpenSslError());
+  }
   EVP_PKEY* pub = X509_REQ_get0_pubkey(req.get());
-  if (!pub) return Fail(ErrorCode::kInvalidArgument, "CSR: no readable public key: " + OpenSslError());
+  if (!pub) {
+    return Fail(ErrorCode::kInvalidArgument, "CSR: no readable public key: " + OpenSslError());
+  }
   if (!EVP_PKEY_is_a(pub, "ED25519") && !CheckP256(pub, "CSR")) {
     return Fail(ErrorCode::kInvalidArgument, "CSR: public key must be ECDSA P-256 or Ed25519");
   }
   // Proof of possession: the requester holds the private key for the key being certified.
   if (X509_REQ_verify(req.get(), pub) != 1) {
     ERR_clear_error();
-    return Fail(ErrorCode::kInvalidArgument, "CSR: signature does not verify (no proof of key possession)");
+    return Fail(ErrorCode::kInvalidArgument,
+                "CSR: signature does not verify (no proof of key possession)");
   }
   EDGE_ASSIGN_OR_RETURN(auto issuer_cert, LoadIssuer(issuer));
   // Names and extensions come only from `spec`; the CSR's subject and attributes are ignored.
-  return BuildCertificate(pub, issuer_cert.get(), static_cast<EVP_PKEY*>(issuer.key->native()), spec);
+  return BuildCertificate(pub, issuer_cert.get(), static_cast<EVP_PKEY*>(issuer.key->native()),
+                          spec);
 }
 
 Result<CertInfo> ParseCertificate(std::string_view pem) {
@@ -336,7 +378,9 @@ Result<CertInfo> ParseCertificate(std::string_view pem) {
     ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx));
     unsigned char* utf8 = nullptr;
     int len = ASN1_STRING_to_UTF8(&utf8, data);
-    if (len < 0) return Fail(ErrorCode::kInvalidArgument, "certificate: unreadable subject CN");
+    if (len < 0) {
+      return Fail(ErrorCode::kInvalidArgument, "certificate: unreadable subject CN");
+    }
     info.subject_cn.assign(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
     OPENSSL_free(utf8);
   }
@@ -345,7 +389,9 @@ Result<CertInfo> ParseCertificate(std::string_view pem) {
   if (names) {
     for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
       const GENERAL_NAME* gen = sk_GENERAL_NAME_value(names.get(), i);
-      if (gen->type != GEN_URI) continue;
+      if (gen->type != GEN_URI) {
+        continue;
+      }
       const ASN1_STRING* s = gen->d.uniformResourceIdentifier;
       info.uri_sans.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                                  static_cast<size_t>(ASN1_STRING_length(s)));
@@ -353,11 +399,16 @@ Result<CertInfo> ParseCertificate(std::string_view pem) {
   }
   BnPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
   char* hex = serial ? BN_bn2hex(serial.get()) : nullptr;
-  if (!hex) return Fail(ErrorCode::kInvalidArgument, "certificate: unreadable serial number");
+  if (!hex) {
+    return Fail(ErrorCode::kInvalidArgument, "certificate: unreadable serial number");
+  }
   info.serial_hex = hex;
   OPENSSL_free(hex);
-  for (auto& c : info.serial_hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  EDGE_ASSIGN_OR_RETURN(info.not_before, AsnTimeToUnix(X509_get0_notBefore(cert.get()), "notBefore"));
+  for (auto& c : info.serial_hex) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  EDGE_ASSIGN_OR_RETURN(info.not_before,
+                        AsnTimeToUnix(X509_get0_notBefore(cert.get()), "notBefore"));
   EDGE_ASSIGN_OR_RETURN(info.not_after, AsnTimeToUnix(X509_get0_notAfter(cert.get()), "notAfter"));
   BasicConstraintsPtr bc(static_cast<BASIC_CONSTRAINTS*>(
       X509_get_ext_d2i(cert.get(), NID_basic_constraints, nullptr, nullptr)));
@@ -382,9 +433,9 @@ Status VerifyCertificate(std::string_view cert_pem, std::string_view ca_pem, int
     ERR_clear_error();
     char cn[256] = "?";
     X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, cn, sizeof(cn));
-    return Fail(ErrorCode::kPermissionDenied, std::string("certificate '") + cn +
-                                                  "' does not verify against the CA: " +
-                                                  X509_verify_cert_error_string(err));
+    return Fail(ErrorCode::kUnauthenticated,
+                std::string("certificate '") + cn +
+                    "' does not verify against the CA: " + X509_verify_cert_error_string(err));
   }
   return Ok();
 }

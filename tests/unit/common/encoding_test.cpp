@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "common/crypto/encoding.h"
+
+#include <catch2/catch.hpp>
 
 using namespace edge::crypto;
 
@@ -22,9 +22,13 @@ TEST_CASE("Hex rejects odd length and non-hex", "[crypto][encoding]") {
 }
 
 TEST_CASE("Base64 RFC 4648 vectors", "[crypto][encoding]") {
-  const std::pair<const char*, const char*> vectors[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     CHECK(Base64Encode(plain) == encoded);
     auto back = Base64Decode(encoded);
@@ -45,14 +49,14 @@ TEST_CASE("Base64 round trip of all byte values", "[crypto][encoding]") {
 }
 
 TEST_CASE("Base64 rejects bad input", "[crypto][encoding]") {
-  CHECK_FALSE(Base64Decode("Zg="));      // length not a multiple of 4
-  CHECK_FALSE(Base64Decode("Zg"));       // missing padding
-  CHECK_FALSE(Base64Decode("Z==="));     // too much padding
-  CHECK_FALSE(Base64Decode("Zm9v\n"));   // whitespace
-  CHECK_FALSE(Base64Decode("Zm 9"));     // space
-  CHECK_FALSE(Base64Decode("Zm-_"));     // URL alphabet
-  CHECK_FALSE(Base64Decode("Zg=a"));     // data after padding
-  CHECK_FALSE(Base64Decode("=Zm9"));     // padding first
-  CHECK_FALSE(Base64Decode("Zh=="));     // non-zero trailing bits
-  CHECK_FALSE(Base64Decode("Zm9=Zm9v")); // padding in the middle
+  CHECK_FALSE(Base64Decode("Zg="));       // length not a multiple of 4
+  CHECK_FALSE(Base64Decode("Zg"));        // missing padding
+  CHECK_FALSE(Base64Decode("Z==="));      // too much padding
+  CHECK_FALSE(Base64Decode("Zm9v\n"));    // whitespace
+  CHECK_FALSE(Base64Decode("Zm 9"));      // space
+  CHECK_FALSE(Base64Decode("Zm-_"));      // URL alphabet
+  CHECK_FALSE(Base64Decode("Zg=a"));      // data after padding
+  CHECK_FALSE(Base64Decode("=Zm9"));      // padding first
+  CHECK_FALSE(Base64Decode("Zh=="));      // non-zero trailing bits
+  CHECK_FALSE(Base64Decode("Zm9=Zm9v"));  // padding in the middle
 }

@@ -1,13 +1,13 @@
-#include <catch2/catch.hpp>
-
-#include <ctime>
+#include "common/crypto/x509.h"
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <catch2/catch.hpp>
+#include <ctime>
+
 #include "common/crypto/encoding.h"
-#include "common/crypto/x509.h"
 
 using namespace edge::crypto;
 
@@ -129,6 +129,7 @@ TEST_CASE("VerifyCertificate rejects another CA, expired and not yet valid", "[c
 
   auto wrong_ca = VerifyCertificate(*leaf, other.cert_pem, Now());
   REQUIRE_FALSE(wrong_ca);
+  CHECK(wrong_ca.error().code == edge::ErrorCode::kUnauthenticated);
   CHECK(wrong_ca.error().message.find("gw-1") != std::string::npos);
 
   auto expired = VerifyCertificate(*leaf, ca.cert_pem, Now() + 2 * 24 * 3600);
@@ -214,8 +215,8 @@ TEST_CASE("IssueFromCsr ignores names and extensions requested in the CSR", "[cr
   STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
   sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
                                                    "URI:spiffe://acme/operator/admin"));
-  sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(nullptr, nullptr, NID_basic_constraints,
-                                                   "critical,CA:TRUE"));
+  sk_X509_EXTENSION_push(
+      exts, X509V3_EXT_conf_nid(nullptr, nullptr, NID_basic_constraints, "critical,CA:TRUE"));
   X509_REQ_add_extensions(req, exts);
   sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
   REQUIRE(X509_REQ_sign(req, pkey, EVP_sha256()) > 0);
@@ -237,14 +238,16 @@ TEST_CASE("IssueFromCsr ignores names and extensions requested in the CSR", "[cr
   CHECK_FALSE(info->is_ca);
 }
 
-TEST_CASE("IssueFromCsr rejects a broken signature, garbage and oversized input", "[crypto][x509]") {
+TEST_CASE("IssueFromCsr rejects a broken signature, garbage and oversized input",
+          "[crypto][x509]") {
   auto ca = MakeCa("ca");
   auto device_key = PrivateKey::GenerateP256();
   REQUIRE(device_key);
   auto csr = CreateCsr(*device_key, "gw-1");
   REQUIRE(csr);
   // The last DER byte is inside the ECDSA signature value.
-  auto broken = MutatePem(*csr, [](std::string& der) { der.back() = static_cast<char>(der.back() ^ 0x01); });
+  auto broken =
+      MutatePem(*csr, [](std::string& der) { der.back() = static_cast<char>(der.back() ^ 0x01); });
   REQUIRE(broken != *csr);
   auto result = IssueFromCsr(ca.issuer(), broken, DeviceSpec());
   REQUIRE_FALSE(result);
@@ -263,6 +266,26 @@ TEST_CASE("IssueFromCsr rejects a broken signature, garbage and oversized input"
   auto huge = IssueFromCsr(ca.issuer(), std::string(17 * 1024, 'A'), DeviceSpec());
   REQUIRE_FALSE(huge);
   CHECK(huge.error().message.find("16 KiB") != std::string::npos);
+}
+
+TEST_CASE("IssueFromCsr rejects keys other than P-256 and Ed25519", "[crypto][x509]") {
+  auto ca = MakeCa("ca");
+  EVP_PKEY* p384 = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
+  REQUIRE(p384 != nullptr);
+  X509_REQ* req = X509_REQ_new();
+  X509_REQ_set_pubkey(req, p384);
+  REQUIRE(X509_REQ_sign(req, p384, EVP_sha256()) > 0);
+  BIO* out = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509_REQ(out, req);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(out, &data);
+  std::string csr(data, static_cast<size_t>(len));
+  BIO_free(out);
+  X509_REQ_free(req);
+  EVP_PKEY_free(p384);
+  auto result = IssueFromCsr(ca.issuer(), csr, DeviceSpec());
+  REQUIRE_FALSE(result);
+  CHECK(result.error().message.find("P-256 or Ed25519") != std::string::npos);
 }
 
 TEST_CASE("ParseCertificate rejects garbage", "[crypto][x509]") {

@@ -1,15 +1,15 @@
 // Private helpers shared by the OpenSSL-backed sources: RAII owners and error text.
 #pragma once
 
-#include <memory>
-#include <string>
-#include <string_view>
-
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
 
 namespace edge::crypto::detail {
 
