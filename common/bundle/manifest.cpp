@@ -167,7 +167,8 @@ Result<Manifest> ParseManifest(std::string_view json) {
   }
   Manifest m;
   EDGE_ASSIGN_OR_RETURN(m.name, r.String("name", 64));
-  EDGE_TRY(RequireName("manifest.name", m.name));
+  if (!crypto::IsValidLabel(m.name))
+    return FieldError("manifest.name", "'" + m.name + "' is not a valid model name (" + crypto::kLabelRule + ")");
   EDGE_ASSIGN_OR_RETURN(m.version, r.String("version", 64));
   if (!IsValidVersion(m.version)) {
     return FieldError("manifest.version", "'" + m.version + "' is not [A-Za-z0-9._+-]{1,64}");

@@ -39,7 +39,7 @@ Result<TrustedKey> ParseKey(const nlohmann::json& value, const std::string& path
     return FieldError(r.Field("models"), "missing required field");
   }
   for (const auto& m : *models) {
-    if (m != "*" && !crypto::IsValidName(m)) {
+    if (m != "*" && !crypto::IsValidLabel(m)) {
       return FieldError(r.Field("models"), "'" + m + "' is not a model name or \"*\"");
     }
   }

@@ -24,6 +24,15 @@ bool IsValidName(std::string_view name) {
   return true;
 }
 
+bool IsValidLabel(std::string_view label) {
+  if (label.empty() || label.size() > 64) return false;
+  if (label.front() == '.' || label.front() == '-' || label.front() == ' ' || label.back() == ' ') return false;
+  for (char c : label) {
+    if (c < 0x20 || c > 0x7e || c == '/' || c == '\\' || c == ':') return false;
+  }
+  return true;
+}
+
 Result<SpiffeId> ParseSpiffeId(std::string_view uri) {
   constexpr std::string_view kScheme = "spiffe://";
   auto bad = [&](std::string_view why) {

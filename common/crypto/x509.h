@@ -90,5 +90,13 @@ struct SpiffeId {
 Result<SpiffeId> ParseSpiffeId(std::string_view uri);
 // Whether `name` is a valid fleet, device, operator or site name: [A-Za-z0-9._-]{1,64}.
 bool IsValidName(std::string_view name);
+// Whether `label` is a valid site or model name. Wider than IsValidName, because operators name
+// sites and models freely (SQL metacharacters included; SQL is always bound, never built):
+// 1–64 printable ASCII characters, none of '/', '\\' or ':' (':' separates name:version), not
+// starting with '.' or '-', not "." or "..", no leading or trailing space. Safe as a single
+// path component.
+bool IsValidLabel(std::string_view label);
+inline constexpr const char* kLabelRule =
+    "1-64 printable ASCII characters without '/', '\\' or ':', not starting with '.' or '-'";
 
 }  // namespace edge::crypto

@@ -41,7 +41,7 @@ Status CheckDevice(ControllerContext& ctx, const tls::PeerIdentity& peer) {
 std::vector<ReportedModelRecord> ToRecords(const google::protobuf::RepeatedPtrField<edge::v1::ModelStatus>& models) {
   std::vector<ReportedModelRecord> out;
   for (const auto& m : models) {
-    if (!crypto::IsValidName(m.model()) || m.version().size() > 64 || m.state().size() > 32) continue;
+    if (!crypto::IsValidLabel(m.model()) || m.version().size() > 64 || m.state().size() > 32) continue;
     out.push_back({m.model(), m.version(), m.security_version(), m.state(), m.target_version(),
                    m.detail().substr(0, 1024), m.bytes_done(), m.bytes_total(), m.security_floor(), 0});
   }

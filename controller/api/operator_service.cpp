@@ -105,8 +105,8 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* CreateSite(grpc::CallbackServerContext* call, const pb::CreateSiteRequest* req,
                                        pb::Site* resp) override {
     return Authed(call, [this, req, resp](const std::string& actor) -> Status {
-      if (!crypto::IsValidName(req->name()))
-        return Fail(ErrorCode::kInvalidArgument, "site name must match [A-Za-z0-9._-]{1,64}");
+      if (!crypto::IsValidLabel(req->name()))
+        return Fail(ErrorCode::kInvalidArgument, std::string("site name must be ") + crypto::kLabelRule);
       EDGE_ASSIGN_OR_RETURN(auto site, ctx_.store->CreateSite(req->name(), actor, ctx_.clock.NowUnix()));
       resp->set_name(site.name);
       resp->set_created_at(site.created_at);
