@@ -69,3 +69,15 @@ TEST_CASE("ParseSpiffeId bad cases", "[crypto][names]") {
   }
   CHECK_FALSE(ParseSpiffeId("spiffe://acme/device/" + std::string(65, 'a')));
 }
+
+TEST_CASE("IsValidLabel accepts SQL metacharacters but no path syntax", "[crypto][names]") {
+  CHECK(edge::crypto::IsValidLabel("plant-7"));
+  CHECK(edge::crypto::IsValidLabel("x'); DROP TABLE devices;--"));
+  CHECK(edge::crypto::IsValidLabel("m\"; DELETE FROM models; --"));
+  CHECK(edge::crypto::IsValidLabel(std::string(64, 'a')));
+  for (const char* bad : {"", ".", "..", ".x", "-x", "a/b", "a\\b", "a:b", " a", "a ", "tab\there", "\xc3\xa9"}) {
+    INFO(bad);
+    CHECK_FALSE(edge::crypto::IsValidLabel(bad));
+  }
+  CHECK_FALSE(edge::crypto::IsValidLabel(std::string(65, 'a')));
+}

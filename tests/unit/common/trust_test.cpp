@@ -200,7 +200,10 @@ TEST_CASE("Trust policy parsing is strict", "[bundle][trust]") {
   doc["keys"][0]["public_key"] = edge::crypto::Base64Encode("short");
   reject(doc, "32-byte");
   doc = base;
-  doc["keys"][0]["models"] = {"x'; DROP TABLE--"};
+  doc["keys"][0]["models"] = {"../etc"};
+  reject(doc, "models");
+  doc = base;
+  doc["keys"][0]["models"] = {"a/b"};
   reject(doc, "models");
   doc = base;
   doc["keys"][1] = doc["keys"][0];
