@@ -137,3 +137,15 @@ lf_cleanup() {
   for pid in "${LF_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${LF_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
+
+lf_fleet_online() {  # N: the controller reports N devices online
+  [ "$(lf_edgectl get devices 2>/dev/null | grep -c ' online ')" -eq "$1" ]
+}
+
+# The demo's model: the quantized (QDQ int8) DS-CNN keyword spotter from the engine's zoo.
+lf_demo_model() {
+  local m
+  m="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tests/models/zoo/ds_cnn_kws.qdq.onnx"
+  [ -f "$m" ] || lf_die "the demo model $m is missing from this checkout"
+  echo "$m"
+}

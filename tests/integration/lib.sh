@@ -41,6 +41,4 @@ expect_contains() {  # PHRASE TEXT
 # Random bytes standing in for a model file (the engine is not involved in these tests).
 make_model() { head -c "${2:-200000}" /dev/urandom >"$1"; }
 
-all_online() {  # N: the controller reports N devices online
-  [ "$(lf_edgectl get devices 2>/dev/null | grep -c ' online ')" -eq "$1" ]
-}
+all_online() { lf_fleet_online "$1"; }
