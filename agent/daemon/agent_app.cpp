@@ -14,6 +14,14 @@ namespace edge::agent {
 namespace {
 const char* kPolicyKey = "trust_policy";
 
+// The manifest inside the stored target envelope. It was verified when the target was accepted
+// (and is verified again in the verify step), so parsing is all that is needed here.
+Result<bundle::Manifest> TargetManifest(const ModelRecord& r) {
+  return bundle::ParseEnvelope(r.target_envelope).and_then([](const bundle::Envelope& e) {
+    return bundle::ParseManifest(e.payload);
+  });
+}
+
 Error BadConfig(const Error& e) { return Error{ErrorCode::kBadConfig, e.message}; }
 }  // namespace
 
@@ -252,9 +260,7 @@ void AgentApp::Apply(const std::string& model, UpdateEvent event, const std::str
 
 void AgentApp::RunAction(const std::string& model, UpdateAction action) {
   auto& r = models_[model];
-  auto manifest = bundle::ParseEnvelope(r.target_envelope).and_then([](const bundle::Envelope& e) {
-    return bundle::ParseManifest(e.payload);
-  });
+  auto manifest = TargetManifest(r);
   if (!manifest && action != UpdateAction::kReportFailure && action != UpdateAction::kNone) {
     Apply(model, UpdateEvent::kFailed, "stored target is unreadable: " + manifest.error().message);
     return;
@@ -301,9 +307,7 @@ void AgentApp::RunAction(const std::string& model, UpdateAction action) {
 
 void AgentApp::StartDownload(const std::string& model) {
   auto& r = models_[model];
-  auto manifest = bundle::ParseEnvelope(r.target_envelope).and_then([](const bundle::Envelope& e) {
-    return bundle::ParseManifest(e.payload);
-  });
+  auto manifest = TargetManifest(r);
   // Free space: what is still missing, plus the configured margin.
   uint64_t needed = 0;
   for (const auto& b : manifest->blobs) {
@@ -379,9 +383,7 @@ void AgentApp::OnWorker(const std::string& model, std::function<Status()> work, 
 
 void AgentApp::Commit(const std::string& model) {
   auto& r = models_[model];
-  auto manifest = bundle::ParseEnvelope(r.target_envelope).and_then([](const bundle::Envelope& e) {
-    return bundle::ParseManifest(e.payload);
-  });
+  auto manifest = TargetManifest(r);
   r.active_version = r.target_version;
   r.active_digest = r.target_digest;
   r.active_security_version = manifest ? manifest->security_version : 0;

@@ -246,26 +246,14 @@ class AgentServiceImpl final : public edge::v1::AgentService::CallbackService {
 
   grpc::ServerBidiReactor<AgentMessage, ControllerMessage>* Connect(grpc::CallbackServerContext* call) override {
     auto peer = tls::PeerIdentityOf(*call, ctx_.config.fleet, "device");
-    if (!peer) {
-      struct Reject : grpc::ServerBidiReactor<AgentMessage, ControllerMessage> {
-        explicit Reject(grpc::Status s) { Finish(s); }
-        void OnDone() override { delete this; }
-      };
-      return new Reject(tls::ToGrpcStatus(peer.error()));
-    }
+    if (!peer) return Rejected<grpc::ServerBidiReactor<AgentMessage, ControllerMessage>>(tls::ToGrpcStatus(peer.error()));
     return new ConnectReactor(ctx_, std::move(*peer));
   }
 
   grpc::ServerWriteReactor<edge::v1::BlobChunk>* FetchBlob(grpc::CallbackServerContext* call,
                                                            const edge::v1::FetchBlobRequest* request) override {
     auto peer = tls::PeerIdentityOf(*call, ctx_.config.fleet, "device");
-    if (!peer) {
-      struct Reject : grpc::ServerWriteReactor<edge::v1::BlobChunk> {
-        explicit Reject(grpc::Status s) { Finish(s); }
-        void OnDone() override { delete this; }
-      };
-      return new Reject(tls::ToGrpcStatus(peer.error()));
-    }
+    if (!peer) return Rejected<grpc::ServerWriteReactor<edge::v1::BlobChunk>>(tls::ToGrpcStatus(peer.error()));
     return new FetchBlobReactor(ctx_, std::move(*peer), *request);
   }
 

@@ -202,13 +202,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   grpc::ServerReadReactor<pb::PushBundleRequest>* PushBundle(grpc::CallbackServerContext* call,
                                                              pb::ModelVersion* resp) override {
     auto peer = tls::PeerIdentityOf(*call, ctx_.config.fleet, "operator");
-    if (!peer) {
-      struct Reject : grpc::ServerReadReactor<pb::PushBundleRequest> {
-        explicit Reject(grpc::Status s) { Finish(s); }
-        void OnDone() override { delete this; }
-      };
-      return new Reject(tls::ToGrpcStatus(peer.error()));
-    }
+    if (!peer) return Rejected<grpc::ServerReadReactor<pb::PushBundleRequest>>(tls::ToGrpcStatus(peer.error()));
     return new PushBundleReactor(ctx_, peer->id.kind + "/" + peer->id.name, resp);
   }
 

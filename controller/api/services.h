@@ -22,4 +22,15 @@ grpc::ServerUnaryReactor* FinishOnStrand(ControllerContext& ctx, grpc::CallbackS
   return reactor;
 }
 
+// A streaming reactor that finishes at once with `status` (authentication failed before any
+// message was read).
+template <typename Reactor>
+Reactor* Rejected(grpc::Status status) {
+  struct Rejecting final : Reactor {
+    explicit Rejecting(const grpc::Status& s) { this->Finish(s); }
+    void OnDone() override { delete this; }
+  };
+  return new Rejecting(status);
+}
+
 }  // namespace edge::controller
