@@ -1,5 +1,7 @@
 #include "agent/daemon/agent_app.h"
 
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
 
 #include "agent/core/reconcile.h"
@@ -47,9 +49,12 @@ Result<AgentApp::Identity> AgentApp::LoadOrEnroll() {
   auto ca = tls::ReadPem(config_.ca_file);
   if (!ca) return Fail(ca.error());
   if (std::filesystem::exists(dir / "cert.pem")) {
+    EDGE_TRY(RecoverRenewal(dir));
     EDGE_ASSIGN_OR_RETURN(auto cert, fs::ReadFile(dir / "cert.pem", 64 * 1024));
     EDGE_ASSIGN_OR_RETURN(auto key, fs::ReadFile(dir / "key.pem", 64 * 1024));
     EDGE_ASSIGN_OR_RETURN(auto info, crypto::ParseCertificate(cert));
+    cert_not_before_ = info.not_before;
+    cert_not_after_ = info.not_after;
     if (info.subject_cn != config_.device_name)
       return Fail(ErrorCode::kBadConfig, "state dir " + config_.state_dir.string() + " belongs to device '" +
                                              info.subject_cn + "', but device_name is '" + config_.device_name + "'");
@@ -76,8 +81,68 @@ Result<AgentApp::Identity> AgentApp::LoadOrEnroll() {
   EDGE_TRY(AdoptTrustPolicy(resp.trust_policy()));
   EDGE_TRY(fs::WriteFileAtomic(dir / "key.pem", key_pem, 0600));
   EDGE_TRY(fs::WriteFileAtomic(dir / "cert.pem", resp.certificate_pem(), 0600));
+  EDGE_ASSIGN_OR_RETURN(auto info, crypto::ParseCertificate(resp.certificate_pem()));
+  cert_not_before_ = info.not_before;
+  cert_not_after_ = info.not_after;
   log::Info("enrolled", {{"device", resp.device_id()}, {"site", resp.site()}, {"fleet", resp.fleet()}});
   return Identity{resp.device_id(), resp.certificate_pem(), key_pem, *ca};
+}
+
+Status AgentApp::RecoverRenewal(const std::filesystem::path& dir) {
+  const auto next = dir / "key.pem.next";
+  if (!std::filesystem::exists(next)) return Ok();
+  EDGE_ASSIGN_OR_RETURN(auto cert, fs::ReadFile(dir / "cert.pem", 64 * 1024));
+  EDGE_ASSIGN_OR_RETURN(auto next_pem, fs::ReadFile(next, 64 * 1024));
+  auto next_key = crypto::PrivateKey::FromPem(next_pem);
+  const bool use_next = next_key && crypto::CertificateMatchesKey(cert, *next_key).value_or(false);
+  if (use_next) {
+    if (::rename(next.c_str(), (dir / "key.pem").c_str()) != 0)
+      return Fail(ErrorCode::kIo, "cannot promote " + next.string() + ": " + fs::ErrnoText(errno));
+    log::Info("completed an interrupted certificate renewal");
+  } else {
+    ::unlink(next.c_str());
+    log::Info("discarded the key of an interrupted certificate renewal");
+  }
+  return fs::FsyncPath(dir);
+}
+
+void AgentApp::MaybeRenewCertificate() {
+  const int64_t lifetime = cert_not_after_ - cert_not_before_;
+  if (renewing_ || !link_ || lifetime <= 0 || clock_.NowUnix() < cert_not_before_ + lifetime * 2 / 3) return;
+  // A new key for every certificate; it is made here and never leaves the device.
+  auto key = crypto::PrivateKey::GenerateP256();
+  auto key_pem = key ? key->ToPem() : Result<std::string>(Fail(key.error()));
+  auto csr = key ? crypto::CreateCsr(*key, config_.device_name) : Result<std::string>(Fail(key.error()));
+  if (!key_pem || !csr) {
+    log::Error("cannot make a renewal request", {{"error", (!key_pem ? key_pem.error() : csr.error()).message}});
+    return;
+  }
+  renewing_ = true;
+  boost::asio::post(worker_io_, [this, csr = *csr, key_pem = *key_pem] {
+    auto cert = link_->RenewCertificate(csr);
+    boost::asio::post(io_, [this, cert = std::move(cert), key_pem] {
+      renewing_ = false;
+      Status s = cert ? InstallRenewedIdentity(*cert, key_pem) : Status(Fail(cert.error()));
+      if (!s) log::Warn("certificate renewal failed, will retry", {{"error", s.error().message}});
+    });
+  });
+}
+
+Status AgentApp::InstallRenewedIdentity(const std::string& cert_pem, const std::string& key_pem) {
+  EDGE_ASSIGN_OR_RETURN(auto info, crypto::ParseCertificate(cert_pem));
+  if (info.subject_cn != config_.device_name)
+    return Fail(ErrorCode::kPermissionDenied, "renewed certificate is for '" + info.subject_cn + "'");
+  // Crash-safe order: the new key beside the old one, then the certificate, then the key.
+  // RecoverRenewal() finishes or undoes whatever a crash interrupted.
+  const auto dir = config_.state_dir / "identity";
+  EDGE_TRY(fs::WriteFileAtomic(dir / "key.pem.next", key_pem, 0600));
+  EDGE_TRY(fs::WriteFileAtomic(dir / "cert.pem", cert_pem, 0600));
+  EDGE_TRY(RecoverRenewal(dir));
+  cert_not_before_ = info.not_before;
+  cert_not_after_ = info.not_after;
+  link_->UpdateIdentity(cert_pem, key_pem);
+  log::Info("certificate renewed", {{"serial", info.serial_hex}, {"not_after", info.not_after}});
+  return Ok();
 }
 
 Status AgentApp::AdoptTrustPolicy(const std::string& bytes) {
@@ -428,6 +493,7 @@ void AgentApp::ScheduleReport() {
   report_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     SendReport();
+    MaybeRenewCertificate();
     ScheduleReport();
   });
 }

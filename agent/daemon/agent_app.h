@@ -44,6 +44,11 @@ class AgentApp {
   };
 
   Result<Identity> LoadOrEnroll();
+  // Finishes a renewal a crash interrupted: keeps key.pem.next only if cert.pem matches it.
+  Status RecoverRenewal(const std::filesystem::path& dir);
+  // Renews the device certificate once two thirds of its lifetime have passed.
+  void MaybeRenewCertificate();
+  Status InstallRenewedIdentity(const std::string& cert_pem, const std::string& key_pem);
   Status LoadTrustPolicy();
   Status AdoptTrustPolicy(const std::string& envelope_bytes);
 
@@ -87,6 +92,9 @@ class AgentApp {
   std::mutex snapshot_mu_;
   edge::v1::StatusReport snapshot_;  // guarded by snapshot_mu_
   bool connected_ = false;
+  int64_t cert_not_before_ = 0;
+  int64_t cert_not_after_ = 0;
+  bool renewing_ = false;
 };
 
 }  // namespace edge::agent

@@ -49,11 +49,33 @@ ControllerLink::ControllerLink(LinkIdentity identity, HelloProvider hello, Desir
 }
 
 void ControllerLink::Reconnect() {
+  std::lock_guard lock(mu_);
   auto channel = grpc::CreateCustomChannel(
       identity_.endpoint, tls::ClientCredentials({identity_.ca_pem, identity_.cert_pem, identity_.key_pem}),
       tls::ClientChannelArgs());
-  std::lock_guard lock(mu_);
   stub_ = edge::v1::AgentService::NewStub(channel);
+}
+
+Result<std::string> ControllerLink::RenewCertificate(const std::string& csr_pem) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  edge::v1::RenewCertificateRequest req;
+  req.set_csr_pem(csr_pem);
+  edge::v1::RenewCertificateResponse resp;
+  auto status = CurrentStub()->RenewCertificate(&ctx, req, &resp);
+  if (!status.ok()) return Fail(tls::FromGrpcStatus(status, "renewing certificate"));
+  return resp.certificate_pem();
+}
+
+void ControllerLink::UpdateIdentity(const std::string& cert_pem, const std::string& key_pem) {
+  {
+    std::lock_guard lock(mu_);
+    identity_.cert_pem = cert_pem;
+    identity_.key_pem = key_pem;
+  }
+  Reconnect();
+  std::lock_guard lock(mu_);
+  if (context_) context_->TryCancel();
 }
 
 std::shared_ptr<edge::v1::AgentService::Stub> ControllerLink::CurrentStub() {

@@ -49,6 +49,11 @@ class ControllerLink {
   // error wait the backoff's next (jittered) delay and reconnect.
   void Start();
   void Stop();
+  // Asks the controller for a certificate for the key behind `csr_pem` (unary, 20 s deadline).
+  Result<std::string> RenewCertificate(const std::string& csr_pem);
+  // Switches to a renewed certificate: later connections use it, and the current stream is
+  // ended so that the controller sees the new certificate at once.
+  void UpdateIdentity(const std::string& cert_pem, const std::string& key_pem);
   // Sends a status report if connected; dropped otherwise (the next hello carries the state).
   void SendStatus(const edge::v1::StatusReport& report);
 

@@ -3,6 +3,8 @@
 // ',' or ':' cannot smuggle in extra entries.
 #include "common/crypto/x509.h"
 
+#include <openssl/err.h>
+
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -367,6 +369,14 @@ Result<std::string> IssueFromCsr(const Issuer& issuer, std::string_view csr_pem,
   // Names and extensions come only from `spec`; the CSR's subject and attributes are ignored.
   return BuildCertificate(pub, issuer_cert.get(), static_cast<EVP_PKEY*>(issuer.key->native()),
                           spec);
+}
+
+Result<bool> CertificateMatchesKey(std::string_view cert_pem, const PrivateKey& key) {
+  EDGE_ASSIGN_OR_RETURN(auto cert, ReadCert(cert_pem, "certificate"));
+  ERR_clear_error();
+  const bool match = X509_check_private_key(cert.get(), static_cast<EVP_PKEY*>(key.native())) == 1;
+  ERR_clear_error();
+  return match;
 }
 
 Result<CertInfo> ParseCertificate(std::string_view pem) {

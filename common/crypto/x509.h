@@ -76,6 +76,8 @@ struct CertInfo {
 
 // Parses the first certificate in `pem`.
 Result<CertInfo> ParseCertificate(std::string_view pem);
+// Whether `cert_pem` certifies the public half of `key`.
+Result<bool> CertificateMatchesKey(std::string_view cert_pem, const PrivateKey& key);
 // Verifies that `cert_pem` chains to `ca_pem` (a single self-signed CA) at unix time `now`.
 Status VerifyCertificate(std::string_view cert_pem, std::string_view ca_pem, int64_t now);
 

@@ -268,7 +268,9 @@ class AgentServiceImpl final : public edge::v1::AgentService::CallbackService {
       spec.common_name = peer->id.name;
       spec.uri_sans = {peer->id.ToString()};
       spec.client_auth = true;
-      spec.validity = std::chrono::hours(ctx_.config.device_cert_ttl_hours);
+      spec.validity = std::chrono::seconds(ctx_.config.device_cert_ttl_seconds);
+    // Clock-skew allowance, kept small against short lifetimes so 2/3-of-life renewal works.
+    spec.backdate = std::min<std::chrono::seconds>(spec.backdate, spec.validity / 10);
       auto cert = crypto::IssueFromCsr({ctx_.fleet_ca_pem, &ctx_.fleet_ca_key}, request->csr_pem(), spec);
       if (!cert) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad CSR: " + cert.error().message);
       auto info = crypto::ParseCertificate(*cert);

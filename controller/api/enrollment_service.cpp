@@ -42,7 +42,9 @@ class EnrollmentServiceImpl final : public edge::v1::EnrollmentService::Callback
     spec.common_name = req.device_name();
     spec.uri_sans = {id.ToString()};
     spec.client_auth = true;
-    spec.validity = std::chrono::hours(ctx_.config.device_cert_ttl_hours);
+    spec.validity = std::chrono::seconds(ctx_.config.device_cert_ttl_seconds);
+    // Clock-skew allowance, kept small against short lifetimes so 2/3-of-life renewal works.
+    spec.backdate = std::min<std::chrono::seconds>(spec.backdate, spec.validity / 10);
     auto cert = crypto::IssueFromCsr({ctx_.fleet_ca_pem, &ctx_.fleet_ca_key}, req.csr_pem(), spec);
     if (!cert) return Fail(ErrorCode::kInvalidArgument, "bad CSR: " + cert.error().message);
     EDGE_ASSIGN_OR_RETURN(auto info, crypto::ParseCertificate(*cert));

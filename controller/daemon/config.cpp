@@ -13,7 +13,7 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
   if (auto s = RejectUnknownKeys(*obj, {"fleet", "data_dir", "agent_listen", "enroll_listen", "operator_listen",
                                         "fleet_ca_cert", "fleet_ca_key", "server_cert", "server_key",
                                         "operator_ca_cert", "trust_policy", "release_root_public_key",
-                                        "device_cert_ttl_hours", "log_level", "ports_file"},
+                                        "device_cert_ttl_seconds", "log_level", "ports_file"},
                                  "controller config " + path.string());
       !s)
     return Fail(s.error());
@@ -36,9 +36,9 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
     if (auto s = str(key, *out, required); !s) return wrap(s.error());
   }
   c.data_dir = data_dir;
-  auto ttl = GetInt(*obj, "device_cert_ttl_hours", c.device_cert_ttl_hours, 1, 24 * 365);
+  auto ttl = GetInt(*obj, "device_cert_ttl_seconds", c.device_cert_ttl_seconds, 30, 365LL * 24 * 3600);
   if (!ttl) return wrap(ttl.error());
-  c.device_cert_ttl_hours = *ttl;
+  c.device_cert_ttl_seconds = *ttl;
   if (!crypto::IsValidName(c.fleet))
     return wrap(Error{ErrorCode::kBadConfig, "fleet '" + c.fleet + "' must match [A-Za-z0-9._-]{1,64}"});
   return c;

@@ -22,7 +22,7 @@ struct ControllerConfig {
   std::string operator_ca_cert;
   std::string trust_policy;             // signed trust policy envelope file
   std::string release_root_public_key;  // PEM
-  int64_t device_cert_ttl_hours = 720;
+  int64_t device_cert_ttl_seconds = 30LL * 24 * 3600;  // agents renew after 2/3
   std::string log_level = "info";
   std::string ports_file;  // optional: where to write the bound ports as JSON (tests bind port 0)
 };

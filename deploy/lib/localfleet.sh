@@ -38,6 +38,7 @@ lf_pki() {
 }
 
 # Writes the controller config. Ports default to 0 (the kernel picks; see ports.json).
+# Extra JSON members for the controller config may be set in LF_CONTROLLER_EXTRA.
 lf_controller_config() {
   local agent_port=${1:-0} enroll_port=${2:-0} operator_port=${3:-0}
   cat >"$LF_DIR/controller.json" <<JSON
@@ -54,7 +55,8 @@ lf_controller_config() {
   "operator_ca_cert": "$LF_DIR/pki/operator-ca.pem",
   "trust_policy": "$LF_DIR/pki/trust-policy.json",
   "release_root_public_key": "$LF_DIR/pki/release-root.pub",
-  "ports_file": "$LF_DIR/ports.json"
+  "ports_file": "$LF_DIR/ports.json"${LF_CONTROLLER_EXTRA:+,
+  $LF_CONTROLLER_EXTRA}
 }
 JSON
 }

@@ -64,6 +64,10 @@ step "envelope JSON nested 100,000 deep"
 d=$(unsigned_bundle kws v96 9)
 { head -c 100000 /dev/zero | tr '\0' '['; head -c 100000 /dev/zero | tr '\0' ']'; } >"$d/envelope.json"
 expect_fail 1 "nested deeper than" lf_edgectl model push "$d"
+# The same bytes sent straight to the controller, past edgectl's own check:
+expect_fail 1 "INVALID_ARGUMENT.*nested deeper than" "$LF_BIN/tests/integration/edge-probe" \
+  --addr "127.0.0.1:$LF_OPERATOR_PORT" --ca "$LF_DIR/pki/fleet-ca.pem" --cert "$LF_DIR/pki/operators/admin.pem" \
+  --key "$LF_DIR/pki/operators/admin.key" push-envelope --file "$d/envelope.json"
 
 step "nothing was stored by the rejected pushes"
 [ "$(lf_edgectl get models -o json)" = "$models_before" ] || lf_die "model list changed"

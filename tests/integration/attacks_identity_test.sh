@@ -30,8 +30,12 @@ ok "TLS handshake refused without a client certificate"
 step "client certificate from another CA (same fleet name)"
 expect_fail 1 "UNAVAILABLE" probe --addr "$AGENT" --ca "$P/fleet-ca.pem" --cert "$LF_DIR/rogue/controller.pem" \
   --key "$LF_DIR/rogue/controller.key" fetch --digest "$digest"
-expect_fail 69 "unavailable\|running" env EDGECTL_CONFIG="$LF_DIR/rogue/edgectl.json" \
-  "$LF_BIN/controller/edgectl" get devices
+# An operator certificate from another operator CA, presented to a server this client trusts:
+cat >"$LF_DIR/rogue-operator.json" <<JSON
+{"current_context": "x", "contexts": {"x": {"controller": "127.0.0.1:$LF_OPERATOR_PORT",
+ "ca": "$P/fleet-ca.pem", "cert": "$LF_DIR/rogue/operators/admin.pem", "key": "$LF_DIR/rogue/operators/admin.key"}}}
+JSON
+expect_fail 69 "controller" env EDGECTL_CONFIG="$LF_DIR/rogue-operator.json" "$LF_BIN/controller/edgectl" get devices
 
 step "operator certificate on the agent port, device certificate on the operator port"
 expect_fail 1 "UNAVAILABLE" probe --addr "$AGENT" --ca "$P/fleet-ca.pem" --cert "$P/operators/admin.pem" \

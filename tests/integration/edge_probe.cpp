@@ -3,12 +3,14 @@
 // controller takes identity from the certificate only.
 //   edge-probe hello  --addr A --ca F --cert F --key F --model M --version V
 //   edge-probe fetch  --addr A --ca F --cert F --key F --digest D
+//   edge-probe push-envelope --addr A --ca F --cert F --key F --file F   (operator endpoint)
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "common/core/fs.h"
 #include "common/tls/grpc_tls.h"
+#include "edge/v1/admin.grpc.pb.h"
 #include "edge/v1/agent.grpc.pb.h"
 
 namespace {
@@ -51,14 +53,27 @@ int main(int argc, char** argv) {
   hello->add_option("--version", version)->required();
   auto* fetch = app.add_subcommand("fetch", "fetch a blob");
   fetch->add_option("--digest", digest)->required();
+  std::string envelope_file;
+  auto* push = app.add_subcommand("push-envelope", "send raw envelope bytes to PushBundle, bypassing edgectl's checks");
+  push->add_option("--file", envelope_file)->required();
   CLI11_PARSE(app, argc, argv);
 
-  auto read = [](const std::string& p) { return p.empty() ? std::string() : edge::fs::ReadFile(p, 1 << 20).value_or(""); };
+  auto read = [](const std::string& p) { return p.empty() ? std::string() : edge::fs::ReadFile(p, 4 << 20).value_or(""); };
   auto channel = grpc::CreateCustomChannel(addr, edge::tls::ClientCredentials({read(ca), read(cert), read(key)}),
                                            edge::tls::ClientChannelArgs());
   auto stub = edge::v1::AgentService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (*push) {
+    auto op = edge::v1::OperatorService::NewStub(channel);
+    edge::v1::ModelVersion resp;
+    auto writer = op->PushBundle(&ctx, &resp);
+    edge::v1::PushBundleRequest msg;
+    msg.set_envelope(read(envelope_file));
+    writer->Write(msg);
+    writer->WritesDone();
+    return Print(writer->Finish());
+  }
   if (*hello) {
     auto stream = stub->Connect(&ctx);
     edge::v1::AgentMessage msg;

@@ -59,7 +59,7 @@ TEST_CASE("Controller config: a minimal config parses with defaults", "[controll
   CHECK(c->operator_ca_cert == "operator-ca.pem");
   CHECK(c->trust_policy == "trust-policy.json");
   CHECK(c->release_root_public_key == "release-root.pub");
-  CHECK(c->device_cert_ttl_hours == 720);
+  CHECK(c->device_cert_ttl_seconds == 30LL * 24 * 3600);
   CHECK(c->log_level == "info");
   CHECK(c->ports_file.empty());
 }
@@ -70,13 +70,13 @@ TEST_CASE("Controller config: optional keys override defaults", "[controller_con
   j["agent_listen"] = "127.0.0.1:0";
   j["enroll_listen"] = "127.0.0.1:0";
   j["operator_listen"] = "127.0.0.1:0";
-  j["device_cert_ttl_hours"] = 24;
+  j["device_cert_ttl_seconds"] = 86400;
   j["log_level"] = "debug";
   j["ports_file"] = "/tmp/ports.json";
   auto c = LoadControllerConfig(Write(dir, j));
   REQUIRE(c);
   CHECK(c->agent_listen == "127.0.0.1:0");
-  CHECK(c->device_cert_ttl_hours == 24);
+  CHECK(c->device_cert_ttl_seconds == 86400);
   CHECK(c->log_level == "debug");
   CHECK(c->ports_file == "/tmp/ports.json");
 }
@@ -102,13 +102,13 @@ TEST_CASE("Controller config: wrong types and ranges", "[controller_config]") {
   j["fleet"] = true;
   ExpectBadConfig(j, "'fleet' must be a string");
   j = Minimal();
-  j["device_cert_ttl_hours"] = "24";
-  ExpectBadConfig(j, "'device_cert_ttl_hours' must be an integer");
+  j["device_cert_ttl_seconds"] = "24";
+  ExpectBadConfig(j, "'device_cert_ttl_seconds' must be an integer");
   j = Minimal();
-  j["device_cert_ttl_hours"] = 0;
-  ExpectBadConfig(j, "'device_cert_ttl_hours' = 0 is out of range [1, 8760]");
+  j["device_cert_ttl_seconds"] = 0;
+  ExpectBadConfig(j, "'device_cert_ttl_seconds' = 0 is out of range [30, 31536000]");
   j = Minimal();
-  j["device_cert_ttl_hours"] = 8761;
+  j["device_cert_ttl_seconds"] = 365LL * 24 * 3600 + 1;
   ExpectBadConfig(j, "out of range");
   j = Minimal();
   j["fleet"] = "acme corp";
