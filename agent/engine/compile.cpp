@@ -75,7 +75,7 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
       case OpKind::kMaxPool:
       case OpKind::kQMaxPool: step = BuildLayoutStep(n, ctx); break;
       default:
-        step = IsQuantKind(n.kind) ? BuildQuantStep(n, ctx) : BuildFloatStep(n, ctx);
+        step = IsQuantKind(n.kind) && n.kind != OpKind::kQuantize ? BuildQuantStep(n, ctx) : BuildFloatStep(n, ctx);
         break;
     }
     if (!step) return Fail(step.error().Wrap("node '" + n.name + "' (" + n.onnx_op + ")"));
@@ -90,7 +90,12 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
     if (g.values[g.StorageOf(v)].is_const) {
       return Fail(ErrorCode::kInvalidArgument, "graph output '" + g.values[v].name + "' is a constant");
     }
-    cg->outputs.push_back(InfoOf(g.values[v]));
+    TensorInfo info = InfoOf(g.values[v]);
+    const int producer = g.values[g.StorageOf(v)].producer;
+    if (producer >= 0 && g.nodes[producer].kind == OpKind::kDequantize) {
+      info.quant_step = g.nodes[producer].quant.scale;
+    }
+    cg->outputs.push_back(std::move(info));
     cg->output_offsets.push_back(plan.offsets[v]);
   }
   for (const auto& [name, v] : g.float_tensors) {

@@ -22,6 +22,8 @@ struct TensorInfo {
   std::string name;
   std::vector<int64_t> shape;
   int64_t elements = 0;
+  // For an output that is a dequantized int8 tensor: one quantization step (its scale), else 0.
+  float quant_step = 0.0f;
 };
 
 struct LoadOptions {
@@ -54,6 +56,8 @@ class Model {
   // One line per executed step, e.g. "QConv conv1 (3x3, 16->32, int8)".
   std::vector<std::string> StepSummary() const;
   bool is_quantized() const;
+  // Names of the float tensors readable through FindFloatTensor (LoadOptions::keep_all_tensors).
+  std::vector<std::string> KeptTensorNames() const;
 
   explicit Model(std::unique_ptr<CompiledGraph> graph);
   ~Model();

@@ -40,6 +40,12 @@ int64_t Model::arena_bytes() const { return graph_->arena_bytes; }
 int64_t Model::weight_bytes() const { return graph_->pool.total_bytes; }
 bool Model::is_quantized() const { return graph_->quantized; }
 
+std::vector<std::string> Model::KeptTensorNames() const {
+  std::vector<std::string> names;
+  for (const auto& [name, slot] : graph_->float_tensors) names.push_back(name);
+  return names;
+}
+
 std::vector<std::string> Model::StepSummary() const {
   std::vector<std::string> lines;
   for (const auto& s : graph_->steps) lines.push_back(s->summary);
