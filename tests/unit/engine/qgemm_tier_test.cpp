@@ -1,0 +1,142 @@
+// Every SIMD tier of the int8 matrix kernel must produce exactly the scalar reference's bytes.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <vector>
+
+#include "agent/engine/kernels/im2col_u8.h"
+#include "agent/engine/kernels/qgemm.h"
+
+namespace edge::engine {
+namespace {
+
+struct Problem {
+  QGemmWeights weights;
+  int64_t m, n, k;
+  int32_t zero_point, qmin, qmax;
+  bool extreme;  // saturating inputs, extreme zero points and multipliers
+};
+
+struct Buffers {
+  std::vector<uint8_t> left, right;
+  std::vector<int32_t> bias;
+  std::vector<float> mult;
+};
+
+Buffers MakeBuffers(const Problem& p, std::mt19937& rng, int64_t kp, int64_t np) {
+  Buffers b;
+  std::uniform_int_distribution<int> byte(0, 255);
+  auto value = [&](bool extreme) {
+    if (!extreme) return static_cast<uint8_t>(byte(rng));
+    const int pick = byte(rng) % 4;  // mostly the ends of the range
+    return static_cast<uint8_t>(pick == 0 ? 0 : pick == 1 ? 255 : pick == 2 ? 128 : byte(rng));
+  };
+  b.left.assign(static_cast<size_t>(p.m * kp), 0);
+  for (int64_t r = 0; r < p.m; ++r) {
+    for (int64_t c = 0; c < p.k; ++c) b.left[r * kp + c] = value(p.extreme);
+  }
+  b.right.assign(static_cast<size_t>(kp * np), 0);
+  for (int64_t c = 0; c < p.k; ++c) {
+    for (int64_t col = 0; col < p.n; ++col) b.right[((c >> 2) * np + col) * 4 + (c & 3)] = value(p.extreme);
+  }
+  const int64_t channels = p.weights == QGemmWeights::kLeft ? p.m : np;
+  std::uniform_int_distribution<int32_t> bias(p.extreme ? -4000000 : -20000, p.extreme ? 4000000 : 20000);
+  std::uniform_real_distribution<float> mult(p.extreme ? 1e-6f : 1e-4f, p.extreme ? 0.5f : 5e-3f);
+  for (int64_t c = 0; c < channels; ++c) {
+    b.bias.push_back(bias(rng));
+    b.mult.push_back(mult(rng));
+  }
+  return b;
+}
+
+std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, int64_t kp, int64_t np) {
+  // Output rows wider than n, with a guard value, so writes past n are caught.
+  const int64_t ldo = p.n + 7;
+  std::vector<int8_t> out(static_cast<size_t>(p.m * ldo), int8_t{0x5A});
+  QGemmArgs a;
+  a.weights = p.weights;
+  a.m = p.m;
+  a.n = p.n;
+  a.kp = kp;
+  a.np = np;
+  a.left = b.left.data();
+  a.right = b.right.data();
+  a.bias = b.bias.data();
+  a.mult = b.mult.data();
+  a.zero_point = p.zero_point;
+  a.qmin = p.qmin;
+  a.qmax = p.qmax;
+  a.out = out.data();
+  a.ldo = ldo;
+  fn(a);
+  return out;
+}
+
+TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[engine][kernels]") {
+  std::mt19937 rng(20261122);
+  std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 70), dim_k(1, 300);
+  std::uniform_int_distribution<int32_t> zp(-128, 127);
+  std::vector<Problem> problems;
+  // Fixed edge shapes: K not a multiple of 4, N not a multiple of 16, single rows/columns.
+  for (int64_t k : {1, 3, 5, 7, 27, 144, 145}) {
+    for (int64_t n : {1, 15, 16, 17, 33, 64, 65}) {
+      for (int64_t m : {1, 6, 7}) {
+        problems.push_back({QGemmWeights::kLeft, m, n, k, 0, -128, 127, false});
+        problems.push_back({QGemmWeights::kRight, m, n, k, -3, -128, 127, false});
+      }
+    }
+  }
+  for (int i = 0; i < 300; ++i) {
+    const bool extreme = i % 3 == 0;
+    const int32_t z = extreme ? (i % 2 == 0 ? -128 : 127) : zp(rng);
+    int32_t lo = -128, hi = 127;
+    if (i % 5 == 1) lo = z;  // a folded Relu clamps at the zero point
+    if (i % 7 == 2) hi = std::min(127, z + 50);
+    if (lo > hi) std::swap(lo, hi);
+    problems.push_back({i % 2 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight, dim_m(rng), dim_n(rng),
+                        dim_k(rng), z, lo, hi, extreme});
+  }
+  int checked_tiers = 0;
+  for (const Problem& p : problems) {
+    const int64_t kp = RoundUp(p.k, 4), np = RoundUp(p.n, kQGemmColumnAlign);
+    const Buffers b = MakeBuffers(p, rng, kp, np);
+    const auto reference = RunKernel(&QGemmScalar, p, b, kp, np);
+    for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+      if (!TierSupported(tier)) continue;  // skip tiers this CPU lacks
+      ++checked_tiers;
+      const auto got = RunKernel(QGemmForTier(tier), p, b, kp, np);
+      INFO("tier " << KernelTierName(tier) << " m=" << p.m << " n=" << p.n << " k=" << p.k
+                   << " zp=" << p.zero_point << " weights " << (p.weights == QGemmWeights::kLeft ? "left" : "right"));
+      REQUIRE(got == reference);
+    }
+  }
+  if (checked_tiers == 0) WARN("no SIMD tier on this CPU: only the scalar kernel was exercised");
+}
+
+TEST_CASE("requantization rounds half to even like ONNX QuantizeLinear", "[engine][kernels]") {
+  CHECK(Requantize(5, 0.5f, 0, -128, 127) == 2);    // 2.5 -> 2
+  CHECK(Requantize(7, 0.5f, 0, -128, 127) == 4);    // 3.5 -> 4
+  CHECK(Requantize(-5, 0.5f, 0, -128, 127) == -2);  // -2.5 -> -2
+  CHECK(Requantize(-3, 0.5f, 10, -128, 127) == 8);  // -1.5 -> -2, + 10
+  CHECK(Requantize(1000000, 1.0f, 0, -128, 127) == 127);
+  CHECK(Requantize(-1000000, 1.0f, 5, -128, 127) == -128);
+  CHECK(Requantize(-50, 1.0f, -128, -128, 127) == -128);  // relu clamp at the zero point
+}
+
+TEST_CASE("im2col pads with the zero point and zero-fills K and column padding", "[engine][kernels]") {
+  // 1 channel 2x2 input, 3x3 kernel, pad 1: the corner windows read padding.
+  const int8_t x[4] = {1, 2, 3, 4};
+  ConvGeometry g{1, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2};
+  const int64_t kp = 12, np = 16;
+  std::vector<uint8_t> col(static_cast<size_t>(kp * np), 0xEE);
+  Im2colU8(x, g, /*pad_byte=*/static_cast<uint8_t>(-5 + 128), kp, np, col.data());
+  auto at = [&](int64_t k, int64_t p) { return col[((k >> 2) * np + p) * 4 + (k & 3)]; };
+  CHECK(at(0, 0) == 123);      // top-left tap of output (0,0) is padding: zp + 128
+  CHECK(at(4, 0) == 1 + 128);  // centre tap of output (0,0) is x[0][0]
+  CHECK(at(8, 3) == 123);      // bottom-right tap of output (1,1) is padding
+  CHECK(at(9, 0) == 0);        // K padding
+  CHECK(at(4, 5) == 0);        // column padding
+}
+
+}  // namespace
+}  // namespace edge::engine
