@@ -1334,6 +1334,13 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
     if (!v || v->elements() != 1) return Fail(ErrorCode::kInvalidArgument, "constant_value must be a constant scalar");
     node.pad_value = v->f[0];
   }
+  if (std::all_of(node.pads.begin(), node.pads.end(), [](int64_t p) { return p == 0; })) {
+    EDGE_ASSIGN_OR_RETURN(Sym s, Get(n.inputs[0]));
+    if (s.kind == Sym::Kind::kFloat || s.kind == Sym::Kind::kQuant) {
+      syms_[n.outputs[0]] = s;  // padding by nothing: the same tensor
+      return Ok();
+    }
+  }
   if (IsQuant(n.inputs[0]) && node.pad_value == 0.0f) {
     // zero padding in the float domain is the zero point in the int8 domain
     const int x = syms_.at(n.inputs[0]).value;

@@ -1,6 +1,8 @@
 // Builds the unsigned, 4-interleaved activation operand of an int8 Conv: R[kp/4][np][4] with
-// R[k][p] = x[c][iy][ix] + 128 for k = (c, ky, kx) and output pixel p; padding reads the
-// input zero point, K and column padding are zero. Shared by every kernel tier.
+// R[k][p] = x[c][iy][ix] + 128 for k = (c, ky, kx) and output pixel p; spatial padding reads
+// the input zero point (+128). Entries for k >= K and p >= pixels are left unspecified: the
+// weights are zero there and those output columns are never stored. Pure data movement, so
+// it is shared by every kernel tier (SSE2 only, part of the x86-64 baseline).
 #pragma once
 
 #include <cstdint>
@@ -17,7 +19,10 @@ struct ConvGeometry {
   int64_t out_h = 0, out_w = 0;
 };
 
-void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, int64_t kp, int64_t np,
-              uint8_t* out);
+// Length of the padding row Im2colU8 needs: pad_row holds that many bytes of (pad_byte ^ 0x80).
+int64_t Im2colPadRowLength(const ConvGeometry& g);
+
+void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const int8_t* pad_row,
+              int64_t kp, int64_t np, uint8_t* out);
 
 }  // namespace edge::engine

@@ -49,6 +49,10 @@ void QGemmAvx512Vnni(const QGemmArgs& args);
 // The kernel for a tier (kAuto and unsupported tiers resolve via EffectiveTier).
 QGemmFn QGemmForTier(KernelTier tier);
 
+// Round half to even for |x| <= 2^22, exactly like nearbyint and cvtps2dq under the default
+// rounding mode, without a libm call: adding 1.5 * 2^23 leaves no fraction bits.
+inline float RoundHalfEvenSmall(float x) { return (x + 12582912.0f) - 12582912.0f; }
+
 // Requantization of one accumulator, shared by the scalar kernel and the other int8 ops.
 inline int8_t Requantize(int32_t acc, float mult, int32_t zp, int32_t qmin, int32_t qmax);
 
@@ -61,7 +65,8 @@ inline int8_t Requantize(int32_t acc, float mult, int32_t zp, int32_t qmin, int3
   float x = static_cast<float>(acc) * mult;
   // Clamping before rounding equals clamping after it (the bounds are integers) and keeps the
   // float-to-int conversion in range; it matches the SIMD min/max + cvtps sequence exactly.
-  x = std::fmin(std::fmax(x, static_cast<float>(qmin - zp)), static_cast<float>(qmax - zp));
-  return static_cast<int8_t>(static_cast<int32_t>(std::nearbyint(x)) + zp);
+  const float lo = static_cast<float>(qmin - zp), hi = static_cast<float>(qmax - zp);
+  x = x < lo ? lo : (x > hi ? hi : x);
+  return static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(x)) + zp);
 }
 }  // namespace edge::engine

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/broadcast.h"
 #include "agent/engine/ops/unary_math.h"
 
@@ -193,8 +194,9 @@ class QuantizeStep : public Step {
     const float lo = static_cast<float>(-128 - q.zero_point), hi = static_cast<float>(127 - q.zero_point);
     for (int64_t i = 0; i < count; ++i) {
       // ONNX QuantizeLinear: saturate(round_half_even(x / scale) + zero_point); NaN maps to lo
-      const float v = std::fmin(std::fmax(X[i] / q.scale, lo), hi);
-      Y[i] = static_cast<int8_t>(static_cast<int32_t>(std::nearbyint(v)) + q.zero_point);
+      float v = X[i] / q.scale;
+      v = !(v >= lo) ? lo : (v > hi ? hi : v);  // NaN saturates low
+      Y[i] = static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(v)) + q.zero_point);
     }
   }
 };

@@ -41,6 +41,7 @@ class QConvStep : public Step {
   ConvShape shape{};
   ConvGeometry geom;
   uint8_t pad_byte = 0;
+  std::vector<int8_t> pad_row;  // pad_byte ^ 0x80, read by taps that fall in the padding
   std::vector<int8_t> weights;  // [cout][kp]
   std::vector<int32_t> bias;    // [cout], shift and input zero point folded in
   std::vector<float> mult;      // [cout]
@@ -64,7 +65,7 @@ class QConvStep : public Step {
     for (int64_t b = 0; b < shape.batch; ++b) {
       for (int64_t g = 0; g < shape.group; ++g) {
         Im2colU8(X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw, geom, pad_byte,
-                 shape.kp, shape.np, col);
+                 pad_row.data(), shape.kp, shape.np, col);
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
         a.bias = bias.data() + g * shape.cout_g;
         a.mult = mult.data() + g * shape.cout_g;
@@ -137,6 +138,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
     s->geom = ConvGeometry{cs.cin_g, cs.ih, cs.iw, n.kernel[0], n.kernel[1], n.stride[0],
                            n.stride[1], n.dilation[0], n.dilation[1], n.pad[0], n.pad[1], cs.oh, cs.ow};
     s->pad_byte = static_cast<uint8_t>(x.q.zero_point + 128);
+    s->pad_row.assign(static_cast<size_t>(Im2colPadRowLength(s->geom)), static_cast<int8_t>(x.q.zero_point));
     s->weights.assign(static_cast<size_t>(cs.cout * cs.kp), 0);
     s->bias.resize(static_cast<size_t>(cs.cout));
     s->mult.resize(static_cast<size_t>(cs.cout));

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/broadcast.h"
 #include "agent/engine/ops/unary_math.h"
 
@@ -12,8 +13,9 @@ namespace edge::engine {
 namespace {
 
 inline int8_t Saturate(float y, int32_t zp, int32_t qmin, int32_t qmax) {
-  y = std::fmin(std::fmax(y, static_cast<float>(qmin - zp)), static_cast<float>(qmax - zp));
-  return static_cast<int8_t>(static_cast<int32_t>(std::nearbyint(y)) + zp);
+  const float lo = static_cast<float>(qmin - zp), hi = static_cast<float>(qmax - zp);
+  y = !(y >= lo) ? lo : (y > hi ? hi : y);  // NaN saturates low, like fmax
+  return static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(y)) + zp);
 }
 
 class QBinaryStep : public Step {
