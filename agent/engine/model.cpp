@@ -54,7 +54,8 @@ std::vector<std::string> Model::StepSummary() const {
 
 ExecutionContext::ExecutionContext(std::shared_ptr<const Model> model, KernelTier tier)
     : model_(std::move(model)), tier_(EffectiveTier(tier)) {
-  const size_t bytes = static_cast<size_t>(std::max<int64_t>(64, (model_->arena_bytes() + 63) / 64 * 64));
+  // 64 bytes of slack: vector loads may read (never use) a few bytes past the last tensor.
+  const size_t bytes = static_cast<size_t>((model_->arena_bytes() + 63) / 64 * 64 + 64);
   arena_ = static_cast<std::byte*>(std::aligned_alloc(64, bytes));
   if (arena_ != nullptr) std::memset(arena_, 0, bytes);
 }

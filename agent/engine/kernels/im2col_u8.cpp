@@ -46,6 +46,11 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
   const int64_t k_total = g.channels * g.kernel_h * g.kernel_w;
   const int64_t ih = g.in_h, iw = g.in_w, oh = g.out_h, ow = g.out_w;
   const int64_t sh = g.stride_h, sw = g.stride_w;
+  // True when every window lies inside the input (callers pad a copy to get here): rows then
+  // need no per-tap bounds arithmetic.
+  const bool inside = g.pad_top == 0 && g.pad_left == 0 &&
+                      (oh - 1) * sh + (g.kernel_h - 1) * g.dilation_h < ih &&
+                      (ow - 1) * sw + (g.kernel_w - 1) * g.dilation_w < iw;
   for (int64_t kg = 0; kg < kp / 4; ++kg) {
     uint8_t* dst_group = out + kg * np * 4;
     const int8_t* plane[4];
@@ -76,6 +81,7 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
           continue;
         }
         src[j] = plane[j] + iy * iw + off;
+        if (inside) continue;  // no window leaves the image: the whole row is interior
         // ox*sw + off must lie in [0, iw)
         const int64_t first = off >= 0 ? 0 : (-off + sw - 1) / sw;
         const int64_t last = iw - 1 - off < 0 ? -1 : (iw - 1 - off) / sw;
@@ -106,10 +112,11 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
         }
       } else if (sw == 2) {
         // 32 source bytes per 16 pixels: stay inside the row (or the padding row)
-        for (; ox + 16 <= hi && (ox + 16) * 2 - 2 < iw; ox += 16) {
+        for (; ox + 16 <= hi; ox += 16) {
           bool fits = true;
           for (int j = 0; j < 4; ++j) {
-            if (row_ok[j] && ox * 2 + kx[j] * g.dilation_w - g.pad_left + 32 > iw) fits = false;
+            // the load reads one byte past the last tap used: callers keep a byte of slack
+            if (row_ok[j] && ox * 2 + kx[j] * g.dilation_w - g.pad_left + 31 > iw) fits = false;
           }
           if (!fits) break;
           Interleave16(Load16Stride2(src[0] + ox * 2), Load16Stride2(src[1] + ox * 2),

@@ -1,6 +1,7 @@
 // int8 Conv and Gemm/MatMul: weights packed once at load, activations packed per run into
 // the step's scratch, then one call of the tier's QGemm kernel per group.
 #include <algorithm>
+#include <cstring>
 
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/im2col_u8.h"
@@ -10,6 +11,11 @@ namespace {
 
 struct ConvShape {
   int64_t batch, cin, cout, group, cin_g, cout_g, ih, iw, oh, ow, k, kp, pixels, np;
+  int64_t pad_t, pad_l, pad_b, pad_r, hp, wp;  // padded input plane (when the conv pads)
+  int64_t padded_bytes;                        // scratch for the padded copy of one group
+  int64_t col_bytes;
+  bool depthwise;  // one input and one output channel per group: direct kernel, no im2col
+  bool pointwise;  // 1x1, stride 1, no padding: each channel plane is one long row
 };
 
 ConvShape ShapeOfConv(const Node& n, const Graph& g) {
@@ -31,6 +37,22 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.kp = RoundUp(s.k, 4);
   s.pixels = s.oh * s.ow;
   s.np = RoundUp(s.pixels, kQGemmColumnAlign);
+  s.pad_t = n.pad[0];
+  s.pad_l = n.pad[1];
+  s.pad_b = n.pad[2];
+  s.pad_r = n.pad[3];
+  s.hp = s.ih + s.pad_t + s.pad_b;
+  s.wp = s.iw + s.pad_l + s.pad_r;
+  const bool pads = s.pad_t + s.pad_l + s.pad_b + s.pad_r > 0;
+  s.col_bytes = RoundUp(s.kp * s.np, 64);
+  s.depthwise = s.cin_g == 1 && s.cout_g == 1;
+  s.pointwise = n.kernel[0] == 1 && n.kernel[1] == 1 && n.stride[0] == 1 && n.stride[1] == 1 && !pads;
+  if (s.depthwise) {
+    // int32 accumulators over the padded-width grid, then one zero-point padded plane
+    s.col_bytes = RoundUp(std::max(s.oh * s.wp, s.pixels) * 4, 64);
+    s.padded_bytes = RoundUp(s.hp * s.wp + 128, 64);
+  }
+  s.padded_bytes = pads ? RoundUp(s.cin_g * s.hp * s.wp + 64, 64) : 0;
   return s;
 }
 
@@ -42,15 +64,98 @@ class QConvStep : public Step {
   ConvGeometry geom;
   uint8_t pad_byte = 0;
   std::vector<int8_t> pad_row;  // pad_byte ^ 0x80, read by taps that fall in the padding
+  ConvGeometry padded_geom;     // geom on the padded copy: no padding left
+
+  void PadPlanes(const int8_t* src, int8_t* dst) const {
+    const int8_t zp = static_cast<int8_t>(pad_byte ^ 0x80);
+    std::memset(dst, zp, static_cast<size_t>(shape.cin_g * shape.hp * shape.wp));
+    for (int64_t c = 0; c < shape.cin_g; ++c) {
+      for (int64_t y = 0; y < shape.ih; ++y) {
+        std::memcpy(dst + (c * shape.hp + y + shape.pad_t) * shape.wp + shape.pad_l,
+                    src + (c * shape.ih + y) * shape.iw, static_cast<size_t>(shape.iw));
+      }
+    }
+  }
   std::vector<int8_t> weights;  // [cout][kp]
   std::vector<int32_t> bias;    // [cout], shift and input zero point folded in
   std::vector<float> mult;      // [cout]
+  std::vector<int32_t> depthwise_bias;  // [cout], bias_q without the unsigned-shift correction
   int32_t zero_point = 0, qmin = -128, qmax = 127;
 
+  // Depthwise: acc = bias + sum (x - zx) * w over the taps, the same integer the GEMM
+  // formulation computes (padding holds zx, contributing (zx - zx) * w = 0). The input is
+  // copied into a zero-point padded plane; for stride 1 each tap is then one flat loop over
+  // the padded-width output grid (the extra columns are computed and dropped), with no
+  // per-row bookkeeping, which is what narrow feature maps need.
+  void RunDepthwise(const ExecEnv& env) const {
+    const int8_t* X = x.Get<int8_t>(env);
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    int32_t* acc = reinterpret_cast<int32_t*>(env.arena + scratch);
+    int8_t* padded = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes);
+    const int16_t zx = static_cast<int16_t>(static_cast<int32_t>(pad_byte) - 128);
+    const int64_t kh = geom.kernel_h, kw = geom.kernel_w, sh = geom.stride_h, sw = geom.stride_w;
+    const int64_t dh = geom.dilation_h, dw = geom.dilation_w;
+    const int64_t oh = shape.oh, ow = shape.ow, wp = shape.wp;
+    const int64_t grid = sw == 1 ? oh * wp : shape.pixels;  // accumulators per channel
+    const float lo = static_cast<float>(qmin - zero_point), hi = static_cast<float>(qmax - zero_point);
+    for (int64_t b = 0; b < shape.batch; ++b) {
+      for (int64_t c = 0; c < shape.cout; ++c) {
+        const int8_t* plane = X + (b * shape.cin + c) * shape.ih * shape.iw;
+        PadOnePlane(plane, padded);
+        const int32_t bias = depthwise_bias[c];
+        for (int64_t p = 0; p < grid; ++p) acc[p] = bias;
+        for (int64_t ky = 0; ky < kh; ++ky) {
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            const int16_t w = weights[c * shape.kp + ky * kw + kx];
+            if (sw == 1) {
+              const int8_t* src = padded + ky * dh * wp + kx * dw;
+              // products fit int16: |x - zx| <= 255, |w| <= 127
+              for (int64_t p = 0; p < grid; ++p) {
+                acc[p] += static_cast<int16_t>(w * static_cast<int16_t>(src[p] - zx));
+              }
+            } else {
+              for (int64_t oy = 0; oy < oh; ++oy) {
+                const int8_t* src = padded + (oy * sh + ky * dh) * wp + kx * dw;
+                int32_t* arow = acc + oy * ow;
+                for (int64_t ox = 0; ox < ow; ++ox) {
+                  arow[ox] += static_cast<int16_t>(w * static_cast<int16_t>(src[ox * sw] - zx));
+                }
+              }
+            }
+          }
+        }
+        int8_t* dst = Y + (b * shape.cout + c) * shape.pixels;
+        const float m = mult[c];
+        const int64_t pitch = sw == 1 ? wp : ow;
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            float v = static_cast<float>(acc[oy * pitch + ox]) * m;
+            v = std::min(std::max(v, lo), hi);
+            dst[oy * ow + ox] = static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(v)) + zero_point);
+          }
+        }
+      }
+    }
+  }
+
+  void PadOnePlane(const int8_t* src, int8_t* dst) const {
+    const int8_t zp = static_cast<int8_t>(pad_byte ^ 0x80);
+    std::memset(dst, zp, static_cast<size_t>(shape.hp * shape.wp + 64));
+    for (int64_t y = 0; y < shape.ih; ++y) {
+      std::memcpy(dst + (y + shape.pad_t) * shape.wp + shape.pad_l, src + y * shape.iw,
+                  static_cast<size_t>(shape.iw));
+    }
+  }
+
   void Run(const ExecEnv& env) const override {
+    if (shape.depthwise) {
+      RunDepthwise(env);
+      return;
+    }
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
     uint8_t* col = reinterpret_cast<uint8_t*>(env.arena + scratch);
+    int8_t* padded = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes);
     QGemmArgs a;
     a.weights = QGemmWeights::kLeft;
     a.m = shape.cout_g;
@@ -64,8 +169,15 @@ class QConvStep : public Step {
     a.ldo = shape.pixels;
     for (int64_t b = 0; b < shape.batch; ++b) {
       for (int64_t g = 0; g < shape.group; ++g) {
-        Im2colU8(X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw, geom, pad_byte,
-                 pad_row.data(), shape.kp, shape.np, col);
+        const int8_t* src = X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw;
+        if (shape.padded_bytes > 0) {
+          // A padded copy makes every tap of every output pixel an in-bounds read, so im2col
+          // runs its vector path across whole rows instead of checking borders.
+          PadPlanes(src, padded);
+          Im2colU8(padded, padded_geom, pad_byte, pad_row.data(), shape.kp, shape.np, col);
+        } else {
+          Im2colU8(src, geom, pad_byte, pad_row.data(), shape.kp, shape.np, col);
+        }
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
         a.bias = bias.data() + g * shape.cout_g;
         a.mult = mult.data() + g * shape.cout_g;
@@ -112,7 +224,7 @@ class QGemmStep : public Step {
 int64_t ScratchBytes(const Node& n, const Graph& g) {
   if (n.kind == OpKind::kQConv) {
     const ConvShape s = ShapeOfConv(n, g);
-    return s.kp * s.np;
+    return s.col_bytes + s.padded_bytes;
   }
   if (n.kind == OpKind::kQGemm) {
     const Value& x = g.values[n.in[0]];
@@ -138,7 +250,11 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
     s->geom = ConvGeometry{cs.cin_g, cs.ih, cs.iw, n.kernel[0], n.kernel[1], n.stride[0],
                            n.stride[1], n.dilation[0], n.dilation[1], n.pad[0], n.pad[1], cs.oh, cs.ow};
     s->pad_byte = static_cast<uint8_t>(x.q.zero_point + 128);
-    s->pad_row.assign(static_cast<size_t>(Im2colPadRowLength(s->geom)), static_cast<int8_t>(x.q.zero_point));
+    s->padded_geom = s->geom;
+    s->padded_geom.in_h = cs.hp;
+    s->padded_geom.in_w = cs.wp;
+    s->padded_geom.pad_top = 0;
+    s->padded_geom.pad_left = 0;
     s->weights.assign(static_cast<size_t>(cs.cout * cs.kp), 0);
     s->bias.resize(static_cast<size_t>(cs.cout));
     s->mult.resize(static_cast<size_t>(cs.cout));
@@ -152,13 +268,20 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
       s->bias[c] = static_cast<int32_t>(n.bias_q[c] - shift_zp * sum);
       s->mult[c] = x.q.scale * w.cscale[c] / y.q.scale;
     }
+    s->depthwise_bias = n.bias_q;
+    if (cs.pointwise) {
+      // 1x1 stride 1: the im2col of a whole plane is one row of H*W pixels
+      s->geom = ConvGeometry{cs.cin_g, 1, cs.pixels, 1, 1, 1, 1, 1, 1, 0, 0, 1, cs.pixels};
+    }
+    s->pad_row.assign(static_cast<size_t>(Im2colPadRowLength(s->geom)), static_cast<int8_t>(x.q.zero_point));
     s->zero_point = y.q.zero_point;
     s->qmin = n.qmin;
     s->qmax = n.qmax;
     ctx.pool.total_bytes += static_cast<int64_t>(s->weights.size() + 8 * s->bias.size());
     s->summary = "QConv " + n.name + " (" + std::to_string(n.kernel[0]) + "x" + std::to_string(n.kernel[1]) +
                  ", " + std::to_string(cs.cin) + "->" + std::to_string(cs.cout) +
-                 (cs.group > 1 ? ", group " + std::to_string(cs.group) : "") + ", int8)";
+                 (cs.group > 1 ? ", group " + std::to_string(cs.group) : "") +
+                 (cs.depthwise ? ", depthwise" : "") + ", int8)";
     return std::unique_ptr<Step>(std::move(s));
   }
   auto s = std::make_unique<QGemmStep>();

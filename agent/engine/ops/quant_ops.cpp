@@ -35,6 +35,14 @@ class QBinaryStep : public Step {
         const float y = ra * static_cast<float>((A[i] - za) * (B[j] - zb));
         Y[o] = Saturate(y, zo, qmin, qmax);
       });
+    } else if (plan.same_shape) {
+      // The common residual Add: a flat loop the compiler vectorizes (same float operations).
+      const float lo = static_cast<float>(qmin - zo), hi = static_cast<float>(qmax - zo);
+      for (int64_t i = 0; i < plan.total; ++i) {
+        float y = ra * static_cast<float>(A[i] - za) + rb * static_cast<float>(B[i] - zb);
+        y = std::min(std::max(y, lo), hi);
+        Y[i] = static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(y)) + zo);
+      }
     } else {
       ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
         const float y = ra * static_cast<float>(A[i] - za) + rb * static_cast<float>(B[j] - zb);
