@@ -269,6 +269,18 @@ def build_op_mix():
     print("op_mix: written")
 
 
+def build_ort_floor():
+    """One Relu on 4 floats: ONNX Runtime's per-call overhead through node, for the benchmark."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["input"], ["output"])], "ort_floor",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    onnx.save(model, os.path.join(OUT, "ort_floor.onnx"))
+    save("ort_floor.input.npy", np.ones((1, 1, 4), dtype=np.float32))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(1)
@@ -276,3 +288,5 @@ if __name__ == "__main__":
     build_torch_models(only)
     if not only or "op_mix" in only:
         build_op_mix()
+    if not only or "ort_floor" in only:
+        build_ort_floor()

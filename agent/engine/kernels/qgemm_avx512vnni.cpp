@@ -9,7 +9,14 @@
 namespace edge::engine {
 namespace {
 
-constexpr int kMaxRows = 6;  // 6 rows x 4 vectors = 24 accumulators of the 32 zmm registers
+constexpr int kMaxRows = 6;
+
+// vpdpbusd through inline assembly: with the intrinsic, GCC 12 copies every accumulator
+// before the instruction and keeps a shadow copy on the stack, which costs ~3x throughput.
+inline __m512i Dpbusd(__m512i acc, __m512i unsigned_bytes, __m512i signed_bytes) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(unsigned_bytes), "v"(signed_bytes));
+  return acc;
+}  // 6 rows x 4 vectors = 24 accumulators of the 32 zmm registers
 constexpr int kMaxVecs = 4;
 
 template <bool kLeftWeights, int kRows, int kVecs>
@@ -38,8 +45,7 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
 #pragma GCC unroll 4
       for (int v = 0; v < kVecs; ++v) {
         // vpdpbusd(acc, unsigned bytes, signed bytes): activations are always the unsigned side
-        acc[r][v] = kLeftWeights ? _mm512_dpbusd_epi32(acc[r][v], rv[v], lv)
-                                 : _mm512_dpbusd_epi32(acc[r][v], lv, rv[v]);
+        acc[r][v] = kLeftWeights ? Dpbusd(acc[r][v], rv[v], lv) : Dpbusd(acc[r][v], lv, rv[v]);
       }
     }
   }
