@@ -32,6 +32,9 @@ struct QGemmArgs {
   const uint8_t* left = nullptr;  // [m][kp] (bytes; signedness from `weights`)
   const uint8_t* right = nullptr; // packed [kp/4][np][4], np = RoundUp(n, 16), padding zero
   int64_t np = 0;
+  // Optional: k-group g of R starts at right_groups[g] (column 0) instead of right + g*np*4.
+  // Implicit-GEMM convolution points each group at a shifted view of one interleaved input.
+  const uint8_t* const* right_groups = nullptr;
   const int32_t* bias = nullptr;  // per channel: [m] for kLeft, [np] for kRight
   const float* mult = nullptr;    // same indexing as bias
   int32_t zero_point = 0;

@@ -37,7 +37,8 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
   const int64_t rstride = a.np * 4;
   const int64_t groups = a.kp >> 2;
   for (int64_t g = 0; g < groups; ++g) {
-    const __m256i rv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rbase + g * rstride));
+    const uint8_t* rg = a.right_groups != nullptr ? a.right_groups[g] + n0 * 4 : rbase + g * rstride;
+    const __m256i rv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rg));
     const __m256i r_lo = Widen<kLeftWeights>(_mm256_castsi256_si128(rv));       // columns 0-3
     const __m256i r_hi = Widen<kLeftWeights>(_mm256_extracti128_si256(rv, 1));  // columns 4-7
 #pragma GCC unroll 4

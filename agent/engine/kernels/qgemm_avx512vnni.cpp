@@ -35,7 +35,8 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
     __m512i rv[kVecs];
 #pragma GCC unroll 4
     for (int v = 0; v < kVecs; ++v) {
-      rv[v] = _mm512_loadu_si512(rbase + g * rstride + v * 64);
+      const uint8_t* rg = a.right_groups != nullptr ? a.right_groups[g] + n0 * 4 : rbase + g * rstride;
+      rv[v] = _mm512_loadu_si512(rg + v * 64);
     }
 #pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {

@@ -12,7 +12,8 @@ void QGemmScalar(const QGemmArgs& a) {
     for (int64_t n = 0; n < a.n; ++n) {
       int32_t acc = 0;
       for (int64_t k = 0; k < a.kp; ++k) {
-        const uint8_t rb = a.right[((k >> 2) * a.np + n) * 4 + (k & 3)];
+        const uint8_t* group = a.right_groups != nullptr ? a.right_groups[k >> 2] : a.right + (k >> 2) * a.np * 4;
+        const uint8_t rb = group[n * 4 + (k & 3)];
         const uint8_t lb = lrow[k];
         const int32_t l = left_weights ? int32_t{static_cast<int8_t>(lb)} : int32_t{lb};
         const int32_t r = left_weights ? int32_t{rb} : int32_t{static_cast<int8_t>(rb)};

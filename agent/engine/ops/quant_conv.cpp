@@ -17,6 +17,12 @@ struct ConvShape {
   int64_t kernel_w_span;  // dilation_w * (kernel_w - 1): how far a tap reads past a row
   bool depthwise;  // one input and one output channel per group: direct kernel, no im2col
   bool pointwise;  // 1x1, stride 1, no padding: each channel plane is one long row
+  // Implicit GEMM (stride 1, kernel > 1x1): the padded input is interleaved once, 4 channels
+  // per pixel, and k-group (tap, channel block) of the GEMM's right operand is that buffer
+  // shifted by the tap's offset. The output is computed on the padded-width grid and the
+  // valid columns copied out. No im2col.
+  bool implicit;
+  int64_t c4, grid, xi_pitch, tmp_bytes, ptr_bytes;
 };
 
 ConvShape ShapeOfConv(const Node& n, const Graph& g) {
@@ -49,12 +55,23 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.kernel_w_span = n.dilation[1] * (n.kernel[1] - 1);
   s.depthwise = s.cin_g == 1 && s.cout_g == 1;
   s.pointwise = n.kernel[0] == 1 && n.kernel[1] == 1 && n.stride[0] == 1 && n.stride[1] == 1 && !pads;
+  s.padded_bytes = pads ? RoundUp(s.cin_g * s.hp * s.wp + 64, 64) : 0;
+  s.implicit = !s.depthwise && !s.pointwise && n.stride[0] == 1 && n.stride[1] == 1;
   if (s.depthwise) {
     // int32 accumulators over the padded-width grid, then one zero-point padded plane
     s.col_bytes = RoundUp(s.hp * s.wp * 4, 64);
     s.padded_bytes = RoundUp(s.hp * s.wp + 128 + s.kernel_w_span, 64);
+  } else if (s.implicit) {
+    s.c4 = (s.cin_g + 3) / 4;
+    s.kp = n.kernel[0] * n.kernel[1] * s.c4 * 4;
+    s.grid = s.oh * s.wp;
+    // shifted views read up to kernel_w_span + 15 pixels past the padded plane
+    s.xi_pitch = RoundUp(s.hp * s.wp + s.kernel_w_span + 32, 16);
+    s.col_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);
+    s.padded_bytes = RoundUp(s.cin_g * s.hp * s.wp + 64, 64);
+    s.tmp_bytes = RoundUp(s.cout_g * s.grid, 64);
+    s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
   }
-  s.padded_bytes = pads ? RoundUp(s.cin_g * s.hp * s.wp + 64, 64) : 0;
   return s;
 }
 
@@ -67,6 +84,8 @@ class QConvStep : public Step {
   uint8_t pad_byte = 0;
   std::vector<int8_t> pad_row;  // pad_byte ^ 0x80, read by taps that fall in the padding
   ConvGeometry padded_geom;     // geom on the padded copy: no padding left
+  ConvGeometry interleave_geom;         // implicit GEMM: the padded plane as one row, 1x1
+  std::vector<int64_t> group_offsets;   // implicit GEMM: byte offset of each k-group's view
 
   void PadPlanes(const int8_t* src, int8_t* dst) const {
     const int8_t zp = static_cast<int8_t>(pad_byte ^ 0x80);
@@ -150,9 +169,54 @@ class QConvStep : public Step {
     }
   }
 
+  void RunImplicit(const ExecEnv& env) const {
+    const int8_t* X = x.Get<int8_t>(env);
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    uint8_t* xi = reinterpret_cast<uint8_t*>(env.arena + scratch);
+    int8_t* padded = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes);
+    int8_t* tmp = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes + shape.padded_bytes);
+    const uint8_t** groups = reinterpret_cast<const uint8_t**>(
+        env.arena + scratch + shape.col_bytes + shape.padded_bytes + shape.tmp_bytes);
+    for (size_t g = 0; g < group_offsets.size(); ++g) groups[g] = xi + group_offsets[g];
+    QGemmArgs a;
+    a.weights = QGemmWeights::kLeft;
+    a.m = shape.cout_g;
+    a.n = shape.grid;
+    a.kp = shape.kp;
+    a.np = RoundUp(shape.grid, kQGemmColumnAlign);
+    a.right = xi;
+    a.right_groups = groups;
+    a.zero_point = zero_point;
+    a.qmin = qmin;
+    a.qmax = qmax;
+    a.out = tmp;
+    a.ldo = shape.grid;
+    for (int64_t b = 0; b < shape.batch; ++b) {
+      for (int64_t g = 0; g < shape.group; ++g) {
+        PadPlanes(X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw, padded);
+        Im2colU8(padded, interleave_geom, pad_byte, pad_row.data(), shape.c4 * 4, shape.xi_pitch, xi);
+        a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
+        a.bias = bias.data() + g * shape.cout_g;
+        a.mult = mult.data() + g * shape.cout_g;
+        env.qgemm(a);
+        int8_t* dst = Y + (b * shape.cout + g * shape.cout_g) * shape.pixels;
+        for (int64_t m = 0; m < shape.cout_g; ++m) {
+          for (int64_t oy = 0; oy < shape.oh; ++oy) {
+            std::memcpy(dst + m * shape.pixels + oy * shape.ow, tmp + m * shape.grid + oy * shape.wp,
+                        static_cast<size_t>(shape.ow));
+          }
+        }
+      }
+    }
+  }
+
   void Run(const ExecEnv& env) const override {
     if (shape.depthwise) {
       RunDepthwise(env);
+      return;
+    }
+    if (shape.implicit) {
+      RunImplicit(env);
       return;
     }
     const int8_t* X = x.Get<int8_t>(env);
@@ -227,7 +291,7 @@ class QGemmStep : public Step {
 int64_t ScratchBytes(const Node& n, const Graph& g) {
   if (n.kind == OpKind::kQConv) {
     const ConvShape s = ShapeOfConv(n, g);
-    return s.col_bytes + s.padded_bytes;
+    return s.col_bytes + s.padded_bytes + s.tmp_bytes + s.ptr_bytes;
   }
   if (n.kind == OpKind::kQGemm) {
     const Value& x = g.values[n.in[0]];
@@ -276,7 +340,31 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
       // 1x1 stride 1: the im2col of a whole plane is one row of H*W pixels
       s->geom = ConvGeometry{cs.cin_g, 1, cs.pixels, 1, 1, 1, 1, 1, 1, 0, 0, 1, cs.pixels};
     }
-    s->pad_row.assign(static_cast<size_t>(Im2colPadRowLength(s->geom)), static_cast<int8_t>(x.q.zero_point));
+    int64_t pad_row_length = Im2colPadRowLength(s->geom);
+    if (cs.implicit) {
+      // K order (tap, channel block of 4, channel in block), channels padded with zero weights
+      const int64_t taps = n.kernel[0] * n.kernel[1];
+      std::fill(s->weights.begin(), s->weights.end(), int8_t{0});
+      for (int64_t c = 0; c < cs.cout; ++c) {
+        for (int64_t ci = 0; ci < cs.cin_g; ++ci) {
+          for (int64_t t = 0; t < taps; ++t) {
+            s->weights[c * cs.kp + (t * cs.c4 + ci / 4) * 4 + ci % 4] =
+                static_cast<int8_t>(w.ci[c * cs.k + ci * taps + t]);
+          }
+        }
+      }
+      s->interleave_geom = ConvGeometry{cs.cin_g, 1, cs.hp * cs.wp, 1, 1, 1, 1, 1, 1, 0, 0, 1, cs.hp * cs.wp};
+      for (int64_t ky = 0; ky < n.kernel[0]; ++ky) {
+        for (int64_t kx = 0; kx < n.kernel[1]; ++kx) {
+          for (int64_t cb = 0; cb < cs.c4; ++cb) {
+            s->group_offsets.push_back(cb * cs.xi_pitch * 4 +
+                                       (ky * n.dilation[0] * cs.wp + kx * n.dilation[1]) * 4);
+          }
+        }
+      }
+      pad_row_length = std::max(pad_row_length, Im2colPadRowLength(s->interleave_geom));
+    }
+    s->pad_row.assign(static_cast<size_t>(pad_row_length), static_cast<int8_t>(x.q.zero_point));
     s->zero_point = y.q.zero_point;
     s->qmin = n.qmin;
     s->qmax = n.qmax;

@@ -49,7 +49,11 @@ Buffers MakeBuffers(const Problem& p, std::mt19937& rng, int64_t kp, int64_t np)
   return b;
 }
 
-std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, int64_t kp, int64_t np) {
+std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, int64_t kp, int64_t np,
+                              bool use_groups = false) {
+  // The same packed operand addressed through a per-k-group pointer table (implicit GEMM).
+  std::vector<const uint8_t*> groups;
+  for (int64_t g = 0; g < kp / 4; ++g) groups.push_back(b.right.data() + g * np * 4);
   // Output rows wider than n, with a guard value, so writes past n are caught.
   const int64_t ldo = p.n + 7;
   std::vector<int8_t> out(static_cast<size_t>(p.m * ldo), int8_t{0x5A});
@@ -61,6 +65,7 @@ std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, in
   a.np = np;
   a.left = b.left.data();
   a.right = b.right.data();
+  if (use_groups) a.right_groups = groups.data();
   a.bias = b.bias.data();
   a.mult = b.mult.data();
   a.zero_point = p.zero_point;
@@ -105,10 +110,13 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
       if (!TierSupported(tier)) continue;  // skip tiers this CPU lacks
       ++checked_tiers;
       const auto got = RunKernel(QGemmForTier(tier), p, b, kp, np);
+      const auto got_groups = RunKernel(QGemmForTier(tier), p, b, kp, np, /*use_groups=*/true);
       INFO("tier " << KernelTierName(tier) << " m=" << p.m << " n=" << p.n << " k=" << p.k
                    << " zp=" << p.zero_point << " weights " << (p.weights == QGemmWeights::kLeft ? "left" : "right"));
       REQUIRE(got == reference);
+      REQUIRE(got_groups == reference);
     }
+    REQUIRE(RunKernel(&QGemmScalar, p, b, kp, np, /*use_groups=*/true) == reference);
   }
   if (checked_tiers == 0) WARN("no SIMD tier on this CPU: only the scalar kernel was exercised");
 }
