@@ -10,6 +10,7 @@
 
 #include "agent/engine/engine.h"
 #include "agent/engine/graph.h"
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 
 namespace edge::engine {
@@ -18,6 +19,7 @@ namespace edge::engine {
 struct ExecEnv {
   std::byte* arena = nullptr;
   QGemmFn qgemm = &QGemmScalar;
+  const ElementwiseKernels* elementwise = nullptr;
 };
 
 // A tensor a step reads: an arena slot, or a constant owned by the compiled graph.

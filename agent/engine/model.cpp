@@ -77,6 +77,7 @@ Status ExecutionContext::Run(std::span<const float* const> inputs, std::span<flo
   ExecEnv env;
   env.arena = arena_;
   env.qgemm = QGemmForTier(tier_);
+  env.elementwise = &ElementwiseForTier(tier_);
   for (const auto& step : g.steps) step->Run(env);
   for (size_t i = 0; i < outputs.size(); ++i) {
     std::memcpy(outputs[i], arena_ + g.output_offsets[i],

@@ -1,4 +1,7 @@
 // The one place that maps a kernel tier to its implementation.
+#include <cpuid.h>
+
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 
 namespace edge::engine {
@@ -9,6 +12,20 @@ QGemmFn QGemmForTier(KernelTier tier) {
     case KernelTier::kAvx2: return &QGemmAvx2;
     default: return &QGemmScalar;
   }
+}
+
+namespace {
+bool HasAvx512Vbmi() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return (ecx & (1u << 1)) != 0;
+}
+}  // namespace
+
+const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
+  static const ElementwiseKernels scalar{&LutScalar, &DepthwiseTapScalar};
+  static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar, &DepthwiseTapAvx512};
+  return EffectiveTier(tier) == KernelTier::kAvx512Vnni ? avx512 : scalar;
 }
 
 }  // namespace edge::engine

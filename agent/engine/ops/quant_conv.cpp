@@ -126,8 +126,8 @@ class QConvStep : public Step {
         FillInt32(acc, grid, depthwise_bias[c]);
         for (int64_t ky = 0; ky < kh; ++ky) {
           for (int64_t kx = 0; kx < kw; ++kx) {
-            DepthwiseTap(acc, padded + ky * dh * wp + kx * dw, grid,
-                         static_cast<int16_t>(weights[c * shape.kp + ky * kw + kx]), zx);
+            env.elementwise->depthwise_tap(acc, padded + ky * dh * wp + kx * dw, grid,
+                                           static_cast<int16_t>(weights[c * shape.kp + ky * kw + kx]), zx);
           }
         }
         RequantizeStrided(acc, wp * sh, sw, oh, ow, mult[c], Y + (b * shape.cout + c) * shape.pixels);
@@ -137,12 +137,6 @@ class QConvStep : public Step {
 
   static void FillInt32(int32_t* __restrict dst, int64_t n, int32_t v) {
     for (int64_t i = 0; i < n; ++i) dst[i] = v;
-  }
-
-  // acc[i] += w * (src[i] - zx); the product fits int16 (|x - zx| <= 255, |w| <= 127).
-  static void DepthwiseTap(int32_t* __restrict acc, const int8_t* __restrict src, int64_t n,
-                           int16_t w, int16_t zx) {
-    for (int64_t i = 0; i < n; ++i) acc[i] += static_cast<int16_t>(w * static_cast<int16_t>(src[i] - zx));
   }
 
   void RequantizeStrided(const int32_t* __restrict acc, int64_t row_pitch, int64_t col_step,

@@ -62,9 +62,7 @@ class QLutStep : public Step {
   int64_t out = 0, count = 0;
   int8_t table[256] = {};
   void Run(const ExecEnv& env) const override {
-    const int8_t* X = x.Get<int8_t>(env);
-    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
-    for (int64_t i = 0; i < count; ++i) Y[i] = table[static_cast<uint8_t>(X[i])];
+    env.elementwise->lut(x.Get<int8_t>(env), count, table, reinterpret_cast<int8_t*>(env.arena + out));
   }
 };
 

@@ -198,3 +198,44 @@ TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernel
 
 }  // namespace
 }  // namespace edge::engine
+
+#include "agent/engine/kernels/elementwise.h"
+
+namespace edge::engine {
+namespace {
+
+TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernels]") {
+  std::mt19937 rng(5);
+  auto byte = [&] { return static_cast<int8_t>(rng()); };
+  for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+    if (!TierSupported(tier)) continue;
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t n : {0, 1, 31, 32, 33, 63, 64, 65, 200, 1000}) {
+      std::vector<int8_t> table(256), x(static_cast<size_t>(n));
+      for (auto& v : table) v = byte();
+      for (auto& v : x) v = byte();
+      if (n > 2) {
+        x[0] = -128;
+        x[1] = 127;
+      }
+      std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+      LutScalar(x.data(), n, table.data(), want.data());
+      k.lut(x.data(), n, table.data(), got.data());
+      INFO("lut tier " << KernelTierName(tier) << " n " << n);
+      REQUIRE(got == want);
+      for (int16_t w : {int16_t{-128}, int16_t{127}, int16_t{-3}}) {
+        for (int16_t zx : {int16_t{-128}, int16_t{127}, int16_t{5}}) {
+          std::vector<int32_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+          for (size_t i = 0; i < a.size(); ++i) a[i] = b[i] = static_cast<int32_t>(rng() % 100000) - 50000;
+          DepthwiseTapScalar(a.data(), x.data(), n, w, zx);
+          k.depthwise_tap(b.data(), x.data(), n, w, zx);
+          INFO("depthwise tap w " << w << " zx " << zx);
+          REQUIRE(a == b);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edge::engine

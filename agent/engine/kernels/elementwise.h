@@ -1,0 +1,29 @@
+// Per-element int8 kernels with ISA tiers: the 256-entry lookup behind the int8 activations and
+// the depthwise-conv tap accumulation. Scalar versions are the specification.
+#pragma once
+
+#include <cstdint>
+
+#include "agent/engine/kernels/cpu_features.h"
+
+namespace edge::engine {
+
+// out[i] = table[(uint8_t)x[i]]
+using LutFn = void (*)(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
+// acc[i] += (int16_t)(w * (int16_t)(src[i] - zx)); the product always fits int16.
+using DepthwiseTapFn = void (*)(int32_t* acc, const int8_t* src, int64_t n, int16_t w, int16_t zx);
+
+struct ElementwiseKernels {
+  LutFn lut;
+  DepthwiseTapFn depthwise_tap;
+};
+
+void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
+void DepthwiseTapScalar(int32_t* acc, const int8_t* src, int64_t n, int16_t w, int16_t zx);
+void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
+void DepthwiseTapAvx512(int32_t* acc, const int8_t* src, int64_t n, int16_t w, int16_t zx);
+
+// The kernels for a tier: the AVX-512 tier uses VBMI for lookups only where the CPU has it.
+const ElementwiseKernels& ElementwiseForTier(KernelTier tier);
+
+}  // namespace edge::engine

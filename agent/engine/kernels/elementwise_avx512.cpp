@@ -1,0 +1,41 @@
+// AVX-512 tier of the per-element int8 kernels. Compiled with -mavx512f/bw/vbmi for this file
+// only; reached through ElementwiseForTier after the cpuid checks.
+#include <immintrin.h>
+
+#include "agent/engine/kernels/elementwise.h"
+
+namespace edge::engine {
+
+void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out) {
+  // Two 128-entry vpermi2b lookups, selected by the index's top bit.
+  const __m512i t0 = _mm512_loadu_si512(table);
+  const __m512i t1 = _mm512_loadu_si512(table + 64);
+  const __m512i t2 = _mm512_loadu_si512(table + 128);
+  const __m512i t3 = _mm512_loadu_si512(table + 192);
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512i idx = _mm512_loadu_si512(x + i);  // as unsigned: 0..127 low half, 128..255 high
+    const __m512i lo = _mm512_permutex2var_epi8(t0, idx, t1);
+    const __m512i hi = _mm512_permutex2var_epi8(t2, idx, t3);
+    const __mmask64 top = _mm512_movepi8_mask(idx);
+    _mm512_storeu_si512(out + i, _mm512_mask_blend_epi8(top, lo, hi));
+  }
+  LutScalar(x + i, n - i, table, out + i);
+}
+
+void DepthwiseTapAvx512(int32_t* acc, const int8_t* src, int64_t n, int16_t w, int16_t zx) {
+  const __m512i wv = _mm512_set1_epi16(w);
+  const __m512i zv = _mm512_set1_epi16(zx);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512i x16 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
+    const __m512i prod = _mm512_mullo_epi16(_mm512_sub_epi16(x16, zv), wv);  // exact in int16
+    const __m512i lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(prod));
+    const __m512i hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(prod, 1));
+    _mm512_storeu_si512(acc + i, _mm512_add_epi32(_mm512_loadu_si512(acc + i), lo));
+    _mm512_storeu_si512(acc + i + 16, _mm512_add_epi32(_mm512_loadu_si512(acc + i + 16), hi));
+  }
+  DepthwiseTapScalar(acc + i, src + i, n - i, w, zx);
+}
+
+}  // namespace edge::engine
