@@ -13,10 +13,32 @@ using LutFn = void (*)(const int8_t* x, int64_t n, const int8_t* table, int8_t* 
 // acc[i] += (int16_t)(w * (int16_t)(src[i] - zx)); the product always fits int16.
 using DepthwiseTapFn = void (*)(int32_t* acc, const int8_t* src, int64_t n, int16_t w, int16_t zx);
 
+// One channel of a depthwise conv on a zero-point padded plane, on the stride-1 output grid:
+//   out[q] = requantize(bias + sum_t w[t] * (plane[q + offsets[t]] - zx)),  q in [0, grid)
+// with the QGemm requantization (multiply in float, clamp, round half to even, add zp).
+// `out` and `plane` need 64 bytes of slack past grid (+ the largest offset for plane).
+struct DepthwiseArgs {
+  const int8_t* plane;
+  int64_t grid;
+  const int64_t* offsets;
+  const int16_t* weights;
+  int taps;
+  int32_t bias;
+  float mult;
+  int16_t zx;
+  int32_t zero_point, qmin, qmax;
+  int8_t* out;
+};
+using DepthwiseChannelFn = void (*)(const DepthwiseArgs& args);
+
 struct ElementwiseKernels {
   LutFn lut;
   DepthwiseTapFn depthwise_tap;
+  DepthwiseChannelFn depthwise_channel;
 };
+
+void DepthwiseChannelScalar(const DepthwiseArgs& args);
+void DepthwiseChannelAvx512(const DepthwiseArgs& args);
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void DepthwiseTapScalar(int32_t* acc, const int8_t* src, int64_t n, int16_t w, int16_t zx);

@@ -59,7 +59,7 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.implicit = !s.depthwise && !s.pointwise && n.stride[0] == 1 && n.stride[1] == 1;
   if (s.depthwise) {
     // int32 accumulators over the padded-width grid, then one zero-point padded plane
-    s.col_bytes = RoundUp(s.hp * s.wp * 4, 64);
+    s.col_bytes = RoundUp(s.hp * s.wp + 128, 64);  // int8 results on the stride-1 grid
     s.padded_bytes = RoundUp(s.hp * s.wp + 128 + s.kernel_w_span, 64);
   } else if (s.implicit) {
     s.c4 = (s.cin_g + 3) / 4;
@@ -101,6 +101,8 @@ class QConvStep : public Step {
   std::vector<int32_t> bias;    // [cout], shift and input zero point folded in
   std::vector<float> mult;      // [cout]
   std::vector<int32_t> depthwise_bias;  // [cout], bias_q without the unsigned-shift correction
+  std::vector<int16_t> tap_weights;     // depthwise: [cout][taps]
+  std::vector<int64_t> tap_offsets;     // depthwise: offset of each tap in the padded plane
   int32_t zero_point = 0, qmin = -128, qmax = 127;
 
   // Depthwise: acc = bias + sum (x - zx) * w over the taps, the same integer the GEMM
@@ -111,52 +113,43 @@ class QConvStep : public Step {
   void RunDepthwise(const ExecEnv& env) const {
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
-    int32_t* acc = reinterpret_cast<int32_t*>(env.arena + scratch);
+    int8_t* grid_out = reinterpret_cast<int8_t*>(env.arena + scratch);
     int8_t* padded = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes);
-    const int16_t zx = static_cast<int16_t>(static_cast<int32_t>(pad_byte) - 128);
-    const int64_t kh = geom.kernel_h, kw = geom.kernel_w, sh = geom.stride_h, sw = geom.stride_w;
-    const int64_t dh = geom.dilation_h, dw = geom.dilation_w;
-    const int64_t oh = shape.oh, ow = shape.ow, wp = shape.wp;
-    // Accumulate on the stride-1 grid of the padded plane (rows up to the last one a strided
-    // output needs), then read every stride-th entry: more multiply-adds, all vectorized.
-    const int64_t grid = ((oh - 1) * sh + 1) * wp;
+    const int64_t sh = geom.stride_h, sw = geom.stride_w, oh = shape.oh, ow = shape.ow, wp = shape.wp;
+    const int64_t taps = geom.kernel_h * geom.kernel_w;
+    DepthwiseArgs a;
+    a.plane = padded;
+    a.grid = ((oh - 1) * sh + 1) * wp;  // stride-1 grid rows up to the last one a strided output needs
+    a.offsets = tap_offsets.data();
+    a.taps = static_cast<int>(taps);
+    a.zx = static_cast<int16_t>(static_cast<int32_t>(pad_byte) - 128);
+    a.zero_point = zero_point;
+    a.qmin = qmin;
+    a.qmax = qmax;
+    a.out = grid_out;
     for (int64_t b = 0; b < shape.batch; ++b) {
       for (int64_t c = 0; c < shape.cout; ++c) {
         PadOnePlane(X + (b * shape.cin + c) * shape.ih * shape.iw, padded);
-        FillInt32(acc, grid, depthwise_bias[c]);
-        for (int64_t ky = 0; ky < kh; ++ky) {
-          for (int64_t kx = 0; kx < kw; ++kx) {
-            env.elementwise->depthwise_tap(acc, padded + ky * dh * wp + kx * dw, grid,
-                                           static_cast<int16_t>(weights[c * shape.kp + ky * kw + kx]), zx);
+        a.weights = tap_weights.data() + c * taps;
+        a.bias = depthwise_bias[c];
+        a.mult = mult[c];
+        env.elementwise->depthwise_channel(a);
+        int8_t* dst = Y + (b * shape.cout + c) * shape.pixels;
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          const int8_t* row = grid_out + oy * sh * wp;
+          if (sw == 1) {
+            std::memcpy(dst + oy * ow, row, static_cast<size_t>(ow));
+          } else {
+            for (int64_t ox = 0; ox < ow; ++ox) dst[oy * ow + ox] = row[ox * sw];
           }
         }
-        RequantizeStrided(acc, wp * sh, sw, oh, ow, mult[c], Y + (b * shape.cout + c) * shape.pixels);
-      }
-    }
-  }
-
-  static void FillInt32(int32_t* __restrict dst, int64_t n, int32_t v) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = v;
-  }
-
-  void RequantizeStrided(const int32_t* __restrict acc, int64_t row_pitch, int64_t col_step,
-                         int64_t rows, int64_t cols, float m, int8_t* __restrict dst) const {
-    const float lo = static_cast<float>(qmin - zero_point), hi = static_cast<float>(qmax - zero_point);
-    const int32_t zp = zero_point;
-    for (int64_t oy = 0; oy < rows; ++oy) {
-      const int32_t* a = acc + oy * row_pitch;
-      int8_t* d = dst + oy * cols;
-      for (int64_t ox = 0; ox < cols; ++ox) {
-        float v = static_cast<float>(a[ox * col_step]) * m;
-        v = std::min(std::max(v, lo), hi);
-        d[ox] = static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(v)) + zp);
       }
     }
   }
 
   void PadOnePlane(const int8_t* src, int8_t* dst) const {
     const int8_t zp = static_cast<int8_t>(pad_byte ^ 0x80);
-    std::memset(dst, zp, static_cast<size_t>(shape.hp * shape.wp + 64 + shape.kernel_w_span));
+    std::memset(dst, zp, static_cast<size_t>(shape.hp * shape.wp + 128 + shape.kernel_w_span));
     for (int64_t y = 0; y < shape.ih; ++y) {
       std::memcpy(dst + (y + shape.pad_t) * shape.wp + shape.pad_l, src + y * shape.iw,
                   static_cast<size_t>(shape.iw));
@@ -330,6 +323,17 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
       s->mult[c] = x.q.scale * w.cscale[c] / y.q.scale;
     }
     s->depthwise_bias = n.bias_q;
+    if (cs.depthwise) {
+      const int64_t taps = n.kernel[0] * n.kernel[1];
+      for (int64_t c = 0; c < cs.cout; ++c) {
+        for (int64_t t = 0; t < taps; ++t) s->tap_weights.push_back(static_cast<int16_t>(w.ci[c * taps + t]));
+      }
+      for (int64_t ky = 0; ky < n.kernel[0]; ++ky) {
+        for (int64_t kx = 0; kx < n.kernel[1]; ++kx) {
+          s->tap_offsets.push_back(ky * n.dilation[0] * cs.wp + kx * n.dilation[1]);
+        }
+      }
+    }
     if (cs.pointwise) {
       // 1x1 stride 1: the im2col of a whole plane is one row of H*W pixels
       s->geom = ConvGeometry{cs.cin_g, 1, cs.pixels, 1, 1, 1, 1, 1, 1, 0, 0, 1, cs.pixels};

@@ -234,6 +234,29 @@ TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernel
         }
       }
     }
+    // Whole depthwise channels: random planes, 3x3 and 5x1 taps, extreme parameters.
+    for (int trial = 0; trial < 60; ++trial) {
+      const int64_t wp = 3 + trial % 29, rows = 2 + trial % 7;
+      const int taps = trial % 2 == 0 ? 9 : 5;
+      std::vector<int64_t> offsets;
+      for (int t = 0; t < taps; ++t) offsets.push_back(taps == 9 ? (t / 3) * wp + t % 3 : t * wp);
+      const int64_t grid = rows * wp;
+      std::vector<int8_t> plane(static_cast<size_t>(grid + offsets.back() + 160));
+      for (auto& v : plane) v = byte();
+      std::vector<int16_t> weights;
+      for (int t = 0; t < taps; ++t) weights.push_back(trial % 5 == 0 ? int16_t{-128} : static_cast<int16_t>(byte()));
+      DepthwiseArgs a{plane.data(), grid, offsets.data(), weights.data(), taps,
+                      static_cast<int32_t>(rng() % 20001) - 10000, trial % 3 == 0 ? 0.5f : 0.0037f,
+                      static_cast<int16_t>(trial % 4 == 0 ? -128 : byte()), trial % 4 == 1 ? -128 : 3,
+                      trial % 6 == 0 ? 0 : -128, 127, nullptr};
+      std::vector<int8_t> want(static_cast<size_t>(grid + 64)), got(static_cast<size_t>(grid + 64));
+      a.out = want.data();
+      DepthwiseChannelScalar(a);
+      a.out = got.data();
+      k.depthwise_channel(a);
+      INFO("depthwise channel trial " << trial << " tier " << KernelTierName(tier));
+      REQUIRE(std::equal(want.begin(), want.begin() + grid, got.begin()));
+    }
   }
 }
 
