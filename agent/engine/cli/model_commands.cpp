@@ -25,9 +25,11 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
+// Failures of the work itself (a bad model, an unreadable file) are errors, not usage errors:
+// usage (exit 2) is reserved for wrong command lines, which the commands check themselves.
 int ReportError(const Error& e) {
   std::fprintf(stderr, "error: %s\n", e.message.c_str());
-  return e.code == ErrorCode::kInvalidArgument ? kExitUsage : kExitError;
+  return kExitError;
 }
 
 bool ParseTierOrComplain(const std::string& text, KernelTier& tier) {
