@@ -9,6 +9,25 @@
 namespace edge::engine {
 namespace {
 
+// Feature-map rows are often a handful of bytes, where a libc memcpy call per row costs more
+// than the convolution: fixed-size (inlined) moves, overlapping at the end, never past n.
+inline void CopyRow(int8_t* __restrict dst, const int8_t* __restrict src, int64_t n) {
+  if (n >= 16) {
+    for (int64_t i = 0; i + 16 <= n; i += 16) __builtin_memcpy(dst + i, src + i, 16);
+    __builtin_memcpy(dst + n - 16, src + n - 16, 16);
+  } else if (n >= 8) {
+    __builtin_memcpy(dst, src, 8);
+    __builtin_memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    __builtin_memcpy(dst, src, 4);
+    __builtin_memcpy(dst + n - 4, src + n - 4, 4);
+  } else {
+    if (n > 0) dst[0] = src[0];
+    if (n > 1) dst[1] = src[1];
+    if (n > 2) dst[2] = src[2];
+  }
+}
+
 struct ConvShape {
   int64_t batch, cin, cout, group, cin_g, cout_g, ih, iw, oh, ow, k, kp, pixels, np;
   int64_t pad_t, pad_l, pad_b, pad_r, hp, wp;  // padded input plane (when the conv pads)
@@ -92,8 +111,8 @@ class QConvStep : public Step {
     std::memset(dst, zp, static_cast<size_t>(shape.cin_g * shape.hp * shape.wp));
     for (int64_t c = 0; c < shape.cin_g; ++c) {
       for (int64_t y = 0; y < shape.ih; ++y) {
-        std::memcpy(dst + (c * shape.hp + y + shape.pad_t) * shape.wp + shape.pad_l,
-                    src + (c * shape.ih + y) * shape.iw, static_cast<size_t>(shape.iw));
+        CopyRow(dst + (c * shape.hp + y + shape.pad_t) * shape.wp + shape.pad_l,
+                src + (c * shape.ih + y) * shape.iw, shape.iw);
       }
     }
   }
@@ -138,7 +157,7 @@ class QConvStep : public Step {
         for (int64_t oy = 0; oy < oh; ++oy) {
           const int8_t* row = grid_out + oy * sh * wp;
           if (sw == 1) {
-            std::memcpy(dst + oy * ow, row, static_cast<size_t>(ow));
+            CopyRow(dst + oy * ow, row, ow);
           } else {
             for (int64_t ox = 0; ox < ow; ++ox) dst[oy * ow + ox] = row[ox * sw];
           }
@@ -151,8 +170,7 @@ class QConvStep : public Step {
     const int8_t zp = static_cast<int8_t>(pad_byte ^ 0x80);
     std::memset(dst, zp, static_cast<size_t>(shape.hp * shape.wp + 128 + shape.kernel_w_span));
     for (int64_t y = 0; y < shape.ih; ++y) {
-      std::memcpy(dst + (y + shape.pad_t) * shape.wp + shape.pad_l, src + y * shape.iw,
-                  static_cast<size_t>(shape.iw));
+      CopyRow(dst + (y + shape.pad_t) * shape.wp + shape.pad_l, src + y * shape.iw, shape.iw);
     }
   }
 
@@ -189,8 +207,7 @@ class QConvStep : public Step {
         int8_t* dst = Y + (b * shape.cout + g * shape.cout_g) * shape.pixels;
         for (int64_t m = 0; m < shape.cout_g; ++m) {
           for (int64_t oy = 0; oy < shape.oh; ++oy) {
-            std::memcpy(dst + m * shape.pixels + oy * shape.ow, tmp + m * shape.grid + oy * shape.wp,
-                        static_cast<size_t>(shape.ow));
+            CopyRow(dst + m * shape.pixels + oy * shape.ow, tmp + m * shape.grid + oy * shape.wp, shape.ow);
           }
         }
       }
