@@ -20,6 +20,14 @@ inline constexpr int64_t kQGemmColumnAlign = 16;  // R is padded to a multiple o
 
 inline int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// Columns of a packed right operand: n rounded up to 16, plus 16 when the byte stride between
+// k-groups (4 * columns) would be a multiple of 512. Power-of-two strides map a column
+// panel's k-groups onto a few L1 sets and evict it while it is being reused.
+inline int64_t PackedColumns(int64_t n) {
+  const int64_t np = RoundUp(n, kQGemmColumnAlign);
+  return (np * 4) % 512 == 0 ? np + kQGemmColumnAlign : np;
+}
+
 enum class QGemmWeights {
   kLeft,   // Conv: L = weights (s8, one row per output channel), R = activations (u8)
   kRight,  // Gemm: L = activations (u8, one row per output row), R = weights (s8, one column per channel)

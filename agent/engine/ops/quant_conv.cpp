@@ -62,7 +62,7 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.k = s.cin_g * n.kernel[0] * n.kernel[1];
   s.kp = RoundUp(s.k, 4);
   s.pixels = s.oh * s.ow;
-  s.np = RoundUp(s.pixels, kQGemmColumnAlign);
+  s.np = PackedColumns(s.pixels);
   s.pad_t = n.pad[0];
   s.pad_l = n.pad[1];
   s.pad_b = n.pad[2];
@@ -395,7 +395,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
   s->k = w.shape[1];
   s->m = x.elements / s->k;
   s->kp = RoundUp(s->k, 4);
-  s->np = RoundUp(s->n, kQGemmColumnAlign);
+  s->np = PackedColumns(s->n);
   s->x = ctx.RefOf(n.in[0]);
   s->out = ctx.Out(n);
   s->scratch = ctx.scratch_offset;

@@ -37,7 +37,7 @@ int RunGemmSweep(std::FILE* out) {
   std::fprintf(out, "| M = N = K | AVX-512 VNNI GOP/s | %% of VNNI peak | AVX2 GOP/s |\n|---|---|---|---|\n");
   std::mt19937 rng(3);
   for (int64_t size : {64, 128, 256, 512, 1024}) {
-    const int64_t kp = RoundUp(size, 4), np = RoundUp(size, kQGemmColumnAlign);
+    const int64_t kp = RoundUp(size, 4), np = PackedColumns(size);
     std::vector<uint8_t> left(static_cast<size_t>(size * kp)), right(static_cast<size_t>(kp * np));
     for (auto& v : left) v = static_cast<uint8_t>(rng());
     for (auto& v : right) v = static_cast<uint8_t>(rng());
