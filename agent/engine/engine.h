@@ -36,6 +36,9 @@ struct LoadOptions {
 
 struct RunTiming {
   int64_t total_ns = 0;
+  // Optional, caller-owned: when set, Run adds each step's nanoseconds to step_ns[i]
+  // (StepSummary().size() entries), for profiling without allocation.
+  int64_t* step_ns = nullptr;
 };
 
 class CompiledGraph;  // defined in compile.h

@@ -78,7 +78,17 @@ Status ExecutionContext::Run(std::span<const float* const> inputs, std::span<flo
   env.arena = arena_;
   env.qgemm = QGemmForTier(tier_);
   env.elementwise = &ElementwiseForTier(tier_);
-  for (const auto& step : g.steps) step->Run(env);
+  if (timing != nullptr && timing->step_ns != nullptr) {
+    for (size_t i = 0; i < g.steps.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      g.steps[i]->Run(env);
+      timing->step_ns[i] += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now() - t0)
+                                .count();
+    }
+  } else {
+    for (const auto& step : g.steps) step->Run(env);
+  }
   for (size_t i = 0; i < outputs.size(); ++i) {
     std::memcpy(outputs[i], arena_ + g.output_offsets[i],
                 static_cast<size_t>(g.outputs[i].elements) * sizeof(float));

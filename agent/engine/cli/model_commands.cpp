@@ -159,6 +159,7 @@ struct BenchArgs {
   std::string model;
   int iterations = 200, warmup = 20;
   std::string tier = "auto";
+  bool profile = false;
 };
 
 int RunBench(const BenchArgs& a) {
@@ -185,8 +186,11 @@ int RunBench(const BenchArgs& a) {
   for (auto& v : outs) out_ptrs.push_back(v.data());
   ExecutionContext ctx(*model, tier);
   std::vector<double> us;
+  const auto steps = m.StepSummary();
+  std::vector<int64_t> step_ns(steps.size(), 0);
   for (int i = 0; i < a.warmup + a.iterations; ++i) {
     RunTiming timing;
+    if (a.profile && i >= a.warmup) timing.step_ns = step_ns.data();
     auto st = ctx.Run(in_ptrs, out_ptrs, &timing);
     if (!st) return ReportError(st.error());
     if (i >= a.warmup) us.push_back(double(timing.total_ns) / 1000.0);
@@ -200,6 +204,12 @@ int RunBench(const BenchArgs& a) {
               std::string(KernelTierName(ctx.tier())).c_str(), a.iterations);
   std::printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  mean %.1f  min %.1f\n", pct(0.5), pct(0.9), pct(0.99), mean, us.front());
   std::printf("arena %lld bytes\n", static_cast<long long>(m.arena_bytes()));
+  if (a.profile) {
+    std::printf("per step (mean us over the timed runs):\n");
+    for (size_t i = 0; i < steps.size(); ++i) {
+      std::printf("  %8.2f  %s\n", double(step_ns[i]) / 1000.0 / a.iterations, steps[i].c_str());
+    }
+  }
   return kExitOk;
 }
 
@@ -240,6 +250,7 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
   bench->add_option("--iterations,-n", b->iterations, "timed runs (default 200)");
   bench->add_option("--warmup", b->warmup, "untimed runs first (default 20)");
   bench->add_option("--tier", b->tier, "kernel tier: auto, scalar, avx2, avx512vnni");
+  bench->add_flag("--profile", b->profile, "also print the mean time of every step");
   bench->callback([b, &exit_code] { exit_code = RunBench(*b); });
 }
 
