@@ -31,11 +31,33 @@ struct DepthwiseArgs {
 };
 using DepthwiseChannelFn = void (*)(const DepthwiseArgs& args);
 
+// Same-shape int8 Add: y = sat(round_half_even(clamp(ra*(a - za) + rb*(b - zb))) + zo), float
+// multiply and add kept separate (never fused), as in the scalar kernel.
+struct QAddArgs {
+  const int8_t* a;
+  const int8_t* b;
+  int64_t n;
+  float ra, rb;
+  int32_t za, zb, zo, qmin, qmax;
+  int8_t* y;
+};
+using QAddFn = void (*)(const QAddArgs& args);
+
+// QuantizeLinear of floats: y = sat(round_half_even(x / scale) + zp), NaN saturating low.
+using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
+
 struct ElementwiseKernels {
   LutFn lut;
   DepthwiseTapFn depthwise_tap;
   DepthwiseChannelFn depthwise_channel;
+  QAddFn qadd;
+  QuantizeFn quantize;
 };
+
+void QAddScalar(const QAddArgs& args);
+void QAddAvx512(const QAddArgs& args);
+void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
+void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
 void DepthwiseChannelScalar(const DepthwiseArgs& args);
 void DepthwiseChannelAvx512(const DepthwiseArgs& args);

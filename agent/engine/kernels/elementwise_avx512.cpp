@@ -65,4 +65,44 @@ void DepthwiseChannelAvx512(const DepthwiseArgs& a) {
   }
 }
 
+void QAddAvx512(const QAddArgs& p) {
+  const __m512 ra = _mm512_set1_ps(p.ra), rb = _mm512_set1_ps(p.rb);
+  const __m512i za = _mm512_set1_epi32(p.za), zb = _mm512_set1_epi32(p.zb), zo = _mm512_set1_epi32(p.zo);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zo));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zo));
+  int64_t i = 0;
+  for (; i + 16 <= p.n; i += 16) {
+    const __m512i a = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.a + i)));
+    const __m512i b = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.b + i)));
+    const __m512 fa = _mm512_mul_ps(ra, _mm512_cvtepi32_ps(_mm512_sub_epi32(a, za)));
+    const __m512 fb = _mm512_mul_ps(rb, _mm512_cvtepi32_ps(_mm512_sub_epi32(b, zb)));
+    __m512 v = _mm512_add_ps(fa, fb);
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i),
+                     _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zo)));
+  }
+  QAddArgs rest = p;
+  rest.a += i;
+  rest.b += i;
+  rest.y += i;
+  rest.n -= i;
+  QAddScalar(rest);
+}
+
+void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y) {
+  const __m512 s = _mm512_set1_ps(scale);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(-128 - zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(127 - zero_point));
+  const __m512i zp = _mm512_set1_epi32(zero_point);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_div_ps(_mm512_loadu_ps(x + i), s);
+    v = _mm512_max_ps(v, lo);  // max(NaN, lo) = lo: NaN saturates low like the scalar kernel
+    v = _mm512_min_ps(v, hi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp)));
+  }
+  QuantizeScalar(x + i, n - i, scale, zero_point, y + i);
+}
+
 }  // namespace edge::engine

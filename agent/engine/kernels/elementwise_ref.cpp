@@ -1,6 +1,8 @@
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 
+#include <algorithm>
+
 namespace edge::engine {
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out) {
@@ -19,6 +21,26 @@ void DepthwiseChannelScalar(const DepthwiseArgs& a) {
       acc += static_cast<int16_t>(a.weights[t] * static_cast<int16_t>(a.plane[q + a.offsets[t]] - a.zx));
     }
     a.out[q] = Requantize(acc, a.mult, a.zero_point, a.qmin, a.qmax);
+  }
+}
+
+void QAddScalar(const QAddArgs& p) {
+  const float lo = static_cast<float>(p.qmin - p.zo), hi = static_cast<float>(p.qmax - p.zo);
+  const float ra = p.ra, rb = p.rb;
+  const int32_t za = p.za, zb = p.zb, zo = p.zo;
+  for (int64_t i = 0; i < p.n; ++i) {
+    float v = ra * static_cast<float>(p.a[i] - za) + rb * static_cast<float>(p.b[i] - zb);
+    v = std::min(std::max(v, lo), hi);
+    p.y[i] = static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(v)) + zo);
+  }
+}
+
+void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y) {
+  const float lo = static_cast<float>(-128 - zero_point), hi = static_cast<float>(127 - zero_point);
+  for (int64_t i = 0; i < n; ++i) {
+    float v = x[i] / scale;
+    v = !(v >= lo) ? lo : (v > hi ? hi : v);  // NaN saturates low
+    y[i] = static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(v)) + zero_point);
   }
 }
 

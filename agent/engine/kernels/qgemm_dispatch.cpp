@@ -23,9 +23,10 @@ bool HasAvx512Vbmi() {
 }  // namespace
 
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
-  static const ElementwiseKernels scalar{&LutScalar, &DepthwiseTapScalar, &DepthwiseChannelScalar};
+  static const ElementwiseKernels scalar{&LutScalar, &DepthwiseTapScalar, &DepthwiseChannelScalar,
+                                         &QAddScalar, &QuantizeScalar};
   static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar, &DepthwiseTapAvx512,
-                                         &DepthwiseChannelAvx512};
+                                         &DepthwiseChannelAvx512, &QAddAvx512, &QuantizeAvx512};
   return EffectiveTier(tier) == KernelTier::kAvx512Vnni ? avx512 : scalar;
 }
 

@@ -189,15 +189,9 @@ class QuantizeStep : public Step {
   int64_t out = 0, count = 0;
   QParams q;
   void Run(const ExecEnv& env) const override {
-    const float* X = x.Get<float>(env);
-    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
-    const float lo = static_cast<float>(-128 - q.zero_point), hi = static_cast<float>(127 - q.zero_point);
-    for (int64_t i = 0; i < count; ++i) {
-      // ONNX QuantizeLinear: saturate(round_half_even(x / scale) + zero_point); NaN maps to lo
-      float v = X[i] / q.scale;
-      v = !(v >= lo) ? lo : (v > hi ? hi : v);  // NaN saturates low
-      Y[i] = static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(v)) + q.zero_point);
-    }
+    // ONNX QuantizeLinear: saturate(round_half_even(x / scale) + zero_point); NaN maps low
+    env.elementwise->quantize(x.Get<float>(env), count, q.scale, q.zero_point,
+                              reinterpret_cast<int8_t*>(env.arena + out));
   }
 };
 

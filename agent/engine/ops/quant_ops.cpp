@@ -37,16 +37,8 @@ class QBinaryStep : public Step {
       });
     } else if (plan.same_shape) {
       // The common residual Add: a flat loop the compiler vectorizes (same float operations).
-      // Locals, not members: int8 stores could alias `this` and block vectorization.
-      const float lo = static_cast<float>(qmin - zo), hi = static_cast<float>(qmax - zo);
-      const float fa = ra, fb = rb;
-      const int32_t ia = za, ib = zb, io = zo;
-      const int64_t total = plan.total;
-      for (int64_t i = 0; i < total; ++i) {
-        float y = fa * static_cast<float>(A[i] - ia) + fb * static_cast<float>(B[i] - ib);
-        y = std::min(std::max(y, lo), hi);
-        Y[i] = static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(y)) + io);
-      }
+      // The common residual Add, through the tier's kernel (same float operations).
+      env.elementwise->qadd(QAddArgs{A, B, plan.total, ra, rb, za, zb, zo, qmin, qmax, Y});
     } else {
       ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
         const float y = ra * static_cast<float>(A[i] - za) + rb * static_cast<float>(B[j] - zb);

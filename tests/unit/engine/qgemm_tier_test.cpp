@@ -199,6 +199,8 @@ TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernel
 }  // namespace
 }  // namespace edge::engine
 
+#include <limits>
+
 #include "agent/engine/kernels/elementwise.h"
 
 namespace edge::engine {
@@ -232,6 +234,40 @@ TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernel
           INFO("depthwise tap w " << w << " zx " << zx);
           REQUIRE(a == b);
         }
+      }
+    }
+    // Residual adds and input quantization, with saturation, extreme zero points, NaN and inf.
+    for (int64_t n : {1, 15, 16, 17, 100, 1000}) {
+      std::vector<int8_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+      for (auto& v : a) v = byte();
+      for (auto& v : b) v = byte();
+      for (int variant = 0; variant < 4; ++variant) {
+        QAddArgs p{a.data(), b.data(), n, variant == 0 ? 0.5f : 1.7f, variant == 1 ? 0.25f : 0.9f,
+                   variant == 2 ? -128 : 3, variant == 3 ? 127 : -7, variant == 1 ? -128 : 11,
+                   variant == 2 ? 0 : -128, 127, nullptr};
+        std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+        p.y = want.data();
+        QAddScalar(p);
+        p.y = got.data();
+        k.qadd(p);
+        INFO("qadd n " << n << " variant " << variant);
+        REQUIRE(got == want);
+      }
+      std::vector<float> x(static_cast<size_t>(n));
+      std::normal_distribution<float> dist(0.0f, 30.0f);
+      for (auto& v : x) v = dist(rng);
+      if (n > 4) {
+        x[0] = std::numeric_limits<float>::quiet_NaN();
+        x[1] = std::numeric_limits<float>::infinity();
+        x[2] = -std::numeric_limits<float>::infinity();
+        x[3] = 0.5f;  // a tie: rounds to even
+      }
+      for (int32_t zp : {-128, 0, 127}) {
+        std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+        QuantizeScalar(x.data(), n, 0.25f, zp, want.data());
+        k.quantize(x.data(), n, 0.25f, zp, got.data());
+        INFO("quantize n " << n << " zp " << zp);
+        REQUIRE(got == want);
       }
     }
     // Whole depthwise channels: random planes, 3x3 and 5x1 taps, extreme parameters.
