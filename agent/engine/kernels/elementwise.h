@@ -1,5 +1,5 @@
-// Per-element int8 kernels with ISA tiers: the 256-entry lookup behind the int8 activations and
-// the depthwise-conv tap accumulation. Scalar versions are the specification.
+// Per-element int8 kernels with ISA tiers: the 256-entry lookup behind the int8 activations, the
+// depthwise conv, the residual Add and input quantization. Scalar versions are the specification.
 #pragma once
 
 #include <cstdint>
@@ -10,8 +10,6 @@ namespace edge::engine {
 
 // out[i] = table[(uint8_t)x[i]]
 using LutFn = void (*)(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
-// acc[i] += (int16_t)(w * (int16_t)(src[i] - zx)); the product always fits int16.
-using DepthwiseTapFn = void (*)(int32_t* acc, const int8_t* src, int64_t n, int16_t w, int16_t zx);
 
 // One channel of a depthwise conv on a zero-point padded plane, on the stride-1 output grid:
 //   out[q] = requantize(bias + sum_t w[t] * (plane[q + offsets[t]] - zx)),  q in [0, grid)
@@ -48,7 +46,6 @@ using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero
 
 struct ElementwiseKernels {
   LutFn lut;
-  DepthwiseTapFn depthwise_tap;
   DepthwiseChannelFn depthwise_channel;
   QAddFn qadd;
   QuantizeFn quantize;
@@ -63,9 +60,7 @@ void DepthwiseChannelScalar(const DepthwiseArgs& args);
 void DepthwiseChannelAvx512(const DepthwiseArgs& args);
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
-void DepthwiseTapScalar(int32_t* acc, const int8_t* src, int64_t n, int16_t w, int16_t zx);
 void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
-void DepthwiseTapAvx512(int32_t* acc, const int8_t* src, int64_t n, int16_t w, int16_t zx);
 
 // The kernels for a tier: the AVX-512 tier uses VBMI for lookups only where the CPU has it.
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier);

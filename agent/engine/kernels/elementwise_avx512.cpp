@@ -23,21 +23,6 @@ void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out)
   LutScalar(x + i, n - i, table, out + i);
 }
 
-void DepthwiseTapAvx512(int32_t* acc, const int8_t* src, int64_t n, int16_t w, int16_t zx) {
-  const __m512i wv = _mm512_set1_epi16(w);
-  const __m512i zv = _mm512_set1_epi16(zx);
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m512i x16 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
-    const __m512i prod = _mm512_mullo_epi16(_mm512_sub_epi16(x16, zv), wv);  // exact in int16
-    const __m512i lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(prod));
-    const __m512i hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(prod, 1));
-    _mm512_storeu_si512(acc + i, _mm512_add_epi32(_mm512_loadu_si512(acc + i), lo));
-    _mm512_storeu_si512(acc + i + 16, _mm512_add_epi32(_mm512_loadu_si512(acc + i + 16), hi));
-  }
-  DepthwiseTapScalar(acc + i, src + i, n - i, w, zx);
-}
-
 void DepthwiseChannelAvx512(const DepthwiseArgs& a) {
   const __m512i zx = _mm512_set1_epi16(a.zx);
   const __m512i bias = _mm512_set1_epi32(a.bias);

@@ -87,18 +87,25 @@ void TileRows(const QGemmArgs& a, int64_t m0, int64_t n0, int vecs) {
   }
 }
 
+// Conv (weights left) has few rows (output channels, usually a multiple of 8) and many
+// columns: 8 x 48 tiles. Gemm (weights right) has many rows: 6 x 64 tiles. Both use 24
+// accumulators.
 template <bool kLeftWeights>
 void Run(const QGemmArgs& a) {
-  for (int64_t n0 = 0; n0 < a.n; n0 += 16 * kMaxVecs) {
-    const int vecs = static_cast<int>(std::min<int64_t>(kMaxVecs, (a.n - n0 + 15) / 16));
-    for (int64_t m0 = 0; m0 < a.m; m0 += kMaxRows) {
-      switch (std::min<int64_t>(kMaxRows, a.m - m0)) {
+  constexpr int kRowsPerTile = kLeftWeights ? 8 : kMaxRows;
+  constexpr int kVecsPerTile = kLeftWeights ? 3 : kMaxVecs;
+  for (int64_t n0 = 0; n0 < a.n; n0 += 16 * kVecsPerTile) {
+    const int vecs = static_cast<int>(std::min<int64_t>(kVecsPerTile, (a.n - n0 + 15) / 16));
+    for (int64_t m0 = 0; m0 < a.m; m0 += kRowsPerTile) {
+      switch (std::min<int64_t>(kRowsPerTile, a.m - m0)) {
         case 1: TileRows<kLeftWeights, 1>(a, m0, n0, vecs); break;
         case 2: TileRows<kLeftWeights, 2>(a, m0, n0, vecs); break;
         case 3: TileRows<kLeftWeights, 3>(a, m0, n0, vecs); break;
         case 4: TileRows<kLeftWeights, 4>(a, m0, n0, vecs); break;
         case 5: TileRows<kLeftWeights, 5>(a, m0, n0, vecs); break;
-        default: TileRows<kLeftWeights, 6>(a, m0, n0, vecs); break;
+        case 6: TileRows<kLeftWeights, 6>(a, m0, n0, vecs); break;
+        case 7: TileRows<kLeftWeights, 7>(a, m0, n0, vecs); break;
+        default: TileRows<kLeftWeights, 8>(a, m0, n0, vecs); break;
       }
     }
   }

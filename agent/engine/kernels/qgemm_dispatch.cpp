@@ -23,9 +23,9 @@ bool HasAvx512Vbmi() {
 }  // namespace
 
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
-  static const ElementwiseKernels scalar{&LutScalar, &DepthwiseTapScalar, &DepthwiseChannelScalar,
+  static const ElementwiseKernels scalar{&LutScalar, &DepthwiseChannelScalar,
                                          &QAddScalar, &QuantizeScalar};
-  static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar, &DepthwiseTapAvx512,
+  static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
                                          &DepthwiseChannelAvx512, &QAddAvx512, &QuantizeAvx512};
   return EffectiveTier(tier) == KernelTier::kAvx512Vnni ? avx512 : scalar;
 }
