@@ -128,6 +128,9 @@ async function main() {
     const mark = (r, t) => `${r.toFixed(1)}x${r >= t ? '' : ' (missed)'}`;
     md += `| ${name} | ${mark(fc / e, 3)} | ${mark(qc / e, 4)} | ${f < 50 || q < 50 ? 'yes' : 'no'} |\n`;
   }
+  md += '\nWhere the time goes and what limits the missed ratios: docs/engine.md, "Performance". ';
+  md += 'Per-step times: `edge-model bench MODEL --profile`. This machine is shared (2 vCPUs, other builds running): ';
+  md += 'absolute numbers move by tens of percent between runs, the interleaving keeps the ratios comparable.\n';
   md += '\n### int8 GEMM sweep (`edge_engine_bench gemm`)\n\n' + gemm + '\n';
   process.stdout.write(md);
   if (WRITE) {
