@@ -35,6 +35,23 @@ inline __m128i Load16Stride2(const int8_t* p) {
   return _mm_xor_si128(_mm_packus_epi16(lo, hi), _mm_set1_epi8(-128));
 }
 
+// 8 output pixels: the low halves of the four rows, interleaved into 32 bytes.
+inline void Interleave8(__m128i a, __m128i b, __m128i c, __m128i d, uint8_t* dst) {
+  const __m128i ab = _mm_unpacklo_epi8(a, b), cd = _mm_unpacklo_epi8(c, d);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(ab, cd));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(ab, cd));
+}
+
+inline __m128i Load8Stride1(const int8_t* p) {
+  return _mm_xor_si128(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), _mm_set1_epi8(-128));
+}
+
+// Every other byte of 16: 8 stride-2 taps in the low half.
+inline __m128i Load8Stride2(const int8_t* p) {
+  const __m128i v = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), _mm_set1_epi16(0x00FF));
+  return _mm_xor_si128(_mm_packus_epi16(v, v), _mm_set1_epi8(-128));
+}
+
 }  // namespace
 
 int64_t Im2colPadRowLength(const ConvGeometry& g) {
@@ -110,6 +127,11 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
           Interleave16(Load16Stride1(src[0] + ox), Load16Stride1(src[1] + ox), Load16Stride1(src[2] + ox),
                        Load16Stride1(src[3] + ox), dst + ox * 4);
         }
+        if (ox + 8 <= hi) {
+          Interleave8(Load8Stride1(src[0] + ox), Load8Stride1(src[1] + ox), Load8Stride1(src[2] + ox),
+                      Load8Stride1(src[3] + ox), dst + ox * 4);
+          ox += 8;
+        }
       } else if (sw == 2) {
         // 32 source bytes per 16 pixels: stay inside the row (or the padding row)
         for (; ox + 16 <= hi; ox += 16) {
@@ -121,6 +143,18 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
           if (!fits) break;
           Interleave16(Load16Stride2(src[0] + ox * 2), Load16Stride2(src[1] + ox * 2),
                        Load16Stride2(src[2] + ox * 2), Load16Stride2(src[3] + ox * 2), dst + ox * 4);
+        }
+        if (ox + 8 <= hi) {
+          bool fits = true;
+          for (int j = 0; j < 4; ++j) {
+            // 16 bytes read, the last one past the last tap used (callers keep that slack)
+            if (row_ok[j] && ox * 2 + kx[j] * g.dilation_w - g.pad_left + 15 > iw) fits = false;
+          }
+          if (fits) {
+            Interleave8(Load8Stride2(src[0] + ox * 2), Load8Stride2(src[1] + ox * 2), Load8Stride2(src[2] + ox * 2),
+                        Load8Stride2(src[3] + ox * 2), dst + ox * 4);
+            ox += 8;
+          }
         }
       }
       for (; ox < hi; ++ox) {
