@@ -1,0 +1,101 @@
+#include <algorithm>
+#include <numeric>
+
+#include "agent/engine/compile.h"
+
+namespace edge::engine {
+namespace {
+
+constexpr int64_t kAlign = 64;
+
+struct Buffer {
+  int64_t bytes = 0;
+  int first = 0, last = 0;  // step indices, inclusive
+  int64_t offset = -1;
+};
+
+}  // namespace
+
+ArenaPlan PlanArena(const Graph& g, const std::vector<int64_t>& scratch, bool keep_all) {
+  const int steps = static_cast<int>(g.nodes.size());
+  const int end = steps + 1;
+  std::vector<Buffer> buffers(g.values.size() + g.nodes.size());
+  std::vector<bool> used(buffers.size(), false);
+  auto touch = [&](int storage, int step) {
+    Buffer& b = buffers[storage];
+    if (!used[storage]) {
+      used[storage] = true;
+      b.first = b.last = step;
+    }
+    b.first = std::min(b.first, step);
+    b.last = std::max(b.last, step);
+  };
+  for (int v : g.inputs) touch(g.StorageOf(v), 0);
+  for (int i = 0; i < steps; ++i) {
+    const Node& n = g.nodes[i];
+    if (n.dead) continue;
+    for (int v : n.in) {
+      if (!g.values[g.StorageOf(v)].is_const) touch(g.StorageOf(v), i + 1);
+    }
+    for (int v : n.out) touch(g.StorageOf(v), i + 1);
+    if (scratch[i] > 0) {
+      const size_t s = g.values.size() + i;
+      used[s] = true;
+      buffers[s].first = buffers[s].last = i + 1;
+      buffers[s].bytes = scratch[i];
+    }
+  }
+  for (int v : g.outputs) touch(g.StorageOf(v), end);
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    if (!used[v]) continue;
+    buffers[v].bytes = g.values[v].elements * DTypeBytes(g.values[v].dtype);
+    if (keep_all) {
+      buffers[v].first = 0;
+      buffers[v].last = end;
+    }
+  }
+  std::vector<size_t> order;
+  for (size_t b = 0; b < buffers.size(); ++b) {
+    if (used[b]) order.push_back(b);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return buffers[a].bytes > buffers[b].bytes; });
+  std::vector<size_t> placed;
+  int64_t total = 0;
+  for (size_t b : order) {
+    Buffer& buf = buffers[b];
+    const int64_t size = std::max<int64_t>(kAlign, (buf.bytes + kAlign - 1) / kAlign * kAlign);
+    // Conflicting placed buffers, by offset; take the first gap that fits.
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (size_t p : placed) {
+      const Buffer& o = buffers[p];
+      if (o.first <= buf.last && buf.first <= o.last) {
+        busy.emplace_back(o.offset, o.offset + std::max<int64_t>(kAlign, (o.bytes + kAlign - 1) / kAlign * kAlign));
+      }
+    }
+    std::sort(busy.begin(), busy.end());
+    int64_t offset = 0;
+    for (const auto& [lo, hi] : busy) {
+      if (offset + size <= lo) break;
+      offset = std::max(offset, hi);
+    }
+    buf.offset = offset;
+    total = std::max(total, offset + size);
+    placed.push_back(b);
+  }
+  ArenaPlan plan;
+  plan.offsets.assign(g.values.size(), -1);
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    const int s = g.StorageOf(static_cast<int>(v));
+    if (used[s]) plan.offsets[v] = buffers[s].offset;
+  }
+  plan.scratch_offsets.assign(g.nodes.size(), -1);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const size_t s = g.values.size() + i;
+    if (used[s]) plan.scratch_offsets[i] = buffers[s].offset;
+  }
+  plan.total_bytes = total;
+  return plan;
+}
+
+}  // namespace edge::engine

@@ -1,0 +1,257 @@
+#include "agent/engine/cli/model_commands.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "agent/engine/engine.h"
+#include "agent/engine/npy_io.h"
+#include "agent/engine/quantizer/quantizer.h"
+
+namespace edge::engine {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// Failures of the work itself (a bad model, an unreadable file) are errors, not usage errors:
+// usage (exit 2) is reserved for wrong command lines, which the commands check themselves.
+int ReportError(const Error& e) {
+  std::fprintf(stderr, "error: %s\n", e.message.c_str());
+  return kExitError;
+}
+
+bool ParseTierOrComplain(const std::string& text, KernelTier& tier) {
+  if (ParseKernelTier(text, tier)) return true;
+  std::fprintf(stderr, "error: unknown kernel tier '%s' (auto, scalar, avx2, avx512vnni)\n", text.c_str());
+  return false;
+}
+
+// ------------------------------------------------------------------ quantize
+struct QuantizeArgs {
+  std::string in, calibration, out, method = "minmax";
+  double percentile = 99.99;
+};
+
+int RunQuantize(const QuantizeArgs& a) {
+  QuantizeOptions options;
+  if (a.method == "percentile") {
+    options.method = CalibrationMethod::kPercentile;
+  } else if (a.method != "minmax") {
+    std::fprintf(stderr, "error: --method must be minmax or percentile\n");
+    return kExitUsage;
+  }
+  options.percentile = a.percentile;
+  auto data = ReadNpy(a.calibration);
+  if (!data) return ReportError(data.error());
+  auto report = QuantizeModel(a.in, *data, a.out, options);
+  if (!report) {
+    std::fprintf(stderr, "error: quantizing %s: %s\n", a.in.c_str(), report.error().message.c_str());
+    return kExitError;
+  }
+  std::printf("wrote %s: %lld nodes quantized to int8, %lld left in float\n", a.out.c_str(),
+              static_cast<long long>(report->quantized_nodes), static_cast<long long>(report->float_nodes));
+  std::printf("accuracy vs fp32 on %lld calibration samples (%s): max abs error %.6g (output range %.6g)",
+              static_cast<long long>(report->samples), a.method.c_str(), report->max_abs_error,
+              report->output_range);
+  if (report->classification) std::printf(", top-1 agreement %.2f%%", 100.0 * report->top1_agreement);
+  std::printf("\n");
+  return kExitOk;
+}
+
+// ------------------------------------------------------------------ inspect
+int RunInspect(const std::string& path) {
+  auto model = Model::LoadFile(path);
+  if (!model) return ReportError(model.error());
+  const Model& m = **model;
+  std::printf("model: %s (%s)\n", path.c_str(), m.is_quantized() ? "int8 QDQ" : "float32");
+  for (const auto& t : m.inputs()) std::printf("input:  %s float32 %s\n", t.name.c_str(), ShapeText(t.shape).c_str());
+  for (const auto& t : m.outputs()) std::printf("output: %s float32 %s\n", t.name.c_str(), ShapeText(t.shape).c_str());
+  std::printf("arena: %lld bytes per execution context\n", static_cast<long long>(m.arena_bytes()));
+  std::printf("weights: %lld bytes (pre-packed)\n", static_cast<long long>(m.weight_bytes()));
+  std::printf("kernel tier: %s (best supported on this CPU)\n", std::string(KernelTierName(BestSupportedTier())).c_str());
+  const auto steps = m.StepSummary();
+  std::printf("steps: %zu\n", steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) std::printf("  %3zu  %s\n", i, steps[i].c_str());
+  return kExitOk;
+}
+
+// ------------------------------------------------------------------ run
+struct RunArgs {
+  std::string model;
+  std::vector<std::string> inputs, outputs;
+  std::string tier = "auto";
+};
+
+int RunModel(const RunArgs& a) {
+  KernelTier tier;
+  if (!ParseTierOrComplain(a.tier, tier)) return kExitUsage;
+  auto model = Model::LoadFile(a.model);
+  if (!model) return ReportError(model.error());
+  const Model& m = **model;
+  if (a.inputs.size() != m.inputs().size()) {
+    std::fprintf(stderr, "error: the model has %zu inputs, %zu --input files given\n", m.inputs().size(), a.inputs.size());
+    return kExitUsage;
+  }
+  if (!a.outputs.empty() && a.outputs.size() != m.outputs().size()) {
+    std::fprintf(stderr, "error: the model has %zu outputs, %zu --output files given\n", m.outputs().size(), a.outputs.size());
+    return kExitUsage;
+  }
+  std::vector<NpyArray> in_arrays;
+  int64_t samples = -1;
+  for (size_t i = 0; i < a.inputs.size(); ++i) {
+    auto arr = ReadNpy(a.inputs[i]);
+    if (!arr) return ReportError(arr.error());
+    const int64_t per = m.inputs()[i].elements;
+    const auto n = static_cast<int64_t>(arr->data.size());
+    if (per == 0 || n % per != 0 || (samples >= 0 && n / per != samples)) {
+      std::fprintf(stderr, "error: %s holds %lld floats; input '%s' needs a multiple of %lld (shape %s)\n",
+                   a.inputs[i].c_str(), static_cast<long long>(n), m.inputs()[i].name.c_str(),
+                   static_cast<long long>(per), ShapeText(m.inputs()[i].shape).c_str());
+      return kExitUsage;
+    }
+    samples = n / per;
+    in_arrays.push_back(std::move(*arr));
+  }
+  ExecutionContext ctx(*model, tier);
+  std::vector<NpyArray> out_arrays(m.outputs().size());
+  for (size_t o = 0; o < out_arrays.size(); ++o) {
+    out_arrays[o].data.resize(static_cast<size_t>(samples * m.outputs()[o].elements));
+    out_arrays[o].shape = m.outputs()[o].shape;
+    if (samples != 1) out_arrays[o].shape.insert(out_arrays[o].shape.begin(), samples);
+  }
+  int64_t total_ns = 0;
+  for (int64_t s = 0; s < samples; ++s) {
+    std::vector<const float*> ins;
+    for (size_t i = 0; i < in_arrays.size(); ++i) ins.push_back(in_arrays[i].data.data() + s * m.inputs()[i].elements);
+    std::vector<float*> outs;
+    for (size_t o = 0; o < out_arrays.size(); ++o) outs.push_back(out_arrays[o].data.data() + s * m.outputs()[o].elements);
+    RunTiming timing;
+    auto st = ctx.Run(ins, outs, &timing);
+    if (!st) return ReportError(st.error());
+    total_ns += timing.total_ns;
+  }
+  for (size_t o = 0; o < out_arrays.size(); ++o) {
+    const std::string path = a.outputs.empty() ? m.outputs()[o].name + ".npy" : a.outputs[o];
+    auto st = WriteNpy(path, out_arrays[o]);
+    if (!st) return ReportError(st.error());
+    std::printf("wrote %s %s\n", path.c_str(), ShapeText(out_arrays[o].shape).c_str());
+  }
+  std::printf("%lld run(s), %.1f us per run (%s)\n", static_cast<long long>(samples),
+              samples > 0 ? double(total_ns) / double(samples) / 1000.0 : 0.0,
+              std::string(KernelTierName(ctx.tier())).c_str());
+  return kExitOk;
+}
+
+// ------------------------------------------------------------------ bench
+struct BenchArgs {
+  std::string model;
+  int iterations = 200, warmup = 20;
+  std::string tier = "auto";
+  bool profile = false;
+};
+
+int RunBench(const BenchArgs& a) {
+  KernelTier tier;
+  if (!ParseTierOrComplain(a.tier, tier)) return kExitUsage;
+  if (a.iterations <= 0 || a.warmup < 0) {
+    std::fprintf(stderr, "error: --iterations must be positive and --warmup non-negative\n");
+    return kExitUsage;
+  }
+  auto model = Model::LoadFile(a.model);
+  if (!model) return ReportError(model.error());
+  const Model& m = **model;
+  std::mt19937 rng(42);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<std::vector<float>> ins, outs;
+  for (const auto& t : m.inputs()) {
+    ins.emplace_back(static_cast<size_t>(t.elements));
+    for (float& v : ins.back()) v = dist(rng);
+  }
+  for (const auto& t : m.outputs()) outs.emplace_back(static_cast<size_t>(t.elements));
+  std::vector<const float*> in_ptrs;
+  for (auto& v : ins) in_ptrs.push_back(v.data());
+  std::vector<float*> out_ptrs;
+  for (auto& v : outs) out_ptrs.push_back(v.data());
+  ExecutionContext ctx(*model, tier);
+  std::vector<double> us;
+  const auto steps = m.StepSummary();
+  std::vector<int64_t> step_ns(steps.size(), 0);
+  for (int i = 0; i < a.warmup + a.iterations; ++i) {
+    RunTiming timing;
+    if (a.profile && i >= a.warmup) timing.step_ns = step_ns.data();
+    auto st = ctx.Run(in_ptrs, out_ptrs, &timing);
+    if (!st) return ReportError(st.error());
+    if (i >= a.warmup) us.push_back(double(timing.total_ns) / 1000.0);
+  }
+  std::sort(us.begin(), us.end());
+  auto pct = [&](double p) { return us[std::min(us.size() - 1, static_cast<size_t>(p * double(us.size())))]; };
+  double mean = 0;
+  for (double v : us) mean += v;
+  mean /= double(us.size());
+  std::printf("%s: tier %s, %d iterations, single thread\n", a.model.c_str(),
+              std::string(KernelTierName(ctx.tier())).c_str(), a.iterations);
+  std::printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  mean %.1f  min %.1f\n", pct(0.5), pct(0.9), pct(0.99), mean, us.front());
+  std::printf("arena %lld bytes\n", static_cast<long long>(m.arena_bytes()));
+  if (a.profile) {
+    std::printf("per step (mean us over the timed runs):\n");
+    for (size_t i = 0; i < steps.size(); ++i) {
+      std::printf("  %8.2f  %s\n", double(step_ns[i]) / 1000.0 / a.iterations, steps[i].c_str());
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterModelCommands(CLI::App& model, int& exit_code) {
+  model.require_subcommand(1);
+
+  auto q = std::make_shared<QuantizeArgs>();
+  auto* quantize = model.add_subcommand("quantize", "Post-training int8 quantization to a QDQ ONNX model");
+  quantize->add_option("model", q->in, "fp32 ONNX model")->required()->check(CLI::ExistingFile);
+  quantize->add_option("--calibration", q->calibration, "calibration inputs (.npy float32, samples along the first axis)")
+      ->required()->check(CLI::ExistingFile);
+  quantize->add_option("--out", q->out, "output QDQ ONNX model")->required();
+  quantize->add_option("--method", q->method, "calibration: minmax or percentile")
+      ->check(CLI::IsMember({"minmax", "percentile"}));
+  quantize->add_option("--percentile", q->percentile, "percentile kept by --method percentile (default 99.99)")
+      ->check(CLI::Range(50.0, 100.0));
+  quantize->callback([q, &exit_code] { exit_code = RunQuantize(*q); });
+
+  auto path = std::make_shared<std::string>();
+  auto* inspect = model.add_subcommand("inspect", "Show a model's inputs, outputs, steps and arena size");
+  inspect->add_option("model", *path, "ONNX model")->required()->check(CLI::ExistingFile);
+  inspect->callback([path, &exit_code] { exit_code = RunInspect(*path); });
+
+  auto r = std::make_shared<RunArgs>();
+  auto* run = model.add_subcommand("run", "Run a model on .npy inputs and write .npy outputs");
+  run->add_option("model", r->model, "ONNX model")->required()->check(CLI::ExistingFile);
+  run->add_option("--input,-i", r->inputs, "input .npy (float32, C order), one per model input, in order; "
+                                           "a leading axis of samples runs each")->required();
+  run->add_option("--output,-o", r->outputs, "output .npy, one per model output (default: <output name>.npy)");
+  run->add_option("--tier", r->tier, "kernel tier: auto, scalar, avx2, avx512vnni");
+  run->callback([r, &exit_code] { exit_code = RunModel(*r); });
+
+  auto b = std::make_shared<BenchArgs>();
+  auto* bench = model.add_subcommand("bench", "Time a model single-threaded on random inputs");
+  bench->add_option("model", b->model, "ONNX model")->required()->check(CLI::ExistingFile);
+  bench->add_option("--iterations,-n", b->iterations, "timed runs (default 200)");
+  bench->add_option("--warmup", b->warmup, "untimed runs first (default 20)");
+  bench->add_option("--tier", b->tier, "kernel tier: auto, scalar, avx2, avx512vnni");
+  bench->add_flag("--profile", b->profile, "also print the mean time of every step");
+  bench->callback([b, &exit_code] { exit_code = RunBench(*b); });
+}
+
+}  // namespace edge::engine

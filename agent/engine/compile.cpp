@@ -1,0 +1,107 @@
+#include "agent/engine/compile.h"
+
+namespace edge::engine {
+
+Ref BuildContext::RefOf(int value) {
+  const Value& v = graph.values[graph.StorageOf(value)];
+  Ref r;
+  if (!v.is_const) {
+    r.offset = offsets[value];
+    return r;
+  }
+  if (v.dtype == DType::kF32) {
+    pool.floats.push_back(v.cf);
+    pool.total_bytes += static_cast<int64_t>(v.cf.size() * sizeof(float));
+    r.constant = pool.floats.back().data();
+  } else {
+    std::vector<int8_t> bytes(v.ci.size());
+    for (size_t k = 0; k < v.ci.size(); ++k) bytes[k] = static_cast<int8_t>(v.ci[k]);
+    pool.total_bytes += static_cast<int64_t>(bytes.size());
+    pool.bytes.push_back(std::move(bytes));
+    r.constant = pool.bytes.back().data();
+  }
+  return r;
+}
+
+namespace {
+
+bool IsQuantKind(OpKind k) {
+  switch (k) {
+    case OpKind::kQConv: case OpKind::kQGemm: case OpKind::kQAdd: case OpKind::kQMul:
+    case OpKind::kQLut: case OpKind::kQMaxPool: case OpKind::kQAvgPool:
+    case OpKind::kQGlobalAvgPool: case OpKind::kQReduceMean: case OpKind::kQConcat:
+    case OpKind::kRequant: case OpKind::kQuantize:
+      return true;
+    default:
+      return false;
+  }
+}
+
+TensorInfo InfoOf(const Value& v) {
+  TensorInfo t;
+  t.name = v.name;
+  t.shape = v.shape;
+  t.elements = v.elements;
+  return t;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& options) {
+  auto cg = std::make_unique<CompiledGraph>();
+  std::vector<int64_t> scratch(g.nodes.size(), 0);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!g.nodes[i].dead) scratch[i] = ScratchBytes(g.nodes[i], g);
+  }
+  ArenaPlan plan = PlanArena(g, scratch, options.keep_all_tensors);
+  if (plan.total_bytes > options.max_arena_bytes) {
+    return Fail(ErrorCode::kResourceExhausted,
+                "model needs an arena of " + std::to_string(plan.total_bytes) +
+                    " bytes, above the limit of " + std::to_string(options.max_arena_bytes));
+  }
+  cg->arena_bytes = plan.total_bytes;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.dead) continue;
+    BuildContext ctx{g, plan.offsets, cg->pool, plan.scratch_offsets[i]};
+    Result<std::unique_ptr<Step>> step = Fail(ErrorCode::kInternal, "no builder");
+    switch (n.kind) {
+      case OpKind::kConv: step = BuildFloatConvStep(n, ctx); break;
+      case OpKind::kQConv:
+      case OpKind::kQGemm: step = BuildQuantMatrixStep(n, ctx); break;
+      case OpKind::kTranspose:
+      case OpKind::kConcat:
+      case OpKind::kPad:
+      case OpKind::kMaxPool:
+      case OpKind::kQMaxPool: step = BuildLayoutStep(n, ctx); break;
+      default:
+        step = IsQuantKind(n.kind) && n.kind != OpKind::kQuantize ? BuildQuantStep(n, ctx) : BuildFloatStep(n, ctx);
+        break;
+    }
+    if (!step) return Fail(step.error().Wrap("node '" + n.name + "' (" + n.onnx_op + ")"));
+    cg->quantized = cg->quantized || IsQuantKind(n.kind);
+    cg->steps.push_back(std::move(*step));
+  }
+  for (int v : g.inputs) {
+    cg->inputs.push_back(InfoOf(g.values[v]));
+    cg->input_offsets.push_back(plan.offsets[v]);
+  }
+  for (int v : g.outputs) {
+    if (g.values[g.StorageOf(v)].is_const) {
+      return Fail(ErrorCode::kInvalidArgument, "graph output '" + g.values[v].name + "' is a constant");
+    }
+    TensorInfo info = InfoOf(g.values[v]);
+    const int producer = g.values[g.StorageOf(v)].producer;
+    if (producer >= 0 && g.nodes[producer].kind == OpKind::kDequantize) {
+      info.quant_step = g.nodes[producer].quant.scale;
+    }
+    cg->outputs.push_back(std::move(info));
+    cg->output_offsets.push_back(plan.offsets[v]);
+  }
+  for (const auto& [name, v] : g.float_tensors) {
+    if (plan.offsets[v] >= 0) cg->float_tensors[name] = {plan.offsets[v], g.values[v].elements};
+  }
+  return cg;
+}
+
+}  // namespace edge::engine

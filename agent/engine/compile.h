@@ -1,0 +1,97 @@
+// A lowered Graph turned into executable steps: arena offsets resolved, weights pre-packed,
+// lookup tables built. Everything here is immutable after Compile and shared by all contexts.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/engine/engine.h"
+#include "agent/engine/graph.h"
+#include "agent/engine/kernels/elementwise.h"
+#include "agent/engine/kernels/qgemm.h"
+
+namespace edge::engine {
+
+// What one Run gives each step: its context's arena and the chosen kernels.
+struct ExecEnv {
+  std::byte* arena = nullptr;
+  QGemmFn qgemm = &QGemmScalar;
+  const ElementwiseKernels* elementwise = nullptr;
+};
+
+// A tensor a step reads: an arena slot, or a constant owned by the compiled graph.
+struct Ref {
+  int64_t offset = -1;
+  const void* constant = nullptr;
+  template <typename T>
+  const T* Get(const ExecEnv& env) const {
+    return constant != nullptr ? static_cast<const T*>(constant)
+                               : reinterpret_cast<const T*>(env.arena + offset);
+  }
+  template <typename T>
+  T* Mut(const ExecEnv& env) const {
+    return reinterpret_cast<T*>(env.arena + offset);
+  }
+};
+
+class Step {
+ public:
+  virtual ~Step() = default;
+  virtual void Run(const ExecEnv& env) const = 0;
+  std::string summary;
+};
+
+// Storage of constants referenced through Ref (stable addresses).
+struct ConstPool {
+  std::deque<std::vector<float>> floats;
+  std::deque<std::vector<int8_t>> bytes;
+  int64_t total_bytes = 0;
+};
+
+struct BuildContext {
+  const Graph& graph;
+  const std::vector<int64_t>& offsets;  // per value, -1 for constants
+  ConstPool& pool;
+  int64_t scratch_offset = -1;          // this step's scratch, if it asked for one
+
+  Ref RefOf(int value);
+  int64_t Out(const Node& n, size_t k = 0) const { return offsets[n.out[k]]; }
+  const Value& V(int value) const { return graph.values[value]; }
+};
+
+// Scratch bytes a node needs during its step (im2col buffers and packed activations).
+int64_t ScratchBytes(const Node& node, const Graph& graph);
+
+Result<std::unique_ptr<Step>> BuildFloatStep(const Node& node, BuildContext& ctx);
+Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& node, BuildContext& ctx);
+Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& node, BuildContext& ctx);
+Result<std::unique_ptr<Step>> BuildQuantStep(const Node& node, BuildContext& ctx);
+Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& node, BuildContext& ctx);
+
+struct ArenaPlan {
+  std::vector<int64_t> offsets;          // per value (aliases resolved), -1 if none
+  std::vector<int64_t> scratch_offsets;  // per node, -1 if none
+  int64_t total_bytes = 0;
+};
+
+// Plans one arena from tensor lifetimes: a buffer may reuse the bytes of any buffer whose
+// lifetime ended before it starts. keep_all gives every value its own bytes.
+ArenaPlan PlanArena(const Graph& graph, const std::vector<int64_t>& scratch, bool keep_all);
+
+class CompiledGraph {
+ public:
+  std::vector<std::unique_ptr<Step>> steps;
+  std::vector<TensorInfo> inputs, outputs;
+  std::vector<int64_t> input_offsets, output_offsets;
+  int64_t arena_bytes = 0;
+  ConstPool pool;
+  bool quantized = false;
+  std::map<std::string, std::pair<int64_t, int64_t>, std::less<>> float_tensors;  // offset, elements
+};
+
+Result<std::unique_ptr<CompiledGraph>> Compile(Graph graph, const LoadOptions& options);
+
+}  // namespace edge::engine

@@ -1,0 +1,83 @@
+// Graph-level folds that run after lowering, when every node and use is known.
+#include <algorithm>
+#include <vector>
+
+#include "agent/engine/lower.h"
+
+namespace edge::engine {
+namespace {
+
+// Reads of each value: node inputs, graph outputs and aliases (which read through it).
+std::vector<int> CountUses(const Graph& g) {
+  std::vector<int> uses(g.values.size(), 0);
+  for (const Node& n : g.nodes) {
+    if (n.dead) continue;
+    for (int v : n.in) ++uses[v];
+  }
+  for (int v : g.outputs) ++uses[v];
+  for (const Value& v : g.values) {
+    if (v.alias_of >= 0) ++uses[v.alias_of];
+  }
+  return uses;
+}
+
+// Pad (spatial only, zero in the float domain) feeding a Conv becomes the Conv's own padding.
+void FoldPadIntoConv(Graph& g) {
+  auto uses = CountUses(g);
+  for (Node& conv : g.nodes) {
+    if (conv.dead || (conv.kind != OpKind::kConv && conv.kind != OpKind::kQConv)) continue;
+    const int x = conv.in[0];
+    const int p = g.values[x].producer;
+    if (p < 0 || uses[x] != 1) continue;
+    Node& pad = g.nodes[p];
+    if (pad.dead || pad.kind != OpKind::kPad || pad.pad_value != 0.0f) continue;
+    const size_t rank = pad.pads.size() / 2;
+    if (rank != g.values[x].shape.size() || pad.pads[0] != 0 || pad.pads[1] != 0 ||
+        pad.pads[rank] != 0 || pad.pads[rank + 1] != 0) {
+      continue;
+    }
+    if (rank == 4) {
+      conv.pad[0] += pad.pads[2];
+      conv.pad[1] += pad.pads[3];
+      conv.pad[2] += pad.pads[6];
+      conv.pad[3] += pad.pads[7];
+    } else if (rank == 3) {
+      conv.pad[1] += pad.pads[2];
+      conv.pad[3] += pad.pads[5];
+    } else {
+      continue;
+    }
+    conv.in[0] = pad.in[0];
+    pad.dead = true;
+  }
+}
+
+// Relu/Clip after a float Conv/Gemm becomes the kernel's output clamp.
+void FoldActivationIntoFloatOps(Graph& g) {
+  auto uses = CountUses(g);
+  for (Node& act : g.nodes) {
+    if (act.dead || act.kind != OpKind::kUnary ||
+        (act.unary != UnaryKind::kRelu && act.unary != UnaryKind::kClip)) {
+      continue;
+    }
+    const int x = act.in[0];
+    const int p = g.values[x].producer;
+    if (p < 0 || uses[x] != 1) continue;
+    Node& prod = g.nodes[p];
+    if (prod.dead || (prod.kind != OpKind::kConv && prod.kind != OpKind::kGemm)) continue;
+    prod.act_min = std::max(prod.act_min, act.act_min);
+    prod.act_max = std::min(prod.act_max, act.act_max);
+    prod.out = act.out;
+    g.values[act.out[0]].producer = p;
+    act.dead = true;
+  }
+}
+
+}  // namespace
+
+void FoldGraph(Graph& graph) {
+  FoldPadIntoConv(graph);
+  FoldActivationIntoFloatOps(graph);
+}
+
+}  // namespace edge::engine

@@ -1,0 +1,105 @@
+// The engine's internal graph, after ONNX parsing, constant folding and QDQ fusion: every
+// node is something a kernel executes, every value has a fixed shape and element type.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "agent/engine/const_tensor.h"
+
+namespace edge::engine {
+
+struct QParams {
+  float scale = 1.0f;
+  int32_t zero_point = 0;  // int8 domain: uint8 tensors are shifted by -128 at load
+  bool operator==(const QParams& o) const { return scale == o.scale && zero_point == o.zero_point; }
+};
+
+struct Value {
+  std::string name;
+  DType dtype = DType::kF32;  // activations are kF32 or kI8; constants may be kI32 too
+  std::vector<int64_t> shape;
+  int64_t elements = 0;
+  QParams q;  // for kI8 activations: what the integers mean
+
+  bool is_const = false;
+  std::vector<float> cf;      // kF32 constant data
+  std::vector<int32_t> ci;    // kI8 / kI32 constant data
+  std::vector<float> cscale;  // per-channel scales of a quantized constant (weights, bias)
+
+  int alias_of = -1;  // shares the storage of another value (reshape-like ops)
+  int producer = -1;  // node index, -1 for graph inputs and constants
+};
+
+enum class OpKind {
+  // float32
+  kConv, kGemm, kMatMul, kAdd, kMul, kSub, kDiv, kUnary, kMaxPool, kAvgPool, kGlobalAvgPool,
+  kSoftmax, kReduceMean, kChannelAffine, kQuantize, kDequantize,
+  // element-type generic data movement (float32 or int8)
+  kTranspose, kConcat, kPad,
+  // int8
+  kQConv, kQGemm, kQAdd, kQMul, kQLut, kQMaxPool, kQAvgPool, kQGlobalAvgPool, kQReduceMean,
+  kQConcat, kRequant,
+};
+
+enum class UnaryKind { kRelu, kClip, kSigmoid, kTanh, kLeakyRelu, kHardSigmoid, kHardSwish };
+
+struct Node {
+  OpKind kind = OpKind::kUnary;
+  std::string name;     // ONNX node name, for messages and the step summary
+  std::string onnx_op;  // the ONNX op it came from
+  std::vector<int> in;
+  std::vector<int> out;
+  bool dead = false;
+
+  // Conv and pools, always 2-D (1-D ops get H = 1): {h, w}
+  int64_t kernel[2] = {1, 1};
+  int64_t stride[2] = {1, 1};
+  int64_t dilation[2] = {1, 1};
+  int64_t pad[4] = {0, 0, 0, 0};  // top, left, bottom, right
+  int64_t group = 1;
+  bool count_include_pad = false;
+
+  // Gemm: C is folded into a per-output bias (broadcast [N] or full [M, N]).
+  bool trans_a = false, trans_b = false;
+  float alpha = 1.0f, beta = 1.0f;  // also LeakyRelu alpha, HardSigmoid alpha/beta
+
+  // Fused activation of float Conv/Gemm/MatMul and the clamp of unary ops.
+  float act_min = -std::numeric_limits<float>::infinity();
+  float act_max = std::numeric_limits<float>::infinity();
+  UnaryKind unary = UnaryKind::kRelu;
+
+  // int8 results clamp to [qmin, qmax]: saturation plus any folded Relu/Clip.
+  int32_t qmin = -128, qmax = 127;
+  std::vector<int32_t> bias_q;  // int8 conv/gemm: bias in the accumulator scale
+
+  int64_t axis = 0;
+  std::vector<int64_t> perm;
+  std::vector<int64_t> axes;
+  std::vector<int64_t> pads;  // Pad: ONNX layout (begin..., end...)
+  float pad_value = 0.0f;     // float Pad; int8 Pad pads with the input's zero point
+  QParams quant;              // kQuantize output / kDequantize input params
+};
+
+struct Graph {
+  std::vector<Value> values;
+  std::vector<Node> nodes;  // in execution order
+  std::vector<int> inputs;
+  std::vector<int> outputs;
+  std::map<std::string, int> float_tensors;  // ONNX name -> float value (keep_all_tensors)
+
+  int AddValue(Value v) {
+    values.push_back(std::move(v));
+    return static_cast<int>(values.size()) - 1;
+  }
+  // Follows alias_of to the value that owns the storage.
+  int StorageOf(int v) const {
+    while (values[v].alias_of >= 0) v = values[v].alias_of;
+    return v;
+  }
+};
+
+}  // namespace edge::engine

@@ -1,0 +1,93 @@
+// AVX-512 tier of the per-element int8 kernels. Compiled with -mavx512f/bw/vbmi for this file
+// only; reached through ElementwiseForTier after the cpuid checks.
+#include <immintrin.h>
+
+#include "agent/engine/kernels/elementwise.h"
+
+namespace edge::engine {
+
+void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out) {
+  // Two 128-entry vpermi2b lookups, selected by the index's top bit.
+  const __m512i t0 = _mm512_loadu_si512(table);
+  const __m512i t1 = _mm512_loadu_si512(table + 64);
+  const __m512i t2 = _mm512_loadu_si512(table + 128);
+  const __m512i t3 = _mm512_loadu_si512(table + 192);
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512i idx = _mm512_loadu_si512(x + i);  // as unsigned: 0..127 low half, 128..255 high
+    const __m512i lo = _mm512_permutex2var_epi8(t0, idx, t1);
+    const __m512i hi = _mm512_permutex2var_epi8(t2, idx, t3);
+    const __mmask64 top = _mm512_movepi8_mask(idx);
+    _mm512_storeu_si512(out + i, _mm512_mask_blend_epi8(top, lo, hi));
+  }
+  LutScalar(x + i, n - i, table, out + i);
+}
+
+void DepthwiseChannelAvx512(const DepthwiseArgs& a) {
+  const __m512i zx = _mm512_set1_epi16(a.zx);
+  const __m512i bias = _mm512_set1_epi32(a.bias);
+  const __m512 mult = _mm512_set1_ps(a.mult);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(a.qmin - a.zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
+  const __m512i zp = _mm512_set1_epi32(a.zero_point);
+  auto requant = [&](__m512i acc) {
+    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mult);
+    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(x), zp));
+  };
+  // 32 outputs per step; the tail step computes past `grid` into the caller's slack.
+  for (int64_t q = 0; q < a.grid; q += 32) {
+    __m512i acc_lo = bias, acc_hi = bias;
+    for (int t = 0; t < a.taps; ++t) {
+      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.plane + q + a.offsets[t]));
+      const __m512i prod = _mm512_mullo_epi16(_mm512_sub_epi16(_mm512_cvtepi8_epi16(bytes), zx),
+                                              _mm512_set1_epi16(a.weights[t]));
+      acc_lo = _mm512_add_epi32(acc_lo, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(prod)));
+      acc_hi = _mm512_add_epi32(acc_hi, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(prod, 1)));
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.out + q), requant(acc_lo));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.out + q + 16), requant(acc_hi));
+  }
+}
+
+void QAddAvx512(const QAddArgs& p) {
+  const __m512 ra = _mm512_set1_ps(p.ra), rb = _mm512_set1_ps(p.rb);
+  const __m512i za = _mm512_set1_epi32(p.za), zb = _mm512_set1_epi32(p.zb), zo = _mm512_set1_epi32(p.zo);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zo));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zo));
+  int64_t i = 0;
+  for (; i + 16 <= p.n; i += 16) {
+    const __m512i a = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.a + i)));
+    const __m512i b = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.b + i)));
+    const __m512 fa = _mm512_mul_ps(ra, _mm512_cvtepi32_ps(_mm512_sub_epi32(a, za)));
+    const __m512 fb = _mm512_mul_ps(rb, _mm512_cvtepi32_ps(_mm512_sub_epi32(b, zb)));
+    __m512 v = _mm512_add_ps(fa, fb);
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i),
+                     _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zo)));
+  }
+  QAddArgs rest = p;
+  rest.a += i;
+  rest.b += i;
+  rest.y += i;
+  rest.n -= i;
+  QAddScalar(rest);
+}
+
+void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y) {
+  const __m512 s = _mm512_set1_ps(scale);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(-128 - zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(127 - zero_point));
+  const __m512i zp = _mm512_set1_epi32(zero_point);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_div_ps(_mm512_loadu_ps(x + i), s);
+    v = _mm512_max_ps(v, lo);  // max(NaN, lo) = lo: NaN saturates low like the scalar kernel
+    v = _mm512_min_ps(v, hi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp)));
+  }
+  QuantizeScalar(x + i, n - i, scale, zero_point, y + i);
+}
+
+}  // namespace edge::engine

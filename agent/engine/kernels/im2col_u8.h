@@ -1,0 +1,28 @@
+// Builds the unsigned, 4-interleaved activation operand of an int8 Conv: R[kp/4][np][4] with
+// R[k][p] = x[c][iy][ix] + 128 for k = (c, ky, kx) and output pixel p; spatial padding reads
+// the input zero point (+128). Entries for k >= K and p >= pixels are left unspecified: the
+// weights are zero there and those output columns are never stored. Pure data movement, so
+// it is shared by every kernel tier (SSE2 only, part of the x86-64 baseline).
+#pragma once
+
+#include <cstdint>
+
+namespace edge::engine {
+
+struct ConvGeometry {
+  int64_t channels = 0;  // input channels of one group
+  int64_t in_h = 0, in_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_left = 0;
+  int64_t out_h = 0, out_w = 0;
+};
+
+// Length of the padding row Im2colU8 needs: pad_row holds that many bytes of (pad_byte ^ 0x80).
+int64_t Im2colPadRowLength(const ConvGeometry& g);
+
+void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const int8_t* pad_row,
+              int64_t kp, int64_t np, uint8_t* out);
+
+}  // namespace edge::engine

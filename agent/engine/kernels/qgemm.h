@@ -1,0 +1,83 @@
+// The int8 matrix kernel behind Conv, Gemm and MatMul, and its requantization.
+//
+//   acc[m][n] = sum_k L[m][k] * R[k][n] + bias[ch]          (exact int32)
+//   out[m][n] = clamp(nearbyint(clamp_f((float)acc * mult[ch])) + zp, qmin, qmax)
+//
+// Activations are shifted to unsigned (x + 128) so that each step is one u8 x s8 VNNI
+// instruction without saturation; the shift and the activation zero point are folded into
+// `bias` when weights are packed (bias_eff = bias - (128 + zp_x) * sum_k w). The scalar kernel
+// is the specification: every SIMD tier must produce identical bytes.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "agent/engine/kernels/cpu_features.h"
+
+namespace edge::engine {
+
+inline constexpr int64_t kQGemmColumnAlign = 16;  // R is padded to a multiple of this many columns
+
+inline int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Columns of a packed right operand: n rounded up to 16, plus 16 when the byte stride between
+// k-groups (4 * columns) would be a multiple of 512. Power-of-two strides map a column
+// panel's k-groups onto a few L1 sets and evict it while it is being reused.
+inline int64_t PackedColumns(int64_t n) {
+  const int64_t np = RoundUp(n, kQGemmColumnAlign);
+  return (np * 4) % 512 == 0 ? np + kQGemmColumnAlign : np;
+}
+
+enum class QGemmWeights {
+  kLeft,   // Conv: L = weights (s8, one row per output channel), R = activations (u8)
+  kRight,  // Gemm: L = activations (u8, one row per output row), R = weights (s8, one column per channel)
+};
+
+struct QGemmArgs {
+  QGemmWeights weights = QGemmWeights::kRight;
+  int64_t m = 0, n = 0;
+  int64_t kp = 0;                 // K rounded up to a multiple of 4, zero padded in L and R
+  const uint8_t* left = nullptr;  // [m][kp] (bytes; signedness from `weights`)
+  const uint8_t* right = nullptr; // packed [kp/4][np][4], np = RoundUp(n, 16), padding zero
+  int64_t np = 0;
+  // Optional: k-group g of R starts at right_groups[g] (column 0) instead of right + g*np*4.
+  // Implicit-GEMM convolution points each group at a shifted view of one interleaved input.
+  const uint8_t* const* right_groups = nullptr;
+  const int32_t* bias = nullptr;  // per channel: [m] for kLeft, [np] for kRight
+  const float* mult = nullptr;    // same indexing as bias
+  int32_t zero_point = 0;
+  int32_t qmin = -128, qmax = 127;
+  int8_t* out = nullptr;          // out[m * ldo + n]
+  int64_t ldo = 0;
+};
+
+using QGemmFn = void (*)(const QGemmArgs&);
+
+void QGemmScalar(const QGemmArgs& args);
+void QGemmAvx2(const QGemmArgs& args);
+void QGemmAvx512Vnni(const QGemmArgs& args);
+
+// The kernel for a tier (kAuto and unsupported tiers resolve via EffectiveTier).
+QGemmFn QGemmForTier(KernelTier tier);
+
+// Round half to even for |x| <= 2^22, exactly like nearbyint and cvtps2dq under the default
+// rounding mode, without a libm call: adding 1.5 * 2^23 leaves no fraction bits.
+inline float RoundHalfEvenSmall(float x) { return (x + 12582912.0f) - 12582912.0f; }
+
+// Requantization of one accumulator, shared by the scalar kernel and the other int8 ops.
+inline int8_t Requantize(int32_t acc, float mult, int32_t zp, int32_t qmin, int32_t qmax);
+
+// Packs weights-right operand: w is [n][k] (one row per output channel) -> [kp/4][np][4].
+void PackRightS8(const int8_t* w, int64_t n, int64_t k, int64_t np, int64_t kp, int8_t* packed);
+// Activations for kRight: x is [m][k] int8 -> [m][kp] u8 (x + 128, zero padded).
+void PackLeftU8(const int8_t* x, int64_t m, int64_t k, int64_t kp, uint8_t* packed);
+
+inline int8_t Requantize(int32_t acc, float mult, int32_t zp, int32_t qmin, int32_t qmax) {
+  float x = static_cast<float>(acc) * mult;
+  // Clamping before rounding equals clamping after it (the bounds are integers) and keeps the
+  // float-to-int conversion in range; it matches the SIMD min/max + cvtps sequence exactly.
+  const float lo = static_cast<float>(qmin - zp), hi = static_cast<float>(qmax - zp);
+  x = x < lo ? lo : (x > hi ? hi : x);
+  return static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(x)) + zp);
+}
+}  // namespace edge::engine

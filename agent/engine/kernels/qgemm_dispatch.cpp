@@ -1,0 +1,33 @@
+// The one place that maps a kernel tier to its implementation.
+#include <cpuid.h>
+
+#include "agent/engine/kernels/elementwise.h"
+#include "agent/engine/kernels/qgemm.h"
+
+namespace edge::engine {
+
+QGemmFn QGemmForTier(KernelTier tier) {
+  switch (EffectiveTier(tier)) {
+    case KernelTier::kAvx512Vnni: return &QGemmAvx512Vnni;
+    case KernelTier::kAvx2: return &QGemmAvx2;
+    default: return &QGemmScalar;
+  }
+}
+
+namespace {
+bool HasAvx512Vbmi() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return (ecx & (1u << 1)) != 0;
+}
+}  // namespace
+
+const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
+  static const ElementwiseKernels scalar{&LutScalar, &DepthwiseChannelScalar,
+                                         &QAddScalar, &QuantizeScalar};
+  static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
+                                         &DepthwiseChannelAvx512, &QAddAvx512, &QuantizeAvx512};
+  return EffectiveTier(tier) == KernelTier::kAvx512Vnni ? avx512 : scalar;
+}
+
+}  // namespace edge::engine

@@ -1,0 +1,22 @@
+// Turns a parsed ONNX graph into the engine's Graph: constant folding (Constant, Identity,
+// Cast of constants, BatchNormalization into Conv), QDQ fusion (DequantizeLinear -> op ->
+// [Relu|Clip] -> QuantizeLinear becomes one int8 node), shape inference and validation.
+// Every unsupported op, attribute, type or shape fails with the node name and op.
+#pragma once
+
+#include "agent/engine/graph.h"
+#include "agent/engine/onnx_reader.h"
+#include "common/core/result.h"
+
+namespace edge::engine {
+
+struct LowerOptions {
+  bool keep_all_tensors = false;
+};
+
+Result<Graph> Lower(const OnnxGraph& onnx, const LowerOptions& options);
+
+// Folds that need the whole lowered graph: Pad into Conv, Relu/Clip into float Conv/Gemm.
+void FoldGraph(Graph& graph);
+
+}  // namespace edge::engine

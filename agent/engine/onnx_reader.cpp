@@ -1,0 +1,239 @@
+#include "agent/engine/onnx_reader.h"
+
+#include <google/protobuf/io/coded_stream.h>
+
+#include <cstring>
+#include <limits>
+
+#include "edge_onnx/onnx.pb.h"
+
+namespace edge::engine {
+namespace {
+
+Result<DType> MapElemType(int32_t elem_type, const std::string& what) {
+  switch (elem_type) {
+    case onnx::TensorProto::FLOAT: return DType::kF32;
+    case onnx::TensorProto::INT8: return DType::kI8;
+    case onnx::TensorProto::UINT8: return DType::kU8;
+    case onnx::TensorProto::INT32: return DType::kI32;
+    case onnx::TensorProto::INT64: return DType::kI64;
+    default:
+      return Fail(ErrorCode::kInvalidArgument,
+                  what + " has unsupported element type " + std::to_string(elem_type) +
+                      " (supported: float32, int8, uint8, int32, int64)");
+  }
+}
+
+template <typename T>
+void CopyRaw(const std::string& raw, int64_t n, std::vector<T>& out) {
+  out.resize(static_cast<size_t>(n));
+  if (n > 0) std::memcpy(out.data(), raw.data(), static_cast<size_t>(n) * sizeof(T));
+}
+
+Result<ConstTensor> ConvertTensor(const onnx::TensorProto& proto, const std::string& what) {
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL || proto.external_data_size() > 0) {
+    return Fail(ErrorCode::kInvalidArgument, what + " uses external data, which is not supported");
+  }
+  ConstTensor t;
+  EDGE_ASSIGN_OR_RETURN(t.dtype, MapElemType(proto.data_type(), what));
+  t.shape.assign(proto.dims().begin(), proto.dims().end());
+  auto count = CheckedElementCount(t.shape);
+  if (!count) return Fail(count.error().Wrap(what));
+  const int64_t n = *count;
+  const bool raw = proto.has_raw_data();
+  const int64_t elem = DTypeBytes(t.dtype);
+  if (raw && static_cast<int64_t>(proto.raw_data().size()) != n * elem) {
+    return Fail(ErrorCode::kDataLoss, what + ": raw_data holds " +
+                                          std::to_string(proto.raw_data().size()) +
+                                          " bytes, shape needs " + std::to_string(n * elem));
+  }
+  auto size_mismatch = [&](int64_t have) {
+    return Fail(ErrorCode::kDataLoss, what + ": holds " + std::to_string(have) +
+                                          " values, shape needs " + std::to_string(n));
+  };
+  switch (t.dtype) {
+    case DType::kF32:
+      if (raw) {
+        CopyRaw(proto.raw_data(), n, t.f);
+      } else {
+        if (proto.float_data_size() != n) return size_mismatch(proto.float_data_size());
+        t.f.assign(proto.float_data().begin(), proto.float_data().end());
+      }
+      break;
+    case DType::kI8:
+    case DType::kU8:
+    case DType::kI32: {
+      if (raw) {
+        t.i.resize(static_cast<size_t>(n));
+        const char* p = proto.raw_data().data();
+        for (int64_t k = 0; k < n; ++k) {
+          if (t.dtype == DType::kI8) {
+            t.i[k] = static_cast<int8_t>(p[k]);
+          } else if (t.dtype == DType::kU8) {
+            t.i[k] = static_cast<uint8_t>(p[k]);
+          } else {
+            int32_t v;
+            std::memcpy(&v, p + 4 * k, 4);
+            t.i[k] = v;
+          }
+        }
+      } else {
+        if (proto.int32_data_size() != n) return size_mismatch(proto.int32_data_size());
+        t.i.assign(proto.int32_data().begin(), proto.int32_data().end());
+        const int64_t lo = t.dtype == DType::kI8 ? -128 : t.dtype == DType::kU8 ? 0 : INT32_MIN;
+        const int64_t hi = t.dtype == DType::kI8 ? 127 : t.dtype == DType::kU8 ? 255 : INT32_MAX;
+        for (int64_t v : t.i) {
+          if (v < lo || v > hi) {
+            return Fail(ErrorCode::kDataLoss, what + ": value out of range for its type");
+          }
+        }
+      }
+      break;
+    }
+    case DType::kI64:
+      if (raw) {
+        CopyRaw(proto.raw_data(), n, t.i);
+      } else {
+        if (proto.int64_data_size() != n) return size_mismatch(proto.int64_data_size());
+        t.i.assign(proto.int64_data().begin(), proto.int64_data().end());
+      }
+      break;
+  }
+  return t;
+}
+
+Result<OnnxIo> ConvertIo(const onnx::ValueInfoProto& info, const std::string& role) {
+  OnnxIo io;
+  io.name = info.name();
+  const std::string what = role + " '" + io.name + "'";
+  if (!info.type().has_tensor_type()) {
+    return Fail(ErrorCode::kInvalidArgument, what + " is not a tensor");
+  }
+  const auto& tt = info.type().tensor_type();
+  EDGE_ASSIGN_OR_RETURN(io.dtype, MapElemType(tt.elem_type(), what));
+  if (!tt.has_shape()) {
+    return Fail(ErrorCode::kInvalidArgument, what + " has no shape: dynamic shapes are not supported");
+  }
+  for (const auto& dim : tt.shape().dim()) {
+    if (!dim.has_dim_value() || dim.dim_value() <= 0) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  what + " has dynamic dimension '" + dim.dim_param() +
+                      "': export the model with fixed shapes (e.g. batch 1)");
+    }
+    io.shape.push_back(dim.dim_value());
+  }
+  auto count = CheckedElementCount(io.shape);
+  if (!count) return Fail(count.error().Wrap(what));
+  return io;
+}
+
+Result<OnnxAttr> ConvertAttr(const onnx::AttributeProto& a, const std::string& where) {
+  OnnxAttr out;
+  out.name = a.name();
+  switch (a.type()) {
+    case onnx::AttributeProto::INT: out.kind = OnnxAttr::Kind::kInt; out.i = a.i(); break;
+    case onnx::AttributeProto::FLOAT: out.kind = OnnxAttr::Kind::kFloat; out.f = a.f(); break;
+    case onnx::AttributeProto::INTS:
+      out.kind = OnnxAttr::Kind::kInts;
+      out.ints.assign(a.ints().begin(), a.ints().end());
+      break;
+    case onnx::AttributeProto::FLOATS:
+      out.kind = OnnxAttr::Kind::kFloats;
+      out.floats.assign(a.floats().begin(), a.floats().end());
+      break;
+    case onnx::AttributeProto::STRING: out.kind = OnnxAttr::Kind::kString; out.s = a.s(); break;
+    case onnx::AttributeProto::TENSOR: {
+      out.kind = OnnxAttr::Kind::kTensor;
+      EDGE_ASSIGN_OR_RETURN(out.t, ConvertTensor(a.t(), where + " attribute '" + a.name() + "'"));
+      break;
+    }
+    default: out.kind = OnnxAttr::Kind::kOther; break;
+  }
+  return out;
+}
+
+}  // namespace
+
+const OnnxAttr* OnnxNode::Find(const std::string& attr) const {
+  for (const auto& a : attrs) {
+    if (a.name == attr) return &a;
+  }
+  return nullptr;
+}
+int64_t OnnxNode::Int(const std::string& attr, int64_t fallback) const {
+  const OnnxAttr* a = Find(attr);
+  return a != nullptr && a->kind == OnnxAttr::Kind::kInt ? a->i : fallback;
+}
+float OnnxNode::Float(const std::string& attr, float fallback) const {
+  const OnnxAttr* a = Find(attr);
+  return a != nullptr && a->kind == OnnxAttr::Kind::kFloat ? a->f : fallback;
+}
+std::vector<int64_t> OnnxNode::Ints(const std::string& attr) const {
+  const OnnxAttr* a = Find(attr);
+  return a != nullptr && a->kind == OnnxAttr::Kind::kInts ? a->ints : std::vector<int64_t>{};
+}
+
+Result<OnnxGraph> ReadOnnx(std::span<const uint8_t> bytes) {
+  if (bytes.size() > (size_t{1} << 31)) {
+    return Fail(ErrorCode::kResourceExhausted, "model file larger than 2 GiB");
+  }
+  onnx::ModelProto model;
+  google::protobuf::io::CodedInputStream stream(bytes.data(), static_cast<int>(bytes.size()));
+  stream.SetRecursionLimit(64);  // nested graphs/attributes cannot exhaust the stack
+  if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
+    return Fail(ErrorCode::kDataLoss, "not a valid ONNX model (protobuf parse failed; truncated or corrupt file?)");
+  }
+  OnnxGraph g;
+  for (const auto& op : model.opset_import()) {
+    if (op.domain().empty() || op.domain() == "ai.onnx") g.opset = op.version();
+  }
+  if (g.opset == 0 && model.opset_import_size() == 0) g.opset = 1;
+  if (g.opset < 13) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "model uses opset " + std::to_string(g.opset) + "; opset 13 or newer is required");
+  }
+  if (!model.has_graph()) return Fail(ErrorCode::kInvalidArgument, "model has no graph");
+  const auto& graph = model.graph();
+  if (graph.sparse_initializer_size() > 0) {
+    return Fail(ErrorCode::kInvalidArgument, "sparse initializers are not supported");
+  }
+  for (const auto& init : graph.initializer()) {
+    EDGE_ASSIGN_OR_RETURN(auto t, ConvertTensor(init, "initializer '" + init.name() + "'"));
+    g.initializers[init.name()] = std::move(t);
+  }
+  for (const auto& in : graph.input()) {
+    if (g.initializers.count(in.name()) != 0) continue;
+    EDGE_ASSIGN_OR_RETURN(auto io, ConvertIo(in, "input"));
+    g.inputs.push_back(std::move(io));
+  }
+  for (const auto& out : graph.output()) {
+    OnnxIo io;
+    io.name = out.name();
+    g.outputs.push_back(std::move(io));  // shape and type come from inference
+  }
+  if (g.inputs.empty() || g.outputs.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "graph has no inputs or no outputs");
+  }
+  int anonymous = 0;
+  for (const auto& node : graph.node()) {
+    OnnxNode n;
+    n.op_type = node.op_type();
+    n.name = !node.name().empty() ? node.name()
+             : node.output_size() > 0 ? node.output(0)
+                                      : "#" + std::to_string(anonymous++);
+    if (!node.domain().empty() && node.domain() != "ai.onnx") {
+      return Fail(ErrorCode::kInvalidArgument,
+                  n.Label() + ": operator domain '" + node.domain() + "' is not supported");
+    }
+    n.inputs.assign(node.input().begin(), node.input().end());
+    n.outputs.assign(node.output().begin(), node.output().end());
+    for (const auto& a : node.attribute()) {
+      EDGE_ASSIGN_OR_RETURN(auto attr, ConvertAttr(a, n.Label()));
+      n.attrs.push_back(std::move(attr));
+    }
+    g.nodes.push_back(std::move(n));
+  }
+  return g;
+}
+
+}  // namespace edge::engine

@@ -1,0 +1,57 @@
+// Reads an ONNX ModelProto into plain structs, validating everything a hostile file could use
+// against us: sizes, types, external data, foreign domains. No graph semantics here.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "agent/engine/const_tensor.h"
+#include "common/core/result.h"
+
+namespace edge::engine {
+
+struct OnnxAttr {
+  enum class Kind { kInt, kFloat, kInts, kFloats, kString, kTensor, kOther } kind = Kind::kOther;
+  std::string name;
+  int64_t i = 0;
+  float f = 0;
+  std::vector<int64_t> ints;
+  std::vector<float> floats;
+  std::string s;
+  ConstTensor t;
+};
+
+struct OnnxNode {
+  std::string name;  // never empty: the reader names anonymous nodes after their first output
+  std::string op_type;
+  std::vector<std::string> inputs;  // "" marks an omitted optional input
+  std::vector<std::string> outputs;
+  std::vector<OnnxAttr> attrs;
+
+  const OnnxAttr* Find(const std::string& attr) const;
+  int64_t Int(const std::string& attr, int64_t fallback) const;
+  float Float(const std::string& attr, float fallback) const;
+  std::vector<int64_t> Ints(const std::string& attr) const;
+  std::string Label() const { return "node '" + name + "' (" + op_type + ")"; }
+};
+
+struct OnnxIo {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+};
+
+struct OnnxGraph {
+  int64_t opset = 0;
+  std::vector<OnnxNode> nodes;
+  std::map<std::string, ConstTensor> initializers;
+  std::vector<OnnxIo> inputs;  // graph inputs that are not initializers
+  std::vector<OnnxIo> outputs;
+};
+
+Result<OnnxGraph> ReadOnnx(std::span<const uint8_t> bytes);
+
+}  // namespace edge::engine

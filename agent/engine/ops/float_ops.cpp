@@ -1,0 +1,359 @@
+// Float32 reference kernels for everything but Conv and the data-movement ops.
+#include <algorithm>
+#include <cmath>
+
+#include "agent/engine/compile.h"
+#include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/ops/broadcast.h"
+#include "agent/engine/ops/unary_math.h"
+
+namespace edge::engine {
+namespace {
+
+class GemmStep : public Step {
+ public:
+  Ref a, w, bias;  // w is [n][k]; bias [n] or [m][n] (already times beta)
+  bool has_bias = false, bias_full = false, trans_a = false;
+  int64_t m = 0, n = 0, k = 0, out = 0;
+  float lo = -INFINITY, hi = INFINITY;
+  void Run(const ExecEnv& env) const override {
+    const float* A = a.Get<float>(env);
+    const float* W = w.Get<float>(env);
+    const float* B = has_bias ? bias.Get<float>(env) : nullptr;
+    float* Y = reinterpret_cast<float*>(env.arena + out);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        float acc = 0.0f;
+        const float* wr = W + j * k;
+        if (trans_a) {
+          for (int64_t t = 0; t < k; ++t) acc += A[t * m + i] * wr[t];
+        } else {
+          const float* ar = A + i * k;
+          for (int64_t t = 0; t < k; ++t) acc += ar[t] * wr[t];
+        }
+        if (B != nullptr) acc += bias_full ? B[i * n + j] : B[j];
+        Y[i * n + j] = std::min(std::max(acc, lo), hi);
+      }
+    }
+  }
+};
+
+class MatMulStep : public Step {
+ public:
+  Ref a, b;
+  int64_t out = 0, m = 0, n = 0, k = 0;
+  BroadcastPlan batch;  // over the leading dimensions, in matrices
+  void Run(const ExecEnv& env) const override {
+    const float* A = a.Get<float>(env);
+    const float* B = b.Get<float>(env);
+    float* Y = reinterpret_cast<float*>(env.arena + out);
+    ForEachBroadcast(batch, [&](int64_t o, int64_t ia, int64_t ib) {
+      const float* am = A + ia * m * k;
+      const float* bm = B + ib * k * n;
+      float* ym = Y + o * m * n;
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < n; ++j) ym[i * n + j] = 0.0f;
+        for (int64_t t = 0; t < k; ++t) {
+          const float av = am[i * k + t];
+          for (int64_t j = 0; j < n; ++j) ym[i * n + j] += av * bm[t * n + j];
+        }
+      }
+    });
+  }
+};
+
+class BinaryStep : public Step {
+ public:
+  Ref a, b;
+  int64_t out = 0;
+  OpKind kind = OpKind::kAdd;
+  BroadcastPlan plan;
+  void Run(const ExecEnv& env) const override {
+    const float* A = a.Get<float>(env);
+    const float* B = b.Get<float>(env);
+    float* Y = reinterpret_cast<float*>(env.arena + out);
+    switch (kind) {
+      case OpKind::kAdd: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] + B[j]; }); break;
+      case OpKind::kSub: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] - B[j]; }); break;
+      case OpKind::kMul: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] * B[j]; }); break;
+      default: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] / B[j]; }); break;
+    }
+  }
+};
+
+class UnaryStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, count = 0;
+  UnaryParams params;
+  void Run(const ExecEnv& env) const override {
+    const float* X = x.Get<float>(env);
+    float* Y = reinterpret_cast<float*>(env.arena + out);
+    for (int64_t i = 0; i < count; ++i) Y[i] = ApplyUnary(params, X[i]);
+  }
+};
+
+// Average pooling over windows (AveragePool) or whole planes (GlobalAveragePool).
+class AvgPoolStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, planes = 0, ih = 0, iw = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
+  bool include_pad = false;
+  void Run(const ExecEnv& env) const override {
+    const float* X = x.Get<float>(env);
+    float* Y = reinterpret_cast<float*>(env.arena + out);
+    for (int64_t p = 0; p < planes; ++p) {
+      const float* src = X + p * ih * iw;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t y0 = oy * sh - pt, x0 = ox * sw - pl;
+          const int64_t y1 = std::min(y0 + kh, ih + pb), x1 = std::min(x0 + kw, iw + pr);
+          const int64_t pool = (y1 - y0) * (x1 - x0);
+          float sum = 0.0f;
+          int64_t n = 0;
+          for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y1, ih); ++y) {
+            for (int64_t xx = std::max<int64_t>(x0, 0); xx < std::min(x1, iw); ++xx) {
+              sum += src[y * iw + xx];
+              ++n;
+            }
+          }
+          const int64_t div = include_pad ? pool : n;
+          Y[(p * oh + oy) * ow + ox] = div > 0 ? sum / static_cast<float>(div) : 0.0f;
+        }
+      }
+    }
+  }
+};
+
+class SoftmaxStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, outer = 0, axis_len = 0, inner = 0;
+  void Run(const ExecEnv& env) const override {
+    const float* X = x.Get<float>(env);
+    float* Y = reinterpret_cast<float*>(env.arena + out);
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t i = 0; i < inner; ++i) {
+        const float* src = X + o * axis_len * inner + i;
+        float* dst = Y + o * axis_len * inner + i;
+        float mx = -INFINITY;
+        for (int64_t a = 0; a < axis_len; ++a) mx = std::max(mx, src[a * inner]);
+        float sum = 0.0f;
+        for (int64_t a = 0; a < axis_len; ++a) {
+          dst[a * inner] = std::exp(src[a * inner] - mx);
+          sum += dst[a * inner];
+        }
+        for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] /= sum;
+      }
+    }
+  }
+};
+
+// Mean over a set of axes: the input is walked once, each element added to its output slot.
+class ReduceMeanStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, out_count = 0, reduce_count = 0;
+  BroadcastPlan walk;  // iterates the input; stride_a maps to the output index
+  void Run(const ExecEnv& env) const override {
+    const float* X = x.Get<float>(env);
+    float* Y = reinterpret_cast<float*>(env.arena + out);
+    for (int64_t i = 0; i < out_count; ++i) Y[i] = 0.0f;
+    ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += X[in]; });
+    for (int64_t i = 0; i < out_count; ++i) Y[i] /= static_cast<float>(reduce_count);
+  }
+};
+
+class ChannelAffineStep : public Step {
+ public:
+  Ref x, mul, add;
+  int64_t out = 0, batch = 0, channels = 0, inner = 0;
+  void Run(const ExecEnv& env) const override {
+    const float* X = x.Get<float>(env);
+    const float* M = mul.Get<float>(env);
+    const float* A = add.Get<float>(env);
+    float* Y = reinterpret_cast<float*>(env.arena + out);
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t c = 0; c < channels; ++c) {
+        const int64_t base = (b * channels + c) * inner;
+        for (int64_t i = 0; i < inner; ++i) Y[base + i] = X[base + i] * M[c] + A[c];
+      }
+    }
+  }
+};
+
+class QuantizeStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, count = 0;
+  QParams q;
+  void Run(const ExecEnv& env) const override {
+    // ONNX QuantizeLinear: saturate(round_half_even(x / scale) + zero_point); NaN maps low
+    env.elementwise->quantize(x.Get<float>(env), count, q.scale, q.zero_point,
+                              reinterpret_cast<int8_t*>(env.arena + out));
+  }
+};
+
+class DequantizeStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, count = 0;
+  QParams q;
+  void Run(const ExecEnv& env) const override {
+    const int8_t* X = x.Get<int8_t>(env);
+    float* Y = reinterpret_cast<float*>(env.arena + out);
+    for (int64_t i = 0; i < count; ++i) Y[i] = q.scale * static_cast<float>(X[i] - q.zero_point);
+  }
+};
+
+std::string Describe(const Node& n, const std::string& detail) {
+  return n.onnx_op + " " + n.name + (detail.empty() ? "" : " (" + detail + ")");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
+  const Value& x = ctx.V(n.in[0]);
+  switch (n.kind) {
+    case OpKind::kGemm: {
+      auto s = std::make_unique<GemmStep>();
+      const Value& w = ctx.V(n.in[1]);
+      s->a = ctx.RefOf(n.in[0]);
+      s->w = ctx.RefOf(n.in[1]);
+      s->n = w.shape[0];
+      s->k = w.shape[1];
+      s->m = x.elements / s->k;
+      s->trans_a = n.trans_a;
+      if (n.in.size() > 2) {
+        s->has_bias = true;
+        s->bias = ctx.RefOf(n.in[2]);
+        s->bias_full = ctx.V(n.in[2]).shape.size() == 2;
+      }
+      s->lo = n.act_min;
+      s->hi = n.act_max;
+      s->out = ctx.Out(n);
+      s->summary = Describe(n, std::to_string(s->m) + "x" + std::to_string(s->k) + "x" + std::to_string(s->n) + ", float");
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kMatMul: {
+      auto s = std::make_unique<MatMulStep>();
+      const Value& b = ctx.V(n.in[1]);
+      s->a = ctx.RefOf(n.in[0]);
+      s->b = ctx.RefOf(n.in[1]);
+      s->m = x.shape[x.shape.size() - 2];
+      s->k = x.shape.back();
+      s->n = b.shape.back();
+      std::vector<int64_t> ab(x.shape.begin(), x.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
+      const auto& o = ctx.V(n.out[0]).shape;
+      std::vector<int64_t> ob(o.begin(), o.end() - 2);
+      s->batch = MakeBroadcastPlan(ob, ab, bb);
+      s->out = ctx.Out(n);
+      s->summary = Describe(n, "float");
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: {
+      auto s = std::make_unique<BinaryStep>();
+      s->a = ctx.RefOf(n.in[0]);
+      s->b = ctx.RefOf(n.in[1]);
+      s->kind = n.kind;
+      s->plan = MakeBroadcastPlan(ctx.V(n.out[0]).shape, x.shape, ctx.V(n.in[1]).shape);
+      s->out = ctx.Out(n);
+      s->summary = Describe(n, "float");
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kUnary: {
+      auto s = std::make_unique<UnaryStep>();
+      s->x = ctx.RefOf(n.in[0]);
+      s->count = x.elements;
+      s->params = UnaryParamsOf(n);
+      s->out = ctx.Out(n);
+      s->summary = Describe(n, "float");
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kAvgPool: case OpKind::kGlobalAvgPool: {
+      auto s = std::make_unique<AvgPoolStep>();
+      s->x = ctx.RefOf(n.in[0]);
+      const auto& o = ctx.V(n.out[0]).shape;
+      s->planes = x.shape[0] * x.shape[1];
+      s->ih = x.shape.size() == 4 ? x.shape[2] : 1;
+      s->iw = x.shape.back();
+      s->oh = o.size() == 4 ? o[2] : 1;
+      s->ow = o.back();
+      if (n.kind == OpKind::kGlobalAvgPool) {
+        s->kh = s->ih;
+        s->kw = s->iw;
+      } else {
+        s->kh = n.kernel[0]; s->kw = n.kernel[1];
+        s->sh = n.stride[0]; s->sw = n.stride[1];
+        s->pt = n.pad[0]; s->pl = n.pad[1]; s->pb = n.pad[2]; s->pr = n.pad[3];
+        s->include_pad = n.count_include_pad;
+      }
+      s->out = ctx.Out(n);
+      s->summary = Describe(n, "float");
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kSoftmax: {
+      auto s = std::make_unique<SoftmaxStep>();
+      s->x = ctx.RefOf(n.in[0]);
+      s->outer = 1;
+      s->inner = 1;
+      for (int64_t d = 0; d < n.axis; ++d) s->outer *= x.shape[d];
+      for (size_t d = static_cast<size_t>(n.axis) + 1; d < x.shape.size(); ++d) s->inner *= x.shape[d];
+      s->axis_len = x.shape[n.axis];
+      s->out = ctx.Out(n);
+      s->summary = Describe(n, "float");
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kReduceMean: {
+      auto s = std::make_unique<ReduceMeanStep>();
+      s->x = ctx.RefOf(n.in[0]);
+      std::vector<int64_t> kept = x.shape;
+      s->reduce_count = 1;
+      for (int64_t a : n.axes) {
+        s->reduce_count *= x.shape[a];
+        kept[a] = 1;
+      }
+      s->out_count = ctx.V(n.out[0]).elements;
+      s->walk = MakeBroadcastPlan(x.shape, kept, x.shape);
+      s->walk.same_shape = false;
+      s->out = ctx.Out(n);
+      s->summary = Describe(n, "float");
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kChannelAffine: {
+      auto s = std::make_unique<ChannelAffineStep>();
+      s->x = ctx.RefOf(n.in[0]);
+      s->mul = ctx.RefOf(n.in[1]);
+      s->add = ctx.RefOf(n.in[2]);
+      s->batch = x.shape[0];
+      s->channels = x.shape[1];
+      s->inner = x.elements / std::max<int64_t>(1, s->batch * s->channels);
+      s->out = ctx.Out(n);
+      s->summary = Describe(n, "float");
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kQuantize: {
+      auto s = std::make_unique<QuantizeStep>();
+      s->x = ctx.RefOf(n.in[0]);
+      s->count = x.elements;
+      s->q = n.quant;
+      s->out = ctx.Out(n);
+      s->summary = Describe(n, "float -> int8");
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kDequantize: {
+      auto s = std::make_unique<DequantizeStep>();
+      s->x = ctx.RefOf(n.in[0]);
+      s->count = x.elements;
+      s->q = n.quant;
+      s->out = ctx.Out(n);
+      s->summary = Describe(n, "int8 -> float");
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    default:
+      return Fail(ErrorCode::kInternal, "no float kernel for this node");
+  }
+}
+
+}  // namespace edge::engine

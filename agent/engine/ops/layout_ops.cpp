@@ -1,0 +1,245 @@
+// Data movement shared by float32 and int8 tensors: Transpose, Concat, Pad, MaxPool.
+// For int8 these are exact: they commute with dequantization.
+#include <algorithm>
+#include <cstring>
+
+#include "agent/engine/compile.h"
+
+namespace edge::engine {
+namespace {
+
+template <typename T>
+class TransposeStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, total = 0;
+  int rank = 0;
+  int64_t out_dims[kMaxRank] = {};
+  int64_t in_strides[kMaxRank] = {};  // input stride of each output dimension
+  void Run(const ExecEnv& env) const override {
+    const T* X = x.Get<T>(env);
+    T* Y = reinterpret_cast<T*>(env.arena + out);
+    int64_t idx[kMaxRank] = {};
+    int64_t src = 0;
+    for (int64_t i = 0; i < total; ++i) {
+      Y[i] = X[src];
+      for (int d = rank - 1; d >= 0; --d) {
+        src += in_strides[d];
+        if (++idx[d] < out_dims[d]) break;
+        src -= in_strides[d] * out_dims[d];
+        idx[d] = 0;
+      }
+    }
+  }
+};
+
+class ConcatStep : public Step {
+ public:
+  static constexpr int kMaxInputs = 64;
+  Ref in[kMaxInputs];
+  int64_t chunk[kMaxInputs] = {};  // bytes per outer index, per input
+  int inputs = 0;
+  int64_t outer = 0, out = 0;
+  void Run(const ExecEnv& env) const override {
+    std::byte* Y = env.arena + out;
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int i = 0; i < inputs; ++i) {
+        std::memcpy(Y, in[i].Get<std::byte>(env) + o * chunk[i], static_cast<size_t>(chunk[i]));
+        Y += chunk[i];
+      }
+    }
+  }
+};
+
+template <typename T>
+class PadStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, total_in = 0, total_out = 0;
+  int rank = 0;
+  int64_t in_dims[kMaxRank] = {};
+  int64_t out_strides[kMaxRank] = {};
+  int64_t begin[kMaxRank] = {};
+  T value{};
+  void Run(const ExecEnv& env) const override {
+    const T* X = x.Get<T>(env);
+    T* Y = reinterpret_cast<T*>(env.arena + out);
+    for (int64_t i = 0; i < total_out; ++i) Y[i] = value;
+    int64_t idx[kMaxRank] = {};
+    for (int64_t i = 0; i < total_in; ++i) {
+      int64_t dst = 0;
+      for (int d = 0; d < rank; ++d) dst += (idx[d] + begin[d]) * out_strides[d];
+      Y[dst] = X[i];
+      for (int d = rank - 1; d >= 0; --d) {
+        if (++idx[d] < in_dims[d]) break;
+        idx[d] = 0;
+      }
+    }
+  }
+};
+
+template <typename T>
+class MaxPoolStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, planes = 0, ih = 0, iw = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
+  bool inside = false;  // no padding and every window inside the input: no bounds checks
+
+  void RunInside(const T* X, T* Y) const {
+    const int64_t kh_ = kh, kw_ = kw, sh_ = sh, sw_ = sw, dh_ = dh, dw_ = dw, iw_ = iw;
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* src = X + p * ih * iw_;
+      T* dst = Y + p * oh * ow;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const T* win = src + oy * sh_ * iw_ + ox * sw_;
+          T best = win[0];
+          for (int64_t ky = 0; ky < kh_; ++ky) {
+            for (int64_t kx = 0; kx < kw_; ++kx) best = std::max(best, win[ky * dh_ * iw_ + kx * dw_]);
+          }
+          dst[oy * ow + ox] = best;
+        }
+      }
+    }
+  }
+
+  void Run(const ExecEnv& env) const override {
+    const T* X = x.Get<T>(env);
+    T* Y = reinterpret_cast<T*>(env.arena + out);
+    if (inside) {
+      RunInside(X, Y);
+      return;
+    }
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* src = X + p * ih * iw;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          bool any = false;
+          T best{};
+          for (int64_t ky = 0; ky < kh; ++ky) {
+            const int64_t iy = oy * sh - pt + ky * dh;
+            if (iy < 0 || iy >= ih) continue;
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              const int64_t ix = ox * sw - pl + kx * dw;
+              if (ix < 0 || ix >= iw) continue;
+              const T v = src[iy * iw + ix];
+              if (!any || v > best) best = v;
+              any = true;
+            }
+          }
+          Y[(p * oh + oy) * ow + ox] = best;
+        }
+      }
+    }
+  }
+};
+
+template <typename T>
+std::unique_ptr<Step> MakeTranspose(const Node& n, BuildContext& ctx) {
+  auto s = std::make_unique<TransposeStep<T>>();
+  const Value& x = ctx.V(n.in[0]);
+  s->x = ctx.RefOf(n.in[0]);
+  s->rank = static_cast<int>(x.shape.size());
+  s->total = x.elements;
+  int64_t strides[kMaxRank] = {};
+  int64_t st = 1;
+  for (int d = s->rank - 1; d >= 0; --d) {
+    strides[d] = st;
+    st *= x.shape[d];
+  }
+  for (int d = 0; d < s->rank; ++d) {
+    s->out_dims[d] = x.shape[n.perm[d]];
+    s->in_strides[d] = strides[n.perm[d]];
+  }
+  s->out = ctx.Out(n);
+  return s;
+}
+
+template <typename T>
+std::unique_ptr<Step> MakePad(const Node& n, BuildContext& ctx, T value) {
+  auto s = std::make_unique<PadStep<T>>();
+  const Value& x = ctx.V(n.in[0]);
+  const Value& y = ctx.V(n.out[0]);
+  s->x = ctx.RefOf(n.in[0]);
+  s->rank = static_cast<int>(x.shape.size());
+  s->total_in = x.elements;
+  s->total_out = y.elements;
+  int64_t st = 1;
+  for (int d = s->rank - 1; d >= 0; --d) {
+    s->out_strides[d] = st;
+    st *= y.shape[d];
+    s->in_dims[d] = x.shape[d];
+    s->begin[d] = n.pads[d];
+  }
+  s->value = value;
+  s->out = ctx.Out(n);
+  return s;
+}
+
+template <typename T>
+std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
+  auto s = std::make_unique<MaxPoolStep<T>>();
+  const Value& x = ctx.V(n.in[0]);
+  const auto& o = ctx.V(n.out[0]).shape;
+  s->x = ctx.RefOf(n.in[0]);
+  s->planes = x.shape[0] * x.shape[1];
+  s->ih = x.shape.size() == 4 ? x.shape[2] : 1;
+  s->iw = x.shape.back();
+  s->oh = o.size() == 4 ? o[2] : 1;
+  s->ow = o.back();
+  s->kh = n.kernel[0]; s->kw = n.kernel[1];
+  s->sh = n.stride[0]; s->sw = n.stride[1];
+  s->dh = n.dilation[0]; s->dw = n.dilation[1];
+  s->pt = n.pad[0]; s->pl = n.pad[1];
+  s->inside = s->pt == 0 && s->pl == 0 && (s->oh - 1) * s->sh + (s->kh - 1) * s->dh < s->ih &&
+              (s->ow - 1) * s->sw + (s->kw - 1) * s->dw < s->iw;
+  s->out = ctx.Out(n);
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) {
+  const Value& x = ctx.V(n.in[0]);
+  const bool int8 = x.dtype == DType::kI8;
+  const std::string type = int8 ? "int8" : "float";
+  std::unique_ptr<Step> step;
+  switch (n.kind) {
+    case OpKind::kTranspose:
+      step = int8 ? MakeTranspose<int8_t>(n, ctx) : MakeTranspose<float>(n, ctx);
+      break;
+    case OpKind::kPad:
+      step = int8 ? MakePad<int8_t>(n, ctx, static_cast<int8_t>(x.q.zero_point))
+                  : MakePad<float>(n, ctx, n.pad_value);
+      break;
+    case OpKind::kMaxPool:
+    case OpKind::kQMaxPool:
+      step = int8 ? MakeMaxPool<int8_t>(n, ctx) : MakeMaxPool<float>(n, ctx);
+      break;
+    case OpKind::kConcat: {
+      if (n.in.size() > static_cast<size_t>(ConcatStep::kMaxInputs)) {
+        return Fail(ErrorCode::kInvalidArgument, "Concat of more than 64 inputs");
+      }
+      auto s = std::make_unique<ConcatStep>();
+      const auto& shape = ctx.V(n.out[0]).shape;
+      s->outer = 1;
+      for (int64_t d = 0; d < n.axis; ++d) s->outer *= shape[d];
+      for (size_t i = 0; i < n.in.size(); ++i) {
+        const Value& v = ctx.V(n.in[i]);
+        s->in[i] = ctx.RefOf(n.in[i]);
+        s->chunk[i] = (s->outer == 0 ? 0 : v.elements / s->outer) * DTypeBytes(v.dtype);
+      }
+      s->inputs = static_cast<int>(n.in.size());
+      s->out = ctx.Out(n);
+      step = std::move(s);
+      break;
+    }
+    default:
+      return Fail(ErrorCode::kInternal, "not a layout node");
+  }
+  step->summary = n.onnx_op + " " + n.name + " (" + type + ")";
+  return step;
+}
+
+}  // namespace edge::engine

@@ -1,0 +1,423 @@
+// int8 Conv and Gemm/MatMul: weights packed once at load, activations packed per run into
+// the step's scratch, then one call of the tier's QGemm kernel per group.
+#include <algorithm>
+#include <cstring>
+
+#include "agent/engine/compile.h"
+#include "agent/engine/kernels/im2col_u8.h"
+
+namespace edge::engine {
+namespace {
+
+// Feature-map rows are often a handful of bytes, where a libc memcpy call per row costs more
+// than the convolution: fixed-size (inlined) moves, overlapping at the end, never past n.
+inline void CopyRow(int8_t* __restrict dst, const int8_t* __restrict src, int64_t n) {
+  if (n >= 16) {
+    for (int64_t i = 0; i + 16 <= n; i += 16) __builtin_memcpy(dst + i, src + i, 16);
+    __builtin_memcpy(dst + n - 16, src + n - 16, 16);
+  } else if (n >= 8) {
+    __builtin_memcpy(dst, src, 8);
+    __builtin_memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    __builtin_memcpy(dst, src, 4);
+    __builtin_memcpy(dst + n - 4, src + n - 4, 4);
+  } else {
+    if (n > 0) dst[0] = src[0];
+    if (n > 1) dst[1] = src[1];
+    if (n > 2) dst[2] = src[2];
+  }
+}
+
+struct ConvShape {
+  int64_t batch, cin, cout, group, cin_g, cout_g, ih, iw, oh, ow, k, kp, pixels, np;
+  int64_t pad_t, pad_l, pad_b, pad_r, hp, wp;  // padded input plane (when the conv pads)
+  int64_t padded_bytes;                        // scratch for the padded copy of one group
+  int64_t col_bytes;
+  int64_t kernel_w_span;  // dilation_w * (kernel_w - 1): how far a tap reads past a row
+  bool depthwise;  // one input and one output channel per group: direct kernel, no im2col
+  bool pointwise;  // 1x1, stride 1, no padding: each channel plane is one long row
+  // Implicit GEMM (stride 1, kernel > 1x1): the padded input is interleaved once, 4 channels
+  // per pixel, and k-group (tap, channel block) of the GEMM's right operand is that buffer
+  // shifted by the tap's offset. The output is computed on the padded-width grid and the
+  // valid columns copied out. No im2col.
+  bool implicit;
+  int64_t c4, grid, xi_pitch, tmp_bytes, ptr_bytes;
+};
+
+ConvShape ShapeOfConv(const Node& n, const Graph& g) {
+  const Value& x = g.values[n.in[0]];
+  const Value& y = g.values[n.out[0]];
+  ConvShape s{};
+  s.batch = x.shape[0];
+  s.cin = x.shape[1];
+  s.cout = y.shape[1];
+  s.group = n.group;
+  s.cin_g = s.cin / s.group;
+  s.cout_g = s.cout / s.group;
+  const bool two_d = x.shape.size() == 4;
+  s.ih = two_d ? x.shape[2] : 1;
+  s.iw = x.shape.back();
+  s.oh = two_d ? y.shape[2] : 1;
+  s.ow = y.shape.back();
+  s.k = s.cin_g * n.kernel[0] * n.kernel[1];
+  s.kp = RoundUp(s.k, 4);
+  s.pixels = s.oh * s.ow;
+  s.np = PackedColumns(s.pixels);
+  s.pad_t = n.pad[0];
+  s.pad_l = n.pad[1];
+  s.pad_b = n.pad[2];
+  s.pad_r = n.pad[3];
+  s.hp = s.ih + s.pad_t + s.pad_b;
+  s.wp = s.iw + s.pad_l + s.pad_r;
+  const bool pads = s.pad_t + s.pad_l + s.pad_b + s.pad_r > 0;
+  s.col_bytes = RoundUp(s.kp * s.np, 64);
+  s.kernel_w_span = n.dilation[1] * (n.kernel[1] - 1);
+  s.depthwise = s.cin_g == 1 && s.cout_g == 1;
+  s.pointwise = n.kernel[0] == 1 && n.kernel[1] == 1 && n.stride[0] == 1 && n.stride[1] == 1 && !pads;
+  s.padded_bytes = pads ? RoundUp(s.cin_g * s.hp * s.wp + 64, 64) : 0;
+  s.implicit = !s.depthwise && !s.pointwise && n.stride[0] == 1 && n.stride[1] == 1;
+  if (s.depthwise) {
+    // int32 accumulators over the padded-width grid, then one zero-point padded plane
+    s.col_bytes = RoundUp(s.hp * s.wp + 128, 64);  // int8 results on the stride-1 grid
+    s.padded_bytes = RoundUp(s.hp * s.wp + 128 + s.kernel_w_span, 64);
+  } else if (s.implicit) {
+    s.c4 = (s.cin_g + 3) / 4;
+    s.kp = n.kernel[0] * n.kernel[1] * s.c4 * 4;
+    s.grid = s.oh * s.wp;
+    // shifted views read up to kernel_w_span + 15 pixels past the padded plane
+    s.xi_pitch = RoundUp(s.hp * s.wp + s.kernel_w_span + 32, 16);
+    s.col_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);
+    s.padded_bytes = RoundUp(s.cin_g * s.hp * s.wp + 64, 64);
+    s.tmp_bytes = RoundUp(s.cout_g * s.grid, 64);
+    s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
+  }
+  return s;
+}
+
+class QConvStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, scratch = 0;
+  ConvShape shape{};
+  ConvGeometry geom;
+  uint8_t pad_byte = 0;
+  std::vector<int8_t> pad_row;  // pad_byte ^ 0x80, read by taps that fall in the padding
+  ConvGeometry padded_geom;     // geom on the padded copy: no padding left
+  ConvGeometry interleave_geom;         // implicit GEMM: the padded plane as one row, 1x1
+  std::vector<int64_t> group_offsets;   // implicit GEMM: byte offset of each k-group's view
+
+  void PadPlanes(const int8_t* src, int8_t* dst) const {
+    const int8_t zp = static_cast<int8_t>(pad_byte ^ 0x80);
+    std::memset(dst, zp, static_cast<size_t>(shape.cin_g * shape.hp * shape.wp));
+    for (int64_t c = 0; c < shape.cin_g; ++c) {
+      for (int64_t y = 0; y < shape.ih; ++y) {
+        CopyRow(dst + (c * shape.hp + y + shape.pad_t) * shape.wp + shape.pad_l,
+                src + (c * shape.ih + y) * shape.iw, shape.iw);
+      }
+    }
+  }
+  std::vector<int8_t> weights;  // [cout][kp]
+  std::vector<int32_t> bias;    // [cout], shift and input zero point folded in
+  std::vector<float> mult;      // [cout]
+  std::vector<int32_t> depthwise_bias;  // [cout], bias_q without the unsigned-shift correction
+  std::vector<int16_t> tap_weights;     // depthwise: [cout][taps]
+  std::vector<int64_t> tap_offsets;     // depthwise: offset of each tap in the padded plane
+  int32_t zero_point = 0, qmin = -128, qmax = 127;
+
+  // Depthwise: acc = bias + sum (x - zx) * w over the taps, the same integer the GEMM
+  // formulation computes (padding holds zx, contributing (zx - zx) * w = 0). The input is
+  // copied into a zero-point padded plane; for stride 1 each tap is then one flat loop over
+  // the padded-width output grid (the extra columns are computed and dropped), with no
+  // per-row bookkeeping, which is what narrow feature maps need.
+  void RunDepthwise(const ExecEnv& env) const {
+    const int8_t* X = x.Get<int8_t>(env);
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    int8_t* grid_out = reinterpret_cast<int8_t*>(env.arena + scratch);
+    int8_t* padded = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes);
+    const int64_t sh = geom.stride_h, sw = geom.stride_w, oh = shape.oh, ow = shape.ow, wp = shape.wp;
+    const int64_t taps = geom.kernel_h * geom.kernel_w;
+    DepthwiseArgs a;
+    a.plane = padded;
+    a.grid = ((oh - 1) * sh + 1) * wp;  // stride-1 grid rows up to the last one a strided output needs
+    a.offsets = tap_offsets.data();
+    a.taps = static_cast<int>(taps);
+    a.zx = static_cast<int16_t>(static_cast<int32_t>(pad_byte) - 128);
+    a.zero_point = zero_point;
+    a.qmin = qmin;
+    a.qmax = qmax;
+    a.out = grid_out;
+    for (int64_t b = 0; b < shape.batch; ++b) {
+      for (int64_t c = 0; c < shape.cout; ++c) {
+        PadOnePlane(X + (b * shape.cin + c) * shape.ih * shape.iw, padded);
+        a.weights = tap_weights.data() + c * taps;
+        a.bias = depthwise_bias[c];
+        a.mult = mult[c];
+        env.elementwise->depthwise_channel(a);
+        int8_t* dst = Y + (b * shape.cout + c) * shape.pixels;
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          const int8_t* row = grid_out + oy * sh * wp;
+          if (sw == 1) {
+            CopyRow(dst + oy * ow, row, ow);
+          } else {
+            for (int64_t ox = 0; ox < ow; ++ox) dst[oy * ow + ox] = row[ox * sw];
+          }
+        }
+      }
+    }
+  }
+
+  void PadOnePlane(const int8_t* src, int8_t* dst) const {
+    const int8_t zp = static_cast<int8_t>(pad_byte ^ 0x80);
+    std::memset(dst, zp, static_cast<size_t>(shape.hp * shape.wp + 128 + shape.kernel_w_span));
+    for (int64_t y = 0; y < shape.ih; ++y) {
+      CopyRow(dst + (y + shape.pad_t) * shape.wp + shape.pad_l, src + y * shape.iw, shape.iw);
+    }
+  }
+
+  void RunImplicit(const ExecEnv& env) const {
+    const int8_t* X = x.Get<int8_t>(env);
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    uint8_t* xi = reinterpret_cast<uint8_t*>(env.arena + scratch);
+    int8_t* padded = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes);
+    int8_t* tmp = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes + shape.padded_bytes);
+    const uint8_t** groups = reinterpret_cast<const uint8_t**>(
+        env.arena + scratch + shape.col_bytes + shape.padded_bytes + shape.tmp_bytes);
+    for (size_t g = 0; g < group_offsets.size(); ++g) groups[g] = xi + group_offsets[g];
+    QGemmArgs a;
+    a.weights = QGemmWeights::kLeft;
+    a.m = shape.cout_g;
+    a.n = shape.grid;
+    a.kp = shape.kp;
+    a.np = RoundUp(shape.grid, kQGemmColumnAlign);
+    a.right = xi;
+    a.right_groups = groups;
+    a.zero_point = zero_point;
+    a.qmin = qmin;
+    a.qmax = qmax;
+    a.out = tmp;
+    a.ldo = shape.grid;
+    for (int64_t b = 0; b < shape.batch; ++b) {
+      for (int64_t g = 0; g < shape.group; ++g) {
+        PadPlanes(X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw, padded);
+        Im2colU8(padded, interleave_geom, pad_byte, pad_row.data(), shape.c4 * 4, shape.xi_pitch, xi);
+        a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
+        a.bias = bias.data() + g * shape.cout_g;
+        a.mult = mult.data() + g * shape.cout_g;
+        env.qgemm(a);
+        int8_t* dst = Y + (b * shape.cout + g * shape.cout_g) * shape.pixels;
+        for (int64_t m = 0; m < shape.cout_g; ++m) {
+          for (int64_t oy = 0; oy < shape.oh; ++oy) {
+            CopyRow(dst + m * shape.pixels + oy * shape.ow, tmp + m * shape.grid + oy * shape.wp, shape.ow);
+          }
+        }
+      }
+    }
+  }
+
+  void Run(const ExecEnv& env) const override {
+    if (shape.depthwise) {
+      RunDepthwise(env);
+      return;
+    }
+    if (shape.implicit) {
+      RunImplicit(env);
+      return;
+    }
+    const int8_t* X = x.Get<int8_t>(env);
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    uint8_t* col = reinterpret_cast<uint8_t*>(env.arena + scratch);
+    int8_t* padded = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes);
+    QGemmArgs a;
+    a.weights = QGemmWeights::kLeft;
+    a.m = shape.cout_g;
+    a.n = shape.pixels;
+    a.kp = shape.kp;
+    a.np = shape.np;
+    a.right = col;
+    a.zero_point = zero_point;
+    a.qmin = qmin;
+    a.qmax = qmax;
+    a.ldo = shape.pixels;
+    for (int64_t b = 0; b < shape.batch; ++b) {
+      for (int64_t g = 0; g < shape.group; ++g) {
+        const int8_t* src = X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw;
+        if (shape.padded_bytes > 0) {
+          // A padded copy makes every tap of every output pixel an in-bounds read, so im2col
+          // runs its vector path across whole rows instead of checking borders.
+          PadPlanes(src, padded);
+          Im2colU8(padded, padded_geom, pad_byte, pad_row.data(), shape.kp, shape.np, col);
+        } else {
+          Im2colU8(src, geom, pad_byte, pad_row.data(), shape.kp, shape.np, col);
+        }
+        a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
+        a.bias = bias.data() + g * shape.cout_g;
+        a.mult = mult.data() + g * shape.cout_g;
+        a.out = Y + (b * shape.cout + g * shape.cout_g) * shape.pixels;
+        env.qgemm(a);
+      }
+    }
+  }
+};
+
+class QGemmStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, scratch = 0, m = 0, n = 0, k = 0, kp = 0, np = 0;
+  std::vector<int8_t> packed;  // [kp/4][np][4]
+  std::vector<int32_t> bias;   // [np]
+  std::vector<float> mult;     // [np]
+  int32_t zero_point = 0, qmin = -128, qmax = 127;
+
+  void Run(const ExecEnv& env) const override {
+    uint8_t* left = reinterpret_cast<uint8_t*>(env.arena + scratch);
+    PackLeftU8(x.Get<int8_t>(env), m, k, kp, left);
+    QGemmArgs a;
+    a.weights = QGemmWeights::kRight;
+    a.m = m;
+    a.n = n;
+    a.kp = kp;
+    a.np = np;
+    a.left = left;
+    a.right = reinterpret_cast<const uint8_t*>(packed.data());
+    a.bias = bias.data();
+    a.mult = mult.data();
+    a.zero_point = zero_point;
+    a.qmin = qmin;
+    a.qmax = qmax;
+    a.out = reinterpret_cast<int8_t*>(env.arena + out);
+    a.ldo = n;
+    env.qgemm(a);
+  }
+};
+
+}  // namespace
+
+int64_t ScratchBytes(const Node& n, const Graph& g) {
+  if (n.kind == OpKind::kQConv) {
+    const ConvShape s = ShapeOfConv(n, g);
+    return s.col_bytes + s.padded_bytes + s.tmp_bytes + s.ptr_bytes;
+  }
+  if (n.kind == OpKind::kQGemm) {
+    const Value& x = g.values[n.in[0]];
+    const int64_t k = g.values[n.in[1]].shape[1];
+    return (x.elements / k) * RoundUp(k, 4);
+  }
+  if (n.kind == OpKind::kQReduceMean) return g.values[n.out[0]].elements * 4;
+  return 0;
+}
+
+Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& ctx) {
+  const Value& x = ctx.V(n.in[0]);
+  const Value& w = ctx.V(n.in[1]);
+  const Value& y = ctx.V(n.out[0]);
+  const int32_t shift_zp = 128 + x.q.zero_point;
+  if (n.kind == OpKind::kQConv) {
+    auto s = std::make_unique<QConvStep>();
+    s->shape = ShapeOfConv(n, ctx.graph);
+    const ConvShape& cs = s->shape;
+    s->x = ctx.RefOf(n.in[0]);
+    s->out = ctx.Out(n);
+    s->scratch = ctx.scratch_offset;
+    s->geom = ConvGeometry{cs.cin_g, cs.ih, cs.iw, n.kernel[0], n.kernel[1], n.stride[0],
+                           n.stride[1], n.dilation[0], n.dilation[1], n.pad[0], n.pad[1], cs.oh, cs.ow};
+    s->pad_byte = static_cast<uint8_t>(x.q.zero_point + 128);
+    s->padded_geom = s->geom;
+    s->padded_geom.in_h = cs.hp;
+    s->padded_geom.in_w = cs.wp;
+    s->padded_geom.pad_top = 0;
+    s->padded_geom.pad_left = 0;
+    s->weights.assign(static_cast<size_t>(cs.cout * cs.kp), 0);
+    s->bias.resize(static_cast<size_t>(cs.cout));
+    s->mult.resize(static_cast<size_t>(cs.cout));
+    for (int64_t c = 0; c < cs.cout; ++c) {
+      int64_t sum = 0;
+      for (int64_t k = 0; k < cs.k; ++k) {
+        const int32_t v = w.ci[c * cs.k + k];
+        s->weights[c * cs.kp + k] = static_cast<int8_t>(v);
+        sum += v;
+      }
+      s->bias[c] = static_cast<int32_t>(n.bias_q[c] - shift_zp * sum);
+      s->mult[c] = x.q.scale * w.cscale[c] / y.q.scale;
+    }
+    s->depthwise_bias = n.bias_q;
+    if (cs.depthwise) {
+      const int64_t taps = n.kernel[0] * n.kernel[1];
+      for (int64_t c = 0; c < cs.cout; ++c) {
+        for (int64_t t = 0; t < taps; ++t) s->tap_weights.push_back(static_cast<int16_t>(w.ci[c * taps + t]));
+      }
+      for (int64_t ky = 0; ky < n.kernel[0]; ++ky) {
+        for (int64_t kx = 0; kx < n.kernel[1]; ++kx) {
+          s->tap_offsets.push_back(ky * n.dilation[0] * cs.wp + kx * n.dilation[1]);
+        }
+      }
+    }
+    if (cs.pointwise) {
+      // 1x1 stride 1: the im2col of a whole plane is one row of H*W pixels
+      s->geom = ConvGeometry{cs.cin_g, 1, cs.pixels, 1, 1, 1, 1, 1, 1, 0, 0, 1, cs.pixels};
+    }
+    int64_t pad_row_length = Im2colPadRowLength(s->geom);
+    if (cs.implicit) {
+      // K order (tap, channel block of 4, channel in block), channels padded with zero weights
+      const int64_t taps = n.kernel[0] * n.kernel[1];
+      std::fill(s->weights.begin(), s->weights.end(), int8_t{0});
+      for (int64_t c = 0; c < cs.cout; ++c) {
+        for (int64_t ci = 0; ci < cs.cin_g; ++ci) {
+          for (int64_t t = 0; t < taps; ++t) {
+            s->weights[c * cs.kp + (t * cs.c4 + ci / 4) * 4 + ci % 4] =
+                static_cast<int8_t>(w.ci[c * cs.k + ci * taps + t]);
+          }
+        }
+      }
+      s->interleave_geom = ConvGeometry{cs.cin_g, 1, cs.hp * cs.wp, 1, 1, 1, 1, 1, 1, 0, 0, 1, cs.hp * cs.wp};
+      for (int64_t ky = 0; ky < n.kernel[0]; ++ky) {
+        for (int64_t kx = 0; kx < n.kernel[1]; ++kx) {
+          for (int64_t cb = 0; cb < cs.c4; ++cb) {
+            s->group_offsets.push_back(cb * cs.xi_pitch * 4 +
+                                       (ky * n.dilation[0] * cs.wp + kx * n.dilation[1]) * 4);
+          }
+        }
+      }
+      pad_row_length = std::max(pad_row_length, Im2colPadRowLength(s->interleave_geom));
+    }
+    s->pad_row.assign(static_cast<size_t>(pad_row_length), static_cast<int8_t>(x.q.zero_point));
+    s->zero_point = y.q.zero_point;
+    s->qmin = n.qmin;
+    s->qmax = n.qmax;
+    ctx.pool.total_bytes += static_cast<int64_t>(s->weights.size() + 8 * s->bias.size());
+    s->summary = "QConv " + n.name + " (" + std::to_string(n.kernel[0]) + "x" + std::to_string(n.kernel[1]) +
+                 ", " + std::to_string(cs.cin) + "->" + std::to_string(cs.cout) +
+                 (cs.group > 1 ? ", group " + std::to_string(cs.group) : "") +
+                 (cs.depthwise ? ", depthwise" : "") + ", int8)";
+    return std::unique_ptr<Step>(std::move(s));
+  }
+  auto s = std::make_unique<QGemmStep>();
+  s->n = w.shape[0];
+  s->k = w.shape[1];
+  s->m = x.elements / s->k;
+  s->kp = RoundUp(s->k, 4);
+  s->np = PackedColumns(s->n);
+  s->x = ctx.RefOf(n.in[0]);
+  s->out = ctx.Out(n);
+  s->scratch = ctx.scratch_offset;
+  std::vector<int8_t> rows(static_cast<size_t>(s->n * s->k));
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int8_t>(w.ci[i]);
+  s->packed.resize(static_cast<size_t>(s->kp * s->np));
+  PackRightS8(rows.data(), s->n, s->k, s->np, s->kp, s->packed.data());
+  s->bias.assign(static_cast<size_t>(s->np), 0);
+  s->mult.assign(static_cast<size_t>(s->np), 0.0f);
+  for (int64_t c = 0; c < s->n; ++c) {
+    int64_t sum = 0;
+    for (int64_t k = 0; k < s->k; ++k) sum += rows[c * s->k + k];
+    s->bias[c] = static_cast<int32_t>(n.bias_q[c] - shift_zp * sum);
+    s->mult[c] = x.q.scale * w.cscale[c] / y.q.scale;
+  }
+  s->zero_point = y.q.zero_point;
+  s->qmin = n.qmin;
+  s->qmax = n.qmax;
+  ctx.pool.total_bytes += static_cast<int64_t>(s->packed.size() + 8 * s->bias.size());
+  s->summary = n.onnx_op + " " + n.name + " (" + std::to_string(s->m) + "x" + std::to_string(s->k) +
+               "x" + std::to_string(s->n) + ", int8)";
+  return std::unique_ptr<Step>(std::move(s));
+}
+
+}  // namespace edge::engine

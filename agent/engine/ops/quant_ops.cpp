@@ -1,0 +1,263 @@
+// int8 element-wise, pooling and requantization kernels. Each computes what ONNX defines for
+// DequantizeLinear -> op -> QuantizeLinear, in float with round-half-to-even, so the result is
+// within one step of ONNX Runtime's fused kernels.
+#include <algorithm>
+#include <cmath>
+
+#include "agent/engine/compile.h"
+#include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/ops/broadcast.h"
+#include "agent/engine/ops/unary_math.h"
+
+namespace edge::engine {
+namespace {
+
+inline int8_t Saturate(float y, int32_t zp, int32_t qmin, int32_t qmax) {
+  const float lo = static_cast<float>(qmin - zp), hi = static_cast<float>(qmax - zp);
+  y = !(y >= lo) ? lo : (y > hi ? hi : y);  // NaN saturates low, like fmax
+  return static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(y)) + zp);
+}
+
+class QBinaryStep : public Step {
+ public:
+  Ref a, b;
+  int64_t out = 0;
+  bool mul = false;
+  BroadcastPlan plan;
+  int32_t za = 0, zb = 0, zo = 0, qmin = -128, qmax = 127;
+  float ra = 1, rb = 1;  // input scale / output scale (Mul: sa * sb / so in ra)
+  void Run(const ExecEnv& env) const override {
+    const int8_t* A = a.Get<int8_t>(env);
+    const int8_t* B = b.Get<int8_t>(env);
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    if (mul) {
+      ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
+        const float y = ra * static_cast<float>((A[i] - za) * (B[j] - zb));
+        Y[o] = Saturate(y, zo, qmin, qmax);
+      });
+    } else if (plan.same_shape) {
+      // The common residual Add: a flat loop the compiler vectorizes (same float operations).
+      // The common residual Add, through the tier's kernel (same float operations).
+      env.elementwise->qadd(QAddArgs{A, B, plan.total, ra, rb, za, zb, zo, qmin, qmax, Y});
+    } else {
+      ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
+        const float y = ra * static_cast<float>(A[i] - za) + rb * static_cast<float>(B[j] - zb);
+        Y[o] = Saturate(y, zo, qmin, qmax);
+      });
+    }
+  }
+};
+
+class QLutStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, count = 0;
+  int8_t table[256] = {};
+  void Run(const ExecEnv& env) const override {
+    env.elementwise->lut(x.Get<int8_t>(env), count, table, reinterpret_cast<int8_t*>(env.arena + out));
+  }
+};
+
+class QAvgPoolStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, planes = 0, ih = 0, iw = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
+  bool include_pad = false;
+  int32_t zi = 0, zo = 0, qmin = -128, qmax = 127;
+  float ratio = 1;  // input scale / output scale
+  void Run(const ExecEnv& env) const override {
+    const int8_t* X = x.Get<int8_t>(env);
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    for (int64_t p = 0; p < planes; ++p) {
+      const int8_t* src = X + p * ih * iw;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t y0 = oy * sh - pt, x0 = ox * sw - pl;
+          const int64_t y1 = std::min(y0 + kh, ih + pb), x1 = std::min(x0 + kw, iw + pr);
+          int32_t sum = 0;
+          int64_t n = 0;
+          for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y1, ih); ++y) {
+            for (int64_t xx = std::max<int64_t>(x0, 0); xx < std::min(x1, iw); ++xx) {
+              sum += src[y * iw + xx] - zi;
+              ++n;
+            }
+          }
+          const int64_t div = include_pad ? (y1 - y0) * (x1 - x0) : n;
+          const float mean = div > 0 ? static_cast<float>(sum) / static_cast<float>(div) : 0.0f;
+          Y[(p * oh + oy) * ow + ox] = Saturate(mean * ratio, zo, qmin, qmax);
+        }
+      }
+    }
+  }
+};
+
+class QReduceMeanStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0, out_count = 0, reduce_count = 0, acc = 0;  // acc: int32 scratch in arena
+  BroadcastPlan walk;
+  int32_t zi = 0, zo = 0, qmin = -128, qmax = 127;
+  float ratio = 1;
+  void Run(const ExecEnv& env) const override {
+    const int8_t* X = x.Get<int8_t>(env);
+    int32_t* sums = reinterpret_cast<int32_t*>(env.arena + acc);
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    for (int64_t i = 0; i < out_count; ++i) sums[i] = 0;
+    ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { sums[o] += X[in] - zi; });
+    for (int64_t i = 0; i < out_count; ++i) {
+      const float mean = static_cast<float>(sums[i]) / static_cast<float>(reduce_count);
+      Y[i] = Saturate(mean * ratio, zo, qmin, qmax);
+    }
+  }
+};
+
+// Requantizes int8 inputs to new parameters, concatenated along an axis (one input: Requant).
+class QConcatStep : public Step {
+ public:
+  static constexpr int kMaxInputs = 64;
+  Ref in[kMaxInputs];
+  int64_t chunk[kMaxInputs] = {};
+  float ratio[kMaxInputs] = {};
+  int32_t zi[kMaxInputs] = {};
+  int inputs = 0;
+  int64_t outer = 0, out = 0;
+  int32_t zo = 0, qmin = -128, qmax = 127;
+  void Run(const ExecEnv& env) const override {
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int i = 0; i < inputs; ++i) {
+        const int8_t* X = in[i].Get<int8_t>(env) + o * chunk[i];
+        for (int64_t k = 0; k < chunk[i]; ++k) {
+          Y[k] = Saturate(ratio[i] * static_cast<float>(X[k] - zi[i]), zo, qmin, qmax);
+        }
+        Y += chunk[i];
+      }
+    }
+  }
+};
+
+std::string Describe(const Node& n) { return n.onnx_op + " " + n.name + " (int8)"; }
+
+}  // namespace
+
+Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
+  const Value& x = ctx.V(n.in[0]);
+  const Value& y = ctx.V(n.out[0]);
+  switch (n.kind) {
+    case OpKind::kQAdd:
+    case OpKind::kQMul: {
+      auto s = std::make_unique<QBinaryStep>();
+      const Value& b = ctx.V(n.in[1]);
+      s->a = ctx.RefOf(n.in[0]);
+      s->b = ctx.RefOf(n.in[1]);
+      s->mul = n.kind == OpKind::kQMul;
+      s->plan = MakeBroadcastPlan(y.shape, x.shape, b.shape);
+      s->za = x.q.zero_point;
+      s->zb = b.q.zero_point;
+      s->zo = y.q.zero_point;
+      s->qmin = n.qmin;
+      s->qmax = n.qmax;
+      if (s->mul) {
+        s->ra = x.q.scale * b.q.scale / y.q.scale;
+      } else {
+        s->ra = x.q.scale / y.q.scale;
+        s->rb = b.q.scale / y.q.scale;
+      }
+      s->out = ctx.Out(n);
+      s->summary = Describe(n);
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kQLut: {
+      auto s = std::make_unique<QLutStep>();
+      s->x = ctx.RefOf(n.in[0]);
+      s->count = x.elements;
+      const UnaryParams p = UnaryParamsOf(n);
+      for (int q = -128; q <= 127; ++q) {
+        const float v = ApplyUnary(p, x.q.scale * static_cast<float>(q - x.q.zero_point));
+        s->table[static_cast<uint8_t>(static_cast<int8_t>(q))] =
+            Saturate(v / y.q.scale, y.q.zero_point, n.qmin, n.qmax);
+      }
+      s->out = ctx.Out(n);
+      s->summary = Describe(n);
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kQAvgPool:
+    case OpKind::kQGlobalAvgPool: {
+      auto s = std::make_unique<QAvgPoolStep>();
+      s->x = ctx.RefOf(n.in[0]);
+      s->planes = x.shape[0] * x.shape[1];
+      s->ih = x.shape.size() == 4 ? x.shape[2] : 1;
+      s->iw = x.shape.back();
+      s->oh = y.shape.size() == 4 ? y.shape[2] : 1;
+      s->ow = y.shape.back();
+      if (n.kind == OpKind::kQGlobalAvgPool) {
+        s->kh = s->ih;
+        s->kw = s->iw;
+      } else {
+        s->kh = n.kernel[0]; s->kw = n.kernel[1];
+        s->sh = n.stride[0]; s->sw = n.stride[1];
+        s->pt = n.pad[0]; s->pl = n.pad[1]; s->pb = n.pad[2]; s->pr = n.pad[3];
+        s->include_pad = n.count_include_pad;
+      }
+      s->zi = x.q.zero_point;
+      s->zo = y.q.zero_point;
+      s->qmin = n.qmin;
+      s->qmax = n.qmax;
+      s->ratio = x.q.scale / y.q.scale;
+      s->out = ctx.Out(n);
+      s->summary = Describe(n);
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kQReduceMean: {
+      if (ctx.scratch_offset < 0) return Fail(ErrorCode::kInternal, "ReduceMean without scratch");
+      auto s = std::make_unique<QReduceMeanStep>();
+      s->x = ctx.RefOf(n.in[0]);
+      std::vector<int64_t> kept = x.shape;
+      s->reduce_count = 1;
+      for (int64_t a : n.axes) {
+        s->reduce_count *= x.shape[a];
+        kept[a] = 1;
+      }
+      s->out_count = y.elements;
+      s->walk = MakeBroadcastPlan(x.shape, kept, x.shape);
+      s->walk.same_shape = false;
+      s->acc = ctx.scratch_offset;
+      s->zi = x.q.zero_point;
+      s->zo = y.q.zero_point;
+      s->qmin = n.qmin;
+      s->qmax = n.qmax;
+      s->ratio = x.q.scale / y.q.scale;
+      s->out = ctx.Out(n);
+      s->summary = Describe(n);
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kQConcat:
+    case OpKind::kRequant: {
+      if (n.in.size() > static_cast<size_t>(QConcatStep::kMaxInputs)) {
+        return Fail(ErrorCode::kInvalidArgument, "Concat of more than 64 inputs");
+      }
+      auto s = std::make_unique<QConcatStep>();
+      s->outer = 1;
+      for (int64_t d = 0; d < n.axis; ++d) s->outer *= y.shape[d];
+      for (size_t i = 0; i < n.in.size(); ++i) {
+        const Value& v = ctx.V(n.in[i]);
+        s->in[i] = ctx.RefOf(n.in[i]);
+        s->chunk[i] = s->outer == 0 ? 0 : v.elements / s->outer;
+        s->ratio[i] = v.q.scale / y.q.scale;
+        s->zi[i] = v.q.zero_point;
+      }
+      s->inputs = static_cast<int>(n.in.size());
+      s->zo = y.q.zero_point;
+      s->qmin = n.qmin;
+      s->qmax = n.qmax;
+      s->out = ctx.Out(n);
+      s->summary = Describe(n);
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    default:
+      return Fail(ErrorCode::kInternal, "no int8 kernel for this node");
+  }
+}
+
+}  // namespace edge::engine

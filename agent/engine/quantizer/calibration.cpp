@@ -1,0 +1,151 @@
+// Range collection for the quantizer: min-max, or a percentile of a histogram per tensor.
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "agent/engine/engine.h"
+#include "agent/engine/quantizer/quantizer.h"
+
+namespace edge::engine {
+namespace {
+
+constexpr int kBins = 2048;
+
+struct Samples {
+  int64_t count = 0;
+  int64_t per_sample = 0;
+};
+
+Result<Samples> SplitSamples(const Model& model, const NpyArray& data) {
+  if (model.inputs().size() != 1) {
+    return Fail(ErrorCode::kInvalidArgument, "calibration supports single-input models only");
+  }
+  Samples s;
+  s.per_sample = model.inputs()[0].elements;
+  if (s.per_sample == 0 || data.data.size() % static_cast<size_t>(s.per_sample) != 0 || data.data.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "calibration data of " + std::to_string(data.data.size()) +
+                    " floats is not a whole number of inputs of " + std::to_string(s.per_sample));
+  }
+  s.count = static_cast<int64_t>(data.data.size()) / s.per_sample;
+  return s;
+}
+
+}  // namespace
+
+Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
+    const std::string& model_path, const NpyArray& calibration, const QuantizeOptions& options) {
+  LoadOptions load;
+  load.keep_all_tensors = true;
+  EDGE_ASSIGN_OR_RETURN(auto model, Model::LoadFile(model_path, load));
+  EDGE_ASSIGN_OR_RETURN(Samples samples, SplitSamples(*model, calibration));
+  ExecutionContext ctx(model, KernelTier::kAuto);
+  const auto names = model->KeptTensorNames();
+  std::map<std::string, TensorRange, std::less<>> ranges;
+  std::map<std::string, std::vector<int64_t>, std::less<>> hist;
+  std::vector<std::vector<float>> outputs;
+  for (const auto& o : model->outputs()) outputs.emplace_back(static_cast<size_t>(o.elements));
+  std::vector<float*> out_ptrs;
+  for (auto& o : outputs) out_ptrs.push_back(o.data());
+  auto run = [&](int64_t s) -> Status {
+    const float* in = calibration.data.data() + s * samples.per_sample;
+    return ctx.Run({&in, 1}, out_ptrs);
+  };
+  for (int64_t s = 0; s < samples.count; ++s) {
+    EDGE_TRY(run(s));
+    for (const auto& name : names) {
+      const auto values = ctx.FindFloatTensor(name);
+      auto [it, fresh] = ranges.try_emplace(name, TensorRange{INFINITY, -INFINITY});
+      for (float v : values) {
+        if (!std::isfinite(v)) continue;
+        it->second.lo = std::min(it->second.lo, v);
+        it->second.hi = std::max(it->second.hi, v);
+      }
+    }
+  }
+  if (options.method == CalibrationMethod::kPercentile) {
+    // Second pass: a histogram over each tensor's min-max range, then trim both tails.
+    for (int64_t s = 0; s < samples.count; ++s) {
+      EDGE_TRY(run(s));
+      for (const auto& [name, r] : ranges) {
+        auto& h = hist[name];
+        if (h.empty()) h.assign(kBins, 0);
+        const float width = r.hi - r.lo;
+        if (!(width > 0.0f)) continue;
+        for (float v : ctx.FindFloatTensor(name)) {
+          if (!std::isfinite(v)) continue;
+          const int bin = std::clamp(static_cast<int>((v - r.lo) / width * kBins), 0, kBins - 1);
+          ++h[bin];
+        }
+      }
+    }
+    const double keep = std::clamp(options.percentile, 50.0, 100.0) / 100.0;
+    for (auto& [name, r] : ranges) {
+      const auto& h = hist[name];
+      int64_t total = 0;
+      for (int64_t c : h) total += c;
+      if (total == 0) continue;
+      const double tail = (1.0 - keep) * static_cast<double>(total);
+      int lo_bin = 0, hi_bin = kBins - 1;
+      double acc = 0;
+      while (lo_bin < kBins - 1 && acc + static_cast<double>(h[lo_bin]) <= tail) acc += static_cast<double>(h[lo_bin++]);
+      acc = 0;
+      while (hi_bin > 0 && acc + static_cast<double>(h[hi_bin]) <= tail) acc += static_cast<double>(h[hi_bin--]);
+      const float width = (r.hi - r.lo) / kBins;
+      const float lo = r.lo + width * static_cast<float>(lo_bin);
+      const float hi = r.lo + width * static_cast<float>(hi_bin + 1);
+      if (lo < hi) r = TensorRange{lo, hi};
+    }
+  }
+  std::vector<std::pair<std::string, TensorRange>> result;
+  for (auto& [name, r] : ranges) {
+    if (!std::isfinite(r.lo) || !std::isfinite(r.hi)) r = TensorRange{0.0f, 0.0f};
+    result.emplace_back(name, r);
+  }
+  return result;
+}
+
+Result<QuantizeReport> CompareModels(const std::string& fp32_path, const std::string& int8_path,
+                                     const NpyArray& data) {
+  EDGE_ASSIGN_OR_RETURN(auto fp32, Model::LoadFile(fp32_path));
+  EDGE_ASSIGN_OR_RETURN(auto int8, Model::LoadFile(int8_path));
+  EDGE_ASSIGN_OR_RETURN(Samples samples, SplitSamples(*fp32, data));
+  if (int8->inputs().size() != 1 || int8->inputs()[0].elements != samples.per_sample ||
+      int8->outputs().size() != fp32->outputs().size()) {
+    return Fail(ErrorCode::kInvalidArgument, "the two models have different inputs or outputs");
+  }
+  ExecutionContext a(fp32), b(int8);
+  const auto& out0 = fp32->outputs()[0];
+  QuantizeReport report;
+  report.samples = samples.count;
+  report.classification = out0.shape.size() == 2 && out0.shape[0] == 1 && out0.shape[1] > 1;
+  std::vector<std::vector<float>> oa, ob;
+  std::vector<float*> pa, pb;
+  for (const auto& o : fp32->outputs()) {
+    oa.emplace_back(static_cast<size_t>(o.elements));
+    ob.emplace_back(static_cast<size_t>(o.elements));
+    pa.push_back(oa.back().data());
+    pb.push_back(ob.back().data());
+  }
+  int64_t agree = 0;
+  for (int64_t s = 0; s < samples.count; ++s) {
+    const float* in = data.data.data() + s * samples.per_sample;
+    EDGE_TRY(a.Run({&in, 1}, pa));
+    EDGE_TRY(b.Run({&in, 1}, pb));
+    for (size_t o = 0; o < oa.size(); ++o) {
+      for (size_t i = 0; i < oa[o].size(); ++i) {
+        report.max_abs_error = std::max(report.max_abs_error, double(std::abs(oa[o][i] - ob[o][i])));
+        report.output_range = std::max(report.output_range, double(std::abs(oa[o][i])));
+      }
+    }
+    if (report.classification) {
+      const auto ia = std::max_element(oa[0].begin(), oa[0].end()) - oa[0].begin();
+      const auto ib = std::max_element(ob[0].begin(), ob[0].end()) - ob[0].begin();
+      agree += ia == ib ? 1 : 0;
+    }
+  }
+  report.top1_agreement = samples.count > 0 ? double(agree) / double(samples.count) : 0.0;
+  return report;
+}
+
+}  // namespace edge::engine

@@ -1,0 +1,94 @@
+// edge_engine_bench: the engine side of tests/bench/engine/run_bench.js.
+//   edge_engine_bench gemm     GEMM sweep table on stdout
+//   edge_engine_bench serve    line protocol on stdin/stdout, so the node driver can
+//                              interleave engine and ONNX Runtime runs in one loop:
+//     load ID PATH             -> "ok" | "error MESSAGE"
+//     run ID TIER N INPUT.npy  -> "ns T1 T2 ... TN" (per-run engine time, single thread)
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "agent/engine/engine.h"
+#include "agent/engine/npy_io.h"
+#include "tests/bench/engine/gemm_sweep.h"
+
+namespace {
+
+using edge::engine::ExecutionContext;
+using edge::engine::KernelTier;
+using edge::engine::Model;
+
+int Serve() {
+  std::map<std::string, std::shared_ptr<const Model>> models;
+  std::map<std::string, edge::engine::NpyArray> inputs;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream in(line);
+    std::string cmd;
+    in >> cmd;
+    if (cmd == "quit") break;
+    if (cmd == "load") {
+      std::string id, path;
+      in >> id >> path;
+      auto m = Model::LoadFile(path);
+      if (!m) {
+        std::cout << "error " << m.error().message << std::endl;
+        continue;
+      }
+      models[id] = *m;
+      std::cout << "ok" << std::endl;
+    } else if (cmd == "run") {
+      std::string id, tier_name, input_path;
+      int n = 0;
+      in >> id >> tier_name >> n >> input_path;
+      KernelTier tier;
+      auto it = models.find(id);
+      if (it == models.end() || !edge::engine::ParseKernelTier(tier_name, tier) || n <= 0) {
+        std::cout << "error bad run command" << std::endl;
+        continue;
+      }
+      if (inputs.count(input_path) == 0) {
+        auto a = edge::engine::ReadNpy(input_path);
+        if (!a) {
+          std::cout << "error " << a.error().message << std::endl;
+          continue;
+        }
+        inputs[input_path] = std::move(*a);
+      }
+      const auto& model = it->second;
+      ExecutionContext ctx(model, tier);
+      std::vector<float> out(static_cast<size_t>(model->outputs()[0].elements));
+      const float* x = inputs[input_path].data.data();
+      float* y = out.data();
+      edge::engine::RunTiming timing;
+      (void)ctx.Run({&x, 1}, {&y, 1}, &timing);  // warm the context's arena
+      std::ostringstream reply;
+      reply << "ns";
+      for (int i = 0; i < n; ++i) {
+        if (!ctx.Run({&x, 1}, {&y, 1}, &timing)) {
+          reply.str("error run failed");
+          break;
+        }
+        reply << ' ' << timing.total_ns;
+      }
+      std::cout << reply.str() << std::endl;
+    } else {
+      std::cout << "error unknown command" << std::endl;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "gemm") return edge::engine::bench::RunGemmSweep(stdout);
+  if (mode == "serve") return Serve();
+  std::fprintf(stderr, "usage: edge_engine_bench gemm | serve\n");
+  return 2;
+}

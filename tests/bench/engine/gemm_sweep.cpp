@@ -1,0 +1,69 @@
+#include "tests/bench/engine/gemm_sweep.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <vector>
+
+#include "agent/engine/kernels/cpu_features.h"
+#include "agent/engine/kernels/qgemm.h"
+#include "tests/bench/engine/vnni_peak.h"
+
+namespace edge::engine::bench {
+namespace {
+
+double TimeGemm(QGemmFn fn, const QGemmArgs& a, int repeats) {
+  fn(a);  // warm caches
+  std::vector<double> t;
+  for (int r = 0; r < repeats; ++r) {
+    const auto s = std::chrono::steady_clock::now();
+    fn(a);
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - s).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace
+
+int RunGemmSweep(std::FILE* out) {
+  if (!TierSupported(KernelTier::kAvx512Vnni)) {
+    std::fprintf(out, "GEMM sweep skipped: this CPU has no AVX-512 VNNI\n");
+    return 0;
+  }
+  double peak = 0;
+  for (int i = 0; i < 5; ++i) peak = std::max(peak, MeasureVnniPeakOpsPerSecond(2'000'000));
+  std::fprintf(out, "Measured VNNI peak (16 independent vpdpbusd zmm chains): %.1f GOP/s\n\n", peak / 1e9);
+  std::fprintf(out, "| M = N = K | AVX-512 VNNI GOP/s | %% of VNNI peak | AVX2 GOP/s |\n|---|---|---|---|\n");
+  std::mt19937 rng(3);
+  for (int64_t size : {64, 128, 256, 512, 1024}) {
+    const int64_t kp = RoundUp(size, 4), np = PackedColumns(size);
+    std::vector<uint8_t> left(static_cast<size_t>(size * kp)), right(static_cast<size_t>(kp * np));
+    for (auto& v : left) v = static_cast<uint8_t>(rng());
+    for (auto& v : right) v = static_cast<uint8_t>(rng());
+    std::vector<int32_t> bias(static_cast<size_t>(np), 7);
+    std::vector<float> mult(static_cast<size_t>(np), 1e-4f);
+    std::vector<int8_t> c(static_cast<size_t>(size * size));
+    QGemmArgs a;
+    a.weights = QGemmWeights::kRight;
+    a.m = size;
+    a.n = size;
+    a.kp = kp;
+    a.np = np;
+    a.left = left.data();
+    a.right = right.data();
+    a.bias = bias.data();
+    a.mult = mult.data();
+    a.out = c.data();
+    a.ldo = size;
+    const int repeats = size >= 512 ? 5 : 50;
+    const double ops = 2.0 * double(size) * double(size) * double(size);
+    const double vnni = ops / TimeGemm(QGemmForTier(KernelTier::kAvx512Vnni), a, repeats);
+    const double avx2 = ops / TimeGemm(QGemmForTier(KernelTier::kAvx2), a, repeats);
+    std::fprintf(out, "| %lld | %.1f | %.0f%% | %.1f |\n", static_cast<long long>(size), vnni / 1e9,
+                 100.0 * vnni / peak, avx2 / 1e9);
+  }
+  return 0;
+}
+
+}  // namespace edge::engine::bench

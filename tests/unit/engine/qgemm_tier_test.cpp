@@ -1,0 +1,290 @@
+// Every SIMD tier of the int8 matrix kernel must produce exactly the scalar reference's bytes.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <vector>
+
+#include "agent/engine/kernels/im2col_u8.h"
+#include "agent/engine/kernels/qgemm.h"
+
+namespace edge::engine {
+namespace {
+
+struct Problem {
+  QGemmWeights weights;
+  int64_t m, n, k;
+  int32_t zero_point, qmin, qmax;
+  bool extreme;  // saturating inputs, extreme zero points and multipliers
+};
+
+struct Buffers {
+  std::vector<uint8_t> left, right;
+  std::vector<int32_t> bias;
+  std::vector<float> mult;
+};
+
+Buffers MakeBuffers(const Problem& p, std::mt19937& rng, int64_t kp, int64_t np) {
+  Buffers b;
+  std::uniform_int_distribution<int> byte(0, 255);
+  auto value = [&](bool extreme) {
+    if (!extreme) return static_cast<uint8_t>(byte(rng));
+    const int pick = byte(rng) % 4;  // mostly the ends of the range
+    return static_cast<uint8_t>(pick == 0 ? 0 : pick == 1 ? 255 : pick == 2 ? 128 : byte(rng));
+  };
+  b.left.assign(static_cast<size_t>(p.m * kp), 0);
+  for (int64_t r = 0; r < p.m; ++r) {
+    for (int64_t c = 0; c < p.k; ++c) b.left[r * kp + c] = value(p.extreme);
+  }
+  b.right.assign(static_cast<size_t>(kp * np), 0);
+  for (int64_t c = 0; c < p.k; ++c) {
+    for (int64_t col = 0; col < p.n; ++col) b.right[((c >> 2) * np + col) * 4 + (c & 3)] = value(p.extreme);
+  }
+  const int64_t channels = p.weights == QGemmWeights::kLeft ? p.m : np;
+  std::uniform_int_distribution<int32_t> bias(p.extreme ? -4000000 : -20000, p.extreme ? 4000000 : 20000);
+  std::uniform_real_distribution<float> mult(p.extreme ? 1e-6f : 1e-4f, p.extreme ? 0.5f : 5e-3f);
+  for (int64_t c = 0; c < channels; ++c) {
+    b.bias.push_back(bias(rng));
+    b.mult.push_back(mult(rng));
+  }
+  return b;
+}
+
+std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, int64_t kp, int64_t np,
+                              bool use_groups = false) {
+  // The same packed operand addressed through a per-k-group pointer table (implicit GEMM).
+  std::vector<const uint8_t*> groups;
+  for (int64_t g = 0; g < kp / 4; ++g) groups.push_back(b.right.data() + g * np * 4);
+  // Output rows wider than n, with a guard value, so writes past n are caught.
+  const int64_t ldo = p.n + 7;
+  std::vector<int8_t> out(static_cast<size_t>(p.m * ldo), int8_t{0x5A});
+  QGemmArgs a;
+  a.weights = p.weights;
+  a.m = p.m;
+  a.n = p.n;
+  a.kp = kp;
+  a.np = np;
+  a.left = b.left.data();
+  a.right = b.right.data();
+  if (use_groups) a.right_groups = groups.data();
+  a.bias = b.bias.data();
+  a.mult = b.mult.data();
+  a.zero_point = p.zero_point;
+  a.qmin = p.qmin;
+  a.qmax = p.qmax;
+  a.out = out.data();
+  a.ldo = ldo;
+  fn(a);
+  return out;
+}
+
+TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[engine][kernels]") {
+  std::mt19937 rng(20261122);
+  std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 70), dim_k(1, 300);
+  std::uniform_int_distribution<int32_t> zp(-128, 127);
+  std::vector<Problem> problems;
+  // Fixed edge shapes: K not a multiple of 4, N not a multiple of 16, single rows/columns.
+  for (int64_t k : {1, 3, 5, 7, 27, 144, 145}) {
+    for (int64_t n : {1, 15, 16, 17, 33, 64, 65}) {
+      for (int64_t m : {1, 6, 7}) {
+        problems.push_back({QGemmWeights::kLeft, m, n, k, 0, -128, 127, false});
+        problems.push_back({QGemmWeights::kRight, m, n, k, -3, -128, 127, false});
+      }
+    }
+  }
+  for (int i = 0; i < 300; ++i) {
+    const bool extreme = i % 3 == 0;
+    const int32_t z = extreme ? (i % 2 == 0 ? -128 : 127) : zp(rng);
+    int32_t lo = -128, hi = 127;
+    if (i % 5 == 1) lo = z;  // a folded Relu clamps at the zero point
+    if (i % 7 == 2) hi = std::min(127, z + 50);
+    if (lo > hi) std::swap(lo, hi);
+    problems.push_back({i % 2 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight, dim_m(rng), dim_n(rng),
+                        dim_k(rng), z, lo, hi, extreme});
+  }
+  int checked_tiers = 0;
+  for (const Problem& p : problems) {
+    const int64_t kp = RoundUp(p.k, 4), np = RoundUp(p.n, kQGemmColumnAlign);
+    const Buffers b = MakeBuffers(p, rng, kp, np);
+    const auto reference = RunKernel(&QGemmScalar, p, b, kp, np);
+    for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+      if (!TierSupported(tier)) continue;  // skip tiers this CPU lacks
+      ++checked_tiers;
+      const auto got = RunKernel(QGemmForTier(tier), p, b, kp, np);
+      const auto got_groups = RunKernel(QGemmForTier(tier), p, b, kp, np, /*use_groups=*/true);
+      INFO("tier " << KernelTierName(tier) << " m=" << p.m << " n=" << p.n << " k=" << p.k
+                   << " zp=" << p.zero_point << " weights " << (p.weights == QGemmWeights::kLeft ? "left" : "right"));
+      REQUIRE(got == reference);
+      REQUIRE(got_groups == reference);
+    }
+    REQUIRE(RunKernel(&QGemmScalar, p, b, kp, np, /*use_groups=*/true) == reference);
+  }
+  if (checked_tiers == 0) WARN("no SIMD tier on this CPU: only the scalar kernel was exercised");
+}
+
+TEST_CASE("requantization rounds half to even like ONNX QuantizeLinear", "[engine][kernels]") {
+  CHECK(Requantize(5, 0.5f, 0, -128, 127) == 2);    // 2.5 -> 2
+  CHECK(Requantize(7, 0.5f, 0, -128, 127) == 4);    // 3.5 -> 4
+  CHECK(Requantize(-5, 0.5f, 0, -128, 127) == -2);  // -2.5 -> -2
+  CHECK(Requantize(-3, 0.5f, 10, -128, 127) == 8);  // -1.5 -> -2, + 10
+  CHECK(Requantize(1000000, 1.0f, 0, -128, 127) == 127);
+  CHECK(Requantize(-1000000, 1.0f, 5, -128, 127) == -128);
+  CHECK(Requantize(-50, 1.0f, -128, -128, 127) == -128);  // relu clamp at the zero point
+}
+
+TEST_CASE("im2col pads with the zero point", "[engine][kernels]") {
+  // 1 channel 2x2 input, 3x3 kernel, pad 1: the corner windows read padding.
+  const int8_t x[4] = {1, 2, 3, 4};
+  ConvGeometry g{1, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2};
+  const int64_t kp = 12, np = 16;
+  std::vector<uint8_t> col(static_cast<size_t>(kp * np), 0xEE);
+  std::vector<int8_t> pad_row(static_cast<size_t>(Im2colPadRowLength(g)), int8_t{-5});
+  Im2colU8(x, g, /*pad_byte=*/static_cast<uint8_t>(-5 + 128), pad_row.data(), kp, np, col.data());
+  auto at = [&](int64_t k, int64_t p) { return col[((k >> 2) * np + p) * 4 + (k & 3)]; };
+  CHECK(at(0, 0) == 123);      // top-left tap of output (0,0) is padding: zp + 128
+  CHECK(at(4, 0) == 1 + 128);  // centre tap of output (0,0) is x[0][0]
+  CHECK(at(8, 3) == 123);      // bottom-right tap of output (1,1) is padding
+  CHECK(at(5, 0) == 2 + 128);  // tap (1,2) of output (0,0) is x[0][1]
+}
+
+}  // namespace
+}  // namespace edge::engine
+
+namespace edge::engine {
+namespace {
+
+TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernels]") {
+  std::mt19937 rng(99);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int trial = 0; trial < 200; ++trial) {
+    ConvGeometry g;
+    g.channels = pick(1, 5);
+    g.in_h = pick(1, 12);
+    g.in_w = pick(1, 70);
+    g.kernel_h = pick(1, std::min<int>(3, static_cast<int>(g.in_h) + 2));
+    g.kernel_w = pick(1, 5);
+    g.stride_h = pick(1, 2);
+    g.stride_w = pick(1, 3);
+    g.dilation_h = pick(1, 2);
+    g.dilation_w = pick(1, 2);
+    g.pad_top = pick(0, 2);
+    g.pad_left = pick(0, 2);
+    const int64_t pad_bottom = pick(0, 2), pad_right = pick(0, 2);
+    const int64_t span_h = g.dilation_h * (g.kernel_h - 1) + 1, span_w = g.dilation_w * (g.kernel_w - 1) + 1;
+    if (g.in_h + g.pad_top + pad_bottom < span_h || g.in_w + g.pad_left + pad_right < span_w) continue;
+    g.out_h = (g.in_h + g.pad_top + pad_bottom - span_h) / g.stride_h + 1;
+    g.out_w = (g.in_w + g.pad_left + pad_right - span_w) / g.stride_w + 1;
+    const int64_t k = g.channels * g.kernel_h * g.kernel_w, kp = RoundUp(k, 4);
+    const int64_t pixels = g.out_h * g.out_w, np = RoundUp(pixels, 16);
+    std::vector<int8_t> x(static_cast<size_t>(g.channels * g.in_h * g.in_w));
+    for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
+    const int8_t zp = static_cast<int8_t>(pick(-128, 127));
+    std::vector<int8_t> pad_row(static_cast<size_t>(Im2colPadRowLength(g)), zp);
+    std::vector<uint8_t> col(static_cast<size_t>(kp * np), 0);
+    Im2colU8(x.data(), g, static_cast<uint8_t>(zp + 128), pad_row.data(), kp, np, col.data());
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const int64_t c = kk / (g.kernel_h * g.kernel_w), ky = (kk / g.kernel_w) % g.kernel_h, kx = kk % g.kernel_w;
+      for (int64_t p = 0; p < pixels; ++p) {
+        const int64_t iy = (p / g.out_w) * g.stride_h - g.pad_top + ky * g.dilation_h;
+        const int64_t ix = (p % g.out_w) * g.stride_w - g.pad_left + kx * g.dilation_w;
+        const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
+        const int expect = (inside ? x[(c * g.in_h + iy) * g.in_w + ix] : zp) + 128;
+        const int got = col[((kk >> 2) * np + p) * 4 + (kk & 3)];
+        INFO("trial " << trial << " k " << kk << " pixel " << p);
+        REQUIRE(got == expect);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edge::engine
+
+#include <limits>
+
+#include "agent/engine/kernels/elementwise.h"
+
+namespace edge::engine {
+namespace {
+
+TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernels]") {
+  std::mt19937 rng(5);
+  auto byte = [&] { return static_cast<int8_t>(rng()); };
+  for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+    if (!TierSupported(tier)) continue;
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t n : {0, 1, 31, 32, 33, 63, 64, 65, 200, 1000}) {
+      std::vector<int8_t> table(256), x(static_cast<size_t>(n));
+      for (auto& v : table) v = byte();
+      for (auto& v : x) v = byte();
+      if (n > 2) {
+        x[0] = -128;
+        x[1] = 127;
+      }
+      std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+      LutScalar(x.data(), n, table.data(), want.data());
+      k.lut(x.data(), n, table.data(), got.data());
+      INFO("lut tier " << KernelTierName(tier) << " n " << n);
+      REQUIRE(got == want);
+    }
+    // Residual adds and input quantization, with saturation, extreme zero points, NaN and inf.
+    for (int64_t n : {1, 15, 16, 17, 100, 1000}) {
+      std::vector<int8_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+      for (auto& v : a) v = byte();
+      for (auto& v : b) v = byte();
+      for (int variant = 0; variant < 4; ++variant) {
+        QAddArgs p{a.data(), b.data(), n, variant == 0 ? 0.5f : 1.7f, variant == 1 ? 0.25f : 0.9f,
+                   variant == 2 ? -128 : 3, variant == 3 ? 127 : -7, variant == 1 ? -128 : 11,
+                   variant == 2 ? 0 : -128, 127, nullptr};
+        std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+        p.y = want.data();
+        QAddScalar(p);
+        p.y = got.data();
+        k.qadd(p);
+        INFO("qadd n " << n << " variant " << variant);
+        REQUIRE(got == want);
+      }
+      std::vector<float> x(static_cast<size_t>(n));
+      std::normal_distribution<float> dist(0.0f, 30.0f);
+      for (auto& v : x) v = dist(rng);
+      if (n > 4) {
+        x[0] = std::numeric_limits<float>::quiet_NaN();
+        x[1] = std::numeric_limits<float>::infinity();
+        x[2] = -std::numeric_limits<float>::infinity();
+        x[3] = 0.5f;  // a tie: rounds to even
+      }
+      for (int32_t zp : {-128, 0, 127}) {
+        std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+        QuantizeScalar(x.data(), n, 0.25f, zp, want.data());
+        k.quantize(x.data(), n, 0.25f, zp, got.data());
+        INFO("quantize n " << n << " zp " << zp);
+        REQUIRE(got == want);
+      }
+    }
+    // Whole depthwise channels: random planes, 3x3 and 5x1 taps, extreme parameters.
+    for (int trial = 0; trial < 60; ++trial) {
+      const int64_t wp = 3 + trial % 29, rows = 2 + trial % 7;
+      const int taps = trial % 2 == 0 ? 9 : 5;
+      std::vector<int64_t> offsets;
+      for (int t = 0; t < taps; ++t) offsets.push_back(taps == 9 ? (t / 3) * wp + t % 3 : t * wp);
+      const int64_t grid = rows * wp;
+      std::vector<int8_t> plane(static_cast<size_t>(grid + offsets.back() + 160));
+      for (auto& v : plane) v = byte();
+      std::vector<int16_t> weights;
+      for (int t = 0; t < taps; ++t) weights.push_back(trial % 5 == 0 ? int16_t{-128} : static_cast<int16_t>(byte()));
+      DepthwiseArgs a{plane.data(), grid, offsets.data(), weights.data(), taps,
+                      static_cast<int32_t>(rng() % 20001) - 10000, trial % 3 == 0 ? 0.5f : 0.0037f,
+                      static_cast<int16_t>(trial % 4 == 0 ? -128 : byte()), trial % 4 == 1 ? -128 : 3,
+                      trial % 6 == 0 ? 0 : -128, 127, nullptr};
+      std::vector<int8_t> want(static_cast<size_t>(grid + 64)), got(static_cast<size_t>(grid + 64));
+      a.out = want.data();
+      DepthwiseChannelScalar(a);
+      a.out = got.data();
+      k.depthwise_channel(a);
+      INFO("depthwise channel trial " << trial << " tier " << KernelTierName(tier));
+      REQUIRE(std::equal(want.begin(), want.begin() + grid, got.begin()));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edge::engine

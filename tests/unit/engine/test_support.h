@@ -1,0 +1,22 @@
+// Helpers shared by the engine tests: zoo paths and running a model on .npy samples.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/engine/engine.h"
+#include "agent/engine/npy_io.h"
+
+namespace edge::engine::testing {
+
+std::string ZooPath(const std::string& file);
+std::vector<std::string> ZooModels();  // names of the torch-built zoo models plus op_mix
+
+std::shared_ptr<const Model> LoadOrDie(const std::string& path);
+NpyArray ReadOrDie(const std::string& path);
+
+// Runs `model` on every row of `inputs` (leading dimension = samples), returns [samples, out].
+std::vector<float> RunSamples(ExecutionContext& ctx, const NpyArray& inputs, int64_t* out_per_sample);
+
+}  // namespace edge::engine::testing
