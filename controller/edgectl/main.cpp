@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "agent/engine/cli/model_commands.h"
 #include "common/core/fs.h"
 #include "common/crypto/ed25519.h"
 #include "controller/edgectl/bundle_dir.h"
@@ -161,6 +162,9 @@ int main(int argc, char** argv) {
       return c ? Finish((*c)->PushBundle(push_dir, Format(g))) : Report(c.error());
     };
   });
+
+  // model quantize|inspect|run|bench: the inference engine's offline tools (docs/engine.md).
+  edge::engine::RegisterModelCommands(*model, exit_code);
 
   // create site
   auto* create = app.add_subcommand("create", "create resources")->require_subcommand(1);
