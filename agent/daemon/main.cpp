@@ -1,14 +1,13 @@
 // edge-agent: enrolls, keeps a stream to the controller, installs signed model bundles.
 //   edge-agent --config /etc/edgefleet/agent.json
 // Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage, 78 bad configuration.
-#include <systemd/sd-daemon.h>
-
 #include <boost/asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 
 #include "agent/daemon/agent_app.h"
 #include "common/core/config.h"
 #include "common/core/log.h"
+#include "common/systemd/notify.h"
 
 int main(int argc, char** argv) {
   using namespace edge;
@@ -38,10 +37,12 @@ int main(int argc, char** argv) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signo) {
     log::Info("shutting down", {{"signal", signo}});
-    sd_notify(0, "STOPPING=1");
+    systemd::NotifyStopping();
     io.stop();
   });
-  sd_notify(0, "READY=1");
+  systemd::Watchdog watchdog(io);
+  watchdog.Start();
+  systemd::NotifyReady();
   io.run();
   agent.Stop();
   return 0;

@@ -1,4 +1,5 @@
 // The model manifest: the signed description of one model version (DESIGN §5).
+#include <cctype>
 #include <set>
 
 #include "common/bundle/bundle.h"
@@ -14,8 +15,14 @@ using detail::ObjectReader;
 constexpr uint64_t kMaxBlobSize = uint64_t{4} << 30;  // 4 GiB
 constexpr size_t kMaxBlobs = 64;
 
+// Versions become directory names on agents (models/<name>/<version>, beside the `current` and
+// `previous` links): they start with a letter or digit ("..", ".x.tmp" impossible) and may not
+// take the links' names.
 bool IsValidVersion(std::string_view v) {
-  if (v.empty() || v.size() > 64) {
+  if (v.empty() || v.size() > 64 || v == "current" || v == "previous") {
+    return false;
+  }
+  if (!std::isalnum(static_cast<unsigned char>(v.front()))) {
     return false;
   }
   for (char c : v) {
@@ -171,7 +178,7 @@ Result<Manifest> ParseManifest(std::string_view json) {
     return FieldError("manifest.name", "'" + m.name + "' is not a valid model name (" + crypto::kLabelRule + ")");
   EDGE_ASSIGN_OR_RETURN(m.version, r.String("version", 64));
   if (!IsValidVersion(m.version)) {
-    return FieldError("manifest.version", "'" + m.version + "' is not [A-Za-z0-9._+-]{1,64}");
+    return FieldError("manifest.version", "'" + m.version + "' is not a version: [A-Za-z0-9._+-]{1,64}, starting with a letter or digit, not 'current' or 'previous'");
   }
   EDGE_ASSIGN_OR_RETURN(m.security_version, r.Unsigned("security_version"));
   EDGE_ASSIGN_OR_RETURN(auto created, r.OptionalString("created", 64));

@@ -1,8 +1,6 @@
 // edge-controller: inventory, releases and desired state for a fleet of edge agents.
 //   edge-controller --config /etc/edgefleet/controller.json
 // Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage, 78 bad configuration.
-#include <systemd/sd-daemon.h>
-
 #include <thread>
 
 #include <boost/asio/signal_set.hpp>
@@ -12,6 +10,7 @@
 #include "common/core/config.h"
 #include "common/core/fs.h"
 #include "common/core/log.h"
+#include "common/systemd/notify.h"
 #include "common/crypto/ed25519.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/services.h"
@@ -136,14 +135,16 @@ int Run(const std::string& config_path) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signo) {
     log::Info("shutting down", {{"signal", signo}});
-    sd_notify(0, "STOPPING=1");
+    systemd::NotifyStopping();
     shutdown = std::thread([&] {
       for (auto& l : listeners) l.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
       work.reset();
       boost::asio::post(io, [&] { io.stop(); });
     });
   });
-  sd_notify(0, "READY=1");
+  systemd::Watchdog watchdog(io);
+  watchdog.Start();
+  systemd::NotifyReady();
   log::Info("controller ready", {{"fleet", config->fleet}, {"trust_policy_version", ctx.trust_policy.version}});
   io.run();
   if (shutdown.joinable()) shutdown.join();

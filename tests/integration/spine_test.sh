@@ -39,6 +39,13 @@ sleep 1
 [ "$(grep -c '"new target"' "$LF_DIR/gw-7a.log")" -eq "$targets_before" ] || lf_die "agent restarted work on redeploy"
 ok "no desired-state change, agent did nothing"
 
+step "a bare version that two models have is ambiguous"
+make_model "$LF_DIR/vib-v3.onnx"
+lf_edgectl model push "$(lf_bundle vib v3 3 "$LF_DIR/vib-v3.onnx")" 2>/dev/null || lf_die "push vib:v3"
+expect_fail 1 "ambiguous: use one of kws:v3, vib:v3" lf_edgectl deploy model v3 --site plant-9
+expect_fail 1 "no model has a version 'v77'" lf_edgectl deploy model v77 --site plant-9
+expect_fail 1 "site 'nowhere' does not exist" lf_edgectl deploy model kws:v3 --site nowhere
+
 step "controller restart while an agent is down; both converge on v4"
 make_model "$LF_DIR/model-v4.onnx"
 b4=$(lf_bundle kws v4 4 "$LF_DIR/model-v4.onnx")

@@ -129,7 +129,7 @@ TEST_CASE("Manifest names and versions are restricted", "[bundle][manifest]") {
     doc["name"] = bad;
     ExpectRejected(doc, "manifest.name");
   }
-  for (const char* bad : {"", "1 0", "1/0", "1;0"}) {
+  for (const char* bad : {"", "1 0", "1/0", "1;0", "..", ".", ".v1", "-v1", "current", "previous"}) {
     INFO(bad);
     auto doc = SampleJson();
     doc["version"] = bad;
