@@ -259,15 +259,16 @@ class Lowerer {
       case Sym::Kind::kFloat: return s.value;
       case Sym::Kind::kQuant: {
         if (auto it = dequantized_.find(s.value); it != dequantized_.end()) return it->second;
-        const Value& src = g_.values[s.value];
-        EDGE_ASSIGN_OR_RETURN(int out, NewValue(name, DType::kF32, src.shape));
+        // Copies, not references: NewValue may reallocate the value table.
+        const QParams q = g_.values[s.value].q;
+        EDGE_ASSIGN_OR_RETURN(int out, NewValue(name, DType::kF32, g_.values[s.value].shape));
         Node n;
         n.kind = OpKind::kDequantize;
         n.name = name;
         n.onnx_op = "DequantizeLinear";
         n.in = {s.value};
         n.out = {out};
-        n.quant = src.q;
+        n.quant = q;
         AddNode(std::move(n));
         dequantized_[s.value] = out;
         syms_[name] = Sym{Sym::Kind::kFloat, out, false};
@@ -1364,7 +1365,7 @@ Status Lowerer::LowerSoftmax(const OnnxNode& n) {
   EDGE_TRY(CheckAttrs(n, {"axis"}));
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
   Node node = MakeNode(OpKind::kSoftmax, n);
-  const auto& shape = ShapeOf(x);
+  const std::vector<int64_t> shape = ShapeOf(x);
   EDGE_ASSIGN_OR_RETURN(node.axis, NormalizeAxis(n.Int("axis", -1), static_cast<int64_t>(shape.size())));
   node.in = {x};
   EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, shape));
@@ -1435,7 +1436,7 @@ Status Lowerer::LowerBatchNorm(const OnnxNode& n) {
     p.push_back(std::move(*c));
   }
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
-  const auto& shape = ShapeOf(x);
+  const std::vector<int64_t> shape = ShapeOf(x);  // a copy: values are added below
   if (shape.size() < 2) return Fail(ErrorCode::kInvalidArgument, "input rank must be >= 2");
   const int64_t channels = shape[1];
   for (const auto& t : p) {

@@ -73,14 +73,21 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
     const int8_t* plane[4];
     int64_t ky[4], kx[4];
     bool valid[4];
+    int64_t chan[4];
     for (int j = 0; j < 4; ++j) {
       const int64_t k = kg * 4 + j;
       valid[j] = k < k_total;
       const int64_t kk = valid[j] ? k : 0;
-      const int64_t c = kk / (g.kernel_h * g.kernel_w);
+      chan[j] = kk / (g.kernel_h * g.kernel_w);
       ky[j] = (kk / g.kernel_w) % g.kernel_h;
       kx[j] = kk % g.kernel_w;
-      plane[j] = x + c * ih * iw;
+      plane[j] = x + chan[j] * ih * iw;
+    }
+    // Four horizontally adjacent taps of one input row (kernel width a multiple of 4, no
+    // dilation): each pixel's 4 bytes are one 32-bit load.
+    bool adjacent = g.dilation_w == 1 && valid[0];
+    for (int j = 1; j < 4; ++j) {
+      adjacent = adjacent && valid[j] && chan[j] == chan[0] && ky[j] == ky[0] && kx[j] == kx[0] + j;
     }
     for (int64_t oy = 0; oy < oh; ++oy) {
       uint8_t* dst = dst_group + oy * ow * 4;
@@ -122,6 +129,14 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
       };
       for (int64_t ox = 0; ox < std::min(lo, ow); ++ox) border(ox);
       int64_t ox = lo;
+      if (adjacent && row_ok[0]) {
+        for (; ox < hi; ++ox) {
+          uint32_t word;
+          std::memcpy(&word, src[0] + ox * sw, 4);
+          word ^= 0x80808080u;
+          std::memcpy(dst + ox * 4, &word, 4);
+        }
+      }
       if (sw == 1) {
         for (; ox + 16 <= hi; ox += 16) {
           Interleave16(Load16Stride1(src[0] + ox), Load16Stride1(src[1] + ox), Load16Stride1(src[2] + ox),

@@ -2,7 +2,9 @@
 // R[k][p] = x[c][iy][ix] + 128 for k = (c, ky, kx) and output pixel p; spatial padding reads
 // the input zero point (+128). Entries for k >= K and p >= pixels are left unspecified: the
 // weights are zero there and those output columns are never stored. Pure data movement, so
-// it is shared by every kernel tier (SSE2 only, part of the x86-64 baseline).
+// it is shared by every kernel tier (SSE2 only, part of the x86-64 baseline). Stride-2 vector
+// loads may read up to 16 bytes past the last input byte used: x needs that much readable
+// slack after it (the arena and the padded copies provide it).
 #pragma once
 
 #include <cstdint>

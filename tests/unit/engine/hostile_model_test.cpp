@@ -113,7 +113,7 @@ TEST_CASE("random corruption never crashes the loader", "[engine][hostile]") {
   SUCCEED("corrupted copies that still loaded and ran: " << loaded);
 }
 
-TEST_CASE("huge, negative and dynamic dimensions are rejected", "[engine][hostile]") {
+TEST_CASE("huge negative and dynamic dimensions are rejected", "[engine][hostile]") {
   {
     auto m = TinyModel();
     m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(int64_t{1} << 40);
