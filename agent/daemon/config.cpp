@@ -43,6 +43,9 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   }
   if (!crypto::IsValidName(c.device_name))
     return wrap(Error{ErrorCode::kBadConfig, "device_name '" + c.device_name + "' must match [A-Za-z0-9._-]{1,64}"});
+  if (c.backoff_initial_ms > c.backoff_max_ms)
+    return wrap(Error{ErrorCode::kBadConfig, "backoff_initial_ms (" + std::to_string(c.backoff_initial_ms) +
+                                                 ") must not exceed backoff_max_ms (" + std::to_string(c.backoff_max_ms) + ")"});
   if (c.enroll_endpoint.empty()) c.enroll_endpoint = c.controller;
   if (!c.enrollment_token.empty() && !c.enrollment_token_file.empty())
     return wrap(Error{ErrorCode::kBadConfig, "set enrollment_token or enrollment_token_file, not both"});

@@ -46,6 +46,9 @@ Result<std::string> GetString(const nlohmann::json& object, std::string_view key
     return Fail(BadConfig("missing required key '" + std::string(key) + "'"));
   }
   if (!it->is_string()) return Fail(BadConfig("key '" + std::string(key) + "' must be a string"));
+  // A required key given as "" is as missing as an absent one.
+  if (!fallback && it->get_ref<const std::string&>().empty())
+    return Fail(BadConfig("key '" + std::string(key) + "' must not be empty"));
   return it->get<std::string>();
 }
 

@@ -10,7 +10,13 @@ namespace {
 Error SqlError(sqlite3* db, std::string_view what) {
   const int code = db ? sqlite3_extended_errcode(db) : SQLITE_ERROR;
   ErrorCode ec = ErrorCode::kIo;
-  if ((code & 0xff) == SQLITE_CONSTRAINT) ec = ErrorCode::kAlreadyExists;
+  if (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE) {
+    ec = ErrorCode::kAlreadyExists;
+  } else if (code == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    ec = ErrorCode::kNotFound;  // the row refers to something that does not exist
+  } else if ((code & 0xff) == SQLITE_CONSTRAINT) {
+    ec = ErrorCode::kInvalidArgument;
+  }
   if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB) ec = ErrorCode::kDataLoss;
   return Error{ec, std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "sqlite error")};
 }

@@ -64,7 +64,12 @@ DeploymentRecord ReadDeployment(const Statement& st) {
   d.site = st.Text(3);
   d.created_by = st.Text(4);
   d.created_at = st.Int(5);
-  d.device_ids = nlohmann::json::parse(st.Text(6), nullptr, false).get<std::vector<std::string>>();
+  // Written by Deploy() as a JSON array of strings; anything else reads as no devices.
+  const auto ids = nlohmann::json::parse(st.Text(6), nullptr, false);
+  if (ids.is_array()) {
+    for (const auto& id : ids)
+      if (id.is_string()) d.device_ids.push_back(id.get<std::string>());
+  }
   d.changed = static_cast<uint32_t>(st.Int(7));
   return d;
 }

@@ -142,3 +142,16 @@ TEST_CASE("Agent config: not JSON and not an object", "[agent_config]") {
   CHECK(c.error().code == ErrorCode::kBadConfig);
   ExpectBadConfig(nlohmann::json::array({1}), "must be a JSON object");
 }
+
+TEST_CASE("Agent config: initial backoff may not exceed the maximum", "[agent_config]") {
+  auto j = Minimal();
+  j["backoff_initial_ms"] = 5000;
+  j["backoff_max_ms"] = 1000;
+  ExpectBadConfig(j, "backoff_initial_ms (5000) must not exceed backoff_max_ms (1000)");
+}
+
+TEST_CASE("Agent config: required keys may not be empty", "[agent_config]") {
+  auto j = Minimal();
+  j["controller"] = "";
+  ExpectBadConfig(j, "'controller' must not be empty");
+}

@@ -131,3 +131,12 @@ TEST_CASE("GetBool: present, fallback, wrong type", "[config]") {
 }
 
 TEST_CASE("kExitBadConfig is EX_CONFIG", "[config]") { CHECK(config::kExitBadConfig == 78); }
+
+TEST_CASE("GetString: a required key given as empty is an error, an optional one is not", "[config]") {
+  const auto obj = nlohmann::json::parse(R"({"s": ""})");
+  auto required = config::GetString(obj, "s");
+  REQUIRE_FALSE(required);
+  CHECK(required.error().code == ErrorCode::kBadConfig);
+  CHECK_THAT(required.error().message, Catch::Contains("'s' must not be empty"));
+  CHECK(config::GetString(obj, "s", std::string("x")).value().empty());
+}

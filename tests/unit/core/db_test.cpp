@@ -232,3 +232,25 @@ TEST_CASE("Binding out of range and bad SQL are errors, not crashes", "[sqlite][
   REQUIRE_FALSE(dup);
   CHECK(dup.error().code == ErrorCode::kAlreadyExists);
 }
+
+TEST_CASE("Constraint failures map to distinct error codes", "[sqlite]") {
+  TempDir dir;
+  Db db = OpenOk(dir / "t.db");
+  REQUIRE(db.Exec("CREATE TABLE p (id TEXT PRIMARY KEY); "
+                  "CREATE TABLE c (id TEXT PRIMARY KEY, p TEXT NOT NULL REFERENCES p(id), n INTEGER CHECK (n > 0))"));
+  REQUIRE(db.Exec("INSERT INTO p VALUES ('a')"));
+  auto run = [&](const char* sql) {
+    auto st = db.Prepare(sql);
+    REQUIRE(st);
+    return st->Run();
+  };
+  auto dup = run("INSERT INTO p VALUES ('a')");
+  REQUIRE_FALSE(dup);
+  CHECK(dup.error().code == ErrorCode::kAlreadyExists);
+  auto fk = run("INSERT INTO c VALUES ('x', 'nope', 1)");
+  REQUIRE_FALSE(fk);
+  CHECK(fk.error().code == ErrorCode::kNotFound);
+  auto check = run("INSERT INTO c VALUES ('y', 'a', 0)");
+  REQUIRE_FALSE(check);
+  CHECK(check.error().code == ErrorCode::kInvalidArgument);
+}
