@@ -395,6 +395,26 @@ class Lowerer {
   }
 
   // ---------------------------------------------------------------- per-op lowering
+  // Emits `node` on the float form of its first input; the output is float of `shape`.
+  Status EmitFloat(const OnnxNode& n, Node node, const std::vector<int64_t>& shape) {
+    EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
+    node.in = {x};
+    EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, shape));
+    node.out = {out};
+    AddNode(std::move(node));
+    SetFloat(n.outputs[0], out);
+    return Ok();
+  }
+  // Emits `node` on the int8 value `x`; the output keeps x's quantization (layout ops and max,
+  // which commute with dequantization).
+  Status EmitQuantSameParams(const OnnxNode& n, Node node, int x, const std::vector<int64_t>& shape) {
+    node.in = {x};
+    EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kI8, shape, g_.values[x].q));
+    node.out = {out};
+    AddNode(std::move(node));
+    SetQuant(n.outputs[0], out);
+    return Ok();
+  }
   Status LowerNode(size_t idx, const OnnxNode& n);
   Status LowerConstantLike(const OnnxNode& n);
   Status LowerQuantize(const OnnxNode& n);
@@ -1046,13 +1066,7 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
       return Ok();
     }
   }
-  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
-  node.in = {x};
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, shape));
-  node.out = {out};
-  AddNode(std::move(node));
-  SetFloat(n.outputs[0], out);
-  return Ok();
+  return EmitFloat(n, std::move(node), shape);
 }
 
 Status Lowerer::LowerPool(const OnnxNode& n) {
@@ -1085,12 +1099,7 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
     if (node.kind == OpKind::kMaxPool) {
       // max commutes with dequantization: the int8 result keeps the input's parameters
       node.kind = OpKind::kQMaxPool;
-      node.in = {x};
-      EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kI8, out_shape, g_.values[x].q));
-      node.out = {out};
-      AddNode(std::move(node));
-      SetQuant(n.outputs[0], out);
-      return Ok();
+      return EmitQuantSameParams(n, std::move(node), x, out_shape);
     }
     EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
     if (tail) {
@@ -1100,13 +1109,7 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
       return Ok();
     }
   }
-  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
-  node.in = {x};
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, out_shape));
-  node.out = {out};
-  AddNode(std::move(node));
-  SetFloat(n.outputs[0], out);
-  return Ok();
+  return EmitFloat(n, std::move(node), out_shape);
 }
 
 Status Lowerer::LowerReshapeLike(const OnnxNode& n) {
@@ -1241,20 +1244,9 @@ Status Lowerer::LowerTranspose(const OnnxNode& n) {
   }
   if (IsQuant(n.inputs[0])) {
     const int x = syms_.at(n.inputs[0]).value;
-    node.in = {x};
-    EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kI8, out_shape, g_.values[x].q));
-    node.out = {out};
-    AddNode(std::move(node));
-    SetQuant(n.outputs[0], out);
-    return Ok();
+    return EmitQuantSameParams(n, std::move(node), x, out_shape);
   }
-  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
-  node.in = {x};
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, out_shape));
-  node.out = {out};
-  AddNode(std::move(node));
-  SetFloat(n.outputs[0], out);
-  return Ok();
+  return EmitFloat(n, std::move(node), out_shape);
 }
 
 Status Lowerer::LowerConcat(const OnnxNode& n) {
@@ -1345,20 +1337,9 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
   if (IsQuant(n.inputs[0]) && node.pad_value == 0.0f) {
     // zero padding in the float domain is the zero point in the int8 domain
     const int x = syms_.at(n.inputs[0]).value;
-    node.in = {x};
-    EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kI8, out_shape, g_.values[x].q));
-    node.out = {out};
-    AddNode(std::move(node));
-    SetQuant(n.outputs[0], out);
-    return Ok();
+    return EmitQuantSameParams(n, std::move(node), x, out_shape);
   }
-  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
-  node.in = {x};
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, out_shape));
-  node.out = {out};
-  AddNode(std::move(node));
-  SetFloat(n.outputs[0], out);
-  return Ok();
+  return EmitFloat(n, std::move(node), out_shape);
 }
 
 Status Lowerer::LowerSoftmax(const OnnxNode& n) {
@@ -1414,13 +1395,7 @@ Status Lowerer::LowerReduceMean(const OnnxNode& n) {
       return Ok();
     }
   }
-  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
-  node.in = {x};
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, out_shape));
-  node.out = {out};
-  AddNode(std::move(node));
-  SetFloat(n.outputs[0], out);
-  return Ok();
+  return EmitFloat(n, std::move(node), out_shape);
 }
 
 Status Lowerer::LowerBatchNorm(const OnnxNode& n) {
