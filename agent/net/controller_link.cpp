@@ -92,6 +92,7 @@ void ControllerLink::Stop() {
   {
     std::lock_guard lock(mu_);
     if (context_) context_->TryCancel();
+    for (auto* fetch : fetches_) fetch->TryCancel();
   }
   sleep_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -177,6 +178,22 @@ Status ControllerLink::FetchBlob(const std::string& digest, uint64_t expected_si
   edge::v1::FetchBlobRequest req;
   req.set_digest(digest);
   req.set_offset(offset);
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      ::close(fd);
+      return Fail(ErrorCode::kUnavailable, "agent is stopping");
+    }
+    fetches_.insert(&ctx);
+  }
+  struct Unregister {
+    ControllerLink* link;
+    grpc::ClientContext* ctx;
+    ~Unregister() {
+      std::lock_guard lock(link->mu_);
+      link->fetches_.erase(ctx);
+    }
+  } unregister{this, &ctx};
   auto reader = CurrentStub()->FetchBlob(&ctx, req);
   edge::v1::BlobChunk chunk;
   const auto started = std::chrono::steady_clock::now();

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <set>
 #include <thread>
 
 #include "agent/core/backoff.h"
@@ -80,6 +81,7 @@ class ControllerLink {
   std::atomic<bool> stopping_{false};
   std::mutex mu_;  // guards stub_, stream_ and context_
   grpc::ClientContext* context_ = nullptr;
+  std::set<grpc::ClientContext*> fetches_;  // in-flight FetchBlob calls, cancelled by Stop()
   grpc::ClientReaderWriter<edge::v1::AgentMessage, edge::v1::ControllerMessage>* stream_ = nullptr;
   std::mutex sleep_mu_;
   std::condition_variable sleep_cv_;
