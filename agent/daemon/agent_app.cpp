@@ -298,6 +298,7 @@ void AgentApp::RecordFailure(const std::string& model, const std::string& versio
   r.detail = detail;
   ++epochs_[model];
   Persist(r);
+  RunAction(model, UpdateAction::kReportFailure);
 }
 
 void AgentApp::Persist(ModelRecord& r) {
@@ -359,11 +360,13 @@ void AgentApp::RunAction(const std::string& model, UpdateAction action) {
     case UpdateAction::kCommit:
       return Commit(model);
     case UpdateAction::kReportFailure:
-      // The old version keeps serving: make sure `current` still points at it.
-      if (!r.active_version.empty() && repo_.CurrentVersion(model) != r.active_version) {
-        if (auto s = repo_.Activate(model, r.active_version, ""); !s)
+      // The old version keeps serving. The restore runs on the worker, after any activation of
+      // the abandoned target still queued or running there, so `current` ends on the active
+      // version (or is absent when nothing was ever committed) whatever the timing.
+      boost::asio::post(worker_io_, [this, model, active = r.active_version] {
+        if (auto s = repo_.RestoreCurrent(model, active); !s)
           log::Error("cannot restore current version", {{"model", model}, {"error", s.error().message}});
-      }
+      });
       log::Warn("update failed, keeping current version",
                 {{"model", model}, {"target", r.target_version}, {"active", r.active_version}, {"detail", r.detail}});
       return;

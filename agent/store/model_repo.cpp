@@ -62,6 +62,15 @@ std::optional<std::string> ModelRepo::CurrentVersion(const std::string& model) c
   return target.string();
 }
 
+Status ModelRepo::RestoreCurrent(const std::string& model, const std::string& active) {
+  const auto current = CurrentVersion(model);
+  if (current == (active.empty() ? std::nullopt : std::optional<std::string>(active))) return Ok();
+  if (!active.empty()) return fs::ReplaceSymlink(active, root_ / "models" / model / "current");
+  if (::unlink((root_ / "models" / model / "current").c_str()) != 0 && errno != ENOENT)
+    return Fail(ErrorCode::kIo, "cannot remove " + (root_ / "models" / model / "current").string() + ": " + fs::ErrnoText(errno));
+  return fs::FsyncPath(root_ / "models" / model);
+}
+
 int ModelRepo::RemoveTemporaries() {
   // Collect first: removing while iterating invalidates the iterator.
   std::vector<stdfs::path> leftovers;

@@ -34,6 +34,9 @@ class ModelRepo {
   // re-run after a crash with the same arguments.
   Status Activate(const std::string& model, const std::string& new_version, const std::string& old_version);
   std::optional<std::string> CurrentVersion(const std::string& model) const;
+  // Points `current` back at `active` if it points elsewhere; removes it when `active` is empty
+  // (nothing was ever committed). Idempotent.
+  Status RestoreCurrent(const std::string& model, const std::string& active);
   // Removes temp files and directories a crash left behind. Returns how many.
   int RemoveTemporaries();
 

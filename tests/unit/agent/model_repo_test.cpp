@@ -131,6 +131,28 @@ TEST_CASE("ModelRepo Activate sets current and previous, and is idempotent", "[m
   CHECK(f.repo.RemoveTemporaries() == 0);
 }
 
+TEST_CASE("ModelRepo RestoreCurrent undoes an uncommitted switch", "[model_repo]") {
+  Fixture f;
+  REQUIRE(f.repo.Install(f.manifest, f.envelope));
+  const auto v2 = f.MakeManifest("2.0", {{"model", "weights of 2.0"}});
+  REQUIRE(f.repo.Install(v2, f.envelope));
+  const auto current = f.dir / "models" / "detector" / "current";
+
+  // First install failed after its switch: nothing was committed, so no `current` at all.
+  REQUIRE(f.repo.Activate("detector", "1.0", ""));
+  REQUIRE(f.repo.RestoreCurrent("detector", ""));
+  CHECK_FALSE(stdfs::is_symlink(current));
+  REQUIRE(f.repo.RestoreCurrent("detector", ""));  // idempotent
+
+  // 1.0 committed, 2.0 switched in then abandoned: back to 1.0.
+  REQUIRE(f.repo.Activate("detector", "1.0", ""));
+  REQUIRE(f.repo.Activate("detector", "2.0", "1.0"));
+  REQUIRE(f.repo.RestoreCurrent("detector", "1.0"));
+  CHECK(f.repo.CurrentVersion("detector") == std::optional<std::string>("1.0"));
+  REQUIRE(f.repo.RestoreCurrent("detector", "1.0"));
+  CHECK(f.repo.CurrentVersion("detector") == std::optional<std::string>("1.0"));
+}
+
 TEST_CASE("ModelRepo Activate refuses a version that is not installed", "[model_repo]") {
   Fixture f;
   auto s = f.repo.Activate("detector", "9.9", "");
