@@ -1,9 +1,14 @@
 // edgectl: the operator's command line. Verb-noun, like kubectl (docs/cli.md).
+#include <algorithm>
 #include <iostream>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "agent/engine/cli/model_commands.h"
+#include "agent/engine/npy_io.h"
+#include "agent/runtime/health_gate.h"
+#include "agent/runtime/selftest_file.h"
 #include "common/core/fs.h"
 #include "common/crypto/ed25519.h"
 #include "controller/edgectl/bundle_dir.h"
@@ -46,6 +51,42 @@ Result<std::unique_ptr<OperatorClient>> Client(const Globals& g) {
 OutputFormat Format(const Globals& g) { return g.output == "json" ? OutputFormat::kJson : OutputFormat::kTable; }
 
 int Finish(const Status& s) { return s ? kExitOk : Report(s.error()); }
+
+// `edgectl bundle selftest`: the expected outputs come from the scalar tier, the reference
+// every other tier is tested against; each faster tier this CPU has must then reproduce them
+// within `tolerance`, so a self-test made here also passes on devices with other CPUs.
+Status WriteSelfTest(const std::string& model_file, const std::vector<std::string>& input_files,
+                     const std::string& out_file, double tolerance) {
+  auto model = engine::Model::LoadFile(model_file);  // its errors name the file
+  if (!model) return Fail(model.error());
+  std::vector<engine::NpyArray> inputs;
+  for (const auto& file : input_files) {
+    EDGE_ASSIGN_OR_RETURN(auto array, engine::ReadNpy(file));
+    inputs.push_back(std::move(array));
+  }
+  auto selftest = runtime::GenerateSelfTest(*model, inputs, engine::KernelTier::kScalar);
+  if (!selftest) return Fail(selftest.error().Wrap("running " + model_file));
+  std::string tiers = "scalar";
+  double max_diff = 0.0;
+  for (auto tier : {engine::KernelTier::kAvx2, engine::KernelTier::kAvx512Vnni}) {
+    if (!engine::TierSupported(tier)) continue;
+    engine::ExecutionContext ctx(*model, tier);
+    auto result = runtime::RunSelfTest(ctx, *selftest, tolerance);
+    if (!result) {
+      return Fail(result.error().Wrap("the " + std::string(engine::KernelTierName(tier)) +
+                                      " tier differs from the scalar reference beyond --tolerance"));
+    }
+    max_diff = std::max(max_diff, result->max_abs_error);
+    tiers += ", " + std::string(engine::KernelTierName(tier));
+  }
+  EDGE_ASSIGN_OR_RETURN(auto text, runtime::SerializeSelfTest(*selftest, **model));
+  EDGE_TRY(runtime::ParseSelfTest(text, **model));  // what agents will read must parse
+  EDGE_TRY(fs::WriteFileAtomic(out_file, text));
+  std::cerr << "wrote " << out_file << ": " << selftest->cases.size() << " case(s); tiers " << tiers
+            << " agree within " << max_diff << " (--tolerance " << tolerance
+            << "); next: edgectl bundle build ... --selftest " << out_file << "\n";
+  return Ok();
+}
 
 }  // namespace
 
@@ -123,6 +164,19 @@ int main(int argc, char** argv) {
       return kExitOk;
     };
   });
+  std::string st_model, st_out;
+  std::vector<std::string> st_inputs;
+  double st_tolerance = 0.0;
+  auto* b_selftest = bundle_cmd->add_subcommand(
+      "selftest", "run a model on sample inputs and write the self-test file of its expected outputs");
+  b_selftest->add_option("--model", st_model, "model file (ONNX)")->required()->check(CLI::ExistingFile);
+  b_selftest->add_option("--input", st_inputs, "input .npy (float32), one per model input, in order; "
+                                               "a leading axis of samples gives one case per sample")
+      ->required()->check(CLI::ExistingFile);
+  b_selftest->add_option("--out", st_out, "self-test file to write (JSON)")->required();
+  b_selftest->add_option("--tolerance", st_tolerance, "largest |difference| allowed between kernel tiers")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  b_selftest->callback([&] { action = [&] { return Finish(WriteSelfTest(st_model, st_inputs, st_out, st_tolerance)); }; });
   std::string sign_dir, key_file;
   auto* b_sign = bundle_cmd->add_subcommand("sign", "sign a bundle with a release key");
   b_sign->add_option("dir", sign_dir, "bundle directory")->required()->check(CLI::ExistingDirectory);
