@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "agent/core/reconcile.h"
+#include "agent/runtime/health_gate.h"
 #include "common/core/fs.h"
 #include "common/core/log.h"
 #include "common/crypto/sha256.h"
@@ -354,7 +355,15 @@ void AgentApp::RunAction(const std::string& model, UpdateAction action) {
       return OnWorker(model, [this, m = *manifest, env = r.target_envelope] { return repo_.Install(m, env); },
                       UpdateEvent::kInstalled);
     case UpdateAction::kActivate:
-      return OnWorker(model, [this, model, target = r.target_version, old = r.active_version] {
+      return OnWorker(model, [this, model, m = *manifest, target = r.target_version, old = r.active_version]() -> Status {
+        // A bundle that brings a self-test or a latency budget must pass them on this device
+        // before `current` points at it; on failure the old version stays current.
+        if (bundle::FindBlob(m, "selftest") || m.health.latency_budget_us > 0) {
+          auto gate = runtime::RunHealthGate(repo_.VersionDir(model, target), m, {});
+          if (!gate) return Fail(gate.error());
+          log::Info("health gate passed", {{"model", model}, {"version", target}, {"cases", gate->cases_run},
+                                           {"max_abs_error", gate->max_abs_error}, {"p99_us", gate->p99_us}});
+        }
         return repo_.Activate(model, target, old);
       }, UpdateEvent::kActivated);
     case UpdateAction::kCommit:

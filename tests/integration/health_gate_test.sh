@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# A bundle that brings a self-test must pass it on the device before it becomes current: a
+# self-test that does not match the model fails the activation, the old version stays
+# current, and the controller shows why.
+source "$(dirname "$0")/lib.sh"
+ZOO="$here/../models/zoo"
+
+lf_pki
+lf_start_controller
+lf_edgectl create site plant-7 2>/dev/null || lf_die "create site"
+lf_add_agent gw-1 plant-7
+lf_wait_for 30 all_online 1 || lf_die "agent not online"
+
+# selftest_bundle NAME VERSION SV MODEL SELFTEST → signed bundle dir
+selftest_bundle() {
+  local dir="$LF_DIR/bundles/$1-$2"
+  lf_edgectl bundle build --name "$1" --version "$2" --security-version "$3" --model "$4" --selftest "$5" \
+    --out "$dir" 2>/dev/null || lf_die "bundle build $1:$2"
+  lf_edgectl bundle sign "$dir" --key "$LF_DIR/pki/release-1.key" 2>/dev/null || lf_die "bundle sign $1:$2"
+  echo "$dir"
+}
+
+step "a bundle whose self-test matches its model activates"
+lf_edgectl bundle selftest --model "$ZOO/ds_cnn_kws.qdq.onnx" --input "$ZOO/ds_cnn_kws.input.npy" \
+  --out "$LF_DIR/good-selftest.json" 2>/dev/null || lf_die "bundle selftest"
+b1=$(selftest_bundle kws v1 1 "$ZOO/ds_cnn_kws.qdq.onnx" "$LF_DIR/good-selftest.json")
+lf_edgectl model push "$b1" 2>/dev/null || lf_die "push v1"
+lf_edgectl deploy model kws:v1 --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "v1 did not activate"
+grep -q '"health gate passed"' "$LF_DIR/gw-1.log" || lf_die "no health gate ran for v1"
+ok "v1 passed its self-test on the device and is current"
+
+step "a bundle whose self-test does not match is refused at activation"
+# Expected outputs of the fp32 model, shipped with the int8 model at tolerance 0.
+lf_edgectl bundle selftest --model "$ZOO/ds_cnn_kws.onnx" --input "$ZOO/ds_cnn_kws.input.npy" \
+  --out "$LF_DIR/fp32-selftest.json" 2>/dev/null || lf_die "bundle selftest fp32"
+b2=$(selftest_bundle kws v2 2 "$ZOO/ds_cnn_kws.qdq.onnx" "$LF_DIR/fp32-selftest.json")
+lf_edgectl model push "$b2" 2>/dev/null || lf_die "push v2"
+expect_fail 1 "failed to install" lf_edgectl deploy model kws:v2 --site plant-7 --wait --timeout 60s
+expect_contains "health gate step 'selftest'" "$(lf_edgectl describe device gw-1)"
+[ "$(readlink "$LF_DIR/gw-1/models/kws/current")" = v1 ] || lf_die "current is no longer v1"
+ok "v2 refused with the reason shown by the controller; v1 still current"
+echo "PASS"
