@@ -19,7 +19,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "installing dependencies and building (first run takes a few minutes)"
 "$root/deploy/install-deps.sh"
-export CCACHE_BASEDIR="$root"
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 preset="${EDGE_PRESET:-ci}"
 cmake --preset "$preset" -S "$root" >/dev/null
 cmake --build --preset "$preset" -j "$(nproc)" --target edge-controller edge-agent edgectl >/dev/null

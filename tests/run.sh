@@ -6,8 +6,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 deploy/install-deps.sh
-# Paths relative to the checkout in ccache keys, so a fresh clone reuses earlier builds.
-export CCACHE_BASEDIR="$root"
+# Paths relative to the checkout in ccache keys (and not the directory itself), so a fresh
+# clone reuses earlier builds.
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 preset="${EDGE_PRESET:-ci}"
 jobs="${EDGE_JOBS:-$(nproc)}"
 cmake --preset "$preset" >/dev/null
