@@ -150,6 +150,11 @@ int main(int argc, char** argv) {
   b_build->add_option("--model", model_file, "model file (ONNX)")->required()->check(CLI::ExistingFile);
   b_build->add_option("--selftest", selftest_file, "self-test vectors file")->check(CLI::ExistingFile);
   b_build->add_option("--out", out_dir, "output directory")->required();
+  b_build->add_option("--selftest-tolerance", build.health.selftest_tolerance,
+                      "max |got - want| per self-test output element on the device (0 = exact)")
+      ->check(CLI::NonNegativeNumber);
+  b_build->add_option("--latency-budget-us", build.health.latency_budget_us,
+                      "p99 latency the model must meet on the device before it is switched in (0 = none)");
   b_build->callback([&] {
     action = [&] {
       build.security_version = static_cast<uint64_t>(security_version);

@@ -39,4 +39,15 @@ expect_fail 1 "failed to install" lf_edgectl deploy model kws:v2 --site plant-7 
 expect_contains "health gate step 'selftest'" "$(lf_edgectl describe device gw-1)"
 [ "$(readlink "$LF_DIR/gw-1/models/kws/current")" = v1 ] || lf_die "current is no longer v1"
 ok "v2 refused with the reason shown by the controller; v1 still current"
+
+step "a latency budget the device cannot meet is refused at activation"
+d3="$LF_DIR/bundles/kws-v3"
+lf_edgectl bundle build --name kws --version v3 --security-version 3 --model "$ZOO/ds_cnn_kws.qdq.onnx" \
+  --selftest "$LF_DIR/good-selftest.json" --latency-budget-us 1 --out "$d3" 2>/dev/null || lf_die "bundle build v3"
+lf_edgectl bundle sign "$d3" --key "$LF_DIR/pki/release-1.key" 2>/dev/null || lf_die "sign v3"
+lf_edgectl model push "$d3" 2>/dev/null || lf_die "push v3"
+expect_fail 1 "failed to install" lf_edgectl deploy model kws:v3 --site plant-7 --wait --timeout 60s
+expect_contains "health gate step 'latency'" "$(lf_edgectl describe device gw-1)"
+[ "$(readlink "$LF_DIR/gw-1/models/kws/current")" = v1 ] || lf_die "current is no longer v1"
+ok "v3 refused for its latency budget; v1 still current"
 echo "PASS"
