@@ -50,4 +50,12 @@ expect_fail 1 "failed to install" lf_edgectl deploy model kws:v3 --site plant-7 
 expect_contains "health gate step 'latency'" "$(lf_edgectl describe device gw-1)"
 [ "$(readlink "$LF_DIR/gw-1/models/kws/current")" = v1 ] || lf_die "current is no longer v1"
 ok "v3 refused for its latency budget; v1 still current"
+step "a model that does not load is refused at activation"
+head -c 5000 /dev/urandom >"$LF_DIR/garbage.onnx"
+b4=$(selftest_bundle kws v4 4 "$LF_DIR/garbage.onnx" "$LF_DIR/good-selftest.json")
+lf_edgectl model push "$b4" 2>/dev/null || lf_die "push v4"
+expect_fail 1 "failed to install" lf_edgectl deploy model kws:v4 --site plant-7 --wait --timeout 60s
+expect_contains "health gate step 'load'" "$(lf_edgectl describe device gw-1)"
+[ "$(readlink "$LF_DIR/gw-1/models/kws/current")" = v1 ] || lf_die "current is no longer v1"
+ok "v4 refused: its model does not load; v1 still current"
 echo "PASS"
