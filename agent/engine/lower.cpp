@@ -415,6 +415,17 @@ class Lowerer {
     SetQuant(n.outputs[0], out);
     return Ok();
   }
+  // Bias element `i` in the int32 accumulator scale `acc_scale` (input scale x weight scale):
+  // an int32 QDQ bias already in that scale is taken as is, anything else is requantized from
+  // the float bias with round-half-to-even and saturation.
+  static int32_t AccumulatorBias(const ConstTensor& bias, const QConst* bq, int64_t i, float acc_scale) {
+    if (bq != nullptr && bq->is_int32 && bq->zps[bq->axis >= 0 ? i : 0] == 0 &&
+        bq->scales[bq->axis >= 0 ? i : 0] == acc_scale) {
+      return static_cast<int32_t>(bq->q.i[i]);
+    }
+    return static_cast<int32_t>(
+        std::clamp(std::nearbyint(double(bias.f[i]) / acc_scale), double(INT32_MIN), double(INT32_MAX)));
+  }
   Status LowerNode(size_t idx, const OnnxNode& n);
   Status LowerConstantLike(const OnnxNode& n);
   Status LowerQuantize(const OnnxNode& n);
@@ -788,13 +799,7 @@ Status Lowerer::LowerConv(const OnnxNode& n) {
         const QConst* bq = IsQConst(b_name) ? &qconsts_.at(b_name) : nullptr;
         for (int64_t c = 0; c < cout; ++c) {
           const float acc_scale = sx * w.cscale[c];
-          if (bq != nullptr && bq->is_int32 && bq->zps[bq->axis >= 0 ? c : 0] == 0 &&
-              bq->scales[bq->axis >= 0 ? c : 0] == acc_scale) {
-            node.bias_q[c] = static_cast<int32_t>(bq->q.i[c]);  // already in the accumulator scale
-          } else {
-            node.bias_q[c] = static_cast<int32_t>(std::clamp(
-                std::nearbyint(double(bias->f[c]) / acc_scale), double(INT32_MIN), double(INT32_MAX)));
-          }
+          node.bias_q[c] = AccumulatorBias(*bias, bq, c, acc_scale);
         }
       }
       node.kind = OpKind::kQConv;
@@ -918,13 +923,7 @@ Status Lowerer::LowerGemmLike(const OnnxNode& n) {
         for (int64_t c = 0; c < n_dim; ++c) {
           const float acc_scale = sx * w.cscale[c];
           const int64_t bi = bias->elements() == 1 ? 0 : c;
-          if (bq != nullptr && bq->is_int32 && bq->zps[bq->axis >= 0 ? bi : 0] == 0 &&
-              bq->scales[bq->axis >= 0 ? bi : 0] == acc_scale) {
-            node.bias_q[c] = static_cast<int32_t>(bq->q.i[bi]);
-          } else {
-            node.bias_q[c] = static_cast<int32_t>(std::clamp(
-                std::nearbyint(double(bias->f[bi]) / acc_scale), double(INT32_MIN), double(INT32_MAX)));
-          }
+          node.bias_q[c] = AccumulatorBias(*bias, bq, bi, acc_scale);
         }
       }
       node.kind = OpKind::kQGemm;
