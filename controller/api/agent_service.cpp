@@ -19,13 +19,6 @@ using edge::v1::ControllerMessage;
 
 constexpr size_t kChunkBytes = 1 << 20;
 
-bool IsDigest(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 // Checks the device in the certificate is enrolled, not revoked and presents its current
 // certificate (strand only).
 Status CheckDevice(ControllerContext& ctx, const tls::PeerIdentity& peer) {

@@ -206,6 +206,19 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     return new PushBundleReactor(ctx_, peer->id.kind + "/" + peer->id.name, resp);
   }
 
+  grpc::ServerUnaryReactor* MissingBlobs(grpc::CallbackServerContext* call, const pb::MissingBlobsRequest* req,
+                                         pb::MissingBlobsResponse* resp) override {
+    return Authed(call, [this, req, resp](const std::string&) -> Status {
+      if (req->digests_size() > 1024) return Fail(ErrorCode::kInvalidArgument, "at most 1024 digests per call");
+      for (const auto& digest : req->digests()) {
+        if (!IsDigest(digest)) return Fail(ErrorCode::kInvalidArgument, "digest must be 64 lower-case hex characters");
+        EDGE_ASSIGN_OR_RETURN(bool known, ctx_.store->HasBlob(digest));
+        if (!known || !std::filesystem::exists(ctx_.BlobPath(digest))) resp->add_digests(digest);
+      }
+      return Ok();
+    });
+  }
+
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* call, const pb::ListModelsRequest*,
                                        pb::ListModelsResponse* resp) override {
     return Authed(call, [this, resp](const std::string&) -> Status {

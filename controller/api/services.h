@@ -14,6 +14,14 @@ std::unique_ptr<grpc::Service> MakeAgentService(ControllerContext& ctx);
 std::unique_ptr<grpc::Service> MakeEnrollmentService(ControllerContext& ctx);
 std::unique_ptr<grpc::Service> MakeOperatorService(ControllerContext& ctx);
 
+// Whether `s` is a blob digest: 64 lower-case hex characters (checked before it becomes a path).
+inline bool IsDigest(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 // Runs `work` (returning grpc::Status) on the strand and finishes the unary call with it.
 template <typename Work>
 grpc::ServerUnaryReactor* FinishOnStrand(ControllerContext& ctx, grpc::CallbackServerContext* call, Work work) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "common/core/fs.h"
@@ -100,8 +101,17 @@ class GrpcOperatorClient final : public OperatorClient {
   Status PushBundle(const std::filesystem::path& dir, OutputFormat format) override {
     EDGE_ASSIGN_OR_RETURN(auto signed_bundle, ReadSignedBundle(dir));
     const auto& [envelope, manifest] = signed_bundle;
+    // Send only what the controller lacks: an unchanged blob is never sent twice.
+    pb::MissingBlobsRequest ask;
+    for (const auto& b : manifest.blobs) ask.add_digests(b.digest);
+    pb::MissingBlobsResponse missing;
+    EDGE_TRY(Check(stub_->MissingBlobs(CallContext().get(), ask, &missing), "push " + manifest.name + ":" + manifest.version));
+    const std::set<std::string> to_send(missing.digests().begin(), missing.digests().end());
     uint64_t total = 0;
-    for (const auto& b : manifest.blobs) total += b.size;
+    for (const auto& b : manifest.blobs)
+      if (to_send.count(b.digest)) total += b.size;
+    if (to_send.size() < manifest.blobs.size())
+      std::cerr << manifest.blobs.size() - to_send.size() << " blob(s) already on the controller, not sent again\n";
     auto ctx = CallContext(std::chrono::seconds(600));
     pb::ModelVersion resp;
     auto writer = stub_->PushBundle(ctx.get(), &resp);
@@ -111,6 +121,7 @@ class GrpcOperatorClient final : public OperatorClient {
     const bool tty = isatty(STDERR_FILENO);
     uint64_t sent = 0;
     for (const auto& b : manifest.blobs) {
+      if (!to_send.count(b.digest)) continue;
       std::ifstream in(dir / "blobs" / b.digest, std::ios::binary);
       if (!in) return Fail(ErrorCode::kIo, "bundle blob " + (dir / "blobs" / b.digest).string() + " is missing");
       std::string buf(1 << 20, '\0');

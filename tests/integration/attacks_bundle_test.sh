@@ -45,7 +45,9 @@ rm "$d/envelope.json"
 expect_fail 1 "not signed" lf_edgectl model push "$d"
 
 step "tampered, truncated and over-long blobs are refused at push"
-d=$(lf_bundle kws v93 9 "$LF_DIR/m.onnx")
+# A model the controller has never seen (a known blob would not be sent at all).
+make_model "$LF_DIR/m93.onnx"
+d=$(lf_bundle kws v93 9 "$LF_DIR/m93.onnx")
 blob="$d/blobs/$(ls "$d/blobs")"
 printf 'X' | dd of="$blob" bs=1 seek=100 conv=notrunc 2>/dev/null
 expect_fail 1 "does not match its digest" lf_edgectl model push "$d"

@@ -60,6 +60,13 @@ lf_wait_for 60 lf_site_on plant-7 kws v4 || lf_die "plant-7 did not converge on 
 lf_wait_for 10 all_online 4 || lf_die "not all agents reconnected"
 ok "agents reconnected, converged on v4, previous kept"
 
+step "an unchanged blob is never sent twice"
+b5=$(lf_bundle kws v5 5 "$LF_DIR/model-v4.onnx")
+out=$(lf_edgectl model push "$b5" 2>&1) || lf_die "push v5: $out"
+expect_contains "1 blob(s) already on the controller, not sent again" "$out"
+lf_edgectl deploy model kws:v5 --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "v5 (reused blob) did not converge"
+ok "v5 reuses v4's blob: not uploaded again, still deployable"
+
 step "audit trail names the operator"
 audit=$(lf_edgectl get audit)
 expect_contains "operator/admin   deploy" "$audit"
