@@ -426,6 +426,17 @@ class Lowerer {
     return static_cast<int32_t>(
         std::clamp(std::nearbyint(double(bias.f[i]) / acc_scale), double(INT32_MIN), double(INT32_MAX)));
   }
+  // When the single input is int8 and a QuantizeLinear follows, emits `node` as the int8 op
+  // `qkind` ending in that quantization and returns true; otherwise leaves `node` unchanged.
+  Result<bool> TryQuantUnary(const OnnxNode& n, Node& node, OpKind qkind, const std::vector<int64_t>& shape) {
+    if (!IsQuant(n.inputs[0])) return false;
+    EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
+    if (!tail) return false;
+    node.kind = qkind;
+    node.in = {syms_.at(n.inputs[0]).value};
+    EDGE_TRY(FinishQuant(*tail, shape, node));
+    return true;
+  }
   Status LowerNode(size_t idx, const OnnxNode& n);
   Status LowerConstantLike(const OnnxNode& n);
   Status LowerQuantize(const OnnxNode& n);
@@ -1056,15 +1067,8 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
     node.unary = UnaryKind::kHardSwish;
   }
   EDGE_ASSIGN_OR_RETURN(auto shape, ShapeOfName(n.inputs[0]));
-  if (IsQuant(n.inputs[0])) {
-    EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
-    if (tail) {
-      node.kind = OpKind::kQLut;
-      node.in = {syms_.at(n.inputs[0]).value};
-      EDGE_TRY(FinishQuant(*tail, shape, node));
-      return Ok();
-    }
-  }
+  EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, OpKind::kQLut, shape));
+  if (quantized) return Ok();
   return EmitFloat(n, std::move(node), shape);
 }
 
@@ -1093,21 +1097,14 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
     if (kernel.empty()) return Fail(ErrorCode::kInvalidArgument, "kernel_shape is required");
     EDGE_TRY(ParseWindow(n, kernel.size(), x_shape, kernel, node, out_shape, true));
   }
-  if (IsQuant(n.inputs[0])) {
-    const int x = syms_.at(n.inputs[0]).value;
-    if (node.kind == OpKind::kMaxPool) {
-      // max commutes with dequantization: the int8 result keeps the input's parameters
-      node.kind = OpKind::kQMaxPool;
-      return EmitQuantSameParams(n, std::move(node), x, out_shape);
-    }
-    EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
-    if (tail) {
-      node.kind = node.kind == OpKind::kAvgPool ? OpKind::kQAvgPool : OpKind::kQGlobalAvgPool;
-      node.in = {x};
-      EDGE_TRY(FinishQuant(*tail, out_shape, node));
-      return Ok();
-    }
+  if (IsQuant(n.inputs[0]) && node.kind == OpKind::kMaxPool) {
+    // max commutes with dequantization: the int8 result keeps the input's parameters
+    node.kind = OpKind::kQMaxPool;
+    return EmitQuantSameParams(n, std::move(node), syms_.at(n.inputs[0]).value, out_shape);
   }
+  const OpKind qkind = node.kind == OpKind::kAvgPool ? OpKind::kQAvgPool : OpKind::kQGlobalAvgPool;
+  EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, qkind, out_shape));
+  if (quantized) return Ok();
   return EmitFloat(n, std::move(node), out_shape);
 }
 
@@ -1385,15 +1382,8 @@ Status Lowerer::LowerReduceMean(const OnnxNode& n) {
       out_shape.push_back(in_shape[d]);
     }
   }
-  if (IsQuant(n.inputs[0])) {
-    EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
-    if (tail) {
-      node.kind = OpKind::kQReduceMean;
-      node.in = {syms_.at(n.inputs[0]).value};
-      EDGE_TRY(FinishQuant(*tail, out_shape, node));
-      return Ok();
-    }
-  }
+  EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, OpKind::kQReduceMean, out_shape));
+  if (quantized) return Ok();
   return EmitFloat(n, std::move(node), out_shape);
 }
 

@@ -5,6 +5,7 @@
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/broadcast.h"
+#include "agent/engine/ops/pool_window.h"
 #include "agent/engine/ops/unary_math.h"
 
 namespace edge::engine {
@@ -94,12 +95,10 @@ class UnaryStep : public Step {
 };
 
 // Average pooling over windows (AveragePool) or whole planes (GlobalAveragePool).
-class AvgPoolStep : public Step {
+class AvgPoolStep : public Step, public PoolWindow {
  public:
   Ref x;
-  int64_t out = 0, planes = 0, ih = 0, iw = 0, oh = 0, ow = 0;
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
-  bool include_pad = false;
+  int64_t out = 0;
   void Run(const ExecEnv& env) const override {
     const float* X = x.Get<float>(env);
     float* Y = reinterpret_cast<float*>(env.arena + out);
@@ -275,20 +274,7 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       auto s = std::make_unique<AvgPoolStep>();
       s->x = ctx.RefOf(n.in[0]);
       const auto& o = ctx.V(n.out[0]).shape;
-      s->planes = x.shape[0] * x.shape[1];
-      s->ih = x.shape.size() == 4 ? x.shape[2] : 1;
-      s->iw = x.shape.back();
-      s->oh = o.size() == 4 ? o[2] : 1;
-      s->ow = o.back();
-      if (n.kind == OpKind::kGlobalAvgPool) {
-        s->kh = s->ih;
-        s->kw = s->iw;
-      } else {
-        s->kh = n.kernel[0]; s->kw = n.kernel[1];
-        s->sh = n.stride[0]; s->sw = n.stride[1];
-        s->pt = n.pad[0]; s->pl = n.pad[1]; s->pb = n.pad[2]; s->pr = n.pad[3];
-        s->include_pad = n.count_include_pad;
-      }
+      static_cast<PoolWindow&>(*s) = PoolWindowOf(n, x.shape, o, n.kind == OpKind::kGlobalAvgPool);
       s->out = ctx.Out(n);
       s->summary = Describe(n, "float");
       return std::unique_ptr<Step>(std::move(s));

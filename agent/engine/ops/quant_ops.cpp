@@ -7,6 +7,7 @@
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/broadcast.h"
+#include "agent/engine/ops/pool_window.h"
 #include "agent/engine/ops/unary_math.h"
 
 namespace edge::engine {
@@ -58,12 +59,10 @@ class QLutStep : public Step {
   }
 };
 
-class QAvgPoolStep : public Step {
+class QAvgPoolStep : public Step, public PoolWindow {
  public:
   Ref x;
-  int64_t out = 0, planes = 0, ih = 0, iw = 0, oh = 0, ow = 0;
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
-  bool include_pad = false;
+  int64_t out = 0;
   int32_t zi = 0, zo = 0, qmin = -128, qmax = 127;
   float ratio = 1;  // input scale / output scale
   // One window covering the whole plane (GlobalAveragePool, or a pool as big as its input):
@@ -204,20 +203,7 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
     case OpKind::kQGlobalAvgPool: {
       auto s = std::make_unique<QAvgPoolStep>();
       s->x = ctx.RefOf(n.in[0]);
-      s->planes = x.shape[0] * x.shape[1];
-      s->ih = x.shape.size() == 4 ? x.shape[2] : 1;
-      s->iw = x.shape.back();
-      s->oh = y.shape.size() == 4 ? y.shape[2] : 1;
-      s->ow = y.shape.back();
-      if (n.kind == OpKind::kQGlobalAvgPool) {
-        s->kh = s->ih;
-        s->kw = s->iw;
-      } else {
-        s->kh = n.kernel[0]; s->kw = n.kernel[1];
-        s->sh = n.stride[0]; s->sw = n.stride[1];
-        s->pt = n.pad[0]; s->pl = n.pad[1]; s->pb = n.pad[2]; s->pr = n.pad[3];
-        s->include_pad = n.count_include_pad;
-      }
+      static_cast<PoolWindow&>(*s) = PoolWindowOf(n, x.shape, y.shape, n.kind == OpKind::kQGlobalAvgPool);
       s->zi = x.q.zero_point;
       s->zo = y.q.zero_point;
       s->qmin = n.qmin;

@@ -1,0 +1,39 @@
+// The window geometry of an average pool, shared by the float and the int8 steps.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "agent/engine/graph.h"
+
+namespace edge::engine {
+
+struct PoolWindow {
+  int64_t planes = 0, ih = 0, iw = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
+  bool include_pad = false;
+};
+
+// Geometry of `n` over NC[H]W input and output shapes (1-D pools have H = 1). A global pool's
+// window is the whole plane.
+inline PoolWindow PoolWindowOf(const Node& n, const std::vector<int64_t>& in, const std::vector<int64_t>& out,
+                               bool global) {
+  PoolWindow w;
+  w.planes = in[0] * in[1];
+  w.ih = in.size() == 4 ? in[2] : 1;
+  w.iw = in.back();
+  w.oh = out.size() == 4 ? out[2] : 1;
+  w.ow = out.back();
+  if (global) {
+    w.kh = w.ih;
+    w.kw = w.iw;
+  } else {
+    w.kh = n.kernel[0]; w.kw = n.kernel[1];
+    w.sh = n.stride[0]; w.sw = n.stride[1];
+    w.pt = n.pad[0]; w.pl = n.pad[1]; w.pb = n.pad[2]; w.pr = n.pad[3];
+    w.include_pad = n.count_include_pad;
+  }
+  return w;
+}
+
+}  // namespace edge::engine
