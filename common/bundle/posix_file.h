@@ -1,0 +1,75 @@
+// An owned file descriptor and the read/write loops the bundle file code needs (EINTR, short
+// reads and writes). Internal to edge_bundle.
+#pragma once
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include "common/core/fs.h"
+#include "common/core/result.h"
+
+namespace edge::bundle {
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { Reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  void Reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+inline Error PosixError(ErrorCode code, const std::string& what, const std::filesystem::path& path, int err) {
+  return Error{code, what + " " + path.string() + ": " + fs::ErrnoText(err)};
+}
+
+// Reads up to `n` bytes; 0 means end of file.
+inline Result<size_t> ReadSome(const UniqueFd& fd, char* dst, size_t n, const std::filesystem::path& path) {
+  for (;;) {
+    const ssize_t got = ::read(fd.get(), dst, n);
+    if (got >= 0) return static_cast<size_t>(got);
+    if (errno != EINTR) return Fail(PosixError(ErrorCode::kIo, "cannot read", path, errno));
+  }
+}
+
+inline Status WriteAll(const UniqueFd& fd, const char* data, size_t n, const std::filesystem::path& path) {
+  while (n > 0) {
+    const ssize_t put = ::write(fd.get(), data, n);
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      return Fail(PosixError(errno == ENOSPC ? ErrorCode::kResourceExhausted : ErrorCode::kIo, "cannot write", path, errno));
+    }
+    data += put;
+    n -= static_cast<size_t>(put);
+  }
+  return Ok();
+}
+
+inline Status Fsync(const UniqueFd& fd, const std::filesystem::path& path) {
+  if (::fsync(fd.get()) != 0) return Fail(PosixError(ErrorCode::kIo, "fsync failed on", path, errno));
+  return Ok();
+}
+
+}  // namespace edge::bundle
