@@ -62,8 +62,9 @@ class BundleFileReader {
   // Reads the rest of the file: one entry per manifest blob, in order, each streamed into
   // blob_dir/<digest>.partial while its sha256 is computed, then renamed to blob_dir/<digest>.
   // A blob already in blob_dir that verifies is not rewritten. On any error, names the problem
-  // and leaves no .partial file; blobs already in blob_dir are never modified unless they
-  // failed verification. Writes nowhere but blob_dir. Call once.
+  // and leaves no .partial file; the blobs this call wrote are removed again. A blob already in
+  // blob_dir is touched only when it fails verification: then it is replaced (or, on error,
+  // removed). Writes nowhere but blob_dir. Call once.
   Result<BlobImportCounts> ImportBlobs(const std::filesystem::path& blob_dir);
   // The same checks as ImportBlobs, writing nothing. Call once, instead of ImportBlobs.
   Status VerifyBlobs();
@@ -73,7 +74,7 @@ class BundleFileReader {
   BundleFileReader(std::unique_ptr<Stream> stream, std::string envelope_bytes, Envelope envelope,
                    Manifest manifest);
   Result<BlobImportCounts> ReadBlobs(const std::filesystem::path* blob_dir);
-  Status ReadBlob(const BlobRef& ref, const std::filesystem::path* blob_dir, BlobImportCounts& counts);
+  Result<bool> ReadBlob(const BlobRef& ref, const std::filesystem::path* blob_dir);  // true: written
 
   std::unique_ptr<Stream> stream_;
   std::string envelope_bytes_;

@@ -193,28 +193,38 @@ Result<BlobImportCounts> BundleFileReader::ReadBlobs(const std::filesystem::path
                                                      blob_dir->string() + " has " + std::to_string(free) + " free");
   }
 
+  // A refused file changes nothing: blobs written before the problem showed are removed again.
   BlobImportCounts counts;
-  for (size_t next = 0;; ++next) {
-    const uint64_t at = stream_->offset;
-    EDGE_ASSIGN_OR_RETURN(auto header, stream_->NextHeader());
-    if (!header) {
-      if (next < manifest_.blobs.size())
-        return Fail(ErrorCode::kDataLoss, "missing " + Describe(manifest_.blobs[next]) + ": the archive ends at offset " +
-                                              std::to_string(at) + " before it");
-      break;
+  std::vector<stdfs::path> written;
+  auto read = [&]() -> Status {
+    for (size_t next = 0;; ++next) {
+      const uint64_t at = stream_->offset;
+      EDGE_ASSIGN_OR_RETURN(auto header, stream_->NextHeader());
+      if (!header) {
+        if (next < manifest_.blobs.size())
+          return Fail(ErrorCode::kDataLoss, "missing " + Describe(manifest_.blobs[next]) + ": the archive ends at offset " +
+                                                std::to_string(at) + " before it");
+        return stream_->ExpectEnd();
+      }
+      EDGE_ASSIGN_OR_RETURN(const BlobRef* ref, ExpectedBlob(manifest_, next, header->name, at));
+      if (header->size != ref->size)
+        return Fail(ErrorCode::kDataLoss, "size mismatch: entry '" + EntryName(*ref) + "' at offset " + std::to_string(at) +
+                                              " is " + std::to_string(header->size) + " bytes, the manifest declares " +
+                                              std::to_string(ref->size));
+      EDGE_ASSIGN_OR_RETURN(const bool wrote, ReadBlob(*ref, blob_dir));
+      if (wrote) written.push_back(*blob_dir / ref->digest);
+      ++(wrote ? counts.written : counts.present);
     }
-    EDGE_ASSIGN_OR_RETURN(const BlobRef* ref, ExpectedBlob(manifest_, next, header->name, at));
-    if (header->size != ref->size)
-      return Fail(ErrorCode::kDataLoss, "size mismatch: entry '" + EntryName(*ref) + "' at offset " + std::to_string(at) +
-                                            " is " + std::to_string(header->size) + " bytes, the manifest declares " +
-                                            std::to_string(ref->size));
-    EDGE_TRY(ReadBlob(*ref, blob_dir, counts));
+  };
+  if (auto s = read(); !s) {
+    for (const auto& p : written) ::unlink(p.c_str());
+    return Fail(s.error());
   }
-  EDGE_TRY(stream_->ExpectEnd());
+  if (!blob_dir) counts = {};
   return counts;
 }
 
-Status BundleFileReader::ReadBlob(const BlobRef& ref, const std::filesystem::path* blob_dir, BlobImportCounts& counts) {
+Result<bool> BundleFileReader::ReadBlob(const BlobRef& ref, const std::filesystem::path* blob_dir) {
   const std::string inside = "entry '" + EntryName(ref) + "'";
   auto check = [&](const std::string& actual) -> Status {
     if (actual == ref.digest) return Ok();
@@ -225,8 +235,7 @@ Status BundleFileReader::ReadBlob(const BlobRef& ref, const std::filesystem::pat
   if (!blob_dir || CheckBlobFile(ref, *blob_dir / ref.digest)) {
     EDGE_ASSIGN_OR_RETURN(auto actual, stream_->CopyData(ref.size, UniqueFd(), {}, inside));
     EDGE_TRY(check(actual));
-    if (blob_dir) ++counts.present;
-    return Ok();
+    return false;
   }
 
   const auto final_path = *blob_dir / ref.digest;
@@ -239,10 +248,10 @@ Status BundleFileReader::ReadBlob(const BlobRef& ref, const std::filesystem::pat
     written = Fail(PosixError(ErrorCode::kIo, "cannot rename into place", final_path, errno));
   if (!written) {
     ::unlink(partial.c_str());
-    return written;
+    return Fail(written.error());
   }
-  ++counts.written;
-  return fs::FsyncPath(*blob_dir);
+  EDGE_TRY(fs::FsyncPath(*blob_dir));
+  return true;
 }
 
 Result<ImportedBundle> ReadBundleFile(const std::filesystem::path& file, const std::filesystem::path& blob_dir,
