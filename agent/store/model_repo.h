@@ -18,7 +18,8 @@ class ModelRepo {
   explicit ModelRepo(std::filesystem::path state_dir) : root_(std::move(state_dir)) {}
 
   Status Prepare();  // creates the directories
-  std::filesystem::path BlobPath(const std::string& digest) const { return root_ / "blobs" / "sha256" / digest; }
+  std::filesystem::path BlobDir() const { return root_ / "blobs" / "sha256"; }
+  std::filesystem::path BlobPath(const std::string& digest) const { return BlobDir() / digest; }
   std::filesystem::path PartialPath(const std::string& digest) const { return BlobPath(digest).string() + ".partial"; }
   std::filesystem::path VersionDir(const std::string& model, const std::string& version) const {
     return root_ / "models" / model / version;
