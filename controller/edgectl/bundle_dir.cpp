@@ -1,5 +1,6 @@
 #include "controller/edgectl/bundle_dir.h"
 
+#include "common/bundle/bundle_file.h"
 #include "common/core/fs.h"
 #include "common/crypto/ed25519.h"
 #include "common/crypto/sha256.h"
@@ -62,18 +63,53 @@ Result<std::pair<std::string, bundle::Manifest>> ReadSignedBundle(const std::fil
   return std::pair{*text, manifest};
 }
 
-Result<VerifiedBundle> VerifyBundle(const std::filesystem::path& dir, const std::filesystem::path& trust_policy,
-                                    const std::filesystem::path& root_key, int64_t now) {
+namespace {
+
+Result<bundle::TrustPolicy> LoadTrustPolicy(const std::filesystem::path& trust_policy,
+                                            const std::filesystem::path& root_key, int64_t now) {
   EDGE_ASSIGN_OR_RETURN(auto root_pem, fs::ReadFile(root_key, 64 * 1024));
   EDGE_ASSIGN_OR_RETURN(auto root, crypto::Ed25519PublicKeyFromPem(root_pem));
   EDGE_ASSIGN_OR_RETURN(auto policy_text, fs::ReadFile(trust_policy, bundle::kMaxEnvelopeBytes));
   EDGE_ASSIGN_OR_RETURN(auto policy_envelope, bundle::ParseEnvelope(policy_text));
-  EDGE_ASSIGN_OR_RETURN(auto policy, bundle::VerifyTrustPolicy(policy_envelope, root, now));
-  EDGE_ASSIGN_OR_RETURN(auto text, fs::ReadFile(dir / "envelope.json", bundle::kMaxEnvelopeBytes));
+  return bundle::VerifyTrustPolicy(policy_envelope, root, now);
+}
+
+}  // namespace
+
+Result<VerifiedBundle> VerifyBundle(const std::filesystem::path& bundle, const std::filesystem::path& trust_policy,
+                                    const std::filesystem::path& root_key, int64_t now) {
+  EDGE_ASSIGN_OR_RETURN(auto policy, LoadTrustPolicy(trust_policy, root_key, now));
+  if (!std::filesystem::is_directory(bundle)) {
+    EDGE_ASSIGN_OR_RETURN(auto reader, bundle::BundleFileReader::Open(bundle));
+    EDGE_ASSIGN_OR_RETURN(auto manifest, bundle::VerifyManifest(reader.envelope(), policy, now));
+    EDGE_TRY(reader.VerifyBlobs());
+    return VerifiedBundle{manifest, reader.envelope_bytes(), policy};
+  }
+  EDGE_ASSIGN_OR_RETURN(auto text, fs::ReadFile(bundle / "envelope.json", bundle::kMaxEnvelopeBytes));
   EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(text));
   EDGE_ASSIGN_OR_RETURN(auto manifest, bundle::VerifyManifest(envelope, policy, now));
-  for (const auto& b : manifest.blobs) EDGE_TRY(bundle::CheckBlobFile(b, dir / "blobs" / b.digest));
+  for (const auto& b : manifest.blobs) EDGE_TRY(bundle::CheckBlobFile(b, bundle / "blobs" / b.digest));
   return VerifiedBundle{manifest, text, policy};
+}
+
+Result<ExportedBundle> ExportBundle(const std::filesystem::path& dir, const std::filesystem::path& out) {
+  const auto unsigned_bundle = [&] {
+    return Fail(ErrorCode::kPermissionDenied, "bundle " + dir.string() +
+                                                  " is unsigned, and an agent refuses unsigned bundles: sign it first "
+                                                  "(edgectl bundle sign " + dir.string() + " --key KEY)");
+  };
+  if (!std::filesystem::exists(dir / "envelope.json")) return unsigned_bundle();
+  EDGE_ASSIGN_OR_RETURN(auto signed_bundle, ReadSignedBundle(dir));
+  auto& [envelope_bytes, manifest] = signed_bundle;
+  EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(envelope_bytes));
+  if (envelope.signatures.empty()) return unsigned_bundle();
+  auto written = bundle::WriteBundleFile(envelope_bytes, manifest,
+                                         [&](const std::string& digest) { return dir / "blobs" / digest; }, out);
+  if (!written) return Fail(written.error().Wrap("exporting " + dir.string() + " to " + out.string()));
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(out, ec);
+  if (ec) return Fail(ErrorCode::kIo, "cannot stat " + out.string() + ": " + ec.message());
+  return ExportedBundle{manifest, bytes};
 }
 
 }  // namespace edge::edgectl

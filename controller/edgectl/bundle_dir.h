@@ -2,6 +2,8 @@
 //   DIR/manifest.json        the manifest payload (exact bytes that get signed)
 //   DIR/envelope.json        the signed envelope (after `edgectl bundle sign`)
 //   DIR/blobs/<sha256>       content-addressed blobs
+// and its single-file form for air-gapped sites (common/bundle/bundle_file.h), made by
+// `edgectl bundle export`.
 #pragma once
 
 #include <filesystem>
@@ -39,9 +41,18 @@ struct VerifiedBundle {
   bundle::TrustPolicy policy;
 };
 // Verifies the trust policy against the root key, the envelope against the policy, and every
-// blob file against the manifest.
-Result<VerifiedBundle> VerifyBundle(const std::filesystem::path& dir, const std::filesystem::path& trust_policy,
+// blob against the manifest. `bundle` is a bundle directory or an exported bundle file; a file's
+// blobs are checked as they stream past, nothing is written.
+Result<VerifiedBundle> VerifyBundle(const std::filesystem::path& bundle, const std::filesystem::path& trust_policy,
                                     const std::filesystem::path& root_key, int64_t now);
+
+struct ExportedBundle {
+  bundle::Manifest manifest;
+  uint64_t bytes = 0;  // size of the file written
+};
+// Writes the signed bundle directory `dir` as one file at `out` (atomically). Refuses an
+// unsigned bundle: no agent would install it. Each blob's size and sha256 are checked on the way.
+Result<ExportedBundle> ExportBundle(const std::filesystem::path& dir, const std::filesystem::path& out);
 // Reads DIR/envelope.json and the manifest inside it without verifying (for push: the
 // controller verifies).
 Result<std::pair<std::string, bundle::Manifest>> ReadSignedBundle(const std::filesystem::path& dir);

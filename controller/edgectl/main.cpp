@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
   });
   std::string verify_policy, verify_root;
   auto* b_verify = bundle_cmd->add_subcommand("verify", "verify a bundle against a trust policy, as an agent would");
-  b_verify->add_option("dir", sign_dir, "bundle directory")->required()->check(CLI::ExistingDirectory);
+  b_verify->add_option("bundle", sign_dir, "bundle directory or exported bundle file")->required()->check(CLI::ExistingPath);
   b_verify->add_option("--trust-policy", verify_policy, "signed trust policy")->required()->check(CLI::ExistingFile);
   b_verify->add_option("--root-key", verify_root, "release root public key (PEM)")->required()->check(CLI::ExistingFile);
   b_verify->callback([&] {
@@ -206,6 +206,19 @@ int main(int argc, char** argv) {
       std::cerr << "OK: " << v->manifest.name << ":" << v->manifest.version << " security_version "
                 << v->manifest.security_version << ", " << v->manifest.blobs.size() << " blob(s) verified against trust policy v"
                 << v->policy.version << "\n";
+      return kExitOk;
+    };
+  });
+  std::string export_dir, export_out;
+  auto* b_export = bundle_cmd->add_subcommand("export", "write a signed bundle as one file, for air-gapped sites");
+  b_export->add_option("dir", export_dir, "signed bundle directory")->required()->check(CLI::ExistingDirectory);
+  b_export->add_option("--out", export_out, "file to write")->required();
+  b_export->callback([&] {
+    action = [&] {
+      auto e = ExportBundle(export_dir, export_out);
+      if (!e) return Report(e.error());
+      std::cerr << "exported " << e->manifest.name << ":" << e->manifest.version << " to " << export_out << " ("
+                << e->bytes << " bytes); on the device: edge-agent install " << export_out << "\n";
       return kExitOk;
     };
   });

@@ -1,0 +1,124 @@
+// `edgectl bundle export` and `bundle verify` on an exported file, with a real PKI from pki init.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "common/bundle/bundle_file.h"
+#include "common/core/fs.h"
+#include "controller/edgectl/bundle_dir.h"
+#include "controller/edgectl/pki.h"
+#include "core/temp_dir.h"
+
+using edge::ErrorCode;
+using edge::testing::TempDir;
+namespace stdfs = std::filesystem;
+namespace edgectl = edge::edgectl;
+
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000;
+
+struct Fixture {
+  TempDir dir;
+  stdfs::path pki = dir / "pki";
+  stdfs::path bundle = dir / "kws-v3";
+  stdfs::path file = dir / "kws-v3.bundle";
+
+  Fixture() {
+    edgectl::PkiInitOptions o;
+    o.dir = pki;
+    o.fleet = "acme";
+    o.controller_hosts = {"ctl.example"};
+    o.now = kNow - 100;
+    REQUIRE(edgectl::PkiInit(o));
+    std::ofstream(dir / "kws.onnx", std::ios::binary) << std::string(70'000, 'm');
+    std::ofstream(dir / "selftest.json", std::ios::binary) << R"({"cases": []})";
+    edgectl::BundleBuildOptions b;
+    b.name = "kws";
+    b.version = "v3";
+    b.security_version = 3;
+    b.blobs = {{"model", dir / "kws.onnx", "application/vnd.onnx"},
+               {"selftest", dir / "selftest.json", "application/vnd.edgefleet.selftest+json"}};
+    b.out = bundle;
+    b.created = "2027-01-15T08:00:00Z";
+    REQUIRE(edgectl::BuildBundle(b));
+  }
+  void Sign() { REQUIRE(edgectl::SignBundle(bundle, pki / "release-1.key")); }
+  edge::Result<edgectl::VerifiedBundle> Verify(const stdfs::path& what) {
+    return edgectl::VerifyBundle(what, pki / "trust-policy.json", pki / "release-root.pub", kNow);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("bundle export writes a file that verifies like the directory", "[edgectl][bundle_export]") {
+  Fixture f;
+  f.Sign();
+  auto e = edgectl::ExportBundle(f.bundle, f.file);
+  REQUIRE(e);
+  CHECK(e->manifest.name == "kws");
+  CHECK(e->manifest.version == "v3");
+  CHECK(e->bytes == stdfs::file_size(f.file));
+
+  auto from_dir = f.Verify(f.bundle);
+  REQUIRE(from_dir);
+  auto from_file = f.Verify(f.file);
+  REQUIRE(from_file);
+  CHECK(from_file->envelope_bytes == from_dir->envelope_bytes);
+  CHECK(from_file->manifest.blobs.size() == 2);
+
+  // The exported file holds the directory's envelope, byte for byte.
+  auto reader = edge::bundle::BundleFileReader::Open(f.file);
+  REQUIRE(reader);
+  CHECK(reader->envelope_bytes() == edge::fs::ReadFile(f.bundle / "envelope.json", 1 << 20).value());
+}
+
+TEST_CASE("bundle export refuses an unsigned bundle", "[edgectl][bundle_export]") {
+  Fixture f;
+  auto e = edgectl::ExportBundle(f.bundle, f.file);
+  REQUIRE_FALSE(e);
+  CHECK(e.error().code == ErrorCode::kPermissionDenied);
+  CHECK_THAT(e.error().message, Catch::Contains("unsigned") && Catch::Contains("edgectl bundle sign"));
+  CHECK_FALSE(stdfs::exists(f.file));
+}
+
+TEST_CASE("bundle export refuses a bundle whose blob was altered", "[edgectl][bundle_export]") {
+  Fixture f;
+  f.Sign();
+  for (const auto& blob : stdfs::directory_iterator(f.bundle / "blobs"))
+    if (stdfs::file_size(blob) < 100) std::ofstream(blob.path(), std::ios::binary) << R"({"cases": [1]})";
+  auto e = edgectl::ExportBundle(f.bundle, f.file);
+  REQUIRE_FALSE(e);
+  CHECK_THAT(e.error().message, Catch::Contains("exporting") && Catch::Contains("selftest"));
+  CHECK_FALSE(stdfs::exists(f.file));
+}
+
+TEST_CASE("bundle verify refuses an exported file that was tampered with", "[edgectl][bundle_export]") {
+  Fixture f;
+  f.Sign();
+  REQUIRE(edgectl::ExportBundle(f.bundle, f.file));
+  SECTION("a blob byte") {
+    std::fstream io(f.file, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(static_cast<std::streamoff>(stdfs::file_size(f.file)) - 1024 - 512 - 512 - 1000);
+    io.put('x');
+    io.close();
+    auto v = f.Verify(f.file);
+    REQUIRE_FALSE(v);
+    CHECK(v.error().code == ErrorCode::kDataLoss);
+    CHECK_THAT(v.error().message, Catch::Contains("sha256 mismatch"));
+  }
+  SECTION("re-signed by a key outside the trust policy") {
+    edgectl::PkiInitOptions o;
+    o.dir = f.dir / "other-pki";
+    o.fleet = "other";
+    o.controller_hosts = {"ctl.other"};
+    o.now = kNow - 100;
+    REQUIRE(edgectl::PkiInit(o));
+    stdfs::remove(f.bundle / "envelope.json");
+    REQUIRE(edgectl::SignBundle(f.bundle, o.dir / "release-1.key"));
+    REQUIRE(edgectl::ExportBundle(f.bundle, f.file));
+    auto v = f.Verify(f.file);
+    REQUIRE_FALSE(v);
+    CHECK(v.error().code == ErrorCode::kPermissionDenied);
+  }
+}
