@@ -13,6 +13,7 @@
 #include "common/crypto/ed25519.h"
 #include "controller/edgectl/bundle_dir.h"
 #include "controller/edgectl/exit_codes.h"
+#include "controller/edgectl/infer_cmd.h"
 #include "controller/edgectl/pki.h"
 #include "controller/edgectl/remote.h"
 
@@ -237,6 +238,8 @@ int main(int argc, char** argv) {
 
   // model quantize|inspect|run|bench: the inference engine's offline tools (docs/engine.md).
   edge::engine::RegisterModelCommands(*model, exit_code);
+
+  edge::edgectl::RegisterInferCommand(app, g.output, exit_code);  // infer: a device's local inference API
 
   // create site
   auto* create = app.add_subcommand("create", "create resources")->require_subcommand(1);

@@ -1,0 +1,294 @@
+#include "agent/serve/oip_service.h"
+
+#include <bit>
+#include <cstring>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "common/tls/grpc_tls.h"
+
+namespace edge::serve {
+
+namespace {
+
+// Raw tensor bytes are little-endian by the protocol; they are copied as they are.
+static_assert(std::endian::native == std::endian::little, "raw tensor contents assume a little-endian host");
+
+using InputTensor = inference::ModelInferRequest::InferInputTensor;
+
+enum class Dtype { kFp32, kInt8, kUint8 };
+
+struct DtypeInfo {
+  Dtype dtype;
+  size_t bytes;
+  const char* name;
+};
+
+std::optional<DtypeInfo> ParseDatatype(const std::string& name) {
+  if (name == "FP32") return DtypeInfo{Dtype::kFp32, 4, "FP32"};
+  if (name == "INT8") return DtypeInfo{Dtype::kInt8, 1, "INT8"};
+  if (name == "UINT8") return DtypeInfo{Dtype::kUint8, 1, "UINT8"};
+  return std::nullopt;
+}
+
+std::string ShapeText(const auto& dims) {
+  std::string out = "[";
+  for (int64_t d : dims) out += (out.size() > 1 ? "," : "") + std::to_string(d);
+  return out + "]";
+}
+
+std::string Names(const std::vector<engine::TensorInfo>& tensors) {
+  std::string out;
+  for (const auto& t : tensors) out += (out.empty() ? "" : ", ") + t.name;
+  return out;
+}
+
+tl::unexpected<Error> BadInput(const std::string& input, const std::string& problem) {
+  return Fail(ErrorCode::kInvalidArgument, "input '" + input + "': " + problem);
+}
+
+bool HasTypedContents(const InputTensor& t) {
+  if (!t.has_contents()) return false;
+  const auto& c = t.contents();
+  return c.bool_contents_size() + c.int_contents_size() + c.int64_contents_size() + c.uint_contents_size() +
+             c.uint64_contents_size() + c.fp32_contents_size() + c.fp64_contents_size() +
+             c.bytes_contents_size() > 0;
+}
+
+// What one request input becomes once checked against the model: where it goes and how to read it.
+struct PlannedInput {
+  const InputTensor* tensor;
+  DtypeInfo dtype;
+  size_t model_index;
+  const std::string* raw;  // null: typed contents
+};
+
+Result<std::vector<PlannedInput>> PlanInputs(const inference::ModelInferRequest& request,
+                                             const engine::Model& model) {
+  const bool raw = request.raw_input_contents_size() > 0;
+  if (raw && request.raw_input_contents_size() != request.inputs_size()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "raw_input_contents has " + std::to_string(request.raw_input_contents_size()) +
+                    " entries for " + std::to_string(request.inputs_size()) + " inputs; give one per input, in order");
+  }
+  const auto& wanted = model.inputs();
+  std::vector<PlannedInput> plan;
+  std::vector<bool> seen(wanted.size(), false);
+  for (int i = 0; i < request.inputs_size(); ++i) {
+    const InputTensor& t = request.inputs(i);
+    size_t index = 0;
+    while (index < wanted.size() && wanted[index].name != t.name()) ++index;
+    if (index == wanted.size()) return BadInput(t.name(), "the model has no such input (inputs: " + Names(wanted) + ")");
+    if (seen[index]) return BadInput(t.name(), "given more than once");
+    seen[index] = true;
+    auto dtype = ParseDatatype(t.datatype());
+    if (!dtype) return BadInput(t.name(), "datatype '" + t.datatype() + "' is not accepted; use FP32, INT8 or UINT8");
+    if (!std::equal(t.shape().begin(), t.shape().end(), wanted[index].shape.begin(), wanted[index].shape.end())) {
+      return BadInput(t.name(), "shape " + ShapeText(t.shape()) + " differs from the model's " +
+                                    ShapeText(wanted[index].shape));
+    }
+    const std::string* raw_bytes = nullptr;
+    if (raw) {
+      if (HasTypedContents(t)) {
+        return BadInput(t.name(), "has typed contents although the request uses raw_input_contents; use one or the other");
+      }
+      raw_bytes = &request.raw_input_contents(i);
+      const size_t expected = static_cast<size_t>(wanted[index].elements) * dtype->bytes;
+      if (raw_bytes->size() != expected) {
+        return BadInput(t.name(), "raw content is " + std::to_string(raw_bytes->size()) + " bytes, expected " +
+                                      std::to_string(expected) + " (" + std::to_string(wanted[index].elements) +
+                                      " " + dtype->name + " elements)");
+      }
+    }
+    plan.push_back({&t, *dtype, index, raw_bytes});
+  }
+  for (size_t index = 0; index < wanted.size(); ++index) {
+    if (!seen[index]) return BadInput(wanted[index].name, "missing from the request");
+  }
+  return plan;
+}
+
+Result<std::vector<size_t>> PlanOutputs(const inference::ModelInferRequest& request, const engine::Model& model) {
+  const auto& outputs = model.outputs();
+  std::vector<size_t> plan;
+  if (request.outputs_size() == 0) {
+    for (size_t i = 0; i < outputs.size(); ++i) plan.push_back(i);
+    return plan;
+  }
+  for (const auto& requested : request.outputs()) {
+    size_t index = 0;
+    while (index < outputs.size() && outputs[index].name != requested.name()) ++index;
+    if (index == outputs.size()) {
+      return Fail(ErrorCode::kInvalidArgument, "requested output '" + requested.name() +
+                                                   "': the model has no such output (outputs: " + Names(outputs) + ")");
+    }
+    plan.push_back(index);
+  }
+  return plan;
+}
+
+Status CheckCount(const PlannedInput& in, int count, size_t elements, const char* field) {
+  if (static_cast<size_t>(count) == elements) return Ok();
+  return BadInput(in.tensor->name(), std::string(in.dtype.name) + " data needs " + std::to_string(elements) +
+                                         " values in contents." + field + ", got " + std::to_string(count));
+}
+
+template <typename T>
+Status ConvertIntegers(const PlannedInput& in, const T& values, int64_t low, int64_t high, std::span<float> dst) {
+  for (size_t j = 0; j < dst.size(); ++j) {
+    const int64_t v = static_cast<int64_t>(values[static_cast<int>(j)]);
+    if (v < low || v > high) {
+      return BadInput(in.tensor->name(), "element " + std::to_string(j) + " is " + std::to_string(v) + ", outside " +
+                                             in.dtype.name + " range " + std::to_string(low) + ".." + std::to_string(high));
+    }
+    dst[j] = static_cast<float>(v);  // exact: every int8/uint8 value is a float
+  }
+  return Ok();
+}
+
+Status FillTyped(const PlannedInput& in, std::span<float> dst) {
+  const auto& c = in.tensor->contents();
+  switch (in.dtype.dtype) {
+    case Dtype::kFp32:
+      EDGE_TRY(CheckCount(in, c.fp32_contents_size(), dst.size(), "fp32_contents"));
+      std::copy(c.fp32_contents().begin(), c.fp32_contents().end(), dst.begin());
+      return Ok();
+    case Dtype::kInt8:
+      EDGE_TRY(CheckCount(in, c.int_contents_size(), dst.size(), "int_contents"));
+      return ConvertIntegers(in, c.int_contents(), -128, 127, dst);
+    case Dtype::kUint8:
+      EDGE_TRY(CheckCount(in, c.uint_contents_size(), dst.size(), "uint_contents"));
+      return ConvertIntegers(in, c.uint_contents(), 0, 255, dst);
+  }
+  return Fail(ErrorCode::kInternal, "unhandled datatype");
+}
+
+void FillRaw(const PlannedInput& in, std::span<float> dst) {
+  const char* bytes = in.raw->data();
+  switch (in.dtype.dtype) {
+    case Dtype::kFp32: std::memcpy(dst.data(), bytes, dst.size_bytes()); return;
+    case Dtype::kInt8:
+      for (size_t j = 0; j < dst.size(); ++j) dst[j] = static_cast<float>(static_cast<int8_t>(bytes[j]));
+      return;
+    case Dtype::kUint8:
+      for (size_t j = 0; j < dst.size(); ++j) dst[j] = static_cast<float>(static_cast<uint8_t>(bytes[j]));
+      return;
+  }
+}
+
+void SetTensorMetadata(const engine::TensorInfo& info,
+                       inference::ModelMetadataResponse::TensorMetadata* out) {
+  out->set_name(info.name);
+  out->set_datatype("FP32");
+  for (int64_t d : info.shape) out->add_shape(d);
+}
+
+// A reactor that is already finished: every call here completes inline.
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+}  // namespace
+
+Status Infer(Registry& registry, const inference::ModelInferRequest& request,
+             inference::ModelInferResponse& response) {
+  EDGE_ASSIGN_OR_RETURN(auto served, registry.Find(request.model_name(), request.model_version()));
+  const engine::Model& model = served->model();
+  EDGE_ASSIGN_OR_RETURN(auto inputs, PlanInputs(request, model));
+  EDGE_ASSIGN_OR_RETURN(auto outputs, PlanOutputs(request, model));
+
+  ContextLease lease = served->Acquire();
+  for (const PlannedInput& in : inputs) {
+    if (in.raw) {
+      FillRaw(in, lease.input(in.model_index));
+    } else {
+      EDGE_TRY(FillTyped(in, lease.input(in.model_index)));
+    }
+  }
+  EDGE_TRY(lease.Run());
+
+  const bool raw = request.raw_input_contents_size() > 0;
+  response.set_model_name(served->model_name());
+  response.set_model_version(served->version());
+  response.set_id(request.id());
+  for (size_t index : outputs) {
+    const engine::TensorInfo& info = model.outputs()[index];
+    const auto values = lease.output(index);
+    auto* out = response.add_outputs();
+    out->set_name(info.name);
+    out->set_datatype("FP32");
+    for (int64_t d : info.shape) out->add_shape(d);
+    if (raw) {
+      response.add_raw_output_contents()->assign(reinterpret_cast<const char*>(values.data()), values.size_bytes());
+    } else {
+      out->mutable_contents()->mutable_fp32_contents()->Add(values.begin(), values.end());
+    }
+  }
+  return Ok();
+}
+
+OipService::OipService(Registry& registry, std::string server_version)
+    : registry_(registry), server_version_(std::move(server_version)) {}
+
+grpc::ServerUnaryReactor* OipService::ServerLive(grpc::CallbackServerContext* ctx, const inference::ServerLiveRequest*,
+                                                 inference::ServerLiveResponse* response) {
+  response->set_live(true);
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* OipService::ServerReady(grpc::CallbackServerContext* ctx, const inference::ServerReadyRequest*,
+                                                  inference::ServerReadyResponse* response) {
+  response->set_ready(!shutting_down_.load() && registry_.size() > 0);
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* OipService::ModelReady(grpc::CallbackServerContext* ctx,
+                                                 const inference::ModelReadyRequest* request,
+                                                 inference::ModelReadyResponse* response) {
+  response->set_ready(!shutting_down_.load() && registry_.Find(request->name(), request->version()).has_value());
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* OipService::ServerMetadata(grpc::CallbackServerContext* ctx,
+                                                     const inference::ServerMetadataRequest*,
+                                                     inference::ServerMetadataResponse* response) {
+  response->set_name(kServerName);
+  response->set_version(server_version_);
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* OipService::ModelMetadata(grpc::CallbackServerContext* ctx,
+                                                    const inference::ModelMetadataRequest* request,
+                                                    inference::ModelMetadataResponse* response) {
+  auto served = registry_.Find(request->name(), request->version());
+  if (!served) return Done(ctx, tls::ToGrpcStatus(served.error()));
+  response->set_name((*served)->model_name());
+  response->add_versions((*served)->version());
+  response->set_platform(kPlatform);
+  for (const auto& info : (*served)->model().inputs()) SetTensorMetadata(info, response->add_inputs());
+  for (const auto& info : (*served)->model().outputs()) SetTensorMetadata(info, response->add_outputs());
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* OipService::ModelInfer(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request_bytes,
+                                                 grpc::ByteBuffer* response_bytes) {
+  inference::ModelInferRequest request;
+  grpc::ByteBuffer copy(*request_bytes);  // Deserialize consumes its buffer; this copy shares the slices
+  if (!grpc::SerializationTraits<inference::ModelInferRequest>::Deserialize(&copy, &request).ok()) {
+    return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "the request body is not a valid inference.ModelInferRequest"));
+  }
+  inference::ModelInferResponse response;
+  if (auto status = Infer(registry_, request, response); !status) {
+    return Done(ctx, tls::ToGrpcStatus(status.error()));
+  }
+  bool own_buffer = false;
+  auto serialized = grpc::SerializationTraits<inference::ModelInferResponse>::Serialize(response, response_bytes,
+                                                                                       &own_buffer);
+  return Done(ctx, serialized);
+}
+
+}  // namespace edge::serve
