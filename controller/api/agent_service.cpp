@@ -8,6 +8,7 @@
 
 #include "common/core/log.h"
 #include "common/tls/grpc_tls.h"
+#include "controller/api/health_report.h"
 #include "controller/api/services.h"
 #include "edge/v1/agent.grpc.pb.h"
 
@@ -36,7 +37,7 @@ std::vector<ReportedModelRecord> ToRecords(const google::protobuf::RepeatedPtrFi
   for (const auto& m : models) {
     if (!crypto::IsValidLabel(m.model()) || m.version().size() > 64 || m.state().size() > 32) continue;
     out.push_back({m.model(), m.version(), m.security_version(), m.state(), m.target_version(),
-                   m.detail().substr(0, 1024), m.bytes_done(), m.bytes_total(), m.security_floor(), 0});
+                   TruncateUtf8(m.detail(), 1024), m.bytes_done(), m.bytes_total(), m.security_floor(), 0});
   }
   return out;
 }
@@ -153,12 +154,50 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
     } else if (msg.has_status()) {
       if (auto s = ctx_.store->RecordReport(peer_.id.name, ToRecords(msg.status().models()), now); !s)
         log::Error("cannot record report", {{"device", peer_.id.name}, {"error", s.error().message}});
+      if (msg.status().has_health()) StoreHealth(msg.status().health(), now);
+      if (msg.status().events_size() > 0) StoreEvents(msg.status().events(), now);
     } else {
       FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unexpected message on Connect"));
       return;
     }
     // Read the next message from the gRPC side; StartRead is safe from any thread.
     StartRead(&in_);
+  }
+
+  // A few lines per report at most: a broken agent reporting every few seconds must not
+  // flood the log.
+  void LogProblems(const char* what, const std::vector<std::string>& problems) {
+    constexpr size_t kMaxLines = 5;
+    for (size_t i = 0; i < problems.size() && i < kMaxLines; ++i)
+      log::Warn(what, {{"device", peer_.id.name}, {"problem", problems[i]}});
+    if (problems.size() > kMaxLines)
+      log::Warn(what, {{"device", peer_.id.name}, {"problem", std::to_string(problems.size() - kMaxLines) + " more"}});
+  }
+
+  void StoreHealth(const edge::v1::Health& health, int64_t now) {
+    auto checked = CheckHealth(health, now);
+    LogProblems("health report refused in part", checked.problems);
+    if (!checked.value) return;
+    if (auto s = ctx_.store->RecordHealth(peer_.id.name, *checked.value); !s)
+      log::Error("cannot record health", {{"device", peer_.id.name}, {"error", s.error().message}});
+  }
+
+  // Stores the events, then acknowledges the highest seq stored for the device. Nothing is
+  // acknowledged if the store failed: the agent keeps the events and sends them again.
+  void StoreEvents(const google::protobuf::RepeatedPtrField<edge::v1::UpdateEvent>& events, int64_t now) {
+    auto checked = CheckEvents(events);
+    LogProblems("update event refused", checked.problems);
+    auto stored = ctx_.store->RecordEvents(peer_.id.name, checked.value, now);
+    if (!stored) {
+      log::Error("cannot record update events", {{"device", peer_.id.name}, {"error", stored.error().message}});
+      return;
+    }
+    if (stored->inserted > 0)
+      log::Info("update events stored", {{"device", peer_.id.name}, {"new", stored->inserted},
+                                         {"duplicates", stored->duplicates}, {"up_to_seq", stored->max_seq}});
+    ControllerMessage ack;
+    ack.mutable_ack()->set_up_to_seq(stored->max_seq);
+    Enqueue(ack);
   }
 
   ControllerContext& ctx_;

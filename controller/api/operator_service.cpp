@@ -39,6 +39,43 @@ void FillVersion(const VersionRecord& v, pb::ModelVersion* out) {
   out->set_signed_by(v.signed_by);
 }
 
+constexpr uint32_t kDescribeHealthSamples = 20;
+constexpr uint32_t kDescribeEvents = 50;
+
+void FillHealth(const HealthRecord& h, pb::DeviceHealth* out) {
+  out->set_unix_time(h.unix_time);
+  out->set_received_at(h.received_at);
+  out->set_cpu_percent(h.cpu_percent);
+  out->set_rss_bytes(h.rss_bytes);
+  out->set_disk_free_bytes(h.disk_free_bytes);
+  out->set_uptime_seconds(h.uptime_seconds);
+  for (const auto& m : h.models) {
+    auto* o = out->add_models();
+    o->set_model(m.model);
+    o->set_version(m.version);
+    o->set_state(m.state);
+    o->set_inferences(m.inferences);
+    o->set_errors(m.errors);
+    o->set_p50_us(m.p50_us);
+    o->set_p99_us(m.p99_us);
+    o->set_last_selftest(m.last_selftest);
+    o->set_last_selftest_at(m.last_selftest_at);
+    for (auto b : m.latency_bucket_upper_us) o->add_latency_bucket_upper_us(b);
+    for (auto c : m.latency_counts) o->add_latency_counts(c);
+  }
+}
+
+void FillEvent(const UpdateEventRecord& e, pb::DeviceUpdateEvent* out) {
+  out->set_seq(e.seq);
+  out->set_model(e.model);
+  out->set_version(e.version);
+  out->set_outcome(e.outcome);
+  out->set_reason(e.reason);
+  out->set_unix_time(e.unix_time);
+  out->set_offline_install(e.offline_install);
+  out->set_received_at(e.received_at);
+}
+
 class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleRequest> {
  public:
   PushBundleReactor(ControllerContext& ctx, std::string actor, pb::ModelVersion* response)
@@ -176,6 +213,12 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
       resp->set_facts_json(d.facts_json);
       EDGE_ASSIGN_OR_RETURN(auto audit, ctx_.store->ListAudit(20, "device/" + d.id));
       for (const auto& a : audit) FillAudit(a, resp->add_recent_audit());
+      EDGE_ASSIGN_OR_RETURN(auto health, ctx_.store->LatestHealth(d.id));
+      if (health) FillHealth(*health, resp->mutable_health());
+      EDGE_ASSIGN_OR_RETURN(auto history, ctx_.store->HealthHistory(d.id, kDescribeHealthSamples));
+      for (const auto& h : history) FillHealth(h, resp->add_health_history());
+      EDGE_ASSIGN_OR_RETURN(auto events, ctx_.store->ListEvents(d.id, kDescribeEvents));
+      for (const auto& e : events) FillEvent(e, resp->add_events());
       return Ok();
     });
   }
@@ -277,6 +320,9 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
         o->set_created_by(d.created_by);
         o->set_created_at(d.created_at);
         o->set_changed(d.changed);
+        o->set_committed(d.committed);
+        o->set_rolled_back(d.rolled_back);
+        o->set_failed(d.failed);
       }
       return Ok();
     });

@@ -13,7 +13,7 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
   if (auto s = RejectUnknownKeys(*obj, {"fleet", "data_dir", "agent_listen", "enroll_listen", "operator_listen",
                                         "fleet_ca_cert", "fleet_ca_key", "server_cert", "server_key",
                                         "operator_ca_cert", "trust_policy", "release_root_public_key",
-                                        "device_cert_ttl_seconds", "log_level", "ports_file"},
+                                        "device_cert_ttl_seconds", "log_level", "ports_file", "health_history_samples"},
                                  "controller config " + path.string());
       !s)
     return Fail(s.error());
@@ -39,6 +39,9 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
   auto ttl = GetInt(*obj, "device_cert_ttl_seconds", c.device_cert_ttl_seconds, 30, 365LL * 24 * 3600);
   if (!ttl) return wrap(ttl.error());
   c.device_cert_ttl_seconds = *ttl;
+  auto samples = GetInt(*obj, "health_history_samples", c.health_history_samples, 1, 10000);
+  if (!samples) return wrap(samples.error());
+  c.health_history_samples = *samples;
   if (!crypto::IsValidName(c.fleet))
     return wrap(Error{ErrorCode::kBadConfig, "fleet '" + c.fleet + "' must match [A-Za-z0-9._-]{1,64}"});
   return c;

@@ -24,6 +24,7 @@ struct ControllerConfig {
   std::string release_root_public_key;  // PEM
   int64_t device_cert_ttl_seconds = 30LL * 24 * 3600;  // agents renew after 2/3
   std::string log_level = "info";
+  int64_t health_history_samples = 120;  // health samples the store keeps per device
   std::string ports_file;  // optional: where to write the bound ports as JSON (tests bind port 0)
 };
 

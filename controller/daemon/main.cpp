@@ -79,7 +79,9 @@ int Run(const std::string& config_path) {
     log::Error("cannot create data directory", {{"error", s.error().message}});
     return 1;
   }
-  auto store = OpenSqliteStore((data_dir / "controller.db").string());
+  SqliteStoreOptions store_options;
+  store_options.health_history_limit = static_cast<uint32_t>(config->health_history_samples);
+  auto store = OpenSqliteStore((data_dir / "controller.db").string(), store_options);
   if (!store) {
     log::Error("cannot open store", {{"error", store.error().message}});
     return 1;

@@ -11,6 +11,7 @@
 #include "common/core/fs.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/edgectl/bundle_dir.h"
+#include "controller/edgectl/health_view.h"
 #include "edge/v1/admin.grpc.pb.h"
 
 namespace edge::edgectl {
@@ -278,15 +279,17 @@ class GrpcOperatorClient final : public OperatorClient {
         for (const auto& d : resp.deployments())
           out.push_back({{"id", d.id()}, {"model", d.model()}, {"version", d.version()}, {"site", d.site()},
                          {"devices", std::vector<std::string>(d.device_ids().begin(), d.device_ids().end())},
-                         {"changed", d.changed()}, {"created_by", d.created_by()}, {"created_at", d.created_at()}});
+                         {"changed", d.changed()}, {"committed", d.committed()}, {"rolled_back", d.rolled_back()},
+                         {"failed", d.failed()}, {"created_by", d.created_by()}, {"created_at", d.created_at()}});
         PrintJson(out);
         return Ok();
       }
       std::vector<std::vector<std::string>> rows;
       for (const auto& d : resp.deployments())
         rows.push_back({std::to_string(d.id()), d.model() + ":" + d.version(), d.site(), std::to_string(d.device_ids_size()),
-                        std::to_string(d.changed()), d.created_by(), FormatTime(d.created_at())});
-      PrintTable({"ID", "MODEL", "SITE", "DEVICES", "CHANGED", "BY", "AT"}, rows);
+                        std::to_string(d.changed()), std::to_string(d.committed()), std::to_string(d.rolled_back()),
+                        std::to_string(d.failed()), d.created_by(), FormatTime(d.created_at())});
+      PrintTable({"ID", "MODEL", "SITE", "DEVICES", "CHANGED", "COMMITTED", "ROLLED BACK", "FAILED", "BY", "AT"}, rows);
     } else if (what == "audit") {
       pb::ListAuditRequest req;
       req.set_limit(100);
@@ -320,6 +323,7 @@ class GrpcOperatorClient final : public OperatorClient {
       auto j = DeviceJson(d);
       j["cert_serial"] = resp.cert_serial();
       j["facts"] = nlohmann::json::parse(resp.facts_json(), nullptr, false);
+      AddHealthJson(resp, j);
       PrintJson(j);
       return Ok();
     }
@@ -340,7 +344,8 @@ class GrpcOperatorClient final : public OperatorClient {
       if (!m.detail().empty()) std::cout << " (" << m.detail() << ")";
       std::cout << "\n";
     }
-    std::cout << "Recent events:\n";
+    PrintHealthSections(resp, now, std::cout);
+    std::cout << "Recent audit:\n";
     for (const auto& a : resp.recent_audit())
       std::cout << "  " << FormatTime(a.at()) << "  " << a.action() << "  " << a.actor() << "  " << a.detail() << "\n";
     return Ok();

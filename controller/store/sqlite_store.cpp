@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/sqlite/db.h"
+#include "controller/store/health_json.h"
 #include "controller/store/store.h"
 
 namespace edge::controller {
@@ -74,9 +75,15 @@ DeploymentRecord ReadDeployment(const Statement& st) {
   return d;
 }
 
+UpdateEventRecord ReadEvent(const Statement& st) {
+  return {static_cast<uint64_t>(st.Int(0)), st.Text(1), st.Text(2), st.Text(3), st.Text(4), st.Int(5),
+          st.Int(6) != 0, st.Int(7)};
+}
+constexpr const char* kEventColumns = "seq, model, version, outcome, reason, unix_time, offline_install, received_at";
+
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(Db db) : db_(std::move(db)) {}
+  SqliteStore(Db db, SqliteStoreOptions options) : db_(std::move(db)), options_(options) {}
 
   Result<SiteRecord> CreateSite(const std::string& name, const std::string& actor, int64_t now) override {
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
@@ -386,6 +393,88 @@ class SqliteStore final : public Store {
       if (!row) break;
       out.push_back(ReadDeployment(st));
     }
+    for (auto& d : out) EDGE_TRY(CountOutcomes(d));
+    return out;
+  }
+
+  Status RecordHealth(const std::string& id, const HealthRecord& h) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto latest, db_.Prepare(
+        "INSERT INTO device_health(device_id, received_at, health_json) VALUES (?, ?, ?) "
+        "ON CONFLICT(device_id) DO UPDATE SET received_at = excluded.received_at, health_json = excluded.health_json"));
+    latest.Bind(1, id).Bind(2, h.received_at).Bind(3, HealthToJson(h));
+    EDGE_TRY(latest.Run());
+    EDGE_ASSIGN_OR_RETURN(auto sample, db_.Prepare(
+        "INSERT INTO device_health_history(device_id, received_at, sample_json) VALUES (?, ?, ?)"));
+    sample.Bind(1, id).Bind(2, h.received_at).Bind(3, HealthToJson(HealthSample(h)));
+    EDGE_TRY(sample.Run());
+    // Keep the newest `limit` samples: delete the (limit+1)-th newest and everything older.
+    EDGE_ASSIGN_OR_RETURN(auto prune, db_.Prepare(
+        "DELETE FROM device_health_history WHERE device_id = ?1 AND id <= "
+        "(SELECT id FROM device_health_history WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"));
+    prune.Bind(1, id).Bind(2, static_cast<int64_t>(std::max<uint32_t>(options_.health_history_limit, 1)));
+    EDGE_TRY(prune.Run());
+    return tx.Commit();
+  }
+
+  Result<std::optional<HealthRecord>> LatestHealth(const std::string& id) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT health_json FROM device_health WHERE device_id = ?"));
+    st.Bind(1, id);
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<HealthRecord>();
+    EDGE_ASSIGN_OR_RETURN(auto h, HealthFromJson(st.Text(0)));
+    return std::optional<HealthRecord>(std::move(h));
+  }
+
+  Result<std::vector<HealthRecord>> HealthHistory(const std::string& id, uint32_t limit) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT sample_json FROM device_health_history WHERE device_id = ? ORDER BY id DESC LIMIT ?"));
+    st.Bind(1, id).Bind(2, static_cast<int64_t>(limit));
+    std::vector<HealthRecord> out;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      EDGE_ASSIGN_OR_RETURN(auto h, HealthFromJson(st.Text(0)));
+      out.push_back(std::move(h));
+    }
+    return out;
+  }
+
+  Result<EventsRecorded> RecordEvents(const std::string& id, const std::vector<UpdateEventRecord>& events,
+                                      int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EventsRecorded out;
+    for (const auto& e : events) {
+      if (e.seq == 0 || e.seq > static_cast<uint64_t>(INT64_MAX))
+        return Fail(ErrorCode::kInvalidArgument, "event seq " + std::to_string(e.seq) + " is out of range");
+      // The first copy of a (device, seq) wins: a re-send after a lost ack changes nothing.
+      EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+          "INSERT INTO device_events(device_id, seq, model, version, outcome, reason, unix_time, offline_install, "
+          "received_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id, seq) DO NOTHING"));
+      st.Bind(1, id).Bind(2, static_cast<int64_t>(e.seq)).Bind(3, e.model).Bind(4, e.version).Bind(5, e.outcome)
+          .Bind(6, e.reason).Bind(7, e.unix_time).Bind(8, int64_t{e.offline_install ? 1 : 0}).Bind(9, now);
+      EDGE_TRY(st.Run());
+      if (db_.Changes() > 0) ++out.inserted;
+      else ++out.duplicates;
+    }
+    EDGE_ASSIGN_OR_RETURN(auto max, db_.Prepare("SELECT coalesce(max(seq), 0) FROM device_events WHERE device_id = ?"));
+    max.Bind(1, id);
+    EDGE_TRY(max.Step());
+    out.max_seq = static_cast<uint64_t>(max.Int(0));
+    EDGE_TRY(tx.Commit());
+    return out;
+  }
+
+  Result<std::vector<UpdateEventRecord>> ListEvents(const std::string& id, uint32_t limit) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kEventColumns +
+                                               " FROM device_events WHERE device_id = ? ORDER BY seq DESC LIMIT ?"));
+    st.Bind(1, id).Bind(2, static_cast<int64_t>(limit));
+    std::vector<UpdateEventRecord> out;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ReadEvent(st));
+    }
     return out;
   }
 
@@ -406,15 +495,39 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // Per device of the deployment, its latest event for the deployed model:version received
+  // since the deployment was made; counted by outcome.
+  Status CountOutcomes(DeploymentRecord& d) {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT e.outcome, count(*) FROM deployments dep JOIN json_each(dep.device_ids) ids "
+        "JOIN device_events e ON e.device_id = ids.value AND e.model = dep.model AND e.version = dep.version "
+        "AND e.received_at >= dep.created_at "
+        "WHERE dep.id = ?1 AND e.seq = (SELECT max(x.seq) FROM device_events x WHERE x.device_id = e.device_id "
+        "AND x.model = dep.model AND x.version = dep.version AND x.received_at >= dep.created_at) "
+        "GROUP BY e.outcome"));
+    st.Bind(1, d.id);
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      const auto n = static_cast<uint32_t>(st.Int(1));
+      const auto outcome = st.Text(0);
+      if (outcome == "committed") d.committed = n;
+      else if (outcome == "rolled_back") d.rolled_back = n;
+      else if (outcome == "failed") d.failed = n;
+    }
+    return Ok();
+  }
+
   Db db_;
+  SqliteStoreOptions options_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, SqliteStoreOptions options) {
   EDGE_ASSIGN_OR_RETURN(auto db, Db::Open(path));
   if (auto s = db.Migrate(Migrations()); !s) return Fail(s.error().Wrap("migrating controller store " + path));
-  return std::unique_ptr<Store>(new SqliteStore(std::move(db)));
+  return std::unique_ptr<Store>(new SqliteStore(std::move(db), options));
 }
 
 }  // namespace edge::controller

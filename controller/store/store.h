@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,11 +56,30 @@ class Store {
                                        const std::string& site, const std::string& actor, int64_t now) = 0;
   virtual Result<std::vector<DeploymentRecord>> ListDeployments() = 0;
 
+  // Health (DESIGN §7): the latest report per device in full, and a bounded history of
+  // samples (the newest `health_history_limit` per device; older ones are pruned in the same
+  // transaction as the insert). `health.received_at` is the controller's clock.
+  virtual Status RecordHealth(const std::string& device_id, const HealthRecord& health) = 0;
+  virtual Result<std::optional<HealthRecord>> LatestHealth(const std::string& device_id) = 0;
+  // Newest first, at most `limit`.
+  virtual Result<std::vector<HealthRecord>> HealthHistory(const std::string& device_id, uint32_t limit) = 0;
+
+  // Stores each event once per (device, seq): a re-sent event is counted as a duplicate and
+  // left as first stored. Returns the highest seq stored for the device (what to acknowledge).
+  virtual Result<EventsRecorded> RecordEvents(const std::string& device_id,
+                                              const std::vector<UpdateEventRecord>& events, int64_t now) = 0;
+  // Newest (highest seq) first, at most `limit`.
+  virtual Result<std::vector<UpdateEventRecord>> ListEvents(const std::string& device_id, uint32_t limit) = 0;
+
   virtual Status Audit(const AuditRecord& entry) = 0;
   virtual Result<std::vector<AuditRecord>> ListAudit(uint32_t limit, const std::string& target_filter) = 0;
 };
 
+struct SqliteStoreOptions {
+  uint32_t health_history_limit = 120;  // samples kept per device; at least 1
+};
+
 // Opens (creating and migrating) the SQLite store at `path`.
-Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, SqliteStoreOptions options = {});
 
 }  // namespace edge::controller

@@ -88,6 +88,55 @@ struct DeploymentRecord {
   int64_t created_at = 0;
   std::vector<std::string> device_ids;
   uint32_t changed = 0;
+  // Filled by ListDeployments: devices of the deployment whose latest event for model:version,
+  // received at or after created_at, has this outcome.
+  uint32_t committed = 0;
+  uint32_t rolled_back = 0;
+  uint32_t failed = 0;
+};
+
+// One model's health on a device. History samples keep only the counters and percentiles
+// (no histogram, no self-test text).
+struct ModelHealthRecord {
+  std::string model;
+  std::string version;
+  std::string state;
+  uint64_t inferences = 0;
+  uint64_t errors = 0;
+  std::vector<uint64_t> latency_bucket_upper_us;
+  std::vector<uint64_t> latency_counts;  // one per bound, plus an optional overflow count
+  double p50_us = 0;
+  double p99_us = 0;
+  std::string last_selftest;
+  int64_t last_selftest_at = 0;
+};
+
+struct HealthRecord {
+  int64_t unix_time = 0;    // device clock
+  int64_t received_at = 0;  // controller clock
+  double cpu_percent = 0;
+  uint64_t rss_bytes = 0;
+  uint64_t disk_free_bytes = 0;
+  uint64_t uptime_seconds = 0;
+  std::vector<ModelHealthRecord> models;
+};
+
+// A final update outcome reported by a device; unique per (device, seq).
+struct UpdateEventRecord {
+  uint64_t seq = 0;
+  std::string model;
+  std::string version;
+  std::string outcome;  // committed | rolled_back | failed
+  std::string reason;
+  int64_t unix_time = 0;    // device clock
+  bool offline_install = false;
+  int64_t received_at = 0;  // controller clock
+};
+
+struct EventsRecorded {
+  uint32_t inserted = 0;
+  uint32_t duplicates = 0;  // already stored: a re-send
+  uint64_t max_seq = 0;     // highest seq stored for the device, after this call
 };
 
 struct AuditRecord {

@@ -4,6 +4,10 @@
 //   edge-probe hello  --addr A --ca F --cert F --key F --model M --version V
 //   edge-probe fetch  --addr A --ca F --cert F --key F --digest D
 //   edge-probe push-envelope --addr A --ca F --cert F --key F --file F   (operator endpoint)
+//   edge-probe report --addr A --ca F --cert F --key F --times N
+//       hello, then N times the same status report: health (one good model, one with a
+//       malformed histogram) and update events seq 1 committed, seq 2 rolled_back (offline
+//       install), seq 3 with an unknown outcome; prints "ack: <up_to_seq>" after each.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -37,6 +41,69 @@ int Print(const grpc::Status& s) {
   return s.ok() ? 0 : 1;
 }
 
+edge::v1::AgentMessage HealthReport() {
+  edge::v1::AgentMessage msg;
+  auto* status = msg.mutable_status();
+  auto* health = status->mutable_health();
+  health->set_unix_time(std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count());
+  health->set_cpu_percent(12.5);
+  health->set_rss_bytes(48 << 20);
+  health->set_disk_free_bytes(20ULL << 30);
+  health->set_uptime_seconds(7200);
+  auto* m = health->add_models();
+  m->set_model("kws");
+  m->set_version("v1");
+  m->set_state("committed");
+  m->set_inferences(4321);
+  m->set_errors(3);
+  for (uint64_t b : {250, 500, 1000}) m->mutable_latency()->add_bucket_upper_us(b);
+  for (uint64_t c : {4000, 300, 20, 1}) m->mutable_latency()->add_counts(c);
+  m->set_p50_us(180);
+  m->set_p99_us(870);
+  m->set_last_selftest("passed 3 cases, max error 0.0");
+  m->set_last_selftest_at(health->unix_time() - 60);
+  auto* bad = health->add_models();
+  bad->set_model("broken");
+  bad->mutable_latency()->add_bucket_upper_us(10);  // one bound, three counts: refused
+  for (uint64_t c : {1, 2, 3}) bad->mutable_latency()->add_counts(c);
+  auto event = [&](uint64_t seq, const char* version, const char* outcome, const char* reason, bool offline) {
+    auto* e = status->add_events();
+    e->set_seq(seq);
+    e->set_model("kws");
+    e->set_version(version);
+    e->set_outcome(outcome);
+    e->set_reason(reason);
+    e->set_unix_time(health->unix_time() - 300 + static_cast<int64_t>(seq));
+    e->set_offline_install(offline);
+  };
+  event(1, "v1", "committed", "", false);
+  event(2, "v2", "rolled_back", "p99 1.9ms over the 1ms budget", true);
+  event(3, "v3", "exploded", "", false);
+  return msg;
+}
+
+int SendReports(grpc::ClientReaderWriter<edge::v1::AgentMessage, edge::v1::ControllerMessage>& stream, int times) {
+  edge::v1::AgentMessage hello;
+  auto* m = hello.mutable_hello()->add_models();
+  m->set_model("kws");
+  m->set_version("v1");
+  m->set_state("committed");
+  stream.Write(hello);
+  const auto report = HealthReport();
+  edge::v1::ControllerMessage in;
+  for (int i = 0; i < times; ++i) {
+    stream.Write(report);
+    // Skip the desired state (and anything else) until the ack.
+    while (stream.Read(&in) && !in.has_ack()) {
+    }
+    if (!in.has_ack()) break;
+    std::cout << "ack: " << in.ack().up_to_seq() << std::endl;
+  }
+  stream.WritesDone();
+  return Print(stream.Finish());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,6 +123,9 @@ int main(int argc, char** argv) {
   std::string envelope_file;
   auto* push = app.add_subcommand("push-envelope", "send raw envelope bytes to PushBundle, bypassing edgectl's checks");
   push->add_option("--file", envelope_file)->required();
+  int times = 1;
+  auto* report = app.add_subcommand("report", "send a status report with health and update events, print the acks");
+  report->add_option("--times", times, "how often to send the same report");
   CLI11_PARSE(app, argc, argv);
 
   auto read = [](const std::string& p) { return p.empty() ? std::string() : edge::fs::ReadFile(p, 4 << 20).value_or(""); };
@@ -93,6 +163,7 @@ int main(int argc, char** argv) {
     stream->WritesDone();
     return Print(stream->Finish());
   }
+  if (*report) return SendReports(*stub->Connect(&ctx), times);
   edge::v1::FetchBlobRequest req;
   req.set_digest(digest);
   auto reader = stub->FetchBlob(&ctx, req);

@@ -62,6 +62,7 @@ TEST_CASE("Controller config: a minimal config parses with defaults", "[controll
   CHECK(c->device_cert_ttl_seconds == 30LL * 24 * 3600);
   CHECK(c->log_level == "info");
   CHECK(c->ports_file.empty());
+  CHECK(c->health_history_samples == 120);
 }
 
 TEST_CASE("Controller config: optional keys override defaults", "[controller_config]") {
@@ -73,11 +74,13 @@ TEST_CASE("Controller config: optional keys override defaults", "[controller_con
   j["device_cert_ttl_seconds"] = 86400;
   j["log_level"] = "debug";
   j["ports_file"] = "/tmp/ports.json";
+  j["health_history_samples"] = 30;
   auto c = LoadControllerConfig(Write(dir, j));
   REQUIRE(c);
   CHECK(c->agent_listen == "127.0.0.1:0");
   CHECK(c->device_cert_ttl_seconds == 86400);
   CHECK(c->log_level == "debug");
+  CHECK(c->health_history_samples == 30);
   CHECK(c->ports_file == "/tmp/ports.json");
 }
 
@@ -110,6 +113,9 @@ TEST_CASE("Controller config: wrong types and ranges", "[controller_config]") {
   j = Minimal();
   j["device_cert_ttl_seconds"] = 365LL * 24 * 3600 + 1;
   ExpectBadConfig(j, "out of range");
+  j = Minimal();
+  j["health_history_samples"] = 0;
+  ExpectBadConfig(j, "'health_history_samples' = 0 is out of range [1, 10000]");
   j = Minimal();
   j["fleet"] = "acme corp";
   ExpectBadConfig(j, "fleet 'acme corp'");

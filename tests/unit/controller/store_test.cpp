@@ -5,84 +5,15 @@
 #include "common/core/clock.h"
 #include "common/sqlite/db.h"
 #include "core/temp_dir.h"
+#include "store_fixture.h"
 
 using namespace edge::controller;
 using edge::ErrorCode;
 using edge::FakeClock;
 using edge::testing::TempDir;
 
-namespace {
-
-constexpr int64_t kT0 = 1'800'000'000;
-
-struct Fixture {
-  TempDir dir;
-  std::string path = (dir / "controller.db").string();
-  std::unique_ptr<Store> store;
-  FakeClock clock{kT0};
-
-  Fixture() {
-    auto s = OpenSqliteStore(path);
-    REQUIRE(s);
-    store = std::move(*s);
-  }
-
-  void Site(const std::string& name) { REQUIRE(store->CreateSite(name, "op/admin", clock.NowUnix())); }
-
-  void Token(const std::string& hash, const std::string& site, int64_t ttl) {
-    TokenRecord t{hash, site, "op/admin", clock.NowUnix(), clock.NowUnix() + ttl};
-    REQUIRE(store->CreateToken(t, "op/admin"));
-  }
-
-  DeviceRecord Enroll(const std::string& id, const std::string& site) {
-    Token("hash-" + id, site, 3600);
-    DeviceRecord d;
-    d.id = id;
-    d.cert_serial = "serial-" + id;
-    d.cert_not_after = kT0 + 86400;
-    auto r = store->EnrollDevice("hash-" + id, d, clock.NowUnix());
-    REQUIRE(r);
-    return *r;
-  }
-
-  VersionRecord Version(const std::string& version, uint64_t security_version) {
-    VersionRecord v;
-    v.model = "detector";
-    v.version = version;
-    v.security_version = security_version;
-    v.manifest_digest = std::string(63, '0') + version.substr(0, 1);
-    v.envelope = "envelope of " + version;
-    v.total_bytes = 300;
-    v.signed_by = "release-1";
-    v.pushed_by = "op/admin";
-    v.blobs = {{"digest-model-" + version, "model", 200}, {"digest-labels-" + version, "labels", 100}};
-    auto added = store->AddVersion(v, clock.NowUnix());
-    REQUIRE(added);
-    CHECK(*added);
-    return v;
-  }
-
-  void ReportFloor(const std::string& device, uint64_t floor) {
-    ReportedModelRecord m;
-    m.model = "detector";
-    m.version = "3.0";
-    m.security_version = floor;
-    m.state = "committed";
-    m.security_floor = floor;
-    REQUIRE(store->RecordReport(device, {m}, clock.NowUnix()));
-  }
-
-  std::vector<AuditRecord> AuditFor(const std::string& action) {
-    auto all = store->ListAudit(1000, "");
-    REQUIRE(all);
-    std::vector<AuditRecord> out;
-    for (const auto& a : *all)
-      if (a.action == action) out.push_back(a);
-    return out;
-  }
-};
-
-}  // namespace
+using edge::controller::testing::Fixture;
+using edge::controller::testing::kT0;
 
 TEST_CASE("Store: create and list sites, a duplicate is kAlreadyExists", "[store]") {
   Fixture f;
@@ -442,7 +373,7 @@ TEST_CASE("Store: reopening a store keeps its data and migrations are a no-op", 
   CHECK((*s)->SiteExists("factory-1").value());
   auto db = edge::sqlite::Db::Open(path);
   REQUIRE(db);
-  CHECK(db->SchemaVersion().value() == 1);
+  CHECK(db->SchemaVersion().value() == 2);
 }
 
 TEST_CASE("Store: a floor reported for another model does not block a deploy", "[store][deploy][floor]") {
