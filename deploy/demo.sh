@@ -72,12 +72,16 @@ edgectl get devices
 printf '\ndeploy → converged: %.2f s (wall clock, including edgectl start-up)\n' "$(echo "$end - $start" | bc -l 2>/dev/null || awk "BEGIN{print $end-$start}")"
 edgectl describe device gw-7a | sed -n '1,12p'
 
+say "local inference on gw-7a: a keyword-spotting request (random features) over its unix socket (Open Inference Protocol)"
+edgectl infer kws --socket "$LF_DIR/gw-7a/infer.sock" --random
+
 if [ "$keep" -eq 1 ]; then
   say "the fleet keeps running"
   cat <<MSG
   export PATH="$LF_BIN/controller:\$PATH"
   export EDGECTL_CONFIG="$EDGECTL_CONFIG" EDGECTL_CONTROLLER="$EDGECTL_CONTROLLER"
   edgectl get devices
+  edgectl infer kws --socket $LF_DIR/gw-7a/infer.sock --random
   logs:   $LF_DIR/*.log
   stop:   kill ${LF_PIDS[*]}
 MSG

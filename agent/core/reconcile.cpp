@@ -8,7 +8,9 @@ ReconcileDecision Reconcile(const LocalModel& local, const DesiredModelView& des
     return ReconcileDecision::kNothing;
   if (local.target_digest == desired.digest) {
     if (IsBusy(local.state)) return ReconcileDecision::kNothing;
-    if (local.state == UpdateState::kFailed) return ReconcileDecision::kAlreadyFailed;
+    // A version that failed or was rolled back here is bad on this device: never retried by itself.
+    if (local.state == UpdateState::kFailed || local.state == UpdateState::kRolledBack)
+      return ReconcileDecision::kAlreadyFailed;
   }
   // Going back to the active version while another target is in flight: restart towards it
   // is still checked against the floor below (it passes, since the floor came from it).

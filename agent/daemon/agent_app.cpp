@@ -4,7 +4,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include "agent/core/crash_point.h"
 #include "agent/core/reconcile.h"
+#include "agent/daemon/process_stats.h"
 #include "agent/runtime/health_gate.h"
 #include "common/core/fs.h"
 #include "common/core/log.h"
@@ -16,6 +18,7 @@ namespace edge::agent {
 
 namespace {
 const char* kPolicyKey = "trust_policy";
+const char* kGenerationKey = "desired_generation";  // the newest desired-state generation seen
 
 // The manifest inside the stored target envelope. It was verified when the target was accepted
 // (and is verified again in the verify step), so parsing is all that is needed here.
@@ -29,7 +32,7 @@ Error BadConfig(const Error& e) { return Error{ErrorCode::kBadConfig, e.message}
 }  // namespace
 
 AgentApp::AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock& clock)
-    : config_(std::move(config)), io_(io), clock_(clock), report_timer_(io), repo_(config_.state_dir) {}
+    : config_(std::move(config)), io_(io), clock_(clock), report_timer_(io), inbox_timer_(io), repo_(config_.state_dir) {}
 
 AgentApp::~AgentApp() { Stop(); }
 
@@ -37,6 +40,9 @@ void AgentApp::Stop() {
   cancel_downloads_ = true;
   if (link_) link_->Stop();
   report_timer_.cancel();
+  inbox_timer_.cancel();
+  for (auto& [model, timer] : probation_timers_) timer->cancel();
+  if (server_) server_->Shutdown();
   if (worker_guard_) {
     worker_guard_.reset();
     worker_io_.stop();
@@ -185,6 +191,11 @@ Status AgentApp::Start() {
   EDGE_ASSIGN_OR_RETURN(auto store, StateStore::Open((config_.state_dir / "state.db").string()));
   store_.emplace(std::move(store));
   EDGE_TRY(LoadTrustPolicy());
+  started_at_ = clock_.NowUnix();
+  last_sample_ = SampleProcess();
+  EDGE_TRY(fs::CreateDirectories(config_.state_dir / "inbox", 0700));
+  EDGE_ASSIGN_OR_RETURN(auto generation, store_->GetMeta(kGenerationKey));
+  if (generation) last_generation_ = std::strtoull(generation->c_str(), nullptr, 10);
   EDGE_ASSIGN_OR_RETURN(auto identity, LoadOrEnroll());
   if (policy_envelope_.empty())
     return Fail(ErrorCode::kFailedPrecondition, "no trust policy stored; remove " +
@@ -197,9 +208,36 @@ Status AgentApp::Start() {
 
   EDGE_ASSIGN_OR_RETURN(auto records, store_->LoadModels());
   for (auto& r : records) models_[r.model] = r;
+  // Serve what `current` points at before anything else (READY=1 follows only when serving).
+  // It is a verified, gated version: the active one, or the one under probation.
+  for (auto& [name, r] : models_) {
+    const auto current = repo_.CurrentVersion(name);
+    if (!current) continue;
+    auto s = ServeVersion(name, *current);
+    if (!s && *current != r.active_version && !r.active_version.empty()) {
+      log::Error("cannot serve the current version, serving the active one", {{"model", name}, {"version", *current},
+                                                                               {"error", s.error().message}});
+      s = ServeVersion(name, r.active_version);
+    }
+    if (!s) log::Error("cannot serve model", {{"model", name}, {"error", s.error().message}});
+  }
+  serve::ServeConfig serve_config;
+  serve_config.unix_socket = config_.inference_socket;
+  serve_config.socket_mode = config_.inference_socket_mode;
+  serve_config.tcp_address = config_.inference_tcp;
+  serve_config.max_request_bytes = config_.inference_max_request_bytes;
+  auto server = serve::InferenceServer::Start(serve_config, registry_);
+  if (!server) return Fail(server.error().Wrap("local inference API"));
+  server_ = std::move(*server);
+
   for (auto& [name, r] : models_) {
     const auto action = ResumeAction(r.state);
     if (action == UpdateAction::kNone) continue;
+    if (r.state == UpdateState::kProbation) {
+      // A restart during probation counts against the new version (a crash loop rolls it back).
+      ++r.probation_restarts;
+      Persist(r);
+    }
     log::Info("resuming interrupted update", {{"model", name}, {"state", StateName(r.state)}, {"target", r.target_version}});
     RunAction(name, action);
   }
@@ -224,15 +262,25 @@ Status AgentApp::Start() {
         return hello;
       },
       [this](edge::v1::DesiredState d) { boost::asio::post(io_, [this, d = std::move(d)] { OnDesired(d); }); },
+      [this](uint64_t up_to_seq) {
+        boost::asio::post(io_, [this, up_to_seq] {
+          if (auto s = store_->AckOutcomes(up_to_seq); !s)
+            log::Error("cannot drop acknowledged outcomes", {{"error", s.error().message}});
+        });
+      },
       [this](bool connected, const std::string& detail) {
         boost::asio::post(io_, [this, connected, detail] {
           if (connected != connected_) log::Info(connected ? "connected to controller" : "disconnected", {{"detail", detail}});
+          const bool reconnected = connected && !connected_;
           connected_ = connected;
+          if (reconnected) SendReport();  // health and unacknowledged outcomes at once
         });
       },
       std::move(backoff));
   link_->Start();
   ScheduleReport();
+  ScanInbox();
+  ScheduleInbox();
   log::Info("agent started", {{"device", identity.device_id}, {"trust_policy_version", policy_.version}});
   return Ok();
 }
@@ -242,50 +290,90 @@ void AgentApp::OnDesired(const edge::v1::DesiredState& desired) {
     if (auto s = AdoptTrustPolicy(desired.trust_policy()); !s)
       log::Warn("trust policy from controller refused", {{"error", s.error().message}});
   }
-  for (const auto& dm : desired.models()) HandleDesiredModel(dm);
+  if (desired.generation() > last_generation_) {
+    last_generation_ = desired.generation();
+    if (auto s = store_->SetMeta(kGenerationKey, std::to_string(last_generation_)); !s)
+      log::Error("cannot persist the desired generation", {{"error", s.error().message}});
+  }
+  for (const auto& dm : desired.models()) {
+    // A local install holds until an operator deploys to this device again.
+    auto it = models_.find(dm.model());
+    if (it != models_.end() && it->second.target_local && desired.generation() <= it->second.pinned_generation) continue;
+    HandleTarget(dm.model(), dm.version(), dm.envelope(), /*local=*/false);
+  }
   SendReport();
 }
 
-void AgentApp::HandleDesiredModel(const edge::v1::DesiredModel& dm) {
-  const std::string digest = crypto::Sha256Hex(dm.envelope());
-  auto& local = models_[dm.model()];
-  local.model = dm.model();
+void AgentApp::ScanInbox() {
+  const auto dir = config_.state_dir / "inbox";
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec))
+    if (it->path().extension() == ".envelope" && it->is_regular_file()) files.push_back(it->path());
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    auto bytes = fs::ReadFile(file, bundle::kMaxEnvelopeBytes);
+    auto manifest = bytes ? bundle::ParseEnvelope(*bytes).and_then([](const bundle::Envelope& e) {
+      return bundle::ParseManifest(e.payload);
+    }) : Result<bundle::Manifest>(Fail(bytes.error()));
+    if (!manifest) {
+      log::Error("refusing a local install", {{"file", file.string()}, {"error", manifest.error().message}});
+    } else {
+      log::Info("local install", {{"model", manifest->name}, {"version", manifest->version}, {"file", file.string()}});
+      // The same path as a controller target: signature, floor, download (the blobs are
+      // already here), verify, install, health gate, probation.
+      HandleTarget(manifest->name, manifest->version, *bytes, /*local=*/true);
+    }
+    std::filesystem::remove(file, ec);
+  }
+}
+
+void AgentApp::HandleTarget(const std::string& model, const std::string& version, const std::string& envelope,
+                            bool from_file) {
+  const std::string digest = crypto::Sha256Hex(envelope);
+  auto& local = models_[model];
+  local.model = model;
   // Nothing signed, nothing run: verify before any byte is fetched.
-  auto manifest = bundle::ParseEnvelope(dm.envelope()).and_then([&](const bundle::Envelope& e) {
+  auto manifest = bundle::ParseEnvelope(envelope).and_then([&](const bundle::Envelope& e) {
     return bundle::VerifyManifest(e, policy_, clock_.NowUnix());
   });
-  if (manifest && (manifest->name != dm.model() || manifest->version != dm.version()))
+  if (manifest && (manifest->name != model || manifest->version != version))
     manifest = tl::unexpected(Error{ErrorCode::kPermissionDenied, "signed manifest is for " + manifest->name + ":" +
-                                                                      manifest->version + ", not " + dm.model() + ":" + dm.version()});
+                                                                      manifest->version + ", not " + model + ":" + version});
   LocalModel view{local.active_version, local.active_digest, local.floor, local.state, local.target_version, local.target_digest};
   if (!manifest) {
     if (local.target_digest == digest && local.state == UpdateState::kFailed) return;
-    log::Warn("desired version refused", {{"model", dm.model()}, {"version", dm.version()}, {"error", manifest.error().message}});
-    RecordFailure(dm.model(), dm.version(), digest, "", "refused " + dm.version() + ": " + manifest.error().message);
+    log::Warn("target version refused", {{"model", model}, {"version", version}, {"error", manifest.error().message}});
+    local.target_local = from_file;
+    RecordFailure(model, version, digest, "", "refused " + version + ": " + manifest.error().message);
     return;
   }
-  switch (Reconcile(view, {dm.version(), digest, manifest->security_version})) {
+  switch (Reconcile(view, {version, digest, manifest->security_version})) {
     case ReconcileDecision::kNothing:
     case ReconcileDecision::kAlreadyFailed:
       return;
     case ReconcileDecision::kBelowFloor:
       if (local.target_digest == digest && local.state == UpdateState::kFailed) return;
-      RecordFailure(dm.model(), dm.version(), digest, "",
-                    "refused " + dm.version() + ": security_version " + std::to_string(manifest->security_version) +
+      local.target_local = from_file;
+      RecordFailure(model, version, digest, "",
+                    "refused " + version + ": security_version " + std::to_string(manifest->security_version) +
                         " is below this device's anti-rollback floor " + std::to_string(local.floor));
       return;
     case ReconcileDecision::kStart:
       break;
   }
-  local.target_version = dm.version();
+  local.target_version = version;
   local.target_digest = digest;
-  local.target_envelope = dm.envelope();
+  local.target_envelope = envelope;
+  local.target_local = from_file;
+  local.pinned_generation = from_file ? last_generation_ : 0;
   local.bytes_done = 0;
   local.bytes_total = 0;
   for (const auto& b : manifest->blobs) local.bytes_total += b.size;
-  ++epochs_[dm.model()];
-  log::Info("new target", {{"model", dm.model()}, {"version", dm.version()}, {"from", local.active_version}});
-  Apply(dm.model(), UpdateEvent::kNewTarget, "");
+  ++epochs_[model];
+  log::Info("new target", {{"model", model}, {"version", version}, {"from", local.active_version}, {"local", from_file}});
+  Apply(model, UpdateEvent::kNewTarget, "");
 }
 
 void AgentApp::RecordFailure(const std::string& model, const std::string& version, const std::string& digest,
@@ -298,13 +386,14 @@ void AgentApp::RecordFailure(const std::string& model, const std::string& versio
   r.target_envelope = envelope;
   r.detail = detail;
   ++epochs_[model];
-  Persist(r);
+  Persist(r, /*outcome=*/true);
   RunAction(model, UpdateAction::kReportFailure);
 }
 
-void AgentApp::Persist(ModelRecord& r) {
+void AgentApp::Persist(ModelRecord& r, bool outcome) {
   r.updated_at = clock_.NowUnix();
-  if (auto s = store_->SaveModel(r); !s)
+  OutcomeEvent event{0, r.model, r.target_version, std::string(StateName(r.state)), r.detail, r.updated_at, r.target_local};
+  if (auto s = store_->SaveModel(r, outcome ? &event : nullptr); !s)
     log::Error("cannot persist agent state", {{"model", r.model}, {"error", s.error().message}});
 }
 
@@ -317,8 +406,23 @@ void AgentApp::Apply(const std::string& model, UpdateEvent event, const std::str
   }
   r.state = t->next;
   r.detail = detail;
-  // Persist first: after a crash the agent re-runs the action of the state it finds.
-  Persist(r);
+  if (r.state == UpdateState::kProbation) {
+    r.probation_started_at = clock_.NowUnix();
+    r.probation_restarts = 0;
+  }
+  if (r.state == UpdateState::kCommitted) {
+    // Committing is this write: the target becomes the active version and the floor rises.
+    auto manifest = TargetManifest(r);
+    r.active_version = r.target_version;
+    r.active_digest = r.target_digest;
+    r.active_security_version = manifest ? manifest->security_version : 0;
+    r.floor = std::max(r.floor, r.active_security_version);
+    r.bytes_done = r.bytes_total;
+    r.detail = "active";
+  }
+  // Persist first: after a crash the agent re-runs the action of the state it finds. A state
+  // that ends the update carries its outcome event in the same write.
+  Persist(r, IsOutcome(r.state));
   log::Info("state", {{"model", model}, {"state", StateName(r.state)}, {"target", r.target_version},
                       {"detail", detail}});
   RunAction(model, t->action);
@@ -348,38 +452,171 @@ void AgentApp::RunAction(const std::string& model, UpdateAction action) {
         EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(envelope_bytes));
         EDGE_ASSIGN_OR_RETURN(auto m, bundle::VerifyManifest(envelope, policy, now));
         EDGE_TRY(bundle::CheckSecurityFloor(m, floor));
-        return repo_.VerifyBlobs(m);
+        EDGE_TRY(repo_.VerifyBlobs(m));
+        CrashPoint("verify.done");
+        return Ok();
       }, UpdateEvent::kVerified);
     }
     case UpdateAction::kInstall:
-      return OnWorker(model, [this, m = *manifest, env = r.target_envelope] { return repo_.Install(m, env); },
-                      UpdateEvent::kInstalled);
+      return OnWorker(model, [this, m = *manifest, env = r.target_envelope]() -> Status {
+        EDGE_TRY(repo_.Install(m, env));
+        CrashPoint("install.done");
+        return Ok();
+      }, UpdateEvent::kInstalled);
     case UpdateAction::kActivate:
       return OnWorker(model, [this, model, m = *manifest, target = r.target_version, old = r.active_version]() -> Status {
-        // A bundle that brings a self-test or a latency budget must pass them on this device
-        // before `current` points at it; on failure the old version stays current.
-        if (bundle::FindBlob(m, "selftest") || m.health.latency_budget_us > 0) {
-          auto gate = runtime::RunHealthGate(repo_.VersionDir(model, target), m, {});
-          if (!gate) return Fail(gate.error());
-          log::Info("health gate passed", {{"model", model}, {"version", target}, {"cases", gate->cases_run},
-                                           {"max_abs_error", gate->max_abs_error}, {"p99_us", gate->p99_us}});
+        // Load next to the serving version and prove it on this device (load, self-test,
+        // latency budget); only then switch `current` and new requests to it.
+        auto gate = runtime::RunHealthGate(repo_.VersionDir(model, target), m, {});
+        if (!gate) {
+          NoteSelfTest(model, target + " failed the health gate: " + gate.error().message);
+          return Fail(gate.error());
         }
-        return repo_.Activate(model, target, old);
+        if (gate->cases_run > 0)
+          NoteSelfTest(model, target + " passed " + std::to_string(gate->cases_run) + " case(s), max error " +
+                                  std::to_string(gate->max_abs_error));
+        log::Info("health gate passed", {{"model", model}, {"version", target}, {"cases", gate->cases_run},
+                                         {"max_abs_error", gate->max_abs_error}, {"p99_us", gate->p99_us}});
+        CrashPoint("activate.after_gate");
+        EDGE_TRY(repo_.Activate(model, target, old));
+        loaded_[model][target] = gate->model;
+        EDGE_TRY(ServeVersion(model, target));
+        CrashPoint("activate.after_switch");
+        return Ok();
       }, UpdateEvent::kActivated);
+    case UpdateAction::kWatch:
+      return Watch(model);
     case UpdateAction::kCommit:
-      return Commit(model);
+      CrashPoint("commit.after_persist");
+      boost::asio::post(worker_io_, [this, model, keep = r.active_version] { CollectOld(model, keep); });
+      log::Info("committed", {{"model", model}, {"version", r.active_version}, {"floor", r.floor}});
+      return;
+    case UpdateAction::kRollBack: {
+      // Back to the active version: `current` first, then serving. Both steps are idempotent,
+      // so a crash here simply runs them again.
+      const uint64_t epoch = epochs_[model];
+      log::Warn("rolling back", {{"model", model}, {"from", r.target_version}, {"to", r.active_version}, {"reason", r.detail}});
+      boost::asio::post(worker_io_, [this, model, epoch, active = r.active_version] {
+        if (auto s = repo_.RestoreCurrent(model, active); !s)
+          log::Error("cannot restore current version", {{"model", model}, {"error", s.error().message}});
+        if (auto s = ServeVersion(model, active); !s)
+          log::Error("cannot serve the active version after a rollback", {{"model", model}, {"error", s.error().message}});
+        CrashPoint("rollback.after_restore");
+        boost::asio::post(io_, [this, model, epoch] {
+          if (epochs_[model] != epoch) return;
+          Apply(model, UpdateEvent::kRolledBack, models_[model].detail);
+        });
+      });
+      return;
+    }
     case UpdateAction::kReportFailure:
-      // The old version keeps serving. The restore runs on the worker, after any activation of
-      // the abandoned target still queued or running there, so `current` ends on the active
-      // version (or is absent when nothing was ever committed) whatever the timing.
+      // The active version keeps serving. The restore runs on the worker, after any activation
+      // of the abandoned target still queued or running there, so `current` and serving end on
+      // the active version (or on nothing when nothing was ever committed) whatever the timing.
       boost::asio::post(worker_io_, [this, model, active = r.active_version] {
         if (auto s = repo_.RestoreCurrent(model, active); !s)
           log::Error("cannot restore current version", {{"model", model}, {"error", s.error().message}});
+        if (auto s = ServeVersion(model, active); !s)
+          log::Error("cannot serve the active version", {{"model", model}, {"error", s.error().message}});
       });
-      log::Warn("update failed, keeping current version",
+      log::Warn(r.state == UpdateState::kRolledBack ? "rolled back, keeping the active version"
+                                                    : "update failed, keeping the active version",
                 {{"model", model}, {"target", r.target_version}, {"active", r.active_version}, {"detail", r.detail}});
       return;
   }
+}
+
+Status AgentApp::ServeVersion(const std::string& model, const std::string& version) {
+  if (version.empty()) {
+    registry_.Remove(model);
+    return Ok();
+  }
+  auto& versions = loaded_[model];
+  auto it = versions.find(version);
+  if (it == versions.end()) {
+    const auto path = repo_.VersionDir(model, version) / "model";
+    auto loaded = engine::Model::LoadFile(path.string());
+    if (!loaded) return Fail(loaded.error().Wrap("loading " + model + ":" + version));
+    it = versions.emplace(version, std::move(*loaded)).first;
+  }
+  // Already serving exactly this: keep it (and its statistics).
+  if (auto served = registry_.Find(model, version); served && &(*served)->model() == it->second.get()) return Ok();
+  registry_.Activate(model, version, it->second);
+  return Ok();
+}
+
+void AgentApp::CollectOld(const std::string& model, const std::string& keep) {
+  auto& versions = loaded_[model];
+  for (auto it = versions.begin(); it != versions.end();) it = it->first == keep ? std::next(it) : versions.erase(it);
+  if (int n = repo_.CollectVersions(model); n > 0) log::Info("removed old versions", {{"model", model}, {"count", n}});
+}
+
+ProbationPolicy AgentApp::PolicyFor(const bundle::Manifest& m) const {
+  ProbationPolicy p;
+  p.soak_seconds = static_cast<int64_t>(m.health.soak_seconds);
+  p.latency_budget_us = m.health.latency_budget_us;
+  p.max_error_rate = config_.probation_max_error_rate;
+  p.min_requests = static_cast<uint64_t>(config_.probation_min_requests);
+  p.max_restarts = static_cast<int>(config_.probation_max_restarts);
+  return p;
+}
+
+void AgentApp::Watch(const std::string& model) {
+  auto& timer = probation_timers_[model];
+  if (!timer) timer = std::make_unique<boost::asio::steady_timer>(io_);
+  const uint64_t epoch = epochs_[model];
+  boost::asio::post(io_, [this, model, epoch] { CheckProbation(model, epoch); });
+}
+
+void AgentApp::CheckProbation(const std::string& model, uint64_t epoch) {
+  auto& r = models_[model];
+  if (epochs_[model] != epoch || r.state != UpdateState::kProbation) return;
+  auto manifest = TargetManifest(r);
+  if (!manifest) return Apply(model, UpdateEvent::kFailed, "stored target is unreadable: " + manifest.error().message);
+  ProbationObservation obs;
+  obs.now = clock_.NowUnix();
+  obs.started_at = r.probation_started_at;
+  obs.restarts = r.probation_restarts;
+  if (auto stats = registry_.Snapshot(model); stats && stats->version == r.target_version) {
+    obs.inferences = stats->inferences;
+    obs.errors = stats->errors;
+    obs.p99_us = stats->p99_us;
+  }
+  auto verdict = JudgeProbation(PolicyFor(*manifest), obs);
+  switch (verdict.verdict) {
+    case ProbationVerdict::kFail:
+      return Apply(model, UpdateEvent::kFailed, r.target_version + ": probation: " + verdict.reason);
+    case ProbationVerdict::kSoaked:
+      return OnWorker(model, [this, model, version = r.target_version, m = *manifest] {
+        return RerunSelfTest(model, version, m);
+      }, UpdateEvent::kSoakPassed);
+    case ProbationVerdict::kContinue:
+      CrashPoint("probation.watch");
+      break;
+  }
+  auto& timer = *probation_timers_[model];
+  timer.expires_after(std::chrono::milliseconds(config_.probation_check_ms));
+  timer.async_wait([this, model, epoch](const boost::system::error_code& ec) {
+    if (!ec) CheckProbation(model, epoch);
+  });
+}
+
+Status AgentApp::RerunSelfTest(const std::string& model, const std::string& version, const bundle::Manifest& m) {
+  if (!bundle::FindBlob(m, "selftest")) return Ok();
+  // The version under probation is loaded: it is the one serving.
+  auto it = loaded_[model].find(version);
+  if (it == loaded_[model].end()) return Fail(ErrorCode::kInternal, model + ":" + version + " is not loaded");
+  EDGE_ASSIGN_OR_RETURN(auto selftest,
+                        runtime::ReadSelfTestFile(repo_.VersionDir(model, version) / "selftest", *it->second));
+  engine::ExecutionContext context(it->second);
+  auto result = runtime::RunSelfTest(context, selftest, m.health.selftest_tolerance);
+  if (!result) {
+    NoteSelfTest(model, version + " failed the re-run at the end of probation: " + result.error().message);
+    return Fail(result.error().Wrap("self-test re-run at the end of probation"));
+  }
+  NoteSelfTest(model, version + " passed " + std::to_string(result->cases_run) + " case(s) again at the end of "
+                      "probation, max error " + std::to_string(result->max_abs_error));
+  return Ok();
 }
 
 void AgentApp::StartDownload(const std::string& model) {
@@ -402,6 +639,7 @@ void AgentApp::StartDownload(const std::string& model) {
   }
   const uint64_t epoch = epochs_[model];
   OnWorker(model, [this, model, epoch, m = *manifest]() -> Status {
+    CrashPoint("download.before_fetch");
     uint64_t done_before = 0;
     for (const auto& b : m.blobs) {
       if (std::filesystem::exists(repo_.BlobPath(b.digest))) {
@@ -437,6 +675,7 @@ void AgentApp::StartDownload(const std::string& model) {
       std::filesystem::rename(repo_.PartialPath(b.digest), repo_.BlobPath(b.digest), ec);
       if (ec) return Fail(ErrorCode::kIo, "cannot move downloaded blob " + b.digest + " into place: " + ec.message());
       done_before += b.size;
+      CrashPoint("download.after_blob");
     }
     EDGE_TRY(fs::FsyncPath(repo_.BlobPath(m.blobs.front().digest).parent_path()));
     return Ok();
@@ -458,19 +697,6 @@ void AgentApp::OnWorker(const std::string& model, std::function<Status()> work, 
   });
 }
 
-void AgentApp::Commit(const std::string& model) {
-  auto& r = models_[model];
-  auto manifest = TargetManifest(r);
-  r.active_version = r.target_version;
-  r.active_digest = r.target_digest;
-  r.active_security_version = manifest ? manifest->security_version : 0;
-  r.floor = std::max(r.floor, r.active_security_version);
-  r.bytes_done = r.bytes_total;
-  r.detail = "active";
-  Persist(r);
-  log::Info("activated", {{"model", model}, {"version", r.active_version}, {"floor", r.floor}});
-}
-
 edge::v1::StatusReport AgentApp::MakeReport() {
   edge::v1::StatusReport report;
   for (const auto& [name, r] : models_) {
@@ -488,13 +714,78 @@ edge::v1::StatusReport AgentApp::MakeReport() {
   return report;
 }
 
+void AgentApp::AddHealth(edge::v1::StatusReport& report) {
+  auto* h = report.mutable_health();
+  const auto sample = SampleProcess();
+  h->set_unix_time(clock_.NowUnix());
+  h->set_cpu_percent(last_sample_.steady_ns > 0 ? CpuPercent(last_sample_, sample) : 0.0);
+  last_sample_ = sample;
+  h->set_rss_bytes(sample.rss_bytes);
+  if (auto free_bytes = fs::FreeBytes(config_.state_dir)) h->set_disk_free_bytes(*free_bytes);
+  h->set_uptime_seconds(static_cast<uint64_t>(std::max<int64_t>(0, clock_.NowUnix() - started_at_)));
+  for (const auto& [name, r] : models_) {
+    auto* mh = h->add_models();
+    mh->set_model(name);
+    mh->set_state(std::string(StateName(r.state)));
+    mh->set_version(r.active_version);
+    // The serving version's numbers (during probation: the new version's).
+    if (auto stats = registry_.Snapshot(name)) {
+      mh->set_version(stats->version);
+      mh->set_inferences(stats->inferences);
+      mh->set_errors(stats->errors);
+      mh->set_p50_us(stats->p50_us);
+      mh->set_p99_us(stats->p99_us);
+      auto* latency = mh->mutable_latency();
+      for (size_t i = 0; i < stats->latency_buckets.size(); ++i) {
+        if (i + 1 < stats->latency_buckets.size())
+          latency->add_bucket_upper_us(static_cast<uint64_t>(serve::LatencyHistogram::BucketUpperNs(i) / 1000));
+        latency->add_counts(stats->latency_buckets[i]);
+      }
+    }
+    if (auto it = last_selftest_.find(name); it != last_selftest_.end()) {
+      mh->set_last_selftest(it->second.first);
+      mh->set_last_selftest_at(it->second.second);
+    }
+  }
+}
+
+void AgentApp::NoteSelfTest(const std::string& model, std::string text) {
+  boost::asio::post(io_, [this, model, text = std::move(text)] { last_selftest_[model] = {text, clock_.NowUnix()}; });
+}
+
 void AgentApp::SendReport() {
   auto report = MakeReport();
   {
     std::lock_guard lock(snapshot_mu_);
     snapshot_ = report;
   }
-  if (link_ && connected_) link_->SendStatus(report);
+  if (!link_ || !connected_) return;
+  AddHealth(report);
+  // Every outcome not yet acknowledged, oldest first, again and again until the controller
+  // acknowledges it: it stores each sequence number once.
+  auto pending = store_->PendingOutcomes(64);
+  if (!pending) log::Error("cannot read pending outcomes", {{"error", pending.error().message}});
+  for (const auto& o : pending ? *pending : std::vector<OutcomeEvent>{}) {
+    auto* e = report.add_events();
+    e->set_seq(o.seq);
+    e->set_model(o.model);
+    e->set_version(o.version);
+    e->set_outcome(o.outcome);
+    e->set_reason(o.reason);
+    e->set_unix_time(o.unix_time);
+    e->set_offline_install(o.local);
+  }
+  link_->SendStatus(report);
+  if (report.events_size() > 0) CrashPoint("outcome.after_send");
+}
+
+void AgentApp::ScheduleInbox() {
+  inbox_timer_.expires_after(std::chrono::seconds(1));
+  inbox_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    ScanInbox();
+    ScheduleInbox();
+  });
 }
 
 void AgentApp::ScheduleReport() {

@@ -13,9 +13,14 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "agent/core/backoff.h"
+#include "agent/core/probation.h"
+#include "agent/daemon/process_stats.h"
 #include "agent/core/update_machine.h"
 #include "agent/daemon/config.h"
+#include "agent/engine/engine.h"
 #include "agent/net/controller_link.h"
+#include "agent/serve/registry.h"
+#include "agent/serve/server.h"
 #include "agent/store/model_repo.h"
 #include "agent/store/state_store.h"
 #include "common/bundle/bundle.h"
@@ -53,7 +58,14 @@ class AgentApp {
   Status AdoptTrustPolicy(const std::string& envelope_bytes);
 
   void OnDesired(const edge::v1::DesiredState& desired);
-  void HandleDesiredModel(const edge::v1::DesiredModel& dm);
+  // A version to move a model to, from the controller or from a local install (`from_file`):
+  // verified against the trust policy and the floor, then handed to the update machine.
+  void HandleTarget(const std::string& model, const std::string& version, const std::string& envelope,
+                    bool from_file);
+  // Picks up envelopes `edge-agent install FILE` left in <state_dir>/inbox (its blobs are
+  // already in the blob store) and makes each a local target.
+  void ScanInbox();
+  void ScheduleInbox();
   // Applies `event` to the model's machine: persists the new state, then runs the action.
   void Apply(const std::string& model, UpdateEvent event, const std::string& detail = "");
   void RunAction(const std::string& model, UpdateAction action);
@@ -61,12 +73,28 @@ class AgentApp {
   // Runs `work` on the worker; posts `event` (or kFailed with the error) back if the model's
   // epoch has not moved on meanwhile.
   void OnWorker(const std::string& model, std::function<Status()> work, UpdateEvent on_success);
-  void Commit(const std::string& model);
-  void Persist(ModelRecord& record);
+  // Persists the record; with `outcome`, also the outcome event the state ends the update with.
+  void Persist(ModelRecord& record, bool outcome = false);
+  // Makes `version` the one new requests of `model` get (empty: stop serving it). Worker thread,
+  // or Start() before the worker runs: it owns loaded_.
+  Status ServeVersion(const std::string& model, const std::string& version);
+  // Drops loaded versions other than the serving one and removes installed versions that are
+  // neither current nor previous. Worker thread.
+  void CollectOld(const std::string& model, const std::string& keep);
+  // Probation: checks the serving numbers every probation_check_ms until the soak period ends.
+  void Watch(const std::string& model);
+  void CheckProbation(const std::string& model, uint64_t epoch);
+  ProbationPolicy PolicyFor(const bundle::Manifest& manifest) const;
+  // The self-test of the version under probation, run again at the end of the soak period.
+  Status RerunSelfTest(const std::string& model, const std::string& version, const bundle::Manifest& manifest);
   void RecordFailure(const std::string& model, const std::string& version, const std::string& digest,
                      const std::string& envelope, const std::string& detail);
 
   edge::v1::StatusReport MakeReport();
+  // CPU, memory, disk and each model's serving numbers (DESIGN §7 health report).
+  void AddHealth(edge::v1::StatusReport& report);
+  // Records the latest self-test result of a model for health reports (any thread).
+  void NoteSelfTest(const std::string& model, std::string text);
   // Refreshes the snapshot the link thread reads for its hello, and sends a report.
   void SendReport();
   void ScheduleReport();
@@ -78,6 +106,7 @@ class AgentApp {
   std::thread worker_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> worker_guard_;
   boost::asio::steady_timer report_timer_;
+  boost::asio::steady_timer inbox_timer_;
   std::mt19937_64 rng_{std::random_device{}()};
 
   std::optional<StateStore> store_;
@@ -89,9 +118,19 @@ class AgentApp {
   std::map<std::string, uint64_t> epochs_;  // bumped when a model's target changes
   std::atomic<bool> cancel_downloads_{false};
   std::unique_ptr<ControllerLink> link_;
+  serve::Registry registry_;
+  std::unique_ptr<serve::InferenceServer> server_;
+  // Loaded engine models by model and version: the serving one and, during probation, the one to
+  // roll back to. Worker thread only (and Start() before the worker runs).
+  std::map<std::string, std::map<std::string, std::shared_ptr<const engine::Model>>> loaded_;
+  std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> probation_timers_;
   std::mutex snapshot_mu_;
   edge::v1::StatusReport snapshot_;  // guarded by snapshot_mu_
   bool connected_ = false;
+  uint64_t last_generation_ = 0;
+  int64_t started_at_ = 0;
+  ProcessSample last_sample_;
+  std::map<std::string, std::pair<std::string, int64_t>> last_selftest_;  // model → (text, unix time)  // newest desired-state generation seen (persisted)
   int64_t cert_not_before_ = 0;
   int64_t cert_not_after_ = 0;
   bool renewing_ = false;

@@ -14,7 +14,10 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   if (auto s = RejectUnknownKeys(*obj, {"device_name", "state_dir", "controller", "enroll_endpoint", "ca_file",
                                         "release_root_public_key", "enrollment_token", "enrollment_token_file",
                                         "report_interval_seconds", "min_free_bytes", "download_rate_limit",
-                                        "backoff_initial_ms", "backoff_max_ms", "log_level"},
+                                        "backoff_initial_ms", "backoff_max_ms", "log_level", "inference_socket",
+                                        "inference_socket_mode", "inference_tcp", "inference_max_request_bytes",
+                                        "probation_max_error_rate", "probation_min_requests",
+                                        "probation_max_restarts", "probation_check_ms"},
                                  where);
       !s)
     return Fail(s.error());
@@ -25,7 +28,8 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
         {"controller", &c.controller, true}, {"enroll_endpoint", &c.enroll_endpoint, false},
         {"ca_file", &c.ca_file, true}, {"release_root_public_key", &c.release_root_public_key, true},
         {"enrollment_token", &c.enrollment_token, false}, {"enrollment_token_file", &c.enrollment_token_file, false},
-        {"log_level", &c.log_level, false}}) {
+        {"log_level", &c.log_level, false}, {"inference_socket", &c.inference_socket, false},
+        {"inference_tcp", &c.inference_tcp, false}}) {
     auto v = required ? GetString(*obj, key) : GetString(*obj, key, *out);
     if (!v) return wrap(v.error());
     *out = *v;
@@ -36,11 +40,28 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
         {"min_free_bytes", &c.min_free_bytes, int64_t{0}, INT64_MAX},
         {"download_rate_limit", &c.download_rate_limit, int64_t{0}, INT64_MAX},
         {"backoff_initial_ms", &c.backoff_initial_ms, int64_t{10}, int64_t{600000}},
-        {"backoff_max_ms", &c.backoff_max_ms, int64_t{10}, int64_t{3600000}}}) {
+        {"backoff_max_ms", &c.backoff_max_ms, int64_t{10}, int64_t{3600000}},
+        {"inference_max_request_bytes", &c.inference_max_request_bytes, int64_t{4096}, int64_t{1} << 30},
+        {"probation_min_requests", &c.probation_min_requests, int64_t{1}, INT64_MAX},
+        {"probation_max_restarts", &c.probation_max_restarts, int64_t{0}, int64_t{100}},
+        {"probation_check_ms", &c.probation_check_ms, int64_t{10}, int64_t{60000}}}) {
     auto v = GetInt(*obj, key, *out, min, max);
     if (!v) return wrap(v.error());
     *out = *v;
   }
+  auto rate = GetDouble(*obj, "probation_max_error_rate", c.probation_max_error_rate, 0.0, 1.0);
+  if (!rate) return wrap(rate.error());
+  c.probation_max_error_rate = *rate;
+  auto mode = GetString(*obj, "inference_socket_mode", "0660");
+  if (!mode) return wrap(mode.error());
+  if (mode->empty() || mode->size() > 4 || mode->find_first_not_of("01234567") != std::string::npos)
+    return wrap(Error{ErrorCode::kBadConfig, "inference_socket_mode '" + *mode + "' must be an octal mode such as \"0660\""});
+  c.inference_socket_mode = static_cast<uint32_t>(std::stoul(*mode, nullptr, 8));
+  if (c.inference_socket_mode & 0007)
+    return wrap(Error{ErrorCode::kBadConfig, "inference_socket_mode " + *mode +
+                                                 " lets every local user call the model; allow owner and group only"});
+  if (c.inference_socket.empty())
+    return wrap(Error{ErrorCode::kBadConfig, "inference_socket must not be empty"});
   if (!crypto::IsValidName(c.device_name))
     return wrap(Error{ErrorCode::kBadConfig, "device_name '" + c.device_name + "' must match [A-Za-z0-9._-]{1,64}"});
   if (c.backoff_initial_ms > c.backoff_max_ms)

@@ -18,12 +18,24 @@ struct AgentConfig {
   std::string release_root_public_key;  // pinned release root (PEM)
   std::string enrollment_token;         // only needed until enrolled
   std::string enrollment_token_file;
-  int64_t report_interval_seconds = 10;
+  int64_t report_interval_seconds = 5;
   int64_t min_free_bytes = 64LL << 20;  // kept free on the state filesystem after a download
   int64_t download_rate_limit = 0;      // bytes/s, 0 = unlimited
   int64_t backoff_initial_ms = 500;
   int64_t backoff_max_ms = 30000;
   std::string log_level = "info";
+
+  // Local inference (docs/inference-api.md).
+  std::string inference_socket = "/run/edge-agent/infer.sock";
+  uint32_t inference_socket_mode = 0660;  // config: an octal string, e.g. "0660"
+  std::string inference_tcp;              // loopback host:port; empty = off
+  int64_t inference_max_request_bytes = 16LL << 20;
+
+  // Probation (docs/operations.md): thresholds that roll a new version back.
+  double probation_max_error_rate = 0.01;
+  int64_t probation_min_requests = 20;
+  int64_t probation_max_restarts = 2;
+  int64_t probation_check_ms = 1000;
 };
 
 // Errors are ErrorCode::kBadConfig and name the file and key.

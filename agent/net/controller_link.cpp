@@ -42,9 +42,9 @@ Result<edge::v1::EnrollResponse> Enroll(const EnrollParams& p) {
 }
 
 ControllerLink::ControllerLink(LinkIdentity identity, HelloProvider hello, DesiredCallback on_desired,
-                               StateCallback on_state, Backoff backoff)
+                               AckCallback on_ack, StateCallback on_state, Backoff backoff)
     : identity_(std::move(identity)), hello_(std::move(hello)), on_desired_(std::move(on_desired)),
-      on_state_(std::move(on_state)), backoff_(std::move(backoff)) {
+      on_ack_(std::move(on_ack)), on_state_(std::move(on_state)), backoff_(std::move(backoff)) {
   Reconnect();
 }
 
@@ -131,6 +131,7 @@ void ControllerLink::Run() {
           on_state_(true, "");
         }
         if (in.has_desired()) on_desired_(in.desired());
+        if (in.has_ack()) on_ack_(in.ack().up_to_seq());
       }
     }
     {

@@ -37,13 +37,15 @@ struct LinkIdentity {
 class ControllerLink {
  public:
   using DesiredCallback = std::function<void(edge::v1::DesiredState)>;
+  // The controller has stored every update event up to this sequence number.
+  using AckCallback = std::function<void(uint64_t up_to_seq)>;
   using StateCallback = std::function<void(bool connected, const std::string& detail)>;
   // Returns the hello to send on each (re)connect.
   // Called on the link thread; must not block on the daemon's loop.
   using HelloProvider = std::function<edge::v1::Hello()>;
 
-  ControllerLink(LinkIdentity identity, HelloProvider hello, DesiredCallback on_desired, StateCallback on_state,
-                 Backoff backoff);
+  ControllerLink(LinkIdentity identity, HelloProvider hello, DesiredCallback on_desired, AckCallback on_ack,
+                 StateCallback on_state, Backoff backoff);
   ~ControllerLink();
 
   // Starts the connect loop on its own thread: connect, hello, read desired states; on any
@@ -74,6 +76,7 @@ class ControllerLink {
   LinkIdentity identity_;
   HelloProvider hello_;
   DesiredCallback on_desired_;
+  AckCallback on_ack_;
   StateCallback on_state_;
   Backoff backoff_;
   std::shared_ptr<edge::v1::AgentService::Stub> stub_;  // guarded by mu_

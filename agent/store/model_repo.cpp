@@ -1,5 +1,7 @@
 #include "agent/store/model_repo.h"
 
+#include <algorithm>
+
 #include <unistd.h>
 
 #include <vector>
@@ -69,6 +71,22 @@ Status ModelRepo::RestoreCurrent(const std::string& model, const std::string& ac
   if (::unlink((root_ / "models" / model / "current").c_str()) != 0 && errno != ENOENT)
     return Fail(ErrorCode::kIo, "cannot remove " + (root_ / "models" / model / "current").string() + ": " + fs::ErrnoText(errno));
   return fs::FsyncPath(root_ / "models" / model);
+}
+
+int ModelRepo::CollectVersions(const std::string& model) {
+  const auto dir = root_ / "models" / model;
+  std::error_code ec;
+  std::vector<std::string> keep;
+  for (const char* link : {"current", "previous"})
+    if (auto target = stdfs::read_symlink(dir / link, ec); !ec) keep.push_back(target.string());
+  std::vector<stdfs::path> old;
+  for (auto it = stdfs::directory_iterator(dir, ec); !ec && it != stdfs::directory_iterator(); it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (it->is_symlink() || !it->is_directory() || name.starts_with(".")) continue;
+    if (std::find(keep.begin(), keep.end(), name) == keep.end()) old.push_back(it->path());
+  }
+  for (const auto& p : old) stdfs::remove_all(p, ec);
+  return static_cast<int>(old.size());
 }
 
 int ModelRepo::RemoveTemporaries() {

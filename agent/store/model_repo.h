@@ -38,6 +38,9 @@ class ModelRepo {
   // Points `current` back at `active` if it points elsewhere; removes it when `active` is empty
   // (nothing was ever committed). Idempotent.
   Status RestoreCurrent(const std::string& model, const std::string& active);
+  // Removes installed versions of `model` that neither `current` nor `previous` points at
+  // (after a commit, only those two may be needed again). Returns how many.
+  int CollectVersions(const std::string& model);
   // Removes temp files and directories a crash left behind. Returns how many.
   int RemoveTemporaries();
 

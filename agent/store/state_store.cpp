@@ -7,7 +7,8 @@ namespace {
 
 constexpr const char* kColumns =
     "model, active_version, active_digest, active_security_version, floor, state, target_version, target_digest, "
-    "target_envelope, detail, bytes_done, bytes_total, updated_at";
+    "target_envelope, detail, bytes_done, bytes_total, updated_at, probation_started_at, probation_restarts, "
+    "target_local, pinned_generation";
 
 ModelRecord Read(const sqlite::Statement& st) {
   ModelRecord r;
@@ -24,6 +25,10 @@ ModelRecord Read(const sqlite::Statement& st) {
   r.bytes_done = static_cast<uint64_t>(st.Int(10));
   r.bytes_total = static_cast<uint64_t>(st.Int(11));
   r.updated_at = st.Int(12);
+  r.probation_started_at = st.Int(13);
+  r.probation_restarts = static_cast<int>(st.Int(14));
+  r.target_local = st.Int(15) != 0;
+  r.pinned_generation = static_cast<uint64_t>(st.Int(16));
   return r;
 }
 
@@ -54,14 +59,45 @@ Result<std::optional<ModelRecord>> StateStore::LoadModel(const std::string& mode
   return std::optional<ModelRecord>(Read(st));
 }
 
-Status StateStore::SaveModel(const ModelRecord& r) {
+Status StateStore::SaveModel(const ModelRecord& r, const OutcomeEvent* outcome) {
+  EDGE_ASSIGN_OR_RETURN(auto tx, sqlite::Transaction::Begin(db_));
   EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("INSERT OR REPLACE INTO models(") + kColumns +
-                                             ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                                             ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   st.Bind(1, r.model).Bind(2, r.active_version).Bind(3, r.active_digest)
       .Bind(4, static_cast<int64_t>(r.active_security_version)).Bind(5, static_cast<int64_t>(r.floor))
       .Bind(6, std::string(StateName(r.state))).Bind(7, r.target_version).Bind(8, r.target_digest)
       .BindBlob(9, r.target_envelope).Bind(10, r.detail).Bind(11, static_cast<int64_t>(r.bytes_done))
-      .Bind(12, static_cast<int64_t>(r.bytes_total)).Bind(13, r.updated_at);
+      .Bind(12, static_cast<int64_t>(r.bytes_total)).Bind(13, r.updated_at).Bind(14, r.probation_started_at)
+      .Bind(15, static_cast<int64_t>(r.probation_restarts)).Bind(16, static_cast<int64_t>(r.target_local ? 1 : 0))
+      .Bind(17, static_cast<int64_t>(r.pinned_generation));
+  EDGE_TRY(st.Run());
+  if (outcome) {
+    EDGE_ASSIGN_OR_RETURN(auto ev, db_.Prepare("INSERT INTO outcomes(model, version, outcome, reason, unix_time, local) "
+                                               "VALUES (?,?,?,?,?,?)"));
+    ev.Bind(1, outcome->model).Bind(2, outcome->version).Bind(3, outcome->outcome).Bind(4, outcome->reason)
+        .Bind(5, outcome->unix_time).Bind(6, static_cast<int64_t>(outcome->local ? 1 : 0));
+    EDGE_TRY(ev.Run());
+  }
+  return tx.Commit();
+}
+
+Result<std::vector<OutcomeEvent>> StateStore::PendingOutcomes(size_t limit) {
+  EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT seq, model, version, outcome, reason, unix_time, local "
+                                             "FROM outcomes ORDER BY seq LIMIT ?"));
+  st.Bind(1, static_cast<int64_t>(limit));
+  std::vector<OutcomeEvent> out;
+  for (;;) {
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({static_cast<uint64_t>(st.Int(0)), st.Text(1), st.Text(2), st.Text(3), st.Text(4), st.Int(5),
+                   st.Int(6) != 0});
+  }
+  return out;
+}
+
+Status StateStore::AckOutcomes(uint64_t up_to_seq) {
+  EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("DELETE FROM outcomes WHERE seq <= ?"));
+  st.Bind(1, static_cast<int64_t>(up_to_seq));
   return st.Run();
 }
 

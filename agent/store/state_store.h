@@ -26,6 +26,21 @@ struct ModelRecord {
   uint64_t bytes_done = 0;
   uint64_t bytes_total = 0;
   int64_t updated_at = 0;
+  int64_t probation_started_at = 0;
+  int probation_restarts = 0;
+  bool target_local = false;        // from `edge-agent install FILE`
+  uint64_t pinned_generation = 0;   // controller desired states up to this one are ignored
+};
+
+// The final outcome of one update, kept until the controller acknowledges it.
+struct OutcomeEvent {
+  uint64_t seq = 0;  // assigned by the store, increasing
+  std::string model;
+  std::string version;
+  std::string outcome;  // StateName of an outcome state: committed, rolled_back, failed
+  std::string reason;
+  int64_t unix_time = 0;
+  bool local = false;
 };
 
 class StateStore {
@@ -34,8 +49,14 @@ class StateStore {
 
   Result<std::vector<ModelRecord>> LoadModels();
   Result<std::optional<ModelRecord>> LoadModel(const std::string& model);
-  // Durable (synchronous=FULL) before it returns.
-  Status SaveModel(const ModelRecord& record);
+  // Durable (synchronous=FULL) before it returns. With `outcome`, the event is appended in the
+  // same transaction, so a state that ends an update and its report cannot be separated by a crash.
+  Status SaveModel(const ModelRecord& record, const OutcomeEvent* outcome = nullptr);
+
+  // Unacknowledged outcomes, oldest first.
+  Result<std::vector<OutcomeEvent>> PendingOutcomes(size_t limit);
+  // Drops outcomes with seq <= up_to_seq (the controller has stored them).
+  Status AckOutcomes(uint64_t up_to_seq);
 
   Result<std::optional<std::string>> GetMeta(const std::string& key);
   Status SetMeta(const std::string& key, const std::string& value);

@@ -72,6 +72,21 @@ Result<int64_t> GetInt(const nlohmann::json& object, std::string_view key,
   return value;
 }
 
+Result<double> GetDouble(const nlohmann::json& object, std::string_view key, std::optional<double> fallback,
+                         double min, double max) {
+  auto it = object.find(key);
+  if (it == object.end()) {
+    if (fallback) return *fallback;
+    return Fail(BadConfig("missing required key '" + std::string(key) + "'"));
+  }
+  if (!it->is_number()) return Fail(BadConfig("key '" + std::string(key) + "' must be a number"));
+  const auto value = it->get<double>();
+  if (!(value >= min && value <= max))
+    return Fail(BadConfig("key '" + std::string(key) + "' = " + it->dump() + " is out of range [" +
+                          nlohmann::json(min).dump() + ", " + nlohmann::json(max).dump() + "]"));
+  return value;
+}
+
 Result<bool> GetBool(const nlohmann::json& object, std::string_view key, std::optional<bool> fallback) {
   auto it = object.find(key);
   if (it == object.end()) {

@@ -32,6 +32,9 @@ Result<std::string> GetString(const nlohmann::json& object, std::string_view key
 Result<int64_t> GetInt(const nlohmann::json& object, std::string_view key,
                        std::optional<int64_t> fallback = std::nullopt, int64_t min = INT64_MIN,
                        int64_t max = INT64_MAX);
+// Any JSON number (an integer too), within [min, max].
+Result<double> GetDouble(const nlohmann::json& object, std::string_view key, std::optional<double> fallback,
+                         double min, double max);
 Result<bool> GetBool(const nlohmann::json& object, std::string_view key,
                      std::optional<bool> fallback = std::nullopt);
 

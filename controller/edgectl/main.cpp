@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
   auto* bundle_cmd = app.add_subcommand("bundle", "build, sign and verify model bundles (offline)")->require_subcommand(1);
   BundleBuildOptions build;
   std::string model_file, selftest_file, out_dir;
+  std::vector<std::string> extra_blobs;
   int64_t security_version = -1;
   auto* b_build = bundle_cmd->add_subcommand("build", "build an unsigned bundle directory from a model file");
   b_build->add_option("--name", build.name, "model name")->required();
@@ -156,6 +157,11 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   b_build->add_option("--latency-budget-us", build.health.latency_budget_us,
                       "p99 latency the model must meet on the device before it is switched in (0 = none)");
+  b_build->add_option("--soak-seconds", build.health.soak_seconds,
+                      "probation after the switch: the device watches errors, latency and restarts this long "
+                      "before it commits (0 = commit at once)");
+  b_build->add_option("--blob", extra_blobs, "an extra file shipped with the model, as ROLE=FILE (e.g. labels=labels.txt); "
+                                             "repeatable");
   b_build->callback([&] {
     action = [&] {
       build.security_version = static_cast<uint64_t>(security_version);
@@ -163,6 +169,17 @@ int main(int argc, char** argv) {
       build.created = Rfc3339Now();
       build.blobs.push_back({"model", model_file, "application/vnd.onnx"});
       if (!selftest_file.empty()) build.blobs.push_back({"selftest", selftest_file, "application/vnd.edgefleet.selftest+json"});
+      for (const auto& spec : extra_blobs) {
+        const auto eq = spec.find('=');
+        const std::string role = spec.substr(0, eq == std::string::npos ? 0 : eq);
+        if (eq == std::string::npos || role.empty() || eq + 1 == spec.size())
+          return Report(Error{ErrorCode::kInvalidArgument, "--blob '" + spec + "' must be ROLE=FILE"});
+        if (role == "model" || role == "selftest")
+          return Report(Error{ErrorCode::kInvalidArgument, "--blob role '" + role + "' is reserved; use --" + role});
+        if (!std::filesystem::is_regular_file(spec.substr(eq + 1)))
+          return Report(Error{ErrorCode::kNotFound, "--blob " + role + ": no such file " + spec.substr(eq + 1)});
+        build.blobs.push_back({role, spec.substr(eq + 1), "application/octet-stream"});
+      }
       auto m = BuildBundle(build);
       if (!m) return Report(m.error());
       std::cerr << "built " << m->name << ":" << m->version << " in " << out_dir << " (unsigned; next: edgectl bundle sign "

@@ -186,8 +186,8 @@ class GrpcOperatorClient final : public OperatorClient {
           if (m.reported_version() == dep.version() && m.state() == "committed") {
             state = "committed";
             ++done;
-          } else if (m.state() == "failed" && m.target_version() == dep.version()) {
-            state = "failed";
+          } else if ((m.state() == "failed" || m.state() == "rolled_back") && m.target_version() == dep.version()) {
+            state = m.state();
             failures.push_back(d.id() + ": " + m.detail());
           } else if (!m.state().empty() && m.target_version() == dep.version()) {
             state = m.state();
@@ -205,7 +205,7 @@ class GrpcOperatorClient final : public OperatorClient {
       if (!failures.empty()) {
         std::string all;
         for (const auto& f : failures) all += "\n  " + f;
-        return Fail(ErrorCode::kFailedPrecondition, std::to_string(failures.size()) + " device(s) failed to install " +
+        return Fail(ErrorCode::kFailedPrecondition, std::to_string(failures.size()) + " device(s) failed to install or rolled back " +
                                                         dep.model() + ":" + dep.version() + ":" + all);
       }
       if (done == static_cast<size_t>(resp.devices_size())) {

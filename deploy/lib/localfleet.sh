@@ -98,7 +98,9 @@ lf_add_agent() {
   "report_interval_seconds": 2,
   "backoff_initial_ms": 100,
   "backoff_max_ms": 1000,
-  "min_free_bytes": 0${extra:+,
+  "min_free_bytes": 0,
+  "inference_socket": "$LF_DIR/$name/infer.sock",
+  "probation_check_ms": 200${extra:+,
   $extra}
 }
 JSON
@@ -117,10 +119,11 @@ lf_kill_agent() {  # NAME [signal]
   wait "${LF_AGENT_PID[$1]}" 2>/dev/null || true
 }
 
-# lf_bundle NAME VERSION SECURITY_VERSION MODEL_FILE → prints the signed bundle dir
+# lf_bundle NAME VERSION SECURITY_VERSION MODEL_FILE [more `bundle build` flags] → prints the
+# signed bundle dir
 lf_bundle() {
   local dir="$LF_DIR/bundles/$1-$2"
-  lf_edgectl bundle build --name "$1" --version "$2" --security-version "$3" --model "$4" --out "$dir" 2>/dev/null ||
+  lf_edgectl bundle build --name "$1" --version "$2" --security-version "$3" --model "$4" --out "$dir" "${@:5}" 2>/dev/null ||
     lf_die "bundle build $1:$2"
   lf_edgectl bundle sign "$dir" --key "$LF_DIR/pki/release-1.key" 2>/dev/null || lf_die "bundle sign $1:$2"
   echo "$dir"

@@ -1,15 +1,11 @@
 #!/usr/bin/env bash
-# A bundle that brings a self-test must pass it on the device before it becomes current: a
-# self-test that does not match the model fails the activation, the old version stays
-# current, and the controller shows why.
+# Every version must pass the health gate on the device before it serves: a self-test that
+# does not match, a latency budget the device cannot meet and a model that does not load are
+# each rolled back automatically, the old version keeps serving, and the controller shows why.
 source "$(dirname "$0")/lib.sh"
 ZOO="$here/../models/zoo"
 
-lf_pki
-lf_start_controller
-lf_edgectl create site plant-7 2>/dev/null || lf_die "create site"
-lf_add_agent gw-1 plant-7
-lf_wait_for 30 all_online 1 || lf_die "agent not online"
+one_agent_fleet
 
 # selftest_bundle NAME VERSION SV MODEL SELFTEST → signed bundle dir
 selftest_bundle() {
@@ -27,7 +23,14 @@ b1=$(selftest_bundle kws v1 1 "$ZOO/ds_cnn_kws.qdq.onnx" "$LF_DIR/good-selftest.
 lf_edgectl model push "$b1" 2>/dev/null || lf_die "push v1"
 lf_edgectl deploy model kws:v1 --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "v1 did not activate"
 grep -q '"health gate passed"' "$LF_DIR/gw-1.log" || lf_die "no health gate ran for v1"
-ok "v1 passed its self-test on the device and is current"
+[ "$(infer_version gw-1 kws --random)" = v1 ] || lf_die "v1 does not answer"
+ok "v1 passed its self-test on the device, is current and answers"
+
+still_v1() {  # the old version is current, serves, and the controller shows rolled_back
+  [ "$(readlink "$LF_DIR/gw-1/models/kws/current")" = v1 ] || lf_die "current is no longer v1"
+  [ "$(infer_version gw-1 kws --random)" = v1 ] || lf_die "v1 no longer answers"
+  state_is gw-1 rolled_back || lf_die "state is $(device_state gw-1), not rolled_back"
+}
 
 step "a bundle whose self-test does not match is refused at activation"
 # Expected outputs of the fp32 model, shipped with the int8 model at tolerance 0.
@@ -37,7 +40,7 @@ b2=$(selftest_bundle kws v2 2 "$ZOO/ds_cnn_kws.qdq.onnx" "$LF_DIR/fp32-selftest.
 lf_edgectl model push "$b2" 2>/dev/null || lf_die "push v2"
 expect_fail 1 "failed to install" lf_edgectl deploy model kws:v2 --site plant-7 --wait --timeout 60s
 expect_contains "health gate step 'selftest'" "$(lf_edgectl describe device gw-1)"
-[ "$(readlink "$LF_DIR/gw-1/models/kws/current")" = v1 ] || lf_die "current is no longer v1"
+still_v1
 ok "v2 refused with the reason shown by the controller; v1 still current"
 
 step "a latency budget the device cannot meet is refused at activation"
@@ -48,7 +51,7 @@ lf_edgectl bundle sign "$d3" --key "$LF_DIR/pki/release-1.key" 2>/dev/null || lf
 lf_edgectl model push "$d3" 2>/dev/null || lf_die "push v3"
 expect_fail 1 "failed to install" lf_edgectl deploy model kws:v3 --site plant-7 --wait --timeout 60s
 expect_contains "health gate step 'latency'" "$(lf_edgectl describe device gw-1)"
-[ "$(readlink "$LF_DIR/gw-1/models/kws/current")" = v1 ] || lf_die "current is no longer v1"
+still_v1
 ok "v3 refused for its latency budget; v1 still current"
 step "a model that does not load is refused at activation"
 head -c 5000 /dev/urandom >"$LF_DIR/garbage.onnx"
@@ -56,6 +59,6 @@ b4=$(selftest_bundle kws v4 4 "$LF_DIR/garbage.onnx" "$LF_DIR/good-selftest.json
 lf_edgectl model push "$b4" 2>/dev/null || lf_die "push v4"
 expect_fail 1 "failed to install" lf_edgectl deploy model kws:v4 --site plant-7 --wait --timeout 60s
 expect_contains "health gate step 'load'" "$(lf_edgectl describe device gw-1)"
-[ "$(readlink "$LF_DIR/gw-1/models/kws/current")" = v1 ] || lf_die "current is no longer v1"
+still_v1
 ok "v4 refused: its model does not load; v1 still current"
 echo "PASS"

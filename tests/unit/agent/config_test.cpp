@@ -48,8 +48,14 @@ TEST_CASE("Agent config: a minimal config parses with defaults", "[agent_config]
   CHECK(c->ca_file == "/etc/edge-agent/fleet-ca.pem");
   CHECK(c->release_root_public_key == "/etc/edge-agent/release-root.pub");
   CHECK(c->state_dir == "/var/lib/edge-agent");
-  CHECK(c->report_interval_seconds == 10);
+  CHECK(c->report_interval_seconds == 5);
   CHECK(c->min_free_bytes == 64LL << 20);
+  CHECK(c->inference_socket == "/run/edge-agent/infer.sock");
+  CHECK(c->inference_socket_mode == 0660);
+  CHECK(c->inference_tcp.empty());
+  CHECK(c->probation_max_error_rate == 0.01);
+  CHECK(c->probation_min_requests == 20);
+  CHECK(c->probation_max_restarts == 2);
   CHECK(c->download_rate_limit == 0);
   CHECK(c->backoff_initial_ms == 500);
   CHECK(c->backoff_max_ms == 30000);
@@ -154,4 +160,34 @@ TEST_CASE("Agent config: required keys may not be empty", "[agent_config]") {
   auto j = Minimal();
   j["controller"] = "";
   ExpectBadConfig(j, "'controller' must not be empty");
+}
+
+TEST_CASE("Agent config: inference and probation settings", "[agent_config]") {
+  TempDir dir;
+  auto j = Minimal();
+  j["inference_socket"] = "/run/x/infer.sock";
+  j["inference_socket_mode"] = "0600";
+  j["inference_tcp"] = "127.0.0.1:8001";
+  j["probation_max_error_rate"] = 0.05;
+  j["probation_min_requests"] = 100;
+  auto c = LoadAgentConfig(Write(dir, j));
+  REQUIRE(c);
+  CHECK(c->inference_socket == "/run/x/infer.sock");
+  CHECK(c->inference_socket_mode == 0600);
+  CHECK(c->inference_tcp == "127.0.0.1:8001");
+  CHECK(c->probation_max_error_rate == 0.05);
+  CHECK(c->probation_min_requests == 100);
+
+  j = Minimal();
+  j["inference_socket_mode"] = "0666";
+  ExpectBadConfig(j, "lets every local user call the model");
+  j = Minimal();
+  j["inference_socket_mode"] = "rw-rw----";
+  ExpectBadConfig(j, "must be an octal mode");
+  j = Minimal();
+  j["probation_max_error_rate"] = 1.5;
+  ExpectBadConfig(j, "'probation_max_error_rate' = 1.5 is out of range");
+  j = Minimal();
+  j["probation_max_error_rate"] = "1%";
+  ExpectBadConfig(j, "'probation_max_error_rate' must be a number");
 }

@@ -180,3 +180,21 @@ TEST_CASE("ModelRepo RemoveTemporaries removes crash leftovers only", "[model_re
   CHECK(f.repo.CurrentVersion("detector") == std::optional<std::string>("1.0"));
   CHECK(f.repo.RemoveTemporaries() == 0);
 }
+
+TEST_CASE("ModelRepo CollectVersions keeps current and previous only", "[model_repo]") {
+  Fixture f;
+  for (const char* v : {"1.0", "2.0", "3.0"}) {
+    auto m = f.MakeManifest(v, {{"model", std::string("weights of ") + v}});
+    REQUIRE(f.repo.Install(m, f.envelope));
+  }
+  REQUIRE(f.repo.Activate("detector", "2.0", ""));
+  REQUIRE(f.repo.Activate("detector", "3.0", "2.0"));
+  CHECK(f.repo.CollectVersions("detector") == 1);
+  CHECK_FALSE(stdfs::exists(f.repo.VersionDir("detector", "1.0")));
+  CHECK(stdfs::exists(f.repo.VersionDir("detector", "2.0") / "model"));
+  CHECK(stdfs::exists(f.repo.VersionDir("detector", "3.0") / "model"));
+  CHECK(f.repo.CurrentVersion("detector") == "3.0");
+  // Nothing more to collect; an unknown model has nothing either.
+  CHECK(f.repo.CollectVersions("detector") == 0);
+  CHECK(f.repo.CollectVersions("nobody") == 0);
+}

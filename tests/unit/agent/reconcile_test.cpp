@@ -63,3 +63,13 @@ TEST_CASE("Going back to the active version while another target is in flight re
   local.target_digest = "bbb";
   CHECK(Reconcile(local, {"1.0", "aaa", 1}) == ReconcileDecision::kStart);
 }
+
+TEST_CASE("A version rolled back on this device is not retried", "[reconcile]") {
+  LocalModel local = Running("1.0", "aaa", 1);
+  local.state = UpdateState::kRolledBack;
+  local.target_version = "2.0";
+  local.target_digest = "bbb";
+  CHECK(Reconcile(local, {"2.0", "bbb", 2}) == ReconcileDecision::kAlreadyFailed);
+  // A different version is a new decision.
+  CHECK(Reconcile(local, {"3.0", "ccc", 3}) == ReconcileDecision::kStart);
+}

@@ -24,6 +24,10 @@ ModelRecord Sample() {
   r.bytes_done = 1234;
   r.bytes_total = 5678;
   r.updated_at = 1700000000;
+  r.probation_started_at = 1700000100;
+  r.probation_restarts = 2;
+  r.target_local = true;
+  r.pinned_generation = 42;
   return r;
 }
 
@@ -38,6 +42,10 @@ void CheckSame(const ModelRecord& a, const ModelRecord& b) {
   CHECK(a.target_digest == b.target_digest);
   CHECK(a.target_envelope == b.target_envelope);
   CHECK(a.detail == b.detail);
+  CHECK(a.probation_started_at == b.probation_started_at);
+  CHECK(a.probation_restarts == b.probation_restarts);
+  CHECK(a.target_local == b.target_local);
+  CHECK(a.pinned_generation == b.pinned_generation);
   CHECK(a.bytes_done == b.bytes_done);
   CHECK(a.bytes_total == b.bytes_total);
   CHECK(a.updated_at == b.updated_at);
@@ -127,4 +135,46 @@ TEST_CASE("StateStore Open fails with a message naming a bad path", "[state_stor
   auto s = StateStore::Open(path.string());
   REQUIRE_FALSE(s);
   CHECK_THAT(s.error().message, Catch::Contains(path.string()));
+}
+
+TEST_CASE("An outcome is stored with its state and kept until acknowledged", "[state_store]") {
+  TempDir dir;
+  const auto path = (dir.path() / "state.db").string();
+  {
+    auto store = StateStore::Open(path);
+    REQUIRE(store);
+    auto r = Sample();
+    r.state = UpdateState::kRolledBack;
+    OutcomeEvent ev{0, r.model, r.target_version, "rolled_back", "self-test case 0 mismatched", 1700000200, true};
+    REQUIRE(store->SaveModel(r, &ev));
+    ev.version = "3.0";
+    ev.outcome = "committed";
+    ev.reason = "";
+    REQUIRE(store->SaveModel(r, &ev));
+  }
+  // Reopened: both outcomes survive, in order, with increasing sequence numbers.
+  auto store = StateStore::Open(path);
+  REQUIRE(store);
+  auto pending = store->PendingOutcomes(10);
+  REQUIRE(pending);
+  REQUIRE(pending->size() == 2);
+  CHECK((*pending)[0].outcome == "rolled_back");
+  CHECK((*pending)[0].reason == "self-test case 0 mismatched");
+  CHECK((*pending)[0].local);
+  CHECK((*pending)[1].version == "3.0");
+  CHECK((*pending)[1].seq > (*pending)[0].seq);
+  REQUIRE(store->AckOutcomes((*pending)[0].seq));
+  auto left = store->PendingOutcomes(10);
+  REQUIRE(left);
+  REQUIRE(left->size() == 1);
+  CHECK(left->front().outcome == "committed");
+  // Sequence numbers are never reused, even after every outcome was acknowledged.
+  REQUIRE(store->AckOutcomes(left->front().seq));
+  auto r = Sample();
+  OutcomeEvent ev{0, r.model, "4.0", "failed", "refused", 1700000300, false};
+  REQUIRE(store->SaveModel(r, &ev));
+  auto last = store->PendingOutcomes(10);
+  REQUIRE(last);
+  REQUIRE(last->size() == 1);
+  CHECK(last->front().seq > (*pending)[1].seq);
 }
