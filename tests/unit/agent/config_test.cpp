@@ -191,3 +191,10 @@ TEST_CASE("Agent config: inference and probation settings", "[agent_config]") {
   j["probation_max_error_rate"] = "1%";
   ExpectBadConfig(j, "'probation_max_error_rate' must be a number");
 }
+
+TEST_CASE("Agent config: the shipped example parses", "[agent_config]") {
+  auto c = LoadAgentConfig(EDGE_EXAMPLE_AGENT_CONFIG);
+  REQUIRE(c);
+  CHECK(c->inference_socket == "/run/edge-agent/infer.sock");
+  CHECK(c->inference_socket_mode == 0660);
+}
