@@ -549,6 +549,7 @@ void AgentApp::CollectOld(const std::string& model, const std::string& keep) {
   auto& versions = loaded_[model];
   for (auto it = versions.begin(); it != versions.end();) it = it->first == keep ? std::next(it) : versions.erase(it);
   if (int n = repo_.CollectVersions(model); n > 0) log::Info("removed old versions", {{"model", model}, {"count", n}});
+  if (int n = repo_.CollectBlobs(std::chrono::hours(1)); n > 0) log::Info("removed unused blobs", {{"count", n}});
 }
 
 ProbationPolicy AgentApp::PolicyFor(const bundle::Manifest& m) const {

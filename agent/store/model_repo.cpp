@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <vector>
@@ -87,6 +88,19 @@ int ModelRepo::CollectVersions(const std::string& model) {
   }
   for (const auto& p : old) stdfs::remove_all(p, ec);
   return static_cast<int>(old.size());
+}
+
+int ModelRepo::CollectBlobs(std::chrono::seconds grace) {
+  const auto cutoff = std::chrono::system_clock::now() - grace;
+  std::vector<stdfs::path> unused;
+  std::error_code ec;
+  for (auto it = stdfs::directory_iterator(BlobDir(), ec); !ec && it != stdfs::directory_iterator(); it.increment(ec)) {
+    struct stat st{};
+    if (it->path().extension() == ".partial" || ::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (st.st_nlink == 1 && std::chrono::system_clock::from_time_t(st.st_mtime) < cutoff) unused.push_back(it->path());
+  }
+  for (const auto& p : unused) ::unlink(p.c_str());
+  return static_cast<int>(unused.size());
 }
 
 int ModelRepo::RemoveTemporaries() {

@@ -4,6 +4,7 @@
 //   models/<name>/current, previous  symlinks, switched atomically
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -41,6 +42,10 @@ class ModelRepo {
   // Removes installed versions of `model` that neither `current` nor `previous` points at
   // (after a commit, only those two may be needed again). Returns how many.
   int CollectVersions(const std::string& model);
+  // Removes complete blobs no installed version uses (installed files are hard links to their
+  // blob, so a link count of 1 means unused) and not modified for `grace`: a blob downloaded or
+  // imported for an update still in progress is recent. Returns how many.
+  int CollectBlobs(std::chrono::seconds grace);
   // Removes temp files and directories a crash left behind. Returns how many.
   int RemoveTemporaries();
 

@@ -198,3 +198,20 @@ TEST_CASE("ModelRepo CollectVersions keeps current and previous only", "[model_r
   CHECK(f.repo.CollectVersions("detector") == 0);
   CHECK(f.repo.CollectVersions("nobody") == 0);
 }
+
+TEST_CASE("ModelRepo CollectBlobs removes only old blobs no installed version uses", "[model_repo]") {
+  Fixture f;  // blobs of 1.0 downloaded
+  auto v2 = f.MakeManifest("2.0", {{"model", "weights of 2.0"}});
+  REQUIRE(f.repo.Install(f.manifest, f.envelope));
+  const auto& unused = v2.blobs[0].digest;  // downloaded, never installed
+  // Recent: kept whatever its link count.
+  CHECK(f.repo.CollectBlobs(std::chrono::hours(1)) == 0);
+  // A partial download is never touched.
+  REQUIRE(edge::fs::WriteFileAtomic(f.repo.PartialPath(std::string(64, 'c')), "half"));
+  // With no grace period only the unused complete blob goes.
+  CHECK(f.repo.CollectBlobs(std::chrono::seconds(-1)) == 1);
+  CHECK_FALSE(stdfs::exists(f.repo.BlobPath(unused)));
+  for (const auto& b : f.manifest.blobs) CHECK(stdfs::exists(f.repo.BlobPath(b.digest)));
+  CHECK(stdfs::exists(f.repo.PartialPath(std::string(64, 'c'))));
+  CHECK(ReadAll(f.repo.VersionDir("detector", "1.0") / "model") == "weights of 1.0");
+}
