@@ -53,10 +53,12 @@ for a in gw-7a:plant-7 gw-7b:plant-7 gw-9a:plant-9 gw-9b:plant-9; do lf_add_agen
 lf_wait_for 30 lf_fleet_online 4 || lf_die "agents did not come online (logs in $LF_DIR)"
 edgectl get devices
 
-say "build, sign and push model bundle kws:v3"
+say "build (with self-test vectors the agents check before switching), sign and push model bundle kws:v3"
 model="$(lf_demo_model)"
 echo "model: $model ($(stat -c %s "$model") bytes)"
-edgectl bundle build --name kws --version v3 --security-version 3 --model "$model" --out "$LF_DIR/kws-v3"
+edgectl bundle selftest --model "$model" --input "$(dirname "$model")/ds_cnn_kws.input.npy" --out "$LF_DIR/kws-selftest.json"
+edgectl bundle build --name kws --version v3 --security-version 3 --model "$model" --selftest "$LF_DIR/kws-selftest.json" \
+  --out "$LF_DIR/kws-v3"
 edgectl bundle sign "$LF_DIR/kws-v3" --key "$LF_DIR/pki/release-1.key"
 edgectl bundle verify "$LF_DIR/kws-v3" --trust-policy "$LF_DIR/pki/trust-policy.json" --root-key "$LF_DIR/pki/release-root.pub"
 edgectl model push "$LF_DIR/kws-v3"
@@ -70,10 +72,15 @@ end=$(date +%s.%N)
 say "the fleet: plant-7 runs v3, plant-9 untouched"
 edgectl get devices
 printf '\ndeploy → converged: %.2f s (wall clock, including edgectl start-up)\n' "$(echo "$end - $start" | bc -l 2>/dev/null || awk "BEGIN{print $end-$start}")"
-edgectl describe device gw-7a | sed -n '1,12p'
+edgectl describe device gw-7a | sed -n '1,9p'
 
 say "local inference on gw-7a: a keyword-spotting request (random features) over its unix socket (Open Inference Protocol)"
 edgectl infer kws --socket "$LF_DIR/gw-7a/infer.sock" --random
+
+say "gw-7a's next health report, as the controller stores it"
+sleep 2.5  # the demo agents report every 2 s
+edgectl describe device gw-7a | sed -n '/^Health:/,/^Health history/p' | sed '$d'
+edgectl describe device gw-7a | sed -n '/^Update events/,/^Recent audit/p' | sed '$d'
 
 if [ "$keep" -eq 1 ]; then
   say "the fleet keeps running"

@@ -392,7 +392,9 @@ void AgentApp::RecordFailure(const std::string& model, const std::string& versio
 
 void AgentApp::Persist(ModelRecord& r, bool outcome) {
   r.updated_at = clock_.NowUnix();
-  OutcomeEvent event{0, r.model, r.target_version, std::string(StateName(r.state)), r.detail, r.updated_at, r.target_local};
+  // A commit needs no reason; a rollback or failure carries its detail.
+  OutcomeEvent event{0, r.model, r.target_version, std::string(StateName(r.state)),
+                     r.state == UpdateState::kCommitted ? "" : r.detail, r.updated_at, r.target_local};
   if (auto s = store_->SaveModel(r, outcome ? &event : nullptr); !s)
     log::Error("cannot persist agent state", {{"model", r.model}, {"error", s.error().message}});
 }
