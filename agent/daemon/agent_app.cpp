@@ -29,6 +29,12 @@ Result<bundle::Manifest> TargetManifest(const ModelRecord& r) {
 }
 
 Error BadConfig(const Error& e) { return Error{ErrorCode::kBadConfig, e.message}; }
+
+std::string SelfTestPassed(const std::string& version, int cases, double max_abs_error, const char* when) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s passed %d case(s) %s, max error %.3g", version.c_str(), cases, when, max_abs_error);
+  return buf;
+}
 }  // namespace
 
 AgentApp::AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock& clock)
@@ -475,8 +481,7 @@ void AgentApp::RunAction(const std::string& model, UpdateAction action) {
           return Fail(gate.error());
         }
         if (gate->cases_run > 0)
-          NoteSelfTest(model, target + " passed " + std::to_string(gate->cases_run) + " case(s), max error " +
-                                  std::to_string(gate->max_abs_error));
+          NoteSelfTest(model, SelfTestPassed(target, gate->cases_run, gate->max_abs_error, "at activation"));
         log::Info("health gate passed", {{"model", model}, {"version", target}, {"cases", gate->cases_run},
                                          {"max_abs_error", gate->max_abs_error}, {"p99_us", gate->p99_us}});
         CrashPoint("activate.after_gate");
@@ -617,8 +622,7 @@ Status AgentApp::RerunSelfTest(const std::string& model, const std::string& vers
     NoteSelfTest(model, version + " failed the re-run at the end of probation: " + result.error().message);
     return Fail(result.error().Wrap("self-test re-run at the end of probation"));
   }
-  NoteSelfTest(model, version + " passed " + std::to_string(result->cases_run) + " case(s) again at the end of "
-                      "probation, max error " + std::to_string(result->max_abs_error));
+  NoteSelfTest(model, SelfTestPassed(version, result->cases_run, result->max_abs_error, "at the end of probation"));
   return Ok();
 }
 
