@@ -157,8 +157,10 @@ int RunInfer(const InferOptions& options, OutputFormat format) {
 
   inference::ModelInferRequest request;
   request.set_model_name(options.model);
-  // Pin the version ModelMetadata described, so a swap in between cannot mismatch the inputs.
-  request.set_model_version(meta.versions_size() > 0 ? meta.versions(0) : options.version);
+  // Only the version the operator asked for: pinning the one ModelMetadata named would turn a
+  // swap between the two calls into NOT_FOUND. A new version with other input shapes would be
+  // refused with INVALID_ARGUMENT instead, naming the shape.
+  request.set_model_version(options.version);
   for (const Tensor& t : *inputs) {
     auto* in = request.add_inputs();
     in->set_name(t.name);
