@@ -504,10 +504,7 @@ void AgentApp::RunAction(const std::string& model, UpdateAction action) {
       const uint64_t epoch = epochs_[model];
       log::Warn("rolling back", {{"model", model}, {"from", r.target_version}, {"to", r.active_version}, {"reason", r.detail}});
       boost::asio::post(worker_io_, [this, model, epoch, active = r.active_version] {
-        if (auto s = repo_.RestoreCurrent(model, active); !s)
-          log::Error("cannot restore current version", {{"model", model}, {"error", s.error().message}});
-        if (auto s = ServeVersion(model, active); !s)
-          log::Error("cannot serve the active version after a rollback", {{"model", model}, {"error", s.error().message}});
+        RestoreActive(model, active);
         CrashPoint("rollback.after_restore");
         boost::asio::post(io_, [this, model, epoch] {
           if (epochs_[model] != epoch) return;
@@ -520,17 +517,19 @@ void AgentApp::RunAction(const std::string& model, UpdateAction action) {
       // The active version keeps serving. The restore runs on the worker, after any activation
       // of the abandoned target still queued or running there, so `current` and serving end on
       // the active version (or on nothing when nothing was ever committed) whatever the timing.
-      boost::asio::post(worker_io_, [this, model, active = r.active_version] {
-        if (auto s = repo_.RestoreCurrent(model, active); !s)
-          log::Error("cannot restore current version", {{"model", model}, {"error", s.error().message}});
-        if (auto s = ServeVersion(model, active); !s)
-          log::Error("cannot serve the active version", {{"model", model}, {"error", s.error().message}});
-      });
+      boost::asio::post(worker_io_, [this, model, active = r.active_version] { RestoreActive(model, active); });
       log::Warn(r.state == UpdateState::kRolledBack ? "rolled back, keeping the active version"
                                                     : "update failed, keeping the active version",
                 {{"model", model}, {"target", r.target_version}, {"active", r.active_version}, {"detail", r.detail}});
       return;
   }
+}
+
+void AgentApp::RestoreActive(const std::string& model, const std::string& active) {
+  if (auto s = repo_.RestoreCurrent(model, active); !s)
+    log::Error("cannot restore the current version", {{"model", model}, {"error", s.error().message}});
+  if (auto s = ServeVersion(model, active); !s)
+    log::Error("cannot serve the active version", {{"model", model}, {"version", active}, {"error", s.error().message}});
 }
 
 Status AgentApp::ServeVersion(const std::string& model, const std::string& version) {

@@ -78,6 +78,9 @@ class AgentApp {
   // Makes `version` the one new requests of `model` get (empty: stop serving it). Worker thread,
   // or Start() before the worker runs: it owns loaded_.
   Status ServeVersion(const std::string& model, const std::string& version);
+  // `current` and serving back on the active version (nothing when none was committed); both
+  // steps are idempotent. Worker thread.
+  void RestoreActive(const std::string& model, const std::string& active);
   // Drops loaded versions other than the serving one and removes installed versions that are
   // neither current nor previous. Worker thread.
   void CollectOld(const std::string& model, const std::string& keep);
