@@ -52,6 +52,86 @@ inline __m128i Load8Stride2(const int8_t* p) {
   return _mm_xor_si128(_mm_packus_epi16(v, v), _mm_set1_epi8(-128));
 }
 
+// Every window inside the input (callers pad a copy to get here): a k-group's four taps
+// read from fixed pointers that advance by sh rows per output row, so a narrow row costs a
+// few instructions instead of the general path's per-row bounds bookkeeping.
+void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row, int64_t kp, int64_t np,
+                  uint8_t* out) {
+  const int64_t k_total = g.channels * g.kernel_h * g.kernel_w;
+  const int64_t iw = g.in_w, oh = g.out_h, ow = g.out_w, sw = g.stride_w;
+  for (int64_t kg = 0; kg < kp / 4; ++kg) {
+    const int8_t* base[4];
+    int64_t row_step[4], chan[4] = {}, ky[4] = {}, kx[4] = {};
+    for (int j = 0; j < 4; ++j) {
+      const int64_t k = kg * 4 + j;
+      if (k >= k_total) {  // past K: weights are zero there, read the padding row
+        base[j] = pad_row;
+        row_step[j] = 0;
+        chan[j] = -1;
+        continue;
+      }
+      chan[j] = k / (g.kernel_h * g.kernel_w);
+      ky[j] = (k / g.kernel_w) % g.kernel_h;
+      kx[j] = k % g.kernel_w;
+      base[j] = x + (chan[j] * g.in_h + ky[j] * g.dilation_h) * iw + kx[j] * g.dilation_w;
+      row_step[j] = g.stride_h * iw;
+    }
+    bool adjacent = g.dilation_w == 1 && chan[0] >= 0;
+    for (int j = 1; j < 4; ++j) {
+      adjacent = adjacent && chan[j] == chan[0] && ky[j] == ky[0] && kx[j] == kx[0] + j;
+    }
+    // Stride-2 vector loads read one byte past their last tap (callers keep that byte of
+    // slack): only starts ox whose load stays within the row plus that byte.
+    int64_t last16 = -1, last8 = -1;
+    if (sw == 2) {
+      int64_t reach = 0;
+      for (int j = 0; j < 4; ++j) reach = std::max(reach, chan[j] >= 0 ? kx[j] * g.dilation_w : 0);
+      if (iw - reach - 31 >= 0) last16 = (iw - reach - 31) / 2;
+      if (iw - reach - 15 >= 0) last8 = (iw - reach - 15) / 2;
+    }
+    uint8_t* dst = out + kg * np * 4;
+    for (int64_t oy = 0; oy < oh; ++oy, dst += ow * 4) {
+      const int8_t* src[4];
+      for (int j = 0; j < 4; ++j) src[j] = base[j] + oy * row_step[j];
+      int64_t ox = 0;
+      if (adjacent) {
+        for (; ox < ow; ++ox) {
+          uint32_t word;
+          std::memcpy(&word, src[0] + ox * sw, 4);
+          word ^= 0x80808080u;
+          std::memcpy(dst + ox * 4, &word, 4);
+        }
+        continue;
+      }
+      if (sw == 1) {
+        for (; ox + 16 <= ow; ox += 16) {
+          Interleave16(Load16Stride1(src[0] + ox), Load16Stride1(src[1] + ox), Load16Stride1(src[2] + ox),
+                       Load16Stride1(src[3] + ox), dst + ox * 4);
+        }
+        if (ox + 8 <= ow) {
+          Interleave8(Load8Stride1(src[0] + ox), Load8Stride1(src[1] + ox), Load8Stride1(src[2] + ox),
+                      Load8Stride1(src[3] + ox), dst + ox * 4);
+          ox += 8;
+        }
+      } else if (sw == 2) {
+        for (; ox + 16 <= ow && ox <= last16; ox += 16) {
+          Interleave16(Load16Stride2(src[0] + ox * 2), Load16Stride2(src[1] + ox * 2),
+                       Load16Stride2(src[2] + ox * 2), Load16Stride2(src[3] + ox * 2), dst + ox * 4);
+        }
+        if (ox + 8 <= ow && ox <= last8) {
+          Interleave8(Load8Stride2(src[0] + ox * 2), Load8Stride2(src[1] + ox * 2), Load8Stride2(src[2] + ox * 2),
+                      Load8Stride2(src[3] + ox * 2), dst + ox * 4);
+          ox += 8;
+        }
+      }
+      for (; ox < ow; ++ox) {
+        const uint32_t word = Pack4(src, ox * sw);
+        std::memcpy(dst + ox * 4, &word, 4);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int64_t Im2colPadRowLength(const ConvGeometry& g) {
@@ -68,6 +148,10 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
   const bool inside = g.pad_top == 0 && g.pad_left == 0 &&
                       (oh - 1) * sh + (g.kernel_h - 1) * g.dilation_h < ih &&
                       (ow - 1) * sw + (g.kernel_w - 1) * g.dilation_w < iw;
+  if (inside) {
+    Im2colInside(x, g, pad_row, kp, np, out);
+    return;
+  }
   for (int64_t kg = 0; kg < kp / 4; ++kg) {
     uint8_t* dst_group = out + kg * np * 4;
     const int8_t* plane[4];
