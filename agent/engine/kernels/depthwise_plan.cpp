@@ -53,13 +53,18 @@ DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g) {
 void SplitDepthwisePhases(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
                           int8_t* phases) {
   const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w, pitch = plan.pitch;
+  const int64_t phase_stride = plan.phase_rows * pitch;  // from one column phase to the next
   for (int64_t c = 0; c < channels; ++c) {
     const int8_t* plane = x + c * g.in_h * iw;
     int8_t* dst = phases + c * plan.phase_bytes;
-    for (int64_t iy = 0; iy < g.in_h; ++iy) {
+    // Input row iy goes to row iy / sh of row phase iy % sh, tracked without divisions.
+    for (int64_t iy = 0, rp = 0, r = 0; iy < g.in_h; ++iy) {
       const int8_t* row = plane + iy * iw;
-      int8_t* phase_row = dst + ((iy % sh) * sw * plan.phase_rows + iy / sh) * pitch;  // column phase 0
-      const int64_t phase_stride = plan.phase_rows * pitch;                           // to column phase 1
+      int8_t* phase_row = dst + (rp * sw * plan.phase_rows + r) * pitch;  // column phase 0
+      if (++rp == sh) {
+        rp = 0;
+        ++r;
+      }
       if (sw == 1) {
         std::memcpy(phase_row, row, static_cast<size_t>(iw));
         continue;
@@ -76,7 +81,13 @@ void SplitDepthwisePhases(const int8_t* x, const ConvGeometry& g, const Depthwis
           _mm_storel_epi64(reinterpret_cast<__m128i*>(phase_row + phase_stride + ix / 2), odd);
         }
       }
-      for (; ix < iw; ++ix) phase_row[(ix % sw) * phase_stride + ix / sw] = row[ix];
+      for (int64_t cp = 0, col = ix / sw; ix < iw; ++ix) {  // ix % sw == 0 here
+        phase_row[cp * phase_stride + col] = row[ix];
+        if (++cp == sw) {
+          cp = 0;
+          ++col;
+        }
+      }
     }
   }
 }
