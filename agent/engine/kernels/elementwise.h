@@ -1,33 +1,16 @@
 // Per-element int8 kernels with ISA tiers: the 256-entry lookup behind the int8 activations, the
-// depthwise conv, the residual Add and input quantization. Scalar versions are the specification.
+// depthwise conv (kernels/depthwise.h), the residual Add and input quantization. Scalar versions are the specification.
 #pragma once
 
 #include <cstdint>
 
 #include "agent/engine/kernels/cpu_features.h"
+#include "agent/engine/kernels/depthwise.h"
 
 namespace edge::engine {
 
 // out[i] = table[(uint8_t)x[i]]
 using LutFn = void (*)(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
-
-// One channel of a depthwise conv on a zero-point padded plane, on the stride-1 output grid:
-//   out[q] = requantize(bias + sum_t w[t] * (plane[q + offsets[t]] - zx)),  q in [0, grid)
-// with the QGemm requantization (multiply in float, clamp, round half to even, add zp).
-// `out` and `plane` need 64 bytes of slack past grid (+ the largest offset for plane).
-struct DepthwiseArgs {
-  const int8_t* plane;
-  int64_t grid;
-  const int64_t* offsets;
-  const int16_t* weights;
-  int taps;
-  int32_t bias;
-  float mult;
-  int16_t zx;
-  int32_t zero_point, qmin, qmax;
-  int8_t* out;
-};
-using DepthwiseChannelFn = void (*)(const DepthwiseArgs& args);
 
 // Same-shape int8 Add: y = sat(round_half_even(clamp(ra*(a - za) + rb*(b - zb))) + zo), float
 // multiply and add kept separate (never fused), as in the scalar kernel.
@@ -46,7 +29,7 @@ using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero
 
 struct ElementwiseKernels {
   LutFn lut;
-  DepthwiseChannelFn depthwise_channel;
+  DepthwiseFn depthwise;
   QAddFn qadd;
   QuantizeFn quantize;
 };
@@ -55,9 +38,6 @@ void QAddScalar(const QAddArgs& args);
 void QAddAvx512(const QAddArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
-
-void DepthwiseChannelScalar(const DepthwiseArgs& args);
-void DepthwiseChannelAvx512(const DepthwiseArgs& args);
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);

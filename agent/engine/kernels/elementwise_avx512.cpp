@@ -23,33 +23,6 @@ void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out)
   LutScalar(x + i, n - i, table, out + i);
 }
 
-void DepthwiseChannelAvx512(const DepthwiseArgs& a) {
-  const __m512i zx = _mm512_set1_epi16(a.zx);
-  const __m512i bias = _mm512_set1_epi32(a.bias);
-  const __m512 mult = _mm512_set1_ps(a.mult);
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(a.qmin - a.zero_point));
-  const __m512 hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
-  const __m512i zp = _mm512_set1_epi32(a.zero_point);
-  auto requant = [&](__m512i acc) {
-    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mult);
-    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-    return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(x), zp));
-  };
-  // 32 outputs per step; the tail step computes past `grid` into the caller's slack.
-  for (int64_t q = 0; q < a.grid; q += 32) {
-    __m512i acc_lo = bias, acc_hi = bias;
-    for (int t = 0; t < a.taps; ++t) {
-      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.plane + q + a.offsets[t]));
-      const __m512i prod = _mm512_mullo_epi16(_mm512_sub_epi16(_mm512_cvtepi8_epi16(bytes), zx),
-                                              _mm512_set1_epi16(a.weights[t]));
-      acc_lo = _mm512_add_epi32(acc_lo, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(prod)));
-      acc_hi = _mm512_add_epi32(acc_hi, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(prod, 1)));
-    }
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.out + q), requant(acc_lo));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.out + q + 16), requant(acc_hi));
-  }
-}
-
 void QAddAvx512(const QAddArgs& p) {
   const __m512 ra = _mm512_set1_ps(p.ra), rb = _mm512_set1_ps(p.rb);
   const __m512i za = _mm512_set1_epi32(p.za), zb = _mm512_set1_epi32(p.zb), zo = _mm512_set1_epi32(p.zo);

@@ -3,6 +3,7 @@
 #include <emmintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace edge::engine {
@@ -52,6 +53,107 @@ inline __m128i Load8Stride2(const int8_t* p) {
   return _mm_xor_si128(_mm_packus_epi16(v, v), _mm_set1_epi8(-128));
 }
 
+int64_t FloorHalf(int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
+
+// Stride 2: the last row pixel where a 16- (8-) pixel vector load may start. The load reads
+// one byte past the last tap it uses, so for each tap j that reads the row (use[j]) at
+// element 2*ox + off[j], it must stay within the row plus the byte of slack callers keep.
+void StrideTwoLimits(const int64_t off[4], const bool use[4], int64_t iw, int64_t& last16, int64_t& last8) {
+  last16 = last8 = INT64_MAX;
+  for (int j = 0; j < 4; ++j) {
+    if (!use[j]) continue;
+    last16 = std::min(last16, FloorHalf(iw - off[j] - 31));
+    last8 = std::min(last8, FloorHalf(iw - off[j] - 15));
+  }
+}
+
+// Output pixels [ox, hi) of one row from the four taps' source rows, each pre-offset so that
+// its element ox*sw is the tap's byte: one 32-bit load per pixel for four adjacent taps,
+// 16/8-pixel vectors for strides 1 and 2, then a byte at a time.
+// Inlined: called once per output row, where a call costs more than a narrow row's work.
+__attribute__((always_inline)) inline void InterleaveRow(const int8_t* const src[4], int64_t sw, bool adjacent,
+                                                         int64_t ox, int64_t hi, int64_t last16, int64_t last8,
+                                                         uint8_t* dst) {
+  if (adjacent) {
+    for (; ox < hi; ++ox) {
+      uint32_t word;
+      std::memcpy(&word, src[0] + ox * sw, 4);
+      word ^= 0x80808080u;
+      std::memcpy(dst + ox * 4, &word, 4);
+    }
+    return;
+  }
+  if (sw == 1) {
+    for (; ox + 16 <= hi; ox += 16) {
+      Interleave16(Load16Stride1(src[0] + ox), Load16Stride1(src[1] + ox), Load16Stride1(src[2] + ox),
+                   Load16Stride1(src[3] + ox), dst + ox * 4);
+    }
+    if (ox + 8 <= hi) {
+      Interleave8(Load8Stride1(src[0] + ox), Load8Stride1(src[1] + ox), Load8Stride1(src[2] + ox),
+                  Load8Stride1(src[3] + ox), dst + ox * 4);
+      ox += 8;
+    }
+  } else if (sw == 2) {
+    for (; ox + 16 <= hi && ox <= last16; ox += 16) {
+      Interleave16(Load16Stride2(src[0] + ox * 2), Load16Stride2(src[1] + ox * 2), Load16Stride2(src[2] + ox * 2),
+                   Load16Stride2(src[3] + ox * 2), dst + ox * 4);
+    }
+    if (ox + 8 <= hi && ox <= last8) {
+      Interleave8(Load8Stride2(src[0] + ox * 2), Load8Stride2(src[1] + ox * 2), Load8Stride2(src[2] + ox * 2),
+                  Load8Stride2(src[3] + ox * 2), dst + ox * 4);
+      ox += 8;
+    }
+  }
+  for (; ox < hi; ++ox) {
+    const uint32_t word = Pack4(src, ox * sw);
+    std::memcpy(dst + ox * 4, &word, 4);
+  }
+}
+
+// Every window inside the input (callers pad a copy to get here): a k-group's four taps
+// read from fixed pointers that advance by sh rows per output row, so a narrow row costs a
+// few instructions instead of the general path's per-row bounds bookkeeping.
+void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row, int64_t kp, int64_t np,
+                  uint8_t* out) {
+  const int64_t k_total = g.channels * g.kernel_h * g.kernel_w;
+  const int64_t iw = g.in_w, oh = g.out_h, ow = g.out_w, sw = g.stride_w;
+  for (int64_t kg = 0; kg < kp / 4; ++kg) {
+    const int8_t* base[4];
+    int64_t row_step[4], chan[4] = {}, ky[4] = {}, kx[4] = {};
+    for (int j = 0; j < 4; ++j) {
+      const int64_t k = kg * 4 + j;
+      if (k >= k_total) {  // past K: weights are zero there, read the padding row
+        base[j] = pad_row;
+        row_step[j] = 0;
+        chan[j] = -1;
+        continue;
+      }
+      chan[j] = k / (g.kernel_h * g.kernel_w);
+      ky[j] = (k / g.kernel_w) % g.kernel_h;
+      kx[j] = k % g.kernel_w;
+      base[j] = x + (chan[j] * g.in_h + ky[j] * g.dilation_h) * iw + kx[j] * g.dilation_w;
+      row_step[j] = g.stride_h * iw;
+    }
+    bool adjacent = g.dilation_w == 1 && chan[0] >= 0;
+    for (int j = 1; j < 4; ++j) {
+      adjacent = adjacent && chan[j] == chan[0] && ky[j] == ky[0] && kx[j] == kx[0] + j;
+    }
+    int64_t off[4], last16 = 0, last8 = 0;
+    bool use[4];
+    for (int j = 0; j < 4; ++j) {
+      use[j] = chan[j] >= 0;
+      off[j] = use[j] ? kx[j] * g.dilation_w : 0;
+    }
+    StrideTwoLimits(off, use, iw, last16, last8);
+    uint8_t* dst = out + kg * np * 4;
+    for (int64_t oy = 0; oy < oh; ++oy, dst += ow * 4) {
+      const int8_t* src[4];
+      for (int j = 0; j < 4; ++j) src[j] = base[j] + oy * row_step[j];
+      InterleaveRow(src, sw, adjacent, 0, ow, last16, last8, dst);
+    }
+  }
+}
+
 }  // namespace
 
 int64_t Im2colPadRowLength(const ConvGeometry& g) {
@@ -68,6 +170,10 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
   const bool inside = g.pad_top == 0 && g.pad_left == 0 &&
                       (oh - 1) * sh + (g.kernel_h - 1) * g.dilation_h < ih &&
                       (ow - 1) * sw + (g.kernel_w - 1) * g.dilation_w < iw;
+  if (inside) {
+    Im2colInside(x, g, pad_row, kp, np, out);
+    return;
+  }
   for (int64_t kg = 0; kg < kp / 4; ++kg) {
     uint8_t* dst_group = out + kg * np * 4;
     const int8_t* plane[4];
@@ -128,55 +234,11 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
         std::memcpy(dst + ox * 4, &word, 4);
       };
       for (int64_t ox = 0; ox < std::min(lo, ow); ++ox) border(ox);
-      int64_t ox = lo;
-      if (adjacent && row_ok[0]) {
-        for (; ox < hi; ++ox) {
-          uint32_t word;
-          std::memcpy(&word, src[0] + ox * sw, 4);
-          word ^= 0x80808080u;
-          std::memcpy(dst + ox * 4, &word, 4);
-        }
-      }
-      if (sw == 1) {
-        for (; ox + 16 <= hi; ox += 16) {
-          Interleave16(Load16Stride1(src[0] + ox), Load16Stride1(src[1] + ox), Load16Stride1(src[2] + ox),
-                       Load16Stride1(src[3] + ox), dst + ox * 4);
-        }
-        if (ox + 8 <= hi) {
-          Interleave8(Load8Stride1(src[0] + ox), Load8Stride1(src[1] + ox), Load8Stride1(src[2] + ox),
-                      Load8Stride1(src[3] + ox), dst + ox * 4);
-          ox += 8;
-        }
-      } else if (sw == 2) {
-        // 32 source bytes per 16 pixels: stay inside the row (or the padding row)
-        for (; ox + 16 <= hi; ox += 16) {
-          bool fits = true;
-          for (int j = 0; j < 4; ++j) {
-            // the load reads one byte past the last tap used: callers keep a byte of slack
-            if (row_ok[j] && ox * 2 + kx[j] * g.dilation_w - g.pad_left + 31 > iw) fits = false;
-          }
-          if (!fits) break;
-          Interleave16(Load16Stride2(src[0] + ox * 2), Load16Stride2(src[1] + ox * 2),
-                       Load16Stride2(src[2] + ox * 2), Load16Stride2(src[3] + ox * 2), dst + ox * 4);
-        }
-        if (ox + 8 <= hi) {
-          bool fits = true;
-          for (int j = 0; j < 4; ++j) {
-            // 16 bytes read, the last one past the last tap used (callers keep that slack)
-            if (row_ok[j] && ox * 2 + kx[j] * g.dilation_w - g.pad_left + 15 > iw) fits = false;
-          }
-          if (fits) {
-            Interleave8(Load8Stride2(src[0] + ox * 2), Load8Stride2(src[1] + ox * 2), Load8Stride2(src[2] + ox * 2),
-                        Load8Stride2(src[3] + ox * 2), dst + ox * 4);
-            ox += 8;
-          }
-        }
-      }
-      for (; ox < hi; ++ox) {
-        const uint32_t word = Pack4(src, ox * sw);
-        std::memcpy(dst + ox * 4, &word, 4);
-      }
-      for (ox = hi; ox < ow; ++ox) border(ox);
+      int64_t off[4], last16 = 0, last8 = 0;
+      for (int j = 0; j < 4; ++j) off[j] = kx[j] * g.dilation_w - g.pad_left;
+      StrideTwoLimits(off, row_ok, iw, last16, last8);
+      InterleaveRow(src, sw, adjacent && row_ok[0], lo, hi, last16, last8, dst);
+      for (int64_t ox = hi; ox < ow; ++ox) border(ox);
     }
   }
 }

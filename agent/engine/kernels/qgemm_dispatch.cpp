@@ -23,10 +23,10 @@ bool HasAvx512Vbmi() {
 }  // namespace
 
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
-  static const ElementwiseKernels scalar{&LutScalar, &DepthwiseChannelScalar,
+  static const ElementwiseKernels scalar{&LutScalar, &DepthwiseScalar,
                                          &QAddScalar, &QuantizeScalar};
   static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
-                                         &DepthwiseChannelAvx512, &QAddAvx512, &QuantizeAvx512};
+                                         &DepthwiseAvx512Vnni, &QAddAvx512, &QuantizeAvx512};
   return EffectiveTier(tier) == KernelTier::kAvx512Vnni ? avx512 : scalar;
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/kernels/depthwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
 
 namespace edge::engine {
@@ -34,7 +35,7 @@ struct ConvShape {
   int64_t padded_bytes;                        // scratch for the padded copy of one group
   int64_t col_bytes;
   int64_t kernel_w_span;  // dilation_w * (kernel_w - 1): how far a tap reads past a row
-  bool depthwise;  // one input and one output channel per group: direct kernel, no im2col
+  bool depthwise;  // one input and one output channel per group: depthwise kernel, no im2col
   bool pointwise;  // 1x1, stride 1, no padding: each channel plane is one long row
   // Implicit GEMM (stride 1, kernel > 1x1): the padded input is interleaved once, 4 channels
   // per pixel, and k-group (tap, channel block) of the GEMM's right operand is that buffer
@@ -43,6 +44,11 @@ struct ConvShape {
   bool implicit;
   int64_t c4, grid, xi_pitch, tmp_bytes, ptr_bytes;
 };
+
+ConvGeometry GeometryOfConv(const Node& n, const ConvShape& s) {
+  return ConvGeometry{s.cin_g, s.ih, s.iw, n.kernel[0], n.kernel[1], n.stride[0],
+                      n.stride[1], n.dilation[0], n.dilation[1], n.pad[0], n.pad[1], s.oh, s.ow};
+}
 
 ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   const Value& x = g.values[n.in[0]];
@@ -77,9 +83,10 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.padded_bytes = pads ? RoundUp(s.cin_g * s.hp * s.wp + 64, 64) : 0;
   s.implicit = !s.depthwise && !s.pointwise && n.stride[0] == 1 && n.stride[1] == 1;
   if (s.depthwise) {
-    // int32 accumulators over the padded-width grid, then one zero-point padded plane
-    s.col_bytes = RoundUp(s.hp * s.wp + 128, 64);  // int8 results on the stride-1 grid
-    s.padded_bytes = RoundUp(s.hp * s.wp + 128 + s.kernel_w_span, 64);
+    // results on the plan's grid when it is wider than the output, then the stride phases
+    const DepthwisePlan plan = MakeDepthwisePlan(GeometryOfConv(n, s));
+    s.col_bytes = plan.direct ? 0 : RoundUp(s.cout * plan.grid, 64);
+    s.padded_bytes = plan.split ? RoundUp(s.cin * plan.phase_bytes, 64) : 0;
   } else if (s.implicit) {
     s.c4 = (s.cin_g + 3) / 4;
     s.kp = n.kernel[0] * n.kernel[1] * s.c4 * 4;
@@ -119,58 +126,45 @@ class QConvStep : public Step {
   std::vector<int8_t> weights;  // [cout][kp]
   std::vector<int32_t> bias;    // [cout], shift and input zero point folded in
   std::vector<float> mult;      // [cout]
-  std::vector<int32_t> depthwise_bias;  // [cout], bias_q without the unsigned-shift correction
-  std::vector<int16_t> tap_weights;     // depthwise: [cout][taps]
-  std::vector<int64_t> tap_offsets;     // depthwise: offset of each tap in the padded plane
+  DepthwisePlan depthwise_plan;         // depthwise: taps, masks and source layout
   int32_t zero_point = 0, qmin = -128, qmax = 127;
 
-  // Depthwise: acc = bias + sum (x - zx) * w over the taps, the same integer the GEMM
-  // formulation computes (padding holds zx, contributing (zx - zx) * w = 0). The input is
-  // copied into a zero-point padded plane; for stride 1 each tap is then one flat loop over
-  // the padded-width output grid (the extra columns are computed and dropped), with no
-  // per-row bookkeeping, which is what narrow feature maps need.
+  // Depthwise: one kernel call for all channels, reading the input in place (stride 1) or
+  // its stride phases, writing the output planes directly unless the grid is wider.
   void RunDepthwise(const ExecEnv& env) const {
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
     int8_t* grid_out = reinterpret_cast<int8_t*>(env.arena + scratch);
-    int8_t* padded = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes);
-    const int64_t sh = geom.stride_h, sw = geom.stride_w, oh = shape.oh, ow = shape.ow, wp = shape.wp;
-    const int64_t taps = geom.kernel_h * geom.kernel_w;
+    int8_t* phases = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes);
+    const DepthwisePlan& p = depthwise_plan;
     DepthwiseArgs a;
-    a.plane = padded;
-    a.grid = ((oh - 1) * sh + 1) * wp;  // stride-1 grid rows up to the last one a strided output needs
-    a.offsets = tap_offsets.data();
-    a.taps = static_cast<int>(taps);
-    a.zx = static_cast<int16_t>(static_cast<int32_t>(pad_byte) - 128);
+    a.src_stride = p.split ? p.phase_bytes : shape.ih * shape.iw;
+    a.out_stride = p.grid;
+    a.channels = shape.cout;
+    a.plan = &p;
+    a.weights = weights.data();
+    a.bias = bias.data();
+    a.mult = mult.data();
+    a.zx = static_cast<int8_t>(pad_byte ^ 0x80);
     a.zero_point = zero_point;
     a.qmin = qmin;
     a.qmax = qmax;
-    a.out = grid_out;
     for (int64_t b = 0; b < shape.batch; ++b) {
+      const int8_t* src = X + b * shape.cin * shape.ih * shape.iw;
+      if (p.split) {
+        SplitDepthwisePhases(src, geom, p, shape.cin, phases);
+        src = phases;
+      }
+      int8_t* dst = Y + b * shape.cout * shape.pixels;
+      a.src = src;
+      a.out = p.direct ? dst : grid_out;
+      env.elementwise->depthwise(a);
+      if (p.direct) continue;
       for (int64_t c = 0; c < shape.cout; ++c) {
-        PadOnePlane(X + (b * shape.cin + c) * shape.ih * shape.iw, padded);
-        a.weights = tap_weights.data() + c * taps;
-        a.bias = depthwise_bias[c];
-        a.mult = mult[c];
-        env.elementwise->depthwise_channel(a);
-        int8_t* dst = Y + (b * shape.cout + c) * shape.pixels;
-        for (int64_t oy = 0; oy < oh; ++oy) {
-          const int8_t* row = grid_out + oy * sh * wp;
-          if (sw == 1) {
-            CopyRow(dst + oy * ow, row, ow);
-          } else {
-            for (int64_t ox = 0; ox < ow; ++ox) dst[oy * ow + ox] = row[ox * sw];
-          }
+        for (int64_t oy = 0; oy < shape.oh; ++oy) {
+          CopyRow(dst + c * shape.pixels + oy * shape.ow, grid_out + c * p.grid + oy * p.pitch, shape.ow);
         }
       }
-    }
-  }
-
-  void PadOnePlane(const int8_t* src, int8_t* dst) const {
-    const int8_t zp = static_cast<int8_t>(pad_byte ^ 0x80);
-    std::memset(dst, zp, static_cast<size_t>(shape.hp * shape.wp + 128 + shape.kernel_w_span));
-    for (int64_t y = 0; y < shape.ih; ++y) {
-      CopyRow(dst + (y + shape.pad_t) * shape.wp + shape.pad_l, src + y * shape.iw, shape.iw);
     }
   }
 
@@ -318,8 +312,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
     s->x = ctx.RefOf(n.in[0]);
     s->out = ctx.Out(n);
     s->scratch = ctx.scratch_offset;
-    s->geom = ConvGeometry{cs.cin_g, cs.ih, cs.iw, n.kernel[0], n.kernel[1], n.stride[0],
-                           n.stride[1], n.dilation[0], n.dilation[1], n.pad[0], n.pad[1], cs.oh, cs.ow};
+    s->geom = GeometryOfConv(n, cs);
     s->pad_byte = static_cast<uint8_t>(x.q.zero_point + 128);
     s->padded_geom = s->geom;
     s->padded_geom.in_h = cs.hp;
@@ -339,18 +332,8 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
       s->bias[c] = static_cast<int32_t>(n.bias_q[c] - shift_zp * sum);
       s->mult[c] = x.q.scale * w.cscale[c] / y.q.scale;
     }
-    s->depthwise_bias = n.bias_q;
-    if (cs.depthwise) {
-      const int64_t taps = n.kernel[0] * n.kernel[1];
-      for (int64_t c = 0; c < cs.cout; ++c) {
-        for (int64_t t = 0; t < taps; ++t) s->tap_weights.push_back(static_cast<int16_t>(w.ci[c * taps + t]));
-      }
-      for (int64_t ky = 0; ky < n.kernel[0]; ++ky) {
-        for (int64_t kx = 0; kx < n.kernel[1]; ++kx) {
-          s->tap_offsets.push_back(ky * n.dilation[0] * cs.wp + kx * n.dilation[1]);
-        }
-      }
-    }
+    // depthwise: weights [cout][kp] are [cout][taps rounded up to 4], the plan's layout
+    if (cs.depthwise) s->depthwise_plan = MakeDepthwisePlan(s->geom);
     if (cs.pointwise) {
       // 1x1 stride 1: the im2col of a whole plane is one row of H*W pixels
       s->geom = ConvGeometry{cs.cin_g, 1, cs.pixels, 1, 1, 1, 1, 1, 1, 0, 0, 1, cs.pixels};

@@ -155,7 +155,7 @@ namespace {
 TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernels]") {
   std::mt19937 rng(99);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  for (int trial = 0; trial < 200; ++trial) {
+  for (int trial = 0; trial < 400; ++trial) {
     ConvGeometry g;
     g.channels = pick(1, 5);
     g.in_h = pick(1, 12);
@@ -166,9 +166,11 @@ TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernel
     g.stride_w = pick(1, 3);
     g.dilation_h = pick(1, 2);
     g.dilation_w = pick(1, 2);
-    g.pad_top = pick(0, 2);
-    g.pad_left = pick(0, 2);
-    const int64_t pad_bottom = pick(0, 2), pad_right = pick(0, 2);
+    // Half the trials unpadded: every window inside the input (the padded-copy fast path).
+    const bool unpadded = trial % 2 == 0;
+    g.pad_top = unpadded ? 0 : pick(0, 2);
+    g.pad_left = unpadded ? 0 : pick(0, 2);
+    const int64_t pad_bottom = unpadded ? 0 : pick(0, 2), pad_right = unpadded ? 0 : pick(0, 2);
     const int64_t span_h = g.dilation_h * (g.kernel_h - 1) + 1, span_w = g.dilation_w * (g.kernel_w - 1) + 1;
     if (g.in_h + g.pad_top + pad_bottom < span_h || g.in_w + g.pad_left + pad_right < span_w) continue;
     g.out_h = (g.in_h + g.pad_top + pad_bottom - span_h) / g.stride_h + 1;
@@ -261,28 +263,153 @@ TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernel
         REQUIRE(got == want);
       }
     }
-    // Whole depthwise channels: random planes, 3x3 and 5x1 taps, extreme parameters.
-    for (int trial = 0; trial < 60; ++trial) {
-      const int64_t wp = 3 + trial % 29, rows = 2 + trial % 7;
-      const int taps = trial % 2 == 0 ? 9 : 5;
-      std::vector<int64_t> offsets;
-      for (int t = 0; t < taps; ++t) offsets.push_back(taps == 9 ? (t / 3) * wp + t % 3 : t * wp);
-      const int64_t grid = rows * wp;
-      std::vector<int8_t> plane(static_cast<size_t>(grid + offsets.back() + 160));
-      for (auto& v : plane) v = byte();
-      std::vector<int16_t> weights;
-      for (int t = 0; t < taps; ++t) weights.push_back(trial % 5 == 0 ? int16_t{-128} : static_cast<int16_t>(byte()));
-      DepthwiseArgs a{plane.data(), grid, offsets.data(), weights.data(), taps,
-                      static_cast<int32_t>(rng() % 20001) - 10000, trial % 3 == 0 ? 0.5f : 0.0037f,
-                      static_cast<int16_t>(trial % 4 == 0 ? -128 : byte()), trial % 4 == 1 ? -128 : 3,
-                      trial % 6 == 0 ? 0 : -128, 127, nullptr};
-      std::vector<int8_t> want(static_cast<size_t>(grid + 64)), got(static_cast<size_t>(grid + 64));
-      a.out = want.data();
-      DepthwiseChannelScalar(a);
-      a.out = got.data();
-      k.depthwise_channel(a);
-      INFO("depthwise channel trial " << trial << " tier " << KernelTierName(tier));
-      REQUIRE(std::equal(want.begin(), want.begin() + grid, got.begin()));
+  }
+}
+
+}  // namespace
+}  // namespace edge::engine
+
+#include "agent/engine/kernels/depthwise.h"
+
+namespace edge::engine {
+namespace {
+
+// A depthwise problem: the geometry, per-channel weights and requantization, random data.
+struct DepthwiseProblem {
+  ConvGeometry g;
+  int64_t channels = 0;
+  std::vector<int8_t> x, weights;  // weights [channels][plan.taps], zero past the real taps
+  std::vector<int32_t> bias_q, bias_eff;
+  std::vector<float> mult;
+  int8_t zx = 0;
+  int32_t zero_point = 0, qmin = -128, qmax = 127;
+  DepthwisePlan plan;
+};
+
+DepthwiseProblem MakeDepthwiseProblem(std::mt19937& rng, int trial) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  DepthwiseProblem p;
+  ConvGeometry& g = p.g;
+  for (;;) {
+    g.channels = 1;
+    g.in_h = pick(1, 20);
+    g.in_w = pick(1, 40);
+    g.kernel_h = pick(1, 5);
+    g.kernel_w = pick(1, 5);
+    g.stride_h = pick(1, 3);
+    g.stride_w = pick(1, 3);
+    g.dilation_h = pick(1, 2);
+    g.dilation_w = pick(1, 2);
+    g.pad_top = pick(0, 3);
+    g.pad_left = pick(0, 3);
+    const int64_t pad_bottom = pick(0, 3), pad_right = pick(0, 3);  // asymmetric padding
+    const int64_t span_h = g.dilation_h * (g.kernel_h - 1) + 1, span_w = g.dilation_w * (g.kernel_w - 1) + 1;
+    if (g.in_h + g.pad_top + pad_bottom < span_h || g.in_w + g.pad_left + pad_right < span_w) continue;
+    g.out_h = (g.in_h + g.pad_top + pad_bottom - span_h) / g.stride_h + 1;
+    g.out_w = (g.in_w + g.pad_left + pad_right - span_w) / g.stride_w + 1;
+    break;
+  }
+  const bool extreme = trial % 3 == 0;
+  p.channels = pick(1, 21);  // not a multiple of 16 or 64
+  p.plan = MakeDepthwisePlan(g);
+  p.x.resize(static_cast<size_t>(p.channels * g.in_h * g.in_w));
+  for (auto& v : p.x) v = static_cast<int8_t>(extreme ? (pick(0, 1) ? 127 : -128) : pick(-128, 127));
+  p.zx = static_cast<int8_t>(trial % 4 == 0 ? -128 : trial % 4 == 1 ? 127 : pick(-128, 127));
+  p.zero_point = trial % 5 == 0 ? -128 : trial % 5 == 1 ? 127 : pick(-20, 20);
+  if (trial % 7 == 2) p.qmin = p.zero_point;  // a folded Relu
+  p.weights.assign(static_cast<size_t>(p.channels * p.plan.taps), 0);
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  for (int64_t c = 0; c < p.channels; ++c) {
+    int64_t sum = 0;
+    for (int64_t t = 0; t < taps; ++t) {
+      const int w = extreme ? (pick(0, 1) ? 127 : -128) : pick(-128, 127);
+      p.weights[c * p.plan.taps + t] = static_cast<int8_t>(w);
+      sum += w;
+    }
+    p.bias_q.push_back(pick(extreme ? -4000000 : -20000, extreme ? 4000000 : 20000));
+    p.bias_eff.push_back(static_cast<int32_t>(p.bias_q.back() - (128 + p.zx) * sum));
+    p.mult.push_back(extreme ? 0.5f : std::uniform_real_distribution<float>(1e-4f, 2e-2f)(rng));
+  }
+  return p;
+}
+
+// The conv's definition: out = requantize(bias + sum over in-bounds taps of w * (x - zx)).
+std::vector<int8_t> NaiveDepthwise(const DepthwiseProblem& p) {
+  const ConvGeometry& g = p.g;
+  std::vector<int8_t> y;
+  for (int64_t c = 0; c < p.channels; ++c) {
+    for (int64_t oy = 0; oy < g.out_h; ++oy) {
+      for (int64_t ox = 0; ox < g.out_w; ++ox) {
+        int32_t acc = p.bias_q[c];
+        for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+          for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+            const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+            const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
+            if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) continue;
+            acc += p.weights[c * p.plan.taps + ky * g.kernel_w + kx] *
+                   (p.x[(c * g.in_h + iy) * g.in_w + ix] - p.zx);
+          }
+        }
+        y.push_back(Requantize(acc, p.mult[c], p.zero_point, p.qmin, p.qmax));
+      }
+    }
+  }
+  return y;
+}
+
+// Runs a depthwise kernel the way the conv step does: phase split if the plan asks for it,
+// then the output planes (copied out of the grid when it is wider than the output).
+std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p) {
+  const DepthwisePlan& plan = p.plan;
+  std::vector<int8_t> phases(static_cast<size_t>(p.channels * plan.phase_bytes));
+  const int8_t* src = p.x.data();
+  if (plan.split) {
+    SplitDepthwisePhases(p.x.data(), p.g, plan, p.channels, phases.data());
+    src = phases.data();
+  }
+  // The grid, with a guard byte after each channel so writes past the grid are caught.
+  const int64_t stride = plan.grid + 1;
+  std::vector<int8_t> grid(static_cast<size_t>(p.channels * stride), int8_t{0x5A});
+  DepthwiseArgs a;
+  a.src = src;
+  a.src_stride = plan.split ? plan.phase_bytes : p.g.in_h * p.g.in_w;
+  a.out = grid.data();
+  a.out_stride = stride;
+  a.channels = p.channels;
+  a.plan = &plan;
+  a.weights = p.weights.data();
+  a.bias = p.bias_eff.data();
+  a.mult = p.mult.data();
+  a.zx = p.zx;
+  a.zero_point = p.zero_point;
+  a.qmin = p.qmin;
+  a.qmax = p.qmax;
+  fn(a);
+  std::vector<int8_t> y;
+  for (int64_t c = 0; c < p.channels; ++c) {
+    REQUIRE(grid[c * stride + plan.grid] == 0x5A);
+    for (int64_t oy = 0; oy < p.g.out_h; ++oy) {
+      for (int64_t ox = 0; ox < p.g.out_w; ++ox) y.push_back(grid[c * stride + oy * plan.pitch + ox]);
+    }
+  }
+  return y;
+}
+
+TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels]") {
+  std::mt19937 rng(31);
+  for (int trial = 0; trial < 400; ++trial) {
+    const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial);
+    const ConvGeometry& g = p.g;
+    INFO("trial " << trial << " in " << g.in_h << "x" << g.in_w << " kernel " << g.kernel_h << "x" << g.kernel_w
+                  << " stride " << g.stride_h << "x" << g.stride_w << " dilation " << g.dilation_h << "x"
+                  << g.dilation_w << " pad " << g.pad_top << "," << g.pad_left << " out " << g.out_h << "x"
+                  << g.out_w << " channels " << p.channels);
+    const auto want = NaiveDepthwise(p);
+    REQUIRE(RunDepthwise(&DepthwiseScalar, p) == want);
+    for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+      if (!TierSupported(tier)) continue;
+      INFO("tier " << KernelTierName(tier));
+      REQUIRE(RunDepthwise(ElementwiseForTier(tier).depthwise, p) == want);
     }
   }
 }

@@ -1,0 +1,63 @@
+// int8 depthwise convolution (one input and one output channel per group), computed directly
+// on the strided output grid: no padded copy, no im2col, no wasted outputs.
+//
+// Output pixel (oy, ox) of tap (ky, kx) reads input (oy*sh - pad_top + ky*dh, ox*sw - pad_left
+// + kx*dw). With stride 1 the input plane is read in place: output q = oy*iw + ox reads q +
+// offset[t]. With a stride, the input is first split into stride phases (phase (rp, cp) holds
+// rows rp, rp + sh, ... and columns cp, cp + sw, ...), each with row pitch `pitch`, so a strided
+// tap is again a constant offset from q. Either way each tap of each block of 64 outputs is one
+// masked load: the mask drops reads that fall in the padding (or wrap into a neighbouring row),
+// and a dropped lane reads the input zero point, which contributes (zx - zx) * w = 0 exactly
+// like the zero-point padding of the GEMM formulation.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "agent/engine/kernels/im2col_u8.h"
+
+namespace edge::engine {
+
+inline constexpr int64_t kDepthwiseBlock = 64;  // outputs per mask word
+
+struct DepthwisePlan {
+  int64_t pitch = 0;        // row pitch of the output grid and of the source (phase) planes
+  int64_t grid = 0;         // out_h * pitch outputs computed per channel
+  int64_t blocks = 0;       // ceil(grid / 64)
+  bool split = false;       // the input is split into stride phases first (else read in place)
+  int64_t phase_rows = 0;   // rows of one phase plane (split only)
+  int64_t phase_bytes = 0;  // bytes of one channel's phase planes (split only)
+  bool direct = false;      // pitch == out_w: the grid is the output plane, no copy-out
+  int taps = 0;             // kernel taps rounded up to a multiple of 4 (extra taps: weight 0)
+  std::vector<int64_t> offsets;  // [taps] from output index q to the tap's source byte
+  std::vector<uint64_t> masks;   // [blocks][taps] bit i: output q = 64*block + i reads the source
+};
+
+DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g);
+
+// Splits `channels` input planes of g.in_h x g.in_w into their stride phases (plan.split).
+void SplitDepthwisePhases(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
+                          int8_t* phases);
+
+// acc = bias[c] + sum_t w[c][t] * (src + 128), src the tap's byte or zx where the mask drops it;
+// out[c][q] = requantize(acc) for q < grid, exactly as QGemm requantizes. bias has the unsigned
+// shift and the zero point folded in (bias - (128 + zx) * sum_t w), as for the GEMM.
+struct DepthwiseArgs {
+  const int8_t* src = nullptr;  // channel c's source: src + c * src_stride
+  int64_t src_stride = 0;
+  int8_t* out = nullptr;  // channel c's grid: out + c * out_stride
+  int64_t out_stride = 0;
+  int64_t channels = 0;
+  const DepthwisePlan* plan = nullptr;
+  const int8_t* weights = nullptr;  // [channels][plan.taps]
+  const int32_t* bias = nullptr;    // [channels]
+  const float* mult = nullptr;      // [channels]
+  int8_t zx = 0;
+  int32_t zero_point = 0, qmin = -128, qmax = 127;
+};
+using DepthwiseFn = void (*)(const DepthwiseArgs& args);
+
+void DepthwiseScalar(const DepthwiseArgs& args);
+void DepthwiseAvx512Vnni(const DepthwiseArgs& args);
+
+}  // namespace edge::engine

@@ -1,0 +1,80 @@
+// AVX-512 VNNI tier of the depthwise kernel: 64 outputs per step, each tap one masked byte load
+// (a dropped lane reads zx), four taps interleaved per output and summed by one vpdpbusd.
+// Compiled with -mavx512f/bw/vl/vnni for this file only; reached through ElementwiseForTier.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "agent/engine/kernels/depthwise.h"
+
+namespace edge::engine {
+namespace {
+
+// As in qgemm_avx512vnni.cpp: GCC 12 spills accumulators around the vpdpbusd intrinsic.
+inline __m512i Dpbusd(__m512i acc, __m512i unsigned_bytes, __m512i signed_bytes) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(unsigned_bytes), "v"(signed_bytes));
+  return acc;
+}
+
+// The tap's 64 source bytes as unsigned (x + 128); masked-off lanes never touch memory, so
+// the address may lie outside the plane (integer arithmetic: no out-of-bounds pointer).
+inline __m512i LoadTap(uintptr_t src, int64_t offset, uint64_t mask, __m512i fill) {
+  const void* p = reinterpret_cast<const void*>(src + static_cast<uintptr_t>(offset));
+  return _mm512_xor_si512(_mm512_mask_loadu_epi8(fill, mask, p), _mm512_set1_epi8(-128));
+}
+
+}  // namespace
+
+void DepthwiseAvx512Vnni(const DepthwiseArgs& a) {
+  const DepthwisePlan& p = *a.plan;
+  const int groups = p.taps / 4;
+  const __m512i fill = _mm512_set1_epi8(a.zx);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(a.qmin - a.zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
+  const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(a.zero_point));
+  const int64_t* offsets = p.offsets.data();
+  for (int64_t c = 0; c < a.channels; ++c) {
+    const int8_t* w = a.weights + c * p.taps;
+    int8_t* out = a.out + c * a.out_stride;
+    const __m512i bias = _mm512_set1_epi32(a.bias[c]);
+    const __m512 mult = _mm512_set1_ps(a.mult[c]);
+    for (int64_t b = 0; b < p.blocks; ++b) {
+      const uintptr_t src = reinterpret_cast<uintptr_t>(a.src + c * a.src_stride) +
+                            static_cast<uintptr_t>(b * kDepthwiseBlock);
+      const uint64_t* masks = p.masks.data() + b * p.taps;
+      // acc[j] holds outputs 4j..4j+3 of each 16-output lane (the unpack order), j = 0..3
+      __m512i acc[4] = {bias, bias, bias, bias};
+      for (int g = 0; g < groups; ++g) {
+        const int t = 4 * g;
+        const __m512i v0 = LoadTap(src, offsets[t], masks[t], fill);
+        const __m512i v1 = LoadTap(src, offsets[t + 1], masks[t + 1], fill);
+        const __m512i v2 = LoadTap(src, offsets[t + 2], masks[t + 2], fill);
+        const __m512i v3 = LoadTap(src, offsets[t + 3], masks[t + 3], fill);
+        int32_t word;
+        std::memcpy(&word, w + t, 4);
+        const __m512i wv = _mm512_set1_epi32(word);
+        const __m512i ab_lo = _mm512_unpacklo_epi8(v0, v1), ab_hi = _mm512_unpackhi_epi8(v0, v1);
+        const __m512i cd_lo = _mm512_unpacklo_epi8(v2, v3), cd_hi = _mm512_unpackhi_epi8(v2, v3);
+        acc[0] = Dpbusd(acc[0], _mm512_unpacklo_epi16(ab_lo, cd_lo), wv);
+        acc[1] = Dpbusd(acc[1], _mm512_unpackhi_epi16(ab_lo, cd_lo), wv);
+        acc[2] = Dpbusd(acc[2], _mm512_unpacklo_epi16(ab_hi, cd_hi), wv);
+        acc[3] = Dpbusd(acc[3], _mm512_unpackhi_epi16(ab_hi, cd_hi), wv);
+      }
+      __m512i q[4];
+      for (int j = 0; j < 4; ++j) {
+        __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), mult);
+        x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+        q[j] = _mm512_cvtps_epi32(x);  // within [qmin - zp, qmax - zp]: no saturation below
+      }
+      // packs per 128-bit lane: (0-3, 4-7) and (8-11, 12-15), then bytes 0-15: in order again
+      const __m512i q01 = _mm512_add_epi16(_mm512_packs_epi32(q[0], q[1]), zp);
+      const __m512i q23 = _mm512_add_epi16(_mm512_packs_epi32(q[2], q[3]), zp);
+      const __m512i bytes = _mm512_packs_epi16(q01, q23);
+      const int64_t left = p.grid - b * kDepthwiseBlock;
+      const __mmask64 store = left >= kDepthwiseBlock ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+      _mm512_mask_storeu_epi8(out + b * kDepthwiseBlock, store, bytes);
+    }
+  }
+}
+
+}  // namespace edge::engine

@@ -1,0 +1,95 @@
+// The layout side of the depthwise kernel, shared by every tier: which byte each tap of each
+// output reads, and the stride-phase split of the input (SSE2 only, part of x86-64).
+#include <emmintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "agent/engine/kernels/depthwise.h"
+
+namespace edge::engine {
+namespace {
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+}  // namespace
+
+DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g) {
+  DepthwisePlan p;
+  const int64_t sh = g.stride_h, sw = g.stride_w;
+  p.pitch = std::max((g.in_w + sw - 1) / sw, g.out_w);
+  // Stride 1 reads the input in place when its rows already have the grid's pitch.
+  p.split = sh != 1 || sw != 1 || p.pitch != g.in_w;
+  p.phase_rows = (g.in_h + sh - 1) / sh;
+  p.phase_bytes = p.split ? sh * sw * p.phase_rows * p.pitch : 0;
+  p.grid = g.out_h * p.pitch;
+  p.blocks = (p.grid + kDepthwiseBlock - 1) / kDepthwiseBlock;
+  p.direct = p.pitch == g.out_w;
+  const int64_t real_taps = g.kernel_h * g.kernel_w;
+  p.taps = static_cast<int>((real_taps + 3) / 4 * 4);
+  p.offsets.assign(static_cast<size_t>(p.taps), 0);
+  p.masks.assign(static_cast<size_t>(p.blocks * p.taps), 0);
+  for (int64_t t = 0; t < real_taps; ++t) {
+    const int64_t a = (t / g.kernel_w) * g.dilation_h - g.pad_top;  // input row of output row 0
+    const int64_t b = (t % g.kernel_w) * g.dilation_w - g.pad_left;  // input column of output column 0
+    if (p.split) {
+      const int64_t row = FloorDiv(a, sh), col = FloorDiv(b, sw);
+      const int64_t phase = (a - row * sh) * sw + (b - col * sw);
+      p.offsets[t] = phase * p.phase_rows * p.pitch + row * p.pitch + col;
+    } else {
+      p.offsets[t] = a * p.pitch + b;
+    }
+    for (int64_t q = 0; q < p.grid; ++q) {
+      const int64_t oy = q / p.pitch, ox = q % p.pitch;
+      const int64_t iy = oy * sh + a, ix = ox * sw + b;
+      if (ox < g.out_w && iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w) {
+        p.masks[(q / kDepthwiseBlock) * p.taps + t] |= uint64_t{1} << (q % kDepthwiseBlock);
+      }
+    }
+  }
+  return p;
+}
+
+void SplitDepthwisePhases(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
+                          int8_t* phases) {
+  const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w, pitch = plan.pitch;
+  const int64_t phase_stride = plan.phase_rows * pitch;  // from one column phase to the next
+  for (int64_t c = 0; c < channels; ++c) {
+    const int8_t* plane = x + c * g.in_h * iw;
+    int8_t* dst = phases + c * plan.phase_bytes;
+    // Input row iy goes to row iy / sh of row phase iy % sh, tracked without divisions.
+    for (int64_t iy = 0, rp = 0, r = 0; iy < g.in_h; ++iy) {
+      const int8_t* row = plane + iy * iw;
+      int8_t* phase_row = dst + (rp * sw * plan.phase_rows + r) * pitch;  // column phase 0
+      if (++rp == sh) {
+        rp = 0;
+        ++r;
+      }
+      if (sw == 1) {
+        std::memcpy(phase_row, row, static_cast<size_t>(iw));
+        continue;
+      }
+      int64_t ix = 0;
+      if (sw == 2) {
+        // 16 input bytes -> 8 even-column and 8 odd-column bytes
+        const __m128i low = _mm_set1_epi16(0x00FF);
+        for (; ix + 16 <= iw; ix += 16) {
+          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + ix));
+          const __m128i even = _mm_packus_epi16(_mm_and_si128(v, low), v);
+          const __m128i odd = _mm_packus_epi16(_mm_srli_epi16(v, 8), v);
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(phase_row + ix / 2), even);
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(phase_row + phase_stride + ix / 2), odd);
+        }
+      }
+      for (int64_t cp = 0, col = ix / sw; ix < iw; ++ix) {  // ix % sw == 0 here
+        phase_row[cp * phase_stride + col] = row[ix];
+        if (++cp == sw) {
+          cp = 0;
+          ++col;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace edge::engine
