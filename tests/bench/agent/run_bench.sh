@@ -27,11 +27,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-for b in agent/edge-agent controller/edge-controller controller/edgectl tests/bench/agent/edge-infer-bench; do
+for b in agent/edge-agent controller/edge-controller controller/edgectl tests/bench/agent/edge-infer-bench \
+  tests/bench/agent/edge-grpc-floor; do
   if [ ! -x "$LF_BIN/$b" ]; then
     echo "== building the release binaries in $LF_BIN" >&2
     (cd "$root" && cmake --preset release >/dev/null &&
-      cmake --build "$LF_BIN" -j2 --target edge-agent edge-controller edgectl edge-infer-bench) || exit 1
+      cmake --build "$LF_BIN" -j2 --target edge-agent edge-controller edgectl edge-infer-bench edge-grpc-floor) || exit 1
     break
   fi
 done
@@ -86,6 +87,15 @@ echo "== controller and one agent (release build: $LF_BIN)" >&2
 # The agent's production defaults for what runs while it is idle (lf_add_agent speeds them up).
 one_agent_fleet '"report_interval_seconds": 5, "probation_check_ms": 1000'
 sleep 3  # enrollment done; let start-up settle
+
+echo "== the stack's floor: a bare gRPC server and TLS channel on the same libraries" >&2
+"$LF_BIN/tests/bench/agent/edge-grpc-floor" "$LF_DIR/floor.sock" $((idle_seconds + 5)) &
+floor_pid=$!
+sleep "$idle_seconds"
+floor_kb=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$floor_pid/status")
+floor_file_kb=$(awk '$1 == "RssFile:" { print $2 }' "/proc/$floor_pid/status")
+wait "$floor_pid"
+echo "   floor: VmRSS $(mib "$floor_kb") MiB (file $(mib "$floor_file_kb"))" >&2
 
 idle_rows=""
 echo "== idle, no model" >&2
@@ -176,7 +186,7 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 met() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t ? "met" : "**missed**") }'; }
 md="## Agent runtime
 
-Produced by \`cmake --preset release && cmake --build build/release -j2 --target edge-agent edge-controller edgectl edge-infer-bench && tests/bench/agent/run_bench.sh\`
+Produced by \`cmake --preset release && cmake --build build/release -j2 --target edge-agent edge-controller edgectl edge-infer-bench edge-grpc-floor && tests/bench/agent/run_bench.sh\`
 on $cpu_model ($(nproc) vCPUs, load average $loadavg at the start), $(date -u +%F), in $((SECONDS - started)) s. One edge-controller and one
 edge-agent (release build, \`report_interval_seconds\` 5, \`probation_check_ms\` 1000: the agent's
 defaults) on loopback, started by \`deploy/lib/localfleet.sh\`; the timing client is
@@ -201,6 +211,13 @@ Target: idle RSS without a model ≤ 10 MB: $(met "$idle_no_model_kb" 10240) ($(
 $(mib "$idle_no_model_file_kb") MiB are file-backed pages of the binary and the shared libraries gRPC, OpenSSL,
 protobuf, libstdc++, SQLite and libsystemd (table below); the memory only the agent holds, its
 private dirty pages, is $(mib "$idle_no_model_dirty_kb") MiB, which would meet the 10 MB target.
+
+Reference, measured in the same run: \`edge-grpc-floor\` (tests/bench/agent/grpc_floor.cpp), a
+process that only starts a gRPC server on a unix socket and one TLS client channel on the same
+shared libraries and idles, has a VmRSS of $(mib "$floor_kb") MiB ($(mib "$floor_file_kb") MiB file-backed). The
+agent is $(awk -v a="$idle_no_model_kb" -v f="$floor_kb" 'BEGIN { printf "%.1f", (a - f) / 1024 }') MiB above that floor: with the stack the project is built on (gRPC,
+protobuf and OpenSSL as Debian's shared libraries), ≤ 10 MB VmRSS cannot be met by the agent's
+own code.
 
 Largest mappings by RSS, idle without a model (\`/proc/PID/smaps\`, summed per object):
 
