@@ -43,6 +43,11 @@ step "edge-agent install: verified, gated and serving with the controller down"
 grep -q '"health gate passed".*"version":"v2"' "$LF_DIR/gw-1.log" || lf_die "no health gate ran for v2"
 ok "v2 serves"
 
+step "an older version (below the anti-rollback floor v2 raised) is refused at the console"
+lf_edgectl bundle export "$b1" --out "$LF_DIR/mlp-v1.bundle" 2>/dev/null || lf_die "export v1"
+expect_fail 1 "floor" "$LF_BIN/agent/edge-agent" install "$LF_DIR/mlp-v1.bundle" --config "$LF_DIR/gw-1.json"
+[ "$(infer_version gw-1 mlp --input "$LF_DIR/ok.npy")" = v2 ] || lf_die "v2 no longer serves"
+
 step "the controller comes back and learns of v2"
 lf_start_controller
 lf_wait_for 30 all_online 1 || lf_die "agent did not reconnect"
