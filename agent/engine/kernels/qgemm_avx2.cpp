@@ -70,8 +70,15 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
     const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(x), zp);
     alignas(32) int32_t tmp[8];
     _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), q);
-    int8_t* out = a.out + (m0 + r) * a.ldo + n0;
-    for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<int8_t>(tmp[c]);
+    int8_t* out = a.out + (m0 + r) * a.ldo;
+    if (a.grid_pitch == 0) {
+      for (int64_t c = 0; c < cols; ++c) out[n0 + c] = static_cast<int8_t>(tmp[c]);
+      continue;
+    }
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t row = (n0 + c) / a.grid_pitch, col = n0 + c - row * a.grid_pitch;
+      if (col < a.grid_width) out[row * a.grid_width + col] = static_cast<int8_t>(tmp[c]);
+    }
   }
 }
 

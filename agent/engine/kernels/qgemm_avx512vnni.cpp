@@ -18,6 +18,30 @@ inline __m512i Dpbusd(__m512i acc, __m512i unsigned_bytes, __m512i signed_bytes)
 }  // 6 rows x 4 vectors = 24 accumulators of the 32 zmm registers
 constexpr int kMaxVecs = 4;
 
+// Where the 16 columns from n go in an output row: runs of lanes, each one masked store at
+// `offset` from the row (lane i to offset + i; integer offsets, they may be negative).
+struct ColumnRuns {
+  int count = 0;
+  __mmask16 mask[17];
+  int64_t offset[17];
+};
+
+inline void GridRuns(const QGemmArgs& a, int64_t n, ColumnRuns& runs) {
+  const int64_t lanes = std::min<int64_t>(16, a.n - n);
+  runs.count = 0;
+  int64_t row = n / a.grid_pitch, col = n - row * a.grid_pitch;
+  for (int64_t i = 0; i < lanes; ++row, col = 0) {
+    const int64_t run = std::min(lanes - i, a.grid_pitch - col);  // lanes in this grid row
+    const int64_t valid = std::max<int64_t>(0, std::min(run, a.grid_width - col));
+    if (valid > 0) {
+      runs.mask[runs.count] = __mmask16(((1u << valid) - 1u) << i);
+      runs.offset[runs.count] = row * a.grid_width + col - i;
+      ++runs.count;
+    }
+    i += run;
+  }
+}
+
 template <bool kLeftWeights, int kRows, int kVecs>
 void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
   __m512i acc[kRows][kVecs];
@@ -57,6 +81,12 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
   const __m512 lo = _mm512_set1_ps(static_cast<float>(a.qmin - a.zero_point));
   const __m512 hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
   const __m512i zp = _mm512_set1_epi32(a.zero_point);
+  const bool grid = a.grid_pitch != 0;
+  ColumnRuns runs[kVecs];
+  if (grid) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) GridRuns(a, n0 + v * 16, runs[v]);
+  }
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
 #pragma GCC unroll 4
@@ -73,10 +103,19 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
       }
       __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[r][v], bias)), mult);
       x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-      const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(x), zp);
-      const int64_t left = a.n - n;
-      const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-      _mm_mask_storeu_epi8(a.out + (m0 + r) * a.ldo + n, mask, _mm512_cvtsepi32_epi8(q));
+      const __m128i bytes = _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(x), zp));
+      if (!grid) {
+        const int64_t left = a.n - n;
+        const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+        _mm_mask_storeu_epi8(a.out + (m0 + r) * a.ldo + n, mask, bytes);
+        continue;
+      }
+      const uintptr_t row = reinterpret_cast<uintptr_t>(a.out + (m0 + r) * a.ldo);
+      for (int i = 0; i < runs[v].count; ++i) {
+        // masked-off lanes are never written, so the run's base may lie before the row
+        _mm_mask_storeu_epi8(reinterpret_cast<void*>(row + static_cast<uintptr_t>(runs[v].offset[i])),
+                             runs[v].mask[i], bytes);
+      }
     }
   }
 }

@@ -121,6 +121,61 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
   if (checked_tiers == 0) WARN("no SIMD tier on this CPU: only the scalar kernel was exercised");
 }
 
+// The grid store of an implicit-GEMM conv: columns are rows of `pitch` of which the first
+// `width` are stored, packed, into the output row; the rest are never written.
+std::vector<int8_t> RunGridKernel(QGemmFn fn, const Problem& p, const Buffers& b, int64_t kp, int64_t np,
+                                  int64_t pitch, int64_t width) {
+  const int64_t ldo = (p.n + pitch - 1) / pitch * width + 7;  // guard bytes after each row
+  std::vector<int8_t> out(static_cast<size_t>(p.m * ldo), int8_t{0x5A});
+  QGemmArgs a;
+  a.weights = p.weights;
+  a.m = p.m;
+  a.n = p.n;
+  a.kp = kp;
+  a.np = np;
+  a.left = b.left.data();
+  a.right = b.right.data();
+  a.bias = b.bias.data();
+  a.mult = b.mult.data();
+  a.zero_point = p.zero_point;
+  a.qmin = p.qmin;
+  a.qmax = p.qmax;
+  a.out = out.data();
+  a.ldo = ldo;
+  a.grid_pitch = pitch;
+  a.grid_width = width;
+  fn(a);
+  return out;
+}
+
+TEST_CASE("every qgemm tier stores the valid columns of a grid like the reference", "[engine][kernels]") {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 200), dim_k(1, 80), pick(0, 1 << 20);
+  for (int i = 0; i < 200; ++i) {
+    const Problem p{i % 3 == 0 ? QGemmWeights::kRight : QGemmWeights::kLeft, dim_m(rng), dim_n(rng), dim_k(rng),
+                    static_cast<int32_t>(pick(rng) % 41) - 20, -128, 127, i % 4 == 0};
+    const int64_t pitch = 1 + i % 37, width = 1 + pick(rng) % pitch;
+    const int64_t kp = RoundUp(p.k, 4), np = RoundUp(p.n, kQGemmColumnAlign);
+    const Buffers b = MakeBuffers(p, rng, kp, np);
+    // The plain output, its grid columns moved to where the grid store puts them.
+    const auto plain = RunKernel(&QGemmScalar, p, b, kp, np);
+    const int64_t ldo = (p.n + pitch - 1) / pitch * width + 7;
+    std::vector<int8_t> want(static_cast<size_t>(p.m * ldo), int8_t{0x5A});
+    for (int64_t r = 0; r < p.m; ++r) {
+      for (int64_t n = 0; n < p.n; ++n) {
+        if (n % pitch < width) want[r * ldo + n / pitch * width + n % pitch] = plain[r * (p.n + 7) + n];
+      }
+    }
+    INFO("m=" << p.m << " n=" << p.n << " k=" << p.k << " pitch " << pitch << " width " << width);
+    REQUIRE(RunGridKernel(&QGemmScalar, p, b, kp, np, pitch, width) == want);
+    for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+      if (!TierSupported(tier)) continue;
+      INFO("tier " << KernelTierName(tier));
+      REQUIRE(RunGridKernel(QGemmForTier(tier), p, b, kp, np, pitch, width) == want);
+    }
+  }
+}
+
 TEST_CASE("requantization rounds half to even like ONNX QuantizeLinear", "[engine][kernels]") {
   CHECK(Requantize(5, 0.5f, 0, -128, 127) == 2);    // 2.5 -> 2
   CHECK(Requantize(7, 0.5f, 0, -128, 127) == 4);    // 3.5 -> 4
@@ -151,6 +206,42 @@ TEST_CASE("im2col pads with the zero point", "[engine][kernels]") {
 
 namespace edge::engine {
 namespace {
+
+TEST_CASE("the implicit-GEMM operand is the padded input, 4 channels per pixel", "[engine][kernels]") {
+  std::mt19937 rng(5);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int trial = 0; trial < 200; ++trial) {
+    ConvGeometry g;
+    g.channels = pick(1, 11);
+    g.in_h = pick(1, 12);
+    g.in_w = pick(1, 45);
+    g.pad_top = pick(0, 3);
+    g.pad_left = pick(0, 3);
+    const int64_t hp = g.in_h + g.pad_top + pick(0, 3), wp = g.in_w + g.pad_left + pick(0, 3);
+    const int8_t zp = static_cast<int8_t>(pick(-128, 127));
+    const uint8_t pad_byte = static_cast<uint8_t>(zp + 128);
+    std::vector<int8_t> x(static_cast<size_t>(g.channels * g.in_h * g.in_w));
+    for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
+    std::vector<int8_t> pad_row(static_cast<size_t>(g.in_w), zp);
+    const int64_t blocks = (g.channels + 3) / 4, block_stride = hp * wp * 4 + 8;
+    std::vector<uint8_t> got(static_cast<size_t>(blocks * block_stride), 0xEE);
+    InterleavePaddedU8(x.data(), g, hp, wp, pad_byte, pad_row.data(), block_stride, got.data());
+    std::vector<uint8_t> want(got.size(), 0xEE);  // the 8 bytes after each block stay untouched
+    for (int64_t c = 0; c < blocks * 4; ++c) {
+      for (int64_t y = 0; y < hp; ++y) {
+        for (int64_t xx = 0; xx < wp; ++xx) {
+          const int64_t iy = y - g.pad_top, ix = xx - g.pad_left;
+          const bool inside = c < g.channels && iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
+          want[c / 4 * block_stride + (y * wp + xx) * 4 + c % 4] =
+              inside ? static_cast<uint8_t>(x[(c * g.in_h + iy) * g.in_w + ix] + 128) : pad_byte;
+        }
+      }
+    }
+    INFO("trial " << trial << " channels " << g.channels << " in " << g.in_h << "x" << g.in_w << " padded " << hp
+                  << "x" << wp);
+    REQUIRE(got == want);
+  }
+}
 
 TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernels]") {
   std::mt19937 rng(99);
