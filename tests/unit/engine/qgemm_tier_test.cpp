@@ -49,13 +49,18 @@ Buffers MakeBuffers(const Problem& p, std::mt19937& rng, int64_t kp, int64_t np)
   return b;
 }
 
+// Output rows of n columns, or with a grid store (pitch > 0) of the columns a grid of rows of
+// `pitch` stores (the first `width` of each), followed by guard bytes: writes past them show.
+int64_t OutputRow(const Problem& p, int64_t pitch, int64_t width) {
+  return (pitch == 0 ? p.n : (p.n + pitch - 1) / pitch * width) + 7;
+}
+
 std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, int64_t kp, int64_t np,
-                              bool use_groups = false) {
+                              bool use_groups = false, int64_t pitch = 0, int64_t width = 0) {
   // The same packed operand addressed through a per-k-group pointer table (implicit GEMM).
   std::vector<const uint8_t*> groups;
   for (int64_t g = 0; g < kp / 4; ++g) groups.push_back(b.right.data() + g * np * 4);
-  // Output rows wider than n, with a guard value, so writes past n are caught.
-  const int64_t ldo = p.n + 7;
+  const int64_t ldo = OutputRow(p, pitch, width);
   std::vector<int8_t> out(static_cast<size_t>(p.m * ldo), int8_t{0x5A});
   QGemmArgs a;
   a.weights = p.weights;
@@ -73,6 +78,8 @@ std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, in
   a.qmax = p.qmax;
   a.out = out.data();
   a.ldo = ldo;
+  a.grid_pitch = pitch;
+  a.grid_width = width;
   fn(a);
   return out;
 }
@@ -121,33 +128,6 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
   if (checked_tiers == 0) WARN("no SIMD tier on this CPU: only the scalar kernel was exercised");
 }
 
-// The grid store of an implicit-GEMM conv: columns are rows of `pitch` of which the first
-// `width` are stored, packed, into the output row; the rest are never written.
-std::vector<int8_t> RunGridKernel(QGemmFn fn, const Problem& p, const Buffers& b, int64_t kp, int64_t np,
-                                  int64_t pitch, int64_t width) {
-  const int64_t ldo = (p.n + pitch - 1) / pitch * width + 7;  // guard bytes after each row
-  std::vector<int8_t> out(static_cast<size_t>(p.m * ldo), int8_t{0x5A});
-  QGemmArgs a;
-  a.weights = p.weights;
-  a.m = p.m;
-  a.n = p.n;
-  a.kp = kp;
-  a.np = np;
-  a.left = b.left.data();
-  a.right = b.right.data();
-  a.bias = b.bias.data();
-  a.mult = b.mult.data();
-  a.zero_point = p.zero_point;
-  a.qmin = p.qmin;
-  a.qmax = p.qmax;
-  a.out = out.data();
-  a.ldo = ldo;
-  a.grid_pitch = pitch;
-  a.grid_width = width;
-  fn(a);
-  return out;
-}
-
 TEST_CASE("every qgemm tier stores the valid columns of a grid like the reference", "[engine][kernels]") {
   std::mt19937 rng(7);
   std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 200), dim_k(1, 80), pick(0, 1 << 20);
@@ -159,19 +139,20 @@ TEST_CASE("every qgemm tier stores the valid columns of a grid like the referenc
     const Buffers b = MakeBuffers(p, rng, kp, np);
     // The plain output, its grid columns moved to where the grid store puts them.
     const auto plain = RunKernel(&QGemmScalar, p, b, kp, np);
-    const int64_t ldo = (p.n + pitch - 1) / pitch * width + 7;
+    const int64_t ldo = OutputRow(p, pitch, width), plain_ldo = OutputRow(p, 0, 0);
     std::vector<int8_t> want(static_cast<size_t>(p.m * ldo), int8_t{0x5A});
     for (int64_t r = 0; r < p.m; ++r) {
       for (int64_t n = 0; n < p.n; ++n) {
-        if (n % pitch < width) want[r * ldo + n / pitch * width + n % pitch] = plain[r * (p.n + 7) + n];
+        if (n % pitch < width) want[r * ldo + n / pitch * width + n % pitch] = plain[r * plain_ldo + n];
       }
     }
     INFO("m=" << p.m << " n=" << p.n << " k=" << p.k << " pitch " << pitch << " width " << width);
-    REQUIRE(RunGridKernel(&QGemmScalar, p, b, kp, np, pitch, width) == want);
+    REQUIRE(RunKernel(&QGemmScalar, p, b, kp, np, false, pitch, width) == want);
     for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
       if (!TierSupported(tier)) continue;
       INFO("tier " << KernelTierName(tier));
-      REQUIRE(RunGridKernel(QGemmForTier(tier), p, b, kp, np, pitch, width) == want);
+      REQUIRE(RunKernel(QGemmForTier(tier), p, b, kp, np, false, pitch, width) == want);
+      REQUIRE(RunKernel(QGemmForTier(tier), p, b, kp, np, /*use_groups=*/true, pitch, width) == want);
     }
   }
 }
