@@ -29,6 +29,10 @@ struct DepthwisePlan {
   int64_t phase_bytes = 0;  // bytes of one channel's phase planes (split only)
   bool direct = false;      // pitch == out_w: the grid is the output plane, no copy-out
   int taps = 0;             // kernel taps rounded up to a multiple of 4 (extra taps: weight 0)
+  int real_taps = 0;        // kernel_h * kernel_w
+  // The interior: grid outputs (oy, ox) with row_begin <= oy < row_end and col_begin <= ox <
+  // col_end read every real tap inside the input, so their mask bits are all set.
+  int64_t row_begin = 0, row_end = 0, col_begin = 0, col_end = 0;
   std::vector<int64_t> offsets;  // [taps] from output index q to the tap's source byte
   std::vector<uint64_t> masks;   // [blocks][taps] bit i: output q = 64*block + i reads the source
 };
@@ -42,6 +46,8 @@ void SplitDepthwisePhases(const int8_t* x, const ConvGeometry& g, const Depthwis
 // acc = bias[c] + sum_t w[c][t] * (src + 128), src the tap's byte or zx where the mask drops it;
 // out[c][q] = requantize(acc) for q < grid, exactly as QGemm requantizes. bias has the unsigned
 // shift and the zero point folded in (bias - (128 + zx) * sum_t w), as for the GEMM.
+// The channels' sources are one buffer [src, src + channels * src_stride): a tier may read any
+// byte of it (and use only the bytes the masks select), never a byte outside it.
 struct DepthwiseArgs {
   const int8_t* src = nullptr;  // channel c's source: src + c * src_stride
   int64_t src_stride = 0;
@@ -58,6 +64,7 @@ struct DepthwiseArgs {
 using DepthwiseFn = void (*)(const DepthwiseArgs& args);
 
 void DepthwiseScalar(const DepthwiseArgs& args);
+void DepthwiseAvx2(const DepthwiseArgs& args);
 void DepthwiseAvx512Vnni(const DepthwiseArgs& args);
 
 }  // namespace edge::engine

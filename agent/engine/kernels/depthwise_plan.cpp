@@ -12,6 +12,26 @@ namespace {
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
+// The output rows (columns) whose every tap row (column) is inside the input: an interval,
+// since each tap's valid range is one. Empty intervals are [0, 0).
+void SetInterior(const ConvGeometry& g, DepthwisePlan& p) {
+  auto inside = [](int64_t o, int64_t stride, int64_t first, int64_t step, int64_t count, int64_t size) {
+    const int64_t lo = o * stride + first, hi = lo + (count - 1) * step;
+    return lo >= 0 && hi < size;
+  };
+  auto interval = [&](int64_t n, int64_t stride, int64_t first, int64_t step, int64_t count, int64_t size,
+                      int64_t& begin, int64_t& end) {
+    begin = end = 0;
+    for (int64_t o = 0; o < n; ++o) {
+      if (!inside(o, stride, first, step, count, size)) continue;
+      if (end == 0) begin = o;
+      end = o + 1;
+    }
+  };
+  interval(g.out_h, g.stride_h, -g.pad_top, g.dilation_h, g.kernel_h, g.in_h, p.row_begin, p.row_end);
+  interval(g.out_w, g.stride_w, -g.pad_left, g.dilation_w, g.kernel_w, g.in_w, p.col_begin, p.col_end);
+}
+
 }  // namespace
 
 DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g) {
@@ -27,6 +47,7 @@ DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g) {
   p.direct = p.pitch == g.out_w;
   const int64_t real_taps = g.kernel_h * g.kernel_w;
   p.taps = static_cast<int>((real_taps + 3) / 4 * 4);
+  p.real_taps = static_cast<int>(real_taps);
   p.offsets.assign(static_cast<size_t>(p.taps), 0);
   p.masks.assign(static_cast<size_t>(p.blocks * p.taps), 0);
   for (int64_t t = 0; t < real_taps; ++t) {
@@ -47,6 +68,7 @@ DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g) {
       }
     }
   }
+  SetInterior(g, p);
   return p;
 }
 

@@ -154,7 +154,39 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
   }
 }
 
+// `pixels` 4-byte pixels of pad_byte (vector stores: a byte loop would become a memset call).
+inline void FillPixels(uint8_t* dst, int64_t pixels, uint8_t pad_byte) {
+  const __m128i v = _mm_set1_epi8(static_cast<char>(pad_byte));
+  int64_t i = 0;
+  for (; i + 4 <= pixels; i += 4) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i * 4), v);
+  for (; i < pixels; ++i) _mm_storeu_si32(dst + i * 4, v);
+}
+
 }  // namespace
+
+void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
+                        const int8_t* pad_row, int64_t block_stride, uint8_t* out) {
+  const int64_t ih = g.in_h, iw = g.in_w, plane = ih * iw;
+  for (int64_t cb = 0; cb * 4 < g.channels; ++cb) {
+    uint8_t* dst = out + cb * block_stride;
+    // the top padding rows and the first row's left padding
+    int64_t gap = g.pad_top * wp + g.pad_left;
+    for (int64_t y = 0; y < ih; ++y) {
+      FillPixels(dst, gap, pad_byte);
+      dst += gap * 4;
+      const int8_t* src[4];
+      for (int j = 0; j < 4; ++j) {
+        const int64_t c = cb * 4 + j;
+        src[j] = c < g.channels ? x + c * plane + y * iw : pad_row;
+      }
+      InterleaveRow(src, 1, false, 0, iw, 0, 0, dst);
+      dst += iw * 4;
+      gap = wp - iw;  // this row's right padding and the next row's left padding
+    }
+    // the last row's right padding and the bottom rows
+    FillPixels(dst, (out + cb * block_stride + hp * wp * 4 - dst) / 4, pad_byte);
+  }
+}
 
 int64_t Im2colPadRowLength(const ConvGeometry& g) {
   return g.out_w * g.stride_w + g.kernel_w * g.dilation_w + 64;

@@ -27,4 +27,11 @@ int64_t Im2colPadRowLength(const ConvGeometry& g);
 void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const int8_t* pad_row,
               int64_t kp, int64_t np, uint8_t* out);
 
+// The implicit-GEMM operand of a stride-1 conv in one pass: the input planes zero-point padded
+// to hp x wp (g.pad_top, g.pad_left before; the rest after) and interleaved 4 channels per
+// pixel, unsigned: out[cb * block_stride + (y * wp + x) * 4 + j] = padded channel 4cb + j at
+// (y, x), + 128. Channels past g.channels read pad_row (pad_byte ^ 0x80, at least g.in_w bytes).
+void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
+                        const int8_t* pad_row, int64_t block_stride, uint8_t* out);
+
 }  // namespace edge::engine

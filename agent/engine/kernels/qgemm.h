@@ -49,6 +49,11 @@ struct QGemmArgs {
   int32_t qmin = -128, qmax = 127;
   int8_t* out = nullptr;          // out[m * ldo + n]
   int64_t ldo = 0;
+  // Optional (grid_pitch > 0): the columns are a grid of rows of grid_pitch columns whose first
+  // grid_width are outputs. Column n = row * grid_pitch + col goes to out[m * ldo + row *
+  // grid_width + col] when col < grid_width and is not stored otherwise, so an implicit-GEMM
+  // conv writes its output planes directly (no copy-out of the padded-width grid).
+  int64_t grid_pitch = 0, grid_width = 0;
 };
 
 using QGemmFn = void (*)(const QGemmArgs&);
@@ -59,6 +64,13 @@ void QGemmAvx512Vnni(const QGemmArgs& args);
 
 // The kernel for a tier (kAuto and unsupported tiers resolve via EffectiveTier).
 QGemmFn QGemmForTier(KernelTier tier);
+
+// Where column n of a row is stored (an offset from out + m * ldo), or -1 where it is not.
+inline int64_t StoredColumn(const QGemmArgs& a, int64_t n) {
+  if (a.grid_pitch == 0) return n;
+  const int64_t row = n / a.grid_pitch, col = n - row * a.grid_pitch;
+  return col < a.grid_width ? row * a.grid_width + col : -1;
+}
 
 // Round half to even for |x| <= 2^22, exactly like nearbyint and cvtps2dq under the default
 // rounding mode, without a libm call: adding 1.5 * 2^23 leaves no fraction bits.

@@ -52,6 +52,11 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
   const __m256 hi = _mm256_set1_ps(static_cast<float>(a.qmax - a.zero_point));
   const __m256i zp = _mm256_set1_epi32(a.zero_point);
   const int64_t cols = std::min<int64_t>(8, a.n - n0);
+  // Where the tile's 8 columns go when they are 8 consecutive outputs (-1: column by column).
+  const int64_t row0 = a.grid_pitch == 0 ? 0 : n0 / a.grid_pitch;
+  const int64_t col0 = a.grid_pitch == 0 ? n0 : n0 - row0 * a.grid_pitch;
+  const int64_t width = a.grid_pitch == 0 ? a.n : a.grid_width;
+  const int64_t whole = cols == 8 && col0 + 8 <= width ? row0 * width + col0 : -1;
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) {
     // hadd gives [c0 c1 c4 c5 | c2 c3 c6 c7]; the permute restores column order.
@@ -68,10 +73,23 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
     __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult);
     x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
     const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(x), zp);
+    int8_t* out = a.out + (m0 + r) * a.ldo;
+    if (whole >= 0) {
+      // q is within [qmin, qmax]: the saturating packs are exact
+      const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + whole), _mm_packs_epi16(q16, q16));
+      continue;
+    }
     alignas(32) int32_t tmp[8];
     _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), q);
-    int8_t* out = a.out + (m0 + r) * a.ldo + n0;
-    for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<int8_t>(tmp[c]);
+    // grid row and column of n0 + c, advanced without a division per element
+    for (int64_t c = 0, row = row0, col = col0; c < cols; ++c) {
+      if (col < width) out[row * width + col] = static_cast<int8_t>(tmp[c]);
+      if (++col == a.grid_pitch) {
+        col = 0;
+        ++row;
+      }
+    }
   }
 }
 

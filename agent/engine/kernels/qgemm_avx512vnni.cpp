@@ -18,7 +18,33 @@ inline __m512i Dpbusd(__m512i acc, __m512i unsigned_bytes, __m512i signed_bytes)
 }  // 6 rows x 4 vectors = 24 accumulators of the 32 zmm registers
 constexpr int kMaxVecs = 4;
 
-template <bool kLeftWeights, int kRows, int kVecs>
+// Where the 16 columns from n go in an output row: runs of lanes, each one masked store at
+// `offset` from the row (lane i to offset + i; integer offsets, they may be negative).
+struct ColumnRuns {
+  int count = 0;
+  __mmask16 mask[17];
+  int64_t offset[17];
+};
+
+inline void GridRuns(const QGemmArgs& a, int64_t n, ColumnRuns& runs) {
+  const int64_t lanes = std::min<int64_t>(16, a.n - n);
+  runs.count = 0;
+  int64_t row = n / a.grid_pitch, col = n - row * a.grid_pitch;
+  for (int64_t i = 0; i < lanes; ++row, col = 0) {
+    const int64_t run = std::min(lanes - i, a.grid_pitch - col);  // lanes in this grid row
+    const int64_t valid = std::max<int64_t>(0, std::min(run, a.grid_width - col));
+    if (valid > 0) {
+      runs.mask[runs.count] = __mmask16(((1u << valid) - 1u) << i);
+      runs.offset[runs.count] = row * a.grid_width + col - i;
+      ++runs.count;
+    }
+    i += run;
+  }
+}
+
+// kGrid: the columns are a grid (QGemmArgs::grid_pitch); a template parameter so that the
+// plain store keeps its one masked store per vector.
+template <bool kLeftWeights, int kRows, int kVecs, bool kGrid>
 void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
   __m512i acc[kRows][kVecs];
 #pragma GCC unroll 8
@@ -57,6 +83,11 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
   const __m512 lo = _mm512_set1_ps(static_cast<float>(a.qmin - a.zero_point));
   const __m512 hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
   const __m512i zp = _mm512_set1_epi32(a.zero_point);
+  ColumnRuns runs[kGrid ? kVecs : 1];
+  if constexpr (kGrid) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) GridRuns(a, n0 + v * 16, runs[v]);
+  }
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
 #pragma GCC unroll 4
@@ -73,23 +104,32 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
       }
       __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[r][v], bias)), mult);
       x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-      const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(x), zp);
-      const int64_t left = a.n - n;
-      const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-      _mm_mask_storeu_epi8(a.out + (m0 + r) * a.ldo + n, mask, _mm512_cvtsepi32_epi8(q));
+      const __m128i bytes = _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(x), zp));
+      if constexpr (!kGrid) {
+        const int64_t left = a.n - n;
+        const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+        _mm_mask_storeu_epi8(a.out + (m0 + r) * a.ldo + n, mask, bytes);
+      } else {
+        const uintptr_t row = reinterpret_cast<uintptr_t>(a.out + (m0 + r) * a.ldo);
+        for (int i = 0; i < runs[v].count; ++i) {
+          // masked-off lanes are never written, so the run's base may lie before the row
+          _mm_mask_storeu_epi8(reinterpret_cast<void*>(row + static_cast<uintptr_t>(runs[v].offset[i])),
+                               runs[v].mask[i], bytes);
+        }
+      }
     }
   }
 }
 
-template <bool kLeftWeights, int kRows>
+template <bool kLeftWeights, int kRows, bool kGrid>
 void TileRows(const QGemmArgs& a, int64_t m0, int64_t n0, int vecs) {
   // Weights left: up to 8 rows x 3 vectors; weights right: up to 6 rows x 4 vectors.
   switch (vecs) {
-    case 1: Tile<kLeftWeights, kRows, 1>(a, m0, n0); break;
-    case 2: Tile<kLeftWeights, kRows, 2>(a, m0, n0); break;
-    case 3: Tile<kLeftWeights, kRows, 3>(a, m0, n0); break;
+    case 1: Tile<kLeftWeights, kRows, 1, kGrid>(a, m0, n0); break;
+    case 2: Tile<kLeftWeights, kRows, 2, kGrid>(a, m0, n0); break;
+    case 3: Tile<kLeftWeights, kRows, 3, kGrid>(a, m0, n0); break;
     default:
-      if constexpr (!kLeftWeights && kRows <= 6) Tile<kLeftWeights, kRows, 4>(a, m0, n0);
+      if constexpr (!kLeftWeights && kRows <= 6) Tile<kLeftWeights, kRows, 4, kGrid>(a, m0, n0);
       break;
   }
 }
@@ -97,7 +137,7 @@ void TileRows(const QGemmArgs& a, int64_t m0, int64_t n0, int vecs) {
 // Conv (weights left) has few rows (output channels, usually a multiple of 8) and many
 // columns: 8 x 48 tiles. Gemm (weights right) has many rows: 6 x 64 tiles (12 x 32 measured
 // slower). Both use 24 accumulators.
-template <bool kLeftWeights>
+template <bool kLeftWeights, bool kGrid>
 void Run(const QGemmArgs& a) {
   constexpr int kRowsPerTile = kLeftWeights ? 8 : 6;
   constexpr int kVecsPerTile = kLeftWeights ? 3 : kMaxVecs;
@@ -105,14 +145,14 @@ void Run(const QGemmArgs& a) {
     const int vecs = static_cast<int>(std::min<int64_t>(kVecsPerTile, (a.n - n0 + 15) / 16));
     for (int64_t m0 = 0; m0 < a.m; m0 += kRowsPerTile) {
       switch (std::min<int64_t>(kRowsPerTile, a.m - m0)) {
-        case 1: TileRows<kLeftWeights, 1>(a, m0, n0, vecs); break;
-        case 2: TileRows<kLeftWeights, 2>(a, m0, n0, vecs); break;
-        case 3: TileRows<kLeftWeights, 3>(a, m0, n0, vecs); break;
-        case 4: TileRows<kLeftWeights, 4>(a, m0, n0, vecs); break;
-        case 5: TileRows<kLeftWeights, 5>(a, m0, n0, vecs); break;
-        case 6: TileRows<kLeftWeights, 6>(a, m0, n0, vecs); break;
-        case 7: TileRows<kLeftWeights, 7>(a, m0, n0, vecs); break;
-        default: TileRows<kLeftWeights, 8>(a, m0, n0, vecs); break;
+        case 1: TileRows<kLeftWeights, 1, kGrid>(a, m0, n0, vecs); break;
+        case 2: TileRows<kLeftWeights, 2, kGrid>(a, m0, n0, vecs); break;
+        case 3: TileRows<kLeftWeights, 3, kGrid>(a, m0, n0, vecs); break;
+        case 4: TileRows<kLeftWeights, 4, kGrid>(a, m0, n0, vecs); break;
+        case 5: TileRows<kLeftWeights, 5, kGrid>(a, m0, n0, vecs); break;
+        case 6: TileRows<kLeftWeights, 6, kGrid>(a, m0, n0, vecs); break;
+        case 7: TileRows<kLeftWeights, 7, kGrid>(a, m0, n0, vecs); break;
+        default: TileRows<kLeftWeights, 8, kGrid>(a, m0, n0, vecs); break;
       }
     }
   }
@@ -121,10 +161,11 @@ void Run(const QGemmArgs& a) {
 }  // namespace
 
 void QGemmAvx512Vnni(const QGemmArgs& a) {
-  if (a.weights == QGemmWeights::kLeft) {
-    Run<true>(a);
+  const bool left = a.weights == QGemmWeights::kLeft, grid = a.grid_pitch != 0;
+  if (left) {
+    grid ? Run<true, true>(a) : Run<true, false>(a);
   } else {
-    Run<false>(a);
+    grid ? Run<false, true>(a) : Run<false, false>(a);
   }
 }
 

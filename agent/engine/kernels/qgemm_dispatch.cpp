@@ -25,9 +25,14 @@ bool HasAvx512Vbmi() {
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
   static const ElementwiseKernels scalar{&LutScalar, &DepthwiseScalar,
                                          &QAddScalar, &QuantizeScalar};
+  static const ElementwiseKernels avx2{&LutScalar, &DepthwiseAvx2, &QAddScalar, &QuantizeScalar};
   static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
                                          &DepthwiseAvx512Vnni, &QAddAvx512, &QuantizeAvx512};
-  return EffectiveTier(tier) == KernelTier::kAvx512Vnni ? avx512 : scalar;
+  switch (EffectiveTier(tier)) {
+    case KernelTier::kAvx512Vnni: return avx512;
+    case KernelTier::kAvx2: return avx2;
+    default: return scalar;
+  }
 }
 
 }  // namespace edge::engine

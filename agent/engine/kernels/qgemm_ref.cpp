@@ -20,7 +20,9 @@ void QGemmScalar(const QGemmArgs& a) {
         acc += l * r;
       }
       const int64_t ch = left_weights ? m : n;
-      a.out[m * a.ldo + n] = Requantize(acc + a.bias[ch], a.mult[ch], a.zero_point, a.qmin, a.qmax);
+      const int64_t column = StoredColumn(a, n);
+      if (column < 0) continue;
+      a.out[m * a.ldo + column] = Requantize(acc + a.bias[ch], a.mult[ch], a.zero_point, a.qmin, a.qmax);
     }
   }
 }

@@ -39,10 +39,10 @@ struct ConvShape {
   bool pointwise;  // 1x1, stride 1, no padding: each channel plane is one long row
   // Implicit GEMM (stride 1, kernel > 1x1): the padded input is interleaved once, 4 channels
   // per pixel, and k-group (tap, channel block) of the GEMM's right operand is that buffer
-  // shifted by the tap's offset. The output is computed on the padded-width grid and the
-  // valid columns copied out. No im2col.
+  // shifted by the tap's offset. The output is computed on the padded-width grid, whose valid
+  // columns the GEMM stores straight into the output planes. No im2col.
   bool implicit;
-  int64_t c4, grid, xi_pitch, tmp_bytes, ptr_bytes;
+  int64_t c4, grid, xi_pitch, ptr_bytes;
 };
 
 ConvGeometry GeometryOfConv(const Node& n, const ConvShape& s) {
@@ -94,8 +94,7 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
     // shifted views read up to kernel_w_span + 15 pixels past the padded plane
     s.xi_pitch = RoundUp(s.hp * s.wp + s.kernel_w_span + 32, 16);
     s.col_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);
-    s.padded_bytes = RoundUp(s.cin_g * s.hp * s.wp + 64, 64);
-    s.tmp_bytes = RoundUp(s.cout_g * s.grid, 64);
+    s.padded_bytes = 0;
     s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
   }
   return s;
@@ -110,7 +109,6 @@ class QConvStep : public Step {
   uint8_t pad_byte = 0;
   std::vector<int8_t> pad_row;  // pad_byte ^ 0x80, read by taps that fall in the padding
   ConvGeometry padded_geom;     // geom on the padded copy: no padding left
-  ConvGeometry interleave_geom;         // implicit GEMM: the padded plane as one row, 1x1
   std::vector<int64_t> group_offsets;   // implicit GEMM: byte offset of each k-group's view
 
   void PadPlanes(const int8_t* src, int8_t* dst) const {
@@ -172,10 +170,7 @@ class QConvStep : public Step {
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
     uint8_t* xi = reinterpret_cast<uint8_t*>(env.arena + scratch);
-    int8_t* padded = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes);
-    int8_t* tmp = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes + shape.padded_bytes);
-    const uint8_t** groups = reinterpret_cast<const uint8_t**>(
-        env.arena + scratch + shape.col_bytes + shape.padded_bytes + shape.tmp_bytes);
+    const uint8_t** groups = reinterpret_cast<const uint8_t**>(env.arena + scratch + shape.col_bytes);
     for (size_t g = 0; g < group_offsets.size(); ++g) groups[g] = xi + group_offsets[g];
     QGemmArgs a;
     a.weights = QGemmWeights::kLeft;
@@ -188,22 +183,18 @@ class QConvStep : public Step {
     a.zero_point = zero_point;
     a.qmin = qmin;
     a.qmax = qmax;
-    a.out = tmp;
-    a.ldo = shape.grid;
+    a.ldo = shape.pixels;
+    a.grid_pitch = shape.wp > shape.ow ? shape.wp : 0;  // equal widths: the grid is the output
+    a.grid_width = shape.ow;
     for (int64_t b = 0; b < shape.batch; ++b) {
       for (int64_t g = 0; g < shape.group; ++g) {
-        PadPlanes(X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw, padded);
-        Im2colU8(padded, interleave_geom, pad_byte, pad_row.data(), shape.c4 * 4, shape.xi_pitch, xi);
+        InterleavePaddedU8(X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw, geom, shape.hp, shape.wp,
+                           pad_byte, pad_row.data(), shape.xi_pitch * 4, xi);
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
         a.bias = bias.data() + g * shape.cout_g;
         a.mult = mult.data() + g * shape.cout_g;
+        a.out = Y + (b * shape.cout + g * shape.cout_g) * shape.pixels;
         env.qgemm(a);
-        int8_t* dst = Y + (b * shape.cout + g * shape.cout_g) * shape.pixels;
-        for (int64_t m = 0; m < shape.cout_g; ++m) {
-          for (int64_t oy = 0; oy < shape.oh; ++oy) {
-            CopyRow(dst + m * shape.pixels + oy * shape.ow, tmp + m * shape.grid + oy * shape.wp, shape.ow);
-          }
-        }
       }
     }
   }
@@ -289,7 +280,7 @@ class QGemmStep : public Step {
 int64_t ScratchBytes(const Node& n, const Graph& g) {
   if (n.kind == OpKind::kQConv) {
     const ConvShape s = ShapeOfConv(n, g);
-    return s.col_bytes + s.padded_bytes + s.tmp_bytes + s.ptr_bytes;
+    return s.col_bytes + s.padded_bytes + s.ptr_bytes;
   }
   if (n.kind == OpKind::kQGemm) {
     const Value& x = g.values[n.in[0]];
@@ -351,7 +342,6 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
           }
         }
       }
-      s->interleave_geom = ConvGeometry{cs.cin_g, 1, cs.hp * cs.wp, 1, 1, 1, 1, 1, 1, 0, 0, 1, cs.hp * cs.wp};
       for (int64_t ky = 0; ky < n.kernel[0]; ++ky) {
         for (int64_t kx = 0; kx < n.kernel[1]; ++kx) {
           for (int64_t cb = 0; cb < cs.c4; ++cb) {
@@ -360,7 +350,6 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
           }
         }
       }
-      pad_row_length = std::max(pad_row_length, Im2colPadRowLength(s->interleave_geom));
     }
     s->pad_row.assign(static_cast<size_t>(pad_row_length), static_cast<int8_t>(x.q.zero_point));
     s->zero_point = y.q.zero_point;

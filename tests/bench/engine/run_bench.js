@@ -105,7 +105,8 @@ async function main() {
   const gemm = execFileSync(benchBin, ['gemm']).toString();
 
   let md = '## Engine\n\n';
-  md += 'Produced by `cmake --build --preset ci --target edge_engine_bench && node tests/bench/engine/run_bench.js` ';
+  const command = ['node tests/bench/engine/run_bench.js', ...args.filter((a) => a !== '--no-write')].join(' ');
+  md += `Produced by \`cmake --build --preset ci --target edge_engine_bench && ${command}\` `;
   md += `on ${os.cpus()[0].model} (${os.cpus().length} vCPUs), ${new Date().toISOString().slice(0, 10)}.\n`;
   md += `Single thread everywhere; ${ROUNDS} interleaved rounds of ${PER_ROUND} runs per runner on the same fixed input `;
   md += '(tests/models/zoo/*.input.npy, first sample). Engine times are measured inside the engine process (Run() wall time); ';

@@ -49,13 +49,18 @@ Buffers MakeBuffers(const Problem& p, std::mt19937& rng, int64_t kp, int64_t np)
   return b;
 }
 
+// Output rows of n columns, or with a grid store (pitch > 0) of the columns a grid of rows of
+// `pitch` stores (the first `width` of each), followed by guard bytes: writes past them show.
+int64_t OutputRow(const Problem& p, int64_t pitch, int64_t width) {
+  return (pitch == 0 ? p.n : (p.n + pitch - 1) / pitch * width) + 7;
+}
+
 std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, int64_t kp, int64_t np,
-                              bool use_groups = false) {
+                              bool use_groups = false, int64_t pitch = 0, int64_t width = 0) {
   // The same packed operand addressed through a per-k-group pointer table (implicit GEMM).
   std::vector<const uint8_t*> groups;
   for (int64_t g = 0; g < kp / 4; ++g) groups.push_back(b.right.data() + g * np * 4);
-  // Output rows wider than n, with a guard value, so writes past n are caught.
-  const int64_t ldo = p.n + 7;
+  const int64_t ldo = OutputRow(p, pitch, width);
   std::vector<int8_t> out(static_cast<size_t>(p.m * ldo), int8_t{0x5A});
   QGemmArgs a;
   a.weights = p.weights;
@@ -73,6 +78,8 @@ std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, in
   a.qmax = p.qmax;
   a.out = out.data();
   a.ldo = ldo;
+  a.grid_pitch = pitch;
+  a.grid_width = width;
   fn(a);
   return out;
 }
@@ -121,6 +128,35 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
   if (checked_tiers == 0) WARN("no SIMD tier on this CPU: only the scalar kernel was exercised");
 }
 
+TEST_CASE("every qgemm tier stores the valid columns of a grid like the reference", "[engine][kernels]") {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 200), dim_k(1, 80), pick(0, 1 << 20);
+  for (int i = 0; i < 200; ++i) {
+    const Problem p{i % 3 == 0 ? QGemmWeights::kRight : QGemmWeights::kLeft, dim_m(rng), dim_n(rng), dim_k(rng),
+                    static_cast<int32_t>(pick(rng) % 41) - 20, -128, 127, i % 4 == 0};
+    const int64_t pitch = 1 + i % 37, width = 1 + pick(rng) % pitch;
+    const int64_t kp = RoundUp(p.k, 4), np = RoundUp(p.n, kQGemmColumnAlign);
+    const Buffers b = MakeBuffers(p, rng, kp, np);
+    // The plain output, its grid columns moved to where the grid store puts them.
+    const auto plain = RunKernel(&QGemmScalar, p, b, kp, np);
+    const int64_t ldo = OutputRow(p, pitch, width), plain_ldo = OutputRow(p, 0, 0);
+    std::vector<int8_t> want(static_cast<size_t>(p.m * ldo), int8_t{0x5A});
+    for (int64_t r = 0; r < p.m; ++r) {
+      for (int64_t n = 0; n < p.n; ++n) {
+        if (n % pitch < width) want[r * ldo + n / pitch * width + n % pitch] = plain[r * plain_ldo + n];
+      }
+    }
+    INFO("m=" << p.m << " n=" << p.n << " k=" << p.k << " pitch " << pitch << " width " << width);
+    REQUIRE(RunKernel(&QGemmScalar, p, b, kp, np, false, pitch, width) == want);
+    for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+      if (!TierSupported(tier)) continue;
+      INFO("tier " << KernelTierName(tier));
+      REQUIRE(RunKernel(QGemmForTier(tier), p, b, kp, np, false, pitch, width) == want);
+      REQUIRE(RunKernel(QGemmForTier(tier), p, b, kp, np, /*use_groups=*/true, pitch, width) == want);
+    }
+  }
+}
+
 TEST_CASE("requantization rounds half to even like ONNX QuantizeLinear", "[engine][kernels]") {
   CHECK(Requantize(5, 0.5f, 0, -128, 127) == 2);    // 2.5 -> 2
   CHECK(Requantize(7, 0.5f, 0, -128, 127) == 4);    // 3.5 -> 4
@@ -151,6 +187,42 @@ TEST_CASE("im2col pads with the zero point", "[engine][kernels]") {
 
 namespace edge::engine {
 namespace {
+
+TEST_CASE("the implicit-GEMM operand is the padded input, 4 channels per pixel", "[engine][kernels]") {
+  std::mt19937 rng(5);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int trial = 0; trial < 200; ++trial) {
+    ConvGeometry g;
+    g.channels = pick(1, 11);
+    g.in_h = pick(1, 12);
+    g.in_w = pick(1, 45);
+    g.pad_top = pick(0, 3);
+    g.pad_left = pick(0, 3);
+    const int64_t hp = g.in_h + g.pad_top + pick(0, 3), wp = g.in_w + g.pad_left + pick(0, 3);
+    const int8_t zp = static_cast<int8_t>(pick(-128, 127));
+    const uint8_t pad_byte = static_cast<uint8_t>(zp + 128);
+    std::vector<int8_t> x(static_cast<size_t>(g.channels * g.in_h * g.in_w));
+    for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
+    std::vector<int8_t> pad_row(static_cast<size_t>(g.in_w), zp);
+    const int64_t blocks = (g.channels + 3) / 4, block_stride = hp * wp * 4 + 8;
+    std::vector<uint8_t> got(static_cast<size_t>(blocks * block_stride), 0xEE);
+    InterleavePaddedU8(x.data(), g, hp, wp, pad_byte, pad_row.data(), block_stride, got.data());
+    std::vector<uint8_t> want(got.size(), 0xEE);  // the 8 bytes after each block stay untouched
+    for (int64_t c = 0; c < blocks * 4; ++c) {
+      for (int64_t y = 0; y < hp; ++y) {
+        for (int64_t xx = 0; xx < wp; ++xx) {
+          const int64_t iy = y - g.pad_top, ix = xx - g.pad_left;
+          const bool inside = c < g.channels && iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
+          want[c / 4 * block_stride + (y * wp + xx) * 4 + c % 4] =
+              inside ? static_cast<uint8_t>(x[(c * g.in_h + iy) * g.in_w + ix] + 128) : pad_byte;
+        }
+      }
+    }
+    INFO("trial " << trial << " channels " << g.channels << " in " << g.in_h << "x" << g.in_w << " padded " << hp
+                  << "x" << wp);
+    REQUIRE(got == want);
+  }
+}
 
 TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernels]") {
   std::mt19937 rng(99);
@@ -292,8 +364,11 @@ DepthwiseProblem MakeDepthwiseProblem(std::mt19937& rng, int trial) {
   ConvGeometry& g = p.g;
   for (;;) {
     g.channels = 1;
-    g.in_h = pick(1, 20);
-    g.in_w = pick(1, 40);
+    // Some wide rows: interior runs longer than the scalar kernel's 64-output run, and tap
+    // windows whose 32 or 64 mask bits are all set.
+    const bool wide = trial % 8 == 7;
+    g.in_h = pick(1, wide ? 8 : 20);
+    g.in_w = pick(wide ? 60 : 1, wide ? 150 : 40);
     g.kernel_h = pick(1, 5);
     g.kernel_w = pick(1, 5);
     g.stride_h = pick(1, 3);
@@ -397,7 +472,7 @@ std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p) {
 
 TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels]") {
   std::mt19937 rng(31);
-  for (int trial = 0; trial < 400; ++trial) {
+  for (int trial = 0; trial < 600; ++trial) {
     const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial);
     const ConvGeometry& g = p.g;
     INFO("trial " << trial << " in " << g.in_h << "x" << g.in_w << " kernel " << g.kernel_h << "x" << g.kernel_w
