@@ -3,11 +3,13 @@
 
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/kernels/qgemm_amx.h"
 
 namespace edge::engine {
 
 QGemmFn QGemmForTier(KernelTier tier) {
   switch (EffectiveTier(tier)) {
+    case KernelTier::kAmx: return &QGemmAmx;
     case KernelTier::kAvx512Vnni: return &QGemmAvx512Vnni;
     case KernelTier::kAvx2: return &QGemmAvx2;
     default: return &QGemmScalar;
@@ -27,7 +29,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &QAddScalar, &QuantizeScalar};
   static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
                                          &DepthwiseAvx512Vnni, &QAddAvx512, &QuantizeAvx512};
-  return EffectiveTier(tier) == KernelTier::kAvx512Vnni ? avx512 : scalar;
+  return EffectiveTier(tier) >= KernelTier::kAvx512Vnni ? avx512 : scalar;
 }
 
 }  // namespace edge::engine

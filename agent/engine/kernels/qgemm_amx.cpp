@@ -1,0 +1,218 @@
+// AMX tier: 16 x 16 int32 tiles, one tdpbusd (u8 activations x s8 weights: Gemm) or tdpbsud
+// (s8 weights x u8 activations: Conv) per 64-deep step, exact in int32 like vpdpbusd; the
+// requantization is the AVX-512 sequence of the VNNI tier. Compiled with -mamx-tile
+// -mamx-int8 and AVX-512 for this file only; reached through QGemmForTier.
+#include "agent/engine/kernels/qgemm_amx.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+namespace edge::engine {
+namespace {
+
+constexpr int64_t kTileRows = 16;   // rows of every tile
+constexpr int64_t kTileBytes = 64;  // bytes per tile row: 64 k of A, 16 columns x 4 k of B
+
+// The 64-byte operand of ldtilecfg, palette 1.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+static_assert(sizeof(TileConfig) == 64);
+
+// Tiles 0-3 accumulate C[i][j] (tile 2i + j), 4-5 hold A row blocks, 6-7 B column blocks.
+// All are 16 rows x 64 bytes, so one configuration serves the whole call: ldtilecfg zeroes
+// every tile, so switching shapes for edge blocks would cost a store and reload of C.
+TileConfig FullTiles() {
+  TileConfig c;
+  for (int t = 0; t < 8; ++t) {
+    c.colsb[t] = kTileBytes;
+    c.rows[t] = kTileRows;
+  }
+  return c;
+}
+
+// Edge blocks (M, N or K short of a whole tile) are copied into zero-padded buffers here, so
+// no tile load reads past an operand. On the stack: no allocation per call.
+struct alignas(64) Staging {
+  uint8_t a[2][kTileRows * kTileBytes];
+  uint8_t b[kTileRows * 2 * kTileBytes];  // [16 k-groups][2 column blocks x 64 bytes]
+  int32_t c[kTileRows * 16];
+};
+
+struct Operand {
+  const uint8_t* ptr;
+  int64_t stride;
+};
+
+// Rows row0.. and bytes k0.. of the left operand ([m][kp]).
+inline Operand LeftOperand(const QGemmArgs& a, int64_t row0, int64_t k0, uint8_t* stage) {
+  const int64_t rows = std::min(kTileRows, a.m - row0);
+  const int64_t bytes = std::min(kTileBytes, a.kp - k0);
+  if (rows == kTileRows && bytes == kTileBytes) return {a.left + row0 * a.kp + k0, a.kp};
+  __builtin_memset(stage, 0, kTileRows * kTileBytes);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* src = a.left + (row0 + r) * a.kp + k0;
+    for (int64_t i = 0; i < bytes; ++i) stage[r * kTileBytes + i] = src[i];
+  }
+  return {stage, kTileBytes};
+}
+
+// The k-groups k0/4.. of kNt column blocks from n0. The plain packed operand and evenly
+// spaced group pointers (implicit GEMM within one tap) load in place; other group tables
+// (k-steps spanning taps) and the K tail are gathered into `stage`.
+template <int kNt>
+inline void RightOperands(const QGemmArgs& a, int64_t n0, int64_t k0, uint8_t* stage, Operand* out) {
+  const int64_t g0 = k0 / 4;
+  const int64_t rows = std::min(kTileRows, a.kp / 4 - g0);
+  if (rows == kTileRows) {
+    if (a.right_groups == nullptr) {
+      for (int j = 0; j < kNt; ++j) out[j] = {a.right + (g0 * a.np + n0 + 16 * j) * 4, a.np * 4};
+      return;
+    }
+    const uint8_t* const* g = a.right_groups + g0;
+    const int64_t stride = g[1] - g[0];
+    bool even = true;
+    for (int64_t r = 2; r < kTileRows; ++r) even = even && g[r] - g[r - 1] == stride;
+    if (even) {
+      for (int j = 0; j < kNt; ++j) out[j] = {g[0] + (n0 + 16 * j) * 4, stride};
+      return;
+    }
+  }
+  constexpr int64_t kWidth = kNt * kTileBytes;
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* src = a.right_groups != nullptr ? a.right_groups[g0 + r] : a.right + (g0 + r) * a.np * 4;
+    __builtin_memcpy(stage + r * kWidth, src + n0 * 4, kWidth);
+  }
+  if (rows < kTileRows) __builtin_memset(stage + rows * kWidth, 0, (kTileRows - rows) * kWidth);
+  for (int j = 0; j < kNt; ++j) out[j] = {stage + j * kTileBytes, kWidth};
+}
+
+// Requantizes one stored 16 x 16 accumulator tile into out rows row0.., columns col0...
+template <bool kLeftWeights>
+inline void StoreTile(const QGemmArgs& a, int64_t row0, int64_t col0, const int32_t* c) {
+  const int64_t rows = std::min(kTileRows, a.m - row0);
+  const int64_t left = a.n - col0;
+  const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(a.qmin - a.zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
+  const __m512i zp = _mm512_set1_epi32(a.zero_point);
+  __m512i bias = kLeftWeights ? _mm512_setzero_si512() : _mm512_loadu_si512(a.bias + col0);
+  __m512 mult = kLeftWeights ? _mm512_setzero_ps() : _mm512_loadu_ps(a.mult + col0);
+  for (int64_t r = 0; r < rows; ++r) {
+    if constexpr (kLeftWeights) {
+      bias = _mm512_set1_epi32(a.bias[row0 + r]);
+      mult = _mm512_set1_ps(a.mult[row0 + r]);
+    }
+    const __m512i acc = _mm512_loadu_si512(c + r * 16);
+    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc, bias)), mult);
+    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(x), zp);
+    _mm_mask_storeu_epi8(a.out + (row0 + r) * a.ldo + col0, mask, _mm512_cvtsepi32_epi8(q));
+  }
+}
+
+// Tile numbers are immediates of the instructions, so the four multiplies are spelled out.
+#define EDGE_AMX_DOT(c, x, y)                                       \
+  do {                                                              \
+    if constexpr (kLeftWeights) {                                   \
+      _tile_dpbsud(c, x, y); /* A = s8 weights, B = u8 activations */ \
+    } else {                                                        \
+      _tile_dpbusd(c, x, y); /* A = u8 activations, B = s8 weights */ \
+    }                                                               \
+  } while (0)
+
+// A block of kMt x kNt C tiles (up to 32 x 32 outputs) over the whole K.
+template <bool kLeftWeights, int kMt, int kNt>
+void Block(const QGemmArgs& a, int64_t m0, int64_t n0, Staging& s) {
+  _tile_zero(0);
+  if constexpr (kNt == 2) _tile_zero(1);
+  if constexpr (kMt == 2) _tile_zero(2);
+  if constexpr (kMt == 2 && kNt == 2) _tile_zero(3);
+  for (int64_t k0 = 0; k0 < a.kp; k0 += kTileBytes) {
+    Operand b[kNt];
+    RightOperands<kNt>(a, n0, k0, s.b, b);
+    const Operand a0 = LeftOperand(a, m0, k0, s.a[0]);
+    _tile_loadd(4, a0.ptr, a0.stride);
+    _tile_loadd(6, b[0].ptr, b[0].stride);
+    EDGE_AMX_DOT(0, 4, 6);
+    if constexpr (kNt == 2) {
+      _tile_loadd(7, b[kNt - 1].ptr, b[kNt - 1].stride);
+      EDGE_AMX_DOT(1, 4, 7);
+    }
+    if constexpr (kMt == 2) {
+      const Operand a1 = LeftOperand(a, m0 + kTileRows, k0, s.a[1]);
+      _tile_loadd(5, a1.ptr, a1.stride);
+      EDGE_AMX_DOT(2, 5, 6);
+      if constexpr (kNt == 2) EDGE_AMX_DOT(3, 5, 7);
+    }
+  }
+  _tile_stored(0, s.c, 64);
+  StoreTile<kLeftWeights>(a, m0, n0, s.c);
+  if constexpr (kNt == 2) {
+    _tile_stored(1, s.c, 64);
+    StoreTile<kLeftWeights>(a, m0, n0 + 16, s.c);
+  }
+  if constexpr (kMt == 2) {
+    _tile_stored(2, s.c, 64);
+    StoreTile<kLeftWeights>(a, m0 + kTileRows, n0, s.c);
+  }
+  if constexpr (kMt == 2 && kNt == 2) {
+    _tile_stored(3, s.c, 64);
+    StoreTile<kLeftWeights>(a, m0 + kTileRows, n0 + 16, s.c);
+  }
+}
+
+#undef EDGE_AMX_DOT
+
+// Column blocks outside, row blocks inside: the right operand's column panel (the larger
+// operand for convs) stays in L1/L2 while every row block passes over it.
+template <bool kLeftWeights>
+void Run(const QGemmArgs& a) {
+  Staging s;
+  for (int64_t n0 = 0; n0 < a.n; n0 += 32) {
+    const bool two_n = a.n - n0 > 16;
+    for (int64_t m0 = 0; m0 < a.m; m0 += 32) {
+      const bool two_m = a.m - m0 > kTileRows;
+      if (two_m && two_n) {
+        Block<kLeftWeights, 2, 2>(a, m0, n0, s);
+      } else if (two_m) {
+        Block<kLeftWeights, 2, 1>(a, m0, n0, s);
+      } else if (two_n) {
+        Block<kLeftWeights, 1, 2>(a, m0, n0, s);
+      } else {
+        Block<kLeftWeights, 1, 1>(a, m0, n0, s);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool AmxPays(const QGemmArgs& a) { return a.m >= 16 && a.n >= 16 && a.kp >= 64; }
+
+void QGemmAmxTiles(const QGemmArgs& a) {
+  const TileConfig config = FullTiles();
+  _tile_loadconfig(&config);
+  if (a.weights == QGemmWeights::kLeft) {
+    Run<true>(a);
+  } else {
+    Run<false>(a);
+  }
+  // Back to the initial state, so context switches stop saving 8 KB of tile data.
+  _tile_release();
+}
+
+void QGemmAmx(const QGemmArgs& a) {
+  if (AmxPays(a)) {
+    QGemmAmxTiles(a);
+  } else {
+    QGemmAvx512Vnni(a);
+  }
+}
+
+}  // namespace edge::engine
