@@ -13,6 +13,7 @@ namespace {
 
 constexpr int64_t kTileRows = 16;   // rows of every tile
 constexpr int64_t kTileBytes = 64;  // bytes per tile row: 64 k of A, 16 columns x 4 k of B
+constexpr int64_t kPanelGroups = 128;  // k-groups of a gathered column panel (kp <= 512)
 
 // The 64-byte operand of ldtilecfg, palette 1.
 struct alignas(64) TileConfig {
@@ -41,7 +42,8 @@ TileConfig FullTiles() {
 struct alignas(64) Staging {
   uint8_t a[2][kTileRows * kTileBytes];
   uint8_t b[kTileRows * 2 * kTileBytes];  // [16 k-groups][2 column blocks x 64 bytes]
-  int32_t c[kTileRows * 16];
+  uint8_t panel[kPanelGroups * 2 * kTileBytes];  // [kp/4 k-groups][2 column blocks x 64 bytes]
+  int32_t c[4][kTileRows * 16];
 };
 
 struct Operand {
@@ -49,25 +51,62 @@ struct Operand {
   int64_t stride;
 };
 
-// Rows row0.. and bytes k0.. of the left operand ([m][kp]).
+// Rows row0.. and bytes k0.. of the left operand ([m][kp]). A staged K tail is zero beyond
+// kp, which also neutralises whatever the B tile holds in its rows past kp/4; rows past m
+// only produce output rows that are never stored.
 inline Operand LeftOperand(const QGemmArgs& a, int64_t row0, int64_t k0, uint8_t* stage) {
   const int64_t rows = std::min(kTileRows, a.m - row0);
   const int64_t bytes = std::min(kTileBytes, a.kp - k0);
   if (rows == kTileRows && bytes == kTileBytes) return {a.left + row0 * a.kp + k0, a.kp};
-  __builtin_memset(stage, 0, kTileRows * kTileBytes);
+  const __mmask64 mask = bytes == kTileBytes ? ~__mmask64{0} : (__mmask64{1} << bytes) - 1;
   for (int64_t r = 0; r < rows; ++r) {
-    const uint8_t* src = a.left + (row0 + r) * a.kp + k0;
-    for (int64_t i = 0; i < bytes; ++i) stage[r * kTileBytes + i] = src[i];
+    _mm512_storeu_si512(stage + r * kTileBytes, _mm512_maskz_loadu_epi8(mask, a.left + (row0 + r) * a.kp + k0));
   }
   return {stage, kTileBytes};
 }
 
-// The k-groups k0/4.. of kNt column blocks from n0. The plain packed operand and evenly
-// spaced group pointers (implicit GEMM within one tap) load in place; other group tables
-// (k-steps spanning taps) and the K tail are gathered into `stage`.
+// Whether the 16 group pointers from g load as one tile: evenly spaced (implicit GEMM within
+// one tap, where the channel blocks sit a plane apart).
+inline bool EvenlySpaced(const uint8_t* const* g) {
+  const int64_t stride = g[1] - g[0];
+  bool even = true;
+  for (int64_t r = 2; r < kTileRows; ++r) even = even && g[r] - g[r - 1] == stride;
+  return even;
+}
+
+// Whether a group table needs gathering somewhere (a k-step spanning taps, or the K tail).
+inline bool NeedsGather(const QGemmArgs& a) {
+  if (a.right_groups == nullptr) return false;
+  if (a.kp % kTileBytes != 0) return true;
+  for (int64_t g0 = 0; g0 < a.kp / 4; g0 += kTileRows) {
+    if (!EvenlySpaced(a.right_groups + g0)) return true;
+  }
+  return false;
+}
+
+// The kNt column blocks from n0 of a group table, all kp/4 groups gathered into one panel
+// before the k-loop: tile loads that read bytes stored just before wait for those stores to
+// reach L1 (measured: gathering per k-step made 16 -> 16 channel convs 1.7x slower than VNNI).
+// The panel serves every row block of the column block.
 template <int kNt>
-inline void RightOperands(const QGemmArgs& a, int64_t n0, int64_t k0, uint8_t* stage, Operand* out) {
+void GatherPanel(const QGemmArgs& a, int64_t n0, uint8_t* panel) {
+  constexpr int64_t kWidth = kNt * kTileBytes;
+  for (int64_t g = 0; g < a.kp / 4; ++g) __builtin_memcpy(panel + g * kWidth, a.right_groups[g] + n0 * 4, kWidth);
+}
+
+// The k-groups k0/4.. of kNt column blocks from n0. The plain packed operand and evenly
+// spaced group pointers load in place; a gathered panel is read where it lies; otherwise
+// (a K tail, a table too long for the panel) the step is gathered into `stage`. A tail's
+// rows past kp/4 keep stale bytes, multiplied by the zero columns of the staged A tail.
+template <int kNt>
+inline void RightOperands(const QGemmArgs& a, int64_t n0, int64_t k0, const uint8_t* panel, uint8_t* stage,
+                          Operand* out) {
+  constexpr int64_t kWidth = kNt * kTileBytes;
   const int64_t g0 = k0 / 4;
+  if (panel != nullptr) {
+    for (int j = 0; j < kNt; ++j) out[j] = {panel + g0 * kWidth + j * kTileBytes, kWidth};
+    return;
+  }
   const int64_t rows = std::min(kTileRows, a.kp / 4 - g0);
   if (rows == kTileRows) {
     if (a.right_groups == nullptr) {
@@ -75,20 +114,15 @@ inline void RightOperands(const QGemmArgs& a, int64_t n0, int64_t k0, uint8_t* s
       return;
     }
     const uint8_t* const* g = a.right_groups + g0;
-    const int64_t stride = g[1] - g[0];
-    bool even = true;
-    for (int64_t r = 2; r < kTileRows; ++r) even = even && g[r] - g[r - 1] == stride;
-    if (even) {
-      for (int j = 0; j < kNt; ++j) out[j] = {g[0] + (n0 + 16 * j) * 4, stride};
+    if (EvenlySpaced(g)) {
+      for (int j = 0; j < kNt; ++j) out[j] = {g[0] + (n0 + 16 * j) * 4, g[1] - g[0]};
       return;
     }
   }
-  constexpr int64_t kWidth = kNt * kTileBytes;
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* src = a.right_groups != nullptr ? a.right_groups[g0 + r] : a.right + (g0 + r) * a.np * 4;
     __builtin_memcpy(stage + r * kWidth, src + n0 * 4, kWidth);
   }
-  if (rows < kTileRows) __builtin_memset(stage + rows * kWidth, 0, (kTileRows - rows) * kWidth);
   for (int j = 0; j < kNt; ++j) out[j] = {stage + j * kTileBytes, kWidth};
 }
 
@@ -128,14 +162,14 @@ inline void StoreTile(const QGemmArgs& a, int64_t row0, int64_t col0, const int3
 
 // A block of kMt x kNt C tiles (up to 32 x 32 outputs) over the whole K.
 template <bool kLeftWeights, int kMt, int kNt>
-void Block(const QGemmArgs& a, int64_t m0, int64_t n0, Staging& s) {
+void Block(const QGemmArgs& a, int64_t m0, int64_t n0, const uint8_t* panel, Staging& s) {
   _tile_zero(0);
   if constexpr (kNt == 2) _tile_zero(1);
   if constexpr (kMt == 2) _tile_zero(2);
   if constexpr (kMt == 2 && kNt == 2) _tile_zero(3);
   for (int64_t k0 = 0; k0 < a.kp; k0 += kTileBytes) {
     Operand b[kNt];
-    RightOperands<kNt>(a, n0, k0, s.b, b);
+    RightOperands<kNt>(a, n0, k0, panel, s.b, b);
     const Operand a0 = LeftOperand(a, m0, k0, s.a[0]);
     _tile_loadd(4, a0.ptr, a0.stride);
     _tile_loadd(6, b[0].ptr, b[0].stride);
@@ -151,20 +185,15 @@ void Block(const QGemmArgs& a, int64_t m0, int64_t n0, Staging& s) {
       if constexpr (kNt == 2) EDGE_AMX_DOT(3, 5, 7);
     }
   }
-  _tile_stored(0, s.c, 64);
-  StoreTile<kLeftWeights>(a, m0, n0, s.c);
-  if constexpr (kNt == 2) {
-    _tile_stored(1, s.c, 64);
-    StoreTile<kLeftWeights>(a, m0, n0 + 16, s.c);
-  }
-  if constexpr (kMt == 2) {
-    _tile_stored(2, s.c, 64);
-    StoreTile<kLeftWeights>(a, m0 + kTileRows, n0, s.c);
-  }
-  if constexpr (kMt == 2 && kNt == 2) {
-    _tile_stored(3, s.c, 64);
-    StoreTile<kLeftWeights>(a, m0 + kTileRows, n0 + 16, s.c);
-  }
+  // All stores first: the requantization then reads tiles whose stores have long retired.
+  _tile_stored(0, s.c[0], 64);
+  if constexpr (kNt == 2) _tile_stored(1, s.c[1], 64);
+  if constexpr (kMt == 2) _tile_stored(2, s.c[2], 64);
+  if constexpr (kMt == 2 && kNt == 2) _tile_stored(3, s.c[3], 64);
+  StoreTile<kLeftWeights>(a, m0, n0, s.c[0]);
+  if constexpr (kNt == 2) StoreTile<kLeftWeights>(a, m0, n0 + 16, s.c[1]);
+  if constexpr (kMt == 2) StoreTile<kLeftWeights>(a, m0 + kTileRows, n0, s.c[2]);
+  if constexpr (kMt == 2 && kNt == 2) StoreTile<kLeftWeights>(a, m0 + kTileRows, n0 + 16, s.c[3]);
 }
 
 #undef EDGE_AMX_DOT
@@ -174,18 +203,28 @@ void Block(const QGemmArgs& a, int64_t m0, int64_t n0, Staging& s) {
 template <bool kLeftWeights>
 void Run(const QGemmArgs& a) {
   Staging s;
+  const bool gather = a.kp / 4 <= kPanelGroups && NeedsGather(a);
   for (int64_t n0 = 0; n0 < a.n; n0 += 32) {
     const bool two_n = a.n - n0 > 16;
+    const uint8_t* panel = nullptr;
+    if (gather) {
+      if (two_n) {
+        GatherPanel<2>(a, n0, s.panel);
+      } else {
+        GatherPanel<1>(a, n0, s.panel);
+      }
+      panel = s.panel;
+    }
     for (int64_t m0 = 0; m0 < a.m; m0 += 32) {
       const bool two_m = a.m - m0 > kTileRows;
       if (two_m && two_n) {
-        Block<kLeftWeights, 2, 2>(a, m0, n0, s);
+        Block<kLeftWeights, 2, 2>(a, m0, n0, panel, s);
       } else if (two_m) {
-        Block<kLeftWeights, 2, 1>(a, m0, n0, s);
+        Block<kLeftWeights, 2, 1>(a, m0, n0, panel, s);
       } else if (two_n) {
-        Block<kLeftWeights, 1, 2>(a, m0, n0, s);
+        Block<kLeftWeights, 1, 2>(a, m0, n0, panel, s);
       } else {
-        Block<kLeftWeights, 1, 1>(a, m0, n0, s);
+        Block<kLeftWeights, 1, 1>(a, m0, n0, panel, s);
       }
     }
   }
@@ -193,7 +232,14 @@ void Run(const QGemmArgs& a) {
 
 }  // namespace
 
-bool AmxPays(const QGemmArgs& a) { return a.m >= 16 && a.n >= 16 && a.kp >= 64; }
+// Measured with `edge_engine_bench amx` (docs/engine.md, "Kernel tiers"): below one full
+// 64-deep step the tiles lose (0.5-0.9x VNNI at K = 16-36), and at one step they only win
+// once the block is large enough to hide the tile stores and the int32 round trip of the
+// epilogue (16 x 64 x 64: 1.0x; 16 x 256 x 64 and 32 x 64 x 64: 1.2-1.4x). Fewer than 16
+// rows leave most of every tile empty (M = 1-8: 0.15-0.9x at K <= 256).
+bool AmxPays(const QGemmArgs& a) {
+  return a.m >= 16 && a.n >= 16 && a.kp >= 64 && (a.kp >= 128 || a.m * a.n >= 2048);
+}
 
 void QGemmAmxTiles(const QGemmArgs& a) {
   const TileConfig config = FullTiles();
