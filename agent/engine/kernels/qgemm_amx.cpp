@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "agent/engine/kernels/amx_tile_config.h"
+
 namespace edge::engine {
 namespace {
 
@@ -15,27 +17,9 @@ constexpr int64_t kTileRows = 16;   // rows of every tile
 constexpr int64_t kTileBytes = 64;  // bytes per tile row: 64 k of A, 16 columns x 4 k of B
 constexpr int64_t kPanelGroups = 128;  // k-groups of a gathered column panel (kp <= 512)
 
-// The 64-byte operand of ldtilecfg, palette 1.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-static_assert(sizeof(TileConfig) == 64);
-
-// Tiles 0-3 accumulate C[i][j] (tile 2i + j), 4-5 hold A row blocks, 6-7 B column blocks.
-// All are 16 rows x 64 bytes, so one configuration serves the whole call: ldtilecfg zeroes
+// Tiles 0-3 accumulate C[i][j] (tile 2i + j), 4-5 hold A row blocks, 6-7 B column blocks,
+// all of kAmxFullTiles' shape, so one configuration serves the whole call: ldtilecfg zeroes
 // every tile, so switching shapes for edge blocks would cost a store and reload of C.
-TileConfig FullTiles() {
-  TileConfig c;
-  for (int t = 0; t < 8; ++t) {
-    c.colsb[t] = kTileBytes;
-    c.rows[t] = kTileRows;
-  }
-  return c;
-}
 
 // Edge blocks (M, N or K short of a whole tile) are copied into zero-padded buffers here, so
 // no tile load reads past an operand. On the stack: no allocation per call.
@@ -233,17 +217,16 @@ void Run(const QGemmArgs& a) {
 }  // namespace
 
 // Measured with `edge_engine_bench amx` (docs/engine.md, "Kernel tiers"): below one full
-// 64-deep step the tiles lose (0.5-0.9x VNNI at K = 16-36), and at one step they only win
-// once the block is large enough to hide the tile stores and the int32 round trip of the
-// epilogue (16 x 64 x 64: 1.0x; 16 x 256 x 64 and 32 x 64 x 64: 1.2-1.4x). Fewer than 16
-// rows leave most of every tile empty (M = 1-8: 0.15-0.9x at K <= 256).
-bool AmxPays(const QGemmArgs& a) {
-  return a.m >= 16 && a.n >= 16 && a.kp >= 64 && (a.kp >= 128 || a.m * a.n >= 2048);
-}
+// 64-deep step the tiles lose (0.5-0.9x VNNI at K = 16-36); fewer than 16 rows leave most of
+// every tile empty (M = 1-8: 0.15-0.9x at K <= 256). One step (K = 64) wins in that
+// steady-state loop (1.0-1.5x) but not inside a model: MobileNet's 1x1 convs (K = 64-96)
+// on tiles made the whole model ~9% slower, its depthwise steps included (the core runs
+// slower for a while after tile use, and a short burst of tiles pays the unit's warm-up).
+// From two steps up (ResNet-8's 3x3 convs, K = 144-576) they win in the model too.
+bool AmxPays(const QGemmArgs& a) { return a.m >= 16 && a.n >= 16 && a.kp >= 128; }
 
 void QGemmAmxTiles(const QGemmArgs& a) {
-  const TileConfig config = FullTiles();
-  _tile_loadconfig(&config);
+  _tile_loadconfig(&kAmxFullTiles);
   if (a.weights == QGemmWeights::kLeft) {
     Run<true>(a);
   } else {

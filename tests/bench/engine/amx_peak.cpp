@@ -4,28 +4,14 @@
 
 #include <chrono>
 
+#include "agent/engine/kernels/amx_tile_config.h"
+
 namespace edge::engine::bench {
-namespace {
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-}  // namespace
 
 // Tiles 0-3 accumulate from sources 4-5 x 6-7, the 2 x 2 blocking of the kernel without its
 // loads: each chain waits only on itself.
 double MeasureAmxPeakOpsPerSecond(int64_t iterations) {
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) {
-    config.colsb[t] = 64;
-    config.rows[t] = 16;
-  }
-  _tile_loadconfig(&config);
+  _tile_loadconfig(&kAmxFullTiles);
   _tile_zero(4);
   _tile_zero(5);
   _tile_zero(6);
