@@ -34,7 +34,7 @@ int ReportError(const Error& e) {
 
 bool ParseTierOrComplain(const std::string& text, KernelTier& tier) {
   if (ParseKernelTier(text, tier)) return true;
-  std::fprintf(stderr, "error: unknown kernel tier '%s' (auto, scalar, avx2, avx512vnni)\n", text.c_str());
+  std::fprintf(stderr, "error: unknown kernel tier '%s' (auto, scalar, avx2, avx512vnni, amx)\n", text.c_str());
   return false;
 }
 
@@ -241,7 +241,7 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
   run->add_option("--input,-i", r->inputs, "input .npy (float32, C order), one per model input, in order; "
                                            "a leading axis of samples runs each")->required();
   run->add_option("--output,-o", r->outputs, "output .npy, one per model output (default: <output name>.npy)");
-  run->add_option("--tier", r->tier, "kernel tier: auto, scalar, avx2, avx512vnni");
+  run->add_option("--tier", r->tier, "kernel tier: auto, scalar, avx2, avx512vnni, amx");
   run->callback([r, &exit_code] { exit_code = RunModel(*r); });
 
   auto b = std::make_shared<BenchArgs>();
@@ -249,7 +249,7 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
   bench->add_option("model", b->model, "ONNX model")->required()->check(CLI::ExistingFile);
   bench->add_option("--iterations,-n", b->iterations, "timed runs (default 200)");
   bench->add_option("--warmup", b->warmup, "untimed runs first (default 20)");
-  bench->add_option("--tier", b->tier, "kernel tier: auto, scalar, avx2, avx512vnni");
+  bench->add_option("--tier", b->tier, "kernel tier: auto, scalar, avx2, avx512vnni, amx");
   bench->add_flag("--profile", b->profile, "also print the mean time of every step");
   bench->callback([b, &exit_code] { exit_code = RunBench(*b); });
 }

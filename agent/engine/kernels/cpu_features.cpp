@@ -1,6 +1,8 @@
 #include "agent/engine/kernels/cpu_features.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdint>
 
@@ -12,6 +14,14 @@ uint64_t ReadXcr0() {
   uint32_t edx = 0;
   __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
   return (uint64_t{edx} << 32) | eax;
+}
+
+// Linux enables AMX tile data (XSAVE component 18, 8 KB of state) per process on request;
+// without the permission the first tile instruction raises SIGILL.
+bool RequestTileDataPermission() {
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 }
 
 KernelTier DetectBestTier() {
@@ -30,11 +40,14 @@ KernelTier DetectBestTier() {
   const bool avx512bw = (ebx & (1u << 30)) != 0;
   const bool avx512vl = (ebx & (1u << 31)) != 0;
   const bool vnni = (ecx & (1u << 11)) != 0;
+  const bool amx_tile = (edx & (1u << 24)) != 0;
+  const bool amx_int8 = (edx & (1u << 25)) != 0;
+  const bool tile_state = (xcr0 & (3u << 17)) == (3u << 17);
   if (!(avx2 && fma && ymm_state)) return KernelTier::kScalar;
-  if (avx512f && avx512dq && avx512bw && avx512vl && vnni && zmm_state) {
-    return KernelTier::kAvx512Vnni;
-  }
-  return KernelTier::kAvx2;
+  if (!(avx512f && avx512dq && avx512bw && avx512vl && vnni && zmm_state)) return KernelTier::kAvx2;
+  // The AMX kernel's epilogue and small-problem fallback are AVX-512 VNNI code.
+  if (amx_tile && amx_int8 && tile_state && RequestTileDataPermission()) return KernelTier::kAmx;
+  return KernelTier::kAvx512Vnni;
 }
 
 }  // namespace
@@ -45,13 +58,14 @@ std::string_view KernelTierName(KernelTier tier) {
     case KernelTier::kScalar: return "scalar";
     case KernelTier::kAvx2: return "avx2";
     case KernelTier::kAvx512Vnni: return "avx512vnni";
+    case KernelTier::kAmx: return "amx";
   }
   return "unknown";
 }
 
 bool ParseKernelTier(std::string_view text, KernelTier& tier) {
   for (KernelTier t : {KernelTier::kAuto, KernelTier::kScalar, KernelTier::kAvx2,
-                       KernelTier::kAvx512Vnni}) {
+                       KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
     if (text == KernelTierName(t)) {
       tier = t;
       return true;

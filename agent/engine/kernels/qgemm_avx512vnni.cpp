@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/kernels/qgemm_grid_avx512.h"
 
 namespace edge::engine {
 namespace {
@@ -17,30 +18,6 @@ inline __m512i Dpbusd(__m512i acc, __m512i unsigned_bytes, __m512i signed_bytes)
   return acc;
 }  // 6 rows x 4 vectors = 24 accumulators of the 32 zmm registers
 constexpr int kMaxVecs = 4;
-
-// Where the 16 columns from n go in an output row: runs of lanes, each one masked store at
-// `offset` from the row (lane i to offset + i; integer offsets, they may be negative).
-struct ColumnRuns {
-  int count = 0;
-  __mmask16 mask[17];
-  int64_t offset[17];
-};
-
-inline void GridRuns(const QGemmArgs& a, int64_t n, ColumnRuns& runs) {
-  const int64_t lanes = std::min<int64_t>(16, a.n - n);
-  runs.count = 0;
-  int64_t row = n / a.grid_pitch, col = n - row * a.grid_pitch;
-  for (int64_t i = 0; i < lanes; ++row, col = 0) {
-    const int64_t run = std::min(lanes - i, a.grid_pitch - col);  // lanes in this grid row
-    const int64_t valid = std::max<int64_t>(0, std::min(run, a.grid_width - col));
-    if (valid > 0) {
-      runs.mask[runs.count] = __mmask16(((1u << valid) - 1u) << i);
-      runs.offset[runs.count] = row * a.grid_width + col - i;
-      ++runs.count;
-    }
-    i += run;
-  }
-}
 
 // kGrid: the columns are a grid (QGemmArgs::grid_pitch); a template parameter so that the
 // plain store keeps its one masked store per vector.

@@ -3,11 +3,13 @@
 
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/kernels/qgemm_amx.h"
 
 namespace edge::engine {
 
 QGemmFn QGemmForTier(KernelTier tier) {
   switch (EffectiveTier(tier)) {
+    case KernelTier::kAmx: return &QGemmAmx;
     case KernelTier::kAvx512Vnni: return &QGemmAvx512Vnni;
     case KernelTier::kAvx2: return &QGemmAvx2;
     default: return &QGemmScalar;
@@ -28,11 +30,9 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
   static const ElementwiseKernels avx2{&LutScalar, &DepthwiseAvx2, &QAddScalar, &QuantizeScalar};
   static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
                                          &DepthwiseAvx512Vnni, &QAddAvx512, &QuantizeAvx512};
-  switch (EffectiveTier(tier)) {
-    case KernelTier::kAvx512Vnni: return avx512;
-    case KernelTier::kAvx2: return avx2;
-    default: return scalar;
-  }
+  const KernelTier effective = EffectiveTier(tier);
+  if (effective >= KernelTier::kAvx512Vnni) return avx512;  // the AMX tier too
+  return effective == KernelTier::kAvx2 ? avx2 : scalar;
 }
 
 }  // namespace edge::engine

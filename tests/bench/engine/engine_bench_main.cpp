@@ -1,5 +1,6 @@
 // edge_engine_bench: the engine side of tests/bench/engine/run_bench.js.
 //   edge_engine_bench gemm     GEMM sweep table on stdout
+//   edge_engine_bench amx      AVX-512 VNNI vs AMX tiles by shape (the AMX crossover)
 //   edge_engine_bench serve    line protocol on stdin/stdout, so the node driver can
 //                              interleave engine and ONNX Runtime runs in one loop:
 //     load ID PATH             -> "ok" | "error MESSAGE"
@@ -14,6 +15,7 @@
 
 #include "agent/engine/engine.h"
 #include "agent/engine/npy_io.h"
+#include "tests/bench/engine/amx_sweep.h"
 #include "tests/bench/engine/gemm_sweep.h"
 
 namespace {
@@ -88,7 +90,8 @@ int Serve() {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "gemm") return edge::engine::bench::RunGemmSweep(stdout);
+  if (mode == "amx") return edge::engine::bench::RunAmxCrossover(stdout);
   if (mode == "serve") return Serve();
-  std::fprintf(stderr, "usage: edge_engine_bench gemm | serve\n");
+  std::fprintf(stderr, "usage: edge_engine_bench gemm | amx | serve\n");
   return 2;
 }

@@ -7,6 +7,8 @@
 
 #include "agent/engine/kernels/cpu_features.h"
 #include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/kernels/qgemm_amx.h"
+#include "tests/bench/engine/amx_peak.h"
 #include "tests/bench/engine/vnni_peak.h"
 
 namespace edge::engine::bench {
@@ -32,14 +34,16 @@ int RunGemmSweep(std::FILE* out) {
     std::fprintf(out, "GEMM sweep skipped: this CPU has no AVX-512 VNNI\n");
     return 0;
   }
-  double peak = 0;
+  const bool amx = TierSupported(KernelTier::kAmx);
+  double peak = 0, amx_peak = 0;
   auto measure_peak = [&] {
     for (int i = 0; i < 5; ++i) peak = std::max(peak, MeasureVnniPeakOpsPerSecond(1'000'000));
+    for (int i = 0; amx && i < 5; ++i) amx_peak = std::max(amx_peak, MeasureAmxPeakOpsPerSecond(100'000));
   };
   measure_peak();
   struct Row {
     int64_t size;
-    double vnni, avx2;
+    double vnni, avx2, amx;
   };
   std::vector<Row> rows;
   std::mt19937 rng(3);
@@ -67,16 +71,27 @@ int RunGemmSweep(std::FILE* out) {
     const double ops = 2.0 * double(size) * double(size) * double(size);
     const double vnni = ops / TimeGemm(QGemmForTier(KernelTier::kAvx512Vnni), a, repeats);
     const double avx2 = ops / TimeGemm(QGemmForTier(KernelTier::kAvx2), a, repeats / 2);
-    rows.push_back({size, vnni, avx2});
+    const double tiles = amx ? ops / TimeGemm(&QGemmAmxTiles, a, repeats) : 0;
+    rows.push_back({size, vnni, avx2, tiles});
     measure_peak();  // interleaved, so a busy moment does not lower only one side
   }
   std::fprintf(out, "Measured VNNI peak (16 independent vpdpbusd zmm chains, best of %d): %.1f GOP/s; ",
                5 * static_cast<int>(rows.size() + 1), peak / 1e9);
+  if (amx) {
+    std::fprintf(out, "measured AMX peak (4 independent tdpbusd tile chains, best of %d): %.1f GOP/s; ",
+                 5 * static_cast<int>(rows.size() + 1), amx_peak / 1e9);
+  }
   std::fprintf(out, "GEMM times are best of 10-100 runs.\n\n");
-  std::fprintf(out, "| M = N = K | AVX-512 VNNI GOP/s | %% of VNNI peak | AVX2 GOP/s |\n|---|---|---|---|\n");
+  std::fprintf(out, "| M = N = K | AVX-512 VNNI GOP/s | %% of VNNI peak | AVX2 GOP/s | AMX GOP/s | %% of AMX peak |\n"
+                    "|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
-    std::fprintf(out, "| %lld | %.1f | %.0f%% | %.1f |\n", static_cast<long long>(r.size), r.vnni / 1e9,
+    std::fprintf(out, "| %lld | %.1f | %.0f%% | %.1f |", static_cast<long long>(r.size), r.vnni / 1e9,
                  100.0 * r.vnni / peak, r.avx2 / 1e9);
+    if (amx) {
+      std::fprintf(out, " %.1f | %.0f%% |\n", r.amx / 1e9, 100.0 * r.amx / amx_peak);
+    } else {
+      std::fprintf(out, " n/a (no AMX) | |\n");
+    }
   }
   return 0;
 }

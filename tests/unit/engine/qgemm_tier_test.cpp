@@ -1,11 +1,13 @@
 // Every SIMD tier of the int8 matrix kernel must produce exactly the scalar reference's bytes.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
 #include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/kernels/qgemm_amx.h"
 
 namespace edge::engine {
 namespace {
@@ -56,7 +58,8 @@ int64_t OutputRow(const Problem& p, int64_t pitch, int64_t width) {
 }
 
 std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, int64_t kp, int64_t np,
-                              bool use_groups = false, int64_t pitch = 0, int64_t width = 0) {
+                              bool use_groups = false, int64_t pitch = 0, int64_t width = 0,
+                              const uint8_t* const* group_table = nullptr) {
   // The same packed operand addressed through a per-k-group pointer table (implicit GEMM).
   std::vector<const uint8_t*> groups;
   for (int64_t g = 0; g < kp / 4; ++g) groups.push_back(b.right.data() + g * np * 4);
@@ -70,7 +73,7 @@ std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, in
   a.np = np;
   a.left = b.left.data();
   a.right = b.right.data();
-  if (use_groups) a.right_groups = groups.data();
+  if (use_groups) a.right_groups = group_table != nullptr ? group_table : groups.data();
   a.bias = b.bias.data();
   a.mult = b.mult.data();
   a.zero_point = p.zero_point;
@@ -113,7 +116,7 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
     const int64_t kp = RoundUp(p.k, 4), np = RoundUp(p.n, kQGemmColumnAlign);
     const Buffers b = MakeBuffers(p, rng, kp, np);
     const auto reference = RunKernel(&QGemmScalar, p, b, kp, np);
-    for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+    for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
       if (!TierSupported(tier)) continue;  // skip tiers this CPU lacks
       ++checked_tiers;
       const auto got = RunKernel(QGemmForTier(tier), p, b, kp, np);
@@ -154,6 +157,81 @@ TEST_CASE("every qgemm tier stores the valid columns of a grid like the referenc
       REQUIRE(RunKernel(QGemmForTier(tier), p, b, kp, np, false, pitch, width) == want);
       REQUIRE(RunKernel(QGemmForTier(tier), p, b, kp, np, /*use_groups=*/true, pitch, width) == want);
     }
+    if (TierSupported(KernelTier::kAmx)) {  // the tile kernel at every size, not only where it pays
+      INFO("tier amx (tiles)");
+      REQUIRE(RunKernel(&QGemmAmxTiles, p, b, kp, np, false, pitch, width) == want);
+      REQUIRE(RunKernel(&QGemmAmxTiles, p, b, kp, np, /*use_groups=*/true, pitch, width) == want);
+    }
+  }
+}
+
+// The right operand's k-groups copied to the slots `order` names in a new buffer, and the
+// table that addresses them: reversed order is a negative even stride, shuffled is uneven.
+struct ScatteredRight {
+  std::vector<uint8_t> bytes;
+  std::vector<const uint8_t*> table;
+};
+ScatteredRight Scatter(const Buffers& b, int64_t kp, int64_t np, const std::vector<int64_t>& order) {
+  ScatteredRight s;
+  const int64_t group_bytes = np * 4;
+  s.bytes.assign(static_cast<size_t>(kp * np), 0);
+  for (int64_t g = 0; g < kp / 4; ++g) {
+    std::copy_n(b.right.begin() + g * group_bytes, group_bytes, s.bytes.begin() + order[g] * group_bytes);
+  }
+  for (int64_t g = 0; g < kp / 4; ++g) s.table.push_back(s.bytes.data() + order[g] * group_bytes);
+  return s;
+}
+
+// QGemmAmxTiles ignores the size threshold, so the tile path meets every edge: M, N and K
+// below, at and between tile multiples (16 rows, 16 columns, 64-deep steps), operands loaded
+// in place or staged.
+TEST_CASE("the AMX tile kernel equals the scalar reference on random shapes", "[engine][kernels]") {
+  if (!TierSupported(KernelTier::kAmx)) {
+    WARN("skipped: no AMX here (needs amx-tile, amx-int8, XCR0 tile state and the kernel's "
+         "permission for tile data)");
+    return;
+  }
+  std::mt19937 rng(20261123);
+  std::uniform_int_distribution<int64_t> dim_m(1, 80), dim_n(1, 150), dim_k(1, 600);
+  std::uniform_int_distribution<int32_t> zp(-128, 127);
+  std::vector<Problem> problems;
+  int i = 0;
+  for (int64_t m : {1, 15, 16, 17, 33, 64}) {
+    for (int64_t n : {1, 16, 17, 31, 32, 33, 100}) {
+      for (int64_t k : {3, 64, 65, 144, 257}) {
+        const QGemmWeights w = ++i % 2 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight;
+        problems.push_back({w, m, n, k, zp(rng), -128, 127, false});
+      }
+    }
+  }
+  for (int r = 0; r < 200; ++r) {
+    const bool extreme = r % 3 == 0;
+    const int32_t z = extreme ? (r % 2 == 0 ? -128 : 127) : zp(rng);
+    int32_t lo = -128, hi = 127;
+    if (r % 5 == 1) lo = z;
+    if (r % 7 == 2) hi = std::min(127, z + 50);
+    if (lo > hi) std::swap(lo, hi);
+    problems.push_back({r % 2 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight, dim_m(rng), dim_n(rng),
+                        dim_k(rng), z, lo, hi, extreme});
+  }
+  for (size_t t = 0; t < problems.size(); ++t) {
+    const Problem& p = problems[t];
+    // Both column paddings the engine uses: to 16, and PackedColumns' extra 16.
+    const int64_t kp = RoundUp(p.k, 4), np = t % 2 == 0 ? RoundUp(p.n, kQGemmColumnAlign) : PackedColumns(p.n);
+    const Buffers b = MakeBuffers(p, rng, kp, np);
+    const auto reference = RunKernel(&QGemmScalar, p, b, kp, np);
+    std::vector<int64_t> order(static_cast<size_t>(kp / 4));
+    for (size_t g = 0; g < order.size(); ++g) order[g] = static_cast<int64_t>(order.size() - 1 - g);
+    const ScatteredRight reversed = Scatter(b, kp, np, order);
+    std::shuffle(order.begin(), order.end(), rng);
+    const ScatteredRight shuffled = Scatter(b, kp, np, order);
+    INFO("m=" << p.m << " n=" << p.n << " k=" << p.k << " np=" << np << " zp=" << p.zero_point << " weights "
+              << (p.weights == QGemmWeights::kLeft ? "left" : "right"));
+    REQUIRE(RunKernel(&QGemmAmxTiles, p, b, kp, np) == reference);
+    REQUIRE(RunKernel(&QGemmAmxTiles, p, b, kp, np, /*use_groups=*/true) == reference);
+    REQUIRE(RunKernel(&QGemmAmxTiles, p, b, kp, np, true, 0, 0, reversed.table.data()) == reference);
+    REQUIRE(RunKernel(&QGemmAmxTiles, p, b, kp, np, true, 0, 0, shuffled.table.data()) == reference);
+    REQUIRE(RunKernel(&QGemmAmx, p, b, kp, np, true, 0, 0, shuffled.table.data()) == reference);
   }
 }
 

@@ -71,7 +71,7 @@ TEST_CASE("Run performs zero heap allocations on every zoo model", "[engine][all
       DYNAMIC_SECTION(name << suffix) {
         auto model = LoadOrDie(ZooPath(name + suffix));
         const NpyArray input = ReadOrDie(ZooPath(name + ".input.npy"));
-        for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+        for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
           if (!TierSupported(tier)) continue;
           ExecutionContext ctx(model, tier);
           std::vector<float> out(static_cast<size_t>(model->outputs()[0].elements));

@@ -48,7 +48,7 @@ TEST_CASE("QDQ zoo models match ONNX Runtime within one int8 step", "[engine][zo
       REQUIRE(step > 0.0f);
       const NpyArray input = ReadOrDie(ZooPath(name + ".input.npy"));
       const NpyArray golden = ReadOrDie(ZooPath(name + ".qdq.golden.npy"));
-      for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+      for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
         if (!TierSupported(tier)) continue;
         ExecutionContext ctx(model, tier);
         int64_t per = 0;

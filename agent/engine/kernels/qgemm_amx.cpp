@@ -1,0 +1,257 @@
+// AMX tier: 16 x 16 int32 tiles, one tdpbusd (u8 activations x s8 weights: Gemm) or tdpbsud
+// (s8 weights x u8 activations: Conv) per 64-deep step, exact in int32 like vpdpbusd; the
+// requantization is the AVX-512 sequence of the VNNI tier. Compiled with -mamx-tile
+// -mamx-int8 and AVX-512 for this file only; reached through QGemmForTier.
+#include "agent/engine/kernels/qgemm_amx.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "agent/engine/kernels/amx_tile_config.h"
+#include "agent/engine/kernels/qgemm_grid_avx512.h"
+
+namespace edge::engine {
+namespace {
+
+constexpr int64_t kTileRows = 16;   // rows of every tile
+constexpr int64_t kTileBytes = 64;  // bytes per tile row: 64 k of A, 16 columns x 4 k of B
+constexpr int64_t kPanelGroups = 128;  // k-groups of a gathered column panel (kp <= 512)
+
+// Tiles 0-3 accumulate C[i][j] (tile 2i + j), 4-5 hold A row blocks, 6-7 B column blocks,
+// all of kAmxFullTiles' shape, so one configuration serves the whole call: ldtilecfg zeroes
+// every tile, so switching shapes for edge blocks would cost a store and reload of C.
+
+// Edge blocks (M, N or K short of a whole tile) are copied into zero-padded buffers here, so
+// no tile load reads past an operand. On the stack: no allocation per call.
+struct alignas(64) Staging {
+  uint8_t a[2][kTileRows * kTileBytes];
+  uint8_t b[kTileRows * 2 * kTileBytes];  // [16 k-groups][2 column blocks x 64 bytes]
+  uint8_t panel[kPanelGroups * 2 * kTileBytes];  // [kp/4 k-groups][2 column blocks x 64 bytes]
+  int32_t c[4][kTileRows * 16];
+};
+
+struct Operand {
+  const uint8_t* ptr;
+  int64_t stride;
+};
+
+// Rows row0.. and bytes k0.. of the left operand ([m][kp]). A staged K tail is zero beyond
+// kp, which also neutralises whatever the B tile holds in its rows past kp/4; rows past m
+// only produce output rows that are never stored.
+inline Operand LeftOperand(const QGemmArgs& a, int64_t row0, int64_t k0, uint8_t* stage) {
+  const int64_t rows = std::min(kTileRows, a.m - row0);
+  const int64_t bytes = std::min(kTileBytes, a.kp - k0);
+  if (rows == kTileRows && bytes == kTileBytes) return {a.left + row0 * a.kp + k0, a.kp};
+  const __mmask64 mask = bytes == kTileBytes ? ~__mmask64{0} : (__mmask64{1} << bytes) - 1;
+  for (int64_t r = 0; r < rows; ++r) {
+    _mm512_storeu_si512(stage + r * kTileBytes, _mm512_maskz_loadu_epi8(mask, a.left + (row0 + r) * a.kp + k0));
+  }
+  return {stage, kTileBytes};
+}
+
+// Whether the 16 group pointers from g load as one tile: evenly spaced (implicit GEMM within
+// one tap, where the channel blocks sit a plane apart).
+inline bool EvenlySpaced(const uint8_t* const* g) {
+  const int64_t stride = g[1] - g[0];
+  bool even = true;
+  for (int64_t r = 2; r < kTileRows; ++r) even = even && g[r] - g[r - 1] == stride;
+  return even;
+}
+
+// Whether a group table needs gathering somewhere (a k-step spanning taps, or the K tail).
+inline bool NeedsGather(const QGemmArgs& a) {
+  if (a.right_groups == nullptr) return false;
+  if (a.kp % kTileBytes != 0) return true;
+  for (int64_t g0 = 0; g0 < a.kp / 4; g0 += kTileRows) {
+    if (!EvenlySpaced(a.right_groups + g0)) return true;
+  }
+  return false;
+}
+
+// The kNt column blocks from n0 of a group table, all kp/4 groups gathered into one panel
+// before the k-loop: tile loads that read bytes stored just before wait for those stores to
+// reach L1 (measured: gathering per k-step made 16 -> 16 channel convs 1.7x slower than VNNI).
+// The panel serves every row block of the column block.
+template <int kNt>
+void GatherPanel(const QGemmArgs& a, int64_t n0, uint8_t* panel) {
+  constexpr int64_t kWidth = kNt * kTileBytes;
+  for (int64_t g = 0; g < a.kp / 4; ++g) __builtin_memcpy(panel + g * kWidth, a.right_groups[g] + n0 * 4, kWidth);
+}
+
+// The k-groups k0/4.. of kNt column blocks from n0. The plain packed operand and evenly
+// spaced group pointers load in place; a gathered panel is read where it lies; otherwise
+// (a K tail, a table too long for the panel) the step is gathered into `stage`. A tail's
+// rows past kp/4 keep stale bytes, multiplied by the zero columns of the staged A tail.
+template <int kNt>
+inline void RightOperands(const QGemmArgs& a, int64_t n0, int64_t k0, const uint8_t* panel, uint8_t* stage,
+                          Operand* out) {
+  constexpr int64_t kWidth = kNt * kTileBytes;
+  const int64_t g0 = k0 / 4;
+  if (panel != nullptr) {
+    for (int j = 0; j < kNt; ++j) out[j] = {panel + g0 * kWidth + j * kTileBytes, kWidth};
+    return;
+  }
+  const int64_t rows = std::min(kTileRows, a.kp / 4 - g0);
+  if (rows == kTileRows) {
+    if (a.right_groups == nullptr) {
+      for (int j = 0; j < kNt; ++j) out[j] = {a.right + (g0 * a.np + n0 + 16 * j) * 4, a.np * 4};
+      return;
+    }
+    const uint8_t* const* g = a.right_groups + g0;
+    if (EvenlySpaced(g)) {
+      for (int j = 0; j < kNt; ++j) out[j] = {g[0] + (n0 + 16 * j) * 4, g[1] - g[0]};
+      return;
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* src = a.right_groups != nullptr ? a.right_groups[g0 + r] : a.right + (g0 + r) * a.np * 4;
+    __builtin_memcpy(stage + r * kWidth, src + n0 * 4, kWidth);
+  }
+  for (int j = 0; j < kNt; ++j) out[j] = {stage + j * kTileBytes, kWidth};
+}
+
+// Requantizes one stored 16 x 16 accumulator tile into out rows row0.., columns col0...
+template <bool kLeftWeights>
+inline void StoreTile(const QGemmArgs& a, int64_t row0, int64_t col0, const int32_t* c) {
+  const int64_t rows = std::min(kTileRows, a.m - row0);
+  const int64_t left = a.n - col0;
+  const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(a.qmin - a.zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
+  const __m512i zp = _mm512_set1_epi32(a.zero_point);
+  // A grid (implicit-GEMM conv writing its output planes): the same runs for every row.
+  ColumnRuns runs;
+  if (a.grid_pitch != 0) GridRuns(a, col0, runs);
+  __m512i bias = kLeftWeights ? _mm512_setzero_si512() : _mm512_loadu_si512(a.bias + col0);
+  __m512 mult = kLeftWeights ? _mm512_setzero_ps() : _mm512_loadu_ps(a.mult + col0);
+  for (int64_t r = 0; r < rows; ++r) {
+    if constexpr (kLeftWeights) {
+      bias = _mm512_set1_epi32(a.bias[row0 + r]);
+      mult = _mm512_set1_ps(a.mult[row0 + r]);
+    }
+    const __m512i acc = _mm512_loadu_si512(c + r * 16);
+    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc, bias)), mult);
+    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(x), zp);
+    const __m128i bytes = _mm512_cvtsepi32_epi8(q);
+    if (a.grid_pitch == 0) {
+      _mm_mask_storeu_epi8(a.out + (row0 + r) * a.ldo + col0, mask, bytes);
+    } else {
+      for (int k = 0; k < runs.count; ++k)
+        _mm_mask_storeu_epi8(a.out + (row0 + r) * a.ldo + runs.offset[k], runs.mask[k], bytes);
+    }
+  }
+}
+
+// Tile numbers are immediates of the instructions, so the four multiplies are spelled out.
+#define EDGE_AMX_DOT(c, x, y)                                       \
+  do {                                                              \
+    if constexpr (kLeftWeights) {                                   \
+      _tile_dpbsud(c, x, y); /* A = s8 weights, B = u8 activations */ \
+    } else {                                                        \
+      _tile_dpbusd(c, x, y); /* A = u8 activations, B = s8 weights */ \
+    }                                                               \
+  } while (0)
+
+// A block of kMt x kNt C tiles (up to 32 x 32 outputs) over the whole K.
+template <bool kLeftWeights, int kMt, int kNt>
+void Block(const QGemmArgs& a, int64_t m0, int64_t n0, const uint8_t* panel, Staging& s) {
+  _tile_zero(0);
+  if constexpr (kNt == 2) _tile_zero(1);
+  if constexpr (kMt == 2) _tile_zero(2);
+  if constexpr (kMt == 2 && kNt == 2) _tile_zero(3);
+  for (int64_t k0 = 0; k0 < a.kp; k0 += kTileBytes) {
+    Operand b[kNt];
+    RightOperands<kNt>(a, n0, k0, panel, s.b, b);
+    const Operand a0 = LeftOperand(a, m0, k0, s.a[0]);
+    _tile_loadd(4, a0.ptr, a0.stride);
+    _tile_loadd(6, b[0].ptr, b[0].stride);
+    EDGE_AMX_DOT(0, 4, 6);
+    if constexpr (kNt == 2) {
+      _tile_loadd(7, b[kNt - 1].ptr, b[kNt - 1].stride);
+      EDGE_AMX_DOT(1, 4, 7);
+    }
+    if constexpr (kMt == 2) {
+      const Operand a1 = LeftOperand(a, m0 + kTileRows, k0, s.a[1]);
+      _tile_loadd(5, a1.ptr, a1.stride);
+      EDGE_AMX_DOT(2, 5, 6);
+      if constexpr (kNt == 2) EDGE_AMX_DOT(3, 5, 7);
+    }
+  }
+  // All stores first: the requantization then reads tiles whose stores have long retired.
+  _tile_stored(0, s.c[0], 64);
+  if constexpr (kNt == 2) _tile_stored(1, s.c[1], 64);
+  if constexpr (kMt == 2) _tile_stored(2, s.c[2], 64);
+  if constexpr (kMt == 2 && kNt == 2) _tile_stored(3, s.c[3], 64);
+  StoreTile<kLeftWeights>(a, m0, n0, s.c[0]);
+  if constexpr (kNt == 2) StoreTile<kLeftWeights>(a, m0, n0 + 16, s.c[1]);
+  if constexpr (kMt == 2) StoreTile<kLeftWeights>(a, m0 + kTileRows, n0, s.c[2]);
+  if constexpr (kMt == 2 && kNt == 2) StoreTile<kLeftWeights>(a, m0 + kTileRows, n0 + 16, s.c[3]);
+}
+
+#undef EDGE_AMX_DOT
+
+// Column blocks outside, row blocks inside: the right operand's column panel (the larger
+// operand for convs) stays in L1/L2 while every row block passes over it.
+template <bool kLeftWeights>
+void Run(const QGemmArgs& a) {
+  Staging s;
+  const bool gather = a.kp / 4 <= kPanelGroups && NeedsGather(a);
+  for (int64_t n0 = 0; n0 < a.n; n0 += 32) {
+    const bool two_n = a.n - n0 > 16;
+    const uint8_t* panel = nullptr;
+    if (gather) {
+      if (two_n) {
+        GatherPanel<2>(a, n0, s.panel);
+      } else {
+        GatherPanel<1>(a, n0, s.panel);
+      }
+      panel = s.panel;
+    }
+    for (int64_t m0 = 0; m0 < a.m; m0 += 32) {
+      const bool two_m = a.m - m0 > kTileRows;
+      if (two_m && two_n) {
+        Block<kLeftWeights, 2, 2>(a, m0, n0, panel, s);
+      } else if (two_m) {
+        Block<kLeftWeights, 2, 1>(a, m0, n0, panel, s);
+      } else if (two_n) {
+        Block<kLeftWeights, 1, 2>(a, m0, n0, panel, s);
+      } else {
+        Block<kLeftWeights, 1, 1>(a, m0, n0, panel, s);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// Measured with `edge_engine_bench amx` (docs/engine.md, "Kernel tiers"): below one full
+// 64-deep step the tiles lose (0.5-0.9x VNNI at K = 16-36); fewer than 16 rows leave most of
+// every tile empty (M = 1-8: 0.15-0.9x at K <= 256). One step (K = 64) wins in that
+// steady-state loop (1.0-1.5x) but not inside a model: MobileNet's 1x1 convs (K = 64-96)
+// on tiles made the whole model ~9% slower, its depthwise steps included (the core runs
+// slower for a while after tile use, and a short burst of tiles pays the unit's warm-up).
+// From two steps up (ResNet-8's 3x3 convs, K = 144-576) they win in the model too.
+bool AmxPays(const QGemmArgs& a) { return a.m >= 16 && a.n >= 16 && a.kp >= 128; }
+
+void QGemmAmxTiles(const QGemmArgs& a) {
+  _tile_loadconfig(&kAmxFullTiles);
+  if (a.weights == QGemmWeights::kLeft) {
+    Run<true>(a);
+  } else {
+    Run<false>(a);
+  }
+  // Back to the initial state, so context switches stop saving 8 KB of tile data.
+  _tile_release();
+}
+
+void QGemmAmx(const QGemmArgs& a) {
+  if (AmxPays(a)) {
+    QGemmAmxTiles(a);
+  } else {
+    QGemmAvx512Vnni(a);
+  }
+}
+
+}  // namespace edge::engine
