@@ -37,6 +37,13 @@ class QdqBuilder {
     t->add_float_data(v);
     return t->name();
   }
+  onnx::TensorProto* Vector(const std::string& name, onnx::TensorProto::DataType type, int64_t n) {
+    auto* t = g()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(type);
+    t->add_dims(n);
+    return t;
+  }
   std::string Int8(const std::vector<int64_t>& dims, const std::vector<int>& values) {
     auto* t = g()->add_initializer();
     t->set_name("c" + std::to_string(next_++));
@@ -105,22 +112,10 @@ std::string MakeBlock(const Block& b, std::mt19937& rng) {
   for (float& s : ws) s = scale(rng) * 0.1f;
   std::uniform_int_distribution<int> bv(-20000, 20000);
   for (int& v : bias) v = bv(rng);
-  auto* wscale = q.g()->add_initializer();
-  wscale->set_name("wscale");
-  wscale->set_data_type(onnx::TensorProto::FLOAT);
-  wscale->add_dims(b.channels);
-  auto* bscale = q.g()->add_initializer();
-  bscale->set_name("bscale");
-  bscale->set_data_type(onnx::TensorProto::FLOAT);
-  bscale->add_dims(b.channels);
-  auto* bias_t = q.g()->add_initializer();
-  bias_t->set_name("bias");
-  bias_t->set_data_type(onnx::TensorProto::INT32);
-  bias_t->add_dims(b.channels);
-  auto* bzero = q.g()->add_initializer();
-  bzero->set_name("bzero");
-  bzero->set_data_type(onnx::TensorProto::INT32);
-  bzero->add_dims(b.channels);
+  auto* wscale = q.Vector("wscale", onnx::TensorProto::FLOAT, b.channels);
+  auto* bscale = q.Vector("bscale", onnx::TensorProto::FLOAT, b.channels);
+  auto* bias_t = q.Vector("bias", onnx::TensorProto::INT32, b.channels);
+  auto* bzero = q.Vector("bzero", onnx::TensorProto::INT32, b.channels);
   for (int64_t c = 0; c < b.channels; ++c) {
     wscale->add_float_data(ws[c]);
     bscale->add_float_data(sx * ws[c]);
