@@ -73,11 +73,50 @@ void FoldActivationIntoFloatOps(Graph& g) {
   }
 }
 
+bool SameShape(const Graph& g, const Node& n) {
+  for (int v : n.in) {
+    if (g.values[v].shape != g.values[n.out[0]].shape) return false;
+  }
+  return true;
+}
+
+// An int8 lookup (activation) or same-shape residual Add that is the only reader of an int8
+// Conv's output runs inside the conv's step, on the output the conv just wrote: one step, one
+// buffer and one trip through memory fewer, and the same bytes (the same kernels, in place).
+// The Add's other operand must be computed before the conv, since it is read in the conv's step.
+void FoldElementwiseIntoQConv(Graph& g) {
+  auto uses = CountUses(g);
+  for (Node& op : g.nodes) {
+    const bool add = op.kind == OpKind::kQAdd && SameShape(g, op);
+    if (op.dead || (op.kind != OpKind::kQLut && !add)) continue;
+    for (size_t k = 0; k < op.in.size(); ++k) {
+      const int x = op.in[k];
+      const int p = g.values[x].producer;
+      if (p < 0 || uses[x] != 1 || g.values[x].alias_of >= 0) continue;
+      Node& conv = g.nodes[p];
+      if (conv.dead || conv.kind != OpKind::kQConv) continue;
+      Node fused = op;
+      if (add) {
+        const int other = op.in[1 - k];
+        if (g.values[g.StorageOf(other)].producer >= p) continue;
+        fused.in = {x, other};  // float addition commutes: the operands' order changes no bit
+        conv.in.push_back(other);
+      }
+      conv.epilogue.push_back(std::move(fused));
+      conv.out = op.out;
+      g.values[op.out[0]].producer = p;
+      op.dead = true;
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 void FoldGraph(Graph& graph) {
   FoldPadIntoConv(graph);
   FoldActivationIntoFloatOps(graph);
+  FoldElementwiseIntoQConv(graph);
 }
 
 }  // namespace edge::engine

@@ -82,6 +82,12 @@ struct Node {
   std::vector<int64_t> pads;  // Pad: ONNX layout (begin..., end...)
   float pad_value = 0.0f;     // float Pad; int8 Pad pads with the input's zero point
   QParams quant;              // kQuantize output / kDequantize input params
+
+  // int8 Conv: the element-wise int8 nodes folded into its step (fold.cpp), applied in order to
+  // its requantized output. epilogue[0].in[0] is the conv's own output value (no storage), each
+  // next one's in[0] the previous one's output; an Add's other operand is in[1], also appended
+  // to the conv's `in` so its lifetime covers the conv's step.
+  std::vector<Node> epilogue;
 };
 
 struct Graph {

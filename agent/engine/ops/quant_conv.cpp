@@ -6,6 +6,7 @@
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/depthwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
+#include "agent/engine/ops/quant_epilogue.h"
 
 namespace edge::engine {
 namespace {
@@ -199,15 +200,21 @@ class QConvStep : public Step {
     }
   }
 
+  std::vector<QEpilogueOp> epilogue;  // folded lookups and residual Adds, in order
+
   void Run(const ExecEnv& env) const override {
     if (shape.depthwise) {
       RunDepthwise(env);
-      return;
-    }
-    if (shape.implicit) {
+    } else if (shape.implicit) {
       RunImplicit(env);
-      return;
+    } else {
+      RunIm2col(env);
     }
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    for (const QEpilogueOp& op : epilogue) RunQEpilogueOp(op, env, Y, shape.batch * shape.cout * shape.pixels);
+  }
+
+  void RunIm2col(const ExecEnv& env) const {
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
     uint8_t* col = reinterpret_cast<uint8_t*>(env.arena + scratch);
@@ -294,7 +301,8 @@ int64_t ScratchBytes(const Node& n, const Graph& g) {
 Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& ctx) {
   const Value& x = ctx.V(n.in[0]);
   const Value& w = ctx.V(n.in[1]);
-  const Value& y = ctx.V(n.out[0]);
+  // with a folded epilogue, the conv requantizes to its own (unstored) output's parameters
+  const Value& y = ctx.V(n.epilogue.empty() ? n.out[0] : n.epilogue[0].in[0]);
   const int32_t shift_zp = 128 + x.q.zero_point;
   if (n.kind == OpKind::kQConv) {
     auto s = std::make_unique<QConvStep>();
@@ -360,6 +368,10 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
                  ", " + std::to_string(cs.cin) + "->" + std::to_string(cs.cout) +
                  (cs.group > 1 ? ", group " + std::to_string(cs.group) : "") +
                  (cs.depthwise ? ", depthwise" : "") + ", int8)";
+    for (const Node& op : n.epilogue) {
+      s->epilogue.push_back(BuildQEpilogueOp(op, ctx));
+      s->summary += " + " + op.onnx_op;
+    }
     return std::unique_ptr<Step>(std::move(s));
   }
   auto s = std::make_unique<QGemmStep>();

@@ -8,6 +8,7 @@
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/broadcast.h"
 #include "agent/engine/ops/pool_window.h"
+#include "agent/engine/ops/quant_epilogue.h"
 #include "agent/engine/ops/unary_math.h"
 
 namespace edge::engine {
@@ -37,7 +38,6 @@ class QBinaryStep : public Step {
         Y[o] = Saturate(y, zo, qmin, qmax);
       });
     } else if (plan.same_shape) {
-      // The common residual Add: a flat loop the compiler vectorizes (same float operations).
       // The common residual Add, through the tier's kernel (same float operations).
       env.elementwise->qadd(QAddArgs{A, B, plan.total, ra, rb, za, zb, zo, qmin, qmax, Y});
     } else {
@@ -156,7 +156,46 @@ class QConcatStep : public Step {
 
 std::string Describe(const Node& n) { return n.onnx_op + " " + n.name + " (int8)"; }
 
+// The activation's int8 lookup: for every input code, the float op on its value, requantized.
+void FillUnaryTable(const Node& n, const QParams& in, const QParams& out, int8_t* table) {
+  const UnaryParams p = UnaryParamsOf(n);
+  for (int q = -128; q <= 127; ++q) {
+    const float v = ApplyUnary(p, in.scale * static_cast<float>(q - in.zero_point));
+    table[static_cast<uint8_t>(static_cast<int8_t>(q))] = Saturate(v / out.scale, out.zero_point, n.qmin, n.qmax);
+  }
+}
+
 }  // namespace
+
+QEpilogueOp BuildQEpilogueOp(const Node& n, BuildContext& ctx) {
+  const Value& x = ctx.V(n.in[0]);
+  const Value& y = ctx.V(n.out[0]);
+  QEpilogueOp op;
+  op.add = n.kind == OpKind::kQAdd;
+  if (!op.add) {
+    FillUnaryTable(n, x.q, y.q, op.table);
+    return op;
+  }
+  const Value& b = ctx.V(n.in[1]);
+  op.other = ctx.RefOf(n.in[1]);
+  op.ra = x.q.scale / y.q.scale;
+  op.rb = b.q.scale / y.q.scale;
+  op.za = x.q.zero_point;
+  op.zb = b.q.zero_point;
+  op.zo = y.q.zero_point;
+  op.qmin = n.qmin;
+  op.qmax = n.qmax;
+  return op;
+}
+
+void RunQEpilogueOp(const QEpilogueOp& op, const ExecEnv& env, int8_t* y, int64_t n) {
+  if (op.add) {
+    env.elementwise->qadd(
+        QAddArgs{y, op.other.Get<int8_t>(env), n, op.ra, op.rb, op.za, op.zb, op.zo, op.qmin, op.qmax, y});
+  } else {
+    env.elementwise->lut(y, n, op.table, y);
+  }
+}
 
 Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
   const Value& x = ctx.V(n.in[0]);
@@ -189,12 +228,7 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
       auto s = std::make_unique<QLutStep>();
       s->x = ctx.RefOf(n.in[0]);
       s->count = x.elements;
-      const UnaryParams p = UnaryParamsOf(n);
-      for (int q = -128; q <= 127; ++q) {
-        const float v = ApplyUnary(p, x.q.scale * static_cast<float>(q - x.q.zero_point));
-        s->table[static_cast<uint8_t>(static_cast<int8_t>(q))] =
-            Saturate(v / y.q.scale, y.q.zero_point, n.qmin, n.qmax);
-      }
+      FillUnaryTable(n, x.q, y.q, s->table);
       s->out = ctx.Out(n);
       s->summary = Describe(n);
       return std::unique_ptr<Step>(std::move(s));

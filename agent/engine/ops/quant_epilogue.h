@@ -1,0 +1,26 @@
+// The element-wise int8 ops a conv step applies to its own output (Node::epilogue, folded in
+// fold.cpp): the same kernels and parameters as the separate lookup and Add steps, in place,
+// so a fused graph computes the same bytes as the unfused one.
+#pragma once
+
+#include <cstdint>
+
+#include "agent/engine/compile.h"
+
+namespace edge::engine {
+
+struct QEpilogueOp {
+  bool add = false;
+  int8_t table[256] = {};  // lookup: out = table[(uint8_t)y]
+  Ref other;               // Add: the other operand, y = sat(ra*(y - za) + rb*(other - zb))
+  float ra = 1, rb = 1;
+  int32_t za = 0, zb = 0, zo = 0, qmin = -128, qmax = 127;
+};
+
+// `op` is a kQLut node or a same-shape kQAdd node whose in[0] is the value being transformed.
+QEpilogueOp BuildQEpilogueOp(const Node& op, BuildContext& ctx);
+
+// Applies `op` in place to y[0, n).
+void RunQEpilogueOp(const QEpilogueOp& op, const ExecEnv& env, int8_t* y, int64_t n);
+
+}  // namespace edge::engine

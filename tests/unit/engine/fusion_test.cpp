@@ -1,0 +1,208 @@
+// Element-wise int8 ops folded into the producing conv's step (fold.cpp) must give the bytes
+// of the unfused graph: random QDQ conv blocks (1x1, 3x3, depthwise; channel counts that are
+// not multiples of 16; extreme zero points; scales that saturate) run fused and, with
+// keep_all_tensors (which skips the folds), unfused, at every tier.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "agent/engine/engine.h"
+#include "agent/engine/kernels/cpu_features.h"
+#include "edge_onnx/onnx.pb.h"
+
+namespace edge::engine::testing {
+namespace {
+
+struct Block {
+  int64_t channels = 4, h = 5, w = 5, kernel = 3, stride = 1;
+  bool depthwise = false, hardswish = true, residual = true, relu_after_add = false;
+};
+
+class QdqBuilder {
+ public:
+  explicit QdqBuilder(std::mt19937& rng) : rng_(rng) {
+    m_.set_ir_version(7);
+    auto* op = m_.add_opset_import();
+    op->set_domain("");
+    op->set_version(13);
+  }
+  onnx::GraphProto* g() { return m_.mutable_graph(); }
+
+  std::string Scalar(float v) {
+    auto* t = g()->add_initializer();
+    t->set_name("c" + std::to_string(next_++));
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_float_data(v);
+    return t->name();
+  }
+  onnx::TensorProto* Vector(const std::string& name, onnx::TensorProto::DataType type, int64_t n) {
+    auto* t = g()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(type);
+    t->add_dims(n);
+    return t;
+  }
+  std::string Int8(const std::vector<int64_t>& dims, const std::vector<int>& values) {
+    auto* t = g()->add_initializer();
+    t->set_name("c" + std::to_string(next_++));
+    t->set_data_type(onnx::TensorProto::INT8);
+    for (int64_t d : dims) t->add_dims(d);
+    for (int v : values) t->add_int32_data(v);
+    return t->name();
+  }
+  std::string Node(const std::string& op, const std::vector<std::string>& in) {
+    auto* n = g()->add_node();
+    n->set_op_type(op);
+    n->set_name(op + std::to_string(next_));
+    for (const auto& i : in) n->add_input(i);
+    n->add_output("t" + std::to_string(next_++));
+    last_ = n;
+    return n->output(0);
+  }
+  void Attr(const std::string& name, std::vector<int64_t> v) {
+    auto* a = last_->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v) a->add_ints(x);
+  }
+  void Attr(const std::string& name, int64_t v) {
+    auto* a = last_->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+  }
+  // Q then DQ with random parameters: an extreme zero point half of the time.
+  std::string QuantDequant(const std::string& x, float scale, float* chosen_scale = nullptr) {
+    std::uniform_int_distribution<int> zp(-128, 127), pick(0, 3);
+    const int z = pick(rng_) == 0 ? -128 : pick(rng_) == 1 ? 127 : zp(rng_);
+    const std::string s = Scalar(scale), zn = Int8({}, {z});
+    if (chosen_scale != nullptr) *chosen_scale = scale;
+    return Node("DequantizeLinear", {Node("QuantizeLinear", {x, s, zn}), s, zn});
+  }
+  std::string Bytes() {
+    std::string s;
+    m_.SerializeToString(&s);
+    return s;
+  }
+
+ private:
+  std::mt19937& rng_;
+  onnx::ModelProto m_;
+  onnx::NodeProto* last_ = nullptr;
+  int next_ = 0;
+};
+
+std::string MakeBlock(const Block& b, std::mt19937& rng) {
+  QdqBuilder q(rng);
+  auto* in = q.g()->add_input();
+  in->set_name("x");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  auto* shape = in->mutable_type()->mutable_tensor_type()->mutable_shape();
+  for (int64_t d : {int64_t{1}, b.channels, b.h, b.w}) shape->add_dim()->set_dim_value(d);
+  std::uniform_real_distribution<float> scale(0.005f, 0.1f);
+  float sx = 0;
+  const std::string x = q.QuantDequant("x", scale(rng), &sx);
+  const int64_t cin_g = b.depthwise ? 1 : b.channels, taps = b.kernel * b.kernel;
+  std::uniform_int_distribution<int> wv(-127, 127);
+  std::vector<int> w(static_cast<size_t>(b.channels * cin_g * taps)), bias(static_cast<size_t>(b.channels));
+  for (int& v : w) v = wv(rng);
+  std::vector<float> ws(static_cast<size_t>(b.channels));
+  for (float& s : ws) s = scale(rng) * 0.1f;
+  std::uniform_int_distribution<int> bv(-20000, 20000);
+  for (int& v : bias) v = bv(rng);
+  auto* wscale = q.Vector("wscale", onnx::TensorProto::FLOAT, b.channels);
+  auto* bscale = q.Vector("bscale", onnx::TensorProto::FLOAT, b.channels);
+  auto* bias_t = q.Vector("bias", onnx::TensorProto::INT32, b.channels);
+  auto* bzero = q.Vector("bzero", onnx::TensorProto::INT32, b.channels);
+  for (int64_t c = 0; c < b.channels; ++c) {
+    wscale->add_float_data(ws[c]);
+    bscale->add_float_data(sx * ws[c]);
+    bias_t->add_int32_data(bias[c]);
+    bzero->add_int32_data(0);
+  }
+  const std::string wq = q.Int8({b.channels, cin_g, b.kernel, b.kernel}, w);
+  const std::string wz = q.Int8({b.channels}, std::vector<int>(static_cast<size_t>(b.channels), 0));
+  const std::string wd = q.Node("DequantizeLinear", {wq, "wscale", wz});
+  q.Attr("axis", 0);
+  const std::string bd = q.Node("DequantizeLinear", {"bias", "bscale", "bzero"});
+  q.Attr("axis", 0);
+  std::string y = q.Node("Conv", {x, wd, bd});
+  const int64_t pad = b.kernel / 2;
+  q.Attr("kernel_shape", {b.kernel, b.kernel});
+  q.Attr("pads", {pad, pad, pad, pad});
+  q.Attr("strides", {b.stride, b.stride});
+  if (b.depthwise) q.Attr("group", b.channels);
+  // a small output scale half of the time: many results saturate
+  std::uniform_int_distribution<int> coin(0, 1);
+  y = q.QuantDequant(y, coin(rng) ? scale(rng) : scale(rng) * 0.05f);
+  if (b.hardswish) y = q.QuantDequant(q.Node("HardSwish", {y}), scale(rng));
+  if (b.residual) {
+    // the Add's operands, the chain and the block input, in either order
+    y = coin(rng) ? q.Node("Add", {y, x}) : q.Node("Add", {x, y});
+    if (b.relu_after_add) y = q.Node("Relu", {y});
+    y = q.QuantDequant(y, scale(rng));
+  }
+  auto* out = q.g()->add_output();
+  out->set_name(y);
+  return q.Bytes();
+}
+
+std::vector<float> RunOnce(std::shared_ptr<const Model> model, KernelTier tier, const std::vector<float>& input) {
+  ExecutionContext ctx(model, tier);
+  std::vector<float> out(static_cast<size_t>(model->outputs()[0].elements));
+  const float* in[] = {input.data()};
+  float* outs[] = {out.data()};
+  REQUIRE(ctx.Run(in, outs, nullptr));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused bytes", "[engine][fusion]") {
+  std::mt19937 rng(20261122);
+  std::uniform_int_distribution<int> ch(1, 21), hw(1, 12), coin(0, 1), k3(0, 2);
+  int fused_luts = 0, fused_adds = 0;
+  for (int iter = 0; iter < 150; ++iter) {
+    Block b;
+    b.channels = ch(rng);
+    b.h = hw(rng);
+    b.w = hw(rng);
+    b.depthwise = coin(rng) == 1;
+    b.kernel = k3(rng) == 0 ? 1 : 3;
+    b.residual = coin(rng) == 1;
+    b.hardswish = !b.residual || coin(rng) == 1;
+    b.stride = !b.residual && coin(rng) == 1 ? 2 : 1;
+    b.relu_after_add = coin(rng) == 1;
+    const std::string bytes = MakeBlock(b, rng);
+    const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    auto fused = Model::LoadMemory(view);
+    LoadOptions plain;
+    plain.keep_all_tensors = true;  // skips the graph folds
+    auto unfused = Model::LoadMemory(view, plain);
+    INFO("iteration " << iter << " channels " << b.channels << " " << b.h << "x" << b.w << " kernel " << b.kernel
+                      << " stride " << b.stride << (b.depthwise ? " depthwise" : "")
+                      << (b.hardswish ? " hardswish" : "") << (b.residual ? " residual" : ""));
+    REQUIRE(fused.has_value());
+    REQUIRE(unfused.has_value());
+    for (const std::string& s : (*fused)->StepSummary()) {
+      fused_luts += s.find("+ HardSwish") != std::string::npos;
+      fused_adds += s.find("+ Add") != std::string::npos;
+    }
+    std::uniform_real_distribution<float> value(-8.0f, 8.0f);
+    std::vector<float> input(static_cast<size_t>(b.channels * b.h * b.w));
+    for (float& v : input) v = value(rng);
+    const std::vector<float> expected = RunOnce(*unfused, KernelTier::kScalar, input);
+    for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+      if (!TierSupported(tier)) continue;
+      INFO("tier " << KernelTierName(tier));
+      CHECK(RunOnce(*fused, tier, input) == expected);
+      CHECK(RunOnce(*unfused, tier, input) == expected);
+    }
+  }
+  CHECK(fused_luts > 30);
+  CHECK(fused_adds > 30);
+}
+
+}  // namespace edge::engine::testing
