@@ -584,6 +584,50 @@ std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p) {
   return y;
 }
 
+// The stride-phase split against its definition: phase (rp, cp) row r column j holds input
+// (r * sh + rp, j * sw + cp); every other byte of the phase buffer stays untouched. Widths
+// 16 and 32 (the paired-row and 32-byte paths), odd widths, 1-3 strides, channels 1, 3, 16+.
+TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][kernels]") {
+  std::mt19937 rng(77);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int widths[] = {16, 32, 48, 64, 15, 17, 31, 33, 8};
+  const int channel_counts[] = {1, 3, 16, 21};
+  for (int trial = 0; trial < 300; ++trial) {
+    ConvGeometry g;
+    g.in_h = pick(1, 20);
+    g.in_w = trial % 10 == 9 ? pick(1, 70) : widths[trial % 9];
+    g.kernel_h = pick(1, 3);
+    g.kernel_w = pick(1, 3);
+    g.stride_h = trial % 4 == 3 ? pick(1, 3) : 2;
+    g.stride_w = trial % 5 == 4 ? pick(1, 3) : 2;
+    g.pad_top = pick(0, 1);
+    g.pad_left = pick(0, 1);
+    if (g.in_h + 2 * g.pad_top < g.kernel_h || g.in_w + 2 * g.pad_left < g.kernel_w) continue;
+    g.out_h = (g.in_h + 2 * g.pad_top - g.kernel_h) / g.stride_h + 1;
+    g.out_w = (g.in_w + 2 * g.pad_left - g.kernel_w) / g.stride_w + 1;
+    const DepthwisePlan plan = MakeDepthwisePlan(g);
+    if (!plan.split) continue;
+    const int64_t channels = channel_counts[trial % 4];
+    std::vector<int8_t> x(static_cast<size_t>(channels * g.in_h * g.in_w));  // no slack: reads stay inside
+    for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
+    std::vector<int8_t> got(static_cast<size_t>(channels * plan.phase_bytes), int8_t{0x5A});
+    SplitDepthwisePhases(x.data(), g, plan, channels, got.data());
+    std::vector<int8_t> want(got.size(), int8_t{0x5A});
+    for (int64_t c = 0; c < channels; ++c) {
+      for (int64_t iy = 0; iy < g.in_h; ++iy) {
+        for (int64_t ix = 0; ix < g.in_w; ++ix) {
+          const int64_t phase = (iy % g.stride_h) * g.stride_w + ix % g.stride_w;
+          want[c * plan.phase_bytes + (phase * plan.phase_rows + iy / g.stride_h) * plan.pitch + ix / g.stride_w] =
+              x[(c * g.in_h + iy) * g.in_w + ix];
+        }
+      }
+    }
+    INFO("trial " << trial << " channels " << channels << " in " << g.in_h << "x" << g.in_w << " stride "
+                  << g.stride_h << "x" << g.stride_w << " pitch " << plan.pitch);
+    REQUIRE(got == want);
+  }
+}
+
 TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels]") {
   std::mt19937 rng(31);
   for (int trial = 0; trial < 600; ++trial) {
