@@ -32,6 +32,43 @@ void SetInterior(const ConvGeometry& g, DepthwisePlan& p) {
   interval(g.out_w, g.stride_w, -g.pad_left, g.dilation_w, g.kernel_w, g.in_w, p.col_begin, p.col_end);
 }
 
+// One input row into its sw column phases (row phase_row of column phase 0; column phase cp
+// is cp * phase_stride further).
+void SplitRow(const int8_t* row, int64_t iw, int64_t sw, int64_t phase_stride, int8_t* phase_row) {
+  if (sw == 1) {
+    std::memcpy(phase_row, row, static_cast<size_t>(iw));
+    return;
+  }
+  int64_t ix = 0;
+  if (sw == 2) {
+    const __m128i low = _mm_set1_epi16(0x00FF);
+    // 32 input bytes -> 16 even-column and 16 odd-column bytes
+    for (; ix + 32 <= iw; ix += 32) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + ix));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + ix + 16));
+      const __m128i even = _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low));
+      const __m128i odd = _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(phase_row + ix / 2), even);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(phase_row + phase_stride + ix / 2), odd);
+    }
+    // 16 input bytes -> 8 even-column and 8 odd-column bytes
+    for (; ix + 16 <= iw; ix += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + ix));
+      const __m128i even = _mm_packus_epi16(_mm_and_si128(v, low), v);
+      const __m128i odd = _mm_packus_epi16(_mm_srli_epi16(v, 8), v);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(phase_row + ix / 2), even);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(phase_row + phase_stride + ix / 2), odd);
+    }
+  }
+  for (int64_t cp = 0, col = ix / sw; ix < iw; ++ix) {  // ix % sw == 0 here
+    phase_row[cp * phase_stride + col] = row[ix];
+    if (++cp == sw) {
+      cp = 0;
+      ++col;
+    }
+  }
+}
+
 }  // namespace
 
 DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g) {
@@ -76,40 +113,31 @@ void SplitDepthwisePhases(const int8_t* x, const ConvGeometry& g, const Depthwis
                           int8_t* phases) {
   const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w, pitch = plan.pitch;
   const int64_t phase_stride = plan.phase_rows * pitch;  // from one column phase to the next
+  // Stride-2 columns of a 16-byte row fill 8-byte phase rows; when the phase pitch is exactly
+  // that, rows r and r + 1 of a phase are adjacent, so two same-phase input rows make one
+  // 16-byte store per column phase (MobileNet's 16x16 planes: half the stores of a row each).
+  const bool pair_rows = sw == 2 && iw == 16 && pitch == 8;
   for (int64_t c = 0; c < channels; ++c) {
     const int8_t* plane = x + c * g.in_h * iw;
     int8_t* dst = phases + c * plan.phase_bytes;
-    // Input row iy goes to row iy / sh of row phase iy % sh, tracked without divisions.
-    for (int64_t iy = 0, rp = 0, r = 0; iy < g.in_h; ++iy) {
-      const int8_t* row = plane + iy * iw;
-      int8_t* phase_row = dst + (rp * sw * plan.phase_rows + r) * pitch;  // column phase 0
-      if (++rp == sh) {
-        rp = 0;
-        ++r;
-      }
-      if (sw == 1) {
-        std::memcpy(phase_row, row, static_cast<size_t>(iw));
-        continue;
-      }
-      int64_t ix = 0;
-      if (sw == 2) {
-        // 16 input bytes -> 8 even-column and 8 odd-column bytes
+    // Input row iy = r * sh + rp goes to row r of row phase rp.
+    for (int64_t rp = 0; rp < sh; ++rp) {
+      const int64_t rows = (g.in_h - rp + sh - 1) / sh;
+      int8_t* phase_row = dst + rp * sw * phase_stride;  // column phase 0, row 0
+      const int8_t* row = plane + rp * iw;
+      int64_t r = 0;
+      if (pair_rows) {
         const __m128i low = _mm_set1_epi16(0x00FF);
-        for (; ix + 16 <= iw; ix += 16) {
-          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + ix));
-          const __m128i even = _mm_packus_epi16(_mm_and_si128(v, low), v);
-          const __m128i odd = _mm_packus_epi16(_mm_srli_epi16(v, 8), v);
-          _mm_storel_epi64(reinterpret_cast<__m128i*>(phase_row + ix / 2), even);
-          _mm_storel_epi64(reinterpret_cast<__m128i*>(phase_row + phase_stride + ix / 2), odd);
+        for (; r + 2 <= rows; r += 2, row += 2 * sh * iw, phase_row += 2 * pitch) {
+          const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row));
+          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + sh * iw));
+          const __m128i even = _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low));
+          const __m128i odd = _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(phase_row), even);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(phase_row + phase_stride), odd);
         }
       }
-      for (int64_t cp = 0, col = ix / sw; ix < iw; ++ix) {  // ix % sw == 0 here
-        phase_row[cp * phase_stride + col] = row[ix];
-        if (++cp == sw) {
-          cp = 0;
-          ++col;
-        }
-      }
+      for (; r < rows; ++r, row += sh * iw, phase_row += pitch) SplitRow(row, iw, sw, phase_stride, phase_row);
     }
   }
 }

@@ -53,6 +53,41 @@ inline __m128i Load8Stride2(const int8_t* p) {
   return _mm_xor_si128(_mm_packus_epi16(v, v), _mm_set1_epi8(-128));
 }
 
+// n (1 to 3) 4-byte pixels from the low lanes of w.
+inline void StoreWords(uint8_t* dst, __m128i w, int64_t n) {
+  if (n >= 2) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), w);
+    if (n == 3) _mm_storeu_si32(dst + 8, _mm_srli_si128(w, 8));
+  } else {
+    _mm_storeu_si32(dst, w);
+  }
+}
+
+// Four horizontally adjacent taps at stride 2 (a single-channel stem like DS-CNN's 10x4):
+// pixel ox's word is bytes 2ox..2ox+3, i.e. the 16-bit pairs (ox, ox + 1), so one 16-byte
+// load interleaved with itself shifted by one pair gives 7 pixels: 4 in the low half and 3
+// in the high one. Narrow rows (5 pixels) become one load and two stores instead of five
+// word moves. A load starts at a byte the row uses, so it reads at most 15 bytes past the
+// row's last used byte: within the slack the contract asks of x.
+inline void AdjacentStrideTwoRow(const int8_t* src, int64_t ox, int64_t hi, uint8_t* dst) {
+  const __m128i flip = _mm_set1_epi8(-128);
+  while (hi - ox >= 4) {
+    const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + ox * 2)), flip);
+    const __m128i pairs = _mm_srli_si128(v, 2);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + ox * 4), _mm_unpacklo_epi16(v, pairs));
+    const int64_t rest = hi - ox - 4;
+    if (rest >= 1 && rest <= 3) {
+      StoreWords(dst + (ox + 4) * 4, _mm_unpackhi_epi16(v, pairs), rest);
+      return;
+    }
+    ox += 4;
+  }
+  if (ox < hi) {
+    const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + ox * 2)), flip);
+    StoreWords(dst + ox * 4, _mm_unpacklo_epi16(v, _mm_srli_si128(v, 2)), hi - ox);
+  }
+}
+
 int64_t FloorHalf(int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
 
 // Stride 2: the last row pixel where a 16- (8-) pixel vector load may start. The load reads
@@ -74,6 +109,10 @@ void StrideTwoLimits(const int64_t off[4], const bool use[4], int64_t iw, int64_
 __attribute__((always_inline)) inline void InterleaveRow(const int8_t* const src[4], int64_t sw, bool adjacent,
                                                          int64_t ox, int64_t hi, int64_t last16, int64_t last8,
                                                          uint8_t* dst) {
+  if (adjacent && sw == 2) {
+    AdjacentStrideTwoRow(src[0], ox, hi, dst);
+    return;
+  }
   if (adjacent) {
     for (; ox < hi; ++ox) {
       uint32_t word;
@@ -117,6 +156,9 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
                   uint8_t* out) {
   const int64_t k_total = g.channels * g.kernel_h * g.kernel_w;
   const int64_t iw = g.in_w, oh = g.out_h, ow = g.out_w, sw = g.stride_w;
+  // tap (c, y, x) of k, advanced by counting: a 64-bit division per tap costs more than a
+  // narrow row of DS-CNN's stem
+  int64_t c = 0, y = 0, xx = 0;
   for (int64_t kg = 0; kg < kp / 4; ++kg) {
     const int8_t* base[4];
     int64_t row_step[4], chan[4] = {}, ky[4] = {}, kx[4] = {};
@@ -128,15 +170,28 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
         chan[j] = -1;
         continue;
       }
-      chan[j] = k / (g.kernel_h * g.kernel_w);
-      ky[j] = (k / g.kernel_w) % g.kernel_h;
-      kx[j] = k % g.kernel_w;
+      chan[j] = c;
+      ky[j] = y;
+      kx[j] = xx;
+      if (++xx == g.kernel_w) {
+        xx = 0;
+        if (++y == g.kernel_h) {
+          y = 0;
+          ++c;
+        }
+      }
       base[j] = x + (chan[j] * g.in_h + ky[j] * g.dilation_h) * iw + kx[j] * g.dilation_w;
       row_step[j] = g.stride_h * iw;
     }
     bool adjacent = g.dilation_w == 1 && chan[0] >= 0;
     for (int j = 1; j < 4; ++j) {
       adjacent = adjacent && chan[j] == chan[0] && ky[j] == ky[0] && kx[j] == kx[0] + j;
+    }
+    uint8_t* dst = out + kg * np * 4;
+    if (adjacent && sw == 2) {  // one pointer per row: the stem's 250 rows of 5 pixels
+      const int8_t* src = base[0];
+      for (int64_t oy = 0; oy < oh; ++oy, src += row_step[0], dst += ow * 4) AdjacentStrideTwoRow(src, 0, ow, dst);
+      continue;
     }
     int64_t off[4], last16 = 0, last8 = 0;
     bool use[4];
@@ -145,7 +200,6 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
       off[j] = use[j] ? kx[j] * g.dilation_w : 0;
     }
     StrideTwoLimits(off, use, iw, last16, last8);
-    uint8_t* dst = out + kg * np * 4;
     for (int64_t oy = 0; oy < oh; ++oy, dst += ow * 4) {
       const int8_t* src[4];
       for (int j = 0; j < 4; ++j) src[j] = base[j] + oy * row_step[j];

@@ -302,6 +302,62 @@ TEST_CASE("the implicit-GEMM operand is the padded input, 4 channels per pixel",
   }
 }
 
+// Runs Im2colU8 on random data for geometry g and compares every (k, pixel) entry with a
+// direct gather from the input (zero point outside it).
+void CheckIm2colAgainstGather(const ConvGeometry& g, std::mt19937& rng, int trial) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int64_t k = g.channels * g.kernel_h * g.kernel_w, kp = RoundUp(k, 4);
+  const int64_t pixels = g.out_h * g.out_w, np = RoundUp(pixels, 16);
+  // Im2colU8's contract: a little readable slack after the input (the arena provides it).
+  std::vector<int8_t> x(static_cast<size_t>(g.channels * g.in_h * g.in_w + 64));
+  for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
+  const int8_t zp = static_cast<int8_t>(pick(-128, 127));
+  std::vector<int8_t> pad_row(static_cast<size_t>(Im2colPadRowLength(g)), zp);
+  std::vector<uint8_t> col(static_cast<size_t>(kp * np), 0);
+  Im2colU8(x.data(), g, static_cast<uint8_t>(zp + 128), pad_row.data(), kp, np, col.data());
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const int64_t c = kk / (g.kernel_h * g.kernel_w), ky = (kk / g.kernel_w) % g.kernel_h, kx = kk % g.kernel_w;
+    for (int64_t p = 0; p < pixels; ++p) {
+      const int64_t iy = (p / g.out_w) * g.stride_h - g.pad_top + ky * g.dilation_h;
+      const int64_t ix = (p % g.out_w) * g.stride_w - g.pad_left + kx * g.dilation_w;
+      const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
+      const int expect = (inside ? x[(c * g.in_h + iy) * g.in_w + ix] : zp) + 128;
+      const int got = col[((kk >> 2) * np + p) * 4 + (kk & 3)];
+      INFO("trial " << trial << " channels " << g.channels << " in " << g.in_h << "x" << g.in_w << " kernel "
+                    << g.kernel_h << "x" << g.kernel_w << " stride " << g.stride_h << "x" << g.stride_w << " pad "
+                    << g.pad_top << "," << g.pad_left << " k " << kk << " pixel " << p);
+      REQUIRE(got == expect);
+    }
+  }
+}
+
+// Kernel widths of 4 and 8 at horizontal stride 2 make every k-group four adjacent taps of
+// one row: the pair-interleave path (DS-CNN's 10x4 stem), with rows of 1 to 20 pixels so
+// that every tail (1-3 pixels after a 4-pixel chunk, 5-7 from one load) occurs.
+TEST_CASE("im2col of four adjacent stride-2 taps matches a naive gather", "[engine][kernels]") {
+  std::mt19937 rng(4242);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int channel_counts[] = {1, 3, 16, 17};
+  for (int trial = 0; trial < 240; ++trial) {
+    ConvGeometry g;
+    g.channels = channel_counts[trial % 4];
+    g.kernel_h = pick(1, 10);
+    g.kernel_w = trial % 3 == 2 ? 8 : 4;
+    g.stride_h = pick(1, 3);
+    g.stride_w = 2;
+    const bool unpadded = trial % 2 == 0;
+    g.pad_top = unpadded ? 0 : pick(0, 5);
+    g.pad_left = unpadded ? 0 : pick(0, 3);
+    const int64_t pad_bottom = unpadded ? 0 : pick(0, 5), pad_right = unpadded ? 0 : pick(0, 3);
+    g.in_h = pick(static_cast<int>(std::max<int64_t>(1, g.kernel_h - g.pad_top - pad_bottom)), 30);
+    g.in_w = pick(static_cast<int>(std::max<int64_t>(1, g.kernel_w - g.pad_left - pad_right)), 45) | 1;  // odd
+    if (g.in_w + g.pad_left + pad_right < g.kernel_w) continue;
+    g.out_h = (g.in_h + g.pad_top + pad_bottom - g.kernel_h) / g.stride_h + 1;
+    g.out_w = (g.in_w + g.pad_left + pad_right - g.kernel_w) / g.stride_w + 1;
+    CheckIm2colAgainstGather(g, rng, trial);
+  }
+}
+
 TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernels]") {
   std::mt19937 rng(99);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -325,27 +381,7 @@ TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernel
     if (g.in_h + g.pad_top + pad_bottom < span_h || g.in_w + g.pad_left + pad_right < span_w) continue;
     g.out_h = (g.in_h + g.pad_top + pad_bottom - span_h) / g.stride_h + 1;
     g.out_w = (g.in_w + g.pad_left + pad_right - span_w) / g.stride_w + 1;
-    const int64_t k = g.channels * g.kernel_h * g.kernel_w, kp = RoundUp(k, 4);
-    const int64_t pixels = g.out_h * g.out_w, np = RoundUp(pixels, 16);
-    // Im2colU8's contract: a little readable slack after the input (the arena provides it).
-    std::vector<int8_t> x(static_cast<size_t>(g.channels * g.in_h * g.in_w + 64));
-    for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
-    const int8_t zp = static_cast<int8_t>(pick(-128, 127));
-    std::vector<int8_t> pad_row(static_cast<size_t>(Im2colPadRowLength(g)), zp);
-    std::vector<uint8_t> col(static_cast<size_t>(kp * np), 0);
-    Im2colU8(x.data(), g, static_cast<uint8_t>(zp + 128), pad_row.data(), kp, np, col.data());
-    for (int64_t kk = 0; kk < k; ++kk) {
-      const int64_t c = kk / (g.kernel_h * g.kernel_w), ky = (kk / g.kernel_w) % g.kernel_h, kx = kk % g.kernel_w;
-      for (int64_t p = 0; p < pixels; ++p) {
-        const int64_t iy = (p / g.out_w) * g.stride_h - g.pad_top + ky * g.dilation_h;
-        const int64_t ix = (p % g.out_w) * g.stride_w - g.pad_left + kx * g.dilation_w;
-        const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
-        const int expect = (inside ? x[(c * g.in_h + iy) * g.in_w + ix] : zp) + 128;
-        const int got = col[((kk >> 2) * np + p) * 4 + (kk & 3)];
-        INFO("trial " << trial << " k " << kk << " pixel " << p);
-        REQUIRE(got == expect);
-      }
-    }
+    CheckIm2colAgainstGather(g, rng, trial);
   }
 }
 
@@ -546,6 +582,50 @@ std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p) {
     }
   }
   return y;
+}
+
+// The stride-phase split against its definition: phase (rp, cp) row r column j holds input
+// (r * sh + rp, j * sw + cp); every other byte of the phase buffer stays untouched. Widths
+// 16 and 32 (the paired-row and 32-byte paths), odd widths, 1-3 strides, channels 1, 3, 16+.
+TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][kernels]") {
+  std::mt19937 rng(77);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int widths[] = {16, 32, 48, 64, 15, 17, 31, 33, 8};
+  const int channel_counts[] = {1, 3, 16, 21};
+  for (int trial = 0; trial < 300; ++trial) {
+    ConvGeometry g;
+    g.in_h = pick(1, 20);
+    g.in_w = trial % 10 == 9 ? pick(1, 70) : widths[trial % 9];
+    g.kernel_h = pick(1, 3);
+    g.kernel_w = pick(1, 3);
+    g.stride_h = trial % 4 == 3 ? pick(1, 3) : 2;
+    g.stride_w = trial % 5 == 4 ? pick(1, 3) : 2;
+    g.pad_top = pick(0, 1);
+    g.pad_left = pick(0, 1);
+    if (g.in_h + 2 * g.pad_top < g.kernel_h || g.in_w + 2 * g.pad_left < g.kernel_w) continue;
+    g.out_h = (g.in_h + 2 * g.pad_top - g.kernel_h) / g.stride_h + 1;
+    g.out_w = (g.in_w + 2 * g.pad_left - g.kernel_w) / g.stride_w + 1;
+    const DepthwisePlan plan = MakeDepthwisePlan(g);
+    if (!plan.split) continue;
+    const int64_t channels = channel_counts[trial % 4];
+    std::vector<int8_t> x(static_cast<size_t>(channels * g.in_h * g.in_w));  // no slack: reads stay inside
+    for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
+    std::vector<int8_t> got(static_cast<size_t>(channels * plan.phase_bytes), int8_t{0x5A});
+    SplitDepthwisePhases(x.data(), g, plan, channels, got.data());
+    std::vector<int8_t> want(got.size(), int8_t{0x5A});
+    for (int64_t c = 0; c < channels; ++c) {
+      for (int64_t iy = 0; iy < g.in_h; ++iy) {
+        for (int64_t ix = 0; ix < g.in_w; ++ix) {
+          const int64_t phase = (iy % g.stride_h) * g.stride_w + ix % g.stride_w;
+          want[c * plan.phase_bytes + (phase * plan.phase_rows + iy / g.stride_h) * plan.pitch + ix / g.stride_w] =
+              x[(c * g.in_h + iy) * g.in_w + ix];
+        }
+      }
+    }
+    INFO("trial " << trial << " channels " << channels << " in " << g.in_h << "x" << g.in_w << " stride "
+                  << g.stride_h << "x" << g.stride_w << " pitch " << plan.pitch);
+    REQUIRE(got == want);
+  }
 }
 
 TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels]") {
