@@ -16,7 +16,7 @@ namespace {
 
 constexpr int64_t kTileRows = 16;   // rows of every tile
 constexpr int64_t kTileBytes = 64;  // bytes per tile row: 64 k of A, 16 columns x 4 k of B
-constexpr int64_t kPanelGroups = 128;  // k-groups of a gathered column panel (kp <= 512)
+constexpr int64_t kPanelGroups = 256;  // k-groups of a gathered column panel (kp <= 1024)
 
 // Tiles 0-3 accumulate C[i][j] (tile 2i + j), 4-5 hold A row blocks, 6-7 B column blocks,
 // all of kAmxFullTiles' shape, so one configuration serves the whole call: ldtilecfg zeroes
@@ -27,7 +27,7 @@ constexpr int64_t kPanelGroups = 128;  // k-groups of a gathered column panel (k
 struct alignas(64) Staging {
   uint8_t a[2][kTileRows * kTileBytes];
   uint8_t b[kTileRows * 2 * kTileBytes];  // [16 k-groups][2 column blocks x 64 bytes]
-  uint8_t panel[kPanelGroups * 2 * kTileBytes];  // [kp/4 k-groups][2 column blocks x 64 bytes]
+  uint8_t panel[kPanelGroups * 2 * kTileBytes];  // [kp/4 k-groups][2 column blocks x 64 bytes], 32 KB
   int32_t c[4][kTileRows * 16];
 };
 
@@ -69,14 +69,21 @@ inline bool NeedsGather(const QGemmArgs& a) {
   return false;
 }
 
-// The kNt column blocks from n0 of a group table, all kp/4 groups gathered into one panel
-// before the k-loop: tile loads that read bytes stored just before wait for those stores to
-// reach L1 (measured: gathering per k-step made 16 -> 16 channel convs 1.7x slower than VNNI).
-// The panel serves every row block of the column block.
+// The kNt column blocks from n0, all kp/4 groups gathered into one contiguous panel before
+// the k-loop; the panel serves every row block of the column block. A group table that does
+// not load in place needs it: tile loads that read bytes stored just before wait for those
+// stores to reach L1 (measured: gathering per k-step made 16 -> 16 channel convs 1.7x slower
+// than VNNI). In-place operands gain from it from two row blocks up: their k-groups sit np*4
+// bytes (or a plane) apart, so every B tile row is on another 4 KB page and a large K misses
+// the DTLB on them, while the panel's rows are 128 bytes apart (measured, `edge_engine_bench
+// gemm`, best of 8 interleaved: 256^3 822 -> 1146 GOP/s, 512^3 900 -> 1482, 1024^3 814 -> 1355).
 template <int kNt>
 void GatherPanel(const QGemmArgs& a, int64_t n0, uint8_t* panel) {
   constexpr int64_t kWidth = kNt * kTileBytes;
-  for (int64_t g = 0; g < a.kp / 4; ++g) __builtin_memcpy(panel + g * kWidth, a.right_groups[g] + n0 * 4, kWidth);
+  for (int64_t g = 0; g < a.kp / 4; ++g) {
+    const uint8_t* src = a.right_groups != nullptr ? a.right_groups[g] : a.right + g * a.np * 4;
+    __builtin_memcpy(panel + g * kWidth, src + n0 * 4, kWidth);
+  }
 }
 
 // The k-groups k0/4.. of kNt column blocks from n0. The plain packed operand and evenly
@@ -197,7 +204,7 @@ void Block(const QGemmArgs& a, int64_t m0, int64_t n0, const uint8_t* panel, Sta
 template <bool kLeftWeights>
 void Run(const QGemmArgs& a) {
   Staging s;
-  const bool gather = a.kp / 4 <= kPanelGroups && NeedsGather(a);
+  const bool gather = a.kp / 4 <= kPanelGroups && (a.m > 2 * kTileRows || NeedsGather(a));
   for (int64_t n0 = 0; n0 < a.n; n0 += 32) {
     const bool two_n = a.n - n0 > 16;
     const uint8_t* panel = nullptr;
