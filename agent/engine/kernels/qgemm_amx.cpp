@@ -177,21 +177,25 @@ inline void StoreRow(const QGemmArgs& a, int8_t* out, int64_t col0, __mmask16 ma
   }
 }
 
-// Requantizes one stored 16 x 16 accumulator tile of the pending block at once (short k-loops).
+// Requantizes one stored 16 x 16 accumulator tile into out rows row0.., columns col0.. at once
+// (short k-loops: the block just multiplied).
 template <bool kLeftWeights>
-void StoreTile(const QGemmArgs& a, const Requant& q, const Pending& p, int tile, const int32_t* c) {
-  const int i = tile / 2, j = tile % 2;
-  const int rows = std::min(static_cast<int>(kTileRows), p.total - i * static_cast<int>(kTileRows));
-  __m512i bias = kLeftWeights ? _mm512_setzero_si512() : p.bias[j];
-  __m512 mult = kLeftWeights ? _mm512_setzero_ps() : p.mult[j];
-  for (int r = 0; r < rows; ++r) {
-    const int64_t row = p.m0 + i * kTileRows + r;
+void StoreTile(const QGemmArgs& a, const Requant& q, int64_t row0, int64_t col0, const int32_t* c) {
+  const int64_t rows = std::min(kTileRows, a.m - row0);
+  const int64_t left = a.n - col0;
+  const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+  // A grid (implicit-GEMM conv writing its output planes): the same runs for every row.
+  ColumnRuns runs;
+  if (a.grid_pitch != 0) GridRuns(a, col0, runs);
+  __m512i bias = kLeftWeights ? _mm512_setzero_si512() : _mm512_loadu_si512(a.bias + col0);
+  __m512 mult = kLeftWeights ? _mm512_setzero_ps() : _mm512_loadu_ps(a.mult + col0);
+  for (int64_t r = 0; r < rows; ++r) {
     if constexpr (kLeftWeights) {
-      bias = _mm512_set1_epi32(a.bias[row]);
-      mult = _mm512_set1_ps(a.mult[row]);
+      bias = _mm512_set1_epi32(a.bias[row0 + r]);
+      mult = _mm512_set1_ps(a.mult[row0 + r]);
     }
     const __m128i bytes = RequantizeVector(_mm512_loadu_si512(c + r * 16), bias, mult, q);
-    StoreRow(a, a.out + row * a.ldo, p.n0 + 16 * j, p.mask[j], p.runs[j], bytes);
+    StoreRow(a, a.out + (row0 + r) * a.ldo, col0, mask, runs, bytes);
   }
 }
 
@@ -271,14 +275,14 @@ void Block(const QGemmArgs& a, int64_t m0, int64_t n0, const uint8_t* panel, Sta
   if constexpr (kNt == 2) _tile_stored(1, s.c[buf][1], 64);
   if constexpr (kMt == 2) _tile_stored(2, s.c[buf][2], 64);
   if constexpr (kMt == 2 && kNt == 2) _tile_stored(3, s.c[buf][3], 64);
-  StartPending<kLeftWeights>(a, m0, n0, kMt, kNt, buf, pending);
-  if (steps < kOverlapSteps) {
-    StoreTile<kLeftWeights>(a, q, pending, 0, s.c[buf][0]);
-    if constexpr (kNt == 2) StoreTile<kLeftWeights>(a, q, pending, 1, s.c[buf][1]);
-    if constexpr (kMt == 2) StoreTile<kLeftWeights>(a, q, pending, 2, s.c[buf][2]);
-    if constexpr (kMt == 2 && kNt == 2) StoreTile<kLeftWeights>(a, q, pending, 3, s.c[buf][3]);
-    pending.next = pending.total;
+  if (steps >= kOverlapSteps) {
+    StartPending<kLeftWeights>(a, m0, n0, kMt, kNt, buf, pending);
+    return;
   }
+  StoreTile<kLeftWeights>(a, q, m0, n0, s.c[buf][0]);
+  if constexpr (kNt == 2) StoreTile<kLeftWeights>(a, q, m0, n0 + 16, s.c[buf][1]);
+  if constexpr (kMt == 2) StoreTile<kLeftWeights>(a, q, m0 + kTileRows, n0, s.c[buf][2]);
+  if constexpr (kMt == 2 && kNt == 2) StoreTile<kLeftWeights>(a, q, m0 + kTileRows, n0 + 16, s.c[buf][3]);
 }
 
 #undef EDGE_AMX_DOT
