@@ -27,17 +27,24 @@ using QAddFn = void (*)(const QAddArgs& args);
 // QuantizeLinear of floats: y = sat(round_half_even(x / scale) + zp), NaN saturating low.
 using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
+// dst[p][j] = src[j][p] + 128 (as uint8) for p < n: the GEMM operand of a 1x1 conv, four
+// channel planes per k-group. Pure data movement; reads no byte past src[j][n - 1].
+using Interleave4Fn = void (*)(const int8_t* const src[4], int64_t n, uint8_t* dst);
+
 struct ElementwiseKernels {
   LutFn lut;
   DepthwiseFn depthwise;
   QAddFn qadd;
   QuantizeFn quantize;
+  Interleave4Fn interleave4;
 };
 
 void QAddScalar(const QAddArgs& args);
 void QAddAvx512(const QAddArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
+
+void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst);
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "agent/engine/kernels/elementwise.h"
+#include "agent/engine/kernels/im2col_u8.h"
 
 namespace edge::engine {
 
@@ -21,6 +22,32 @@ void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out)
     _mm512_storeu_si512(out + i, _mm512_mask_blend_epi8(top, lo, hi));
   }
   LutScalar(x + i, n - i, table, out + i);
+}
+
+// 64 pixels per iteration: bytes, then 16-bit pairs, unpacked within 128-bit lanes (lane L
+// of w0..w3 holds pixels 16L + 0..3, 4..7, 8..11, 12..15), then a 4x4 transpose of the lanes.
+void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst) {
+  const __m512i flip = _mm512_set1_epi8(-128);
+  auto load = [&](int j, int64_t i) { return _mm512_xor_si512(_mm512_loadu_si512(src[j] + i), flip); };
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512i a = load(0, i), b = load(1, i), c = load(2, i), d = load(3, i);
+    const __m512i ab_lo = _mm512_unpacklo_epi8(a, b), ab_hi = _mm512_unpackhi_epi8(a, b);
+    const __m512i cd_lo = _mm512_unpacklo_epi8(c, d), cd_hi = _mm512_unpackhi_epi8(c, d);
+    const __m512i w0 = _mm512_unpacklo_epi16(ab_lo, cd_lo), w1 = _mm512_unpackhi_epi16(ab_lo, cd_lo);
+    const __m512i w2 = _mm512_unpacklo_epi16(ab_hi, cd_hi), w3 = _mm512_unpackhi_epi16(ab_hi, cd_hi);
+    const __m512i t0 = _mm512_shuffle_i64x2(w0, w1, 0x44), t1 = _mm512_shuffle_i64x2(w2, w3, 0x44);
+    const __m512i t2 = _mm512_shuffle_i64x2(w0, w1, 0xEE), t3 = _mm512_shuffle_i64x2(w2, w3, 0xEE);
+    uint8_t* out = dst + i * 4;
+    _mm512_storeu_si512(out, _mm512_shuffle_i64x2(t0, t1, 0x88));
+    _mm512_storeu_si512(out + 64, _mm512_shuffle_i64x2(t0, t1, 0xDD));
+    _mm512_storeu_si512(out + 128, _mm512_shuffle_i64x2(t2, t3, 0x88));
+    _mm512_storeu_si512(out + 192, _mm512_shuffle_i64x2(t2, t3, 0xDD));
+  }
+  if (i < n) {
+    const int8_t* rest[4] = {src[0] + i, src[1] + i, src[2] + i, src[3] + i};
+    Interleave4RowsU8(rest, n - i, dst + i * 4);
+  }
 }
 
 void QAddAvx512(const QAddArgs& p) {

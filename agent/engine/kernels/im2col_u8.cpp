@@ -218,6 +218,10 @@ inline void FillPixels(uint8_t* dst, int64_t pixels, uint8_t pad_byte) {
 
 }  // namespace
 
+void Interleave4RowsU8(const int8_t* const src[4], int64_t n, uint8_t* dst) {
+  InterleaveRow(src, 1, false, 0, n, 0, 0, dst);
+}
+
 void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
                         const int8_t* pad_row, int64_t block_stride, uint8_t* out) {
   const int64_t ih = g.in_h, iw = g.in_w, plane = ih * iw;

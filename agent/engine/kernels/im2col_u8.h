@@ -27,6 +27,10 @@ int64_t Im2colPadRowLength(const ConvGeometry& g);
 void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const int8_t* pad_row,
               int64_t kp, int64_t np, uint8_t* out);
 
+// dst[p][j] = src[j][p] + 128 for p < n: a 1x1 conv's k-group of four channel planes (the
+// SSE2 form of ElementwiseKernels::interleave4). Reads no byte past src[j][n - 1].
+void Interleave4RowsU8(const int8_t* const src[4], int64_t n, uint8_t* dst);
+
 // The implicit-GEMM operand of a stride-1 conv in one pass: the input planes zero-point padded
 // to hp x wp (g.pad_top, g.pad_left before; the rest after) and interleaved 4 channels per
 // pixel, unsigned: out[cb * block_stride + (y * wp + x) * 4 + j] = padded channel 4cb + j at

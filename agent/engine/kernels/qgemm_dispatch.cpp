@@ -2,6 +2,7 @@
 #include <cpuid.h>
 
 #include "agent/engine/kernels/elementwise.h"
+#include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_amx.h"
 
@@ -25,11 +26,12 @@ bool HasAvx512Vbmi() {
 }  // namespace
 
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
-  static const ElementwiseKernels scalar{&LutScalar, &DepthwiseScalar,
-                                         &QAddScalar, &QuantizeScalar};
-  static const ElementwiseKernels avx2{&LutScalar, &DepthwiseAvx2, &QAddScalar, &QuantizeScalar};
-  static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
-                                         &DepthwiseAvx512Vnni, &QAddAvx512, &QuantizeAvx512};
+  static const ElementwiseKernels scalar{&LutScalar, &DepthwiseScalar, &QAddScalar, &QuantizeScalar,
+                                         &Interleave4RowsU8};
+  static const ElementwiseKernels avx2{&LutScalar, &DepthwiseAvx2, &QAddScalar, &QuantizeScalar,
+                                       &Interleave4RowsU8};
+  static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar, &DepthwiseAvx512Vnni,
+                                         &QAddAvx512, &QuantizeAvx512, &Interleave4Avx512};
   const KernelTier effective = EffectiveTier(tier);
   if (effective >= KernelTier::kAvx512Vnni) return avx512;  // the AMX tier too
   return effective == KernelTier::kAvx2 ? avx2 : scalar;

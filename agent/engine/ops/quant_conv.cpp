@@ -233,7 +233,17 @@ class QConvStep : public Step {
     for (int64_t b = 0; b < shape.batch; ++b) {
       for (int64_t g = 0; g < shape.group; ++g) {
         const int8_t* src = X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw;
-        if (shape.padded_bytes > 0) {
+        if (shape.pointwise) {
+          // 1x1 stride 1: each k-group is four channel planes interleaved (the tier's kernel)
+          for (int64_t kg = 0; kg < shape.kp / 4; ++kg) {
+            const int8_t* planes[4];
+            for (int j = 0; j < 4; ++j) {
+              const int64_t c = kg * 4 + j;
+              planes[j] = c < shape.cin_g ? src + c * shape.pixels : pad_row.data();
+            }
+            env.elementwise->interleave4(planes, shape.pixels, col + kg * shape.np * 4);
+          }
+        } else if (shape.padded_bytes > 0) {
           // A padded copy makes every tap of every output pixel an in-bounds read, so im2col
           // runs its vector path across whole rows instead of checking borders.
           PadPlanes(src, padded);

@@ -398,6 +398,31 @@ TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernel
 namespace edge::engine {
 namespace {
 
+// The 1x1 convs' operand: every tier's four-plane interleave against its definition, at
+// lengths around the 8-, 16- and 64-pixel steps (the whole-vector loops and their tails).
+TEST_CASE("every tier's four-plane interleave equals its definition", "[engine][kernels]") {
+  std::mt19937 rng(77);
+  for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
+    if (!TierSupported(tier)) continue;
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t n : {0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 100, 127, 128, 200, 256, 1024, 1031}) {
+      std::vector<std::vector<int8_t>> planes(4, std::vector<int8_t>(static_cast<size_t>(n)));
+      for (auto& plane : planes) {
+        for (auto& v : plane) v = static_cast<int8_t>(rng());
+      }
+      const int8_t* src[4] = {planes[0].data(), planes[1].data(), planes[2].data(), planes[3].data()};
+      std::vector<uint8_t> got(static_cast<size_t>(n * 4), 0);
+      k.interleave4(src, n, got.data());
+      for (int64_t p = 0; p < n; ++p) {
+        for (int j = 0; j < 4; ++j) {
+          INFO("tier " << KernelTierName(tier) << " n " << n << " pixel " << p << " plane " << j);
+          REQUIRE(got[static_cast<size_t>(p * 4 + j)] == static_cast<uint8_t>(planes[j][p] + 128));
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernels]") {
   std::mt19937 rng(5);
   auto byte = [&] { return static_cast<int8_t>(rng()); };
