@@ -36,6 +36,14 @@ inline __m128i Load16Stride2(const int8_t* p) {
   return _mm_xor_si128(_mm_packus_epi16(lo, hi), _mm_set1_epi8(-128));
 }
 
+// Every other byte of 16 at p, then of 16 at q: two rows' 8 stride-2 taps in one vector.
+inline __m128i Load16Stride2Rows(const int8_t* p, const int8_t* q) {
+  const __m128i mask = _mm_set1_epi16(0x00FF);
+  const __m128i lo = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), mask);
+  const __m128i hi = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), mask);
+  return _mm_xor_si128(_mm_packus_epi16(lo, hi), _mm_set1_epi8(-128));
+}
+
 // 8 output pixels: the low halves of the four rows, interleaved into 32 bytes.
 inline void Interleave8(__m128i a, __m128i b, __m128i c, __m128i d, uint8_t* dst) {
   const __m128i ab = _mm_unpacklo_epi8(a, b), cd = _mm_unpacklo_epi8(c, d);
@@ -200,6 +208,27 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
       off[j] = use[j] ? kx[j] * g.dilation_w : 0;
     }
     StrideTwoLimits(off, use, iw, last16, last8);
+    // Stride-2 rows of exactly 16 or 8 pixels (ResNet-8's downsampling convs): one vector per
+    // row with the tap pointers stepped, not recomputed, and two 8-pixel rows per 16-byte
+    // vector (consecutive output rows are contiguous in dst).
+    if (!adjacent && sw == 2 && ((ow == 16 && last16 >= 0) || (ow == 8 && last8 >= 0))) {
+      const int8_t* p[4] = {base[0], base[1], base[2], base[3]};
+      int64_t oy = 0;
+      if (ow == 16) {
+        for (; oy < oh; ++oy, dst += 64) {
+          Interleave16(Load16Stride2(p[0]), Load16Stride2(p[1]), Load16Stride2(p[2]), Load16Stride2(p[3]), dst);
+          for (int j = 0; j < 4; ++j) p[j] += row_step[j];
+        }
+        continue;
+      }
+      for (; oy + 2 <= oh; oy += 2, dst += 64) {
+        Interleave16(Load16Stride2Rows(p[0], p[0] + row_step[0]), Load16Stride2Rows(p[1], p[1] + row_step[1]),
+                     Load16Stride2Rows(p[2], p[2] + row_step[2]), Load16Stride2Rows(p[3], p[3] + row_step[3]), dst);
+        for (int j = 0; j < 4; ++j) p[j] += 2 * row_step[j];
+      }
+      if (oy < oh) Interleave8(Load8Stride2(p[0]), Load8Stride2(p[1]), Load8Stride2(p[2]), Load8Stride2(p[3]), dst);
+      continue;
+    }
     for (int64_t oy = 0; oy < oh; ++oy, dst += ow * 4) {
       const int8_t* src[4];
       for (int j = 0; j < 4; ++j) src[j] = base[j] + oy * row_step[j];

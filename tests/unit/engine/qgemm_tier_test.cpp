@@ -361,6 +361,31 @@ TEST_CASE("im2col of four adjacent stride-2 taps matches a naive gather", "[engi
   }
 }
 
+// Stride-2 outputs exactly 16 or 8 pixels wide take whole-row vectors (two 8-pixel rows per
+// vector, an odd last row alone): every kernel shape, odd and even output heights.
+TEST_CASE("im2col of 16- and 8-pixel stride-2 rows matches a naive gather", "[engine][kernels]") {
+  std::mt19937 rng(816);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int trial = 0; trial < 200; ++trial) {
+    ConvGeometry g;
+    g.channels = pick(1, 9);
+    g.kernel_h = pick(1, 3);
+    g.kernel_w = pick(1, 3);
+    g.stride_h = pick(1, 2);
+    g.stride_w = 2;
+    g.dilation_h = pick(1, 2);
+    g.out_w = trial % 2 == 0 ? 16 : 8;
+    g.out_h = pick(1, 9);
+    const bool padded = trial % 4 >= 2;
+    g.pad_top = padded ? 1 : 0;
+    g.pad_left = padded ? 1 : 0;
+    g.in_w = (g.out_w - 1) * 2 + g.kernel_w + pick(0, 1) - (padded ? 1 : 0);
+    g.in_h = (g.out_h - 1) * g.stride_h + g.dilation_h * (g.kernel_h - 1) + 1 + pick(0, 1) - (padded ? 1 : 0);
+    if (g.in_w < 1 || g.in_h < 1) continue;
+    CheckIm2colAgainstGather(g, rng, trial);
+  }
+}
+
 TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernels]") {
   std::mt19937 rng(99);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
