@@ -17,7 +17,6 @@
 namespace edge::agent {
 
 namespace {
-const char* kPolicyKey = "trust_policy";
 const char* kGenerationKey = "desired_generation";  // the newest desired-state generation seen
 
 // The manifest inside the stored target envelope. It was verified when the target was accepted
@@ -168,7 +167,7 @@ Status AgentApp::AdoptTrustPolicy(const std::string& bytes) {
                                                       ", older than the pinned v" + std::to_string(policy_.version));
     return Ok();
   }
-  EDGE_TRY(store_->SetMeta(kPolicyKey, bytes));
+  EDGE_TRY(store_->SaveTrustPolicy(bytes));
   policy_ = std::move(policy);
   policy_envelope_ = bytes;
   log::Info("trust policy adopted", {{"version", policy_.version}});
@@ -176,22 +175,15 @@ Status AgentApp::AdoptTrustPolicy(const std::string& bytes) {
 }
 
 Status AgentApp::LoadTrustPolicy() {
-  EDGE_ASSIGN_OR_RETURN(auto stored, store_->GetMeta(kPolicyKey));
+  EDGE_ASSIGN_OR_RETURN(auto stored, store_->LoadTrustPolicy(root_, clock_.NowUnix()));
   if (!stored) return Ok();
-  EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(*stored));
-  auto policy = bundle::VerifyTrustPolicy(envelope, root_, clock_.NowUnix());
-  if (!policy) return Fail(policy.error().Wrap("stored trust policy"));
-  policy_ = std::move(*policy);
-  policy_envelope_ = *stored;
+  policy_ = std::move(stored->policy);
+  policy_envelope_ = std::move(stored->envelope);
   return Ok();
 }
 
 Status AgentApp::Start() {
-  auto root_pem = fs::ReadFile(config_.release_root_public_key, 64 * 1024);
-  if (!root_pem) return Fail(BadConfig(root_pem.error().Wrap("release_root_public_key")));
-  auto root = crypto::Ed25519PublicKeyFromPem(*root_pem);
-  if (!root) return Fail(BadConfig(root.error().Wrap(config_.release_root_public_key)));
-  root_ = *root;
+  EDGE_ASSIGN_OR_RETURN(root_, LoadReleaseRoot(config_));
   EDGE_TRY(fs::CreateDirectories(config_.state_dir, 0750));
   EDGE_TRY(repo_.Prepare());
   EDGE_ASSIGN_OR_RETURN(auto store, StateStore::Open((config_.state_dir / "state.db").string()));

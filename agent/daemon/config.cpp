@@ -1,6 +1,7 @@
 #include "agent/daemon/config.h"
 
 #include "common/core/config.h"
+#include "common/core/fs.h"
 #include "common/crypto/x509.h"
 
 namespace edge::agent {
@@ -71,6 +72,14 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   if (!c.enrollment_token.empty() && !c.enrollment_token_file.empty())
     return wrap(Error{ErrorCode::kBadConfig, "set enrollment_token or enrollment_token_file, not both"});
   return c;
+}
+
+Result<crypto::Ed25519PublicKey> LoadReleaseRoot(const AgentConfig& config) {
+  auto pem = fs::ReadFile(config.release_root_public_key, 64 * 1024);
+  if (!pem) return Fail(ErrorCode::kBadConfig, pem.error().Wrap("release_root_public_key").message);
+  auto root = crypto::Ed25519PublicKeyFromPem(*pem);
+  if (!root) return Fail(ErrorCode::kBadConfig, root.error().Wrap(config.release_root_public_key).message);
+  return *root;
 }
 
 }  // namespace edge::agent

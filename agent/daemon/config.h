@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/core/result.h"
+#include "common/crypto/ed25519.h"
 
 namespace edge::agent {
 
@@ -40,5 +41,9 @@ struct AgentConfig {
 
 // Errors are ErrorCode::kBadConfig and name the file and key.
 Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path);
+
+// The release root public key the config pins (release_root_public_key). Errors are
+// kBadConfig and name the file.
+Result<crypto::Ed25519PublicKey> LoadReleaseRoot(const AgentConfig& config);
 
 }  // namespace edge::agent

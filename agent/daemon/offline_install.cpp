@@ -9,7 +9,6 @@
 #include "common/bundle/bundle.h"
 #include "common/core/config.h"
 #include "common/core/fs.h"
-#include "common/crypto/ed25519.h"
 
 namespace edge::agent {
 namespace {
@@ -25,15 +24,12 @@ int ExitFor(const Error& e) {
 
 // The trust policy pinned at enrollment, verified again against the configured root key.
 Result<bundle::TrustPolicy> PinnedPolicy(const AgentConfig& config, StateStore& store, int64_t now) {
-  auto root_pem = fs::ReadFile(config.release_root_public_key, 64 * 1024);
-  if (!root_pem) return Fail(ErrorCode::kBadConfig, root_pem.error().Wrap("release_root_public_key").message);
-  EDGE_ASSIGN_OR_RETURN(auto root, crypto::Ed25519PublicKeyFromPem(*root_pem));
-  EDGE_ASSIGN_OR_RETURN(auto stored, store.GetMeta("trust_policy"));
+  EDGE_ASSIGN_OR_RETURN(auto root, LoadReleaseRoot(config));
+  EDGE_ASSIGN_OR_RETURN(auto stored, store.LoadTrustPolicy(root, now));
   if (!stored)
     return Fail(ErrorCode::kFailedPrecondition, "this device has no trust policy yet: start edge-agent once so it "
                                                 "enrolls, then install");
-  EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(*stored));
-  return bundle::VerifyTrustPolicy(envelope, root, now);
+  return std::move(stored->policy);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "agent/core/update_machine.h"
+#include "common/bundle/bundle.h"
+#include "common/crypto/ed25519.h"
 #include "common/core/result.h"
 #include "common/sqlite/db.h"
 
@@ -57,6 +59,15 @@ class StateStore {
   Result<std::vector<OutcomeEvent>> PendingOutcomes(size_t limit);
   // Drops outcomes with seq <= up_to_seq (the controller has stored them).
   Status AckOutcomes(uint64_t up_to_seq);
+
+  // The trust policy this device adopted (its signed envelope), verified again against the
+  // pinned release root; nullopt before enrollment stored one.
+  struct TrustPolicyRecord {
+    bundle::TrustPolicy policy;
+    std::string envelope;
+  };
+  Result<std::optional<TrustPolicyRecord>> LoadTrustPolicy(const crypto::Ed25519PublicKey& root, int64_t now);
+  Status SaveTrustPolicy(const std::string& envelope_bytes);
 
   Result<std::optional<std::string>> GetMeta(const std::string& key);
   Status SetMeta(const std::string& key, const std::string& value);
