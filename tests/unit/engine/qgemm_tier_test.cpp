@@ -207,6 +207,10 @@ TEST_CASE("the AMX tile kernel equals the scalar reference on random shapes", "[
   // Past the kernel's column panel (kp > 1024): B tiles load in place again.
   problems.push_back({QGemmWeights::kRight, 48, 40, 1100, zp(rng), -128, 127, false});
   problems.push_back({QGemmWeights::kLeft, 35, 33, 1030, zp(rng), -128, 127, false});
+  // K tails staged once per call (m <= 256) and, past that, per block.
+  problems.push_back({QGemmWeights::kLeft, 256, 20, 150, zp(rng), -128, 127, false});
+  problems.push_back({QGemmWeights::kLeft, 257, 20, 150, zp(rng), -128, 127, false});
+  problems.push_back({QGemmWeights::kRight, 270, 18, 90, zp(rng), -128, 127, false});
   for (int r = 0; r < 200; ++r) {
     const bool extreme = r % 3 == 0;
     const int32_t z = extreme ? (r % 2 == 0 ? -128 : 127) : zp(rng);
