@@ -35,7 +35,23 @@ struct DepthwisePlan {
   int64_t row_begin = 0, row_end = 0, col_begin = 0, col_end = 0;
   std::vector<int64_t> offsets;  // [taps] from output index q to the tap's source byte
   std::vector<uint64_t> masks;   // [blocks][taps] bit i: output q = 64*block + i reads the source
+
+  // Word groups, an alternative form for SIMD tiers (words == 0: not offered). Taps whose
+  // source offsets lie within 4 consecutive bytes form one word group, so that output q's
+  // taps of group w are the bytes [q + word_offsets[w], +4) and one 4-byte dot product sums
+  // them with no shuffling: a 64-byte load from q0 + s + word_offsets[w] holds, in 32-bit
+  // lane i, the group's bytes for output q0 + 4i + s (s = 0..3, the lane phase). Offered
+  // where the groups are few enough to pay (stride 1: one group per kernel row of <= 4 taps).
+  int words = 0;
+  std::vector<int64_t> word_offsets;  // [words]
+  std::vector<int8_t> word_taps;      // [words][4] the tap each byte belongs to, -1 for none
+  // [blocks][words][4 lane phases] bit 4i + j: byte j of output 64*block + 4i + s is read
+  // (its tap's mask bit); clear bits load zx, as in `masks`.
+  std::vector<uint64_t> word_masks;
 };
+
+// Word groups are offered up to this many (a per-channel array of weight words in the kernels).
+inline constexpr int kMaxDepthwiseWords = 32;
 
 DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g);
 

@@ -23,10 +23,69 @@ inline __m512i LoadTap(uintptr_t src, int64_t offset, uint64_t mask, __m512i fil
   return _mm512_xor_si512(_mm512_mask_loadu_epi8(fill, mask, p), _mm512_set1_epi8(-128));
 }
 
+// The word-group form (DepthwisePlan::words): per block of 64 outputs, each group is four
+// loads (one per lane phase s) and four dot products into acc[s], whose lane i is output
+// 4i + s. The requantized lanes are then merged bytewise into output order (shift and blend),
+// where the per-tap form spends two shuffles per tap putting four taps side by side.
+void DepthwiseWords(const DepthwiseArgs& a) {
+  const DepthwisePlan& p = *a.plan;
+  const int words = p.words;
+  const __m512i fill = _mm512_set1_epi8(a.zx);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(a.qmin - a.zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
+  const __m512i zp = _mm512_set1_epi32(a.zero_point);
+  const int64_t* offsets = p.word_offsets.data();
+  int32_t wwords[kMaxDepthwiseWords];
+  for (int64_t c = 0; c < a.channels; ++c) {
+    const int8_t* w = a.weights + c * p.taps;
+    for (int g = 0; g < words; ++g) {
+      uint32_t word = 0;
+      for (int j = 0; j < 4; ++j) {
+        const int t = p.word_taps[static_cast<size_t>(4 * g + j)];
+        if (t >= 0) word |= uint32_t{static_cast<uint8_t>(w[t])} << (8 * j);
+      }
+      wwords[g] = static_cast<int32_t>(word);
+    }
+    int8_t* out = a.out + c * a.out_stride;
+    const __m512i bias = _mm512_set1_epi32(a.bias[c]);
+    const __m512 mult = _mm512_set1_ps(a.mult[c]);
+    const uintptr_t plane = reinterpret_cast<uintptr_t>(a.src + c * a.src_stride);
+    for (int64_t b = 0; b < p.blocks; ++b) {
+      const uintptr_t src = plane + static_cast<uintptr_t>(b * kDepthwiseBlock);
+      const uint64_t* masks = p.word_masks.data() + b * words * 4;
+      __m512i acc[4] = {bias, bias, bias, bias};
+      for (int g = 0; g < words; ++g, masks += 4) {
+        const __m512i wv = _mm512_set1_epi32(wwords[g]);
+        acc[0] = Dpbusd(acc[0], LoadTap(src, offsets[g], masks[0], fill), wv);
+        acc[1] = Dpbusd(acc[1], LoadTap(src, offsets[g] + 1, masks[1], fill), wv);
+        acc[2] = Dpbusd(acc[2], LoadTap(src, offsets[g] + 2, masks[2], fill), wv);
+        acc[3] = Dpbusd(acc[3], LoadTap(src, offsets[g] + 3, masks[3], fill), wv);
+      }
+      __m512i q[4];
+      for (int s = 0; s < 4; ++s) {
+        __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[s]), mult);
+        x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+        // within [qmin, qmax] after the zero point: the low byte is the output
+        q[s] = _mm512_add_epi32(_mm512_cvtps_epi32(x), zp);
+      }
+      __m512i bytes = _mm512_mask_blend_epi8(0x2222222222222222ull, q[0], _mm512_slli_epi32(q[1], 8));
+      bytes = _mm512_mask_blend_epi8(0x4444444444444444ull, bytes, _mm512_slli_epi32(q[2], 16));
+      bytes = _mm512_mask_blend_epi8(0x8888888888888888ull, bytes, _mm512_slli_epi32(q[3], 24));
+      const int64_t left = p.grid - b * kDepthwiseBlock;
+      const __mmask64 store = left >= kDepthwiseBlock ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+      _mm512_mask_storeu_epi8(out + b * kDepthwiseBlock, store, bytes);
+    }
+  }
+}
+
 }  // namespace
 
 void DepthwiseAvx512Vnni(const DepthwiseArgs& a) {
   const DepthwisePlan& p = *a.plan;
+  if (p.words > 0) {
+    DepthwiseWords(a);
+    return;
+  }
   const int groups = p.taps / 4;
   const __m512i fill = _mm512_set1_epi8(a.zx);
   const __m512 lo = _mm512_set1_ps(static_cast<float>(a.qmin - a.zero_point));

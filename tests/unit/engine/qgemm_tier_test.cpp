@@ -687,9 +687,11 @@ TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][
 
 TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels]") {
   std::mt19937 rng(31);
+  int word_plans = 0;
   for (int trial = 0; trial < 600; ++trial) {
     const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial);
     const ConvGeometry& g = p.g;
+    if (p.plan.words > 0) ++word_plans;
     INFO("trial " << trial << " in " << g.in_h << "x" << g.in_w << " kernel " << g.kernel_h << "x" << g.kernel_w
                   << " stride " << g.stride_h << "x" << g.stride_w << " dilation " << g.dilation_h << "x"
                   << g.dilation_w << " pad " << g.pad_top << "," << g.pad_left << " out " << g.out_h << "x"
@@ -702,6 +704,30 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
       REQUIRE(RunDepthwise(ElementwiseForTier(tier).depthwise, p) == want);
     }
   }
+  // Both forms of the SIMD kernels were met (word groups: stride 1, few taps per row).
+  CHECK(word_plans >= 30);
+  CHECK(word_plans <= 570);
+}
+
+TEST_CASE("depthwise word groups cover each tap once, stride 1 only where they pay", "[engine][kernels]") {
+  ConvGeometry g;
+  g.in_h = g.in_w = 16;
+  g.kernel_h = g.kernel_w = 3;
+  g.pad_top = g.pad_left = 1;
+  g.out_h = g.out_w = 16;
+  const DepthwisePlan s1 = MakeDepthwisePlan(g);
+  REQUIRE(s1.words == 3);  // one group per kernel row
+  for (int w = 0; w < s1.words; ++w) {
+    for (int j = 0; j < 3; ++j) {
+      const int t = s1.word_taps[static_cast<size_t>(4 * w + j)];
+      REQUIRE(t == 3 * w + j);
+      REQUIRE(s1.offsets[static_cast<size_t>(t)] == s1.word_offsets[static_cast<size_t>(w)] + j);
+    }
+    REQUIRE(s1.word_taps[static_cast<size_t>(4 * w + 3)] == -1);
+  }
+  g.stride_h = g.stride_w = 2;
+  g.out_h = g.out_w = 8;
+  REQUIRE(MakeDepthwisePlan(g).words == 0);  // six groups over the phases: the per-tap form is cheaper
 }
 
 }  // namespace
