@@ -242,6 +242,64 @@ TEST_CASE("the AMX tile kernel equals the scalar reference on random shapes", "[
   }
 }
 
+// The VNNI kernel splits K > 256 into k-blocks whose partial sums wait on the stack, per block
+// of 96 rows, and reads a copy of each k-block's column panel: M across row blocks, K across
+// k-blocks (equal or not), N and M off the tile sizes, every way of addressing the right
+// operand and grid stores. Multipliers up to 1e5 push (float)acc * mult past the int32 range
+// in both directions, and zero points outside int8 take the int16 headroom of the epilogue
+// (and past it, the scalar fallback).
+TEST_CASE("the VNNI kernel equals the reference across its k-blocks and row blocks", "[engine][kernels]") {
+  if (!TierSupported(KernelTier::kAvx512Vnni)) {
+    WARN("skipped: no AVX-512 VNNI here");
+    return;
+  }
+  std::mt19937 rng(20261124);
+  std::uniform_int_distribution<int32_t> zp(-128, 127);
+  std::vector<Problem> problems;
+  int i = 0;
+  for (int64_t m : {1, 7, 95, 97, 200}) {
+    for (int64_t n : {1, 17, 48, 63, 100}) {
+      for (int64_t k : {253, 257, 300, 513, 1030}) {
+        const bool extreme = ++i % 3 == 0;
+        const int32_t z = extreme ? (i % 2 == 0 ? -128 : 127) : zp(rng);
+        problems.push_back({i % 2 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight, m, n, k, z,
+                            i % 5 == 1 ? z : -128, 127, extreme});
+      }
+    }
+  }
+  for (int32_t z : {300, -300, 20000, -20000, 40000}) {
+    problems.push_back({QGemmWeights::kLeft, 19, 40, 300, z, -128, 127, true});
+    problems.push_back({QGemmWeights::kRight, 19, 40, 300, z, -100, 90, true});
+  }
+  const QGemmFn vnni = QGemmForTier(KernelTier::kAvx512Vnni);
+  for (size_t t = 0; t < problems.size(); ++t) {
+    const Problem& p = problems[t];
+    const int64_t kp = RoundUp(p.k, 4), np = t % 2 == 0 ? RoundUp(p.n, kQGemmColumnAlign) : PackedColumns(p.n);
+    Buffers b = MakeBuffers(p, rng, kp, np);
+    if (p.extreme) {
+      std::uniform_real_distribution<float> huge(1e3f, 1e5f);
+      for (size_t c = 0; c < b.mult.size(); c += 3) b.mult[c] = huge(rng);
+    }
+    const auto reference = RunKernel(&QGemmScalar, p, b, kp, np);
+    std::vector<int64_t> order(static_cast<size_t>(kp / 4));
+    for (size_t g = 0; g < order.size(); ++g) order[g] = static_cast<int64_t>(order.size() - 1 - g);
+    const ScatteredRight reversed = Scatter(b, kp, np, order);
+    std::shuffle(order.begin(), order.end(), rng);
+    const ScatteredRight shuffled = Scatter(b, kp, np, order);
+    INFO("m=" << p.m << " n=" << p.n << " k=" << p.k << " np=" << np << " zp=" << p.zero_point << " weights "
+              << (p.weights == QGemmWeights::kLeft ? "left" : "right"));
+    REQUIRE(RunKernel(vnni, p, b, kp, np) == reference);
+    REQUIRE(RunKernel(vnni, p, b, kp, np, /*use_groups=*/true) == reference);
+    REQUIRE(RunKernel(vnni, p, b, kp, np, true, 0, 0, reversed.table.data()) == reference);
+    REQUIRE(RunKernel(vnni, p, b, kp, np, true, 0, 0, shuffled.table.data()) == reference);
+    // Grid stores: the scalar kernel's grid output is checked against the plain one above.
+    const int64_t pitch = 1 + static_cast<int64_t>(t % 29), width = 1 + static_cast<int64_t>(t % 5) % pitch;
+    const auto grid = RunKernel(&QGemmScalar, p, b, kp, np, false, pitch, width);
+    REQUIRE(RunKernel(vnni, p, b, kp, np, false, pitch, width) == grid);
+    REQUIRE(RunKernel(vnni, p, b, kp, np, true, pitch, width, shuffled.table.data()) == grid);
+  }
+}
+
 TEST_CASE("requantization rounds half to even like ONNX QuantizeLinear", "[engine][kernels]") {
   CHECK(Requantize(5, 0.5f, 0, -128, 127) == 2);    // 2.5 -> 2
   CHECK(Requantize(7, 0.5f, 0, -128, 127) == 4);    // 3.5 -> 4
