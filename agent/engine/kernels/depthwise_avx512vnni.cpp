@@ -25,15 +25,22 @@ inline __m512i LoadTap(uintptr_t src, int64_t offset, uint64_t mask, __m512i fil
 
 // The word-group form (DepthwisePlan::words): per block of 64 outputs, each group is four
 // loads (one per lane phase s) and four dot products into acc[s], whose lane i is output
-// 4i + s. The requantized lanes are then merged bytewise into output order (shift and blend),
-// where the per-tap form spends two shuffles per tap putting four taps side by side.
+// 4i + s. Requantization: only the upper float clamp (to qmax - zp; it also keeps the int32
+// conversion in range, while below the range it saturates to INT32_MIN), then saturating
+// packs to int16, the zero point added at 16 bits, packs to bytes and the lower clamp on the
+// bytes; clamping after rounding equals clamping before it, the bounds being integers. The
+// packs leave each 128-bit lane as [acc0's 4 outputs, acc1's, acc2's, acc3's], a 4 x 4
+// transpose of output order that one byte shuffle undoes. kWords > 0: that many groups,
+// unrolled (3 for a 3x3 kernel); 0: the plan's count.
+template <int kWords>
 void DepthwiseWords(const DepthwiseArgs& a) {
   const DepthwisePlan& p = *a.plan;
-  const int words = p.words;
+  const int words = kWords > 0 ? kWords : p.words;
   const __m512i fill = _mm512_set1_epi8(a.zx);
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(a.qmin - a.zero_point));
   const __m512 hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
-  const __m512i zp = _mm512_set1_epi32(a.zero_point);
+  const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(a.zero_point));
+  const __m512i qmin = _mm512_set1_epi8(static_cast<char>(a.qmin));
+  const __m512i order = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
   const int64_t* offsets = p.word_offsets.data();
   int32_t wwords[kMaxDepthwiseWords];
   for (int64_t c = 0; c < a.channels; ++c) {
@@ -54,23 +61,23 @@ void DepthwiseWords(const DepthwiseArgs& a) {
       const uintptr_t src = plane + static_cast<uintptr_t>(b * kDepthwiseBlock);
       const uint64_t* masks = p.word_masks.data() + b * words * 4;
       __m512i acc[4] = {bias, bias, bias, bias};
-      for (int g = 0; g < words; ++g, masks += 4) {
+#pragma GCC unroll 4
+      for (int g = 0; g < words; ++g) {
         const __m512i wv = _mm512_set1_epi32(wwords[g]);
-        acc[0] = Dpbusd(acc[0], LoadTap(src, offsets[g], masks[0], fill), wv);
-        acc[1] = Dpbusd(acc[1], LoadTap(src, offsets[g] + 1, masks[1], fill), wv);
-        acc[2] = Dpbusd(acc[2], LoadTap(src, offsets[g] + 2, masks[2], fill), wv);
-        acc[3] = Dpbusd(acc[3], LoadTap(src, offsets[g] + 3, masks[3], fill), wv);
+        const int64_t o = offsets[g];
+        const uint64_t* m = masks + 4 * g;
+        acc[0] = Dpbusd(acc[0], LoadTap(src, o, m[0], fill), wv);
+        acc[1] = Dpbusd(acc[1], LoadTap(src, o + 1, m[1], fill), wv);
+        acc[2] = Dpbusd(acc[2], LoadTap(src, o + 2, m[2], fill), wv);
+        acc[3] = Dpbusd(acc[3], LoadTap(src, o + 3, m[3], fill), wv);
       }
       __m512i q[4];
       for (int s = 0; s < 4; ++s) {
-        __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[s]), mult);
-        x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-        // within [qmin, qmax] after the zero point: the low byte is the output
-        q[s] = _mm512_add_epi32(_mm512_cvtps_epi32(x), zp);
+        q[s] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[s]), mult), hi));
       }
-      __m512i bytes = _mm512_mask_blend_epi8(0x2222222222222222ull, q[0], _mm512_slli_epi32(q[1], 8));
-      bytes = _mm512_mask_blend_epi8(0x4444444444444444ull, bytes, _mm512_slli_epi32(q[2], 16));
-      bytes = _mm512_mask_blend_epi8(0x8888888888888888ull, bytes, _mm512_slli_epi32(q[3], 24));
+      const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), zp);
+      const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), zp);
+      const __m512i bytes = _mm512_max_epi8(_mm512_shuffle_epi8(_mm512_packs_epi16(w01, w23), order), qmin);
       const int64_t left = p.grid - b * kDepthwiseBlock;
       const __mmask64 store = left >= kDepthwiseBlock ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
       _mm512_mask_storeu_epi8(out + b * kDepthwiseBlock, store, bytes);
@@ -82,8 +89,12 @@ void DepthwiseWords(const DepthwiseArgs& a) {
 
 void DepthwiseAvx512Vnni(const DepthwiseArgs& a) {
   const DepthwisePlan& p = *a.plan;
+  if (p.words == 3) {
+    DepthwiseWords<3>(a);
+    return;
+  }
   if (p.words > 0) {
-    DepthwiseWords(a);
+    DepthwiseWords<0>(a);
     return;
   }
   const int groups = p.taps / 4;
