@@ -79,6 +79,11 @@ struct DepthwiseArgs {
 };
 using DepthwiseFn = void (*)(const DepthwiseArgs& args);
 
+// The AVX-512 split: 16-byte rows at stride 2 into 8-byte phase rows (MobileNet's 16x16
+// planes) four rows per vector; other geometries go to SplitDepthwisePhases.
+void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
+                                int8_t* phases);
+
 void DepthwiseScalar(const DepthwiseArgs& args);
 void DepthwiseAvx2(const DepthwiseArgs& args);
 void DepthwiseAvx512Vnni(const DepthwiseArgs& args);

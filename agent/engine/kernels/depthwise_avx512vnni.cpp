@@ -87,6 +87,37 @@ void DepthwiseWords(const DepthwiseArgs& a) {
 
 }  // namespace
 
+// Stride 2 both ways, 16-byte input rows, 8-byte phase rows (pitch 8), rows a multiple of 4:
+// a vector is four input rows, r..r+3 with r a multiple of 4. One in-lane byte shuffle puts
+// each row's even columns in its low 8 bytes and odd ones in the high 8, one qword permute
+// pairs the same-phase rows (r with r + 2, r + 1 with r + 3), and each 16 bytes are rows
+// r/2 and r/2 + 1 of one phase: 4 stores where the SSE2 split takes 8 loads, shifts and packs.
+void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
+                                int8_t* phases) {
+  if (g.stride_h != 2 || g.stride_w != 2 || g.in_w != 16 || plan.pitch != 8 || g.in_h % 4 != 0) {
+    SplitDepthwisePhases(x, g, plan, channels, phases);
+    return;
+  }
+  const __m512i columns =
+      _mm512_broadcast_i32x4(_mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+  // qwords (row, column phase): 0 = (r, even), 1 = (r, odd), 2 = (r+1, even) ... 7 = (r+3, odd)
+  const __m512i pairs = _mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7);
+  const int64_t phase_plane = plan.phase_rows * 8;  // one phase: phase_rows rows of 8 bytes
+  for (int64_t c = 0; c < channels; ++c) {
+    const int8_t* src = x + c * g.in_h * 16;
+    int8_t* dst = phases + c * plan.phase_bytes;
+    for (int64_t r = 0; r < g.in_h; r += 4) {
+      const __m512i v = _mm512_permutexvar_epi64(pairs, _mm512_shuffle_epi8(_mm512_loadu_si512(src + r * 16), columns));
+      // 16-byte lanes: phase (0, 0), (0, 1), (1, 0), (1, 1); phase rows r/2 and r/2 + 1
+      int8_t* at = dst + r / 2 * 8;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(at), _mm512_castsi512_si128(v));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(at + phase_plane), _mm512_extracti32x4_epi32(v, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(at + 2 * phase_plane), _mm512_extracti32x4_epi32(v, 2));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(at + 3 * phase_plane), _mm512_extracti32x4_epi32(v, 3));
+    }
+  }
+}
+
 void DepthwiseAvx512Vnni(const DepthwiseArgs& a) {
   const DepthwisePlan& p = *a.plan;
   if (p.words == 3) {

@@ -31,9 +31,14 @@ using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero
 // channel planes per k-group. Pure data movement; reads no byte past src[j][n - 1].
 using Interleave4Fn = void (*)(const int8_t* const src[4], int64_t n, uint8_t* dst);
 
+// SplitDepthwisePhases (kernels/depthwise.h) or a tier's faster form of it.
+using DepthwiseSplitFn = void (*)(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan,
+                                  int64_t channels, int8_t* phases);
+
 struct ElementwiseKernels {
   LutFn lut;
   DepthwiseFn depthwise;
+  DepthwiseSplitFn depthwise_split;
   QAddFn qadd;
   QuantizeFn quantize;
   Interleave4Fn interleave4;

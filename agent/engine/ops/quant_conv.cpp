@@ -151,7 +151,7 @@ class QConvStep : public Step {
     for (int64_t b = 0; b < shape.batch; ++b) {
       const int8_t* src = X + b * shape.cin * shape.ih * shape.iw;
       if (p.split) {
-        SplitDepthwisePhases(src, geom, p, shape.cin, phases);
+        env.elementwise->depthwise_split(src, geom, p, shape.cin, phases);
         src = phases;
       }
       int8_t* dst = Y + b * shape.cout * shape.pixels;

@@ -707,6 +707,7 @@ TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const int widths[] = {16, 32, 48, 64, 15, 17, 31, 33, 8};
   const int channel_counts[] = {1, 3, 16, 21};
+  int vector_path = 0;
   for (int trial = 0; trial < 300; ++trial) {
     ConvGeometry g;
     g.in_h = pick(1, 20);
@@ -727,6 +728,12 @@ TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][
     for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
     std::vector<int8_t> got(static_cast<size_t>(channels * plan.phase_bytes), int8_t{0x5A});
     SplitDepthwisePhases(x.data(), g, plan, channels, got.data());
+    if (TierSupported(KernelTier::kAvx512Vnni)) {  // its own path for 16-byte rows, the generic one otherwise
+      std::vector<int8_t> wide(got.size(), int8_t{0x5A});
+      ElementwiseForTier(KernelTier::kAvx512Vnni).depthwise_split(x.data(), g, plan, channels, wide.data());
+      REQUIRE(wide == got);
+      if (g.in_w == 16 && g.in_h % 4 == 0 && plan.pitch == 8 && g.stride_h == 2 && g.stride_w == 2) ++vector_path;
+    }
     std::vector<int8_t> want(got.size(), int8_t{0x5A});
     for (int64_t c = 0; c < channels; ++c) {
       for (int64_t iy = 0; iy < g.in_h; ++iy) {
@@ -741,6 +748,7 @@ TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][
                   << g.stride_h << "x" << g.stride_w << " pitch " << plan.pitch);
     REQUIRE(got == want);
   }
+  if (TierSupported(KernelTier::kAvx512Vnni)) CHECK(vector_path >= 5);
 }
 
 TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels]") {
