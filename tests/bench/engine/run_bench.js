@@ -137,7 +137,7 @@ async function main() {
     };
     md += `| ${name} | ${cell(f, 3)} | ${(f / e).toFixed(1)}x | ${cell(q, 4)} | ${(q / e).toFixed(1)}x |\n`;
   }
-  md += '\nWhere the time goes and what limits the missed ratios: docs/engine.md, "Performance". ';
+  md += '\nWhere the time goes and what limits each model: docs/engine.md, "Performance". ';
   md += 'Per-step times: `edge-model bench MODEL --profile`. This machine is shared (2 vCPUs, other builds running): ';
   md += 'absolute numbers move by tens of percent between runs, the interleaving keeps the ratios comparable.\n';
   md += '\n### int8 GEMM sweep (`edge_engine_bench gemm`)\n\n' + gemm + '\n';
