@@ -35,6 +35,10 @@ using Interleave4Fn = void (*)(const int8_t* const src[4], int64_t n, uint8_t* d
 using DepthwiseSplitFn = void (*)(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan,
                                   int64_t channels, int8_t* phases);
 
+// InterleavePaddedU8 (kernels/im2col_u8.h) or a tier's faster form of it.
+using InterleavePaddedFn = void (*)(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp,
+                                    uint8_t pad_byte, const int8_t* pad_row, int64_t block_stride, uint8_t* out);
+
 struct ElementwiseKernels {
   LutFn lut;
   DepthwiseFn depthwise;
@@ -42,6 +46,7 @@ struct ElementwiseKernels {
   QAddFn qadd;
   QuantizeFn quantize;
   Interleave4Fn interleave4;
+  InterleavePaddedFn interleave_padded;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -50,6 +55,10 @@ void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, 
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
 void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst);
+// Stride 1, rows of 16, 32 or 64 bytes: whole rows per 64-byte vector; else InterleavePaddedU8.
+// pad_row must hold at least 64 bytes.
+void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
+                            const int8_t* pad_row, int64_t block_stride, uint8_t* out);
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);

@@ -24,29 +24,77 @@ void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out)
   LutScalar(x + i, n - i, table, out + i);
 }
 
-// 64 pixels per iteration: bytes, then 16-bit pairs, unpacked within 128-bit lanes (lane L
-// of w0..w3 holds pixels 16L + 0..3, 4..7, 8..11, 12..15), then a 4x4 transpose of the lanes.
+namespace {
+
+// 64 pixels of four channel rows (already +128) interleaved, in pixel order: out[j] holds
+// pixels 16j..16j+15, 4 bytes each. Bytes, then 16-bit pairs, unpacked within 128-bit lanes
+// (lane L of w0..w3 holds pixels 16L + 0..3, 4..7, 8..11, 12..15), then a 4x4 transpose of
+// the lanes.
+inline void Interleave64(__m512i a, __m512i b, __m512i c, __m512i d, __m512i out[4]) {
+  const __m512i ab_lo = _mm512_unpacklo_epi8(a, b), ab_hi = _mm512_unpackhi_epi8(a, b);
+  const __m512i cd_lo = _mm512_unpacklo_epi8(c, d), cd_hi = _mm512_unpackhi_epi8(c, d);
+  const __m512i w0 = _mm512_unpacklo_epi16(ab_lo, cd_lo), w1 = _mm512_unpackhi_epi16(ab_lo, cd_lo);
+  const __m512i w2 = _mm512_unpacklo_epi16(ab_hi, cd_hi), w3 = _mm512_unpackhi_epi16(ab_hi, cd_hi);
+  const __m512i t0 = _mm512_shuffle_i64x2(w0, w1, 0x44), t1 = _mm512_shuffle_i64x2(w2, w3, 0x44);
+  const __m512i t2 = _mm512_shuffle_i64x2(w0, w1, 0xEE), t3 = _mm512_shuffle_i64x2(w2, w3, 0xEE);
+  out[0] = _mm512_shuffle_i64x2(t0, t1, 0x88);
+  out[1] = _mm512_shuffle_i64x2(t0, t1, 0xDD);
+  out[2] = _mm512_shuffle_i64x2(t2, t3, 0x88);
+  out[3] = _mm512_shuffle_i64x2(t2, t3, 0xDD);
+}
+
+}  // namespace
+
 void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst) {
   const __m512i flip = _mm512_set1_epi8(-128);
   auto load = [&](int j, int64_t i) { return _mm512_xor_si512(_mm512_loadu_si512(src[j] + i), flip); };
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
-    const __m512i a = load(0, i), b = load(1, i), c = load(2, i), d = load(3, i);
-    const __m512i ab_lo = _mm512_unpacklo_epi8(a, b), ab_hi = _mm512_unpackhi_epi8(a, b);
-    const __m512i cd_lo = _mm512_unpacklo_epi8(c, d), cd_hi = _mm512_unpackhi_epi8(c, d);
-    const __m512i w0 = _mm512_unpacklo_epi16(ab_lo, cd_lo), w1 = _mm512_unpackhi_epi16(ab_lo, cd_lo);
-    const __m512i w2 = _mm512_unpacklo_epi16(ab_hi, cd_hi), w3 = _mm512_unpackhi_epi16(ab_hi, cd_hi);
-    const __m512i t0 = _mm512_shuffle_i64x2(w0, w1, 0x44), t1 = _mm512_shuffle_i64x2(w2, w3, 0x44);
-    const __m512i t2 = _mm512_shuffle_i64x2(w0, w1, 0xEE), t3 = _mm512_shuffle_i64x2(w2, w3, 0xEE);
-    uint8_t* out = dst + i * 4;
-    _mm512_storeu_si512(out, _mm512_shuffle_i64x2(t0, t1, 0x88));
-    _mm512_storeu_si512(out + 64, _mm512_shuffle_i64x2(t0, t1, 0xDD));
-    _mm512_storeu_si512(out + 128, _mm512_shuffle_i64x2(t2, t3, 0x88));
-    _mm512_storeu_si512(out + 192, _mm512_shuffle_i64x2(t2, t3, 0xDD));
+    __m512i out[4];
+    Interleave64(load(0, i), load(1, i), load(2, i), load(3, i), out);
+    for (int j = 0; j < 4; ++j) _mm512_storeu_si512(dst + i * 4 + 64 * j, out[j]);
   }
   if (i < n) {
     const int8_t* rest[4] = {src[0] + i, src[1] + i, src[2] + i, src[3] + i};
     Interleave4RowsU8(rest, n - i, dst + i * 4);
+  }
+}
+
+// InterleavePaddedU8 for stride 1 and rows of 16, 32 or 64 bytes: the rows of a plane are
+// contiguous, so 64 bytes of each channel are 64 / iw whole rows, interleaved at once and
+// stored as 16-pixel pieces at their padded positions (the SSE2 form does 16 pixels of one
+// row per step). The padding between the rows is filled by the same function as before.
+void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
+                            const int8_t* pad_row, int64_t block_stride, uint8_t* out) {
+  const int64_t iw = g.in_w, ih = g.in_h, plane = ih * iw;
+  const int64_t rows = iw > 0 && 64 % iw == 0 && iw >= 16 ? 64 / iw : 0;  // input rows per vector
+  if (g.stride_h != 1 || g.stride_w != 1 || rows == 0 || ih % rows != 0 || g.channels < 1) {
+    InterleavePaddedU8(x, g, hp, wp, pad_byte, pad_row, block_stride, out);
+    return;
+  }
+  // The padding first (every pixel outside the input rectangle), then the rows.
+  FillPaddingU8(g, hp, wp, pad_byte, block_stride, out);
+  const __m512i flip = _mm512_set1_epi8(-128);
+  for (int64_t cb = 0; cb * 4 < g.channels; ++cb) {
+    const int8_t* src[4];
+    int64_t step[4];
+    for (int j = 0; j < 4; ++j) {
+      const int64_t c = cb * 4 + j;
+      src[j] = c < g.channels ? x + c * plane : pad_row;  // pad_row holds >= 64 bytes
+      step[j] = c < g.channels ? 64 : 0;
+    }
+    uint8_t* dst = out + cb * block_stride + (g.pad_top * wp + g.pad_left) * 4;
+    for (int64_t y = 0; y < ih; y += rows) {
+      __m512i v[4];
+      Interleave64(_mm512_xor_si512(_mm512_loadu_si512(src[0]), flip), _mm512_xor_si512(_mm512_loadu_si512(src[1]), flip),
+                   _mm512_xor_si512(_mm512_loadu_si512(src[2]), flip), _mm512_xor_si512(_mm512_loadu_si512(src[3]), flip),
+                   v);
+      for (int j = 0; j < 4; ++j) {
+        const int64_t p = 16 * j, r = p / iw, col = p % iw;  // pixel 16j of the 64: row r, column col
+        _mm512_storeu_si512(dst + ((y + r) * wp + col) * 4, v[j]);
+      }
+      for (int j = 0; j < 4; ++j) src[j] += step[j];
+    }
   }
 }
 

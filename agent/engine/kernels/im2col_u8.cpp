@@ -251,27 +251,36 @@ void Interleave4RowsU8(const int8_t* const src[4], int64_t n, uint8_t* dst) {
   InterleaveRow(src, 1, false, 0, n, 0, 0, dst);
 }
 
-void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
-                        const int8_t* pad_row, int64_t block_stride, uint8_t* out) {
-  const int64_t ih = g.in_h, iw = g.in_w, plane = ih * iw;
+void FillPaddingU8(const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte, int64_t block_stride,
+                   uint8_t* out) {
   for (int64_t cb = 0; cb * 4 < g.channels; ++cb) {
     uint8_t* dst = out + cb * block_stride;
     // the top padding rows and the first row's left padding
     int64_t gap = g.pad_top * wp + g.pad_left;
-    for (int64_t y = 0; y < ih; ++y) {
+    for (int64_t y = 0; y < g.in_h; ++y) {
       FillPixels(dst, gap, pad_byte);
-      dst += gap * 4;
+      dst += (gap + g.in_w) * 4;
+      gap = wp - g.in_w;  // this row's right padding and the next row's left padding
+    }
+    // the last row's right padding and the bottom rows
+    FillPixels(dst, (out + cb * block_stride + hp * wp * 4 - dst) / 4, pad_byte);
+  }
+}
+
+void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
+                        const int8_t* pad_row, int64_t block_stride, uint8_t* out) {
+  const int64_t ih = g.in_h, iw = g.in_w, plane = ih * iw;
+  FillPaddingU8(g, hp, wp, pad_byte, block_stride, out);
+  for (int64_t cb = 0; cb * 4 < g.channels; ++cb) {
+    uint8_t* dst = out + cb * block_stride + (g.pad_top * wp + g.pad_left) * 4;
+    for (int64_t y = 0; y < ih; ++y, dst += wp * 4) {
       const int8_t* src[4];
       for (int j = 0; j < 4; ++j) {
         const int64_t c = cb * 4 + j;
         src[j] = c < g.channels ? x + c * plane + y * iw : pad_row;
       }
       InterleaveRow(src, 1, false, 0, iw, 0, 0, dst);
-      dst += iw * 4;
-      gap = wp - iw;  // this row's right padding and the next row's left padding
     }
-    // the last row's right padding and the bottom rows
-    FillPixels(dst, (out + cb * block_stride + hp * wp * 4 - dst) / 4, pad_byte);
   }
 }
 

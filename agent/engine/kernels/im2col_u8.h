@@ -38,4 +38,9 @@ void Interleave4RowsU8(const int8_t* const src[4], int64_t n, uint8_t* dst);
 void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
                         const int8_t* pad_row, int64_t block_stride, uint8_t* out);
 
+// The padding part of InterleavePaddedU8 alone: every pixel of every block outside the input
+// rectangle set to pad_byte (for tiers that interleave the rows themselves).
+void FillPaddingU8(const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte, int64_t block_stride,
+                   uint8_t* out);
+
 }  // namespace edge::engine

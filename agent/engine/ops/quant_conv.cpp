@@ -217,8 +217,8 @@ class QConvStep : public Step {
     a.grid_width = shape.ow;
     for (int64_t b = 0; b < shape.batch; ++b) {
       for (int64_t g = 0; g < shape.group; ++g) {
-        InterleavePaddedU8(X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw, geom, shape.hp, shape.wp,
-                           pad_byte, pad_row.data(), shape.xi_pitch * 4, xi);
+        env.elementwise->interleave_padded(X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw, geom,
+                                           shape.hp, shape.wp, pad_byte, pad_row.data(), shape.xi_pitch * 4, xi);
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
         a.bias = bias.data() + g * shape.cout_g;
         a.mult = mult.data() + g * shape.cout_g;

@@ -2,9 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <random>
 #include <vector>
 
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_amx.h"
@@ -334,11 +336,13 @@ namespace {
 TEST_CASE("the implicit-GEMM operand is the padded input, 4 channels per pixel", "[engine][kernels]") {
   std::mt19937 rng(5);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  for (int trial = 0; trial < 200; ++trial) {
+  const bool avx512 = TierSupported(KernelTier::kAvx512Vnni);
+  int whole_rows = 0;  // trials the AVX-512 form takes (rows of 16, 32 or 64 bytes)
+  for (int trial = 0; trial < 300; ++trial) {
     ConvGeometry g;
     g.channels = pick(1, 11);
     g.in_h = pick(1, 12);
-    g.in_w = pick(1, 45);
+    g.in_w = trial % 3 == 2 ? 16 << pick(0, 2) : pick(1, 45);
     g.pad_top = pick(0, 3);
     g.pad_left = pick(0, 3);
     const int64_t hp = g.in_h + g.pad_top + pick(0, 3), wp = g.in_w + g.pad_left + pick(0, 3);
@@ -346,10 +350,17 @@ TEST_CASE("the implicit-GEMM operand is the padded input, 4 channels per pixel",
     const uint8_t pad_byte = static_cast<uint8_t>(zp + 128);
     std::vector<int8_t> x(static_cast<size_t>(g.channels * g.in_h * g.in_w));
     for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
-    std::vector<int8_t> pad_row(static_cast<size_t>(g.in_w), zp);
+    std::vector<int8_t> pad_row(static_cast<size_t>(g.in_w + 64), zp);
     const int64_t blocks = (g.channels + 3) / 4, block_stride = hp * wp * 4 + 8;
     std::vector<uint8_t> got(static_cast<size_t>(blocks * block_stride), 0xEE);
     InterleavePaddedU8(x.data(), g, hp, wp, pad_byte, pad_row.data(), block_stride, got.data());
+    if (avx512) {
+      std::vector<uint8_t> wide(got.size(), 0xEE);
+      ElementwiseForTier(KernelTier::kAvx512Vnni)
+          .interleave_padded(x.data(), g, hp, wp, pad_byte, pad_row.data(), block_stride, wide.data());
+      REQUIRE(wide == got);
+      if (g.in_w >= 16 && 64 % g.in_w == 0 && g.in_h % (64 / g.in_w) == 0) ++whole_rows;
+    }
     std::vector<uint8_t> want(got.size(), 0xEE);  // the 8 bytes after each block stay untouched
     for (int64_t c = 0; c < blocks * 4; ++c) {
       for (int64_t y = 0; y < hp; ++y) {
@@ -365,6 +376,7 @@ TEST_CASE("the implicit-GEMM operand is the padded input, 4 channels per pixel",
                   << "x" << wp);
     REQUIRE(got == want);
   }
+  if (avx512) CHECK(whole_rows >= 20);
 }
 
 // Runs Im2colU8 on random data for geometry g and compares every (k, pixel) entry with a
@@ -477,10 +489,6 @@ TEST_CASE("im2col matches a naive gather on random geometries", "[engine][kernel
 
 }  // namespace
 }  // namespace edge::engine
-
-#include <limits>
-
-#include "agent/engine/kernels/elementwise.h"
 
 namespace edge::engine {
 namespace {
