@@ -60,6 +60,50 @@ void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst) {
   }
 }
 
+// 64 output pixels per step (4 rows of 16 or 8 rows of 8): each tap's source rows gathered
+// into two 64-byte vectors, their even bytes packed (per 128-bit lane, so a qword permute
+// restores row order), then the 64-pixel interleave: ~64-84 instructions per 256 output bytes
+// where the SSE2 rows take ~144. Loads: 32 (16) bytes per row, as the SSE2 form.
+void Im2colRowsAvx512(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
+                      uint8_t* dst) {
+  const __m512i even = _mm512_set1_epi16(0x00FF), flip = _mm512_set1_epi8(-128);
+  // After packus, qword 2i holds row i of the first vector's rows and qword 2i + 1 row i of
+  // the second's (16 wide: half rows); this order puts them back in sequence.
+  const __m512i order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+  const int64_t group = 64 / width;  // output rows per step
+  int64_t oy = 0;
+  for (; oy + group <= rows; oy += group, dst += 256) {
+    __m512i taps[4];
+    for (int j = 0; j < 4; ++j) {
+      const int8_t* r = p[j] + oy * row_step[j];
+      const int64_t s = row_step[j];
+      __m512i a, b;
+      if (width == 16) {  // rows 0-1 and 2-3, 32 bytes each
+        a = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r))),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + s)), 1);
+        b = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + 2 * s))),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + 3 * s)), 1);
+      } else {  // rows 0-3 and 4-7, 16 bytes each
+        auto row = [&](int i) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + i * s)); };
+        a = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(row(0)), row(1), 1), row(2), 2),
+                               row(3), 3);
+        b = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(row(4)), row(5), 1), row(6), 2),
+                               row(7), 3);
+      }
+      const __m512i packed = _mm512_packus_epi16(_mm512_and_si512(a, even), _mm512_and_si512(b, even));
+      taps[j] = _mm512_xor_si512(_mm512_permutexvar_epi64(order, packed), flip);
+    }
+    __m512i v[4];
+    Interleave64(taps[0], taps[1], taps[2], taps[3], v);
+    for (int j = 0; j < 4; ++j) _mm512_storeu_si512(dst + 64 * j, v[j]);
+  }
+  if (oy < rows) {  // the last rows of a plane, fewer than a vector's
+    const int8_t* q[4] = {p[0] + oy * row_step[0], p[1] + oy * row_step[1], p[2] + oy * row_step[2],
+                          p[3] + oy * row_step[3]};
+    Im2colRowsStride2U8(q, row_step, rows - oy, width, dst);
+  }
+}
+
 // InterleavePaddedU8 for stride 1 and rows of 16, 32 or 64 bytes: the rows of a plane are
 // contiguous, so 64 bytes of each channel are 64 / iw whole rows, interleaved at once and
 // stored as 16-pixel pieces at their padded positions (the SSE2 form does 16 pixels of one

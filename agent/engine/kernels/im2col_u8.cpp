@@ -157,11 +157,34 @@ __attribute__((always_inline)) inline void InterleaveRow(const int8_t* const src
   }
 }
 
+}  // namespace
+
+void Im2colRowsStride2U8(const int8_t* const base[4], const int64_t row_step[4], int64_t rows, int64_t width,
+                         uint8_t* dst) {
+  const int8_t* p[4] = {base[0], base[1], base[2], base[3]};
+  int64_t oy = 0;
+  if (width == 16) {
+    for (; oy < rows; ++oy, dst += 64) {
+      Interleave16(Load16Stride2(p[0]), Load16Stride2(p[1]), Load16Stride2(p[2]), Load16Stride2(p[3]), dst);
+      for (int j = 0; j < 4; ++j) p[j] += row_step[j];
+    }
+    return;
+  }
+  for (; oy + 2 <= rows; oy += 2, dst += 64) {
+    Interleave16(Load16Stride2Rows(p[0], p[0] + row_step[0]), Load16Stride2Rows(p[1], p[1] + row_step[1]),
+                 Load16Stride2Rows(p[2], p[2] + row_step[2]), Load16Stride2Rows(p[3], p[3] + row_step[3]), dst);
+    for (int j = 0; j < 4; ++j) p[j] += 2 * row_step[j];
+  }
+  if (oy < rows) Interleave8(Load8Stride2(p[0]), Load8Stride2(p[1]), Load8Stride2(p[2]), Load8Stride2(p[3]), dst);
+}
+
+namespace {
+
 // Every window inside the input (callers pad a copy to get here): a k-group's four taps
 // read from fixed pointers that advance by sh rows per output row, so a narrow row costs a
 // few instructions instead of the general path's per-row bounds bookkeeping.
 void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row, int64_t kp, int64_t np,
-                  uint8_t* out) {
+                  uint8_t* out, Im2colRowsFn rows_fn) {
   const int64_t k_total = g.channels * g.kernel_h * g.kernel_w;
   const int64_t iw = g.in_w, oh = g.out_h, ow = g.out_w, sw = g.stride_w;
   // tap (c, y, x) of k, advanced by counting: a 64-bit division per tap costs more than a
@@ -212,21 +235,7 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
     // row with the tap pointers stepped, not recomputed, and two 8-pixel rows per 16-byte
     // vector (consecutive output rows are contiguous in dst).
     if (!adjacent && sw == 2 && ((ow == 16 && last16 >= 0) || (ow == 8 && last8 >= 0))) {
-      const int8_t* p[4] = {base[0], base[1], base[2], base[3]};
-      int64_t oy = 0;
-      if (ow == 16) {
-        for (; oy < oh; ++oy, dst += 64) {
-          Interleave16(Load16Stride2(p[0]), Load16Stride2(p[1]), Load16Stride2(p[2]), Load16Stride2(p[3]), dst);
-          for (int j = 0; j < 4; ++j) p[j] += row_step[j];
-        }
-        continue;
-      }
-      for (; oy + 2 <= oh; oy += 2, dst += 64) {
-        Interleave16(Load16Stride2Rows(p[0], p[0] + row_step[0]), Load16Stride2Rows(p[1], p[1] + row_step[1]),
-                     Load16Stride2Rows(p[2], p[2] + row_step[2]), Load16Stride2Rows(p[3], p[3] + row_step[3]), dst);
-        for (int j = 0; j < 4; ++j) p[j] += 2 * row_step[j];
-      }
-      if (oy < oh) Interleave8(Load8Stride2(p[0]), Load8Stride2(p[1]), Load8Stride2(p[2]), Load8Stride2(p[3]), dst);
+      (rows_fn != nullptr ? rows_fn : &Im2colRowsStride2U8)(base, row_step, oh, ow, dst);
       continue;
     }
     for (int64_t oy = 0; oy < oh; ++oy, dst += ow * 4) {
@@ -289,7 +298,7 @@ int64_t Im2colPadRowLength(const ConvGeometry& g) {
 }
 
 void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const int8_t* pad_row,
-              int64_t kp, int64_t np, uint8_t* out) {
+              int64_t kp, int64_t np, uint8_t* out, Im2colRowsFn rows_fn) {
   const int64_t k_total = g.channels * g.kernel_h * g.kernel_w;
   const int64_t ih = g.in_h, iw = g.in_w, oh = g.out_h, ow = g.out_w;
   const int64_t sh = g.stride_h, sw = g.stride_w;
@@ -299,7 +308,7 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
                       (oh - 1) * sh + (g.kernel_h - 1) * g.dilation_h < ih &&
                       (ow - 1) * sw + (g.kernel_w - 1) * g.dilation_w < iw;
   if (inside) {
-    Im2colInside(x, g, pad_row, kp, np, out);
+    Im2colInside(x, g, pad_row, kp, np, out, rows_fn);
     return;
   }
   for (int64_t kg = 0; kg < kp / 4; ++kg) {

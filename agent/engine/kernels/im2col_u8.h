@@ -24,8 +24,19 @@ struct ConvGeometry {
 // Length of the padding row Im2colU8 needs: pad_row holds that many bytes of (pad_byte ^ 0x80).
 int64_t Im2colPadRowLength(const ConvGeometry& g);
 
+// Stride-2 rows of exactly `width` (16 or 8) output pixels, one k-group: for oy < rows, the
+// 4 * width bytes at dst + 4 * width * oy are the row's pixels' four taps, tap j's bytes every
+// other byte of the 2 * width at p[j] + oy * row_step[j] (+128). A tier may supply a faster
+// form (ElementwiseKernels::im2col_rows); it reads no byte the SSE2 form does not read.
+using Im2colRowsFn = void (*)(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
+                              uint8_t* dst);
+
 void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const int8_t* pad_row,
-              int64_t kp, int64_t np, uint8_t* out);
+              int64_t kp, int64_t np, uint8_t* out, Im2colRowsFn rows_fn = nullptr);
+
+// The SSE2 form of Im2colRowsFn: 16-pixel rows one at a time, 8-pixel rows two per vector.
+void Im2colRowsStride2U8(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
+                         uint8_t* dst);
 
 // dst[p][j] = src[j][p] + 128 for p < n: a 1x1 conv's k-group of four channel planes (the
 // SSE2 form of ElementwiseKernels::interleave4). Reads no byte past src[j][n - 1].

@@ -28,17 +28,18 @@ bool HasAvx512Vbmi() {
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
   static const ElementwiseKernels scalar{&LutScalar,      &DepthwiseScalar,   &SplitDepthwisePhases,
                                          &QAddScalar,     &QuantizeScalar,    &Interleave4RowsU8,
-                                         &InterleavePaddedU8};
+                                         &InterleavePaddedU8, nullptr};
   static const ElementwiseKernels avx2{&LutScalar,  &DepthwiseAvx2,     &SplitDepthwisePhases,
                                        &QAddScalar, &QuantizeScalar,    &Interleave4RowsU8,
-                                       &InterleavePaddedU8};
+                                       &InterleavePaddedU8, nullptr};
   static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
                                          &DepthwiseAvx512Vnni,
                                          &SplitDepthwisePhasesAvx512,
                                          &QAddAvx512,
                                          &QuantizeAvx512,
                                          &Interleave4Avx512,
-                                         &InterleavePaddedAvx512};
+                                         &InterleavePaddedAvx512,
+                                         &Im2colRowsAvx512};
   const KernelTier effective = EffectiveTier(tier);
   if (effective >= KernelTier::kAvx512Vnni) return avx512;  // the AMX tier too
   return effective == KernelTier::kAvx2 ? avx2 : scalar;

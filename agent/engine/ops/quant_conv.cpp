@@ -275,9 +275,11 @@ class QConvStep : public Step {
           // A padded copy makes every tap of every output pixel an in-bounds read, so im2col
           // runs its vector path across whole rows instead of checking borders.
           PadPlanes(src, padded);
-          Im2colU8(padded, padded_geom, pad_byte, pad_row.data(), shape.kp, shape.np, col);
+          Im2colU8(padded, padded_geom, pad_byte, pad_row.data(), shape.kp, shape.np, col,
+                   env.elementwise->im2col_rows);
         } else {
-          Im2colU8(src, geom, pad_byte, pad_row.data(), shape.kp, shape.np, col);
+          Im2colU8(src, geom, pad_byte, pad_row.data(), shape.kp, shape.np, col,
+                   env.elementwise->im2col_rows);
         }
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
         a.bias = bias.data() + g * shape.cout_g;

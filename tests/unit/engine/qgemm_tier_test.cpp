@@ -390,20 +390,26 @@ void CheckIm2colAgainstGather(const ConvGeometry& g, std::mt19937& rng, int tria
   for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
   const int8_t zp = static_cast<int8_t>(pick(-128, 127));
   std::vector<int8_t> pad_row(static_cast<size_t>(Im2colPadRowLength(g)), zp);
-  std::vector<uint8_t> col(static_cast<size_t>(kp * np), 0);
-  Im2colU8(x.data(), g, static_cast<uint8_t>(zp + 128), pad_row.data(), kp, np, col.data());
-  for (int64_t kk = 0; kk < k; ++kk) {
-    const int64_t c = kk / (g.kernel_h * g.kernel_w), ky = (kk / g.kernel_w) % g.kernel_h, kx = kk % g.kernel_w;
-    for (int64_t p = 0; p < pixels; ++p) {
-      const int64_t iy = (p / g.out_w) * g.stride_h - g.pad_top + ky * g.dilation_h;
-      const int64_t ix = (p % g.out_w) * g.stride_w - g.pad_left + kx * g.dilation_w;
-      const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
-      const int expect = (inside ? x[(c * g.in_h + iy) * g.in_w + ix] : zp) + 128;
-      const int got = col[((kk >> 2) * np + p) * 4 + (kk & 3)];
-      INFO("trial " << trial << " channels " << g.channels << " in " << g.in_h << "x" << g.in_w << " kernel "
-                    << g.kernel_h << "x" << g.kernel_w << " stride " << g.stride_h << "x" << g.stride_w << " pad "
-                    << g.pad_top << "," << g.pad_left << " k " << kk << " pixel " << p);
-      REQUIRE(got == expect);
+  // Im2colU8's own rows, and the AVX-512 tier's 16- and 8-pixel stride-2 rows where it has them
+  std::vector<Im2colRowsFn> forms = {nullptr};
+  if (TierSupported(KernelTier::kAvx512Vnni)) forms.push_back(ElementwiseForTier(KernelTier::kAvx512Vnni).im2col_rows);
+  for (Im2colRowsFn rows_fn : forms) {
+    std::vector<uint8_t> col(static_cast<size_t>(kp * np), 0);
+    Im2colU8(x.data(), g, static_cast<uint8_t>(zp + 128), pad_row.data(), kp, np, col.data(), rows_fn);
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const int64_t c = kk / (g.kernel_h * g.kernel_w), ky = (kk / g.kernel_w) % g.kernel_h, kx = kk % g.kernel_w;
+      for (int64_t p = 0; p < pixels; ++p) {
+        const int64_t iy = (p / g.out_w) * g.stride_h - g.pad_top + ky * g.dilation_h;
+        const int64_t ix = (p % g.out_w) * g.stride_w - g.pad_left + kx * g.dilation_w;
+        const bool inside = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
+        const int expect = (inside ? x[(c * g.in_h + iy) * g.in_w + ix] : zp) + 128;
+        const int got = col[((kk >> 2) * np + p) * 4 + (kk & 3)];
+        INFO("trial " << trial << " channels " << g.channels << " in " << g.in_h << "x" << g.in_w << " kernel "
+                      << g.kernel_h << "x" << g.kernel_w << " stride " << g.stride_h << "x" << g.stride_w << " pad "
+                      << g.pad_top << "," << g.pad_left << " k " << kk << " pixel " << p << " avx512 rows "
+                      << (rows_fn != nullptr));
+        REQUIRE(got == expect);
+      }
     }
   }
 }
