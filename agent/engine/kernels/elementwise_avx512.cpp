@@ -1,28 +1,12 @@
-// AVX-512 tier of the per-element int8 kernels. Compiled with -mavx512f/bw/vbmi for this file
-// only; reached through ElementwiseForTier after the cpuid checks.
+// AVX-512 tier of the per-element int8 kernels (AVX-512 F/BW/VL; the lookup, which needs VBMI,
+// is in lut_avx512vbmi.cpp so that nothing here can use VBMI on a CPU without it). Compiled
+// with these flags for this file only; reached through ElementwiseForTier after the cpuid checks.
 #include <immintrin.h>
 
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
 
 namespace edge::engine {
-
-void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out) {
-  // Two 128-entry vpermi2b lookups, selected by the index's top bit.
-  const __m512i t0 = _mm512_loadu_si512(table);
-  const __m512i t1 = _mm512_loadu_si512(table + 64);
-  const __m512i t2 = _mm512_loadu_si512(table + 128);
-  const __m512i t3 = _mm512_loadu_si512(table + 192);
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    const __m512i idx = _mm512_loadu_si512(x + i);  // as unsigned: 0..127 low half, 128..255 high
-    const __m512i lo = _mm512_permutex2var_epi8(t0, idx, t1);
-    const __m512i hi = _mm512_permutex2var_epi8(t2, idx, t3);
-    const __mmask64 top = _mm512_movepi8_mask(idx);
-    _mm512_storeu_si512(out + i, _mm512_mask_blend_epi8(top, lo, hi));
-  }
-  LutScalar(x + i, n - i, table, out + i);
-}
 
 namespace {
 
