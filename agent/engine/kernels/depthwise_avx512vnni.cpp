@@ -73,7 +73,7 @@ void DepthwiseWords(const DepthwiseArgs& a) {
       }
       __m512i q[4];
       for (int s = 0; s < 4; ++s) {
-        q[s] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[s]), mult), hi));
+        q[s] = _mm512_cvtps_epi32(_mm512_min_ps(hi, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[s]), mult)));
       }
       const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), zp);
       const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), zp);
@@ -91,7 +91,8 @@ void DepthwiseWords(const DepthwiseArgs& a) {
 // a vector is four input rows, r..r+3 with r a multiple of 4. One in-lane byte shuffle puts
 // each row's even columns in its low 8 bytes and odd ones in the high 8, one qword permute
 // pairs the same-phase rows (r with r + 2, r + 1 with r + 3), and each 16 bytes are rows
-// r/2 and r/2 + 1 of one phase: 4 stores where the SSE2 split takes 8 loads, shifts and packs.
+// r/2 and r/2 + 1 of one phase: 1 load, 2 shuffles and 4 stores where the SSE2 split takes
+// 4 loads, 4 ands or shifts, 4 packs and 4 stores.
 void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
                                 int8_t* phases) {
   if (g.stride_h != 2 || g.stride_w != 2 || g.in_w != 16 || plan.pitch != 8 || g.in_h % 4 != 0) {

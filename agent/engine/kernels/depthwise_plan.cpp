@@ -74,6 +74,8 @@ void SplitRow(const int8_t* row, int64_t iw, int64_t sw, int64_t phase_stride, i
 // it costs fewer instructions: per 64 outputs a group is 4 loads and 4 dot products, while the
 // per-tap form spends about 6 instructions per tap (load, fill, shift, shuffles, 1/4 dot).
 void SetWordGroups(DepthwisePlan& p) {
+  // word_taps holds tap indexes as int8_t: more than 127 taps need more groups than are offered
+  static_assert(4 * kMaxDepthwiseWords <= 128);
   std::vector<int> order(static_cast<size_t>(p.real_taps));
   for (int t = 0; t < p.real_taps; ++t) order[static_cast<size_t>(t)] = t;
   std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return p.offsets[x] < p.offsets[y]; });

@@ -47,7 +47,7 @@ struct ElementwiseKernels {
   QuantizeFn quantize;
   Interleave4Fn interleave4;
   InterleavePaddedFn interleave_padded;
-  Im2colRowsFn im2col_rows;  // null: Im2colU8's own SSE2 rows
+  Im2colRowsFn im2col_rows;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -56,10 +56,10 @@ void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, 
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
 void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst);
-// Stride 1, rows of 16, 32 or 64 bytes: whole rows per 64-byte vector; else InterleavePaddedU8.
-// pad_row must hold at least 64 bytes.
+// Im2colRowsFn (kernels/im2col_u8.h) 64 output pixels per step.
 void Im2colRowsAvx512(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
                       uint8_t* dst);
+// InterleavePaddedU8 with whole rows per vector where they are 16, 32 or 64 bytes (stride 1).
 void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
                             const int8_t* pad_row, int64_t block_stride, uint8_t* out);
 

@@ -3,6 +3,8 @@
 // with these flags for this file only; reached through ElementwiseForTier after the cpuid checks.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
 
@@ -105,23 +107,21 @@ void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, 
   const __m512i flip = _mm512_set1_epi8(-128);
   for (int64_t cb = 0; cb * 4 < g.channels; ++cb) {
     const int8_t* src[4];
-    int64_t step[4];
-    for (int j = 0; j < 4; ++j) {
-      const int64_t c = cb * 4 + j;
-      src[j] = c < g.channels ? x + c * plane : pad_row;  // pad_row holds >= 64 bytes
-      step[j] = c < g.channels ? 64 : 0;
-    }
+    const int channels = static_cast<int>(std::min<int64_t>(4, g.channels - cb * 4));
+    for (int j = 0; j < channels; ++j) src[j] = x + (cb * 4 + j) * plane;
+    // channels past g.channels (a block's zero-weight tail) are the pad byte, already +128
+    const __m512i padding = _mm512_set1_epi8(static_cast<char>(pad_byte));
     uint8_t* dst = out + cb * block_stride + (g.pad_top * wp + g.pad_left) * 4;
     for (int64_t y = 0; y < ih; y += rows) {
-      __m512i v[4];
-      Interleave64(_mm512_xor_si512(_mm512_loadu_si512(src[0]), flip), _mm512_xor_si512(_mm512_loadu_si512(src[1]), flip),
-                   _mm512_xor_si512(_mm512_loadu_si512(src[2]), flip), _mm512_xor_si512(_mm512_loadu_si512(src[3]), flip),
-                   v);
+      __m512i in[4], v[4];
+      for (int j = 0; j < 4; ++j) {
+        in[j] = j < channels ? _mm512_xor_si512(_mm512_loadu_si512(src[j] + y * iw), flip) : padding;
+      }
+      Interleave64(in[0], in[1], in[2], in[3], v);
       for (int j = 0; j < 4; ++j) {
         const int64_t p = 16 * j, r = p / iw, col = p % iw;  // pixel 16j of the 64: row r, column col
         _mm512_storeu_si512(dst + ((y + r) * wp + col) * 4, v[j]);
       }
-      for (int j = 0; j < 4; ++j) src[j] += step[j];
     }
   }
 }

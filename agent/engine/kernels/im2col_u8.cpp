@@ -254,7 +254,62 @@ inline void FillPixels(uint8_t* dst, int64_t pixels, uint8_t pad_byte) {
   for (; i < pixels; ++i) _mm_storeu_si32(dst + i * 4, v);
 }
 
+// Never past n: fixed-size moves, the last one overlapping.
+inline void CopyRow(int8_t* __restrict dst, const int8_t* __restrict src, int64_t n) {
+  if (n >= 16) {
+    for (int64_t i = 0; i + 16 <= n; i += 16) __builtin_memcpy(dst + i, src + i, 16);
+    __builtin_memcpy(dst + n - 16, src + n - 16, 16);
+  } else if (n >= 8) {
+    __builtin_memcpy(dst, src, 8);
+    __builtin_memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    __builtin_memcpy(dst, src, 4);
+    __builtin_memcpy(dst + n - 4, src + n - 4, 4);
+  } else {
+    if (n > 0) dst[0] = src[0];
+    if (n > 1) dst[1] = src[1];
+    if (n > 2) dst[2] = src[2];
+  }
+}
+
+// n bytes of `fill`'s value: 16-byte stores, the last one overlapping, never past n.
+inline void FillRow(int8_t* dst, int64_t n, __m128i fill) {
+  if (n >= 16) {
+    for (int64_t i = 0; i + 16 <= n; i += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), fill);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + n - 16), fill);
+    return;
+  }
+  const int8_t v = static_cast<int8_t>(_mm_cvtsi128_si32(fill));
+  for (int64_t i = 0; i < n; ++i) dst[i] = v;
+}
+
 }  // namespace
+
+void PadPlanesS8(const int8_t* src, int64_t planes, int64_t ih, int64_t iw, int64_t pad_t, int64_t pad_l,
+                 int64_t hp, int64_t wp, int8_t zp, int8_t* dst) {
+  const int64_t pad_b = hp - pad_t - ih, pad_r = wp - pad_l - iw;
+  const bool edge_stores = wp >= 16 && pad_l <= 16 && pad_r <= 16;
+  const __m128i fill = _mm_set1_epi8(zp);
+  for (int64_t c = 0; c < planes; ++c) {
+    int8_t* plane = dst + c * hp * wp;
+    FillRow(plane, pad_t * wp, fill);
+    FillRow(plane + (pad_t + ih) * wp, pad_b * wp, fill);
+    for (int64_t y = 0; y < ih; ++y) {
+      int8_t* row = plane + (y + pad_t) * wp;
+      if (edge_stores) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(row), fill);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(row + wp - 16), fill);
+      } else {
+        FillRow(row, wp, fill);
+      }
+      CopyRow(row + pad_l, src + (c * ih + y) * iw, iw);
+    }
+  }
+}
+
+void CopyRowsS8(const int8_t* src, int64_t src_pitch, int8_t* dst, int64_t dst_pitch, int64_t width, int64_t rows) {
+  for (int64_t r = 0; r < rows; ++r) CopyRow(dst + r * dst_pitch, src + r * src_pitch, width);
+}
 
 void Interleave4RowsU8(const int8_t* const src[4], int64_t n, uint8_t* dst) {
   InterleaveRow(src, 1, false, 0, n, 0, 0, dst);

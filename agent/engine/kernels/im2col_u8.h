@@ -21,6 +21,19 @@ struct ConvGeometry {
   int64_t out_h = 0, out_w = 0;
 };
 
+// Copies `planes` planes of ih x iw bytes into zero-point (zp) padded planes of hp x wp, the
+// input at (pad_t, pad_l): the copy a padded conv's im2col reads. Each byte is written once or
+// twice while it is in L1 (padding rows filled, each row's borders covered by a 16-byte fill at
+// either end, then the row copied in): a memset of the whole buffer first (rep stosb past
+// 2 KB) made the copy and the im2col after it stall, ~1 us per stride-2 conv of ResNet-8.
+void PadPlanesS8(const int8_t* src, int64_t planes, int64_t ih, int64_t iw, int64_t pad_t, int64_t pad_l,
+                 int64_t hp, int64_t wp, int8_t zp, int8_t* dst);
+
+// rows rows of width bytes from src (row pitch src_pitch) to dst (row pitch dst_pitch), with
+// inlined fixed-size moves: feature-map rows are often a handful of bytes, where a memcpy call
+// per row costs more than the convolution.
+void CopyRowsS8(const int8_t* src, int64_t src_pitch, int8_t* dst, int64_t dst_pitch, int64_t width, int64_t rows);
+
 // Length of the padding row Im2colU8 needs: pad_row holds that many bytes of (pad_byte ^ 0x80).
 int64_t Im2colPadRowLength(const ConvGeometry& g);
 

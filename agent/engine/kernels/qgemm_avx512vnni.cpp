@@ -39,15 +39,16 @@ constexpr int64_t kBlockRows = 120;  // a multiple of both tile heights (6 and 8
 
 // Requantization constants of one call. The sequence per row of a tile is
 //   x = min(hi, (float)acc * mult);  y = cvtps2dq(x)                      (int32, y <= qmax - zp)
-//   bytes = clamp(packs_epi16(adds_epi16(packs_epi32(y..), zp)), qmin, qmax)
+//   bytes = max(packs_epi16(adds_epi16(packs_epi32(y..), zp)), qmin)
 // which stores the reference's bytes: every step is monotone and exact on [qmin - zp,
 // qmax - zp], so an x below the low bound (which the reference clamps to qmin - zp before
 // rounding) still ends at or below qmin and is clamped there; the high bound must be applied in
-// float, where cvtps2dq of a too large x would turn into INT_MIN.
+// float, where cvtps2dq of a too large x would turn into INT_MIN, and after it nothing can
+// exceed qmax. (Multipliers are finite: lowering rejects any other.)
 struct Epilogue {
   __m512 hi;       // qmax - zp
   __m512i zp16;    // the zero point in every int16 lane
-  __m512i qmin8, qmax8;
+  __m512i qmin8;
   __m512i order;   // dword permutation undoing the packs' 128-bit-lane interleave
 };
 
@@ -56,7 +57,6 @@ Epilogue MakeEpilogue(const QGemmArgs& a) {
   e.hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
   e.zp16 = _mm512_set1_epi16(static_cast<int16_t>(a.zero_point));
   e.qmin8 = _mm512_set1_epi8(static_cast<char>(a.qmin));
-  e.qmax8 = _mm512_set1_epi8(static_cast<char>(a.qmax));
   // After packs_epi32 + packs_epi16, dword 4i + v holds columns 4i..4i+3 of vector v.
   e.order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   return e;
@@ -89,7 +89,8 @@ __attribute__((always_inline)) inline __m512i Narrow(const __m512i (&y)[4], int 
   const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(y[0], y[count > 1 ? 1 : 0]), e.zp16);
   const __m512i w23 = count > 2 ? _mm512_adds_epi16(_mm512_packs_epi32(y[2], y[count > 3 ? 3 : 2]), e.zp16) : w01;
   const __m512i b = _mm512_permutexvar_epi32(e.order, _mm512_packs_epi16(w01, w23));
-  return _mm512_min_epi8(_mm512_max_epi8(b, e.qmin8), e.qmax8);
+  // y <= qmax - zp already, so only the lower bound is left to apply
+  return _mm512_max_epi8(b, e.qmin8);
 }
 
 // A store mask over a row's columns moved to the lanes that hold them (sh = lane - column).
@@ -195,8 +196,11 @@ void Tile(const QGemmArgs& a, const Epilogue& e, const Panel& p, const RightSour
         _mm512_mask_storeu_epi8(reinterpret_cast<void*>(base + static_cast<uintptr_t>(n0)), ShiftMask(p.mask, sh), bytes);
       } else {
         for (int i = 0; i < p.runs.count; ++i) {
-          _mm512_mask_storeu_epi8(reinterpret_cast<void*>(base + static_cast<uintptr_t>(p.runs.offset[i])),
-                                  ShiftMask(p.runs.mask[i], sh), bytes);
+          // the panel's runs cover all its rows' columns: most miss this row's lanes
+          const __mmask64 lanes = ShiftMask(p.runs.mask[i], sh);
+          if (lanes == 0) continue;
+          _mm512_mask_storeu_epi8(reinterpret_cast<void*>(base + static_cast<uintptr_t>(p.runs.offset[i])), lanes,
+                                  bytes);
         }
       }
     }
@@ -247,8 +251,9 @@ void PackPanel(const QGemmArgs& a, int64_t n0, int vecs, int64_t g0, int64_t g1,
 
 // Conv (weights left) has few rows (output channels, usually a multiple of 8) and many
 // columns: 8 x 48 tiles. Gemm (weights right) has many rows: 6 x 64 tiles (12 x 32 measured
-// slower). Both use 24 accumulators. Column panels outside, row tiles inside, so a panel of
-// the right operand is reused from L1 by every row tile.
+// slower). Both use 24 accumulators. Unblocked K: column panels outside, row tiles inside, so a
+// panel of the right operand is reused from L1 by every row tile; blocked K: row blocks
+// outside (see kBlockRows).
 template <bool kLeftWeights, bool kGrid>
 void Run(const QGemmArgs& a) {
   constexpr int kRowsPerTile = kLeftWeights ? 8 : 6;
@@ -277,7 +282,7 @@ void Run(const QGemmArgs& a) {
     whole.stride = a.np * 4;
     for (int64_t n0 = 0; n0 < a.n; n0 += 16 * kVecsPerTile) {
       const int vecs = panel_at(n0, p);
-      whole.first = a.right + n0 * 4;
+      whole.first = a.right_groups == nullptr ? a.right + n0 * 4 : nullptr;  // else unused (and right may be null)
       for (int64_t m0 = 0; m0 < a.m; m0 += kRowsPerTile) {
         AnyTile<kLeftWeights, kGrid>(a, e, p, whole, vecs, std::min<int64_t>(kRowsPerTile, a.m - m0), m0, 0, groups,
                                      nullptr, true, true);

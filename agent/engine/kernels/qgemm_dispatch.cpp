@@ -28,10 +28,10 @@ bool HasAvx512Vbmi() {
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
   static const ElementwiseKernels scalar{&LutScalar,      &DepthwiseScalar,   &SplitDepthwisePhases,
                                          &QAddScalar,     &QuantizeScalar,    &Interleave4RowsU8,
-                                         &InterleavePaddedU8, nullptr};
+                                         &InterleavePaddedU8, &Im2colRowsStride2U8};
   static const ElementwiseKernels avx2{&LutScalar,  &DepthwiseAvx2,     &SplitDepthwisePhases,
                                        &QAddScalar, &QuantizeScalar,    &Interleave4RowsU8,
-                                       &InterleavePaddedU8, nullptr};
+                                       &InterleavePaddedU8, &Im2colRowsStride2U8};
   static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
                                          &DepthwiseAvx512Vnni,
                                          &SplitDepthwisePhasesAvx512,

@@ -1,8 +1,7 @@
 // int8 Conv and Gemm/MatMul: weights packed once at load, activations packed per run into
 // the step's scratch, then one call of the tier's QGemm kernel per group.
-#include <emmintrin.h>
-
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "agent/engine/compile.h"
@@ -12,36 +11,6 @@
 
 namespace edge::engine {
 namespace {
-
-// Feature-map rows are often a handful of bytes, where a libc memcpy call per row costs more
-// than the convolution: fixed-size (inlined) moves, overlapping at the end, never past n.
-inline void CopyRow(int8_t* __restrict dst, const int8_t* __restrict src, int64_t n) {
-  if (n >= 16) {
-    for (int64_t i = 0; i + 16 <= n; i += 16) __builtin_memcpy(dst + i, src + i, 16);
-    __builtin_memcpy(dst + n - 16, src + n - 16, 16);
-  } else if (n >= 8) {
-    __builtin_memcpy(dst, src, 8);
-    __builtin_memcpy(dst + n - 8, src + n - 8, 8);
-  } else if (n >= 4) {
-    __builtin_memcpy(dst, src, 4);
-    __builtin_memcpy(dst + n - 4, src + n - 4, 4);
-  } else {
-    if (n > 0) dst[0] = src[0];
-    if (n > 1) dst[1] = src[1];
-    if (n > 2) dst[2] = src[2];
-  }
-}
-
-// n bytes of `fill`'s value: 16-byte stores, the last one overlapping, never past n.
-inline void FillRow(int8_t* dst, int64_t n, __m128i fill) {
-  if (n >= 16) {
-    for (int64_t i = 0; i + 16 <= n; i += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), fill);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + n - 16), fill);
-    return;
-  }
-  const int8_t v = static_cast<int8_t>(_mm_cvtsi128_si32(fill));
-  for (int64_t i = 0; i < n; ++i) dst[i] = v;
-}
 
 struct ConvShape {
   int64_t batch, cin, cout, group, cin_g, cout_g, ih, iw, oh, ow, k, kp, pixels, np;
@@ -125,31 +94,6 @@ class QConvStep : public Step {
   ConvGeometry padded_geom;     // geom on the padded copy: no padding left
   std::vector<int64_t> group_offsets;   // implicit GEMM: byte offset of each k-group's view
 
-  // Every byte written once or twice while it is in L1: the padding rows filled, each input
-  // row's borders covered by one 16-byte fill at either end before the row is copied in. A
-  // memset of the whole buffer first (rep stosb past 2 KB) made the copy and im2col after it
-  // stall: 2.3-2.9 us per stride-2 conv of ResNet-8, ~4.5 % of the model.
-  void PadPlanes(const int8_t* src, int8_t* dst) const {
-    const int8_t zp = static_cast<int8_t>(pad_byte ^ 0x80);
-    const int64_t wp = shape.wp, hp = shape.hp;
-    const bool edge_stores = wp >= 16 && shape.pad_l <= 16 && shape.pad_r <= 16;
-    const __m128i fill = _mm_set1_epi8(zp);
-    for (int64_t c = 0; c < shape.cin_g; ++c) {
-      int8_t* plane = dst + c * hp * wp;
-      FillRow(plane, shape.pad_t * wp, fill);
-      FillRow(plane + (shape.pad_t + shape.ih) * wp, shape.pad_b * wp, fill);
-      for (int64_t y = 0; y < shape.ih; ++y) {
-        int8_t* row = plane + (y + shape.pad_t) * wp;
-        if (edge_stores) {
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(row), fill);
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(row + wp - 16), fill);
-        } else {
-          FillRow(row, wp, fill);
-        }
-        CopyRow(row + shape.pad_l, src + (c * shape.ih + y) * shape.iw, shape.iw);
-      }
-    }
-  }
   std::vector<int8_t> weights;  // [cout][kp]
   std::vector<int32_t> bias;    // [cout], shift and input zero point folded in
   std::vector<float> mult;      // [cout]
@@ -188,9 +132,7 @@ class QConvStep : public Step {
       env.elementwise->depthwise(a);
       if (p.direct) continue;
       for (int64_t c = 0; c < shape.cout; ++c) {
-        for (int64_t oy = 0; oy < shape.oh; ++oy) {
-          CopyRow(dst + c * shape.pixels + oy * shape.ow, grid_out + c * p.grid + oy * p.pitch, shape.ow);
-        }
+        CopyRowsS8(grid_out + c * p.grid, p.pitch, dst + c * shape.pixels, shape.ow, shape.ow, shape.oh);
       }
     }
   }
@@ -274,7 +216,8 @@ class QConvStep : public Step {
         } else if (shape.padded_bytes > 0) {
           // A padded copy makes every tap of every output pixel an in-bounds read, so im2col
           // runs its vector path across whole rows instead of checking borders.
-          PadPlanes(src, padded);
+          PadPlanesS8(src, shape.cin_g, shape.ih, shape.iw, shape.pad_t, shape.pad_l, shape.hp, shape.wp,
+                      static_cast<int8_t>(pad_byte ^ 0x80), padded);
           Im2colU8(padded, padded_geom, pad_byte, pad_row.data(), shape.kp, shape.np, col,
                    env.elementwise->im2col_rows);
         } else {
@@ -321,6 +264,14 @@ class QGemmStep : public Step {
     env.qgemm(a);
   }
 };
+
+// Each scale is finite and positive, but x * w / y can still overflow to infinity, which the
+// kernels would turn into NaN for a zero accumulator: refused at load, naming the node.
+tl::unexpected<Error> NonFiniteMultiplier(const Node& n, int64_t channel) {
+  return Fail(ErrorCode::kInvalidArgument, n.name + " (" + n.onnx_op + "): requantization multiplier of channel " +
+                                               std::to_string(channel) +
+                                               " (input scale x weight scale / output scale) is not finite");
+}
 
 }  // namespace
 
@@ -370,6 +321,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
       }
       s->bias[c] = static_cast<int32_t>(n.bias_q[c] - shift_zp * sum);
       s->mult[c] = x.q.scale * w.cscale[c] / y.q.scale;
+      if (!std::isfinite(s->mult[c])) return NonFiniteMultiplier(n, c);
     }
     // depthwise: weights [cout][kp] are [cout][taps rounded up to 4], the plan's layout
     if (cs.depthwise) s->depthwise_plan = MakeDepthwisePlan(s->geom);
@@ -434,6 +386,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
     for (int64_t k = 0; k < s->k; ++k) sum += rows[c * s->k + k];
     s->bias[c] = static_cast<int32_t>(n.bias_q[c] - shift_zp * sum);
     s->mult[c] = x.q.scale * w.cscale[c] / y.q.scale;
+    if (!std::isfinite(s->mult[c])) return NonFiniteMultiplier(n, c);
   }
   s->zero_point = y.q.zero_point;
   s->qmin = n.qmin;

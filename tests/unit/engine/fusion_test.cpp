@@ -18,6 +18,7 @@ namespace {
 struct Block {
   int64_t channels = 4, h = 5, w = 5, kernel = 3, stride = 1;
   bool depthwise = false, hardswish = true, residual = true, relu_after_add = false;
+  float x_scale = 0, w_scale = 0, y_scale = 0;  // > 0: this scale instead of a random one
 };
 
 class QdqBuilder {
@@ -103,13 +104,13 @@ std::string MakeBlock(const Block& b, std::mt19937& rng) {
   for (int64_t d : {int64_t{1}, b.channels, b.h, b.w}) shape->add_dim()->set_dim_value(d);
   std::uniform_real_distribution<float> scale(0.005f, 0.1f);
   float sx = 0;
-  const std::string x = q.QuantDequant("x", scale(rng), &sx);
+  const std::string x = q.QuantDequant("x", b.x_scale > 0 ? b.x_scale : scale(rng), &sx);
   const int64_t cin_g = b.depthwise ? 1 : b.channels, taps = b.kernel * b.kernel;
   std::uniform_int_distribution<int> wv(-127, 127);
   std::vector<int> w(static_cast<size_t>(b.channels * cin_g * taps)), bias(static_cast<size_t>(b.channels));
   for (int& v : w) v = wv(rng);
   std::vector<float> ws(static_cast<size_t>(b.channels));
-  for (float& s : ws) s = scale(rng) * 0.1f;
+  for (float& s : ws) s = b.w_scale > 0 ? b.w_scale : scale(rng) * 0.1f;
   std::uniform_int_distribution<int> bv(-20000, 20000);
   for (int& v : bias) v = bv(rng);
   auto* wscale = q.Vector("wscale", onnx::TensorProto::FLOAT, b.channels);
@@ -136,7 +137,8 @@ std::string MakeBlock(const Block& b, std::mt19937& rng) {
   if (b.depthwise) q.Attr("group", b.channels);
   // a small output scale half of the time: many results saturate
   std::uniform_int_distribution<int> coin(0, 1);
-  y = q.QuantDequant(y, coin(rng) ? scale(rng) : scale(rng) * 0.05f);
+  const float small = scale(rng) * 0.05f, normal = scale(rng);
+  y = q.QuantDequant(y, b.y_scale > 0 ? b.y_scale : coin(rng) ? normal : small);
   if (b.hardswish) y = q.QuantDequant(q.Node("HardSwish", {y}), scale(rng));
   if (b.residual) {
     // the Add's operands, the chain and the block input, in either order
@@ -203,6 +205,22 @@ TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused byt
   }
   CHECK(fused_luts > 30);
   CHECK(fused_adds > 30);
+}
+
+TEST_CASE("a requantization multiplier that overflows fails the load, naming the conv", "[engine][fusion]") {
+  std::mt19937 rng(99);
+  Block b;
+  b.residual = false;
+  b.hardswish = false;
+  b.x_scale = 1e15f;  // each scale (and the bias scale x * w) finite and positive; x * w / y is not
+  b.w_scale = 1e15f;
+  b.y_scale = 1e-20f;
+  const std::string bytes = MakeBlock(b, rng);
+  auto model = Model::LoadMemory(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  REQUIRE_FALSE(model.has_value());
+  CHECK_THAT(model.error().message, Catch::Matchers::Contains("Conv") &&
+                                        Catch::Matchers::Contains("requantization multiplier") &&
+                                        Catch::Matchers::Contains("not finite"));
 }
 
 }  // namespace edge::engine::testing

@@ -244,9 +244,10 @@ TEST_CASE("the AMX tile kernel equals the scalar reference on random shapes", "[
   }
 }
 
-// The VNNI kernel splits K > 256 into k-blocks whose partial sums wait on the stack, per block
-// of 96 rows, and reads a copy of each k-block's column panel: M across row blocks, K across
-// k-blocks (equal or not), N and M off the tile sizes, every way of addressing the right
+// The VNNI kernel splits K > 512 into near-equal k-blocks of at most 128 k-groups whose partial
+// sums wait on the stack, per block of 120 rows, and reads a copy of each k-block's column
+// panel: M across row blocks (119, 121, 241), K on both sides of the threshold and across two
+// and three k-blocks, N and M off the tile sizes, every way of addressing the right
 // operand and grid stores. Multipliers up to 1e5 push (float)acc * mult past the int32 range
 // in both directions, and zero points outside int8 take the int16 headroom of the epilogue
 // (and past it, the scalar fallback).
@@ -259,9 +260,9 @@ TEST_CASE("the VNNI kernel equals the reference across its k-blocks and row bloc
   std::uniform_int_distribution<int32_t> zp(-128, 127);
   std::vector<Problem> problems;
   int i = 0;
-  for (int64_t m : {1, 7, 95, 97, 200}) {
+  for (int64_t m : {1, 7, 119, 121, 241}) {
     for (int64_t n : {1, 17, 48, 63, 100}) {
-      for (int64_t k : {253, 257, 300, 513, 1030}) {
+      for (int64_t k : {509, 513, 777, 1030}) {
         const bool extreme = ++i % 3 == 0;
         const int32_t z = extreme ? (i % 2 == 0 ? -128 : 127) : zp(rng);
         problems.push_back({i % 2 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight, m, n, k, z,
@@ -377,6 +378,36 @@ TEST_CASE("the implicit-GEMM operand is the padded input, 4 channels per pixel",
     REQUIRE(got == want);
   }
   if (avx512) CHECK(whole_rows >= 20);
+}
+
+// The padded copy against its definition: narrow planes (the byte-fill path), wide ones (16-byte
+// fills at the row ends), paddings past 16 bytes; bytes after the last plane stay untouched.
+TEST_CASE("the padded copy of a conv's input is the input inside zero-point borders", "[engine][kernels]") {
+  std::mt19937 rng(1234);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int trial = 0; trial < 300; ++trial) {
+    const int64_t planes = pick(1, 5), ih = pick(1, 9), iw = trial % 3 == 0 ? pick(1, 14) : pick(14, 70);
+    const int64_t pad_t = pick(0, 3), pad_l = trial % 7 == 0 ? pick(17, 20) : pick(0, 3);
+    const int64_t hp = ih + pad_t + pick(0, 3), wp = iw + pad_l + (trial % 11 == 0 ? pick(17, 20) : pick(0, 3));
+    const int8_t zp = static_cast<int8_t>(pick(-128, 127));
+    std::vector<int8_t> x(static_cast<size_t>(planes * ih * iw));
+    for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
+    std::vector<int8_t> got(static_cast<size_t>(planes * hp * wp + 16), int8_t{0x5A});
+    PadPlanesS8(x.data(), planes, ih, iw, pad_t, pad_l, hp, wp, zp, got.data());
+    std::vector<int8_t> want(got.size(), int8_t{0x5A});
+    for (int64_t c = 0; c < planes; ++c) {
+      for (int64_t y = 0; y < hp; ++y) {
+        for (int64_t xx = 0; xx < wp; ++xx) {
+          const int64_t iy = y - pad_t, ix = xx - pad_l;
+          want[(c * hp + y) * wp + xx] =
+              iy >= 0 && iy < ih && ix >= 0 && ix < iw ? x[(c * ih + iy) * iw + ix] : zp;
+        }
+      }
+    }
+    INFO("trial " << trial << " planes " << planes << " " << ih << "x" << iw << " padded " << hp << "x" << wp
+                  << " at " << pad_t << "," << pad_l);
+    REQUIRE(got == want);
+  }
 }
 
 // Runs Im2colU8 on random data for geometry g and compares every (k, pixel) entry with a
@@ -601,11 +632,12 @@ struct DepthwiseProblem {
   DepthwisePlan plan;
 };
 
-DepthwiseProblem MakeDepthwiseProblem(std::mt19937& rng, int trial) {
+DepthwiseProblem MakeDepthwiseProblem(std::mt19937& rng, int trial, const ConvGeometry* fixed = nullptr) {
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   DepthwiseProblem p;
   ConvGeometry& g = p.g;
-  for (;;) {
+  if (fixed != nullptr) g = *fixed;
+  while (fixed == nullptr) {
     g.channels = 1;
     // Some wide rows: interior runs longer than the scalar kernel's 64-output run, and tap
     // windows whose 32 or 64 mask bits are all set.
@@ -765,6 +797,17 @@ TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][
   if (TierSupported(KernelTier::kAvx512Vnni)) CHECK(vector_path >= 5);
 }
 
+// Every tier's kernel against the conv's definition.
+void CheckDepthwiseTiers(const DepthwiseProblem& p) {
+  const auto want = NaiveDepthwise(p);
+  REQUIRE(RunDepthwise(&DepthwiseScalar, p) == want);
+  for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+    if (!TierSupported(tier)) continue;
+    INFO("tier " << KernelTierName(tier));
+    REQUIRE(RunDepthwise(ElementwiseForTier(tier).depthwise, p) == want);
+  }
+}
+
 TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels]") {
   std::mt19937 rng(31);
   int word_plans = 0;
@@ -776,17 +819,39 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
                   << " stride " << g.stride_h << "x" << g.stride_w << " dilation " << g.dilation_h << "x"
                   << g.dilation_w << " pad " << g.pad_top << "," << g.pad_left << " out " << g.out_h << "x"
                   << g.out_w << " channels " << p.channels);
-    const auto want = NaiveDepthwise(p);
-    REQUIRE(RunDepthwise(&DepthwiseScalar, p) == want);
-    for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
-      if (!TierSupported(tier)) continue;
-      INFO("tier " << KernelTierName(tier));
-      REQUIRE(RunDepthwise(ElementwiseForTier(tier).depthwise, p) == want);
-    }
+    CheckDepthwiseTiers(p);
   }
   // Both forms of the SIMD kernels were met (word groups: stride 1, few taps per row).
   CHECK(word_plans >= 30);
   CHECK(word_plans <= 570);
+}
+
+// Word-group plans the random geometries meet only by chance: more than three groups (5x5, the
+// kernel's general loop), groups over stride phases (5x5 stride 2), a 1x1 kernel, the 3x3 case;
+// and two that may go either way (a dilated 3x3, a 4x4).
+TEST_CASE("depthwise kernels equal the conv definition on fixed word-group plans", "[engine][kernels]") {
+  auto geometry = [](int64_t in, int64_t k, int64_t stride, int64_t dilation, int64_t pad) {
+    ConvGeometry g;
+    g.channels = 1;
+    g.in_h = g.in_w = in;
+    g.kernel_h = g.kernel_w = k;
+    g.stride_h = g.stride_w = stride;
+    g.dilation_h = g.dilation_w = dilation;
+    g.pad_top = g.pad_left = pad;
+    g.out_h = g.out_w = (in + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+    return g;
+  };
+  const ConvGeometry cases[] = {geometry(12, 5, 1, 1, 2), geometry(13, 5, 2, 1, 2), geometry(11, 3, 1, 2, 2),
+                                geometry(9, 1, 1, 1, 0), geometry(20, 4, 1, 1, 1), geometry(16, 3, 1, 1, 1)};
+  std::mt19937 rng(5150);
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    for (int trial = 0; trial < 6; ++trial) {
+      const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial, &cases[i]);
+      INFO("case " << i << " trial " << trial << " words " << p.plan.words);
+      if (i != 2 && i != 4) REQUIRE(p.plan.words > 0);  // dilated and 4-wide rows: either form
+      CheckDepthwiseTiers(p);
+    }
+  }
 }
 
 TEST_CASE("depthwise word groups cover each tap once, stride 1 only where they pay", "[engine][kernels]") {
