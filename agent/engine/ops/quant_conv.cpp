@@ -268,8 +268,8 @@ class QGemmStep : public Step {
 // Each scale is finite and positive, but x * w / y can still overflow to infinity, which the
 // kernels would turn into NaN for a zero accumulator: refused at load, naming the node.
 tl::unexpected<Error> NonFiniteMultiplier(const Node& n, int64_t channel) {
-  return Fail(ErrorCode::kInvalidArgument, n.name + " (" + n.onnx_op + "): requantization multiplier of channel " +
-                                               std::to_string(channel) +
+  return Fail(ErrorCode::kInvalidArgument, "node '" + n.name + "' (" + n.onnx_op +
+                                               "): requantization multiplier of channel " + std::to_string(channel) +
                                                " (input scale x weight scale / output scale) is not finite");
 }
 
