@@ -8,49 +8,10 @@
 #include "agent/engine/kernels/cpu_features.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_amx.h"
+#include "tests/bench/engine/gemm_problem.h"
 
 namespace edge::engine::bench {
 namespace {
-
-// One problem with random operands. `scattered` addresses the right operand through a group
-// table in swapped pairs, as uneven as an implicit-GEMM conv's taps: the AMX kernel gathers
-// every k-step, its worst case.
-struct Problem {
-  std::vector<uint8_t> left, right;
-  std::vector<const uint8_t*> groups;
-  std::vector<int32_t> bias;
-  std::vector<float> mult;
-  std::vector<int8_t> out;
-  QGemmArgs args;
-
-  Problem(QGemmWeights weights, int64_t m, int64_t n, int64_t k, bool scattered, std::mt19937& rng) {
-    const int64_t kp = RoundUp(k, 4), np = PackedColumns(n);
-    left.resize(static_cast<size_t>(m * kp));
-    right.resize(static_cast<size_t>(kp * np));
-    for (auto& v : left) v = static_cast<uint8_t>(rng());
-    for (auto& v : right) v = static_cast<uint8_t>(rng());
-    const int64_t channels = weights == QGemmWeights::kLeft ? m : np;
-    bias.assign(static_cast<size_t>(channels), 7);
-    mult.assign(static_cast<size_t>(channels), 1e-4f);
-    out.resize(static_cast<size_t>(m * n));
-    for (int64_t g = 0; g < kp / 4; ++g) {
-      const int64_t slot = (g ^ 1) < kp / 4 ? g ^ 1 : g;
-      groups.push_back(right.data() + slot * np * 4);
-    }
-    args.weights = weights;
-    args.m = m;
-    args.n = n;
-    args.kp = kp;
-    args.np = np;
-    args.left = left.data();
-    args.right = right.data();
-    if (scattered) args.right_groups = groups.data();
-    args.bias = bias.data();
-    args.mult = mult.data();
-    args.out = out.data();
-    args.ldo = n;
-  }
-};
 
 double Seconds(QGemmFn fn, const QGemmArgs& a, int calls) {
   const auto s = std::chrono::steady_clock::now();
@@ -102,7 +63,7 @@ int RunAmxCrossover(std::FILE* out) {
   std::fprintf(out, "| weights | M | N | K | right operand | VNNI GOP/s | AMX tiles GOP/s | AMX / VNNI | AmxPays |\n");
   std::fprintf(out, "|---|---|---|---|---|---|---|---|---|\n");
   for (const Shape& s : shapes) {
-    Problem p(s.weights, s.m, s.n, s.k, s.scattered, rng);
+    GemmProblem p(s.weights, s.m, s.n, s.k, s.scattered, rng);
     const auto [vnni, amx] = TimePair(&QGemmAvx512Vnni, &QGemmAmxTiles, p.args);
     const double ops = 2.0 * double(s.m) * double(s.n) * double(s.k);
     std::fprintf(out, "| %s | %lld | %lld | %lld | %s | %.1f | %.1f | %.2f | %s |\n",

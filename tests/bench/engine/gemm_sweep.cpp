@@ -10,6 +10,7 @@
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_amx.h"
 #include "tests/bench/engine/amx_peak.h"
+#include "tests/bench/engine/gemm_problem.h"
 #include "tests/bench/engine/vnni_peak.h"
 
 namespace edge::engine::bench {
@@ -55,25 +56,8 @@ int RunGemmSweep(std::FILE* out) {
   for (int pass = 0; pass < 3; ++pass) {
     for (Row& row : rows) {
       const int64_t size = row.size;
-      const int64_t kp = RoundUp(size, 4), np = PackedColumns(size);
-      std::vector<uint8_t> left(static_cast<size_t>(size * kp)), right(static_cast<size_t>(kp * np));
-      for (auto& v : left) v = static_cast<uint8_t>(rng());
-      for (auto& v : right) v = static_cast<uint8_t>(rng());
-      std::vector<int32_t> bias(static_cast<size_t>(np), 7);
-      std::vector<float> mult(static_cast<size_t>(np), 1e-4f);
-      std::vector<int8_t> c(static_cast<size_t>(size * size));
-      QGemmArgs a;
-      a.weights = QGemmWeights::kRight;
-      a.m = size;
-      a.n = size;
-      a.kp = kp;
-      a.np = np;
-      a.left = left.data();
-      a.right = right.data();
-      a.bias = bias.data();
-      a.mult = mult.data();
-      a.out = c.data();
-      a.ldo = size;
+      GemmProblem problem(QGemmWeights::kRight, size, size, size, /*scattered=*/false, rng);
+      const QGemmArgs& a = problem.args;
       const int repeats = size >= 512 ? 10 : 100;
       const double ops = 2.0 * double(size) * double(size) * double(size);
       row.automatic = std::max(row.automatic, ops / TimeGemm(QGemmForTier(KernelTier::kAuto), a, repeats));
