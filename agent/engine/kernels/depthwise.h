@@ -55,6 +55,10 @@ inline constexpr int kMaxDepthwiseWords = 32;
 
 DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g);
 
+// The weights of each channel's word groups as 4-byte words (byte j: the weight of the group's
+// tap j, 0 where it has none): [channels][plan.words], for DepthwiseArgs::word_weights.
+std::vector<int32_t> PackDepthwiseWords(const DepthwisePlan& plan, const int8_t* weights, int64_t channels);
+
 // Splits `channels` input planes of g.in_h x g.in_w into their stride phases (plan.split).
 void SplitDepthwisePhases(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
                           int8_t* phases);
@@ -72,6 +76,8 @@ struct DepthwiseArgs {
   int64_t channels = 0;
   const DepthwisePlan* plan = nullptr;
   const int8_t* weights = nullptr;  // [channels][plan.taps]
+  // [channels][plan.words] where plan.words > 0: PackDepthwiseWords of `weights`, at load
+  const int32_t* word_weights = nullptr;
   const int32_t* bias = nullptr;    // [channels]
   const float* mult = nullptr;      // [channels]
   int8_t zx = 0;

@@ -42,17 +42,8 @@ void DepthwiseWords(const DepthwiseArgs& a) {
   const __m512i qmin = _mm512_set1_epi8(static_cast<char>(a.qmin));
   const __m512i order = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
   const int64_t* offsets = p.word_offsets.data();
-  int32_t wwords[kMaxDepthwiseWords];
   for (int64_t c = 0; c < a.channels; ++c) {
-    const int8_t* w = a.weights + c * p.taps;
-    for (int g = 0; g < words; ++g) {
-      uint32_t word = 0;
-      for (int j = 0; j < 4; ++j) {
-        const int t = p.word_taps[static_cast<size_t>(4 * g + j)];
-        if (t >= 0) word |= uint32_t{static_cast<uint8_t>(w[t])} << (8 * j);
-      }
-      wwords[g] = static_cast<int32_t>(word);
-    }
+    const int32_t* wwords = a.word_weights + c * p.words;
     int8_t* out = a.out + c * a.out_stride;
     const __m512i bias = _mm512_set1_epi32(a.bias[c]);
     const __m512 mult = _mm512_set1_ps(a.mult[c]);

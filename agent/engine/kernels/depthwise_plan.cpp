@@ -158,6 +158,21 @@ DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g) {
   return p;
 }
 
+std::vector<int32_t> PackDepthwiseWords(const DepthwisePlan& plan, const int8_t* weights, int64_t channels) {
+  std::vector<int32_t> words(static_cast<size_t>(channels * plan.words));
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int g = 0; g < plan.words; ++g) {
+      uint32_t word = 0;
+      for (int j = 0; j < 4; ++j) {
+        const int t = plan.word_taps[static_cast<size_t>(4 * g + j)];
+        if (t >= 0) word |= uint32_t{static_cast<uint8_t>(weights[c * plan.taps + t])} << (8 * j);
+      }
+      words[static_cast<size_t>(c * plan.words + g)] = static_cast<int32_t>(word);
+    }
+  }
+  return words;
+}
+
 void SplitDepthwisePhases(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
                           int8_t* phases) {
   const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w, pitch = plan.pitch;

@@ -98,6 +98,7 @@ class QConvStep : public Step {
   std::vector<int32_t> bias;    // [cout], shift and input zero point folded in
   std::vector<float> mult;      // [cout]
   DepthwisePlan depthwise_plan;         // depthwise: taps, masks and source layout
+  std::vector<int32_t> word_weights;    // depthwise: the plan's word groups' weights, if any
   int32_t zero_point = 0, qmin = -128, qmax = 127;
 
   // Depthwise: one kernel call for all channels, reading the input in place (stride 1) or
@@ -114,6 +115,7 @@ class QConvStep : public Step {
     a.channels = shape.cout;
     a.plan = &p;
     a.weights = weights.data();
+    a.word_weights = word_weights.data();
     a.bias = bias.data();
     a.mult = mult.data();
     a.zx = static_cast<int8_t>(pad_byte ^ 0x80);
@@ -324,7 +326,10 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
       if (!std::isfinite(s->mult[c])) return NonFiniteMultiplier(n, c);
     }
     // depthwise: weights [cout][kp] are [cout][taps rounded up to 4], the plan's layout
-    if (cs.depthwise) s->depthwise_plan = MakeDepthwisePlan(s->geom);
+    if (cs.depthwise) {
+      s->depthwise_plan = MakeDepthwisePlan(s->geom);
+      s->word_weights = PackDepthwiseWords(s->depthwise_plan, s->weights.data(), cs.cout);
+    }
     if (cs.pointwise) {
       // 1x1 stride 1: the im2col of a whole plane is one row of H*W pixels
       s->geom = ConvGeometry{cs.cin_g, 1, cs.pixels, 1, 1, 1, 1, 1, 1, 0, 0, 1, cs.pixels};
@@ -355,7 +360,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
     s->zero_point = y.q.zero_point;
     s->qmin = n.qmin;
     s->qmax = n.qmax;
-    ctx.pool.total_bytes += static_cast<int64_t>(s->weights.size() + 8 * s->bias.size());
+    ctx.pool.total_bytes += static_cast<int64_t>(s->weights.size() + 8 * s->bias.size() + 4 * s->word_weights.size());
     s->summary = "QConv " + n.name + " (" + std::to_string(n.kernel[0]) + "x" + std::to_string(n.kernel[1]) +
                  ", " + std::to_string(cs.cin) + "->" + std::to_string(cs.cout) +
                  (cs.group > 1 ? ", group " + std::to_string(cs.group) : "") +

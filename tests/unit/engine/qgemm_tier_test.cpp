@@ -728,6 +728,8 @@ std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p) {
   a.channels = p.channels;
   a.plan = &plan;
   a.weights = p.weights.data();
+  const std::vector<int32_t> word_weights = PackDepthwiseWords(plan, p.weights.data(), p.channels);
+  a.word_weights = word_weights.data();
   a.bias = p.bias_eff.data();
   a.mult = p.mult.data();
   a.zx = p.zx;
