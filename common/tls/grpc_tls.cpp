@@ -41,10 +41,13 @@ grpc::ChannelArguments ClientChannelArgs() {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  // Reconnect backoff is handled by the agent's own jittered loop; keep gRPC's short.
+  // Reconnect backoff is handled by the agent's own jittered loop; keep gRPC's short. gRPC also
+  // takes the minimum reconnect backoff as the least time a connection attempt (TCP, TLS
+  // handshake, HTTP/2 SETTINGS) is given: at 200 ms a busy controller or a slow gateway never
+  // completes a handshake, so it is 10 s.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10000);
   return args;
 }
 
@@ -65,7 +68,7 @@ Result<PeerIdentity> PeerIdentityOf(const grpc::ServerContextBase& ctx, std::str
     if (id->kind != kind)
       return Fail(ErrorCode::kPermissionDenied,
                   "certificate identity " + uri + " is a " + id->kind + ", this endpoint serves " + std::string(kind) + "s");
-    return PeerIdentity{*id, info->serial_hex};
+    return PeerIdentity{*id, info->serial_hex, info->not_before, info->not_after};
   }
   return Fail(ErrorCode::kUnauthenticated, "client certificate has no spiffe:// identity");
 }

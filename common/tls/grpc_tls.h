@@ -36,6 +36,8 @@ grpc::ChannelArguments ClientChannelArgs();
 struct PeerIdentity {
   crypto::SpiffeId id;
   std::string cert_serial;
+  int64_t not_before = 0;  // of the presented certificate, unix seconds
+  int64_t not_after = 0;
 };
 // Reads the verified client certificate of the call and requires a spiffe://<fleet>/<kind>/<name>
 // URI SAN. Errors are kUnauthenticated.

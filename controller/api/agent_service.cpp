@@ -6,6 +6,8 @@
 #include <deque>
 #include <mutex>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "common/core/log.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/health_report.h"
@@ -19,10 +21,34 @@ using edge::v1::AgentMessage;
 using edge::v1::ControllerMessage;
 
 constexpr size_t kChunkBytes = 1 << 20;
+// Server-side deadlines (agents end their stream after 30 min themselves and reconnect).
+constexpr auto kHelloDeadline = std::chrono::seconds(30);
+constexpr auto kStreamDeadline = std::chrono::minutes(60);
+constexpr auto kFetchDeadline = std::chrono::minutes(30);
+// Messages per Connect stream: a burst of 20, then 5 a second. Beyond that the controller
+// reads the next message later (HTTP/2 flow control pushes back on the device); an honest
+// agent reports every few seconds and on each state change.
+constexpr double kMessagesPerSecond = 5;
+constexpr double kMessageBurst = 20;
+constexpr size_t kMaxVersion = 64;
+constexpr size_t kMaxState = 32;
+constexpr size_t kMaxDetail = 1024;
+constexpr uint64_t kMaxCounter = static_cast<uint64_t>(INT64_MAX);
 
-// Checks the device in the certificate is enrolled, not revoked and presents its current
-// certificate (strand only).
+// Checks the certificate's serial is not denied and the device in it is enrolled, not revoked
+// and presents its current certificate (strand only).
 Status CheckDevice(ControllerContext& ctx, const tls::PeerIdentity& peer) {
+  auto denied = ctx.store->FindDeniedSerial(peer.cert_serial);
+  if (!denied) return Fail(denied.error());
+  if (*denied) {
+    const auto& d = **denied;
+    if (d.reason == "renewed")
+      return Fail(ErrorCode::kUnauthenticated,
+                  "certificate serial " + peer.cert_serial + " of " + d.identity +
+                      " was replaced by a renewal; if this device did not renew it, its key may have been copied: "
+                      "revoke it (edgectl revoke device " + peer.id.name + ")");
+    return Fail(ErrorCode::kPermissionDenied, "certificate serial " + peer.cert_serial + " of " + d.identity + " is " + d.reason);
+  }
   auto device = ctx.store->GetDevice(peer.id.name);
   if (!device) return Fail(ErrorCode::kUnauthenticated, "device " + peer.id.name + " is not enrolled");
   if (device->revoked) return Fail(ErrorCode::kPermissionDenied, "device " + peer.id.name + " is revoked");
@@ -32,14 +58,45 @@ Status CheckDevice(ControllerContext& ctx, const tls::PeerIdentity& peer) {
   return Ok();
 }
 
-std::vector<ReportedModelRecord> ToRecords(const google::protobuf::RepeatedPtrField<edge::v1::ModelStatus>& models) {
+// A state is a lower-case word (the agent's state machine names them).
+bool IsStateName(const std::string& s) {
+  if (s.size() > kMaxState) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || c == '_')) return false;
+  return true;
+}
+
+bool IsVersionOrEmpty(const std::string& v) { return v.empty() || (v.size() <= kMaxVersion && crypto::IsValidLabel(v)); }
+
+// The reported models, or why the report is refused: a bad value is never stored, and the
+// error names the field so whoever runs the device can find the bug.
+Result<std::vector<ReportedModelRecord>> ToRecords(const google::protobuf::RepeatedPtrField<edge::v1::ModelStatus>& models) {
+  if (models.size() > static_cast<int>(kMaxReportedModelsPerDevice))
+    return Fail(ErrorCode::kInvalidArgument, "report has " + std::to_string(models.size()) + " models, at most " +
+                                                 std::to_string(kMaxReportedModelsPerDevice));
   std::vector<ReportedModelRecord> out;
   for (const auto& m : models) {
-    if (!crypto::IsValidLabel(m.model()) || m.version().size() > 64 || m.state().size() > 32) continue;
+    const std::string where = "model status '" + TruncateUtf8(m.model(), 64) + "': ";
+    if (!crypto::IsValidLabel(m.model())) return Fail(ErrorCode::kInvalidArgument, where + "model name must be " + crypto::kLabelRule);
+    if (!IsVersionOrEmpty(m.version())) return Fail(ErrorCode::kInvalidArgument, where + "version must be empty or " + crypto::kLabelRule);
+    if (!IsVersionOrEmpty(m.target_version()))
+      return Fail(ErrorCode::kInvalidArgument, where + "target_version must be empty or " + crypto::kLabelRule);
+    if (!IsStateName(m.state())) return Fail(ErrorCode::kInvalidArgument, where + "state must be [a-z_]{0,32}");
+    if (m.security_version() > kMaxCounter || m.security_floor() > kMaxCounter || m.bytes_done() > kMaxCounter ||
+        m.bytes_total() > kMaxCounter)
+      return Fail(ErrorCode::kInvalidArgument, where + "security_version, security_floor and byte counts must be below 2^63");
+    for (const auto& other : out)
+      if (other.model == m.model()) return Fail(ErrorCode::kInvalidArgument, where + "reported twice");
     out.push_back({m.model(), m.version(), m.security_version(), m.state(), m.target_version(),
-                   TruncateUtf8(m.detail(), 1024), m.bytes_done(), m.bytes_total(), m.security_floor(), 0});
+                   TruncateUtf8(m.detail(), kMaxDetail), m.bytes_done(), m.bytes_total(), m.security_floor(), 0});
   }
   return out;
+}
+
+bool IsPrintableAscii(const std::string& s) {
+  for (char c : s)
+    if (c < 0x20 || c > 0x7e) return false;
+  return true;
 }
 
 class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, ControllerMessage> {
@@ -52,16 +109,23 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       std::lock_guard lock(mu);
       if (reactor) reactor->Enqueue(m);
     }
-    void Close() override {
+    void Close(int code, const std::string& message) override {
       std::lock_guard lock(mu);
-      if (reactor) reactor->FinishOnce(grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer connection"));
+      if (reactor) reactor->FinishOnce(grpc::Status(static_cast<grpc::StatusCode>(code), message));
     }
   };
 
   ConnectReactor(ControllerContext& ctx, tls::PeerIdentity peer)
-      : ctx_(ctx), peer_(std::move(peer)), handle_(std::make_shared<Handle>()) {
+      : ctx_(ctx), peer_(std::move(peer)), handle_(std::make_shared<Handle>()),
+        rate_(kMessagesPerSecond, kMessageBurst) {
     handle_->reactor = this;
     StartRead(&in_);
+    After(kHelloDeadline, [this] {
+      if (!hello_seen_) FinishOnce(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no hello within 30 s"));
+    });
+    After(kStreamDeadline, [this] {
+      FinishOnce(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "stream open for 60 min; reconnect"));
+    });
   }
 
   void Enqueue(const ControllerMessage& m) {
@@ -138,30 +202,69 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
         FinishOnce(tls::ToGrpcStatus(s.error()));
         return;
       }
+      const auto& agent_version = msg.hello().agent_version();
+      if (agent_version.size() > 64 || !IsPrintableAscii(agent_version))
+        return Refuse(Error{ErrorCode::kInvalidArgument, "hello: agent_version must be at most 64 printable ASCII characters"});
+      auto models = ToRecords(msg.hello().models());
+      if (!models) return Refuse(models.error().Wrap("hello"));
       hello_seen_ = true;
-      (void)ctx_.store->RecordHello(peer_.id.name, msg.hello().agent_version().substr(0, 64), now);
-      (void)ctx_.store->RecordReport(peer_.id.name, ToRecords(msg.hello().models()), now);
+      (void)ctx_.store->RecordHello(peer_.id.name, agent_version, now);
+      if (auto s = ctx_.store->RecordReport(peer_.id.name, *models, now); !s) return Refuse(s.error().Wrap("hello"));
       auto previous = ctx_.sessions.find(peer_.id.name);
       if (previous != ctx_.sessions.end() && previous->second != handle_) {
         auto old = previous->second;
         // Close() locks the other handle's mutex, never ours.
-        old->Close();
+        old->Close(static_cast<int>(grpc::StatusCode::ABORTED), "replaced by a newer connection");
       }
       ctx_.sessions[peer_.id.name] = handle_;
       log::Info("agent connected", {{"device", peer_.id.name}});
       auto desired = ctx_.DesiredStateFor(peer_.id.name);
       if (desired) Enqueue(*desired);
     } else if (msg.has_status()) {
-      if (auto s = ctx_.store->RecordReport(peer_.id.name, ToRecords(msg.status().models()), now); !s)
+      auto models = ToRecords(msg.status().models());
+      if (!models) return Refuse(models.error().Wrap("status report"));
+      if (auto s = ctx_.store->RecordReport(peer_.id.name, *models, now); !s) {
+        if (s.error().code == ErrorCode::kResourceExhausted) return Refuse(s.error().Wrap("status report"));
         log::Error("cannot record report", {{"device", peer_.id.name}, {"error", s.error().message}});
+      }
       if (msg.status().has_health()) StoreHealth(msg.status().health(), now);
       if (msg.status().events_size() > 0) StoreEvents(msg.status().events(), now);
     } else {
       FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unexpected message on Connect"));
       return;
     }
-    // Read the next message from the gRPC side; StartRead is safe from any thread.
-    StartRead(&in_);
+    ReadNextWhenAllowed();
+  }
+
+  // Reads the next message now, or once the stream's rate allows (StartRead is safe from any
+  // thread). Strand only, with handle_->mu held.
+  void ReadNextWhenAllowed() {
+    const auto wait = rate_.Take(std::chrono::steady_clock::now());
+    if (wait == std::chrono::steady_clock::duration::zero()) {
+      StartRead(&in_);
+      return;
+    }
+    if (!throttled_logged_) {
+      throttled_logged_ = true;
+      log::Warn("agent reports too often; reading its stream slower", {{"device", peer_.id.name}});
+    }
+    After(wait, [this] { StartRead(&in_); });
+  }
+
+  // Runs `fn` on the strand after `delay`, if the reactor is still alive then.
+  template <typename Fn>
+  void After(std::chrono::steady_clock::duration delay, Fn fn) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(ctx_.strand, delay);
+    timer->async_wait([timer, handle = handle_, this, fn = std::move(fn)](const boost::system::error_code&) {
+      std::lock_guard lock(handle->mu);
+      if (handle->reactor) fn();
+    });
+  }
+
+  // Ends the stream: the device sent something that must not be stored.
+  void Refuse(const Error& e) {
+    log::Warn("agent report refused", {{"device", peer_.id.name}, {"error", e.message}});
+    FinishOnce(tls::ToGrpcStatus(e));
   }
 
   // A few lines per report at most: a broken agent reporting every few seconds must not
@@ -205,6 +308,8 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
   std::shared_ptr<Handle> handle_;
   AgentMessage in_;
   bool hello_seen_ = false;  // strand only
+  TokenBucket rate_;         // strand only
+  bool throttled_logged_ = false;
   std::mutex mu_;
   std::deque<ControllerMessage> queue_;
   bool writing_ = false;
@@ -213,13 +318,21 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
 
 class FetchBlobReactor final : public grpc::ServerWriteReactor<edge::v1::BlobChunk> {
  public:
-  FetchBlobReactor(ControllerContext& ctx, tls::PeerIdentity peer, edge::v1::FetchBlobRequest request) : ctx_(ctx) {
+  FetchBlobReactor(ControllerContext& ctx, tls::PeerIdentity peer, edge::v1::FetchBlobRequest request)
+      : ctx_(ctx), started_(std::chrono::steady_clock::now()) {
     if (!IsDigest(request.digest())) {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "digest must be 64 lower-case hex characters"));
       return;
     }
+    if (!ctx_.agent_work.TryAcquire()) {
+      Finish(Busy(ctx_.agent_work));
+      return;
+    }
     boost::asio::post(ctx_.strand, [this, peer = std::move(peer), request = std::move(request)] {
+      ctx_.agent_work.Release();
       if (auto s = CheckDevice(ctx_, peer); !s) return Finish(tls::ToGrpcStatus(s.error()));
+      std::erase_if(ctx_.transfers, [](const auto& entry) { return entry.second.expired(); });
+      ctx_.transfers.emplace(peer.id.name, revoked_);
       auto size = ctx_.store->BlobSizeForDevice(peer.id.name, request.digest());
       if (!size) return Finish(tls::ToGrpcStatus(size.error()));
       if (!*size)
@@ -252,6 +365,9 @@ class FetchBlobReactor final : public grpc::ServerWriteReactor<edge::v1::BlobChu
  private:
   void SendNext() {
     if (offset_ >= total_) return Finish(grpc::Status::OK);
+    if (revoked_->load()) return Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "device revoked"));
+    if (std::chrono::steady_clock::now() - started_ > kFetchDeadline)
+      return Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "blob transfer took longer than 30 min; resume from the offset reached"));
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, total_ - offset_));
     std::string buf(want, '\0');
     ssize_t n = ::pread(fd_, buf.data(), want, static_cast<off_t>(offset_));
@@ -266,6 +382,8 @@ class FetchBlobReactor final : public grpc::ServerWriteReactor<edge::v1::BlobChu
   }
 
   ControllerContext& ctx_;
+  std::chrono::steady_clock::time_point started_;
+  std::shared_ptr<std::atomic<bool>> revoked_ = std::make_shared<std::atomic<bool>>(false);
   int fd_ = -1;
   uint64_t offset_ = 0;
   uint64_t total_ = 0;
@@ -293,30 +411,46 @@ class AgentServiceImpl final : public edge::v1::AgentService::CallbackService {
                                              const edge::v1::RenewCertificateRequest* request,
                                              edge::v1::RenewCertificateResponse* response) override {
     auto peer = tls::PeerIdentityOf(*call, ctx_.config.fleet, "device");
-    return FinishOnStrand(ctx_, call, [this, peer, request, response]() -> grpc::Status {
+    return FinishOnStrand(ctx_, ctx_.agent_work, call, [this, peer, request, response]() -> grpc::Status {
       if (!peer) return tls::ToGrpcStatus(peer.error());
-      if (auto s = CheckDevice(ctx_, *peer); !s) return tls::ToGrpcStatus(s.error());
-      crypto::CertSpec spec;
-      spec.common_name = peer->id.name;
-      spec.uri_sans = {peer->id.ToString()};
-      spec.client_auth = true;
-      spec.validity = std::chrono::seconds(ctx_.config.device_cert_ttl_seconds);
-    // Clock-skew allowance, kept small against short lifetimes so 2/3-of-life renewal works.
-    spec.backdate = std::min<std::chrono::seconds>(spec.backdate, spec.validity / 10);
-      auto cert = crypto::IssueFromCsr({ctx_.fleet_ca_pem, &ctx_.fleet_ca_key}, request->csr_pem(), spec);
-      if (!cert) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad CSR: " + cert.error().message);
-      auto info = crypto::ParseCertificate(*cert);
-      if (!info) return tls::ToGrpcStatus(info.error());
-      if (auto s = ctx_.store->UpdateDeviceCert(peer->id.name, info->serial_hex, info->not_after); !s)
-        return tls::ToGrpcStatus(s.error());
-      (void)ctx_.store->Audit({0, ctx_.clock.NowUnix(), "device/" + peer->id.name, "device.renew",
-                               "device/" + peer->id.name, "serial=" + info->serial_hex});
+      auto cert = Renew(*peer, request->csr_pem());
+      if (!cert) {
+        log::Warn("certificate renewal refused", {{"device", peer->id.name}, {"error", cert.error().message}});
+        return tls::ToGrpcStatus(cert.error());
+      }
       response->set_certificate_pem(*cert);
       return grpc::Status::OK;
     });
   }
 
  private:
+  // The renewal rule: only the device's current, undenied certificate may renew, once, and only
+  // in the second half of its lifetime (agents renew at two thirds). The replaced serial is
+  // denied in the same transaction. So a copy of a device's key can neither renew after the
+  // device has, nor chain renewals, and if the copy renews first the device is refused at once
+  // with a message that says its key may have been copied.
+  Result<std::string> Renew(const tls::PeerIdentity& peer, const std::string& csr_pem) {
+    EDGE_TRY(CheckDevice(ctx_, peer));
+    const auto now = ctx_.clock.NowUnix();
+    const int64_t half = peer.not_before + (peer.not_after - peer.not_before) / 2;
+    if (now < half)
+      return Fail(ErrorCode::kFailedPrecondition, "certificate " + peer.cert_serial + " may be renewed from " +
+                                                      std::to_string(half) + " (half its lifetime), not before");
+    crypto::CertSpec spec;
+    spec.common_name = peer.id.name;
+    spec.uri_sans = {peer.id.ToString()};
+    spec.client_auth = true;
+    spec.validity = std::chrono::seconds(ctx_.config.device_cert_ttl_seconds);
+    // Clock-skew allowance, kept small against short lifetimes so 2/3-of-life renewal works.
+    spec.backdate = std::min<std::chrono::seconds>(spec.backdate, spec.validity / 10);
+    auto cert = crypto::IssueFromCsr({ctx_.fleet_ca_pem, &ctx_.fleet_ca_key}, csr_pem, spec);
+    if (!cert) return Fail(ErrorCode::kInvalidArgument, "bad CSR: " + cert.error().message);
+    EDGE_ASSIGN_OR_RETURN(auto info, crypto::ParseCertificate(*cert));
+    EDGE_TRY(ctx_.store->RenewDeviceCert(peer.id.name, peer.cert_serial, info.serial_hex, info.not_after, now));
+    log::Info("certificate renewed", {{"device", peer.id.name}, {"serial", info.serial_hex}, {"replaces", peer.cert_serial}});
+    return *cert;
+  }
+
   ControllerContext& ctx_;
 };
 

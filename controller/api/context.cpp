@@ -10,7 +10,7 @@ Result<edge::v1::ControllerMessage> ControllerContext::DesiredStateFor(const std
   edge::v1::ControllerMessage msg;
   auto* desired = msg.mutable_desired();
   desired->set_generation(device.desired_generation);
-  desired->set_trust_policy(trust_policy_envelope);
+  desired->set_trust_policy(Trust()->envelope);
   for (auto& m : models) {
     auto* dm = desired->add_models();
     dm->set_model(m.model);
@@ -31,6 +31,27 @@ void ControllerContext::NotifyDevices(const std::vector<std::string>& device_ids
     }
     it->second->Send(*msg);
   }
+}
+
+Result<std::shared_ptr<const TrustState>> VerifyServedPolicy(const ControllerContext& ctx, std::string_view bytes,
+                                                             int64_t now) {
+  if (bytes.size() > bundle::kMaxEnvelopeBytes) return Fail(ErrorCode::kInvalidArgument, "trust policy is larger than 1 MiB");
+  EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(bytes));
+  EDGE_ASSIGN_OR_RETURN(auto policy, bundle::VerifyTrustPolicy(envelope, ctx.release_root, now));
+  if (policy.fleet != ctx.config.fleet)
+    return Fail(ErrorCode::kInvalidArgument, "trust policy is for fleet '" + policy.fleet + "', not '" + ctx.config.fleet + "'");
+  return std::make_shared<const TrustState>(TrustState{std::string(bytes), std::move(policy)});
+}
+
+void ControllerContext::DisconnectDevice(const std::string& device_id, const std::string& why) {
+  if (auto it = sessions.find(device_id); it != sessions.end()) {
+    it->second->Close(7 /* PERMISSION_DENIED */, why);
+    sessions.erase(it);
+  }
+  auto [first, last] = transfers.equal_range(device_id);
+  for (auto it = first; it != last; ++it)
+    if (auto flag = it->second.lock()) flag->store(true);
+  transfers.erase(first, last);
 }
 
 }  // namespace edge::controller

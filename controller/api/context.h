@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,8 @@
 #include "common/bundle/bundle.h"
 #include "common/core/clock.h"
 #include "common/crypto/x509.h"
+#include "common/crypto/ed25519.h"
+#include "controller/api/limits.h"
 #include "controller/daemon/config.h"
 #include "controller/store/store.h"
 #include "edge/v1/agent.pb.h"
@@ -30,8 +33,23 @@ class AgentStreamHandle {
  public:
   virtual ~AgentStreamHandle() = default;
   virtual void Send(const edge::v1::ControllerMessage& message) = 0;
-  virtual void Close() = 0;
+  // Ends the stream with gRPC status `code` and `message` (no-op once ended).
+  virtual void Close(int code, const std::string& message) = 0;
 };
+
+// The trust policy the controller serves: replaced as a whole when an admin pushes a newer
+// one, so readers on any thread take a snapshot.
+struct TrustState {
+  std::string envelope;  // exact bytes, sent to agents
+  bundle::TrustPolicy policy;
+};
+
+struct ControllerContext;
+
+// Verifies a trust policy envelope the controller is to serve: signed by the release root,
+// for this fleet, not expired at `now`.
+Result<std::shared_ptr<const TrustState>> VerifyServedPolicy(const ControllerContext& ctx, std::string_view envelope,
+                                                             int64_t now);
 
 struct ControllerContext {
   ControllerContext(ControllerConfig cfg, boost::asio::io_context& io_context, std::unique_ptr<Store> s,
@@ -45,19 +63,44 @@ struct ControllerContext {
   std::unique_ptr<Store> store;  // strand only
   const Clock& clock;
 
-  std::string trust_policy_envelope;  // exact bytes, sent to agents
-  bundle::TrustPolicy trust_policy;
+  std::shared_ptr<const TrustState> Trust() const {
+    std::lock_guard lock(trust_mu_);
+    return trust_;
+  }
+  void SetTrust(std::shared_ptr<const TrustState> trust) {
+    std::lock_guard lock(trust_mu_);
+    trust_ = std::move(trust);
+  }
+  crypto::Ed25519PublicKey release_root{};
   std::string fleet_ca_pem;
   crypto::PrivateKey fleet_ca_key;
   std::filesystem::path blob_dir;  // <data_dir>/blobs/sha256
 
   std::map<std::string, std::shared_ptr<AgentStreamHandle>> sessions;  // strand only
+  // Flags of a device's blob transfers in flight, set when it is revoked (strand only).
+  std::multimap<std::string, std::weak_ptr<std::atomic<bool>>> transfers;
+
+  // Calls that may wait for the strand, per listener (see WorkQueueLimit).
+  WorkQueueLimit agent_work{256};
+  WorkQueueLimit enroll_work{32};
+  WorkQueueLimit operator_work{64};
+  // Failed enrollments per source address: 5 in a burst, then one every 6 s.
+  FailureLimiter enroll_failures{1.0 / 6, 5};
+  // The client address behind a gRPC peer string. Replaced by the connection front, whose
+  // upstream connections all come from loopback.
+  std::function<std::string(const std::string& grpc_peer)> source_of = SourceAddressOf;
 
   std::filesystem::path BlobPath(const std::string& digest) const { return blob_dir / digest; }
   // Builds the desired state for `device_id` (strand only).
   Result<edge::v1::ControllerMessage> DesiredStateFor(const std::string& device_id);
   // Sends the current desired state to each listed device that is connected (strand only).
   void NotifyDevices(const std::vector<std::string>& device_ids);
+  // Ends the device's stream and blob transfers at once (strand only): it was revoked.
+  void DisconnectDevice(const std::string& device_id, const std::string& why);
+
+ private:
+  mutable std::mutex trust_mu_;
+  std::shared_ptr<const TrustState> trust_;
 };
 
 }  // namespace edge::controller

@@ -78,14 +78,28 @@ void FillEvent(const UpdateEventRecord& e, pb::DeviceUpdateEvent* out) {
 
 class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleRequest> {
  public:
-  PushBundleReactor(ControllerContext& ctx, std::string actor, pb::ModelVersion* response)
-      : ctx_(ctx), actor_(std::move(actor)), response_(response),
-        receiver_(ctx.blob_dir, ctx.trust_policy, ctx.clock.NowUnix()) {
-    StartRead(&in_);
+  // Starts reading only once `authorize` (run on the strand) has let the operator in.
+  template <typename Authorize>
+  PushBundleReactor(ControllerContext& ctx, Authorize authorize, pb::ModelVersion* response)
+      : ctx_(ctx), response_(response), trust_(ctx.Trust()), receiver_(ctx.blob_dir, trust_->policy, ctx.clock.NowUnix()),
+        started_(std::chrono::steady_clock::now()) {
+    if (!ctx_.operator_work.TryAcquire()) {
+      Finish(Busy(ctx_.operator_work));
+      return;
+    }
+    boost::asio::post(ctx_.strand, [this, authorize = std::move(authorize)]() mutable {
+      ctx_.operator_work.Release();
+      auto actor = authorize();
+      if (!actor) return Finish(tls::ToGrpcStatus(actor.error()));
+      actor_ = *actor;
+      StartRead(&in_);
+    });
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) return Complete();
+    if (std::chrono::steady_clock::now() - started_ > kPushDeadline)
+      return Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "push took longer than 30 min"));
     Status s = in_.has_envelope() ? receiver_.OnEnvelope(in_.envelope())
                : in_.has_blob()   ? receiver_.OnBlobPart(in_.blob().digest(), in_.blob().data())
                                   : Fail(ErrorCode::kInvalidArgument, "empty push message");
@@ -117,31 +131,88 @@ class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleReq
     });
   }
 
+  static constexpr auto kPushDeadline = std::chrono::minutes(30);
   ControllerContext& ctx_;
   std::string actor_;
   pb::ModelVersion* response_;
+  std::shared_ptr<const TrustState> trust_;  // the policy this push is verified against
   BundleReceiver receiver_;
+  std::chrono::steady_clock::time_point started_;
   pb::PushBundleRequest in_;
 };
+
+enum class Role { kViewer = 0, kDeployer = 1, kAdmin = 2 };
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kViewer: return "viewer";
+    case Role::kDeployer: return "deployer";
+    case Role::kAdmin: return "admin";
+  }
+  return "?";
+}
+
+int RoleRank(const std::string& role) { return role == "admin" ? 2 : role == "deployer" ? 1 : role == "viewer" ? 0 : -1; }
+
+// Free text an operator attaches to an action (audit only).
+Status CheckReason(const std::string& reason) {
+  if (reason.size() > 256) return Fail(ErrorCode::kInvalidArgument, "reason is longer than 256 bytes");
+  for (unsigned char c : reason)
+    if (c < 0x20 || c == 0x7f) return Fail(ErrorCode::kInvalidArgument, "reason has a control character");
+  return Ok();
+}
+
+Status CheckDeviceId(const std::string& id) {
+  if (!crypto::IsValidName(id)) return Fail(ErrorCode::kInvalidArgument, "device id must match [A-Za-z0-9._-]{1,64}");
+  return Ok();
+}
 
 class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
  public:
   explicit OperatorServiceImpl(ControllerContext& ctx) : ctx_(ctx) {}
 
-  // Runs `work(actor)` on the strand after authenticating the operator.
+  // The operator behind `peer` if its certificate is not denied, it is bound to a role on this
+  // controller, not revoked, and its role is at least `needed` for `rpc`. Strand only. Every
+  // refusal of an authenticated operator is audited.
+  Result<std::string> Authorize(const Result<tls::PeerIdentity>& peer, Role needed, const char* rpc) {
+    if (!peer) return Fail(peer.error());
+    const std::string actor = "operator/" + peer->id.name;
+    const auto now = ctx_.clock.NowUnix();
+    auto refuse = [&](const std::string& why) -> Result<std::string> {
+      (void)ctx_.store->Audit({0, now, actor, "denied", std::string("rpc/") + rpc, why});
+      log::Warn("operator call refused", {{"operator", actor}, {"rpc", rpc}, {"error", why}});
+      return Fail(ErrorCode::kPermissionDenied, why);
+    };
+    EDGE_ASSIGN_OR_RETURN(auto denied, ctx_.store->FindDeniedSerial(peer->cert_serial));
+    if (denied) return refuse("certificate serial " + peer->cert_serial + " of " + denied->identity + " is " + denied->reason);
+    EDGE_ASSIGN_OR_RETURN(auto op, ctx_.store->GetOperator(peer->id.name));
+    if (!op)
+      return refuse("operator " + peer->id.name + " has no role on this controller; an admin can grant one: edgectl operator add " +
+                    peer->id.name + " --role viewer");
+    if (op->revoked) return refuse("operator " + peer->id.name + " is revoked");
+    if (RoleRank(op->role) < static_cast<int>(needed))
+      return refuse(std::string(rpc) + " needs the " + RoleName(needed) + " role; operator " + peer->id.name + " is a " +
+                    op->role);
+    (void)ctx_.store->TouchOperator(peer->id.name, peer->cert_serial, now);
+    return actor;
+  }
+
+  // Runs `work(actor)` on the strand once the operator is authorized for `rpc`.
   template <typename Work>
-  grpc::ServerUnaryReactor* Authed(grpc::CallbackServerContext* call, Work work) {
+  grpc::ServerUnaryReactor* Authed(grpc::CallbackServerContext* call, Role needed, const char* rpc, Work work) {
     auto peer = tls::PeerIdentityOf(*call, ctx_.config.fleet, "operator");
-    return FinishOnStrand(ctx_, call, [peer = std::move(peer), work = std::move(work)]() mutable -> grpc::Status {
-      if (!peer) return tls::ToGrpcStatus(peer.error());
-      Status s = work(peer->id.kind + "/" + peer->id.name);
-      return s ? grpc::Status::OK : tls::ToGrpcStatus(s.error());
-    });
+    return FinishOnStrand(ctx_, ctx_.operator_work, call,
+                          [this, needed, rpc, peer = std::move(peer), work = std::move(work)]() mutable -> grpc::Status {
+                            auto actor = Authorize(peer, needed, rpc);
+                            if (!actor) return tls::ToGrpcStatus(actor.error());
+                            Status s = work(*actor);
+                            return s ? grpc::Status::OK : tls::ToGrpcStatus(s.error());
+                          });
   }
 
   grpc::ServerUnaryReactor* CreateSite(grpc::CallbackServerContext* call, const pb::CreateSiteRequest* req,
                                        pb::Site* resp) override {
-    return Authed(call, [this, req, resp](const std::string& actor) -> Status {
+    return Authed(call, Role::kAdmin, "CreateSite", [this, req, resp](const std::string& actor) -> Status {
       if (!crypto::IsValidLabel(req->name()))
         return Fail(ErrorCode::kInvalidArgument, std::string("site name must be ") + crypto::kLabelRule);
       EDGE_ASSIGN_OR_RETURN(auto site, ctx_.store->CreateSite(req->name(), actor, ctx_.clock.NowUnix()));
@@ -153,7 +224,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
 
   grpc::ServerUnaryReactor* ListSites(grpc::CallbackServerContext* call, const pb::ListSitesRequest*,
                                       pb::ListSitesResponse* resp) override {
-    return Authed(call, [this, resp](const std::string&) -> Status {
+    return Authed(call, Role::kViewer, "ListSites", [this, resp](const std::string&) -> Status {
       EDGE_ASSIGN_OR_RETURN(auto sites, ctx_.store->ListSites());
       for (const auto& s : sites) {
         auto* o = resp->add_sites();
@@ -193,7 +264,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
 
   grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext* call, const pb::ListDevicesRequest* req,
                                         pb::ListDevicesResponse* resp) override {
-    return Authed(call, [this, req, resp](const std::string&) -> Status {
+    return Authed(call, Role::kViewer, "ListDevices", [this, req, resp](const std::string&) -> Status {
       if (!req->site().empty()) {
         EDGE_ASSIGN_OR_RETURN(bool exists, ctx_.store->SiteExists(req->site()));
         if (!exists) return Fail(ErrorCode::kNotFound, "site '" + req->site() + "' does not exist");
@@ -206,12 +277,15 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
 
   grpc::ServerUnaryReactor* DescribeDevice(grpc::CallbackServerContext* call, const pb::DescribeDeviceRequest* req,
                                            pb::DeviceDetail* resp) override {
-    return Authed(call, [this, req, resp](const std::string&) -> Status {
+    return Authed(call, Role::kViewer, "DescribeDevice", [this, req, resp](const std::string&) -> Status {
       EDGE_ASSIGN_OR_RETURN(auto d, ctx_.store->GetDevice(req->id()));
       EDGE_TRY(FillDevice(d, resp->mutable_device()));
       resp->set_cert_serial(d.cert_serial);
       resp->set_facts_json(d.facts_json);
-      EDGE_ASSIGN_OR_RETURN(auto audit, ctx_.store->ListAudit(20, "device/" + d.id));
+      AuditFilter filter;
+      filter.limit = 20;
+      filter.target = "device/" + d.id;
+      EDGE_ASSIGN_OR_RETURN(auto audit, ctx_.store->ListAudit(filter));
       for (const auto& a : audit) FillAudit(a, resp->add_recent_audit());
       EDGE_ASSIGN_OR_RETURN(auto health, ctx_.store->LatestHealth(d.id));
       if (health) FillHealth(*health, resp->mutable_health());
@@ -226,7 +300,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* CreateEnrollmentToken(grpc::CallbackServerContext* call,
                                                   const pb::CreateEnrollmentTokenRequest* req,
                                                   pb::EnrollmentToken* resp) override {
-    return Authed(call, [this, req, resp](const std::string& actor) -> Status {
+    return Authed(call, Role::kAdmin, "CreateEnrollmentToken", [this, req, resp](const std::string& actor) -> Status {
       const int64_t ttl = req->ttl_seconds() == 0 ? kDefaultTokenTtl : req->ttl_seconds();
       if (ttl < 1 || ttl > kMaxTokenTtl)
         return Fail(ErrorCode::kInvalidArgument, "token ttl must be between 1 second and 7 days");
@@ -246,12 +320,13 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
                                                              pb::ModelVersion* resp) override {
     auto peer = tls::PeerIdentityOf(*call, ctx_.config.fleet, "operator");
     if (!peer) return Rejected<grpc::ServerReadReactor<pb::PushBundleRequest>>(tls::ToGrpcStatus(peer.error()));
-    return new PushBundleReactor(ctx_, peer->id.kind + "/" + peer->id.name, resp);
+    return new PushBundleReactor(
+        ctx_, [this, peer = std::move(peer)] { return Authorize(peer, Role::kDeployer, "PushBundle"); }, resp);
   }
 
   grpc::ServerUnaryReactor* MissingBlobs(grpc::CallbackServerContext* call, const pb::MissingBlobsRequest* req,
                                          pb::MissingBlobsResponse* resp) override {
-    return Authed(call, [this, req, resp](const std::string&) -> Status {
+    return Authed(call, Role::kDeployer, "MissingBlobs", [this, req, resp](const std::string&) -> Status {
       if (req->digests_size() > 1024) return Fail(ErrorCode::kInvalidArgument, "at most 1024 digests per call");
       for (const auto& digest : req->digests()) {
         if (!IsDigest(digest)) return Fail(ErrorCode::kInvalidArgument, "digest must be 64 lower-case hex characters");
@@ -264,7 +339,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
 
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* call, const pb::ListModelsRequest*,
                                        pb::ListModelsResponse* resp) override {
-    return Authed(call, [this, resp](const std::string&) -> Status {
+    return Authed(call, Role::kViewer, "ListModels", [this, resp](const std::string&) -> Status {
       EDGE_ASSIGN_OR_RETURN(auto versions, ctx_.store->ListVersions());
       for (const auto& v : versions) FillVersion(v, resp->add_versions());
       return Ok();
@@ -273,7 +348,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
 
   grpc::ServerUnaryReactor* Deploy(grpc::CallbackServerContext* call, const pb::DeployRequest* req,
                                    pb::Deployment* resp) override {
-    return Authed(call, [this, req, resp](const std::string& actor) -> Status {
+    return Authed(call, Role::kDeployer, "Deploy", [this, req, resp](const std::string& actor) -> Status {
       std::string model = req->model();
       if (model.empty()) {
         // A bare version: resolve it only when exactly one model has it.
@@ -308,7 +383,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
 
   grpc::ServerUnaryReactor* ListDeployments(grpc::CallbackServerContext* call, const pb::ListDeploymentsRequest*,
                                             pb::ListDeploymentsResponse* resp) override {
-    return Authed(call, [this, resp](const std::string&) -> Status {
+    return Authed(call, Role::kViewer, "ListDeployments", [this, resp](const std::string&) -> Status {
       EDGE_ASSIGN_OR_RETURN(auto deployments, ctx_.store->ListDeployments());
       for (const auto& d : deployments) {
         auto* o = resp->add_deployments();
@@ -330,14 +405,178 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
 
   grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* call, const pb::ListAuditRequest* req,
                                       pb::ListAuditResponse* resp) override {
-    return Authed(call, [this, req, resp](const std::string&) -> Status {
-      EDGE_ASSIGN_OR_RETURN(auto entries, ctx_.store->ListAudit(std::min<uint32_t>(req->limit(), 1000), ""));
+    return Authed(call, Role::kViewer, "ListAudit", [this, req, resp](const std::string&) -> Status {
+      if (req->actor().size() > 128 || req->action().size() > 64)
+        return Fail(ErrorCode::kInvalidArgument, "audit filters: actor at most 128 bytes, action at most 64");
+      AuditFilter filter;
+      filter.limit = std::min<uint32_t>(req->limit(), 1000);
+      filter.actor = req->actor();
+      filter.action = req->action();
+      EDGE_ASSIGN_OR_RETURN(auto entries, ctx_.store->ListAudit(filter));
       for (const auto& a : entries) FillAudit(a, resp->add_entries());
       return Ok();
     });
   }
 
+  grpc::ServerUnaryReactor* RevokeDevice(grpc::CallbackServerContext* call, const pb::RevokeDeviceRequest* req,
+                                         pb::Device* resp) override {
+    return Authed(call, Role::kAdmin, "RevokeDevice", [this, req, resp](const std::string& actor) -> Status {
+      EDGE_TRY(CheckDeviceId(req->id()));
+      EDGE_TRY(CheckReason(req->reason()));
+      EDGE_ASSIGN_OR_RETURN(auto d, ctx_.store->RevokeDevice(req->id(), actor, req->reason(), ctx_.clock.NowUnix()));
+      ctx_.DisconnectDevice(d.id, "device " + d.id + " was revoked by " + actor);
+      log::Warn("device revoked", {{"device", d.id}, {"operator", actor}, {"serial", d.cert_serial}});
+      return FillDevice(d, resp);
+    });
+  }
+
+  grpc::ServerUnaryReactor* DecommissionDevice(grpc::CallbackServerContext* call, const pb::DecommissionDeviceRequest* req,
+                                               pb::DecommissionDeviceResponse* resp) override {
+    return Authed(call, Role::kAdmin, "DecommissionDevice", [this, req, resp](const std::string& actor) -> Status {
+      EDGE_TRY(CheckDeviceId(req->id()));
+      EDGE_TRY(CheckReason(req->reason()));
+      EDGE_ASSIGN_OR_RETURN(auto device, ctx_.store->GetDevice(req->id()));
+      EDGE_ASSIGN_OR_RETURN(auto serials, ctx_.store->DecommissionDevice(req->id(), actor, req->reason(), ctx_.clock.NowUnix()));
+      ctx_.DisconnectDevice(req->id(), "device " + req->id() + " was decommissioned by " + actor);
+      resp->set_id(req->id());
+      resp->set_site(device.site);
+      for (const auto& s : serials) resp->add_denied_serials(s);
+      log::Warn("device decommissioned", {{"device", req->id()}, {"operator", actor}});
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* ListTokens(grpc::CallbackServerContext* call, const pb::ListTokensRequest* req,
+                                       pb::ListTokensResponse* resp) override {
+    return Authed(call, Role::kAdmin, "ListTokens", [this, req, resp](const std::string&) -> Status {
+      if (!req->site().empty() && !crypto::IsValidLabel(req->site()))
+        return Fail(ErrorCode::kInvalidArgument, std::string("site name must be ") + crypto::kLabelRule);
+      EDGE_ASSIGN_OR_RETURN(auto tokens, ctx_.store->ListTokens(req->site(), req->all(), ctx_.clock.NowUnix()));
+      for (const auto& t : tokens) FillToken(t, resp->add_tokens());
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* RevokeToken(grpc::CallbackServerContext* call, const pb::RevokeTokenRequest* req,
+                                        pb::TokenInfo* resp) override {
+    return Authed(call, Role::kAdmin, "RevokeToken", [this, req, resp](const std::string& actor) -> Status {
+      if (req->id().size() != 16 || !IsDigest(req->id() + std::string(48, '0')))
+        return Fail(ErrorCode::kInvalidArgument, "token id must be 16 lower-case hex digits (see: edgectl token list)");
+      EDGE_ASSIGN_OR_RETURN(auto t, ctx_.store->RevokeToken(req->id(), actor, ctx_.clock.NowUnix()));
+      FillToken(t, resp);
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* AddOperator(grpc::CallbackServerContext* call, const pb::AddOperatorRequest* req,
+                                        pb::Operator* resp) override {
+    return Authed(call, Role::kAdmin, "AddOperator", [this, req, resp](const std::string& actor) -> Status {
+      EDGE_TRY(CheckOperatorName(req->name()));
+      EDGE_ASSIGN_OR_RETURN(auto op, ctx_.store->AddOperator(req->name(), req->role(), actor, ctx_.clock.NowUnix()));
+      FillOperator(op, resp);
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* ListOperators(grpc::CallbackServerContext* call, const pb::ListOperatorsRequest*,
+                                          pb::ListOperatorsResponse* resp) override {
+    return Authed(call, Role::kViewer, "ListOperators", [this, resp](const std::string&) -> Status {
+      EDGE_ASSIGN_OR_RETURN(auto ops, ctx_.store->ListOperators());
+      for (const auto& op : ops) FillOperator(op, resp->add_operators());
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* SetOperatorRole(grpc::CallbackServerContext* call, const pb::SetOperatorRoleRequest* req,
+                                            pb::Operator* resp) override {
+    return Authed(call, Role::kAdmin, "SetOperatorRole", [this, req, resp](const std::string& actor) -> Status {
+      EDGE_TRY(CheckOperatorName(req->name()));
+      EDGE_ASSIGN_OR_RETURN(auto op, ctx_.store->SetOperatorRole(req->name(), req->role(), actor, ctx_.clock.NowUnix()));
+      FillOperator(op, resp);
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* RevokeOperator(grpc::CallbackServerContext* call, const pb::RevokeOperatorRequest* req,
+                                           pb::Operator* resp) override {
+    return Authed(call, Role::kAdmin, "RevokeOperator", [this, req, resp](const std::string& actor) -> Status {
+      EDGE_TRY(CheckOperatorName(req->name()));
+      EDGE_TRY(CheckReason(req->reason()));
+      EDGE_ASSIGN_OR_RETURN(auto op, ctx_.store->RevokeOperator(req->name(), actor, req->reason(), ctx_.clock.NowUnix()));
+      log::Warn("operator revoked", {{"operator", req->name()}, {"by", actor}});
+      FillOperator(op, resp);
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* PushTrustPolicy(grpc::CallbackServerContext* call, const pb::PushTrustPolicyRequest* req,
+                                            pb::TrustPolicyInfo* resp) override {
+    return Authed(call, Role::kAdmin, "PushTrustPolicy", [this, req, resp](const std::string& actor) -> Status {
+      const auto now = ctx_.clock.NowUnix();
+      EDGE_ASSIGN_OR_RETURN(auto trust, VerifyServedPolicy(ctx_, req->envelope(), now));
+      const auto current = ctx_.Trust();
+      if (trust->policy.version <= current->policy.version)
+        return Fail(ErrorCode::kFailedPrecondition, "trust policy v" + std::to_string(trust->policy.version) +
+                                                        " is not newer than the served v" +
+                                                        std::to_string(current->policy.version));
+      EDGE_TRY(ctx_.store->AddTrustPolicy({trust->policy.version, trust->envelope, actor, now}));
+      ctx_.SetTrust(trust);
+      std::vector<std::string> connected;
+      for (const auto& [id, session] : ctx_.sessions) connected.push_back(id);
+      ctx_.NotifyDevices(connected);
+      log::Info("trust policy pushed", {{"version", trust->policy.version}, {"operator", actor},
+                                        {"devices_notified", connected.size()}});
+      FillTrust(*trust, resp);
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* GetTrustPolicy(grpc::CallbackServerContext* call, const pb::GetTrustPolicyRequest*,
+                                           pb::TrustPolicyInfo* resp) override {
+    return Authed(call, Role::kViewer, "GetTrustPolicy", [this, resp](const std::string&) -> Status {
+      FillTrust(*ctx_.Trust(), resp);
+      return Ok();
+    });
+  }
+
  private:
+  static Status CheckOperatorName(const std::string& name) {
+    if (!crypto::IsValidName(name)) return Fail(ErrorCode::kInvalidArgument, "operator name must match [A-Za-z0-9._-]{1,64}");
+    return Ok();
+  }
+
+  static void FillToken(const TokenInfoRecord& t, pb::TokenInfo* o) {
+    o->set_id(t.id);
+    o->set_site(t.site);
+    o->set_created_by(t.created_by);
+    o->set_created_at(t.created_at);
+    o->set_expires_at(t.expires_at);
+    o->set_state(t.state);
+    o->set_used_by(t.used_by);
+  }
+
+  static void FillOperator(const OperatorRecord& op, pb::Operator* o) {
+    o->set_name(op.name);
+    o->set_role(op.role);
+    o->set_revoked(op.revoked);
+    o->set_created_by(op.created_by);
+    o->set_created_at(op.created_at);
+    o->set_last_seen(op.last_seen);
+    o->set_last_serial(op.last_serial);
+  }
+
+  static void FillTrust(const TrustState& t, pb::TrustPolicyInfo* o) {
+    o->set_version(t.policy.version);
+    o->set_fleet(t.policy.fleet);
+    o->set_expires(t.policy.expires.value_or(0));
+    for (const auto& k : t.policy.keys) {
+      auto* key = o->add_keys();
+      key->set_key_id(k.id);
+      for (const auto& m : k.models) key->add_models(m);
+    }
+    o->set_envelope(t.envelope);
+  }
+
   ControllerContext& ctx_;
 };
 

@@ -22,11 +22,27 @@ inline bool IsDigest(const std::string& s) {
   return true;
 }
 
-// Runs `work` (returning grpc::Status) on the strand and finishes the unary call with it.
+inline grpc::Status Busy(const WorkQueueLimit& limit) {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      "controller busy: " + std::to_string(limit.limit()) + " calls already waiting; retry with backoff");
+}
+
+// Runs `work` (returning grpc::Status) on the strand and finishes the unary call with it. At
+// most `limit` such calls wait at once; beyond that the call is refused at once, and a call
+// whose client has gone away by its turn is not worked on.
 template <typename Work>
-grpc::ServerUnaryReactor* FinishOnStrand(ControllerContext& ctx, grpc::CallbackServerContext* call, Work work) {
+grpc::ServerUnaryReactor* FinishOnStrand(ControllerContext& ctx, WorkQueueLimit& limit, grpc::CallbackServerContext* call,
+                                         Work work) {
   auto* reactor = call->DefaultReactor();
-  boost::asio::post(ctx.strand, [reactor, work = std::move(work)]() mutable { reactor->Finish(work()); });
+  if (!limit.TryAcquire()) {
+    reactor->Finish(Busy(limit));
+    return reactor;
+  }
+  boost::asio::post(ctx.strand, [reactor, call, &limit, work = std::move(work)]() mutable {
+    grpc::Status s = call->IsCancelled() ? grpc::Status(grpc::StatusCode::CANCELLED, "client went away") : work();
+    limit.Release();
+    reactor->Finish(s);
+  });
   return reactor;
 }
 

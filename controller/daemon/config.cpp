@@ -13,7 +13,8 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
   if (auto s = RejectUnknownKeys(*obj, {"fleet", "data_dir", "agent_listen", "enroll_listen", "operator_listen",
                                         "fleet_ca_cert", "fleet_ca_key", "server_cert", "server_key",
                                         "operator_ca_cert", "trust_policy", "release_root_public_key",
-                                        "device_cert_ttl_seconds", "log_level", "ports_file", "health_history_samples"},
+                                        "device_cert_ttl_seconds", "log_level", "ports_file", "health_history_samples",
+                                        "initial_admin"},
                                  "controller config " + path.string());
       !s)
     return Fail(s.error());
@@ -32,7 +33,8 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
                                     {"server_key", &c.server_key, true}, {"operator_ca_cert", &c.operator_ca_cert, true},
                                     {"trust_policy", &c.trust_policy, true},
                                     {"release_root_public_key", &c.release_root_public_key, true},
-                                    {"log_level", &c.log_level, false}, {"ports_file", &c.ports_file, false}}) {
+                                    {"log_level", &c.log_level, false}, {"ports_file", &c.ports_file, false},
+                                    {"initial_admin", &c.initial_admin, false}}) {
     if (auto s = str(key, *out, required); !s) return wrap(s.error());
   }
   c.data_dir = data_dir;
@@ -44,6 +46,8 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
   c.health_history_samples = *samples;
   if (!crypto::IsValidName(c.fleet))
     return wrap(Error{ErrorCode::kBadConfig, "fleet '" + c.fleet + "' must match [A-Za-z0-9._-]{1,64}"});
+  if (!crypto::IsValidName(c.initial_admin))
+    return wrap(Error{ErrorCode::kBadConfig, "initial_admin '" + c.initial_admin + "' must match [A-Za-z0-9._-]{1,64}"});
   return c;
 }
 

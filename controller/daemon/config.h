@@ -25,6 +25,7 @@ struct ControllerConfig {
   int64_t device_cert_ttl_seconds = 30LL * 24 * 3600;  // agents renew after 2/3
   std::string log_level = "info";
   int64_t health_history_samples = 120;  // health samples the store keeps per device
+  std::string initial_admin = "admin";  // bound to the admin role when no operator exists yet
   std::string ports_file;  // optional: where to write the bound ports as JSON (tests bind port 0)
 };
 

@@ -39,6 +39,9 @@ Result<std::unique_ptr<grpc::Server>> StartServer(const std::string& address, co
   return server;
 }
 
+// The trust policy served is the newer of the config's file and the newest one an admin pushed
+// (stored in the database). The file must verify; a stored one that no longer does (expired)
+// is skipped with a warning.
 Status LoadTrust(ControllerContext& ctx) {
   const auto& c = ctx.config;
   auto bad = [](const Error& e) { return Fail(Error{ErrorCode::kBadConfig, e.message}); };
@@ -48,14 +51,20 @@ Status LoadTrust(ControllerContext& ctx) {
   if (!root_pem) return bad(root_pem.error().Wrap("release_root_public_key"));
   auto root = crypto::Ed25519PublicKeyFromPem(*root_pem);
   if (!root) return bad(root.error().Wrap(c.release_root_public_key));
-  auto envelope = bundle::ParseEnvelope(*envelope_text);
-  if (!envelope) return bad(envelope.error().Wrap(c.trust_policy));
-  auto policy = bundle::VerifyTrustPolicy(*envelope, *root, ctx.clock.NowUnix());
-  if (!policy) return bad(policy.error().Wrap("trust policy " + c.trust_policy));
-  if (policy->fleet != c.fleet)
-    return bad(Error{ErrorCode::kBadConfig, "trust policy is for fleet '" + policy->fleet + "', not '" + c.fleet + "'"});
-  ctx.trust_policy_envelope = *envelope_text;
-  ctx.trust_policy = std::move(*policy);
+  ctx.release_root = *root;
+  const auto now = ctx.clock.NowUnix();
+  auto trust = VerifyServedPolicy(ctx, *envelope_text, now);
+  if (!trust) return bad(trust.error().Wrap("trust policy " + c.trust_policy));
+  auto stored = ctx.store->LatestTrustPolicy();
+  if (!stored) return Fail(stored.error());
+  if (*stored && (*stored)->version > (*trust)->policy.version) {
+    auto pushed = VerifyServedPolicy(ctx, (*stored)->envelope, now);
+    if (pushed)
+      trust = std::move(pushed);
+    else
+      log::Warn("stored trust policy not served", {{"version", (*stored)->version}, {"error", pushed.error().message}});
+  }
+  ctx.SetTrust(*trust);
   auto ca_pem = tls::ReadPem(c.fleet_ca_cert);
   if (!ca_pem) return Fail(ca_pem.error());
   auto ca_key_pem = fs::ReadFile(c.fleet_ca_key, 64 * 1024);
@@ -93,6 +102,12 @@ int Run(const std::string& config_path) {
   if (auto s = LoadTrust(ctx); !s) {
     log::Error("bad configuration", {{"error", s.error().message}});
     return s.error().code == ErrorCode::kBadConfig ? config::kExitBadConfig : 1;
+  }
+  if (auto added = ctx.store->EnsureInitialAdmin(config->initial_admin, clock.NowUnix()); !added) {
+    log::Error("cannot record the initial admin", {{"error", added.error().message}});
+    return 1;
+  } else if (*added) {
+    log::Info("initial admin bound", {{"operator", config->initial_admin}});
   }
   auto server_cert = tls::ReadPem(config->server_cert);
   auto server_key = tls::ReadPem(config->server_key);
@@ -147,7 +162,7 @@ int Run(const std::string& config_path) {
   systemd::Watchdog watchdog(io);
   watchdog.Start();
   systemd::NotifyReady();
-  log::Info("controller ready", {{"fleet", config->fleet}, {"trust_policy_version", ctx.trust_policy.version}});
+  log::Info("controller ready", {{"fleet", config->fleet}, {"trust_policy_version", ctx.Trust()->policy.version}});
   io.run();
   if (shutdown.joinable()) shutdown.join();
   for (auto& l : listeners) l.server->Wait();

@@ -13,6 +13,7 @@
 #include "common/crypto/ed25519.h"
 #include "controller/edgectl/bundle_dir.h"
 #include "controller/edgectl/exit_codes.h"
+#include "controller/edgectl/identity_cmd.h"
 #include "controller/edgectl/infer_cmd.h"
 #include "controller/edgectl/pki.h"
 #include "controller/edgectl/remote.h"
@@ -42,10 +43,16 @@ struct Globals {
   std::string output = "table";
 };
 
-Result<std::unique_ptr<OperatorClient>> Client(const Globals& g) {
+// The context the global flags select, with --controller applied.
+Result<Context> ContextOf(const Globals& g) {
   const std::filesystem::path file = g.config.empty() ? DefaultConfigPath() : std::filesystem::path(g.config);
   EDGE_ASSIGN_OR_RETURN(auto ctx, LoadContext(file, g.context));
   if (!g.controller.empty()) ctx.controller = g.controller;
+  return ctx;
+}
+
+Result<std::unique_ptr<OperatorClient>> Client(const Globals& g) {
+  EDGE_ASSIGN_OR_RETURN(auto ctx, ContextOf(g));
   return OperatorClient::Connect(ctx);
 }
 
@@ -332,6 +339,9 @@ int main(int argc, char** argv) {
       return c ? Finish((*c)->DescribeDevice(device_id, Format(g))) : Report(c.error());
     };
   });
+
+  // revoke, decommission, token list|revoke, operator: the identity lifecycle (admin).
+  RegisterIdentityCommands(app, *token, [&g] { return ContextOf(g); }, g.output, exit_code);
 
   try {
     app.parse(argc, argv);

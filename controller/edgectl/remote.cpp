@@ -358,7 +358,7 @@ class GrpcOperatorClient final : public OperatorClient {
 
 }  // namespace
 
-Result<std::unique_ptr<OperatorClient>> OperatorClient::Connect(const Context& c) {
+Result<std::shared_ptr<grpc::Channel>> OperatorChannel(const Context& c) {
   auto read = [](const std::filesystem::path& p, const char* what) -> Result<std::string> {
     auto r = fs::ReadFile(p, 256 * 1024);
     if (!r) return Fail(ErrorCode::kBadConfig, std::string("context ") + what + ": " + r.error().message);
@@ -367,7 +367,11 @@ Result<std::unique_ptr<OperatorClient>> OperatorClient::Connect(const Context& c
   EDGE_ASSIGN_OR_RETURN(auto ca, read(c.ca, "ca"));
   EDGE_ASSIGN_OR_RETURN(auto cert, read(c.cert, "cert"));
   EDGE_ASSIGN_OR_RETURN(auto key, read(c.key, "key"));
-  auto channel = grpc::CreateCustomChannel(c.controller, tls::ClientCredentials({ca, cert, key}), tls::ClientChannelArgs());
+  return grpc::CreateCustomChannel(c.controller, tls::ClientCredentials({ca, cert, key}), tls::ClientChannelArgs());
+}
+
+Result<std::unique_ptr<OperatorClient>> OperatorClient::Connect(const Context& c) {
+  EDGE_ASSIGN_OR_RETURN(auto channel, OperatorChannel(c));
   return std::unique_ptr<OperatorClient>(new GrpcOperatorClient(channel, c.controller));
 }
 

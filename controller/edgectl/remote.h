@@ -10,7 +10,15 @@
 #include "controller/edgectl/context.h"
 #include "controller/edgectl/output.h"
 
+namespace grpc {
+class Channel;
+}
+
 namespace edge::edgectl {
+
+// An mTLS channel to the context's controller with the context's operator certificate. Errors
+// (unreadable ca/cert/key) are kBadConfig.
+Result<std::shared_ptr<grpc::Channel>> OperatorChannel(const Context& context);
 
 class OperatorClient {
  public:

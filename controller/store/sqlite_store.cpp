@@ -15,12 +15,38 @@ using sqlite::Db;
 using sqlite::Statement;
 using sqlite::Transaction;
 
-Status InsertAudit(Db& db, const AuditRecord& a) {
+// Inserts the row and prunes the oldest beyond `keep` (ids only grow, so that is a range
+// delete on the primary key).
+Status InsertAudit(Db& db, uint32_t keep, const AuditRecord& a) {
   EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
       "INSERT INTO audit(at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)"));
   st.Bind(1, a.at).Bind(2, a.actor).Bind(3, a.action).Bind(4, a.target).Bind(5, a.detail);
+  EDGE_TRY(st.Run());
+  EDGE_ASSIGN_OR_RETURN(auto prune, db.Prepare("DELETE FROM audit WHERE id <= ?"));
+  prune.Bind(1, db.LastInsertId() - static_cast<int64_t>(std::max<uint32_t>(keep, 1)));
+  return prune.Run();
+}
+
+Status DenySerial(Db& db, const DeniedSerialRecord& d) {
+  if (d.serial.empty()) return Ok();
+  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+      "INSERT INTO denied_serials(serial, identity, reason, denied_at, denied_by) VALUES (?, ?, ?, ?, ?) "
+      "ON CONFLICT(serial) DO NOTHING"));
+  st.Bind(1, d.serial).Bind(2, d.identity).Bind(3, d.reason).Bind(4, d.denied_at).Bind(5, d.denied_by);
   return st.Run();
 }
+
+OperatorRecord ReadOperator(const Statement& st) {
+  return {st.Text(0), st.Text(1), st.Int(2) != 0, st.Text(3), st.Int(4), st.Int(5), st.Text(6)};
+}
+constexpr const char* kOperatorColumns = "name, role, revoked, created_by, created_at, last_seen, last_serial";
+
+bool IsRole(const std::string& role) { return role == "viewer" || role == "deployer" || role == "admin"; }
+
+// The token states, in the order a token can reach them.
+constexpr const char* kTokenState =
+    "CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN used_at IS NOT NULL THEN 'used' "
+    "WHEN expires_at <= ?1 THEN 'expired' ELSE 'unused' END";
 
 DeviceRecord ReadDevice(const Statement& st) {
   DeviceRecord d;
@@ -94,7 +120,7 @@ class SqliteStore final : public Store {
         return Fail(ErrorCode::kAlreadyExists, "site '" + name + "' already exists");
       return Fail(s.error());
     }
-    EDGE_TRY(InsertAudit(db_, {0, now, actor, "site.create", "site/" + name, ""}));
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "site.create", "site/" + name, ""}));
     EDGE_TRY(tx.Commit());
     return SiteRecord{name, now, 0};
   }
@@ -126,28 +152,20 @@ class SqliteStore final : public Store {
         "INSERT INTO enrollment_tokens(token_hash, site, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"));
     st.Bind(1, t.token_hash).Bind(2, t.site).Bind(3, t.created_by).Bind(4, t.created_at).Bind(5, t.expires_at);
     EDGE_TRY(st.Run());
-    EDGE_TRY(InsertAudit(db_, {0, t.created_at, actor, "token.create", "site/" + t.site,
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, t.created_at, actor, "token.create", "site/" + t.site,
                                "expires_at=" + std::to_string(t.expires_at)}));
     return tx.Commit();
   }
 
+  Status CheckEnrollment(const std::string& token_hash, const std::string& device_id, int64_t now) override {
+    auto site = CheckToken(token_hash, device_id, now);
+    if (!site) return Fail(site.error());
+    return Ok();
+  }
+
   Result<DeviceRecord> EnrollDevice(const std::string& token_hash, DeviceRecord device, int64_t now) override {
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
-    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
-        "SELECT site, expires_at, used_at IS NOT NULL FROM enrollment_tokens WHERE token_hash = ?"));
-    st.Bind(1, token_hash);
-    EDGE_ASSIGN_OR_RETURN(bool found, st.Step());
-    if (!found) return Fail(ErrorCode::kPermissionDenied, "enrollment token is not valid");
-    if (st.Int(2) != 0)
-      return Fail(ErrorCode::kPermissionDenied, "enrollment token has already been used; create a new one with: edgectl token create --site " + st.Text(0));
-    if (st.Int(1) <= now)
-      return Fail(ErrorCode::kPermissionDenied, "enrollment token expired; create a new one with: edgectl token create --site " + st.Text(0));
-    device.site = st.Text(0);
-    EDGE_ASSIGN_OR_RETURN(auto existing, db_.Prepare("SELECT 1 FROM devices WHERE id = ?"));
-    existing.Bind(1, device.id);
-    EDGE_ASSIGN_OR_RETURN(bool taken, existing.Step());
-    if (taken)
-      return Fail(ErrorCode::kAlreadyExists, "a device named '" + device.id + "' is already enrolled; pick another device_name");
+    EDGE_ASSIGN_OR_RETURN(device.site, CheckToken(token_hash, device.id, now));
     EDGE_ASSIGN_OR_RETURN(auto use, db_.Prepare(
         "UPDATE enrollment_tokens SET used_at = ?, used_by = ? WHERE token_hash = ?"));
     use.Bind(1, now).Bind(2, device.id).Bind(3, token_hash);
@@ -157,7 +175,7 @@ class SqliteStore final : public Store {
     ins.Bind(1, device.id).Bind(2, device.site).Bind(3, device.cert_serial).Bind(4, device.cert_not_after)
         .Bind(5, now).Bind(6, device.facts_json);
     EDGE_TRY(ins.Run());
-    EDGE_TRY(InsertAudit(db_, {0, now, "device/" + device.id, "device.enroll", "device/" + device.id,
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, "device/" + device.id, "device.enroll", "device/" + device.id,
                                "site=" + device.site}));
     EDGE_TRY(tx.Commit());
     device.enrolled_at = now;
@@ -185,11 +203,227 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Status UpdateDeviceCert(const std::string& id, const std::string& serial, int64_t not_after) override {
+  Status RenewDeviceCert(const std::string& id, const std::string& old_serial, const std::string& new_serial,
+                         int64_t not_after, int64_t now) override {
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
-    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("UPDATE devices SET cert_serial = ?, cert_not_after = ? WHERE id = ?"));
-    st.Bind(1, serial).Bind(2, not_after).Bind(3, id);
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "UPDATE devices SET cert_serial = ?, cert_not_after = ? WHERE id = ? AND cert_serial = ? AND revoked = 0"));
+    st.Bind(1, new_serial).Bind(2, not_after).Bind(3, id).Bind(4, old_serial);
     EDGE_TRY(st.Run());
+    if (db_.Changes() == 0)
+      return Fail(ErrorCode::kUnauthenticated, "certificate serial " + old_serial + " is not device " + id +
+                                                   "'s current certificate (or the device is revoked)");
+    EDGE_TRY(DenySerial(db_, {old_serial, "device/" + id, "renewed", now, "device/" + id}));
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, "device/" + id, "device.renew", "device/" + id,
+                                                    "serial=" + new_serial + " replaces=" + old_serial}));
+    return tx.Commit();
+  }
+
+  Result<DeviceRecord> RevokeDevice(const std::string& id, const std::string& actor, const std::string& reason,
+                                    int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto device, GetDevice(id));
+    if (device.revoked) return device;
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("UPDATE devices SET revoked = 1 WHERE id = ?"));
+    st.Bind(1, id);
+    EDGE_TRY(st.Run());
+    EDGE_TRY(DenySerial(db_, {device.cert_serial, "device/" + id, "revoked", now, actor}));
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "device.revoke", "device/" + id,
+                                                    "serial=" + device.cert_serial + (reason.empty() ? "" : " reason=" + reason)}));
+    EDGE_TRY(tx.Commit());
+    device.revoked = true;
+    return device;
+  }
+
+  Result<std::vector<std::string>> DecommissionDevice(const std::string& id, const std::string& actor,
+                                                      const std::string& reason, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto device, GetDevice(id));
+    EDGE_TRY(DenySerial(db_, {device.cert_serial, "device/" + id, "decommissioned", now, actor}));
+    for (const char* table : {"desired_models", "reported_models", "device_health", "device_health_history", "device_events"}) {
+      EDGE_ASSIGN_OR_RETURN(auto del, db_.Prepare(std::string("DELETE FROM ") + table + " WHERE device_id = ?"));
+      del.Bind(1, id);
+      EDGE_TRY(del.Run());
+    }
+    EDGE_ASSIGN_OR_RETURN(auto del, db_.Prepare("DELETE FROM devices WHERE id = ?"));
+    del.Bind(1, id);
+    EDGE_TRY(del.Run());
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "device.decommission", "device/" + id,
+                                                    "site=" + device.site + " serial=" + device.cert_serial +
+                                                        (reason.empty() ? "" : " reason=" + reason)}));
+    EDGE_ASSIGN_OR_RETURN(auto denied, db_.Prepare("SELECT serial FROM denied_serials WHERE identity = ? ORDER BY denied_at, serial"));
+    denied.Bind(1, "device/" + id);
+    std::vector<std::string> serials;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, denied.Step());
+      if (!row) break;
+      serials.push_back(denied.Text(0));
+    }
+    EDGE_TRY(tx.Commit());
+    return serials;
+  }
+
+  Result<std::optional<DeniedSerialRecord>> FindDeniedSerial(const std::string& serial) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT serial, identity, reason, denied_at, denied_by FROM denied_serials WHERE serial = ?"));
+    st.Bind(1, serial);
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<DeniedSerialRecord>();
+    return std::optional<DeniedSerialRecord>(DeniedSerialRecord{st.Text(0), st.Text(1), st.Text(2), st.Int(3), st.Text(4)});
+  }
+
+  Result<std::vector<TokenInfoRecord>> ListTokens(const std::string& site, bool all, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        std::string("SELECT substr(token_hash, 1, 16), site, created_by, created_at, expires_at, ") + kTokenState +
+        ", coalesce(used_by, '') FROM enrollment_tokens WHERE (?2 = '' OR site = ?2) ORDER BY created_at, token_hash"));
+    st.Bind(1, now).Bind(2, site);
+    std::vector<TokenInfoRecord> out;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      TokenInfoRecord t{st.Text(0), st.Text(1), st.Text(2), st.Int(3), st.Int(4), st.Text(5), st.Text(6)};
+      if (all || t.state == "unused") out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  Result<TokenInfoRecord> RevokeToken(const std::string& id, const std::string& actor, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto tokens, ListTokens("", true, now));
+    const TokenInfoRecord* found = nullptr;
+    for (const auto& t : tokens)
+      if (t.id == id) found = &t;
+    if (!found) return Fail(ErrorCode::kNotFound, "no enrollment token with id " + id + " (see: edgectl token list --all)");
+    TokenInfoRecord t = *found;
+    if (t.state == "used")
+      return Fail(ErrorCode::kFailedPrecondition, "token " + id + " was already used by device " + t.used_by +
+                                                      "; to remove that device: edgectl decommission device " + t.used_by);
+    if (t.state == "revoked") return t;
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "UPDATE enrollment_tokens SET revoked_at = ?, revoked_by = ? WHERE substr(token_hash, 1, 16) = ?"));
+    st.Bind(1, now).Bind(2, actor).Bind(3, id);
+    EDGE_TRY(st.Run());
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "token.revoke", "site/" + t.site, "token=" + id}));
+    EDGE_TRY(tx.Commit());
+    t.state = "revoked";
+    return t;
+  }
+
+  Result<std::optional<OperatorRecord>> GetOperator(const std::string& name) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kOperatorColumns + " FROM operators WHERE name = ?"));
+    st.Bind(1, name);
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<OperatorRecord>();
+    return std::optional<OperatorRecord>(ReadOperator(st));
+  }
+
+  Result<std::vector<OperatorRecord>> ListOperators() override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kOperatorColumns + " FROM operators ORDER BY name"));
+    std::vector<OperatorRecord> out;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ReadOperator(st));
+    }
+    return out;
+  }
+
+  Result<OperatorRecord> AddOperator(const std::string& name, const std::string& role, const std::string& actor,
+                                     int64_t now) override {
+    if (!IsRole(role)) return Fail(ErrorCode::kInvalidArgument, "role must be viewer, deployer or admin, not '" + role + "'");
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto existing, GetOperator(name));
+    if (existing)
+      return Fail(ErrorCode::kAlreadyExists, "operator " + name + " already exists" +
+                                                 (existing->revoked ? " and is revoked; revoked operators stay revoked: pick another name"
+                                                                    : " (change its role with: edgectl operator set-role " + name + " ROLE)"));
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "INSERT INTO operators(name, role, created_by, created_at) VALUES (?, ?, ?, ?)"));
+    st.Bind(1, name).Bind(2, role).Bind(3, actor).Bind(4, now);
+    EDGE_TRY(st.Run());
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "operator.add", "operator/" + name, "role=" + role}));
+    EDGE_TRY(tx.Commit());
+    return OperatorRecord{name, role, false, actor, now, 0, ""};
+  }
+
+  Result<OperatorRecord> SetOperatorRole(const std::string& name, const std::string& role, const std::string& actor,
+                                         int64_t now) override {
+    if (!IsRole(role)) return Fail(ErrorCode::kInvalidArgument, "role must be viewer, deployer or admin, not '" + role + "'");
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto op, RequireOperator(name));
+    if (op.revoked) return Fail(ErrorCode::kFailedPrecondition, "operator " + name + " is revoked");
+    if (op.role == "admin" && role != "admin") EDGE_TRY(KeepOneAdmin(name));
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("UPDATE operators SET role = ? WHERE name = ?"));
+    st.Bind(1, role).Bind(2, name);
+    EDGE_TRY(st.Run());
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "operator.set-role", "operator/" + name,
+                                                    "role=" + role + " was=" + op.role}));
+    EDGE_TRY(tx.Commit());
+    op.role = role;
+    return op;
+  }
+
+  Result<OperatorRecord> RevokeOperator(const std::string& name, const std::string& actor, const std::string& reason,
+                                        int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto op, RequireOperator(name));
+    if (op.revoked) return op;
+    if (op.role == "admin") EDGE_TRY(KeepOneAdmin(name));
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("UPDATE operators SET revoked = 1 WHERE name = ?"));
+    st.Bind(1, name);
+    EDGE_TRY(st.Run());
+    EDGE_TRY(DenySerial(db_, {op.last_serial, "operator/" + name, "revoked", now, actor}));
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "operator.revoke", "operator/" + name,
+                                                    "serial=" + (op.last_serial.empty() ? "-" : op.last_serial) +
+                                                        (reason.empty() ? "" : " reason=" + reason)}));
+    EDGE_TRY(tx.Commit());
+    op.revoked = true;
+    return op;
+  }
+
+  Status TouchOperator(const std::string& name, const std::string& serial, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "UPDATE operators SET last_seen = ?1, last_serial = ?2 WHERE name = ?3 AND (last_serial != ?2 OR last_seen < ?1 - 60)"));
+    st.Bind(1, now).Bind(2, serial).Bind(3, name);
+    return st.Run();
+  }
+
+  Result<bool> EnsureInitialAdmin(const std::string& name, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT count(*) FROM operators"));
+    EDGE_TRY(st.Step());
+    if (st.Int(0) > 0) return false;
+    EDGE_ASSIGN_OR_RETURN(auto ins, db_.Prepare(
+        "INSERT INTO operators(name, role, created_by, created_at) VALUES (?, 'admin', 'controller', ?)"));
+    ins.Bind(1, name).Bind(2, now);
+    EDGE_TRY(ins.Run());
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, "controller", "operator.add", "operator/" + name,
+                                                    "role=admin (initial_admin)"}));
+    EDGE_TRY(tx.Commit());
+    return true;
+  }
+
+  Result<std::optional<TrustPolicyRecord>> LatestTrustPolicy() override {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT version, envelope, pushed_by, pushed_at FROM trust_policies ORDER BY version DESC LIMIT 1"));
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<TrustPolicyRecord>();
+    return std::optional<TrustPolicyRecord>(
+        TrustPolicyRecord{static_cast<uint64_t>(st.Int(0)), st.Blob(1), st.Text(2), st.Int(3)});
+  }
+
+  Status AddTrustPolicy(const TrustPolicyRecord& p) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto latest, LatestTrustPolicy());
+    if (latest && latest->version >= p.version)
+      return Fail(ErrorCode::kFailedPrecondition, "trust policy v" + std::to_string(p.version) +
+                                                      " is not newer than the stored v" + std::to_string(latest->version));
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "INSERT INTO trust_policies(version, envelope, pushed_by, pushed_at) VALUES (?, ?, ?, ?)"));
+    st.Bind(1, static_cast<int64_t>(p.version)).BindBlob(2, p.envelope).Bind(3, p.pushed_by).Bind(4, p.pushed_at);
+    EDGE_TRY(st.Run());
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, p.pushed_at, p.pushed_by, "trust.push", "trust-policy",
+                                                    "version=" + std::to_string(p.version)}));
     return tx.Commit();
   }
 
@@ -201,6 +435,19 @@ class SqliteStore final : public Store {
 
   Status RecordReport(const std::string& id, const std::vector<ReportedModelRecord>& models, int64_t now) override {
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    if (!models.empty()) {
+      // Distinct models the device would have after this report.
+      nlohmann::json names = nlohmann::json::array();
+      for (const auto& m : models) names.push_back(m.model);
+      EDGE_ASSIGN_OR_RETURN(auto count, db_.Prepare(
+          "SELECT count(*) FROM (SELECT model FROM reported_models WHERE device_id = ?1 "
+          "UNION SELECT value FROM json_each(?2))"));
+      count.Bind(1, id).Bind(2, names.dump());
+      EDGE_TRY(count.Step());
+      if (static_cast<size_t>(count.Int(0)) > kMaxReportedModelsPerDevice)
+        return Fail(ErrorCode::kResourceExhausted, "device " + id + " would report " + std::to_string(count.Int(0)) +
+                                                       " models, at most " + std::to_string(kMaxReportedModelsPerDevice));
+    }
     EDGE_ASSIGN_OR_RETURN(auto seen, db_.Prepare("UPDATE devices SET last_seen = ? WHERE id = ?"));
     seen.Bind(1, now).Bind(2, id);
     EDGE_TRY(seen.Run());
@@ -286,7 +533,7 @@ class SqliteStore final : public Store {
       link.Bind(1, v.model).Bind(2, v.version).Bind(3, b.digest).Bind(4, b.role);
       EDGE_TRY(link.Run());
     }
-    EDGE_TRY(InsertAudit(db_, {0, now, v.pushed_by, "model.push", "model/" + v.model + ":" + v.version,
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, v.pushed_by, "model.push", "model/" + v.model + ":" + v.version,
                                "security_version=" + std::to_string(v.security_version) + " signed_by=" + v.signed_by}));
     EDGE_TRY(tx.Commit());
     return true;
@@ -377,16 +624,18 @@ class SqliteStore final : public Store {
         .Bind(6, nlohmann::json(dep.device_ids).dump()).Bind(7, static_cast<int64_t>(dep.changed));
     EDGE_TRY(ins.Run());
     dep.id = db_.LastInsertId();
-    EDGE_TRY(InsertAudit(db_, {0, now, actor, "deploy", "site/" + site,
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "deploy", "site/" + site,
                                model + ":" + version + " devices=" + std::to_string(dep.device_ids.size()) +
                                    " changed=" + std::to_string(dep.changed)}));
     EDGE_TRY(tx.Commit());
     return out;
   }
 
-  Result<std::vector<DeploymentRecord>> ListDeployments() override {
+  Result<std::vector<DeploymentRecord>> ListDeployments(uint32_t limit) override {
     EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
-        "SELECT id, model, version, site, created_by, created_at, device_ids, changed FROM deployments ORDER BY id"));
+        "SELECT * FROM (SELECT id, model, version, site, created_by, created_at, device_ids, changed FROM deployments "
+        "ORDER BY id DESC LIMIT ?) ORDER BY id"));
+    st.Bind(1, static_cast<int64_t>(limit));
     std::vector<DeploymentRecord> out;
     for (;;) {
       EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -461,6 +710,12 @@ class SqliteStore final : public Store {
     max.Bind(1, id);
     EDGE_TRY(max.Step());
     out.max_seq = static_cast<uint64_t>(max.Int(0));
+    // Keep the newest N events (by seq): a device cannot grow the table without bound.
+    EDGE_ASSIGN_OR_RETURN(auto prune, db_.Prepare(
+        "DELETE FROM device_events WHERE device_id = ?1 AND seq <= "
+        "(SELECT seq FROM device_events WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"));
+    prune.Bind(1, id).Bind(2, static_cast<int64_t>(std::max<uint32_t>(options_.events_per_device, 1)));
+    EDGE_TRY(prune.Run());
     EDGE_TRY(tx.Commit());
     return out;
   }
@@ -478,13 +733,13 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Status Audit(const AuditRecord& entry) override { return InsertAudit(db_, entry); }
+  Status Audit(const AuditRecord& entry) override { return InsertAudit(db_, options_.audit_rows, entry); }
 
-  Result<std::vector<AuditRecord>> ListAudit(uint32_t limit, const std::string& target) override {
+  Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& f) override {
     EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
         "SELECT id, at, actor, action, target, detail FROM audit WHERE (?1 = '' OR target = ?1) "
-        "ORDER BY id DESC LIMIT ?2"));
-    st.Bind(1, target).Bind(2, static_cast<int64_t>(limit == 0 ? 100 : limit));
+        "AND (?3 = '' OR actor = ?3) AND (?4 = '' OR action = ?4) ORDER BY id DESC LIMIT ?2"));
+    st.Bind(1, f.target).Bind(2, static_cast<int64_t>(f.limit == 0 ? 100 : f.limit)).Bind(3, f.actor).Bind(4, f.action);
     std::vector<AuditRecord> out;
     for (;;) {
       EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -495,6 +750,45 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // The site of a token that may enroll `device_id` now; the errors EnrollDevice returns. They
+  // never name the token's site: a token that leaked or was guessed tells nothing.
+  Result<std::string> CheckToken(const std::string& token_hash, const std::string& device_id, int64_t now) {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT site, expires_at, used_at IS NOT NULL, revoked_at IS NOT NULL FROM enrollment_tokens WHERE token_hash = ?"));
+    st.Bind(1, token_hash);
+    EDGE_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (!found || st.Int(3) != 0) return Fail(ErrorCode::kPermissionDenied, "enrollment token is not valid");
+    if (st.Int(2) != 0)
+      return Fail(ErrorCode::kPermissionDenied, "enrollment token has already been used; ask an operator for a new one");
+    if (st.Int(1) <= now) return Fail(ErrorCode::kPermissionDenied, "enrollment token expired; ask an operator for a new one");
+    std::string site = st.Text(0);
+    EDGE_ASSIGN_OR_RETURN(auto existing, db_.Prepare("SELECT 1 FROM devices WHERE id = ?"));
+    existing.Bind(1, device_id);
+    EDGE_ASSIGN_OR_RETURN(bool taken, existing.Step());
+    if (taken)
+      return Fail(ErrorCode::kAlreadyExists, "a device named '" + device_id +
+                                                 "' is already enrolled; pick another device_name, or to replace that "
+                                                 "gateway an operator runs: edgectl decommission device " + device_id);
+    return site;
+  }
+
+  Result<OperatorRecord> RequireOperator(const std::string& name) {
+    EDGE_ASSIGN_OR_RETURN(auto op, GetOperator(name));
+    if (!op) return Fail(ErrorCode::kNotFound, "no operator named '" + name + "' (see: edgectl operator list)");
+    return *op;
+  }
+
+  // The last admin cannot be demoted or revoked: nobody could manage operators again.
+  Status KeepOneAdmin(const std::string& leaving) {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
+        "SELECT count(*) FROM operators WHERE role = 'admin' AND revoked = 0 AND name != ?"));
+    st.Bind(1, leaving);
+    EDGE_TRY(st.Step());
+    if (st.Int(0) == 0)
+      return Fail(ErrorCode::kFailedPrecondition, "operator " + leaving + " is the last admin; make another admin first");
+    return Ok();
+  }
+
   // Per device of the deployment, its latest event for the deployed model:version received
   // since the deployment was made; counted by outcome.
   Status CountOutcomes(DeploymentRecord& d) {

@@ -3,6 +3,7 @@
 // an operator causes writes its audit row in the same transaction.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -35,8 +36,49 @@ class Store {
                                             int64_t now) = 0;
   virtual Result<DeviceRecord> GetDevice(const std::string& id) = 0;
   virtual Result<std::vector<DeviceRecord>> ListDevices(const std::string& site_filter) = 0;
-  virtual Status UpdateDeviceCert(const std::string& id, const std::string& serial, int64_t not_after) = 0;
+  // Replaces the device's certificate, only if `old_serial` is its current one (else
+  // kUnauthenticated), and denies `old_serial` from now on, in one transaction with the audit
+  // row: a renewal can happen once per certificate, so a copied key cannot renew after the
+  // device has (and the device learns at once if a copy renewed first).
+  virtual Status RenewDeviceCert(const std::string& id, const std::string& old_serial, const std::string& new_serial,
+                                 int64_t not_after, int64_t now) = 0;
+  // Read-only pre-check of what EnrollDevice would refuse (cheap: run before any CSR work).
+  virtual Status CheckEnrollment(const std::string& token_hash, const std::string& device_id, int64_t now) = 0;
+
+  // Revocation (admin). Revoke marks the device and denies its current serial; decommission
+  // also removes the device and everything it reported, freeing its name. Both keep the
+  // serials denied. Revoking a revoked device changes nothing and succeeds.
+  virtual Result<DeviceRecord> RevokeDevice(const std::string& id, const std::string& actor, const std::string& reason,
+                                            int64_t now) = 0;
+  virtual Result<std::vector<std::string>> DecommissionDevice(const std::string& id, const std::string& actor,
+                                                              const std::string& reason, int64_t now) = 0;
+  virtual Result<std::optional<DeniedSerialRecord>> FindDeniedSerial(const std::string& serial) = 0;
+
+  virtual Result<std::vector<TokenInfoRecord>> ListTokens(const std::string& site_filter, bool all, int64_t now) = 0;
+  virtual Result<TokenInfoRecord> RevokeToken(const std::string& id, const std::string& actor, int64_t now) = 0;
+
+  virtual Result<std::optional<OperatorRecord>> GetOperator(const std::string& name) = 0;
+  virtual Result<std::vector<OperatorRecord>> ListOperators() = 0;
+  virtual Result<OperatorRecord> AddOperator(const std::string& name, const std::string& role, const std::string& actor,
+                                             int64_t now) = 0;
+  virtual Result<OperatorRecord> SetOperatorRole(const std::string& name, const std::string& role,
+                                                 const std::string& actor, int64_t now) = 0;
+  // Marks the operator revoked and denies the serial last seen for it.
+  virtual Result<OperatorRecord> RevokeOperator(const std::string& name, const std::string& actor,
+                                                const std::string& reason, int64_t now) = 0;
+  // Records the certificate serial an operator called with (written only when it changed or
+  // `last_seen` is a minute old, so read-only polling does not write on every call).
+  virtual Status TouchOperator(const std::string& name, const std::string& serial, int64_t now) = 0;
+  // Binds `name` to admin if no operator exists yet (the first admin, from `pki init`).
+  virtual Result<bool> EnsureInitialAdmin(const std::string& name, int64_t now) = 0;
+
+  // The newest pushed trust policy, if any.
+  virtual Result<std::optional<TrustPolicyRecord>> LatestTrustPolicy() = 0;
+  // Stores a verified policy; its version must be above every stored one (kFailedPrecondition).
+  virtual Status AddTrustPolicy(const TrustPolicyRecord& policy) = 0;
   virtual Status RecordHello(const std::string& id, const std::string& agent_version, int64_t now) = 0;
+  // Fails with kResourceExhausted (and stores nothing) if the device would then have more than
+  // kMaxReportedModelsPerDevice models.
   virtual Status RecordReport(const std::string& id, const std::vector<ReportedModelRecord>& models,
                               int64_t now) = 0;
   virtual Result<std::vector<DeviceModelView>> DeviceModels(const std::string& id) = 0;
@@ -54,7 +96,8 @@ class Store {
 
   virtual Result<DeployOutcome> Deploy(const std::string& model, const std::string& version,
                                        const std::string& site, const std::string& actor, int64_t now) = 0;
-  virtual Result<std::vector<DeploymentRecord>> ListDeployments() = 0;
+  // The newest `limit` deployments, oldest first.
+  virtual Result<std::vector<DeploymentRecord>> ListDeployments(uint32_t limit = 200) = 0;
 
   // Health (DESIGN §7): the latest report per device in full, and a bounded history of
   // samples (the newest `health_history_limit` per device; older ones are pruned in the same
@@ -66,18 +109,26 @@ class Store {
 
   // Stores each event once per (device, seq): a re-sent event is counted as a duplicate and
   // left as first stored. Returns the highest seq stored for the device (what to acknowledge).
+  // Only the newest `events_per_device` events are kept (older ones are pruned in the same
+  // transaction).
   virtual Result<EventsRecorded> RecordEvents(const std::string& device_id,
                                               const std::vector<UpdateEventRecord>& events, int64_t now) = 0;
   // Newest (highest seq) first, at most `limit`.
   virtual Result<std::vector<UpdateEventRecord>> ListEvents(const std::string& device_id, uint32_t limit) = 0;
 
   virtual Status Audit(const AuditRecord& entry) = 0;
-  virtual Result<std::vector<AuditRecord>> ListAudit(uint32_t limit, const std::string& target_filter) = 0;
+  // Newest first.
+  virtual Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& filter) = 0;
 };
 
 struct SqliteStoreOptions {
   uint32_t health_history_limit = 120;  // samples kept per device; at least 1
+  uint32_t events_per_device = 1000;    // newest update events kept per device
+  uint32_t audit_rows = 100000;         // newest audit rows kept
 };
+
+// Bounds on what one device can make the controller store.
+inline constexpr size_t kMaxReportedModelsPerDevice = 64;
 
 // Opens (creating and migrating) the SQLite store at `path`.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, SqliteStoreOptions options = {});

@@ -139,6 +139,51 @@ struct EventsRecorded {
   uint64_t max_seq = 0;     // highest seq stored for the device, after this call
 };
 
+// An operator's binding to a role. Operators are named by their certificate's SPIFFE ID; the
+// role lives here, not in the certificate, so it can change without reissuing anything.
+struct OperatorRecord {
+  std::string name;
+  std::string role;  // viewer | deployer | admin
+  bool revoked = false;
+  std::string created_by;
+  int64_t created_at = 0;
+  int64_t last_seen = 0;
+  std::string last_serial;
+};
+
+// An enrollment token as listed: never the token, only an id from its hash.
+struct TokenInfoRecord {
+  std::string id;  // first 16 hex digits of the token's SHA-256
+  std::string site;
+  std::string created_by;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  std::string state;  // unused | used | expired | revoked
+  std::string used_by;
+};
+
+struct DeniedSerialRecord {
+  std::string serial;
+  std::string identity;  // device/<id> or operator/<name>
+  std::string reason;    // revoked | renewed | decommissioned
+  int64_t denied_at = 0;
+  std::string denied_by;
+};
+
+struct TrustPolicyRecord {
+  uint64_t version = 0;
+  std::string envelope;  // exact signed bytes
+  std::string pushed_by;
+  int64_t pushed_at = 0;
+};
+
+struct AuditFilter {
+  uint32_t limit = 100;
+  std::string target;  // each: empty = any
+  std::string actor;
+  std::string action;
+};
+
 struct AuditRecord {
   int64_t id = 0;
   int64_t at = 0;

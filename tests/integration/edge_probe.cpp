@@ -4,15 +4,25 @@
 //   edge-probe hello  --addr A --ca F --cert F --key F --model M --version V
 //   edge-probe fetch  --addr A --ca F --cert F --key F --digest D
 //   edge-probe push-envelope --addr A --ca F --cert F --key F --file F   (operator endpoint)
+//   edge-probe renew  --addr A --ca F --cert F --key F --out-cert F --out-key F
+//       RenewCertificate with a fresh key of its own (what a thief holding a copied key does);
+//       on success writes the new certificate and key.
+//   edge-probe hostile --addr A --ca F --cert F --key F --case C [--seconds S]
+//       a compromised device: hello, then one malformed status report (C = huge-version,
+//       escape-state, max-floor, many-models, duplicate-model), or (C = event-flood) reports of
+//       256 events each as fast as it can for S seconds; prints what was sent and acknowledged.
 //   edge-probe report --addr A --ca F --cert F --key F --times N
 //       hello, then N times the same status report: health (one good model, one with a
 //       malformed histogram) and update events seq 1 committed, seq 2 rolled_back (offline
 //       install), seq 3 with an unknown outcome; prints "ack: <up_to_seq>" after each.
+#include <atomic>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "common/core/fs.h"
+#include "common/crypto/x509.h"
 #include "common/tls/grpc_tls.h"
 #include "edge/v1/admin.grpc.pb.h"
 #include "edge/v1/agent.grpc.pb.h"
@@ -104,6 +114,75 @@ int SendReports(grpc::ClientReaderWriter<edge::v1::AgentMessage, edge::v1::Contr
   return Print(stream.Finish());
 }
 
+edge::v1::AgentMessage HostileReport(const std::string& which) {
+  edge::v1::AgentMessage msg;
+  auto* status = msg.mutable_status();
+  auto good = [&](const std::string& model) {
+    auto* m = status->add_models();
+    m->set_model(model);
+    m->set_version("v1");
+    m->set_state("committed");
+    return m;
+  };
+  if (which == "huge-version") good("kws")->set_target_version(std::string(1 << 20, 'v'));
+  else if (which == "escape-state") good("kws")->set_state("\x1b[2J\rgw-7z  plant-7  online");
+  else if (which == "max-floor") good("kws")->set_security_floor(UINT64_MAX);
+  else if (which == "duplicate-model") good("kws"), good("kws");
+  else if (which == "many-models")
+    for (int i = 0; i < 60000; ++i) good("m" + std::to_string(i));
+  return msg;
+}
+
+int Hostile(edge::v1::AgentService::Stub& stub, const std::string& which, int seconds) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds + 10));
+  auto stream = stub.Connect(&ctx);
+  edge::v1::AgentMessage hello;
+  auto* m = hello.mutable_hello()->add_models();
+  m->set_model("kws");
+  m->set_version("v1");
+  m->set_state("committed");
+  stream->Write(hello);
+  if (which != "event-flood") {
+    stream->Write(HostileReport(which));
+    edge::v1::ControllerMessage in;
+    while (stream->Read(&in)) {
+    }
+    return Print(stream->Finish());
+  }
+  // Reports of 256 events each; a reader thread counts the acks.
+  std::atomic<uint64_t> acked{0};
+  std::thread reader([&] {
+    edge::v1::ControllerMessage in;
+    while (stream->Read(&in))
+      if (in.has_ack()) acked = in.ack().up_to_seq();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const auto end = start + std::chrono::seconds(seconds);
+  uint64_t seq = 0, reports = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    edge::v1::AgentMessage msg;
+    for (int i = 0; i < 256; ++i) {
+      auto* e = msg.mutable_status()->add_events();
+      e->set_seq(++seq);
+      e->set_model("kws");
+      e->set_version("v1");
+      e->set_outcome("failed");
+      e->set_reason("flood");
+    }
+    if (!stream->Write(msg)) break;
+    ++reports;
+  }
+  // Writes block once flow control pushes back, so the flood may outlast `seconds`.
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const uint64_t acked_at_end = acked.load();
+  ctx.TryCancel();
+  reader.join();
+  std::cout << "reports: " << reports << " events: " << seq << " acked_up_to: " << acked_at_end
+            << " elapsed_ms: " << static_cast<int64_t>(elapsed * 1000) << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -126,6 +205,16 @@ int main(int argc, char** argv) {
   int times = 1;
   auto* report = app.add_subcommand("report", "send a status report with health and update events, print the acks");
   report->add_option("--times", times, "how often to send the same report");
+  std::string hostile_case;
+  int seconds = 3;
+  auto* hostile = app.add_subcommand("hostile", "act as a compromised device");
+  hostile->add_option("--case", hostile_case)->required()->check(
+      CLI::IsMember({"huge-version", "escape-state", "max-floor", "many-models", "duplicate-model", "event-flood"}));
+  hostile->add_option("--seconds", seconds, "event-flood duration")->check(CLI::Range(1, 30));
+  std::string out_cert, out_key;
+  auto* renew = app.add_subcommand("renew", "renew the presented certificate with a CSR for a new key of the probe's own");
+  renew->add_option("--out-cert", out_cert)->required();
+  renew->add_option("--out-key", out_key)->required();
   CLI11_PARSE(app, argc, argv);
 
   auto read = [](const std::string& p) { return p.empty() ? std::string() : edge::fs::ReadFile(p, 4 << 20).value_or(""); };
@@ -164,6 +253,24 @@ int main(int argc, char** argv) {
     return Print(stream->Finish());
   }
   if (*report) return SendReports(*stub->Connect(&ctx), times);
+  if (*hostile) return Hostile(*stub, hostile_case, seconds);
+  if (*renew) {
+    auto key = edge::crypto::PrivateKey::GenerateP256();
+    auto csr = key ? edge::crypto::CreateCsr(*key, "probe") : edge::Result<std::string>(edge::Fail(key.error()));
+    if (!csr) {
+      std::cerr << "cannot make a CSR: " << csr.error().message << std::endl;
+      return 2;
+    }
+    edge::v1::RenewCertificateRequest req;
+    req.set_csr_pem(*csr);
+    edge::v1::RenewCertificateResponse resp;
+    const auto status = stub->RenewCertificate(&ctx, req, &resp);
+    if (status.ok()) {
+      (void)edge::fs::WriteFileAtomic(out_cert, resp.certificate_pem());
+      (void)edge::fs::WriteFileAtomic(out_key, key->ToPem().value_or(""), 0600);
+    }
+    return Print(status);
+  }
   edge::v1::FetchBlobRequest req;
   req.set_digest(digest);
   auto reader = stub->FetchBlob(&ctx, req);

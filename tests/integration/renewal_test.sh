@@ -13,6 +13,11 @@ lf_wait_for 30 all_online 1 || lf_die "agent not online"
 cp "$LF_DIR/gw-1/identity/cert.pem" "$LF_DIR/old-cert.pem"
 cp "$LF_DIR/gw-1/identity/key.pem" "$LF_DIR/old-key.pem"
 serial_before=$(lf_edgectl describe device gw-1 -o json | sed -n 's/.*"cert_serial": "\([0-9a-f]*\)".*/\1/p')
+OLD=(--addr "127.0.0.1:$LF_AGENT_PORT" --ca "$LF_DIR/pki/fleet-ca.pem" --cert "$LF_DIR/old-cert.pem" --key "$LF_DIR/old-key.pem")
+
+step "a certificate cannot be renewed in the first half of its lifetime"
+expect_fail 1 "FAILED_PRECONDITION.*half its lifetime" probe "${OLD[@]}" renew --out-cert "$LF_DIR/t.pem" --out-key "$LF_DIR/t.key"
+[ ! -e "$LF_DIR/t.pem" ] || lf_die "a certificate was issued"
 
 step "wait for the renewal (30 s certificates renew after about 20 s)"
 renewed() { grep -q '"certificate renewed"' "$LF_DIR/gw-1.log"; }
@@ -32,7 +37,10 @@ lf_edgectl model push "$b" 2>/dev/null || lf_die "push"
 lf_edgectl deploy model kws:v1 --site plant-7 --wait --timeout 30s 2>/dev/null || lf_die "deploy after renewal"
 ok "deploy converged after renewal"
 
-step "the replaced certificate is refused"
-expect_fail 1 "UNAUTHENTICATED.*not device gw-1's current certificate" probe --addr "127.0.0.1:$LF_AGENT_PORT" \
-  --ca "$LF_DIR/pki/fleet-ca.pem" --cert "$LF_DIR/old-cert.pem" --key "$LF_DIR/old-key.pem" hello --model kws --version v1
+step "the replaced certificate is refused, and a copy of the old key cannot renew"
+expect_fail 1 "UNAUTHENTICATED.*replaced by a renewal.*revoke it" probe "${OLD[@]}" hello --model kws --version v1
+expect_fail 1 "UNAUTHENTICATED.*replaced by a renewal" probe "${OLD[@]}" renew --out-cert "$LF_DIR/t.pem" --out-key "$LF_DIR/t.key"
+[ ! -e "$LF_DIR/t.pem" ] || lf_die "a certificate was issued to the old key's holder"
+lf_wait_for 10 all_online 1 || lf_die "the device went offline"
+ok "the device keeps its identity" 
 echo "PASS"

@@ -74,7 +74,7 @@ struct Fixture {
   }
 
   std::vector<AuditRecord> AuditFor(const std::string& action) {
-    auto all = store->ListAudit(1000, "");
+    auto all = store->ListAudit({1000, "", "", ""});
     REQUIRE(all);
     std::vector<AuditRecord> out;
     for (const auto& a : *all)

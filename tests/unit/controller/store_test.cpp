@@ -279,13 +279,13 @@ TEST_CASE("Store: audit rows name the actor for site, token and deploy", "[store
   CHECK_THAT(deploy[0].detail, Catch::Contains("detector:1.0"));
 
   // Newest first, filtered by target, limited.
-  auto filtered = f.store->ListAudit(2, "site/factory-1");
+  auto filtered = f.store->ListAudit({2, "site/factory-1", "", ""});
   REQUIRE(filtered);
   REQUIRE(filtered->size() == 2);
   CHECK((*filtered)[0].action == "deploy");
   CHECK((*filtered)[1].action == "token.create");
   REQUIRE(f.store->Audit({0, kT0 + 5, "operator/dave", "device.revoke", "device/x", "why"}));
-  CHECK(f.store->ListAudit(1, "device/x").value()[0].actor == "operator/dave");
+  CHECK(f.store->ListAudit({1, "device/x", "", ""}).value()[0].actor == "operator/dave");
 }
 
 TEST_CASE("Store: SQL metacharacters are stored verbatim", "[store][sql]") {
@@ -304,7 +304,7 @@ TEST_CASE("Store: SQL metacharacters are stored verbatim", "[store][sql]") {
   REQUIRE(devices->size() == 1);
   CHECK((*devices)[0].site == evil);
   CHECK(f.store->ListDevices("").value().size() == 1);
-  auto audit = f.store->ListAudit(10, "site/" + evil);
+  auto audit = f.store->ListAudit({10, "site/" + evil, "", ""});
   REQUIRE(audit);
   REQUIRE_FALSE(audit->empty());
   CHECK(audit->back().actor == "op/'admin\"");
@@ -356,7 +356,7 @@ TEST_CASE("Store: reports and device models", "[store]") {
   CHECK((*after)[1].reported->state == "committed");
   CHECK((*after)[1].reported->updated_at == kT0 + 20);
   CHECK(f.store->GetDevice("edge-01")->last_seen == kT0 + 20);
-  REQUIRE(f.store->UpdateDeviceCert("edge-01", "02cd", kT0 + 999));
+  REQUIRE(f.store->RenewDeviceCert("edge-01", "serial-edge-01", "02cd", kT0 + 999, kT0));
   CHECK(f.store->GetDevice("edge-01")->cert_serial == "02cd");
 }
 
@@ -373,7 +373,7 @@ TEST_CASE("Store: reopening a store keeps its data and migrations are a no-op", 
   CHECK((*s)->SiteExists("factory-1").value());
   auto db = edge::sqlite::Db::Open(path);
   REQUIRE(db);
-  CHECK(db->SchemaVersion().value() == 2);
+  CHECK(db->SchemaVersion().value() == 3);
 }
 
 TEST_CASE("Store: a floor reported for another model does not block a deploy", "[store][deploy][floor]") {
