@@ -6,6 +6,7 @@
 #include <deque>
 #include <mutex>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/core/log.h"
@@ -105,6 +106,8 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
   struct Handle final : AgentStreamHandle {
     std::mutex mu;
     ConnectReactor* reactor = nullptr;
+    // The stream's deadline and throttle timers, cancelled when it ends (strand only).
+    std::vector<std::shared_ptr<boost::asio::steady_timer>> timers;
     void Send(const ControllerMessage& m) override {
       std::lock_guard lock(mu);
       if (reactor) reactor->Enqueue(m);
@@ -179,6 +182,8 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       handle_->reactor = nullptr;
     }
     boost::asio::post(ctx_.strand, [&ctx = ctx_, id = peer_.id.name, handle = handle_] {
+      for (auto& timer : handle->timers) timer->cancel();
+      handle->timers.clear();
       auto it = ctx.sessions.find(id);
       if (it != ctx.sessions.end() && it->second == handle) {
         ctx.sessions.erase(it);
@@ -255,9 +260,15 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
   template <typename Fn>
   void After(std::chrono::steady_clock::duration delay, Fn fn) {
     auto timer = std::make_shared<boost::asio::steady_timer>(ctx_.strand, delay);
-    timer->async_wait([timer, handle = handle_, this, fn = std::move(fn)](const boost::system::error_code&) {
+    timer->async_wait([timer, handle = handle_, this, fn = std::move(fn)](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled: the stream ended
       std::lock_guard lock(handle->mu);
       if (handle->reactor) fn();
+    });
+    // Registered on the strand, where OnDone's cleanup runs too.
+    boost::asio::dispatch(ctx_.strand, [handle = handle_, timer] {
+      std::erase_if(handle->timers, [](const auto& t) { return t.use_count() == 1; });
+      handle->timers.push_back(timer);
     });
   }
 
