@@ -3,6 +3,7 @@
 // ',' or ':' cannot smuggle in extra entries.
 #include "common/crypto/x509.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 
 #include <openssl/core_names.h>
@@ -399,14 +400,28 @@ Result<CertInfo> ParseCertificate(std::string_view pem) {
   if (names) {
     for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
       const GENERAL_NAME* gen = sk_GENERAL_NAME_value(names.get(), i);
-      if (gen->type != GEN_URI) {
-        continue;
+      if (gen->type == GEN_URI || gen->type == GEN_DNS) {
+        const ASN1_STRING* s = gen->type == GEN_URI ? gen->d.uniformResourceIdentifier : gen->d.dNSName;
+        (gen->type == GEN_URI ? info.uri_sans : info.dns_sans)
+            .emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                          static_cast<size_t>(ASN1_STRING_length(s)));
+      } else if (gen->type == GEN_IPADD) {
+        const ASN1_OCTET_STRING* ip = gen->d.iPAddress;
+        const int len = ASN1_STRING_length(ip);
+        char text[INET6_ADDRSTRLEN] = "";
+        if ((len != 4 && len != 16) ||
+            !inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), text, sizeof text)) {
+          return Fail(ErrorCode::kInvalidArgument, "certificate: malformed IP address SAN");
+        }
+        info.ip_sans.emplace_back(text);
       }
-      const ASN1_STRING* s = gen->d.uniformResourceIdentifier;
-      info.uri_sans.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                 static_cast<size_t>(ASN1_STRING_length(s)));
     }
   }
+  // Without the extension X509_get_extended_key_usage answers "any purpose".
+  const uint32_t xku =
+      (X509_get_extension_flags(cert.get()) & EXFLAG_XKUSAGE) != 0 ? X509_get_extended_key_usage(cert.get()) : 0;
+  info.server_auth = (xku & XKU_SSL_SERVER) != 0;
+  info.client_auth = (xku & XKU_SSL_CLIENT) != 0;
   BnPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
   char* hex = serial ? BN_bn2hex(serial.get()) : nullptr;
   if (!hex) {

@@ -68,6 +68,10 @@ Result<std::string> IssueFromCsr(const Issuer& issuer, std::string_view csr_pem,
 struct CertInfo {
   std::string subject_cn;
   std::vector<std::string> uri_sans;
+  std::vector<std::string> dns_sans;
+  std::vector<std::string> ip_sans;  // textual, as inet_ntop writes them ("10.0.0.5", "::1")
+  bool server_auth = false;          // extendedKeyUsage
+  bool client_auth = false;
   std::string serial_hex;   // lower-case hex
   int64_t not_before = 0;   // unix seconds
   int64_t not_after = 0;    // unix seconds

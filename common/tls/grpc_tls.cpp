@@ -1,5 +1,9 @@
 #include "common/tls/grpc_tls.h"
 
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
 #include "common/core/fs.h"
 
 namespace edge::tls {
@@ -11,6 +15,49 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const ServerTls& tls)
   options.pem_root_certs = tls.client_ca_pem;
   options.pem_key_cert_pairs.push_back({tls.key_pem, tls.cert_pem});
   return grpc::SslServerCredentials(options);
+}
+
+Result<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFromFiles(const ServerTlsFiles& files) {
+  if (files.cert_file.empty() || files.key_file.empty())
+    return Fail(ErrorCode::kBadConfig, "server TLS: both a certificate and a key file are needed");
+  if (files.refresh.count() < 1 || files.refresh.count() > 24 * 3600)
+    return Fail(ErrorCode::kBadConfig, "server TLS: refresh interval must be 1 s to 24 h");
+  // The watcher only logs what it cannot use; checking here turns a bad file at start into a
+  // clear error instead of a listener that fails every handshake.
+  EDGE_ASSIGN_OR_RETURN(auto cert_pem, ReadPem(files.cert_file));
+  EDGE_ASSIGN_OR_RETURN(auto key_pem, ReadPem(files.key_file));
+  auto cert = crypto::ParseCertificate(cert_pem);
+  if (!cert) return Fail(ErrorCode::kBadConfig, files.cert_file + ": " + cert.error().message);
+  auto key = crypto::PrivateKey::FromPem(key_pem);
+  if (!key) return Fail(ErrorCode::kBadConfig, files.key_file + ": " + key.error().message);
+  auto match = crypto::CertificateMatchesKey(cert_pem, *key);
+  if (!match) return Fail(ErrorCode::kBadConfig, files.cert_file + ": " + match.error().message);
+  if (!*match)
+    return Fail(ErrorCode::kBadConfig, "server TLS: key " + files.key_file + " does not match the certificate " +
+                                           files.cert_file +
+                                           " (a renewal interrupted between its renames? run it again to finish)");
+  if (!files.client_ca_file.empty()) {
+    EDGE_ASSIGN_OR_RETURN(auto ca_pem, ReadPem(files.client_ca_file));
+    if (auto ca = crypto::ParseCertificate(ca_pem); !ca)
+      return Fail(ErrorCode::kBadConfig, files.client_ca_file + ": " + ca.error().message);
+  }
+  const auto refresh = static_cast<unsigned int>(files.refresh.count());
+  auto provider = files.client_ca_file.empty()
+                      ? std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+                            files.key_file, files.cert_file, refresh)
+                      : std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+                            files.key_file, files.cert_file, files.client_ca_file, refresh);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (files.client_ca_file.empty()) {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  auto credentials = grpc::experimental::TlsServerCredentials(options);
+  if (!credentials) return Fail(ErrorCode::kBadConfig, "server TLS: gRPC refused the credential options");
+  return credentials;
 }
 
 std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(const ClientTls& tls) {

@@ -2,6 +2,7 @@
 // client certificate, and mapping between edge::Error and grpc::Status.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,6 +22,27 @@ struct ServerTls {
   std::string client_ca_pem;  // empty: no client certificate requested (enrollment listener)
 };
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const ServerTls& tls);
+
+// Server credentials that follow the certificate and key files: gRPC re-reads them every
+// `refresh` and new handshakes use what it read, while connections already open keep theirs.
+// This is how the controller's certificate is renewed without dropping agents. The client
+// certificate policy is ServerCredentials': with a client CA, a certificate is requested,
+// required and verified against it (the CA file is re-read too); without, none is requested.
+//
+// Files must be replaced by rename (edgectl pki renew-controller does): gRPC compares
+// modification times around its read to notice a file changing under it, but it does not check
+// that key and certificate match; a pair read between the two renames is used until its next
+// pass, and new handshakes fail meanwhile. A file it cannot read or parse also fails new
+// handshakes until it is fixed. At start this function reads the files itself and refuses
+// (kBadConfig, naming the file) unreadable PEM, a key that is not P-256 and a key that does not
+// match the certificate.
+struct ServerTlsFiles {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // empty: no client certificate requested (enrollment listener)
+  std::chrono::seconds refresh{10};
+};
+Result<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFromFiles(const ServerTlsFiles& files);
 
 struct ClientTls {
   std::string ca_pem;    // verifies the controller

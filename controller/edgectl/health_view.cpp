@@ -120,4 +120,30 @@ void PrintHealthSections(const pb::DeviceDetail& detail, int64_t now, std::ostre
   Table(out, {"TIME", "MODEL", "VERSION", "OUTCOME", "REASON"}, rows);
 }
 
+void PrintDeviceDetail(const pb::DeviceDetail& detail, int64_t now, std::ostream& out) {
+  const auto& d = detail.device();
+  // One WriteLine per line: a newline or escape sequence in any of these fields is shown, not
+  // obeyed, so it cannot forge a line of this view.
+  WriteLine(out, "Device:         " + d.id());
+  WriteLine(out, "Site:           " + d.site());
+  WriteLine(out, "Status:         " + std::string(d.online() ? "online" : "offline") + " (last seen " +
+                     FormatAge(d.last_seen(), now) + " ago)");
+  WriteLine(out, "Agent version:  " + (d.agent_version().empty() ? "-" : d.agent_version()));
+  WriteLine(out, "Enrolled:       " + FormatTime(d.enrolled_at()));
+  WriteLine(out, "Certificate:    serial " + detail.cert_serial() + ", expires " + FormatTime(d.cert_not_after()));
+  WriteLine(out, "Facts:          " + detail.facts_json());
+  WriteLine(out, "Models:");
+  for (const auto& m : d.models()) {
+    std::string line = "  " + m.model() + ": running " + (m.reported_version().empty() ? "-" : m.reported_version()) +
+                       ", desired " + (m.desired_version().empty() ? "-" : m.desired_version()) + ", state " +
+                       (m.state().empty() ? "pending" : m.state());
+    if (!m.detail().empty()) line += " (" + m.detail() + ")";
+    WriteLine(out, line);
+  }
+  PrintHealthSections(detail, now, out);
+  WriteLine(out, "Recent audit:");
+  for (const auto& a : detail.recent_audit())
+    WriteLine(out, "  " + FormatTime(a.at()) + "  " + a.action() + "  " + a.actor() + "  " + a.detail());
+}
+
 }  // namespace edge::edgectl

@@ -1,5 +1,6 @@
-// How `edgectl describe device` shows a device's health, its recent health samples and its
-// update events, as text sections and as JSON.
+// How `edgectl describe device` shows a device: its identity, models, health, recent health
+// samples, update events and audit, as text and as JSON. Every text line carrying device or
+// controller data goes through WriteLine or FormatTable (output.h), so it is escaped.
 #pragma once
 
 #include <cstdint>
@@ -15,5 +16,7 @@ namespace edge::edgectl {
 void AddHealthJson(const edge::v1::DeviceDetail& detail, nlohmann::json& out);
 // The Health, Health history and Update events sections.
 void PrintHealthSections(const edge::v1::DeviceDetail& detail, int64_t now, std::ostream& out);
+// The whole text view: the lines above the health sections, the sections, then recent audit.
+void PrintDeviceDetail(const edge::v1::DeviceDetail& detail, int64_t now, std::ostream& out);
 
 }  // namespace edge::edgectl

@@ -96,9 +96,11 @@ bool IsVector(const std::vector<int64_t>& shape) {
 }
 
 void PrintTableOutput(const inference::ModelInferResponse& response, const std::vector<Tensor>& outputs) {
-  std::cout << "model " << response.model_name() << ", version " << response.model_version() << "\n";
+  // Names come from the agent: WriteLine shows control characters instead of obeying them.
+  WriteLine(std::cout, "model " + response.model_name() + ", version " + response.model_version());
   for (const Tensor& t : outputs) {
-    std::cout << "\noutput " << t.name << " " << ShapeText(t.shape) << "\n";
+    std::cout << "\n";
+    WriteLine(std::cout, "output " + t.name + " " + ShapeText(t.shape));
     if (IsVector(t.shape)) {
       std::vector<size_t> order(t.values.size());
       std::iota(order.begin(), order.end(), 0);
@@ -149,11 +151,16 @@ int RunInfer(const InferOptions& options, OutputFormat format) {
   inference::ModelMetadataResponse meta;
   if (auto s = stub->ModelMetadata(Deadline(options).get(), meta_request, &meta); !s.ok()) {
     Error error = tls::FromGrpcStatus(s, "inference API at " + target);
+    error.message = TerminalSafe(error.message);
     if (error.code == ErrorCode::kUnavailable) error.message += " (is edge-agent running? see --socket / --address)";
     return Report(error);
   }
   auto inputs = MakeInputs(options, meta);
-  if (!inputs) return Report(inputs.error());
+  if (!inputs) {  // may name the agent's tensors
+    Error error = inputs.error();
+    error.message = TerminalSafe(error.message);
+    return Report(error);
+  }
 
   inference::ModelInferRequest request;
   request.set_model_name(options.model);
@@ -170,7 +177,9 @@ int RunInfer(const InferOptions& options, OutputFormat format) {
   }
   inference::ModelInferResponse response;
   if (auto s = stub->ModelInfer(Deadline(options).get(), request, &response); !s.ok()) {
-    return Report(tls::FromGrpcStatus(s, "ModelInfer " + options.model));
+    Error error = tls::FromGrpcStatus(s, "ModelInfer " + options.model);
+    error.message = TerminalSafe(error.message);
+    return Report(error);
   }
   const auto outputs = ReadOutputs(response);
   if (format == OutputFormat::kJson) {

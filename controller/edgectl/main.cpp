@@ -145,6 +145,38 @@ int main(int argc, char** argv) {
   pki_op->add_option("--fleet", op_fleet, "fleet name")->required();
   pki_op->add_option("name", op_name, "operator name")->required();
   pki_op->callback([&] { action = [&] { return Finish(PkiIssueOperator(pki_dir, op_fleet, op_name)); }; });
+  // Renewal: a new key too, so a leaked old key stops working once the old certificate expires.
+  auto renewed = [](const Result<crypto::CertInfo>& cert, const std::string& stem, const std::string& next) {
+    if (!cert) return Report(cert.error());
+    std::cerr << "renewed " << stem << ".{key,pem}: serial " << cert->serial_hex << ", valid until "
+              << FormatTime(cert->not_after) << "; the previous pair is kept as " << stem << ".{key,pem}.old\n"
+              << next;
+    return kExitOk;
+  };
+  int renew_days = 0;
+  auto* pki_renew_op = pki->add_subcommand("renew-operator", "new key and certificate for an existing operator (same identity)");
+  pki_renew_op->add_option("--dir", pki_dir, "PKI directory (needs operator-ca.key)")->required();
+  pki_renew_op->add_option("--fleet", op_fleet, "fleet name (must match the current certificate)")->required();
+  pki_renew_op->add_option("name", op_name, "operator name")->required();
+  pki_renew_op->add_option("--days", renew_days, "validity in days (default 90)")->check(CLI::Range(1, kMaxCertDays));
+  pki_renew_op->callback([&] {
+    action = [&] {
+      const auto stem = (std::filesystem::path(pki_dir) / "operators" / op_name).string();
+      return renewed(PkiRenewOperator(pki_dir, op_fleet, op_name, renew_days > 0 ? renew_days : kOperatorCertDays), stem,
+                     "  edgectl contexts that name these files use the new certificate from their next command\n");
+    };
+  });
+  auto* pki_renew_ctl = pki->add_subcommand("renew-controller", "new key and certificate for the controller (same names)");
+  pki_renew_ctl->add_option("--dir", pki_dir, "PKI directory (needs fleet-ca.key)")->required();
+  pki_renew_ctl->add_option("--days", renew_days, "validity in days (default 365)")->check(CLI::Range(1, kMaxCertDays));
+  pki_renew_ctl->callback([&] {
+    action = [&] {
+      const auto stem = (std::filesystem::path(pki_dir) / "controller").string();
+      return renewed(PkiRenewController(pki_dir, renew_days > 0 ? renew_days : kControllerCertDays), stem,
+                     "  a running controller serves it to new connections within its certificate refresh "
+                     "interval; open connections keep the old one\n");
+    };
+  });
 
   // bundle
   auto* bundle_cmd = app.add_subcommand("bundle", "build, sign and verify model bundles (offline)")->require_subcommand(1);

@@ -70,6 +70,7 @@ class GrpcOperatorClient final : public OperatorClient {
   Status Check(const grpc::Status& s, std::string_view call) {
     if (s.ok()) return Ok();
     Error e = tls::FromGrpcStatus(s, call);
+    e.message = TerminalSafe(e.message);  // the controller's words, printed to a terminal
     if (s.error_code() == grpc::StatusCode::UNAVAILABLE)
       e.message += " (is the controller at " + target_ + " running, and does it accept this operator certificate?)";
     return Fail(e);
@@ -80,7 +81,7 @@ class GrpcOperatorClient final : public OperatorClient {
     req.set_name(name);
     pb::Site resp;
     EDGE_TRY(Check(stub_->CreateSite(CallContext().get(), req, &resp), "create site"));
-    std::cerr << "site " << resp.name() << " created\n";
+    WriteLine(std::cerr, "site " + resp.name() + " created");
     return Ok();
   }
 
@@ -93,8 +94,9 @@ class GrpcOperatorClient final : public OperatorClient {
     if (format == OutputFormat::kJson) {
       PrintJson({{"token", resp.token()}, {"site", resp.site()}, {"expires_at", resp.expires_at()}});
     } else {
-      std::cout << resp.token() << std::endl;
-      std::cerr << "one-time token for site " << resp.site() << ", expires " << FormatTime(resp.expires_at()) << "\n";
+      WriteLine(std::cout, resp.token());
+      std::cout << std::flush;
+      WriteLine(std::cerr, "one-time token for site " + resp.site() + ", expires " + FormatTime(resp.expires_at()));
     }
     return Ok();
   }
@@ -146,8 +148,9 @@ class GrpcOperatorClient final : public OperatorClient {
       PrintJson({{"model", resp.model()}, {"version", resp.version()}, {"security_version", resp.security_version()},
                  {"manifest_digest", resp.manifest_digest()}, {"signed_by", resp.signed_by()}, {"bytes", resp.total_bytes()}});
     } else {
-      std::cerr << "pushed " << resp.model() << ":" << resp.version() << " (security_version " << resp.security_version()
-                << ", " << FormatBytes(resp.total_bytes()) << ", signed by " << resp.signed_by() << ")\n";
+      WriteLine(std::cerr, "pushed " + resp.model() + ":" + resp.version() + " (security_version " +
+                               std::to_string(resp.security_version()) + ", " + FormatBytes(resp.total_bytes()) +
+                               ", signed by " + resp.signed_by() + ")");
     }
     return Ok();
   }
@@ -164,8 +167,9 @@ class GrpcOperatorClient final : public OperatorClient {
     pb::Deployment resp;
     const auto started = Clock::now();
     EDGE_TRY(Check(stub_->Deploy(CallContext().get(), req, &resp), "deploy"));
-    std::cerr << "deployment " << resp.id() << ": " << resp.model() << ":" << resp.version() << " → site " << resp.site()
-              << " (" << resp.device_ids_size() << " devices, " << resp.changed() << " changed)\n";
+    WriteLine(std::cerr, "deployment " + std::to_string(resp.id()) + ": " + resp.model() + ":" + resp.version() +
+                             " → site " + resp.site() + " (" + std::to_string(resp.device_ids_size()) + " devices, " +
+                             std::to_string(resp.changed()) + " changed)");
     if (!wait) return Ok();
     return WaitConverged(resp, started, timeout);
   }
@@ -188,7 +192,7 @@ class GrpcOperatorClient final : public OperatorClient {
             ++done;
           } else if ((m.state() == "failed" || m.state() == "rolled_back") && m.target_version() == dep.version()) {
             state = m.state();
-            failures.push_back(d.id() + ": " + m.detail());
+            failures.push_back(TerminalSafe(d.id() + ": " + m.detail()));  // joined by our own newlines
           } else if (!m.state().empty() && m.target_version() == dep.version()) {
             state = m.state();
             if (m.bytes_total() > 0 && m.state() == "downloading")
@@ -197,7 +201,7 @@ class GrpcOperatorClient final : public OperatorClient {
         }
         if (!d.online() && state != "committed") state += " (offline)";
         if (last_state[d.id()] != state) {
-          std::cerr << "  " << d.id() << ": " << state << "\n";
+          WriteLine(std::cerr, "  " + d.id() + ": " + state);
           last_state[d.id()] = state;
         }
       }
@@ -206,19 +210,21 @@ class GrpcOperatorClient final : public OperatorClient {
         std::string all;
         for (const auto& f : failures) all += "\n  " + f;
         return Fail(ErrorCode::kFailedPrecondition, std::to_string(failures.size()) + " device(s) failed to install or rolled back " +
-                                                        dep.model() + ":" + dep.version() + ":" + all);
+                                                        TerminalSafe(dep.model() + ":" + dep.version()) + ":" + all);
       }
       if (done == static_cast<size_t>(resp.devices_size())) {
-        char buf[128];
-        std::snprintf(buf, sizeof buf, "converged: %zu/%d devices at site %s run %s:%s (%.2fs from deploy)\n", done,
-                      resp.devices_size(), dep.site().c_str(), dep.model().c_str(), dep.version().c_str(), secs);
-        std::cerr << buf;
+        char secs_text[32];
+        std::snprintf(secs_text, sizeof secs_text, "%.2fs", secs);
+        WriteLine(std::cerr, "converged: " + std::to_string(done) + "/" + std::to_string(resp.devices_size()) +
+                                 " devices at site " + dep.site() + " run " + dep.model() + ":" + dep.version() + " (" +
+                                 secs_text + " from deploy)");
         return Ok();
       }
       if (Clock::now() - started > timeout)
         return Fail(ErrorCode::kUnavailable, "timed out after " + std::to_string(timeout.count()) + "s: " +
                                                  std::to_string(done) + "/" + std::to_string(resp.devices_size()) +
-                                                 " devices converged (see: edgectl get devices --site " + dep.site() + ")");
+                                                 " devices converged (see: edgectl get devices --site " + TerminalSafe(dep.site()) +
+                                                 ")");
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   }
@@ -327,27 +333,7 @@ class GrpcOperatorClient final : public OperatorClient {
       PrintJson(j);
       return Ok();
     }
-    const auto now = Now();
-    std::cout << "Device:         " << d.id() << "\n"
-              << "Site:           " << d.site() << "\n"
-              << "Status:         " << (d.online() ? "online" : "offline") << " (last seen " << FormatAge(d.last_seen(), now)
-              << " ago)\n"
-              << "Agent version:  " << (d.agent_version().empty() ? "-" : d.agent_version()) << "\n"
-              << "Enrolled:       " << FormatTime(d.enrolled_at()) << "\n"
-              << "Certificate:    serial " << resp.cert_serial() << ", expires " << FormatTime(d.cert_not_after()) << "\n"
-              << "Facts:          " << resp.facts_json() << "\n"
-              << "Models:\n";
-    for (const auto& m : d.models()) {
-      std::cout << "  " << m.model() << ": running " << (m.reported_version().empty() ? "-" : m.reported_version())
-                << ", desired " << (m.desired_version().empty() ? "-" : m.desired_version()) << ", state "
-                << (m.state().empty() ? "pending" : m.state());
-      if (!m.detail().empty()) std::cout << " (" << m.detail() << ")";
-      std::cout << "\n";
-    }
-    PrintHealthSections(resp, now, std::cout);
-    std::cout << "Recent audit:\n";
-    for (const auto& a : resp.recent_audit())
-      std::cout << "  " << FormatTime(a.at()) << "  " << a.action() << "  " << a.actor() << "  " << a.detail() << "\n";
+    PrintDeviceDetail(resp, Now(), std::cout);
     return Ok();
   }
 

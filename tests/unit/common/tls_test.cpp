@@ -10,8 +10,12 @@
 #include <cstdlib>
 #include <future>
 #include <mutex>
+#include <thread>
 
+#include "common/core/fs.h"
 #include "common/crypto/x509.h"
+#include "common/tls/grpc_tls.h"
+#include "core/temp_dir.h"
 
 using namespace edge::crypto;
 
@@ -78,7 +82,8 @@ class PeerRecorder : public grpc::CallbackGenericService {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto auth = ctx->auth_context();
-      for (const char* name : {GRPC_X509_SAN_PROPERTY_NAME, GRPC_PEER_SPIFFE_ID_PROPERTY_NAME}) {
+      for (const char* name :
+           {GRPC_X509_SAN_PROPERTY_NAME, GRPC_PEER_SPIFFE_ID_PROPERTY_NAME, GRPC_X509_PEM_CERT_PROPERTY_NAME}) {
         for (const auto& value : auth->FindPropertyValues(name)) {
           properties_.emplace_back(name, std::string(value.data(), value.size()));
         }
@@ -202,4 +207,195 @@ TEST_CASE("gRPC server sees the client's SPIFFE ID", "[crypto][tls]") {
   CHECK(std::find(props.begin(), props.end(),
                   Property{GRPC_X509_SAN_PROPERTY_NAME, "spiffe://acme/device/gw-1"}) !=
         props.end());
+}
+
+// ---- Server credentials that follow their files (certificate renewal without a restart) ----
+
+namespace {
+
+namespace stdfs = std::filesystem;
+
+struct ServerFiles {
+  edge::testing::TempDir dir;
+  std::string cert = (dir.path() / "controller.pem").string();
+  std::string key = (dir.path() / "controller.key").string();
+  std::string ca = (dir.path() / "fleet-ca.pem").string();
+
+  // As edgectl pki renew-controller does: each file replaced by rename, certificate first.
+  void Install(const Identity& id) const {
+    REQUIRE(edge::fs::WriteFileAtomic(cert, id.cert_pem));
+    REQUIRE(edge::fs::WriteFileAtomic(key, id.key_pem, 0600));
+  }
+  edge::tls::ServerTlsFiles Files(bool with_client_ca = true) const {
+    return {cert, key, with_client_ca ? ca : "", std::chrono::seconds(1)};
+  }
+};
+
+class ReloadingServer {
+ public:
+  explicit ReloadingServer(const edge::tls::ServerTlsFiles& files) {
+    auto credentials = edge::tls::ServerCredentialsFromFiles(files);
+    REQUIRE(credentials);
+    grpc::ServerBuilder builder;
+    builder.RegisterCallbackGenericService(&service_);
+    builder.AddListeningPort("127.0.0.1:0", *credentials, &port_);
+    server_ = builder.BuildAndStart();
+    REQUIRE(server_);
+    REQUIRE(port_ > 0);
+  }
+  ~ReloadingServer() { server_->Shutdown(std::chrono::system_clock::now()); }
+  std::string target() const { return "localhost:" + std::to_string(port_); }
+  PeerRecorder& service() { return service_; }
+
+ private:
+  int port_ = 0;
+  PeerRecorder service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+struct CallResult {
+  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+  std::string server_serial;  // of the certificate the server presented on this call's connection
+};
+
+// One call to an unknown method: UNIMPLEMENTED means the TLS handshake passed.
+CallResult Call(const std::shared_ptr<grpc::Channel>& channel,
+                std::chrono::seconds deadline = std::chrono::seconds(10)) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  grpc::Slice payload(std::string("probe"));
+  grpc::ByteBuffer request(&payload, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/edge.test.Probe/Call", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  CallResult result;
+  result.code = done.get_future().get().error_code();
+  if (auto auth = ctx.auth_context()) {
+    for (const auto& pem : auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
+      auto info = ParseCertificate(std::string_view(pem.data(), pem.size()));
+      if (info) result.server_serial = info->serial_hex;
+    }
+  }
+  return result;
+}
+
+std::shared_ptr<grpc::Channel> ChannelWithoutClientCert(const std::string& target, const Pki& server_ca) {
+  grpc::SslCredentialsOptions opts;
+  opts.pem_root_certs = server_ca.ca_pem;
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(opts), args);
+}
+
+std::string SerialOf(const Identity& id) { return ParseCertificate(id.cert_pem)->serial_hex; }
+
+}  // namespace
+
+TEST_CASE("File-backed server credentials serve a renewed certificate without dropping connections",
+          "[crypto][tls][reload]") {
+  Pki fleet("fleet CA");
+  Pki other("other CA");
+  ServerFiles files;
+  REQUIRE(edge::fs::WriteFileAtomic(files.ca, fleet.ca_pem));
+  const auto v1 = fleet.Issue(ServerSpec());
+  files.Install(v1);
+  ReloadingServer server(files.Files());
+
+  // Connected before the swap, and still open after it.
+  auto before = Channel(server.target(), fleet, fleet.Issue(ClientSpec()));
+  auto first = Call(before);
+  REQUIRE(first.code == grpc::StatusCode::UNIMPLEMENTED);
+  CHECK(first.server_serial == SerialOf(v1));
+  // The server reads the client's certificate as PeerIdentityOf needs it.
+  auto props = server.service().properties();
+  CHECK(std::find(props.begin(), props.end(),
+                  std::pair<std::string, std::string>{GRPC_PEER_SPIFFE_ID_PROPERTY_NAME,
+                                                      "spiffe://acme/device/gw-1"}) != props.end());
+  CHECK(std::any_of(props.begin(), props.end(),
+                    [](const auto& p) { return p.first == GRPC_X509_PEM_CERT_PROPERTY_NAME; }));
+
+  const auto v2 = fleet.Issue(ServerSpec());  // new key, new serial
+  REQUIRE(SerialOf(v2) != SerialOf(v1));
+  files.Install(v2);
+
+  // New connections see the new certificate once the watcher has run (refresh 1 s).
+  std::string seen;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < give_up) {
+    auto fresh = Call(Channel(server.target(), fleet, fleet.Issue(ClientSpec())), std::chrono::seconds(3));
+    if (fresh.code == grpc::StatusCode::UNIMPLEMENTED) seen = fresh.server_serial;
+    if (seen == SerialOf(v2)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(seen == SerialOf(v2));
+
+  // The connection made before the swap was not dropped: same connection, old certificate.
+  auto again = Call(before);
+  CHECK(again.code == grpc::StatusCode::UNIMPLEMENTED);
+  CHECK(again.server_serial == SerialOf(v1));
+
+  // The client-certificate policy survived the reload.
+  CHECK(Call(ChannelWithoutClientCert(server.target(), fleet), std::chrono::seconds(3)).code ==
+        grpc::StatusCode::UNAVAILABLE);
+  CHECK(Call(Channel(server.target(), fleet, other.Issue(ClientSpec())), std::chrono::seconds(3)).code ==
+        grpc::StatusCode::UNAVAILABLE);
+  CHECK_FALSE(Connects(server.target(), fleet, other.Issue(ClientSpec()), kRefused));
+  CHECK(Connects(server.target(), fleet, fleet.Issue(ClientSpec())));
+}
+
+TEST_CASE("File-backed server credentials without a client CA request no client certificate",
+          "[crypto][tls][reload]") {
+  Pki fleet("fleet CA");
+  ServerFiles files;
+  const auto v1 = fleet.Issue(ServerSpec());
+  files.Install(v1);
+  ReloadingServer server(files.Files(/*with_client_ca=*/false));
+  auto call = Call(ChannelWithoutClientCert(server.target(), fleet));
+  CHECK(call.code == grpc::StatusCode::UNIMPLEMENTED);
+  CHECK(call.server_serial == SerialOf(v1));
+  // A client that does not trust the server's CA still fails: only the client side is optional.
+  Pki other("other CA");
+  CHECK(Call(ChannelWithoutClientCert(server.target(), other), std::chrono::seconds(3)).code ==
+        grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_CASE("File-backed server credentials refuse bad files at start with the file named",
+          "[crypto][tls][reload]") {
+  Pki fleet("fleet CA");
+  ServerFiles files;
+  REQUIRE(edge::fs::WriteFileAtomic(files.ca, fleet.ca_pem));
+  const auto v1 = fleet.Issue(ServerSpec());
+  const auto v2 = fleet.Issue(ServerSpec());
+  auto expect = [&](const std::string& needle) {
+    auto credentials = edge::tls::ServerCredentialsFromFiles(files.Files());
+    REQUIRE_FALSE(credentials);
+    CHECK(credentials.error().code == edge::ErrorCode::kBadConfig);
+    CHECK_THAT(credentials.error().message, Catch::Contains(needle));
+  };
+  SECTION("a key that does not match the certificate") {
+    REQUIRE(edge::fs::WriteFileAtomic(files.cert, v1.cert_pem));
+    REQUIRE(edge::fs::WriteFileAtomic(files.key, v2.key_pem, 0600));
+    expect("does not match the certificate");
+    expect(files.key);
+  }
+  SECTION("a missing certificate") {
+    REQUIRE(edge::fs::WriteFileAtomic(files.key, v1.key_pem, 0600));
+    expect(files.cert);
+  }
+  SECTION("a key file that is not PEM") {
+    REQUIRE(edge::fs::WriteFileAtomic(files.cert, v1.cert_pem));
+    REQUIRE(edge::fs::WriteFileAtomic(files.key, "not a key", 0600));
+    expect(files.key + " is not a PEM file");
+  }
+  SECTION("a missing client CA") {
+    files.Install(v1);
+    stdfs::remove(files.ca);
+    expect(files.ca);
+  }
+  SECTION("the same files, correct, are accepted") {
+    files.Install(v1);
+    CHECK(edge::tls::ServerCredentialsFromFiles(files.Files()));
+  }
 }

@@ -119,6 +119,34 @@ TEST_CASE("CA and leaf issuing, parsing and verifying", "[crypto][x509]") {
   CHECK(VerifyCertificate(*leaf, ca.cert_pem, Now()));
 }
 
+TEST_CASE("ParseCertificate reads DNS and IP SANs and the key usages", "[crypto][x509]") {
+  auto ca = MakeCa("acme fleet CA");
+  auto key = PrivateKey::GenerateP256();
+  REQUIRE(key);
+  CertSpec spec;
+  spec.common_name = "ctl.example";
+  spec.uri_sans = {"spiffe://acme/controller/controller"};
+  spec.dns_sans = {"ctl.example", "localhost"};
+  spec.ip_sans = {"10.0.0.5", "::1", "2001:db8::7"};
+  spec.server_auth = true;
+  auto cert = IssueCertificate(ca.issuer(), *key, spec);
+  REQUIRE(cert);
+  auto info = ParseCertificate(*cert);
+  REQUIRE(info);
+  CHECK(info->uri_sans == spec.uri_sans);
+  CHECK(info->dns_sans == spec.dns_sans);
+  CHECK(info->ip_sans == spec.ip_sans);
+  CHECK(info->server_auth);
+  CHECK_FALSE(info->client_auth);
+
+  auto device = ParseCertificate(*IssueCertificate(ca.issuer(), *key, DeviceSpec()));
+  REQUIRE(device);
+  CHECK(device->dns_sans.empty());
+  CHECK(device->ip_sans.empty());
+  CHECK(device->client_auth);
+  CHECK_FALSE(device->server_auth);
+}
+
 TEST_CASE("VerifyCertificate rejects another CA, expired and not yet valid", "[crypto][x509]") {
   auto ca = MakeCa("ca-one");
   auto other = MakeCa("ca-two");
