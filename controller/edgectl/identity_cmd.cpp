@@ -32,6 +32,7 @@ Status Call(const Remote& remote, std::string_view what, Rpc rpc) {
   const grpc::Status s = rpc(*remote.stub, ctx);
   if (s.ok()) return Ok();
   Error e = tls::FromGrpcStatus(s, what);
+  e.message = TerminalSafe(e.message);  // the controller's words, printed to a terminal
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE)
     e.message += " (is the controller at " + remote.target + " running, and does it accept this operator certificate?)";
   return Fail(e);
@@ -46,7 +47,7 @@ void PrintOperator(const pb::Operator& o, bool json, const std::string& verb) {
   if (json) {
     PrintJson(OperatorJson(o));
   } else {
-    std::cerr << "operator " << o.name() << " " << verb << " (role " << o.role() << (o.revoked() ? ", revoked" : "") << ")\n";
+    WriteLine(std::cerr, "operator " + o.name() + " " + verb + " (role " + o.role() + (o.revoked() ? ", revoked" : "") + ")");
   }
 }
 
@@ -107,8 +108,8 @@ void RegisterIdentityCommands(CLI::App& app, CLI::App& token_group, std::functio
     pb::Device resp;
     EDGE_TRY(Call(r, "revoke device", [&](auto& stub, auto& ctx) { return stub.RevokeDevice(&ctx, req, &resp); }));
     if (json) PrintJson({{"id", resp.id()}, {"site", resp.site()}, {"revoked", true}});
-    else std::cerr << "device " << resp.id() << " revoked: its certificate is denied and its stream ended; to free its name: "
-                   << "edgectl decommission device " << resp.id() << "\n";
+    else WriteLine(std::cerr, "device " + resp.id() + " revoked: its certificate is denied and its stream ended; to free its name: "
+                              "edgectl decommission device " + resp.id());
     return Ok();
   });
   auto* r_operator = revoke->add_subcommand("operator", "revoke an operator: every call with its identity is refused");
@@ -140,9 +141,10 @@ void RegisterIdentityCommands(CLI::App& app, CLI::App& token_group, std::functio
       PrintJson({{"id", resp.id()}, {"site", resp.site()},
                  {"denied_serials", std::vector<std::string>(resp.denied_serials().begin(), resp.denied_serials().end())}});
     } else {
-      std::cerr << "device " << resp.id() << " decommissioned from site " << resp.site() << "; "
-                << resp.denied_serials_size() << " certificate serial(s) stay denied; a replacement can enroll as "
-                << resp.id() << " with a new token\n";
+      WriteLine(std::cerr, "device " + resp.id() + " decommissioned from site " + resp.site() + "; " +
+                               std::to_string(resp.denied_serials_size()) +
+                               " certificate serial(s) stay denied; a replacement can enroll as " + resp.id() +
+                               " with a new token");
     }
     return Ok();
   });
@@ -178,7 +180,7 @@ void RegisterIdentityCommands(CLI::App& app, CLI::App& token_group, std::functio
     pb::TokenInfo resp;
     EDGE_TRY(Call(r, "revoke token", [&](auto& stub, auto& ctx) { return stub.RevokeToken(&ctx, req, &resp); }));
     if (json) PrintJson(TokenJson(resp));
-    else std::cerr << "token " << resp.id() << " for site " << resp.site() << " revoked\n";
+    else WriteLine(std::cerr, "token " + resp.id() + " for site " + resp.site() + " revoked");
     return Ok();
   });
 
