@@ -1,0 +1,30 @@
+// One liveness probe of a TLS listener: TCP connect, then a TLS handshake, within a
+// deadline. A listener whose accept loop has stopped still completes TCP handshakes (the
+// kernel's backlog), so only an answer from the TLS stack counts: the handshake completes,
+// or the server sends an alert (e.g. certificate required on an mTLS listener). The probe
+// sends no application data and presents no certificate.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "controller/net/front.h"
+
+namespace edge::controller::net {
+
+struct ProbeResult {
+  bool ok = false;
+  std::string detail;  // why it failed
+};
+
+// Runs on `io`; calls `done` exactly once, on `io`. `before_connect` is called with the
+// probe's local endpoint after bind and before connect (the front uses it to let the probe
+// pass its limits).
+void ProbeTlsListener(boost::asio::io_context& io, const ListenEndpoint& target, std::chrono::milliseconds timeout,
+                      const std::function<void(const ListenEndpoint& local)>& before_connect,
+                      std::function<void(ProbeResult)> done);
+
+}  // namespace edge::controller::net
