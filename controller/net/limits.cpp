@@ -85,6 +85,17 @@ Result<ConnectionLimits> ParseConnectionLimits(const nlohmann::json& object) {
   return l;
 }
 
+std::vector<std::string> LimitWarnings(const ConnectionLimits& l) {
+  std::vector<std::string> out;
+  for (int i = 0; i < kListenerCount; ++i) {
+    if (l.max_connections_per_source >= l.listener_max_connections[i])
+      out.push_back(std::string("max_connections_per_source = ") + std::to_string(l.max_connections_per_source) +
+                    " is not below the " + ListenerName(static_cast<ListenerKind>(i)) + " listener's cap of " +
+                    std::to_string(l.listener_max_connections[i]) + ": one source can take all its connections");
+  }
+  return out;
+}
+
 int64_t FdsNeeded(const ConnectionLimits& limits) {
   return kReservedFds + kFdsPerConnection * limits.max_connections;
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,7 +26,7 @@ inline constexpr int64_t kReservedFds = 256;
 
 struct ConnectionLimits {
   int64_t max_connections = 12000;  // all listeners together
-  int64_t listener_max_connections[kListenerCount] = {10000, 1000, 200};  // agent, enroll, operator
+  int64_t listener_max_connections[kListenerCount] = {10000, 1000, 512};  // agent, enroll, operator
   int64_t max_connections_per_source = 256;  // per IPv4 address or IPv6 /64, per listener
   double accepts_per_second_per_source = 20;  // token bucket refill, per source, all listeners
   int64_t accept_burst_per_source = 100;      // token bucket size
@@ -46,6 +48,10 @@ struct ConnectionLimits {
 // Parses the `connection_limits` object (absent members keep their defaults). Unknown keys,
 // wrong types and out-of-range values are kBadConfig errors naming the key.
 Result<ConnectionLimits> ParseConnectionLimits(const nlohmann::json& object);
+
+// Caps that let a single source fill a whole listener (max_connections_per_source at or above
+// a listener's cap), one sentence each: main logs them as warnings.
+std::vector<std::string> LimitWarnings(const ConnectionLimits& limits);
 
 // Descriptors the limits need at most: kReservedFds + kFdsPerConnection × max_connections.
 int64_t FdsNeeded(const ConnectionLimits& limits);

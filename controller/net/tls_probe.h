@@ -1,8 +1,10 @@
-// One liveness probe of a TLS listener: TCP connect, then a TLS handshake, within a
-// deadline. A listener whose accept loop has stopped still completes TCP handshakes (the
-// kernel's backlog), so only an answer from the TLS stack counts: the handshake completes,
-// or the server sends an alert (e.g. certificate required on an mTLS listener). The probe
-// sends no application data and presents no certificate.
+// One liveness probe of a TLS listener: TCP connect, send a TLS ClientHello, and wait for the
+// first record of the server's answer (a handshake record: the ServerHello; or an alert),
+// within a deadline. A listener whose accept loop has stopped still completes TCP handshakes
+// (the kernel's backlog), so only an answer from the TLS stack counts. The probe then closes:
+// it never completes the handshake, so it needs no client certificate on the mTLS listeners
+// and gRPC logs nothing for it (a handshake failing for want of a certificate is logged at
+// ERROR level, on every probe).
 #pragma once
 
 #include <chrono>

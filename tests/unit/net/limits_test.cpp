@@ -25,6 +25,11 @@ TEST_CASE("Connection limits: defaults leave room for every listener and fit 655
             l.ListenerMax(ListenerKind::kOperator) <= l.max_connections);
   CHECK(FdsNeeded(l) <= 65536);
   CHECK_FALSE(l.max_connections_set);
+  CHECK(LimitWarnings(l).empty());  // no single source can fill a listener
+  auto narrow = l;
+  narrow.listener_max_connections[2] = l.max_connections_per_source;
+  REQUIRE(LimitWarnings(narrow).size() == 1);
+  CHECK(LimitWarnings(narrow)[0].find("operator") != std::string::npos);
 }
 
 TEST_CASE("Connection limits: keys are parsed, bad ones named") {
