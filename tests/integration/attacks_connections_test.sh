@@ -24,8 +24,13 @@ export LF_CONTROLLER_EXTRA='"connection_limits": {"max_connections": 240, "agent
     "accepts_per_second_per_source": 500, "accept_burst_per_source": 500, "first_bytes_timeout_ms": 2000,
     "self_check_interval_ms": 1000, "self_check_timeout_ms": 800, "self_check_failures": 3}'
 
-step "controller under 'ulimit -n 1024', gRPC logging errors; one agent"
 lf_pki
+step "caps set in the config that cannot fit the fd limit: exit 78"
+LF_CONTROLLER_EXTRA='"connection_limits": {"max_connections": 5000}' lf_controller_config
+expect_fail 78 "needs 15256 file descriptors.*RLIMIT_NOFILE is 1024" \
+  bash -c "ulimit -n 1024 && exec '$LF_BIN/controller/edge-controller' --config '$LF_DIR/controller.json'"
+
+step "controller under 'ulimit -n 1024', gRPC logging errors; one agent"
 lf_controller_config
 ( ulimit -n 1024 && GRPC_VERBOSITY=ERROR exec "$LF_BIN/controller/edge-controller" --config "$LF_DIR/controller.json" \
   2>>"$LF_DIR/controller.log" ) &
