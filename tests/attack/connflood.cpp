@@ -115,7 +115,11 @@ int main(int argc, char** argv) {
     sockaddr_in local{};
     local.sin_family = AF_INET;
     local.sin_addr = from[i % from.size()];
-    bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {  // out of ports for this source
+      ++socket_errors;
+      close(fd);
+      continue;
+    }
     connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);  // EINPROGRESS: epoll reports the outcome
     conns[i].fd = fd;
     epoll_event ev{};
