@@ -2,6 +2,7 @@
 
 #include "common/core/config.h"
 #include "common/crypto/x509.h"
+#include "controller/net/front.h"
 
 namespace edge::controller {
 
@@ -14,7 +15,7 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
                                         "fleet_ca_cert", "fleet_ca_key", "server_cert", "server_key",
                                         "operator_ca_cert", "trust_policy", "release_root_public_key",
                                         "device_cert_ttl_seconds", "log_level", "ports_file", "health_history_samples",
-                                        "initial_admin"},
+                                        "initial_admin", "connection_limits"},
                                  "controller config " + path.string());
       !s)
     return Fail(s.error());
@@ -44,6 +45,17 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
   auto samples = GetInt(*obj, "health_history_samples", c.health_history_samples, 1, 10000);
   if (!samples) return wrap(samples.error());
   c.health_history_samples = *samples;
+  for (auto [key, address] : {std::pair{"agent_listen", &c.agent_listen}, {"enroll_listen", &c.enroll_listen},
+                               {"operator_listen", &c.operator_listen}}) {
+    if (auto parsed = net::ParseListenAddress(*address); !parsed) return wrap(parsed.error().Wrap(key));
+  }
+  if (auto it = obj->find("connection_limits"); it != obj->end()) {
+    if (!it->is_object())
+      return wrap(Error{ErrorCode::kBadConfig, "key 'connection_limits' must be a JSON object"});
+    auto limits = net::ParseConnectionLimits(*it);
+    if (!limits) return wrap(limits.error());
+    c.connection_limits = *limits;
+  }
   if (!crypto::IsValidName(c.fleet))
     return wrap(Error{ErrorCode::kBadConfig, "fleet '" + c.fleet + "' must match [A-Za-z0-9._-]{1,64}"});
   if (!crypto::IsValidName(c.initial_admin))

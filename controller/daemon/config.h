@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/core/result.h"
+#include "controller/net/limits.h"
 
 namespace edge::controller {
 
@@ -27,6 +28,8 @@ struct ControllerConfig {
   int64_t health_history_samples = 120;  // health samples the store keeps per device
   std::string initial_admin = "admin";  // bound to the admin role when no operator exists yet
   std::string ports_file;  // optional: where to write the bound ports as JSON (tests bind port 0)
+  // The connection front's caps and timeouts (`connection_limits` object; docs/operations.md).
+  net::ConnectionLimits connection_limits;
 };
 
 // Errors are ErrorCode::kBadConfig and name the file and key.

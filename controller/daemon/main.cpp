@@ -1,6 +1,9 @@
 // edge-controller: inventory, releases and desired state for a fleet of edge agents.
 //   edge-controller --config /etc/edgefleet/controller.json
-// Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage, 78 bad configuration.
+// Exit codes: 0 clean shutdown, 1 runtime failure (also: a listener stopped answering the self-check),
+// 2 usage, 78 bad configuration (also: connection caps that do not fit RLIMIT_NOFILE).
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include <boost/asio/signal_set.hpp>
@@ -14,18 +17,57 @@
 #include "common/crypto/ed25519.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/services.h"
+#include "controller/net/fd_limit.h"
+#include "controller/net/front.h"
+#include "controller/net/self_check_runner.h"
 
 namespace {
 
 using namespace edge;
 using namespace edge::controller;
 
+// gRPC listens on 127.0.0.1 only; the public port belongs to the connection front
+// (controller/net/front.h), which applies the connection limits and splices to `port`.
+constexpr const char* kInternalAddress = "127.0.0.1:0";
+
 struct Listener {
   std::string name;
+  net::ListenerKind kind;
   std::unique_ptr<grpc::Service> service;
   std::unique_ptr<grpc::Server> server;
-  int port = 0;
+  int port = 0;  // internal
+  net::ListenEndpoint public_endpoint;
 };
+
+// The caps are sized against the descriptors the process may really open (docs/operations.md).
+Result<net::ConnectionLimits> SizeConnectionLimits(const net::ConnectionLimits& configured) {
+  auto fd = net::RaiseFdLimit();
+  if (!fd) return Fail(fd.error());
+  log::Info("file descriptor limit (RLIMIT_NOFILE)",
+            {{"soft_at_start", fd->soft_before}, {"soft", fd->soft}, {"hard", fd->hard}});
+  auto limits = net::FitToFdLimit(configured, fd->soft);
+  if (!limits) return Fail(limits.error());
+  log::Info("connection limits",
+            {{"max_connections", limits->max_connections},
+             {"agent_max_connections", limits->ListenerMax(net::ListenerKind::kAgent)},
+             {"enroll_max_connections", limits->ListenerMax(net::ListenerKind::kEnroll)},
+             {"operator_max_connections", limits->ListenerMax(net::ListenerKind::kOperator)},
+             {"max_connections_per_source", limits->max_connections_per_source},
+             {"accepts_per_second_per_source", limits->accepts_per_second_per_source},
+             {"fds_needed", net::FdsNeeded(*limits)}});
+  for (const auto& warning : net::LimitWarnings(*limits)) log::Warn("connection limits", {{"warning", warning}});
+  return limits;
+}
+
+// A listener that has stopped accepting must not look healthy: exit, and let systemd restart
+// us (Restart=on-failure). _Exit, not a drain: a drain would wait on what is already broken;
+// the store is crash-safe (WAL, synchronous=FULL).
+[[noreturn]] void ExitOnDeadListener(const net::SelfCheck::Failure& failure) {
+  log::Error("listener self-check failed: the listener no longer answers; exiting so that it is restarted",
+             {{"listener", failure.target}, {"consecutive_failures", failure.consecutive}});
+  std::fflush(nullptr);
+  std::_Exit(1);
+}
 
 Result<std::unique_ptr<grpc::Server>> StartServer(const std::string& address, const tls::ServerTls& tls_files,
                                                   grpc::Service* service, int* port) {
@@ -88,6 +130,11 @@ int Run(const std::string& config_path) {
     log::Error("cannot create data directory", {{"error", s.error().message}});
     return 1;
   }
+  auto limits = SizeConnectionLimits(config->connection_limits);
+  if (!limits) {
+    log::Error("bad configuration", {{"error", limits.error().message}});
+    return limits.error().code == ErrorCode::kBadConfig ? config::kExitBadConfig : 1;
+  }
   SqliteStoreOptions store_options;
   store_options.health_history_limit = static_cast<uint32_t>(config->health_history_samples);
   auto store = OpenSqliteStore((data_dir / "controller.db").string(), store_options);
@@ -120,23 +167,32 @@ int Run(const std::string& config_path) {
   }
 
   std::vector<Listener> listeners;
-  listeners.push_back({"agent", MakeAgentService(ctx), nullptr, 0});
-  listeners.push_back({"enroll", MakeEnrollmentService(ctx), nullptr, 0});
-  listeners.push_back({"operator", MakeOperatorService(ctx), nullptr, 0});
+  listeners.push_back({"agent", net::ListenerKind::kAgent, MakeAgentService(ctx), nullptr, 0, {}});
+  listeners.push_back({"enroll", net::ListenerKind::kEnroll, MakeEnrollmentService(ctx), nullptr, 0, {}});
+  listeners.push_back({"operator", net::ListenerKind::kOperator, MakeOperatorService(ctx), nullptr, 0, {}});
   const std::string addresses[] = {config->agent_listen, config->enroll_listen, config->operator_listen};
   const std::string client_cas[] = {ctx.fleet_ca_pem, "", *operator_ca};
+  net::ConnectionFront front(*limits);
   nlohmann::json ports = nlohmann::json::object();
   for (size_t i = 0; i < listeners.size(); ++i) {
     auto& l = listeners[i];
-    auto server = StartServer(addresses[i], {*server_cert, *server_key, client_cas[i]}, l.service.get(), &l.port);
+    auto server = StartServer(kInternalAddress, {*server_cert, *server_key, client_cas[i]}, l.service.get(), &l.port);
     if (!server) {
       log::Error("cannot start listener", {{"listener", l.name}, {"error", server.error().message}});
       return 1;
     }
     l.server = std::move(*server);
-    ports[l.name] = l.port;
-    log::Info("listening", {{"listener", l.name}, {"address", addresses[i]}, {"port", l.port}});
+    auto endpoint = front.AddListener(l.kind, addresses[i], static_cast<uint16_t>(l.port));
+    if (!endpoint) {
+      log::Error("cannot start listener", {{"listener", l.name}, {"error", endpoint.error().message}});
+      return endpoint.error().code == ErrorCode::kBadConfig ? config::kExitBadConfig : 1;
+    }
+    l.public_endpoint = *endpoint;
+    ports[l.name] = endpoint->port;
+    log::Info("listening", {{"listener", l.name}, {"address", addresses[i]}, {"port", endpoint->port},
+                            {"internal_port", l.port}});
   }
+  front.Start();
   if (!config->ports_file.empty()) {
     if (auto s = fs::WriteFileAtomic(config->ports_file, ports.dump() + "\n"); !s) {
       log::Error("cannot write ports file", {{"error", s.error().message}});
@@ -147,14 +203,28 @@ int Run(const std::string& config_path) {
   // Shutdown runs beside the loop, not on it: in-flight calls finish their work on the strand,
   // so the loop must keep running until every server has drained (2 s, then streams are
   // cancelled).
+  std::vector<net::ProbeTarget> probe_targets;
+  for (const auto& l : listeners) {
+    probe_targets.push_back({l.name + " (public)", l.public_endpoint, true});
+    probe_targets.push_back({l.name + " (internal)", {"127.0.0.1", static_cast<uint16_t>(l.port)}, false});
+  }
+  net::SelfCheckRunner self_check(io, *limits, std::move(probe_targets), &front, ExitOnDeadListener);
+  self_check.Start();
+
+  // Shutdown runs beside the loop, not on it: in-flight calls finish their work on the strand,
+  // so the loop must keep running until every server has drained (2 s, then streams are
+  // cancelled). The front stops taking connections first but splices until gRPC has drained.
   auto work = boost::asio::make_work_guard(io);
   std::thread shutdown;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signo) {
     log::Info("shutting down", {{"signal", signo}});
     systemd::NotifyStopping();
+    self_check.Stop();
+    front.StopAccepting();
     shutdown = std::thread([&] {
       for (auto& l : listeners) l.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      front.Stop();
       work.reset();
       boost::asio::post(io, [&] { io.stop(); });
     });

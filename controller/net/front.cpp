@@ -1,0 +1,434 @@
+#include "controller/net/front.h"
+
+#include <atomic>
+#include <charconv>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_set>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include "common/core/log.h"
+#include "controller/net/admission.h"
+#include "controller/net/tally.h"
+
+namespace edge::controller::net {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+constexpr auto kAcceptRetryPause = std::chrono::milliseconds(100);
+constexpr auto kTickPeriod = std::chrono::seconds(1);
+constexpr auto kLogPeriod = std::chrono::seconds(10);
+constexpr auto kSweepPeriod = std::chrono::seconds(10);
+
+std::string NumericAddress(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  return a.to_string();
+}
+
+}  // namespace
+
+Result<ListenEndpoint> ParseListenAddress(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return Fail(ErrorCode::kBadConfig, "listen address '" + text + "': " + why);
+  };
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return bad("expected host:port");
+  std::string host = text.substr(0, colon);
+  const std::string port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
+    return bad("the port must be a number from 0 to 65535");
+  error_code aec;
+  auto address = asio::ip::make_address(host, aec);
+  if (aec) return bad("the host must be a numeric IPv4 address, [IPv6] address or localhost");
+  return ListenEndpoint{address.to_string(), static_cast<uint16_t>(port)};
+}
+
+// Everything below runs on the front's I/O thread, except what says otherwise.
+struct ConnectionFront::Impl {
+  struct Listener {
+    Listener(asio::io_context& io, ListenerKind k) : kind(k), acceptor(io), retry(io) {}
+    ListenerKind kind;
+    tcp::acceptor acceptor;
+    tcp::endpoint upstream;
+    asio::steady_timer retry;
+    std::string last_accept_error;
+  };
+  class Connection;
+
+  explicit Impl(const ConnectionLimits& l)
+      : limits(l), admission(l), tally(kLogPeriod), tick(io), last_sweep(std::chrono::steady_clock::now()) {}
+
+  void Accept(Listener& l);
+  void OnAccepted(Listener& l, tcp::socket socket);
+  bool TakeProbe(const tcp::endpoint& remote);
+  void Tick();
+  void CloseAll();
+
+  // io first: destroyed last, after the handlers (and the connections they own) it holds.
+  asio::io_context io;
+  ConnectionLimits limits;
+  Admission admission;
+  EventTally tally;
+  PeerDirectory peers;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::unordered_set<std::shared_ptr<Connection>> connections;
+  asio::steady_timer tick;
+  Instant last_sweep;
+  std::thread thread;
+  std::atomic<bool> stopped{false};
+
+  std::mutex probes_mu;  // any thread
+  std::set<std::pair<std::string, uint16_t>> probes;
+
+  std::atomic<int64_t> active{0}, accepted{0}, refused{0}, timed_out{0}, accept_errors{0}, upstream_failures{0};
+};
+
+// One client connection and, once it has sent its first bytes, its twin to gRPC. Each
+// direction reads only when the socket is readable and holds a buffer only until the chunk
+// is written: an idle connection holds no buffer.
+class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Impl& front, Listener& listener, tcp::socket client, ClientAddress address, bool probe)
+      : front_(front), listener_(listener), client_(std::move(client)), upstream_(front.io), timer_(front.io),
+        address_(std::move(address)), probe_(probe) {}
+
+  void Start() {
+    error_code ec;
+    client_.non_blocking(true, ec);
+    client_.set_option(tcp::no_delay(true), ec);
+    ArmTimer(std::chrono::milliseconds(front_.limits.first_bytes_timeout_ms), [](Connection& c) {
+      c.front_.tally.Count(c.listener_.kind, "first_bytes_timeout");
+      ++c.front_.timed_out;
+      c.Close(true);
+    });
+    WaitFirstBytes();
+  }
+
+  // Idempotent. `reset`: send RST, keep no TIME_WAIT (limits and timeouts cut attackers).
+  void Close(bool reset = false) {
+    if (closed_) return;
+    closed_ = true;
+    error_code ec;
+    if (reset) client_.set_option(asio::socket_base::linger(true, 0), ec);
+    client_.close(ec);
+    upstream_.close(ec);
+    timer_.cancel();
+    if (registered_port_) front_.peers.Remove(listener_.kind, *registered_port_);
+    if (!probe_) {
+      front_.admission.Release(listener_.kind, address_.source_key, std::chrono::steady_clock::now());
+      --front_.active;
+    }
+    front_.connections.erase(shared_from_this());
+  }
+
+ private:
+  enum Dir { kUp = 0, kDown = 1 };  // kUp: client → gRPC, kDown: gRPC → client
+
+  template <typename F>
+  void ArmTimer(std::chrono::steady_clock::duration after, F on_expiry) {
+    const uint64_t generation = ++timer_generation_;
+    timer_.expires_after(after);
+    timer_.async_wait([self = shared_from_this(), generation, on_expiry](const error_code& ec) {
+      // A re-armed timer may still deliver an expiry queued before; the generation drops it.
+      if (ec || self->closed_ || generation != self->timer_generation_) return;
+      on_expiry(*self);
+    });
+  }
+
+  void WaitFirstBytes() {
+    client_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+      if (self->closed_) return;
+      if (ec) return self->Close();
+      auto& buf = self->buffers_[kUp];
+      buf.reset(new char[static_cast<size_t>(self->front_.limits.buffer_bytes)]);
+      error_code rec;
+      const size_t n = self->client_.read_some(asio::buffer(buf.get(), self->BufferSize()), rec);
+      if (rec == asio::error::would_block || rec == asio::error::try_again) {
+        buf.reset();
+        return self->WaitFirstBytes();
+      }
+      if (rec) return self->Close();  // gone before saying anything
+      self->ConnectUpstream(n);
+    });
+  }
+
+  void ConnectUpstream(size_t first_chunk) {
+    ArmTimer(std::chrono::milliseconds(front_.limits.connect_timeout_ms), [](Connection& c) {
+      c.UpstreamFailed("connect timed out");
+    });
+    upstream_.async_connect(listener_.upstream, [self = shared_from_this(), first_chunk](const error_code& ec) {
+      if (self->closed_) return;
+      if (ec) return self->UpstreamFailed(ec.message());
+      self->OnUpstreamConnected(first_chunk);
+    });
+  }
+
+  void UpstreamFailed(const std::string& why) {
+    front_.tally.Count(listener_.kind, "upstream_failed");
+    ++front_.upstream_failures;
+    log::Debug("front: cannot reach the internal listener", {{"listener", ListenerName(listener_.kind)}, {"error", why}});
+    Close(true);
+  }
+
+  void OnUpstreamConnected(size_t first_chunk) {
+    error_code ec;
+    upstream_.set_option(tcp::no_delay(true), ec);
+    upstream_.non_blocking(true, ec);
+    const auto local = upstream_.local_endpoint(ec);
+    if (ec) return UpstreamFailed(ec.message());
+    registered_port_ = local.port();
+    std::weak_ptr<Connection> weak = shared_from_this();
+    auto executor = front_.io.get_executor();
+    front_.peers.Add(listener_.kind, local.port(), address_, [weak, executor] {
+      asio::post(executor, [weak] {
+        if (auto c = weak.lock()) c->Close();
+      });
+    });
+    Touch();
+    ArmIdleTimer(std::chrono::seconds(front_.limits.idle_timeout_seconds));
+    Write(kUp, first_chunk);
+    Pump(kDown);
+  }
+
+  void ArmIdleTimer(std::chrono::steady_clock::duration after) {
+    ArmTimer(after, [](Connection& c) {
+      const auto limit = std::chrono::seconds(c.front_.limits.idle_timeout_seconds);
+      const auto quiet = std::chrono::steady_clock::now() - c.last_activity_;
+      if (quiet < limit) return c.ArmIdleTimer(limit - quiet);
+      c.front_.tally.Count(c.listener_.kind, "idle_timeout");
+      ++c.front_.timed_out;
+      c.Close(true);
+    });
+  }
+
+  tcp::socket& From(Dir d) { return d == kUp ? client_ : upstream_; }
+  tcp::socket& To(Dir d) { return d == kUp ? upstream_ : client_; }
+  size_t BufferSize() const { return static_cast<size_t>(front_.limits.buffer_bytes); }
+  void Touch() { last_activity_ = std::chrono::steady_clock::now(); }
+
+  void Pump(Dir d) {
+    From(d).async_wait(tcp::socket::wait_read, [self = shared_from_this(), d](const error_code& ec) {
+      if (self->closed_) return;
+      if (ec) return self->Close();
+      auto& buf = self->buffers_[d];
+      buf.reset(new char[self->BufferSize()]);
+      error_code rec;
+      const size_t n = self->From(d).read_some(asio::buffer(buf.get(), self->BufferSize()), rec);
+      if (rec == asio::error::would_block || rec == asio::error::try_again) {
+        buf.reset();
+        return self->Pump(d);
+      }
+      if (rec == asio::error::eof) return self->OnEof(d);
+      if (rec) return self->Close();
+      self->Write(d, n);
+    });
+  }
+
+  void Write(Dir d, size_t n) {
+    Touch();
+    asio::async_write(To(d), asio::buffer(buffers_[d].get(), n),
+                      [self = shared_from_this(), d](const error_code& ec, size_t) {
+                        if (self->closed_) return;
+                        self->buffers_[d].reset();
+                        if (ec) return self->Close();
+                        self->Touch();
+                        self->Pump(d);
+                      });
+  }
+
+  void OnEof(Dir d) {
+    buffers_[d].reset();
+    // gRPC closing its end means it is done with the connection; the client closing its
+    // sending side may still want the answer, so that half is passed on.
+    if (d == kDown) return Close();
+    error_code ec;
+    upstream_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) Close();
+  }
+
+  Impl& front_;
+  Listener& listener_;
+  tcp::socket client_;
+  tcp::socket upstream_;
+  asio::steady_timer timer_;
+  uint64_t timer_generation_ = 0;
+  ClientAddress address_;
+  bool probe_;
+  bool closed_ = false;
+  std::optional<uint16_t> registered_port_;
+  std::unique_ptr<char[]> buffers_[2];
+  std::chrono::steady_clock::time_point last_activity_{};
+};
+
+void ConnectionFront::Impl::Accept(Listener& l) {
+  l.acceptor.async_accept([this, &l](const error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
+    if (ec) {
+      // EMFILE, ENFILE, ENOBUFS, ...: the pending connection stays in the backlog. Pause and
+      // try again; never give the listener up (gRPC 1.51 does, which is what this fixes).
+      ++accept_errors;
+      tally.Count(l.kind, "accept_error");
+      l.last_accept_error = ec.message();
+      l.retry.expires_after(kAcceptRetryPause);
+      l.retry.async_wait([this, &l](const error_code& wait_ec) {
+        if (!wait_ec) Accept(l);
+      });
+      return;
+    }
+    OnAccepted(l, std::move(socket));
+    Accept(l);
+  });
+}
+
+bool ConnectionFront::Impl::TakeProbe(const tcp::endpoint& remote) {
+  std::lock_guard lock(probes_mu);
+  return probes.erase({NumericAddress(remote.address()), remote.port()}) > 0;
+}
+
+void ConnectionFront::Impl::OnAccepted(Listener& l, tcp::socket socket) {
+  error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) return;  // already reset by the client
+  ClientAddress address{NumericAddress(remote.address()), remote.port(), {}};
+  address.source_key = SourceKeyOf(address.address);
+  const bool probe = TakeProbe(remote);
+  if (!probe) {
+    const auto verdict = admission.TryAdmit(l.kind, address.source_key, std::chrono::steady_clock::now());
+    if (verdict != Verdict::kAdmit) {
+      tally.Count(l.kind, VerdictName(verdict));
+      ++refused;
+      socket.set_option(asio::socket_base::linger(true, 0), ec);  // RST: no TIME_WAIT for floods
+      socket.close(ec);
+      return;
+    }
+    ++active;
+    ++accepted;
+  }
+  auto connection = std::make_shared<Connection>(*this, l, std::move(socket), std::move(address), probe);
+  connections.insert(connection);
+  connection->Start();
+}
+
+void ConnectionFront::Impl::Tick() {
+  const auto now = std::chrono::steady_clock::now();
+  if (auto summary = tally.TakeSummary(now)) {
+    nlohmann::json fields = {{"counts", *summary}, {"active", active.load()},
+                             {"period_seconds", std::chrono::seconds(kLogPeriod).count()}};
+    for (const auto& l : listeners)
+      if (!l->last_accept_error.empty()) fields["last_accept_error"][ListenerName(l->kind)] = l->last_accept_error;
+    log::Warn("front: connections refused or cut", fields);
+  }
+  if (now - last_sweep >= kSweepPeriod) {
+    admission.Sweep(now);
+    last_sweep = now;
+  }
+  tick.expires_after(kTickPeriod);
+  tick.async_wait([this](const error_code& ec) {
+    if (!ec && !stopped) Tick();
+  });
+}
+
+void ConnectionFront::Impl::CloseAll() {
+  for (auto& l : listeners) {
+    error_code ec;
+    l->acceptor.close(ec);
+    l->retry.cancel();
+  }
+  tick.cancel();
+  auto all = connections;  // Close() erases from the set
+  for (auto& c : all) c->Close();
+}
+
+ConnectionFront::ConnectionFront(const ConnectionLimits& limits) : impl_(std::make_unique<Impl>(limits)) {}
+
+ConnectionFront::~ConnectionFront() { Stop(); }
+
+Result<ListenEndpoint> ConnectionFront::AddListener(ListenerKind kind, const std::string& public_address,
+                                                    uint16_t internal_port) {
+  EDGE_ASSIGN_OR_RETURN(auto wanted, ParseListenAddress(public_address));
+  auto l = std::make_unique<Impl::Listener>(impl_->io, kind);
+  const tcp::endpoint endpoint(asio::ip::make_address(wanted.address), wanted.port);
+  l->upstream = tcp::endpoint(asio::ip::address_v4::loopback(), internal_port);
+  error_code ec;
+  auto fail = [&](const char* step) {
+    return Fail(ErrorCode::kUnavailable, "cannot listen on " + public_address + " (" + step + ": " + ec.message() +
+                                             "; in use, or not an address of this host?)");
+  };
+  l->acceptor.open(endpoint.protocol(), ec);
+  if (ec) return fail("socket");
+  l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  // "[::]:port" takes IPv4 clients too, as gRPC's listener did.
+  if (endpoint.address().is_v6() && endpoint.address().is_unspecified())
+    l->acceptor.set_option(asio::ip::v6_only(false), ec);
+  l->acceptor.bind(endpoint, ec);
+  if (ec) return fail("bind");
+  l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("listen");
+  const auto bound = l->acceptor.local_endpoint(ec);
+  if (ec) return fail("getsockname");
+  impl_->listeners.push_back(std::move(l));
+  ListenEndpoint out{bound.address().to_string(), bound.port()};
+  if (bound.address().is_unspecified())
+    out.address = bound.address().is_v6() ? "::1" : "127.0.0.1";
+  return out;
+}
+
+void ConnectionFront::Start() {
+  for (auto& l : impl_->listeners) impl_->Accept(*l);
+  impl_->Tick();
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+}
+
+void ConnectionFront::StopAccepting() {
+  asio::post(impl_->io, [impl = impl_.get()] {
+    for (auto& l : impl->listeners) {
+      error_code ec;
+      l->acceptor.close(ec);
+      l->retry.cancel();
+    }
+  });
+}
+
+void ConnectionFront::Stop() {
+  if (!impl_ || impl_->stopped.exchange(true)) return;
+  if (impl_->thread.joinable()) {
+    asio::post(impl_->io, [impl = impl_.get()] { impl->CloseAll(); });
+    impl_->thread.join();
+  } else {
+    impl_->CloseAll();
+  }
+}
+
+const PeerDirectory& ConnectionFront::peers() const { return impl_->peers; }
+
+FrontStats ConnectionFront::stats() const {
+  return FrontStats{impl_->active.load(),    impl_->accepted.load(),      impl_->refused.load(),
+                    impl_->timed_out.load(), impl_->accept_errors.load(), impl_->upstream_failures.load()};
+}
+
+void ConnectionFront::ExpectProbe(const ListenEndpoint& from) {
+  std::lock_guard lock(impl_->probes_mu);
+  impl_->probes.insert({from.address, from.port});
+}
+
+void ConnectionFront::ForgetProbe(const ListenEndpoint& from) {
+  std::lock_guard lock(impl_->probes_mu);
+  impl_->probes.erase({from.address, from.port});
+}
+
+}  // namespace edge::controller::net

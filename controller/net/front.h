@@ -1,0 +1,72 @@
+// The connection front: the controller's public ports are accepted here, on an I/O thread of
+// its own, and spliced byte for byte to the gRPC server, which listens only on 127.0.0.1.
+// The front never decrypts (TLS is end to end; gRPC still sees the client certificate). What
+// it adds is what gRPC 1.51 lacks: caps on connections, a per-source accept rate, a deadline
+// for a new connection's first bytes, an idle limit, a bounded buffer per connection, and an
+// accept loop that survives EMFILE/ENFILE (gRPC's stops for good on them).
+//
+// An admitted connection costs one descriptor until its first bytes arrive; only then does
+// the front connect to gRPC (three descriptors). Idle TCP floods never reach gRPC.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/core/result.h"
+#include "controller/net/limits.h"
+#include "controller/net/peer_directory.h"
+
+namespace edge::controller::net {
+
+// Where a listener can be reached from inside the process (a wildcard bind → loopback).
+struct ListenEndpoint {
+  std::string address;  // numeric
+  uint16_t port = 0;
+};
+
+// "host:port" with a numeric IPv4 or [IPv6] host, or localhost (→ 127.0.0.1); port 0 lets
+// the kernel pick. Errors (kBadConfig) name the address.
+Result<ListenEndpoint> ParseListenAddress(const std::string& text);
+
+struct FrontStats {
+  int64_t active = 0;           // connections held now (probes excluded)
+  int64_t accepted = 0;         // admitted since start
+  int64_t refused = 0;          // closed at once by a limit
+  int64_t timed_out = 0;        // cut by the first-bytes or idle limit
+  int64_t accept_errors = 0;    // accept() failures (EMFILE, ENFILE, ...), each followed by a pause
+  int64_t upstream_failures = 0;
+};
+
+class ConnectionFront {
+ public:
+  explicit ConnectionFront(const ConnectionLimits& limits);
+  ~ConnectionFront();  // Stop()
+  ConnectionFront(const ConnectionFront&) = delete;
+  ConnectionFront& operator=(const ConnectionFront&) = delete;
+
+  // Binds `public_address` and splices what it accepts to 127.0.0.1:`internal_port`. Returns
+  // the bound public endpoint (its real port when the address asked for 0). Before Start().
+  Result<ListenEndpoint> AddListener(ListenerKind kind, const std::string& public_address, uint16_t internal_port);
+
+  void Start();  // starts the I/O thread
+  // Closes the public ports; connections already spliced go on (gRPC drains them).
+  void StopAccepting();
+  // Closes everything and joins the I/O thread. Idempotent.
+  void Stop();
+
+  // Thread-safe.
+  const PeerDirectory& peers() const;
+  FrontStats stats() const;
+  // The self-check's probe: the next connection from exactly this local endpoint passes
+  // without limits (an attacker holding every slot must not make the controller look dead).
+  void ExpectProbe(const ListenEndpoint& from);
+  void ForgetProbe(const ListenEndpoint& from);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edge::controller::net

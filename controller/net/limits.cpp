@@ -1,0 +1,139 @@
+#include "controller/net/limits.h"
+
+#include <algorithm>
+#include <string>
+
+#include "common/core/config.h"
+
+namespace edge::controller::net {
+namespace {
+
+Error BadConfig(std::string message) { return Error{ErrorCode::kBadConfig, std::move(message)}; }
+
+const char* const kListenerCapKeys[kListenerCount] = {"agent_max_connections", "enroll_max_connections",
+                                                      "operator_max_connections"};
+
+}  // namespace
+
+const char* ListenerName(ListenerKind kind) {
+  switch (kind) {
+    case ListenerKind::kAgent: return "agent";
+    case ListenerKind::kEnroll: return "enroll";
+    case ListenerKind::kOperator: return "operator";
+  }
+  return "?";
+}
+
+Result<ConnectionLimits> ParseConnectionLimits(const nlohmann::json& object) {
+  using namespace edge::config;
+  const std::string context = "connection_limits";
+  EDGE_TRY(RejectUnknownKeys(object,
+                             {"max_connections", "agent_max_connections", "enroll_max_connections",
+                              "operator_max_connections", "max_connections_per_source",
+                              "accepts_per_second_per_source", "accept_burst_per_source", "first_bytes_timeout_ms",
+                              "idle_timeout_seconds", "connect_timeout_ms", "buffer_bytes", "self_check_interval_ms",
+                              "self_check_timeout_ms", "self_check_failures"},
+                             context));
+  ConnectionLimits l;
+  auto wrap = [&](const Error& e) { return Fail(e.Wrap(context)); };
+  struct IntKey {
+    const char* key;
+    int64_t* out;
+    int64_t min, max;
+  };
+  const IntKey ints[] = {
+      {"max_connections", &l.max_connections, 1, 1'000'000},
+      {"agent_max_connections", &l.listener_max_connections[0], 1, 1'000'000},
+      {"enroll_max_connections", &l.listener_max_connections[1], 1, 1'000'000},
+      {"operator_max_connections", &l.listener_max_connections[2], 1, 1'000'000},
+      {"max_connections_per_source", &l.max_connections_per_source, 1, 1'000'000},
+      {"accept_burst_per_source", &l.accept_burst_per_source, 1, 1'000'000},
+      {"first_bytes_timeout_ms", &l.first_bytes_timeout_ms, 100, 600'000},
+      {"idle_timeout_seconds", &l.idle_timeout_seconds, 5, 86'400},
+      {"connect_timeout_ms", &l.connect_timeout_ms, 100, 60'000},
+      {"buffer_bytes", &l.buffer_bytes, 4096, 1 << 20},
+      {"self_check_interval_ms", &l.self_check_interval_ms, 200, 600'000},
+      {"self_check_timeout_ms", &l.self_check_timeout_ms, 100, 60'000},
+      {"self_check_failures", &l.self_check_failures, 1, 100},
+  };
+  for (const auto& k : ints) {
+    auto v = GetInt(object, k.key, *k.out, k.min, k.max);
+    if (!v) return wrap(v.error());
+    *k.out = *v;
+  }
+  auto rate = GetDouble(object, "accepts_per_second_per_source", l.accepts_per_second_per_source, 0.01, 1e6);
+  if (!rate) return wrap(rate.error());
+  l.accepts_per_second_per_source = *rate;
+
+  l.max_connections_set = object.contains("max_connections");
+  for (int i = 0; i < kListenerCount; ++i) {
+    l.listener_max_set[i] = object.contains(kListenerCapKeys[i]);
+    if (l.max_connections_set && l.listener_max_set[i] && l.listener_max_connections[i] > l.max_connections)
+      return Fail(BadConfig(context + ": " + kListenerCapKeys[i] + " = " +
+                            std::to_string(l.listener_max_connections[i]) + " is above max_connections = " +
+                            std::to_string(l.max_connections)));
+  }
+  // A probe that may take longer than the interval would overlap the next round.
+  if (l.self_check_timeout_ms >= l.self_check_interval_ms)
+    return Fail(BadConfig(context + ": self_check_timeout_ms = " + std::to_string(l.self_check_timeout_ms) +
+                          " must be below self_check_interval_ms = " + std::to_string(l.self_check_interval_ms)));
+  // gRPC and the agent send keepalive pings every 30 s on an idle link; an idle limit below
+  // that would cut healthy agent streams.
+  if (l.idle_timeout_seconds < 45)
+    return Fail(BadConfig(context + ": idle_timeout_seconds = " + std::to_string(l.idle_timeout_seconds) +
+                          " is below 45 (keepalive pings come every 30 s; a lower limit cuts live streams)"));
+  return l;
+}
+
+std::vector<std::string> LimitWarnings(const ConnectionLimits& l) {
+  std::vector<std::string> out;
+  for (int i = 0; i < kListenerCount; ++i) {
+    if (l.max_connections_per_source >= l.listener_max_connections[i])
+      out.push_back(std::string("max_connections_per_source = ") + std::to_string(l.max_connections_per_source) +
+                    " is not below the " + ListenerName(static_cast<ListenerKind>(i)) + " listener's cap of " +
+                    std::to_string(l.listener_max_connections[i]) + ": one source can take all its connections");
+  }
+  return out;
+}
+
+int64_t FdsNeeded(const ConnectionLimits& limits) {
+  return kReservedFds + kFdsPerConnection * limits.max_connections;
+}
+
+Result<ConnectionLimits> FitToFdLimit(ConnectionLimits l, int64_t fd_limit) {
+  const int64_t budget = (fd_limit - kReservedFds) / kFdsPerConnection;
+  auto need = [](int64_t connections) { return std::to_string(kReservedFds + kFdsPerConnection * connections); };
+  if (l.max_connections_set) {
+    if (l.max_connections > budget)
+      return Fail(BadConfig("connection_limits.max_connections = " + std::to_string(l.max_connections) + " needs " +
+                            need(l.max_connections) + " file descriptors (" + std::to_string(kFdsPerConnection) +
+                            " per connection + " + std::to_string(kReservedFds) + "), but RLIMIT_NOFILE is " +
+                            std::to_string(fd_limit) + ": lower max_connections or raise LimitNOFILE="));
+  } else if (l.max_connections > budget) {
+    if (budget < 16)
+      return Fail(BadConfig("RLIMIT_NOFILE is " + std::to_string(fd_limit) + ": too low for the controller (needs " +
+                            need(16) + " for 16 connections); raise LimitNOFILE="));
+    l.max_connections = budget;
+  }
+  const ConnectionLimits defaults;
+  for (int i = 0; i < kListenerCount; ++i) {
+    auto& cap = l.listener_max_connections[i];
+    const char* name = ListenerName(static_cast<ListenerKind>(i));
+    if (l.listener_max_set[i]) {
+      if (cap > l.max_connections)
+        return Fail(BadConfig("connection_limits." + std::string(name) + "_max_connections = " + std::to_string(cap) +
+                              " is above max_connections = " + std::to_string(l.max_connections) +
+                              (l.max_connections_set ? std::string()
+                                                     : " (the default, shrunk to fit RLIMIT_NOFILE " +
+                                                           std::to_string(fd_limit) + ")")));
+    } else if (l.max_connections < defaults.max_connections) {
+      // Keep the default proportions, so that a flood of one listener still cannot take the
+      // descriptors another needs.
+      cap = std::max<int64_t>(1, cap * l.max_connections / defaults.max_connections);
+    }
+    cap = std::min(cap, l.max_connections);
+  }
+  return l;
+}
+
+}  // namespace edge::controller::net

@@ -1,0 +1,86 @@
+#include <catch2/catch.hpp>
+
+#include "controller/net/limits.h"
+
+using namespace edge;
+using namespace edge::controller::net;
+
+namespace {
+ConnectionLimits Parse(const char* text) {
+  auto l = ParseConnectionLimits(nlohmann::json::parse(text));
+  REQUIRE(l);
+  return *l;
+}
+std::string ParseError(const char* text) {
+  auto l = ParseConnectionLimits(nlohmann::json::parse(text));
+  REQUIRE_FALSE(l);
+  CHECK(l.error().code == ErrorCode::kBadConfig);
+  return l.error().message;
+}
+}  // namespace
+
+TEST_CASE("Connection limits: defaults leave room for every listener and fit 65536 descriptors") {
+  const auto l = Parse("{}");
+  CHECK(l.ListenerMax(ListenerKind::kAgent) + l.ListenerMax(ListenerKind::kEnroll) +
+            l.ListenerMax(ListenerKind::kOperator) <= l.max_connections);
+  CHECK(FdsNeeded(l) <= 65536);
+  CHECK_FALSE(l.max_connections_set);
+  CHECK(LimitWarnings(l).empty());  // no single source can fill a listener
+  auto narrow = l;
+  narrow.listener_max_connections[2] = l.max_connections_per_source;
+  REQUIRE(LimitWarnings(narrow).size() == 1);
+  CHECK(LimitWarnings(narrow)[0].find("operator") != std::string::npos);
+}
+
+TEST_CASE("Connection limits: keys are parsed, bad ones named") {
+  const auto l = Parse(R"({"max_connections": 300, "agent_max_connections": 200, "max_connections_per_source": 7,
+                          "accepts_per_second_per_source": 2.5, "idle_timeout_seconds": 60})");
+  CHECK(l.max_connections == 300);
+  CHECK(l.max_connections_set);
+  CHECK(l.ListenerMax(ListenerKind::kAgent) == 200);
+  CHECK(l.max_connections_per_source == 7);
+  CHECK(l.accepts_per_second_per_source == 2.5);
+  CHECK(ParseError(R"({"max_conections": 1})").find("unknown key 'max_conections'") != std::string::npos);
+  CHECK(ParseError(R"({"max_connections": "many"})").find("max_connections") != std::string::npos);
+  CHECK(ParseError(R"({"max_connections_per_source": 0})").find("out of range") != std::string::npos);
+  CHECK(ParseError(R"({"max_connections": 10, "enroll_max_connections": 11})").find("above max_connections") !=
+        std::string::npos);
+  CHECK(ParseError(R"({"self_check_interval_ms": 1000, "self_check_timeout_ms": 1000})").find("below") !=
+        std::string::npos);
+  CHECK(ParseError(R"({"idle_timeout_seconds": 10})").find("keepalive") != std::string::npos);
+}
+
+TEST_CASE("Connection limits: default caps shrink to the descriptor limit, keeping their proportions") {
+  const auto fitted = FitToFdLimit(Parse("{}"), 1024);
+  REQUIRE(fitted);
+  CHECK(FdsNeeded(*fitted) <= 1024);
+  CHECK(fitted->max_connections == (1024 - kReservedFds) / kFdsPerConnection);
+  CHECK(fitted->ListenerMax(ListenerKind::kAgent) > fitted->ListenerMax(ListenerKind::kEnroll));
+  CHECK(fitted->ListenerMax(ListenerKind::kOperator) >= 1);
+  CHECK(fitted->ListenerMax(ListenerKind::kAgent) + fitted->ListenerMax(ListenerKind::kEnroll) +
+            fitted->ListenerMax(ListenerKind::kOperator) <= fitted->max_connections);
+  // A generous limit changes nothing.
+  const auto roomy = FitToFdLimit(Parse("{}"), 65536);
+  REQUIRE(roomy);
+  CHECK(roomy->max_connections == ConnectionLimits{}.max_connections);
+}
+
+TEST_CASE("Connection limits: explicit caps that cannot fit are a configuration error") {
+  auto fitted = FitToFdLimit(Parse(R"({"max_connections": 5000})"), 1024);
+  REQUIRE_FALSE(fitted);
+  CHECK(fitted.error().code == ErrorCode::kBadConfig);
+  CHECK(fitted.error().message.find("15256") != std::string::npos);  // 3 × 5000 + 256
+  CHECK(fitted.error().message.find("LimitNOFILE") != std::string::npos);
+  // An explicit listener cap above the shrunk default overall cap is named too.
+  auto listener = FitToFdLimit(Parse(R"({"agent_max_connections": 2000})"), 1024);
+  REQUIRE_FALSE(listener);
+  CHECK(listener.error().message.find("agent_max_connections") != std::string::npos);
+  // Too few descriptors for anything useful.
+  CHECK_FALSE(FitToFdLimit(Parse("{}"), 200));
+  // Explicit caps that fit are kept as given.
+  auto ok = FitToFdLimit(Parse(R"({"max_connections": 200, "agent_max_connections": 150})"), 1024);
+  REQUIRE(ok);
+  CHECK(ok->max_connections == 200);
+  CHECK(ok->ListenerMax(ListenerKind::kAgent) == 150);
+  CHECK(ok->ListenerMax(ListenerKind::kOperator) <= 200);
+}

@@ -1,0 +1,86 @@
+#include <catch2/catch.hpp>
+
+#include "controller/net/self_check.h"
+
+using namespace edge::controller::net;
+using namespace std::chrono_literals;
+
+namespace {
+const Instant t0{};
+SelfCheck Make() { return SelfCheck({5s, 2s, 3}, {"agent (public)", "agent (internal)"}, t0); }
+
+// Runs one round at `at`: target 0 answers `ok0`, target 1 answers ok.
+std::optional<SelfCheck::Failure> Round(SelfCheck& c, Instant at, bool ok0) {
+  auto due = c.StartRoundIfDue(at);
+  REQUIRE(due.size() == 2);
+  c.Finished(0, c.round(), ok0, at + 10ms);
+  c.Finished(1, c.round(), true, at + 10ms);
+  return c.Evaluate(at + 10ms);
+}
+}  // namespace
+
+TEST_CASE("Self-check: rounds come once per interval, starting one interval after start") {
+  auto c = Make();
+  CHECK(c.StartRoundIfDue(t0).empty());
+  CHECK(c.StartRoundIfDue(t0 + 4s).empty());
+  CHECK(c.NextWake() == t0 + 5s);
+  CHECK(c.StartRoundIfDue(t0 + 5s).size() == 2);
+  CHECK(c.StartRoundIfDue(t0 + 6s).empty());
+  CHECK(c.NextWake() <= t0 + 7s + 1ms);  // the in-flight probes' deadline
+}
+
+TEST_CASE("Self-check: N consecutive failures of one listener fail the process, a success resets") {
+  auto c = Make();
+  CHECK_FALSE(Round(c, t0 + 5s, false));
+  CHECK_FALSE(Round(c, t0 + 10s, false));
+  CHECK_FALSE(Round(c, t0 + 15s, true));  // reset
+  CHECK(c.consecutive_failures(0) == 0);
+  CHECK_FALSE(Round(c, t0 + 20s, false));
+  CHECK_FALSE(Round(c, t0 + 25s, false));
+  auto failure = Round(c, t0 + 30s, false);
+  REQUIRE(failure);
+  CHECK(failure->target == "agent (public)");
+  CHECK(failure->consecutive == 3);
+}
+
+TEST_CASE("Self-check: a probe that never answers fails at its deadline, and its late answer is ignored") {
+  auto c = Make();
+  for (int round = 1; round <= 3; ++round) {
+    const Instant at = t0 + round * 5s;
+    REQUIRE(c.StartRoundIfDue(at).size() == 2);
+    c.Finished(1, c.round(), true, at + 10ms);  // only the internal listener answers
+    CHECK_FALSE(c.Evaluate(at + 1s));           // not yet past the deadline
+    auto verdict = c.Evaluate(at + 2s + 1ms);
+    if (round < 3) {
+      CHECK_FALSE(verdict);
+      c.Finished(0, c.round(), true, at + 3s);  // too late: does not reset the count
+      CHECK(c.consecutive_failures(0) == round);
+    } else {
+      REQUIRE(verdict);
+      CHECK(verdict->target == "agent (public)");
+    }
+  }
+}
+
+TEST_CASE("Self-check: an answer for an older round does not count for the current one") {
+  auto c = Make();
+  REQUIRE(c.StartRoundIfDue(t0 + 5s).size() == 2);
+  const auto old_round = c.round();
+  // The next round starts while round 1's probe of target 0 is still out: it counts as failed.
+  REQUIRE(c.StartRoundIfDue(t0 + 10s).size() == 2);
+  CHECK(c.consecutive_failures(0) == 1);
+  c.Finished(0, old_round, true, t0 + 10s + 1ms);
+  CHECK(c.consecutive_failures(0) == 1);
+  c.Finished(0, c.round(), true, t0 + 10s + 2ms);
+  CHECK(c.consecutive_failures(0) == 0);
+}
+
+TEST_CASE("Self-check: a late tick does not delay every later round") {
+  auto c = Make();
+  REQUIRE(c.StartRoundIfDue(t0 + 8s).size() == 2);  // 3 s late
+  c.Finished(0, c.round(), true, t0 + 8s + 1ms);
+  c.Finished(1, c.round(), true, t0 + 8s + 1ms);
+  // Not 8 s + a whole interval: the schedule catches up (but keeps half an interval apart).
+  CHECK(c.NextWake() <= t0 + 10500ms);
+  CHECK(c.NextWake() >= t0 + 10s);
+}
