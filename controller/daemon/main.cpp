@@ -69,10 +69,11 @@ Result<net::ConnectionLimits> SizeConnectionLimits(const net::ConnectionLimits& 
   std::_Exit(1);
 }
 
-Result<std::unique_ptr<grpc::Server>> StartServer(const std::string& address, const tls::ServerTls& tls_files,
+Result<std::unique_ptr<grpc::Server>> StartServer(const std::string& address,
+                                                  const std::shared_ptr<grpc::ServerCredentials>& credentials,
                                                   grpc::Service* service, int* port) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, tls::ServerCredentials(tls_files), port);
+  builder.AddListeningPort(address, credentials, port);
   builder.RegisterService(service);
   tls::ApplyServerLimits(builder);
   auto server = builder.BuildAndStart();
@@ -156,33 +157,42 @@ int Run(const std::string& config_path) {
   } else if (*added) {
     log::Info("initial admin bound", {{"operator", config->initial_admin}});
   }
-  auto server_cert = tls::ReadPem(config->server_cert);
-  auto server_key = tls::ReadPem(config->server_key);
-  auto operator_ca = tls::ReadPem(config->operator_ca_cert);
-  for (const auto* r : {&server_cert, &server_key, &operator_ca}) {
-    if (!*r) {
-      log::Error("bad configuration", {{"error", r->error().message}});
-      return config::kExitBadConfig;
-    }
-  }
 
   std::vector<Listener> listeners;
   listeners.push_back({"agent", net::ListenerKind::kAgent, MakeAgentService(ctx), nullptr, 0, {}});
   listeners.push_back({"enroll", net::ListenerKind::kEnroll, MakeEnrollmentService(ctx), nullptr, 0, {}});
   listeners.push_back({"operator", net::ListenerKind::kOperator, MakeOperatorService(ctx), nullptr, 0, {}});
   const std::string addresses[] = {config->agent_listen, config->enroll_listen, config->operator_listen};
-  const std::string client_cas[] = {ctx.fleet_ca_pem, "", *operator_ca};
+  // The server certificate and key are re-read when they change (`edgectl pki
+  // renew-controller`): new handshakes get the new certificate, connected agents stay.
+  const std::string client_cas[] = {config->fleet_ca_cert, "", config->operator_ca_cert};
   net::ConnectionFront front(*limits);
+  // Per-source decisions (enrollment failures) are about the client behind the front.
+  ctx.source_of = [&peers = front.peers()](const std::string& grpc_peer) {
+    auto client = peers.OriginalPeer(net::ListenerKind::kEnroll, grpc_peer);
+    return client ? client->source_key : SourceAddressOf(grpc_peer);
+  };
   nlohmann::json ports = nlohmann::json::object();
   for (size_t i = 0; i < listeners.size(); ++i) {
     auto& l = listeners[i];
-    auto server = StartServer(kInternalAddress, {*server_cert, *server_key, client_cas[i]}, l.service.get(), &l.port);
+    // The enrollment listener's TLS is the front's (no client identity to pass on to gRPC):
+    // there it sees HTTP/2 in clear and guards it against rapid reset and floods.
+    const bool terminated = l.kind == net::ListenerKind::kEnroll;
+    auto credentials = terminated ? Result<std::shared_ptr<grpc::ServerCredentials>>(grpc::InsecureServerCredentials())
+                                  : tls::ServerCredentialsFromFiles({config->server_cert, config->server_key, client_cas[i]});
+    if (!credentials) {
+      log::Error("bad configuration", {{"listener", l.name}, {"error", credentials.error().message}});
+      return config::kExitBadConfig;
+    }
+    auto server = StartServer(kInternalAddress, *credentials, l.service.get(), &l.port);
     if (!server) {
       log::Error("cannot start listener", {{"listener", l.name}, {"error", server.error().message}});
       return 1;
     }
     l.server = std::move(*server);
-    auto endpoint = front.AddListener(l.kind, addresses[i], static_cast<uint16_t>(l.port));
+    std::optional<net::TlsTermination> termination;
+    if (terminated) termination = net::TlsTermination{config->server_cert, config->server_key, {}};
+    auto endpoint = front.AddListener(l.kind, addresses[i], static_cast<uint16_t>(l.port), termination);
     if (!endpoint) {
       log::Error("cannot start listener", {{"listener", l.name}, {"error", endpoint.error().message}});
       return endpoint.error().code == ErrorCode::kBadConfig ? config::kExitBadConfig : 1;
@@ -206,7 +216,8 @@ int Run(const std::string& config_path) {
   std::vector<net::ProbeTarget> probe_targets;
   for (const auto& l : listeners) {
     probe_targets.push_back({l.name + " (public)", l.public_endpoint, true});
-    probe_targets.push_back({l.name + " (internal)", {"127.0.0.1", static_cast<uint16_t>(l.port)}, false});
+    probe_targets.push_back({l.name + " (internal)", {"127.0.0.1", static_cast<uint16_t>(l.port)}, false,
+                             l.kind == net::ListenerKind::kEnroll ? net::ProbeProtocol::kPlainHttp2 : net::ProbeProtocol::kTls});
   }
   net::SelfCheckRunner self_check(io, *limits, std::move(probe_targets), &front, ExitOnDeadListener);
   self_check.Start();

@@ -40,8 +40,9 @@ Admission::Admission(const ConnectionLimits& limits, size_t max_sources)
 void Admission::Refill(Source& s, Instant now) const {
   const double elapsed = std::chrono::duration<double>(now - s.refilled).count();
   if (elapsed <= 0) return;
-  s.tokens = std::min(static_cast<double>(limits_.accept_burst_per_source),
-                      s.tokens + elapsed * limits_.accepts_per_second_per_source);
+  for (auto& tokens : s.tokens)
+    tokens = std::min(static_cast<double>(limits_.accept_burst_per_source),
+                      tokens + elapsed * limits_.accepts_per_second_per_source);
   s.refilled = now;
 }
 
@@ -50,7 +51,9 @@ bool Admission::Forgettable(const Source& s, Instant now) const {
     if (n > 0) return false;
   Source copy = s;
   Refill(copy, now);
-  return copy.tokens >= static_cast<double>(limits_.accept_burst_per_source);
+  for (auto tokens : copy.tokens)
+    if (tokens < static_cast<double>(limits_.accept_burst_per_source)) return false;
+  return true;
 }
 
 void Admission::Sweep(Instant now) {
@@ -72,17 +75,18 @@ Verdict Admission::TryAdmit(ListenerKind listener, const std::string& source_key
     }
     if (sources_.size() >= max_sources_) return Verdict::kSourceTableFull;
     Source fresh;
-    fresh.tokens = static_cast<double>(limits_.accept_burst_per_source);
+    fresh.tokens.fill(static_cast<double>(limits_.accept_burst_per_source));
     fresh.refilled = now;
     it = sources_.emplace(source_key, fresh).first;
   }
   Source& s = it->second;
   const int l = static_cast<int>(listener);
   // Every attempt spends a token, admitted or not: a source that keeps hammering a full
-  // listener stays throttled once the listener has room again.
+  // listener stays throttled once the listener has room again. The bucket is per listener: a
+  // flood of one port from an address does not lock that address out of the others.
   Refill(s, now);
-  if (s.tokens < 1) return Verdict::kOverRate;
-  s.tokens -= 1;
+  if (s.tokens[l] < 1) return Verdict::kOverRate;
+  s.tokens[l] -= 1;
   if (s.active[l] >= limits_.max_connections_per_source) return Verdict::kOverSourceCap;
   if (per_listener_[l] >= limits_.listener_max_connections[l]) return Verdict::kOverListenerCap;
   if (total_ >= limits_.max_connections) return Verdict::kOverGlobalCap;

@@ -1,5 +1,5 @@
 // Who may open a new connection to a public listener: caps on concurrent connections (per
-// listener, all listeners, per source) and a per-source token bucket on accepts. Pure and
+// listener, all listeners, per source) and a per-source, per-listener token bucket on accepts. Pure and
 // single-threaded (the front calls it from its one I/O thread); time is passed in.
 #pragma once
 
@@ -51,7 +51,7 @@ class Admission {
  private:
   struct Source {
     std::array<int64_t, kListenerCount> active{};
-    double tokens = 0;
+    std::array<double, kListenerCount> tokens{};  // accept-rate bucket per listener
     Instant refilled;
   };
   void Refill(Source& s, Instant now) const;

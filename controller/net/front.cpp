@@ -7,7 +7,10 @@
 #include <thread>
 #include <unordered_set>
 
+#include <filesystem>
+
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
@@ -35,6 +38,84 @@ std::string NumericAddress(const asio::ip::address& a) {
     return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
   return a.to_string();
 }
+
+// ALPN: gRPC clients offer "h2" and insist on it.
+int SelectH2(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in, unsigned int in_len, void*) {
+  static const unsigned char kH2[] = {2, 'h', '2'};
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, out_len, kH2, sizeof kH2, in, in_len) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// The SSL context of a TLS-terminated listener. Rebuilt when the certificate or key file
+// changes (checked at most once a second, on the front's thread); a pair that does not load
+// keeps the previous context serving and is logged.
+class TlsContext {
+ public:
+  explicit TlsContext(TlsTermination files) : files_(std::move(files)) {}
+
+  Status Load() {
+    EDGE_ASSIGN_OR_RETURN(current_, Build());
+    cert_time_ = MTime(files_.cert_file);
+    key_time_ = MTime(files_.key_file);
+    return Ok();
+  }
+
+  std::shared_ptr<asio::ssl::context> Current() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_check_ < std::chrono::seconds(1)) return current_;
+    last_check_ = now;
+    const auto cert_time = MTime(files_.cert_file), key_time = MTime(files_.key_file);
+    if (cert_time == cert_time_ && key_time == key_time_) return current_;
+    auto fresh = Build();
+    if (!fresh) {
+      log::Warn("front: the new certificate/key pair does not load; the previous one keeps serving",
+                {{"error", fresh.error().message}});
+      return current_;
+    }
+    log::Info("front: certificate reloaded", {{"cert", files_.cert_file}});
+    current_ = *fresh;
+    cert_time_ = cert_time;
+    key_time_ = key_time;
+    return current_;
+  }
+
+  const H2GuardLimits& guard() const { return files_.guard; }
+
+ private:
+  static std::filesystem::file_time_type MTime(const std::string& path) {
+    std::error_code ec;
+    return std::filesystem::last_write_time(path, ec);
+  }
+
+  Result<std::shared_ptr<asio::ssl::context>> Build() const {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    error_code ec;
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
+                     ec);
+    SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_RENEGOTIATION);
+    ctx->use_certificate_chain_file(files_.cert_file, ec);
+    if (ec) return Fail(ErrorCode::kBadConfig, "server certificate " + files_.cert_file + ": " + ec.message());
+    ctx->use_private_key_file(files_.key_file, asio::ssl::context::pem, ec);
+    if (ec) return Fail(ErrorCode::kBadConfig, "server key " + files_.key_file + ": " + ec.message());
+    if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+      return Fail(ErrorCode::kBadConfig, "server key " + files_.key_file + " does not match " + files_.cert_file);
+    SSL_CTX_set_alpn_select_cb(ctx->native_handle(), SelectH2, nullptr);
+    return ctx;
+  }
+
+  TlsTermination files_;
+  std::shared_ptr<asio::ssl::context> current_;
+  std::filesystem::file_time_type cert_time_{}, key_time_{};
+  std::chrono::steady_clock::time_point last_check_{};
+};
+
+// Read buffer of a TLS-terminated connection: OpenSSL needs one posted for every read, so it
+// is small (these listeners carry enrollments, a few KiB each).
+constexpr size_t kTlsReadBytes = 4096;
 
 }  // namespace
 
@@ -67,6 +148,7 @@ struct ConnectionFront::Impl {
     tcp::endpoint upstream;
     asio::steady_timer retry;
     std::string last_accept_error;
+    std::shared_ptr<TlsContext> tls;  // set: the front terminates TLS and guards HTTP/2
   };
   class Connection;
 
@@ -95,7 +177,8 @@ struct ConnectionFront::Impl {
   std::mutex probes_mu;  // any thread
   std::set<std::pair<std::string, uint16_t>> probes;
 
-  std::atomic<int64_t> active{0}, accepted{0}, refused{0}, timed_out{0}, accept_errors{0}, upstream_failures{0};
+  std::atomic<int64_t> active{0}, accepted{0}, refused{0}, timed_out{0}, accept_errors{0}, upstream_failures{0},
+      guard_closed{0};
 };
 
 // One client connection and, once it has sent its first bytes, its twin to gRPC. Each
@@ -116,7 +199,18 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
       ++c.front_.timed_out;
       c.Close(true);
     });
-    WaitFirstBytes();
+    if (!listener_.tls) return WaitFirstBytes();
+    // The handshake, then the first bytes in clear, must come within the same deadline.
+    guard_.emplace(listener_.tls->guard());
+    ssl_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(client_, *listener_.tls->Current());
+    ssl_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](const error_code& ec) {
+      if (self->closed_) return;
+      if (ec) {
+        self->front_.tally.Count(self->listener_.kind, "tls_handshake_failed");
+        return self->Close(true);
+      }
+      self->ReadTls(kUp, [](Connection& c, size_t n) { c.ConnectUpstream(n); });
+    });
   }
 
   // Idempotent. `reset`: send RST, keep no TIME_WAIT (limits and timeouts cut attackers).
@@ -138,6 +232,30 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
 
  private:
   enum Dir { kUp = 0, kDown = 1 };  // kUp: client → gRPC, kDown: gRPC → client
+
+  // Reads the client's next bytes in clear (TLS-terminated listeners), runs them through the
+  // HTTP/2 guard and hands them to `then`.
+  template <typename Then>
+  void ReadTls(Dir d, Then then) {
+    auto& buf = buffers_[d];
+    buf.reset(new char[kTlsReadBytes]);
+    ssl_->async_read_some(asio::buffer(buf.get(), kTlsReadBytes),
+                          [self = shared_from_this(), d, then](const error_code& ec, size_t n) {
+                            if (self->closed_) return;
+                            if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return self->OnEof(d);
+                            if (ec) return self->Close();
+                            auto why = self->guard_->Feed(std::string_view(self->buffers_[d].get(), n),
+                                                          std::chrono::steady_clock::now());
+                            if (!why.empty()) {
+                              self->front_.tally.Count(self->listener_.kind, "h2_guard");
+                              ++self->front_.guard_closed;
+                              log::Debug("front: HTTP/2 guard closed a connection",
+                                         {{"client", self->address_.ToString()}, {"why", why}});
+                              return self->Close(true);
+                            }
+                            then(*self, n);
+                          });
+  }
 
   template <typename F>
   void ArmTimer(std::chrono::steady_clock::duration after, F on_expiry) {
@@ -222,6 +340,7 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
   void Touch() { last_activity_ = std::chrono::steady_clock::now(); }
 
   void Pump(Dir d) {
+    if (d == kUp && ssl_) return ReadTls(d, [](Connection& c, size_t n) { c.Write(kUp, n); });
     From(d).async_wait(tcp::socket::wait_read, [self = shared_from_this(), d](const error_code& ec) {
       if (self->closed_) return;
       if (ec) return self->Close();
@@ -241,14 +360,15 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
 
   void Write(Dir d, size_t n) {
     Touch();
-    asio::async_write(To(d), asio::buffer(buffers_[d].get(), n),
-                      [self = shared_from_this(), d](const error_code& ec, size_t) {
-                        if (self->closed_) return;
-                        self->buffers_[d].reset();
-                        if (ec) return self->Close();
-                        self->Touch();
-                        self->Pump(d);
-                      });
+    auto done = [self = shared_from_this(), d](const error_code& ec, size_t) {
+      if (self->closed_) return;
+      self->buffers_[d].reset();
+      if (ec) return self->Close();
+      self->Touch();
+      self->Pump(d);
+    };
+    if (d == kDown && ssl_) return asio::async_write(*ssl_, asio::buffer(buffers_[d].get(), n), done);
+    asio::async_write(To(d), asio::buffer(buffers_[d].get(), n), done);
   }
 
   void OnEof(Dir d) {
@@ -273,6 +393,9 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
   std::optional<uint16_t> registered_port_;
   std::unique_ptr<char[]> buffers_[2];
   std::chrono::steady_clock::time_point last_activity_{};
+  // TLS-terminated listeners only; after client_, which it refers to.
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> ssl_;
+  std::optional<H2Guard> guard_;
 };
 
 void ConnectionFront::Impl::Accept(Listener& l) {
@@ -359,9 +482,13 @@ ConnectionFront::ConnectionFront(const ConnectionLimits& limits) : impl_(std::ma
 ConnectionFront::~ConnectionFront() { Stop(); }
 
 Result<ListenEndpoint> ConnectionFront::AddListener(ListenerKind kind, const std::string& public_address,
-                                                    uint16_t internal_port) {
+                                                    uint16_t internal_port, const std::optional<TlsTermination>& tls) {
   EDGE_ASSIGN_OR_RETURN(auto wanted, ParseListenAddress(public_address));
   auto l = std::make_unique<Impl::Listener>(impl_->io, kind);
+  if (tls) {
+    l->tls = std::make_shared<TlsContext>(*tls);
+    EDGE_TRY(l->tls->Load());
+  }
   const tcp::endpoint endpoint(asio::ip::make_address(wanted.address), wanted.port);
   l->upstream = tcp::endpoint(asio::ip::address_v4::loopback(), internal_port);
   error_code ec;
@@ -417,8 +544,9 @@ void ConnectionFront::Stop() {
 const PeerDirectory& ConnectionFront::peers() const { return impl_->peers; }
 
 FrontStats ConnectionFront::stats() const {
-  return FrontStats{impl_->active.load(),    impl_->accepted.load(),      impl_->refused.load(),
-                    impl_->timed_out.load(), impl_->accept_errors.load(), impl_->upstream_failures.load()};
+  return FrontStats{impl_->active.load(),        impl_->accepted.load(),      impl_->refused.load(),
+                    impl_->timed_out.load(),     impl_->accept_errors.load(), impl_->upstream_failures.load(),
+                    impl_->guard_closed.load()};
 }
 
 void ConnectionFront::ExpectProbe(const ListenEndpoint& from) {

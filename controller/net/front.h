@@ -11,10 +11,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/core/result.h"
+#include "controller/net/h2_guard.h"
 #include "controller/net/limits.h"
 #include "controller/net/peer_directory.h"
 
@@ -30,6 +32,16 @@ struct ListenEndpoint {
 // the kernel pick. Errors (kBadConfig) name the address.
 Result<ListenEndpoint> ParseListenAddress(const std::string& text);
 
+// A listener whose TLS the front terminates (the enrollment listener: server TLS only, no
+// client identity to pass on). The front then sees the HTTP/2 frames and runs an H2Guard on
+// what each client sends, and forwards HTTP/2 in clear to the internal port. The certificate
+// and key files are re-read when they change.
+struct TlsTermination {
+  std::string cert_file;
+  std::string key_file;
+  H2GuardLimits guard;
+};
+
 struct FrontStats {
   int64_t active = 0;           // connections held now (probes excluded)
   int64_t accepted = 0;         // admitted since start
@@ -37,6 +49,7 @@ struct FrontStats {
   int64_t timed_out = 0;        // cut by the first-bytes or idle limit
   int64_t accept_errors = 0;    // accept() failures (EMFILE, ENFILE, ...), each followed by a pause
   int64_t upstream_failures = 0;
+  int64_t guard_closed = 0;     // cut by the HTTP/2 guard (TLS-terminated listeners)
 };
 
 class ConnectionFront {
@@ -48,7 +61,9 @@ class ConnectionFront {
 
   // Binds `public_address` and splices what it accepts to 127.0.0.1:`internal_port`. Returns
   // the bound public endpoint (its real port when the address asked for 0). Before Start().
-  Result<ListenEndpoint> AddListener(ListenerKind kind, const std::string& public_address, uint16_t internal_port);
+  // With `tls`, the front terminates TLS and guards HTTP/2 (errors: kBadConfig naming the file).
+  Result<ListenEndpoint> AddListener(ListenerKind kind, const std::string& public_address, uint16_t internal_port,
+                                     const std::optional<TlsTermination>& tls = std::nullopt);
 
   void Start();  // starts the I/O thread
   // Closes the public ports; connections already spliced go on (gRPC drains them).

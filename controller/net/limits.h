@@ -28,7 +28,7 @@ struct ConnectionLimits {
   int64_t max_connections = 12000;  // all listeners together
   int64_t listener_max_connections[kListenerCount] = {10000, 1000, 512};  // agent, enroll, operator
   int64_t max_connections_per_source = 256;  // per IPv4 address or IPv6 /64, per listener
-  double accepts_per_second_per_source = 20;  // token bucket refill, per source, all listeners
+  double accepts_per_second_per_source = 20;  // token bucket refill, per source and listener
   int64_t accept_burst_per_source = 100;      // token bucket size
   int64_t first_bytes_timeout_ms = 10000;     // a new connection must send something by then
   int64_t idle_timeout_seconds = 120;         // no byte either way for this long → closed

@@ -64,7 +64,8 @@ void SelfCheckRunner::Tick() {
             failed_ = true;
             on_failure_(*failure);
           }
-        });
+        },
+        target.protocol);
   }
   if (auto failure = check_.Evaluate(now); failure && !failed_) {
     failed_ = true;

@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "controller/net/front.h"
+#include "controller/net/tls_probe.h"
 #include "controller/net/self_check.h"
 
 namespace edge::controller::net {
@@ -22,6 +23,7 @@ struct ProbeTarget {
   std::string name;  // e.g. "agent (public)"
   ListenEndpoint endpoint;
   bool through_front = false;  // the front must let this probe pass its limits
+  ProbeProtocol protocol = ProbeProtocol::kTls;
 };
 
 class SelfCheckRunner {

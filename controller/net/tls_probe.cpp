@@ -5,6 +5,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <openssl/ssl.h>
 
@@ -57,7 +58,7 @@ struct Probe : std::enable_shared_from_this<Probe> {
   asio::steady_timer timer;
   std::function<void(ProbeResult)> done;
   std::string hello;
-  std::array<unsigned char, 1> first{};
+  std::array<unsigned char, 9> first{};  // a TLS record's first byte, or an HTTP/2 frame header
   bool finished = false;
 };
 
@@ -65,9 +66,11 @@ struct Probe : std::enable_shared_from_this<Probe> {
 
 void ProbeTlsListener(asio::io_context& io, const ListenEndpoint& target, std::chrono::milliseconds timeout,
                       const std::function<void(const ListenEndpoint& local)>& before_connect,
-                      std::function<void(ProbeResult)> done) {
+                      std::function<void(ProbeResult)> done, ProbeProtocol protocol) {
   auto probe = std::make_shared<Probe>(io, std::move(done));
-  probe->hello = MakeClientHello();
+  // HTTP/2 in clear: the client preface and an empty SETTINGS frame.
+  static const std::string kH2Hello = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string("\0\0\0\x04\0\0\0\0\0", 9);
+  probe->hello = protocol == ProbeProtocol::kTls ? MakeClientHello() : kH2Hello;
   if (probe->hello.empty()) return probe->Finish(false, "cannot make a TLS ClientHello");
   error_code ec;
   const auto address = asio::ip::make_address(target.address, ec);
@@ -83,13 +86,22 @@ void ProbeTlsListener(asio::io_context& io, const ListenEndpoint& target, std::c
   probe->timer.async_wait([probe](const error_code& wait_ec) {
     if (!wait_ec) probe->Finish(false, "no TLS answer within the deadline");
   });
-  probe->socket.async_connect(remote, [probe](const error_code& connect_ec) {
+  probe->socket.async_connect(remote, [probe, protocol](const error_code& connect_ec) {
     if (probe->finished) return;
     if (connect_ec) return probe->Finish(false, "connect: " + connect_ec.message());
-    asio::async_write(probe->socket, asio::buffer(probe->hello), [probe](const error_code& write_ec, size_t) {
+    asio::async_write(probe->socket, asio::buffer(probe->hello), [probe, protocol](const error_code& write_ec, size_t) {
       if (probe->finished) return;
-      if (write_ec) return probe->Finish(false, "sending the ClientHello: " + write_ec.message());
-      probe->socket.async_read_some(asio::buffer(probe->first), [probe](const error_code& read_ec, size_t n) {
+      if (write_ec) return probe->Finish(false, "sending the hello: " + write_ec.message());
+      if (protocol == ProbeProtocol::kPlainHttp2) {
+        asio::async_read(probe->socket, asio::buffer(probe->first), [probe](const error_code& read_ec, size_t) {
+          if (probe->finished) return;
+          if (read_ec) return probe->Finish(false, "no HTTP/2 answer: " + read_ec.message());
+          const bool settings = probe->first[3] == 0x04;
+          probe->Finish(settings, settings ? "" : "the answer is not an HTTP/2 SETTINGS frame");
+        });
+        return;
+      }
+      probe->socket.async_read_some(asio::buffer(probe->first, 1), [probe](const error_code& read_ec, size_t n) {
         if (probe->finished) return;
         if (read_ec || n == 0) return probe->Finish(false, "no TLS answer: " + read_ec.message());
         const bool tls = probe->first[0] == kTlsHandshakeRecord || probe->first[0] == kTlsAlertRecord;

@@ -22,11 +22,16 @@ struct ProbeResult {
   std::string detail;  // why it failed
 };
 
+// What the probed port speaks: TLS (answered by a TLS record), or HTTP/2 in clear (the
+// enrollment listener's internal port, behind the front's TLS termination: answered by the
+// server's SETTINGS frame).
+enum class ProbeProtocol { kTls, kPlainHttp2 };
+
 // Runs on `io`; calls `done` exactly once, on `io`. `before_connect` is called with the
 // probe's local endpoint after bind and before connect (the front uses it to let the probe
 // pass its limits).
 void ProbeTlsListener(boost::asio::io_context& io, const ListenEndpoint& target, std::chrono::milliseconds timeout,
                       const std::function<void(const ListenEndpoint& local)>& before_connect,
-                      std::function<void(ProbeResult)> done);
+                      std::function<void(ProbeResult)> done, ProbeProtocol protocol = ProbeProtocol::kTls);
 
 }  // namespace edge::controller::net
