@@ -386,6 +386,14 @@ void AgentApp::HandleTarget(const std::string& model, const std::string& version
   const std::string digest = crypto::Sha256Hex(envelope);
   auto& local = models_[model];
   local.model = model;
+  // What already runs, or is being worked on, needs no new verdict: it was verified when it was
+  // accepted (and its install re-verifies it). Above all, an expired policy must not turn the
+  // controller's re-sent desired state for the active version into a refusal of it. (The floor
+  // passed here is the device's own, so only Reconcile's "nothing to do" rules can answer kNothing.)
+  if (Reconcile({local.active_version, local.active_digest, local.floor, local.state, local.target_version,
+                 local.target_digest},
+                {version, digest, local.floor}) == ReconcileDecision::kNothing)
+    return;
   // Nothing signed, nothing run: verify before any byte is fetched. Under an expired policy
   // nothing verifies; say why in words an operator can act on.
   auto manifest = [&]() -> Result<bundle::Manifest> {
