@@ -513,6 +513,14 @@ void AgentApp::RunAction(const std::string& model, UpdateAction action) {
     case UpdateAction::kDownload:
       return StartDownload(model);
     case UpdateAction::kVerify: {
+      // An update resumed (or still downloading) when the held policy expired: a refusal under
+      // this policy, like one at HandleTarget, so a newer policy lets the next desired state
+      // start it again.
+      if (auto blocked = PolicyBlocksInstalls()) {
+        const std::string version = r.target_version, digest = r.target_digest;  // r is rewritten below
+        log::Warn("target version refused", {{"model", model}, {"version", version}, {"error", *blocked}});
+        return RecordFailure(model, version, digest, "", "refused " + version + ": " + *blocked);
+      }
       // Re-verify the signature against the policy we hold now (it may have rotated) and the
       // floor, then every blob's size and digest.
       auto envelope_bytes = r.target_envelope;
