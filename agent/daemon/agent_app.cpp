@@ -528,7 +528,6 @@ void AgentApp::RunAction(const std::string& model, UpdateAction action) {
       auto policy = policy_;
       auto now = clock_.NowUnix();
       return OnWorker(model, [this, envelope_bytes, floor, policy, now]() -> Status {
-        if (auto expired = PolicyExpiredReason(policy, now)) return Fail(ErrorCode::kFailedPrecondition, *expired);
         EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(envelope_bytes));
         EDGE_ASSIGN_OR_RETURN(auto m, bundle::VerifyManifest(envelope, policy, now));
         EDGE_TRY(bundle::CheckSecurityFloor(m, floor));
