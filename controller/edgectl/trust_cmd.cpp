@@ -228,7 +228,7 @@ void PrintInfo(const pb::TrustPolicyInfo& info, OutputFormat format) {
     PrintJson({{"version", info.version()}, {"fleet", info.fleet()}, {"expires", info.expires()}, {"keys", keys}});
     return;
   }
-  std::cout << "Version:  v" << info.version() << "\nFleet:    " << info.fleet()
+  std::cout << "Version:  v" << info.version() << "\nFleet:    " << TerminalSafe(info.fleet())
             << "\nExpires:  " << (info.expires() == 0 ? "never" : FormatTime(info.expires())) << "\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& k : info.keys())

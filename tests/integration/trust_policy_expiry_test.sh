@@ -78,29 +78,28 @@ lf_edgectl trust rotate --policy "$LF_DIR/policy-v2.json" --root-key "$pki/relea
   --out "$LF_DIR/policy-v3.json" --expires never >/dev/null 2>&1 || lf_die "rotate v3 (from an expired v2)"
 hand_policy "$LF_DIR/policy-v3.json"
 lf_wait_for 20 adopted 3 || lf_die "agent did not adopt v3 (handed over by $policy_path)"
+if [ "$policy_path" = push ]; then
+  expect_contains "Version:  v3" "$(lf_edgectl trust get 2>&1)"
+fi
 lf_wait_for 60 lf_site_on plant-7 mlp v2 || lf_die "v2 did not install under v3 (state: $(device_state gw-1))"
 serving v2 || lf_die "v2 does not answer"
 ok "v3 adopted (handed over by $policy_path), v2 committed and serving"
 
 step "a different policy with the same version is refused"
-if [ "$policy_path" = push ]; then
-  # A controller with PushTrustPolicy refuses an equal version itself and may prefer the pushed
-  # policy over its file; the agent's own check is unit-tested (trust_policy_check_test.cpp).
-  echo "   skipped: the controller takes pushed policies; it does not hand a second v3 to agents"
-else
-  openssl genpkey -algorithm ed25519 -out "$LF_DIR/release-2.key" 2>/dev/null &&
-    openssl pkey -in "$LF_DIR/release-2.key" -pubout -out "$LF_DIR/release-2.pub" 2>/dev/null || lf_die "openssl keygen"
-  lf_edgectl trust rotate --policy "$LF_DIR/policy-v2.json" --root-key "$pki/release-root.key" \
-    --out "$LF_DIR/policy-v3-twin.json" --add-key "$LF_DIR/release-2.pub=mlp" --expires never >/dev/null 2>&1 ||
-    lf_die "rotate twin v3"
-  serve_policy "$LF_DIR/policy-v3-twin.json"
-  conflict() { grep -q 'refusing trust policy v3: its content differs' "$LF_DIR/gw-1.log"; }
-  lf_wait_for 20 conflict || lf_die "agent did not refuse the second v3"
-  sleep 3
-  [ "$(grep -c 'its content differs' "$LF_DIR/gw-1.log")" -eq 1 ] || lf_die "the refusal was logged more than once"
-  lf_site_on plant-7 mlp v2 || lf_die "v2 is no longer committed"
-  ok "second v3 refused (logged once), v2 keeps serving"
-fi
+openssl genpkey -algorithm ed25519 -out "$LF_DIR/release-2.key" 2>/dev/null &&
+  openssl pkey -in "$LF_DIR/release-2.key" -pubout -out "$LF_DIR/release-2.pub" 2>/dev/null || lf_die "openssl keygen"
+lf_edgectl trust rotate --policy "$LF_DIR/policy-v2.json" --root-key "$pki/release-root.key" \
+  --out "$LF_DIR/policy-v3-twin.json" --add-key "$LF_DIR/release-2.pub=mlp" --expires never >/dev/null 2>&1 ||
+  lf_die "rotate twin v3"
+# Through the file: the controller refuses to take an equal version by push, and at start it
+# serves its file unless a pushed policy is strictly newer.
+serve_policy "$LF_DIR/policy-v3-twin.json"
+conflict() { grep -q 'refusing trust policy v3: its content differs' "$LF_DIR/gw-1.log"; }
+lf_wait_for 20 conflict || lf_die "agent did not refuse the second v3"
+sleep 3
+[ "$(grep -c 'its content differs' "$LF_DIR/gw-1.log")" -eq 1 ] || lf_die "the refusal was logged more than once"
+lf_site_on plant-7 mlp v2 || lf_die "v2 is no longer committed"
+ok "second v3 refused (logged once), v2 keeps serving"
 
 step "an altered stored policy still stops the agent at start"
 lf_kill_agent gw-1
