@@ -20,7 +20,10 @@ struct ProbationObservation {
   int64_t now = 0;          // unix seconds
   int64_t started_at = 0;   // when the version started serving
   int restarts = 0;         // agent restarts since started_at
-  uint64_t inferences = 0;  // requests served by the version under probation
+  // Runs of the version under probation and the model's own errors among them (engine failure,
+  // non-finite output). Requests refused as the client's bad input are in neither: the model
+  // never ran for them (serve::Stats::rejected).
+  uint64_t inferences = 0;
   uint64_t errors = 0;
   double p99_us = 0.0;
 };

@@ -16,6 +16,10 @@ struct LocalModel {
   UpdateState state = UpdateState::kIdle;
   std::string target_version;
   std::string target_digest;   // envelope being worked on, or that failed
+  // The failure was a refusal before any work (signature, trust policy, floor): a verdict on
+  // the envelope under the policy held then, not on the model. The caller re-verifies the
+  // envelope against the policy it holds now; if that passes, the target is started.
+  bool target_refused = false;
 };
 
 struct DesiredModelView {

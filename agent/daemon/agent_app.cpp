@@ -6,6 +6,7 @@
 
 #include "agent/core/crash_point.h"
 #include "agent/core/reconcile.h"
+#include "agent/core/trust_policy_check.h"
 #include "agent/daemon/process_stats.h"
 #include "agent/runtime/health_gate.h"
 #include "common/core/fs.h"
@@ -18,6 +19,7 @@ namespace edge::agent {
 
 namespace {
 const char* kGenerationKey = "desired_generation";  // the newest desired-state generation seen
+const char* kFleetKey = "enrolled_fleet";           // the fleet named in the enrollment response
 
 // The manifest inside the stored target envelope. It was verified when the target was accepted
 // (and is verified again in the verify step), so parsing is all that is needed here.
@@ -89,8 +91,11 @@ Result<AgentApp::Identity> AgentApp::LoadOrEnroll() {
   log::Info("enrolling", {{"device", config_.device_name}, {"endpoint", config_.enroll_endpoint}});
   EDGE_ASSIGN_OR_RETURN(auto resp, Enroll({config_.enroll_endpoint, *ca, token, config_.device_name, csr}));
   // The trust policy must verify against the root pinned in our config, whatever the
-  // controller says.
+  // controller says, and be for the fleet we enrolled into.
+  enrolled_fleet_ = resp.fleet();
   EDGE_TRY(AdoptTrustPolicy(resp.trust_policy()));
+  if (enrolled_fleet_.empty()) enrolled_fleet_ = policy_.fleet;
+  EDGE_TRY(store_->SetMeta(kFleetKey, enrolled_fleet_));
   EDGE_TRY(fs::WriteFileAtomic(dir / "key.pem", key_pem, 0600));
   EDGE_TRY(fs::WriteFileAtomic(dir / "cert.pem", resp.certificate_pem(), 0600));
   EDGE_ASSIGN_OR_RETURN(auto info, crypto::ParseCertificate(resp.certificate_pem()));
@@ -160,26 +165,68 @@ Status AgentApp::InstallRenewedIdentity(const std::string& cert_pem, const std::
 Status AgentApp::AdoptTrustPolicy(const std::string& bytes) {
   if (bytes == policy_envelope_) return Ok();
   EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(bytes));
+  // A policy we take on must be valid now; only the one already held may be past its expiry.
   EDGE_ASSIGN_OR_RETURN(auto policy, bundle::VerifyTrustPolicy(envelope, root_, clock_.NowUnix()));
-  if (!policy_envelope_.empty() && policy.version <= policy_.version) {
-    if (policy.version < policy_.version)
-      return Fail(ErrorCode::kFailedPrecondition, "refusing trust policy v" + std::to_string(policy.version) +
-                                                      ", older than the pinned v" + std::to_string(policy_.version));
-    return Ok();
+  const HeldPolicy held{policy_, policy_payload_};
+  auto decision = DecidePolicyUpdate(policy_envelope_.empty() ? nullptr : &held, policy, envelope.payload,
+                                     enrolled_fleet_);
+  switch (decision.decision) {
+    case PolicyUpdate::kSame:
+      return Ok();
+    case PolicyUpdate::kOlder:
+    case PolicyUpdate::kConflict:
+      return Fail(ErrorCode::kFailedPrecondition, decision.reason);
+    case PolicyUpdate::kOtherFleet:
+      return Fail(ErrorCode::kPermissionDenied, decision.reason);
+    case PolicyUpdate::kAdopt:
+      break;
   }
   EDGE_TRY(store_->SaveTrustPolicy(bytes));
+  const uint64_t previous = policy_.version;
   policy_ = std::move(policy);
   policy_envelope_ = bytes;
-  log::Info("trust policy adopted", {{"version", policy_.version}});
+  policy_payload_ = std::move(envelope.payload);
+  policy_version_ = policy_.version;
+  expiry_logged_ = false;
+  log::Info("trust policy adopted", {{"version", policy_.version}, {"previous", previous},
+                                     {"expires", policy_.expires ? *policy_.expires : 0}});
   return Ok();
 }
 
 Status AgentApp::LoadTrustPolicy() {
-  EDGE_ASSIGN_OR_RETURN(auto stored, store_->LoadTrustPolicy(root_, clock_.NowUnix()));
+  EDGE_ASSIGN_OR_RETURN(auto stored, store_->LoadTrustPolicyEnvelope());
   if (!stored) return Ok();
-  policy_ = std::move(stored->policy);
-  policy_envelope_ = std::move(stored->envelope);
+  auto check = ClassifyStoredPolicy(*stored, root_, clock_.NowUnix());
+  if (check.standing == StoredPolicyStanding::kBad)
+    return Fail(ErrorCode::kPermissionDenied, "stored trust policy does not verify against the pinned release root (" +
+                                                  config_.release_root_public_key + "): " + check.problem);
+  policy_ = std::move(check.policy);
+  policy_envelope_ = std::move(*stored);
+  policy_payload_ = std::move(check.payload);
+  policy_version_ = policy_.version;
   return Ok();
+}
+
+Status AgentApp::LoadEnrolledFleet() {
+  EDGE_ASSIGN_OR_RETURN(auto fleet, store_->GetMeta(kFleetKey));
+  if (fleet) {
+    enrolled_fleet_ = *fleet;
+    return Ok();
+  }
+  if (policy_envelope_.empty()) return Ok();  // not enrolled yet: enrollment records it
+  enrolled_fleet_ = policy_.fleet;
+  return store_->SetMeta(kFleetKey, enrolled_fleet_);
+}
+
+std::optional<std::string> AgentApp::PolicyBlocksInstalls() {
+  auto reason = PolicyExpiredReason(policy_, clock_.NowUnix());
+  if (reason && !expiry_logged_) {
+    expiry_logged_ = true;
+    log::Warn("trust policy expired: this agent keeps serving and connecting, but installs nothing until the "
+              "controller hands it a newer policy signed by the release root",
+              {{"version", policy_.version}, {"expires", *policy_.expires}, {"detail", *reason}});
+  }
+  return reason;
 }
 
 Status AgentApp::Start() {
@@ -189,6 +236,7 @@ Status AgentApp::Start() {
   EDGE_ASSIGN_OR_RETURN(auto store, StateStore::Open((config_.state_dir / "state.db").string()));
   store_.emplace(std::move(store));
   EDGE_TRY(LoadTrustPolicy());
+  EDGE_TRY(LoadEnrolledFleet());
   started_at_ = clock_.NowUnix();
   last_sample_ = SampleProcess();
   EDGE_TRY(fs::CreateDirectories(config_.state_dir / "inbox", 0700));
@@ -248,13 +296,12 @@ Status AgentApp::Start() {
                   [rng = std::make_shared<std::mt19937_64>(std::random_device{}())] {
                     return std::uniform_real_distribution<double>(0.0, 1.0)(*rng);
                   });
-  const uint64_t policy_version = policy_.version;
   link_ = std::make_unique<ControllerLink>(
       LinkIdentity{config_.controller, identity.ca_pem, identity.cert_pem, identity.key_pem},
-      [this, policy_version] {
+      [this] {
         edge::v1::Hello hello;
         hello.set_agent_version(kAgentVersion);
-        hello.set_trust_policy_version(policy_version);
+        hello.set_trust_policy_version(policy_version_.load());
         std::lock_guard lock(snapshot_mu_);
         *hello.mutable_models() = snapshot_.models();
         return hello;
@@ -279,14 +326,21 @@ Status AgentApp::Start() {
   ScheduleReport();
   ScanInbox();
   ScheduleInbox();
-  log::Info("agent started", {{"device", identity.device_id}, {"trust_policy_version", policy_.version}});
+  log::Info("agent started", {{"device", identity.device_id}, {"fleet", enrolled_fleet_},
+                              {"trust_policy_version", policy_.version}});
+  PolicyBlocksInstalls();  // says so once at start when the held policy has expired
   return Ok();
 }
 
 void AgentApp::OnDesired(const edge::v1::DesiredState& desired) {
   if (!desired.trust_policy().empty()) {
-    if (auto s = AdoptTrustPolicy(desired.trust_policy()); !s)
-      log::Warn("trust policy from controller refused", {{"error", s.error().message}});
+    if (auto s = AdoptTrustPolicy(desired.trust_policy()); !s) {
+      // Logged once per distinct envelope: the controller re-sends it with every desired state.
+      const std::string digest = crypto::Sha256Hex(desired.trust_policy());
+      if (digest != last_refused_policy_)
+        log::Warn("trust policy from controller refused", {{"error", s.error().message}, {"sha256", digest}});
+      last_refused_policy_ = digest;
+    }
   }
   if (desired.generation() > last_generation_) {
     last_generation_ = desired.generation();
@@ -332,19 +386,36 @@ void AgentApp::HandleTarget(const std::string& model, const std::string& version
   const std::string digest = crypto::Sha256Hex(envelope);
   auto& local = models_[model];
   local.model = model;
-  // Nothing signed, nothing run: verify before any byte is fetched.
-  auto manifest = bundle::ParseEnvelope(envelope).and_then([&](const bundle::Envelope& e) {
-    return bundle::VerifyManifest(e, policy_, clock_.NowUnix());
-  });
+  // What already runs, or is being worked on, needs no new verdict: it was verified when it was
+  // accepted (and its install re-verifies it). Above all, an expired policy must not turn the
+  // controller's re-sent desired state for the active version into a refusal of it. (The floor
+  // passed here is the device's own, so only Reconcile's "nothing to do" rules can answer kNothing.)
+  if (Reconcile({local.active_version, local.active_digest, local.floor, local.state, local.target_version,
+                 local.target_digest},
+                {version, digest, local.floor}) == ReconcileDecision::kNothing)
+    return;
+  // Nothing signed, nothing run: verify before any byte is fetched. Under an expired policy
+  // nothing verifies; say why in words an operator can act on.
+  auto manifest = [&]() -> Result<bundle::Manifest> {
+    if (auto blocked = PolicyBlocksInstalls()) return Fail(ErrorCode::kFailedPrecondition, *blocked);
+    return bundle::ParseEnvelope(envelope).and_then([&](const bundle::Envelope& e) {
+      return bundle::VerifyManifest(e, policy_, clock_.NowUnix());
+    });
+  }();
   if (manifest && (manifest->name != model || manifest->version != version))
     manifest = tl::unexpected(Error{ErrorCode::kPermissionDenied, "signed manifest is for " + manifest->name + ":" +
                                                                       manifest->version + ", not " + model + ":" + version});
-  LocalModel view{local.active_version, local.active_digest, local.floor, local.state, local.target_version, local.target_digest};
+  // A refusal stores no envelope (RecordFailure below): that marks it as a verdict under the
+  // policy held then, which the next desired state re-checks against the policy held now.
+  const bool refused = local.state == UpdateState::kFailed && local.target_envelope.empty();
+  LocalModel view{local.active_version, local.active_digest, local.floor, local.state, local.target_version,
+                  local.target_digest, refused};
   if (!manifest) {
-    if (local.target_digest == digest && local.state == UpdateState::kFailed) return;
+    const std::string detail = "refused " + version + ": " + manifest.error().message;
+    if (local.target_digest == digest && local.state == UpdateState::kFailed && local.detail == detail) return;
     log::Warn("target version refused", {{"model", model}, {"version", version}, {"error", manifest.error().message}});
     local.target_local = from_file;
-    RecordFailure(model, version, digest, "", "refused " + version + ": " + manifest.error().message);
+    RecordFailure(model, version, digest, "", detail);
     return;
   }
   switch (Reconcile(view, {version, digest, manifest->security_version})) {
@@ -442,6 +513,14 @@ void AgentApp::RunAction(const std::string& model, UpdateAction action) {
     case UpdateAction::kDownload:
       return StartDownload(model);
     case UpdateAction::kVerify: {
+      // An update resumed (or still downloading) when the held policy expired: a refusal under
+      // this policy, like one at HandleTarget, so a newer policy lets the next desired state
+      // start it again.
+      if (auto blocked = PolicyBlocksInstalls()) {
+        const std::string version = r.target_version, digest = r.target_digest;  // r is rewritten below
+        log::Warn("target version refused", {{"model", model}, {"version", version}, {"error", *blocked}});
+        return RecordFailure(model, version, digest, "", "refused " + version + ": " + *blocked);
+      }
       // Re-verify the signature against the policy we hold now (it may have rotated) and the
       // floor, then every blob's size and digest.
       auto envelope_bytes = r.target_envelope;
@@ -795,6 +874,7 @@ void AgentApp::ScheduleReport() {
     if (ec) return;
     SendReport();
     MaybeRenewCertificate();
+    PolicyBlocksInstalls();  // logs once when the held policy expires while running
     ScheduleReport();
   });
 }

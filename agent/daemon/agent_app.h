@@ -54,8 +54,18 @@ class AgentApp {
   // Renews the device certificate once two thirds of its lifetime have passed.
   void MaybeRenewCertificate();
   Status InstallRenewedIdentity(const std::string& cert_pem, const std::string& key_pem);
+  // Verifies the stored policy's signature against the pinned root at every start; an expired
+  // one is kept (the agent starts and serves) and only blocks installs.
   Status LoadTrustPolicy();
+  // A policy from enrollment or the controller: it must verify now (expiry included) and be a
+  // higher version for this device's fleet (DecidePolicyUpdate).
   Status AdoptTrustPolicy(const std::string& envelope_bytes);
+  // The fleet the device enrolled into, from state.db; a state dir from before it was recorded
+  // takes the held policy's fleet (verified at enrollment) and records it.
+  Status LoadEnrolledFleet();
+  // Why installs are refused now (the held policy has expired), or nullopt. Logs it once per
+  // policy version.
+  std::optional<std::string> PolicyBlocksInstalls();
 
   void OnDesired(const edge::v1::DesiredState& desired);
   // A version to move a model to, from the controller or from a local install (`from_file`):
@@ -117,6 +127,11 @@ class AgentApp {
   crypto::Ed25519PublicKey root_{};
   bundle::TrustPolicy policy_;
   std::string policy_envelope_;
+  std::string policy_payload_;           // the signed bytes inside policy_envelope_
+  std::string enrolled_fleet_;
+  bool expiry_logged_ = false;           // the held policy's expiry was logged (once per version)
+  std::string last_refused_policy_;      // sha256 of the last refused policy envelope (logged once)
+  std::atomic<uint64_t> policy_version_{0};  // policy_.version, for the link thread's hello
   std::map<std::string, ModelRecord> models_;
   std::map<std::string, uint64_t> epochs_;  // bumped when a model's target changes
   std::atomic<bool> cancel_downloads_{false};

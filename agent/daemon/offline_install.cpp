@@ -4,6 +4,7 @@
 #include <iostream>
 #include <thread>
 
+#include "agent/core/trust_policy_check.h"
 #include "agent/store/bundle_import.h"
 #include "agent/store/state_store.h"
 #include "common/bundle/bundle.h"
@@ -22,14 +23,24 @@ int ExitFor(const Error& e) {
   }
 }
 
-// The trust policy pinned at enrollment, verified again against the configured root key.
+// The trust policy pinned at enrollment, verified again against the configured root key. An
+// expired one refuses the install with the reason; the running agent still serves.
 Result<bundle::TrustPolicy> PinnedPolicy(const AgentConfig& config, StateStore& store, int64_t now) {
   EDGE_ASSIGN_OR_RETURN(auto root, LoadReleaseRoot(config));
-  EDGE_ASSIGN_OR_RETURN(auto stored, store.LoadTrustPolicy(root, now));
+  EDGE_ASSIGN_OR_RETURN(auto stored, store.LoadTrustPolicyEnvelope());
   if (!stored)
     return Fail(ErrorCode::kFailedPrecondition, "this device has no trust policy yet: start edge-agent once so it "
                                                 "enrolls, then install");
-  return std::move(stored->policy);
+  auto check = ClassifyStoredPolicy(*stored, root, now);
+  switch (check.standing) {
+    case StoredPolicyStanding::kValid:
+      return std::move(check.policy);
+    case StoredPolicyStanding::kExpired:
+      return Fail(ErrorCode::kFailedPrecondition, "refusing the install: " + check.problem);
+    case StoredPolicyStanding::kBad:
+      break;
+  }
+  return Fail(ErrorCode::kPermissionDenied, "stored trust policy: " + check.problem);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "agent/serve/oip_service.h"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -177,6 +178,34 @@ void FillRaw(const PlannedInput& in, std::span<float> dst) {
   }
 }
 
+// NaN and Inf are not measurements: a model fed them answers garbage or a non-finite output,
+// which would count as the model's error. They are refused here as the client's.
+Status CheckFinite(const PlannedInput& in, std::span<const float> values) {
+  for (size_t j = 0; j < values.size(); ++j) {
+    if (!std::isfinite(values[j])) {
+      return BadInput(in.tensor->name(), "element " + std::to_string(j) + " is " +
+                                             (std::isnan(values[j]) ? "NaN" : values[j] > 0 ? "+Inf" : "-Inf") +
+                                             "; inputs must be finite numbers");
+    }
+  }
+  return Ok();
+}
+
+// Everything the client sent, checked and copied into the lease's input buffers. An error here
+// is the client's (Stats::rejected), never the model's.
+Status FillInputs(const std::vector<PlannedInput>& inputs, ContextLease& lease) {
+  for (const PlannedInput& in : inputs) {
+    auto dst = lease.input(in.model_index);
+    if (in.raw) {
+      FillRaw(in, dst);
+    } else {
+      EDGE_TRY(FillTyped(in, dst));
+    }
+    if (in.dtype.dtype == Dtype::kFp32) EDGE_TRY(CheckFinite(in, dst));
+  }
+  return Ok();
+}
+
 void SetTensorMetadata(const engine::TensorInfo& info,
                        inference::ModelMetadataResponse::TensorMetadata* out) {
   out->set_name(info.name);
@@ -197,24 +226,26 @@ Status Infer(Registry& registry, const inference::ModelInferRequest& request,
              inference::ModelInferResponse& response) {
   EDGE_ASSIGN_OR_RETURN(auto served, registry.Find(request.model_name(), request.model_version()));
   const engine::Model& model = served->model();
-  EDGE_ASSIGN_OR_RETURN(auto inputs, PlanInputs(request, model));
-  EDGE_ASSIGN_OR_RETURN(auto outputs, PlanOutputs(request, model));
+  // Up to Run() every failure is the client's request: counted as rejected, not as an error.
+  auto rejected = [&](const Error& e) -> Status {
+    served->RecordRejected();
+    return Fail(e);
+  };
+  auto inputs = PlanInputs(request, model);
+  if (!inputs) return rejected(inputs.error());
+  auto outputs = PlanOutputs(request, model);
+  if (!outputs) return rejected(outputs.error());
 
   ContextLease lease = served->Acquire();
-  for (const PlannedInput& in : inputs) {
-    if (in.raw) {
-      FillRaw(in, lease.input(in.model_index));
-    } else {
-      EDGE_TRY(FillTyped(in, lease.input(in.model_index)));
-    }
-  }
+  if (auto s = FillInputs(*inputs, lease); !s) return rejected(s.error());
+  // From here on a failure is the model's (an engine error, a non-finite output): Run() counts it.
   EDGE_TRY(lease.Run());
 
   const bool raw = request.raw_input_contents_size() > 0;
   response.set_model_name(served->model_name());
   response.set_model_version(served->version());
   response.set_id(request.id());
-  for (size_t index : outputs) {
+  for (size_t index : *outputs) {
     const engine::TensorInfo& info = model.outputs()[index];
     const auto values = lease.output(index);
     auto* out = response.add_outputs();

@@ -5,9 +5,11 @@
 // or none); every model input exactly once, matched by name, with exactly the model's shape.
 // Outputs are FP32, raw when the request was raw, and model_version names the version that ran.
 // Errors: unknown model or version -> NOT_FOUND; a malformed request (bad dtype, shape, element
-// or byte count, missing, duplicate or unknown tensor, unparsable bytes) -> INVALID_ARGUMENT; a
-// request over the server's size limit -> RESOURCE_EXHAUSTED (gRPC enforces it); a model failure
-// or a NaN/Inf output -> INTERNAL, counted in the version's error statistics.
+// or byte count, missing, duplicate or unknown tensor, NaN or Inf in an FP32 input, unparsable
+// bytes) -> INVALID_ARGUMENT, counted as `rejected`, never as a model error; a request over the
+// server's size limit -> RESOURCE_EXHAUSTED (gRPC enforces it before any model is involved); a
+// model failure or a NaN/Inf output -> INTERNAL, counted in the version's error statistics
+// (what probation and health reports judge the model by).
 //
 // Why the callback API: an inference is short CPU work with no I/O, so it runs inline on the
 // thread that received the request, with no thread hand-off and no per-call reactor state; the

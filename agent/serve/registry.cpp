@@ -172,12 +172,15 @@ void ServedVersion::RecordRun(int64_t ns, bool ok) {
   latency_.Record(ns);
 }
 
+void ServedVersion::RecordRejected() { rejected_.fetch_add(1, std::memory_order_relaxed); }
+
 Stats ServedVersion::Snapshot() const {
   Stats stats;
   stats.model = model_name_;
   stats.version = version_;
   stats.inferences = inferences_.load(std::memory_order_relaxed);
   stats.errors = errors_.load(std::memory_order_relaxed);
+  stats.rejected = rejected_.load(std::memory_order_relaxed);
   stats.latency_buckets = latency_.Snapshot();
   stats.p50_us = LatencyHistogram::PercentileUs(stats.latency_buckets, 50);
   stats.p99_us = LatencyHistogram::PercentileUs(stats.latency_buckets, 99);

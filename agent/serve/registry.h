@@ -51,6 +51,10 @@ struct Stats {
   std::string version;
   uint64_t inferences = 0;  // runs of the model, failed ones included
   uint64_t errors = 0;      // runs that failed or produced a non-finite output
+  // Requests refused as the client's error before the model ran (unknown input, wrong shape or
+  // dtype, NaN/Inf in an input, ...). Not inferences and not errors: a local client's bad input
+  // says nothing about the model, so probation and health reports never count it against it.
+  uint64_t rejected = 0;
   LatencyHistogram::Counts latency_buckets{};  // see LatencyHistogram::BucketUpperNs
   double p50_us = 0.0;
   double p99_us = 0.0;
@@ -107,6 +111,8 @@ class ServedVersion : public std::enable_shared_from_this<ServedVersion> {
   void SetMaxContexts(int max_contexts);
 
   Stats Snapshot() const;
+  // Counts one request refused as the client's error (Stats::rejected).
+  void RecordRejected();
 
  private:
   friend class ContextLease;
@@ -126,6 +132,7 @@ class ServedVersion : public std::enable_shared_from_this<ServedVersion> {
 
   std::atomic<uint64_t> inferences_{0};
   std::atomic<uint64_t> errors_{0};
+  std::atomic<uint64_t> rejected_{0};
   LatencyHistogram latency_;
 };
 

@@ -105,15 +105,7 @@ namespace {
 constexpr const char* kTrustPolicyKey = "trust_policy";
 }  // namespace
 
-Result<std::optional<StateStore::TrustPolicyRecord>> StateStore::LoadTrustPolicy(const crypto::Ed25519PublicKey& root,
-                                                                                 int64_t now) {
-  EDGE_ASSIGN_OR_RETURN(auto stored, GetMeta(kTrustPolicyKey));
-  if (!stored) return std::optional<TrustPolicyRecord>();
-  EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(*stored));
-  auto policy = bundle::VerifyTrustPolicy(envelope, root, now);
-  if (!policy) return Fail(policy.error().Wrap("stored trust policy"));
-  return std::optional<TrustPolicyRecord>(TrustPolicyRecord{std::move(*policy), std::move(*stored)});
-}
+Result<std::optional<std::string>> StateStore::LoadTrustPolicyEnvelope() { return GetMeta(kTrustPolicyKey); }
 
 Status StateStore::SaveTrustPolicy(const std::string& envelope_bytes) { return SetMeta(kTrustPolicyKey, envelope_bytes); }
 

@@ -60,13 +60,10 @@ class StateStore {
   // Drops outcomes with seq <= up_to_seq (the controller has stored them).
   Status AckOutcomes(uint64_t up_to_seq);
 
-  // The trust policy this device adopted (its signed envelope), verified again against the
-  // pinned release root; nullopt before enrollment stored one.
-  struct TrustPolicyRecord {
-    bundle::TrustPolicy policy;
-    std::string envelope;
-  };
-  Result<std::optional<TrustPolicyRecord>> LoadTrustPolicy(const crypto::Ed25519PublicKey& root, int64_t now);
+  // The signed envelope of the trust policy this device adopted, as stored; nullopt before
+  // enrollment stored one. Not verified here: the caller classifies it against the pinned root
+  // (ClassifyStoredPolicy), because what an expired policy still allows is the daemon's call.
+  Result<std::optional<std::string>> LoadTrustPolicyEnvelope();
   Status SaveTrustPolicy(const std::string& envelope_bytes);
 
   Result<std::optional<std::string>> GetMeta(const std::string& key);

@@ -105,6 +105,11 @@ struct TrustPolicy {
 Result<TrustPolicy> ParseTrustPolicy(std::string_view json);
 std::string SerializeTrustPolicy(const TrustPolicy& policy);
 
+// Verifies `envelope` is a trust policy signed by `root` and parses it strictly; expiry is NOT
+// checked. Only for a policy already adopted, whose expiry the caller handles (an agent's stored
+// policy: expired, it still lets the agent start and serve, but it installs nothing).
+Result<TrustPolicy> VerifyTrustPolicySignature(const Envelope& envelope,
+                                               const crypto::Ed25519PublicKey& root);
 // Verifies `envelope` is a trust policy signed by `root`, not expired at `now`.
 Result<TrustPolicy> VerifyTrustPolicy(const Envelope& envelope,
                                       const crypto::Ed25519PublicKey& root, int64_t now);

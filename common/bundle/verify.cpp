@@ -44,8 +44,8 @@ bool KeyMaySign(const TrustedKey& key, std::string_view model) {
 
 }  // namespace
 
-Result<TrustPolicy> VerifyTrustPolicy(const Envelope& envelope,
-                                      const crypto::Ed25519PublicKey& root, int64_t now) {
+Result<TrustPolicy> VerifyTrustPolicySignature(const Envelope& envelope,
+                                               const crypto::Ed25519PublicKey& root) {
   constexpr std::string_view kWhat = "trust policy";
   EDGE_TRY(CheckPayloadType(envelope, kTrustPolicyPayloadType, kWhat));
   if (envelope.signatures.empty()) {
@@ -69,7 +69,12 @@ Result<TrustPolicy> VerifyTrustPolicy(const Envelope& envelope,
   if (!verified) {
     return Fail(ErrorCode::kPermissionDenied, "trust policy: " + Join(problems));
   }
-  EDGE_ASSIGN_OR_RETURN(auto policy, ParseTrustPolicy(envelope.payload));
+  return ParseTrustPolicy(envelope.payload);
+}
+
+Result<TrustPolicy> VerifyTrustPolicy(const Envelope& envelope,
+                                      const crypto::Ed25519PublicKey& root, int64_t now) {
+  EDGE_ASSIGN_OR_RETURN(auto policy, VerifyTrustPolicySignature(envelope, root));
   if (policy.expires && now >= *policy.expires) {
     return Fail(ErrorCode::kFailedPrecondition,
                 "trust policy v" + std::to_string(policy.version) + " expired at " +

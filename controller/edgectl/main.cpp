@@ -17,6 +17,7 @@
 #include "controller/edgectl/infer_cmd.h"
 #include "controller/edgectl/pki.h"
 #include "controller/edgectl/remote.h"
+#include "controller/edgectl/trust_cmd.h"
 
 namespace {
 
@@ -296,6 +297,7 @@ int main(int argc, char** argv) {
   edge::engine::RegisterModelCommands(*model, exit_code);
 
   edge::edgectl::RegisterInferCommand(app, g.output, exit_code);  // infer: a device's local inference API
+  edge::edgectl::RegisterTrustCommands(app, g.output, g.config, g.context, g.controller, exit_code);  // trust: policy rotation
 
   // create site
   auto* create = app.add_subcommand("create", "create resources")->require_subcommand(1);

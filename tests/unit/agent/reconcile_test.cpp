@@ -73,3 +73,19 @@ TEST_CASE("A version rolled back on this device is not retried", "[reconcile]") 
   // A different version is a new decision.
   CHECK(Reconcile(local, {"3.0", "ccc", 3}) == ReconcileDecision::kStart);
 }
+
+TEST_CASE("A target refused under an older trust policy is started once it verifies", "[reconcile]") {
+  LocalModel local = Running("1.0", "aaa", 1);
+  local.state = UpdateState::kFailed;
+  local.target_version = "2.0";
+  local.target_digest = "bbb";
+  local.target_refused = true;  // refused before any work: the caller has re-verified it now
+  CHECK(Reconcile(local, {"2.0", "bbb", 2}) == ReconcileDecision::kStart);
+  // Still a floor check: a refusal does not open a way below the floor.
+  local.floor = 5;
+  CHECK(Reconcile(local, {"2.0", "bbb", 2}) == ReconcileDecision::kBelowFloor);
+  // A rolled-back version is a verdict on the model, refused flag or not.
+  local.floor = 1;
+  local.state = UpdateState::kRolledBack;
+  CHECK(Reconcile(local, {"2.0", "bbb", 2}) == ReconcileDecision::kAlreadyFailed);
+}

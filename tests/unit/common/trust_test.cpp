@@ -224,3 +224,39 @@ TEST_CASE("Trust policy parsing is strict", "[bundle][trust]") {
   doc["keys"][0].erase("models");
   reject(doc, "models");
 }
+
+// Release-key rotation: the agent verifies a manifest against the policy it holds when it
+// accepts the target and again at its verify step, right before install (agent_app.cpp,
+// HandleTarget and UpdateAction::kVerify). So once a policy without the key is adopted, a
+// bundle signed only by that key stops installing, even one already downloaded.
+TEST_CASE("A manifest signed by a key removed in the next policy verifies under the old one only",
+          "[bundle][verify][rotation]") {
+  World w;
+  auto env = SignedManifest(SampleManifest(), w.release.seed);
+  REQUIRE(VerifyManifest(env, w.policy, kNow));
+
+  TrustPolicy next = w.policy;
+  next.version = 8;
+  next.keys.erase(next.keys.begin());  // drop `release`, keep `wildcard`
+  auto next_env = ParseEnvelope(SerializeEnvelope(SignedPolicy(next, w.root.seed)));
+  REQUIRE(next_env);
+  auto adopted = VerifyTrustPolicy(*next_env, w.root.public_key, kNow);
+  REQUIRE(adopted);
+  ExpectDenied(VerifyManifest(env, *adopted, kNow), "which is not in trust policy v8");
+  // Bundles co-signed by a key that stays keep installing.
+  auto cosigned = SignedManifest(SampleManifest(), w.release.seed);
+  REQUIRE(SignEnvelope(cosigned, w.wildcard.seed));
+  CHECK(VerifyManifest(cosigned, *adopted, kNow));
+}
+
+TEST_CASE("VerifyTrustPolicySignature checks the root's signature but not the expiry", "[bundle][trust]") {
+  World w;
+  auto env = SignedPolicy(w.policy, w.root.seed);
+  auto p = VerifyTrustPolicySignature(env, w.root.public_key);
+  REQUIRE(p);
+  CHECK(p->version == 7);
+  REQUIRE_FALSE(VerifyTrustPolicy(env, w.root.public_key, *w.policy.expires));
+  auto by_release = VerifyTrustPolicySignature(SignedPolicy(w.policy, w.release.seed), w.root.public_key);
+  REQUIRE_FALSE(by_release);
+  CHECK(by_release.error().code == ErrorCode::kPermissionDenied);
+}

@@ -2,6 +2,7 @@
 // messages (oip_wire.h) over a real unix socket, by method path.
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <limits>
 
 #include "tests/unit/serve/serve_fixtures.h"
 
@@ -260,18 +261,70 @@ TEST_CASE("oip: malformed requests are rejected with the right code") {
     RequireRejected(f.client.Call("ModelInfer", std::string("\xff\xff\xff\xff garbage", 12)),
                     grpc::StatusCode::INVALID_ARGUMENT, "not a valid inference.ModelInferRequest");
   }
-  // Client errors are not model errors: probation must not see them.
+  // Client errors are not model errors: probation must not see them. The model never ran.
   auto stats = *f.registry.Snapshot("mlp");
+  CHECK(stats.errors == 0);
+  CHECK(stats.inferences == 0);
+}
+
+TEST_CASE("oip: each request refused for its input counts as rejected, not as an error") {
+  ServingFixture f("mlp", "3", testing::kMlpFloat);
+  auto bad_shape = MlpRequest(MlpSample(0));
+  bad_shape.inputs[0].shape = {64};
+  RequireRejected(Infer(f, bad_shape), grpc::StatusCode::INVALID_ARGUMENT, "shape [64]");
+  auto bad_dtype = MlpRequest(MlpSample(0));
+  bad_dtype.inputs[0].datatype = "FP16";
+  RequireRejected(Infer(f, bad_dtype), grpc::StatusCode::INVALID_ARGUMENT, "datatype 'FP16'");
+  auto bad_name = MlpRequest(MlpSample(0));
+  bad_name.inputs[0].name = "x";
+  RequireRejected(Infer(f, bad_name), grpc::StatusCode::INVALID_ARGUMENT, "the model has no such input");
+  RequireOk(Infer(f, MlpRequest(MlpSample(0))));
+  auto stats = *f.registry.Snapshot("mlp");
+  CHECK(stats.rejected == 3);
+  CHECK(stats.inferences == 1);
+  CHECK(stats.errors == 0);
+}
+
+TEST_CASE("oip: NaN or Inf in an FP32 input is the client's error: INVALID_ARGUMENT, never run") {
+  ServingFixture f("mlp", "3", testing::kMlpFloat);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  auto with = [](float v, size_t at) {
+    auto values = MlpSample(1);
+    values[at] = v;
+    return values;
+  };
+  RequireRejected(Infer(f, MlpRequest(with(nan, 3))), grpc::StatusCode::INVALID_ARGUMENT,
+                  "input 'input': element 3 is NaN; inputs must be finite");
+  RequireRejected(Infer(f, MlpRequest(with(inf, 0))), grpc::StatusCode::INVALID_ARGUMENT, "element 0 is +Inf");
+  RequireRejected(Infer(f, MlpRequest(with(-inf, 63))), grpc::StatusCode::INVALID_ARGUMENT, "element 63 is -Inf");
+  RequireRejected(Infer(f, MlpRequest(std::vector<float>(64, nan))), grpc::StatusCode::INVALID_ARGUMENT, "is NaN");
+  // The same through raw_input_contents, the form edgectl infer sends.
+  InferRequest raw;
+  raw.model_name = "mlp";
+  raw.inputs.push_back({"input", "FP32", {1, 64}, {}, {}, {}, {}});
+  raw.raw_input_contents.push_back(wire::RawFromFloats(with(nan, 10)));
+  RequireRejected(Infer(f, raw), grpc::StatusCode::INVALID_ARGUMENT, "element 10 is NaN");
+  // A context that saw NaN is given back clean: the next good request answers as before.
+  auto ok = Infer(f, MlpRequest(MlpSample(1)));
+  RequireOk(ok);
+  CHECK(wire::DecodeInferResponse(ok.body).outputs[0].fp32 == RunDirect(f.model, MlpSample(1)));
+
+  auto stats = *f.registry.Snapshot("mlp");
+  CHECK(stats.rejected == 5);
+  CHECK(stats.inferences == 1);
   CHECK(stats.errors == 0);
 }
 
 TEST_CASE("oip: a non-finite model output is INTERNAL and counts as an error") {
   ServingFixture f("mlp", "3", testing::kMlpFloat);
-  auto reply = Infer(f, MlpRequest(std::vector<float>(64, std::numeric_limits<float>::quiet_NaN())));
+  // Finite input that the fp32 MLP overflows on (3e38 per element): the model's own failure.
+  auto reply = Infer(f, MlpRequest(std::vector<float>(64, 3e38f)));
   RequireRejected(reply, grpc::StatusCode::INTERNAL, "model mlp:3 produced a non-finite output");
   auto stats = *f.registry.Snapshot("mlp");
   CHECK(stats.inferences == 1);
   CHECK(stats.errors == 1);
+  CHECK(stats.rejected == 0);
 }
 
 }  // namespace
