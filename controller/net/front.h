@@ -1,9 +1,11 @@
 // The connection front: the controller's public ports are accepted here, on an I/O thread of
 // its own, and spliced byte for byte to the gRPC server, which listens only on 127.0.0.1.
-// The front never decrypts (TLS is end to end; gRPC still sees the client certificate). What
-// it adds is what gRPC 1.51 lacks: caps on connections, a per-source accept rate, a deadline
-// for a new connection's first bytes, an idle limit, a bounded buffer per connection, and an
-// accept loop that survives EMFILE/ENFILE (gRPC's stops for good on them).
+// Where gRPC needs the client certificate (agent, operator listeners) TLS is end to end and
+// the front never decrypts; on a listener added with TlsTermination (enrollment) the front
+// terminates TLS and guards HTTP/2 (H2Guard). What it adds is what gRPC 1.51 lacks: caps on
+// connections, a per-source accept rate, a deadline for a new connection's first bytes, an
+// idle limit, a bounded buffer per connection, an accept loop that survives EMFILE/ENFILE
+// (gRPC's stops for good on them), and a bound on rapid reset.
 //
 // An admitted connection costs one descriptor until its first bytes arrive; only then does
 // the front connect to gRPC (three descriptors). Idle TCP floods never reach gRPC.
