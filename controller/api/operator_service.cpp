@@ -167,6 +167,13 @@ Status CheckDeviceId(const std::string& id) {
   return Ok();
 }
 
+// A site, model or version name in a request: checked before it is looked up, so that an
+// error never echoes megabytes (or control characters) back in a status message.
+Status CheckLabel(const char* what, const std::string& value, bool may_be_empty = false) {
+  if ((may_be_empty && value.empty()) || crypto::IsValidLabel(value)) return Ok();
+  return Fail(ErrorCode::kInvalidArgument, std::string(what) + " must be " + crypto::kLabelRule);
+}
+
 class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
  public:
   explicit OperatorServiceImpl(ControllerContext& ctx) : ctx_(ctx) {}
@@ -265,6 +272,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext* call, const pb::ListDevicesRequest* req,
                                         pb::ListDevicesResponse* resp) override {
     return Authed(call, Role::kViewer, "ListDevices", [this, req, resp](const std::string&) -> Status {
+      EDGE_TRY(CheckLabel("site name", req->site(), true));
       if (!req->site().empty()) {
         EDGE_ASSIGN_OR_RETURN(bool exists, ctx_.store->SiteExists(req->site()));
         if (!exists) return Fail(ErrorCode::kNotFound, "site '" + req->site() + "' does not exist");
@@ -278,6 +286,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* DescribeDevice(grpc::CallbackServerContext* call, const pb::DescribeDeviceRequest* req,
                                            pb::DeviceDetail* resp) override {
     return Authed(call, Role::kViewer, "DescribeDevice", [this, req, resp](const std::string&) -> Status {
+      EDGE_TRY(CheckDeviceId(req->id()));
       EDGE_ASSIGN_OR_RETURN(auto d, ctx_.store->GetDevice(req->id()));
       EDGE_TRY(FillDevice(d, resp->mutable_device()));
       resp->set_cert_serial(d.cert_serial);
@@ -301,6 +310,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
                                                   const pb::CreateEnrollmentTokenRequest* req,
                                                   pb::EnrollmentToken* resp) override {
     return Authed(call, Role::kAdmin, "CreateEnrollmentToken", [this, req, resp](const std::string& actor) -> Status {
+      EDGE_TRY(CheckLabel("site name", req->site()));
       const int64_t ttl = req->ttl_seconds() == 0 ? kDefaultTokenTtl : req->ttl_seconds();
       if (ttl < 1 || ttl > kMaxTokenTtl)
         return Fail(ErrorCode::kInvalidArgument, "token ttl must be between 1 second and 7 days");
@@ -349,6 +359,9 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* Deploy(grpc::CallbackServerContext* call, const pb::DeployRequest* req,
                                    pb::Deployment* resp) override {
     return Authed(call, Role::kDeployer, "Deploy", [this, req, resp](const std::string& actor) -> Status {
+      EDGE_TRY(CheckLabel("model name", req->model(), true));
+      EDGE_TRY(CheckLabel("version", req->version()));
+      EDGE_TRY(CheckLabel("site name", req->site()));
       std::string model = req->model();
       if (model.empty()) {
         // A bare version: resolve it only when exactly one model has it.

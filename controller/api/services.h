@@ -27,9 +27,13 @@ inline grpc::Status Busy(const WorkQueueLimit& limit) {
                       "controller busy: " + std::to_string(limit.limit()) + " calls already waiting; retry with backoff");
 }
 
+// A unary call that has waited this long for the strand is answered DEADLINE_EXCEEDED
+// without being worked on (the server-side deadline of unary calls).
+inline constexpr auto kUnaryDeadline = std::chrono::seconds(10);
+
 // Runs `work` (returning grpc::Status) on the strand and finishes the unary call with it. At
 // most `limit` such calls wait at once; beyond that the call is refused at once, and a call
-// whose client has gone away by its turn is not worked on.
+// whose client has gone away, or that waited past kUnaryDeadline, is not worked on.
 template <typename Work>
 grpc::ServerUnaryReactor* FinishOnStrand(ControllerContext& ctx, WorkQueueLimit& limit, grpc::CallbackServerContext* call,
                                          Work work) {
@@ -38,8 +42,12 @@ grpc::ServerUnaryReactor* FinishOnStrand(ControllerContext& ctx, WorkQueueLimit&
     reactor->Finish(Busy(limit));
     return reactor;
   }
-  boost::asio::post(ctx.strand, [reactor, call, &limit, work = std::move(work)]() mutable {
-    grpc::Status s = call->IsCancelled() ? grpc::Status(grpc::StatusCode::CANCELLED, "client went away") : work();
+  const auto queued = std::chrono::steady_clock::now();
+  boost::asio::post(ctx.strand, [reactor, call, &limit, queued, work = std::move(work)]() mutable {
+    grpc::Status s = call->IsCancelled() ? grpc::Status(grpc::StatusCode::CANCELLED, "client went away")
+                     : std::chrono::steady_clock::now() - queued > kUnaryDeadline
+                         ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "waited over 10 s for the controller")
+                         : work();
     limit.Release();
     reactor->Finish(s);
   });

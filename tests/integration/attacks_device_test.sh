@@ -52,6 +52,15 @@ stored=$(sqlite3 "$LF_DIR/controller/controller.db" "SELECT count(*) FROM device
 [ "$worst" -lt 1000 ] || lf_die "an operator call took ${worst} ms during the flood"
 ok "sent $sent events, controller took $acked, kept $stored; slowest get devices ${worst} ms"
 
+step "operator-supplied names are checked before any lookup, and errors never echo them"
+long=$(head -c 100000 /dev/zero | tr '\0' a)
+expect_fail 1 "site name must be" lf_edgectl get devices --site "$long"
+expect_fail 1 "site name must be" lf_edgectl deploy model "kws:v1" --site "x$(printf '\033')[2J"
+expect_fail 1 "version must be" lf_edgectl deploy model "kws:$long" --site plant-7
+expect_fail 1 "device id must match" lf_edgectl describe device "$long"
+out=$(lf_edgectl get devices --site "$long" 2>&1)
+[ "${#out}" -lt 1000 ] || lf_die "the error echoed ${#out} bytes"
+
 step "bogus enrollments are refused before any CSR work, then rate-limited per source"
 sed -e 's/"gw-1"/"gw-x"/' -e "s|$LF_DIR/gw-1|$LF_DIR/gw-x|g" "$LF_DIR/gw-1.json" >"$LF_DIR/gw-x.json"
 bogus="edt_$(printf '%064d' 7)"
