@@ -196,15 +196,7 @@ Result<std::pair<std::unique_ptr<pb::OperatorService::Stub>, std::string>> Conne
   const std::filesystem::path file = r.config.empty() ? DefaultConfigPath() : std::filesystem::path(r.config);
   EDGE_ASSIGN_OR_RETURN(auto c, LoadContext(file, r.context));
   if (!r.controller.empty()) c.controller = r.controller;
-  auto read = [](const std::filesystem::path& p, const char* what) -> Result<std::string> {
-    auto text = fs::ReadFile(p, 256 * 1024);
-    if (!text) return Fail(ErrorCode::kBadConfig, std::string("context ") + what + ": " + text.error().message);
-    return text;
-  };
-  EDGE_ASSIGN_OR_RETURN(auto ca, read(c.ca, "ca"));
-  EDGE_ASSIGN_OR_RETURN(auto cert, read(c.cert, "cert"));
-  EDGE_ASSIGN_OR_RETURN(auto key, read(c.key, "key"));
-  auto channel = grpc::CreateCustomChannel(c.controller, tls::ClientCredentials({ca, cert, key}), tls::ClientChannelArgs());
+  EDGE_ASSIGN_OR_RETURN(auto channel, OperatorChannel(c));
   return std::make_pair(pb::OperatorService::NewStub(channel), c.controller);
 }
 
