@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/core/log.h"
+#include "common/core/text.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/health_report.h"
 #include "controller/api/services.h"
@@ -89,7 +90,8 @@ Result<std::vector<ReportedModelRecord>> ToRecords(const google::protobuf::Repea
     for (const auto& other : out)
       if (other.model == m.model()) return Fail(ErrorCode::kInvalidArgument, where + "reported twice");
     out.push_back({m.model(), m.version(), m.security_version(), m.state(), m.target_version(),
-                   TruncateUtf8(m.detail(), kMaxDetail), m.bytes_done(), m.bytes_total(), m.security_floor(), 0});
+                   TruncateUtf8(text::PlainText(m.detail()), kMaxDetail), m.bytes_done(), m.bytes_total(),
+                   m.security_floor(), 0});
   }
   return out;
 }

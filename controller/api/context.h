@@ -47,9 +47,20 @@ struct TrustState {
 struct ControllerContext;
 
 // Verifies a trust policy envelope the controller is to serve: signed by the release root,
-// for this fleet, not expired at `now`.
+// for this fleet, and (unless `allow_expired`) not expired at `now`.
 Result<std::shared_ptr<const TrustState>> VerifyServedPolicy(const ControllerContext& ctx, std::string_view envelope,
-                                                             int64_t now);
+                                                             int64_t now, bool allow_expired = false);
+
+// Whether `trust` has expired at `now` (an expired served policy makes agents refuse every
+// install and new gateways refuse to enroll: the controller says so instead of pretending).
+inline bool Expired(const TrustState& trust, int64_t now) { return trust.policy.expires && *trust.policy.expires <= now; }
+
+// Which trust policy to serve: the higher version of the config file's (`file`) and the newest
+// one admins pushed (`stored`, may be null), both already verified against the root (expiry
+// aside). Never a lower version because the higher one expired: that would trust again a key
+// the newer policy removed. A file that is the highest and has expired is a bad configuration.
+Result<std::shared_ptr<const TrustState>> ChooseServedPolicy(std::shared_ptr<const TrustState> file,
+                                                             std::shared_ptr<const TrustState> stored, int64_t now);
 
 struct ControllerContext {
   ControllerContext(ControllerConfig cfg, boost::asio::io_context& io_context, std::unique_ptr<Store> s,

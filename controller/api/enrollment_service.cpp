@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/core/log.h"
+#include "common/core/text.h"
+#include "controller/api/health_report.h"
 #include "common/crypto/sha256.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/services.h"
@@ -37,7 +39,9 @@ class EnrollmentServiceImpl final : public edge::v1::EnrollmentService::Callback
     return FinishOnStrand(ctx_, ctx_.enroll_work, call, [this, source, request, response]() -> grpc::Status {
       auto result = DoEnroll(*request, *response);
       if (!result) {
-        if (result.error().code == ErrorCode::kPermissionDenied)
+        // Every refusal spends the source's budget, whatever its reason (a bad name or CSR is
+        // as cheap to send as a bad token).
+        if (result.error().code != ErrorCode::kFailedPrecondition)
           ctx_.enroll_failures.RecordFailure(source, std::chrono::steady_clock::now());
         log::Warn("enrollment refused", {{"device", request->device_name().substr(0, 64)}, {"source", source},
                                          {"error", result.error().message}});
@@ -58,6 +62,10 @@ class EnrollmentServiceImpl final : public edge::v1::EnrollmentService::Callback
       return Fail(ErrorCode::kInvalidArgument, "device name must match [A-Za-z0-9._-]{1,64}");
     if (req.csr_pem().size() > 16 * 1024) return Fail(ErrorCode::kInvalidArgument, "CSR is larger than 16 KiB");
     const auto now = ctx_.clock.NowUnix();
+    // The agent refuses an expired policy in the response: refuse before the token is spent.
+    if (const auto trust = ctx_.Trust(); Expired(*trust, now))
+      return Fail(ErrorCode::kFailedPrecondition, "the controller's trust policy v" + std::to_string(trust->policy.version) +
+                                               " has expired; enrollment waits until an operator pushes a newer one");
     // The token (looked up by its SHA-256, so the lookup's timing says nothing about the
     // token) and the name, before any CSR work.
     const std::string token_hash = crypto::Sha256Hex(req.token());
@@ -73,9 +81,9 @@ class EnrollmentServiceImpl final : public edge::v1::EnrollmentService::Callback
     auto cert = crypto::IssueFromCsr({ctx_.fleet_ca_pem, &ctx_.fleet_ca_key}, req.csr_pem(), spec);
     if (!cert) return Fail(ErrorCode::kInvalidArgument, "bad CSR: " + cert.error().message);
     EDGE_ASSIGN_OR_RETURN(auto info, crypto::ParseCertificate(*cert));
-    nlohmann::json facts = {{"arch", req.facts().arch().substr(0, 32)},
-                            {"hostname", req.facts().hostname().substr(0, 255)},
-                            {"os", req.facts().os().substr(0, 128)},
+    nlohmann::json facts = {{"arch", TruncateUtf8(text::PlainText(req.facts().arch()), 32)},
+                            {"hostname", TruncateUtf8(text::PlainText(req.facts().hostname()), 255)},
+                            {"os", TruncateUtf8(text::PlainText(req.facts().os()), 128)},
                             {"memory_bytes", req.facts().memory_bytes()}};
     DeviceRecord device;
     device.id = req.device_name();

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <set>
 
+#include "common/core/text.h"
 #include "common/crypto/x509.h"
 
 namespace edge::controller {
@@ -22,6 +23,8 @@ std::string ModelProblem(const edge::v1::ModelHealth& m) {
   if (!crypto::IsValidLabel(m.model())) return "model name must be " + std::string(crypto::kLabelRule);
   if (!m.version().empty() && !crypto::IsValidLabel(m.version())) return "version must be " + std::string(crypto::kLabelRule);
   if (m.state().size() > kMaxState) return "state is longer than 32 bytes";
+  for (char c : m.state())
+    if (!((c >= 'a' && c <= 'z') || c == '_')) return "state must be [a-z_]{0,32}";
   if (!FiniteIn(m.p50_us(), kMaxLatencyUs) || !FiniteIn(m.p99_us(), kMaxLatencyUs))
     return "p50/p99 must be finite, non-negative and at most a day";
   if (m.last_selftest_at() < 0) return "last_selftest_at is negative";
@@ -48,7 +51,7 @@ ModelHealthRecord ToRecord(const edge::v1::ModelHealth& m) {
   r.latency_counts.assign(m.latency().counts().begin(), m.latency().counts().end());
   r.p50_us = m.p50_us();
   r.p99_us = m.p99_us();
-  r.last_selftest = TruncateUtf8(m.last_selftest(), kMaxSelftestText);
+  r.last_selftest = TruncateUtf8(text::PlainText(m.last_selftest()), kMaxSelftestText);
   r.last_selftest_at = m.last_selftest_at();
   return r;
 }
@@ -121,7 +124,7 @@ Checked<std::vector<UpdateEventRecord>> CheckEvents(
       continue;
     }
     if (!seen.insert(e.seq()).second) continue;
-    out.value.push_back({e.seq(), e.model(), e.version(), e.outcome(), TruncateUtf8(e.reason(), kMaxEventReason),
+    out.value.push_back({e.seq(), e.model(), e.version(), e.outcome(), TruncateUtf8(text::PlainText(e.reason()), kMaxEventReason),
                          e.unix_time(), e.offline_install(), 0});
   }
   std::sort(out.value.begin(), out.value.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });

@@ -1,5 +1,7 @@
 // OperatorService: mTLS against the operator CA. The acting operator is the certificate's
 // spiffe://<fleet>/operator/<name>; it is written to the audit log with every mutation.
+#include <map>
+
 #include <openssl/rand.h>
 
 #include "common/core/fs.h"
@@ -186,8 +188,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     const std::string actor = "operator/" + peer->id.name;
     const auto now = ctx_.clock.NowUnix();
     auto refuse = [&](const std::string& why) -> Result<std::string> {
-      (void)ctx_.store->Audit({0, now, actor, "denied", std::string("rpc/") + rpc, why});
-      log::Warn("operator call refused", {{"operator", actor}, {"rpc", rpc}, {"error", why}});
+      AuditDenied(actor, rpc, why, now);
       return Fail(ErrorCode::kPermissionDenied, why);
     };
     EDGE_ASSIGN_OR_RETURN(auto denied, ctx_.store->FindDeniedSerial(peer->cert_serial));
@@ -202,6 +203,25 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
                     op->role);
     (void)ctx_.store->TouchOperator(peer->id.name, peer->cert_serial, now);
     return actor;
+  }
+
+  // Writes a refusal to the audit log and the log, at most once per actor every 10 s with a
+  // count of what was refused meanwhile: a refused (or revoked) operator must not be able to
+  // push the real entries out of the bounded audit log, nor flood the log. Strand only.
+  void AuditDenied(const std::string& actor, const char* rpc, const std::string& why, int64_t now) {
+    constexpr int64_t kPeriod = 10;
+    if (denied_.size() > 1024) denied_.clear();  // operator names come from the operator CA; bounded anyway
+    auto& d = denied_[actor];
+    if (d.last_written != 0 && now - d.last_written < kPeriod) {
+      ++d.suppressed;
+      return;
+    }
+    std::string detail = why;
+    if (d.suppressed > 0) detail += " (and " + std::to_string(d.suppressed) + " more refused calls in the last " +
+                                    std::to_string(now - d.last_written) + " s)";
+    (void)ctx_.store->Audit({0, now, actor, "denied", std::string("rpc/") + rpc, detail});
+    log::Warn("operator call refused", {{"operator", actor}, {"rpc", rpc}, {"error", why}, {"suppressed", d.suppressed}});
+    d = {now, 0};
   }
 
   // Runs `work(actor)` on the strand once the operator is authorized for `rpc`.
@@ -377,6 +397,17 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
         }
         model = owners.front();
       }
+      // Agents would refuse what the served policy no longer covers (a removed key, an
+      // expired policy or manifest): say so here instead of failing every device.
+      EDGE_ASSIGN_OR_RETURN(auto target, ctx_.store->GetVersion(model, req->version()));
+      const auto trust = ctx_.Trust();
+      auto envelope = bundle::ParseEnvelope(target.envelope);
+      auto verified = envelope ? bundle::VerifyManifest(*envelope, trust->policy, ctx_.clock.NowUnix())
+                               : Result<bundle::Manifest>(Fail(envelope.error()));
+      if (!verified)
+        return Fail(ErrorCode::kPermissionDenied, model + ":" + req->version() + " does not verify under the served trust policy v" +
+                                                      std::to_string(trust->policy.version) + " (" + verified.error().message +
+                                                      "); agents would refuse it");
       EDGE_ASSIGN_OR_RETURN(auto out, ctx_.store->Deploy(model, req->version(), req->site(), actor, ctx_.clock.NowUnix()));
       const auto& d = out.deployment;
       resp->set_id(d.id);
@@ -577,6 +608,12 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     o->set_last_seen(op.last_seen);
     o->set_last_serial(op.last_serial);
   }
+
+  struct DeniedTally {
+    int64_t last_written = 0;
+    int64_t suppressed = 0;
+  };
+  std::map<std::string, DeniedTally> denied_;  // strand only
 
   static void FillTrust(const TrustState& t, pb::TrustPolicyInfo* o) {
     o->set_version(t.policy.version);

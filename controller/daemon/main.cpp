@@ -82,9 +82,11 @@ Result<std::unique_ptr<grpc::Server>> StartServer(const std::string& address,
   return server;
 }
 
-// The trust policy served is the newer of the config's file and the newest one an admin pushed
-// (stored in the database). The file must verify; a stored one that no longer does (expired)
-// is skipped with a warning.
+// The trust policy served is the highest version of the config's file and the policies an
+// admin pushed (stored in the database), whatever their expiry: serving a lower version after
+// a newer one expired would trust again a release key the newer one removed. An expired served
+// policy is said loudly (installs and enrollments wait for a newer one). A file that does not
+// verify, or is expired with nothing newer stored, is a bad configuration.
 Status LoadTrust(ControllerContext& ctx) {
   const auto& c = ctx.config;
   auto bad = [](const Error& e) { return Fail(Error{ErrorCode::kBadConfig, e.message}); };
@@ -96,17 +98,22 @@ Status LoadTrust(ControllerContext& ctx) {
   if (!root) return bad(root.error().Wrap(c.release_root_public_key));
   ctx.release_root = *root;
   const auto now = ctx.clock.NowUnix();
-  auto trust = VerifyServedPolicy(ctx, *envelope_text, now);
+  auto trust = VerifyServedPolicy(ctx, *envelope_text, now, /*allow_expired=*/true);
   if (!trust) return bad(trust.error().Wrap("trust policy " + c.trust_policy));
   auto stored = ctx.store->LatestTrustPolicy();
   if (!stored) return Fail(stored.error());
-  if (*stored && (*stored)->version > (*trust)->policy.version) {
-    auto pushed = VerifyServedPolicy(ctx, (*stored)->envelope, now);
-    if (pushed)
-      trust = std::move(pushed);
-    else
-      log::Warn("stored trust policy not served", {{"version", (*stored)->version}, {"error", pushed.error().message}});
+  std::shared_ptr<const TrustState> pushed;
+  if (*stored) {
+    auto verified = VerifyServedPolicy(ctx, (*stored)->envelope, now, /*allow_expired=*/true);
+    if (!verified) return Fail(verified.error().Wrap("stored trust policy v" + std::to_string((*stored)->version)));
+    pushed = *verified;
   }
+  trust = ChooseServedPolicy(*trust, pushed, now);
+  if (!trust) return bad(trust.error().Wrap(c.trust_policy));
+  if (Expired(**trust, now))
+    log::Error("the served trust policy has expired: agents install nothing and gateways cannot enroll until an admin "
+               "pushes a newer one (edgectl trust rotate, edgectl trust push)",
+               {{"version", (*trust)->policy.version}});
   ctx.SetTrust(*trust);
   auto ca_pem = tls::ReadPem(c.fleet_ca_cert);
   if (!ca_pem) return Fail(ca_pem.error());

@@ -14,22 +14,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/core/text.h"
+
 namespace edge::edgectl {
 
 enum class OutputFormat { kTable, kJson };
 
-// `text` with everything a terminal could interpret made visible, so that a compromised device
-// cannot clear the screen, recolour it, move the cursor or forge a table row:
-//   `\` → `\\`;  LF, CR, TAB → `\n`, `\r`, `\t`;  other C0 controls and DEL → `\x1b` style;
-//   C1 controls U+0080–U+009F, bidi controls (U+061C, U+200E–U+200F, U+202A–U+202E,
-//   U+2066–U+2069) and U+2028/U+2029 → `\u009b` style;  each byte of invalid UTF-8 (overlong,
-//   surrogate, truncated, > U+10FFFF) → `\xff` style.
-// Valid printable UTF-8 is kept as it is. Escaping the backslash makes the mapping one-to-one:
-// no input can produce the escape another input shows.
-std::string TerminalSafe(std::string_view text);
-// Terminal columns of text that TerminalSafe returned: one per code point (wide CJK
-// characters are counted as one).
-size_t DisplayWidth(std::string_view safe_text);
+// TerminalSafe and DisplayWidth (common/core/text.h): what every line below goes through.
+using text::DisplayWidth;
+using text::TerminalSafe;
 // Writes TerminalSafe(text) and a newline: a newline inside `text` cannot start a new line.
 void WriteLine(std::ostream& out, std::string_view text);
 

@@ -87,7 +87,10 @@ Verdict Admission::TryAdmit(ListenerKind listener, const std::string& source_key
   Refill(s, now);
   if (s.tokens[l] < 1) return Verdict::kOverRate;
   s.tokens[l] -= 1;
-  if (s.active[l] >= limits_.max_connections_per_source) return Verdict::kOverSourceCap;
+  const int64_t per_source = listener == ListenerKind::kEnroll
+                                 ? std::min(limits_.max_connections_per_source, kEnrollConnectionsPerSource)
+                                 : limits_.max_connections_per_source;
+  if (s.active[l] >= per_source) return Verdict::kOverSourceCap;
   if (per_listener_[l] >= limits_.listener_max_connections[l]) return Verdict::kOverListenerCap;
   if (total_ >= limits_.max_connections) return Verdict::kOverGlobalCap;
   ++s.active[l];

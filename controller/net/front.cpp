@@ -83,6 +83,7 @@ class TlsContext {
   }
 
   const H2GuardLimits& guard() const { return files_.guard; }
+  std::chrono::milliseconds idle_timeout() const { return std::chrono::milliseconds(files_.idle_timeout_ms); }
 
  private:
   static std::filesystem::file_time_type MTime(const std::string& path) {
@@ -318,16 +319,24 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
       });
     });
     Touch();
-    ArmIdleTimer(std::chrono::seconds(front_.limits.idle_timeout_seconds));
+    ArmIdleTimer(IdleLimit());
     Write(kUp, first_chunk);
     Pump(kDown);
   }
 
+  std::chrono::steady_clock::duration IdleLimit() const {
+    if (listener_.tls) return listener_.tls->idle_timeout();
+    return std::chrono::seconds(front_.limits.idle_timeout_seconds);
+  }
+
   void ArmIdleTimer(std::chrono::steady_clock::duration after) {
     ArmTimer(after, [](Connection& c) {
-      const auto limit = std::chrono::seconds(c.front_.limits.idle_timeout_seconds);
+      const auto limit = c.IdleLimit();
       const auto quiet = std::chrono::steady_clock::now() - c.last_activity_;
-      if (quiet < limit) return c.ArmIdleTimer(limit - quiet);
+      // On a guarded listener a connection that has not opened a stream by now holds a slot
+      // for nothing (HTTP/2 chatter without a request).
+      const bool no_request = c.guard_ && c.guard_->streams() == 0;
+      if (quiet < limit && !no_request) return c.ArmIdleTimer(limit - quiet);
       c.front_.tally.Count(c.listener_.kind, "idle_timeout");
       ++c.front_.timed_out;
       c.Close(true);

@@ -42,6 +42,9 @@ struct TlsTermination {
   std::string cert_file;
   std::string key_file;
   H2GuardLimits guard;
+  // Replaces the idle limit on this listener; a connection that has opened no stream by the
+  // time it fires is closed even if it sent bytes (PINGs, SETTINGS, WINDOW_UPDATEs).
+  int64_t idle_timeout_ms = 10000;
 };
 
 struct FrontStats {

@@ -24,6 +24,11 @@ inline constexpr int64_t kFdsPerConnection = 3;
 // epoll/eventfd/pipes, the listeners, self-check probes, logs.
 inline constexpr int64_t kReservedFds = 256;
 
+// Connections one source may hold on the enrollment listener (whatever
+// max_connections_per_source says): enrolling is one short call, and the listener needs no
+// credentials, so a handful of sources must not be able to fill it.
+inline constexpr int64_t kEnrollConnectionsPerSource = 16;
+
 struct ConnectionLimits {
   int64_t max_connections = 12000;  // all listeners together
   int64_t listener_max_connections[kListenerCount] = {10000, 1000, 512};  // agent, enroll, operator

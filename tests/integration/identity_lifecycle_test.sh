@@ -38,8 +38,8 @@ expect_fail 77 "needs the deployer role" as alice model push "$b"
 expect_fail 77 "needs the admin role" as alice token create --site plant-7
 expect_fail 77 "needs the admin role" as alice revoke device gw-1
 denied=$(lf_edgectl get audit -o json | grep -c '"action": "denied"')
-[ "$denied" -ge 4 ] || lf_die "refused calls not audited ($denied rows)"
-ok "$denied refused calls audited"
+[ "$denied" -ge 1 ] || lf_die "refused calls not audited ($denied rows)"
+ok "refused calls audited ($denied row: one per operator every 10 s, with a count of the rest)"
 
 step "a deployer pushes and deploys, but cannot create tokens or operators"
 lf_edgectl operator set-role alice deployer 2>/dev/null || lf_die "set-role"

@@ -53,8 +53,11 @@ lf_edgectl model push "$b" 2>/dev/null || lf_die "push v2"
 ok "v2 adopted; mlp:v2 pushed"
 
 step "after expiry, a restarted agent starts, serves its model and connects"
-while [ $SECONDS -le $((expires_at + 1)) ]; do sleep 0.5; done
+# v2 is deployed while the policy is valid and the agent is down: the agent meets it only after
+# the expiry (the controller itself refuses deploys under an expired policy, see below).
 lf_kill_agent gw-1
+lf_edgectl deploy model mlp:v2 --site plant-7 2>/dev/null || lf_die "deploy v2"
+while [ $SECONDS -le $((expires_at + 1)) ]; do sleep 0.5; done
 log_mark=$(wc -l <"$LF_DIR/gw-1.log")
 lf_start_agent gw-1
 lf_wait_for 30 serving v1 || lf_die "agent does not serve v1 after the restart: $(tail -n 5 "$LF_DIR/gw-1.log")"
@@ -62,7 +65,7 @@ lf_wait_for 30 all_online 1 || lf_die "agent did not reconnect"
 ok "agent up under expired policy v2: serving v1, online"
 
 step "a new install is refused with the reason, said once in the log"
-lf_edgectl deploy model mlp:v2 --site plant-7 2>/dev/null || lf_die "deploy v2"
+expect_fail 77 "does not verify under the served trust policy v2.*expired" lf_edgectl deploy model mlp:v2 --site plant-7
 lf_wait_for 30 state_is gw-1 failed || lf_die "v2 was not refused (state: $(device_state gw-1))"
 detail=$(lf_edgectl describe device gw-1)
 expect_contains "trust policy v2 expired at .*; waiting for a newer policy" "$detail"
@@ -72,6 +75,13 @@ n=$(tail -n +"$((log_mark + 1))" "$LF_DIR/gw-1.log" | grep -c '"trust policy exp
 [ "$n" -eq 1 ] || lf_die "expected the expiry warning once since the restart, found $n"
 tail -n +"$((log_mark + 1))" "$LF_DIR/gw-1.log" | grep -q '"refused v1' && lf_die "the active version v1 was refused"
 ok "refused: $(grep -o 'refused v2: [^"]*' <<<"$detail" | head -n 1)"
+
+step "a new gateway cannot enroll under the expired policy, and its token is not spent"
+token=$(lf_edgectl token create --site plant-7 --ttl 10m 2>/dev/null) || lf_die "token create"
+sed -e 's/"gw-1"/"gw-2"/' -e "s|$LF_DIR/gw-1|$LF_DIR/gw-2|g" "$LF_DIR/gw-1.json" >"$LF_DIR/gw-2.json"
+sed -i "s|\"enrollment_token\": \"[^\"]*\"|\"enrollment_token\": \"$token\"|" "$LF_DIR/gw-2.json"
+expect_fail 1 "trust policy v2 has expired" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/gw-2.json"
+[ "$(lf_edgectl token list -o json | grep -c '"state": "unused"')" -ge 1 ] || lf_die "the token was spent"
 
 step "a newer policy from the controller is adopted and the refused version installs"
 lf_edgectl trust rotate --policy "$LF_DIR/policy-v2.json" --root-key "$pki/release-root.key" \
