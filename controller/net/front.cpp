@@ -207,7 +207,8 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
     ssl_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](const error_code& ec) {
       if (self->closed_) return;
       if (ec) {
-        self->front_.tally.Count(self->listener_.kind, "tls_handshake_failed");
+        // The self-check's probe stops after the ServerHello by design: not worth a log line.
+        if (!self->probe_) self->front_.tally.Count(self->listener_.kind, "tls_handshake_failed");
         return self->Close(true);
       }
       self->ReadTls(kUp, [](Connection& c, size_t n) { c.ConnectUpstream(n); });
