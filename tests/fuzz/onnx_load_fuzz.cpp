@@ -23,7 +23,7 @@ constexpr int64_t kMaxRunArenaBytes = 4 << 20;
 constexpr int64_t kMaxRunWeightBytes = 1 << 20;
 constexpr int64_t kMaxRunInputElements = 1 << 16;
 
-void RunOnce(const std::shared_ptr<const Model>& model) {
+void RunOnce(const std::shared_ptr<const Model>& model, KernelTier tier) {
   if (model->arena_bytes() > kMaxRunArenaBytes || model->weight_bytes() > kMaxRunWeightBytes) return;
   std::vector<std::vector<float>> inputs;
   std::vector<std::vector<float>> outputs;
@@ -41,7 +41,7 @@ void RunOnce(const std::shared_ptr<const Model>& model) {
   std::vector<float*> out_ptrs;
   for (const auto& v : inputs) in_ptrs.push_back(v.data());
   for (auto& v : outputs) out_ptrs.push_back(v.data());
-  ExecutionContext context(model);
+  ExecutionContext context(model, tier);
   (void)context.Run(in_ptrs, out_ptrs);
 }
 
@@ -64,6 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   (void)(*model)->StepSummary();
-  RunOnce(*model);
+  // Half the runs on the scalar reference kernels: the SIMD kernel files are built without
+  // ASan and UBSan (tests/fuzz/CMakeLists.txt), the reference ones with.
+  RunOnce(*model, size % 2 == 0 ? KernelTier::kScalar : KernelTier::kAuto);
   return 0;
 }
