@@ -17,6 +17,8 @@ jobs="${EDGE_FUZZ_JOBS:-$(nproc)}"
 targets=(${EDGE_FUZZ_TARGETS:-envelope manifest trust_policy json_depth config bundle_file health_report onnx_load})
 
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+# UBSan findings come with a stack (libFuzzer prints one for ASan and signals itself).
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 t0=$SECONDS
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "${EDGE_JOBS:-$(nproc)}"
