@@ -14,3 +14,8 @@ jobs="${EDGE_JOBS:-$(nproc)}"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -j "$jobs"
 ctest --preset "$preset" -j "$jobs" --timeout 300 "$@"
+# A short fuzz smoke run of every parser that takes hostile input (tests/fuzz/run.sh builds
+# its own clang preset). EDGE_SKIP_FUZZ=1 skips it; EDGE_FUZZ_SECONDS sets the time per target.
+if [ "${EDGE_SKIP_FUZZ:-0}" != 1 ]; then
+  tests/fuzz/run.sh "${EDGE_FUZZ_SECONDS:-5}"
+fi

@@ -43,6 +43,12 @@ class Lowerer {
   Lowerer(const OnnxGraph& onnx, const LowerOptions& options) : onnx_(onnx), options_(options) {}
 
   Result<Graph> Run() {
+    // Every op reads its first input (Constant excepted) and writes its first output, here and
+    // where fusions look ahead at consumers: refuse a node without them before any is read.
+    for (const auto& n : onnx_.nodes) {
+      if (n.outputs.empty()) return Fail(ErrorCode::kInvalidArgument, n.Label() + ": no outputs");
+      if (n.inputs.empty() && n.op_type != "Constant") return Fail(ErrorCode::kInvalidArgument, n.Label() + ": no inputs");
+    }
     for (const auto& [name, t] : onnx_.initializers) consts_[name] = t;
     for (const auto& io : onnx_.inputs) {
       if (io.dtype != DType::kF32) {

@@ -17,7 +17,8 @@ Result<nlohmann::json> LoadObject(const std::filesystem::path& path) {
   nlohmann::json object;
   try {
     object = nlohmann::json::parse(*text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // Not only parse_error: a number that overflows a double is out_of_range (406).
     return Fail(BadConfig("config " + path.string() + " is not valid JSON: " + e.what()));
   }
   if (!object.is_object()) return Fail(BadConfig("config " + path.string() + " must be a JSON object"));

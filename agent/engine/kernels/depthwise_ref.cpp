@@ -33,7 +33,7 @@ void BorderOutputs(const ChannelArgs& ch, int64_t q, int64_t n) {
     int32_t acc = ch.bias;
     for (int t = 0; t < p.real_taps; ++t) {
       const bool read = ((masks[t] >> bit) & 1) != 0;
-      acc += ch.w[t] * ((read ? ch.src[q + p.offsets[t]] : ch.a.zx) + 128);
+      acc = WrapAdd(acc, ch.w[t] * ((read ? ch.src[q + p.offsets[t]] : ch.a.zx) + 128));
     }
     ch.out[q] = Requantize(acc, ch.mult, ch.a.zero_point, ch.a.qmin, ch.a.qmax);
   }
@@ -47,7 +47,7 @@ void InteriorOutputs(const ChannelArgs& ch, int64_t q, int64_t n) {
   for (int t = 0; t < p.real_taps; ++t) {
     const int8_t* s = ch.src + q + p.offsets[t];
     const int32_t w = ch.w[t];
-    for (int64_t i = 0; i < n; ++i) acc[i] += w * (s[i] + 128);
+    for (int64_t i = 0; i < n; ++i) acc[i] = WrapAdd(acc[i], w * (s[i] + 128));
   }
   for (int64_t i = 0; i < n; ++i) {
     ch.out[q + i] = Requantize(acc[i], ch.mult, ch.a.zero_point, ch.a.qmin, ch.a.qmax);

@@ -72,6 +72,13 @@ inline int64_t StoredColumn(const QGemmArgs& a, int64_t n) {
   return col < a.grid_width ? row * a.grid_width + col : -1;
 }
 
+// The int32 accumulator wraps modulo 2^32, as the SIMD tiers' vector adds do. The scalar code
+// adds through this because a plain `+` would be undefined on overflow, and a model's bias
+// (after the zero-point correction is folded in) may sit next to INT32_MAX (fuzz_onnx_load).
+inline int32_t WrapAdd(int32_t a, int32_t b) {
+  return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
+}
+
 // Round half to even for |x| <= 2^22, exactly like nearbyint and cvtps2dq under the default
 // rounding mode, without a libm call: adding 1.5 * 2^23 leaves no fraction bits.
 inline float RoundHalfEvenSmall(float x) { return (x + 12582912.0f) - 12582912.0f; }

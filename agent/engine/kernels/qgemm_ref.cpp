@@ -17,12 +17,12 @@ void QGemmScalar(const QGemmArgs& a) {
         const uint8_t lb = lrow[k];
         const int32_t l = left_weights ? int32_t{static_cast<int8_t>(lb)} : int32_t{lb};
         const int32_t r = left_weights ? int32_t{rb} : int32_t{static_cast<int8_t>(rb)};
-        acc += l * r;
+        acc = WrapAdd(acc, l * r);
       }
       const int64_t ch = left_weights ? m : n;
       const int64_t column = StoredColumn(a, n);
       if (column < 0) continue;
-      a.out[m * a.ldo + column] = Requantize(acc + a.bias[ch], a.mult[ch], a.zero_point, a.qmin, a.qmax);
+      a.out[m * a.ldo + column] = Requantize(WrapAdd(acc, a.bias[ch]), a.mult[ch], a.zero_point, a.qmin, a.qmax);
     }
   }
 }

@@ -57,6 +57,20 @@ TEST_CASE("LoadObject errors are kBadConfig and name the file", "[config]") {
   }
 }
 
+// Found by tests/fuzz (fuzz_config): nlohmann reports a number that overflows a double as
+// out_of_range, not parse_error, so LoadObject let it escape and the daemon died in
+// std::terminate instead of exiting 78 with a message.
+TEST_CASE("LoadObject: a number too large for a double is kBadConfig, not an exception", "[config]") {
+  TempDir dir;
+  for (const std::string number : {"1e999", "-1e999"}) {
+    const auto path = WriteFile(dir, "overflow.json", R"({"report_interval_seconds": )" + number + "}");
+    auto obj = config::LoadObject(path);
+    REQUIRE_FALSE(obj);
+    CHECK(obj.error().code == ErrorCode::kBadConfig);
+    CHECK_THAT(obj.error().message, Catch::Contains(path.string()) && Catch::Contains("number overflow"));
+  }
+}
+
 TEST_CASE("RejectUnknownKeys names the unknown key and the context", "[config]") {
   const auto obj = nlohmann::json::parse(R"({"known": 1, "typo_key": 2})");
   auto s = config::RejectUnknownKeys(obj, {"known"}, "test config");

@@ -221,6 +221,43 @@ TEST_CASE("graph structure errors name the node and op", "[engine][hostile]") {
   }
 }
 
+// Found by tests/fuzz (fuzz_onnx_load): the lowering read a node's first input and first
+// output without checking it had any, so a Relu with no inputs (or any node with no outputs)
+// indexed past the end of an empty vector.
+TEST_CASE("a node with no inputs or no outputs is refused, naming it", "[engine][hostile]") {
+  {
+    auto m = TinyModel();
+    m.mutable_graph()->mutable_node(0)->clear_input();
+    ExpectFailure(m, "node 'relu' (Relu): no inputs");
+  }
+  {
+    auto m = TinyModel();
+    m.mutable_graph()->mutable_node(0)->clear_output();
+    ExpectFailure(m, "node 'relu' (Relu): no outputs");
+  }
+  for (const char* op : {"MaxPool", "GlobalAveragePool", "Transpose", "Softmax", "Flatten", "Sigmoid", "Identity"}) {
+    auto m = TinyModel();
+    auto* n = m.mutable_graph()->mutable_node(0);
+    n->set_op_type(op);
+    n->clear_input();
+    INFO(op);
+    ExpectFailure(m, std::string("(") + op + "): no inputs");
+  }
+  {
+    // A Constant needs no input, but it needs its output.
+    auto m = TinyModel();
+    auto* c = m.mutable_graph()->add_node();
+    c->set_name("const");
+    c->set_op_type("Constant");
+    auto* a = c->add_attribute();
+    a->set_name("value");
+    a->set_type(onnx::AttributeProto::TENSOR);
+    a->mutable_t()->set_data_type(onnx::TensorProto::FLOAT);
+    a->mutable_t()->add_float_data(1.0f);
+    ExpectFailure(m, "node 'const' (Constant): no outputs");
+  }
+}
+
 TEST_CASE("an arena above the configured limit fails the load", "[engine][hostile]") {
   const std::string bytes = FileBytes(ZooPath("resnet8.qdq.onnx"));
   LoadOptions options;

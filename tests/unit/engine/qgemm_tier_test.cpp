@@ -133,6 +133,50 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
   if (checked_tiers == 0) WARN("no SIMD tier on this CPU: only the scalar kernel was exercised");
 }
 
+// Found by tests/fuzz (fuzz_onnx_load): a model's int32 bias (or the bias after the zero-point
+// correction is folded in) can sit next to INT32_MAX, and `acc + bias` in the scalar reference
+// was signed overflow, undefined behaviour, while the SIMD tiers' vector adds wrap. The int32
+// accumulator is defined to wrap (two's complement): the reference computes exactly that and
+// every tier equals it.
+TEST_CASE("a bias at the int32 limits wraps the accumulator in every tier, no overflow", "[engine][kernels]") {
+  std::mt19937 rng(2147483647);
+  int checked_tiers = 0;
+  for (const int32_t base : {std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()}) {
+    for (const QGemmWeights weights : {QGemmWeights::kLeft, QGemmWeights::kRight}) {
+      const Problem p{weights, 5, 33, 77, 0, -128, 127, true};
+      const int64_t kp = RoundUp(p.k, 4), np = RoundUp(p.n, kQGemmColumnAlign);
+      Buffers b = MakeBuffers(p, rng, kp, np);
+      for (auto& bias : b.bias) bias = base - (base > 0 ? 1 : -1) * static_cast<int32_t>(rng() % 64);
+      for (auto& mult : b.mult) mult = 1e-7f;
+      const auto reference = RunKernel(&QGemmScalar, p, b, kp, np);
+      // The definition: int32 sums modulo 2^32, then requantized.
+      const int64_t ldo = OutputRow(p, 0, 0);
+      for (int64_t m = 0; m < p.m; ++m) {
+        for (int64_t n = 0; n < p.n; ++n) {
+          uint32_t acc = 0;
+          for (int64_t k = 0; k < p.k; ++k) {
+            const uint8_t lb = b.left[m * kp + k], rb = b.right[((k >> 2) * np + n) * 4 + (k & 3)];
+            const int32_t l = weights == QGemmWeights::kLeft ? int32_t{static_cast<int8_t>(lb)} : int32_t{lb};
+            const int32_t r = weights == QGemmWeights::kLeft ? int32_t{rb} : int32_t{static_cast<int8_t>(rb)};
+            acc += static_cast<uint32_t>(l * r);
+          }
+          acc += static_cast<uint32_t>(b.bias[weights == QGemmWeights::kLeft ? m : n]);
+          const auto want = Requantize(static_cast<int32_t>(acc), 1e-7f, 0, -128, 127);
+          INFO("m " << m << " n " << n);
+          REQUIRE(reference[m * ldo + n] == want);
+        }
+      }
+      for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
+        if (!TierSupported(tier)) continue;
+        ++checked_tiers;
+        INFO("tier " << KernelTierName(tier));
+        REQUIRE(RunKernel(QGemmForTier(tier), p, b, kp, np) == reference);
+      }
+    }
+  }
+  if (checked_tiers == 0) WARN("no SIMD tier on this CPU: only the scalar kernel was exercised");
+}
+
 TEST_CASE("every qgemm tier stores the valid columns of a grid like the reference", "[engine][kernels]") {
   std::mt19937 rng(7);
   std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 200), dim_k(1, 80), pick(0, 1 << 20);
