@@ -39,6 +39,8 @@ expect_fail 77 "needs the admin role" as alice token create --site plant-7
 expect_fail 77 "needs the admin role" as alice revoke device gw-1
 denied=$(lf_edgectl get audit -o json | grep -c '"action": "denied"')
 [ "$denied" -ge 1 ] || lf_die "refused calls not audited ($denied rows)"
+# Four refusals within 10 s: one row (a refused operator must not flush the bounded audit log).
+[ "$denied" -le 2 ] || lf_die "$denied audit rows for refusals within 10 s (at most one per operator every 10 s)"
 ok "refused calls audited ($denied row: one per operator every 10 s, with a count of the rest)"
 
 step "a deployer pushes and deploys, but cannot create tokens or operators"
