@@ -351,16 +351,20 @@ int main(int argc, char** argv) {
   });
 
   // get / describe
-  std::string what, get_site;
+  std::string what;
+  GetFilters get_filters;
   auto* get = app.add_subcommand("get", "list devices, sites, models, deployments or audit entries");
   get->add_option("what", what, "devices|sites|models|deployments|audit")
       ->required()
       ->check(CLI::IsMember({"devices", "sites", "models", "deployments", "audit"}));
-  get->add_option("--site", get_site, "only this site (devices)");
+  get->add_option("--site", get_filters.site, "only this site (devices)");
+  get->add_option("--actor", get_filters.actor, "only this actor, e.g. operator/alice (audit)");
+  get->add_option("--action", get_filters.action, "only this action, e.g. deploy or denied (audit)");
+  get->add_option("--limit", get_filters.limit, "newest entries to show (audit)")->check(CLI::Range(1, 1000));
   get->callback([&] {
     action = [&] {
       auto c = Client(g);
-      return c ? Finish((*c)->Get(what, get_site, Format(g))) : Report(c.error());
+      return c ? Finish((*c)->Get(what, get_filters, Format(g))) : Report(c.error());
     };
   });
   std::string device_id;

@@ -229,7 +229,8 @@ class GrpcOperatorClient final : public OperatorClient {
     }
   }
 
-  Status Get(const std::string& what, const std::string& site, OutputFormat format) override {
+  Status Get(const std::string& what, const GetFilters& filters, OutputFormat format) override {
+    const std::string& site = filters.site;
     const auto now = Now();
     if (what == "devices") {
       pb::ListDevicesRequest req;
@@ -298,7 +299,9 @@ class GrpcOperatorClient final : public OperatorClient {
       PrintTable({"ID", "MODEL", "SITE", "DEVICES", "CHANGED", "COMMITTED", "ROLLED BACK", "FAILED", "BY", "AT"}, rows);
     } else if (what == "audit") {
       pb::ListAuditRequest req;
-      req.set_limit(100);
+      req.set_limit(filters.limit);
+      req.set_actor(filters.actor);
+      req.set_action(filters.action);
       pb::ListAuditResponse resp;
       EDGE_TRY(Check(stub_->ListAudit(CallContext().get(), req, &resp), "list audit"));
       if (format == OutputFormat::kJson) {

@@ -20,6 +20,13 @@ namespace edge::edgectl {
 // (unreadable ca/cert/key) are kBadConfig.
 Result<std::shared_ptr<grpc::Channel>> OperatorChannel(const Context& context);
 
+struct GetFilters {
+  std::string site;
+  std::string actor;   // e.g. operator/alice
+  std::string action;  // e.g. deploy, denied
+  uint32_t limit = 100;
+};
+
 class OperatorClient {
  public:
   static Result<std::unique_ptr<OperatorClient>> Connect(const Context& context);
@@ -31,7 +38,8 @@ class OperatorClient {
   // `ref` is name:version or a bare version.
   virtual Status Deploy(const std::string& ref, const std::string& site, bool wait,
                         std::chrono::seconds timeout) = 0;
-  virtual Status Get(const std::string& what, const std::string& site, OutputFormat format) = 0;
+  // `filters` narrows what is listed: site (devices); actor, action, limit (audit).
+  virtual Status Get(const std::string& what, const GetFilters& filters, OutputFormat format) = 0;
   virtual Status DescribeDevice(const std::string& id, OutputFormat format) = 0;
 };
 

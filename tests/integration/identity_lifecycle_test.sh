@@ -50,6 +50,8 @@ as alice deploy model kws:v1 --site plant-7 --wait --timeout 60s 2>/dev/null || 
 expect_fail 77 "needs the admin role" as alice operator add bob --role admin
 expect_contains '"role": "deployer"' "$(lf_edgectl operator list -o json)"
 expect_contains '"actor": "operator/alice"' "$(lf_edgectl get audit -o json)"
+[ "$(lf_edgectl get audit --actor operator/alice --action deploy --limit 5 -o json | grep -c '"action": "deploy"')" -eq 1 ] ||
+  lf_die "get audit --actor --action does not select alice's deploy"
 
 step "a revoked operator is refused; the last admin cannot be removed"
 lf_edgectl revoke operator alice --reason "left the team" 2>/dev/null || lf_die "revoke operator"
