@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/core/result.h"
+#include "controller/rollout/planner.h"
 #include "controller/store/types.h"
 
 namespace edge::controller {
@@ -115,6 +116,32 @@ class Store {
                                               const std::vector<UpdateEventRecord>& events, int64_t now) = 0;
   // Newest (highest seq) first, at most `limit`.
   virtual Result<std::vector<UpdateEventRecord>> ListEvents(const std::string& device_id, uint32_t limit) = 0;
+
+  // Labels: `set` adds or replaces, `remove` drops (absent keys are fine); one audit row.
+  // Keys and values are checked by the caller. kNotFound for an unknown device.
+  virtual Result<DeviceRecord> SetDeviceLabels(const std::string& id, const std::map<std::string, std::string>& set,
+                                               const std::vector<std::string>& remove, const std::string& actor,
+                                               int64_t now) = 0;
+
+  // Rollouts. Create stores the rollout (no devices yet: the first Plan step takes them) with
+  // its audit row and returns it with its id.
+  virtual Result<rollout::Rollout> CreateRollout(rollout::Rollout rollout, int64_t now) = 0;
+  // Running, paused and completed rollouts, each with its device rows, oldest first.
+  virtual Result<std::vector<rollout::Rollout>> LiveRollouts() = 0;
+  virtual Result<rollout::Rollout> GetRollout(int64_t id) = 0;  // kNotFound
+  // Newest first, with device rows; `all` = also aborted and reverted ones.
+  virtual Result<std::vector<rollout::Rollout>> ListRollouts(bool all, uint32_t limit) = 0;
+  // Persists one planner step in one transaction: the rollout's header, its dirty device rows,
+  // its events, and each dispatch (desired version set and the device's generation bumped, only
+  // if it changes; a rollout dispatch also records the device's baseline health for the
+  // row). `actor` (may be empty) writes one audit row for the step's control or creation.
+  // Returns the devices whose desired state changed.
+  virtual Result<std::vector<std::string>> SaveRolloutStep(const rollout::Step& step, const std::string& actor,
+                                                           const std::string& audit_action, int64_t now) = 0;
+  // Events with id > `after_id`, oldest first, at most `limit`.
+  virtual Result<std::vector<RolloutEventRecord>> RolloutEvents(int64_t id, int64_t after_id, uint32_t limit) = 0;
+  // Every device not revoked, with what the rollout driver needs for `model`.
+  virtual Result<std::vector<FleetDeviceRecord>> FleetForModel(const std::string& model) = 0;
 
   virtual Status Audit(const AuditRecord& entry) = 0;
   // Newest first.

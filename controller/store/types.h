@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,7 @@ struct DeviceRecord {
   std::string facts_json = "{}";
   uint64_t desired_generation = 0;
   bool revoked = false;
+  std::map<std::string, std::string> labels;
 };
 
 struct TokenRecord {
@@ -175,6 +178,25 @@ struct TrustPolicyRecord {
   std::string envelope;  // exact signed bytes
   std::string pushed_by;
   int64_t pushed_at = 0;
+};
+
+// What the rollout driver needs about one device for one model, read in one pass over the fleet.
+struct FleetDeviceRecord {
+  std::string id;
+  std::string site;
+  std::string facts_json;
+  std::map<std::string, std::string> labels;
+  std::optional<ReportedModelRecord> reported;  // for the model
+  std::set<std::string> failed_versions;        // outcomes failed/rolled_back for the model, ever
+};
+
+struct RolloutEventRecord {
+  int64_t id = 0;
+  int64_t rollout_id = 0;
+  int64_t at = 0;
+  std::string kind;
+  std::string device;
+  std::string detail;
 };
 
 struct AuditFilter {
