@@ -13,6 +13,7 @@
 #include "common/core/text.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/health_report.h"
+#include "controller/api/rollout_driver.h"
 #include "controller/api/services.h"
 #include "edge/v1/agent.grpc.pb.h"
 
@@ -225,6 +226,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       }
       ctx_.sessions[peer_.id.name] = handle_;
       log::Info("agent connected", {{"device", peer_.id.name}});
+      if (ctx_.rollouts) ctx_.rollouts->Poke(peer_.id.name, true);  // a device new to a standing target
       auto desired = ctx_.DesiredStateFor(peer_.id.name);
       if (desired) Enqueue(*desired);
     } else if (msg.has_status()) {
@@ -236,6 +238,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       }
       if (msg.status().has_health()) StoreHealth(msg.status().health(), now);
       if (msg.status().events_size() > 0) StoreEvents(msg.status().events(), now);
+      if (ctx_.rollouts) ctx_.rollouts->Poke(peer_.id.name);
     } else {
       FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unexpected message on Connect"));
       return;

@@ -45,6 +45,7 @@ struct TrustState {
 };
 
 struct ControllerContext;
+class RolloutDriver;
 
 // Verifies a trust policy envelope the controller is to serve: signed by the release root,
 // for this fleet, and (unless `allow_expired`) not expired at `now`.
@@ -87,6 +88,7 @@ struct ControllerContext {
   crypto::PrivateKey fleet_ca_key;
   std::filesystem::path blob_dir;  // <data_dir>/blobs/sha256
 
+  RolloutDriver* rollouts = nullptr;  // strand only; set by the daemon
   std::map<std::string, std::shared_ptr<AgentStreamHandle>> sessions;  // strand only
   // Flags of a device's blob transfers in flight, set when it is revoked (strand only).
   std::multimap<std::string, std::weak_ptr<std::atomic<bool>>> transfers;

@@ -10,6 +10,8 @@
 #include "common/crypto/sha256.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/bundle_receiver.h"
+#include "controller/api/rollout_driver.h"
+#include "controller/api/rollout_proto.h"
 #include "controller/api/services.h"
 #include "edge/v1/admin.grpc.pb.h"
 
@@ -376,75 +378,122 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     });
   }
 
-  grpc::ServerUnaryReactor* Deploy(grpc::CallbackServerContext* call, const pb::DeployRequest* req,
-                                   pb::Deployment* resp) override {
-    return Authed(call, Role::kDeployer, "Deploy", [this, req, resp](const std::string& actor) -> Status {
+  // The model that has `version` when the request names none: exactly one must.
+  Result<std::string> ResolveModel(const std::string& model, const std::string& version) {
+    if (!model.empty()) return model;
+    EDGE_ASSIGN_OR_RETURN(auto versions, ctx_.store->ListVersions());
+    std::vector<std::string> owners;
+    for (const auto& v : versions)
+      if (v.version == version) owners.push_back(v.model);
+    if (owners.empty()) return Fail(ErrorCode::kNotFound, "no model has a version '" + version + "'");
+    if (owners.size() > 1) {
+      std::string list;
+      for (const auto& o : owners) list += (list.empty() ? "" : ", ") + o + ":" + version;
+      return Fail(ErrorCode::kInvalidArgument, "version '" + version + "' is ambiguous: use one of " + list);
+    }
+    return owners.front();
+  }
+
+  // Agents would refuse what the served policy no longer covers (a removed key, an expired
+  // policy or manifest): say so here instead of failing every device.
+  Status CheckServable(const VersionRecord& target) {
+    const auto trust = ctx_.Trust();
+    auto envelope = bundle::ParseEnvelope(target.envelope);
+    auto verified = envelope ? bundle::VerifyManifest(*envelope, trust->policy, ctx_.clock.NowUnix())
+                             : Result<bundle::Manifest>(Fail(envelope.error()));
+    if (!verified)
+      return Fail(ErrorCode::kPermissionDenied, target.model + ":" + target.version +
+                                                    " does not verify under the served trust policy v" +
+                                                    std::to_string(trust->policy.version) + " (" +
+                                                    verified.error().message + "); agents would refuse it");
+    return Ok();
+  }
+
+  Status CheckTarget(const pb::RolloutTarget& t, rollout::Target& out) {
+    if (t.sites_size() > 64 || t.devices_size() > 1000 || t.selector().size() > 1024)
+      return Fail(ErrorCode::kInvalidArgument, "target: at most 64 sites, 1000 devices and a 1 KiB selector");
+    for (const auto& site : t.sites()) {
+      EDGE_TRY(CheckLabel("site name", site));
+      EDGE_ASSIGN_OR_RETURN(bool exists, ctx_.store->SiteExists(site));
+      if (!exists) return Fail(ErrorCode::kNotFound, "site '" + site + "' does not exist");
+      out.sites.push_back(site);
+    }
+    for (const auto& id : t.devices()) {
+      EDGE_TRY(CheckDeviceId(id));
+      EDGE_TRY(ctx_.store->GetDevice(id));
+      out.devices.push_back(id);
+    }
+    EDGE_TRY(rollout::Selector::Parse(t.selector()));
+    out.selector = t.selector();
+    if (out.Empty()) return Fail(ErrorCode::kInvalidArgument, "target: give sites, a label selector or devices");
+    return Ok();
+  }
+
+  grpc::ServerUnaryReactor* CreateRollout(grpc::CallbackServerContext* call, const pb::CreateRolloutRequest* req,
+                                          pb::Rollout* resp) override {
+    return Authed(call, Role::kDeployer, "CreateRollout", [this, req, resp](const std::string& actor) -> Status {
       EDGE_TRY(CheckLabel("model name", req->model(), true));
       EDGE_TRY(CheckLabel("version", req->version()));
-      EDGE_TRY(CheckLabel("site name", req->site()));
-      std::string model = req->model();
-      if (model.empty()) {
-        // A bare version: resolve it only when exactly one model has it.
-        EDGE_ASSIGN_OR_RETURN(auto versions, ctx_.store->ListVersions());
-        std::vector<std::string> owners;
-        for (const auto& v : versions)
-          if (v.version == req->version()) owners.push_back(v.model);
-        if (owners.empty()) return Fail(ErrorCode::kNotFound, "no model has a version '" + req->version() + "'");
-        if (owners.size() > 1) {
-          std::string list;
-          for (const auto& o : owners) list += (list.empty() ? "" : ", ") + o + ":" + req->version();
-          return Fail(ErrorCode::kInvalidArgument, "version '" + req->version() + "' is ambiguous: use one of " + list);
-        }
-        model = owners.front();
-      }
-      // Agents would refuse what the served policy no longer covers (a removed key, an
-      // expired policy or manifest): say so here instead of failing every device.
-      EDGE_ASSIGN_OR_RETURN(auto target, ctx_.store->GetVersion(model, req->version()));
-      const auto trust = ctx_.Trust();
-      auto envelope = bundle::ParseEnvelope(target.envelope);
-      auto verified = envelope ? bundle::VerifyManifest(*envelope, trust->policy, ctx_.clock.NowUnix())
-                               : Result<bundle::Manifest>(Fail(envelope.error()));
-      if (!verified)
-        return Fail(ErrorCode::kPermissionDenied, model + ":" + req->version() + " does not verify under the served trust policy v" +
-                                                      std::to_string(trust->policy.version) + " (" + verified.error().message +
-                                                      "); agents would refuse it");
-      EDGE_ASSIGN_OR_RETURN(auto out, ctx_.store->Deploy(model, req->version(), req->site(), actor, ctx_.clock.NowUnix()));
-      const auto& d = out.deployment;
-      resp->set_id(d.id);
-      resp->set_model(d.model);
-      resp->set_version(d.version);
-      resp->set_site(d.site);
-      for (const auto& id : d.device_ids) resp->add_device_ids(id);
-      resp->set_created_by(d.created_by);
-      resp->set_created_at(d.created_at);
-      resp->set_changed(d.changed);
-      log::Info("deployed", {{"model", d.model}, {"version", d.version}, {"site", d.site}, {"operator", actor},
-                             {"devices", d.device_ids.size()}, {"changed", d.changed}});
-      ctx_.NotifyDevices(out.changed_devices);
+      rollout::Rollout r;
+      EDGE_ASSIGN_OR_RETURN(r.model, ResolveModel(req->model(), req->version()));
+      EDGE_ASSIGN_OR_RETURN(auto target, ctx_.store->GetVersion(r.model, req->version()));
+      EDGE_TRY(CheckServable(target));
+      EDGE_TRY(CheckTarget(req->target(), r.target));
+      EDGE_ASSIGN_OR_RETURN(r.strategy, StrategyFromProto(*req));
+      r.version = target.version;
+      r.security_version = target.security_version;
+      r.created_by = actor;
+      EDGE_ASSIGN_OR_RETURN(auto created, ctx_.rollouts->Create(std::move(r), req->allow_empty()));
+      RolloutToProto(created, false, resp);
+      log::Info("rollout created", {{"rollout", created.id}, {"model", created.model}, {"version", created.version},
+                                    {"operator", actor}, {"devices", created.devices.size()}});
       return Ok();
     });
   }
 
-  grpc::ServerUnaryReactor* ListDeployments(grpc::CallbackServerContext* call, const pb::ListDeploymentsRequest*,
-                                            pb::ListDeploymentsResponse* resp) override {
-    return Authed(call, Role::kViewer, "ListDeployments", [this, resp](const std::string&) -> Status {
-      EDGE_ASSIGN_OR_RETURN(auto deployments, ctx_.store->ListDeployments());
-      for (const auto& d : deployments) {
-        auto* o = resp->add_deployments();
-        o->set_id(d.id);
-        o->set_model(d.model);
-        o->set_version(d.version);
-        o->set_site(d.site);
-        for (const auto& id : d.device_ids) o->add_device_ids(id);
-        o->set_created_by(d.created_by);
-        o->set_created_at(d.created_at);
-        o->set_changed(d.changed);
-        o->set_committed(d.committed);
-        o->set_rolled_back(d.rolled_back);
-        o->set_failed(d.failed);
-      }
+  grpc::ServerUnaryReactor* ListRollouts(grpc::CallbackServerContext* call, const pb::ListRolloutsRequest* req,
+                                         pb::ListRolloutsResponse* resp) override {
+    return Authed(call, Role::kViewer, "ListRollouts", [this, req, resp](const std::string&) -> Status {
+      EDGE_ASSIGN_OR_RETURN(auto rollouts, ctx_.store->ListRollouts(req->all(), req->limit() ? req->limit() : 50));
+      for (const auto& r : rollouts) RolloutToProto(r, false, resp->add_rollouts());
       return Ok();
     });
+  }
+
+  grpc::ServerUnaryReactor* GetRollout(grpc::CallbackServerContext* call, const pb::GetRolloutRequest* req,
+                                       pb::Rollout* resp) override {
+    return Authed(call, Role::kViewer, "GetRollout", [this, req, resp](const std::string&) -> Status {
+      EDGE_ASSIGN_OR_RETURN(auto r, ctx_.store->GetRollout(req->id()));
+      RolloutToProto(r, true, resp);
+      constexpr uint32_t kEvents = 200;
+      EDGE_ASSIGN_OR_RETURN(auto events, ctx_.store->RolloutEvents(req->id(), req->events_after(), kEvents));
+      for (const auto& e : events) RolloutEventToProto(e, resp->add_events());
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* ControlRollout(grpc::CallbackServerContext* call, const pb::RolloutControlRequest* req,
+                                           pb::Rollout* resp, rollout::Control control, const char* rpc) {
+    return Authed(call, Role::kDeployer, rpc, [this, req, resp, control](const std::string& actor) -> Status {
+      EDGE_TRY(CheckReason(req->reason()));
+      EDGE_ASSIGN_OR_RETURN(auto r, ctx_.rollouts->Control(req->id(), control, req->reason(), actor));
+      RolloutToProto(r, false, resp);
+      log::Info("rollout controlled", {{"rollout", r.id}, {"state", std::string(rollout::Name(r.state))}, {"operator", actor}});
+      return Ok();
+    });
+  }
+  grpc::ServerUnaryReactor* PauseRollout(grpc::CallbackServerContext* call, const pb::RolloutControlRequest* req,
+                                         pb::Rollout* resp) override {
+    return ControlRollout(call, req, resp, rollout::Control::kPause, "PauseRollout");
+  }
+  grpc::ServerUnaryReactor* ResumeRollout(grpc::CallbackServerContext* call, const pb::RolloutControlRequest* req,
+                                          pb::Rollout* resp) override {
+    return ControlRollout(call, req, resp, rollout::Control::kResume, "ResumeRollout");
+  }
+  grpc::ServerUnaryReactor* AbortRollout(grpc::CallbackServerContext* call, const pb::RolloutControlRequest* req,
+                                         pb::Rollout* resp) override {
+    return ControlRollout(call, req, resp, req->revert() ? rollout::Control::kAbortRevert : rollout::Control::kAbort,
+                          "AbortRollout");
   }
 
   grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* call, const pb::ListAuditRequest* req,

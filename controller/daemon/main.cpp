@@ -16,6 +16,7 @@
 #include "common/systemd/notify.h"
 #include "common/crypto/ed25519.h"
 #include "common/tls/grpc_tls.h"
+#include "controller/api/rollout_driver.h"
 #include "controller/api/services.h"
 #include "controller/net/fd_limit.h"
 #include "controller/net/front.h"
@@ -165,6 +166,9 @@ int Run(const std::string& config_path) {
     log::Info("initial admin bound", {{"operator", config->initial_admin}});
   }
 
+  RolloutDriver rollouts(ctx);
+  ctx.rollouts = &rollouts;
+
   std::vector<Listener> listeners;
   listeners.push_back({"agent", net::ListenerKind::kAgent, MakeAgentService(ctx), nullptr, 0, {}});
   listeners.push_back({"enroll", net::ListenerKind::kEnroll, MakeEnrollmentService(ctx), nullptr, 0, {}});
@@ -228,6 +232,7 @@ int Run(const std::string& config_path) {
   }
   net::SelfCheckRunner self_check(io, *limits, std::move(probe_targets), &front, ExitOnDeadListener);
   self_check.Start();
+  boost::asio::post(ctx.strand, [&rollouts] { rollouts.Start(); });
 
   // Shutdown runs beside the loop, not on it: in-flight calls finish their work on the strand,
   // so the loop must keep running until every server has drained (2 s, then streams are
@@ -239,6 +244,7 @@ int Run(const std::string& config_path) {
     log::Info("shutting down", {{"signal", signo}});
     systemd::NotifyStopping();
     self_check.Stop();
+    boost::asio::post(ctx.strand, [&rollouts] { rollouts.Stop(); });
     front.StopAccepting();
     shutdown = std::thread([&] {
       for (auto& l : listeners) l.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

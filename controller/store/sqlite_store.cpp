@@ -4,6 +4,7 @@
 
 #include "common/sqlite/db.h"
 #include "controller/store/health_json.h"
+#include "controller/store/sqlite_rollouts.h"
 #include "controller/store/store.h"
 
 namespace edge::controller {
@@ -731,6 +732,57 @@ class SqliteStore final : public Store {
       out.push_back(ReadEvent(st));
     }
     return out;
+  }
+
+  // Placeholder until the labels work lands.
+  Result<DeviceRecord> SetDeviceLabels(const std::string&, const std::map<std::string, std::string>&,
+                                       const std::vector<std::string>&, const std::string&, int64_t) override {
+    return Fail(ErrorCode::kInternal, "labels are not implemented yet");
+  }
+
+  Result<rollout::Rollout> CreateRollout(rollout::Rollout r, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    r.created_at = now;
+    EDGE_ASSIGN_OR_RETURN(auto created, sqlite_rollouts::Insert(db_, std::move(r)));
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, created.created_by, "rollout.create",
+                               "rollout/" + std::to_string(created.id), created.model + ":" + created.version}));
+    EDGE_TRY(tx.Commit());
+    return created;
+  }
+
+  Result<std::vector<rollout::Rollout>> LiveRollouts() override {
+    return sqlite_rollouts::Load(db_, "state IN ('running', 'paused', 'completed', 'reverting')", "ORDER BY id");
+  }
+
+  Result<rollout::Rollout> GetRollout(int64_t id) override {
+    EDGE_ASSIGN_OR_RETURN(auto found, sqlite_rollouts::Load(db_, "id = ?1", "", id));
+    if (found.empty()) return Fail(ErrorCode::kNotFound, "no rollout " + std::to_string(id));
+    return std::move(found.front());
+  }
+
+  Result<std::vector<rollout::Rollout>> ListRollouts(bool all, uint32_t limit) override {
+    const std::string cap = "ORDER BY id DESC LIMIT " + std::to_string(std::clamp<uint32_t>(limit, 1, 1000));
+    return sqlite_rollouts::Load(db_, all ? "1" : "state IN ('running', 'paused', 'completed', 'reverting') OR id IN "
+                                                  "(SELECT id FROM rollouts ORDER BY id DESC LIMIT 20)", cap);
+  }
+
+  Result<std::vector<std::string>> SaveRolloutStep(const rollout::Step& step, const std::string& actor,
+                                                   const std::string& audit_action, int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto changed, sqlite_rollouts::SaveStep(db_, step, now));
+    if (!actor.empty())
+      EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, audit_action,
+                                 "rollout/" + std::to_string(step.rollout.id), step.rollout.reason}));
+    EDGE_TRY(tx.Commit());
+    return changed;
+  }
+
+  Result<std::vector<RolloutEventRecord>> RolloutEvents(int64_t id, int64_t after_id, uint32_t limit) override {
+    return sqlite_rollouts::Events(db_, id, after_id, limit);
+  }
+
+  Result<std::vector<FleetDeviceRecord>> FleetForModel(const std::string& model) override {
+    return sqlite_rollouts::Fleet(db_, model);
   }
 
   Status Audit(const AuditRecord& entry) override { return InsertAudit(db_, options_.audit_rows, entry); }

@@ -1,0 +1,69 @@
+// The rollout driver: the thin adapter around the pure planner (controller/rollout/). On the
+// strand, it gathers what the planner needs (the live rollouts, the fleet's reports for each
+// model, which device each rollout claims), runs one planning step per rollout, persists each
+// step in one transaction (state and dispatches together: a controller killed at any point
+// neither loses a wave nor dispatches twice) and sends the devices their new desired state.
+//
+// Ticks: once a second (timeouts, soak ends), soon after a report from a device a rollout is
+// waiting on, and at once after a rollout is created or controlled.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "controller/rollout/planner.h"
+#include "controller/rollout/selector.h"
+#include "controller/store/store.h"
+
+namespace edge::controller {
+
+struct ControllerContext;
+
+// Which devices of the fleet a target matches. Unknown sites or devices named in the target
+// simply match nothing (the API checks them when a rollout is created).
+bool TargetMatches(const rollout::Target& target, const rollout::Selector& selector, const FleetDeviceRecord& device);
+
+// Why a bundle's compat section excludes a device ("" = it does not), from the device's facts.
+std::string CompatProblem(const std::string& manifest_arch, const std::string& facts_json);
+
+class RolloutDriver {
+ public:
+  explicit RolloutDriver(ControllerContext& ctx);
+  RolloutDriver(const RolloutDriver&) = delete;
+  RolloutDriver& operator=(const RolloutDriver&) = delete;
+
+  // Starts the once-a-second tick (strand).
+  void Start();
+  void Stop();
+
+  // Strand only. Creates the rollout (already validated by the caller) and runs its first
+  // step at once, so the canary is dispatched before the call returns. Refuses a target that
+  // matches no device unless `allow_empty`.
+  Result<rollout::Rollout> Create(rollout::Rollout rollout, bool allow_empty);
+  // Strand only. Pause, resume, abort (with or without revert), then one step at once.
+  Result<rollout::Rollout> Control(int64_t id, rollout::Control control, const std::string& reason,
+                                   const std::string& actor);
+  // Any thread-affine caller on the strand: a device reported, connected, enrolled or was
+  // relabelled. Schedules a tick soon if a rollout waits on it (or always, with `membership`).
+  void Poke(const std::string& device_id, bool membership = false);
+
+  // Plans every live rollout once (strand). Public for tests and the benchmark.
+  Status Tick();
+
+ private:
+  Status PlanModel(const std::string& model, std::vector<rollout::Rollout>& rollouts);
+  void Schedule(std::chrono::milliseconds delay);
+
+  ControllerContext& ctx_;
+  std::unique_ptr<boost::asio::steady_timer> periodic_;
+  std::unique_ptr<boost::asio::steady_timer> soon_;
+  bool soon_pending_ = false;
+  bool stopped_ = false;
+  std::set<std::string> watched_;  // devices whose report can move a rollout on
+};
+
+}  // namespace edge::controller

@@ -1,0 +1,254 @@
+#include "controller/store/sqlite_rollouts.h"
+
+#include <map>
+
+#include "controller/store/health_json.h"
+#include "controller/store/rollout_json.h"
+
+namespace edge::controller::sqlite_rollouts {
+namespace {
+
+using sqlite::Db;
+using namespace rollout;
+
+constexpr uint32_t kEventsPerRollout = 5000;  // newest kept per rollout
+
+Status WriteDevice(Db& db, int64_t rollout_id, const DeviceRow& d) {
+  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+      "INSERT INTO rollout_devices(rollout_id, device_id, site, state, wave, from_version, dispatched_at, done_at, "
+      "dispatches, baseline_json, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+      "ON CONFLICT(rollout_id, device_id) DO UPDATE SET site = excluded.site, state = excluded.state, "
+      "wave = excluded.wave, from_version = excluded.from_version, dispatched_at = excluded.dispatched_at, "
+      "done_at = excluded.done_at, dispatches = excluded.dispatches, detail = excluded.detail, "
+      "baseline_json = COALESCE(excluded.baseline_json, rollout_devices.baseline_json)"));
+  st.Bind(1, rollout_id).Bind(2, d.id).Bind(3, d.site).Bind(4, std::string(Name(d.state))).Bind(5, int64_t{d.wave})
+      .Bind(6, d.from_version).Bind(7, d.dispatched_at).Bind(8, d.done_at).Bind(9, int64_t{d.dispatches}).Bind(11, d.detail);
+  if (d.baseline) st.Bind(10, SampleToJson(*d.baseline));
+  else st.BindNull(10);
+  return st.Run();
+}
+
+// The incumbent's numbers on the device now: its latest health report's entry for `model` at
+// `version`, if any.
+Result<std::optional<rollout::HealthSample>> Baseline(Db& db, const std::string& device, const std::string& model,
+                                             const std::string& version) {
+  if (version.empty()) return std::optional<rollout::HealthSample>();
+  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT health_json FROM device_health WHERE device_id = ?"));
+  st.Bind(1, device);
+  EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<rollout::HealthSample>();
+  auto health = HealthFromJson(st.Text(0));
+  if (!health) return std::optional<rollout::HealthSample>();  // an unreadable report is no baseline, not an error
+  for (const auto& m : health->models)
+    if (m.model == model && m.version == version)
+      return std::optional<rollout::HealthSample>(rollout::HealthSample{m.version, m.inferences, m.errors, m.latency_bucket_upper_us,
+                                                      m.latency_counts, m.last_selftest, m.last_selftest_at});
+  return std::optional<rollout::HealthSample>();
+}
+
+}  // namespace
+
+Result<bool> SetDesired(Db& db, const std::string& device, const std::string& model, const std::string& version,
+                        int64_t now) {
+  EDGE_ASSIGN_OR_RETURN(auto cur, db.Prepare("SELECT version FROM desired_models WHERE device_id = ? AND model = ?"));
+  cur.Bind(1, device).Bind(2, model);
+  EDGE_ASSIGN_OR_RETURN(bool has, cur.Step());
+  if (has && cur.Text(0) == version) return false;
+  EDGE_ASSIGN_OR_RETURN(auto up, db.Prepare(
+      "INSERT INTO desired_models(device_id, model, version, updated_at) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT(device_id, model) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at"));
+  up.Bind(1, device).Bind(2, model).Bind(3, version).Bind(4, now);
+  EDGE_TRY(up.Run());
+  EDGE_ASSIGN_OR_RETURN(auto gen, db.Prepare("UPDATE devices SET desired_generation = desired_generation + 1 WHERE id = ?"));
+  gen.Bind(1, device);
+  EDGE_TRY(gen.Run());
+  return db.Changes() > 0;
+}
+
+Result<Rollout> Insert(Db& db, Rollout r) {
+  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+      "INSERT INTO rollouts(model, version, security_version, target_json, strategy_json, state, wave, waves_json, "
+      "reason, override_gate, created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  st.Bind(1, r.model).Bind(2, r.version).Bind(3, static_cast<int64_t>(r.security_version)).Bind(4, TargetToJson(r.target))
+      .Bind(5, StrategyToJson(r.strategy)).Bind(6, std::string(Name(r.state))).Bind(7, int64_t{r.wave})
+      .Bind(8, WavesToJson(r.waves)).Bind(9, r.reason).Bind(10, int64_t{r.override_gate}).Bind(11, r.created_by)
+      .Bind(12, r.created_at).Bind(13, r.created_at);
+  EDGE_TRY(st.Run());
+  r.id = db.LastInsertId();
+  r.updated_at = r.created_at;
+  return r;
+}
+
+Result<std::vector<Rollout>> Load(Db& db, const std::string& where, const std::string& order_limit, int64_t bind_id) {
+  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+      "SELECT id, model, version, security_version, target_json, strategy_json, state, wave, waves_json, reason, "
+      "override_gate, created_by, created_at, updated_at FROM rollouts WHERE " + where + " " + order_limit));
+  if (bind_id) st.Bind(1, bind_id);
+  std::vector<Rollout> out;
+  std::map<int64_t, size_t> index;
+  for (;;) {
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    Rollout r;
+    r.id = st.Int(0);
+    r.model = st.Text(1);
+    r.version = st.Text(2);
+    r.security_version = static_cast<uint64_t>(st.Int(3));
+    EDGE_ASSIGN_OR_RETURN(r.target, TargetFromJson(st.Text(4)));
+    EDGE_ASSIGN_OR_RETURN(r.strategy, StrategyFromJson(st.Text(5)));
+    auto state = ParseState(st.Text(6));
+    if (!state) return Fail(ErrorCode::kDataLoss, "rollout " + std::to_string(r.id) + " has an unknown state '" + st.Text(6) + "'");
+    r.state = *state;
+    r.wave = static_cast<uint32_t>(st.Int(7));
+    EDGE_ASSIGN_OR_RETURN(r.waves, WavesFromJson(st.Text(8)));
+    r.reason = st.Text(9);
+    r.override_gate = st.Int(10) != 0;
+    r.created_by = st.Text(11);
+    r.created_at = st.Int(12);
+    r.updated_at = st.Int(13);
+    index[r.id] = out.size();
+    out.push_back(std::move(r));
+  }
+  if (out.empty()) return out;
+  // Device rows of the loaded rollouts, in one pass.
+  EDGE_ASSIGN_OR_RETURN(auto rows, db.Prepare(
+      "SELECT rollout_id, device_id, site, state, wave, from_version, dispatched_at, done_at, dispatches, baseline_json, "
+      "detail FROM rollout_devices WHERE rollout_id IN (SELECT id FROM rollouts WHERE " + where + " " + order_limit +
+      ") ORDER BY rollout_id, device_id"));
+  if (bind_id) rows.Bind(1, bind_id);
+  for (;;) {
+    EDGE_ASSIGN_OR_RETURN(bool row, rows.Step());
+    if (!row) break;
+    auto it = index.find(rows.Int(0));
+    if (it == index.end()) continue;
+    DeviceRow d;
+    d.id = rows.Text(1);
+    d.site = rows.Text(2);
+    auto ds = ParseDeviceState(rows.Text(3));
+    if (!ds) return Fail(ErrorCode::kDataLoss, "rollout device " + d.id + " has an unknown state '" + rows.Text(3) + "'");
+    d.state = *ds;
+    d.wave = static_cast<int32_t>(rows.Int(4));
+    d.from_version = rows.Text(5);
+    d.dispatched_at = rows.Int(6);
+    d.done_at = rows.Int(7);
+    d.dispatches = static_cast<uint32_t>(rows.Int(8));
+    if (!rows.IsNull(9)) {
+      EDGE_ASSIGN_OR_RETURN(auto b, SampleFromJson(rows.Text(9)));
+      d.baseline = std::move(b);
+    }
+    d.detail = rows.Text(10);
+    out[it->second].devices.push_back(std::move(d));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> SaveStep(Db& db, const Step& step, int64_t now) {
+  const Rollout& r = step.rollout;
+  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+      "UPDATE rollouts SET state = ?, wave = ?, waves_json = ?, reason = ?, override_gate = ?, updated_at = ? WHERE id = ?"));
+  st.Bind(1, std::string(Name(r.state))).Bind(2, int64_t{r.wave}).Bind(3, WavesToJson(r.waves)).Bind(4, r.reason)
+      .Bind(5, int64_t{r.override_gate}).Bind(6, r.updated_at ? r.updated_at : now).Bind(7, r.id);
+  EDGE_TRY(st.Run());
+  if (db.Changes() == 0) return Fail(ErrorCode::kNotFound, "rollout " + std::to_string(r.id) + " does not exist");
+  std::map<std::string, const DeviceRow*> rows;
+  for (const auto& d : r.devices) rows[d.id] = &d;
+  std::vector<std::string> changed;
+  std::map<std::string, std::optional<rollout::HealthSample>> baselines;
+  for (const auto& d : step.dispatches) {
+    if (!d.revert) {
+      auto row = rows.find(d.device);
+      const std::string from = row == rows.end() ? "" : row->second->from_version;
+      EDGE_ASSIGN_OR_RETURN(baselines[d.device], Baseline(db, d.device, r.model, from));
+    }
+    EDGE_ASSIGN_OR_RETURN(bool moved, SetDesired(db, d.device, r.model, d.version, now));
+    if (moved) changed.push_back(d.device);
+  }
+  for (const auto& d : r.devices) {
+    if (!d.dirty) continue;
+    auto b = baselines.find(d.id);
+    if (b == baselines.end() || !b->second) {
+      EDGE_TRY(WriteDevice(db, r.id, d));
+    } else {
+      DeviceRow with = d;
+      with.baseline = b->second;
+      EDGE_TRY(WriteDevice(db, r.id, with));
+    }
+  }
+  if (!step.events.empty()) {
+    EDGE_ASSIGN_OR_RETURN(auto ev, db.Prepare(
+        "INSERT INTO rollout_events(rollout_id, at, kind, device_id, detail) VALUES (?, ?, ?, ?, ?)"));
+    for (const auto& e : step.events) {
+      ev.Bind(1, r.id).Bind(2, now).Bind(3, e.kind).Bind(4, e.device).Bind(5, e.detail);
+      EDGE_TRY(ev.Run());
+    }
+    EDGE_ASSIGN_OR_RETURN(auto prune, db.Prepare(
+        "DELETE FROM rollout_events WHERE rollout_id = ?1 AND id <= "
+        "(SELECT id FROM rollout_events WHERE rollout_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"));
+    prune.Bind(1, r.id).Bind(2, int64_t{kEventsPerRollout});
+    EDGE_TRY(prune.Run());
+  }
+  return changed;
+}
+
+Result<std::vector<RolloutEventRecord>> Events(Db& db, int64_t id, int64_t after_id, uint32_t limit) {
+  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+      "SELECT id, rollout_id, at, kind, device_id, detail FROM rollout_events WHERE rollout_id = ? AND id > ? "
+      "ORDER BY id LIMIT ?"));
+  st.Bind(1, id).Bind(2, after_id).Bind(3, static_cast<int64_t>(limit));
+  std::vector<RolloutEventRecord> out;
+  for (;;) {
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.Int(0), st.Int(1), st.Int(2), st.Text(3), st.Text(4), st.Text(5)});
+  }
+  return out;
+}
+
+Result<std::vector<FleetDeviceRecord>> Fleet(Db& db, const std::string& model) {
+  std::vector<FleetDeviceRecord> out;
+  std::map<std::string, size_t> index;
+  {
+    EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+        "SELECT d.id, d.site, d.facts_json, r.version, r.security_version, r.state, r.target_version, r.detail, "
+        "r.bytes_done, r.bytes_total, r.security_floor, r.updated_at "
+        "FROM devices d LEFT JOIN reported_models r ON r.device_id = d.id AND r.model = ? "
+        "WHERE d.revoked = 0 ORDER BY d.id"));
+    st.Bind(1, model);
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      FleetDeviceRecord f;
+      f.id = st.Text(0);
+      f.site = st.Text(1);
+      f.facts_json = st.Text(2);
+      if (!st.IsNull(5)) {
+        f.reported = ReportedModelRecord{model, st.Text(3), static_cast<uint64_t>(st.Int(4)), st.Text(5), st.Text(6),
+                                         st.Text(7), static_cast<uint64_t>(st.Int(8)), static_cast<uint64_t>(st.Int(9)),
+                                         static_cast<uint64_t>(st.Int(10)), st.Int(11)};
+      }
+      index[f.id] = out.size();
+      out.push_back(std::move(f));
+    }
+  }
+  {
+    EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT device_id, key, value FROM device_labels"));
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (auto it = index.find(st.Text(0)); it != index.end()) out[it->second].labels[st.Text(1)] = st.Text(2);
+    }
+  }
+  {
+    EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+        "SELECT DISTINCT device_id, version FROM device_events WHERE model = ? AND outcome IN ('failed', 'rolled_back')"));
+    st.Bind(1, model);
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (auto it = index.find(st.Text(0)); it != index.end()) out[it->second].failed_versions.insert(st.Text(1));
+    }
+  }
+  return out;
+}
+
+}  // namespace edge::controller::sqlite_rollouts
