@@ -173,6 +173,7 @@ Status RolloutDriver::PlanModel(const std::string& model, std::vector<Rollout>& 
         o.active_version = d->reported->version;
         o.state = d->reported->state;
         o.target_version = d->reported->target_version;
+        o.detail = d->reported->detail;
         o.floor = d->reported->security_floor;
       }
       o.failed_versions = d->failed_versions;

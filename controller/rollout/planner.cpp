@@ -192,8 +192,9 @@ class Planner {
   // failed there.
   void FailDevice(DeviceRow& row, const Observed& o) {
     const Rollout& r = step_.rollout;
-    std::string why = o.state.empty() ? std::string("failed") : o.state;
-    Set(row, DS::kFailed, why + " on " + r.version, "failed");
+    std::string why = (o.state.empty() ? std::string("failed") : o.state) + " on " + r.version;
+    if (!o.detail.empty() && o.target_version == r.version) why += ": " + o.detail;
+    Set(row, DS::kFailed, why, "failed");
     if (!row.from_version.empty() && row.from_version != r.version) {
       step_.dispatches.push_back({row.id, row.from_version, true});
       ++row.dispatches;

@@ -53,6 +53,7 @@ struct Observed {
   std::string active_version;  // reported; "" = none reported
   std::string state;           // the agent's update state for the model; "" = none reported
   std::string target_version;  // the version the agent works on, or last failed on
+  std::string detail;          // the agent's detail for its state (why it failed, ...)
   uint64_t floor = 0;          // reported anti-rollback floor for the model
   std::string incompatible;    // non-empty: why the bundle's compat excludes the device
   std::set<std::string> failed_versions;  // versions it reported failed/rolled_back, ever
