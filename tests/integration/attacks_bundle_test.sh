@@ -13,7 +13,7 @@ lf_wait_for 30 all_online 2 || lf_die "agents not online"
 make_model "$LF_DIR/m.onnx"
 b3=$(lf_bundle kws v3 3 "$LF_DIR/m.onnx")
 lf_edgectl model push "$b3" 2>/dev/null || lf_die "push v3"
-lf_edgectl deploy model kws:v3 --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "deploy v3"
+lf_edgectl deploy model kws:v3 --all-at-once --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "deploy v3"
 models_before=$(lf_edgectl get models -o json)
 
 unsigned_bundle() {  # NAME VERSION SV → built, not signed
@@ -79,7 +79,7 @@ step "deploying below a device's anti-rollback floor is refused by the controlle
 make_model "$LF_DIR/m1.onnx"
 b1=$(lf_bundle kws v1 1 "$LF_DIR/m1.onnx")
 lf_edgectl model push "$b1" 2>/dev/null || lf_die "push v1"
-expect_fail 1 "anti-rollback floor" lf_edgectl deploy model kws:v1 --site plant-7
+expect_fail 1 "anti-rollback floor" lf_edgectl deploy model kws:v1 --all-at-once --site plant-7 --wait --timeout 30s
 
 step "a blob tampered inside the controller's store is refused by the agent"
 make_model "$LF_DIR/m4.onnx"
@@ -87,13 +87,13 @@ b4=$(lf_bundle kws v4 4 "$LF_DIR/m4.onnx")
 lf_edgectl model push "$b4" 2>/dev/null || lf_die "push v4"
 stored="$LF_DIR/controller/blobs/sha256/$(ls "$b4/blobs")"
 printf 'X' | dd of="$stored" bs=1 seek=10 conv=notrunc 2>/dev/null
-expect_fail 1 "failed to install" lf_edgectl deploy model kws:v4 --site plant-7 --wait --timeout 60s
+expect_fail 1 "failed to install" lf_edgectl deploy model kws:v4 --all-at-once --site plant-7 --wait --timeout 60s
 expect_contains "sha256 mismatch" "$(lf_edgectl describe device gw-7a)"
 [ "$(readlink "$LF_DIR/gw-7a/models/kws/current")" = v3 ] || lf_die "gw-7a no longer runs v3"
 ok "gw-7a still runs v3"
 
 step "a compromised controller pointing a device below its floor is refused by the agent"
-lf_edgectl deploy model kws:v3 --site plant-9 --wait --timeout 60s 2>/dev/null || lf_die "deploy v3 to plant-9"
+lf_edgectl deploy model kws:v3 --all-at-once --site plant-9 --wait --timeout 60s 2>/dev/null || lf_die "deploy v3 to plant-9"
 lf_stop_controller
 sqlite3 "$LF_DIR/controller/controller.db" \
   "UPDATE desired_models SET version = 'v1' WHERE device_id = 'gw-9a';

@@ -11,7 +11,7 @@ P="$LF_DIR/pki"
 make_model "$LF_DIR/m.onnx"
 b=$(lf_bundle kws v1 1 "$LF_DIR/m.onnx")
 lf_edgectl model push "$b" 2>/dev/null || lf_die "push"
-lf_edgectl deploy model kws:v1 --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "deploy"
+lf_edgectl deploy model kws:v1 --all-at-once --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "deploy"
 lf_kill_agent gw-1  # the probe now speaks for gw-1, with its certificate
 G=(--addr "127.0.0.1:$LF_AGENT_PORT" --ca "$P/fleet-ca.pem" --cert "$LF_DIR/gw-1/identity/cert.pem" --key "$LF_DIR/gw-1/identity/key.pem")
 rows() { lf_edgectl describe device gw-1 -o json | grep -v -e last_seen -e updated_at -e received_at; }
@@ -55,8 +55,8 @@ ok "sent $sent events, controller took $acked, kept $stored; slowest get devices
 step "operator-supplied names are checked before any lookup, and errors never echo them"
 long=$(head -c 100000 /dev/zero | tr '\0' a)
 expect_fail 1 "site name must be" lf_edgectl get devices --site "$long"
-expect_fail 1 "site name must be" lf_edgectl deploy model "kws:v1" --site "x$(printf '\033')[2J"
-expect_fail 1 "version must be" lf_edgectl deploy model "kws:$long" --site plant-7
+expect_fail 1 "site name must be" lf_edgectl deploy model "kws:v1" --all-at-once --site "x$(printf '\033')[2J"
+expect_fail 1 "version must be" lf_edgectl deploy model "kws:$long" --all-at-once --site plant-7
 expect_fail 1 "device id must match" lf_edgectl describe device "$long"
 out=$(lf_edgectl get devices --site "$long" 2>&1)
 [ "${#out}" -lt 1000 ] || lf_die "the error echoed ${#out} bytes"

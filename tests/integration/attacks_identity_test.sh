@@ -15,7 +15,7 @@ lf_wait_for 30 all_online 2 || lf_die "agents not online"
 make_model "$LF_DIR/m.onnx"
 b=$(lf_bundle kws v1 1 "$LF_DIR/m.onnx")
 lf_edgectl model push "$b" 2>/dev/null || lf_die "push"
-lf_edgectl deploy model kws:v1 --site site-b --wait --timeout 60s 2>/dev/null || lf_die "deploy to site-b"
+lf_edgectl deploy model kws:v1 --all-at-once --site site-b --wait --timeout 60s 2>/dev/null || lf_die "deploy to site-b"
 digest=$(ls "$b/blobs")
 lf_edgectl pki init --dir "$LF_DIR/rogue" --fleet "$LF_FLEET" --controller-host 127.0.0.1 2>/dev/null
 AGENT="127.0.0.1:$LF_AGENT_PORT"
@@ -83,7 +83,7 @@ qb=$(lf_bundle "$model" v1 1 "$LF_DIR/q.onnx")
 lf_edgectl model push "$qb" 2>/dev/null || lf_die "push model with metacharacters"
 lf_add_agent dev-q "$site"
 lf_wait_for 30 lf_edgectl describe device dev-q || lf_die "dev-q did not enroll"
-lf_edgectl deploy model "$model:v1" --site "$site" --wait --timeout 60s 2>/dev/null || lf_die "deploy to metacharacter site"
+lf_edgectl deploy model "$model:v1" --all-at-once --site "$site" --wait --timeout 60s 2>/dev/null || lf_die "deploy to metacharacter site"
 expect_contains "\"name\": \"x'); DROP TABLE devices;--\"" "$(lf_edgectl get sites -o json)"
 expect_contains "m\\\\\"; DELETE FROM models; --" "$(lf_edgectl get models -o json)"
 [ "$(lf_edgectl get devices -o json | grep -c '"id"')" -eq 3 ] || lf_die "devices table damaged"

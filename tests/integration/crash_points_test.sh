@@ -29,7 +29,7 @@ deploy() {  # VERSION SELFTEST
   b=$(lf_bundle mlp "$1" "$sv" "$LF_DIR/$1.onnx" --selftest "$2" --soak-seconds 1)
   sv=$((sv + 1))
   lf_edgectl model push "$b" 2>/dev/null || lf_die "push $1"
-  lf_edgectl deploy model "mlp:$1" --site plant-7 2>/dev/null || lf_die "deploy $1"
+  lf_edgectl deploy model "mlp:$1" --all-at-once --site plant-7 2>/dev/null || lf_die "deploy $1"
 }
 
 step "baseline v0"

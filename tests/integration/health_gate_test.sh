@@ -21,7 +21,7 @@ lf_edgectl bundle selftest --model "$ZOO/ds_cnn_kws.qdq.onnx" --input "$ZOO/ds_c
   --out "$LF_DIR/good-selftest.json" 2>/dev/null || lf_die "bundle selftest"
 b1=$(selftest_bundle kws v1 1 "$ZOO/ds_cnn_kws.qdq.onnx" "$LF_DIR/good-selftest.json")
 lf_edgectl model push "$b1" 2>/dev/null || lf_die "push v1"
-lf_edgectl deploy model kws:v1 --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "v1 did not activate"
+lf_edgectl deploy model kws:v1 --all-at-once --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "v1 did not activate"
 grep -q '"health gate passed"' "$LF_DIR/gw-1.log" || lf_die "no health gate ran for v1"
 [ "$(infer_version gw-1 kws --random)" = v1 ] || lf_die "v1 does not answer"
 ok "v1 passed its self-test on the device, is current and answers"
@@ -38,7 +38,7 @@ lf_edgectl bundle selftest --model "$ZOO/ds_cnn_kws.onnx" --input "$ZOO/ds_cnn_k
   --out "$LF_DIR/fp32-selftest.json" 2>/dev/null || lf_die "bundle selftest fp32"
 b2=$(selftest_bundle kws v2 2 "$ZOO/ds_cnn_kws.qdq.onnx" "$LF_DIR/fp32-selftest.json")
 lf_edgectl model push "$b2" 2>/dev/null || lf_die "push v2"
-expect_fail 1 "failed to install" lf_edgectl deploy model kws:v2 --site plant-7 --wait --timeout 60s
+expect_fail 1 "failed to install" lf_edgectl deploy model kws:v2 --all-at-once --site plant-7 --wait --timeout 60s
 expect_contains "health gate step 'selftest'" "$(lf_edgectl describe device gw-1)"
 still_v1
 ok "v2 refused with the reason shown by the controller; v1 still current"
@@ -49,7 +49,7 @@ lf_edgectl bundle build --name kws --version v3 --security-version 3 --model "$Z
   --selftest "$LF_DIR/good-selftest.json" --latency-budget-us 1 --out "$d3" 2>/dev/null || lf_die "bundle build v3"
 lf_edgectl bundle sign "$d3" --key "$LF_DIR/pki/release-1.key" 2>/dev/null || lf_die "sign v3"
 lf_edgectl model push "$d3" 2>/dev/null || lf_die "push v3"
-expect_fail 1 "failed to install" lf_edgectl deploy model kws:v3 --site plant-7 --wait --timeout 60s
+expect_fail 1 "failed to install" lf_edgectl deploy model kws:v3 --all-at-once --site plant-7 --wait --timeout 60s
 expect_contains "health gate step 'latency'" "$(lf_edgectl describe device gw-1)"
 still_v1
 ok "v3 refused for its latency budget; v1 still current"
@@ -57,7 +57,7 @@ step "a model that does not load is refused at activation"
 head -c 5000 /dev/urandom >"$LF_DIR/garbage.onnx"
 b4=$(selftest_bundle kws v4 4 "$LF_DIR/garbage.onnx" "$LF_DIR/good-selftest.json")
 lf_edgectl model push "$b4" 2>/dev/null || lf_die "push v4"
-expect_fail 1 "failed to install" lf_edgectl deploy model kws:v4 --site plant-7 --wait --timeout 60s
+expect_fail 1 "failed to install" lf_edgectl deploy model kws:v4 --all-at-once --site plant-7 --wait --timeout 60s
 expect_contains "health gate step 'load'" "$(lf_edgectl describe device gw-1)"
 still_v1
 ok "v4 refused: its model does not load; v1 still current"

@@ -16,7 +16,7 @@ lf_add_agent gw-1 plant-1
 lf_wait_for 30 all_online 1 || lf_die "agent not online"
 make_model "$LF_DIR/m.onnx"
 lf_edgectl model push "$(lf_bundle kws v1 1 "$LF_DIR/m.onnx")" 2>/dev/null || lf_die "push"
-lf_edgectl deploy model kws:v1 --site plant-1 --wait --timeout 60s 2>/dev/null || lf_die "deploy"
+lf_edgectl deploy model kws:v1 --all-at-once --site plant-1 --wait --timeout 60s 2>/dev/null || lf_die "deploy"
 # From here the probe speaks for gw-1, with gw-1's own certificate.
 lf_kill_agent gw-1
 A=(--addr "127.0.0.1:$LF_AGENT_PORT" --ca "$P/fleet-ca.pem" --cert "$LF_DIR/gw-1/identity/cert.pem"

@@ -46,7 +46,7 @@ ok "refused calls audited ($denied row: one per operator every 10 s, with a coun
 step "a deployer pushes and deploys, but cannot create tokens or operators"
 lf_edgectl operator set-role alice deployer 2>/dev/null || lf_die "set-role"
 as alice model push "$b" 2>/dev/null || lf_die "deployer cannot push"
-as alice deploy model kws:v1 --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "deployer cannot deploy"
+as alice deploy model kws:v1 --all-at-once --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "deployer cannot deploy"
 expect_fail 77 "needs the admin role" as alice operator add bob --role admin
 expect_contains '"role": "deployer"' "$(lf_edgectl operator list -o json)"
 expect_contains '"actor": "operator/alice"' "$(lf_edgectl get audit -o json)"

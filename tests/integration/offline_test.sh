@@ -11,7 +11,7 @@ step "v1 from the controller"
 make_model "$LF_DIR/v1.onnx"
 b1=$(lf_bundle mlp v1 1 "$LF_DIR/v1.onnx" --selftest "$LF_DIR/selftest.json")
 lf_edgectl model push "$b1" 2>/dev/null || lf_die "push v1"
-lf_edgectl deploy model mlp:v1 --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "deploy v1"
+lf_edgectl deploy model mlp:v1 --all-at-once --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "deploy v1"
 
 step "the controller goes away; v2 is exported to one file"
 lf_stop_controller

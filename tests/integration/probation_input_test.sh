@@ -13,14 +13,14 @@ step "v1 (fp32, soak 0) commits and serves"
 make_model "$LF_DIR/v1.onnx" mlp_anomaly
 b=$(lf_bundle mlp v1 1 "$LF_DIR/v1.onnx" --selftest "$LF_DIR/selftest.json")
 lf_edgectl model push "$b" 2>/dev/null || lf_die "push v1"
-lf_edgectl deploy model mlp:v1 --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "v1 did not commit"
+lf_edgectl deploy model mlp:v1 --all-at-once --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "v1 did not commit"
 ok "v1 committed"
 
 step "NaN and Inf inputs during v2's probation are refused as the client's error"
 make_model "$LF_DIR/v2.onnx" mlp_anomaly
 b=$(lf_bundle mlp v2 2 "$LF_DIR/v2.onnx" --selftest "$LF_DIR/selftest.json" --soak-seconds 8)
 lf_edgectl model push "$b" 2>/dev/null || lf_die "push v2"
-lf_edgectl deploy model mlp:v2 --site plant-7 2>/dev/null || lf_die "deploy v2"
+lf_edgectl deploy model mlp:v2 --all-at-once --site plant-7 2>/dev/null || lf_die "deploy v2"
 lf_wait_for 30 state_is gw-1 probation || lf_die "v2 never reached probation (state: $(device_state gw-1))"
 for i in $(seq 1 10); do
   expect_fail 1 "element 0 is NaN; inputs must be finite" \

@@ -12,7 +12,7 @@ step "v1 (soak 0) commits at once and serves"
 make_model "$LF_DIR/v1.onnx" mlp_anomaly
 b=$(lf_bundle mlp v1 1 "$LF_DIR/v1.onnx" --selftest "$LF_DIR/selftest.json")
 lf_edgectl model push "$b" 2>/dev/null || lf_die "push v1"
-lf_edgectl deploy model mlp:v1 --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "v1 did not commit"
+lf_edgectl deploy model mlp:v1 --all-at-once --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "v1 did not commit"
 [ "$(infer_version gw-1 mlp --input "$LF_DIR/ok.npy")" = v1 ] || lf_die "v1 does not answer"
 ok "v1 committed and answers"
 
@@ -20,7 +20,7 @@ step "v2 starts erroring during probation and is rolled back"
 make_model "$LF_DIR/v2.onnx" mlp_anomaly
 b=$(lf_bundle mlp v2 2 "$LF_DIR/v2.onnx" --selftest "$LF_DIR/selftest.json" --soak-seconds 120)
 lf_edgectl model push "$b" 2>/dev/null || lf_die "push v2"
-lf_edgectl deploy model mlp:v2 --site plant-7 2>/dev/null || lf_die "deploy v2"
+lf_edgectl deploy model mlp:v2 --all-at-once --site plant-7 2>/dev/null || lf_die "deploy v2"
 lf_wait_for 30 state_is gw-1 probation || lf_die "v2 never reached probation (state: $(device_state gw-1))"
 [ "$(infer_version gw-1 mlp --input "$LF_DIR/ok.npy")" = v2 ] || lf_die "v2 does not serve during probation"
 # Inputs the model overflows on: every answer is an error (a non-finite output).
@@ -50,7 +50,7 @@ lf_wait_for 30 all_online 1 || lf_die "agent not online"
 make_model "$LF_DIR/v3.onnx" mlp_anomaly
 b=$(lf_bundle mlp v3 3 "$LF_DIR/v3.onnx" --selftest "$LF_DIR/selftest.json" --soak-seconds 120)
 lf_edgectl model push "$b" 2>/dev/null || lf_die "push v3"
-lf_edgectl deploy model mlp:v3 --site plant-7 2>/dev/null || lf_die "deploy v3"
+lf_edgectl deploy model mlp:v3 --all-at-once --site plant-7 2>/dev/null || lf_die "deploy v3"
 # A supervisor's job, as systemd's Restart= would: restart the agent each time it dies.
 deaths=0
 agent_dead() { ! kill -0 "${LF_AGENT_PID[gw-1]}" 2>/dev/null; }

@@ -34,7 +34,7 @@ lf_wait_for 10 all_online 1 || lf_die "agent offline after renewal"
 make_model "$LF_DIR/m.onnx"
 b=$(lf_bundle kws v1 1 "$LF_DIR/m.onnx")
 lf_edgectl model push "$b" 2>/dev/null || lf_die "push"
-lf_edgectl deploy model kws:v1 --site plant-7 --wait --timeout 30s 2>/dev/null || lf_die "deploy after renewal"
+lf_edgectl deploy model kws:v1 --all-at-once --site plant-7 --wait --timeout 30s 2>/dev/null || lf_die "deploy after renewal"
 ok "deploy converged after renewal"
 
 step "the replaced certificate is refused, and a copy of the old key cannot renew"

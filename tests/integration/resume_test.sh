@@ -14,7 +14,7 @@ make_model "$LF_DIR/m.onnx"
 head -c $((6 * 1024 * 1024)) /dev/urandom >"$LF_DIR/big.bin"
 b=$(lf_bundle big v1 1 "$LF_DIR/m.onnx" --blob "data=$LF_DIR/big.bin")
 lf_edgectl model push "$b" 2>/dev/null || lf_die "push"
-lf_edgectl deploy model big:v1 --site plant-7 2>/dev/null || lf_die "deploy"
+lf_edgectl deploy model big:v1 --all-at-once --site plant-7 2>/dev/null || lf_die "deploy"
 digest=$(sha256sum "$LF_DIR/big.bin" | cut -d' ' -f1)
 partial="$LF_DIR/gw-1/blobs/sha256/$digest.partial"
 partial_big() { [ "$(stat -c %s "$partial" 2>/dev/null || echo 0)" -ge $((2 * 1024 * 1024)) ]; }

@@ -21,7 +21,7 @@ step "push and deploy v3 to plant-7 only (bare version ref)"
 make_model "$LF_DIR/model-v3.onnx"
 b3=$(lf_bundle kws v3 3 "$LF_DIR/model-v3.onnx")
 lf_edgectl model push "$b3" || lf_die "push v3"
-out=$(lf_edgectl deploy model v3 --site plant-7 --wait --timeout 60s 2>&1) || lf_die "deploy: $out"
+out=$(lf_edgectl deploy model v3 --all-at-once --site plant-7 --wait --timeout 60s 2>&1) || lf_die "deploy: $out"
 expect_contains "converged: 2/2" "$out"
 lf_site_on plant-7 kws v3 || lf_die "plant-7 not on v3"
 json=$(lf_edgectl get devices --site plant-9 -o json)
@@ -33,7 +33,7 @@ ok "plant-7 on v3, plant-9 untouched, installed bytes identical"
 
 step "redeploying the same version is a no-op"
 targets_before=$(grep -c '"new target"' "$LF_DIR/gw-7a.log")
-out=$(lf_edgectl deploy model kws:v3 --site plant-7 2>&1) || lf_die "redeploy: $out"
+out=$(lf_edgectl deploy model kws:v3 --all-at-once --site plant-7 2>&1) || lf_die "redeploy: $out"
 expect_contains "0 changed" "$out"
 sleep 1
 [ "$(grep -c '"new target"' "$LF_DIR/gw-7a.log")" -eq "$targets_before" ] || lf_die "agent restarted work on redeploy"
@@ -42,9 +42,9 @@ ok "no desired-state change, agent did nothing"
 step "a bare version that two models have is ambiguous"
 make_model "$LF_DIR/vib-v3.onnx"
 lf_edgectl model push "$(lf_bundle vib v3 3 "$LF_DIR/vib-v3.onnx")" 2>/dev/null || lf_die "push vib:v3"
-expect_fail 1 "ambiguous: use one of kws:v3, vib:v3" lf_edgectl deploy model v3 --site plant-9
-expect_fail 1 "no model has a version 'v77'" lf_edgectl deploy model v77 --site plant-9
-expect_fail 1 "site 'nowhere' does not exist" lf_edgectl deploy model kws:v3 --site nowhere
+expect_fail 1 "ambiguous: use one of kws:v3, vib:v3" lf_edgectl deploy model v3 --all-at-once --site plant-9
+expect_fail 1 "no model has a version 'v77'" lf_edgectl deploy model v77 --all-at-once --site plant-9
+expect_fail 1 "site 'nowhere' does not exist" lf_edgectl deploy model kws:v3 --all-at-once --site nowhere
 
 step "controller restart while an agent is down; both converge on v4"
 make_model "$LF_DIR/model-v4.onnx"
@@ -53,7 +53,7 @@ lf_edgectl model push "$b4" || lf_die "push v4"
 lf_kill_agent gw-7b KILL
 lf_stop_controller TERM
 lf_start_controller
-lf_edgectl deploy model kws:v4 --site plant-7 2>/dev/null || lf_die "deploy v4"
+lf_edgectl deploy model kws:v4 --all-at-once --site plant-7 2>/dev/null || lf_die "deploy v4"
 lf_start_agent gw-7b
 lf_wait_for 60 lf_site_on plant-7 kws v4 || lf_die "plant-7 did not converge on v4 after restart"
 [ "$(readlink "$LF_DIR/gw-7b/models/kws/previous")" = v3 ] || lf_die "previous is not v3"
@@ -64,7 +64,7 @@ step "an unchanged blob is never sent twice"
 b5=$(lf_bundle kws v5 5 "$LF_DIR/model-v4.onnx")
 out=$(lf_edgectl model push "$b5" 2>&1) || lf_die "push v5: $out"
 expect_contains "1 blob(s) already on the controller, not sent again" "$out"
-lf_edgectl deploy model kws:v5 --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "v5 (reused blob) did not converge"
+lf_edgectl deploy model kws:v5 --all-at-once --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "v5 (reused blob) did not converge"
 ok "v5 reuses v4's blob: not uploaded again, still deployable"
 
 step "audit trail names the operator"

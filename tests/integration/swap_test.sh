@@ -15,7 +15,7 @@ deploy_version() {  # N: odd versions are the int8 model, even ones the fp32 mod
   make_model "$LF_DIR/v$1.onnx" "$zoo"
   b=$(lf_bundle mlp "v$1" "$1" "$LF_DIR/v$1.onnx" --selftest "$st")
   lf_edgectl model push "$b" 2>/dev/null || lf_die "push v$1"
-  lf_edgectl deploy model "mlp:v$1" --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "deploy v$1"
+  lf_edgectl deploy model "mlp:v$1" --all-at-once --site plant-7 --wait --timeout 60s 2>/dev/null || lf_die "deploy v$1"
 }
 deploy_version 0
 

@@ -35,7 +35,7 @@ step "v1 commits under trust policy v1"
 make_model "$LF_DIR/v1.onnx" mlp_anomaly
 b=$(lf_bundle mlp v1 1 "$LF_DIR/v1.onnx")
 lf_edgectl model push "$b" 2>/dev/null || lf_die "push v1"
-lf_edgectl deploy model mlp:v1 --site plant-7 --wait --timeout 60s >"$LF_DIR/deploy-v1.txt" 2>&1 ||
+lf_edgectl deploy model mlp:v1 --all-at-once --site plant-7 --wait --timeout 60s >"$LF_DIR/deploy-v1.txt" 2>&1 ||
   lf_die "v1 did not commit: $(cat "$LF_DIR/deploy-v1.txt")"
 ok "v1 committed"
 
@@ -56,7 +56,7 @@ step "after expiry, a restarted agent starts, serves its model and connects"
 # v2 is deployed while the policy is valid and the agent is down: the agent meets it only after
 # the expiry (the controller itself refuses deploys under an expired policy, see below).
 lf_kill_agent gw-1
-lf_edgectl deploy model mlp:v2 --site plant-7 2>/dev/null || lf_die "deploy v2"
+lf_edgectl deploy model mlp:v2 --all-at-once --site plant-7 2>/dev/null || lf_die "deploy v2"
 while [ $SECONDS -le $((expires_at + 1)) ]; do sleep 0.5; done
 log_mark=$(wc -l <"$LF_DIR/gw-1.log")
 lf_start_agent gw-1
@@ -65,7 +65,7 @@ lf_wait_for 30 all_online 1 || lf_die "agent did not reconnect"
 ok "agent up under expired policy v2: serving v1, online"
 
 step "a new install is refused with the reason, said once in the log"
-expect_fail 77 "does not verify under the served trust policy v2.*expired" lf_edgectl deploy model mlp:v2 --site plant-7
+expect_fail 77 "does not verify under the served trust policy v2.*expired" lf_edgectl deploy model mlp:v2 --all-at-once --site plant-7
 lf_wait_for 30 state_is gw-1 failed || lf_die "v2 was not refused (state: $(device_state gw-1))"
 detail=$(lf_edgectl describe device gw-1)
 expect_contains "trust policy v2 expired at .*; waiting for a newer policy" "$detail"

@@ -109,7 +109,7 @@ for f in "$zoo"/*.qdq.onnx; do
   name=$(basename "$f" .qdq.onnx)
   b=$(lf_bundle "$name" v1 1 "$f")
   lf_edgectl model push "$b" >/dev/null 2>&1 || lf_die "push $name"
-  lf_edgectl deploy model "$name:v1" --site plant-7 --wait --timeout 60s >/dev/null 2>&1 || lf_die "deploy $name"
+  lf_edgectl deploy model "$name:v1" --all-at-once --site plant-7 --wait --timeout 60s >/dev/null 2>&1 || lf_die "deploy $name"
   models+=("$name")
 done
 echo "== idle, zoo loaded (${#models[@]} models)" >&2
@@ -156,7 +156,7 @@ sleep 3
 swap_ms=()
 for i in $(seq 1 "$swaps"); do
   t0=$(date +%s%N)
-  lf_edgectl deploy model "ds_cnn_kws:s$i" --site plant-7 --wait --timeout 60s >/dev/null 2>&1 ||
+  lf_edgectl deploy model "ds_cnn_kws:s$i" --all-at-once --site plant-7 --wait --timeout 60s >/dev/null 2>&1 ||
     lf_die "activation of ds_cnn_kws:s$i"
   t1=$(date +%s%N)
   # The window closes 250 ms after convergence was seen: effects of the swap that trail it
@@ -261,7 +261,7 @@ Two clients at once on ds_cnn_kws (\`edge-infer-bench socket --threads 2\`, 1000
 stall shows in every request it delays; one sent on time counts from when it was sent. At this rate the client and the agent's gRPC
 threads sleep between requests and each request pays their wake-ups, which is why the steady
 p50 is above the back-to-back p50 of the table above. Meanwhile ${swaps} new versions were activated one after another with
-\`edgectl deploy model ds_cnn_kws:sN --site plant-7 --wait\` (each: download, verify, health gate
+\`edgectl deploy model ds_cnn_kws:sN --all-at-once --site plant-7 --wait\` (each: download, verify, health gate
 with self-test and 50 timed latency runs, switch, report), 2 s apart. A request that started
 between a deploy's start and 250 ms after its convergence is a swap sample, every other one
 (after a 1 s warm-up) a steady sample. Activation wall time (deploy to converged): median
