@@ -118,6 +118,7 @@ class Planner {
           "superseded");
     }
     if (r.state == State::kReverting) return;  // an aborted rollout takes no new devices
+    const bool initial = r.devices.empty() && r.waves.empty();  // the target as created: no "joined" events
     std::vector<const Observed*> joining;
     for (const auto& o : in_.devices)
       if (!rows.count(o.id)) joining.push_back(&o);
@@ -128,7 +129,7 @@ class Planner {
       row.site = o->site;
       row.dirty = true;
       r.devices.push_back(std::move(row));
-      if (r.created_at != in_.now) Note("joined", o->id, "entered the target at site " + o->site);
+      if (!initial) Note("joined", o->id, "entered the target at site " + o->site);
     }
   }
 
