@@ -132,6 +132,7 @@ void RolloutToProto(const Rollout& r, bool with_devices, pb::Rollout* out) {
 }
 
 void RolloutEventToProto(const RolloutEventRecord& e, pb::RolloutEvent* out) {
+  out->set_id(e.id);
   out->set_at(e.at);
   out->set_kind(e.kind);
   out->set_device(e.device);

@@ -6,6 +6,7 @@
 #include "common/tls/grpc_tls.h"
 #include "controller/edgectl/exit_codes.h"
 #include "controller/edgectl/output.h"
+#include "controller/edgectl/operator_call.h"
 #include "controller/edgectl/remote.h"
 #include "edge/v1/admin.grpc.pb.h"
 
@@ -13,30 +14,6 @@ namespace edge::edgectl {
 namespace {
 
 namespace pb = edge::v1;
-
-struct Remote {
-  std::unique_ptr<pb::OperatorService::Stub> stub;
-  std::string target;
-};
-
-Result<Remote> Dial(const Context& c) {
-  EDGE_ASSIGN_OR_RETURN(auto channel, OperatorChannel(c));
-  return Remote{pb::OperatorService::NewStub(channel), c.controller};
-}
-
-// Calls `rpc` with a 15 s deadline; errors name the call and, when unreachable, the controller.
-template <typename Rpc>
-Status Call(const Remote& remote, std::string_view what, Rpc rpc) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
-  const grpc::Status s = rpc(*remote.stub, ctx);
-  if (s.ok()) return Ok();
-  Error e = tls::FromGrpcStatus(s, what);
-  e.message = TerminalSafe(e.message);  // the controller's words, printed to a terminal
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE)
-    e.message += " (is the controller at " + remote.target + " running, and does it accept this operator certificate?)";
-  return Fail(e);
-}
 
 nlohmann::json OperatorJson(const pb::Operator& o) {
   return {{"name", o.name()}, {"role", o.role()}, {"revoked", o.revoked()}, {"created_by", o.created_by()},
@@ -54,32 +31,6 @@ void PrintOperator(const pb::Operator& o, bool json, const std::string& verb) {
 nlohmann::json TokenJson(const pb::TokenInfo& t) {
   return {{"id", t.id()}, {"site", t.site()}, {"state", t.state()}, {"created_by", t.created_by()},
           {"created_at", t.created_at()}, {"expires_at", t.expires_at()}, {"used_by", t.used_by()}};
-}
-
-// Shared shape of every command here: load the context, dial, run.
-struct Commands {
-  std::function<Result<Context>()> context;
-  const std::string& output;
-  int& exit_code;
-};
-
-// Sets `cmd`'s callback to run `body(remote, json)` against the controller.
-template <typename Body>
-void On(const std::shared_ptr<Commands>& commands, CLI::App* cmd, Body body) {
-  cmd->callback([commands, body] {
-    auto ctx = commands->context();
-    if (!ctx) {
-      commands->exit_code = Report(ctx.error());
-      return;
-    }
-    auto remote = Dial(*ctx);
-    if (!remote) {
-      commands->exit_code = Report(remote.error());
-      return;
-    }
-    Status s = body(*remote, commands->output == "json");
-    commands->exit_code = s ? kExitOk : Report(s.error());
-  });
 }
 
 }  // namespace

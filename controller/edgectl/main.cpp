@@ -17,6 +17,7 @@
 #include "controller/edgectl/infer_cmd.h"
 #include "controller/edgectl/pki.h"
 #include "controller/edgectl/remote.h"
+#include "controller/edgectl/rollout_cmd.h"
 #include "controller/edgectl/trust_cmd.h"
 
 namespace {
@@ -329,40 +330,27 @@ int main(int argc, char** argv) {
     };
   });
 
-  // deploy
+  // deploy model, rollout get|describe|watch|pause|resume|abort
   auto* deploy = app.add_subcommand("deploy", "deploy to devices")->require_subcommand(1);
-  std::string ref, deploy_site, deploy_timeout = "10m";
-  bool wait = false;
-  auto* d_model = deploy->add_subcommand("model", "set the desired model version for every device of a site");
-  d_model->add_option("ref", ref, "name:version, or a bare version that exactly one model has")->required();
-  d_model->add_option("--site", deploy_site, "target site")->required();
-  d_model->add_flag("--wait", wait, "wait until every device of the site runs it (or one fails)");
-  d_model->add_option("--timeout", deploy_timeout, "give up waiting after this long")->capture_default_str();
-  d_model->callback([&] {
-    action = [&] {
-      auto timeout = ParseDurationSeconds(deploy_timeout);
-      if (!timeout) {
-        std::cerr << "edgectl: --timeout: " << timeout.error().message << "\n";
-        return kExitUsage;
-      }
-      auto c = Client(g);
-      return c ? Finish((*c)->Deploy(ref, deploy_site, wait, std::chrono::seconds(*timeout))) : Report(c.error());
-    };
-  });
+  RegisterRolloutCommands(app, *deploy, [&g] { return ContextOf(g); }, g.output, exit_code);
 
   // get / describe
   std::string what;
   GetFilters get_filters;
-  auto* get = app.add_subcommand("get", "list devices, sites, models, deployments or audit entries");
-  get->add_option("what", what, "devices|sites|models|deployments|audit")
+  auto* get = app.add_subcommand("get", "list devices, sites, models, rollouts or audit entries");
+  get->add_option("what", what, "devices|sites|models|rollouts|audit")
       ->required()
-      ->check(CLI::IsMember({"devices", "sites", "models", "deployments", "audit"}));
+      ->check(CLI::IsMember({"devices", "sites", "models", "rollouts", "audit"}));
   get->add_option("--site", get_filters.site, "only this site (devices)");
   get->add_option("--actor", get_filters.actor, "only this actor, e.g. operator/alice (audit)");
   get->add_option("--action", get_filters.action, "only this action, e.g. deploy or denied (audit)");
   get->add_option("--limit", get_filters.limit, "newest entries to show (audit)")->check(CLI::Range(1, 1000));
   get->callback([&] {
     action = [&] {
+      if (what == "rollouts") {
+        auto ctx = ContextOf(g);
+        return ctx ? Finish(GetRollouts(*ctx, Format(g) == OutputFormat::kJson, false)) : Report(ctx.error());
+      }
       auto c = Client(g);
       return c ? Finish((*c)->Get(what, get_filters, Format(g))) : Report(c.error());
     };

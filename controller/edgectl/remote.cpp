@@ -155,80 +155,6 @@ class GrpcOperatorClient final : public OperatorClient {
     return Ok();
   }
 
-  Status Deploy(const std::string& ref, const std::string& site, bool wait, std::chrono::seconds timeout) override {
-    pb::DeployRequest req;
-    if (auto colon = ref.find(':'); colon != std::string::npos) {
-      req.set_model(ref.substr(0, colon));
-      req.set_version(ref.substr(colon + 1));
-    } else {
-      req.set_version(ref);
-    }
-    req.set_site(site);
-    pb::Deployment resp;
-    const auto started = Clock::now();
-    EDGE_TRY(Check(stub_->Deploy(CallContext().get(), req, &resp), "deploy"));
-    WriteLine(std::cerr, "deployment " + std::to_string(resp.id()) + ": " + resp.model() + ":" + resp.version() +
-                             " → site " + resp.site() + " (" + std::to_string(resp.device_ids_size()) + " devices, " +
-                             std::to_string(resp.changed()) + " changed)");
-    if (!wait) return Ok();
-    return WaitConverged(resp, started, timeout);
-  }
-
-  Status WaitConverged(const pb::Deployment& dep, Clock::time_point started, std::chrono::seconds timeout) {
-    std::map<std::string, std::string> last_state;
-    for (;;) {
-      pb::ListDevicesRequest req;
-      req.set_site(dep.site());
-      pb::ListDevicesResponse resp;
-      EDGE_TRY(Check(stub_->ListDevices(CallContext().get(), req, &resp), "list devices"));
-      size_t done = 0;
-      std::vector<std::string> failures;
-      for (const auto& d : resp.devices()) {
-        std::string state = "pending";
-        for (const auto& m : d.models()) {
-          if (m.model() != dep.model()) continue;
-          if (m.reported_version() == dep.version() && m.state() == "committed") {
-            state = "committed";
-            ++done;
-          } else if ((m.state() == "failed" || m.state() == "rolled_back") && m.target_version() == dep.version()) {
-            state = m.state();
-            failures.push_back(TerminalSafe(d.id() + ": " + m.detail()));  // joined by our own newlines
-          } else if (!m.state().empty() && m.target_version() == dep.version()) {
-            state = m.state();
-            if (m.bytes_total() > 0 && m.state() == "downloading")
-              state += " " + std::to_string(m.bytes_done() * 100 / m.bytes_total()) + "%";
-          }
-        }
-        if (!d.online() && state != "committed") state += " (offline)";
-        if (last_state[d.id()] != state) {
-          WriteLine(std::cerr, "  " + d.id() + ": " + state);
-          last_state[d.id()] = state;
-        }
-      }
-      const double secs = std::chrono::duration<double>(Clock::now() - started).count();
-      if (!failures.empty()) {
-        std::string all;
-        for (const auto& f : failures) all += "\n  " + f;
-        return Fail(ErrorCode::kFailedPrecondition, std::to_string(failures.size()) + " device(s) failed to install or rolled back " +
-                                                        TerminalSafe(dep.model() + ":" + dep.version()) + ":" + all);
-      }
-      if (done == static_cast<size_t>(resp.devices_size())) {
-        char secs_text[32];
-        std::snprintf(secs_text, sizeof secs_text, "%.2fs", secs);
-        WriteLine(std::cerr, "converged: " + std::to_string(done) + "/" + std::to_string(resp.devices_size()) +
-                                 " devices at site " + dep.site() + " run " + dep.model() + ":" + dep.version() + " (" +
-                                 secs_text + " from deploy)");
-        return Ok();
-      }
-      if (Clock::now() - started > timeout)
-        return Fail(ErrorCode::kUnavailable, "timed out after " + std::to_string(timeout.count()) + "s: " +
-                                                 std::to_string(done) + "/" + std::to_string(resp.devices_size()) +
-                                                 " devices converged (see: edgectl get devices --site " + TerminalSafe(dep.site()) +
-                                                 ")");
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
-
   Status Get(const std::string& what, const GetFilters& filters, OutputFormat format) override {
     const std::string& site = filters.site;
     const auto now = Now();
@@ -278,25 +204,6 @@ class GrpcOperatorClient final : public OperatorClient {
         rows.push_back({v.model(), v.version(), std::to_string(v.security_version()), FormatBytes(v.total_bytes()),
                         v.signed_by(), v.pushed_by(), FormatTime(v.pushed_at())});
       PrintTable({"MODEL", "VERSION", "SECURITY", "SIZE", "SIGNED BY", "PUSHED BY", "PUSHED"}, rows);
-    } else if (what == "deployments") {
-      pb::ListDeploymentsResponse resp;
-      EDGE_TRY(Check(stub_->ListDeployments(CallContext().get(), pb::ListDeploymentsRequest(), &resp), "list deployments"));
-      if (format == OutputFormat::kJson) {
-        nlohmann::json out = nlohmann::json::array();
-        for (const auto& d : resp.deployments())
-          out.push_back({{"id", d.id()}, {"model", d.model()}, {"version", d.version()}, {"site", d.site()},
-                         {"devices", std::vector<std::string>(d.device_ids().begin(), d.device_ids().end())},
-                         {"changed", d.changed()}, {"committed", d.committed()}, {"rolled_back", d.rolled_back()},
-                         {"failed", d.failed()}, {"created_by", d.created_by()}, {"created_at", d.created_at()}});
-        PrintJson(out);
-        return Ok();
-      }
-      std::vector<std::vector<std::string>> rows;
-      for (const auto& d : resp.deployments())
-        rows.push_back({std::to_string(d.id()), d.model() + ":" + d.version(), d.site(), std::to_string(d.device_ids_size()),
-                        std::to_string(d.changed()), std::to_string(d.committed()), std::to_string(d.rolled_back()),
-                        std::to_string(d.failed()), d.created_by(), FormatTime(d.created_at())});
-      PrintTable({"ID", "MODEL", "SITE", "DEVICES", "CHANGED", "COMMITTED", "ROLLED BACK", "FAILED", "BY", "AT"}, rows);
     } else if (what == "audit") {
       pb::ListAuditRequest req;
       req.set_limit(filters.limit);
@@ -317,7 +224,7 @@ class GrpcOperatorClient final : public OperatorClient {
         rows.push_back({std::to_string(a.id()), FormatTime(a.at()), a.actor(), a.action(), a.target(), a.detail()});
       PrintTable({"ID", "AT", "ACTOR", "ACTION", "TARGET", "DETAIL"}, rows);
     } else {
-      return Fail(ErrorCode::kInvalidArgument, "cannot get '" + what + "': use devices, sites, models, deployments or audit");
+      return Fail(ErrorCode::kInvalidArgument, "cannot get '" + what + "': use devices, sites, models, rollouts or audit");
     }
     return Ok();
   }

@@ -35,9 +35,6 @@ class OperatorClient {
   virtual Status CreateSite(const std::string& name) = 0;
   virtual Status CreateToken(const std::string& site, int64_t ttl_seconds, OutputFormat format) = 0;
   virtual Status PushBundle(const std::filesystem::path& dir, OutputFormat format) = 0;
-  // `ref` is name:version or a bare version.
-  virtual Status Deploy(const std::string& ref, const std::string& site, bool wait,
-                        std::chrono::seconds timeout) = 0;
   // `filters` narrows what is listed: site (devices); actor, action, limit (audit).
   virtual Status Get(const std::string& what, const GetFilters& filters, OutputFormat format) = 0;
   virtual Status DescribeDevice(const std::string& id, OutputFormat format) = 0;

@@ -175,9 +175,9 @@ Result<std::vector<std::string>> SaveStep(Db& db, const Step& step, int64_t now)
     }
   }
   if (!step.events.empty()) {
-    EDGE_ASSIGN_OR_RETURN(auto ev, db.Prepare(
-        "INSERT INTO rollout_events(rollout_id, at, kind, device_id, detail) VALUES (?, ?, ?, ?, ?)"));
     for (const auto& e : step.events) {
+      EDGE_ASSIGN_OR_RETURN(auto ev, db.Prepare(
+          "INSERT INTO rollout_events(rollout_id, at, kind, device_id, detail) VALUES (?, ?, ?, ?, ?)"));
       ev.Bind(1, r.id).Bind(2, now).Bind(3, e.kind).Bind(4, e.device).Bind(5, e.detail);
       EDGE_TRY(ev.Run());
     }

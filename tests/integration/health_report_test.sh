@@ -48,13 +48,13 @@ grep '"update event refused"' "$LF_DIR/controller.log" | grep '"device":"gw-1"' 
   lf_die "no log line for the malformed event"
 ok "logged"
 
-step "edgectl shows health, history and events; the deployment counts the commit"
+step "edgectl shows health, history and events; the rollout counts the commit"
 text=$(lf_edgectl describe device gw-1) || lf_die "describe"
 for want in "CPU 12.5%, RSS 48.0 MiB, disk free 20.0 GiB, uptime 2h" "4321" "180us" "870us" \
   "passed 3 cases, max error 0.0" "Health history" "kws 4321/3/870us" "rolled_back (offline install)" \
   "p99 1.9ms over the 1ms budget"; do
   expect_contains "$want" "$text"
 done
-[ "$(lf_edgectl get deployments -o json | json 'd[0]["committed"]')" = 1 ] || lf_die "deployment does not count the commit"
-ok "describe and get deployments"
+[ "$(lf_edgectl get rollouts -o json | json 'd[0]["counts"]["updated"]')" = 1 ] || lf_die "the rollout does not count the commit"
+ok "describe and get rollouts"
 echo "PASS"

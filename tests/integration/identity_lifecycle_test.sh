@@ -50,7 +50,7 @@ as alice deploy model kws:v1 --all-at-once --site plant-7 --wait --timeout 60s 2
 expect_fail 77 "needs the admin role" as alice operator add bob --role admin
 expect_contains '"role": "deployer"' "$(lf_edgectl operator list -o json)"
 expect_contains '"actor": "operator/alice"' "$(lf_edgectl get audit -o json)"
-[ "$(lf_edgectl get audit --actor operator/alice --action deploy --limit 5 -o json | grep -c '"action": "deploy"')" -eq 1 ] ||
+[ "$(lf_edgectl get audit --actor operator/alice --action rollout.create --limit 5 -o json | grep -c '"action": "rollout.create"')" -eq 1 ] ||
   lf_die "get audit --actor --action does not select alice's deploy"
 
 step "a revoked operator is refused; the last admin cannot be removed"
