@@ -19,6 +19,11 @@ bool Runs(const Observed& o, const std::string& version) {
 bool FailedOn(const Observed& o, const std::string& version) {
   return ((o.state == "failed" || o.state == "rolled_back") && o.target_version == version);
 }
+// A failure of the version reported at or after `since` (a dispatch, the rollout's creation).
+bool FailedSince(const Observed& o, const std::string& version, int64_t since) {
+  auto it = o.failed_at.find(version);
+  return it != o.failed_at.end() && it->second >= since;
+}
 // Done for the wave: nothing more is expected of the device.
 bool Done(DS s) { return s == DS::kUpdated || s == DS::kFailed || s == DS::kTimedOut || s == DS::kSkipped || s == DS::kSuperseded; }
 bool InFlight(DS s) { return s == DS::kDispatched || s == DS::kReverting; }
@@ -152,7 +157,7 @@ class Planner {
       case DS::kDispatched:
       case DS::kTimedOut:
         if (Runs(*o, r.version)) return Set(row, DS::kUpdated, "runs " + r.version, "updated");
-        if (FailedOn(*o, r.version) || o->failed_versions.count(r.version)) return FailDevice(row, *o);
+        if (FailedSince(*o, r.version, row.dispatched_at)) return FailDevice(row, *o);
         if (row.state == DS::kDispatched && in_.now >= row.dispatched_at + r.strategy.device_timeout_seconds)
           return Set(row, DS::kTimedOut,
                      "no outcome " + Duration(r.strategy.device_timeout_seconds) + " after dispatch (" +
@@ -184,7 +189,13 @@ class Planner {
     if (o.floor > r.security_version)
       return "anti-rollback floor " + std::to_string(o.floor) + " is above " + r.version + "'s security_version " +
              std::to_string(r.security_version);
-    if (o.failed_versions.count(r.version)) return r.version + " already failed on this device; not retried";
+    // Failed during this rollout (an earlier dispatch of it): the rollout does not retry it. A
+    // failure before it was created is an operator's earlier attempt: retried, unless the agent
+    // holds it as a verdict on the version (it does not retry a failed install by itself; it does
+    // retry a refusal, whose cause — an expired policy, say — may be gone).
+    if (FailedSince(o, r.version, r.created_at)) return r.version + " already failed on this device in this rollout; not retried";
+    if (FailedOn(o, r.version) && o.detail.rfind("refused ", 0) != 0)
+      return r.version + " " + o.state + " on this device (" + o.detail + "); its agent does not retry a failed version";
     return "";
   }
 

@@ -13,10 +13,11 @@
 // - Dispatch. Within a wave, at most max_parallel devices fleet-wide and site_budget per site
 //   are in flight (dispatched, no outcome yet) at any moment.
 // - Skips. A device whose anti-rollback floor is above the version's security_version, whose
-//   facts do not meet the bundle's compat, or that already failed this version, is skipped with
-//   the reason and never blocks the others.
+//   facts do not meet the bundle's compat, or that already failed this version (in this rollout,
+//   or as a verdict its agent keeps: a refusal is retried), is skipped with the reason and never
+//   blocks the others.
 // - Outcomes. A dispatched device is updated once it reports the version active and committed
-//   (or idle), failed once it reports failed/rolled_back for it; with neither after
+//   (or idle), failed once it reports failed/rolled_back for it after the dispatch; with neither after
 //   device_timeout_seconds it is timed out (it keeps the desired version and counts as updated
 //   or failed if it reports later).
 // - Gates. A wave is done when each of its devices is updated, failed, timed out or skipped.
@@ -56,7 +57,9 @@ struct Observed {
   std::string detail;          // the agent's detail for its state (why it failed, ...)
   uint64_t floor = 0;          // reported anti-rollback floor for the model
   std::string incompatible;    // non-empty: why the bundle's compat excludes the device
-  std::set<std::string> failed_versions;  // versions it reported failed/rolled_back, ever
+  // When it last reported each version failed or rolled back (controller time, from the stored
+  // outcome events). A failure before a dispatch is not that dispatch's outcome.
+  std::map<std::string, int64_t> failed_at;
   // The model's latest health on the device (the driver fills it for devices of the current
   // wave that are updated, and for devices being reverted).
   std::optional<HealthSample> health;

@@ -240,12 +240,13 @@ Result<std::vector<FleetDeviceRecord>> Fleet(Db& db, const std::string& model) {
   }
   {
     EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
-        "SELECT DISTINCT device_id, version FROM device_events WHERE model = ? AND outcome IN ('failed', 'rolled_back')"));
+        "SELECT device_id, version, MAX(received_at) FROM device_events WHERE model = ? "
+        "AND outcome IN ('failed', 'rolled_back') GROUP BY device_id, version"));
     st.Bind(1, model);
     for (;;) {
       EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      if (auto it = index.find(st.Text(0)); it != index.end()) out[it->second].failed_versions.insert(st.Text(1));
+      if (auto it = index.find(st.Text(0)); it != index.end()) out[it->second].failed_at[st.Text(1)] = st.Int(2);
     }
   }
   return out;

@@ -187,7 +187,7 @@ struct FleetDeviceRecord {
   std::string facts_json;
   std::map<std::string, std::string> labels;
   std::optional<ReportedModelRecord> reported;  // for the model
-  std::set<std::string> failed_versions;        // outcomes failed/rolled_back for the model, ever
+  std::map<std::string, int64_t> failed_at;     // version -> last failed/rolled_back outcome received
 };
 
 struct RolloutEventRecord {

@@ -220,5 +220,5 @@ TEST_CASE("Store: a schema-1 database upgrades to health and events and keeps it
   CHECK((*store)->GetDevice("edge-01"));
   REQUIRE((*store)->RecordHealth("edge-01", Health(kT0, 10)));
   REQUIRE((*store)->RecordEvents("edge-01", {Event(1, "1.0", "committed")}, kT0));
-  CHECK(edge::sqlite::Db::Open(path)->SchemaVersion().value() == 3);
+  CHECK(edge::sqlite::Db::Open(path)->SchemaVersion().value() == 4);
 }

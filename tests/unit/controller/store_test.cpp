@@ -373,7 +373,7 @@ TEST_CASE("Store: reopening a store keeps its data and migrations are a no-op", 
   CHECK((*s)->SiteExists("factory-1").value());
   auto db = edge::sqlite::Db::Open(path);
   REQUIRE(db);
-  CHECK(db->SchemaVersion().value() == 3);
+  CHECK(db->SchemaVersion().value() == 4);
 }
 
 TEST_CASE("Store: a floor reported for another model does not block a deploy", "[store][deploy][floor]") {
