@@ -136,6 +136,44 @@ std::unique_ptr<grpc::ClientContext> Deadline(const InferOptions& options) {
   return ctx;
 }
 
+// `--repeat N`: the same request N times on one connection, as traffic; a summary instead of
+// the outputs. Failed calls are counted, not fatal: exit 1 if any failed.
+int RunRepeated(GRPCInferenceService::Stub& stub, const InferOptions& options, const inference::ModelInferRequest& request,
+                OutputFormat format) {
+  std::vector<double> ms;
+  uint32_t failed = 0;
+  std::string first_error, version;
+  for (uint32_t i = 0; i < options.repeat; ++i) {
+    inference::ModelInferResponse response;
+    const auto t0 = std::chrono::steady_clock::now();
+    const grpc::Status s = stub.ModelInfer(Deadline(options).get(), request, &response);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (s.ok()) {
+      version = response.model_version();
+    } else {
+      ++failed;
+      if (first_error.empty()) first_error = TerminalSafe(s.error_message());
+    }
+  }
+  std::sort(ms.begin(), ms.end());
+  auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p / 100 * static_cast<double>(ms.size())))]; };
+  if (format == OutputFormat::kJson) {
+    PrintJson({{"model", options.model}, {"version", version}, {"requests", options.repeat}, {"failed", failed},
+               {"p50_ms", pct(50)}, {"p99_ms", pct(99)}});
+  } else {
+    char line[256];
+    std::snprintf(line, sizeof line, "%u requests to %s (version %s): %u failed; client p50 %.2f ms, p99 %.2f ms",
+                  options.repeat, options.model.c_str(), version.empty() ? "-" : version.c_str(), failed, pct(50), pct(99));
+    WriteLine(std::cout, line);
+  }
+  if (failed > 0) {
+    WriteLine(std::cerr, "edgectl: infer: " + std::to_string(failed) + " of " + std::to_string(options.repeat) +
+                             " requests failed; the first: " + first_error);
+    return kExitError;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunInfer(const InferOptions& options, OutputFormat format) {
@@ -175,6 +213,7 @@ int RunInfer(const InferOptions& options, OutputFormat format) {
     for (int64_t d : t.shape) in->add_shape(d);
     request.add_raw_input_contents(reinterpret_cast<const char*>(t.values.data()), t.values.size() * sizeof(float));
   }
+  if (options.repeat > 1) return RunRepeated(*stub, options, request, format);
   inference::ModelInferResponse response;
   if (auto s = stub->ModelInfer(Deadline(options).get(), request, &response); !s.ok()) {
     Error error = tls::FromGrpcStatus(s, "ModelInfer " + options.model);
@@ -201,6 +240,8 @@ void RegisterInferCommand(CLI::App& app, const std::string& output_format, int& 
                     ->check(CLI::ExistingFile);
   cmd->add_flag("--random", options->random, "uniform noise in [-1, 1) of each input's shape")->excludes(input);
   cmd->add_option("--seed", options->seed, "seed for --random")->capture_default_str();
+  cmd->add_option("--repeat", options->repeat, "send the request this many times and print a summary (traffic)")
+      ->check(CLI::Range(1u, 1000000u));
   cmd->add_option("--timeout", options->timeout_seconds, "deadline of each call in seconds")
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->callback([options, &output_format, &exit_code] {

@@ -27,6 +27,7 @@ struct InferOptions {
   bool random = false;
   uint32_t seed = 1;
   int timeout_seconds = 10;
+  uint32_t repeat = 1;  // > 1: send the request this many times, print a summary
 };
 
 int RunInfer(const InferOptions& options, OutputFormat format);
