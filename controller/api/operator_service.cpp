@@ -273,6 +273,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     o->set_enrolled_at(d.enrolled_at);
     o->set_agent_version(d.agent_version);
     o->set_cert_not_after(d.cert_not_after);
+    for (const auto& [k, v] : d.labels) (*o->mutable_labels())[k] = v;
     EDGE_ASSIGN_OR_RETURN(auto models, ctx_.store->DeviceModels(d.id));
     for (const auto& m : models) {
       auto* pm = o->add_models();
@@ -299,8 +300,33 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
         EDGE_ASSIGN_OR_RETURN(bool exists, ctx_.store->SiteExists(req->site()));
         if (!exists) return Fail(ErrorCode::kNotFound, "site '" + req->site() + "' does not exist");
       }
+      EDGE_ASSIGN_OR_RETURN(auto selector, rollout::Selector::Parse(req->selector()));
       EDGE_ASSIGN_OR_RETURN(auto devices, ctx_.store->ListDevices(req->site()));
-      for (const auto& d : devices) EDGE_TRY(FillDevice(d, resp->add_devices()));
+      for (const auto& d : devices)
+        if (selector.Matches(d.labels)) EDGE_TRY(FillDevice(d, resp->add_devices()));
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* LabelDevice(grpc::CallbackServerContext* call, const pb::LabelDeviceRequest* req,
+                                        pb::Device* resp) override {
+    return Authed(call, Role::kDeployer, "LabelDevice", [this, req, resp](const std::string& actor) -> Status {
+      EDGE_TRY(CheckDeviceId(req->id()));
+      if (req->set_size() + req->remove_size() == 0) return Fail(ErrorCode::kInvalidArgument, "no labels to set or remove");
+      if (req->set_size() + req->remove_size() > 64) return Fail(ErrorCode::kInvalidArgument, "at most 64 label changes per call");
+      std::map<std::string, std::string> set(req->set().begin(), req->set().end());
+      for (const auto& [k, v] : set) {
+        EDGE_TRY(rollout::CheckLabelKey(k));
+        EDGE_TRY(rollout::CheckLabelValue(v));
+      }
+      std::vector<std::string> remove(req->remove().begin(), req->remove().end());
+      for (const auto& k : remove) {
+        EDGE_TRY(rollout::CheckLabelKey(k));
+        if (set.count(k)) return Fail(ErrorCode::kInvalidArgument, "label '" + k + "' is both set and removed");
+      }
+      EDGE_ASSIGN_OR_RETURN(auto d, ctx_.store->SetDeviceLabels(req->id(), set, remove, actor, ctx_.clock.NowUnix()));
+      EDGE_TRY(FillDevice(d, resp));
+      ctx_.rollouts->Poke(d.id, true);  // it may have entered or left a rollout's target
       return Ok();
     });
   }
@@ -518,6 +544,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
       EDGE_TRY(CheckReason(req->reason()));
       EDGE_ASSIGN_OR_RETURN(auto d, ctx_.store->RevokeDevice(req->id(), actor, req->reason(), ctx_.clock.NowUnix()));
       ctx_.DisconnectDevice(d.id, "device " + d.id + " was revoked by " + actor);
+      ctx_.rollouts->Poke(d.id, true);
       log::Warn("device revoked", {{"device", d.id}, {"operator", actor}, {"serial", d.cert_serial}});
       return FillDevice(d, resp);
     });
@@ -531,6 +558,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
       EDGE_ASSIGN_OR_RETURN(auto device, ctx_.store->GetDevice(req->id()));
       EDGE_ASSIGN_OR_RETURN(auto serials, ctx_.store->DecommissionDevice(req->id(), actor, req->reason(), ctx_.clock.NowUnix()));
       ctx_.DisconnectDevice(req->id(), "device " + req->id() + " was decommissioned by " + actor);
+      ctx_.rollouts->Poke(req->id(), true);
       resp->set_id(req->id());
       resp->set_site(device.site);
       for (const auto& s : serials) resp->add_denied_serials(s);

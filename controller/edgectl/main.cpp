@@ -342,6 +342,7 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"devices", "sites", "models", "rollouts", "audit"}));
   get->add_option("--site", get_filters.site, "only this site (devices)");
+  get->add_option("-l,--selector", get_filters.selector, "only devices whose labels match, e.g. line=3,camera!=ir");
   get->add_option("--actor", get_filters.actor, "only this actor, e.g. operator/alice (audit)");
   get->add_option("--action", get_filters.action, "only this action, e.g. deploy or denied (audit)");
   get->add_option("--limit", get_filters.limit, "newest entries to show (audit)")->check(CLI::Range(1, 1000));

@@ -38,7 +38,15 @@ nlohmann::json DeviceJson(const pb::Device& d) {
                       {"bytes_total", m.bytes_total()}, {"updated_at", m.updated_at()}});
   return {{"id", d.id()}, {"site", d.site()}, {"online", d.online()}, {"last_seen", d.last_seen()},
           {"enrolled_at", d.enrolled_at()}, {"agent_version", d.agent_version()},
-          {"cert_not_after", d.cert_not_after()}, {"models", models}};
+          {"cert_not_after", d.cert_not_after()}, {"models", models},
+          {"labels", std::map<std::string, std::string>(d.labels().begin(), d.labels().end())}};
+}
+
+std::string LabelsCell(const pb::Device& d) {
+  std::map<std::string, std::string> sorted(d.labels().begin(), d.labels().end());
+  std::string out;
+  for (const auto& [k, v] : sorted) out += (out.empty() ? "" : ",") + k + "=" + v;
+  return out.empty() ? "-" : out;
 }
 
 std::string ModelsCell(const pb::Device& d) {
@@ -161,6 +169,7 @@ class GrpcOperatorClient final : public OperatorClient {
     if (what == "devices") {
       pb::ListDevicesRequest req;
       req.set_site(site);
+      req.set_selector(filters.selector);
       pb::ListDevicesResponse resp;
       EDGE_TRY(Check(stub_->ListDevices(CallContext().get(), req, &resp), "list devices"));
       if (format == OutputFormat::kJson) {
@@ -172,8 +181,8 @@ class GrpcOperatorClient final : public OperatorClient {
       std::vector<std::vector<std::string>> rows;
       for (const auto& d : resp.devices())
         rows.push_back({d.id(), d.site(), d.online() ? "online" : "offline", ModelsCell(d), StateCell(d),
-                        FormatAge(d.last_seen(), now)});
-      PrintTable({"DEVICE", "SITE", "STATUS", "MODELS", "STATE", "LAST SEEN"}, rows);
+                        FormatAge(d.last_seen(), now), LabelsCell(d)});
+      PrintTable({"DEVICE", "SITE", "STATUS", "MODELS", "STATE", "LAST SEEN", "LABELS"}, rows);
     } else if (what == "sites") {
       pb::ListSitesResponse resp;
       EDGE_TRY(Check(stub_->ListSites(CallContext().get(), pb::ListSitesRequest(), &resp), "list sites"));

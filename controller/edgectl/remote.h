@@ -22,6 +22,7 @@ Result<std::shared_ptr<grpc::Channel>> OperatorChannel(const Context& context);
 
 struct GetFilters {
   std::string site;
+  std::string selector;  // label selector (devices)
   std::string actor;   // e.g. operator/alice
   std::string action;  // e.g. deploy, denied
   uint32_t limit = 100;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "controller/edgectl/output.h"
 #include "controller/edgectl/remote.h"
 #include "controller/rollout/rollout.h"
+#include "controller/rollout/selector.h"
 
 namespace edge::edgectl {
 
@@ -401,6 +403,8 @@ void RegisterRolloutCommands(CLI::App& app, CLI::App& deploy, std::function<Resu
     int64_t id = 0;
     bool all = false, revert = false;
     std::string reason;
+    std::string label_device;
+    std::vector<std::string> labels;
   };
   auto a = std::make_shared<Args>();
 
@@ -450,6 +454,31 @@ void RegisterRolloutCommands(CLI::App& app, CLI::App& deploy, std::function<Resu
       return kExitOk;
     }
     return Follow(r, created.id(), std::chrono::seconds(*timeout), json);
+  });
+
+  // label device ID key=value... key-
+  auto* label = app.add_subcommand("label", "set or remove labels")->require_subcommand(1);
+  auto* l_device = label->add_subcommand("device", "label a device: key=value sets, key- removes");
+  l_device->add_option("id", a->label_device, "device id")->required();
+  l_device->add_option("labels", a->labels, "key=value or key-")->required();
+  On(commands, l_device, [a](const Remote& r, bool json) -> Status {
+    auto edit = ro::ParseLabelEdits(a->labels);
+    if (!edit) return Fail(edit.error());
+    pb::LabelDeviceRequest req;
+    req.set_id(a->label_device);
+    for (const auto& [k, v] : edit->set) (*req.mutable_set())[k] = v;
+    for (const auto& k : edit->remove) req.add_remove(k);
+    pb::Device out;
+    EDGE_TRY(Call(r, "label device", [&](auto& stub, auto& ctx) { return stub.LabelDevice(&ctx, req, &out); }));
+    std::map<std::string, std::string> labels(out.labels().begin(), out.labels().end());
+    if (json) {
+      PrintJson({{"id", out.id()}, {"labels", labels}});
+    } else {
+      std::string text;
+      for (const auto& [k, v] : labels) text += (text.empty() ? "" : ",") + k + "=" + v;
+      WriteLine(std::cerr, "device " + out.id() + " labels: " + (text.empty() ? "(none)" : text));
+    }
+    return Ok();
   });
 
   auto* group = app.add_subcommand("rollout", "follow and steer rollouts")->require_subcommand(1);

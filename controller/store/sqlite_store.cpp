@@ -1,5 +1,7 @@
 // SQLite implementation of the controller store. Writes run in BEGIN IMMEDIATE transactions;
 // every statement with input is prepared and bound.
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "common/sqlite/db.h"
@@ -188,7 +190,15 @@ class SqliteStore final : public Store {
     st.Bind(1, id);
     EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return Fail(ErrorCode::kNotFound, "no device named '" + id + "'");
-    return ReadDevice(st);
+    DeviceRecord d = ReadDevice(st);
+    EDGE_ASSIGN_OR_RETURN(auto labels, db_.Prepare("SELECT key, value FROM device_labels WHERE device_id = ?"));
+    labels.Bind(1, id);
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool more, labels.Step());
+      if (!more) break;
+      d.labels[labels.Text(0)] = labels.Text(1);
+    }
+    return d;
   }
 
   Result<std::vector<DeviceRecord>> ListDevices(const std::string& site) override {
@@ -196,12 +206,54 @@ class SqliteStore final : public Store {
                                                " FROM devices WHERE (?1 = '' OR site = ?1) ORDER BY site, id"));
     st.Bind(1, site);
     std::vector<DeviceRecord> out;
+    std::map<std::string, size_t> index;
     for (;;) {
       EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
       out.push_back(ReadDevice(st));
+      index[out.back().id] = out.size() - 1;
+    }
+    // Labels of the listed devices, in one pass.
+    EDGE_ASSIGN_OR_RETURN(auto labels, db_.Prepare(
+        "SELECT l.device_id, l.key, l.value FROM device_labels l JOIN devices d ON d.id = l.device_id "
+        "WHERE (?1 = '' OR d.site = ?1)"));
+    labels.Bind(1, site);
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, labels.Step());
+      if (!row) break;
+      if (auto it = index.find(labels.Text(0)); it != index.end()) out[it->second].labels[labels.Text(1)] = labels.Text(2);
     }
     return out;
+  }
+
+  Result<DeviceRecord> SetDeviceLabels(const std::string& id, const std::map<std::string, std::string>& set,
+                                       const std::vector<std::string>& remove, const std::string& actor,
+                                       int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    EDGE_ASSIGN_OR_RETURN(auto before, GetDevice(id));
+    for (const auto& key : remove) {
+      EDGE_ASSIGN_OR_RETURN(auto del, db_.Prepare("DELETE FROM device_labels WHERE device_id = ? AND key = ?"));
+      del.Bind(1, id).Bind(2, key);
+      EDGE_TRY(del.Run());
+      before.labels.erase(key);
+    }
+    std::string detail;
+    for (const auto& [key, value] : set) {
+      EDGE_ASSIGN_OR_RETURN(auto up, db_.Prepare(
+          "INSERT INTO device_labels(device_id, key, value) VALUES (?, ?, ?) "
+          "ON CONFLICT(device_id, key) DO UPDATE SET value = excluded.value"));
+      up.Bind(1, id).Bind(2, key).Bind(3, value);
+      EDGE_TRY(up.Run());
+      before.labels[key] = value;
+      detail += (detail.empty() ? "" : " ") + key + "=" + value;
+    }
+    for (const auto& key : remove) detail += (detail.empty() ? "" : " ") + key + "-";
+    if (before.labels.size() > kMaxLabelsPerDevice)
+      return Fail(ErrorCode::kInvalidArgument, "device " + id + " would have " + std::to_string(before.labels.size()) +
+                                                   " labels; at most " + std::to_string(kMaxLabelsPerDevice));
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "device.label", "device/" + id, detail}));
+    EDGE_TRY(tx.Commit());
+    return before;
   }
 
   Status RenewDeviceCert(const std::string& id, const std::string& old_serial, const std::string& new_serial,
@@ -241,7 +293,8 @@ class SqliteStore final : public Store {
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
     EDGE_ASSIGN_OR_RETURN(auto device, GetDevice(id));
     EDGE_TRY(DenySerial(db_, {device.cert_serial, "device/" + id, "decommissioned", now, actor}));
-    for (const char* table : {"desired_models", "reported_models", "device_health", "device_health_history", "device_events"}) {
+    for (const char* table : {"desired_models", "reported_models", "device_health", "device_health_history", "device_events",
+                              "device_labels"}) {
       EDGE_ASSIGN_OR_RETURN(auto del, db_.Prepare(std::string("DELETE FROM ") + table + " WHERE device_id = ?"));
       del.Bind(1, id);
       EDGE_TRY(del.Run());
@@ -732,12 +785,6 @@ class SqliteStore final : public Store {
       out.push_back(ReadEvent(st));
     }
     return out;
-  }
-
-  // Placeholder until the labels work lands.
-  Result<DeviceRecord> SetDeviceLabels(const std::string&, const std::map<std::string, std::string>&,
-                                       const std::vector<std::string>&, const std::string&, int64_t) override {
-    return Fail(ErrorCode::kInternal, "labels are not implemented yet");
   }
 
   Result<rollout::Rollout> CreateRollout(rollout::Rollout r, int64_t now) override {

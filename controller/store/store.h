@@ -156,6 +156,7 @@ struct SqliteStoreOptions {
 
 // Bounds on what one device can make the controller store.
 inline constexpr size_t kMaxReportedModelsPerDevice = 64;
+inline constexpr size_t kMaxLabelsPerDevice = 32;
 
 // Opens (creating and migrating) the SQLite store at `path`.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, SqliteStoreOptions options = {});
