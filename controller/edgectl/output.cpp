@@ -47,6 +47,10 @@ std::string FormatJson(const nlohmann::json& value) {
   return value.dump(2, ' ', true, nlohmann::json::error_handler_t::replace);
 }
 
+std::string FormatJsonLine(const nlohmann::json& value) {
+  return value.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+}
+
 void PrintJson(const nlohmann::json& value) { std::cout << FormatJson(value) << std::endl; }
 
 std::string FormatTime(int64_t t) {

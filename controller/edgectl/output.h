@@ -34,6 +34,8 @@ std::string FormatTable(const std::vector<std::string>& headers, const std::vect
 // Indented by 2, ASCII only (every other character as \uXXXX), invalid UTF-8 replaced by
 // U+FFFD instead of throwing.
 std::string FormatJson(const nlohmann::json& value);
+// One line, for streams a script reads line by line (JSON Lines).
+std::string FormatJsonLine(const nlohmann::json& value);
 void PrintJson(const nlohmann::json& value);
 std::string FormatTime(int64_t unix_seconds);   // "2026-11-22 04:15:58Z", "-" for 0
 std::string FormatAge(int64_t unix_seconds, int64_t now);  // "12s", "5m", "3h", "-"

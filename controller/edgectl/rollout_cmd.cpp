@@ -290,7 +290,8 @@ void PrintOutcome(const pb::Rollout& r) {
 }
 
 // Follows the rollout until it ends (or `timeout`): a bar redrawn in place on a TTY, lines on
-// change otherwise, JSON events with `json`. Returns the exit code.
+// change otherwise; with `json`, JSON Lines: one object per event, then the rollout as it ended.
+// Returns the exit code.
 int Follow(const Remote& remote, int64_t id, std::chrono::seconds timeout, bool json) {
   const auto started = std::chrono::steady_clock::now();
   int64_t last_event = 0;
@@ -302,7 +303,7 @@ int Follow(const Remote& remote, int64_t id, std::chrono::seconds timeout, bool 
     for (const auto& e : r->events()) {
       last_event = std::max(last_event, e.id());
       if (json) {
-        std::cout << FormatJson({{"at", e.at()}, {"kind", e.kind()}, {"device", e.device()}, {"detail", e.detail()}}) << std::endl;
+        std::cout << FormatJsonLine({{"at", e.at()}, {"kind", e.kind()}, {"device", e.device()}, {"detail", e.detail()}}) << std::endl;
       } else if (e.device().empty()) {
         if (tty) std::cerr << "\r\033[K";
         WriteLine(std::cerr, FormatTime(e.at()) + "  " + e.kind() + ": " + e.detail());
@@ -316,7 +317,7 @@ int Follow(const Remote& remote, int64_t id, std::chrono::seconds timeout, bool 
     }
     if (auto code = FinalExitCode(*r)) {
       if (tty) std::cerr << "\n";
-      if (json) std::cout << FormatJson(RolloutJson(*r)) << std::endl;
+      if (json) std::cout << FormatJsonLine(RolloutJson(*r)) << std::endl;
       PrintOutcome(*r);
       if (*code == kExitOk)
         WriteLine(std::cerr, "converged: " + std::to_string(Count(*r, "updated")) + "/" + std::to_string(r->devices_total()) +
