@@ -46,7 +46,9 @@ Result<double> RatioFlag(const std::string& flag, const std::string& text, doubl
   return ratio;
 }
 
-Result<int64_t> DurationFlag(const std::string& flag, const std::string& text) {
+// `allow_zero`: "0" and "0s" (and 0 in any unit) mean none, e.g. no soak.
+Result<int64_t> DurationFlag(const std::string& flag, const std::string& text, bool allow_zero = false) {
+  if (allow_zero && (text == "0" || text == "0s" || text == "0m" || text == "0h" || text == "0d")) return 0;
   auto d = ParseDurationSeconds(text);
   if (!d) return Fail(Usage(flag, d.error().message));
   return *d;
@@ -126,7 +128,7 @@ Result<pb::CreateRolloutRequest> BuildCreateRequest(const DeployFlags& f) {
   }
   if (f.max_parallel) s.max_parallel = *f.max_parallel;
   if (!f.site_budget.empty()) { EDGE_ASSIGN_OR_RETURN(s.site_budget, AmountFlag("--site-budget", f.site_budget)); }
-  if (!f.soak.empty()) { EDGE_ASSIGN_OR_RETURN(s.soak_seconds, DurationFlag("--soak", f.soak)); }
+  if (!f.soak.empty()) { EDGE_ASSIGN_OR_RETURN(s.soak_seconds, DurationFlag("--soak", f.soak, true)); }
   if (!f.device_timeout.empty()) { EDGE_ASSIGN_OR_RETURN(s.device_timeout_seconds, DurationFlag("--device-timeout", f.device_timeout)); }
   if (!f.health_timeout.empty()) { EDGE_ASSIGN_OR_RETURN(s.health_timeout_seconds, DurationFlag("--health-timeout", f.health_timeout)); }
   if (!f.success_threshold.empty()) {
