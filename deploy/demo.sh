@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # edgefleet in one command: installs what is missing, builds, starts a controller and four
 # agents on this machine (two at site plant-7, two at plant-9), signs and pushes a quantized
-# model, deploys it to plant-7 and shows the fleet.
+# model, deploys it to plant-7 and shows the fleet; then a staged rollout of a new version to
+# both sites under live traffic, followed with `rollout watch`, and one that stops itself: a
+# much slower version is caught at the canary by its on-device health and reverted.
 #   deploy/demo.sh          run the demo, then stop everything
 #   deploy/demo.sh --keep   leave the fleet running and print how to reach it
 set -euo pipefail
@@ -10,7 +12,7 @@ keep=0
 for arg in "$@"; do
   case "$arg" in
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown argument '$arg' (use --keep or --help)" >&2; exit 2 ;;
   esac
 done
@@ -30,7 +32,9 @@ export LF_DIR LF_FLEET=demo
 # shellcheck source=lib/localfleet.sh
 source "$root/deploy/lib/localfleet.sh"
 export PATH="$LF_BIN/controller:$PATH"
+traffic_pid=""
 finish() {
+  [ -z "$traffic_pid" ] || kill "$traffic_pid" 2>/dev/null || true
   if [ "$keep" -eq 0 ]; then
     lf_cleanup
     rm -rf "$LF_DIR"
@@ -64,9 +68,11 @@ edgectl bundle verify "$LF_DIR/kws-v3" --trust-policy "$LF_DIR/pki/trust-policy.
 edgectl model push "$LF_DIR/kws-v3"
 edgectl get models
 
-say "edgectl deploy model v3 --site plant-7 --wait"
+# A first install has no incumbent to compare with: one wave, no soak (the default strategy
+# is staged; see the rollouts below).
+say "edgectl deploy model v3 --site plant-7 --all-at-once --wait"
 start=$(date +%s.%N)
-edgectl deploy model v3 --site plant-7 --wait
+edgectl deploy model v3 --site plant-7 --all-at-once --wait
 end=$(date +%s.%N)
 
 say "the fleet: plant-7 runs v3, plant-9 untouched"
@@ -81,6 +87,48 @@ say "gw-7a's next health report, as the controller stores it"
 sleep 2.5  # the demo agents report every 2 s
 edgectl describe device gw-7a | sed -n '/^Health:/,/^Health history/p' | sed '$d'
 edgectl describe device gw-7a | sed -n '/^Update events/,/^Recent audit/p' | sed '$d'
+
+say "live traffic: every gateway serves keyword-spotting requests (the health gates judge versions on it)"
+traffic() {
+  while true; do
+    for gw in gw-7a gw-7b gw-9a gw-9b; do
+      edgectl infer kws --socket "$LF_DIR/$gw/infer.sock" --random --repeat 10 >/dev/null 2>&1 || true
+    done
+    sleep 0.2
+  done
+}
+traffic &
+traffic_pid=$!
+echo "traffic generator: pid $traffic_pid (edgectl infer --repeat on each gateway's socket)"
+
+say "a staged rollout: kws:v4 to plant-7 and plant-9 — a canary, then 50%, then 100%, each wave health-gated"
+# v4: the same network, rebuilt (a new doc string makes it a distinct file).
+cp "$model" "$LF_DIR/kws-v4.onnx"
+printf '\x32\x0erebuilt for v4' >>"$LF_DIR/kws-v4.onnx"
+edgectl bundle build --name kws --version v4 --security-version 3 --model "$LF_DIR/kws-v4.onnx" \
+  --selftest "$LF_DIR/kws-selftest.json" --out "$LF_DIR/kws-v4" >/dev/null
+edgectl bundle sign "$LF_DIR/kws-v4" --key "$LF_DIR/pki/release-1.key" >/dev/null
+edgectl model push "$LF_DIR/kws-v4"
+id=$(edgectl deploy model kws:v4 --site plant-7,plant-9 --canary 1 --waves 50%,100% --soak 5s --min-requests 20 -o json |
+  sed -n 's/^  "id": \([0-9]*\),*$/\1/p')
+echo "+ edgectl rollout watch $id"
+edgectl rollout watch "$id"
+edgectl get devices
+
+say "a rollout that stops itself: kws:v5, the float export of the same network, passes its self-test but is far slower"
+fp32="$(dirname "$model")/ds_cnn_kws.onnx"
+edgectl bundle selftest --model "$fp32" --input "$(dirname "$model")/ds_cnn_kws.input.npy" --out "$LF_DIR/kws-v5-selftest.json"
+edgectl bundle build --name kws --version v5 --security-version 3 --model "$fp32" \
+  --selftest "$LF_DIR/kws-v5-selftest.json" --out "$LF_DIR/kws-v5" >/dev/null
+edgectl bundle sign "$LF_DIR/kws-v5" --key "$LF_DIR/pki/release-1.key" >/dev/null
+edgectl model push "$LF_DIR/kws-v5"
+echo "+ edgectl deploy model kws:v5 --site plant-7,plant-9 --canary 1 --waves 100% --soak 5s --min-requests 20 --wait"
+if edgectl deploy model kws:v5 --site plant-7,plant-9 --canary 1 --waves 100% --soak 5s --min-requests 20 --wait; then
+  lf_die "kws:v5 was not stopped by its health gate"
+fi
+echo "(exit 1: the rollout stopped itself and reverted its canary)"
+edgectl get rollouts
+edgectl get devices
 
 if [ "$keep" -eq 1 ]; then
   say "the fleet keeps running"

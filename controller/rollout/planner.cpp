@@ -178,6 +178,12 @@ class Planner {
                          "); its desired version is " + row.from_version,
                      "revert_failed");
         return;
+      case DS::kSuperseded:
+        // Claimed again: the newer rollout that took it ended (aborted, reverted). A device that
+        // runs this version (a revert brought it back) counts as updated again; any other stays
+        // superseded: the older rollout does not undo what the newer one left.
+        if (Runs(*o, r.version)) return Set(row, DS::kUpdated, "runs " + r.version + " again (a newer rollout let it go)", "rejoined");
+        return;
       default:
         return;
     }

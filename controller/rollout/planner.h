@@ -32,6 +32,9 @@
 //   little traffic health_timeout_seconds after the soak, insufficient_traffic decides.
 // - A failed gate applies on_failure: pause, abort, or revert (abort, and send every device the
 //   rollout moved back to its from_version through the same path, tracked per device).
+// - Superseded. A device the target no longer claims (a newer rollout of the model took it, it
+//   was revoked or relabelled) is superseded and left alone. Claimed again, it counts as updated
+//   if it runs the version; otherwise it stays superseded.
 // - Operator controls (pause, resume, abort) are applied with ApplyControl.
 #pragma once
 
