@@ -221,7 +221,7 @@ std::string DescribeTarget(const pb::RolloutTarget& t) {
 std::optional<int> FinalExitCode(const pb::Rollout& r) {
   const std::string& s = r.state();
   if (s == "completed") return Count(r, "updated") > 0 || r.devices_total() == 0 ? kExitOk : kExitError;
-  if (s == "aborted" || s == "reverted" || s == "reverting") return kExitError;
+  if (s == "aborted" || s == "reverted") return kExitError;  // reverting: follow the revert to its end
   if (s == "paused" && r.reason().rfind("paused by the operator", 0) != 0) return kExitError;
   return std::nullopt;
 }
