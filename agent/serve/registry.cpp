@@ -5,6 +5,8 @@
 #include <limits>
 #include <utility>
 
+#include "common/core/histogram.h"
+
 namespace edge::serve {
 
 namespace {
@@ -47,23 +49,12 @@ LatencyHistogram::Counts LatencyHistogram::Snapshot() const {
 }
 
 double LatencyHistogram::PercentileUs(const Counts& counts, double p) {
-  uint64_t total = 0;
-  for (uint64_t c : counts) total += c;
-  if (total == 0) return 0.0;
-  const double wanted = std::ceil(std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(total));
-  const uint64_t rank = std::max<uint64_t>(1, static_cast<uint64_t>(wanted));
-  uint64_t below = 0;
-  for (size_t i = 0; i < kBuckets; ++i) {
-    if (below + counts[i] >= rank) {
-      const double lower = i == 0 ? 0.0 : static_cast<double>(kUpperNs[i - 1]);
-      if (i == kUpperNs.size()) return lower / 1000.0;  // overflow bucket: only its lower edge is known
-      const double upper = static_cast<double>(kUpperNs[i]);
-      const double fraction = static_cast<double>(rank - below) / static_cast<double>(counts[i]);
-      return (lower + (upper - lower) * fraction) / 1000.0;
-    }
-    below += counts[i];
-  }
-  return static_cast<double>(kUpperNs.back()) / 1000.0;
+  static const auto kUpperUs = [] {
+    std::array<double, kUpperNs.size()> us{};
+    for (size_t i = 0; i < us.size(); ++i) us[i] = static_cast<double>(kUpperNs[i]) / 1000.0;
+    return us;
+  }();
+  return BucketPercentile(kUpperUs, counts, p);
 }
 
 // ---- ContextLease ----

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "common/core/histogram.h"
+
 namespace edge::controller::rollout {
 namespace {
 
@@ -573,24 +575,8 @@ Result<Step> ApplyControl(const Rollout& rollout, Control control, const std::st
 }
 
 double PercentileUs(const std::vector<uint64_t>& upper_us, const std::vector<uint64_t>& counts, double p) {
-  uint64_t total = 0;
-  for (auto c : counts) total += c;
-  if (total == 0 || p <= 0) return 0;
-  const auto rank = static_cast<uint64_t>(std::ceil(std::min(p, 100.0) / 100.0 * static_cast<double>(total)));
-  uint64_t seen = 0;
-  for (size_t i = 0; i < counts.size(); ++i) {
-    if (counts[i] == 0) continue;
-    if (seen + counts[i] >= rank) {
-      const double lower = i == 0 ? 0.0 : static_cast<double>(i - 1 < upper_us.size() ? upper_us[i - 1] : upper_us.back());
-      // The overflow bucket has no bound: report its lower edge.
-      if (i >= upper_us.size()) return lower;
-      const double upper = static_cast<double>(upper_us[i]);
-      const double within = static_cast<double>(rank - seen) / static_cast<double>(counts[i]);
-      return lower + (upper - lower) * within;
-    }
-    seen += counts[i];
-  }
-  return upper_us.empty() ? 0 : static_cast<double>(upper_us.back());
+  std::vector<double> upper(upper_us.begin(), upper_us.end());
+  return BucketPercentile(upper, counts, p);
 }
 
 }  // namespace edge::controller::rollout

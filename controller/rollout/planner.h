@@ -108,7 +108,7 @@ enum class Control { kPause, kResume, kAbort, kAbortRevert };
 Result<Step> ApplyControl(const Rollout& rollout, Control control, const std::string& reason, int64_t now);
 
 // The p-th percentile (0 < p <= 100) of a latency histogram in microseconds: the nearest-rank
-// sample's bucket, interpolated inside it (same estimate as the agent's). 0 with no samples.
+// sample's bucket, interpolated inside it (edge::BucketPercentile, as the agent reports). 0 with no samples.
 double PercentileUs(const std::vector<uint64_t>& upper_us, const std::vector<uint64_t>& counts, double p);
 
 }  // namespace edge::controller::rollout
