@@ -86,24 +86,6 @@ constexpr const char* kVersionColumns =
     "model, version, security_version, manifest_digest, envelope, total_bytes, signed_by, "
     "pushed_by, pushed_at";
 
-DeploymentRecord ReadDeployment(const Statement& st) {
-  DeploymentRecord d;
-  d.id = st.Int(0);
-  d.model = st.Text(1);
-  d.version = st.Text(2);
-  d.site = st.Text(3);
-  d.created_by = st.Text(4);
-  d.created_at = st.Int(5);
-  // Written by Deploy() as a JSON array of strings; anything else reads as no devices.
-  const auto ids = nlohmann::json::parse(st.Text(6), nullptr, false);
-  if (ids.is_array()) {
-    for (const auto& id : ids)
-      if (id.is_string()) d.device_ids.push_back(id.get<std::string>());
-  }
-  d.changed = static_cast<uint32_t>(st.Int(7));
-  return d;
-}
-
 UpdateEventRecord ReadEvent(const Statement& st) {
   return {static_cast<uint64_t>(st.Int(0)), st.Text(1), st.Text(2), st.Text(3), st.Text(4), st.Int(5),
           st.Int(6) != 0, st.Int(7)};
@@ -631,75 +613,6 @@ class SqliteStore final : public Store {
     return std::optional<uint64_t>(static_cast<uint64_t>(st.Int(0)));
   }
 
-  Result<DeployOutcome> Deploy(const std::string& model, const std::string& version, const std::string& site,
-                               const std::string& actor, int64_t now) override {
-    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
-    EDGE_ASSIGN_OR_RETURN(bool site_ok, SiteExists(site));
-    if (!site_ok) return Fail(ErrorCode::kNotFound, "site '" + site + "' does not exist");
-    EDGE_ASSIGN_OR_RETURN(auto target, GetVersion(model, version));
-    EDGE_ASSIGN_OR_RETURN(auto devices, ListDevices(site));
-    DeployOutcome out;
-    for (const auto& d : devices) {
-      if (d.revoked) continue;
-      out.deployment.device_ids.push_back(d.id);
-      // Refuse up front what the device would refuse: its anti-rollback floor.
-      EDGE_ASSIGN_OR_RETURN(auto floor, db_.Prepare(
-          "SELECT security_floor FROM reported_models WHERE device_id = ? AND model = ?"));
-      floor.Bind(1, d.id).Bind(2, model);
-      EDGE_ASSIGN_OR_RETURN(bool has_floor, floor.Step());
-      if (has_floor && static_cast<uint64_t>(floor.Int(0)) > target.security_version)
-        return Fail(ErrorCode::kFailedPrecondition,
-                    "device " + d.id + " has anti-rollback floor " + std::to_string(floor.Int(0)) + " for model " + model +
-                        ", above " + model + ":" + version + "'s security_version " + std::to_string(target.security_version));
-      EDGE_ASSIGN_OR_RETURN(auto cur, db_.Prepare("SELECT version FROM desired_models WHERE device_id = ? AND model = ?"));
-      cur.Bind(1, d.id).Bind(2, model);
-      EDGE_ASSIGN_OR_RETURN(bool has_cur, cur.Step());
-      if (has_cur && cur.Text(0) == version) continue;
-      EDGE_ASSIGN_OR_RETURN(auto up, db_.Prepare(
-          "INSERT INTO desired_models(device_id, model, version, updated_at) VALUES (?, ?, ?, ?) "
-          "ON CONFLICT(device_id, model) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at"));
-      up.Bind(1, d.id).Bind(2, model).Bind(3, version).Bind(4, now);
-      EDGE_TRY(up.Run());
-      EDGE_ASSIGN_OR_RETURN(auto gen, db_.Prepare("UPDATE devices SET desired_generation = desired_generation + 1 WHERE id = ?"));
-      gen.Bind(1, d.id);
-      EDGE_TRY(gen.Run());
-      out.changed_devices.push_back(d.id);
-    }
-    auto& dep = out.deployment;
-    dep.model = model;
-    dep.version = version;
-    dep.site = site;
-    dep.created_by = actor;
-    dep.created_at = now;
-    dep.changed = static_cast<uint32_t>(out.changed_devices.size());
-    EDGE_ASSIGN_OR_RETURN(auto ins, db_.Prepare(
-        "INSERT INTO deployments(model, version, site, created_by, created_at, device_ids, changed) VALUES (?,?,?,?,?,?,?)"));
-    ins.Bind(1, model).Bind(2, version).Bind(3, site).Bind(4, actor).Bind(5, now)
-        .Bind(6, nlohmann::json(dep.device_ids).dump()).Bind(7, static_cast<int64_t>(dep.changed));
-    EDGE_TRY(ins.Run());
-    dep.id = db_.LastInsertId();
-    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "deploy", "site/" + site,
-                               model + ":" + version + " devices=" + std::to_string(dep.device_ids.size()) +
-                                   " changed=" + std::to_string(dep.changed)}));
-    EDGE_TRY(tx.Commit());
-    return out;
-  }
-
-  Result<std::vector<DeploymentRecord>> ListDeployments(uint32_t limit) override {
-    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
-        "SELECT * FROM (SELECT id, model, version, site, created_by, created_at, device_ids, changed FROM deployments "
-        "ORDER BY id DESC LIMIT ?) ORDER BY id"));
-    st.Bind(1, static_cast<int64_t>(limit));
-    std::vector<DeploymentRecord> out;
-    for (;;) {
-      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadDeployment(st));
-    }
-    for (auto& d : out) EDGE_TRY(CountOutcomes(d));
-    return out;
-  }
-
   Status RecordHealth(const std::string& id, const HealthRecord& h) override {
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
     EDGE_ASSIGN_OR_RETURN(auto latest, db_.Prepare(
@@ -885,29 +798,6 @@ class SqliteStore final : public Store {
     EDGE_TRY(st.Step());
     if (st.Int(0) == 0)
       return Fail(ErrorCode::kFailedPrecondition, "operator " + leaving + " is the last admin; make another admin first");
-    return Ok();
-  }
-
-  // Per device of the deployment, its latest event for the deployed model:version received
-  // since the deployment was made; counted by outcome.
-  Status CountOutcomes(DeploymentRecord& d) {
-    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
-        "SELECT e.outcome, count(*) FROM deployments dep JOIN json_each(dep.device_ids) ids "
-        "JOIN device_events e ON e.device_id = ids.value AND e.model = dep.model AND e.version = dep.version "
-        "AND e.received_at >= dep.created_at "
-        "WHERE dep.id = ?1 AND e.seq = (SELECT max(x.seq) FROM device_events x WHERE x.device_id = e.device_id "
-        "AND x.model = dep.model AND x.version = dep.version AND x.received_at >= dep.created_at) "
-        "GROUP BY e.outcome"));
-    st.Bind(1, d.id);
-    for (;;) {
-      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      const auto n = static_cast<uint32_t>(st.Int(1));
-      const auto outcome = st.Text(0);
-      if (outcome == "committed") d.committed = n;
-      else if (outcome == "rolled_back") d.rolled_back = n;
-      else if (outcome == "failed") d.failed = n;
-    }
     return Ok();
   }
 

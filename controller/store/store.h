@@ -16,11 +16,6 @@
 
 namespace edge::controller {
 
-struct DeployOutcome {
-  DeploymentRecord deployment;
-  std::vector<std::string> changed_devices;  // whose desired generation was bumped
-};
-
 class Store {
  public:
   virtual ~Store() = default;
@@ -94,11 +89,6 @@ class Store {
   // Whether `digest` belongs to a version desired for `device_id` (FetchBlob authorisation).
   virtual Result<std::optional<uint64_t>> BlobSizeForDevice(const std::string& device_id,
                                                             const std::string& digest) = 0;
-
-  virtual Result<DeployOutcome> Deploy(const std::string& model, const std::string& version,
-                                       const std::string& site, const std::string& actor, int64_t now) = 0;
-  // The newest `limit` deployments, oldest first.
-  virtual Result<std::vector<DeploymentRecord>> ListDeployments(uint32_t limit = 200) = 0;
 
   // Health (DESIGN §7): the latest report per device in full, and a bounded history of
   // samples (the newest `health_history_limit` per device; older ones are pruned in the same

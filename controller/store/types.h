@@ -82,22 +82,6 @@ struct DeviceModelView {
   std::optional<ReportedModelRecord> reported;
 };
 
-struct DeploymentRecord {
-  int64_t id = 0;
-  std::string model;
-  std::string version;
-  std::string site;
-  std::string created_by;
-  int64_t created_at = 0;
-  std::vector<std::string> device_ids;
-  uint32_t changed = 0;
-  // Filled by ListDeployments: devices of the deployment whose latest event for model:version,
-  // received at or after created_at, has this outcome.
-  uint32_t committed = 0;
-  uint32_t rolled_back = 0;
-  uint32_t failed = 0;
-};
-
 // One model's health on a device. History samples keep only the counters and percentiles
 // (no histogram, no self-test text).
 struct ModelHealthRecord {

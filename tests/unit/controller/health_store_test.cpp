@@ -183,25 +183,21 @@ TEST_CASE("Store: a batch with a bad event stores nothing", "[store][events]") {
   CHECK(f.store->ListEvents("edge-01", 50).value().empty());
 }
 
-TEST_CASE("Store: deployments count each device's latest outcome since the deploy", "[store][events][deploy]") {
+TEST_CASE("Store: the fleet a rollout sees carries when each version last failed on each device",
+          "[store][events][rollout]") {
   Fixture f;
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   f.Enroll("edge-02", "factory-1");
-  f.Enroll("edge-03", "factory-1");
   f.Version("1.0", 1);
-  // Before the deployment: not counted.
-  REQUIRE(f.store->RecordEvents("edge-03", {Event(1, "1.0", "committed")}, kT0 - 10));
-  REQUIRE(f.store->Deploy("detector", "1.0", "factory-1", "op/admin", kT0));
-  REQUIRE(f.store->RecordEvents("edge-01", {Event(1, "1.0", "committed")}, kT0 + 1));
-  REQUIRE(f.store->RecordEvents("edge-02", {Event(1, "1.0", "committed"), Event(2, "1.0", "rolled_back")}, kT0 + 2));
-  auto deployments = f.store->ListDeployments();
-  REQUIRE(deployments);
-  REQUIRE(deployments->size() == 1);
-  const auto& d = (*deployments)[0];
-  CHECK(d.committed == 1);
-  CHECK(d.rolled_back == 1);
-  CHECK(d.failed == 0);
+  REQUIRE(f.store->RecordEvents("edge-01", {Event(1, "1.0", "failed")}, kT0 + 1));
+  REQUIRE(f.store->RecordEvents("edge-01", {Event(2, "1.0", "rolled_back"), Event(3, "2.0", "committed")}, kT0 + 5));
+  REQUIRE(f.store->RecordEvents("edge-02", {Event(1, "1.0", "committed")}, kT0 + 2));
+  auto fleet = f.store->FleetForModel("detector");
+  REQUIRE(fleet);
+  REQUIRE(fleet->size() == 2);
+  CHECK((*fleet)[0].failed_at == std::map<std::string, int64_t>{{"1.0", kT0 + 5}});  // the latest; commits are not failures
+  CHECK((*fleet)[1].failed_at.empty());
 }
 
 TEST_CASE("Store: a schema-1 database upgrades to health and events and keeps its rows", "[store][migrations]") {

@@ -63,6 +63,28 @@ struct Fixture {
     return v;
   }
 
+  // Makes `version` of detector the desired version of `devices` as the rollout driver does: a
+  // rollout, and one dispatch each persisted by SaveRolloutStep. Returns the devices whose
+  // desired state changed.
+  std::vector<std::string> Desire(const std::vector<std::string>& devices, const std::string& version,
+                                  const std::string& actor = "op/admin") {
+    rollout::Rollout r;
+    r.model = "detector";
+    r.version = version;
+    r.target.devices = devices;
+    r.strategy = rollout::AllAtOnce();
+    r.created_by = actor;
+    auto created = store->CreateRollout(r, clock.NowUnix());
+    REQUIRE(created);
+    rollout::Step step;
+    step.rollout = *created;
+    step.changed = true;
+    for (const auto& d : devices) step.dispatches.push_back({d, version, false});
+    auto changed = store->SaveRolloutStep(step, "", "", clock.NowUnix());
+    REQUIRE(changed);
+    return *changed;
+  }
+
   void ReportFloor(const std::string& device, uint64_t floor) {
     ReportedModelRecord m;
     m.model = "detector";

@@ -145,7 +145,8 @@ TEST_CASE("Store: AddVersion is idempotent for the same digest and immutable oth
   CHECK(f.AuditFor("model.push").size() == 1);
 }
 
-TEST_CASE("Store: Deploy sets desired state and bumps generation, redeploy changes nothing", "[store][deploy]") {
+TEST_CASE("Store: a rollout dispatch sets desired state and bumps generation, the same again changes nothing",
+          "[store][deploy]") {
   Fixture f;
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
@@ -153,11 +154,7 @@ TEST_CASE("Store: Deploy sets desired state and bumps generation, redeploy chang
   f.Version("1.0", 1);
   f.Version("2.0", 2);
 
-  auto first = f.store->Deploy("detector", "1.0", "factory-1", "op/admin", kT0);
-  REQUIRE(first);
-  CHECK(first->deployment.changed == 2);
-  CHECK(first->deployment.device_ids == std::vector<std::string>{"edge-01", "edge-02"});
-  CHECK(first->changed_devices == std::vector<std::string>{"edge-01", "edge-02"});
+  CHECK(f.Desire({"edge-01", "edge-02"}, "1.0") == std::vector<std::string>{"edge-01", "edge-02"});
   CHECK(f.store->GetDevice("edge-01")->desired_generation == 1);
   auto desired = f.store->DesiredModels("edge-01");
   REQUIRE(desired);
@@ -165,74 +162,43 @@ TEST_CASE("Store: Deploy sets desired state and bumps generation, redeploy chang
   CHECK((*desired)[0].version == "1.0");
   CHECK((*desired)[0].envelope == "envelope of 1.0");
 
-  auto again = f.store->Deploy("detector", "1.0", "factory-1", "op/admin", kT0 + 1);
-  REQUIRE(again);
-  CHECK(again->deployment.changed == 0);
-  CHECK(again->changed_devices.empty());
+  CHECK(f.Desire({"edge-01", "edge-02"}, "1.0").empty());
   CHECK(f.store->GetDevice("edge-01")->desired_generation == 1);
 
-  auto upgrade = f.store->Deploy("detector", "2.0", "factory-1", "op/admin", kT0 + 2);
-  REQUIRE(upgrade);
-  CHECK(upgrade->deployment.changed == 2);
+  CHECK(f.Desire({"edge-02"}, "2.0") == std::vector<std::string>{"edge-02"});
   CHECK(f.store->GetDevice("edge-02")->desired_generation == 2);
   CHECK(f.store->DesiredModels("edge-02").value()[0].version == "2.0");
-
-  auto deployments = f.store->ListDeployments();
-  REQUIRE(deployments);
-  REQUIRE(deployments->size() == 3);
-  CHECK((*deployments)[1].changed == 0);
-  CHECK((*deployments)[1].device_ids == std::vector<std::string>{"edge-01", "edge-02"});
-  CHECK((*deployments)[0].id < (*deployments)[2].id);
+  CHECK(f.store->DesiredModels("edge-01").value()[0].version == "1.0");
 }
 
-TEST_CASE("Store: Deploy to a missing site or version fails", "[store][deploy]") {
-  Fixture f;
-  f.Site("factory-1");
-  f.Version("1.0", 1);
-  CHECK(f.store->Deploy("detector", "1.0", "nowhere", "op/admin", kT0).error().code == ErrorCode::kNotFound);
-  CHECK(f.store->Deploy("detector", "9.9", "factory-1", "op/admin", kT0).error().code == ErrorCode::kNotFound);
-  CHECK(f.store->ListDeployments().value().empty());
-}
-
-TEST_CASE("Store: Deploy below a device's reported floor is refused and changes nothing", "[store][deploy][floor]") {
+TEST_CASE("Store: the fleet a rollout sees leaves out revoked devices and reads floors per model",
+          "[store][deploy][floor]") {
   Fixture f;
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   f.Enroll("edge-02", "factory-1");
+  f.Enroll("edge-03", "factory-1");
   f.Version("1.0", 1);
-  f.Version("3.0", 3);
-  f.ReportFloor("edge-02", 3);
-
-  auto r = f.store->Deploy("detector", "1.0", "factory-1", "op/admin", kT0);
-  REQUIRE_FALSE(r);
-  CHECK(r.error().code == ErrorCode::kFailedPrecondition);
-  CHECK_THAT(r.error().message, Catch::Contains("edge-02") && Catch::Contains("floor 3"));
-  // All or nothing: edge-01 (processed first) was not changed either.
-  CHECK(f.store->GetDevice("edge-01")->desired_generation == 0);
-  CHECK(f.store->DesiredModels("edge-01").value().empty());
-  CHECK(f.store->ListDeployments().value().empty());
-  CHECK(f.AuditFor("deploy").empty());
-
-  auto at_floor = f.store->Deploy("detector", "3.0", "factory-1", "op/admin", kT0);
-  REQUIRE(at_floor);
-  CHECK(at_floor->deployment.changed == 2);
-}
-
-TEST_CASE("Store: revoked devices are not deployed to", "[store][deploy]") {
-  Fixture f;
-  f.Site("factory-1");
-  f.Enroll("edge-01", "factory-1");
-  f.Enroll("edge-02", "factory-1");
-  f.Version("1.0", 1);
+  f.ReportFloor("edge-01", 3);
+  ReportedModelRecord other;
+  other.model = "classifier";
+  other.version = "9.0";
+  other.state = "committed";
+  other.security_floor = 9;
+  REQUIRE(f.store->RecordReport("edge-03", {other}, kT0));
   {
     auto db = edge::sqlite::Db::Open(f.path);
     REQUIRE(db);
     REQUIRE(db->Exec("UPDATE devices SET revoked = 1 WHERE id = 'edge-02'"));
   }
-  auto r = f.store->Deploy("detector", "1.0", "factory-1", "op/admin", kT0);
-  REQUIRE(r);
-  CHECK(r->deployment.device_ids == std::vector<std::string>{"edge-01"});
-  CHECK(f.store->GetDevice("edge-02")->desired_generation == 0);
+  auto fleet = f.store->FleetForModel("detector");
+  REQUIRE(fleet);
+  REQUIRE(fleet->size() == 2);
+  CHECK((*fleet)[0].id == "edge-01");
+  REQUIRE((*fleet)[0].reported);
+  CHECK((*fleet)[0].reported->security_floor == 3);
+  CHECK((*fleet)[1].id == "edge-03");
+  CHECK_FALSE((*fleet)[1].reported);  // its floor is the classifier's, not the detector's
 }
 
 TEST_CASE("Store: BlobSizeForDevice only answers for desired versions", "[store][deploy]") {
@@ -244,23 +210,29 @@ TEST_CASE("Store: BlobSizeForDevice only answers for desired versions", "[store]
   f.Version("1.0", 1);
   f.Version("2.0", 2);
   CHECK_FALSE(f.store->BlobSizeForDevice("edge-01", "digest-model-1.0").value());
-  REQUIRE(f.store->Deploy("detector", "1.0", "factory-1", "op/admin", kT0));
+  f.Desire({"edge-01"}, "1.0");
   CHECK(f.store->BlobSizeForDevice("edge-01", "digest-model-1.0").value() == std::optional<uint64_t>(200));
   CHECK(f.store->BlobSizeForDevice("edge-01", "digest-labels-1.0").value() == std::optional<uint64_t>(100));
   CHECK_FALSE(f.store->BlobSizeForDevice("edge-01", "digest-model-2.0").value());  // pushed, not desired
-  CHECK_FALSE(f.store->BlobSizeForDevice("edge-02", "digest-model-1.0").value());  // other site
+  CHECK_FALSE(f.store->BlobSizeForDevice("edge-02", "digest-model-1.0").value());  // not dispatched to
   CHECK_FALSE(f.store->BlobSizeForDevice("nobody", "digest-model-1.0").value());
-  REQUIRE(f.store->Deploy("detector", "2.0", "factory-1", "op/admin", kT0));
+  f.Desire({"edge-01"}, "2.0");
   CHECK_FALSE(f.store->BlobSizeForDevice("edge-01", "digest-model-1.0").value());  // no longer desired
   CHECK(f.store->BlobSizeForDevice("edge-01", "digest-model-2.0").value() == std::optional<uint64_t>(200));
 }
 
-TEST_CASE("Store: audit rows name the actor for site, token and deploy", "[store][audit]") {
+TEST_CASE("Store: audit rows name the actor for site, token and rollout", "[store][audit]") {
   Fixture f;
   REQUIRE(f.store->CreateSite("factory-1", "operator/alice", kT0));
   REQUIRE(f.store->CreateToken({"h1", "factory-1", "operator/bob", kT0 + 1, kT0 + 601}, "operator/bob"));
   f.Version("1.0", 1);
-  REQUIRE(f.store->Deploy("detector", "1.0", "factory-1", "operator/carol", kT0 + 2));
+  rollout::Rollout r;
+  r.model = "detector";
+  r.version = "1.0";
+  r.target.sites = {"factory-1"};
+  r.strategy = rollout::AllAtOnce();
+  r.created_by = "operator/carol";
+  REQUIRE(f.store->CreateRollout(r, kT0 + 2));
 
   auto site = f.AuditFor("site.create");
   REQUIRE(site.size() == 1);
@@ -272,18 +244,17 @@ TEST_CASE("Store: audit rows name the actor for site, token and deploy", "[store
   CHECK(token[0].actor == "operator/bob");
   CHECK(token[0].target == "site/factory-1");
   CHECK_THAT(token[0].detail, Catch::Contains("expires_at=" + std::to_string(kT0 + 601)));
-  auto deploy = f.AuditFor("deploy");
-  REQUIRE(deploy.size() == 1);
-  CHECK(deploy[0].actor == "operator/carol");
-  CHECK(deploy[0].target == "site/factory-1");
-  CHECK_THAT(deploy[0].detail, Catch::Contains("detector:1.0"));
+  auto created = f.AuditFor("rollout.create");
+  REQUIRE(created.size() == 1);
+  CHECK(created[0].actor == "operator/carol");
+  CHECK(created[0].target == "rollout/1");
+  CHECK_THAT(created[0].detail, Catch::Contains("detector:1.0"));
 
   // Newest first, filtered by target, limited.
-  auto filtered = f.store->ListAudit({2, "site/factory-1", "", ""});
+  auto filtered = f.store->ListAudit({1, "site/factory-1", "", ""});
   REQUIRE(filtered);
-  REQUIRE(filtered->size() == 2);
-  CHECK((*filtered)[0].action == "deploy");
-  CHECK((*filtered)[1].action == "token.create");
+  REQUIRE(filtered->size() == 1);
+  CHECK((*filtered)[0].action == "token.create");
   REQUIRE(f.store->Audit({0, kT0 + 5, "operator/dave", "device.revoke", "device/x", "why"}));
   CHECK(f.store->ListAudit({1, "device/x", "", ""}).value()[0].actor == "operator/dave");
 }
@@ -322,7 +293,7 @@ TEST_CASE("Store: reports and device models", "[store]") {
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   f.Version("1.0", 1);
-  REQUIRE(f.store->Deploy("detector", "1.0", "factory-1", "op/admin", kT0));
+  f.Desire({"edge-01"}, "1.0");
   REQUIRE(f.store->RecordHello("edge-01", "0.1.0", kT0 + 5));
   auto d = f.store->GetDevice("edge-01");
   CHECK(d->agent_version == "0.1.0");
@@ -374,22 +345,6 @@ TEST_CASE("Store: reopening a store keeps its data and migrations are a no-op", 
   auto db = edge::sqlite::Db::Open(path);
   REQUIRE(db);
   CHECK(db->SchemaVersion().value() == 4);
-}
-
-TEST_CASE("Store: a floor reported for another model does not block a deploy", "[store][deploy][floor]") {
-  Fixture f;
-  f.Site("factory-1");
-  f.Enroll("edge-01", "factory-1");
-  f.Version("1.0", 1);
-  ReportedModelRecord other;
-  other.model = "classifier";
-  other.version = "9.0";
-  other.state = "committed";
-  other.security_floor = 9;
-  REQUIRE(f.store->RecordReport("edge-01", {other}, kT0));
-  auto r = f.store->Deploy("detector", "1.0", "factory-1", "op/admin", kT0);
-  REQUIRE(r);
-  CHECK(r->deployment.changed == 1);
 }
 
 TEST_CASE("Store: device counts and listings by site leave out revoked devices where they should", "[store]") {
