@@ -243,6 +243,18 @@ std::string ProgressLine(const pb::Rollout& r) {
   return line;
 }
 
+// `[#####·····]`: the share of the target that runs the version (#) and that has an outcome
+// other than updated (x: failed, skipped, timed out, reverted), out of 20 cells.
+std::string ProgressBar(const pb::Rollout& r) {
+  constexpr int kCells = 20;
+  const double total = std::max<uint32_t>(1, r.devices_total());
+  const int done = std::min(kCells, static_cast<int>(kCells * Count(r, "updated") / total));
+  uint32_t other = 0;
+  for (const char* k : {"failed", "skipped", "timed_out", "reverted", "revert_failed"}) other += Count(r, k);
+  const int bad = std::min(kCells - done, static_cast<int>(std::ceil(kCells * other / total)));
+  return "[" + std::string(done, '#') + std::string(bad, 'x') + std::string(kCells - done - bad, '.') + "]";
+}
+
 nlohmann::json RolloutJson(const pb::Rollout& r) {
   nlohmann::json waves = nlohmann::json::array();
   for (const auto& w : r.waves())
@@ -313,7 +325,7 @@ int Follow(const Remote& remote, int64_t id, std::chrono::seconds timeout, bool 
     }
     const std::string line = ProgressLine(*r);
     if (!json && line != last_line) {
-      if (tty) std::cerr << "\r\033[K" << TerminalSafe(line) << std::flush;
+      if (tty) std::cerr << "\r\033[K" << ProgressBar(*r) << " " << TerminalSafe(line) << std::flush;
       else WriteLine(std::cerr, line);
       last_line = line;
     }
