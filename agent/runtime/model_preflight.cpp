@@ -11,7 +11,8 @@ namespace {
 
 std::vector<engine::KernelTier> TiersToCheck() {
   std::vector<engine::KernelTier> tiers{engine::KernelTier::kScalar};
-  for (auto tier : {engine::KernelTier::kAvx2, engine::KernelTier::kAvx512Vnni, engine::KernelTier::kAmx}) {
+  for (auto tier :
+       {engine::KernelTier::kAvx2, engine::KernelTier::kAvx512Vnni, engine::KernelTier::kAmx}) {
     if (engine::TierSupported(tier)) tiers.push_back(tier);
   }
   return tiers;
@@ -19,8 +20,10 @@ std::vector<engine::KernelTier> TiersToCheck() {
 
 Status RunOnZeros(engine::ExecutionContext& context) {
   std::vector<std::vector<float>> inputs, outputs;
-  for (const auto& in : context.model().inputs()) inputs.emplace_back(static_cast<size_t>(in.elements), 0.0f);
-  for (const auto& out : context.model().outputs()) outputs.emplace_back(static_cast<size_t>(out.elements));
+  for (const auto& in : context.model().inputs())
+    inputs.emplace_back(static_cast<size_t>(in.elements), 0.0f);
+  for (const auto& out : context.model().outputs())
+    outputs.emplace_back(static_cast<size_t>(out.elements));
   std::vector<const float*> in_ptrs;
   for (const auto& in : inputs) in_ptrs.push_back(in.data());
   std::vector<float*> out_ptrs;
@@ -39,7 +42,8 @@ Result<PreflightReport> PreflightModel(const std::filesystem::path& model_file,
   std::optional<SelfTest> selftest;
   if (selftest_file) {
     auto parsed = ReadSelfTestFile(*selftest_file, *report.model);  // errors name the file
-    if (!parsed) return Fail(parsed.error().Wrap("not a self-test for model " + model_file.string()));
+    if (!parsed)
+      return Fail(parsed.error().Wrap("not a self-test for model " + model_file.string()));
     selftest = std::move(*parsed);
   }
   for (auto tier : TiersToCheck()) {
@@ -51,8 +55,8 @@ Result<PreflightReport> PreflightModel(const std::filesystem::path& model_file,
     } else {
       auto result = RunSelfTest(context, *selftest, tolerance);
       if (!result) {
-        return Fail(result.error().Wrap("self-test " + selftest_file->string() + " fails on model " +
-                                        model_file.string() + at));
+        return Fail(result.error().Wrap("self-test " + selftest_file->string() +
+                                        " fails on model " + model_file.string() + at));
       }
       report.cases_run = result->cases_run;
       report.max_abs_error = std::max(report.max_abs_error, result->max_abs_error);

@@ -2,7 +2,6 @@
 // load, a self-test that is not this model's) and leaves no output behind when it fails;
 // `bundle verify` says so of a bundle built without those checks.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <iterator>
 
@@ -11,10 +10,9 @@
 #include "core/temp_dir.h"
 #include "runtime/runtime_fixtures.h"
 
-using edge::ErrorCode;
-using edge::testing::TempDir;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
+using edge::testing::TempDir;
 namespace stdfs = std::filesystem;
 namespace edgectl = edge::edgectl;
 namespace rt = edge::runtime::testing;
@@ -59,7 +57,8 @@ std::string Zoo(const std::string& file) { return FileBytes(rt::ZooPath(file)); 
 
 }  // namespace
 
-TEST_CASE("bundle build accepts a model that loads, with and without its self-test", "[edgectl][bundle_build]") {
+TEST_CASE("bundle build accepts a model that loads, with and without its self-test",
+          "[edgectl][bundle_build]") {
   SECTION("no self-test") {
     Build b(Zoo("mlp_anomaly.qdq.onnx"));
     auto m = edgectl::BuildBundle(b.options);
@@ -77,7 +76,8 @@ TEST_CASE("bundle build accepts a model that loads, with and without its self-te
   }
 }
 
-TEST_CASE("bundle build refuses a model that does not load and writes nothing", "[edgectl][bundle_build]") {
+TEST_CASE("bundle build refuses a model that does not load and writes nothing",
+          "[edgectl][bundle_build]") {
   const std::string good = Zoo("sensor_conv1d.qdq.onnx");
   struct Bad {
     const char* what;
@@ -87,14 +87,18 @@ TEST_CASE("bundle build refuses a model that does not load and writes nothing", 
   const Bad bad[] = {
       {"garbage", "GIF89a" + std::string(3000, '\x01'), "not a valid ONNX model"},
       {"truncated ONNX", good.substr(0, good.size() - 200), "not a valid ONNX model"},
-      {"an unsupported operator", rt::OnnxWithOp("FrobnicateV2"), "unsupported operator FrobnicateV2"},
+      {"an unsupported operator", rt::OnnxWithOp("FrobnicateV2"),
+       "unsupported operator FrobnicateV2"},
   };
   for (const auto& bad_model : bad) {
     INFO(bad_model.what);
     Build b(bad_model.bytes);
     const std::string message = b.Refusal();
-    CHECK_THAT(message, StartsWith("refusing to build kws:v4, which every device would refuse: model does not "
-                                   "load: loading " + b.model.string() + ": "));
+    CHECK_THAT(
+        message,
+        StartsWith("refusing to build kws:v4, which every device would refuse: model does not "
+                   "load: loading " +
+                   b.model.string() + ": "));
     CHECK_THAT(message, Contains(bad_model.problem));
     CHECK_FALSE(stdfs::exists(b.options.out));
   }
@@ -109,29 +113,35 @@ TEST_CASE("bundle build refuses a self-test that is not this model's", "[edgectl
   const Bad bad[] = {
       {"not JSON", "\x89PNG not json", "invalid JSON"},
       {"JSON, not a self-test", R"({"schema": 1, "vectors": []})", "unknown key 'vectors'"},
-      {"a self-test of another model", rt::ZooSelfTestText("mlp_anomaly"), "values, the model's input"},
+      {"a self-test of another model", rt::ZooSelfTestText("mlp_anomaly"),
+       "values, the model's input"},
   };
   for (const auto& bad_selftest : bad) {
     INFO(bad_selftest.what);
     Build b(Zoo("ds_cnn_kws.qdq.onnx"));
     b.WithSelfTest(bad_selftest.text);
     const std::string message = b.Refusal();
-    CHECK_THAT(message, StartsWith("refusing to build kws:v4, which every device would refuse: not a self-test "
-                                   "for model " + b.model.string() + ": " + b.selftest.string()));
+    CHECK_THAT(
+        message,
+        StartsWith("refusing to build kws:v4, which every device would refuse: not a self-test "
+                   "for model " +
+                   b.model.string() + ": " + b.selftest.string()));
     CHECK_THAT(message, Contains(bad_selftest.problem));
     CHECK_FALSE(stdfs::exists(b.options.out));
   }
 }
 
-TEST_CASE("bundle build refuses a self-test whose outputs the model does not reproduce", "[edgectl][bundle_build]") {
+TEST_CASE("bundle build refuses a self-test whose outputs the model does not reproduce",
+          "[edgectl][bundle_build]") {
   // The fp32 model's expected outputs with the int8 model, at the default tolerance 0.
   auto fp32 = edge::engine::Model::LoadFile(rt::ZooPath("ds_cnn_kws.onnx"));
   REQUIRE(fp32);
   Build b(Zoo("ds_cnn_kws.qdq.onnx"));
   b.WithSelfTest(rt::SerializeOrDie(rt::ZooSelfTest(*fp32, "ds_cnn_kws"), **fp32));
   const std::string message = b.Refusal();
-  CHECK_THAT(message, Contains("self-test " + b.selftest.string() + " fails on model " + b.model.string() +
-                               " at the scalar kernel tier: self-test case 0, output 'logits'"));
+  CHECK_THAT(message,
+             Contains("self-test " + b.selftest.string() + " fails on model " + b.model.string() +
+                      " at the scalar kernel tier: self-test case 0, output 'logits'"));
   CHECK_FALSE(stdfs::exists(b.options.out));
 }
 
@@ -149,7 +159,8 @@ TEST_CASE("a failed build leaves an existing --out as it found it", "[edgectl][b
     rt::WriteBytes(b.options.out / "blobs" / "keep-me", "x");
     CHECK_THAT(b.Refusal(), Contains("current"));
     CHECK(stdfs::exists(b.options.out / "blobs" / "keep-me"));
-    CHECK(std::distance(stdfs::directory_iterator(b.options.out / "blobs"), stdfs::directory_iterator()) == 1);
+    CHECK(std::distance(stdfs::directory_iterator(b.options.out / "blobs"),
+                        stdfs::directory_iterator()) == 1);
     CHECK_FALSE(stdfs::exists(b.options.out / "manifest.json"));
   }
   SECTION("refused after the blobs were copied into a new --out: it is removed") {
@@ -160,7 +171,8 @@ TEST_CASE("a failed build leaves an existing --out as it found it", "[edgectl][b
   }
 }
 
-TEST_CASE("check_model off builds a bundle a device will refuse, and verify says so", "[edgectl][bundle_build]") {
+TEST_CASE("check_model off builds a bundle a device will refuse, and verify says so",
+          "[edgectl][bundle_build]") {
   Build b(Zoo("ds_cnn_kws.qdq.onnx").substr(0, 4000));
   b.options.check_model = false;
   REQUIRE(edgectl::BuildBundle(b.options));
@@ -176,10 +188,12 @@ TEST_CASE("check_model off builds a bundle a device will refuse, and verify says
   REQUIRE(edgectl::ExportBundle(b.options.out, file));
   for (const stdfs::path& what : {b.options.out, file}) {
     INFO(what);
-    auto v = edgectl::VerifyBundle(what, pki.dir / "trust-policy.json", pki.dir / "release-root.pub", kNow);
+    auto v = edgectl::VerifyBundle(what, pki.dir / "trust-policy.json",
+                                   pki.dir / "release-root.pub", kNow);
     REQUIRE_FALSE(v);
-    CHECK_THAT(v.error().message, StartsWith("kws:v4 is signed and its blobs verify, but every device would "
-                                             "refuse it: model does not load: loading "));
+    CHECK_THAT(v.error().message,
+               StartsWith("kws:v4 is signed and its blobs verify, but every device would "
+                          "refuse it: model does not load: loading "));
     CHECK_THAT(v.error().message, Contains("not a valid ONNX model"));
   }
 }

@@ -52,7 +52,8 @@ std::optional<Quantization> QuantizationOfModel(const onnx::ModelProto& m) {
 
 }  // namespace
 
-TEST_CASE("QuantizationOf: QDQ, QLinear and integer ops count, float graphs do not", "[quantizer]") {
+TEST_CASE("QuantizationOf: QDQ, QLinear and integer ops count, float graphs do not",
+          "[quantizer]") {
   for (const std::string name : {"mlp_anomaly", "ds_cnn_kws"}) {
     INFO(name);
     auto fp32 = QuantizationOf(ZooPath(name + ".onnx"));
@@ -64,8 +65,9 @@ TEST_CASE("QuantizationOf: QDQ, QLinear and integer ops count, float graphs do n
     CHECK((*qdq)->nodes > 0);
     CHECK_THAT((*qdq)->op_types, Contains("QuantizeLinear") && Contains("DequantizeLinear"));
   }
-  for (const std::string op : {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv",
-                               "QLinearMatMul", "QLinearAdd", "ConvInteger", "MatMulInteger", "QGemm"}) {
+  for (const std::string op :
+       {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv",
+        "QLinearMatMul", "QLinearAdd", "ConvInteger", "MatMulInteger", "QGemm"}) {
     INFO(op);
     auto q = QuantizationOfModel(Chain({"Relu", op, "Relu"}));
     REQUIRE(q.has_value());
@@ -98,7 +100,8 @@ TEST_CASE("quantize refuses an already-quantized model unless told to requantize
   auto refused = QuantizeModel(ZooPath("mlp_anomaly.qdq.onnx"), calibration, out, options);
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().code == ErrorCode::kFailedPrecondition);
-  CHECK_THAT(refused.error().message, Contains("already quantized: ") && Contains("(DequantizeLinear, QuantizeLinear)") &&
+  CHECK_THAT(refused.error().message, Contains("already quantized: ") &&
+                                          Contains("(DequantizeLinear, QuantizeLinear)") &&
                                           Contains("--requantize"));
   CHECK_FALSE(std::filesystem::exists(out));
 
@@ -110,10 +113,12 @@ TEST_CASE("quantize refuses an already-quantized model unless told to requantize
   LoadOrDie(out);  // what it wrote loads
 }
 
-TEST_CASE("quantize of an fp32 model writes a model QuantizationOf finds quantized", "[quantizer]") {
+TEST_CASE("quantize of an fp32 model writes a model QuantizationOf finds quantized",
+          "[quantizer]") {
   edge::testing::TempDir dir;
   const std::string out = (dir / "q.onnx").string();
-  auto report = QuantizeModel(ZooPath("mlp_anomaly.onnx"), ReadOrDie(ZooPath("mlp_anomaly.calib.npy")), out, {});
+  auto report = QuantizeModel(ZooPath("mlp_anomaly.onnx"),
+                              ReadOrDie(ZooPath("mlp_anomaly.calib.npy")), out, {});
   INFO((report ? "" : report.error().message));
   REQUIRE(report.has_value());
   CHECK(report->quantized_nodes > 0);

@@ -83,7 +83,8 @@ TEST_CASE("preflight accepts a good model with its own self-test, exactly", "[pr
   }
 }
 
-TEST_CASE("preflight refuses a model the engine does not load, naming file and problem", "[preflight]") {
+TEST_CASE("preflight refuses a model the engine does not load, naming file and problem",
+          "[preflight]") {
   const std::string good = FileBytes(ZooPath("sensor_conv1d.qdq.onnx"));
   struct Bad {
     const char* what;
@@ -104,7 +105,8 @@ TEST_CASE("preflight refuses a model the engine does not load, naming file and p
   }
 }
 
-TEST_CASE("preflight refuses a self-test file that is not a self-test of this model", "[preflight]") {
+TEST_CASE("preflight refuses a self-test file that is not a self-test of this model",
+          "[preflight]") {
   struct Bad {
     const char* what;
     std::string text;
@@ -113,14 +115,16 @@ TEST_CASE("preflight refuses a self-test file that is not a self-test of this mo
   const Bad bad[] = {
       {"not JSON", "schema: 1\ncases: []\n", "invalid JSON"},
       {"JSON, not a self-test", R"({"inputs": [1, 2, 3]})", "unknown key 'inputs'"},
-      {"a self-test for another model", ZooSelfTestText("ds_cnn_kws"), "the model's input 'input' has 64"},
+      {"a self-test for another model", ZooSelfTestText("ds_cnn_kws"),
+       "the model's input 'input' has 64"},
   };
   for (const auto& b : bad) {
     INFO(b.what);
     Candidate c(FileBytes(ZooPath("mlp_anomaly.qdq.onnx")));
     c.WithSelfTest(b.text);
     const std::string message = PreflightError(c);
-    CHECK_THAT(message, StartsWith("not a self-test for model " + c.model.string() + ": " + c.selftest.string()));
+    CHECK_THAT(message, StartsWith("not a self-test for model " + c.model.string() + ": " +
+                                   c.selftest.string()));
     CHECK_THAT(message, Contains(b.problem));
   }
 }
@@ -133,8 +137,9 @@ TEST_CASE("preflight refuses outputs outside the tolerance and names the tier", 
   Candidate c(FileBytes(ZooPath("mlp_anomaly.qdq.onnx")));
   c.WithSelfTest(fp32_selftest);
   const std::string message = PreflightError(c);
-  CHECK_THAT(message, StartsWith("self-test " + c.selftest.string() + " fails on model " + c.model.string() +
-                                 " at the scalar kernel tier: self-test case 0, output 'logits' element "));
+  CHECK_THAT(message,
+             StartsWith("self-test " + c.selftest.string() + " fails on model " + c.model.string() +
+                        " at the scalar kernel tier: self-test case 0, output 'logits' element "));
   CHECK_THAT(message, Contains("> tolerance 0)"));
   // Within a tolerance wide enough for int8 rounding, the same files pass.
   auto loose = c.Preflight(1.0);
@@ -152,14 +157,19 @@ TEST_CASE("preflight refuses a tolerance the gate refuses", "[preflight]") {
 TEST_CASE("preflight and the device's health gate agree", "[preflight][gate]") {
   const std::string mlp = FileBytes(ZooPath("mlp_anomaly.qdq.onnx"));
   const std::string kws = FileBytes(ZooPath("ds_cnn_kws.qdq.onnx"));
-  Candidate good(mlp), good_selftest(mlp), garbage("\x08\x07garbage"), truncated(kws.substr(0, 700)),
-      unsupported(OnnxWithOp("FrobnicateV2")), not_json(mlp), other_model(mlp);
+  Candidate good(mlp), good_selftest(mlp), garbage("\x08\x07garbage"),
+      truncated(kws.substr(0, 700)), unsupported(OnnxWithOp("FrobnicateV2")), not_json(mlp),
+      other_model(mlp);
   good_selftest.WithSelfTest(ZooSelfTestText("mlp_anomaly"));
   not_json.WithSelfTest("{");
   other_model.WithSelfTest(ZooSelfTestText("ds_cnn_kws"));
   const std::vector<std::pair<const char*, const Candidate*>> all = {
-      {"good", &good},           {"good with self-test", &good_selftest}, {"garbage", &garbage},
-      {"truncated", &truncated}, {"unsupported op", &unsupported},        {"self-test not JSON", &not_json},
+      {"good", &good},
+      {"good with self-test", &good_selftest},
+      {"garbage", &garbage},
+      {"truncated", &truncated},
+      {"unsupported op", &unsupported},
+      {"self-test not JSON", &not_json},
       {"self-test of another model", &other_model}};
   for (const auto& [what, c] : all) {
     INFO(what);
