@@ -125,14 +125,25 @@ Result<SelfTestResult> RunSelfTest(engine::ExecutionContext& context, const Self
   return result;
 }
 
+Status CheckSelfTestTolerance(double tolerance) {
+  if (!std::isfinite(tolerance) || tolerance < 0) {
+    return Fail(ErrorCode::kInvalidArgument, "manifest health.selftest_tolerance " + FloatText(tolerance) +
+                                                 " must be a finite number >= 0");
+  }
+  return Ok();
+}
+
+Result<std::shared_ptr<const engine::Model>> LoadModelStep(const std::filesystem::path& model_file) {
+  auto model = engine::Model::LoadFile(model_file.string());
+  // The engine's message names the file.
+  if (!model) return Fail(model.error().Wrap("model does not load"));
+  return model;
+}
+
 Result<GateReport> RunHealthGate(const std::filesystem::path& version_dir,
                                  const bundle::Manifest& manifest, const GateOptions& options) {
   const bundle::HealthSpec& health = manifest.health;
-  if (!std::isfinite(health.selftest_tolerance) || health.selftest_tolerance < 0) {
-    return StepFail("selftest", ErrorCode::kInvalidArgument,
-                    "manifest health.selftest_tolerance " + FloatText(health.selftest_tolerance) +
-                        " must be a finite number >= 0");
-  }
+  if (auto st = CheckSelfTestTolerance(health.selftest_tolerance); !st) return Fail(StepError("selftest", st.error()));
   if (options.latency_runs < 1 || options.warmup_runs < 0) {
     return StepFail("latency", ErrorCode::kInvalidArgument,
                     "GateOptions needs latency_runs >= 1 and warmup_runs >= 0");
@@ -140,12 +151,8 @@ Result<GateReport> RunHealthGate(const std::filesystem::path& version_dir,
 
   // (a) load
   GateReport report;
-  const std::filesystem::path model_path = version_dir / "model";
-  auto model = engine::Model::LoadFile(model_path.string());
-  if (!model) {
-    // The engine's message names the file.
-    return Fail(StepError("load", model.error().Wrap("model does not load")));
-  }
+  auto model = LoadModelStep(version_dir / "model");
+  if (!model) return Fail(StepError("load", model.error()));
   report.model = *model;
   engine::ExecutionContext context(report.model, options.tier);
 

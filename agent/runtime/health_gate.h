@@ -57,6 +57,17 @@ Result<SelfTestResult> RunSelfTest(engine::ExecutionContext& context, const Self
 // Nearest-rank percentile (0 < p <= 100) of `samples`; 0 for none.
 int64_t PercentileNs(std::vector<int64_t> samples, double p);
 
+// The gate's steps one by one, shared with the checks `edgectl bundle build` and `bundle verify`
+// run before a bundle leaves the build host (model_preflight.h): one implementation, so a bundle
+// devices would refuse is refused there too.
+//
+// A manifest's health.selftest_tolerance must be finite and >= 0.
+Status CheckSelfTestTolerance(double tolerance);
+// Step (a): the engine reads, lowers and compiles `model_file` (the same LoadFile and default
+// LoadOptions as serving). The error names the file and the loader's problem.
+Result<std::shared_ptr<const engine::Model>> LoadModelStep(const std::filesystem::path& model_file);
+// Step (b) is ReadSelfTestFile (selftest_file.h), then RunSelfTest above.
+
 // (a) load version_dir/model; (b) when the manifest has a "selftest" blob, check
 // version_dir/selftest; (c) when health.latency_budget_us > 0, time runs of the first self-test
 // case's inputs (zeros without a self-test) and require p99 <= budget.

@@ -1,11 +1,104 @@
 #include "controller/edgectl/bundle_dir.h"
 
+#include <stdlib.h>
+
+#include <cerrno>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "agent/runtime/model_preflight.h"
 #include "common/bundle/bundle_file.h"
 #include "common/core/fs.h"
 #include "common/crypto/ed25519.h"
 #include "common/crypto/sha256.h"
 
 namespace edge::edgectl {
+
+namespace {
+
+// Undoes a build that fails half way, so a failed `bundle build` leaves no bundle-shaped debris
+// that a later sign or push could pick up. Only what this build created is removed.
+class PartialBuild {
+ public:
+  explicit PartialBuild(std::filesystem::path out)
+      : out_(std::move(out)), created_out_(!std::filesystem::exists(out_)),
+        created_blobs_(!std::filesystem::exists(out_ / "blobs")) {}
+  PartialBuild(const PartialBuild&) = delete;
+  PartialBuild& operator=(const PartialBuild&) = delete;
+  ~PartialBuild() {
+    if (done_) return;
+    std::error_code ec;
+    if (created_out_) {
+      std::filesystem::remove_all(out_, ec);
+      return;
+    }
+    for (const auto& blob : new_blobs_) std::filesystem::remove(blob, ec);
+    if (created_blobs_) std::filesystem::remove(out_ / "blobs", ec);
+  }
+  // Call before writing `blob`, so a file that was there already is never removed.
+  void WillWrite(const std::filesystem::path& blob) {
+    if (!std::filesystem::exists(blob)) new_blobs_.insert(blob);
+  }
+  void Done() { done_ = true; }
+
+ private:
+  std::filesystem::path out_;
+  bool created_out_, created_blobs_;
+  std::set<std::filesystem::path> new_blobs_;
+  bool done_ = false;
+};
+
+const BlobInput* FindInput(const std::vector<BlobInput>& blobs, std::string_view role) {
+  for (const auto& b : blobs)
+    if (b.role == role) return &b;
+  return nullptr;
+}
+
+// The health gate's load and self-test steps on the files a device would install.
+Status PreflightFiles(const std::filesystem::path& model, const std::optional<std::filesystem::path>& selftest,
+                      double tolerance) {
+  EDGE_TRY(runtime::PreflightModel(model, selftest, tolerance));
+  return Ok();
+}
+
+// The same on a verified bundle's blobs, found by digest in `blob_dir`.
+Status PreflightVerified(const bundle::Manifest& m, const std::filesystem::path& blob_dir) {
+  const bundle::BlobRef* model = bundle::FindBlob(m, "model");  // a parsed manifest has one
+  const bundle::BlobRef* selftest = bundle::FindBlob(m, "selftest");
+  auto checked = PreflightFiles(blob_dir / model->digest,
+                                selftest ? std::optional(blob_dir / selftest->digest) : std::nullopt,
+                                m.health.selftest_tolerance);
+  if (!checked) {
+    return Fail(checked.error().Wrap(m.name + ":" + m.version +
+                                     " is signed and its blobs verify, but every device would refuse it"));
+  }
+  return Ok();
+}
+
+// A private directory under $TMPDIR, removed with everything in it.
+class ScratchDir {
+ public:
+  static Result<ScratchDir> Create() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "edgectl-verify-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      return Fail(ErrorCode::kIo, "cannot create a directory like " + pattern + ": " + fs::ErrnoText(errno));
+    return ScratchDir(pattern);
+  }
+  ScratchDir(ScratchDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  ScratchDir& operator=(ScratchDir&&) = delete;
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
+
+}  // namespace
 
 Result<bundle::Manifest> BuildBundle(const BundleBuildOptions& o) {
   bundle::Manifest m;
@@ -16,12 +109,25 @@ Result<bundle::Manifest> BuildBundle(const BundleBuildOptions& o) {
   m.health = o.health;
   if (std::filesystem::exists(o.out / "manifest.json"))
     return Fail(ErrorCode::kAlreadyExists, o.out.string() + " already holds a bundle; choose an empty --out");
+  // Before anything is written: a refused model leaves no output at all.
+  const BlobInput* model = FindInput(o.blobs, "model");
+  if (o.check_model && model != nullptr) {
+    const BlobInput* selftest = FindInput(o.blobs, "selftest");
+    auto checked = PreflightFiles(model->path, selftest ? std::optional(selftest->path) : std::nullopt,
+                                  o.health.selftest_tolerance);
+    if (!checked) {
+      return Fail(checked.error().Wrap("refusing to build " + o.name + ":" + o.version +
+                                       ", which every device would refuse"));
+    }
+  }
+  PartialBuild partial(o.out);
   EDGE_TRY(fs::CreateDirectories(o.out / "blobs"));
   for (const auto& b : o.blobs) {
     EDGE_ASSIGN_OR_RETURN(auto digest, crypto::Sha256FileHex(b.path));
     std::error_code ec;
     const auto size = std::filesystem::file_size(b.path, ec);
     if (ec) return Fail(ErrorCode::kIo, "cannot stat " + b.path.string() + ": " + ec.message());
+    partial.WillWrite(o.out / "blobs" / digest);
     std::filesystem::copy_file(b.path, o.out / "blobs" / digest, std::filesystem::copy_options::overwrite_existing, ec);
     if (ec) return Fail(ErrorCode::kIo, "cannot copy " + b.path.string() + ": " + ec.message());
     m.blobs.push_back({b.role, digest, size, b.media_type});
@@ -30,6 +136,7 @@ Result<bundle::Manifest> BuildBundle(const BundleBuildOptions& o) {
   const std::string payload = bundle::SerializeManifest(m);
   EDGE_ASSIGN_OR_RETURN(auto parsed, bundle::ParseManifest(payload));
   EDGE_TRY(fs::WriteFileAtomic(o.out / "manifest.json", payload));
+  partial.Done();
   return parsed;
 }
 
@@ -82,13 +189,17 @@ Result<VerifiedBundle> VerifyBundle(const std::filesystem::path& bundle, const s
   if (!std::filesystem::is_directory(bundle)) {
     EDGE_ASSIGN_OR_RETURN(auto reader, bundle::BundleFileReader::Open(bundle));
     EDGE_ASSIGN_OR_RETURN(auto manifest, bundle::VerifyManifest(reader.envelope(), policy, now));
-    EDGE_TRY(reader.VerifyBlobs());
+    // Unpacked only after the signature verified, as the agent does.
+    EDGE_ASSIGN_OR_RETURN(auto scratch, ScratchDir::Create());
+    EDGE_TRY(reader.ImportBlobs(scratch.path()));
+    EDGE_TRY(PreflightVerified(manifest, scratch.path()));
     return VerifiedBundle{manifest, reader.envelope_bytes(), policy};
   }
   EDGE_ASSIGN_OR_RETURN(auto text, fs::ReadFile(bundle / "envelope.json", bundle::kMaxEnvelopeBytes));
   EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(text));
   EDGE_ASSIGN_OR_RETURN(auto manifest, bundle::VerifyManifest(envelope, policy, now));
   for (const auto& b : manifest.blobs) EDGE_TRY(bundle::CheckBlobFile(b, bundle / "blobs" / b.digest));
+  EDGE_TRY(PreflightVerified(manifest, bundle / "blobs"));
   return VerifiedBundle{manifest, text, policy};
 }
 

@@ -29,8 +29,15 @@ struct BundleBuildOptions {
   std::filesystem::path out;
   std::string created;  // RFC 3339
   bundle::HealthSpec health;
+  // Off only to build bundles that test the devices' own health gate (--skip-model-checks).
+  bool check_model = true;
 };
 
+// Unless check_model is off, first runs the health gate's load and self-test steps on the
+// "model" and "selftest" blobs (runtime::PreflightModel, within health.selftest_tolerance) and
+// refuses what a device would refuse, naming the file and the problem. On any error nothing is
+// left in `out`: a directory this call created is removed, blobs it copied into one that
+// existed are deleted again.
 Result<bundle::Manifest> BuildBundle(const BundleBuildOptions& options);
 // Adds a signature to DIR/envelope.json (creating it from DIR/manifest.json if absent).
 Result<std::string> SignBundle(const std::filesystem::path& dir, const std::filesystem::path& key_file);
@@ -41,8 +48,10 @@ struct VerifiedBundle {
   bundle::TrustPolicy policy;
 };
 // Verifies the trust policy against the root key, the envelope against the policy, and every
-// blob against the manifest. `bundle` is a bundle directory or an exported bundle file; a file's
-// blobs are checked as they stream past, nothing is written.
+// blob against the manifest, then runs the health gate's load and self-test steps on the model
+// and self-test blobs, as a device would before serving the version. `bundle` is a bundle
+// directory or an exported bundle file; a file's blobs are checked as they stream past into a
+// temporary directory, removed again before this returns.
 Result<VerifiedBundle> VerifyBundle(const std::filesystem::path& bundle, const std::filesystem::path& trust_policy,
                                     const std::filesystem::path& root_key, int64_t now);
 

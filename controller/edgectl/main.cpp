@@ -201,6 +201,11 @@ int main(int argc, char** argv) {
   b_build->add_option("--soak-seconds", build.health.soak_seconds,
                       "probation after the switch: the device watches errors, latency and restarts this long "
                       "before it commits (0 = commit at once)");
+  bool skip_model_checks = false;
+  // Hidden: only for bundles that test the devices' own health gate (docs/cli.md).
+  b_build->add_flag("--skip-model-checks", skip_model_checks,
+                    "do not load the model nor run the self-test (testing devices' own checks)")
+      ->group("");
   b_build->add_option("--blob", extra_blobs, "an extra file shipped with the model, as ROLE=FILE (e.g. labels=labels.txt); "
                                              "repeatable");
   b_build->callback([&] {
@@ -221,10 +226,17 @@ int main(int argc, char** argv) {
           return Report(Error{ErrorCode::kNotFound, "--blob " + role + ": no such file " + spec.substr(eq + 1)});
         build.blobs.push_back({role, spec.substr(eq + 1), "application/octet-stream"});
       }
+      build.check_model = !skip_model_checks;
+      if (skip_model_checks)
+        std::cerr << "edgectl: warning: --skip-model-checks: the model is not loaded and the self-test not run; "
+                     "devices will refuse this bundle if either fails\n";
       auto m = BuildBundle(build);
       if (!m) return Report(m.error());
-      std::cerr << "built " << m->name << ":" << m->version << " in " << out_dir << " (unsigned; next: edgectl bundle sign "
-                << out_dir << " --key KEY)\n";
+      const char* checked = skip_model_checks        ? "model NOT checked"
+                            : selftest_file.empty() ? "model loads and runs"
+                                                    : "model loads and passes its self-test";
+      std::cerr << "built " << m->name << ":" << m->version << " in " << out_dir << " (" << checked
+                << "; unsigned; next: edgectl bundle sign " << out_dir << " --key KEY)\n";
       return kExitOk;
     };
   });

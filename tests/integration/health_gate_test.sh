@@ -7,11 +7,11 @@ ZOO="$here/../models/zoo"
 
 one_agent_fleet
 
-# selftest_bundle NAME VERSION SV MODEL SELFTEST → signed bundle dir
+# selftest_bundle NAME VERSION SV MODEL SELFTEST [more bundle build flags] → signed bundle dir
 selftest_bundle() {
   local dir="$LF_DIR/bundles/$1-$2"
   lf_edgectl bundle build --name "$1" --version "$2" --security-version "$3" --model "$4" --selftest "$5" \
-    --out "$dir" 2>/dev/null || lf_die "bundle build $1:$2"
+    --out "$dir" "${@:6}" 2>/dev/null || lf_die "bundle build $1:$2"
   lf_edgectl bundle sign "$dir" --key "$LF_DIR/pki/release-1.key" 2>/dev/null || lf_die "bundle sign $1:$2"
   echo "$dir"
 }
@@ -36,7 +36,12 @@ step "a bundle whose self-test does not match is refused at activation"
 # Expected outputs of the fp32 model, shipped with the int8 model at tolerance 0.
 lf_edgectl bundle selftest --model "$ZOO/ds_cnn_kws.onnx" --input "$ZOO/ds_cnn_kws.input.npy" \
   --out "$LF_DIR/fp32-selftest.json" 2>/dev/null || lf_die "bundle selftest fp32"
-b2=$(selftest_bundle kws v2 2 "$ZOO/ds_cnn_kws.qdq.onnx" "$LF_DIR/fp32-selftest.json")
+# bundle build refuses it (the same check, on the build host); --skip-model-checks gets it to
+# the device, whose own gate is what this step tests.
+expect_fail 1 "fails on model" lf_edgectl bundle build --name kws --version v2 --security-version 2 \
+  --model "$ZOO/ds_cnn_kws.qdq.onnx" --selftest "$LF_DIR/fp32-selftest.json" --out "$LF_DIR/refused-v2"
+[ ! -e "$LF_DIR/refused-v2" ] || lf_die "a refused build left $LF_DIR/refused-v2"
+b2=$(selftest_bundle kws v2 2 "$ZOO/ds_cnn_kws.qdq.onnx" "$LF_DIR/fp32-selftest.json" --skip-model-checks)
 lf_edgectl model push "$b2" 2>/dev/null || lf_die "push v2"
 expect_fail 1 "failed to install" lf_edgectl deploy model kws:v2 --all-at-once --site plant-7 --wait --timeout 60s
 expect_contains "health gate step 'selftest'" "$(lf_edgectl describe device gw-1)"
@@ -55,7 +60,12 @@ still_v1
 ok "v3 refused for its latency budget; v1 still current"
 step "a model that does not load is refused at activation"
 head -c 5000 /dev/urandom >"$LF_DIR/garbage.onnx"
-b4=$(selftest_bundle kws v4 4 "$LF_DIR/garbage.onnx" "$LF_DIR/good-selftest.json")
+expect_fail 1 "model does not load: loading $LF_DIR/garbage.onnx" lf_edgectl bundle build --name kws --version v4 \
+  --security-version 4 --model "$LF_DIR/garbage.onnx" --out "$LF_DIR/refused-v4"
+[ ! -e "$LF_DIR/refused-v4" ] || lf_die "a refused build left $LF_DIR/refused-v4"
+b4=$(selftest_bundle kws v4 4 "$LF_DIR/garbage.onnx" "$LF_DIR/good-selftest.json" --skip-model-checks)
+expect_fail 1 "kws:v4 is signed and its blobs verify, but every device would refuse it" lf_edgectl bundle verify "$b4" \
+  --trust-policy "$LF_DIR/pki/trust-policy.json" --root-key "$LF_DIR/pki/release-root.pub"
 lf_edgectl model push "$b4" 2>/dev/null || lf_die "push v4"
 expect_fail 1 "failed to install" lf_edgectl deploy model kws:v4 --all-at-once --site plant-7 --wait --timeout 60s
 expect_contains "health gate step 'load'" "$(lf_edgectl describe device gw-1)"

@@ -42,6 +42,7 @@ bool ParseTierOrComplain(const std::string& text, KernelTier& tier) {
 struct QuantizeArgs {
   std::string in, calibration, out, method = "minmax";
   double percentile = 99.99;
+  bool requantize = false;
 };
 
 int RunQuantize(const QuantizeArgs& a) {
@@ -53,6 +54,7 @@ int RunQuantize(const QuantizeArgs& a) {
     return kExitUsage;
   }
   options.percentile = a.percentile;
+  options.requantize = a.requantize;
   auto data = ReadNpy(a.calibration);
   if (!data) return ReportError(data.error());
   auto report = QuantizeModel(a.in, *data, a.out, options);
@@ -228,6 +230,8 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
       ->check(CLI::IsMember({"minmax", "percentile"}));
   quantize->add_option("--percentile", q->percentile, "percentile kept by --method percentile (default 99.99)")
       ->check(CLI::Range(50.0, 100.0));
+  quantize->add_flag("--requantize", q->requantize,
+                     "quantize a model that already has quantization nodes (QDQ, QLinear*, ...) instead of refusing it");
   quantize->callback([q, &exit_code] { exit_code = RunQuantize(*q); });
 
   auto path = std::make_shared<std::string>();

@@ -414,16 +414,61 @@ void ConstantsToInitializers(onnx::GraphProto& g) {
   g.mutable_node()->Swap(&kept);
 }
 
+bool IsQuantizationOp(const std::string& op) {
+  static const std::set<std::string> kOps = {
+      "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "ConvInteger",  "MatMulInteger",
+      "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "QGemm", "QAttention"};
+  return kOps.count(op) != 0 || op.rfind("QLinear", 0) == 0;
+}
+
+// Subgraphs too: a QDQ body inside an If or a Loop is just as quantized.
+void FindQuantization(const onnx::GraphProto& g, Quantization& q, std::set<std::string>& op_types) {
+  for (const auto& n : g.node()) {
+    if (IsQuantizationOp(n.op_type())) {
+      if (q.nodes++ == 0) q.first_node = "'" + n.name() + "' (" + n.op_type() + ")";
+      op_types.insert(n.op_type());
+    }
+    for (const auto& a : n.attribute()) {
+      if (a.has_g()) FindQuantization(a.g(), q, op_types);
+      for (const auto& sub : a.graphs()) FindQuantization(sub, q, op_types);
+    }
+  }
+}
+
+std::optional<Quantization> QuantizationOfModel(const onnx::ModelProto& model) {
+  Quantization q;
+  std::set<std::string> op_types;
+  FindQuantization(model.graph(), q, op_types);
+  if (q.nodes == 0) return std::nullopt;
+  for (const auto& op : op_types) q.op_types += (q.op_types.empty() ? "" : ", ") + op;
+  return q;
+}
+
+Result<onnx::ModelProto> ReadOnnxProto(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kNotFound, "cannot open " + path);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes)) return Fail(ErrorCode::kDataLoss, path + " is not a valid ONNX model");
+  return model;
+}
+
 }  // namespace
+
+Result<std::optional<Quantization>> QuantizationOf(const std::string& path) {
+  EDGE_ASSIGN_OR_RETURN(auto model, ReadOnnxProto(path));
+  return QuantizationOfModel(model);
+}
 
 Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray& calibration,
                                      const std::string& out_path, const QuantizeOptions& options) {
-  std::ifstream in(in_path, std::ios::binary);
-  if (!in) return Fail(ErrorCode::kNotFound, "cannot open " + in_path);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  onnx::ModelProto model;
-  if (!model.ParseFromString(bytes)) {
-    return Fail(ErrorCode::kDataLoss, in_path + " is not a valid ONNX model");
+  EDGE_ASSIGN_OR_RETURN(auto model, ReadOnnxProto(in_path));
+  if (auto q = QuantizationOfModel(model); q && !options.requantize) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                "already quantized: " + std::to_string(q->nodes) + " quantization node(s) (" +
+                    q->op_types + "), the first " + q->first_node +
+                    "; quantizing it again rounds its values twice. Quantize the fp32 original, or pass "
+                    "--requantize to do it anyway");
   }
   EDGE_ASSIGN_OR_RETURN(auto range_list, CalibrateRanges(in_path, calibration, options));
   std::map<std::string, TensorRange> ranges(range_list.begin(), range_list.end());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,26 @@ enum class CalibrationMethod { kMinMax, kPercentile };
 struct QuantizeOptions {
   CalibrationMethod method = CalibrationMethod::kMinMax;
   double percentile = 99.99;  // kPercentile: keep this share of values inside the range
+  // Quantize even a model that is already quantized (see QuantizationOf). Off by default: the
+  // calibration would measure tensors that are already rounded to int8 grids, and the new
+  // Q -> DQ pairs add a second rounding on top of the first.
+  bool requantize = false;
 };
+
+// Why a model counts as already quantized: it has at least one node (in the main graph or any
+// subgraph, any domain) whose op type is QuantizeLinear, DequantizeLinear,
+// DynamicQuantizeLinear, ConvInteger, MatMulInteger, MatMulIntegerToFloat,
+// DynamicQuantizeMatMul, QGemm, QAttention or starts with "QLinear" (QLinearConv,
+// QLinearMatMul, QLinearAdd, ...): the QDQ form this quantizer writes and the operator-oriented
+// form other tools write. Integer tensors alone (a uint8 image input cast to float) do not count.
+struct Quantization {
+  int64_t nodes = 0;         // quantization nodes found
+  std::string first_node;    // the first of them, as "'<name>' (<op type>)"
+  std::string op_types;      // their distinct op types, comma-separated
+};
+
+// Reads the ONNX file at `path`; nullopt when the model has no quantization node.
+Result<std::optional<Quantization>> QuantizationOf(const std::string& path);
 
 struct QuantizeReport {
   int64_t samples = 0;
@@ -39,6 +59,8 @@ struct TensorRange {
 Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
     const std::string& model_path, const NpyArray& calibration, const QuantizeOptions& options);
 
+// Refuses (kFailedPrecondition, naming a quantization node) a model QuantizationOf finds
+// quantized, unless options.requantize.
 Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray& calibration,
                                      const std::string& out_path, const QuantizeOptions& options);
 

@@ -7,12 +7,15 @@
 #include "common/core/fs.h"
 #include "controller/edgectl/bundle_dir.h"
 #include "controller/edgectl/pki.h"
+#include "common/crypto/sha256.h"
 #include "core/temp_dir.h"
+#include "runtime/runtime_fixtures.h"
 
 using edge::ErrorCode;
 using edge::testing::TempDir;
 namespace stdfs = std::filesystem;
 namespace edgectl = edge::edgectl;
+namespace runtime_testing = edge::runtime::testing;
 
 namespace {
 
@@ -31,8 +34,9 @@ struct Fixture {
     o.controller_hosts = {"ctl.example"};
     o.now = kNow - 100;
     REQUIRE(edgectl::PkiInit(o));
-    std::ofstream(dir / "kws.onnx", std::ios::binary) << std::string(70'000, 'm');
-    std::ofstream(dir / "selftest.json", std::ios::binary) << R"({"cases": []})";
+    // Real files: build and verify load the model and run the self-test.
+    stdfs::copy_file(runtime_testing::ZooPath("ds_cnn_kws.qdq.onnx"), dir / "kws.onnx");
+    runtime_testing::WriteBytes(dir / "selftest.json", runtime_testing::ZooSelfTestText("ds_cnn_kws"));
     edgectl::BundleBuildOptions b;
     b.name = "kws";
     b.version = "v3";
@@ -85,8 +89,9 @@ TEST_CASE("bundle export refuses an unsigned bundle", "[edgectl][bundle_export]"
 TEST_CASE("bundle export refuses a bundle whose blob was altered", "[edgectl][bundle_export]") {
   Fixture f;
   f.Sign();
-  for (const auto& blob : stdfs::directory_iterator(f.bundle / "blobs"))
-    if (stdfs::file_size(blob) < 100) std::ofstream(blob.path(), std::ios::binary) << R"({"cases": [1]})";
+  const auto selftest_digest = edge::crypto::Sha256FileHex(f.dir / "selftest.json");
+  REQUIRE(selftest_digest);
+  std::ofstream(f.bundle / "blobs" / *selftest_digest, std::ios::binary) << R"({"cases": [1]})";
   auto e = edgectl::ExportBundle(f.bundle, f.file);
   REQUIRE_FALSE(e);
   CHECK_THAT(e.error().message, Catch::Contains("exporting") && Catch::Contains("selftest"));

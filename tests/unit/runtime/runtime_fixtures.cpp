@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "agent/engine/npy_io.h"
+#include "edge_onnx/onnx.pb.h"
 
 namespace edge::runtime::testing {
 
@@ -30,6 +31,42 @@ std::string SerializeOrDie(const SelfTest& selftest, const engine::Model& model)
   INFO((text ? "" : text.error().message));
   REQUIRE(text.has_value());
   return *text;
+}
+
+std::string ZooSelfTestText(const std::string& name) {
+  auto model = LoadZooModel(name);
+  return SerializeOrDie(ZooSelfTest(model, name), *model);
+}
+
+std::string OnnxWithOp(const std::string& op_type) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  auto* opset = m.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("one_op");
+  auto* in = g->add_input();
+  in->set_name("x");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  auto* shape = in->mutable_type()->mutable_tensor_type()->mutable_shape();
+  shape->add_dim()->set_dim_value(1);
+  shape->add_dim()->set_dim_value(4);
+  g->add_output()->set_name("y");
+  auto* n = g->add_node();
+  n->set_name("the_op");
+  n->set_op_type(op_type);
+  n->add_input("x");
+  n->add_output("y");
+  std::string bytes;
+  REQUIRE(m.SerializeToString(&bytes));
+  return bytes;
+}
+
+void WriteBytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+  REQUIRE(out.good());
 }
 
 bundle::Manifest MakeManifest(bool with_selftest, double tolerance, uint64_t latency_budget_us) {

@@ -1,5 +1,6 @@
-// Shared by the runtime tests: zoo models, self-tests made from their sample inputs, and an
-// installed version directory (models/<name>/<version>/ with a file per blob role).
+// Shared by the runtime tests and the edgectl bundle tests: zoo models, self-tests made from
+// their sample inputs, hand-made ONNX files, and an installed version directory
+// (models/<name>/<version>/ with a file per blob role).
 #pragma once
 
 #include <filesystem>
@@ -18,6 +19,12 @@ std::shared_ptr<const engine::Model> LoadZooModel(const std::string& name);  // 
 // One case per sample of <name>.input.npy, expected outputs computed by the engine (scalar tier).
 SelfTest ZooSelfTest(const std::shared_ptr<const engine::Model>& model, const std::string& name);
 std::string SerializeOrDie(const SelfTest& selftest, const engine::Model& model);
+// The self-test file text of <name>.qdq.onnx for its sample inputs, as `bundle selftest` writes it.
+std::string ZooSelfTestText(const std::string& name);
+// A valid ONNX file whose only node is `op_type`: input x [1, 4] -> op -> output y, opset 13.
+std::string OnnxWithOp(const std::string& op_type);
+// Writes `bytes` to `path` (binary, truncating).
+void WriteBytes(const std::filesystem::path& path, const std::string& bytes);
 
 // A manifest with a model blob, plus a selftest blob when `with_selftest`.
 bundle::Manifest MakeManifest(bool with_selftest, double tolerance, uint64_t latency_budget_us);
