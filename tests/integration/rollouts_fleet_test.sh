@@ -55,11 +55,21 @@ push v3 2
 lf_edgectl deploy model mlp:v3 --site plant-a,plant-b,plant-c --canary 1 --waves 50%,100% --soak 3s --no-health-gates \
   -o json >"$LF_DIR/v3.json" 2>/dev/null || lf_die "deploy v3"
 V3=$(created_id "$LF_DIR/v3.json")
-in_wave1() { [ "$(rq "$V3" 'd["wave"]')" -ge 1 ]; }
-lf_wait_for 60 in_wave1 || lf_die "v3 did not reach wave 1: $(lf_edgectl rollout describe "$V3" 2>&1)"
-in_flight=$(rq "$V3" 'len([x for x in d["devices"] if x["state"] == "dispatched"])')
+canary_up() { [ "$(rq "$V3" '[x["state"] for x in d["devices"] if x["wave"] == 0]')" = "['updated']" ]; }
+lf_wait_for 60 canary_up || lf_die "v3's canary did not update: $(lf_edgectl rollout describe "$V3" 2>&1)"
+# While the canary soaks, freeze the other agents (connected, silent), so wave 1's devices are
+# still in flight when the controller dies.
+canary=$(rq "$V3" '[x["id"] for x in d["devices"] if x["wave"] == 0][0]')
+frozen=()
+for i in 2 3 4 5 6 7; do
+  [ "gw-$i" = "$canary" ] || { kill -STOP "${LF_AGENT_PID[gw-$i]}"; frozen+=("gw-$i"); }
+done
+in_flight() { [ "$(rq "$V3" 'len([x for x in d["devices"] if x["wave"] == 1 and x["state"] == "dispatched"])')" -ge 1 ]; }
+lf_wait_for 30 in_flight || lf_die "no wave-1 device in flight: $(lf_edgectl rollout describe "$V3" 2>&1)"
+n=$(rq "$V3" 'len([x for x in d["devices"] if x["state"] == "dispatched"])')
 lf_stop_controller KILL
-ok "killed in wave 1 with $in_flight device(s) in flight"
+for a in "${frozen[@]}"; do kill -CONT "${LF_AGENT_PID[$a]}"; done
+ok "killed in wave 1 with $n device(s) in flight"
 lf_start_controller
 lf_edgectl rollout watch "$V3" --timeout 120s >/dev/null 2>"$LF_DIR/v3.txt" || lf_die "v3 after restart: $(cat "$LF_DIR/v3.txt")"
 r=$(lf_edgectl rollout get "$V3" -o json)
@@ -105,7 +115,8 @@ lf_edgectl label device gw-5 ring=blue tier=2 >/dev/null 2>&1 || lf_die "label g
 expect_contains "ring=blue" "$(lf_edgectl get devices -l ring=blue)"
 [ "$(lf_edgectl get devices -l ring=blue,tier=2 | tail -n +2 | awk '{print $1}')" = gw-5 ] || lf_die "selector lists more than gw-5"
 lf_wait_for 60 on gw-5 v6 || lf_die "gw-5 did not get v6: $(lf_edgectl rollout describe "$E" 2>&1)"
-[ "$(rq "$E" '[x["id"] for x in d["devices"] if x["state"] == "updated"]')" = "['gw-5']" ] || lf_die "E's rows"
+e_rows() { [ "$(rq "$E" '[(x["id"], x["state"]) for x in d["devices"]]')" = "[('gw-5', 'updated')]" ]; }
+lf_wait_for 30 e_rows || lf_die "E's rows: $(lf_edgectl rollout get "$E" -o json)"
 expect_fail 1 "label" lf_edgectl label device gw-5 "bad key=x"
 ok "refused with '0 devices'; --allow-empty + label ring=blue → gw-5 on v6"
 echo "PASS"
