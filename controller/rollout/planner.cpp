@@ -246,7 +246,9 @@ class Planner {
       if (row.state == DS::kFailed) ++failed;
       if (!Done(row.state)) ++open;
     }
-    if (size > 0 && static_cast<double>(failed) / static_cast<double>(size) > r.strategy.failure_threshold + 1e-12)
+    // Resumed past this wave's failed gate: the failures that failed it do not fail it again.
+    const bool overridden = r.override_gate;
+    if (!overridden && size > 0 && static_cast<double>(failed) / static_cast<double>(size) > r.strategy.failure_threshold + 1e-12)
       return GateFailed("install failures: " + std::to_string(failed) + " of " + std::to_string(size) + " devices (" +
                         Percent(static_cast<double>(failed) / static_cast<double>(size)) + ", threshold " + Percent(r.strategy.failure_threshold) + ")");
     if (open > 0) return;
@@ -255,15 +257,15 @@ class Planner {
       Note("wave_done", "", WaveName(w) + ": " + std::to_string(updated) + " updated, " + std::to_string(failed) + " failed of " +
                                 std::to_string(size));
     }
+    if (overridden) {
+      r.override_gate = false;
+      return GatePassed(wave.gate.empty() ? "passed (operator resumed)" : wave.gate + "; overridden by the operator");
+    }
     if (updated + failed > 0) {
       const double success = static_cast<double>(updated) / static_cast<double>(updated + failed);
       if (success + 1e-12 < r.strategy.success_threshold)
         return GateFailed("installed on " + std::to_string(updated) + " of " + std::to_string(updated + failed) + " (" +
                           Percent(success) + ", threshold " + Percent(r.strategy.success_threshold) + ")");
-    }
-    if (r.override_gate) {
-      r.override_gate = false;
-      return GatePassed(wave.gate.empty() ? "passed (operator resumed)" : wave.gate + "; overridden by the operator");
     }
     const Verdict v = HealthGate(w, updated);
     if (v.kind == Verdict::kFail) return GateFailed(v.text);
@@ -284,7 +286,8 @@ class Planner {
     std::map<std::string, size_t> total_by_site, taken_by_site;
     size_t total = 0, taken = 0;
     for (auto& row : r.devices) {
-      if (!Counts(row)) continue;
+      // Devices that already ran the version took no wave and take no share of one.
+      if (!Counts(row) || (row.wave < 0 && row.state != DS::kPending)) continue;
       ++total;
       ++total_by_site[row.site];
       if (row.state == DS::kPending && row.wave < 0) {
@@ -485,6 +488,7 @@ class Planner {
       if (row.state != DS::kDispatched && row.state != DS::kUpdated && row.state != DS::kFailed && row.state != DS::kTimedOut)
         continue;
       const Observed* o = Find(row.id);
+      if (row.dispatches == 0) continue;  // never moved by this rollout (it already ran the version)
       if (row.from_version.empty()) {
         Set(row, DS::kRevertFailed, "ran no version of " + r.model + " before: nothing to go back to", "revert_failed");
         continue;
