@@ -71,6 +71,12 @@ Result<bool> Statement::Step() {
   return Fail(SqlError(db_, "executing '" + sql_ + "'"));
 }
 
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  bind_error_ = 0;
+}
+
 Status Statement::Run() {
   auto r = Step();
   if (!r) return Fail(r.error());

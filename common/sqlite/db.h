@@ -40,6 +40,8 @@ class Statement {
   Result<bool> Step();
   // Runs a statement that returns no rows.
   Status Run();
+  // Ready to run again with new bindings (a statement prepared once, run for many rows).
+  void Reset();
 
   int64_t Int(int column) const;
   std::string Text(int column) const;

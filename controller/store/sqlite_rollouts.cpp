@@ -13,14 +13,17 @@ using namespace rollout;
 
 constexpr uint32_t kEventsPerRollout = 5000;  // newest kept per rollout
 
-Status WriteDevice(Db& db, int64_t rollout_id, const DeviceRow& d) {
-  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
-      "INSERT INTO rollout_devices(rollout_id, device_id, site, state, wave, from_version, dispatched_at, done_at, "
-      "dispatches, baseline_json, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-      "ON CONFLICT(rollout_id, device_id) DO UPDATE SET site = excluded.site, state = excluded.state, "
-      "wave = excluded.wave, from_version = excluded.from_version, dispatched_at = excluded.dispatched_at, "
-      "done_at = excluded.done_at, dispatches = excluded.dispatches, detail = excluded.detail, "
-      "baseline_json = COALESCE(excluded.baseline_json, rollout_devices.baseline_json)"));
+constexpr const char* kWriteDevice =
+    "INSERT INTO rollout_devices(rollout_id, device_id, site, state, wave, from_version, dispatched_at, done_at, "
+    "dispatches, baseline_json, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT(rollout_id, device_id) DO UPDATE SET site = excluded.site, state = excluded.state, "
+    "wave = excluded.wave, from_version = excluded.from_version, dispatched_at = excluded.dispatched_at, "
+    "done_at = excluded.done_at, dispatches = excluded.dispatches, detail = excluded.detail, "
+    "baseline_json = COALESCE(excluded.baseline_json, rollout_devices.baseline_json)";
+
+// `st` is kWriteDevice, prepared once per step (a wave may write thousands of rows).
+Status WriteDevice(sqlite::Statement& st, int64_t rollout_id, const DeviceRow& d) {
+  st.Reset();
   st.Bind(1, rollout_id).Bind(2, d.id).Bind(3, d.site).Bind(4, std::string(Name(d.state))).Bind(5, int64_t{d.wave})
       .Bind(6, d.from_version).Bind(7, d.dispatched_at).Bind(8, d.done_at).Bind(9, int64_t{d.dispatches}).Bind(11, d.detail);
   if (d.baseline) st.Bind(10, SampleToJson(*d.baseline));
@@ -48,21 +51,27 @@ Result<std::optional<rollout::HealthSample>> Baseline(Db& db, const std::string&
 
 }  // namespace
 
-Result<bool> SetDesired(Db& db, const std::string& device, const std::string& model, const std::string& version,
-                        int64_t now) {
+Result<DesiredWriter> DesiredWriter::Prepare(Db& db) {
   EDGE_ASSIGN_OR_RETURN(auto cur, db.Prepare("SELECT version FROM desired_models WHERE device_id = ? AND model = ?"));
-  cur.Bind(1, device).Bind(2, model);
-  EDGE_ASSIGN_OR_RETURN(bool has, cur.Step());
-  if (has && cur.Text(0) == version) return false;
   EDGE_ASSIGN_OR_RETURN(auto up, db.Prepare(
       "INSERT INTO desired_models(device_id, model, version, updated_at) VALUES (?, ?, ?, ?) "
       "ON CONFLICT(device_id, model) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at"));
-  up.Bind(1, device).Bind(2, model).Bind(3, version).Bind(4, now);
-  EDGE_TRY(up.Run());
   EDGE_ASSIGN_OR_RETURN(auto gen, db.Prepare("UPDATE devices SET desired_generation = desired_generation + 1 WHERE id = ?"));
-  gen.Bind(1, device);
-  EDGE_TRY(gen.Run());
-  return db.Changes() > 0;
+  return DesiredWriter(db, std::move(cur), std::move(up), std::move(gen));
+}
+
+Result<bool> DesiredWriter::Set(const std::string& device, const std::string& model, const std::string& version, int64_t now) {
+  cur_.Reset();
+  cur_.Bind(1, device).Bind(2, model);
+  EDGE_ASSIGN_OR_RETURN(bool has, cur_.Step());
+  if (has && cur_.Text(0) == version) return false;
+  up_.Reset();
+  up_.Bind(1, device).Bind(2, model).Bind(3, version).Bind(4, now);
+  EDGE_TRY(up_.Run());
+  gen_.Reset();
+  gen_.Bind(1, device);
+  EDGE_TRY(gen_.Run());
+  return db_->Changes() > 0;
 }
 
 Result<Rollout> Insert(Db& db, Rollout r) {
@@ -154,30 +163,33 @@ Result<std::vector<std::string>> SaveStep(Db& db, const Step& step, int64_t now)
   for (const auto& d : r.devices) rows[d.id] = &d;
   std::vector<std::string> changed;
   std::map<std::string, std::optional<rollout::HealthSample>> baselines;
+  EDGE_ASSIGN_OR_RETURN(auto desired, DesiredWriter::Prepare(db));
   for (const auto& d : step.dispatches) {
     if (!d.revert) {
       auto row = rows.find(d.device);
       const std::string from = row == rows.end() ? "" : row->second->from_version;
       EDGE_ASSIGN_OR_RETURN(baselines[d.device], Baseline(db, d.device, r.model, from));
     }
-    EDGE_ASSIGN_OR_RETURN(bool moved, SetDesired(db, d.device, r.model, d.version, now));
+    EDGE_ASSIGN_OR_RETURN(bool moved, desired.Set(d.device, r.model, d.version, now));
     if (moved) changed.push_back(d.device);
   }
+  EDGE_ASSIGN_OR_RETURN(auto write_device, db.Prepare(kWriteDevice));
   for (const auto& d : r.devices) {
     if (!d.dirty) continue;
     auto b = baselines.find(d.id);
     if (b == baselines.end() || !b->second) {
-      EDGE_TRY(WriteDevice(db, r.id, d));
+      EDGE_TRY(WriteDevice(write_device, r.id, d));
     } else {
       DeviceRow with = d;
       with.baseline = b->second;
-      EDGE_TRY(WriteDevice(db, r.id, with));
+      EDGE_TRY(WriteDevice(write_device, r.id, with));
     }
   }
   if (!step.events.empty()) {
+    EDGE_ASSIGN_OR_RETURN(auto ev, db.Prepare(
+        "INSERT INTO rollout_events(rollout_id, at, kind, device_id, detail) VALUES (?, ?, ?, ?, ?)"));
     for (const auto& e : step.events) {
-      EDGE_ASSIGN_OR_RETURN(auto ev, db.Prepare(
-          "INSERT INTO rollout_events(rollout_id, at, kind, device_id, detail) VALUES (?, ?, ?, ?, ?)"));
+      ev.Reset();
       ev.Bind(1, r.id).Bind(2, now).Bind(3, e.kind).Bind(4, e.device).Bind(5, e.detail);
       EDGE_TRY(ev.Run());
     }

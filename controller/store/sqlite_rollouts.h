@@ -18,8 +18,18 @@ Result<std::vector<rollout::Rollout>> Load(sqlite::Db& db, const std::string& wh
 Result<std::vector<std::string>> SaveStep(sqlite::Db& db, const rollout::Step& step, int64_t now);
 Result<std::vector<RolloutEventRecord>> Events(sqlite::Db& db, int64_t id, int64_t after_id, uint32_t limit);
 Result<std::vector<FleetDeviceRecord>> Fleet(sqlite::Db& db, const std::string& model);
-// Sets the device's desired version of `model` and bumps its generation; false if unchanged.
-Result<bool> SetDesired(sqlite::Db& db, const std::string& device, const std::string& model, const std::string& version,
-                        int64_t now);
+// Sets devices' desired versions, its statements prepared once for many devices.
+class DesiredWriter {
+ public:
+  static Result<DesiredWriter> Prepare(sqlite::Db& db);
+  // Sets the device's desired version of `model` and bumps its generation; false if unchanged.
+  Result<bool> Set(const std::string& device, const std::string& model, const std::string& version, int64_t now);
+
+ private:
+  DesiredWriter(sqlite::Db& db, sqlite::Statement cur, sqlite::Statement up, sqlite::Statement gen)
+      : db_(&db), cur_(std::move(cur)), up_(std::move(up)), gen_(std::move(gen)) {}
+  sqlite::Db* db_;
+  sqlite::Statement cur_, up_, gen_;
+};
 
 }  // namespace edge::controller::sqlite_rollouts
