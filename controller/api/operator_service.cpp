@@ -1,5 +1,6 @@
 // OperatorService: mTLS against the operator CA. The acting operator is the certificate's
 // spiffe://<fleet>/operator/<name>; it is written to the audit log with every mutation.
+#include <algorithm>
 #include <map>
 
 #include <openssl/rand.h>
@@ -442,12 +443,12 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
       EDGE_TRY(CheckLabel("site name", site));
       EDGE_ASSIGN_OR_RETURN(bool exists, ctx_.store->SiteExists(site));
       if (!exists) return Fail(ErrorCode::kNotFound, "site '" + site + "' does not exist");
-      out.sites.push_back(site);
+      if (std::find(out.sites.begin(), out.sites.end(), site) == out.sites.end()) out.sites.push_back(site);
     }
     for (const auto& id : t.devices()) {
       EDGE_TRY(CheckDeviceId(id));
       EDGE_TRY(ctx_.store->GetDevice(id));
-      out.devices.push_back(id);
+      if (std::find(out.devices.begin(), out.devices.end(), id) == out.devices.end()) out.devices.push_back(id);
     }
     EDGE_TRY(rollout::Selector::Parse(t.selector()));
     out.selector = t.selector();

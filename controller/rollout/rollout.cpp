@@ -66,6 +66,14 @@ Status Validate(const Strategy& s) {
     return Bad("the last wave must be 100% (it was " + last.Text() + "): every device of the target is updated in the end");
   for (size_t i = 0; i + 1 < s.waves.size(); ++i)
     if (s.waves[i].IsZero()) return Bad("wave " + std::to_string(i + 1) + " is empty");
+  // Waves are cumulative: each must take more than the one before (of the same kind).
+  for (size_t i = 1; i < s.waves.size(); ++i) {
+    const Amount& a = s.waves[i - 1];
+    const Amount& b = s.waves[i];
+    if (a.is_percent == b.is_percent && (a.is_percent ? b.percent <= a.percent : b.count <= a.count))
+      return Bad("waves are cumulative and must grow: wave " + std::to_string(i + 1) + " (" + b.Text() + ") is not above wave " +
+                 std::to_string(i) + " (" + a.Text() + ")");
+  }
   if (!Ratio(s.success_threshold)) return Bad("success threshold must be between 0% and 100%");
   if (!Ratio(s.failure_threshold)) return Bad("failure threshold must be between 0% and 100%");
   if (!std::isfinite(s.max_latency_regression) || s.max_latency_regression < 0 || s.max_latency_regression > 100)
