@@ -235,7 +235,7 @@ std::string ProgressLine(const pb::Rollout& r) {
     line += std::to_string(w.updated()) + "/" + std::to_string(w.devices()) + " updated";
     if (w.failed()) line += ", " + std::to_string(w.failed()) + " failed";
     if (w.timed_out()) line += ", " + std::to_string(w.timed_out()) + " timed out";
-    if (w.completed_at() > 0 && w.gate().empty()) line += ", soaking";
+    if (w.completed_at() > 0 && w.gate().empty() && r.state() == "running") line += ", soaking";
   }
   line += " · " + std::to_string(Count(r, "updated")) + "/" + std::to_string(total) + " devices updated";
   for (const char* k : {"failed", "skipped", "timed_out", "reverting", "reverted", "revert_failed"})
@@ -360,17 +360,21 @@ void PrintRolloutTable(const std::vector<pb::Rollout>& rollouts) {
 }
 
 void PrintDescribe(const pb::Rollout& r) {
-  std::ostringstream out;
-  out << "Rollout:   " << r.id() << "\nVersion:   " << r.model() << ":" << r.version() << "\nTarget:    "
-      << DescribeTarget(r.target()) << "\nStrategy:  " << DescribeStrategy(r.strategy()) << "\nState:     " << r.state();
-  if (!r.reason().empty()) out << " (" << r.reason() << ")";
-  out << "\nCreated:   " << FormatTime(r.created_at()) << " by " << r.created_by() << "\nProgress:  " << ProgressLine(r) << "\n";
-  std::cout << TerminalSafe(out.str()) << "\nWaves:\n";
+  // Each field made terminal-safe on its own (TerminalSafe escapes line breaks too).
+  auto field = [](const char* name, const std::string& value) { std::cout << name << TerminalSafe(value) << "\n"; };
+  field("Rollout:   ", std::to_string(r.id()));
+  field("Version:   ", r.model() + ":" + r.version());
+  field("Target:    ", DescribeTarget(r.target()));
+  field("Strategy:  ", DescribeStrategy(r.strategy()));
+  field("State:     ", r.state() + (r.reason().empty() ? "" : " (" + r.reason() + ")"));
+  field("Created:   ", FormatTime(r.created_at()) + " by " + r.created_by());
+  field("Progress:  ", ProgressLine(r));
+  std::cout << "\nWaves:\n";
   std::vector<std::vector<std::string>> waves;
   for (const auto& w : r.waves())
     waves.push_back({std::to_string(w.index()), std::to_string(w.devices()), std::to_string(w.updated()),
                      std::to_string(w.failed()), std::to_string(w.timed_out()), FormatTime(w.started_at()),
-                     w.gate().empty() ? (w.completed_at() ? "soaking" : "-") : w.gate()});
+                     !w.gate().empty() ? w.gate() : w.completed_at() && r.state() == "running" ? "soaking" : "-"});
   std::cout << FormatTable({"WAVE", "DEVICES", "UPDATED", "FAILED", "TIMED OUT", "STARTED", "GATE"}, waves, "  ");
   std::cout << "Devices:\n";
   std::vector<std::vector<std::string>> devices;

@@ -120,5 +120,8 @@ out=$(lf_edgectl get rollouts) || lf_die "get rollouts"
 for want in completed reverted; do expect_contains "$want" "$out"; done
 out=$(lf_edgectl rollout describe "$RID") || lf_die "describe"
 expect_contains "error" "$out"
+[ "$(head -n 1 <<<"$out")" = "Rollout:   $RID" ] || lf_die "describe's first line: $(head -n 1 <<<"$out")"
+grep -q '^State:     reverted (wave 0 (canary): error rate' <<<"$out" || lf_die "describe's state line: $out"
+! grep -q soaking <<<"$out" || lf_die "a stopped rollout shows a wave soaking: $out"
 ok "listed and described"
 echo "PASS"
