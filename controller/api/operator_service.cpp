@@ -481,7 +481,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* ListRollouts(grpc::CallbackServerContext* call, const pb::ListRolloutsRequest* req,
                                          pb::ListRolloutsResponse* resp) override {
     return Authed(call, Role::kViewer, "ListRollouts", [this, req, resp](const std::string&) -> Status {
-      EDGE_ASSIGN_OR_RETURN(auto rollouts, ctx_.store->ListRollouts(req->all(), req->limit() ? req->limit() : 50));
+      EDGE_ASSIGN_OR_RETURN(auto rollouts, ctx_.store->ListRollouts(req->all(), std::min<uint32_t>(req->limit() ? req->limit() : 50, 500)));
       for (const auto& r : rollouts) RolloutToProto(r, false, resp->add_rollouts());
       return Ok();
     });
