@@ -75,7 +75,7 @@ step "nothing was stored by the rejected pushes"
 [ "$(lf_edgectl get models -o json)" = "$models_before" ] || lf_die "model list changed"
 ok "model list unchanged"
 
-step "deploying below a device's anti-rollback floor is refused by the controller"
+step "a rollout below a device's anti-rollback floor skips it and says why (exit 1: nothing converged)"
 make_model "$LF_DIR/m1.onnx"
 b1=$(lf_bundle kws v1 1 "$LF_DIR/m1.onnx")
 lf_edgectl model push "$b1" 2>/dev/null || lf_die "push v1"
