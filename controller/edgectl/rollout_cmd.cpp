@@ -319,8 +319,10 @@ int Follow(const Remote& remote, int64_t id, std::chrono::seconds timeout, bool 
       if (json) {
         std::cout << FormatJsonLine({{"at", e.at()}, {"kind", e.kind()}, {"device", e.device()}, {"detail", e.detail()}}) << std::endl;
       } else if (e.device().empty()) {
-        if (tty) std::cerr << "\r\033[K";
-        last_line.clear();  // the event took the bar's line: draw it again below
+        if (tty) {
+          std::cerr << "\r\033[K";
+          last_line.clear();  // the event took the bar's line: draw it again below
+        }
         WriteLine(std::cerr, FormatTime(e.at()) + "  " + e.kind() + ": " + e.detail());
       }
     }
