@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/core/text.h"
+
 namespace edge::controller::rollout {
 
 size_t Amount::Of(size_t n) const {
@@ -23,19 +25,19 @@ std::string Amount::Text() const {
 
 Result<Amount> ParseAmount(std::string_view text) {
   const std::string t(text);
-  auto bad = [&] { return Fail(ErrorCode::kInvalidArgument, "'" + t + "' is not a count (e.g. 3) or a percentage (e.g. 25%)"); };
+  auto bad = [&] { return Fail(ErrorCode::kInvalidArgument, "'" + text::TerminalSafe(t.substr(0, 80)) + "' is not a count (e.g. 3) or a percentage (e.g. 25%)"); };
   if (t.empty() || t.size() > 16) return bad();
   char* end = nullptr;
   if (t.back() == '%') {
     const double p = std::strtod(t.c_str(), &end);
     if (end != t.c_str() + t.size() - 1 || !std::isfinite(p)) return bad();
-    if (p <= 0 || p > 100) return Fail(ErrorCode::kInvalidArgument, "'" + t + "': a percentage must be above 0% and at most 100%");
+    if (p <= 0 || p > 100) return Fail(ErrorCode::kInvalidArgument, "'" + text::TerminalSafe(t.substr(0, 80)) + "': a percentage must be above 0% and at most 100%");
     return Amount::Percent(p);
   }
   for (char c : t)
     if (c < '0' || c > '9') return bad();
   const unsigned long long n = std::strtoull(t.c_str(), &end, 10);
-  if (n > 10'000'000) return Fail(ErrorCode::kInvalidArgument, "'" + t + "' is too many devices");
+  if (n > 10'000'000) return Fail(ErrorCode::kInvalidArgument, "'" + text::TerminalSafe(t.substr(0, 80)) + "' is too many devices");
   return Amount::Count(static_cast<uint32_t>(n));
 }
 

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "common/core/text.h"
+
 namespace edge::controller::rollout {
 namespace {
 
@@ -13,9 +15,7 @@ bool Alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || 
 
 // For messages: the text as given, cut and with anything unprintable replaced.
 std::string Quote(std::string_view text) {
-  std::string out = "'";
-  for (char c : text.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return out + (text.size() > 80 ? "...'" : "'");
+  return "'" + text::TerminalSafe(text.substr(0, 80)) + (text.size() > 80 ? "...'" : "'");
 }
 
 }  // namespace

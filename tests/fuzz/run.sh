@@ -14,7 +14,7 @@ cd "$root"
 seconds="${1:-5}"
 [[ "$seconds" =~ ^[0-9]+$ && "$seconds" -gt 0 ]] || { echo "usage: $0 [SECONDS]" >&2; exit 2; }
 jobs="${EDGE_FUZZ_JOBS:-$(nproc)}"
-targets=(${EDGE_FUZZ_TARGETS:-envelope manifest trust_policy json_depth config bundle_file health_report onnx_load})
+targets=(${EDGE_FUZZ_TARGETS:-envelope manifest trust_policy json_depth config bundle_file health_report onnx_load selector})
 
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 # UBSan findings come with a stack (libFuzzer prints one for ASan and signals itself).
@@ -29,8 +29,11 @@ bin="$out/tests/fuzz"
 rm -rf "$out/seeds" "$out/logs"
 mkdir -p "$out/seeds" "$out/logs" "$out/crashes"
 "$bin/fuzz_make_seeds" "$out/seeds"
-mkdir -p "$out/seeds/config" "$out/seeds/onnx_load"
+mkdir -p "$out/seeds/config" "$out/seeds/onnx_load" "$out/seeds/selector"
 cp deploy/config/*.json "$out/seeds/config/"
+printf 'line=3,camera!=ir,gpu,!retired' >"$out/seeds/selector/selector"
+printf 'line=3 camera- tier=' >"$out/seeds/selector/edits"
+printf '25.5%%' >"$out/seeds/selector/amount"
 
 # Per-target limits: -max_len (bytes), -timeout (seconds per input). The ONNX loader compiles
 # and runs a whole model per input, so it gets longer inputs and more time each; the zoo
