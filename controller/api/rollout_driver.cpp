@@ -184,6 +184,7 @@ Status RolloutDriver::PlanModel(const std::string& model, std::vector<Rollout>& 
         o.floor = d->reported->security_floor;
       }
       o.failed_at = d->failed_at;
+      o.desired_version = d->desired_version;
       o.incompatible = CompatProblem(arch_of[r.version], d->facts_json);
       auto row = rows.find(d->id);
       if (gate_due && row != rows.end() && row->second->wave == static_cast<int32_t>(r.wave) &&

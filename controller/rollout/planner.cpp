@@ -152,8 +152,10 @@ class Planner {
     switch (row.state) {
       case DS::kPending: {
         if (auto why = SkipReason(*o); !why.empty()) return Set(row, DS::kSkipped, why, "skipped");
-        // Already running the version (an earlier rollout, an offline install): nothing to send.
-        if (Runs(*o, r.version) && row.wave < 0) return Set(row, DS::kUpdated, "already ran " + r.version, "updated");
+        // Already running the version (an earlier rollout, an offline install) and not told to
+        // run another (an older rollout's dispatch in flight): nothing to send.
+        if (Runs(*o, r.version) && row.wave < 0 && (o->desired_version.empty() || o->desired_version == r.version))
+          return Set(row, DS::kUpdated, "already ran " + r.version, "updated");
         return;
       }
       case DS::kDispatched:
@@ -257,6 +259,7 @@ class Planner {
       Note("wave_done", "", WaveName(w) + ": " + std::to_string(updated) + " updated, " + std::to_string(failed) + " failed of " +
                                 std::to_string(size));
     }
+    if (size == 0) return GatePassed("passed: no device in this wave");  // nothing to soak or judge
     if (overridden) {
       r.override_gate = false;
       return GatePassed(wave.gate.empty() ? "passed (operator resumed)" : wave.gate + "; overridden by the operator");

@@ -58,6 +58,7 @@ struct Observed {
   std::string state;           // the agent's update state for the model; "" = none reported
   std::string target_version;  // the version the agent works on, or last failed on
   std::string detail;          // the agent's detail for its state (why it failed, ...)
+  std::string desired_version; // what the controller wants it to run now ("" = nothing set)
   uint64_t floor = 0;          // reported anti-rollback floor for the model
   std::string incompatible;    // non-empty: why the bundle's compat excludes the device
   // When it last reported each version failed or rolled back (controller time, from the stored

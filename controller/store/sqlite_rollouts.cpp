@@ -222,8 +222,9 @@ Result<std::vector<FleetDeviceRecord>> Fleet(Db& db, const std::string& model) {
   {
     EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
         "SELECT d.id, d.site, d.facts_json, r.version, r.security_version, r.state, r.target_version, r.detail, "
-        "r.bytes_done, r.bytes_total, r.security_floor, r.updated_at "
-        "FROM devices d LEFT JOIN reported_models r ON r.device_id = d.id AND r.model = ? "
+        "r.bytes_done, r.bytes_total, r.security_floor, r.updated_at, dm.version "
+        "FROM devices d LEFT JOIN reported_models r ON r.device_id = d.id AND r.model = ?1 "
+        "LEFT JOIN desired_models dm ON dm.device_id = d.id AND dm.model = ?1 "
         "WHERE d.revoked = 0 ORDER BY d.id"));
     st.Bind(1, model);
     for (;;) {
@@ -233,6 +234,7 @@ Result<std::vector<FleetDeviceRecord>> Fleet(Db& db, const std::string& model) {
       f.id = st.Text(0);
       f.site = st.Text(1);
       f.facts_json = st.Text(2);
+      f.desired_version = st.Text(12);
       if (!st.IsNull(5)) {
         f.reported = ReportedModelRecord{model, st.Text(3), static_cast<uint64_t>(st.Int(4)), st.Text(5), st.Text(6),
                                          st.Text(7), static_cast<uint64_t>(st.Int(8)), static_cast<uint64_t>(st.Int(9)),

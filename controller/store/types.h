@@ -171,6 +171,7 @@ struct FleetDeviceRecord {
   std::string facts_json;
   std::map<std::string, std::string> labels;
   std::optional<ReportedModelRecord> reported;  // for the model
+  std::string desired_version;                  // the controller's desired version of the model ("" = none)
   std::map<std::string, int64_t> failed_at;     // version -> last failed/rolled_back outcome received
 };
 

@@ -777,3 +777,34 @@ TEST_CASE("Rollout planner: resumed mid-wave after failures tripped the gate, th
   CHECK(sim.rollout.state == State::kCompleted);
   CHECK(sim.Count(DS::kUpdated) == 8);
 }
+
+TEST_CASE("Rollout planner: a device on the version but told to run another is dispatched, not counted as updated",
+          "[rollout][planner]") {
+  RolloutSim sim(edge::controller::rollout::AllAtOnce(), Devices(2, kSites));
+  sim.fleet["gw-01"].active_version = "2.0";
+  sim.desired["gw-01"] = "3.0";  // an older rollout's dispatch, not installed yet
+  sim.fleet["gw-02"].active_version = "2.0";
+  sim.desired["gw-02"] = "2.0";
+  sim.Tick();
+  CHECK(sim.Row("gw-01").state == DS::kDispatched);
+  CHECK(sim.desired["gw-01"] == "2.0");
+  CHECK(sim.Row("gw-02").state == DS::kUpdated);
+  CHECK(sim.sent["gw-02"] == 0);
+}
+
+TEST_CASE("Rollout planner: a wave with no device passes at once, without a soak", "[rollout][planner]") {
+  auto s = Plain();
+  s.canary = Amount::Count(1);
+  s.waves = {Amount::Percent(100)};
+  s.soak_seconds = 300;
+  RolloutSim sim(s, Devices(2, kSites));
+  sim.fleet["gw-02"].active_version = "2.0";  // takes no share: wave 1 is empty
+  sim.desired["gw-02"] = "2.0";
+  sim.Tick();
+  sim.CommitAll();
+  sim.Tick();
+  sim.now += 300;
+  sim.Tick();
+  CHECK(sim.rollout.state == State::kCompleted);
+  CHECK_THAT(sim.rollout.waves[1].gate, Catch::Contains("no device in this wave"));
+}

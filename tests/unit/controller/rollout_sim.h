@@ -83,7 +83,10 @@ class RolloutSim {
     in.now = now;
     in.security_versions = security_versions;
     for (const auto& [id, o] : fleet)
-      if (claimed.count(id) == 0 || claimed[id]) in.devices.push_back(o);
+      if (claimed.count(id) == 0 || claimed[id]) {
+        in.devices.push_back(o);
+        in.devices.back().desired_version = desired.at(id);
+      }
     ro::Step step = ro::Plan(rollout, in);
     Apply(step);
     if (persist_) {
