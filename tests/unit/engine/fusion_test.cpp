@@ -196,7 +196,7 @@ TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused byt
     std::vector<float> input(static_cast<size_t>(b.channels * b.h * b.w));
     for (float& v : input) v = value(rng);
     const std::vector<float> expected = RunOnce(*unfused, KernelTier::kScalar, input);
-    for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+    for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
       if (!TierSupported(tier)) continue;
       INFO("tier " << KernelTierName(tier));
       CHECK(RunOnce(*fused, tier, input) == expected);

@@ -10,6 +10,7 @@
 #include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_amx.h"
+#include "core/skip.h"
 
 namespace edge::engine {
 namespace {
@@ -233,9 +234,7 @@ ScatteredRight Scatter(const Buffers& b, int64_t kp, int64_t np, const std::vect
 // in place or staged.
 TEST_CASE("the AMX tile kernel equals the scalar reference on random shapes", "[engine][kernels]") {
   if (!TierSupported(KernelTier::kAmx)) {
-    WARN("skipped: no AMX here (needs amx-tile, amx-int8, XCR0 tile state and the kernel's "
-         "permission for tile data)");
-    return;
+    EDGE_SKIP("no AMX here (needs amx-tile, amx-int8, XCR0 tile state and the kernel's permission for tile data)");
   }
   std::mt19937 rng(20261123);
   std::uniform_int_distribution<int64_t> dim_m(1, 80), dim_n(1, 150), dim_k(1, 600);
@@ -297,8 +296,7 @@ TEST_CASE("the AMX tile kernel equals the scalar reference on random shapes", "[
 // (and past it, the scalar fallback).
 TEST_CASE("the VNNI kernel equals the reference across its k-blocks and row blocks", "[engine][kernels]") {
   if (!TierSupported(KernelTier::kAvx512Vnni)) {
-    WARN("skipped: no AVX-512 VNNI here");
-    return;
+    EDGE_SKIP("no AVX-512 VNNI here");
   }
   std::mt19937 rng(20261124);
   std::uniform_int_distribution<int32_t> zp(-128, 127);
