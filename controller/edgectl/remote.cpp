@@ -42,11 +42,20 @@ nlohmann::json DeviceJson(const pb::Device& d) {
           {"labels", std::map<std::string, std::string>(d.labels().begin(), d.labels().end())}};
 }
 
-std::string LabelsCell(const pb::Device& d) {
+}  // namespace
+
+std::string LabelsText(const pb::Device& d) {
   std::map<std::string, std::string> sorted(d.labels().begin(), d.labels().end());
   std::string out;
   for (const auto& [k, v] : sorted) out += (out.empty() ? "" : ",") + k + "=" + v;
-  return out.empty() ? "-" : out;
+  return out;
+}
+
+namespace {
+
+std::string LabelsCell(const pb::Device& d) {
+  const std::string text = LabelsText(d);
+  return text.empty() ? "-" : text;
 }
 
 std::string ModelsCell(const pb::Device& d) {
@@ -280,7 +289,7 @@ Result<std::unique_ptr<OperatorClient>> OperatorClient::Connect(const Context& c
   return std::unique_ptr<OperatorClient>(new GrpcOperatorClient(channel, c.controller));
 }
 
-Result<int64_t> ParseDurationSeconds(const std::string& text) {
+Result<int64_t> ParseDurationSeconds(const std::string& text, bool allow_zero) {
   if (text.empty()) return Fail(ErrorCode::kInvalidArgument, "empty duration");
   size_t pos = 0;
   int64_t value = 0;
@@ -297,7 +306,7 @@ Result<int64_t> ParseDurationSeconds(const std::string& text) {
   else if (unit == "d") mult = 86400;
   // The cap is on the total, not on the number: "1000d" is as wrong as "100000000s".
   constexpr int64_t kMaxSeconds = 365LL * 86400;
-  if (mult == 0 || value <= 0 || value > kMaxSeconds / mult)
+  if (mult == 0 || value < (allow_zero ? 0 : 1) || value > kMaxSeconds / mult)
     return Fail(ErrorCode::kInvalidArgument, "bad duration '" + text + "' (use e.g. 90s, 15m, 2h, 7d)");
   return value * mult;
 }

@@ -10,6 +10,10 @@
 #include "controller/edgectl/context.h"
 #include "controller/edgectl/output.h"
 
+namespace edge::v1 {
+class Device;
+}
+
 namespace grpc {
 class Channel;
 }
@@ -41,7 +45,11 @@ class OperatorClient {
   virtual Status DescribeDevice(const std::string& id, OutputFormat format) = 0;
 };
 
-// Parses "90", "90s", "15m", "2h", "7d".
-Result<int64_t> ParseDurationSeconds(const std::string& text);
+// Parses "90", "90s", "15m", "2h", "7d" (at most a year). Zero ("0", "0s", ...) only with
+// `allow_zero`.
+Result<int64_t> ParseDurationSeconds(const std::string& text, bool allow_zero = false);
+
+// A device's labels as "key=value,key2=value2", sorted by key; "" when it has none.
+std::string LabelsText(const edge::v1::Device& device);
 
 }  // namespace edge::edgectl

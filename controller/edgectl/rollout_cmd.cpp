@@ -7,7 +7,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <thread>
 
 #include "controller/edgectl/exit_codes.h"
@@ -46,10 +45,9 @@ Result<double> RatioFlag(const std::string& flag, const std::string& text, doubl
   return ratio;
 }
 
-// `allow_zero`: "0" and "0s" (and 0 in any unit) mean none, e.g. no soak.
+// `allow_zero`: 0 (in any unit) means none, e.g. no soak.
 Result<int64_t> DurationFlag(const std::string& flag, const std::string& text, bool allow_zero = false) {
-  if (allow_zero && (text == "0" || text == "0s" || text == "0m" || text == "0h" || text == "0d")) return 0;
-  auto d = ParseDurationSeconds(text);
+  auto d = ParseDurationSeconds(text, allow_zero);
   if (!d) return Fail(Usage(flag, d.error().message));
   return *d;
 }
@@ -492,12 +490,10 @@ void RegisterRolloutCommands(CLI::App& app, CLI::App& deploy, std::function<Resu
     for (const auto& k : edit->remove) req.add_remove(k);
     pb::Device out;
     EDGE_TRY(Call(r, "label device", [&](auto& stub, auto& ctx) { return stub.LabelDevice(&ctx, req, &out); }));
-    std::map<std::string, std::string> labels(out.labels().begin(), out.labels().end());
     if (json) {
-      PrintJson({{"id", out.id()}, {"labels", labels}});
+      PrintJson({{"id", out.id()}, {"labels", std::map<std::string, std::string>(out.labels().begin(), out.labels().end())}});
     } else {
-      std::string text;
-      for (const auto& [k, v] : labels) text += (text.empty() ? "" : ",") + k + "=" + v;
+      const std::string text = LabelsText(out);
       WriteLine(std::cerr, "device " + out.id() + " labels: " + (text.empty() ? "(none)" : text));
     }
     return Ok();

@@ -10,7 +10,7 @@
 #include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_amx.h"
-#include "core/skip.h"
+#include "tests/unit/core/skip.h"
 
 namespace edge::engine {
 namespace {
