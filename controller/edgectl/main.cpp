@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <grpc/grpc.h>
 
 #include "agent/engine/cli/model_commands.h"
 #include "agent/engine/npy_io.h"
@@ -388,6 +389,13 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
-  if (action) exit_code = action();
+  if (!action) return exit_code;
+  // gRPC's own shutdown, finished here on this thread: without this reference the last channel's
+  // destructor hands the cleanup to a background thread that can still be running while exit()
+  // destroys statics (a rare crash after the output was printed, seen under load).
+  grpc_init();
+  exit_code = action();
+  std::cout.flush();
+  grpc_shutdown_blocking();
   return exit_code;
 }

@@ -22,12 +22,14 @@ deploy_version 0
 step "4 clients in tight loops; 20 swaps"
 rm -f "$LF_DIR/stop"
 client() {  # N: one line per request: the answering version, or FAIL and the error
-  local out
+  local out rc
   while [ ! -e "$LF_DIR/stop" ]; do
-    if out=$(lf_edgectl infer mlp --socket "$LF_DIR/gw-1/infer.sock" --input "$LF_DIR/ok.npy" -o json 2>&1); then
+    out=$(lf_edgectl infer mlp --socket "$LF_DIR/gw-1/infer.sock" --input "$LF_DIR/ok.npy" -o json 2>&1)
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
       tr ",{" "\n\n" <<<"$out" | sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' | head -n 1
     else
-      echo "FAIL $out" | tr '\n' ' '
+      echo "FAIL (exit $rc) $out" | tr '\n' ' '
       echo
     fi
   done >"$LF_DIR/client-$1.log"
