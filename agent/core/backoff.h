@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <random>
 
 namespace edge::agent {
 
@@ -14,6 +16,12 @@ class Backoff {
   // `uniform01` returns a number in [0, 1).
   Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max, std::function<double()> uniform01)
       : initial_(initial), max_(max), uniform01_(std::move(uniform01)) {}
+
+  // Jitter from a randomly seeded generator (the daemons; tests inject their own).
+  static Backoff WithRandomJitter(std::chrono::milliseconds initial, std::chrono::milliseconds max) {
+    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+    return Backoff(initial, max, [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); });
+  }
 
   std::chrono::milliseconds NextDelay() {
     const int64_t ceiling = Ceiling().count();

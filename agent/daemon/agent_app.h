@@ -1,23 +1,33 @@
-// edge-agent's logic loop. Everything that decides runs on `io_` (one thread); downloads and
-// file work run on a worker thread and post their outcome back as state-machine events.
+// edge-agent's composition root. It wires the pure update driver (agent/core/update_driver.h)
+// to its adapters and owns the agent's loop (`io_`, one thread), where every decision is taken:
+//   IdentityManager   enrollment and certificate renewal (identity.h)
+//   ControllerLink    the mTLS stream to the controller (agent/net)
+//   UpdateSteps       long steps on a worker per model (update_steps.h)
+//   ServingSet        which version of each model serves (serving_set.h)
+//   ProbationWatcher  the soak period (probation_watcher.h)
+//   TakeInbox         local installs (inbox.h)
+//   ModelsReport/AddHealth  status reports (status_report.h)
+// Trust-policy adoption lives here: it is small and ties enrollment, desired states and verify.
 #pragma once
 
 #include <atomic>
 #include <map>
-#include <mutex>
 #include <memory>
-#include <random>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "agent/core/backoff.h"
-#include "agent/core/probation.h"
-#include "agent/daemon/process_stats.h"
-#include "agent/core/update_machine.h"
+#include "agent/core/update_driver.h"
 #include "agent/daemon/config.h"
-#include "agent/engine/engine.h"
+#include "agent/daemon/identity.h"
+#include "agent/daemon/probation_watcher.h"
+#include "agent/daemon/process_stats.h"
+#include "agent/daemon/serving_set.h"
+#include "agent/daemon/status_report.h"
+#include "agent/daemon/update_steps.h"
 #include "agent/net/controller_link.h"
 #include "agent/serve/registry.h"
 #include "agent/serve/server.h"
@@ -30,30 +40,22 @@ namespace edge::agent {
 
 inline constexpr const char* kAgentVersion = "edge-agent/0.1.0";
 
-class AgentApp {
+class AgentApp : private UpdatePorts {
  public:
   AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock& clock);
-  ~AgentApp();
+  ~AgentApp() override;
 
   // Enrolls if needed, restores state, resumes interrupted work, connects. Errors are fatal
-  // (bad config → kBadConfig).
+  // (bad config → kBadConfig; unreadable state.db → kDataLoss).
   Status Start();
   void Stop();
 
  private:
-  struct Identity {
-    std::string device_id;
-    std::string cert_pem;
-    std::string key_pem;
-    std::string ca_pem;
-  };
+  // UpdatePorts
+  Status Save(const ModelRecord& record, const std::vector<OutcomeEvent>& outcomes) override;
+  Result<VerifiedTarget> Verify(const std::string& model, const std::string& version,
+                                const std::string& envelope) override;
 
-  Result<Identity> LoadOrEnroll();
-  // Finishes a renewal a crash interrupted: keeps key.pem.next only if cert.pem matches it.
-  Status RecoverRenewal(const std::filesystem::path& dir);
-  // Renews the device certificate once two thirds of its lifetime have passed.
-  void MaybeRenewCertificate();
-  Status InstallRenewedIdentity(const std::string& cert_pem, const std::string& key_pem);
   // Verifies the stored policy's signature against the pinned root at every start; an expired
   // one is kept (the agent starts and serves) and only blocks installs.
   Status LoadTrustPolicy();
@@ -67,63 +69,41 @@ class AgentApp {
   // policy version.
   std::optional<std::string> PolicyBlocksInstalls();
 
+  // Serves what each record says serves before anything else (READY=1 follows only when serving).
+  void ServeAtStart();
   void OnDesired(const edge::v1::DesiredState& desired);
-  // A version to move a model to, from the controller or from a local install (`from_file`):
-  // verified against the trust policy and the floor, then handed to the update machine.
-  void HandleTarget(const std::string& model, const std::string& version, const std::string& envelope,
-                    bool from_file);
-  // Picks up envelopes `edge-agent install FILE` left in <state_dir>/inbox (its blobs are
-  // already in the blob store) and makes each a local target.
   void ScanInbox();
-  void ScheduleInbox();
-  // Applies `event` to the model's machine: persists the new state, then runs the action.
-  void Apply(const std::string& model, UpdateEvent event, const std::string& detail = "");
-  void RunAction(const std::string& model, UpdateAction action);
-  void StartDownload(const std::string& model);
-  // Runs `work` on the worker; posts `event` (or kFailed with the error) back if the model's
-  // epoch has not moved on meanwhile.
-  void OnWorker(const std::string& model, std::function<Status()> work, UpdateEvent on_success);
-  // Persists the record; with `outcome`, also the outcome event the state ends the update with.
-  void Persist(ModelRecord& record, bool outcome = false);
-  // Makes `version` the one new requests of `model` get (empty: stop serving it). Worker thread,
-  // or Start() before the worker runs: it owns loaded_.
-  Status ServeVersion(const std::string& model, const std::string& version);
-  // `current` and serving back on the active version (nothing when none was committed); both
-  // steps are idempotent. Worker thread.
-  void RestoreActive(const std::string& model, const std::string& active);
-  // Drops loaded versions other than the serving one and removes installed versions that are
-  // neither current nor previous. Worker thread.
-  void CollectOld(const std::string& model, const std::string& keep);
-  // Probation: checks the serving numbers every probation_check_ms until the soak period ends.
-  void Watch(const std::string& model);
-  void CheckProbation(const std::string& model, uint64_t epoch);
-  ProbationPolicy PolicyFor(const bundle::Manifest& manifest) const;
-  // The self-test of the version under probation, run again at the end of the soak period.
-  Status RerunSelfTest(const std::string& model, const std::string& version, const bundle::Manifest& manifest);
-  void RecordFailure(const std::string& model, const std::string& version, const std::string& digest,
-                     const std::string& envelope, const std::string& detail);
+  // Runs the driver's commands: steps on their workers, probation on the watcher.
+  void Dispatch(std::vector<Command> commands);
+  void OnStepDone(const std::string& model, uint64_t epoch, UpdateEvent event, const std::string& detail);
+  std::set<std::string> BlobsInFlight() const;
+  void MaybeRenewCertificate();
 
-  edge::v1::StatusReport MakeReport();
-  // CPU, memory, disk and each model's serving numbers (DESIGN §7 health report).
-  void AddHealth(edge::v1::StatusReport& report);
-  // Records the latest self-test result of a model for health reports (any thread).
-  void NoteSelfTest(const std::string& model, std::string text);
+  // A status report soon (state changes), at most one per kMinReportGap.
+  void RequestReport();
   // Refreshes the snapshot the link thread reads for its hello, and sends a report.
   void SendReport();
-  void ScheduleReport();
+  void ScheduleTicks();
+  void ScheduleInbox();
 
   AgentConfig config_;
   boost::asio::io_context& io_;
   const Clock& clock_;
-  boost::asio::io_context worker_io_;
-  std::thread worker_;
-  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> worker_guard_;
-  boost::asio::steady_timer report_timer_;
+  boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer report_soon_timer_;
   boost::asio::steady_timer inbox_timer_;
-  std::mt19937_64 rng_{std::random_device{}()};
 
   std::optional<StateStore> store_;
   ModelRepo repo_;
+  IdentityManager identity_;
+  UpdateDriver driver_;
+  serve::Registry registry_;
+  ServingSet serving_;
+  std::unique_ptr<ControllerLink> link_;
+  std::unique_ptr<UpdateSteps> steps_;
+  std::unique_ptr<ProbationWatcher> watcher_;
+  std::unique_ptr<serve::InferenceServer> server_;
+
   crypto::Ed25519PublicKey root_{};
   bundle::TrustPolicy policy_;
   std::string policy_envelope_;
@@ -132,26 +112,19 @@ class AgentApp {
   bool expiry_logged_ = false;           // the held policy's expiry was logged (once per version)
   std::string last_refused_policy_;      // sha256 of the last refused policy envelope (logged once)
   std::atomic<uint64_t> policy_version_{0};  // policy_.version, for the link thread's hello
-  std::map<std::string, ModelRecord> models_;
-  std::map<std::string, uint64_t> epochs_;  // bumped when a model's target changes
-  std::atomic<bool> cancel_downloads_{false};
-  std::unique_ptr<ControllerLink> link_;
-  serve::Registry registry_;
-  std::unique_ptr<serve::InferenceServer> server_;
-  // Loaded engine models by model and version: the serving one and, during probation, the one to
-  // roll back to. Worker thread only (and Start() before the worker runs).
-  std::map<std::string, std::map<std::string, std::shared_ptr<const engine::Model>>> loaded_;
-  std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> probation_timers_;
+
   std::mutex snapshot_mu_;
   edge::v1::StatusReport snapshot_;  // guarded by snapshot_mu_
   bool connected_ = false;
-  uint64_t last_generation_ = 0;
+  bool renewing_ = false;
+  std::thread renew_thread_;
+  bool report_pending_ = false;
+  std::chrono::steady_clock::time_point last_report_{};
+  std::chrono::steady_clock::time_point last_periodic_report_{};
+  uint64_t last_generation_ = 0;  // newest desired-state generation seen (persisted)
   int64_t started_at_ = 0;
   ProcessSample last_sample_;
-  std::map<std::string, std::pair<std::string, int64_t>> last_selftest_;  // model → (text, unix time)  // newest desired-state generation seen (persisted)
-  int64_t cert_not_before_ = 0;
-  int64_t cert_not_after_ = 0;
-  bool renewing_ = false;
+  std::map<std::string, SelfTestNote> selftests_;
 };
 
 }  // namespace edge::agent

@@ -103,6 +103,17 @@ int ModelRepo::CollectBlobs(std::chrono::seconds grace) {
   return static_cast<int>(unused.size());
 }
 
+int ModelRepo::RemoveUnusedBlobs(const std::set<std::string>& digests) {
+  int removed = 0;
+  for (const auto& digest : digests) {
+    struct stat st{};
+    const auto path = BlobPath(digest);
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) continue;
+    if (::unlink(path.c_str()) == 0) ++removed;
+  }
+  return removed;
+}
+
 int ModelRepo::RemoveTemporaries() {
   // Collect first: removing while iterating invalidates the iterator.
   std::vector<stdfs::path> leftovers;

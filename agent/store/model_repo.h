@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "common/bundle/bundle.h"
@@ -46,6 +47,9 @@ class ModelRepo {
   // blob, so a link count of 1 means unused) and not modified for `grace`: a blob downloaded or
   // imported for an update still in progress is recent. Returns how many.
   int CollectBlobs(std::chrono::seconds grace);
+  // Removes these blobs now if no installed version uses them (a rolled-back or abandoned
+  // target's, whose version directory is gone). Returns how many.
+  int RemoveUnusedBlobs(const std::set<std::string>& digests);
   // Removes temp files and directories a crash left behind. Returns how many.
   int RemoveTemporaries();
 

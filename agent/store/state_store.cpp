@@ -10,14 +10,19 @@ constexpr const char* kColumns =
     "target_envelope, detail, bytes_done, bytes_total, updated_at, probation_started_at, probation_restarts, "
     "target_local, pinned_generation";
 
-ModelRecord Read(const sqlite::Statement& st) {
+// A row this build cannot read is a load error naming the row, never a silent default.
+Result<ModelRecord> Read(const sqlite::Statement& st) {
   ModelRecord r;
   r.model = st.Text(0);
   r.active_version = st.Text(1);
   r.active_digest = st.Text(2);
   r.active_security_version = static_cast<uint64_t>(st.Int(3));
   r.floor = static_cast<uint64_t>(st.Int(4));
-  r.state = ParseState(st.Text(5)).value_or(UpdateState::kIdle);
+  auto state = ParseState(st.Text(5));
+  if (!state)
+    return Fail(ErrorCode::kDataLoss, "state.db: model '" + r.model + "' has unknown update state '" + st.Text(5) +
+                                          "' (written by a newer edge-agent, or corrupt)");
+  r.state = *state;
   r.target_version = st.Text(6);
   r.target_digest = st.Text(7);
   r.target_envelope = st.Blob(8);
@@ -29,6 +34,10 @@ ModelRecord Read(const sqlite::Statement& st) {
   r.probation_restarts = static_cast<int>(st.Int(14));
   r.target_local = st.Int(15) != 0;
   r.pinned_generation = static_cast<uint64_t>(st.Int(16));
+  if (r.model.empty()) return Fail(ErrorCode::kDataLoss, "state.db: a model row has an empty name");
+  if (IsBusy(r.state) && r.target_envelope.empty())
+    return Fail(ErrorCode::kDataLoss, "state.db: model '" + r.model + "' is " + std::string(StateName(r.state)) +
+                                          " but has no target envelope (corrupt)");
   return r;
 }
 
@@ -46,7 +55,8 @@ Result<std::vector<ModelRecord>> StateStore::LoadModels() {
   for (;;) {
     EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    out.push_back(Read(st));
+    EDGE_ASSIGN_OR_RETURN(auto r, Read(st));
+    out.push_back(std::move(r));
   }
   return out;
 }
@@ -56,10 +66,11 @@ Result<std::optional<ModelRecord>> StateStore::LoadModel(const std::string& mode
   st.Bind(1, model);
   EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<ModelRecord>();
-  return std::optional<ModelRecord>(Read(st));
+  EDGE_ASSIGN_OR_RETURN(auto r, Read(st));
+  return std::optional<ModelRecord>(std::move(r));
 }
 
-Status StateStore::SaveModel(const ModelRecord& r, const OutcomeEvent* outcome) {
+Status StateStore::SaveModel(const ModelRecord& r, const std::vector<OutcomeEvent>& outcomes) {
   EDGE_ASSIGN_OR_RETURN(auto tx, sqlite::Transaction::Begin(db_));
   EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("INSERT OR REPLACE INTO models(") + kColumns +
                                              ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
@@ -71,11 +82,11 @@ Status StateStore::SaveModel(const ModelRecord& r, const OutcomeEvent* outcome) 
       .Bind(15, static_cast<int64_t>(r.probation_restarts)).Bind(16, static_cast<int64_t>(r.target_local ? 1 : 0))
       .Bind(17, static_cast<int64_t>(r.pinned_generation));
   EDGE_TRY(st.Run());
-  if (outcome) {
+  for (const auto& outcome : outcomes) {
     EDGE_ASSIGN_OR_RETURN(auto ev, db_.Prepare("INSERT INTO outcomes(model, version, outcome, reason, unix_time, local) "
                                                "VALUES (?,?,?,?,?,?)"));
-    ev.Bind(1, outcome->model).Bind(2, outcome->version).Bind(3, outcome->outcome).Bind(4, outcome->reason)
-        .Bind(5, outcome->unix_time).Bind(6, static_cast<int64_t>(outcome->local ? 1 : 0));
+    ev.Bind(1, outcome.model).Bind(2, outcome.version).Bind(3, outcome.outcome).Bind(4, outcome.reason)
+        .Bind(5, outcome.unix_time).Bind(6, static_cast<int64_t>(outcome.local ? 1 : 0));
     EDGE_TRY(ev.Run());
   }
   return tx.Commit();

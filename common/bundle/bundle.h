@@ -88,6 +88,9 @@ struct Manifest {
 Result<Manifest> ParseManifest(std::string_view json);
 std::string SerializeManifest(const Manifest& manifest);
 const BlobRef* FindBlob(const Manifest& manifest, std::string_view role);
+// The manifest inside an envelope, its signature NOT checked: for an envelope verified when it
+// was accepted (and stored since), or to name what a refusal is about.
+Result<Manifest> UnverifiedManifest(std::string_view envelope_json);
 
 struct TrustedKey {
   std::string id;

@@ -246,4 +246,8 @@ const BlobRef* FindBlob(const Manifest& manifest, std::string_view role) {
   return nullptr;
 }
 
+Result<Manifest> UnverifiedManifest(std::string_view envelope_json) {
+  return ParseEnvelope(envelope_json).and_then([](const Envelope& e) { return ParseManifest(e.payload); });
+}
+
 }  // namespace edge::bundle

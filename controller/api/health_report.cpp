@@ -58,8 +58,9 @@ ModelHealthRecord ToRecord(const edge::v1::ModelHealth& m) {
 
 std::string EventProblem(const edge::v1::UpdateEvent& e) {
   if (e.seq() == 0 || e.seq() > static_cast<uint64_t>(INT64_MAX)) return "seq must be between 1 and 2^63-1";
-  if (e.outcome() != "committed" && e.outcome() != "rolled_back" && e.outcome() != "failed")
-    return "outcome must be committed, rolled_back or failed";
+  if (e.outcome() != "committed" && e.outcome() != "rolled_back" && e.outcome() != "failed" &&
+      e.outcome() != "abandoned")
+    return "outcome must be committed, rolled_back, failed or abandoned";
   if (!crypto::IsValidLabel(e.model())) return "model name must be " + std::string(crypto::kLabelRule);
   if (!crypto::IsValidLabel(e.version())) return "version must be " + std::string(crypto::kLabelRule);
   if (e.unix_time() < 0) return "unix_time is negative";

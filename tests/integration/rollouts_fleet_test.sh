@@ -45,8 +45,9 @@ ok "gw-1 skipped (floor 5), 5/6 on v2"
 step "a gateway that enrolls at a site after the rollout gets its version"
 lf_add_agent gw-7 plant-a
 lf_wait_for 60 on gw-7 v2 || lf_die "gw-7 did not get v2: $(lf_edgectl rollout describe "$V2" 2>&1)"
-[ "$(rq "$V2" '[(x["state"], x["dispatches"]) for x in d["devices"] if x["id"] == "gw-7"][0]')" = "('updated', 1)" ] ||
-  lf_die "gw-7's row: $(lf_edgectl rollout get "$V2" -o json)"
+# Serving comes first; the row turns updated when the agent's commit report arrives.
+gw7_updated() { [ "$(rq "$V2" '[(x["state"], x["dispatches"]) for x in d["devices"] if x["id"] == "gw-7"][0]')" = "('updated', 1)" ]; }
+lf_wait_for 20 gw7_updated || lf_die "gw-7's row: $(lf_edgectl rollout get "$V2" -o json)"
 expect_contains "joined gw-7: entered the target at site plant-a" "$(lf_edgectl rollout describe "$V2")"
 ok "gw-7 enrolled at plant-a and converged to v2 (standing target)"
 

@@ -215,3 +215,21 @@ TEST_CASE("ModelRepo CollectBlobs removes only old blobs no installed version us
   CHECK(stdfs::exists(f.repo.PartialPath(std::string(64, 'c'))));
   CHECK(ReadAll(f.repo.VersionDir("detector", "1.0") / "model") == "weights of 1.0");
 }
+
+TEST_CASE("ModelRepo RemoveUnusedBlobs removes a dropped target's blobs, not those an installed version uses",
+          "[model_repo]") {
+  Fixture f;
+  REQUIRE(f.repo.Install(f.manifest, f.envelope));  // 1.0 installed: its blobs are in use
+  auto v2 = f.MakeManifest("2.0", {{"model", "weights of 2.0"}});
+  v2.blobs.push_back(f.manifest.blobs[1]);  // the same labels as 1.0
+  // 2.0 was downloaded, then rolled back and its version directory collected: its own model
+  // blob is unused; its labels blob is the same content as 1.0's and stays.
+  std::set<std::string> dropped;
+  for (const auto& b : v2.blobs) dropped.insert(b.digest);
+  CHECK(f.repo.RemoveUnusedBlobs(dropped) == 1);
+  CHECK_FALSE(stdfs::exists(f.repo.BlobPath(v2.blobs[0].digest)));
+  CHECK(stdfs::exists(f.repo.BlobPath(v2.blobs[1].digest)));
+  for (const auto& b : f.manifest.blobs) CHECK(stdfs::exists(f.repo.BlobPath(b.digest)));
+  // Names that are not there are no error.
+  CHECK(f.repo.RemoveUnusedBlobs({std::string(64, 'f')}) == 0);
+}

@@ -146,11 +146,11 @@ TEST_CASE("An outcome is stored with its state and kept until acknowledged", "[s
     auto r = Sample();
     r.state = UpdateState::kRolledBack;
     OutcomeEvent ev{0, r.model, r.target_version, "rolled_back", "self-test case 0 mismatched", 1700000200, true};
-    REQUIRE(store->SaveModel(r, &ev));
+    REQUIRE(store->SaveModel(r, {ev}));
     ev.version = "3.0";
     ev.outcome = "committed";
     ev.reason = "";
-    REQUIRE(store->SaveModel(r, &ev));
+    REQUIRE(store->SaveModel(r, {ev}));
   }
   // Reopened: both outcomes survive, in order, with increasing sequence numbers.
   auto store = StateStore::Open(path);
@@ -172,9 +172,50 @@ TEST_CASE("An outcome is stored with its state and kept until acknowledged", "[s
   REQUIRE(store->AckOutcomes(left->front().seq));
   auto r = Sample();
   OutcomeEvent ev{0, r.model, "4.0", "failed", "refused", 1700000300, false};
-  REQUIRE(store->SaveModel(r, &ev));
+  REQUIRE(store->SaveModel(r, {ev}));
   auto last = store->PendingOutcomes(10);
   REQUIRE(last);
   REQUIRE(last->size() == 1);
   CHECK(last->front().seq > (*pending)[1].seq);
+}
+
+TEST_CASE("StateStore refuses a record it cannot read instead of guessing", "[state_store]") {
+  TempDir dir;
+  const auto path = dir / "state.db";
+  {
+    auto store = OpenOk(path);
+    REQUIRE(store.SaveModel(Sample()));
+  }
+  SECTION("an unknown update state") {
+    auto db = edge::sqlite::Db::Open(path);
+    REQUIRE(db);
+    REQUIRE(db->Exec("UPDATE models SET state = 'exploding'"));
+  }
+  SECTION("a busy state without its target envelope") {
+    auto db = edge::sqlite::Db::Open(path);
+    REQUIRE(db);
+    REQUIRE(db->Exec("UPDATE models SET target_envelope = ''"));
+  }
+  auto store = OpenOk(path);
+  auto loaded = store.LoadModels();
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.error().code == edge::ErrorCode::kDataLoss);
+  CHECK(loaded.error().message.find("detector") != std::string::npos);
+  CHECK_FALSE(store.LoadModel("detector"));
+}
+
+TEST_CASE("StateStore writes several outcomes with the record in one transaction", "[state_store]") {
+  TempDir dir;
+  auto store = OpenOk(dir / "state.db");
+  ModelRecord r = Sample();
+  r.state = UpdateState::kFailed;
+  OutcomeEvent abandoned{0, "detector", "2.0", "abandoned", "replaced by 3.0 (refused) before it ended", 1, false};
+  OutcomeEvent failed{0, "detector", "3.0", "failed", "refused 3.0: bad signature", 1, false};
+  REQUIRE(store.SaveModel(r, {abandoned, failed}));
+  auto pending = store.PendingOutcomes(10);
+  REQUIRE(pending);
+  REQUIRE(pending->size() == 2);
+  CHECK((*pending)[0].outcome == "abandoned");
+  CHECK((*pending)[1].outcome == "failed");
+  CHECK((*pending)[0].seq < (*pending)[1].seq);
 }
