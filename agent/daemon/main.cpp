@@ -2,7 +2,9 @@
 // them locally.
 //   edge-agent --config /etc/edgefleet/agent.json
 //   edge-agent install FILE [--config ...] [--no-wait] [--timeout S]   (air-gapped install)
-// Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage, 78 bad configuration.
+// Exit codes (common/core/exit_codes.h): 0 clean shutdown, 1 runtime failure, 2 usage, 69 the
+// controller unreachable at enrollment, 75 install: timed out waiting, 77 refused (token,
+// identity, trust policy), 78 bad configuration.
 #include <boost/asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 
@@ -12,6 +14,7 @@
 #include "agent/daemon/agent_app.h"
 #include "agent/daemon/offline_install.h"
 #include "common/core/config.h"
+#include "common/core/exit_codes.h"
 #include "common/core/log.h"
 #include "common/systemd/notify.h"
 
@@ -47,7 +50,7 @@ int main(int argc, char** argv) {
   auto config = agent::LoadAgentConfig(config_path);
   if (!config) {
     log::Error("bad configuration", {{"error", config.error().message}});
-    return config::kExitBadConfig;
+    return kExitBadConfig;
   }
   if (auto level = log::ParseLevel(config->log_level)) log::Init("agent", *level);
   SystemClock clock;
@@ -60,7 +63,7 @@ int main(int argc, char** argv) {
   if (auto s = agent.Start(); !s) {
     log::Error("agent cannot start", {{"error", s.error().message}});
     agent.Stop();
-    return s.error().code == ErrorCode::kBadConfig ? config::kExitBadConfig : 1;
+    return ExitCodeFor(s.error());
   }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signo) {

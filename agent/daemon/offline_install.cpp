@@ -9,6 +9,7 @@
 #include "agent/store/state_store.h"
 #include "common/bundle/bundle.h"
 #include "common/core/config.h"
+#include "common/core/exit_codes.h"
 #include "common/core/fs.h"
 
 namespace edge::agent {
@@ -16,11 +17,7 @@ namespace {
 
 int ExitFor(const Error& e) {
   std::cerr << "edge-agent install: " << e.message << "\n";
-  switch (e.code) {
-    case ErrorCode::kBadConfig: return config::kExitBadConfig;
-    case ErrorCode::kPermissionDenied: return 77;
-    default: return 1;
-  }
+  return ExitCodeFor(e);
 }
 
 // The trust policy pinned at enrollment, verified again against the configured root key. An
@@ -100,7 +97,7 @@ int RunInstall(const AgentConfig& config, const InstallOptions& options, const C
   }
   std::cerr << "edge-agent install: timed out after " << options.timeout_seconds << "s waiting for " << ref
             << (last_state.empty() ? "" : " (last state: " + last_state + ")") << "; it stays queued for the agent\n";
-  return 1;
+  return kExitTimeout;
 }
 
 }  // namespace edge::agent

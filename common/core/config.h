@@ -16,8 +16,6 @@
 
 namespace edge::config {
 
-inline constexpr int kExitBadConfig = 78;
-
 // Reads and parses a config file (≤ 1 MiB); errors name the path and the JSON position.
 Result<nlohmann::json> LoadObject(const std::filesystem::path& path);
 

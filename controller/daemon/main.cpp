@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/core/config.h"
+#include "common/core/exit_codes.h"
 #include "common/core/fs.h"
 #include "common/core/log.h"
 #include "common/systemd/notify.h"
@@ -131,7 +132,7 @@ int Run(const std::string& config_path) {
   auto config = LoadControllerConfig(config_path);
   if (!config) {
     log::Error("bad configuration", {{"error", config.error().message}});
-    return config::kExitBadConfig;
+    return kExitBadConfig;
   }
   if (auto level = log::ParseLevel(config->log_level)) log::Init("controller", *level);
   const auto data_dir = config->data_dir;
@@ -142,7 +143,7 @@ int Run(const std::string& config_path) {
   auto limits = SizeConnectionLimits(config->connection_limits);
   if (!limits) {
     log::Error("bad configuration", {{"error", limits.error().message}});
-    return limits.error().code == ErrorCode::kBadConfig ? config::kExitBadConfig : 1;
+    return ExitCodeFor(limits.error());
   }
   SqliteStoreOptions store_options;
   store_options.health_history_limit = static_cast<uint32_t>(config->health_history_samples);
@@ -157,7 +158,7 @@ int Run(const std::string& config_path) {
   ctx.blob_dir = data_dir / "blobs" / "sha256";
   if (auto s = LoadTrust(ctx); !s) {
     log::Error("bad configuration", {{"error", s.error().message}});
-    return s.error().code == ErrorCode::kBadConfig ? config::kExitBadConfig : 1;
+    return ExitCodeFor(s.error());
   }
   if (auto added = ctx.store->EnsureInitialAdmin(config->initial_admin, clock.NowUnix()); !added) {
     log::Error("cannot record the initial admin", {{"error", added.error().message}});
@@ -193,7 +194,7 @@ int Run(const std::string& config_path) {
                                   : tls::ServerCredentialsFromFiles({config->server_cert, config->server_key, client_cas[i]});
     if (!credentials) {
       log::Error("bad configuration", {{"listener", l.name}, {"error", credentials.error().message}});
-      return config::kExitBadConfig;
+      return kExitBadConfig;
     }
     auto server = StartServer(kInternalAddress, *credentials, l.service.get(), &l.port);
     if (!server) {
@@ -206,7 +207,7 @@ int Run(const std::string& config_path) {
     auto endpoint = front.AddListener(l.kind, addresses[i], static_cast<uint16_t>(l.port), termination);
     if (!endpoint) {
       log::Error("cannot start listener", {{"listener", l.name}, {"error", endpoint.error().message}});
-      return endpoint.error().code == ErrorCode::kBadConfig ? config::kExitBadConfig : 1;
+      return ExitCodeFor(endpoint.error());
     }
     l.public_endpoint = *endpoint;
     ports[l.name] = endpoint->port;

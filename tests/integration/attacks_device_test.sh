@@ -66,7 +66,7 @@ sed -e 's/"gw-1"/"gw-x"/' -e "s|$LF_DIR/gw-1|$LF_DIR/gw-x|g" "$LF_DIR/gw-1.json"
 bogus="edt_$(printf '%064d' 7)"
 sed -i "s|\"enrollment_token\": \"[^\"]*\"|\"enrollment_token\": \"$bogus\"|" "$LF_DIR/gw-x.json"
 for _ in 1 2 3 4 5; do
-  expect_fail 1 "enrollment token is not valid" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/gw-x.json"
+  expect_fail 77 "enrollment token is not valid" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/gw-x.json"
 done
 expect_fail 1 "too many failed enrollment attempts" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/gw-x.json"
 grep -q '"bad CSR' "$LF_DIR/controller.log" && lf_die "a CSR was looked at for a bogus token"

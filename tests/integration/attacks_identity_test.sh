@@ -61,11 +61,11 @@ ok "the report landed on dev-a (its certificate), dev-b unchanged"
 step "enrollment tokens: reuse and expiry"
 used=$(sed -n 's/.*"enrollment_token": "\([^"]*\)".*/\1/p' "$LF_DIR/dev-a.json")
 sed -e 's/"dev-a"/"dev-c"/' -e "s|$LF_DIR/dev-a|$LF_DIR/dev-c|" "$LF_DIR/dev-a.json" >"$LF_DIR/dev-c.json"
-expect_fail 1 "already been used" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/dev-c.json"
+expect_fail 77 "already been used" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/dev-c.json"
 short=$(lf_edgectl token create --site site-a --ttl 1s 2>/dev/null)
 sed -i "s|$used|$short|" "$LF_DIR/dev-c.json"
 sleep 2
-expect_fail 1 "expired" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/dev-c.json"
+expect_fail 77 "expired" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/dev-c.json"
 [ ! -e "$LF_DIR/dev-c/identity/cert.pem" ] || lf_die "dev-c got a certificate"
 ok "no device was created"
 

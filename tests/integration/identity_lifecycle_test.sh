@@ -67,7 +67,7 @@ id=$(python3 -c 'import json,sys; print([t["id"] for t in json.load(sys.stdin) i
 lf_edgectl token revoke "$id" 2>/dev/null || lf_die "token revoke"
 sed -e 's/"gw-1"/"gw-3"/' -e "s|$LF_DIR/gw-1|$LF_DIR/gw-3|g" "$LF_DIR/gw-1.json" >"$LF_DIR/gw-3.json"
 sed -i "s|\"enrollment_token\": \"[^\"]*\"|\"enrollment_token\": \"$token\"|" "$LF_DIR/gw-3.json"
-expect_fail 1 "not valid" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/gw-3.json"
+expect_fail 77 "not valid" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/gw-3.json"
 expect_contains '"state": "revoked"' "$(lf_edgectl token list --all -o json)"
 
 step "revoking a device ends its stream at once; it can neither reconnect nor renew"

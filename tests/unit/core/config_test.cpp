@@ -4,9 +4,13 @@
 
 #include <fstream>
 
+#include "common/core/exit_codes.h"
 #include "core/temp_dir.h"
 
+using edge::Error;
 using edge::ErrorCode;
+using edge::ExitCodeFor;
+using edge::kExitBadConfig;
 using edge::testing::TempDir;
 namespace config = edge::config;
 
@@ -144,7 +148,15 @@ TEST_CASE("GetBool: present, fallback, wrong type", "[config]") {
   CHECK_FALSE(config::GetBool(obj, "absent"));
 }
 
-TEST_CASE("kExitBadConfig is EX_CONFIG", "[config]") { CHECK(config::kExitBadConfig == 78); }
+TEST_CASE("One exit-code mapping: sysexits codes for config, permission and reachability", "[config]") {
+  CHECK(kExitBadConfig == 78);
+  CHECK(ExitCodeFor(Error{ErrorCode::kBadConfig, "x"}) == 78);
+  CHECK(ExitCodeFor(Error{ErrorCode::kPermissionDenied, "x"}) == 77);
+  CHECK(ExitCodeFor(Error{ErrorCode::kUnauthenticated, "x"}) == 77);
+  CHECK(ExitCodeFor(Error{ErrorCode::kUnavailable, "x"}) == 69);
+  CHECK(ExitCodeFor(Error{ErrorCode::kDataLoss, "x"}) == 1);
+  CHECK(ExitCodeFor(Error{ErrorCode::kInvalidArgument, "x"}) == 1);
+}
 
 TEST_CASE("GetString: a required key given as empty is an error, an optional one is not", "[config]") {
   const auto obj = nlohmann::json::parse(R"({"s": ""})");
