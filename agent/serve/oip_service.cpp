@@ -1,11 +1,14 @@
 #include "agent/serve/oip_service.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <optional>
 #include <utility>
 #include <vector>
+
+#include <boost/asio/post.hpp>
 
 #include "common/tls/grpc_tls.h"
 
@@ -261,8 +264,12 @@ Status Infer(Registry& registry, const inference::ModelInferRequest& request,
   return Ok();
 }
 
-OipService::OipService(Registry& registry, std::string server_version)
-    : registry_(registry), server_version_(std::move(server_version)) {}
+OipService::OipService(Registry& registry, std::string server_version, int workers)
+    : registry_(registry), server_version_(std::move(server_version)), workers_(std::max(1, workers)) {}
+
+OipService::~OipService() { JoinWorkers(); }
+
+void OipService::JoinWorkers() { workers_.join(); }
 
 grpc::ServerUnaryReactor* OipService::ServerLive(grpc::CallbackServerContext* ctx, const inference::ServerLiveRequest*,
                                                  inference::ServerLiveResponse* response) {
@@ -306,20 +313,23 @@ grpc::ServerUnaryReactor* OipService::ModelMetadata(grpc::CallbackServerContext*
 
 grpc::ServerUnaryReactor* OipService::ModelInfer(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request_bytes,
                                                  grpc::ByteBuffer* response_bytes) {
-  inference::ModelInferRequest request;
-  grpc::ByteBuffer copy(*request_bytes);  // Deserialize consumes its buffer; this copy shares the slices
-  if (!grpc::SerializationTraits<inference::ModelInferRequest>::Deserialize(&copy, &request).ok()) {
-    return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                  "the request body is not a valid inference.ModelInferRequest"));
-  }
-  inference::ModelInferResponse response;
-  if (auto status = Infer(registry_, request, response); !status) {
-    return Done(ctx, tls::ToGrpcStatus(status.error()));
-  }
-  bool own_buffer = false;
-  auto serialized = grpc::SerializationTraits<inference::ModelInferResponse>::Serialize(response, response_bytes,
-                                                                                       &own_buffer);
-  return Done(ctx, serialized);
+  auto* reactor = ctx->DefaultReactor();
+  // The request and response buffers live until Finish(); the server's Wait() returns only
+  // after every reactor finished, and the workers are joined after that.
+  boost::asio::post(workers_, [this, reactor, request_bytes, response_bytes] {
+    reactor->Finish([&]() -> grpc::Status {
+      inference::ModelInferRequest request;
+      grpc::ByteBuffer copy(*request_bytes);  // Deserialize consumes its buffer; this copy shares the slices
+      if (!grpc::SerializationTraits<inference::ModelInferRequest>::Deserialize(&copy, &request).ok())
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "the request body is not a valid inference.ModelInferRequest");
+      inference::ModelInferResponse response;
+      if (auto status = Infer(registry_, request, response); !status) return tls::ToGrpcStatus(status.error());
+      bool own_buffer = false;
+      return grpc::SerializationTraits<inference::ModelInferResponse>::Serialize(response, response_bytes, &own_buffer);
+    }());
+  });
+  return reactor;
 }
 
 }  // namespace edge::serve

@@ -11,9 +11,10 @@
 // model failure or a NaN/Inf output -> INTERNAL, counted in the version's error statistics
 // (what probation and health reports judge the model by).
 //
-// Why the callback API: an inference is short CPU work with no I/O, so it runs inline on the
-// thread that received the request, with no thread hand-off and no per-call reactor state; the
-// sync API would add a thread pool of its own for nothing. ModelInfer is a raw (ByteBuffer)
+// Threads (DESIGN §2a): the callback API's threads belong to gRPC's event engine; a model that
+// runs for tens of milliseconds there would stall its polling for every other call. So
+// ModelInfer only hands the call to the service's own inference workers, which parse, run and
+// answer it; the other methods are trivial and answer inline. ModelInfer is a raw (ByteBuffer)
 // method so that bytes which are not a ModelInferRequest get INVALID_ARGUMENT instead of gRPC's
 // generic INTERNAL "failed to parse".
 #pragma once
@@ -21,6 +22,7 @@
 #include <atomic>
 #include <string>
 
+#include <boost/asio/thread_pool.hpp>
 #include <grpcpp/grpcpp.h>
 
 #include "agent/serve/registry.h"
@@ -47,7 +49,11 @@ using OipServiceBase = inference::GRPCInferenceService::WithCallbackMethod_Serve
 
 class OipService final : public OipServiceBase {
  public:
-  OipService(Registry& registry, std::string server_version);
+  // `workers`: inference threads (at least 1).
+  OipService(Registry& registry, std::string server_version, int workers);
+  ~OipService() override;
+  // Waits for the calls handed to the workers; after the server's Shutdown() and Wait().
+  void JoinWorkers();
 
   // ServerReady answers false from now on (the server is draining).
   void BeginShutdown() { shutting_down_.store(true); }
@@ -75,6 +81,7 @@ class OipService final : public OipServiceBase {
   Registry& registry_;
   const std::string server_version_;
   std::atomic<bool> shutting_down_{false};
+  boost::asio::thread_pool workers_;
 };
 
 }  // namespace edge::serve

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 
@@ -140,7 +142,9 @@ Result<std::unique_ptr<InferenceServer>> InferenceServer::Start(const ServeConfi
   registry.SetMaxContextsPerVersion(config.max_contexts_per_model);
 
   std::unique_ptr<InferenceServer> server(new InferenceServer);
-  server->service_ = std::make_unique<OipService>(registry, EDGE_VERSION);
+  // As many inference workers as requests of one model may run at once, within the cores.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  server->service_ = std::make_unique<OipService>(registry, EDGE_VERSION, std::min(config.max_contexts_per_model, cores));
   grpc::ServerBuilder builder;
   tls::ApplyServerLimits(builder);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_request_bytes));
@@ -187,6 +191,7 @@ void InferenceServer::Shutdown(std::chrono::milliseconds drain) {
   service_->BeginShutdown();
   server_->Shutdown(std::chrono::system_clock::now() + drain);
   server_->Wait();
+  service_->JoinWorkers();
   RemoveOurSocket(unix_socket_);
 }
 
