@@ -3,7 +3,6 @@
 #include <boost/asio/post.hpp>
 
 #include "agent/core/crash_point.h"
-#include "agent/core/trust_policy_check.h"
 #include "agent/daemon/inbox.h"
 #include "common/core/fs.h"
 #include "common/core/log.h"
@@ -13,7 +12,6 @@ namespace edge::agent {
 
 namespace {
 const char* kGenerationKey = "desired_generation";  // the newest desired-state generation seen
-const char* kFleetKey = "enrolled_fleet";           // the fleet named in the enrollment response
 constexpr auto kTick = std::chrono::milliseconds(500);
 constexpr auto kMinReportGap = std::chrono::milliseconds(200);
 }  // namespace
@@ -27,6 +25,7 @@ AgentApp::AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock&
       inbox_timer_(io),
       repo_(config_.state_dir),
       identity_(config_, clock),
+      trust_(config_, clock),
       driver_(*this, clock),
       serving_(repo_, registry_) {}
 
@@ -52,9 +51,9 @@ Status AgentApp::Save(const ModelRecord& record, const std::vector<OutcomeEvent>
 Result<VerifiedTarget> AgentApp::Verify(const std::string& model, const std::string& version,
                                         const std::string& envelope) {
   // Under an expired policy nothing verifies; say why in words an operator can act on.
-  if (auto blocked = PolicyBlocksInstalls()) return Fail(ErrorCode::kFailedPrecondition, *blocked);
+  if (auto blocked = trust_.BlocksInstalls()) return Fail(ErrorCode::kFailedPrecondition, *blocked);
   EDGE_ASSIGN_OR_RETURN(auto parsed, bundle::ParseEnvelope(envelope));
-  EDGE_ASSIGN_OR_RETURN(auto manifest, bundle::VerifyManifest(parsed, policy_, clock_.NowUnix()));
+  EDGE_ASSIGN_OR_RETURN(auto manifest, bundle::VerifyManifest(parsed, trust_.policy(), clock_.NowUnix()));
   if (manifest.name != model || manifest.version != version)
     return Fail(ErrorCode::kPermissionDenied,
                 "signed manifest is for " + manifest.name + ":" + manifest.version + ", not " + model + ":" + version);
@@ -63,99 +62,23 @@ Result<VerifiedTarget> AgentApp::Verify(const std::string& model, const std::str
   return out;
 }
 
-// ---- trust policy --------------------------------------------------------------------------
-
-Status AgentApp::AdoptTrustPolicy(const std::string& bytes) {
-  if (bytes == policy_envelope_) return Ok();
-  EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(bytes));
-  // A policy we take on must be valid now; only the one already held may be past its expiry.
-  EDGE_ASSIGN_OR_RETURN(auto policy, bundle::VerifyTrustPolicy(envelope, root_, clock_.NowUnix()));
-  const HeldPolicy held{policy_, policy_payload_};
-  auto decision = DecidePolicyUpdate(policy_envelope_.empty() ? nullptr : &held, policy, envelope.payload,
-                                     enrolled_fleet_);
-  switch (decision.decision) {
-    case PolicyUpdate::kSame:
-      return Ok();
-    case PolicyUpdate::kOlder:
-    case PolicyUpdate::kConflict:
-      return Fail(ErrorCode::kFailedPrecondition, decision.reason);
-    case PolicyUpdate::kOtherFleet:
-      return Fail(ErrorCode::kPermissionDenied, decision.reason);
-    case PolicyUpdate::kAdopt:
-      break;
-  }
-  EDGE_TRY(store_->SaveTrustPolicy(bytes));
-  const uint64_t previous = policy_.version;
-  policy_ = std::move(policy);
-  policy_envelope_ = bytes;
-  policy_payload_ = std::move(envelope.payload);
-  policy_version_ = policy_.version;
-  expiry_logged_ = false;
-  log::Info("trust policy adopted", {{"version", policy_.version}, {"previous", previous},
-                                     {"expires", policy_.expires ? *policy_.expires : 0}});
-  return Ok();
-}
-
-Status AgentApp::LoadTrustPolicy() {
-  EDGE_ASSIGN_OR_RETURN(auto stored, store_->LoadTrustPolicyEnvelope());
-  if (!stored) return Ok();
-  auto check = ClassifyStoredPolicy(*stored, root_, clock_.NowUnix());
-  if (check.standing == StoredPolicyStanding::kBad)
-    return Fail(ErrorCode::kPermissionDenied, "stored trust policy does not verify against the pinned release root (" +
-                                                  config_.release_root_public_key + "): " + check.problem);
-  policy_ = std::move(check.policy);
-  policy_envelope_ = std::move(*stored);
-  policy_payload_ = std::move(check.payload);
-  policy_version_ = policy_.version;
-  return Ok();
-}
-
-Status AgentApp::LoadEnrolledFleet() {
-  EDGE_ASSIGN_OR_RETURN(auto fleet, store_->GetMeta(kFleetKey));
-  if (fleet) {
-    enrolled_fleet_ = *fleet;
-    return Ok();
-  }
-  if (policy_envelope_.empty()) return Ok();  // not enrolled yet: enrollment records it
-  enrolled_fleet_ = policy_.fleet;
-  return store_->SetMeta(kFleetKey, enrolled_fleet_);
-}
-
-std::optional<std::string> AgentApp::PolicyBlocksInstalls() {
-  auto reason = PolicyExpiredReason(policy_, clock_.NowUnix());
-  if (reason && !expiry_logged_) {
-    expiry_logged_ = true;
-    log::Warn("trust policy expired: this agent keeps serving and connecting, but installs nothing until the "
-              "controller hands it a newer policy signed by the release root",
-              {{"version", policy_.version}, {"expires", *policy_.expires}, {"detail", *reason}});
-  }
-  return reason;
-}
-
 // ---- start ---------------------------------------------------------------------------------
 
 Status AgentApp::Start() {
-  EDGE_ASSIGN_OR_RETURN(root_, LoadReleaseRoot(config_));
   EDGE_TRY(fs::CreateDirectories(config_.state_dir, 0750));
   EDGE_TRY(repo_.Prepare());
   EDGE_ASSIGN_OR_RETURN(auto store, StateStore::Open((config_.state_dir / "state.db").string()));
   store_.emplace(std::move(store));
-  EDGE_TRY(LoadTrustPolicy());
-  EDGE_TRY(LoadEnrolledFleet());
+  EDGE_TRY(trust_.Load(*store_));
   started_at_ = clock_.NowUnix();
   last_sample_ = SampleProcess();
   EDGE_TRY(fs::CreateDirectories(config_.state_dir / "inbox", 0700));
   EDGE_ASSIGN_OR_RETURN(auto generation, store_->GetMeta(kGenerationKey));
   if (generation) last_generation_ = std::strtoull(generation->c_str(), nullptr, 10);
-  EDGE_ASSIGN_OR_RETURN(auto identity, identity_.LoadOrEnroll([this](const edge::v1::EnrollResponse& resp) -> Status {
-    // The trust policy must verify against the root pinned in our config, whatever the
-    // controller says, and be for the fleet we enrolled into.
-    enrolled_fleet_ = resp.fleet();
-    EDGE_TRY(AdoptTrustPolicy(resp.trust_policy()));
-    if (enrolled_fleet_.empty()) enrolled_fleet_ = policy_.fleet;
-    return store_->SetMeta(kFleetKey, enrolled_fleet_);
+  EDGE_ASSIGN_OR_RETURN(auto identity, identity_.LoadOrEnroll([this](const edge::v1::EnrollResponse& resp) {
+    return trust_.Enroll(*store_, resp.fleet(), resp.trust_policy());
   }));
-  if (policy_envelope_.empty())
+  if (trust_.empty())
     return Fail(ErrorCode::kFailedPrecondition, "no trust policy stored; remove " +
                                                     (config_.state_dir / "identity").string() + " and enroll again");
   if (int n = repo_.RemoveTemporaries(); n > 0) log::Info("removed temporary files left by a crash", {{"count", n}});
@@ -185,7 +108,7 @@ Status AgentApp::Start() {
       [this] {
         edge::v1::Hello hello;
         hello.set_agent_version(kAgentVersion);
-        hello.set_trust_policy_version(policy_version_.load());
+        hello.set_trust_policy_version(trust_.version());
         std::lock_guard lock(snapshot_mu_);
         *hello.mutable_models() = snapshot_.models();
         return hello;
@@ -246,9 +169,9 @@ Status AgentApp::Start() {
   ScheduleTicks();
   ScanInbox();
   ScheduleInbox();
-  log::Info("agent started", {{"device", identity.device_id}, {"fleet", enrolled_fleet_},
-                              {"trust_policy_version", policy_.version}});
-  PolicyBlocksInstalls();  // says so once at start when the held policy has expired
+  log::Info("agent started", {{"device", identity.device_id}, {"fleet", trust_.fleet()},
+                              {"trust_policy_version", trust_.version()}});
+  trust_.BlocksInstalls();  // says so once at start when the held policy has expired
   return Ok();
 }
 
@@ -271,7 +194,7 @@ void AgentApp::ServeAtStart() {
 
 void AgentApp::OnDesired(const edge::v1::DesiredState& desired) {
   if (!desired.trust_policy().empty()) {
-    if (auto s = AdoptTrustPolicy(desired.trust_policy()); !s) {
+    if (auto s = trust_.Adopt(*store_, desired.trust_policy()); !s) {
       // Logged once per distinct envelope: the controller re-sends it with every desired state.
       const std::string digest = crypto::Sha256Hex(desired.trust_policy());
       if (digest != last_refused_policy_)
@@ -308,7 +231,7 @@ void AgentApp::Dispatch(std::vector<Command> commands) {
       case UpdateAction::kVerify:
         // Resumed (or still downloading) when the held policy expired: a refusal under this
         // policy, like one at the offer, so a newer policy lets the next desired state start it.
-        if (auto blocked = PolicyBlocksInstalls()) {
+        if (auto blocked = trust_.BlocksInstalls()) {
           log::Warn("target version refused", {{"model", c.model}, {"version", c.record.target_version}, {"error", *blocked}});
           Dispatch(driver_.Complete(c.model, c.epoch, UpdateEvent::kRefused,
                                     "refused " + c.record.target_version + ": " + *blocked));
@@ -316,7 +239,7 @@ void AgentApp::Dispatch(std::vector<Command> commands) {
         }
         [[fallthrough]];
       default:
-        steps_->Run(c, StepInputs{policy_, clock_.NowUnix(), BlobsInFlight()});
+        steps_->Run(c, StepInputs{trust_.policy(), clock_.NowUnix(), BlobsInFlight()});
         break;
     }
   }
@@ -420,7 +343,7 @@ void AgentApp::ScheduleTicks() {
       last_periodic_report_ = now;
       SendReport();
       MaybeRenewCertificate();
-      PolicyBlocksInstalls();  // logs once when the held policy expires while running
+      trust_.BlocksInstalls();  // logs once when the held policy expires while running
     }
     ScheduleTicks();
   });

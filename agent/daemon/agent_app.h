@@ -7,7 +7,7 @@
 //   ProbationWatcher  the soak period (probation_watcher.h)
 //   TakeInbox         local installs (inbox.h)
 //   ModelsReport/AddHealth  status reports (status_report.h)
-// Trust-policy adoption lives here: it is small and ties enrollment, desired states and verify.
+//   TrustHolder       the trust policy held (trust_holder.h)
 #pragma once
 
 #include <atomic>
@@ -27,6 +27,7 @@
 #include "agent/daemon/process_stats.h"
 #include "agent/daemon/serving_set.h"
 #include "agent/daemon/status_report.h"
+#include "agent/daemon/trust_holder.h"
 #include "agent/daemon/update_steps.h"
 #include "agent/net/controller_link.h"
 #include "agent/serve/registry.h"
@@ -56,19 +57,6 @@ class AgentApp : private UpdatePorts {
   Result<VerifiedTarget> Verify(const std::string& model, const std::string& version,
                                 const std::string& envelope) override;
 
-  // Verifies the stored policy's signature against the pinned root at every start; an expired
-  // one is kept (the agent starts and serves) and only blocks installs.
-  Status LoadTrustPolicy();
-  // A policy from enrollment or the controller: it must verify now (expiry included) and be a
-  // higher version for this device's fleet (DecidePolicyUpdate).
-  Status AdoptTrustPolicy(const std::string& envelope_bytes);
-  // The fleet the device enrolled into, from state.db; a state dir from before it was recorded
-  // takes the held policy's fleet (verified at enrollment) and records it.
-  Status LoadEnrolledFleet();
-  // Why installs are refused now (the held policy has expired), or nullopt. Logs it once per
-  // policy version.
-  std::optional<std::string> PolicyBlocksInstalls();
-
   // Serves what each record says serves before anything else (READY=1 follows only when serving).
   void ServeAtStart();
   void OnDesired(const edge::v1::DesiredState& desired);
@@ -96,6 +84,7 @@ class AgentApp : private UpdatePorts {
   std::optional<StateStore> store_;
   ModelRepo repo_;
   IdentityManager identity_;
+  TrustHolder trust_;
   UpdateDriver driver_;
   serve::Registry registry_;
   ServingSet serving_;
@@ -104,14 +93,7 @@ class AgentApp : private UpdatePorts {
   std::unique_ptr<ProbationWatcher> watcher_;
   std::unique_ptr<serve::InferenceServer> server_;
 
-  crypto::Ed25519PublicKey root_{};
-  bundle::TrustPolicy policy_;
-  std::string policy_envelope_;
-  std::string policy_payload_;           // the signed bytes inside policy_envelope_
-  std::string enrolled_fleet_;
-  bool expiry_logged_ = false;           // the held policy's expiry was logged (once per version)
   std::string last_refused_policy_;      // sha256 of the last refused policy envelope (logged once)
-  std::atomic<uint64_t> policy_version_{0};  // policy_.version, for the link thread's hello
 
   std::mutex snapshot_mu_;
   edge::v1::StatusReport snapshot_;  // guarded by snapshot_mu_

@@ -26,13 +26,15 @@ struct Recorder {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<std::pair<uint64_t, UpdateEvent>> done;
+  std::vector<std::string> details;  // of each done
   std::vector<std::string> trouble;
 
   StepCallbacks Callbacks() {
     StepCallbacks cb;
-    cb.done = [this](const std::string&, uint64_t epoch, UpdateEvent event, std::string) {
+    cb.done = [this](const std::string&, uint64_t epoch, UpdateEvent event, std::string detail) {
       std::lock_guard lock(mu);
       done.emplace_back(epoch, event);
+      details.push_back(std::move(detail));
       cv.notify_all();
     };
     cb.progress = [](const std::string&, uint64_t, uint64_t) {};
@@ -114,6 +116,17 @@ TEST_CASE("Steps: a download retries an unreachable controller with backoff, the
   CHECK(rig.fetches == 4);
   CHECK(rig.rec.trouble.size() == 3);
   CHECK(fs::ReadFile(rig.repo.BlobPath(crypto::Sha256Hex(rig.content)), 1024).value() == rig.content);
+}
+
+TEST_CASE("Steps: a download that would leave less than the configured free space fails before fetching",
+          "[daemon]") {
+  StepsRig rig;
+  rig.config.min_free_bytes = int64_t{1} << 60;  // more than any disk has
+  rig.steps->Run(rig.DownloadCommand(4), {});
+  REQUIRE(rig.rec.WaitFor([&] { return !rig.rec.done.empty(); }));
+  CHECK(rig.rec.done[0] == std::make_pair(uint64_t{4}, UpdateEvent::kFailed));
+  CHECK(rig.rec.details[0].find("v2: not enough disk space: need 17 bytes plus a margin of") != std::string::npos);
+  CHECK(rig.fetches == 0);
 }
 
 TEST_CASE("Steps: a newer command cancels a download stuck on an unreachable controller", "[daemon]") {
