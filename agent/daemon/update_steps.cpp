@@ -84,7 +84,7 @@ void UpdateSteps::Run(const Command& c, const StepInputs& inputs) {
     cb_.done(model, epoch, event, std::move(detail));
   };
   // A step's error ends the update: kFailed with the target and the reason.
-  auto finish = [this, c, done](const Status& s, UpdateEvent on_success, const CancelToken& token) {
+  auto finish = [c, done](const Status& s, UpdateEvent on_success, const CancelToken& token) {
     if (token.cancelled()) return;
     if (s) return done(on_success);
     done(UpdateEvent::kFailed, c.record.target_version + ": " + s.error().message);

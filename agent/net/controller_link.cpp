@@ -101,9 +101,26 @@ void ControllerLink::Stop() {
 void ControllerLink::SendStatus(const edge::v1::StatusReport& report) {
   std::lock_guard lock(mu_);
   if (!stream_) return;
-  edge::v1::AgentMessage msg;
-  *msg.mutable_status() = report;
-  stream_->Write(msg);
+  // The stream's writer thread sends it; a report not yet sent is replaced (each is a full
+  // snapshot, and outcomes are sent again until acknowledged). The caller never waits on the
+  // network, whatever the controller's flow control does.
+  pending_.emplace();
+  *pending_->mutable_status() = report;
+  send_cv_.notify_all();
+}
+
+void ControllerLink::WriteLoop(grpc::ClientReaderWriter<edge::v1::AgentMessage, edge::v1::ControllerMessage>* stream) {
+  for (;;) {
+    edge::v1::AgentMessage msg;
+    {
+      std::unique_lock lock(mu_);
+      send_cv_.wait(lock, [this] { return pending_.has_value() || writer_stop_; });
+      if (writer_stop_) return;
+      msg = std::move(*pending_);
+      pending_.reset();
+    }
+    if (!stream->Write(msg)) return;  // the stream is over; the read side sees it too
+  }
 }
 
 void ControllerLink::Run() {
@@ -119,11 +136,15 @@ void ControllerLink::Run() {
       context_ = &ctx;
       if (stopping_) ctx.TryCancel();
     }
+    std::thread writer;
     if (stream->Write(hello)) {
       {
         std::lock_guard lock(mu_);
         stream_ = stream.get();
+        writer_stop_ = false;
+        pending_.reset();
       }
+      writer = std::thread([this, s = stream.get()] { WriteLoop(s); });
       edge::v1::ControllerMessage in;
       while (stream->Read(&in)) {
         if (!got_message) {
@@ -138,7 +159,11 @@ void ControllerLink::Run() {
       std::lock_guard lock(mu_);
       stream_ = nullptr;
       context_ = nullptr;
+      writer_stop_ = true;
+      pending_.reset();
     }
+    send_cv_.notify_all();
+    if (writer.joinable()) writer.join();  // a write in flight fails now that the call has ended
     auto status = stream->Finish();
     if (stopping_) break;
     // A stream that delivered messages was healthy: start the backoff over.

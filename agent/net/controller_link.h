@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <set>
 #include <thread>
@@ -57,7 +58,9 @@ class ControllerLink {
   // Switches to a renewed certificate: later connections use it, and the current stream is
   // ended so that the controller sees the new certificate at once.
   void UpdateIdentity(const std::string& cert_pem, const std::string& key_pem);
-  // Sends a status report if connected; dropped otherwise (the next hello carries the state).
+  // Queues a status report for the stream's writer thread if connected (a report not yet sent
+  // is replaced); dropped otherwise (the next hello carries the state). Never blocks on the
+  // network: the agent's loop, which pings the watchdog, calls it.
   void SendStatus(const edge::v1::StatusReport& report);
 
   // Downloads `digest` into `partial` starting at the file's current size (resume), calling
@@ -69,6 +72,8 @@ class ControllerLink {
 
  private:
   void Run();
+  // Sends pending_ on `stream` until the stream ends or writer_stop_ (one thread per stream).
+  void WriteLoop(grpc::ClientReaderWriter<edge::v1::AgentMessage, edge::v1::ControllerMessage>* stream);
   // A fresh channel: a stuck subchannel (seen after a controller restart) is never reused.
   void Reconnect();
   std::shared_ptr<edge::v1::AgentService::Stub> CurrentStub();
@@ -86,6 +91,9 @@ class ControllerLink {
   grpc::ClientContext* context_ = nullptr;
   std::set<grpc::ClientContext*> fetches_;  // in-flight FetchBlob calls, cancelled by Stop()
   grpc::ClientReaderWriter<edge::v1::AgentMessage, edge::v1::ControllerMessage>* stream_ = nullptr;
+  std::optional<edge::v1::AgentMessage> pending_;  // the next report to send; guarded by mu_
+  bool writer_stop_ = false;                        // guarded by mu_
+  std::condition_variable send_cv_;
   std::mutex sleep_mu_;
   std::condition_variable sleep_cv_;
 };
