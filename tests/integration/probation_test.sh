@@ -32,7 +32,13 @@ lf_wait_for 30 state_is gw-1 rolled_back || lf_die "v2 was not rolled back (stat
 expect_contains "error rate" "$(lf_edgectl describe device gw-1)"
 [ "$(infer_version gw-1 mlp --input "$LF_DIR/ok.npy")" = v1 ] || lf_die "v1 does not serve after the rollback"
 [ "$(readlink "$LF_DIR/gw-1/models/mlp/current")" = v1 ] || lf_die "current is not v1"
-ok "v2 rolled back for its error rate; v1 serves again"
+# Its disk is given back: v2's directory and its model blob (unique bytes) are gone, v1's stay.
+v2_blob="$LF_DIR/gw-1/blobs/sha256/$(sha256sum "$LF_DIR/v2.onnx" | cut -c1-64)"
+v1_blob="$LF_DIR/gw-1/blobs/sha256/$(sha256sum "$LF_DIR/v1.onnx" | cut -c1-64)"
+gone() { [ ! -e "$v2_blob" ] && [ ! -e "$LF_DIR/gw-1/models/mlp/v2" ]; }
+lf_wait_for 10 gone || lf_die "v2's files stayed after the rollback: $(ls "$LF_DIR/gw-1/models/mlp" "$LF_DIR/gw-1/blobs/sha256")"
+[ -e "$v1_blob" ] || lf_die "v1's blob was collected"
+ok "v2 rolled back for its error rate; v1 serves again; v2's version directory and blob removed"
 
 step "a rolled-back version is not retried by itself"
 lf_stop_controller
