@@ -96,8 +96,12 @@ void UpdateSteps::Run(const Command& c, const StepInputs& inputs) {
     case UpdateAction::kDownload:
       return Post(c.model, [this, c, finish](CancelToken& token) {
         // While downloading, verifying and installing, the active version serves: a version that
-        // was activating or on probation when this target replaced it stops serving now.
-        if (!RestoreUntilDone(c, token)) return;
+        // was activating or on probation when this target replaced it stops serving now. Tried
+        // once: an active version that cannot serve must not keep the next target from coming.
+        if (repo_.CurrentVersion(c.model).value_or("") != c.record.active_version)
+          if (auto s = serving_.Restore(c.model, c.record.active_version); !s)
+            log::Error("cannot restore the active version before the download",
+                       {{"model", c.model}, {"active", c.record.active_version}, {"error", s.error().message}});
         auto m = TargetManifest(c.record);
         finish(m ? Download(c, *m, token) : Status(Fail(m.error().Wrap("stored target is unreadable"))),
                UpdateEvent::kDownloaded, token);
