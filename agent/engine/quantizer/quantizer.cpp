@@ -77,7 +77,7 @@ float AttrFloat(const onnx::NodeProto& n, const std::string& name, float fallbac
 class QdqRewriter {
  public:
   QdqRewriter(onnx::ModelProto& model, const std::map<std::string, TensorRange>& ranges)
-      : model_(model), g_(*model.mutable_graph()), ranges_(ranges) {}
+      : g_(*model.mutable_graph()), ranges_(ranges) {}
 
   Result<QuantizeReport> Run() {
     for (const auto& t : g_.initializer()) inits_.insert(t.name());
@@ -386,7 +386,6 @@ class QdqRewriter {
     g_.mutable_input()->Swap(&inputs);
   }
 
-  onnx::ModelProto& model_;
   onnx::GraphProto& g_;
   const std::map<std::string, TensorRange>& ranges_;
   std::set<std::string> inits_, graph_outputs_, taken_, skip_tensor_, tensors_;

@@ -8,6 +8,7 @@
 
 #include "agent/daemon/identity.h"
 #include "agent/daemon/inbox.h"
+#include "agent/daemon/status_report.h"
 #include "agent/daemon/update_steps.h"
 #include "common/core/fs.h"
 #include "common/crypto/sha256.h"
@@ -281,4 +282,61 @@ TEST_CASE("Inbox: envelopes become local offers in name order and unreadable one
   CHECK_FALSE(stdfs::exists(dir / "a.envelope"));
   CHECK_FALSE(stdfs::exists(dir / "b.envelope"));
   CHECK(stdfs::exists(dir / "c.txt"));
+}
+
+TEST_CASE("Status report: a pure function of the records and what was measured", "[daemon]") {
+  std::map<std::string, ModelRecord> records;
+  ModelRecord kws;
+  kws.model = "kws";
+  kws.active_version = "v1";
+  kws.active_security_version = 3;
+  kws.floor = 3;
+  kws.state = UpdateState::kProbation;
+  kws.target_version = "v2";
+  kws.detail = "";
+  kws.bytes_done = 10;
+  kws.bytes_total = 10;
+  records["kws"] = kws;
+  ModelRecord idle;
+  idle.model = "vision";
+  records["vision"] = idle;
+
+  auto report = ModelsReport(records);
+  REQUIRE(report.models_size() == 2);
+  CHECK(report.models(0).model() == "kws");
+  CHECK(report.models(0).version() == "v1");
+  CHECK(report.models(0).state() == "probation");
+  CHECK(report.models(0).target_version() == "v2");
+  CHECK(report.models(0).security_floor() == 3);
+  CHECK(report.models(1).state() == "idle");
+  CHECK_FALSE(report.has_health());
+
+  HealthFacts facts;
+  facts.now = 1'800'000'000;
+  facts.cpu_percent = 12.5;
+  facts.rss_bytes = 1 << 20;
+  facts.uptime_seconds = 60;
+  serve::Stats stats;
+  stats.version = "v2";  // during probation the numbers are the new version's
+  stats.inferences = 100;
+  stats.errors = 2;
+  stats.p99_us = 850;
+  stats.latency_buckets[3] = 100;
+  facts.serving["kws"] = stats;
+  facts.selftests["kws"] = {"v2 passed 3 case(s) at activation, max error 0", 1'799'999'990};
+  AddHealth(report, records, facts);
+  const auto& h = report.health();
+  CHECK(h.unix_time() == facts.now);
+  CHECK(h.cpu_percent() == 12.5);
+  CHECK(h.disk_free_bytes() == 0);  // not measured: not made up
+  REQUIRE(h.models_size() == 2);
+  CHECK(h.models(0).version() == "v2");
+  CHECK(h.models(0).inferences() == 100);
+  CHECK(h.models(0).errors() == 2);
+  CHECK(h.models(0).p99_us() == 850);
+  CHECK(h.models(0).latency().counts_size() == static_cast<int>(stats.latency_buckets.size()));
+  CHECK(h.models(0).latency().bucket_upper_us_size() == static_cast<int>(stats.latency_buckets.size()) - 1);
+  CHECK(h.models(0).last_selftest_at() == 1'799'999'990);
+  CHECK(h.models(1).version().empty());  // nothing served: no numbers
+  CHECK(h.models(1).inferences() == 0);
 }
