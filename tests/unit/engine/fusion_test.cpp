@@ -11,6 +11,7 @@
 #include "agent/engine/engine.h"
 #include "agent/engine/kernels/cpu_features.h"
 #include "edge_onnx/onnx.pb.h"
+#include "tests/unit/engine/tiers.h"
 
 namespace edge::engine::testing {
 namespace {
@@ -162,7 +163,8 @@ std::vector<float> RunOnce(std::shared_ptr<const Model> model, KernelTier tier, 
 
 }  // namespace
 
-TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused bytes", "[engine][fusion]") {
+TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused bytes", "[engine][fusion][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(20261122);
   std::uniform_int_distribution<int> ch(1, 21), hw(1, 12), coin(0, 1), k3(0, 2);
   int fused_luts = 0, fused_adds = 0;
@@ -196,8 +198,7 @@ TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused byt
     std::vector<float> input(static_cast<size_t>(b.channels * b.h * b.w));
     for (float& v : input) v = value(rng);
     const std::vector<float> expected = RunOnce(*unfused, KernelTier::kScalar, input);
-    for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
-      if (!TierSupported(tier)) continue;
+    for (KernelTier tier : tiers) {
       INFO("tier " << KernelTierName(tier));
       CHECK(RunOnce(*fused, tier, input) == expected);
       CHECK(RunOnce(*unfused, tier, input) == expected);

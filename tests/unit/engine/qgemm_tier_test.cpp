@@ -11,6 +11,7 @@
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_amx.h"
 #include "tests/unit/core/skip.h"
+#include "tests/unit/engine/tiers.h"
 
 namespace edge::engine {
 namespace {
@@ -90,7 +91,8 @@ std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, in
   return out;
 }
 
-TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[engine][kernels]") {
+TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx);
   std::mt19937 rng(20261122);
   std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 70), dim_k(1, 300);
   std::uniform_int_distribution<int32_t> zp(-128, 127);
@@ -114,14 +116,11 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
     problems.push_back({i % 2 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight, dim_m(rng), dim_n(rng),
                         dim_k(rng), z, lo, hi, extreme});
   }
-  int checked_tiers = 0;
   for (const Problem& p : problems) {
     const int64_t kp = RoundUp(p.k, 4), np = RoundUp(p.n, kQGemmColumnAlign);
     const Buffers b = MakeBuffers(p, rng, kp, np);
     const auto reference = RunKernel(&QGemmScalar, p, b, kp, np);
-    for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
-      if (!TierSupported(tier)) continue;  // skip tiers this CPU lacks
-      ++checked_tiers;
+    for (KernelTier tier : tiers) {
       const auto got = RunKernel(QGemmForTier(tier), p, b, kp, np);
       const auto got_groups = RunKernel(QGemmForTier(tier), p, b, kp, np, /*use_groups=*/true);
       INFO("tier " << KernelTierName(tier) << " m=" << p.m << " n=" << p.n << " k=" << p.k
@@ -131,7 +130,6 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
     }
     REQUIRE(RunKernel(&QGemmScalar, p, b, kp, np, /*use_groups=*/true) == reference);
   }
-  if (checked_tiers == 0) WARN("no SIMD tier on this CPU: only the scalar kernel was exercised");
 }
 
 // Found by tests/fuzz (fuzz_onnx_load): a model's int32 bias (or the bias after the zero-point
@@ -139,9 +137,9 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
 // was signed overflow, undefined behaviour, while the SIMD tiers' vector adds wrap. The int32
 // accumulator is defined to wrap (two's complement): the reference computes exactly that and
 // every tier equals it.
-TEST_CASE("a bias at the int32 limits wraps the accumulator in every tier, no overflow", "[engine][kernels]") {
+TEST_CASE("a bias at the int32 limits wraps the accumulator in every tier, no overflow", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx);
   std::mt19937 rng(2147483647);
-  int checked_tiers = 0;
   for (const int32_t base : {std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()}) {
     for (const QGemmWeights weights : {QGemmWeights::kLeft, QGemmWeights::kRight}) {
       const Problem p{weights, 5, 33, 77, 0, -128, 127, true};
@@ -167,18 +165,16 @@ TEST_CASE("a bias at the int32 limits wraps the accumulator in every tier, no ov
           REQUIRE(reference[m * ldo + n] == want);
         }
       }
-      for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
-        if (!TierSupported(tier)) continue;
-        ++checked_tiers;
+      for (KernelTier tier : tiers) {
         INFO("tier " << KernelTierName(tier));
         REQUIRE(RunKernel(QGemmForTier(tier), p, b, kp, np) == reference);
       }
     }
   }
-  if (checked_tiers == 0) WARN("no SIMD tier on this CPU: only the scalar kernel was exercised");
 }
 
-TEST_CASE("every qgemm tier stores the valid columns of a grid like the reference", "[engine][kernels]") {
+TEST_CASE("every qgemm tier stores the valid columns of a grid like the reference", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx);
   std::mt19937 rng(7);
   std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 200), dim_k(1, 80), pick(0, 1 << 20);
   for (int i = 0; i < 200; ++i) {
@@ -198,16 +194,12 @@ TEST_CASE("every qgemm tier stores the valid columns of a grid like the referenc
     }
     INFO("m=" << p.m << " n=" << p.n << " k=" << p.k << " pitch " << pitch << " width " << width);
     REQUIRE(RunKernel(&QGemmScalar, p, b, kp, np, false, pitch, width) == want);
-    for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
-      if (!TierSupported(tier)) continue;
+    for (KernelTier tier : tiers) {
       INFO("tier " << KernelTierName(tier));
-      REQUIRE(RunKernel(QGemmForTier(tier), p, b, kp, np, false, pitch, width) == want);
-      REQUIRE(RunKernel(QGemmForTier(tier), p, b, kp, np, /*use_groups=*/true, pitch, width) == want);
-    }
-    if (TierSupported(KernelTier::kAmx)) {  // the tile kernel at every size, not only where it pays
-      INFO("tier amx (tiles)");
-      REQUIRE(RunKernel(&QGemmAmxTiles, p, b, kp, np, false, pitch, width) == want);
-      REQUIRE(RunKernel(&QGemmAmxTiles, p, b, kp, np, /*use_groups=*/true, pitch, width) == want);
+      // AMX: the tile kernel at every size, not only where it pays.
+      const auto kernel = tier == KernelTier::kAmx ? &QGemmAmxTiles : QGemmForTier(tier);
+      REQUIRE(RunKernel(kernel, p, b, kp, np, false, pitch, width) == want);
+      REQUIRE(RunKernel(kernel, p, b, kp, np, /*use_groups=*/true, pitch, width) == want);
     }
   }
 }
@@ -574,10 +566,10 @@ namespace {
 
 // The 1x1 convs' operand: every tier's four-plane interleave against its definition, at
 // lengths around the 8-, 16- and 64-pixel steps (the whole-vector loops and their tails).
-TEST_CASE("every tier's four-plane interleave equals its definition", "[engine][kernels]") {
+TEST_CASE("every tier's four-plane interleave equals its definition", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(77);
-  for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
-    if (!TierSupported(tier)) continue;
+  for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (int64_t n : {0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 100, 127, 128, 200, 256, 1024, 1031}) {
       std::vector<std::vector<int8_t>> planes(4, std::vector<int8_t>(static_cast<size_t>(n)));
@@ -597,11 +589,11 @@ TEST_CASE("every tier's four-plane interleave equals its definition", "[engine][
   }
 }
 
-TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernels]") {
+TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni);
   std::mt19937 rng(5);
   auto byte = [&] { return static_cast<int8_t>(rng()); };
-  for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
-    if (!TierSupported(tier)) continue;
+  for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (int64_t n : {0, 1, 31, 32, 33, 63, 64, 65, 200, 1000}) {
       std::vector<int8_t> table(256), x(static_cast<size_t>(n));
@@ -842,17 +834,17 @@ TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][
 }
 
 // Every tier's kernel against the conv's definition.
-void CheckDepthwiseTiers(const DepthwiseProblem& p) {
+void CheckDepthwiseTiers(const DepthwiseProblem& p, const std::vector<KernelTier>& tiers) {
   const auto want = NaiveDepthwise(p);
   REQUIRE(RunDepthwise(&DepthwiseScalar, p) == want);
-  for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
-    if (!TierSupported(tier)) continue;
+  for (KernelTier tier : tiers) {
     INFO("tier " << KernelTierName(tier));
     REQUIRE(RunDepthwise(ElementwiseForTier(tier).depthwise, p) == want);
   }
 }
 
-TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels]") {
+TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni);
   std::mt19937 rng(31);
   int word_plans = 0;
   for (int trial = 0; trial < 600; ++trial) {
@@ -863,7 +855,7 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
                   << " stride " << g.stride_h << "x" << g.stride_w << " dilation " << g.dilation_h << "x"
                   << g.dilation_w << " pad " << g.pad_top << "," << g.pad_left << " out " << g.out_h << "x"
                   << g.out_w << " channels " << p.channels);
-    CheckDepthwiseTiers(p);
+    CheckDepthwiseTiers(p, tiers);
   }
   // Both forms of the SIMD kernels were met (word groups: stride 1, few taps per row).
   CHECK(word_plans >= 30);
@@ -873,7 +865,8 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
 // Word-group plans the random geometries meet only by chance: more than three groups (5x5, the
 // kernel's general loop), groups over stride phases (5x5 stride 2), a 1x1 kernel, the 3x3 case;
 // and two that may go either way (a dilated 3x3, a 4x4).
-TEST_CASE("depthwise kernels equal the conv definition on fixed word-group plans", "[engine][kernels]") {
+TEST_CASE("depthwise kernels equal the conv definition on fixed word-group plans", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni);
   auto geometry = [](int64_t in, int64_t k, int64_t stride, int64_t dilation, int64_t pad) {
     ConvGeometry g;
     g.channels = 1;
@@ -893,7 +886,7 @@ TEST_CASE("depthwise kernels equal the conv definition on fixed word-group plans
       const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial, &cases[i]);
       INFO("case " << i << " trial " << trial << " words " << p.plan.words);
       if (i != 2 && i != 4) REQUIRE(p.plan.words > 0);  // dilated and 4-wide rows: either form
-      CheckDepthwiseTiers(p);
+      CheckDepthwiseTiers(p, tiers);
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "tests/unit/engine/test_support.h"
+#include "tests/unit/engine/tiers.h"
 
 namespace {
 std::atomic<int64_t> g_allocations{0};
@@ -65,14 +66,14 @@ TEST_CASE("the allocation counter sees allocations", "[engine][alloc]") {
   CHECK(g_allocations.load() > before);
 }
 
-TEST_CASE("Run performs zero heap allocations on every zoo model", "[engine][alloc]") {
+TEST_CASE("Run performs zero heap allocations on every zoo model", "[engine][alloc][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   for (const auto& name : ZooModels()) {
     for (const std::string suffix : {".onnx", ".qdq.onnx"}) {
       DYNAMIC_SECTION(name << suffix) {
         auto model = LoadOrDie(ZooPath(name + suffix));
         const NpyArray input = ReadOrDie(ZooPath(name + ".input.npy"));
-        for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
-          if (!TierSupported(tier)) continue;
+        for (KernelTier tier : tiers) {
           ExecutionContext ctx(model, tier);
           std::vector<float> out(static_cast<size_t>(model->outputs()[0].elements));
           const float* in = input.data.data();

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "tests/unit/engine/test_support.h"
+#include "tests/unit/engine/tiers.h"
 
 namespace edge::engine::testing {
 namespace {
@@ -39,7 +40,8 @@ TEST_CASE("fp32 zoo models match ONNX Runtime within 1e-4 relative", "[engine][z
 namespace edge::engine::testing {
 namespace {
 
-TEST_CASE("QDQ zoo models match ONNX Runtime within one int8 step", "[engine][zoo]") {
+TEST_CASE("QDQ zoo models match ONNX Runtime within one int8 step", "[engine][zoo][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   for (const auto& name : ZooModels()) {
     DYNAMIC_SECTION(name) {
       auto model = LoadOrDie(ZooPath(name + ".qdq.onnx"));
@@ -48,8 +50,7 @@ TEST_CASE("QDQ zoo models match ONNX Runtime within one int8 step", "[engine][zo
       REQUIRE(step > 0.0f);
       const NpyArray input = ReadOrDie(ZooPath(name + ".input.npy"));
       const NpyArray golden = ReadOrDie(ZooPath(name + ".qdq.golden.npy"));
-      for (KernelTier tier : {KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
-        if (!TierSupported(tier)) continue;
+      for (KernelTier tier : tiers) {
         ExecutionContext ctx(model, tier);
         int64_t per = 0;
         const auto out = RunSamples(ctx, input, &per);
