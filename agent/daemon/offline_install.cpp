@@ -73,9 +73,18 @@ int RunInstall(const AgentConfig& config, const InstallOptions& options, const C
   const auto hint_at = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   bool hinted = false;
   std::string last_state;
+  bool picked_up = false;
   while (std::chrono::steady_clock::now() < deadline) {
     auto r = store->LoadModel(m.name);
+    if (picked_up && r && *r && (*r)->target_digest != imported->envelope_digest) {
+      // Another target (an operator's deploy, another local install) replaced it first: its
+      // outcome is "abandoned".
+      std::cerr << "edge-agent install: " << ref << " was replaced by " << (*r)->target_version
+                << " before it ended (abandoned)\n";
+      return 1;
+    }
     if (r && *r && (*r)->target_digest == imported->envelope_digest) {
+      picked_up = true;
       const auto& rec = **r;
       const std::string state(StateName(rec.state));
       if (state != last_state) std::cerr << "  " << ref << ": " << state << "\n";

@@ -113,7 +113,7 @@ struct UpdateEventRecord {
   uint64_t seq = 0;
   std::string model;
   std::string version;
-  std::string outcome;  // committed | rolled_back | failed
+  std::string outcome;  // committed | rolled_back | failed | abandoned
   std::string reason;
   int64_t unix_time = 0;    // device clock
   bool offline_install = false;

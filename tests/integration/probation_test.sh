@@ -71,4 +71,28 @@ lf_wait_for 30 state_is gw-1 rolled_back || lf_die "v3 was not rolled back (stat
 expect_contains "crash loop" "$(lf_edgectl describe device gw-1)"
 [ "$(infer_version gw-1 mlp --input "$LF_DIR/ok.npy")" = v1 ] || lf_die "v1 does not serve after the crash loop"
 ok "v3 rolled back after $deaths crashes; v1 serves again"
+
+step "targets replaced in flight: each ends with its own outcome, the last one commits"
+lf_kill_agent gw-1  # the one started last in the loop above still carries EDGE_CRASH_AT
+lf_start_agent gw-1
+lf_wait_for 30 all_online 1 || lf_die "agent not online"
+for v in 4 5 6 7; do
+  make_model "$LF_DIR/v$v.onnx" mlp_anomaly
+  b=$(lf_bundle mlp "v$v" "$v" "$LF_DIR/v$v.onnx" --selftest "$LF_DIR/selftest.json" --soak-seconds 2)
+  lf_edgectl model push "$b" 2>/dev/null || lf_die "push v$v"
+done
+for v in 4 5 6 7; do
+  lf_edgectl deploy model "mlp:v$v" --all-at-once --site plant-7 >/dev/null 2>&1 || lf_die "deploy v$v"
+  sleep 0.2
+done
+lf_wait_for 60 state_is gw-1 committed || lf_die "v7 did not commit (state: $(device_state gw-1))"
+[ "$(infer_version gw-1 mlp --input "$LF_DIR/ok.npy")" = v7 ] || lf_die "v7 does not serve"
+events() { lf_edgectl describe device gw-1 2>/dev/null | sed -n '/^Update events/,/^Recent audit/p'; }
+all_reported() { [ "$(events | grep -cE ' v[4-6] +abandoned +replaced by v[5-7]')" -ge 1 ] && events | grep -qE ' v7 +committed'; }
+lf_wait_for 20 all_reported || lf_die "outcomes of the replaced targets not reported: $(events)"
+# Every version deployed here has exactly one outcome (none of v4..v6 is left without one).
+for v in 4 5 6 7; do
+  [ "$(events | grep -cE " v$v +(committed|abandoned|failed|rolled_back) ")" -eq 1 ] || lf_die "v$v has no single outcome: $(events)"
+done
+ok "$(events | grep -cE ' abandoned ') target(s) abandoned, v7 committed, one outcome each"
 echo "PASS"

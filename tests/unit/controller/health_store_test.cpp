@@ -216,5 +216,34 @@ TEST_CASE("Store: a schema-1 database upgrades to health and events and keeps it
   CHECK((*store)->GetDevice("edge-01"));
   REQUIRE((*store)->RecordHealth("edge-01", Health(kT0, 10)));
   REQUIRE((*store)->RecordEvents("edge-01", {Event(1, "1.0", "committed")}, kT0));
-  CHECK(edge::sqlite::Db::Open(path)->SchemaVersion().value() == 4);
+  CHECK(edge::sqlite::Db::Open(path)->SchemaVersion().value() == 5);
+}
+
+TEST_CASE("HealthStore: an abandoned update is stored, and the upgrade to it keeps every event", "[health]") {
+  edge::testing::TempDir dir;
+  const auto path = (dir / "controller.db").string();
+  {
+    auto db = edge::sqlite::Db::Open(path);
+    REQUIRE(db);
+    REQUIRE(db->Migrate(Migrations().first(4)));
+    REQUIRE(db->Exec("INSERT INTO sites(name, created_at) VALUES ('factory-1', 1)"));
+    REQUIRE(db->Exec("INSERT INTO devices(id, site, cert_serial, cert_not_after, enrolled_at) "
+                     "VALUES ('edge-01', 'factory-1', '01', 2, 1)"));
+    REQUIRE(db->Exec("INSERT INTO device_events VALUES ('edge-01', 1, 'detector', '1.0', 'committed', '', 5, 0, 6), "
+                     "('edge-01', 2, 'detector', '2.0', 'rolled_back', 'p99', 7, 1, 8)"));
+    // Schema 4 refuses the new outcome: the reason for the rebuild.
+    CHECK_FALSE(db->Exec("INSERT INTO device_events VALUES ('edge-01', 3, 'detector', '3.0', 'abandoned', '', 9, 0, 9)"));
+  }
+  auto store = OpenSqliteStore(path);
+  REQUIRE(store);
+  auto kept = (*store)->ListEvents("edge-01", 50);
+  REQUIRE(kept);
+  REQUIRE(kept->size() == 2);
+  CHECK((*kept)[0].outcome == "rolled_back");
+  CHECK((*kept)[0].offline_install);
+  CHECK((*kept)[0].received_at == 8);
+  auto added = (*store)->RecordEvents("edge-01", {Event(3, "3.0", "abandoned")}, kT0);
+  REQUIRE(added);
+  CHECK(added->inserted == 1);
+  CHECK((*store)->ListEvents("edge-01", 50).value().front().outcome == "abandoned");
 }
