@@ -1,0 +1,232 @@
+#include "agent/engine/lowerer.h"
+
+namespace edge::engine::lowering {
+
+Status Lowerer::LowerConv(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"}));
+  if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing weights");
+  const std::string& w_name = n.inputs[1];
+  const std::string b_name = n.inputs.size() > 2 ? n.inputs[2] : "";
+  if (!IsConst(w_name) && !IsQConst(w_name)) {
+    return Fail(ErrorCode::kInvalidArgument, "weights must be constant");
+  }
+  if (!b_name.empty() && !IsConst(b_name) && !IsQConst(b_name)) {
+    return Fail(ErrorCode::kInvalidArgument, "bias must be constant");
+  }
+  EDGE_ASSIGN_OR_RETURN(auto w_shape, ShapeOfName(w_name));
+  EDGE_ASSIGN_OR_RETURN(auto x_shape, ShapeOfName(n.inputs[0]));
+  if (w_shape.size() < 3) return Fail(ErrorCode::kInvalidArgument, "weights must have rank 3 or 4");
+  const size_t spatial = w_shape.size() - 2;
+  Node node = MakeNode(OpKind::kConv, n);
+  std::vector<int64_t> kernel(w_shape.begin() + 2, w_shape.end());
+  if (auto ks = n.Ints("kernel_shape"); !ks.empty() && ks != kernel) {
+    return Fail(ErrorCode::kInvalidArgument, "kernel_shape does not match the weights");
+  }
+  std::vector<int64_t> out_shape;
+  EDGE_TRY(ParseWindow(n, spatial, x_shape, kernel, node, out_shape, false));
+  node.group = n.Int("group", 1);
+  const int64_t cout = w_shape[0];
+  if (node.group <= 0 || x_shape[1] != w_shape[1] * node.group || cout % node.group != 0) {
+    return Fail(ErrorCode::kInvalidArgument, "channel counts do not match the group count");
+  }
+  out_shape[1] = cout;
+  if (!b_name.empty()) {
+    EDGE_ASSIGN_OR_RETURN(auto b_shape, ShapeOfName(b_name));
+    if (b_shape != std::vector<int64_t>{cout}) {
+      return Fail(ErrorCode::kInvalidArgument, "bias must have shape [C_out]");
+    }
+  }
+
+  // int8: DQ(x) and DQ(w) with symmetric weights, closed by Q.
+  if (IsQuant(n.inputs[0]) && IsQConst(w_name)) {
+    const QConst& wq = qconsts_.at(w_name);
+    const bool symmetric = std::all_of(wq.zps.begin(), wq.zps.end(), [](int32_t z) { return z == 0; });
+    const bool per_channel_ok = wq.axis == -1 || wq.axis == 0;
+    EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
+    if (tail && symmetric && per_channel_ok && !wq.is_int32) {
+      const int x = syms_.at(n.inputs[0]).value;
+      const float sx = g_.values[x].q.scale;
+      Value w;
+      w.name = w_name;
+      w.dtype = DType::kI8;
+      w.shape = w_shape;
+      w.elements = wq.q.elements();
+      w.is_const = true;
+      w.ci.assign(wq.q.i.begin(), wq.q.i.end());
+      for (int64_t c = 0; c < cout; ++c) w.cscale.push_back(wq.scales[wq.axis == 0 ? c : 0]);
+      node.bias_q.assign(static_cast<size_t>(cout), 0);
+      if (!b_name.empty()) {
+        auto bias = FloatConst(b_name);
+        const QConst* bq = IsQConst(b_name) ? &qconsts_.at(b_name) : nullptr;
+        for (int64_t c = 0; c < cout; ++c) {
+          const float acc_scale = sx * w.cscale[c];
+          node.bias_q[c] = AccumulatorBias(*bias, bq, c, acc_scale);
+        }
+      }
+      node.kind = OpKind::kQConv;
+      node.in = {x, g_.AddValue(std::move(w))};
+      EDGE_TRY(FinishQuant(*tail, out_shape, node));
+      return Ok();
+    }
+  }
+
+  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
+  const int w = ConstFloatValue(w_name, *FloatConst(w_name));
+  node.in = {x, w};
+  if (!b_name.empty()) node.in.push_back(ConstFloatValue(b_name, *FloatConst(b_name)));
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, out_shape));
+  node.out = {out};
+  AddNode(std::move(node));
+  SetFloat(n.outputs[0], out);
+  return Ok();
+}
+
+Status Lowerer::LowerGemmLike(const OnnxNode& n) {
+  const bool is_gemm = n.op_type == "Gemm";
+  if (is_gemm) {
+    EDGE_TRY(CheckAttrs(n, {"alpha", "beta", "transA", "transB"}));
+  } else {
+    EDGE_TRY(CheckAttrs(n, {}));
+  }
+  if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing input");
+  Node node = MakeNode(OpKind::kGemm, n);
+  node.trans_a = is_gemm && n.Int("transA", 0) != 0;
+  node.trans_b = is_gemm && n.Int("transB", 0) != 0;
+  node.alpha = is_gemm ? n.Float("alpha", 1.0f) : 1.0f;
+  node.beta = is_gemm ? n.Float("beta", 1.0f) : 1.0f;
+  EDGE_ASSIGN_OR_RETURN(auto a_shape, ShapeOfName(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(auto b_shape, ShapeOfName(n.inputs[1]));
+  const bool b_const = IsConst(n.inputs[1]) || IsQConst(n.inputs[1]);
+  const std::string c_name = is_gemm && n.inputs.size() > 2 ? n.inputs[2] : "";
+
+  if (!is_gemm && (!b_const || b_shape.size() != 2 || a_shape.size() < 2)) {
+    // General batched float MatMul of two activations (or unusual ranks).
+    if (a_shape.size() < 2 || b_shape.size() < 2) {
+      return Fail(ErrorCode::kInvalidArgument, "MatMul operands must have rank >= 2");
+    }
+    std::vector<int64_t> ab(a_shape.begin(), a_shape.end() - 2), bb(b_shape.begin(), b_shape.end() - 2);
+    EDGE_ASSIGN_OR_RETURN(auto batch, BroadcastShapes(ab, bb));
+    if (a_shape.back() != b_shape[b_shape.size() - 2]) {
+      return Fail(ErrorCode::kInvalidArgument, "MatMul inner dimensions differ");
+    }
+    batch.push_back(a_shape[a_shape.size() - 2]);
+    batch.push_back(b_shape.back());
+    EDGE_ASSIGN_OR_RETURN(int a, AsFloat(n.inputs[0]));
+    EDGE_ASSIGN_OR_RETURN(int b, AsFloat(n.inputs[1]));
+    node.kind = OpKind::kMatMul;
+    node.in = {a, b};
+    EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, batch));
+    node.out = {out};
+    AddNode(std::move(node));
+    SetFloat(n.outputs[0], out);
+    return Ok();
+  }
+  if (!b_const) return Fail(ErrorCode::kInvalidArgument, "Gemm weights (B) must be constant");
+  if (is_gemm && (a_shape.size() != 2 || b_shape.size() != 2)) {
+    return Fail(ErrorCode::kInvalidArgument, "Gemm operands must be 2-D");
+  }
+  // Canonical weights: [N][K], one row per output channel.
+  const int64_t k_dim = node.trans_b ? b_shape[1] : b_shape[0];
+  const int64_t n_dim = node.trans_b ? b_shape[0] : b_shape[1];
+  const int64_t a_k = node.trans_a ? a_shape[0] : a_shape.back();
+  if (a_k != k_dim) return Fail(ErrorCode::kInvalidArgument, "inner dimensions differ");
+  int64_t m_dim = 1;
+  std::vector<int64_t> out_shape;
+  if (node.trans_a) {
+    m_dim = a_shape[1];
+    out_shape = {m_dim, n_dim};
+  } else {
+    for (size_t d = 0; d + 1 < a_shape.size(); ++d) m_dim *= a_shape[d];
+    out_shape.assign(a_shape.begin(), a_shape.end() - 1);
+    out_shape.push_back(n_dim);
+  }
+  auto to_rows = [&](auto get) {  // returns [N][K] layout
+    std::vector<decltype(get(0))> rows(static_cast<size_t>(n_dim * k_dim));
+    for (int64_t r = 0; r < n_dim; ++r) {
+      for (int64_t k = 0; k < k_dim; ++k) {
+        rows[r * k_dim + k] = get(node.trans_b ? r * k_dim + k : k * n_dim + r);
+      }
+    }
+    return rows;
+  };
+  // Bias per output: C must broadcast to [M, N]; it is expanded to [N] or [M, N].
+  std::optional<ConstTensor> bias;
+  if (!c_name.empty()) {
+    bias = FloatConst(c_name);
+    if (!bias) return Fail(ErrorCode::kInvalidArgument, "Gemm C must be constant");
+    EDGE_ASSIGN_OR_RETURN(auto bs, BroadcastShapes(bias->shape, {m_dim, n_dim}));
+    if (bs != std::vector<int64_t>{m_dim, n_dim}) {
+      return Fail(ErrorCode::kInvalidArgument, "Gemm C does not broadcast to [M, N]");
+    }
+  }
+  const bool per_row_bias = bias && bias->shape.size() == 2 && bias->shape[0] == m_dim && m_dim > 1;
+
+  if (IsQuant(n.inputs[0]) && IsQConst(n.inputs[1]) && !node.trans_a && node.alpha == 1.0f &&
+      (node.beta == 1.0f || !bias) && !per_row_bias) {
+    const QConst& wq = qconsts_.at(n.inputs[1]);
+    const int64_t channel_axis = node.trans_b ? 0 : 1;
+    const bool symmetric = std::all_of(wq.zps.begin(), wq.zps.end(), [](int32_t z) { return z == 0; });
+    EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
+    if (tail && symmetric && !wq.is_int32 && (wq.axis == -1 || wq.axis == channel_axis)) {
+      const int x = syms_.at(n.inputs[0]).value;
+      const float sx = g_.values[x].q.scale;
+      Value w;
+      w.name = n.inputs[1];
+      w.dtype = DType::kI8;
+      w.shape = {n_dim, k_dim};
+      w.elements = n_dim * k_dim;
+      w.is_const = true;
+      w.ci = to_rows([&](int64_t k) { return static_cast<int32_t>(wq.q.i[k]); });
+      for (int64_t c = 0; c < n_dim; ++c) w.cscale.push_back(wq.scales[wq.axis >= 0 ? c : 0]);
+      node.bias_q.assign(static_cast<size_t>(n_dim), 0);
+      if (bias) {
+        const QConst* bq = IsQConst(c_name) ? &qconsts_.at(c_name) : nullptr;
+        for (int64_t c = 0; c < n_dim; ++c) {
+          const float acc_scale = sx * w.cscale[c];
+          const int64_t bi = bias->elements() == 1 ? 0 : c;
+          node.bias_q[c] = AccumulatorBias(*bias, bq, bi, acc_scale);
+        }
+      }
+      node.kind = OpKind::kQGemm;
+      node.in = {x, g_.AddValue(std::move(w))};
+      EDGE_TRY(FinishQuant(*tail, out_shape, node));
+      return Ok();
+    }
+  }
+
+  EDGE_ASSIGN_OR_RETURN(int a, AsFloat(n.inputs[0]));
+  ConstTensor wf = *FloatConst(n.inputs[1]);
+  ConstTensor rows;
+  rows.dtype = DType::kF32;
+  rows.shape = {n_dim, k_dim};
+  rows.f = to_rows([&](int64_t k) { return wf.f[k] * node.alpha; });
+  node.in = {a, ConstFloatValue(n.inputs[1], std::move(rows))};
+  if (bias) {
+    // Expand C to [N] (or [M, N] when it varies by row) with beta applied.
+    ConstTensor c;
+    c.dtype = DType::kF32;
+    c.shape = per_row_bias ? std::vector<int64_t>{m_dim, n_dim} : std::vector<int64_t>{n_dim};
+    const int64_t rows_c = per_row_bias ? m_dim : 1;
+    for (int64_t r = 0; r < rows_c; ++r) {
+      for (int64_t col = 0; col < n_dim; ++col) {
+        const auto& s = bias->shape;
+        int64_t idx = 0;
+        if (s.size() == 2) {
+          idx = (s[0] == 1 ? 0 : r) * s[1] + (s[1] == 1 ? 0 : col);
+        } else if (s.size() == 1) {
+          idx = s[0] == 1 ? 0 : col;
+        }
+        c.f.push_back(bias->f[idx] * node.beta);
+      }
+    }
+    node.in.push_back(ConstFloatValue(c_name, std::move(c)));
+  }
+  node.trans_b = false;
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, out_shape));
+  node.out = {out};
+  AddNode(std::move(node));
+  SetFloat(n.outputs[0], out);
+  return Ok();
+}
+
+}  // namespace edge::engine::lowering

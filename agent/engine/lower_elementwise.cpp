@@ -1,0 +1,207 @@
+#include "agent/engine/lowerer.h"
+
+namespace edge::engine::lowering {
+
+Status Lowerer::LowerBinary(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {}));
+  if (n.inputs.size() != 2) return Fail(ErrorCode::kInvalidArgument, "expects two inputs");
+  EDGE_ASSIGN_OR_RETURN(auto sa, ShapeOfName(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(auto sb, ShapeOfName(n.inputs[1]));
+  EDGE_ASSIGN_OR_RETURN(auto out_shape, BroadcastShapes(sa, sb));
+  Node node = MakeNode(OpKind::kAdd, n);
+  const bool quantizable = n.op_type == "Add" || n.op_type == "Mul";
+  auto quant_operand = [&](const std::string& name) -> std::optional<int> {
+    if (IsQuant(name)) return syms_.at(name).value;
+    if (IsQConst(name)) {
+      const QConst& qc = qconsts_.at(name);
+      if (qc.axis != -1 || qc.is_int32) return std::nullopt;
+      Value v;
+      v.name = name;
+      v.dtype = DType::kI8;
+      v.shape = qc.q.shape;
+      v.elements = qc.q.elements();
+      v.is_const = true;
+      v.ci.assign(qc.q.i.begin(), qc.q.i.end());
+      v.q = QParams{qc.scales[0], qc.zps[0]};
+      return g_.AddValue(std::move(v));
+    }
+    return std::nullopt;
+  };
+  if (quantizable && (IsQuant(n.inputs[0]) || IsQuant(n.inputs[1]))) {
+    EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
+    if (tail) {
+      auto a = quant_operand(n.inputs[0]);
+      auto b = quant_operand(n.inputs[1]);
+      if (a && b) {
+        node.kind = n.op_type == "Add" ? OpKind::kQAdd : OpKind::kQMul;
+        node.in = {*a, *b};
+        EDGE_TRY(FinishQuant(*tail, out_shape, node));
+        return Ok();
+      }
+    }
+  }
+  node.kind = n.op_type == "Add"   ? OpKind::kAdd
+              : n.op_type == "Mul" ? OpKind::kMul
+              : n.op_type == "Sub" ? OpKind::kSub
+                                   : OpKind::kDiv;
+  EDGE_ASSIGN_OR_RETURN(int a, AsFloat(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(int b, AsFloat(n.inputs[1]));
+  node.in = {a, b};
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, out_shape));
+  node.out = {out};
+  AddNode(std::move(node));
+  SetFloat(n.outputs[0], out);
+  return Ok();
+}
+
+Status Lowerer::LowerUnary(const OnnxNode& n) {
+  Node node = MakeNode(OpKind::kUnary, n);
+  const std::string& op = n.op_type;
+  if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish") {
+    EDGE_TRY(CheckAttrs(n, {}));
+  } else if (op == "LeakyRelu") {
+    EDGE_TRY(CheckAttrs(n, {"alpha"}));
+  } else if (op == "HardSigmoid") {
+    EDGE_TRY(CheckAttrs(n, {"alpha", "beta"}));
+  } else {
+    EDGE_TRY(CheckAttrs(n, {}));
+  }
+  if (op == "Relu") {
+    node.unary = UnaryKind::kRelu;
+    node.act_min = 0.0f;
+  } else if (op == "Clip") {
+    node.unary = UnaryKind::kClip;
+    auto bounds = ClipBounds(n);
+    if (!bounds) return Fail(ErrorCode::kInvalidArgument, "min and max must be constant scalars");
+    node.act_min = bounds->first;
+    node.act_max = bounds->second;
+  } else if (op == "Sigmoid") {
+    node.unary = UnaryKind::kSigmoid;
+  } else if (op == "Tanh") {
+    node.unary = UnaryKind::kTanh;
+  } else if (op == "LeakyRelu") {
+    node.unary = UnaryKind::kLeakyRelu;
+    node.alpha = n.Float("alpha", 0.01f);
+  } else if (op == "HardSigmoid") {
+    node.unary = UnaryKind::kHardSigmoid;
+    node.alpha = n.Float("alpha", 0.2f);
+    node.beta = n.Float("beta", 0.5f);
+  } else {
+    node.unary = UnaryKind::kHardSwish;
+  }
+  EDGE_ASSIGN_OR_RETURN(auto shape, ShapeOfName(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, OpKind::kQLut, shape));
+  if (quantized) return Ok();
+  return EmitFloat(n, std::move(node), shape);
+}
+
+Status Lowerer::LowerSoftmax(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"axis"}));
+  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
+  Node node = MakeNode(OpKind::kSoftmax, n);
+  const std::vector<int64_t> shape = ShapeOf(x);
+  EDGE_ASSIGN_OR_RETURN(node.axis, NormalizeAxis(n.Int("axis", -1), static_cast<int64_t>(shape.size())));
+  node.in = {x};
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, shape));
+  node.out = {out};
+  AddNode(std::move(node));
+  SetFloat(n.outputs[0], out);
+  return Ok();
+}
+
+Status Lowerer::LowerReduceMean(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"axes", "keepdims", "noop_with_empty_axes"}));
+  EDGE_ASSIGN_OR_RETURN(auto in_shape, ShapeOfName(n.inputs[0]));
+  const int64_t rank = static_cast<int64_t>(in_shape.size());
+  std::vector<int64_t> axes = n.Ints("axes");
+  if (n.inputs.size() > 1 && !n.inputs[1].empty()) {
+    EDGE_ASSIGN_OR_RETURN(const ConstTensor* t, Const(n.inputs[1], "axes"));
+    axes = t->i;
+  }
+  if (axes.empty()) {
+    if (n.Int("noop_with_empty_axes", 0) != 0) return Fail(ErrorCode::kInvalidArgument, "noop_with_empty_axes is not supported");
+    for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
+  }
+  Node node = MakeNode(OpKind::kReduceMean, n);
+  std::vector<bool> reduce(static_cast<size_t>(rank), false);
+  for (int64_t a : axes) {
+    EDGE_ASSIGN_OR_RETURN(int64_t ax, NormalizeAxis(a, rank));
+    reduce[ax] = true;
+  }
+  const bool keepdims = n.Int("keepdims", 1) != 0;
+  std::vector<int64_t> out_shape;
+  node.axes.clear();
+  for (int64_t d = 0; d < rank; ++d) {
+    if (reduce[d]) {
+      node.axes.push_back(d);
+      if (keepdims) out_shape.push_back(1);
+    } else {
+      out_shape.push_back(in_shape[d]);
+    }
+  }
+  EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, OpKind::kQReduceMean, out_shape));
+  if (quantized) return Ok();
+  return EmitFloat(n, std::move(node), out_shape);
+}
+
+Status Lowerer::LowerBatchNorm(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"epsilon", "momentum", "training_mode", "spatial"}));
+  if (n.Int("training_mode", 0) != 0 || n.outputs.size() > 1) {
+    return Fail(ErrorCode::kInvalidArgument, "training mode is not supported");
+  }
+  if (n.inputs.size() != 5) return Fail(ErrorCode::kInvalidArgument, "expects 5 inputs");
+  std::vector<ConstTensor> p;
+  for (size_t k = 1; k < 5; ++k) {
+    auto c = FloatConst(n.inputs[k]);
+    if (!c) return Fail(ErrorCode::kInvalidArgument, "scale, bias, mean and variance must be constant");
+    p.push_back(std::move(*c));
+  }
+  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
+  const std::vector<int64_t> shape = ShapeOf(x);  // a copy: values are added below
+  if (shape.size() < 2) return Fail(ErrorCode::kInvalidArgument, "input rank must be >= 2");
+  const int64_t channels = shape[1];
+  for (const auto& t : p) {
+    if (t.elements() != channels) return Fail(ErrorCode::kInvalidArgument, "parameter size differs from the channel count");
+  }
+  const float eps = n.Float("epsilon", 1e-5f);
+  std::vector<float> mul(static_cast<size_t>(channels)), add(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) {
+    mul[c] = p[0].f[c] / std::sqrt(p[3].f[c] + eps);
+    add[c] = p[1].f[c] - p[2].f[c] * mul[c];
+  }
+  // Fold into the producing float Conv when nothing else reads the conv output.
+  const int producer = g_.values[x].producer;
+  if (!options_.keep_all_tensors && producer >= 0 && g_.nodes[producer].kind == OpKind::kConv &&
+      g_.values[x].alias_of < 0) {
+    size_t consumer = 0;
+    std::string conv_out;
+    for (const auto& [name, s] : syms_) {
+      if (s.kind == Sym::Kind::kFloat && s.value == x) conv_out = name;
+    }
+    Node& conv = g_.nodes[producer];
+    if (!conv_out.empty() && SingleConsumer(conv_out, consumer)) {
+      Value& w = g_.values[conv.in[1]];
+      const int64_t per_out = w.elements / channels;
+      for (int64_t c = 0; c < channels; ++c) {
+        for (int64_t k = 0; k < per_out; ++k) w.cf[c * per_out + k] *= mul[c];
+      }
+      if (conv.in.size() < 3) {
+        conv.in.push_back(ConstFloatValue(n.name + ".bias", MakeFloatTensor({channels}, std::vector<float>(channels, 0.0f))));
+      }
+      Value& b = g_.values[conv.in[2]];
+      for (int64_t c = 0; c < channels; ++c) b.cf[c] = b.cf[c] * mul[c] + add[c];
+      SetFloat(n.outputs[0], x);
+      return Ok();
+    }
+  }
+  Node node = MakeNode(OpKind::kChannelAffine, n);
+  node.in = {x, ConstFloatValue(n.name + ".mul", MakeFloatTensor({channels}, mul)),
+             ConstFloatValue(n.name + ".add", MakeFloatTensor({channels}, add))};
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, shape));
+  node.out = {out};
+  AddNode(std::move(node));
+  SetFloat(n.outputs[0], out);
+  return Ok();
+}
+
+}  // namespace edge::engine::lowering

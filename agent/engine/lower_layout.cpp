@@ -1,0 +1,271 @@
+#include "agent/engine/lowerer.h"
+
+namespace edge::engine::lowering {
+
+Status Lowerer::LowerPool(const OnnxNode& n) {
+  EDGE_ASSIGN_OR_RETURN(auto x_shape, ShapeOfName(n.inputs[0]));
+  Node node = MakeNode(OpKind::kMaxPool, n);
+  std::vector<int64_t> out_shape;
+  if (n.op_type == "GlobalAveragePool") {
+    EDGE_TRY(CheckAttrs(n, {}));
+    if (x_shape.size() < 3 || x_shape.size() > 4) {
+      return Fail(ErrorCode::kInvalidArgument, "input must be 3-D or 4-D");
+    }
+    out_shape = x_shape;
+    for (size_t d = 2; d < out_shape.size(); ++d) out_shape[d] = 1;
+    node.kind = OpKind::kGlobalAvgPool;
+  } else {
+    if (n.op_type == "MaxPool") {
+      EDGE_TRY(CheckAttrs(n, {"kernel_shape", "strides", "pads", "dilations", "auto_pad", "ceil_mode", "storage_order"}));
+      if (n.outputs.size() > 1) return Fail(ErrorCode::kInvalidArgument, "the Indices output is not supported");
+    } else {
+      EDGE_TRY(CheckAttrs(n, {"kernel_shape", "strides", "pads", "auto_pad", "ceil_mode", "count_include_pad"}));
+      node.kind = OpKind::kAvgPool;
+      node.count_include_pad = n.Int("count_include_pad", 0) != 0;
+    }
+    const auto kernel = n.Ints("kernel_shape");
+    if (kernel.empty()) return Fail(ErrorCode::kInvalidArgument, "kernel_shape is required");
+    EDGE_TRY(ParseWindow(n, kernel.size(), x_shape, kernel, node, out_shape, true));
+  }
+  if (IsQuant(n.inputs[0]) && node.kind == OpKind::kMaxPool) {
+    // max commutes with dequantization: the int8 result keeps the input's parameters
+    node.kind = OpKind::kQMaxPool;
+    return EmitQuantSameParams(n, std::move(node), syms_.at(n.inputs[0]).value, out_shape);
+  }
+  const OpKind qkind = node.kind == OpKind::kAvgPool ? OpKind::kQAvgPool : OpKind::kQGlobalAvgPool;
+  EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, qkind, out_shape));
+  if (quantized) return Ok();
+  return EmitFloat(n, std::move(node), out_shape);
+}
+
+Status Lowerer::LowerReshapeLike(const OnnxNode& n) {
+  const std::string& op = n.op_type;
+  EDGE_ASSIGN_OR_RETURN(auto in_shape, ShapeOfName(n.inputs[0]));
+  const int64_t rank = static_cast<int64_t>(in_shape.size());
+  int64_t count = 1;
+  for (int64_t d : in_shape) count *= d;
+  std::vector<int64_t> out_shape;
+  auto axes_of = [&](const char* role) -> Result<std::vector<int64_t>> {
+    if (n.inputs.size() > 1 && !n.inputs[1].empty()) {
+      EDGE_ASSIGN_OR_RETURN(const ConstTensor* t, Const(n.inputs[1], role));
+      return t->i;
+    }
+    return n.Ints("axes");
+  };
+  if (op == "Reshape") {
+    EDGE_TRY(CheckAttrs(n, {"allowzero"}));
+    if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing shape");
+    EDGE_ASSIGN_OR_RETURN(const ConstTensor* target, Const(n.inputs[1], "shape"));
+    if (target->dtype != DType::kI64) return Fail(ErrorCode::kInvalidArgument, "shape must be int64");
+    const bool allowzero = n.Int("allowzero", 0) != 0;
+    int64_t infer = -1, known = 1;
+    for (size_t d = 0; d < target->i.size(); ++d) {
+      int64_t v = target->i[d];
+      if (v == 0 && !allowzero) {
+        if (d >= in_shape.size()) return Fail(ErrorCode::kInvalidArgument, "0 in shape beyond input rank");
+        v = in_shape[d];
+      }
+      if (v == -1) {
+        if (infer >= 0) return Fail(ErrorCode::kInvalidArgument, "more than one -1 in shape");
+        infer = static_cast<int64_t>(d);
+        v = 1;
+      } else if (v < 0) {
+        return Fail(ErrorCode::kInvalidArgument, "negative dimension in shape");
+      }
+      if (v > kMaxTensorElements) return Fail(ErrorCode::kInvalidArgument, "dimension too large");
+      known *= v;
+      if (known > kMaxTensorElements) return Fail(ErrorCode::kInvalidArgument, "shape too large");
+      out_shape.push_back(v);
+    }
+    if (infer >= 0) {
+      if (known == 0 || count % known != 0) return Fail(ErrorCode::kInvalidArgument, "cannot infer -1");
+      out_shape[infer] = count / known;
+    }
+  } else if (op == "Flatten") {
+    EDGE_TRY(CheckAttrs(n, {"axis"}));
+    const int64_t a = n.Int("axis", 1);
+    if (a < -rank || a > rank) return Fail(ErrorCode::kInvalidArgument, "axis out of range");
+    const int64_t axis = a < 0 ? a + rank : a;
+    int64_t outer = 1;
+    for (int64_t d = 0; d < axis; ++d) outer *= in_shape[d];
+    out_shape = {outer, outer == 0 ? 0 : count / outer};
+  } else if (op == "Squeeze") {
+    EDGE_TRY(CheckAttrs(n, {"axes"}));
+    EDGE_ASSIGN_OR_RETURN(auto axes, axes_of("axes"));
+    std::vector<bool> drop(in_shape.size(), false);
+    if (axes.empty()) {
+      for (size_t d = 0; d < in_shape.size(); ++d) drop[d] = in_shape[d] == 1;
+    }
+    for (int64_t a : axes) {
+      EDGE_ASSIGN_OR_RETURN(int64_t ax, NormalizeAxis(a, rank));
+      if (in_shape[ax] != 1) return Fail(ErrorCode::kInvalidArgument, "squeezed axis is not 1");
+      drop[ax] = true;
+    }
+    for (size_t d = 0; d < in_shape.size(); ++d) {
+      if (!drop[d]) out_shape.push_back(in_shape[d]);
+    }
+  } else {  // Unsqueeze
+    EDGE_TRY(CheckAttrs(n, {"axes"}));
+    EDGE_ASSIGN_OR_RETURN(auto axes, axes_of("axes"));
+    const int64_t out_rank = rank + static_cast<int64_t>(axes.size());
+    if (out_rank > kMaxRank) return Fail(ErrorCode::kInvalidArgument, "rank too large");
+    std::vector<bool> add(static_cast<size_t>(out_rank), false);
+    for (int64_t a : axes) {
+      EDGE_ASSIGN_OR_RETURN(int64_t ax, NormalizeAxis(a, out_rank));
+      if (add[ax]) return Fail(ErrorCode::kInvalidArgument, "repeated axis");
+      add[ax] = true;
+    }
+    size_t src = 0;
+    for (int64_t d = 0; d < out_rank; ++d) out_shape.push_back(add[d] ? 1 : in_shape[src++]);
+  }
+  int64_t out_count = 1;
+  for (int64_t d : out_shape) out_count *= d;
+  if (out_count != count) {
+    return Fail(ErrorCode::kInvalidArgument, "element count changes from " + std::to_string(count) +
+                                                 " to " + std::to_string(out_count));
+  }
+  const std::string& in = n.inputs[0];
+  if (IsConst(in)) {
+    ConstTensor t = consts_.at(in);
+    t.shape = out_shape;
+    consts_[n.outputs[0]] = std::move(t);
+    return Ok();
+  }
+  if (IsQConst(in)) {
+    QConst qc = qconsts_.at(in);
+    if (qc.axis >= 0) return Fail(ErrorCode::kInvalidArgument, "reshape of a per-axis quantized constant");
+    qc.q.shape = out_shape;
+    qconsts_[n.outputs[0]] = std::move(qc);
+    return Ok();
+  }
+  EDGE_ASSIGN_OR_RETURN(Sym s, Get(in));
+  if (s.kind == Sym::Kind::kInt8Raw) return Fail(ErrorCode::kInvalidArgument, "int8 input without DequantizeLinear");
+  Value alias = g_.values[s.value];
+  alias.name = n.outputs[0];
+  alias.shape = out_shape;
+  alias.alias_of = s.value;
+  alias.producer = -1;
+  alias.is_const = false;
+  const int v = g_.AddValue(std::move(alias));
+  syms_[n.outputs[0]] = Sym{s.kind, v, false};
+  return Ok();
+}
+
+Status Lowerer::LowerTranspose(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"perm"}));
+  EDGE_ASSIGN_OR_RETURN(auto in_shape, ShapeOfName(n.inputs[0]));
+  const int64_t rank = static_cast<int64_t>(in_shape.size());
+  Node node = MakeNode(OpKind::kTranspose, n);
+  node.perm = n.Ints("perm");
+  if (node.perm.empty()) {
+    for (int64_t d = rank - 1; d >= 0; --d) node.perm.push_back(d);
+  }
+  if (static_cast<int64_t>(node.perm.size()) != rank) return Fail(ErrorCode::kInvalidArgument, "perm has the wrong length");
+  std::vector<bool> seen(static_cast<size_t>(rank), false);
+  std::vector<int64_t> out_shape;
+  for (int64_t p : node.perm) {
+    if (p < 0 || p >= rank || seen[p]) return Fail(ErrorCode::kInvalidArgument, "perm is not a permutation");
+    seen[p] = true;
+    out_shape.push_back(in_shape[p]);
+  }
+  if (IsQuant(n.inputs[0])) {
+    const int x = syms_.at(n.inputs[0]).value;
+    return EmitQuantSameParams(n, std::move(node), x, out_shape);
+  }
+  return EmitFloat(n, std::move(node), out_shape);
+}
+
+Status Lowerer::LowerConcat(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"axis"}));
+  if (n.inputs.empty()) return Fail(ErrorCode::kInvalidArgument, "no inputs");
+  EDGE_ASSIGN_OR_RETURN(auto first, ShapeOfName(n.inputs[0]));
+  const int64_t rank = static_cast<int64_t>(first.size());
+  Node node = MakeNode(OpKind::kConcat, n);
+  EDGE_ASSIGN_OR_RETURN(node.axis, NormalizeAxis(n.Int("axis", 0), rank));
+  std::vector<int64_t> out_shape = first;
+  out_shape[node.axis] = 0;
+  bool all_quant = true;
+  for (const auto& in : n.inputs) {
+    EDGE_ASSIGN_OR_RETURN(auto s, ShapeOfName(in));
+    if (static_cast<int64_t>(s.size()) != rank) return Fail(ErrorCode::kInvalidArgument, "inputs differ in rank");
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d != node.axis && s[d] != first[d]) return Fail(ErrorCode::kInvalidArgument, "inputs differ off the axis");
+    }
+    out_shape[node.axis] += s[node.axis];
+    all_quant = all_quant && IsQuant(in);
+  }
+  if (all_quant) {
+    std::vector<int> ins;
+    bool same = true;
+    for (const auto& in : n.inputs) {
+      ins.push_back(syms_.at(in).value);
+      same = same && g_.values[ins.back()].q == g_.values[ins[0]].q;
+    }
+    node.in = ins;
+    if (same) {
+      EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kI8, out_shape, g_.values[ins[0]].q));
+      node.out = {out};
+      AddNode(std::move(node));
+      SetQuant(n.outputs[0], out);
+      return Ok();
+    }
+    EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
+    if (tail) {
+      node.kind = OpKind::kQConcat;
+      EDGE_TRY(FinishQuant(*tail, out_shape, node));
+      return Ok();
+    }
+  }
+  node.in.clear();
+  for (const auto& in : n.inputs) {
+    EDGE_ASSIGN_OR_RETURN(int v, AsFloat(in));
+    node.in.push_back(v);
+  }
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, out_shape));
+  node.out = {out};
+  AddNode(std::move(node));
+  SetFloat(n.outputs[0], out);
+  return Ok();
+}
+
+Status Lowerer::LowerPad(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"mode"}));
+  if (const OnnxAttr* m = n.Find("mode"); m != nullptr && m->s != "constant") {
+    return Fail(ErrorCode::kInvalidArgument, "only constant padding is supported, not '" + m->s + "'");
+  }
+  if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing pads");
+  if (n.inputs.size() > 3 && !n.inputs[3].empty()) return Fail(ErrorCode::kInvalidArgument, "the axes input is not supported");
+  EDGE_ASSIGN_OR_RETURN(const ConstTensor* pads, Const(n.inputs[1], "pads"));
+  EDGE_ASSIGN_OR_RETURN(auto in_shape, ShapeOfName(n.inputs[0]));
+  const size_t rank = in_shape.size();
+  if (pads->i.size() != 2 * rank) return Fail(ErrorCode::kInvalidArgument, "pads has the wrong length");
+  Node node = MakeNode(OpKind::kPad, n);
+  node.pads = pads->i;
+  std::vector<int64_t> out_shape = in_shape;
+  for (size_t d = 0; d < rank; ++d) {
+    if (node.pads[d] < 0 || node.pads[d + rank] < 0 || node.pads[d] > 4096 || node.pads[d + rank] > 4096) {
+      return Fail(ErrorCode::kInvalidArgument, "pads must be between 0 and 4096");
+    }
+    out_shape[d] += node.pads[d] + node.pads[d + rank];
+  }
+  if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+    auto v = FloatConst(n.inputs[2]);
+    if (!v || v->elements() != 1) return Fail(ErrorCode::kInvalidArgument, "constant_value must be a constant scalar");
+    node.pad_value = v->f[0];
+  }
+  if (std::all_of(node.pads.begin(), node.pads.end(), [](int64_t p) { return p == 0; })) {
+    EDGE_ASSIGN_OR_RETURN(Sym s, Get(n.inputs[0]));
+    if (s.kind == Sym::Kind::kFloat || s.kind == Sym::Kind::kQuant) {
+      syms_[n.outputs[0]] = s;  // padding by nothing: the same tensor
+      return Ok();
+    }
+  }
+  if (IsQuant(n.inputs[0]) && node.pad_value == 0.0f) {
+    // zero padding in the float domain is the zero point in the int8 domain
+    const int x = syms_.at(n.inputs[0]).value;
+    return EmitQuantSameParams(n, std::move(node), x, out_shape);
+  }
+  return EmitFloat(n, std::move(node), out_shape);
+}
+
+}  // namespace edge::engine::lowering

@@ -1,0 +1,258 @@
+#include "agent/engine/lowerer.h"
+
+namespace edge::engine::lowering {
+
+int Lowerer::AddActivation(Value v) {
+  auto count = CheckedElementCount(v.shape);
+  v.elements = count ? *count : 0;
+  return g_.AddValue(std::move(v));
+}
+
+int Lowerer::AddNode(Node n) {
+  const int idx = static_cast<int>(g_.nodes.size());
+  for (int o : n.out) g_.values[o].producer = idx;
+  g_.nodes.push_back(std::move(n));
+  return idx;
+}
+
+Node Lowerer::MakeNode(OpKind kind, const OnnxNode& src) {
+  Node n;
+  n.kind = kind;
+  n.name = src.name;
+  n.onnx_op = src.op_type;
+  return n;
+}
+
+Result<Sym> Lowerer::Get(const std::string& name) {
+  if (auto it = syms_.find(name); it != syms_.end()) return it->second;
+  if (consts_.count(name) != 0) return Sym{Sym::Kind::kConst, -1, false};
+  if (qconsts_.count(name) != 0) return Sym{Sym::Kind::kQConst, -1, false};
+  return Fail(ErrorCode::kInvalidArgument, "tensor '" + name + "' is not available");
+}
+
+bool Lowerer::IsConst(const std::string& name) const {
+  return syms_.count(name) == 0 && consts_.count(name) != 0;
+}
+
+bool Lowerer::IsQConst(const std::string& name) const {
+  return syms_.count(name) == 0 && qconsts_.count(name) != 0;
+}
+
+Result<const ConstTensor*> Lowerer::Const(const std::string& name, const std::string& role) {
+  if (!IsConst(name)) {
+    return Fail(ErrorCode::kInvalidArgument, role + " '" + name + "' must be a constant");
+  }
+  return &consts_.at(name);
+}
+
+// The float constant behind a name (a plain constant or a dequantized one).
+std::optional<ConstTensor> Lowerer::FloatConst(const std::string& name) {
+  if (IsConst(name)) {
+    ConstTensor t = consts_.at(name);
+    if (!t.is_float()) {
+      t.f.assign(t.i.begin(), t.i.end());
+      t.i.clear();
+      t.dtype = DType::kF32;
+    }
+    return t;
+  }
+  if (IsQConst(name)) return Dequantize(qconsts_.at(name));
+  return std::nullopt;
+}
+
+int Lowerer::ConstFloatValue(const std::string& name, ConstTensor t) {
+  Value v;
+  v.name = name;
+  v.dtype = DType::kF32;
+  v.shape = t.shape;
+  v.elements = t.elements();
+  v.is_const = true;
+  v.cf = std::move(t.f);
+  return g_.AddValue(std::move(v));
+}
+
+// The float value for a tensor, inserting a DequantizeLinear step for int8 activations.
+Result<int> Lowerer::AsFloat(const std::string& name) {
+  EDGE_ASSIGN_OR_RETURN(Sym s, Get(name));
+  switch (s.kind) {
+    case Sym::Kind::kFloat: return s.value;
+    case Sym::Kind::kQuant: {
+      if (auto it = dequantized_.find(s.value); it != dequantized_.end()) return it->second;
+      // Copies, not references: NewValue may reallocate the value table.
+      const QParams q = g_.values[s.value].q;
+      EDGE_ASSIGN_OR_RETURN(int out, NewValue(name, DType::kF32, g_.values[s.value].shape));
+      Node n;
+      n.kind = OpKind::kDequantize;
+      n.name = name;
+      n.onnx_op = "DequantizeLinear";
+      n.in = {s.value};
+      n.out = {out};
+      n.quant = q;
+      AddNode(std::move(n));
+      dequantized_[s.value] = out;
+      syms_[name] = Sym{Sym::Kind::kFloat, out, false};
+      return out;
+    }
+    case Sym::Kind::kConst:
+    case Sym::Kind::kQConst: {
+      if (auto it = const_values_.find(name); it != const_values_.end()) return it->second;
+      const int v = ConstFloatValue(name, *FloatConst(name));
+      const_values_[name] = v;
+      return v;
+    }
+    case Sym::Kind::kInt8Raw:
+      return Fail(ErrorCode::kInvalidArgument,
+                  "int8 tensor '" + name + "' is used without a DequantizeLinear");
+  }
+  return Fail(ErrorCode::kInternal, "unreachable");
+}
+
+bool Lowerer::SingleConsumer(const std::string& name, size_t& consumer) const {
+  if (graph_outputs_.count(name) != 0) return false;
+  auto it = consumers_.find(name);
+  if (it == consumers_.end() || it->second.size() != 1) return false;
+  consumer = it->second[0];
+  return true;
+}
+
+// Emits `node` on the float form of its first input; the output is float of `shape`.
+Status Lowerer::EmitFloat(const OnnxNode& n, Node node, const std::vector<int64_t>& shape) {
+  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
+  node.in = {x};
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, shape));
+  node.out = {out};
+  AddNode(std::move(node));
+  SetFloat(n.outputs[0], out);
+  return Ok();
+}
+
+Status Lowerer::CheckAttrs(const OnnxNode& n, std::initializer_list<const char*> known) {
+  for (const auto& a : n.attrs) {
+    if (std::none_of(known.begin(), known.end(), [&](const char* k) { return a.name == k; })) {
+      return Fail(ErrorCode::kInvalidArgument, "unsupported attribute '" + a.name + "'");
+    }
+  }
+  return Ok();
+}
+
+Result<std::vector<int64_t>> Lowerer::ShapeOfName(const std::string& name) {
+  EDGE_ASSIGN_OR_RETURN(Sym s, Get(name));
+  if (s.kind == Sym::Kind::kConst) return consts_.at(name).shape;
+  if (s.kind == Sym::Kind::kQConst) return qconsts_.at(name).q.shape;
+  return g_.values[s.value].shape;
+}
+
+Status Lowerer::ParseWindow(const OnnxNode& n, size_t spatial, const std::vector<int64_t>& in_shape,
+                            const std::vector<int64_t>& kernel, Node& node,
+                            std::vector<int64_t>& out_shape, bool allow_ceil) {
+  if (spatial != 1 && spatial != 2) {
+    return Fail(ErrorCode::kInvalidArgument, "only 1-D and 2-D windows are supported");
+  }
+  if (in_shape.size() != spatial + 2 || kernel.size() != spatial) {
+    return Fail(ErrorCode::kInvalidArgument, "input rank does not match the kernel");
+  }
+  auto attr_or = [&](const char* name, int64_t fill, size_t count) -> Result<std::vector<int64_t>> {
+    std::vector<int64_t> v = n.Ints(name);
+    if (v.empty()) v.assign(count, fill);
+    if (v.size() != count) {
+      return Fail(ErrorCode::kInvalidArgument, std::string("attribute '") + name + "' has the wrong length");
+    }
+    return v;
+  };
+  EDGE_ASSIGN_OR_RETURN(auto strides, attr_or("strides", 1, spatial));
+  EDGE_ASSIGN_OR_RETURN(auto dilations, attr_or("dilations", 1, spatial));
+  EDGE_ASSIGN_OR_RETURN(auto pads, attr_or("pads", 0, 2 * spatial));
+  const bool ceil_mode = n.Int("ceil_mode", 0) != 0;
+  if (ceil_mode && !allow_ceil) return Fail(ErrorCode::kInvalidArgument, "ceil_mode is not supported");
+  std::string auto_pad = "NOTSET";
+  if (const OnnxAttr* a = n.Find("auto_pad")) auto_pad = a->s;
+  const size_t off = 2;
+  for (size_t d = 0; d < spatial; ++d) {
+    if (auto_pad == "VALID") {
+      pads[d] = pads[d + spatial] = 0;
+    } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      if (strides[d] <= 0) return Fail(ErrorCode::kInvalidArgument, "invalid stride");
+      const int64_t in = in_shape[off + d];
+      const int64_t out = (in + strides[d] - 1) / strides[d];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * strides[d] + dilations[d] * (kernel[d] - 1) + 1 - in);
+      pads[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      pads[d + spatial] = total - pads[d];
+    } else if (auto_pad != "NOTSET") {
+      return Fail(ErrorCode::kInvalidArgument, "unsupported auto_pad '" + auto_pad + "'");
+    }
+  }
+  out_shape = {in_shape[0], in_shape[1]};
+  for (size_t d = 0; d < spatial; ++d) {
+    auto o = WindowOutput(in_shape[off + d], kernel[d], strides[d], dilations[d], pads[d],
+                          pads[d + spatial], ceil_mode);
+    if (!o) return Fail(o.error());
+    out_shape.push_back(*o);
+  }
+  // Internally always 2-D: a 1-D window is a 1 x L window.
+  const size_t b = spatial == 1 ? 1 : 0;
+  for (size_t d = 0; d < spatial; ++d) {
+    node.kernel[b + d] = kernel[d];
+    node.stride[b + d] = strides[d];
+    node.dilation[b + d] = dilations[d];
+    node.pad[b + d] = pads[d];
+    node.pad[2 + b + d] = pads[d + spatial];
+  }
+  return Ok();
+}
+
+Status Lowerer::LowerConstantLike(const OnnxNode& n) {
+  if (n.op_type == "Constant") {
+    const OnnxAttr* a = n.Find("value");
+    if (a == nullptr || a->kind != OnnxAttr::Kind::kTensor || n.attrs.size() != 1) {
+      return Fail(ErrorCode::kInvalidArgument, "only the 'value' tensor form of Constant is supported");
+    }
+    consts_[n.outputs[0]] = a->t;
+    return Ok();
+  }
+  if (n.inputs.empty()) return Fail(ErrorCode::kInvalidArgument, "missing input");
+  if (n.op_type == "Dropout" && n.outputs.size() > 1) {
+    return Fail(ErrorCode::kInvalidArgument, "Dropout mask output is not supported");
+  }
+  const std::string& in = n.inputs[0];
+  if (n.op_type == "Cast") {
+    const int64_t to = n.Int("to", -1);
+    if (IsConst(in)) {
+      ConstTensor t = consts_.at(in);
+      if (to == 1) {  // FLOAT
+        if (!t.is_float()) {
+          t.f.assign(t.i.begin(), t.i.end());
+          t.i.clear();
+        }
+        t.dtype = DType::kF32;
+      } else if (to == 7 || to == 6) {  // INT64, INT32
+        if (t.is_float()) {
+          for (float v : t.f) t.i.push_back(static_cast<int64_t>(v));
+          t.f.clear();
+        }
+        t.dtype = to == 7 ? DType::kI64 : DType::kI32;
+      } else {
+        return Fail(ErrorCode::kInvalidArgument, "Cast of a constant to type " + std::to_string(to) + " is not supported");
+      }
+      consts_[n.outputs[0]] = std::move(t);
+      return Ok();
+    }
+    EDGE_ASSIGN_OR_RETURN(Sym s, Get(in));
+    if (to == 1 && s.kind == Sym::Kind::kFloat) {
+      syms_[n.outputs[0]] = s;
+      return Ok();
+    }
+    return Fail(ErrorCode::kInvalidArgument, "Cast of a non-constant tensor is not supported");
+  }
+  // Identity / Dropout (inference): a new name for the same thing.
+  if (IsConst(in)) {
+    consts_[n.outputs[0]] = consts_.at(in);
+  } else if (IsQConst(in)) {
+    qconsts_[n.outputs[0]] = qconsts_.at(in);
+  } else {
+    EDGE_ASSIGN_OR_RETURN(Sym s, Get(in));
+    syms_[n.outputs[0]] = s;
+  }
+  return Ok();
+}
+
+}  // namespace edge::engine::lowering

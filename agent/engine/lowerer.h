@@ -1,0 +1,163 @@
+// The lowering pass's internals (agent/engine/lower.h is the interface): what each ONNX tensor
+// name stands for, and the Lowerer that turns the graph's nodes into engine ops. Members by file:
+// lower.cpp (the graph walk), lower_values.cpp (values, constants, attributes, windows),
+// lower_quant.cpp (QDQ matching, Quantize/DequantizeLinear), lower_conv_gemm.cpp,
+// lower_elementwise.cpp and lower_layout.cpp (one family of operators each).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <optional>
+#include <set>
+#include <unordered_map>
+
+#include "agent/engine/lower.h"
+#include "agent/engine/shape_rules.h"
+
+namespace edge::engine::lowering {
+
+
+// What an ONNX tensor name stands for during lowering.
+struct Sym {
+  enum class Kind { kFloat, kQuant, kInt8Raw, kConst, kQConst } kind = Kind::kFloat;
+  int value = -1;        // kFloat, kQuant (float meaning of an int8 value), kInt8Raw
+  bool u8_domain = false;  // kInt8Raw produced by a uint8 QuantizeLinear
+};
+
+// DequantizeLinear of a constant: integers (uint8 already shifted to int8) and their scales.
+struct QConst {
+  ConstTensor q;
+  std::vector<float> scales;
+  std::vector<int32_t> zps;
+  int64_t axis = -1;  // -1: per tensor
+  bool is_int32 = false;
+};
+
+// The QuantizeLinear (and optional Relu/Clip before it) that closes a fusable int8 op.
+struct QuantTail {
+  std::vector<size_t> consumed;
+  std::string out_name;
+  QParams q;
+  bool u8 = false;
+  int32_t qmin = -128, qmax = 127;
+};
+
+class Lowerer {
+ public:
+  Lowerer(const OnnxGraph& onnx, const LowerOptions& options) : onnx_(onnx), options_(options) {}
+
+  Result<Graph> Run();
+
+ private:
+  // ---------------------------------------------------------------- graph structure
+  Result<std::vector<size_t>> TopologicalOrder();
+
+  int AddActivation(Value v);
+
+  Result<int> NewValue(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                       QParams q = {}) {
+    auto count = CheckedElementCount(shape);
+    if (!count) return Fail(count.error().Wrap("output '" + name + "'"));
+    Value v;
+    v.name = name;
+    v.dtype = dtype;
+    v.shape = std::move(shape);
+    v.elements = *count;
+    v.q = q;
+    return g_.AddValue(std::move(v));
+  }
+
+  int AddNode(Node n);
+
+  Node MakeNode(OpKind kind, const OnnxNode& src);
+
+  // ---------------------------------------------------------------- symbol access
+  Result<Sym> Get(const std::string& name);
+
+  bool IsConst(const std::string& name) const;
+  bool IsQConst(const std::string& name) const;
+
+  Result<const ConstTensor*> Const(const std::string& name, const std::string& role);
+
+  static ConstTensor Dequantize(const QConst& qc);
+
+  // The float constant behind a name (a plain constant or a dequantized one).
+  std::optional<ConstTensor> FloatConst(const std::string& name);
+
+  int ConstFloatValue(const std::string& name, ConstTensor t);
+
+  // The float value for a tensor, inserting a DequantizeLinear step for int8 activations.
+  Result<int> AsFloat(const std::string& name);
+
+  bool IsQuant(const std::string& name);
+
+  void SetFloat(const std::string& name, int v) { syms_[name] = Sym{Sym::Kind::kFloat, v, false}; }
+  void SetQuant(const std::string& name, int v) { syms_[name] = Sym{Sym::Kind::kQuant, v, false}; }
+
+  // ---------------------------------------------------------------- QDQ fusion
+  Result<std::optional<std::pair<QParams, bool>>> QuantizeParams(const OnnxNode& q);
+
+  bool SingleConsumer(const std::string& name, size_t& consumer) const;
+
+  // Finds DequantizeLinear-fed op output -> [Relu | Clip] -> QuantizeLinear.
+  Result<std::optional<QuantTail>> MatchQuantTail(const std::string& out);
+
+  std::optional<std::pair<float, float>> ClipBounds(const OnnxNode& n);
+
+  Result<int> FinishQuant(const QuantTail& tail, const std::vector<int64_t>& shape, Node& node);
+
+  // ---------------------------------------------------------------- per-op lowering
+  // Emits `node` on the float form of its first input; the output is float of `shape`.
+  Status EmitFloat(const OnnxNode& n, Node node, const std::vector<int64_t>& shape);
+  // Emits `node` on the int8 value `x`; the output keeps x's quantization (layout ops and max,
+  // which commute with dequantization).
+  Status EmitQuantSameParams(const OnnxNode& n, Node node, int x, const std::vector<int64_t>& shape);
+  // Bias element `i` in the int32 accumulator scale `acc_scale` (input scale x weight scale):
+  // an int32 QDQ bias already in that scale is taken as is, anything else is requantized from
+  // the float bias with round-half-to-even and saturation.
+  static int32_t AccumulatorBias(const ConstTensor& bias, const QConst* bq, int64_t i, float acc_scale);
+  // When the single input is int8 and a QuantizeLinear follows, emits `node` as the int8 op
+  // `qkind` ending in that quantization and returns true; otherwise leaves `node` unchanged.
+  Result<bool> TryQuantUnary(const OnnxNode& n, Node& node, OpKind qkind, const std::vector<int64_t>& shape);
+  Status LowerNode(size_t idx, const OnnxNode& n);
+  Status LowerConstantLike(const OnnxNode& n);
+  Status LowerQuantize(const OnnxNode& n);
+  Status LowerDequantize(const OnnxNode& n);
+  Status LowerConv(const OnnxNode& n);
+  Status LowerGemmLike(const OnnxNode& n);
+  Status LowerBinary(const OnnxNode& n);
+  Status LowerUnary(const OnnxNode& n);
+  Status LowerPool(const OnnxNode& n);
+  Status LowerReshapeLike(const OnnxNode& n);
+  Status LowerTranspose(const OnnxNode& n);
+  Status LowerConcat(const OnnxNode& n);
+  Status LowerPad(const OnnxNode& n);
+  Status LowerSoftmax(const OnnxNode& n);
+  Status LowerReduceMean(const OnnxNode& n);
+  Status LowerBatchNorm(const OnnxNode& n);
+
+  Status CheckAttrs(const OnnxNode& n, std::initializer_list<const char*> known);
+
+  const std::vector<int64_t>& ShapeOf(int v) const { return g_.values[v].shape; }
+  Result<std::vector<int64_t>> ShapeOfName(const std::string& name);
+
+  Status ParseWindow(const OnnxNode& n, size_t spatial, const std::vector<int64_t>& in_shape,
+                     const std::vector<int64_t>& kernel, Node& node, std::vector<int64_t>& out_shape,
+                     bool allow_ceil);
+
+  const OnnxGraph& onnx_;
+  LowerOptions options_;
+  Graph g_;
+  std::vector<size_t> order_;
+  std::unordered_map<std::string, Sym> syms_;
+  std::unordered_map<std::string, ConstTensor> consts_;
+  std::unordered_map<std::string, QConst> qconsts_;
+  std::unordered_map<std::string, int> const_values_;
+  std::unordered_map<int, int> dequantized_;
+  std::unordered_map<std::string, std::vector<size_t>> consumers_;
+  std::set<std::string> graph_outputs_;
+  std::set<size_t> consumed_;
+};
+
+}  // namespace edge::engine::lowering
