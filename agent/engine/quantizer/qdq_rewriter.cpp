@@ -1,0 +1,409 @@
+// Rewrites an fp32 ONNX graph into QDQ form: QuantizeLinear -> DequantizeLinear pairs on the
+// activations around every quantizable node, int8 per-channel weights and int32 biases behind
+// DequantizeLinear. Relu/Clip right after Conv/Gemm/MatMul/Add share that node's output
+// quantization (they become the requantization clamp in the engine). Data-movement ops keep
+// their input's parameters so that quantization commutes with them.
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <cstring>
+
+#include "agent/engine/quantizer/qdq_rewriter.h"
+
+#include "agent/engine/quantizer/quantizer.h"
+#include "edge_onnx/onnx.pb.h"
+
+namespace edge::engine {
+namespace {
+
+
+const std::set<std::string> kWeightOps = {"Conv", "Gemm", "MatMul"};
+const std::set<std::string> kComputeOps = {"Add", "Mul", "Relu", "Clip", "Sigmoid", "Tanh",
+                                           "LeakyRelu", "HardSigmoid", "HardSwish",
+                                           "AveragePool", "GlobalAveragePool", "Concat", "ReduceMean"};
+// Quantization commutes with these: output parameters are the input's.
+const std::set<std::string> kMovementOps = {"MaxPool", "Flatten", "Reshape", "Transpose",
+                                            "Squeeze", "Unsqueeze", "Pad"};
+
+struct QParamsF {
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+};
+
+QParamsF ActivationParams(TensorRange r) {
+  const float lo = std::min(0.0f, r.lo), hi = std::max(0.0f, r.hi);
+  QParamsF q;
+  q.scale = (hi - lo) / 255.0f;
+  if (!(q.scale > 0.0f) || !std::isfinite(q.scale)) {
+    q.scale = 1.0f;
+    q.zero_point = 0;
+    return q;
+  }
+  q.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-128.0 - double(lo) / q.scale), -128.0, 127.0));
+  return q;
+}
+
+const onnx::TensorProto* FindInit(const onnx::GraphProto& g, const std::string& name) {
+  for (const auto& t : g.initializer()) {
+    if (t.name() == name) return &t;
+  }
+  return nullptr;
+}
+
+std::vector<float> FloatData(const onnx::TensorProto& t) {
+  std::vector<float> v;
+  if (t.has_raw_data()) {
+    v.resize(t.raw_data().size() / 4);
+    std::memcpy(v.data(), t.raw_data().data(), v.size() * 4);
+  } else {
+    v.assign(t.float_data().begin(), t.float_data().end());
+  }
+  return v;
+}
+
+int64_t AttrInt(const onnx::NodeProto& n, const std::string& name, int64_t fallback) {
+  for (const auto& a : n.attribute()) {
+    if (a.name() == name) return a.i();
+  }
+  return fallback;
+}
+float AttrFloat(const onnx::NodeProto& n, const std::string& name, float fallback) {
+  for (const auto& a : n.attribute()) {
+    if (a.name() == name) return a.f();
+  }
+  return fallback;
+}
+
+class QdqRewriter {
+ public:
+  QdqRewriter(onnx::ModelProto& model, const std::map<std::string, TensorRange>& ranges)
+      : g_(*model.mutable_graph()), ranges_(ranges) {}
+
+  Result<QuantizeReport> Run() {
+    for (const auto& t : g_.initializer()) inits_.insert(t.name());
+    for (int i = 0; i < g_.node_size(); ++i) {
+      for (const auto& in : g_.node(i).input()) consumers_[in].push_back(i);
+      for (const auto& out : g_.node(i).output()) producer_[out] = i;
+    }
+    for (const auto& o : g_.output()) graph_outputs_.insert(o.name());
+    // Constant nodes become initializers so weights can be quantized wherever they come from.
+    SelectNodes();
+    AssignParams();
+    EDGE_TRY(QuantizeWeights());
+    InsertActivationQdq();
+    QuantizeReport report;
+    report.quantized_nodes = static_cast<int64_t>(selected_.size());
+    report.float_nodes = g_.node_size() - static_cast<int64_t>(selected_.size()) - inserted_nodes_;
+    return report;
+  }
+
+ private:
+  bool IsActivation(const std::string& name) const { return !name.empty() && inits_.count(name) == 0; }
+
+  bool SingleConsumer(const std::string& name, int& consumer) const {
+    if (graph_outputs_.count(name) != 0) return false;
+    auto it = consumers_.find(name);
+    if (it == consumers_.end() || it->second.size() != 1) return false;
+    consumer = it->second[0];
+    return true;
+  }
+
+  bool Quantizable(const onnx::NodeProto& n) const {
+    const std::string& op = n.op_type();
+    if (kWeightOps.count(op) != 0) {
+      if (n.input_size() < 2 || inits_.count(n.input(1)) == 0) return false;
+      if (op == "Gemm" && (AttrFloat(n, "alpha", 1.0f) != 1.0f || AttrFloat(n, "beta", 1.0f) != 1.0f ||
+                           AttrInt(n, "transA", 0) != 0)) {
+        return false;
+      }
+      const onnx::TensorProto* w = FindInit(g_, n.input(1));
+      if (w == nullptr || w->data_type() != onnx::TensorProto::FLOAT) return false;
+      if (op == "MatMul" && w->dims_size() != 2) return false;
+      if (op == "Gemm" && n.input_size() > 2 && !n.input(2).empty()) {
+        const onnx::TensorProto* c = FindInit(g_, n.input(2));
+        if (c == nullptr || c->dims_size() != 1) return false;
+      }
+      return true;
+    }
+    if (op == "Clip") {
+      for (int k = 1; k < n.input_size(); ++k) {
+        if (!n.input(k).empty() && inits_.count(n.input(k)) == 0) return false;
+      }
+    }
+    if (op == "Pad") {
+      if (n.input_size() > 2 && !n.input(2).empty()) return false;  // non-zero pad values stay float
+    }
+    return kComputeOps.count(op) != 0 || kMovementOps.count(op) != 0;
+  }
+
+  void SelectNodes() {
+    for (int i = 0; i < g_.node_size(); ++i) {
+      const auto& n = g_.node(i);
+      if (!Quantizable(n) || fused_.count(i) != 0) continue;
+      selected_.insert(i);
+      // Relu/Clip right after a matrix op or Add: quantize after the activation only.
+      int c = 0;
+      if ((kWeightOps.count(n.op_type()) != 0 || n.op_type() == "Add") && SingleConsumer(n.output(0), c) &&
+          (g_.node(c).op_type() == "Relu" || (g_.node(c).op_type() == "Clip" && Quantizable(g_.node(c))))) {
+        fused_.insert(c);
+        selected_.insert(c);
+        skip_tensor_.insert(n.output(0));
+      }
+    }
+    for (int i : selected_) {
+      const auto& n = g_.node(i);
+      const int data_inputs = kWeightOps.count(n.op_type()) != 0 ? 1
+                              : (n.op_type() == "Add" || n.op_type() == "Mul" || n.op_type() == "Concat")
+                                  ? n.input_size()
+                                  : 1;
+      for (int k = 0; k < data_inputs; ++k) {
+        if (IsActivation(n.input(k)) && skip_tensor_.count(n.input(k)) == 0) tensors_.insert(n.input(k));
+      }
+      if (skip_tensor_.count(n.output(0)) == 0) tensors_.insert(n.output(0));
+    }
+  }
+
+  void AssignParams() {
+    for (const auto& t : tensors_) {
+      auto it = ranges_.find(t);
+      params_[t] = ActivationParams(it != ranges_.end() ? it->second : TensorRange{});
+    }
+    // Movement ops pass their input's parameters on (nodes are in topological order).
+    for (int i = 0; i < g_.node_size(); ++i) {
+      const auto& n = g_.node(i);
+      if (selected_.count(i) == 0 || kMovementOps.count(n.op_type()) == 0) continue;
+      if (params_.count(n.input(0)) != 0) params_[n.output(0)] = params_[n.input(0)];
+    }
+  }
+
+  std::string Unique(const std::string& base) {
+    std::string name = base;
+    for (int k = 1; taken_.count(name) != 0 || inits_.count(name) != 0 || producer_.count(name) != 0; ++k) {
+      name = base + "_" + std::to_string(k);
+    }
+    taken_.insert(name);
+    return name;
+  }
+
+  void AddScalarInit(const std::string& name, float scale) {
+    auto* t = g_.add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_float_data(scale);
+    inits_.insert(name);
+  }
+  void AddZeroPointInit(const std::string& name, int32_t zp) {
+    auto* t = g_.add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT8);
+    t->add_int32_data(zp);
+    inits_.insert(name);
+  }
+
+  Status QuantizeWeights() {
+    for (int i : selected_) {
+      auto* n = g_.mutable_node(i);
+      if (kWeightOps.count(n->op_type()) == 0) continue;
+      const onnx::TensorProto* w = FindInit(g_, n->input(1));
+      const std::vector<float> wf = FloatData(*w);
+      std::vector<int64_t> dims(w->dims().begin(), w->dims().end());
+      // Output channels: Conv axis 0, Gemm transB axis 0, otherwise axis 1 of [K, N].
+      const bool trans_b = n->op_type() == "Gemm" && AttrInt(*n, "transB", 0) != 0;
+      const int axis = n->op_type() == "Conv" || trans_b ? 0 : 1;
+      const int64_t channels = dims[axis];
+      int64_t inner = 1;
+      for (size_t d = axis + 1; d < dims.size(); ++d) inner *= dims[d];
+      std::vector<float> absmax(static_cast<size_t>(channels), 0.0f);
+      for (size_t k = 0; k < wf.size(); ++k) {
+        const int64_t c = (static_cast<int64_t>(k) / inner) % channels;
+        absmax[c] = std::max(absmax[c], std::abs(wf[k]));
+      }
+      std::vector<float> scales(static_cast<size_t>(channels));
+      for (int64_t c = 0; c < channels; ++c) scales[c] = absmax[c] > 0.0f ? absmax[c] / 127.0f : 1.0f;
+      const std::string wname = n->input(1);
+      auto* wq = g_.add_initializer();
+      wq->set_name(Unique(wname + "_quantized"));
+      wq->set_data_type(onnx::TensorProto::INT8);
+      for (int64_t d : dims) wq->add_dims(d);
+      std::string raw(wf.size(), '\0');
+      for (size_t k = 0; k < wf.size(); ++k) {
+        const int64_t c = (static_cast<int64_t>(k) / inner) % channels;
+        raw[k] = static_cast<char>(static_cast<int8_t>(std::clamp(std::nearbyint(wf[k] / scales[c]), -127.0f, 127.0f)));
+      }
+      wq->set_raw_data(raw);
+      const std::string ws = Unique(wname + "_scale"), wz = Unique(wname + "_zero_point");
+      auto* st = g_.add_initializer();
+      st->set_name(ws);
+      st->set_data_type(onnx::TensorProto::FLOAT);
+      st->add_dims(channels);
+      for (float s : scales) st->add_float_data(s);
+      auto* zt = g_.add_initializer();
+      zt->set_name(wz);
+      zt->set_data_type(onnx::TensorProto::INT8);
+      zt->add_dims(channels);
+      for (int64_t c = 0; c < channels; ++c) zt->add_int32_data(0);
+      const std::string wdq = Unique(wname + "_dequantized");
+      AddDq(wq->name(), ws, wz, wdq, axis);
+      n->set_input(1, wdq);
+      // Bias: int32 in the scale input_scale * weight_scale[c], zero point 0.
+      if (n->input_size() > 2 && !n->input(2).empty()) {
+        const onnx::TensorProto* b = FindInit(g_, n->input(2));
+        auto xp = params_.find(n->input(0));
+        if (b == nullptr || xp == params_.end()) continue;
+        const std::vector<float> bf = FloatData(*b);
+        if (static_cast<int64_t>(bf.size()) != channels) continue;
+        const std::string bname = n->input(2);
+        auto* bq = g_.add_initializer();
+        bq->set_name(Unique(bname + "_quantized"));
+        bq->set_data_type(onnx::TensorProto::INT32);
+        bq->add_dims(channels);
+        auto* bs = g_.add_initializer();
+        bs->set_name(Unique(bname + "_scale"));
+        bs->set_data_type(onnx::TensorProto::FLOAT);
+        bs->add_dims(channels);
+        auto* bz = g_.add_initializer();
+        bz->set_name(Unique(bname + "_zero_point"));
+        bz->set_data_type(onnx::TensorProto::INT32);
+        bz->add_dims(channels);
+        for (int64_t c = 0; c < channels; ++c) {
+          const float s = xp->second.scale * scales[c];
+          bq->add_int32_data(static_cast<int32_t>(
+              std::clamp(std::nearbyint(double(bf[c]) / s), double(INT32_MIN), double(INT32_MAX))));
+          bs->add_float_data(s);
+          bz->add_int32_data(0);
+        }
+        const std::string bdq = Unique(bname + "_dequantized");
+        AddDq(bq->name(), bs->name(), bz->name(), bdq, 0);
+        n->set_input(2, bdq);
+      }
+    }
+    return Ok();
+  }
+
+  void AddDq(const std::string& in, const std::string& scale, const std::string& zp,
+             const std::string& out, int axis) {
+    onnx::NodeProto dq;
+    dq.set_op_type("DequantizeLinear");
+    dq.set_name(out);
+    dq.add_input(in);
+    dq.add_input(scale);
+    dq.add_input(zp);
+    dq.add_output(out);
+    if (axis >= 0) {
+      auto* a = dq.add_attribute();
+      a->set_name("axis");
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(axis);
+    }
+    weight_dq_.push_back(std::move(dq));
+  }
+
+  // Each quantized tensor T: its producer now writes T_float, followed by
+  // Q(T_float) -> T_quantized and DQ -> T, so every reader (and graph output) keeps the name.
+  void InsertActivationQdq() {
+    std::vector<onnx::NodeProto> before_all;  // for graph inputs
+    std::map<int, std::vector<onnx::NodeProto>> after;
+    for (const auto& t : tensors_) {
+      auto pit = params_.find(t);
+      if (pit == params_.end()) continue;
+      const QParamsF q = pit->second;
+      const std::string s = Unique(t + "_scale"), z = Unique(t + "_zero_point");
+      AddScalarInit(s, q.scale);
+      AddZeroPointInit(z, q.zero_point);
+      const std::string qname = Unique(t + "_quantized");
+      std::string float_name;
+      auto prod = producer_.find(t);
+      if (prod != producer_.end()) {
+        float_name = Unique(t + "_float");
+        auto* p = g_.mutable_node(prod->second);
+        for (int k = 0; k < p->output_size(); ++k) {
+          if (p->output(k) == t) p->set_output(k, float_name);
+        }
+      } else {
+        // A graph input keeps its name; its readers move to the dequantized copy.
+        float_name = t;
+      }
+      onnx::NodeProto qn;
+      qn.set_op_type("QuantizeLinear");
+      qn.set_name(qname);
+      qn.add_input(float_name);
+      qn.add_input(s);
+      qn.add_input(z);
+      qn.add_output(qname);
+      onnx::NodeProto dq;
+      dq.set_op_type("DequantizeLinear");
+      dq.set_name(qname + "_dq");
+      dq.add_input(qname);
+      dq.add_input(s);
+      dq.add_input(z);
+      if (prod != producer_.end()) {
+        dq.add_output(t);
+        after[prod->second].push_back(std::move(qn));
+        after[prod->second].push_back(std::move(dq));
+      } else {
+        const std::string dq_name = Unique(t + "_dequantized");
+        dq.add_output(dq_name);
+        for (int c : consumers_[t]) {
+          auto* n = g_.mutable_node(c);
+          for (int k = 0; k < n->input_size(); ++k) {
+            if (n->input(k) == t) n->set_input(k, dq_name);
+          }
+        }
+        before_all.push_back(std::move(qn));
+        before_all.push_back(std::move(dq));
+      }
+    }
+    // Rebuild the node list: weight DQs and input QDQs first, then each node and its QDQ.
+    google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
+    nodes.Swap(g_.mutable_node());
+    for (auto& n : weight_dq_) *g_.add_node() = std::move(n);
+    for (auto& n : before_all) *g_.add_node() = std::move(n);
+    inserted_nodes_ = static_cast<int64_t>(weight_dq_.size() + before_all.size());
+    for (int i = 0; i < nodes.size(); ++i) {
+      *g_.add_node() = nodes.Get(i);
+      for (auto& n : after[i]) {
+        *g_.add_node() = std::move(n);
+        ++inserted_nodes_;
+      }
+    }
+    RemoveUnusedInitializers();
+  }
+
+  // The fp32 weights replaced by their int8 versions would otherwise stay in the file.
+  void RemoveUnusedInitializers() {
+    std::set<std::string> used;
+    for (const auto& n : g_.node()) used.insert(n.input().begin(), n.input().end());
+    for (const auto& o : g_.output()) used.insert(o.name());
+    google::protobuf::RepeatedPtrField<onnx::TensorProto> kept;
+    for (const auto& t : g_.initializer()) {
+      if (used.count(t.name()) != 0) *kept.Add() = t;
+    }
+    g_.mutable_initializer()->Swap(&kept);
+    google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> inputs;
+    for (const auto& in : g_.input()) {
+      if (used.count(in.name()) != 0 || inits_.count(in.name()) == 0) *inputs.Add() = in;
+    }
+    g_.mutable_input()->Swap(&inputs);
+  }
+
+  onnx::GraphProto& g_;
+  const std::map<std::string, TensorRange>& ranges_;
+  std::set<std::string> inits_, graph_outputs_, taken_, skip_tensor_, tensors_;
+  std::map<std::string, std::vector<int>> consumers_;
+  std::map<std::string, int> producer_;
+  std::set<int> selected_, fused_;
+  std::map<std::string, QParamsF> params_;
+  std::vector<onnx::NodeProto> weight_dq_;
+  int64_t inserted_nodes_ = 0;
+};
+
+}  // namespace
+
+Result<QuantizeReport> RewriteToQdq(onnx::ModelProto& model, const std::map<std::string, TensorRange>& ranges) {
+  return QdqRewriter(model, ranges).Run();
+}
+
+}  // namespace edge::engine

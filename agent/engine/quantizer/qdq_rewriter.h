@@ -1,0 +1,19 @@
+// The QDQ rewrite behind QuantizeModel (quantizer.h), given calibrated activation ranges.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "agent/engine/quantizer/quantizer.h"
+#include "common/core/result.h"
+
+namespace onnx {
+class ModelProto;
+}
+
+namespace edge::engine {
+
+// Rewrites `model` (constants already initializers) in place into QDQ form; see quantizer.cpp.
+Result<QuantizeReport> RewriteToQdq(onnx::ModelProto& model, const std::map<std::string, TensorRange>& ranges);
+
+}  // namespace edge::engine
