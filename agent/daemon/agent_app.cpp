@@ -13,7 +13,6 @@ namespace edge::agent {
 namespace {
 const char* kGenerationKey = "desired_generation";  // the newest desired-state generation seen
 constexpr auto kTick = std::chrono::milliseconds(500);
-constexpr auto kMinReportGap = std::chrono::milliseconds(200);
 }  // namespace
 
 AgentApp::AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock& clock)
@@ -27,7 +26,9 @@ AgentApp::AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock&
       identity_(config_, clock),
       trust_(config_, clock),
       driver_(*this, clock),
-      serving_(repo_, registry_) {}
+      serving_(repo_, registry_),
+      pacer_(std::chrono::milliseconds(200), std::chrono::milliseconds(500),
+             std::chrono::seconds(config_.report_interval_seconds)) {}
 
 AgentApp::~AgentApp() { Stop(); }
 
@@ -281,19 +282,18 @@ void AgentApp::MaybeRenewCertificate() {
 // ---- reports and ticks ---------------------------------------------------------------------
 
 void AgentApp::RequestReport() {
-  const auto now = std::chrono::steady_clock::now();
-  if (now - last_report_ >= kMinReportGap) return SendReport();
-  if (report_pending_) return;
-  report_pending_ = true;
-  report_soon_timer_.expires_at(last_report_ + kMinReportGap);
+  const auto soon = pacer_.StateChanged(std::chrono::steady_clock::now());
+  if (soon.send_now) return SendReport();
+  if (!soon.schedule) return;  // one is already on its way
+  report_soon_timer_.expires_at(soon.at);
   report_soon_timer_.async_wait([this](const boost::system::error_code& ec) {
-    report_pending_ = false;
+    pacer_.Fired();
     if (!ec) SendReport();
   });
 }
 
 void AgentApp::SendReport() {
-  last_report_ = std::chrono::steady_clock::now();
+  pacer_.Sent(std::chrono::steady_clock::now());
   auto report = ModelsReport(driver_.records());
   {
     std::lock_guard lock(snapshot_mu_);
@@ -336,11 +336,7 @@ void AgentApp::ScheduleTicks() {
     if (ec) return;
     if (driver_.HasStalled()) Dispatch(driver_.RetryStalled());
     // Frequent while busy (progress), every report_interval_seconds otherwise.
-    const auto now = std::chrono::steady_clock::now();
-    const auto interval = driver_.Busy() ? std::chrono::milliseconds(500)
-                                         : std::chrono::milliseconds(config_.report_interval_seconds * 1000);
-    if (now - last_periodic_report_ >= interval) {
-      last_periodic_report_ = now;
+    if (pacer_.PeriodicDue(std::chrono::steady_clock::now(), driver_.Busy())) {
       SendReport();
       MaybeRenewCertificate();
       trust_.BlocksInstalls();  // logs once when the held policy expires while running

@@ -20,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "agent/core/report_pacer.h"
 #include "agent/core/update_driver.h"
 #include "agent/daemon/config.h"
 #include "agent/daemon/identity.h"
@@ -67,7 +68,7 @@ class AgentApp : private UpdatePorts {
   std::set<std::string> BlobsInFlight() const;
   void MaybeRenewCertificate();
 
-  // A status report soon (state changes), at most one per kMinReportGap.
+  // A status report soon after a state change, paced by pacer_.
   void RequestReport();
   // Refreshes the snapshot the link thread reads for its hello, and sends a report.
   void SendReport();
@@ -100,9 +101,7 @@ class AgentApp : private UpdatePorts {
   bool connected_ = false;
   bool renewing_ = false;
   std::thread renew_thread_;
-  bool report_pending_ = false;
-  std::chrono::steady_clock::time_point last_report_{};
-  std::chrono::steady_clock::time_point last_periodic_report_{};
+  ReportPacer pacer_;
   uint64_t last_generation_ = 0;  // newest desired-state generation seen (persisted)
   int64_t started_at_ = 0;
   ProcessSample last_sample_;

@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 
+#include "agent/core/report_pacer.h"
 #include "agent/core/update_driver.h"
 #include "common/bundle/bundle.h"
 #include "common/crypto/sha256.h"
@@ -376,4 +377,36 @@ TEST_CASE("Driver: under any sequence of events every update ends in exactly one
       CHECK(ends[version] == (in_flight ? 0 : 1));
     }
   }
+}
+
+TEST_CASE("Report pacing: state changes soon but at most one per gap, periodic by busyness", "[driver]") {
+  using namespace std::chrono_literals;
+  ReportPacer pacer(200ms, 500ms, 30s);
+  const ReportPacer::TimePoint t0 = ReportPacer::TimePoint{} + 1h;
+  auto soon = pacer.StateChanged(t0);
+  CHECK(soon.send_now);
+  pacer.Sent(t0);
+  // Changes inside the gap: one timer, at the end of the gap, however many changes.
+  soon = pacer.StateChanged(t0 + 50ms);
+  CHECK_FALSE(soon.send_now);
+  CHECK(soon.schedule);
+  CHECK(soon.at == t0 + 200ms);
+  for (int i = 0; i < 100; ++i) {
+    auto again = pacer.StateChanged(t0 + 60ms + std::chrono::milliseconds(i));
+    CHECK_FALSE(again.send_now);
+    CHECK_FALSE(again.schedule);
+  }
+  pacer.Fired();
+  pacer.Sent(t0 + 200ms);
+  CHECK_FALSE(pacer.StateChanged(t0 + 300ms).send_now);
+  pacer.Fired();
+  CHECK(pacer.StateChanged(t0 + 401ms).send_now);
+  // Periodic: every 500 ms while busy, every 30 s otherwise.
+  CHECK(pacer.PeriodicDue(t0, false));
+  CHECK_FALSE(pacer.PeriodicDue(t0 + 10s, false));
+  CHECK(pacer.PeriodicDue(t0 + 10s, true));
+  CHECK_FALSE(pacer.PeriodicDue(t0 + 10s + 400ms, true));
+  CHECK(pacer.PeriodicDue(t0 + 10s + 500ms, true));
+  CHECK_FALSE(pacer.PeriodicDue(t0 + 39s, false));
+  CHECK(pacer.PeriodicDue(t0 + 41s, false));
 }
