@@ -98,6 +98,9 @@ std::vector<Command> UpdateDriver::Offer(const TargetOffer& offer) {
 std::vector<Command> UpdateDriver::Complete(const std::string& model, uint64_t epoch, UpdateEvent event,
                                             const std::string& detail) {
   if (!records_.count(model) || Epoch(model) != epoch) return {};  // a stale result of an abandoned step
+  // A transition of this model waits to be written (a new target, or this epoch's own result):
+  // it decides what comes next, and any other result of the old epoch is stale.
+  if (stalled_.count(model)) return {};
   return Apply(model, Pending{event, detail, std::nullopt});
 }
 

@@ -223,6 +223,7 @@ void AgentApp::OnStepDone(const std::string& model, uint64_t epoch, UpdateEvent 
 
 void AgentApp::Dispatch(std::vector<Command> commands) {
   for (auto& c : commands) {
+    PinBlobs(c);
     switch (c.action) {
       case UpdateAction::kNone:
         break;
@@ -240,21 +241,21 @@ void AgentApp::Dispatch(std::vector<Command> commands) {
         }
         [[fallthrough]];
       default:
-        steps_->Run(c, StepInputs{trust_.policy(), clock_.NowUnix(), BlobsInFlight()});
+        steps_->Run(c, StepInputs{trust_.policy(), clock_.NowUnix()});
         break;
     }
   }
   if (!commands.empty()) RequestReport();
 }
 
-std::set<std::string> AgentApp::BlobsInFlight() const {
-  std::set<std::string> out;
-  for (const auto& [name, r] : driver_.records()) {
-    if (!IsBusy(r.state)) continue;
-    if (auto m = bundle::UnverifiedManifest(r.target_envelope))
-      for (const auto& b : m->blobs) out.insert(b.digest);
-  }
-  return out;
+void AgentApp::PinBlobs(const Command& c) {
+  // An update in flight pins its target's blobs against collection, from before its download
+  // step looks at what is on disk until it ends.
+  std::set<std::string> digests;
+  if (IsBusy(c.record.state))
+    if (auto m = bundle::UnverifiedManifest(c.record.target_envelope))
+      for (const auto& b : m->blobs) digests.insert(b.digest);
+  serving_.Pin(c.model, std::move(digests));
 }
 
 void AgentApp::MaybeRenewCertificate() {

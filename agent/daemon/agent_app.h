@@ -65,7 +65,7 @@ class AgentApp : private UpdatePorts {
   // Runs the driver's commands: steps on their workers, probation on the watcher.
   void Dispatch(std::vector<Command> commands);
   void OnStepDone(const std::string& model, uint64_t epoch, UpdateEvent event, const std::string& detail);
-  std::set<std::string> BlobsInFlight() const;
+  void PinBlobs(const Command& command);
   void MaybeRenewCertificate();
 
   // A status report soon after a state change, paced by pacer_.

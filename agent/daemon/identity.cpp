@@ -16,7 +16,9 @@ Result<Identity> IdentityManager::LoadOrEnroll(const std::function<Status(const 
   auto ca = tls::ReadPem(config_.ca_file);
   if (!ca) return Fail(ca.error());
   std::error_code ec;
-  if (std::filesystem::exists(dir / "cert.pem", ec)) {
+  const bool enrolled = std::filesystem::exists(dir / "cert.pem", ec);
+  if (ec) return Fail(ErrorCode::kIo, "cannot read " + (dir / "cert.pem").string() + ": " + ec.message());
+  if (enrolled) {
     EDGE_TRY(RecoverRenewal(dir));
     EDGE_ASSIGN_OR_RETURN(auto cert, fs::ReadFile(dir / "cert.pem", 64 * 1024));
     EDGE_ASSIGN_OR_RETURN(auto key, fs::ReadFile(dir / "key.pem", 64 * 1024));

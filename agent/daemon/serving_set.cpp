@@ -43,19 +43,34 @@ Status ServingSet::Restore(const std::string& model, const std::string& active) 
   return Serve(model, active);
 }
 
-void ServingSet::Collect(const std::string& model, const std::string& keep, const std::set<std::string>& dropped,
-                         const std::set<std::string>& in_flight) {
+void ServingSet::Pin(const std::string& model, std::set<std::string> digests) {
+  std::lock_guard lock(pins_mu_);
+  if (digests.empty()) {
+    pins_.erase(model);
+  } else {
+    pins_[model] = std::move(digests);
+  }
+}
+
+std::string ServingSet::Serving(const std::string& model) const {
+  auto stats = registry_.Snapshot(model);
+  return stats ? stats->version : std::string();
+}
+
+void ServingSet::Collect(const std::string& model, const std::string& keep, const std::set<std::string>& dropped) {
   {
     std::lock_guard lock(mu_);
     auto& versions = loaded_[model];
     for (auto it = versions.begin(); it != versions.end();) it = it->first == keep ? std::next(it) : versions.erase(it);
   }
   if (int n = repo_.CollectVersions(model); n > 0) log::Info("removed old versions", {{"model", model}, {"count", n}});
-  std::set<std::string> unneeded;
+  std::lock_guard lock(pins_mu_);
+  std::set<std::string> pinned, unneeded;
+  for (const auto& [m, digests] : pins_) pinned.insert(digests.begin(), digests.end());
   for (const auto& d : dropped)
-    if (!in_flight.count(d)) unneeded.insert(d);
+    if (!pinned.count(d)) unneeded.insert(d);
   int n = repo_.RemoveUnusedBlobs(unneeded);
-  n += repo_.CollectBlobs(std::chrono::hours(1));
+  n += repo_.CollectBlobs(std::chrono::hours(1), pinned);
   if (n > 0) log::Info("removed unused blobs", {{"count", n}});
 }
 

@@ -28,17 +28,24 @@ class ServingSet {
   std::shared_ptr<const engine::Model> Loaded(const std::string& model, const std::string& version) const;
   // `current` and serving back on `active` (nothing when none was committed). Idempotent.
   Status Restore(const std::string& model, const std::string& active);
+  // The blobs `model`'s update in flight needs (empty: none). Set on the agent's loop before the
+  // update's download step is started, so a collection never removes a blob the download found
+  // on disk and skipped.
+  void Pin(const std::string& model, std::set<std::string> digests);
   // Drops loaded versions other than `keep`, removes installed versions that are neither
   // current nor previous, then the blobs of `dropped` (a target that no longer runs) that
-  // nothing uses and no update in flight needs (`in_flight`), and old unused blobs.
-  void Collect(const std::string& model, const std::string& keep, const std::set<std::string>& dropped,
-               const std::set<std::string>& in_flight);
+  // nothing uses and no update in flight pins, and old unused unpinned blobs.
+  void Collect(const std::string& model, const std::string& keep, const std::set<std::string>& dropped);
+  // The version new requests of `model` get ("" when it is not served).
+  std::string Serving(const std::string& model) const;
 
  private:
   ModelRepo& repo_;
   serve::Registry& registry_;
   mutable std::mutex mu_;
   std::map<std::string, std::map<std::string, std::shared_ptr<const engine::Model>>> loaded_;
+  std::mutex pins_mu_;  // held while pins change and while blobs are removed
+  std::map<std::string, std::set<std::string>> pins_;
 };
 
 }  // namespace edge::agent

@@ -62,7 +62,8 @@ void UpdateSteps::Stop() {
     if (w->thread.joinable()) w->thread.join();
 }
 
-void UpdateSteps::Post(const std::string& model, std::function<void(CancelToken&)> work) {
+void UpdateSteps::Post(const Command& c, std::function<void(CancelToken&)> work) {
+  const std::string& model = c.model;
   std::lock_guard lock(mu_);
   if (stopped_) return;
   auto& w = workers_[model];
@@ -74,8 +75,16 @@ void UpdateSteps::Post(const std::string& model, std::function<void(CancelToken&
   }
   if (w->token) w->token->Cancel();
   w->token = std::make_shared<CancelToken>();
-  boost::asio::post(w->io, [token = w->token, work = std::move(work)] {
-    if (!token->cancelled()) work(*token);
+  boost::asio::post(w->io, [this, model, epoch = c.epoch, token = w->token, work = std::move(work)] {
+    if (token->cancelled()) return;
+    // A step must not take the agent down (an exception on a worker would end the process): it
+    // fails the update, which ends or rolls back as any failure does.
+    try {
+      work(*token);
+    } catch (const std::exception& e) {
+      log::Error("update step threw", {{"model", model}, {"error", e.what()}});
+      if (!token->cancelled()) cb_.done(model, epoch, UpdateEvent::kFailed, std::string("internal error: ") + e.what());
+    }
   });
 }
 
@@ -94,20 +103,24 @@ void UpdateSteps::Run(const Command& c, const StepInputs& inputs) {
     case UpdateAction::kWatch:
       return;
     case UpdateAction::kDownload:
-      return Post(c.model, [this, c, finish](CancelToken& token) {
+      return Post(c, [this, c, finish](CancelToken& token) {
         // While downloading, verifying and installing, the active version serves: a version that
         // was activating or on probation when this target replaced it stops serving now. Tried
-        // once: an active version that cannot serve must not keep the next target from coming.
-        if (repo_.CurrentVersion(c.model).value_or("") != c.record.active_version)
-          if (auto s = serving_.Restore(c.model, c.record.active_version); !s)
-            log::Error("cannot restore the active version before the download",
-                       {{"model", c.model}, {"active", c.record.active_version}, {"error", s.error().message}});
+        // once: an active version that cannot serve must not keep the next target from coming,
+        // but the replaced version, never judged, stops serving all the same.
+        const std::string& active = c.record.active_version;
+        if (repo_.CurrentVersion(c.model).value_or("") != active || serving_.Serving(c.model) != active)
+          if (auto s = serving_.Restore(c.model, active); !s) {
+            log::Error("cannot serve the active version while the next target downloads; the model is not served",
+                       {{"model", c.model}, {"active", active}, {"error", s.error().message}});
+            (void)serving_.Serve(c.model, "");
+          }
         auto m = TargetManifest(c.record);
         finish(m ? Download(c, *m, token) : Status(Fail(m.error().Wrap("stored target is unreadable"))),
                UpdateEvent::kDownloaded, token);
       });
     case UpdateAction::kVerify:
-      return Post(c.model, [this, c, finish, policy = inputs.policy, now = inputs.now](CancelToken& token) {
+      return Post(c, [this, c, finish, policy = inputs.policy, now = inputs.now](CancelToken& token) {
         // The signature again, under the policy held now (it may have rotated), and the floor,
         // then every blob's size and digest.
         Status s = [&]() -> Status {
@@ -121,26 +134,26 @@ void UpdateSteps::Run(const Command& c, const StepInputs& inputs) {
         finish(s, UpdateEvent::kVerified, token);
       });
     case UpdateAction::kInstall:
-      return Post(c.model, [this, c, finish](CancelToken& token) {
+      return Post(c, [this, c, finish](CancelToken& token) {
         auto m = TargetManifest(c.record);
         Status s = m ? repo_.Install(*m, c.record.target_envelope) : Status(Fail(m.error()));
         if (s) CrashPoint("install.done");
         finish(s, UpdateEvent::kInstalled, token);
       });
     case UpdateAction::kActivate:
-      return Post(c.model, [this, c, finish](CancelToken& token) {
+      return Post(c, [this, c, finish](CancelToken& token) {
         auto m = TargetManifest(c.record);
         Status s = m ? Activate(c, *m) : Status(Fail(m.error()));
         finish(s, UpdateEvent::kActivated, token);
       });
     case UpdateAction::kCommit:
-      return Post(c.model, [this, c, in_flight = inputs.in_flight](CancelToken&) {
+      return Post(c, [this, c](CancelToken&) {
         CrashPoint("commit.after_persist");
         log::Info("committed", {{"model", c.model}, {"version", c.record.active_version}, {"floor", c.record.floor}});
-        CollectAfter(c, in_flight);
+        CollectAfter(c);
       });
     case UpdateAction::kRollBack:
-      return Post(c.model, [this, c, done](CancelToken& token) {
+      return Post(c, [this, c, done](CancelToken& token) {
         // Back to the active version: `current` first, then serving. Both steps are idempotent,
         // so a crash here simply runs them again. Never reported done before it is.
         log::Warn("rolling back", {{"model", c.model}, {"from", c.record.target_version},
@@ -150,7 +163,7 @@ void UpdateSteps::Run(const Command& c, const StepInputs& inputs) {
         done(UpdateEvent::kRolledBack, c.record.detail);
       });
     case UpdateAction::kRestoreActive:
-      return Post(c.model, [this, c, in_flight = inputs.in_flight](CancelToken& token) {
+      return Post(c, [this, c](CancelToken& token) {
         // The active version serves. Runs on the model's worker after any step of the replaced
         // target still queued there, so `current` and serving end on the active version (or on
         // nothing when nothing was ever committed) whatever the timing.
@@ -159,13 +172,13 @@ void UpdateSteps::Run(const Command& c, const StepInputs& inputs) {
                                                               : "update failed, keeping the active version",
                   {{"model", c.model}, {"target", c.record.target_version}, {"active", c.record.active_version},
                    {"detail", c.record.detail}});
-        CollectAfter(c, in_flight);
+        CollectAfter(c);
       });
   }
 }
 
 void UpdateSteps::RerunSelfTest(const Command& c) {
-  Post(c.model, [this, c](CancelToken& token) {
+  Post(c, [this, c](CancelToken& token) {
     const std::string& version = c.record.target_version;
     Status s = [&]() -> Status {
       EDGE_ASSIGN_OR_RETURN(auto m, TargetManifest(c.record));
@@ -285,12 +298,12 @@ bool UpdateSteps::RestoreUntilDone(const Command& c, CancelToken& token) {
   }
 }
 
-void UpdateSteps::CollectAfter(const Command& c, const std::set<std::string>& in_flight) {
+void UpdateSteps::CollectAfter(const Command& c) {
   std::set<std::string> dropped;
   if (c.record.target_version != c.record.active_version)
     if (auto m = TargetManifest(c.record))
       for (const auto& b : m->blobs) dropped.insert(b.digest);
-  serving_.Collect(c.model, c.record.active_version, dropped, in_flight);
+  serving_.Collect(c.model, c.record.active_version, dropped);
 }
 
 }  // namespace edge::agent

@@ -43,7 +43,6 @@ class CancelToken {
 struct StepInputs {
   bundle::TrustPolicy policy;         // verify: the policy held now
   int64_t now = 0;
-  std::set<std::string> in_flight;    // blobs of every model's update in progress (kept by collection)
 };
 
 // The blob source (ControllerLink::FetchBlob in the agent): appends `digest` to `partial` from
@@ -84,14 +83,15 @@ class UpdateSteps {
     std::thread thread;
     std::shared_ptr<CancelToken> token;
   };
-  // Posts `work` to the model's worker with a fresh token (cancelling the previous one).
-  void Post(const std::string& model, std::function<void(CancelToken&)> work);
+  // Posts `work` to the command's model's worker with a fresh token (cancelling the previous
+  // one). An exception out of `work` is logged and reported as kFailed for the command's epoch.
+  void Post(const Command& command, std::function<void(CancelToken&)> work);
   Status Download(const Command& c, const bundle::Manifest& m, CancelToken& token);
   Status Activate(const Command& c, const bundle::Manifest& m);
   // Restores the active version, retrying with backoff until it works or the command is
   // cancelled; each failed attempt is logged and shown in reports.
   bool RestoreUntilDone(const Command& c, CancelToken& token);
-  void CollectAfter(const Command& c, const std::set<std::string>& in_flight);
+  void CollectAfter(const Command& c);
 
   const AgentConfig& config_;
   ModelRepo& repo_;

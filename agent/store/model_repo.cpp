@@ -31,7 +31,8 @@ Status ModelRepo::VerifyBlobs(const bundle::Manifest& manifest) {
 
 Status ModelRepo::Install(const bundle::Manifest& m, const std::string& envelope_bytes) {
   const auto final_dir = VersionDir(m.name, m.version);
-  if (stdfs::exists(final_dir / "envelope.json")) return Ok();
+  std::error_code exists_ec;
+  if (stdfs::exists(final_dir / "envelope.json", exists_ec)) return Ok();
   const auto tmp = root_ / "models" / m.name / ("." + m.version + ".tmp");
   std::error_code ec;
   stdfs::remove_all(tmp, ec);
@@ -52,7 +53,8 @@ Status ModelRepo::Install(const bundle::Manifest& m, const std::string& envelope
 
 Status ModelRepo::Activate(const std::string& model, const std::string& new_version, const std::string& old_version) {
   const auto dir = root_ / "models" / model;
-  if (!stdfs::exists(dir / new_version / "envelope.json"))
+  std::error_code exists_ec;
+  if (!stdfs::exists(dir / new_version / "envelope.json", exists_ec))
     return Fail(ErrorCode::kFailedPrecondition, "cannot activate " + model + ":" + new_version + ": it is not installed");
   if (!old_version.empty() && old_version != new_version) EDGE_TRY(fs::ReplaceSymlink(old_version, dir / "previous"));
   return fs::ReplaceSymlink(new_version, dir / "current");
@@ -83,20 +85,23 @@ int ModelRepo::CollectVersions(const std::string& model) {
   std::vector<stdfs::path> old;
   for (auto it = stdfs::directory_iterator(dir, ec); !ec && it != stdfs::directory_iterator(); it.increment(ec)) {
     const auto name = it->path().filename().string();
-    if (it->is_symlink() || !it->is_directory() || name.starts_with(".")) continue;
+    std::error_code type_ec;
+    if (it->is_symlink(type_ec) || !it->is_directory(type_ec) || type_ec || name.starts_with(".")) continue;
     if (std::find(keep.begin(), keep.end(), name) == keep.end()) old.push_back(it->path());
   }
   for (const auto& p : old) stdfs::remove_all(p, ec);
   return static_cast<int>(old.size());
 }
 
-int ModelRepo::CollectBlobs(std::chrono::seconds grace) {
+int ModelRepo::CollectBlobs(std::chrono::seconds grace, const std::set<std::string>& keep) {
   const auto cutoff = std::chrono::system_clock::now() - grace;
   std::vector<stdfs::path> unused;
   std::error_code ec;
   for (auto it = stdfs::directory_iterator(BlobDir(), ec); !ec && it != stdfs::directory_iterator(); it.increment(ec)) {
     struct stat st{};
-    if (it->path().extension() == ".partial" || ::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (it->path().extension() == ".partial" || keep.count(it->path().filename().string()) ||
+        ::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      continue;
     if (st.st_nlink == 1 && std::chrono::system_clock::from_time_t(st.st_mtime) < cutoff) unused.push_back(it->path());
   }
   for (const auto& p : unused) ::unlink(p.c_str());

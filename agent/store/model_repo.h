@@ -44,9 +44,10 @@ class ModelRepo {
   // (after a commit, only those two may be needed again). Returns how many.
   int CollectVersions(const std::string& model);
   // Removes complete blobs no installed version uses (installed files are hard links to their
-  // blob, so a link count of 1 means unused) and not modified for `grace`: a blob downloaded or
-  // imported for an update still in progress is recent. Returns how many.
-  int CollectBlobs(std::chrono::seconds grace);
+  // blob, so a link count of 1 means unused), not in `keep` (the blobs of updates in flight) and
+  // not modified for `grace` (a blob imported for a local install not yet picked up is recent).
+  // Returns how many.
+  int CollectBlobs(std::chrono::seconds grace, const std::set<std::string>& keep = {});
   // Removes these blobs now if no installed version uses them (a rolled-back or abandoned
   // target's, whose version directory is gone). Returns how many.
   int RemoveUnusedBlobs(const std::set<std::string>& digests);

@@ -340,3 +340,24 @@ TEST_CASE("Status report: a pure function of the records and what was measured",
   CHECK(h.models(1).version().empty());  // nothing served: no numbers
   CHECK(h.models(1).inferences() == 0);
 }
+
+TEST_CASE("Serving set: collection never removes a blob an update in flight pins", "[daemon]") {
+  TempDir dir;
+  ModelRepo repo(dir.path());
+  REQUIRE(repo.Prepare());
+  serve::Registry registry;
+  ServingSet serving(repo, registry);
+  const std::string digest = crypto::Sha256Hex("shared weights");
+  const auto blob = repo.BlobPath(digest);
+  REQUIRE(fs::WriteFileAtomic(blob, "shared weights"));
+  // Old and used by no installed version: what collection removes.
+  stdfs::last_write_time(blob, stdfs::file_time_type::clock::now() - std::chrono::hours(3));
+  // Another model's update found it on disk and skipped downloading it.
+  serving.Pin("vision", {digest});
+  serving.Collect("kws", "", {digest});
+  CHECK(stdfs::exists(blob));
+  // That update ended: nothing pins it any more.
+  serving.Pin("vision", {});
+  serving.Collect("kws", "", {});
+  CHECK_FALSE(stdfs::exists(blob));
+}

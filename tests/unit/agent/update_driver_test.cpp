@@ -410,3 +410,21 @@ TEST_CASE("Report pacing: state changes soon but at most one per gap, periodic b
   CHECK_FALSE(pacer.PeriodicDue(t0 + 39s, false));
   CHECK(pacer.PeriodicDue(t0 + 41s, false));
 }
+
+TEST_CASE("Driver: a new target whose write failed is not lost to a late result of the old step", "[driver]") {
+  Rig rig;
+  auto v1 = rig.Offer("v1");
+  REQUIRE(v1.size() == 1);
+  rig.ports.fail_saves = 1;
+  CHECK(rig.Offer("v2", 2, 2).empty());  // stalled: the write failed
+  CHECK(rig.driver.HasStalled());
+  // v1's download finishes with the epoch still current: it must not run over the waiting v2.
+  CHECK(rig.driver.Complete("kws", v1[0].epoch, E::kDownloaded).empty());
+  CHECK(rig.R().state == S::kDownloading);
+  auto retried = rig.driver.RetryStalled();
+  REQUIRE(retried.size() == 1);
+  CHECK(retried[0].action == A::kDownload);
+  CHECK(rig.R().target_version == "v2");
+  CHECK(rig.ports.outcomes.back().version == "v1");
+  CHECK(rig.ports.outcomes.back().outcome == "abandoned");
+}
