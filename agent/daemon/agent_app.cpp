@@ -21,7 +21,6 @@ AgentApp::AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock&
       clock_(clock),
       tick_timer_(io),
       report_soon_timer_(io),
-      inbox_timer_(io),
       repo_(config_.state_dir),
       identity_(config_, clock),
       trust_(config_, clock),
@@ -38,7 +37,6 @@ void AgentApp::Stop() {
   if (watcher_) watcher_->Stop();
   tick_timer_.cancel();
   report_soon_timer_.cancel();
-  inbox_timer_.cancel();
   if (server_) server_->Shutdown();
   if (renew_thread_.joinable()) renew_thread_.join();
 }
@@ -169,7 +167,6 @@ Status AgentApp::Start() {
   link_->Start();
   ScheduleTicks();
   ScanInbox();
-  ScheduleInbox();
   log::Info("agent started", {{"device", identity.device_id}, {"fleet", trust_.fleet()},
                               {"trust_policy_version", trust_.version()}});
   trust_.BlocksInstalls();  // says so once at start when the held policy has expired
@@ -336,6 +333,7 @@ void AgentApp::ScheduleTicks() {
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     if (driver_.HasStalled()) Dispatch(driver_.RetryStalled());
+    ScanInbox();  // local installs
     // Frequent while busy (progress), every report_interval_seconds otherwise.
     if (pacer_.PeriodicDue(std::chrono::steady_clock::now(), driver_.Busy())) {
       SendReport();
@@ -343,15 +341,6 @@ void AgentApp::ScheduleTicks() {
       trust_.BlocksInstalls();  // logs once when the held policy expires while running
     }
     ScheduleTicks();
-  });
-}
-
-void AgentApp::ScheduleInbox() {
-  inbox_timer_.expires_after(std::chrono::seconds(1));
-  inbox_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    ScanInbox();
-    ScheduleInbox();
   });
 }
 

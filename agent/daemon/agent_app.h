@@ -10,7 +10,7 @@
 //   TrustHolder       the trust policy held (trust_holder.h)
 #pragma once
 
-#include <atomic>
+#include <thread>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,14 +73,12 @@ class AgentApp : private UpdatePorts {
   // Refreshes the snapshot the link thread reads for its hello, and sends a report.
   void SendReport();
   void ScheduleTicks();
-  void ScheduleInbox();
 
   AgentConfig config_;
   boost::asio::io_context& io_;
   const Clock& clock_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer report_soon_timer_;
-  boost::asio::steady_timer inbox_timer_;
 
   std::optional<StateStore> store_;
   ModelRepo repo_;

@@ -101,12 +101,7 @@ Status Lowerer::LowerSoftmax(const OnnxNode& n) {
   Node node = MakeNode(OpKind::kSoftmax, n);
   const std::vector<int64_t> shape = ShapeOf(x);
   EDGE_ASSIGN_OR_RETURN(node.axis, NormalizeAxis(n.Int("axis", -1), static_cast<int64_t>(shape.size())));
-  node.in = {x};
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, shape));
-  node.out = {out};
-  AddNode(std::move(node));
-  SetFloat(n.outputs[0], out);
-  return Ok();
+  return EmitFloat(n, std::move(node), shape);
 }
 
 Status Lowerer::LowerReduceMean(const OnnxNode& n) {

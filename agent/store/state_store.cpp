@@ -21,7 +21,8 @@ Result<ModelRecord> Read(const sqlite::Statement& st) {
   auto state = ParseState(st.Text(5));
   if (!state)
     return Fail(ErrorCode::kDataLoss, "state.db: model '" + r.model + "' has unknown update state '" + st.Text(5) +
-                                          "' (written by a newer edge-agent, or corrupt)");
+                                          "' (written by a newer edge-agent, or corrupt): run the edge-agent that wrote it, or move "
+                                          "state.db aside to start over (its anti-rollback floors are lost)");
   r.state = *state;
   r.target_version = st.Text(6);
   r.target_digest = st.Text(7);
