@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libssl-dev openssl libsqlite3-dev sqlite3
   nlohmann-json3-dev catch2 libsystemd-dev libexpected-dev libcli11-dev libfmt-dev
-  libonnx-dev
+  libonnx-dev libonnx-testdata  # libonnx-testdata: tests/conformance (ONNX backend tests)
   clang-14 libclang-rt-14-dev  # tests/fuzz: libFuzzer and the sanitizer runtimes
   python3  # integration tests read JSON with it
 )

@@ -87,16 +87,21 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
     cg->input_offsets.push_back(plan.offsets[v]);
   }
   for (int v : g.outputs) {
-    if (g.values[g.StorageOf(v)].is_const) {
-      return Fail(ErrorCode::kInvalidArgument, "graph output '" + g.values[v].name + "' is a constant");
-    }
     TensorInfo info = InfoOf(g.values[v]);
+    const Value& storage = g.values[g.StorageOf(v)];
+    if (storage.is_const) {
+      cg->outputs.push_back(std::move(info));
+      cg->output_offsets.push_back(-1);
+      cg->output_consts.push_back(storage.cf);
+      continue;
+    }
     const int producer = g.values[g.StorageOf(v)].producer;
     if (producer >= 0 && g.nodes[producer].kind == OpKind::kDequantize) {
       info.quant_step = g.nodes[producer].quant.scale;
     }
     cg->outputs.push_back(std::move(info));
     cg->output_offsets.push_back(plan.offsets[v]);
+    cg->output_consts.emplace_back();
   }
   for (const auto& [name, v] : g.float_tensors) {
     if (plan.offsets[v] >= 0) cg->float_tensors[name] = {plan.offsets[v], g.values[v].elements};

@@ -86,6 +86,9 @@ class CompiledGraph {
   std::vector<std::unique_ptr<Step>> steps;
   std::vector<TensorInfo> inputs, outputs;
   std::vector<int64_t> input_offsets, output_offsets;
+  // For an output that is a constant (a folded subgraph, a Dropout mask): its data, and -1 as
+  // its offset. Empty for every other output.
+  std::vector<std::vector<float>> output_consts;
   int64_t arena_bytes = 0;
   ConstPool pool;
   bool quantized = false;

@@ -36,7 +36,7 @@ struct Value {
 
 enum class OpKind {
   // float32
-  kConv, kGemm, kMatMul, kAdd, kMul, kSub, kDiv, kUnary, kMaxPool, kAvgPool, kGlobalAvgPool,
+  kConv, kGemm, kMatMul, kAdd, kMul, kSub, kDiv, kMax, kMin, kUnary, kMaxPool, kAvgPool, kGlobalAvgPool,
   kSoftmax, kReduceMean, kChannelAffine, kQuantize, kDequantize,
   // element-type generic data movement (float32 or int8)
   kTranspose, kConcat, kPad,

@@ -37,14 +37,12 @@ Result<Graph> Lowerer::Run() {
     if (!st) return Fail(st.error().Wrap(n.Label()));
   }
   for (const auto& out : onnx_.outputs) {
-    auto it = syms_.find(out.name);
-    if (it == syms_.end()) {
-      return Fail(ErrorCode::kInvalidArgument, "graph output '" + out.name + "' is never produced");
-    }
-    if (it->second.kind == Sym::Kind::kConst || it->second.kind == Sym::Kind::kQConst ||
-        it->second.kind == Sym::Kind::kInt8Raw) {
+    auto got = Get(out.name);
+    if (!got) return Fail(ErrorCode::kInvalidArgument, "graph output '" + out.name + "' is never produced");
+    const Sym sym = *got;
+    if (sym.kind == Sym::Kind::kInt8Raw) {
       return Fail(ErrorCode::kInvalidArgument,
-                  "graph output '" + out.name + "' is a constant or an int8 tensor; only float32 outputs are supported");
+                  "graph output '" + out.name + "' is an int8 tensor; only float32 outputs are supported");
     }
     EDGE_ASSIGN_OR_RETURN(int v, AsFloat(out.name));
     // A graph output must own its storage name; an alias of an input is fine since outputs are copied.
@@ -117,30 +115,61 @@ Result<std::vector<size_t>> Lowerer::TopologicalOrder() {
   return order;
 }
 
+const std::vector<Lowerer::Rule>& Lowerer::Rules() {
+  // The operators the engine runs: the one list that dispatch, the opset checks, the
+  // conformance test's selection and docs/engine.md's table come from. `since` is the oldest
+  // opset at which the engine handles the operator's schema.
+  static const std::vector<Rule> rules = {
+      {"Constant", 1, &Lowerer::LowerConstantLike, "folded at load"},
+      {"Identity", 1, &Lowerer::LowerConstantLike, "alias"},
+      {"Cast", 6, &Lowerer::LowerConstantLike, "of constants"},
+      {"Dropout", 6, &Lowerer::LowerConstantLike, "inference: identity, mask all true"},
+      {"QuantizeLinear", 10, &Lowerer::LowerQuantize, "int8/uint8, per tensor"},
+      {"DequantizeLinear", 10, &Lowerer::LowerDequantize, "int8/uint8/int32, per tensor or axis"},
+      {"Conv", 1, &Lowerer::LowerConv, "1-D/2-D, groups, dilations; float (weights constant or computed) and QDQ int8"},
+      {"Gemm", 6, &Lowerer::LowerGemmLike, "float (B, C constant or computed); QDQ int8 with constant B"},
+      {"MatMul", 1, &Lowerer::LowerGemmLike, "float; QDQ int8 with constant B"},
+      {"Add", 6, &Lowerer::LowerBinary, "broadcast; float and QDQ int8"},
+      {"Sub", 6, &Lowerer::LowerBinary, "broadcast, float"},
+      {"Mul", 6, &Lowerer::LowerBinary, "broadcast; float and QDQ int8"},
+      {"Div", 6, &Lowerer::LowerBinary, "broadcast, float"},
+      {"Relu", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
+      {"Clip", 6, &Lowerer::LowerUnary, "float (bounds constant or computed); int8 with constant bounds"},
+      {"Sigmoid", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
+      {"Tanh", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
+      {"LeakyRelu", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
+      {"HardSigmoid", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
+      {"HardSwish", 14, &Lowerer::LowerUnary, "float and int8 lookup"},
+      {"MaxPool", 1, &Lowerer::LowerPool, "1-D/2-D, float and int8"},
+      {"AveragePool", 1, &Lowerer::LowerPool, "1-D/2-D, float and QDQ int8"},
+      {"GlobalAveragePool", 1, &Lowerer::LowerPool, "float and QDQ int8"},
+      {"Reshape", 5, &Lowerer::LowerReshapeLike, "constant shape; alias"},
+      {"Flatten", 1, &Lowerer::LowerReshapeLike, "alias"},
+      {"Squeeze", 1, &Lowerer::LowerReshapeLike, "constant axes; alias"},
+      {"Unsqueeze", 1, &Lowerer::LowerReshapeLike, "constant axes; alias"},
+      {"Transpose", 1, &Lowerer::LowerTranspose, "float and int8"},
+      {"Concat", 4, &Lowerer::LowerConcat, "float and int8"},
+      {"Pad", 2, &Lowerer::LowerPad, "mode constant, constant pads (attributes before opset 11)"},
+      {"Softmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
+      {"ReduceMean", 1, &Lowerer::LowerReduceMean, "constant axes; float and QDQ int8"},
+      {"BatchNormalization", 6, &Lowerer::LowerBatchNorm, "inference, constant parameters; folded into Conv"},
+  };
+  return rules;
+}
+
 Status Lowerer::LowerNode(size_t, const OnnxNode& n) {
-  const std::string& op = n.op_type;
-  for (const auto& out : n.outputs) {
-    if (out.empty()) return Fail(ErrorCode::kInvalidArgument, "empty output name");
+  for (const Rule& r : Rules()) {
+    if (n.op_type != r.op) continue;
+    // An omitted optional output ("") is only legal after the first (Dropout's mask).
+    if (n.outputs[0].empty()) return Fail(ErrorCode::kInvalidArgument, "the first output has no name");
+    if (onnx_.opset < r.since) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  n.op_type + " at opset " + std::to_string(onnx_.opset) + " is not supported (the engine handles it from opset " +
+                      std::to_string(r.since) + ")");
+    }
+    return (this->*r.lower)(n);
   }
-  if (op == "Constant" || op == "Identity" || op == "Cast" || op == "Dropout") return LowerConstantLike(n);
-  if (op == "QuantizeLinear") return LowerQuantize(n);
-  if (op == "DequantizeLinear") return LowerDequantize(n);
-  if (op == "Conv") return LowerConv(n);
-  if (op == "Gemm" || op == "MatMul") return LowerGemmLike(n);
-  if (op == "Add" || op == "Mul" || op == "Sub" || op == "Div") return LowerBinary(n);
-  if (op == "Relu" || op == "Clip" || op == "Sigmoid" || op == "Tanh" || op == "LeakyRelu" ||
-      op == "HardSigmoid" || op == "HardSwish") {
-    return LowerUnary(n);
-  }
-  if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool") return LowerPool(n);
-  if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") return LowerReshapeLike(n);
-  if (op == "Transpose") return LowerTranspose(n);
-  if (op == "Concat") return LowerConcat(n);
-  if (op == "Pad") return LowerPad(n);
-  if (op == "Softmax") return LowerSoftmax(n);
-  if (op == "ReduceMean") return LowerReduceMean(n);
-  if (op == "BatchNormalization") return LowerBatchNorm(n);
-  return Fail(ErrorCode::kInvalidArgument, "unsupported operator " + op);
+  return Fail(ErrorCode::kInvalidArgument, "unsupported operator " + n.op_type);
 }
 
 }  // namespace edge::engine::lowering
@@ -154,5 +183,10 @@ Result<Graph> Lower(const OnnxGraph& onnx, const LowerOptions& options) {
   return g;
 }
 
+std::vector<OperatorSupport> SupportedOperators() {
+  std::vector<OperatorSupport> out;
+  for (const auto& r : lowering::Lowerer::Rules()) out.push_back({r.op, r.since, r.forms});
+  return out;
+}
 
 }  // namespace edge::engine

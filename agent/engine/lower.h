@@ -16,6 +16,14 @@ struct LowerOptions {
 
 Result<Graph> Lower(const OnnxGraph& onnx, const LowerOptions& options);
 
+// One operator the engine runs: from which opset, and in which forms (for docs and tools).
+struct OperatorSupport {
+  std::string op;
+  int since_opset = 0;
+  std::string forms;
+};
+std::vector<OperatorSupport> SupportedOperators();
+
 // Folds that need the whole lowered graph: Pad into Conv, Relu/Clip into float Conv/Gemm.
 void FoldGraph(Graph& graph);
 

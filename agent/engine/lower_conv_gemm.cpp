@@ -7,12 +7,6 @@ Status Lowerer::LowerConv(const OnnxNode& n) {
   if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing weights");
   const std::string& w_name = n.inputs[1];
   const std::string b_name = n.inputs.size() > 2 ? n.inputs[2] : "";
-  if (!IsConst(w_name) && !IsQConst(w_name)) {
-    return Fail(ErrorCode::kInvalidArgument, "weights must be constant");
-  }
-  if (!b_name.empty() && !IsConst(b_name) && !IsQConst(b_name)) {
-    return Fail(ErrorCode::kInvalidArgument, "bias must be constant");
-  }
   EDGE_ASSIGN_OR_RETURN(auto w_shape, ShapeOfName(w_name));
   EDGE_ASSIGN_OR_RETURN(auto x_shape, ShapeOfName(n.inputs[0]));
   if (w_shape.size() < 3) return Fail(ErrorCode::kInvalidArgument, "weights must have rank 3 or 4");
@@ -70,21 +64,30 @@ Status Lowerer::LowerConv(const OnnxNode& n) {
     }
   }
 
+  // Float: weights and bias are constants, or tensors computed at run time (the float kernel
+  // reads either).
+  // A constant gets a value of its own: a BatchNormalization may be folded into it.
+  auto operand = [&](const std::string& name) -> Result<int> {
+    if (auto c = FloatConst(name)) return ConstFloatValue(name, std::move(*c));
+    return AsFloat(name);
+  };
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
-  const int w = ConstFloatValue(w_name, *FloatConst(w_name));
-  node.in = {x, w};
-  if (!b_name.empty()) node.in.push_back(ConstFloatValue(b_name, *FloatConst(b_name)));
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, out_shape));
-  node.out = {out};
-  AddNode(std::move(node));
-  SetFloat(n.outputs[0], out);
+  EDGE_ASSIGN_OR_RETURN(int w, operand(w_name));
+  std::vector<int> in = {x, w};
+  if (!b_name.empty()) {
+    EDGE_ASSIGN_OR_RETURN(int b, operand(b_name));
+    in.push_back(b);
+  }
+  EDGE_TRY(AddFloatStep(std::move(node), std::move(in), n.outputs[0], out_shape));
   return Ok();
 }
 
 Status Lowerer::LowerGemmLike(const OnnxNode& n) {
   const bool is_gemm = n.op_type == "Gemm";
   if (is_gemm) {
-    EDGE_TRY(CheckAttrs(n, {"alpha", "beta", "transA", "transB"}));
+    // Gemm-6 has `broadcast` (C broadcasts when 1); from Gemm-7 on C always broadcasts.
+    EDGE_TRY(onnx_.opset < 7 ? CheckAttrs(n, {"alpha", "beta", "transA", "transB", "broadcast"})
+                             : CheckAttrs(n, {"alpha", "beta", "transA", "transB"}));
   } else {
     EDGE_TRY(CheckAttrs(n, {}));
   }
@@ -121,10 +124,10 @@ Status Lowerer::LowerGemmLike(const OnnxNode& n) {
     SetFloat(n.outputs[0], out);
     return Ok();
   }
-  if (!b_const) return Fail(ErrorCode::kInvalidArgument, "Gemm weights (B) must be constant");
   if (is_gemm && (a_shape.size() != 2 || b_shape.size() != 2)) {
     return Fail(ErrorCode::kInvalidArgument, "Gemm operands must be 2-D");
   }
+  if (!b_const || (!c_name.empty() && !FloatConst(c_name))) return LowerGemmOfActivations(n, node);
   // Canonical weights: [N][K], one row per output channel.
   const int64_t k_dim = node.trans_b ? b_shape[1] : b_shape[0];
   const int64_t n_dim = node.trans_b ? b_shape[0] : b_shape[1];
@@ -226,6 +229,44 @@ Status Lowerer::LowerGemmLike(const OnnxNode& n) {
   node.out = {out};
   AddNode(std::move(node));
   SetFloat(n.outputs[0], out);
+  return Ok();
+}
+
+// Y = alpha * op(A) * op(B) + beta * C as separate float steps, for the rare Gemm whose B or C
+// is computed rather than constant (the constant case folds all of it into one step).
+Status Lowerer::LowerGemmOfActivations(const OnnxNode& n, const Node& attrs) {
+  auto transposed = [&](const std::string& in, const std::string& tag) -> Result<int> {
+    EDGE_ASSIGN_OR_RETURN(int v, AsFloat(in));
+    const std::vector<int64_t> s = ShapeOf(v);
+    Node t = MakeNode(OpKind::kTranspose, n);
+    t.perm = {1, 0};
+    return AddFloatStep(std::move(t), {v}, n.name + tag, {s[1], s[0]});
+  };
+  EDGE_ASSIGN_OR_RETURN(int a, attrs.trans_a ? transposed(n.inputs[0], "#a_t") : AsFloat(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(int b, attrs.trans_b ? transposed(n.inputs[1], "#b_t") : AsFloat(n.inputs[1]));
+  const std::vector<int64_t> sa = ShapeOf(a), sb = ShapeOf(b);
+  if (sa[1] != sb[0]) return Fail(ErrorCode::kInvalidArgument, "inner dimensions differ");
+  const std::vector<int64_t> out_shape = {sa[0], sb[1]};
+  const bool has_c = n.inputs.size() > 2 && !n.inputs[2].empty();
+  // v * factor as a new value `out` (factor != 1).
+  auto scaled = [&](int v, float factor, const std::string& out) -> Result<int> {
+    const int f = ConstFloatValue(out + "_factor", MakeFloatTensor({}, {factor}));
+    return AddFloatStep(MakeNode(OpKind::kMul, n), {v, f}, out, ShapeOf(v));
+  };
+  const bool last = !has_c && attrs.alpha == 1.0f;
+  EDGE_ASSIGN_OR_RETURN(int y, AddFloatStep(MakeNode(OpKind::kMatMul, n), {a, b}, last ? n.outputs[0] : n.name + "#ab", out_shape));
+  if (attrs.alpha != 1.0f) {
+    EDGE_ASSIGN_OR_RETURN(y, scaled(y, attrs.alpha, has_c ? n.name + "#alpha_ab" : n.outputs[0]));
+  }
+  if (!has_c) return Ok();
+  EDGE_ASSIGN_OR_RETURN(auto sc, ShapeOfName(n.inputs[2]));
+  EDGE_ASSIGN_OR_RETURN(auto bs, BroadcastShapes(sc, out_shape));
+  if (bs != out_shape) return Fail(ErrorCode::kInvalidArgument, "Gemm C does not broadcast to [M, N]");
+  EDGE_ASSIGN_OR_RETURN(int c, AsFloat(n.inputs[2]));
+  if (attrs.beta != 1.0f) {
+    EDGE_ASSIGN_OR_RETURN(c, scaled(c, attrs.beta, n.name + "#beta_c"));
+  }
+  EDGE_TRY(AddFloatStep(MakeNode(OpKind::kAdd, n), {y, c}, n.outputs[0], out_shape));
   return Ok();
 }
 

@@ -3,8 +3,13 @@
 namespace edge::engine::lowering {
 
 Status Lowerer::LowerBinary(const OnnxNode& n) {
-  EDGE_TRY(CheckAttrs(n, {}));
   if (n.inputs.size() != 2) return Fail(ErrorCode::kInvalidArgument, "expects two inputs");
+  if (onnx_.opset < 7) return LowerLegacyBroadcast(n);
+  EDGE_TRY(CheckAttrs(n, {}));
+  return LowerBinaryAt7(n);
+}
+
+Status Lowerer::LowerBinaryAt7(const OnnxNode& n) {
   EDGE_ASSIGN_OR_RETURN(auto sa, ShapeOfName(n.inputs[0]));
   EDGE_ASSIGN_OR_RETURN(auto sb, ShapeOfName(n.inputs[1]));
   EDGE_ASSIGN_OR_RETURN(auto out_shape, BroadcastShapes(sa, sb));
@@ -54,6 +59,36 @@ Status Lowerer::LowerBinary(const OnnxNode& n) {
   return Ok();
 }
 
+// Add/Sub/Mul/Div before opset 7: B broadcasts only with broadcast=1, its dimensions lined up
+// with A's starting at `axis` (default: A's trailing dimensions). B is seen with A's rank
+// (ones around its dimensions), after which numpy broadcasting means the same thing.
+Status Lowerer::LowerLegacyBroadcast(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"broadcast", "axis"}));
+  EDGE_ASSIGN_OR_RETURN(auto sa, ShapeOfName(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(auto sb, ShapeOfName(n.inputs[1]));
+  OnnxNode aligned = n;
+  if (n.Int("broadcast", 0) == 0) {
+    if (sa != sb) return Fail(ErrorCode::kInvalidArgument, "operand shapes differ and broadcast is 0");
+  } else {
+    const int64_t ra = static_cast<int64_t>(sa.size()), rb = static_cast<int64_t>(sb.size());
+    const int64_t axis = n.Find("axis") != nullptr ? n.Int("axis", 0) : ra - rb;
+    if (rb > ra || axis < 0 || axis + rb > ra) {
+      return Fail(ErrorCode::kInvalidArgument, "B's shape does not fit A's at axis " + std::to_string(axis));
+    }
+    std::vector<int64_t> shape(static_cast<size_t>(ra), 1);
+    for (int64_t d = 0; d < rb; ++d) {
+      if (sb[d] != sa[axis + d] && sb[d] != 1) {
+        return Fail(ErrorCode::kInvalidArgument, "B's shape does not fit A's at axis " + std::to_string(axis));
+      }
+      shape[axis + d] = sb[d];
+    }
+    aligned.inputs[1] = n.name + "#b_aligned";
+    EDGE_TRY(BindReshaped(n.inputs[1], aligned.inputs[1], std::move(shape)));
+  }
+  aligned.attrs.clear();
+  return LowerBinaryAt7(aligned);
+}
+
 Status Lowerer::LowerUnary(const OnnxNode& n) {
   Node node = MakeNode(OpKind::kUnary, n);
   const std::string& op = n.op_type;
@@ -63,6 +98,8 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
     EDGE_TRY(CheckAttrs(n, {"alpha"}));
   } else if (op == "HardSigmoid") {
     EDGE_TRY(CheckAttrs(n, {"alpha", "beta"}));
+  } else if (op == "Clip" && onnx_.opset < 11) {
+    EDGE_TRY(CheckAttrs(n, {"min", "max"}));
   } else {
     EDGE_TRY(CheckAttrs(n, {}));
   }
@@ -72,7 +109,7 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
   } else if (op == "Clip") {
     node.unary = UnaryKind::kClip;
     auto bounds = ClipBounds(n);
-    if (!bounds) return Fail(ErrorCode::kInvalidArgument, "min and max must be constant scalars");
+    if (!bounds) return LowerClipOfComputedBounds(n);
     node.act_min = bounds->first;
     node.act_max = bounds->second;
   } else if (op == "Sigmoid") {
@@ -95,13 +132,51 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
   return EmitFloat(n, std::move(node), shape);
 }
 
+// Clip(x, min, max) whose bounds are computed: Max(x, min) then Min(., max), each bound a
+// scalar tensor broadcast over x.
+Status Lowerer::LowerClipOfComputedBounds(const OnnxNode& n) {
+  EDGE_ASSIGN_OR_RETURN(int y, AsFloat(n.inputs[0]));
+  const std::vector<int64_t> shape = ShapeOf(y);
+  const bool has_max = n.inputs.size() > 2 && !n.inputs[2].empty();
+  for (size_t k : {size_t{1}, size_t{2}}) {
+    if (n.inputs.size() <= k || n.inputs[k].empty()) continue;
+    EDGE_ASSIGN_OR_RETURN(auto bound_shape, ShapeOfName(n.inputs[k]));
+    if (!bound_shape.empty() && (bound_shape.size() != 1 || bound_shape[0] != 1)) {
+      return Fail(ErrorCode::kInvalidArgument, (k == 1 ? "min" : "max") + std::string(" must be a scalar"));
+    }
+    EDGE_ASSIGN_OR_RETURN(int bound, AsFloat(n.inputs[k]));
+    const bool last = k == 2 || !has_max;
+    EDGE_ASSIGN_OR_RETURN(y, AddFloatStep(MakeNode(k == 1 ? OpKind::kMax : OpKind::kMin, n), {y, bound},
+                                          last ? n.outputs[0] : n.name + "#lower_bounded", shape));
+  }
+  return Ok();
+}
+
 Status Lowerer::LowerSoftmax(const OnnxNode& n) {
   EDGE_TRY(CheckAttrs(n, {"axis"}));
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
   Node node = MakeNode(OpKind::kSoftmax, n);
   const std::vector<int64_t> shape = ShapeOf(x);
-  EDGE_ASSIGN_OR_RETURN(node.axis, NormalizeAxis(n.Int("axis", -1), static_cast<int64_t>(shape.size())));
-  return EmitFloat(n, std::move(node), shape);
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  if (onnx_.opset >= 13) {
+    EDGE_ASSIGN_OR_RETURN(node.axis, NormalizeAxis(n.Int("axis", -1), rank));
+    return EmitFloat(n, std::move(node), shape);
+  }
+  // Softmax-1/11: the input is seen as 2-D, [d0 x ... x d(axis-1), d(axis) x ... x d(n-1)]
+  // (axis 1 by default), and normalized along the second dimension.
+  EDGE_ASSIGN_OR_RETURN(const int64_t axis, NormalizeAxis(n.Int("axis", 1), rank));
+  if (axis == rank - 1) {
+    node.axis = axis;
+    return EmitFloat(n, std::move(node), shape);
+  }
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < rank; ++d) (d < axis ? outer : inner) *= shape[d];
+  const std::string flat_in = n.name + "#2d_in", flat_out = n.name + "#2d_out";
+  EDGE_TRY(BindReshaped(n.inputs[0], flat_in, {outer, inner}));
+  EDGE_ASSIGN_OR_RETURN(int flat, AsFloat(flat_in));
+  node.axis = 1;
+  EDGE_TRY(AddFloatStep(std::move(node), {flat}, flat_out, {outer, inner}));
+  return BindReshaped(flat_out, n.outputs[0], shape);
 }
 
 Status Lowerer::LowerReduceMean(const OnnxNode& n) {
@@ -140,8 +215,13 @@ Status Lowerer::LowerReduceMean(const OnnxNode& n) {
 }
 
 Status Lowerer::LowerBatchNorm(const OnnxNode& n) {
-  EDGE_TRY(CheckAttrs(n, {"epsilon", "momentum", "training_mode", "spatial"}));
-  if (n.Int("training_mode", 0) != 0 || n.outputs.size() > 1) {
+  // BatchNormalization-6 has is_test and spatial, 7 spatial, 9 neither, 14 training_mode.
+  EDGE_TRY(onnx_.opset < 7   ? CheckAttrs(n, {"epsilon", "momentum", "is_test", "spatial"})
+           : onnx_.opset < 9 ? CheckAttrs(n, {"epsilon", "momentum", "spatial"})
+                             : CheckAttrs(n, {"epsilon", "momentum", "training_mode"}));
+  if (n.Int("spatial", 1) == 0) return Fail(ErrorCode::kInvalidArgument, "spatial=0 (per-element statistics) is not supported");
+  if (n.Int("training_mode", 0) != 0 ||
+      std::any_of(n.outputs.begin() + 1, n.outputs.end(), [](const std::string& o) { return !o.empty(); })) {
     return Fail(ErrorCode::kInvalidArgument, "training mode is not supported");
   }
   if (n.inputs.size() != 5) return Fail(ErrorCode::kInvalidArgument, "expects 5 inputs");
@@ -167,7 +247,8 @@ Status Lowerer::LowerBatchNorm(const OnnxNode& n) {
   // Fold into the producing float Conv when nothing else reads the conv output.
   const int producer = g_.values[x].producer;
   if (!options_.keep_all_tensors && producer >= 0 && g_.nodes[producer].kind == OpKind::kConv &&
-      g_.values[x].alias_of < 0) {
+      g_.values[x].alias_of < 0 && g_.values[g_.nodes[producer].in[1]].is_const &&
+      (g_.nodes[producer].in.size() < 3 || g_.values[g_.nodes[producer].in[2]].is_const)) {
     size_t consumer = 0;
     std::string conv_out;
     for (const auto& [name, s] : syms_) {

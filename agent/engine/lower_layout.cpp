@@ -17,7 +17,7 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
   } else {
     if (n.op_type == "MaxPool") {
       EDGE_TRY(CheckAttrs(n, {"kernel_shape", "strides", "pads", "dilations", "auto_pad", "ceil_mode", "storage_order"}));
-      if (n.outputs.size() > 1) return Fail(ErrorCode::kInvalidArgument, "the Indices output is not supported");
+      if (n.outputs.size() > 1 && !n.outputs[1].empty()) return Fail(ErrorCode::kInvalidArgument, "the Indices output is not supported");
     } else {
       EDGE_TRY(CheckAttrs(n, {"kernel_shape", "strides", "pads", "auto_pad", "ceil_mode", "count_include_pad"}));
       node.kind = OpKind::kAvgPool;
@@ -124,30 +124,33 @@ Status Lowerer::LowerReshapeLike(const OnnxNode& n) {
     return Fail(ErrorCode::kInvalidArgument, "element count changes from " + std::to_string(count) +
                                                  " to " + std::to_string(out_count));
   }
-  const std::string& in = n.inputs[0];
+  return BindReshaped(n.inputs[0], n.outputs[0], std::move(out_shape));
+}
+
+Status Lowerer::BindReshaped(const std::string& in, const std::string& out, std::vector<int64_t> shape) {
   if (IsConst(in)) {
     ConstTensor t = consts_.at(in);
-    t.shape = out_shape;
-    consts_[n.outputs[0]] = std::move(t);
+    t.shape = std::move(shape);
+    consts_[out] = std::move(t);
     return Ok();
   }
   if (IsQConst(in)) {
     QConst qc = qconsts_.at(in);
     if (qc.axis >= 0) return Fail(ErrorCode::kInvalidArgument, "reshape of a per-axis quantized constant");
-    qc.q.shape = out_shape;
-    qconsts_[n.outputs[0]] = std::move(qc);
+    qc.q.shape = std::move(shape);
+    qconsts_[out] = std::move(qc);
     return Ok();
   }
   EDGE_ASSIGN_OR_RETURN(Sym s, Get(in));
   if (s.kind == Sym::Kind::kInt8Raw) return Fail(ErrorCode::kInvalidArgument, "int8 input without DequantizeLinear");
   Value alias = g_.values[s.value];
-  alias.name = n.outputs[0];
-  alias.shape = out_shape;
+  alias.name = out;
+  alias.shape = std::move(shape);
   alias.alias_of = s.value;
   alias.producer = -1;
   alias.is_const = false;
   const int v = g_.AddValue(std::move(alias));
-  syms_[n.outputs[0]] = Sym{s.kind, v, false};
+  syms_[out] = Sym{s.kind, v, false};
   return Ok();
 }
 
@@ -229,18 +232,30 @@ Status Lowerer::LowerConcat(const OnnxNode& n) {
 }
 
 Status Lowerer::LowerPad(const OnnxNode& n) {
-  EDGE_TRY(CheckAttrs(n, {"mode"}));
-  if (const OnnxAttr* m = n.Find("mode"); m != nullptr && m->s != "constant") {
-    return Fail(ErrorCode::kInvalidArgument, "only constant padding is supported, not '" + m->s + "'");
+  // Pad-2 takes pads and value as attributes; Pad-11 and later as inputs.
+  const bool attr_form = onnx_.opset < 11;
+  if (attr_form) {
+    EDGE_TRY(CheckAttrs(n, {"mode", "pads", "value"}));
+  } else {
+    EDGE_TRY(CheckAttrs(n, {"mode"}));
   }
-  if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing pads");
-  if (n.inputs.size() > 3 && !n.inputs[3].empty()) return Fail(ErrorCode::kInvalidArgument, "the axes input is not supported");
-  EDGE_ASSIGN_OR_RETURN(const ConstTensor* pads, Const(n.inputs[1], "pads"));
+  if (const OnnxAttr* m = n.Find("mode"); m != nullptr && m->s != "constant") {
+    return Fail(ErrorCode::kInvalidArgument, "only constant padding is supported, not mode '" + m->s + "'");
+  }
+  Node node = MakeNode(OpKind::kPad, n);
+  if (attr_form) {
+    if (n.Find("pads") == nullptr) return Fail(ErrorCode::kInvalidArgument, "missing the pads attribute");
+    node.pads = n.Ints("pads");
+    node.pad_value = n.Float("value", 0.0f);
+  } else {
+    if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing pads");
+    if (n.inputs.size() > 3 && !n.inputs[3].empty()) return Fail(ErrorCode::kInvalidArgument, "the axes input is not supported");
+    EDGE_ASSIGN_OR_RETURN(const ConstTensor* pads, Const(n.inputs[1], "pads"));
+    node.pads = pads->i;
+  }
   EDGE_ASSIGN_OR_RETURN(auto in_shape, ShapeOfName(n.inputs[0]));
   const size_t rank = in_shape.size();
-  if (pads->i.size() != 2 * rank) return Fail(ErrorCode::kInvalidArgument, "pads has the wrong length");
-  Node node = MakeNode(OpKind::kPad, n);
-  node.pads = pads->i;
+  if (node.pads.size() != 2 * rank) return Fail(ErrorCode::kInvalidArgument, "pads has the wrong length");
   std::vector<int64_t> out_shape = in_shape;
   for (size_t d = 0; d < rank; ++d) {
     if (node.pads[d] < 0 || node.pads[d + rank] < 0 || node.pads[d] > 4096 || node.pads[d + rank] > 4096) {
@@ -248,7 +263,7 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
     }
     out_shape[d] += node.pads[d] + node.pads[d + rank];
   }
-  if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+  if (!attr_form && n.inputs.size() > 2 && !n.inputs[2].empty()) {
     auto v = FloatConst(n.inputs[2]);
     if (!v || v->elements() != 1) return Fail(ErrorCode::kInvalidArgument, "constant_value must be a constant scalar");
     node.pad_value = v->f[0];

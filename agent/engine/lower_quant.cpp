@@ -89,6 +89,7 @@ Result<std::optional<QuantTail>> Lowerer::MatchQuantTail(const std::string& out)
 
 std::optional<std::pair<float, float>> Lowerer::ClipBounds(const OnnxNode& n) {
   float lo = -INFINITY, hi = INFINITY;
+  if (onnx_.opset < 11) return std::make_pair(n.Float("min", lo), n.Float("max", hi));  // Clip-6: attributes
   if (n.inputs.size() > 1 && !n.inputs[1].empty()) {
     auto c = FloatConst(n.inputs[1]);
     if (!c || c->elements() != 1) return std::nullopt;

@@ -118,12 +118,18 @@ bool Lowerer::SingleConsumer(const std::string& name, size_t& consumer) const {
 // Emits `node` on the float form of its first input; the output is float of `shape`.
 Status Lowerer::EmitFloat(const OnnxNode& n, Node node, const std::vector<int64_t>& shape) {
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
-  node.in = {x};
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, shape));
+  EDGE_TRY(AddFloatStep(std::move(node), {x}, n.outputs[0], shape));
+  return Ok();
+}
+
+Result<int> Lowerer::AddFloatStep(Node node, std::vector<int> in, const std::string& out_name,
+                                  std::vector<int64_t> shape) {
+  node.in = std::move(in);
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(out_name, DType::kF32, std::move(shape)));
   node.out = {out};
   AddNode(std::move(node));
-  SetFloat(n.outputs[0], out);
-  return Ok();
+  SetFloat(out_name, out);
+  return out;
 }
 
 Status Lowerer::CheckAttrs(const OnnxNode& n, std::initializer_list<const char*> known) {
@@ -210,11 +216,28 @@ Status Lowerer::LowerConstantLike(const OnnxNode& n) {
     return Ok();
   }
   if (n.inputs.empty()) return Fail(ErrorCode::kInvalidArgument, "missing input");
-  if (n.op_type == "Dropout" && n.outputs.size() > 1) {
-    return Fail(ErrorCode::kInvalidArgument, "Dropout mask output is not supported");
+  if (n.op_type == "Dropout") {
+    // Dropout-6 has is_test, 7-10 ratio, 12 and later ratio and training_mode as inputs.
+    EDGE_TRY(onnx_.opset < 7 ? CheckAttrs(n, {"ratio", "is_test"}) : CheckAttrs(n, {"ratio", "seed"}));
+    if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+      auto training = FloatConst(n.inputs[2]);
+      if (!training || training->elements() != 1) {
+        return Fail(ErrorCode::kInvalidArgument, "training_mode must be a constant");
+      }
+      if (training->f[0] != 0.0f) return Fail(ErrorCode::kInvalidArgument, "training mode is not supported");
+    }
+    if (n.outputs.size() > 1 && !n.outputs[1].empty()) {
+      EDGE_ASSIGN_OR_RETURN(auto shape, ShapeOfName(n.inputs[0]));
+      EDGE_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(shape));
+      // In inference every element is kept: the mask is all true.
+      consts_[n.outputs[1]] = MakeFloatTensor(shape, std::vector<float>(static_cast<size_t>(count), 1.0f));
+    }
+  } else if (n.op_type == "Identity") {
+    EDGE_TRY(CheckAttrs(n, {}));
   }
   const std::string& in = n.inputs[0];
   if (n.op_type == "Cast") {
+    EDGE_TRY(CheckAttrs(n, {"to"}));
     const int64_t to = n.Int("to", -1);
     if (IsConst(in)) {
       ConstTensor t = consts_.at(in);

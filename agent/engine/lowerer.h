@@ -49,6 +49,14 @@ class Lowerer {
 
   Result<Graph> Run();
 
+  struct Rule {
+    const char* op;
+    int since;  // oldest opset handled
+    Status (Lowerer::*lower)(const OnnxNode&);
+    const char* forms;
+  };
+  static const std::vector<Rule>& Rules();
+
  private:
   // ---------------------------------------------------------------- graph structure
   Result<std::vector<size_t>> TopologicalOrder();
@@ -127,6 +135,9 @@ class Lowerer {
   Status LowerConv(const OnnxNode& n);
   Status LowerGemmLike(const OnnxNode& n);
   Status LowerBinary(const OnnxNode& n);
+  Status LowerBinaryAt7(const OnnxNode& n);
+  Status LowerClipOfComputedBounds(const OnnxNode& n);
+  Status LowerLegacyBroadcast(const OnnxNode& n);
   Status LowerUnary(const OnnxNode& n);
   Status LowerPool(const OnnxNode& n);
   Status LowerReshapeLike(const OnnxNode& n);
@@ -136,6 +147,13 @@ class Lowerer {
   Status LowerSoftmax(const OnnxNode& n);
   Status LowerReduceMean(const OnnxNode& n);
   Status LowerBatchNorm(const OnnxNode& n);
+  // Gemm whose B or C is computed: Transpose, MatMul, Mul and Add steps.
+  Status LowerGemmOfActivations(const OnnxNode& n, const Node& attrs);
+  // Binds `out` to the tensor `in` seen with another shape of the same element count: a
+  // reshaped constant, or an alias of the activation (no copy, no step).
+  Status BindReshaped(const std::string& in, const std::string& out, std::vector<int64_t> shape);
+  // Emits a float step `node` reading `in`, writing a new float value `out_name` of `shape`.
+  Result<int> AddFloatStep(Node node, std::vector<int> in, const std::string& out_name, std::vector<int64_t> shape);
 
   Status CheckAttrs(const OnnxNode& n, std::initializer_list<const char*> known);
 

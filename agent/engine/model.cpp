@@ -90,8 +90,9 @@ Status ExecutionContext::Run(std::span<const float* const> inputs, std::span<flo
     for (const auto& step : g.steps) step->Run(env);
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
-    std::memcpy(outputs[i], arena_ + g.output_offsets[i],
-                static_cast<size_t>(g.outputs[i].elements) * sizeof(float));
+    const void* src = g.output_offsets[i] >= 0 ? static_cast<const void*>(arena_ + g.output_offsets[i])
+                                               : g.output_consts[i].data();
+    std::memcpy(outputs[i], src, static_cast<size_t>(g.outputs[i].elements) * sizeof(float));
   }
   if (timing != nullptr) {
     timing->total_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -114,11 +114,19 @@ Result<OnnxIo> ConvertIo(const onnx::ValueInfoProto& info, const std::string& ro
   if (!tt.has_shape()) {
     return Fail(ErrorCode::kInvalidArgument, what + " has no shape: dynamic shapes are not supported");
   }
-  for (const auto& dim : tt.shape().dim()) {
-    if (!dim.has_dim_value() || dim.dim_value() <= 0) {
+  for (int d = 0; d < tt.shape().dim_size(); ++d) {
+    const auto& dim = tt.shape().dim(d);
+    const std::string which = what + " dimension " + std::to_string(d);
+    if (dim.has_dim_value() && dim.dim_value() == 0) {
+      return Fail(ErrorCode::kInvalidArgument, which + " is 0: tensors without elements are not supported");
+    }
+    if (dim.has_dim_value() && dim.dim_value() < 0) {
+      return Fail(ErrorCode::kInvalidArgument, which + " is negative (" + std::to_string(dim.dim_value()) + ")");
+    }
+    if (!dim.has_dim_value()) {
+      const std::string name = dim.dim_param().empty() ? "an unnamed dimension" : "'" + dim.dim_param() + "'";
       return Fail(ErrorCode::kInvalidArgument,
-                  what + " has dynamic dimension '" + dim.dim_param() +
-                      "': export the model with fixed shapes (e.g. batch 1)");
+                  which + " is symbolic (" + name + "): export the model with fixed shapes (e.g. batch 1)");
     }
     io.shape.push_back(dim.dim_value());
   }
@@ -184,13 +192,24 @@ Result<OnnxGraph> ReadOnnx(std::span<const uint8_t> bytes) {
     return Fail(ErrorCode::kDataLoss, "not a valid ONNX model (protobuf parse failed; truncated or corrupt file?)");
   }
   OnnxGraph g;
+  std::string other_domains;
   for (const auto& op : model.opset_import()) {
-    if (op.domain().empty() || op.domain() == "ai.onnx") g.opset = op.version();
+    if (op.domain().empty() || op.domain() == "ai.onnx") {
+      g.opset = op.version();
+    } else {
+      other_domains += (other_domains.empty() ? "" : ", ") + op.domain();
+    }
   }
-  if (g.opset == 0 && model.opset_import_size() == 0) g.opset = 1;
-  if (g.opset < 13) {
+  // IR version 1-2 models without an opset_import mean opset 1.
+  if (model.opset_import_size() == 0) g.opset = 1;
+  if (g.opset == 0) {
+    return Fail(ErrorCode::kInvalidArgument, "model imports only the operator set(s) " + other_domains +
+                                                 "; the engine runs operators of the default ONNX domain (ai.onnx)");
+  }
+  if (g.opset < 1 || g.opset > kNewestOpset) {
     return Fail(ErrorCode::kInvalidArgument,
-                "model uses opset " + std::to_string(g.opset) + "; opset 13 or newer is required");
+                "model uses opset " + std::to_string(g.opset) + "; this engine knows the ONNX operator sets 1 to " +
+                    std::to_string(kNewestOpset) + " (each operator has its own oldest version, see docs/engine.md)");
   }
   if (!model.has_graph()) return Fail(ErrorCode::kInvalidArgument, "model has no graph");
   const auto& graph = model.graph();
@@ -211,9 +230,7 @@ Result<OnnxGraph> ReadOnnx(std::span<const uint8_t> bytes) {
     io.name = out.name();
     g.outputs.push_back(std::move(io));  // shape and type come from inference
   }
-  if (g.inputs.empty() || g.outputs.empty()) {
-    return Fail(ErrorCode::kInvalidArgument, "graph has no inputs or no outputs");
-  }
+  if (g.outputs.empty()) return Fail(ErrorCode::kInvalidArgument, "graph has no outputs");
   int anonymous = 0;
   for (const auto& node : graph.node()) {
     OnnxNode n;

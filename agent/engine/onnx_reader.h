@@ -44,8 +44,12 @@ struct OnnxIo {
   std::vector<int64_t> shape;
 };
 
+// The newest ONNX operator set whose operator versions the engine knows. A newer opset may
+// change an operator's meaning, so a model importing one is refused rather than guessed at.
+inline constexpr int64_t kNewestOpset = 21;
+
 struct OnnxGraph {
-  int64_t opset = 0;
+  int64_t opset = 0;  // of the default (ai.onnx) domain
   std::vector<OnnxNode> nodes;
   std::map<std::string, ConstTensor> initializers;
   std::vector<OnnxIo> inputs;  // graph inputs that are not initializers

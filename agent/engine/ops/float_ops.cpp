@@ -77,6 +77,9 @@ class BinaryStep : public Step {
       case OpKind::kAdd: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] + B[j]; }); break;
       case OpKind::kSub: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] - B[j]; }); break;
       case OpKind::kMul: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] * B[j]; }); break;
+      // Clip with computed bounds: max(x, lo) then min(., hi), a NaN x stays NaN.
+      case OpKind::kMax: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] < B[j] ? B[j] : A[i]; }); break;
+      case OpKind::kMin: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = B[j] < A[i] ? B[j] : A[i]; }); break;
       default: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] / B[j]; }); break;
     }
   }
@@ -251,7 +254,7 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       s->summary = Describe(n, "float");
       return std::unique_ptr<Step>(std::move(s));
     }
-    case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: {
+    case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kMax: case OpKind::kMin: {
       auto s = std::make_unique<BinaryStep>();
       s->a = ctx.RefOf(n.in[0]);
       s->b = ctx.RefOf(n.in[1]);

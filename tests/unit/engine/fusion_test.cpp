@@ -28,7 +28,7 @@ class QdqBuilder {
     m_.set_ir_version(7);
     auto* op = m_.add_opset_import();
     op->set_domain("");
-    op->set_version(13);
+    op->set_version(14);  // HardSwish is an opset-14 operator
   }
   onnx::GraphProto* g() { return m_.mutable_graph(); }
 
@@ -188,6 +188,7 @@ TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused byt
     INFO("iteration " << iter << " channels " << b.channels << " " << b.h << "x" << b.w << " kernel " << b.kernel
                       << " stride " << b.stride << (b.depthwise ? " depthwise" : "")
                       << (b.hardswish ? " hardswish" : "") << (b.residual ? " residual" : ""));
+    if (!fused) FAIL(fused.error().message);
     REQUIRE(fused.has_value());
     REQUIRE(unfused.has_value());
     for (const std::string& s : (*fused)->StepSummary()) {

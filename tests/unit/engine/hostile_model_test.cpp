@@ -123,7 +123,7 @@ TEST_CASE("huge negative and dynamic dimensions are rejected", "[engine][hostile
     auto m = TinyModel();
     auto* dim = m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0);
     dim->set_dim_param("batch");
-    ExpectFailure(m, "dynamic dimension 'batch'");
+    ExpectFailure(m, "input 'x' dimension 0 is symbolic ('batch')");
   }
   {
     auto m = TinyModel();
@@ -195,8 +195,18 @@ TEST_CASE("graph structure errors name the node and op", "[engine][hostile]") {
   }
   {
     auto m = TinyModel();
-    m.mutable_opset_import(0)->set_version(9);
-    ExpectFailure(m, "opset 13 or newer");
+    m.mutable_opset_import(0)->set_version(22);
+    ExpectFailure(m, "model uses opset 22; this engine knows the ONNX operator sets 1 to 21");
+  }
+  {
+    auto m = TinyModel();  // Relu-1 has the legacy consumed_inputs attribute; handled from Relu-6
+    m.mutable_opset_import(0)->set_version(5);
+    ExpectFailure(m, "node 'relu' (Relu): Relu at opset 5 is not supported (the engine handles it from opset 6)");
+  }
+  {
+    auto m = TinyModel();
+    m.mutable_opset_import(0)->set_domain("com.microsoft");
+    ExpectFailure(m, "model imports only the operator set(s) com.microsoft");
   }
   {
     auto m = TinyModel();

@@ -1,0 +1,250 @@
+// Operators at the opsets older exporters write (each operator from its own oldest version,
+// agent/engine/lower.cpp's table), the conversions to today's meaning, and the refusals that
+// must name the exact problem. ONNX's own node tests (tests/conformance) cover the rest.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "agent/engine/engine.h"
+#include "agent/engine/lower.h"
+#include "edge_onnx/onnx.pb.h"
+
+namespace edge::engine::testing {
+namespace {
+
+// A one-graph model under construction: float inputs, float initializers, nodes.
+class Builder {
+ public:
+  explicit Builder(int64_t opset) {
+    m_.set_ir_version(7);
+    auto* op = m_.add_opset_import();
+    op->set_domain("");
+    op->set_version(opset);
+    m_.mutable_graph()->set_name("opset_test");
+  }
+  Builder& Input(const std::string& name, const std::vector<int64_t>& shape) {
+    auto* in = m_.mutable_graph()->add_input();
+    in->set_name(name);
+    auto* tt = in->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : shape) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    return *this;
+  }
+  Builder& Init(const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& data) {
+    auto* t = m_.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : shape) t->add_dims(d);
+    for (float v : data) t->add_float_data(v);
+    return *this;
+  }
+  onnx::NodeProto* Node(const std::string& op, const std::vector<std::string>& in, const std::vector<std::string>& out) {
+    auto* n = m_.mutable_graph()->add_node();
+    n->set_name(op + std::to_string(m_.graph().node_size()));
+    n->set_op_type(op);
+    for (const auto& i : in) n->add_input(i);
+    for (const auto& o : out) n->add_output(o);
+    return n;
+  }
+  Builder& Output(const std::string& name) {
+    m_.mutable_graph()->add_output()->set_name(name);
+    return *this;
+  }
+  Result<std::shared_ptr<const Model>> Load() const {
+    m_.SerializeToString(&bytes_);
+    return Model::LoadMemory({reinterpret_cast<const uint8_t*>(bytes_.data()), bytes_.size()});
+  }
+  onnx::ModelProto& proto() { return m_; }
+
+ private:
+  onnx::ModelProto m_;
+  mutable std::string bytes_;
+};
+
+void IntAttr(onnx::NodeProto* n, const std::string& name, int64_t v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+void FloatAttr(onnx::NodeProto* n, const std::string& name, float v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+void IntsAttr(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t x : v) a->add_ints(x);
+}
+
+std::vector<float> Iota(size_t n, float start = -3.0f, float step = 0.5f) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = start + step * static_cast<float>(i);
+  return v;
+}
+
+// Runs a loaded model with one input (or none) and one output.
+std::vector<float> RunOne(const std::shared_ptr<const Model>& model, const std::vector<float>& x) {
+  ExecutionContext ctx(model);
+  std::vector<float> y(static_cast<size_t>(model->outputs()[0].elements));
+  std::vector<const float*> in;
+  if (!x.empty()) in.push_back(x.data());
+  float* out[] = {y.data()};
+  REQUIRE(ctx.Run(in, out).has_value());
+  return y;
+}
+
+std::shared_ptr<const Model> LoadOk(const Builder& b) {
+  auto m = b.Load();
+  if (!m) FAIL(m.error().message);
+  return *m;
+}
+
+TEST_CASE("Softmax before opset 13 normalizes over every dimension from axis on", "[engine][opset]") {
+  for (int64_t opset : {1, 11}) {
+    Builder b(opset);
+    b.Input("x", {2, 3, 4}).Output("y");
+    IntAttr(b.Node("Softmax", {"x"}, {"y"}), "axis", 1);
+    const std::vector<float> x = Iota(24, -2.0f, 0.25f);
+    const std::vector<float> y = RunOne(LoadOk(b), x);
+    for (int batch = 0; batch < 2; ++batch) {
+      double sum = 0;
+      for (int k = 0; k < 12; ++k) sum += std::exp(double(x[batch * 12 + k]));
+      for (int k = 0; k < 12; ++k) {
+        INFO("opset " << opset << " batch " << batch << " element " << k);
+        CHECK(y[batch * 12 + k] == Approx(std::exp(double(x[batch * 12 + k])) / sum).epsilon(1e-5));
+      }
+    }
+  }
+  // From opset 13 the same node normalizes along axis 1 alone: columns of 3 sum to one.
+  Builder b(13);
+  b.Input("x", {2, 3, 4}).Output("y");
+  IntAttr(b.Node("Softmax", {"x"}, {"y"}), "axis", 1);
+  const std::vector<float> y = RunOne(LoadOk(b), Iota(24));
+  CHECK(y[0] + y[4] + y[8] == Approx(1.0f));
+}
+
+TEST_CASE("Add before opset 7 broadcasts B at its axis, and only when asked", "[engine][opset]") {
+  Builder b(6);
+  b.Input("a", {2, 3, 4}).Init("b", {3}, {10, 20, 30}).Output("y");
+  auto* add = b.Node("Add", {"a", "b"}, {"y"});
+  IntAttr(add, "broadcast", 1);
+  IntAttr(add, "axis", 1);
+  const std::vector<float> a = Iota(24);
+  const std::vector<float> y = RunOne(LoadOk(b), a);
+  for (int i = 0; i < 24; ++i) CHECK(y[i] == a[i] + 10.0f * float((i / 4) % 3 + 1));
+
+  Builder off(6);  // broadcast=0 (the default): shapes must be equal
+  off.Input("a", {2, 3, 4}).Init("b", {3}, {1, 2, 3}).Output("y");
+  off.Node("Mul", {"a", "b"}, {"y"});
+  auto refused = off.Load();
+  REQUIRE_FALSE(refused.has_value());
+  CHECK_THAT(refused.error().message, Catch::Contains("operand shapes differ and broadcast is 0"));
+
+  Builder bad(6);  // B does not line up with A at the given axis
+  bad.Input("a", {2, 3, 4}).Init("b", {4}, {1, 2, 3, 4}).Output("y");
+  auto* sub = bad.Node("Sub", {"a", "b"}, {"y"});
+  IntAttr(sub, "broadcast", 1);
+  IntAttr(sub, "axis", 1);
+  auto no = bad.Load();
+  REQUIRE_FALSE(no.has_value());
+  CHECK_THAT(no.error().message, Catch::Contains("B's shape does not fit A's at axis 1"));
+}
+
+TEST_CASE("Clip-6 and Pad-2 take their operands as attributes", "[engine][opset]") {
+  Builder clip(6);
+  clip.Input("x", {1, 8}).Output("y");
+  auto* c = clip.Node("Clip", {"x"}, {"y"});
+  FloatAttr(c, "min", -1.0f);
+  FloatAttr(c, "max", 0.5f);
+  const std::vector<float> x = Iota(8);
+  const std::vector<float> y = RunOne(LoadOk(clip), x);
+  for (int i = 0; i < 8; ++i) CHECK(y[i] == std::min(std::max(x[i], -1.0f), 0.5f));
+
+  Builder pad(2);
+  pad.Input("x", {1, 2}).Output("y");
+  auto* p = pad.Node("Pad", {"x"}, {"y"});
+  IntsAttr(p, "pads", {0, 1, 0, 2});
+  FloatAttr(p, "value", 7.0f);
+  const std::vector<float> padded = RunOne(LoadOk(pad), {1.0f, 2.0f});
+  CHECK(padded == std::vector<float>{7, 1, 2, 7, 7});
+}
+
+TEST_CASE("a model of constants needs no inputs, and a Dropout mask is all true", "[engine][opset]") {
+  Builder b(13);
+  b.Init("c", {2, 2}, {1, 2, 3, 4}).Output("y");
+  b.Node("Identity", {"c"}, {"y"});
+  auto model = LoadOk(b);
+  CHECK(model->inputs().empty());
+  CHECK(RunOne(model, {}) == std::vector<float>{1, 2, 3, 4});
+
+  Builder d(13);
+  d.Input("x", {1, 3}).Output("y").Output("mask");
+  d.Node("Dropout", {"x"}, {"y", "mask"});
+  auto dm = LoadOk(d);
+  ExecutionContext ctx(dm);
+  std::vector<float> x = {1, 2, 3}, y(3), mask(3);
+  const float* in[] = {x.data()};
+  float* out[] = {y.data(), mask.data()};
+  REQUIRE(ctx.Run(in, out).has_value());
+  CHECK(y == x);
+  CHECK(mask == std::vector<float>{1, 1, 1});
+}
+
+TEST_CASE("refusals name the operator, the opset or the dimension", "[engine][opset]") {
+  auto refused = [](const Builder& b) {
+    auto r = b.Load();
+    REQUIRE_FALSE(r.has_value());
+    return r.error().message;
+  };
+  {
+    Builder b(13);  // an RNN with its optional first output omitted is an unsupported operator
+    b.Input("x", {1, 2, 3}).Init("w", {1, 4, 3}, Iota(12)).Init("r", {1, 4, 4}, Iota(16)).Output("h");
+    b.Node("RNN", {"x", "w", "r"}, {"", "h"});
+    CHECK_THAT(refused(b), Catch::Contains("unsupported operator RNN"));
+  }
+  {
+    Builder b(13);
+    b.Input("x", {1, 0}).Output("y");
+    b.Node("Relu", {"x"}, {"y"});
+    CHECK_THAT(refused(b), Catch::Contains("input 'x' dimension 1 is 0: tensors without elements are not supported"));
+  }
+  {
+    Builder b(13);
+    b.Input("x", {1, 4}).Output("y");
+    b.proto().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->clear_dim_value();
+    b.Node("Relu", {"x"}, {"y"});
+    CHECK_THAT(refused(b), Catch::Contains("input 'x' dimension 0 is symbolic (an unnamed dimension)"));
+  }
+  {
+    Builder b(7);  // HardSwish exists from opset 14
+    b.Input("x", {1, 4}).Output("y");
+    b.Node("HardSwish", {"x"}, {"y"});
+    CHECK_THAT(refused(b), Catch::Contains("HardSwish at opset 7 is not supported (the engine handles it from opset 14)"));
+  }
+  {
+    Builder b(11);  // Clip with a tensor bound that is not a scalar
+    b.Input("x", {1, 4}).Input("lo", {1, 2}).Output("y");
+    b.Node("Clip", {"x", "lo"}, {"y"});
+    CHECK_THAT(refused(b), Catch::Contains("min must be a scalar"));
+  }
+}
+
+TEST_CASE("every operator in the table has a version the engine handles", "[engine][opset]") {
+  const auto ops = SupportedOperators();
+  REQUIRE(ops.size() >= 30);
+  for (const auto& op : ops) {
+    INFO(op.op);
+    CHECK(op.since_opset >= 1);
+    CHECK(op.since_opset <= 14);
+    CHECK_FALSE(op.forms.empty());
+  }
+}
+
+}  // namespace
+}  // namespace edge::engine::testing
