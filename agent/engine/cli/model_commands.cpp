@@ -126,6 +126,7 @@ int RunModel(const RunArgs& a) {
     samples = n / per;
     in_arrays.push_back(std::move(*arr));
   }
+  if (samples < 0) samples = 1;  // a model without inputs runs once
   ExecutionContext ctx(*model, tier);
   std::vector<NpyArray> out_arrays(m.outputs().size());
   for (size_t o = 0; o < out_arrays.size(); ++o) {
@@ -243,7 +244,7 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
   auto* run = model.add_subcommand("run", "Run a model on .npy inputs and write .npy outputs");
   run->add_option("model", r->model, "ONNX model")->required()->check(CLI::ExistingFile);
   run->add_option("--input,-i", r->inputs, "input .npy (float32, C order), one per model input, in order; "
-                                           "a leading axis of samples runs each")->required();
+                                           "a leading axis of samples runs each; none for a model without inputs");
   run->add_option("--output,-o", r->outputs, "output .npy, one per model output (default: <output name>.npy)");
   run->add_option("--tier", r->tier, "kernel tier: auto, scalar, avx2, avx512vnni, amx");
   run->callback([r, &exit_code] { exit_code = RunModel(*r); });
