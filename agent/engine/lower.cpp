@@ -30,6 +30,13 @@ Result<Graph> Lowerer::Run() {
     }
   }
   for (const auto& out : onnx_.outputs) graph_outputs_.insert(out.name);
+  for (const auto& n : onnx_.nodes) {
+    onnx_names_.insert(n.inputs.begin(), n.inputs.end());
+    onnx_names_.insert(n.outputs.begin(), n.outputs.end());
+  }
+  for (const auto& [name, t] : onnx_.initializers) onnx_names_.insert(name);
+  for (const auto& io : onnx_.inputs) onnx_names_.insert(io.name);
+  for (const auto& io : onnx_.outputs) onnx_names_.insert(io.name);
   for (size_t idx : order_) {
     if (consumed_.count(idx) != 0) continue;
     const OnnxNode& n = onnx_.nodes[idx];
@@ -43,6 +50,10 @@ Result<Graph> Lowerer::Run() {
     if (sym.kind == Sym::Kind::kInt8Raw) {
       return Fail(ErrorCode::kInvalidArgument,
                   "graph output '" + out.name + "' is an int8 tensor; only float32 outputs are supported");
+    }
+    if (sym.kind == Sym::Kind::kConst && !consts_.at(out.name).is_float()) {
+      return Fail(ErrorCode::kInvalidArgument, "graph output '" + out.name + "' is a constant " +
+                                                   DTypeName(consts_.at(out.name).dtype) + " tensor; only float32 outputs are supported");
     }
     EDGE_ASSIGN_OR_RETURN(int v, AsFloat(out.name));
     // A graph output must own its storage name; an alias of an input is fine since outputs are copied.

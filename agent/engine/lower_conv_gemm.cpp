@@ -37,7 +37,8 @@ Status Lowerer::LowerConv(const OnnxNode& n) {
     const bool symmetric = std::all_of(wq.zps.begin(), wq.zps.end(), [](int32_t z) { return z == 0; });
     const bool per_channel_ok = wq.axis == -1 || wq.axis == 0;
     EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
-    if (tail && symmetric && per_channel_ok && !wq.is_int32) {
+    const bool bias_const = b_name.empty() || IsConst(b_name) || IsQConst(b_name);
+    if (tail && symmetric && per_channel_ok && !wq.is_int32 && bias_const) {
       const int x = syms_.at(n.inputs[0]).value;
       const float sx = g_.values[x].q.scale;
       Value w;
@@ -126,6 +127,11 @@ Status Lowerer::LowerGemmLike(const OnnxNode& n) {
   }
   if (is_gemm && (a_shape.size() != 2 || b_shape.size() != 2)) {
     return Fail(ErrorCode::kInvalidArgument, "Gemm operands must be 2-D");
+  }
+  if (is_gemm && onnx_.opset < 7 && n.Int("broadcast", 0) == 0 && !c_name.empty()) {
+    EDGE_ASSIGN_OR_RETURN(auto c_shape, ShapeOfName(c_name));
+    const std::vector<int64_t> mn = {node.trans_a ? a_shape[1] : a_shape[0], node.trans_b ? b_shape[0] : b_shape[1]};
+    if (c_shape != mn) return Fail(ErrorCode::kInvalidArgument, "C must be [M, N] when broadcast is 0 (Gemm before opset 7)");
   }
   if (!b_const || (!c_name.empty() && !FloatConst(c_name))) return LowerGemmOfActivations(n, node);
   // Canonical weights: [N][K], one row per output channel.
@@ -240,7 +246,7 @@ Status Lowerer::LowerGemmOfActivations(const OnnxNode& n, const Node& attrs) {
     const std::vector<int64_t> s = ShapeOf(v);
     Node t = MakeNode(OpKind::kTranspose, n);
     t.perm = {1, 0};
-    return AddFloatStep(std::move(t), {v}, n.name + tag, {s[1], s[0]});
+    return AddFloatStep(std::move(t), {v}, FreshName(n.name + tag), {s[1], s[0]});
   };
   EDGE_ASSIGN_OR_RETURN(int a, attrs.trans_a ? transposed(n.inputs[0], "#a_t") : AsFloat(n.inputs[0]));
   EDGE_ASSIGN_OR_RETURN(int b, attrs.trans_b ? transposed(n.inputs[1], "#b_t") : AsFloat(n.inputs[1]));
@@ -254,9 +260,9 @@ Status Lowerer::LowerGemmOfActivations(const OnnxNode& n, const Node& attrs) {
     return AddFloatStep(MakeNode(OpKind::kMul, n), {v, f}, out, ShapeOf(v));
   };
   const bool last = !has_c && attrs.alpha == 1.0f;
-  EDGE_ASSIGN_OR_RETURN(int y, AddFloatStep(MakeNode(OpKind::kMatMul, n), {a, b}, last ? n.outputs[0] : n.name + "#ab", out_shape));
+  EDGE_ASSIGN_OR_RETURN(int y, AddFloatStep(MakeNode(OpKind::kMatMul, n), {a, b}, last ? n.outputs[0] : FreshName(n.name + "#ab"), out_shape));
   if (attrs.alpha != 1.0f) {
-    EDGE_ASSIGN_OR_RETURN(y, scaled(y, attrs.alpha, has_c ? n.name + "#alpha_ab" : n.outputs[0]));
+    EDGE_ASSIGN_OR_RETURN(y, scaled(y, attrs.alpha, has_c ? FreshName(n.name + "#alpha_ab") : n.outputs[0]));
   }
   if (!has_c) return Ok();
   EDGE_ASSIGN_OR_RETURN(auto sc, ShapeOfName(n.inputs[2]));
@@ -264,7 +270,7 @@ Status Lowerer::LowerGemmOfActivations(const OnnxNode& n, const Node& attrs) {
   if (bs != out_shape) return Fail(ErrorCode::kInvalidArgument, "Gemm C does not broadcast to [M, N]");
   EDGE_ASSIGN_OR_RETURN(int c, AsFloat(n.inputs[2]));
   if (attrs.beta != 1.0f) {
-    EDGE_ASSIGN_OR_RETURN(c, scaled(c, attrs.beta, n.name + "#beta_c"));
+    EDGE_ASSIGN_OR_RETURN(c, scaled(c, attrs.beta, FreshName(n.name + "#beta_c")));
   }
   EDGE_TRY(AddFloatStep(MakeNode(OpKind::kAdd, n), {y, c}, n.outputs[0], out_shape));
   return Ok();

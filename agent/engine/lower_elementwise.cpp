@@ -72,7 +72,8 @@ Status Lowerer::LowerLegacyBroadcast(const OnnxNode& n) {
   } else {
     const int64_t ra = static_cast<int64_t>(sa.size()), rb = static_cast<int64_t>(sb.size());
     const int64_t axis = n.Find("axis") != nullptr ? n.Int("axis", 0) : ra - rb;
-    if (rb > ra || axis < 0 || axis + rb > ra) {
+    if (rb > ra) return Fail(ErrorCode::kInvalidArgument, "B has more dimensions than A");
+    if (axis < 0 || axis + rb > ra) {
       return Fail(ErrorCode::kInvalidArgument, "B's shape does not fit A's at axis " + std::to_string(axis));
     }
     std::vector<int64_t> shape(static_cast<size_t>(ra), 1);
@@ -82,7 +83,7 @@ Status Lowerer::LowerLegacyBroadcast(const OnnxNode& n) {
       }
       shape[axis + d] = sb[d];
     }
-    aligned.inputs[1] = n.name + "#b_aligned";
+    aligned.inputs[1] = FreshName(n.name + "#b_aligned");
     EDGE_TRY(BindReshaped(n.inputs[1], aligned.inputs[1], std::move(shape)));
   }
   aligned.attrs.clear();
@@ -100,6 +101,7 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
     EDGE_TRY(CheckAttrs(n, {"alpha", "beta"}));
   } else if (op == "Clip" && onnx_.opset < 11) {
     EDGE_TRY(CheckAttrs(n, {"min", "max"}));
+    if (n.inputs.size() != 1) return Fail(ErrorCode::kInvalidArgument, "Clip before opset 11 takes one input");
   } else {
     EDGE_TRY(CheckAttrs(n, {}));
   }
@@ -147,7 +149,7 @@ Status Lowerer::LowerClipOfComputedBounds(const OnnxNode& n) {
     EDGE_ASSIGN_OR_RETURN(int bound, AsFloat(n.inputs[k]));
     const bool last = k == 2 || !has_max;
     EDGE_ASSIGN_OR_RETURN(y, AddFloatStep(MakeNode(k == 1 ? OpKind::kMax : OpKind::kMin, n), {y, bound},
-                                          last ? n.outputs[0] : n.name + "#lower_bounded", shape));
+                                          last ? n.outputs[0] : FreshName(n.name + "#lower_bounded"), shape));
   }
   return Ok();
 }
@@ -171,7 +173,7 @@ Status Lowerer::LowerSoftmax(const OnnxNode& n) {
   }
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < rank; ++d) (d < axis ? outer : inner) *= shape[d];
-  const std::string flat_in = n.name + "#2d_in", flat_out = n.name + "#2d_out";
+  const std::string flat_in = FreshName(n.name + "#2d_in"), flat_out = FreshName(n.name + "#2d_out");
   EDGE_TRY(BindReshaped(n.inputs[0], flat_in, {outer, inner}));
   EDGE_ASSIGN_OR_RETURN(int flat, AsFloat(flat_in));
   node.axis = 1;
@@ -220,9 +222,9 @@ Status Lowerer::LowerBatchNorm(const OnnxNode& n) {
            : onnx_.opset < 9 ? CheckAttrs(n, {"epsilon", "momentum", "spatial"})
                              : CheckAttrs(n, {"epsilon", "momentum", "training_mode"}));
   if (n.Int("spatial", 1) == 0) return Fail(ErrorCode::kInvalidArgument, "spatial=0 (per-element statistics) is not supported");
-  if (n.Int("training_mode", 0) != 0 ||
-      std::any_of(n.outputs.begin() + 1, n.outputs.end(), [](const std::string& o) { return !o.empty(); })) {
-    return Fail(ErrorCode::kInvalidArgument, "training mode is not supported");
+  if (n.Int("training_mode", 0) != 0) return Fail(ErrorCode::kInvalidArgument, "training mode is not supported");
+  if (std::any_of(n.outputs.begin() + 1, n.outputs.end(), [](const std::string& o) { return !o.empty(); })) {
+    return Fail(ErrorCode::kInvalidArgument, "the running-statistics outputs (training only) are not supported");
   }
   if (n.inputs.size() != 5) return Fail(ErrorCode::kInvalidArgument, "expects 5 inputs");
   std::vector<ConstTensor> p;

@@ -245,6 +245,7 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
   Node node = MakeNode(OpKind::kPad, n);
   if (attr_form) {
     if (n.Find("pads") == nullptr) return Fail(ErrorCode::kInvalidArgument, "missing the pads attribute");
+    if (n.inputs.size() != 1) return Fail(ErrorCode::kInvalidArgument, "Pad before opset 11 takes one input");
     node.pads = n.Ints("pads");
     node.pad_value = n.Float("value", 0.0f);
   } else {

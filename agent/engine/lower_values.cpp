@@ -122,6 +122,16 @@ Status Lowerer::EmitFloat(const OnnxNode& n, Node node, const std::vector<int64_
   return Ok();
 }
 
+std::string Lowerer::FreshName(const std::string& base) {
+  for (;;) {
+    std::string name = base + "#" + std::to_string(fresh_++);
+    if (onnx_names_.count(name) == 0 && syms_.count(name) == 0 && consts_.count(name) == 0 &&
+        qconsts_.count(name) == 0) {
+      return name;
+    }
+  }
+}
+
 Result<int> Lowerer::AddFloatStep(Node node, std::vector<int> in, const std::string& out_name,
                                   std::vector<int64_t> shape) {
   node.in = std::move(in);
@@ -226,6 +236,7 @@ Status Lowerer::LowerConstantLike(const OnnxNode& n) {
       }
       if (training->f[0] != 0.0f) return Fail(ErrorCode::kInvalidArgument, "training mode is not supported");
     }
+    if (n.outputs.size() > 2) return Fail(ErrorCode::kInvalidArgument, "Dropout has at most two outputs");
     if (n.outputs.size() > 1 && !n.outputs[1].empty()) {
       EDGE_ASSIGN_OR_RETURN(auto shape, ShapeOfName(n.inputs[0]));
       EDGE_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(shape));

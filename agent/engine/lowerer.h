@@ -151,6 +151,9 @@ class Lowerer {
   Status LowerGemmOfActivations(const OnnxNode& n, const Node& attrs);
   // Binds `out` to the tensor `in` seen with another shape of the same element count: a
   // reshaped constant, or an alias of the activation (no copy, no step).
+  // A tensor name for a value the lowering adds: `base` plus a suffix, used by no ONNX tensor
+  // and no earlier added value.
+  std::string FreshName(const std::string& base);
   Status BindReshaped(const std::string& in, const std::string& out, std::vector<int64_t> shape);
   // Emits a float step `node` reading `in`, writing a new float value `out_name` of `shape`.
   Result<int> AddFloatStep(Node node, std::vector<int> in, const std::string& out_name, std::vector<int64_t> shape);
@@ -175,6 +178,8 @@ class Lowerer {
   std::unordered_map<int, int> dequantized_;
   std::unordered_map<std::string, std::vector<size_t>> consumers_;
   std::set<std::string> graph_outputs_;
+  std::set<std::string> onnx_names_;  // every tensor name of the ONNX graph
+  int fresh_ = 0;
   std::set<size_t> consumed_;
 };
 

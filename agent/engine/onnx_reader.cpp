@@ -193,8 +193,11 @@ Result<OnnxGraph> ReadOnnx(std::span<const uint8_t> bytes) {
   }
   OnnxGraph g;
   std::string other_domains;
+  bool has_default = false;
   for (const auto& op : model.opset_import()) {
     if (op.domain().empty() || op.domain() == "ai.onnx") {
+      if (has_default) return Fail(ErrorCode::kInvalidArgument, "model imports the default ONNX domain (ai.onnx) twice");
+      has_default = true;
       g.opset = op.version();
     } else {
       other_domains += (other_domains.empty() ? "" : ", ") + op.domain();
@@ -202,7 +205,7 @@ Result<OnnxGraph> ReadOnnx(std::span<const uint8_t> bytes) {
   }
   // IR version 1-2 models without an opset_import mean opset 1.
   if (model.opset_import_size() == 0) g.opset = 1;
-  if (g.opset == 0) {
+  if (!has_default && model.opset_import_size() > 0) {
     return Fail(ErrorCode::kInvalidArgument, "model imports only the operator set(s) " + other_domains +
                                                  "; the engine runs operators of the default ONNX domain (ai.onnx)");
   }

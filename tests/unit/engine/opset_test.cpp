@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "agent/engine/engine.h"
@@ -38,6 +39,14 @@ class Builder {
     t->set_data_type(onnx::TensorProto::FLOAT);
     for (int64_t d : shape) t->add_dims(d);
     for (float v : data) t->add_float_data(v);
+    return *this;
+  }
+  Builder& InitI8(const std::string& name, const std::vector<int64_t>& shape, const std::vector<int>& data) {
+    auto* t = m_.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT8);
+    for (int64_t d : shape) t->add_dims(d);
+    for (int v : data) t->add_int32_data(v);
     return *this;
   }
   onnx::NodeProto* Node(const std::string& op, const std::vector<std::string>& in, const std::vector<std::string>& out) {
@@ -233,6 +242,51 @@ TEST_CASE("refusals name the operator, the opset or the dimension", "[engine][op
     b.Node("Clip", {"x", "lo"}, {"y"});
     CHECK_THAT(refused(b), Catch::Contains("min must be a scalar"));
   }
+}
+
+TEST_CASE("tensors the lowering adds never take a name the model uses", "[engine][opset]") {
+  // Two legacy-broadcast Adds with the same node name, each with its own constant.
+  Builder b(6);
+  b.Input("a", {1, 3}).Init("b1", {3}, {10, 20, 30}).Init("b2", {3}, {1000, 2000, 3000}).Output("y");
+  for (auto [in, bias, out] : {std::tuple{"a", "b1", "t"}, std::tuple{"t", "b2", "y"}}) {
+    auto* add = b.Node("Add", {in, bias}, {out});
+    add->set_name("same");
+    IntAttr(add, "broadcast", 1);
+  }
+  CHECK(RunOne(LoadOk(b), {0, 0, 0}) == std::vector<float>{1010, 2020, 3030});
+
+  // A graph tensor named like the Gemm's intermediate product keeps its own value.
+  Builder g(13);
+  g.Input("a", {2, 2}).Input("bm", {2, 2}).Input("c", {2, 2}).Output("y").Output("G#ab#0");
+  g.Node("Relu", {"c"}, {"G#ab#0"});
+  g.Node("Gemm", {"a", "bm", "c"}, {"y"})->set_name("G");
+  auto model = LoadOk(g);
+  ExecutionContext ctx(model);
+  std::vector<float> a = {1, 0, 0, 1}, bm = {1, 2, 3, 4}, c = {-1, 0, 1, 2}, y(4), relu(4);
+  const float* in[] = {a.data(), bm.data(), c.data()};
+  float* out[] = {y.data(), relu.data()};
+  REQUIRE(ctx.Run(in, out).has_value());
+  CHECK(y == std::vector<float>{0, 2, 4, 6});
+  CHECK(relu == std::vector<float>{0, 0, 1, 2});
+}
+
+TEST_CASE("a QDQ Conv whose bias is computed runs in float", "[engine][opset]") {
+  Builder b(13);
+  b.Input("x", {1, 2, 1, 1}).Input("bias", {2}).Init("s", {}, {0.5f}).InitI8("z", {}, {0}).InitI8("w", {2, 2, 1, 1}, {1, 0, 0, 2});
+  b.Output("y");
+  b.Node("QuantizeLinear", {"x", "s", "z"}, {"xq"});
+  b.Node("DequantizeLinear", {"xq", "s", "z"}, {"xd"});
+  b.Node("DequantizeLinear", {"w", "s", "z"}, {"wd"});
+  b.Node("Conv", {"xd", "wd", "bias"}, {"c"});
+  b.Node("QuantizeLinear", {"c", "s", "z"}, {"cq"});
+  b.Node("DequantizeLinear", {"cq", "s", "z"}, {"y"});
+  auto model = LoadOk(b);
+  ExecutionContext ctx(model);
+  std::vector<float> x = {2, 3}, bias = {1, -1}, y(2);
+  const float* in[] = {x.data(), bias.data()};
+  float* out[] = {y.data()};
+  REQUIRE(ctx.Run(in, out).has_value());
+  CHECK(y == std::vector<float>{2, 2});  // 0.5*2 + 1 = 2; 1*3 - 1 = 2, both on the 0.5 grid
 }
 
 TEST_CASE("every operator in the table has a version the engine handles", "[engine][opset]") {
