@@ -98,8 +98,7 @@ Status AgentApp::Start() {
     std::lock_guard lock(snapshot_mu_);
     snapshot_ = ModelsReport(driver_.records());
   }
-  auto backoff = Backoff::WithRandomJitter(std::chrono::milliseconds(config_.backoff_initial_ms),
-                                           std::chrono::milliseconds(config_.backoff_max_ms));
+  auto backoff = RetryBackoff(config_);
   // The link exists before any step can run (downloads use it); its callbacks post to the loop,
   // which runs only after Start() returns.
   link_ = std::make_unique<ControllerLink>(

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "agent/core/backoff.h"
 #include "common/core/result.h"
 #include "common/crypto/ed25519.h"
 
@@ -41,6 +42,13 @@ struct AgentConfig {
 
 // Errors are ErrorCode::kBadConfig and name the file and key.
 Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path);
+
+// The retry schedule of reconnects, downloads and restores: backoff_initial_ms doubling up to
+// backoff_max_ms, with random jitter.
+inline Backoff RetryBackoff(const AgentConfig& config) {
+  return Backoff::WithRandomJitter(std::chrono::milliseconds(config.backoff_initial_ms),
+                                   std::chrono::milliseconds(config.backoff_max_ms));
+}
 
 // The release root public key the config pins (release_root_public_key). Errors are
 // kBadConfig and name the file.

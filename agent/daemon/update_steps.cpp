@@ -241,8 +241,7 @@ Status UpdateSteps::Download(const Command& c, const bundle::Manifest& m, Cancel
   CrashPoint("download.before_fetch");
   // Network trouble is not the bundle's fault: retry with backoff and jitter until it works or
   // a newer command replaces this one. Only data errors fail the update.
-  auto backoff = Backoff::WithRandomJitter(std::chrono::milliseconds(config_.backoff_initial_ms),
-                                           std::chrono::milliseconds(config_.backoff_max_ms));
+  auto backoff = RetryBackoff(config_);
   uint64_t done_before = 0;
   for (const auto& b : m.blobs) {
     std::error_code ec;
@@ -282,8 +281,7 @@ Status UpdateSteps::Download(const Command& c, const bundle::Manifest& m, Cancel
 }
 
 bool UpdateSteps::RestoreUntilDone(const Command& c, CancelToken& token) {
-  auto backoff = Backoff::WithRandomJitter(std::chrono::milliseconds(config_.backoff_initial_ms),
-                                           std::chrono::milliseconds(config_.backoff_max_ms));
+  auto backoff = RetryBackoff(config_);
   const std::string& active = c.record.active_version;
   for (int attempt = 1;; ++attempt) {
     auto s = serving_.Restore(c.model, active);

@@ -150,7 +150,10 @@ Result<bool> Lowerer::TryQuantUnary(const OnnxNode& n, Node& node, OpKind qkind,
 }
 
 Status Lowerer::LowerQuantize(const OnnxNode& n) {
-  EDGE_TRY(CheckAttrs(n, {"axis", "saturate"}));
+  // QuantizeLinear-10 is per tensor; `axis` comes with 13, `saturate` with 19.
+  EDGE_TRY(onnx_.opset < 13   ? CheckAttrs(n, {})
+           : onnx_.opset < 19 ? CheckAttrs(n, {"axis"})
+                              : CheckAttrs(n, {"axis", "saturate"}));
   EDGE_ASSIGN_OR_RETURN(auto params, QuantizeParams(n));
   if (!params) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -197,7 +200,7 @@ Status Lowerer::LowerQuantize(const OnnxNode& n) {
 }
 
 Status Lowerer::LowerDequantize(const OnnxNode& n) {
-  EDGE_TRY(CheckAttrs(n, {"axis"}));
+  EDGE_TRY(onnx_.opset < 13 ? CheckAttrs(n, {}) : CheckAttrs(n, {"axis"}));  // DequantizeLinear-10: per tensor
   if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing scale");
   EDGE_ASSIGN_OR_RETURN(const ConstTensor* scale, Const(n.inputs[1], "scale"));
   if (!scale->is_float() || scale->elements() < 1) {

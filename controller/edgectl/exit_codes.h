@@ -6,14 +6,7 @@
 
 namespace edge::edgectl {
 
-using edge::ExitCodeFor;
-using edge::kExitBadConfig;
-using edge::kExitDenied;
-using edge::kExitError;
-using edge::kExitOk;
-using edge::kExitTimeout;
-using edge::kExitUnreachable;
-using edge::kExitUsage;
+// kExit* and ExitCodeFor are edge:: names (common/core/exit_codes.h), found from here.
 
 // Prints "edgectl: <message>" to stderr and returns the exit code for `error`.
 int Report(const Error& error);

@@ -87,6 +87,17 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray&
                     "; quantizing it again rounds its values twice. Quantize the fp32 original, or pass "
                     "--requantize to do it anyway");
   }
+  // The QDQ form written here (per-channel DequantizeLinear) exists from opset 13; raising an
+  // older model's opset would change what some of its operators mean (Softmax, Squeeze, Clip).
+  int64_t opset = 0;
+  for (const auto& op : model.opset_import())
+    if (op.domain().empty() || op.domain() == "ai.onnx") opset = op.version();
+  if (opset < 13) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                in_path + " uses opset " + std::to_string(opset) +
+                    "; the quantizer writes per-channel QDQ, which needs opset 13 or newer: export the model "
+                    "again with opset 13 or newer (torch.onnx.export(..., opset_version=13))");
+  }
   EDGE_ASSIGN_OR_RETURN(auto range_list, CalibrateRanges(in_path, calibration, options));
   std::map<std::string, TensorRange> ranges(range_list.begin(), range_list.end());
   ConstantsToInitializers(*model.mutable_graph());

@@ -237,6 +237,13 @@ TEST_CASE("refusals name the operator, the opset or the dimension", "[engine][op
     CHECK_THAT(refused(b), Catch::Contains("HardSwish at opset 7 is not supported (the engine handles it from opset 14)"));
   }
   {
+    Builder b(10);  // DequantizeLinear-10 is per tensor: no axis attribute before opset 13
+    b.Input("x", {2, 2}).Init("s", {}, {0.5f}).InitI8("q", {2, 2}, {1, 2, 3, 4}).Output("y");
+    IntAttr(b.Node("DequantizeLinear", {"q", "s"}, {"w"}), "axis", 0);
+    b.Node("MatMul", {"x", "w"}, {"y"});
+    CHECK_THAT(refused(b), Catch::Contains("(DequantizeLinear): unsupported attribute 'axis'"));
+  }
+  {
     Builder b(11);  // Clip with a tensor bound that is not a scalar
     b.Input("x", {1, 4}).Input("lo", {1, 2}).Output("y");
     b.Node("Clip", {"x", "lo"}, {"y"});

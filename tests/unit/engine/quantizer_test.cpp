@@ -128,3 +128,27 @@ TEST_CASE("quantize of an fp32 model writes a model QuantizationOf finds quantiz
 }
 
 }  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+
+TEST_CASE("quantize refuses a model older than opset 13 and writes nothing", "[quantizer]") {
+  edge::testing::TempDir dir;
+  onnx::ModelProto m;
+  {
+    std::ifstream in(ZooPath("mlp_anomaly.onnx"), std::ios::binary);
+    REQUIRE(m.ParseFromIstream(&in));
+  }
+  for (auto& op : *m.mutable_opset_import())
+    if (op.domain().empty()) op.set_version(11);
+  const std::string old_model = (dir / "old.onnx").string(), out = (dir / "q.onnx").string();
+  {
+    std::ofstream f(old_model, std::ios::binary);
+    REQUIRE(m.SerializeToOstream(&f));
+  }
+  auto refused = QuantizeModel(old_model, ReadOrDie(ZooPath("mlp_anomaly.calib.npy")), out, {});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK_THAT(refused.error().message, Contains("uses opset 11") && Contains("needs opset 13 or newer"));
+  CHECK_FALSE(std::filesystem::exists(out));
+}
+
+}  // namespace edge::engine::testing
