@@ -4,6 +4,13 @@
 // Contract: a loaded Model is immutable and may be shared freely. An ExecutionContext owns the
 // arena for one inference at a time; Run() performs no heap allocation. Inputs and outputs are
 // float32, C order, with the shapes reported by inputs()/outputs().
+//
+// Dynamic batch: an input whose leading dimension is symbolic in the ONNX file (how exporters
+// write a batch axis) makes the model batch-dynamic. inputs()/outputs() then describe batch 1;
+// RunBatch(n, ...) runs n samples in one call on a plan compiled for batch n the first time it
+// is asked for and cached in the model (at most LoadOptions::max_batch_plans sizes, the least
+// recently used dropped first). Only that first call of a size, or a context's first call of a
+// size larger than any it ran before, allocates.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +39,15 @@ struct LoadOptions {
   bool keep_all_tensors = false;
   // A model whose planned arena exceeds this fails to load instead of allocating it.
   int64_t max_arena_bytes = int64_t{1} << 30;
+  // Batch-dynamic models: the largest batch RunBatch accepts, and how many batch sizes keep a
+  // compiled plan (each holds its own packed weights and plans its own arena).
+  int64_t max_batch = 256;
+  int max_batch_plans = 4;
+};
+
+// Inputs and outputs of one batch size of a model.
+struct BatchShapes {
+  std::vector<TensorInfo> inputs, outputs;
 };
 
 struct RunTiming {
@@ -59,15 +75,26 @@ class Model {
   // One line per executed step, e.g. "QConv conv1 (3x3, 16->32, int8)".
   std::vector<std::string> StepSummary() const;
   bool is_quantized() const;
+  // True when an input has a symbolic leading dimension (see the contract above).
+  bool dynamic_batch() const;
+  int64_t max_batch() const;
+  // The shapes of a RunBatch(batch, ...) call; plans (and caches) that batch size. kInvalidArgument
+  // for a batch outside 1..max_batch() or for any batch but 1 of a model with fixed shapes.
+  Result<BatchShapes> ShapesFor(int64_t batch) const;
   // Names of the float tensors readable through FindFloatTensor (LoadOptions::keep_all_tensors).
   std::vector<std::string> KeptTensorNames() const;
 
-  explicit Model(std::unique_ptr<CompiledGraph> graph);
+  explicit Model(std::shared_ptr<const CompiledGraph> graph);
   ~Model();
+  // The plan of batch 1 (or of the model's fixed shapes).
   const CompiledGraph& graph() const { return *graph_; }
+  // The plan for `batch`: graph() for 1, else compiled on first use and cached (see ShapesFor).
+  Result<std::shared_ptr<const CompiledGraph>> PlanFor(int64_t batch) const;
 
  private:
-  std::unique_ptr<CompiledGraph> graph_;
+  struct BatchPlans;
+  std::shared_ptr<const CompiledGraph> graph_;
+  std::unique_ptr<BatchPlans> batch_plans_;  // null for a model with fixed shapes
 };
 
 class ExecutionContext {
@@ -82,6 +109,10 @@ class ExecutionContext {
   // inputs[i] points at inputs()[i].elements floats; outputs[i] at outputs()[i].elements.
   Status Run(std::span<const float* const> inputs, std::span<float* const> outputs,
              RunTiming* timing = nullptr);
+  // `batch` samples in one call: buffers as Model::ShapesFor(batch) gives (samples along the
+  // leading dimension). RunBatch(1, ...) is Run(...).
+  Status RunBatch(int64_t batch, std::span<const float* const> inputs, std::span<float* const> outputs,
+                  RunTiming* timing = nullptr);
 
   KernelTier tier() const { return tier_; }
   const Model& model() const { return *model_; }
@@ -89,9 +120,19 @@ class ExecutionContext {
   std::span<const float> FindFloatTensor(std::string_view name) const;
 
  private:
+  Status RunPlan(const CompiledGraph& g, std::span<const float* const> inputs, std::span<float* const> outputs,
+                 RunTiming* timing);
+  bool Reserve(int64_t arena_bytes);
+
   std::shared_ptr<const Model> model_;
   KernelTier tier_;
   std::byte* arena_ = nullptr;
+  size_t arena_capacity_ = 0;
+  // The plan of the last RunBatch, held so that a repeated batch size takes no lock, and so that
+  // FindFloatTensor reads the plan that last ran.
+  std::shared_ptr<const CompiledGraph> plan_;
+  int64_t plan_batch_ = 1;
+  const CompiledGraph* last_plan_ = nullptr;
 };
 
 }  // namespace edge::engine

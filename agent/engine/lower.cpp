@@ -19,6 +19,7 @@ Result<Graph> Lowerer::Run() {
     v.name = io.name;
     v.dtype = DType::kF32;
     v.shape = io.shape;
+    if (io.batched()) v.shape[0] = options_.batch;
     const int id = AddActivation(std::move(v));
     g_.inputs.push_back(id);
     syms_[io.name] = Sym{Sym::Kind::kFloat, id, false};

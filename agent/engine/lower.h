@@ -12,6 +12,8 @@ namespace edge::engine {
 
 struct LowerOptions {
   bool keep_all_tensors = false;
+  // The size that every symbolic leading (batch) dimension of the inputs takes in this plan.
+  int64_t batch = 1;
 };
 
 Result<Graph> Lower(const OnnxGraph& onnx, const LowerOptions& options);

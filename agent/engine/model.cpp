@@ -3,6 +3,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <list>
+#include <mutex>
 
 #include "agent/engine/compile.h"
 #include "agent/engine/engine.h"
@@ -11,17 +13,45 @@
 
 namespace edge::engine {
 
-Model::Model(std::unique_ptr<CompiledGraph> graph) : graph_(std::move(graph)) {}
+// The ONNX graph a batch-dynamic model is planned from, and the plans of batch sizes above 1,
+// most recently used first.
+struct Model::BatchPlans {
+  OnnxGraph onnx;
+  LoadOptions options;
+  std::mutex mutex;
+  std::list<std::pair<int64_t, std::shared_ptr<const CompiledGraph>>> plans;
+};
+
+Model::Model(std::shared_ptr<const CompiledGraph> graph) : graph_(std::move(graph)) {}
 Model::~Model() = default;
+
+namespace {
+
+Result<std::shared_ptr<const CompiledGraph>> Plan(const OnnxGraph& onnx, const LoadOptions& options, int64_t batch) {
+  LowerOptions lower;
+  lower.keep_all_tensors = options.keep_all_tensors;
+  lower.batch = batch;
+  EDGE_ASSIGN_OR_RETURN(Graph graph, Lower(onnx, lower));
+  EDGE_ASSIGN_OR_RETURN(auto compiled, Compile(std::move(graph), options));
+  return std::shared_ptr<const CompiledGraph>(std::move(compiled));
+}
+
+}  // namespace
 
 Result<std::shared_ptr<const Model>> Model::LoadMemory(std::span<const uint8_t> bytes,
                                                        const LoadOptions& options) {
   EDGE_ASSIGN_OR_RETURN(OnnxGraph onnx, ReadOnnx(bytes));
-  LowerOptions lower;
-  lower.keep_all_tensors = options.keep_all_tensors;
-  EDGE_ASSIGN_OR_RETURN(Graph graph, Lower(onnx, lower));
-  EDGE_ASSIGN_OR_RETURN(auto compiled, Compile(std::move(graph), options));
-  return std::shared_ptr<const Model>(std::make_shared<Model>(std::move(compiled)));
+  EDGE_ASSIGN_OR_RETURN(auto compiled, Plan(onnx, options, 1));
+  auto model = std::make_shared<Model>(std::move(compiled));
+  if (onnx.dynamic_batch()) {
+    if (options.max_batch < 1 || options.max_batch_plans < 1) {
+      return Fail(ErrorCode::kInvalidArgument, "max_batch and max_batch_plans must be at least 1");
+    }
+    model->batch_plans_ = std::make_unique<BatchPlans>();
+    model->batch_plans_->onnx = std::move(onnx);
+    model->batch_plans_->options = options;
+  }
+  return std::shared_ptr<const Model>(std::move(model));
 }
 
 Result<std::shared_ptr<const Model>> Model::LoadFile(const std::string& path,
@@ -39,6 +69,45 @@ const std::vector<TensorInfo>& Model::outputs() const { return graph_->outputs; 
 int64_t Model::arena_bytes() const { return graph_->arena_bytes; }
 int64_t Model::weight_bytes() const { return graph_->pool.total_bytes; }
 bool Model::is_quantized() const { return graph_->quantized; }
+bool Model::dynamic_batch() const { return batch_plans_ != nullptr; }
+int64_t Model::max_batch() const { return batch_plans_ ? batch_plans_->options.max_batch : 1; }
+
+Result<std::shared_ptr<const CompiledGraph>> Model::PlanFor(int64_t batch) const {
+  if (batch == 1) return graph_;
+  if (!batch_plans_) {
+    return Fail(ErrorCode::kInvalidArgument, "batch " + std::to_string(batch) +
+                                                 ": the model has fixed input shapes (no symbolic batch dimension)");
+  }
+  BatchPlans& bp = *batch_plans_;
+  if (batch < 1 || batch > bp.options.max_batch) {
+    return Fail(ErrorCode::kInvalidArgument, "batch " + std::to_string(batch) + " is outside 1.." +
+                                                 std::to_string(bp.options.max_batch) + " (the model's maximum batch)");
+  }
+  {
+    std::lock_guard lock(bp.mutex);
+    for (auto it = bp.plans.begin(); it != bp.plans.end(); ++it) {
+      if (it->first != batch) continue;
+      bp.plans.splice(bp.plans.begin(), bp.plans, it);
+      return bp.plans.front().second;
+    }
+  }
+  // Planned outside the lock: other sizes keep running meanwhile. Two callers may plan the same
+  // size at once; the first to finish is kept.
+  auto planned = Plan(bp.onnx, bp.options, batch);
+  if (!planned) return Fail(planned.error().Wrap("planning batch " + std::to_string(batch)));
+  std::lock_guard lock(bp.mutex);
+  for (const auto& [size, plan] : bp.plans) {
+    if (size == batch) return plan;
+  }
+  bp.plans.emplace_front(batch, std::move(*planned));
+  if (bp.plans.size() > static_cast<size_t>(bp.options.max_batch_plans)) bp.plans.pop_back();
+  return bp.plans.front().second;
+}
+
+Result<BatchShapes> Model::ShapesFor(int64_t batch) const {
+  EDGE_ASSIGN_OR_RETURN(auto plan, PlanFor(batch));
+  return BatchShapes{plan->inputs, plan->outputs};
+}
 
 std::vector<std::string> Model::KeptTensorNames() const {
   std::vector<std::string> names;
@@ -54,19 +123,42 @@ std::vector<std::string> Model::StepSummary() const {
 
 ExecutionContext::ExecutionContext(std::shared_ptr<const Model> model, KernelTier tier)
     : model_(std::move(model)), tier_(EffectiveTier(tier)) {
-  // 64 bytes of slack: vector loads may read (never use) a few bytes past the last tensor.
-  const size_t bytes = static_cast<size_t>((model_->arena_bytes() + 63) / 64 * 64 + 64);
-  arena_ = static_cast<std::byte*>(std::aligned_alloc(64, bytes));
-  if (arena_ != nullptr) std::memset(arena_, 0, bytes);
+  Reserve(model_->arena_bytes());
 }
 
 ExecutionContext::~ExecutionContext() { std::free(arena_); }
 
+bool ExecutionContext::Reserve(int64_t arena_bytes) {
+  // 64 bytes of slack: vector loads may read (never use) a few bytes past the last tensor.
+  const size_t bytes = static_cast<size_t>((arena_bytes + 63) / 64 * 64 + 64);
+  if (arena_ != nullptr && bytes <= arena_capacity_) return true;
+  std::free(arena_);
+  arena_ = static_cast<std::byte*>(std::aligned_alloc(64, bytes));
+  arena_capacity_ = arena_ != nullptr ? bytes : 0;
+  if (arena_ != nullptr) std::memset(arena_, 0, bytes);
+  return arena_ != nullptr;
+}
+
 Status ExecutionContext::Run(std::span<const float* const> inputs, std::span<float* const> outputs,
                              RunTiming* timing) {
+  return RunPlan(model_->graph(), inputs, outputs, timing);
+}
+
+Status ExecutionContext::RunBatch(int64_t batch, std::span<const float* const> inputs,
+                                  std::span<float* const> outputs, RunTiming* timing) {
+  if (batch == 1) return Run(inputs, outputs, timing);
+  if (!plan_ || plan_batch_ != batch) {
+    EDGE_ASSIGN_OR_RETURN(plan_, model_->PlanFor(batch));
+    plan_batch_ = batch;
+  }
+  return RunPlan(*plan_, inputs, outputs, timing);
+}
+
+Status ExecutionContext::RunPlan(const CompiledGraph& g, std::span<const float* const> inputs,
+                                 std::span<float* const> outputs, RunTiming* timing) {
   const auto start = std::chrono::steady_clock::now();
-  const CompiledGraph& g = model_->graph();
-  if (arena_ == nullptr) return Fail(ErrorCode::kResourceExhausted, "arena allocation failed");
+  if (!Reserve(g.arena_bytes)) return Fail(ErrorCode::kResourceExhausted, "arena allocation failed");
+  last_plan_ = &g;
   if (inputs.size() != g.inputs.size() || outputs.size() != g.outputs.size()) {
     return Fail(ErrorCode::kInvalidArgument, "wrong number of input or output buffers");
   }
@@ -103,7 +195,7 @@ Status ExecutionContext::Run(std::span<const float* const> inputs, std::span<flo
 }
 
 std::span<const float> ExecutionContext::FindFloatTensor(std::string_view name) const {
-  const auto& tensors = model_->graph().float_tensors;
+  const auto& tensors = (last_plan_ != nullptr ? *last_plan_ : model_->graph()).float_tensors;
   auto it = tensors.find(name);
   if (it == tensors.end()) return {};
   return {reinterpret_cast<const float*>(arena_ + it->second.first),

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "edge_onnx/onnx.pb.h"
 
@@ -125,12 +126,21 @@ Result<OnnxIo> ConvertIo(const onnx::ValueInfoProto& info, const std::string& ro
     }
     if (!dim.has_dim_value()) {
       const std::string name = dim.dim_param().empty() ? "an unnamed dimension" : "'" + dim.dim_param() + "'";
-      return Fail(ErrorCode::kInvalidArgument,
-                  which + " is symbolic (" + name + "): export the model with fixed shapes (e.g. batch 1)");
+      if (d != 0) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    which + " is symbolic (" + name +
+                        "): only an input's leading (batch) dimension may be symbolic; export the other dimensions "
+                        "with fixed sizes");
+      }
+      io.shape.push_back(kBatchDim);
+      io.batch_param = dim.dim_param();
+      continue;
     }
     io.shape.push_back(dim.dim_value());
   }
-  auto count = CheckedElementCount(io.shape);
+  std::vector<int64_t> one_sample = io.shape;
+  if (!one_sample.empty() && one_sample[0] == kBatchDim) one_sample[0] = 1;
+  auto count = CheckedElementCount(one_sample);
   if (!count) return Fail(count.error().Wrap(what));
   return io;
 }
@@ -223,10 +233,22 @@ Result<OnnxGraph> ReadOnnx(std::span<const uint8_t> bytes) {
     EDGE_ASSIGN_OR_RETURN(auto t, ConvertTensor(init, "initializer '" + init.name() + "'"));
     g.initializers[init.name()] = std::move(t);
   }
+  std::optional<size_t> first_batched;  // index into g.inputs
   for (const auto& in : graph.input()) {
     if (g.initializers.count(in.name()) != 0) continue;
     EDGE_ASSIGN_OR_RETURN(auto io, ConvertIo(in, "input"));
     g.inputs.push_back(std::move(io));
+    const OnnxIo& added = g.inputs.back();
+    if (!added.batched()) continue;
+    // One batch size binds every symbolic leading dimension, so they must name the same one.
+    if (!first_batched) {
+      first_batched = g.inputs.size() - 1;
+    } else if (const OnnxIo& first = g.inputs[*first_batched]; first.batch_param != added.batch_param) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "inputs '" + first.name + "' and '" + added.name + "' have different symbolic leading dimensions ('" +
+                      first.batch_param + "', '" + added.batch_param +
+                      "'); the engine binds one batch size for all inputs of a call");
+    }
   }
   for (const auto& out : graph.output()) {
     OnnxIo io;

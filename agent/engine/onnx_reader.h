@@ -2,6 +2,7 @@
 // against us: sizes, types, external data, foreign domains. No graph semantics here.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -38,10 +39,16 @@ struct OnnxNode {
   std::string Label() const { return "node '" + name + "' (" + op_type + ")"; }
 };
 
+// An input's symbolic leading dimension (a dynamic batch), bound to a size when the model is
+// planned for one (LowerOptions::batch).
+inline constexpr int64_t kBatchDim = -1;
+
 struct OnnxIo {
   std::string name;
   DType dtype = DType::kF32;
-  std::vector<int64_t> shape;
+  std::vector<int64_t> shape;  // shape[0] == kBatchDim: a symbolic batch dimension
+  std::string batch_param;     // its name in the model ("" when unnamed)
+  bool batched() const { return !shape.empty() && shape[0] == kBatchDim; }
 };
 
 // The newest ONNX operator set whose operator versions the engine knows. A newer opset may
@@ -54,6 +61,9 @@ struct OnnxGraph {
   std::map<std::string, ConstTensor> initializers;
   std::vector<OnnxIo> inputs;  // graph inputs that are not initializers
   std::vector<OnnxIo> outputs;
+  bool dynamic_batch() const {
+    return std::any_of(inputs.begin(), inputs.end(), [](const OnnxIo& io) { return io.batched(); });
+  }
 };
 
 Result<OnnxGraph> ReadOnnx(std::span<const uint8_t> bytes);

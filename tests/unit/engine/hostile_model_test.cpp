@@ -121,9 +121,10 @@ TEST_CASE("huge negative and dynamic dimensions are rejected", "[engine][hostile
   }
   {
     auto m = TinyModel();
-    auto* dim = m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0);
-    dim->set_dim_param("batch");
-    ExpectFailure(m, "input 'x' dimension 0 is symbolic ('batch')");
+    // A symbolic batch (dimension 0) is planned per call; any other symbolic dimension is refused.
+    auto* dim = m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1);
+    dim->set_dim_param("width");
+    ExpectFailure(m, "input 'x' dimension 1 is symbolic ('width'): only an input's leading (batch) dimension");
   }
   {
     auto m = TinyModel();

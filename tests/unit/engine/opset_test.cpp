@@ -226,9 +226,9 @@ TEST_CASE("refusals name the operator, the opset or the dimension", "[engine][op
   {
     Builder b(13);
     b.Input("x", {1, 4}).Output("y");
-    b.proto().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->clear_dim_value();
+    b.proto().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->clear_dim_value();
     b.Node("Relu", {"x"}, {"y"});
-    CHECK_THAT(refused(b), Catch::Contains("input 'x' dimension 0 is symbolic (an unnamed dimension)"));
+    CHECK_THAT(refused(b), Catch::Contains("input 'x' dimension 1 is symbolic (an unnamed dimension)"));
   }
   {
     Builder b(7);  // HardSwish exists from opset 14
