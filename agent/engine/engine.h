@@ -31,6 +31,8 @@ struct TensorInfo {
   int64_t elements = 0;
   // For an output that is a dequantized int8 tensor: one quantization step (its scale), else 0.
   float quant_step = 0.0f;
+  // An input whose leading dimension is the model's symbolic batch (see the contract above).
+  bool batched = false;
 };
 
 struct LoadOptions {
@@ -53,7 +55,8 @@ struct BatchShapes {
 struct RunTiming {
   int64_t total_ns = 0;
   // Optional, caller-owned: when set, Run adds each step's nanoseconds to step_ns[i]
-  // (StepSummary().size() entries), for profiling without allocation.
+  // (StepSummary().size() entries; StepSummaryFor(n) for RunBatch(n)), for profiling without
+  // allocation.
   int64_t* step_ns = nullptr;
 };
 
@@ -74,6 +77,8 @@ class Model {
   int64_t weight_bytes() const;
   // One line per executed step, e.g. "QConv conv1 (3x3, 16->32, int8)".
   std::vector<std::string> StepSummary() const;
+  // The steps of the plan for `batch` (see ShapesFor).
+  Result<std::vector<std::string>> StepSummaryFor(int64_t batch) const;
   bool is_quantized() const;
   // True when an input has a symbolic leading dimension (see the contract above).
   bool dynamic_batch() const;

@@ -33,6 +33,7 @@ Result<std::shared_ptr<const CompiledGraph>> Plan(const OnnxGraph& onnx, const L
   lower.batch = batch;
   EDGE_ASSIGN_OR_RETURN(Graph graph, Lower(onnx, lower));
   EDGE_ASSIGN_OR_RETURN(auto compiled, Compile(std::move(graph), options));
+  for (size_t i = 0; i < onnx.inputs.size(); ++i) compiled->inputs[i].batched = onnx.inputs[i].batched();
   return std::shared_ptr<const CompiledGraph>(std::move(compiled));
 }
 
@@ -115,9 +116,12 @@ std::vector<std::string> Model::KeptTensorNames() const {
   return names;
 }
 
-std::vector<std::string> Model::StepSummary() const {
+std::vector<std::string> Model::StepSummary() const { return *StepSummaryFor(1); }
+
+Result<std::vector<std::string>> Model::StepSummaryFor(int64_t batch) const {
+  EDGE_ASSIGN_OR_RETURN(auto plan, PlanFor(batch));
   std::vector<std::string> lines;
-  for (const auto& s : graph_->steps) lines.push_back(s->summary);
+  for (const auto& s : plan->steps) lines.push_back(s->summary);
   return lines;
 }
 

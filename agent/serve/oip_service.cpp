@@ -68,15 +68,35 @@ struct PlannedInput {
   const std::string* raw;  // null: typed contents
 };
 
+// The batch of a request to a batch-dynamic model: the leading dimension the request gives its
+// first batched input (1 for a model with fixed shapes, or when that input is missing, which
+// PlanInputs then reports).
+Result<int64_t> RequestBatch(const inference::ModelInferRequest& request, const engine::Model& model) {
+  if (!model.dynamic_batch()) return 1;
+  for (const auto& info : model.inputs()) {
+    if (!info.batched) continue;
+    for (const InputTensor& t : request.inputs()) {
+      if (t.name() != info.name) continue;
+      if (t.shape_size() == 0) return BadInput(t.name(), "has no shape; its leading dimension is the batch size");
+      if (t.shape(0) < 1 || t.shape(0) > model.max_batch()) {
+        return BadInput(t.name(), "batch " + std::to_string(t.shape(0)) + " is outside 1.." +
+                                      std::to_string(model.max_batch()) + " (the model's maximum batch)");
+      }
+      return t.shape(0);
+    }
+    return 1;
+  }
+  return 1;
+}
+
 Result<std::vector<PlannedInput>> PlanInputs(const inference::ModelInferRequest& request,
-                                             const engine::Model& model) {
+                                             const std::vector<engine::TensorInfo>& wanted) {
   const bool raw = request.raw_input_contents_size() > 0;
   if (raw && request.raw_input_contents_size() != request.inputs_size()) {
     return Fail(ErrorCode::kInvalidArgument,
                 "raw_input_contents has " + std::to_string(request.raw_input_contents_size()) +
                     " entries for " + std::to_string(request.inputs_size()) + " inputs; give one per input, in order");
   }
-  const auto& wanted = model.inputs();
   std::vector<PlannedInput> plan;
   std::vector<bool> seen(wanted.size(), false);
   for (int i = 0; i < request.inputs_size(); ++i) {
@@ -113,8 +133,8 @@ Result<std::vector<PlannedInput>> PlanInputs(const inference::ModelInferRequest&
   return plan;
 }
 
-Result<std::vector<size_t>> PlanOutputs(const inference::ModelInferRequest& request, const engine::Model& model) {
-  const auto& outputs = model.outputs();
+Result<std::vector<size_t>> PlanOutputs(const inference::ModelInferRequest& request,
+                                        const std::vector<engine::TensorInfo>& outputs) {
   std::vector<size_t> plan;
   if (request.outputs_size() == 0) {
     for (size_t i = 0; i < outputs.size(); ++i) plan.push_back(i);
@@ -209,11 +229,16 @@ Status FillInputs(const std::vector<PlannedInput>& inputs, ContextLease& lease) 
   return Ok();
 }
 
-void SetTensorMetadata(const engine::TensorInfo& info,
+// `other`: the same tensor at another batch size, when the model is batch-dynamic. A dimension
+// that differs between the two is the batch: -1, as the protocol writes a variable dimension.
+void SetTensorMetadata(const engine::TensorInfo& info, const engine::TensorInfo* other,
                        inference::ModelMetadataResponse::TensorMetadata* out) {
   out->set_name(info.name);
   out->set_datatype("FP32");
-  for (int64_t d : info.shape) out->add_shape(d);
+  for (size_t d = 0; d < info.shape.size(); ++d) {
+    const bool varies = other != nullptr && d < other->shape.size() && other->shape[d] != info.shape[d];
+    out->add_shape(varies ? -1 : info.shape[d]);
+  }
 }
 
 // A reactor that is already finished: every call here completes inline.
@@ -234,12 +259,18 @@ Status Infer(Registry& registry, const inference::ModelInferRequest& request,
     served->RecordRejected();
     return Fail(e);
   };
-  auto inputs = PlanInputs(request, model);
+  auto batch = RequestBatch(request, model);
+  if (!batch) return rejected(batch.error());
+  // Planned (once per batch size, then cached) before a context is taken.
+  auto shapes = model.ShapesFor(*batch);
+  if (!shapes) return rejected(shapes.error().Wrap("model " + served->model_name() + ":" + served->version()));
+  auto inputs = PlanInputs(request, shapes->inputs);
   if (!inputs) return rejected(inputs.error());
-  auto outputs = PlanOutputs(request, model);
+  auto outputs = PlanOutputs(request, shapes->outputs);
   if (!outputs) return rejected(outputs.error());
 
   ContextLease lease = served->Acquire();
+  if (*batch != 1) lease.Bind(*batch, *shapes);
   if (auto s = FillInputs(*inputs, lease); !s) return rejected(s.error());
   // From here on a failure is the model's (an engine error, a non-finite output): Run() counts it.
   EDGE_TRY(lease.Run());
@@ -249,7 +280,7 @@ Status Infer(Registry& registry, const inference::ModelInferRequest& request,
   response.set_model_version(served->version());
   response.set_id(request.id());
   for (size_t index : *outputs) {
-    const engine::TensorInfo& info = model.outputs()[index];
+    const engine::TensorInfo& info = shapes->outputs[index];
     const auto values = lease.output(index);
     auto* out = response.add_outputs();
     out->set_name(info.name);
@@ -306,8 +337,18 @@ grpc::ServerUnaryReactor* OipService::ModelMetadata(grpc::CallbackServerContext*
   response->set_name((*served)->model_name());
   response->add_versions((*served)->version());
   response->set_platform(kPlatform);
-  for (const auto& info : (*served)->model().inputs()) SetTensorMetadata(info, response->add_inputs());
-  for (const auto& info : (*served)->model().outputs()) SetTensorMetadata(info, response->add_outputs());
+  const engine::Model& model = (*served)->model();
+  // A batch-dynamic model planned at batch 2 as well shows which dimensions follow the batch.
+  std::optional<engine::BatchShapes> two;
+  if (model.dynamic_batch() && model.max_batch() >= 2) {
+    if (auto shapes = model.ShapesFor(2)) two = std::move(*shapes);
+  }
+  for (size_t i = 0; i < model.inputs().size(); ++i) {
+    SetTensorMetadata(model.inputs()[i], two ? &two->inputs[i] : nullptr, response->add_inputs());
+  }
+  for (size_t i = 0; i < model.outputs().size(); ++i) {
+    SetTensorMetadata(model.outputs()[i], two ? &two->outputs[i] : nullptr, response->add_outputs());
+  }
   return Done(ctx, grpc::Status::OK);
 }
 

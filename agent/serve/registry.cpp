@@ -65,7 +65,29 @@ struct ContextLease::Slot {
   std::vector<std::vector<float>> outputs;
   std::vector<const float*> input_ptrs;
   std::vector<float*> output_ptrs;
+  int64_t batch = 1;
 };
+
+namespace {
+
+// Buffers of those sizes (reusing their memory when it suffices) and the pointers Run takes.
+void SizeBuffers(const std::vector<engine::TensorInfo>& infos, std::vector<std::vector<float>>& buffers,
+                 auto& pointers) {
+  buffers.resize(infos.size());
+  pointers.resize(infos.size());
+  for (size_t i = 0; i < infos.size(); ++i) {
+    buffers[i].resize(static_cast<size_t>(infos[i].elements));
+    pointers[i] = buffers[i].data();
+  }
+}
+
+}  // namespace
+
+void ContextLease::Bind(int64_t batch, const engine::BatchShapes& shapes) {
+  SizeBuffers(shapes.inputs, slot_->inputs, slot_->input_ptrs);
+  SizeBuffers(shapes.outputs, slot_->outputs, slot_->output_ptrs);
+  slot_->batch = batch;
+}
 
 ContextLease::ContextLease(std::shared_ptr<ServedVersion> version, std::unique_ptr<Slot> slot)
     : version_(std::move(version)), slot_(std::move(slot)) {}
@@ -81,7 +103,7 @@ std::span<const float> ContextLease::output(size_t i) const { return slot_->outp
 
 Status ContextLease::Run() {
   engine::RunTiming timing;
-  Status status = slot_->context->Run(slot_->input_ptrs, slot_->output_ptrs, &timing);
+  Status status = slot_->context->RunBatch(slot_->batch, slot_->input_ptrs, slot_->output_ptrs, &timing);
   if (status) {
     if (std::string where = FirstNonFinite(version_->model(), *this); !where.empty()) {
       status = Fail(ErrorCode::kInternal, "model " + version_->model_name() + ":" + version_->version() +
@@ -120,18 +142,17 @@ ContextLease ServedVersion::Acquire() {
   // Growing the pool allocates an arena: done outside the lock, once per context, not per request.
   auto slot = std::make_unique<ContextLease::Slot>();
   slot->context = std::make_unique<engine::ExecutionContext>(model_, tier_);
-  for (const auto& info : model_->inputs()) {
-    slot->inputs.emplace_back(static_cast<size_t>(info.elements));
-    slot->input_ptrs.push_back(slot->inputs.back().data());
-  }
-  for (const auto& info : model_->outputs()) {
-    slot->outputs.emplace_back(static_cast<size_t>(info.elements));
-    slot->output_ptrs.push_back(slot->outputs.back().data());
-  }
+  SizeBuffers(model_->inputs(), slot->inputs, slot->input_ptrs);
+  SizeBuffers(model_->outputs(), slot->outputs, slot->output_ptrs);
   return ContextLease(shared_from_this(), std::move(slot));
 }
 
 void ServedVersion::Release(std::unique_ptr<ContextLease::Slot> slot) {
+  if (slot->batch != 1) {  // back to batch 1 for the next lease; keeps the memory
+    SizeBuffers(model_->inputs(), slot->inputs, slot->input_ptrs);
+    SizeBuffers(model_->outputs(), slot->outputs, slot->output_ptrs);
+    slot->batch = 1;
+  }
   std::unique_ptr<ContextLease::Slot> surplus;
   {
     std::lock_guard lock(pool_mutex_);

@@ -76,7 +76,11 @@ class ContextLease {
   ContextLease& operator=(ContextLease&&) = delete;
   ~ContextLease();
 
-  // inputs()[i] / outputs()[i] of the model: that many floats, C order.
+  // Sizes the buffers for a batch of `batch` samples of a batch-dynamic model, as
+  // Model::ShapesFor(batch) gave `shapes`; later Run() calls run that batch. A lease starts at 1.
+  void Bind(int64_t batch, const engine::BatchShapes& shapes);
+
+  // inputs()[i] / outputs()[i] of the model (at the bound batch): that many floats, C order.
   std::span<float> input(size_t i);
   std::span<const float> output(size_t i) const;
 

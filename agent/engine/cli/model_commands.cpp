@@ -78,7 +78,15 @@ int RunInspect(const std::string& path) {
   if (!model) return ReportError(model.error());
   const Model& m = **model;
   std::printf("model: %s (%s)\n", path.c_str(), m.is_quantized() ? "int8 QDQ" : "float32");
-  for (const auto& t : m.inputs()) std::printf("input:  %s float32 %s\n", t.name.c_str(), ShapeText(t.shape).c_str());
+  for (const auto& t : m.inputs()) {
+    std::string shape = ShapeText(t.shape);
+    if (t.batched) shape.replace(1, shape.find_first_of(",]") - 1, "N");
+    std::printf("input:  %s float32 %s\n", t.name.c_str(), shape.c_str());
+  }
+  if (m.dynamic_batch()) {
+    std::printf("batch: dynamic (N = 1..%lld per call; shapes below are at N = 1)\n",
+                static_cast<long long>(m.max_batch()));
+  }
   for (const auto& t : m.outputs()) std::printf("output: %s float32 %s\n", t.name.c_str(), ShapeText(t.shape).c_str());
   std::printf("arena: %lld bytes per execution context\n", static_cast<long long>(m.arena_bytes()));
   std::printf("weights: %lld bytes (pre-packed)\n", static_cast<long long>(m.weight_bytes()));
@@ -94,7 +102,27 @@ struct RunArgs {
   std::string model;
   std::vector<std::string> inputs, outputs;
   std::string tier = "auto";
+  int64_t batch = 1;
 };
+
+// Checks that `batch` samples go through `m` in one call with every input and output growing by
+// the batch (samples along the leading dimension); says why not otherwise.
+Status CheckBatch(const Model& m, int64_t batch) {
+  if (batch == 1) return Ok();
+  EDGE_ASSIGN_OR_RETURN(BatchShapes shapes, m.ShapesFor(batch));
+  auto check = [&](const std::vector<TensorInfo>& one, const std::vector<TensorInfo>& many, const char* what) -> Status {
+    for (size_t i = 0; i < one.size(); ++i) {
+      if (many[i].elements != batch * one[i].elements) {
+        return Fail(ErrorCode::kInvalidArgument, std::string(what) + " '" + one[i].name + "' is " +
+                                                     ShapeText(many[i].shape) + " at batch " + std::to_string(batch) +
+                                                     ": it does not grow with the batch, so --batch cannot split it");
+      }
+    }
+    return Ok();
+  };
+  EDGE_TRY(check(m.inputs(), shapes.inputs, "input"));
+  return check(m.outputs(), shapes.outputs, "output");
+}
 
 int RunModel(const RunArgs& a) {
   KernelTier tier;
@@ -127,6 +155,7 @@ int RunModel(const RunArgs& a) {
     in_arrays.push_back(std::move(*arr));
   }
   if (samples < 0) samples = 1;  // a model without inputs runs once
+  const int64_t batch = std::min(a.batch, samples);
   ExecutionContext ctx(*model, tier);
   std::vector<NpyArray> out_arrays(m.outputs().size());
   for (size_t o = 0; o < out_arrays.size(); ++o) {
@@ -134,16 +163,19 @@ int RunModel(const RunArgs& a) {
     out_arrays[o].shape = m.outputs()[o].shape;
     if (samples != 1) out_arrays[o].shape.insert(out_arrays[o].shape.begin(), samples);
   }
-  int64_t total_ns = 0;
-  for (int64_t s = 0; s < samples; ++s) {
+  int64_t total_ns = 0, calls = 0;
+  for (int64_t s = 0; s < samples; s += batch) {
+    const int64_t n = std::min(batch, samples - s);  // the last call may be smaller
+    if (auto st = CheckBatch(m, n); !st) return ReportError(st.error());
     std::vector<const float*> ins;
     for (size_t i = 0; i < in_arrays.size(); ++i) ins.push_back(in_arrays[i].data.data() + s * m.inputs()[i].elements);
     std::vector<float*> outs;
     for (size_t o = 0; o < out_arrays.size(); ++o) outs.push_back(out_arrays[o].data.data() + s * m.outputs()[o].elements);
     RunTiming timing;
-    auto st = ctx.Run(ins, outs, &timing);
+    auto st = ctx.RunBatch(n, ins, outs, &timing);
     if (!st) return ReportError(st.error());
     total_ns += timing.total_ns;
+    ++calls;
   }
   for (size_t o = 0; o < out_arrays.size(); ++o) {
     const std::string path = a.outputs.empty() ? m.outputs()[o].name + ".npy" : a.outputs[o];
@@ -151,8 +183,8 @@ int RunModel(const RunArgs& a) {
     if (!st) return ReportError(st.error());
     std::printf("wrote %s %s\n", path.c_str(), ShapeText(out_arrays[o].shape).c_str());
   }
-  std::printf("%lld run(s), %.1f us per run (%s)\n", static_cast<long long>(samples),
-              samples > 0 ? double(total_ns) / double(samples) / 1000.0 : 0.0,
+  std::printf("%lld sample(s) in %lld call(s), %.1f us per sample (%s)\n", static_cast<long long>(samples),
+              static_cast<long long>(calls), double(total_ns) / double(samples) / 1000.0,
               std::string(KernelTierName(ctx.tier())).c_str());
   return kExitOk;
 }
@@ -163,6 +195,7 @@ struct BenchArgs {
   int iterations = 200, warmup = 20;
   std::string tier = "auto";
   bool profile = false;
+  int64_t batch = 1;
 };
 
 int RunBench(const BenchArgs& a) {
@@ -175,26 +208,29 @@ int RunBench(const BenchArgs& a) {
   auto model = Model::LoadFile(a.model);
   if (!model) return ReportError(model.error());
   const Model& m = **model;
+  auto shapes = m.ShapesFor(a.batch);
+  if (!shapes) return ReportError(shapes.error());
   std::mt19937 rng(42);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<std::vector<float>> ins, outs;
-  for (const auto& t : m.inputs()) {
+  for (const auto& t : shapes->inputs) {
     ins.emplace_back(static_cast<size_t>(t.elements));
     for (float& v : ins.back()) v = dist(rng);
   }
-  for (const auto& t : m.outputs()) outs.emplace_back(static_cast<size_t>(t.elements));
+  for (const auto& t : shapes->outputs) outs.emplace_back(static_cast<size_t>(t.elements));
   std::vector<const float*> in_ptrs;
   for (auto& v : ins) in_ptrs.push_back(v.data());
   std::vector<float*> out_ptrs;
   for (auto& v : outs) out_ptrs.push_back(v.data());
   ExecutionContext ctx(*model, tier);
   std::vector<double> us;
-  const auto steps = m.StepSummary();
-  std::vector<int64_t> step_ns(steps.size(), 0);
+  auto steps = m.StepSummaryFor(a.batch);
+  if (!steps) return ReportError(steps.error());
+  std::vector<int64_t> step_ns(steps->size(), 0);
   for (int i = 0; i < a.warmup + a.iterations; ++i) {
     RunTiming timing;
     if (a.profile && i >= a.warmup) timing.step_ns = step_ns.data();
-    auto st = ctx.Run(in_ptrs, out_ptrs, &timing);
+    auto st = ctx.RunBatch(a.batch, in_ptrs, out_ptrs, &timing);
     if (!st) return ReportError(st.error());
     if (i >= a.warmup) us.push_back(double(timing.total_ns) / 1000.0);
   }
@@ -206,11 +242,15 @@ int RunBench(const BenchArgs& a) {
   std::printf("%s: tier %s, %d iterations, single thread\n", a.model.c_str(),
               std::string(KernelTierName(ctx.tier())).c_str(), a.iterations);
   std::printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  mean %.1f  min %.1f\n", pct(0.5), pct(0.9), pct(0.99), mean, us.front());
-  std::printf("arena %lld bytes\n", static_cast<long long>(m.arena_bytes()));
+  if (a.batch > 1) {
+    std::printf("batch %lld: %.2f us per sample (mean), %.0f samples/s\n", static_cast<long long>(a.batch),
+                mean / double(a.batch), 1e6 * double(a.batch) / mean);
+  }
+  std::printf("arena %lld bytes at batch 1\n", static_cast<long long>(m.arena_bytes()));
   if (a.profile) {
     std::printf("per step (mean us over the timed runs):\n");
-    for (size_t i = 0; i < steps.size(); ++i) {
-      std::printf("  %8.2f  %s\n", double(step_ns[i]) / 1000.0 / a.iterations, steps[i].c_str());
+    for (size_t i = 0; i < steps->size(); ++i) {
+      std::printf("  %8.2f  %s\n", double(step_ns[i]) / 1000.0 / a.iterations, (*steps)[i].c_str());
     }
   }
   return kExitOk;
@@ -247,6 +287,9 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
                                            "a leading axis of samples runs each; none for a model without inputs");
   run->add_option("--output,-o", r->outputs, "output .npy, one per model output (default: <output name>.npy)");
   run->add_option("--tier", r->tier, "kernel tier: auto, scalar, avx2, avx512vnni, amx");
+  run->add_option("--batch", r->batch,
+                  "samples per call for a model with a symbolic batch dimension (default 1; the last call may be smaller)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   run->callback([r, &exit_code] { exit_code = RunModel(*r); });
 
   auto b = std::make_shared<BenchArgs>();
@@ -256,6 +299,8 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
   bench->add_option("--warmup", b->warmup, "untimed runs first (default 20)");
   bench->add_option("--tier", b->tier, "kernel tier: auto, scalar, avx2, avx512vnni, amx");
   bench->add_flag("--profile", b->profile, "also print the mean time of every step");
+  bench->add_option("--batch", b->batch, "samples per run, for a model with a symbolic batch dimension (default 1)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   bench->callback([b, &exit_code] { exit_code = RunBench(*b); });
 }
 

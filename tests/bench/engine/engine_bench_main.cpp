@@ -5,6 +5,12 @@
 //                              interleave engine and ONNX Runtime runs in one loop:
 //     load ID PATH             -> "ok" | "error MESSAGE"
 //     run ID TIER N INPUT.npy  -> "ns T1 T2 ... TN" (per-run engine time, single thread)
+//     runb ID TIER N BATCH INPUT.npy
+//                              -> the same for N runs of one batch of BATCH samples (the
+//                                 input's rows, repeated when it has fewer), for a model with
+//                                 a symbolic batch dimension
+//   edge_engine_bench batchify IN.onnx OUT.onnx
+//                              writes IN with its batch dimension symbolic (dim_param "N")
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -16,6 +22,7 @@
 #include "agent/engine/engine.h"
 #include "agent/engine/npy_io.h"
 #include "tests/bench/engine/amx_sweep.h"
+#include "tests/support/batch_dynamic.h"
 #include "tests/bench/engine/gemm_sweep.h"
 
 namespace {
@@ -43,13 +50,16 @@ int Serve() {
       }
       models[id] = *m;
       std::cout << "ok" << std::endl;
-    } else if (cmd == "run") {
+    } else if (cmd == "run" || cmd == "runb") {
       std::string id, tier_name, input_path;
       int n = 0;
-      in >> id >> tier_name >> n >> input_path;
+      int64_t batch = 1;
+      in >> id >> tier_name >> n;
+      if (cmd == "runb") in >> batch;
+      in >> input_path;
       KernelTier tier;
       auto it = models.find(id);
-      if (it == models.end() || !edge::engine::ParseKernelTier(tier_name, tier) || n <= 0) {
+      if (it == models.end() || !edge::engine::ParseKernelTier(tier_name, tier) || n <= 0 || batch <= 0) {
         std::cout << "error bad run command" << std::endl;
         continue;
       }
@@ -62,16 +72,24 @@ int Serve() {
         inputs[input_path] = std::move(*a);
       }
       const auto& model = it->second;
+      auto shapes = model->ShapesFor(batch);
+      if (!shapes) {
+        std::cout << "error " << shapes.error().message << std::endl;
+        continue;
+      }
+      const auto& rows = inputs[input_path].data;
+      std::vector<float> batch_input(static_cast<size_t>(shapes->inputs[0].elements));
+      for (size_t i = 0; i < batch_input.size(); ++i) batch_input[i] = rows[i % rows.size()];
       ExecutionContext ctx(model, tier);
-      std::vector<float> out(static_cast<size_t>(model->outputs()[0].elements));
-      const float* x = inputs[input_path].data.data();
+      std::vector<float> out(static_cast<size_t>(shapes->outputs[0].elements));
+      const float* x = batch_input.data();
       float* y = out.data();
       edge::engine::RunTiming timing;
-      (void)ctx.Run({&x, 1}, {&y, 1}, &timing);  // warm the context's arena
+      (void)ctx.RunBatch(batch, {&x, 1}, {&y, 1}, &timing);  // warm the context's arena
       std::ostringstream reply;
       reply << "ns";
       for (int i = 0; i < n; ++i) {
-        if (!ctx.Run({&x, 1}, {&y, 1}, &timing)) {
+        if (!ctx.RunBatch(batch, {&x, 1}, {&y, 1}, &timing)) {
           reply.str("error run failed");
           break;
         }
@@ -92,6 +110,11 @@ int main(int argc, char** argv) {
   if (mode == "gemm") return edge::engine::bench::RunGemmSweep(stdout);
   if (mode == "amx") return edge::engine::bench::RunAmxCrossover(stdout);
   if (mode == "serve") return Serve();
-  std::fprintf(stderr, "usage: edge_engine_bench gemm | amx | serve\n");
+  if (mode == "batchify" && argc == 4) {
+    auto st = edge::testing::MakeBatchDynamicFile(argv[2], argv[3]);
+    if (!st) std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
+    return st ? 0 : 1;
+  }
+  std::fprintf(stderr, "usage: edge_engine_bench gemm | amx | serve | batchify IN.onnx OUT.onnx\n");
   return 2;
 }

@@ -8,62 +8,16 @@
 const path = require('path');
 const fs = require('fs');
 const os = require('os');
-const { spawn, execFileSync } = require('child_process');
-const readline = require('readline');
+const { execFileSync } = require('child_process');
+const { writeSection } = require('../doc_section.js');
+const { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, Engine, ortSession, timeOrt, fmt } =
+  require('./bench_common.js');
 
-const root = path.resolve(__dirname, '../../..');
-const zoo = path.join(root, 'tests/models/zoo');
-const ort = require(path.join(root, 'tests/models/ort/node_modules/onnxruntime-node'));
-const { readNpy } = require(path.join(root, 'tests/models/ort/npy.js'));
-const benchBin = path.join(root, 'build/ci/tests/bench/engine/edge_engine_bench');
-
-const args = process.argv.slice(2);
-const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : def; };
 const ROUNDS = opt('--rounds', 15);
 const PER_ROUND = opt('--per-round', 20);
-const WRITE = !args.includes('--no-write');
 const MODELS = ['mlp_anomaly', 'sensor_conv1d', 'ds_cnn_kws', 'resnet8', 'mobilenet_v2_block'];
 
-class Engine {
-  constructor() {
-    this.proc = spawn(benchBin, ['serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.lines = readline.createInterface({ input: this.proc.stdout });
-    this.waiting = [];
-    this.lines.on('line', (l) => this.waiting.shift()(l));
-  }
-  ask(cmd) {
-    return new Promise((resolve) => { this.waiting.push(resolve); this.proc.stdin.write(cmd + '\n'); });
-  }
-  async load(id, file) {
-    const r = await this.ask(`load ${id} ${file}`);
-    if (r !== 'ok') throw new Error(`engine load ${file}: ${r}`);
-  }
-  async run(id, tier, n, input) {
-    const r = await this.ask(`run ${id} ${tier} ${n} ${input}`);
-    if (!r.startsWith('ns')) throw new Error(`engine run: ${r}`);
-    return r.split(' ').slice(1).map((v) => Number(v) / 1000);
-  }
-  close() { this.proc.stdin.end('quit\n'); }
-}
-
-async function ortSession(file) {
-  return ort.InferenceSession.create(file, {
-    intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-  });
-}
-
-async function timeOrt(session, feeds, n) {
-  const t = [];
-  for (let i = 0; i < n; ++i) {
-    const s = process.hrtime.bigint();
-    await session.run(feeds);
-    t.push(Number(process.hrtime.bigint() - s) / 1000);
-  }
-  return t;
-}
-
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
-const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
 async function main() {
   if (!fs.existsSync(benchBin)) throw new Error(`${benchBin} missing: cmake --build --preset ci --target edge_engine_bench`);
@@ -111,7 +65,7 @@ async function main() {
   md += `on ${os.cpus()[0].model} (${os.cpus().length} vCPUs), ${new Date().toISOString().slice(0, 10)}.\n`;
   md += `Single thread everywhere; ${ROUNDS} interleaved rounds of ${PER_ROUND} runs per runner on the same fixed input `;
   md += '(tests/models/zoo/*.input.npy, first sample). Engine times are measured inside the engine process (Run() wall time); ';
-  md += 'ONNX Runtime (npm onnxruntime-node ' + require(path.join(root, 'tests/models/ort/node_modules/onnxruntime-node/package.json')).version + ') ';
+  md += 'ONNX Runtime (npm onnxruntime-node ' + ortVersion + ') ';
   md += 'times are `await session.run()` wall time in node, which includes the binding\'s per-call cost. ';
   md += `That floor, measured on a one-Relu model, is **${fmt(floor)} us** (p50); for models whose ORT time is under 50 us the ratio `;
   md += 'uses ORT minus the floor.\n\n';
@@ -142,20 +96,7 @@ async function main() {
   md += 'absolute numbers move by tens of percent between runs, the interleaving keeps the ratios comparable.\n';
   md += '\n### int8 GEMM sweep (`edge_engine_bench gemm`)\n\n' + gemm + '\n';
   process.stdout.write(md);
-  if (WRITE) {
-    const file = path.join(root, 'docs/benchmarks.md');
-    let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\n';
-    const start = doc.indexOf('## Engine\n');
-    if (start >= 0) {
-      const next = doc.indexOf('\n## ', start + 1);
-      doc = doc.slice(0, start) + md + (next >= 0 ? doc.slice(next + 1) : '');
-    } else {
-      doc = doc.trimEnd() + '\n\n' + md;
-    }
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, doc);
-    process.stderr.write(`wrote ${file}\n`);
-  }
+  if (WRITE) writeSection(root, '## Engine', md);
 }
 
 main().catch((e) => { console.error(e.message); process.exit(1); });

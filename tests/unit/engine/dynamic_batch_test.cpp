@@ -5,34 +5,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <thread>
 
 #include "edge_onnx/onnx.pb.h"
-#include "tests/support/batch_dynamic.h"
 #include "tests/unit/engine/test_support.h"
 
 namespace edge::engine::testing {
 namespace {
 
-std::string FileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 Result<std::shared_ptr<const Model>> LoadBytes(const std::string& bytes, const LoadOptions& options = {}) {
   return Model::LoadMemory({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, options);
-}
-
-std::shared_ptr<const Model> LoadDynamic(const std::string& zoo_file, const LoadOptions& options = {}) {
-  auto bytes = edge::testing::MakeBatchDynamic(FileBytes(ZooPath(zoo_file)));
-  REQUIRE(bytes.has_value());
-  auto model = LoadBytes(*bytes, options);
-  INFO(zoo_file << ": " << (model ? "" : model.error().message));
-  REQUIRE(model.has_value());
-  return *model;
 }
 
 // The first `batch` samples of `samples` run as one batch of that size.
@@ -53,7 +35,7 @@ std::vector<float> RunAsBatch(ExecutionContext& ctx, const NpyArray& samples, in
 }
 
 TEST_CASE("a symbolic batch dimension loads and is reported as batch 1", "[engine][batch]") {
-  auto model = LoadDynamic("resnet8.onnx");
+  auto model = LoadBatchDynamicOrDie("resnet8.onnx");
   CHECK(model->dynamic_batch());
   CHECK(model->inputs().at(0).shape.at(0) == 1);
   CHECK(model->outputs().at(0).shape.at(0) == 1);
@@ -70,7 +52,7 @@ TEST_CASE("every zoo model at batch 8 equals eight runs at batch 1", "[engine][b
   for (const auto& name : ZooModels()) {
     for (const auto& file : std::vector<std::string>{name + ".onnx", name + ".qdq.onnx"}) {
       DYNAMIC_SECTION(file) {
-        auto model = LoadDynamic(file);
+        auto model = LoadBatchDynamicOrDie(file);
         if (name == "op_mix") {
           // Its Reshape to a constant [1, 128] fixes the batch at 1: loads, then refuses batch 8.
           auto shapes = model->ShapesFor(8);
@@ -107,7 +89,7 @@ TEST_CASE("every zoo model at batch 8 equals eight runs at batch 1", "[engine][b
 TEST_CASE("batch plans are cached up to the limit and re-planned after eviction", "[engine][batch]") {
   LoadOptions options;
   options.max_batch_plans = 2;
-  auto model = LoadDynamic("ds_cnn_kws.qdq.onnx", options);
+  auto model = LoadBatchDynamicOrDie("ds_cnn_kws.qdq.onnx", options);
   const NpyArray eval = ReadOrDie(ZooPath("ds_cnn_kws.eval.npy"));
   ExecutionContext ctx(model);
   const auto first = RunAsBatch(ctx, eval, 4);
@@ -127,7 +109,7 @@ TEST_CASE("batch plans are cached up to the limit and re-planned after eviction"
 }
 
 TEST_CASE("contexts of one model run different batch sizes at once", "[engine][batch]") {
-  auto model = LoadDynamic("mlp_anomaly.qdq.onnx");
+  auto model = LoadBatchDynamicOrDie("mlp_anomaly.qdq.onnx");
   const NpyArray eval = ReadOrDie(ZooPath("mlp_anomaly.eval.npy"));
   ExecutionContext reference(model);
   int64_t per = 0;
@@ -157,7 +139,7 @@ TEST_CASE("contexts of one model run different batch sizes at once", "[engine][b
 TEST_CASE("batch sizes a model cannot take are refused with the reason", "[engine][batch]") {
   LoadOptions options;
   options.max_batch = 16;
-  auto model = LoadDynamic("mlp_anomaly.onnx", options);
+  auto model = LoadBatchDynamicOrDie("mlp_anomaly.onnx", options);
   CHECK(model->max_batch() == 16);
   auto zero = model->ShapesFor(0);
   REQUIRE_FALSE(zero.has_value());

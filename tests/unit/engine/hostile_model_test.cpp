@@ -14,10 +14,6 @@
 namespace edge::engine::testing {
 namespace {
 
-std::string FileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 Result<std::shared_ptr<const Model>> LoadBytes(const std::string& bytes, const LoadOptions& options = {}) {
   return Model::LoadMemory({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, options);

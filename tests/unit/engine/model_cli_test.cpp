@@ -10,6 +10,8 @@
 #include "agent/engine/cli/model_commands.h"
 #include "agent/engine/npy_io.h"
 #include "edge_onnx/onnx.pb.h"
+#include "tests/support/batch_dynamic.h"
+#include "tests/unit/engine/test_support.h"
 
 namespace edge::engine::testing {
 namespace {
@@ -55,6 +57,28 @@ TEST_CASE("model run needs no --input for a model without inputs", "[engine][cli
   CHECK(y->data == std::vector<float>{1.5f, 0.0f, 4.0f});
   // An --input the model does not take is still a usage error.
   CHECK(RunCli({"run", model, "-i", out, "-o", out}) == 2);
+  std::filesystem::remove_all(dir);
+}
+
+
+TEST_CASE("model run --batch runs a batch-dynamic model in calls of N samples", "[engine][cli][batch]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("edge_model_cli_batch_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string fixed = ZooPath("ds_cnn_kws.qdq.onnx"), dynamic = (dir / "dyn.onnx").string();
+  REQUIRE(edge::testing::MakeBatchDynamicFile(fixed, dynamic).has_value());
+  const std::string eval = ZooPath("ds_cnn_kws.eval.npy");
+  const std::string one = (dir / "one.npy").string(), batched = (dir / "batched.npy").string();
+  REQUIRE(RunCli({"run", fixed, "-i", eval, "-o", one}) == 0);
+  REQUIRE(RunCli({"run", dynamic, "-i", eval, "-o", batched, "--batch", "7"}) == 0);  // 7 does not divide the rows
+  auto a = ReadNpy(one), b = ReadNpy(batched);
+  REQUIRE(a.has_value());
+  REQUIRE(b.has_value());
+  CHECK(a->shape == b->shape);
+  CHECK(a->data == b->data);
+  // A fixed-shape model cannot take --batch above 1; 0 is a usage error.
+  CHECK(RunCli({"run", fixed, "-i", eval, "-o", one, "--batch", "4"}) != 0);
+  CHECK(RunCli({"run", dynamic, "-i", eval, "-o", one, "--batch", "0"}) == 2);
+  CHECK(RunCli({"bench", dynamic, "--batch", "8", "-n", "3", "--warmup", "1", "--profile"}) == 0);
   std::filesystem::remove_all(dir);
 }
 

@@ -2,6 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
+
+#include "tests/support/batch_dynamic.h"
+
 namespace edge::engine::testing {
 
 std::string ZooPath(const std::string& file) { return std::string(EDGE_ZOO_DIR) + "/" + file; }
@@ -15,6 +20,22 @@ std::shared_ptr<const Model> LoadOrDie(const std::string& path) {
   INFO(path << ": " << (m ? "" : m.error().message));
   REQUIRE(m.has_value());
   return *m;
+}
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  INFO(path);
+  REQUIRE(in);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::shared_ptr<const Model> LoadBatchDynamicOrDie(const std::string& zoo_file, const LoadOptions& options) {
+  auto bytes = edge::testing::MakeBatchDynamic(FileBytes(ZooPath(zoo_file)));
+  REQUIRE(bytes.has_value());
+  auto model = Model::LoadMemory({reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()}, options);
+  INFO(zoo_file << ": " << (model ? "" : model.error().message));
+  REQUIRE(model.has_value());
+  return *model;
 }
 
 NpyArray ReadOrDie(const std::string& path) {

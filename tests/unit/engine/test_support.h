@@ -14,6 +14,9 @@ std::string ZooPath(const std::string& file);
 std::vector<std::string> ZooModels();  // names of the torch-built zoo models plus op_mix
 
 std::shared_ptr<const Model> LoadOrDie(const std::string& path);
+std::string FileBytes(const std::string& path);
+// The zoo model `zoo_file` with its batch dimension made symbolic (tests/support/batch_dynamic.h).
+std::shared_ptr<const Model> LoadBatchDynamicOrDie(const std::string& zoo_file, const LoadOptions& options = {});
 NpyArray ReadOrDie(const std::string& path);
 
 // Runs `model` on every row of `inputs` (leading dimension = samples), returns [samples, out].

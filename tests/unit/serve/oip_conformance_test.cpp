@@ -2,8 +2,11 @@
 // messages (oip_wire.h) over a real unix socket, by method path.
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <limits>
 
+#include "tests/support/batch_dynamic.h"
 #include "tests/unit/serve/serve_fixtures.h"
 
 namespace edge::serve {
@@ -325,6 +328,78 @@ TEST_CASE("oip: a non-finite model output is INTERNAL and counts as an error") {
   CHECK(stats.inferences == 1);
   CHECK(stats.errors == 1);
   CHECK(stats.rejected == 0);
+}
+
+}  // namespace
+}  // namespace edge::serve
+
+namespace edge::serve {
+namespace {
+
+// The zoo MLP with its batch axis symbolic, served next to the fixed one as "mlp_n".
+std::shared_ptr<const engine::Model> BatchDynamicMlp() {
+  const std::string path = testing::ZooPath(testing::kMlpQuantized);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto dynamic = edge::testing::MakeBatchDynamic(bytes);
+  REQUIRE(dynamic.has_value());
+  auto model = engine::Model::LoadMemory({reinterpret_cast<const uint8_t*>(dynamic->data()), dynamic->size()});
+  REQUIRE(model.has_value());
+  return *model;
+}
+
+InferRequest BatchRequest(int64_t batch, int64_t width = 64) {
+  InferRequest r;
+  r.model_name = "mlp_n";
+  InputTensor t{"input", "FP32", {batch, width}, {}, {}, {}, {}};
+  for (int64_t row = 0; row < batch; ++row) {
+    auto sample = MlpSample(static_cast<int>(row % 4));  // the file has 4 rows
+    sample.resize(static_cast<size_t>(width));
+    t.fp32.insert(t.fp32.end(), sample.begin(), sample.end());
+  }
+  r.inputs.push_back(t);
+  return r;
+}
+
+TEST_CASE("oip: a batch-dynamic model answers a batch of N in one call") {
+  ServingFixture f("mlp", "3", testing::kMlpQuantized);
+  f.registry.Activate("mlp_n", "1", BatchDynamicMlp());
+
+  auto meta = wire::DecodeModelMetadata(f.client.Call("ModelMetadata", wire::EncodeNameVersion("mlp_n", "")).body);
+  REQUIRE(meta.inputs.size() == 1);
+  CHECK(meta.inputs[0].shape == std::vector<int64_t>{-1, 64});
+  REQUIRE(meta.outputs.size() == 1);
+  CHECK(meta.outputs[0].shape == std::vector<int64_t>{-1, 4});
+
+  for (int64_t batch : {8, 1, 3, 8}) {
+    INFO("batch " << batch);
+    auto reply = Infer(f, BatchRequest(batch));
+    RequireOk(reply);
+    auto response = wire::DecodeInferResponse(reply.body);
+    REQUIRE(response.outputs.size() == 1);
+    CHECK(response.outputs[0].shape == std::vector<int64_t>{batch, 4});
+    std::vector<float> expected;
+    for (int64_t row = 0; row < batch; ++row) {
+      const auto one = RunDirect(f.model, MlpSample(static_cast<int>(row % 4)));
+      expected.insert(expected.end(), one.begin(), one.end());
+    }
+    CHECK(response.outputs[0].fp32 == expected);
+  }
+  CHECK(f.registry.Snapshot("mlp_n")->inferences == 4);
+
+  RequireRejected(Infer(f, BatchRequest(0)), grpc::StatusCode::INVALID_ARGUMENT,
+                  "input 'input': batch 0 is outside 1..256 (the model's maximum batch)");
+  RequireRejected(Infer(f, BatchRequest(4, 63)), grpc::StatusCode::INVALID_ARGUMENT,
+                  "input 'input': shape [4,63] differs from the model's [4,64]");
+  auto huge = BatchRequest(1);
+  huge.inputs[0].shape[0] = 100000;
+  RequireRejected(Infer(f, huge), grpc::StatusCode::INVALID_ARGUMENT, "batch 100000 is outside 1..256");
+  // The fixed-shape model still takes only its own shape.
+  auto fixed = BatchRequest(4);
+  fixed.model_name = "mlp";
+  RequireRejected(Infer(f, fixed), grpc::StatusCode::INVALID_ARGUMENT, "shape [4,64] differs from the model's [1,64]");
+  CHECK(f.registry.Snapshot("mlp_n")->errors == 0);
+  CHECK(f.registry.Snapshot("mlp_n")->rejected == 3);
 }
 
 }  // namespace

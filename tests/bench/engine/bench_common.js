@@ -1,0 +1,61 @@
+// Shared by the engine benchmark scripts: paths, flags, the engine driver (edge_engine_bench
+// serve, a line protocol) and ONNX Runtime sessions timed the same way.
+'use strict';
+const path = require('path');
+const { spawn } = require('child_process');
+const readline = require('readline');
+
+const root = path.resolve(__dirname, '../../..');
+const zoo = path.join(root, 'tests/models/zoo');
+const ortDir = path.join(root, 'tests/models/ort/node_modules/onnxruntime-node');
+const ort = require(ortDir);
+const { readNpy } = require(path.join(root, 'tests/models/ort/npy.js'));
+const benchBin = path.join(root, 'build/ci/tests/bench/engine/edge_engine_bench');
+const ortVersion = require(path.join(ortDir, 'package.json')).version;
+
+const args = process.argv.slice(2);
+const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : def; };
+const WRITE = !args.includes('--no-write');
+
+class Engine {
+  constructor() {
+    this.proc = spawn(benchBin, ['serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = readline.createInterface({ input: this.proc.stdout });
+    this.waiting = [];
+    this.lines.on('line', (l) => this.waiting.shift()(l));
+  }
+  ask(cmd) {
+    return new Promise((resolve) => { this.waiting.push(resolve); this.proc.stdin.write(cmd + '\n'); });
+  }
+  async load(id, file) {
+    const r = await this.ask(`load ${id} ${file}`);
+    if (r !== 'ok') throw new Error(`engine load ${file}: ${r}`);
+  }
+  // n timed runs in microseconds; batch > 1 runs a batch-dynamic model on that many samples.
+  async run(id, tier, n, input, batch = 1) {
+    const r = await this.ask(batch === 1 ? `run ${id} ${tier} ${n} ${input}` : `runb ${id} ${tier} ${n} ${batch} ${input}`);
+    if (!r.startsWith('ns')) throw new Error(`engine run ${id}: ${r}`);
+    return r.split(' ').slice(1).map((v) => Number(v) / 1000);
+  }
+  close() { this.proc.stdin.end('quit\n'); }
+}
+
+async function ortSession(file) {
+  return ort.InferenceSession.create(file, {
+    intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+  });
+}
+
+async function timeOrt(session, feeds, n) {
+  const t = [];
+  for (let i = 0; i < n; ++i) {
+    const s = process.hrtime.bigint();
+    await session.run(feeds);
+    t.push(Number(process.hrtime.bigint() - s) / 1000);
+  }
+  return t;
+}
+
+const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+module.exports = { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, Engine, ortSession, timeOrt, fmt };
