@@ -57,4 +57,11 @@ ConstTensor MakeFloatTensor(std::vector<int64_t> shape, std::vector<float> data)
   return t;
 }
 
+ConstTensor MakeIntTensor(DType dtype, std::vector<int64_t> shape, std::vector<int64_t> data) {
+  ConstTensor t = MakeFloatTensor(std::move(shape), {});
+  t.dtype = dtype;
+  t.i = std::move(data);
+  return t;
+}
+
 }  // namespace edge::engine

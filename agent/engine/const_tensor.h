@@ -37,5 +37,6 @@ struct ConstTensor {
 };
 
 ConstTensor MakeFloatTensor(std::vector<int64_t> shape, std::vector<float> data);
+ConstTensor MakeIntTensor(DType dtype, std::vector<int64_t> shape, std::vector<int64_t> data);
 
 }  // namespace edge::engine

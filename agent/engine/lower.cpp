@@ -165,6 +165,10 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Softmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
       {"ReduceMean", 1, &Lowerer::LowerReduceMean, "constant axes; float and QDQ int8"},
       {"BatchNormalization", 6, &Lowerer::LowerBatchNorm, "inference, constant parameters; folded into Conv"},
+      {"Shape", 1, &Lowerer::LowerShape, "folded at load (shapes are fixed in each plan)"},
+      {"Gather", 1, &Lowerer::LowerGather, "constant data and indices (shape arithmetic); folded at load"},
+      {"Slice", 1, &Lowerer::LowerSlice, "constant data (shape arithmetic); folded at load"},
+      {"ConstantOfShape", 9, &Lowerer::LowerConstantOfShape, "constant shape; folded at load"},
   };
   return rules;
 }
@@ -178,6 +182,10 @@ Status Lowerer::LowerNode(size_t, const OnnxNode& n) {
       return Fail(ErrorCode::kInvalidArgument,
                   n.op_type + " at opset " + std::to_string(onnx_.opset) + " is not supported (the engine handles it from opset " +
                       std::to_string(r.since) + ")");
+    }
+    if (n.op_type == "Concat" || n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div") {
+      EDGE_ASSIGN_OR_RETURN(bool folded, FoldIntegerConstants(n));
+      if (folded) return Ok();
     }
     return (this->*r.lower)(n);
   }

@@ -147,6 +147,14 @@ class Lowerer {
   Status LowerSoftmax(const OnnxNode& n);
   Status LowerReduceMean(const OnnxNode& n);
   Status LowerBatchNorm(const OnnxNode& n);
+  // Shape arithmetic folded at load (lower_shape.cpp).
+  Status LowerShape(const OnnxNode& n);
+  Status LowerGather(const OnnxNode& n);
+  Status LowerConstantOfShape(const OnnxNode& n);
+  Status LowerSlice(const OnnxNode& n);
+  // Concat, Add, Sub, Mul, Div whose inputs are all integer constants: folds them and returns
+  // true; false leaves the node to its usual lowering.
+  Result<bool> FoldIntegerConstants(const OnnxNode& n);
   // Gemm whose B or C is computed: Transpose, MatMul, Mul and Add steps.
   Status LowerGemmOfActivations(const OnnxNode& n, const Node& attrs);
   // Binds `out` to the tensor `in` seen with another shape of the same element count: a

@@ -214,5 +214,173 @@ TEST_CASE("symbolic dimensions the engine cannot bind are refused by name", "[en
   for (size_t i = 0; i < 12; ++i) CHECK(y[i] == 101.0f * static_cast<float>(i));
 }
 
+onnx::TensorProto* IntInit(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
+                           const std::vector<int64_t>& values) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::INT64);
+  for (int64_t d : dims) t->add_dims(d);
+  for (int64_t v : values) t->add_int64_data(v);
+  return t;
+}
+
+onnx::NodeProto* AddNode(onnx::GraphProto* g, const std::string& op, const std::vector<std::string>& in,
+                         const std::string& out) {
+  auto* n = g->add_node();
+  n->set_name(out);
+  n->set_op_type(op);
+  for (const auto& i : in) n->add_input(i);
+  n->add_output(out);
+  return n;
+}
+
+// What torch.onnx.export writes for `x.view(x.size(0), -1) @ w + x.flatten(2).sum...`, reduced
+// to the shape arithmetic: y = Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) @ w,
+// and z = Reshape(x, [batch * channels, Mul(Slice(Shape(x), 2, 4))]) + ConstantOfShape(1).
+onnx::ModelProto ShapeSubgraphModel() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  auto* in = g->add_input();
+  in->set_name("x");
+  auto* tt = in->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  tt->mutable_shape()->add_dim()->set_dim_param("batch");
+  for (int64_t d : {2, 3, 3}) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  auto* w = g->add_initializer();
+  w->set_name("w");
+  w->set_data_type(onnx::TensorProto::FLOAT);
+  w->add_dims(18);
+  w->add_dims(2);
+  for (int k = 0; k < 36; ++k) w->add_float_data(k % 2 == 0 ? 1.0f : static_cast<float>(k) / 36.0f);
+  IntInit(g, "zero", {}, {0});
+  IntInit(g, "axes0", {1}, {0});
+  IntInit(g, "minus1", {1}, {-1});
+  IntInit(g, "starts", {1}, {2});
+  IntInit(g, "ends", {1}, {4});
+  AddNode(g, "Shape", {"x"}, "shape");
+  AddNode(g, "Gather", {"shape", "zero"}, "n");
+  AddNode(g, "Unsqueeze", {"n", "axes0"}, "n1");
+  AddNode(g, "Concat", {"n1", "minus1"}, "flat_shape")->add_attribute()->CopyFrom([] {
+    onnx::AttributeProto a;
+    a.set_name("axis");
+    a.set_type(onnx::AttributeProto::INT);
+    a.set_i(0);
+    return a;
+  }());
+  AddNode(g, "Reshape", {"x", "flat_shape"}, "flat");
+  AddNode(g, "MatMul", {"flat", "w"}, "y");
+  // z: [batch * 2, 9] from the sliced spatial dims, plus ones.
+  AddNode(g, "Slice", {"shape", "starts", "ends"}, "hw");
+  IntInit(g, "first2", {1}, {0});
+  IntInit(g, "two", {1}, {2});
+  AddNode(g, "Slice", {"shape", "first2", "two"}, "nc");
+  AddNode(g, "Gather", {"hw", "zero"}, "h");
+  AddNode(g, "Mul", {"h", "h"}, "hh");
+  AddNode(g, "Unsqueeze", {"hh", "axes0"}, "hh1");
+  AddNode(g, "Gather", {"nc", "zero"}, "nb");
+  IntInit(g, "chan", {}, {2});
+  AddNode(g, "Mul", {"nb", "chan"}, "rows");
+  AddNode(g, "Unsqueeze", {"rows", "axes0"}, "rows1");
+  AddNode(g, "Concat", {"rows1", "hh1"}, "z_shape")->add_attribute()->CopyFrom(g->node(3).attribute(0));
+  AddNode(g, "Reshape", {"x", "z_shape"}, "zr");
+  AddNode(g, "ConstantOfShape", {"z_shape"}, "ones")->add_attribute()->CopyFrom([] {
+    onnx::AttributeProto a;
+    a.set_name("value");
+    a.set_type(onnx::AttributeProto::TENSOR);
+    a.mutable_t()->set_data_type(onnx::TensorProto::FLOAT);
+    a.mutable_t()->add_dims(1);
+    a.mutable_t()->add_float_data(1.0f);
+    return a;
+  }());
+  AddNode(g, "Add", {"zr", "ones"}, "z");
+  g->add_output()->set_name("y");
+  g->add_output()->set_name("z");
+  return m;
+}
+
+TEST_CASE("a PyTorch-style shape subgraph folds in every batch plan", "[engine][batch][shape]") {
+  std::string bytes;
+  ShapeSubgraphModel().SerializeToString(&bytes);
+  auto loaded = LoadBytes(bytes);
+  INFO((loaded ? "" : loaded.error().message));
+  REQUIRE(loaded.has_value());
+  const auto& model = *loaded;
+  for (int64_t batch : {1, 5}) {
+    INFO("batch " << batch);
+    auto shapes = model->ShapesFor(batch);
+    REQUIRE(shapes.has_value());
+    CHECK(shapes->outputs[0].shape == std::vector<int64_t>{batch, 2});
+    CHECK(shapes->outputs[1].shape == std::vector<int64_t>{batch * 2, 9});
+    std::vector<float> x(static_cast<size_t>(batch * 18)), y(static_cast<size_t>(batch * 2)), z(x.size());
+    for (size_t k = 0; k < x.size(); ++k) x[k] = static_cast<float>(k % 7) - 3.0f;
+    ExecutionContext ctx(model);
+    const float* ins[] = {x.data()};
+    float* outs[] = {y.data(), z.data()};
+    REQUIRE(ctx.RunBatch(batch, ins, outs).has_value());
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t j = 0; j < 2; ++j) {
+        float expected = 0.0f;
+        for (int64_t k = 0; k < 18; ++k) {
+          const float wk = (k * 2 + j) % 2 == 0 ? 1.0f : static_cast<float>(k * 2 + j) / 36.0f;
+          expected += x[static_cast<size_t>(b * 18 + k)] * wk;
+        }
+        CHECK(y[static_cast<size_t>(b * 2 + j)] == Approx(expected).epsilon(1e-6));
+      }
+    }
+    for (size_t k = 0; k < x.size(); ++k) CHECK(z[k] == x[k] + 1.0f);
+  }
+}
+
+TEST_CASE("shape arithmetic on computed tensors is refused by name", "[engine][shape]") {
+  onnx::ModelProto m = ShapeSubgraphModel();
+  // Gather over the activation itself, not its shape.
+  m.mutable_graph()->mutable_node(1)->set_input(0, "x");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  auto r = LoadBytes(bytes);
+  REQUIRE_FALSE(r.has_value());
+  CHECK_THAT(r.error().message, Catch::Contains("node 'n' (Gather): Gather of a computed tensor is not supported"));
+}
+
+}  // namespace
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+namespace {
+
+TEST_CASE("hostile shape arithmetic fails cleanly", "[engine][shape][hostile]") {
+  auto refused = [](onnx::ModelProto m) {
+    std::string bytes;
+    m.SerializeToString(&bytes);
+    auto r = LoadBytes(bytes);
+    REQUIRE_FALSE(r.has_value());
+    return r.error().message;
+  };
+  {
+    onnx::ModelProto m = ShapeSubgraphModel();  // a huge ConstantOfShape
+    auto* g = m.mutable_graph();
+    IntInit(g, "huge", {2}, {4096, 4096});  // 16M elements: within the tensor limit, over the fold limit
+    g->mutable_node(g->node_size() - 2)->set_input(0, "huge");
+    CHECK_THAT(refused(m), Catch::Contains("ConstantOfShape") && Catch::Contains("over the limit"));
+  }
+  {
+    onnx::ModelProto m = ShapeSubgraphModel();  // int64 overflow in the arithmetic
+    auto* g = m.mutable_graph();
+    IntInit(g, "big", {}, {int64_t{1} << 62});
+    for (auto& n : *g->mutable_node()) {
+      if (n.name() == "hh") n.set_input(1, "big"), n.set_input(0, "big");
+    }
+    CHECK_THAT(refused(m), Catch::Contains("integer overflow in constant arithmetic"));
+  }
+  {
+    onnx::ModelProto m = ShapeSubgraphModel();  // an index outside the shape
+    IntInit(m.mutable_graph(), "seven", {}, {7});
+    m.mutable_graph()->mutable_node(1)->set_input(1, "seven");
+    CHECK_THAT(refused(m), Catch::Contains("index 7 is outside an axis of 4"));
+  }
+}
+
 }  // namespace
 }  // namespace edge::engine::testing

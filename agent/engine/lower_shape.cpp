@@ -1,0 +1,272 @@
+// Shape arithmetic folded at load. Every plan has fixed shapes (one plan per batch size of a
+// batch-dynamic model), so Shape, and what exporters compute from it to feed Reshape, Expand or
+// Slice (PyTorch's x.view(x.size(0), -1) becomes Shape -> Gather -> Unsqueeze -> Concat ->
+// Reshape), are constants by the time a plan is compiled. Gather, Slice and ConstantOfShape run
+// on constants only; Concat and Add/Sub/Mul/Div fold here when all their inputs are integer
+// constants (float constants keep their usual lowering).
+#include <algorithm>
+#include <cstdint>
+
+#include "agent/engine/lowerer.h"
+#include "agent/engine/shape_rules.h"
+
+namespace edge::engine::lowering {
+namespace {
+
+// Row-major strides of `shape`.
+std::vector<int64_t> Strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (size_t d = shape.size(); d-- > 1;) s[d - 1] = s[d] * shape[d];
+  return s;
+}
+
+// The flat index in a tensor of `shape` (broadcast to `out_shape`) of output element `k`.
+int64_t BroadcastIndex(int64_t k, const std::vector<int64_t>& out_shape, const std::vector<int64_t>& shape) {
+  const auto out_strides = Strides(out_shape), strides = Strides(shape);
+  const size_t offset = out_shape.size() - shape.size();
+  int64_t index = 0;
+  for (size_t d = 0; d < out_shape.size(); ++d) {
+    const int64_t coord = (k / out_strides[d]) % out_shape[d];
+    if (d >= offset && shape[d - offset] != 1) index += coord * strides[d - offset];
+  }
+  return index;
+}
+
+// A constant computed at load may be larger than anything in the file (ConstantOfShape, a
+// broadcast, a Gather repeating indices): bounded so that a small hostile model cannot make
+// the loader allocate gigabytes. Shape arithmetic needs a handful of elements.
+constexpr int64_t kMaxFoldedElements = int64_t{1} << 22;
+
+Result<int64_t> FoldedCount(const std::vector<int64_t>& shape) {
+  EDGE_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(shape));
+  if (count > kMaxFoldedElements) {
+    return Fail(ErrorCode::kInvalidArgument, "the constant it computes at load has " + std::to_string(count) +
+                                                 " elements, over the limit of " + std::to_string(kMaxFoldedElements));
+  }
+  return count;
+}
+
+}  // namespace
+
+Status Lowerer::LowerShape(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"start", "end"}));
+  EDGE_ASSIGN_OR_RETURN(auto shape, ShapeOfName(n.inputs[0]));
+  const auto rank = static_cast<int64_t>(shape.size());
+  // Shape-15's start/end: negative counts from the back, out of range clamps.
+  auto clamp = [&](int64_t v) { return std::clamp(v < 0 ? v + rank : v, int64_t{0}, rank); };
+  const int64_t start = clamp(n.Int("start", 0)), end = clamp(n.Int("end", rank));
+  std::vector<int64_t> dims(shape.begin() + start, shape.begin() + std::max(start, end));
+  const auto count = static_cast<int64_t>(dims.size());
+  consts_[n.outputs[0]] = MakeIntTensor(DType::kI64, {count}, std::move(dims));
+  return Ok();
+}
+
+Status Lowerer::LowerGather(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"axis"}));
+  if (n.inputs.size() != 2) return Fail(ErrorCode::kInvalidArgument, "needs data and indices");
+  if (!IsConst(n.inputs[0])) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "Gather of a computed tensor is not supported (only constants, such as shapes, are gathered at load)");
+  }
+  const ConstTensor& data = consts_.at(n.inputs[0]);
+  EDGE_ASSIGN_OR_RETURN(const ConstTensor* indices, Const(n.inputs[1], "indices"));
+  if (indices->is_float()) return Fail(ErrorCode::kInvalidArgument, "indices must be integers");
+  const auto rank = static_cast<int64_t>(data.shape.size());
+  if (rank == 0) return Fail(ErrorCode::kInvalidArgument, "data must have rank 1 or more");
+  EDGE_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(n.Int("axis", 0), rank));
+  const int64_t extent = data.shape[axis];
+  std::vector<int64_t> out_shape(data.shape.begin(), data.shape.begin() + axis);
+  out_shape.insert(out_shape.end(), indices->shape.begin(), indices->shape.end());
+  out_shape.insert(out_shape.end(), data.shape.begin() + axis + 1, data.shape.end());
+  EDGE_ASSIGN_OR_RETURN(int64_t count, FoldedCount(out_shape));
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= data.shape[d];
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= data.shape[d];
+  ConstTensor out;
+  out.dtype = data.dtype;
+  out.shape = out_shape;
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t j = 0; j < indices->elements(); ++j) {
+      int64_t idx = indices->i[j];
+      if (idx < -extent || idx >= extent) {
+        return Fail(ErrorCode::kInvalidArgument, "index " + std::to_string(idx) + " is outside an axis of " +
+                                                     std::to_string(extent));
+      }
+      if (idx < 0) idx += extent;
+      for (int64_t k = 0; k < inner; ++k) {
+        const int64_t src = (o * extent + idx) * inner + k;
+        if (data.is_float()) {
+          out.f.push_back(data.f[src]);
+        } else {
+          out.i.push_back(data.i[src]);
+        }
+      }
+    }
+  }
+  if (out.elements() != count) return Fail(ErrorCode::kInternal, "gather size");
+  consts_[n.outputs[0]] = std::move(out);
+  return Ok();
+}
+
+Status Lowerer::LowerConstantOfShape(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"value"}));
+  EDGE_ASSIGN_OR_RETURN(const ConstTensor* shape, Const(n.inputs[0], "shape"));
+  if (shape->is_float() || shape->shape.size() != 1) {
+    return Fail(ErrorCode::kInvalidArgument, "shape must be a 1-D integer tensor");
+  }
+  EDGE_ASSIGN_OR_RETURN(int64_t count, FoldedCount(shape->i));
+  ConstTensor out = MakeFloatTensor(shape->i, std::vector<float>(static_cast<size_t>(count), 0.0f));
+  if (const OnnxAttr* value = n.Find("value")) {
+    if (value->kind != OnnxAttr::Kind::kTensor || value->t.elements() != 1) {
+      return Fail(ErrorCode::kInvalidArgument, "value must be a one-element tensor");
+    }
+    out.dtype = value->t.dtype;
+    if (value->t.is_float()) {
+      std::fill(out.f.begin(), out.f.end(), value->t.f[0]);
+    } else {
+      out.f.clear();
+      out.i.assign(static_cast<size_t>(count), value->t.i[0]);
+    }
+  }
+  consts_[n.outputs[0]] = std::move(out);
+  return Ok();
+}
+
+Status Lowerer::LowerSlice(const OnnxNode& n) {
+  if (!IsConst(n.inputs[0])) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "Slice of a computed tensor is not supported (only constants, such as shapes, are sliced at load)");
+  }
+  const ConstTensor& data = consts_.at(n.inputs[0]);
+  const auto rank = static_cast<int64_t>(data.shape.size());
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (onnx_.opset < 10) {  // Slice-1: starts, ends, axes as attributes
+    EDGE_TRY(CheckAttrs(n, {"starts", "ends", "axes"}));
+    starts = n.Ints("starts");
+    ends = n.Ints("ends");
+    axes = n.Ints("axes");
+  } else {
+    EDGE_TRY(CheckAttrs(n, {}));
+    auto operand = [&](size_t k, const char* role) -> Result<std::vector<int64_t>> {
+      if (n.inputs.size() <= k || n.inputs[k].empty()) return std::vector<int64_t>{};
+      EDGE_ASSIGN_OR_RETURN(const ConstTensor* t, Const(n.inputs[k], role));
+      if (t->is_float()) return Fail(ErrorCode::kInvalidArgument, std::string(role) + " must be integers");
+      return t->i;
+    };
+    EDGE_ASSIGN_OR_RETURN(starts, operand(1, "starts"));
+    EDGE_ASSIGN_OR_RETURN(ends, operand(2, "ends"));
+    EDGE_ASSIGN_OR_RETURN(axes, operand(3, "axes"));
+    EDGE_ASSIGN_OR_RETURN(steps, operand(4, "steps"));
+  }
+  if (starts.size() != ends.size() || (!axes.empty() && axes.size() != starts.size()) ||
+      (!steps.empty() && steps.size() != starts.size())) {
+    return Fail(ErrorCode::kInvalidArgument, "starts, ends, axes and steps differ in length");
+  }
+  // Per axis: first index, step and count, by the ONNX rules (clamping; negative steps walk back).
+  std::vector<int64_t> first(static_cast<size_t>(rank), 0), step(static_cast<size_t>(rank), 1),
+      out_shape = data.shape;
+  std::vector<bool> seen(static_cast<size_t>(rank), false);
+  for (size_t k = 0; k < starts.size(); ++k) {
+    EDGE_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(axes.empty() ? static_cast<int64_t>(k) : axes[k], rank));
+    if (seen[axis]) return Fail(ErrorCode::kInvalidArgument, "an axis is sliced twice");
+    seen[axis] = true;
+    const int64_t dim = data.shape[axis], st = steps.empty() ? 1 : steps[k];
+    if (st == 0) return Fail(ErrorCode::kInvalidArgument, "step 0");
+    auto norm = [&](int64_t v, int64_t lo, int64_t hi) { return std::clamp(v < 0 ? v + dim : v, lo, hi); };
+    const int64_t s = st > 0 ? norm(starts[k], 0, dim) : norm(starts[k], -1, dim - 1);
+    const int64_t e = st > 0 ? norm(ends[k], 0, dim) : norm(ends[k], -1, dim - 1);
+    const int64_t count = st > 0 ? std::max<int64_t>(0, (e - s + st - 1) / st) : std::max<int64_t>(0, (s - e - st - 1) / -st);
+    if (count == 0) return Fail(ErrorCode::kInvalidArgument, "the slice is empty: tensors without elements are not supported");
+    first[axis] = s;
+    step[axis] = st;
+    out_shape[axis] = count;
+  }
+  EDGE_ASSIGN_OR_RETURN(int64_t count, FoldedCount(out_shape));
+  const auto in_strides = Strides(data.shape), out_strides = Strides(out_shape);
+  ConstTensor out;
+  out.dtype = data.dtype;
+  out.shape = out_shape;
+  for (int64_t k = 0; k < count; ++k) {
+    int64_t src = 0;
+    for (int64_t d = 0; d < rank; ++d) src += (first[d] + ((k / out_strides[d]) % out_shape[d]) * step[d]) * in_strides[d];
+    if (data.is_float()) {
+      out.f.push_back(data.f[src]);
+    } else {
+      out.i.push_back(data.i[src]);
+    }
+  }
+  consts_[n.outputs[0]] = std::move(out);
+  return Ok();
+}
+
+Result<bool> Lowerer::FoldIntegerConstants(const OnnxNode& n) {
+  bool any_int = false;
+  for (const auto& in : n.inputs) {
+    if (in.empty()) continue;
+    if (!IsConst(in)) return false;
+    any_int = any_int || !consts_.at(in).is_float();
+  }
+  if (!any_int) return false;
+  for (const auto& in : n.inputs) {
+    if (!in.empty() && consts_.at(in).is_float()) {
+      return Fail(ErrorCode::kInvalidArgument, "mixes integer and float constants");
+    }
+  }
+  if (n.op_type == "Concat") {
+    EDGE_TRY(CheckAttrs(n, {"axis"}));
+    const ConstTensor& head = consts_.at(n.inputs[0]);
+    const auto rank = static_cast<int64_t>(head.shape.size());
+    EDGE_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(n.Int("axis", 0), rank));
+    std::vector<int64_t> out_shape = head.shape;
+    out_shape[axis] = 0;
+    for (const auto& in : n.inputs) {
+      const ConstTensor& t = consts_.at(in);
+      if (static_cast<int64_t>(t.shape.size()) != rank) return Fail(ErrorCode::kInvalidArgument, "inputs differ in rank");
+      for (int64_t d = 0; d < rank; ++d) {
+        if (d != axis && t.shape[d] != head.shape[d]) return Fail(ErrorCode::kInvalidArgument, "inputs differ off the axis");
+      }
+      out_shape[axis] += t.shape[axis];
+    }
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < axis; ++d) outer *= out_shape[d];
+    for (int64_t d = axis + 1; d < rank; ++d) inner *= out_shape[d];
+    std::vector<int64_t> values;
+    for (int64_t o = 0; o < outer; ++o) {
+      for (const auto& in : n.inputs) {
+        const ConstTensor& t = consts_.at(in);
+        const int64_t block = t.shape[axis] * inner;
+        values.insert(values.end(), t.i.begin() + o * block, t.i.begin() + (o + 1) * block);
+      }
+    }
+    consts_[n.outputs[0]] = MakeIntTensor(head.dtype, std::move(out_shape), std::move(values));
+    return true;
+  }
+  // Add, Sub, Mul, Div on integers, numpy broadcasting; Div truncates toward zero.
+  EDGE_TRY(CheckAttrs(n, {}));
+  if (n.inputs.size() != 2) return Fail(ErrorCode::kInvalidArgument, "needs two inputs");
+  const ConstTensor &a = consts_.at(n.inputs[0]), &b = consts_.at(n.inputs[1]);
+  if (a.dtype != b.dtype) return Fail(ErrorCode::kInvalidArgument, "inputs differ in type");
+  EDGE_ASSIGN_OR_RETURN(auto out_shape, BroadcastShapes(a.shape, b.shape));
+  EDGE_ASSIGN_OR_RETURN(int64_t count, FoldedCount(out_shape));
+  std::vector<int64_t> values(static_cast<size_t>(count));
+  for (int64_t k = 0; k < count; ++k) {
+    const int64_t x = a.i[BroadcastIndex(k, out_shape, a.shape)], y = b.i[BroadcastIndex(k, out_shape, b.shape)];
+    bool overflow = false;
+    if (n.op_type == "Add") {
+      overflow = __builtin_add_overflow(x, y, &values[k]);
+    } else if (n.op_type == "Sub") {
+      overflow = __builtin_sub_overflow(x, y, &values[k]);
+    } else if (n.op_type == "Mul") {
+      overflow = __builtin_mul_overflow(x, y, &values[k]);
+    } else {
+      if (y == 0) return Fail(ErrorCode::kInvalidArgument, "integer division by zero");
+      overflow = x == INT64_MIN && y == -1;
+      if (!overflow) values[k] = x / y;
+    }
+    if (overflow) return Fail(ErrorCode::kInvalidArgument, "integer overflow in constant arithmetic");
+  }
+  consts_[n.outputs[0]] = MakeIntTensor(a.dtype, std::move(out_shape), std::move(values));
+  return true;
+}
+
+}  // namespace edge::engine::lowering
