@@ -95,7 +95,7 @@ async function main() {
   md += 'Reading: the engine\'s time per sample is flat across batch sizes because its kernels loop over the batch inside each step ';
   md += '(no batch folded into the GEMM N dimension); ORT\'s falls with the batch, partly because its per-call cost is spread. ';
   md += 'The engine\'s fp32 path is its scalar reference (int8 is what it serves), so the fp32 rows compare a reference with ORT\'s optimized kernels. ';
-  md += 'What batching buys an agent is one inference API call for N samples instead of N calls.\n';
+  md += 'What batching buys an agent is one inference API call for N samples instead of N calls ("Agent: batched inference calls").\n';
   process.stdout.write(md);
   if (WRITE) writeSection(root, '## Engine: dynamic batch', md);
 }
