@@ -127,6 +127,7 @@ class SocketClient {
     in->set_name(meta.inputs(0).name());
     in->set_datatype("FP32");
     for (int64_t d : meta.inputs(0).shape()) {
+      if (d == -1) d = 1;  // a batch-dynamic model: one sample per call
       in->add_shape(d);
       elements *= d;
     }
