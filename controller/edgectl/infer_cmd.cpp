@@ -43,9 +43,13 @@ std::string Number(float v) {
 Result<Tensor> RandomInput(const inference::ModelMetadataResponse::TensorMetadata& meta, std::mt19937& rng) {
   Tensor t{meta.name(), {meta.shape().begin(), meta.shape().end()}, {}};
   int64_t elements = 1;
-  for (int64_t d : t.shape) {
-    if (d < 0) return Fail(ErrorCode::kInvalidArgument, "input '" + meta.name() + "' has a variable dimension; give --input");
-    elements *= d;
+  for (size_t k = 0; k < t.shape.size(); ++k) {
+    // A batch dimension (-1 first) gets one sample; any other variable dimension needs real data.
+    if (k == 0 && t.shape[k] == -1) t.shape[k] = 1;
+    if (t.shape[k] < 0) {
+      return Fail(ErrorCode::kInvalidArgument, "input '" + meta.name() + "' has a variable dimension; give --input");
+    }
+    elements *= t.shape[k];
   }
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   t.values.resize(static_cast<size_t>(elements));
