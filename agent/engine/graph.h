@@ -60,6 +60,8 @@ struct Node {
   int64_t stride[2] = {1, 1};
   int64_t dilation[2] = {1, 1};
   int64_t pad[4] = {0, 0, 0, 0};  // top, left, bottom, right
+  // A 3-D window's leading (depth) axis; float Conv only (3-D pools are lowered as 2-D then 1-D).
+  int64_t depth_kernel = 1, depth_stride = 1, depth_dilation = 1, depth_pad[2] = {0, 0};
   int64_t group = 1;
   bool count_include_pad = false;
 

@@ -9,7 +9,7 @@ Status Lowerer::LowerConv(const OnnxNode& n) {
   const std::string b_name = n.inputs.size() > 2 ? n.inputs[2] : "";
   EDGE_ASSIGN_OR_RETURN(auto w_shape, ShapeOfName(w_name));
   EDGE_ASSIGN_OR_RETURN(auto x_shape, ShapeOfName(n.inputs[0]));
-  if (w_shape.size() < 3) return Fail(ErrorCode::kInvalidArgument, "weights must have rank 3 or 4");
+  if (w_shape.size() < 3 || w_shape.size() > 5) return Fail(ErrorCode::kInvalidArgument, "weights must have rank 3, 4 or 5");
   const size_t spatial = w_shape.size() - 2;
   Node node = MakeNode(OpKind::kConv, n);
   std::vector<int64_t> kernel(w_shape.begin() + 2, w_shape.end());
@@ -31,8 +31,8 @@ Status Lowerer::LowerConv(const OnnxNode& n) {
     }
   }
 
-  // int8: DQ(x) and DQ(w) with symmetric weights, closed by Q.
-  if (IsQuant(n.inputs[0]) && IsQConst(w_name)) {
+  // int8: DQ(x) and DQ(w) with symmetric weights, closed by Q. (3-D windows run in float.)
+  if (spatial < 3 && IsQuant(n.inputs[0]) && IsQConst(w_name)) {
     const QConst& wq = qconsts_.at(w_name);
     const bool symmetric = std::all_of(wq.zps.begin(), wq.zps.end(), [](int32_t z) { return z == 0; });
     const bool per_channel_ok = wq.axis == -1 || wq.axis == 0;

@@ -25,6 +25,7 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
     }
     const auto kernel = n.Ints("kernel_shape");
     if (kernel.empty()) return Fail(ErrorCode::kInvalidArgument, "kernel_shape is required");
+    if (kernel.size() == 3) return LowerPool3d(n, x_shape);
     EDGE_TRY(ParseWindow(n, kernel.size(), x_shape, kernel, node, out_shape, true));
   }
   if (IsQuant(n.inputs[0]) && node.kind == OpKind::kMaxPool) {
@@ -36,6 +37,82 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
   EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, qkind, out_shape));
   if (quantized) return Ok();
   return EmitFloat(n, std::move(node), out_shape);
+}
+
+namespace {
+
+void SetInts(OnnxNode& n, const char* name, std::vector<int64_t> values) {
+  std::erase_if(n.attrs, [&](const OnnxAttr& a) { return a.name == name; });
+  OnnxAttr a;
+  a.kind = OnnxAttr::Kind::kInts;
+  a.name = name;
+  a.ints = std::move(values);
+  n.attrs.push_back(std::move(a));
+}
+
+}  // namespace
+
+// Max and average pooling over a box are separable: the (H, W) pool of [N, C*D, H, W], then the
+// 1-D pool of its depth axis moved last. Each axis keeps its own stride, padding, dilation,
+// ceil_mode and auto_pad; an average's count (padding counted or not) is a product of per-axis
+// counts, so averaging the averages is exact up to float rounding.
+Status Lowerer::LowerPool3d(const OnnxNode& n, const std::vector<int64_t>& x_shape) {
+  if (x_shape.size() != 5) return Fail(ErrorCode::kInvalidArgument, "input rank does not match the kernel");
+  auto attr_or = [&](const char* name, int64_t fill, size_t count) -> Result<std::vector<int64_t>> {
+    std::vector<int64_t> v = n.Ints(name);
+    if (v.empty()) v.assign(count, fill);
+    if (v.size() != count) return Fail(ErrorCode::kInvalidArgument, std::string("attribute '") + name + "' has the wrong length");
+    return v;
+  };
+  const auto kernel = n.Ints("kernel_shape");
+  EDGE_ASSIGN_OR_RETURN(auto strides, attr_or("strides", 1, 3));
+  EDGE_ASSIGN_OR_RETURN(auto pads, attr_or("pads", 0, 6));
+  EDGE_ASSIGN_OR_RETURN(auto dilations, attr_or("dilations", 1, 3));
+  const int64_t batch = x_shape[0], channels = x_shape[1], depth = x_shape[2];
+  auto sub_pool = [&](const std::string& in, size_t first, size_t count) -> Result<std::string> {
+    OnnxNode p = n;
+    p.name = n.name + (count == 2 ? " (H, W)" : " (D)");
+    p.inputs = {in};
+    p.outputs = {FreshName(n.outputs[0] + (count == 2 ? ".hw" : ".d"))};
+    SetInts(p, "kernel_shape", {kernel.begin() + first, kernel.begin() + first + count});
+    SetInts(p, "strides", {strides.begin() + first, strides.begin() + first + count});
+    std::vector<int64_t> sub_pads(pads.begin() + first, pads.begin() + first + count);
+    sub_pads.insert(sub_pads.end(), pads.begin() + 3 + first, pads.begin() + 3 + first + count);
+    SetInts(p, "pads", std::move(sub_pads));
+    if (n.Find("dilations") != nullptr) SetInts(p, "dilations", {dilations.begin() + first, dilations.begin() + first + count});
+    EDGE_TRY(LowerPool(p));
+    return p.outputs[0];
+  };
+  auto transpose_last_two = [&](const std::string& in) -> Result<std::string> {
+    OnnxNode t;
+    t.name = n.name + " (transpose)";
+    t.op_type = "Transpose";
+    t.inputs = {in};
+    t.outputs = {FreshName(n.outputs[0] + ".t")};
+    SetInts(t, "perm", {0, 1, 3, 2});
+    EDGE_TRY(LowerTranspose(t));
+    return t.outputs[0];
+  };
+  auto reshaped = [&](const std::string& in, std::vector<int64_t> shape) -> Result<std::string> {
+    const std::string out = FreshName(n.outputs[0] + ".r");
+    EDGE_TRY(BindReshaped(in, out, std::move(shape)));
+    return out;
+  };
+  EDGE_ASSIGN_OR_RETURN(std::string planes, reshaped(n.inputs[0], {batch, channels * depth, x_shape[3], x_shape[4]}));
+  EDGE_ASSIGN_OR_RETURN(std::string hw, sub_pool(planes, 1, 2));
+  EDGE_ASSIGN_OR_RETURN(auto hw_shape, ShapeOfName(hw));
+  const int64_t oh = hw_shape[2], ow = hw_shape[3];
+  // [N, C, D, OH*OW] -> [N, C, OH*OW, D] -> [N, C*OH*OW, D]: depth last, as a 1-D pool wants it.
+  EDGE_ASSIGN_OR_RETURN(std::string by_depth, reshaped(hw, {batch, channels, depth, oh * ow}));
+  EDGE_ASSIGN_OR_RETURN(std::string depth_last, transpose_last_two(by_depth));
+  EDGE_ASSIGN_OR_RETURN(std::string rows, reshaped(depth_last, {batch, channels * oh * ow, depth}));
+  EDGE_ASSIGN_OR_RETURN(std::string pooled, sub_pool(rows, 0, 1));
+  EDGE_ASSIGN_OR_RETURN(auto d_shape, ShapeOfName(pooled));
+  const int64_t od = d_shape[2];
+  // And back: [N, C, OH*OW, OD] -> [N, C, OD, OH*OW] -> [N, C, OD, OH, OW].
+  EDGE_ASSIGN_OR_RETURN(std::string by_plane, reshaped(pooled, {batch, channels, oh * ow, od}));
+  EDGE_ASSIGN_OR_RETURN(std::string back, transpose_last_two(by_plane));
+  return BindReshaped(back, n.outputs[0], {batch, channels, od, oh, ow});
 }
 
 Status Lowerer::LowerReshapeLike(const OnnxNode& n) {

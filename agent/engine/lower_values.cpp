@@ -161,8 +161,8 @@ Result<std::vector<int64_t>> Lowerer::ShapeOfName(const std::string& name) {
 Status Lowerer::ParseWindow(const OnnxNode& n, size_t spatial, const std::vector<int64_t>& in_shape,
                             const std::vector<int64_t>& kernel, Node& node,
                             std::vector<int64_t>& out_shape, bool allow_ceil) {
-  if (spatial != 1 && spatial != 2) {
-    return Fail(ErrorCode::kInvalidArgument, "only 1-D and 2-D windows are supported");
+  if (spatial < 1 || spatial > 3) {
+    return Fail(ErrorCode::kInvalidArgument, "only 1-D, 2-D and 3-D windows are supported");
   }
   if (in_shape.size() != spatial + 2 || kernel.size() != spatial) {
     return Fail(ErrorCode::kInvalidArgument, "input rank does not match the kernel");
@@ -204,14 +204,23 @@ Status Lowerer::ParseWindow(const OnnxNode& n, size_t spatial, const std::vector
     if (!o) return Fail(o.error());
     out_shape.push_back(*o);
   }
-  // Internally always 2-D: a 1-D window is a 1 x L window.
+  // Internally 2-D: a 1-D window is a 1 x L window; a 3-D one keeps its depth axis apart.
+  size_t first = 0;
+  if (spatial == 3) {
+    node.depth_kernel = kernel[0];
+    node.depth_stride = strides[0];
+    node.depth_dilation = dilations[0];
+    node.depth_pad[0] = pads[0];
+    node.depth_pad[1] = pads[spatial];
+    first = 1;
+  }
   const size_t b = spatial == 1 ? 1 : 0;
-  for (size_t d = 0; d < spatial; ++d) {
-    node.kernel[b + d] = kernel[d];
-    node.stride[b + d] = strides[d];
-    node.dilation[b + d] = dilations[d];
-    node.pad[b + d] = pads[d];
-    node.pad[2 + b + d] = pads[d + spatial];
+  for (size_t d = first; d < spatial; ++d) {
+    node.kernel[b + d - first] = kernel[d];
+    node.stride[b + d - first] = strides[d];
+    node.dilation[b + d - first] = dilations[d];
+    node.pad[b + d - first] = pads[d];
+    node.pad[2 + b + d - first] = pads[d + spatial];
   }
   return Ok();
 }

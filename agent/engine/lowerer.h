@@ -140,6 +140,7 @@ class Lowerer {
   Status LowerLegacyBroadcast(const OnnxNode& n);
   Status LowerUnary(const OnnxNode& n);
   Status LowerPool(const OnnxNode& n);
+  Status LowerPool3d(const OnnxNode& n, const std::vector<int64_t>& x_shape);
   Status LowerReshapeLike(const OnnxNode& n);
   Status LowerTranspose(const OnnxNode& n);
   Status LowerConcat(const OnnxNode& n);
