@@ -154,7 +154,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"HardSwish", 14, &Lowerer::LowerUnary, "float and int8 lookup"},
       {"MaxPool", 1, &Lowerer::LowerPool, "1-D/2-D/3-D (3-D as 2-D then 1-D), float and int8"},
       {"AveragePool", 1, &Lowerer::LowerPool, "1-D/2-D/3-D (3-D as 2-D then 1-D), float and QDQ int8"},
-      {"GlobalAveragePool", 1, &Lowerer::LowerPool, "float and QDQ int8"},
+      {"GlobalAveragePool", 1, &Lowerer::LowerPool, "1-D/2-D/3-D, float and QDQ int8"},
       {"Reshape", 5, &Lowerer::LowerReshapeLike, "constant shape; alias"},
       {"Flatten", 1, &Lowerer::LowerReshapeLike, "alias"},
       {"Squeeze", 1, &Lowerer::LowerReshapeLike, "constant axes; alias"},

@@ -8,8 +8,17 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
   std::vector<int64_t> out_shape;
   if (n.op_type == "GlobalAveragePool") {
     EDGE_TRY(CheckAttrs(n, {}));
+    if (x_shape.size() == 5) {
+      // NCDHW: the same mean over the flattened [N, C, D*H*W], then the 5-D shape back.
+      OnnxNode flat = n;
+      flat.inputs = {FreshName(n.outputs[0] + ".flat")};
+      flat.outputs = {FreshName(n.outputs[0] + ".mean")};
+      EDGE_TRY(BindReshaped(n.inputs[0], flat.inputs[0], {x_shape[0], x_shape[1], x_shape[2] * x_shape[3] * x_shape[4]}));
+      EDGE_TRY(LowerPool(flat));
+      return BindReshaped(flat.outputs[0], n.outputs[0], {x_shape[0], x_shape[1], 1, 1, 1});
+    }
     if (x_shape.size() < 3 || x_shape.size() > 4) {
-      return Fail(ErrorCode::kInvalidArgument, "input must be 3-D or 4-D");
+      return Fail(ErrorCode::kInvalidArgument, "input must be 3-D, 4-D or 5-D");
     }
     out_shape = x_shape;
     for (size_t d = 2; d < out_shape.size(); ++d) out_shape[d] = 1;
