@@ -45,7 +45,11 @@ enum class OpKind {
   kQConcat, kRequant,
 };
 
-enum class UnaryKind { kRelu, kClip, kSigmoid, kTanh, kLeakyRelu, kHardSigmoid, kHardSwish };
+enum class UnaryKind {
+  kRelu, kClip, kSigmoid, kTanh, kLeakyRelu, kHardSigmoid, kHardSwish,
+  kAbs, kNeg, kExp, kLog, kSqrt, kReciprocal, kFloor, kCeil, kRound, kSign, kErf, kSin, kCos,
+  kElu, kSelu, kCelu, kSoftplus, kSoftsign, kThresholdedRelu, kMish, kGelu, kGeluTanh,
+};
 
 struct Node {
   OpKind kind = OpKind::kUnary;

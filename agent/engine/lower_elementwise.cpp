@@ -90,43 +90,94 @@ Status Lowerer::LowerLegacyBroadcast(const OnnxNode& n) {
   return LowerBinaryAt7(aligned);
 }
 
+namespace {
+
+// The element-wise functions ApplyUnary computes (ops/unary_math.h), with their attributes:
+// alpha and beta, and their defaults. Relu, Clip and Gelu's approximate are handled apart.
+struct UnaryOp {
+  const char* op;
+  UnaryKind kind;
+  const char* alpha = nullptr;
+  float alpha_default = 0.0f;
+  const char* beta = nullptr;
+  float beta_default = 0.0f;
+};
+
+const UnaryOp* FindUnaryOp(const std::string& op) {
+  static const UnaryOp kOps[] = {
+      {"Sigmoid", UnaryKind::kSigmoid},
+      {"Tanh", UnaryKind::kTanh},
+      {"HardSwish", UnaryKind::kHardSwish},
+      {"LeakyRelu", UnaryKind::kLeakyRelu, "alpha", 0.01f},
+      {"HardSigmoid", UnaryKind::kHardSigmoid, "alpha", 0.2f, "beta", 0.5f},
+      {"Abs", UnaryKind::kAbs},
+      {"Neg", UnaryKind::kNeg},
+      {"Exp", UnaryKind::kExp},
+      {"Log", UnaryKind::kLog},
+      {"Sqrt", UnaryKind::kSqrt},
+      {"Reciprocal", UnaryKind::kReciprocal},
+      {"Floor", UnaryKind::kFloor},
+      {"Ceil", UnaryKind::kCeil},
+      {"Round", UnaryKind::kRound},
+      {"Sign", UnaryKind::kSign},
+      {"Erf", UnaryKind::kErf},
+      {"Sin", UnaryKind::kSin},
+      {"Cos", UnaryKind::kCos},
+      {"Elu", UnaryKind::kElu, "alpha", 1.0f},
+      {"Selu", UnaryKind::kSelu, "alpha", 1.67326319217681884765625f, "gamma", 1.05070102214813232421875f},
+      {"Celu", UnaryKind::kCelu, "alpha", 1.0f},
+      {"Softplus", UnaryKind::kSoftplus},
+      {"Softsign", UnaryKind::kSoftsign},
+      {"ThresholdedRelu", UnaryKind::kThresholdedRelu, "alpha", 1.0f},
+      {"Mish", UnaryKind::kMish},
+  };
+  for (const auto& u : kOps) {
+    if (op == u.op) return &u;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Status Lowerer::LowerUnary(const OnnxNode& n) {
   Node node = MakeNode(OpKind::kUnary, n);
   const std::string& op = n.op_type;
-  if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish") {
-    EDGE_TRY(CheckAttrs(n, {}));
-  } else if (op == "LeakyRelu") {
-    EDGE_TRY(CheckAttrs(n, {"alpha"}));
-  } else if (op == "HardSigmoid") {
-    EDGE_TRY(CheckAttrs(n, {"alpha", "beta"}));
-  } else if (op == "Clip" && onnx_.opset < 11) {
-    EDGE_TRY(CheckAttrs(n, {"min", "max"}));
-    if (n.inputs.size() != 1) return Fail(ErrorCode::kInvalidArgument, "Clip before opset 11 takes one input");
-  } else {
-    EDGE_TRY(CheckAttrs(n, {}));
-  }
   if (op == "Relu") {
+    EDGE_TRY(CheckAttrs(n, {}));
     node.unary = UnaryKind::kRelu;
     node.act_min = 0.0f;
   } else if (op == "Clip") {
+    EDGE_TRY(onnx_.opset < 11 ? CheckAttrs(n, {"min", "max"}) : CheckAttrs(n, {}));
+    if (onnx_.opset < 11 && n.inputs.size() != 1) {
+      return Fail(ErrorCode::kInvalidArgument, "Clip before opset 11 takes one input");
+    }
     node.unary = UnaryKind::kClip;
     auto bounds = ClipBounds(n);
     if (!bounds) return LowerClipOfComputedBounds(n);
     node.act_min = bounds->first;
     node.act_max = bounds->second;
-  } else if (op == "Sigmoid") {
-    node.unary = UnaryKind::kSigmoid;
-  } else if (op == "Tanh") {
-    node.unary = UnaryKind::kTanh;
-  } else if (op == "LeakyRelu") {
-    node.unary = UnaryKind::kLeakyRelu;
-    node.alpha = n.Float("alpha", 0.01f);
-  } else if (op == "HardSigmoid") {
-    node.unary = UnaryKind::kHardSigmoid;
-    node.alpha = n.Float("alpha", 0.2f);
-    node.beta = n.Float("beta", 0.5f);
+  } else if (op == "Gelu") {
+    EDGE_TRY(CheckAttrs(n, {"approximate"}));
+    const OnnxAttr* a = n.Find("approximate");
+    const std::string approximate = a != nullptr ? a->s : "none";
+    if (approximate != "none" && approximate != "tanh") {
+      return Fail(ErrorCode::kInvalidArgument, "approximate must be 'none' or 'tanh', not '" + approximate + "'");
+    }
+    node.unary = approximate == "tanh" ? UnaryKind::kGeluTanh : UnaryKind::kGelu;
   } else {
-    node.unary = UnaryKind::kHardSwish;
+    const UnaryOp* u = FindUnaryOp(op);
+    if (u == nullptr) return Fail(ErrorCode::kInternal, "no element-wise function for " + op);
+    if (u->beta != nullptr) {
+      EDGE_TRY(CheckAttrs(n, {u->alpha, u->beta}));
+    } else if (u->alpha != nullptr) {
+      EDGE_TRY(CheckAttrs(n, {u->alpha}));
+    } else {
+      EDGE_TRY(CheckAttrs(n, {}));
+    }
+    node.unary = u->kind;
+    if (u->alpha != nullptr) node.alpha = n.Float(u->alpha, u->alpha_default);
+    if (u->beta != nullptr) node.beta = n.Float(u->beta, u->beta_default);
+    if (u->kind == UnaryKind::kCelu && node.alpha == 0.0f) return Fail(ErrorCode::kInvalidArgument, "alpha must not be 0");
   }
   EDGE_ASSIGN_OR_RETURN(auto shape, ShapeOfName(n.inputs[0]));
   EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, OpKind::kQLut, shape));
