@@ -185,7 +185,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Pad", 2, &Lowerer::LowerPad, "mode constant, constant pads (attributes before opset 11)"},
       {"Softmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
       {"ReduceMean", 1, &Lowerer::LowerReduceMean, "constant axes; float and QDQ int8"},
-      {"BatchNormalization", 6, &Lowerer::LowerBatchNorm, "inference, constant parameters; folded into Conv"},
+      {"BatchNormalization", 6, &Lowerer::LowerBatchNorm, "inference; constant parameters fold into Conv, computed ones run as steps"},
       {"Shape", 1, &Lowerer::LowerShape, "folded at load (shapes are fixed in each plan)"},
       {"Gather", 1, &Lowerer::LowerGather, "constant data and indices (shape arithmetic); folded at load"},
       {"Slice", 1, &Lowerer::LowerSlice, "constant data (shape arithmetic); folded at load"},

@@ -185,6 +185,41 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
   return EmitFloat(n, std::move(node), shape);
 }
 
+// BatchNormalization whose parameters are computed at run time (no folding possible):
+// (x - mean) / sqrt(variance + epsilon) * scale + bias, each parameter seen as [C, 1, ...] so
+// that it broadcasts over the channel axis.
+Status Lowerer::LowerBatchNormOfComputed(const OnnxNode& n) {
+  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
+  const std::vector<int64_t> shape = ShapeOf(x);
+  if (shape.size() < 2) return Fail(ErrorCode::kInvalidArgument, "input rank must be >= 2");
+  std::vector<int64_t> per_channel(shape.size() - 1, 1);
+  per_channel[0] = shape[1];
+  std::vector<int> param;  // scale, bias, mean, variance
+  for (size_t k = 1; k < 5; ++k) {
+    EDGE_ASSIGN_OR_RETURN(auto p_shape, ShapeOfName(n.inputs[k]));
+    if (p_shape != std::vector<int64_t>{shape[1]}) {
+      return Fail(ErrorCode::kInvalidArgument, "parameter size differs from the channel count");
+    }
+    const std::string seen = FreshName(n.inputs[k] + "#per_channel");
+    EDGE_TRY(BindReshaped(n.inputs[k], seen, per_channel));
+    EDGE_ASSIGN_OR_RETURN(int v, AsFloat(seen));
+    param.push_back(v);
+  }
+  const int eps = ConstFloatValue(FreshName(n.name + "#epsilon"), MakeFloatTensor({1}, {n.Float("epsilon", 1e-5f)}));
+  auto step = [&](OpKind kind, std::vector<int> in, const std::vector<int64_t>& out_shape, const std::string& out) {
+    return AddFloatStep(MakeNode(kind, n), std::move(in), out.empty() ? FreshName(n.name + "#bn") : out, out_shape);
+  };
+  EDGE_ASSIGN_OR_RETURN(int var_eps, step(OpKind::kAdd, {param[3], eps}, per_channel, ""));
+  Node sqrt = MakeNode(OpKind::kUnary, n);
+  sqrt.unary = UnaryKind::kSqrt;
+  EDGE_ASSIGN_OR_RETURN(int stddev, AddFloatStep(std::move(sqrt), {var_eps}, FreshName(n.name + "#bn"), per_channel));
+  EDGE_ASSIGN_OR_RETURN(int centered, step(OpKind::kSub, {x, param[2]}, shape, ""));
+  EDGE_ASSIGN_OR_RETURN(int normalized, step(OpKind::kDiv, {centered, stddev}, shape, ""));
+  EDGE_ASSIGN_OR_RETURN(int scaled, step(OpKind::kMul, {normalized, param[0]}, shape, ""));
+  EDGE_TRY(step(OpKind::kAdd, {scaled, param[1]}, shape, n.outputs[0]));
+  return Ok();
+}
+
 // Clip(x, min, max) whose bounds are computed: Max(x, min) then Min(., max), each bound a
 // scalar tensor broadcast over x.
 Status Lowerer::LowerClipOfComputedBounds(const OnnxNode& n) {
@@ -281,7 +316,7 @@ Status Lowerer::LowerBatchNorm(const OnnxNode& n) {
   std::vector<ConstTensor> p;
   for (size_t k = 1; k < 5; ++k) {
     auto c = FloatConst(n.inputs[k]);
-    if (!c) return Fail(ErrorCode::kInvalidArgument, "scale, bias, mean and variance must be constant");
+    if (!c) return LowerBatchNormOfComputed(n);
     p.push_back(std::move(*c));
   }
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));

@@ -148,6 +148,7 @@ class Lowerer {
   Status LowerSoftmax(const OnnxNode& n);
   Status LowerReduceMean(const OnnxNode& n);
   Status LowerBatchNorm(const OnnxNode& n);
+  Status LowerBatchNormOfComputed(const OnnxNode& n);
   // Shape arithmetic folded at load (lower_shape.cpp).
   Status LowerShape(const OnnxNode& n);
   Status LowerGather(const OnnxNode& n);
