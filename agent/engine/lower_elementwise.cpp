@@ -9,6 +9,36 @@ Status Lowerer::LowerBinary(const OnnxNode& n) {
   return LowerBinaryAt7(n);
 }
 
+// Max, Min, Sum and Mean of one or more tensors (broadcast together): a chain of binary steps;
+// Mean scales the sum by 1/n.
+Status Lowerer::LowerVariadic(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {}));
+  if (n.inputs.empty() || std::any_of(n.inputs.begin(), n.inputs.end(), [](const std::string& i) { return i.empty(); })) {
+    return Fail(ErrorCode::kInvalidArgument, "needs one or more inputs, none omitted");
+  }
+  const OpKind kind = n.op_type == "Max" ? OpKind::kMax : n.op_type == "Min" ? OpKind::kMin : OpKind::kAdd;
+  const bool mean = n.op_type == "Mean";
+  EDGE_ASSIGN_OR_RETURN(int acc, AsFloat(n.inputs[0]));
+  if (n.inputs.size() == 1 && !mean) {
+    SetFloat(n.outputs[0], acc);  // one input: itself
+    return Ok();
+  }
+  for (size_t k = 1; k < n.inputs.size(); ++k) {
+    EDGE_ASSIGN_OR_RETURN(int b, AsFloat(n.inputs[k]));
+    EDGE_ASSIGN_OR_RETURN(auto shape, BroadcastShapes(ShapeOf(acc), ShapeOf(b)));
+    const bool last = k + 1 == n.inputs.size() && !mean;
+    EDGE_ASSIGN_OR_RETURN(acc, AddFloatStep(MakeNode(kind, n), {acc, b}, last ? n.outputs[0] : FreshName(n.name + "#acc"),
+                                            std::move(shape)));
+  }
+  if (mean) {
+    const int scale = ConstFloatValue(FreshName(n.name + "#1/n"),
+                                      MakeFloatTensor({1}, {1.0f / static_cast<float>(n.inputs.size())}));
+    const std::vector<int64_t> shape = ShapeOf(acc);
+    EDGE_TRY(AddFloatStep(MakeNode(OpKind::kMul, n), {acc, scale}, n.outputs[0], shape));
+  }
+  return Ok();
+}
+
 Status Lowerer::LowerBinaryAt7(const OnnxNode& n) {
   EDGE_ASSIGN_OR_RETURN(auto sa, ShapeOfName(n.inputs[0]));
   EDGE_ASSIGN_OR_RETURN(auto sb, ShapeOfName(n.inputs[1]));

@@ -136,6 +136,7 @@ class Lowerer {
   Status LowerGemmLike(const OnnxNode& n);
   Status LowerBinary(const OnnxNode& n);
   Status LowerBinaryAt7(const OnnxNode& n);
+  Status LowerVariadic(const OnnxNode& n);
   Status LowerClipOfComputedBounds(const OnnxNode& n);
   Status LowerLegacyBroadcast(const OnnxNode& n);
   Status LowerUnary(const OnnxNode& n);
