@@ -51,6 +51,9 @@ enum class UnaryKind {
   kElu, kSelu, kCelu, kSoftplus, kSoftsign, kThresholdedRelu, kMish, kGelu, kGeluTanh,
 };
 
+// kReduceMean's reduction (one float step for the whole ONNX Reduce* family).
+enum class ReduceKind { kMean, kSum, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
+
 struct Node {
   OpKind kind = OpKind::kUnary;
   std::string name;     // ONNX node name, for messages and the step summary
@@ -77,6 +80,7 @@ struct Node {
   float act_min = -std::numeric_limits<float>::infinity();
   float act_max = std::numeric_limits<float>::infinity();
   UnaryKind unary = UnaryKind::kRelu;
+  ReduceKind reduce = ReduceKind::kMean;
 
   // int8 results clamp to [qmin, qmax]: saturation plus any folded Relu/Clip.
   int32_t qmin = -128, qmax = 127;

@@ -297,7 +297,17 @@ Status Lowerer::LowerSoftmax(const OnnxNode& n) {
   return BindReshaped(flat_out, n.outputs[0], shape);
 }
 
-Status Lowerer::LowerReduceMean(const OnnxNode& n) {
+Status Lowerer::LowerReduce(const OnnxNode& n) {
+  static const std::pair<const char*, ReduceKind> kKinds[] = {
+      {"ReduceMean", ReduceKind::kMean},   {"ReduceSum", ReduceKind::kSum},
+      {"ReduceMax", ReduceKind::kMax},     {"ReduceMin", ReduceKind::kMin},
+      {"ReduceProd", ReduceKind::kProd},   {"ReduceL1", ReduceKind::kL1},
+      {"ReduceL2", ReduceKind::kL2},       {"ReduceLogSum", ReduceKind::kLogSum},
+      {"ReduceLogSumExp", ReduceKind::kLogSumExp}, {"ReduceSumSquare", ReduceKind::kSumSquare}};
+  ReduceKind kind = ReduceKind::kMean;
+  for (const auto& [op, k] : kKinds) {
+    if (n.op_type == op) kind = k;
+  }
   EDGE_TRY(CheckAttrs(n, {"axes", "keepdims", "noop_with_empty_axes"}));
   EDGE_ASSIGN_OR_RETURN(auto in_shape, ShapeOfName(n.inputs[0]));
   const int64_t rank = static_cast<int64_t>(in_shape.size());
@@ -311,6 +321,7 @@ Status Lowerer::LowerReduceMean(const OnnxNode& n) {
     for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
   }
   Node node = MakeNode(OpKind::kReduceMean, n);
+  node.reduce = kind;
   std::vector<bool> reduce(static_cast<size_t>(rank), false);
   for (int64_t a : axes) {
     EDGE_ASSIGN_OR_RETURN(int64_t ax, NormalizeAxis(a, rank));
@@ -327,8 +338,10 @@ Status Lowerer::LowerReduceMean(const OnnxNode& n) {
       out_shape.push_back(in_shape[d]);
     }
   }
-  EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, OpKind::kQReduceMean, out_shape));
-  if (quantized) return Ok();
+  if (kind == ReduceKind::kMean) {
+    EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, OpKind::kQReduceMean, out_shape));
+    if (quantized) return Ok();
+  }
   return EmitFloat(n, std::move(node), out_shape);
 }
 

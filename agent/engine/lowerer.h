@@ -147,7 +147,7 @@ class Lowerer {
   Status LowerConcat(const OnnxNode& n);
   Status LowerPad(const OnnxNode& n);
   Status LowerSoftmax(const OnnxNode& n);
-  Status LowerReduceMean(const OnnxNode& n);
+  Status LowerReduce(const OnnxNode& n);
   Status LowerBatchNorm(const OnnxNode& n);
   Status LowerBatchNormOfComputed(const OnnxNode& n);
   // Shape arithmetic folded at load (lower_shape.cpp).

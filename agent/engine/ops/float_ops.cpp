@@ -152,18 +152,39 @@ class SoftmaxStep : public Step {
   }
 };
 
-// Mean over a set of axes: the input is walked once, each element added to its output slot.
-class ReduceMeanStep : public Step {
+// A reduction over a set of axes (ReduceMean, ReduceSum, ReduceMax, ...): the input is walked
+// once, each element folded into its output slot, then each slot finished.
+class ReduceStep : public Step {
  public:
   Ref x;
   int64_t out = 0, out_count = 0, reduce_count = 0;
+  ReduceKind kind = ReduceKind::kMean;
   BroadcastPlan walk;  // iterates the input; stride_a maps to the output index
   void Run(const ExecEnv& env) const override {
     const float* X = x.Get<float>(env);
     float* Y = reinterpret_cast<float*>(env.arena + out);
-    for (int64_t i = 0; i < out_count; ++i) Y[i] = 0.0f;
-    ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += X[in]; });
-    for (int64_t i = 0; i < out_count; ++i) Y[i] /= static_cast<float>(reduce_count);
+    const float init = kind == ReduceKind::kMax ? -INFINITY : kind == ReduceKind::kMin ? INFINITY
+                       : kind == ReduceKind::kProd ? 1.0f : 0.0f;
+    for (int64_t i = 0; i < out_count; ++i) Y[i] = init;
+    switch (kind) {
+      case ReduceKind::kMax: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] = std::max(Y[o], X[in]); }); break;
+      case ReduceKind::kMin: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] = std::min(Y[o], X[in]); }); break;
+      case ReduceKind::kProd: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] *= X[in]; }); break;
+      case ReduceKind::kL1: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += std::fabs(X[in]); }); break;
+      case ReduceKind::kL2: case ReduceKind::kSumSquare:
+        ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += X[in] * X[in]; });
+        break;
+      case ReduceKind::kLogSumExp: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += std::exp(X[in]); }); break;
+      default: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += X[in]; }); break;
+    }
+    for (int64_t i = 0; i < out_count; ++i) {
+      switch (kind) {
+        case ReduceKind::kMean: Y[i] /= static_cast<float>(reduce_count); break;
+        case ReduceKind::kL2: Y[i] = std::sqrt(Y[i]); break;
+        case ReduceKind::kLogSum: case ReduceKind::kLogSumExp: Y[i] = std::log(Y[i]); break;
+        default: break;
+      }
+    }
   }
 };
 
@@ -295,8 +316,9 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       return std::unique_ptr<Step>(std::move(s));
     }
     case OpKind::kReduceMean: {
-      auto s = std::make_unique<ReduceMeanStep>();
+      auto s = std::make_unique<ReduceStep>();
       s->x = ctx.RefOf(n.in[0]);
+      s->kind = n.reduce;
       std::vector<int64_t> kept = x.shape;
       s->reduce_count = 1;
       for (int64_t a : n.axes) {
