@@ -81,6 +81,8 @@ struct Node {
   float act_max = std::numeric_limits<float>::infinity();
   UnaryKind unary = UnaryKind::kRelu;
   ReduceKind reduce = ReduceKind::kMean;
+  // kSoftmax: Softmax, LogSoftmax (log of it, computed without the log of a rounded 0) or Hardmax.
+  enum class Normalize { kSoftmax, kLogSoftmax, kHardmax } normalize = Normalize::kSoftmax;
 
   // int8 results clamp to [qmin, qmax]: saturation plus any folded Relu/Clip.
   int32_t qmin = -128, qmax = 127;

@@ -188,6 +188,8 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Concat", 4, &Lowerer::LowerConcat, "float and int8"},
       {"Pad", 2, &Lowerer::LowerPad, "mode constant, constant pads (attributes before opset 11)"},
       {"Softmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
+      {"LogSoftmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
+      {"Hardmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
       {"ReduceMean", 1, &Lowerer::LowerReduce, "constant axes; float and QDQ int8"},
       {"ReduceSum", 1, &Lowerer::LowerReduce, "constant axes; float"},
       {"ReduceMax", 1, &Lowerer::LowerReduce, "constant axes; float"},

@@ -274,6 +274,9 @@ Status Lowerer::LowerSoftmax(const OnnxNode& n) {
   EDGE_TRY(CheckAttrs(n, {"axis"}));
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
   Node node = MakeNode(OpKind::kSoftmax, n);
+  node.normalize = n.op_type == "LogSoftmax" ? Node::Normalize::kLogSoftmax
+                   : n.op_type == "Hardmax"  ? Node::Normalize::kHardmax
+                                             : Node::Normalize::kSoftmax;
   const std::vector<int64_t> shape = ShapeOf(x);
   const int64_t rank = static_cast<int64_t>(shape.size());
   if (onnx_.opset >= 13) {

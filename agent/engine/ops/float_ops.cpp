@@ -132,6 +132,7 @@ class SoftmaxStep : public Step {
  public:
   Ref x;
   int64_t out = 0, outer = 0, axis_len = 0, inner = 0;
+  Node::Normalize mode = Node::Normalize::kSoftmax;
   void Run(const ExecEnv& env) const override {
     const float* X = x.Get<float>(env);
     float* Y = reinterpret_cast<float*>(env.arena + out);
@@ -140,13 +141,25 @@ class SoftmaxStep : public Step {
         const float* src = X + o * axis_len * inner + i;
         float* dst = Y + o * axis_len * inner + i;
         float mx = -INFINITY;
-        for (int64_t a = 0; a < axis_len; ++a) mx = std::max(mx, src[a * inner]);
+        int64_t first_max = 0;
+        for (int64_t a = 0; a < axis_len; ++a) {
+          if (src[a * inner] > mx) mx = src[a * inner], first_max = a;
+        }
+        if (mode == Node::Normalize::kHardmax) {
+          for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] = a == first_max ? 1.0f : 0.0f;
+          continue;
+        }
         float sum = 0.0f;
         for (int64_t a = 0; a < axis_len; ++a) {
           dst[a * inner] = std::exp(src[a * inner] - mx);
           sum += dst[a * inner];
         }
-        for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] /= sum;
+        if (mode == Node::Normalize::kLogSoftmax) {
+          const float log_sum = std::log(sum);
+          for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] = src[a * inner] - mx - log_sum;
+        } else {
+          for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] /= sum;
+        }
       }
     }
   }
@@ -306,6 +319,7 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
     case OpKind::kSoftmax: {
       auto s = std::make_unique<SoftmaxStep>();
       s->x = ctx.RefOf(n.in[0]);
+      s->mode = n.normalize;
       s->outer = 1;
       s->inner = 1;
       for (int64_t d = 0; d < n.axis; ++d) s->outer *= x.shape[d];
