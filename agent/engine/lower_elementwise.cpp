@@ -250,6 +250,51 @@ Status Lowerer::LowerBatchNormOfComputed(const OnnxNode& n) {
   return Ok();
 }
 
+// LayerNormalization over the axes from `axis` on: mean and variance by ReduceMean steps, then
+// (x - mean) * (1 / sqrt(variance + epsilon)) * scale + bias. The optional Mean and InvStdDev
+// outputs are those intermediate steps.
+Status Lowerer::LowerLayerNorm(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"axis", "epsilon", "stash_type"}));
+  if (n.inputs.size() < 2 || n.inputs[1].empty()) return Fail(ErrorCode::kInvalidArgument, "needs X and Scale");
+  if (n.Int("stash_type", 1) != 1) return Fail(ErrorCode::kInvalidArgument, "only stash_type 1 (float) is supported");
+  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
+  const std::vector<int64_t> shape = ShapeOf(x);
+  const auto rank = static_cast<int64_t>(shape.size());
+  EDGE_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(n.Int("axis", -1), rank));
+  Node reduce = MakeNode(OpKind::kReduceMean, n);
+  std::vector<int64_t> stat_shape = shape;
+  for (int64_t d = axis; d < rank; ++d) {
+    reduce.axes.push_back(d);
+    stat_shape[d] = 1;
+  }
+  auto output = [&](size_t k) { return n.outputs.size() > k && !n.outputs[k].empty() ? n.outputs[k] : FreshName(n.name + "#ln"); };
+  auto fresh = [&] { return FreshName(n.name + "#ln"); };
+  EDGE_ASSIGN_OR_RETURN(int mean, AddFloatStep(reduce, {x}, output(1), stat_shape));
+  EDGE_ASSIGN_OR_RETURN(int centered, AddFloatStep(MakeNode(OpKind::kSub, n), {x, mean}, fresh(), shape));
+  EDGE_ASSIGN_OR_RETURN(int squared, AddFloatStep(MakeNode(OpKind::kMul, n), {centered, centered}, fresh(), shape));
+  EDGE_ASSIGN_OR_RETURN(int var, AddFloatStep(reduce, {squared}, fresh(), stat_shape));
+  const int eps = ConstFloatValue(fresh(), MakeFloatTensor({1}, {n.Float("epsilon", 1e-5f)}));
+  EDGE_ASSIGN_OR_RETURN(int var_eps, AddFloatStep(MakeNode(OpKind::kAdd, n), {var, eps}, fresh(), stat_shape));
+  Node sqrt = MakeNode(OpKind::kUnary, n);
+  sqrt.unary = UnaryKind::kSqrt;
+  EDGE_ASSIGN_OR_RETURN(int stddev, AddFloatStep(sqrt, {var_eps}, fresh(), stat_shape));
+  Node reciprocal = MakeNode(OpKind::kUnary, n);
+  reciprocal.unary = UnaryKind::kReciprocal;
+  EDGE_ASSIGN_OR_RETURN(int inv, AddFloatStep(reciprocal, {stddev}, output(2), stat_shape));
+  EDGE_ASSIGN_OR_RETURN(int normalized, AddFloatStep(MakeNode(OpKind::kMul, n), {centered, inv}, fresh(), shape));
+  const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+  for (size_t k = 1; k <= (has_bias ? 2u : 1u); ++k) {
+    EDGE_ASSIGN_OR_RETURN(auto p_shape, ShapeOfName(n.inputs[k]));
+    EDGE_ASSIGN_OR_RETURN(auto out_shape, BroadcastShapes(shape, p_shape));
+    if (out_shape != shape) return Fail(ErrorCode::kInvalidArgument, k == 1 ? "Scale does not broadcast to X" : "B does not broadcast to X");
+    EDGE_ASSIGN_OR_RETURN(int p, AsFloat(n.inputs[k]));
+    const bool last = k == (has_bias ? 2u : 1u);
+    EDGE_ASSIGN_OR_RETURN(normalized, AddFloatStep(MakeNode(k == 1 ? OpKind::kMul : OpKind::kAdd, n), {normalized, p},
+                                                   last ? n.outputs[0] : fresh(), shape));
+  }
+  return Ok();
+}
+
 // Clip(x, min, max) whose bounds are computed: Max(x, min) then Min(., max), each bound a
 // scalar tensor broadcast over x.
 Status Lowerer::LowerClipOfComputedBounds(const OnnxNode& n) {

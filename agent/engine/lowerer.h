@@ -150,6 +150,7 @@ class Lowerer {
   Status LowerReduce(const OnnxNode& n);
   Status LowerBatchNorm(const OnnxNode& n);
   Status LowerBatchNormOfComputed(const OnnxNode& n);
+  Status LowerLayerNorm(const OnnxNode& n);
   // Shape arithmetic folded at load (lower_shape.cpp).
   Status LowerShape(const OnnxNode& n);
   Status LowerGather(const OnnxNode& n);
