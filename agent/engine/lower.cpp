@@ -10,19 +10,7 @@ Result<Graph> Lowerer::Run() {
     if (n.inputs.empty() && n.op_type != "Constant") return Fail(ErrorCode::kInvalidArgument, n.Label() + ": no inputs");
   }
   for (const auto& [name, t] : onnx_.initializers) consts_[name] = t;
-  for (const auto& io : onnx_.inputs) {
-    if (io.dtype != DType::kF32) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "input '" + io.name + "' is " + DTypeName(io.dtype) + "; only float32 inputs are supported");
-    }
-    Value v;
-    v.name = io.name;
-    v.dtype = DType::kF32;
-    v.shape = io.shape;
-    const int id = AddActivation(std::move(v));
-    g_.inputs.push_back(id);
-    syms_[io.name] = Sym{Sym::Kind::kFloat, id, false};
-  }
+  for (const auto& io : onnx_.inputs) EDGE_TRY(BindGraphInput(io));
   EDGE_ASSIGN_OR_RETURN(order_, TopologicalOrder());
   for (const auto& n : onnx_.nodes) {
     for (const auto& in : n.inputs) {
@@ -46,19 +34,17 @@ Result<Graph> Lowerer::Run() {
   for (const auto& out : onnx_.outputs) {
     auto got = Get(out.name);
     if (!got) return Fail(ErrorCode::kInvalidArgument, "graph output '" + out.name + "' is never produced");
-    const Sym sym = *got;
-    if (sym.kind == Sym::Kind::kInt8Raw) {
+    if (got->kind == Sym::Kind::kInt8Raw) {
       return Fail(ErrorCode::kInvalidArgument,
-                  "graph output '" + out.name + "' is an int8 tensor; only float32 outputs are supported");
+                  "graph output '" + out.name + "' is the raw int8 output of a QuantizeLinear with constant parameters; "
+                  "not supported as a graph output");
     }
-    if (sym.kind == Sym::Kind::kConst && !consts_.at(out.name).is_float()) {
-      return Fail(ErrorCode::kInvalidArgument, "graph output '" + out.name + "' is a constant " +
-                                                   DTypeName(consts_.at(out.name).dtype) + " tensor; only float32 outputs are supported");
-    }
-    EDGE_ASSIGN_OR_RETURN(int v, AsFloat(out.name));
+    DType type = DType::kF32;
+    EDGE_ASSIGN_OR_RETURN(int v, GraphOutputValue(out, type));
     // A graph output must own its storage name; an alias of an input is fine since outputs are copied.
     g_.values[v].name = out.name;
     g_.outputs.push_back(v);
+    g_.output_types.push_back(type);
   }
   if (options_.keep_all_tensors) {
     for (const auto& [name, s] : syms_) {
@@ -133,7 +119,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
   static const std::vector<Rule> rules = {
       {"Constant", 1, &Lowerer::LowerConstantLike, "folded at load"},
       {"Identity", 1, &Lowerer::LowerConstantLike, "alias"},
-      {"Cast", 6, &Lowerer::LowerConstantLike, "of constants"},
+      {"Cast", 6, &Lowerer::LowerCast, "float32, float16, double, int8, uint8, int32, int64, bool"},
       {"Dropout", 6, &Lowerer::LowerConstantLike, "inference: identity, mask all true"},
       {"QuantizeLinear", 10, &Lowerer::LowerQuantize, "int8/uint8, per tensor"},
       {"DequantizeLinear", 10, &Lowerer::LowerDequantize, "int8/uint8/int32, per tensor or axis"},
@@ -173,6 +159,15 @@ Status Lowerer::LowerNode(size_t, const OnnxNode& n) {
     if (n.op_type != r.op) continue;
     // An omitted optional output ("") is only legal after the first (Dropout's mask).
     if (n.outputs[0].empty()) return Fail(ErrorCode::kInvalidArgument, "the first output has no name");
+    if (n.op_type != "Cast") {
+      for (const auto& in : n.inputs) {
+        if (auto it = float16_double_.find(in); it != float16_double_.end()) {
+          return Fail(ErrorCode::kInvalidArgument,
+                      "input '" + in + "' is " + DTypeName(it->second) +
+                          ": the engine computes in float32, so float16 and double tensors may only be read by Cast");
+        }
+      }
+    }
     if (onnx_.opset < r.since) {
       return Fail(ErrorCode::kInvalidArgument,
                   n.op_type + " at opset " + std::to_string(onnx_.opset) + " is not supported (the engine handles it from opset " +

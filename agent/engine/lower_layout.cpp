@@ -27,6 +27,11 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
     if (kernel.empty()) return Fail(ErrorCode::kInvalidArgument, "kernel_shape is required");
     EDGE_TRY(ParseWindow(n, kernel.size(), x_shape, kernel, node, out_shape, true));
   }
+  if (auto type = ComputedIntegerType(n.inputs[0]); type && node.kind == OpKind::kMaxPool) {
+    // max is exact on integers: the same kernel on the input's own type
+    EDGE_TRY(AddStep(std::move(node), {syms_.at(n.inputs[0]).value}, n.outputs[0], *type, out_shape));
+    return Ok();
+  }
   if (IsQuant(n.inputs[0]) && node.kind == OpKind::kMaxPool) {
     // max commutes with dequantization: the int8 result keeps the input's parameters
     node.kind = OpKind::kQMaxPool;

@@ -1,9 +1,10 @@
-// Data movement shared by float32 and int8 tensors: Transpose, Concat, Pad, MaxPool.
-// For int8 these are exact: they commute with dequantization.
+// Data movement shared by float32, int8 and the exact integer tensors: Transpose, Concat, Pad
+// (float32 and int8), MaxPool. For int8 these are exact: they commute with dequantization.
 #include <algorithm>
 #include <cstring>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/ops/element_types.h"
 
 namespace edge::engine {
 namespace {
@@ -225,11 +226,11 @@ std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
 Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) {
   const Value& x = ctx.V(n.in[0]);
   const bool int8 = x.dtype == DType::kI8;
-  const std::string type = int8 ? "int8" : "float";
+  const std::string type = x.dtype == DType::kF32 ? "float" : DTypeName(x.dtype);
   std::unique_ptr<Step> step;
   switch (n.kind) {
     case OpKind::kTranspose:
-      step = int8 ? MakeTranspose<int8_t>(n, ctx) : MakeTranspose<float>(n, ctx);
+      step = VisitStorageType(x.dtype, [&](auto tag) { return MakeTranspose<typename decltype(tag)::type>(n, ctx); });
       break;
     case OpKind::kPad:
       step = int8 ? MakePad<int8_t>(n, ctx, static_cast<int8_t>(x.q.zero_point))
@@ -237,7 +238,7 @@ Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) 
       break;
     case OpKind::kMaxPool:
     case OpKind::kQMaxPool:
-      step = int8 ? MakeMaxPool<int8_t>(n, ctx) : MakeMaxPool<float>(n, ctx);
+      step = VisitStorageType(x.dtype, [&](auto tag) { return MakeMaxPool<typename decltype(tag)::type>(n, ctx); });
       break;
     case OpKind::kConcat: {
       if (n.in.size() > static_cast<size_t>(ConcatStep::kMaxInputs)) {
