@@ -112,8 +112,8 @@ Result<int> Lowerer::GraphOutputValue(const OnnxIo& io, DType& type) {
   }
   if (s.kind == Sym::Kind::kConst && !consts_.at(io.name).is_float()) {
     type = consts_.at(io.name).dtype;
-  } else if (io.dtype == DType::kF16 || io.dtype == DType::kF64) {
-    type = io.dtype;  // float32 inside; the declared type tells the caller what it stands for
+  } else if (auto it = float16_double_.find(io.name); it != float16_double_.end()) {
+    type = it->second;  // float32 inside; the caller learns what it stands for
   }
   return AsFloat(io.name);
 }
