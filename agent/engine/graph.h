@@ -53,6 +53,9 @@ enum class OpKind {
   kDequantizeTyped,  // DequantizeLinear: x (integer), scale, zero point (either may be computed)
 };
 
+// Pad: the border is a constant, the nearest edge element, or the mirror image without the edge.
+enum class PadMode { kConstant, kEdge, kReflect };
+
 enum class UnaryKind { kRelu, kClip, kSigmoid, kTanh, kLeakyRelu, kHardSigmoid, kHardSwish, kRoundToFloat16 };
 
 struct Node {
@@ -89,6 +92,7 @@ struct Node {
   std::vector<int64_t> axes;
   std::vector<int64_t> pads;  // Pad: ONNX layout (begin..., end...)
   float pad_value = 0.0f;     // float Pad; int8 Pad pads with the input's zero point
+  PadMode pad_mode = PadMode::kConstant;
   QParams quant;              // kQuantize output / kDequantize input params
   // kQuantizeTyped/kDequantizeTyped: scale and zero point have one element, or one per index
   // of `axis` (the axis is then normalized).

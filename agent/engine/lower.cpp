@@ -146,7 +146,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Unsqueeze", 1, &Lowerer::LowerReshapeLike, "constant axes; alias"},
       {"Transpose", 1, &Lowerer::LowerTranspose, "float and int8"},
       {"Concat", 4, &Lowerer::LowerConcat, "float and int8"},
-      {"Pad", 2, &Lowerer::LowerPad, "mode constant, constant pads (attributes before opset 11)"},
+      {"Pad", 2, &Lowerer::LowerPad, "modes constant, edge, reflect; constant pads (attributes before opset 11); float, int8, integers"},
       {"Softmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
       {"ReduceMean", 1, &Lowerer::LowerReduceMean, "constant axes; float and QDQ int8"},
       {"BatchNormalization", 6, &Lowerer::LowerBatchNorm, "inference, constant parameters; folded into Conv"},

@@ -244,10 +244,16 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
   } else {
     EDGE_TRY(CheckAttrs(n, {"mode"}));
   }
-  if (const OnnxAttr* m = n.Find("mode"); m != nullptr && m->s != "constant") {
-    return Fail(ErrorCode::kInvalidArgument, "only constant padding is supported, not mode '" + m->s + "'");
-  }
   Node node = MakeNode(OpKind::kPad, n);
+  if (const OnnxAttr* m = n.Find("mode"); m != nullptr && m->s != "constant") {
+    if (m->s == "edge") {
+      node.pad_mode = PadMode::kEdge;
+    } else if (m->s == "reflect") {
+      node.pad_mode = PadMode::kReflect;
+    } else {
+      return Fail(ErrorCode::kInvalidArgument, "Pad mode '" + m->s + "' is not supported (constant, edge, reflect are)");
+    }
+  }
   if (attr_form) {
     if (n.Find("pads") == nullptr) return Fail(ErrorCode::kInvalidArgument, "missing the pads attribute");
     if (n.inputs.size() != 1) return Fail(ErrorCode::kInvalidArgument, "Pad before opset 11 takes one input");
@@ -268,6 +274,10 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
       return Fail(ErrorCode::kInvalidArgument, "pads must be between 0 and 4096");
     }
     out_shape[d] += node.pads[d] + node.pads[d + rank];
+    // A reflection of more than the dimension minus its edge element would be a second one.
+    if (node.pad_mode == PadMode::kReflect && std::max(node.pads[d], node.pads[d + rank]) >= in_shape[d]) {
+      return Fail(ErrorCode::kInvalidArgument, "reflect pads must be smaller than the padded dimension");
+    }
   }
   if (!attr_form && n.inputs.size() > 2 && !n.inputs[2].empty()) {
     auto v = FloatConst(n.inputs[2]);
@@ -276,10 +286,18 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
   }
   if (std::all_of(node.pads.begin(), node.pads.end(), [](int64_t p) { return p == 0; })) {
     EDGE_ASSIGN_OR_RETURN(Sym s, Get(n.inputs[0]));
-    if (s.kind == Sym::Kind::kFloat || s.kind == Sym::Kind::kQuant) {
+    if (s.kind == Sym::Kind::kFloat || s.kind == Sym::Kind::kQuant || s.kind == Sym::Kind::kInt) {
       syms_[n.outputs[0]] = s;  // padding by nothing: the same tensor
       return Ok();
     }
+  }
+  if (auto type = ComputedIntegerType(n.inputs[0])) {
+    // The int8 step pads with the storage's zero point, which is 0 for an exact int8 tensor.
+    if (*type == DType::kI8 && node.pad_mode == PadMode::kConstant && node.pad_value != 0.0f) {
+      return Fail(ErrorCode::kInvalidArgument, "constant_value other than 0 for an int8 tensor is not supported");
+    }
+    EDGE_TRY(AddStep(std::move(node), {syms_.at(n.inputs[0]).value}, n.outputs[0], *type, out_shape));
+    return Ok();
   }
   if (IsQuant(n.inputs[0]) && node.pad_value == 0.0f) {
     // zero padding in the float domain is the zero point in the int8 domain

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "agent/engine/engine.h"
@@ -175,6 +176,38 @@ TEST_CASE("QuantizeLinear and DequantizeLinear with computed scale and zero poin
     CHECK(model->inputs()[0].dtype == DType::kU8);
     CHECK(RunAll(model, {{0, 10, 255}})[0] == Floats{-5, 0, 122.5f});
   }
+}
+
+TEST_CASE("Pad edge and reflect on float and int32 tensors", "[engine][dtype]") {
+  const std::vector<std::tuple<std::string, int32_t, Floats>> cases = {
+      {"edge", TP::FLOAT, {1, 1, 1, 2, 3, 3, 3}},
+      {"reflect", TP::FLOAT, {3, 2, 1, 2, 3, 2, 1}},
+      {"edge", TP::INT32, {1, 1, 1, 2, 3, 3, 3}},
+      {"reflect", TP::INT32, {3, 2, 1, 2, 3, 2, 1}},
+      {"constant", TP::INT32, {7, 7, 1, 2, 3, 7, 7}},
+  };
+  for (const auto& [mode, type, want] : cases) {
+    Builder b(13);
+    b.Input("x", {3}, type).Output("y");
+    b.InitInts("pads", {2}, {2, 2}, TP::INT64);
+    if (type == TP::INT32) b.InitInts("value", {}, {7}, TP::INT32); else b.Init("value", {}, {7.0f});
+    auto* pad = b.Node("Pad", {"x", "pads", "value"}, {"y"});
+    auto* attr = pad->add_attribute();
+    attr->set_name("mode");
+    attr->set_type(onnx::AttributeProto::STRING);
+    attr->set_s(mode);
+    INFO(mode << " " << type);
+    CHECK(RunAll(LoadOk(b), {{1, 2, 3}})[0] == want);
+  }
+  // A reflection wider than the dimension would reflect twice: refused.
+  Builder wide(13);
+  wide.Input("x", {3}).Output("y");
+  wide.InitInts("pads", {2}, {3, 0}, TP::INT64);
+  auto* attr = wide.Node("Pad", {"x", "pads"}, {"y"})->add_attribute();
+  attr->set_name("mode");
+  attr->set_type(onnx::AttributeProto::STRING);
+  attr->set_s("reflect");
+  CHECK_THAT(LoadError(wide), Catch::Contains("(Pad)") && Catch::Contains("reflect pads must be smaller"));
 }
 
 TEST_CASE("float16 and double graph inputs are float32 inside and only Cast reads them", "[engine][dtype]") {
