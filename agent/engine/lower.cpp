@@ -120,6 +120,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Constant", 1, &Lowerer::LowerConstantLike, "folded at load"},
       {"Identity", 1, &Lowerer::LowerConstantLike, "alias"},
       {"Cast", 6, &Lowerer::LowerCast, "float32, float16, double, int8, uint8, int32, int64, bool"},
+      {"CastLike", 15, &Lowerer::LowerCastLike, "as Cast"},
       {"Dropout", 6, &Lowerer::LowerConstantLike, "inference: identity, mask all true"},
       {"QuantizeLinear", 10, &Lowerer::LowerQuantize, "int8/uint8, per tensor or axis; scale and zero point constant or computed"},
       {"DequantizeLinear", 10, &Lowerer::LowerDequantize, "int8/uint8/int32, per tensor or axis; of an integer tensor with computed scale and zero point"},
@@ -159,9 +160,9 @@ Status Lowerer::LowerNode(size_t, const OnnxNode& n) {
     if (n.op_type != r.op) continue;
     // An omitted optional output ("") is only legal after the first (Dropout's mask).
     if (n.outputs[0].empty()) return Fail(ErrorCode::kInvalidArgument, "the first output has no name");
-    if (n.op_type != "Cast") {
+    if (n.op_type != "Cast" && n.op_type != "CastLike") {
       for (const auto& in : n.inputs) {
-        if (auto it = float16_double_.find(in); it != float16_double_.end()) {
+        if (auto it = other_floats_.find(in); it != other_floats_.end()) {
           return Fail(ErrorCode::kInvalidArgument,
                       "input '" + in + "' is " + DTypeName(it->second) +
                           ": the engine computes in float32, so float16 and double tensors may only be read by Cast");

@@ -17,7 +17,15 @@ Status AsStatus(const Result<int>& r) {
 
 bool IsFloatFamily(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kF64; }
 
-// ONNX Cast of a constant, with the kernels' element semantics (CastElement, RoundToFloat16).
+// Cast to float16 rounds a float32 to its precision (the result is exact in float32); the other
+// float targets leave it as it is. (bfloat16 is refused by type: ONNX 1.12's reference data
+// truncates the float where rounding to nearest even is the usual rule; the engine picks neither.)
+std::optional<UnaryKind> RoundingTo(DType to) {
+  if (to == DType::kF16) return UnaryKind::kRoundToFloat16;
+  return std::nullopt;
+}
+
+// ONNX Cast of a constant, with the kernels' element semantics (CastElement, ApplyUnary).
 ConstTensor CastConst(const ConstTensor& t, DType to) {
   ConstTensor r;
   r.shape = t.shape;
@@ -28,8 +36,10 @@ ConstTensor CastConst(const ConstTensor& t, DType to) {
     } else {
       for (int64_t v : t.i) r.f.push_back(static_cast<float>(v));
     }
-    if (to == DType::kF16) {
-      for (float& v : r.f) v = RoundToFloat16(v);
+    if (auto rounding = RoundingTo(to)) {
+      UnaryParams p;
+      p.kind = *rounding;
+      for (float& v : r.f) v = ApplyUnary(p, v);
     }
     return r;
   }
@@ -90,7 +100,7 @@ Status Lowerer::BindGraphInput(const OnnxIo& io) {
   g_.inputs.push_back(id);
   g_.input_types.push_back(io.dtype);
   if (!IsIntegerType(io.dtype)) {
-    if (io.dtype != DType::kF32) float16_double_[io.name] = io.dtype;
+    if (io.dtype != DType::kF32) other_floats_[io.name] = io.dtype;
     SetFloat(io.name, id);
     return Ok();
   }
@@ -112,7 +122,7 @@ Result<int> Lowerer::GraphOutputValue(const OnnxIo& io, DType& type) {
   }
   if (s.kind == Sym::Kind::kConst && !consts_.at(io.name).is_float()) {
     type = consts_.at(io.name).dtype;
-  } else if (auto it = float16_double_.find(io.name); it != float16_double_.end()) {
+  } else if (auto it = other_floats_.find(io.name); it != other_floats_.end()) {
     type = it->second;  // float32 inside; the caller learns what it stands for
   }
   return AsFloat(io.name);
@@ -123,9 +133,33 @@ Status Lowerer::LowerCast(const OnnxNode& n) {
   EDGE_TRY(onnx_.opset < 19 ? CheckAttrs(n, {"to"}) : CheckAttrs(n, {"to", "saturate"}));
   if (n.Find("to") == nullptr) return Fail(ErrorCode::kInvalidArgument, "attribute 'to' is required");
   EDGE_ASSIGN_OR_RETURN(const DType to, DTypeOfOnnx(static_cast<int32_t>(n.Int("to", 0)), "Cast target", true));
+  return EmitCast(n, to);
+}
+
+// CastLike(input, target_type): Cast to the element type of target_type, whose values are
+// never read.
+Status Lowerer::LowerCastLike(const OnnxNode& n) {
+  EDGE_TRY(onnx_.opset < 19 ? CheckAttrs(n, {}) : CheckAttrs(n, {"saturate"}));
+  if (n.inputs.size() != 2) return Fail(ErrorCode::kInvalidArgument, "expects two inputs");
+  const std::string& like = n.inputs[1];
+  EDGE_ASSIGN_OR_RETURN(Sym s, Get(like));
+  DType to = DType::kF32;
+  if (auto it = other_floats_.find(like); it != other_floats_.end()) {
+    to = it->second;
+  } else if (s.kind == Sym::Kind::kInt) {
+    to = g_.values[s.value].dtype;
+  } else if (s.kind == Sym::Kind::kConst) {
+    to = consts_.at(like).dtype;
+  } else if (s.kind == Sym::Kind::kInt8Raw) {
+    return Fail(ErrorCode::kInvalidArgument, "target_type is the raw int8 output of a QuantizeLinear");
+  }
+  return EmitCast(n, to);
+}
+
+Status Lowerer::EmitCast(const OnnxNode& n, DType to) {
   const std::string& in = n.inputs[0];
   const std::string& out = n.outputs[0];
-  if (to == DType::kF16 || to == DType::kF64) float16_double_[out] = to;
+  if (to == DType::kF16 || to == DType::kF64) other_floats_[out] = to;
   if (IsConst(in) || IsQConst(in)) {
     consts_[out] = CastConst(IsConst(in) ? consts_.at(in) : *FloatConst(in), to);
     return Ok();
@@ -134,28 +168,26 @@ Status Lowerer::LowerCast(const OnnxNode& n) {
   if (s.kind == Sym::Kind::kInt8Raw) {
     return Fail(ErrorCode::kInvalidArgument, "Cast of the raw int8 output of a QuantizeLinear is not supported");
   }
-  const std::vector<int64_t> shape = s.kind == Sym::Kind::kInt ? ShapeOf(s.value) : std::vector<int64_t>{};
+  int x = s.value;
   if (s.kind == Sym::Kind::kInt) {
-    const DType from = g_.values[s.value].dtype;
+    const DType from = g_.values[x].dtype;
     if (from == to) {
       syms_[out] = s;
       return Ok();
     }
-    if (IsIntegerType(to)) return AsStatus(AddCast(n, s.value, out, to));
-    if (to != DType::kF16 || from == DType::kI8 || from == DType::kU8 || from == DType::kBool) {
-      return AsStatus(AddCast(n, s.value, out, DType::kF32));
-    }
-    // int32/int64 to float16: to float, then rounded to float16 (exact for |v| <= 2048).
-    EDGE_ASSIGN_OR_RETURN(int f, AddCast(n, s.value, FreshName(out + "#float"), DType::kF32));
-    Node round = MakeNode(OpKind::kUnary, n);
-    round.unary = UnaryKind::kRoundToFloat16;
-    return AsStatus(AddFloatStep(std::move(round), {f}, out, shape));
+    if (IsIntegerType(to)) return AsStatus(AddCast(n, x, out, to));
+    // To a float type: to float32, then (float16) rounded unless every value of the
+    // source type is exact in the target (int8, uint8, bool).
+    const bool exact = from == DType::kI8 || from == DType::kU8 || from == DType::kBool;
+    if (!RoundingTo(to) || exact) return AsStatus(AddCast(n, x, out, DType::kF32));
+    EDGE_ASSIGN_OR_RETURN(x, AddCast(n, x, FreshName(out + "#float"), DType::kF32));
+  } else {
+    EDGE_ASSIGN_OR_RETURN(x, AsFloat(in));
+    if (IsIntegerType(to)) return AsStatus(AddCast(n, x, out, to));
   }
-  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(in));
-  if (IsIntegerType(to)) return AsStatus(AddCast(n, x, out, to));
-  if (to == DType::kF16) {
+  if (auto rounding = RoundingTo(to)) {
     Node round = MakeNode(OpKind::kUnary, n);
-    round.unary = UnaryKind::kRoundToFloat16;
+    round.unary = *rounding;
     return AsStatus(AddFloatStep(std::move(round), {x}, out, ShapeOf(x)));
   }
   SetFloat(out, x);  // float32 and double are both float32 here

@@ -116,6 +116,9 @@ class Lowerer {
   Status BindGraphInput(const OnnxIo& io);
   Result<int> GraphOutputValue(const OnnxIo& io, DType& type);
   Status LowerCast(const OnnxNode& n);
+  Status LowerCastLike(const OnnxNode& n);
+  // Cast of n.inputs[0] to `to`, written to n.outputs[0].
+  Status EmitCast(const OnnxNode& n, DType to);
   Status LowerIntegerBinary(const OnnxNode& n, DType type, const std::vector<int64_t>& shape);
   Status LowerIntegerClip(const OnnxNode& n, DType type);
   Status LowerQuantizeTyped(const OnnxNode& n);
@@ -203,9 +206,10 @@ class Lowerer {
   std::unordered_map<std::string, std::vector<size_t>> consumers_;
   std::set<std::string> graph_outputs_;
   std::set<std::string> onnx_names_;  // every tensor name of the ONNX graph
-  // float16 and double tensors (graph inputs, Cast results), carried as float32: only Cast may
-  // read them, since any other op would compute in float32 what ONNX computes in their type.
-  std::unordered_map<std::string, DType> float16_double_;
+  // float16 and double tensors (graph inputs, Cast results), carried as float32: only
+  // Cast and CastLike may read them, since any other op would compute in float32 what ONNX
+  // computes in their type.
+  std::unordered_map<std::string, DType> other_floats_;
   int fresh_ = 0;
   std::set<size_t> consumed_;
 };

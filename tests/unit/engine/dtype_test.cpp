@@ -116,6 +116,19 @@ TEST_CASE("Cast follows ONNX between float, integer, bool and float16", "[engine
   }
 }
 
+TEST_CASE("CastLike casts to the type of its second input without reading it", "[engine][dtype]") {
+  Builder b(15);
+  b.Input("x", {3}).Input("ids", {1}, TP::INT64).Input("wide", {1}, TP::DOUBLE).Output("y").Output("z");
+  b.Node("CastLike", {"x", "ids"}, {"y"});
+  b.Node("CastLike", {"y", "wide"}, {"z"});
+  auto model = LoadOk(b);
+  CHECK(model->outputs()[0].dtype == DType::kI64);
+  CHECK(model->outputs()[1].dtype == DType::kF64);
+  auto outs = RunAll(model, {{-1.5f, 2.5f, 7.0f}, {0}, {0}});
+  CHECK(outs[0] == Floats{-1, 2, 7});
+  CHECK(outs[1] == Floats{-1, 2, 7});
+}
+
 TEST_CASE("Cast of a constant folds with the same element rules", "[engine][dtype]") {
   Builder b(13);
   b.Input("x", {3}).Output("y");
