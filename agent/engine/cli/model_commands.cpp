@@ -78,8 +78,13 @@ int RunInspect(const std::string& path) {
   if (!model) return ReportError(model.error());
   const Model& m = **model;
   std::printf("model: %s (%s)\n", path.c_str(), m.is_quantized() ? "int8 QDQ" : "float32");
-  for (const auto& t : m.inputs()) std::printf("input:  %s float32 %s\n", t.name.c_str(), ShapeText(t.shape).c_str());
-  for (const auto& t : m.outputs()) std::printf("output: %s float32 %s\n", t.name.c_str(), ShapeText(t.shape).c_str());
+  // The model's element type; .npy files and the API carry every type as float32.
+  auto print = [](const char* role, const TensorInfo& t) {
+    std::printf("%s %s %s %s%s\n", role, t.name.c_str(), DTypeName(t.dtype).c_str(), ShapeText(t.shape).c_str(),
+                t.dtype == DType::kF32 ? "" : " (as float32 in .npy files)");
+  };
+  for (const auto& t : m.inputs()) print("input: ", t);
+  for (const auto& t : m.outputs()) print("output:", t);
   std::printf("arena: %lld bytes per execution context\n", static_cast<long long>(m.arena_bytes()));
   std::printf("weights: %lld bytes (pre-packed)\n", static_cast<long long>(m.weight_bytes()));
   std::printf("kernel tier: %s (best supported on this CPU)\n", std::string(KernelTierName(BestSupportedTier())).c_str());
