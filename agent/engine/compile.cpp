@@ -87,8 +87,7 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
     if (n.dead) continue;
     BuildContext ctx{g, plan.offsets, cg->pool, plan.scratch_offsets[i]};
     Result<std::unique_ptr<Step>> step = Fail(ErrorCode::kInternal, "no builder");
-    switch (IsTypedNode(n, g) ? OpKind::kCast : n.kind) {
-      case OpKind::kCast: step = BuildTypedStep(n, ctx); break;
+    switch (n.kind) {
       case OpKind::kConv: step = BuildFloatConvStep(n, ctx); break;
       case OpKind::kQConv:
       case OpKind::kQGemm: step = BuildQuantMatrixStep(n, ctx); break;
@@ -98,7 +97,9 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
       case OpKind::kMaxPool:
       case OpKind::kQMaxPool: step = BuildLayoutStep(n, ctx); break;
       default:
-        step = IsQuantKind(n.kind) && n.kind != OpKind::kQuantize ? BuildQuantStep(n, ctx) : BuildFloatStep(n, ctx);
+        step = IsTypedNode(n, g)                                    ? BuildTypedStep(n, ctx)
+               : IsQuantKind(n.kind) && n.kind != OpKind::kQuantize ? BuildQuantStep(n, ctx)
+                                                                    : BuildFloatStep(n, ctx);
         break;
     }
     if (!step) return Fail(step.error().Wrap("node '" + n.name + "' (" + n.onnx_op + ")"));
