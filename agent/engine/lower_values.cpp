@@ -245,8 +245,8 @@ Status Lowerer::LowerConstantLike(const OnnxNode& n) {
       auto training = FloatConst(n.inputs[2]);
       if (!training || training->elements() != 1) {
         return Fail(ErrorCode::kInvalidArgument,
-                    "Dropout's training_mode is a graph input: training mode with ratio > 0 is random; not supported "
-                    "(make training_mode a constant false)");
+                    "training_mode is a graph input, and Dropout in training mode with ratio > 0 is random; not "
+                    "supported (make training_mode a constant false)");
       }
       if (training->f[0] != 0.0f) {
         return Fail(ErrorCode::kInvalidArgument, "Dropout in training mode (ratio > 0 is random) is not supported");

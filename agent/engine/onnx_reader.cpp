@@ -47,7 +47,7 @@ Result<DType> DTypeOfOnnx(int32_t elem_type, const std::string& what, bool at_ed
   }
   return Fail(ErrorCode::kInvalidArgument,
               what + " is a " + (elem_type == onnx::TensorProto::FLOAT16 ? "float16" : "double") +
-                  " constant; only graph inputs and outputs may be float16 or double");
+                  " constant; the engine holds float16 and double only as graph inputs and Cast results");
 }
 
 namespace {
