@@ -27,10 +27,10 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
     if (kernel.empty()) return Fail(ErrorCode::kInvalidArgument, "kernel_shape is required");
     EDGE_TRY(ParseWindow(n, kernel.size(), x_shape, kernel, node, out_shape, true));
   }
-  if (auto type = ComputedIntegerType(n.inputs[0]); type && node.kind == OpKind::kMaxPool) {
+  if (node.kind == OpKind::kMaxPool) {
     // max is exact on integers: the same kernel on the input's own type
-    EDGE_TRY(AddStep(std::move(node), {syms_.at(n.inputs[0]).value}, n.outputs[0], *type, out_shape));
-    return Ok();
+    EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
+    if (integer) return Ok();
   }
   if (IsQuant(n.inputs[0]) && node.kind == OpKind::kMaxPool) {
     // max commutes with dequantization: the int8 result keeps the input's parameters
@@ -176,6 +176,8 @@ Status Lowerer::LowerTranspose(const OnnxNode& n) {
     seen[p] = true;
     out_shape.push_back(in_shape[p]);
   }
+  EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
+  if (integer) return Ok();
   if (IsQuant(n.inputs[0])) {
     const int x = syms_.at(n.inputs[0]).value;
     return EmitQuantSameParams(n, std::move(node), x, out_shape);
@@ -224,15 +226,15 @@ Status Lowerer::LowerConcat(const OnnxNode& n) {
       return Ok();
     }
   }
-  node.in.clear();
+  // Integer tensors (constants among them, of the same type) are copied as they are.
+  std::optional<DType> type;
+  for (const auto& in : n.inputs) type = type ? type : ComputedIntegerType(in);
+  std::vector<int> ins;
   for (const auto& in : n.inputs) {
-    EDGE_ASSIGN_OR_RETURN(int v, AsFloat(in));
-    node.in.push_back(v);
+    EDGE_ASSIGN_OR_RETURN(int v, type ? AsInteger(in, *type) : AsFloat(in));
+    ins.push_back(v);
   }
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, out_shape));
-  node.out = {out};
-  AddNode(std::move(node));
-  SetFloat(n.outputs[0], out);
+  EDGE_TRY(AddStep(std::move(node), std::move(ins), n.outputs[0], type.value_or(DType::kF32), out_shape));
   return Ok();
 }
 
@@ -291,14 +293,12 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
       return Ok();
     }
   }
-  if (auto type = ComputedIntegerType(n.inputs[0])) {
-    // The int8 step pads with the storage's zero point, which is 0 for an exact int8 tensor.
-    if (*type == DType::kI8 && node.pad_mode == PadMode::kConstant && node.pad_value != 0.0f) {
-      return Fail(ErrorCode::kInvalidArgument, "constant_value other than 0 for an int8 tensor is not supported");
-    }
-    EDGE_TRY(AddStep(std::move(node), {syms_.at(n.inputs[0]).value}, n.outputs[0], *type, out_shape));
-    return Ok();
+  // The int8 step pads with the storage's zero point, which is 0 for an exact int8 tensor.
+  if (ComputedIntegerType(n.inputs[0]) == DType::kI8 && node.pad_mode == PadMode::kConstant && node.pad_value != 0.0f) {
+    return Fail(ErrorCode::kInvalidArgument, "constant_value other than 0 for an int8 tensor is not supported");
   }
+  EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
+  if (integer) return Ok();
   if (IsQuant(n.inputs[0]) && node.pad_value == 0.0f) {
     // zero padding in the float domain is the zero point in the int8 domain
     const int x = syms_.at(n.inputs[0]).value;

@@ -207,6 +207,13 @@ Status Lowerer::LowerIntegerBinary(const OnnxNode& n, DType type, const std::vec
   return AsStatus(AddStep(MakeNode(kind, n), {a, b}, n.outputs[0], type, shape));
 }
 
+Result<bool> Lowerer::TryEmitInteger(const OnnxNode& n, Node& node, const std::vector<int64_t>& shape) {
+  auto type = ComputedIntegerType(n.inputs[0]);
+  if (!type) return false;
+  EDGE_TRY(AddStep(std::move(node), {syms_.at(n.inputs[0]).value}, n.outputs[0], *type, shape));
+  return true;
+}
+
 // Clip of an integer tensor: Max with min, then Min with max, each bound an optional scalar
 // (constant or computed) of the input's type; no bounds is the tensor itself.
 Status Lowerer::LowerIntegerClip(const OnnxNode& n, DType type) {

@@ -107,7 +107,8 @@ Result<int> Lowerer::AsFloat(const std::string& name) {
       return Fail(ErrorCode::kInvalidArgument,
                   "input '" + name + "' is " + DTypeName(g_.values[s.value].dtype) +
                       ": this operator runs on float tensors only (integer tensors: Cast, Identity, Add, "
-                      "Sub, Mul, Div, Clip, MaxPool, QuantizeLinear, DequantizeLinear)");
+                      "Sub, Mul, Div, Clip, MaxPool, Transpose, Concat, Pad, the reshape family, QuantizeLinear, "
+                      "DequantizeLinear)");
   }
   return Fail(ErrorCode::kInternal, "unreachable");
 }

@@ -121,6 +121,9 @@ class Lowerer {
   Status EmitCast(const OnnxNode& n, DType to);
   Status LowerIntegerBinary(const OnnxNode& n, DType type, const std::vector<int64_t>& shape);
   Status LowerIntegerClip(const OnnxNode& n, DType type);
+  // When n.inputs[0] is an integer tensor, emits `node` (a data-movement op or MaxPool, exact
+  // on any type) on it with an output of the same type, and returns true.
+  Result<bool> TryEmitInteger(const OnnxNode& n, Node& node, const std::vector<int64_t>& shape);
   Status LowerQuantizeTyped(const OnnxNode& n);
   Status LowerDequantizeTyped(const OnnxNode& n);
 

@@ -191,6 +191,21 @@ TEST_CASE("QuantizeLinear and DequantizeLinear with computed scale and zero poin
   }
 }
 
+TEST_CASE("Transpose Concat and Reshape move int64 tensors exactly", "[engine][dtype]") {
+  Builder b(13);
+  b.Input("x", {2, 2}, TP::INT64).Output("y");
+  b.InitInts("tail", {1, 2}, {int64_t{1} << 40, -7}, TP::INT64);
+  b.InitInts("shape", {1}, {6}, TP::INT64);
+  b.Node("Transpose", {"x"}, {"t"});
+  IntAttr(b.Node("Concat", {"t", "tail"}, {"c"}), "axis", 0);
+  b.Node("Reshape", {"c", "shape"}, {"r"});
+  b.Node("Sub", {"r", "r"}, {"zero"});  // exact in int64: a float would not hold 2^40 + 1
+  b.Node("Add", {"r", "zero"}, {"y"});
+  auto model = LoadOk(b);
+  CHECK(model->outputs()[0].dtype == DType::kI64);
+  CHECK(RunAll(model, {{1, 2, 3, 4}})[0] == Floats{1, 3, 2, 4, 1099511627776.0f, -7});
+}
+
 TEST_CASE("Pad edge and reflect on float and int32 tensors", "[engine][dtype]") {
   const std::vector<std::tuple<std::string, int32_t, Floats>> cases = {
       {"edge", TP::FLOAT, {1, 1, 1, 2, 3, 3, 3}},
