@@ -50,24 +50,18 @@ class BinaryStep : public Step {
   BroadcastPlan plan;
   void Run(const ExecEnv& env) const override {
     using E = ElementArith<T>;
-    switch (kind) {
-      case OpKind::kAdd: Loop(env, [](T x, T y) { return E::Add(x, y); }); break;
-      case OpKind::kSub: Loop(env, [](T x, T y) { return E::Sub(x, y); }); break;
-      case OpKind::kMul: Loop(env, [](T x, T y) { return E::Mul(x, y); }); break;
-      // Clip with computed bounds: max(x, lo) then min(., hi), a NaN x stays NaN.
-      case OpKind::kMax: Loop(env, [](T x, T y) { return x < y ? y : x; }); break;
-      case OpKind::kMin: Loop(env, [](T x, T y) { return y < x ? y : x; }); break;
-      default: Loop(env, [](T x, T y) { return E::Div(x, y); }); break;
-    }
-  }
-
- private:
-  template <typename F>
-  void Loop(const ExecEnv& env, F f) const {
     const T* A = a.Get<T>(env);
     const T* B = b.Get<T>(env);
     T* Y = reinterpret_cast<T*>(env.arena + out);
-    ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = f(A[i], B[j]); });
+    switch (kind) {
+      case OpKind::kAdd: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Add(A[i], B[j]); }); break;
+      case OpKind::kSub: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Sub(A[i], B[j]); }); break;
+      case OpKind::kMul: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Mul(A[i], B[j]); }); break;
+      // Clip with computed bounds: max(x, lo) then min(., hi), a NaN x stays NaN.
+      case OpKind::kMax: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] < B[j] ? B[j] : A[i]; }); break;
+      case OpKind::kMin: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = B[j] < A[i] ? B[j] : A[i]; }); break;
+      default: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Div(A[i], B[j]); }); break;
+    }
   }
 };
 
