@@ -13,6 +13,14 @@ Ref BuildContext::RefOf(int value) {
     pool.floats.push_back(v.cf);
     pool.total_bytes += static_cast<int64_t>(v.cf.size() * sizeof(float));
     r.constant = pool.floats.back().data();
+  } else if (!v.cint.empty()) {
+    // An exact integer constant, stored in its own type (new[] aligns for int64).
+    const int64_t width = DTypeBytes(v.dtype);
+    std::vector<int8_t> bytes(v.cint.size() * static_cast<size_t>(width));
+    for (size_t k = 0; k < v.cint.size(); ++k) StoreInteger(v.dtype, v.cint[k], bytes.data() + k * width);
+    pool.total_bytes += static_cast<int64_t>(bytes.size());
+    pool.bytes.push_back(std::move(bytes));
+    r.constant = pool.bytes.back().data();
   } else {
     std::vector<int8_t> bytes(v.ci.size());
     for (size_t k = 0; k < v.ci.size(); ++k) bytes[k] = static_cast<int8_t>(v.ci[k]);
@@ -37,12 +45,26 @@ bool IsQuantKind(OpKind k) {
   }
 }
 
-TensorInfo InfoOf(const Value& v) {
+TensorInfo InfoOf(const Value& v, DType dtype) {
   TensorInfo t;
   t.name = v.name;
   t.shape = v.shape;
   t.elements = v.elements;
+  t.dtype = dtype;
   return t;
+}
+
+// Add/Sub/Mul/Div/Max/Min on exact integer tensors, and the typed nodes.
+bool IsTypedNode(const Node& n, const Graph& g) {
+  switch (n.kind) {
+    case OpKind::kCast: case OpKind::kQuantizeTyped: case OpKind::kDequantizeTyped:
+      return true;
+    case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kMax:
+    case OpKind::kMin:
+      return g.values[n.out[0]].dtype != DType::kF32;
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -75,19 +97,23 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
       case OpKind::kMaxPool:
       case OpKind::kQMaxPool: step = BuildLayoutStep(n, ctx); break;
       default:
-        step = IsQuantKind(n.kind) && n.kind != OpKind::kQuantize ? BuildQuantStep(n, ctx) : BuildFloatStep(n, ctx);
+        step = IsTypedNode(n, g)                                    ? BuildTypedStep(n, ctx)
+               : IsQuantKind(n.kind) && n.kind != OpKind::kQuantize ? BuildQuantStep(n, ctx)
+                                                                    : BuildFloatStep(n, ctx);
         break;
     }
     if (!step) return Fail(step.error().Wrap("node '" + n.name + "' (" + n.onnx_op + ")"));
     cg->quantized = cg->quantized || IsQuantKind(n.kind);
     cg->steps.push_back(std::move(*step));
   }
-  for (int v : g.inputs) {
-    cg->inputs.push_back(InfoOf(g.values[v]));
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    const int v = g.inputs[i];
+    cg->inputs.push_back(InfoOf(g.values[v], g.input_types[i]));
     cg->input_offsets.push_back(plan.offsets[v]);
   }
-  for (int v : g.outputs) {
-    TensorInfo info = InfoOf(g.values[v]);
+  for (size_t i = 0; i < g.outputs.size(); ++i) {
+    const int v = g.outputs[i];
+    TensorInfo info = InfoOf(g.values[v], g.output_types[i]);
     const Value& storage = g.values[g.StorageOf(v)];
     if (storage.is_const) {
       cg->outputs.push_back(std::move(info));

@@ -70,6 +70,12 @@ Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& node, BuildContext&
 Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& node, BuildContext& ctx);
 Result<std::unique_ptr<Step>> BuildQuantStep(const Node& node, BuildContext& ctx);
 Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& node, BuildContext& ctx);
+// kCast, kQuantizeTyped, kDequantizeTyped and the arithmetic nodes on exact integer tensors.
+Result<std::unique_ptr<Step>> BuildTypedStep(const Node& node, BuildContext& ctx);
+
+// Writes `value` (already in range, or wrapped as ONNX integer arithmetic does) as one element
+// of the integer type `type` at `dst`.
+void StoreInteger(DType type, int64_t value, void* dst);
 
 struct ArenaPlan {
   std::vector<int64_t> offsets;          // per value (aliases resolved), -1 if none

@@ -9,6 +9,9 @@ std::string DTypeName(DType type) {
     case DType::kU8: return "uint8";
     case DType::kI32: return "int32";
     case DType::kI64: return "int64";
+    case DType::kBool: return "bool";
+    case DType::kF16: return "float16";
+    case DType::kF64: return "double";
   }
   return "unknown";
 }
@@ -20,8 +23,16 @@ int64_t DTypeBytes(DType type) {
     case DType::kU8: return 1;
     case DType::kI32: return 4;
     case DType::kI64: return 8;
+    case DType::kBool: return 1;
+    case DType::kF16: return 2;
+    case DType::kF64: return 8;
   }
   return 1;
+}
+
+bool IsIntegerType(DType type) {
+  return type == DType::kI8 || type == DType::kU8 || type == DType::kI32 || type == DType::kI64 ||
+         type == DType::kBool;
 }
 
 Result<int64_t> CheckedElementCount(const std::vector<int64_t>& shape) {

@@ -10,10 +10,16 @@
 
 namespace edge::engine {
 
-enum class DType : uint8_t { kF32, kI8, kU8, kI32, kI64 };
+// kBool is stored as one byte (0 or 1). kF16 and kF64 exist only at the graph's edges: such a
+// tensor is carried as float32 inside the engine (a float16 value is exact in float32; a double
+// is rounded to float32 by the caller, who passes floats).
+enum class DType : uint8_t { kF32, kI8, kU8, kI32, kI64, kBool, kF16, kF64 };
 
+// ONNX's name for the type, e.g. "uint8", "float16".
 std::string DTypeName(DType type);
 int64_t DTypeBytes(DType type);
+// int8, uint8, int32, int64 and bool: values held exactly as integers.
+bool IsIntegerType(DType type);
 
 // Loader limits: a hostile file must fail cleanly instead of asking for absurd memory.
 inline constexpr int kMaxRank = 6;

@@ -3,7 +3,8 @@
 //
 // Contract: a loaded Model is immutable and may be shared freely. An ExecutionContext owns the
 // arena for one inference at a time; Run() performs no heap allocation. Inputs and outputs are
-// float32, C order, with the shapes reported by inputs()/outputs().
+// float32 buffers, C order, with the shapes reported by inputs()/outputs(), whatever the
+// model's element types: TensorInfo::dtype says what the floats stand for.
 //
 // Dynamic batch: an input whose leading dimension is symbolic in the ONNX file (how exporters
 // write a batch axis) makes the model batch-dynamic. inputs()/outputs() then describe batch 1;
@@ -20,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/engine/const_tensor.h"
 #include "agent/engine/kernels/cpu_features.h"
 #include "common/core/result.h"
 
@@ -33,6 +35,15 @@ struct TensorInfo {
   float quant_step = 0.0f;
   // An input whose leading dimension is the model's symbolic batch (see the contract above).
   bool batched = false;
+  // The model's element type for this tensor. The caller still passes and receives floats:
+  // - integer (int8, uint8, int32, int64) and bool inputs: each float is converted to the type
+  //   as ONNX's Cast does (truncated toward zero, saturated to the type's range, NaN -> 0;
+  //   bool: nonzero -> true), so whole numbers in range arrive exactly;
+  // - integer and bool outputs: converted to float, exact for int8/uint8/int32/bool and for
+  //   int64 values up to 2^24 in magnitude (larger ones round to the nearest float);
+  // - float16 and double: computed in float32 inside the engine (a float16 result is a float16
+  //   value, exact in float32; a double input is the float the caller passes).
+  DType dtype = DType::kF32;
 };
 
 struct LoadOptions {

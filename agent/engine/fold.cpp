@@ -30,7 +30,10 @@ void FoldPadIntoConv(Graph& g) {
     const int p = g.values[x].producer;
     if (p < 0 || uses[x] != 1) continue;
     Node& pad = g.nodes[p];
-    if (pad.dead || pad.kind != OpKind::kPad || pad.pad_value != 0.0f) continue;
+    if (pad.dead || pad.kind != OpKind::kPad || pad.pad_mode != PadMode::kConstant ||
+        pad.pad_value != 0.0f) {
+      continue;
+    }
     const size_t rank = pad.pads.size() / 2;
     if (rank != g.values[x].shape.size() || pad.pads[0] != 0 || pad.pads[1] != 0 ||
         pad.pads[rank] != 0 || pad.pads[rank + 1] != 0) {

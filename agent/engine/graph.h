@@ -20,14 +20,17 @@ struct QParams {
 
 struct Value {
   std::string name;
-  DType dtype = DType::kF32;  // activations are kF32 or kI8; constants may be kI32 too
+  // Storage type: float activations are kF32, quantized int8 ones kI8 (with q); exact integer
+  // tensors (Cast, integer inputs, uint8 arithmetic) any integer type or kBool. Never kF16/kF64.
+  DType dtype = DType::kF32;
   std::vector<int64_t> shape;
   int64_t elements = 0;
   QParams q;  // for kI8 activations: what the integers mean
 
   bool is_const = false;
   std::vector<float> cf;      // kF32 constant data
-  std::vector<int32_t> ci;    // kI8 / kI32 constant data
+  std::vector<int32_t> ci;    // kI8 / kI32 constant data of quantized tensors
+  std::vector<int64_t> cint;  // constant data of an exact integer tensor (any integer type)
   std::vector<float> cscale;  // per-channel scales of a quantized constant (weights, bias)
 
   int alias_of = -1;  // shares the storage of another value (reshape-like ops)
@@ -43,12 +46,20 @@ enum class OpKind {
   // int8
   kQConv, kQGemm, kQAdd, kQMul, kQLut, kQMaxPool, kQAvgPool, kQGlobalAvgPool, kQReduceMean,
   kQConcat, kRequant,
+  // exact integer tensors (Value::dtype an integer type or kBool). kAdd, kSub, kMul, kDiv, kMax,
+  // kMin and kMaxPool also run on them, with the ONNX integer semantics (ops/typed_ops.cpp).
+  kCast,             // element type conversion as ONNX Cast: in[0]'s type to out[0]'s
+  kQuantizeTyped,    // QuantizeLinear: x (float), scale, zero point (either may be computed)
+  kDequantizeTyped,  // DequantizeLinear: x (integer), scale, zero point (either may be computed)
 };
+
+// Pad: the border is a constant, the nearest edge element, or the mirror image without the edge.
+enum class PadMode { kConstant, kEdge, kReflect };
 
 enum class UnaryKind {
   kRelu, kClip, kSigmoid, kTanh, kLeakyRelu, kHardSigmoid, kHardSwish,
   kAbs, kNeg, kExp, kLog, kSqrt, kReciprocal, kFloor, kCeil, kRound, kSign, kErf, kSin, kCos,
-  kElu, kSelu, kCelu, kSoftplus, kSoftsign, kThresholdedRelu, kMish, kGelu, kGeluTanh,
+  kElu, kSelu, kCelu, kSoftplus, kSoftsign, kThresholdedRelu, kMish, kGelu, kGeluTanh, kRoundToFloat16,
 };
 
 // kReduceMean's reduction (one float step for the whole ONNX Reduce* family).
@@ -93,7 +104,10 @@ struct Node {
   std::vector<int64_t> axes;
   std::vector<int64_t> pads;  // Pad: ONNX layout (begin..., end...)
   float pad_value = 0.0f;     // float Pad; int8 Pad pads with the input's zero point
+  PadMode pad_mode = PadMode::kConstant;
   QParams quant;              // kQuantize output / kDequantize input params
+  // kQuantizeTyped/kDequantizeTyped: scale and zero point have one element, or one per index
+  // of `axis` (the axis is then normalized).
 
   // int8 Conv: the element-wise int8 nodes folded into its step (fold.cpp), applied in order to
   // its requantized output. epilogue[0].in[0] is the conv's own output value (no storage), each
@@ -107,6 +121,9 @@ struct Graph {
   std::vector<Node> nodes;  // in execution order
   std::vector<int> inputs;
   std::vector<int> outputs;
+  // The model's element type of each input / output (TensorInfo::dtype): the values above are
+  // float32, converted at the graph's edges by kCast nodes where the type is an integer one.
+  std::vector<DType> input_types, output_types;
   std::map<std::string, int> float_tensors;  // ONNX name -> float value (keep_all_tensors)
 
   int AddValue(Value v) {

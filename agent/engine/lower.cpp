@@ -10,20 +10,7 @@ Result<Graph> Lowerer::Run() {
     if (n.inputs.empty() && n.op_type != "Constant") return Fail(ErrorCode::kInvalidArgument, n.Label() + ": no inputs");
   }
   for (const auto& [name, t] : onnx_.initializers) consts_[name] = t;
-  for (const auto& io : onnx_.inputs) {
-    if (io.dtype != DType::kF32) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "input '" + io.name + "' is " + DTypeName(io.dtype) + "; only float32 inputs are supported");
-    }
-    Value v;
-    v.name = io.name;
-    v.dtype = DType::kF32;
-    v.shape = io.shape;
-    if (io.batched()) v.shape[0] = options_.batch;
-    const int id = AddActivation(std::move(v));
-    g_.inputs.push_back(id);
-    syms_[io.name] = Sym{Sym::Kind::kFloat, id, false};
-  }
+  for (const auto& io : onnx_.inputs) EDGE_TRY(BindGraphInput(io));
   EDGE_ASSIGN_OR_RETURN(order_, TopologicalOrder());
   for (const auto& n : onnx_.nodes) {
     for (const auto& in : n.inputs) {
@@ -47,19 +34,17 @@ Result<Graph> Lowerer::Run() {
   for (const auto& out : onnx_.outputs) {
     auto got = Get(out.name);
     if (!got) return Fail(ErrorCode::kInvalidArgument, "graph output '" + out.name + "' is never produced");
-    const Sym sym = *got;
-    if (sym.kind == Sym::Kind::kInt8Raw) {
+    if (got->kind == Sym::Kind::kInt8Raw) {
       return Fail(ErrorCode::kInvalidArgument,
-                  "graph output '" + out.name + "' is an int8 tensor; only float32 outputs are supported");
+                  "graph output '" + out.name + "' is the raw int8 output of a QuantizeLinear with constant parameters; "
+                  "not supported as a graph output");
     }
-    if (sym.kind == Sym::Kind::kConst && !consts_.at(out.name).is_float()) {
-      return Fail(ErrorCode::kInvalidArgument, "graph output '" + out.name + "' is a constant " +
-                                                   DTypeName(consts_.at(out.name).dtype) + " tensor; only float32 outputs are supported");
-    }
-    EDGE_ASSIGN_OR_RETURN(int v, AsFloat(out.name));
+    DType type = DType::kF32;
+    EDGE_ASSIGN_OR_RETURN(int v, GraphOutputValue(out, type));
     // A graph output must own its storage name; an alias of an input is fine since outputs are copied.
     g_.values[v].name = out.name;
     g_.outputs.push_back(v);
+    g_.output_types.push_back(type);
   }
   if (options_.keep_all_tensors) {
     for (const auto& [name, s] : syms_) {
@@ -134,23 +119,24 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
   static const std::vector<Rule> rules = {
       {"Constant", 1, &Lowerer::LowerConstantLike, "folded at load"},
       {"Identity", 1, &Lowerer::LowerConstantLike, "alias"},
-      {"Cast", 6, &Lowerer::LowerConstantLike, "of constants"},
+      {"Cast", 6, &Lowerer::LowerCast, "float32, float16, double, int8, uint8, int32, int64, bool"},
+      {"CastLike", 15, &Lowerer::LowerCastLike, "as Cast"},
       {"Dropout", 6, &Lowerer::LowerConstantLike, "inference: identity, mask all true"},
-      {"QuantizeLinear", 10, &Lowerer::LowerQuantize, "int8/uint8, per tensor"},
-      {"DequantizeLinear", 10, &Lowerer::LowerDequantize, "int8/uint8/int32, per tensor or axis"},
+      {"QuantizeLinear", 10, &Lowerer::LowerQuantize, "int8/uint8, per tensor or axis; scale and zero point constant or computed"},
+      {"DequantizeLinear", 10, &Lowerer::LowerDequantize, "int8/uint8/int32, per tensor or axis; of an integer tensor with computed scale and zero point"},
       {"Conv", 1, &Lowerer::LowerConv, "1-D/2-D/3-D, groups, dilations; float (weights constant or computed); QDQ int8 for 1-D/2-D"},
       {"Gemm", 6, &Lowerer::LowerGemmLike, "float (B, C constant or computed); QDQ int8 with constant B"},
       {"MatMul", 1, &Lowerer::LowerGemmLike, "float; QDQ int8 with constant B"},
-      {"Add", 6, &Lowerer::LowerBinary, "broadcast; float and QDQ int8"},
-      {"Sub", 6, &Lowerer::LowerBinary, "broadcast, float"},
-      {"Mul", 6, &Lowerer::LowerBinary, "broadcast; float and QDQ int8"},
-      {"Div", 6, &Lowerer::LowerBinary, "broadcast, float"},
+      {"Add", 6, &Lowerer::LowerBinary, "broadcast; float, QDQ int8, integers (wrapping)"},
+      {"Sub", 6, &Lowerer::LowerBinary, "broadcast; float, integers (wrapping)"},
+      {"Mul", 6, &Lowerer::LowerBinary, "broadcast; float, QDQ int8, integers (wrapping)"},
+      {"Div", 6, &Lowerer::LowerBinary, "broadcast; float, integers (toward zero)"},
       {"Max", 8, &Lowerer::LowerVariadic, "float, any number of inputs, broadcast"},
       {"Min", 8, &Lowerer::LowerVariadic, "float, any number of inputs, broadcast"},
       {"Sum", 8, &Lowerer::LowerVariadic, "float, any number of inputs, broadcast"},
       {"Mean", 8, &Lowerer::LowerVariadic, "float, any number of inputs, broadcast"},
       {"Relu", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
-      {"Clip", 6, &Lowerer::LowerUnary, "float (bounds constant or computed); int8 with constant bounds"},
+      {"Clip", 6, &Lowerer::LowerUnary, "float and integers (bounds constant or computed); QDQ int8 with constant bounds"},
       {"Sigmoid", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
       {"Tanh", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
       {"LeakyRelu", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
@@ -177,16 +163,16 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"ThresholdedRelu", 10, &Lowerer::LowerUnary, "float and int8 lookup"},
       {"Mish", 18, &Lowerer::LowerUnary, "float and int8 lookup"},
       {"Gelu", 20, &Lowerer::LowerUnary, "float (exact or tanh approximation) and int8 lookup"},
-      {"MaxPool", 1, &Lowerer::LowerPool, "1-D/2-D/3-D (3-D as 2-D then 1-D), float and int8"},
+      {"MaxPool", 1, &Lowerer::LowerPool, "1-D/2-D/3-D (3-D as 2-D then 1-D); float, int8 and integers"},
       {"AveragePool", 1, &Lowerer::LowerPool, "1-D/2-D/3-D (3-D as 2-D then 1-D), float and QDQ int8"},
       {"GlobalAveragePool", 1, &Lowerer::LowerPool, "1-D/2-D/3-D, float and QDQ int8"},
       {"Reshape", 5, &Lowerer::LowerReshapeLike, "constant shape; alias"},
       {"Flatten", 1, &Lowerer::LowerReshapeLike, "alias"},
       {"Squeeze", 1, &Lowerer::LowerReshapeLike, "constant axes; alias"},
       {"Unsqueeze", 1, &Lowerer::LowerReshapeLike, "constant axes; alias"},
-      {"Transpose", 1, &Lowerer::LowerTranspose, "float and int8"},
-      {"Concat", 4, &Lowerer::LowerConcat, "float and int8"},
-      {"Pad", 2, &Lowerer::LowerPad, "mode constant, constant pads (attributes before opset 11)"},
+      {"Transpose", 1, &Lowerer::LowerTranspose, "float, int8 and integers"},
+      {"Concat", 4, &Lowerer::LowerConcat, "float, int8 and integers"},
+      {"Pad", 2, &Lowerer::LowerPad, "modes constant, edge, reflect; constant pads (attributes before opset 11); float, int8, integers"},
       {"Softmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
       {"LogSoftmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
       {"Hardmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
@@ -215,6 +201,15 @@ Status Lowerer::LowerNode(size_t, const OnnxNode& n) {
     if (n.op_type != r.op) continue;
     // An omitted optional output ("") is only legal after the first (Dropout's mask).
     if (n.outputs[0].empty()) return Fail(ErrorCode::kInvalidArgument, "the first output has no name");
+    if (n.op_type != "Cast" && n.op_type != "CastLike") {
+      for (const auto& in : n.inputs) {
+        if (auto it = other_floats_.find(in); it != other_floats_.end()) {
+          return Fail(ErrorCode::kInvalidArgument,
+                      "input '" + in + "' is " + DTypeName(it->second) +
+                          ": the engine computes in float32, so float16 and double tensors may only be read by Cast");
+        }
+      }
+    }
     if (onnx_.opset < r.since) {
       return Fail(ErrorCode::kInvalidArgument,
                   n.op_type + " at opset " + std::to_string(onnx_.opset) + " is not supported (the engine handles it from opset " +

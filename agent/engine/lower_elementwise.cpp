@@ -43,6 +43,8 @@ Status Lowerer::LowerBinaryAt7(const OnnxNode& n) {
   EDGE_ASSIGN_OR_RETURN(auto sa, ShapeOfName(n.inputs[0]));
   EDGE_ASSIGN_OR_RETURN(auto sb, ShapeOfName(n.inputs[1]));
   EDGE_ASSIGN_OR_RETURN(auto out_shape, BroadcastShapes(sa, sb));
+  const auto int_a = ComputedIntegerType(n.inputs[0]), int_b = ComputedIntegerType(n.inputs[1]);
+  if (int_a || int_b) return LowerIntegerBinary(n, int_a ? *int_a : *int_b, out_shape);
   Node node = MakeNode(OpKind::kAdd, n);
   const bool quantizable = n.op_type == "Add" || n.op_type == "Mul";
   auto quant_operand = [&](const std::string& name) -> std::optional<int> {
@@ -178,6 +180,7 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
     node.act_min = 0.0f;
   } else if (op == "Clip") {
     EDGE_TRY(onnx_.opset < 11 ? CheckAttrs(n, {"min", "max"}) : CheckAttrs(n, {}));
+    if (auto type = ComputedIntegerType(n.inputs[0]); type && onnx_.opset >= 11) return LowerIntegerClip(n, *type);
     if (onnx_.opset < 11 && n.inputs.size() != 1) {
       return Fail(ErrorCode::kInvalidArgument, "Clip before opset 11 takes one input");
     }

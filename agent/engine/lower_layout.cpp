@@ -37,6 +37,11 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
     if (kernel.size() == 3) return LowerPool3d(n, x_shape);
     EDGE_TRY(ParseWindow(n, kernel.size(), x_shape, kernel, node, out_shape, true));
   }
+  if (node.kind == OpKind::kMaxPool) {
+    // max is exact on integers: the same kernel on the input's own type
+    EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
+    if (integer) return Ok();
+  }
   if (IsQuant(n.inputs[0]) && node.kind == OpKind::kMaxPool) {
     // max commutes with dequantization: the int8 result keeps the input's parameters
     node.kind = OpKind::kQMaxPool;
@@ -257,6 +262,8 @@ Status Lowerer::LowerTranspose(const OnnxNode& n) {
     seen[p] = true;
     out_shape.push_back(in_shape[p]);
   }
+  EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
+  if (integer) return Ok();
   if (IsQuant(n.inputs[0])) {
     const int x = syms_.at(n.inputs[0]).value;
     return EmitQuantSameParams(n, std::move(node), x, out_shape);
@@ -305,15 +312,15 @@ Status Lowerer::LowerConcat(const OnnxNode& n) {
       return Ok();
     }
   }
-  node.in.clear();
+  // Integer tensors (constants among them, of the same type) are copied as they are.
+  std::optional<DType> type;
+  for (const auto& in : n.inputs) type = type ? type : ComputedIntegerType(in);
+  std::vector<int> ins;
   for (const auto& in : n.inputs) {
-    EDGE_ASSIGN_OR_RETURN(int v, AsFloat(in));
-    node.in.push_back(v);
+    EDGE_ASSIGN_OR_RETURN(int v, type ? AsInteger(in, *type) : AsFloat(in));
+    ins.push_back(v);
   }
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(n.outputs[0], DType::kF32, out_shape));
-  node.out = {out};
-  AddNode(std::move(node));
-  SetFloat(n.outputs[0], out);
+  EDGE_TRY(AddStep(std::move(node), std::move(ins), n.outputs[0], type.value_or(DType::kF32), out_shape));
   return Ok();
 }
 
@@ -325,10 +332,16 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
   } else {
     EDGE_TRY(CheckAttrs(n, {"mode"}));
   }
-  if (const OnnxAttr* m = n.Find("mode"); m != nullptr && m->s != "constant") {
-    return Fail(ErrorCode::kInvalidArgument, "only constant padding is supported, not mode '" + m->s + "'");
-  }
   Node node = MakeNode(OpKind::kPad, n);
+  if (const OnnxAttr* m = n.Find("mode"); m != nullptr && m->s != "constant") {
+    if (m->s == "edge") {
+      node.pad_mode = PadMode::kEdge;
+    } else if (m->s == "reflect") {
+      node.pad_mode = PadMode::kReflect;
+    } else {
+      return Fail(ErrorCode::kInvalidArgument, "Pad mode '" + m->s + "' is not supported (constant, edge, reflect are)");
+    }
+  }
   if (attr_form) {
     if (n.Find("pads") == nullptr) return Fail(ErrorCode::kInvalidArgument, "missing the pads attribute");
     if (n.inputs.size() != 1) return Fail(ErrorCode::kInvalidArgument, "Pad before opset 11 takes one input");
@@ -349,6 +362,10 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
       return Fail(ErrorCode::kInvalidArgument, "pads must be between 0 and 4096");
     }
     out_shape[d] += node.pads[d] + node.pads[d + rank];
+    // A reflection of more than the dimension minus its edge element would be a second one.
+    if (node.pad_mode == PadMode::kReflect && std::max(node.pads[d], node.pads[d + rank]) >= in_shape[d]) {
+      return Fail(ErrorCode::kInvalidArgument, "reflect pads must be smaller than the padded dimension");
+    }
   }
   if (!attr_form && n.inputs.size() > 2 && !n.inputs[2].empty()) {
     auto v = FloatConst(n.inputs[2]);
@@ -357,11 +374,17 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
   }
   if (std::all_of(node.pads.begin(), node.pads.end(), [](int64_t p) { return p == 0; })) {
     EDGE_ASSIGN_OR_RETURN(Sym s, Get(n.inputs[0]));
-    if (s.kind == Sym::Kind::kFloat || s.kind == Sym::Kind::kQuant) {
+    if (s.kind == Sym::Kind::kFloat || s.kind == Sym::Kind::kQuant || s.kind == Sym::Kind::kInt) {
       syms_[n.outputs[0]] = s;  // padding by nothing: the same tensor
       return Ok();
     }
   }
+  // The int8 step pads with the storage's zero point, which is 0 for an exact int8 tensor.
+  if (ComputedIntegerType(n.inputs[0]) == DType::kI8 && node.pad_mode == PadMode::kConstant && node.pad_value != 0.0f) {
+    return Fail(ErrorCode::kInvalidArgument, "constant_value other than 0 for an int8 tensor is not supported");
+  }
+  EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
+  if (integer) return Ok();
   if (IsQuant(n.inputs[0]) && node.pad_value == 0.0f) {
     // zero padding in the float domain is the zero point in the int8 domain
     const int x = syms_.at(n.inputs[0]).value;

@@ -155,10 +155,8 @@ Status Lowerer::LowerQuantize(const OnnxNode& n) {
            : onnx_.opset < 19 ? CheckAttrs(n, {"axis"})
                               : CheckAttrs(n, {"axis", "saturate"}));
   EDGE_ASSIGN_OR_RETURN(auto params, QuantizeParams(n));
-  if (!params) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "scale and zero point must be constant scalars (per-tensor activation quantization)");
-  }
+  // Computed or per-axis parameters: the exact typed form (no QDQ fusion).
+  if (!params) return LowerQuantizeTyped(n);
   const auto [q, u8] = *params;
   const std::string& in = n.inputs[0];
   if (IsConst(in) || IsQConst(in)) {
@@ -201,6 +199,9 @@ Status Lowerer::LowerQuantize(const OnnxNode& n) {
 
 Status Lowerer::LowerDequantize(const OnnxNode& n) {
   EDGE_TRY(onnx_.opset < 13 ? CheckAttrs(n, {}) : CheckAttrs(n, {"axis"}));  // DequantizeLinear-10: per tensor
+  // An exact integer input (a graph input, a typed QuantizeLinear): the typed form, whose
+  // scale and zero point may be computed.
+  if (ComputedIntegerType(n.inputs[0])) return LowerDequantizeTyped(n);
   if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing scale");
   EDGE_ASSIGN_OR_RETURN(const ConstTensor* scale, Const(n.inputs[1], "scale"));
   if (!scale->is_float() || scale->elements() < 1) {

@@ -103,6 +103,12 @@ Result<int> Lowerer::AsFloat(const std::string& name) {
     case Sym::Kind::kInt8Raw:
       return Fail(ErrorCode::kInvalidArgument,
                   "int8 tensor '" + name + "' is used without a DequantizeLinear");
+    case Sym::Kind::kInt:
+      return Fail(ErrorCode::kInvalidArgument,
+                  "input '" + name + "' is " + DTypeName(g_.values[s.value].dtype) +
+                      ": this operator runs on float tensors only (integer tensors: Cast, Identity, Add, "
+                      "Sub, Mul, Div, Clip, MaxPool, Transpose, Concat, Pad, the reshape family, QuantizeLinear, "
+                      "DequantizeLinear)");
   }
   return Fail(ErrorCode::kInternal, "unreachable");
 }
@@ -134,11 +140,16 @@ std::string Lowerer::FreshName(const std::string& base) {
 
 Result<int> Lowerer::AddFloatStep(Node node, std::vector<int> in, const std::string& out_name,
                                   std::vector<int64_t> shape) {
+  return AddStep(std::move(node), std::move(in), out_name, DType::kF32, std::move(shape));
+}
+
+Result<int> Lowerer::AddStep(Node node, std::vector<int> in, const std::string& out_name, DType type,
+                             std::vector<int64_t> shape) {
   node.in = std::move(in);
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(out_name, DType::kF32, std::move(shape)));
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(out_name, type, std::move(shape)));
   node.out = {out};
   AddNode(std::move(node));
-  SetFloat(out_name, out);
+  syms_[out_name] = Sym{type == DType::kF32 ? Sym::Kind::kFloat : Sym::Kind::kInt, out, false};
   return out;
 }
 
@@ -239,11 +250,17 @@ Status Lowerer::LowerConstantLike(const OnnxNode& n) {
     // Dropout-6 has is_test, 7-10 ratio, 12 and later ratio and training_mode as inputs.
     EDGE_TRY(onnx_.opset < 7 ? CheckAttrs(n, {"ratio", "is_test"}) : CheckAttrs(n, {"ratio", "seed"}));
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+      // Training with a ratio > 0 drops random elements: no deterministic engine can match it,
+      // and a training_mode known only at run time may turn it on.
       auto training = FloatConst(n.inputs[2]);
       if (!training || training->elements() != 1) {
-        return Fail(ErrorCode::kInvalidArgument, "training_mode must be a constant");
+        return Fail(ErrorCode::kInvalidArgument,
+                    "training_mode is a graph input, and Dropout in training mode with ratio > 0 is random; not "
+                    "supported (make training_mode a constant false)");
       }
-      if (training->f[0] != 0.0f) return Fail(ErrorCode::kInvalidArgument, "training mode is not supported");
+      if (training->f[0] != 0.0f) {
+        return Fail(ErrorCode::kInvalidArgument, "Dropout in training mode (ratio > 0 is random) is not supported");
+      }
     }
     if (n.outputs.size() > 2) return Fail(ErrorCode::kInvalidArgument, "Dropout has at most two outputs");
     if (n.outputs.size() > 1 && !n.outputs[1].empty()) {
@@ -256,36 +273,6 @@ Status Lowerer::LowerConstantLike(const OnnxNode& n) {
     EDGE_TRY(CheckAttrs(n, {}));
   }
   const std::string& in = n.inputs[0];
-  if (n.op_type == "Cast") {
-    EDGE_TRY(CheckAttrs(n, {"to"}));
-    const int64_t to = n.Int("to", -1);
-    if (IsConst(in)) {
-      ConstTensor t = consts_.at(in);
-      if (to == 1) {  // FLOAT
-        if (!t.is_float()) {
-          t.f.assign(t.i.begin(), t.i.end());
-          t.i.clear();
-        }
-        t.dtype = DType::kF32;
-      } else if (to == 7 || to == 6) {  // INT64, INT32
-        if (t.is_float()) {
-          for (float v : t.f) t.i.push_back(static_cast<int64_t>(v));
-          t.f.clear();
-        }
-        t.dtype = to == 7 ? DType::kI64 : DType::kI32;
-      } else {
-        return Fail(ErrorCode::kInvalidArgument, "Cast of a constant to type " + std::to_string(to) + " is not supported");
-      }
-      consts_[n.outputs[0]] = std::move(t);
-      return Ok();
-    }
-    EDGE_ASSIGN_OR_RETURN(Sym s, Get(in));
-    if (to == 1 && s.kind == Sym::Kind::kFloat) {
-      syms_[n.outputs[0]] = s;
-      return Ok();
-    }
-    return Fail(ErrorCode::kInvalidArgument, "Cast of a non-constant tensor is not supported");
-  }
   // Identity / Dropout (inference): a new name for the same thing.
   if (IsConst(in)) {
     consts_[n.outputs[0]] = consts_.at(in);

@@ -20,8 +20,10 @@ namespace edge::engine::lowering {
 
 // What an ONNX tensor name stands for during lowering.
 struct Sym {
-  enum class Kind { kFloat, kQuant, kInt8Raw, kConst, kQConst } kind = Kind::kFloat;
-  int value = -1;        // kFloat, kQuant (float meaning of an int8 value), kInt8Raw
+  enum class Kind { kFloat, kQuant, kInt8Raw, kConst, kQConst, kInt } kind = Kind::kFloat;
+  // kFloat, kQuant (float meaning of an int8 value), kInt8Raw, kInt (an exact integer or bool
+  // tensor whose Value::dtype is its ONNX type)
+  int value = -1;
   bool u8_domain = false;  // kInt8Raw produced by a uint8 QuantizeLinear
 };
 
@@ -100,6 +102,31 @@ class Lowerer {
 
   bool IsQuant(const std::string& name);
 
+  // ---------------------------------------------------------------- exact integer tensors
+  // (lower_types.cpp)
+  // The integer type of a computed integer tensor, or nullopt (floats, constants, int8 QDQ).
+  std::optional<DType> ComputedIntegerType(const std::string& name);
+  // The value of an integer operand of type `type`: a computed tensor of that type or an
+  // integer constant (stored as that type).
+  Result<int> AsInteger(const std::string& name, DType type);
+  // A kCast node converting value `in` into a new value `out_name` of storage type `to`.
+  Result<int> AddCast(const OnnxNode& src, int in, const std::string& out_name, DType to);
+  // The graph's edges: an integer or bool input arrives as floats and is cast to its type; an
+  // integer output is cast back to float.
+  Status BindGraphInput(const OnnxIo& io);
+  Result<int> GraphOutputValue(const OnnxIo& io, DType& type);
+  Status LowerCast(const OnnxNode& n);
+  Status LowerCastLike(const OnnxNode& n);
+  // Cast of n.inputs[0] to `to`, written to n.outputs[0].
+  Status EmitCast(const OnnxNode& n, DType to);
+  Status LowerIntegerBinary(const OnnxNode& n, DType type, const std::vector<int64_t>& shape);
+  Status LowerIntegerClip(const OnnxNode& n, DType type);
+  // When n.inputs[0] is an integer tensor, emits `node` (a data-movement op or MaxPool, exact
+  // on any type) on it with an output of the same type, and returns true.
+  Result<bool> TryEmitInteger(const OnnxNode& n, Node& node, const std::vector<int64_t>& shape);
+  Status LowerQuantizeTyped(const OnnxNode& n);
+  Status LowerDequantizeTyped(const OnnxNode& n);
+
   void SetFloat(const std::string& name, int v) { syms_[name] = Sym{Sym::Kind::kFloat, v, false}; }
   void SetQuant(const std::string& name, int v) { syms_[name] = Sym{Sym::Kind::kQuant, v, false}; }
 
@@ -169,6 +196,9 @@ class Lowerer {
   Status BindReshaped(const std::string& in, const std::string& out, std::vector<int64_t> shape);
   // Emits a float step `node` reading `in`, writing a new float value `out_name` of `shape`.
   Result<int> AddFloatStep(Node node, std::vector<int> in, const std::string& out_name, std::vector<int64_t> shape);
+  // The same for any storage type: the output is a float or (integer `type`) a kInt tensor.
+  Result<int> AddStep(Node node, std::vector<int> in, const std::string& out_name, DType type,
+                      std::vector<int64_t> shape);
 
   Status CheckAttrs(const OnnxNode& n, std::initializer_list<const char*> known);
 
@@ -191,6 +221,10 @@ class Lowerer {
   std::unordered_map<std::string, std::vector<size_t>> consumers_;
   std::set<std::string> graph_outputs_;
   std::set<std::string> onnx_names_;  // every tensor name of the ONNX graph
+  // float16 and double tensors (graph inputs, Cast results), carried as float32: only
+  // Cast and CastLike may read them, since any other op would compute in float32 what ONNX
+  // computes in their type.
+  std::unordered_map<std::string, DType> other_floats_;
   int fresh_ = 0;
   std::set<size_t> consumed_;
 };

@@ -11,19 +11,47 @@
 namespace edge::engine {
 namespace {
 
-Result<DType> MapElemType(int32_t elem_type, const std::string& what) {
+const char* OnnxTypeName(int32_t elem_type) {
+  switch (elem_type) {
+    case onnx::TensorProto::UINT16: return "uint16";
+    case onnx::TensorProto::INT16: return "int16";
+    case onnx::TensorProto::STRING: return "string";
+    case onnx::TensorProto::UINT32: return "uint32";
+    case onnx::TensorProto::UINT64: return "uint64";
+    case onnx::TensorProto::COMPLEX64: return "complex64";
+    case onnx::TensorProto::COMPLEX128: return "complex128";
+    case onnx::TensorProto::BFLOAT16: return "bfloat16";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+Result<DType> DTypeOfOnnx(int32_t elem_type, const std::string& what, bool at_edge) {
   switch (elem_type) {
     case onnx::TensorProto::FLOAT: return DType::kF32;
     case onnx::TensorProto::INT8: return DType::kI8;
     case onnx::TensorProto::UINT8: return DType::kU8;
     case onnx::TensorProto::INT32: return DType::kI32;
     case onnx::TensorProto::INT64: return DType::kI64;
+    case onnx::TensorProto::BOOL: return DType::kBool;
+    case onnx::TensorProto::FLOAT16:
+      if (at_edge) return DType::kF16;
+      break;
+    case onnx::TensorProto::DOUBLE:
+      if (at_edge) return DType::kF64;
+      break;
     default:
       return Fail(ErrorCode::kInvalidArgument,
-                  what + " has unsupported element type " + std::to_string(elem_type) +
-                      " (supported: float32, int8, uint8, int32, int64)");
+                  what + " has unsupported element type " + OnnxTypeName(elem_type) + " (" +
+                      std::to_string(elem_type) + "; supported: float32, float16, double, int8, uint8, int32, int64, bool)");
   }
+  return Fail(ErrorCode::kInvalidArgument,
+              what + " is a " + (elem_type == onnx::TensorProto::FLOAT16 ? "float16" : "double") +
+                  " constant; the engine holds float16 and double only as graph inputs and Cast results");
 }
+
+namespace {
 
 template <typename T>
 void CopyRaw(const std::string& raw, int64_t n, std::vector<T>& out) {
@@ -36,7 +64,7 @@ Result<ConstTensor> ConvertTensor(const onnx::TensorProto& proto, const std::str
     return Fail(ErrorCode::kInvalidArgument, what + " uses external data, which is not supported");
   }
   ConstTensor t;
-  EDGE_ASSIGN_OR_RETURN(t.dtype, MapElemType(proto.data_type(), what));
+  EDGE_ASSIGN_OR_RETURN(t.dtype, DTypeOfOnnx(proto.data_type(), what, false));
   t.shape.assign(proto.dims().begin(), proto.dims().end());
   auto count = CheckedElementCount(t.shape);
   if (!count) return Fail(count.error().Wrap(what));
@@ -63,6 +91,7 @@ Result<ConstTensor> ConvertTensor(const onnx::TensorProto& proto, const std::str
       break;
     case DType::kI8:
     case DType::kU8:
+    case DType::kBool:
     case DType::kI32: {
       if (raw) {
         t.i.resize(static_cast<size_t>(n));
@@ -72,6 +101,8 @@ Result<ConstTensor> ConvertTensor(const onnx::TensorProto& proto, const std::str
             t.i[k] = static_cast<int8_t>(p[k]);
           } else if (t.dtype == DType::kU8) {
             t.i[k] = static_cast<uint8_t>(p[k]);
+          } else if (t.dtype == DType::kBool) {
+            t.i[k] = p[k] != 0 ? 1 : 0;
           } else {
             int32_t v;
             std::memcpy(&v, p + 4 * k, 4);
@@ -81,8 +112,8 @@ Result<ConstTensor> ConvertTensor(const onnx::TensorProto& proto, const std::str
       } else {
         if (proto.int32_data_size() != n) return size_mismatch(proto.int32_data_size());
         t.i.assign(proto.int32_data().begin(), proto.int32_data().end());
-        const int64_t lo = t.dtype == DType::kI8 ? -128 : t.dtype == DType::kU8 ? 0 : INT32_MIN;
-        const int64_t hi = t.dtype == DType::kI8 ? 127 : t.dtype == DType::kU8 ? 255 : INT32_MAX;
+        const int64_t lo = t.dtype == DType::kI8 ? -128 : t.dtype == DType::kU8 || t.dtype == DType::kBool ? 0 : INT32_MIN;
+        const int64_t hi = t.dtype == DType::kI8 ? 127 : t.dtype == DType::kU8 ? 255 : t.dtype == DType::kBool ? 1 : INT32_MAX;
         for (int64_t v : t.i) {
           if (v < lo || v > hi) {
             return Fail(ErrorCode::kDataLoss, what + ": value out of range for its type");
@@ -99,6 +130,9 @@ Result<ConstTensor> ConvertTensor(const onnx::TensorProto& proto, const std::str
         t.i.assign(proto.int64_data().begin(), proto.int64_data().end());
       }
       break;
+    case DType::kF16:
+    case DType::kF64:
+      return Fail(ErrorCode::kInternal, what + ": MapElemType admits no float16/double constant");
   }
   return t;
 }
@@ -111,7 +145,7 @@ Result<OnnxIo> ConvertIo(const onnx::ValueInfoProto& info, const std::string& ro
     return Fail(ErrorCode::kInvalidArgument, what + " is not a tensor");
   }
   const auto& tt = info.type().tensor_type();
-  EDGE_ASSIGN_OR_RETURN(io.dtype, MapElemType(tt.elem_type(), what));
+  EDGE_ASSIGN_OR_RETURN(io.dtype, DTypeOfOnnx(tt.elem_type(), what, true));
   if (!tt.has_shape()) {
     return Fail(ErrorCode::kInvalidArgument, what + " has no shape: dynamic shapes are not supported");
   }

@@ -68,4 +68,9 @@ struct OnnxGraph {
 
 Result<OnnxGraph> ReadOnnx(std::span<const uint8_t> bytes);
 
+// The engine's type for an ONNX TensorProto element type (Cast's `to`, a tensor's data_type).
+// `at_edge` admits float16 and double, which the engine carries as float32; an unsupported
+// type fails naming it, with `what` in front.
+Result<DType> DTypeOfOnnx(int32_t elem_type, const std::string& what, bool at_edge);
+
 }  // namespace edge::engine

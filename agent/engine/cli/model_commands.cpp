@@ -78,16 +78,20 @@ int RunInspect(const std::string& path) {
   if (!model) return ReportError(model.error());
   const Model& m = **model;
   std::printf("model: %s (%s)\n", path.c_str(), m.is_quantized() ? "int8 QDQ" : "float32");
-  for (const auto& t : m.inputs()) {
+  // The model's element type; .npy files and the API carry every type as float32. A batch
+  // dimension shows as N.
+  auto print = [](const char* role, const TensorInfo& t) {
     std::string shape = ShapeText(t.shape);
     if (t.batched) shape.replace(1, shape.find_first_of(",]") - 1, "N");
-    std::printf("input:  %s float32 %s\n", t.name.c_str(), shape.c_str());
-  }
+    std::printf("%s %s %s %s%s\n", role, t.name.c_str(), DTypeName(t.dtype).c_str(), shape.c_str(),
+                t.dtype == DType::kF32 ? "" : " (as float32 in .npy files)");
+  };
+  for (const auto& t : m.inputs()) print("input: ", t);
+  for (const auto& t : m.outputs()) print("output:", t);
   if (m.dynamic_batch()) {
-    std::printf("batch: dynamic (N = 1..%lld per call; shapes below are at N = 1)\n",
+    std::printf("batch: dynamic (N = 1..%lld per call; shapes above are at N = 1)\n",
                 static_cast<long long>(m.max_batch()));
   }
-  for (const auto& t : m.outputs()) std::printf("output: %s float32 %s\n", t.name.c_str(), ShapeText(t.shape).c_str());
   std::printf("arena: %lld bytes per execution context\n", static_cast<long long>(m.arena_bytes()));
   std::printf("weights: %lld bytes (pre-packed)\n", static_cast<long long>(m.weight_bytes()));
   std::printf("kernel tier: %s (best supported on this CPU)\n", std::string(KernelTierName(BestSupportedTier())).c_str());

@@ -4,6 +4,7 @@
 
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/ops/binary_step.h"
 #include "agent/engine/ops/broadcast.h"
 #include "agent/engine/ops/pool_window.h"
 #include "agent/engine/ops/unary_math.h"
@@ -60,28 +61,6 @@ class MatMulStep : public Step {
         }
       }
     });
-  }
-};
-
-class BinaryStep : public Step {
- public:
-  Ref a, b;
-  int64_t out = 0;
-  OpKind kind = OpKind::kAdd;
-  BroadcastPlan plan;
-  void Run(const ExecEnv& env) const override {
-    const float* A = a.Get<float>(env);
-    const float* B = b.Get<float>(env);
-    float* Y = reinterpret_cast<float*>(env.arena + out);
-    switch (kind) {
-      case OpKind::kAdd: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] + B[j]; }); break;
-      case OpKind::kSub: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] - B[j]; }); break;
-      case OpKind::kMul: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] * B[j]; }); break;
-      // Clip with computed bounds: max(x, lo) then min(., hi), a NaN x stays NaN.
-      case OpKind::kMax: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] < B[j] ? B[j] : A[i]; }); break;
-      case OpKind::kMin: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = B[j] < A[i] ? B[j] : A[i]; }); break;
-      default: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] / B[j]; }); break;
-    }
   }
 };
 
@@ -289,14 +268,7 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       return std::unique_ptr<Step>(std::move(s));
     }
     case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kMax: case OpKind::kMin: {
-      auto s = std::make_unique<BinaryStep>();
-      s->a = ctx.RefOf(n.in[0]);
-      s->b = ctx.RefOf(n.in[1]);
-      s->kind = n.kind;
-      s->plan = MakeBroadcastPlan(ctx.V(n.out[0]).shape, x.shape, ctx.V(n.in[1]).shape);
-      s->out = ctx.Out(n);
-      s->summary = Describe(n, "float");
-      return std::unique_ptr<Step>(std::move(s));
+      return MakeBinaryStep<float>(n, ctx, Describe(n, "float"));
     }
     case OpKind::kUnary: {
       auto s = std::make_unique<UnaryStep>();

@@ -1,9 +1,10 @@
-// Data movement shared by float32 and int8 tensors: Transpose, Concat, Pad, MaxPool.
-// For int8 these are exact: they commute with dequantization.
+// Data movement shared by float32, int8 and the exact integer tensors: Transpose, Concat, Pad
+// (float32 and int8), MaxPool. For int8 these are exact: they commute with dequantization.
 #include <algorithm>
 #include <cstring>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/ops/element_types.h"
 
 namespace edge::engine {
 namespace {
@@ -58,12 +59,39 @@ class PadStep : public Step {
   int64_t out = 0, total_in = 0, total_out = 0;
   int rank = 0;
   int64_t in_dims[kMaxRank] = {};
+  int64_t in_strides[kMaxRank] = {};
+  int64_t out_dims[kMaxRank] = {};
   int64_t out_strides[kMaxRank] = {};
   int64_t begin[kMaxRank] = {};
   T value{};
+  PadMode mode = PadMode::kConstant;
+
+  // Edge and reflect: each output element reads the input element its coordinates map to.
+  void RunMirrored(const T* X, T* Y) const {
+    int64_t idx[kMaxRank] = {};
+    for (int64_t i = 0; i < total_out; ++i) {
+      int64_t src = 0;
+      for (int d = 0; d < rank; ++d) {
+        int64_t c = idx[d] - begin[d];
+        if (c < 0) c = mode == PadMode::kReflect ? -c : 0;
+        if (c >= in_dims[d]) c = mode == PadMode::kReflect ? 2 * (in_dims[d] - 1) - c : in_dims[d] - 1;
+        src += c * in_strides[d];
+      }
+      Y[i] = X[src];
+      for (int d = rank - 1; d >= 0; --d) {
+        if (++idx[d] < out_dims[d]) break;
+        idx[d] = 0;
+      }
+    }
+  }
+
   void Run(const ExecEnv& env) const override {
     const T* X = x.Get<T>(env);
     T* Y = reinterpret_cast<T*>(env.arena + out);
+    if (mode != PadMode::kConstant) {
+      RunMirrored(X, Y);
+      return;
+    }
     for (int64_t i = 0; i < total_out; ++i) Y[i] = value;
     int64_t idx[kMaxRank] = {};
     for (int64_t i = 0; i < total_in; ++i) {
@@ -187,14 +215,18 @@ std::unique_ptr<Step> MakePad(const Node& n, BuildContext& ctx, T value) {
   s->rank = static_cast<int>(x.shape.size());
   s->total_in = x.elements;
   s->total_out = y.elements;
-  int64_t st = 1;
+  int64_t st = 1, in_st = 1;
   for (int d = s->rank - 1; d >= 0; --d) {
     s->out_strides[d] = st;
     st *= y.shape[d];
+    s->in_strides[d] = in_st;
+    in_st *= x.shape[d];
     s->in_dims[d] = x.shape[d];
+    s->out_dims[d] = y.shape[d];
     s->begin[d] = n.pads[d];
   }
   s->value = value;
+  s->mode = n.pad_mode;
   s->out = ctx.Out(n);
   return s;
 }
@@ -225,19 +257,24 @@ std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
 Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) {
   const Value& x = ctx.V(n.in[0]);
   const bool int8 = x.dtype == DType::kI8;
-  const std::string type = int8 ? "int8" : "float";
+  const std::string type = x.dtype == DType::kF32 ? "float" : DTypeName(x.dtype);
   std::unique_ptr<Step> step;
   switch (n.kind) {
     case OpKind::kTranspose:
-      step = int8 ? MakeTranspose<int8_t>(n, ctx) : MakeTranspose<float>(n, ctx);
+      step = VisitStorageType(x.dtype, [&](auto tag) { return MakeTranspose<typename decltype(tag)::type>(n, ctx); });
       break;
     case OpKind::kPad:
+      // int8 pads with the zero point of its quantization (0 for an exact int8 tensor, whose
+      // lowering admits no other constant); the other types with the value in their type.
       step = int8 ? MakePad<int8_t>(n, ctx, static_cast<int8_t>(x.q.zero_point))
-                  : MakePad<float>(n, ctx, n.pad_value);
+                  : VisitStorageType(x.dtype, [&](auto tag) {
+                      using T = typename decltype(tag)::type;
+                      return MakePad<T>(n, ctx, CastElement<T>(n.pad_value));
+                    });
       break;
     case OpKind::kMaxPool:
     case OpKind::kQMaxPool:
-      step = int8 ? MakeMaxPool<int8_t>(n, ctx) : MakeMaxPool<float>(n, ctx);
+      step = VisitStorageType(x.dtype, [&](auto tag) { return MakeMaxPool<typename decltype(tag)::type>(n, ctx); });
       break;
     case OpKind::kConcat: {
       if (n.in.size() > static_cast<size_t>(ConcatStep::kMaxInputs)) {

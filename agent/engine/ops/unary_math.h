@@ -19,6 +19,20 @@ inline UnaryParams UnaryParamsOf(const Node& n) {
   return UnaryParams{n.unary, n.alpha, n.beta, n.act_min, n.act_max};
 }
 
+// ONNX Cast to float16 (round to nearest, ties to even; overflow to infinity; NaN stays NaN),
+// returned as the float holding that float16 value.
+inline float RoundToFloat16(float x) {
+  if (!std::isfinite(x)) return x;
+  const float a = std::fabs(x);
+  if (a >= 65520.0f) return std::copysign(INFINITY, x);  // at or past the rounding midpoint of 65504
+  // The spacing of float16 values at |x|: 2^(e-10) for normal numbers, 2^-24 below 2^-14.
+  int e = 0;
+  std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
+  const int step_exp = std::max(e - 1 - 10, -24);
+  // nearbyint rounds half to even in the default rounding mode; both scalings are exact.
+  return std::copysign(std::ldexp(std::nearbyint(std::ldexp(a, -step_exp)), step_exp), x);
+}
+
 inline float ApplyUnary(const UnaryParams& p, float x) {
   switch (p.kind) {
     case UnaryKind::kRelu: return std::max(x, 0.0f);
@@ -55,6 +69,7 @@ inline float ApplyUnary(const UnaryParams& p, float x) {
     case UnaryKind::kGelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
     case UnaryKind::kGeluTanh:
       return 0.5f * x * (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case UnaryKind::kRoundToFloat16: return RoundToFloat16(x);
   }
   return x;
 }

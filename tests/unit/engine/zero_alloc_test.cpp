@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "edge_onnx/onnx.pb.h"
+#include "tests/unit/engine/onnx_builder.h"
 #include "tests/unit/engine/test_support.h"
 #include "tests/unit/engine/tiers.h"
 
@@ -112,6 +114,28 @@ TEST_CASE("RunBatch allocates nothing once a context has run that batch size", "
   const int64_t during = g_allocations.load() - before;
   CHECK(ok);
   CHECK(during == 0);
+}
+
+TEST_CASE("Run performs zero heap allocations on integer tensors and typed steps", "[engine][alloc]") {
+  using TP = onnx::TensorProto;
+  Builder b(13);
+  b.Input("x", {1, 1, 2, 4}, TP::UINT8).Input("s", {}).Input("z", {}, TP::UINT8).Output("q").Output("y");
+  b.Node("Add", {"x", "x"}, {"a"});
+  IntsAttr(b.Node("MaxPool", {"a"}, {"p"}), "kernel_shape", {1, 2});
+  b.Node("DequantizeLinear", {"p", "s", "z"}, {"f"});
+  b.Node("QuantizeLinear", {"f", "s", "z"}, {"q"});
+  IntAttr(b.Node("Cast", {"q"}, {"y"}), "to", TP::INT64);
+  auto model = LoadOk(b);
+  ExecutionContext ctx(model);
+  const std::vector<float> x = {1, 2, 3, 200, 5, 6, 7, 8}, s = {0.5f}, z = {3};
+  std::vector<float> q(6), y(6);
+  const float* in[] = {x.data(), s.data(), z.data()};
+  float* out[] = {q.data(), y.data()};
+  REQUIRE(ctx.Run(in, out).has_value());  // warm-up
+  const int64_t before = g_allocations.load();
+  for (int i = 0; i < 20; ++i) REQUIRE(ctx.Run(in, out).has_value());
+  CHECK(g_allocations.load() - before == 0);
+  CHECK(y == std::vector<float>{4, 6, 144, 12, 14, 16});  // 200 + 200 wraps to 144 in uint8
 }
 
 }  // namespace

@@ -1,0 +1,80 @@
+// Add, Sub, Mul, Div, Max and Min with ONNX broadcasting, for float32 and the exact integer
+// types: one step, the element arithmetic chosen by type.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "agent/engine/compile.h"
+#include "agent/engine/ops/broadcast.h"
+
+namespace edge::engine {
+
+// Integers follow ONNX: results wrap modulo 2^bits (computed in uint64, which C++ defines);
+// division truncates toward zero like C and ONNX Runtime, and a division by zero gives 0 where
+// C would trap (ONNX leaves it undefined).
+template <typename T>
+struct ElementArith {
+  static constexpr bool kFloat = std::is_floating_point_v<T>;
+  static uint64_t U(T v) { return static_cast<uint64_t>(v); }
+  static T Add(T a, T b) {
+    if constexpr (kFloat) return a + b; else return static_cast<T>(U(a) + U(b));
+  }
+  static T Sub(T a, T b) {
+    if constexpr (kFloat) return a - b; else return static_cast<T>(U(a) - U(b));
+  }
+  static T Mul(T a, T b) {
+    if constexpr (kFloat) return a * b; else return static_cast<T>(U(a) * U(b));
+  }
+  static T Div(T a, T b) {
+    if constexpr (kFloat) {
+      return a / b;
+    } else {
+      if (b == 0) return 0;
+      if constexpr (std::is_signed_v<T>) {
+        if (b == -1) return static_cast<T>(uint64_t{0} - U(a));
+      }
+      return static_cast<T>(a / b);
+    }
+  }
+};
+
+template <typename T>
+class BinaryStep : public Step {
+ public:
+  Ref a, b;
+  int64_t out = 0;
+  OpKind kind = OpKind::kAdd;
+  BroadcastPlan plan;
+  void Run(const ExecEnv& env) const override {
+    using E = ElementArith<T>;
+    const T* A = a.Get<T>(env);
+    const T* B = b.Get<T>(env);
+    T* Y = reinterpret_cast<T*>(env.arena + out);
+    switch (kind) {
+      case OpKind::kAdd: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Add(A[i], B[j]); }); break;
+      case OpKind::kSub: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Sub(A[i], B[j]); }); break;
+      case OpKind::kMul: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Mul(A[i], B[j]); }); break;
+      // Clip with computed bounds: max(x, lo) then min(., hi), a NaN x stays NaN.
+      case OpKind::kMax: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] < B[j] ? B[j] : A[i]; }); break;
+      case OpKind::kMin: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = B[j] < A[i] ? B[j] : A[i]; }); break;
+      default: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Div(A[i], B[j]); }); break;
+    }
+  }
+};
+
+template <typename T>
+std::unique_ptr<Step> MakeBinaryStep(const Node& n, BuildContext& ctx, const std::string& summary) {
+  auto s = std::make_unique<BinaryStep<T>>();
+  s->a = ctx.RefOf(n.in[0]);
+  s->b = ctx.RefOf(n.in[1]);
+  s->kind = n.kind;
+  s->plan = MakeBroadcastPlan(ctx.V(n.out[0]).shape, ctx.V(n.in[0]).shape, ctx.V(n.in[1]).shape);
+  s->out = ctx.Out(n);
+  s->summary = summary;
+  return s;
+}
+
+}  // namespace edge::engine

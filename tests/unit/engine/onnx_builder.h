@@ -1,0 +1,110 @@
+// Builds small ONNX models in code for the engine's tests.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/engine/engine.h"
+#include "edge_onnx/onnx.pb.h"
+
+namespace edge::engine::testing {
+
+// A one-graph model under construction: typed inputs and initializers, nodes.
+class Builder {
+ public:
+  explicit Builder(int64_t opset) {
+    m_.set_ir_version(7);
+    auto* op = m_.add_opset_import();
+    op->set_domain("");
+    op->set_version(opset);
+    m_.mutable_graph()->set_name("opset_test");
+  }
+  Builder& Input(const std::string& name, const std::vector<int64_t>& shape,
+                 int32_t elem_type = onnx::TensorProto::FLOAT) {
+    auto* in = m_.mutable_graph()->add_input();
+    in->set_name(name);
+    auto* tt = in->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(elem_type);
+    tt->mutable_shape();  // present even for a scalar
+    for (int64_t d : shape) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    return *this;
+  }
+  Builder& Init(const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& data) {
+    auto* t = m_.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : shape) t->add_dims(d);
+    for (float v : data) t->add_float_data(v);
+    return *this;
+  }
+  Builder& InitI8(const std::string& name, const std::vector<int64_t>& shape, const std::vector<int>& data) {
+    return InitInts(name, shape, {data.begin(), data.end()}, onnx::TensorProto::INT8);
+  }
+  // An integer or bool initializer (int64 in int64_data, the others in int32_data).
+  Builder& InitInts(const std::string& name, const std::vector<int64_t>& shape, const std::vector<int64_t>& data,
+                    int32_t elem_type) {
+    auto* t = m_.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(elem_type);
+    for (int64_t d : shape) t->add_dims(d);
+    for (int64_t v : data) {
+      if (elem_type == onnx::TensorProto::INT64) {
+        t->add_int64_data(v);
+      } else {
+        t->add_int32_data(static_cast<int32_t>(v));
+      }
+    }
+    return *this;
+  }
+  onnx::NodeProto* Node(const std::string& op, const std::vector<std::string>& in, const std::vector<std::string>& out) {
+    auto* n = m_.mutable_graph()->add_node();
+    n->set_name(op + std::to_string(m_.graph().node_size()));
+    n->set_op_type(op);
+    for (const auto& i : in) n->add_input(i);
+    for (const auto& o : out) n->add_output(o);
+    return n;
+  }
+  Builder& Output(const std::string& name) {
+    m_.mutable_graph()->add_output()->set_name(name);
+    return *this;
+  }
+  Result<std::shared_ptr<const Model>> Load() const {
+    m_.SerializeToString(&bytes_);
+    return Model::LoadMemory({reinterpret_cast<const uint8_t*>(bytes_.data()), bytes_.size()});
+  }
+  onnx::ModelProto& proto() { return m_; }
+
+ private:
+  onnx::ModelProto m_;
+  mutable std::string bytes_;
+};
+
+inline void IntAttr(onnx::NodeProto* n, const std::string& name, int64_t v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+inline void FloatAttr(onnx::NodeProto* n, const std::string& name, float v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+inline void IntsAttr(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t x : v) a->add_ints(x);
+}
+
+inline std::shared_ptr<const Model> LoadOk(const Builder& b) {
+  auto m = b.Load();
+  if (!m) FAIL(m.error().message);
+  return *m;
+}
+
+}  // namespace edge::engine::testing
