@@ -1,0 +1,222 @@
+// Operators added for models users bring: element-wise functions (float and int8 lookups),
+// variadic Max/Min/Sum/Mean, BatchNormalization with computed parameters, 3-D windows. ONNX's
+// own node tests (tests/conformance) check their float values; these cover the int8 paths, the
+// fallbacks and the refusals.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "tests/unit/engine/onnx_builder.h"
+
+namespace edge::engine::testing {
+namespace {
+
+std::vector<float> RunOne(const std::shared_ptr<const Model>& model, const std::vector<float>& x) {
+  ExecutionContext ctx(model);
+  std::vector<float> y(static_cast<size_t>(model->outputs().at(0).elements));
+  const float* in[] = {x.data()};
+  float* out[] = {y.data()};
+  auto st = ctx.Run(in, out);
+  INFO((st ? "" : st.error().message));
+  REQUIRE(st.has_value());
+  return y;
+}
+
+bool HasStep(const Model& m, const std::string& needle) {
+  for (const auto& s : m.StepSummary()) {
+    if (s.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// x -> Q -> DQ -> op -> Q -> DQ -> y, every scale `s` and zero point 0.
+Builder QdqAround(const std::string& op, const std::vector<int64_t>& shape, float s_in, float s_out) {
+  Builder b(13);
+  b.Input("x", shape).Init("s_in", {}, {s_in}).Init("s_out", {}, {s_out}).InitI8("zp", {}, {0}).Output("y");
+  b.Node("QuantizeLinear", {"x", "s_in", "zp"}, {"xq"});
+  b.Node("DequantizeLinear", {"xq", "s_in", "zp"}, {"xd"});
+  b.Node(op, {"xd"}, {"f"});
+  b.Node("QuantizeLinear", {"f", "s_out", "zp"}, {"fq"});
+  b.Node("DequantizeLinear", {"fq", "s_out", "zp"}, {"y"});
+  return b;
+}
+
+TEST_CASE("element-wise int8 lookups saturate what the float function cannot represent", "[engine][operators]") {
+  // Log(0) = -inf, Log(<0) = NaN, Sqrt(<0) = NaN, 1/0 = inf: each becomes a saturated code.
+  const std::vector<float> x = {-1.0f, -0.1f, 0.0f, 0.1f, 0.5f, 1.0f, 2.0f, 4.0f};
+  for (const std::string op : {"Log", "Sqrt", "Reciprocal", "Exp", "Erf", "Softplus"}) {
+    DYNAMIC_SECTION(op) {
+      auto model = LoadOk(QdqAround(op, {1, 8}, 0.1f, 0.05f));
+      CHECK(model->is_quantized());
+      CHECK(HasStep(*model, op));
+      const auto y = RunOne(model, x);
+      for (size_t i = 0; i < x.size(); ++i) {
+        INFO(op << "(" << x[i] << ") = " << y[i]);
+        CHECK(std::isfinite(y[i]));
+        CHECK(y[i] >= -128 * 0.05f - 1e-6f);
+        CHECK(y[i] <= 127 * 0.05f + 1e-6f);
+        float ref = 0.0f;
+        if (op == "Log") ref = std::log(x[i]);
+        if (op == "Sqrt") ref = std::sqrt(x[i]);
+        if (op == "Reciprocal") ref = 1.0f / x[i];
+        if (op == "Exp") ref = std::exp(x[i]);
+        if (op == "Erf") ref = std::erf(x[i]);
+        if (op == "Softplus") ref = std::log1p(std::exp(x[i]));
+        if (!std::isnan(ref)) {
+          const float clamped = std::min(std::max(ref, -128 * 0.05f), 127 * 0.05f);
+          CHECK(std::abs(y[i] - clamped) <= 0.05f / 2 + 1e-6f);  // within half a step
+        } else {
+          CHECK(y[i] == Approx(-128 * 0.05f));  // NaN saturates low
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("element-wise refusals name the attribute", "[engine][operators]") {
+  {
+    Builder b(20);
+    b.Input("x", {1, 4}).Output("y");
+    auto* n = b.Node("Gelu", {"x"}, {"y"});
+    auto* a = n->add_attribute();
+    a->set_name("approximate");
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s("fast");
+    auto r = b.Load();
+    REQUIRE_FALSE(r.has_value());
+    CHECK_THAT(r.error().message, Catch::Contains("approximate must be 'none' or 'tanh', not 'fast'"));
+  }
+  {
+    Builder b(12);
+    b.Input("x", {1, 4}).Output("y");
+    FloatAttr(b.Node("Celu", {"x"}, {"y"}), "alpha", 0.0f);
+    auto r = b.Load();
+    REQUIRE_FALSE(r.has_value());
+    CHECK_THAT(r.error().message, Catch::Contains("(Celu): alpha must not be 0"));
+  }
+  {
+    Builder b(20);  // Gelu exists from opset 20
+    b.Input("x", {1, 4}).Output("y");
+    b.proto().mutable_opset_import(0)->set_version(18);
+    b.Node("Gelu", {"x"}, {"y"});
+    auto r = b.Load();
+    REQUIRE_FALSE(r.has_value());
+    CHECK_THAT(r.error().message, Catch::Contains("Gelu at opset 18 is not supported (the engine handles it from opset 20)"));
+  }
+}
+
+TEST_CASE("variadic Mean broadcasts its inputs and scales the sum", "[engine][operators]") {
+  Builder b(13);
+  b.Input("x", {2, 1}).Init("c", {1, 3}, {10, 20, 30}).Init("d", {1}, {3}).Output("y");
+  b.Node("Mean", {"x", "c", "d"}, {"y"});
+  const auto y = RunOne(LoadOk(b), {0.0f, 3.0f});
+  const std::vector<float> expected = {13.0f / 3, 23.0f / 3, 33.0f / 3, 16.0f / 3, 26.0f / 3, 36.0f / 3};
+  REQUIRE(y.size() == expected.size());
+  for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == Approx(expected[i]).epsilon(1e-6));
+}
+
+TEST_CASE("BatchNormalization with computed parameters normalizes per channel", "[engine][operators]") {
+  Builder b(15);
+  b.Input("x", {1, 2, 2}).Init("scale", {2}, {1, 2}).Init("bias", {2}, {0, 1}).Init("var", {2}, {4, 1});
+  b.Init("m", {2}, {1, -1}).Output("y");
+  b.Node("Relu", {"m"}, {"mean"});  // a computed mean: no folding
+  b.Node("BatchNormalization", {"x", "scale", "bias", "mean", "var"}, {"y"});
+  FloatAttr(b.proto().mutable_graph()->mutable_node(1), "epsilon", 0.0f);
+  const auto y = RunOne(LoadOk(b), {1, 3, 0, 2});
+  // channel 0: (x - 1) / 2 * 1 + 0; channel 1: (x - 0) / 1 * 2 + 1
+  CHECK(y == std::vector<float>{0.0f, 1.0f, 1.0f, 5.0f});
+}
+
+TEST_CASE("3-D windows: int8 MaxPool stays int8, a QDQ Conv3d runs in float, GlobalAveragePool of a volume",
+          "[engine][operators]") {
+  std::vector<float> x(27);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7) % 11) * 0.1f;
+  {
+    Builder b = QdqAround("MaxPool", {1, 1, 3, 3, 3}, 0.1f, 0.1f);
+    auto* pool = b.proto().mutable_graph()->mutable_node(2);
+    IntsAttr(pool, "kernel_shape", {2, 2, 2});
+    auto model = LoadOk(b);
+    // Both halves of the pool run on int8 (max commutes with dequantization).
+    int int8_pools = 0;
+    for (const auto& step : model->StepSummary()) {
+      if (step.rfind("MaxPool", 0) == 0) {  // the pools, not the transposes named after them
+        CHECK(step.find("int8") != std::string::npos);
+        ++int8_pools;
+      }
+    }
+    CHECK(int8_pools == 2);
+    const auto y = RunOne(model, x);
+    REQUIRE(y.size() == 8);
+    for (int64_t d = 0; d < 2; ++d) {
+      for (int64_t h = 0; h < 2; ++h) {
+        for (int64_t w = 0; w < 2; ++w) {
+          float best = -1.0f;
+          for (int64_t k = 0; k < 8; ++k) {
+            best = std::max(best, x[static_cast<size_t>(((d + k / 4) * 3 + h + (k / 2) % 2) * 3 + w + k % 2)]);
+          }
+          CHECK(y[static_cast<size_t>((d * 2 + h) * 2 + w)] == Approx(best).margin(1e-6));
+        }
+      }
+    }
+  }
+  {
+    Builder b(13);
+    b.Input("x", {1, 1, 3, 3, 3}).Init("s", {}, {0.1f}).InitI8("zp", {}, {0}).Init("ws", {}, {0.5f});
+    b.InitI8("wq", {1, 1, 3, 3, 3}, std::vector<int>(27, 2)).Output("y");
+    b.Node("QuantizeLinear", {"x", "s", "zp"}, {"xq"});
+    b.Node("DequantizeLinear", {"xq", "s", "zp"}, {"xd"});
+    b.Node("DequantizeLinear", {"wq", "ws", "zp"}, {"w"});
+    b.Node("Conv", {"xd", "w"}, {"c"});
+    b.Node("QuantizeLinear", {"c", "s", "zp"}, {"cq"});
+    b.Node("DequantizeLinear", {"cq", "s", "zp"}, {"y"});
+    auto model = LoadOk(b);
+    CHECK(HasStep(*model, "(3x3x3, 1->1, float)"));
+    float sum = 0.0f;
+    for (float v : x) sum += v;  // weights are all 2 * 0.5 = 1
+    const auto y = RunOne(model, x);
+    REQUIRE(y.size() == 1);
+    CHECK(y[0] == Approx(std::min(sum, 12.7f)).margin(0.05f + 1e-5f));
+  }
+  {
+    Builder b(13);
+    b.Input("x", {1, 1, 3, 3, 3}).Output("y");
+    b.Node("GlobalAveragePool", {"x"}, {"y"});
+    auto model = LoadOk(b);
+    CHECK(model->outputs()[0].shape == std::vector<int64_t>{1, 1, 1, 1, 1});
+    float sum = 0.0f;
+    for (float v : x) sum += v;
+    CHECK(RunOne(model, x)[0] == Approx(sum / 27.0f));
+  }
+}
+
+TEST_CASE("LayerNormalization gives its Mean and InvStdDev outputs", "[engine][operators]") {
+  Builder b(17);
+  b.Input("x", {2, 4}).Init("scale", {4}, {1, 1, 2, 2}).Init("bias", {4}, {0, 0, 0, 1});
+  b.Output("y").Output("mean").Output("inv");
+  FloatAttr(b.Node("LayerNormalization", {"x", "scale", "bias"}, {"y", "mean", "inv"}), "epsilon", 0.0f);
+  auto model = LoadOk(b);
+  ExecutionContext ctx(model);
+  const std::vector<float> x = {1, 2, 3, 4, -2, -2, 2, 2};
+  std::vector<float> y(8), mean(2), inv(2);
+  const float* in[] = {x.data()};
+  float* out[] = {y.data(), mean.data(), inv.data()};
+  REQUIRE(ctx.Run(in, out).has_value());
+  CHECK(mean == std::vector<float>{2.5f, 0.0f});
+  CHECK(inv[0] == Approx(1.0f / std::sqrt(1.25f)));
+  CHECK(inv[1] == Approx(0.5f));
+  CHECK(y[7] == Approx(2.0f * 1.0f + 1.0f));  // (2 - 0) * 0.5 * 2 + 1
+  CHECK(model->outputs()[1].shape == std::vector<int64_t>{2, 1});
+}
+
+TEST_CASE("reductions other than the mean run in float on int8 inputs", "[engine][operators]") {
+  Builder b = QdqAround("ReduceMax", {2, 3}, 0.1f, 0.1f);
+  IntsAttr(b.proto().mutable_graph()->mutable_node(2), "axes", {1});
+  const auto y = RunOne(LoadOk(b), {0.1f, 0.5f, 0.3f, -0.2f, -0.4f, -0.3f});
+  CHECK(y[0] == Approx(0.5f));
+  CHECK(y[1] == Approx(-0.2f));
+}
+
+}  // namespace
+}  // namespace edge::engine::testing
