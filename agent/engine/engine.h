@@ -130,6 +130,11 @@ class ExecutionContext {
   Status RunBatch(int64_t batch, std::span<const float* const> inputs, std::span<float* const> outputs,
                   RunTiming* timing = nullptr);
 
+  // Lets go of the plan of the last RunBatch and shrinks the arena back to batch 1's size, so
+  // that a pooled context idle after a large batch holds neither (the next RunBatch of a size
+  // allocates again). FindFloatTensor is empty until the next run.
+  void ReleaseBatchPlan();
+
   KernelTier tier() const { return tier_; }
   const Model& model() const { return *model_; }
   // After Run: the float tensor of that ONNX name, if the model kept it (LoadOptions).

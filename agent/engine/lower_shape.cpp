@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "agent/engine/lowerer.h"
+#include "agent/engine/ops/element_types.h"
 #include "agent/engine/shape_rules.h"
 
 namespace edge::engine::lowering {
@@ -32,21 +33,24 @@ int64_t BroadcastIndex(int64_t k, const std::vector<int64_t>& out_shape, const s
   return index;
 }
 
-// A constant computed at load may be larger than anything in the file (ConstantOfShape, a
-// broadcast, a Gather repeating indices): bounded so that a small hostile model cannot make
-// the loader allocate gigabytes. Shape arithmetic needs a handful of elements.
+// Constants computed at load may be larger than anything in the file (ConstantOfShape, a
+// broadcast, a Concat of Concats, a Gather repeating indices): their total is bounded, so that a
+// small hostile model cannot make the loader allocate gigabytes. Shape arithmetic needs a
+// handful of elements; a mask or a table built this way a few million at most.
 constexpr int64_t kMaxFoldedElements = int64_t{1} << 22;
 
-Result<int64_t> FoldedCount(const std::vector<int64_t>& shape) {
+}  // namespace
+
+Result<int64_t> Lowerer::CountFolded(const std::vector<int64_t>& shape) {
   EDGE_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(shape));
-  if (count > kMaxFoldedElements) {
-    return Fail(ErrorCode::kInvalidArgument, "the constant it computes at load has " + std::to_string(count) +
-                                                 " elements, over the limit of " + std::to_string(kMaxFoldedElements));
+  if (count > kMaxFoldedElements - folded_elements_) {
+    return Fail(ErrorCode::kInvalidArgument, "the constant it computes at load (" + std::to_string(count) +
+                                                 " elements) takes the model's constants computed at load over the limit of " +
+                                                 std::to_string(kMaxFoldedElements) + " elements");
   }
+  folded_elements_ += count;
   return count;
 }
-
-}  // namespace
 
 Status Lowerer::LowerShape(const OnnxNode& n) {
   EDGE_TRY(CheckAttrs(n, {"start", "end"}));
@@ -78,7 +82,7 @@ Status Lowerer::LowerGather(const OnnxNode& n) {
   std::vector<int64_t> out_shape(data.shape.begin(), data.shape.begin() + axis);
   out_shape.insert(out_shape.end(), indices->shape.begin(), indices->shape.end());
   out_shape.insert(out_shape.end(), data.shape.begin() + axis + 1, data.shape.end());
-  EDGE_ASSIGN_OR_RETURN(int64_t count, FoldedCount(out_shape));
+  EDGE_ASSIGN_OR_RETURN(int64_t count, CountFolded(out_shape));
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < axis; ++d) outer *= data.shape[d];
   for (int64_t d = axis + 1; d < rank; ++d) inner *= data.shape[d];
@@ -114,7 +118,7 @@ Status Lowerer::LowerConstantOfShape(const OnnxNode& n) {
   if (shape->is_float() || shape->shape.size() != 1) {
     return Fail(ErrorCode::kInvalidArgument, "shape must be a 1-D integer tensor");
   }
-  EDGE_ASSIGN_OR_RETURN(int64_t count, FoldedCount(shape->i));
+  EDGE_ASSIGN_OR_RETURN(int64_t count, CountFolded(shape->i));
   ConstTensor out = MakeFloatTensor(shape->i, std::vector<float>(static_cast<size_t>(count), 0.0f));
   if (const OnnxAttr* value = n.Find("value")) {
     if (value->kind != OnnxAttr::Kind::kTensor || value->t.elements() != 1) {
@@ -172,16 +176,20 @@ Status Lowerer::LowerSlice(const OnnxNode& n) {
     seen[axis] = true;
     const int64_t dim = data.shape[axis], st = steps.empty() ? 1 : steps[k];
     if (st == 0) return Fail(ErrorCode::kInvalidArgument, "step 0");
-    auto norm = [&](int64_t v, int64_t lo, int64_t hi) { return std::clamp(v < 0 ? v + dim : v, lo, hi); };
-    const int64_t s = st > 0 ? norm(starts[k], 0, dim) : norm(starts[k], -1, dim - 1);
+    // ONNX's clamping: a positive step walks [0, dim], a negative one starts in [0, dim - 1] and
+    // ends in [-1, dim - 1]. Counted without overflow for any step, INT64_MIN included.
+    auto norm = [&](int64_t v, int64_t lo, int64_t hi) { return std::clamp(v < 0 ? (v < -dim ? lo : v + dim) : v, lo, hi); };
+    const int64_t s = st > 0 ? norm(starts[k], 0, dim) : norm(starts[k], 0, dim - 1);
     const int64_t e = st > 0 ? norm(ends[k], 0, dim) : norm(ends[k], -1, dim - 1);
-    const int64_t count = st > 0 ? std::max<int64_t>(0, (e - s + st - 1) / st) : std::max<int64_t>(0, (s - e - st - 1) / -st);
+    const uint64_t span = st > 0 ? (e > s ? static_cast<uint64_t>(e - s) : 0) : (s > e ? static_cast<uint64_t>(s - e) : 0);
+    const uint64_t stride = st > 0 ? static_cast<uint64_t>(st) : uint64_t{0} - static_cast<uint64_t>(st);
+    const auto count = static_cast<int64_t>(span == 0 ? 0 : (span - 1) / stride + 1);
     if (count == 0) return Fail(ErrorCode::kInvalidArgument, "the slice is empty: tensors without elements are not supported");
     first[axis] = s;
     step[axis] = st;
     out_shape[axis] = count;
   }
-  EDGE_ASSIGN_OR_RETURN(int64_t count, FoldedCount(out_shape));
+  EDGE_ASSIGN_OR_RETURN(int64_t count, CountFolded(out_shape));
   const auto in_strides = Strides(data.shape), out_strides = Strides(out_shape);
   ConstTensor out;
   out.dtype = data.dtype;
@@ -200,16 +208,18 @@ Status Lowerer::LowerSlice(const OnnxNode& n) {
 }
 
 Result<bool> Lowerer::FoldIntegerConstants(const OnnxNode& n) {
+  // Only when every input is a named constant; anything else is the op's usual lowering's to judge.
   bool any_int = false;
   for (const auto& in : n.inputs) {
-    if (in.empty()) continue;
-    if (!IsConst(in)) return false;
+    if (in.empty() || !IsConst(in)) return false;
     any_int = any_int || !consts_.at(in).is_float();
   }
   if (!any_int) return false;
+  const DType type = consts_.at(n.inputs[0]).dtype;
   for (const auto& in : n.inputs) {
-    if (!in.empty() && consts_.at(in).is_float()) {
-      return Fail(ErrorCode::kInvalidArgument, "mixes integer and float constants");
+    if (consts_.at(in).dtype != type) {
+      return Fail(ErrorCode::kInvalidArgument, "inputs differ in element type (" + DTypeName(type) + " and " +
+                                                   DTypeName(consts_.at(in).dtype) + ")");
     }
   }
   if (n.op_type == "Concat") {
@@ -227,6 +237,7 @@ Result<bool> Lowerer::FoldIntegerConstants(const OnnxNode& n) {
       }
       out_shape[axis] += t.shape[axis];
     }
+    EDGE_TRY(CountFolded(out_shape).transform([](int64_t) {}));
     int64_t outer = 1, inner = 1;
     for (int64_t d = 0; d < axis; ++d) outer *= out_shape[d];
     for (int64_t d = axis + 1; d < rank; ++d) inner *= out_shape[d];
@@ -245,26 +256,22 @@ Result<bool> Lowerer::FoldIntegerConstants(const OnnxNode& n) {
   EDGE_TRY(CheckAttrs(n, {}));
   if (n.inputs.size() != 2) return Fail(ErrorCode::kInvalidArgument, "needs two inputs");
   const ConstTensor &a = consts_.at(n.inputs[0]), &b = consts_.at(n.inputs[1]);
-  if (a.dtype != b.dtype) return Fail(ErrorCode::kInvalidArgument, "inputs differ in type");
   EDGE_ASSIGN_OR_RETURN(auto out_shape, BroadcastShapes(a.shape, b.shape));
-  EDGE_ASSIGN_OR_RETURN(int64_t count, FoldedCount(out_shape));
+  EDGE_ASSIGN_OR_RETURN(int64_t count, CountFolded(out_shape));
+  // In the tensors' own type, as the op computes at run time (ops/element_types.h): wrapping,
+  // division toward zero, x / 0 = 0.
   std::vector<int64_t> values(static_cast<size_t>(count));
-  for (int64_t k = 0; k < count; ++k) {
-    const int64_t x = a.i[BroadcastIndex(k, out_shape, a.shape)], y = b.i[BroadcastIndex(k, out_shape, b.shape)];
-    bool overflow = false;
-    if (n.op_type == "Add") {
-      overflow = __builtin_add_overflow(x, y, &values[k]);
-    } else if (n.op_type == "Sub") {
-      overflow = __builtin_sub_overflow(x, y, &values[k]);
-    } else if (n.op_type == "Mul") {
-      overflow = __builtin_mul_overflow(x, y, &values[k]);
-    } else {
-      if (y == 0) return Fail(ErrorCode::kInvalidArgument, "integer division by zero");
-      overflow = x == INT64_MIN && y == -1;
-      if (!overflow) values[k] = x / y;
+  const std::string& op = n.op_type;
+  VisitStorageType(a.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using E = ElementArith<T>;
+    for (int64_t k = 0; k < count; ++k) {
+      const T x = static_cast<T>(a.i[BroadcastIndex(k, out_shape, a.shape)]);
+      const T y = static_cast<T>(b.i[BroadcastIndex(k, out_shape, b.shape)]);
+      const T r = op == "Add" ? E::Add(x, y) : op == "Sub" ? E::Sub(x, y) : op == "Mul" ? E::Mul(x, y) : E::Div(x, y);
+      values[k] = static_cast<int64_t>(r);
     }
-    if (overflow) return Fail(ErrorCode::kInvalidArgument, "integer overflow in constant arithmetic");
-  }
+  });
   consts_[n.outputs[0]] = MakeIntTensor(a.dtype, std::move(out_shape), std::move(values));
   return true;
 }

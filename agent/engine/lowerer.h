@@ -186,6 +186,9 @@ class Lowerer {
   // Concat, Add, Sub, Mul, Div whose inputs are all integer constants: folds them and returns
   // true; false leaves the node to its usual lowering.
   Result<bool> FoldIntegerConstants(const OnnxNode& n);
+  // The element count of a constant about to be computed at load, counted against the model's
+  // bound on all of them (a small file must not make the loader allocate gigabytes).
+  Result<int64_t> CountFolded(const std::vector<int64_t>& shape);
   // Gemm whose B or C is computed: Transpose, MatMul, Mul and Add steps.
   Status LowerGemmOfActivations(const OnnxNode& n, const Node& attrs);
   // Binds `out` to the tensor `in` seen with another shape of the same element count: a
@@ -226,6 +229,7 @@ class Lowerer {
   // computes in their type.
   std::unordered_map<std::string, DType> other_floats_;
   int fresh_ = 0;
+  int64_t folded_elements_ = 0;
   std::set<size_t> consumed_;
 };
 

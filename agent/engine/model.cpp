@@ -143,6 +143,19 @@ bool ExecutionContext::Reserve(int64_t arena_bytes) {
   return arena_ != nullptr;
 }
 
+void ExecutionContext::ReleaseBatchPlan() {
+  plan_.reset();
+  plan_batch_ = 1;
+  last_plan_ = nullptr;
+  const size_t needed = static_cast<size_t>((model_->arena_bytes() + 63) / 64 * 64 + 64);
+  if (arena_capacity_ > needed) {
+    std::free(arena_);
+    arena_ = nullptr;
+    arena_capacity_ = 0;
+    Reserve(model_->arena_bytes());
+  }
+}
+
 Status ExecutionContext::Run(std::span<const float* const> inputs, std::span<float* const> outputs,
                              RunTiming* timing) {
   return RunPlan(model_->graph(), inputs, outputs, timing);
@@ -161,6 +174,7 @@ Status ExecutionContext::RunBatch(int64_t batch, std::span<const float* const> i
 Status ExecutionContext::RunPlan(const CompiledGraph& g, std::span<const float* const> inputs,
                                  std::span<float* const> outputs, RunTiming* timing) {
   const auto start = std::chrono::steady_clock::now();
+  last_plan_ = nullptr;  // nothing readable until this run has its arena
   if (!Reserve(g.arena_bytes)) return Fail(ErrorCode::kResourceExhausted, "arena allocation failed");
   last_plan_ = &g;
   if (inputs.size() != g.inputs.size() || outputs.size() != g.outputs.size()) {
@@ -199,6 +213,7 @@ Status ExecutionContext::RunPlan(const CompiledGraph& g, std::span<const float* 
 }
 
 std::span<const float> ExecutionContext::FindFloatTensor(std::string_view name) const {
+  if (arena_ == nullptr) return {};
   const auto& tensors = (last_plan_ != nullptr ? *last_plan_ : model_->graph()).float_tensors;
   auto it = tensors.find(name);
   if (it == tensors.end()) return {};

@@ -60,6 +60,18 @@ bool HasTypedContents(const InputTensor& t) {
              c.bytes_contents_size() > 0;
 }
 
+// Typed contents: the field of the datatype holds exactly `elements` values.
+Status CheckTypedCount(const InputTensor& t, const DtypeInfo& dtype, size_t elements) {
+  const auto& c = t.contents();
+  const int count = dtype.dtype == Dtype::kFp32 ? c.fp32_contents_size()
+                    : dtype.dtype == Dtype::kInt8 ? c.int_contents_size()
+                                                  : c.uint_contents_size();
+  if (static_cast<size_t>(count) == elements) return Ok();
+  const char* field = dtype.dtype == Dtype::kFp32 ? "fp32_contents" : dtype.dtype == Dtype::kInt8 ? "int_contents" : "uint_contents";
+  return BadInput(t.name(), std::string(dtype.name) + " data needs " + std::to_string(elements) + " values in contents." +
+                                field + ", got " + std::to_string(count));
+}
+
 // What one request input becomes once checked against the model: where it goes and how to read it.
 struct PlannedInput {
   const InputTensor* tensor;
@@ -68,9 +80,9 @@ struct PlannedInput {
   const std::string* raw;  // null: typed contents
 };
 
-// The batch of a request to a batch-dynamic model: the leading dimension the request gives its
-// first batched input (1 for a model with fixed shapes, or when that input is missing, which
-// PlanInputs then reports).
+// The batch of a request to a batch-dynamic model: the leading dimension of the first of the
+// model's batched inputs that the request gives (1 for a model with fixed shapes; a missing
+// input is PlanInputs's to report).
 Result<int64_t> RequestBatch(const inference::ModelInferRequest& request, const engine::Model& model) {
   if (!model.dynamic_batch()) return 1;
   for (const auto& info : model.inputs()) {
@@ -84,9 +96,21 @@ Result<int64_t> RequestBatch(const inference::ModelInferRequest& request, const 
       }
       return t.shape(0);
     }
-    return 1;
   }
   return 1;
+}
+
+// The inputs a request of `batch` samples must carry: the model's, with the batch in the
+// leading dimension of the batched ones. Known without planning the batch, so that a request
+// is checked whole before it can make the model plan (and cache) a new batch size.
+std::vector<engine::TensorInfo> InputsAtBatch(const engine::Model& model, int64_t batch) {
+  std::vector<engine::TensorInfo> inputs = model.inputs();
+  for (auto& info : inputs) {
+    if (!info.batched || batch == 1) continue;
+    info.shape[0] = batch;
+    info.elements *= batch;
+  }
+  return inputs;
 }
 
 Result<std::vector<PlannedInput>> PlanInputs(const inference::ModelInferRequest& request,
@@ -113,6 +137,7 @@ Result<std::vector<PlannedInput>> PlanInputs(const inference::ModelInferRequest&
                                     ShapeText(wanted[index].shape));
     }
     const std::string* raw_bytes = nullptr;
+    if (!raw) EDGE_TRY(CheckTypedCount(t, *dtype, static_cast<size_t>(wanted[index].elements)));
     if (raw) {
       if (HasTypedContents(t)) {
         return BadInput(t.name(), "has typed contents although the request uses raw_input_contents; use one or the other");
@@ -152,12 +177,6 @@ Result<std::vector<size_t>> PlanOutputs(const inference::ModelInferRequest& requ
   return plan;
 }
 
-Status CheckCount(const PlannedInput& in, int count, size_t elements, const char* field) {
-  if (static_cast<size_t>(count) == elements) return Ok();
-  return BadInput(in.tensor->name(), std::string(in.dtype.name) + " data needs " + std::to_string(elements) +
-                                         " values in contents." + field + ", got " + std::to_string(count));
-}
-
 template <typename T>
 Status ConvertIntegers(const PlannedInput& in, const T& values, int64_t low, int64_t high, std::span<float> dst) {
   for (size_t j = 0; j < dst.size(); ++j) {
@@ -173,16 +192,14 @@ Status ConvertIntegers(const PlannedInput& in, const T& values, int64_t low, int
 
 Status FillTyped(const PlannedInput& in, std::span<float> dst) {
   const auto& c = in.tensor->contents();
+  EDGE_TRY(CheckTypedCount(*in.tensor, in.dtype, dst.size()));  // checked in PlanInputs; the buffer is what counts
   switch (in.dtype.dtype) {
     case Dtype::kFp32:
-      EDGE_TRY(CheckCount(in, c.fp32_contents_size(), dst.size(), "fp32_contents"));
       std::copy(c.fp32_contents().begin(), c.fp32_contents().end(), dst.begin());
       return Ok();
     case Dtype::kInt8:
-      EDGE_TRY(CheckCount(in, c.int_contents_size(), dst.size(), "int_contents"));
       return ConvertIntegers(in, c.int_contents(), -128, 127, dst);
     case Dtype::kUint8:
-      EDGE_TRY(CheckCount(in, c.uint_contents_size(), dst.size(), "uint_contents"));
       return ConvertIntegers(in, c.uint_contents(), 0, 255, dst);
   }
   return Fail(ErrorCode::kInternal, "unhandled datatype");
@@ -261,11 +278,11 @@ Status Infer(Registry& registry, const inference::ModelInferRequest& request,
   };
   auto batch = RequestBatch(request, model);
   if (!batch) return rejected(batch.error());
-  // Planned (once per batch size, then cached) before a context is taken.
+  auto inputs = PlanInputs(request, InputsAtBatch(model, *batch));
+  if (!inputs) return rejected(inputs.error());
+  // Only a well-formed request plans a batch size (once, then cached), before a context is taken.
   auto shapes = model.ShapesFor(*batch);
   if (!shapes) return rejected(shapes.error().Wrap("model " + served->model_name() + ":" + served->version()));
-  auto inputs = PlanInputs(request, shapes->inputs);
-  if (!inputs) return rejected(inputs.error());
   auto outputs = PlanOutputs(request, shapes->outputs);
   if (!outputs) return rejected(outputs.error());
 

@@ -148,9 +148,16 @@ ContextLease ServedVersion::Acquire() {
 }
 
 void ServedVersion::Release(std::unique_ptr<ContextLease::Slot> slot) {
-  if (slot->batch != 1) {  // back to batch 1 for the next lease; keeps the memory
+  if (slot->batch != 1) {
+    // Back to batch 1 for the next lease, giving back what the batch took: the buffers, the
+    // context's arena and its hold on the batch's plan (which the model's cache then bounds).
+    slot->inputs.clear();
+    slot->outputs.clear();
+    slot->inputs.shrink_to_fit();
+    slot->outputs.shrink_to_fit();
     SizeBuffers(model_->inputs(), slot->inputs, slot->input_ptrs);
     SizeBuffers(model_->outputs(), slot->outputs, slot->output_ptrs);
+    slot->context->ReleaseBatchPlan();
     slot->batch = 1;
   }
   std::unique_ptr<ContextLease::Slot> surplus;

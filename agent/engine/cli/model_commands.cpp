@@ -115,11 +115,18 @@ Status CheckBatch(const Model& m, int64_t batch) {
   if (batch == 1) return Ok();
   EDGE_ASSIGN_OR_RETURN(BatchShapes shapes, m.ShapesFor(batch));
   auto check = [&](const std::vector<TensorInfo>& one, const std::vector<TensorInfo>& many, const char* what) -> Status {
+    // Sample-major: [1, ...] at batch 1 and [batch, ...] at `batch`, the rest alike, so that
+    // sample k's values are the k-th block of the buffer.
     for (size_t i = 0; i < one.size(); ++i) {
-      if (many[i].elements != batch * one[i].elements) {
-        return Fail(ErrorCode::kInvalidArgument, std::string(what) + " '" + one[i].name + "' is " +
-                                                     ShapeText(many[i].shape) + " at batch " + std::to_string(batch) +
-                                                     ": it does not grow with the batch, so --batch cannot split it");
+      const auto& a = one[i].shape;
+      const auto& b = many[i].shape;
+      const bool sample_major = !a.empty() && a.size() == b.size() && a[0] == 1 && b[0] == batch &&
+                                std::equal(a.begin() + 1, a.end(), b.begin() + 1);
+      if (!sample_major) {
+        return Fail(ErrorCode::kInvalidArgument, std::string(what) + " '" + one[i].name + "' is " + ShapeText(b) +
+                                                     " at batch " + std::to_string(batch) + " and " + ShapeText(a) +
+                                                     " at batch 1: its leading dimension is not the batch, so --batch "
+                                                     "cannot split it into samples");
       }
     }
     return Ok();
@@ -149,10 +156,16 @@ int RunModel(const RunArgs& a) {
     if (!arr) return ReportError(arr.error());
     const int64_t per = m.inputs()[i].elements;
     const auto n = static_cast<int64_t>(arr->data.size());
-    if (per == 0 || n % per != 0 || (samples >= 0 && n / per != samples)) {
-      std::fprintf(stderr, "error: %s holds %lld floats; input '%s' needs a multiple of %lld (shape %s)\n",
+    if (per == 0 || n == 0 || n % per != 0) {
+      std::fprintf(stderr, "error: %s holds %lld floats; input '%s' needs a positive multiple of %lld (shape %s)\n",
                    a.inputs[i].c_str(), static_cast<long long>(n), m.inputs()[i].name.c_str(),
                    static_cast<long long>(per), ShapeText(m.inputs()[i].shape).c_str());
+      return kExitUsage;
+    }
+    if (samples >= 0 && n / per != samples) {
+      std::fprintf(stderr, "error: %s holds %lld samples and %s %lld: every input needs the same number\n",
+                   a.inputs[i].c_str(), static_cast<long long>(n / per), a.inputs[0].c_str(),
+                   static_cast<long long>(samples));
       return kExitUsage;
     }
     samples = n / per;

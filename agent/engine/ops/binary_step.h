@@ -9,37 +9,9 @@
 
 #include "agent/engine/compile.h"
 #include "agent/engine/ops/broadcast.h"
+#include "agent/engine/ops/element_types.h"
 
 namespace edge::engine {
-
-// Integers follow ONNX: results wrap modulo 2^bits (computed in uint64, which C++ defines);
-// division truncates toward zero like C and ONNX Runtime, and a division by zero gives 0 where
-// C would trap (ONNX leaves it undefined).
-template <typename T>
-struct ElementArith {
-  static constexpr bool kFloat = std::is_floating_point_v<T>;
-  static uint64_t U(T v) { return static_cast<uint64_t>(v); }
-  static T Add(T a, T b) {
-    if constexpr (kFloat) return a + b; else return static_cast<T>(U(a) + U(b));
-  }
-  static T Sub(T a, T b) {
-    if constexpr (kFloat) return a - b; else return static_cast<T>(U(a) - U(b));
-  }
-  static T Mul(T a, T b) {
-    if constexpr (kFloat) return a * b; else return static_cast<T>(U(a) * U(b));
-  }
-  static T Div(T a, T b) {
-    if constexpr (kFloat) {
-      return a / b;
-    } else {
-      if (b == 0) return 0;
-      if constexpr (std::is_signed_v<T>) {
-        if (b == -1) return static_cast<T>(uint64_t{0} - U(a));
-      }
-      return static_cast<T>(a / b);
-    }
-  }
-};
 
 template <typename T>
 class BinaryStep : public Step {

@@ -363,7 +363,7 @@ TEST_CASE("hostile shape arithmetic fails cleanly", "[engine][shape][hostile]") 
     auto* g = m.mutable_graph();
     IntInit(g, "huge", {2}, {4096, 4096});  // 16M elements: within the tensor limit, over the fold limit
     g->mutable_node(g->node_size() - 2)->set_input(0, "huge");
-    CHECK_THAT(refused(m), Catch::Contains("ConstantOfShape") && Catch::Contains("over the limit"));
+    CHECK_THAT(refused(m), Catch::Contains("ConstantOfShape") && Catch::Contains("over the limit of 4194304 elements"));
   }
   {
     onnx::ModelProto m = ShapeSubgraphModel();  // int64 overflow in the arithmetic
@@ -372,7 +372,8 @@ TEST_CASE("hostile shape arithmetic fails cleanly", "[engine][shape][hostile]") 
     for (auto& n : *g->mutable_node()) {
       if (n.name() == "hh") n.set_input(1, "big"), n.set_input(0, "big");
     }
-    CHECK_THAT(refused(m), Catch::Contains("integer overflow in constant arithmetic"));
+    // Wraps in int64 as the runtime op does (2^124 mod 2^64 = 0), and the Reshape to 0 columns is refused.
+    CHECK_THAT(refused(m), Catch::Contains("(Reshape)"));
   }
   {
     onnx::ModelProto m = ShapeSubgraphModel();  // an index outside the shape
