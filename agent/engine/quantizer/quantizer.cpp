@@ -149,7 +149,13 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray&
   EDGE_ASSIGN_OR_RETURN(report.quality, MeasureQuality(fp32, int8, *held_out));
   report.quality.source = source;
   report.below_bar = MissedQualityBar(report.quality, options.min_snr_db, options.min_top1_percent);
-  if (!report.below_bar.empty()) return report;  // nothing written
+  if (!report.below_bar.empty()) {
+    // Nothing written; an older file the user agreed to replace (--force) goes too, so that no
+    // stale model sits at out_path looking like this run's result.
+    std::error_code ec;
+    if (options.force) std::filesystem::remove(out_path, ec);
+    return report;
+  }
   // A temp file beside the output renamed over it: never a partial model at out_path.
   EDGE_TRY(fs::WriteFileAtomic(out_path, bytes));
   return report;
