@@ -7,25 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "agent/engine/cli/model_commands.h"
 #include "agent/engine/npy_io.h"
 #include "edge_onnx/onnx.pb.h"
+#include "tests/unit/engine/model_cli_support.h"
 
 namespace edge::engine::testing {
 namespace {
-
-int RunCli(std::vector<std::string> args) {
-  CLI::App app{"test"};
-  int exit_code = -1;
-  RegisterModelCommands(app, exit_code);
-  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments reversed
-  try {
-    app.parse(args);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  return exit_code;
-}
 
 TEST_CASE("model run needs no --input for a model without inputs", "[engine][cli]") {
   const auto dir = std::filesystem::temp_directory_path() / ("edge_model_cli_" + std::to_string(getpid()));
@@ -49,12 +36,12 @@ TEST_CASE("model run needs no --input for a model without inputs", "[engine][cli
     std::ofstream f(model, std::ios::binary);
     REQUIRE(m.SerializeToOstream(&f));
   }
-  REQUIRE(RunCli({"run", model, "-o", out}) == 0);
+  REQUIRE(RunModelCli({"run", model, "-o", out}) == 0);
   auto y = ReadNpy(out);
   REQUIRE(y.has_value());
   CHECK(y->data == std::vector<float>{1.5f, 0.0f, 4.0f});
   // An --input the model does not take is still a usage error.
-  CHECK(RunCli({"run", model, "-i", out, "-o", out}) == 2);
+  CHECK(RunModelCli({"run", model, "-i", out, "-o", out}) == 2);
   std::filesystem::remove_all(dir);
 }
 
