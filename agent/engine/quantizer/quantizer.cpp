@@ -130,7 +130,15 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray&
   HoldOutSplit split;
   std::string source = "--eval data";
   if (held_out != nullptr) {
-    EDGE_TRY(ValidateSamples(input, *held_out, "eval data", false));
+    EDGE_ASSIGN_OR_RETURN(SampleLayout eval_layout, ValidateSamples(input, *held_out, "eval data", false));
+    const int64_t shared = SamplesAlsoIn(*held_out, calibration, layout.per_sample);
+    if (shared == eval_layout.count) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "every --eval sample is also a calibration sample, so the report could not see what "
+                  "quantization lost: give held-out samples, or leave out --eval to hold out part of the "
+                  "calibration data");
+    }
+    if (shared > 0) source += " (" + std::to_string(shared) + " of them also calibration samples)";
   } else {
     EDGE_ASSIGN_OR_RETURN(split, SplitHeldOut(calibration, layout));
     ranges_from = &split.calibration;

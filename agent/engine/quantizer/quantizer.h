@@ -84,6 +84,11 @@ std::vector<int64_t> FindOutlierSamples(const NpyArray& data, SampleLayout layou
 Result<SampleLayout> ValidateSamples(const TensorInfo& input, const NpyArray& data, const std::string& what,
                                      bool check_outliers);
 
+// How many of the eval samples are byte-for-byte one of the calibration samples. QuantizeModel
+// refuses --eval data made only of calibration samples (the report could not see the damage)
+// and says how many were shared otherwise.
+int64_t SamplesAlsoIn(const NpyArray& eval, const NpyArray& calibration, int64_t per_sample);
+
 // Without --eval: the last max(kMinHeldOut, count / 5) samples are held out, and at least
 // kMinCalibrationSamples must remain for calibration, or the split is refused.
 inline constexpr int64_t kMinHeldOut = 10;

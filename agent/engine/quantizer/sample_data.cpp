@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string_view>
+#include <unordered_set>
 
 #include "agent/engine/quantizer/quantizer.h"
 
@@ -123,6 +125,20 @@ Result<SampleLayout> ValidateSamples(const TensorInfo& input, const NpyArray& da
                   "): peak |value| over " + std::to_string(static_cast<int>(kOutlierPeakRatio)) +
                   "x the median sample's, which would stretch every range and round real inputs to a few "
                   "int8 steps; remove them, or pass --allow-outliers (with --method percentile) to keep them");
+}
+
+int64_t SamplesAlsoIn(const NpyArray& eval, const NpyArray& calibration, int64_t per_sample) {
+  // Samples compared as bytes (NaN-free data, so equal bytes is equal values and vice versa
+  // up to -0.0, which is fine for "the same sample").
+  const auto bytes = static_cast<size_t>(per_sample) * sizeof(float);
+  auto sample = [bytes](const NpyArray& a, size_t s) {
+    return std::string_view(reinterpret_cast<const char*>(a.data.data()) + s * bytes, bytes);
+  };
+  std::unordered_set<std::string_view> seen;
+  for (size_t s = 0; s * bytes < calibration.data.size() * sizeof(float); ++s) seen.insert(sample(calibration, s));
+  int64_t shared = 0;
+  for (size_t s = 0; s * bytes < eval.data.size() * sizeof(float); ++s) shared += seen.count(sample(eval, s)) != 0 ? 1 : 0;
+  return shared;
 }
 
 Result<HoldOutSplit> SplitHeldOut(const NpyArray& data, SampleLayout layout) {

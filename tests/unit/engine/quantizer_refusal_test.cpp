@@ -226,3 +226,24 @@ TEST_CASE("quantize below a --min-snr or --min-top1 bar writes nothing", "[quant
 }
 
 }  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+
+TEST_CASE("quantize refuses --eval data that is the calibration data itself", "[quantizer][refusal]") {
+  Workspace ws("mlp_anomaly");
+  fs::copy_file(ws.Path("calib.npy"), ws.Path("eval.npy"));
+  const NpyArray eval = ReadOrDie(ws.Path("eval.npy"));
+  QuantizeOptions options;
+  options.eval = &eval;
+  ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), ws.Path("out.onnx"),
+                {"every --eval sample is also a calibration sample"}, options);
+  // Partly shared: measured, and the report says so.
+  NpyArray mixed = ReadOrDie(ZooPath("mlp_anomaly.eval.npy"));
+  std::copy(eval.data.begin(), eval.data.begin() + 3 * 64, mixed.data.begin());
+  options.eval = &mixed;
+  auto report = QuantizeModel(ws.Path("model.onnx"), eval, ws.Path("out.onnx"), options);
+  REQUIRE(report.has_value());
+  CHECK_THAT(report->quality.source, Contains("(3 of them also calibration samples)"));
+}
+
+}  // namespace edge::engine::testing

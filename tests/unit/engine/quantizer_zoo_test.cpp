@@ -20,7 +20,7 @@ std::vector<std::string> Fp32ZooModels() {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(fs::path(ZooPath("")))) {
     const std::string file = e.path().filename().string();
-    if (e.path().extension() != ".onnx" || file.size() > 9 && file.ends_with(".qdq.onnx")) continue;
+    if (e.path().extension() != ".onnx" || file.ends_with(".qdq.onnx")) continue;
     if (file == "ort_floor.onnx") continue;
     names.push_back(e.path().stem().string());
   }
