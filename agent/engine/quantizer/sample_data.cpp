@@ -71,7 +71,10 @@ Result<SampleLayout> CheckSampleLayout(const TensorInfo& input, const NpyArray& 
   const std::vector<int64_t> per_sample(in.begin() + (drop_batch ? 1 : 0), in.end());
   const bool short_form = d.size() == per_sample.size() + 1 && std::equal(per_sample.begin(), per_sample.end(), d.begin() + 1);
   const bool full_form = d.size() == in.size() + 1 && std::equal(in.begin(), in.end(), d.begin() + 1);
-  if ((!short_form && !full_form) || d.empty() || d[0] < 1) {
+  if ((short_form || full_form) && d[0] < 1) {
+    return Fail(ErrorCode::kInvalidArgument, what + " is " + ShapeText(d) + ": it holds no samples");
+  }
+  if (!short_form && !full_form) {
     return Fail(ErrorCode::kInvalidArgument,
                 what + " is " + ShapeText(d) + "; model input '" + input.name + "' is " + ShapeText(in) +
                     LayoutName(in) + ": expected " + ShapeText(per_sample, true) +

@@ -251,6 +251,8 @@ TEST_CASE("sample layout: [N, shape without batch 1] or [N, full shape], nothing
   auto flat = CheckSampleLayout(input, a, "calibration data");
   REQUIRE_FALSE(flat.has_value());
   CHECK(flat.error().message == "calibration data is [5, 192]; model input 'x' is [1, 3, 8, 8] (NCHW): expected [N, 3, 8, 8]");
+  a.shape = {0, 3, 8, 8};
+  CHECK_THAT(CheckSampleLayout(input, a, "d").error().message, Catch::Matchers::Contains("holds no samples"));
   a.shape = {5, 8, 8, 3};
   CHECK_THAT(CheckSampleLayout(input, a, "d").error().message, Catch::Matchers::Contains("looks transposed"));
 }
