@@ -71,6 +71,23 @@ struct Compat {
   uint32_t min_engine_abi = 0;
 };
 
+// int8 quality measured at build time against an fp32 reference model on held-out samples
+// (`edgectl bundle build --eval-data --reference-model`). Optional: a bundle built without
+// it has no "quality" key, and its manifest bytes are what they were before the field existed.
+struct OutputQualityFigures {
+  std::string output;                     // the model's output name
+  std::optional<double> top1_agreement;   // 0..1, only for outputs that look like class scores
+  double cosine = 0.0;
+  std::optional<double> snr_db;           // absent: the outputs were identical (infinite SNR)
+  double max_abs_error = 0.0;
+};
+struct QualityRecord {
+  std::string reference_digest;  // sha256 of the fp32 reference model
+  std::string eval_digest;       // sha256 of the eval data file
+  uint64_t samples = 0;
+  std::vector<OutputQualityFigures> outputs;
+};
+
 struct Manifest {
   std::string name;
   std::string version;
@@ -81,6 +98,7 @@ struct Manifest {
   std::vector<BlobRef> blobs;
   nlohmann::json io = nlohmann::json::object();
   HealthSpec health;
+  std::optional<QualityRecord> quality;
 };
 
 // Strict: unknown keys, wrong types, bad names/digests, duplicate blob digests, sizes over

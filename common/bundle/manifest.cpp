@@ -116,6 +116,58 @@ Result<HealthSpec> ParseHealth(const nlohmann::json& value) {
   return h;
 }
 
+Result<OutputQualityFigures> ParseOutputQuality(const nlohmann::json& value, const std::string& path) {
+  EDGE_ASSIGN_OR_RETURN(auto r, ObjectReader::Open(value, path));
+  OutputQualityFigures o;
+  EDGE_ASSIGN_OR_RETURN(o.output, r.String("output", 256));
+  EDGE_ASSIGN_OR_RETURN(o.top1_agreement, r.OptionalNumber("top1_agreement"));
+  if (o.top1_agreement && !(*o.top1_agreement >= 0.0 && *o.top1_agreement <= 1.0)) {
+    return FieldError(r.Field("top1_agreement"), "must be between 0 and 1");
+  }
+  EDGE_ASSIGN_OR_RETURN(auto cosine, r.OptionalNumber("cosine"));
+  if (cosine) o.cosine = *cosine;
+  EDGE_ASSIGN_OR_RETURN(o.snr_db, r.OptionalNumber("snr_db"));
+  EDGE_ASSIGN_OR_RETURN(auto error, r.OptionalNumber("max_abs_error"));
+  if (error) {
+    if (*error < 0) return FieldError(r.Field("max_abs_error"), "must not be negative");
+    o.max_abs_error = *error;
+  }
+  EDGE_TRY(r.Finish());
+  return o;
+}
+
+Result<QualityRecord> ParseQuality(const nlohmann::json& value) {
+  EDGE_ASSIGN_OR_RETURN(auto r, ObjectReader::Open(value, "manifest.quality"));
+  QualityRecord q;
+  for (auto [key, digest] : {std::pair{"reference_digest", &q.reference_digest}, std::pair{"eval_digest", &q.eval_digest}}) {
+    EDGE_ASSIGN_OR_RETURN(*digest, r.String(key, 64));
+    if (!IsLowerHexDigest(*digest)) return FieldError(r.Field(key), "must be 64 lower-case hex characters (sha256)");
+  }
+  EDGE_ASSIGN_OR_RETURN(q.samples, r.Unsigned("samples"));
+  EDGE_ASSIGN_OR_RETURN(const nlohmann::json* outputs, r.Array("outputs"));
+  if (outputs->size() > 256) return FieldError(r.Field("outputs"), "has more than 256 entries");
+  for (size_t i = 0; i < outputs->size(); ++i) {
+    EDGE_ASSIGN_OR_RETURN(auto o, ParseOutputQuality((*outputs)[i], r.Field("outputs") + "[" + std::to_string(i) + "]"));
+    q.outputs.push_back(std::move(o));
+  }
+  EDGE_TRY(r.Finish());
+  return q;
+}
+
+nlohmann::json QualityJson(const QualityRecord& q) {
+  nlohmann::json outputs = nlohmann::json::array();
+  for (const auto& o : q.outputs) {
+    nlohmann::json j = {{"output", o.output}, {"cosine", o.cosine}, {"max_abs_error", o.max_abs_error}};
+    if (o.top1_agreement) j["top1_agreement"] = *o.top1_agreement;
+    if (o.snr_db) j["snr_db"] = *o.snr_db;
+    outputs.push_back(std::move(j));
+  }
+  return {{"reference_digest", q.reference_digest},
+          {"eval_digest", q.eval_digest},
+          {"samples", q.samples},
+          {"outputs", std::move(outputs)}};
+}
+
 Result<BlobRef> ParseBlob(const nlohmann::json& value, const std::string& path) {
   EDGE_ASSIGN_OR_RETURN(auto r, ObjectReader::Open(value, path));
   BlobRef b;
@@ -203,6 +255,9 @@ Result<Manifest> ParseManifest(std::string_view json) {
   if (const auto* health = r.Find("health")) {
     EDGE_ASSIGN_OR_RETURN(m.health, ParseHealth(*health));
   }
+  if (const auto* quality = r.Find("quality")) {
+    EDGE_ASSIGN_OR_RETURN(m.quality, ParseQuality(*quality));
+  }
   EDGE_TRY(r.Finish());
   return m;
 }
@@ -233,6 +288,9 @@ std::string SerializeManifest(const Manifest& m) {
   };
   if (m.expires) {
     doc["expires"] = *m.expires;
+  }
+  if (m.quality) {
+    doc["quality"] = QualityJson(*m.quality);
   }
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -107,6 +107,7 @@ Result<bundle::Manifest> BuildBundle(const BundleBuildOptions& o) {
   m.security_version = o.security_version;
   m.created = o.created;
   m.health = o.health;
+  m.quality = o.quality;
   if (std::filesystem::exists(o.out / "manifest.json"))
     return Fail(ErrorCode::kAlreadyExists, o.out.string() + " already holds a bundle; choose an empty --out");
   // Before anything is written: a refused model leaves no output at all.

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ struct BundleBuildOptions {
   bundle::HealthSpec health;
   // Off only to build bundles that test the devices' own health gate (--skip-model-checks).
   bool check_model = true;
+  // Measured int8 quality to record in the manifest (bundle_quality.h); none: no "quality" key.
+  std::optional<bundle::QualityRecord> quality;
 };
 
 // Unless check_model is off, first runs the health gate's load and self-test steps on the

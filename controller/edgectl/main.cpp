@@ -13,6 +13,7 @@
 #include "common/core/fs.h"
 #include "common/crypto/ed25519.h"
 #include "controller/edgectl/bundle_dir.h"
+#include "controller/edgectl/bundle_quality.h"
 #include "controller/edgectl/exit_codes.h"
 #include "controller/edgectl/identity_cmd.h"
 #include "controller/edgectl/infer_cmd.h"
@@ -207,6 +208,21 @@ int main(int argc, char** argv) {
   b_build->add_flag("--skip-model-checks", skip_model_checks,
                     "do not load the model nor run the self-test (testing devices' own checks)")
       ->group("");
+  BundleQualityCheck quality_check;
+  auto* eval_data = b_build->add_option("--eval-data", quality_check.eval_data,
+                                        "held-out inputs (.npy): measure the model against --reference-model on them "
+                                        "and record the figures in the manifest")
+                        ->check(CLI::ExistingFile);
+  auto* reference = b_build->add_option("--reference-model", quality_check.reference_model,
+                                        "the fp32 model the bundle's model was quantized from (with --eval-data)")
+                        ->check(CLI::ExistingFile);
+  eval_data->needs(reference);
+  reference->needs(eval_data);
+  b_build->add_option("--min-snr", quality_check.min_snr_db, "with --eval-data: refuse (exit 3) below this SNR in dB")
+      ->needs(eval_data);
+  b_build->add_option("--min-top1", quality_check.min_top1_percent,
+                      "with --eval-data: refuse (exit 3) below this top-1 agreement in percent")
+      ->needs(eval_data)->check(CLI::Range(0.0, 100.0));
   b_build->add_option("--blob", extra_blobs, "an extra file shipped with the model, as ROLE=FILE (e.g. labels=labels.txt); "
                                              "repeatable");
   b_build->callback([&] {
@@ -228,6 +244,18 @@ int main(int argc, char** argv) {
         build.blobs.push_back({role, spec.substr(eq + 1), "application/octet-stream"});
       }
       build.check_model = !skip_model_checks;
+      if (!quality_check.eval_data.empty()) {
+        // Measured before anything is written: a model below its bar leaves no bundle behind.
+        auto measured = MeasureBundleQuality(model_file, quality_check);
+        if (!measured) return Report(measured.error());
+        std::cerr << DescribeQuality(measured->record);
+        if (!measured->below_bar.empty()) {
+          std::cerr << "edgectl: refusing to build " << build.name << ":" << build.version
+                    << ": quality below the bar: " << measured->below_bar << "\n";
+          return kExitQualityBelowBar;
+        }
+        build.quality = std::move(measured->record);
+      }
       if (skip_model_checks)
         std::cerr << "edgectl: warning: --skip-model-checks: the model is not loaded and the self-test not run; "
                      "devices will refuse this bundle if either fails\n";

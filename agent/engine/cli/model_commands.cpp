@@ -10,14 +10,11 @@
 
 #include "agent/engine/engine.h"
 #include "agent/engine/npy_io.h"
-#include "agent/engine/quantizer/quantizer.h"
+#include "common/core/exit_codes.h"
 
 namespace edge::engine {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
 
 std::string ShapeText(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -36,40 +33,6 @@ bool ParseTierOrComplain(const std::string& text, KernelTier& tier) {
   if (ParseKernelTier(text, tier)) return true;
   std::fprintf(stderr, "error: unknown kernel tier '%s' (auto, scalar, avx2, avx512vnni, amx)\n", text.c_str());
   return false;
-}
-
-// ------------------------------------------------------------------ quantize
-struct QuantizeArgs {
-  std::string in, calibration, out, method = "minmax";
-  double percentile = 99.99;
-  bool requantize = false;
-};
-
-int RunQuantize(const QuantizeArgs& a) {
-  QuantizeOptions options;
-  if (a.method == "percentile") {
-    options.method = CalibrationMethod::kPercentile;
-  } else if (a.method != "minmax") {
-    std::fprintf(stderr, "error: --method must be minmax or percentile\n");
-    return kExitUsage;
-  }
-  options.percentile = a.percentile;
-  options.requantize = a.requantize;
-  auto data = ReadNpy(a.calibration);
-  if (!data) return ReportError(data.error());
-  auto report = QuantizeModel(a.in, *data, a.out, options);
-  if (!report) {
-    std::fprintf(stderr, "error: quantizing %s: %s\n", a.in.c_str(), report.error().message.c_str());
-    return kExitError;
-  }
-  std::printf("wrote %s: %lld nodes quantized to int8, %lld left in float\n", a.out.c_str(),
-              static_cast<long long>(report->quantized_nodes), static_cast<long long>(report->float_nodes));
-  std::printf("accuracy vs fp32 on %lld calibration samples (%s): max abs error %.6g (output range %.6g)",
-              static_cast<long long>(report->samples), a.method.c_str(), report->max_abs_error,
-              report->output_range);
-  if (report->classification) std::printf(", top-1 agreement %.2f%%", 100.0 * report->top1_agreement);
-  std::printf("\n");
-  return kExitOk;
 }
 
 // ------------------------------------------------------------------ inspect
@@ -278,19 +241,7 @@ int RunBench(const BenchArgs& a) {
 void RegisterModelCommands(CLI::App& model, int& exit_code) {
   model.require_subcommand(1);
 
-  auto q = std::make_shared<QuantizeArgs>();
-  auto* quantize = model.add_subcommand("quantize", "Post-training int8 quantization to a QDQ ONNX model");
-  quantize->add_option("model", q->in, "fp32 ONNX model")->required()->check(CLI::ExistingFile);
-  quantize->add_option("--calibration", q->calibration, "calibration inputs (.npy float32, samples along the first axis)")
-      ->required()->check(CLI::ExistingFile);
-  quantize->add_option("--out", q->out, "output QDQ ONNX model")->required();
-  quantize->add_option("--method", q->method, "calibration: minmax or percentile")
-      ->check(CLI::IsMember({"minmax", "percentile"}));
-  quantize->add_option("--percentile", q->percentile, "percentile kept by --method percentile (default 99.99)")
-      ->check(CLI::Range(50.0, 100.0));
-  quantize->add_flag("--requantize", q->requantize,
-                     "quantize a model that already has quantization nodes (QDQ, QLinear*, ...) instead of refusing it");
-  quantize->callback([q, &exit_code] { exit_code = RunQuantize(*q); });
+  RegisterQuantizeCommand(model, exit_code);
 
   auto path = std::make_shared<std::string>();
   auto* inspect = model.add_subcommand("inspect", "Show a model's inputs, outputs, steps and arena size");

@@ -11,24 +11,11 @@ namespace {
 
 constexpr int kBins = 2048;
 
-struct Samples {
-  int64_t count = 0;
-  int64_t per_sample = 0;
-};
-
-Result<Samples> SplitSamples(const Model& model, const NpyArray& data) {
+Result<SampleLayout> SplitSamples(const Model& model, const NpyArray& data) {
   if (model.inputs().size() != 1) {
     return Fail(ErrorCode::kInvalidArgument, "calibration supports single-input models only");
   }
-  Samples s;
-  s.per_sample = model.inputs()[0].elements;
-  if (s.per_sample == 0 || data.data.size() % static_cast<size_t>(s.per_sample) != 0 || data.data.empty()) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "calibration data of " + std::to_string(data.data.size()) +
-                    " floats is not a whole number of inputs of " + std::to_string(s.per_sample));
-  }
-  s.count = static_cast<int64_t>(data.data.size()) / s.per_sample;
-  return s;
+  return CheckSampleLayout(model.inputs()[0], data, "calibration data");
 }
 
 }  // namespace
@@ -38,7 +25,7 @@ Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
   LoadOptions load;
   load.keep_all_tensors = true;
   EDGE_ASSIGN_OR_RETURN(auto model, Model::LoadFile(model_path, load));
-  EDGE_ASSIGN_OR_RETURN(Samples samples, SplitSamples(*model, calibration));
+  EDGE_ASSIGN_OR_RETURN(SampleLayout samples, SplitSamples(*model, calibration));
   ExecutionContext ctx(model, KernelTier::kAuto);
   const auto names = model->KeptTensorNames();
   std::map<std::string, TensorRange, std::less<>> ranges;
@@ -103,49 +90,6 @@ Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
     result.emplace_back(name, r);
   }
   return result;
-}
-
-Result<QuantizeReport> CompareModels(const std::string& fp32_path, const std::string& int8_path,
-                                     const NpyArray& data) {
-  EDGE_ASSIGN_OR_RETURN(auto fp32, Model::LoadFile(fp32_path));
-  EDGE_ASSIGN_OR_RETURN(auto int8, Model::LoadFile(int8_path));
-  EDGE_ASSIGN_OR_RETURN(Samples samples, SplitSamples(*fp32, data));
-  if (int8->inputs().size() != 1 || int8->inputs()[0].elements != samples.per_sample ||
-      int8->outputs().size() != fp32->outputs().size()) {
-    return Fail(ErrorCode::kInvalidArgument, "the two models have different inputs or outputs");
-  }
-  ExecutionContext a(fp32), b(int8);
-  const auto& out0 = fp32->outputs()[0];
-  QuantizeReport report;
-  report.samples = samples.count;
-  report.classification = out0.shape.size() == 2 && out0.shape[0] == 1 && out0.shape[1] > 1;
-  std::vector<std::vector<float>> oa, ob;
-  std::vector<float*> pa, pb;
-  for (const auto& o : fp32->outputs()) {
-    oa.emplace_back(static_cast<size_t>(o.elements));
-    ob.emplace_back(static_cast<size_t>(o.elements));
-    pa.push_back(oa.back().data());
-    pb.push_back(ob.back().data());
-  }
-  int64_t agree = 0;
-  for (int64_t s = 0; s < samples.count; ++s) {
-    const float* in = data.data.data() + s * samples.per_sample;
-    EDGE_TRY(a.Run({&in, 1}, pa));
-    EDGE_TRY(b.Run({&in, 1}, pb));
-    for (size_t o = 0; o < oa.size(); ++o) {
-      for (size_t i = 0; i < oa[o].size(); ++i) {
-        report.max_abs_error = std::max(report.max_abs_error, double(std::abs(oa[o][i] - ob[o][i])));
-        report.output_range = std::max(report.output_range, double(std::abs(oa[o][i])));
-      }
-    }
-    if (report.classification) {
-      const auto ia = std::max_element(oa[0].begin(), oa[0].end()) - oa[0].begin();
-      const auto ib = std::max_element(ob[0].begin(), ob[0].end()) - ob[0].begin();
-      agree += ia == ib ? 1 : 0;
-    }
-  }
-  report.top1_agreement = samples.count > 0 ? double(agree) / double(samples.count) : 0.0;
-  return report;
 }
 
 }  // namespace edge::engine

@@ -77,10 +77,21 @@ float AttrFloat(const onnx::NodeProto& n, const std::string& name, float fallbac
   return fallback;
 }
 
+void RemoveAttribute(onnx::NodeProto& n, const std::string& name) {
+  auto* attrs = n.mutable_attribute();
+  for (int i = 0; i < attrs->size(); ++i) {
+    if (attrs->Get(i).name() == name) {
+      attrs->DeleteSubrange(i, 1);
+      return;
+    }
+  }
+}
+
 class QdqRewriter {
  public:
-  QdqRewriter(onnx::ModelProto& model, const std::map<std::string, TensorRange>& ranges)
-      : g_(*model.mutable_graph()), ranges_(ranges) {}
+  QdqRewriter(onnx::ModelProto& model, const std::map<std::string, TensorRange>& ranges,
+              const QuantizeOptions& options)
+      : g_(*model.mutable_graph()), ranges_(ranges), options_(options) {}
 
   Result<QuantizeReport> Run() {
     for (const auto& t : g_.initializer()) inits_.insert(t.name());
@@ -89,14 +100,32 @@ class QdqRewriter {
       for (const auto& out : g_.node(i).output()) producer_[out] = i;
     }
     for (const auto& o : g_.output()) graph_outputs_.insert(o.name());
-    // Constant nodes become initializers so weights can be quantized wherever they come from.
     SelectNodes();
+    QuantizeReport report;
+    bool computes = false;
+    for (int i = 0; i < g_.node_size(); ++i) {
+      const auto& n = g_.node(i);
+      if (selected_.count(i) != 0) {
+        ++report.quantized_nodes;
+        computes = computes || kMovementOps.count(n.op_type()) == 0;
+      } else {
+        const std::string name = !n.name().empty() || n.output_size() == 0 ? n.name() : "(unnamed) -> " + n.output(0);
+        report.float_nodes.push_back(FloatNode{name, n.op_type(), WhyFloat(n)});
+      }
+    }
+    // Data movement alone in int8 is not a quantized model: refuse rather than "succeed".
+    if (!computes) {
+      std::string first = report.float_nodes.empty()
+                              ? std::string("the graph has no nodes")
+                              : "the first, '" + report.float_nodes[0].name + "' (" + report.float_nodes[0].op_type +
+                                    "): " + report.float_nodes[0].reason;
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "nothing to quantize: none of the graph's " + std::to_string(g_.node_size()) +
+                      " node(s) can run in int8; " + first);
+    }
     AssignParams();
     EDGE_TRY(QuantizeWeights());
     InsertActivationQdq();
-    QuantizeReport report;
-    report.quantized_nodes = static_cast<int64_t>(selected_.size());
-    report.float_nodes = g_.node_size() - static_cast<int64_t>(selected_.size()) - inserted_nodes_;
     return report;
   }
 
@@ -111,32 +140,41 @@ class QdqRewriter {
     return true;
   }
 
-  bool Quantizable(const onnx::NodeProto& n) const {
+  bool Quantizable(const onnx::NodeProto& n) const { return WhyFloat(n).empty(); }
+
+  // Empty when `n` can run in int8; otherwise why it stays float, for the report.
+  std::string WhyFloat(const onnx::NodeProto& n) const {
     const std::string& op = n.op_type();
-    if (kWeightOps.count(op) != 0) {
-      if (n.input_size() < 2 || inits_.count(n.input(1)) == 0) return false;
-      if (op == "Gemm" && (AttrFloat(n, "alpha", 1.0f) != 1.0f || AttrFloat(n, "beta", 1.0f) != 1.0f ||
-                           AttrInt(n, "transA", 0) != 0)) {
-        return false;
+    if (!options_.quantize_outputs) {
+      for (const auto& out : n.output()) {
+        if (graph_outputs_.count(out) != 0) {
+          return "writes graph output '" + out + "', kept float so it is not clipped to the calibration range "
+                 "(--quantize-outputs changes this)";
+        }
       }
+    }
+    if (kWeightOps.count(op) != 0) {
+      if (n.input_size() < 2 || inits_.count(n.input(1)) == 0) {
+        return "its weight '" + (n.input_size() < 2 ? std::string() : n.input(1)) + "' is computed, not a constant";
+      }
+      if (op == "Gemm" && AttrInt(n, "transA", 0) != 0) return "Gemm with transA=1 (the int8 Gemm takes A as stored)";
       const onnx::TensorProto* w = FindInit(g_, n.input(1));
-      if (w == nullptr || w->data_type() != onnx::TensorProto::FLOAT) return false;
-      if (op == "MatMul" && w->dims_size() != 2) return false;
+      if (w == nullptr || w->data_type() != onnx::TensorProto::FLOAT) return "its weight is not float32";
+      if (op == "MatMul" && w->dims_size() != 2) return "MatMul with a weight of rank " + std::to_string(w->dims_size()) + ", not 2";
       if (op == "Gemm" && n.input_size() > 2 && !n.input(2).empty()) {
         const onnx::TensorProto* c = FindInit(g_, n.input(2));
-        if (c == nullptr || c->dims_size() != 1) return false;
+        if (c == nullptr || c->dims_size() != 1) return "Gemm whose C is not a constant 1-D bias";
       }
-      return true;
+      return "";
     }
     if (op == "Clip") {
       for (int k = 1; k < n.input_size(); ++k) {
-        if (!n.input(k).empty() && inits_.count(n.input(k)) == 0) return false;
+        if (!n.input(k).empty() && inits_.count(n.input(k)) == 0) return "Clip with computed bounds";
       }
     }
-    if (op == "Pad") {
-      if (n.input_size() > 2 && !n.input(2).empty()) return false;  // non-zero pad values stay float
-    }
-    return kComputeOps.count(op) != 0 || kMovementOps.count(op) != 0;
+    if (op == "Pad" && n.input_size() > 2 && !n.input(2).empty()) return "Pad with a pad value input";
+    if (kComputeOps.count(op) != 0 || kMovementOps.count(op) != 0) return "";
+    return "no int8 form of " + op + " in the engine";
   }
 
   void SelectNodes() {
@@ -147,7 +185,7 @@ class QdqRewriter {
       // Relu/Clip right after a matrix op or Add: quantize after the activation only.
       int c = 0;
       if ((kWeightOps.count(n.op_type()) != 0 || n.op_type() == "Add") && SingleConsumer(n.output(0), c) &&
-          (g_.node(c).op_type() == "Relu" || (g_.node(c).op_type() == "Clip" && Quantizable(g_.node(c))))) {
+          (g_.node(c).op_type() == "Relu" || g_.node(c).op_type() == "Clip") && Quantizable(g_.node(c))) {
         fused_.insert(c);
         selected_.insert(c);
         skip_tensor_.insert(n.output(0));
@@ -208,7 +246,14 @@ class QdqRewriter {
       auto* n = g_.mutable_node(i);
       if (kWeightOps.count(n->op_type()) == 0) continue;
       const onnx::TensorProto* w = FindInit(g_, n->input(1));
-      const std::vector<float> wf = FloatData(*w);
+      // Gemm's alpha and beta go into its constant B and C, so the int8 Gemm (alpha = beta = 1)
+      // computes the same function.
+      const bool gemm = n->op_type() == "Gemm";
+      const float alpha = gemm ? AttrFloat(*n, "alpha", 1.0f) : 1.0f;
+      const float beta = gemm ? AttrFloat(*n, "beta", 1.0f) : 1.0f;
+      std::vector<float> wf = FloatData(*w);
+      for (float& v : wf) v *= alpha;
+      if (gemm) RemoveAttribute(*n, "alpha");
       std::vector<int64_t> dims(w->dims().begin(), w->dims().end());
       // Output channels: Conv axis 0, Gemm transB axis 0, otherwise axis 1 of [K, N].
       const bool trans_b = n->op_type() == "Gemm" && AttrInt(*n, "transB", 0) != 0;
@@ -253,8 +298,10 @@ class QdqRewriter {
         const onnx::TensorProto* b = FindInit(g_, n->input(2));
         auto xp = params_.find(n->input(0));
         if (b == nullptr || xp == params_.end()) continue;
-        const std::vector<float> bf = FloatData(*b);
+        std::vector<float> bf = FloatData(*b);
         if (static_cast<int64_t>(bf.size()) != channels) continue;
+        for (float& v : bf) v *= beta;
+        if (gemm) RemoveAttribute(*n, "beta");
         const std::string bname = n->input(2);
         auto* bq = g_.add_initializer();
         bq->set_name(Unique(bname + "_quantized"));
@@ -361,12 +408,10 @@ class QdqRewriter {
     nodes.Swap(g_.mutable_node());
     for (auto& n : weight_dq_) *g_.add_node() = std::move(n);
     for (auto& n : before_all) *g_.add_node() = std::move(n);
-    inserted_nodes_ = static_cast<int64_t>(weight_dq_.size() + before_all.size());
     for (int i = 0; i < nodes.size(); ++i) {
       *g_.add_node() = nodes.Get(i);
       for (auto& n : after[i]) {
         *g_.add_node() = std::move(n);
-        ++inserted_nodes_;
       }
     }
     RemoveUnusedInitializers();
@@ -391,19 +436,20 @@ class QdqRewriter {
 
   onnx::GraphProto& g_;
   const std::map<std::string, TensorRange>& ranges_;
+  const QuantizeOptions& options_;
   std::set<std::string> inits_, graph_outputs_, taken_, skip_tensor_, tensors_;
   std::map<std::string, std::vector<int>> consumers_;
   std::map<std::string, int> producer_;
   std::set<int> selected_, fused_;
   std::map<std::string, QParamsF> params_;
   std::vector<onnx::NodeProto> weight_dq_;
-  int64_t inserted_nodes_ = 0;
 };
 
 }  // namespace
 
-Result<QuantizeReport> RewriteToQdq(onnx::ModelProto& model, const std::map<std::string, TensorRange>& ranges) {
-  return QdqRewriter(model, ranges).Run();
+Result<QuantizeReport> RewriteToQdq(onnx::ModelProto& model, const std::map<std::string, TensorRange>& ranges,
+                                    const QuantizeOptions& options) {
+  return QdqRewriter(model, ranges, options).Run();
 }
 
 }  // namespace edge::engine

@@ -13,7 +13,10 @@ class ModelProto;
 
 namespace edge::engine {
 
-// Rewrites `model` (constants already initializers) in place into QDQ form; see quantizer.cpp.
-Result<QuantizeReport> RewriteToQdq(onnx::ModelProto& model, const std::map<std::string, TensorRange>& ranges);
+// Rewrites `model` (constants already initializers) in place into QDQ form; see
+// qdq_rewriter.cpp. Fills quantized_nodes and float_nodes of the report; refuses
+// (kFailedPrecondition) a graph in which no computing node can run in int8.
+Result<QuantizeReport> RewriteToQdq(onnx::ModelProto& model, const std::map<std::string, TensorRange>& ranges,
+                                    const QuantizeOptions& options);
 
 }  // namespace edge::engine

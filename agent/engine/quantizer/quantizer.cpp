@@ -7,9 +7,11 @@
 #include <map>
 #include <set>
 #include <cstring>
+#include <filesystem>
 
 #include "agent/engine/quantizer/quantizer.h"
 #include "agent/engine/quantizer/qdq_rewriter.h"
+#include "common/core/fs.h"
 #include "edge_onnx/onnx.pb.h"
 
 namespace edge::engine {
@@ -61,6 +63,21 @@ std::optional<Quantization> QuantizationOfModel(const onnx::ModelProto& model) {
   return q;
 }
 
+// The input is never replaced (compared by filesystem identity, so "./d/../m.onnx" and a hard
+// link count as the input), and an existing file only with --force.
+Status CheckOutputPath(const std::string& in_path, const std::string& out_path, bool force) {
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(out_path, ec);
+  if (exists && std::filesystem::equivalent(in_path, out_path, ec)) {
+    return Fail(ErrorCode::kAlreadyExists,
+                "--out " + out_path + " is the input model itself; refusing to overwrite the fp32 original: choose another --out");
+  }
+  if (exists && !force) {
+    return Fail(ErrorCode::kAlreadyExists, "--out " + out_path + " already exists; pass --force to replace it");
+  }
+  return Ok();
+}
+
 Result<onnx::ModelProto> ReadOnnxProto(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Fail(ErrorCode::kNotFound, "cannot open " + path);
@@ -79,6 +96,7 @@ Result<std::optional<Quantization>> QuantizationOf(const std::string& path) {
 
 Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray& calibration,
                                      const std::string& out_path, const QuantizeOptions& options) {
+  EDGE_TRY(CheckOutputPath(in_path, out_path, options.force));
   EDGE_ASSIGN_OR_RETURN(auto model, ReadOnnxProto(in_path));
   if (auto q = QuantizationOfModel(model); q && !options.requantize) {
     return Fail(ErrorCode::kFailedPrecondition,
@@ -98,20 +116,57 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray&
                     "; the quantizer writes per-channel QDQ, which needs opset 13 or newer: export the model "
                     "again with opset 13 or newer (torch.onnx.export(..., opset_version=13))");
   }
-  EDGE_ASSIGN_OR_RETURN(auto range_list, CalibrateRanges(in_path, calibration, options));
+  EDGE_ASSIGN_OR_RETURN(auto fp32, Model::LoadFile(in_path));
+  if (fp32->inputs().size() != 1) {
+    return Fail(ErrorCode::kInvalidArgument, "the quantizer takes single-input models only; this one has " +
+                                                 std::to_string(fp32->inputs().size()) + " inputs");
+  }
+  const TensorInfo& input = fp32->inputs()[0];
+  EDGE_ASSIGN_OR_RETURN(SampleLayout layout,
+                        ValidateSamples(input, calibration, "calibration data", !options.allow_outliers));
+  // Quality is measured on samples the ranges never saw: --eval, or the calibration's tail.
+  const NpyArray* ranges_from = &calibration;
+  const NpyArray* held_out = options.eval;
+  HoldOutSplit split;
+  std::string source = "--eval data";
+  if (held_out != nullptr) {
+    EDGE_ASSIGN_OR_RETURN(SampleLayout eval_layout, ValidateSamples(input, *held_out, "eval data", false));
+    const int64_t shared = SamplesAlsoIn(*held_out, calibration, layout.per_sample);
+    if (shared == eval_layout.count) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "every --eval sample is also a calibration sample, so the report could not see what "
+                  "quantization lost: give held-out samples, or leave out --eval to hold out part of the "
+                  "calibration data");
+    }
+    if (shared > 0) source += " (" + std::to_string(shared) + " of them also calibration samples)";
+  } else {
+    EDGE_ASSIGN_OR_RETURN(split, SplitHeldOut(calibration, layout));
+    ranges_from = &split.calibration;
+    held_out = &split.held_out;
+    source = "the last " + std::to_string(split.held_out.shape[0]) + " of " + std::to_string(layout.count) +
+             " calibration samples (held out, not used for ranges)";
+  }
+  EDGE_ASSIGN_OR_RETURN(auto range_list, CalibrateRanges(in_path, *ranges_from, options));
   std::map<std::string, TensorRange> ranges(range_list.begin(), range_list.end());
   ConstantsToInitializers(*model.mutable_graph());
-  EDGE_ASSIGN_OR_RETURN(QuantizeReport report, RewriteToQdq(model, ranges));
-  {
-    std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
-    if (!out || !model.SerializeToOstream(&out)) {
-      return Fail(ErrorCode::kIo, "cannot write " + out_path);
-    }
+  EDGE_ASSIGN_OR_RETURN(QuantizeReport report, RewriteToQdq(model, ranges, options));
+  report.samples = ranges_from->shape[0];
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) return Fail(ErrorCode::kInternal, "cannot serialize the quantized model");
+  EDGE_ASSIGN_OR_RETURN(auto int8, Model::LoadMemory({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}));
+  EDGE_ASSIGN_OR_RETURN(report.quality, MeasureQuality(fp32, int8, *held_out));
+  report.quality.source = source;
+  report.below_bar = MissedQualityBar(report.quality, options.min_snr_db, options.min_top1_percent);
+  if (!report.below_bar.empty()) {
+    // Nothing written; an older file the user agreed to replace (--force) goes too, so that no
+    // stale model sits at out_path looking like this run's result.
+    std::error_code ec;
+    if (options.force) std::filesystem::remove(out_path, ec);
+    return report;
   }
-  EDGE_ASSIGN_OR_RETURN(QuantizeReport accuracy, CompareModels(in_path, out_path, calibration));
-  accuracy.quantized_nodes = report.quantized_nodes;
-  accuracy.float_nodes = report.float_nodes;
-  return accuracy;
+  // A temp file beside the output renamed over it: never a partial model at out_path.
+  EDGE_TRY(fs::WriteFileAtomic(out_path, bytes));
+  return report;
 }
 
 }  // namespace edge::engine

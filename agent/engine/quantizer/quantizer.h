@@ -1,13 +1,19 @@
 // Post-training static quantization: fp32 ONNX in, QDQ int8 ONNX out, runnable by this
 // engine and by ONNX Runtime. Activations are asymmetric per tensor, weights symmetric per
-// output channel, biases int32 in the accumulator scale.
+// output channel, biases int32 in the accumulator scale. Graph outputs stay float by default.
+//
+// The quantizer refuses data that would ruin the model (sample_data.cpp), measures the result
+// on samples the calibration never saw (evaluation.cpp), and writes its output only when it
+// succeeded, atomically, never over its input.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "agent/engine/engine.h"
 #include "agent/engine/npy_io.h"
 #include "common/core/result.h"
 
@@ -22,6 +28,20 @@ struct QuantizeOptions {
   // calibration would measure tensors that are already rounded to int8 grids, and the new
   // Q -> DQ pairs add a second rounding on top of the first.
   bool requantize = false;
+  // Replace an existing output file. The input model itself is never replaced.
+  bool force = false;
+  // Calibrate on samples whose peak magnitude is far beyond the others (see
+  // FindOutlierSamples) instead of refusing them.
+  bool allow_outliers = false;
+  // Put Q -> DQ on the graph's outputs too. Off by default: the int8 output would be clipped
+  // to the calibration range and rounded to 1/255 of it (docs/engine.md has the numbers).
+  bool quantize_outputs = false;
+  // Held-out samples for the quality report; null: the last part of the calibration data
+  // (HoldOutSplit) is held out and never used for ranges.
+  const NpyArray* eval = nullptr;
+  // Bars: when the held-out quality is below one, nothing is written (QuantizeReport::below_bar).
+  std::optional<double> min_snr_db;        // the lowest SNR over all outputs
+  std::optional<double> min_top1_percent;  // the lowest top-1 agreement over classifier outputs
 };
 
 // Why a model counts as already quantized: it has at least one node (in the main graph or any
@@ -39,16 +59,46 @@ struct Quantization {
 // Reads the ONNX file at `path`; nullopt when the model has no quantization node.
 Result<std::optional<Quantization>> QuantizationOf(const std::string& path);
 
-struct QuantizeReport {
-  int64_t samples = 0;
-  int64_t quantized_nodes = 0;
-  int64_t float_nodes = 0;        // nodes left in float (not quantizable, or unsafe to)
-  double max_abs_error = 0.0;     // int8 vs fp32 over all outputs of all calibration samples
-  double output_range = 0.0;      // max |fp32 output|, to read max_abs_error against
-  bool classification = false;    // first output looks like class scores ([1, C], C > 1)
-  double top1_agreement = 0.0;    // share of samples whose argmax agrees (classification only)
+// ------------------------------------------------------------------ sample data
+// How an .npy of samples lines up with a model input: `count` samples of `per_sample` floats.
+struct SampleLayout {
+  int64_t count = 0;
+  int64_t per_sample = 0;
 };
 
+// The npy must be [N, <input shape without its leading 1>] or, when the input's first
+// dimension is 1, [N, <full input shape>]; anything else is refused naming both shapes and the
+// expected one. `what` names the data in messages ("calibration data").
+Result<SampleLayout> CheckSampleLayout(const TensorInfo& input, const NpyArray& data, const std::string& what);
+
+// Samples whose peak |value| is far beyond the others': peak > kOutlierPeakRatio x the median
+// peak and more than kOutlierMads robust deviations (1.4826 x MAD of the peaks) above it.
+// Checked only from kOutlierMinSamples samples on. Returns their indices.
+inline constexpr double kOutlierPeakRatio = 10.0;
+inline constexpr double kOutlierMads = 10.0;
+inline constexpr int64_t kOutlierMinSamples = 8;
+std::vector<int64_t> FindOutlierSamples(const NpyArray& data, SampleLayout layout);
+
+// CheckSampleLayout, then: every value finite (the first NaN/Inf is named by sample and
+// element), not one value throughout, and (check_outliers) no outlier sample.
+Result<SampleLayout> ValidateSamples(const TensorInfo& input, const NpyArray& data, const std::string& what,
+                                     bool check_outliers);
+
+// How many of the eval samples are byte-for-byte one of the calibration samples. QuantizeModel
+// refuses --eval data made only of calibration samples (the report could not see the damage)
+// and says how many were shared otherwise.
+int64_t SamplesAlsoIn(const NpyArray& eval, const NpyArray& calibration, int64_t per_sample);
+
+// Without --eval: the last max(kMinHeldOut, count / 5) samples are held out, and at least
+// kMinCalibrationSamples must remain for calibration, or the split is refused.
+inline constexpr int64_t kMinHeldOut = 10;
+inline constexpr int64_t kMinCalibrationSamples = 10;
+struct HoldOutSplit {
+  NpyArray calibration, held_out;
+};
+Result<HoldOutSplit> SplitHeldOut(const NpyArray& data, SampleLayout layout);
+
+// ------------------------------------------------------------------ calibration
 // Per-tensor ranges observed on calibration data.
 struct TensorRange {
   float lo = 0.0f, hi = 0.0f;
@@ -59,13 +109,56 @@ struct TensorRange {
 Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
     const std::string& model_path, const NpyArray& calibration, const QuantizeOptions& options);
 
+// ------------------------------------------------------------------ quality
+// int8 against fp32 on one output, over every held-out sample.
+struct OutputQuality {
+  std::string name;
+  bool classification = false;  // shape [1, C] or [C] with C > 1: argmax is meaningful
+  double top1_agreement = 0.0;  // share of samples whose argmax agrees (classification only)
+  double cosine = 0.0;          // of all fp32 values against all int8 values, as one vector
+  double snr_db = 0.0;          // 10 log10(sum fp32^2 / sum (int8 - fp32)^2); +inf when equal
+  double max_abs_error = 0.0;
+  double max_abs_fp32 = 0.0;    // to read max_abs_error against
+};
+
+struct QualityReport {
+  int64_t samples = 0;
+  std::string source;  // where the samples came from, e.g. "eval.npy" or "last 10 of 32 ..."
+  std::vector<OutputQuality> outputs;
+};
+
+// Runs both models on every sample and compares each output.
+Result<QualityReport> MeasureQuality(const std::shared_ptr<const Model>& fp32_model,
+                                     const std::shared_ptr<const Model>& int8_model, const NpyArray& samples);
+// Loads both files first.
+Result<QualityReport> MeasureQuality(const std::string& fp32_path, const std::string& int8_path,
+                                     const NpyArray& samples);
+
+// Empty when `quality` meets both bars; otherwise which bar was missed, by how much, on what.
+// A top-1 bar without any classifier output is missed too (it cannot be checked).
+std::string MissedQualityBar(const QualityReport& quality, std::optional<double> min_snr_db,
+                             std::optional<double> min_top1_percent);
+
+// ------------------------------------------------------------------ quantize
+// A node the quantized model runs in float, and why.
+struct FloatNode {
+  std::string name, op_type, reason;
+};
+
+struct QuantizeReport {
+  int64_t samples = 0;             // calibration samples the ranges came from
+  int64_t quantized_nodes = 0;     // nodes that run in int8
+  std::vector<FloatNode> float_nodes;
+  QualityReport quality;           // on held-out samples
+  // Non-empty when a --min-* bar was missed: the message, and no output was written.
+  std::string below_bar;
+};
+
 // Refuses (kFailedPrecondition, naming a quantization node) a model QuantizationOf finds
-// quantized, unless options.requantize.
+// quantized, unless options.requantize; refuses bad sample data (ValidateSamples), an output
+// path that is the input (by filesystem identity) or that exists without options.force, and a
+// model in which no node can run in int8. The output is written atomically, only on success.
 Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray& calibration,
                                      const std::string& out_path, const QuantizeOptions& options);
-
-// Runs both models on the samples and compares their first outputs.
-Result<QuantizeReport> CompareModels(const std::string& fp32_path, const std::string& int8_path,
-                                     const NpyArray& samples);
 
 }  // namespace edge::engine

@@ -185,3 +185,61 @@ TEST_CASE("Security floor: equal ok, lower rejected, higher ok", "[bundle][floor
   CHECK(lower.error().code == ErrorCode::kFailedPrecondition);
   CHECK(Contains(lower.error().message, "below the anti-rollback floor 6"));
 }
+
+namespace {
+
+QualityRecord SampleQuality() {
+  QualityRecord q;
+  q.reference_digest = edge::crypto::Sha256Hex("fp32 model");
+  q.eval_digest = edge::crypto::Sha256Hex("eval data");
+  q.samples = 100;
+  q.outputs.push_back({"logits", 0.99, 0.9998, 35.6, 0.47});
+  q.outputs.push_back({"embedding", std::nullopt, 1.0, std::nullopt, 0.0});  // exact, not a classifier
+  return q;
+}
+
+}  // namespace
+
+TEST_CASE("Manifest quality figures round trip and are absent unless measured", "[bundle][manifest]") {
+  // Without quality the manifest has no "quality" key: its bytes are those of older builds.
+  CHECK_FALSE(SampleJson().contains("quality"));
+  CHECK_FALSE(ParseManifest(SerializeManifest(SampleManifest()))->quality.has_value());
+  Manifest m = SampleManifest();
+  m.quality = SampleQuality();
+  auto back = ParseManifest(SerializeManifest(m));
+  INFO((back ? "" : back.error().message));
+  REQUIRE(back);
+  REQUIRE(back->quality);
+  CHECK(back->quality->reference_digest == m.quality->reference_digest);
+  CHECK(back->quality->eval_digest == m.quality->eval_digest);
+  CHECK(back->quality->samples == 100);
+  REQUIRE(back->quality->outputs.size() == 2);
+  CHECK(back->quality->outputs[0].output == "logits");
+  CHECK(back->quality->outputs[0].top1_agreement == Approx(0.99));
+  CHECK(back->quality->outputs[0].snr_db == Approx(35.6));
+  CHECK(back->quality->outputs[0].cosine == Approx(0.9998));
+  CHECK(back->quality->outputs[0].max_abs_error == Approx(0.47));
+  CHECK_FALSE(back->quality->outputs[1].top1_agreement);
+  CHECK_FALSE(back->quality->outputs[1].snr_db);
+}
+
+TEST_CASE("Manifest quality figures are read strictly", "[bundle][manifest]") {
+  Manifest m = SampleManifest();
+  m.quality = SampleQuality();
+  const json good = json::parse(SerializeManifest(m));
+  json doc = good;
+  doc["quality"]["outputs"][0]["top1"] = 1.0;
+  ExpectRejected(doc, "manifest.quality.outputs[0]: unknown field 'top1'");
+  doc = good;
+  doc["quality"]["outputs"][0]["top1_agreement"] = 1.5;
+  ExpectRejected(doc, "between 0 and 1");
+  doc = good;
+  doc["quality"]["reference_digest"] = "abc";
+  ExpectRejected(doc, "manifest.quality.reference_digest");
+  doc = good;
+  doc["quality"].erase("samples");
+  ExpectRejected(doc, "samples");
+  doc = good;
+  doc["quality"]["outputs"][0]["snr_db"] = "high";
+  ExpectRejected(doc, "must be a number");
+}

@@ -67,6 +67,16 @@ TEST_CASE("Manifest with a bad signature is rejected", "[bundle][verify]") {
   evil.security_version = 99;
   tampered.payload = SerializeManifest(evil);
   ExpectDenied(VerifyManifest(tampered, w.policy, kNow), "does not verify");
+
+  // The quality figures are part of the signed payload: raising them breaks the signature.
+  Manifest measured = SampleManifest();
+  measured.quality = QualityRecord{edge::crypto::Sha256Hex("fp32"), edge::crypto::Sha256Hex("eval"), 100,
+                                   {{"logits", 0.9, 0.99, 20.0, 1.0}}};
+  auto signed_quality = SignedManifest(measured, w.release.seed);
+  REQUIRE(VerifyManifest(signed_quality, w.policy, kNow));
+  measured.quality->outputs[0].snr_db = 45.0;
+  signed_quality.payload = SerializeManifest(measured);
+  ExpectDenied(VerifyManifest(signed_quality, w.policy, kNow), "does not verify");
 }
 
 TEST_CASE("Manifest signed by a key not in the policy is rejected", "[bundle][verify]") {

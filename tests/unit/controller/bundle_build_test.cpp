@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "controller/edgectl/bundle_dir.h"
+#include "controller/edgectl/bundle_quality.h"
 #include "controller/edgectl/pki.h"
 #include "core/temp_dir.h"
 #include "runtime/runtime_fixtures.h"
@@ -196,4 +197,44 @@ TEST_CASE("check_model off builds a bundle a device will refuse, and verify says
                           "refuse it: model does not load: loading "));
     CHECK_THAT(v.error().message, Contains("not a valid ONNX model"));
   }
+}
+
+TEST_CASE("bundle build with eval data records the measured quality in the signed manifest",
+          "[edgectl][bundle_build]") {
+  Build b(Zoo("resnet8.qdq.onnx"));
+  edgectl::BundleQualityCheck check;
+  check.reference_model = rt::ZooPath("resnet8.onnx");
+  check.eval_data = rt::ZooPath("resnet8.eval.npy");
+  auto measured = edgectl::MeasureBundleQuality(b.model, check);
+  INFO((measured ? "" : measured.error().message));
+  REQUIRE(measured);
+  CHECK(measured->below_bar.empty());
+  const auto& q = measured->record;
+  CHECK(q.samples == 100);
+  REQUIRE(q.outputs.size() == 1);
+  CHECK(q.outputs[0].output == "logits");
+  REQUIRE(q.outputs[0].top1_agreement);
+  CHECK(*q.outputs[0].top1_agreement >= 0.99);
+  REQUIRE(q.outputs[0].snr_db);
+  CHECK(*q.outputs[0].snr_db >= 30.0);
+  b.options.quality = q;
+  auto m = edgectl::BuildBundle(b.options);
+  INFO((m ? "" : m.error().message));
+  REQUIRE(m);
+  // What was written, and what a device reads back from it.
+  auto parsed = edge::bundle::ParseManifest(FileBytes(b.options.out / "manifest.json"));
+  REQUIRE(parsed);
+  REQUIRE(parsed->quality);
+  CHECK(parsed->quality->outputs[0].snr_db == Approx(*q.outputs[0].snr_db));
+  CHECK(parsed->quality->eval_digest.size() == 64);
+
+  // A bar above the figures is reported missed; eval data of another model is refused by layout.
+  check.min_snr_db = 80.0;
+  auto missed = edgectl::MeasureBundleQuality(b.model, check);
+  REQUIRE(missed);
+  CHECK_THAT(missed->below_bar, Contains("< --min-snr 80.0"));
+  check.eval_data = rt::ZooPath("mlp_anomaly.eval.npy");
+  auto foreign = edgectl::MeasureBundleQuality(b.model, check);
+  REQUIRE_FALSE(foreign);
+  CHECK_THAT(foreign.error().message, Contains("is [100, 64]") && Contains("expected [N, 3, 32, 32]"));
 }

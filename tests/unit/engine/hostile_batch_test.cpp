@@ -204,12 +204,6 @@ TEST_CASE("F1 folded Concat is bounded like the other folds", "[engine][hostile-
   Save(ConcatChain(int64_t{1} << 22, 12), "concat_bomb.onnx");  // for the CLI repro
 }
 
-TEST_CASE("F1b folded Concat doubling chain exhausts memory", "[.][hostile-batch-oom]") {
-  // 2^22 * 2^12 = 2^34 int64 elements = 128 GiB requested by a < 1 KiB file.
-  auto r = Load(ConcatChain(int64_t{1} << 22, 12));
-  INFO(Msg(r));
-  CHECK_FALSE(r.has_value());
-}
 
 // ---------------------------------------------------------------------------------------------
 // F2: Slice step/clamp arithmetic.
@@ -340,39 +334,6 @@ onnx::ModelProto WideRelu(int64_t width) {
   return m;
 }
 
-TEST_CASE("F5 FindFloatTensor after an arena allocation failure", "[.][hostile-batch-crash]") {
-  LoadOptions options;
-  options.keep_all_tensors = true;
-  options.max_batch = 1 << 20;
-  options.max_arena_bytes = int64_t{1} << 40;
-  auto r = Load(WideRelu(1 << 16), options);  // 256 KiB per sample per tensor
-  REQUIRE(r.has_value());
-  ExecutionContext ctx(*r);
-  std::vector<float> x(2 << 16, 1.0f), y(2 << 16);
-  const float* in = x.data();
-  float* out = y.data();
-  REQUIRE(ctx.RunBatch(2, {&in, 1}, {&out, 1}).has_value());
-  CHECK(ctx.FindFloatTensor("h").size() == size_t{2} << 16);
-  // Batch 4096: the plan needs ~2-3 GiB of arena; cap the address space so aligned_alloc fails.
-  auto planned = (*r)->ShapesFor(4096);
-  REQUIRE(planned.has_value());
-  rlimit old{};
-  getrlimit(RLIMIT_AS, &old);
-  rlimit cap = old;
-  cap.rlim_cur = rlim_t{1} << 31;  // 2 GiB of address space (the arena needs more)
-  setrlimit(RLIMIT_AS, &cap);
-  auto st = ctx.RunBatch(4096, {&in, 1}, {&out, 1});  // inputs never read: it fails first
-  setrlimit(RLIMIT_AS, &old);
-  REQUIRE_FALSE(st.has_value());
-  INFO(st.error().message);
-  auto h = ctx.FindFloatTensor("h");
-  std::printf("F5: after the failed RunBatch FindFloatTensor(h) = {data %p, size %zu}\n",
-              static_cast<const void*>(h.data()), h.size());
-  std::fflush(stdout);
-  float sum = 0.0f;
-  for (float v : h) sum += v;  // reads the span the API handed out
-  CHECK(sum >= 0.0f);
-}
 
 // ---------------------------------------------------------------------------------------------
 // F6: plans kept alive beyond max_batch_plans by idle contexts.
@@ -505,7 +466,7 @@ TEST_CASE("F9a ConstantOfShape with a zero or negative dimension", "[engine][hos
   }
 }
 
-TEST_CASE("F9b ConstantOfShape of the empty shape is a scalar; scalar Gather index", "[engine][hostile-batch]") {
+TEST_CASE("F9b ConstantOfShape of the empty shape is a scalar and scalar Gather index", "[engine][hostile-batch]") {
   auto m = NewModel();
   auto* g = m.mutable_graph();
   Input(g, "x", {"N", "3"});
@@ -538,7 +499,7 @@ TEST_CASE("F9c Gather of float constants on axis 1 with 2-D indices", "[engine][
   CHECK(RunOne(*r, 1, std::vector<float>(8, 0.0f)) == std::vector<float>{3, 1, 2, 2, 6, 4, 5, 5});
 }
 
-TEST_CASE("F9d Shape start/end clamps; Shape of a batched input as a graph output", "[engine][hostile-batch]") {
+TEST_CASE("F9d Shape start/end clamps and Shape of a batched input as a graph output", "[engine][hostile-batch]") {
   {
     auto m = NewModel(15);
     auto* g = m.mutable_graph();
@@ -864,26 +825,6 @@ namespace {
 
 // Run only under ASan with ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=1024
 // (the arena allocation of batch 4096 then fails without touching memory).
-TEST_CASE("F5b FindFloatTensor after a failed arena growth reads a freed plan", "[.][hostile-batch-asan]") {
-  LoadOptions options;
-  options.keep_all_tensors = true;
-  options.max_batch = 1 << 20;
-  options.max_batch_plans = 1;
-  options.max_arena_bytes = int64_t{1} << 40;
-  auto r = Load(WideRelu(1 << 16), options);
-  REQUIRE(r.has_value());
-  ExecutionContext ctx(*r);
-  std::vector<float> x(2 << 16, 1.0f), y(2 << 16);
-  const float* in = x.data();
-  float* out = y.data();
-  REQUIRE(ctx.RunBatch(2, {&in, 1}, {&out, 1}).has_value());
-  auto st = ctx.RunBatch(4096, {&in, 1}, {&out, 1});  // evicts plan 2, replaces the context's plan_
-  REQUIRE_FALSE(st.has_value());
-  std::printf("F5b: RunBatch(4096): %s\n", st.error().message.c_str());
-  std::fflush(stdout);
-  auto h = ctx.FindFloatTensor("h");  // last_plan_ still points at the plan of batch 2
-  std::printf("F5b: FindFloatTensor(h) = {%p, %zu}\n", static_cast<const void*>(h.data()), h.size());
-}
 
 }  // namespace
 }  // namespace edge::engine::testing

@@ -7,27 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "agent/engine/cli/model_commands.h"
 #include "agent/engine/npy_io.h"
 #include "edge_onnx/onnx.pb.h"
 #include "tests/support/batch_dynamic.h"
 #include "tests/unit/engine/test_support.h"
+#include "tests/unit/engine/model_cli_support.h"
 
 namespace edge::engine::testing {
 namespace {
-
-int RunCli(std::vector<std::string> args) {
-  CLI::App app{"test"};
-  int exit_code = -1;
-  RegisterModelCommands(app, exit_code);
-  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments reversed
-  try {
-    app.parse(args);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  return exit_code;
-}
 
 TEST_CASE("model run needs no --input for a model without inputs", "[engine][cli]") {
   const auto dir = std::filesystem::temp_directory_path() / ("edge_model_cli_" + std::to_string(getpid()));
@@ -51,12 +38,12 @@ TEST_CASE("model run needs no --input for a model without inputs", "[engine][cli
     std::ofstream f(model, std::ios::binary);
     REQUIRE(m.SerializeToOstream(&f));
   }
-  REQUIRE(RunCli({"run", model, "-o", out}) == 0);
+  REQUIRE(RunModelCli({"run", model, "-o", out}) == 0);
   auto y = ReadNpy(out);
   REQUIRE(y.has_value());
   CHECK(y->data == std::vector<float>{1.5f, 0.0f, 4.0f});
   // An --input the model does not take is still a usage error.
-  CHECK(RunCli({"run", model, "-i", out, "-o", out}) == 2);
+  CHECK(RunModelCli({"run", model, "-i", out, "-o", out}) == 2);
   std::filesystem::remove_all(dir);
 }
 
@@ -68,17 +55,17 @@ TEST_CASE("model run --batch runs a batch-dynamic model in calls of N samples", 
   REQUIRE(edge::testing::MakeBatchDynamicFile(fixed, dynamic).has_value());
   const std::string eval = ZooPath("ds_cnn_kws.eval.npy");
   const std::string one = (dir / "one.npy").string(), batched = (dir / "batched.npy").string();
-  REQUIRE(RunCli({"run", fixed, "-i", eval, "-o", one}) == 0);
-  REQUIRE(RunCli({"run", dynamic, "-i", eval, "-o", batched, "--batch", "7"}) == 0);  // 7 does not divide the rows
+  REQUIRE(RunModelCli({"run", fixed, "-i", eval, "-o", one}) == 0);
+  REQUIRE(RunModelCli({"run", dynamic, "-i", eval, "-o", batched, "--batch", "7"}) == 0);  // 7 does not divide the rows
   auto a = ReadNpy(one), b = ReadNpy(batched);
   REQUIRE(a.has_value());
   REQUIRE(b.has_value());
   CHECK(a->shape == b->shape);
   CHECK(a->data == b->data);
   // A fixed-shape model cannot take --batch above 1; 0 is a usage error.
-  CHECK(RunCli({"run", fixed, "-i", eval, "-o", one, "--batch", "4"}) != 0);
-  CHECK(RunCli({"run", dynamic, "-i", eval, "-o", one, "--batch", "0"}) == 2);
-  CHECK(RunCli({"bench", dynamic, "--batch", "8", "-n", "3", "--warmup", "1", "--profile"}) == 0);
+  CHECK(RunModelCli({"run", fixed, "-i", eval, "-o", one, "--batch", "4"}) != 0);
+  CHECK(RunModelCli({"run", dynamic, "-i", eval, "-o", one, "--batch", "0"}) == 2);
+  CHECK(RunModelCli({"bench", dynamic, "--batch", "8", "-n", "3", "--warmup", "1", "--profile"}) == 0);
   std::filesystem::remove_all(dir);
 }
 

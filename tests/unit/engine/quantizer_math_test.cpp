@@ -1,0 +1,310 @@
+// The quantizer's arithmetic on graphs small enough to check by hand: calibration ranges,
+// per-channel weight scales, int32 bias rounding, graph outputs kept float, Gemm alpha/beta,
+// and the sample checks and quality figures behind its refusals and report.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <fstream>
+#include <random>
+
+#include "agent/engine/quantizer/quantizer.h"
+#include "edge_onnx/onnx.pb.h"
+#include "tests/unit/core/temp_dir.h"
+#include "tests/unit/engine/test_support.h"
+
+namespace edge::engine::testing {
+namespace {
+
+void SetShape(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims) {
+  v->set_name(name);
+  auto* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+onnx::TensorProto* AddFloats(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> dims,
+                             const std::vector<float>& values) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t->add_dims(d);
+  for (float v : values) t->add_float_data(v);
+  return t;
+}
+
+// x [1, 4] -> Gemm(W [3, 4], transB, b [3], alpha, beta) -> h -> Relu -> y [1, 3].
+onnx::ModelProto GemmRelu(const std::vector<float>& w, const std::vector<float>& b, float alpha = 1.0f,
+                          float beta = 1.0f) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  SetShape(g->add_input(), "x", {1, 4});
+  SetShape(g->add_output(), "y", {1, 3});
+  AddFloats(g, "W", {3, 4}, w);
+  AddFloats(g, "b", {3}, b);
+  auto* gemm = g->add_node();
+  gemm->set_name("fc");
+  gemm->set_op_type("Gemm");
+  for (const char* in : {"x", "W", "b"}) gemm->add_input(in);
+  gemm->add_output("h");
+  auto add_attr = [gemm](const char* name, float f, int64_t i, bool is_int) {
+    auto* a = gemm->add_attribute();
+    a->set_name(name);
+    if (is_int) {
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(i);
+    } else {
+      a->set_type(onnx::AttributeProto::FLOAT);
+      a->set_f(f);
+    }
+  };
+  add_attr("transB", 0, 1, true);
+  if (alpha != 1.0f) add_attr("alpha", alpha, 0, false);
+  if (beta != 1.0f) add_attr("beta", beta, 0, false);
+  auto* relu = g->add_node();
+  relu->set_name("act");
+  relu->set_op_type("Relu");
+  relu->add_input("h");
+  relu->add_output("y");
+  return m;
+}
+
+const std::vector<float> kW = {0.5f, -1.0f, 0.25f, 0.0f,  // row 0: |max| 1
+                               0.1f, 0.2f, -0.3f, 0.05f,  // row 1: |max| 0.3
+                               2.0f, 1.0f, -0.5f, 1.5f};  // row 2: |max| 2
+const std::vector<float> kB = {0.3f, -0.2f, 1.0f};
+
+std::string Save(const edge::testing::TempDir& dir, const std::string& name, const onnx::ModelProto& m) {
+  const std::string path = (dir / name).string();
+  std::ofstream out(path, std::ios::binary);
+  REQUIRE(m.SerializeToOstream(&out));
+  return path;
+}
+
+onnx::ModelProto Load(const std::string& path) {
+  onnx::ModelProto m;
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(m.ParseFromIstream(&in));
+  return m;
+}
+
+const onnx::TensorProto& Init(const onnx::ModelProto& m, const std::string& name) {
+  for (const auto& t : m.graph().initializer())
+    if (t.name() == name) return t;
+  FAIL("no initializer " << name);
+  throw;
+}
+
+std::vector<float> Floats(const onnx::TensorProto& t) {
+  std::vector<float> v(t.float_data().begin(), t.float_data().end());
+  if (t.has_raw_data()) {
+    v.resize(t.raw_data().size() / 4);
+    std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
+  }
+  return v;
+}
+
+// `count` samples of [1, 4] (stored as [count, 4]), uniform in [lo, hi].
+NpyArray Uniform(int64_t count, float lo, float hi, unsigned seed = 7) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  NpyArray a;
+  a.shape = {count, 4};
+  for (int64_t i = 0; i < count * 4; ++i) a.data.push_back(dist(rng));
+  return a;
+}
+
+std::string ProducerOf(const onnx::ModelProto& m, const std::string& tensor) {
+  for (const auto& n : m.graph().node())
+    for (const auto& o : n.output())
+      if (o == tensor) return n.op_type();
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("calibration ranges are the min and max of every tensor, percentile trims a tail", "[quantizer]") {
+  edge::testing::TempDir dir;
+  const auto model = Save(dir, "m.onnx", GemmRelu(kW, kB));
+  NpyArray data = Uniform(50, -1.0f, 1.0f);
+  data.data[17] = 40.0f;  // one value far out
+  auto ranges = CalibrateRanges(model, data, {});
+  REQUIRE(ranges.has_value());
+  std::map<std::string, TensorRange> r(ranges->begin(), ranges->end());
+  const auto [lo, hi] = std::minmax_element(data.data.begin(), data.data.end());
+  CHECK(r.at("x").lo == *lo);
+  CHECK(r.at("x").hi == 40.0f);
+  CHECK(r.at("y").lo == 0.0f);  // after the Relu
+  CHECK(r.at("y").hi > 0.0f);
+  QuantizeOptions percentile;
+  percentile.method = CalibrationMethod::kPercentile;
+  percentile.percentile = 99.0;
+  auto trimmed = CalibrateRanges(model, data, percentile);
+  REQUIRE(trimmed.has_value());
+  std::map<std::string, TensorRange> t(trimmed->begin(), trimmed->end());
+  CHECK(t.at("x").hi < 2.0f);  // the single 40 is in the trimmed 1 %
+  CHECK(t.at("x").lo <= -0.9f);
+}
+
+TEST_CASE("weights get one symmetric scale per output channel and biases int32 in s_x * s_w", "[quantizer]") {
+  edge::testing::TempDir dir;
+  const auto model = Save(dir, "m.onnx", GemmRelu(kW, kB));
+  const auto out = (dir / "q.onnx").string();
+  const NpyArray eval = Uniform(20, -1.0f, 1.0f, 11);
+  QuantizeOptions options;
+  options.eval = &eval;
+  auto report = QuantizeModel(model, Uniform(40, -1.0f, 1.0f), out, options);
+  INFO((report ? "" : report.error().message));
+  REQUIRE(report.has_value());
+  const auto q = Load(out);
+  const auto w_scale = Floats(Init(q, "W_scale"));
+  REQUIRE(w_scale.size() == 3);
+  CHECK(w_scale[0] == 1.0f / 127.0f);
+  CHECK(w_scale[1] == 0.3f / 127.0f);
+  CHECK(w_scale[2] == 2.0f / 127.0f);
+  const auto& wq = Init(q, "W_quantized");
+  REQUIRE(wq.data_type() == onnx::TensorProto::INT8);
+  const std::string& raw = wq.raw_data();
+  REQUIRE(raw.size() == 12);
+  for (size_t k = 0; k < 12; ++k) {
+    INFO(k);
+    CHECK(static_cast<int8_t>(raw[k]) == static_cast<int8_t>(std::nearbyint(kW[k] / w_scale[k / 4])));
+  }
+  CHECK(static_cast<int8_t>(raw[1]) == -127);  // each row's largest |w| is exactly +-127
+  const float x_scale = Floats(Init(q, "x_scale")).at(0);
+  const auto& bq = Init(q, "b_quantized");
+  REQUIRE(bq.data_type() == onnx::TensorProto::INT32);
+  const auto b_scale = Floats(Init(q, "b_scale"));
+  for (int c = 0; c < 3; ++c) {
+    INFO(c);
+    CHECK(b_scale[c] == x_scale * w_scale[c]);
+    // Rounded to nearest: the int32 bias is within half a step of the float bias.
+    CHECK(bq.int32_data(c) == static_cast<int32_t>(std::nearbyint(double(kB[c]) / b_scale[c])));
+    CHECK(std::abs(bq.int32_data(c) * double(b_scale[c]) - kB[c]) <= 0.5 * b_scale[c]);
+  }
+  CHECK(report->quality.outputs.at(0).snr_db > 30.0);
+}
+
+TEST_CASE("graph outputs stay float unless --quantize-outputs, and the report says so", "[quantizer]") {
+  edge::testing::TempDir dir;
+  const auto model = Save(dir, "m.onnx", GemmRelu(kW, kB));
+  const NpyArray eval = Uniform(20, -1.0f, 1.0f, 11);
+  QuantizeOptions options;
+  options.eval = &eval;
+  auto kept = QuantizeModel(model, Uniform(40, -1.0f, 1.0f), (dir / "kept.onnx").string(), options);
+  REQUIRE(kept.has_value());
+  // The Gemm runs in int8 and its output is quantized; the Relu writing 'y' stays float.
+  CHECK(ProducerOf(Load((dir / "kept.onnx").string()), "y") == "Relu");
+  REQUIRE(kept->float_nodes.size() == 1);
+  CHECK(kept->float_nodes[0].name == "act");
+  CHECK_THAT(kept->float_nodes[0].reason, Catch::Matchers::Contains("graph output 'y'"));
+  options.quantize_outputs = true;
+  auto quantized = QuantizeModel(model, Uniform(40, -1.0f, 1.0f), (dir / "all.onnx").string(), options);
+  REQUIRE(quantized.has_value());
+  CHECK(ProducerOf(Load((dir / "all.onnx").string()), "y") == "DequantizeLinear");
+  CHECK(quantized->float_nodes.empty());
+  // Held-out data beyond the calibration range: the float output follows it, the int8 output
+  // is clipped at the calibrated range.
+  const NpyArray wide = Uniform(20, -3.0f, 3.0f, 5);
+  options.eval = &wide;
+  options.force = true;
+  options.quantize_outputs = false;
+  auto kept_wide = QuantizeModel(model, Uniform(40, -1.0f, 1.0f), (dir / "kept.onnx").string(), options);
+  options.quantize_outputs = true;
+  auto clipped_wide = QuantizeModel(model, Uniform(40, -1.0f, 1.0f), (dir / "all.onnx").string(), options);
+  REQUIRE(kept_wide.has_value());
+  REQUIRE(clipped_wide.has_value());
+  CHECK(kept_wide->quality.outputs[0].max_abs_error < clipped_wide->quality.outputs[0].max_abs_error);
+}
+
+TEST_CASE("a Gemm with alpha and beta != 1 is quantized with them folded into B and C", "[quantizer]") {
+  edge::testing::TempDir dir;
+  const auto model = Save(dir, "m.onnx", GemmRelu(kW, kB, 0.5f, 2.0f));
+  const NpyArray eval = Uniform(20, -1.0f, 1.0f, 11);
+  QuantizeOptions options;
+  options.eval = &eval;
+  auto report = QuantizeModel(model, Uniform(40, -1.0f, 1.0f), (dir / "q.onnx").string(), options);
+  INFO((report ? "" : report.error().message));
+  REQUIRE(report.has_value());
+  CHECK(report->quantized_nodes == 1);
+  const auto q = Load((dir / "q.onnx").string());
+  for (const auto& n : q.graph().node()) {
+    if (n.op_type() != "Gemm") continue;
+    for (const auto& a : n.attribute()) CHECK((a.name() != "alpha" && a.name() != "beta"));
+  }
+  CHECK(Floats(Init(q, "W_scale")).at(2) == 1.0f / 127.0f);  // 0.5 x 2
+  CHECK(report->quality.outputs.at(0).snr_db > 30.0);
+}
+
+TEST_CASE("sample layout: [N, shape without batch 1] or [N, full shape], nothing else", "[quantizer]") {
+  TensorInfo input;
+  input.name = "x";
+  input.shape = {1, 3, 8, 8};
+  input.elements = 192;
+  NpyArray a;
+  a.data.assign(5 * 192, 1.0f);
+  a.shape = {5, 3, 8, 8};
+  CHECK(CheckSampleLayout(input, a, "d").value().count == 5);
+  a.shape = {5, 1, 3, 8, 8};
+  CHECK(CheckSampleLayout(input, a, "d").value().count == 5);
+  a.shape = {5, 192};  // right size, flat: refused
+  auto flat = CheckSampleLayout(input, a, "calibration data");
+  REQUIRE_FALSE(flat.has_value());
+  CHECK(flat.error().message == "calibration data is [5, 192]; model input 'x' is [1, 3, 8, 8] (NCHW): expected [N, 3, 8, 8]");
+  a.shape = {0, 3, 8, 8};
+  CHECK_THAT(CheckSampleLayout(input, a, "d").error().message, Catch::Matchers::Contains("holds no samples"));
+  a.shape = {5, 8, 8, 3};
+  CHECK_THAT(CheckSampleLayout(input, a, "d").error().message, Catch::Matchers::Contains("looks transposed"));
+}
+
+TEST_CASE("outlier samples: peak over 10x the median and 10 MADs above it", "[quantizer]") {
+  NpyArray a = Uniform(100, -1.0f, 1.0f);
+  const SampleLayout layout{100, 4};
+  CHECK(FindOutlierSamples(a, layout).empty());
+  for (int i = 0; i < 4; ++i) a.data[42 * 4 + i] *= 1e4f;
+  a.data[7 * 4] = 30.0f;
+  CHECK(FindOutlierSamples(a, layout) == std::vector<int64_t>{7, 42});
+  // Too few samples for robust statistics: not checked.
+  CHECK(FindOutlierSamples(a, SampleLayout{7, 4}).empty());
+  // Peaks that vary widely but smoothly (quiet and loud recordings) are no outliers.
+  NpyArray loud = Uniform(100, -1.0f, 1.0f);
+  for (int64_t s = 0; s < 100; ++s)
+    for (int i = 0; i < 4; ++i) loud.data[s * 4 + i] *= float(1 + s / 10);
+  CHECK(FindOutlierSamples(loud, layout).empty());
+}
+
+TEST_CASE("without --eval the last max(10, 20 percent) samples are held out", "[quantizer]") {
+  auto split = SplitHeldOut(Uniform(32, 0, 1), SampleLayout{32, 4});
+  REQUIRE(split.has_value());
+  CHECK(split->calibration.shape[0] == 22);
+  CHECK(split->held_out.shape[0] == 10);
+  const NpyArray all = Uniform(32, 0, 1);
+  split = SplitHeldOut(all, SampleLayout{32, 4});
+  CHECK(split->held_out.data.front() == all.data[22 * 4]);  // the tail, in order
+  split = SplitHeldOut(Uniform(100, 0, 1), SampleLayout{100, 4});
+  CHECK(split->held_out.shape[0] == 20);
+  auto few = SplitHeldOut(Uniform(19, 0, 1), SampleLayout{19, 4});
+  REQUIRE_FALSE(few.has_value());
+  CHECK_THAT(few.error().message, Catch::Matchers::Contains("--eval"));
+}
+
+TEST_CASE("quality figures: a model against itself is exact, and the bars read them", "[quantizer]") {
+  auto m = LoadOrDie(ZooPath("mlp_anomaly.onnx"));
+  auto q = MeasureQuality(m, m, ReadOrDie(ZooPath("mlp_anomaly.eval.npy")));
+  REQUIRE(q.has_value());
+  REQUIRE(q->outputs.size() == 1);
+  CHECK(std::isinf(q->outputs[0].snr_db));
+  CHECK(q->outputs[0].cosine == Approx(1.0));
+  CHECK(q->outputs[0].top1_agreement == 1.0);
+  CHECK(q->outputs[0].max_abs_error == 0.0);
+  CHECK(MissedQualityBar(*q, 1000.0, 100.0).empty());
+  QualityReport low = *q;
+  low.outputs[0].snr_db = 20.0;
+  low.outputs[0].top1_agreement = 0.5;
+  CHECK(MissedQualityBar(low, 30.0, std::nullopt) == "output 'logits' SNR 20.0 dB < --min-snr 30.0");
+  CHECK_THAT(MissedQualityBar(low, std::nullopt, 99.0), Catch::Matchers::Contains("top-1 agreement 50.00% < --min-top1 99.00%"));
+  low.outputs[0].classification = false;
+  CHECK_THAT(MissedQualityBar(low, std::nullopt, 99.0), Catch::Matchers::Contains("cannot be checked"));
+}
+
+}  // namespace edge::engine::testing

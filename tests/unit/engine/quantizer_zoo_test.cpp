@@ -1,0 +1,88 @@
+// End to end: every fp32 zoo model quantized from its calibration data, its int8 model read
+// back from disk and measured on its held-out eval data; and the command's exit codes.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <set>
+
+#include "tests/unit/engine/model_cli_support.h"
+#include "agent/engine/quantizer/quantizer.h"
+#include "tests/unit/core/temp_dir.h"
+#include "tests/unit/engine/test_support.h"
+
+namespace edge::engine::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every X.onnx in the zoo but the committed int8 models and ort_floor (a runtime-floor check
+// without calibration data): a model added to the zoo is quantized here without a test change.
+std::vector<std::string> Fp32ZooModels() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(fs::path(ZooPath("")))) {
+    const std::string file = e.path().filename().string();
+    if (e.path().extension() != ".onnx" || file.ends_with(".qdq.onnx")) continue;
+    if (file == "ort_floor.onnx") continue;
+    names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+
+}  // namespace
+
+TEST_CASE("every fp32 zoo model quantizes to held-out SNR >= 30 dB and top-1 >= 99 percent",
+          "[quantizer][zoo]") {
+  // op_mix is an operator-coverage graph whose softmax output is not a class score (see
+  // zoo_golden_test.cpp): its bar is the SNR alone.
+  const std::set<std::string> not_classifiers = {"op_mix"};
+  const auto models = Fp32ZooModels();
+  REQUIRE(models.size() >= 6);
+  edge::testing::TempDir dir;
+  for (const auto& name : models) {
+    INFO(name);
+    const std::string out = (dir / (name + ".qdq.onnx")).string();
+    const NpyArray eval = ReadOrDie(ZooPath(name + ".eval.npy"));
+    QuantizeOptions options;
+    options.eval = &eval;
+    auto report = QuantizeModel(ZooPath(name + ".onnx"), ReadOrDie(ZooPath(name + ".calib.npy")), out, options);
+    INFO((report ? "" : report.error().message));
+    REQUIRE(report.has_value());
+    CHECK(report->quantized_nodes > 0);
+    // Measured again from the file on disk, independently of the report.
+    auto quality = MeasureQuality(ZooPath(name + ".onnx"), out, eval);
+    REQUIRE(quality.has_value());
+    CHECK(quality->samples == eval.shape.at(0));
+    for (const auto& o : quality->outputs) {
+      INFO("output " << o.name << ": SNR " << o.snr_db << " dB, top-1 " << o.top1_agreement << ", cosine " << o.cosine);
+      CHECK(o.snr_db >= 30.0);
+      CHECK(o.cosine > 0.999);
+      if (not_classifiers.count(name) == 0) {
+        CHECK(o.classification);
+        CHECK(o.top1_agreement >= 0.99);
+      }
+      // The report said the same.
+      const auto& reported = report->quality.outputs.at(&o - quality->outputs.data());
+      CHECK(reported.snr_db == Approx(o.snr_db));
+    }
+  }
+}
+
+TEST_CASE("model quantize exits 0 written, 1 refused, 3 below a bar, 2 on usage", "[quantizer][cli]") {
+  edge::testing::TempDir dir;
+  const std::string model = ZooPath("mlp_anomaly.onnx"), calib = ZooPath("mlp_anomaly.calib.npy");
+  const std::string out = (dir / "q.onnx").string();
+  CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--min-snr", "500"}) == 3);
+  CHECK_FALSE(fs::exists(out));
+  CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--min-snr", "30", "--min-top1", "99"}) == 0);
+  CHECK(fs::exists(out));
+  CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out}) == 1);  // exists, no --force
+  CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--force", "--json",
+                "--eval", ZooPath("mlp_anomaly.eval.npy")}) == 0);
+  // A --force run that misses its bar removes the older file: no stale model at --out.
+  CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--force", "--min-snr", "500"}) == 3);
+  CHECK_FALSE(fs::exists(out));
+  CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--min-top1", "101"}) == 2);
+}
+
+}  // namespace edge::engine::testing
