@@ -31,7 +31,7 @@ void FoldPadIntoConv(Graph& g) {
     if (p < 0 || uses[x] != 1) continue;
     Node& pad = g.nodes[p];
     if (pad.dead || pad.kind != OpKind::kPad || pad.pad_mode != PadMode::kConstant ||
-        pad.pad_value != 0.0f) {
+        pad.pad_value != 0.0f || pad.in.size() != 1) {  // a second input: a computed value
       continue;
     }
     const size_t rank = pad.pads.size() / 2;

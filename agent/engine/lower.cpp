@@ -172,7 +172,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Unsqueeze", 1, &Lowerer::LowerReshapeLike, "constant axes; alias"},
       {"Transpose", 1, &Lowerer::LowerTranspose, "float, int8 and integers"},
       {"Concat", 4, &Lowerer::LowerConcat, "float, int8 and integers"},
-      {"Pad", 2, &Lowerer::LowerPad, "modes constant, edge, reflect; constant pads (attributes before opset 11); float, int8, integers"},
+      {"Pad", 2, &Lowerer::LowerPad, "modes constant, edge, reflect; constant pads (attributes before opset 11); float (constant_value constant or computed), int8, integers"},
       {"Softmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
       {"LogSoftmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
       {"Hardmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},

@@ -367,10 +367,14 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
       return Fail(ErrorCode::kInvalidArgument, "reflect pads must be smaller than the padded dimension");
     }
   }
+  std::string computed_value;  // a constant_value known only at run time
   if (!attr_form && n.inputs.size() > 2 && !n.inputs[2].empty()) {
-    auto v = FloatConst(n.inputs[2]);
-    if (!v || v->elements() != 1) return Fail(ErrorCode::kInvalidArgument, "constant_value must be a constant scalar");
-    node.pad_value = v->f[0];
+    if (auto v = FloatConst(n.inputs[2])) {
+      if (v->elements() != 1) return Fail(ErrorCode::kInvalidArgument, "constant_value must be a scalar");
+      node.pad_value = v->f[0];
+    } else if (node.pad_mode == PadMode::kConstant) {
+      computed_value = n.inputs[2];
+    }
   }
   if (std::all_of(node.pads.begin(), node.pads.end(), [](int64_t p) { return p == 0; })) {
     EDGE_ASSIGN_OR_RETURN(Sym s, Get(n.inputs[0]));
@@ -378,6 +382,16 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
       syms_[n.outputs[0]] = s;  // padding by nothing: the same tensor
       return Ok();
     }
+  }
+  if (!computed_value.empty()) {
+    // Float only: the step reads the value from its second input on every run.
+    if (ComputedIntegerType(n.inputs[0]) || IsQuant(n.inputs[0])) {
+      return Fail(ErrorCode::kInvalidArgument, "a computed constant_value is supported for float tensors only");
+    }
+    EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
+    EDGE_ASSIGN_OR_RETURN(int value, AsFloat(computed_value));
+    if (g_.values[value].elements != 1) return Fail(ErrorCode::kInvalidArgument, "constant_value must be a scalar");
+    return AddFloatStep(std::move(node), {x, value}, n.outputs[0], out_shape).transform([](int) {});
   }
   // The int8 step pads with the storage's zero point, which is 0 for an exact int8 tensor.
   if (ComputedIntegerType(n.inputs[0]) == DType::kI8 && node.pad_mode == PadMode::kConstant && node.pad_value != 0.0f) {

@@ -64,6 +64,8 @@ class PadStep : public Step {
   int64_t out_strides[kMaxRank] = {};
   int64_t begin[kMaxRank] = {};
   T value{};
+  Ref value_ref;  // a computed constant_value (float only), read on every run
+  bool value_computed = false;
   PadMode mode = PadMode::kConstant;
 
   // Edge and reflect: each output element reads the input element its coordinates map to.
@@ -92,7 +94,8 @@ class PadStep : public Step {
       RunMirrored(X, Y);
       return;
     }
-    for (int64_t i = 0; i < total_out; ++i) Y[i] = value;
+    const T fill = value_computed ? value_ref.Get<T>(env)[0] : value;
+    for (int64_t i = 0; i < total_out; ++i) Y[i] = fill;
     int64_t idx[kMaxRank] = {};
     for (int64_t i = 0; i < total_in; ++i) {
       int64_t dst = 0;
@@ -226,6 +229,10 @@ std::unique_ptr<Step> MakePad(const Node& n, BuildContext& ctx, T value) {
     s->begin[d] = n.pads[d];
   }
   s->value = value;
+  if (n.in.size() > 1) {
+    s->value_computed = true;
+    s->value_ref = ctx.RefOf(n.in[1]);
+  }
   s->mode = n.pad_mode;
   s->out = ctx.Out(n);
   return s;

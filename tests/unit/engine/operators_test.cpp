@@ -218,5 +218,13 @@ TEST_CASE("reductions other than the mean run in float on int8 inputs", "[engine
   CHECK(y[1] == Approx(-0.2f));
 }
 
+TEST_CASE("Pad takes a constant_value computed at run time", "[engine][operators]") {
+  Builder b(13);
+  b.Input("x", {1, 3}).InitInts("pads", {4}, {0, 1, 0, 2}, onnx::TensorProto::INT64).Init("c", {}, {2.5f}).Output("y");
+  b.Node("Relu", {"c"}, {"v"});  // computed: not folded to a constant
+  b.Node("Pad", {"x", "pads", "v"}, {"y"});
+  CHECK(RunOne(LoadOk(b), {1, -2, 3}) == std::vector<float>{2.5f, 1, -2, 3, 2.5f, 2.5f});
+}
+
 }  // namespace
 }  // namespace edge::engine::testing
