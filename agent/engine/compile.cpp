@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "agent/engine/compile.h"
 
 namespace edge::engine {
@@ -67,10 +69,50 @@ bool IsTypedNode(const Node& n, const Graph& g) {
   }
 }
 
+// Multiply-adds (or element visits) one run of the plan costs, in double so that a hostile
+// shape cannot overflow the count: a conv or a matrix product costs its outputs times the
+// products per output, a pool its outputs times its window, anything else what it reads or
+// writes.
+double EstimateWork(const Graph& g) {
+  double work = 0.0;
+  for (const Node& n : g.nodes) {
+    if (n.dead) continue;
+    const double out = static_cast<double>(g.values[n.out[0]].elements);
+    double per_output = 1.0;
+    switch (n.kind) {
+      case OpKind::kConv: case OpKind::kQConv: {
+        const Value& w = g.values[n.in[1]];
+        per_output = static_cast<double>(w.elements) / static_cast<double>(std::max<int64_t>(1, w.shape[0]));
+        break;
+      }
+      case OpKind::kGemm: case OpKind::kMatMul: case OpKind::kQGemm: {
+        const Value& a = g.values[n.in[0]];
+        per_output = static_cast<double>(n.trans_a && a.shape.size() == 2 ? a.shape[0] : a.shape.back());
+        break;
+      }
+      case OpKind::kMaxPool: case OpKind::kQMaxPool: case OpKind::kAvgPool: case OpKind::kQAvgPool:
+        per_output = static_cast<double>(n.kernel[0]) * static_cast<double>(n.kernel[1]) *
+                     static_cast<double>(n.depth_kernel);
+        break;
+      default: break;
+    }
+    double read = 0.0;
+    for (int in : n.in) read += static_cast<double>(g.values[in].elements);
+    work += std::max(out * per_output, read);
+  }
+  return work;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& options) {
   auto cg = std::make_unique<CompiledGraph>();
+  if (const double work = EstimateWork(g); work > static_cast<double>(options.max_work)) {
+    return Fail(ErrorCode::kResourceExhausted,
+                "one run needs about " + std::to_string(static_cast<long long>(std::min(work, 9.2e18))) +
+                    " multiply-adds, above the limit of " + std::to_string(options.max_work) +
+                    " (LoadOptions::max_work)");
+  }
   std::vector<int64_t> scratch(g.nodes.size(), 0);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (!g.nodes[i].dead) scratch[i] = ScratchBytes(g.nodes[i], g);

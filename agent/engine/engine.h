@@ -52,6 +52,9 @@ struct LoadOptions {
   bool keep_all_tensors = false;
   // A model whose planned arena exceeds this fails to load instead of allocating it.
   int64_t max_arena_bytes = int64_t{1} << 30;
+  // A model (or a batch size of one) whose run needs more multiply-adds than this fails to load
+  // instead of running for hours: about a minute of work on a gateway's scalar float path.
+  int64_t max_work = int64_t{1} << 36;
   // Batch-dynamic models: the largest batch RunBatch accepts, and how many batch sizes keep a
   // compiled plan (each holds its own packed weights and plans its own arena).
   int64_t max_batch = 256;

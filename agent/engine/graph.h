@@ -104,6 +104,7 @@ struct Node {
   std::vector<int64_t> axes;
   std::vector<int64_t> pads;  // Pad: ONNX layout (begin..., end...)
   float pad_value = 0.0f;     // float Pad; int8 Pad pads with the input's zero point
+  int64_t pad_value_int = 0;  // integer Pad: the exact value (a float holds integers up to 2^24 only)
   PadMode pad_mode = PadMode::kConstant;
   QParams quant;              // kQuantize output / kDequantize input params
   // kQuantizeTyped/kDequantizeTyped: scale and zero point have one element, or one per index

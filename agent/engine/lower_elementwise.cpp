@@ -287,9 +287,15 @@ Status Lowerer::LowerLayerNorm(const OnnxNode& n) {
   EDGE_ASSIGN_OR_RETURN(int normalized, AddFloatStep(MakeNode(OpKind::kMul, n), {centered, inv}, fresh(), shape));
   const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
   for (size_t k = 1; k <= (has_bias ? 2u : 1u); ++k) {
+    // Scale and B have the normalized shape (X's dimensions from `axis` on), or broadcast to it.
     EDGE_ASSIGN_OR_RETURN(auto p_shape, ShapeOfName(n.inputs[k]));
-    EDGE_ASSIGN_OR_RETURN(auto out_shape, BroadcastShapes(shape, p_shape));
-    if (out_shape != shape) return Fail(ErrorCode::kInvalidArgument, k == 1 ? "Scale does not broadcast to X" : "B does not broadcast to X");
+    const std::vector<int64_t> norm_shape(shape.begin() + axis, shape.end());
+    auto fits = BroadcastShapes(norm_shape, p_shape);
+    if (!fits || *fits != norm_shape) {
+      return Fail(ErrorCode::kInvalidArgument, std::string(k == 1 ? "Scale" : "B") +
+                                                   " must have the normalized shape (X's dimensions from axis " +
+                                                   std::to_string(axis) + " on)");
+    }
     EDGE_ASSIGN_OR_RETURN(int p, AsFloat(n.inputs[k]));
     const bool last = k == (has_bias ? 2u : 1u);
     EDGE_ASSIGN_OR_RETURN(normalized, AddFloatStep(MakeNode(k == 1 ? OpKind::kMul : OpKind::kAdd, n), {normalized, p},

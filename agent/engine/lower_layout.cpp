@@ -1,4 +1,5 @@
 #include "agent/engine/lowerer.h"
+#include "agent/engine/ops/element_types.h"
 
 namespace edge::engine::lowering {
 
@@ -347,6 +348,7 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
     if (n.inputs.size() != 1) return Fail(ErrorCode::kInvalidArgument, "Pad before opset 11 takes one input");
     node.pads = n.Ints("pads");
     node.pad_value = n.Float("value", 0.0f);
+    node.pad_value_int = CastElement<int64_t>(node.pad_value);
   } else {
     if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing pads");
     if (n.inputs.size() > 3 && !n.inputs[3].empty()) return Fail(ErrorCode::kInvalidArgument, "the axes input is not supported");
@@ -369,9 +371,15 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
   }
   std::string computed_value;  // a constant_value known only at run time
   if (!attr_form && n.inputs.size() > 2 && !n.inputs[2].empty()) {
-    if (auto v = FloatConst(n.inputs[2])) {
+    if (IsConst(n.inputs[2]) && !consts_.at(n.inputs[2]).is_float()) {
+      const ConstTensor& v = consts_.at(n.inputs[2]);
+      if (v.elements() != 1) return Fail(ErrorCode::kInvalidArgument, "constant_value must be a scalar");
+      node.pad_value_int = v.i[0];
+      node.pad_value = static_cast<float>(v.i[0]);
+    } else if (auto v = FloatConst(n.inputs[2])) {
       if (v->elements() != 1) return Fail(ErrorCode::kInvalidArgument, "constant_value must be a scalar");
       node.pad_value = v->f[0];
+      node.pad_value_int = CastElement<int64_t>(v->f[0]);
     } else if (node.pad_mode == PadMode::kConstant) {
       computed_value = n.inputs[2];
     }

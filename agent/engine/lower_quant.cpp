@@ -165,7 +165,9 @@ Status Lowerer::LowerQuantize(const OnnxNode& n) {
     r.dtype = u8 ? DType::kU8 : DType::kI8;
     r.shape = t.shape;
     for (float v : t.f) {
-      const double qv = std::clamp(std::nearbyint(double(v) / q.scale) + q.zero_point, -128.0, 127.0);
+      // NaN saturates low, as the run-time quantize step does (a cast of NaN would be undefined).
+      const double scaled = std::nearbyint(double(v) / q.scale) + q.zero_point;
+      const double qv = std::isnan(scaled) ? -128.0 : std::clamp(scaled, -128.0, 127.0);
       r.i.push_back(static_cast<int64_t>(qv) + (u8 ? 128 : 0));
     }
     consts_[n.outputs[0]] = std::move(r);

@@ -208,6 +208,18 @@ Status Lowerer::ParseWindow(const OnnxNode& n, size_t spatial, const std::vector
       return Fail(ErrorCode::kInvalidArgument, "unsupported auto_pad '" + auto_pad + "'");
     }
   }
+  // A pool's window must see the input: padding as wide as the kernel would make windows of
+  // padding alone (ONNX Runtime refuses those models too).
+  if (allow_ceil) {
+    for (size_t d = 0; d < spatial; ++d) {
+      if (pads[d] >= kernel[d] || pads[d + spatial] >= kernel[d]) {
+        return Fail(ErrorCode::kInvalidArgument, "pads must be smaller than the kernel (axis " + std::to_string(d) +
+                                                     ": pads " + std::to_string(pads[d]) + ", " +
+                                                     std::to_string(pads[d + spatial]) + ", kernel " +
+                                                     std::to_string(kernel[d]) + ")");
+      }
+    }
+  }
   out_shape = {in_shape[0], in_shape[1]};
   for (size_t d = 0; d < spatial; ++d) {
     auto o = WindowOutput(in_shape[off + d], kernel[d], strides[d], dilations[d], pads[d],

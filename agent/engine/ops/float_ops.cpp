@@ -150,11 +150,30 @@ class ReduceStep : public Step {
  public:
   Ref x;
   int64_t out = 0, out_count = 0, reduce_count = 0;
+  int64_t scratch = -1;  // ReduceLogSumExp's sums
   ReduceKind kind = ReduceKind::kMean;
   BroadcastPlan walk;  // iterates the input; stride_a maps to the output index
+
+  // log(sum(exp(x))) as max + log(sum(exp(x - max))): no overflow for large x, no log(0) for
+  // very negative x.
+  void RunLogSumExp(const float* X, float* Y, float* S) const {
+    for (int64_t i = 0; i < out_count; ++i) Y[i] = -INFINITY, S[i] = 0.0f;
+    ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] = std::max(Y[o], X[in]); });
+    ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) {
+      if (std::isfinite(Y[o])) S[o] += std::exp(X[in] - Y[o]);
+    });
+    for (int64_t i = 0; i < out_count; ++i) {
+      if (std::isfinite(Y[i])) Y[i] += std::log(S[i]);
+    }
+  }
+
   void Run(const ExecEnv& env) const override {
     const float* X = x.Get<float>(env);
     float* Y = reinterpret_cast<float*>(env.arena + out);
+    if (kind == ReduceKind::kLogSumExp) {
+      RunLogSumExp(X, Y, reinterpret_cast<float*>(env.arena + scratch));
+      return;
+    }
     const float init = kind == ReduceKind::kMax ? -INFINITY : kind == ReduceKind::kMin ? INFINITY
                        : kind == ReduceKind::kProd ? 1.0f : 0.0f;
     for (int64_t i = 0; i < out_count; ++i) Y[i] = init;
@@ -166,14 +185,13 @@ class ReduceStep : public Step {
       case ReduceKind::kL2: case ReduceKind::kSumSquare:
         ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += X[in] * X[in]; });
         break;
-      case ReduceKind::kLogSumExp: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += std::exp(X[in]); }); break;
       default: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += X[in]; }); break;
     }
     for (int64_t i = 0; i < out_count; ++i) {
       switch (kind) {
         case ReduceKind::kMean: Y[i] /= static_cast<float>(reduce_count); break;
         case ReduceKind::kL2: Y[i] = std::sqrt(Y[i]); break;
-        case ReduceKind::kLogSum: case ReduceKind::kLogSumExp: Y[i] = std::log(Y[i]); break;
+        case ReduceKind::kLogSum: Y[i] = std::log(Y[i]); break;
         default: break;
       }
     }
@@ -305,6 +323,8 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       auto s = std::make_unique<ReduceStep>();
       s->x = ctx.RefOf(n.in[0]);
       s->kind = n.reduce;
+      s->scratch = ctx.scratch_offset;
+      if (n.reduce == ReduceKind::kLogSumExp && s->scratch < 0) return Fail(ErrorCode::kInternal, "ReduceLogSumExp without scratch");
       std::vector<int64_t> kept = x.shape;
       s->reduce_count = 1;
       for (int64_t a : n.axes) {

@@ -1,6 +1,7 @@
 // Data movement shared by float32, int8 and the exact integer tensors: Transpose, Concat, Pad
 // (float32 and int8), MaxPool. For int8 these are exact: they commute with dequantization.
 #include <algorithm>
+#include <type_traits>
 #include <cstring>
 
 #include "agent/engine/compile.h"
@@ -276,7 +277,11 @@ Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) 
       step = int8 ? MakePad<int8_t>(n, ctx, static_cast<int8_t>(x.q.zero_point))
                   : VisitStorageType(x.dtype, [&](auto tag) {
                       using T = typename decltype(tag)::type;
-                      return MakePad<T>(n, ctx, CastElement<T>(n.pad_value));
+                      if constexpr (std::is_floating_point_v<T>) {
+                        return MakePad<T>(n, ctx, n.pad_value);
+                      } else {
+                        return MakePad<T>(n, ctx, static_cast<T>(n.pad_value_int));  // wraps like Cast
+                      }
                     });
       break;
     case OpKind::kMaxPool:

@@ -20,17 +20,6 @@ namespace {
 using TP = onnx::TensorProto;
 using Floats = std::vector<float>;
 
-std::vector<Floats> RunAll(const std::shared_ptr<const Model>& model, const std::vector<Floats>& inputs) {
-  ExecutionContext ctx(model);
-  std::vector<const float*> in;
-  for (const auto& x : inputs) in.push_back(x.data());
-  std::vector<Floats> outs;
-  std::vector<float*> out;
-  for (const auto& info : model->outputs()) outs.emplace_back(static_cast<size_t>(info.elements));
-  for (auto& y : outs) out.push_back(y.data());
-  REQUIRE(ctx.Run(in, out).has_value());
-  return outs;
-}
 
 std::string LoadError(const Builder& b) {
   auto m = b.Load();

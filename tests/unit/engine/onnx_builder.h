@@ -101,6 +101,21 @@ inline void IntsAttr(onnx::NodeProto* n, const std::string& name, const std::vec
   for (int64_t x : v) a->add_ints(x);
 }
 
+// Runs `model` once on `inputs` (one buffer per model input) and returns every output.
+inline std::vector<std::vector<float>> RunAll(const std::shared_ptr<const Model>& model,
+                                              const std::vector<std::vector<float>>& inputs) {
+  ExecutionContext ctx(model);
+  std::vector<const float*> in;
+  for (const auto& x : inputs) in.push_back(x.data());
+  std::vector<std::vector<float>> outs;
+  std::vector<float*> out;
+  for (const auto& info : model->outputs()) outs.emplace_back(static_cast<size_t>(info.elements));
+  for (auto& y : outs) out.push_back(y.data());
+  auto r = ctx.Run(in, out);
+  if (!r) FAIL(r.error().message);
+  return outs;
+}
+
 inline std::shared_ptr<const Model> LoadOk(const Builder& b) {
   auto m = b.Load();
   if (!m) FAIL(m.error().message);
