@@ -247,3 +247,92 @@ TEST_CASE("quantize refuses --eval data that is the calibration data itself", "[
 }
 
 }  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+
+TEST_CASE("quantize refuses --out that is empty, a directory, or the calibration or eval file", "[quantizer][refusal]") {
+  Workspace ws("mlp_anomaly");
+  fs::create_directories(ws.Path("sub"));
+  ws.WriteFile("sub/keep", "");
+  fs::copy_file(ZooPath("mlp_anomaly.eval.npy"), ws.Path("eval.npy"));
+  const NpyArray eval = ReadOrDie(ws.Path("eval.npy"));
+  QuantizeOptions options;
+  options.force = true;  // none of these even with --force
+  options.calibration_path = ws.Path("calib.npy");
+  options.eval_path = ws.Path("eval.npy");
+  options.eval = &eval;
+  ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), "", {"--out is empty"}, options);
+  ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), ws.Path("sub"), {"is a directory"}, options);
+  ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), ws.Path("sub/"), {"is a directory"}, options);
+  fs::create_symlink(ws.Path("calib.npy"), ws.Path("calib-link.npy"));
+  fs::create_hard_link(ws.Path("eval.npy"), ws.Path("eval-hard.npy"));
+  for (const auto& out : {ws.Path("calib.npy"), ws.Path("sub/../calib.npy"), ws.Path("calib-link.npy")}) {
+    INFO(out);
+    ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), out, {"is the --calibration data file"}, options);
+  }
+  for (const auto& out : {ws.Path("eval.npy"), ws.Path("./eval.npy"), ws.Path("eval-hard.npy")}) {
+    INFO(out);
+    ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), out, {"is the --eval data file"}, options);
+  }
+  CHECK(fs::is_symlink(ws.Path("calib-link.npy")));
+}
+
+TEST_CASE("quantize without --force refuses a dangling symlink at --out", "[quantizer][refusal]") {
+  Workspace ws("mlp_anomaly");
+  fs::create_symlink(ws.Path("nowhere.onnx"), ws.Path("out.onnx"));
+  ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), ws.Path("out.onnx"), {"already exists", "--force"});
+  CHECK(fs::is_symlink(fs::symlink_status(ws.Path("out.onnx"))));
+  CHECK_FALSE(fs::exists(ws.Path("nowhere.onnx")));
+}
+
+TEST_CASE("quantize with --force that misses a bar leaves an existing --out as it was", "[quantizer][refusal]") {
+  Workspace ws("mlp_anomaly");
+  ws.WriteFile("out.onnx", "the user's older model");
+  QuantizeOptions options;
+  options.force = true;
+  options.min_snr_db = 500.0;
+  ws.Snapshot();
+  auto report = QuantizeModel(ws.Path("model.onnx"), ReadOrDie(ws.Path("calib.npy")), ws.Path("out.onnx"), options);
+  REQUIRE(report.has_value());
+  CHECK_THAT(report->below_bar, Contains("< --min-snr 500.0"));
+  ws.CheckUntouched();
+}
+
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+
+TEST_CASE("quantize misses the default 20 dB bar on a ruined model and writes nothing", "[quantizer][refusal]") {
+  Workspace ws("mlp_anomaly");
+  const QuantizeOptions defaults;
+  REQUIRE(defaults.min_snr_db == kDefaultMinSnrDb);
+  // Half the samples x1e4, calibrated on anyway: every range stretched 1e4-fold.
+  NpyArray data = ReadOrDie(ZooPath("mlp_anomaly.eval.npy"));
+  for (int64_t s = 0; s < data.shape[0]; s += 2)
+    for (int64_t i = 0; i < 64; ++i) data.data[s * 64 + i] *= 1e4f;
+  QuantizeOptions outliers;
+  outliers.allow_outliers = true;
+  // --percentile 50: each range keeps only the middle half of the values.
+  QuantizeOptions median;
+  median.method = CalibrationMethod::kPercentile;
+  median.percentile = 50.0;
+  const NpyArray calib = ReadOrDie(ws.Path("calib.npy"));
+  for (const auto& [options, samples] : {std::pair<QuantizeOptions, const NpyArray*>{outliers, &data}, {median, &calib}}) {
+    ws.Snapshot();
+    auto report = QuantizeModel(ws.Path("model.onnx"), *samples, ws.Path("out.onnx"), options);
+    REQUIRE(report.has_value());
+    CHECK_THAT(report->below_bar, Contains("< --min-snr 20.0"));
+    ws.CheckUntouched();
+    CHECK_FALSE(fs::exists(ws.Path("out.onnx")));
+    // The bar turned off explicitly: written, with the poor figures in the report.
+    QuantizeOptions off = options;
+    off.min_snr_db = std::nullopt;
+    report = QuantizeModel(ws.Path("model.onnx"), *samples, ws.Path("out.onnx"), off);
+    REQUIRE(report.has_value());
+    CHECK(report->below_bar.empty());
+    CHECK(report->quality.outputs.at(0).snr_db < 20.0);
+    fs::remove(ws.Path("out.onnx"));
+  }
+}
+
+}  // namespace edge::engine::testing

@@ -2,6 +2,8 @@
 // back from disk and measured on its held-out eval data; and the command's exit codes.
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "tests/unit/engine/model_cli_support.h"
@@ -13,6 +15,11 @@ namespace edge::engine::testing {
 namespace {
 
 namespace fs = std::filesystem;
+
+std::string ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 // Every X.onnx in the zoo but the committed int8 models and ort_floor (a runtime-floor check
 // without calibration data): a model added to the zoo is quantized here without a test change.
@@ -79,10 +86,29 @@ TEST_CASE("model quantize exits 0 written, 1 refused, 3 below a bar, 2 on usage"
   CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out}) == 1);  // exists, no --force
   CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--force", "--json",
                 "--eval", ZooPath("mlp_anomaly.eval.npy")}) == 0);
-  // A --force run that misses its bar removes the older file: no stale model at --out.
+  // A --force run that misses its bar writes nothing and removes nothing: the older file stays.
+  const auto before = ReadFileBytes(out);
   CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--force", "--min-snr", "500"}) == 3);
-  CHECK_FALSE(fs::exists(out));
+  REQUIRE(fs::exists(out));
+  CHECK(ReadFileBytes(out) == before);
   CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--min-top1", "101"}) == 2);
+  // NaN would compare false with everything and silently turn a check off.
+  for (const auto& bad : std::vector<std::vector<std::string>>{{"--percentile", "nan", "--method", "percentile"},
+                                                               {"--percentile", "0"},
+                                                               {"--percentile", "100.5"},
+                                                               {"--min-snr", "nan"},
+                                                               {"--min-snr", "inf"},
+                                                               {"--min-top1", "nan"},
+                                                               {"--min-top1", "-inf"}}) {
+    std::vector<std::string> args = {"quantize", model, "--calibration", calib, "--out", out, "--force"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    INFO(bad[0] + " " + bad[1]);
+    CHECK(RunModelCli(args) == 2);
+    CHECK(ReadFileBytes(out) == before);
+  }
+  CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", ""}) == 2);
+  // --min-snr 0 turns the default 20 dB bar off.
+  CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--force", "--min-snr", "0"}) == 0);
 }
 
 }  // namespace edge::engine::testing
