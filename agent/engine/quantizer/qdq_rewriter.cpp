@@ -5,6 +5,7 @@
 // their input's parameters so that quantization commutes with them.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -32,6 +33,12 @@ struct QParamsF {
   float scale = 1.0f;
   int32_t zero_point = 0;
 };
+
+std::string Short(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
 
 QParamsF ActivationParams(TensorRange r) {
   const float lo = std::min(0.0f, r.lo), hi = std::max(0.0f, r.hi);
@@ -123,7 +130,7 @@ class QdqRewriter {
                   "nothing to quantize: none of the graph's " + std::to_string(g_.node_size()) +
                       " node(s) can run in int8; " + first);
     }
-    AssignParams();
+    EDGE_TRY(AssignParams());
     EDGE_TRY(QuantizeWeights());
     InsertActivationQdq();
     return report;
@@ -204,10 +211,20 @@ class QdqRewriter {
     }
   }
 
-  void AssignParams() {
+  // A range that is not zero but below kMinQuantizableMagnitude would give a denormal (or zero)
+  // int8 scale, and the int32 bias scale (input scale x weight scale) would underflow to zero.
+  Status AssignParams() {
     for (const auto& t : tensors_) {
       auto it = ranges_.find(t);
-      params_[t] = ActivationParams(it != ranges_.end() ? it->second : TensorRange{});
+      const TensorRange r = it != ranges_.end() ? it->second : TensorRange{};
+      const float peak = std::max(std::fabs(r.lo), std::fabs(r.hi));
+      if (peak > 0.0f && peak < kMinQuantizableMagnitude) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    "tensor '" + t + "' has a calibrated range too small to quantize: its peak |value| is " +
+                        Short(double(peak)) + ", below " + Short(double(kMinQuantizableMagnitude)) +
+                        ", so its int8 scale would underflow; is the calibration data in the model's units?");
+      }
+      params_[t] = ActivationParams(r);
     }
     // Movement ops pass their input's parameters on (nodes are in topological order).
     for (int i = 0; i < g_.node_size(); ++i) {
@@ -215,6 +232,7 @@ class QdqRewriter {
       if (selected_.count(i) == 0 || kMovementOps.count(n.op_type()) == 0) continue;
       if (params_.count(n.input(0)) != 0) params_[n.output(0)] = params_[n.input(0)];
     }
+    return Ok();
   }
 
   std::string Unique(const std::string& base) {
@@ -317,6 +335,13 @@ class QdqRewriter {
         bz->add_dims(channels);
         for (int64_t c = 0; c < channels; ++c) {
           const float s = xp->second.scale * scales[c];
+          if (!std::isnormal(s)) {
+            return Fail(ErrorCode::kInvalidArgument,
+                        "bias '" + bname + "' channel " + std::to_string(c) + ": its int32 scale (input scale " +
+                            Short(double(xp->second.scale)) + " x weight scale " + Short(double(scales[c])) +
+                            ") underflows to " + Short(double(s)) + "; the calibrated range of '" + n->input(0) +
+                            "' is too small to quantize");
+          }
           bq->add_int32_data(static_cast<int32_t>(
               std::clamp(std::nearbyint(double(bf[c]) / s), double(INT32_MIN), double(INT32_MAX))));
           bs->add_float_data(s);

@@ -107,6 +107,10 @@ struct HoldOutSplit {
 Result<HoldOutSplit> SplitHeldOut(const NpyArray& data, SampleLayout layout);
 
 // ------------------------------------------------------------------ calibration
+// A tensor whose calibrated range is not zero but whose peak |value| is below this is refused:
+// its int8 scale would be a denormal and its int32 bias scale would underflow to zero.
+inline constexpr float kMinQuantizableMagnitude = 1e-30f;
+
 // Per-tensor ranges observed on calibration data.
 struct TensorRange {
   float lo = 0.0f, hi = 0.0f;

@@ -136,7 +136,7 @@ TEST_CASE("quantize refuses one sample x1e4 among 100 naming it", "[quantizer][r
   for (int64_t i = 0; i < per; ++i) data.data[37 * per + i] *= 1e4f;
   const auto path = ws.Write("corrupt.npy", data);
   ExpectRefused(ws, ws.Path("model.onnx"), path, ws.Path("out.onnx"),
-                {"1 outlier sample(s) (37)", "--allow-outliers"});
+                {"1 outlier sample(s) (37)", "remove those samples from the calibration data", "--allow-outliers"});
   // The same data without the corrupted sample quantizes well.
   data.data.erase(data.data.begin() + 37 * per, data.data.begin() + 38 * per);
   data.shape[0] = 99;
@@ -333,6 +333,19 @@ TEST_CASE("quantize misses the default 20 dB bar on a ruined model and writes no
     CHECK(report->quality.outputs.at(0).snr_db < 20.0);
     fs::remove(ws.Path("out.onnx"));
   }
+}
+
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+
+TEST_CASE("quantize refuses calibration data too small to quantize naming the tensor", "[quantizer][refusal]") {
+  Workspace ws("mlp_anomaly");
+  NpyArray data = ReadOrDie(ws.Path("calib.npy"));
+  for (float& v : data.data) v *= 1e-42f;  // denormals: the int8 scale and the bias scale underflow
+  const auto path = ws.Write("denorm.npy", data);
+  ExpectRefused(ws, ws.Path("model.onnx"), path, ws.Path("out.onnx"),
+                {"tensor 'input'", "too small to quantize", "below 1e-30"});
 }
 
 }  // namespace edge::engine::testing
