@@ -314,6 +314,11 @@ int main(int argc, char** argv) {
       std::cerr << "OK: " << v->manifest.name << ":" << v->manifest.version << " security_version "
                 << v->manifest.security_version << ", " << v->manifest.blobs.size() << " blob(s) verified against trust policy v"
                 << v->policy.version << "\n";
+      if (v->manifest.quality) {
+        std::cerr << "quality (from the signed payload, reference sha256 " << v->manifest.quality->reference_digest
+                  << ", eval data sha256 " << v->manifest.quality->eval_digest << "):\n"
+                  << DescribeQuality(*v->manifest.quality);
+      }
       return kExitOk;
     };
   });
