@@ -149,9 +149,10 @@ class QdqRewriter {
 
   bool Quantizable(const onnx::NodeProto& n) const { return WhyFloat(n).empty(); }
 
-  // Empty when `n` can run in int8; otherwise why it stays float, for the report.
+  // Empty when `n` can run in int8; otherwise why it stays float, for the report. The op's own
+  // reason comes first: a Softmax that writes the graph output has no int8 form either way.
   std::string WhyFloat(const onnx::NodeProto& n) const {
-    const std::string& op = n.op_type();
+    if (std::string own = WhyOpFloat(n); !own.empty()) return own;
     if (!options_.quantize_outputs) {
       for (const auto& out : n.output()) {
         if (graph_outputs_.count(out) != 0) {
@@ -160,6 +161,12 @@ class QdqRewriter {
         }
       }
     }
+    return "";
+  }
+
+  // Why the op itself, wherever it sits in the graph, cannot run in int8; empty when it can.
+  std::string WhyOpFloat(const onnx::NodeProto& n) const {
+    const std::string& op = n.op_type();
     if (kWeightOps.count(op) != 0) {
       if (n.input_size() < 2 || inits_.count(n.input(1)) == 0) {
         return "its weight '" + (n.input_size() < 2 ? std::string() : n.input(1)) + "' is computed, not a constant";
