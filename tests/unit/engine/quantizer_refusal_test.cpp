@@ -349,3 +349,43 @@ TEST_CASE("quantize refuses calibration data too small to quantize naming the te
 }
 
 }  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+
+// A version 1.0 .npy with `shape` written verbatim into the header and `values` floats.
+std::string RawNpy(const std::string& shape, size_t values) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header;
+  bytes += std::string(values * 4, '\0');
+  return bytes;
+}
+
+TEST_CASE("ReadNpy refuses a negative dimension in the header naming it", "[quantizer][refusal][npy]") {
+  Workspace ws("mlp_anomaly");
+  for (const auto& [shape, values] : {std::pair{std::string("(-1, 64)"), size_t{64}},
+                                      std::pair{std::string("(-2, 64)"), size_t{128}},
+                                      std::pair{std::string("(1, -64)"), size_t{64}}}) {
+    INFO(shape);
+    const auto path = ws.WriteFile("neg.npy", RawNpy(shape, values));
+    auto read = ReadNpy(path);
+    REQUIRE_FALSE(read.has_value());
+    CHECK_THAT(read.error().message, Contains(path) && Contains("header shape") && Contains("negative dimension"));
+  }
+  // Ordinary shapes still read: 2-D, 1-D with its trailing comma, a scalar.
+  for (const auto& [shape, values] : {std::pair{std::string("(2, 64)"), size_t{128}},
+                                      std::pair{std::string("(64,)"), size_t{64}},
+                                      std::pair{std::string("()"), size_t{1}}}) {
+    INFO(shape);
+    auto read = ReadNpy(ws.WriteFile("ok.npy", RawNpy(shape, values)));
+    INFO((read ? "" : read.error().message));
+    REQUIRE(read.has_value());
+    CHECK(read->data.size() == values);
+  }
+}
+
+}  // namespace edge::engine::testing
