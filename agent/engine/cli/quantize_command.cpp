@@ -28,6 +28,10 @@ void PrintText(const QuantizeArgs& a, const QuantizeReport& r) {
   for (const auto& f : r.float_nodes) {
     std::printf("  float: '%s' (%s): %s\n", f.name.c_str(), f.op_type.c_str(), f.reason.c_str());
   }
+  if (!r.saturated_biases.empty()) {
+    std::printf("  %zu int32 bias value(s) saturated (clamped to the int32 range):\n", r.saturated_biases.size());
+    for (const auto& b : r.saturated_biases) std::printf("    %s\n", b.c_str());
+  }
   std::printf("ranges from %lld calibration samples (%s); quality on %lld samples from %s:\n",
               static_cast<long long>(r.samples), a.method.c_str(), static_cast<long long>(r.quality.samples),
               r.quality.source.c_str());
@@ -51,6 +55,7 @@ void PrintJson(const QuantizeArgs& a, const QuantizeReport& r) {
   j["calibration_samples"] = r.samples;
   j["float_nodes"] = nlohmann::json::array();
   for (const auto& f : r.float_nodes) j["float_nodes"].push_back({{"name", f.name}, {"op_type", f.op_type}, {"reason", f.reason}});
+  j["saturated_biases"] = r.saturated_biases;
   j["quality"] = {{"samples", r.quality.samples}, {"source", r.quality.source}, {"outputs", nlohmann::json::array()}};
   for (const auto& o : r.quality.outputs) {
     nlohmann::json out = {{"name", o.name},           {"cosine", Number(o.cosine)},
@@ -62,11 +67,17 @@ void PrintJson(const QuantizeArgs& a, const QuantizeReport& r) {
   std::printf("%s\n", j.dump(2).c_str());
 }
 
+void PrintJsonError(const QuantizeArgs& a, const std::string& message) {
+  const nlohmann::json j = {{"out", a.out}, {"written", false}, {"error", message}};
+  std::printf("%s\n", j.dump(2).c_str());
+}
+
 int RunQuantize(const QuantizeArgs& a) {
   QuantizeOptions options = a.options;
   // Usage errors first (exit 2): a NaN compares false with everything and would turn a check off.
-  auto usage = [](const std::string& text) {
+  auto usage = [&a](const std::string& text) {
     std::fprintf(stderr, "error: %s\n", text.c_str());
+    if (a.json) PrintJsonError(a, text);
     return kExitUsage;
   };
   // Each tail drops (100 - P)% of the values, so below 50 the tails would overlap.
@@ -86,6 +97,8 @@ int RunQuantize(const QuantizeArgs& a) {
   options.method = a.method == "percentile" ? CalibrationMethod::kPercentile : CalibrationMethod::kMinMax;
   auto fail = [&a](const Error& e) {
     std::fprintf(stderr, "error: quantizing %s: %s\n", a.in.c_str(), e.message.c_str());
+    // --json readers get an object on stdout for a refusal too, not an empty stream.
+    if (a.json) PrintJsonError(a, e.message);
     return kExitError;
   };
   auto data = ReadNpy(a.calibration);

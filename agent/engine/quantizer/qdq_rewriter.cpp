@@ -133,6 +133,7 @@ class QdqRewriter {
     EDGE_TRY(AssignParams());
     EDGE_TRY(QuantizeWeights());
     InsertActivationQdq();
+    report.saturated_biases = std::move(saturated_biases_);
     return report;
   }
 
@@ -349,8 +350,14 @@ class QdqRewriter {
                             ") underflows to " + Short(double(s)) + "; the calibrated range of '" + n->input(0) +
                             "' is too small to quantize");
           }
-          bq->add_int32_data(static_cast<int32_t>(
-              std::clamp(std::nearbyint(double(bf[c]) / s), double(INT32_MIN), double(INT32_MAX))));
+          const double steps = std::nearbyint(double(bf[c]) / s);
+          if (steps < double(INT32_MIN) || steps > double(INT32_MAX)) {
+            // Clamped: the int8 node adds a different bias than the fp32 one.
+            saturated_biases_.push_back("'" + bname + "' channel " + std::to_string(c) + " (" + Short(double(bf[c])) +
+                                        " is " + Short(steps) + " steps of " + Short(double(s)) +
+                                        ", beyond int32)");
+          }
+          bq->add_int32_data(static_cast<int32_t>(std::clamp(steps, double(INT32_MIN), double(INT32_MAX))));
           bs->add_float_data(s);
           bz->add_int32_data(0);
         }
@@ -474,6 +481,7 @@ class QdqRewriter {
   std::map<std::string, int> producer_;
   std::set<int> selected_, fused_;
   std::map<std::string, QParamsF> params_;
+  std::vector<std::string> saturated_biases_;
   std::vector<onnx::NodeProto> weight_dq_;
 };
 

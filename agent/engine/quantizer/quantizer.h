@@ -161,6 +161,9 @@ struct QuantizeReport {
   int64_t samples = 0;             // calibration samples the ranges came from
   int64_t quantized_nodes = 0;     // nodes that run in int8
   std::vector<FloatNode> float_nodes;
+  // int32 biases clamped to the int32 range (input scale x weight scale too small for the
+  // bias): "'<name>' channel <c> (...)", one per channel. The quality bar usually catches them.
+  std::vector<std::string> saturated_biases;
   QualityReport quality;           // on held-out samples
   // Non-empty when a --min-* bar was missed: the message, and no output was written.
   std::string below_bar;
