@@ -1,5 +1,6 @@
 #include "agent/engine/npy_io.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -41,9 +42,21 @@ Result<NpyArray> ParseNpy(const std::string& bytes, const std::string& what) {
   }
   NpyArray a;
   const std::string dims = m[1];
-  std::regex num("[0-9]+");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it) {
-    const std::string d = it->str();
+  // Each comma-separated entry is a non-negative integer (a trailing comma ends a 1-D shape):
+  // "-1" is not read as 1, nor anything else skipped over.
+  size_t pos = 0;
+  while (pos <= dims.size()) {
+    const size_t comma = std::min(dims.find(',', pos), dims.size());
+    std::string d = dims.substr(pos, comma - pos);
+    d.erase(0, d.find_first_not_of(" \t"));
+    d.erase(d.find_last_not_of(" \t") + 1);
+    pos = comma + 1;
+    if (d.empty() && comma == dims.size()) break;  // after the last comma, or "()"
+    if (d.empty() || d.find_first_not_of("0123456789") != std::string::npos) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  what + ": header shape (" + dims + ") has dimension '" + d + "', not a non-negative integer" +
+                      (d.rfind('-', 0) == 0 ? " (a negative dimension)" : ""));
+    }
     if (d.size() > 12) return Fail(ErrorCode::kInvalidArgument, what + ": dimension too large");
     a.shape.push_back(std::stoll(d));
   }

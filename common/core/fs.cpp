@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -72,7 +73,12 @@ Status FsyncPath(const std::filesystem::path& path) {
   return Ok();
 }
 
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data, mode_t mode) {
+namespace {
+
+// Writes `data` to a temp file beside `path` and moves it into place: over whatever is there
+// (replace) or only when nothing is (renameat2 RENAME_NOREPLACE; link + unlink on filesystems
+// without it). Never leaves the temp file behind.
+Status WriteAndMove(const std::filesystem::path& path, std::string_view data, mode_t mode, bool replace) {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   const std::filesystem::path tmp = path.string() + TempSuffix();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -102,12 +108,36 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data,
     return Fail(IoError("fsync failed on", tmp, err));
   }
   ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return Fail(IoError("cannot rename into place", path, err));
+  if (replace) {
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return Fail(IoError("cannot rename into place", path, err));
+    }
+    return FsyncPath(dir);
+  }
+  int rc = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+  if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+    // No RENAME_NOREPLACE on this filesystem: link() refuses an existing name just the same.
+    rc = ::link(tmp.c_str(), path.c_str());
+  }
+  const int err = errno;
+  ::unlink(tmp.c_str());  // renamed away (a no-op then), linked (the second name goes) or failed
+  if (rc != 0) {
+    if (err == EEXIST) return Fail(ErrorCode::kAlreadyExists, path.string() + " already exists; not replaced");
+    return Fail(IoError("cannot move into place", path, err));
   }
   return FsyncPath(dir);
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data, mode_t mode) {
+  return WriteAndMove(path, data, mode, /*replace=*/true);
+}
+
+Status WriteFileNoReplace(const std::filesystem::path& path, std::string_view data, mode_t mode) {
+  return WriteAndMove(path, data, mode, /*replace=*/false);
 }
 
 Status ReplaceSymlink(const std::filesystem::path& target, const std::filesystem::path& link) {

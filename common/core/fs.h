@@ -16,6 +16,10 @@ Result<std::string> ReadFile(const std::filesystem::path& path, uint64_t max_byt
 // Writes `data` to a temp file beside `path`, fsyncs it, renames it over `path` and fsyncs the
 // directory: after a crash the file is either the old or the new content, never a mix.
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data, mode_t mode = 0644);
+// The same, but never replaces anything at `path` (a file, a directory, a dangling symlink),
+// even one created while the data was being written: the final move is renameat2 with
+// RENAME_NOREPLACE. Fails with kAlreadyExists then, with the temp file removed.
+Status WriteFileNoReplace(const std::filesystem::path& path, std::string_view data, mode_t mode = 0644);
 // Replaces (or creates) the symlink `link` → `target` atomically, with the same durability.
 Status ReplaceSymlink(const std::filesystem::path& target, const std::filesystem::path& link);
 Status FsyncPath(const std::filesystem::path& path);

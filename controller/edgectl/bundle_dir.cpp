@@ -199,6 +199,19 @@ Result<VerifiedBundle> VerifyBundle(const std::filesystem::path& bundle, const s
   EDGE_ASSIGN_OR_RETURN(auto text, fs::ReadFile(bundle / "envelope.json", bundle::kMaxEnvelopeBytes));
   EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(text));
   EDGE_ASSIGN_OR_RETURN(auto manifest, bundle::VerifyManifest(envelope, policy, now));
+  // manifest.json is a readable copy of the signed payload, and people read it (the quality
+  // figures): a copy edited after signing must not pass for what was signed.
+  const auto manifest_path = bundle / "manifest.json";
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(manifest_path, ec))) {
+    auto on_disk = fs::ReadFile(manifest_path, bundle::kMaxEnvelopeBytes);
+    if (!on_disk || *on_disk != envelope.payload) {
+      return Fail(ErrorCode::kPermissionDenied,
+                  manifest_path.string() +
+                      " differs from the signed manifest inside envelope.json (the bytes the signatures cover): it "
+                      "was changed after signing; only the envelope's payload is what was signed");
+    }
+  }
   for (const auto& b : manifest.blobs) EDGE_TRY(bundle::CheckBlobFile(b, bundle / "blobs" / b.digest));
   EDGE_TRY(PreflightVerified(manifest, bundle / "blobs"));
   return VerifiedBundle{manifest, text, policy};

@@ -10,15 +10,56 @@
 
 namespace edge::edgectl {
 
+namespace {
+
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+}  // namespace
+
 Result<MeasuredQuality> MeasureBundleQuality(const std::filesystem::path& model, const BundleQualityCheck& check) {
-  EDGE_ASSIGN_OR_RETURN(auto reference, engine::Model::LoadFile(check.reference_model.string()));
+  const std::string ref_name = check.reference_model.string();
+  for (const auto& [bar, what] : {std::pair{check.min_snr_db, "--min-snr"}, std::pair{check.min_top1_percent, "--min-top1"}}) {
+    if (bar && !std::isfinite(*bar)) {
+      return Fail(ErrorCode::kInvalidArgument, std::string(what) + " must be a finite number");
+    }
+  }
+  // The figures say how far the bundle's model is from its fp32 original: the model itself, or
+  // any quantized model, as the "reference" would record a perfect score that means nothing.
+  std::error_code ec;
+  if (std::filesystem::equivalent(check.reference_model, model, ec)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "--reference-model " + ref_name + " is the bundle's --model itself (" + model.string() +
+                    "): give the fp32 model it was quantized from");
+  }
+  EDGE_ASSIGN_OR_RETURN(auto ref_quantization, engine::QuantizationOf(ref_name));
+  if (ref_quantization) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "--reference-model " + ref_name + " is already quantized (" + std::to_string(ref_quantization->nodes) +
+                    " quantization node(s), the first " + ref_quantization->first_node +
+                    "): the reference must be the fp32 model the bundle's model was quantized from");
+  }
+  EDGE_ASSIGN_OR_RETURN(auto reference, engine::Model::LoadFile(ref_name));
   EDGE_ASSIGN_OR_RETURN(auto candidate, engine::Model::LoadFile(model.string()));
   EDGE_ASSIGN_OR_RETURN(auto samples, engine::ReadNpy(check.eval_data.string()));
   if (reference->inputs().size() != 1) {
-    return Fail(ErrorCode::kInvalidArgument,
-                check.reference_model.string() + ": quality is measured for single-input models only");
+    return Fail(ErrorCode::kInvalidArgument, ref_name + ": quality is measured for single-input models only");
   }
-  EDGE_TRY(engine::ValidateSamples(reference->inputs()[0], samples, "eval data " + check.eval_data.string(), false));
+  const auto& ref_input = reference->inputs()[0];
+  if (candidate->inputs().size() != 1 || candidate->inputs()[0].shape != ref_input.shape) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "--reference-model " + ref_name + "'s input '" + ref_input.name + "' is " + ShapeText(ref_input.shape) +
+                    " but --model " + model.string() + " has " +
+                    (candidate->inputs().size() == 1 ? "input '" + candidate->inputs()[0].name + "' " +
+                                                           ShapeText(candidate->inputs()[0].shape)
+                                                     : std::to_string(candidate->inputs().size()) + " inputs") +
+                    ": not the model it was quantized from");
+  }
+  auto valid = engine::ValidateSamples(ref_input, samples, "eval data " + check.eval_data.string(), false);
+  if (!valid) return Fail(valid.error().Wrap("against --reference-model " + ref_name + "'s input"));
   auto quality = engine::MeasureQuality(reference, candidate, samples);
   if (!quality) return Fail(quality.error().Wrap("comparing " + model.string() + " with " + check.reference_model.string()));
   MeasuredQuality measured;

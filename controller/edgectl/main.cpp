@@ -1,4 +1,5 @@
 // edgectl: the operator's command line. Verb-noun, like kubectl (docs/cli.md).
+#include <cmath>
 #include <algorithm>
 #include <iostream>
 #include <vector>
@@ -244,6 +245,13 @@ int main(int argc, char** argv) {
         build.blobs.push_back({role, spec.substr(eq + 1), "application/octet-stream"});
       }
       build.check_model = !skip_model_checks;
+      for (const auto& [bar, what] : {std::pair{quality_check.min_snr_db, "--min-snr"},
+                                      std::pair{quality_check.min_top1_percent, "--min-top1"}}) {
+        if (bar && !std::isfinite(*bar)) {
+          std::cerr << "edgectl: " << what << " must be a finite number\n";
+          return kExitUsage;
+        }
+      }
       if (!quality_check.eval_data.empty()) {
         // Measured before anything is written: a model below its bar leaves no bundle behind.
         auto measured = MeasureBundleQuality(model_file, quality_check);
@@ -306,6 +314,11 @@ int main(int argc, char** argv) {
       std::cerr << "OK: " << v->manifest.name << ":" << v->manifest.version << " security_version "
                 << v->manifest.security_version << ", " << v->manifest.blobs.size() << " blob(s) verified against trust policy v"
                 << v->policy.version << "\n";
+      if (v->manifest.quality) {
+        std::cerr << "quality (from the signed payload, reference sha256 " << v->manifest.quality->reference_digest
+                  << ", eval data sha256 " << v->manifest.quality->eval_digest << "):\n"
+                  << DescribeQuality(*v->manifest.quality);
+      }
       return kExitOk;
     };
   });

@@ -18,6 +18,7 @@ namespace {
 struct QuantizeArgs {
   std::string in, calibration, eval, out, method = "minmax";
   QuantizeOptions options;
+  std::optional<double> min_snr;  // as given; unset: kDefaultMinSnrDb, 0: no SNR bar
   bool json = false;
 };
 
@@ -26,6 +27,10 @@ void PrintText(const QuantizeArgs& a, const QuantizeReport& r) {
               a.out.c_str(), static_cast<long long>(r.quantized_nodes), r.float_nodes.size());
   for (const auto& f : r.float_nodes) {
     std::printf("  float: '%s' (%s): %s\n", f.name.c_str(), f.op_type.c_str(), f.reason.c_str());
+  }
+  if (!r.saturated_biases.empty()) {
+    std::printf("  %zu int32 bias value(s) saturated (clamped to the int32 range):\n", r.saturated_biases.size());
+    for (const auto& b : r.saturated_biases) std::printf("    %s\n", b.c_str());
   }
   std::printf("ranges from %lld calibration samples (%s); quality on %lld samples from %s:\n",
               static_cast<long long>(r.samples), a.method.c_str(), static_cast<long long>(r.quality.samples),
@@ -50,6 +55,7 @@ void PrintJson(const QuantizeArgs& a, const QuantizeReport& r) {
   j["calibration_samples"] = r.samples;
   j["float_nodes"] = nlohmann::json::array();
   for (const auto& f : r.float_nodes) j["float_nodes"].push_back({{"name", f.name}, {"op_type", f.op_type}, {"reason", f.reason}});
+  j["saturated_biases"] = r.saturated_biases;
   j["quality"] = {{"samples", r.quality.samples}, {"source", r.quality.source}, {"outputs", nlohmann::json::array()}};
   for (const auto& o : r.quality.outputs) {
     nlohmann::json out = {{"name", o.name},           {"cosine", Number(o.cosine)},
@@ -61,11 +67,38 @@ void PrintJson(const QuantizeArgs& a, const QuantizeReport& r) {
   std::printf("%s\n", j.dump(2).c_str());
 }
 
+void PrintJsonError(const QuantizeArgs& a, const std::string& message) {
+  const nlohmann::json j = {{"out", a.out}, {"written", false}, {"error", message}};
+  std::printf("%s\n", j.dump(2).c_str());
+}
+
 int RunQuantize(const QuantizeArgs& a) {
   QuantizeOptions options = a.options;
+  // Usage errors first (exit 2): a NaN compares false with everything and would turn a check off.
+  auto usage = [&a](const std::string& text) {
+    std::fprintf(stderr, "error: %s\n", text.c_str());
+    if (a.json) PrintJsonError(a, text);
+    return kExitUsage;
+  };
+  // Each tail drops (100 - P)% of the values, so below 50 the tails would overlap.
+  if (!(options.percentile >= 50.0 && options.percentile <= 100.0)) {
+    return usage("--percentile " + std::to_string(options.percentile) +
+                 " is not a number in [50, 100] (the share of values kept inside each range)");
+  }
+  if (a.min_snr && !std::isfinite(*a.min_snr)) return usage("--min-snr must be a finite number of dB (0 turns the bar off)");
+  if (options.min_top1_percent && !std::isfinite(*options.min_top1_percent)) {
+    return usage("--min-top1 must be a finite percentage in [0, 100]");
+  }
+  if (a.out.empty()) return usage("--out is empty: name the file to write");
+  options.min_snr_db = !a.min_snr ? std::optional<double>(kDefaultMinSnrDb)
+                                  : (*a.min_snr == 0.0 ? std::nullopt : std::optional<double>(*a.min_snr));
+  options.calibration_path = a.calibration;
+  options.eval_path = a.eval;
   options.method = a.method == "percentile" ? CalibrationMethod::kPercentile : CalibrationMethod::kMinMax;
   auto fail = [&a](const Error& e) {
     std::fprintf(stderr, "error: quantizing %s: %s\n", a.in.c_str(), e.message.c_str());
+    // --json readers get an object on stdout for a refusal too, not an empty stream.
+    if (a.json) PrintJsonError(a, e.message);
     return kExitError;
   };
   auto data = ReadNpy(a.calibration);
@@ -85,8 +118,9 @@ int RunQuantize(const QuantizeArgs& a) {
     PrintText(a, *report);
   }
   if (!report->below_bar.empty()) {
-    std::fprintf(stderr, "error: quantizing %s: quality below the bar: %s; nothing written to %s\n", a.in.c_str(),
-                 report->below_bar.c_str(), a.out.c_str());
+    std::fprintf(stderr, "error: quantizing %s: quality below the bar: %s; nothing written to %s%s\n", a.in.c_str(),
+                 report->below_bar.c_str(), a.out.c_str(),
+                 a.min_snr ? "" : " (20 dB is the default --min-snr; --min-snr 0 turns it off)");
     return kExitQualityBelowBar;
   }
   return kExitOk;
@@ -107,9 +141,9 @@ void RegisterQuantizeCommand(CLI::App& model, int& exit_code) {
                   "max(10, 20%) calibration samples)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--method", q->method, "calibration: minmax or percentile")->check(CLI::IsMember({"minmax", "percentile"}));
-  cmd->add_option("--percentile", q->options.percentile, "percentile kept by --method percentile (default 99.99)")
-      ->check(CLI::Range(50.0, 100.0));
-  cmd->add_option("--min-snr", q->options.min_snr_db, "fail (exit 3, nothing written) if any output's held-out SNR is below DB");
+  cmd->add_option("--percentile", q->options.percentile, "percentile kept by --method percentile, in [50, 100] (default 99.99)");
+  cmd->add_option("--min-snr", q->min_snr,
+                  "fail (exit 3, nothing written) if any output's held-out SNR is below DB (default 20; 0: no bar)");
   cmd->add_option("--min-top1", q->options.min_top1_percent,
                   "fail (exit 3, nothing written) if a classifier output's held-out top-1 agreement is below PCT")
       ->check(CLI::Range(0.0, 100.0));

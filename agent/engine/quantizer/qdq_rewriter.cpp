@@ -5,6 +5,7 @@
 // their input's parameters so that quantization commutes with them.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -32,6 +33,12 @@ struct QParamsF {
   float scale = 1.0f;
   int32_t zero_point = 0;
 };
+
+std::string Short(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
 
 QParamsF ActivationParams(TensorRange r) {
   const float lo = std::min(0.0f, r.lo), hi = std::max(0.0f, r.hi);
@@ -123,9 +130,10 @@ class QdqRewriter {
                   "nothing to quantize: none of the graph's " + std::to_string(g_.node_size()) +
                       " node(s) can run in int8; " + first);
     }
-    AssignParams();
+    EDGE_TRY(AssignParams());
     EDGE_TRY(QuantizeWeights());
     InsertActivationQdq();
+    report.saturated_biases = std::move(saturated_biases_);
     return report;
   }
 
@@ -142,9 +150,10 @@ class QdqRewriter {
 
   bool Quantizable(const onnx::NodeProto& n) const { return WhyFloat(n).empty(); }
 
-  // Empty when `n` can run in int8; otherwise why it stays float, for the report.
+  // Empty when `n` can run in int8; otherwise why it stays float, for the report. The op's own
+  // reason comes first: a Softmax that writes the graph output has no int8 form either way.
   std::string WhyFloat(const onnx::NodeProto& n) const {
-    const std::string& op = n.op_type();
+    if (std::string own = WhyOpFloat(n); !own.empty()) return own;
     if (!options_.quantize_outputs) {
       for (const auto& out : n.output()) {
         if (graph_outputs_.count(out) != 0) {
@@ -153,6 +162,12 @@ class QdqRewriter {
         }
       }
     }
+    return "";
+  }
+
+  // Why the op itself, wherever it sits in the graph, cannot run in int8; empty when it can.
+  std::string WhyOpFloat(const onnx::NodeProto& n) const {
+    const std::string& op = n.op_type();
     if (kWeightOps.count(op) != 0) {
       if (n.input_size() < 2 || inits_.count(n.input(1)) == 0) {
         return "its weight '" + (n.input_size() < 2 ? std::string() : n.input(1)) + "' is computed, not a constant";
@@ -204,10 +219,20 @@ class QdqRewriter {
     }
   }
 
-  void AssignParams() {
+  // A range that is not zero but below kMinQuantizableMagnitude would give a denormal (or zero)
+  // int8 scale, and the int32 bias scale (input scale x weight scale) would underflow to zero.
+  Status AssignParams() {
     for (const auto& t : tensors_) {
       auto it = ranges_.find(t);
-      params_[t] = ActivationParams(it != ranges_.end() ? it->second : TensorRange{});
+      const TensorRange r = it != ranges_.end() ? it->second : TensorRange{};
+      const float peak = std::max(std::fabs(r.lo), std::fabs(r.hi));
+      if (peak > 0.0f && peak < kMinQuantizableMagnitude) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    "tensor '" + t + "' has a calibrated range too small to quantize: its peak |value| is " +
+                        Short(double(peak)) + ", below " + Short(double(kMinQuantizableMagnitude)) +
+                        ", so its int8 scale would underflow; is the calibration data in the model's units?");
+      }
+      params_[t] = ActivationParams(r);
     }
     // Movement ops pass their input's parameters on (nodes are in topological order).
     for (int i = 0; i < g_.node_size(); ++i) {
@@ -215,6 +240,7 @@ class QdqRewriter {
       if (selected_.count(i) == 0 || kMovementOps.count(n.op_type()) == 0) continue;
       if (params_.count(n.input(0)) != 0) params_[n.output(0)] = params_[n.input(0)];
     }
+    return Ok();
   }
 
   std::string Unique(const std::string& base) {
@@ -317,8 +343,21 @@ class QdqRewriter {
         bz->add_dims(channels);
         for (int64_t c = 0; c < channels; ++c) {
           const float s = xp->second.scale * scales[c];
-          bq->add_int32_data(static_cast<int32_t>(
-              std::clamp(std::nearbyint(double(bf[c]) / s), double(INT32_MIN), double(INT32_MAX))));
+          if (!std::isnormal(s)) {
+            return Fail(ErrorCode::kInvalidArgument,
+                        "bias '" + bname + "' channel " + std::to_string(c) + ": its int32 scale (input scale " +
+                            Short(double(xp->second.scale)) + " x weight scale " + Short(double(scales[c])) +
+                            ") underflows to " + Short(double(s)) + "; the calibrated range of '" + n->input(0) +
+                            "' is too small to quantize");
+          }
+          const double steps = std::nearbyint(double(bf[c]) / s);
+          if (steps < double(INT32_MIN) || steps > double(INT32_MAX)) {
+            // Clamped: the int8 node adds a different bias than the fp32 one.
+            saturated_biases_.push_back("'" + bname + "' channel " + std::to_string(c) + " (" + Short(double(bf[c])) +
+                                        " is " + Short(steps) + " steps of " + Short(double(s)) +
+                                        ", beyond int32)");
+          }
+          bq->add_int32_data(static_cast<int32_t>(std::clamp(steps, double(INT32_MIN), double(INT32_MAX))));
           bs->add_float_data(s);
           bz->add_int32_data(0);
         }
@@ -442,6 +481,7 @@ class QdqRewriter {
   std::map<std::string, int> producer_;
   std::set<int> selected_, fused_;
   std::map<std::string, QParamsF> params_;
+  std::vector<std::string> saturated_biases_;
   std::vector<onnx::NodeProto> weight_dq_;
 };
 

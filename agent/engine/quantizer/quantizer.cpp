@@ -63,16 +63,31 @@ std::optional<Quantization> QuantizationOfModel(const onnx::ModelProto& model) {
   return q;
 }
 
-// The input is never replaced (compared by filesystem identity, so "./d/../m.onnx" and a hard
-// link count as the input), and an existing file only with --force.
-Status CheckOutputPath(const std::string& in_path, const std::string& out_path, bool force) {
+// Checked before any work. --out is never empty or a directory, never one of the files the run
+// reads (compared by filesystem identity, so "./d/../m.onnx", a symlink and a hard link count as
+// that file), and an existing one (a dangling symlink too) only with --force.
+Status CheckOutputPath(const std::string& in_path, const std::string& out_path, const QuantizeOptions& options) {
+  namespace sfs = std::filesystem;
+  if (out_path.empty()) return Fail(ErrorCode::kInvalidArgument, "--out is empty: name the file to write");
   std::error_code ec;
-  const bool exists = std::filesystem::exists(out_path, ec);
-  if (exists && std::filesystem::equivalent(in_path, out_path, ec)) {
-    return Fail(ErrorCode::kAlreadyExists,
-                "--out " + out_path + " is the input model itself; refusing to overwrite the fp32 original: choose another --out");
+  if (sfs::is_directory(out_path, ec)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "--out " + out_path + " is a directory; name a file to write (e.g. " +
+                    (sfs::path(out_path) / "model.qdq.onnx").string() + ")");
   }
-  if (exists && !force) {
+  const bool exists = sfs::exists(sfs::symlink_status(out_path, ec));
+  const std::pair<const std::string*, const char*> inputs[] = {
+      {&in_path, "the input model itself; refusing to overwrite the fp32 original"},
+      {&options.calibration_path, "the --calibration data file"},
+      {&options.eval_path, "the --eval data file"}};
+  for (const auto& [path, what] : inputs) {
+    std::error_code eq;
+    if (exists && !path->empty() && sfs::equivalent(*path, out_path, eq)) {
+      return Fail(ErrorCode::kAlreadyExists,
+                  "--out " + out_path + " is " + what + " (" + *path + "), refused even with --force: choose another --out");
+    }
+  }
+  if (exists && !options.force) {
     return Fail(ErrorCode::kAlreadyExists, "--out " + out_path + " already exists; pass --force to replace it");
   }
   return Ok();
@@ -96,7 +111,17 @@ Result<std::optional<Quantization>> QuantizationOf(const std::string& path) {
 
 Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray& calibration,
                                      const std::string& out_path, const QuantizeOptions& options) {
-  EDGE_TRY(CheckOutputPath(in_path, out_path, options.force));
+  EDGE_TRY(CheckOutputPath(in_path, out_path, options));
+  if (options.method == CalibrationMethod::kPercentile && !(options.percentile >= 50.0 && options.percentile <= 100.0)) {
+    return Fail(ErrorCode::kInvalidArgument, "percentile " + std::to_string(options.percentile) +
+                                                 " is not a number in [50, 100]");
+  }
+  if (options.min_snr_db && !std::isfinite(*options.min_snr_db)) {
+    return Fail(ErrorCode::kInvalidArgument, "the SNR bar must be a finite number of dB");
+  }
+  if (options.min_top1_percent && !std::isfinite(*options.min_top1_percent)) {
+    return Fail(ErrorCode::kInvalidArgument, "the top-1 bar must be a finite percentage");
+  }
   EDGE_ASSIGN_OR_RETURN(auto model, ReadOnnxProto(in_path));
   if (auto q = QuantizationOfModel(model); q && !options.requantize) {
     return Fail(ErrorCode::kFailedPrecondition,
@@ -157,15 +182,17 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray&
   EDGE_ASSIGN_OR_RETURN(report.quality, MeasureQuality(fp32, int8, *held_out));
   report.quality.source = source;
   report.below_bar = MissedQualityBar(report.quality, options.min_snr_db, options.min_top1_percent);
-  if (!report.below_bar.empty()) {
-    // Nothing written; an older file the user agreed to replace (--force) goes too, so that no
-    // stale model sits at out_path looking like this run's result.
-    std::error_code ec;
-    if (options.force) std::filesystem::remove(out_path, ec);
-    return report;
+  // A run that misses a bar writes nothing and removes nothing: an existing --out stays.
+  if (!report.below_bar.empty()) return report;
+  // A temp file beside the output moved into place: never a partial model at out_path. Without
+  // --force the move refuses a file that appeared at out_path while this run was working.
+  if (options.force) {
+    EDGE_TRY(fs::WriteFileAtomic(out_path, bytes));
+  } else if (auto st = fs::WriteFileNoReplace(out_path, bytes); !st) {
+    if (st.error().code != ErrorCode::kAlreadyExists) return Fail(st.error());
+    return Fail(ErrorCode::kAlreadyExists,
+                "--out " + out_path + " appeared while quantizing; not replaced (pass --force to replace it)");
   }
-  // A temp file beside the output renamed over it: never a partial model at out_path.
-  EDGE_TRY(fs::WriteFileAtomic(out_path, bytes));
   return report;
 }
 

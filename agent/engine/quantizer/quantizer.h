@@ -21,6 +21,10 @@ namespace edge::engine {
 
 enum class CalibrationMethod { kMinMax, kPercentile };
 
+// The default --min-snr: the fp32 zoo models quantize to 35-54 dB; below 20 dB (an error a
+// tenth of the signal's amplitude) the outputs no longer mean what the fp32 model's did.
+inline constexpr double kDefaultMinSnrDb = 20.0;
+
 struct QuantizeOptions {
   CalibrationMethod method = CalibrationMethod::kMinMax;
   double percentile = 99.99;  // kPercentile: keep this share of values inside the range
@@ -39,8 +43,12 @@ struct QuantizeOptions {
   // Held-out samples for the quality report; null: the last part of the calibration data
   // (HoldOutSplit) is held out and never used for ranges.
   const NpyArray* eval = nullptr;
-  // Bars: when the held-out quality is below one, nothing is written (QuantizeReport::below_bar).
-  std::optional<double> min_snr_db;        // the lowest SNR over all outputs
+  // The files the data came from, when known (the CLI sets them): --out is never one of them.
+  std::string calibration_path, eval_path;
+  // Bars: when the held-out quality is below one, nothing is written and nothing is removed
+  // (QuantizeReport::below_bar). The SNR bar is on by default (kDefaultMinSnrDb): a model whose
+  // held-out SNR is that low has lost its function, and nothing else would catch it.
+  std::optional<double> min_snr_db = kDefaultMinSnrDb;  // the lowest SNR over all outputs
   std::optional<double> min_top1_percent;  // the lowest top-1 agreement over classifier outputs
 };
 
@@ -99,6 +107,10 @@ struct HoldOutSplit {
 Result<HoldOutSplit> SplitHeldOut(const NpyArray& data, SampleLayout layout);
 
 // ------------------------------------------------------------------ calibration
+// A tensor whose calibrated range is not zero but whose peak |value| is below this is refused:
+// its int8 scale would be a denormal and its int32 bias scale would underflow to zero.
+inline constexpr float kMinQuantizableMagnitude = 1e-30f;
+
 // Per-tensor ranges observed on calibration data.
 struct TensorRange {
   float lo = 0.0f, hi = 0.0f;
@@ -149,6 +161,9 @@ struct QuantizeReport {
   int64_t samples = 0;             // calibration samples the ranges came from
   int64_t quantized_nodes = 0;     // nodes that run in int8
   std::vector<FloatNode> float_nodes;
+  // int32 biases clamped to the int32 range (input scale x weight scale too small for the
+  // bias): "'<name>' channel <c> (...)", one per channel. The quality bar usually catches them.
+  std::vector<std::string> saturated_biases;
   QualityReport quality;           // on held-out samples
   // Non-empty when a --min-* bar was missed: the message, and no output was written.
   std::string below_bar;
@@ -156,8 +171,10 @@ struct QuantizeReport {
 
 // Refuses (kFailedPrecondition, naming a quantization node) a model QuantizationOf finds
 // quantized, unless options.requantize; refuses bad sample data (ValidateSamples), an output
-// path that is the input (by filesystem identity) or that exists without options.force, and a
-// model in which no node can run in int8. The output is written atomically, only on success.
+// path that is empty, a directory, the input model or the calibration/eval file (by filesystem
+// identity) or that exists without options.force, and a model in which no node can run in
+// int8. The output is written atomically, only on success; without options.force a file that
+// appears at out_path meanwhile is not replaced (refused).
 Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray& calibration,
                                      const std::string& out_path, const QuantizeOptions& options);
 

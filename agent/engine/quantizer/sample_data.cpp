@@ -127,7 +127,8 @@ Result<SampleLayout> ValidateSamples(const TensorInfo& input, const NpyArray& da
               what + " has " + std::to_string(outliers.size()) + " outlier sample(s) (" + list +
                   "): peak |value| over " + std::to_string(static_cast<int>(kOutlierPeakRatio)) +
                   "x the median sample's, which would stretch every range and round real inputs to a few "
-                  "int8 steps; remove them, or pass --allow-outliers (with --method percentile) to keep them");
+                  "int8 steps: remove those samples from the " + what + " (or pass --allow-outliers to calibrate "
+                  "on them anyway; the quality bar still applies)");
 }
 
 int64_t SamplesAlsoIn(const NpyArray& eval, const NpyArray& calibration, int64_t per_sample) {

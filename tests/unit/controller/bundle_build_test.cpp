@@ -2,6 +2,7 @@
 // load, a self-test that is not this model's) and leaves no output behind when it fails;
 // `bundle verify` says so of a bundle built without those checks.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <fstream>
 #include <iterator>
 
@@ -237,4 +238,40 @@ TEST_CASE("bundle build with eval data records the measured quality in the signe
   auto foreign = edgectl::MeasureBundleQuality(b.model, check);
   REQUIRE_FALSE(foreign);
   CHECK_THAT(foreign.error().message, Contains("is [100, 64]") && Contains("expected [N, 3, 32, 32]"));
+}
+
+TEST_CASE("bundle build refuses a reference model that is quantized or the bundle's own model",
+          "[edgectl][bundle_build]") {
+  Build b(Zoo("resnet8.qdq.onnx"));
+  edgectl::BundleQualityCheck check;
+  check.eval_data = rt::ZooPath("resnet8.eval.npy");
+  // The bundle's model itself: another spelling and a symlink are the same file.
+  stdfs::create_symlink(b.model, b.dir / "link.onnx");
+  for (const auto& ref : {b.model, b.dir / "." / "model.onnx", b.dir / "link.onnx"}) {
+    INFO(ref.string());
+    check.reference_model = ref;
+    auto same = edgectl::MeasureBundleQuality(b.model, check);
+    REQUIRE_FALSE(same);
+    CHECK_THAT(same.error().message, Contains("is the bundle's --model itself"));
+  }
+  // Any quantized model as the "fp32" reference (a copy of the int8 model, another int8 model).
+  rt::WriteBytes(b.dir / "copy.onnx", Zoo("resnet8.qdq.onnx"));
+  for (const auto& ref : {b.dir / "copy.onnx", stdfs::path(rt::ZooPath("mlp_anomaly.qdq.onnx"))}) {
+    INFO(ref.string());
+    check.reference_model = ref;
+    auto quantized = edgectl::MeasureBundleQuality(b.model, check);
+    REQUIRE_FALSE(quantized);
+    CHECK_THAT(quantized.error().message, Contains("is already quantized") && Contains("fp32 model"));
+  }
+  // A reference whose input differs: the message says it is the reference model's input.
+  check.reference_model = rt::ZooPath("mlp_anomaly.onnx");
+  auto other = edgectl::MeasureBundleQuality(b.model, check);
+  REQUIRE_FALSE(other);
+  CHECK_THAT(other.error().message, Contains("--reference-model") && Contains("'s input") && Contains("[1, 64]"));
+  // NaN bars are refused.
+  check.reference_model = rt::ZooPath("resnet8.onnx");
+  check.min_snr_db = std::nan("");
+  auto nan = edgectl::MeasureBundleQuality(b.model, check);
+  REQUIRE_FALSE(nan);
+  CHECK_THAT(nan.error().message, Contains("--min-snr must be a finite number"));
 }

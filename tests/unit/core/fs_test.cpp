@@ -83,3 +83,26 @@ TEST_CASE("CreateDirectories is mkdir -p with a mode", "[fs]") {
   CHECK(fs::FsyncPath(deep));
   CHECK_FALSE(fs::FsyncPath(dir / "absent"));
 }
+
+TEST_CASE("WriteFileNoReplace creates a file but never replaces one, a directory or a dangling symlink", "[fs]") {
+  TempDir dir;
+  const auto path = dir / "out.bin";
+  REQUIRE(fs::WriteFileNoReplace(path, "new"));
+  CHECK(fs::ReadFile(path, 100).value() == "new");
+  // Something that appeared at the path (here: before the call) is left as it was.
+  auto again = fs::WriteFileNoReplace(path, "other");
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == ErrorCode::kAlreadyExists);
+  CHECK(fs::ReadFile(path, 100).value() == "new");
+  stdfs::create_symlink(dir / "nowhere", dir / "dangling");
+  auto link = fs::WriteFileNoReplace(dir / "dangling", "x");
+  REQUIRE_FALSE(link);
+  CHECK(link.error().code == ErrorCode::kAlreadyExists);
+  CHECK(stdfs::is_symlink(stdfs::symlink_status(dir / "dangling")));
+  CHECK_FALSE(stdfs::exists(dir / "nowhere"));
+  stdfs::create_directory(dir / "d");
+  REQUIRE_FALSE(fs::WriteFileNoReplace(dir / "d", "x"));
+  CHECK(stdfs::is_directory(dir / "d"));
+  // No temp file is left behind: out.bin, dangling, d.
+  CHECK(CountEntries(dir.path()) == 3);
+}

@@ -136,7 +136,7 @@ TEST_CASE("quantize refuses one sample x1e4 among 100 naming it", "[quantizer][r
   for (int64_t i = 0; i < per; ++i) data.data[37 * per + i] *= 1e4f;
   const auto path = ws.Write("corrupt.npy", data);
   ExpectRefused(ws, ws.Path("model.onnx"), path, ws.Path("out.onnx"),
-                {"1 outlier sample(s) (37)", "--allow-outliers"});
+                {"1 outlier sample(s) (37)", "remove those samples from the calibration data", "--allow-outliers"});
   // The same data without the corrupted sample quantizes well.
   data.data.erase(data.data.begin() + 37 * per, data.data.begin() + 38 * per);
   data.shape[0] = 99;
@@ -244,6 +244,148 @@ TEST_CASE("quantize refuses --eval data that is the calibration data itself", "[
   auto report = QuantizeModel(ws.Path("model.onnx"), eval, ws.Path("out.onnx"), options);
   REQUIRE(report.has_value());
   CHECK_THAT(report->quality.source, Contains("(3 of them also calibration samples)"));
+}
+
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+
+TEST_CASE("quantize refuses --out that is empty, a directory, or the calibration or eval file", "[quantizer][refusal]") {
+  Workspace ws("mlp_anomaly");
+  fs::create_directories(ws.Path("sub"));
+  ws.WriteFile("sub/keep", "");
+  fs::copy_file(ZooPath("mlp_anomaly.eval.npy"), ws.Path("eval.npy"));
+  const NpyArray eval = ReadOrDie(ws.Path("eval.npy"));
+  QuantizeOptions options;
+  options.force = true;  // none of these even with --force
+  options.calibration_path = ws.Path("calib.npy");
+  options.eval_path = ws.Path("eval.npy");
+  options.eval = &eval;
+  ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), "", {"--out is empty"}, options);
+  ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), ws.Path("sub"), {"is a directory"}, options);
+  ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), ws.Path("sub/"), {"is a directory"}, options);
+  fs::create_symlink(ws.Path("calib.npy"), ws.Path("calib-link.npy"));
+  fs::create_hard_link(ws.Path("eval.npy"), ws.Path("eval-hard.npy"));
+  for (const auto& out : {ws.Path("calib.npy"), ws.Path("sub/../calib.npy"), ws.Path("calib-link.npy")}) {
+    INFO(out);
+    ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), out, {"is the --calibration data file"}, options);
+  }
+  for (const auto& out : {ws.Path("eval.npy"), ws.Path("./eval.npy"), ws.Path("eval-hard.npy")}) {
+    INFO(out);
+    ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), out, {"is the --eval data file"}, options);
+  }
+  CHECK(fs::is_symlink(ws.Path("calib-link.npy")));
+}
+
+TEST_CASE("quantize without --force refuses a dangling symlink at --out", "[quantizer][refusal]") {
+  Workspace ws("mlp_anomaly");
+  fs::create_symlink(ws.Path("nowhere.onnx"), ws.Path("out.onnx"));
+  ExpectRefused(ws, ws.Path("model.onnx"), ws.Path("calib.npy"), ws.Path("out.onnx"), {"already exists", "--force"});
+  CHECK(fs::is_symlink(fs::symlink_status(ws.Path("out.onnx"))));
+  CHECK_FALSE(fs::exists(ws.Path("nowhere.onnx")));
+}
+
+TEST_CASE("quantize with --force that misses a bar leaves an existing --out as it was", "[quantizer][refusal]") {
+  Workspace ws("mlp_anomaly");
+  ws.WriteFile("out.onnx", "the user's older model");
+  QuantizeOptions options;
+  options.force = true;
+  options.min_snr_db = 500.0;
+  ws.Snapshot();
+  auto report = QuantizeModel(ws.Path("model.onnx"), ReadOrDie(ws.Path("calib.npy")), ws.Path("out.onnx"), options);
+  REQUIRE(report.has_value());
+  CHECK_THAT(report->below_bar, Contains("< --min-snr 500.0"));
+  ws.CheckUntouched();
+}
+
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+
+TEST_CASE("quantize misses the default 20 dB bar on a ruined model and writes nothing", "[quantizer][refusal]") {
+  Workspace ws("mlp_anomaly");
+  const QuantizeOptions defaults;
+  REQUIRE(defaults.min_snr_db == kDefaultMinSnrDb);
+  // Half the samples x1e4, calibrated on anyway: every range stretched 1e4-fold.
+  NpyArray data = ReadOrDie(ZooPath("mlp_anomaly.eval.npy"));
+  for (int64_t s = 0; s < data.shape[0]; s += 2)
+    for (int64_t i = 0; i < 64; ++i) data.data[s * 64 + i] *= 1e4f;
+  QuantizeOptions outliers;
+  outliers.allow_outliers = true;
+  // --percentile 50: each range keeps only the middle half of the values.
+  QuantizeOptions median;
+  median.method = CalibrationMethod::kPercentile;
+  median.percentile = 50.0;
+  const NpyArray calib = ReadOrDie(ws.Path("calib.npy"));
+  for (const auto& [options, samples] : {std::pair<QuantizeOptions, const NpyArray*>{outliers, &data}, {median, &calib}}) {
+    ws.Snapshot();
+    auto report = QuantizeModel(ws.Path("model.onnx"), *samples, ws.Path("out.onnx"), options);
+    REQUIRE(report.has_value());
+    CHECK_THAT(report->below_bar, Contains("< --min-snr 20.0"));
+    ws.CheckUntouched();
+    CHECK_FALSE(fs::exists(ws.Path("out.onnx")));
+    // The bar turned off explicitly: written, with the poor figures in the report.
+    QuantizeOptions off = options;
+    off.min_snr_db = std::nullopt;
+    report = QuantizeModel(ws.Path("model.onnx"), *samples, ws.Path("out.onnx"), off);
+    REQUIRE(report.has_value());
+    CHECK(report->below_bar.empty());
+    CHECK(report->quality.outputs.at(0).snr_db < 20.0);
+    fs::remove(ws.Path("out.onnx"));
+  }
+}
+
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+
+TEST_CASE("quantize refuses calibration data too small to quantize naming the tensor", "[quantizer][refusal]") {
+  Workspace ws("mlp_anomaly");
+  NpyArray data = ReadOrDie(ws.Path("calib.npy"));
+  for (float& v : data.data) v *= 1e-42f;  // denormals: the int8 scale and the bias scale underflow
+  const auto path = ws.Write("denorm.npy", data);
+  ExpectRefused(ws, ws.Path("model.onnx"), path, ws.Path("out.onnx"),
+                {"tensor 'input'", "too small to quantize", "below 1e-30"});
+}
+
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+
+// A version 1.0 .npy with `shape` written verbatim into the header and `values` floats.
+std::string RawNpy(const std::string& shape, size_t values) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header;
+  bytes += std::string(values * 4, '\0');
+  return bytes;
+}
+
+TEST_CASE("ReadNpy refuses a negative dimension in the header naming it", "[quantizer][refusal][npy]") {
+  Workspace ws("mlp_anomaly");
+  for (const auto& [shape, values] : {std::pair{std::string("(-1, 64)"), size_t{64}},
+                                      std::pair{std::string("(-2, 64)"), size_t{128}},
+                                      std::pair{std::string("(1, -64)"), size_t{64}}}) {
+    INFO(shape);
+    const auto path = ws.WriteFile("neg.npy", RawNpy(shape, values));
+    auto read = ReadNpy(path);
+    REQUIRE_FALSE(read.has_value());
+    CHECK_THAT(read.error().message, Contains(path) && Contains("header shape") && Contains("negative dimension"));
+  }
+  // Ordinary shapes still read: 2-D, 1-D with its trailing comma, a scalar.
+  for (const auto& [shape, values] : {std::pair{std::string("(2, 64)"), size_t{128}},
+                                      std::pair{std::string("(64,)"), size_t{64}},
+                                      std::pair{std::string("()"), size_t{1}}}) {
+    INFO(shape);
+    auto read = ReadNpy(ws.WriteFile("ok.npy", RawNpy(shape, values)));
+    INFO((read ? "" : read.error().message));
+    REQUIRE(read.has_value());
+    CHECK(read->data.size() == values);
+  }
 }
 
 }  // namespace edge::engine::testing

@@ -1,18 +1,32 @@
 // End to end: every fp32 zoo model quantized from its calibration data, its int8 model read
 // back from disk and measured on its held-out eval data; and the command's exit codes.
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <tuple>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "tests/unit/engine/model_cli_support.h"
 #include "agent/engine/quantizer/quantizer.h"
 #include "tests/unit/core/temp_dir.h"
+#include "agent/engine/npy_io.h"
 #include "tests/unit/engine/test_support.h"
 
 namespace edge::engine::testing {
 namespace {
 
 namespace fs = std::filesystem;
+
+std::string ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 // Every X.onnx in the zoo but the committed int8 models and ort_floor (a runtime-floor check
 // without calibration data): a model added to the zoo is quantized here without a test change.
@@ -79,10 +93,77 @@ TEST_CASE("model quantize exits 0 written, 1 refused, 3 below a bar, 2 on usage"
   CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out}) == 1);  // exists, no --force
   CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--force", "--json",
                 "--eval", ZooPath("mlp_anomaly.eval.npy")}) == 0);
-  // A --force run that misses its bar removes the older file: no stale model at --out.
+  // A --force run that misses its bar writes nothing and removes nothing: the older file stays.
+  const auto before = ReadFileBytes(out);
   CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--force", "--min-snr", "500"}) == 3);
-  CHECK_FALSE(fs::exists(out));
+  REQUIRE(fs::exists(out));
+  CHECK(ReadFileBytes(out) == before);
   CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--min-top1", "101"}) == 2);
+  // NaN would compare false with everything and silently turn a check off.
+  for (const auto& bad : std::vector<std::vector<std::string>>{{"--percentile", "nan", "--method", "percentile"},
+                                                               {"--percentile", "0"},
+                                                               {"--percentile", "100.5"},
+                                                               {"--min-snr", "nan"},
+                                                               {"--min-snr", "inf"},
+                                                               {"--min-top1", "nan"},
+                                                               {"--min-top1", "-inf"}}) {
+    std::vector<std::string> args = {"quantize", model, "--calibration", calib, "--out", out, "--force"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    INFO(bad[0] + " " + bad[1]);
+    CHECK(RunModelCli(args) == 2);
+    CHECK(ReadFileBytes(out) == before);
+  }
+  CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", ""}) == 2);
+  // --min-snr 0 turns the default 20 dB bar off.
+  CHECK(RunModelCli({"quantize", model, "--calibration", calib, "--out", out, "--force", "--min-snr", "0"}) == 0);
+}
+
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+namespace {
+
+// RunModelCli with its stdout captured.
+std::pair<int, std::string> RunModelCliStdout(std::vector<std::string> args, const std::string& capture) {
+  std::fflush(stdout);
+  const int saved = ::dup(1);
+  const int fd = ::open(capture.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(fd >= 0);
+  ::dup2(fd, 1);
+  ::close(fd);
+  const int rc = RunModelCli(std::move(args));
+  std::fflush(stdout);
+  ::dup2(saved, 1);
+  ::close(saved);
+  return {rc, ReadFileBytes(capture)};
+}
+
+}  // namespace
+
+TEST_CASE("model quantize --json prints an error object for a refusal and names saturated biases", "[quantizer][cli]") {
+  edge::testing::TempDir dir;
+  const std::string model = ZooPath("mlp_anomaly.onnx");
+  const std::string out = (dir / "q.onnx").string(), capture = (dir / "stdout.txt").string();
+  auto [rc, text] = RunModelCliStdout(
+      {"quantize", model, "--calibration", ZooPath("mlp_anomaly.calib.npy"), "--out", out, "--json", "--percentile", "nan"},
+      capture);
+  CHECK(rc == 2);
+  auto j = nlohmann::json::parse(text);
+  CHECK(j["written"] == false);
+  CHECK_THAT(j["error"].get<std::string>(), Catch::Matchers::Contains("--percentile"));
+  // Inputs scaled by 1e-6: the int32 biases saturate; the report names them, and the default
+  // bar keeps the model from being written.
+  NpyArray small = ReadOrDie(ZooPath("mlp_anomaly.calib.npy"));
+  for (float& v : small.data) v *= 1e-6f;
+  REQUIRE(WriteNpy((dir / "small.npy").string(), small).has_value());
+  std::tie(rc, text) = RunModelCliStdout(
+      {"quantize", model, "--calibration", (dir / "small.npy").string(), "--out", out, "--json"}, capture);
+  CHECK(rc == 3);
+  j = nlohmann::json::parse(text);
+  CHECK(j["written"] == false);
+  REQUIRE(j["saturated_biases"].size() > 0);
+  CHECK_THAT(j["saturated_biases"][0].get<std::string>(), Catch::Matchers::Contains("'net.0.bias' channel"));
+  CHECK_FALSE(fs::exists(out));
 }
 
 }  // namespace edge::engine::testing
