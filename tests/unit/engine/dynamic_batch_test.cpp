@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "edge_onnx/onnx.pb.h"
+#include "tests/unit/engine/onnx_builder.h"
 #include "tests/unit/engine/test_support.h"
 
 namespace edge::engine::testing {
@@ -214,25 +215,7 @@ TEST_CASE("symbolic dimensions the engine cannot bind are refused by name", "[en
   for (size_t i = 0; i < 12; ++i) CHECK(y[i] == 101.0f * static_cast<float>(i));
 }
 
-onnx::TensorProto* IntInit(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
-                           const std::vector<int64_t>& values) {
-  auto* t = g->add_initializer();
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::INT64);
-  for (int64_t d : dims) t->add_dims(d);
-  for (int64_t v : values) t->add_int64_data(v);
-  return t;
-}
 
-onnx::NodeProto* AddNode(onnx::GraphProto* g, const std::string& op, const std::vector<std::string>& in,
-                         const std::string& out) {
-  auto* n = g->add_node();
-  n->set_name(out);
-  n->set_op_type(op);
-  for (const auto& i : in) n->add_input(i);
-  n->add_output(out);
-  return n;
-}
 
 // What torch.onnx.export writes for `x.view(x.size(0), -1) @ w + x.flatten(2).sum...`, reduced
 // to the shape arithmetic: y = Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) @ w,

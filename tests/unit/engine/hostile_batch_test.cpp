@@ -20,6 +20,7 @@
 
 #include "agent/engine/compile.h"
 #include "edge_onnx/onnx.pb.h"
+#include "tests/unit/engine/onnx_builder.h"
 #include "tests/unit/engine/test_support.h"
 
 namespace edge::engine::testing {
@@ -79,39 +80,8 @@ void Input(onnx::GraphProto* g, const std::string& name, const std::vector<std::
 
 void Output(onnx::GraphProto* g, const std::string& name) { g->add_output()->set_name(name); }
 
-void IntInit(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
-             const std::vector<int64_t>& values, int type = onnx::TensorProto::INT64) {
-  auto* t = g->add_initializer();
-  t->set_name(name);
-  t->set_data_type(type);
-  for (int64_t d : dims) t->add_dims(d);
-  for (int64_t v : values) {
-    if (type == onnx::TensorProto::INT32) {
-      t->add_int32_data(static_cast<int32_t>(v));
-    } else {
-      t->add_int64_data(v);
-    }
-  }
-}
 
-void FloatInit(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
-               const std::vector<float>& values) {
-  auto* t = g->add_initializer();
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) t->add_dims(d);
-  for (float v : values) t->add_float_data(v);
-}
 
-onnx::NodeProto* Node(onnx::GraphProto* g, const std::string& op, const std::vector<std::string>& in,
-                      const std::string& out) {
-  auto* n = g->add_node();
-  n->set_name(out);
-  n->set_op_type(op);
-  for (const auto& i : in) n->add_input(i);
-  n->add_output(out);
-  return n;
-}
 
 void IntAttr(onnx::NodeProto* n, const std::string& name, int64_t v) {
   auto* a = n->add_attribute();
@@ -154,8 +124,8 @@ onnx::ModelProto SliceModel(int64_t start, int64_t end, int64_t step, int64_t k)
   IntInit(g, "ends", {1}, {end});
   IntInit(g, "axes", {1}, {0});
   IntInit(g, "steps", {1}, {step});
-  Node(g, "Slice", {"data", "starts", "ends", "axes", "steps"}, "s");
-  Node(g, "Add", {"x", "s"}, "y");
+  AddNode(g, "Slice", {"data", "starts", "ends", "axes", "steps"}, "s");
+  AddNode(g, "Add", {"x", "s"}, "y");
   Output(g, "y");
   return m;
 }
@@ -181,16 +151,16 @@ onnx::ModelProto ConcatChain(int64_t base, int doublings, int fan_in = 2) {
   auto* g = m.mutable_graph();
   Input(g, "x", {"N", "3"});
   IntInit(g, "len", {1}, {base});
-  auto* c = Node(g, "ConstantOfShape", {"len"}, "c0");
+  auto* c = AddNode(g, "ConstantOfShape", {"len"}, "c0");
   ValueAttr(c, onnx::TensorProto::INT64, 1);
   std::string prev = "c0";
   for (int k = 1; k <= doublings; ++k) {
     std::vector<std::string> ins(static_cast<size_t>(fan_in), prev);
-    auto* n = Node(g, "Concat", ins, "c" + std::to_string(k));
+    auto* n = AddNode(g, "Concat", ins, "c" + std::to_string(k));
     IntAttr(n, "axis", 0);
     prev = n->output(0);
   }
-  Node(g, "Relu", {"x"}, "y");
+  AddNode(g, "Relu", {"x"}, "y");
   Output(g, "y");
   return m;
 }
@@ -248,7 +218,7 @@ TEST_CASE("F3 an unused batched input next to a fixed one", "[engine][hostile-ba
   auto* g = m.mutable_graph();
   Input(g, "a", {"N", "3"});  // never read
   Input(g, "b", {"2"});
-  Node(g, "Relu", {"b"}, "y");
+  AddNode(g, "Relu", {"b"}, "y");
   Output(g, "y");
   auto r = Load(m);
   INFO(Msg(r));
@@ -280,7 +250,7 @@ onnx::ModelProto TransposeModel() {  // x [N,3] -> y = x^T [3,N]
   auto m = NewModel();
   auto* g = m.mutable_graph();
   Input(g, "x", {"N", "3"});
-  IntsAttr(Node(g, "Transpose", {"x"}, "y"), "perm", {1, 0});
+  IntsAttr(AddNode(g, "Transpose", {"x"}, "y"), "perm", {1, 0});
   Output(g, "y");
   return m;
 }
@@ -289,7 +259,7 @@ onnx::ModelProto ReduceOverBatchModel() {  // x [N,3] -> y = mean over N, [1,3]
   auto m = NewModel();
   auto* g = m.mutable_graph();
   Input(g, "x", {"N", "3"});
-  auto* n = Node(g, "ReduceMean", {"x"}, "y");
+  auto* n = AddNode(g, "ReduceMean", {"x"}, "y");
   IntsAttr(n, "axes", {0});
   IntAttr(n, "keepdims", 1);
   Output(g, "y");
@@ -328,8 +298,8 @@ onnx::ModelProto WideRelu(int64_t width) {
   auto m = NewModel();
   auto* g = m.mutable_graph();
   Input(g, "x", {"N", std::to_string(width)});
-  Node(g, "Relu", {"x"}, "h");
-  Node(g, "Sigmoid", {"h"}, "y");
+  AddNode(g, "Relu", {"x"}, "h");
+  AddNode(g, "Sigmoid", {"h"}, "y");
   Output(g, "y");
   return m;
 }
@@ -456,8 +426,8 @@ TEST_CASE("F9a ConstantOfShape with a zero or negative dimension", "[engine][hos
     auto* g = m.mutable_graph();
     Input(g, "x", {"N", "3"});
     IntInit(g, "shape", {static_cast<int64_t>(dims.size())}, dims);
-    ValueAttr(Node(g, "ConstantOfShape", {"shape"}, "c"), onnx::TensorProto::FLOAT, 0, 1.0f);
-    Node(g, "Add", {"x", "c"}, "y");
+    ValueAttr(AddNode(g, "ConstantOfShape", {"shape"}, "c"), onnx::TensorProto::FLOAT, 0, 1.0f);
+    AddNode(g, "Add", {"x", "c"}, "y");
     Output(g, "y");
     auto r = Load(m);
     INFO("dims " << dims[0] << "," << (dims.size() > 1 ? dims[1] : 0) << ": " << Msg(r));
@@ -471,12 +441,12 @@ TEST_CASE("F9b ConstantOfShape of the empty shape is a scalar and scalar Gather 
   auto* g = m.mutable_graph();
   Input(g, "x", {"N", "3"});
   IntInit(g, "empty", {0}, {});
-  ValueAttr(Node(g, "ConstantOfShape", {"empty"}, "c"), onnx::TensorProto::FLOAT, 0, 2.0f);
-  Node(g, "Shape", {"x"}, "s");
+  ValueAttr(AddNode(g, "ConstantOfShape", {"empty"}, "c"), onnx::TensorProto::FLOAT, 0, 2.0f);
+  AddNode(g, "Shape", {"x"}, "s");
   IntInit(g, "one", {}, {1}, onnx::TensorProto::INT32);  // int32 scalar index
-  Node(g, "Gather", {"s", "one"}, "three");  // scalar 3
-  Node(g, "Mul", {"x", "c"}, "x2");
-  Node(g, "Add", {"x2", "three"}, "y");  // float + int constant: folded via FloatConst
+  AddNode(g, "Gather", {"s", "one"}, "three");  // scalar 3
+  AddNode(g, "Mul", {"x", "c"}, "x2");
+  AddNode(g, "Add", {"x2", "three"}, "y");  // float + int constant: folded via FloatConst
   Output(g, "y");
   auto r = Load(m);
   INFO(Msg(r));
@@ -490,8 +460,8 @@ TEST_CASE("F9c Gather of float constants on axis 1 with 2-D indices", "[engine][
   Input(g, "x", {"N", "2", "2", "2"});
   FloatInit(g, "data", {2, 3}, {1, 2, 3, 4, 5, 6});
   IntInit(g, "idx", {2, 2}, {2, -3, 1, 1});
-  IntAttr(Node(g, "Gather", {"data", "idx"}, "gd"), "axis", 1);  // [2,2,2]: [[[3,1],[2,2]],[[6,4],[5,5]]]
-  Node(g, "Add", {"x", "gd"}, "y");
+  IntAttr(AddNode(g, "Gather", {"data", "idx"}, "gd"), "axis", 1);  // [2,2,2]: [[[3,1],[2,2]],[[6,4],[5,5]]]
+  AddNode(g, "Add", {"x", "gd"}, "y");
   Output(g, "y");
   auto r = Load(m);
   INFO(Msg(r));
@@ -504,10 +474,10 @@ TEST_CASE("F9d Shape start/end clamps and Shape of a batched input as a graph ou
     auto m = NewModel(15);
     auto* g = m.mutable_graph();
     Input(g, "x", {"N", "2", "3"});
-    auto* s = Node(g, "Shape", {"x"}, "s");
+    auto* s = AddNode(g, "Shape", {"x"}, "s");
     IntAttr(s, "start", -100);
     IntAttr(s, "end", 100);
-    Node(g, "Reshape", {"x", "s"}, "y");
+    AddNode(g, "Reshape", {"x", "s"}, "y");
     Output(g, "y");
     auto r = Load(m);
     INFO(Msg(r));
@@ -520,7 +490,7 @@ TEST_CASE("F9d Shape start/end clamps and Shape of a batched input as a graph ou
     auto m = NewModel(15);
     auto* g = m.mutable_graph();
     Input(g, "x", {"N", "2", "3"});
-    Node(g, "Shape", {"x"}, "s");
+    AddNode(g, "Shape", {"x"}, "s");
     Output(g, "s");
     auto r = Load(m);
     std::printf("F9d Shape as graph output: %s\n", Msg(r).c_str());
@@ -537,8 +507,8 @@ TEST_CASE("F9e integer folding: int32 overflow and mixed int32/int64 Concat", "[
     Input(g, "x", {"N", "1"});
     IntInit(g, "a", {1}, {2147483647}, onnx::TensorProto::INT32);
     IntInit(g, "b", {1}, {1}, onnx::TensorProto::INT32);
-    Node(g, "Add", {"a", "b"}, "c");
-    Node(g, "Add", {"x", "c"}, "y");
+    AddNode(g, "Add", {"a", "b"}, "c");
+    AddNode(g, "Add", {"x", "c"}, "y");
     Output(g, "y");
     auto r = Load(m);
     INFO(Msg(r));
@@ -554,8 +524,8 @@ TEST_CASE("F9e integer folding: int32 overflow and mixed int32/int64 Concat", "[
     Input(g, "x", {"N", "6"});
     IntInit(g, "a", {1}, {2}, onnx::TensorProto::INT32);
     IntInit(g, "b", {1}, {-1}, onnx::TensorProto::INT64);
-    IntAttr(Node(g, "Concat", {"a", "b"}, "shape"), "axis", 0);
-    Node(g, "Reshape", {"x", "shape"}, "y");
+    IntAttr(AddNode(g, "Concat", {"a", "b"}, "shape"), "axis", 0);
+    AddNode(g, "Reshape", {"x", "shape"}, "y");
     Output(g, "y");
     auto r = Load(m);
     std::printf("F9e Concat(int32, int64): %s\n", Msg(r).c_str());
@@ -572,7 +542,7 @@ TEST_CASE("F10 unnamed and named batch dimensions", "[engine][hostile-batch]") {
     auto* g = m.mutable_graph();
     Input(g, "a", {a, "3"});
     Input(g, "b", {b, "3"});
-    Node(g, "Add", {"a", "b"}, "y");
+    AddNode(g, "Add", {"a", "b"}, "y");
     Output(g, "y");
     return Load(m);
   };
@@ -584,7 +554,7 @@ TEST_CASE("F10 unnamed and named batch dimensions", "[engine][hostile-batch]") {
   auto m = NewModel();
   auto* g = m.mutable_graph();
   Input(g, "v", {"N"});
-  Node(g, "Relu", {"v"}, "y");
+  AddNode(g, "Relu", {"v"}, "y");
   Output(g, "y");
   auto r = Load(m);
   INFO(Msg(r));
@@ -596,7 +566,7 @@ TEST_CASE("F10 unnamed and named batch dimensions", "[engine][hostile-batch]") {
   auto* g2 = m2.mutable_graph();
   Input(g2, "x", {"N", "2", "3"});
   IntInit(g2, "shape", {2}, {0, -1});
-  Node(g2, "Reshape", {"x", "shape"}, "y");
+  AddNode(g2, "Reshape", {"x", "shape"}, "y");
   Output(g2, "y");
   auto r2 = Load(m2);
   INFO(Msg(r2));
@@ -610,7 +580,7 @@ TEST_CASE("F10 unnamed and named batch dimensions", "[engine][hostile-batch]") {
   auto* g3 = m3.mutable_graph();
   Input(g3, "a", {"N", "3"});
   Input(g3, "b", {"N", "3"});
-  Node(g3, "Add", {"a", "b"}, "y");
+  AddNode(g3, "Add", {"a", "b"}, "y");
   Output(g3, "y");
   Save(m3, "two_inputs.onnx");
 }
@@ -649,9 +619,9 @@ onnx::ModelProto ManyConstantOfShape(int nodes, int64_t each) {
   Input(g, "x", {"N", "3"});
   IntInit(g, "len", {1}, {each});
   for (int k = 0; k < nodes; ++k) {
-    ValueAttr(Node(g, "ConstantOfShape", {"len"}, "c" + std::to_string(k)), onnx::TensorProto::INT64, k);
+    ValueAttr(AddNode(g, "ConstantOfShape", {"len"}, "c" + std::to_string(k)), onnx::TensorProto::INT64, k);
   }
-  Node(g, "Relu", {"x"}, "y");
+  AddNode(g, "Relu", {"x"}, "y");
   Output(g, "y");
   return m;
 }
@@ -686,11 +656,11 @@ onnx::ModelProto AddChain(int nodes) {
   auto* g = m.mutable_graph();
   Input(g, "x", {"N", "3"});
   IntInit(g, "len", {2}, {2048, 2048});
-  ValueAttr(Node(g, "ConstantOfShape", {"len"}, "c0"), onnx::TensorProto::INT64, 1);
+  ValueAttr(AddNode(g, "ConstantOfShape", {"len"}, "c0"), onnx::TensorProto::INT64, 1);
   IntInit(g, "one", {1}, {1});
   std::string prev = "c0";
-  for (int k = 1; k <= nodes; ++k) prev = Node(g, "Add", {prev, "one"}, "c" + std::to_string(k))->output(0);
-  Node(g, "Relu", {"x"}, "y");
+  for (int k = 1; k <= nodes; ++k) prev = AddNode(g, "Add", {prev, "one"}, "c" + std::to_string(k))->output(0);
+  AddNode(g, "Relu", {"x"}, "y");
   Output(g, "y");
   return m;
 }
@@ -716,7 +686,7 @@ TEST_CASE("F13 Cast and Reshape of shape tensors", "[engine][hostile-batch]") {
     auto m = NewModel();
     auto* g = m.mutable_graph();
     Input(g, "x", {"N", "2", "3"});
-    Node(g, "Shape", {"x"}, "s");
+    AddNode(g, "Shape", {"x"}, "s");
     body(g);
     Output(g, "y");
     auto r = Load(m);
@@ -729,39 +699,39 @@ TEST_CASE("F13 Cast and Reshape of shape tensors", "[engine][hostile-batch]") {
     return r.has_value();
   };
   CHECK(attempt("Cast(Shape, INT64) -> Reshape", [](onnx::GraphProto* g) {
-    IntAttr(Node(g, "Cast", {"s"}, "s64"), "to", onnx::TensorProto::INT64);
-    Node(g, "Reshape", {"x", "s64"}, "y");
+    IntAttr(AddNode(g, "Cast", {"s"}, "s64"), "to", onnx::TensorProto::INT64);
+    AddNode(g, "Reshape", {"x", "s64"}, "y");
   }));
   CHECK(attempt("Reshape(Shape, [-1]) -> Reshape", [](onnx::GraphProto* g) {
     IntInit(g, "m1", {1}, {-1});
-    Node(g, "Reshape", {"s", "m1"}, "s1");
-    Node(g, "Reshape", {"x", "s1"}, "y");
+    AddNode(g, "Reshape", {"s", "m1"}, "s1");
+    AddNode(g, "Reshape", {"x", "s1"}, "y");
   }));
   CHECK(attempt("Gather(Shape,0) Div 2 (floor div) -> Reshape [n/2, -1]", [](onnx::GraphProto* g) {
     IntInit(g, "zero", {}, {0});
     IntInit(g, "two", {}, {2});
     IntInit(g, "axes", {1}, {0});
     IntInit(g, "m1", {1}, {-1});
-    Node(g, "Gather", {"s", "zero"}, "n");
-    Node(g, "Div", {"n", "two"}, "h");
-    Node(g, "Unsqueeze", {"h", "axes"}, "h1");
-    IntAttr(Node(g, "Concat", {"h1", "m1"}, "ns"), "axis", 0);
-    Node(g, "Reshape", {"x", "ns"}, "y");
+    AddNode(g, "Gather", {"s", "zero"}, "n");
+    AddNode(g, "Div", {"n", "two"}, "h");
+    AddNode(g, "Unsqueeze", {"h", "axes"}, "h1");
+    IntAttr(AddNode(g, "Concat", {"h1", "m1"}, "ns"), "axis", 0);
+    AddNode(g, "Reshape", {"x", "ns"}, "y");
   }));
   CHECK(attempt("Cast(Gather(Shape,0), FLOAT) * x", [](onnx::GraphProto* g) {
     IntInit(g, "zero", {}, {0});
-    Node(g, "Gather", {"s", "zero"}, "n");
-    IntAttr(Node(g, "Cast", {"n"}, "nf"), "to", onnx::TensorProto::FLOAT);
-    Node(g, "Mul", {"x", "nf"}, "y");
+    AddNode(g, "Gather", {"s", "zero"}, "n");
+    IntAttr(AddNode(g, "Cast", {"n"}, "nf"), "to", onnx::TensorProto::FLOAT);
+    AddNode(g, "Mul", {"x", "nf"}, "y");
   }));
   CHECK(attempt("Squeeze(Slice(Shape,0,1)) as Gather alternative", [](onnx::GraphProto* g) {
     IntInit(g, "st", {1}, {0});
     IntInit(g, "en", {1}, {1});
     IntInit(g, "axes", {1}, {0});
     IntInit(g, "m1", {1}, {-1});
-    Node(g, "Slice", {"s", "st", "en"}, "n1");
-    IntAttr(Node(g, "Concat", {"n1", "m1"}, "ns"), "axis", 0);
-    Node(g, "Reshape", {"x", "ns"}, "y");
+    AddNode(g, "Slice", {"s", "st", "en"}, "n1");
+    IntAttr(AddNode(g, "Concat", {"n1", "m1"}, "ns"), "axis", 0);
+    AddNode(g, "Reshape", {"x", "ns"}, "y");
   }));
 }
 
@@ -777,9 +747,9 @@ onnx::ModelProto EmptyNameFold(const std::string& op) {
   auto* g = m.mutable_graph();
   Input(g, "x", {"N", "6"});
   IntInit(g, "a", {1}, {2});
-  auto* n = Node(g, op, {"a", ""}, "c");
+  auto* n = AddNode(g, op, {"a", ""}, "c");
   if (op == "Concat") IntAttr(n, "axis", 0);
-  Node(g, "Relu", {"x"}, "y");
+  AddNode(g, "Relu", {"x"}, "y");
   Output(g, "y");
   return m;
 }

@@ -12,6 +12,44 @@
 
 namespace edge::engine::testing {
 
+// Initializers and nodes added to a graph being built by hand (tests that need more than
+// Builder: symbolic dimensions, several outputs, node names chosen by the test).
+inline onnx::TensorProto* FloatInit(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
+                                    const std::vector<float>& values) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t->add_dims(d);
+  for (float v : values) t->add_float_data(v);
+  return t;
+}
+// An integer or bool initializer: int64 in int64_data, the other types in int32_data.
+inline onnx::TensorProto* IntInit(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
+                                  const std::vector<int64_t>& values, int32_t type = onnx::TensorProto::INT64) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(type);
+  for (int64_t d : dims) t->add_dims(d);
+  for (int64_t v : values) {
+    if (type == onnx::TensorProto::INT64) {
+      t->add_int64_data(v);
+    } else {
+      t->add_int32_data(static_cast<int32_t>(v));
+    }
+  }
+  return t;
+}
+// A node named after its output.
+inline onnx::NodeProto* AddNode(onnx::GraphProto* g, const std::string& op, const std::vector<std::string>& in,
+                                const std::string& out) {
+  auto* n = g->add_node();
+  n->set_name(out);
+  n->set_op_type(op);
+  for (const auto& i : in) n->add_input(i);
+  n->add_output(out);
+  return n;
+}
+
 // A one-graph model under construction: typed inputs and initializers, nodes.
 class Builder {
  public:
@@ -33,30 +71,15 @@ class Builder {
     return *this;
   }
   Builder& Init(const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& data) {
-    auto* t = m_.mutable_graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : shape) t->add_dims(d);
-    for (float v : data) t->add_float_data(v);
+    FloatInit(m_.mutable_graph(), name, shape, data);
     return *this;
   }
   Builder& InitI8(const std::string& name, const std::vector<int64_t>& shape, const std::vector<int>& data) {
     return InitInts(name, shape, {data.begin(), data.end()}, onnx::TensorProto::INT8);
   }
-  // An integer or bool initializer (int64 in int64_data, the others in int32_data).
   Builder& InitInts(const std::string& name, const std::vector<int64_t>& shape, const std::vector<int64_t>& data,
                     int32_t elem_type) {
-    auto* t = m_.mutable_graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(elem_type);
-    for (int64_t d : shape) t->add_dims(d);
-    for (int64_t v : data) {
-      if (elem_type == onnx::TensorProto::INT64) {
-        t->add_int64_data(v);
-      } else {
-        t->add_int32_data(static_cast<int32_t>(v));
-      }
-    }
+    IntInit(m_.mutable_graph(), name, shape, data, elem_type);
     return *this;
   }
   onnx::NodeProto* Node(const std::string& op, const std::vector<std::string>& in, const std::vector<std::string>& out) {

@@ -9,6 +9,7 @@
 #include "agent/engine/quantizer/quantizer.h"
 #include "edge_onnx/onnx.pb.h"
 #include "tests/unit/core/temp_dir.h"
+#include "tests/unit/engine/onnx_builder.h"
 #include "tests/unit/engine/test_support.h"
 
 namespace edge::engine::testing {
@@ -21,15 +22,6 @@ void SetShape(onnx::ValueInfoProto* v, const std::string& name, std::vector<int6
   for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
 }
 
-onnx::TensorProto* AddFloats(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> dims,
-                             const std::vector<float>& values) {
-  auto* t = g->add_initializer();
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) t->add_dims(d);
-  for (float v : values) t->add_float_data(v);
-  return t;
-}
 
 // x [1, 4] -> Gemm(W [3, 4], transB, b [3], alpha, beta) -> h -> Relu -> y [1, 3].
 onnx::ModelProto GemmRelu(const std::vector<float>& w, const std::vector<float>& b, float alpha = 1.0f,
@@ -40,8 +32,8 @@ onnx::ModelProto GemmRelu(const std::vector<float>& w, const std::vector<float>&
   auto* g = m.mutable_graph();
   SetShape(g->add_input(), "x", {1, 4});
   SetShape(g->add_output(), "y", {1, 3});
-  AddFloats(g, "W", {3, 4}, w);
-  AddFloats(g, "b", {3}, b);
+  FloatInit(g, "W", {3, 4}, w);
+  FloatInit(g, "b", {3}, b);
   auto* gemm = g->add_node();
   gemm->set_name("fc");
   gemm->set_op_type("Gemm");
