@@ -174,12 +174,12 @@ Status ExecutionContext::RunBatch(int64_t batch, std::span<const float* const> i
 Status ExecutionContext::RunPlan(const CompiledGraph& g, std::span<const float* const> inputs,
                                  std::span<float* const> outputs, RunTiming* timing) {
   const auto start = std::chrono::steady_clock::now();
-  last_plan_ = nullptr;  // nothing readable until this run has its arena
+  last_plan_ = nullptr;  // nothing readable until this run has its arena and its buffers
   if (!Reserve(g.arena_bytes)) return Fail(ErrorCode::kResourceExhausted, "arena allocation failed");
-  last_plan_ = &g;
   if (inputs.size() != g.inputs.size() || outputs.size() != g.outputs.size()) {
     return Fail(ErrorCode::kInvalidArgument, "wrong number of input or output buffers");
   }
+  last_plan_ = &g;
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::memcpy(arena_ + g.input_offsets[i], inputs[i],
                 static_cast<size_t>(g.inputs[i].elements) * sizeof(float));
@@ -213,8 +213,8 @@ Status ExecutionContext::RunPlan(const CompiledGraph& g, std::span<const float* 
 }
 
 std::span<const float> ExecutionContext::FindFloatTensor(std::string_view name) const {
-  if (arena_ == nullptr) return {};
-  const auto& tensors = (last_plan_ != nullptr ? *last_plan_ : model_->graph()).float_tensors;
+  if (arena_ == nullptr || last_plan_ == nullptr) return {};  // no successful run to read
+  const auto& tensors = last_plan_->float_tensors;
   auto it = tensors.find(name);
   if (it == tensors.end()) return {};
   return {reinterpret_cast<const float*>(arena_ + it->second.first),

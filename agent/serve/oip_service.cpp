@@ -278,16 +278,25 @@ Status Infer(Registry& registry, const inference::ModelInferRequest& request,
   };
   auto batch = RequestBatch(request, model);
   if (!batch) return rejected(batch.error());
-  auto inputs = PlanInputs(request, InputsAtBatch(model, *batch));
+  // Batch 1 (every request to a fixed-shape model) reads the model's own shapes, copying nothing.
+  const bool batched = *batch != 1;
+  std::vector<engine::TensorInfo> inputs_at_batch;
+  if (batched) inputs_at_batch = InputsAtBatch(model, *batch);
+  auto inputs = PlanInputs(request, batched ? inputs_at_batch : model.inputs());
   if (!inputs) return rejected(inputs.error());
   // Only a well-formed request plans a batch size (once, then cached), before a context is taken.
-  auto shapes = model.ShapesFor(*batch);
-  if (!shapes) return rejected(shapes.error().Wrap("model " + served->model_name() + ":" + served->version()));
-  auto outputs = PlanOutputs(request, shapes->outputs);
+  std::optional<engine::BatchShapes> shapes;
+  if (batched) {
+    auto planned = model.ShapesFor(*batch);
+    if (!planned) return rejected(planned.error().Wrap("model " + served->model_name() + ":" + served->version()));
+    shapes = std::move(*planned);
+  }
+  const std::vector<engine::TensorInfo>& output_infos = batched ? shapes->outputs : model.outputs();
+  auto outputs = PlanOutputs(request, output_infos);
   if (!outputs) return rejected(outputs.error());
 
   ContextLease lease = served->Acquire();
-  if (*batch != 1) lease.Bind(*batch, *shapes);
+  if (batched) lease.Bind(*batch, *shapes);
   if (auto s = FillInputs(*inputs, lease); !s) return rejected(s.error());
   // From here on a failure is the model's (an engine error, a non-finite output): Run() counts it.
   EDGE_TRY(lease.Run());
@@ -297,7 +306,7 @@ Status Infer(Registry& registry, const inference::ModelInferRequest& request,
   response.set_model_version(served->version());
   response.set_id(request.id());
   for (size_t index : *outputs) {
-    const engine::TensorInfo& info = shapes->outputs[index];
+    const engine::TensorInfo& info = output_infos[index];
     const auto values = lease.output(index);
     auto* out = response.add_outputs();
     out->set_name(info.name);
@@ -355,11 +364,8 @@ grpc::ServerUnaryReactor* OipService::ModelMetadata(grpc::CallbackServerContext*
   response->add_versions((*served)->version());
   response->set_platform(kPlatform);
   const engine::Model& model = (*served)->model();
-  // A batch-dynamic model planned at batch 2 as well shows which dimensions follow the batch.
-  std::optional<engine::BatchShapes> two;
-  if (model.dynamic_batch() && model.max_batch() >= 2) {
-    if (auto shapes = model.ShapesFor(2)) two = std::move(*shapes);
-  }
+  // A batch-dynamic model's shapes at batch 2 show which dimensions follow the batch.
+  const engine::BatchShapes* two = (*served)->ShapesAtBatchTwo();
   for (size_t i = 0; i < model.inputs().size(); ++i) {
     SetTensorMetadata(model.inputs()[i], two ? &two->inputs[i] : nullptr, response->add_inputs());
   }

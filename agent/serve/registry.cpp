@@ -191,6 +191,14 @@ void ServedVersion::RecordRun(int64_t ns, bool ok) {
   latency_.Record(ns);
 }
 
+const engine::BatchShapes* ServedVersion::ShapesAtBatchTwo() const {
+  std::call_once(batch_two_once_, [this] {
+    if (!model_->dynamic_batch() || model_->max_batch() < 2) return;
+    if (auto shapes = model_->ShapesFor(2)) batch_two_ = std::move(*shapes);
+  });
+  return batch_two_ ? &*batch_two_ : nullptr;
+}
+
 void ServedVersion::RecordRejected() { rejected_.fetch_add(1, std::memory_order_relaxed); }
 
 Stats ServedVersion::Snapshot() const {

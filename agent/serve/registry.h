@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -115,6 +116,10 @@ class ServedVersion : public std::enable_shared_from_this<ServedVersion> {
   void SetMaxContexts(int max_contexts);
 
   Stats Snapshot() const;
+  // A batch-dynamic model's shapes at batch 2 (for ModelMetadata to show which dimensions follow
+  // the batch), planned once per version; null for a fixed-shape model or when batch 2 cannot
+  // be planned.
+  const engine::BatchShapes* ShapesAtBatchTwo() const;
   // Counts one request refused as the client's error (Stats::rejected).
   void RecordRejected();
 
@@ -133,6 +138,9 @@ class ServedVersion : public std::enable_shared_from_this<ServedVersion> {
   std::vector<std::unique_ptr<ContextLease::Slot>> free_;
   int created_ = 0;  // contexts in existence, free or leased
   int max_contexts_;
+
+  mutable std::once_flag batch_two_once_;
+  mutable std::optional<engine::BatchShapes> batch_two_;
 
   std::atomic<uint64_t> inferences_{0};
   std::atomic<uint64_t> errors_{0};

@@ -29,9 +29,9 @@ class BinaryStep : public Step {
       case OpKind::kAdd: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Add(A[i], B[j]); }); break;
       case OpKind::kSub: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Sub(A[i], B[j]); }); break;
       case OpKind::kMul: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Mul(A[i], B[j]); }); break;
-      // Clip with computed bounds: max(x, lo) then min(., hi), a NaN x stays NaN.
-      case OpKind::kMax: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = A[i] < B[j] ? B[j] : A[i]; }); break;
-      case OpKind::kMin: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = B[j] < A[i] ? B[j] : A[i]; }); break;
+      // Clip with computed bounds is max(x, lo) then min(., hi): a NaN x stays NaN.
+      case OpKind::kMax: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Max(A[i], B[j]); }); break;
+      case OpKind::kMin: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Min(A[i], B[j]); }); break;
       default: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Div(A[i], B[j]); }); break;
     }
   }

@@ -57,6 +57,19 @@ template <typename T>
 struct ElementArith {
   static constexpr bool kFloat = std::is_floating_point_v<T>;
   static uint64_t U(T v) { return static_cast<uint64_t>(v); }
+  // Max and Min propagate NaN from either side, as ONNX and numpy do.
+  static T Max(T a, T b) {
+    if constexpr (kFloat) {
+      if (std::isnan(b)) return b;
+    }
+    return a < b ? b : a;
+  }
+  static T Min(T a, T b) {
+    if constexpr (kFloat) {
+      if (std::isnan(b)) return b;
+    }
+    return b < a ? b : a;
+  }
   static T Add(T a, T b) {
     if constexpr (kFloat) return a + b; else return static_cast<T>(U(a) + U(b));
   }

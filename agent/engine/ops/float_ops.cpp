@@ -6,6 +6,7 @@
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/binary_step.h"
 #include "agent/engine/ops/broadcast.h"
+#include "agent/engine/ops/element_types.h"
 #include "agent/engine/ops/pool_window.h"
 #include "agent/engine/ops/unary_math.h"
 
@@ -178,8 +179,8 @@ class ReduceStep : public Step {
                        : kind == ReduceKind::kProd ? 1.0f : 0.0f;
     for (int64_t i = 0; i < out_count; ++i) Y[i] = init;
     switch (kind) {
-      case ReduceKind::kMax: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] = std::max(Y[o], X[in]); }); break;
-      case ReduceKind::kMin: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] = std::min(Y[o], X[in]); }); break;
+      case ReduceKind::kMax: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] = ElementArith<float>::Max(Y[o], X[in]); }); break;
+      case ReduceKind::kMin: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] = ElementArith<float>::Min(Y[o], X[in]); }); break;
       case ReduceKind::kProd: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] *= X[in]; }); break;
       case ReduceKind::kL1: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += std::fabs(X[in]); }); break;
       case ReduceKind::kL2: case ReduceKind::kSumSquare:

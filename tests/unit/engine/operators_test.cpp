@@ -226,5 +226,22 @@ TEST_CASE("Pad takes a constant_value computed at run time", "[engine][operators
   CHECK(RunOne(LoadOk(b), {1, -2, 3}) == std::vector<float>{2.5f, 1, -2, 3, 2.5f, 2.5f});
 }
 
+TEST_CASE("Max and Min propagate NaN from either operand, ReduceMax too", "[engine][operators]") {
+  const float nan = std::nanf("");
+  for (const std::string op : {"Max", "Min"}) {
+    Builder b(13);
+    b.Input("x", {2}).Init("c", {2}, {1.0f, nan}).Output("y");
+    b.Node(op, {"x", "c"}, {"y"});
+    const auto y = RunOne(LoadOk(b), {nan, 2.0f});
+    INFO(op);
+    CHECK(std::isnan(y[0]));  // NaN first
+    CHECK(std::isnan(y[1]));  // NaN second
+  }
+  Builder b(13);
+  b.Input("x", {1, 3}).Output("y");
+  IntsAttr(b.Node("ReduceMax", {"x"}, {"y"}), "axes", {1});
+  CHECK(std::isnan(RunOne(LoadOk(b), {1.0f, nan, 3.0f})[0]));
+}
+
 }  // namespace
 }  // namespace edge::engine::testing
