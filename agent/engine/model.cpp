@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 #include <list>
+#include <map>
 #include <mutex>
 
 #include "agent/engine/compile.h"
@@ -20,6 +21,9 @@ struct Model::BatchPlans {
   LoadOptions options;
   std::mutex mutex;
   std::list<std::pair<int64_t, std::shared_ptr<const CompiledGraph>>> plans;
+  // Sizes that failed to plan, with why: planning is deterministic, so a request for one of
+  // them is answered without planning again (at most max_batch entries).
+  std::map<int64_t, Error> failed;
 };
 
 Model::Model(std::shared_ptr<const CompiledGraph> graph) : graph_(std::move(graph)) {}
@@ -86,6 +90,7 @@ Result<std::shared_ptr<const CompiledGraph>> Model::PlanFor(int64_t batch) const
   }
   {
     std::lock_guard lock(bp.mutex);
+    if (auto f = bp.failed.find(batch); f != bp.failed.end()) return Fail(f->second);
     for (auto it = bp.plans.begin(); it != bp.plans.end(); ++it) {
       if (it->first != batch) continue;
       bp.plans.splice(bp.plans.begin(), bp.plans, it);
@@ -95,8 +100,12 @@ Result<std::shared_ptr<const CompiledGraph>> Model::PlanFor(int64_t batch) const
   // Planned outside the lock: other sizes keep running meanwhile. Two callers may plan the same
   // size at once; the first to finish is kept.
   auto planned = Plan(bp.onnx, bp.options, batch);
-  if (!planned) return Fail(planned.error().Wrap("planning batch " + std::to_string(batch)));
   std::lock_guard lock(bp.mutex);
+  if (!planned) {
+    Error why = planned.error().Wrap("planning batch " + std::to_string(batch));
+    bp.failed.emplace(batch, why);
+    return Fail(std::move(why));
+  }
   for (const auto& [size, plan] : bp.plans) {
     if (size == batch) return plan;
   }

@@ -60,6 +60,10 @@ TEST_CASE("every zoo model at batch 8 equals eight runs at batch 1", "[engine][b
           REQUIRE_FALSE(shapes.has_value());
           CHECK(shapes.error().message.find("planning batch 8: node 'flat") != std::string::npos);
           CHECK(shapes.error().message.find("(Reshape): element count changes from 1024 to 128") != std::string::npos);
+          // Remembered: asking again answers the same without planning again.
+          auto again = model->ShapesFor(8);
+          REQUIRE_FALSE(again.has_value());
+          CHECK(again.error().message == shapes.error().message);
           continue;
         }
         const NpyArray eval = ReadOrDie(ZooPath(name + ".eval.npy"));
