@@ -73,16 +73,10 @@ void SetInts(OnnxNode& n, const char* name, std::vector<int64_t> values) {
 // counts, so averaging the averages is exact up to float rounding.
 Status Lowerer::LowerPool3d(const OnnxNode& n, const std::vector<int64_t>& x_shape) {
   if (x_shape.size() != 5) return Fail(ErrorCode::kInvalidArgument, "input rank does not match the kernel");
-  auto attr_or = [&](const char* name, int64_t fill, size_t count) -> Result<std::vector<int64_t>> {
-    std::vector<int64_t> v = n.Ints(name);
-    if (v.empty()) v.assign(count, fill);
-    if (v.size() != count) return Fail(ErrorCode::kInvalidArgument, std::string("attribute '") + name + "' has the wrong length");
-    return v;
-  };
   const auto kernel = n.Ints("kernel_shape");
-  EDGE_ASSIGN_OR_RETURN(auto strides, attr_or("strides", 1, 3));
-  EDGE_ASSIGN_OR_RETURN(auto pads, attr_or("pads", 0, 6));
-  EDGE_ASSIGN_OR_RETURN(auto dilations, attr_or("dilations", 1, 3));
+  EDGE_ASSIGN_OR_RETURN(auto strides, n.IntsOr("strides", 1, 3));
+  EDGE_ASSIGN_OR_RETURN(auto pads, n.IntsOr("pads", 0, 6));
+  EDGE_ASSIGN_OR_RETURN(auto dilations, n.IntsOr("dilations", 1, 3));
   const int64_t batch = x_shape[0], channels = x_shape[1], depth = x_shape[2];
   auto sub_pool = [&](const std::string& in, size_t first, size_t count) -> Result<std::string> {
     OnnxNode p = n;

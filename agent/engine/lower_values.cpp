@@ -178,17 +178,9 @@ Status Lowerer::ParseWindow(const OnnxNode& n, size_t spatial, const std::vector
   if (in_shape.size() != spatial + 2 || kernel.size() != spatial) {
     return Fail(ErrorCode::kInvalidArgument, "input rank does not match the kernel");
   }
-  auto attr_or = [&](const char* name, int64_t fill, size_t count) -> Result<std::vector<int64_t>> {
-    std::vector<int64_t> v = n.Ints(name);
-    if (v.empty()) v.assign(count, fill);
-    if (v.size() != count) {
-      return Fail(ErrorCode::kInvalidArgument, std::string("attribute '") + name + "' has the wrong length");
-    }
-    return v;
-  };
-  EDGE_ASSIGN_OR_RETURN(auto strides, attr_or("strides", 1, spatial));
-  EDGE_ASSIGN_OR_RETURN(auto dilations, attr_or("dilations", 1, spatial));
-  EDGE_ASSIGN_OR_RETURN(auto pads, attr_or("pads", 0, 2 * spatial));
+  EDGE_ASSIGN_OR_RETURN(auto strides, n.IntsOr("strides", 1, spatial));
+  EDGE_ASSIGN_OR_RETURN(auto dilations, n.IntsOr("dilations", 1, spatial));
+  EDGE_ASSIGN_OR_RETURN(auto pads, n.IntsOr("pads", 0, 2 * spatial));
   const bool ceil_mode = n.Int("ceil_mode", 0) != 0;
   if (ceil_mode && !allow_ceil) return Fail(ErrorCode::kInvalidArgument, "ceil_mode is not supported");
   std::string auto_pad = "NOTSET";

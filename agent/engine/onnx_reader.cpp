@@ -225,6 +225,13 @@ std::vector<int64_t> OnnxNode::Ints(const std::string& attr) const {
   return a != nullptr && a->kind == OnnxAttr::Kind::kInts ? a->ints : std::vector<int64_t>{};
 }
 
+Result<std::vector<int64_t>> OnnxNode::IntsOr(const std::string& attr, int64_t fill, size_t count) const {
+  std::vector<int64_t> v = Ints(attr);
+  if (v.empty()) v.assign(count, fill);
+  if (v.size() != count) return Fail(ErrorCode::kInvalidArgument, "attribute '" + attr + "' has the wrong length");
+  return v;
+}
+
 Result<OnnxGraph> ReadOnnx(std::span<const uint8_t> bytes) {
   if (bytes.size() > (size_t{1} << 31)) {
     return Fail(ErrorCode::kResourceExhausted, "model file larger than 2 GiB");

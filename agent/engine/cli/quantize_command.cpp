@@ -80,18 +80,9 @@ int RunQuantize(const QuantizeArgs& a) {
     if (a.json) PrintJsonError(a, text);
     return kExitUsage;
   };
-  // Each tail drops (100 - P)% of the values, so below 50 the tails would overlap.
-  if (!(options.percentile >= 50.0 && options.percentile <= 100.0)) {
-    return usage("--percentile " + std::to_string(options.percentile) +
-                 " is not a number in [50, 100] (the share of values kept inside each range)");
-  }
-  if (a.min_snr && !std::isfinite(*a.min_snr)) return usage("--min-snr must be a finite number of dB (0 turns the bar off)");
-  if (options.min_top1_percent && !std::isfinite(*options.min_top1_percent)) {
-    return usage("--min-top1 must be a finite percentage in [0, 100]");
-  }
-  if (a.out.empty()) return usage("--out is empty: name the file to write");
   options.min_snr_db = !a.min_snr ? std::optional<double>(kDefaultMinSnrDb)
                                   : (*a.min_snr == 0.0 ? std::nullopt : std::optional<double>(*a.min_snr));
+  if (auto valid = ValidateQuantizeOptions(options, a.out); !valid) return usage(valid.error().message);
   options.calibration_path = a.calibration;
   options.eval_path = a.eval;
   options.method = a.method == "percentile" ? CalibrationMethod::kPercentile : CalibrationMethod::kMinMax;

@@ -68,7 +68,6 @@ std::optional<Quantization> QuantizationOfModel(const onnx::ModelProto& model) {
 // that file), and an existing one (a dangling symlink too) only with --force.
 Status CheckOutputPath(const std::string& in_path, const std::string& out_path, const QuantizeOptions& options) {
   namespace sfs = std::filesystem;
-  if (out_path.empty()) return Fail(ErrorCode::kInvalidArgument, "--out is empty: name the file to write");
   std::error_code ec;
   if (sfs::is_directory(out_path, ec)) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -109,19 +108,27 @@ Result<std::optional<Quantization>> QuantizationOf(const std::string& path) {
   return QuantizationOfModel(model);
 }
 
-Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray& calibration,
-                                     const std::string& out_path, const QuantizeOptions& options) {
-  EDGE_TRY(CheckOutputPath(in_path, out_path, options));
-  if (options.method == CalibrationMethod::kPercentile && !(options.percentile >= 50.0 && options.percentile <= 100.0)) {
-    return Fail(ErrorCode::kInvalidArgument, "percentile " + std::to_string(options.percentile) +
-                                                 " is not a number in [50, 100]");
+Status ValidateQuantizeOptions(const QuantizeOptions& options, const std::string& out_path) {
+  // NaN compares false with everything and would silently turn a check off: checked first.
+  // Each tail drops (100 - P)% of the values, so below 50 the tails would overlap.
+  if (!(options.percentile >= 50.0 && options.percentile <= 100.0)) {
+    return Fail(ErrorCode::kInvalidArgument, "--percentile " + std::to_string(options.percentile) +
+                                                 " is not a number in [50, 100] (the share of values kept inside each range)");
   }
   if (options.min_snr_db && !std::isfinite(*options.min_snr_db)) {
-    return Fail(ErrorCode::kInvalidArgument, "the SNR bar must be a finite number of dB");
+    return Fail(ErrorCode::kInvalidArgument, "--min-snr must be a finite number of dB (0 turns the bar off)");
   }
   if (options.min_top1_percent && !std::isfinite(*options.min_top1_percent)) {
-    return Fail(ErrorCode::kInvalidArgument, "the top-1 bar must be a finite percentage");
+    return Fail(ErrorCode::kInvalidArgument, "--min-top1 must be a finite percentage in [0, 100]");
   }
+  if (out_path.empty()) return Fail(ErrorCode::kInvalidArgument, "--out is empty: name the file to write");
+  return Ok();
+}
+
+Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray& calibration,
+                                     const std::string& out_path, const QuantizeOptions& options) {
+  EDGE_TRY(ValidateQuantizeOptions(options, out_path));
+  EDGE_TRY(CheckOutputPath(in_path, out_path, options));
   EDGE_ASSIGN_OR_RETURN(auto model, ReadOnnxProto(in_path));
   if (auto q = QuantizationOfModel(model); q && !options.requantize) {
     return Fail(ErrorCode::kFailedPrecondition,

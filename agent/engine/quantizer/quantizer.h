@@ -169,6 +169,11 @@ struct QuantizeReport {
   std::string below_bar;
 };
 
+// The options and output path as a caller gave them, before any file is read: a percentile in
+// [50, 100], finite quality bars, a non-empty output path. kInvalidArgument names the flag
+// (the CLI reports it as a usage error). QuantizeModel checks them too.
+Status ValidateQuantizeOptions(const QuantizeOptions& options, const std::string& out_path);
+
 // Refuses (kFailedPrecondition, naming a quantization node) a model QuantizationOf finds
 // quantized, unless options.requantize; refuses bad sample data (ValidateSamples), an output
 // path that is empty, a directory, the input model or the calibration/eval file (by filesystem
