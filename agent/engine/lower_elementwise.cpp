@@ -180,13 +180,13 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
     node.act_min = 0.0f;
   } else if (op == "Clip") {
     EDGE_TRY(onnx_.opset < 11 ? CheckAttrs(n, {"min", "max"}) : CheckAttrs(n, {}));
-    if (auto type = ComputedIntegerType(n.inputs[0]); type && onnx_.opset >= 11) return LowerIntegerClip(n, *type);
+    if (auto type = ComputedIntegerType(n.inputs[0]); type && onnx_.opset >= 11) return LowerClipAsSteps(n, *type);
     if (onnx_.opset < 11 && n.inputs.size() != 1) {
       return Fail(ErrorCode::kInvalidArgument, "Clip before opset 11 takes one input");
     }
     node.unary = UnaryKind::kClip;
     auto bounds = ClipBounds(n);
-    if (!bounds) return LowerClipOfComputedBounds(n);
+    if (!bounds) return LowerClipAsSteps(n, DType::kF32);
     node.act_min = bounds->first;
     node.act_max = bounds->second;
   } else if (op == "Gelu") {
@@ -304,22 +304,35 @@ Status Lowerer::LowerLayerNorm(const OnnxNode& n) {
   return Ok();
 }
 
-// Clip(x, min, max) whose bounds are computed: Max(x, min) then Min(., max), each bound a
-// scalar tensor broadcast over x.
-Status Lowerer::LowerClipOfComputedBounds(const OnnxNode& n) {
-  EDGE_ASSIGN_OR_RETURN(int y, AsFloat(n.inputs[0]));
+// Clip(x, min, max) as steps, for bounds computed at run time or an integer x: Max(x, min) then
+// Min(., max), each bound a scalar tensor broadcast over x, in x's own element type (kF32: float).
+Status Lowerer::LowerClipAsSteps(const OnnxNode& n, DType type) {
+  if (type == DType::kBool) return Fail(ErrorCode::kInvalidArgument, "Clip of bool tensors is not defined by ONNX");
+  const bool is_float = type == DType::kF32;
+  int y = 0;
+  if (is_float) {
+    EDGE_ASSIGN_OR_RETURN(y, AsFloat(n.inputs[0]));
+  } else {
+    EDGE_ASSIGN_OR_RETURN(Sym s, Get(n.inputs[0]));
+    y = s.value;
+  }
   const std::vector<int64_t> shape = ShapeOf(y);
-  const bool has_max = n.inputs.size() > 2 && !n.inputs[2].empty();
+  std::vector<size_t> bounds;
   for (size_t k : {size_t{1}, size_t{2}}) {
-    if (n.inputs.size() <= k || n.inputs[k].empty()) continue;
+    if (n.inputs.size() > k && !n.inputs[k].empty()) bounds.push_back(k);
+  }
+  if (bounds.empty()) {  // no bounds: the same tensor
+    syms_[n.outputs[0]] = Sym{is_float ? Sym::Kind::kFloat : Sym::Kind::kInt, y, false};
+    return Ok();
+  }
+  for (size_t k : bounds) {
     EDGE_ASSIGN_OR_RETURN(auto bound_shape, ShapeOfName(n.inputs[k]));
     if (!bound_shape.empty() && (bound_shape.size() != 1 || bound_shape[0] != 1)) {
       return Fail(ErrorCode::kInvalidArgument, (k == 1 ? "min" : "max") + std::string(" must be a scalar"));
     }
-    EDGE_ASSIGN_OR_RETURN(int bound, AsFloat(n.inputs[k]));
-    const bool last = k == 2 || !has_max;
-    EDGE_ASSIGN_OR_RETURN(y, AddFloatStep(MakeNode(k == 1 ? OpKind::kMax : OpKind::kMin, n), {y, bound},
-                                          last ? n.outputs[0] : FreshName(n.name + "#lower_bounded"), shape));
+    EDGE_ASSIGN_OR_RETURN(int bound, is_float ? AsFloat(n.inputs[k]) : AsInteger(n.inputs[k], type));
+    const std::string name = k == bounds.back() ? n.outputs[0] : FreshName(n.name + "#lower_bounded");
+    EDGE_ASSIGN_OR_RETURN(y, AddStep(MakeNode(k == 1 ? OpKind::kMax : OpKind::kMin, n), {y, bound}, name, type, shape));
   }
   return Ok();
 }

@@ -217,31 +217,6 @@ Result<bool> Lowerer::TryEmitInteger(const OnnxNode& n, Node& node, const std::v
 
 // Clip of an integer tensor: Max with min, then Min with max, each bound an optional scalar
 // (constant or computed) of the input's type; no bounds is the tensor itself.
-Status Lowerer::LowerIntegerClip(const OnnxNode& n, DType type) {
-  if (type == DType::kBool) return Fail(ErrorCode::kInvalidArgument, "Clip of bool tensors is not defined by ONNX");
-  EDGE_ASSIGN_OR_RETURN(Sym s, Get(n.inputs[0]));
-  int y = s.value;
-  const std::vector<int64_t> shape = ShapeOf(y);
-  std::vector<size_t> bounds;
-  for (size_t k : {size_t{1}, size_t{2}}) {
-    if (n.inputs.size() > k && !n.inputs[k].empty()) bounds.push_back(k);
-  }
-  if (bounds.empty()) {
-    syms_[n.outputs[0]] = s;
-    return Ok();
-  }
-  for (size_t k : bounds) {
-    EDGE_ASSIGN_OR_RETURN(auto bound_shape, ShapeOfName(n.inputs[k]));
-    if (!bound_shape.empty() && (bound_shape.size() != 1 || bound_shape[0] != 1)) {
-      return Fail(ErrorCode::kInvalidArgument, (k == 1 ? "min" : "max") + std::string(" must be a scalar"));
-    }
-    EDGE_ASSIGN_OR_RETURN(int bound, AsInteger(n.inputs[k], type));
-    const std::string name = k == bounds.back() ? n.outputs[0] : FreshName(n.name + "#lower_bounded");
-    EDGE_ASSIGN_OR_RETURN(y, AddStep(MakeNode(k == 1 ? OpKind::kMax : OpKind::kMin, n), {y, bound}, name, type, shape));
-  }
-  return Ok();
-}
-
 namespace {
 
 // Checks a runtime scale / zero point against x: one element, or x.shape[axis] elements.

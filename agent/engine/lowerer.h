@@ -120,7 +120,6 @@ class Lowerer {
   // Cast of n.inputs[0] to `to`, written to n.outputs[0].
   Status EmitCast(const OnnxNode& n, DType to);
   Status LowerIntegerBinary(const OnnxNode& n, DType type, const std::vector<int64_t>& shape);
-  Status LowerIntegerClip(const OnnxNode& n, DType type);
   // When n.inputs[0] is an integer tensor, emits `node` (a data-movement op or MaxPool, exact
   // on any type) on it with an output of the same type, and returns true.
   Result<bool> TryEmitInteger(const OnnxNode& n, Node& node, const std::vector<int64_t>& shape);
@@ -164,7 +163,7 @@ class Lowerer {
   Status LowerBinary(const OnnxNode& n);
   Status LowerBinaryAt7(const OnnxNode& n);
   Status LowerVariadic(const OnnxNode& n);
-  Status LowerClipOfComputedBounds(const OnnxNode& n);
+  Status LowerClipAsSteps(const OnnxNode& n, DType type);
   Status LowerLegacyBroadcast(const OnnxNode& n);
   Status LowerUnary(const OnnxNode& n);
   Status LowerPool(const OnnxNode& n);
