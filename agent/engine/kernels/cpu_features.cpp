@@ -1,13 +1,19 @@
 #include "agent/engine/kernels/cpu_features.h"
 
+#include <cstdint>
+
+#if defined(__x86_64__)
 #include <cpuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <cstdint>
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
 
 namespace edge::engine {
 namespace {
+
+#if defined(__x86_64__)
 
 uint64_t ReadXcr0() {
   uint32_t eax = 0;
@@ -50,6 +56,34 @@ KernelTier DetectBestTier() {
   return KernelTier::kAvx512Vnni;
 }
 
+bool IsNativeTier(KernelTier tier) { return tier >= KernelTier::kAvx2 && tier <= KernelTier::kAmx; }
+
+#elif defined(__aarch64__)
+
+KernelTier DetectBestTier() {
+  // The bit values of the arm64 uapi's <asm/hwcap.h> (stable kernel ABI), spelled out so the
+  // build does not depend on how new the installed kernel headers are.
+  constexpr unsigned long kHwcapAsimd = 1ul << 1;
+  constexpr unsigned long kHwcapAsimdDp = 1ul << 20;
+  constexpr unsigned long kHwcap2I8mm = 1ul << 13;
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  const unsigned long hwcap2 = getauxval(AT_HWCAP2);
+  if ((hwcap & kHwcapAsimd) == 0) return KernelTier::kScalar;
+  if ((hwcap & kHwcapAsimdDp) == 0) return KernelTier::kNeon;
+  // The i8mm kernel's small-problem path and epilogue use the dot-product tier's code.
+  if ((hwcap2 & kHwcap2I8mm) == 0) return KernelTier::kNeonDot;
+  return KernelTier::kI8mm;
+}
+
+bool IsNativeTier(KernelTier tier) { return tier >= KernelTier::kNeon && tier <= KernelTier::kI8mm; }
+
+#else
+
+KernelTier DetectBestTier() { return KernelTier::kScalar; }
+bool IsNativeTier(KernelTier) { return false; }
+
+#endif
+
 }  // namespace
 
 std::string_view KernelTierName(KernelTier tier) {
@@ -59,13 +93,19 @@ std::string_view KernelTierName(KernelTier tier) {
     case KernelTier::kAvx2: return "avx2";
     case KernelTier::kAvx512Vnni: return "avx512vnni";
     case KernelTier::kAmx: return "amx";
+    case KernelTier::kNeon: return "neon";
+    case KernelTier::kNeonDot: return "neondot";
+    case KernelTier::kI8mm: return "i8mm";
   }
   return "unknown";
 }
 
 bool ParseKernelTier(std::string_view text, KernelTier& tier) {
-  for (KernelTier t : {KernelTier::kAuto, KernelTier::kScalar, KernelTier::kAvx2,
-                       KernelTier::kAvx512Vnni, KernelTier::kAmx}) {
+  if (text == KernelTierName(KernelTier::kAuto)) {
+    tier = KernelTier::kAuto;
+    return true;
+  }
+  for (KernelTier t : kAllTiers) {
     if (text == KernelTierName(t)) {
       tier = t;
       return true;
@@ -80,12 +120,26 @@ KernelTier BestSupportedTier() {
 }
 
 bool TierSupported(KernelTier tier) {
-  return static_cast<int>(tier) <= static_cast<int>(BestSupportedTier());
+  if (tier == KernelTier::kScalar) return true;
+  return IsNativeTier(tier) && IsNativeTier(BestSupportedTier()) && tier <= BestSupportedTier();
 }
 
 KernelTier EffectiveTier(KernelTier requested) {
   if (requested == KernelTier::kAuto || !TierSupported(requested)) return BestSupportedTier();
   return requested;
+}
+
+bool CpuHasAvx512Vbmi() {
+#if defined(__x86_64__)
+  static const bool vbmi = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+    return (ecx & (1u << 1)) != 0;
+  }();
+  return vbmi;
+#else
+  return false;
+#endif
 }
 
 }  // namespace edge::engine

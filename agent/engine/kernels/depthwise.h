@@ -93,5 +93,6 @@ void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const De
 void DepthwiseScalar(const DepthwiseArgs& args);
 void DepthwiseAvx2(const DepthwiseArgs& args);
 void DepthwiseAvx512Vnni(const DepthwiseArgs& args);
+void DepthwiseNeon(const DepthwiseArgs& args);  // arm64, every tier
 
 }  // namespace edge::engine

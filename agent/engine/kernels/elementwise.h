@@ -66,6 +66,11 @@ void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 
+// arm64 Advanced SIMD (kernels/elementwise_neon.cpp, depthwise_neon.cpp): every arm64 tier.
+void LutNeon(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
+void QAddNeon(const QAddArgs& args);
+void QuantizeNeon(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
+
 // The kernels for a tier: the AVX-512 tier uses VBMI for lookups only where the CPU has it.
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier);
 

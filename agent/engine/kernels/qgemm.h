@@ -44,6 +44,10 @@ struct QGemmArgs {
   // Implicit-GEMM convolution points each group at a shifted view of one interleaved input.
   const uint8_t* const* right_groups = nullptr;
   const int32_t* bias = nullptr;  // per channel: [m] for kLeft, [np] for kRight
+  // The same bias for kernels that multiply signed activations (the byte ^ 0x80, i.e. x + zp
+  // before the shift), such as arm64's s8 x s8 SDOT: bias + 128 * sum_k w (mod 2^32), so that
+  // sum_k (u - 128) * w + bias_signed == sum_k u * w + bias. Indexed like `bias`.
+  const int32_t* bias_signed = nullptr;
   const float* mult = nullptr;    // same indexing as bias
   int32_t zero_point = 0;
   int32_t qmin = -128, qmax = 127;
@@ -59,8 +63,13 @@ struct QGemmArgs {
 using QGemmFn = void (*)(const QGemmArgs&);
 
 void QGemmScalar(const QGemmArgs& args);
+// x86-64 (kernels/qgemm_avx2.cpp, qgemm_avx512vnni.cpp, qgemm_amx.cpp)
 void QGemmAvx2(const QGemmArgs& args);
 void QGemmAvx512Vnni(const QGemmArgs& args);
+// arm64 (kernels/qgemm_neon.cpp, qgemm_neondot.cpp, qgemm_i8mm.cpp)
+void QGemmNeon(const QGemmArgs& args);
+void QGemmNeonDot(const QGemmArgs& args);  // uses bias_signed
+void QGemmI8mm(const QGemmArgs& args);
 
 // The kernel for a tier (kAuto and unsupported tiers resolve via EffectiveTier).
 QGemmFn QGemmForTier(KernelTier tier);

@@ -1,38 +1,42 @@
-// The one place that maps a kernel tier to its implementation.
-#include <cpuid.h>
-
+// The one place that maps a kernel tier to its implementation. Each architecture compiles only
+// its own kernel files (agent/engine/CMakeLists.txt); kScalar is everywhere.
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/qgemm.h"
+#if defined(__x86_64__)
 #include "agent/engine/kernels/qgemm_amx.h"
+#endif
 
 namespace edge::engine {
 
 QGemmFn QGemmForTier(KernelTier tier) {
   switch (EffectiveTier(tier)) {
+#if defined(__x86_64__)
     case KernelTier::kAmx: return &QGemmAmx;
     case KernelTier::kAvx512Vnni: return &QGemmAvx512Vnni;
     case KernelTier::kAvx2: return &QGemmAvx2;
+#elif defined(__aarch64__)
+    case KernelTier::kI8mm: return &QGemmI8mm;
+    case KernelTier::kNeonDot: return &QGemmNeonDot;
+    case KernelTier::kNeon: return &QGemmNeon;
+#endif
     default: return &QGemmScalar;
   }
 }
 
-namespace {
-bool HasAvx512Vbmi() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
-  return (ecx & (1u << 1)) != 0;
-}
-}  // namespace
-
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
+  // The layout kernels of the scalar tier (Interleave4RowsU8, InterleavePaddedU8,
+  // Im2colRowsStride2U8, SplitDepthwisePhases) are 128-bit SIMD on both architectures
+  // (kernels/simd128.h): pure data movement, identical bytes by construction.
   static const ElementwiseKernels scalar{&LutScalar,      &DepthwiseScalar,   &SplitDepthwisePhases,
                                          &QAddScalar,     &QuantizeScalar,    &Interleave4RowsU8,
                                          &InterleavePaddedU8, &Im2colRowsStride2U8};
+  const KernelTier effective = EffectiveTier(tier);
+#if defined(__x86_64__)
   static const ElementwiseKernels avx2{&LutScalar,  &DepthwiseAvx2,     &SplitDepthwisePhases,
                                        &QAddScalar, &QuantizeScalar,    &Interleave4RowsU8,
                                        &InterleavePaddedU8, &Im2colRowsStride2U8};
-  static const ElementwiseKernels avx512{HasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
+  static const ElementwiseKernels avx512{CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
                                          &DepthwiseAvx512Vnni,
                                          &SplitDepthwisePhasesAvx512,
                                          &QAddAvx512,
@@ -40,9 +44,17 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &Interleave4Avx512,
                                          &InterleavePaddedAvx512,
                                          &Im2colRowsAvx512};
-  const KernelTier effective = EffectiveTier(tier);
-  if (effective >= KernelTier::kAvx512Vnni) return avx512;  // the AMX tier too
-  return effective == KernelTier::kAvx2 ? avx2 : scalar;
+  if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
+  if (effective == KernelTier::kAvx2) return avx2;
+#elif defined(__aarch64__)
+  static const ElementwiseKernels neon{&LutNeon,   &DepthwiseNeon,  &SplitDepthwisePhases,
+                                       &QAddNeon,  &QuantizeNeon,   &Interleave4RowsU8,
+                                       &InterleavePaddedU8, &Im2colRowsStride2U8};
+  if (effective == KernelTier::kNeon || effective == KernelTier::kNeonDot || effective == KernelTier::kI8mm) {
+    return neon;
+  }
+#endif
+  return scalar;
 }
 
 }  // namespace edge::engine

@@ -96,6 +96,7 @@ class QConvStep : public Step {
 
   std::vector<int8_t> weights;  // [cout][kp]
   std::vector<int32_t> bias;    // [cout], shift and input zero point folded in
+  std::vector<int32_t> bias_signed;  // [cout], input zero point only (QGemmArgs::bias_signed)
   std::vector<float> mult;      // [cout]
   DepthwisePlan depthwise_plan;         // depthwise: taps, masks and source layout
   std::vector<int32_t> word_weights;    // depthwise: the plan's word groups' weights, if any
@@ -165,6 +166,7 @@ class QConvStep : public Step {
                                            shape.hp, shape.wp, pad_byte, pad_row.data(), shape.xi_pitch * 4, xi);
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
         a.bias = bias.data() + g * shape.cout_g;
+        a.bias_signed = bias_signed.data() + g * shape.cout_g;
         a.mult = mult.data() + g * shape.cout_g;
         a.out = Y + (b * shape.cout + g * shape.cout_g) * shape.pixels;
         env.qgemm(a);
@@ -228,6 +230,7 @@ class QConvStep : public Step {
         }
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
         a.bias = bias.data() + g * shape.cout_g;
+        a.bias_signed = bias_signed.data() + g * shape.cout_g;
         a.mult = mult.data() + g * shape.cout_g;
         a.out = Y + (b * shape.cout + g * shape.cout_g) * shape.pixels;
         env.qgemm(a);
@@ -242,6 +245,7 @@ class QGemmStep : public Step {
   int64_t out = 0, scratch = 0, m = 0, n = 0, k = 0, kp = 0, np = 0;
   std::vector<int8_t> packed;  // [kp/4][np][4]
   std::vector<int32_t> bias;   // [np]
+  std::vector<int32_t> bias_signed;  // [np]
   std::vector<float> mult;     // [np]
   int32_t zero_point = 0, qmin = -128, qmax = 127;
 
@@ -257,6 +261,7 @@ class QGemmStep : public Step {
     a.left = left;
     a.right = reinterpret_cast<const uint8_t*>(packed.data());
     a.bias = bias.data();
+    a.bias_signed = bias_signed.data();
     a.mult = mult.data();
     a.zero_point = zero_point;
     a.qmin = qmin;
@@ -315,6 +320,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
     s->padded_geom.pad_left = 0;
     s->weights.assign(static_cast<size_t>(cs.cout * cs.kp), 0);
     s->bias.resize(static_cast<size_t>(cs.cout));
+    s->bias_signed.resize(static_cast<size_t>(cs.cout));
     s->mult.resize(static_cast<size_t>(cs.cout));
     for (int64_t c = 0; c < cs.cout; ++c) {
       int64_t sum = 0;
@@ -324,6 +330,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
         sum += v;
       }
       s->bias[c] = static_cast<int32_t>(n.bias_q[c] - shift_zp * sum);
+      s->bias_signed[c] = static_cast<int32_t>(n.bias_q[c] - x.q.zero_point * sum);
       s->mult[c] = x.q.scale * w.cscale[c] / y.q.scale;
       if (!std::isfinite(s->mult[c])) return NonFiniteMultiplier(n, c);
     }
@@ -362,7 +369,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
     s->zero_point = y.q.zero_point;
     s->qmin = n.qmin;
     s->qmax = n.qmax;
-    ctx.pool.total_bytes += static_cast<int64_t>(s->weights.size() + 8 * s->bias.size() + 4 * s->word_weights.size());
+    ctx.pool.total_bytes += static_cast<int64_t>(s->weights.size() + 12 * s->bias.size() + 4 * s->word_weights.size());
     s->summary = "QConv " + n.name + " (" + std::to_string(n.kernel[0]) + "x" + std::to_string(n.kernel[1]) +
                  ", " + std::to_string(cs.cin) + "->" + std::to_string(cs.cout) +
                  (cs.group > 1 ? ", group " + std::to_string(cs.group) : "") +
@@ -387,18 +394,20 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
   s->packed.resize(static_cast<size_t>(s->kp * s->np));
   PackRightS8(rows.data(), s->n, s->k, s->np, s->kp, s->packed.data());
   s->bias.assign(static_cast<size_t>(s->np), 0);
+  s->bias_signed.assign(static_cast<size_t>(s->np), 0);
   s->mult.assign(static_cast<size_t>(s->np), 0.0f);
   for (int64_t c = 0; c < s->n; ++c) {
     int64_t sum = 0;
     for (int64_t k = 0; k < s->k; ++k) sum += rows[c * s->k + k];
     s->bias[c] = static_cast<int32_t>(n.bias_q[c] - shift_zp * sum);
+    s->bias_signed[c] = static_cast<int32_t>(n.bias_q[c] - x.q.zero_point * sum);
     s->mult[c] = x.q.scale * w.cscale[c] / y.q.scale;
     if (!std::isfinite(s->mult[c])) return NonFiniteMultiplier(n, c);
   }
   s->zero_point = y.q.zero_point;
   s->qmin = n.qmin;
   s->qmax = n.qmax;
-  ctx.pool.total_bytes += static_cast<int64_t>(s->packed.size() + 8 * s->bias.size());
+  ctx.pool.total_bytes += static_cast<int64_t>(s->packed.size() + 12 * s->bias.size());
   s->summary = n.onnx_op + " " + n.name + " (" + std::to_string(s->m) + "x" + std::to_string(s->k) +
                "x" + std::to_string(s->n) + ", int8)";
   return std::unique_ptr<Step>(std::move(s));
