@@ -98,17 +98,12 @@ __attribute__((noinline)) void Tile(const QGemmArgs& a, const NeonEpilogue& e, c
   StoreTile<kLeftWeights, kRows>(a, e, p, m0, a.bias, acc);
 }
 
-// Column panels outside, row tiles inside: a panel of the right operand (32 bytes per k-group)
-// stays in L1 while every row tile reuses it.
 template <bool kLeftWeights>
 void Run(const QGemmArgs& a) {
   const NeonEpilogue e = MakeNeonEpilogue(a);
-  for (int64_t n0 = 0; n0 < a.n; n0 += kNeonTileCols) {
-    const NeonPanel p = MakeNeonPanel(a, n0);
-    for (int64_t m0 = 0; m0 < a.m; m0 += kNeonTileRows) {
-      ForTileRows(a.m - m0, [&]<int kRows>() { Tile<kLeftWeights, kRows>(a, e, p, m0); });
-    }
-  }
+  ForEachTile(a, [&](const NeonPanel& p, int64_t m0, int64_t rows) {
+    ForTileRows(rows, [&]<int kRows>() { Tile<kLeftWeights, kRows>(a, e, p, m0); });
+  });
 }
 
 }  // namespace
