@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <limits>
 #include <random>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "agent/engine/kernels/elementwise.h"
@@ -373,7 +375,10 @@ TEST_CASE("every qgemm tier equals the reference through k-group tables and extr
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(20261125);
   std::uniform_int_distribution<int64_t> dim_m(1, 40), dim_n(1, 70), dim_k(1, 300), pick(0, 1 << 20);
-  for (int t = 0; t < 160; ++t) {
+  // Deep K: the arm64 kernels' row blocks (128 KB of left rows: 24 rows at K = 4100, 40 at
+  // K = 3000) split these M into several blocks with a short last one.
+  const std::pair<int64_t, int64_t> deep[] = {{77, 4100}, {45, 3000}, {9, 5000}, {130, 1100}};
+  for (int t = 0; t < 164; ++t) {
     const bool extreme = t % 2 == 0;
     int32_t z = static_cast<int32_t>(pick(rng) % 256) - 128, lo = -128, hi = 127;
     if (t % 8 == 1) z = static_cast<int32_t>(pick(rng) % 4000001) - 2000000;  // past int16, within 2^22
@@ -382,8 +387,9 @@ TEST_CASE("every qgemm tier equals the reference through k-group tables and extr
       lo = static_cast<int32_t>(pick(rng) % 400) - 300;
       hi = lo + static_cast<int32_t>(pick(rng) % 500);
     }
-    const Problem p{t % 3 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight, dim_m(rng), dim_n(rng), dim_k(rng), z,
-                    lo, hi, extreme};
+    Problem p{t % 3 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight, dim_m(rng), dim_n(rng), dim_k(rng), z,
+              lo, hi, extreme};
+    if (t >= 160) std::tie(p.m, p.k) = deep[t - 160];
     const int64_t kp = RoundUp(p.k, 4), np = t % 2 == 0 ? RoundUp(p.n, kQGemmColumnAlign) : PackedColumns(p.n);
     Buffers b = MakeBuffers(p, rng, kp, np);
     if (extreme) {
