@@ -14,8 +14,9 @@
 // Inner loop: SMLAL by element, 4 MACs per instruction (16-bit lanes into 32-bit, 4 lanes);
 // 128 of them per two k-groups of an 8 x 8 tile (512 MACs) against 4 loads + 8 UZP + 8 widens
 // of the right operand and 8 loads + 8 widens of the left, i.e. ~3.1 MACs per instruction
-// overall. On Cortex-A72 SMLAL issues on F0 only (one per cycle): the target is ~4 MACs per
-// cycle per core.
+// overall. On Cortex-A72 SMLAL issues on F0 only, one per cycle (its optimization guide),
+// while the loads, UZP and widens can use F1 and the load pipe: the target to measure against
+// is ~4 MACs per cycle per core.
 #include <arm_neon.h>
 
 #include <algorithm>
