@@ -24,7 +24,8 @@ constexpr int64_t kStep = 16;  // outputs per step, a quarter of a mask word
 // 0xFF in byte i where bit i of `bits` (16 bits) is set.
 inline uint8x16_t ExpandBits(uint32_t bits) {
   static constexpr uint8_t kBit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-  const uint8x16_t bytes = vcombine_u8(vdup_n_u8(static_cast<uint8_t>(bits)), vdup_n_u8(static_cast<uint8_t>(bits >> 8)));
+  const uint8x16_t bytes =
+      vcombine_u8(vdup_n_u8(static_cast<uint8_t>(bits)), vdup_n_u8(static_cast<uint8_t>(bits >> 8)));
   return vtstq_u8(bytes, vld1q_u8(kBit));
 }
 
