@@ -8,6 +8,7 @@
 #include "agent/core/backoff.h"
 #include "common/core/result.h"
 #include "common/crypto/ed25519.h"
+#include "common/tls/connect_timeouts.h"
 
 namespace edge::agent {
 
@@ -25,6 +26,9 @@ struct AgentConfig {
   int64_t download_rate_limit = 0;      // bytes/s, 0 = unlimited
   int64_t backoff_initial_ms = 500;
   int64_t backoff_max_ms = 30000;
+  // One connection attempt to the controller (TCP, TLS, HTTP/2), enrollment included; the
+  // default suits a Pi-class CPU on a cellular link (common/tls/connect_timeouts.h).
+  int64_t connect_timeout_ms = tls::kDefaultConnectTimeout.count();
   std::string log_level = "info";
 
   // Local inference (docs/inference-api.md).

@@ -45,7 +45,8 @@ Result<Identity> IdentityManager::LoadOrEnroll(const std::function<Status(const 
   EDGE_ASSIGN_OR_RETURN(auto key_pem, key.ToPem());
   EDGE_ASSIGN_OR_RETURN(auto csr, crypto::CreateCsr(key, config_.device_name));
   log::Info("enrolling", {{"device", config_.device_name}, {"endpoint", config_.enroll_endpoint}});
-  EDGE_ASSIGN_OR_RETURN(auto resp, Enroll({config_.enroll_endpoint, *ca, token, config_.device_name, csr}));
+  EDGE_ASSIGN_OR_RETURN(auto resp, Enroll({config_.enroll_endpoint, *ca, token, config_.device_name, csr,
+                                              std::chrono::milliseconds(config_.connect_timeout_ms)}));
   EDGE_TRY(adopt(resp));
   EDGE_TRY(fs::WriteFileAtomic(dir / "key.pem", key_pem, 0600));
   EDGE_TRY(fs::WriteFileAtomic(dir / "cert.pem", resp.certificate_pem(), 0600));

@@ -14,10 +14,23 @@ namespace edge::agent {
 
 namespace {
 constexpr auto kStreamLifetime = std::chrono::minutes(30);
+
+// gRPC says that a connection did not come up, not which limit ended it: when it was the
+// connect timeout, name the key that sets it, so that a gateway on a slow link can be fixed
+// from its log.
+Error WithConnectHint(Error e, const grpc::Status& status, std::chrono::steady_clock::duration elapsed,
+                      std::chrono::milliseconds connect_timeout) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && tls::EndedByConnectTimeout(elapsed, connect_timeout))
+    e.message += " (no connection within connect_timeout_ms = " + std::to_string(connect_timeout.count()) +
+                 " ms: too short for this link? Setting one up takes TCP, TLS and HTTP/2, about three round trips; "
+                 "raise it)";
+  return e;
 }
+}  // namespace
 
 Result<edge::v1::EnrollResponse> Enroll(const EnrollParams& p) {
-  auto channel = grpc::CreateCustomChannel(p.endpoint, tls::ClientCredentials({p.ca_pem, "", ""}), tls::ClientChannelArgs());
+  auto channel = grpc::CreateCustomChannel(p.endpoint, tls::ClientCredentials({p.ca_pem, "", ""}),
+                                           tls::ClientChannelArgs(p.connect_timeout));
   auto stub = edge::v1::EnrollmentService::NewStub(channel);
   edge::v1::EnrollRequest req;
   req.set_token(p.token);
@@ -34,10 +47,14 @@ Result<edge::v1::EnrollResponse> Enroll(const EnrollParams& p) {
   req.mutable_facts()->set_os("linux");
   req.mutable_facts()->set_memory_bytes(static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)));
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  // 20 s for the call, on top of what connecting may take.
+  ctx.set_deadline(std::chrono::system_clock::now() + p.connect_timeout + std::chrono::seconds(20));
   edge::v1::EnrollResponse resp;
+  const auto started = std::chrono::steady_clock::now();
   auto status = stub->Enroll(&ctx, req, &resp);
-  if (!status.ok()) return Fail(tls::FromGrpcStatus(status, "enrolling at " + p.endpoint));
+  if (!status.ok())
+    return Fail(WithConnectHint(tls::FromGrpcStatus(status, "enrolling at " + p.endpoint), status,
+                                std::chrono::steady_clock::now() - started, p.connect_timeout));
   return resp;
 }
 
@@ -52,7 +69,7 @@ void ControllerLink::Reconnect() {
   std::lock_guard lock(mu_);
   auto channel = grpc::CreateCustomChannel(
       identity_.endpoint, tls::ClientCredentials({identity_.ca_pem, identity_.cert_pem, identity_.key_pem}),
-      tls::ClientChannelArgs());
+      tls::ClientChannelArgs(identity_.connect_timeout));
   stub_ = edge::v1::AgentService::NewStub(channel);
 }
 
@@ -127,6 +144,7 @@ void ControllerLink::Run() {
   while (!stopping_) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + kStreamLifetime);
+    const auto started = std::chrono::steady_clock::now();
     auto stream = CurrentStub()->Connect(&ctx);
     edge::v1::AgentMessage hello;
     *hello.mutable_hello() = hello_();
@@ -168,7 +186,13 @@ void ControllerLink::Run() {
     if (stopping_) break;
     // A stream that delivered messages was healthy: start the backoff over.
     if (got_message) backoff_.Reset();
-    const std::string detail = status.ok() ? "stream ended" : tls::FromGrpcStatus(status, "connect").message;
+    std::string detail = "stream ended";
+    if (!status.ok()) {
+      auto e = tls::FromGrpcStatus(status, "connect");
+      const auto elapsed = std::chrono::steady_clock::now() - started;
+      // A stream that delivered messages had connected.
+      detail = (got_message ? e : WithConnectHint(e, status, elapsed, identity_.connect_timeout)).message;
+    }
     on_state_(false, detail);
     if (!got_message) Reconnect();
     const auto delay = backoff_.NextDelay();

@@ -15,6 +15,7 @@
 
 #include "agent/core/backoff.h"
 #include "common/core/result.h"
+#include "common/tls/connect_timeouts.h"
 #include "edge/v1/agent.grpc.pb.h"
 
 namespace edge::agent {
@@ -25,6 +26,7 @@ struct EnrollParams {
   std::string token;
   std::string device_name;
   std::string csr_pem;
+  std::chrono::milliseconds connect_timeout = tls::kDefaultConnectTimeout;  // per connection attempt
 };
 Result<edge::v1::EnrollResponse> Enroll(const EnrollParams& params);
 
@@ -33,6 +35,7 @@ struct LinkIdentity {
   std::string ca_pem;
   std::string cert_pem;
   std::string key_pem;
+  std::chrono::milliseconds connect_timeout = tls::kDefaultConnectTimeout;  // per connection attempt
 };
 
 class ControllerLink {

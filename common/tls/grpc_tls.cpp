@@ -1,5 +1,7 @@
 #include "common/tls/grpc_tls.h"
 
+#include <algorithm>
+
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
@@ -72,7 +74,7 @@ void ApplyServerLimits(grpc::ServerBuilder& builder) {
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 16);
-  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, static_cast<int>(kServerHandshakeTimeout.count()));
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 16 * 1024);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
@@ -86,20 +88,21 @@ void ApplyServerLimits(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 10 * 60 * 1000);
 }
 
-grpc::ChannelArguments ClientChannelArgs() {
+grpc::ChannelArguments ClientChannelArgs(std::chrono::milliseconds connect_timeout) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  // Reconnect backoff is handled by the agent's own jittered loop; keep gRPC's short. gRPC also
-  // takes the minimum reconnect backoff as the least time a connection attempt (TCP, TLS
-  // handshake, HTTP/2 SETTINGS) is given: at 200 ms a busy controller or a slow gateway never
-  // completes a handshake, so it is 10 s.
+  // Reconnect backoff is handled by the agent's own jittered loop; keep gRPC's short. gRPC
+  // gives a connection attempt (TCP, TLS handshake, HTTP/2 SETTINGS) the larger of the minimum
+  // reconnect backoff and its current backoff: the first is the connect timeout, and the
+  // initial backoff is kept at or below it so that a short timeout means what it says.
+  const auto timeout_ms = static_cast<int>(connect_timeout.count());
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, timeout_ms);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(200, timeout_ms));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10000);
   return args;
 }
 

@@ -11,6 +11,7 @@
 
 #include "common/core/result.h"
 #include "common/crypto/x509.h"
+#include "common/tls/connect_timeouts.h"
 
 namespace edge::tls {
 
@@ -53,7 +54,9 @@ std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(const ClientTls& tls
 
 // Explicit limits: Debian's gRPC 1.51 predates several HTTP/2 DoS fixes.
 void ApplyServerLimits(grpc::ServerBuilder& builder);
-grpc::ChannelArguments ClientChannelArgs();
+// `connect_timeout` bounds each connection attempt (connect_timeouts.h); the caller
+// has checked it is within [kMinConnectTimeout, kMaxConnectTimeout].
+grpc::ChannelArguments ClientChannelArgs(std::chrono::milliseconds connect_timeout = kDefaultConnectTimeout);
 
 struct PeerIdentity {
   crypto::SpiffeId id;

@@ -30,7 +30,8 @@ Result<Context> LoadContext(const std::filesystem::path& file, const std::string
   if (name.empty()) return bad("no current_context set and no --context given");
   auto it = contexts->find(name);
   if (it == contexts->end()) return bad("has no context named '" + name + "'");
-  EDGE_TRY(config::RejectUnknownKeys(*it, {"controller", "ca", "cert", "key"}, "context '" + name + "'"));
+  EDGE_TRY(config::RejectUnknownKeys(*it, {"controller", "ca", "cert", "key", "connect_timeout_ms"},
+                                     "edgectl config " + file.string() + ": context '" + name + "'"));
   Context c;
   c.name = name;
   const auto base = file.parent_path();
@@ -43,6 +44,10 @@ Result<Context> LoadContext(const std::filesystem::path& file, const std::string
   EDGE_TRY(path("ca", c.ca));
   EDGE_TRY(path("cert", c.cert));
   EDGE_TRY(path("key", c.key));
+  auto timeout = config::GetInt(*it, "connect_timeout_ms", tls::kDefaultConnectTimeout.count(),
+                                tls::kMinConnectTimeout.count(), tls::kMaxConnectTimeout.count());
+  if (!timeout) return bad("context '" + name + "': " + timeout.error().message);
+  c.connect_timeout = std::chrono::milliseconds(*timeout);
   return c;
 }
 

@@ -2,15 +2,19 @@
 // File: --config, else $EDGECTL_CONFIG, else ~/.config/edgectl/config. JSON:
 //   {"current_context": "acme",
 //    "contexts": {"acme": {"controller": "ctl.example:7445", "ca": "fleet-ca.pem",
-//                          "cert": "admin.pem", "key": "admin.key"}}}
-// Relative paths are resolved against the config file's directory.
+//                          "cert": "admin.pem", "key": "admin.key",
+//                          "connect_timeout_ms": 10000}}}
+// Relative paths are resolved against the config file's directory; connect_timeout_ms is
+// optional.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
 
 #include "common/core/result.h"
+#include "common/tls/connect_timeouts.h"
 
 namespace edge::edgectl {
 
@@ -20,6 +24,8 @@ struct Context {
   std::filesystem::path ca;
   std::filesystem::path cert;
   std::filesystem::path key;
+  // One connection attempt to the controller: TCP, TLS and HTTP/2 set-up.
+  std::chrono::milliseconds connect_timeout = tls::kDefaultConnectTimeout;
 };
 
 std::filesystem::path DefaultConfigPath();

@@ -45,6 +45,7 @@ struct Globals {
   std::string config;
   std::string context;
   std::string controller;
+  int64_t connect_timeout_ms = 0;  // 0: the context's
   std::string output = "table";
 };
 
@@ -53,6 +54,7 @@ Result<Context> ContextOf(const Globals& g) {
   const std::filesystem::path file = g.config.empty() ? DefaultConfigPath() : std::filesystem::path(g.config);
   EDGE_ASSIGN_OR_RETURN(auto ctx, LoadContext(file, g.context));
   if (!g.controller.empty()) ctx.controller = g.controller;
+  if (g.connect_timeout_ms > 0) ctx.connect_timeout = std::chrono::milliseconds(g.connect_timeout_ms);
   return ctx;
 }
 
@@ -111,6 +113,11 @@ int main(int argc, char** argv) {
   app.add_option("--config", g.config, "edgectl config file (default $EDGECTL_CONFIG or ~/.config/edgectl/config)");
   app.add_option("--context", g.context, "context in the config file (default: current_context)")->envname("EDGECTL_CONTEXT");
   app.add_option("--controller", g.controller, "override the controller address (host:port)")->envname("EDGECTL_CONTROLLER");
+  app.add_option("--connect-timeout-ms", g.connect_timeout_ms,
+                 "time one connection to the controller may take to set up (TCP, TLS, HTTP/2); default: the "
+                 "context's connect_timeout_ms, else 10000")
+      ->envname("EDGECTL_CONNECT_TIMEOUT_MS")
+      ->check(CLI::Range(tls::kMinConnectTimeout.count(), tls::kMaxConnectTimeout.count()));
   app.add_option("-o,--output", g.output, "output format")->check(CLI::IsMember({"table", "json"}));
   int exit_code = kExitOk;
   std::function<int()> action;
@@ -352,7 +359,7 @@ int main(int argc, char** argv) {
   edge::engine::RegisterModelCommands(*model, exit_code);
 
   edge::edgectl::RegisterInferCommand(app, g.output, exit_code);  // infer: a device's local inference API
-  edge::edgectl::RegisterTrustCommands(app, g.output, g.config, g.context, g.controller, exit_code);  // trust: policy rotation
+  edge::edgectl::RegisterTrustCommands(app, g.output, [&g] { return ContextOf(g); }, exit_code);  // trust: policy rotation
 
   // create site
   auto* create = app.add_subcommand("create", "create resources")->require_subcommand(1);

@@ -25,11 +25,12 @@ namespace edge::edgectl {
 struct Remote {
   std::unique_ptr<edge::v1::OperatorService::Stub> stub;
   std::string target;
+  std::string unreachable_hint;  // OperatorChannel::unreachable_hint
 };
 
 inline Result<Remote> Dial(const Context& c) {
-  EDGE_ASSIGN_OR_RETURN(auto channel, OperatorChannel(c));
-  return Remote{edge::v1::OperatorService::NewStub(channel), c.controller};
+  EDGE_ASSIGN_OR_RETURN(auto connected, ConnectOperatorChannel(c));
+  return Remote{edge::v1::OperatorService::NewStub(connected.channel), c.controller, connected.unreachable_hint};
 }
 
 // Calls `rpc` with a deadline; errors name the call and, when unreachable, the controller.
@@ -41,8 +42,7 @@ Status Call(const Remote& remote, std::string_view what, Rpc rpc, std::chrono::s
   if (s.ok()) return Ok();
   Error e = tls::FromGrpcStatus(s, what);
   e.message = TerminalSafe(e.message);  // the controller's words, printed to a terminal
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE)
-    e.message += " (is the controller at " + remote.target + " running, and does it accept this operator certificate?)";
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) e.message += remote.unreachable_hint;
   return Fail(e);
 }
 

@@ -81,15 +81,14 @@ std::string StateCell(const pb::Device& d) {
 
 class GrpcOperatorClient final : public OperatorClient {
  public:
-  explicit GrpcOperatorClient(std::shared_ptr<grpc::Channel> channel, std::string target)
-      : stub_(pb::OperatorService::NewStub(channel)), target_(std::move(target)) {}
+  GrpcOperatorClient(std::shared_ptr<grpc::Channel> channel, std::string unreachable_hint)
+      : stub_(pb::OperatorService::NewStub(channel)), unreachable_hint_(std::move(unreachable_hint)) {}
 
   Status Check(const grpc::Status& s, std::string_view call) {
     if (s.ok()) return Ok();
     Error e = tls::FromGrpcStatus(s, call);
     e.message = TerminalSafe(e.message);  // the controller's words, printed to a terminal
-    if (s.error_code() == grpc::StatusCode::UNAVAILABLE)
-      e.message += " (is the controller at " + target_ + " running, and does it accept this operator certificate?)";
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) e.message += unreachable_hint_;
     return Fail(e);
   }
 
@@ -267,12 +266,27 @@ class GrpcOperatorClient final : public OperatorClient {
 
  private:
   std::unique_ptr<pb::OperatorService::Stub> stub_;
-  std::string target_;
+  std::string unreachable_hint_;
 };
+
+// Waits until the channel is ready or has failed to connect; true when the attempt ran out of
+// the connect timeout. gRPC ends each attempt at the channel's connect timeout; the extra second
+// only covers the wake-up after it.
+bool AwaitConnection(grpc::Channel& channel, std::chrono::milliseconds connect_timeout) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = std::chrono::system_clock::now() + connect_timeout + std::chrono::seconds(1);
+  auto state = channel.GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_TRANSIENT_FAILURE && state != GRPC_CHANNEL_SHUTDOWN) {
+    if (!channel.WaitForStateChange(state, deadline)) return true;
+    state = channel.GetState(false);
+  }
+  return state == GRPC_CHANNEL_TRANSIENT_FAILURE &&
+         tls::EndedByConnectTimeout(std::chrono::steady_clock::now() - started, connect_timeout);
+}
 
 }  // namespace
 
-Result<std::shared_ptr<grpc::Channel>> OperatorChannel(const Context& c) {
+Result<OperatorChannel> ConnectOperatorChannel(const Context& c) {
   auto read = [](const std::filesystem::path& p, const char* what) -> Result<std::string> {
     auto r = fs::ReadFile(p, 256 * 1024);
     if (!r) return Fail(ErrorCode::kBadConfig, std::string("context ") + what + ": " + r.error().message);
@@ -281,12 +295,21 @@ Result<std::shared_ptr<grpc::Channel>> OperatorChannel(const Context& c) {
   EDGE_ASSIGN_OR_RETURN(auto ca, read(c.ca, "ca"));
   EDGE_ASSIGN_OR_RETURN(auto cert, read(c.cert, "cert"));
   EDGE_ASSIGN_OR_RETURN(auto key, read(c.key, "key"));
-  return grpc::CreateCustomChannel(c.controller, tls::ClientCredentials({ca, cert, key}), tls::ClientChannelArgs());
+  auto channel = grpc::CreateCustomChannel(c.controller, tls::ClientCredentials({ca, cert, key}),
+                                           tls::ClientChannelArgs(c.connect_timeout));
+  if (AwaitConnection(*channel, c.connect_timeout))
+    return OperatorChannel{channel, " (no connection to " + c.controller + " within the connect timeout of " +
+                                        std::to_string(c.connect_timeout.count()) +
+                                        " ms: too short for this link? Setting one up takes TCP, TLS and HTTP/2, "
+                                        "about three round trips; raise --connect-timeout-ms or the context's "
+                                        "connect_timeout_ms)"};
+  return OperatorChannel{channel, " (is the controller at " + c.controller +
+                                      " running, and does it accept this operator certificate?)"};
 }
 
 Result<std::unique_ptr<OperatorClient>> OperatorClient::Connect(const Context& c) {
-  EDGE_ASSIGN_OR_RETURN(auto channel, OperatorChannel(c));
-  return std::unique_ptr<OperatorClient>(new GrpcOperatorClient(channel, c.controller));
+  EDGE_ASSIGN_OR_RETURN(auto connected, ConnectOperatorChannel(c));
+  return std::unique_ptr<OperatorClient>(new GrpcOperatorClient(connected.channel, connected.unreachable_hint));
 }
 
 Result<int64_t> ParseDurationSeconds(const std::string& text, bool allow_zero) {

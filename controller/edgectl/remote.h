@@ -20,9 +20,19 @@ class Channel;
 
 namespace edge::edgectl {
 
-// An mTLS channel to the context's controller with the context's operator certificate. Errors
+struct OperatorChannel {
+  std::shared_ptr<grpc::Channel> channel;
+  // What to add to an UNAVAILABLE error of a call on the channel: the likely causes, or, when
+  // the connection attempt ran out of the connect timeout, that and how to raise it.
+  std::string unreachable_hint;
+};
+
+// An mTLS channel to the context's controller with the context's operator certificate,
+// connected (or given up on) within the context's connect timeout before it is returned, so
+// that the deadlines of the calls on it count from a ready connection however slow the link.
+// A channel that could not connect fails its first call at once, with gRPC's reason. Errors
 // (unreadable ca/cert/key) are kBadConfig.
-Result<std::shared_ptr<grpc::Channel>> OperatorChannel(const Context& context);
+Result<OperatorChannel> ConnectOperatorChannel(const Context& context);
 
 struct GetFilters {
   std::string site;

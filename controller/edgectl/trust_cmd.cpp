@@ -14,6 +14,7 @@
 #include "common/tls/grpc_tls.h"
 #include "controller/edgectl/context.h"
 #include "controller/edgectl/exit_codes.h"
+#include "controller/edgectl/operator_call.h"
 #include "controller/edgectl/output.h"
 #include "controller/edgectl/remote.h"
 #include "edge/v1/admin.grpc.pb.h"
@@ -186,29 +187,14 @@ Status RunShow(const std::string& file, const std::string& root_key, OutputForma
   return Ok();
 }
 
-struct Remote {
-  const std::string& config;
-  const std::string& context;
-  const std::string& controller;
-};
-
-Result<std::pair<std::unique_ptr<pb::OperatorService::Stub>, std::string>> Connect(const Remote& r) {
-  const std::filesystem::path file = r.config.empty() ? DefaultConfigPath() : std::filesystem::path(r.config);
-  EDGE_ASSIGN_OR_RETURN(auto c, LoadContext(file, r.context));
-  if (!r.controller.empty()) c.controller = r.controller;
-  EDGE_ASSIGN_OR_RETURN(auto channel, OperatorChannel(c));
-  return std::make_pair(pb::OperatorService::NewStub(channel), c.controller);
-}
-
-Status CheckCall(const grpc::Status& s, std::string_view call, const std::string& target) {
+Status CheckCall(const grpc::Status& s, std::string_view call, const Remote& remote) {
   if (s.ok()) return Ok();
   if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED)
     return Fail(ErrorCode::kFailedPrecondition,
-                std::string(call) + ": the controller at " + target + " does not implement it yet; until it does, "
+                std::string(call) + ": the controller at " + remote.target + " does not implement it yet; until it does, "
                 "give the controller the new policy file as its trust_policy and restart it (agents take it from there)");
   Error e = tls::FromGrpcStatus(s, call);
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE)
-    e.message += " (is the controller at " + target + " running, and does it accept this operator certificate?)";
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) e.message += remote.unreachable_hint;
   return Fail(e);
 }
 
@@ -228,31 +214,31 @@ void PrintInfo(const pb::TrustPolicyInfo& info, OutputFormat format) {
   std::cout << FormatTable({"KEY", "MODELS"}, rows);
 }
 
-Status RunPush(const Remote& remote, const std::string& file, OutputFormat format) {
+Status RunPush(const Context& context, const std::string& file, OutputFormat format) {
   EDGE_ASSIGN_OR_RETURN(auto text, fs::ReadFile(file, bundle::kMaxEnvelopeBytes));
   // Catch a wrong file before it leaves the laptop; the controller verifies the signature.
   EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(text));
   if (envelope.payload_type != bundle::kTrustPolicyPayloadType)
     return Fail(Invalid(file + " is not a trust policy (payload type '" + envelope.payload_type.substr(0, 128) + "')"));
-  EDGE_ASSIGN_OR_RETURN(auto conn, Connect(remote));
+  EDGE_ASSIGN_OR_RETURN(auto remote, Dial(context));
   pb::PushTrustPolicyRequest req;
   req.set_envelope(text);
   pb::TrustPolicyInfo info;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
-  EDGE_TRY(CheckCall(conn.first->PushTrustPolicy(&ctx, req, &info), "PushTrustPolicy", conn.second));
+  EDGE_TRY(CheckCall(remote.stub->PushTrustPolicy(&ctx, req, &info), "PushTrustPolicy", remote));
   PrintInfo(info, format);
   std::cerr << "the controller serves trust policy v" << info.version() << " and hands it to every agent\n";
   return Ok();
 }
 
-Status RunGet(const Remote& remote, OutputFormat format) {
-  EDGE_ASSIGN_OR_RETURN(auto conn, Connect(remote));
+Status RunGet(const Context& context, OutputFormat format) {
+  EDGE_ASSIGN_OR_RETURN(auto remote, Dial(context));
   pb::TrustPolicyInfo info;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
-  EDGE_TRY(CheckCall(conn.first->GetTrustPolicy(&ctx, pb::GetTrustPolicyRequest(), &info), "GetTrustPolicy",
-                     conn.second));
+  EDGE_TRY(CheckCall(remote.stub->GetTrustPolicy(&ctx, pb::GetTrustPolicyRequest(), &info), "GetTrustPolicy",
+                     remote));
   PrintInfo(info, format);
   return Ok();
 }
@@ -356,8 +342,8 @@ std::string DescribePolicy(const bundle::TrustPolicy& policy, int64_t now) {
   return out + FormatTable({"KEY", "MODELS"}, rows);
 }
 
-void RegisterTrustCommands(CLI::App& app, const std::string& output_format, const std::string& config_file,
-                           const std::string& context_name, const std::string& controller_override, int& exit_code) {
+void RegisterTrustCommands(CLI::App& app, const std::string& output_format, std::function<Result<Context>()> context,
+                           int& exit_code) {
   auto format = [&output_format] { return output_format == "json" ? OutputFormat::kJson : OutputFormat::kTable; };
   auto finish = [&exit_code](const Status& s) { exit_code = s ? kExitOk : Report(s.error()); };
   auto* trust = app.add_subcommand("trust", "trust policy: rotate release keys (offline, with the root key), show, push")
@@ -383,13 +369,15 @@ void RegisterTrustCommands(CLI::App& app, const std::string& output_format, cons
   auto push_file = std::make_shared<std::string>();
   auto* p = trust->add_subcommand("push", "send a new trust policy to the controller, which hands it to every agent");
   p->add_option("policy", *push_file, "signed trust policy (edgectl trust rotate --out)")->required()->check(CLI::ExistingFile);
-  p->callback([=, &config_file, &context_name, &controller_override] {
-    finish(RunPush(Remote{config_file, context_name, controller_override}, *push_file, format()));
+  p->callback([=] {
+    auto c = context();
+    finish(c ? RunPush(*c, *push_file, format()) : Status(Fail(c.error())));
   });
 
   auto* g = trust->add_subcommand("get", "the trust policy the controller serves");
-  g->callback([=, &config_file, &context_name, &controller_override] {
-    finish(RunGet(Remote{config_file, context_name, controller_override}, format()));
+  g->callback([=] {
+    auto c = context();
+    finish(c ? RunGet(*c, format()) : Status(Fail(c.error())));
   });
 }
 

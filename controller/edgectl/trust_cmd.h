@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 
 #include "common/bundle/bundle.h"
 #include "common/core/result.h"
+#include "controller/edgectl/context.h"
 
 namespace edge::edgectl {
 
@@ -59,9 +61,9 @@ std::string DescribeRotation(const bundle::TrustPolicy& current, const bundle::T
 // Version, fleet, expiry (and whether it has passed at `now`), keys and their models.
 std::string DescribePolicy(const bundle::TrustPolicy& policy, int64_t now);
 
-// Adds `trust` to `app`. The global option strings are read when a command runs; exit_code
-// receives its result.
-void RegisterTrustCommands(CLI::App& app, const std::string& output_format, const std::string& config_file,
-                           const std::string& context_name, const std::string& controller_override, int& exit_code);
+// Adds `trust` to `app`. `context` gives the context the global flags select, when a command
+// runs; exit_code receives its result.
+void RegisterTrustCommands(CLI::App& app, const std::string& output_format, std::function<Result<Context>()> context,
+                           int& exit_code);
 
 }  // namespace edge::edgectl

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/core/config.h"
+#include "common/tls/connect_timeouts.h"
 
 namespace edge::controller::net {
 namespace {
@@ -87,6 +88,13 @@ Result<ConnectionLimits> ParseConnectionLimits(const nlohmann::json& object) {
 
 std::vector<std::string> LimitWarnings(const ConnectionLimits& l) {
   std::vector<std::string> out;
+  // The front terminates the enrollment listener's TLS: this one deadline covers a gateway's
+  // TCP connect, TLS handshake and first request bytes there.
+  if (l.first_bytes_timeout_ms < tls::kSlowClientSetupTime.count())
+    out.push_back("first_bytes_timeout_ms = " + std::to_string(l.first_bytes_timeout_ms) +
+                  " is below " + std::to_string(tls::kSlowClientSetupTime.count()) +
+                  ": it also bounds the TLS handshake of an enrolling gateway, and one on a slow link (300 ms round "
+                  "trips, a Pi-class CPU) may not enroll");
   for (int i = 0; i < kListenerCount; ++i) {
     if (l.max_connections_per_source >= l.listener_max_connections[i])
       out.push_back(std::string("max_connections_per_source = ") + std::to_string(l.max_connections_per_source) +

@@ -55,7 +55,8 @@ struct ConnectionLimits {
 Result<ConnectionLimits> ParseConnectionLimits(const nlohmann::json& object);
 
 // Caps that let a single source fill a whole listener (max_connections_per_source at or above
-// a listener's cap), one sentence each: main logs them as warnings.
+// a listener's cap), and a first-bytes deadline too short for a slow gateway's enrollment
+// handshake, one sentence each: main logs them as warnings.
 std::vector<std::string> LimitWarnings(const ConnectionLimits& limits);
 
 // Descriptors the limits need at most: kReservedFds + kFdsPerConnection × max_connections.

@@ -51,10 +51,29 @@ step "device A's certificate can only act as A"
 A=(--addr "$AGENT" --ca "$P/fleet-ca.pem" --cert "$LF_DIR/dev-a/identity/cert.pem" --key "$LF_DIR/dev-a/identity/key.pem")
 expect_fail 1 "PERMISSION_DENIED.*not part of any version desired for device dev-a" probe "${A[@]}" fetch --digest "$digest"
 lf_kill_agent dev-a
-before_b=$(lf_edgectl describe device dev-b -o json | grep -v last_seen)
-out=$(probe "${A[@]}" hello --model kws --version v666) || lf_die "probe as dev-a: $out"
-after_b=$(lf_edgectl describe device dev-b -o json | grep -v last_seen)
-[ "$before_b" = "$after_b" ] || lf_die "dev-b's rows changed after dev-a's report"
+# dev-b reports every 2 s, and each of its reports rightly rewrites its own health, health
+# history, models' updated_at and last_seen: one landing between the two snapshots (a probe
+# apart, longer on a slow CPU) failed this check under emulation. So dev-b is frozen (its stream
+# stays open, it stays online) until its rows stop changing: from then on, a change to any of
+# them, none excluded, can only come from dev-a's report. The second snapshot waits a second
+# for what the report sets off (rollout planning runs within 100 ms of a report).
+snapshot_b() { lf_edgectl describe device dev-b -o json; }
+settled_b() { local first; first=$(snapshot_b) && sleep 0.5 && [ "$first" = "$(snapshot_b)" ]; }
+kill -STOP "${LF_AGENT_PID[dev-b]}"
+settled=0 probe_rc=1
+if lf_wait_for 10 settled_b; then
+  settled=1
+  before_b=$(snapshot_b)
+  out=$(probe "${A[@]}" hello --model kws --version v666)
+  probe_rc=$?
+  sleep 1
+  after_b=$(snapshot_b)
+fi
+kill -CONT "${LF_AGENT_PID[dev-b]}"  # before any exit: a stopped agent would hang the clean-up
+[ "$settled" -eq 1 ] || lf_die "dev-b's rows kept changing while dev-b was stopped"
+[ "$probe_rc" -eq 0 ] || lf_die "probe as dev-a: $out"
+[ "$before_b" = "$after_b" ] ||
+  lf_die "dev-b's rows changed after dev-a's report: $(diff <(echo "$before_b") <(echo "$after_b"))"
 expect_contains '"version": "v666"' "$(lf_edgectl describe device dev-a -o json)"
 ok "the report landed on dev-a (its certificate), dev-b unchanged"
 

@@ -58,6 +58,7 @@ TEST_CASE("Agent config: a minimal config parses with defaults", "[agent_config]
   CHECK(c->probation_max_restarts == 2);
   CHECK(c->download_rate_limit == 0);
   CHECK(c->backoff_initial_ms == 500);
+  CHECK(c->connect_timeout_ms == 10000);  // sized for a Pi-class CPU behind a 300 ms link
   CHECK(c->backoff_max_ms == 30000);
   CHECK(c->log_level == "info");
 }
@@ -73,6 +74,7 @@ TEST_CASE("Agent config: every key is read", "[agent_config]") {
   j["download_rate_limit"] = 100000;
   j["backoff_initial_ms"] = 10;
   j["backoff_max_ms"] = 60000;
+  j["connect_timeout_ms"] = 30000;
   j["log_level"] = "debug";
   auto c = LoadAgentConfig(Write(dir, j));
   REQUIRE(c);
@@ -84,6 +86,7 @@ TEST_CASE("Agent config: every key is read", "[agent_config]") {
   CHECK(c->download_rate_limit == 100000);
   CHECK(c->backoff_initial_ms == 10);
   CHECK(c->backoff_max_ms == 60000);
+  CHECK(c->connect_timeout_ms == 30000);
   CHECK(c->log_level == "debug");
 }
 
@@ -127,6 +130,14 @@ TEST_CASE("Agent config: out of range values are rejected", "[agent_config]") {
   j = Minimal();
   j["backoff_initial_ms"] = 9;
   ExpectBadConfig(j, "'backoff_initial_ms'");
+  // gRPC gives a connection attempt at least 100 ms whatever it is told; above a minute a
+  // dead controller would hold each reconnect that long.
+  j = Minimal();
+  j["connect_timeout_ms"] = 99;
+  ExpectBadConfig(j, "key 'connect_timeout_ms' = 99 is out of range [100, 60000]");
+  j = Minimal();
+  j["connect_timeout_ms"] = 60001;
+  ExpectBadConfig(j, "key 'connect_timeout_ms' = 60001 is out of range [100, 60000]");
 }
 
 TEST_CASE("Agent config: invalid device name and conflicting token settings", "[agent_config]") {

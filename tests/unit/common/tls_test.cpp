@@ -399,3 +399,14 @@ TEST_CASE("File-backed server credentials refuse bad files at start with the fil
     CHECK(edge::tls::ServerCredentialsFromFiles(files.Files()));
   }
 }
+
+TEST_CASE("Connect timeouts: a failure is put down to the timeout only when it came as the timeout ran out", "[tls]") {
+  using std::chrono::milliseconds;
+  const milliseconds timeout{100};
+  CHECK_FALSE(edge::tls::EndedByConnectTimeout(milliseconds(2), timeout));  // refused at once
+  CHECK(edge::tls::EndedByConnectTimeout(milliseconds(100), timeout));
+  CHECK(edge::tls::EndedByConnectTimeout(milliseconds(250), timeout));
+  CHECK_FALSE(edge::tls::EndedByConnectTimeout(milliseconds(5000), timeout));  // a stream that lived, then died
+  static_assert(edge::tls::kDefaultConnectTimeout == std::chrono::seconds(10));
+  static_assert(edge::tls::kServerHandshakeTimeout >= edge::tls::kDefaultConnectTimeout);
+}

@@ -116,6 +116,33 @@ TEST_CASE("LoadContext errors are kBadConfig and say what is wrong", "[edgectl][
     expect(R"({"current_context": "a", "contexts": {"a": {"controller": 1, "ca": "a", "cert": "b", "key": "k"}}})",
            "", "'controller' must be a string");
   }
+  SECTION("connect timeout out of range, below gRPC's floor or above a minute") {
+    for (const char* ms : {"99", "0", "-5", "60001"}) {
+      expect(std::string(R"({"current_context": "a", "contexts": {"a": {"controller": "c", "ca": "a", "cert": "b",
+             "key": "k", "connect_timeout_ms": )") + ms + "}}}",
+             "", "context 'a': key 'connect_timeout_ms' = " + std::string(ms) + " is out of range [100, 60000]");
+    }
+  }
+  SECTION("connect timeout of the wrong type") {
+    expect(R"({"current_context": "a", "contexts": {"a": {"controller": "c", "ca": "a", "cert": "b", "key": "k",
+           "connect_timeout_ms": "10s"}}})",
+           "", "'connect_timeout_ms' must be an integer");
+  }
+}
+
+TEST_CASE("LoadContext: the connect timeout defaults to the slow-link default and can be set", "[edgectl][context]") {
+  TempDir dir;
+  const auto file = dir / "config";
+  std::ofstream(file) << R"({"current_context": "a",
+    "contexts": {"a": {"controller": "c", "ca": "a", "cert": "b", "key": "k"},
+                 "sat": {"controller": "c", "ca": "a", "cert": "b", "key": "k", "connect_timeout_ms": 30000}}})";
+  auto plain = LoadContext(file, "a");
+  REQUIRE(plain);
+  CHECK(plain->connect_timeout == edge::tls::kDefaultConnectTimeout);
+  CHECK(plain->connect_timeout == std::chrono::seconds(10));
+  auto sat = LoadContext(file, "sat");
+  REQUIRE(sat);
+  CHECK(sat->connect_timeout == std::chrono::seconds(30));
 }
 
 TEST_CASE("WriteContextFile writes a 0600 file that LoadContext reads back", "[edgectl][context]") {

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "common/tls/connect_timeouts.h"
 #include "controller/net/limits.h"
 
 using namespace edge;
@@ -30,6 +31,14 @@ TEST_CASE("Connection limits: defaults leave room for every listener and fit 655
   narrow.listener_max_connections[2] = l.max_connections_per_source;
   REQUIRE(LimitWarnings(narrow).size() == 1);
   CHECK(LimitWarnings(narrow)[0].find("operator") != std::string::npos);
+}
+
+TEST_CASE("Connection limits: a first-bytes deadline too short for a slow gateway's enrollment handshake is warned of") {
+  CHECK(Parse("{}").first_bytes_timeout_ms >= edge::tls::kSlowClientSetupTime.count());
+  const auto warnings = LimitWarnings(Parse(R"({"first_bytes_timeout_ms": 2000})"));
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("first_bytes_timeout_ms = 2000 is below 5000") != std::string::npos);
+  CHECK(LimitWarnings(Parse(R"({"first_bytes_timeout_ms": 5000})")).empty());
 }
 
 TEST_CASE("Connection limits: keys are parsed, bad ones named") {
