@@ -10,9 +10,8 @@ namespace edge::runtime {
 namespace {
 
 std::vector<engine::KernelTier> TiersToCheck() {
-  std::vector<engine::KernelTier> tiers{engine::KernelTier::kScalar};
-  for (auto tier :
-       {engine::KernelTier::kAvx2, engine::KernelTier::kAvx512Vnni, engine::KernelTier::kAmx}) {
+  std::vector<engine::KernelTier> tiers;  // kScalar first: kAllTiers' order
+  for (auto tier : engine::kAllTiers) {
     if (engine::TierSupported(tier)) tiers.push_back(tier);
   }
   return tiers;

@@ -83,8 +83,8 @@ Status WriteSelfTest(const std::string& model_file, const std::vector<std::strin
   if (!selftest) return Fail(selftest.error().Wrap("running " + model_file));
   std::string tiers = "scalar";
   double max_diff = 0.0;
-  for (auto tier : {engine::KernelTier::kAvx2, engine::KernelTier::kAvx512Vnni, engine::KernelTier::kAmx}) {
-    if (!engine::TierSupported(tier)) continue;
+  for (auto tier : engine::kAllTiers) {
+    if (tier == engine::KernelTier::kScalar || !engine::TierSupported(tier)) continue;
     engine::ExecutionContext ctx(*model, tier);
     auto result = runtime::RunSelfTest(ctx, *selftest, tolerance);
     if (!result) {
