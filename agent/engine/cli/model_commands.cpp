@@ -31,7 +31,9 @@ int ReportError(const Error& e) {
 
 bool ParseTierOrComplain(const std::string& text, KernelTier& tier) {
   if (ParseKernelTier(text, tier)) return true;
-  std::fprintf(stderr, "error: unknown kernel tier '%s' (auto, scalar, avx2, avx512vnni, amx)\n", text.c_str());
+  std::fprintf(stderr,
+               "error: unknown kernel tier '%s' (auto, scalar, avx2, avx512vnni, amx, neon, neondot, i8mm)\n",
+               text.c_str());
   return false;
 }
 
@@ -254,7 +256,7 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
   run->add_option("--input,-i", r->inputs, "input .npy (float32, C order), one per model input, in order; "
                                            "a leading axis of samples runs each; none for a model without inputs");
   run->add_option("--output,-o", r->outputs, "output .npy, one per model output (default: <output name>.npy)");
-  run->add_option("--tier", r->tier, "kernel tier: auto, scalar, avx2, avx512vnni, amx");
+  run->add_option("--tier", r->tier, "kernel tier: auto, scalar, avx2, avx512vnni, amx, neon, neondot, i8mm");
   run->add_option("--batch", r->batch,
                   "samples per call for a model with a symbolic batch dimension (default 1; the last call may be smaller)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
@@ -265,7 +267,7 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
   bench->add_option("model", b->model, "ONNX model")->required()->check(CLI::ExistingFile);
   bench->add_option("--iterations,-n", b->iterations, "timed runs (default 200)");
   bench->add_option("--warmup", b->warmup, "untimed runs first (default 20)");
-  bench->add_option("--tier", b->tier, "kernel tier: auto, scalar, avx2, avx512vnni, amx");
+  bench->add_option("--tier", b->tier, "kernel tier: auto, scalar, avx2, avx512vnni, amx, neon, neondot, i8mm");
   bench->add_flag("--profile", b->profile, "also print the mean time of every step");
   bench->add_option("--batch", b->batch, "samples per run, for a model with a symbolic batch dimension (default 1)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
