@@ -51,7 +51,7 @@ for p in "${programs[@]}"; do
   cat >"$dest/bin/$prog" <<LAUNCH
 #!/bin/sh
 # Runs $prog with the libraries next to it, not the host's (deploy/portable.sh).
-here="\$(cd "\$(dirname "\$0")/.." && pwd)"
+here="\$(cd "\$(dirname "\$(readlink -f "\$0")")/.." && pwd)"  # through symlinks (/usr/local/bin/edgectl)
 exec "\$here/lib/$(basename "$loader")" --library-path "\$here/lib" --argv0 "\$0" "\$here/libexec/$prog" "\$@"
 LAUNCH
   chmod 0755 "$dest/bin/$prog"
