@@ -1,11 +1,10 @@
 // The layout side of the depthwise kernel, shared by every tier: which byte each tap of each
-// output reads, and the stride-phase split of the input (SSE2 only, part of x86-64).
-#include <emmintrin.h>
-
+// output reads, and the stride-phase split of the input (128-bit vectors of kernels/simd128.h).
 #include <algorithm>
 #include <cstring>
 
 #include "agent/engine/kernels/depthwise.h"
+#include "agent/engine/kernels/simd128.h"
 
 namespace edge::engine {
 namespace {
@@ -41,23 +40,20 @@ void SplitRow(const int8_t* row, int64_t iw, int64_t sw, int64_t phase_stride, i
   }
   int64_t ix = 0;
   if (sw == 2) {
-    const __m128i low = _mm_set1_epi16(0x00FF);
+    using namespace simd128;
     // 32 input bytes -> 16 even-column and 16 odd-column bytes
     for (; ix + 32 <= iw; ix += 32) {
-      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + ix));
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + ix + 16));
-      const __m128i even = _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low));
-      const __m128i odd = _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(phase_row + ix / 2), even);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(phase_row + phase_stride + ix / 2), odd);
+      const U8x16 a = Load16(row + ix), b = Load16(row + ix + 16);
+      const U8x16 even = EvenBytes(a, b), odd = OddBytes(a, b);
+      Store16(phase_row + ix / 2, even);
+      Store16(phase_row + phase_stride + ix / 2, odd);
     }
     // 16 input bytes -> 8 even-column and 8 odd-column bytes
     for (; ix + 16 <= iw; ix += 16) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + ix));
-      const __m128i even = _mm_packus_epi16(_mm_and_si128(v, low), v);
-      const __m128i odd = _mm_packus_epi16(_mm_srli_epi16(v, 8), v);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(phase_row + ix / 2), even);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(phase_row + phase_stride + ix / 2), odd);
+      const U8x16 v = Load16(row + ix);
+      const U8x16 even = EvenBytes(v, v), odd = OddBytes(v, v);
+      Store8(phase_row + ix / 2, even);
+      Store8(phase_row + phase_stride + ix / 2, odd);
     }
   }
   for (int64_t cp = 0, col = ix / sw; ix < iw; ++ix) {  // ix % sw == 0 here
@@ -191,14 +187,12 @@ void SplitDepthwisePhases(const int8_t* x, const ConvGeometry& g, const Depthwis
       const int8_t* row = plane + rp * iw;
       int64_t r = 0;
       if (pair_rows) {
-        const __m128i low = _mm_set1_epi16(0x00FF);
+        using namespace simd128;
         for (; r + 2 <= rows; r += 2, row += 2 * sh * iw, phase_row += 2 * pitch) {
-          const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row));
-          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + sh * iw));
-          const __m128i even = _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low));
-          const __m128i odd = _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(phase_row), even);
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(phase_row + phase_stride), odd);
+          const U8x16 a = Load16(row), b = Load16(row + sh * iw);
+          const U8x16 even = EvenBytes(a, b), odd = OddBytes(a, b);
+          Store16(phase_row, even);
+          Store16(phase_row + phase_stride, odd);
         }
       }
       for (; r < rows; ++r, row += sh * iw, phase_row += pitch) SplitRow(row, iw, sw, phase_stride, phase_row);

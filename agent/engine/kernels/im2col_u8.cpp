@@ -1,73 +1,70 @@
 #include "agent/engine/kernels/im2col_u8.h"
 
-#include <emmintrin.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
+#include "agent/engine/kernels/simd128.h"
+
 namespace edge::engine {
 namespace {
+
+using simd128::U8x16;
 
 inline uint32_t Pack4(const int8_t* const src[4], int64_t i) {
   return uint32_t(uint8_t(src[0][i] ^ 0x80)) | (uint32_t(uint8_t(src[1][i] ^ 0x80)) << 8) |
          (uint32_t(uint8_t(src[2][i] ^ 0x80)) << 16) | (uint32_t(uint8_t(src[3][i] ^ 0x80)) << 24);
 }
 
+// The int8 -> uint8 shift (x + 128) of every byte.
+inline U8x16 Flip(U8x16 v) { return simd128::Xor(v, simd128::Broadcast(0x80)); }
+
 // 16 output pixels: interleave one byte from each of 4 source rows (already +128).
-inline void Interleave16(__m128i a, __m128i b, __m128i c, __m128i d, uint8_t* dst) {
-  const __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
-  const __m128i cd_lo = _mm_unpacklo_epi8(c, d), cd_hi = _mm_unpackhi_epi8(c, d);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(ab_lo, cd_lo));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(ab_lo, cd_lo));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 32), _mm_unpacklo_epi16(ab_hi, cd_hi));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 48), _mm_unpackhi_epi16(ab_hi, cd_hi));
+inline void Interleave16(U8x16 a, U8x16 b, U8x16 c, U8x16 d, uint8_t* dst) {
+  using namespace simd128;
+  const U8x16 ab_lo = InterleaveLo8(a, b), ab_hi = InterleaveHi8(a, b);
+  const U8x16 cd_lo = InterleaveLo8(c, d), cd_hi = InterleaveHi8(c, d);
+  Store16(dst, InterleaveLo16(ab_lo, cd_lo));
+  Store16(dst + 16, InterleaveHi16(ab_lo, cd_lo));
+  Store16(dst + 32, InterleaveLo16(ab_hi, cd_hi));
+  Store16(dst + 48, InterleaveHi16(ab_hi, cd_hi));
 }
 
-inline __m128i Load16Stride1(const int8_t* p) {
-  return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), _mm_set1_epi8(-128));
-}
+inline U8x16 Load16Stride1(const int8_t* p) { return Flip(simd128::Load16(p)); }
 
 // Every other byte of 32: the stride-2 taps.
-inline __m128i Load16Stride2(const int8_t* p) {
-  const __m128i mask = _mm_set1_epi16(0x00FF);
-  const __m128i lo = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), mask);
-  const __m128i hi = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), mask);
-  return _mm_xor_si128(_mm_packus_epi16(lo, hi), _mm_set1_epi8(-128));
+inline U8x16 Load16Stride2(const int8_t* p) {
+  return Flip(simd128::EvenBytes(simd128::Load16(p), simd128::Load16(p + 16)));
 }
 
 // Every other byte of 16 at p, then of 16 at q: two rows' 8 stride-2 taps in one vector.
-inline __m128i Load16Stride2Rows(const int8_t* p, const int8_t* q) {
-  const __m128i mask = _mm_set1_epi16(0x00FF);
-  const __m128i lo = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), mask);
-  const __m128i hi = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), mask);
-  return _mm_xor_si128(_mm_packus_epi16(lo, hi), _mm_set1_epi8(-128));
+inline U8x16 Load16Stride2Rows(const int8_t* p, const int8_t* q) {
+  return Flip(simd128::EvenBytes(simd128::Load16(p), simd128::Load16(q)));
 }
 
 // 8 output pixels: the low halves of the four rows, interleaved into 32 bytes.
-inline void Interleave8(__m128i a, __m128i b, __m128i c, __m128i d, uint8_t* dst) {
-  const __m128i ab = _mm_unpacklo_epi8(a, b), cd = _mm_unpacklo_epi8(c, d);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(ab, cd));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(ab, cd));
+inline void Interleave8(U8x16 a, U8x16 b, U8x16 c, U8x16 d, uint8_t* dst) {
+  using namespace simd128;
+  const U8x16 ab = InterleaveLo8(a, b), cd = InterleaveLo8(c, d);
+  Store16(dst, InterleaveLo16(ab, cd));
+  Store16(dst + 16, InterleaveHi16(ab, cd));
 }
 
-inline __m128i Load8Stride1(const int8_t* p) {
-  return _mm_xor_si128(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), _mm_set1_epi8(-128));
-}
+inline U8x16 Load8Stride1(const int8_t* p) { return Flip(simd128::Load8(p)); }
 
 // Every other byte of 16: 8 stride-2 taps in the low half.
-inline __m128i Load8Stride2(const int8_t* p) {
-  const __m128i v = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), _mm_set1_epi16(0x00FF));
-  return _mm_xor_si128(_mm_packus_epi16(v, v), _mm_set1_epi8(-128));
+inline U8x16 Load8Stride2(const int8_t* p) {
+  const U8x16 v = simd128::Load16(p);
+  return Flip(simd128::EvenBytes(v, v));
 }
 
 // n (1 to 3) 4-byte pixels from the low lanes of w.
-inline void StoreWords(uint8_t* dst, __m128i w, int64_t n) {
+inline void StoreWords(uint8_t* dst, U8x16 w, int64_t n) {
   if (n >= 2) {
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), w);
-    if (n == 3) _mm_storeu_si32(dst + 8, _mm_srli_si128(w, 8));
+    simd128::Store8(dst, w);
+    if (n == 3) simd128::Store4(dst + 8, simd128::ShiftDownBytes<8>(w));
   } else {
-    _mm_storeu_si32(dst, w);
+    simd128::Store4(dst, w);
   }
 }
 
@@ -78,21 +75,21 @@ inline void StoreWords(uint8_t* dst, __m128i w, int64_t n) {
 // word moves. A load starts at a byte the row uses, so it reads at most 15 bytes past the
 // row's last used byte: within the slack the contract asks of x.
 inline void AdjacentStrideTwoRow(const int8_t* src, int64_t ox, int64_t hi, uint8_t* dst) {
-  const __m128i flip = _mm_set1_epi8(-128);
+  using namespace simd128;
   while (hi - ox >= 4) {
-    const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + ox * 2)), flip);
-    const __m128i pairs = _mm_srli_si128(v, 2);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + ox * 4), _mm_unpacklo_epi16(v, pairs));
+    const U8x16 v = Flip(Load16(src + ox * 2));
+    const U8x16 pairs = ShiftDownBytes<2>(v);
+    Store16(dst + ox * 4, InterleaveLo16(v, pairs));
     const int64_t rest = hi - ox - 4;
     if (rest >= 1 && rest <= 3) {
-      StoreWords(dst + (ox + 4) * 4, _mm_unpackhi_epi16(v, pairs), rest);
+      StoreWords(dst + (ox + 4) * 4, InterleaveHi16(v, pairs), rest);
       return;
     }
     ox += 4;
   }
   if (ox < hi) {
-    const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + ox * 2)), flip);
-    StoreWords(dst + ox * 4, _mm_unpacklo_epi16(v, _mm_srli_si128(v, 2)), hi - ox);
+    const U8x16 v = Flip(Load16(src + ox * 2));
+    StoreWords(dst + ox * 4, InterleaveLo16(v, ShiftDownBytes<2>(v)), hi - ox);
   }
 }
 
@@ -248,10 +245,10 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
 
 // `pixels` 4-byte pixels of pad_byte (vector stores: a byte loop would become a memset call).
 inline void FillPixels(uint8_t* dst, int64_t pixels, uint8_t pad_byte) {
-  const __m128i v = _mm_set1_epi8(static_cast<char>(pad_byte));
+  const U8x16 v = simd128::Broadcast(pad_byte);
   int64_t i = 0;
-  for (; i + 4 <= pixels; i += 4) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i * 4), v);
-  for (; i < pixels; ++i) _mm_storeu_si32(dst + i * 4, v);
+  for (; i + 4 <= pixels; i += 4) simd128::Store16(dst + i * 4, v);
+  for (; i < pixels; ++i) simd128::Store4(dst + i * 4, v);
 }
 
 // Never past n: fixed-size moves, the last one overlapping.
@@ -273,13 +270,13 @@ inline void CopyRow(int8_t* __restrict dst, const int8_t* __restrict src, int64_
 }
 
 // n bytes of `fill`'s value: 16-byte stores, the last one overlapping, never past n.
-inline void FillRow(int8_t* dst, int64_t n, __m128i fill) {
+inline void FillRow(int8_t* dst, int64_t n, U8x16 fill) {
   if (n >= 16) {
-    for (int64_t i = 0; i + 16 <= n; i += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), fill);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + n - 16), fill);
+    for (int64_t i = 0; i + 16 <= n; i += 16) simd128::Store16(dst + i, fill);
+    simd128::Store16(dst + n - 16, fill);
     return;
   }
-  const int8_t v = static_cast<int8_t>(_mm_cvtsi128_si32(fill));
+  const int8_t v = static_cast<int8_t>(simd128::FirstByte(fill));
   for (int64_t i = 0; i < n; ++i) dst[i] = v;
 }
 
@@ -289,7 +286,7 @@ void PadPlanesS8(const int8_t* src, int64_t planes, int64_t ih, int64_t iw, int6
                  int64_t hp, int64_t wp, int8_t zp, int8_t* dst) {
   const int64_t pad_b = hp - pad_t - ih, pad_r = wp - pad_l - iw;
   const bool edge_stores = wp >= 16 && pad_l <= 16 && pad_r <= 16;
-  const __m128i fill = _mm_set1_epi8(zp);
+  const U8x16 fill = simd128::Broadcast(static_cast<uint8_t>(zp));
   for (int64_t c = 0; c < planes; ++c) {
     int8_t* plane = dst + c * hp * wp;
     FillRow(plane, pad_t * wp, fill);
@@ -297,8 +294,8 @@ void PadPlanesS8(const int8_t* src, int64_t planes, int64_t ih, int64_t iw, int6
     for (int64_t y = 0; y < ih; ++y) {
       int8_t* row = plane + (y + pad_t) * wp;
       if (edge_stores) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(row), fill);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(row + wp - 16), fill);
+        simd128::Store16(row, fill);
+        simd128::Store16(row + wp - 16, fill);
       } else {
         FillRow(row, wp, fill);
       }

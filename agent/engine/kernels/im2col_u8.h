@@ -2,7 +2,8 @@
 // R[k][p] = x[c][iy][ix] + 128 for k = (c, ky, kx) and output pixel p; spatial padding reads
 // the input zero point (+128). Entries for k >= K and p >= pixels are left unspecified: the
 // weights are zero there and those output columns are never stored. Pure data movement, so
-// it is shared by every kernel tier (SSE2 only, part of the x86-64 baseline). Stride-2 vector
+// it is shared by every kernel tier (128-bit vectors of kernels/simd128.h: SSE2 on x86-64,
+// Advanced SIMD on arm64, each part of its architecture's baseline). Stride-2 vector
 // loads may read up to 16 bytes past the last input byte used: x needs that much readable
 // slack after it (the arena and the padded copies provide it).
 #pragma once
@@ -40,19 +41,19 @@ int64_t Im2colPadRowLength(const ConvGeometry& g);
 // Stride-2 rows of exactly `width` (16 or 8) output pixels, one k-group: for oy < rows, the
 // 4 * width bytes at dst + 4 * width * oy are the row's pixels' four taps, tap j's bytes every
 // other byte of the 2 * width at p[j] + oy * row_step[j] (+128). A tier may supply a faster
-// form (ElementwiseKernels::im2col_rows); it reads no byte the SSE2 form does not read.
+// form (ElementwiseKernels::im2col_rows); it reads no byte the 128-bit form does not read.
 using Im2colRowsFn = void (*)(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
                               uint8_t* dst);
 
 void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const int8_t* pad_row,
               int64_t kp, int64_t np, uint8_t* out, Im2colRowsFn rows_fn = nullptr);
 
-// The SSE2 form of Im2colRowsFn: 16-pixel rows one at a time, 8-pixel rows two per vector.
+// The 128-bit form of Im2colRowsFn: 16-pixel rows one at a time, 8-pixel rows two per vector.
 void Im2colRowsStride2U8(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
                          uint8_t* dst);
 
 // dst[p][j] = src[j][p] + 128 for p < n: a 1x1 conv's k-group of four channel planes (the
-// SSE2 form of ElementwiseKernels::interleave4). Reads no byte past src[j][n - 1].
+// 128-bit form of ElementwiseKernels::interleave4). Reads no byte past src[j][n - 1].
 void Interleave4RowsU8(const int8_t* const src[4], int64_t n, uint8_t* dst);
 
 // The implicit-GEMM operand of a stride-1 conv in one pass: the input planes zero-point padded

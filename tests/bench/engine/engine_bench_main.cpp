@@ -1,6 +1,7 @@
 // edge_engine_bench: the engine side of tests/bench/engine/run_bench.js.
-//   edge_engine_bench gemm     GEMM sweep table on stdout
-//   edge_engine_bench amx      AVX-512 VNNI vs AMX tiles by shape (the AMX crossover)
+//   edge_engine_bench tiers    GEMM GOP/s of every kernel tier this CPU has (any architecture)
+//   edge_engine_bench gemm     GEMM sweep against a measured VNNI peak (x86-64 with AVX-512 VNNI)
+//   edge_engine_bench amx      AVX-512 VNNI vs AMX tiles by shape (the AMX crossover; x86-64)
 //   edge_engine_bench serve    line protocol on stdin/stdout, so the node driver can
 //                              interleave engine and ONNX Runtime runs in one loop:
 //     load ID PATH             -> "ok" | "error MESSAGE"
@@ -21,9 +22,12 @@
 
 #include "agent/engine/engine.h"
 #include "agent/engine/npy_io.h"
-#include "tests/bench/engine/amx_sweep.h"
+#include "tests/bench/engine/tier_sweep.h"
 #include "tests/support/batch_dynamic.h"
+#if defined(__x86_64__)
+#include "tests/bench/engine/amx_sweep.h"
 #include "tests/bench/engine/gemm_sweep.h"
+#endif
 
 namespace {
 
@@ -107,14 +111,22 @@ int Serve() {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "tiers") return edge::engine::bench::RunTierSweep(stdout);
+#if defined(__x86_64__)
   if (mode == "gemm") return edge::engine::bench::RunGemmSweep(stdout);
   if (mode == "amx") return edge::engine::bench::RunAmxCrossover(stdout);
+#else
+  if (mode == "gemm" || mode == "amx") {
+    std::fprintf(stderr, "edge_engine_bench %s: x86-64 only (it measures AVX-512/AMX peaks); use `tiers`\n", mode.c_str());
+    return 2;
+  }
+#endif
   if (mode == "serve") return Serve();
   if (mode == "batchify" && argc == 4) {
     auto st = edge::testing::MakeBatchDynamicFile(argv[2], argv[3]);
     if (!st) std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
     return st ? 0 : 1;
   }
-  std::fprintf(stderr, "usage: edge_engine_bench gemm | amx | serve | batchify IN.onnx OUT.onnx\n");
+  std::fprintf(stderr, "usage: edge_engine_bench tiers | gemm | amx | serve | batchify IN.onnx OUT.onnx\n");
   return 2;
 }

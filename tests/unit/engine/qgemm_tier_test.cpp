@@ -567,7 +567,7 @@ namespace {
 // The 1x1 convs' operand: every tier's four-plane interleave against its definition, at
 // lengths around the 8-, 16- and 64-pixel steps (the whole-vector loops and their tails).
 TEST_CASE("every tier's four-plane interleave equals its definition", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS, KernelTier::kNeon, KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(77);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
@@ -590,7 +590,8 @@ TEST_CASE("every tier's four-plane interleave equals its definition", "[engine][
 }
 
 TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni);
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
+                        KernelTier::kI8mm);
   std::mt19937 rng(5);
   auto byte = [&] { return static_cast<int8_t>(rng()); };
   for (KernelTier tier : tiers) {
@@ -844,7 +845,8 @@ void CheckDepthwiseTiers(const DepthwiseProblem& p, const std::vector<KernelTier
 }
 
 TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni);
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
+                        KernelTier::kI8mm);
   std::mt19937 rng(31);
   int word_plans = 0;
   for (int trial = 0; trial < 600; ++trial) {
@@ -866,7 +868,8 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
 // kernel's general loop), groups over stride phases (5x5 stride 2), a 1x1 kernel, the 3x3 case;
 // and two that may go either way (a dilated 3x3, a 4x4).
 TEST_CASE("depthwise kernels equal the conv definition on fixed word-group plans", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni);
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
+                        KernelTier::kI8mm);
   auto geometry = [](int64_t in, int64_t k, int64_t stride, int64_t dilation, int64_t pad) {
     ConvGeometry g;
     g.channels = 1;
