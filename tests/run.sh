@@ -34,9 +34,10 @@ export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 jobs="${EDGE_JOBS:-$(nproc)}"
 
 # The arm64 tests that need no binfmt_misc: every ctest run through CMAKE_CROSSCOMPILING_EMULATOR
-# (the engine's and the unit tests), not the integration scripts, which start binaries themselves.
+# (the engine's and the unit tests), not the integration scripts, which start binaries themselves;
+# and the three programs, for the arm64 packages (packaging.debs: built and checked, not run).
 arm64_ci_targets=(edge_engine_tests edge_engine_alloc_tests test_core test_crypto test_bundle test_runtime
-                  test_agent test_serve test_net test_controller)
+                  test_agent test_serve test_net test_controller edge-agent edge-controller edgectl)
 
 # Lets the kernel run arm64 executables through qemu-aarch64 (the integration scripts start
 # the agent and controller themselves). QEMU_CPU, exported below, picks the emulated CPU.

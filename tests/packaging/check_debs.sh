@@ -77,7 +77,7 @@ for pkg in edge-controller edge-agent edgectl; do
 
   # Depends, as bare names, and the binary's NEEDED libraries: checked together below.
   depends=$(dpkg-deb -f "$deb" Depends)
-  tr ',' '\n' <<<"$depends" | sed 's/([^)]*)//; s/|.*//; s/ //g' | grep . | sort -u >"$work/$pkg.names"
+  tr ',' '\n' <<<"$depends" | sed 's/([^)]*)//; s/|.*//; s/ //g' | { grep . || true; } | sort -u >"$work/$pkg.names"
   if [ "$pkg" != edgectl ]; then grep -qx adduser "$work/$pkg.names" || fail "$deb: Depends lacks adduser: $depends"; fi
   dpkg-deb -x "$deb" "$work/x-$pkg"
   bin="$work/x-$pkg/usr/bin/$pkg"
