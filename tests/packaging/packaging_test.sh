@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The Debian packages, end to end (ctest: packaging.debs, label packaging; run by tests/run.sh):
+# The Debian packages, end to end (ctest: packaging.debs, label packaging; run by tests/run.sh,
+# and for arm64 by tests/run.sh --arch arm64):
 #   1. cpack builds edge-controller, edge-agent and edgectl .debs from the build tree
 #      (EDGE_BUILD_DIR) into a temporary directory;
 #   2. check_debs.sh checks them without installing (names, version, architecture, file list

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <limits>
 #include <random>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "agent/engine/kernels/elementwise.h"
@@ -79,6 +81,19 @@ std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, in
   a.right = b.right.data();
   if (use_groups) a.right_groups = group_table != nullptr ? group_table : groups.data();
   a.bias = b.bias.data();
+  // The bias for kernels that multiply the activations as signed bytes (arm64's SDOT tier):
+  // bias + 128 * the channel's weight sum, wrapping like the accumulator. Computed here, from
+  // the bias as it is now, because some cases overwrite b.bias after MakeBuffers.
+  std::vector<int32_t> bias_signed(b.bias.size());
+  for (size_t ch = 0; ch < b.bias.size(); ++ch) {
+    uint32_t sum = 0;
+    for (int64_t k = 0; k < kp; ++k) {
+      const uint8_t w = p.weights == QGemmWeights::kLeft ? b.left[ch * kp + k] : b.right[((k >> 2) * np + ch) * 4 + (k & 3)];
+      sum += static_cast<uint32_t>(int32_t{static_cast<int8_t>(w)});
+    }
+    bias_signed[ch] = static_cast<int32_t>(static_cast<uint32_t>(b.bias[ch]) + 128u * sum);
+  }
+  a.bias_signed = bias_signed.data();
   a.mult = b.mult.data();
   a.zero_point = p.zero_point;
   a.qmin = p.qmin;
@@ -92,7 +107,8 @@ std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, in
 }
 
 TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx);
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(20261122);
   std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 70), dim_k(1, 300);
   std::uniform_int_distribution<int32_t> zp(-128, 127);
@@ -138,7 +154,8 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
 // accumulator is defined to wrap (two's complement): the reference computes exactly that and
 // every tier equals it.
 TEST_CASE("a bias at the int32 limits wraps the accumulator in every tier, no overflow", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx);
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(2147483647);
   for (const int32_t base : {std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()}) {
     for (const QGemmWeights weights : {QGemmWeights::kLeft, QGemmWeights::kRight}) {
@@ -174,7 +191,8 @@ TEST_CASE("a bias at the int32 limits wraps the accumulator in every tier, no ov
 }
 
 TEST_CASE("every qgemm tier stores the valid columns of a grid like the reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx);
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(7);
   std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 200), dim_k(1, 80), pick(0, 1 << 20);
   for (int i = 0; i < 200; ++i) {
@@ -197,7 +215,11 @@ TEST_CASE("every qgemm tier stores the valid columns of a grid like the referenc
     for (KernelTier tier : tiers) {
       INFO("tier " << KernelTierName(tier));
       // AMX: the tile kernel at every size, not only where it pays.
+#if defined(__x86_64__)
       const auto kernel = tier == KernelTier::kAmx ? &QGemmAmxTiles : QGemmForTier(tier);
+#else
+      const auto kernel = QGemmForTier(tier);
+#endif
       REQUIRE(RunKernel(kernel, p, b, kp, np, false, pitch, width) == want);
       REQUIRE(RunKernel(kernel, p, b, kp, np, /*use_groups=*/true, pitch, width) == want);
     }
@@ -221,6 +243,7 @@ ScatteredRight Scatter(const Buffers& b, int64_t kp, int64_t np, const std::vect
   return s;
 }
 
+#if defined(__x86_64__)  // the AMX kernel is compiled for x86-64 only
 // QGemmAmxTiles ignores the size threshold, so the tile path meets every edge: M, N and K
 // below, at and between tile multiples (16 rows, 16 columns, 64-deep steps), operands loaded
 // in place or staged.
@@ -278,6 +301,7 @@ TEST_CASE("the AMX tile kernel equals the scalar reference on random shapes", "[
     REQUIRE(RunKernel(&QGemmAmx, p, b, kp, np, true, 0, 0, shuffled.table.data()) == reference);
   }
 }
+#endif
 
 // The VNNI kernel splits K > 512 into near-equal k-blocks of at most 128 k-groups whose partial
 // sums wait on the stack, per block of 120 rows, and reads a copy of each k-block's column
@@ -334,6 +358,66 @@ TEST_CASE("the VNNI kernel equals the reference across its k-blocks and row bloc
     const auto grid = RunKernel(&QGemmScalar, p, b, kp, np, false, pitch, width);
     REQUIRE(RunKernel(vnni, p, b, kp, np, false, pitch, width) == grid);
     REQUIRE(RunKernel(vnni, p, b, kp, np, true, pitch, width, shuffled.table.data()) == grid);
+  }
+}
+
+// Every tier through k-group tables in reversed (a negative even stride) and shuffled order,
+// with PackedColumns' extra 16 columns, grid stores, multipliers from 1e-9 to 1e5 (float
+// results past the int32 range both ways), zero points past int16 and row counts 1-40 around
+// the 8-row tiles of the arm64 kernels. The arm64 kernels also take clamp bounds outside int8
+// (the byte is the int32 result truncated, as in the scalar kernel) and hand bounds more than
+// 2^22 from the zero point to the scalar kernel; the x86 tiers' contract is int8 bounds within
+// 2^22 (their packs saturate, cvtps2dq rounds past 2^22 unlike the reference), which is all
+// that lowering produces.
+TEST_CASE("every qgemm tier equals the reference through k-group tables and extreme requantization",
+          "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(20261125);
+  std::uniform_int_distribution<int64_t> dim_m(1, 40), dim_n(1, 70), dim_k(1, 300), pick(0, 1 << 20);
+  // Deep K: the arm64 kernels' row blocks (128 KB of left rows: 24 rows at K = 4100, 40 at
+  // K = 3000) split these M into several blocks with a short last one.
+  const std::pair<int64_t, int64_t> deep[] = {{77, 4100}, {45, 3000}, {9, 5000}, {130, 1100}};
+  for (int t = 0; t < 164; ++t) {
+    const bool extreme = t % 2 == 0;
+    int32_t z = static_cast<int32_t>(pick(rng) % 256) - 128, lo = -128, hi = 127;
+    if (t % 8 == 1) z = static_cast<int32_t>(pick(rng) % 4000001) - 2000000;  // past int16, within 2^22
+    if (t % 8 == 3) z = (t % 16 == 3 ? 1 : -1) * ((1 << 22) + 7);             // past 2^22: scalar fallback
+    if (t % 8 == 5) {  // bounds outside int8: the stored byte is the int32 result truncated
+      lo = static_cast<int32_t>(pick(rng) % 400) - 300;
+      hi = lo + static_cast<int32_t>(pick(rng) % 500);
+    }
+    Problem p{t % 3 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight, dim_m(rng), dim_n(rng), dim_k(rng), z,
+              lo, hi, extreme};
+    if (t >= 160) std::tie(p.m, p.k) = deep[t - 160];
+    const int64_t kp = RoundUp(p.k, 4), np = t % 2 == 0 ? RoundUp(p.n, kQGemmColumnAlign) : PackedColumns(p.n);
+    Buffers b = MakeBuffers(p, rng, kp, np);
+    if (extreme) {
+      std::uniform_real_distribution<float> huge(1e3f, 1e5f), tiny(1e-9f, 1e-7f);
+      for (size_t c = 0; c < b.mult.size(); ++c) b.mult[c] = c % 3 == 0 ? huge(rng) : c % 3 == 1 ? tiny(rng) : b.mult[c];
+    }
+    const auto reference = RunKernel(&QGemmScalar, p, b, kp, np);
+    std::vector<int64_t> order(static_cast<size_t>(kp / 4));
+    for (size_t g = 0; g < order.size(); ++g) order[g] = static_cast<int64_t>(order.size() - 1 - g);
+    const ScatteredRight reversed = Scatter(b, kp, np, order);
+    std::shuffle(order.begin(), order.end(), rng);
+    const ScatteredRight shuffled = Scatter(b, kp, np, order);
+    const int64_t pitch = 1 + static_cast<int64_t>(t % 23), width = 1 + static_cast<int64_t>(t % 7) % pitch;
+    const auto grid = RunKernel(&QGemmScalar, p, b, kp, np, false, pitch, width);
+    const bool x86_contract = z >= -(1 << 22) + 128 && z <= (1 << 22) - 128 && lo >= -128 && hi <= 127;
+    for (KernelTier tier : tiers) {
+      const bool x86 = tier == KernelTier::kAvx2 || tier == KernelTier::kAvx512Vnni || tier == KernelTier::kAmx;
+      if (x86 && !x86_contract) continue;
+      const QGemmFn fn = QGemmForTier(tier);
+      INFO("tier " << KernelTierName(tier) << " m=" << p.m << " n=" << p.n << " k=" << p.k << " np=" << np
+                   << " zp=" << p.zero_point << " q=[" << p.qmin << "," << p.qmax << "] weights "
+                   << (p.weights == QGemmWeights::kLeft ? "left" : "right"));
+      REQUIRE(RunKernel(fn, p, b, kp, np) == reference);
+      REQUIRE(RunKernel(fn, p, b, kp, np, true, 0, 0, reversed.table.data()) == reference);
+      REQUIRE(RunKernel(fn, p, b, kp, np, true, 0, 0, shuffled.table.data()) == reference);
+      REQUIRE(RunKernel(fn, p, b, kp, np, false, pitch, width) == grid);
+      REQUIRE(RunKernel(fn, p, b, kp, np, true, pitch, width, shuffled.table.data()) == grid);
+    }
   }
 }
 
@@ -567,7 +651,7 @@ namespace {
 // The 1x1 convs' operand: every tier's four-plane interleave against its definition, at
 // lengths around the 8-, 16- and 64-pixel steps (the whole-vector loops and their tails).
 TEST_CASE("every tier's four-plane interleave equals its definition", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS, KernelTier::kNeon, KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(77);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
