@@ -23,6 +23,7 @@ PACKAGES=(
   libonnx-dev libonnx-testdata  # libonnx-testdata: tests/conformance (ONNX backend tests)
   clang-14 libclang-rt-14-dev  # tests/fuzz: libFuzzer and the sanitizer runtimes
   python3  # integration tests read JSON with it
+  file systemd  # tests/packaging: CPack's dpkg-shlibdeps step needs file; systemd-analyze verify
 )
 # The libraries the arm64 build links, as multiarch packages (they install beside the host's).
 # Header-only and arch-independent files (nlohmann-json, tl-expected, CLI11, ONNX's

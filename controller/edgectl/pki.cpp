@@ -1,10 +1,13 @@
 #include "controller/edgectl/pki.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -179,6 +182,19 @@ Status InstallKeyPair(const std::filesystem::path& stem, const std::string& key_
   EDGE_ASSIGN_OR_RETURN(bool match, PairMatches(cert_pem, key_pem));
   if (!match) return Fail(ErrorCode::kInternal, "refusing to install a key that does not match its certificate");
   EDGE_TRY(WritePrivate(With(stem, ".key.new"), key_pem));
+  // A key its service reads through its group (the packages' /etc/edgefleet/controller.key is
+  // root:edge-controller 0640) stays readable by that group: the new key gets the replaced
+  // key's group and group-read bit, never more. Otherwise the service could not load it.
+  struct stat old_st {};
+  if (::stat(With(stem, ".key").c_str(), &old_st) == 0 && (old_st.st_mode & S_IRGRP) != 0) {
+    const auto next = With(stem, ".key.new");
+    if (::chown(next.c_str(), static_cast<uid_t>(-1), old_st.st_gid) != 0 || ::chmod(next.c_str(), 0640) != 0) {
+      const int err = errno;
+      std::remove(next.c_str());
+      return Fail(ErrorCode::kIo, "cannot give " + next.string() + " the group of the key it replaces: " +
+                                      std::strerror(err));
+    }
+  }
   EDGE_TRY(fs::WriteFileAtomic(With(stem, ".pem.new"), cert_pem));
   // Keep the pair being replaced, unless it is the half-swapped pair a crash left behind: then
   // the .old files already hold the last pair that matched.

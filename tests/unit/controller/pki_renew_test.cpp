@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -174,6 +175,22 @@ TEST_CASE("pki renew-controller keeps CN, DNS, IP and URI SANs and issues a new 
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error().message, Catch::Contains("is not the key of"));
   }
+}
+
+TEST_CASE("pki renew-controller keeps a group-readable key readable by that group", "[edgectl][pki][renew]") {
+  // The packages' layout: /etc/edgefleet/controller.key is root:edge-controller 0640.
+  Fleet f;
+  const auto key = f.dir / "controller.key";
+  REQUIRE(::chown(key.c_str(), static_cast<uid_t>(-1), ::getgid()) == 0);
+  REQUIRE(::chmod(key.c_str(), 0640) == 0);
+  const auto old_key = ReadAll(key);
+  REQUIRE(PkiRenewController(f.dir, 7));
+  CHECK(ReadAll(key) != old_key);
+  CHECK(ModeOf(key) == 0640);
+  struct stat st {};
+  REQUIRE(::stat(key.c_str(), &st) == 0);
+  CHECK(st.st_gid == ::getgid());
+  CHECK(ModeOf(f.dir / "controller.key.old") == 0600);
 }
 
 TEST_CASE("A crash between the two renames is refused at start and repaired by renewing again",
