@@ -23,7 +23,8 @@ out="${2:-$build/portable}"
 programs=("$build/agent/edge-agent" "$build/controller/edgectl")
 for p in "${programs[@]}"; do [ -x "$p" ] || die "$p is missing: build the edge-agent and edgectl targets first"; done
 
-machine="$(LC_ALL=C readelf -h "${programs[0]}" | sed -n 's/^ *Machine: *//p')"
+machine="$(LC_ALL=C readelf -h "${programs[0]}" 2>/dev/null | sed -n 's/^ *Machine: *//p')" ||
+  die "${programs[0]} is not an ELF executable"
 case "$machine" in
   AArch64) arch=arm64; loader=/lib/ld-linux-aarch64.so.1; run=(qemu-aarch64); strip=aarch64-linux-gnu-strip ;;
   "Advanced Micro Devices X86-64") arch=amd64; loader=/lib64/ld-linux-x86-64.so.2; run=(); strip=strip ;;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "agent/engine/graph.h"
+#include "agent/engine/ops/portable_math.h"
 
 namespace edge::engine {
 
@@ -38,7 +39,7 @@ inline float ApplyUnary(const UnaryParams& p, float x) {
     case UnaryKind::kRelu: return std::max(x, 0.0f);
     case UnaryKind::kClip: return std::min(std::max(x, p.lo), p.hi);
     case UnaryKind::kSigmoid: return 1.0f / (1.0f + std::exp(-x));
-    case UnaryKind::kTanh: return std::tanh(x);
+    case UnaryKind::kTanh: return portable::Tanh(x);  // glibc's differs across architectures
     case UnaryKind::kLeakyRelu: return x >= 0.0f ? x : p.alpha * x;
     case UnaryKind::kHardSigmoid: return std::max(0.0f, std::min(1.0f, p.alpha * x + p.beta));
     case UnaryKind::kHardSwish: return x * std::max(0.0f, std::min(1.0f, x / 6.0f + 0.5f));
@@ -52,23 +53,19 @@ inline float ApplyUnary(const UnaryParams& p, float x) {
     case UnaryKind::kCeil: return std::ceil(x);
     case UnaryKind::kRound: return std::nearbyint(x);  // halves to even (the default rounding mode)
     case UnaryKind::kSign: return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x;  // NaN stays NaN
-    case UnaryKind::kErf: return std::erf(x);
+    case UnaryKind::kErf: return portable::Erf(x);  // glibc's differs across architectures
     case UnaryKind::kSin: return std::sin(x);
     case UnaryKind::kCos: return std::cos(x);
     case UnaryKind::kElu: return x >= 0.0f ? x : p.alpha * (std::exp(x) - 1.0f);
     case UnaryKind::kSelu: return x > 0.0f ? p.beta * x : p.beta * (p.alpha * std::exp(x) - p.alpha);
     case UnaryKind::kCelu: return std::max(0.0f, x) + std::min(0.0f, p.alpha * (std::exp(x / p.alpha) - 1.0f));
-    // log(1 + e^x) without overflow for large x
-    case UnaryKind::kSoftplus: return x > 0.0f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+    case UnaryKind::kSoftplus: return portable::Softplus(x);
     case UnaryKind::kSoftsign: return x / (1.0f + std::fabs(x));
     case UnaryKind::kThresholdedRelu: return x > p.alpha ? x : 0.0f;
-    case UnaryKind::kMish: {
-      const float softplus = x > 0.0f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
-      return x * std::tanh(softplus);
-    }
-    case UnaryKind::kGelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+    case UnaryKind::kMish: return x * portable::Tanh(portable::Softplus(x));
+    case UnaryKind::kGelu: return 0.5f * x * (1.0f + portable::Erf(x * 0.70710678118654752f));
     case UnaryKind::kGeluTanh:
-      return 0.5f * x * (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+      return 0.5f * x * (1.0f + portable::Tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     case UnaryKind::kRoundToFloat16: return RoundToFloat16(x);
   }
   return x;
