@@ -71,7 +71,10 @@ run_arm64() {  # scope: ci (engine and unit tests) or full
   else
     register_binfmt
     cmake --build --preset arm64 -j "$jobs"
-    echo "run.sh: the whole suite for arm64 under qemu-aarch64 -cpu $cpu" >&2
+    # The integration tests' waits, soak windows and latency bounds are sized for a native
+    # CPU; an emulated one runs 10-30x slower. deploy/lib/localfleet.sh multiplies them all.
+    export EDGE_TIME_SCALE="${EDGE_TIME_SCALE:-5}"
+    echo "run.sh: the whole suite for arm64 under qemu-aarch64 -cpu $cpu (EDGE_TIME_SCALE=$EDGE_TIME_SCALE)" >&2
     ctest --preset arm64 -j "$jobs" --timeout 900 "$@"
   fi
 }

@@ -6,6 +6,11 @@
 : "${LF_BIN:?LF_BIN must point at the build directory}"
 : "${LF_DIR:?LF_DIR must point at a work directory}"
 LF_FLEET="${LF_FLEET:-demo}"
+# EDGE_TIME_SCALE: how many times slower than a native CPU this fleet runs (a whole number,
+# default 1). tests/run.sh --arch arm64 sets it for the emulated CPU; every wait, soak window
+# and latency bound of the tests is multiplied by it. Results are never scaled.
+LF_TS="${EDGE_TIME_SCALE:-1}"
+case "$LF_TS" in '' | *[!0-9]* | 0*) printf 'EDGE_TIME_SCALE must be a whole number >= 1 (got "%s")\n' "$LF_TS" >&2; exit 2 ;; esac
 LF_PIDS=()
 declare -A LF_AGENT_PID=()
 
@@ -17,10 +22,10 @@ lf_die() {
   exit 1
 }
 
-# Waits until the command succeeds; fails after $1 seconds.
+# Waits until the command succeeds; fails after $1 seconds (times EDGE_TIME_SCALE).
 lf_wait_for() {
   local timeout=$1; shift
-  local deadline=$((SECONDS + timeout))
+  local deadline=$((SECONDS + timeout * LF_TS))
   until "$@" >/dev/null 2>&1; do
     [ $SECONDS -lt $deadline ] || return 1
     sleep 0.1

@@ -14,9 +14,9 @@ source "$(dirname "$0")/lib.sh"
 ATTACK="$LF_BIN/tests/attack/h2/edge-h2attack"
 [ -x "$ATTACK" ] || lf_die "$ATTACK is not built (cmake --build --preset ci --target edge-h2attack)"
 
-OP_CAP_MS=5000  # an operator call that takes this long counts as failed
+OP_CAP_MS=$((5000 * LF_TS))  # an operator call that takes this long counts as failed
 RSS_FACTOR=2
-P99_LIMIT_MS=1000
+P99_LIMIT_MS=$((1000 * LF_TS))
 
 one_agent_fleet
 H="$LF_DIR/h2"

@@ -32,10 +32,17 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 machine="$(LC_ALL=C readelf -h "$bundle/libexec/edgectl" | sed -n 's/^ *Machine: *//p')"
 if [ "$machine" = AArch64 ] && [ "$(uname -m)" != aarch64 ]; then
-  # In a chroot the kernel starts qemu-aarch64 through binfmt_misc from the host's path,
-  # which the empty root does not have: the emulated runs check the tarball's contents only.
-  echo "arm64 bundle on $(uname -m): contents checked, not started in a chroot"
-  exit 0
+  # In a chroot the kernel starts the interpreter that binfmt_misc names at its path inside the
+  # chroot: qemu-aarch64 and its own (host-architecture) libraries go in at the host's paths.
+  # None of them is an arm64 library, so every arm64 library still has to come from the bundle.
+  qemu="$(sed -n 's/^interpreter //p' /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || true)"
+  if [ -z "$qemu" ]; then
+    echo "arm64 bundle on $(uname -m): contents checked; no binfmt_misc entry for qemu-aarch64, not started"
+    exit 0
+  fi
+  # shellcheck disable=SC2046 # ldd's paths have no spaces
+  cp --parents -L "$qemu" $(ldd "$qemu" | grep -o '/[^ ]*') "$work/root/"
+  echo "arm64 bundle on $(uname -m): started in the empty root through $qemu"
 fi
 mkdir -p "$work/root/etc/edgefleet" "$work/root/tmp"
 run() { chroot "$work/root" "/opt/edgefleet/lib/$loader" --library-path /opt/edgefleet/lib "$@"; }

@@ -21,6 +21,7 @@
 
 #include "agent/engine/kernels/depthwise.h"
 #include "agent/engine/kernels/elementwise.h"
+#include "tests/unit/engine/depthwise_geometry.h"
 #include "tests/unit/engine/tiers.h"
 
 namespace edge::engine {
@@ -208,27 +209,7 @@ TEST_CASE("the arm64 depthwise kernel equals the scalar one on every geometry, 1
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (int trial = 0; trial < 800; ++trial) {
-      ConvGeometry g;
-      for (;;) {
-        const bool wide = trial % 8 == 7;  // interior runs of more than 64 outputs
-        g.in_h = pick(1, wide ? 8 : 20);
-        g.in_w = pick(wide ? 60 : 1, wide ? 150 : 40);
-        g.kernel_h = pick(1, 5);
-        g.kernel_w = pick(1, 5);
-        g.stride_h = pick(1, 3);
-        g.stride_w = pick(1, 3);
-        g.dilation_h = pick(1, 3);
-        g.dilation_w = pick(1, 3);
-        g.pad_top = pick(0, 3);
-        g.pad_left = pick(0, 3);
-        const int64_t pad_bottom = pick(0, 3), pad_right = pick(0, 3);
-        const int64_t span_h = g.dilation_h * (g.kernel_h - 1) + 1, span_w = g.dilation_w * (g.kernel_w - 1) + 1;
-        if (g.in_h + g.pad_top + pad_bottom < span_h || g.in_w + g.pad_left + pad_right < span_w) continue;
-        g.out_h = (g.in_h + g.pad_top + pad_bottom - span_h) / g.stride_h + 1;
-        g.out_w = (g.in_w + g.pad_left + pad_right - span_w) / g.stride_w + 1;
-        break;
-      }
-      g.channels = 1;
+      const ConvGeometry g = testing::RandomDepthwiseGeometry(rng, trial, 3);
       const DepthwisePlan plan = MakeDepthwisePlan(g);
       const int64_t channels = trial < 70 ? trial + 1 : pick(1, 70);
       const bool extreme = trial % 3 == 0;

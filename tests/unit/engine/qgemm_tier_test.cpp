@@ -13,6 +13,7 @@
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_amx.h"
 #include "tests/unit/core/skip.h"
+#include "tests/unit/engine/depthwise_geometry.h"
 #include "tests/unit/engine/tiers.h"
 
 namespace edge::engine {
@@ -757,29 +758,7 @@ DepthwiseProblem MakeDepthwiseProblem(std::mt19937& rng, int trial, const ConvGe
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   DepthwiseProblem p;
   ConvGeometry& g = p.g;
-  if (fixed != nullptr) g = *fixed;
-  while (fixed == nullptr) {
-    g.channels = 1;
-    // Some wide rows: interior runs longer than the scalar kernel's 64-output run, and tap
-    // windows whose 32 or 64 mask bits are all set.
-    const bool wide = trial % 8 == 7;
-    g.in_h = pick(1, wide ? 8 : 20);
-    g.in_w = pick(wide ? 60 : 1, wide ? 150 : 40);
-    g.kernel_h = pick(1, 5);
-    g.kernel_w = pick(1, 5);
-    g.stride_h = pick(1, 3);
-    g.stride_w = pick(1, 3);
-    g.dilation_h = pick(1, 2);
-    g.dilation_w = pick(1, 2);
-    g.pad_top = pick(0, 3);
-    g.pad_left = pick(0, 3);
-    const int64_t pad_bottom = pick(0, 3), pad_right = pick(0, 3);  // asymmetric padding
-    const int64_t span_h = g.dilation_h * (g.kernel_h - 1) + 1, span_w = g.dilation_w * (g.kernel_w - 1) + 1;
-    if (g.in_h + g.pad_top + pad_bottom < span_h || g.in_w + g.pad_left + pad_right < span_w) continue;
-    g.out_h = (g.in_h + g.pad_top + pad_bottom - span_h) / g.stride_h + 1;
-    g.out_w = (g.in_w + g.pad_left + pad_right - span_w) / g.stride_w + 1;
-    break;
-  }
+  g = fixed != nullptr ? *fixed : testing::RandomDepthwiseGeometry(rng, trial, 2);
   const bool extreme = trial % 3 == 0;
   p.channels = pick(1, 21);  // not a multiple of 16 or 64
   p.plan = MakeDepthwisePlan(g);
