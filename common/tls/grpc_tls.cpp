@@ -168,7 +168,7 @@ Error FromGrpcStatus(const grpc::Status& s, std::string_view call) {
 
 Result<std::string> ReadPem(const std::string& path) {
   auto pem = fs::ReadFile(path, 256 * 1024);
-  if (!pem) return Fail(ErrorCode::kBadConfig, "cannot read " + path + ": " + pem.error().message);
+  if (!pem) return Fail(ErrorCode::kBadConfig, pem.error().message);  // "cannot open PATH: why"
   if (pem->find("-----BEGIN ") == std::string::npos)
     return Fail(ErrorCode::kBadConfig, path + " is not a PEM file");
   return *pem;

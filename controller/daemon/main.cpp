@@ -19,6 +19,7 @@
 #include "common/tls/grpc_tls.h"
 #include "controller/api/rollout_driver.h"
 #include "controller/api/services.h"
+#include "controller/daemon/key_material.h"
 #include "controller/net/fd_limit.h"
 #include "controller/net/front.h"
 #include "controller/net/self_check_runner.h"
@@ -135,6 +136,11 @@ int Run(const std::string& config_path) {
     return kExitBadConfig;
   }
   if (auto level = log::ParseLevel(config->log_level)) log::Init("controller", *level);
+  SystemClock clock;
+  if (auto s = CheckKeyMaterial(*config, clock.NowUnix()); !s) {
+    log::Error("bad configuration", {{"error", s.error().message}});
+    return kExitBadConfig;
+  }
   const auto data_dir = config->data_dir;
   if (auto s = fs::CreateDirectories(data_dir / "blobs" / "sha256", 0750); !s) {
     log::Error("cannot create data directory", {{"error", s.error().message}});
@@ -152,7 +158,6 @@ int Run(const std::string& config_path) {
     log::Error("cannot open store", {{"error", store.error().message}});
     return 1;
   }
-  SystemClock clock;
   boost::asio::io_context io;
   ControllerContext ctx(*config, io, std::move(*store), clock);
   ctx.blob_dir = data_dir / "blobs" / "sha256";

@@ -513,6 +513,13 @@ Result<ListenEndpoint> ConnectionFront::AddListener(ListenerKind kind, const std
   if (endpoint.address().is_v6() && endpoint.address().is_unspecified())
     l->acceptor.set_option(asio::ip::v6_only(false), ec);
   l->acceptor.bind(endpoint, ec);
+  // The two a config names: exit 78, not "unavailable" (no SO_REUSEPORT: a second controller
+  // never shares the port with the first).
+  if (ec == asio::error::address_in_use)
+    return Fail(ErrorCode::kBadConfig, "cannot listen on " + public_address +
+                                           ": the address is in use by another process (another controller?)");
+  if (ec == boost::system::errc::address_not_available)
+    return Fail(ErrorCode::kBadConfig, "cannot listen on " + public_address + ": not an address of this host");
   if (ec) return fail("bind");
   l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail("listen");

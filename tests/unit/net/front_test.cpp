@@ -248,7 +248,13 @@ TEST_CASE("Front: listen addresses are checked") {
   REQUIRE(first);
   auto taken = front.AddListener(ListenerKind::kEnroll, "127.0.0.1:" + std::to_string(first->port), 1);
   REQUIRE_FALSE(taken);
-  CHECK(taken.error().message.find("cannot listen on") != std::string::npos);
+  CHECK(taken.error().message.find("in use by another process") != std::string::npos);
+  CHECK(taken.error().code == edge::ErrorCode::kBadConfig);
+  // 192.0.2.1 (TEST-NET-1) is nobody's address here.
+  auto foreign = front.AddListener(ListenerKind::kEnroll, "192.0.2.1:0", 1);
+  REQUIRE_FALSE(foreign);
+  CHECK(foreign.error().message.find("not an address of this host") != std::string::npos);
+  CHECK(foreign.error().code == edge::ErrorCode::kBadConfig);
 }
 
 TEST_CASE("TLS probe: a listener that completes TCP handshakes but never answers fails at the deadline") {

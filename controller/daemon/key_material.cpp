@@ -1,0 +1,75 @@
+#include "controller/daemon/key_material.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <string>
+
+#include "common/core/fs.h"
+#include "common/crypto/x509.h"
+#include "common/tls/grpc_tls.h"
+
+namespace edge::controller {
+namespace {
+
+std::string Named(std::string_view key, const std::string& path) { return std::string(key) + " " + path; }
+
+Status Bad(std::string message) { return Fail(ErrorCode::kBadConfig, std::move(message)); }
+
+Result<crypto::PrivateKey> ReadKey(std::string_view key, const std::string& path) {
+  auto pem = tls::ReadPem(path);
+  if (!pem) return Fail(ErrorCode::kBadConfig, std::string(key) + ": " + pem.error().message);
+  auto parsed = crypto::PrivateKey::FromPem(*pem);
+  if (!parsed) return Fail(ErrorCode::kBadConfig, Named(key, path) + ": not a usable private key (" + parsed.error().message + ")");
+  return parsed;
+}
+
+Result<std::string> ReadCert(std::string_view key, const std::string& path) {
+  auto pem = tls::ReadPem(path);
+  if (!pem) return Fail(ErrorCode::kBadConfig, std::string(key) + ": " + pem.error().message);
+  if (auto info = crypto::ParseCertificate(*pem); !info)
+    return Fail(ErrorCode::kBadConfig, Named(key, path) + ": not a certificate (" + info.error().message + ")");
+  return pem;
+}
+
+Status CheckPair(std::string_view cert_key, const std::string& cert_path, const std::string& cert_pem,
+                 std::string_view key_key, const std::string& key_path, const crypto::PrivateKey& key) {
+  auto matches = crypto::CertificateMatchesKey(cert_pem, key);
+  if (!matches) return Bad(Named(key_key, key_path) + ": " + matches.error().message);
+  if (!*matches)
+    return Bad(Named(key_key, key_path) + " is not the key of " + Named(cert_key, cert_path) +
+               " (their public keys differ)");
+  return Ok();
+}
+
+}  // namespace
+
+Status CheckPrivateKeyFileMode(std::string_view key, const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Bad(Named(key, path) + ": " + fs::ErrnoText(errno));
+  const mode_t loose = st.st_mode & (S_IRWXO | S_IWGRP);
+  if (loose == 0) return Ok();
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return Bad(Named(key, path) + " has mode " + mode + ": a private key must give other users no access and its group " +
+             "no write access (chmod 0600, or 0640 with the service's group)");
+}
+
+Status CheckKeyMaterial(const ControllerConfig& c, int64_t now) {
+  EDGE_TRY(CheckPrivateKeyFileMode("fleet_ca_key", c.fleet_ca_key));
+  EDGE_TRY(CheckPrivateKeyFileMode("server_key", c.server_key));
+  EDGE_ASSIGN_OR_RETURN(auto ca_pem, ReadCert("fleet_ca_cert", c.fleet_ca_cert));
+  EDGE_ASSIGN_OR_RETURN(auto ca_key, ReadKey("fleet_ca_key", c.fleet_ca_key));
+  EDGE_TRY(CheckPair("fleet_ca_cert", c.fleet_ca_cert, ca_pem, "fleet_ca_key", c.fleet_ca_key, ca_key));
+  EDGE_ASSIGN_OR_RETURN(auto server_pem, ReadCert("server_cert", c.server_cert));
+  if (auto chained = crypto::VerifyCertificate(server_pem, ca_pem, now); !chained)
+    return Bad(Named("server_cert", c.server_cert) + " is not a valid certificate from " +
+               Named("fleet_ca_cert", c.fleet_ca_cert) + ": " + chained.error().message);
+  EDGE_ASSIGN_OR_RETURN(auto server_key, ReadKey("server_key", c.server_key));
+  EDGE_TRY(CheckPair("server_cert", c.server_cert, server_pem, "server_key", c.server_key, server_key));
+  EDGE_TRY(ReadCert("operator_ca_cert", c.operator_ca_cert));
+  return Ok();
+}
+
+}  // namespace edge::controller
