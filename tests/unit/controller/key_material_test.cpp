@@ -79,11 +79,15 @@ TEST_CASE("controller key material: a correct set passes") {
   CHECK(CheckKeyMaterial(pki.config, std::time(nullptr)));
 }
 
-TEST_CASE("controller key material: a fleet CA key that is not the CA certificate's is refused") {
+TEST_CASE("controller key material: a private key that is not its certificate's is refused") {
   Pki pki;
-  PrivateKey other = *PrivateKey::GenerateP256();
-  pki.config.fleet_ca_key = Write(pki.dir, "other-ca.key", KeyPem(other), 0600);
-  ExpectRefused(pki.config, "fleet_ca_key " + pki.config.fleet_ca_key + " is not the key of fleet_ca_cert");
+  const std::string other = Write(pki.dir, "other.key", KeyPem(*PrivateKey::GenerateP256()), 0600);
+  ControllerConfig c = pki.config;
+  c.fleet_ca_key = other;
+  ExpectRefused(c, "fleet_ca_key " + other + " is not the key of fleet_ca_cert " + c.fleet_ca_cert);
+  c = pki.config;
+  c.server_key = other;
+  ExpectRefused(c, "server_key " + other + " is not the key of server_cert " + c.server_cert);
 }
 
 TEST_CASE("controller key material: a server certificate from another CA is refused") {
@@ -104,13 +108,6 @@ TEST_CASE("controller key material: an expired or not yet valid server certifica
   auto early = CheckKeyMaterial(pki.config, now - 3600);
   REQUIRE_FALSE(early);
   CHECK(early.error().message.find("certificate is not yet valid") != std::string::npos);
-}
-
-TEST_CASE("controller key material: a server key that is not the server certificate's is refused") {
-  Pki pki;
-  PrivateKey other = *PrivateKey::GenerateP256();
-  pki.config.server_key = Write(pki.dir, "other.key", KeyPem(other), 0600);
-  ExpectRefused(pki.config, "server_key " + pki.config.server_key + " is not the key of server_cert");
 }
 
 TEST_CASE("controller key material: key files readable by others or writable by the group are refused") {
