@@ -151,6 +151,20 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
     Finish(status);
   }
 
+  // No read may start once Finish was called (gRPC's rule; breaking it crashed the controller
+  // under emulation). A stream can be finished from elsewhere (a revocation, a newer connection,
+  // a deadline) while one of its messages waits for the strand or a read waits for the rate
+  // limit: every read starts here, under the lock FinishOnce takes.
+  void StartReadIfOpen() {
+    std::lock_guard lock(mu_);
+    if (!finished_) StartRead(&in_);
+  }
+
+  bool Finished() {
+    std::lock_guard lock(mu_);
+    return finished_;
+  }
+
   void OnReadDone(bool ok) override {
     if (!ok) {
       FinishOnce(grpc::Status::OK);
@@ -160,7 +174,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
     boost::asio::post(ctx_.strand, [this, handle = handle_, msg = std::move(msg)] {
       // The reactor may have ended while this waited; `handle` tells.
       std::lock_guard lock(handle->mu);
-      if (!handle->reactor) return;
+      if (!handle->reactor || Finished()) return;
       HandleMessage(msg);
     });
   }
@@ -251,14 +265,14 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
   void ReadNextWhenAllowed() {
     const auto wait = rate_.Take(std::chrono::steady_clock::now());
     if (wait == std::chrono::steady_clock::duration::zero()) {
-      StartRead(&in_);
+      StartReadIfOpen();
       return;
     }
     if (!throttled_logged_) {
       throttled_logged_ = true;
       log::Warn("agent reports too often; reading its stream slower", {{"device", peer_.id.name}});
     }
-    After(wait, [this] { StartRead(&in_); });
+    After(wait, [this] { StartReadIfOpen(); });
   }
 
   // Runs `fn` on the strand after `delay`, if the reactor is still alive then.
