@@ -261,7 +261,7 @@ Status UpdateSteps::Download(const Command& c, const bundle::Manifest& m, Cancel
                       progress, token.flag());
       if (s) break;
       if (token.cancelled()) return Fail(Cancelled());
-      if (s.error().code != ErrorCode::kUnavailable) {
+      if (s.error().code != ErrorCode::kUnavailable && s.error().code != ErrorCode::kDeadlineExceeded) {
         if (s.error().code == ErrorCode::kDataLoss) ::unlink(repo_.PartialPath(b.digest).c_str());
         return s;
       }

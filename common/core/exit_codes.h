@@ -12,7 +12,7 @@ inline constexpr int kExitError = 1;          // anything else (the message says
 inline constexpr int kExitUsage = 2;          // bad flags or arguments
 inline constexpr int kExitQualityBelowBar = 3;  // a measured int8 quality below a --min-* bar
 inline constexpr int kExitUnreachable = 69;   // EX_UNAVAILABLE: a peer cannot be reached
-inline constexpr int kExitTimeout = 75;       // EX_TEMPFAIL: gave up waiting (the work goes on)
+inline constexpr int kExitTimeout = 75;       // EX_TEMPFAIL: timed out, or gave up waiting (the work goes on)
 inline constexpr int kExitDenied = 77;        // EX_NOPERM: authentication or authorization refused
 inline constexpr int kExitBadConfig = 78;     // EX_CONFIG: a config file, key or certificate is wrong
 

@@ -20,6 +20,7 @@ enum class ErrorCode {
   kFailedPrecondition,  // valid request, wrong state (e.g. below anti-rollback floor)
   kResourceExhausted,   // out of disk, too large
   kUnavailable,         // peer unreachable; retry later
+  kDeadlineExceeded,    // no answer in time (a connection, a handshake, a call); retry later
   kDataLoss,            // digest mismatch, truncation, corruption
   kBadConfig,           // configuration invalid (exit 78)
   kIo,                  // filesystem or OS call failed

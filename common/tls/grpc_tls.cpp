@@ -139,6 +139,7 @@ grpc::Status ToGrpcStatus(const Error& e) {
     case ErrorCode::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
     case ErrorCode::kResourceExhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
     case ErrorCode::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
+    case ErrorCode::kDeadlineExceeded: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
     case ErrorCode::kDataLoss: code = grpc::StatusCode::DATA_LOSS; break;
     case ErrorCode::kBadConfig:
     case ErrorCode::kIo:
@@ -158,8 +159,8 @@ Error FromGrpcStatus(const grpc::Status& s, std::string_view call) {
     case grpc::StatusCode::UNAUTHENTICATED: code = ErrorCode::kUnauthenticated; break;
     case grpc::StatusCode::FAILED_PRECONDITION: code = ErrorCode::kFailedPrecondition; break;
     case grpc::StatusCode::RESOURCE_EXHAUSTED: code = ErrorCode::kResourceExhausted; break;
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED: code = ErrorCode::kUnavailable; break;
+    case grpc::StatusCode::UNAVAILABLE: code = ErrorCode::kUnavailable; break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED: code = ErrorCode::kDeadlineExceeded; break;
     case grpc::StatusCode::DATA_LOSS: code = ErrorCode::kDataLoss; break;
     default: break;
   }

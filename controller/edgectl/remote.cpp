@@ -1,5 +1,7 @@
 #include "controller/edgectl/remote.h"
 
+#include <ctime>
+
 #include <unistd.h>
 
 #include <fstream>
@@ -12,6 +14,7 @@
 #include "common/tls/grpc_tls.h"
 #include "controller/edgectl/bundle_dir.h"
 #include "controller/edgectl/health_view.h"
+#include "controller/edgectl/operator_tls.h"
 #include "edge/v1/admin.grpc.pb.h"
 
 namespace edge::edgectl {
@@ -269,19 +272,21 @@ class GrpcOperatorClient final : public OperatorClient {
   std::string unreachable_hint_;
 };
 
-// Waits until the channel is ready or has failed to connect; true when the attempt ran out of
-// the connect timeout. gRPC ends each attempt at the channel's connect timeout; the extra second
-// only covers the wake-up after it.
-bool AwaitConnection(grpc::Channel& channel, std::chrono::milliseconds connect_timeout) {
+enum class Connection { kReady, kFailed, kTimedOut };
+
+// Waits until the channel is ready or has failed to connect. gRPC ends each attempt at the
+// channel's connect timeout; the extra second only covers the wake-up after it.
+Connection AwaitConnection(grpc::Channel& channel, std::chrono::milliseconds connect_timeout) {
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = std::chrono::system_clock::now() + connect_timeout + std::chrono::seconds(1);
   auto state = channel.GetState(/*try_to_connect=*/true);
   while (state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_TRANSIENT_FAILURE && state != GRPC_CHANNEL_SHUTDOWN) {
-    if (!channel.WaitForStateChange(state, deadline)) return true;
+    if (!channel.WaitForStateChange(state, deadline)) return Connection::kTimedOut;
     state = channel.GetState(false);
   }
-  return state == GRPC_CHANNEL_TRANSIENT_FAILURE &&
-         tls::EndedByConnectTimeout(std::chrono::steady_clock::now() - started, connect_timeout);
+  if (state == GRPC_CHANNEL_READY) return Connection::kReady;
+  return tls::EndedByConnectTimeout(std::chrono::steady_clock::now() - started, connect_timeout) ? Connection::kTimedOut
+                                                                                                 : Connection::kFailed;
 }
 
 }  // namespace
@@ -292,19 +297,27 @@ Result<OperatorChannel> ConnectOperatorChannel(const Context& c) {
     if (!r) return Fail(ErrorCode::kBadConfig, std::string("context ") + what + ": " + r.error().message);
     return r;
   };
-  EDGE_ASSIGN_OR_RETURN(auto ca, read(c.ca, "ca"));
-  EDGE_ASSIGN_OR_RETURN(auto cert, read(c.cert, "cert"));
-  EDGE_ASSIGN_OR_RETURN(auto key, read(c.key, "key"));
-  auto channel = grpc::CreateCustomChannel(c.controller, tls::ClientCredentials({ca, cert, key}),
+  OperatorTlsFiles files{c.ca.string(), c.cert.string(), c.key.string(), {}, {}, {}};
+  EDGE_ASSIGN_OR_RETURN(files.ca_pem, read(c.ca, "ca"));
+  EDGE_ASSIGN_OR_RETURN(files.cert_pem, read(c.cert, "cert"));
+  EDGE_ASSIGN_OR_RETURN(files.key_pem, read(c.key, "key"));
+  EDGE_TRY(CheckOperatorKeyMaterial(files, static_cast<int64_t>(std::time(nullptr))));
+  auto channel = grpc::CreateCustomChannel(c.controller, tls::ClientCredentials({files.ca_pem, files.cert_pem, files.key_pem}),
                                            tls::ClientChannelArgs(c.connect_timeout));
-  if (AwaitConnection(*channel, c.connect_timeout))
-    return OperatorChannel{channel, " (no connection to " + c.controller + " within the connect timeout of " +
-                                        std::to_string(c.connect_timeout.count()) +
-                                        " ms: too short for this link? Setting one up takes TCP, TLS and HTTP/2, "
-                                        "about three round trips; raise --connect-timeout-ms or the context's "
-                                        "connect_timeout_ms)"};
-  return OperatorChannel{channel, " (is the controller at " + c.controller +
-                                      " running, and does it accept this operator certificate?)"};
+  const std::string hint = " (is the controller at " + c.controller + " running, and does it accept this operator certificate?)";
+  const Connection connection = AwaitConnection(*channel, c.connect_timeout);
+  if (connection == Connection::kReady) return OperatorChannel{channel, hint};
+  // gRPC says only "unavailable": retrace the connection to name the step that failed. If the
+  // retrace connects, say what gRPC's attempt ran into.
+  const Error fallback =
+      connection == Connection::kTimedOut
+          ? Error{ErrorCode::kDeadlineExceeded,
+                  "no connection to the controller at " + c.controller + " within the connect timeout of " +
+                      std::to_string(c.connect_timeout.count()) +
+                      " ms: too short for this link? Setting one up takes TCP, TLS and HTTP/2, about three round trips; "
+                      "raise --connect-timeout-ms or the context's connect_timeout_ms"}
+          : Error{ErrorCode::kUnavailable, "cannot connect to the controller at " + c.controller + hint};
+  return Fail(DiagnoseOperatorConnection(c.controller, files, c.connect_timeout, fallback));
 }
 
 Result<std::unique_ptr<OperatorClient>> OperatorClient::Connect(const Context& c) {

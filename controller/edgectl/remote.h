@@ -22,16 +22,17 @@ namespace edge::edgectl {
 
 struct OperatorChannel {
   std::shared_ptr<grpc::Channel> channel;
-  // What to add to an UNAVAILABLE error of a call on the channel: the likely causes, or, when
-  // the connection attempt ran out of the connect timeout, that and how to raise it.
+  // What to add to an UNAVAILABLE error of a call on the channel: the likely causes.
   std::string unreachable_hint;
 };
 
 // An mTLS channel to the context's controller with the context's operator certificate,
 // connected (or given up on) within the context's connect timeout before it is returned, so
 // that the deadlines of the calls on it count from a ready connection however slow the link.
-// A channel that could not connect fails its first call at once, with gRPC's reason. Errors
-// (unreadable ca/cert/key) are kBadConfig.
+// Before dialing, the context's files are read and checked (operator_tls.h: kBadConfig for an
+// unreadable or unusable file or a key that is not the certificate's, kUnauthenticated for an
+// expired or not yet valid certificate). A channel that could not connect is an error that names
+// the failed step (operator_tls.h: unreachable, timed out, or a certificate refused).
 Result<OperatorChannel> ConnectOperatorChannel(const Context& context);
 
 struct GetFilters {

@@ -35,17 +35,19 @@ cat >"$LF_DIR/rogue-operator.json" <<JSON
 {"current_context": "x", "contexts": {"x": {"controller": "127.0.0.1:$LF_OPERATOR_PORT",
  "ca": "$P/fleet-ca.pem", "cert": "$LF_DIR/rogue/operators/admin.pem", "key": "$LF_DIR/rogue/operators/admin.key"}}}
 JSON
-expect_fail 69 "controller" env EDGECTL_CONFIG="$LF_DIR/rogue-operator.json" "$LF_BIN/controller/edgectl" get devices
+expect_fail 77 "the controller refused the operator certificate $LF_DIR/rogue/operators/admin.pem" \
+  env EDGECTL_CONFIG="$LF_DIR/rogue-operator.json" "$LF_BIN/controller/edgectl" get devices
 
 step "operator certificate on the agent port, device certificate on the operator port"
 expect_fail 1 "UNAVAILABLE" probe --addr "$AGENT" --ca "$P/fleet-ca.pem" --cert "$P/operators/admin.pem" \
   --key "$P/operators/admin.key" hello --model kws --version v1
-expect_fail 69 "controller" lf_edgectl --controller "$AGENT" get devices
+expect_fail 77 "the listener at $AGENT does not take certificates from its issuer" lf_edgectl --controller "$AGENT" get devices
 cat >"$LF_DIR/device-as-operator.json" <<JSON
 {"current_context": "x", "contexts": {"x": {"controller": "127.0.0.1:$LF_OPERATOR_PORT",
  "ca": "$P/fleet-ca.pem", "cert": "$LF_DIR/dev-a/identity/cert.pem", "key": "$LF_DIR/dev-a/identity/key.pem"}}}
 JSON
-expect_fail 69 "controller" env EDGECTL_CONFIG="$LF_DIR/device-as-operator.json" "$LF_BIN/controller/edgectl" get devices
+expect_fail 77 "the controller refused the operator certificate $LF_DIR/dev-a/identity/cert.pem" \
+  env EDGECTL_CONFIG="$LF_DIR/device-as-operator.json" "$LF_BIN/controller/edgectl" get devices
 
 step "device A's certificate can only act as A"
 A=(--addr "$AGENT" --ca "$P/fleet-ca.pem" --cert "$LF_DIR/dev-a/identity/cert.pem" --key "$LF_DIR/dev-a/identity/key.pem")

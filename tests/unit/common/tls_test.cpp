@@ -410,3 +410,15 @@ TEST_CASE("Connect timeouts: a failure is put down to the timeout only when it c
   static_assert(edge::tls::kDefaultConnectTimeout == std::chrono::seconds(10));
   static_assert(edge::tls::kServerHandshakeTimeout >= edge::tls::kDefaultConnectTimeout);
 }
+
+TEST_CASE("gRPC statuses map to error codes: timed out is not unreachable", "[tls]") {
+  using edge::ErrorCode;
+  const auto from = [](grpc::StatusCode c) { return edge::tls::FromGrpcStatus(grpc::Status(c, "m"), "call").code; };
+  CHECK(from(grpc::StatusCode::UNAVAILABLE) == ErrorCode::kUnavailable);
+  CHECK(from(grpc::StatusCode::DEADLINE_EXCEEDED) == ErrorCode::kDeadlineExceeded);
+  CHECK(from(grpc::StatusCode::PERMISSION_DENIED) == ErrorCode::kPermissionDenied);
+  CHECK(edge::tls::FromGrpcStatus(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "slow"), "list devices").message ==
+        "list devices: slow");
+  for (ErrorCode c : {ErrorCode::kUnavailable, ErrorCode::kDeadlineExceeded, ErrorCode::kPermissionDenied})
+    CHECK(edge::tls::FromGrpcStatus(edge::tls::ToGrpcStatus(edge::Error{c, "x"}), "c").code == c);
+}

@@ -154,6 +154,7 @@ TEST_CASE("One exit-code mapping: sysexits codes for config, permission and reac
   CHECK(ExitCodeFor(Error{ErrorCode::kPermissionDenied, "x"}) == 77);
   CHECK(ExitCodeFor(Error{ErrorCode::kUnauthenticated, "x"}) == 77);
   CHECK(ExitCodeFor(Error{ErrorCode::kUnavailable, "x"}) == 69);
+  CHECK(ExitCodeFor(Error{ErrorCode::kDeadlineExceeded, "x"}) == 75);  // timed out, not unreachable
   CHECK(ExitCodeFor(Error{ErrorCode::kDataLoss, "x"}) == 1);
   CHECK(ExitCodeFor(Error{ErrorCode::kInvalidArgument, "x"}) == 1);
 }

@@ -51,7 +51,8 @@ TEST_CASE("EDGE_ASSIGN_OR_RETURN and EDGE_TRY propagate the first error", "[resu
 TEST_CASE("ErrorCodeName gives a distinct name per code", "[result]") {
   const ErrorCode all[] = {ErrorCode::kInvalidArgument, ErrorCode::kNotFound,         ErrorCode::kAlreadyExists,
                            ErrorCode::kPermissionDenied, ErrorCode::kUnauthenticated, ErrorCode::kFailedPrecondition,
-                           ErrorCode::kResourceExhausted, ErrorCode::kUnavailable,    ErrorCode::kDataLoss,
+                           ErrorCode::kResourceExhausted, ErrorCode::kUnavailable,    ErrorCode::kDeadlineExceeded,
+                           ErrorCode::kDataLoss,
                            ErrorCode::kBadConfig,        ErrorCode::kIo,              ErrorCode::kInternal};
   std::set<std::string_view> names;
   for (auto c : all) {
