@@ -21,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "agent/core/report_pacer.h"
+#include "common/core/version.h"
 #include "agent/core/update_driver.h"
 #include "agent/daemon/config.h"
 #include "agent/daemon/identity.h"
@@ -40,7 +41,7 @@
 
 namespace edge::agent {
 
-inline constexpr const char* kAgentVersion = "edge-agent/0.1.0";
+inline constexpr const char* kAgentVersion = "edge-agent/" EDGE_VERSION_TEXT;
 
 class AgentApp : private UpdatePorts {
  public:

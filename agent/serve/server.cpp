@@ -17,11 +17,8 @@
 
 #include "agent/serve/oip_service.h"
 #include "common/core/log.h"
+#include "common/core/version.h"
 #include "common/tls/grpc_tls.h"
-
-#ifndef EDGE_VERSION
-#define EDGE_VERSION "unknown"
-#endif
 
 namespace edge::serve {
 
@@ -144,7 +141,7 @@ Result<std::unique_ptr<InferenceServer>> InferenceServer::Start(const ServeConfi
   std::unique_ptr<InferenceServer> server(new InferenceServer);
   // As many inference workers as requests of one model may run at once, within the cores.
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  server->service_ = std::make_unique<OipService>(registry, EDGE_VERSION, std::min(config.max_contexts_per_model, cores));
+  server->service_ = std::make_unique<OipService>(registry, kVersion, std::min(config.max_contexts_per_model, cores));
   grpc::ServerBuilder builder;
   tls::ApplyServerLimits(builder);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_request_bytes));

@@ -7,6 +7,7 @@
 
 #include "common/core/fs.h"
 #include "common/core/log.h"
+#include "common/core/version.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/sha256.h"
 #include "common/tls/grpc_tls.h"
@@ -657,6 +658,15 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
                                            pb::TrustPolicyInfo* resp) override {
     return Authed(call, Role::kViewer, "GetTrustPolicy", [this, resp](const std::string&) -> Status {
       FillTrust(*ctx_.Trust(), resp);
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* GetVersion(grpc::CallbackServerContext* call, const pb::GetVersionRequest*,
+                                       pb::VersionInfo* resp) override {
+    return Authed(call, Role::kViewer, "GetVersion", [this, resp](const std::string&) -> Status {
+      resp->set_version(kVersion);
+      resp->set_fleet(ctx_.config.fleet);
       return Ok();
     });
   }

@@ -21,7 +21,9 @@
 #include "controller/edgectl/pki.h"
 #include "controller/edgectl/remote.h"
 #include "controller/edgectl/rollout_cmd.h"
+#include "controller/edgectl/suggest.h"
 #include "controller/edgectl/trust_cmd.h"
+#include "controller/edgectl/version_cmd.h"
 
 namespace {
 
@@ -430,10 +432,18 @@ int main(int argc, char** argv) {
 
   // revoke, decommission, token list|revoke, operator: the identity lifecycle (admin).
   RegisterIdentityCommands(app, *token, [&g] { return ContextOf(g); }, g.output, exit_code);
+  RegisterVersionCommand(app, [&g] { return ContextOf(g); }, g.output, exit_code);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      const std::string unknown = UnknownCommandMessage(app, std::vector<std::string>(argv + 1, argv + argc));
+      if (!unknown.empty()) {
+        std::cerr << "edgectl: " << unknown << "\nRun with --help for more information.\n";
+        return kExitUsage;
+      }
+    }
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }

@@ -27,10 +27,14 @@ PY
 }
 as() { local name=$1; shift; EDGECTL_CONFIG="$LF_DIR/$name.json" "$LF_BIN/controller/edgectl" "$@"; }
 
-step "the PKI's own context works"
+step "the PKI's own context works; edgectl version names both ends"
 ctx good
 as good get devices >/dev/null || lf_die "the good context failed: $(as good get devices 2>&1)"
-ok "get devices"
+out=$(as good version) || lf_die "edgectl version: $out"
+grep -qE "^edgectl +[0-9]+\.[0-9]+\.[0-9]+$" <<<"$out" && grep -qE "^controller +[0-9.]+ \(fleet $LF_FLEET, at localhost:$PORT\)$" <<<"$out" ||
+  lf_die "edgectl version printed: $out"
+as good version -o json | grep -q "\"server\": *{" || lf_die "edgectl version -o json has no server: $(as good version -o json)"
+ok "$(tr '\n' ';' <<<"$out")"
 
 # Operator certificates with chosen dates, from the PKI's operator CA (openssl ca takes dates).
 mkdir -p "$LF_DIR/ca" && cd "$LF_DIR/ca" || lf_die "ca dir"
@@ -106,6 +110,9 @@ step "unreachable and timed out are told apart"
 free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ctx closed "controller=localhost:$free_port"
 expect_fail 69 "nothing listens at localhost:$free_port (connection refused)" as closed get devices
+# The client's version is printed even when the controller cannot be reached; the exit says why.
+out=$(as closed version 2>/dev/null); rc=$?
+[ $rc = 69 ] && grep -qE "^edgectl +[0-9.]+$" <<<"$out" || lf_die "version with no controller: exit $rc, printed: $out"
 ctx nowhere "controller=no-such-host.invalid:7445"
 expect_fail 69 "cannot resolve the controller's host 'no-such-host.invalid'" as nowhere get devices
 # A port that takes TCP connections and never answers: listen() without accept().
