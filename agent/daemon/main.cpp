@@ -17,6 +17,7 @@
 #include "common/core/exit_codes.h"
 #include "common/core/log.h"
 #include "common/systemd/notify.h"
+#include "common/tls/grpc_log.h"
 
 int main(int argc, char** argv) {
   using namespace edge;
@@ -52,7 +53,9 @@ int main(int argc, char** argv) {
     log::Error("bad configuration", {{"error", config.error().message}});
     return kExitBadConfig;
   }
-  if (auto level = log::ParseLevel(config->log_level)) log::Init("agent", *level);
+  const auto level = log::ParseLevel(config->log_level).value_or(log::Level::kInfo);
+  log::Init("agent", level);
+  tls::RouteLibraryLogs(level);
   SystemClock clock;
   if (install_cmd->parsed()) {
     install.wait = !no_wait;

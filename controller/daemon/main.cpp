@@ -16,6 +16,7 @@
 #include "common/core/log.h"
 #include "common/systemd/notify.h"
 #include "common/crypto/ed25519.h"
+#include "common/tls/grpc_log.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/rollout_driver.h"
 #include "controller/api/services.h"
@@ -134,7 +135,9 @@ int Run(const std::string& config_path) {
     log::Error("bad configuration", {{"error", config.error().message}});
     return kExitBadConfig;
   }
-  if (auto level = log::ParseLevel(config->log_level)) log::Init("controller", *level);
+  const auto level = log::ParseLevel(config->log_level).value_or(log::Level::kInfo);
+  log::Init("controller", level);
+  tls::RouteLibraryLogs(level);
   const auto data_dir = config->data_dir;
   if (auto s = fs::CreateDirectories(data_dir / "blobs" / "sha256", 0750); !s) {
     log::Error("cannot create data directory", {{"error", s.error().message}});

@@ -13,6 +13,7 @@
 #include "agent/runtime/selftest_file.h"
 #include "common/core/fs.h"
 #include "common/crypto/ed25519.h"
+#include "common/tls/grpc_log.h"
 #include "controller/edgectl/bundle_dir.h"
 #include "controller/edgectl/bundle_quality.h"
 #include "controller/edgectl/exit_codes.h"
@@ -106,6 +107,7 @@ Status WriteSelfTest(const std::string& model_file, const std::vector<std::strin
 }  // namespace
 
 int main(int argc, char** argv) {
+  tls::QuietLibraryLogs();  // our error messages carry gRPC's status; GRPC_VERBOSITY brings its lines back
   CLI::App app{"edgectl: drive an edgefleet controller, build and sign model bundles, set up a fleet PKI"};
   app.require_subcommand(1);
   Globals g;
