@@ -14,6 +14,7 @@
 #include "common/core/exit_codes.h"
 #include "common/core/fs.h"
 #include "common/core/log.h"
+#include "common/systemd/journal.h"
 #include "common/systemd/notify.h"
 #include "common/crypto/ed25519.h"
 #include "common/tls/grpc_log.h"
@@ -271,6 +272,7 @@ int Run(const std::string& config_path) {
 
 int main(int argc, char** argv) {
   edge::log::Init("controller");
+  edge::systemd::LogToJournalIfConnected();
   CLI::App app{"edge-controller: fleet inventory, releases and desired state"};
   std::string config_path = "/etc/edgefleet/controller.json";
   app.add_option("-c,--config", config_path, "JSON config file")->capture_default_str();
