@@ -407,7 +407,15 @@ int main(int argc, char** argv) {
   get->add_option("--site", get_filters.site, "only this site (devices)");
   get->add_option("-l,--selector", get_filters.selector, "only devices whose labels match, e.g. line=3,camera!=ir");
   get->add_option("--actor", get_filters.actor, "only this actor, e.g. operator/alice (audit)");
-  get->add_option("--action", get_filters.action, "only this action, e.g. deploy or denied (audit)");
+  get->add_option("--action", get_filters.action, "only this action, e.g. rollout.create or CreateRollout (audit)");
+  get->add_option("--result", get_filters.result,
+                  "only this result (audit): ok, permission_denied, invalid_argument, not_found, "
+                  "failed_precondition, already_exists")
+      ->check(CLI::IsMember({"ok", "permission_denied", "invalid_argument", "not_found", "failed_precondition",
+                             "already_exists"}));
+  auto* refused = get->add_flag_callback("--refused", [&get_filters] { get_filters.result = "refused"; },
+                                         "only refused calls, whatever their code (audit)");
+  refused->excludes(get->get_option("--result"));
   get->add_option("--limit", get_filters.limit, "newest entries to show (audit)")->check(CLI::Range(1, 1000));
   get->callback([&] {
     action = [&] {
