@@ -33,4 +33,6 @@ grep -q "controller.log: .* grpc=[1-9]" <<<"$out" || lf_die "no gRPC lines in th
 grep -q "gw-1.log: .* grpc=[1-9]" <<<"$out" || lf_die "no gRPC lines in the agent's log"
 grep '"component":"grpc"' "$LF_DIR/controller.log" | grep -q '"file":"[^"]*\.cc","level":"error","line":[0-9]' ||
   lf_die "gRPC error lines lack file, line or level"
-ok "gRPC lines are JSON, with file and line"
+grep '"component":"grpc"' "$LF_DIR/gw-1.log" | grep -q '"level":"debug"' ||
+  lf_die "log_level debug without GRPC_VERBOSITY: no gRPC debug lines in the agent's log"
+ok "gRPC lines are JSON, with file and line; log_level debug brings gRPC's debug lines"
