@@ -9,8 +9,8 @@
 
 #include "common/core/fs.h"
 #include "common/core/log.h"
-#include "common/crypto/encoding.h"
 #include "common/core/text.h"
+#include "common/crypto/encoding.h"
 #include "common/crypto/sha256.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/bundle_receiver.h"
@@ -110,8 +110,8 @@ class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleReq
   using Refused = std::function<void(const std::string& actor, const Error& error)>;
   template <typename Authorize>
   PushBundleReactor(ControllerContext& ctx, Authorize authorize, Refused refused, pb::ModelVersion* response)
-      : ctx_(ctx), refused_(std::move(refused)), response_(response), trust_(ctx.Trust()), receiver_(ctx.blob_dir, trust_->policy, ctx.clock.NowUnix()),
-        started_(std::chrono::steady_clock::now()) {
+      : ctx_(ctx), refused_(std::move(refused)), response_(response), trust_(ctx.Trust()),
+        receiver_(ctx.blob_dir, trust_->policy, ctx.clock.NowUnix()), started_(std::chrono::steady_clock::now()) {
     if (!ctx_.operator_work.TryAcquire()) {
       Finish(Busy(ctx_.operator_work));
       return;
