@@ -16,11 +16,14 @@
 #include "common/core/config.h"
 #include "common/core/exit_codes.h"
 #include "common/core/log.h"
+#include "common/systemd/journal.h"
 #include "common/systemd/notify.h"
+#include "common/tls/grpc_log.h"
 
 int main(int argc, char** argv) {
   using namespace edge;
   log::Init("agent");
+  systemd::LogToJournalIfConnected();
   CLI::App app{"edge-agent: installs signed model bundles from an edgefleet controller"};
   std::string config_path = "/etc/edgefleet/agent.json";
   app.add_option("-c,--config", config_path, "JSON config file")->capture_default_str();
@@ -52,7 +55,9 @@ int main(int argc, char** argv) {
     log::Error("bad configuration", {{"error", config.error().message}});
     return kExitBadConfig;
   }
-  if (auto level = log::ParseLevel(config->log_level)) log::Init("agent", *level);
+  const auto level = log::ParseLevel(config->log_level).value_or(log::Level::kInfo);
+  log::Init("agent", level);
+  tls::RouteLibraryLogs(level);
   SystemClock clock;
   if (install_cmd->parsed()) {
     install.wait = !no_wait;

@@ -1,6 +1,7 @@
 #include "controller/api/limits.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace edge::controller {
 
@@ -62,6 +63,24 @@ void FailureLimiter::RecordFailure(const std::string& source, Clock::time_point 
 size_t FailureLimiter::tracked() const {
   std::lock_guard lock(mu_);
   return buckets_.size();
+}
+
+std::optional<uint64_t> RefusalAuditLimiter::Admit(const std::string& actor, Clock::time_point now) {
+  auto it = actors_.find(actor);
+  if (it == actors_.end()) {
+    if (actors_.size() >= max_actors_) {
+      std::erase_if(actors_, [&](auto& entry) { return entry.second.suppressed == 0 && entry.second.bucket.Full(now); });
+      if (actors_.size() >= max_actors_) actors_.clear();
+    }
+    it = actors_.emplace(actor, Actor{TokenBucket(rate_, burst_)}).first;
+  }
+  auto& a = it->second;
+  if (!a.bucket.Available(now)) {
+    ++a.suppressed;
+    return std::nullopt;
+  }
+  (void)a.bucket.Take(now);
+  return std::exchange(a.suppressed, 0);
 }
 
 std::string SourceAddressOf(const std::string& peer) {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace edge::controller {
@@ -68,6 +69,32 @@ class FailureLimiter {
   double burst_;
   size_t max_sources_;
   std::map<std::string, TokenBucket> buckets_;
+};
+
+// Which refused operator calls get an audit row and a log line: `burst` per operator, then one
+// per 1/`per_second` s; the refusals in between are counted, and the count goes into the next
+// row. So an operator whose calls are refused (a missing role, bad input in a loop) can push
+// neither the real entries out of the bounded audit log nor flood the log, and costs at most
+// that many writes. The table is bounded like FailureLimiter's. Not thread-safe: the strand's.
+class RefusalAuditLimiter {
+ public:
+  using Clock = TokenBucket::Clock;
+  RefusalAuditLimiter(double per_second, double burst, size_t max_actors = 1024)
+      : rate_(per_second), burst_(burst), max_actors_(max_actors) {}
+  // Whether to write this refusal of `actor`'s; if so, how many of its refusals were not
+  // written since its previous row.
+  std::optional<uint64_t> Admit(const std::string& actor, Clock::time_point now);
+  size_t tracked() const { return actors_.size(); }
+
+ private:
+  struct Actor {
+    TokenBucket bucket;
+    uint64_t suppressed = 0;
+  };
+  double rate_;
+  double burst_;
+  size_t max_actors_;
+  std::map<std::string, Actor> actors_;
 };
 
 // The source address in a gRPC peer string ("ipv4:10.0.0.5:51234" → "10.0.0.5",

@@ -1,17 +1,21 @@
 // OperatorService: mTLS against the operator CA. The acting operator is the certificate's
 // spiffe://<fleet>/operator/<name>; it is written to the audit log with every mutation.
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <optional>
 
 #include <openssl/rand.h>
 
 #include "common/core/fs.h"
 #include "common/core/log.h"
+#include "common/core/text.h"
 #include "common/core/version.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/sha256.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/bundle_receiver.h"
+#include "controller/api/health_report.h"
 #include "controller/api/rollout_driver.h"
 #include "controller/api/rollout_proto.h"
 #include "controller/api/services.h"
@@ -32,7 +36,25 @@ void FillAudit(const AuditRecord& a, pb::AuditEntry* e) {
   e->set_action(a.action);
   e->set_target(a.target);
   e->set_detail(a.detail);
+  e->set_result(a.result);
 }
+
+// The audit result of a call that failed with `code`: the refusals (what the operator asked for
+// is not allowed, not valid, not there or not possible now) as their gRPC code. Failures of the
+// controller (busy, internal, I/O) are not the operator's doing and have none.
+std::optional<std::string> RefusalResult(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kPermissionDenied: return "permission_denied";
+    case ErrorCode::kInvalidArgument: return "invalid_argument";
+    case ErrorCode::kNotFound: return "not_found";
+    case ErrorCode::kFailedPrecondition: return "failed_precondition";
+    case ErrorCode::kAlreadyExists: return "already_exists";
+    default: return std::nullopt;
+  }
+}
+
+// A refusal's reason is the message the operator got, which may quote what it sent.
+constexpr size_t kMaxRefusalDetail = 200;
 
 void FillVersion(const VersionRecord& v, pb::ModelVersion* out) {
   out->set_model(v.model);
@@ -85,10 +107,12 @@ void FillEvent(const UpdateEventRecord& e, pb::DeviceUpdateEvent* out) {
 class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleRequest> {
  public:
   // Starts reading only once `authorize` (run on the strand) has let the operator in.
+  // `refused(actor, error)` runs on the strand for a push refused after that.
+  using Refused = std::function<void(const std::string& actor, const Error& error)>;
   template <typename Authorize>
-  PushBundleReactor(ControllerContext& ctx, Authorize authorize, pb::ModelVersion* response)
-      : ctx_(ctx), response_(response), trust_(ctx.Trust()), receiver_(ctx.blob_dir, trust_->policy, ctx.clock.NowUnix()),
-        started_(std::chrono::steady_clock::now()) {
+  PushBundleReactor(ControllerContext& ctx, Authorize authorize, Refused refused, pb::ModelVersion* response)
+      : ctx_(ctx), refused_(std::move(refused)), response_(response), trust_(ctx.Trust()),
+        receiver_(ctx.blob_dir, trust_->policy, ctx.clock.NowUnix()), started_(std::chrono::steady_clock::now()) {
     if (!ctx_.operator_work.TryAcquire()) {
       Finish(Busy(ctx_.operator_work));
       return;
@@ -111,6 +135,7 @@ class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleReq
                                   : Fail(ErrorCode::kInvalidArgument, "empty push message");
     if (!s) {
       log::Warn("bundle push rejected", {{"operator", actor_}, {"error", s.error().message}});
+      boost::asio::post(ctx_.strand, [refused = refused_, actor = actor_, e = s.error()] { refused(actor, e); });
       return Finish(tls::ToGrpcStatus(s.error()));
     }
     StartRead(&in_);
@@ -123,11 +148,15 @@ class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleReq
     auto version = receiver_.Complete(actor_);
     if (!version) {
       log::Warn("bundle push rejected", {{"operator", actor_}, {"error", version.error().message}});
+      boost::asio::post(ctx_.strand, [refused = refused_, actor = actor_, e = version.error()] { refused(actor, e); });
       return Finish(tls::ToGrpcStatus(version.error()));
     }
     boost::asio::post(ctx_.strand, [this, v = std::move(*version)]() mutable {
       auto added = ctx_.store->AddVersion(v, ctx_.clock.NowUnix());
-      if (!added) return Finish(tls::ToGrpcStatus(added.error()));
+      if (!added) {
+        refused_(actor_, added.error());
+        return Finish(tls::ToGrpcStatus(added.error()));
+      }
       auto stored = ctx_.store->GetVersion(v.model, v.version);
       if (!stored) return Finish(tls::ToGrpcStatus(stored.error()));
       FillVersion(*stored, response_);
@@ -139,6 +168,7 @@ class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleReq
 
   static constexpr auto kPushDeadline = std::chrono::minutes(30);
   ControllerContext& ctx_;
+  Refused refused_;
   std::string actor_;
   pb::ModelVersion* response_;
   std::shared_ptr<const TrustState> trust_;  // the policy this push is verified against
@@ -192,8 +222,9 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     const std::string actor = "operator/" + peer->id.name;
     const auto now = ctx_.clock.NowUnix();
     auto refuse = [&](const std::string& why) -> Result<std::string> {
-      AuditDenied(actor, rpc, why, now);
-      return Fail(ErrorCode::kPermissionDenied, why);
+      Error error{ErrorCode::kPermissionDenied, why};
+      AuditRefusal(actor, rpc, error);
+      return Fail(std::move(error));
     };
     EDGE_ASSIGN_OR_RETURN(auto denied, ctx_.store->FindDeniedSerial(peer->cert_serial));
     if (denied) return refuse("certificate serial " + peer->cert_serial + " of " + denied->identity + " is " + denied->reason);
@@ -209,23 +240,19 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     return actor;
   }
 
-  // Writes a refusal to the audit log and the log, at most once per actor every 10 s with a
-  // count of what was refused meanwhile: a refused (or revoked) operator must not be able to
-  // push the real entries out of the bounded audit log, nor flood the log. Strand only.
-  void AuditDenied(const std::string& actor, const char* rpc, const std::string& why, int64_t now) {
-    constexpr int64_t kPeriod = 10;
-    if (denied_.size() > 1024) denied_.clear();  // operator names come from the operator CA; bounded anyway
-    auto& d = denied_[actor];
-    if (d.last_written != 0 && now - d.last_written < kPeriod) {
-      ++d.suppressed;
-      return;
-    }
-    std::string detail = why;
-    if (d.suppressed > 0) detail += " (and " + std::to_string(d.suppressed) + " more refused calls in the last " +
-                                    std::to_string(now - d.last_written) + " s)";
-    (void)ctx_.store->Audit({0, now, actor, "denied", std::string("rpc/") + rpc, detail});
-    log::Warn("operator call refused", {{"operator", actor}, {"rpc", rpc}, {"error", why}, {"suppressed", d.suppressed}});
-    d = {now, 0};
+  // Writes a call refused to `actor` to the audit log (result: the gRPC code, action: `rpc`) and
+  // the log, within refusals_' bounds. The reason is the message the operator got, as plain text
+  // (no control characters or escape sequences) and bounded. Strand only.
+  void AuditRefusal(const std::string& actor, const char* rpc, const Error& error) {
+    auto result = RefusalResult(error.code);
+    if (!result) return;
+    auto suppressed = refusals_.Admit(actor, std::chrono::steady_clock::now());
+    if (!suppressed) return;
+    std::string detail = TruncateUtf8(text::PlainText(error.message), kMaxRefusalDetail);
+    if (*suppressed > 0) detail += " (and " + std::to_string(*suppressed) + " more refused calls since the previous row)";
+    (void)ctx_.store->Audit({0, ctx_.clock.NowUnix(), actor, rpc, std::string("rpc/") + rpc, detail, *result});
+    log::Warn("operator call refused",
+              {{"operator", actor}, {"rpc", rpc}, {"result", *result}, {"error", detail}, {"suppressed", *suppressed}});
   }
 
   // Runs `work(actor)` on the strand once the operator is authorized for `rpc`.
@@ -237,7 +264,9 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
                             auto actor = Authorize(peer, needed, rpc);
                             if (!actor) return tls::ToGrpcStatus(actor.error());
                             Status s = work(*actor);
-                            return s ? grpc::Status::OK : tls::ToGrpcStatus(s.error());
+                            if (s) return grpc::Status::OK;
+                            AuditRefusal(*actor, rpc, s.error());
+                            return tls::ToGrpcStatus(s.error());
                           });
   }
 
@@ -381,7 +410,8 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     auto peer = tls::PeerIdentityOf(*call, ctx_.config.fleet, "operator");
     if (!peer) return Rejected<grpc::ServerReadReactor<pb::PushBundleRequest>>(tls::ToGrpcStatus(peer.error()));
     return new PushBundleReactor(
-        ctx_, [this, peer = std::move(peer)] { return Authorize(peer, Role::kDeployer, "PushBundle"); }, resp);
+        ctx_, [this, peer = std::move(peer)] { return Authorize(peer, Role::kDeployer, "PushBundle"); },
+        [this](const std::string& actor, const Error& error) { AuditRefusal(actor, "PushBundle", error); }, resp);
   }
 
   grpc::ServerUnaryReactor* MissingBlobs(grpc::CallbackServerContext* call, const pb::MissingBlobsRequest* req,
@@ -529,10 +559,14 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     return Authed(call, Role::kViewer, "ListAudit", [this, req, resp](const std::string&) -> Status {
       if (req->actor().size() > 128 || req->action().size() > 64)
         return Fail(ErrorCode::kInvalidArgument, "audit filters: actor at most 128 bytes, action at most 64");
+      if (!req->result().empty() && req->result() != "refused" && !IsAuditResult(req->result()))
+        return Fail(ErrorCode::kInvalidArgument, "audit result filter: use refused, ok, permission_denied, "
+                                                 "invalid_argument, not_found, failed_precondition or already_exists");
       AuditFilter filter;
       filter.limit = std::min<uint32_t>(req->limit(), 1000);
       filter.actor = req->actor();
       filter.action = req->action();
+      filter.result = req->result();
       EDGE_ASSIGN_OR_RETURN(auto entries, ctx_.store->ListAudit(filter));
       for (const auto& a : entries) FillAudit(a, resp->add_entries());
       return Ok();
@@ -697,11 +731,8 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     o->set_last_serial(op.last_serial);
   }
 
-  struct DeniedTally {
-    int64_t last_written = 0;
-    int64_t suppressed = 0;
-  };
-  std::map<std::string, DeniedTally> denied_;  // strand only
+  // Refusals audited per operator: 5 in a burst, then one every 10 s (strand only).
+  RefusalAuditLimiter refusals_{1.0 / 10, 5};
 
   static void FillTrust(const TrustState& t, pb::TrustPolicyInfo* o) {
     o->set_version(t.policy.version);

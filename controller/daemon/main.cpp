@@ -14,8 +14,10 @@
 #include "common/core/exit_codes.h"
 #include "common/core/fs.h"
 #include "common/core/log.h"
+#include "common/systemd/journal.h"
 #include "common/systemd/notify.h"
 #include "common/crypto/ed25519.h"
+#include "common/tls/grpc_log.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/rollout_driver.h"
 #include "controller/api/services.h"
@@ -135,7 +137,9 @@ int Run(const std::string& config_path) {
     log::Error("bad configuration", {{"error", config.error().message}});
     return kExitBadConfig;
   }
-  if (auto level = log::ParseLevel(config->log_level)) log::Init("controller", *level);
+  const auto level = log::ParseLevel(config->log_level).value_or(log::Level::kInfo);
+  log::Init("controller", level);
+  tls::RouteLibraryLogs(level);
   SystemClock clock;
   if (auto s = CheckKeyMaterial(*config, clock.NowUnix()); !s) {
     log::Error("bad configuration", {{"error", s.error().message}});
@@ -273,6 +277,7 @@ int Run(const std::string& config_path) {
 
 int main(int argc, char** argv) {
   edge::log::Init("controller");
+  edge::systemd::LogToJournalIfConnected();
   CLI::App app{"edge-controller: fleet inventory, releases and desired state"};
   std::string config_path = "/etc/edgefleet/controller.json";
   app.add_option("-c,--config", config_path, "JSON config file")->capture_default_str();

@@ -13,6 +13,7 @@
 #include "agent/runtime/selftest_file.h"
 #include "common/core/fs.h"
 #include "common/crypto/ed25519.h"
+#include "common/tls/grpc_log.h"
 #include "controller/edgectl/bundle_dir.h"
 #include "controller/edgectl/bundle_quality.h"
 #include "controller/edgectl/exit_codes.h"
@@ -108,6 +109,7 @@ Status WriteSelfTest(const std::string& model_file, const std::vector<std::strin
 }  // namespace
 
 int main(int argc, char** argv) {
+  tls::QuietLibraryLogs();  // our error messages carry gRPC's status; GRPC_VERBOSITY brings its lines back
   CLI::App app{"edgectl: drive an edgefleet controller, build and sign model bundles, set up a fleet PKI"};
   app.require_subcommand(1);
   Globals g;
@@ -407,7 +409,15 @@ int main(int argc, char** argv) {
   get->add_option("--site", get_filters.site, "only this site (devices)");
   get->add_option("-l,--selector", get_filters.selector, "only devices whose labels match, e.g. line=3,camera!=ir");
   get->add_option("--actor", get_filters.actor, "only this actor, e.g. operator/alice (audit)");
-  get->add_option("--action", get_filters.action, "only this action, e.g. deploy or denied (audit)");
+  get->add_option("--action", get_filters.action, "only this action, e.g. rollout.create or CreateRollout (audit)");
+  get->add_option("--result", get_filters.result,
+                  "only this result (audit): ok, permission_denied, invalid_argument, not_found, "
+                  "failed_precondition, already_exists")
+      ->check(CLI::IsMember({"ok", "permission_denied", "invalid_argument", "not_found", "failed_precondition",
+                             "already_exists"}));
+  auto* refused = get->add_flag_callback("--refused", [&get_filters] { get_filters.result = "refused"; },
+                                         "only refused calls, whatever their code (audit)");
+  refused->excludes(get->get_option("--result"));
   get->add_option("--limit", get_filters.limit, "newest entries to show (audit)")->check(CLI::Range(1, 1000));
   get->callback([&] {
     action = [&] {

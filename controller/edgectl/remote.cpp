@@ -229,20 +229,24 @@ class GrpcOperatorClient final : public OperatorClient {
       req.set_limit(filters.limit);
       req.set_actor(filters.actor);
       req.set_action(filters.action);
+      req.set_result(filters.result);
       pb::ListAuditResponse resp;
       EDGE_TRY(Check(stub_->ListAudit(CallContext().get(), req, &resp), "list audit"));
+      // A controller from before refused calls were audited sends no result: its rows are actions.
+      auto result = [](const pb::AuditEntry& a) { return a.result().empty() ? std::string("ok") : a.result(); };
       if (format == OutputFormat::kJson) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& a : resp.entries())
-          out.push_back({{"id", a.id()}, {"at", a.at()}, {"actor", a.actor()}, {"action", a.action()},
-                         {"target", a.target()}, {"detail", a.detail()}});
+          out.push_back({{"id", a.id()}, {"at", a.at()}, {"actor", a.actor()}, {"result", result(a)},
+                         {"action", a.action()}, {"target", a.target()}, {"detail", a.detail()}});
         PrintJson(out);
         return Ok();
       }
       std::vector<std::vector<std::string>> rows;
       for (const auto& a : resp.entries())
-        rows.push_back({std::to_string(a.id()), FormatTime(a.at()), a.actor(), a.action(), a.target(), a.detail()});
-      PrintTable({"ID", "AT", "ACTOR", "ACTION", "TARGET", "DETAIL"}, rows);
+        rows.push_back({std::to_string(a.id()), FormatTime(a.at()), a.actor(), result(a), a.action(), a.target(),
+                        a.detail()});
+      PrintTable({"ID", "AT", "ACTOR", "RESULT", "ACTION", "TARGET", "DETAIL"}, rows);
     } else {
       return Fail(ErrorCode::kInvalidArgument, "cannot get '" + what + "': use devices, sites, models, rollouts or audit");
     }

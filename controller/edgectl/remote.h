@@ -39,7 +39,8 @@ struct GetFilters {
   std::string site;
   std::string selector;  // label selector (devices)
   std::string actor;   // e.g. operator/alice
-  std::string action;  // e.g. deploy, denied
+  std::string action;  // e.g. rollout.create, CreateRollout
+  std::string result;  // audit: ok, a refusal's code (permission_denied, ...), or refused (any but ok)
   uint32_t limit = 100;
 };
 

@@ -22,8 +22,8 @@ using sqlite::Transaction;
 // delete on the primary key).
 Status InsertAudit(Db& db, uint32_t keep, const AuditRecord& a) {
   EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
-      "INSERT INTO audit(at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)"));
-  st.Bind(1, a.at).Bind(2, a.actor).Bind(3, a.action).Bind(4, a.target).Bind(5, a.detail);
+      "INSERT INTO audit(at, actor, action, target, detail, result) VALUES (?, ?, ?, ?, ?, ?)"));
+  st.Bind(1, a.at).Bind(2, a.actor).Bind(3, a.action).Bind(4, a.target).Bind(5, a.detail).Bind(6, a.result);
   EDGE_TRY(st.Run());
   EDGE_ASSIGN_OR_RETURN(auto prune, db.Prepare("DELETE FROM audit WHERE id <= ?"));
   prune.Bind(1, db.LastInsertId() - static_cast<int64_t>(std::max<uint32_t>(keep, 1)));
@@ -745,18 +745,23 @@ class SqliteStore final : public Store {
     return sqlite_rollouts::Fleet(db_, model);
   }
 
-  Status Audit(const AuditRecord& entry) override { return InsertAudit(db_, options_.audit_rows, entry); }
+  Status Audit(const AuditRecord& entry) override {
+    if (!IsAuditResult(entry.result)) return Fail(ErrorCode::kInvalidArgument, "not an audit result");
+    return InsertAudit(db_, options_.audit_rows, entry);
+  }
 
   Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& f) override {
     EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
-        "SELECT id, at, actor, action, target, detail FROM audit WHERE (?1 = '' OR target = ?1) "
-        "AND (?3 = '' OR actor = ?3) AND (?4 = '' OR action = ?4) ORDER BY id DESC LIMIT ?2"));
-    st.Bind(1, f.target).Bind(2, static_cast<int64_t>(f.limit == 0 ? 100 : f.limit)).Bind(3, f.actor).Bind(4, f.action);
+        "SELECT id, at, actor, action, target, detail, result FROM audit WHERE (?1 = '' OR target = ?1) "
+        "AND (?3 = '' OR actor = ?3) AND (?4 = '' OR action = ?4) "
+        "AND (?5 = '' OR result = ?5 OR (?5 = 'refused' AND result <> 'ok')) ORDER BY id DESC LIMIT ?2"));
+    st.Bind(1, f.target).Bind(2, static_cast<int64_t>(f.limit == 0 ? 100 : f.limit)).Bind(3, f.actor).Bind(4, f.action)
+        .Bind(5, f.result);
     std::vector<AuditRecord> out;
     for (;;) {
       EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5)});
+      out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5), st.Text(6)});
     }
     return out;
   }

@@ -133,6 +133,8 @@ class Store {
   // Every device not revoked, with what the rollout driver needs for `model`.
   virtual Result<std::vector<FleetDeviceRecord>> FleetForModel(const std::string& model) = 0;
 
+  // One row, beyond the newest `audit_rows` the oldest are dropped (refused calls included).
+  // A result that is not an audit result fails (kInvalidArgument) and writes nothing.
   virtual Status Audit(const AuditRecord& entry) = 0;
   // Newest first.
   virtual Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& filter) = 0;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace edge::controller {
@@ -184,11 +185,23 @@ struct RolloutEventRecord {
   std::string detail;
 };
 
+// An audit row's result: the action happened ("ok"), or the gRPC code that refused the call,
+// in lower case (migration 006 holds the same list).
+inline constexpr const char* kAuditOk = "ok";
+inline constexpr std::string_view kAuditResults[] = {"ok", "permission_denied", "invalid_argument", "not_found",
+                                                     "failed_precondition", "already_exists"};
+inline bool IsAuditResult(std::string_view result) {
+  for (auto r : kAuditResults)
+    if (r == result) return true;
+  return false;
+}
+
 struct AuditFilter {
   uint32_t limit = 100;
   std::string target;  // each: empty = any
   std::string actor;
   std::string action;
+  std::string result{};  // also "refused": every result but ok
 };
 
 struct AuditRecord {
@@ -198,6 +211,7 @@ struct AuditRecord {
   std::string action;
   std::string target;
   std::string detail;
+  std::string result = kAuditOk;
 };
 
 }  // namespace edge::controller

@@ -37,11 +37,12 @@ expect_fail 77 "CreateSite needs the admin role" as alice create site x
 expect_fail 77 "needs the deployer role" as alice model push "$b"
 expect_fail 77 "needs the admin role" as alice token create --site plant-7
 expect_fail 77 "needs the admin role" as alice revoke device gw-1
-denied=$(lf_edgectl get audit -o json | grep -c '"action": "denied"')
+denied=$(lf_edgectl get audit --result permission_denied -o json | grep -c '"actor": "operator/alice"')
 [ "$denied" -ge 1 ] || lf_die "refused calls not audited ($denied rows)"
-# Four refusals within 10 s: one row (a refused operator must not flush the bounded audit log).
-[ "$denied" -le 2 ] || lf_die "$denied audit rows for refusals within 10 s (at most one per operator every 10 s)"
-ok "refused calls audited ($denied row: one per operator every 10 s, with a count of the rest)"
+# Five refusals within 10 s: at most five rows (a burst of 5 per operator, then one every 10 s,
+# so a refused operator cannot flush the bounded audit log; audit_test.sh floods it).
+[ "$denied" -le 5 ] || lf_die "$denied audit rows for 5 refusals within 10 s"
+ok "refused calls audited ($denied rows)"
 
 step "a deployer pushes and deploys, but cannot create tokens or operators"
 lf_edgectl operator set-role alice deployer 2>/dev/null || lf_die "set-role"

@@ -69,7 +69,7 @@ ok "v5 reuses v4's blob: not uploaded again, still deployable"
 
 step "audit trail names the operator"
 audit=$(lf_edgectl get audit)
-expect_contains "operator/admin   rollout.create" "$audit"
+expect_contains "operator/admin  *ok  *rollout.create" "$audit"
 expect_contains "model.push" "$audit"
 ok "audit rows present"
 echo "PASS"

@@ -8,10 +8,6 @@
 #include "core/temp_dir.h"
 #include "store_fixture.h"
 
-namespace edge::controller {
-std::span<const sqlite::Migration> Migrations();
-}
-
 using namespace edge::controller;
 using edge::ErrorCode;
 using edge::controller::testing::Fixture;
@@ -216,7 +212,7 @@ TEST_CASE("Store: a schema-1 database upgrades to health and events and keeps it
   CHECK((*store)->GetDevice("edge-01"));
   REQUIRE((*store)->RecordHealth("edge-01", Health(kT0, 10)));
   REQUIRE((*store)->RecordEvents("edge-01", {Event(1, "1.0", "committed")}, kT0));
-  CHECK(edge::sqlite::Db::Open(path)->SchemaVersion().value() == 5);
+  CHECK(edge::sqlite::Db::Open(path)->SchemaVersion().value() == static_cast<int>(Migrations().size()));
 }
 
 TEST_CASE("HealthStore: an abandoned update is stored, and the upgrade to it keeps every event", "[health]") {

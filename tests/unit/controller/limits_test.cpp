@@ -61,3 +61,29 @@ TEST_CASE("SourceAddressOf strips the scheme and port of a gRPC peer", "[limits]
   CHECK(SourceAddressOf("ipv6:[2001:db8::7]:9") == "2001:db8::7");
   CHECK(SourceAddressOf("unix:/run/x.sock") == "unix:/run/x.sock");
 }
+
+TEST_CASE("RefusalAuditLimiter writes a burst per operator then one per period with the count", "[limits][audit]") {
+  RefusalAuditLimiter limiter(1.0 / 10, 5);
+  const auto t0 = Clock::time_point{} + 1h;
+  for (int i = 0; i < 5; ++i) CHECK(limiter.Admit("operator/mallory", t0) == std::optional<uint64_t>(0));
+  for (int i = 0; i < 100; ++i) CHECK_FALSE(limiter.Admit("operator/mallory", t0 + 1s));
+  // Another operator is not held back by mallory's flood.
+  CHECK(limiter.Admit("operator/alice", t0 + 1s) == std::optional<uint64_t>(0));
+  CHECK_FALSE(limiter.Admit("operator/mallory", t0 + 9s));
+  // One token back after 10 s: the row carries the 101 refusals not written.
+  CHECK(limiter.Admit("operator/mallory", t0 + 10s) == std::optional<uint64_t>(101));
+  CHECK_FALSE(limiter.Admit("operator/mallory", t0 + 11s));
+  CHECK(limiter.Admit("operator/mallory", t0 + 20s) == std::optional<uint64_t>(1));
+  // A steady flood of 1000 refusals a second for a minute: 6 rows.
+  int rows = 0;
+  for (int ms = 0; ms < 60000; ++ms)
+    if (limiter.Admit("operator/mallory", t0 + 21s + std::chrono::milliseconds(ms))) ++rows;
+  CHECK(rows == 6);
+}
+
+TEST_CASE("RefusalAuditLimiter keeps its table bounded", "[limits][audit]") {
+  RefusalAuditLimiter limiter(1.0 / 10, 5, 4);
+  const auto t0 = Clock::time_point{} + 1h;
+  for (int i = 0; i < 100; ++i) CHECK(limiter.Admit("operator/op" + std::to_string(i), t0));
+  CHECK(limiter.tracked() <= 4);
+}

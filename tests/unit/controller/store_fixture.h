@@ -9,8 +9,14 @@
 #include <catch2/catch.hpp>
 
 #include "common/core/clock.h"
+#include "common/sqlite/db.h"
 #include "controller/store/store.h"
 #include "core/temp_dir.h"
+
+namespace edge::controller {
+// The store's embedded migrations (sqlite_store.cpp), for the upgrade tests.
+std::span<const sqlite::Migration> Migrations();
+}  // namespace edge::controller
 
 namespace edge::controller::testing {
 

@@ -344,7 +344,7 @@ TEST_CASE("Store: reopening a store keeps its data and migrations are a no-op", 
   CHECK((*s)->SiteExists("factory-1").value());
   auto db = edge::sqlite::Db::Open(path);
   REQUIRE(db);
-  CHECK(db->SchemaVersion().value() == 5);
+  CHECK(db->SchemaVersion().value() == 6);
 }
 
 TEST_CASE("Store: device counts and listings by site leave out revoked devices where they should", "[store]") {

@@ -81,3 +81,46 @@ TEST_CASE("Fields cannot overwrite the timestamp, level, component or message", 
   CHECK(lines[0]["ts"] != "0");
   CHECK(lines[0]["k"] == 1);
 }
+
+namespace {
+std::vector<std::string> g_sunk;
+bool AcceptingSink(const elog::Record& r) {
+  g_sunk.push_back(std::string(r.component) + "|" + elog::LevelName(r.level) + "|" + std::string(r.message) + "|" +
+                   r.fields.dump());
+  return true;
+}
+bool RefusingSink(const elog::Record&) { return false; }
+}  // namespace
+
+TEST_CASE("A sink takes the lines and one that refuses a line leaves it to stderr", "[log]") {
+  g_sunk.clear();
+  auto lines = CaptureStderr([] {
+    elog::Init("unit", elog::Level::kInfo);
+    elog::SetSink(AcceptingSink);
+    elog::Info("to the sink", {{"device", "d1"}, {"msg", "forged"}});
+    elog::Debug("filtered before the sink");
+    elog::SetSink(RefusingSink);
+    elog::Warn("back to stderr");
+    elog::SetSink(nullptr);
+    elog::Init("edge", elog::Level::kInfo);
+  });
+  REQUIRE(g_sunk.size() == 1);
+  CHECK(g_sunk[0] == R"(unit|info|to the sink|{"device":"d1"})");
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0]["msg"] == "back to stderr");
+  CHECK(lines[0]["level"] == "warn");
+}
+
+TEST_CASE("WriteAs names another component under the same level filter", "[log]") {
+  auto lines = CaptureStderr([] {
+    elog::Init("controller", elog::Level::kWarn);
+    elog::WriteAs("grpc", elog::Level::kInfo, "below the level", {});
+    elog::WriteAs("grpc", elog::Level::kError, "Handshake failed", {{"file", "ssl.cc"}, {"line", 7}, {"component", "x"}});
+    elog::Init("edge", elog::Level::kInfo);
+  });
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0]["component"] == "grpc");
+  CHECK(lines[0]["level"] == "error");
+  CHECK(lines[0]["file"] == "ssl.cc");
+  CHECK(lines[0]["line"] == 7);
+}
