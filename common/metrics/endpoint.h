@@ -1,0 +1,31 @@
+// The HTTP endpoint that serves a registry's metrics at GET /metrics (Prometheus text format),
+// on its own threads. Implemented with prometheus-cpp (prometheus_endpoint.cpp) when the build
+// has EDGE_METRICS=ON; without it (the arm64 cross build, docs/operations.md#metrics) Start
+// fails with kFailedPrecondition and the daemons count into Discard().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "common/core/result.h"
+#include "common/metrics/listen_address.h"
+#include "common/metrics/metrics.h"
+
+namespace edge::metrics {
+
+// Whether this build can serve /metrics.
+bool EndpointBuilt();
+
+class Endpoint {
+ public:
+  virtual ~Endpoint() = default;  // stops serving
+  virtual Registry& registry() = 0;
+  // The bound port (the kernel's choice when the address asked for 0).
+  virtual uint16_t port() const = 0;
+
+  // Binds `address`. Errors: kUnavailable (the address cannot be bound), kFailedPrecondition
+  // (a build without EDGE_METRICS).
+  static Result<std::unique_ptr<Endpoint>> Start(const ListenAddress& address);
+};
+
+}  // namespace edge::metrics
