@@ -130,10 +130,10 @@ Result<std::unique_ptr<Endpoint>> Endpoint::Start(const ListenAddress& address) 
         "listening_ports", where, "num_threads", "2", "request_timeout_ms", "10000"});
     const auto ports = exposer->GetListeningPorts();
     if (ports.empty() || ports.front() <= 0)
-      return Fail(ErrorCode::kUnavailable, "metrics endpoint " + where + ": no port bound");
+      return Fail(ErrorCode::kIo, "metrics endpoint " + where + ": no port bound");
     return std::unique_ptr<Endpoint>(new PromEndpoint(std::move(exposer), static_cast<uint16_t>(ports.front())));
   } catch (const std::exception& e) {
-    return Fail(ErrorCode::kUnavailable, "cannot serve metrics on " + where + " (in use, or not an address of this host): " + e.what());
+    return Fail(ErrorCode::kIo, "cannot serve metrics on " + where + " (in use, or not an address of this host): " + e.what());
   }
 }
 

@@ -60,7 +60,7 @@ TEST_CASE("an address in use is an error naming it") {
   const std::string taken = "127.0.0.1:" + std::to_string((*first)->port());
   auto second = Endpoint::Start(*ParseListenAddress(taken));
   REQUIRE_FALSE(second);
-  CHECK(second.error().code == edge::ErrorCode::kUnavailable);
+  CHECK(second.error().code == edge::ErrorCode::kIo);
   CHECK(second.error().message.find(taken) != std::string::npos);
 }
 
