@@ -23,15 +23,15 @@ class Endpoint {
   // The bound port (the kernel's choice when the address asked for 0).
   virtual uint16_t port() const = 0;
 
-  // Binds `address`. Errors: kIo (the address cannot be bound: exit 1), kFailedPrecondition
-  // (a build without EDGE_METRICS).
+  // Binds `address`. Errors: kUnavailable (the address cannot be bound: exit 69, as for the other
+  // listeners), kFailedPrecondition (a build without EDGE_METRICS).
   static Result<std::unique_ptr<Endpoint>> Start(const ListenAddress& address);
 };
 
 // A daemon's start-up with its `metrics_listen` setting: null when it is empty; null and a
 // warning in a build without metrics (one config may serve gateways of both architectures);
 // else the started endpoint, logged with its port ("metrics listening"), and a warning when it
-// is reachable beyond loopback. Errors: kBadConfig (the address), kIo (cannot bind).
+// is reachable beyond loopback. Errors: kBadConfig (the address), kUnavailable (cannot bind).
 Result<std::unique_ptr<Endpoint>> StartConfiguredEndpoint(const std::string& metrics_listen);
 
 }  // namespace edge::metrics

@@ -10,14 +10,15 @@ std::string ListenAddress::ToString() const {
 
 Result<ListenAddress> ParseListenAddress(const std::string& text) {
   auto bad = [&](const std::string& why) {
-    return Fail(ErrorCode::kBadConfig, "'" + text + "' " + why +
-                                           " (want a numeric host and a port, e.g. 127.0.0.1:9464 or [::1]:9464)");
+    return Fail(ErrorCode::kBadConfig,
+                "'" + text + "' " + why +
+                    " (want a numeric host and a port, e.g. 127.0.0.1:9464 or [::1]:9464)");
   };
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos) return bad("has no port");
   const std::string port = text.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) > 65535)
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535)
     return bad("has an invalid port");
   ListenAddress out;
   out.port = static_cast<uint16_t>(std::stoul(port));
@@ -30,7 +31,8 @@ Result<ListenAddress> ParseListenAddress(const std::string& text) {
     out.loopback = IN6_IS_ADDR_LOOPBACK(&v6);
   } else {
     in_addr v4{};
-    if (inet_pton(AF_INET, out.host.c_str(), &v4) != 1) return bad("is not a numeric IPv4 host or a [IPv6] host");
+    if (inet_pton(AF_INET, out.host.c_str(), &v4) != 1)
+      return bad("is not a numeric IPv4 host or a [IPv6] host");
     out.loopback = (ntohl(v4.s_addr) >> 24) == 127;
   }
   return out;

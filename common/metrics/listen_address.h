@@ -9,7 +9,7 @@
 namespace edge::metrics {
 
 struct ListenAddress {
-  std::string host;  // numeric IPv4, or IPv6 without brackets
+  std::string host;   // numeric IPv4, or IPv6 without brackets
   uint16_t port = 0;  // 0: the kernel picks one (tests)
   bool ipv6 = false;
   bool loopback = false;

@@ -23,8 +23,9 @@ class HistogramCell final : public Histogram {
     value_.counts.assign(upper_bounds.size() + 1, 0);
   }
   void Observe(double v) override {
-    const auto bucket = std::lower_bound(value_.upper_bounds.begin(), value_.upper_bounds.end(), v) -
-                        value_.upper_bounds.begin();
+    const auto bucket =
+        std::lower_bound(value_.upper_bounds.begin(), value_.upper_bounds.end(), v) -
+        value_.upper_bounds.begin();
     std::lock_guard lock(mu_);
     ++value_.counts[static_cast<size_t>(bucket)];
     ++value_.count;
@@ -43,7 +44,8 @@ class HistogramCell final : public Histogram {
 template <typename Metric, typename Child>
 class MemoryFamily final : public Family<Metric> {
  public:
-  explicit MemoryFamily(std::vector<double> upper_bounds = {}) : upper_bounds_(std::move(upper_bounds)) {}
+  explicit MemoryFamily(std::vector<double> upper_bounds = {})
+      : upper_bounds_(std::move(upper_bounds)) {}
 
   const Child* Find(const Labels& labels) const {
     std::lock_guard lock(mu_);
@@ -61,8 +63,10 @@ class MemoryFamily final : public Family<Metric> {
   Metric& Create(const Labels& labels) override {
     std::lock_guard lock(mu_);
     std::unique_ptr<Child> child;
-    if constexpr (std::is_same_v<Child, HistogramCell>) child = std::make_unique<Child>(upper_bounds_);
-    else child = std::make_unique<Child>();
+    if constexpr (std::is_same_v<Child, HistogramCell>)
+      child = std::make_unique<Child>(upper_bounds_);
+    else
+      child = std::make_unique<Child>();
     return *(owned_[labels] = std::move(child));
   }
 
@@ -114,7 +118,8 @@ double MemoryRegistry::Value(const std::string& name, const Labels& labels) cons
   return 0;
 }
 
-MemoryRegistry::HistogramValue MemoryRegistry::HistogramOf(const std::string& name, const Labels& labels) const {
+MemoryRegistry::HistogramValue MemoryRegistry::HistogramOf(const std::string& name,
+                                                           const Labels& labels) const {
   if (const auto* family = FamilyOf<HistogramFamily>(mu_, histograms_, name))
     if (const auto* cell = family->Find(labels)) return cell->value();
   return {};
@@ -123,7 +128,8 @@ MemoryRegistry::HistogramValue MemoryRegistry::HistogramOf(const std::string& na
 std::vector<Labels> MemoryRegistry::SeriesOf(const std::string& name) const {
   if (const auto* family = FamilyOf<CounterFamily>(mu_, counters_, name)) return family->Series();
   if (const auto* family = FamilyOf<GaugeFamily>(mu_, gauges_, name)) return family->Series();
-  if (const auto* family = FamilyOf<HistogramFamily>(mu_, histograms_, name)) return family->Series();
+  if (const auto* family = FamilyOf<HistogramFamily>(mu_, histograms_, name))
+    return family->Series();
   return {};
 }
 

@@ -28,7 +28,8 @@ class DiscardRegistry final : public Registry {
  public:
   Family<Counter>& Counters(const std::string&, const std::string&) override { return counters_; }
   Family<Gauge>& Gauges(const std::string&, const std::string&) override { return gauges_; }
-  Family<Histogram>& Histograms(const std::string&, const std::string&, const std::vector<double>&) override {
+  Family<Histogram>& Histograms(const std::string&, const std::string&,
+                                const std::vector<double>&) override {
     return histograms_;
   }
 
@@ -46,8 +47,8 @@ Registry& Discard() {
 }
 
 const std::vector<double>& LatencyBucketsSeconds() {
-  static const std::vector<double> buckets = {0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
-                                              0.05,   0.1,    0.2,    0.5,   1,     2,     5,     10};
+  static const std::vector<double> buckets = {
+      0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10};
   return buckets;
 }
 

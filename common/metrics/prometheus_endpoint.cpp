@@ -1,14 +1,14 @@
 // The Registry and Endpoint over prometheus-cpp (core for the values, pull for the HTTP server,
 // which is civetweb). The code that counts never sees prometheus-cpp: it holds our Counter,
 // Gauge and Histogram, each a thin wrapper made once per label set.
-#include <deque>
-#include <exception>
-
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <deque>
+#include <exception>
 
 #include "common/metrics/endpoint.h"
 
@@ -79,7 +79,8 @@ class PromRegistry final : public Registry {
   Family<Histogram>& Histograms(const std::string& name, const std::string& help,
                                 const std::vector<double>& upper_bounds) override {
     return Get<Histogram, prometheus::Histogram, PromHistogram>(
-        histograms_, name, [&] { return &prometheus::BuildHistogram().Name(name).Help(help).Register(*prom_); },
+        histograms_, name,
+        [&] { return &prometheus::BuildHistogram().Name(name).Help(help).Register(*prom_); },
         upper_bounds);
   }
 
@@ -87,11 +88,13 @@ class PromRegistry final : public Registry {
 
  private:
   template <typename Metric, typename Prom, typename Wrapper, typename Build, typename... Extra>
-  Family<Metric>& Get(std::map<std::string, std::unique_ptr<Family<Metric>>>& families, const std::string& name,
-                      Build build, Extra&&... extra) {
+  Family<Metric>& Get(std::map<std::string, std::unique_ptr<Family<Metric>>>& families,
+                      const std::string& name, Build build, Extra&&... extra) {
     std::lock_guard lock(mu_);
     auto& slot = families[name];
-    if (!slot) slot = std::make_unique<PromFamily<Metric, Prom, Wrapper>>(*build(), std::forward<Extra>(extra)...);
+    if (!slot)
+      slot = std::make_unique<PromFamily<Metric, Prom, Wrapper>>(*build(),
+                                                                 std::forward<Extra>(extra)...);
     return *slot;
   }
 
@@ -130,10 +133,13 @@ Result<std::unique_ptr<Endpoint>> Endpoint::Start(const ListenAddress& address) 
         "listening_ports", where, "num_threads", "2", "request_timeout_ms", "10000"});
     const auto ports = exposer->GetListeningPorts();
     if (ports.empty() || ports.front() <= 0)
-      return Fail(ErrorCode::kIo, "metrics endpoint " + where + ": no port bound");
-    return std::unique_ptr<Endpoint>(new PromEndpoint(std::move(exposer), static_cast<uint16_t>(ports.front())));
+      return Fail(ErrorCode::kUnavailable, "metrics endpoint " + where + ": no port bound");
+    return std::unique_ptr<Endpoint>(
+        new PromEndpoint(std::move(exposer), static_cast<uint16_t>(ports.front())));
   } catch (const std::exception& e) {
-    return Fail(ErrorCode::kIo, "cannot serve metrics on " + where + " (in use, or not an address of this host): " + e.what());
+    return Fail(ErrorCode::kUnavailable,
+                "cannot serve metrics on " + where +
+                    " (in use, or not an address of this host): " + e.what());
   }
 }
 

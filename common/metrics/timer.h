@@ -10,13 +10,16 @@ class MonotonicClock {
  public:
   virtual ~MonotonicClock() = default;
   virtual int64_t NowNs() const = 0;
-  double SecondsSince(int64_t start_ns) const { return static_cast<double>(NowNs() - start_ns) * 1e-9; }
+  double SecondsSince(int64_t start_ns) const {
+    return static_cast<double>(NowNs() - start_ns) * 1e-9;
+  }
 };
 
 class SteadyClock final : public MonotonicClock {
  public:
   int64_t NowNs() const override {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
         .count();
   }
 };

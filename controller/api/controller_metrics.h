@@ -16,10 +16,10 @@ struct ControllerMetrics {
   explicit ControllerMetrics(metrics::Registry& registry);
 
   metrics::Gauge& connected_agents;
-  metrics::Family<metrics::Counter>& rpcs;             // {method, code}
-  metrics::Family<metrics::Histogram>& rpc_duration;   // {method}, unary calls
-  metrics::Family<metrics::Gauge>& rollouts;           // {state}
-  metrics::Family<metrics::Gauge>& device_models;      // {state}
+  metrics::Family<metrics::Counter>& rpcs;            // {method, code}
+  metrics::Family<metrics::Histogram>& rpc_duration;  // {method}, unary calls
+  metrics::Family<metrics::Gauge>& rollouts;          // {state}
+  metrics::Family<metrics::Gauge>& device_models;     // {state}
   metrics::Counter& blob_bytes_served;
 
   // Sets the state gauges from the store's counts: every known state (0 when absent); reported

@@ -1,15 +1,17 @@
 // Counts every gRPC call a listener finishes, by method and status code, and times unary calls
 // (streams are counted, not timed: their duration is a connection's life), as a gRPC server
-// interceptor so that no service has to remember to.
+// interceptor so that no service has to remember to. A method that none of the controller's
+// services has (gRPC answers it UNIMPLEMENTED) is counted as method="unknown": its name is
+// whatever a client sent, and must not become a label.
 #pragma once
+
+#include <grpcpp/support/server_interceptor.h>
 
 #include <memory>
 #include <string_view>
 
-#include <grpcpp/support/server_interceptor.h>
-
-#include "controller/api/controller_metrics.h"
 #include "common/metrics/timer.h"
+#include "controller/api/controller_metrics.h"
 
 namespace edge::controller {
 

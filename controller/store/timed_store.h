@@ -13,7 +13,8 @@ namespace edge::controller {
 
 class TimedStore final : public Store {
  public:
-  TimedStore(std::unique_ptr<Store> inner, metrics::Registry& registry, const metrics::MonotonicClock& clock);
+  TimedStore(std::unique_ptr<Store> inner, metrics::Registry& registry,
+             const metrics::MonotonicClock& clock);
 
  private:
   template <typename Call>
@@ -25,8 +26,8 @@ class TimedStore final : public Store {
   }
 
  public:
-
-  Result<SiteRecord> CreateSite(const std::string& name, const std::string& actor, int64_t now) override {
+  Result<SiteRecord> CreateSite(const std::string& name, const std::string& actor,
+                                int64_t now) override {
     return Timed("create_site", [&] { return inner_->CreateSite(name, actor, now); });
   }
   Result<std::vector<SiteRecord>> ListSites() override {
@@ -38,8 +39,10 @@ class TimedStore final : public Store {
   Status CreateToken(const TokenRecord& token, const std::string& actor) override {
     return Timed("create_token", [&] { return inner_->CreateToken(token, actor); });
   }
-  Result<DeviceRecord> EnrollDevice(const std::string& token_hash, DeviceRecord device, int64_t now) override {
-    return Timed("enroll_device", [&] { return inner_->EnrollDevice(token_hash, std::move(device), now); });
+  Result<DeviceRecord> EnrollDevice(const std::string& token_hash, DeviceRecord device,
+                                    int64_t now) override {
+    return Timed("enroll_device",
+                 [&] { return inner_->EnrollDevice(token_hash, std::move(device), now); });
   }
   Result<DeviceRecord> GetDevice(const std::string& id) override {
     return Timed("get_device", [&] { return inner_->GetDevice(id); });
@@ -47,25 +50,37 @@ class TimedStore final : public Store {
   Result<std::vector<DeviceRecord>> ListDevices(const std::string& site_filter) override {
     return Timed("list_devices", [&] { return inner_->ListDevices(site_filter); });
   }
-  Status RenewDeviceCert(const std::string& id, const std::string& old_serial, const std::string& new_serial, int64_t not_after, int64_t now) override {
-    return Timed("renew_device_cert", [&] { return inner_->RenewDeviceCert(id, old_serial, new_serial, not_after, now); });
+  Status RenewDeviceCert(const std::string& id, const std::string& old_serial,
+                         const std::string& new_serial, int64_t not_after, int64_t now) override {
+    return Timed("renew_device_cert", [&] {
+      return inner_->RenewDeviceCert(id, old_serial, new_serial, not_after, now);
+    });
   }
-  Status CheckEnrollment(const std::string& token_hash, const std::string& device_id, int64_t now) override {
-    return Timed("check_enrollment", [&] { return inner_->CheckEnrollment(token_hash, device_id, now); });
+  Status CheckEnrollment(const std::string& token_hash, const std::string& device_id,
+                         int64_t now) override {
+    return Timed("check_enrollment",
+                 [&] { return inner_->CheckEnrollment(token_hash, device_id, now); });
   }
-  Result<DeviceRecord> RevokeDevice(const std::string& id, const std::string& actor, const std::string& reason, int64_t now) override {
+  Result<DeviceRecord> RevokeDevice(const std::string& id, const std::string& actor,
+                                    const std::string& reason, int64_t now) override {
     return Timed("revoke_device", [&] { return inner_->RevokeDevice(id, actor, reason, now); });
   }
-  Result<std::vector<std::string>> DecommissionDevice(const std::string& id, const std::string& actor, const std::string& reason, int64_t now) override {
-    return Timed("decommission_device", [&] { return inner_->DecommissionDevice(id, actor, reason, now); });
+  Result<std::vector<std::string>> DecommissionDevice(const std::string& id,
+                                                      const std::string& actor,
+                                                      const std::string& reason,
+                                                      int64_t now) override {
+    return Timed("decommission_device",
+                 [&] { return inner_->DecommissionDevice(id, actor, reason, now); });
   }
   Result<std::optional<DeniedSerialRecord>> FindDeniedSerial(const std::string& serial) override {
     return Timed("find_denied_serial", [&] { return inner_->FindDeniedSerial(serial); });
   }
-  Result<std::vector<TokenInfoRecord>> ListTokens(const std::string& site_filter, bool all, int64_t now) override {
+  Result<std::vector<TokenInfoRecord>> ListTokens(const std::string& site_filter, bool all,
+                                                  int64_t now) override {
     return Timed("list_tokens", [&] { return inner_->ListTokens(site_filter, all, now); });
   }
-  Result<TokenInfoRecord> RevokeToken(const std::string& id, const std::string& actor, int64_t now) override {
+  Result<TokenInfoRecord> RevokeToken(const std::string& id, const std::string& actor,
+                                      int64_t now) override {
     return Timed("revoke_token", [&] { return inner_->RevokeToken(id, actor, now); });
   }
   Result<std::optional<OperatorRecord>> GetOperator(const std::string& name) override {
@@ -74,14 +89,19 @@ class TimedStore final : public Store {
   Result<std::vector<OperatorRecord>> ListOperators() override {
     return Timed("list_operators", [&] { return inner_->ListOperators(); });
   }
-  Result<OperatorRecord> AddOperator(const std::string& name, const std::string& role, const std::string& actor, int64_t now) override {
+  Result<OperatorRecord> AddOperator(const std::string& name, const std::string& role,
+                                     const std::string& actor, int64_t now) override {
     return Timed("add_operator", [&] { return inner_->AddOperator(name, role, actor, now); });
   }
-  Result<OperatorRecord> SetOperatorRole(const std::string& name, const std::string& role, const std::string& actor, int64_t now) override {
-    return Timed("set_operator_role", [&] { return inner_->SetOperatorRole(name, role, actor, now); });
+  Result<OperatorRecord> SetOperatorRole(const std::string& name, const std::string& role,
+                                         const std::string& actor, int64_t now) override {
+    return Timed("set_operator_role",
+                 [&] { return inner_->SetOperatorRole(name, role, actor, now); });
   }
-  Result<OperatorRecord> RevokeOperator(const std::string& name, const std::string& actor, const std::string& reason, int64_t now) override {
-    return Timed("revoke_operator", [&] { return inner_->RevokeOperator(name, actor, reason, now); });
+  Result<OperatorRecord> RevokeOperator(const std::string& name, const std::string& actor,
+                                        const std::string& reason, int64_t now) override {
+    return Timed("revoke_operator",
+                 [&] { return inner_->RevokeOperator(name, actor, reason, now); });
   }
   Status TouchOperator(const std::string& name, const std::string& serial, int64_t now) override {
     return Timed("touch_operator", [&] { return inner_->TouchOperator(name, serial, now); });
@@ -95,10 +115,12 @@ class TimedStore final : public Store {
   Status AddTrustPolicy(const TrustPolicyRecord& policy) override {
     return Timed("add_trust_policy", [&] { return inner_->AddTrustPolicy(policy); });
   }
-  Status RecordHello(const std::string& id, const std::string& agent_version, int64_t now) override {
+  Status RecordHello(const std::string& id, const std::string& agent_version,
+                     int64_t now) override {
     return Timed("record_hello", [&] { return inner_->RecordHello(id, agent_version, now); });
   }
-  Status RecordReport(const std::string& id, const std::vector<ReportedModelRecord>& models, int64_t now) override {
+  Status RecordReport(const std::string& id, const std::vector<ReportedModelRecord>& models,
+                      int64_t now) override {
     return Timed("record_report", [&] { return inner_->RecordReport(id, models, now); });
   }
   Result<std::vector<DeviceModelView>> DeviceModels(const std::string& id) override {
@@ -119,8 +141,10 @@ class TimedStore final : public Store {
   Result<bool> HasBlob(const std::string& digest) override {
     return Timed("has_blob", [&] { return inner_->HasBlob(digest); });
   }
-  Result<std::optional<uint64_t>> BlobSizeForDevice(const std::string& device_id, const std::string& digest) override {
-    return Timed("blob_size_for_device", [&] { return inner_->BlobSizeForDevice(device_id, digest); });
+  Result<std::optional<uint64_t>> BlobSizeForDevice(const std::string& device_id,
+                                                    const std::string& digest) override {
+    return Timed("blob_size_for_device",
+                 [&] { return inner_->BlobSizeForDevice(device_id, digest); });
   }
   Status RecordHealth(const std::string& device_id, const HealthRecord& health) override {
     return Timed("record_health", [&] { return inner_->RecordHealth(device_id, health); });
@@ -128,17 +152,25 @@ class TimedStore final : public Store {
   Result<std::optional<HealthRecord>> LatestHealth(const std::string& device_id) override {
     return Timed("latest_health", [&] { return inner_->LatestHealth(device_id); });
   }
-  Result<std::vector<HealthRecord>> HealthHistory(const std::string& device_id, uint32_t limit) override {
+  Result<std::vector<HealthRecord>> HealthHistory(const std::string& device_id,
+                                                  uint32_t limit) override {
     return Timed("health_history", [&] { return inner_->HealthHistory(device_id, limit); });
   }
-  Result<EventsRecorded> RecordEvents(const std::string& device_id, const std::vector<UpdateEventRecord>& events, int64_t now) override {
+  Result<EventsRecorded> RecordEvents(const std::string& device_id,
+                                      const std::vector<UpdateEventRecord>& events,
+                                      int64_t now) override {
     return Timed("record_events", [&] { return inner_->RecordEvents(device_id, events, now); });
   }
-  Result<std::vector<UpdateEventRecord>> ListEvents(const std::string& device_id, uint32_t limit) override {
+  Result<std::vector<UpdateEventRecord>> ListEvents(const std::string& device_id,
+                                                    uint32_t limit) override {
     return Timed("list_events", [&] { return inner_->ListEvents(device_id, limit); });
   }
-  Result<DeviceRecord> SetDeviceLabels(const std::string& id, const std::map<std::string, std::string>& set, const std::vector<std::string>& remove, const std::string& actor, int64_t now) override {
-    return Timed("set_device_labels", [&] { return inner_->SetDeviceLabels(id, set, remove, actor, now); });
+  Result<DeviceRecord> SetDeviceLabels(const std::string& id,
+                                       const std::map<std::string, std::string>& set,
+                                       const std::vector<std::string>& remove,
+                                       const std::string& actor, int64_t now) override {
+    return Timed("set_device_labels",
+                 [&] { return inner_->SetDeviceLabels(id, set, remove, actor, now); });
   }
   Result<rollout::Rollout> CreateRollout(rollout::Rollout rollout, int64_t now) override {
     return Timed("create_rollout", [&] { return inner_->CreateRollout(std::move(rollout), now); });
@@ -152,10 +184,15 @@ class TimedStore final : public Store {
   Result<std::vector<rollout::Rollout>> ListRollouts(bool all, uint32_t limit) override {
     return Timed("list_rollouts", [&] { return inner_->ListRollouts(all, limit); });
   }
-  Result<std::vector<std::string>> SaveRolloutStep(const rollout::Step& step, const std::string& actor, const std::string& audit_action, int64_t now) override {
-    return Timed("save_rollout_step", [&] { return inner_->SaveRolloutStep(step, actor, audit_action, now); });
+  Result<std::vector<std::string>> SaveRolloutStep(const rollout::Step& step,
+                                                   const std::string& actor,
+                                                   const std::string& audit_action,
+                                                   int64_t now) override {
+    return Timed("save_rollout_step",
+                 [&] { return inner_->SaveRolloutStep(step, actor, audit_action, now); });
   }
-  Result<std::vector<RolloutEventRecord>> RolloutEvents(int64_t id, int64_t after_id, uint32_t limit) override {
+  Result<std::vector<RolloutEventRecord>> RolloutEvents(int64_t id, int64_t after_id,
+                                                        uint32_t limit) override {
     return Timed("rollout_events", [&] { return inner_->RolloutEvents(id, after_id, limit); });
   }
   Result<std::vector<FleetDeviceRecord>> FleetForModel(const std::string& model) override {

@@ -2,7 +2,7 @@
 # /metrics on both daemons (docs/operations.md#metrics): a real controller and agent, each with
 # metrics_listen on a kernel-chosen loopback port, scraped with curl before and after a deploy
 # and a known number of inferences; the values that must move do, by the amounts they must.
-# A bad metrics_listen is refused as a bad configuration (exit 78), a port in use exits 1.
+# A bad metrics_listen is refused as a bad configuration (exit 78), a port in use exits 69.
 source "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || lf_die "curl is missing (deploy/install-deps.sh installs it)"
 
@@ -82,6 +82,17 @@ lf_wait_for 15 metric_is "$CTL_METRICS" 'edgefleet_controller_device_models{stat
   lf_die "device models: $(scrape "$CTL_METRICS" | grep '_device_models{')"
 ok "controller: 1 rollout completed, 1 device model committed"
 
+step "a method no service has is counted as unknown, whatever its name"
+ENROLL_PORT=$(lf_json_field "$LF_DIR/ports.json" enroll)
+for i in 1 2 3; do  # the enrollment listener takes calls without a client certificate
+  curl -sk --http2 --max-time 5 -o /dev/null -X POST -H 'content-type: application/grpc' -H 'te: trailers' \
+    --data-binary @/dev/null "https://127.0.0.1:$ENROLL_PORT/edge.v1.Invented$i/Method" || true
+done
+unknown=$(metric "$CTL_METRICS" 'edgefleet_controller_rpcs_total{code="UNIMPLEMENTED",method="unknown"}')
+[ "$unknown" = 3 ] || lf_die "unknown methods counted $unknown times: $(scrape "$CTL_METRICS" | grep 'rpcs_total{')"
+scrape "$CTL_METRICS" | grep -q Invented && lf_die "a client-chosen method name became a label"
+ok "3 invented methods -> 3 calls with method=\"unknown\", no label from the client"
+
 step "inferences are counted per model version, exactly"
 series='{model="mlp",version="v1"}'
 before=$(metric "$AGENT_METRICS" "edgefleet_agent_inferences_total$series")
@@ -95,12 +106,12 @@ count=$(metric "$AGENT_METRICS" "edgefleet_agent_inference_duration_seconds_coun
 [ "$count" = "$after" ] || lf_die "latency histogram has $count samples, inferences $after"
 ok "7 requests -> inferences $before -> $after, 0 errors, $count latency samples"
 
-step "a bad metrics_listen is a bad configuration (exit 78), a port in use exits 1"
+step "a bad metrics_listen is a bad configuration (exit 78), a port in use exits 69"
 sed "s/\"metrics_listen\": \"127.0.0.1:0\"/\"metrics_listen\": \"localhost:9464\"/" "$LF_DIR/controller.json" >"$LF_DIR/bad-controller.json"
 grep -q 'localhost:9464' "$LF_DIR/bad-controller.json" || lf_die "test setup: no metrics_listen in controller.json"
 expect_fail 78 "metrics_listen" "$LF_BIN/controller/edge-controller" --config "$LF_DIR/bad-controller.json"
 sed "s/\"metrics_listen\": \"127.0.0.1:0\"/\"metrics_listen\": \"127.0.0.1:99999\"/" "$LF_DIR/gw-1.json" >"$LF_DIR/bad-agent.json"
 expect_fail 78 "metrics_listen" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/bad-agent.json"
 sed "s/\"metrics_listen\": \"127.0.0.1:0\"/\"metrics_listen\": \"127.0.0.1:$CTL_METRICS\"/" "$LF_DIR/gw-1.json" >"$LF_DIR/busy-agent.json"
-expect_fail 1 "cannot serve metrics" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/busy-agent.json"
+expect_fail 69 "cannot serve metrics" "$LF_BIN/agent/edge-agent" --config "$LF_DIR/busy-agent.json"
 echo "PASS"

@@ -1,6 +1,7 @@
+#include "agent/daemon/agent_metrics.h"
+
 #include <catch2/catch.hpp>
 
-#include "agent/daemon/agent_metrics.h"
 #include "common/metrics/memory_registry.h"
 
 namespace edge::agent {
@@ -13,14 +14,19 @@ TEST_CASE("agent metrics: each model has 1 on its update state and 0 on the othe
   records["kws"].state = UpdateState::kProbation;
   records["vib"].state = UpdateState::kCommitted;
   m.SetUpdateStates(records);
-  CHECK(registry.Value("edgefleet_agent_update_state", {{"model", "kws"}, {"state", "probation"}}) == 1);
-  CHECK(registry.Value("edgefleet_agent_update_state", {{"model", "kws"}, {"state", "committed"}}) == 0);
-  CHECK(registry.Value("edgefleet_agent_update_state", {{"model", "vib"}, {"state", "committed"}}) == 1);
+  CHECK(registry.Value("edgefleet_agent_update_state",
+                       {{"model", "kws"}, {"state", "probation"}}) == 1);
+  CHECK(registry.Value("edgefleet_agent_update_state",
+                       {{"model", "kws"}, {"state", "committed"}}) == 0);
+  CHECK(registry.Value("edgefleet_agent_update_state",
+                       {{"model", "vib"}, {"state", "committed"}}) == 1);
   CHECK(registry.SeriesOf("edgefleet_agent_update_state").size() == 20);  // 2 models x 10 states
   records["kws"].state = UpdateState::kCommitted;
   m.SetUpdateStates(records);
-  CHECK(registry.Value("edgefleet_agent_update_state", {{"model", "kws"}, {"state", "probation"}}) == 0);
-  CHECK(registry.Value("edgefleet_agent_update_state", {{"model", "kws"}, {"state", "committed"}}) == 1);
+  CHECK(registry.Value("edgefleet_agent_update_state",
+                       {{"model", "kws"}, {"state", "probation"}}) == 0);
+  CHECK(registry.Value("edgefleet_agent_update_state",
+                       {{"model", "kws"}, {"state", "committed"}}) == 1);
 }
 
 TEST_CASE("agent metrics: health gate results are one family with a result label") {

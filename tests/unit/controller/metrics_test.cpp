@@ -14,7 +14,8 @@ using metrics::MemoryRegistry;
 TEST_CASE("metrics: state gauges cover every known state and sum unknown device states as other") {
   MemoryRegistry registry;
   ControllerMetrics m(registry);
-  m.SetStateCounts({{"running", 2}, {"completed", 5}}, {{"committed", 3}, {"probation", 1}, {"bogus_state", 4}, {"x", 1}});
+  m.SetStateCounts({{"running", 2}, {"completed", 5}},
+                   {{"committed", 3}, {"probation", 1}, {"bogus_state", 4}, {"x", 1}});
   CHECK(registry.Value("edgefleet_controller_rollouts", {{"state", "running"}}) == 2);
   CHECK(registry.Value("edgefleet_controller_rollouts", {{"state", "completed"}}) == 5);
   CHECK(registry.Value("edgefleet_controller_rollouts", {{"state", "reverted"}}) == 0);
@@ -46,23 +47,29 @@ TEST_CASE("metrics: the timed store observes each operation under its own name")
   REQUIRE(timed.CreateSite("plant-7", "op/admin", testing::kT0));
   REQUIRE(timed.ListSites());
   REQUIRE(timed.ListSites());
-  const auto sites = registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "list_sites"}});
+  const auto sites =
+      registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "list_sites"}});
   CHECK(sites.count == 2);
-  CHECK(registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "create_site"}}).count == 1);
+  CHECK(registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "create_site"}})
+            .count == 1);
   // An error is timed too, and passed through.
   auto missing = timed.GetDevice("nobody");
   CHECK_FALSE(missing);
-  CHECK(registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "get_device"}}).count == 1);
+  CHECK(registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "get_device"}})
+            .count == 1);
 }
 
-TEST_CASE("metrics: the store counts rollouts by state and reported models of devices not revoked") {
+TEST_CASE(
+    "metrics: the store counts rollouts by state and reported models of devices not revoked") {
   testing::Fixture f;
   f.Site("plant-7");
   f.Enroll("gw-1", "plant-7");
   f.Enroll("gw-2", "plant-7");
-  REQUIRE(f.store->RecordReport("gw-1", {{"detector", "v1", 1, "committed", "v1", "", 0, 0, 0, 0}}, testing::kT0));
-  REQUIRE(f.store->RecordReport("gw-2", {{"detector", "v1", 1, "committed", "v2", "", 0, 0, 0, 0},
-                                         {"kws", "", 0, "downloading", "v3", "", 0, 0, 0, 0}},
+  REQUIRE(f.store->RecordReport("gw-1", {{"detector", "v1", 1, "committed", "v1", "", 0, 0, 0, 0}},
+                                testing::kT0));
+  REQUIRE(f.store->RecordReport("gw-2",
+                                {{"detector", "v1", 1, "committed", "v2", "", 0, 0, 0, 0},
+                                 {"kws", "", 0, "downloading", "v3", "", 0, 0, 0, 0}},
                                 testing::kT0));
   auto reported = f.store->CountReportedStates();
   REQUIRE(reported);

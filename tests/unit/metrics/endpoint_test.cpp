@@ -1,13 +1,13 @@
-#include <catch2/catch.hpp>
+#include "common/metrics/endpoint.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <string>
 
-#include "common/metrics/endpoint.h"
 #include "core/skip.h"
 
 using namespace edge::metrics;
@@ -26,7 +26,8 @@ std::string Get(uint16_t port, const std::string& path) {
     const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
     if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
       char buf[4096];
-      for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+      for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+        out.append(buf, static_cast<size_t>(n));
     }
   }
   ::close(fd);
@@ -60,7 +61,7 @@ TEST_CASE("an address in use is an error naming it") {
   const std::string taken = "127.0.0.1:" + std::to_string((*first)->port());
   auto second = Endpoint::Start(*ParseListenAddress(taken));
   REQUIRE_FALSE(second);
-  CHECK(second.error().code == edge::ErrorCode::kIo);
+  CHECK(second.error().code == edge::ErrorCode::kUnavailable);
   CHECK(second.error().message.find(taken) != std::string::npos);
 }
 

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "common/metrics/listen_address.h"
+
+#include <catch2/catch.hpp>
 
 using namespace edge::metrics;
 
@@ -23,8 +23,9 @@ TEST_CASE("metrics listen addresses: numeric hosts with a port") {
 }
 
 TEST_CASE("metrics listen addresses: names and malformed text are refused") {
-  for (const char* text : {"localhost:9464", "metrics.example:9464", "9464", "127.0.0.1:", "127.0.0.1:99999",
-                           "127.0.0.1:-1", "[::1:9464", "[zz]:9464", "", ":9464", "127.0.0.1:9464s"}) {
+  for (const char* text :
+       {"localhost:9464", "metrics.example:9464", "9464", "127.0.0.1:", "127.0.0.1:99999",
+        "127.0.0.1:-1", "[::1:9464", "[zz]:9464", "", ":9464", "127.0.0.1:9464s"}) {
     INFO(text);
     auto parsed = ParseListenAddress(text);
     REQUIRE_FALSE(parsed);

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <thread>
 
 #include "common/metrics/memory_registry.h"
@@ -21,7 +20,8 @@ TEST_CASE("a family returns the same child for the same labels") {
 TEST_CASE("label sets past the cap share one overflow child") {
   MemoryRegistry r;
   auto& family = r.Gauges("edgefleet_test", "test");
-  for (size_t i = 0; i < kMaxSeriesPerFamily; ++i) family.With({{"version", "v" + std::to_string(i)}}).Set(1);
+  for (size_t i = 0; i < kMaxSeriesPerFamily; ++i)
+    family.With({{"version", "v" + std::to_string(i)}}).Set(1);
   CHECK(family.series() == kMaxSeriesPerFamily);
   auto& over1 = family.With({{"version", "hostile-1"}});
   auto& over2 = family.With({{"version", "hostile-2"}});
