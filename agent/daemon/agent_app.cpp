@@ -15,7 +15,7 @@ const char* kGenerationKey = "desired_generation";  // the newest desired-state 
 constexpr auto kTick = std::chrono::milliseconds(500);
 }  // namespace
 
-AgentApp::AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock& clock)
+AgentApp::AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock& clock, metrics::Registry& metrics)
     : config_(std::move(config)),
       io_(io),
       clock_(clock),
@@ -25,6 +25,8 @@ AgentApp::AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock&
       identity_(config_, clock),
       trust_(config_, clock),
       driver_(*this, clock),
+      metrics_(metrics),
+      registry_(4, engine::KernelTier::kAuto, metrics),
       serving_(repo_, registry_),
       pacer_(std::chrono::milliseconds(200), std::chrono::milliseconds(500),
              std::chrono::seconds(config_.report_interval_seconds)) {}
@@ -144,12 +146,22 @@ Status AgentApp::Start() {
   callbacks.selftest = [this](const std::string& model, std::string text) {
     boost::asio::post(io_, [this, model, text = std::move(text)] { selftests_[model] = {text, clock_.NowUnix()}; });
   };
-  auto fetch = [link = link_.get()](const std::string& digest, uint64_t size, const std::filesystem::path& partial,
-                                    uint64_t rate_limit, const std::function<void(uint64_t)>& progress,
-                                    const std::atomic<bool>& cancel) {
-    return link->FetchBlob(digest, size, partial, rate_limit, progress, cancel);
+  auto fetch = [link = link_.get(), &received = metrics_.download_bytes](
+                   const std::string& digest, uint64_t size, const std::filesystem::path& partial, uint64_t rate_limit,
+                   const std::function<void(uint64_t)>& progress, const std::atomic<bool>& cancel) {
+    // Progress reports the bytes on disk, a resumed download's earlier bytes included: count
+    // only what arrives now.
+    std::error_code ec;
+    const auto on_disk = std::filesystem::file_size(partial, ec);
+    uint64_t counted = ec ? 0 : on_disk;
+    auto counting = [&](uint64_t done) {
+      if (done > counted) received.Add(static_cast<double>(done - counted));
+      counted = std::max(counted, done);
+      progress(done);
+    };
+    return link->FetchBlob(digest, size, partial, rate_limit, counting, cancel);
   };
-  steps_ = std::make_unique<UpdateSteps>(config_, repo_, serving_, fetch, std::move(callbacks));
+  steps_ = std::make_unique<UpdateSteps>(config_, repo_, serving_, fetch, std::move(callbacks), &metrics_);
   watcher_ = std::make_unique<ProbationWatcher>(
       io_, config_, registry_, clock_,
       [this](const std::string& model, uint64_t epoch) {
@@ -292,6 +304,7 @@ void AgentApp::RequestReport() {
 
 void AgentApp::SendReport() {
   pacer_.Sent(std::chrono::steady_clock::now());
+  metrics_.SetUpdateStates(driver_.records());
   auto report = ModelsReport(driver_.records());
   {
     std::lock_guard lock(snapshot_mu_);

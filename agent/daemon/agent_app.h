@@ -23,6 +23,7 @@
 #include "agent/core/report_pacer.h"
 #include "common/core/version.h"
 #include "agent/core/update_driver.h"
+#include "agent/daemon/agent_metrics.h"
 #include "agent/daemon/config.h"
 #include "agent/daemon/identity.h"
 #include "agent/daemon/probation_watcher.h"
@@ -45,7 +46,9 @@ inline constexpr const char* kAgentVersion = "edge-agent/" EDGE_VERSION_TEXT;
 
 class AgentApp : private UpdatePorts {
  public:
-  AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock& clock);
+  // `metrics`: where the agent counts for /metrics (Discard() when metrics are off).
+  AgentApp(AgentConfig config, boost::asio::io_context& io, const Clock& clock,
+           metrics::Registry& metrics = metrics::Discard());
   ~AgentApp() override;
 
   // Enrolls if needed, restores state, resumes interrupted work, connects. Errors are fatal
@@ -86,6 +89,7 @@ class AgentApp : private UpdatePorts {
   IdentityManager identity_;
   TrustHolder trust_;
   UpdateDriver driver_;
+  AgentMetrics metrics_;
   serve::Registry registry_;
   ServingSet serving_;
   std::unique_ptr<ControllerLink> link_;

@@ -3,6 +3,7 @@
 #include "common/core/config.h"
 #include "common/core/fs.h"
 #include "common/crypto/x509.h"
+#include "common/metrics/listen_address.h"
 
 namespace edge::agent {
 
@@ -18,7 +19,7 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
                                         "backoff_initial_ms", "backoff_max_ms", "connect_timeout_ms", "log_level", "inference_socket",
                                         "inference_socket_mode", "inference_tcp", "inference_max_request_bytes",
                                         "probation_max_error_rate", "probation_min_requests",
-                                        "probation_max_restarts", "probation_check_ms"},
+                                        "probation_max_restarts", "probation_check_ms", "metrics_listen"},
                                  where);
       !s)
     return Fail(s.error());
@@ -30,7 +31,7 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
         {"ca_file", &c.ca_file, true}, {"release_root_public_key", &c.release_root_public_key, true},
         {"enrollment_token", &c.enrollment_token, false}, {"enrollment_token_file", &c.enrollment_token_file, false},
         {"log_level", &c.log_level, false}, {"inference_socket", &c.inference_socket, false},
-        {"inference_tcp", &c.inference_tcp, false}}) {
+        {"inference_tcp", &c.inference_tcp, false}, {"metrics_listen", &c.metrics_listen, false}}) {
     auto v = required ? GetString(*obj, key) : GetString(*obj, key, *out);
     if (!v) return wrap(v.error());
     *out = *v;
@@ -63,6 +64,8 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   if (c.inference_socket_mode & 0007)
     return wrap(Error{ErrorCode::kBadConfig, "inference_socket_mode " + *mode +
                                                  " lets every local user call the model; allow owner and group only"});
+  if (!c.metrics_listen.empty())
+    if (auto parsed = metrics::ParseListenAddress(c.metrics_listen); !parsed) return wrap(parsed.error().Wrap("metrics_listen"));
   if (c.inference_socket.empty())
     return wrap(Error{ErrorCode::kBadConfig, "inference_socket must not be empty"});
   if (!crypto::IsValidName(c.device_name))

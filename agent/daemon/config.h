@@ -37,6 +37,10 @@ struct AgentConfig {
   std::string inference_tcp;              // loopback host:port; empty = off
   int64_t inference_max_request_bytes = 16LL << 20;
 
+  // Where /metrics is served (docs/operations.md#metrics); empty = off. No authentication:
+  // keep it on loopback unless the network in front of it is trusted.
+  std::string metrics_listen;
+
   // Probation (docs/operations.md): thresholds that roll a new version back.
   double probation_max_error_rate = 0.01;
   int64_t probation_min_requests = 20;

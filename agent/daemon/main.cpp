@@ -17,6 +17,7 @@
 #include "common/core/exit_codes.h"
 #include "common/core/log.h"
 #include "common/systemd/journal.h"
+#include "common/metrics/endpoint.h"
 #include "common/systemd/notify.h"
 #include "common/tls/grpc_log.h"
 
@@ -63,8 +64,14 @@ int main(int argc, char** argv) {
     install.wait = !no_wait;
     return agent::RunInstall(*config, install, clock);
   }
+  // Off unless metrics_listen is set; the port bound is logged ("metrics listening").
+  auto metrics_endpoint = metrics::StartConfiguredEndpoint(config->metrics_listen);
+  if (!metrics_endpoint) {
+    log::Error("cannot serve metrics", {{"error", metrics_endpoint.error().message}});
+    return ExitCodeFor(metrics_endpoint.error());
+  }
   boost::asio::io_context io;
-  agent::AgentApp agent(*config, io, clock);
+  agent::AgentApp agent(*config, io, clock, *metrics_endpoint ? (*metrics_endpoint)->registry() : metrics::Discard());
   if (auto s = agent.Start(); !s) {
     log::Error("agent cannot start", {{"error", s.error().message}});
     agent.Stop();

@@ -41,8 +41,13 @@ bool CancelToken::WaitFor(std::chrono::milliseconds delay) {
 }
 
 UpdateSteps::UpdateSteps(const AgentConfig& config, ModelRepo& repo, ServingSet& serving, BlobFetch fetch,
-                         StepCallbacks callbacks)
-    : config_(config), repo_(repo), serving_(serving), fetch_(std::move(fetch)), cb_(std::move(callbacks)) {}
+                         StepCallbacks callbacks, AgentMetrics* metrics)
+    : config_(config),
+      repo_(repo),
+      serving_(serving),
+      fetch_(std::move(fetch)),
+      cb_(std::move(callbacks)),
+      metrics_(metrics) {}
 
 UpdateSteps::~UpdateSteps() { Stop(); }
 
@@ -208,6 +213,7 @@ Status UpdateSteps::Activate(const Command& c, const bundle::Manifest& m) {
   // Load next to the serving version and prove it on this device (load, self-test, latency
   // budget); only then switch `current` and new requests to it.
   auto gate = runtime::RunHealthGate(repo_.VersionDir(c.model, target), m, {});
+  if (metrics_) (gate ? metrics_->gate_passed : metrics_->gate_failed).Increment();
   if (!gate) {
     cb_.selftest(c.model, target + " failed the health gate: " + gate.error().message);
     return Fail(gate.error());

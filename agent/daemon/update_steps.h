@@ -17,6 +17,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "agent/core/update_driver.h"
+#include "agent/daemon/agent_metrics.h"
 #include "agent/daemon/config.h"
 #include "agent/daemon/serving_set.h"
 #include "agent/store/model_repo.h"
@@ -62,8 +63,9 @@ struct StepCallbacks {
 
 class UpdateSteps {
  public:
+  // `metrics` (may be null) counts health gate results.
   UpdateSteps(const AgentConfig& config, ModelRepo& repo, ServingSet& serving, BlobFetch fetch,
-              StepCallbacks callbacks);
+              StepCallbacks callbacks, AgentMetrics* metrics = nullptr);
   ~UpdateSteps();
   UpdateSteps(const UpdateSteps&) = delete;
   UpdateSteps& operator=(const UpdateSteps&) = delete;
@@ -98,6 +100,7 @@ class UpdateSteps {
   ServingSet& serving_;
   BlobFetch fetch_;
   StepCallbacks cb_;
+  AgentMetrics* metrics_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Worker>> workers_;
   bool stopped_ = false;

@@ -31,6 +31,27 @@ std::string FirstNonFinite(const engine::Model& model, const ContextLease& lease
 
 }  // namespace
 
+// ---- InferenceMetrics ----
+
+InferenceMetrics InferenceMetrics::For(metrics::Registry& registry, const std::string& model,
+                                       const std::string& version) {
+  // The health reports' bucket edges, in seconds.
+  static const std::vector<double> kUpperSeconds = [] {
+    std::vector<double> s;
+    for (auto ns : kUpperNs) s.push_back(static_cast<double>(ns) * 1e-9);
+    return s;
+  }();
+  const metrics::Labels labels = {{"model", model}, {"version", version}};
+  return {registry.Counters("edgefleet_agent_inferences_total", "Model runs, failed ones included, by model version.")
+              .With(labels),
+          registry.Counters("edgefleet_agent_inference_errors_total",
+                            "Model runs that failed or gave a non-finite output, by model version.")
+              .With(labels),
+          registry.Histograms("edgefleet_agent_inference_duration_seconds", "Duration of model runs, by model version.",
+                              kUpperSeconds)
+              .With(labels)};
+}
+
 // ---- LatencyHistogram ----
 
 int64_t LatencyHistogram::BucketUpperNs(size_t i) {
@@ -120,12 +141,13 @@ Status ContextLease::Run() {
 
 ServedVersion::ServedVersion(std::string model_name, std::string version,
                              std::shared_ptr<const engine::Model> model, int max_contexts,
-                             engine::KernelTier tier)
+                             engine::KernelTier tier, InferenceMetrics metrics)
     : model_name_(std::move(model_name)),
       version_(std::move(version)),
       model_(std::move(model)),
       tier_(tier),
-      max_contexts_(std::max(1, max_contexts)) {}
+      max_contexts_(std::max(1, max_contexts)),
+      metrics_(metrics) {}
 
 ServedVersion::~ServedVersion() = default;
 
@@ -189,6 +211,9 @@ void ServedVersion::RecordRun(int64_t ns, bool ok) {
   inferences_.fetch_add(1, std::memory_order_relaxed);
   if (!ok) errors_.fetch_add(1, std::memory_order_relaxed);
   latency_.Record(ns);
+  metrics_.inferences.Increment();
+  if (!ok) metrics_.errors.Increment();
+  metrics_.latency_seconds.Observe(static_cast<double>(ns) * 1e-9);
 }
 
 const engine::BatchShapes* ServedVersion::ShapesAtBatchTwo() const {
@@ -216,14 +241,15 @@ Stats ServedVersion::Snapshot() const {
 
 // ---- Registry ----
 
-Registry::Registry(int max_contexts_per_version, engine::KernelTier tier)
-    : max_contexts_(std::max(1, max_contexts_per_version)), tier_(tier) {}
+Registry::Registry(int max_contexts_per_version, engine::KernelTier tier, metrics::Registry& metrics)
+    : max_contexts_(std::max(1, max_contexts_per_version)), tier_(tier), metrics_(metrics) {}
 
 void Registry::Activate(const std::string& model, const std::string& version,
                         std::shared_ptr<const engine::Model> loaded) {
   std::shared_ptr<ServedVersion> replaced;  // destroyed outside the lock
+  auto counted = InferenceMetrics::For(metrics_, model, version);
   std::unique_lock lock(mutex_);
-  auto next = std::make_shared<ServedVersion>(model, version, std::move(loaded), max_contexts_, tier_);
+  auto next = std::make_shared<ServedVersion>(model, version, std::move(loaded), max_contexts_, tier_, counted);
   auto& slot = served_[model];
   replaced = std::exchange(slot, std::move(next));
   lock.unlock();

@@ -24,6 +24,7 @@
 
 #include "agent/engine/engine.h"
 #include "common/core/result.h"
+#include "common/metrics/metrics.h"
 
 namespace edge::serve {
 
@@ -68,6 +69,16 @@ struct ServedInfo {
 
 class ServedVersion;
 
+// A served version's /metrics children ({model, version}), looked up once when the version is
+// activated so that a run only adds to them: no lookup, no allocation per inference.
+struct InferenceMetrics {
+  metrics::Counter& inferences;
+  metrics::Counter& errors;
+  metrics::Histogram& latency_seconds;
+
+  static InferenceMetrics For(metrics::Registry& registry, const std::string& model, const std::string& version);
+};
+
 // One request's exclusive hold on a pooled ExecutionContext and its float buffers. Fill the
 // inputs, Run(), read the outputs; the destructor gives the context back to the pool. Keeps the
 // version alive, whatever swaps happen meanwhile.
@@ -103,7 +114,7 @@ class ServedVersion : public std::enable_shared_from_this<ServedVersion> {
  public:
   ServedVersion(std::string model_name, std::string version,
                 std::shared_ptr<const engine::Model> model, int max_contexts,
-                engine::KernelTier tier);
+                engine::KernelTier tier, InferenceMetrics metrics);
   ~ServedVersion();
 
   const std::string& model_name() const { return model_name_; }
@@ -146,12 +157,16 @@ class ServedVersion : public std::enable_shared_from_this<ServedVersion> {
   std::atomic<uint64_t> errors_{0};
   std::atomic<uint64_t> rejected_{0};
   LatencyHistogram latency_;
+  const InferenceMetrics metrics_;
 };
 
 class Registry {
  public:
+  // `metrics`: where each served version's inferences, errors and latencies are also counted
+  // for /metrics (edgefleet_agent_inference*).
   explicit Registry(int max_contexts_per_version = 4,
-                    engine::KernelTier tier = engine::KernelTier::kAuto);
+                    engine::KernelTier tier = engine::KernelTier::kAuto,
+                    metrics::Registry& metrics = metrics::Discard());
 
   // Makes `version` the one new requests for `model` get. Replacing the same version name
   // also replaces its statistics.
@@ -177,6 +192,7 @@ class Registry {
   std::map<std::string, std::shared_ptr<ServedVersion>, std::less<>> served_;
   int max_contexts_;
   const engine::KernelTier tier_;
+  metrics::Registry& metrics_;
 };
 
 }  // namespace edge::serve

@@ -204,6 +204,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       auto it = ctx.sessions.find(id);
       if (it != ctx.sessions.end() && it->second == handle) {
         ctx.sessions.erase(it);
+        ctx.SessionsChanged();
         log::Info("agent disconnected", {{"device", id}});
       }
     });
@@ -239,6 +240,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
         old->Close(static_cast<int>(grpc::StatusCode::ABORTED), "replaced by a newer connection");
       }
       ctx_.sessions[peer_.id.name] = handle_;
+      ctx_.SessionsChanged();
       log::Info("agent connected", {{"device", peer_.id.name}});
       if (ctx_.rollouts) ctx_.rollouts->Poke(peer_.id.name, true);  // a device new to a standing target
       auto desired = ctx_.DesiredStateFor(peer_.id.name);
@@ -408,6 +410,7 @@ class FetchBlobReactor final : public grpc::ServerWriteReactor<edge::v1::BlobChu
     chunk_.set_total_size(total_);
     chunk_.set_data(std::move(buf));
     offset_ += static_cast<uint64_t>(n);
+    ctx_.metrics.blob_bytes_served.Add(static_cast<double>(n));
     StartWrite(&chunk_);
   }
 

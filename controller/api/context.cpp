@@ -57,11 +57,23 @@ void ControllerContext::DisconnectDevice(const std::string& device_id, const std
   if (auto it = sessions.find(device_id); it != sessions.end()) {
     it->second->Close(7 /* PERMISSION_DENIED */, why);
     sessions.erase(it);
+    SessionsChanged();
   }
   auto [first, last] = transfers.equal_range(device_id);
   for (auto it = first; it != last; ++it)
     if (auto flag = it->second.lock()) flag->store(true);
   transfers.erase(first, last);
+}
+
+void ControllerContext::RefreshStateGauges() {
+  auto rollout_states = store->CountRolloutStates();
+  auto reported_states = store->CountReportedStates();
+  if (!rollout_states || !reported_states) {
+    log::Warn("cannot count states for /metrics",
+              {{"error", (rollout_states ? reported_states.error() : rollout_states.error()).message}});
+    return;
+  }
+  metrics.SetStateCounts(*rollout_states, *reported_states);
 }
 
 }  // namespace edge::controller

@@ -20,6 +20,7 @@
 #include "common/core/clock.h"
 #include "common/crypto/x509.h"
 #include "common/crypto/ed25519.h"
+#include "controller/api/controller_metrics.h"
 #include "controller/api/limits.h"
 #include "controller/daemon/config.h"
 #include "controller/store/store.h"
@@ -65,15 +66,16 @@ Result<std::shared_ptr<const TrustState>> ChooseServedPolicy(std::shared_ptr<con
 
 struct ControllerContext {
   ControllerContext(ControllerConfig cfg, boost::asio::io_context& io_context, std::unique_ptr<Store> s,
-                    const Clock& c)
+                    const Clock& c, metrics::Registry& registry = metrics::Discard())
       : config(std::move(cfg)), io(io_context), strand(boost::asio::make_strand(io_context)),
-        store(std::move(s)), clock(c) {}
+        store(std::move(s)), clock(c), metrics(registry) {}
 
   ControllerConfig config;
   boost::asio::io_context& io;
   boost::asio::strand<boost::asio::io_context::executor_type> strand;
   std::unique_ptr<Store> store;  // strand only
   const Clock& clock;
+  ControllerMetrics metrics;
 
   std::shared_ptr<const TrustState> Trust() const {
     std::lock_guard lock(trust_mu_);
@@ -110,6 +112,10 @@ struct ControllerContext {
   void NotifyDevices(const std::vector<std::string>& device_ids);
   // Ends the device's stream and blob transfers at once (strand only): it was revoked.
   void DisconnectDevice(const std::string& device_id, const std::string& why);
+  // After `sessions` changed (strand only): the connected-agents gauge follows.
+  void SessionsChanged() { metrics.connected_agents.Set(static_cast<double>(sessions.size())); }
+  // Sets the rollout and device-state gauges from the store (strand only).
+  void RefreshStateGauges();
 
  private:
   mutable std::mutex trust_mu_;

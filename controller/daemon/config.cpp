@@ -2,6 +2,7 @@
 
 #include "common/core/config.h"
 #include "common/crypto/x509.h"
+#include "common/metrics/listen_address.h"
 #include "controller/net/front.h"
 
 namespace edge::controller {
@@ -15,7 +16,7 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
                                         "fleet_ca_cert", "fleet_ca_key", "server_cert", "server_key",
                                         "operator_ca_cert", "trust_policy", "release_root_public_key",
                                         "device_cert_ttl_seconds", "log_level", "ports_file", "health_history_samples",
-                                        "initial_admin", "connection_limits"},
+                                        "initial_admin", "connection_limits", "metrics_listen"},
                                  "controller config " + path.string());
       !s)
     return Fail(s.error());
@@ -35,7 +36,8 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
                                     {"trust_policy", &c.trust_policy, true},
                                     {"release_root_public_key", &c.release_root_public_key, true},
                                     {"log_level", &c.log_level, false}, {"ports_file", &c.ports_file, false},
-                                    {"initial_admin", &c.initial_admin, false}}) {
+                                    {"initial_admin", &c.initial_admin, false},
+                                    {"metrics_listen", &c.metrics_listen, false}}) {
     if (auto s = str(key, *out, required); !s) return wrap(s.error());
   }
   c.data_dir = data_dir;
@@ -49,6 +51,8 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
                                {"operator_listen", &c.operator_listen}}) {
     if (auto parsed = net::ParseListenAddress(*address); !parsed) return wrap(parsed.error().Wrap(key));
   }
+  if (!c.metrics_listen.empty())
+    if (auto parsed = metrics::ParseListenAddress(c.metrics_listen); !parsed) return wrap(parsed.error().Wrap("metrics_listen"));
   if (auto it = obj->find("connection_limits"); it != obj->end()) {
     if (!it->is_object())
       return wrap(Error{ErrorCode::kBadConfig, "key 'connection_limits' must be a JSON object"});

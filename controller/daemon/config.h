@@ -28,6 +28,9 @@ struct ControllerConfig {
   int64_t health_history_samples = 120;  // health samples the store keeps per device
   std::string initial_admin = "admin";  // bound to the admin role when no operator exists yet
   std::string ports_file;  // optional: where to write the bound ports as JSON (tests bind port 0)
+  // Where /metrics is served (docs/operations.md#metrics); empty = off. No authentication:
+  // keep it on loopback unless the network in front of it is trusted.
+  std::string metrics_listen;
   // The connection front's caps and timeouts (`connection_limits` object; docs/operations.md).
   net::ConnectionLimits connection_limits;
 };

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -15,16 +16,19 @@
 #include "common/core/fs.h"
 #include "common/core/log.h"
 #include "common/systemd/journal.h"
+#include "common/metrics/endpoint.h"
 #include "common/systemd/notify.h"
 #include "common/crypto/ed25519.h"
 #include "common/tls/grpc_log.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/rollout_driver.h"
+#include "controller/api/rpc_metrics.h"
 #include "controller/api/services.h"
 #include "controller/daemon/key_material.h"
 #include "controller/net/fd_limit.h"
 #include "controller/net/front.h"
 #include "controller/net/self_check_runner.h"
+#include "controller/store/timed_store.h"
 
 namespace {
 
@@ -76,11 +80,15 @@ Result<net::ConnectionLimits> SizeConnectionLimits(const net::ConnectionLimits& 
 
 Result<std::unique_ptr<grpc::Server>> StartServer(const std::string& address,
                                                   const std::shared_ptr<grpc::ServerCredentials>& credentials,
-                                                  grpc::Service* service, int* port) {
+                                                  grpc::Service* service, int* port, ControllerMetrics& metrics,
+                                                  const metrics::MonotonicClock& steady) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, credentials, port);
   builder.RegisterService(service);
   tls::ApplyServerLimits(builder);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeRpcMetricsInterceptor(metrics, steady));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   auto server = builder.BuildAndStart();
   if (!server || *port == 0)
     return Fail(ErrorCode::kUnavailable, "cannot listen on " + address + " (in use, or not a valid host:port)");
@@ -131,6 +139,29 @@ Status LoadTrust(ControllerContext& ctx) {
   return Ok();
 }
 
+// Rollout and device-state gauges, counted from the store every 5 s on the strand.
+class StateGauges {
+ public:
+  explicit StateGauges(ControllerContext& ctx) : ctx_(ctx), timer_(ctx.strand) {}
+  void Refresh() {
+    if (stopped_) return;
+    ctx_.RefreshStateGauges();
+    timer_.expires_after(std::chrono::seconds(5));
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) Refresh();
+    });
+  }
+  void Stop() {
+    stopped_ = true;
+    timer_.cancel();
+  }
+
+ private:
+  ControllerContext& ctx_;
+  boost::asio::steady_timer timer_;
+  bool stopped_ = false;
+};
+
 int Run(const std::string& config_path) {
   auto config = LoadControllerConfig(config_path);
   if (!config) {
@@ -155,6 +186,15 @@ int Run(const std::string& config_path) {
     log::Error("bad configuration", {{"error", limits.error().message}});
     return ExitCodeFor(limits.error());
   }
+  // /metrics first: the store's timings go to it. Off unless metrics_listen is set.
+  auto started_metrics = metrics::StartConfiguredEndpoint(config->metrics_listen);
+  if (!started_metrics) {
+    log::Error("cannot serve metrics", {{"error", started_metrics.error().message}});
+    return ExitCodeFor(started_metrics.error());
+  }
+  std::unique_ptr<metrics::Endpoint> metrics_endpoint = std::move(*started_metrics);
+  metrics::Registry& registry = metrics_endpoint ? metrics_endpoint->registry() : metrics::Discard();
+  const metrics::SteadyClock steady;
   SqliteStoreOptions store_options;
   store_options.health_history_limit = static_cast<uint32_t>(config->health_history_samples);
   auto store = OpenSqliteStore((data_dir / "controller.db").string(), store_options);
@@ -163,7 +203,7 @@ int Run(const std::string& config_path) {
     return 1;
   }
   boost::asio::io_context io;
-  ControllerContext ctx(*config, io, std::move(*store), clock);
+  ControllerContext ctx(*config, io, std::make_unique<TimedStore>(std::move(*store), registry, steady), clock, registry);
   ctx.blob_dir = data_dir / "blobs" / "sha256";
   if (auto s = LoadTrust(ctx); !s) {
     log::Error("bad configuration", {{"error", s.error().message}});
@@ -205,7 +245,7 @@ int Run(const std::string& config_path) {
       log::Error("bad configuration", {{"listener", l.name}, {"error", credentials.error().message}});
       return kExitBadConfig;
     }
-    auto server = StartServer(kInternalAddress, *credentials, l.service.get(), &l.port);
+    auto server = StartServer(kInternalAddress, *credentials, l.service.get(), &l.port, ctx.metrics, steady);
     if (!server) {
       log::Error("cannot start listener", {{"listener", l.name}, {"error", server.error().message}});
       return 1;
@@ -224,6 +264,7 @@ int Run(const std::string& config_path) {
                             {"internal_port", l.port}});
   }
   front.Start();
+  if (metrics_endpoint) ports["metrics"] = metrics_endpoint->port();
   if (!config->ports_file.empty()) {
     if (auto s = fs::WriteFileAtomic(config->ports_file, ports.dump() + "\n"); !s) {
       log::Error("cannot write ports file", {{"error", s.error().message}});
@@ -243,6 +284,8 @@ int Run(const std::string& config_path) {
   net::SelfCheckRunner self_check(io, *limits, std::move(probe_targets), &front, ExitOnDeadListener);
   self_check.Start();
   boost::asio::post(ctx.strand, [&rollouts] { rollouts.Start(); });
+  StateGauges state_gauges(ctx);
+  if (metrics_endpoint) boost::asio::post(ctx.strand, [&state_gauges] { state_gauges.Refresh(); });
 
   // Shutdown runs beside the loop, not on it: in-flight calls finish their work on the strand,
   // so the loop must keep running until every server has drained (2 s, then streams are
@@ -254,7 +297,10 @@ int Run(const std::string& config_path) {
     log::Info("shutting down", {{"signal", signo}});
     systemd::NotifyStopping();
     self_check.Stop();
-    boost::asio::post(ctx.strand, [&rollouts] { rollouts.Stop(); });
+    boost::asio::post(ctx.strand, [&rollouts, &state_gauges] {
+      rollouts.Stop();
+      state_gauges.Stop();
+    });
     front.StopAccepting();
     shutdown = std::thread([&] {
       for (auto& l : listeners) l.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

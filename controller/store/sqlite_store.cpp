@@ -596,6 +596,26 @@ class SqliteStore final : public Store {
     return ReadVersion(st);
   }
 
+  Result<std::map<std::string, int64_t>> CountRolloutStates() override {
+    return CountByState("SELECT state, COUNT(*) FROM rollouts GROUP BY state");
+  }
+
+  Result<std::map<std::string, int64_t>> CountReportedStates() override {
+    return CountByState("SELECT r.state, COUNT(*) FROM reported_models r JOIN devices d ON d.id = r.device_id "
+                        "WHERE d.revoked = 0 GROUP BY r.state");
+  }
+
+  Result<std::map<std::string, int64_t>> CountByState(const char* sql) {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(sql));
+    std::map<std::string, int64_t> out;
+    while (true) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out[st.Text(0)] = st.Int(1);
+    }
+    return out;
+  }
+
   Result<bool> HasBlob(const std::string& digest) override {
     EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT 1 FROM blobs WHERE digest = ?"));
     st.Bind(1, digest);

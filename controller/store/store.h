@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -132,6 +133,11 @@ class Store {
   virtual Result<std::vector<RolloutEventRecord>> RolloutEvents(int64_t id, int64_t after_id, uint32_t limit) = 0;
   // Every device not revoked, with what the rollout driver needs for `model`.
   virtual Result<std::vector<FleetDeviceRecord>> FleetForModel(const std::string& model) = 0;
+
+  // For /metrics: rollouts per state, and the (device, model) reports of devices not revoked
+  // per reported update state (the state text as stored).
+  virtual Result<std::map<std::string, int64_t>> CountRolloutStates() = 0;
+  virtual Result<std::map<std::string, int64_t>> CountReportedStates() = 0;
 
   // One row, beyond the newest `audit_rows` the oldest are dropped (refused calls included).
   // A result that is not an audit result fails (kInvalidArgument) and writes nothing.

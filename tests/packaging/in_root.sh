@@ -154,7 +154,7 @@ import json
 p = "/etc/edgefleet/controller.json"
 c = json.load(open(p))
 c.update(agent_listen="127.0.0.1:0", enroll_listen="127.0.0.1:0", operator_listen="127.0.0.1:0",
-         ports_file="/run/edge-controller/ports.json")
+         metrics_listen="127.0.0.1:0", ports_file="/run/edge-controller/ports.json")
 json.dump(c, open(p, "w"), indent=2)
 PY
 
@@ -188,7 +188,8 @@ python3 - "$(port agent)" "$(port enroll)" <<'PY'
 import json, sys
 p = "/etc/edgefleet/agent.json"
 c = json.load(open(p))
-c.update(device_name="gw-pkg-1", controller="127.0.0.1:" + sys.argv[1], enroll_endpoint="127.0.0.1:" + sys.argv[2])
+c.update(device_name="gw-pkg-1", controller="127.0.0.1:" + sys.argv[1], enroll_endpoint="127.0.0.1:" + sys.argv[2],
+         metrics_listen="127.0.0.1:0")
 json.dump(c, open(p, "w"), indent=2)
 PY
 

@@ -209,3 +209,21 @@ TEST_CASE("Agent config: the shipped example parses", "[agent_config]") {
   CHECK(c->inference_socket == "/run/edge-agent/infer.sock");
   CHECK(c->inference_socket_mode == 0660);
 }
+
+TEST_CASE("Agent config: metrics_listen is off by default and must be a numeric address", "[agent_config]") {
+  TempDir dir;
+  CHECK(LoadAgentConfig(Write(dir, Minimal()))->metrics_listen.empty());
+  for (const char* good : {"127.0.0.1:9465", "[::1]:0", "0.0.0.0:9465"}) {
+    auto j = Minimal();
+    j["metrics_listen"] = good;
+    auto c = LoadAgentConfig(Write(dir, j));
+    REQUIRE(c);
+    CHECK(c->metrics_listen == good);
+  }
+  for (auto [bad, why] : {std::pair{"gateway:9465", "metrics_listen: 'gateway:9465'"},
+                          {"127.0.0.1:65536", "has an invalid port"}, {"9465", "has no port"}}) {
+    auto j = Minimal();
+    j["metrics_listen"] = bad;
+    ExpectBadConfig(j, why);
+  }
+}

@@ -120,3 +120,20 @@ TEST_CASE("Controller config: wrong types and ranges", "[controller_config]") {
   j["fleet"] = "acme corp";
   ExpectBadConfig(j, "fleet 'acme corp'");
 }
+
+TEST_CASE("Controller config: metrics_listen is off by default and checked like the other addresses",
+          "[controller_config]") {
+  TempDir dir;
+  auto off = LoadControllerConfig(Write(dir, Minimal()));
+  REQUIRE(off);
+  CHECK(off->metrics_listen.empty());
+  auto j = Minimal();
+  j["metrics_listen"] = "127.0.0.1:0";
+  auto on = LoadControllerConfig(Write(dir, j));
+  REQUIRE(on);
+  CHECK(on->metrics_listen == "127.0.0.1:0");
+  j["metrics_listen"] = "localhost:9464";
+  ExpectBadConfig(j, "metrics_listen: 'localhost:9464'");
+  j["metrics_listen"] = "127.0.0.1";
+  ExpectBadConfig(j, "metrics_listen: '127.0.0.1' has no port");
+}

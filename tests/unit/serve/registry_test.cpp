@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "agent/serve/registry.h"
+#include "common/metrics/memory_registry.h"
 #include "tests/unit/serve/serve_fixtures.h"
 
 namespace edge::serve {
@@ -20,6 +21,27 @@ std::vector<float> RunLease(ServedVersion& served, const std::vector<float>& inp
   if (status) *status = s;
   auto out = lease.output(0);
   return std::vector<float>(out.begin(), out.end());
+}
+
+TEST_CASE("registry: each run is counted for /metrics under its model version") {
+  metrics::MemoryRegistry counted;
+  Registry registry(4, engine::KernelTier::kAuto, counted);
+  registry.Activate("mlp", "v1", LoadZoo(testing::kMlpQuantized));
+  auto v1 = registry.Find("mlp", "");
+  REQUIRE(v1.has_value());
+  for (int i = 0; i < 3; ++i) RunLease(**v1, MlpSample(i));
+  const metrics::Labels labels = {{"model", "mlp"}, {"version", "v1"}};
+  CHECK(counted.Value("edgefleet_agent_inferences_total", labels) == 3);
+  CHECK(counted.Value("edgefleet_agent_inference_errors_total", labels) == 0);
+  const auto latency = counted.HistogramOf("edgefleet_agent_inference_duration_seconds", labels);
+  CHECK(latency.count == 3);
+  CHECK(latency.upper_bounds.size() == LatencyHistogram::kBuckets - 1);  // the health reports' buckets
+  CHECK(latency.upper_bounds.front() == Approx(10e-6));
+  // A swap starts the new version's series; the old one keeps its count.
+  registry.Activate("mlp", "v2", LoadZoo(testing::kMlpQuantized));
+  RunLease(**registry.Find("mlp", ""), MlpSample(0));
+  CHECK(counted.Value("edgefleet_agent_inferences_total", {{"model", "mlp"}, {"version", "v2"}}) == 1);
+  CHECK(counted.Value("edgefleet_agent_inferences_total", labels) == 3);
 }
 
 TEST_CASE("registry: activate, look up by name and version, remove") {
