@@ -119,6 +119,22 @@ Result<Db> Db::Open(const std::filesystem::path& path) {
   return db;
 }
 
+Result<Db> Db::OpenReadOnly(const std::filesystem::path& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = SqlError(raw, "opening database " + path.string() + " read-only");
+    sqlite3_close(raw);
+    return Fail(e);
+  }
+  Db db(raw, path);
+  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_extended_result_codes(raw, 1);
+  if (auto s = db.Exec("SELECT count(*) FROM sqlite_master"); !s)
+    return Fail(s.error().Wrap("database " + path.string()));
+  return db;
+}
+
 Db::Db(Db&& o) noexcept : db_(std::exchange(o.db_, nullptr)), path_(std::move(o.path_)) {}
 Db& Db::operator=(Db&& o) noexcept {
   if (this != &o) {

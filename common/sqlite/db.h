@@ -67,6 +67,9 @@ class Db {
  public:
   // Opens (creating if needed) with WAL, synchronous=FULL, foreign keys and a busy timeout.
   static Result<Db> Open(const std::filesystem::path& path);
+  // Opens an existing database read-only, as it is: no pragma that writes (a backup being
+  // verified must stay byte for byte what was written).
+  static Result<Db> OpenReadOnly(const std::filesystem::path& path);
   Db(Db&&) noexcept;
   Db& operator=(Db&&) noexcept;
   Db(const Db&) = delete;

@@ -1,7 +1,10 @@
 // edge-controller: inventory, releases and desired state for a fleet of edge agents.
 //   edge-controller --config /etc/edgefleet/controller.json
-// Exit codes: 0 clean shutdown, 1 runtime failure (also: a listener stopped answering the self-check),
-// 2 usage, 78 bad configuration (also: connection caps that do not fit RLIMIT_NOFILE).
+//   edge-controller backup --to DIR [--replace] [--config ...]        (online, beside the running controller)
+//   edge-controller restore --from DIR [--force] [--dry-run] [--config ...]   (the controller stopped)
+// Exit codes: 0 clean shutdown, 1 runtime failure (also: a listener stopped answering the self-check,
+// another controller runs on the data dir; backup/restore: failed or refused), 2 usage, 78 bad
+// configuration (also: connection caps that do not fit RLIMIT_NOFILE).
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -25,6 +28,8 @@
 #include "controller/api/rpc_metrics.h"
 #include "controller/api/services.h"
 #include "controller/daemon/key_material.h"
+#include "controller/backup/data_dir_lock.h"
+#include "controller/daemon/backup_cmd.h"
 #include "controller/net/fd_limit.h"
 #include "controller/net/front.h"
 #include "controller/net/self_check_runner.h"
@@ -181,6 +186,14 @@ int Run(const std::string& config_path) {
     log::Error("cannot create data directory", {{"error", s.error().message}});
     return 1;
   }
+  // Held for the life of the process: no second controller on this database, no restore under
+  // a running one.
+  auto data_dir_lock = backup::DataDirLock::Acquire(data_dir, /*create=*/true);
+  if (!data_dir_lock) {
+    log::Error("cannot lock the data directory", {{"error", data_dir_lock.error().message}});
+    // Another controller holds it: two controllers on one database is a configuration error.
+    return data_dir_lock.error().code == ErrorCode::kFailedPrecondition ? kExitBadConfig : kExitError;
+  }
   auto limits = SizeConnectionLimits(config->connection_limits);
   if (!limits) {
     log::Error("bad configuration", {{"error", limits.error().message}});
@@ -327,10 +340,32 @@ int main(int argc, char** argv) {
   CLI::App app{"edge-controller: fleet inventory, releases and desired state"};
   std::string config_path = "/etc/edgefleet/controller.json";
   app.add_option("-c,--config", config_path, "JSON config file")->capture_default_str();
+  app.fallthrough();
+  BackupCommand backup;
+  auto* backup_cmd = app.add_subcommand(
+      "backup", "copy the controller's database and blob store into a new directory, consistently, while it runs "
+                "(PKI and configuration are not included: keep them separately)");
+  backup_cmd->add_option("--to", backup.to, "backup directory to create (must not exist, or be empty)")->required();
+  backup_cmd->add_flag("--replace", backup.replace, "replace the backup in a non-empty --to, once the new one is complete");
+  RestoreCommand restore;
+  auto* restore_cmd = app.add_subcommand(
+      "restore", "check a backup and put it in place as the data_dir (stop the controller first)");
+  restore_cmd->add_option("--from", restore.from, "backup directory (edge-controller backup --to)")->required();
+  restore_cmd->add_flag("--force", restore.force,
+                        "replace a non-empty data_dir (it is moved aside to DATA_DIR.pre-restore-TIME, not deleted)");
+  restore_cmd->add_flag("--dry-run", restore.dry_run, "only check the backup; change nothing");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (backup_cmd->parsed() || restore_cmd->parsed()) {
+    auto config = LoadControllerConfig(config_path);
+    if (!config) {
+      std::fprintf(stderr, "edge-controller: bad configuration: %s\n", config.error().message.c_str());
+      return kExitBadConfig;
+    }
+    return backup_cmd->parsed() ? RunBackup(*config, backup) : RunRestore(*config, restore);
   }
   return Run(config_path);
 }

@@ -38,6 +38,7 @@ refused "cannot listen on 127.0.0.1:$LF_AGENT_PORT: the address is in use by ano
 refused "cannot listen on 127.0.0.1:$LF_OPERATOR_PORT: the address is in use" \
   "operator_listen=127.0.0.1:$LF_OPERATOR_PORT"
 refused "cannot listen on 192.0.2.1:7443: not an address of this host" agent_listen=192.0.2.1:7443
+refused "another edge-controller is running on the data dir $LF_DIR/controller" "data_dir=$LF_DIR/controller"
 # The running controller still holds its ports alone: every call reaches it, none a second one.
 for _ in 1 2 3 4 5 6; do lf_edgectl get devices 2>/dev/null | grep -q '^gw-1 ' || lf_die "a call missed the running controller"; done
 ok "the running controller answered every call after the refused starts"

@@ -1,0 +1,127 @@
+#include "controller/backup/restore.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+
+#include "common/core/fs.h"
+#include "controller/backup/data_dir_lock.h"
+#include "controller/backup/database_facts.h"
+#include "controller/backup/staging_dir.h"
+#include "controller/backup/verified_copy.h"
+
+namespace edge::controller::backup {
+namespace {
+
+// As the controller makes them (blob dir 0750; SQLite files under the unit's UMask=0027).
+constexpr mode_t kDirMode = 0750;
+constexpr mode_t kFileMode = 0640;
+
+Result<Manifest> ReadManifest(const std::filesystem::path& dir) {
+  const auto path = dir / kManifestFile;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return Fail(ErrorCode::kNotFound, "no backup directory at " + dir.string());
+  if (!std::filesystem::exists(path, ec))
+    return Fail(ErrorCode::kNotFound, dir.string() + " is not a complete backup: it has no " + std::string(kManifestFile) +
+                                          " (a backup that did not finish has none)");
+  EDGE_ASSIGN_OR_RETURN(auto text, fs::ReadFile(path, 128u << 20));
+  auto m = ParseManifest(text);
+  if (!m) return Fail(m.error().Wrap(path.string()));
+  return m;
+}
+
+// Checks (and, if `into` is not empty, copies into it) the backup at `from`.
+Result<Manifest> CheckBackup(const std::filesystem::path& from, const std::filesystem::path& into, int newest_schema,
+                             const VerifyProgressSink& progress) {
+  EDGE_ASSIGN_OR_RETURN(auto m, ReadManifest(from));
+  EDGE_TRY(CheckRestorable(m, newest_schema));
+  const auto db_copy = into.empty() ? std::filesystem::path() : into / kDatabaseFile;
+  if (auto s = CopyVerified(from / kDatabaseFile, db_copy, m.db_sha256, m.db_bytes, kFileMode); !s)
+    return Fail(s.error().Wrap("the backup's database"));
+  EDGE_ASSIGN_OR_RETURN(auto facts, ReadDatabaseFacts(into.empty() ? from / kDatabaseFile : db_copy, true));
+  EDGE_TRY(CheckDatabaseMatches(m, facts.schema_version, facts.blobs));
+  const auto blobs_in = from / kBlobSubdir;
+  const auto blobs_out = into.empty() ? std::filesystem::path() : into / kBlobSubdir;
+  if (!into.empty()) {
+    EDGE_TRY(MakeDir(blobs_out.parent_path(), kDirMode));
+    EDGE_TRY(MakeDir(blobs_out, kDirMode));
+  }
+  VerifyProgress p{0, m.blobs.size(), 0, m.BlobBytes()};
+  for (const auto& blob : m.blobs) {
+    if (auto s = CopyVerified(blobs_in / blob.digest, into.empty() ? into : blobs_out / blob.digest, blob.digest,
+                              blob.size, kFileMode); !s)
+      return Fail(s.error().Wrap("the backup's blob " + blob.digest));
+    ++p.blobs_done;
+    p.bytes_done += blob.size;
+    if (progress) progress(p);
+  }
+  if (!into.empty()) EDGE_TRY(fs::FsyncPath(blobs_out));
+  return m;
+}
+
+// Root restoring for a service user: the new tree gets the replaced data dir's owner, group
+// and mode, so that the controller can open it.
+Status TakeOwnership(const std::filesystem::path& root, const struct stat& like) {
+  if (::chmod(root.c_str(), like.st_mode & 07777) != 0 || ::lchown(root.c_str(), like.st_uid, like.st_gid) != 0)
+    return Fail(ErrorCode::kIo, "cannot set the owner of " + root.string() + ": " + fs::ErrnoText(errno));
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec); !ec && it != std::filesystem::end(it);
+       it.increment(ec)) {
+    if (::lchown(it->path().c_str(), like.st_uid, like.st_gid) != 0)
+      return Fail(ErrorCode::kIo, "cannot set the owner of " + it->path().string() + ": " + fs::ErrnoText(errno));
+  }
+  if (ec) return Fail(ErrorCode::kIo, "cannot walk " + root.string() + ": " + ec.message());
+  return Ok();
+}
+
+}  // namespace
+
+Result<Manifest> VerifyBackup(const std::filesystem::path& dir, int newest_schema, const VerifyProgressSink& progress) {
+  return CheckBackup(dir, {}, newest_schema, progress);
+}
+
+Result<RestoreResult> Restore(const RestoreRequest& request, const VerifyProgressSink& progress) {
+  const auto data_dir = std::filesystem::absolute(request.data_dir).lexically_normal();
+  EDGE_ASSIGN_OR_RETURN(bool empty, IsMissingOrEmptyDir(data_dir));
+  if (!empty && !request.force)
+    return Fail(ErrorCode::kAlreadyExists, "the data dir " + data_dir.string() +
+                                               " is not empty; restore replaces it only with --force (it is then moved "
+                                               "aside, not deleted)");
+  // Held until the end: a controller running on the data dir refuses the restore, and one
+  // started meanwhile on the old dir cannot take it.
+  std::optional<DataDirLock> lock;
+  if (!empty) {
+    auto held = DataDirLock::Acquire(data_dir, /*create=*/false);
+    if (held) lock.emplace(std::move(*held));
+    else if (held.error().code != ErrorCode::kNotFound) return Fail(held.error());
+  }
+  struct stat old_dir {};
+  const bool had_dir = ::stat(data_dir.c_str(), &old_dir) == 0;
+
+  EDGE_ASSIGN_OR_RETURN(auto staging, StagingDir::Create(data_dir, "restore", kDirMode));
+  RestoreResult result;
+  EDGE_ASSIGN_OR_RETURN(result.manifest, CheckBackup(request.from, staging.path(), request.newest_schema, progress));
+  // The database names devices whose certificates the fleet's CA issued: with another fleet's
+  // PKI no agent could connect.
+  if (!request.fleet.empty() && result.manifest.fleet != request.fleet)
+    return Fail(ErrorCode::kFailedPrecondition, "the backup is of fleet '" + result.manifest.fleet +
+                                                    "', the configuration is for fleet '" + request.fleet + "'");
+  if (had_dir && ::geteuid() == 0) EDGE_TRY(TakeOwnership(staging.path(), old_dir));
+
+  if (!empty) {
+    const std::filesystem::path previous = data_dir.string() + ".pre-restore-" + UtcTime(request.now, "%Y%m%dT%H%M%SZ");
+    if (::rename(data_dir.c_str(), previous.c_str()) != 0)
+      return Fail(ErrorCode::kIo, "cannot move the data dir " + data_dir.string() + " aside to " + previous.string() +
+                                      ": " + fs::ErrnoText(errno));
+    result.previous = previous;
+  }
+  if (auto s = staging.Commit(data_dir); !s) {
+    if (result.previous) (void)::rename(result.previous->c_str(), data_dir.c_str());
+    return Fail(s.error());
+  }
+  return result;
+}
+
+}  // namespace edge::controller::backup

@@ -1,0 +1,110 @@
+#include "controller/backup/take_backup.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "common/core/fs.h"
+#include "common/crypto/sha256.h"
+#include "controller/backup/database_facts.h"
+#include "controller/backup/staging_dir.h"
+#include "controller/backup/verified_copy.h"
+
+namespace edge::controller::backup {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// A backup holds every secret the database holds (token and serial records, the audit):
+// owner only.
+constexpr mode_t kDirMode = 0700;
+constexpr mode_t kFileMode = 0600;
+
+Status CopyBlobs(const std::filesystem::path& live_blobs, const std::filesystem::path& out, const Manifest& manifest,
+                 const std::function<void(const BackupProgress&)>& progress) {
+  EDGE_TRY(MakeDir(out.parent_path(), kDirMode));
+  EDGE_TRY(MakeDir(out, kDirMode));
+  BackupProgress p{BackupProgress::Phase::kBlobs, 0, manifest.blobs.size(), 0, manifest.BlobBytes()};
+  for (const auto& blob : manifest.blobs) {
+    if (auto s = CopyVerified(live_blobs / blob.digest, out / blob.digest, blob.digest, blob.size, kFileMode); !s)
+      return Fail(s.error().Wrap("blob " + blob.digest + ", which the database references, is not usable in the "
+                                 "live blob store (the controller cannot serve it either)"));
+    ++p.done;
+    p.bytes_done += blob.size;
+    if (progress) progress(p);
+  }
+  return fs::FsyncPath(out);
+}
+
+// Moves the finished backup to `to`. A non-empty `to` (only with `replace`) is moved aside
+// first and deleted last, so that a complete backup is always at one of the two names.
+Status Publish(StagingDir& staging, const std::filesystem::path& to, bool to_is_empty) {
+  if (to_is_empty) return staging.Commit(to);
+  const std::filesystem::path aside = to.string() + ".replaced-" + std::to_string(::getpid());
+  if (::rename(to.c_str(), aside.c_str()) != 0)
+    return Fail(ErrorCode::kIo, "cannot move the old backup " + to.string() + " aside: " + fs::ErrnoText(errno));
+  if (auto s = staging.Commit(to); !s) {
+    (void)::rename(aside.c_str(), to.c_str());
+    return s;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(aside, ec);
+  if (ec) return Fail(ErrorCode::kIo, "the new backup is in place, but the old one is left at " + aside.string() + ": " + ec.message());
+  return Ok();
+}
+
+}  // namespace
+
+Result<BackupResult> TakeBackup(const BackupRequest& request,
+                                const std::function<void(const BackupProgress&)>& progress) {
+  const auto to = std::filesystem::absolute(request.to).lexically_normal();
+  if (to.filename().empty() || to == to.root_path())
+    return Fail(ErrorCode::kInvalidArgument, "backup directory " + request.to.string() + " has no name");
+  EDGE_ASSIGN_OR_RETURN(bool to_is_empty, IsMissingOrEmptyDir(to));
+  if (!to_is_empty && !request.replace)
+    return Fail(ErrorCode::kAlreadyExists,
+                to.string() + " exists and is not empty; give a new directory, or --replace to replace the backup in it");
+  const auto live_db = request.data_dir / kDatabaseFile;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(live_db, ec))
+    return Fail(ErrorCode::kNotFound, "no controller database at " + live_db.string() + " (is data_dir right?)");
+
+  EDGE_ASSIGN_OR_RETURN(auto staging, StagingDir::Create(to, "partial", kDirMode));
+  BackupResult result;
+  const auto db_out = staging.path() / kDatabaseFile;
+  sqlite::OnlineBackupOptions options;
+  if (progress)
+    options.progress = [&](const sqlite::OnlineBackupProgress& p) {
+      progress({BackupProgress::Phase::kDatabase, static_cast<uint64_t>(p.pages_done),
+                static_cast<uint64_t>(p.pages_total), 0, 0});
+    };
+  const auto db_started = Clock::now();
+  EDGE_ASSIGN_OR_RETURN(result.database, sqlite::OnlineBackup(live_db, db_out, options));
+  if (::chmod(db_out.c_str(), kFileMode) != 0)
+    return Fail(ErrorCode::kIo, "cannot chmod " + db_out.string() + ": " + fs::ErrnoText(errno));
+  EDGE_ASSIGN_OR_RETURN(auto facts, ReadDatabaseFacts(db_out, /*check_integrity=*/false));
+  Manifest& m = result.manifest;
+  m.created_unix = request.now;
+  m.controller_version = request.controller_version;
+  m.fleet = request.fleet;
+  m.schema_version = facts.schema_version;
+  m.blobs = std::move(facts.blobs);
+  EDGE_ASSIGN_OR_RETURN(m.db_sha256, crypto::Sha256FileHex(db_out));
+  m.db_bytes = std::filesystem::file_size(db_out, ec);
+  if (ec) return Fail(ErrorCode::kIo, "cannot stat " + db_out.string() + ": " + ec.message());
+  result.database_seconds = Since(db_started);
+
+  const auto blobs_started = Clock::now();
+  EDGE_TRY(CopyBlobs(request.data_dir / kBlobSubdir, staging.path() / kBlobSubdir, m, progress));
+  result.blob_seconds = Since(blobs_started);
+  // The manifest is written last: a directory without one is never a backup.
+  EDGE_TRY(fs::WriteFileAtomic(staging.path() / kManifestFile, ManifestToJson(m), kFileMode));
+  EDGE_TRY(Publish(staging, to, to_is_empty));
+  result.dir = to;
+  return result;
+}
+
+}  // namespace edge::controller::backup
