@@ -21,7 +21,7 @@ using namespace edge::controller;
 using namespace edge::controller::backup;
 using edge::testing::TempDir;
 
-constexpr int kSchema = 5;
+const int kSchema = static_cast<int>(Migrations().size());  // the store's newest migration
 
 std::string Hex(char c) { return std::string(64, c); }
 
