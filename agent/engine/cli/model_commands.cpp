@@ -253,7 +253,8 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
   run->add_option("model", r->model, "ONNX model")->required()->check(CLI::ExistingFile);
   run->add_option("--input,-i", r->inputs, "input .npy (float32, C order), one per model input, in order; "
                                            "a leading axis of samples runs each; none for a model without inputs");
-  run->add_option("--output,-o", r->outputs, "output .npy, one per model output (default: <output name>.npy)");
+  // --out, not -o: in edgectl, -o is the global output format (table|json), as in kubectl.
+  run->add_option("--out", r->outputs, "output .npy, one per model output (default: <output name>.npy)");
   run->add_option("--tier", r->tier, "kernel tier: auto, scalar, avx2, avx512vnni, amx (x86-64), neon, neondot, i8mm (arm64); one this CPU lacks runs the best it has");
   run->add_option("--batch", r->batch,
                   "samples per call for a model with a symbolic batch dimension (default 1; the last call may be smaller)")

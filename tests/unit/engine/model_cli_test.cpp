@@ -38,12 +38,12 @@ TEST_CASE("model run needs no --input for a model without inputs", "[engine][cli
     std::ofstream f(model, std::ios::binary);
     REQUIRE(m.SerializeToOstream(&f));
   }
-  REQUIRE(RunModelCli({"run", model, "-o", out}) == 0);
+  REQUIRE(RunModelCli({"run", model, "--out", out}) == 0);
   auto y = ReadNpy(out);
   REQUIRE(y.has_value());
   CHECK(y->data == std::vector<float>{1.5f, 0.0f, 4.0f});
   // An --input the model does not take is still a usage error.
-  CHECK(RunModelCli({"run", model, "-i", out, "-o", out}) == 2);
+  CHECK(RunModelCli({"run", model, "-i", out, "--out", out}) == 2);
   std::filesystem::remove_all(dir);
 }
 
@@ -55,16 +55,16 @@ TEST_CASE("model run --batch runs a batch-dynamic model in calls of N samples", 
   REQUIRE(edge::testing::MakeBatchDynamicFile(fixed, dynamic).has_value());
   const std::string eval = ZooPath("ds_cnn_kws.eval.npy");
   const std::string one = (dir / "one.npy").string(), batched = (dir / "batched.npy").string();
-  REQUIRE(RunModelCli({"run", fixed, "-i", eval, "-o", one}) == 0);
-  REQUIRE(RunModelCli({"run", dynamic, "-i", eval, "-o", batched, "--batch", "7"}) == 0);  // 7 does not divide the rows
+  REQUIRE(RunModelCli({"run", fixed, "-i", eval, "--out", one}) == 0);
+  REQUIRE(RunModelCli({"run", dynamic, "-i", eval, "--out", batched, "--batch", "7"}) == 0);  // 7 does not divide the rows
   auto a = ReadNpy(one), b = ReadNpy(batched);
   REQUIRE(a.has_value());
   REQUIRE(b.has_value());
   CHECK(a->shape == b->shape);
   CHECK(a->data == b->data);
   // A fixed-shape model cannot take --batch above 1; 0 is a usage error.
-  CHECK(RunModelCli({"run", fixed, "-i", eval, "-o", one, "--batch", "4"}) != 0);
-  CHECK(RunModelCli({"run", dynamic, "-i", eval, "-o", one, "--batch", "0"}) == 2);
+  CHECK(RunModelCli({"run", fixed, "-i", eval, "--out", one, "--batch", "4"}) != 0);
+  CHECK(RunModelCli({"run", dynamic, "-i", eval, "--out", one, "--batch", "0"}) == 2);
   CHECK(RunModelCli({"bench", dynamic, "--batch", "8", "-n", "3", "--warmup", "1", "--profile"}) == 0);
   std::filesystem::remove_all(dir);
 }
