@@ -69,4 +69,28 @@ Status WriteContextFile(const std::filesystem::path& file, const Context& c) {
   return fs::WriteFileAtomic(file, j.dump(2) + "\n", 0600);
 }
 
+Result<ContextList> ListContexts(const std::filesystem::path& file) {
+  if (!std::filesystem::exists(file))
+    return Fail(ErrorCode::kBadConfig, "edgectl config " + file.string() + ": does not exist");
+  EDGE_ASSIGN_OR_RETURN(auto obj, config::LoadObject(file));
+  ContextList list;
+  if (auto it = obj.find("current_context"); it != obj.end() && it->is_string()) list.current = it->get<std::string>();
+  auto contexts = obj.find("contexts");
+  if (contexts == obj.end() || !contexts->is_object()) return list;
+  for (const auto& [name, _] : contexts->items()) {
+    EDGE_ASSIGN_OR_RETURN(auto c, LoadContext(file, name));
+    list.contexts.push_back(std::move(c));
+  }
+  return list;
+}
+
+Status UseContext(const std::filesystem::path& file, const std::string& name) {
+  if (!std::filesystem::exists(file))
+    return Fail(ErrorCode::kBadConfig, "edgectl config " + file.string() + ": does not exist");
+  EDGE_ASSIGN_OR_RETURN(auto obj, config::LoadObject(file));
+  EDGE_TRY(LoadContext(file, name));  // exists and is usable
+  obj["current_context"] = name;
+  return fs::WriteFileAtomic(file, obj.dump(2) + "\n", 0600);
+}
+
 }  // namespace edge::edgectl

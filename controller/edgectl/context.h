@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/core/result.h"
 #include "common/tls/connect_timeouts.h"
@@ -33,5 +34,16 @@ std::filesystem::path DefaultConfigPath();
 Result<Context> LoadContext(const std::filesystem::path& config_file, const std::string& context_name);
 // Writes a config with a single context (used by `pki init`).
 Status WriteContextFile(const std::filesystem::path& config_file, const Context& context);
+
+// `edgectl config get-contexts`: every context of the file, each checked as LoadContext checks
+// it (a broken one fails the whole listing, naming it), and which one is current.
+struct ContextList {
+  std::string current;
+  std::vector<Context> contexts;  // by name
+};
+Result<ContextList> ListContexts(const std::filesystem::path& config_file);
+// `edgectl config use-context NAME`: sets current_context, keeping everything else in the
+// file as it was; written atomically (0600). An unknown name is kBadConfig and changes nothing.
+Status UseContext(const std::filesystem::path& config_file, const std::string& name);
 
 }  // namespace edge::edgectl

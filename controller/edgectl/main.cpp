@@ -444,6 +444,48 @@ int main(int argc, char** argv) {
   RegisterIdentityCommands(app, *token, [&g] { return ContextOf(g); }, g.output, exit_code);
   RegisterVersionCommand(app, [&g] { return ContextOf(g); }, g.output, exit_code);
 
+  // config get-contexts|current-context|use-context: the contexts file, no controller needed.
+  auto* cfg = app.add_subcommand("config", "show or switch the contexts of the edgectl config file")->require_subcommand(1);
+  auto config_file = [&g] { return g.config.empty() ? DefaultConfigPath() : std::filesystem::path(g.config); };
+  cfg->add_subcommand("get-contexts", "list the contexts; * marks the current one")->callback([&] {
+    action = [&] {
+      auto list = ListContexts(config_file());
+      if (!list) return Report(list.error());
+      if (Format(g) == OutputFormat::kJson) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& c : list->contexts)
+          out.push_back({{"name", c.name}, {"current", c.name == list->current}, {"controller", c.controller},
+                         {"ca", c.ca.string()}, {"cert", c.cert.string()}, {"key", c.key.string()},
+                         {"connect_timeout_ms", c.connect_timeout.count()}});
+        PrintJson(out);
+        return kExitOk;
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& c : list->contexts)
+        rows.push_back({c.name == list->current ? "*" : "", c.name, c.controller, c.cert.string()});
+      PrintTable({"CURRENT", "NAME", "CONTROLLER", "CERT"}, rows);
+      return kExitOk;
+    };
+  });
+  cfg->add_subcommand("current-context", "print the current context's name")->callback([&] {
+    action = [&] {
+      auto ctx = LoadContext(config_file(), "");
+      if (!ctx) return Report(ctx.error());
+      std::cout << ctx->name << "\n";
+      return kExitOk;
+    };
+  });
+  std::string use_name;
+  auto* use = cfg->add_subcommand("use-context", "make NAME the current context (the file keeps everything else)");
+  use->add_option("name", use_name, "context name")->required();
+  use->callback([&] {
+    action = [&] {
+      if (auto s = UseContext(config_file(), use_name); !s) return Report(s.error());
+      std::cerr << "switched to context " << use_name << "\n";
+      return kExitOk;
+    };
+  });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -267,3 +267,40 @@ TEST_CASE("pki init validates its options", "[edgectl][pki]") {
   CHECK(edge::edgectl::PkiInit(o).error().code == ErrorCode::kInvalidArgument);
   CHECK_FALSE(stdfs::exists(o.dir));
 }
+
+TEST_CASE("edgectl config: contexts are listed and switched without losing the rest of the file", "[edgectl][context]") {
+  TempDir dir;
+  const auto file = dir / "config";
+  const nlohmann::json original = {
+      {"current_context", "plant"},
+      {"contexts",
+       {{"plant", {{"controller", "ctl.plant:7445"}, {"ca", "ca.pem"}, {"cert", "a.pem"}, {"key", "a.key"}}},
+        {"lab", {{"controller", "ctl.lab:7445"}, {"ca", "/abs/ca.pem"}, {"cert", "b.pem"}, {"key", "b.key"},
+                 {"connect_timeout_ms", 30000}}}}}};
+  std::ofstream(file) << original.dump(2);
+  auto list = edge::edgectl::ListContexts(file);
+  REQUIRE(list);
+  CHECK(list->current == "plant");
+  REQUIRE(list->contexts.size() == 2);
+  CHECK(list->contexts[0].name == "lab");  // JSON objects are sorted by name
+  CHECK(list->contexts[0].connect_timeout.count() == 30000);
+  CHECK(list->contexts[1].cert == dir.path() / "a.pem");  // relative to the file
+
+  REQUIRE(edge::edgectl::UseContext(file, "lab"));
+  CHECK(LoadContext(file, "")->name == "lab");
+  auto after = nlohmann::json::parse(*edge::fs::ReadFile(file, 1 << 20));
+  after["current_context"] = "plant";
+  CHECK(after == original);  // nothing else changed
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  auto unknown = edge::edgectl::UseContext(file, "nope");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == ErrorCode::kBadConfig);
+  CHECK(unknown.error().message.find("has no context named 'nope'") != std::string::npos);
+  CHECK(LoadContext(file, "")->name == "lab");  // unchanged
+  auto missing = edge::edgectl::ListContexts(dir / "none");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == ErrorCode::kBadConfig);
+}
