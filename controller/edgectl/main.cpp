@@ -16,6 +16,7 @@
 #include "common/tls/grpc_log.h"
 #include "controller/edgectl/bundle_dir.h"
 #include "controller/edgectl/bundle_quality.h"
+#include "controller/edgectl/completion.h"
 #include "controller/edgectl/exit_codes.h"
 #include "controller/edgectl/identity_cmd.h"
 #include "controller/edgectl/infer_cmd.h"
@@ -443,6 +444,17 @@ int main(int argc, char** argv) {
   // revoke, decommission, token list|revoke, operator: the identity lifecycle (admin).
   RegisterIdentityCommands(app, *token, [&g] { return ContextOf(g); }, g.output, exit_code);
   RegisterVersionCommand(app, [&g] { return ContextOf(g); }, g.output, exit_code);
+
+  // completion bash|zsh: made from the command tree as it stands when the command runs.
+  std::string shell;
+  auto* completion = app.add_subcommand("completion", "print a shell completion script: source <(edgectl completion bash)");
+  completion->add_option("shell", shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+  completion->callback([&] {
+    action = [&] {
+      std::cout << CompletionScript(app, shell);
+      return kExitOk;
+    };
+  });
 
   // config get-contexts|current-context|use-context: the contexts file, no controller needed.
   auto* cfg = app.add_subcommand("config", "show or switch the contexts of the edgectl config file")->require_subcommand(1);
