@@ -2,6 +2,10 @@
 #include <cmath>
 #include <algorithm>
 #include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <unistd.h>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -70,6 +74,31 @@ Result<std::unique_ptr<OperatorClient>> Client(const Globals& g) {
 OutputFormat Format(const Globals& g) { return g.output == "json" ? OutputFormat::kJson : OutputFormat::kTable; }
 
 int Finish(const Status& s) { return s ? kExitOk : Report(s.error()); }
+
+// `get --watch`: runs `once` (which prints to stdout) every `interval` and prints its output
+// again whenever it differs from the last; on a terminal the screen is redrawn, elsewhere each
+// new version follows the last after a timestamp line. Ends on the first error (its exit code)
+// or Ctrl-C.
+int WatchOutput(const std::function<Status()>& once, std::chrono::seconds interval) {
+  const bool tty = isatty(STDOUT_FILENO) == 1;
+  std::string last;
+  bool first = true;
+  for (;;) {
+    std::ostringstream captured;
+    std::streambuf* real = std::cout.rdbuf(captured.rdbuf());
+    const Status s = once();
+    std::cout.rdbuf(real);
+    if (!s) return Report(s.error());
+    if (first || captured.str() != last) {
+      if (tty) std::cout << "\033[H\033[2J";
+      if (!first || tty) std::cout << (tty ? "" : "\n") << "-- " << Rfc3339Now() << " (every " << interval.count() << "s; Ctrl-C ends)\n";
+      std::cout << captured.str() << std::flush;
+      last = captured.str();
+      first = false;
+    }
+    std::this_thread::sleep_for(interval);
+  }
+}
 
 // `edgectl bundle selftest`: the expected outputs come from the scalar tier, the reference
 // every other tier is tested against; each faster tier this CPU has must then reproduce them
@@ -420,14 +449,30 @@ int main(int argc, char** argv) {
                                          "only refused calls, whatever their code (audit)");
   refused->excludes(get->get_option("--result"));
   get->add_option("--limit", get_filters.limit, "newest entries to show (audit)")->check(CLI::Range(1, 1000));
+  bool watch = false;
+  std::string watch_interval = "2s";
+  get->add_flag("-w,--watch", watch, "keep asking; print the list again each time it changes (Ctrl-C ends)");
+  get->add_option("--interval", watch_interval, "how often --watch asks, e.g. 2s, 1m")->capture_default_str();
   get->callback([&] {
     action = [&] {
-      if (what == "rollouts") {
-        auto ctx = ContextOf(g);
-        return ctx ? Finish(GetRollouts(*ctx, Format(g) == OutputFormat::kJson, false)) : Report(ctx.error());
+      auto interval = ParseDurationSeconds(watch_interval);
+      if (!interval) {
+        std::cerr << "edgectl: --interval: " << interval.error().message << "\n";
+        return kExitUsage;
       }
-      auto c = Client(g);
-      return c ? Finish((*c)->Get(what, get_filters, Format(g))) : Report(c.error());
+      std::unique_ptr<OperatorClient> client;
+      auto once = [&]() -> Status {
+        if (what == "rollouts") {
+          EDGE_ASSIGN_OR_RETURN(auto ctx, ContextOf(g));
+          return GetRollouts(ctx, Format(g) == OutputFormat::kJson, false);
+        }
+        if (!client) {
+          EDGE_ASSIGN_OR_RETURN(client, Client(g));
+        }
+        return client->Get(what, get_filters, Format(g));
+      };
+      if (!watch) return Finish(once());
+      return WatchOutput(once, std::chrono::seconds(*interval));
     };
   });
   std::string device_id;

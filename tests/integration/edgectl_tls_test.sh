@@ -129,4 +129,16 @@ took=$((($(date +%s%N) - start) / 1000000))
 kill "$silent" 2>/dev/null
 [ "$took" -lt $((5000 * LF_TS)) ] || lf_die "edgectl took $took ms to give up on a 500 ms connect timeout"
 ok "gave up after $took ms"
+
+step "get --watch prints the list again when it changes"
+as good get sites --watch --interval 1s >"$LF_DIR/watch.out" 2>&1 &
+watcher=$!
+lf_wait_for 10 grep -q "^SITE " "$LF_DIR/watch.out" || lf_die "no first list: $(cat "$LF_DIR/watch.out")"
+as good create site plant-42 2>/dev/null || lf_die "create site"
+lf_wait_for 10 grep -q "^plant-42 " "$LF_DIR/watch.out" || lf_die "the new site never showed: $(cat "$LF_DIR/watch.out")"
+kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
+[ "$(grep -c "^SITE " "$LF_DIR/watch.out")" = 2 ] || lf_die "expected the list twice (before and after), got: $(cat "$LF_DIR/watch.out")"
+grep -q "^-- .*(every 1s; Ctrl-C ends)$" "$LF_DIR/watch.out" || lf_die "no timestamp line before the new list: $(cat "$LF_DIR/watch.out")"
+expect_fail 2 "bad duration" as good get sites --watch --interval 0s
+ok "two lists, the second with plant-42"
 echo "PASS"
