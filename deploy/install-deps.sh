@@ -23,7 +23,7 @@ PACKAGES=(
   prometheus-cpp-dev  # /metrics on the controller and the agent (EDGE_METRICS)
   libonnx-dev libonnx-testdata  # libonnx-testdata: tests/conformance (ONNX backend tests)
   clang-14 libclang-rt-14-dev  # tests/fuzz: libFuzzer and the sanitizer runtimes
-  python3  # integration tests read JSON with it
+  python3 python3-yaml  # integration tests read JSON (and edgectl's -o yaml) with it
   curl  # tests/integration/metrics_test.sh scrapes /metrics
   file systemd  # tests/packaging: CPack's dpkg-shlibdeps step needs file; systemd-analyze verify
 )

@@ -152,7 +152,14 @@ int main(int argc, char** argv) {
                  "context's connect_timeout_ms, else 10000")
       ->envname("EDGECTL_CONNECT_TIMEOUT_MS")
       ->check(CLI::Range(tls::kMinConnectTimeout.count(), tls::kMaxConnectTimeout.count()));
-  app.add_option("-o,--output", g.output, "output format")->check(CLI::IsMember({"table", "json"}));
+  // yaml is JSON's data written as YAML: every command that prints JSON prints YAML instead
+  // (output.h), so the commands see "json".
+  app.add_option("-o,--output", g.output, "output format: table, json or yaml")
+      ->check(CLI::IsMember({"table", "json", "yaml"}))
+      ->transform([](std::string v) {
+        SetYamlOutput(v == "yaml");
+        return v == "yaml" ? std::string("json") : v;
+      });
   int exit_code = kExitOk;
   std::function<int()> action;
 

@@ -1,6 +1,9 @@
 #include "controller/edgectl/output.h"
 
+#include <strings.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -47,11 +50,84 @@ std::string FormatJson(const nlohmann::json& value) {
   return value.dump(2, ' ', true, nlohmann::json::error_handler_t::replace);
 }
 
+namespace {
+
+bool yaml_output = false;
+
+std::string YamlScalar(const nlohmann::json& v) {
+  // JSON's literals and double-quoted strings (ASCII, \uXXXX escapes) are YAML's too.
+  return v.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+}
+
+std::string YamlKey(const std::string& key) {
+  static const char* const kReserved[] = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"};
+  bool plain = !key.empty() && (std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_');
+  for (char c : key) plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+  for (const char* r : kReserved) plain = plain && strcasecmp(key.c_str(), r) != 0;
+  return plain ? key : YamlScalar(nlohmann::json(key));
+}
+
+bool Nested(const nlohmann::json& v) { return (v.is_object() || v.is_array()) && !v.empty(); }
+
+// Block style; `indent` is the column of this value's keys or dashes.
+void Yaml(const nlohmann::json& v, size_t indent, std::string& out) {
+  const std::string pad(indent, ' ');
+  if (v.is_object() && !v.empty()) {
+    bool first = true;
+    for (const auto& [key, item] : v.items()) {
+      if (!first) out += pad;
+      first = false;
+      out += YamlKey(key) + ":";
+      if (Nested(item)) {
+        out += "\n" + std::string(indent + 2, ' ');
+        Yaml(item, indent + 2, out);
+      } else {
+        out += " " + (item.is_object() ? "{}" : item.is_array() ? "[]" : YamlScalar(item)) + "\n";
+      }
+    }
+  } else if (v.is_array() && !v.empty()) {
+    bool first = true;
+    for (const auto& item : v) {
+      if (!first) out += pad;
+      first = false;
+      out += "- ";
+      if (Nested(item)) {
+        Yaml(item, indent + 2, out);
+      } else {
+        out += (item.is_object() ? "{}" : item.is_array() ? "[]" : YamlScalar(item)) + "\n";
+      }
+    }
+  } else {
+    out += (v.is_object() ? "{}" : v.is_array() ? "[]" : YamlScalar(v)) + "\n";
+  }
+}
+
+}  // namespace
+
+void SetYamlOutput(bool yaml) { yaml_output = yaml; }
+
+std::string FormatYaml(const nlohmann::json& value) {
+  std::string out;
+  Yaml(value, 0, out);
+  return out;
+}
+
 std::string FormatJsonLine(const nlohmann::json& value) {
+  if (yaml_output) {  // one document of a YAML stream; the caller ends the line
+    std::string doc = "---\n" + FormatYaml(value);
+    doc.pop_back();
+    return doc;
+  }
   return value.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
 }
 
-void PrintJson(const nlohmann::json& value) { std::cout << FormatJson(value) << std::endl; }
+void PrintJson(const nlohmann::json& value) {
+  if (yaml_output) {
+    std::cout << FormatYaml(value) << std::flush;
+    return;
+  }
+  std::cout << FormatJson(value) << std::endl;
+}
 
 std::string FormatTime(int64_t t) {
   if (t == 0) return "-";

@@ -36,7 +36,11 @@ std::string FormatTable(const std::vector<std::string>& headers, const std::vect
 std::string FormatJson(const nlohmann::json& value);
 // One line, for streams a script reads line by line (JSON Lines).
 std::string FormatJsonLine(const nlohmann::json& value);
+// With -o yaml (SetYamlOutput), PrintJson writes the value as YAML (block style, strings
+// double-quoted, ASCII only) and FormatJsonLine as one document of a YAML stream ("---").
 void PrintJson(const nlohmann::json& value);
+void SetYamlOutput(bool yaml);
+std::string FormatYaml(const nlohmann::json& value);
 std::string FormatTime(int64_t unix_seconds);   // "2026-11-22 04:15:58Z", "-" for 0
 std::string FormatAge(int64_t unix_seconds, int64_t now);  // "12s", "5m", "3h", "-"
 std::string FormatDuration(int64_t seconds);                // "12s", "5m", "3h", "2d"

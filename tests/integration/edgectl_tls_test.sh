@@ -35,6 +35,14 @@ grep -qE "^edgectl +[0-9]+\.[0-9]+\.[0-9]+$" <<<"$out" && grep -qE "^controller 
   lf_die "edgectl version printed: $out"
 as good version -o json | grep -q "\"server\": *{" || lf_die "edgectl version -o json has no server: $(as good version -o json)"
 ok "$(tr '\n' ';' <<<"$out")"
+# -o yaml is the JSON's data: both parse to the same value.
+for cmd in "get sites" "get devices" "config get-contexts" "version"; do
+  # shellcheck disable=SC2086 # the command's words
+  as good $cmd -o json >"$LF_DIR/out.json" && as good $cmd -o yaml >"$LF_DIR/out.yaml" || lf_die "$cmd -o json|yaml failed"
+  python3 -c 'import json, sys, yaml; sys.exit(json.load(open(sys.argv[1])) != yaml.safe_load(open(sys.argv[2])))' \
+    "$LF_DIR/out.json" "$LF_DIR/out.yaml" || lf_die "$cmd: -o yaml differs from -o json: $(cat "$LF_DIR/out.yaml")"
+done
+ok "-o yaml and -o json give the same data (get sites, get devices, config get-contexts, version)"
 
 # Operator certificates with chosen dates, from the PKI's operator CA (openssl ca takes dates).
 mkdir -p "$LF_DIR/ca" && cd "$LF_DIR/ca" || lf_die "ca dir"

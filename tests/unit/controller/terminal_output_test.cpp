@@ -217,3 +217,40 @@ TEST_CASE("FormatJson escapes controls and does not throw on invalid UTF-8", "[e
   CHECK(back["state"] == "\xC2\x9B" "2J\xE2\x80\xAE");
   CHECK(back["detail"] == "\xEF\xBF\xBD\xEF\xBF\xBD ok");
 }
+
+TEST_CASE("FormatYaml writes JSON's data as block YAML, strings quoted and ASCII only", "[edgectl][output]") {
+  const nlohmann::json doc = {
+      {"name", "gw-1"},
+      {"labels", {{"line", "3"}, {"true", "no"}, {"a b", "x"}}},
+      {"models", {{{"name", "kws"}, {"version", "v1"}}, {{"name", "ad"}, {"version", "v2"}}}},
+      {"empty", nlohmann::json::object()},
+      {"none", nlohmann::json::array()},
+      {"n", 3},
+      {"ok", true},
+      {"gone", nullptr},
+      {"evil", "\x1b[2J\nnext: line \xc2\x9b"},
+      {"matrix", {{1, 2}, nlohmann::json::array()}}};
+  CHECK(edge::edgectl::FormatYaml(doc) ==
+        "empty: {}\n"
+        "evil: \"\\u001b[2J\\nnext: line \\u009b\"\n"
+        "gone: null\n"
+        "labels:\n"
+        "  \"a b\": \"x\"\n"
+        "  line: \"3\"\n"
+        "  \"true\": \"no\"\n"
+        "matrix:\n"
+        "  - - 1\n"
+        "    - 2\n"
+        "  - []\n"
+        "models:\n"
+        "  - name: \"kws\"\n"
+        "    version: \"v1\"\n"
+        "  - name: \"ad\"\n"
+        "    version: \"v2\"\n"
+        "\"n\": 3\n"  // y and n are YAML 1.1 booleans
+        "name: \"gw-1\"\n"
+        "none: []\n"
+        "ok: true\n");
+  CHECK(edge::edgectl::FormatYaml(nlohmann::json::array()) == "[]\n");
+  CHECK(edge::edgectl::FormatYaml("x") == "\"x\"\n");
+}
