@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 points=$("$LF_BIN/agent/edge-agent" --list-crash-points 2>/dev/null) ||
-  { echo "SKIP: this build has no crash points (EDGE_CRASH_POINTS=OFF)"; exit 0; }
+  { echo "EDGE-TEST-SKIPPED: this build has no crash points (EDGE_CRASH_POINTS=OFF)"; exit 0; }
 
 one_agent_fleet
 
