@@ -117,7 +117,9 @@ audited=$(lf_edgectl get audit --limit 1000 2>/dev/null | grep -c '[[:space:]]n=
 ok "label n=$n, $audited audit rows"
 
 step "an agent enrolled after the backup is unknown; it re-enrolls with a new token and gets the model"
-grep -q "not enrolled\|UNAUTHENTICATED\|nauthenticated" "$LF_DIR/gw-3.log" || lf_die "gw-3 not refused: $(tail -n 3 "$LF_DIR/gw-3.log")"
+# gw-3 retries on its backoff: its first try at the restored controller may still be ahead.
+lf_wait_for 20 grep -q "not enrolled\|UNAUTHENTICATED\|nauthenticated" "$LF_DIR/gw-3.log" ||
+  lf_die "gw-3 not refused: $(tail -n 3 "$LF_DIR/gw-3.log")"
 lf_kill_agent gw-3
 rm -rf "${LF_DIR:?}/gw-3"
 lf_add_agent gw-3 plant-7
