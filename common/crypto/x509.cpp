@@ -268,8 +268,14 @@ Result<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
   if (pem.size() > kMaxPemBytes) {
     return Fail(ErrorCode::kInvalidArgument, "private key: PEM larger than 64 KiB");
   }
+  if (pem.find("ENCRYPTED") != std::string_view::npos)
+    return Fail(ErrorCode::kInvalidArgument,
+                "private key: it is encrypted (a passphrase-protected PEM); edgefleet needs an unencrypted key file "
+                "protected by its mode (openssl pkey -in KEY -out PLAIN.key)");
   auto bio = MemBio(pem);
-  PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  // No passphrase callback: OpenSSL's default would prompt on the terminal and wait.
+  auto no_passphrase = [](char*, int, int, void*) { return 0; };
+  PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
   if (!key) {
     return Fail(ErrorCode::kInvalidArgument,
                 "private key: not a PEM private key: " + OpenSslError());

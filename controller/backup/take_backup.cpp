@@ -1,5 +1,6 @@
 #include "controller/backup/take_backup.h"
 
+#include <algorithm>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,10 +64,25 @@ Result<BackupResult> TakeBackup(const BackupRequest& request,
   const auto to = std::filesystem::absolute(request.to).lexically_normal();
   if (to.filename().empty() || to == to.root_path())
     return Fail(ErrorCode::kInvalidArgument, "backup directory " + request.to.string() + " has no name");
+  // The data dir itself, or a directory holding it, would be deleted by --replace; one inside it
+  // would be a backup that restore deletes.
+  const auto data = std::filesystem::weakly_canonical(std::filesystem::absolute(request.data_dir));
+  const auto target = std::filesystem::weakly_canonical(to);
+  auto within = [](const std::filesystem::path& inner, const std::filesystem::path& outer) {
+    return std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end()).first == outer.end();
+  };
+  if (within(target, data) || within(data, target))
+    return Fail(ErrorCode::kInvalidArgument, "backup directory " + to.string() + " is, holds or lies inside the data dir " +
+                                                 data.string() + "; give a directory elsewhere");
   EDGE_ASSIGN_OR_RETURN(bool to_is_empty, IsMissingOrEmptyDir(to));
   if (!to_is_empty && !request.replace)
     return Fail(ErrorCode::kAlreadyExists,
                 to.string() + " exists and is not empty; give a new directory, or --replace to replace the backup in it");
+  // --replace replaces a backup, nothing else: a directory without a manifest is not one.
+  std::error_code manifest_ec;
+  if (!to_is_empty && !std::filesystem::is_regular_file(to / kManifestFile, manifest_ec))
+    return Fail(ErrorCode::kAlreadyExists, to.string() + " is not empty and holds no " + std::string(kManifestFile) +
+                                               ": --replace only replaces an earlier backup");
   const auto live_db = request.data_dir / kDatabaseFile;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(live_db, ec))

@@ -66,6 +66,11 @@ Status CheckKeyMaterial(const ControllerConfig& c, int64_t now) {
   if (auto chained = crypto::VerifyCertificate(server_pem, ca_pem, now); !chained)
     return Bad(Named("server_cert", c.server_cert) + " is not a valid certificate from " +
                Named("fleet_ca_cert", c.fleet_ca_cert) + ": " + chained.error().message);
+  // A certificate for clients only (a device's, an operator's) chains fine but every client
+  // refuses it as a server's.
+  if (auto info = crypto::ParseCertificate(server_pem); !info || !info->server_auth)
+    return Bad(Named("server_cert", c.server_cert) + " is not a server certificate (no serverAuth in its extended key "
+                                                     "usage): is it a device's or an operator's? (edgectl pki renew-controller makes one)");
   EDGE_ASSIGN_OR_RETURN(auto server_key, ReadKey("server_key", c.server_key));
   EDGE_TRY(CheckPair("server_cert", c.server_cert, server_pem, "server_key", c.server_key, server_key));
   EDGE_TRY(ReadCert("operator_ca_cert", c.operator_ca_cert));

@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "common/core/text.h"
 #include "common/crypto/x509.h"
 
 namespace edge::edgectl {
@@ -149,7 +150,7 @@ std::string NamesOf(const std::string& cert_pem) {
   std::string names;
   for (const auto* list : {&info->dns_sans, &info->ip_sans})
     for (const auto& n : *list) names += (names.empty() ? "" : ", ") + n;
-  return names.empty() ? "no DNS or IP names" : names;
+  return names.empty() ? "no DNS or IP names" : text::TerminalSafe(names);  // the server's words
 }
 
 std::string PemOf(X509* cert) {
@@ -262,7 +263,7 @@ Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFi
     std::unique_ptr<BIO, BioFree> cbio(BIO_new_mem_buf(f.cert_pem.data(), static_cast<int>(f.cert_pem.size())));
     std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr));
     std::unique_ptr<BIO, BioFree> kbio(BIO_new_mem_buf(f.key_pem.data(), static_cast<int>(f.key_pem.size())));
-    std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr));
+    std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(kbio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
     if (!cert || !key || SSL_CTX_use_certificate(ctx.get(), cert.get()) != 1 ||
         SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1)
       return unknown;

@@ -311,8 +311,9 @@ Result<OperatorChannel> ConnectOperatorChannel(const Context& c) {
   const std::string hint = " (is the controller at " + c.controller + " running, and does it accept this operator certificate?)";
   const Connection connection = AwaitConnection(*channel, c.connect_timeout);
   if (connection == Connection::kReady) return OperatorChannel{channel, hint};
-  // gRPC says only "unavailable": retrace the connection to name the step that failed. If the
-  // retrace connects, say what gRPC's attempt ran into.
+  // gRPC says only "unavailable": retrace the connection to name the step that failed (a quick
+  // failure only, so the whole takes about the connect timeout). If the retrace connects, say
+  // what gRPC's attempt ran into.
   const Error fallback =
       connection == Connection::kTimedOut
           ? Error{ErrorCode::kDeadlineExceeded,
@@ -321,6 +322,8 @@ Result<OperatorChannel> ConnectOperatorChannel(const Context& c) {
                       " ms: too short for this link? Setting one up takes TCP, TLS and HTTP/2, about three round trips; "
                       "raise --connect-timeout-ms or the context's connect_timeout_ms"}
           : Error{ErrorCode::kUnavailable, "cannot connect to the controller at " + c.controller + hint};
+  // A timed-out attempt has used the whole budget: say so rather than spend it again.
+  if (connection == Connection::kTimedOut) return Fail(fallback);
   return Fail(DiagnoseOperatorConnection(c.controller, files, c.connect_timeout, fallback));
 }
 

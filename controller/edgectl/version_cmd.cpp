@@ -44,7 +44,9 @@ void RegisterVersionCommand(CLI::App& app, std::function<Result<Context>()> cont
       edge::v1::GetVersionRequest req;
       edge::v1::VersionInfo resp;
       EDGE_TRY(Call(remote, "get version", [&](auto& stub, auto& c) { return stub.GetVersion(&c, req, &resp); }));
-      out["server"] = {{"version", resp.version()}, {"fleet", resp.fleet()}, {"address", ctx.controller}};
+      // The controller's words, printed to a terminal.
+      out["server"] = {{"version", TerminalSafe(resp.version())}, {"fleet", TerminalSafe(resp.fleet())},
+                       {"address", ctx.controller}};
       return Ok();
     }();
     print();

@@ -239,6 +239,26 @@ TEST_CASE("backup refuses a non-empty target unless told to replace it") {
   CHECK(TakeBackup(d.Request("empty")));
 }
 
+TEST_CASE("backup --replace replaces only an earlier backup and never the data dir") {
+  DataDir d;
+  std::filesystem::create_directories(d.root / "precious");
+  std::ofstream(d.root / "precious/thesis.txt") << "years of work";
+  auto request = d.Request("precious");
+  request.replace = true;
+  auto refused = TakeBackup(request);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message, Catch::Contains("holds no backup.json"));
+  CHECK(ReadText(d.root / "precious/thesis.txt") == "years of work");
+  for (const auto& target : {d.data, d.data / "inside", d.root.path()}) {
+    BackupRequest into_data = request;
+    into_data.to = target;
+    auto r = TakeBackup(into_data);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::Contains("is, holds or lies inside the data dir"));
+  }
+  CHECK(std::filesystem::exists(d.data / "controller.db"));
+}
+
 TEST_CASE("backup fails without a trace when a referenced live blob is damaged") {
   DataDir d;
   FlipByte(d.data / "blobs/sha256" / d.digests[0], 10);

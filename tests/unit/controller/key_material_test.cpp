@@ -140,3 +140,21 @@ TEST_CASE("controller key material: missing files and files of the wrong kind na
   c.operator_ca_cert = Write(pki.dir, "key-as-cert.pem", KeyPem(pki.operator_key), 0644);
   ExpectRefused(c, "operator_ca_cert " + c.operator_ca_cert + ": not a certificate");
 }
+
+TEST_CASE("controller key material: a client-only certificate as server_cert is refused") {
+  Pki pki;
+  CertSpec spec;
+  spec.common_name = "gw-1";
+  spec.client_auth = true;
+  pki.config.server_cert =
+      Write(pki.dir, "device.pem", *edge::crypto::IssueCertificate({pki.ca_pem, &pki.ca_key}, pki.server_key, spec), 0644);
+  ExpectRefused(pki.config, "is not a server certificate (no serverAuth");
+}
+
+TEST_CASE("controller key material: an encrypted key is refused at once, never prompted for") {
+  Pki pki;
+  // The PEM header of a passphrase-protected PKCS#8 key: refused before OpenSSL could prompt.
+  pki.config.server_key = Write(pki.dir, "encrypted.key",
+                                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n", 0600);
+  ExpectRefused(pki.config, "it is encrypted");
+}
