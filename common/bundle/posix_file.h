@@ -1,5 +1,5 @@
-// An owned file descriptor and the read/write loops the bundle file code needs (EINTR, short
-// reads and writes). Internal to edge_bundle.
+// An owned file descriptor and the read/write loops (EINTR, short reads and writes) of the
+// bundle file code, also used by the controller's backup copy and edgectl's connection retrace.
 #pragma once
 
 #include <unistd.h>
@@ -36,6 +36,7 @@ class UniqueFd {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
+  int Release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_ = -1;
@@ -69,6 +70,12 @@ inline Status WriteAll(const UniqueFd& fd, const char* data, size_t n, const std
 
 inline Status Fsync(const UniqueFd& fd, const std::filesystem::path& path) {
   if (::fsync(fd.get()) != 0) return Fail(PosixError(ErrorCode::kIo, "fsync failed on", path, errno));
+  return Ok();
+}
+
+// Closes `fd` and reports a failure (a written file's last error can surface only here).
+inline Status Close(UniqueFd& fd, const std::filesystem::path& path) {
+  if (::close(fd.Release()) != 0) return Fail(PosixError(ErrorCode::kIo, "cannot close", path, errno));
   return Ok();
 }
 

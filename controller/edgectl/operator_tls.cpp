@@ -18,7 +18,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "common/bundle/posix_file.h"
 #include "common/core/text.h"
+#include "common/crypto/openssl_handles.h"
 #include "common/crypto/x509.h"
 
 namespace edge::edgectl {
@@ -35,35 +37,12 @@ std::string Date(int64_t unix_seconds) {
   return buf;
 }
 
-struct SslCtxFree {
-  void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
-};
-struct SslFree {
-  void operator()(SSL* p) const { SSL_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using crypto::detail::BioPtr;
+using crypto::detail::Deleter;
+using crypto::detail::PkeyPtr;
+using crypto::detail::X509Ptr;
+using SslCtxPtr = std::unique_ptr<SSL_CTX, Deleter<SSL_CTX_free>>;
+using SslPtr = std::unique_ptr<SSL, Deleter<SSL_free>>;
 
 // Writing to a connection the peer has closed (it refused our certificate) raises SIGPIPE,
 // which would end edgectl without a word: blocked on this thread while the retrace runs, and
@@ -154,7 +133,7 @@ std::string NamesOf(const std::string& cert_pem) {
 }
 
 std::string PemOf(X509* cert) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return {};
   char* data = nullptr;
   const long n = BIO_get_mem_data(bio.get(), &data);
@@ -214,24 +193,24 @@ Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFi
   // TCP: the first address that answers (as gRPC tries them).
   int last_errno = 0;
   bool timed_out = false;
-  std::unique_ptr<Fd> sock;
-  for (addrinfo* a = found; a != nullptr && !sock; a = a->ai_next) {
-    auto fd = std::make_unique<Fd>(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
-    if (fd->get() < 0) {
+  bundle::UniqueFd sock;
+  for (addrinfo* a = found; a != nullptr && !sock.valid(); a = a->ai_next) {
+    bundle::UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
+    if (!fd.valid()) {
       last_errno = errno;
       continue;
     }
-    if (::connect(fd->get(), a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
+    if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
       last_errno = errno;
       continue;
     }
-    if (!WaitFd(fd->get(), POLLOUT, deadline)) {
+    if (!WaitFd(fd.get(), POLLOUT, deadline)) {
       timed_out = true;
       break;
     }
     int err = 0;
     socklen_t len = sizeof err;
-    ::getsockopt(fd->get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
       last_errno = err;
       continue;
@@ -240,7 +219,7 @@ Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFi
   }
   const std::string ms = std::to_string(timeout.count()) + " ms";
   const std::string raise = "; raise --connect-timeout-ms or the context's connect_timeout_ms if the link is slow";
-  if (!sock) {
+  if (!sock.valid()) {
     if (timed_out)
       return {ErrorCode::kDeadlineExceeded, "no TCP connection to the controller at " + address + " within " + ms + raise};
     if (last_errno == ECONNREFUSED)
@@ -252,18 +231,18 @@ Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFi
   // TLS with the context's files, verifying the controller as gRPC does (CA and host name).
   const SigpipeBlocked no_sigpipe;
   ERR_clear_error();
-  std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new(TLS_client_method()));
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return unknown;
   {
-    std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(f.ca_pem.data(), static_cast<int>(f.ca_pem.size())));
+    BioPtr bio(BIO_new_mem_buf(f.ca_pem.data(), static_cast<int>(f.ca_pem.size())));
     while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
       X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), ca);
       X509_free(ca);
     }
-    std::unique_ptr<BIO, BioFree> cbio(BIO_new_mem_buf(f.cert_pem.data(), static_cast<int>(f.cert_pem.size())));
-    std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr));
-    std::unique_ptr<BIO, BioFree> kbio(BIO_new_mem_buf(f.key_pem.data(), static_cast<int>(f.key_pem.size())));
-    std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(kbio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
+    BioPtr cbio(BIO_new_mem_buf(f.cert_pem.data(), static_cast<int>(f.cert_pem.size())));
+    X509Ptr cert(PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr));
+    BioPtr kbio(BIO_new_mem_buf(f.key_pem.data(), static_cast<int>(f.key_pem.size())));
+    PkeyPtr key(PEM_read_bio_PrivateKey(kbio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
     if (!cert || !key || SSL_CTX_use_certificate(ctx.get(), cert.get()) != 1 ||
         SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1)
       return unknown;
@@ -272,7 +251,7 @@ Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFi
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, KeepLeaf);
   static const unsigned char kAlpn[] = {2, 'h', '2'};
   SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn);
-  std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
+  SslPtr ssl(SSL_new(ctx.get()));
   if (!ssl) return unknown;
   std::string leaf_pem;
   SSL_set_app_data(ssl.get(), &leaf_pem);
@@ -281,7 +260,7 @@ Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFi
     X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
     SSL_set_tlsext_host_name(ssl.get(), host.c_str());
   }
-  SSL_set_fd(ssl.get(), sock->get());
+  SSL_set_fd(ssl.get(), sock.get());
 
   // Runs one TLS step to completion or the deadline: 1 done, 0 timed out, -1 failed.
   auto step = [&](auto&& op) {
@@ -290,7 +269,7 @@ Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFi
       if (rc > 0) return 1;
       const int why = SSL_get_error(ssl.get(), rc);
       if (why == SSL_ERROR_WANT_READ || why == SSL_ERROR_WANT_WRITE) {
-        if (!WaitFd(sock->get(), why == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) return 0;
+        if (!WaitFd(sock.get(), why == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) return 0;
         continue;
       }
       return -1;
