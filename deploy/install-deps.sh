@@ -25,6 +25,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev  # tests/fuzz: libFuzzer and the sanitizer runtimes
   python3 python3-yaml  # integration tests read JSON (and edgectl's -o yaml) with it
   curl  # tests/integration/metrics_test.sh scrapes /metrics
+  chromium libnss3-tools  # tests/integration/dashboard_test.sh: the dashboard in headless Chromium with an operator certificate
   file systemd  # tests/packaging: CPack's dpkg-shlibdeps step needs file; systemd-analyze verify
 )
 # The libraries the arm64 build links, as multiarch packages (they install beside the host's).

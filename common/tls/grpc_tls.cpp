@@ -113,7 +113,12 @@ Result<PeerIdentity> PeerIdentityOf(const grpc::ServerContextBase& ctx, std::str
     return Fail(ErrorCode::kUnauthenticated, "no verified client certificate");
   auto pems = auth->FindPropertyValues("x509_pem_cert");
   if (pems.empty()) return Fail(ErrorCode::kUnauthenticated, "no client certificate on the connection");
-  auto info = crypto::ParseCertificate(std::string_view(pems.front().data(), pems.front().size()));
+  return PeerIdentityOfPem(std::string_view(pems.front().data(), pems.front().size()), fleet, kind);
+}
+
+Result<PeerIdentity> PeerIdentityOfPem(std::string_view cert_pem, std::string_view fleet, std::string_view kind) {
+  if (cert_pem.empty()) return Fail(ErrorCode::kUnauthenticated, "no client certificate on the connection");
+  auto info = crypto::ParseCertificate(cert_pem);
   if (!info) return Fail(ErrorCode::kUnauthenticated, "unreadable client certificate: " + info.error().message);
   for (const auto& uri : info->uri_sans) {
     auto id = crypto::ParseSpiffeId(uri);

@@ -68,6 +68,8 @@ struct PeerIdentity {
 // URI SAN. Errors are kUnauthenticated.
 Result<PeerIdentity> PeerIdentityOf(const grpc::ServerContextBase& ctx, std::string_view fleet,
                                     std::string_view kind);
+// The same, from a certificate (PEM) that a TLS endpoint outside gRPC already verified.
+Result<PeerIdentity> PeerIdentityOfPem(std::string_view cert_pem, std::string_view fleet, std::string_view kind);
 
 grpc::Status ToGrpcStatus(const Error& error);
 Error FromGrpcStatus(const grpc::Status& status, std::string_view call);

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 
+#include <google/protobuf/util/json_util.h>
 #include <openssl/rand.h>
 
 #include "common/core/fs.h"
@@ -19,6 +20,7 @@
 #include "controller/api/rollout_driver.h"
 #include "controller/api/rollout_proto.h"
 #include "controller/api/services.h"
+#include "controller/web/dashboard.h"
 #include "edge/v1/admin.grpc.pb.h"
 
 namespace edge::controller {
@@ -286,12 +288,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
                                       pb::ListSitesResponse* resp) override {
     return Authed(call, Role::kViewer, "ListSites", [this, resp](const std::string&) -> Status {
       EDGE_ASSIGN_OR_RETURN(auto sites, ctx_.store->ListSites());
-      for (const auto& s : sites) {
-        auto* o = resp->add_sites();
-        o->set_name(s.name);
-        o->set_created_at(s.created_at);
-        o->set_device_count(s.device_count);
-      }
+      for (const auto& s : sites) FillSite(s, resp->add_sites());
       return Ok();
     });
   }
@@ -696,6 +693,64 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     });
   }
 
+  // The web dashboard (controller/web/dashboard.h): every request, page or data, is authorized
+  // as a viewer's call named "Dashboard", on the strand, within the operator calls' queue limit.
+  void ServeWeb(net::WebRequest request, net::WebRespond respond) {
+    if (!ctx_.operator_work.TryAcquire())
+      return respond(web::Refusal(Error{ErrorCode::kResourceExhausted, "controller busy; the page retries"}));
+    boost::asio::post(ctx_.strand, [this, request = std::move(request), respond = std::move(respond)] {
+      auto peer = tls::PeerIdentityOfPem(request.client_cert_pem, ctx_.config.fleet, "operator");
+      auto actor = Authorize(peer, Role::kViewer, "Dashboard");
+      auto answer = !actor ? web::Refusal(actor.error())
+                           : web::Serve(request.target, [&] { return OverviewJson(peer->id.name); });
+      ctx_.operator_work.Release();
+      respond(std::move(answer));
+    });
+  }
+
+  // edge.v1.FleetOverview as proto3 JSON. Strand only.
+  Result<std::string> OverviewJson(const std::string& operator_name) {
+    constexpr size_t kMaxDevices = 2000;
+    constexpr uint32_t kRollouts = 50, kAudit = 50;
+    pb::FleetOverview o;
+    o.set_fleet(ctx_.config.fleet);
+    o.set_controller_version(kVersion);
+    o.set_operator_(operator_name);
+    EDGE_ASSIGN_OR_RETURN(auto op, ctx_.store->GetOperator(operator_name));
+    if (op) o.set_role(op->role);
+    o.set_now(ctx_.clock.NowUnix());
+    EDGE_ASSIGN_OR_RETURN(auto sites, ctx_.store->ListSites());
+    for (const auto& site : sites) FillSite(site, o.add_sites());
+    EDGE_ASSIGN_OR_RETURN(auto devices, ctx_.store->ListDevices(""));
+    o.set_devices_total(static_cast<uint32_t>(devices.size()));
+    for (size_t i = 0; i < devices.size() && i < kMaxDevices; ++i) {
+      auto* d = o.add_devices();
+      EDGE_TRY(FillDevice(devices[i], d->mutable_device()));
+      EDGE_ASSIGN_OR_RETURN(auto health, ctx_.store->LatestHealth(devices[i].id));
+      if (!health) continue;
+      FillHealth(*health, d->mutable_health());
+      for (auto& m : *d->mutable_health()->mutable_models()) {
+        m.clear_latency_bucket_upper_us();
+        m.clear_latency_counts();
+      }
+    }
+    EDGE_ASSIGN_OR_RETURN(auto versions, ctx_.store->ListVersions());
+    for (const auto& v : versions) FillVersion(v, o.add_models());
+    EDGE_ASSIGN_OR_RETURN(auto rollouts, ctx_.store->ListRollouts(false, kRollouts));
+    for (const auto& r : rollouts) RolloutToProto(r, false, o.add_rollouts());
+    AuditFilter filter;
+    filter.limit = kAudit;
+    EDGE_ASSIGN_OR_RETURN(auto audit, ctx_.store->ListAudit(filter));
+    for (const auto& a : audit) FillAudit(a, o.add_audit());
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;
+    if (auto st = google::protobuf::util::MessageToJsonString(o, &json, options); !st.ok())
+      return Fail(ErrorCode::kInternal, "overview as JSON: " + st.ToString());
+    return json;
+  }
+
   grpc::ServerUnaryReactor* GetVersion(grpc::CallbackServerContext* call, const pb::GetVersionRequest*,
                                        pb::VersionInfo* resp) override {
     return Authed(call, Role::kViewer, "GetVersion", [this, resp](const std::string&) -> Status {
@@ -706,6 +761,12 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   }
 
  private:
+  static void FillSite(const SiteRecord& s, pb::Site* o) {
+    o->set_name(s.name);
+    o->set_created_at(s.created_at);
+    o->set_device_count(s.device_count);
+  }
+
   static Status CheckOperatorName(const std::string& name) {
     if (!crypto::IsValidName(name)) return Fail(ErrorCode::kInvalidArgument, "operator name must match [A-Za-z0-9._-]{1,64}");
     return Ok();
@@ -751,8 +812,13 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> MakeOperatorService(ControllerContext& ctx) {
-  return std::make_unique<OperatorServiceImpl>(ctx);
+std::unique_ptr<grpc::Service> MakeOperatorService(ControllerContext& ctx, net::WebHandler* dashboard) {
+  auto service = std::make_unique<OperatorServiceImpl>(ctx);
+  if (dashboard)
+    *dashboard = [impl = service.get()](net::WebRequest request, net::WebRespond respond) {
+      impl->ServeWeb(std::move(request), std::move(respond));
+    };
+  return service;
 }
 
 }  // namespace edge::controller

@@ -7,12 +7,14 @@
 #include <grpcpp/impl/codegen/service_type.h>
 
 #include "controller/api/context.h"
+#include "controller/net/web.h"
 
 namespace edge::controller {
 
 std::unique_ptr<grpc::Service> MakeAgentService(ControllerContext& ctx);
 std::unique_ptr<grpc::Service> MakeEnrollmentService(ControllerContext& ctx);
-std::unique_ptr<grpc::Service> MakeOperatorService(ControllerContext& ctx);
+// With `dashboard`, also the web dashboard's handler (valid while the service lives).
+std::unique_ptr<grpc::Service> MakeOperatorService(ControllerContext& ctx, net::WebHandler* dashboard = nullptr);
 
 // Whether `s` is a blob digest: 64 lower-case hex characters (checked before it becomes a path).
 inline bool IsDigest(const std::string& s) {

@@ -16,7 +16,7 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
                                         "fleet_ca_cert", "fleet_ca_key", "server_cert", "server_key",
                                         "operator_ca_cert", "trust_policy", "release_root_public_key",
                                         "device_cert_ttl_seconds", "log_level", "ports_file", "health_history_samples",
-                                        "initial_admin", "connection_limits", "metrics_listen"},
+                                        "initial_admin", "connection_limits", "metrics_listen", "dashboard"},
                                  "controller config " + path.string());
       !s)
     return Fail(s.error());
@@ -47,6 +47,9 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
   auto samples = GetInt(*obj, "health_history_samples", c.health_history_samples, 1, 10000);
   if (!samples) return wrap(samples.error());
   c.health_history_samples = *samples;
+  auto dashboard = GetBool(*obj, "dashboard", c.dashboard);
+  if (!dashboard) return wrap(dashboard.error());
+  c.dashboard = *dashboard;
   for (auto [key, address] : {std::pair{"agent_listen", &c.agent_listen}, {"enroll_listen", &c.enroll_listen},
                                {"operator_listen", &c.operator_listen}}) {
     if (auto parsed = net::ParseListenAddress(*address); !parsed) return wrap(parsed.error().Wrap(key));

@@ -31,6 +31,9 @@ struct ControllerConfig {
   // Where /metrics is served (docs/operations.md#metrics); empty = off. No authentication:
   // keep it on loopback unless the network in front of it is trusted.
   std::string metrics_listen;
+  // The read-only web dashboard on operator_listen (docs/operations.md#dashboard): browsers
+  // with an operator certificate; gRPC on the same port is unaffected.
+  bool dashboard = true;
   // The connection front's caps and timeouts (`connection_limits` object; docs/operations.md).
   net::ConnectionLimits connection_limits;
 };

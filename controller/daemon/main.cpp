@@ -235,7 +235,9 @@ int Run(const std::string& config_path) {
   std::vector<Listener> listeners;
   listeners.push_back({"agent", net::ListenerKind::kAgent, MakeAgentService(ctx), nullptr, 0, {}});
   listeners.push_back({"enroll", net::ListenerKind::kEnroll, MakeEnrollmentService(ctx), nullptr, 0, {}});
-  listeners.push_back({"operator", net::ListenerKind::kOperator, MakeOperatorService(ctx), nullptr, 0, {}});
+  net::WebHandler dashboard;
+  listeners.push_back({"operator", net::ListenerKind::kOperator,
+                       MakeOperatorService(ctx, config->dashboard ? &dashboard : nullptr), nullptr, 0, {}});
   const std::string addresses[] = {config->agent_listen, config->enroll_listen, config->operator_listen};
   // The server certificate and key are re-read when they change (`edgectl pki
   // renew-controller`): new handshakes get the new certificate, connected agents stay.
@@ -266,7 +268,11 @@ int Run(const std::string& config_path) {
     l.server = std::move(*server);
     std::optional<net::TlsTermination> termination;
     if (terminated) termination = net::TlsTermination{config->server_cert, config->server_key, {}};
-    auto endpoint = front.AddListener(l.kind, addresses[i], static_cast<uint16_t>(l.port), termination);
+    // Browsers on the operator port get the dashboard; gRPC clients are spliced as before.
+    std::optional<net::WebTermination> web;
+    if (l.kind == net::ListenerKind::kOperator && dashboard)
+      web = net::WebTermination{config->server_cert, config->server_key, config->operator_ca_cert, dashboard};
+    auto endpoint = front.AddListener(l.kind, addresses[i], static_cast<uint16_t>(l.port), termination, web);
     if (!endpoint) {
       log::Error("cannot start listener", {{"listener", l.name}, {"error", endpoint.error().message}});
       return ExitCodeFor(endpoint.error());

@@ -16,9 +16,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <openssl/pem.h>
 
 #include "common/core/log.h"
 #include "controller/net/admission.h"
+#include "controller/net/client_hello.h"
 #include "controller/net/tally.h"
 
 namespace edge::controller::net {
@@ -39,22 +43,35 @@ std::string NumericAddress(const asio::ip::address& a) {
   return a.to_string();
 }
 
-// ALPN: gRPC clients offer "h2" and insist on it.
-int SelectH2(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in, unsigned int in_len, void*) {
-  static const unsigned char kH2[] = {2, 'h', '2'};
+// ALPN: gRPC clients offer "h2" and insist on it; the web side speaks only HTTP/1.1. `arg`
+// is the wire-format protocol the listener selects (kH2 or kHttp11).
+const unsigned char kH2[] = {2, 'h', '2'};
+const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in, unsigned int in_len,
+               void* arg) {
+  const auto* wanted = static_cast<const unsigned char*>(arg);
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, out_len, kH2, sizeof kH2, in, in_len) != OPENSSL_NPN_NEGOTIATED)
+  if (SSL_select_next_proto(&selected, out_len, wanted, wanted[0] + 1u, in, in_len) != OPENSSL_NPN_NEGOTIATED)
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   *out = selected;
   return SSL_TLSEXT_ERR_OK;
 }
+
+// What a TLS context the front terminates with is made of.
+struct TlsFiles {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // set: a client certificate that verifies against it is required
+  const unsigned char* alpn = kH2;
+};
 
 // The SSL context of a TLS-terminated listener. Rebuilt when the certificate or key file
 // changes (checked at most once a second, on the front's thread); a pair that does not load
 // keeps the previous context serving and is logged.
 class TlsContext {
  public:
-  explicit TlsContext(TlsTermination files) : files_(std::move(files)) {}
+  explicit TlsContext(TlsFiles files) : files_(std::move(files)) {}
 
   Status Load() {
     EDGE_ASSIGN_OR_RETURN(current_, Build());
@@ -82,9 +99,6 @@ class TlsContext {
     return current_;
   }
 
-  const H2GuardLimits& guard() const { return files_.guard; }
-  std::chrono::milliseconds idle_timeout() const { return std::chrono::milliseconds(files_.idle_timeout_ms); }
-
  private:
   static std::filesystem::file_time_type MTime(const std::string& path) {
     std::error_code ec;
@@ -104,11 +118,27 @@ class TlsContext {
     if (ec) return Fail(ErrorCode::kBadConfig, "server key " + files_.key_file + ": " + ec.message());
     if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
       return Fail(ErrorCode::kBadConfig, "server key " + files_.key_file + " does not match " + files_.cert_file);
-    SSL_CTX_set_alpn_select_cb(ctx->native_handle(), SelectH2, nullptr);
+    if (!files_.client_ca_file.empty()) {
+      ctx->load_verify_file(files_.client_ca_file, ec);
+      if (ec) return Fail(ErrorCode::kBadConfig, "client CA " + files_.client_ca_file + ": " + ec.message());
+      // Named in the CertificateRequest, so that a browser offers only certificates from it.
+      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(files_.client_ca_file.c_str());
+      if (names == nullptr) return Fail(ErrorCode::kBadConfig, "client CA " + files_.client_ca_file + ": no certificate");
+      SSL_CTX_set_client_CA_list(ctx->native_handle(), names);
+      ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+      // No resumption: every connection verifies the client certificate again (an expired or
+      // replaced one is not carried on by a ticket). The context id is what OpenSSL needs to
+      // refuse a resumption attempt cleanly instead of failing the handshake.
+      static const unsigned char kContextId[] = "edgefleet-web";
+      SSL_CTX_set_session_id_context(ctx->native_handle(), kContextId, sizeof kContextId - 1);
+      SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_OFF);
+      SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
+    }
+    SSL_CTX_set_alpn_select_cb(ctx->native_handle(), SelectAlpn, const_cast<unsigned char*>(files_.alpn));
     return ctx;
   }
 
-  TlsTermination files_;
+  TlsFiles files_;
   std::shared_ptr<asio::ssl::context> current_;
   std::filesystem::file_time_type cert_time_{}, key_time_{};
   std::chrono::steady_clock::time_point last_check_{};
@@ -117,6 +147,37 @@ class TlsContext {
 // Read buffer of a TLS-terminated connection: OpenSSL needs one posted for every read, so it
 // is small (these listeners carry enrollments, a few KiB each).
 constexpr size_t kTlsReadBytes = 4096;
+
+// The verified client certificate of a terminated TLS connection, as PEM ("" if none).
+std::string PeerCertificatePem(SSL* ssl) {
+  std::unique_ptr<X509, decltype(&X509_free)> cert(SSL_get1_peer_certificate(ssl), X509_free);
+  if (!cert) return {};
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+  if (!bio || PEM_write_bio_X509(bio.get(), cert.get()) != 1) return {};
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio.get(), &data);
+  return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
+}
+
+// Lets a web handler answer from any thread while the front may be stopping: posts to the
+// front's loop only while it exists.
+class LoopPoster {
+ public:
+  explicit LoopPoster(asio::io_context& io) : io_(&io) {}
+  template <typename F>
+  void Post(F f) {
+    std::lock_guard lock(mu_);
+    if (io_) asio::post(*io_, std::move(f));
+  }
+  void Detach() {
+    std::lock_guard lock(mu_);
+    io_ = nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  asio::io_context* io_;
+};
 
 }  // namespace
 
@@ -150,11 +211,16 @@ struct ConnectionFront::Impl {
     asio::steady_timer retry;
     std::string last_accept_error;
     std::shared_ptr<TlsContext> tls;  // set: the front terminates TLS and guards HTTP/2
+    H2GuardLimits guard;
+    std::chrono::milliseconds tls_idle{0};
+    std::shared_ptr<TlsContext> web_tls;  // set: HTTP/1.1 clients are served by web.handler
+    WebTermination web;
   };
   class Connection;
 
   explicit Impl(const ConnectionLimits& l)
-      : limits(l), admission(l), tally(kLogPeriod), tick(io), last_sweep(std::chrono::steady_clock::now()) {}
+      : limits(l), admission(l), tally(kLogPeriod), tick(io), last_sweep(std::chrono::steady_clock::now()),
+        poster(std::make_shared<LoopPoster>(io)) {}
 
   void Accept(Listener& l);
   void OnAccepted(Listener& l, tcp::socket socket);
@@ -174,6 +240,7 @@ struct ConnectionFront::Impl {
   Instant last_sweep;
   std::thread thread;
   std::atomic<bool> stopped{false};
+  std::shared_ptr<LoopPoster> poster;  // web handlers' answers come back through it
 
   std::mutex probes_mu;  // any thread
   std::set<std::pair<std::string, uint16_t>> probes;
@@ -200,9 +267,10 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
       ++c.front_.timed_out;
       c.Close(true);
     });
+    if (listener_.web_tls) return ReadHello();
     if (!listener_.tls) return WaitFirstBytes();
     // The handshake, then the first bytes in clear, must come within the same deadline.
-    guard_.emplace(listener_.tls->guard());
+    guard_.emplace(listener_.guard);
     ssl_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(client_, *listener_.tls->Current());
     ssl_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](const error_code& ec) {
       if (self->closed_) return;
@@ -326,7 +394,7 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
   }
 
   std::chrono::steady_clock::duration IdleLimit() const {
-    if (listener_.tls) return listener_.tls->idle_timeout();
+    if (listener_.tls) return listener_.tls_idle;
     return std::chrono::seconds(front_.limits.idle_timeout_seconds);
   }
 
@@ -391,6 +459,128 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
     if (ec) Close();
   }
 
+  // --- Listeners with a web side: the ClientHello decides (client_hello.h). ---
+
+  void ReadHello() {
+    client_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+      if (self->closed_) return;
+      if (ec) return self->Close();
+      char chunk[4096];
+      error_code rec;
+      const size_t n = self->client_.read_some(asio::buffer(chunk), rec);
+      if (rec == asio::error::would_block || rec == asio::error::try_again) return self->ReadHello();
+      if (rec) return self->Close();
+      self->hello_.append(chunk, n);
+      switch (ClassifyClientHello(self->hello_)) {
+        case HelloVerdict::kIncomplete: return self->ReadHello();
+        case HelloVerdict::kHttp1: return self->StartWeb();
+        case HelloVerdict::kOther: return self->SpliceHello();
+      }
+    });
+  }
+
+  // Not a browser: on to gRPC with what was read so far as the first chunk.
+  void SpliceHello() {
+    const size_t n = hello_.size();
+    buffers_[kUp].reset(new char[n]);
+    std::copy(hello_.begin(), hello_.end(), buffers_[kUp].get());
+    std::string().swap(hello_);
+    ConnectUpstream(n);
+  }
+
+  struct WebState {
+    boost::beast::flat_buffer buffer{kMaxRequestHeaderBytes + 1024};
+    std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser;
+    boost::beast::http::response<boost::beast::http::string_body> response;
+    std::string client_cert_pem;
+    int served = 0;
+  };
+
+  std::chrono::milliseconds WebTimeout() const { return std::chrono::milliseconds(listener_.web.request_timeout_ms); }
+
+  void WebTimedOut(const char* what) {
+    front_.tally.Count(listener_.kind, what);
+    ++front_.timed_out;
+    Close(true);
+  }
+
+  void StartWeb() {
+    web_ = std::make_unique<WebState>();
+    ssl_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(client_, *listener_.web_tls->Current());
+    ArmTimer(WebTimeout(), [](Connection& c) { c.WebTimedOut("web_timeout"); });
+    ssl_->async_handshake(asio::ssl::stream_base::server, asio::buffer(hello_),
+                          [self = shared_from_this()](const error_code& ec, size_t) {
+                            if (self->closed_) return;
+                            std::string().swap(self->hello_);
+                            if (ec) {
+                              // No certificate, or one the operator CA did not issue.
+                              self->front_.tally.Count(self->listener_.kind, "web_tls_refused");
+                              log::Debug("front: web client refused in the TLS handshake",
+                                         {{"client", self->address_.ToString()}, {"error", ec.message()}});
+                              // Not reset: the alert must reach the browser, which then names
+                              // the problem (ERR_BAD_SSL_CLIENT_AUTH_CERT).
+                              return self->Close();
+                            }
+                            self->web_->client_cert_pem = PeerCertificatePem(self->ssl_->native_handle());
+                            self->ReadRequest(self->WebTimeout());
+                          });
+  }
+
+  void ReadRequest(std::chrono::milliseconds within) {
+    namespace http = boost::beast::http;
+    ArmTimer(within, [](Connection& c) { c.WebTimedOut("web_timeout"); });
+    web_->parser.emplace();
+    web_->parser->header_limit(static_cast<uint32_t>(kMaxRequestHeaderBytes));
+    web_->parser->body_limit(0);
+    http::async_read(*ssl_, web_->buffer, *web_->parser, [self = shared_from_this()](const error_code& ec, size_t) {
+      if (self->closed_) return;
+      if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+        return self->Close();
+      if (ec) return self->AnswerWeb({400, "text/plain; charset=utf-8", "bad request: " + ec.message() + "\n"}, false);
+      const auto& request = self->web_->parser->get();
+      if (request.method() != http::verb::get)
+        return self->AnswerWeb({405, "text/plain; charset=utf-8", "the dashboard is read-only: GET only\n"}, false);
+      if (request.target().size() > kMaxTargetBytes)
+        return self->AnswerWeb({414, "text/plain; charset=utf-8", "request target too long\n"}, false);
+      self->ArmTimer(self->WebTimeout(), [](Connection& c) { c.WebTimedOut("web_handler_timeout"); });
+      WebRequest web_request{"GET", std::string(request.target()), self->web_->client_cert_pem, self->address_};
+      std::weak_ptr<Connection> weak = self;
+      self->listener_.web.handler(std::move(web_request), [weak, poster = self->front_.poster](WebResponse response) {
+        poster->Post([weak, response = std::move(response)]() mutable {
+          if (auto c = weak.lock(); c && !c->closed_) c->AnswerWeb(std::move(response), true);
+        });
+      });
+    });
+  }
+
+  // Writes `answer`; keeps the connection for the next request when both sides want to.
+  void AnswerWeb(WebResponse answer, bool may_keep_alive) {
+    namespace http = boost::beast::http;
+    const bool keep_alive = may_keep_alive && web_->parser && web_->parser->is_done() &&
+                            web_->parser->get().keep_alive() &&
+                            ++web_->served < listener_.web.max_requests_per_connection;
+    auto& r = web_->response;
+    r = {};
+    r.version(11);
+    r.result(static_cast<unsigned>(answer.status));
+    r.set(http::field::content_type, answer.content_type);
+    r.set(http::field::cache_control, "no-store");
+    r.set("Content-Security-Policy", kContentSecurityPolicy);
+    r.set("X-Content-Type-Options", "nosniff");
+    r.set("X-Frame-Options", "DENY");
+    r.set("Referrer-Policy", "no-referrer");
+    r.set("Cross-Origin-Resource-Policy", "same-origin");
+    r.body() = std::move(answer.body);
+    r.keep_alive(keep_alive);
+    r.prepare_payload();
+    ArmTimer(WebTimeout(), [](Connection& c) { c.WebTimedOut("web_write_timeout"); });
+    http::async_write(*ssl_, r, [self = shared_from_this(), keep_alive](const error_code& ec, size_t) {
+      if (self->closed_) return;
+      if (ec || !keep_alive) return self->Close();
+      self->ReadRequest(std::chrono::milliseconds(self->listener_.web.idle_timeout_ms));
+    });
+  }
+
   Impl& front_;
   Listener& listener_;
   tcp::socket client_;
@@ -406,6 +596,8 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
   // TLS-terminated listeners only; after client_, which it refers to.
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> ssl_;
   std::optional<H2Guard> guard_;
+  std::string hello_;                 // web-enabled listeners: the ClientHello read so far
+  std::unique_ptr<WebState> web_;     // set once the client is a browser
 };
 
 void ConnectionFront::Impl::Accept(Listener& l) {
@@ -492,12 +684,21 @@ ConnectionFront::ConnectionFront(const ConnectionLimits& limits) : impl_(std::ma
 ConnectionFront::~ConnectionFront() { Stop(); }
 
 Result<ListenEndpoint> ConnectionFront::AddListener(ListenerKind kind, const std::string& public_address,
-                                                    uint16_t internal_port, const std::optional<TlsTermination>& tls) {
+                                                    uint16_t internal_port, const std::optional<TlsTermination>& tls,
+                                                    const std::optional<WebTermination>& web) {
   EDGE_ASSIGN_OR_RETURN(auto wanted, ParseListenAddress(public_address));
+  if (tls && web) return Fail(ErrorCode::kInternal, "a listener cannot both terminate gRPC's TLS and serve the web");
   auto l = std::make_unique<Impl::Listener>(impl_->io, kind);
   if (tls) {
-    l->tls = std::make_shared<TlsContext>(*tls);
+    l->tls = std::make_shared<TlsContext>(TlsFiles{tls->cert_file, tls->key_file, {}, kH2});
     EDGE_TRY(l->tls->Load());
+    l->guard = tls->guard;
+    l->tls_idle = std::chrono::milliseconds(tls->idle_timeout_ms);
+  }
+  if (web) {
+    l->web_tls = std::make_shared<TlsContext>(TlsFiles{web->cert_file, web->key_file, web->client_ca_file, kHttp11});
+    EDGE_TRY(l->web_tls->Load());
+    l->web = *web;
   }
   const tcp::endpoint endpoint(asio::ip::make_address(wanted.address), wanted.port);
   l->upstream = tcp::endpoint(asio::ip::address_v4::loopback(), internal_port);
@@ -556,6 +757,7 @@ void ConnectionFront::Stop() {
   } else {
     impl_->CloseAll();
   }
+  impl_->poster->Detach();
 }
 
 const PeerDirectory& ConnectionFront::peers() const { return impl_->peers; }

@@ -21,6 +21,7 @@
 #include "controller/net/h2_guard.h"
 #include "controller/net/limits.h"
 #include "controller/net/peer_directory.h"
+#include "controller/net/web.h"
 
 namespace edge::controller::net {
 
@@ -67,8 +68,11 @@ class ConnectionFront {
   // Binds `public_address` and splices what it accepts to 127.0.0.1:`internal_port`. Returns
   // the bound public endpoint (its real port when the address asked for 0). Before Start().
   // With `tls`, the front terminates TLS and guards HTTP/2 (errors: kBadConfig naming the file).
+  // With `web`, clients that offer HTTP/1.1 are served by the front (web.h); the others are
+  // spliced with their TLS intact.
   Result<ListenEndpoint> AddListener(ListenerKind kind, const std::string& public_address, uint16_t internal_port,
-                                     const std::optional<TlsTermination>& tls = std::nullopt);
+                                     const std::optional<TlsTermination>& tls = std::nullopt,
+                                     const std::optional<WebTermination>& web = std::nullopt);
 
   void Start();  // starts the I/O thread
   // Closes the public ports; connections already spliced go on (gRPC drains them).

@@ -2,6 +2,7 @@
 // OUTDIR (tests/fuzz/run.sh calls it before every campaign). Seeds are made here rather than
 // committed: the signed ones depend on the fixed keys in fuzz_support.h, and a real bundle
 // file is binary. The zoo models and the example configs are copied by run.sh.
+#include <openssl/ssl.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -146,6 +147,28 @@ void ConfigSeeds() {
 
 }  // namespace
 
+// ClientHellos as OpenSSL writes them: a browser's ALPN (h2, http/1.1), gRPC's, none.
+void ClientHelloSeeds() {
+  const std::pair<const char*, std::string> offers[] = {{"browser", std::string("\x02h2\x08http/1.1", 12)},
+                                                        {"grpc", std::string("\x08grpc-exp\x02h2", 12)},
+                                                        {"no_alpn", ""}};
+  for (const auto& [name, alpn] : offers) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL* ssl = SSL_new(ctx);
+    if (!alpn.empty())
+      SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(alpn.data()), static_cast<unsigned>(alpn.size()));
+    BIO* out = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl, BIO_new(BIO_s_mem()), out);
+    SSL_set_connect_state(ssl);
+    SSL_do_handshake(ssl);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(out, &data);
+    if (n > 0) Write("client_hello", name, std::string(data, static_cast<size_t>(n)));
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: fuzz_make_seeds OUTDIR | --keys\n");
@@ -157,6 +180,7 @@ int main(int argc, char** argv) {
     BundleFileSeeds();
     HealthReportSeeds();
     ConfigSeeds();
+    ClientHelloSeeds();
     return 0;
   }
   // The fixed keys' ids and public keys: tests/fuzz/json.dict lists the same strings.

@@ -14,7 +14,7 @@ cd "$root"
 seconds="${1:-5}"
 [[ "$seconds" =~ ^[0-9]+$ && "$seconds" -gt 0 ]] || { echo "usage: $0 [SECONDS]" >&2; exit 2; }
 jobs="${EDGE_FUZZ_JOBS:-$(nproc)}"
-targets=(${EDGE_FUZZ_TARGETS:-envelope manifest trust_policy json_depth config bundle_file health_report onnx_load selector})
+targets=(${EDGE_FUZZ_TARGETS:-envelope manifest trust_policy json_depth config bundle_file health_report onnx_load selector client_hello})
 
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 # UBSan findings come with a stack (libFuzzer prints one for ASan and signals itself).

@@ -1,0 +1,20 @@
+# edge_embed_files(target ns FILES...): compiles each file's bytes into `target` as
+#   namespace ns { std::span<const edge::EmbeddedFile> EmbeddedFiles(); }
+# (name = the file name without directories). The files are re-read when they change.
+function(edge_embed_files target ns)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${target}_files.cpp)
+  set(body "")
+  foreach(f ${ARGN})
+    get_filename_component(name ${f} NAME)
+    file(READ ${CMAKE_CURRENT_SOURCE_DIR}/${f} text)
+    string(FIND "${text}" ")edgefile\"" clash)
+    if(NOT clash EQUAL -1)
+      message(FATAL_ERROR "${f} contains the raw-string delimiter )edgefile\"")
+    endif()
+    string(APPEND body "  {\"${name}\", R\"edgefile(${text})edgefile\"},\n")
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${f})
+  endforeach()
+  file(WRITE ${out}.in "// Generated from ${ARGN}. Do not edit.\n#include <span>\n#include \"common/core/embedded_file.h\"\nnamespace ${ns} {\nstatic const edge::EmbeddedFile kFiles[] = {\n${body}};\nstd::span<const edge::EmbeddedFile> EmbeddedFiles() { return kFiles; }\n}\n")
+  configure_file(${out}.in ${out} COPYONLY)
+  target_sources(${target} PRIVATE ${out})
+endfunction()
