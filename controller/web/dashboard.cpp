@@ -35,7 +35,7 @@ net::WebResponse Serve(std::string_view target, const OverviewJson& overview) {
     return {200, "application/json", std::move(*json)};
   }
   if (path == "/" || path == "/index.html") path = "/index.html";
-  if (path.size() > 1 && path.find('/', 1) == std::string_view::npos) {
+  if (path.size() > 1 && path[0] == '/' && path.find('/', 1) == std::string_view::npos) {
     if (const auto* f = Find(path.substr(1)))
       return {200, std::string(ContentType(f->name)), std::string(f->content)};
   }
