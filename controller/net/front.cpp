@@ -517,8 +517,8 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
                               self->front_.tally.Count(self->listener_.kind, "web_tls_refused");
                               log::Debug("front: web client refused in the TLS handshake",
                                          {{"client", self->address_.ToString()}, {"error", ec.message()}});
-                              // Not reset: the alert must reach the browser, which then names
-                              // the problem (ERR_BAD_SSL_CLIENT_AUTH_CERT).
+                              // Not reset: an alert already written may then reach the browser,
+                              // which names the problem (ERR_BAD_SSL_CLIENT_AUTH_CERT).
                               return self->Close();
                             }
                             self->web_->client_cert_pem = PeerCertificatePem(self->ssl_->native_handle());

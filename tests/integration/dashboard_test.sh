@@ -90,7 +90,7 @@ step "gRPC on the same port is unaffected"
 lf_edgectl get devices >/dev/null 2>&1 || lf_die "edgectl on the dashboard's port"
 ok "edgectl get devices"
 
-# --- A real browser, driven over the DevTools protocol (browser_driver.js). ---
+# --- A real browser, driven over the DevTools protocol (browser_driver.py). ---
 # browser_home DIR [CERT KEY]: an NSS database trusting the fleet CA (and holding the operator's
 # certificate and key), and a profile that picks that certificate for the controller's origin
 # without asking (the content setting an operator's "remember this choice" would store).
@@ -110,10 +110,10 @@ JSON
 }
 browser_home "$LF_DIR/browser" "$P/operators/admin.pem" "$P/operators/admin.key"
 browser_home "$LF_DIR/nocert"
-# browser HOME ARGS...: one page of $URL/ (browser_driver.js flags).
+# browser HOME ARGS...: one page of $URL/ (browser_driver.py flags).
 browser() {
   local home=$1; shift
-  node --experimental-websocket "$here/browser_driver.js" --chromium "$CHROMIUM" --home "$home" --url "$URL/" \
+  python3 "$here/browser_driver.py" --chromium "$CHROMIUM" --home "$home" --url "$URL/" \
     --timeout $((60 * LF_TS)) "$@" 2>>"$LF_DIR/chromium.log"
 }
 LIVE='document.getElementById("status").dataset.state === "live"'
