@@ -213,19 +213,12 @@ TEST_CASE("Store: a site is deleted only once nothing uses it, and its dead toke
   REQUIRE(f.store->RevokeToken("hash-unused-toke", "operator/admin", "", kT0));
   // A live rollout that names it would take any device that joins it.
   f.Version("3.0", 3);
-  rollout::Rollout r;
-  r.model = "detector";
-  r.version = "3.0";
-  r.target.sites = {"plant-7"};
-  r.strategy = rollout::AllAtOnce();
-  r.created_by = "operator/admin";
-  auto created = f.store->CreateRollout(r, kT0);
-  REQUIRE(created);
+  const auto created = f.SiteRollout("plant-7", "3.0", "operator/admin", kT0);
   auto targeted = f.store->DeleteSite("plant-7", "operator/admin", "", kT0);
   REQUIRE_FALSE(targeted);
-  CHECK_THAT(targeted.error().message, Catch::Contains("edgectl rollout abort " + std::to_string(created->id)));
+  CHECK_THAT(targeted.error().message, Catch::Contains("edgectl rollout abort " + std::to_string(created.id)));
   rollout::Step abort;
-  abort.rollout = *created;
+  abort.rollout = created;
   abort.rollout.state = rollout::State::kAborted;
   abort.changed = true;
   REQUIRE(f.store->SaveRolloutStep(abort, "", "", kT0));
