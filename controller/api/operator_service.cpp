@@ -284,6 +284,20 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     });
   }
 
+  grpc::ServerUnaryReactor* DeleteSite(grpc::CallbackServerContext* call, const pb::DeleteSiteRequest* req,
+                                       pb::DeleteSiteResponse* resp) override {
+    return Authed(call, Role::kAdmin, "DeleteSite", [this, req, resp](const std::string& actor) -> Status {
+      EDGE_TRY(CheckLabel("site name", req->name()));
+      EDGE_TRY(CheckReason(req->reason()));
+      EDGE_ASSIGN_OR_RETURN(auto deleted, ctx_.store->DeleteSite(req->name(), actor, req->reason(), ctx_.clock.NowUnix()));
+      resp->mutable_site()->set_name(deleted.site.name);
+      resp->mutable_site()->set_created_at(deleted.site.created_at);
+      for (const auto& t : deleted.removed_tokens) resp->add_removed_tokens(t);
+      log::Info("site deleted", {{"site", deleted.site.name}, {"operator", actor}, {"tokens_removed", deleted.removed_tokens.size()}});
+      return Ok();
+    });
+  }
+
   grpc::ServerUnaryReactor* ListSites(grpc::CallbackServerContext* call, const pb::ListSitesRequest*,
                                       pb::ListSitesResponse* resp) override {
     return Authed(call, Role::kViewer, "ListSites", [this, resp](const std::string&) -> Status {
@@ -616,7 +630,8 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     return Authed(call, Role::kAdmin, "RevokeToken", [this, req, resp](const std::string& actor) -> Status {
       if (req->id().size() != 16 || !IsDigest(req->id() + std::string(48, '0')))
         return Fail(ErrorCode::kInvalidArgument, "token id must be 16 lower-case hex digits (see: edgectl token list)");
-      EDGE_ASSIGN_OR_RETURN(auto t, ctx_.store->RevokeToken(req->id(), actor, ctx_.clock.NowUnix()));
+      EDGE_TRY(CheckReason(req->reason()));
+      EDGE_ASSIGN_OR_RETURN(auto t, ctx_.store->RevokeToken(req->id(), actor, req->reason(), ctx_.clock.NowUnix()));
       FillToken(t, resp);
       return Ok();
     });

@@ -163,9 +163,27 @@ Result<std::string> SignBundle(const std::filesystem::path& dir, const std::file
   return key_id;
 }
 
+namespace {
+
+// A directory without a signature: refused like any signature failure (exit 77), since no agent
+// installs it (docs/cli.md, "Exit codes").
+Error UnsignedBundle(const std::filesystem::path& dir) {
+  return {ErrorCode::kPermissionDenied, "bundle " + dir.string() +
+                                            " is unsigned, and an agent refuses unsigned bundles: sign it first "
+                                            "(edgectl bundle sign " + dir.string() + " --key KEY)"};
+}
+
+bool HasEnvelope(const std::filesystem::path& dir) {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::symlink_status(dir / "envelope.json", ec));
+}
+
+}  // namespace
+
 Result<std::pair<std::string, bundle::Manifest>> ReadSignedBundle(const std::filesystem::path& dir) {
+  if (!HasEnvelope(dir)) return Fail(UnsignedBundle(dir));
   auto text = fs::ReadFile(dir / "envelope.json", bundle::kMaxEnvelopeBytes);
-  if (!text) return Fail(text.error().Wrap("bundle is not signed (run: edgectl bundle sign " + dir.string() + " --key KEY)"));
+  if (!text) return Fail(text.error());
   EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(*text));
   EDGE_ASSIGN_OR_RETURN(auto manifest, bundle::ParseManifest(envelope.payload));
   return std::pair{*text, manifest};
@@ -196,6 +214,7 @@ Result<VerifiedBundle> VerifyBundle(const std::filesystem::path& bundle, const s
     EDGE_TRY(PreflightVerified(manifest, scratch.path()));
     return VerifiedBundle{manifest, reader.envelope_bytes(), policy};
   }
+  if (!HasEnvelope(bundle)) return Fail(UnsignedBundle(bundle));
   EDGE_ASSIGN_OR_RETURN(auto text, fs::ReadFile(bundle / "envelope.json", bundle::kMaxEnvelopeBytes));
   EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(text));
   EDGE_ASSIGN_OR_RETURN(auto manifest, bundle::VerifyManifest(envelope, policy, now));
@@ -218,16 +237,10 @@ Result<VerifiedBundle> VerifyBundle(const std::filesystem::path& bundle, const s
 }
 
 Result<ExportedBundle> ExportBundle(const std::filesystem::path& dir, const std::filesystem::path& out) {
-  const auto unsigned_bundle = [&] {
-    return Fail(ErrorCode::kPermissionDenied, "bundle " + dir.string() +
-                                                  " is unsigned, and an agent refuses unsigned bundles: sign it first "
-                                                  "(edgectl bundle sign " + dir.string() + " --key KEY)");
-  };
-  if (!std::filesystem::exists(dir / "envelope.json")) return unsigned_bundle();
   EDGE_ASSIGN_OR_RETURN(auto signed_bundle, ReadSignedBundle(dir));
   auto& [envelope_bytes, manifest] = signed_bundle;
   EDGE_ASSIGN_OR_RETURN(auto envelope, bundle::ParseEnvelope(envelope_bytes));
-  if (envelope.signatures.empty()) return unsigned_bundle();
+  if (envelope.signatures.empty()) return Fail(UnsignedBundle(dir));
   auto written = bundle::WriteBundleFile(envelope_bytes, manifest,
                                          [&](const std::string& digest) { return dir / "blobs" / digest; }, out);
   if (!written) return Fail(written.error().Wrap("exporting " + dir.string() + " to " + out.string()));

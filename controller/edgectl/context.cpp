@@ -6,6 +6,7 @@
 
 #include "common/core/config.h"
 #include "common/core/fs.h"
+#include "controller/edgectl/controller_address.h"
 
 namespace edge::edgectl {
 
@@ -41,6 +42,8 @@ Result<Context> LoadContext(const std::filesystem::path& file, const std::string
     return Ok();
   };
   EDGE_ASSIGN_OR_RETURN(c.controller, config::GetString(*it, "controller"));
+  if (auto address = ParseControllerAddress(c.controller); !address)
+    return bad("context '" + name + "': " + address.error().message);
   EDGE_TRY(path("ca", c.ca));
   EDGE_TRY(path("cert", c.cert));
   EDGE_TRY(path("key", c.key));

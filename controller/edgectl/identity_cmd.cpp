@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "common/tls/grpc_tls.h"
+#include "controller/edgectl/device_selection.h"
 #include "controller/edgectl/exit_codes.h"
 #include "controller/edgectl/output.h"
 #include "controller/edgectl/operator_call.h"
@@ -35,13 +36,69 @@ nlohmann::json TokenJson(const pb::TokenInfo& t) {
 
 }  // namespace
 
+Result<nlohmann::json> RevokeDeviceById(const Remote& r, const std::string& id, const std::string& reason, bool json) {
+  pb::RevokeDeviceRequest req;
+  req.set_id(id);
+  req.set_reason(reason);
+  pb::Device resp;
+  EDGE_TRY(Call(r, "revoke device " + id, [&](auto& stub, auto& ctx) { return stub.RevokeDevice(&ctx, req, &resp); }));
+  if (!json)
+    WriteLine(std::cerr, "device " + resp.id() + " revoked: its certificate is denied and its stream ended; to free its name: "
+                         "edgectl delete device " + resp.id());
+  return nlohmann::json{{"id", resp.id()}, {"site", resp.site()}, {"revoked", true}};
+}
+
+Result<nlohmann::json> DecommissionDeviceById(const Remote& r, const std::string& id, const std::string& reason, bool json) {
+  pb::DecommissionDeviceRequest req;
+  req.set_id(id);
+  req.set_reason(reason);
+  pb::DecommissionDeviceResponse resp;
+  EDGE_TRY(Call(r, "decommission device " + id,
+                [&](auto& stub, auto& ctx) { return stub.DecommissionDevice(&ctx, req, &resp); }));
+  if (!json)
+    WriteLine(std::cerr, "device " + resp.id() + " decommissioned from site " + resp.site() + "; " +
+                             std::to_string(resp.denied_serials_size()) +
+                             " certificate serial(s) stay denied; a replacement can enroll as " + resp.id() +
+                             " with a new token");
+  return nlohmann::json{{"id", resp.id()}, {"site", resp.site()},
+                        {"denied_serials", std::vector<std::string>(resp.denied_serials().begin(), resp.denied_serials().end())}};
+}
+
+Result<nlohmann::json> RevokeTokenById(const Remote& r, const std::string& id, const std::string& reason, bool json) {
+  pb::RevokeTokenRequest req;
+  req.set_id(id);
+  req.set_reason(reason);
+  pb::TokenInfo resp;
+  EDGE_TRY(Call(r, "revoke token " + id, [&](auto& stub, auto& ctx) { return stub.RevokeToken(&ctx, req, &resp); }));
+  if (!json) WriteLine(std::cerr, "token " + resp.id() + " for site " + resp.site() + " revoked");
+  return TokenJson(resp);
+}
+
+Result<nlohmann::json> RevokeOperatorByName(const Remote& r, const std::string& name, const std::string& reason, bool json) {
+  pb::RevokeOperatorRequest req;
+  req.set_name(name);
+  req.set_reason(reason);
+  pb::Operator resp;
+  EDGE_TRY(Call(r, "revoke operator " + name, [&](auto& stub, auto& ctx) { return stub.RevokeOperator(&ctx, req, &resp); }));
+  if (!json) PrintOperator(resp, false, "revoked");
+  return OperatorJson(resp);
+}
+
+Status PrintResult(const Result<nlohmann::json>& result, bool json) {
+  if (!result) return Fail(result.error());
+  if (json) PrintJson(*result);
+  return Ok();
+}
+
+int ExitCode(const Status& s) { return s ? kExitOk : Report(s.error()); }
+
 void RegisterIdentityCommands(CLI::App& app, CLI::App& token_group, std::function<Result<Context>()> context,
                               const std::string& output_format, int& exit_code) {
   // The callbacks hold `commands` and `a`; CLI::App keeps them until edgectl exits.
   auto commands = std::make_shared<Commands>(Commands{std::move(context), output_format, exit_code});
   struct Args {
-    std::string id, name, role, reason, site;
-    bool all = false;
+    std::string id, name, role, reason, site, selector;
+    bool all = false, yes = false;
   };
   auto a = std::make_shared<Args>();
   const auto roles = CLI::IsMember({"viewer", "deployer", "admin"});
@@ -50,31 +107,23 @@ void RegisterIdentityCommands(CLI::App& app, CLI::App& token_group, std::functio
   auto* revoke = app.add_subcommand("revoke", "revoke a device or an operator (admin)")->require_subcommand(1);
   auto* r_device = revoke->add_subcommand(
       "device", "deny the device's certificate on every listener, end its stream now, block its renewal");
-  r_device->add_option("id", a->id, "device id")->required();
+  r_device->add_option("id", a->id, "device id");
+  r_device->add_option("-l,--selector", a->selector, "every device whose labels match, e.g. line=3 (needs --yes)");
+  r_device->add_flag("--yes", a->yes, "with -l: revoke every matching device (without it: list them, change nothing)");
   r_device->add_option("--reason", a->reason, "why, for the audit log");
-  On(commands, r_device, [a](const Remote& r, bool json) -> Status {
-    pb::RevokeDeviceRequest req;
-    req.set_id(a->id);
-    req.set_reason(a->reason);
-    pb::Device resp;
-    EDGE_TRY(Call(r, "revoke device", [&](auto& stub, auto& ctx) { return stub.RevokeDevice(&ctx, req, &resp); }));
-    if (json) PrintJson({{"id", resp.id()}, {"site", resp.site()}, {"revoked", true}});
-    else WriteLine(std::cerr, "device " + resp.id() + " revoked: its certificate is denied and its stream ended; to free its name: "
-                              "edgectl decommission device " + resp.id());
-    return Ok();
-  });
+  On(
+      commands, r_device,
+      [a](const Remote& r, bool json) -> int {
+        if (a->selector.empty()) return ExitCode(PrintResult(RevokeDeviceById(r, a->id, a->reason, json), json));
+        return ForEachSelectedDevice(r, a->selector, a->yes, "revoke device", json,
+                                     [&](const std::string& id) { return RevokeDeviceById(r, id, a->reason, json); });
+      },
+      RequireIdOrSelector("revoke device", a->id, a->selector, a->yes));
   auto* r_operator = revoke->add_subcommand("operator", "revoke an operator: every call with its identity is refused");
   r_operator->add_option("name", a->name, "operator name")->required();
   r_operator->add_option("--reason", a->reason, "why, for the audit log");
-  On(commands, r_operator, [a](const Remote& r, bool json) -> Status {
-    pb::RevokeOperatorRequest req;
-    req.set_name(a->name);
-    req.set_reason(a->reason);
-    pb::Operator resp;
-    EDGE_TRY(Call(r, "revoke operator", [&](auto& stub, auto& ctx) { return stub.RevokeOperator(&ctx, req, &resp); }));
-    PrintOperator(resp, json, "revoked");
-    return Ok();
-  });
+  On(commands, r_operator,
+     [a](const Remote& r, bool json) { return PrintResult(RevokeOperatorByName(r, a->name, a->reason, json), json); });
 
   // decommission device
   auto* decommission = app.add_subcommand("decommission", "remove a device for good (admin)")->require_subcommand(1);
@@ -82,23 +131,8 @@ void RegisterIdentityCommands(CLI::App& app, CLI::App& token_group, std::functio
       "device", "revoke the device, remove it and its reports from the inventory; its name is free to enroll again");
   d_device->add_option("id", a->id, "device id")->required();
   d_device->add_option("--reason", a->reason, "why, for the audit log");
-  On(commands, d_device, [a](const Remote& r, bool json) -> Status {
-    pb::DecommissionDeviceRequest req;
-    req.set_id(a->id);
-    req.set_reason(a->reason);
-    pb::DecommissionDeviceResponse resp;
-    EDGE_TRY(Call(r, "decommission device", [&](auto& stub, auto& ctx) { return stub.DecommissionDevice(&ctx, req, &resp); }));
-    if (json) {
-      PrintJson({{"id", resp.id()}, {"site", resp.site()},
-                 {"denied_serials", std::vector<std::string>(resp.denied_serials().begin(), resp.denied_serials().end())}});
-    } else {
-      WriteLine(std::cerr, "device " + resp.id() + " decommissioned from site " + resp.site() + "; " +
-                               std::to_string(resp.denied_serials_size()) +
-                               " certificate serial(s) stay denied; a replacement can enroll as " + resp.id() +
-                               " with a new token");
-    }
-    return Ok();
-  });
+  On(commands, d_device,
+     [a](const Remote& r, bool json) { return PrintResult(DecommissionDeviceById(r, a->id, a->reason, json), json); });
 
   // token list|revoke
   auto* t_list = token_group.add_subcommand("list", "list enrollment tokens (ids only; the tokens are never stored)");
@@ -125,15 +159,9 @@ void RegisterIdentityCommands(CLI::App& app, CLI::App& token_group, std::functio
   });
   auto* t_revoke = token_group.add_subcommand("revoke", "revoke an unused enrollment token");
   t_revoke->add_option("id", a->id, "token id (from token list)")->required();
-  On(commands, t_revoke, [a](const Remote& r, bool json) -> Status {
-    pb::RevokeTokenRequest req;
-    req.set_id(a->id);
-    pb::TokenInfo resp;
-    EDGE_TRY(Call(r, "revoke token", [&](auto& stub, auto& ctx) { return stub.RevokeToken(&ctx, req, &resp); }));
-    if (json) PrintJson(TokenJson(resp));
-    else WriteLine(std::cerr, "token " + resp.id() + " for site " + resp.site() + " revoked");
-    return Ok();
-  });
+  t_revoke->add_option("--reason", a->reason, "why, for the audit log");
+  On(commands, t_revoke,
+     [a](const Remote& r, bool json) { return PrintResult(RevokeTokenById(r, a->id, a->reason, json), json); });
 
   // operator add|list|set-role
   auto* op = app.add_subcommand("operator", "operators and their roles (viewer, deployer, admin)")->require_subcommand(1);

@@ -21,6 +21,8 @@
 #include "controller/edgectl/bundle_dir.h"
 #include "controller/edgectl/bundle_quality.h"
 #include "controller/edgectl/completion.h"
+#include "controller/edgectl/controller_address.h"
+#include "controller/edgectl/delete_cmd.h"
 #include "controller/edgectl/exit_codes.h"
 #include "controller/edgectl/identity_cmd.h"
 #include "controller/edgectl/infer_cmd.h"
@@ -146,7 +148,14 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global flags (-o, --context, ...) may follow the subcommand
   app.add_option("--config", g.config, "edgectl config file (default $EDGECTL_CONFIG or ~/.config/edgectl/config)");
   app.add_option("--context", g.context, "context in the config file (default: current_context)")->envname("EDGECTL_CONTEXT");
-  app.add_option("--controller", g.controller, "override the controller address (host:port)")->envname("EDGECTL_CONTROLLER");
+  app.add_option("--controller", g.controller, "override the controller address (host:port)")
+      ->envname("EDGECTL_CONTROLLER")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            auto address = ParseControllerAddress(v);
+            return address ? std::string() : address.error().message;
+          },
+          "ADDRESS"));
   app.add_option("--connect-timeout-ms", g.connect_timeout_ms,
                  "time one connection to the controller may take to set up (TCP, TLS, HTTP/2); default: the "
                  "context's connect_timeout_ms, else 10000")
@@ -482,20 +491,26 @@ int main(int argc, char** argv) {
       return WatchOutput(once, std::chrono::seconds(*interval));
     };
   });
-  std::string device_id;
+  std::string device_id, describe_selector;
   auto* describe = app.add_subcommand("describe", "show one resource in detail")->require_subcommand(1);
   auto* desc_device = describe->add_subcommand("device", "a device: state, models, certificate, events");
-  desc_device->add_option("id", device_id, "device id")->required();
+  desc_device->add_option("id", device_id, "device id");
+  desc_device->add_option("-l,--selector", describe_selector, "every device whose labels match, e.g. line=3");
   desc_device->callback([&] {
+    if (device_id.empty() == describe_selector.empty())
+      throw CLI::ValidationError("describe device", "give a device ID or -l SELECTOR (one of the two)");
     action = [&] {
       auto c = Client(g);
-      return c ? Finish((*c)->DescribeDevice(device_id, Format(g))) : Report(c.error());
+      if (!c) return Report(c.error());
+      return Finish(device_id.empty() ? (*c)->DescribeDevices(describe_selector, Format(g))
+                                      : (*c)->DescribeDevice(device_id, Format(g)));
     };
   });
 
   // revoke, decommission, token list|revoke, operator: the identity lifecycle (admin).
   RegisterIdentityCommands(app, *token, [&g] { return ContextOf(g); }, g.output, exit_code);
   RegisterVersionCommand(app, [&g] { return ContextOf(g); }, g.output, exit_code);
+  RegisterDeleteCommands(app, [&g] { return ContextOf(g); }, g.output, exit_code);  // delete device|token|operator|site
 
   // completion bash|zsh: made from the command tree as it stands when the command runs.
   std::string shell;

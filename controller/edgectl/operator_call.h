@@ -33,6 +33,15 @@ inline Result<Remote> Dial(const Context& c) {
   return Remote{edge::v1::OperatorService::NewStub(connected.channel), c.controller, connected.unreachable_hint};
 }
 
+// The error for an operator call `what` that failed with `status`, said in the operator's terms:
+// the controller's words made terminal-safe, the likely causes added when it is unreachable.
+// gRPC answers UNIMPLEMENTED, with no message, for a service the listener does not serve: then
+// a GetVersion on `stub` tells a listener that is not the operator endpoint at all (the
+// controller's enrollment port: kUnauthenticated, exit 77, like every other wrong-port case)
+// from a controller that serves operators but lacks this call (an older one: kFailedPrecondition).
+Error OperatorCallError(const grpc::Status& status, std::string_view what, edge::v1::OperatorService::Stub& stub,
+                        const std::string& target, const std::string& unreachable_hint);
+
 // Calls `rpc` with a deadline; errors name the call and, when unreachable, the controller.
 template <typename Rpc>
 Status Call(const Remote& remote, std::string_view what, Rpc rpc, std::chrono::seconds deadline = std::chrono::seconds(15)) {
@@ -40,10 +49,7 @@ Status Call(const Remote& remote, std::string_view what, Rpc rpc, std::chrono::s
   ctx.set_deadline(std::chrono::system_clock::now() + deadline);
   const grpc::Status s = rpc(*remote.stub, ctx);
   if (s.ok()) return Ok();
-  Error e = tls::FromGrpcStatus(s, what);
-  e.message = TerminalSafe(e.message);  // the controller's words, printed to a terminal
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) e.message += remote.unreachable_hint;
-  return Fail(e);
+  return Fail(OperatorCallError(s, what, *remote.stub, remote.target, remote.unreachable_hint));
 }
 
 struct Commands {
@@ -53,10 +59,12 @@ struct Commands {
 };
 
 // Sets `cmd`'s callback to run `body(remote, json)` against the controller; `body` returns a
-// Status, or an exit code (int) when it decides one itself.
+// Status, or an exit code (int) when it decides one itself. `check_usage`, when given, runs
+// first and may throw CLI::ValidationError (exit 2, before any connection is made).
 template <typename Body>
-void On(const std::shared_ptr<Commands>& commands, CLI::App* cmd, Body body) {
-  cmd->callback([commands, body] {
+void On(const std::shared_ptr<Commands>& commands, CLI::App* cmd, Body body, std::function<void()> check_usage = {}) {
+  cmd->callback([commands, body, check_usage] {
+    if (check_usage) check_usage();
     auto ctx = commands->context();
     if (!ctx) {
       commands->exit_code = Report(ctx.error());

@@ -22,6 +22,7 @@
 #include "common/core/text.h"
 #include "common/crypto/openssl_handles.h"
 #include "common/crypto/x509.h"
+#include "controller/edgectl/controller_address.h"
 
 namespace edge::edgectl {
 namespace {
@@ -66,22 +67,6 @@ class SigpipeBlocked {
  private:
   sigset_t pipe_{}, old_{};
 };
-
-// host:port or [v6]:port. False for anything else (a gRPC target with a scheme).
-bool SplitAddress(const std::string& address, std::string& host, std::string& port) {
-  if (!address.empty() && address.front() == '[') {
-    const auto close = address.find(']');
-    if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':') return false;
-    host = address.substr(1, close - 1);
-    port = address.substr(close + 2);
-  } else {
-    const auto colon = address.rfind(':');
-    if (colon == std::string::npos || address.find(':') != colon) return false;
-    host = address.substr(0, colon);
-    port = address.substr(colon + 1);
-  }
-  return !host.empty() && !port.empty() && port.find_first_not_of("0123456789") == std::string::npos;
-}
 
 int MillisLeft(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -178,8 +163,10 @@ Status CheckOperatorKeyMaterial(const OperatorTlsFiles& f, int64_t now) {
 Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFiles& f,
                                  std::chrono::milliseconds timeout, const Error& fallback) {
   const Error& unknown = fallback;
-  std::string host, port;
-  if (!SplitAddress(address, host, port)) return unknown;
+  auto parsed = ParseControllerAddress(address);
+  if (!parsed) return unknown;
+  const std::string& host = parsed->host;
+  const std::string& port = parsed->port;
   const auto deadline = Clock::now() + timeout;
 
   addrinfo hints{};

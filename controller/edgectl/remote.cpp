@@ -14,6 +14,7 @@
 #include "common/tls/grpc_tls.h"
 #include "controller/edgectl/bundle_dir.h"
 #include "controller/edgectl/health_view.h"
+#include "controller/edgectl/operator_call.h"
 #include "controller/edgectl/operator_tls.h"
 #include "edge/v1/admin.grpc.pb.h"
 
@@ -84,15 +85,12 @@ std::string StateCell(const pb::Device& d) {
 
 class GrpcOperatorClient final : public OperatorClient {
  public:
-  GrpcOperatorClient(std::shared_ptr<grpc::Channel> channel, std::string unreachable_hint)
-      : stub_(pb::OperatorService::NewStub(channel)), unreachable_hint_(std::move(unreachable_hint)) {}
+  GrpcOperatorClient(std::shared_ptr<grpc::Channel> channel, std::string target, std::string unreachable_hint)
+      : stub_(pb::OperatorService::NewStub(channel)), target_(std::move(target)), unreachable_hint_(std::move(unreachable_hint)) {}
 
   Status Check(const grpc::Status& s, std::string_view call) {
     if (s.ok()) return Ok();
-    Error e = tls::FromGrpcStatus(s, call);
-    e.message = TerminalSafe(e.message);  // the controller's words, printed to a terminal
-    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) e.message += unreachable_hint_;
-    return Fail(e);
+    return Fail(OperatorCallError(s, call, *stub_, target_, unreachable_hint_));
   }
 
   Status CreateSite(const std::string& name) override {
@@ -254,25 +252,51 @@ class GrpcOperatorClient final : public OperatorClient {
   }
 
   Status DescribeDevice(const std::string& id, OutputFormat format) override {
-    pb::DescribeDeviceRequest req;
-    req.set_id(id);
-    pb::DeviceDetail resp;
-    EDGE_TRY(Check(stub_->DescribeDevice(CallContext().get(), req, &resp), "describe device"));
-    const auto& d = resp.device();
-    if (format == OutputFormat::kJson) {
-      auto j = DeviceJson(d);
-      j["cert_serial"] = resp.cert_serial();
-      j["facts"] = nlohmann::json::parse(resp.facts_json(), nullptr, false);
-      AddHealthJson(resp, j);
-      PrintJson(j);
-      return Ok();
+    EDGE_ASSIGN_OR_RETURN(auto detail, Describe(id));
+    if (format == OutputFormat::kJson) PrintJson(DetailJson(detail));
+    else PrintDeviceDetail(detail, Now(), std::cout);
+    return Ok();
+  }
+
+  Status DescribeDevices(const std::string& selector, OutputFormat format) override {
+    pb::ListDevicesRequest req;
+    req.set_selector(selector);
+    pb::ListDevicesResponse list;
+    EDGE_TRY(Check(stub_->ListDevices(CallContext().get(), req, &list), "list devices"));
+    if (list.devices().empty()) return Fail(ErrorCode::kNotFound, "no device matches -l " + selector);
+    nlohmann::json all = nlohmann::json::array();
+    for (int i = 0; i < list.devices_size(); ++i) {
+      EDGE_ASSIGN_OR_RETURN(auto detail, Describe(list.devices(i).id()));
+      if (format == OutputFormat::kJson) {
+        all.push_back(DetailJson(detail));
+        continue;
+      }
+      if (i > 0) std::cout << "\n";
+      PrintDeviceDetail(detail, Now(), std::cout);
     }
-    PrintDeviceDetail(resp, Now(), std::cout);
+    if (format == OutputFormat::kJson) PrintJson(all);
     return Ok();
   }
 
  private:
+  Result<pb::DeviceDetail> Describe(const std::string& id) {
+    pb::DescribeDeviceRequest req;
+    req.set_id(id);
+    pb::DeviceDetail resp;
+    EDGE_TRY(Check(stub_->DescribeDevice(CallContext().get(), req, &resp), "describe device " + id));
+    return resp;
+  }
+
+  static nlohmann::json DetailJson(const pb::DeviceDetail& detail) {
+    auto j = DeviceJson(detail.device());
+    j["cert_serial"] = detail.cert_serial();
+    j["facts"] = nlohmann::json::parse(detail.facts_json(), nullptr, false);
+    AddHealthJson(detail, j);
+    return j;
+  }
+
   std::unique_ptr<pb::OperatorService::Stub> stub_;
+  std::string target_;
   std::string unreachable_hint_;
 };
 
@@ -294,6 +318,25 @@ Connection AwaitConnection(grpc::Channel& channel, std::chrono::milliseconds con
 }
 
 }  // namespace
+
+Error OperatorCallError(const grpc::Status& s, std::string_view what, pb::OperatorService::Stub& stub,
+                        const std::string& target, const std::string& unreachable_hint) {
+  if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    pb::VersionInfo ignored;
+    const grpc::Status probe = stub.GetVersion(CallContext().get(), pb::GetVersionRequest(), &ignored);
+    if (probe.error_code() == grpc::StatusCode::UNIMPLEMENTED)
+      return {ErrorCode::kUnauthenticated,
+              std::string(what) + ": the listener at " + target +
+                  " is not the controller's operator endpoint (it does not serve the operator API; is this its "
+                  "enrollment port?): use the port of the controller's operator_listen"};
+    return {ErrorCode::kFailedPrecondition, std::string(what) + ": the controller at " + target +
+                                                " does not implement this call (is it older than this edgectl?)"};
+  }
+  Error e = tls::FromGrpcStatus(s, what);
+  e.message = TerminalSafe(e.message);  // the controller's words, printed to a terminal
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) e.message += unreachable_hint;
+  return e;
+}
 
 Result<OperatorChannel> ConnectOperatorChannel(const Context& c) {
   auto read = [](const std::filesystem::path& p, const char* what) -> Result<std::string> {
@@ -329,7 +372,7 @@ Result<OperatorChannel> ConnectOperatorChannel(const Context& c) {
 
 Result<std::unique_ptr<OperatorClient>> OperatorClient::Connect(const Context& c) {
   EDGE_ASSIGN_OR_RETURN(auto connected, ConnectOperatorChannel(c));
-  return std::unique_ptr<OperatorClient>(new GrpcOperatorClient(connected.channel, connected.unreachable_hint));
+  return std::unique_ptr<OperatorClient>(new GrpcOperatorClient(connected.channel, c.controller, connected.unreachable_hint));
 }
 
 Result<int64_t> ParseDurationSeconds(const std::string& text, bool allow_zero) {

@@ -55,6 +55,9 @@ class OperatorClient {
   // `filters` narrows what is listed: site (devices); actor, action, limit (audit).
   virtual Status Get(const std::string& what, const GetFilters& filters, OutputFormat format) = 0;
   virtual Status DescribeDevice(const std::string& id, OutputFormat format) = 0;
+  // Every device `selector` matches, one after the other (a JSON array with -o json); no match
+  // is kNotFound.
+  virtual Status DescribeDevices(const std::string& selector, OutputFormat format) = 0;
 };
 
 // Parses "90", "90s", "15m", "2h", "7d" (at most a year). Zero ("0", "0s", ...) only with

@@ -189,12 +189,11 @@ Status RunShow(const std::string& file, const std::string& root_key, OutputForma
 
 Status CheckCall(const grpc::Status& s, std::string_view call, const Remote& remote) {
   if (s.ok()) return Ok();
-  if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED)
+  Error e = OperatorCallError(s, call, *remote.stub, remote.target, remote.unreachable_hint);
+  if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED && e.code != ErrorCode::kUnauthenticated)
     return Fail(ErrorCode::kFailedPrecondition,
                 std::string(call) + ": the controller at " + remote.target + " does not implement it yet; until it does, "
                 "give the controller the new policy file as its trust_policy and restart it (agents take it from there)");
-  Error e = tls::FromGrpcStatus(s, call);
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) e.message += remote.unreachable_hint;
   return Fail(e);
 }
 

@@ -1,5 +1,6 @@
 // SQLite implementation of the controller store. Writes run in BEGIN IMMEDIATE transactions;
 // every statement with input is prepared and bound.
+#include <algorithm>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -127,6 +128,50 @@ class SqliteStore final : public Store {
     EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT 1 FROM sites WHERE name = ?"));
     st.Bind(1, name);
     return st.Step();
+  }
+
+  Result<DeletedSiteRecord> DeleteSite(const std::string& name, const std::string& actor, const std::string& reason,
+                                       int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    DeletedSiteRecord out;
+    EDGE_ASSIGN_OR_RETURN(auto sites, ListSites());
+    auto site = std::find_if(sites.begin(), sites.end(), [&](const SiteRecord& s) { return s.name == name; });
+    if (site == sites.end()) return Fail(ErrorCode::kNotFound, "site '" + name + "' does not exist");
+    out.site = *site;
+    auto refuse = [&](const std::string& why) -> Result<DeletedSiteRecord> {
+      return Fail(ErrorCode::kFailedPrecondition, "site '" + name + "' is still in use: " + why);
+    };
+    EDGE_ASSIGN_OR_RETURN(auto devices, ListDevices(name));
+    if (!devices.empty())
+      return refuse(std::to_string(devices.size()) + " device(s), e.g. " + devices.front().id +
+                    (devices.front().revoked ? " (revoked)" : "") + "; remove each with: edgectl delete device " +
+                    devices.front().id + " (or -l SELECTOR --yes)");
+    EDGE_ASSIGN_OR_RETURN(auto tokens, ListTokens(name, true, now));
+    for (const auto& t : tokens)
+      if (t.state == "unused")
+        return refuse("enrollment token " + t.id + " is unused and not expired; revoke it with: edgectl delete token " + t.id);
+    EDGE_ASSIGN_OR_RETURN(auto live, LiveRollouts());
+    for (const auto& r : live)
+      if (std::find(r.target.sites.begin(), r.target.sites.end(), name) != r.target.sites.end())
+        return refuse("rollout " + std::to_string(r.id) + " (" + std::string(rollout::Name(r.state)) +
+                      ") targets it and would take any device that joins it; stop it with: edgectl rollout abort " +
+                      std::to_string(r.id));
+    EDGE_ASSIGN_OR_RETURN(auto del_tokens, db_.Prepare("DELETE FROM enrollment_tokens WHERE site = ?"));
+    del_tokens.Bind(1, name);
+    EDGE_TRY(del_tokens.Run());
+    for (const auto& t : tokens) out.removed_tokens.push_back(t.id);
+    EDGE_ASSIGN_OR_RETURN(auto del, db_.Prepare("DELETE FROM sites WHERE name = ?"));
+    del.Bind(1, name);
+    EDGE_TRY(del.Run());
+    std::string detail;
+    if (!out.removed_tokens.empty()) {
+      detail = "tokens_removed=";
+      for (size_t i = 0; i < out.removed_tokens.size(); ++i) detail += (i ? "," : "") + out.removed_tokens[i];
+    }
+    if (!reason.empty()) detail += (detail.empty() ? "" : " ") + std::string("reason=") + reason;
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "site.delete", "site/" + name, detail}));
+    EDGE_TRY(tx.Commit());
+    return out;
   }
 
   Status CreateToken(const TokenRecord& t, const std::string& actor) override {
@@ -323,7 +368,8 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Result<TokenInfoRecord> RevokeToken(const std::string& id, const std::string& actor, int64_t now) override {
+  Result<TokenInfoRecord> RevokeToken(const std::string& id, const std::string& actor, const std::string& reason,
+                                      int64_t now) override {
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
     EDGE_ASSIGN_OR_RETURN(auto tokens, ListTokens("", true, now));
     const TokenInfoRecord* found = nullptr;
@@ -339,7 +385,8 @@ class SqliteStore final : public Store {
         "UPDATE enrollment_tokens SET revoked_at = ?, revoked_by = ? WHERE substr(token_hash, 1, 16) = ?"));
     st.Bind(1, now).Bind(2, actor).Bind(3, id);
     EDGE_TRY(st.Run());
-    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "token.revoke", "site/" + t.site, "token=" + id}));
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "token.revoke", "site/" + t.site,
+                                                    "token=" + id + (reason.empty() ? "" : " reason=" + reason)}));
     EDGE_TRY(tx.Commit());
     t.state = "revoked";
     return t;

@@ -24,6 +24,13 @@ class Store {
   virtual Result<SiteRecord> CreateSite(const std::string& name, const std::string& actor, int64_t now) = 0;
   virtual Result<std::vector<SiteRecord>> ListSites() = 0;
   virtual Result<bool> SiteExists(const std::string& name) = 0;
+  // Removes a site nothing uses, with its audit row: kNotFound for an unknown site;
+  // kFailedPrecondition while it has a device (revoked ones included: decommission them), an
+  // unused unexpired token (revoke it) or a live or reverting rollout that names it (abort it).
+  // The rows of its used, expired and revoked tokens are removed with it (their ids go into the
+  // audit row; the audit log keeps their creation, use and revocation).
+  virtual Result<DeletedSiteRecord> DeleteSite(const std::string& name, const std::string& actor,
+                                               const std::string& reason, int64_t now) = 0;
 
   virtual Status CreateToken(const TokenRecord& token, const std::string& actor) = 0;
   // Atomically consumes an unused, unexpired token and creates the device at the token's site.
@@ -52,7 +59,9 @@ class Store {
   virtual Result<std::optional<DeniedSerialRecord>> FindDeniedSerial(const std::string& serial) = 0;
 
   virtual Result<std::vector<TokenInfoRecord>> ListTokens(const std::string& site_filter, bool all, int64_t now) = 0;
-  virtual Result<TokenInfoRecord> RevokeToken(const std::string& id, const std::string& actor, int64_t now) = 0;
+  // Revoking a revoked token changes nothing and succeeds; a used one is kFailedPrecondition.
+  virtual Result<TokenInfoRecord> RevokeToken(const std::string& id, const std::string& actor, const std::string& reason,
+                                              int64_t now) = 0;
 
   virtual Result<std::optional<OperatorRecord>> GetOperator(const std::string& name) = 0;
   virtual Result<std::vector<OperatorRecord>> ListOperators() = 0;

@@ -36,6 +36,10 @@ class TimedStore final : public Store {
   Result<bool> SiteExists(const std::string& name) override {
     return Timed("site_exists", [&] { return inner_->SiteExists(name); });
   }
+  Result<DeletedSiteRecord> DeleteSite(const std::string& name, const std::string& actor, const std::string& reason,
+                                       int64_t now) override {
+    return Timed("delete_site", [&] { return inner_->DeleteSite(name, actor, reason, now); });
+  }
   Status CreateToken(const TokenRecord& token, const std::string& actor) override {
     return Timed("create_token", [&] { return inner_->CreateToken(token, actor); });
   }
@@ -80,8 +84,8 @@ class TimedStore final : public Store {
     return Timed("list_tokens", [&] { return inner_->ListTokens(site_filter, all, now); });
   }
   Result<TokenInfoRecord> RevokeToken(const std::string& id, const std::string& actor,
-                                      int64_t now) override {
-    return Timed("revoke_token", [&] { return inner_->RevokeToken(id, actor, now); });
+                                      const std::string& reason, int64_t now) override {
+    return Timed("revoke_token", [&] { return inner_->RevokeToken(id, actor, reason, now); });
   }
   Result<std::optional<OperatorRecord>> GetOperator(const std::string& name) override {
     return Timed("get_operator", [&] { return inner_->GetOperator(name); });

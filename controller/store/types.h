@@ -17,6 +17,13 @@ struct SiteRecord {
   uint32_t device_count = 0;
 };
 
+// What DeleteSite removed: the site as it was and the ids of its dead (used, expired or revoked)
+// enrollment tokens, whose rows went with it.
+struct DeletedSiteRecord {
+  SiteRecord site;
+  std::vector<std::string> removed_tokens;
+};
+
 struct DeviceRecord {
   std::string id;
   std::string site;

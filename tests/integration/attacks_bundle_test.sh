@@ -42,7 +42,7 @@ printf '{"payload":"%s","payloadType":"application/vnd.edgefleet.manifest.v1+jso
   "$(base64 -w0 "$d/manifest.json")" >"$d/envelope.json"
 expect_fail 77 "unsigned" lf_edgectl model push "$d"
 rm "$d/envelope.json"
-expect_fail 1 "not signed" lf_edgectl model push "$d"
+expect_fail 77 "is unsigned, and an agent refuses unsigned bundles" lf_edgectl model push "$d"
 
 step "tampered, truncated and over-long blobs are refused at push"
 # A model the controller has never seen (a known blob would not be sent at all).

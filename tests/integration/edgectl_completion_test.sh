@@ -14,7 +14,9 @@ offers() {
     _ "$LF_DIR/edgectl.bash" edgectl "$@"
 }
 step "commands, subcommands and flags at each depth"
-[ "$(offers de | tr '\n' ' ')" = "decommission deploy describe " ] || lf_die "after 'de': $(offers de)"
+[ "$(offers de | tr '\n' ' ')" = "decommission delete deploy describe " ] || lf_die "after 'de': $(offers de)"
+[ "$(offers delete "" | grep -v '^--' | tr '\n' ' ')" = "device operator rollout site token " ] ||
+  lf_die "after 'delete': $(offers delete "")"
 [ "$(offers deploy "" | tr '\n' ' ')" = "model --config --connect-timeout-ms --context --controller --help --output --version " ] ||
   lf_die "after 'deploy': $(offers deploy "")"
 # has LINE TEXT: one of TEXT's lines is LINE (no pipe into grep -q: pipefail and SIGPIPE).
@@ -22,6 +24,9 @@ has() { grep -qx -- "$1" <<<"$2"; }
 has --site "$(offers deploy model --si)" || lf_die "after 'deploy model --si': $(offers deploy model --si)"
 has --selector "$(offers --context x get --s)" || lf_die "global flags before the command: $(offers --context x get --s)"
 has use-context "$(offers config use)" || lf_die "after 'config use': $(offers config use)"
+has --yes "$(offers delete device --y)" || lf_die "after 'delete device --y': $(offers delete device --y)"
+has --selector "$(offers revoke device --se)" || lf_die "after 'revoke device --se': $(offers revoke device --se)"
+has --selector "$(offers describe device --se)" || lf_die "after 'describe device --se': $(offers describe device --se)"
 has bundle "$(offers zzz "")" || lf_die "an unknown word changed the path: $(offers zzz "")"
-ok "de → decommission deploy describe; deploy model --si → --site; config use → use-context"
+ok "de → decommission delete deploy describe; delete → device operator rollout site token; deploy model --si → --site; config use → use-context"
 echo "PASS"

@@ -15,15 +15,7 @@ unset EDGECTL_CONTROLLER
 # ctx NAME KEY=VALUE...: a contexts file $LF_DIR/NAME.json from the PKI's, some keys replaced.
 ctx() {
   local name=$1; shift
-  python3 - "$P/edgectl.json" "$LF_DIR/$name.json" "controller=localhost:$PORT" "$@" <<'PY'
-import json, sys
-config = json.load(open(sys.argv[1]))
-context = config["contexts"][config["current_context"]]
-for kv in sys.argv[3:]:
-    key, value = kv.split("=", 1)
-    context[key] = int(value) if value.isdigit() else value
-json.dump(config, open(sys.argv[2], "w"))
-PY
+  context_file "$name" "controller=localhost:$PORT" "$@"
 }
 as() { local name=$1; shift; EDGECTL_CONFIG="$LF_DIR/$name.json" "$LF_BIN/controller/edgectl" "$@"; }
 
@@ -109,6 +101,14 @@ expect_fail 77 "the controller refused the operator certificate $LF_DIR/ca/fleet
   as other-ca get devices
 ctx by-ip "controller=127.0.0.1:$PORT"
 expect_fail 77 "the controller's certificate does not name '127.0.0.1' (it names localhost)" as by-ip get devices
+# gRPC's target forms are retraced too: the same step is named whatever the spelling.
+for target in "dns:///127.0.0.1:$PORT" "ipv4:127.0.0.1:$PORT"; do
+  ctx by-ip-target "controller=$target"
+  expect_fail 77 "the controller's certificate does not name '127.0.0.1' (it names localhost)" as by-ip-target get devices
+done
+ctx port-out-of-range "controller=localhost:65536"
+expect_fail 78 "context 'demo': controller address 'localhost:65536': port 65536 is outside 1..65535" as port-out-of-range get devices
+expect_fail 2 "--controller: controller address 'localhost:0': port 0 is outside 1..65535" as good --controller localhost:0 get devices
 lf_edgectl pki init --dir "$LF_DIR/other" --fleet other --controller-host localhost >/dev/null 2>&1 || lf_die "other pki"
 ctx wrong-ca "ca=$LF_DIR/other/fleet-ca.pem"
 expect_fail 77 "the controller's certificate at localhost:$PORT does not verify against the context's ca $LF_DIR/other/fleet-ca.pem" \

@@ -92,3 +92,18 @@ mlp_selftest() {
   lf_edgectl bundle selftest --model "$here/../models/zoo/$1.onnx" --input "$LF_DIR/ok.npy" --out "$2" 2>/dev/null ||
     lf_die "bundle selftest $1"
 }
+
+# context_file NAME KEY=VALUE...: a contexts file $LF_DIR/NAME.json made from the PKI's
+# (lf_pki), its current context's keys replaced (a number stays a number); later pairs win.
+context_file() {
+  local name=$1; shift
+  python3 - "$LF_DIR/pki/edgectl.json" "$LF_DIR/$name.json" "$@" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+context = config["contexts"][config["current_context"]]
+for kv in sys.argv[3:]:
+    key, value = kv.split("=", 1)
+    context[key] = int(value) if value.isdigit() else value
+json.dump(config, open(sys.argv[2], "w"))
+PY
+}

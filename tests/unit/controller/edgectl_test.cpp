@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <tuple>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -11,6 +13,7 @@
 #include "common/core/fs.h"
 #include "common/crypto/ed25519.h"
 #include "controller/edgectl/context.h"
+#include "controller/edgectl/controller_address.h"
 #include "controller/edgectl/pki.h"
 #include "controller/edgectl/remote.h"
 #include "core/temp_dir.h"
@@ -104,12 +107,12 @@ TEST_CASE("LoadContext errors are kBadConfig and say what is wrong", "[edgectl][
   SECTION("no current context") { expect(R"({"contexts": {}})", "", "no current_context"); }
   SECTION("unknown context") { expect(R"({"current_context": "x", "contexts": {}})", "", "no context named 'x'"); }
   SECTION("unknown key in a context") {
-    expect(R"({"current_context": "a", "contexts": {"a": {"controller": "c", "ca": "a", "cert": "b", "key": "k",
+    expect(R"({"current_context": "a", "contexts": {"a": {"controller": "c:7445", "ca": "a", "cert": "b", "key": "k",
            "insecure": true}}})",
            "", "unknown key 'insecure'");
   }
   SECTION("missing key in a context") {
-    expect(R"({"current_context": "a", "contexts": {"a": {"controller": "c", "ca": "a", "cert": "b"}}})", "",
+    expect(R"({"current_context": "a", "contexts": {"a": {"controller": "c:7445", "ca": "a", "cert": "b"}}})", "",
            "missing required key 'key'");
   }
   SECTION("wrong type") {
@@ -118,13 +121,19 @@ TEST_CASE("LoadContext errors are kBadConfig and say what is wrong", "[edgectl][
   }
   SECTION("connect timeout out of range, below gRPC's floor or above a minute") {
     for (const char* ms : {"99", "0", "-5", "60001"}) {
-      expect(std::string(R"({"current_context": "a", "contexts": {"a": {"controller": "c", "ca": "a", "cert": "b",
+      expect(std::string(R"({"current_context": "a", "contexts": {"a": {"controller": "c:7445", "ca": "a", "cert": "b",
              "key": "k", "connect_timeout_ms": )") + ms + "}}}",
              "", "context 'a': key 'connect_timeout_ms' = " + std::string(ms) + " is out of range [100, 60000]");
     }
   }
+  SECTION("a controller address gRPC would only report as unavailable") {
+    expect(R"({"current_context": "a", "contexts": {"a": {"controller": "c:70000", "ca": "a", "cert": "b", "key": "k"}}})",
+           "", "context 'a': controller address 'c:70000': port 70000 is outside 1..65535");
+    expect(R"({"current_context": "a", "contexts": {"a": {"controller": "c", "ca": "a", "cert": "b", "key": "k"}}})",
+           "", "context 'a': controller address 'c': no port");
+  }
   SECTION("connect timeout of the wrong type") {
-    expect(R"({"current_context": "a", "contexts": {"a": {"controller": "c", "ca": "a", "cert": "b", "key": "k",
+    expect(R"({"current_context": "a", "contexts": {"a": {"controller": "c:7445", "ca": "a", "cert": "b", "key": "k",
            "connect_timeout_ms": "10s"}}})",
            "", "'connect_timeout_ms' must be an integer");
   }
@@ -134,8 +143,8 @@ TEST_CASE("LoadContext: the connect timeout defaults to the slow-link default an
   TempDir dir;
   const auto file = dir / "config";
   std::ofstream(file) << R"({"current_context": "a",
-    "contexts": {"a": {"controller": "c", "ca": "a", "cert": "b", "key": "k"},
-                 "sat": {"controller": "c", "ca": "a", "cert": "b", "key": "k", "connect_timeout_ms": 30000}}})";
+    "contexts": {"a": {"controller": "c:7445", "ca": "a", "cert": "b", "key": "k"},
+                 "sat": {"controller": "c:7445", "ca": "a", "cert": "b", "key": "k", "connect_timeout_ms": 30000}}})";
   auto plain = LoadContext(file, "a");
   REQUIRE(plain);
   CHECK(plain->connect_timeout == edge::tls::kDefaultConnectTimeout);
@@ -303,4 +312,48 @@ TEST_CASE("edgectl config: contexts are listed and switched without losing the r
   auto missing = edge::edgectl::ListContexts(dir / "none");
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code == ErrorCode::kBadConfig);
+}
+
+TEST_CASE("controller addresses: the gRPC target forms for TCP, with a port from 1 to 65535", "[edgectl][address]") {
+  using edge::edgectl::ParseControllerAddress;
+  const std::vector<std::tuple<std::string, std::string, std::string>> good = {
+      {"ctl.example:7445", "ctl.example", "7445"},
+      {"127.0.0.1:1", "127.0.0.1", "1"},
+      {"[::1]:65535", "::1", "65535"},
+      {"dns:///localhost:7445", "localhost", "7445"},
+      {"dns://10.0.0.53/ctl.example:7445", "ctl.example", "7445"},
+      {"dns:ctl.example:7445", "ctl.example", "7445"},
+      {"ipv4:10.0.0.5:7445", "10.0.0.5", "7445"},
+      {"ipv6:[::1]:7445", "::1", "7445"},
+      {"ctl.example:07445", "ctl.example", "7445"},
+  };
+  for (const auto& [text, host, port] : good) {
+    INFO(text);
+    auto a = ParseControllerAddress(text);
+    REQUIRE(a);
+    CHECK(a->host == host);
+    CHECK(a->port == port);
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"ctl.example:70000", "port 70000 is outside 1..65535"},
+      {"ctl.example:0", "port 0 is outside 1..65535"},
+      {"ctl.example:999999", "must be a number from 1 to 65535"},
+      {"ctl.example", "no port"},
+      {"ctl.example:", "must be a number"},
+      {":7445", "no host"},
+      {"::1:7445", "goes in brackets"},
+      {"[::1:7445", "no ']'"},
+      {"ipv6:::1:7445", "goes in brackets"},
+      {"ipv4:10.0.0.5:1,10.0.0.6:1", "not a list"},
+      {"dns://ctl.example:7445", "no '/' before the host"},
+      {"unix:///run/edge.sock", "does not dial 'unix:'"},
+      {"dns:///localhost:65536", "outside 1..65535"},
+  };
+  for (const auto& [text, why] : bad) {
+    INFO(text);
+    auto a = ParseControllerAddress(text);
+    REQUIRE_FALSE(a);
+    CHECK(a.error().code == edge::ErrorCode::kInvalidArgument);
+    CHECK_THAT(a.error().message, Catch::Contains("'" + text + "'") && Catch::Contains(why));
+  }
 }

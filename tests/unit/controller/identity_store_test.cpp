@@ -104,7 +104,7 @@ TEST_CASE("Store: token errors never name the token's site and revoked tokens ar
   REQUIRE(listed);
   REQUIRE(listed->size() == 2);  // hash-b (unused) and hash-c
   const std::string id_c = std::string("hash-c").substr(0, 16);
-  auto revoked = f.store->RevokeToken(id_c, "operator/admin", kT0 + 1);
+  auto revoked = f.store->RevokeToken(id_c, "operator/admin", "", kT0 + 1);
   REQUIRE(revoked);
   CHECK(revoked->state == "revoked");
   auto refused = f.store->CheckEnrollment("hash-c", "gw-3", kT0 + 2);
@@ -117,10 +117,10 @@ TEST_CASE("Store: token errors never name the token's site and revoked tokens ar
   CHECK(states["gw-2"] == "used");
   CHECK(states["hash-b"] == "expired");
   CHECK(states[id_c] == "revoked");
-  auto used = f.store->RevokeToken("hash-a", "operator/admin", kT0);
+  auto used = f.store->RevokeToken("hash-a", "operator/admin", "", kT0);
   REQUIRE_FALSE(used);
   CHECK_THAT(used.error().message, Catch::Contains("decommission device gw-2"));
-  CHECK(f.store->RevokeToken("0000000000000000", "operator/admin", kT0).error().code == ErrorCode::kNotFound);
+  CHECK(f.store->RevokeToken("0000000000000000", "operator/admin", "", kT0).error().code == ErrorCode::kNotFound);
 }
 
 TEST_CASE("Store: operators have roles, the first admin is bound once, the last admin stays", "[store][identity][roles]") {
@@ -191,4 +191,48 @@ TEST_CASE("Store: a device cannot report more than 64 models", "[store][bounds]"
   REQUIRE_FALSE(more);
   CHECK(more.error().code == ErrorCode::kResourceExhausted);
   CHECK(f.store->DeviceModels("gw-1")->size() == 64);
+}
+
+TEST_CASE("Store: a site is deleted only once nothing uses it, and its dead tokens go with it", "[store][identity][site]") {
+  Fixture f;
+  f.Site("plant-7");
+  CHECK(f.store->DeleteSite("nope", "operator/admin", "", kT0).error().code == ErrorCode::kNotFound);
+  // A device, even revoked, keeps the site.
+  f.Enroll("gw-1", "plant-7");  // uses token hash-gw-1
+  REQUIRE(f.store->RevokeDevice("gw-1", "operator/admin", "", kT0));
+  auto in_use = f.store->DeleteSite("plant-7", "operator/admin", "", kT0);
+  REQUIRE_FALSE(in_use);
+  CHECK(in_use.error().code == ErrorCode::kFailedPrecondition);
+  CHECK_THAT(in_use.error().message, Catch::Contains("gw-1 (revoked)") && Catch::Contains("edgectl delete device gw-1"));
+  REQUIRE(f.store->DecommissionDevice("gw-1", "operator/admin", "", kT0));
+  // An unused token could still enroll a device into it.
+  f.Token("hash-unused-token", "plant-7", 3600);
+  auto token = f.store->DeleteSite("plant-7", "operator/admin", "", kT0);
+  REQUIRE_FALSE(token);
+  CHECK_THAT(token.error().message, Catch::Contains("edgectl delete token hash-unused-toke"));
+  REQUIRE(f.store->RevokeToken("hash-unused-toke", "operator/admin", "", kT0));
+  // A live rollout that names it would take any device that joins it.
+  f.Version("3.0", 3);
+  const auto created = f.SiteRollout("plant-7", "3.0", "operator/admin", kT0);
+  auto targeted = f.store->DeleteSite("plant-7", "operator/admin", "", kT0);
+  REQUIRE_FALSE(targeted);
+  CHECK_THAT(targeted.error().message, Catch::Contains("edgectl rollout abort " + std::to_string(created.id)));
+  rollout::Step abort;
+  abort.rollout = created;
+  abort.rollout.state = rollout::State::kAborted;
+  abort.changed = true;
+  REQUIRE(f.store->SaveRolloutStep(abort, "", "", kT0));
+  CHECK(f.AuditFor("site.delete").empty());  // no refusal wrote a row
+
+  auto deleted = f.store->DeleteSite("plant-7", "operator/admin", "typo", kT0 + 1);
+  REQUIRE(deleted);
+  CHECK(deleted->site.name == "plant-7");
+  CHECK(deleted->removed_tokens == std::vector<std::string>{"hash-gw-1", "hash-unused-toke"});
+  CHECK_FALSE(f.store->SiteExists("plant-7").value());
+  auto audit = f.AuditFor("site.delete");
+  REQUIRE(audit.size() == 1);
+  CHECK(audit[0].detail == "tokens_removed=hash-gw-1,hash-unused-toke reason=typo");
+  // Deleted twice: not found. The name can be created again.
+  CHECK(f.store->DeleteSite("plant-7", "operator/admin", "", kT0 + 2).error().code == ErrorCode::kNotFound);
+  f.Site("plant-7");
 }

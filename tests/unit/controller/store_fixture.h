@@ -91,6 +91,21 @@ struct Fixture {
     return *changed;
   }
 
+  // Stores an all-at-once rollout of `version` of detector whose target is `site` (no devices
+  // taken yet: no planner step).
+  rollout::Rollout SiteRollout(const std::string& site, const std::string& version, const std::string& actor,
+                               int64_t now) {
+    rollout::Rollout r;
+    r.model = "detector";
+    r.version = version;
+    r.target.sites = {site};
+    r.strategy = rollout::AllAtOnce();
+    r.created_by = actor;
+    auto created = store->CreateRollout(r, now);
+    REQUIRE(created);
+    return *created;
+  }
+
   void ReportFloor(const std::string& device, uint64_t floor) {
     ReportedModelRecord m;
     m.model = "detector";

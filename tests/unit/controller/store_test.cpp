@@ -226,13 +226,7 @@ TEST_CASE("Store: audit rows name the actor for site, token and rollout", "[stor
   REQUIRE(f.store->CreateSite("factory-1", "operator/alice", kT0));
   REQUIRE(f.store->CreateToken({"h1", "factory-1", "operator/bob", kT0 + 1, kT0 + 601}, "operator/bob"));
   f.Version("1.0", 1);
-  rollout::Rollout r;
-  r.model = "detector";
-  r.version = "1.0";
-  r.target.sites = {"factory-1"};
-  r.strategy = rollout::AllAtOnce();
-  r.created_by = "operator/carol";
-  REQUIRE(f.store->CreateRollout(r, kT0 + 2));
+  f.SiteRollout("factory-1", "1.0", "operator/carol", kT0 + 2);
 
   auto site = f.AuditFor("site.create");
   REQUIRE(site.size() == 1);

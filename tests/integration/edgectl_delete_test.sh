@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# `edgectl delete` (device, token, operator, site) against a running fleet, and -l selectors on
+# describe, revoke and delete device: what each removes or retires, its audit row, -o json and
+# -o yaml, "not found" (exit 1) and --ignore-not-found, the site that cannot go while something
+# uses it, and mass actions by selector that list what they would hit and need --yes.
+source "$(dirname "$0")/lib.sh"
+
+E="$LF_BIN/controller/edgectl"
+lf_pki
+lf_start_controller
+"$E" create site plant-7 2>/dev/null || lf_die "create site"
+for gw in gw-1 gw-2 gw-3; do lf_add_agent "$gw" plant-7; done
+lf_wait_for 30 all_online 3 || lf_die "agents not online"
+"$E" label device gw-1 line=3 >/dev/null 2>&1 && "$E" label device gw-2 line=3 >/dev/null 2>&1 &&
+  "$E" label device gw-3 line=4 >/dev/null 2>&1 || lf_die "label devices"
+
+# jq_py EXPR: evaluates a Python expression on the JSON read from stdin (as `j`).
+jq_py() { python3 -c "import json, sys; j = json.load(sys.stdin); print($1)"; }
+audit_rows() {  # ACTION → the audit rows of that action, one "target detail" per line
+  "$E" get audit --action "$1" -o json | jq_py "'\n'.join(a['target'] + ' ' + a['detail'] for a in j)"
+}
+
+step "describe device -l: every matching device"
+ids=$("$E" describe device -l line=3 -o json | jq_py "','.join(d['id'] for d in j)")
+[ "$ids" = "gw-1,gw-2" ] || lf_die "describe device -l line=3 -o json gave: $ids"
+out=$("$E" describe device -l line=3) || lf_die "describe device -l line=3"
+[ "$(grep -c '^Device: ' <<<"$out")" = 2 ] || [ "$(grep -c 'gw-[12]' <<<"$out")" -ge 2 ] || lf_die "describe -l table: $out"
+expect_fail 1 "no device matches -l line=9" "$E" describe device -l line=9
+ok "gw-1 and gw-2"
+
+step "a mass action by selector lists what it would hit and needs --yes"
+expect_fail 2 "revoke device: -l line=3 matches 2 device(s): gw-1 (plant-7), gw-2 (plant-7)" "$E" revoke device -l line=3
+expect_fail 2 "needs --yes" "$E" delete device -l line=3 --reason test
+[ -z "$(audit_rows device.revoke)$(audit_rows device.decommission)" ] || lf_die "a refused mass action changed something"
+lf_wait_for 5 all_online 3 || lf_die "a device went offline after a refused mass action"
+expect_fail 1 "no device matches -l line=9: nothing to delete device" "$E" delete device -l line=9 --yes
+expect_fail 1 "label value .* may only have" "$E" delete device -l "line=a b" --yes
+ok "nothing changed without --yes"
+
+step "revoke device -l --yes revokes each, -o json lists them"
+revoked=$("$E" revoke device -l line=3 --yes --reason "line 3 stolen" -o json) || lf_die "revoke -l --yes: $revoked"
+[ "$(jq_py "','.join(d['id'] for d in j if d['revoked'])" <<<"$revoked")" = "gw-1,gw-2" ] || lf_die "revoke -o json: $revoked"
+rows=$(audit_rows device.revoke)
+[ "$(grep -c 'reason=line 3 stolen' <<<"$rows")" = 2 ] || lf_die "device.revoke audit rows: $rows"
+lf_wait_for 10 all_online 1 || lf_die "the revoked devices are still online"
+ok "gw-1 and gw-2 revoked, two audit rows"
+
+step "delete device: decommission, one by id or several by selector"
+deleted=$("$E" delete device -l line=3 --yes --reason "line 3 retired" -o yaml) || lf_die "delete -l --yes: $deleted"
+grep -q '^- ' <<<"$deleted" && grep -q 'id: "gw-1"' <<<"$deleted" && grep -q 'id: "gw-2"' <<<"$deleted" ||
+  lf_die "delete device -l -o yaml: $deleted"
+rows=$(audit_rows device.decommission)
+[ "$(grep -c 'reason=line 3 retired' <<<"$rows")" = 2 ] || lf_die "device.decommission audit rows: $rows"
+expect_fail 1 "no device named 'gw-1'" "$E" delete device gw-1
+out=$("$E" delete device gw-1 --ignore-not-found 2>&1) || lf_die "--ignore-not-found exited $?: $out"
+expect_contains "ignored: --ignore-not-found" "$out"
+ok "gw-1 and gw-2 decommissioned; deleting again: not found, or 0 with --ignore-not-found"
+
+step "delete site: refused while anything uses it, then removed with its dead tokens"
+expect_fail 1 "site 'plant-7' is still in use: 1 device(s), e.g. gw-3; remove each with: edgectl delete device gw-3" \
+  "$E" delete site plant-7
+one=$("$E" delete device gw-3 -o json) || lf_die "delete device gw-3"
+[ "$(jq_py "j['id'] + ' ' + j['site'] + ' ' + str(len(j['denied_serials']))" <<<"$one")" = "gw-3 plant-7 1" ] ||
+  lf_die "delete device -o json: $one"
+token=$("$E" token create --site plant-7 2>/dev/null) || lf_die "token create"
+id=$("$E" token list --site plant-7 -o json | jq_py "j[0]['id']")
+expect_fail 1 "enrollment token $id is unused and not expired; revoke it with: edgectl delete token $id" "$E" delete site plant-7
+out=$("$E" delete token "$id" --reason "not needed" -o json) || lf_die "delete token: $out"
+[ "$(jq_py "j['state']" <<<"$out")" = revoked ] || lf_die "delete token -o json: $out"
+"$E" delete token "$id" >/dev/null 2>&1 || lf_die "deleting a revoked token again is not idempotent"
+expect_contains "token=$id reason=not needed" "$(audit_rows token.revoke)"
+site=$("$E" delete site plant-7 --reason "plant closed" -o json) || lf_die "delete site: $site"
+[ "$(jq_py "j['name'] + ' ' + str(len(j['removed_tokens']))" <<<"$site")" = "plant-7 4" ] || lf_die "delete site -o json: $site"
+expect_contains "site/plant-7 tokens_removed=" "$(audit_rows site.delete)"
+expect_contains "reason=plant closed" "$(audit_rows site.delete)"
+expect_fail 1 "site 'plant-7' does not exist" "$E" delete site plant-7
+"$E" delete site plant-7 --ignore-not-found >/dev/null 2>&1 || lf_die "delete site --ignore-not-found"
+[ "$("$E" get sites -o json | jq_py "len(j)")" = 0 ] || lf_die "the site is still listed"
+ok "plant-7 gone with its 4 token records, one audit row"
+
+step "delete operator: revoked, and refused from then on"
+"$E" pki operator --dir "$LF_DIR/pki" --fleet "$LF_FLEET" bob 2>/dev/null || lf_die "pki operator bob"
+"$E" operator add bob --role deployer 2>/dev/null || lf_die "operator add bob"
+out=$("$E" delete operator bob --reason "left" -o json) || lf_die "delete operator: $out"
+[ "$(jq_py "str(j['revoked'])" <<<"$out")" = True ] || lf_die "delete operator -o json: $out"
+"$E" delete operator bob >/dev/null 2>&1 || lf_die "deleting a revoked operator again is not idempotent"
+expect_contains "operator/bob serial=- reason=left" "$(audit_rows operator.revoke)"
+expect_fail 1 "no operator named 'carol'" "$E" delete operator carol
+ok "bob revoked once, one audit row"
+echo "PASS"
