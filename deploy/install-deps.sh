@@ -20,7 +20,6 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libssl-dev openssl libsqlite3-dev sqlite3
   nlohmann-json3-dev catch2 libsystemd-dev libexpected-dev libcli11-dev libfmt-dev
-  prometheus-cpp-dev  # /metrics on the controller and the agent (EDGE_METRICS)
   libonnx-dev libonnx-testdata  # libonnx-testdata: tests/conformance (ONNX backend tests)
   clang-14 libclang-rt-14-dev  # tests/fuzz: libFuzzer and the sanitizer runtimes
   python3 python3-yaml  # integration tests read JSON (and edgectl's -o yaml) with it
@@ -33,10 +32,6 @@ PACKAGES=(
 # onnx.proto: libonnx-dev:arm64 cannot be co-installed, its libonnxifi clashes) and the host's
 # protoc/grpc_cpp_plugin serve both builds. Debian's catch2 is not co-installable (it is
 # Multi-Arch: foreign), so the arm64 tests use their own main (tests/support/catch_main.cpp).
-# Nor is prometheus-cpp-dev:arm64: it depends on the civetweb program package, which has no
-# Multi-Arch field, so civetweb:arm64 and the host's civetweb (a dependency of the host's
-# prometheus-cpp-dev) exclude each other. The arm64 preset builds without /metrics
-# (EDGE_METRICS=OFF, docs/operations.md#metrics).
 CROSS_PACKAGES=(
   crossbuild-essential-arm64 qemu-user
   libgrpc++-dev:arm64 libprotobuf-dev:arm64 libssl-dev:arm64 libsqlite3-dev:arm64

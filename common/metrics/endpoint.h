@@ -1,7 +1,5 @@
 // The HTTP endpoint that serves a registry's metrics at GET /metrics (Prometheus text format),
-// on its own threads. Implemented with prometheus-cpp (prometheus_endpoint.cpp) when the build
-// has EDGE_METRICS=ON; without it (the arm64 cross build, docs/operations.md#metrics) Start
-// fails with kFailedPrecondition and the daemons count into Discard().
+// on its own thread (http_endpoint.cpp).
 #pragma once
 
 #include <cstdint>
@@ -13,9 +11,6 @@
 
 namespace edge::metrics {
 
-// Whether this build can serve /metrics.
-bool EndpointBuilt();
-
 class Endpoint {
  public:
   virtual ~Endpoint() = default;  // stops serving
@@ -24,13 +19,12 @@ class Endpoint {
   virtual uint16_t port() const = 0;
 
   // Binds `address`. Errors: kBadConfig (the address cannot be bound, in use or not this
-  // host's: exit 78, as for the controller's other listeners), kFailedPrecondition (a build without EDGE_METRICS).
+  // host's: exit 78, as for the controller's other listeners).
   static Result<std::unique_ptr<Endpoint>> Start(const ListenAddress& address);
 };
 
-// A daemon's start-up with its `metrics_listen` setting: null when it is empty; null and a
-// warning in a build without metrics (one config may serve gateways of both architectures);
-// else the started endpoint, logged with its port ("metrics listening"), and a warning when it
+// A daemon's start-up with its `metrics_listen` setting: null when it is empty; else the
+// started endpoint, logged with its port ("metrics listening"), and a warning when it
 // is reachable beyond loopback. Errors: kBadConfig (the address, or it cannot be bound).
 Result<std::unique_ptr<Endpoint>> StartConfiguredEndpoint(const std::string& metrics_listen);
 

@@ -1,6 +1,8 @@
 #include "common/metrics/memory_registry.h"
 
 #include <algorithm>
+#include <cmath>
+#include <charconv>
 
 namespace edge::metrics {
 
@@ -58,6 +60,12 @@ class MemoryFamily final : public Family<Metric> {
     for (const auto& [labels, child] : owned_) out.push_back(labels);
     return out;
   }
+  // Calls f(labels, child) for each child, in label order.
+  template <typename F>
+  void ForEach(F f) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [labels, child] : owned_) f(labels, *child);
+  }
 
  protected:
   Metric& Create(const Labels& labels) override {
@@ -95,19 +103,103 @@ const Concrete* FamilyOf(std::mutex& mu, const Map& families, const std::string&
   return it == families.end() ? nullptr : static_cast<const Concrete*>(it->second.get());
 }
 
+// The text format's numbers: the shortest text that reads back as the same double, and
+// +Inf/-Inf/NaN as Prometheus spells them.
+std::string Number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : "NaN";
+}
+
+// Label values escape \, " and newline; help text escapes \ and newline.
+std::string Escape(const std::string& text, bool quote) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (quote && c == '"') out += "\\\"";
+    else out += c;
+  }
+  return out;
+}
+
+// {a="1",b="2"} (with `extra` appended, e.g. le), or "" for no labels.
+std::string LabelText(const Labels& labels, const std::string& extra = {}) {
+  std::string out;
+  for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=\"" + Escape(v, true) + "\"";
+  if (!extra.empty()) out += (out.empty() ? "" : ",") + extra;
+  return out.empty() ? out : "{" + out + "}";
+}
+
 }  // namespace
 
-Family<Counter>& MemoryRegistry::Counters(const std::string& name, const std::string&) {
+Family<Counter>& MemoryRegistry::Counters(const std::string& name, const std::string& help) {
+  {
+    std::lock_guard lock(mu_);
+    help_.emplace(name, help);
+  }
   return FindOrAdd<CounterFamily>(mu_, counters_, name);
 }
 
-Family<Gauge>& MemoryRegistry::Gauges(const std::string& name, const std::string&) {
+Family<Gauge>& MemoryRegistry::Gauges(const std::string& name, const std::string& help) {
+  {
+    std::lock_guard lock(mu_);
+    help_.emplace(name, help);
+  }
   return FindOrAdd<GaugeFamily>(mu_, gauges_, name);
 }
 
-Family<Histogram>& MemoryRegistry::Histograms(const std::string& name, const std::string&,
+Family<Histogram>& MemoryRegistry::Histograms(const std::string& name, const std::string& help,
                                               const std::vector<double>& upper_bounds) {
+  {
+    std::lock_guard lock(mu_);
+    help_.emplace(name, help);
+  }
   return FindOrAdd<HistogramFamily>(mu_, histograms_, name, upper_bounds);
+}
+
+std::string MemoryRegistry::Exposition() const {
+  // Families are only ever added, and each keeps its children alive: the registry's lock is
+  // held only to list them, each family's own lock while its lines are written.
+  std::map<std::string, std::pair<const char*, const void*>> families;
+  std::map<std::string, std::string> help;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, f] : counters_) families[name] = {"counter", f.get()};
+    for (const auto& [name, f] : gauges_) families[name] = {"gauge", f.get()};
+    for (const auto& [name, f] : histograms_) families[name] = {"histogram", f.get()};
+    help = help_;
+  }
+  std::string out;
+  for (const auto& [name, entry] : families) {
+    const auto& [type, family] = entry;
+    out += "# HELP " + name + " " + Escape(help[name], false) + "\n";
+    out += "# TYPE " + name + " " + type + "\n";
+    if (std::string_view(type) == "histogram") {
+      static_cast<const HistogramFamily*>(family)->ForEach([&](const Labels& labels, const HistogramCell& cell) {
+        const auto h = cell.value();
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i < h.counts.size(); ++i) {
+          cumulative += h.counts[i];
+          const std::string le = i < h.upper_bounds.size() ? Number(h.upper_bounds[i]) : "+Inf";
+          out += name + "_bucket" + LabelText(labels, "le=\"" + le + "\"") + " " + std::to_string(cumulative) + "\n";
+        }
+        out += name + "_sum" + LabelText(labels) + " " + Number(h.sum) + "\n";
+        out += name + "_count" + LabelText(labels) + " " + std::to_string(h.count) + "\n";
+      });
+    } else {
+      auto line = [&](const Labels& labels, const Cell& cell) {
+        out += name + LabelText(labels) + " " + Number(cell.value()) + "\n";
+      };
+      if (std::string_view(type) == "counter")
+        static_cast<const CounterFamily*>(family)->ForEach(line);
+      else
+        static_cast<const GaugeFamily*>(family)->ForEach(line);
+    }
+  }
+  return out;
 }
 
 double MemoryRegistry::Value(const std::string& name, const Labels& labels) const {

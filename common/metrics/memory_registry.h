@@ -1,5 +1,6 @@
-// A Registry that keeps values in memory and answers what they are: for tests of code that
-// counts, with no HTTP and no prometheus-cpp.
+// A Registry that keeps values in memory and answers what they are: the tests of code that
+// counts read single values; the daemons' /metrics endpoint (http_endpoint.cpp) serves
+// Exposition(), the Prometheus text format.
 #pragma once
 
 #include <atomic>
@@ -34,8 +35,14 @@ class MemoryRegistry final : public Registry {
   // Label sets of a family's children.
   std::vector<Labels> SeriesOf(const std::string& name) const;
 
+  // Every family in the Prometheus text exposition format 0.0.4, families and series in name
+  // order: "# HELP", "# TYPE", then one line per series (histograms: cumulative _bucket lines
+  // with le, then _sum and _count). Label values and help are escaped as the format says.
+  std::string Exposition() const;
+
  private:
   mutable std::mutex mu_;
+  std::map<std::string, std::string> help_;  // by family name
   std::map<std::string, std::unique_ptr<Family<Counter>>> counters_;
   std::map<std::string, std::unique_ptr<Family<Gauge>>> gauges_;
   std::map<std::string, std::unique_ptr<Family<Histogram>>> histograms_;

@@ -1,7 +1,7 @@
 // The metrics the daemons export, as the code that counts sees them: counters, gauges and
-// histograms in labelled families. Pure: no prometheus-cpp here (that adapter is
-// prometheus_registry.h, linked only into the daemons), so the code that counts is tested
-// with MemoryRegistry and runs with Discard() where metrics are off.
+// histograms in labelled families. Pure: no HTTP here (the daemons' /metrics endpoint serves a
+// MemoryRegistry, endpoint.h), so the code that counts is tested with MemoryRegistry and runs
+// with Discard() where metrics are off.
 //
 // Contract: every method is thread-safe. A child returned by With() lives as long as its
 // registry, so callers look a child up once (when a model version is loaded, a method first
@@ -88,8 +88,7 @@ class Registry {
                                         const std::vector<double>& upper_bounds) = 0;
 };
 
-// A registry whose children do nothing: metrics off (no metrics_listen, or a build without
-// EDGE_METRICS).
+// A registry whose children do nothing: metrics off (no metrics_listen).
 Registry& Discard();
 
 // Latency buckets in seconds, 1-2-5 steps from 100 µs to 10 s (controller RPCs, store operations).

@@ -7,13 +7,6 @@ Result<std::unique_ptr<Endpoint>> StartConfiguredEndpoint(const std::string& met
   if (metrics_listen.empty()) return nullptr;
   auto address = ParseListenAddress(metrics_listen);
   if (!address) return Fail(address.error().Wrap("metrics_listen"));
-  if (!EndpointBuilt()) {
-    log::Warn(
-        "metrics_listen is set but this build has no /metrics (EDGE_METRICS=OFF); not serving "
-        "metrics",
-        {{"metrics_listen", metrics_listen}});
-    return nullptr;
-  }
   auto endpoint = Endpoint::Start(*address);
   if (!endpoint) return Fail(endpoint.error().Wrap("metrics_listen"));
   if (!address->loopback)

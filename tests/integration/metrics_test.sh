@@ -8,14 +8,6 @@ command -v curl >/dev/null || lf_die "curl is missing (deploy/install-deps.sh in
 
 export LF_CONTROLLER_EXTRA='"metrics_listen": "127.0.0.1:0"'
 one_agent_fleet '"metrics_listen": "127.0.0.1:0"'
-if [ "${EDGE_METRICS:-ON}" = OFF ]; then  # set by tests/integration/CMakeLists.txt
-  for log in controller gw-1; do
-    grep -q 'this build has no /metrics' "$LF_DIR/$log.log" || lf_die "$log did not warn that it serves no metrics"
-  done
-  ok "a build without metrics runs with metrics_listen set, and says it serves none"
-  echo "EDGE-TEST-SKIPPED: this build has no /metrics (EDGE_METRICS=OFF); nothing to scrape"
-  exit 0
-fi
 CTL_METRICS=$(lf_json_field "$LF_DIR/ports.json" metrics)
 [ -n "$CTL_METRICS" ] || lf_die "ports.json has no metrics port: $(cat "$LF_DIR/ports.json")"
 AGENT_METRICS=$(grep '"metrics listening"' "$LF_DIR/gw-1.log" | tail -n 1 | sed -n 's/.*"port":\([0-9]*\).*/\1/p')

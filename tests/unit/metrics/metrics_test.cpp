@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <limits>
 #include <thread>
 
 #include "common/metrics/memory_registry.h"
@@ -63,4 +64,30 @@ TEST_CASE("counters are exact under concurrent increments") {
     });
   for (auto& t : threads) t.join();
   CHECK(r.Value("edgefleet_test_total") == 40000);
+}
+
+TEST_CASE("the registry writes the Prometheus text format") {
+  edge::metrics::MemoryRegistry r;
+  r.Counters("b_total", "B's help\nwith a \\ newline").With({{"method", "a\"b\\c\nd"}}).Add(2.5);
+  r.Counters("b_total", "ignored: the first help stays").With({{"method", "x"}}).Add(1);
+  r.Gauges("a_gauge", "A").With({}).Set(-std::numeric_limits<double>::infinity());
+  auto& h = r.Histograms("c_seconds", "C", {0.1, 1}).With({{"model", "kws"}});
+  h.Observe(0.05);
+  h.Observe(0.5);
+  h.Observe(5);
+  CHECK(r.Exposition() ==
+        "# HELP a_gauge A\n"
+        "# TYPE a_gauge gauge\n"
+        "a_gauge -Inf\n"
+        "# HELP b_total B's help\\nwith a \\\\ newline\n"
+        "# TYPE b_total counter\n"
+        "b_total{method=\"a\\\"b\\\\c\\nd\"} 2.5\n"
+        "b_total{method=\"x\"} 1\n"
+        "# HELP c_seconds C\n"
+        "# TYPE c_seconds histogram\n"
+        "c_seconds_bucket{model=\"kws\",le=\"0.1\"} 1\n"
+        "c_seconds_bucket{model=\"kws\",le=\"1\"} 2\n"
+        "c_seconds_bucket{model=\"kws\",le=\"+Inf\"} 3\n"
+        "c_seconds_sum{model=\"kws\"} 5.55\n"
+        "c_seconds_count{model=\"kws\"} 3\n");
 }
