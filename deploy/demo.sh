@@ -137,6 +137,8 @@ if [ "$keep" -eq 1 ]; then
   export EDGECTL_CONFIG="$EDGECTL_CONFIG" EDGECTL_CONTROLLER="$EDGECTL_CONTROLLER"
   edgectl get devices
   edgectl infer kws --socket $LF_DIR/gw-7a/infer.sock --random
+  dashboard: https://$EDGECTL_CONTROLLER/ in a browser holding the operator certificate
+             $LF_DIR/pki/operators/admin.pem (docs/operations.md#dashboard says how)
   logs:   $LF_DIR/*.log
   stop:   kill ${LF_PIDS[*]}
 MSG
