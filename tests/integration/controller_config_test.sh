@@ -38,6 +38,14 @@ refused "cannot listen on 127.0.0.1:$LF_AGENT_PORT: the address is in use by ano
 refused "cannot listen on 127.0.0.1:$LF_OPERATOR_PORT: the address is in use" \
   "operator_listen=127.0.0.1:$LF_OPERATOR_PORT"
 refused "cannot listen on 192.0.2.1:7443: not an address of this host" agent_listen=192.0.2.1:7443
+# Two keys of one config on one address: named both, before anything is bound (the running
+# controller's own port is not involved).
+refused "agent_listen 127.0.0.1:7443 and operator_listen 127.0.0.1:7443 collide (the same address)" \
+  agent_listen=127.0.0.1:7443 operator_listen=127.0.0.1:7443
+refused "agent_listen 0.0.0.0:7443 and enroll_listen 127.0.0.1:7443 collide (0.0.0.0 takes the port on every IPv4 address" \
+  agent_listen=0.0.0.0:7443 enroll_listen=127.0.0.1:7443
+refused "operator_listen 127.0.0.1:7445 and metrics_listen 127.0.0.1:7445 collide" \
+  operator_listen=127.0.0.1:7445 metrics_listen=127.0.0.1:7445
 refused "another edge-controller is running on the data dir $LF_DIR/controller" "data_dir=$LF_DIR/controller"
 # The running controller still holds its ports alone: every call reaches it, none a second one.
 for _ in 1 2 3 4 5 6; do lf_edgectl get devices 2>/dev/null | grep -q '^gw-1 ' || lf_die "a call missed the running controller"; done
