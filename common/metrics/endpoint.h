@@ -16,6 +16,14 @@ namespace edge::metrics {
 // Whether this build can serve /metrics.
 bool EndpointBuilt();
 
+// The HTTP server (civetweb) serves one connection per thread and waits up to the request
+// timeout for a client's request: each connection that sends nothing holds a thread that
+// long, so kEndpointThreads idle connections delay a scrape by up to kEndpointRequestTimeoutMs,
+// and a client that keeps reopening them stalls it for as long as it does
+// (docs/operations.md#metrics: measured, and why it stays on loopback).
+inline constexpr int kEndpointThreads = 8;
+inline constexpr int kEndpointRequestTimeoutMs = 3000;
+
 class Endpoint {
  public:
   virtual ~Endpoint() = default;  // stops serving

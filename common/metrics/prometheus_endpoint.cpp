@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <exception>
+#include <string>
 
 #include "common/metrics/endpoint.h"
 
@@ -127,10 +128,11 @@ bool EndpointBuilt() { return true; }
 Result<std::unique_ptr<Endpoint>> Endpoint::Start(const ListenAddress& address) {
   const std::string where = address.ToString();
   try {
-    // Two threads: one slow scraper does not block another. Requests are small GETs; a client
-    // that stalls is dropped after 10 s.
+    // Enough threads that a few stalled clients leave scrapers one, and a short request
+    // timeout: a scrape is a small GET on loopback, sent at once.
     auto exposer = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
-        "listening_ports", where, "num_threads", "2", "request_timeout_ms", "10000"});
+        "listening_ports", where, "num_threads", std::to_string(kEndpointThreads), "request_timeout_ms",
+        std::to_string(kEndpointRequestTimeoutMs)});
     const auto ports = exposer->GetListeningPorts();
     if (ports.empty() || ports.front() <= 0)
       return Fail(ErrorCode::kUnavailable, "metrics endpoint " + where + ": no port bound");

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include "core/skip.h"
 
@@ -14,21 +16,32 @@ using namespace edge::metrics;
 
 namespace {
 
-// One HTTP/1.0 GET on loopback; the whole response.
-std::string Get(uint16_t port, const std::string& path) {
+// A TCP connection to the endpoint on loopback (-1 if it failed), reads limited to
+// `timeout_s` seconds when not 0.
+int Connect(uint16_t port, int timeout_s = 0) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (timeout_s > 0) {
+    timeval tv{timeout_s, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
+// One HTTP/1.0 GET on loopback; the whole response.
+std::string Get(uint16_t port, const std::string& path, int timeout_s = 0) {
+  const int fd = Connect(port, timeout_s);
   std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buf[4096];
-      for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
-        out.append(buf, static_cast<size_t>(n));
-    }
+  if (fd < 0) return out;
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
   return out;
@@ -70,4 +83,40 @@ TEST_CASE("a build without metrics says so") {
   auto endpoint = Endpoint::Start(*ParseListenAddress("127.0.0.1:0"));
   REQUIRE_FALSE(endpoint);
   CHECK(endpoint.error().message.find("EDGE_METRICS=OFF") != std::string::npos);
+}
+
+namespace {
+
+// Connected to the endpoint, sending nothing: what a half-open or stalled client looks like to it.
+int IdleConnection(uint16_t port) {
+  const int fd = Connect(port);
+  REQUIRE(fd >= 0);
+  return fd;
+}
+
+// Seconds a GET /metrics takes to answer 200, up to `limit` (then `limit`).
+double ScrapeSeconds(uint16_t port, int limit) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string out = Get(port, "/metrics", limit);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out.find("200 OK") != std::string::npos ? took : limit;
+}
+
+}  // namespace
+
+TEST_CASE("idle connections delay a scrape only when they hold every thread and only for the request timeout") {
+  if (!EndpointBuilt()) EDGE_SKIP("built with EDGE_METRICS=OFF");
+  auto endpoint = Endpoint::Start(*ParseListenAddress("127.0.0.1:0"));
+  REQUIRE(endpoint);
+  const uint16_t port = (*endpoint)->port();
+  std::vector<int> idle;
+  // One thread fewer than the server has: a scrape is answered at once.
+  for (int i = 0; i < kEndpointThreads - 1; ++i) idle.push_back(IdleConnection(port));
+  CHECK(ScrapeSeconds(port, 20) < 1.0);
+  // Every thread held: the scrape waits for the first idle connection's request timeout.
+  idle.push_back(IdleConnection(port));
+  const double held = ScrapeSeconds(port, 20);
+  CHECK(held >= kEndpointRequestTimeoutMs / 1000.0 - 0.5);
+  CHECK(held < kEndpointRequestTimeoutMs / 1000.0 + 2.0);
+  for (int fd : idle) ::close(fd);
 }
