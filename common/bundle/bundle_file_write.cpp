@@ -43,9 +43,11 @@ Status CopyBlobEntry(const UniqueFd& out, const stdfs::path& out_path, const Blo
   const std::string what = "blob " + ref.role + " (" + ref.digest.substr(0, 16) + ") at " + source.string();
   struct stat st {};
   auto opened = fs::OpenRegularFile(source, 0, &st);
-  if (!opened && opened.error().code == ErrorCode::kInvalidArgument)  // a FIFO, a directory...
-    return Fail(ErrorCode::kDataLoss, opened.error().Wrap(what).message);
-  if (!opened) return Fail(opened.error());
+  if (!opened) {
+    const Error named = opened.error().Wrap("blob " + ref.role + " (" + ref.digest.substr(0, 16) + ")");
+    // A FIFO, a directory...: the store is damaged.
+    return Fail(named.code == ErrorCode::kInvalidArgument ? Error{ErrorCode::kDataLoss, named.message} : named);
+  }
   const UniqueFd in = std::move(*opened);
   if (static_cast<uint64_t>(st.st_size) != ref.size)
     return Fail(ErrorCode::kDataLoss, what + ": " + std::to_string(st.st_size) + " bytes, the manifest declares " +
