@@ -25,6 +25,7 @@ PACKAGES=(
   python3 python3-yaml  # integration tests read JSON (and edgectl's -o yaml) with it
   curl  # tests/integration/metrics_test.sh scrapes /metrics
   chromium libnss3-tools  # tests/integration/dashboard_test.sh: the dashboard in headless Chromium with an operator certificate
+  strace  # tests/integration/backup_restore_test.sh stretches a restore's swap to start a controller inside it
   file systemd  # tests/packaging: CPack's dpkg-shlibdeps step needs file; systemd-analyze verify
 )
 # The libraries the arm64 build links, as multiarch packages (they install beside the host's).

@@ -14,7 +14,7 @@ Result<Identity> IdentityManager::LoadOrEnroll(const std::function<Status(const 
   const auto dir = Dir();
   EDGE_TRY(fs::CreateDirectories(dir, 0700));
   auto ca = tls::ReadPem(config_.ca_file);
-  if (!ca) return Fail(ca.error());
+  if (!ca) return Fail(ca.error().Wrap("ca_file"));
   std::error_code ec;
   const bool enrolled = std::filesystem::exists(dir / "cert.pem", ec);
   if (ec) return Fail(ErrorCode::kIo, "cannot read " + (dir / "cert.pem").string() + ": " + ec.message());

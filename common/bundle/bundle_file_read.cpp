@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "common/bundle/bundle_file.h"
-#include "common/bundle/posix_file.h"
 #include "common/bundle/ustar.h"
+#include "common/core/posix_file.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/sha256.h"
 
@@ -19,6 +19,11 @@ namespace edge::bundle {
 namespace {
 
 namespace stdfs = std::filesystem;
+using fs::Fsync;
+using fs::PosixError;
+using fs::ReadSome;
+using fs::UniqueFd;
+using fs::WriteAll;
 
 std::string EntryName(const BlobRef& ref) { return std::string(kBundleFileBlobPrefix) + ref.digest; }
 
@@ -127,12 +132,7 @@ Result<BundleFileReader> BundleFileReader::Open(const std::filesystem::path& fil
     auto stream = std::make_unique<Stream>();
     stream->path = file;
     stream->limits = limits;
-    stream->fd = UniqueFd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!stream->fd.valid())
-      return Fail(PosixError(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, "cannot open", file, errno));
-    struct stat st {};
-    if (::fstat(stream->fd.get(), &st) != 0) return Fail(PosixError(ErrorCode::kIo, "cannot stat", file, errno));
-    if (!S_ISREG(st.st_mode)) return Fail(ErrorCode::kInvalidArgument, "not a regular file");
+    EDGE_ASSIGN_OR_RETURN(stream->fd, fs::OpenRegularFile(file));
 
     EDGE_ASSIGN_OR_RETURN(auto header, stream->NextHeader());
     if (!header) return Fail(ErrorCode::kDataLoss, "an empty archive, not a bundle file");

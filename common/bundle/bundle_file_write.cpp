@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "common/bundle/bundle_file.h"
-#include "common/bundle/posix_file.h"
 #include "common/bundle/ustar.h"
+#include "common/core/posix_file.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/sha256.h"
 
@@ -14,6 +14,11 @@ namespace edge::bundle {
 namespace {
 
 namespace stdfs = std::filesystem;
+using fs::Fsync;
+using fs::PosixError;
+using fs::ReadSome;
+using fs::UniqueFd;
+using fs::WriteAll;
 
 bool SameBlobs(const Manifest& a, const Manifest& b) {
   if (a.blobs.size() != b.blobs.size()) return false;
@@ -36,12 +41,14 @@ Status WriteHeader(const UniqueFd& out, std::string_view name, uint64_t size, co
 // exporting a corrupt blob would only move the failure to the air-gapped site.
 Status CopyBlobEntry(const UniqueFd& out, const stdfs::path& out_path, const BlobRef& ref, const stdfs::path& source) {
   const std::string what = "blob " + ref.role + " (" + ref.digest.substr(0, 16) + ") at " + source.string();
-  UniqueFd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.valid())
-    return Fail(PosixError(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, "cannot open blob", source, errno));
   struct stat st {};
-  if (::fstat(in.get(), &st) != 0) return Fail(PosixError(ErrorCode::kIo, "cannot stat", source, errno));
-  if (!S_ISREG(st.st_mode)) return Fail(ErrorCode::kDataLoss, what + ": not a regular file");
+  auto opened = fs::OpenRegularFile(source, 0, &st);
+  if (!opened) {
+    const Error named = opened.error().Wrap("blob " + ref.role + " (" + ref.digest.substr(0, 16) + ")");
+    // A FIFO, a directory...: the store is damaged.
+    return Fail(named.code == ErrorCode::kInvalidArgument ? Error{ErrorCode::kDataLoss, named.message} : named);
+  }
+  const UniqueFd in = std::move(*opened);
   if (static_cast<uint64_t>(st.st_size) != ref.size)
     return Fail(ErrorCode::kDataLoss, what + ": " + std::to_string(st.st_size) + " bytes, the manifest declares " +
                                           std::to_string(ref.size));

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <random>
 
+#include "common/core/posix_file.h"
+
 namespace edge::fs {
 namespace {
 
@@ -26,41 +28,67 @@ std::string TempSuffix() {
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
-Result<std::string> ReadFile(const std::filesystem::path& path, uint64_t max_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Fail(IoError("cannot open", path, errno));
+namespace {
+
+std::string FileKind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISLNK(mode)) return "a symlink";
+  return "not a regular file";
+}
+
+Error NotRegular(const std::filesystem::path& path, mode_t mode) {
+  return Error{ErrorCode::kInvalidArgument, path.string() + " is " + FileKind(mode) + ", not a regular file"};
+}
+
+}  // namespace
+
+Result<UniqueFd> OpenRegularFile(const std::filesystem::path& path, int extra_flags, struct stat* st_out) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | extra_flags));
+  if (!fd.valid()) {
+    const int err = errno;
+    // A socket cannot be open(2)ed at all (ENXIO): say what it is rather than "No such device".
+    struct stat st {};
+    if (err == ENXIO && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return Fail(NotRegular(path, st.st_mode));
+    if (err == ELOOP && (extra_flags & O_NOFOLLOW) != 0)
+      return Fail(ErrorCode::kInvalidArgument, path.string() + " is a symlink, not a regular file");
+    return Fail(PosixError(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, "cannot open", path, err));
+  }
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Fail(IoError("cannot stat", path, err));
-  }
-  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    ::close(fd);
+  if (::fstat(fd.get(), &st) != 0) return Fail(PosixError(ErrorCode::kIo, "cannot stat", path, errno));
+  if (!S_ISREG(st.st_mode)) return Fail(NotRegular(path, st.st_mode));
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+    return Fail(PosixError(ErrorCode::kIo, "cannot set flags of", path, errno));
+  if (st_out != nullptr) *st_out = st;
+  return fd;
+}
+
+Result<std::string> ReadAll(const UniqueFd& fd, const std::filesystem::path& path, uint64_t max_bytes) {
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return Fail(PosixError(ErrorCode::kIo, "cannot stat", path, errno));
+  if (static_cast<uint64_t>(st.st_size) > max_bytes)
     return Fail(ErrorCode::kResourceExhausted, path.string() + " is " + std::to_string(st.st_size) +
-                                                   " bytes, more than the limit of " +
-                                                   std::to_string(max_bytes));
-  }
+                                                   " bytes, more than the limit of " + std::to_string(max_bytes));
   std::string data;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Fail(IoError("cannot read", path, err));
-    }
+    EDGE_ASSIGN_OR_RETURN(const size_t n, ReadSome(fd, buf, sizeof buf, path));
     if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
-    if (data.size() > max_bytes) {
-      ::close(fd);
-      return Fail(ErrorCode::kResourceExhausted, path.string() + " grew past the limit of " +
-                                                     std::to_string(max_bytes) + " bytes");
-    }
+    data.append(buf, n);
+    if (data.size() > max_bytes)
+      return Fail(ErrorCode::kResourceExhausted,
+                  path.string() + " grew past the limit of " + std::to_string(max_bytes) + " bytes");
   }
-  ::close(fd);
   return data;
+}
+
+Result<std::string> ReadFile(const std::filesystem::path& path, uint64_t max_bytes) {
+  EDGE_ASSIGN_OR_RETURN(auto fd, OpenRegularFile(path));
+  return ReadAll(fd, path, max_bytes);
 }
 
 Status FsyncPath(const std::filesystem::path& path) {

@@ -11,7 +11,8 @@
 
 namespace edge::fs {
 
-// Reads a whole file, refusing files larger than `max_bytes`.
+// Reads a whole regular file (OpenRegularFile in posix_file.h: a FIFO, device, socket or
+// directory is refused without blocking), refusing files larger than `max_bytes`.
 Result<std::string> ReadFile(const std::filesystem::path& path, uint64_t max_bytes);
 // Writes `data` to a temp file beside `path`, fsyncs it, renames it over `path` and fsyncs the
 // directory: after a crash the file is either the old or the new content, never a mix.

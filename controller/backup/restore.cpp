@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <optional>
+#include <utility>
 
 #include "common/core/fs.h"
 #include "controller/backup/data_dir_lock.h"
@@ -76,6 +77,65 @@ Status TakeOwnership(const std::filesystem::path& root, const struct stat& like)
   return Ok();
 }
 
+// The restore's hold on the data dir: its lock, taken on a data dir made for the purpose if
+// there was none (so that there is something to lock). Unless kept, the destructor takes back
+// what Take added: a refused restore leaves no data dir and no lock file behind.
+class DataDirClaim {
+ public:
+  static Result<DataDirClaim> Take(const std::filesystem::path& data_dir) {
+    DataDirClaim claim(data_dir);
+    if (::mkdir(data_dir.c_str(), kDirMode) == 0) claim.created_dir_ = true;
+    else if (errno != EEXIST) return Fail(ErrorCode::kIo, "cannot create " + data_dir.string() + ": " + fs::ErrnoText(errno));
+    struct stat st {};
+    claim.created_lock_ = ::lstat((data_dir / kLockFile).c_str(), &st) != 0;
+    auto lock = DataDirLock::Acquire(data_dir, /*create=*/true, DataDirLock::Holder::kRestore);
+    if (!lock) {
+      claim.created_lock_ = false;  // someone else's now
+      return Fail(lock.error());
+    }
+    claim.lock_.emplace(std::move(*lock));
+    return claim;
+  }
+  DataDirClaim(DataDirClaim&& other) noexcept
+      : dir_(std::move(other.dir_)), lock_(std::move(other.lock_)), created_dir_(std::exchange(other.created_dir_, false)),
+        created_lock_(std::exchange(other.created_lock_, false)) {}
+  DataDirClaim& operator=(DataDirClaim&&) = delete;
+  ~DataDirClaim() {
+    if (created_lock_) (void)::unlink((dir_ / kLockFile).c_str());
+    if (created_dir_) (void)::rmdir(dir_.c_str());
+  }
+  bool created_dir() const { return created_dir_; }
+  void Keep() { created_dir_ = created_lock_ = false; }
+
+ private:
+  explicit DataDirClaim(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  std::filesystem::path dir_;
+  std::optional<DataDirLock> lock_;
+  bool created_dir_ = false;
+  bool created_lock_ = false;
+};
+
+// For a filesystem without RENAME_EXCHANGE: the old dir goes aside, then the new one comes in.
+// Between the two renames data_dir is missing; a controller started in that instant makes a new
+// empty one and the restore fails (the old data dir stays at `previous`, the backup untouched).
+Result<RestoreResult> SwapByRenames(StagingDir& staging, const std::filesystem::path& data_dir, bool empty,
+                                    const std::filesystem::path& previous, DataDirClaim& claim, RestoreResult& result) {
+  if (empty) {
+    (void)::unlink((data_dir / kLockFile).c_str());  // rename(2) replaces only an empty directory
+  } else {
+    if (::rename(data_dir.c_str(), previous.c_str()) != 0)
+      return Fail(ErrorCode::kIo, "cannot move the data dir " + data_dir.string() + " aside to " + previous.string() +
+                                      ": " + fs::ErrnoText(errno));
+    result.previous = previous;
+  }
+  claim.Keep();
+  if (auto s = staging.Commit(data_dir); !s) {
+    if (result.previous) (void)::rename(result.previous->c_str(), data_dir.c_str());
+    return Fail(s.error());
+  }
+  return result;
+}
+
 }  // namespace
 
 Result<Manifest> VerifyBackup(const std::filesystem::path& dir, int newest_schema, const VerifyProgressSink& progress) {
@@ -83,44 +143,54 @@ Result<Manifest> VerifyBackup(const std::filesystem::path& dir, int newest_schem
 }
 
 Result<RestoreResult> Restore(const RestoreRequest& request, const VerifyProgressSink& progress) {
-  const auto data_dir = std::filesystem::absolute(request.data_dir).lexically_normal();
-  EDGE_ASSIGN_OR_RETURN(bool empty, IsMissingOrEmptyDir(data_dir));
+  RestoreResult result;
+  EDGE_ASSIGN_OR_RETURN(const auto resolved, ResolveDir(request.data_dir, "data_dir"));
+  const auto& data_dir = resolved.path;
+  result.data_dir = data_dir;
+  EDGE_ASSIGN_OR_RETURN(bool empty, IsMissingOrEmptyDir(data_dir, kLockFile));
   if (!empty && !request.force)
     return Fail(ErrorCode::kAlreadyExists, "the data dir " + data_dir.string() +
                                                " is not empty; restore replaces it only with --force (it is then moved "
                                                "aside, not deleted)");
-  // Held until the end: a controller running on the data dir refuses the restore, and one
-  // started meanwhile on the old dir cannot take it.
-  std::optional<DataDirLock> lock;
-  if (!empty) {
-    auto held = DataDirLock::Acquire(data_dir, /*create=*/false);
-    if (held) lock.emplace(std::move(*held));
-    else if (held.error().code != ErrorCode::kNotFound) return Fail(held.error());
-  }
+  // From here to the end of the swap: a controller running on the data dir refuses the
+  // restore, and one starting meanwhile refuses to start.
+  EDGE_ASSIGN_OR_RETURN(auto claim, DataDirClaim::Take(data_dir));
+  EDGE_ASSIGN_OR_RETURN(empty, IsMissingOrEmptyDir(data_dir, kLockFile));  // a controller may have run in between
+  if (!empty && !request.force)
+    return Fail(ErrorCode::kAlreadyExists, "the data dir " + data_dir.string() + " is no longer empty; restore replaces it only with --force");
   struct stat old_dir {};
-  const bool had_dir = ::stat(data_dir.c_str(), &old_dir) == 0;
+  const bool had_dir = !claim.created_dir() && ::stat(data_dir.c_str(), &old_dir) == 0;
 
   EDGE_ASSIGN_OR_RETURN(auto staging, StagingDir::Create(data_dir, "restore", kDirMode));
-  RestoreResult result;
   EDGE_ASSIGN_OR_RETURN(result.manifest, CheckBackup(request.from, staging.path(), request.newest_schema, progress));
   // The database names devices whose certificates the fleet's CA issued: with another fleet's
   // PKI no agent could connect.
   if (!request.fleet.empty() && result.manifest.fleet != request.fleet)
     return Fail(ErrorCode::kFailedPrecondition, "the backup is of fleet '" + result.manifest.fleet +
                                                     "', the configuration is for fleet '" + request.fleet + "'");
+  // The restored dir is locked before it appears at data_dir (and its lock file gets the owner
+  // below, so that the controller can open it).
+  EDGE_ASSIGN_OR_RETURN(auto new_lock, DataDirLock::Acquire(staging.path(), /*create=*/true, DataDirLock::Holder::kRestore));
   if (had_dir && ::geteuid() == 0) EDGE_TRY(TakeOwnership(staging.path(), old_dir));
+  if (request.at_swap) request.at_swap();
 
-  if (!empty) {
-    const std::filesystem::path previous = data_dir.string() + ".pre-restore-" + UtcTime(request.now, "%Y%m%dT%H%M%SZ");
-    if (::rename(data_dir.c_str(), previous.c_str()) != 0)
-      return Fail(ErrorCode::kIo, "cannot move the data dir " + data_dir.string() + " aside to " + previous.string() +
-                                      ": " + fs::ErrnoText(errno));
-    result.previous = previous;
+  const std::filesystem::path previous = data_dir.string() + ".pre-restore-" + UtcTime(request.now, "%Y%m%dT%H%M%SZ");
+  EDGE_ASSIGN_OR_RETURN(const bool exchanged, staging.Exchange(data_dir));
+  if (!exchanged) return SwapByRenames(staging, data_dir, empty, previous, claim, result);
+  claim.Keep();
+  // staging.path() now holds what was the data dir: nothing but our lock file if it was empty.
+  if (empty) {
+    (void)::unlink((staging.path() / kLockFile).c_str());
+    if (::rmdir(staging.path().c_str()) != 0)
+      return Fail(ErrorCode::kIo, "restored, but the empty data dir it replaced is left at " + staging.path().string() + ": " +
+                                      fs::ErrnoText(errno));
+    return result;
   }
-  if (auto s = staging.Commit(data_dir); !s) {
-    if (result.previous) (void)::rename(result.previous->c_str(), data_dir.c_str());
-    return Fail(s.error());
-  }
+  if (::rename(staging.path().c_str(), previous.c_str()) != 0)
+    return Fail(ErrorCode::kIo, "restored, but the data dir it replaced is at " + staging.path().string() +
+                                    " (it could not be renamed to " + previous.string() + ": " + fs::ErrnoText(errno) + ")");
+  result.previous = previous;
+  EDGE_TRY(fs::FsyncPath(data_dir.parent_path()));
   return result;
 }
 

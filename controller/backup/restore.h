@@ -35,10 +35,13 @@ struct RestoreRequest {
   int newest_schema = 0;
   int64_t now = 0;
   std::string fleet;  // the configuration's: a backup of another fleet is refused (kFailedPrecondition)
+  // Tests: called with both data dir locks held, just before the swap.
+  std::function<void()> at_swap;
 };
 
 struct RestoreResult {
   Manifest manifest;
+  std::filesystem::path data_dir;  // where it was restored: the data dir with every symlink resolved
   std::optional<std::filesystem::path> previous;  // where the replaced data dir now is
 };
 
@@ -48,6 +51,12 @@ struct RestoreResult {
 // refused (kAlreadyExists) without `force`, and with it renamed to
 // `<data_dir>.pre-restore-<UTC time>`; a data dir whose controller is running is always refused
 // (kFailedPrecondition), and so is a backup of another fleet. Run as root, the restored files get the replaced data dir's owner.
+// The data dir's lock (data_dir_lock.h) is held from before the first check to after the swap,
+// and the restored directory is locked before it appears at `data_dir`, so a controller
+// starting at any moment of a restore refuses to start. The swap is one renameat2
+// RENAME_EXCHANGE (where the filesystem has it): `data_dir` never goes missing. A data dir
+// that is a symlink to a directory is resolved once: the restore happens in the directory it
+// names, beside which the staging and `.pre-restore-` directories are made.
 Result<RestoreResult> Restore(const RestoreRequest& request, const VerifyProgressSink& progress = {});
 
 }  // namespace edge::controller::backup

@@ -61,19 +61,22 @@ Status Publish(StagingDir& staging, const std::filesystem::path& to, bool to_is_
 
 Result<BackupResult> TakeBackup(const BackupRequest& request,
                                 const std::function<void(const BackupProgress&)>& progress) {
-  const auto to = std::filesystem::absolute(request.to).lexically_normal();
+  // Both resolved once: a data dir or --to that is a symlink to a directory is that directory
+  // (the backup is renamed into place beside the real one; the symlink stays).
+  EDGE_ASSIGN_OR_RETURN(const auto data, ResolveDir(request.data_dir, "data_dir"));
+  EDGE_ASSIGN_OR_RETURN(const auto resolved_to, ResolveDir(request.to, "backup directory"));
+  const auto& to = resolved_to.path;
   if (to.filename().empty() || to == to.root_path())
     return Fail(ErrorCode::kInvalidArgument, "backup directory " + request.to.string() + " has no name");
   // The data dir itself, or a directory holding it, would be deleted by --replace; one inside it
-  // would be a backup that restore deletes.
-  const auto data = std::filesystem::weakly_canonical(std::filesystem::absolute(request.data_dir));
-  const auto target = std::filesystem::weakly_canonical(to);
+  // would be a backup that restore deletes. By device and inode too: a bind mount or another
+  // path to the same directory is the same directory.
   auto within = [](const std::filesystem::path& inner, const std::filesystem::path& outer) {
     return std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end()).first == outer.end();
   };
-  if (within(target, data) || within(data, target))
-    return Fail(ErrorCode::kInvalidArgument, "backup directory " + to.string() + " is, holds or lies inside the data dir " +
-                                                 data.string() + "; give a directory elsewhere");
+  if (within(to, data.path) || within(data.path, to) || IsSameOrInside(to, data.path) || IsSameOrInside(data.path, to))
+    return Fail(ErrorCode::kInvalidArgument, "backup directory " + request.to.string() + " is, holds or lies inside the data dir " +
+                                                 data.path.string() + "; give a directory elsewhere");
   EDGE_ASSIGN_OR_RETURN(bool to_is_empty, IsMissingOrEmptyDir(to));
   if (!to_is_empty && !request.replace)
     return Fail(ErrorCode::kAlreadyExists,
@@ -83,7 +86,7 @@ Result<BackupResult> TakeBackup(const BackupRequest& request,
   if (!to_is_empty && !std::filesystem::is_regular_file(to / kManifestFile, manifest_ec))
     return Fail(ErrorCode::kAlreadyExists, to.string() + " is not empty and holds no " + std::string(kManifestFile) +
                                                ": --replace only replaces an earlier backup");
-  const auto live_db = request.data_dir / kDatabaseFile;
+  const auto live_db = data.path / kDatabaseFile;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(live_db, ec))
     return Fail(ErrorCode::kNotFound, "no controller database at " + live_db.string() + " (is data_dir right?)");
@@ -114,12 +117,13 @@ Result<BackupResult> TakeBackup(const BackupRequest& request,
   result.database_seconds = Since(db_started);
 
   const auto blobs_started = Clock::now();
-  EDGE_TRY(CopyBlobs(request.data_dir / kBlobSubdir, staging.path() / kBlobSubdir, m, progress));
+  EDGE_TRY(CopyBlobs(data.path / kBlobSubdir, staging.path() / kBlobSubdir, m, progress));
   result.blob_seconds = Since(blobs_started);
   // The manifest is written last: a directory without one is never a backup.
   EDGE_TRY(fs::WriteFileAtomic(staging.path() / kManifestFile, ManifestToJson(m), kFileMode));
   EDGE_TRY(Publish(staging, to, to_is_empty));
   result.dir = to;
+  result.data_dir = data.path;
   return result;
 }
 

@@ -31,7 +31,8 @@ struct BackupProgress {
 };
 
 struct BackupResult {
-  std::filesystem::path dir;
+  std::filesystem::path dir;       // the backup, every symlink resolved
+  std::filesystem::path data_dir;  // the data dir backed up, every symlink resolved
   Manifest manifest;
   sqlite::OnlineBackupStats database;
   double database_seconds = 0;  // the whole database copy, snapshot to fsync
@@ -45,6 +46,8 @@ struct BackupResult {
 // is written to a hidden directory beside `to`, fsynced, the manifest last, then renamed to
 // `to`: a backup that crashed or failed is never found at `to` (and its partial directory is
 // removed when it fails). Refuses (kAlreadyExists) a `to` that is not empty unless `replace`.
+// A data dir or `to` that is a symlink to a directory is resolved once (ResolveDir): the
+// backup goes into the directory the symlink names; one that names nothing is refused.
 Result<BackupResult> TakeBackup(const BackupRequest& request,
                                 const std::function<void(const BackupProgress&)>& progress = {});
 

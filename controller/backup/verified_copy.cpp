@@ -8,25 +8,25 @@
 #include <utility>
 #include <vector>
 
-#include "common/bundle/posix_file.h"
 #include "common/core/fs.h"
+#include "common/core/posix_file.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/sha256.h"
 
 namespace edge::controller::backup {
 namespace {
 
-using bundle::UniqueFd;
+using fs::UniqueFd;
 
 Error OpenError(const std::string& what, const std::filesystem::path& path, int err) {
-  return bundle::PosixError(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, what, path, err);
+  return fs::PosixError(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, what, path, err);
 }
 
 // `created` tells the caller whether `to` is ours to remove.
 Status Copy(const std::filesystem::path& from, const std::filesystem::path& to, std::string_view sha256, uint64_t size,
             mode_t mode, bool* created) {
-  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!in.valid()) return Fail(OpenError("cannot open", from, errno));
+  // A FIFO planted in a backup would block the restore forever; a symlink could point anywhere.
+  EDGE_ASSIGN_OR_RETURN(const UniqueFd in, fs::OpenRegularFile(from, O_NOFOLLOW));
   UniqueFd out;
   if (!to.empty()) {
     out = UniqueFd(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
@@ -38,11 +38,11 @@ Status Copy(const std::filesystem::path& from, const std::filesystem::path& to, 
   uint64_t total = 0;
   // Reading stops one buffer past the expected size: a huge file is never read whole.
   while (total <= size) {
-    EDGE_ASSIGN_OR_RETURN(const size_t n, bundle::ReadSome(in, buf.data(), buf.size(), from));
+    EDGE_ASSIGN_OR_RETURN(const size_t n, fs::ReadSome(in, buf.data(), buf.size(), from));
     if (n == 0) break;
     total += n;
     hash.Update(std::string_view(buf.data(), n));
-    if (out.valid()) EDGE_TRY(bundle::WriteAll(out, buf.data(), n, to));
+    if (out.valid()) EDGE_TRY(fs::WriteAll(out, buf.data(), n, to));
   }
   if (total != size)
     return Fail(ErrorCode::kDataLoss, from.string() + " is " + (total > size ? "longer than " : "truncated: ") +
@@ -53,8 +53,8 @@ Status Copy(const std::filesystem::path& from, const std::filesystem::path& to, 
     return Fail(ErrorCode::kDataLoss,
                 from.string() + " does not match its SHA-256: has " + actual + ", expected " + std::string(sha256));
   if (out.valid()) {
-    EDGE_TRY(bundle::Fsync(out, to));
-    EDGE_TRY(bundle::Close(out, to));
+    EDGE_TRY(fs::Fsync(out, to));
+    EDGE_TRY(fs::Close(out, to));
   }
   return Ok();
 }

@@ -59,6 +59,13 @@ int Refused(const char* command, const Error& error) {
   return ExitCodeFor(error);
 }
 
+// Says so when the data dir was a symlink and the command worked on the directory it names.
+void NoteResolved(const char* command, const std::filesystem::path& configured, const std::filesystem::path& used) {
+  if (std::filesystem::absolute(configured).lexically_normal() != used)
+    std::fprintf(stderr, "edge-controller %s: data_dir %s resolves to %s (a symlink); working on %s\n", command,
+                 configured.c_str(), used.c_str(), used.c_str());
+}
+
 int NewestSchema() { return Migrations().empty() ? 0 : Migrations().back().number; }
 
 }  // namespace
@@ -76,6 +83,7 @@ int RunBackup(const ControllerConfig& config, const BackupCommand& command) {
   });
   line.Clear();
   if (!result) return Refused("backup", result.error());
+  NoteResolved("backup", config.data_dir, result->data_dir);
   const auto& m = result->manifest;
   std::fprintf(stderr,
                "edge-controller backup: wrote %s: database %s (schema %d, snapshot held %.2f s), %zu blobs %s, in "
@@ -105,16 +113,17 @@ int RunRestore(const ControllerConfig& config, const RestoreCommand& command) {
   }
   SystemClock clock;
   backup::RestoreRequest request{command.from, config.data_dir, command.force, NewestSchema(), clock.NowUnix(),
-                                 config.fleet};
+                                 config.fleet, {}};
   auto result = backup::Restore(request, progress);
   line.Clear();
   if (!result) return Refused("restore", result.error());
+  NoteResolved("restore", config.data_dir, result->data_dir);
   const auto& m = result->manifest;
   std::string previous = result->previous ? "; the previous data dir is now " + result->previous->string() : "";
   std::fprintf(stderr,
                "edge-controller restore: restored %s into %s (fleet %s, schema %d, %zu blobs %s)%s. Start the "
                "controller with the same configuration, PKI and addresses (not in the backup: %s)\n",
-               command.from.c_str(), config.data_dir.c_str(), m.fleet.c_str(), m.schema_version, m.blobs.size(),
+               command.from.c_str(), result->data_dir.c_str(), m.fleet.c_str(), m.schema_version, m.blobs.size(),
                Mib(m.BlobBytes()).c_str(), previous.c_str(), std::string(backup::kNotIncluded).c_str());
   return kExitOk;
 }

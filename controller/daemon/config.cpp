@@ -4,6 +4,7 @@
 #include "common/crypto/x509.h"
 #include "common/metrics/listen_address.h"
 #include "controller/net/front.h"
+#include "controller/net/listen_collision.h"
 
 namespace edge::controller {
 
@@ -56,6 +57,12 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
   }
   if (!c.metrics_listen.empty())
     if (auto parsed = metrics::ParseListenAddress(c.metrics_listen); !parsed) return wrap(parsed.error().Wrap("metrics_listen"));
+  if (auto s = net::CheckDistinctListenAddresses({{"agent_listen", c.agent_listen},
+                                                  {"enroll_listen", c.enroll_listen},
+                                                  {"operator_listen", c.operator_listen},
+                                                  {"metrics_listen", c.metrics_listen}});
+      !s)
+    return wrap(s.error());
   if (auto it = obj->find("connection_limits"); it != obj->end()) {
     if (!it->is_object())
       return wrap(Error{ErrorCode::kBadConfig, "key 'connection_limits' must be a JSON object"});

@@ -1,12 +1,7 @@
 #include "controller/daemon/key_material.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstdio>
 #include <string>
 
-#include "common/core/fs.h"
 #include "common/crypto/x509.h"
 #include "common/tls/grpc_tls.h"
 
@@ -17,10 +12,11 @@ std::string Named(std::string_view key, const std::string& path) { return std::s
 
 Status Bad(std::string message) { return Fail(ErrorCode::kBadConfig, std::move(message)); }
 
-Result<crypto::PrivateKey> ReadKey(std::string_view key, const std::string& path) {
-  auto pem = tls::ReadPem(path);
-  if (!pem) return Fail(ErrorCode::kBadConfig, std::string(key) + ": " + pem.error().message);
-  auto parsed = crypto::PrivateKey::FromPem(*pem);
+Result<crypto::PrivateKey> ReadKey(std::string_view key, const std::string& path, const ServiceUser& self) {
+  EDGE_ASSIGN_OR_RETURN(auto pem, ReadPrivateKeyFile(key, path, self));
+  if (pem.find("-----BEGIN ") == std::string::npos)
+    return Fail(ErrorCode::kBadConfig, std::string(key) + ": " + path + " is not a PEM file");
+  auto parsed = crypto::PrivateKey::FromPem(pem);
   if (!parsed) return Fail(ErrorCode::kBadConfig, Named(key, path) + ": not a usable private key (" + parsed.error().message + ")");
   return parsed;
 }
@@ -45,22 +41,13 @@ Status CheckPair(std::string_view cert_key, const std::string& cert_path, const 
 
 }  // namespace
 
-Status CheckPrivateKeyFileMode(std::string_view key, const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Bad(Named(key, path) + ": " + fs::ErrnoText(errno));
-  const mode_t loose = st.st_mode & (S_IRWXO | S_IWGRP);
-  if (loose == 0) return Ok();
-  char mode[8];
-  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-  return Bad(Named(key, path) + " has mode " + mode + ": a private key must give other users no access and its group " +
-             "no write access (chmod 0600, or 0640 with the service's group)");
-}
-
-Status CheckKeyMaterial(const ControllerConfig& c, int64_t now) {
-  EDGE_TRY(CheckPrivateKeyFileMode("fleet_ca_key", c.fleet_ca_key));
-  EDGE_TRY(CheckPrivateKeyFileMode("server_key", c.server_key));
+Status CheckKeyMaterial(const ControllerConfig& c, int64_t now, const ServiceUser& self) {
+  // Who may read or replace the keys comes first: a key others can read is refused even when
+  // the rest would not work either.
+  EDGE_TRY(ReadPrivateKeyFile("fleet_ca_key", c.fleet_ca_key, self));
+  EDGE_TRY(ReadPrivateKeyFile("server_key", c.server_key, self));
   EDGE_ASSIGN_OR_RETURN(auto ca_pem, ReadCert("fleet_ca_cert", c.fleet_ca_cert));
-  EDGE_ASSIGN_OR_RETURN(auto ca_key, ReadKey("fleet_ca_key", c.fleet_ca_key));
+  EDGE_ASSIGN_OR_RETURN(auto ca_key, ReadKey("fleet_ca_key", c.fleet_ca_key, self));
   EDGE_TRY(CheckPair("fleet_ca_cert", c.fleet_ca_cert, ca_pem, "fleet_ca_key", c.fleet_ca_key, ca_key));
   EDGE_ASSIGN_OR_RETURN(auto server_pem, ReadCert("server_cert", c.server_cert));
   if (auto chained = crypto::VerifyCertificate(server_pem, ca_pem, now); !chained)
@@ -71,7 +58,7 @@ Status CheckKeyMaterial(const ControllerConfig& c, int64_t now) {
   if (auto info = crypto::ParseCertificate(server_pem); !info || !info->server_auth)
     return Bad(Named("server_cert", c.server_cert) + " is not a server certificate (no serverAuth in its extended key "
                                                      "usage): is it a device's or an operator's? (edgectl pki renew-controller makes one)");
-  EDGE_ASSIGN_OR_RETURN(auto server_key, ReadKey("server_key", c.server_key));
+  EDGE_ASSIGN_OR_RETURN(auto server_key, ReadKey("server_key", c.server_key, self));
   EDGE_TRY(CheckPair("server_cert", c.server_cert, server_pem, "server_key", c.server_key, server_key));
   EDGE_TRY(ReadCert("operator_ca_cert", c.operator_ca_cert));
   return Ok();

@@ -5,22 +5,18 @@
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
-#include <string_view>
 
 #include "common/core/result.h"
 #include "controller/daemon/config.h"
+#include "controller/daemon/private_key_file.h"
 
 namespace edge::controller {
 
-// A private key file must give other users no access and its group no write access (0600 or
-// 0640: the packages install keys root:edge-controller 0640). kBadConfig naming `key` and `path`.
-Status CheckPrivateKeyFileMode(std::string_view key, const std::filesystem::path& path);
-
-// The whole set, at unix time `now`: both private key files' modes; the fleet CA key is the
+// The whole set, at unix time `now`, for a controller running as `self`: both private key
+// files pass ReadPrivateKeyFile (private_key_file.h: owner, group, mode, path); the fleet CA key is the
 // CA certificate's key; the server certificate is issued by the fleet CA and valid now; the
 // server key is the server certificate's key; the operator CA certificate parses. Errors are
 // kBadConfig.
-Status CheckKeyMaterial(const ControllerConfig& config, int64_t now);
+Status CheckKeyMaterial(const ControllerConfig& config, int64_t now, const ServiceUser& self = ServiceUser::Current());
 
 }  // namespace edge::controller

@@ -18,7 +18,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "common/bundle/posix_file.h"
+#include "common/core/posix_file.h"
 #include "common/core/text.h"
 #include "common/crypto/openssl_handles.h"
 #include "common/crypto/x509.h"
@@ -180,9 +180,9 @@ Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFi
   // TCP: the first address that answers (as gRPC tries them).
   int last_errno = 0;
   bool timed_out = false;
-  bundle::UniqueFd sock;
+  fs::UniqueFd sock;
   for (addrinfo* a = found; a != nullptr && !sock.valid(); a = a->ai_next) {
-    bundle::UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
+    fs::UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
     if (!fd.valid()) {
       last_errno = errno;
       continue;

@@ -38,6 +38,14 @@ refused "cannot listen on 127.0.0.1:$LF_AGENT_PORT: the address is in use by ano
 refused "cannot listen on 127.0.0.1:$LF_OPERATOR_PORT: the address is in use" \
   "operator_listen=127.0.0.1:$LF_OPERATOR_PORT"
 refused "cannot listen on 192.0.2.1:7443: not an address of this host" agent_listen=192.0.2.1:7443
+# Two keys of one config on one address: named both, before anything is bound (the running
+# controller's own port is not involved).
+refused "agent_listen 127.0.0.1:7443 and operator_listen 127.0.0.1:7443 collide (the same address)" \
+  agent_listen=127.0.0.1:7443 operator_listen=127.0.0.1:7443
+refused "agent_listen 0.0.0.0:7443 and enroll_listen 127.0.0.1:7443 collide (0.0.0.0 takes the port on every IPv4 address" \
+  agent_listen=0.0.0.0:7443 enroll_listen=127.0.0.1:7443
+refused "operator_listen 127.0.0.1:7445 and metrics_listen 127.0.0.1:7445 collide" \
+  operator_listen=127.0.0.1:7445 metrics_listen=127.0.0.1:7445
 refused "another edge-controller is running on the data dir $LF_DIR/controller" "data_dir=$LF_DIR/controller"
 # The running controller still holds its ports alone: every call reaches it, none a second one.
 for _ in 1 2 3 4 5 6; do lf_edgectl get devices 2>/dev/null | grep -q '^gw-1 ' || lf_die "a call missed the running controller"; done
@@ -78,6 +86,50 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     setpriv --reuid=nobody --regid=nogroup --clear-groups "$C" --config "$N/controller.json"
 else
   echo "   (not root: the unreadable-key case needs another user; skipped)"
+fi
+step "files that are not regular files: refused at once, never waited on"
+mkfifo "$LF_DIR/ca.fifo"
+# Nothing ever writes to the FIFO: a blocking open would hang until the timeout kills it (124).
+for key in fleet_ca_cert server_key trust_policy; do
+  variant "$LF_DIR/variant.json" "$key=$LF_DIR/ca.fifo"
+  expect_fail 78 "$key: $LF_DIR/ca.fifo is a FIFO (named pipe), not a regular file" \
+    timeout 20 "$C" --config "$LF_DIR/variant.json"
+done
+rm -rf "$LF_DIR/variant-data"  # trust_policy is read once the store is open (stored policies count too)
+refused "operator_ca_cert: $LF_DIR is a directory, not a regular file" "operator_ca_cert=$LF_DIR"
+refused "fleet_ca_key: /dev/zero is a character device, not a regular file" "fleet_ca_key=/dev/zero"
+
+step "keys that someone else could replace or read: another owner, another group, a directory others can write"
+mkdir -m 0777 "$LF_DIR/open"
+cp "$P/controller.key" "$LF_DIR/open/controller.key"
+refused "server_key $LF_DIR/open/controller.key is reached through the directory $LF_DIR/open (mode 0777" \
+  "server_key=$LF_DIR/open/controller.key"
+ln -s "$LF_DIR/open/controller.key" "$LF_DIR/open-link.key"
+refused "is reached through the directory $LF_DIR/open (mode 0777" "server_key=$LF_DIR/open-link.key"
+if [ "$(id -u)" = 0 ]; then
+  cp -p "$P/controller.key" "$LF_DIR/nobodys.key" && chown nobody "$LF_DIR/nobodys.key"
+  refused "server_key $LF_DIR/nobodys.key is owned by uid $(id -u nobody) (nobody), neither root nor the user the controller runs as" \
+    "server_key=$LF_DIR/nobodys.key"
+  cp -p "$P/controller.key" "$LF_DIR/group.key" && chgrp nogroup "$LF_DIR/group.key" && chmod 0640 "$LF_DIR/group.key"
+  refused "server_key $LF_DIR/group.key is readable by the group gid $(getent group nogroup | cut -d: -f3) (nogroup), which is not the controller's group" \
+    "server_key=$LF_DIR/group.key"
+  # A symlink someone else made in a shared sticky directory (as /tmp) is theirs to re-point.
+  mkdir -m 1777 "$LF_DIR/shared"
+  ln -s "$P/controller.key" "$LF_DIR/shared/controller.key" && chown -h nobody "$LF_DIR/shared/controller.key"
+  refused "is reached through $LF_DIR/shared/controller.key, owned by uid $(id -u nobody) (nobody) in the shared directory" \
+    "server_key=$LF_DIR/shared/controller.key"
+  chown -h root "$LF_DIR/shared/controller.key"
+  variant "$LF_DIR/variant.json" "server_key=$LF_DIR/shared/controller.key" "data_dir=$LF_DIR/variant-ok"
+  "$C" --config "$LF_DIR/variant.json" >"$LF_DIR/variant-ok.log" 2>&1 &
+  ok_pid=$!
+  LF_PIDS+=("$ok_pid")
+  lf_wait_for 20 grep -q "controller ready" "$LF_DIR/variant-ok.log" ||
+    lf_die "the controller did not start with root's own symlink in a sticky directory: $(tail -n 3 "$LF_DIR/variant-ok.log")"
+  kill "$ok_pid" && wait "$ok_pid"
+  rm -rf "$LF_DIR/variant-ok"
+  ok "root's own symlink in a sticky shared directory is accepted"
+else
+  echo "   (not root: the other-owner and other-group cases need another user; skipped)"
 fi
 [ ! -e "$LF_DIR/variant-data" ] || lf_die "a refused start created its data directory"
 ok "no refused start created its data directory"

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -226,4 +228,22 @@ TEST_CASE("Agent config: metrics_listen is off by default and must be a numeric 
     j["metrics_listen"] = bad;
     ExpectBadConfig(j, why);
   }
+}
+
+TEST_CASE("Agent config: a FIFO as the config or a key file is refused without blocking", "[agent_config]") {
+  TempDir dir;
+  const auto fifo = dir / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);  // nobody writes to it: a blocking open would hang
+  auto config = LoadAgentConfig(fifo);
+  REQUIRE_FALSE(config);
+  CHECK(config.error().code == ErrorCode::kBadConfig);
+  CHECK_THAT(config.error().message, Catch::Contains(fifo.string() + " is a FIFO (named pipe), not a regular file"));
+  auto j = Minimal();
+  j["release_root_public_key"] = fifo.string();
+  auto loaded = LoadAgentConfig(Write(dir, j));
+  REQUIRE(loaded);
+  auto root = edge::agent::LoadReleaseRoot(*loaded);
+  REQUIRE_FALSE(root);
+  CHECK(root.error().code == ErrorCode::kBadConfig);
+  CHECK_THAT(root.error().message, Catch::Contains("release_root_public_key: " + fifo.string() + " is a FIFO"));
 }

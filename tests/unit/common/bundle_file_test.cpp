@@ -225,7 +225,8 @@ TEST_CASE("WriteBundleFile refuses what the reader would refuse, and leaves no f
   }
   SECTION("a missing blob") {
     stdfs::remove(f.Source(f.model_ref().digest));
-    expect(WriteBundleFile(f.envelope, f.manifest, f.source(), f.file), "cannot open blob");
+    expect(WriteBundleFile(f.envelope, f.manifest, f.source(), f.file),
+           "blob model (" + f.model_ref().digest.substr(0, 16) + "): cannot open " + f.Source(f.model_ref().digest).string());
   }
   SECTION("an envelope that carries another manifest") {
     auto other = f.manifest;

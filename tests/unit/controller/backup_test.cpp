@@ -95,7 +95,7 @@ struct DataDir {
 
   BackupRequest Request(const std::string& name) const { return {data, root / name, false, "acme", "0.1.0", 3}; }
   RestoreRequest Into(const std::string& from, const std::string& name, bool force = false) const {
-    return {root / from, root / name, force, kSchema, 4, "acme"};
+    return {root / from, root / name, force, kSchema, 4, "acme", {}};
   }
 };
 
@@ -357,4 +357,119 @@ TEST_CASE("restore refuses the data dir of a running controller and a backup of 
   REQUIRE_FALSE(restored);
   CHECK_THAT(restored.error().message, Catch::Contains("fleet 'acme'"));
   CHECK_FALSE(std::filesystem::exists(d.root / "new"));
+}
+
+TEST_CASE("restore holds the data dir lock through the swap and locks the restored dir before it appears") {
+  DataDir d;
+  REQUIRE(TakeBackup(d.Request("bk")));
+  for (const bool existing : {true, false}) {
+    INFO((existing ? "a data dir to replace" : "no data dir yet"));
+    const auto target = existing ? d.data : d.root / "fresh";
+    auto request = d.Into("bk", existing ? "data" : "fresh", /*force=*/true);
+    int checked_during_verify = 0;
+    bool checked_at_swap = false;
+    // What a controller starting at that moment would find: its lock held, named as the
+    // restore's. (flock is per open file: a second open in this process conflicts too.)
+    auto starting_controller_refused = [&] {
+      auto lock = DataDirLock::Acquire(target, /*create=*/true);
+      REQUIRE_FALSE(lock);
+      CHECK(lock.error().code == ErrorCode::kFailedPrecondition);
+      CHECK_THAT(lock.error().message, Catch::Contains("is held by edge-controller restore (pid"));
+    };
+    request.at_swap = [&] {
+      starting_controller_refused();
+      // The directory about to be swapped in is locked as well.
+      for (const auto& e : std::filesystem::directory_iterator(target.parent_path()))
+        if (e.path().filename().string().find(".restore-") != std::string::npos) {
+          auto staged = DataDirLock::Acquire(e.path(), /*create=*/false);
+          REQUIRE_FALSE(staged);
+          CHECK_THAT(staged.error().message, Catch::Contains("held by edge-controller restore"));
+          checked_at_swap = true;
+        }
+    };
+    auto restored = Restore(request, [&](const auto&) {
+      starting_controller_refused();
+      ++checked_during_verify;
+    });
+    REQUIRE(restored);
+    CHECK(checked_during_verify == 2);
+    CHECK(checked_at_swap);
+    CHECK(restored->previous.has_value() == existing);
+    CHECK_FALSE(HasHiddenLeftovers(d.root.path()));
+    // Afterwards the controller takes the restored dir's lock.
+    CHECK(DataDirLock::Acquire(target, /*create=*/true));
+  }
+}
+
+TEST_CASE("a refused restore into a missing data dir leaves neither the dir nor a lock file") {
+  DataDir d;
+  REQUIRE(TakeBackup(d.Request("bk")));
+  auto other = d.Into("bk", "fresh");
+  other.fleet = "globex";
+  REQUIRE_FALSE(Restore(other));
+  CHECK_FALSE(std::filesystem::exists(d.root / "fresh"));
+  std::filesystem::create_directories(d.root / "empty");
+  other = d.Into("bk", "empty");
+  other.fleet = "globex";
+  REQUIRE_FALSE(Restore(other));
+  CHECK(std::filesystem::is_empty(d.root / "empty"));
+}
+
+TEST_CASE("a data dir moved away keeps its lock and the new dir at its name is free to lock") {
+  TempDir root;
+  const auto data = root / "data";
+  std::filesystem::create_directories(data);
+  auto first = DataDirLock::Acquire(data, /*create=*/true);
+  REQUIRE(first);
+  // Simulates the swap: the locked dir moves away, a fresh one (unlocked) takes its name.
+  std::filesystem::rename(data, root / "old");
+  std::filesystem::create_directories(data);
+  auto second = DataDirLock::Acquire(data, /*create=*/true);
+  REQUIRE(second);  // the new dir's lock, not blocked by the old one's
+  auto third = DataDirLock::Acquire(data, /*create=*/false);
+  REQUIRE_FALSE(third);
+  CHECK_THAT(third.error().message, Catch::Contains("another edge-controller is running on the data dir " + data.string()) &&
+                                        Catch::Contains("is held by edge-controller (pid"));
+}
+
+TEST_CASE("backup and restore work through a data dir that is a symlink to a directory") {
+  DataDir d;
+  const auto link = d.root / "data-link";
+  std::filesystem::create_directory_symlink(d.data, link);
+  auto request = d.Request("bk");
+  request.data_dir = link;
+  auto backup = TakeBackup(request);
+  REQUIRE(backup);
+  CHECK(backup->data_dir == std::filesystem::canonical(d.data));
+  // --replace never deletes the live data dir, by whichever name it is given.
+  for (const auto& target : {link, link / "inside"}) {
+    auto into_data = request;
+    into_data.to = target;
+    into_data.replace = true;
+    auto refused = TakeBackup(into_data);
+    REQUIRE_FALSE(refused);
+    CHECK_THAT(refused.error().message, Catch::Contains("is, holds or lies inside the data dir"));
+  }
+  // A --to that is a symlink to a directory: the backup goes into the directory it names.
+  std::filesystem::create_directories(d.root / "vault/empty");
+  std::filesystem::create_directory_symlink(d.root / "vault/empty", d.root / "latest");
+  auto via_link = d.Request("latest");
+  REQUIRE(TakeBackup(via_link));
+  CHECK(std::filesystem::is_symlink(d.root / "latest"));
+  CHECK(std::filesystem::exists(d.root / "vault/empty/backup.json"));
+
+  auto restore = d.Into("bk", "data-link", /*force=*/true);
+  auto restored = Restore(restore);
+  REQUIRE(restored);
+  CHECK(restored->data_dir == std::filesystem::canonical(d.data));
+  CHECK(std::filesystem::is_symlink(link));  // the symlink stays; the directory it names was replaced
+  CHECK(std::filesystem::exists(link / "controller.db"));
+  REQUIRE(restored->previous);
+  CHECK(restored->previous->parent_path() == std::filesystem::canonical(d.data).parent_path());
+
+  std::filesystem::create_directory_symlink(d.root / "nowhere", d.root / "dangling");
+  auto dangling = Restore(d.Into("bk", "dangling", /*force=*/true));
+  REQUIRE_FALSE(dangling);
+  CHECK_THAT(dangling.error().message, Catch::Contains("is a symlink to") && Catch::Contains("which does not exist"));
+  CHECK_FALSE(std::filesystem::exists(d.root / "nowhere"));
 }

@@ -137,3 +137,35 @@ TEST_CASE("Controller config: metrics_listen is off by default and checked like 
   j["metrics_listen"] = "127.0.0.1";
   ExpectBadConfig(j, "metrics_listen: '127.0.0.1' has no port");
 }
+
+TEST_CASE("Controller config: two listeners on one address are refused naming both keys", "[controller_config]") {
+  auto with = [](std::initializer_list<std::pair<const char*, const char*>> listen) {
+    auto j = Minimal();
+    for (const auto& [key, address] : listen) j[key] = address;
+    return j;
+  };
+  ExpectBadConfig(with({{"agent_listen", "127.0.0.1:7443"}, {"operator_listen", "127.0.0.1:7443"}}),
+                  "agent_listen 127.0.0.1:7443 and operator_listen 127.0.0.1:7443 collide (the same address)");
+  // The defaults: agent 0.0.0.0:7443, enrollment 0.0.0.0:7444.
+  ExpectBadConfig(with({{"operator_listen", "127.0.0.1:7444"}}),
+                  "enroll_listen 0.0.0.0:7444 and operator_listen 127.0.0.1:7444 collide (0.0.0.0 takes the port on "
+                  "every IPv4 address");
+  ExpectBadConfig(with({{"agent_listen", "[::]:7443"}, {"metrics_listen", "127.0.0.1:7443"}}),
+                  "agent_listen [::]:7443 and metrics_listen 127.0.0.1:7443 collide ([::] takes the port on every "
+                  "address of this host");
+  ExpectBadConfig(with({{"agent_listen", "localhost:7450"}, {"enroll_listen", "127.0.0.1:7450"}}), "collide (the same address)");
+  ExpectBadConfig(with({{"agent_listen", "[::1]:7450"}, {"enroll_listen", "[0:0:0:0:0:0:0:1]:7450"}}),
+                  "collide (the same address)");
+
+  TempDir dir;
+  auto distinct = [&](const nlohmann::json& j) {
+    auto c = LoadControllerConfig(Write(dir, j));
+    INFO((c ? std::string() : c.error().message));
+    CHECK(c);
+  };
+  // Other ports, other specific addresses, other families without a wildcard, and port 0.
+  distinct(with({{"agent_listen", "127.0.0.1:7443"}, {"enroll_listen", "127.0.0.2:7443"}, {"operator_listen", "[::1]:7443"}}));
+  distinct(with({{"agent_listen", "0.0.0.0:7443"}, {"enroll_listen", "[::1]:7443"}, {"operator_listen", "127.0.0.1:7445"}}));
+  distinct(with({{"agent_listen", "127.0.0.1:0"}, {"enroll_listen", "127.0.0.1:0"}, {"operator_listen", "0.0.0.0:0"},
+                 {"metrics_listen", "127.0.0.1:0"}}));
+}

@@ -2,18 +2,24 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <fstream>
 
 #include "common/crypto/x509.h"
+#include "core/skip.h"
 #include "core/temp_dir.h"
 
 using edge::ErrorCode;
 using edge::controller::CheckKeyMaterial;
-using edge::controller::CheckPrivateKeyFileMode;
+using edge::controller::ReadPrivateKeyFile;
+using edge::controller::ServiceUser;
 using edge::controller::ControllerConfig;
 using edge::crypto::CertSpec;
 using edge::crypto::PrivateKey;
@@ -119,7 +125,7 @@ TEST_CASE("controller key material: key files readable by others or writable by 
   }
   for (mode_t mode : {0600, 0640, 0400, 0440}) {
     REQUIRE(::chmod(pki.config.fleet_ca_key.c_str(), mode) == 0);
-    CHECK(CheckPrivateKeyFileMode("fleet_ca_key", pki.config.fleet_ca_key));
+    CHECK(ReadPrivateKeyFile("fleet_ca_key", pki.config.fleet_ca_key, ServiceUser::Current()));
   }
   REQUIRE(::chmod(pki.config.fleet_ca_key.c_str(), 0644) == 0);
   ExpectRefused(pki.config, "fleet_ca_key");
@@ -129,7 +135,7 @@ TEST_CASE("controller key material: missing files and files of the wrong kind na
   Pki pki;
   ControllerConfig c = pki.config;
   c.server_key = (pki.dir / "missing.key").string();
-  ExpectRefused(c, "server_key " + c.server_key + ": No such file");
+  ExpectRefused(c, "server_key: cannot open " + c.server_key + ": No such file");
   c = pki.config;
   c.fleet_ca_cert = Write(pki.dir, "garbage.pem", "not a certificate\n", 0644);
   ExpectRefused(c, "fleet_ca_cert: " + c.fleet_ca_cert + " is not a PEM file");
@@ -157,4 +163,119 @@ TEST_CASE("controller key material: an encrypted key is refused at once, never p
   pki.config.server_key = Write(pki.dir, "encrypted.key",
                                 "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n", 0600);
   ExpectRefused(pki.config, "it is encrypted");
+}
+
+namespace {
+
+// A user and a group that are neither root nor the test's own (as root: nobody/nogroup's ids).
+constexpr uid_t kOtherUid = 65534;
+constexpr gid_t kOtherGid = 65534;
+
+// Gives the file, directory or symlink at `path` to kOtherUid/kOtherGid (needs root).
+void GiveAway(const std::string& path, bool group_only = false) {
+  REQUIRE(::lchown(path.c_str(), group_only ? static_cast<uid_t>(-1) : kOtherUid, kOtherGid) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("controller key material: a key owned by another user than root and the controller is refused") {
+  if (::geteuid() != 0) EDGE_SKIP("needs root to give a file to another user");
+  Pki pki;
+  GiveAway(pki.config.server_key);
+  ExpectRefused(pki.config, "server_key " + pki.config.server_key + " is owned by uid 65534");
+  // The same file is fine for a controller that runs as its owner (and its group).
+  CHECK(ReadPrivateKeyFile("server_key", pki.config.server_key, ServiceUser{kOtherUid, kOtherGid}));
+}
+
+TEST_CASE("controller key material: a group-readable key of another group than the controller's is refused") {
+  if (::geteuid() != 0) EDGE_SKIP("needs root to give a file to another group");
+  Pki pki;  // server_key is 0640
+  GiveAway(pki.config.server_key, /*group_only=*/true);
+  const ServiceUser service{::geteuid(), 4242};
+  auto refused = ReadPrivateKeyFile("server_key", pki.config.server_key, service);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == ErrorCode::kBadConfig);
+  CHECK(refused.error().message.find("server_key " + pki.config.server_key + " is readable by the group gid 65534") !=
+        std::string::npos);
+  // The packaged layout: root owns it, the controller's own group reads it.
+  CHECK(ReadPrivateKeyFile("server_key", pki.config.server_key, ServiceUser{4242, kOtherGid}));
+  // 0600: no group reads it, whatever the group.
+  REQUIRE(::chmod(pki.config.server_key.c_str(), 0600) == 0);
+  CHECK(ReadPrivateKeyFile("server_key", pki.config.server_key, service));
+}
+
+TEST_CASE("controller key material: a key in a directory other users can write is refused") {
+  Pki pki;
+  const auto open_dir = pki.dir / "open";
+  std::filesystem::create_directory(open_dir);
+  REQUIRE(::chmod(open_dir.c_str(), 0777) == 0);
+  const std::string key = Write(pki.dir, "open/controller.key", KeyPem(pki.server_key), 0600);
+  ControllerConfig c = pki.config;
+  c.server_key = key;
+  ExpectRefused(c, "server_key " + key + " is reached through the directory " + open_dir.string() + " (mode 0777");
+  // ... and through a symlink to such a directory, named from a safe one.
+  const auto link = pki.dir / "via-link.key";
+  std::filesystem::create_symlink(key, link);
+  c.server_key = link.string();
+  ExpectRefused(c, "is reached through the directory " + open_dir.string());
+  // Sticky (as /tmp): an entry owned by root or the controller is safe there.
+  REQUIRE(::chmod(open_dir.c_str(), 01777) == 0);
+  c.server_key = key;
+  CHECK(CheckKeyMaterial(c, std::time(nullptr)));
+}
+
+TEST_CASE("controller key material: a symlink to the key that another user owns in a shared directory is refused") {
+  if (::geteuid() != 0) EDGE_SKIP("needs root to give a symlink to another user");
+  Pki pki;
+  const auto shared = pki.dir / "shared";
+  std::filesystem::create_directory(shared);
+  REQUIRE(::chmod(shared.c_str(), 01777) == 0);
+  const auto link = shared / "controller.key";
+  std::filesystem::create_symlink(pki.config.server_key, link);
+  ControllerConfig c = pki.config;
+  c.server_key = link.string();
+  CHECK(CheckKeyMaterial(c, std::time(nullptr)));  // root's own symlink in /tmp-like directory
+  GiveAway(link.string());
+  ExpectRefused(c, "server_key " + link.string() + " is reached through " + link.string() + ", owned by uid 65534");
+}
+
+TEST_CASE("controller key material: a key in a directory another user owns is refused") {
+  if (::geteuid() != 0) EDGE_SKIP("needs root to give a directory to another user");
+  Pki pki;
+  const auto theirs = pki.dir / "theirs";
+  std::filesystem::create_directory(theirs);
+  const std::string key = Write(pki.dir, "theirs/controller.key", KeyPem(pki.server_key), 0600);
+  GiveAway(theirs.string());
+  ControllerConfig c = pki.config;
+  c.server_key = key;
+  ExpectRefused(c, "is reached through the directory " + theirs.string() + ", owned by uid 65534");
+}
+
+TEST_CASE("controller key material: a FIFO or socket or directory or device as a key or certificate is refused at once") {
+  Pki pki;
+  const auto fifo = pki.dir / "fifo.key";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);  // open(2) without O_NONBLOCK would wait here forever
+  ControllerConfig c = pki.config;
+  c.server_key = fifo.string();
+  ExpectRefused(c, "server_key: " + fifo.string() + " is a FIFO (named pipe), not a regular file");
+  c = pki.config;
+  c.fleet_ca_cert = fifo.string();
+  ExpectRefused(c, "fleet_ca_cert: " + fifo.string() + " is a FIFO (named pipe), not a regular file");
+  c = pki.config;
+  c.operator_ca_cert = pki.dir.path().string();
+  ExpectRefused(c, "operator_ca_cert: " + pki.dir.path().string() + " is a directory, not a regular file");
+  c = pki.config;
+  c.fleet_ca_key = "/dev/null";
+  ExpectRefused(c, "fleet_ca_key: /dev/null is a character device, not a regular file");
+  const auto socket_path = pki.dir / "sock.key";
+  const int sock = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(sock >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
+  REQUIRE(::bind(sock, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+  c = pki.config;
+  c.server_key = socket_path.string();
+  ExpectRefused(c, "server_key: " + socket_path.string() + " is a socket, not a regular file");
+  ::close(sock);
 }

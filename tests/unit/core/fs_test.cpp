@@ -1,7 +1,9 @@
 #include "common/core/fs.h"
+#include "common/core/posix_file.h"
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -58,7 +60,7 @@ TEST_CASE("ReadFile refuses files over the limit and names missing files", "[fs]
   CHECK(big.error().code == ErrorCode::kResourceExhausted);
   auto missing = fs::ReadFile(dir / "absent", 100);
   REQUIRE_FALSE(missing);
-  CHECK(missing.error().code == ErrorCode::kIo);
+  CHECK(missing.error().code == ErrorCode::kNotFound);
   CHECK_THAT(missing.error().message, Catch::Contains((dir / "absent").string()));
 }
 
@@ -105,4 +107,44 @@ TEST_CASE("WriteFileNoReplace creates a file but never replaces one, a directory
   CHECK(stdfs::is_directory(dir / "d"));
   // No temp file is left behind: out.bin, dangling, d.
   CHECK(CountEntries(dir.path()) == 3);
+}
+
+TEST_CASE("ReadFile and OpenRegularFile refuse a FIFO without waiting for a writer", "[fs]") {
+  TempDir dir;
+  const auto fifo = dir / "config.json";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // A blocking open(2) would never return here: no one ever opens the FIFO for writing.
+  auto read = fs::ReadFile(fifo, 1024);
+  REQUIRE_FALSE(read);
+  CHECK(read.error().code == ErrorCode::kInvalidArgument);
+  CHECK(read.error().message == fifo.string() + " is a FIFO (named pipe), not a regular file");
+  CHECK_FALSE(fs::OpenRegularFile(fifo));
+}
+
+TEST_CASE("OpenRegularFile says what a path is when it is not a regular file", "[fs]") {
+  TempDir dir;
+  auto directory = fs::OpenRegularFile(dir.path());
+  REQUIRE_FALSE(directory);
+  CHECK(directory.error().message == dir.path().string() + " is a directory, not a regular file");
+  auto device = fs::OpenRegularFile("/dev/null");
+  REQUIRE_FALSE(device);
+  CHECK(device.error().message == "/dev/null is a character device, not a regular file");
+  auto missing = fs::OpenRegularFile(dir / "missing");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == ErrorCode::kNotFound);
+  std::ofstream(dir / "real") << "text";
+  stdfs::create_symlink(dir / "real", dir / "link");
+  auto no_follow = fs::OpenRegularFile(dir / "link", O_NOFOLLOW);
+  REQUIRE_FALSE(no_follow);
+  CHECK(no_follow.error().message == (dir / "link").string() + " is a symlink, not a regular file");
+  struct stat st {};
+  auto real = fs::OpenRegularFile(dir / "link", 0, &st);  // followed: the file it names
+  REQUIRE(real);
+  CHECK(st.st_size == 4);
+  auto text = fs::ReadAll(*real, dir / "link", 16);
+  REQUIRE(text);
+  CHECK(*text == "text");
+  // Blocking again once open: reads of a regular file are not affected either way, but callers
+  // that hand the descriptor on get the ordinary semantics.
+  CHECK((::fcntl(real->get(), F_GETFL) & O_NONBLOCK) == 0);
 }

@@ -1,7 +1,8 @@
-// An owned file descriptor and the read/write loops (EINTR, short reads and writes) of the
-// bundle file code, also used by the controller's backup copy and edgectl's connection retrace.
+// An owned file descriptor, the read/write loops (EINTR, short reads and writes) and the one way
+// every program opens a file it is told to read (config, keys, certificates, bundles, backups).
 #pragma once
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,7 +13,7 @@
 #include "common/core/fs.h"
 #include "common/core/result.h"
 
-namespace edge::bundle {
+namespace edge::fs {
 
 class UniqueFd {
  public:
@@ -43,8 +44,20 @@ class UniqueFd {
 };
 
 inline Error PosixError(ErrorCode code, const std::string& what, const std::filesystem::path& path, int err) {
-  return Error{code, what + " " + path.string() + ": " + fs::ErrnoText(err)};
+  return Error{code, what + " " + path.string() + ": " + ErrnoText(err)};
 }
+
+// Opens `path` read-only (plus `extra_flags`, such as O_NOFOLLOW) without ever blocking, and
+// refuses anything that is not a regular file. open(2) of a FIFO waits for a writer, forever
+// when none comes; a device node, a socket or a directory named as a key or config file is a
+// mistake (or an attack) to report, not to read. So the open is O_NONBLOCK, the type is checked
+// on the opened descriptor (no race with a rename), then O_NONBLOCK is cleared. Errors say what
+// the path is instead: "PATH is a FIFO (named pipe), not a regular file" (kInvalidArgument);
+// kNotFound when it does not exist, kIo otherwise. `st`, if given, receives the fstat.
+Result<UniqueFd> OpenRegularFile(const std::filesystem::path& path, int extra_flags = 0, struct stat* st = nullptr);
+
+// Reads what is left of `fd` (opened from `path`), refusing more than `max_bytes`.
+Result<std::string> ReadAll(const UniqueFd& fd, const std::filesystem::path& path, uint64_t max_bytes);
 
 // Reads up to `n` bytes; 0 means end of file.
 inline Result<size_t> ReadSome(const UniqueFd& fd, char* dst, size_t n, const std::filesystem::path& path) {
@@ -79,4 +92,4 @@ inline Status Close(UniqueFd& fd, const std::filesystem::path& path) {
   return Ok();
 }
 
-}  // namespace edge::bundle
+}  // namespace edge::fs
