@@ -715,12 +715,30 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
       return respond(web::Refusal(Error{ErrorCode::kResourceExhausted, "controller busy; the page retries"}));
     boost::asio::post(ctx_.strand, [this, request = std::move(request), respond = std::move(respond)] {
       auto peer = tls::PeerIdentityOfPem(request.client_cert_pem, ctx_.config.fleet, "operator");
+      // The handshake checked the certificate's dates; a kept-alive connection may outlive them.
+      const auto now = ctx_.clock.NowUnix();
+      if (peer && (now > peer->not_after || now < peer->not_before))
+        peer = Fail(ErrorCode::kUnauthenticated, "the operator certificate is not valid now (expired or not yet valid)");
       auto actor = Authorize(peer, Role::kViewer, "Dashboard");
       auto answer = !actor ? web::Refusal(actor.error())
-                           : web::Serve(request.target, [&] { return OverviewJson(peer->id.name); });
+                           : web::Serve(request.target, [&] { return CachedOverviewJson(peer->id.name); });
       ctx_.operator_work.Release();
       respond(std::move(answer));
     });
+  }
+
+  // OverviewJson at most once a second per operator: open pages (one poll every 2 s each) and
+  // floods of reloads cost the strand one overview a second. Strand only.
+  Result<std::string> CachedOverviewJson(const std::string& operator_name) {
+    const auto now = std::chrono::steady_clock::now();
+    auto& entry = overview_cache_[operator_name];
+    if (entry.json.empty() || now - entry.at >= std::chrono::seconds(1)) {
+      EDGE_ASSIGN_OR_RETURN(entry.json, OverviewJson(operator_name));
+      entry.at = now;
+    }
+    std::string json = entry.json;
+    if (overview_cache_.size() > 32) overview_cache_.clear();  // bounded: operators are few
+    return json;
   }
 
   // edge.v1.FleetOverview as proto3 JSON. Strand only.
@@ -806,6 +824,12 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     o->set_last_seen(op.last_seen);
     o->set_last_serial(op.last_serial);
   }
+
+  struct CachedOverview {
+    std::string json;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, CachedOverview> overview_cache_;  // by operator (strand only)
 
   // Refusals audited per operator: 5 in a burst, then one every 10 s (strand only).
   RefusalAuditLimiter refusals_{1.0 / 10, 5};

@@ -84,6 +84,7 @@ HelloVerdict ClassifyClientHello(std::string_view bytes) {
   std::string handshake;
   size_t pos = 0;
   size_t body_length = 0;
+  size_t records = 0;
   while (true) {
     if (handshake.size() >= 4) {
       if (static_cast<uint8_t>(handshake[0]) != kClientHello) return HelloVerdict::kOther;
@@ -94,7 +95,8 @@ HelloVerdict ClassifyClientHello(std::string_view bytes) {
     }
     if (pos < bytes.size() && static_cast<uint8_t>(bytes[pos]) != kRecordHandshake) return HelloVerdict::kOther;
     if (bytes.size() - pos < 5)
-      return bytes.size() > kMaxClientHelloBytes + 2048 ? HelloVerdict::kOther : HelloVerdict::kIncomplete;
+      return bytes.size() > kMaxClientHelloWireBytes ? HelloVerdict::kOther : HelloVerdict::kIncomplete;
+    if (++records > kMaxClientHelloRecords) return HelloVerdict::kOther;
     const auto* p = reinterpret_cast<const uint8_t*>(bytes.data() + pos);
     if (p[1] != 3) return HelloVerdict::kOther;
     const size_t length = (size_t{p[3]} << 8) | p[4];

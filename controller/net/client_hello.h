@@ -16,9 +16,13 @@ enum class HelloVerdict {
   kOther,       // anything else: no ALPN, only h2, not TLS, malformed, or too large to wait for
 };
 
-// The largest ClientHello the front waits for (several records may carry it). Browsers' hellos
-// with post-quantum key shares are under 2 KiB.
-inline constexpr size_t kMaxClientHelloBytes = 16 * 1024;
+// The largest ClientHello the front waits for, and in how many records at most: browsers'
+// hellos with post-quantum key shares are under 2 KiB in one record. Bounded tightly because
+// the front reads hellos before any authentication.
+inline constexpr size_t kMaxClientHelloBytes = 8 * 1024;
+inline constexpr size_t kMaxClientHelloRecords = 4;
+// More bytes than any acceptable hello can take on the wire (record headers included).
+inline constexpr size_t kMaxClientHelloWireBytes = kMaxClientHelloBytes + 4 + 5 * kMaxClientHelloRecords;
 
 // Classifies the first bytes a client sent (TLS records, as read from the socket).
 HelloVerdict ClassifyClientHello(std::string_view bytes);

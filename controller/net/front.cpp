@@ -1,5 +1,6 @@
 #include "controller/net/front.h"
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <mutex>
@@ -75,8 +76,7 @@ class TlsContext {
 
   Status Load() {
     EDGE_ASSIGN_OR_RETURN(current_, Build());
-    cert_time_ = MTime(files_.cert_file);
-    key_time_ = MTime(files_.key_file);
+    times_ = Times();
     return Ok();
   }
 
@@ -84,22 +84,28 @@ class TlsContext {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_check_ < std::chrono::seconds(1)) return current_;
     last_check_ = now;
-    const auto cert_time = MTime(files_.cert_file), key_time = MTime(files_.key_file);
-    if (cert_time == cert_time_ && key_time == key_time_) return current_;
+    const auto times = Times();
+    if (times == times_) return current_;
     auto fresh = Build();
     if (!fresh) {
       log::Warn("front: the new certificate/key pair does not load; the previous one keeps serving",
                 {{"error", fresh.error().message}});
       return current_;
     }
-    log::Info("front: certificate reloaded", {{"cert", files_.cert_file}});
+    log::Info("front: certificate reloaded", {{"cert", files_.cert_file}, {"client_ca", files_.client_ca_file}});
     current_ = *fresh;
-    cert_time_ = cert_time;
-    key_time_ = key_time;
+    times_ = times;
     return current_;
   }
 
  private:
+  // The files' modification times: the client CA too (an operator CA replaced because it was
+  // compromised must stop being trusted here as it does on gRPC).
+  std::array<std::filesystem::file_time_type, 3> Times() const {
+    return {MTime(files_.cert_file), MTime(files_.key_file),
+            files_.client_ca_file.empty() ? std::filesystem::file_time_type{} : MTime(files_.client_ca_file)};
+  }
+
   static std::filesystem::file_time_type MTime(const std::string& path) {
     std::error_code ec;
     return std::filesystem::last_write_time(path, ec);
@@ -132,7 +138,10 @@ class TlsContext {
       static const unsigned char kContextId[] = "edgefleet-web";
       SSL_CTX_set_session_id_context(ctx->native_handle(), kContextId, sizeof kContextId - 1);
       SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_OFF);
-      SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
+      SSL_CTX_set_num_tickets(ctx->native_handle(), 0);  // TLS 1.3
+      SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_TICKET);  // TLS 1.2's stateless tickets
+      // Browsers all speak TLS 1.3; nothing older is needed on this side.
+      SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_3_VERSION);
     }
     SSL_CTX_set_alpn_select_cb(ctx->native_handle(), SelectAlpn, const_cast<unsigned char*>(files_.alpn));
     return ctx;
@@ -140,7 +149,7 @@ class TlsContext {
 
   TlsFiles files_;
   std::shared_ptr<asio::ssl::context> current_;
-  std::filesystem::file_time_type cert_time_{}, key_time_{};
+  std::array<std::filesystem::file_time_type, 3> times_{};
   std::chrono::steady_clock::time_point last_check_{};
 };
 
@@ -542,6 +551,11 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
         return self->AnswerWeb({405, "text/plain; charset=utf-8", "the dashboard is read-only: GET only\n"}, false);
       if (request.target().size() > kMaxTargetBytes)
         return self->AnswerWeb({414, "text/plain; charset=utf-8", "request target too long\n"}, false);
+      // A page elsewhere that makes the browser send requests here (with the operator's
+      // certificate, which browsers present on their own) gets nothing and costs nothing.
+      const auto site = request["Sec-Fetch-Site"];
+      if (site == "cross-site" || site == "same-site")
+        return self->AnswerWeb({403, "text/plain; charset=utf-8", "cross-site requests are refused\n"}, false);
       self->ArmTimer(self->WebTimeout(), [](Connection& c) { c.WebTimedOut("web_handler_timeout"); });
       WebRequest web_request{"GET", std::string(request.target()), self->web_->client_cert_pem, self->address_};
       std::weak_ptr<Connection> weak = self;
@@ -550,6 +564,19 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
           if (auto c = weak.lock(); c && !c->closed_) c->AnswerWeb(std::move(response), true);
         });
       });
+    });
+  }
+
+  // A kept-alive connection: idle until the next request's first bytes (idle_timeout_ms), then
+  // the whole request within request_timeout_ms like the first.
+  void AwaitNextRequest() {
+    if (web_->buffer.size() > 0) return ReadRequest(WebTimeout());  // pipelined
+    ArmTimer(std::chrono::milliseconds(listener_.web.idle_timeout_ms), [](Connection& c) { c.Close(); });
+    ssl_->async_read_some(web_->buffer.prepare(1024), [self = shared_from_this()](const error_code& ec, size_t n) {
+      if (self->closed_) return;
+      if (ec) return self->Close();
+      self->web_->buffer.commit(n);
+      self->ReadRequest(self->WebTimeout());
     });
   }
 
@@ -577,7 +604,7 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
     http::async_write(*ssl_, r, [self = shared_from_this(), keep_alive](const error_code& ec, size_t) {
       if (self->closed_) return;
       if (ec || !keep_alive) return self->Close();
-      self->ReadRequest(std::chrono::milliseconds(self->listener_.web.idle_timeout_ms));
+      self->AwaitNextRequest();
     });
   }
 

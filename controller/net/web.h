@@ -1,7 +1,8 @@
 // The front's small HTTP/1.1 side: on a listener given a WebTermination (the operator
 // listener), a client whose ClientHello offers ALPN "http/1.1" (a browser) is not spliced to
 // gRPC; the front terminates its TLS, requires a client certificate from `client_ca_file`,
-// reads GET/HEAD requests with bounded headers and no body, and hands each to `handler`. What
+// reads GET requests with bounded headers and no body (a browser's cross-site requests are
+// refused by their Sec-Fetch-Site header), and hands each to `handler`. What
 // the handler answers is written back with security headers the front adds. Everything else
 // on that port (gRPC offers only h2) is spliced end to end as before.
 #pragma once
@@ -15,7 +16,7 @@
 namespace edge::controller::net {
 
 struct WebRequest {
-  std::string method;           // "GET" or "HEAD"
+  std::string method;           // "GET"
   std::string target;           // origin-form path and query, as sent (at most kMaxTargetBytes)
   std::string client_cert_pem;  // the client's certificate, verified against client_ca_file
   ClientAddress client;
@@ -38,7 +39,7 @@ struct WebTermination {
   std::string client_ca_file;  // clients must present a certificate that verifies against it
   WebHandler handler;
   int64_t request_timeout_ms = 10000;  // TLS handshake plus a request's header; also the handler's answer
-  int64_t idle_timeout_ms = 60000;     // a kept-alive connection between requests
+  int64_t idle_timeout_ms = 60000;     // a kept-alive connection until the next request's first bytes
   int max_requests_per_connection = 1000;
 };
 

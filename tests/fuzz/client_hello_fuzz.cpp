@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   const auto verdict = ClassifyClientHello(bytes);
   if (ClassifyClientHello(bytes) != verdict) edge::fuzz::Die("client_hello", "not deterministic");
-  if (verdict == HelloVerdict::kIncomplete && size > kMaxClientHelloBytes + 2048)
+  if (verdict == HelloVerdict::kIncomplete && size > kMaxClientHelloWireBytes)
     edge::fuzz::Die("client_hello", "waits for more bytes beyond the limit");
   for (size_t cut : {size / 2, size * 3 / 4}) {
     const auto prefix = ClassifyClientHello(bytes.substr(0, cut));

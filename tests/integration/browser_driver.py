@@ -16,6 +16,7 @@ page's own errors (exceptions, console, failed loads) go to stderr.
 """
 import argparse
 import base64
+import fcntl
 import json
 import os
 import subprocess
@@ -25,12 +26,20 @@ import time
 
 class DevTools:
     def __init__(self, chromium, home, size):
+        # The child's ends are moved above 4 first, so that making fds 3 and 4 in the child
+        # never lands on one of them (dup2 onto the same number would keep close-on-exec).
+        def above_4(fd):
+            high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+            os.close(fd)
+            return high
+
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
+        to_chrome_r, from_chrome_w = above_4(to_chrome_r), above_4(from_chrome_w)
 
         def child_fds():  # Chromium reads commands on fd 3 and writes on fd 4
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
+            os.dup2(to_chrome_r, 3, inheritable=True)
+            os.dup2(from_chrome_w, 4, inheritable=True)
 
         log = open(os.path.join(home, "chromium.log"), "ab")
         self.proc = subprocess.Popen(

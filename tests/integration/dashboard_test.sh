@@ -65,6 +65,41 @@ out=$(get /api/overview --cert "$LF_DIR/other/operators/admin.pem" --key "$LF_DI
 [ $rc -ne 0 ] && [ "$(tail -n 1 <<<"$out")" = 000 ] || lf_die "served to another fleet's operator (rc=$rc): $out"
 ok "each refused before any HTTP"
 
+step "TLS 1.3 only, no resumption; a cross-site request from a page elsewhere is refused"
+out=$(openssl s_client -connect "127.0.0.1:$LF_OPERATOR_PORT" -tls1_2 -alpn http/1.1 -CAfile "$P/fleet-ca.pem" \
+  -cert "$P/operators/admin.pem" -key "$P/operators/admin.key" </dev/null 2>&1)
+grep -q "Cipher is (NONE)\|alert protocol version\|no protocols available" <<<"$out" ||
+  lf_die "a TLS 1.2 handshake with the web side succeeded: $(grep -m1 'Cipher' <<<"$out")"
+sess="$LF_DIR/admin.sess"
+for i in 1 2; do
+  out=$(printf 'GET /api/overview HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+    openssl s_client -quiet -ign_eof -connect "127.0.0.1:$LF_OPERATOR_PORT" -alpn http/1.1 -CAfile "$P/fleet-ca.pem" \
+      -cert "$P/operators/admin.pem" -key "$P/operators/admin.key" -sess_out "$sess" 2>&1)
+done
+out=$(printf 'GET /api/overview HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+  openssl s_client -ign_eof -connect "127.0.0.1:$LF_OPERATOR_PORT" -alpn http/1.1 -CAfile "$P/fleet-ca.pem" \
+    -sess_in "$sess" 2>&1)
+grep -q '"fleet":"demo"' <<<"$out" && lf_die "a saved TLS session without the certificate was served"
+out=$(get /api/overview "${as_admin[@]}" -H "Sec-Fetch-Site: cross-site")
+[ "$(tail -n 1 <<<"$out")" = 403 ] || lf_die "a cross-site request: $out"
+out=$(get /api/overview "${as_admin[@]}" -H "Sec-Fetch-Site: same-origin")
+[ "$(tail -n 1 <<<"$out")" = 200 ] || lf_die "a same-origin request: $out"
+ok "TLS 1.2 refused, a saved session without the certificate refused, cross-site 403"
+
+step "the operator CA file replaced: the web side follows it, as gRPC does"
+cp "$P/operator-ca.pem" "$LF_DIR/operator-ca.orig"
+sleep 1  # a new modification time
+cp "$LF_DIR/other/operator-ca.pem" "$P/operator-ca.pem"
+other_admin=(--cert "$LF_DIR/other/operators/admin.pem" --key "$LF_DIR/other/operators/admin.key")
+served_other() { [ "$(get /api/overview "${other_admin[@]}" | tail -n 1)" = 200 ]; }
+lf_wait_for 15 served_other || lf_die "the new operator CA's admin is not let in"
+out=$(get /api/overview "${as_admin[@]}"); rc=$?
+[ $rc -ne 0 ] && [ "$(tail -n 1 <<<"$out")" = 000 ] || lf_die "the replaced CA's admin still served: $out"
+cp "$LF_DIR/operator-ca.orig" "$P/operator-ca.pem"
+served_admin() { [ "$(get /api/overview "${as_admin[@]}" | tail -n 1)" = 200 ]; }
+lf_wait_for 15 served_admin || lf_die "the original CA's admin is not let in again"
+ok "new CA's operator in, old one out, and back"
+
 step "an operator without a role, then a revoked one: 403, and the refusal is audited"
 lf_edgectl pki operator --dir "$P" --fleet demo bob 2>/dev/null || lf_die "pki operator bob"
 as_bob=(--cert "$P/operators/bob.pem" --key "$P/operators/bob.key")

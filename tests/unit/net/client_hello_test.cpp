@@ -111,11 +111,11 @@ TEST_CASE("a damaged hello is spliced, never read past its bounds") {
 
 TEST_CASE("a peer that never completes its hello is not waited on beyond the limit") {
   // A record header announcing a huge handshake message, then filler.
-  std::string big("\x16\x03\x01\x40\x00\x01\xff\xff\xff", 9);
+  std::string big("\x16\x03\x01\x40\x00\x01\x00\x3f\xff", 9);
   big.resize(5 + 0x4000, 'a');
   CHECK(ClassifyClientHello(big) == HelloVerdict::kOther);  // the message would exceed the limit
   std::string many;
-  while (many.size() <= kMaxClientHelloBytes + 2048) many += std::string("\x16\x03\x01\x00\x01\x01", 6);
+  while (many.size() <= kMaxClientHelloWireBytes) many += std::string("\x16\x03\x01\x00\x01\x01", 6);
   CHECK(ClassifyClientHello(many) == HelloVerdict::kOther);
 }
 
@@ -125,4 +125,17 @@ TEST_CASE("bytes after a whole hello do not change the verdict") {
   CHECK(ClassifyClientHello(hello + "\x17\x03\x03\x00\x10garbage") == HelloVerdict::kHttp1);
   CHECK(ClassifyClientHello(hello + "GET") == HelloVerdict::kHttp1);
   CHECK(ClassifyClientHello(ClientHelloOffering(kGrpc) + "\x16\x03\x03") == HelloVerdict::kOther);
+}
+
+TEST_CASE("a hello in many small records is not reassembled") {
+  // Each read would otherwise reparse every record so far: bounded to a few records.
+  const auto hello = ClientHelloOffering(kBrowser);
+  CHECK(ClassifyClientHello(SplitIntoTwoRecords(hello, 40)) == HelloVerdict::kHttp1);
+  std::string tiny;
+  const std::string body = hello.substr(5);
+  for (size_t i = 0; i < body.size(); i += 16) {
+    const auto part = body.substr(i, 16);
+    tiny += std::string("\x16\x03\x01", 3) + static_cast<char>(0) + static_cast<char>(part.size()) + part;
+  }
+  CHECK(ClassifyClientHello(tiny) == HelloVerdict::kOther);
 }
