@@ -86,6 +86,33 @@ out=$(get /api/overview "${as_admin[@]}" -H "Sec-Fetch-Site: same-origin")
 [ "$(tail -n 1 <<<"$out")" = 200 ] || lf_die "a same-origin request: $out"
 ok "TLS 1.2 refused, a saved session without the certificate refused, cross-site 403"
 
+step "a kept-alive connection: its next request, once started, has the request deadline (10 s), not the idle one"
+took=$(python3 - "$LF_OPERATOR_PORT" "$P" <<'PY'
+import socket, ssl, sys, time
+port, pki = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=pki + "/fleet-ca.pem")
+ctx.load_cert_chain(pki + "/operators/admin.pem", pki + "/operators/admin.key")
+ctx.set_alpn_protocols(["http/1.1"])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
+s.sendall(b"GET /api/overview HTTP/1.1\r\nHost: x\r\n\r\n")
+data = b""
+while b"\r\n\r\n" not in data:
+    data += s.recv(65536)
+assert data.startswith(b"HTTP/1.1 200"), data[:100]
+s.sendall(b"GET /api/overview HTTP/1.1\r\n")  # then nothing more
+start = time.monotonic()
+s.settimeout(30)
+try:
+    while s.recv(65536):
+        pass
+except (ssl.SSLError, OSError):
+    pass
+print(round(time.monotonic() - start))
+PY
+) || lf_die "the keep-alive probe failed"
+[ "$took" -ge 8 ] && [ "$took" -le 20 ] || lf_die "a started request on a kept-alive connection was cut after ${took} s, not about 10"
+ok "cut after ${took} s"
+
 step "the operator CA file replaced: the web side follows it, as gRPC does"
 cp "$P/operator-ca.pem" "$LF_DIR/operator-ca.orig"
 sleep 1  # a new modification time
