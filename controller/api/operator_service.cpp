@@ -154,6 +154,13 @@ class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleReq
       return Finish(tls::ToGrpcStatus(version.error()));
     }
     boost::asio::post(ctx_.strand, [this, v = std::move(*version)]() mutable {
+      // The receiver saw every blob in the store, but off the strand: a version deleted since
+      // may have taken a blob this push did not send because it was there. Deletions run on the
+      // strand, so what is here now stays until AddVersion has recorded it.
+      if (auto gone = MissingBlobFile(v); !gone) {
+        refused_(actor_, gone.error());
+        return Finish(tls::ToGrpcStatus(gone.error()));
+      }
       auto added = ctx_.store->AddVersion(v, ctx_.clock.NowUnix());
       if (!added) {
         refused_(actor_, added.error());
@@ -166,6 +173,18 @@ class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleReq
                 {{"model", v.model}, {"version", v.version}, {"operator", actor_}});
       Finish(grpc::Status::OK);
     });
+  }
+
+  Status MissingBlobFile(const VersionRecord& v) const {
+    for (const auto& b : v.blobs) {
+      std::error_code ec;
+      if (!std::filesystem::exists(ctx_.BlobPath(b.digest), ec))
+        return Fail(ErrorCode::kFailedPrecondition,
+                    "blob " + b.digest + " of " + v.model + ":" + v.version +
+                        " left the controller's store during this push (a model version that shared it was deleted); "
+                        "push again: it is sent this time");
+    }
+    return Ok();
   }
 
   static constexpr auto kPushDeadline = std::chrono::minutes(30);
@@ -434,6 +453,40 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
         EDGE_ASSIGN_OR_RETURN(bool known, ctx_.store->HasBlob(digest));
         if (!known || !std::filesystem::exists(ctx_.BlobPath(digest))) resp->add_digests(digest);
       }
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* DeleteModelVersion(grpc::CallbackServerContext* call, const pb::DeleteModelVersionRequest* req,
+                                               pb::DeleteModelVersionResponse* resp) override {
+    return Authed(call, Role::kAdmin, "DeleteModelVersion", [this, req, resp](const std::string& actor) -> Status {
+      EDGE_TRY(CheckReason(req->reason()));
+      if (req->version().empty()) return Fail(ErrorCode::kInvalidArgument, "no version given");
+      EDGE_ASSIGN_OR_RETURN(auto model, ResolveModel(req->model(), req->version()));
+      EDGE_ASSIGN_OR_RETURN(auto deleted, ctx_.store->DeleteVersion(model, req->version(), actor, req->reason(),
+                                                                    ctx_.clock.NowUnix()));
+      FillVersion(deleted.version, resp->mutable_version());
+      for (const auto& d : deleted.shared_blobs) resp->add_shared_blobs(d);
+      // Only now that the version's rows are committed: a crash before this leaves files no
+      // version references (harmless, and never copied into a backup), never a version whose
+      // blob is gone. Pushes record their version on this strand, after checking their blobs
+      // are still here, so none can have started to rely on one of these meanwhile.
+      for (const auto& b : deleted.version.blobs) {
+        if (std::find(deleted.unreferenced_blobs.begin(), deleted.unreferenced_blobs.end(), b.digest) ==
+            deleted.unreferenced_blobs.end())
+          continue;
+        resp->add_removed_blobs(b.digest);
+        resp->set_removed_bytes(resp->removed_bytes() + b.size);
+        std::error_code ec;
+        std::filesystem::remove(ctx_.BlobPath(b.digest), ec);
+        if (ec) {
+          resp->add_blobs_left(b.digest);
+          log::Warn("blob of a deleted version left on disk", {{"digest", b.digest}, {"error", ec.message()}});
+        }
+      }
+      log::Info("model version deleted", {{"model", model}, {"version", req->version()}, {"operator", actor},
+                                          {"blobs_removed", deleted.unreferenced_blobs.size()},
+                                          {"blobs_shared", deleted.shared_blobs.size()}});
       return Ok();
     });
   }

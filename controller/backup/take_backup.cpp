@@ -40,6 +40,25 @@ Status CopyBlobs(const std::filesystem::path& live_blobs, const std::filesystem:
   return fs::FsyncPath(out);
 }
 
+// A snapshot whose blob copy failed can be retaken when the failure is a version deleted after
+// the snapshot (`edgectl delete model` removes the blobs only it had, once its rows are gone):
+// a new snapshot no longer references them. A blob the live database still references and that
+// is missing or damaged is a real failure.
+constexpr int kSnapshotAttempts = 3;
+
+Result<bool> DeletedSinceSnapshot(const std::filesystem::path& live_db, const std::filesystem::path& live_blobs,
+                                  const Manifest& snapshot) {
+  EDGE_ASSIGN_OR_RETURN(auto live, ReadDatabaseFacts(live_db, /*check_integrity=*/false));
+  for (const auto& blob : snapshot.blobs) {
+    std::error_code ec;
+    if (std::filesystem::exists(live_blobs / blob.digest, ec)) continue;
+    const bool referenced = std::any_of(live.blobs.begin(), live.blobs.end(),
+                                        [&](const BlobEntry& b) { return b.digest == blob.digest; });
+    if (!referenced) return true;
+  }
+  return false;
+}
+
 // Moves the finished backup to `to`. A non-empty `to` (only with `replace`) is moved aside
 // first and deleted last, so that a complete backup is always at one of the two names.
 Status Publish(StagingDir& staging, const std::filesystem::path& to, bool to_is_empty) {
@@ -100,25 +119,36 @@ Result<BackupResult> TakeBackup(const BackupRequest& request,
       progress({BackupProgress::Phase::kDatabase, static_cast<uint64_t>(p.pages_done),
                 static_cast<uint64_t>(p.pages_total), 0, 0});
     };
-  const auto db_started = Clock::now();
-  EDGE_ASSIGN_OR_RETURN(result.database, sqlite::OnlineBackup(live_db, db_out, options));
-  if (::chmod(db_out.c_str(), kFileMode) != 0)
-    return Fail(ErrorCode::kIo, "cannot chmod " + db_out.string() + ": " + fs::ErrnoText(errno));
-  EDGE_ASSIGN_OR_RETURN(auto facts, ReadDatabaseFacts(db_out, /*check_integrity=*/false));
   Manifest& m = result.manifest;
-  m.created_unix = request.now;
-  m.controller_version = request.controller_version;
-  m.fleet = request.fleet;
-  m.schema_version = facts.schema_version;
-  m.blobs = std::move(facts.blobs);
-  EDGE_ASSIGN_OR_RETURN(m.db_sha256, crypto::Sha256FileHex(db_out));
-  m.db_bytes = std::filesystem::file_size(db_out, ec);
-  if (ec) return Fail(ErrorCode::kIo, "cannot stat " + db_out.string() + ": " + ec.message());
-  result.database_seconds = Since(db_started);
+  for (int attempt = 1;; ++attempt) {
+    const auto db_started = Clock::now();
+    EDGE_ASSIGN_OR_RETURN(result.database, sqlite::OnlineBackup(live_db, db_out, options));
+    if (::chmod(db_out.c_str(), kFileMode) != 0)
+      return Fail(ErrorCode::kIo, "cannot chmod " + db_out.string() + ": " + fs::ErrnoText(errno));
+    EDGE_ASSIGN_OR_RETURN(auto facts, ReadDatabaseFacts(db_out, /*check_integrity=*/false));
+    m.created_unix = request.now;
+    m.controller_version = request.controller_version;
+    m.fleet = request.fleet;
+    m.schema_version = facts.schema_version;
+    m.blobs = std::move(facts.blobs);
+    EDGE_ASSIGN_OR_RETURN(m.db_sha256, crypto::Sha256FileHex(db_out));
+    m.db_bytes = std::filesystem::file_size(db_out, ec);
+    if (ec) return Fail(ErrorCode::kIo, "cannot stat " + db_out.string() + ": " + ec.message());
+    result.database_seconds = Since(db_started);
 
-  const auto blobs_started = Clock::now();
-  EDGE_TRY(CopyBlobs(data.path / kBlobSubdir, staging.path() / kBlobSubdir, m, progress));
-  result.blob_seconds = Since(blobs_started);
+    const auto blobs_started = Clock::now();
+    auto copied = CopyBlobs(data.path / kBlobSubdir, staging.path() / kBlobSubdir, m, progress);
+    result.blob_seconds = Since(blobs_started);
+    if (copied) break;
+    EDGE_ASSIGN_OR_RETURN(bool deleted, DeletedSinceSnapshot(live_db, data.path / kBlobSubdir, m));
+    if (!deleted) return Fail(copied.error());
+    if (attempt == kSnapshotAttempts)
+      return Fail(copied.error().Wrap("model versions were deleted during each of " + std::to_string(kSnapshotAttempts) +
+                                      " snapshots; run the backup again"));
+    std::filesystem::remove_all((staging.path() / kBlobSubdir).parent_path(), ec);
+    std::filesystem::remove(db_out, ec);
+    if (ec) return Fail(ErrorCode::kIo, "cannot clear " + staging.path().string() + " for a new snapshot: " + ec.message());
+  }
   // The manifest is written last: a directory without one is never a backup.
   EDGE_TRY(fs::WriteFileAtomic(staging.path() / kManifestFile, ManifestToJson(m), kFileMode));
   EDGE_TRY(Publish(staging, to, to_is_empty));

@@ -42,7 +42,9 @@ struct BackupResult {
 // Works beside a running controller and never blocks it: the database is copied from one
 // read snapshot (sqlite::OnlineBackup), then exactly the blobs that snapshot references are
 // copied and each is checked against its digest and size on the way; blobs pushed after the
-// snapshot are left out (their versions are not in the copied database either). Everything
+// snapshot are left out (their versions are not in the copied database either). A blob missing
+// because its version was deleted after the snapshot makes it retake the snapshot (at most 3
+// times); one the live database still references fails the backup. Everything
 // is written to a hidden directory beside `to`, fsynced, the manifest last, then renamed to
 // `to`: a backup that crashed or failed is never found at `to` (and its partial directory is
 // removed when it fails). Refuses (kAlreadyExists) a `to` that is not empty unless `replace`.

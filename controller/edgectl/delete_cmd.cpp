@@ -35,6 +35,45 @@ Result<nlohmann::json> DeleteSite(const Remote& r, const std::string& name, cons
   return nlohmann::json{{"name", resp.site().name()}, {"created_at", resp.site().created_at()}, {"removed_tokens", tokens}};
 }
 
+// `ref` as `deploy model` takes it: name:version (split at the first ':'), or a bare version
+// that exactly one model has (the controller resolves it).
+Result<nlohmann::json> DeleteModelVersion(const Remote& r, const std::string& ref, const std::string& reason, bool json) {
+  pb::DeleteModelVersionRequest req;
+  if (auto colon = ref.find(':'); colon != std::string::npos) {
+    req.set_model(ref.substr(0, colon));
+    req.set_version(ref.substr(colon + 1));
+  } else {
+    req.set_version(ref);
+  }
+  req.set_reason(reason);
+  pb::DeleteModelVersionResponse resp;
+  EDGE_TRY(Call(r, "delete model " + ref,
+                [&](auto& stub, auto& ctx) { return stub.DeleteModelVersion(&ctx, req, &resp); }));
+  const auto& v = resp.version();
+  const std::vector<std::string> removed(resp.removed_blobs().begin(), resp.removed_blobs().end());
+  const std::vector<std::string> shared(resp.shared_blobs().begin(), resp.shared_blobs().end());
+  const std::vector<std::string> left(resp.blobs_left().begin(), resp.blobs_left().end());
+  if (!json) {
+    WriteLine(std::cerr, "model " + v.model() + ":" + v.version() + " deleted: " + std::to_string(removed.size()) +
+                             " blob(s) removed (" + std::to_string(resp.removed_bytes()) + " bytes), " +
+                             std::to_string(shared.size()) + " shared with other versions kept");
+    if (!left.empty())
+      WriteLine(std::cerr, "edgectl: warning: " + std::to_string(left.size()) +
+                               " removed blob file(s) could not be deleted from the controller's disk (see its log); "
+                               "no version references them");
+  }
+  return nlohmann::json{{"model", v.model()},
+                        {"version", v.version()},
+                        {"security_version", v.security_version()},
+                        {"manifest_digest", v.manifest_digest()},
+                        {"pushed_by", v.pushed_by()},
+                        {"pushed_at", v.pushed_at()},
+                        {"removed_blobs", removed},
+                        {"removed_bytes", resp.removed_bytes()},
+                        {"shared_blobs", shared},
+                        {"blobs_left", left}};
+}
+
 // One named thing: `act`'s result printed; with --ignore-not-found a kNotFound is said and exits 0.
 int DeleteOne(const Result<nlohmann::json>& result, bool json, bool ignore_not_found) {
   if (!result && ignore_not_found && result.error().code == ErrorCode::kNotFound) {
@@ -50,7 +89,7 @@ void RegisterDeleteCommands(CLI::App& app, std::function<Result<Context>()> cont
                             int& exit_code) {
   auto commands = std::make_shared<Commands>(Commands{std::move(context), output_format, exit_code});
   auto a = std::make_shared<Args>();
-  auto* del = app.add_subcommand("delete", "remove or retire a device, token, operator or site (admin)")->require_subcommand(1);
+  auto* del = app.add_subcommand("delete", "remove or retire a device, token, operator, site or model version (admin)")->require_subcommand(1);
   auto common = [&a](CLI::App* cmd) {
     cmd->add_option("--reason", a->reason, "why, for the audit log");
     cmd->add_flag("--ignore-not-found", a->ignore_not_found, "exit 0 when it does not exist");
@@ -91,6 +130,13 @@ void RegisterDeleteCommands(CLI::App& app, std::function<Result<Context>()> cont
   common(site);
   On(commands, site, [a](const Remote& r, bool json) -> int {
     return DeleteOne(DeleteSite(r, a->name, a->reason, json), json, a->ignore_not_found);
+  });
+
+  auto* model = del->add_subcommand("model", "remove a model version nothing uses any more, and the blobs only it had");
+  model->add_option("ref", a->name, "name:version, or a bare version that exactly one model has")->required();
+  common(model);
+  On(commands, model, [a](const Remote& r, bool json) -> int {
+    return DeleteOne(DeleteModelVersion(r, a->name, a->reason, json), json, a->ignore_not_found);
   });
 
   // Not a deletion the controller offers: say what to do instead, before contacting anything.

@@ -1,7 +1,8 @@
 // `edgectl delete NOUN`, kubectl's habit for what the controller can really remove or retire
 // (docs/cli.md): device (decommission), token (revoke), operator (revoke), site (one nothing
-// uses). `delete rollout` is refused with what to use instead: a rollout is the record of what
-// was sent to devices, and stopping one is `rollout abort`.
+// uses), model (a version nothing uses, with the blobs only it had). `delete rollout` is refused
+// with what to use instead: a rollout is the record of what was sent to devices, and stopping
+// one is `rollout abort`.
 #pragma once
 
 #include <functional>

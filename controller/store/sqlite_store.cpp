@@ -643,6 +643,112 @@ class SqliteStore final : public Store {
     return ReadVersion(st);
   }
 
+  Result<DeletedVersionRecord> DeleteVersion(const std::string& model, const std::string& version,
+                                             const std::string& actor, const std::string& reason,
+                                             int64_t now) override {
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    DeletedVersionRecord out;
+    EDGE_ASSIGN_OR_RETURN(out.version, GetVersion(model, version));
+    EDGE_TRY(CheckVersionUnused(model, version));
+    EDGE_ASSIGN_OR_RETURN(auto blobs, db_.Prepare(
+        "SELECT vb.digest, vb.role, b.size, "
+        "EXISTS (SELECT 1 FROM version_blobs o WHERE o.digest = vb.digest AND (o.model <> vb.model OR o.version <> vb.version)) "
+        "FROM version_blobs vb JOIN blobs b ON b.digest = vb.digest WHERE vb.model = ? AND vb.version = ? ORDER BY vb.digest"));
+    blobs.Bind(1, model).Bind(2, version);
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, blobs.Step());
+      if (!row) break;
+      out.version.blobs.push_back({blobs.Text(0), blobs.Text(1), static_cast<uint64_t>(blobs.Int(2))});
+      (blobs.Int(3) != 0 ? out.shared_blobs : out.unreferenced_blobs).push_back(blobs.Text(0));
+    }
+    EDGE_ASSIGN_OR_RETURN(auto unlink, db_.Prepare("DELETE FROM version_blobs WHERE model = ? AND version = ?"));
+    unlink.Bind(1, model).Bind(2, version);
+    EDGE_TRY(unlink.Run());
+    for (const auto& digest : out.unreferenced_blobs) {
+      EDGE_ASSIGN_OR_RETURN(auto del_blob, db_.Prepare("DELETE FROM blobs WHERE digest = ?"));
+      del_blob.Bind(1, digest);
+      EDGE_TRY(del_blob.Run());
+    }
+    EDGE_ASSIGN_OR_RETURN(auto del, db_.Prepare("DELETE FROM model_versions WHERE model = ? AND version = ?"));
+    del.Bind(1, model).Bind(2, version);
+    EDGE_TRY(del.Run());
+    std::string detail = "security_version=" + std::to_string(out.version.security_version) +
+                         " blobs_removed=" + std::to_string(out.unreferenced_blobs.size()) +
+                         " blobs_shared=" + std::to_string(out.shared_blobs.size());
+    if (!reason.empty()) detail += " reason=" + reason;
+    EDGE_TRY(InsertAudit(db_, options_.audit_rows, {0, now, actor, "model.delete", "model/" + model + ":" + version, detail}));
+    EDGE_TRY(tx.Commit());
+    return out;
+  }
+
+  // `sql` run with ?1 = model and ?2 = version, on its first row; nullopt when it has none.
+  Result<std::optional<Statement>> FirstRow(const char* sql, const std::string& model, const std::string& version) {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(sql));
+    st.Bind(1, model).Bind(2, version);
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<Statement>();
+    return std::optional<Statement>(std::move(st));
+  }
+
+  // The first thing that still needs model:version, as a refusal that names it and the command
+  // that frees it; Ok when nothing does.
+  Status CheckVersionUnused(const std::string& model, const std::string& version) {
+    const std::string ref = model + ":" + version;
+    auto refuse = [&](const std::string& why) {
+      return Fail(ErrorCode::kFailedPrecondition, "model " + ref + " is still needed: " + why);
+    };
+    const std::string deploy_other = "edgectl deploy model " + model + ":VERSION --device ";
+    EDGE_ASSIGN_OR_RETURN(auto desired, FirstRow(
+        "SELECT device_id, count(*) OVER () FROM desired_models WHERE model = ?1 AND version = ?2 ORDER BY device_id LIMIT 1",
+        model, version));
+    if (desired) {
+      const std::string device = desired->Text(0);
+      return refuse(std::to_string(desired->Int(1)) + " device(s) have it as their desired version, e.g. " + device +
+                    "; deploy another version to them (" + deploy_other + device +
+                    ") or remove the device (edgectl delete device " + device + ")");
+    }
+    // The version a device runs, whatever its update state, and one it is on the way to.
+    EDGE_ASSIGN_OR_RETURN(auto reported, FirstRow(
+        "SELECT device_id, state, version = ?2 FROM reported_models WHERE model = ?1 AND (version = ?2 OR "
+        "(target_version = ?2 AND state NOT IN ('idle', 'committed', 'failed', 'rolled_back'))) ORDER BY device_id LIMIT 1",
+        model, version));
+    if (reported) {
+      const std::string device = reported->Text(0);
+      return refuse("device " + device + " reports " +
+                    (reported->Int(2) != 0 ? "running it (" + reported->Text(1) + ")" : "it as " + reported->Text(1)) +
+                    "; move it to another version first (" + deploy_other + device +
+                    ") or remove the device (edgectl delete device " + device + ")");
+    }
+    // A live or standing rollout may still dispatch it, or send devices back to it on revert.
+    EDGE_ASSIGN_OR_RETURN(auto rollout, FirstRow(
+        "SELECT id, state, version = ?2 FROM rollouts WHERE model = ?1 AND state IN ('running', 'paused', 'completed', 'reverting') "
+        "AND (version = ?2 OR id IN (SELECT rollout_id FROM rollout_devices WHERE from_version = ?2)) ORDER BY id LIMIT 1",
+        model, version));
+    if (rollout) {
+      const std::string id = std::to_string(rollout->Int(0));
+      const std::string state = rollout->Text(1);
+      const std::string what = rollout->Int(2) != 0
+          ? (state == "completed" ? "its target is standing: a device that joins it gets this version"
+                                  : "it deploys this version")
+          : "devices it moved came from this version and a revert sends them back to it";
+      return refuse("rollout " + id + " (" + state + "): " + what + "; " +
+                    (state == "reverting" ? "wait until its revert ends (edgectl rollout watch " + id + ")"
+                                          : "end it with: edgectl rollout abort " + id));
+    }
+    // Where a device would roll back to: the version it came from in the rollout that gave it
+    // the version it desires now (the agent keeps it as `previous`).
+    EDGE_ASSIGN_OR_RETURN(auto previous, FirstRow(
+        "SELECT rd.device_id, r.id, r.version FROM rollout_devices rd JOIN rollouts r ON r.id = rd.rollout_id "
+        "JOIN desired_models d ON d.device_id = rd.device_id AND d.model = r.model AND d.version = r.version "
+        "WHERE r.model = ?1 AND rd.from_version = ?2 ORDER BY rd.device_id LIMIT 1",
+        model, version));
+    if (previous)
+      return refuse("device " + previous->Text(0) + " would roll back to it (rollout " + std::to_string(previous->Int(1)) +
+                    " moved it from this version to " + previous->Text(2) + "); deploy a later version to it first (" +
+                    deploy_other + previous->Text(0) + ")");
+    return Ok();
+  }
+
   Result<std::map<std::string, int64_t>> CountRolloutStates() override {
     return CountByState("SELECT state, COUNT(*) FROM rollouts GROUP BY state");
   }

@@ -95,6 +95,17 @@ class Store {
   virtual Result<bool> AddVersion(const VersionRecord& version, int64_t now) = 0;
   virtual Result<std::vector<VersionRecord>> ListVersions() = 0;
   virtual Result<VersionRecord> GetVersion(const std::string& model, const std::string& version) = 0;
+  // Removes a version nothing needs any more, with its audit row (`model.delete`): kNotFound for
+  // an unknown version; kFailedPrecondition, naming the first user and what frees it, while a
+  // device desires it, a device reports running it or being on the way to it, a running, paused,
+  // completed (standing) or reverting rollout deploys it or could send devices back to it, or a
+  // device came from it in the rollout that gave it the version it desires now (it is where
+  // that device would roll back to). Rollouts that named it and ended stay as they are. The
+  // blob rows no other version references go with it; deleting their files is the caller's job,
+  // after this returned (so a crash leaves an unreferenced file, never a version without one).
+  virtual Result<DeletedVersionRecord> DeleteVersion(const std::string& model, const std::string& version,
+                                                     const std::string& actor, const std::string& reason,
+                                                     int64_t now) = 0;
   virtual Result<bool> HasBlob(const std::string& digest) = 0;
   // Whether `digest` belongs to a version desired for `device_id` (FetchBlob authorisation).
   virtual Result<std::optional<uint64_t>> BlobSizeForDevice(const std::string& device_id,

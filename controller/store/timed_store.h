@@ -40,6 +40,11 @@ class TimedStore final : public Store {
                                        int64_t now) override {
     return Timed("delete_site", [&] { return inner_->DeleteSite(name, actor, reason, now); });
   }
+  Result<DeletedVersionRecord> DeleteVersion(const std::string& model, const std::string& version,
+                                             const std::string& actor, const std::string& reason,
+                                             int64_t now) override {
+    return Timed("delete_version", [&] { return inner_->DeleteVersion(model, version, actor, reason, now); });
+  }
   Status CreateToken(const TokenRecord& token, const std::string& actor) override {
     return Timed("create_token", [&] { return inner_->CreateToken(token, actor); });
   }

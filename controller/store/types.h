@@ -65,6 +65,15 @@ struct VersionRecord {
   std::vector<BlobRecord> blobs;
 };
 
+// What DeleteVersion removed: the version as it was (with its blobs), and which of its blobs no
+// remaining version references (their rows are gone; their files are for the caller to delete,
+// only after the transaction committed). The others are shared with another version and stay.
+struct DeletedVersionRecord {
+  VersionRecord version;
+  std::vector<std::string> unreferenced_blobs;
+  std::vector<std::string> shared_blobs;
+};
+
 struct DesiredModelRecord {
   std::string model;
   std::string version;

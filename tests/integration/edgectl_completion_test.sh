@@ -15,7 +15,7 @@ offers() {
 }
 step "commands, subcommands and flags at each depth"
 [ "$(offers de | tr '\n' ' ')" = "decommission delete deploy describe " ] || lf_die "after 'de': $(offers de)"
-[ "$(offers delete "" | grep -v '^--' | tr '\n' ' ')" = "device operator rollout site token " ] ||
+[ "$(offers delete "" | grep -v '^--' | tr '\n' ' ')" = "device model operator rollout site token " ] ||
   lf_die "after 'delete': $(offers delete "")"
 [ "$(offers deploy "" | tr '\n' ' ')" = "model --config --connect-timeout-ms --context --controller --help --output --version " ] ||
   lf_die "after 'deploy': $(offers deploy "")"
@@ -25,8 +25,9 @@ has --site "$(offers deploy model --si)" || lf_die "after 'deploy model --si': $
 has --selector "$(offers --context x get --s)" || lf_die "global flags before the command: $(offers --context x get --s)"
 has use-context "$(offers config use)" || lf_die "after 'config use': $(offers config use)"
 has --yes "$(offers delete device --y)" || lf_die "after 'delete device --y': $(offers delete device --y)"
+has --ignore-not-found "$(offers delete model --ig)" || lf_die "after 'delete model --ig': $(offers delete model --ig)"
 has --selector "$(offers revoke device --se)" || lf_die "after 'revoke device --se': $(offers revoke device --se)"
 has --selector "$(offers describe device --se)" || lf_die "after 'describe device --se': $(offers describe device --se)"
 has bundle "$(offers zzz "")" || lf_die "an unknown word changed the path: $(offers zzz "")"
-ok "de → decommission delete deploy describe; delete → device operator rollout site token; deploy model --si → --site; config use → use-context"
+ok "de → decommission delete deploy describe; delete → device model operator rollout site token; deploy model --si → --site; config use → use-context"
 echo "PASS"

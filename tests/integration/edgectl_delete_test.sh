@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `edgectl delete` (device, token, operator, site) against a running fleet, and -l selectors on
-# describe, revoke and delete device: what each removes or retires, its audit row, -o json and
-# -o yaml, "not found" (exit 1) and --ignore-not-found, the site that cannot go while something
-# uses it, and mass actions by selector that list what they would hit and need --yes.
+# `edgectl delete` (device, token, operator, site, model) against a running fleet, and -l
+# selectors on describe, revoke and delete device: what each removes or retires, its audit row,
+# -o json and -o yaml, "not found" (exit 1) and --ignore-not-found, the site and the model
+# version that cannot go while something uses them, the blob files a deleted version takes with
+# it (and the shared ones it leaves), a backup that verifies after, and mass actions by selector
+# that list what they would hit and need --yes.
 source "$(dirname "$0")/lib.sh"
 
 E="$LF_BIN/controller/edgectl"
@@ -87,4 +89,57 @@ out=$("$E" delete operator bob --reason "left" -o json) || lf_die "delete operat
 expect_contains "operator/bob serial=- reason=left" "$(audit_rows operator.revoke)"
 expect_fail 1 "no operator named 'carol'" "$E" delete operator carol
 ok "bob revoked once, one audit row"
+
+step "delete model: v1 goes with the blobs only it had, v2 stays while a device wants it"
+"$E" create site plant-9 2>/dev/null && "$E" create site plant-empty 2>/dev/null || lf_die "create sites"
+lf_add_agent gw-9 plant-9
+lf_wait_for 30 all_online 1 || lf_die "gw-9 not online"
+mlp_selftest mlp_anomaly.qdq "$LF_DIR/selftest.json"  # one self-test blob: shared by v1 and v2
+make_model "$LF_DIR/v1.onnx"
+make_model "$LF_DIR/v2.onnx"
+b1=$(lf_bundle mlp v1 1 "$LF_DIR/v1.onnx" --selftest "$LF_DIR/selftest.json")
+b2=$(lf_bundle mlp v2 1 "$LF_DIR/v2.onnx" --selftest "$LF_DIR/selftest.json")
+"$E" model push "$b1" 2>/dev/null && "$E" model push "$b2" 2>/dev/null || lf_die "push v1, v2"
+digests() { (cd "$1/blobs" && ls) | sort; }  # a bundle dir holds blobs/<sha256>
+only_v1=$(comm -23 <(digests "$b1") <(digests "$b2"))
+shared=$(comm -12 <(digests "$b1") <(digests "$b2"))
+[ "$(wc -w <<<"$only_v1")" = 1 ] && [ "$(wc -w <<<"$shared")" = 1 ] || lf_die "bundles: v1 only $only_v1, shared $shared"
+live="$LF_DIR/controller/blobs/sha256"
+for d in $only_v1 $shared; do [ -f "$live/$d" ] || lf_die "blob $d not in the controller's store after push"; done
+"$E" deploy model mlp:v2 --site plant-9 --all-at-once --wait --timeout 60s 2>/dev/null || lf_die "deploy v2"
+# A rollout of v1 to a site without devices stands, so v1 is still needed until it is aborted.
+rollout=$("$E" deploy model mlp:v1 --site plant-empty --allow-empty --all-at-once -o json | jq_py "j['id']") ||
+  lf_die "deploy v1 to plant-empty"
+expect_fail 1 "model mlp:v1 is still needed: rollout $rollout (completed): its target is standing.*; end it with: edgectl rollout abort $rollout" \
+  "$E" delete model mlp:v1
+"$E" rollout abort "$rollout" 2>/dev/null || lf_die "rollout abort $rollout"
+"$E" pki operator --dir "$LF_DIR/pki" --fleet "$LF_FLEET" dave 2>/dev/null && "$E" operator add dave --role deployer 2>/dev/null ||
+  lf_die "deployer dave"
+context_file dave "cert=$LF_DIR/pki/operators/dave.pem" "key=$LF_DIR/pki/operators/dave.key"
+expect_fail 77 "DeleteModelVersion needs the admin role; operator dave is a deployer" \
+  env EDGECTL_CONFIG="$LF_DIR/dave.json" "$E" delete model mlp:v1
+out=$("$E" delete model mlp:v1 --reason "never shipped" -o json) || lf_die "delete model mlp:v1: $out"
+[ "$(jq_py "j['model'] + ':' + j['version'] + ' ' + ' '.join(j['removed_blobs']) + ' / ' + ' '.join(j['shared_blobs'])" <<<"$out")" = \
+  "mlp:v1 $only_v1 / $shared" ] || lf_die "delete model -o json: $out"
+[ ! -e "$live/$only_v1" ] || lf_die "v1's own blob $only_v1 is still on disk"
+[ -f "$live/$shared" ] || lf_die "the blob v2 shares ($shared) was deleted"
+for d in $(digests "$b2"); do [ -f "$live/$d" ] || lf_die "v2's blob $d is gone"; done
+expect_contains "model/mlp:v1 security_version=1 blobs_removed=1 blobs_shared=1 reason=never shipped" "$(audit_rows model.delete)"
+[ "$("$E" get models -o json | jq_py "','.join(v['version'] for v in j)")" = v2 ] || lf_die "get models: $("$E" get models 2>&1)"
+[ "$("$E" rollout get "$rollout" -o json | jq_py "j['version'] + ' ' + j['state']")" = "v1 aborted" ] ||
+  lf_die "the aborted rollout of v1 is not readable: $("$E" rollout get "$rollout" 2>&1)"
+expect_fail 1 "model mlp:v1 has not been pushed" "$E" delete model mlp:v1
+out=$("$E" delete model mlp:v1 --ignore-not-found 2>&1) || lf_die "delete model --ignore-not-found exited $?: $out"
+expect_contains "ignored: --ignore-not-found" "$out"
+expect_fail 1 "model mlp:v2 is still needed: 1 device(s) have it as their desired version, e.g. gw-9" "$E" delete model v2
+[ -f "$live/$shared" ] || lf_die "a refused delete removed a blob"
+ok "v1 and its own blob gone, the shared one kept, v2 refused while gw-9 wants it"
+
+step "a backup after a delete verifies"
+CTL="$LF_BIN/controller/edge-controller"
+"$CTL" backup --config "$LF_DIR/controller.json" --to "$LF_DIR/backup" >/dev/null 2>&1 || lf_die "backup after delete"
+"$CTL" restore --config "$LF_DIR/controller.json" --from "$LF_DIR/backup" --dry-run >/dev/null 2>&1 ||
+  lf_die "the backup taken after a delete does not verify"
+[ "$(find "$LF_DIR/backup/blobs/sha256" -type f | wc -l)" = 2 ] || lf_die "the backup's blobs: $(ls "$LF_DIR/backup/blobs/sha256")"
+ok "backup holds v2's two blobs and verifies"
 echo "PASS"

@@ -269,6 +269,46 @@ TEST_CASE("backup fails without a trace when a referenced live blob is damaged")
   CHECK_FALSE(HasHiddenLeftovers(d.root.path()));
 }
 
+TEST_CASE("a version deleted during a backup makes it retake the snapshot, and the backup verifies") {
+  DataDir d;
+  const auto live = d.data / "blobs/sha256";
+  VersionRecord v;
+  v.model = "kws";
+  v.version = "v4";
+  v.security_version = 3;
+  v.manifest_digest = Hex('b');
+  v.envelope = "envelope";
+  v.signed_by = "release-1";
+  v.pushed_by = "op/admin";
+  for (const std::string role : {"model", "labels"}) {
+    const std::string content = "v4 " + role + std::string(3000, role[1]);
+    WriteText(live / crypto::Sha256Hex(content), content);
+    v.blobs.push_back({crypto::Sha256Hex(content), role, content.size()});
+  }
+  {
+    auto store = OpenSqliteStore((d.data / "controller.db").string());
+    REQUIRE(store);
+    REQUIRE((*store)->AddVersion(v, 3));
+  }
+  // After the first blob is copied (at most one of v4's two), v4 is deleted as the controller
+  // does it: rows first, then its files.
+  bool deleted = false;
+  auto backup = TakeBackup(d.Request("bk"), [&](const BackupProgress& p) {
+    if (p.phase != BackupProgress::Phase::kBlobs || deleted) return;
+    deleted = true;
+    auto store = OpenSqliteStore((d.data / "controller.db").string());
+    REQUIRE(store);
+    REQUIRE((*store)->DeleteVersion("kws", "v4", "op/admin", "", 4));
+    for (const auto& b : v.blobs) std::filesystem::remove(live / b.digest);
+  });
+  INFO((backup ? std::string() : backup.error().message));
+  REQUIRE(backup);
+  CHECK(deleted);
+  CHECK(backup->manifest.blobs.size() == 2);  // kws:v3's only
+  CHECK(VerifyBackup(d.root / "bk", kSchema));
+  CHECK_FALSE(HasHiddenLeftovers(d.root.path()));
+}
+
 TEST_CASE("restore refuses a damaged backup and leaves the data dir as it was") {
   DataDir d;
   REQUIRE(TakeBackup(d.Request("bk")));
