@@ -173,8 +173,11 @@ std::string MemoryRegistry::Exposition() const {
     help = help_;
   }
   std::string out;
-  for (const auto& [name, entry] : families) {
-    const auto& [type, family] = entry;
+  for (const auto& family_entry : families) {
+    // Not structured bindings: the lambdas below capture the name (clang 14 cannot).
+    const std::string& name = family_entry.first;
+    const char* type = family_entry.second.first;
+    const void* family = family_entry.second.second;
     out += "# HELP " + name + " " + Escape(help[name], false) + "\n";
     out += "# TYPE " + name + " " + type + "\n";
     if (std::string_view(type) == "histogram") {
