@@ -16,7 +16,7 @@ namespace pb = edge::v1;
 
 struct Args {
   std::string id, name, reason, selector;
-  bool yes = false;
+  SelectionConsent consent;
   bool ignore_not_found = false;
 };
 
@@ -98,17 +98,17 @@ void RegisterDeleteCommands(CLI::App& app, std::function<Result<Context>()> cont
   auto* device = del->add_subcommand("device", "decommission: revoke the device and remove it and its reports; its name "
                                                "is free to enroll again");
   device->add_option("id", a->id, "device id");
-  device->add_option("-l,--selector", a->selector, "every device whose labels match, e.g. line=3 (needs --yes)");
-  device->add_flag("--yes", a->yes, "with -l: delete every matching device (without it: list them, change nothing)");
+  device->add_option("-l,--selector", a->selector, "every device whose labels match, e.g. line=3 (lists them; acts with --confirm)");
+  AddConsentFlags(device, a->consent, "delete");
   common(device);
   On(
       commands, device,
       [a](const Remote& r, bool json) -> int {
         if (a->selector.empty()) return DeleteOne(DecommissionDeviceById(r, a->id, a->reason, json), json, a->ignore_not_found);
-        return ForEachSelectedDevice(r, a->selector, a->yes, "delete device", json,
+        return ForEachSelectedDevice(r, a->selector, a->consent, "delete device", json,
                                      [&](const std::string& id) { return DecommissionDeviceById(r, id, a->reason, json); });
       },
-      RequireIdOrSelector("delete device", a->id, a->selector, a->yes));
+      RequireIdOrSelector("delete device", a->id, a->selector, a->consent));
 
   auto* token = del->add_subcommand("token", "revoke an unused enrollment token (its record stays, as revoked)");
   token->add_option("id", a->id, "token id (from token list)")->required();

@@ -98,7 +98,8 @@ void RegisterIdentityCommands(CLI::App& app, CLI::App& token_group, std::functio
   auto commands = std::make_shared<Commands>(Commands{std::move(context), output_format, exit_code});
   struct Args {
     std::string id, name, role, reason, site, selector;
-    bool all = false, yes = false;
+    bool all = false;
+    SelectionConsent consent;
   };
   auto a = std::make_shared<Args>();
   const auto roles = CLI::IsMember({"viewer", "deployer", "admin"});
@@ -108,17 +109,17 @@ void RegisterIdentityCommands(CLI::App& app, CLI::App& token_group, std::functio
   auto* r_device = revoke->add_subcommand(
       "device", "deny the device's certificate on every listener, end its stream now, block its renewal");
   r_device->add_option("id", a->id, "device id");
-  r_device->add_option("-l,--selector", a->selector, "every device whose labels match, e.g. line=3 (needs --yes)");
-  r_device->add_flag("--yes", a->yes, "with -l: revoke every matching device (without it: list them, change nothing)");
+  r_device->add_option("-l,--selector", a->selector, "every device whose labels match, e.g. line=3 (lists them; acts with --confirm)");
+  AddConsentFlags(r_device, a->consent, "revoke");
   r_device->add_option("--reason", a->reason, "why, for the audit log");
   On(
       commands, r_device,
       [a](const Remote& r, bool json) -> int {
         if (a->selector.empty()) return ExitCode(PrintResult(RevokeDeviceById(r, a->id, a->reason, json), json));
-        return ForEachSelectedDevice(r, a->selector, a->yes, "revoke device", json,
+        return ForEachSelectedDevice(r, a->selector, a->consent, "revoke device", json,
                                      [&](const std::string& id) { return RevokeDeviceById(r, id, a->reason, json); });
       },
-      RequireIdOrSelector("revoke device", a->id, a->selector, a->yes));
+      RequireIdOrSelector("revoke device", a->id, a->selector, a->consent));
   auto* r_operator = revoke->add_subcommand("operator", "revoke an operator: every call with its identity is refused");
   r_operator->add_option("name", a->name, "operator name")->required();
   r_operator->add_option("--reason", a->reason, "why, for the audit log");

@@ -30,17 +30,31 @@ out=$("$E" describe device -l line=3) || lf_die "describe device -l line=3"
 expect_fail 1 "no device matches -l line=9" "$E" describe device -l line=9
 ok "gw-1 and gw-2"
 
-step "a mass action by selector lists what it would hit and needs --yes"
+step "a mass action by selector lists what it would hit and needs consent"
 expect_fail 2 "revoke device: -l line=3 matches 2 device(s): gw-1 (plant-7), gw-2 (plant-7)" "$E" revoke device -l line=3
-expect_fail 2 "needs --yes" "$E" delete device -l line=3 --reason test
+expect_fail 2 "run the same command with --confirm [0-9a-f]\{12\} to delete device exactly these devices" \
+  "$E" delete device -l line=3 --reason test
 [ -z "$(audit_rows device.revoke)$(audit_rows device.decommission)" ] || lf_die "a refused mass action changed something"
 lf_wait_for 5 all_online 3 || lf_die "a device went offline after a refused mass action"
 expect_fail 1 "no device matches -l line=9: nothing to delete device" "$E" delete device -l line=9 --yes
 expect_fail 1 "label value .* may only have" "$E" delete device -l "line=a b" --yes
-ok "nothing changed without --yes"
+ok "nothing changed without consent"
 
-step "revoke device -l --yes revokes each, -o json lists them"
-revoked=$("$E" revoke device -l line=3 --yes --reason "line 3 stolen" -o json) || lf_die "revoke -l --yes: $revoked"
+step "--confirm acts only on the devices that were listed"
+token=$("$E" revoke device -l line=3 2>&1 | sed -n 's/.*--confirm \([0-9a-f]\{12\}\).*/\1/p')
+[ -n "$token" ] || lf_die "the list printed no --confirm token"
+# Someone labels a third device between the list and the confirmation: nothing is revoked.
+"$E" label device gw-3 line=3 >/dev/null 2>&1 || lf_die "label gw-3"
+expect_fail 1 "not the ones confirmed" "$E" revoke device -l line=3 --confirm "$token" --reason "line 3 stolen"
+[ -z "$(audit_rows device.revoke)" ] || lf_die "a confirmation of another set revoked something"
+"$E" label device gw-3 line=4 >/dev/null 2>&1 || lf_die "label gw-3 back"
+check_usage() { expect_fail 2 "$1" "$E" revoke device "${@:2}"; }
+check_usage "not both" -l line=3 --confirm "$token" --yes
+check_usage "go with -l SELECTOR" gw-1 --confirm "$token"
+ok "a changed set is refused (exit 1); --confirm and --yes are exclusive"
+
+step "revoke device -l --confirm revokes each, -o json lists them"
+revoked=$("$E" revoke device -l line=3 --confirm "$token" --reason "line 3 stolen" -o json) || lf_die "revoke -l --confirm: $revoked"
 [ "$(jq_py "','.join(d['id'] for d in j if d['revoked'])" <<<"$revoked")" = "gw-1,gw-2" ] || lf_die "revoke -o json: $revoked"
 rows=$(audit_rows device.revoke)
 [ "$(grep -c 'reason=line 3 stolen' <<<"$rows")" = 2 ] || lf_die "device.revoke audit rows: $rows"

@@ -133,7 +133,7 @@ check 2 "" "$E" rollout watch "$rollout" --timeout 0s
 check 2 "not in" "$E" get widgets
 check 2 "give a device ID or -l SELECTOR" "$E" describe device
 check 2 "give a device ID or -l SELECTOR" "$E" revoke device gw-1 -l line=3
-check 2 "--yes goes with -l" "$E" delete device gw-1 --yes
+check 2 "--yes and --confirm go with -l" "$E" delete device gw-1 --yes
 check 2 "id is required" "$E" decommission device
 check 2 "role: root not in" "$E" operator add bob --role root
 check 2 "required" "$E" label device
