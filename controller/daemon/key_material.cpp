@@ -21,9 +21,13 @@ Result<crypto::PrivateKey> ReadKey(std::string_view key, const std::string& path
   return parsed;
 }
 
-Result<std::string> ReadCert(std::string_view key, const std::string& path) {
-  auto pem = tls::ReadPem(path);
-  if (!pem) return Fail(ErrorCode::kBadConfig, std::string(key) + ": " + pem.error().message);
+// A certificate; a trust anchor (`self` given) also under the owner, ACL and path rules
+// (private_key_file.h).
+Result<std::string> ReadCert(std::string_view key, const std::string& path, const ServiceUser* self = nullptr) {
+  auto pem = self ? ReadGuardedFile(key, path, FileKind::kTrustAnchor, *self) : tls::ReadPem(path);
+  if (!pem) return Fail(ErrorCode::kBadConfig, self ? pem.error().message : std::string(key) + ": " + pem.error().message);
+  if (pem->find("-----BEGIN ") == std::string::npos)
+    return Fail(ErrorCode::kBadConfig, std::string(key) + ": " + path + " is not a PEM file");
   if (auto info = crypto::ParseCertificate(*pem); !info)
     return Fail(ErrorCode::kBadConfig, Named(key, path) + ": not a certificate (" + info.error().message + ")");
   return pem;
@@ -46,7 +50,7 @@ Status CheckKeyMaterial(const ControllerConfig& c, int64_t now, const ServiceUse
   // the rest would not work either.
   EDGE_TRY(ReadPrivateKeyFile("fleet_ca_key", c.fleet_ca_key, self));
   EDGE_TRY(ReadPrivateKeyFile("server_key", c.server_key, self));
-  EDGE_ASSIGN_OR_RETURN(auto ca_pem, ReadCert("fleet_ca_cert", c.fleet_ca_cert));
+  EDGE_ASSIGN_OR_RETURN(auto ca_pem, ReadCert("fleet_ca_cert", c.fleet_ca_cert, &self));
   EDGE_ASSIGN_OR_RETURN(auto ca_key, ReadKey("fleet_ca_key", c.fleet_ca_key, self));
   EDGE_TRY(CheckPair("fleet_ca_cert", c.fleet_ca_cert, ca_pem, "fleet_ca_key", c.fleet_ca_key, ca_key));
   EDGE_ASSIGN_OR_RETURN(auto server_pem, ReadCert("server_cert", c.server_cert));
@@ -60,7 +64,7 @@ Status CheckKeyMaterial(const ControllerConfig& c, int64_t now, const ServiceUse
                                                      "usage): is it a device's or an operator's? (edgectl pki renew-controller makes one)");
   EDGE_ASSIGN_OR_RETURN(auto server_key, ReadKey("server_key", c.server_key, self));
   EDGE_TRY(CheckPair("server_cert", c.server_cert, server_pem, "server_key", c.server_key, server_key));
-  EDGE_TRY(ReadCert("operator_ca_cert", c.operator_ca_cert));
+  EDGE_TRY(ReadCert("operator_ca_cert", c.operator_ca_cert, &self));
   return Ok();
 }
 

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,6 +42,13 @@ bool OthersMayWrite(const struct stat& dir, const ServiceUser& self) {
   return (dir.st_mode & S_IWOTH) != 0 || ((dir.st_mode & S_IWGRP) != 0 && !TrustedGroup(dir.st_gid, self));
 }
 
+// A POSIX ACL with entries beyond owner, group and other: the mode's group bits are then only
+// its mask, and named users or groups may have access the mode does not show. (A minimal ACL
+// is not stored, so any stored one is extended.)
+bool HasExtendedAcl(const std::filesystem::path& path) {
+  return ::getxattr(path.c_str(), "system.posix_acl_access", nullptr, 0) > 0;
+}
+
 class KeyRefusal {
  public:
   KeyRefusal(std::string_view key, const std::filesystem::path& path) : prefix_(std::string(key) + " " + path.string()) {}
@@ -50,10 +58,20 @@ class KeyRefusal {
   std::string prefix_;
 };
 
-Status CheckFile(const struct stat& st, const ServiceUser& self, const KeyRefusal& refuse) {
+Status CheckFile(const std::filesystem::path& path, const struct stat& st, FileKind kind, const ServiceUser& self,
+                 const KeyRefusal& refuse) {
   if (!TrustedUser(st.st_uid, self))
     return Fail(refuse("is owned by " + User(st.st_uid) + ", neither root nor the user the controller runs as (" + User(self.uid) +
                        "): its owner could change or replace it (chown root)"));
+  if (HasExtendedAcl(path))
+    return Fail(refuse("has a POSIX ACL (getfacl " + path.string() + "): users or groups it names may read or change it " +
+                       "whatever its mode says (setfacl -b " + path.string() + ")"));
+  if (kind == FileKind::kTrustAnchor) {
+    if ((st.st_mode & S_IWOTH) != 0 || ((st.st_mode & S_IWGRP) != 0 && !TrustedGroup(st.st_gid, self)))
+      return Fail(refuse("has mode " + Mode(st.st_mode) + ": other users could replace what the controller trusts " +
+                         "(chmod 0644)"));
+    return Ok();
+  }
   if ((st.st_mode & (S_IRWXO | S_IWGRP)) != 0)
     return Fail(refuse("has mode " + Mode(st.st_mode) + ": a private key must give other users no access and its group no " +
                        "write access (chmod 0600, or 0640 with the service's group)"));
@@ -87,6 +105,9 @@ Status CheckPathToKey(const std::filesystem::path& path, const struct stat& open
     }
     struct stat d {};
     if (::stat(dir.c_str(), &d) != 0) return Fail(refuse("is on a path that cannot be checked: cannot stat " + dir.string() + ": " + fs::ErrnoText(errno)));
+    if (HasExtendedAcl(dir))
+      return Fail(refuse("is reached through the directory " + dir.string() + ", which has a POSIX ACL (getfacl " +
+                         dir.string() + "): users or groups it names may be able to replace the file (setfacl -b)"));
     if (!TrustedUser(d.st_uid, self))
       return Fail(refuse("is reached through the directory " + dir.string() + ", owned by " + User(d.st_uid) +
                          ", neither root nor the controller's user: that user could replace the key"));
@@ -129,11 +150,16 @@ Status CheckPathToKey(const std::filesystem::path& path, const struct stat& open
 ServiceUser ServiceUser::Current() { return {::geteuid(), ::getegid()}; }
 
 Result<std::string> ReadPrivateKeyFile(std::string_view key, const std::filesystem::path& path, const ServiceUser& self) {
+  return ReadGuardedFile(key, path, FileKind::kPrivateKey, self);
+}
+
+Result<std::string> ReadGuardedFile(std::string_view key, const std::filesystem::path& path, FileKind kind,
+                                    const ServiceUser& self) {
   const KeyRefusal refuse(key, path);
   struct stat st {};
   auto fd = fs::OpenRegularFile(path, 0, &st);
   if (!fd) return Fail(Error{ErrorCode::kBadConfig, std::string(key) + ": " + fd.error().message});
-  EDGE_TRY(CheckFile(st, self, refuse));
+  EDGE_TRY(CheckFile(path, st, kind, self, refuse));
   EDGE_TRY(CheckPathToKey(path, st, self, refuse));
   auto pem = fs::ReadAll(*fd, path, 64 * 1024);
   if (!pem) return Fail(Error{ErrorCode::kBadConfig, std::string(key) + ": " + pem.error().message});

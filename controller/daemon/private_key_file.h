@@ -12,7 +12,12 @@
 // - every directory on the way to it, through symlinks, is owned by root or the controller's
 //   user and writable by no one else: whoever can write a directory can swap the key (or a
 //   symlink to it) for their own. A world-writable directory with the sticky bit (/tmp) is
-//   accepted only when the entry in it is owned by root or the controller's user.
+//   accepted only when the entry in it is owned by root or the controller's user;
+// - neither the file nor any directory on the way has a POSIX ACL with named entries (whose
+//   grants the mode bits do not show).
+// The CA certificates the controller trusts (fleet_ca_cert, operator_ca_cert) are trust anchors:
+// whoever replaces one mints identities, so they get the same owner, ACL and path rules, and
+// need only not be writable by others (they are public).
 #pragma once
 
 #include <sys/types.h>
@@ -32,7 +37,11 @@ struct ServiceUser {
   static ServiceUser Current();  // geteuid(), getegid()
 };
 
-// The key file's PEM text, or kBadConfig naming `key` (the config key) and `path` and what to fix.
+enum class FileKind { kPrivateKey, kTrustAnchor };
+
+// The file's text, or kBadConfig naming `key` (the config key) and `path` and what to fix.
+Result<std::string> ReadGuardedFile(std::string_view key, const std::filesystem::path& path, FileKind kind,
+                                    const ServiceUser& self);
 Result<std::string> ReadPrivateKeyFile(std::string_view key, const std::filesystem::path& path, const ServiceUser& self);
 
 }  // namespace edge::controller

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -278,4 +279,54 @@ TEST_CASE("controller key material: a FIFO or socket or directory or device as a
   c.server_key = socket_path.string();
   ExpectRefused(c, "server_key: " + socket_path.string() + " is a socket, not a regular file");
   ::close(sock);
+}
+
+namespace {
+
+// Writes an access ACL (user::rw-, user:65534:r--, group::---, mask::r--, other::---) the way
+// setfacl would: the xattr in the kernel's binary format. False where the filesystem has none.
+bool GiveNobodyRead(const std::filesystem::path& path, bool dir) {
+  struct Entry {
+    uint16_t tag, perm;
+    uint32_t id;
+  };
+  const uint16_t r = 4, rw = 6, rwx = 7;
+  const Entry entries[] = {{0x01, dir ? rwx : rw, 0xffffffff},  // ACL_USER_OBJ
+                           {0x02, dir ? rwx : r, 65534},        // ACL_USER nobody
+                           {0x04, 0, 0xffffffff},               // ACL_GROUP_OBJ
+                           {0x10, dir ? rwx : r, 0xffffffff},   // ACL_MASK
+                           {0x20, 0, 0xffffffff}};              // ACL_OTHER
+  std::string blob("\x02\x00\x00\x00", 4);                      // version 2
+  blob.append(reinterpret_cast<const char*>(entries), sizeof entries);
+  return ::setxattr(path.c_str(), "system.posix_acl_access", blob.data(), blob.size(), 0) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("controller key material: a POSIX ACL on a key or on its directory is refused") {
+  Pki pki;
+  const std::string key = Write(pki.dir, "acl.key", KeyPem(pki.server_key), 0600);
+  if (!GiveNobodyRead(key, false)) EDGE_SKIP("this filesystem takes no POSIX ACLs");
+  ControllerConfig c = pki.config;
+  c.server_key = key;
+  ExpectRefused(c, "server_key " + key + " has a POSIX ACL");
+  const auto dir = pki.dir / "acl-dir";
+  std::filesystem::create_directory(dir);
+  REQUIRE(GiveNobodyRead(dir, true));
+  c.server_key = Write(pki.dir, "acl-dir/controller.key", KeyPem(pki.server_key), 0600);
+  ExpectRefused(c, "is reached through the directory " + dir.string() + ", which has a POSIX ACL");
+}
+
+TEST_CASE("controller key material: the CA certificates are trust anchors that others must not replace") {
+  Pki pki;
+  ControllerConfig c = pki.config;
+  REQUIRE(::chmod(c.operator_ca_cert.c_str(), 0666) == 0);
+  ExpectRefused(c, "operator_ca_cert " + c.operator_ca_cert + " has mode 0666: other users could replace");
+  REQUIRE(::chmod(c.operator_ca_cert.c_str(), 0644) == 0);
+  const auto open_dir = pki.dir / "open-ca";
+  std::filesystem::create_directory(open_dir);
+  REQUIRE(::chmod(open_dir.c_str(), 0777) == 0);
+  c.fleet_ca_cert = Write(pki.dir, "open-ca/fleet-ca.pem", pki.ca_pem, 0644);
+  ExpectRefused(c, "fleet_ca_cert " + c.fleet_ca_cert + " is reached through the directory " + open_dir.string());
+  CHECK(CheckKeyMaterial(pki.config, std::time(nullptr)));  // world-readable 0644 anchors are fine
 }
