@@ -42,10 +42,32 @@ lf_pki() {
   export EDGECTL_CONFIG="$LF_DIR/pki/edgectl.json"
 }
 
-# Writes the controller config. Ports default to 0 (the kernel picks; see ports.json).
+# A port on 127.0.0.1 that is free now, below the kernel's ephemeral range (32768 and up): a
+# port the kernel picked for a listener (port 0) comes from that range, and once the listener
+# closes (a controller killed and restarted) any process's outgoing connection may take it,
+# and the restart fails "address in use". Ports below the range are never handed out that way.
+lf_pick_port() {
+  python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    port = random.randrange(20000, 32700)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+PY
+}
+
+# Writes the controller config. Ports default to free ones below the ephemeral range
+# (lf_pick_port); "0" lets the kernel pick (see ports.json).
 # Extra JSON members for the controller config may be set in LF_CONTROLLER_EXTRA.
 lf_controller_config() {
-  local agent_port=${1:-0} enroll_port=${2:-0} operator_port=${3:-0}
+  local agent_port=${1:-$(lf_pick_port)} enroll_port=${2:-$(lf_pick_port)} operator_port=${3:-$(lf_pick_port)}
   cat >"$LF_DIR/controller.json" <<JSON
 {
   "fleet": "$LF_FLEET",
@@ -67,12 +89,22 @@ JSON
 }
 
 lf_start_controller() {
-  [ -f "$LF_DIR/controller.json" ] || lf_controller_config
-  rm -f "$LF_DIR/ports.json"
-  "$LF_BIN/controller/edge-controller" --config "$LF_DIR/controller.json" 2>>"$LF_DIR/controller.log" &
-  LF_CONTROLLER_PID=$!
-  LF_PIDS+=("$LF_CONTROLLER_PID")
-  lf_wait_for 20 test -s "$LF_DIR/ports.json" || lf_die "controller did not start (see $LF_DIR/controller.log)"
+  local first=0 attempt
+  [ -f "$LF_DIR/controller.json" ] || { lf_controller_config; first=1; }
+  for attempt in 1 2 3; do
+    rm -f "$LF_DIR/ports.json"
+    "$LF_BIN/controller/edge-controller" --config "$LF_DIR/controller.json" 2>>"$LF_DIR/controller.log" &
+    LF_CONTROLLER_PID=$!
+    LF_PIDS+=("$LF_CONTROLLER_PID")
+    lf_wait_for 20 lf_started_or_gone && [ -s "$LF_DIR/ports.json" ] && break
+    # A picked port taken by another process between the pick and the bind: pick again (a
+    # first start only; a restart must keep its ports for the agents).
+    if [ "$first" = 1 ] && [ "$attempt" -lt 3 ] && tail -n 3 "$LF_DIR/controller.log" | grep -q 'in use'; then
+      lf_controller_config
+      continue
+    fi
+    lf_die "controller did not start (see $LF_DIR/controller.log)"
+  done
   LF_AGENT_PORT=$(lf_json_field "$LF_DIR/ports.json" agent)
   LF_ENROLL_PORT=$(lf_json_field "$LF_DIR/ports.json" enroll)
   LF_OPERATOR_PORT=$(lf_json_field "$LF_DIR/ports.json" operator)
@@ -80,6 +112,8 @@ lf_start_controller() {
   # Later restarts keep the same ports, so agents find the controller again.
   lf_controller_config "$LF_AGENT_PORT" "$LF_ENROLL_PORT" "$LF_OPERATOR_PORT"
 }
+
+lf_started_or_gone() { [ -s "$LF_DIR/ports.json" ] || ! kill -0 "$LF_CONTROLLER_PID" 2>/dev/null; }
 
 lf_stop_controller() {  # [signal]
   kill "-${1:-TERM}" "$LF_CONTROLLER_PID" 2>/dev/null

@@ -31,8 +31,9 @@ out=$(check "$LF_DIR/controller.log" "$LF_DIR/gw-1.log") || lf_die "plain text i
 echo "$out" | sed 's/^/   /'
 grep -q "controller.log: .* grpc=[1-9]" <<<"$out" || lf_die "no gRPC lines in the controller's log"
 grep -q "gw-1.log: .* grpc=[1-9]" <<<"$out" || lf_die "no gRPC lines in the agent's log"
-grep '"component":"grpc"' "$LF_DIR/controller.log" | grep -q '"file":"[^"]*\.cc","level":"error","line":[0-9]' ||
+# One grep each: with pipefail, `grep | grep -q` fails when -q stops reading early (SIGPIPE).
+grep -q '"component":"grpc".*"file":"[^"]*\.cc","level":"error","line":[0-9]' "$LF_DIR/controller.log" ||
   lf_die "gRPC error lines lack file, line or level"
-grep '"component":"grpc"' "$LF_DIR/gw-1.log" | grep -q '"level":"debug"' ||
+grep -q '"component":"grpc".*"level":"debug"' "$LF_DIR/gw-1.log" ||
   lf_die "log_level debug without GRPC_VERBOSITY: no gRPC debug lines in the agent's log"
 ok "gRPC lines are JSON, with file and line; log_level debug brings gRPC's debug lines"
