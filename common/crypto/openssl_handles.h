@@ -4,6 +4,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -58,6 +59,13 @@ inline std::string BioToString(BIO* bio) {
   char* data = nullptr;
   long len = BIO_get_mem_data(bio, &data);
   return len > 0 ? std::string(data, static_cast<size_t>(len)) : std::string();
+}
+
+// `cert` as PEM; "" if OpenSSL cannot write it (out of memory).
+inline std::string CertPem(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return {};
+  return BioToString(bio.get());
 }
 
 }  // namespace edge::crypto::detail

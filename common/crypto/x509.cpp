@@ -50,11 +50,9 @@ Result<X509Ptr> ReadCert(std::string_view pem, std::string_view what) {
 }
 
 Result<std::string> CertToPem(X509* cert) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
-    return Fail(ErrorCode::kInternal, "writing certificate PEM failed: " + OpenSslError());
-  }
-  return BioToString(bio.get());
+  auto pem = CertPem(cert);
+  if (pem.empty()) return Fail(ErrorCode::kInternal, "writing certificate PEM failed: " + OpenSslError());
+  return pem;
 }
 
 // Random positive serial of 16 bytes (RFC 5280 allows at most 20): the top bit is cleared so

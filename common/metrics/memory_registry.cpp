@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <charconv>
+#include <functional>
 
 namespace edge::metrics {
 
@@ -163,25 +164,17 @@ Family<Histogram>& MemoryRegistry::Histograms(const std::string& name, const std
 std::string MemoryRegistry::Exposition() const {
   // Families are only ever added, and each keeps its children alive: the registry's lock is
   // held only to list them, each family's own lock while its lines are written.
-  std::map<std::string, std::pair<const char*, const void*>> families;
-  std::map<std::string, std::string> help;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [name, f] : counters_) families[name] = {"counter", f.get()};
-    for (const auto& [name, f] : gauges_) families[name] = {"gauge", f.get()};
-    for (const auto& [name, f] : histograms_) families[name] = {"histogram", f.get()};
-    help = help_;
-  }
-  std::string out;
-  for (const auto& family_entry : families) {
-    // Not structured bindings: the lambdas below capture the name (clang 14 cannot).
-    const std::string& name = family_entry.first;
-    const char* type = family_entry.second.first;
-    const void* family = family_entry.second.second;
-    out += "# HELP " + name + " " + Escape(help[name], false) + "\n";
-    out += "# TYPE " + name + " " + type + "\n";
-    if (std::string_view(type) == "histogram") {
-      static_cast<const HistogramFamily*>(family)->ForEach([&](const Labels& labels, const HistogramCell& cell) {
+  using Writer = std::function<void(const std::string& name, std::string& out)>;
+  auto cells = [](const auto* family) -> Writer {
+    return [family](const std::string& name, std::string& out) {
+      family->ForEach([&](const Labels& labels, const Cell& cell) {
+        out += name + LabelText(labels) + " " + Number(cell.value()) + "\n";
+      });
+    };
+  };
+  auto histograms = [](const HistogramFamily* family) -> Writer {
+    return [family](const std::string& name, std::string& out) {
+      family->ForEach([&](const Labels& labels, const HistogramCell& cell) {
         const auto h = cell.value();
         uint64_t cumulative = 0;
         for (size_t i = 0; i < h.counts.size(); ++i) {
@@ -192,15 +185,23 @@ std::string MemoryRegistry::Exposition() const {
         out += name + "_sum" + LabelText(labels) + " " + Number(h.sum) + "\n";
         out += name + "_count" + LabelText(labels) + " " + std::to_string(h.count) + "\n";
       });
-    } else {
-      auto line = [&](const Labels& labels, const Cell& cell) {
-        out += name + LabelText(labels) + " " + Number(cell.value()) + "\n";
-      };
-      if (std::string_view(type) == "counter")
-        static_cast<const CounterFamily*>(family)->ForEach(line);
-      else
-        static_cast<const GaugeFamily*>(family)->ForEach(line);
-    }
+    };
+  };
+  std::map<std::string, std::pair<const char*, Writer>> families;  // by name: type, lines
+  std::map<std::string, std::string> help;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, f] : counters_) families[name] = {"counter", cells(static_cast<const CounterFamily*>(f.get()))};
+    for (const auto& [name, f] : gauges_) families[name] = {"gauge", cells(static_cast<const GaugeFamily*>(f.get()))};
+    for (const auto& [name, f] : histograms_)
+      families[name] = {"histogram", histograms(static_cast<const HistogramFamily*>(f.get()))};
+    help = help_;
+  }
+  std::string out;
+  for (const auto& [name, family] : families) {
+    out += "# HELP " + name + " " + Escape(help[name], false) + "\n";
+    out += "# TYPE " + name + " " + family.first + "\n";
+    family.second(name, out);
   }
   return out;
 }

@@ -117,21 +117,13 @@ std::string NamesOf(const std::string& cert_pem) {
   return names.empty() ? "no DNS or IP names" : text::TerminalSafe(names);  // the server's words
 }
 
-std::string PemOf(X509* cert) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return {};
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(n));
-}
-
 // Keeps the controller's certificate (depth 0) in the SSL's app data (a std::string), for the
 // message when it does not name the host: a failed handshake keeps no peer certificate.
 int KeepLeaf(int ok, X509_STORE_CTX* store) {
   auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   auto* leaf = ssl ? static_cast<std::string*>(SSL_get_app_data(ssl)) : nullptr;
   if (leaf && X509_STORE_CTX_get_error_depth(store) == 0)
-    if (X509* cert = X509_STORE_CTX_get_current_cert(store)) *leaf = PemOf(cert);
+    if (X509* cert = X509_STORE_CTX_get_current_cert(store)) *leaf = crypto::detail::CertPem(cert);
   return ok;
 }
 

@@ -19,9 +19,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <openssl/pem.h>
 
 #include "common/core/log.h"
+#include "common/crypto/openssl_handles.h"
 #include "controller/net/admission.h"
 #include "controller/net/client_hello.h"
 #include "controller/net/tally.h"
@@ -159,13 +159,8 @@ constexpr size_t kTlsReadBytes = 4096;
 
 // The verified client certificate of a terminated TLS connection, as PEM ("" if none).
 std::string PeerCertificatePem(SSL* ssl) {
-  std::unique_ptr<X509, decltype(&X509_free)> cert(SSL_get1_peer_certificate(ssl), X509_free);
-  if (!cert) return {};
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-  if (!bio || PEM_write_bio_X509(bio.get(), cert.get()) != 1) return {};
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio.get(), &data);
-  return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
+  crypto::detail::X509Ptr cert(SSL_get1_peer_certificate(ssl));
+  return cert ? crypto::detail::CertPem(cert.get()) : std::string();
 }
 
 // Lets a web handler answer from any thread while the front may be stopping: posts to the
