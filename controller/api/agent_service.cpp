@@ -212,9 +212,14 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
   }
 
  private:
-  // Strand only, with handle_->mu held (so the reactor is alive).
+  // Strand only, with handle_->mu held (so the reactor is alive). A hello or status report is
+  // checked here and written in the next batch (ReportIngest); the stream reads its next
+  // message once the batch is written.
   void HandleMessage(const AgentMessage& msg) {
     const auto now = ctx_.clock.NowUnix();
+    AgentReport report;
+    report.device_id = peer_.id.name;
+    report.now = now;
     if (!hello_seen_) {
       if (!msg.has_hello()) {
         FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first message on Connect must be hello"));
@@ -231,34 +236,67 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       auto models = ToRecords(msg.hello().models());
       if (!models) return Refuse(models.error().Wrap("hello"));
       hello_seen_ = true;
-      (void)ctx_.store->RecordHello(peer_.id.name, agent_version, now);
-      if (auto s = ctx_.store->RecordReport(peer_.id.name, *models, now); !s) return Refuse(s.error().Wrap("hello"));
-      auto previous = ctx_.sessions.find(peer_.id.name);
-      if (previous != ctx_.sessions.end() && previous->second != handle_) {
-        auto old = previous->second;
-        // Close() locks the other handle's mutex, never ours.
-        old->Close(static_cast<int>(grpc::StatusCode::ABORTED), "replaced by a newer connection");
-      }
-      ctx_.sessions[peer_.id.name] = handle_;
-      ctx_.SessionsChanged();
-      log::Info("agent connected", {{"device", peer_.id.name}});
-      if (ctx_.rollouts) ctx_.rollouts->Poke(peer_.id.name, true);  // a device new to a standing target
-      auto desired = ctx_.DesiredStateFor(peer_.id.name);
-      if (desired) Enqueue(*desired);
-    } else if (msg.has_status()) {
-      auto models = ToRecords(msg.status().models());
-      if (!models) return Refuse(models.error().Wrap("status report"));
-      if (auto s = ctx_.store->RecordReport(peer_.id.name, *models, now); !s) {
-        if (s.error().code == ErrorCode::kResourceExhausted) return Refuse(s.error().Wrap("status report"));
-        log::Error("cannot record report", {{"device", peer_.id.name}, {"error", s.error().message}});
-      }
-      if (msg.status().has_health()) StoreHealth(msg.status().health(), now);
-      if (msg.status().events_size() > 0) StoreEvents(msg.status().events(), now);
-      if (ctx_.rollouts) ctx_.rollouts->Poke(peer_.id.name);
-    } else {
+      report.agent_version = agent_version;
+      report.models = std::move(*models);
+      return Persist(std::move(report), [this](const AgentReportOutcome& outcome) {
+        if (!outcome.status) return Refuse(outcome.status.error().Wrap("hello"));
+        OnHelloStored();
+      });
+    }
+    if (!msg.has_status()) {
       FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unexpected message on Connect"));
       return;
     }
+    auto models = ToRecords(msg.status().models());
+    if (!models) return Refuse(models.error().Wrap("status report"));
+    report.models = std::move(*models);
+    if (msg.status().has_health()) {
+      auto checked = CheckHealth(msg.status().health(), now);
+      LogProblems("health report refused in part", checked.problems);
+      report.health = std::move(checked.value);
+    }
+    if (msg.status().events_size() > 0) {
+      auto checked = CheckEvents(msg.status().events());
+      LogProblems("update event refused", checked.problems);
+      report.events = std::move(checked.value);
+    }
+    Persist(std::move(report), [this](const AgentReportOutcome& outcome) {
+      if (!outcome.status) {
+        if (outcome.status.error().code == ErrorCode::kResourceExhausted)
+          return Refuse(outcome.status.error().Wrap("status report"));
+        // Not stored (the database failed): unacknowledged events come again with the next report.
+        log::Error("cannot record report", {{"device", peer_.id.name}, {"error", outcome.status.error().message}});
+      }
+      if (outcome.events) AckEvents(*outcome.events);
+      if (ctx_.rollouts) ctx_.rollouts->Poke(peer_.id.name);
+      ReadNextWhenAllowed();
+    });
+  }
+
+  // Hands `report` to the batch; `then` runs on the strand once it is written, if this stream
+  // is still open then.
+  void Persist(AgentReport report, std::function<void(const AgentReportOutcome&)> then) {
+    ctx_.ingest.Add(std::move(report), [this, handle = handle_, then = std::move(then)](const AgentReportOutcome& outcome) {
+      std::lock_guard lock(handle->mu);
+      if (!handle->reactor || Finished()) return;
+      then(outcome);
+    });
+  }
+
+  // The hello is stored: the stream becomes the device's session and gets its desired state.
+  void OnHelloStored() {
+    auto previous = ctx_.sessions.find(peer_.id.name);
+    if (previous != ctx_.sessions.end() && previous->second != handle_) {
+      auto old = previous->second;
+      // Close() locks the other handle's mutex, never ours.
+      old->Close(static_cast<int>(grpc::StatusCode::ABORTED), "replaced by a newer connection");
+    }
+    ctx_.sessions[peer_.id.name] = handle_;
+    ctx_.SessionsChanged();
+    log::Info("agent connected", {{"device", peer_.id.name}});
+    if (ctx_.rollouts) ctx_.rollouts->Poke(peer_.id.name, true);  // a device new to a standing target
+    auto desired = ctx_.DesiredStateFor(peer_.id.name);
+    if (desired) Enqueue(*desired);
     ReadNextWhenAllowed();
   }
 
@@ -309,29 +347,14 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       log::Warn(what, {{"device", peer_.id.name}, {"problem", std::to_string(problems.size() - kMaxLines) + " more"}});
   }
 
-  void StoreHealth(const edge::v1::Health& health, int64_t now) {
-    auto checked = CheckHealth(health, now);
-    LogProblems("health report refused in part", checked.problems);
-    if (!checked.value) return;
-    if (auto s = ctx_.store->RecordHealth(peer_.id.name, *checked.value); !s)
-      log::Error("cannot record health", {{"device", peer_.id.name}, {"error", s.error().message}});
-  }
-
-  // Stores the events, then acknowledges the highest seq stored for the device. Nothing is
-  // acknowledged if the store failed: the agent keeps the events and sends them again.
-  void StoreEvents(const google::protobuf::RepeatedPtrField<edge::v1::UpdateEvent>& events, int64_t now) {
-    auto checked = CheckEvents(events);
-    LogProblems("update event refused", checked.problems);
-    auto stored = ctx_.store->RecordEvents(peer_.id.name, checked.value, now);
-    if (!stored) {
-      log::Error("cannot record update events", {{"device", peer_.id.name}, {"error", stored.error().message}});
-      return;
-    }
-    if (stored->inserted > 0)
-      log::Info("update events stored", {{"device", peer_.id.name}, {"new", stored->inserted},
-                                         {"duplicates", stored->duplicates}, {"up_to_seq", stored->max_seq}});
+  // Acknowledges the highest seq stored for the device. Nothing is acknowledged when the
+  // store failed: the agent keeps the events and sends them again.
+  void AckEvents(const EventsRecorded& stored) {
+    if (stored.inserted > 0)
+      log::Info("update events stored", {{"device", peer_.id.name}, {"new", stored.inserted},
+                                         {"duplicates", stored.duplicates}, {"up_to_seq", stored.max_seq}});
     ControllerMessage ack;
-    ack.mutable_ack()->set_up_to_seq(stored->max_seq);
+    ack.mutable_ack()->set_up_to_seq(stored.max_seq);
     Enqueue(ack);
   }
 

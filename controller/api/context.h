@@ -22,6 +22,7 @@
 #include "common/crypto/ed25519.h"
 #include "controller/api/controller_metrics.h"
 #include "controller/api/limits.h"
+#include "controller/api/report_ingest.h"
 #include "controller/daemon/config.h"
 #include "controller/store/store.h"
 #include "edge/v1/agent.pb.h"
@@ -76,6 +77,8 @@ struct ControllerContext {
   std::unique_ptr<Store> store;  // strand only
   const Clock& clock;
   ControllerMetrics metrics;
+  // Agents' reports, written in batches (strand only).
+  ReportIngest ingest{strand, store};
 
   std::shared_ptr<const TrustState> Trust() const {
     std::lock_guard lock(trust_mu_);

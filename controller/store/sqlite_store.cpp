@@ -511,42 +511,40 @@ class SqliteStore final : public Store {
   }
 
   Status RecordHello(const std::string& id, const std::string& agent_version, int64_t now) override {
-    EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare("UPDATE devices SET agent_version = ?, last_seen = ? WHERE id = ?"));
-    st.Bind(1, agent_version).Bind(2, now).Bind(3, id);
-    return st.Run();
+    return ApplyHello(id, agent_version, now);
   }
 
   Status RecordReport(const std::string& id, const std::vector<ReportedModelRecord>& models, int64_t now) override {
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
-    if (!models.empty()) {
-      // Distinct models the device would have after this report.
-      nlohmann::json names = nlohmann::json::array();
-      for (const auto& m : models) names.push_back(m.model);
-      EDGE_ASSIGN_OR_RETURN(auto count, db_.Prepare(
-          "SELECT count(*) FROM (SELECT model FROM reported_models WHERE device_id = ?1 "
-          "UNION SELECT value FROM json_each(?2))"));
-      count.Bind(1, id).Bind(2, names.dump());
-      EDGE_TRY(count.Step());
-      if (static_cast<size_t>(count.Int(0)) > kMaxReportedModelsPerDevice)
-        return Fail(ErrorCode::kResourceExhausted, "device " + id + " would report " + std::to_string(count.Int(0)) +
-                                                       " models, at most " + std::to_string(kMaxReportedModelsPerDevice));
-    }
-    EDGE_ASSIGN_OR_RETURN(auto seen, db_.Prepare("UPDATE devices SET last_seen = ? WHERE id = ?"));
-    seen.Bind(1, now).Bind(2, id);
-    EDGE_TRY(seen.Run());
-    for (const auto& m : models) {
-      EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
-          "INSERT INTO reported_models(device_id, model, version, security_version, state, target_version, detail, "
-          "bytes_done, bytes_total, security_floor, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-          "ON CONFLICT(device_id, model) DO UPDATE SET version=excluded.version, security_version=excluded.security_version, "
-          "state=excluded.state, target_version=excluded.target_version, detail=excluded.detail, bytes_done=excluded.bytes_done, "
-          "bytes_total=excluded.bytes_total, security_floor=excluded.security_floor, updated_at=excluded.updated_at"));
-      st.Bind(1, id).Bind(2, m.model).Bind(3, m.version).Bind(4, static_cast<int64_t>(m.security_version))
-          .Bind(5, m.state).Bind(6, m.target_version).Bind(7, m.detail).Bind(8, static_cast<int64_t>(m.bytes_done))
-          .Bind(9, static_cast<int64_t>(m.bytes_total)).Bind(10, static_cast<int64_t>(m.security_floor)).Bind(11, now);
-      EDGE_TRY(st.Run());
-    }
+    EDGE_TRY(ApplyReport(id, models, now));
     return tx.Commit();
+  }
+
+  Result<std::vector<AgentReportOutcome>> RecordReports(const std::vector<AgentReport>& reports) override {
+    std::vector<AgentReportOutcome> out(reports.size());
+    EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    for (size_t i = 0; i < reports.size(); ++i) {
+      const auto& r = reports[i];
+      // Each report in its own savepoint: a refused one is undone alone.
+      EDGE_TRY(db_.Exec("SAVEPOINT report"));
+      auto applied = [&]() -> Status {
+        if (r.agent_version) EDGE_TRY(ApplyHello(r.device_id, *r.agent_version, r.now));
+        EDGE_TRY(ApplyReport(r.device_id, r.models, r.now));
+        if (r.health) EDGE_TRY(ApplyHealth(r.device_id, *r.health));
+        if (!r.events.empty()) {
+          EDGE_ASSIGN_OR_RETURN(auto events, ApplyEvents(r.device_id, r.events, r.now));
+          out[i].events = events;
+        }
+        return Ok();
+      }();
+      if (!applied) {
+        out[i] = {Fail(applied.error()), std::nullopt};
+        EDGE_TRY(db_.Exec("ROLLBACK TO report"));
+      }
+      EDGE_TRY(db_.Exec("RELEASE report"));
+    }
+    EDGE_TRY(tx.Commit());
+    return out;
   }
 
   Result<std::vector<DeviceModelView>> DeviceModels(const std::string& id) override {
@@ -788,21 +786,7 @@ class SqliteStore final : public Store {
 
   Status RecordHealth(const std::string& id, const HealthRecord& h) override {
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
-    EDGE_ASSIGN_OR_RETURN(auto latest, db_.Prepare(
-        "INSERT INTO device_health(device_id, received_at, health_json) VALUES (?, ?, ?) "
-        "ON CONFLICT(device_id) DO UPDATE SET received_at = excluded.received_at, health_json = excluded.health_json"));
-    latest.Bind(1, id).Bind(2, h.received_at).Bind(3, HealthToJson(h));
-    EDGE_TRY(latest.Run());
-    EDGE_ASSIGN_OR_RETURN(auto sample, db_.Prepare(
-        "INSERT INTO device_health_history(device_id, received_at, sample_json) VALUES (?, ?, ?)"));
-    sample.Bind(1, id).Bind(2, h.received_at).Bind(3, HealthToJson(HealthSample(h)));
-    EDGE_TRY(sample.Run());
-    // Keep the newest `limit` samples: delete the (limit+1)-th newest and everything older.
-    EDGE_ASSIGN_OR_RETURN(auto prune, db_.Prepare(
-        "DELETE FROM device_health_history WHERE device_id = ?1 AND id <= "
-        "(SELECT id FROM device_health_history WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"));
-    prune.Bind(1, id).Bind(2, static_cast<int64_t>(std::max<uint32_t>(options_.health_history_limit, 1)));
-    EDGE_TRY(prune.Run());
+    EDGE_TRY(ApplyHealth(id, h));
     return tx.Commit();
   }
 
@@ -832,30 +816,7 @@ class SqliteStore final : public Store {
   Result<EventsRecorded> RecordEvents(const std::string& id, const std::vector<UpdateEventRecord>& events,
                                       int64_t now) override {
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
-    EventsRecorded out;
-    for (const auto& e : events) {
-      if (e.seq == 0 || e.seq > static_cast<uint64_t>(INT64_MAX))
-        return Fail(ErrorCode::kInvalidArgument, "event seq " + std::to_string(e.seq) + " is out of range");
-      // The first copy of a (device, seq) wins: a re-send after a lost ack changes nothing.
-      EDGE_ASSIGN_OR_RETURN(auto st, db_.Prepare(
-          "INSERT INTO device_events(device_id, seq, model, version, outcome, reason, unix_time, offline_install, "
-          "received_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id, seq) DO NOTHING"));
-      st.Bind(1, id).Bind(2, static_cast<int64_t>(e.seq)).Bind(3, e.model).Bind(4, e.version).Bind(5, e.outcome)
-          .Bind(6, e.reason).Bind(7, e.unix_time).Bind(8, int64_t{e.offline_install ? 1 : 0}).Bind(9, now);
-      EDGE_TRY(st.Run());
-      if (db_.Changes() > 0) ++out.inserted;
-      else ++out.duplicates;
-    }
-    EDGE_ASSIGN_OR_RETURN(auto max, db_.Prepare("SELECT coalesce(max(seq), 0) FROM device_events WHERE device_id = ?"));
-    max.Bind(1, id);
-    EDGE_TRY(max.Step());
-    out.max_seq = static_cast<uint64_t>(max.Int(0));
-    // Keep the newest N events (by seq): a device cannot grow the table without bound.
-    EDGE_ASSIGN_OR_RETURN(auto prune, db_.Prepare(
-        "DELETE FROM device_events WHERE device_id = ?1 AND seq <= "
-        "(SELECT seq FROM device_events WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"));
-    prune.Bind(1, id).Bind(2, static_cast<int64_t>(std::max<uint32_t>(options_.events_per_device, 1)));
-    EDGE_TRY(prune.Run());
+    EDGE_ASSIGN_OR_RETURN(auto out, ApplyEvents(id, events, now));
     EDGE_TRY(tx.Commit());
     return out;
   }
@@ -940,6 +901,92 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // The writes of a device's report, inside the caller's transaction. Their statements run
+  // thousands of times a second at fleet scale: they stay prepared (Db::Cached).
+  Status ApplyHello(const std::string& id, const std::string& agent_version, int64_t now) {
+    EDGE_ASSIGN_OR_RETURN(auto st, db_.Cached("UPDATE devices SET agent_version = ?, last_seen = ? WHERE id = ?"));
+    st->Bind(1, agent_version).Bind(2, now).Bind(3, id);
+    return st->Run();
+  }
+
+  Status ApplyReport(const std::string& id, const std::vector<ReportedModelRecord>& models, int64_t now) {
+    if (!models.empty()) {
+      // Distinct models the device would have after this report.
+      nlohmann::json names = nlohmann::json::array();
+      for (const auto& m : models) names.push_back(m.model);
+      EDGE_ASSIGN_OR_RETURN(auto count, db_.Cached(
+          "SELECT count(*) FROM (SELECT model FROM reported_models WHERE device_id = ?1 "
+          "UNION SELECT value FROM json_each(?2))"));
+      count->Bind(1, id).Bind(2, names.dump());
+      EDGE_TRY(count->Step());
+      if (static_cast<size_t>(count->Int(0)) > kMaxReportedModelsPerDevice)
+        return Fail(ErrorCode::kResourceExhausted, "device " + id + " would report " + std::to_string(count->Int(0)) +
+                                                       " models, at most " + std::to_string(kMaxReportedModelsPerDevice));
+    }
+    EDGE_ASSIGN_OR_RETURN(auto seen, db_.Cached("UPDATE devices SET last_seen = ? WHERE id = ?"));
+    seen->Bind(1, now).Bind(2, id);
+    EDGE_TRY(seen->Run());
+    for (const auto& m : models) {
+      EDGE_ASSIGN_OR_RETURN(auto st, db_.Cached(
+          "INSERT INTO reported_models(device_id, model, version, security_version, state, target_version, detail, "
+          "bytes_done, bytes_total, security_floor, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+          "ON CONFLICT(device_id, model) DO UPDATE SET version=excluded.version, security_version=excluded.security_version, "
+          "state=excluded.state, target_version=excluded.target_version, detail=excluded.detail, bytes_done=excluded.bytes_done, "
+          "bytes_total=excluded.bytes_total, security_floor=excluded.security_floor, updated_at=excluded.updated_at"));
+      st->Bind(1, id).Bind(2, m.model).Bind(3, m.version).Bind(4, static_cast<int64_t>(m.security_version))
+          .Bind(5, m.state).Bind(6, m.target_version).Bind(7, m.detail).Bind(8, static_cast<int64_t>(m.bytes_done))
+          .Bind(9, static_cast<int64_t>(m.bytes_total)).Bind(10, static_cast<int64_t>(m.security_floor)).Bind(11, now);
+      EDGE_TRY(st->Run());
+    }
+    return Ok();
+  }
+
+  Status ApplyHealth(const std::string& id, const HealthRecord& h) {
+    EDGE_ASSIGN_OR_RETURN(auto latest, db_.Cached(
+        "INSERT INTO device_health(device_id, received_at, health_json) VALUES (?, ?, ?) "
+        "ON CONFLICT(device_id) DO UPDATE SET received_at = excluded.received_at, health_json = excluded.health_json"));
+    latest->Bind(1, id).Bind(2, h.received_at).Bind(3, HealthToJson(h));
+    EDGE_TRY(latest->Run());
+    EDGE_ASSIGN_OR_RETURN(auto sample, db_.Cached(
+        "INSERT INTO device_health_history(device_id, received_at, sample_json) VALUES (?, ?, ?)"));
+    sample->Bind(1, id).Bind(2, h.received_at).Bind(3, HealthToJson(HealthSample(h)));
+    EDGE_TRY(sample->Run());
+    // Keep the newest `limit` samples: delete the (limit+1)-th newest and everything older.
+    EDGE_ASSIGN_OR_RETURN(auto prune, db_.Cached(
+        "DELETE FROM device_health_history WHERE device_id = ?1 AND id <= "
+        "(SELECT id FROM device_health_history WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"));
+    prune->Bind(1, id).Bind(2, static_cast<int64_t>(std::max<uint32_t>(options_.health_history_limit, 1)));
+    return prune->Run();
+  }
+
+  Result<EventsRecorded> ApplyEvents(const std::string& id, const std::vector<UpdateEventRecord>& events, int64_t now) {
+    EventsRecorded out;
+    for (const auto& e : events) {
+      if (e.seq == 0 || e.seq > static_cast<uint64_t>(INT64_MAX))
+        return Fail(ErrorCode::kInvalidArgument, "event seq " + std::to_string(e.seq) + " is out of range");
+      // The first copy of a (device, seq) wins: a re-send after a lost ack changes nothing.
+      EDGE_ASSIGN_OR_RETURN(auto st, db_.Cached(
+          "INSERT INTO device_events(device_id, seq, model, version, outcome, reason, unix_time, offline_install, "
+          "received_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id, seq) DO NOTHING"));
+      st->Bind(1, id).Bind(2, static_cast<int64_t>(e.seq)).Bind(3, e.model).Bind(4, e.version).Bind(5, e.outcome)
+          .Bind(6, e.reason).Bind(7, e.unix_time).Bind(8, int64_t{e.offline_install ? 1 : 0}).Bind(9, now);
+      EDGE_TRY(st->Run());
+      if (db_.Changes() > 0) ++out.inserted;
+      else ++out.duplicates;
+    }
+    EDGE_ASSIGN_OR_RETURN(auto max, db_.Cached("SELECT coalesce(max(seq), 0) FROM device_events WHERE device_id = ?"));
+    max->Bind(1, id);
+    EDGE_TRY(max->Step());
+    out.max_seq = static_cast<uint64_t>(max->Int(0));
+    // Keep the newest N events (by seq): a device cannot grow the table without bound.
+    EDGE_ASSIGN_OR_RETURN(auto prune, db_.Cached(
+        "DELETE FROM device_events WHERE device_id = ?1 AND seq <= "
+        "(SELECT seq FROM device_events WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"));
+    prune->Bind(1, id).Bind(2, static_cast<int64_t>(std::max<uint32_t>(options_.events_per_device, 1)));
+    EDGE_TRY(prune->Run());
+    return out;
+  }
+
   // The site of a token that may enroll `device_id` now; the errors EnrollDevice returns. They
   // never name the token's site: a token that leaked or was guessed tells nothing.
   Result<std::string> CheckToken(const std::string& token_hash, const std::string& device_id, int64_t now) {

@@ -17,6 +17,23 @@
 
 namespace edge::controller {
 
+// One device's report as the agent stream hands it over (RecordReports): a hello (with the
+// agent's version) or a status report, its health and its update events.
+struct AgentReport {
+  std::string device_id;
+  int64_t now = 0;
+  std::optional<std::string> agent_version;  // set for a hello
+  std::vector<ReportedModelRecord> models;
+  std::optional<HealthRecord> health;
+  std::vector<UpdateEventRecord> events;
+};
+
+struct AgentReportOutcome {
+  // Not ok: nothing of this report was stored (kResourceExhausted: too many models).
+  Status status = Ok();
+  std::optional<EventsRecorded> events;  // set when the report carried events and was stored
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -87,6 +104,11 @@ class Store {
   // kMaxReportedModelsPerDevice models.
   virtual Status RecordReport(const std::string& id, const std::vector<ReportedModelRecord>& models,
                               int64_t now) = 0;
+  // Stores many devices' reports in one transaction (group commit: one fsync for the batch
+  // instead of two per report). Each report is all or nothing, as RecordHello, RecordReport,
+  // RecordHealth and RecordEvents would store it; one refused report leaves the others stored.
+  // An error means the batch as a whole was not stored.
+  virtual Result<std::vector<AgentReportOutcome>> RecordReports(const std::vector<AgentReport>& reports) = 0;
   virtual Result<std::vector<DeviceModelView>> DeviceModels(const std::string& id) = 0;
   virtual Result<std::vector<DesiredModelRecord>> DesiredModels(const std::string& id) = 0;
 

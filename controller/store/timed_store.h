@@ -132,6 +132,9 @@ class TimedStore final : public Store {
                       int64_t now) override {
     return Timed("record_report", [&] { return inner_->RecordReport(id, models, now); });
   }
+  Result<std::vector<AgentReportOutcome>> RecordReports(const std::vector<AgentReport>& reports) override {
+    return Timed("record_reports", [&] { return inner_->RecordReports(reports); });
+  }
   Result<std::vector<DeviceModelView>> DeviceModels(const std::string& id) override {
     return Timed("device_models", [&] { return inner_->DeviceModels(id); });
   }

@@ -93,8 +93,10 @@ class Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1::Contro
     std::mutex mu;
     Stream* stream = nullptr;
   };
-  Stream(Sim& sim, size_t device, uint64_t conn, v1::AgentService::Stub& stub, v1::AgentMessage hello);
-  std::shared_ptr<Link> link() const { return link_; }
+  // `link` is made by the caller: the stream may end (and delete itself) before the
+  // constructor's caller runs its next line.
+  Stream(Sim& sim, size_t device, uint64_t conn, v1::AgentService::Stub& stub, v1::AgentMessage hello,
+         std::shared_ptr<Link> link);
   void Send(const v1::AgentMessage& m);  // from the loop, under link->mu
   void Cancel() { ctx_.TryCancel(); }
 
@@ -107,7 +109,7 @@ class Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1::Contro
   size_t device_;
   uint64_t conn_;
   grpc::ClientContext ctx_;
-  std::shared_ptr<Link> link_ = std::make_shared<Link>();
+  std::shared_ptr<Link> link_;
   v1::ControllerMessage in_;
   std::mutex mu_;
   v1::AgentMessage out_;
@@ -231,6 +233,7 @@ class Sim {
   bool goal_met_ = false;
   size_t next_to_connect_ = 0;
   double last_progress_ = 0;
+  size_t connected_at_end_ = 0;
   int enrolling_ = 0;
   int downloads_active_ = 0;
   std::vector<size_t> waiting_download_;
@@ -241,9 +244,13 @@ class Sim {
   std::vector<std::unique_ptr<boost::asio::steady_timer>> script_timers_;
 };
 
-Stream::Stream(Sim& sim, size_t device, uint64_t conn, v1::AgentService::Stub& stub, v1::AgentMessage hello)
-    : sim_(sim), device_(device), conn_(conn) {
-  link_->stream = this;
+Stream::Stream(Sim& sim, size_t device, uint64_t conn, v1::AgentService::Stub& stub, v1::AgentMessage hello,
+               std::shared_ptr<Link> link)
+    : sim_(sim), device_(device), conn_(conn), link_(std::move(link)) {
+  {
+    std::lock_guard lock(link_->mu);
+    link_->stream = this;
+  }
   sim_.ReactorStarted();
   stub.async()->Connect(&ctx_, this);
   out_ = std::move(hello);
@@ -506,8 +513,8 @@ void Sim::Connect(size_t i) {
   v1::AgentMessage hello;
   uint64_t policy_version = policies_.empty() ? 0 : policies_.rbegin()->second->version;
   *hello.mutable_hello() = d.model.MakeHello(policy_version);
-  auto* stream = new Stream(*this, i, d.conn, *d.stub, std::move(hello));
-  d.link = stream->link();
+  d.link = std::make_shared<Stream::Link>();
+  new Stream(*this, i, d.conn, *d.stub, std::move(hello), d.link);
 }
 
 void Sim::OnStreamMessage(size_t i, uint64_t conn, const v1::ControllerMessage& m) {
@@ -799,6 +806,7 @@ void Sim::Finish(bool goal_met) {
   if (finishing_) return;
   finishing_ = true;
   goal_met_ = goal_met;
+  for (const auto& d : devices_) connected_at_end_ += d->connected;
   tick_.cancel();
   progress_.cancel();
   stop_.cancel();
@@ -815,10 +823,9 @@ void Sim::Finish(bool goal_met) {
 }
 
 json Sim::Summary() const {
-  size_t connected = 0, converged = 0, ever = 0;
+  size_t converged = 0, ever = 0;
   uint64_t events = 0, unacked = 0;
   for (const auto& d : devices_) {
-    connected += d->connected;
     ever += d->ever_connected;
     events += d->model.events_emitted();
     unacked += d->model.unacked_events();
@@ -838,7 +845,7 @@ json Sim::Summary() const {
          {"enrolled", stats_.enrolled},
          {"enroll_errors", stats_.enroll_errors},
          {"enroll", Distribution(stats_.enroll_ms)},
-         {"connected_at_end", connected},
+         {"connected_at_end", connected_at_end_},
          {"ever_connected", ever},
          {"connects", stats_.connects},
          {"disconnects", stats_.disconnects},
@@ -877,8 +884,12 @@ Result<Outcome> Sim::Run() {
   *progress = [this, progress] {
     if (finishing_) return;
     if (GoalMet()) return Finish(true);
+    // A run that only has a duration succeeds if it ends with every device connected that
+    // should be (not refused for good, not in a scripted outage).
     if (o_.duration_s > 0 && Elapsed() >= o_.duration_s)
-      return Finish(!o_.until_connected && !o_.until_converged);
+      return Finish(!o_.until_connected && !o_.until_converged &&
+                    std::all_of(devices_.begin(), devices_.end(),
+                                [](const auto& d) { return d->connected || d->stopped || d->offline; }));
     if (Elapsed() >= o_.timeout_s) {
       std::cerr << "fleetsim: timed out after " << o_.timeout_s << " s\n";
       return Finish(false);

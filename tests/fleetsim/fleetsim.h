@@ -37,8 +37,9 @@ struct Options {
   int enroll_concurrency = 8;  // the enrollment listener holds 16 connections per source
   int download_concurrency = 0;  // 0: no limit beyond the controller's
   // Ends the run: when every device is connected, or every device not scripted to fail the
-  // version reports it committed, or after duration_s; whichever is set. timeout_s ends a run
-  // whose goal was not reached (exit 1).
+  // version reports it committed, or after duration_s; whichever is set (a run with only a
+  // duration succeeds if every device is connected at its end, bar those refused for good or
+  // in a scripted outage). timeout_s ends a run whose goal was not reached (exit 1).
   bool until_connected = false;
   std::optional<std::pair<std::string, std::string>> until_converged;  // (model, version)
   double duration_s = 0;

@@ -27,7 +27,7 @@ std::vector<std::string> Outcomes(const edge::v1::StatusReport& r) {
   return out;
 }
 
-TEST_CASE("fleetsim: a device downloads, soaks and commits a desired version") {
+TEST_CASE("SimDevice: a device downloads, soaks and commits a desired version") {
   Script script;
   SimDevice d("sim-00001", &script);
   auto work = d.OnDesired(Desired(3, "v2"), Facts("v2", 10), kNow);
@@ -77,7 +77,7 @@ TEST_CASE("fleetsim: a device downloads, soaks and commits a desired version") {
   CHECK(d.MakeHello(7).models(0).version() == "v2");
 }
 
-TEST_CASE("fleetsim: a device scripted to fail a version rolls back and keeps its active one") {
+TEST_CASE("SimDevice: a device scripted to fail a version rolls back and keeps its active one") {
   Script script;
   script.fail.push_back({1.0, "v3"});
   SimDevice d("sim-00002", &script);
@@ -101,7 +101,7 @@ TEST_CASE("fleetsim: a device scripted to fail a version rolls back and keeps it
   CHECK(d.CommittedOn("detector", "v2"));
 }
 
-TEST_CASE("fleetsim: a newer target abandons the one in flight and a failed download fails it") {
+TEST_CASE("SimDevice: a newer target abandons the one in flight and a failed download fails it") {
   Script script;
   SimDevice d("sim-00003", &script);
   d.OnDesired(Desired(1, "v2"), Facts("v2", 0), kNow);
@@ -117,7 +117,7 @@ TEST_CASE("fleetsim: a newer target abandons the one in flight and a failed down
   CHECK(Outcomes(r) == std::vector<std::string>{"v2 abandoned", "v3 failed"});
 }
 
-TEST_CASE("fleetsim: a refused envelope fails once and a slow device reports its p99") {
+TEST_CASE("SimDevice: a refused envelope fails once and a slow device reports its p99") {
   Script script;
   script.slow.push_back({1.0, "v2", 50000});
   SimDevice d("sim-00004", &script);
@@ -137,7 +137,7 @@ TEST_CASE("fleetsim: a refused envelope fails once and a slow device reports its
   CHECK(lat.counts(static_cast<int>(slow_bucket)) == 1000 / 50);
 }
 
-TEST_CASE("fleetsim: script rules pick the same devices for a seed and about their share") {
+TEST_CASE("SimDevice: script rules pick the same devices for a seed and about their share") {
   int picked = 0;
   for (int i = 0; i < 10000; ++i) {
     const auto name = "sim-" + std::to_string(i);

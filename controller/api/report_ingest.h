@@ -1,0 +1,59 @@
+// Group commit of agent reports. Each Connect stream hands its validated hello or status report
+// here; reports gathered within a short window (or until a batch is full) are written in one
+// store transaction, then each stream's continuation runs with its own outcome. One fsync per
+// batch instead of two per report: at 10,000 agents reporting every 5 s that is the difference
+// between 4,000 commits a second and a few dozen (docs/operations.md#scaling).
+//
+// Strand only. A stream waits for its report's outcome before it reads its next message, so
+// at most one report per connected agent is ever pending.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "controller/store/store.h"
+
+namespace edge::controller {
+
+struct ReportIngestOptions {
+  size_t max_batch = 512;                          // reports per transaction
+  std::chrono::milliseconds max_delay{20};         // the longest a report waits for its batch
+};
+
+class ReportIngest {
+ public:
+  // Runs on the strand once the report's batch was written (or failed as a whole: then the
+  // outcome's status carries the batch's error and nothing of it was stored).
+  using Done = std::function<void(const AgentReportOutcome&)>;
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+  ReportIngest(Strand& strand, std::unique_ptr<Store>& store, ReportIngestOptions options = {});
+
+  void Add(AgentReport report, Done done);
+  // Writes what is pending now (shutdown, tests).
+  void Flush();
+  size_t pending() const { return reports_.size(); }
+  // Totals since start: batches written and reports in them.
+  uint64_t batches() const { return batches_; }
+  uint64_t reports() const { return written_; }
+
+ private:
+  Strand& strand_;
+  std::unique_ptr<Store>& store_;
+  ReportIngestOptions options_;
+  boost::asio::steady_timer timer_;
+  bool timer_armed_ = false;
+  std::vector<AgentReport> reports_;
+  std::vector<Done> done_;
+  uint64_t batches_ = 0;
+  uint64_t written_ = 0;
+};
+
+}  // namespace edge::controller

@@ -1,0 +1,193 @@
+// Group commit of agent reports: the store's RecordReports (one transaction, each report all or
+// nothing) and ReportIngest, which gathers reports on the strand and writes them by size or time.
+#include <catch2/catch.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "controller/api/report_ingest.h"
+#include "controller/store/store.h"
+#include "store_fixture.h"
+
+using namespace edge::controller;
+using edge::ErrorCode;
+using edge::controller::testing::Fixture;
+using edge::controller::testing::kT0;
+
+namespace {
+
+ReportedModelRecord Model(const std::string& name, const std::string& version) {
+  ReportedModelRecord m;
+  m.model = name;
+  m.version = version;
+  m.security_version = 2;
+  m.state = "committed";
+  m.security_floor = 2;
+  return m;
+}
+
+HealthRecord Health(int64_t t) {
+  HealthRecord h;
+  h.unix_time = t;
+  h.received_at = t;
+  h.cpu_percent = 1.5;
+  ModelHealthRecord m;
+  m.model = "detector";
+  m.version = "v2";
+  m.state = "committed";
+  m.inferences = 10;
+  h.models.push_back(m);
+  return h;
+}
+
+AgentReport Report(const std::string& device, int64_t now) {
+  AgentReport r;
+  r.device_id = device;
+  r.now = now;
+  r.models = {Model("detector", "v2")};
+  r.health = Health(now);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("Store: a batch of reports is stored as the single calls store them", "[store][ingest]") {
+  Fixture f;
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  f.Enroll("gw-2", "plant-1");
+  auto hello = Report("gw-1", kT0 + 10);
+  hello.agent_version = "agent 1.4";
+  hello.health.reset();
+  auto status = Report("gw-2", kT0 + 11);
+  status.events = {{1, "detector", "v2", "committed", "", kT0 + 5, false, 0},
+                   {2, "detector", "v3", "rolled_back", "p99 over budget", kT0 + 6, false, 0}};
+  auto outcomes = f.store->RecordReports({hello, status});
+  REQUIRE(outcomes);
+  REQUIRE(outcomes->size() == 2);
+  CHECK((*outcomes)[0].status);
+  CHECK_FALSE((*outcomes)[0].events);
+  CHECK((*outcomes)[1].status);
+  REQUIRE((*outcomes)[1].events);
+  CHECK((*outcomes)[1].events->inserted == 2);
+  CHECK((*outcomes)[1].events->max_seq == 2);
+
+  auto gw1 = f.store->GetDevice("gw-1");
+  REQUIRE(gw1);
+  CHECK(gw1->agent_version == "agent 1.4");
+  CHECK(gw1->last_seen == kT0 + 10);
+  auto models = f.store->DeviceModels("gw-2");
+  REQUIRE(models);
+  REQUIRE(models->size() == 1);
+  REQUIRE(models->at(0).reported);
+  CHECK(models->at(0).reported->version == "v2");
+  auto health = f.store->LatestHealth("gw-2");
+  REQUIRE(health);
+  REQUIRE(*health);
+  CHECK((*health)->received_at == kT0 + 11);
+  CHECK(f.store->HealthHistory("gw-2", 10)->size() == 1);
+  CHECK_FALSE(*f.store->LatestHealth("gw-1"));
+  CHECK(f.store->ListEvents("gw-2", 10)->size() == 2);
+  // The same events again are duplicates, acknowledged up to the same seq.
+  outcomes = f.store->RecordReports({status});
+  REQUIRE(outcomes);
+  REQUIRE((*outcomes)[0].events);
+  CHECK((*outcomes)[0].events->inserted == 0);
+  CHECK((*outcomes)[0].events->duplicates == 2);
+  CHECK((*outcomes)[0].events->max_seq == 2);
+}
+
+TEST_CASE("Store: a refused report in a batch is undone alone", "[store][ingest]") {
+  Fixture f;
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  f.Enroll("gw-2", "plant-1");
+  f.Enroll("gw-3", "plant-1");
+  auto too_many = Report("gw-2", kT0 + 1);
+  too_many.models.clear();
+  for (size_t i = 0; i <= kMaxReportedModelsPerDevice; ++i) too_many.models.push_back(Model("m" + std::to_string(i), "v1"));
+  too_many.events = {{1, "detector", "v2", "committed", "", kT0, false, 0}};
+  auto bad_event = Report("gw-3", kT0 + 1);
+  bad_event.events = {{0, "detector", "v2", "committed", "", kT0, false, 0}};
+  auto outcomes = f.store->RecordReports({Report("gw-1", kT0 + 1), too_many, bad_event, Report("gw-1", kT0 + 2)});
+  REQUIRE(outcomes);
+  REQUIRE(outcomes->size() == 4);
+  CHECK((*outcomes)[0].status);
+  REQUIRE_FALSE((*outcomes)[1].status);
+  CHECK((*outcomes)[1].status.error().code == ErrorCode::kResourceExhausted);
+  REQUIRE_FALSE((*outcomes)[2].status);
+  CHECK((*outcomes)[2].status.error().code == ErrorCode::kInvalidArgument);
+  CHECK((*outcomes)[3].status);
+  // Nothing of the refused reports: no models, no health, no events, last_seen untouched.
+  CHECK(f.store->DeviceModels("gw-2")->empty());
+  CHECK_FALSE(*f.store->LatestHealth("gw-2"));
+  CHECK(f.store->ListEvents("gw-2", 10)->empty());
+  CHECK(f.store->GetDevice("gw-2")->last_seen == 0);
+  CHECK_FALSE(*f.store->LatestHealth("gw-3"));
+  // Both of gw-1's reports, in order.
+  CHECK(f.store->HealthHistory("gw-1", 10)->size() == 2);
+  CHECK(f.store->GetDevice("gw-1")->last_seen == kT0 + 2);
+}
+
+TEST_CASE("Store: a report for an unknown device fails alone", "[store][ingest]") {
+  Fixture f;
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  auto outcomes = f.store->RecordReports({Report("ghost", kT0), Report("gw-1", kT0)});
+  REQUIRE(outcomes);
+  CHECK_FALSE((*outcomes)[0].status);
+  CHECK((*outcomes)[1].status);
+  CHECK(*f.store->LatestHealth("gw-1"));
+}
+
+TEST_CASE("ReportIngest: a full batch is written at once, the rest when the delay ends", "[ingest]") {
+  Fixture f;
+  f.Site("plant-1");
+  for (int i = 0; i < 5; ++i) f.Enroll("gw-" + std::to_string(i), "plant-1");
+  boost::asio::io_context io;
+  auto strand = boost::asio::make_strand(io);
+  ReportIngest ingest(strand, f.store, {2, std::chrono::milliseconds(30)});
+  std::vector<std::string> done;
+  boost::asio::post(strand, [&] {
+    for (int i = 0; i < 5; ++i) {
+      const auto id = "gw-" + std::to_string(i);
+      ingest.Add(Report(id, kT0 + i), [&done, id](const AgentReportOutcome& o) {
+        CHECK(o.status);
+        done.push_back(id);
+      });
+    }
+    // Two full batches were written as the reports came; the fifth waits for the delay.
+    CHECK(done.size() == 4);
+    CHECK(ingest.pending() == 1);
+    CHECK(ingest.batches() == 2);
+  });
+  io.run();  // returns once the delay's flush ran
+  CHECK(done == std::vector<std::string>{"gw-0", "gw-1", "gw-2", "gw-3", "gw-4"});
+  CHECK(ingest.batches() == 3);
+  CHECK(ingest.reports() == 5);
+  CHECK(ingest.pending() == 0);
+  for (int i = 0; i < 5; ++i) CHECK(*f.store->LatestHealth("gw-" + std::to_string(i)));
+}
+
+TEST_CASE("ReportIngest: each report's outcome reaches its own continuation", "[ingest]") {
+  Fixture f;
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  boost::asio::io_context io;
+  auto strand = boost::asio::make_strand(io);
+  ReportIngest ingest(strand, f.store, {64, std::chrono::milliseconds(1)});
+  std::optional<AgentReportOutcome> good, bad;
+  boost::asio::post(strand, [&] {
+    auto r = Report("gw-1", kT0);
+    r.events = {{7, "detector", "v2", "committed", "", kT0, false, 0}};
+    ingest.Add(std::move(r), [&](const AgentReportOutcome& o) { good = o; });
+    ingest.Add(Report("ghost", kT0), [&](const AgentReportOutcome& o) { bad = o; });
+  });
+  io.run();
+  REQUIRE(good);
+  CHECK(good->status);
+  REQUIRE(good->events);
+  CHECK(good->events->max_seq == 7);
+  REQUIRE(bad);
+  CHECK_FALSE(bad->status);
+}
