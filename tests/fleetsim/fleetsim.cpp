@@ -16,6 +16,7 @@
 #include <set>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <grpcpp/grpcpp.h>
@@ -234,6 +235,7 @@ class Sim {
   size_t next_to_connect_ = 0;
   double last_progress_ = 0;
   size_t connected_at_end_ = 0;
+  bool interrupted_ = false;
   int enrolling_ = 0;
   int downloads_active_ = 0;
   std::vector<size_t> waiting_download_;
@@ -840,6 +842,7 @@ json Sim::Summary() const {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   json s{{"goal_met", goal_met_},
+         {"interrupted", interrupted_},
          {"elapsed_s", Elapsed()},
          {"devices", devices_.size()},
          {"enrolled", stats_.enrolled},
@@ -879,6 +882,14 @@ json Sim::Summary() const {
 
 Result<Outcome> Sim::Run() {
   EDGE_TRY(Prepare());
+  // SIGINT/SIGTERM end the run as a missed goal, with its summary.
+  boost::asio::signal_set signals(io_, SIGINT, SIGTERM);
+  signals.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    interrupted_ = true;
+    std::cerr << "fleetsim: interrupted; ending the run\n";
+    Finish(false);
+  });
   if (enrolling_ == 0 && !finishing_) StartConnecting();
   auto progress = std::make_shared<std::function<void()>>();
   *progress = [this, progress] {
@@ -907,7 +918,7 @@ Result<Outcome> Sim::Run() {
   // Runs until Finish has cancelled every stream and each reactor has reported its end.
   auto drained = std::make_shared<std::function<void()>>();
   *drained = [this, drained] {
-    if (finishing_ && live_.load() == 0 && enrolling_ == 0) return io_.stop();
+    if (finishing_ && live_.load() == 0 && enrolling_ == 0) return io_.stop();  // the signal wait too
     stop_.expires_after(std::chrono::milliseconds(50));
     stop_.async_wait([this, drained](const boost::system::error_code&) {
       if (finishing_) {
