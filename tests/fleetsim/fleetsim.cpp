@@ -75,11 +75,12 @@ Result<std::map<std::string, Identity>> LoadIdentities(const std::filesystem::pa
 }
 
 // Percentiles of samples (ms), for the summary.
-json Distribution(std::vector<double> v) {
+json Distribution(std::vector<double> v, const std::string& unit = "ms") {
   if (v.empty()) return json{{"count", 0}};
   std::sort(v.begin(), v.end());
   auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))]; };
-  return json{{"count", v.size()}, {"p50_ms", at(0.50)}, {"p90_ms", at(0.90)}, {"p99_ms", at(0.99)}, {"max_ms", v.back()}};
+  return json{{"count", v.size()}, {"min_" + unit, v.front()}, {"p50_" + unit, at(0.50)}, {"p90_" + unit, at(0.90)},
+              {"p99_" + unit, at(0.99)}, {"max_" + unit, v.back()}};
 }
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -136,6 +137,7 @@ class Fetch final : public grpc::ClientReadReactor<v1::BlobChunk> {
   crypto::Sha256 sha_;
   uint64_t received_ = 0;
   std::string problem_;
+  Clock::time_point started_ = Clock::now();
 };
 
 struct Device {
@@ -171,6 +173,9 @@ struct Stats {
   uint64_t downloads = 0, download_bytes = 0, download_retries = 0, digest_mismatches = 0, download_failures = 0;
   uint64_t committed = 0, rolled_back = 0, verify_failures = 0, offline_episodes = 0;
   std::vector<double> connect_ms, converge_ms, enroll_ms;
+  std::vector<double> blob_mbps;  // per downloaded blob
+  std::optional<Clock::time_point> first_fetch;
+  Clock::time_point last_fetch_end;
   std::map<std::string, uint64_t> errors;  // "CODE: message" (message cut short) → count
   std::map<std::string, std::string> first_error_device;
 };
@@ -190,7 +195,8 @@ class Sim {
 
   void OnStreamMessage(size_t i, uint64_t conn, const v1::ControllerMessage& m);
   void OnStreamDone(size_t i, uint64_t conn, const grpc::Status& status);
-  void OnFetchDone(size_t i, uint64_t download, uint64_t bytes, const grpc::Status& status, const std::string& problem);
+  void OnFetchDone(size_t i, uint64_t download, uint64_t bytes, Clock::time_point started, const grpc::Status& status,
+                   const std::string& problem);
 
  private:
   Status Prepare();
@@ -337,9 +343,8 @@ void Fetch::OnDone(const grpc::Status& status) {
       if (hex != blob_.digest) problem_ = "digest mismatch: got " + hex;
     }
   }
-  sim_.Post([&sim = sim_, device = device_, download = download_, bytes = received_, status, problem = problem_] {
-    sim.OnFetchDone(device, download, bytes, status, problem);
-  });
+  sim_.Post([&sim = sim_, device = device_, download = download_, bytes = received_, status, problem = problem_,
+              started = started_] { sim.OnFetchDone(device, download, bytes, started, status, problem); });
   sim_.ReactorDone();
   delete this;
 }
@@ -684,9 +689,13 @@ void Sim::FetchNext(size_t i) {
   new Fetch(*this, i, d.download, *d.stub, d.dl_blobs[d.dl_next]);
 }
 
-void Sim::OnFetchDone(size_t i, uint64_t download, uint64_t bytes, const grpc::Status& status, const std::string& problem) {
+void Sim::OnFetchDone(size_t i, uint64_t download, uint64_t bytes, Clock::time_point started, const grpc::Status& status,
+                      const std::string& problem) {
   auto& d = *devices_[i];
+  const auto now = Clock::now();
   stats_.download_bytes += bytes;
+  if (!stats_.first_fetch || started < *stats_.first_fetch) stats_.first_fetch = started;
+  stats_.last_fetch_end = now;
   if (download != d.download || finishing_) return;
   auto end_download = [&] {
     d.download = 0;
@@ -701,6 +710,8 @@ void Sim::OnFetchDone(size_t i, uint64_t download, uint64_t bytes, const grpc::S
   };
   if (status.ok() && problem.empty()) {
     ++stats_.downloads;
+    // MB/s of this blob (as "ms" samples of the distribution: the field names say MB/s).
+    stats_.blob_mbps.push_back(static_cast<double>(bytes) / 1e6 / std::max(1e-6, std::chrono::duration<double>(now - started).count()));
     d.dl_bytes += bytes;
     d.model.OnProgress(d.dl_model, d.dl_version, d.dl_bytes);
     if (++d.dl_next < d.dl_blobs.size()) return FetchNext(i);
@@ -864,6 +875,11 @@ json Sim::Summary() const {
          {"download_retries", stats_.download_retries},
          {"download_failures", stats_.download_failures},
          {"digest_mismatches", stats_.digest_mismatches},
+         {"blob_throughput", Distribution(stats_.blob_mbps, "mbps")},
+         {"download_aggregate_mbps",
+          stats_.first_fetch ? static_cast<double>(stats_.download_bytes) / 1e6 /
+                                   std::max(1e-6, std::chrono::duration<double>(stats_.last_fetch_end - *stats_.first_fetch).count())
+                             : 0.0},
          {"verify_failures", stats_.verify_failures},
          {"committed", stats_.committed},
          {"rolled_back", stats_.rolled_back},
