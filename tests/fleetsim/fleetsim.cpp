@@ -174,6 +174,9 @@ struct Stats {
   uint64_t committed = 0, rolled_back = 0, verify_failures = 0, offline_episodes = 0;
   std::vector<double> connect_ms, converge_ms, enroll_ms;
   std::vector<double> blob_mbps;  // per downloaded blob
+  std::vector<double> operator_ms;
+  std::map<std::string, std::vector<double>> operator_ms_by_kind;
+  uint64_t operator_errors = 0;
   std::optional<Clock::time_point> first_fetch;
   Clock::time_point last_fetch_end;
   std::map<std::string, uint64_t> errors;  // "CODE: message" (message cut short) → count
@@ -203,6 +206,10 @@ class Sim {
   void EnrollMissing(std::vector<std::string> names, std::shared_ptr<v1::OperatorService::Stub> op);
   void EnrollOne(std::shared_ptr<std::vector<std::string>> queue, std::shared_ptr<v1::OperatorService::Stub> op);
   void AddDevice(Identity id);
+  // The operator API with the edgectl context's certificate (made once).
+  Result<std::shared_ptr<v1::OperatorService::Stub>> Operator(const std::string& why);
+  void StartOperatorCalls();
+  void OperatorCall();
   void StartConnecting();
   void Connect(size_t i);
   void ScheduleReconnect(size_t i);
@@ -248,7 +255,10 @@ class Sim {
   uint64_t next_download_ = 1;
   std::map<std::string, std::shared_ptr<bundle::TrustPolicy>> policies_;
   std::map<std::string, Result<SimDevice::Verified>> manifests_;  // envelope bytes → verified facts
-  boost::asio::steady_timer tick_{io_}, progress_{io_}, stop_{io_};
+  boost::asio::steady_timer tick_{io_}, progress_{io_}, stop_{io_}, op_timer_{io_};
+  std::shared_ptr<v1::OperatorService::Stub> op_;
+  uint64_t op_calls_ = 0;
+  int op_in_flight_ = 0;
   std::vector<std::unique_ptr<boost::asio::steady_timer>> script_timers_;
 };
 
@@ -377,14 +387,76 @@ Status Sim::Prepare() {
       return Fail(ErrorCode::kInvalidArgument, std::to_string(missing.size()) + " devices are not enrolled yet (first: " +
                                                    missing.front() + "): give --site to enroll them at");
     // Tokens come from the operator API, with the operator certificate of an edgectl context.
-    auto path = o_.edgectl_config.empty() ? edgectl::DefaultConfigPath() : std::filesystem::path(o_.edgectl_config);
-    auto context = edgectl::LoadContext(path, o_.edgectl_context);
-    if (!context) return Fail(context.error().Wrap("enrollment tokens"));
-    if (!o_.operator_address.empty()) context->controller = o_.operator_address;
-    EDGE_ASSIGN_OR_RETURN(auto channel, edgectl::ConnectOperatorChannel(*context));
-    EnrollMissing(std::move(missing), std::make_shared<v1::OperatorService::Stub>(channel.channel));
+    EDGE_ASSIGN_OR_RETURN(auto op, Operator("enrollment tokens"));
+    EnrollMissing(std::move(missing), op);
   }
+  if (o_.operator_rate > 0) EDGE_TRY(Operator("operator calls"));
   return Ok();
+}
+
+Result<std::shared_ptr<v1::OperatorService::Stub>> Sim::Operator(const std::string& why) {
+  if (op_) return op_;
+  auto path = o_.edgectl_config.empty() ? edgectl::DefaultConfigPath() : std::filesystem::path(o_.edgectl_config);
+  auto context = edgectl::LoadContext(path, o_.edgectl_context);
+  if (!context) return Fail(context.error().Wrap(why));
+  if (!o_.operator_address.empty()) context->controller = o_.operator_address;
+  auto channel = edgectl::ConnectOperatorChannel(*context);
+  if (!channel) return Fail(channel.error().Wrap(why));
+  op_ = std::make_shared<v1::OperatorService::Stub>(channel->channel);
+  return op_;
+}
+
+// Operator calls at --operator-rate while the fleet runs, in turn: describe a device, list
+// rollouts, list sites, list model versions; each one's latency is kept.
+void Sim::StartOperatorCalls() {
+  if (o_.operator_rate <= 0 || !op_) return;
+  op_timer_.expires_after(std::chrono::microseconds(static_cast<int64_t>(1e6 / o_.operator_rate)));
+  op_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || finishing_) return;
+    OperatorCall();
+    StartOperatorCalls();
+  });
+}
+
+void Sim::OperatorCall() {
+  static constexpr const char* kKinds[] = {"describe_device", "list_rollouts", "list_sites", "list_models"};
+  const char* kind = kKinds[op_calls_++ % 4];
+  auto ctx = std::make_shared<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  const auto started = Clock::now();
+  ++op_in_flight_;
+  auto done = [this, ctx, kind, started](const grpc::Status& status) {
+    Post([this, kind, started, status] {
+      --op_in_flight_;
+      if (!status.ok()) {
+        ++stats_.operator_errors;
+        Error(std::string(), std::string("operator ") + kind + ": " + status.error_message());
+        return;
+      }
+      const double ms = Ms(Clock::now() - started);
+      stats_.operator_ms.push_back(ms);
+      stats_.operator_ms_by_kind[kind].push_back(ms);
+    });
+  };
+  if (kind == kKinds[0]) {
+    auto req = std::make_shared<v1::DescribeDeviceRequest>();
+    auto resp = std::make_shared<v1::DeviceDetail>();
+    req->set_id(devices_.empty() ? "none" : devices_[std::uniform_int_distribution<size_t>(0, devices_.size() - 1)(rng_)]->identity.name);
+    op_->async()->DescribeDevice(ctx.get(), req.get(), resp.get(), [req, resp, done](grpc::Status st) { done(st); });
+  } else if (kind == kKinds[1]) {
+    auto req = std::make_shared<v1::ListRolloutsRequest>();
+    auto resp = std::make_shared<v1::ListRolloutsResponse>();
+    req->set_limit(20);
+    op_->async()->ListRollouts(ctx.get(), req.get(), resp.get(), [req, resp, done](grpc::Status st) { done(st); });
+  } else if (kind == kKinds[2]) {
+    auto req = std::make_shared<v1::ListSitesRequest>();
+    auto resp = std::make_shared<v1::ListSitesResponse>();
+    op_->async()->ListSites(ctx.get(), req.get(), resp.get(), [req, resp, done](grpc::Status st) { done(st); });
+  } else {
+    auto req = std::make_shared<v1::ListModelsRequest>();
+    auto resp = std::make_shared<v1::ListModelsResponse>();
+    op_->async()->ListModels(ctx.get(), req.get(), resp.get(), [req, resp, done](grpc::Status st) { done(st); });
+  }
 }
 
 void Sim::AddDevice(Identity id) {
@@ -488,6 +560,7 @@ void Sim::StartConnecting() {
   if (devices_.empty()) return Finish(false);
   next_to_connect_ = 0;
   ScheduleOffline();
+  StartOperatorCalls();
   // Starts the streams paced: a tick every 10 ms opens its share.
   auto tick = std::make_shared<std::function<void()>>();
   auto budget = std::make_shared<double>(0);
@@ -822,6 +895,7 @@ void Sim::Finish(bool goal_met) {
   for (const auto& d : devices_) connected_at_end_ += d->connected;
   tick_.cancel();
   progress_.cancel();
+  op_timer_.cancel();
   stop_.cancel();
   for (auto& t : script_timers_) t->cancel();
   for (auto& d : devices_) {
@@ -885,10 +959,13 @@ json Sim::Summary() const {
          {"rolled_back", stats_.rolled_back},
          {"offline_episodes", stats_.offline_episodes},
          {"converge", Distribution(stats_.converge_ms)},
+         {"operator_calls", Distribution(stats_.operator_ms)},
+         {"operator_errors", stats_.operator_errors},
          {"errors", errors},
          {"simulator_cpu_s", static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                                  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6},
          {"simulator_max_rss_kb", ru.ru_maxrss}};
+  for (const auto& [kind, ms] : stats_.operator_ms_by_kind) s["operator_by_call"][kind] = Distribution(ms);
   if (o_.until_converged) {
     s["target"] = o_.until_converged->first + ":" + o_.until_converged->second;
     s["converged"] = converged;
@@ -934,7 +1011,7 @@ Result<Outcome> Sim::Run() {
   // Runs until Finish has cancelled every stream and each reactor has reported its end.
   auto drained = std::make_shared<std::function<void()>>();
   *drained = [this, drained] {
-    if (finishing_ && live_.load() == 0 && enrolling_ == 0) return io_.stop();  // the signal wait too
+    if (finishing_ && live_.load() == 0 && enrolling_ == 0 && op_in_flight_ == 0) return io_.stop();  // the signal wait too
     stop_.expires_after(std::chrono::milliseconds(50));
     stop_.async_wait([this, drained](const boost::system::error_code&) {
       if (finishing_) {

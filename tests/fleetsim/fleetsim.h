@@ -36,6 +36,9 @@ struct Options {
   double connect_rate = 500;     // new Connect streams per second (a whole fleet rebooting at once is not the test)
   int enroll_concurrency = 8;  // the enrollment listener holds 16 connections per source
   int download_concurrency = 0;  // 0: no limit beyond the controller's
+  // Operator calls per second while the fleet runs (describe a device, list rollouts, sites,
+  // model versions in turn; the edgectl context's certificate), their latency in the summary.
+  double operator_rate = 0;
   // Ends the run: when every device is connected, or every device not scripted to fail the
   // version reports it committed, or after duration_s; whichever is set (a run with only a
   // duration succeeds if every device is connected at its end, bar those refused for good or

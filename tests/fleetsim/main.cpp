@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   app.add_option("--connect-rate", o.connect_rate, "new Connect streams per second at the start (default 500)");
   app.add_option("--enroll-concurrency", o.enroll_concurrency, "enrollments in flight (default 8; the controller takes 16 per source address)")->check(CLI::Range(1, 1024));
   app.add_option("--download-concurrency", o.download_concurrency, "downloads in flight, 0 = no limit (default)")->check(CLI::Range(0, 1000000));
+  app.add_option("--operator-rate", o.operator_rate, "operator calls per second while the fleet runs, latency in the summary (default 0; needs the edgectl config)")
+      ->check(CLI::Range(0.0, 1000.0));
   app.add_flag("--until-connected", o.until_connected, "end once every device is connected");
   app.add_option("--until-converged", until_converged, "MODEL:VERSION: end once every device not scripted to fail it runs it, committed");
   app.add_option("--duration", o.duration_s, "end after this many seconds");

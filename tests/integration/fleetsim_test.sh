@@ -3,8 +3,8 @@
 # its own key, enrollment, mTLS Connect stream, reports and digest-checked downloads) against a
 # real controller. They enroll and connect through the hardened listeners; a canary-and-waves
 # rollout reaches all of them while 5% drop off mid-rollout and come back, each device
-# dispatched once; a version that fails on every device stops at its canary and the rest of the
-# fleet never gets it. Set EDGE_FLEETSIM_DEVICES for another size.
+# dispatched once, while an operator's calls keep being answered; a version that fails on every
+# device stops at its canary and the rest of the fleet never gets it. Set EDGE_FLEETSIM_DEVICES for another size.
 source "$(dirname "$0")/lib.sh"
 N="${EDGE_FLEETSIM_DEVICES:-500}"
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
@@ -31,7 +31,7 @@ ok "$N enrolled and connected ($(field "$LF_DIR/connect.json" elapsed_s | cut -c
 step "a canary-and-waves rollout to $N devices converges while 5% drop off and come back"
 MODEL="$(lf_demo_model)"
 lf_edgectl model push "$(lf_bundle kws v2 2 "$MODEL")" >/dev/null 2>&1 || lf_die "push v2"
-"${SIM[@]}" --until-converged kws:v2 --timeout $((180 * LF_TS)) --offline 0.05:3:5 --soak-scale 0 \
+"${SIM[@]}" --until-converged kws:v2 --timeout $((180 * LF_TS)) --offline 0.05:3:5 --soak-scale 0 --operator-rate 10 \
   --summary "$LF_DIR/v2.json" >/dev/null 2>"$LF_DIR/v2.err" &
 sim=$!
 lf_wait_for 60 lf_fleet_online "$N" || lf_die "the fleet did not come online: $(tail -n 3 "$LF_DIR/v2.err")"
@@ -52,7 +52,9 @@ lf_wait_for 30 done_v2 || lf_die "rollout v2 not completed: $(lf_edgectl rollout
 r=$(lf_edgectl rollout get "$V2" -o json)
 [ "$(json 'sorted(set(x["dispatches"] for x in d["devices"]))' <<<"$r")" = "[1]" ] || lf_die "a device was dispatched twice or never"
 [ "$(json 'len(d["devices"])' <<<"$r")" = "$N" ] || lf_die "rollout rows: $(json 'len(d["devices"])' <<<"$r")"
-ok "$N on v2 in ${took} s (3 waves, each device dispatched once; $(field "$LF_DIR/v2.json" downloads) downloads; converge p99 $(json 'd["converge"]["p99_ms"]' <"$LF_DIR/v2.json" | cut -c1-7) ms)"
+[ "$(field "$LF_DIR/v2.json" operator_errors)" = 0 ] && [ "$(json 'd["operator_calls"]["count"]' <"$LF_DIR/v2.json")" -gt 10 ] ||
+  lf_die "operator calls during the rollout: $(cat "$LF_DIR/v2.json")"
+ok "$N on v2 in ${took} s (3 waves, each device dispatched once; $(field "$LF_DIR/v2.json" downloads) downloads; converge p99 $(json 'd["converge"]["p99_ms"]' <"$LF_DIR/v2.json" | cut -c1-7) ms; operator calls p99 $(json 'd["operator_calls"]["p99_ms"]' <"$LF_DIR/v2.json" | cut -c1-6) ms)"
 
 step "a version that fails on every device stops at its canary"
 lf_edgectl model push "$(lf_bundle kws v3 3 "$MODEL")" >/dev/null 2>&1 || lf_die "push v3"
