@@ -75,7 +75,21 @@ std::string CompatProblem(const std::string& manifest_arch, const std::string& f
   return "the bundle needs arch " + manifest_arch + ", the device is " + arch;
 }
 
+std::chrono::steady_clock::duration SoonTickDelay(std::chrono::steady_clock::duration since_last_end,
+                                                  std::chrono::steady_clock::duration last_cost,
+                                                  std::chrono::steady_clock::duration soon) {
+  return std::max(soon, 4 * last_cost - since_last_end);
+}
+
 RolloutDriver::RolloutDriver(ControllerContext& ctx) : ctx_(ctx) {}
+
+Status RolloutDriver::TimedTick() {
+  const auto start = std::chrono::steady_clock::now();
+  auto s = Tick();
+  last_tick_end_ = std::chrono::steady_clock::now();
+  last_tick_cost_ = last_tick_end_ - start;
+  return s;
+}
 
 void RolloutDriver::Start() {
   periodic_ = std::make_unique<boost::asio::steady_timer>(ctx_.strand);
@@ -94,7 +108,7 @@ void RolloutDriver::Schedule(std::chrono::milliseconds delay) {
   periodic_->expires_after(delay);
   periodic_->async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
-    (void)Tick();  // a failing model is logged by Tick
+    (void)TimedTick();  // a failing model is logged by Tick
     Schedule(std::chrono::duration_cast<std::chrono::milliseconds>(kTickEvery));
   });
 }
@@ -103,11 +117,11 @@ void RolloutDriver::Poke(const std::string& device_id, bool membership) {
   if (stopped_ || !soon_ || soon_pending_) return;
   if (!membership && !watched_.count(device_id)) return;
   soon_pending_ = true;
-  soon_->expires_after(kSoon);
+  soon_->expires_after(SoonTickDelay(std::chrono::steady_clock::now() - last_tick_end_, last_tick_cost_, kSoon));
   soon_->async_wait([this](const boost::system::error_code& ec) {
     soon_pending_ = false;
     if (ec || stopped_) return;
-    (void)Tick();  // a failing model is logged by Tick
+    (void)TimedTick();  // a failing model is logged by Tick
   });
 }
 
@@ -218,7 +232,7 @@ Result<Rollout> RolloutDriver::Create(Rollout r, bool allow_empty) {
     return Fail(ErrorCode::kFailedPrecondition,
                 "0 devices match the target: nothing deployed (allow an empty, standing target with --allow-empty)");
   EDGE_ASSIGN_OR_RETURN(auto created, ctx_.store->CreateRollout(std::move(r), ctx_.clock.NowUnix()));
-  EDGE_TRY(Tick());
+  EDGE_TRY(TimedTick());
   return ctx_.store->GetRollout(created.id);
 }
 
@@ -228,7 +242,7 @@ Result<Rollout> RolloutDriver::Control(int64_t id, rollout::Control control, con
   EDGE_ASSIGN_OR_RETURN(auto step, ApplyControl(current, control, reason, ctx_.clock.NowUnix()));
   static constexpr const char* kActions[] = {"rollout.pause", "rollout.resume", "rollout.abort", "rollout.revert"};
   EDGE_TRY(ctx_.store->SaveRolloutStep(step, actor, kActions[static_cast<int>(control)], ctx_.clock.NowUnix()));
-  EDGE_TRY(Tick());
+  EDGE_TRY(TimedTick());
   return ctx_.store->GetRollout(id);
 }
 

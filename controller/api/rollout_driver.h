@@ -5,9 +5,13 @@
 // neither loses a wave nor dispatches twice) and sends the devices their new desired state.
 //
 // Ticks: once a second (timeouts, soak ends), soon after a report from a device a rollout is
-// waiting on, and at once after a rollout is created or controlled.
+// waiting on, and at once after a rollout is created or controlled. A tick reads the whole fleet
+// (50-140 ms at 10,000 devices): the "soon" ticks that reports cause are spaced so that they
+// take at most a fifth of the strand (SoonTickDelay), leaving it to operators' calls and report
+// ingest while a large fleet reports during a rollout.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -29,6 +33,12 @@ bool TargetMatches(const rollout::Target& target, const rollout::Selector& selec
 
 // Why a bundle's compat section excludes a device ("" = it does not), from the device's facts.
 std::string CompatProblem(const std::string& manifest_arch, const std::string& facts_json);
+
+// How long a "soon" tick waits, given how long ago the last tick ended and what it cost: at
+// least `soon`, and at least 4x the last tick's cost after its end.
+std::chrono::steady_clock::duration SoonTickDelay(std::chrono::steady_clock::duration since_last_end,
+                                                  std::chrono::steady_clock::duration last_cost,
+                                                  std::chrono::steady_clock::duration soon);
 
 class RolloutDriver {
  public:
@@ -56,6 +66,7 @@ class RolloutDriver {
 
  private:
   Status PlanModel(const std::string& model, std::vector<rollout::Rollout>& rollouts);
+  Status TimedTick();  // Tick, remembering when it ended and what it cost
   void Schedule(std::chrono::milliseconds delay);
 
   ControllerContext& ctx_;
@@ -63,6 +74,8 @@ class RolloutDriver {
   std::unique_ptr<boost::asio::steady_timer> soon_;
   bool soon_pending_ = false;
   bool stopped_ = false;
+  std::chrono::steady_clock::time_point last_tick_end_{};
+  std::chrono::steady_clock::duration last_tick_cost_{};
   std::set<std::string> watched_;  // devices whose report can move a rollout on
 };
 

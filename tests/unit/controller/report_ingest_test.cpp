@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include "controller/api/report_ingest.h"
+#include "controller/api/rollout_driver.h"
 #include "controller/store/store.h"
 #include "store_fixture.h"
 
@@ -190,4 +191,17 @@ TEST_CASE("ReportIngest: each report's outcome reaches its own continuation", "[
   CHECK(good->events->max_seq == 7);
   REQUIRE(bad);
   CHECK_FALSE(bad->status);
+}
+
+TEST_CASE("RolloutDriver: report-driven ticks are spaced by the cost of the last one", "[ingest][rollout]") {
+  using std::chrono::milliseconds;
+  const milliseconds soon(100);
+  // A cheap tick: the usual 100 ms.
+  CHECK(SoonTickDelay(milliseconds(0), milliseconds(5), soon) == soon);
+  // A 120 ms tick (a 10,000-device fleet) that just ended: wait 480 ms, so ticks take at most
+  // a fifth of the strand.
+  CHECK(SoonTickDelay(milliseconds(0), milliseconds(120), soon) == milliseconds(480));
+  CHECK(SoonTickDelay(milliseconds(300), milliseconds(120), soon) == milliseconds(180));
+  // Long ago: no extra wait.
+  CHECK(SoonTickDelay(milliseconds(5000), milliseconds(120), soon) == soon);
 }
