@@ -194,18 +194,9 @@ Result<int> Db::SchemaVersion() {
 }
 
 Status Db::Migrate(std::span<const Migration> migrations) {
-  int last = 0;
-  for (const auto& m : migrations) {
-    if (m.number <= last)
-      return Fail(ErrorCode::kInternal, "migrations are not strictly increasing at " + std::to_string(m.number));
-    last = m.number;
-  }
+  EDGE_TRY(sql::CheckMigrationOrder(migrations));
   EDGE_ASSIGN_OR_RETURN(int current, SchemaVersion());
-  if (current > last)
-    return Fail(ErrorCode::kFailedPrecondition,
-                "database " + path_.string() + " has schema version " + std::to_string(current) +
-                    ", newer than this program knows (" + std::to_string(last) +
-                    "); refusing to run an older binary against it");
+  EDGE_TRY(sql::CheckNotNewer(current, migrations, path_.string()));
   for (const auto& m : migrations) {
     if (m.number <= current) continue;
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*this));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/core/result.h"
+#include "common/sql/migration.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -50,6 +51,7 @@ class Statement {
   std::string Text(int column) const;
   std::string Blob(int column) const;
   bool IsNull(int column) const;
+  const std::string& sql() const { return sql_; }
 
  private:
   friend class Db;
@@ -77,11 +79,7 @@ class CachedStatement {
   Statement* st_;
 };
 
-struct Migration {
-  int number;
-  std::string_view name;
-  std::string_view sql;
-};
+using Migration = sql::Migration;
 
 class Db {
  public:
