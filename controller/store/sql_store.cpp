@@ -7,7 +7,7 @@
 
 #include "common/sqlite/db.h"
 #include "controller/store/health_json.h"
-#include "controller/store/sqlite_rollouts.h"
+#include "controller/store/sql_rollouts.h"
 #include "controller/store/store.h"
 
 namespace edge::controller {

@@ -1,4 +1,4 @@
-#include "controller/store/sqlite_rollouts.h"
+#include "controller/store/sql_rollouts.h"
 
 #include <map>
 
