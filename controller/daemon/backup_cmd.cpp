@@ -10,15 +10,11 @@
 #include "common/core/clock.h"
 #include "common/core/exit_codes.h"
 #include "common/core/version.h"
-#include "common/sqlite/db.h"
 #include "controller/backup/restore.h"
 #include "controller/backup/take_backup.h"
+#include "controller/store/migrations.h"
 
 namespace edge::controller {
-// The store's embedded migrations (controller/store): the newest is the schema this binary
-// knows.
-std::span<const sqlite::Migration> Migrations();
-
 namespace {
 
 std::string Mib(uint64_t bytes) {
@@ -66,7 +62,8 @@ void NoteResolved(const char* command, const std::filesystem::path& configured, 
                  configured.c_str(), used.c_str(), used.c_str());
 }
 
-int NewestSchema() { return Migrations().empty() ? 0 : Migrations().back().number; }
+// The SQLite store's newest migration: the schema this binary knows.
+int NewestSchema() { return sql::NewestSchema(Migrations()); }
 
 }  // namespace
 

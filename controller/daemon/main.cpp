@@ -208,7 +208,7 @@ int Run(const std::string& config_path) {
   std::unique_ptr<metrics::Endpoint> metrics_endpoint = std::move(*started_metrics);
   metrics::Registry& registry = metrics_endpoint ? metrics_endpoint->registry() : metrics::Discard();
   const metrics::SteadyClock steady;
-  SqliteStoreOptions store_options;
+  StoreOptions store_options;
   store_options.health_history_limit = static_cast<uint32_t>(config->health_history_samples);
   auto store = OpenSqliteStore((data_dir / "controller.db").string(), store_options);
   if (!store) {
