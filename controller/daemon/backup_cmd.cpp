@@ -65,9 +65,21 @@ void NoteResolved(const char* command, const std::filesystem::path& configured, 
 // The SQLite store's newest migration: the schema this binary knows.
 int NewestSchema() { return sql::NewestSchema(Migrations()); }
 
+// Backup and restore copy the SQLite database file; a PostgreSQL store is backed up by
+// PostgreSQL's own tools, which know its consistency and its users.
+Status SqliteStoreOnly(const ControllerConfig& config) {
+  if (config.store.backend == "sqlite") return Ok();
+  return Fail(ErrorCode::kFailedPrecondition,
+              "the store is on PostgreSQL (store.backend in the config), and backup and restore handle only the SQLite "
+              "store: back the database up with PostgreSQL's tools (pg_dump, or continuous archiving for point-in-time "
+              "recovery) and copy the blobs in " + (config.data_dir / "blobs").string() +
+                  " with file tools (docs/operations.md#postgresql-store)");
+}
+
 }  // namespace
 
 int RunBackup(const ControllerConfig& config, const BackupCommand& command) {
+  if (auto s = SqliteStoreOnly(config); !s) return Refused("backup", s.error());
   SystemClock clock;
   backup::BackupRequest request{config.data_dir, command.to, command.replace, config.fleet, kVersion,
                                 clock.NowUnix()};
@@ -92,6 +104,7 @@ int RunBackup(const ControllerConfig& config, const BackupCommand& command) {
 }
 
 int RunRestore(const ControllerConfig& config, const RestoreCommand& command) {
+  if (auto s = SqliteStoreOnly(config); !s) return Refused("restore", s.error());
   ProgressLine line;
   auto progress = [&](const backup::VerifyProgress& p) {
     line.Show("restore: checking " + BlobProgress(p.blobs_done, p.blobs_total, p.bytes_done, p.bytes_total),
