@@ -7,8 +7,9 @@
 // read-check-write of the store (a token used once, the last admin kept, a version deleted only
 // when nothing needs it, a trust policy only moving forward, at most 64 models per device)
 // correct against any interleaving with other controllers without a lock per case to get
-// right; the retry turns the rare conflict into a little latency. Reads that take several
-// statements run in one REPEATABLE READ READ ONLY transaction (one snapshot; never conflicts).
+// right; the retry turns the rare conflict into a little latency. Reads whose statements must
+// agree run in one REPEATABLE READ READ ONLY transaction (Connection::Read: one snapshot, never
+// refused).
 // Migrations run in one transaction under pg_advisory_xact_lock, so controllers started at the
 // same time apply them once.
 //
