@@ -150,6 +150,10 @@ class Connection {
   // Whether the transaction failed on a conflict with another writer that running it again
   // can resolve; clears it. Adapters set it where they see the error.
   virtual bool TakeConflict() { return false; }
+  // Finalizes the statements kept prepared. An adapter's destructor calls it before it closes
+  // the database: SQLite refuses to close a connection that still has statements (and the file
+  // would stay open).
+  void DropStatements() { idle_.clear(); }
 
  private:
   friend class Statement;

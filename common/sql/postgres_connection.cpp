@@ -192,7 +192,10 @@ class PostgresConnection final : public Connection {
   PostgresConnection(PGconn* conn, std::string description) : conn_(conn), description_(std::move(description)) {
     PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // NOTICEs are not errors
   }
-  ~PostgresConnection() override { PQfinish(conn_); }
+  ~PostgresConnection() override {
+    DropStatements();
+    PQfinish(conn_);
+  }
 
   Status Exec(std::string_view sql) override {
     EDGE_TRY(EnsureConnected());

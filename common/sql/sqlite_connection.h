@@ -16,6 +16,7 @@ class SqliteConnection final : public Connection {
  public:
   // Opens (creating if needed) the database file.
   static Result<std::unique_ptr<SqliteConnection>> Open(const std::filesystem::path& path);
+  ~SqliteConnection() override { DropStatements(); }
 
   Status Exec(std::string_view sql) override { return db_.Exec(sql); }
   int64_t Changes() const override { return db_.Changes(); }

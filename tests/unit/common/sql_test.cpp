@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -111,6 +112,23 @@ TEST_CASE("SQL layer: a statement is prepared once and one still in use gets a s
   }
   CHECK(pairs == 1 + 2 + 3);
   CHECK(c->statements_prepared() == before + 3);  // the insert, the outer and one sibling
+}
+
+TEST_CASE("SQL layer: closing a connection with statements kept prepared closes its database", "[sql]") {
+  EDGE_SKIP_UNLESS_DATABASE();
+  edge::testing::TestDatabase db;
+  auto open_files = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator());
+  };
+  db.Connect()->Exec("CREATE TABLE t (v BIGINT)");  // the file exists (SQLite), the schema is made
+  const auto before = open_files();
+  for (int i = 0; i < 5; ++i) {
+    auto c = db.Connect();
+    auto st = c->Prepare("SELECT count(*) FROM t");
+    REQUIRE(st);
+    REQUIRE(st->Step().value());
+  }  // each statement went back to its connection's cache, then the connection was closed
+  CHECK(open_files() == before);
 }
 
 TEST_CASE("SQL layer: a write commits what its body did only if the body succeeded", "[sql]") {
