@@ -171,7 +171,7 @@ TEST_CASE("Controller config: two listeners on one address are refused naming bo
                  {"metrics_listen", "127.0.0.1:0"}}));
 }
 
-TEST_CASE("Controller config: the store is SQLite in the data dir unless it names PostgreSQL", "[controller_config][store]") {
+TEST_CASE("Controller config: the store is SQLite in the data dir unless it names PostgreSQL", "[controller_config]") {
   TempDir dir;
   auto by_default = LoadControllerConfig(Write(dir, Minimal()));
   REQUIRE(by_default);
@@ -192,7 +192,7 @@ TEST_CASE("Controller config: the store is SQLite in the data dir unless it name
   CHECK(pg->store.url == "postgresql://edge:s3cret@db.example:5433/edgefleet?sslmode=verify-full");
 }
 
-TEST_CASE("Controller config: a bad store is refused naming the key and never the password", "[controller_config][store]") {
+TEST_CASE("Controller config: a bad store is refused naming the key and never the password", "[controller_config]") {
   auto with = [](nlohmann::json store) {
     auto j = Minimal();
     j["store"] = std::move(store);
