@@ -1,9 +1,10 @@
 # edge_embed_migrations(<target> <namespace> <sql files...>)
-# Generates a source that defines `std::span<const edge::sqlite::Migration> <namespace>::Migrations()`
+# Generates a source that defines `std::span<const edge::sql::Migration> <namespace>::Migrations()`
 # from numbered files NNN_name.sql, embedded at build time. Migrations that have landed are
 # never edited: add a new file instead.
 function(edge_embed_migrations target ns)
-  set(out ${CMAKE_CURRENT_BINARY_DIR}/${target}_migrations.cpp)
+  string(REPLACE "::" "_" ns_file ${ns})
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${target}_${ns_file}_migrations.cpp)
   set(body "")
   foreach(f ${ARGN})
     get_filename_component(name ${f} NAME_WE)
@@ -13,7 +14,7 @@ function(edge_embed_migrations target ns)
     string(APPEND body "  {${num}, \"${name}\", R\"edgesql(${sql})edgesql\"},\n")
     set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${f})
   endforeach()
-  file(WRITE ${out}.in "// Generated from ${ARGN}. Do not edit.\n#include <span>\n#include \"common/sqlite/db.h\"\nnamespace ${ns} {\nstatic const edge::sqlite::Migration kMigrations[] = {\n${body}};\nstd::span<const edge::sqlite::Migration> Migrations() { return kMigrations; }\n}\n")
+  file(WRITE ${out}.in "// Generated from ${ARGN}. Do not edit.\n#include <span>\n#include \"common/sql/migration.h\"\nnamespace ${ns} {\nstatic const edge::sql::Migration kMigrations[] = {\n${body}};\nstd::span<const edge::sql::Migration> Migrations() { return kMigrations; }\n}\n")
   configure_file(${out}.in ${out} COPYONLY)
   target_sources(${target} PRIVATE ${out})
 endfunction()

@@ -27,12 +27,16 @@ PACKAGES=(
   chromium libnss3-tools  # tests/integration/dashboard_test.sh: the dashboard in headless Chromium with an operator certificate
   strace  # tests/integration/backup_restore_test.sh stretches a restore's swap to start a controller inside it
   file systemd  # tests/packaging: CPack's dpkg-shlibdeps step needs file; systemd-analyze verify
+  libpq-dev  # the controller's PostgreSQL store (libpq; cmake -DEDGE_POSTGRES=OFF builds without it)
+  postgresql  # PostgreSQL 15 server: the store tests' throwaway server (tests/support/postgres.sh)
 )
 # The libraries the arm64 build links, as multiarch packages (they install beside the host's).
 # Header-only and arch-independent files (nlohmann-json, tl-expected, CLI11, ONNX's
 # onnx.proto: libonnx-dev:arm64 cannot be co-installed, its libonnxifi clashes) and the host's
 # protoc/grpc_cpp_plugin serve both builds. Debian's catch2 is not co-installable (it is
 # Multi-Arch: foreign), so the arm64 tests use their own main (tests/support/catch_main.cpp).
+# libpq-dev:arm64 is not co-installable either (libpq-dev has no Multi-Arch field: installing it
+# removes the host's), so the arm64 presets build without the PostgreSQL store (EDGE_POSTGRES=OFF).
 CROSS_PACKAGES=(
   crossbuild-essential-arm64 qemu-user
   libgrpc++-dev:arm64 libprotobuf-dev:arm64 libssl-dev:arm64 libsqlite3-dev:arm64

@@ -135,32 +135,17 @@ Result<Db> Db::OpenReadOnly(const std::filesystem::path& path) {
   return db;
 }
 
-Db::Db(Db&& o) noexcept
-    : db_(std::exchange(o.db_, nullptr)), path_(std::move(o.path_)), cached_(std::move(o.cached_)) {}
+Db::Db(Db&& o) noexcept : db_(std::exchange(o.db_, nullptr)), path_(std::move(o.path_)) {}
 Db& Db::operator=(Db&& o) noexcept {
   if (this != &o) {
-    Close();
+    if (db_) sqlite3_close(db_);
     db_ = std::exchange(o.db_, nullptr);
     path_ = std::move(o.path_);
-    cached_ = std::move(o.cached_);
   }
   return *this;
 }
-Db::~Db() { Close(); }
-
-void Db::Close() {
-  cached_.clear();  // finalized before the connection closes
+Db::~Db() {
   if (db_) sqlite3_close(db_);
-  db_ = nullptr;
-}
-
-Result<CachedStatement> Db::Cached(std::string_view sql) {
-  auto it = cached_.find(std::string(sql));
-  if (it == cached_.end()) {
-    EDGE_ASSIGN_OR_RETURN(auto st, Prepare(sql));
-    it = cached_.emplace(std::string(sql), std::make_unique<Statement>(std::move(st))).first;
-  }
-  return CachedStatement(it->second.get());
 }
 
 Result<Statement> Db::Prepare(std::string_view sql) {
@@ -194,18 +179,9 @@ Result<int> Db::SchemaVersion() {
 }
 
 Status Db::Migrate(std::span<const Migration> migrations) {
-  int last = 0;
-  for (const auto& m : migrations) {
-    if (m.number <= last)
-      return Fail(ErrorCode::kInternal, "migrations are not strictly increasing at " + std::to_string(m.number));
-    last = m.number;
-  }
+  EDGE_TRY(sql::CheckMigrationOrder(migrations));
   EDGE_ASSIGN_OR_RETURN(int current, SchemaVersion());
-  if (current > last)
-    return Fail(ErrorCode::kFailedPrecondition,
-                "database " + path_.string() + " has schema version " + std::to_string(current) +
-                    ", newer than this program knows (" + std::to_string(last) +
-                    "); refusing to run an older binary against it");
+  EDGE_TRY(sql::CheckNotNewer(current, migrations, path_.string()));
   for (const auto& m : migrations) {
     if (m.number <= current) continue;
     EDGE_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*this));

@@ -5,16 +5,14 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "common/core/result.h"
+#include "common/sql/migration.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -50,6 +48,7 @@ class Statement {
   std::string Text(int column) const;
   std::string Blob(int column) const;
   bool IsNull(int column) const;
+  const std::string& sql() const { return sql_; }
 
  private:
   friend class Db;
@@ -60,28 +59,7 @@ class Statement {
   int bind_error_ = 0;
 };
 
-// One use of a statement the Db keeps prepared (Db::Cached): reset when it goes out of scope,
-// so a half-read SELECT never holds a read snapshot open.
-class CachedStatement {
- public:
-  explicit CachedStatement(Statement* st) : st_(st) {}
-  CachedStatement(CachedStatement&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
-  CachedStatement& operator=(CachedStatement&&) = delete;
-  ~CachedStatement() {
-    if (st_) st_->Reset();
-  }
-  Statement* operator->() const { return st_; }
-  Statement& operator*() const { return *st_; }
-
- private:
-  Statement* st_;
-};
-
-struct Migration {
-  int number;
-  std::string_view name;
-  std::string_view sql;
-};
+using Migration = sql::Migration;
 
 class Db {
  public:
@@ -97,10 +75,6 @@ class Db {
   ~Db();
 
   Result<Statement> Prepare(std::string_view sql);
-  // A statement prepared once per connection and kept, for what runs many times a second
-  // (report ingest): preparing costs more than running a small statement. One use at a time
-  // per SQL text; the Db must outlive the use.
-  Result<CachedStatement> Cached(std::string_view sql);
   // Runs SQL without parameters (schema, pragmas).
   Status Exec(std::string_view sql);
   int64_t LastInsertId() const;
@@ -116,10 +90,8 @@ class Db {
 
  private:
   explicit Db(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
-  void Close();
   sqlite3* db_ = nullptr;
   std::filesystem::path path_;
-  std::unordered_map<std::string, std::unique_ptr<Statement>> cached_;
 };
 
 // BEGIN IMMEDIATE on construction (takes the write lock up front, so a write transaction never

@@ -10,15 +10,11 @@
 #include "common/core/clock.h"
 #include "common/core/exit_codes.h"
 #include "common/core/version.h"
-#include "common/sqlite/db.h"
 #include "controller/backup/restore.h"
 #include "controller/backup/take_backup.h"
+#include "controller/store/migrations.h"
 
 namespace edge::controller {
-// The store's embedded migrations (controller/store): the newest is the schema this binary
-// knows.
-std::span<const sqlite::Migration> Migrations();
-
 namespace {
 
 std::string Mib(uint64_t bytes) {
@@ -66,11 +62,24 @@ void NoteResolved(const char* command, const std::filesystem::path& configured, 
                  configured.c_str(), used.c_str(), used.c_str());
 }
 
-int NewestSchema() { return Migrations().empty() ? 0 : Migrations().back().number; }
+// The SQLite store's newest migration: the schema this binary knows.
+int NewestSchema() { return sql::NewestSchema(Migrations()); }
+
+// Backup and restore copy the SQLite database file; a PostgreSQL store is backed up by
+// PostgreSQL's own tools, which know its consistency and its users.
+Status SqliteStoreOnly(const ControllerConfig& config) {
+  if (config.store.backend == "sqlite") return Ok();
+  return Fail(ErrorCode::kFailedPrecondition,
+              "the store is on PostgreSQL (store.backend in the config), and backup and restore handle only the SQLite "
+              "store: back the database up with PostgreSQL's tools (pg_dump, or continuous archiving for point-in-time "
+              "recovery) and copy the blobs in " + (config.data_dir / "blobs").string() +
+                  " with file tools (docs/operations.md#postgresql-store)");
+}
 
 }  // namespace
 
 int RunBackup(const ControllerConfig& config, const BackupCommand& command) {
+  if (auto s = SqliteStoreOnly(config); !s) return Refused("backup", s.error());
   SystemClock clock;
   backup::BackupRequest request{config.data_dir, command.to, command.replace, config.fleet, kVersion,
                                 clock.NowUnix()};
@@ -95,6 +104,7 @@ int RunBackup(const ControllerConfig& config, const BackupCommand& command) {
 }
 
 int RunRestore(const ControllerConfig& config, const RestoreCommand& command) {
+  if (auto s = SqliteStoreOnly(config); !s) return Refused("restore", s.error());
   ProgressLine line;
   auto progress = [&](const backup::VerifyProgress& p) {
     line.Show("restore: checking " + BlobProgress(p.blobs_done, p.blobs_total, p.bytes_done, p.bytes_total),

@@ -3,10 +3,42 @@
 #include "common/core/config.h"
 #include "common/crypto/x509.h"
 #include "common/metrics/listen_address.h"
+#include "common/sql/postgres_connection.h"
 #include "controller/net/front.h"
 #include "controller/net/listen_collision.h"
 
 namespace edge::controller {
+namespace {
+
+Result<StoreConfig> ParseStoreConfig(const nlohmann::json& object) {
+  using namespace edge::config;
+  const std::string context = "store";
+  EDGE_TRY(RejectUnknownKeys(object, {"backend", "url"}, context));
+  auto wrap = [&](const Error& e) { return Fail(e.Wrap(context)); };
+  StoreConfig store;
+  auto backend = GetString(object, "backend", store.backend);
+  if (!backend) return wrap(backend.error());
+  store.backend = *backend;
+  auto url = GetString(object, "url", "");
+  if (!url) return wrap(url.error());
+  store.url = *url;
+  if (store.backend == "sqlite") {
+    if (!store.url.empty())
+      return wrap(Error{ErrorCode::kBadConfig, "key 'url' is for backend \"postgresql\" only (the SQLite store is "
+                                               "data_dir/controller.db)"});
+  } else if (store.backend == "postgresql") {
+    if (store.url.empty())
+      return wrap(Error{ErrorCode::kBadConfig, "backend \"postgresql\" needs key 'url' "
+                                               "(postgresql://USER@HOST[:PORT]/DBNAME[?PARAM=VALUE...])"});
+    if (auto described = sql::DescribePostgresUrl(store.url); !described) return wrap(described.error().Wrap("url"));
+  } else {
+    return wrap(Error{ErrorCode::kBadConfig, "key 'backend' must be \"sqlite\" or \"postgresql\", not \"" +
+                                                 store.backend + "\""});
+  }
+  return store;
+}
+
+}  // namespace
 
 Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path) {
   using namespace edge::config;
@@ -17,7 +49,7 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
                                         "fleet_ca_cert", "fleet_ca_key", "server_cert", "server_key",
                                         "operator_ca_cert", "trust_policy", "release_root_public_key",
                                         "device_cert_ttl_seconds", "log_level", "ports_file", "health_history_samples",
-                                        "initial_admin", "connection_limits", "metrics_listen", "dashboard"},
+                                        "initial_admin", "connection_limits", "metrics_listen", "dashboard", "store"},
                                  "controller config " + path.string());
       !s)
     return Fail(s.error());
@@ -69,6 +101,12 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
     auto limits = net::ParseConnectionLimits(*it);
     if (!limits) return wrap(limits.error());
     c.connection_limits = *limits;
+  }
+  if (auto it = obj->find("store"); it != obj->end()) {
+    if (!it->is_object()) return wrap(Error{ErrorCode::kBadConfig, "key 'store' must be a JSON object"});
+    auto store = ParseStoreConfig(*it);
+    if (!store) return wrap(store.error());
+    c.store = *store;
   }
   if (!crypto::IsValidName(c.fleet))
     return wrap(Error{ErrorCode::kBadConfig, "fleet '" + c.fleet + "' must match [A-Za-z0-9._-]{1,64}"});

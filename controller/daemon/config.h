@@ -10,6 +10,12 @@
 
 namespace edge::controller {
 
+// Where the store lives (`store` object; docs/operations.md#postgresql-store).
+struct StoreConfig {
+  std::string backend = "sqlite";  // "sqlite": data_dir/controller.db; "postgresql": `url`
+  std::string url;                 // postgresql://...; may hold a password: never log it
+};
+
 struct ControllerConfig {
   std::string fleet;
   std::filesystem::path data_dir;
@@ -36,6 +42,7 @@ struct ControllerConfig {
   bool dashboard = true;
   // The connection front's caps and timeouts (`connection_limits` object; docs/operations.md).
   net::ConnectionLimits connection_limits;
+  StoreConfig store;
 };
 
 // Errors are ErrorCode::kBadConfig and name the file and key.

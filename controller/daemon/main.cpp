@@ -24,6 +24,7 @@
 #include "common/crypto/ed25519.h"
 #include "common/tls/grpc_log.h"
 #include "common/tls/grpc_tls.h"
+#include "common/sql/postgres_connection.h"
 #include "controller/api/rollout_driver.h"
 #include "controller/api/rpc_metrics.h"
 #include "controller/api/services.h"
@@ -167,6 +168,14 @@ class StateGauges {
   bool stopped_ = false;
 };
 
+// The store the config names: SQLite in the data dir (the default), or PostgreSQL.
+Result<std::unique_ptr<Store>> OpenConfiguredStore(const ControllerConfig& config, const StoreOptions& options) {
+  if (config.store.backend != "postgresql") return OpenSqliteStore((config.data_dir / "controller.db").string(), options);
+  // The URL may hold a password: only what it names is logged.
+  log::Info("store on PostgreSQL", {{"database", sql::DescribePostgresUrl(config.store.url).value_or("?")}});
+  return OpenPostgresStore(config.store.url, options);
+}
+
 int Run(const std::string& config_path) {
   auto config = LoadControllerConfig(config_path);
   if (!config) {
@@ -208,12 +217,14 @@ int Run(const std::string& config_path) {
   std::unique_ptr<metrics::Endpoint> metrics_endpoint = std::move(*started_metrics);
   metrics::Registry& registry = metrics_endpoint ? metrics_endpoint->registry() : metrics::Discard();
   const metrics::SteadyClock steady;
-  SqliteStoreOptions store_options;
+  StoreOptions store_options;
   store_options.health_history_limit = static_cast<uint32_t>(config->health_history_samples);
-  auto store = OpenSqliteStore((data_dir / "controller.db").string(), store_options);
+  auto store = OpenConfiguredStore(*config, store_options);
   if (!store) {
     log::Error("cannot open store", {{"error", store.error().message}});
-    return 1;
+    // A server that is down may come back (exit 1: systemd restarts); a schema the URL does
+    // not name will not.
+    return store.error().code == ErrorCode::kBadConfig ? kExitBadConfig : kExitError;
   }
   boost::asio::io_context io;
   ControllerContext ctx(*config, io, std::make_unique<TimedStore>(std::move(*store), registry, steady), clock, registry);

@@ -1,6 +1,7 @@
-// The controller's inventory store. An interface so that a PostgreSQL backend (the scale-out
-// path, DESIGN §9) can drop in without touching the API or rollout logic. Every mutation that
-// an operator causes writes its audit row in the same transaction.
+// The controller's inventory store. An interface with one implementation on two databases
+// (sql_store.cpp): SQLite, the embedded default, and PostgreSQL, the scale-out path where
+// several controllers share one database (DESIGN §9). Every mutation that an operator causes
+// writes its audit row in the same transaction.
 #pragma once
 
 #include <cstddef>
@@ -188,7 +189,7 @@ class Store {
   virtual Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& filter) = 0;
 };
 
-struct SqliteStoreOptions {
+struct StoreOptions {
   uint32_t health_history_limit = 120;  // samples kept per device; at least 1
   uint32_t events_per_device = 1000;    // newest update events kept per device
   uint32_t audit_rows = 100000;         // newest audit rows kept
@@ -199,6 +200,11 @@ inline constexpr size_t kMaxReportedModelsPerDevice = 64;
 inline constexpr size_t kMaxLabelsPerDevice = 32;
 
 // Opens (creating and migrating) the SQLite store at `path`.
-Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, SqliteStoreOptions options = {});
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, StoreOptions options = {});
+// Connects to the PostgreSQL store at `url` (postgresql://...) and migrates it; several
+// controllers may share it (common/sql/postgres_connection.h says how writes stay correct).
+// kUnavailable when the server cannot be reached, kBadConfig for a bad URL, kFailedPrecondition
+// for a database newer than this binary or a build without PostgreSQL.
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, StoreOptions options = {});
 
 }  // namespace edge::controller

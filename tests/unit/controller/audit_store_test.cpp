@@ -27,7 +27,7 @@ std::vector<std::string> Results(const std::vector<AuditRecord>& rows) {
 }  // namespace
 
 TEST_CASE("Store: an action's audit row is ok and a refused call's row keeps its result", "[store][audit]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   REQUIRE(f.store->CreateSite("factory-1", "operator/admin", kT0));
   REQUIRE(f.store->Audit(Refused(kT0 + 1, "operator/alice", "CreateRollout", "permission_denied")));
   REQUIRE(f.store->Audit(Refused(kT0 + 2, "operator/alice", "CreateRollout", "invalid_argument")));
@@ -52,7 +52,7 @@ TEST_CASE("Store: an action's audit row is ok and a refused call's row keeps its
 }
 
 TEST_CASE("Store: an audit row with an unknown result is refused and writes nothing", "[store][audit]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   for (const char* bad : {"", "denied", "OK", "internal", "ok; DROP TABLE audit"}) {
     auto s = f.store->Audit(Refused(kT0, "operator/alice", "CreateSite", bad));
     REQUIRE_FALSE(s);
@@ -62,9 +62,9 @@ TEST_CASE("Store: an audit row with an unknown result is refused and writes noth
 }
 
 TEST_CASE("Store: refused calls count against the audit bound like any row", "[store][audit][bounds]") {
-  SqliteStoreOptions options;
+  StoreOptions options;
   options.audit_rows = 10;
-  Fixture f(options);
+  EDGE_STORE_FIXTURE(f, options);
   REQUIRE(f.store->CreateSite("factory-1", "operator/admin", kT0));
   for (int i = 0; i < 50; ++i) REQUIRE(f.store->Audit(Refused(kT0 + 1 + i, "operator/mallory", "CreateSite", "permission_denied")));
   auto rows = f.store->ListAudit({1000, "", "", "", ""});
@@ -73,7 +73,7 @@ TEST_CASE("Store: refused calls count against the audit bound like any row", "[s
   CHECK(rows->back().at == kT0 + 41);
 }
 
-TEST_CASE("Store: a schema-5 database upgrades to audit results and keeps its rows", "[store][audit][migrations]") {
+TEST_CASE("Store: a schema-5 database upgrades to audit results and keeps its rows", "[store][sqlite][audit][migrations]") {
   edge::testing::TempDir dir;
   const auto path = (dir / "controller.db").string();
   {

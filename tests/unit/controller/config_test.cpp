@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/sql/postgres_connection.h"
 #include "core/temp_dir.h"
 
 using edge::ErrorCode;
@@ -168,4 +169,51 @@ TEST_CASE("Controller config: two listeners on one address are refused naming bo
   distinct(with({{"agent_listen", "0.0.0.0:7443"}, {"enroll_listen", "[::1]:7443"}, {"operator_listen", "127.0.0.1:7445"}}));
   distinct(with({{"agent_listen", "127.0.0.1:0"}, {"enroll_listen", "127.0.0.1:0"}, {"operator_listen", "0.0.0.0:0"},
                  {"metrics_listen", "127.0.0.1:0"}}));
+}
+
+TEST_CASE("Controller config: the store is SQLite in the data dir unless it names PostgreSQL", "[controller_config]") {
+  TempDir dir;
+  auto by_default = LoadControllerConfig(Write(dir, Minimal()));
+  REQUIRE(by_default);
+  CHECK(by_default->store.backend == "sqlite");
+  CHECK(by_default->store.url.empty());
+  auto j = Minimal();
+  j["store"] = {{"backend", "sqlite"}};
+  CHECK(LoadControllerConfig(Write(dir, j))->store.backend == "sqlite");
+  if (!edge::sql::PostgresAvailable()) {
+    j["store"] = {{"backend", "postgresql"}, {"url", "postgresql://edge@db.example/edgefleet"}};
+    ExpectBadConfig(j, "store: url: this build of edgefleet has no PostgreSQL support");
+    return;
+  }
+  j["store"] = {{"backend", "postgresql"}, {"url", "postgresql://edge:s3cret@db.example:5433/edgefleet?sslmode=verify-full"}};
+  auto pg = LoadControllerConfig(Write(dir, j));
+  REQUIRE(pg);
+  CHECK(pg->store.backend == "postgresql");
+  CHECK(pg->store.url == "postgresql://edge:s3cret@db.example:5433/edgefleet?sslmode=verify-full");
+}
+
+TEST_CASE("Controller config: a bad store is refused naming the key and never the password", "[controller_config]") {
+  auto with = [](nlohmann::json store) {
+    auto j = Minimal();
+    j["store"] = std::move(store);
+    return j;
+  };
+  ExpectBadConfig(with("postgresql://db/fleet"), "key 'store' must be a JSON object");
+  ExpectBadConfig(with({{"backend", "postgres"}}), "store: key 'backend' must be \"sqlite\" or \"postgresql\", not \"postgres\"");
+  ExpectBadConfig(with({{"backend", 1}}), "store: key 'backend' must be a string");
+  ExpectBadConfig(with({{"backend", "sqlite"}, {"path", "/srv/x.db"}}), "unknown key 'path' in store (known keys: backend, url)");
+  ExpectBadConfig(with({{"backend", "sqlite"}, {"url", "postgresql://db/fleet"}}),
+                  "store: key 'url' is for backend \"postgresql\" only");
+  ExpectBadConfig(with({{"backend", "postgresql"}}), "store: backend \"postgresql\" needs key 'url'");
+  if (!edge::sql::PostgresAvailable()) return;  // the URL cases need libpq
+  for (const char* url : {"db.example/fleet", "postgresql://edge:s3cret@db.example:99999/fleet",
+                          "postgresql://edge:s3c%zzret@db.example/fleet", "postgresql://edge:s3cret@db/fleet?sslmode=on"}) {
+    INFO(url);
+    TempDir dir;
+    auto c = LoadControllerConfig(Write(dir, with({{"backend", "postgresql"}, {"url", url}})));
+    REQUIRE_FALSE(c);
+    CHECK(c.error().code == ErrorCode::kBadConfig);
+    CHECK_THAT(c.error().message, Catch::Contains("store: url: "));
+    CHECK_THAT(c.error().message, !Catch::Contains("s3cret") && !Catch::Contains("s3c%zzret"));
+  }
 }

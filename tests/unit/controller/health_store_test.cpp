@@ -1,5 +1,5 @@
-// Health reports and update events in the SQLite store: bounded history, exactly-once events,
-// ordering, deployment outcome counts, and the upgrade from schema 1.
+// Health reports and update events in the store: bounded history, exactly-once events,
+// ordering, deployment outcome counts, and (SQLite) the upgrades from schemas 1 and 4.
 #include <catch2/catch.hpp>
 
 #include "common/sqlite/db.h"
@@ -51,7 +51,7 @@ std::vector<uint64_t> Seqs(const std::vector<UpdateEventRecord>& events) {
 
 }  // namespace
 
-TEST_CASE("Health JSON round-trips every field, and a sample drops histogram and self-test", "[store][health]") {
+TEST_CASE("Health JSON round-trips every field, and a sample drops histogram and self-test", "[health][json]") {
   const auto h = Health(kT0, 500);
   auto back = HealthFromJson(HealthToJson(h));
   REQUIRE(back);
@@ -73,9 +73,9 @@ TEST_CASE("Health JSON round-trips every field, and a sample drops histogram and
 }
 
 TEST_CASE("Store: health history is bounded per device, newest first, latest kept in full", "[store][health]") {
-  SqliteStoreOptions options;
+  StoreOptions options;
   options.health_history_limit = 3;
-  Fixture f(options);
+  EDGE_STORE_FIXTURE(f, options);
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   f.Enroll("edge-02", "factory-1");
@@ -105,22 +105,17 @@ TEST_CASE("Store: health history is bounded per device, newest first, latest kep
   // Another device's pruning leaves this one alone.
   CHECK(f.store->HealthHistory("edge-02", 20).value().size() == 1);
 
-  auto db = edge::sqlite::Db::Open(f.path);
-  REQUIRE(db);
-  auto count = db->Prepare("SELECT count(*) FROM device_health_history");
-  REQUIRE(count);
-  REQUIRE(count->Step().value());
-  CHECK(count->Int(0) == 4);
+  CHECK(f.QueryInt("SELECT count(*) FROM device_health_history") == 4);
 }
 
 TEST_CASE("Store: health for an unknown device is refused", "[store][health]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   CHECK_FALSE(f.store->RecordHealth("ghost", Health(kT0, 10)));
   CHECK_FALSE(f.store->LatestHealth("ghost").value());
 }
 
 TEST_CASE("Store: a re-sent event is stored once and the first copy wins", "[store][events]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   f.Enroll("edge-02", "factory-1");
@@ -156,7 +151,7 @@ TEST_CASE("Store: a re-sent event is stored once and the first copy wins", "[sto
 }
 
 TEST_CASE("Store: events are listed by seq whatever the arrival order, bounded by limit", "[store][events]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   REQUIRE(f.store->RecordEvents("edge-01", {Event(3, "3.0", "committed")}, kT0));
@@ -169,7 +164,7 @@ TEST_CASE("Store: events are listed by seq whatever the arrival order, bounded b
 }
 
 TEST_CASE("Store: a batch with a bad event stores nothing", "[store][events]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   auto zero = f.store->RecordEvents("edge-01", {Event(1, "1.0", "committed"), Event(0, "2.0", "committed")}, kT0);
@@ -181,7 +176,7 @@ TEST_CASE("Store: a batch with a bad event stores nothing", "[store][events]") {
 
 TEST_CASE("Store: the fleet a rollout sees carries when each version last failed on each device",
           "[store][events][rollout]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   f.Enroll("edge-02", "factory-1");
@@ -196,7 +191,7 @@ TEST_CASE("Store: the fleet a rollout sees carries when each version last failed
   CHECK((*fleet)[1].failed_at.empty());
 }
 
-TEST_CASE("Store: a schema-1 database upgrades to health and events and keeps its rows", "[store][migrations]") {
+TEST_CASE("Store: a schema-1 database upgrades to health and events and keeps its rows", "[store][sqlite][migrations]") {
   edge::testing::TempDir dir;
   const auto path = (dir / "controller.db").string();
   {
@@ -215,7 +210,7 @@ TEST_CASE("Store: a schema-1 database upgrades to health and events and keeps it
   CHECK(edge::sqlite::Db::Open(path)->SchemaVersion().value() == static_cast<int>(Migrations().size()));
 }
 
-TEST_CASE("HealthStore: an abandoned update is stored, and the upgrade to it keeps every event", "[health]") {
+TEST_CASE("HealthStore: an abandoned update is stored, and the upgrade to it keeps every event", "[store][sqlite][health]") {
   edge::testing::TempDir dir;
   const auto path = (dir / "controller.db").string();
   {

@@ -14,7 +14,7 @@ using namespace edge::controller;
 using namespace edge::controller::testing;
 
 TEST_CASE("Store: a renewal works once per certificate and denies the replaced serial", "[store][identity]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("plant-7");
   f.Enroll("gw-1", "plant-7");
   REQUIRE(f.store->RenewDeviceCert("gw-1", "serial-gw-1", "s2", kT0 + 999, kT0));
@@ -32,7 +32,7 @@ TEST_CASE("Store: a renewal works once per certificate and denies the replaced s
 }
 
 TEST_CASE("Store: revoking a device denies its serial, blocks renewal and is idempotent", "[store][identity]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("plant-7");
   f.Enroll("gw-1", "plant-7");
   auto d = f.store->RevokeDevice("gw-1", "operator/admin", "stolen", kT0 + 1);
@@ -51,7 +51,7 @@ TEST_CASE("Store: revoking a device denies its serial, blocks renewal and is ide
 
 TEST_CASE("Store: decommissioning removes the device and its rows, frees its name, keeps its serials denied",
           "[store][identity]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("plant-7");
   f.Enroll("gw-1", "plant-7");
   f.ReportFloor("gw-1", 3);
@@ -74,7 +74,7 @@ TEST_CASE("Store: decommissioning removes the device and its rows, frees its nam
 }
 
 TEST_CASE("Store: a taken name says how to replace the gateway", "[store][identity]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("plant-7");
   f.Enroll("gw-1", "plant-7");
   f.Token("hash-2", "plant-7", 3600);
@@ -85,7 +85,7 @@ TEST_CASE("Store: a taken name says how to replace the gateway", "[store][identi
 }
 
 TEST_CASE("Store: token errors never name the token's site and revoked tokens are refused", "[store][identity][token]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("secret-site");
   f.Token("hash-a", "secret-site", 3600);
   f.Token("hash-b", "secret-site", 10);
@@ -124,7 +124,7 @@ TEST_CASE("Store: token errors never name the token's site and revoked tokens ar
 }
 
 TEST_CASE("Store: operators have roles, the first admin is bound once, the last admin stays", "[store][identity][roles]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   REQUIRE(f.store->EnsureInitialAdmin("admin", kT0).value());
   CHECK_FALSE(f.store->EnsureInitialAdmin("someone-else", kT0).value());
   CHECK(f.store->GetOperator("admin").value()->role == "admin");
@@ -148,7 +148,7 @@ TEST_CASE("Store: operators have roles, the first admin is bound once, the last 
 }
 
 TEST_CASE("Store: trust policies only move forward", "[store][identity][trust]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   CHECK_FALSE(f.store->LatestTrustPolicy().value());
   REQUIRE(f.store->AddTrustPolicy({2, "env-v2", "operator/admin", kT0}));
   CHECK(f.store->AddTrustPolicy({2, "env-v2b", "operator/admin", kT0}).error().code == ErrorCode::kFailedPrecondition);
@@ -158,10 +158,10 @@ TEST_CASE("Store: trust policies only move forward", "[store][identity][trust]")
 }
 
 TEST_CASE("Store: update events and audit rows are pruned to their bounds", "[store][bounds]") {
-  SqliteStoreOptions options;
+  StoreOptions options;
   options.events_per_device = 5;
   options.audit_rows = 10;
-  Fixture f(options);
+  EDGE_STORE_FIXTURE(f, options);
   f.Site("plant-7");
   f.Enroll("gw-1", "plant-7");
   std::vector<UpdateEventRecord> events;
@@ -180,7 +180,7 @@ TEST_CASE("Store: update events and audit rows are pruned to their bounds", "[st
 }
 
 TEST_CASE("Store: a device cannot report more than 64 models", "[store][bounds]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("plant-7");
   f.Enroll("gw-1", "plant-7");
   std::vector<ReportedModelRecord> models;
@@ -194,7 +194,7 @@ TEST_CASE("Store: a device cannot report more than 64 models", "[store][bounds]"
 }
 
 TEST_CASE("Store: a site is deleted only once nothing uses it, and its dead tokens go with it", "[store][identity][site]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("plant-7");
   CHECK(f.store->DeleteSite("nope", "operator/admin", "", kT0).error().code == ErrorCode::kNotFound);
   // A device, even revoked, keeps the site.

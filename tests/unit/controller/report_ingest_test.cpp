@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <thread>
 
 #include "controller/api/report_ingest.h"
 #include "controller/api/rollout_driver.h"
@@ -53,7 +54,7 @@ AgentReport Report(const std::string& device, int64_t now) {
 }  // namespace
 
 TEST_CASE("Store: a batch of reports is stored as the single calls store them", "[store][ingest]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("plant-1");
   f.Enroll("gw-1", "plant-1");
   f.Enroll("gw-2", "plant-1");
@@ -99,7 +100,7 @@ TEST_CASE("Store: a batch of reports is stored as the single calls store them", 
 }
 
 TEST_CASE("Store: a refused report in a batch is undone alone", "[store][ingest]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("plant-1");
   f.Enroll("gw-1", "plant-1");
   f.Enroll("gw-2", "plant-1");
@@ -131,7 +132,7 @@ TEST_CASE("Store: a refused report in a batch is undone alone", "[store][ingest]
 }
 
 TEST_CASE("Store: a report for an unknown device fails alone", "[store][ingest]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("plant-1");
   f.Enroll("gw-1", "plant-1");
   auto outcomes = f.store->RecordReports({Report("ghost", kT0), Report("gw-1", kT0)});
@@ -204,4 +205,38 @@ TEST_CASE("RolloutDriver: report-driven ticks are spaced by the cost of the last
   CHECK(SoonTickDelay(milliseconds(300), milliseconds(120), soon) == milliseconds(180));
   // Long ago: no extra wait.
   CHECK(SoonTickDelay(milliseconds(5000), milliseconds(120), soon) == soon);
+}
+
+TEST_CASE("Store: two controllers ingesting batches for the same devices store every report", "[store][ingest][concurrency]") {
+  EDGE_STORE_FIXTURE(f, StoreOptions{1000, 1000, 100000});
+  f.Site("plant-1");
+  constexpr int kDevices = 8;
+  constexpr int kBatches = 10;
+  for (int d = 0; d < kDevices; ++d) f.Enroll("gw-" + std::to_string(d), "plant-1");
+  auto second = f.Open(StoreOptions{1000, 1000, 100000});
+  // Each store writes batches with one report per device: every batch of one overlaps every
+  // batch of the other. A conflict must make the whole batch run again, never drop a report.
+  auto ingest = [](Store& store, int64_t base, std::vector<AgentReportOutcome>& outcomes, std::vector<std::string>& errors) {
+    for (int b = 0; b < kBatches; ++b) {
+      std::vector<AgentReport> batch;
+      for (int d = 0; d < kDevices; ++d) batch.push_back(Report("gw-" + std::to_string(d), base + b));
+      auto r = store.RecordReports(batch);
+      if (!r) {
+        errors.push_back(r.error().message);
+        continue;
+      }
+      outcomes.insert(outcomes.end(), r->begin(), r->end());
+    }
+  };
+  std::vector<AgentReportOutcome> a, b;
+  std::vector<std::string> errors_a, errors_b;
+  std::thread other([&] { ingest(*second, kT0 + 1000, b, errors_b); });
+  ingest(*f.store, kT0, a, errors_a);
+  other.join();
+  CHECK(errors_a.empty());
+  CHECK(errors_b.empty());
+  REQUIRE(a.size() + b.size() == 2u * kBatches * kDevices);
+  for (const auto* outcomes : {&a, &b})
+    for (const auto& o : *outcomes) CHECK(o.status);
+  for (int d = 0; d < kDevices; ++d) CHECK(f.store->HealthHistory("gw-" + std::to_string(d), 100)->size() == 2u * kBatches);
 }

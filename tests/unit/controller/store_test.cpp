@@ -2,21 +2,16 @@
 
 #include <catch2/catch.hpp>
 
-#include "common/core/clock.h"
-#include "common/sqlite/db.h"
-#include "core/temp_dir.h"
 #include "store_fixture.h"
 
 using namespace edge::controller;
 using edge::ErrorCode;
-using edge::FakeClock;
-using edge::testing::TempDir;
 
 using edge::controller::testing::Fixture;
 using edge::controller::testing::kT0;
 
 TEST_CASE("Store: create and list sites, a duplicate is kAlreadyExists", "[store]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   auto s = f.store->CreateSite("factory-1", "op/admin", kT0);
   REQUIRE(s);
   CHECK(s->name == "factory-1");
@@ -37,7 +32,7 @@ TEST_CASE("Store: create and list sites, a duplicate is kAlreadyExists", "[store
 }
 
 TEST_CASE("Store: a token for an unknown site is kNotFound", "[store][token]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   auto s = f.store->CreateToken({"h", "nowhere", "op/admin", kT0, kT0 + 60}, "op/admin");
   REQUIRE_FALSE(s);
   CHECK(s.error().code == ErrorCode::kNotFound);
@@ -45,7 +40,7 @@ TEST_CASE("Store: a token for an unknown site is kNotFound", "[store][token]") {
 }
 
 TEST_CASE("Store: a valid token enrolls a device and is consumed", "[store][token]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Token("h1", "factory-1", 900);
   DeviceRecord d;
@@ -85,7 +80,7 @@ TEST_CASE("Store: a valid token enrolls a device and is consumed", "[store][toke
 }
 
 TEST_CASE("Store: an expired token is refused", "[store][token]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Token("h1", "factory-1", 900);
   f.clock.Advance(900);  // expires_at itself is already too late
@@ -100,7 +95,7 @@ TEST_CASE("Store: an expired token is refused", "[store][token]") {
 }
 
 TEST_CASE("Store: an unknown token is refused", "[store][token]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   DeviceRecord d;
   d.id = "edge-01";
@@ -111,7 +106,7 @@ TEST_CASE("Store: an unknown token is refused", "[store][token]") {
 }
 
 TEST_CASE("Store: a taken device id is kAlreadyExists and does not consume the token", "[store][token]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   f.Token("h2", "factory-1", 900);
@@ -126,7 +121,7 @@ TEST_CASE("Store: a taken device id is kAlreadyExists and does not consume the t
 }
 
 TEST_CASE("Store: AddVersion is idempotent for the same digest and immutable otherwise", "[store][versions]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   auto v = f.Version("1.0", 1);
   CHECK(f.store->AddVersion(v, kT0).value() == false);
   auto changed = v;
@@ -147,7 +142,7 @@ TEST_CASE("Store: AddVersion is idempotent for the same digest and immutable oth
 
 TEST_CASE("Store: a rollout dispatch sets desired state and bumps generation, the same again changes nothing",
           "[store][deploy]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   f.Enroll("edge-02", "factory-1");
@@ -173,7 +168,7 @@ TEST_CASE("Store: a rollout dispatch sets desired state and bumps generation, th
 
 TEST_CASE("Store: the fleet a rollout sees leaves out revoked devices and reads floors per model",
           "[store][deploy][floor]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   f.Enroll("edge-02", "factory-1");
@@ -186,11 +181,7 @@ TEST_CASE("Store: the fleet a rollout sees leaves out revoked devices and reads 
   other.state = "committed";
   other.security_floor = 9;
   REQUIRE(f.store->RecordReport("edge-03", {other}, kT0));
-  {
-    auto db = edge::sqlite::Db::Open(f.path);
-    REQUIRE(db);
-    REQUIRE(db->Exec("UPDATE devices SET revoked = 1 WHERE id = 'edge-02'"));
-  }
+  f.Exec("UPDATE devices SET revoked = 1 WHERE id = 'edge-02'");
   auto fleet = f.store->FleetForModel("detector");
   REQUIRE(fleet);
   REQUIRE(fleet->size() == 2);
@@ -202,7 +193,7 @@ TEST_CASE("Store: the fleet a rollout sees leaves out revoked devices and reads 
 }
 
 TEST_CASE("Store: BlobSizeForDevice only answers for desired versions", "[store][deploy]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Site("factory-2");
   f.Enroll("edge-01", "factory-1");
@@ -222,7 +213,7 @@ TEST_CASE("Store: BlobSizeForDevice only answers for desired versions", "[store]
 }
 
 TEST_CASE("Store: audit rows name the actor for site, token and rollout", "[store][audit]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   REQUIRE(f.store->CreateSite("factory-1", "operator/alice", kT0));
   REQUIRE(f.store->CreateToken({"h1", "factory-1", "operator/bob", kT0 + 1, kT0 + 601}, "operator/bob"));
   f.Version("1.0", 1);
@@ -254,7 +245,7 @@ TEST_CASE("Store: audit rows name the actor for site, token and rollout", "[stor
 }
 
 TEST_CASE("Store: SQL metacharacters are stored verbatim", "[store][sql]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   const std::string evil = "x'); DROP TABLE devices;--";
   REQUIRE(f.store->CreateSite(evil, "op/'admin\"", kT0));
   CHECK(f.store->SiteExists(evil).value());
@@ -273,17 +264,11 @@ TEST_CASE("Store: SQL metacharacters are stored verbatim", "[store][sql]") {
   REQUIRE(audit);
   REQUIRE_FALSE(audit->empty());
   CHECK(audit->back().actor == "op/'admin\"");
-
-  auto db = edge::sqlite::Db::Open(f.path);
-  REQUIRE(db);
-  auto st = db->Prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'devices'");
-  REQUIRE(st);
-  REQUIRE(st->Step().value());
-  CHECK(st->Int(0) == 1);
+  CHECK(f.QueryInt("SELECT count(*) FROM devices") == 1);  // the table is still there
 }
 
 TEST_CASE("Store: reports and device models", "[store]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Enroll("edge-01", "factory-1");
   f.Version("1.0", 1);
@@ -326,33 +311,22 @@ TEST_CASE("Store: reports and device models", "[store]") {
 }
 
 TEST_CASE("Store: reopening a store keeps its data and migrations are a no-op", "[store]") {
-  TempDir dir;
-  const auto path = (dir / "controller.db").string();
-  {
-    auto s = OpenSqliteStore(path);
-    REQUIRE(s);
-    REQUIRE((*s)->CreateSite("factory-1", "op/admin", kT0));
-  }
-  auto s = OpenSqliteStore(path);
-  REQUIRE(s);
-  CHECK((*s)->SiteExists("factory-1").value());
-  auto db = edge::sqlite::Db::Open(path);
-  REQUIRE(db);
-  CHECK(db->SchemaVersion().value() == static_cast<int>(Migrations().size()));
+  EDGE_STORE_FIXTURE(f);
+  REQUIRE(f.store->CreateSite("factory-1", "op/admin", kT0));
+  f.store.reset();
+  auto reopened = f.Open();
+  CHECK(reopened->SiteExists("factory-1").value());
+  CHECK(f.Connect()->SchemaVersion().value() == edge::sql::NewestSchema(testing::StoreMigrations(f.db)));
 }
 
 TEST_CASE("Store: device counts and listings by site leave out revoked devices where they should", "[store]") {
-  Fixture f;
+  EDGE_STORE_FIXTURE(f);
   f.Site("factory-1");
   f.Site("factory-2");
   f.Enroll("edge-01", "factory-1");
   f.Enroll("edge-02", "factory-1");
   f.Enroll("edge-03", "factory-2");
-  {
-    auto db = edge::sqlite::Db::Open(f.path);
-    REQUIRE(db);
-    REQUIRE(db->Exec("UPDATE devices SET revoked = 1 WHERE id = 'edge-02'"));
-  }
+  f.Exec("UPDATE devices SET revoked = 1 WHERE id = 'edge-02'");
   auto sites = f.store->ListSites();
   REQUIRE(sites);
   REQUIRE(sites->size() == 2);

@@ -1,14 +1,13 @@
-#include "controller/store/sqlite_rollouts.h"
+#include "controller/store/sql_rollouts.h"
 
 #include <map>
 
 #include "controller/store/health_json.h"
 #include "controller/store/rollout_json.h"
 
-namespace edge::controller::sqlite_rollouts {
+namespace edge::controller::sql_rollouts {
 namespace {
 
-using sqlite::Db;
 using namespace rollout;
 
 constexpr uint32_t kEventsPerRollout = 5000;  // newest kept per rollout
@@ -22,7 +21,7 @@ constexpr const char* kWriteDevice =
     "baseline_json = COALESCE(excluded.baseline_json, rollout_devices.baseline_json)";
 
 // `st` is kWriteDevice, prepared once per step (a wave may write thousands of rows).
-Status WriteDevice(sqlite::Statement& st, int64_t rollout_id, const DeviceRow& d) {
+Status WriteDevice(sql::Statement& st, int64_t rollout_id, const DeviceRow& d) {
   st.Reset();
   st.Bind(1, rollout_id).Bind(2, d.id).Bind(3, d.site).Bind(4, std::string(Name(d.state))).Bind(5, int64_t{d.wave})
       .Bind(6, d.from_version).Bind(7, d.dispatched_at).Bind(8, d.done_at).Bind(9, int64_t{d.dispatches}).Bind(11, d.detail);
@@ -33,7 +32,7 @@ Status WriteDevice(sqlite::Statement& st, int64_t rollout_id, const DeviceRow& d
 
 // The incumbent's numbers on the device now: its latest health report's entry for `model` at
 // `version`, if any.
-Result<std::optional<rollout::HealthSample>> Baseline(Db& db, const std::string& device, const std::string& model,
+Result<std::optional<rollout::HealthSample>> Baseline(sql::Connection& db, const std::string& device, const std::string& model,
                                              const std::string& version) {
   if (version.empty()) return std::optional<rollout::HealthSample>();
   EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT health_json FROM device_health WHERE device_id = ?"));
@@ -51,7 +50,7 @@ Result<std::optional<rollout::HealthSample>> Baseline(Db& db, const std::string&
 
 }  // namespace
 
-Result<DesiredWriter> DesiredWriter::Prepare(Db& db) {
+Result<DesiredWriter> DesiredWriter::Prepare(sql::Connection& db) {
   EDGE_ASSIGN_OR_RETURN(auto cur, db.Prepare("SELECT version FROM desired_models WHERE device_id = ? AND model = ?"));
   EDGE_ASSIGN_OR_RETURN(auto up, db.Prepare(
       "INSERT INTO desired_models(device_id, model, version, updated_at) VALUES (?, ?, ?, ?) "
@@ -74,84 +73,86 @@ Result<bool> DesiredWriter::Set(const std::string& device, const std::string& mo
   return db_->Changes() > 0;
 }
 
-Result<Rollout> Insert(Db& db, Rollout r) {
+Result<Rollout> Insert(sql::Connection& db, Rollout r) {
   EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
       "INSERT INTO rollouts(model, version, security_version, target_json, strategy_json, state, wave, waves_json, "
-      "reason, override_gate, created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+      "reason, override_gate, created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id"));
   st.Bind(1, r.model).Bind(2, r.version).Bind(3, static_cast<int64_t>(r.security_version)).Bind(4, TargetToJson(r.target))
       .Bind(5, StrategyToJson(r.strategy)).Bind(6, std::string(Name(r.state))).Bind(7, int64_t{r.wave})
       .Bind(8, WavesToJson(r.waves)).Bind(9, r.reason).Bind(10, int64_t{r.override_gate}).Bind(11, r.created_by)
       .Bind(12, r.created_at).Bind(13, r.created_at);
-  EDGE_TRY(st.Run());
-  r.id = db.LastInsertId();
+  EDGE_ASSIGN_OR_RETURN(r.id, st.RunReturningId());
   r.updated_at = r.created_at;
   return r;
 }
 
-Result<std::vector<Rollout>> Load(Db& db, const std::string& where, const std::string& order_limit, int64_t bind_id) {
-  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
-      "SELECT id, model, version, security_version, target_json, strategy_json, state, wave, waves_json, reason, "
-      "override_gate, created_by, created_at, updated_at FROM rollouts WHERE " + where + " " + order_limit));
-  if (bind_id) st.Bind(1, bind_id);
-  std::vector<Rollout> out;
-  std::map<int64_t, size_t> index;
-  for (;;) {
-    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    Rollout r;
-    r.id = st.Int(0);
-    r.model = st.Text(1);
-    r.version = st.Text(2);
-    r.security_version = static_cast<uint64_t>(st.Int(3));
-    EDGE_ASSIGN_OR_RETURN(r.target, TargetFromJson(st.Text(4)));
-    EDGE_ASSIGN_OR_RETURN(r.strategy, StrategyFromJson(st.Text(5)));
-    auto state = ParseState(st.Text(6));
-    if (!state) return Fail(ErrorCode::kDataLoss, "rollout " + std::to_string(r.id) + " has an unknown state '" + st.Text(6) + "'");
-    r.state = *state;
-    r.wave = static_cast<uint32_t>(st.Int(7));
-    EDGE_ASSIGN_OR_RETURN(r.waves, WavesFromJson(st.Text(8)));
-    r.reason = st.Text(9);
-    r.override_gate = st.Int(10) != 0;
-    r.created_by = st.Text(11);
-    r.created_at = st.Int(12);
-    r.updated_at = st.Int(13);
-    index[r.id] = out.size();
-    out.push_back(std::move(r));
-  }
-  if (out.empty()) return out;
-  // Device rows of the loaded rollouts, in one pass.
-  EDGE_ASSIGN_OR_RETURN(auto rows, db.Prepare(
-      "SELECT rollout_id, device_id, site, state, wave, from_version, dispatched_at, done_at, dispatches, baseline_json, "
-      "detail FROM rollout_devices WHERE rollout_id IN (SELECT id FROM rollouts WHERE " + where + " " + order_limit +
-      ") ORDER BY rollout_id, device_id"));
-  if (bind_id) rows.Bind(1, bind_id);
-  for (;;) {
-    EDGE_ASSIGN_OR_RETURN(bool row, rows.Step());
-    if (!row) break;
-    auto it = index.find(rows.Int(0));
-    if (it == index.end()) continue;
-    DeviceRow d;
-    d.id = rows.Text(1);
-    d.site = rows.Text(2);
-    auto ds = ParseDeviceState(rows.Text(3));
-    if (!ds) return Fail(ErrorCode::kDataLoss, "rollout device " + d.id + " has an unknown state '" + rows.Text(3) + "'");
-    d.state = *ds;
-    d.wave = static_cast<int32_t>(rows.Int(4));
-    d.from_version = rows.Text(5);
-    d.dispatched_at = rows.Int(6);
-    d.done_at = rows.Int(7);
-    d.dispatches = static_cast<uint32_t>(rows.Int(8));
-    if (!rows.IsNull(9)) {
-      EDGE_ASSIGN_OR_RETURN(auto b, SampleFromJson(rows.Text(9)));
-      d.baseline = std::move(b);
+Result<std::vector<Rollout>> Load(sql::Connection& db, const std::string& where, const std::string& order_limit,
+                                  const std::vector<int64_t>& params) {
+  return db.Read([&]() -> Result<std::vector<Rollout>> {
+    EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+        "SELECT id, model, version, security_version, target_json, strategy_json, state, wave, waves_json, reason, "
+        "override_gate, created_by, created_at, updated_at FROM rollouts WHERE " + where + " " + order_limit));
+    for (size_t i = 0; i < params.size(); ++i) st.Bind(static_cast<int>(i + 1), params[i]);
+    std::vector<Rollout> out;
+    std::map<int64_t, size_t> index;
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      Rollout r;
+      r.id = st.Int(0);
+      r.model = st.Text(1);
+      r.version = st.Text(2);
+      r.security_version = static_cast<uint64_t>(st.Int(3));
+      EDGE_ASSIGN_OR_RETURN(r.target, TargetFromJson(st.Text(4)));
+      EDGE_ASSIGN_OR_RETURN(r.strategy, StrategyFromJson(st.Text(5)));
+      auto state = ParseState(st.Text(6));
+      if (!state) return Fail(ErrorCode::kDataLoss, "rollout " + std::to_string(r.id) + " has an unknown state '" + st.Text(6) + "'");
+      r.state = *state;
+      r.wave = static_cast<uint32_t>(st.Int(7));
+      EDGE_ASSIGN_OR_RETURN(r.waves, WavesFromJson(st.Text(8)));
+      r.reason = st.Text(9);
+      r.override_gate = st.Int(10) != 0;
+      r.created_by = st.Text(11);
+      r.created_at = st.Int(12);
+      r.updated_at = st.Int(13);
+      index[r.id] = out.size();
+      out.push_back(std::move(r));
     }
-    d.detail = rows.Text(10);
-    out[it->second].devices.push_back(std::move(d));
-  }
-  return out;
+    if (out.empty()) return out;
+    // Device rows of the loaded rollouts, in one pass.
+    EDGE_ASSIGN_OR_RETURN(auto rows, db.Prepare(
+        "SELECT rollout_id, device_id, site, state, wave, from_version, dispatched_at, done_at, dispatches, baseline_json, "
+        "detail FROM rollout_devices WHERE rollout_id IN (SELECT id FROM rollouts WHERE " + where + " " + order_limit +
+        ") ORDER BY rollout_id, device_id"));
+    for (size_t i = 0; i < params.size(); ++i) rows.Bind(static_cast<int>(i + 1), params[i]);
+    for (;;) {
+      EDGE_ASSIGN_OR_RETURN(bool row, rows.Step());
+      if (!row) break;
+      auto it = index.find(rows.Int(0));
+      if (it == index.end()) continue;
+      DeviceRow d;
+      d.id = rows.Text(1);
+      d.site = rows.Text(2);
+      auto ds = ParseDeviceState(rows.Text(3));
+      if (!ds) return Fail(ErrorCode::kDataLoss, "rollout device " + d.id + " has an unknown state '" + rows.Text(3) + "'");
+      d.state = *ds;
+      d.wave = static_cast<int32_t>(rows.Int(4));
+      d.from_version = rows.Text(5);
+      d.dispatched_at = rows.Int(6);
+      d.done_at = rows.Int(7);
+      d.dispatches = static_cast<uint32_t>(rows.Int(8));
+      if (!rows.IsNull(9)) {
+        EDGE_ASSIGN_OR_RETURN(auto b, SampleFromJson(rows.Text(9)));
+        d.baseline = std::move(b);
+      }
+      d.detail = rows.Text(10);
+      out[it->second].devices.push_back(std::move(d));
+    }
+    return out;
+  });
 }
 
-Result<std::vector<std::string>> SaveStep(Db& db, const Step& step, int64_t now) {
+Result<std::vector<std::string>> SaveStep(sql::Connection& db, const Step& step, int64_t now) {
   const Rollout& r = step.rollout;
   EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
       "UPDATE rollouts SET state = ?, wave = ?, waves_json = ?, reason = ?, override_gate = ?, updated_at = ? WHERE id = ?"));
@@ -202,7 +203,7 @@ Result<std::vector<std::string>> SaveStep(Db& db, const Step& step, int64_t now)
   return changed;
 }
 
-Result<std::vector<RolloutEventRecord>> Events(Db& db, int64_t id, int64_t after_id, uint32_t limit) {
+Result<std::vector<RolloutEventRecord>> Events(sql::Connection& db, int64_t id, int64_t after_id, uint32_t limit) {
   EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
       "SELECT id, rollout_id, at, kind, device_id, detail FROM rollout_events WHERE rollout_id = ? AND id > ? "
       "ORDER BY id LIMIT ?"));
@@ -216,54 +217,56 @@ Result<std::vector<RolloutEventRecord>> Events(Db& db, int64_t id, int64_t after
   return out;
 }
 
-Result<std::vector<FleetDeviceRecord>> Fleet(Db& db, const std::string& model) {
-  std::vector<FleetDeviceRecord> out;
-  std::map<std::string, size_t> index;
-  {
-    EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
-        "SELECT d.id, d.site, d.facts_json, r.version, r.security_version, r.state, r.target_version, r.detail, "
-        "r.bytes_done, r.bytes_total, r.security_floor, r.updated_at, dm.version "
-        "FROM devices d LEFT JOIN reported_models r ON r.device_id = d.id AND r.model = ?1 "
-        "LEFT JOIN desired_models dm ON dm.device_id = d.id AND dm.model = ?1 "
-        "WHERE d.revoked = 0 ORDER BY d.id"));
-    st.Bind(1, model);
-    for (;;) {
-      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      FleetDeviceRecord f;
-      f.id = st.Text(0);
-      f.site = st.Text(1);
-      f.facts_json = st.Text(2);
-      f.desired_version = st.Text(12);
-      if (!st.IsNull(5)) {
-        f.reported = ReportedModelRecord{model, st.Text(3), static_cast<uint64_t>(st.Int(4)), st.Text(5), st.Text(6),
-                                         st.Text(7), static_cast<uint64_t>(st.Int(8)), static_cast<uint64_t>(st.Int(9)),
-                                         static_cast<uint64_t>(st.Int(10)), st.Int(11)};
+Result<std::vector<FleetDeviceRecord>> Fleet(sql::Connection& db, const std::string& model) {
+  return db.Read([&]() -> Result<std::vector<FleetDeviceRecord>> {
+    std::vector<FleetDeviceRecord> out;
+    std::map<std::string, size_t> index;
+    {
+      EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+          "SELECT d.id, d.site, d.facts_json, r.version, r.security_version, r.state, r.target_version, r.detail, "
+          "r.bytes_done, r.bytes_total, r.security_floor, r.updated_at, dm.version "
+          "FROM devices d LEFT JOIN reported_models r ON r.device_id = d.id AND r.model = ?1 "
+          "LEFT JOIN desired_models dm ON dm.device_id = d.id AND dm.model = ?1 "
+          "WHERE d.revoked = 0 ORDER BY d.id"));
+      st.Bind(1, model);
+      for (;;) {
+        EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        FleetDeviceRecord f;
+        f.id = st.Text(0);
+        f.site = st.Text(1);
+        f.facts_json = st.Text(2);
+        f.desired_version = st.Text(12);
+        if (!st.IsNull(5)) {
+          f.reported = ReportedModelRecord{model, st.Text(3), static_cast<uint64_t>(st.Int(4)), st.Text(5), st.Text(6),
+                                           st.Text(7), static_cast<uint64_t>(st.Int(8)), static_cast<uint64_t>(st.Int(9)),
+                                           static_cast<uint64_t>(st.Int(10)), st.Int(11)};
+        }
+        index[f.id] = out.size();
+        out.push_back(std::move(f));
       }
-      index[f.id] = out.size();
-      out.push_back(std::move(f));
     }
-  }
-  {
-    EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT device_id, key, value FROM device_labels"));
-    for (;;) {
-      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      if (auto it = index.find(st.Text(0)); it != index.end()) out[it->second].labels[st.Text(1)] = st.Text(2);
+    {
+      EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT device_id, key, value FROM device_labels"));
+      for (;;) {
+        EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        if (auto it = index.find(st.Text(0)); it != index.end()) out[it->second].labels[st.Text(1)] = st.Text(2);
+      }
     }
-  }
-  {
-    EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
-        "SELECT device_id, version, MAX(received_at) FROM device_events WHERE model = ? "
-        "AND outcome IN ('failed', 'rolled_back') GROUP BY device_id, version"));
-    st.Bind(1, model);
-    for (;;) {
-      EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      if (auto it = index.find(st.Text(0)); it != index.end()) out[it->second].failed_at[st.Text(1)] = st.Int(2);
+    {
+      EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
+          "SELECT device_id, version, MAX(received_at) FROM device_events WHERE model = ? "
+          "AND outcome IN ('failed', 'rolled_back') GROUP BY device_id, version"));
+      st.Bind(1, model);
+      for (;;) {
+        EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        if (auto it = index.find(st.Text(0)); it != index.end()) out[it->second].failed_at[st.Text(1)] = st.Int(2);
+      }
     }
-  }
-  return out;
+    return out;
+  });
 }
 
-}  // namespace edge::controller::sqlite_rollouts
+}  // namespace edge::controller::sql_rollouts
