@@ -70,7 +70,7 @@ std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(const ClientTls& tls
   return grpc::SslCredentials(options);
 }
 
-void ApplyServerLimits(grpc::ServerBuilder& builder) {
+void ApplyServerLimits(grpc::ServerBuilder& builder, std::chrono::milliseconds max_connection_idle) {
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 16);
@@ -85,7 +85,7 @@ void ApplyServerLimits(grpc::ServerBuilder& builder) {
   // (tests/integration/attacks_http2_test.sh, docs/security.md "HTTP/2 abuse"). With 0 strikes
   // the minimum ping interval has no effect, so it is not set.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 10 * 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, static_cast<int>(max_connection_idle.count()));
 }
 
 grpc::ChannelArguments ClientChannelArgs(std::chrono::milliseconds connect_timeout) {

@@ -52,8 +52,11 @@ struct ClientTls {
 };
 std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(const ClientTls& tls);
 
-// Explicit limits: Debian's gRPC 1.51 predates several HTTP/2 DoS fixes.
-void ApplyServerLimits(grpc::ServerBuilder& builder);
+// Explicit limits: Debian's gRPC 1.51 predates several HTTP/2 DoS fixes. A connection with no
+// call for `max_connection_idle` is closed (GOAWAY).
+inline constexpr std::chrono::milliseconds kDefaultMaxConnectionIdle{10 * 60 * 1000};
+void ApplyServerLimits(grpc::ServerBuilder& builder,
+                       std::chrono::milliseconds max_connection_idle = kDefaultMaxConnectionIdle);
 // `connect_timeout` bounds each connection attempt (connect_timeouts.h); the caller
 // has checked it is within [kMinConnectTimeout, kMaxConnectTimeout].
 grpc::ChannelArguments ClientChannelArgs(std::chrono::milliseconds connect_timeout = kDefaultConnectTimeout);

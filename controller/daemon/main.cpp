@@ -41,8 +41,9 @@ namespace {
 using namespace edge;
 using namespace edge::controller;
 
-// gRPC listens on 127.0.0.1 only; the public port belongs to the connection front
-// (controller/net/front.h), which applies the connection limits and splices to `port`.
+// The public ports belong to the connection front (controller/net/front.h), which applies the
+// connection limits. It hands the agent listener's connections to gRPC (an external connection
+// acceptor: one descriptor each) and splices the others to a gRPC port on 127.0.0.1.
 constexpr const char* kInternalAddress = "127.0.0.1:0";
 
 struct Listener {
@@ -50,9 +51,26 @@ struct Listener {
   net::ListenerKind kind;
   std::unique_ptr<grpc::Service> service;
   std::unique_ptr<grpc::Server> server;
-  int port = 0;  // internal
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor;  // handed-off listeners
+  int port = 0;  // internal (spliced listeners)
   net::ListenEndpoint public_endpoint;
 };
+
+// The agent listener's connections are handed to gRPC; its TLS is gRPC's.
+bool IsHandedOff(net::ListenerKind kind) { return kind == net::ListenerKind::kAgent; }
+
+// What the front calls with an agent connection: gRPC adopts the socket and starts its TLS
+// handshake from the bytes the front already read (the ClientHello).
+net::Handoff HandTo(grpc::experimental::ExternalConnectionAcceptor& acceptor) {
+  return [&acceptor](int listener_fd, int fd, std::string first_bytes) {
+    grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters connection;
+    connection.listener_fd = listener_fd;
+    connection.fd = fd;
+    grpc::Slice slice(first_bytes);
+    connection.read_buffer = grpc::ByteBuffer(&slice, 1);
+    acceptor.HandleNewConnection(&connection);
+  };
+}
 
 // The caps are sized against the descriptors the process may really open (docs/operations.md).
 Result<net::ConnectionLimits> SizeConnectionLimits(const net::ConnectionLimits& configured) {
@@ -84,21 +102,33 @@ Result<net::ConnectionLimits> SizeConnectionLimits(const net::ConnectionLimits& 
   std::_Exit(1);
 }
 
-Result<std::unique_ptr<grpc::Server>> StartServer(const std::string& address,
-                                                  const std::shared_ptr<grpc::ServerCredentials>& credentials,
-                                                  grpc::Service* service, int* port, ControllerMetrics& metrics,
-                                                  const metrics::MonotonicClock& steady) {
+// Starts `l`'s gRPC server: on an internal port (l.port), or, for a handed-off listener, with
+// an acceptor for the sockets the front passes on (l.acceptor) and no port at all.
+Status StartServer(Listener& l, const std::shared_ptr<grpc::ServerCredentials>& credentials,
+                   const net::ConnectionLimits& limits, ControllerMetrics& metrics,
+                   const metrics::MonotonicClock& steady) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, credentials, port);
-  builder.RegisterService(service);
-  tls::ApplyServerLimits(builder);
+  auto idle = tls::kDefaultMaxConnectionIdle;
+  if (IsHandedOff(l.kind)) {
+    l.acceptor = builder.experimental().AddExternalConnectionAcceptor(
+        grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, credentials);
+    // The front's idle limit does not see these connections: gRPC's closes one that has no
+    // call open for as long (an agent's Connect stream is always open; keepalive pings find a
+    // dead peer).
+    idle = std::chrono::seconds(limits.idle_timeout_seconds);
+  } else {
+    builder.AddListeningPort(kInternalAddress, credentials, &l.port);
+  }
+  builder.RegisterService(l.service.get());
+  tls::ApplyServerLimits(builder, idle);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(MakeRpcMetricsInterceptor(metrics, steady));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
-  auto server = builder.BuildAndStart();
-  if (!server || *port == 0)
-    return Fail(ErrorCode::kUnavailable, "cannot listen on " + address + " (in use, or not a valid host:port)");
-  return server;
+  l.server = builder.BuildAndStart();
+  if (!l.server || (!IsHandedOff(l.kind) && l.port == 0))
+    return Fail(ErrorCode::kUnavailable, std::string("cannot start the gRPC server (internal address ") +
+                                             kInternalAddress + ")");
+  return Ok();
 }
 
 // The trust policy served is the highest version of the config's file and the policies an
@@ -244,11 +274,11 @@ int Run(const std::string& config_path) {
   ctx.rollouts = &rollouts;
 
   std::vector<Listener> listeners;
-  listeners.push_back({"agent", net::ListenerKind::kAgent, MakeAgentService(ctx), nullptr, 0, {}});
-  listeners.push_back({"enroll", net::ListenerKind::kEnroll, MakeEnrollmentService(ctx), nullptr, 0, {}});
+  listeners.push_back({"agent", net::ListenerKind::kAgent, MakeAgentService(ctx), nullptr, nullptr, 0, {}});
+  listeners.push_back({"enroll", net::ListenerKind::kEnroll, MakeEnrollmentService(ctx), nullptr, nullptr, 0, {}});
   net::WebHandler dashboard;
   listeners.push_back({"operator", net::ListenerKind::kOperator,
-                       MakeOperatorService(ctx, config->dashboard ? &dashboard : nullptr), nullptr, 0, {}});
+                       MakeOperatorService(ctx, config->dashboard ? &dashboard : nullptr), nullptr, nullptr, 0, {}});
   const std::string addresses[] = {config->agent_listen, config->enroll_listen, config->operator_listen};
   // The server certificate and key are re-read when they change (`edgectl pki
   // renew-controller`): new handshakes get the new certificate, connected agents stay.
@@ -271,27 +301,31 @@ int Run(const std::string& config_path) {
       log::Error("bad configuration", {{"listener", l.name}, {"error", credentials.error().message}});
       return kExitBadConfig;
     }
-    auto server = StartServer(kInternalAddress, *credentials, l.service.get(), &l.port, ctx.metrics, steady);
-    if (!server) {
-      log::Error("cannot start listener", {{"listener", l.name}, {"error", server.error().message}});
+    if (auto started = StartServer(l, *credentials, *limits, ctx.metrics, steady); !started) {
+      log::Error("cannot start listener", {{"listener", l.name}, {"error", started.error().message}});
       return 1;
     }
-    l.server = std::move(*server);
     std::optional<net::TlsTermination> termination;
     if (terminated) termination = net::TlsTermination{config->server_cert, config->server_key, {}};
     // Browsers on the operator port get the dashboard; gRPC clients are spliced as before.
     std::optional<net::WebTermination> web;
     if (l.kind == net::ListenerKind::kOperator && dashboard)
       web = net::WebTermination{config->server_cert, config->server_key, config->operator_ca_cert, dashboard};
-    auto endpoint = front.AddListener(l.kind, addresses[i], static_cast<uint16_t>(l.port), termination, web);
+    auto endpoint = IsHandedOff(l.kind)
+                        ? front.AddHandoffListener(l.kind, addresses[i], HandTo(*l.acceptor))
+                        : front.AddListener(l.kind, addresses[i], static_cast<uint16_t>(l.port), termination, web);
     if (!endpoint) {
       log::Error("cannot start listener", {{"listener", l.name}, {"error", endpoint.error().message}});
       return ExitCodeFor(endpoint.error());
     }
     l.public_endpoint = *endpoint;
     ports[l.name] = endpoint->port;
-    log::Info("listening", {{"listener", l.name}, {"address", addresses[i]}, {"port", endpoint->port},
-                            {"internal_port", l.port}});
+    nlohmann::json fields = {{"listener", l.name}, {"address", addresses[i]}, {"port", endpoint->port}};
+    if (IsHandedOff(l.kind))
+      fields["handoff"] = true;
+    else
+      fields["internal_port"] = l.port;
+    log::Info("listening", fields);
   }
   front.Start();
   if (metrics_endpoint) ports["metrics"] = metrics_endpoint->port();
@@ -302,12 +336,11 @@ int Run(const std::string& config_path) {
     }
   }
 
-  // Shutdown runs beside the loop, not on it: in-flight calls finish their work on the strand,
-  // so the loop must keep running until every server has drained (2 s, then streams are
-  // cancelled).
   std::vector<net::ProbeTarget> probe_targets;
   for (const auto& l : listeners) {
+    // Through the front to gRPC's TLS: for the agent listener, the hand-off too.
     probe_targets.push_back({l.name + " (public)", l.public_endpoint, true});
+    if (IsHandedOff(l.kind)) continue;  // no internal port
     probe_targets.push_back({l.name + " (internal)", {"127.0.0.1", static_cast<uint16_t>(l.port)}, false,
                              l.kind == net::ListenerKind::kEnroll ? net::ProbeProtocol::kPlainHttp2 : net::ProbeProtocol::kTls});
   }
@@ -319,7 +352,9 @@ int Run(const std::string& config_path) {
 
   // Shutdown runs beside the loop, not on it: in-flight calls finish their work on the strand,
   // so the loop must keep running until every server has drained (2 s, then streams are
-  // cancelled). The front stops taking connections first but splices until gRPC has drained.
+  // cancelled). The front stops taking connections first, and handing them off (StopAccepting
+  // returns once no hand-off is under way: gRPC would neither take nor close a socket handed to
+  // a server shutting down), but splices until gRPC has drained.
   auto work = boost::asio::make_work_guard(io);
   std::thread shutdown;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -87,16 +87,24 @@ Verdict Admission::TryAdmit(ListenerKind listener, const std::string& source_key
   Refill(s, now);
   if (s.tokens[l] < 1) return Verdict::kOverRate;
   s.tokens[l] -= 1;
-  const int64_t per_source = listener == ListenerKind::kEnroll
-                                 ? std::min(limits_.max_connections_per_source, kEnrollConnectionsPerSource)
-                                 : limits_.max_connections_per_source;
-  if (s.active[l] >= per_source) return Verdict::kOverSourceCap;
+  if (s.active[l] >= PerSourceCap(listener)) return Verdict::kOverSourceCap;
   if (per_listener_[l] >= limits_.listener_max_connections[l]) return Verdict::kOverListenerCap;
   if (total_ >= limits_.max_connections) return Verdict::kOverGlobalCap;
   ++s.active[l];
   ++per_listener_[l];
   ++total_;
   return Verdict::kAdmit;
+}
+
+int64_t Admission::PerSourceCap(ListenerKind listener) const {
+  return listener == ListenerKind::kEnroll ? std::min(limits_.max_connections_per_source, kEnrollConnectionsPerSource)
+                                           : limits_.max_connections_per_source;
+}
+
+bool Admission::AtCap(ListenerKind listener, const std::string& source_key) const {
+  return ActiveFrom(listener, source_key) >= PerSourceCap(listener) ||
+         per_listener_[static_cast<int>(listener)] >= limits_.listener_max_connections[static_cast<int>(listener)] ||
+         total_ >= limits_.max_connections;
 }
 
 void Admission::Release(ListenerKind listener, const std::string& source_key, Instant now) {

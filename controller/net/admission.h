@@ -40,6 +40,10 @@ class Admission {
   Verdict TryAdmit(ListenerKind listener, const std::string& source_key, Instant now);
   void Release(ListenerKind listener, const std::string& source_key, Instant now);
 
+  // Whether a connection of `source_key` on `listener` would now be refused for a cap (the
+  // rate aside): the moment for a caller to release what it knows has ended first.
+  bool AtCap(ListenerKind listener, const std::string& source_key) const;
+
   int64_t Active() const { return total_; }
   int64_t Active(ListenerKind listener) const { return per_listener_[static_cast<int>(listener)]; }
   int64_t ActiveFrom(ListenerKind listener, const std::string& source_key) const;
@@ -54,6 +58,7 @@ class Admission {
     std::array<double, kListenerCount> tokens{};  // accept-rate bucket per listener
     Instant refilled;
   };
+  int64_t PerSourceCap(ListenerKind listener) const;
   void Refill(Source& s, Instant now) const;
   bool Forgettable(const Source& s, Instant now) const;  // no connection, bucket full again
 

@@ -3,12 +3,13 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_set>
 
-#include <filesystem>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl.hpp>
@@ -24,6 +25,7 @@
 #include "common/crypto/openssl_handles.h"
 #include "controller/net/admission.h"
 #include "controller/net/client_hello.h"
+#include "controller/net/handed_off.h"
 #include "controller/net/tally.h"
 
 namespace edge::controller::net {
@@ -37,6 +39,11 @@ constexpr auto kAcceptRetryPause = std::chrono::milliseconds(100);
 constexpr auto kTickPeriod = std::chrono::seconds(1);
 constexpr auto kLogPeriod = std::chrono::seconds(10);
 constexpr auto kSweepPeriod = std::chrono::seconds(10);
+// Handed-off connections are checked for closing every kHandoffCheckPeriod (a getsockopt each,
+// about 1 us: 10 ms for 10,000), and at once when a new connection meets a full cap, at most
+// once per kHandoffRecheckPause (a flood at a cap must not turn into a sweep per accept).
+constexpr auto kHandoffCheckPeriod = std::chrono::seconds(5);
+constexpr auto kHandoffRecheckPause = std::chrono::seconds(1);
 
 std::string NumericAddress(const asio::ip::address& a) {
   if (a.is_v6() && a.to_v6().is_v4_mapped())
@@ -219,6 +226,7 @@ struct ConnectionFront::Impl {
     std::chrono::milliseconds tls_idle{0};
     std::shared_ptr<TlsContext> web_tls;  // set: HTTP/1.1 clients are served by web.handler
     WebTermination web;
+    Handoff handoff;  // set: connections go to it instead of `upstream`
   };
   class Connection;
 
@@ -226,9 +234,12 @@ struct ConnectionFront::Impl {
       : limits(l), admission(l), tally(kLogPeriod), tick(io), last_sweep(std::chrono::steady_clock::now()),
         poster(std::make_shared<LoopPoster>(io)) {}
 
+  Result<ListenEndpoint> Bind(std::unique_ptr<Listener> l, const std::string& public_address);
   void Accept(Listener& l);
   void OnAccepted(Listener& l, tcp::socket socket);
   bool TakeProbe(const tcp::endpoint& remote);
+  bool HandOff(Listener& l, int fd, std::string first_bytes, const ClientAddress& client, bool probe);
+  void ReleaseClosedHandoffs();
   void Tick();
   void CloseAll();
 
@@ -249,8 +260,14 @@ struct ConnectionFront::Impl {
   std::mutex probes_mu;  // any thread
   std::set<std::pair<std::string, uint16_t>> probes;
 
+  HandedOffConnections handed_off;
+  Instant last_handoff_check{};
+  // Held around each hand-off, so that once StopAccepting has closed it none is under way.
+  std::mutex handoff_mu;
+  bool handoff_open = true;
+
   std::atomic<int64_t> active{0}, accepted{0}, refused{0}, timed_out{0}, accept_errors{0}, upstream_failures{0},
-      guard_closed{0};
+      guard_closed{0}, handed_off_now{0};
 };
 
 // One client connection and, once it has sent its first bytes, its twin to gRPC. Each
@@ -355,8 +372,26 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
         return self->WaitFirstBytes();
       }
       if (rec) return self->Close();  // gone before saying anything
+      if (self->listener_.handoff) return self->HandOff(n);
       self->ConnectUpstream(n);
     });
+  }
+
+  // The socket and its first `n` bytes go to the listener's handoff; the front keeps only
+  // what it needs to release the admission slot once the connection has closed.
+  void HandOff(size_t n) {
+    std::string first_bytes(buffers_[kUp].get(), n);
+    buffers_[kUp].reset();
+    error_code ec;
+    const int fd = client_.release(ec);
+    if (ec) return Close();
+    closed_ = true;
+    timer_.cancel();
+    if (!front_.HandOff(listener_, fd, std::move(first_bytes), address_, probe_) && !probe_) {
+      front_.admission.Release(listener_.kind, address_.source_key, std::chrono::steady_clock::now());
+      --front_.active;
+    }
+    front_.connections.erase(shared_from_this());
   }
 
   void ConnectUpstream(size_t first_chunk) {
@@ -622,6 +657,39 @@ class ConnectionFront::Impl::Connection : public std::enable_shared_from_this<Co
   std::unique_ptr<WebState> web_;     // set once the client is a browser
 };
 
+bool ConnectionFront::Impl::HandOff(Listener& l, int fd, std::string first_bytes, const ClientAddress& client,
+                                    bool probe) {
+  // The cookie before the hand-off: from then on gRPC may close the socket at any time, and
+  // the number may name another one.
+  const auto cookie = SocketCookie(fd);
+  std::unique_lock lock(handoff_mu);
+  if (!handoff_open || !cookie) {
+    lock.unlock();
+    ::close(fd);
+    return false;
+  }
+  if (!probe) {
+    if (auto closed = handed_off.Add(fd, *cookie, HandedOff{l.kind, client.source_key})) {
+      admission.Release(closed->listener, closed->source_key, std::chrono::steady_clock::now());
+      --active;
+    } else {
+      ++handed_off_now;
+    }
+  }
+  l.handoff(l.acceptor.native_handle(), fd, std::move(first_bytes));
+  return true;
+}
+
+void ConnectionFront::Impl::ReleaseClosedHandoffs() {
+  const auto now = std::chrono::steady_clock::now();
+  last_handoff_check = now;
+  for (const auto& closed : handed_off.Sweep(SocketCookie)) {
+    admission.Release(closed.listener, closed.source_key, now);
+    --active;
+    --handed_off_now;
+  }
+}
+
 void ConnectionFront::Impl::Accept(Listener& l) {
   l.acceptor.async_accept([this, &l](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
@@ -655,7 +723,12 @@ void ConnectionFront::Impl::OnAccepted(Listener& l, tcp::socket socket) {
   address.source_key = SourceKeyOf(address.address);
   const bool probe = TakeProbe(remote);
   if (!probe) {
-    const auto verdict = admission.TryAdmit(l.kind, address.source_key, std::chrono::steady_clock::now());
+    const auto now = std::chrono::steady_clock::now();
+    // A slot may be held by a handed-off connection that has closed since the last check.
+    if (handed_off.size() > 0 && now - last_handoff_check >= kHandoffRecheckPause &&
+        admission.AtCap(l.kind, address.source_key))
+      ReleaseClosedHandoffs();
+    const auto verdict = admission.TryAdmit(l.kind, address.source_key, now);
     if (verdict != Verdict::kAdmit) {
       tally.Count(l.kind, VerdictName(verdict));
       ++refused;
@@ -673,6 +746,7 @@ void ConnectionFront::Impl::OnAccepted(Listener& l, tcp::socket socket) {
 
 void ConnectionFront::Impl::Tick() {
   const auto now = std::chrono::steady_clock::now();
+  if (now - last_handoff_check >= kHandoffCheckPeriod) ReleaseClosedHandoffs();
   if (auto summary = tally.TakeSummary(now)) {
     nlohmann::json fields = {{"counts", *summary}, {"active", active.load()},
                              {"period_seconds", std::chrono::seconds(kLogPeriod).count()}};
@@ -708,7 +782,6 @@ ConnectionFront::~ConnectionFront() { Stop(); }
 Result<ListenEndpoint> ConnectionFront::AddListener(ListenerKind kind, const std::string& public_address,
                                                     uint16_t internal_port, const std::optional<TlsTermination>& tls,
                                                     const std::optional<WebTermination>& web) {
-  EDGE_ASSIGN_OR_RETURN(auto wanted, ParseListenAddress(public_address));
   if (tls && web) return Fail(ErrorCode::kInternal, "a listener cannot both terminate gRPC's TLS and serve the web");
   auto l = std::make_unique<Impl::Listener>(impl_->io, kind);
   if (tls) {
@@ -722,8 +795,21 @@ Result<ListenEndpoint> ConnectionFront::AddListener(ListenerKind kind, const std
     EDGE_TRY(l->web_tls->Load());
     l->web = *web;
   }
-  const tcp::endpoint endpoint(asio::ip::make_address(wanted.address), wanted.port);
   l->upstream = tcp::endpoint(asio::ip::address_v4::loopback(), internal_port);
+  return impl_->Bind(std::move(l), public_address);
+}
+
+Result<ListenEndpoint> ConnectionFront::AddHandoffListener(ListenerKind kind, const std::string& public_address,
+                                                           Handoff handoff) {
+  if (!handoff) return Fail(ErrorCode::kInternal, "a handoff listener needs a handoff");
+  auto l = std::make_unique<Impl::Listener>(impl_->io, kind);
+  l->handoff = std::move(handoff);
+  return impl_->Bind(std::move(l), public_address);
+}
+
+Result<ListenEndpoint> ConnectionFront::Impl::Bind(std::unique_ptr<Listener> l, const std::string& public_address) {
+  EDGE_ASSIGN_OR_RETURN(auto wanted, ParseListenAddress(public_address));
+  const tcp::endpoint endpoint(asio::ip::make_address(wanted.address), wanted.port);
   error_code ec;
   auto fail = [&](const char* step) {
     return Fail(ErrorCode::kUnavailable, "cannot listen on " + public_address + " (" + step + ": " + ec.message() +
@@ -748,7 +834,7 @@ Result<ListenEndpoint> ConnectionFront::AddListener(ListenerKind kind, const std
   if (ec) return fail("listen");
   const auto bound = l->acceptor.local_endpoint(ec);
   if (ec) return fail("getsockname");
-  impl_->listeners.push_back(std::move(l));
+  listeners.push_back(std::move(l));
   ListenEndpoint out{bound.address().to_string(), bound.port()};
   if (bound.address().is_unspecified())
     out.address = bound.address().is_v6() ? "::1" : "127.0.0.1";
@@ -762,6 +848,10 @@ void ConnectionFront::Start() {
 }
 
 void ConnectionFront::StopAccepting() {
+  {
+    std::lock_guard lock(impl_->handoff_mu);
+    impl_->handoff_open = false;
+  }
   asio::post(impl_->io, [impl = impl_.get()] {
     for (auto& l : impl->listeners) {
       error_code ec;
@@ -787,7 +877,7 @@ const PeerDirectory& ConnectionFront::peers() const { return impl_->peers; }
 FrontStats ConnectionFront::stats() const {
   return FrontStats{impl_->active.load(),        impl_->accepted.load(),      impl_->refused.load(),
                     impl_->timed_out.load(),     impl_->accept_errors.load(), impl_->upstream_failures.load(),
-                    impl_->guard_closed.load()};
+                    impl_->guard_closed.load(),  impl_->handed_off_now.load()};
 }
 
 void ConnectionFront::ExpectProbe(const ListenEndpoint& from) {

@@ -1,17 +1,26 @@
 // The connection front: the controller's public ports are accepted here, on an I/O thread of
-// its own, and spliced byte for byte to the gRPC server, which listens only on 127.0.0.1.
-// Where gRPC needs the client certificate (agent, operator listeners) TLS is end to end and
-// the front never decrypts; on a listener added with TlsTermination (enrollment) the front
-// terminates TLS and guards HTTP/2 (H2Guard). What it adds is what gRPC 1.51 lacks: caps on
-// connections, a per-source accept rate, a deadline for a new connection's first bytes, an
-// idle limit, a bounded buffer per connection, an accept loop that survives EMFILE/ENFILE
-// (gRPC's stops for good on them), and a bound on rapid reset.
+// its own. What it adds is what gRPC 1.51 lacks: caps on connections, a per-source accept
+// rate, a deadline for a new connection's first bytes, an accept loop that survives
+// EMFILE/ENFILE (gRPC's stops for good on them), and, on the connections it splices, an idle
+// limit, a bounded buffer per connection and a bound on rapid reset.
 //
-// An admitted connection costs one descriptor until its first bytes arrive; only then does
-// the front connect to gRPC (three descriptors). Idle TCP floods never reach gRPC.
+// Once a connection's first bytes arrive the front passes it on, one of two ways:
+// - handed off (AddHandoffListener; the agent listener): the socket itself and the bytes read
+//   so far go to gRPC, which does TLS and HTTP/2 from there (an external connection acceptor).
+//   One descriptor per connection. The front keeps its admission slot until it sees the
+//   socket closed (handed_off.h: a periodic SO_COOKIE check); idle and handshake limits are
+//   gRPC's from then on.
+// - spliced (AddListener): the front connects to the gRPC server's internal port on 127.0.0.1
+//   and copies bytes both ways (three descriptors). TLS stays end to end (the operator
+//   listener: gRPC needs the client certificate), or, with TlsTermination (enrollment), the
+//   front terminates TLS and guards HTTP/2 (H2Guard).
+//
+// An admitted connection costs one descriptor until its first bytes arrive. Idle TCP floods
+// never reach gRPC.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,7 +65,13 @@ struct FrontStats {
   int64_t accept_errors = 0;    // accept() failures (EMFILE, ENFILE, ...), each followed by a pause
   int64_t upstream_failures = 0;
   int64_t guard_closed = 0;     // cut by the HTTP/2 guard (TLS-terminated listeners)
+  int64_t handed_off = 0;       // of `active`: handed to gRPC and not yet seen closed
 };
+
+// Takes over a connection the front accepted: `fd` belongs to the callee from the call on, and
+// `first_bytes` are what the front already read from it. `listener_fd` is the public
+// listener's socket. Runs on the front's thread.
+using Handoff = std::function<void(int listener_fd, int fd, std::string first_bytes)>;
 
 class ConnectionFront {
  public:
@@ -74,8 +89,14 @@ class ConnectionFront {
                                      const std::optional<TlsTermination>& tls = std::nullopt,
                                      const std::optional<WebTermination>& web = std::nullopt);
 
+  // Binds `public_address` and hands each admitted connection, once its first bytes arrived,
+  // to `handoff`. Before Start().
+  Result<ListenEndpoint> AddHandoffListener(ListenerKind kind, const std::string& public_address, Handoff handoff);
+
   void Start();  // starts the I/O thread
-  // Closes the public ports; connections already spliced go on (gRPC drains them).
+  // Closes the public ports; connections already spliced go on (gRPC drains them). Once it
+  // returns nothing more is handed off (a connection still waiting for its first bytes is
+  // closed instead), so the handoff's target may be shut down.
   void StopAccepting();
   // Closes everything and joins the I/O thread. Idempotent.
   void Stop();

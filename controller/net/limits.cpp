@@ -104,41 +104,79 @@ std::vector<std::string> LimitWarnings(const ConnectionLimits& l) {
   return out;
 }
 
-int64_t FdsNeeded(const ConnectionLimits& limits) {
-  return kReservedFds + kFdsPerConnection * limits.max_connections;
+int64_t FdsPerConnection(ListenerKind kind) {
+  return kind == ListenerKind::kAgent ? kFdsPerHandedOffConnection : kFdsPerSplicedConnection;
 }
 
-Result<ConnectionLimits> FitToFdLimit(ConnectionLimits l, int64_t fd_limit) {
-  const int64_t budget = (fd_limit - kReservedFds) / kFdsPerConnection;
-  auto need = [](int64_t connections) { return std::to_string(kReservedFds + kFdsPerConnection * connections); };
-  if (l.max_connections_set) {
-    if (l.max_connections > budget)
-      return Fail(BadConfig("connection_limits.max_connections = " + std::to_string(l.max_connections) + " needs " +
-                            need(l.max_connections) + " file descriptors (" + std::to_string(kFdsPerConnection) +
-                            " per connection + " + std::to_string(kReservedFds) + "), but RLIMIT_NOFILE is " +
-                            std::to_string(fd_limit) + ": lower max_connections or raise LimitNOFILE="));
-  } else if (l.max_connections > budget) {
-    if (budget < 16)
-      return Fail(BadConfig("RLIMIT_NOFILE is " + std::to_string(fd_limit) + ": too low for the controller (needs " +
-                            need(16) + " for 16 connections); raise LimitNOFILE="));
-    l.max_connections = budget;
+int64_t FdsNeeded(const ConnectionLimits& limits) {
+  // The costliest mix the caps allow: the spliced listeners full first, then the agent
+  // listener with what max_connections leaves.
+  const ListenerKind costliest_first[] = {ListenerKind::kEnroll, ListenerKind::kOperator, ListenerKind::kAgent};
+  int64_t left = limits.max_connections;
+  int64_t fds = kReservedFds;
+  for (auto kind : costliest_first) {
+    const int64_t held = std::min(limits.ListenerMax(kind), left);
+    fds += held * FdsPerConnection(kind);
+    left -= held;
   }
+  return fds;
+}
+
+namespace {
+
+// `l` with the caps the config left at their defaults scaled to a controller that may hold
+// `max_connections` connections, in the default proportions (so that a flood of one listener
+// still cannot take the descriptors another needs).
+ConnectionLimits ScaleDefaults(ConnectionLimits l, int64_t max_connections) {
   const ConnectionLimits defaults;
+  if (!l.max_connections_set) l.max_connections = max_connections;
+  for (int i = 0; i < kListenerCount; ++i)
+    if (!l.listener_max_set[i])
+      l.listener_max_connections[i] = std::max<int64_t>(
+          1, defaults.listener_max_connections[i] * max_connections / defaults.max_connections);
+  return l;
+}
+
+std::string DescribeNeed(const ConnectionLimits& l) {
+  return std::to_string(FdsNeeded(l)) + " file descriptors (" + std::to_string(kReservedFds) + " reserved, " +
+         std::to_string(kFdsPerSplicedConnection) + " per enrollment or operator connection, " +
+         std::to_string(kFdsPerHandedOffConnection) + " per agent connection; caps: agent " +
+         std::to_string(l.ListenerMax(ListenerKind::kAgent)) + ", enroll " +
+         std::to_string(l.ListenerMax(ListenerKind::kEnroll)) + ", operator " +
+         std::to_string(l.ListenerMax(ListenerKind::kOperator)) + ")";
+}
+
+}  // namespace
+
+Result<ConnectionLimits> FitToFdLimit(ConnectionLimits l, int64_t fd_limit) {
+  const ConnectionLimits defaults;
+  if (FdsNeeded(l) > fd_limit) {
+    if (l.max_connections_set)
+      return Fail(BadConfig("connection_limits.max_connections = " + std::to_string(l.max_connections) + " needs " +
+                            DescribeNeed(l) + ", but RLIMIT_NOFILE is " + std::to_string(fd_limit) +
+                            ": lower max_connections or the listener caps, or raise LimitNOFILE="));
+    constexpr int64_t kFewest = 16;
+    if (FdsNeeded(ScaleDefaults(l, kFewest)) > fd_limit)
+      return Fail(BadConfig("RLIMIT_NOFILE is " + std::to_string(fd_limit) + ": too low for the controller (" +
+                            std::to_string(kFewest) + " connections need " + DescribeNeed(ScaleDefaults(l, kFewest)) +
+                            "); raise LimitNOFILE="));
+    // The most connections that fit: FdsNeeded grows with max_connections.
+    int64_t fits = kFewest, too_many = defaults.max_connections;
+    while (too_many - fits > 1) {
+      const int64_t mid = fits + (too_many - fits) / 2;
+      (FdsNeeded(ScaleDefaults(l, mid)) <= fd_limit ? fits : too_many) = mid;
+    }
+    l = ScaleDefaults(l, fits);
+  }
   for (int i = 0; i < kListenerCount; ++i) {
     auto& cap = l.listener_max_connections[i];
-    const char* name = ListenerName(static_cast<ListenerKind>(i));
-    if (l.listener_max_set[i]) {
-      if (cap > l.max_connections)
-        return Fail(BadConfig("connection_limits." + std::string(name) + "_max_connections = " + std::to_string(cap) +
-                              " is above max_connections = " + std::to_string(l.max_connections) +
-                              (l.max_connections_set ? std::string()
-                                                     : " (the default, shrunk to fit RLIMIT_NOFILE " +
-                                                           std::to_string(fd_limit) + ")")));
-    } else if (l.max_connections < defaults.max_connections) {
-      // Keep the default proportions, so that a flood of one listener still cannot take the
-      // descriptors another needs.
-      cap = std::max<int64_t>(1, cap * l.max_connections / defaults.max_connections);
-    }
+    if (l.listener_max_set[i] && cap > l.max_connections)
+      return Fail(BadConfig("connection_limits." + std::string(ListenerName(static_cast<ListenerKind>(i))) +
+                            "_max_connections = " + std::to_string(cap) + " is above max_connections = " +
+                            std::to_string(l.max_connections) +
+                            (l.max_connections_set ? std::string()
+                                                   : " (the default, shrunk to fit RLIMIT_NOFILE " +
+                                                         std::to_string(fd_limit) + ")")));
     cap = std::min(cap, l.max_connections);
   }
   return l;

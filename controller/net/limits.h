@@ -17,9 +17,14 @@ enum class ListenerKind { kAgent = 0, kEnroll = 1, kOperator = 2 };
 inline constexpr int kListenerCount = 3;
 const char* ListenerName(ListenerKind kind);
 
-// Each proxied connection holds three descriptors: the client's socket in the front, the
-// front's socket to the internal gRPC port, and gRPC's accepted end of it.
-inline constexpr int64_t kFdsPerConnection = 3;
+// Descriptors one connection holds at most. The agent listener's connections are handed to
+// gRPC once their first bytes arrive: one descriptor, the client's socket, which gRPC then
+// owns. The others are spliced: the client's socket in the front, the front's socket to the
+// internal gRPC port, and gRPC's accepted end of it. (Before its first bytes, any connection
+// holds one.)
+inline constexpr int64_t kFdsPerHandedOffConnection = 1;
+inline constexpr int64_t kFdsPerSplicedConnection = 3;
+int64_t FdsPerConnection(ListenerKind kind);
 // Descriptors kept for everything else: SQLite and its WAL, blob files being served, gRPC's
 // epoll/eventfd/pipes, the listeners, self-check probes, logs.
 inline constexpr int64_t kReservedFds = 256;
@@ -59,12 +64,15 @@ Result<ConnectionLimits> ParseConnectionLimits(const nlohmann::json& object);
 // handshake, one sentence each: main logs them as warnings.
 std::vector<std::string> LimitWarnings(const ConnectionLimits& limits);
 
-// Descriptors the limits need at most: kReservedFds + kFdsPerConnection × max_connections.
+// Descriptors the limits need at most: kReservedFds plus the connections of the costliest mix
+// the caps allow (max_connections filled with spliced connections first, as far as the
+// enrollment and operator caps let it, then agent connections).
 int64_t FdsNeeded(const ConnectionLimits& limits);
 
 // Fits the caps to `fd_limit` (the soft RLIMIT_NOFILE): caps the config left at their defaults
-// are scaled down until FdsNeeded fits; caps it set explicitly are kept, and if they cannot fit
-// the result is a kBadConfig error saying how many descriptors they need.
+// are scaled down together, keeping their proportions, until FdsNeeded fits; caps it set
+// explicitly are kept, and if they cannot fit the result is a kBadConfig error saying how many
+// descriptors they need.
 Result<ConnectionLimits> FitToFdLimit(ConnectionLimits limits, int64_t fd_limit);
 
 }  // namespace edge::controller::net

@@ -4,8 +4,9 @@
 # that stop after the ClientHello, from one source and from many, must not stop any listener.
 # The connection front (controller/net) caps them; the honest agent keeps reporting, edgectl
 # keeps working, gRPC never logs "Too many open files". Last, the self-check backstop: a
-# flood of an internal gRPC port (which the front cannot protect from local users) kills
-# that gRPC listener, and the controller exits non-zero instead of looking healthy.
+# flood of an internal gRPC port (the operator's: the front cannot protect it from local
+# users; the agent listener has none, its connections are handed to gRPC) kills that gRPC
+# listener, and the controller exits non-zero instead of looking healthy.
 source "$(dirname "$0")/lib.sh"
 FLOOD="$LF_BIN/tests/attack/edge-connflood"
 [ -x "$FLOOD" ] || lf_die "$FLOOD is not built"
@@ -17,8 +18,9 @@ json_int() { sed -n "s/.*\"$1\":\(-\{0,1\}[0-9]*\).*/\1/p" <<<"$2"; }
 last_seen() { lf_edgectl describe device gw-1 -o json 2>/dev/null | sed -n 's/.*"last_seen": *"\{0,1\}\([^",]*\).*/\1/p' | head -n 1; }
 reports_after() { [ "$(last_seen)" != "$1" ]; }
 
-# 240 connections × 3 fds + 256 reserved = 976 ≤ 1024. The listener caps add up to the global
-# cap, so a flood of one listener cannot take another's connections.
+# 256 reserved + 90 enroll/operator connections × 3 fds + 150 agent connections × 1 (handed to
+# gRPC) = 676 ≤ 1024. The listener caps add up to the global cap, so a flood of one listener
+# cannot take another's connections.
 export LF_CONTROLLER_EXTRA='"connection_limits": {"max_connections": 240, "agent_max_connections": 150,
     "enroll_max_connections": 50, "operator_max_connections": 40, "max_connections_per_source": 20,
     "accepts_per_second_per_source": 500, "accept_burst_per_source": 500, "first_bytes_timeout_ms": 2000,
@@ -27,7 +29,7 @@ export LF_CONTROLLER_EXTRA='"connection_limits": {"max_connections": 240, "agent
 lf_pki
 step "caps set in the config that cannot fit the fd limit: exit 78"
 LF_CONTROLLER_EXTRA='"connection_limits": {"max_connections": 5000}' lf_controller_config
-expect_fail 78 "needs 15256 file descriptors.*RLIMIT_NOFILE is 1024" \
+expect_fail 78 "needs 8280 file descriptors.*RLIMIT_NOFILE is 1024" \
   bash -c "ulimit -n 1024 && exec '$LF_BIN/controller/edge-controller' --config '$LF_DIR/controller.json'"
 
 step "controller under 'ulimit -n 1024', gRPC logging errors; one agent"
@@ -42,7 +44,7 @@ LF_ENROLL_PORT=$(lf_json_field "$LF_DIR/ports.json" enroll)
 LF_OPERATOR_PORT=$(lf_json_field "$LF_DIR/ports.json" operator)
 export EDGECTL_CONTROLLER="127.0.0.1:$LF_OPERATOR_PORT"
 grep -q '^Max open files *1024 *1024' "/proc/$LF_CONTROLLER_PID/limits" || lf_die "fd limit not in force"
-grep -q '"fds_needed":976' "$LF_DIR/controller.log" || lf_die "the controller did not log its fd budget"
+grep -q '"fds_needed":676' "$LF_DIR/controller.log" || lf_die "the controller did not log its fd budget"
 lf_edgectl create site plant-7 2>/dev/null || lf_die "create site"
 lf_add_agent gw-1 plant-7
 lf_wait_for 30 all_online 1 || lf_die "agent not online"
@@ -120,10 +122,12 @@ grep 'connections refused or cut' "$LF_DIR/controller.log" | head -n 1 | cut -c1
 ok "$lines log lines for thousands of refused connections"
 kill -0 "$LF_CONTROLLER_PID" || lf_die "the controller died"
 
-step "backstop: a local flood of the internal agent port (no front there) kills gRPC's listener; the controller exits 1"
-internal=$(grep '"msg":"listening"' "$LF_DIR/controller.log" | grep '"listener":"agent"' |
+step "backstop: a local flood of the internal operator port (no front there) kills gRPC's listener; the controller exits 1"
+grep '"msg":"listening"' "$LF_DIR/controller.log" | grep '"listener":"agent"' | grep -q '"handoff":true' ||
+  lf_die "the agent listener does not hand its connections to gRPC"
+internal=$(grep '"msg":"listening"' "$LF_DIR/controller.log" | grep '"listener":"operator"' |
   sed -n 's/.*"internal_port":\([0-9]*\).*/\1/p' | head -n 1)
-[ -n "$internal" ] || lf_die "no internal agent port in the log"
+[ -n "$internal" ] || lf_die "no internal operator port in the log"
 flood --mode idle --target "127.0.0.1:$internal" --count 1100 --sources 127.0.0.9 --hold-ms 4000 >"$LF_DIR/f6.json"
 echo "   internal: $(cat "$LF_DIR/f6.json")"
 start=$SECONDS

@@ -41,6 +41,32 @@ TEST_CASE("Admission: per-source cap, then listener cap, then the global cap") {
   CHECK(a.TryAdmit(ListenerKind::kOperator, "10.0.0.8", t0) == Verdict::kAdmit);
 }
 
+TEST_CASE("Admission: AtCap says whether a cap would refuse, without spending a token") {
+  auto limits = Limits();
+  limits.accept_burst_per_source = 5;
+  Admission a(limits);
+  for (int i = 0; i < 4; ++i) {
+    CHECK_FALSE(a.AtCap(ListenerKind::kAgent, "10.0.0.1"));
+    CHECK(a.TryAdmit(ListenerKind::kAgent, "10.0.0.1", t0) == Verdict::kAdmit);
+  }
+  CHECK(a.AtCap(ListenerKind::kAgent, "10.0.0.1"));       // its source cap
+  CHECK_FALSE(a.AtCap(ListenerKind::kAgent, "10.0.0.2"));
+  for (int i = 0; i < 10; ++i) a.AtCap(ListenerKind::kAgent, "10.0.0.1");
+  a.Release(ListenerKind::kAgent, "10.0.0.1", t0);
+  CHECK(a.TryAdmit(ListenerKind::kAgent, "10.0.0.1", t0) == Verdict::kAdmit);  // the 5th token: none spent by AtCap
+  a.Release(ListenerKind::kAgent, "10.0.0.1", t0);
+  CHECK(a.TryAdmit(ListenerKind::kAgent, "10.0.0.1", t0) == Verdict::kOverRate);
+  for (const char* source : {"10.0.0.2", "10.0.0.3", "10.0.0.4"})
+    CHECK(a.TryAdmit(ListenerKind::kAgent, source, t0) == Verdict::kAdmit);
+  CHECK(a.Active(ListenerKind::kAgent) == 6);
+  CHECK(a.AtCap(ListenerKind::kAgent, "10.0.0.5"));  // the listener's cap
+  for (const char* source : {"10.0.0.5", "10.0.0.6", "10.0.0.7"})
+    CHECK(a.TryAdmit(ListenerKind::kEnroll, source, t0) == Verdict::kAdmit);
+  CHECK(a.TryAdmit(ListenerKind::kOperator, "10.0.0.8", t0) == Verdict::kAdmit);
+  CHECK(a.Active() == 10);
+  CHECK(a.AtCap(ListenerKind::kOperator, "10.0.0.9"));  // the global cap
+}
+
 TEST_CASE("Admission: a release of something never admitted does not open the caps") {
   Admission a(Limits());
   a.Release(ListenerKind::kAgent, "10.0.0.1", t0);

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include <arpa/inet.h>
@@ -77,7 +79,8 @@ class EchoServer {
 };
 
 // A blocking client socket from `source` (any 127.x address), with a receive timeout.
-int Connect(uint16_t port, const char* source = "127.0.0.1") {
+// `bound` sees it once it has its local port, before it connects.
+int Connect(uint16_t port, const char* source = "127.0.0.1", const std::function<void(int)>& bound = {}) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   timeval tv{2, 0};
@@ -86,6 +89,7 @@ int Connect(uint16_t port, const char* source = "127.0.0.1") {
   local.sin_family = AF_INET;
   inet_pton(AF_INET, source, &local.sin_addr);
   REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
+  if (bound) bound(fd);
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
@@ -233,6 +237,122 @@ TEST_CASE("Front: the accept loop survives EMFILE and accepts again once descrip
   CHECK(Exchange(client) == "echo");
   CHECK(front.stats().accepted == 1);
   close(client);
+}
+
+namespace {
+
+// Stands in for gRPC's external connection acceptor: keeps what the front hands over.
+class HandoffSink {
+ public:
+  Handoff handoff() {
+    return [this](int listener_fd, int fd, std::string first_bytes) {
+      std::lock_guard lock(mu_);
+      taken_.push_back({listener_fd, fd, std::move(first_bytes)});
+    };
+  }
+  struct Taken {
+    int listener_fd;
+    int fd;
+    std::string first_bytes;
+  };
+  std::vector<Taken> taken() {
+    std::lock_guard lock(mu_);
+    return taken_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Taken> taken_;
+};
+
+// A started front with one handoff listener (agent) in front of a sink.
+struct HandoffFront {
+  HandoffFront() {
+    auto bound = front.AddHandoffListener(ListenerKind::kAgent, "127.0.0.1:0", sink.handoff());
+    REQUIRE(bound);
+    port = bound->port;
+    front.Start();
+  }
+  HandoffSink sink;
+  ConnectionFront front{TestLimits()};  // 2 per source
+  uint16_t port = 0;
+};
+
+}  // namespace
+
+TEST_CASE("Front: hands a connection over with its first bytes and frees its slot once the socket is closed") {
+  HandoffFront f;
+  auto& sink = f.sink;
+  auto& front = f.front;
+  const uint16_t port = f.port;
+  const int a = Connect(port, "127.0.0.2");
+  const int b = Connect(port, "127.0.0.2");
+  REQUIRE(send(a, "hello", 5, MSG_NOSIGNAL) == 5);
+  REQUIRE(send(b, "there", 5, MSG_NOSIGNAL) == 5);
+  REQUIRE(WaitUntil([&] { return sink.taken().size() == 2; }));
+  auto taken = sink.taken();
+  for (const auto& t : taken) {
+    CHECK(t.listener_fd >= 0);
+    CHECK((t.first_bytes == "hello" || t.first_bytes == "there"));
+  }
+  // The descriptor is the client's connection itself: what is written on it reaches the client.
+  const int a_fd = taken[0].first_bytes == "hello" ? taken[0].fd : taken[1].fd;
+  const int b_fd = a_fd == taken[0].fd ? taken[1].fd : taken[0].fd;
+  REQUIRE(send(a_fd, "welcome", 7, MSG_NOSIGNAL) == 7);
+  char got[7];
+  REQUIRE(recv(a, got, sizeof got, MSG_WAITALL) == 7);
+  CHECK(std::string(got, 7) == "welcome");
+  CHECK(front.stats().active == 2);
+  CHECK(front.stats().handed_off == 2);
+  // The source's two slots are held: a third connection is refused.
+  const int c = Connect(port, "127.0.0.2");
+  CHECK(ClosedByPeer(c));
+  CHECK(front.stats().refused == 1);
+  // What gRPC does when it is done with a connection: close the descriptor. A new connection
+  // that finds the cap full makes the front check at once (at most once a second), and frees
+  // the slot.
+  close(a_fd);
+  std::this_thread::sleep_for(1100ms);
+  const int d = Connect(port, "127.0.0.2");
+  REQUIRE(send(d, "again", 5, MSG_NOSIGNAL) == 5);
+  CHECK(WaitUntil([&] { return sink.taken().size() == 3; }));
+  CHECK(sink.taken()[2].first_bytes == "again");
+  CHECK(front.stats().handed_off == 2);
+  CHECK(front.stats().refused == 1);
+  // Without new connections, the periodic check (every 5 s) frees the slots too.
+  for (int fd : {a, b, c, d, b_fd, sink.taken()[2].fd}) close(fd);
+  CHECK(WaitUntil([&] { return front.stats().active == 0; }, 7000ms));
+  CHECK(front.stats().handed_off == 0);
+}
+
+TEST_CASE("Front: the self-check's probe is handed over without holding a slot") {
+  HandoffFront f;
+  auto& sink = f.sink;
+  auto& front = f.front;
+  const uint16_t port = f.port;
+  const int fd = Connect(port, "127.0.0.1", [&](int bound) { front.ExpectProbe({"127.0.0.1", LocalPort(bound)}); });
+  REQUIRE(send(fd, "probe", 5, MSG_NOSIGNAL) == 5);
+  REQUIRE(WaitUntil([&] { return sink.taken().size() == 1; }));
+  CHECK(front.stats().active == 0);
+  CHECK(front.stats().handed_off == 0);
+  CHECK(front.stats().accepted == 0);
+  close(sink.taken()[0].fd);
+  close(fd);
+}
+
+TEST_CASE("Front: once StopAccepting has returned nothing is handed over") {
+  HandoffFront f;
+  auto& sink = f.sink;
+  auto& front = f.front;
+  const uint16_t port = f.port;
+  const int fd = Connect(port);
+  CHECK(WaitUntil([&] { return front.stats().accepted == 1; }));
+  front.StopAccepting();
+  REQUIRE(send(fd, "late", 4, MSG_NOSIGNAL) == 4);
+  CHECK(ClosedByPeer(fd));
+  CHECK(sink.taken().empty());
+  CHECK(WaitUntil([&] { return front.stats().active == 0; }));
+  close(fd);
 }
 
 TEST_CASE("Front: listen addresses are checked") {

@@ -63,7 +63,8 @@ TEST_CASE("Connection limits: default caps shrink to the descriptor limit, keepi
   const auto fitted = FitToFdLimit(Parse("{}"), 1024);
   REQUIRE(fitted);
   CHECK(FdsNeeded(*fitted) <= 1024);
-  CHECK(fitted->max_connections == (1024 - kReservedFds) / kFdsPerConnection);
+  CHECK(FdsNeeded(*fitted) > 1024 - 8);  // as many as fit: one more would not
+  CHECK(fitted->max_connections < ConnectionLimits{}.max_connections);
   CHECK(fitted->ListenerMax(ListenerKind::kAgent) > fitted->ListenerMax(ListenerKind::kEnroll));
   CHECK(fitted->ListenerMax(ListenerKind::kOperator) >= 1);
   CHECK(fitted->ListenerMax(ListenerKind::kAgent) + fitted->ListenerMax(ListenerKind::kEnroll) +
@@ -74,11 +75,36 @@ TEST_CASE("Connection limits: default caps shrink to the descriptor limit, keepi
   CHECK(roomy->max_connections == ConnectionLimits{}.max_connections);
 }
 
+TEST_CASE("Connection limits: an agent connection costs one descriptor, the others three, the costliest mix counts") {
+  CHECK(FdsPerConnection(ListenerKind::kAgent) == 1);
+  CHECK(FdsPerConnection(ListenerKind::kEnroll) == 3);
+  CHECK(FdsPerConnection(ListenerKind::kOperator) == 3);
+  // 100 connections, at most 50 of them spliced: 50 × 3 + 50 × 1.
+  CHECK(FdsNeeded(Parse(R"({"max_connections": 100, "agent_max_connections": 100, "enroll_max_connections": 30,
+                           "operator_max_connections": 20})")) == kReservedFds + 200);
+  // Spliced caps that can fill max_connections alone: all of it at 3.
+  CHECK(FdsNeeded(Parse(R"({"max_connections": 100, "agent_max_connections": 100, "enroll_max_connections": 100,
+                           "operator_max_connections": 100})")) == kReservedFds + 300);
+  // Listener caps below max_connections bound the mix too.
+  CHECK(FdsNeeded(Parse(R"({"max_connections": 100, "agent_max_connections": 10, "enroll_max_connections": 10,
+                           "operator_max_connections": 10})")) == kReservedFds + 70);
+}
+
+TEST_CASE("Connection limits: the defaults hold 10000 agents within 20000 descriptors") {
+  const auto fitted = FitToFdLimit(Parse("{}"), 20000);
+  REQUIRE(fitted);
+  CHECK(fitted->ListenerMax(ListenerKind::kAgent) == 10000);
+  CHECK(fitted->ListenerMax(ListenerKind::kEnroll) == 1000);
+  CHECK(fitted->ListenerMax(ListenerKind::kOperator) == 512);
+  CHECK(FdsNeeded(*fitted) == kReservedFds + 3 * (1000 + 512) + 10000);
+  CHECK(FdsNeeded(*fitted) <= 20000);
+}
+
 TEST_CASE("Connection limits: explicit caps that cannot fit are a configuration error") {
   auto fitted = FitToFdLimit(Parse(R"({"max_connections": 5000})"), 1024);
   REQUIRE_FALSE(fitted);
   CHECK(fitted.error().code == ErrorCode::kBadConfig);
-  CHECK(fitted.error().message.find("15256") != std::string::npos);  // 3 × 5000 + 256
+  CHECK(fitted.error().message.find("needs 8280 file descriptors") != std::string::npos);  // 256 + 3 × 1512 + 3488
   CHECK(fitted.error().message.find("LimitNOFILE") != std::string::npos);
   // An explicit listener cap above the shrunk default overall cap is named too.
   auto listener = FitToFdLimit(Parse(R"({"agent_max_connections": 2000})"), 1024);
