@@ -408,7 +408,10 @@ bool PostgresAvailable() { return true; }
 
 Result<std::string> DescribePostgresUrl(std::string_view url) { return Describe(std::string(url)); }
 
-Result<std::unique_ptr<Connection>> OpenPostgres(const std::string& url) {
+namespace {
+
+// A libpq connection to `url` with the adapter's defaults, and what it names (no password).
+Result<std::pair<PGconn*, std::string>> Connect(const std::string& url) {
   EDGE_ASSIGN_OR_RETURN(auto description, Describe(url));
   // Before dbname: defaults the URL may override. After it: what the adapter relies on.
   const char* keywords[] = {"connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
@@ -426,7 +429,48 @@ Result<std::unique_ptr<Connection>> OpenPostgres(const std::string& url) {
     return Fail(ErrorCode::kFailedPrecondition, description + " runs PostgreSQL " + std::to_string(version / 10000) +
                                                     "; the store needs 10 or newer (it is tested with 15)");
   }
-  return std::unique_ptr<Connection>(new PostgresConnection(conn, std::move(description)));
+  return std::make_pair(conn, std::move(description));
+}
+
+class Listener final : public PostgresListener {
+ public:
+  Listener(PGconn* conn, std::string description) : conn_(conn), description_(std::move(description)) {}
+  ~Listener() override { PQfinish(conn_); }
+  int fd() const override { return PQsocket(conn_); }
+  Result<bool> Drain() override {
+    if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK)
+      return Fail(ErrorCode::kUnavailable, "lost the notification connection to " + description_ + ": " +
+                                               TrimEnd(PQerrorMessage(conn_)));
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  }
+
+ private:
+  PGconn* conn_;
+  std::string description_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Connection>> OpenPostgres(const std::string& url) {
+  EDGE_ASSIGN_OR_RETURN(auto connected, Connect(url));
+  return std::unique_ptr<Connection>(new PostgresConnection(connected.first, std::move(connected.second)));
+}
+
+Result<std::unique_ptr<PostgresListener>> ListenPostgres(const std::string& url, const std::string& channel) {
+  if (channel.empty() || channel.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+    return Fail(ErrorCode::kInvalidArgument, "'" + channel + "' is not a channel name (lower-case letters, digits, _)");
+  EDGE_ASSIGN_OR_RETURN(auto connected, Connect(url));
+  auto listener = std::make_unique<Listener>(connected.first, connected.second);
+  PgResult r(PQexec(connected.first, ("LISTEN " + channel).c_str()));
+  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+    return Fail(ErrorCode::kUnavailable, "LISTEN " + channel + " on " + connected.second + ": " +
+                                             TrimEnd(PQerrorMessage(connected.first)));
+  return std::unique_ptr<PostgresListener>(std::move(listener));
 }
 
 }  // namespace edge::sql

@@ -43,4 +43,18 @@ Result<std::string> DescribePostgresUrl(std::string_view url);
 // or a build without PostgreSQL.
 Result<std::unique_ptr<Connection>> OpenPostgres(const std::string& url);
 
+// A connection of its own that only waits for notifications on one channel (LISTEN), for an
+// event loop to watch: its descriptor turns readable when something arrived, and Drain reads it.
+class PostgresListener {
+ public:
+  virtual ~PostgresListener() = default;
+  virtual int fd() const = 0;
+  // Consumes what arrived: true when at least one notification came. kUnavailable once the
+  // connection is lost (open a new listener; notifications sent meanwhile are lost).
+  virtual Result<bool> Drain() = 0;
+};
+// Connects as OpenPostgres does and runs LISTEN `channel` (an SQL identifier of letters, digits
+// and _; kInvalidArgument otherwise).
+Result<std::unique_ptr<PostgresListener>> ListenPostgres(const std::string& url, const std::string& channel);
+
 }  // namespace edge::sql

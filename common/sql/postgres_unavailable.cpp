@@ -19,4 +19,8 @@ Result<std::unique_ptr<Connection>> OpenPostgres(const std::string&) {
   return Fail(ErrorCode::kFailedPrecondition, kMissing);
 }
 
+Result<std::unique_ptr<PostgresListener>> ListenPostgres(const std::string&, const std::string&) {
+  return Fail(ErrorCode::kFailedPrecondition, kMissing);
+}
+
 }  // namespace edge::sql

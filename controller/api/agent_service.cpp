@@ -109,6 +109,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
   struct Handle final : AgentStreamHandle {
     std::mutex mu;
     ConnectReactor* reactor = nullptr;
+    uint64_t stream = 0;  // this controller's number for the stream
     // The stream's deadline and throttle timers, cancelled when it ends (strand only).
     std::vector<std::shared_ptr<boost::asio::steady_timer>> timers;
     void Send(const ControllerMessage& m) override {
@@ -125,6 +126,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       : ctx_(ctx), peer_(std::move(peer)), handle_(std::make_shared<Handle>()),
         rate_(kMessagesPerSecond, kMessageBurst) {
     handle_->reactor = this;
+    handle_->stream = ctx_.next_stream.fetch_add(1);
     StartRead(&in_);
     After(kHelloDeadline, [this] {
       if (!hello_seen_) FinishOnce(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no hello within 30 s"));
@@ -194,11 +196,14 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
   }
 
   void OnDone() override {
+    bool had_hello = false;
     {
       std::lock_guard lock(handle_->mu);
       handle_->reactor = nullptr;
+      had_hello = hello_seen_;
     }
-    boost::asio::post(ctx_.strand, [&ctx = ctx_, id = peer_.id.name, handle = handle_] {
+    boost::asio::post(ctx_.strand, [&ctx = ctx_, id = peer_.id.name, handle = handle_, had_hello] {
+      if (had_hello) ctx.SessionEnded(id, handle->stream);
       for (auto& timer : handle->timers) timer->cancel();
       handle->timers.clear();
       auto it = ctx.sessions.find(id);
@@ -237,6 +242,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       if (!models) return Refuse(models.error().Wrap("hello"));
       hello_seen_ = true;
       report.agent_version = agent_version;
+      report.stream = handle_->stream;
       report.models = std::move(*models);
       return Persist(std::move(report), [this](const AgentReportOutcome& outcome) {
         if (!outcome.status) return Refuse(outcome.status.error().Wrap("hello"));

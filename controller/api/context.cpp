@@ -1,6 +1,7 @@
 #include "controller/api/context.h"
 
 #include "common/core/log.h"
+#include "controller/api/cluster.h"
 
 namespace edge::controller {
 
@@ -63,6 +64,37 @@ void ControllerContext::DisconnectDevice(const std::string& device_id, const std
   for (auto it = first; it != last; ++it)
     if (auto flag = it->second.lock()) flag->store(true);
   transfers.erase(first, last);
+}
+
+void ControllerContext::SessionEnded(const std::string& device_id, uint64_t stream) {
+  if (!cluster) return;
+  AgentReport report;
+  report.device_id = device_id;
+  report.now = clock.NowUnix();
+  report.stream = stream;
+  report.disconnected = true;
+  ingest.Add(std::move(report), [device_id](const AgentReportOutcome& outcome) {
+    // Left behind, the row says "online" until this controller stops heartbeating.
+    if (!outcome.status)
+      log::Warn("cannot remove an ended session", {{"device", device_id}, {"error", outcome.status.error().message}});
+  });
+}
+
+bool ControllerContext::Online(const std::string& device_id) {
+  return sessions.count(device_id) > 0 || (cluster && cluster->ConnectedElsewhere(device_id));
+}
+
+Status ControllerContext::AdoptStoredTrust() {
+  EDGE_ASSIGN_OR_RETURN(auto stored, store->LatestTrustPolicy());
+  if (!stored || stored->version <= Trust()->policy.version) return Ok();
+  EDGE_ASSIGN_OR_RETURN(auto trust, VerifyServedPolicy(*this, stored->envelope, clock.NowUnix(), /*allow_expired=*/true));
+  SetTrust(trust);
+  std::vector<std::string> connected;
+  for (const auto& [id, session] : sessions) connected.push_back(id);
+  NotifyDevices(connected);
+  log::Info("trust policy adopted from the store", {{"version", trust->policy.version}, {"pushed_by", stored->pushed_by},
+                                                    {"devices_notified", connected.size()}});
+  return Ok();
 }
 
 void ControllerContext::RefreshStateGauges() {

@@ -47,6 +47,7 @@ struct TrustState {
 };
 
 struct ControllerContext;
+class Cluster;
 class RolloutDriver;
 
 // Verifies a trust policy envelope the controller is to serve: signed by the release root,
@@ -94,7 +95,10 @@ struct ControllerContext {
   std::filesystem::path blob_dir;  // <data_dir>/blobs/sha256
 
   RolloutDriver* rollouts = nullptr;  // strand only; set by the daemon
+  Cluster* cluster = nullptr;         // strand only; set by the daemon with several controllers
   std::map<std::string, std::shared_ptr<AgentStreamHandle>> sessions;  // strand only
+  // Numbers this controller's agent streams (any thread): a session row names its stream.
+  std::atomic<uint64_t> next_stream{1};
   // Flags of a device's blob transfers in flight, set when it is revoked (strand only).
   std::multimap<std::string, std::weak_ptr<std::atomic<bool>>> transfers;
 
@@ -115,6 +119,15 @@ struct ControllerContext {
   void NotifyDevices(const std::vector<std::string>& device_ids);
   // Ends the device's stream and blob transfers at once (strand only): it was revoked.
   void DisconnectDevice(const std::string& device_id, const std::string& why);
+  // The device's stream `stream` ended (strand only): with several controllers, its session row
+  // goes (in the report batch, after the stream's hello).
+  void SessionEnded(const std::string& device_id, uint64_t stream);
+  // Whether the device is connected to this controller or, with several, to any live one
+  // (strand only; what other controllers hold is at most a second old).
+  bool Online(const std::string& device_id);
+  // Serves the newest trust policy in the store if it is newer than the served one, and sends
+  // it to every connected agent (strand only): another controller took it from an admin.
+  Status AdoptStoredTrust();
   // After `sessions` changed (strand only): the connected-agents gauge follows.
   void SessionsChanged() { metrics.connected_agents.Set(static_cast<double>(sessions.size())); }
   // Sets the rollout and device-state gauges from the store (strand only).

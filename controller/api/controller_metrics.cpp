@@ -29,6 +29,10 @@ ControllerMetrics::ControllerMetrics(metrics::Registry& registry)
                            .Gauges("edgefleet_controller_connected_agents",
                                    "Agents with an open stream to this controller.")
                            .With({})),
+      planner(registry
+                  .Gauges("edgefleet_controller_planner",
+                          "1 while this controller runs the rollout planner (the only controller always does).")
+                  .With({})),
       rpcs(registry.Counters("edgefleet_controller_rpcs_total",
                              "Finished gRPC calls, by method and status code.")),
       rpc_duration(registry.Histograms("edgefleet_controller_rpc_duration_seconds",

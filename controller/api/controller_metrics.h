@@ -16,6 +16,7 @@ struct ControllerMetrics {
   explicit ControllerMetrics(metrics::Registry& registry);
 
   metrics::Gauge& connected_agents;
+  metrics::Gauge& planner;  // 1 while this controller runs the rollout planner
   metrics::Family<metrics::Counter>& rpcs;            // {method, code}
   metrics::Family<metrics::Histogram>& rpc_duration;  // {method}, unary calls
   metrics::Family<metrics::Gauge>& rollouts;          // {state}

@@ -329,7 +329,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   Status FillDevice(const DeviceRecord& d, pb::Device* o) {
     o->set_id(d.id);
     o->set_site(d.site);
-    o->set_online(ctx_.sessions.count(d.id) > 0);
+    o->set_online(ctx_.Online(d.id));
     o->set_last_seen(d.last_seen);
     o->set_enrolled_at(d.enrolled_at);
     o->set_agent_version(d.agent_version);

@@ -8,6 +8,7 @@
 
 #include "common/bundle/bundle.h"
 #include "common/core/log.h"
+#include "controller/api/cluster.h"
 #include "controller/api/context.h"
 
 namespace edge::controller {
@@ -83,6 +84,8 @@ std::chrono::steady_clock::duration SoonTickDelay(std::chrono::steady_clock::dur
 
 RolloutDriver::RolloutDriver(ControllerContext& ctx) : ctx_(ctx) {}
 
+bool RolloutDriver::Planning() const { return !ctx_.cluster || ctx_.cluster->planner(); }
+
 Status RolloutDriver::TimedTick() {
   const auto start = std::chrono::steady_clock::now();
   auto s = Tick();
@@ -108,19 +111,19 @@ void RolloutDriver::Schedule(std::chrono::milliseconds delay) {
   periodic_->expires_after(delay);
   periodic_->async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
-    (void)TimedTick();  // a failing model is logged by Tick
+    if (Planning()) (void)TimedTick();  // a failing model is logged by Tick
     Schedule(std::chrono::duration_cast<std::chrono::milliseconds>(kTickEvery));
   });
 }
 
 void RolloutDriver::Poke(const std::string& device_id, bool membership) {
-  if (stopped_ || !soon_ || soon_pending_) return;
+  if (stopped_ || !soon_ || soon_pending_ || !Planning()) return;
   if (!membership && !watched_.count(device_id)) return;
   soon_pending_ = true;
   soon_->expires_after(SoonTickDelay(std::chrono::steady_clock::now() - last_tick_end_, last_tick_cost_, kSoon));
   soon_->async_wait([this](const boost::system::error_code& ec) {
     soon_pending_ = false;
-    if (ec || stopped_) return;
+    if (ec || stopped_ || !Planning()) return;
     (void)TimedTick();  // a failing model is logged by Tick
   });
 }
@@ -189,7 +192,7 @@ Status RolloutDriver::PlanModel(const std::string& model, std::vector<Rollout>& 
       Observed o;
       o.id = d->id;
       o.site = d->site;
-      o.online = ctx_.sessions.count(d->id) > 0;
+      o.online = ctx_.Online(d->id);
       if (d->reported) {
         o.active_version = d->reported->version;
         o.state = d->reported->state;
@@ -232,17 +235,28 @@ Result<Rollout> RolloutDriver::Create(Rollout r, bool allow_empty) {
     return Fail(ErrorCode::kFailedPrecondition,
                 "0 devices match the target: nothing deployed (allow an empty, standing target with --allow-empty)");
   EDGE_ASSIGN_OR_RETURN(auto created, ctx_.store->CreateRollout(std::move(r), ctx_.clock.NowUnix()));
-  EDGE_TRY(TimedTick());
+  // Elsewhere the planner hears of it through the change feed and takes its first step.
+  if (Planning()) EDGE_TRY(TimedTick());
   return ctx_.store->GetRollout(created.id);
 }
 
 Result<Rollout> RolloutDriver::Control(int64_t id, rollout::Control control, const std::string& reason,
                                        const std::string& actor) {
-  EDGE_ASSIGN_OR_RETURN(auto current, ctx_.store->GetRollout(id));
-  EDGE_ASSIGN_OR_RETURN(auto step, ApplyControl(current, control, reason, ctx_.clock.NowUnix()));
   static constexpr const char* kActions[] = {"rollout.pause", "rollout.resume", "rollout.abort", "rollout.revert"};
-  EDGE_TRY(ctx_.store->SaveRolloutStep(step, actor, kActions[static_cast<int>(control)], ctx_.clock.NowUnix()));
-  EDGE_TRY(TimedTick());
+  // Another controller's planner may save a step between the read and the write (the save is
+  // refused then): applied again to what it wrote, a few times.
+  for (int attempt = 1;; ++attempt) {
+    EDGE_ASSIGN_OR_RETURN(auto current, ctx_.store->GetRollout(id));
+    EDGE_ASSIGN_OR_RETURN(auto step, ApplyControl(current, control, reason, ctx_.clock.NowUnix()));
+    auto saved = ctx_.store->SaveRolloutStep(step, actor, kActions[static_cast<int>(control)], ctx_.clock.NowUnix());
+    if (!saved && attempt < 5) {
+      auto now = ctx_.store->GetRollout(id);
+      if (now && now->revision != current.revision) continue;
+    }
+    if (!saved) return Fail(saved.error());
+    break;
+  }
+  if (Planning()) EDGE_TRY(TimedTick());
   return ctx_.store->GetRollout(id);
 }
 

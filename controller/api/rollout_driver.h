@@ -4,6 +4,9 @@
 // step in one transaction (state and dispatches together: a controller killed at any point
 // neither loses a wave nor dispatches twice) and sends the devices their new desired state.
 //
+// With several controllers only the planner-lease holder ticks (Planning()); a rollout another
+// controller created or controlled reaches it through the change feed.
+//
 // Ticks: once a second (timeouts, soak ends), soon after a report from a device a rollout is
 // waiting on, and at once after a rollout is created or controlled. A tick reads the whole fleet
 // (50-140 ms at 10,000 devices): the "soon" ticks that reports cause are spaced so that they
@@ -63,6 +66,9 @@ class RolloutDriver {
 
   // Plans every live rollout once (strand). Public for tests and the benchmark.
   Status Tick();
+  // Whether this controller plans: always alone; with several, while it holds the planner
+  // lease (controller/api/cluster.h). The others only store what operators ask.
+  bool Planning() const;
 
  private:
   Status PlanModel(const std::string& model, std::vector<rollout::Rollout>& rollouts);

@@ -68,12 +68,19 @@ int NewestSchema() { return sql::NewestSchema(Migrations()); }
 // Backup and restore copy the SQLite database file; a PostgreSQL store is backed up by
 // PostgreSQL's own tools, which know its consistency and its users.
 Status SqliteStoreOnly(const ControllerConfig& config) {
-  if (config.store.backend == "sqlite") return Ok();
-  return Fail(ErrorCode::kFailedPrecondition,
-              "the store is on PostgreSQL (store.backend in the config), and backup and restore handle only the SQLite "
-              "store: back the database up with PostgreSQL's tools (pg_dump, or continuous archiving for point-in-time "
-              "recovery) and copy the blobs in " + (config.data_dir / "blobs").string() +
-                  " with file tools (docs/operations.md#postgresql-store)");
+  if (config.store.backend != "sqlite")
+    return Fail(ErrorCode::kFailedPrecondition,
+                "the store is on PostgreSQL (store.backend in the config), and backup and restore handle only the SQLite "
+                "store: back the database up with PostgreSQL's tools (pg_dump, or continuous archiving for point-in-time "
+                "recovery) and copy the blobs in " + config.blob_dir.string() +
+                    " with file tools (docs/operations.md#postgresql-store)");
+  // A backup holds the data dir's blobs: blobs kept elsewhere would be missing from it.
+  if (config.blob_dir.lexically_normal() != (config.data_dir / "blobs" / "sha256").lexically_normal())
+    return Fail(ErrorCode::kFailedPrecondition,
+                "blob_dir (" + config.blob_dir.string() + ") is outside the data dir, and backup and restore copy only "
+                "the data dir's blobs: remove blob_dir from the config (the default is <data_dir>/blobs/sha256) or back "
+                "the database and blob_dir up separately");
+  return Ok();
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
                                         "fleet_ca_cert", "fleet_ca_key", "server_cert", "server_key",
                                         "operator_ca_cert", "trust_policy", "release_root_public_key",
                                         "device_cert_ttl_seconds", "log_level", "ports_file", "health_history_samples",
-                                        "initial_admin", "connection_limits", "metrics_listen", "dashboard", "store"},
+                                        "initial_admin", "connection_limits", "metrics_listen", "dashboard", "store",
+                                        "blob_dir"},
                                  "controller config " + path.string());
       !s)
     return Fail(s.error());
@@ -60,7 +61,7 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
     out = *v;
     return Ok();
   };
-  std::string data_dir;
+  std::string data_dir, blob_dir;
   for (auto [key, out, required] : {std::tuple{"fleet", &c.fleet, true}, {"data_dir", &data_dir, true},
                                     {"agent_listen", &c.agent_listen, false}, {"enroll_listen", &c.enroll_listen, false},
                                     {"operator_listen", &c.operator_listen, false}, {"fleet_ca_cert", &c.fleet_ca_cert, true},
@@ -70,10 +71,13 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
                                     {"release_root_public_key", &c.release_root_public_key, true},
                                     {"log_level", &c.log_level, false}, {"ports_file", &c.ports_file, false},
                                     {"initial_admin", &c.initial_admin, false},
-                                    {"metrics_listen", &c.metrics_listen, false}}) {
+                                    {"metrics_listen", &c.metrics_listen, false}, {"blob_dir", &blob_dir, false}}) {
     if (auto s = str(key, *out, required); !s) return wrap(s.error());
   }
   c.data_dir = data_dir;
+  if (!blob_dir.empty() && std::filesystem::path(blob_dir).is_relative())
+    return wrap(Error{ErrorCode::kBadConfig, "key 'blob_dir' must be an absolute path, not '" + blob_dir + "'"});
+  c.blob_dir = blob_dir.empty() ? c.data_dir / "blobs" / "sha256" : std::filesystem::path(blob_dir);
   auto ttl = GetInt(*obj, "device_cert_ttl_seconds", c.device_cert_ttl_seconds, 30, 365LL * 24 * 3600);
   if (!ttl) return wrap(ttl.error());
   c.device_cert_ttl_seconds = *ttl;

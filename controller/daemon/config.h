@@ -19,6 +19,10 @@ struct StoreConfig {
 struct ControllerConfig {
   std::string fleet;
   std::filesystem::path data_dir;
+  // Bundle blobs, named by their digest: <data_dir>/blobs/sha256 unless set. Several
+  // controllers on one PostgreSQL share one (docs/operations.md#several-controllers); uploads
+  // are written beside it (its parent directory) and renamed in.
+  std::filesystem::path blob_dir;
   std::string agent_listen = "0.0.0.0:7443";
   std::string enroll_listen = "0.0.0.0:7444";
   std::string operator_listen = "127.0.0.1:7445";

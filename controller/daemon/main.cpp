@@ -7,7 +7,10 @@
 // configuration (also: connection caps that do not fit RLIMIT_NOFILE).
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <thread>
+
+#include <unistd.h>
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -25,6 +28,7 @@
 #include "common/tls/grpc_log.h"
 #include "common/tls/grpc_tls.h"
 #include "common/sql/postgres_connection.h"
+#include "controller/api/cluster.h"
 #include "controller/api/rollout_driver.h"
 #include "controller/api/rpc_metrics.h"
 #include "controller/api/services.h"
@@ -40,6 +44,21 @@ namespace {
 
 using namespace edge;
 using namespace edge::controller;
+
+// This process's id among the controllers sharing a PostgreSQL store: host and a random tag
+// (a restarted controller is a new member; its old row is forgotten).
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0 || name[0] == 0) return "controller";
+  return name;
+}
+
+std::string NewControllerId() {
+  std::random_device rd;
+  char tag[9];
+  std::snprintf(tag, sizeof(tag), "%08x", static_cast<unsigned>(rd()));
+  return HostName() + "-" + tag;
+}
 
 // The public ports belong to the connection front (controller/net/front.h), which applies the
 // connection limits. It hands the agent listener's connections to gRPC (an external connection
@@ -221,9 +240,12 @@ int Run(const std::string& config_path) {
     return kExitBadConfig;
   }
   const auto data_dir = config->data_dir;
-  if (auto s = fs::CreateDirectories(data_dir / "blobs" / "sha256", 0750); !s) {
-    log::Error("cannot create data directory", {{"error", s.error().message}});
-    return 1;
+  for (const auto& dir : {data_dir, config->blob_dir}) {
+    if (auto s = fs::CreateDirectories(dir, 0750); !s) {
+      log::Error(dir == data_dir ? "cannot create data directory" : "cannot create blob directory",
+                 {{"error", s.error().message}});
+      return 1;
+    }
   }
   // Held for the life of the process: no second controller on this database, no restore under
   // a running one.
@@ -249,6 +271,9 @@ int Run(const std::string& config_path) {
   const metrics::SteadyClock steady;
   StoreOptions store_options;
   store_options.health_history_limit = static_cast<uint32_t>(config->health_history_samples);
+  // On PostgreSQL, other controllers may share the database: this one gets an id of its own.
+  const bool clustered = config->store.backend == "postgresql";
+  if (clustered) store_options.cluster_id = NewControllerId();
   auto store = OpenConfiguredStore(*config, store_options);
   if (!store) {
     log::Error("cannot open store", {{"error", store.error().message}});
@@ -258,7 +283,7 @@ int Run(const std::string& config_path) {
   }
   boost::asio::io_context io;
   ControllerContext ctx(*config, io, std::make_unique<TimedStore>(std::move(*store), registry, steady), clock, registry);
-  ctx.blob_dir = data_dir / "blobs" / "sha256";
+  ctx.blob_dir = config->blob_dir;
   if (auto s = LoadTrust(ctx); !s) {
     log::Error("bad configuration", {{"error", s.error().message}});
     return ExitCodeFor(s.error());
@@ -272,6 +297,22 @@ int Run(const std::string& config_path) {
 
   RolloutDriver rollouts(ctx);
   ctx.rollouts = &rollouts;
+  std::unique_ptr<Cluster> cluster;
+  if (clustered) {
+    ClusterOptions options;
+    options.self = {store_options.cluster_id, HostName(), config->agent_listen, config->operator_listen,
+                    clock.NowUnix(), 0, 0, false};
+    options.listen_url = config->store.url;
+    cluster = std::make_unique<Cluster>(ctx, std::move(options));
+    ctx.cluster = cluster.get();
+    // Before the loop runs, this thread is the strand's only user.
+    if (auto s = cluster->Start(); !s) {
+      log::Error("cannot join the controllers on the database", {{"error", s.error().message}});
+      return 1;
+    }
+  } else {
+    ctx.metrics.planner.Set(1);
+  }
 
   std::vector<Listener> listeners;
   listeners.push_back({"agent", net::ListenerKind::kAgent, MakeAgentService(ctx), nullptr, nullptr, 0, {}});
@@ -362,9 +403,10 @@ int Run(const std::string& config_path) {
     log::Info("shutting down", {{"signal", signo}});
     systemd::NotifyStopping();
     self_check.Stop();
-    boost::asio::post(ctx.strand, [&rollouts, &state_gauges] {
+    boost::asio::post(ctx.strand, [&rollouts, &state_gauges, &cluster] {
       rollouts.Stop();
       state_gauges.Stop();
+      if (cluster) cluster->Stop();
     });
     front.StopAccepting();
     shutdown = std::thread([&] {

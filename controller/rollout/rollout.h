@@ -151,6 +151,8 @@ struct Rollout {
   std::string created_by;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // Bumped by each saved step: a step is saved only over the revision it was planned from.
+  int64_t revision = 0;
   std::vector<DeviceRow> devices;
 
   // Waves in total: the canary plus every later wave (1 when all at once).

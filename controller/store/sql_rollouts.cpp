@@ -91,7 +91,7 @@ Result<std::vector<Rollout>> Load(sql::Connection& db, const std::string& where,
   return db.Read([&]() -> Result<std::vector<Rollout>> {
     EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
         "SELECT id, model, version, security_version, target_json, strategy_json, state, wave, waves_json, reason, "
-        "override_gate, created_by, created_at, updated_at FROM rollouts WHERE " + where + " " + order_limit));
+        "override_gate, created_by, created_at, updated_at, revision FROM rollouts WHERE " + where + " " + order_limit));
     for (size_t i = 0; i < params.size(); ++i) st.Bind(static_cast<int>(i + 1), params[i]);
     std::vector<Rollout> out;
     std::map<int64_t, size_t> index;
@@ -115,6 +115,7 @@ Result<std::vector<Rollout>> Load(sql::Connection& db, const std::string& where,
       r.created_by = st.Text(11);
       r.created_at = st.Int(12);
       r.updated_at = st.Int(13);
+      r.revision = st.Int(14);
       index[r.id] = out.size();
       out.push_back(std::move(r));
     }
@@ -155,11 +156,22 @@ Result<std::vector<Rollout>> Load(sql::Connection& db, const std::string& where,
 Result<std::vector<std::string>> SaveStep(sql::Connection& db, const Step& step, int64_t now) {
   const Rollout& r = step.rollout;
   EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
-      "UPDATE rollouts SET state = ?, wave = ?, waves_json = ?, reason = ?, override_gate = ?, updated_at = ? WHERE id = ?"));
+      "UPDATE rollouts SET state = ?, wave = ?, waves_json = ?, reason = ?, override_gate = ?, updated_at = ?, "
+      "revision = revision + 1 WHERE id = ? AND revision = ?"));
   st.Bind(1, std::string(Name(r.state))).Bind(2, int64_t{r.wave}).Bind(3, WavesToJson(r.waves)).Bind(4, r.reason)
-      .Bind(5, int64_t{r.override_gate}).Bind(6, r.updated_at ? r.updated_at : now).Bind(7, r.id);
+      .Bind(5, int64_t{r.override_gate}).Bind(6, r.updated_at ? r.updated_at : now).Bind(7, r.id).Bind(8, r.revision);
   EDGE_TRY(st.Run());
-  if (db.Changes() == 0) return Fail(ErrorCode::kNotFound, "rollout " + std::to_string(r.id) + " does not exist");
+  if (db.Changes() == 0) {
+    EDGE_ASSIGN_OR_RETURN(auto exists, db.Prepare("SELECT revision FROM rollouts WHERE id = ?"));
+    exists.Bind(1, r.id);
+    EDGE_ASSIGN_OR_RETURN(bool found, exists.Step());
+    if (!found) return Fail(ErrorCode::kNotFound, "rollout " + std::to_string(r.id) + " does not exist");
+    // Another controller saved a step of this rollout since this one was planned: planning
+    // again from what it wrote is the only way to neither undo it nor dispatch twice.
+    return Fail(ErrorCode::kFailedPrecondition, "rollout " + std::to_string(r.id) + " changed since it was read (revision " +
+                                         std::to_string(r.revision) + ", now " + std::to_string(exists.Int(0)) +
+                                         "): try again");
+  }
   std::map<std::string, const DeviceRow*> rows;
   for (const auto& d : r.devices) rows[d.id] = &d;
   std::vector<std::string> changed;

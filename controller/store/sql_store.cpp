@@ -14,6 +14,7 @@
 #include "common/sql/sqlite_connection.h"
 #include "controller/store/health_json.h"
 #include "controller/store/migrations.h"
+#include "controller/store/sql_cluster.h"
 #include "controller/store/sql_rollouts.h"
 #include "controller/store/store.h"
 
@@ -315,6 +316,7 @@ class SqlStore final : public Store {
       EDGE_TRY(DenySerial(*db_, {device.cert_serial, "device/" + id, "revoked", now, actor}));
       EDGE_TRY(InsertAudit(*db_, options_.audit_rows, {0, now, actor, "device.revoke", "device/" + id,
                                                       "serial=" + device.cert_serial + (reason.empty() ? "" : " reason=" + reason)}));
+      EDGE_TRY(Changed("revoked", id, now));
       device.revoked = true;
       return device;
     });
@@ -337,6 +339,7 @@ class SqlStore final : public Store {
       EDGE_TRY(InsertAudit(*db_, options_.audit_rows, {0, now, actor, "device.decommission", "device/" + id,
                                                       "site=" + device.site + " serial=" + device.cert_serial +
                                                           (reason.empty() ? "" : " reason=" + reason)}));
+      EDGE_TRY(Changed("revoked", id, now));
       EDGE_ASSIGN_OR_RETURN(auto denied, db_->Prepare("SELECT serial FROM denied_serials WHERE identity = ? ORDER BY denied_at, serial"));
       denied.Bind(1, "device/" + id);
       std::vector<std::string> serials;
@@ -512,7 +515,7 @@ class SqlStore final : public Store {
       EDGE_TRY(st.Run());
       EDGE_TRY(InsertAudit(*db_, options_.audit_rows, {0, p.pushed_at, p.pushed_by, "trust.push", "trust-policy",
                                                       "version=" + std::to_string(p.version)}));
-      return Ok();
+      return Changed("trust", std::to_string(p.version), p.pushed_at);
     });
   }
 
@@ -532,7 +535,14 @@ class SqlStore final : public Store {
         // Each report in its own savepoint: a refused one is undone alone.
         EDGE_TRY(db_->Exec("SAVEPOINT report"));
         auto applied = [&]() -> Status {
-          if (r.agent_version) EDGE_TRY(ApplyHello(r.device_id, *r.agent_version, r.now));
+          if (r.disconnected)
+            return options_.cluster_id.empty() ? Ok()
+                                               : sql_cluster::CloseSession(*db_, r.device_id, options_.cluster_id, r.stream);
+          if (r.agent_version) {
+            EDGE_TRY(ApplyHello(r.device_id, *r.agent_version, r.now));
+            if (!options_.cluster_id.empty())
+              EDGE_TRY(sql_cluster::OpenSession(*db_, r.device_id, options_.cluster_id, r.stream, r.now));
+          }
           EDGE_TRY(ApplyReport(r.device_id, r.models, r.now));
           if (r.health) EDGE_TRY(ApplyHealth(r.device_id, *r.health));
           if (!r.events.empty()) {
@@ -842,6 +852,7 @@ class SqlStore final : public Store {
       EDGE_ASSIGN_OR_RETURN(auto created, sql_rollouts::Insert(*db_, std::move(r)));
       EDGE_TRY(InsertAudit(*db_, options_.audit_rows, {0, now, created.created_by, "rollout.create",
                                  "rollout/" + std::to_string(created.id), created.model + ":" + created.version}));
+      EDGE_TRY(Changed("rollout", std::to_string(created.id), now));
       return created;
     });
   }
@@ -866,9 +877,12 @@ class SqlStore final : public Store {
                                                    const std::string& audit_action, int64_t now) override {
     return db_->Write([&]() -> Result<std::vector<std::string>> {
       EDGE_ASSIGN_OR_RETURN(auto changed, sql_rollouts::SaveStep(*db_, step, now));
-      if (!actor.empty())
+      for (const auto& device : changed) EDGE_TRY(Changed("desired", device, now));
+      if (!actor.empty()) {
         EDGE_TRY(InsertAudit(*db_, options_.audit_rows, {0, now, actor, audit_action,
                                    "rollout/" + std::to_string(step.rollout.id), step.rollout.reason}));
+        EDGE_TRY(Changed("rollout", std::to_string(step.rollout.id), now));
+      }
       return changed;
     });
   }
@@ -902,6 +916,22 @@ class SqlStore final : public Store {
     return out;
   }
 
+  Result<PlannerLease> Heartbeat(const ControllerRecord& self, const ClusterTimes& times, int64_t now) override {
+    return db_->Write([&] { return sql_cluster::Heartbeat(*db_, self, times, now); });
+  }
+  Status LeaveCluster(const std::string& id) override {
+    return db_->Write([&] { return sql_cluster::Leave(*db_, id); });
+  }
+  Result<std::vector<ControllerRecord>> ListControllers() override { return sql_cluster::List(*db_); }
+  Result<std::vector<std::string>> OnlineElsewhere(const std::string& self, const ClusterTimes& times,
+                                                   int64_t now) override {
+    return sql_cluster::OnlineElsewhere(*db_, self, times, now);
+  }
+  Result<int64_t> LastChange() override { return sql_cluster::LastChange(*db_); }
+  Result<std::vector<FleetChange>> ChangesSince(int64_t after_seq, uint32_t limit) override {
+    return sql_cluster::ChangesSince(*db_, after_seq, limit);
+  }
+
  private:
   // The writes of a device's report, inside the caller's transaction (one report's, or a
   // batch's: RecordReports). Their statements run thousands of times a second at fleet scale;
@@ -910,6 +940,12 @@ class SqlStore final : public Store {
     EDGE_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE devices SET agent_version = ?, last_seen = ? WHERE id = ?"));
     st.Bind(1, agent_version).Bind(2, now).Bind(3, id);
     return st.Run();
+  }
+
+  // A change-feed entry, in cluster mode (inside the caller's transaction).
+  Status Changed(std::string_view kind, const std::string& subject, int64_t now) {
+    if (options_.cluster_id.empty()) return Ok();
+    return sql_cluster::RecordChange(*db_, options_.cluster_id, kind, subject, now);
   }
 
   Status ApplyReport(const std::string& id, const std::vector<ReportedModelRecord>& models, int64_t now) {

@@ -27,6 +27,12 @@ struct AgentReport {
   std::vector<ReportedModelRecord> models;
   std::optional<HealthRecord> health;
   std::vector<UpdateEventRecord> events;
+  // Which of this controller's streams it came on (cluster mode: a hello makes it the device's
+  // session row).
+  uint64_t stream = 0;
+  // That stream ended (cluster mode): only its session row is removed, if it is still that
+  // stream's. Nothing else of the report is read.
+  bool disconnected = false;
 };
 
 struct AgentReportOutcome {
@@ -187,12 +193,37 @@ class Store {
   virtual Status Audit(const AuditRecord& entry) = 0;
   // Newest first.
   virtual Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& filter) = 0;
+
+  // Several controllers on one database (cluster mode; docs/operations.md#several-controllers).
+  // In cluster mode the store also writes, in the same transactions: a session row with each
+  // hello (and removes it with a disconnect report), and a change-feed entry for each device
+  // whose desired state a rollout step changed, each trust policy pushed, each device revoked
+  // or decommissioned, and each rollout created or controlled.
+  //
+  // Renews `self`'s row and heartbeat, and takes or renews the planner lease when it is free,
+  // expired or already `self`'s; returns the lease as it is after. The lease holder also
+  // removes dead controllers' sessions, and rows and change entries older than `forget_seconds`.
+  virtual Result<PlannerLease> Heartbeat(const ControllerRecord& self, const ClusterTimes& times, int64_t now) = 0;
+  // A controller that stops cleanly: its sessions and row go, its lease (if held) is freed.
+  virtual Status LeaveCluster(const std::string& id) = 0;
+  // Controllers with a row, newest start first, with their session counts.
+  virtual Result<std::vector<ControllerRecord>> ListControllers() = 0;
+  // Devices whose stream another live controller (heartbeat within `stale_seconds`) holds.
+  virtual Result<std::vector<std::string>> OnlineElsewhere(const std::string& self, const ClusterTimes& times,
+                                                           int64_t now) = 0;
+  // The newest change's seq (0 when none), and the changes after `after_seq`, oldest first.
+  virtual Result<int64_t> LastChange() = 0;
+  virtual Result<std::vector<FleetChange>> ChangesSince(int64_t after_seq, uint32_t limit) = 0;
 };
 
 struct StoreOptions {
   uint32_t health_history_limit = 120;  // samples kept per device; at least 1
   uint32_t events_per_device = 1000;    // newest update events kept per device
   uint32_t audit_rows = 100000;         // newest audit rows kept
+  // Set when several controllers share the database: this controller's id (ControllerRecord),
+  // written as the origin of its change-feed entries and the holder of its agents' sessions.
+  // Empty: the only controller (no sessions or change entries are written).
+  std::string cluster_id;
 };
 
 // Bounds on what one device can make the controller store.

@@ -207,6 +207,25 @@ class TimedStore final : public Store {
                                                         uint32_t limit) override {
     return Timed("rollout_events", [&] { return inner_->RolloutEvents(id, after_id, limit); });
   }
+  Result<PlannerLease> Heartbeat(const ControllerRecord& self, const ClusterTimes& times, int64_t now) override {
+    return Timed("heartbeat", [&] { return inner_->Heartbeat(self, times, now); });
+  }
+  Status LeaveCluster(const std::string& id) override {
+    return Timed("leave_cluster", [&] { return inner_->LeaveCluster(id); });
+  }
+  Result<std::vector<ControllerRecord>> ListControllers() override {
+    return Timed("list_controllers", [&] { return inner_->ListControllers(); });
+  }
+  Result<std::vector<std::string>> OnlineElsewhere(const std::string& self, const ClusterTimes& times,
+                                                   int64_t now) override {
+    return Timed("online_elsewhere", [&] { return inner_->OnlineElsewhere(self, times, now); });
+  }
+  Result<int64_t> LastChange() override {
+    return Timed("last_change", [&] { return inner_->LastChange(); });
+  }
+  Result<std::vector<FleetChange>> ChangesSince(int64_t after_seq, uint32_t limit) override {
+    return Timed("changes_since", [&] { return inner_->ChangesSince(after_seq, limit); });
+  }
   Result<std::vector<FleetDeviceRecord>> FleetForModel(const std::string& model) override {
     return Timed("fleet_for_model", [&] { return inner_->FleetForModel(model); });
   }

@@ -192,6 +192,41 @@ struct FleetDeviceRecord {
   std::map<std::string, int64_t> failed_at;     // version -> last failed/rolled_back outcome received
 };
 
+// Several controllers on one database (cluster mode: StoreOptions::cluster_id set).
+struct ControllerRecord {
+  std::string id;  // one per process start
+  std::string host;
+  std::string agent_endpoint;     // where its agent listener is, as it was configured
+  std::string operator_endpoint;
+  int64_t started_at = 0;
+  int64_t heartbeat_at = 0;
+  uint64_t sessions = 0;  // ListControllers: agent streams it holds
+  bool planner = false;   // ListControllers: it holds the planner lease
+};
+
+// The rollout planner's lease: one holder at a time, renewed with its heartbeat.
+struct PlannerLease {
+  std::string holder;  // "" = nobody
+  int64_t epoch = 0;   // takeovers so far
+  int64_t expires_at = 0;
+};
+
+// One entry of the change feed: what agents connected to other controllers must hear of.
+struct FleetChange {
+  int64_t seq = 0;
+  std::string kind;     // desired | trust | revoked | rollout
+  std::string subject;  // device id, policy version or rollout id
+  std::string origin;   // the controller that wrote it
+  int64_t at = 0;
+};
+
+// How the cluster's liveness is judged (seconds of the controllers' clocks: keep them in sync).
+struct ClusterTimes {
+  int64_t lease_seconds = 10;       // a planner that stops renewing loses the lease after this
+  int64_t stale_seconds = 15;       // a controller silent this long is dead: its agents count as offline
+  int64_t forget_seconds = 3600;    // dead controllers' rows and change entries older than this are removed
+};
+
 struct RolloutEventRecord {
   int64_t id = 0;
   int64_t rollout_id = 0;

@@ -76,12 +76,12 @@ expect_contains "cannot connect to PostgreSQL edge@127.0.0.1:1/fleet" "$out"
 ok "unreachable: exit 1, the server named, the password not"
 newer=$(new_database)
 config=$(variant newer "$newer")
-# A controller migrates it and stops; then a newer binary's migration 8 lands.
+# A controller migrates it and stops; then a newer binary's migration 9 lands.
 "$C" --config "$config" 2>"$LF_DIR/newer.log" &
 pid=$!
 lf_wait_for 20 test -s "$LF_DIR/newer-data/ports.json" || lf_die "the controller on the second database did not start"
 kill -TERM "$pid" && wait "$pid"
-sql "$newer" "INSERT INTO schema_migrations(number, name) VALUES (8, '008_from_a_newer_controller')"
-expect_fail 1 "has schema version 8, newer than this program knows (7); refusing to run an older binary" "$C" --config "$config"
+sql "$newer" "INSERT INTO schema_migrations(number, name) VALUES (9, '009_from_a_newer_controller')"
+expect_fail 1 "has schema version 9, newer than this program knows (8); refusing to run an older binary" "$C" --config "$config"
 [ "$(sql "$newer" "SELECT count(*) FROM operators")" = 1 ] || lf_die "the refused start changed the database"
 ok "the newer database was left as it was"

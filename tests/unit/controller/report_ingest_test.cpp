@@ -208,12 +208,12 @@ TEST_CASE("RolloutDriver: report-driven ticks are spaced by the cost of the last
 }
 
 TEST_CASE("Store: two controllers ingesting batches for the same devices store every report", "[store][ingest][concurrency]") {
-  EDGE_STORE_FIXTURE(f, StoreOptions{1000, 1000, 100000});
+  EDGE_STORE_FIXTURE(f, StoreOptions{1000, 1000, 100000, ""});
   f.Site("plant-1");
   constexpr int kDevices = 8;
   constexpr int kBatches = 10;
   for (int d = 0; d < kDevices; ++d) f.Enroll("gw-" + std::to_string(d), "plant-1");
-  auto second = f.Open(StoreOptions{1000, 1000, 100000});
+  auto second = f.Open(StoreOptions{1000, 1000, 100000, ""});
   // Each store writes batches with one report per device: every batch of one overlaps every
   // batch of the other. A conflict must make the whole batch run again, never drop a report.
   auto ingest = [](Store& store, int64_t base, std::vector<AgentReportOutcome>& outcomes, std::vector<std::string>& errors) {

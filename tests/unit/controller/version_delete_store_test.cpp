@@ -44,6 +44,10 @@ edge::Error Refusal(Fixture& f, const std::string& version) {
 // Persists `rollout` as it is now (state, device rows), as the rollout driver's steps do.
 void Save(Fixture& f, rollout::Rollout rollout) {
   for (auto& d : rollout.devices) d.dirty = true;
+  // Over the stored revision: this test changes the rollout as a planner that read it would.
+  auto stored = f.store->GetRollout(rollout.id);
+  REQUIRE(stored);
+  rollout.revision = stored->revision;
   rollout::Step step;
   step.rollout = std::move(rollout);
   step.changed = true;
