@@ -104,7 +104,7 @@ Status AgentApp::Start() {
   // The link exists before any step can run (downloads use it); its callbacks post to the loop,
   // which runs only after Start() returns.
   link_ = std::make_unique<ControllerLink>(
-      LinkIdentity{config_.controller, identity.ca_pem, identity.cert_pem, identity.key_pem,
+      LinkIdentity{config_.controllers, identity.ca_pem, identity.cert_pem, identity.key_pem,
                    std::chrono::milliseconds(config_.connect_timeout_ms)},
       [this] {
         edge::v1::Hello hello;

@@ -27,7 +27,6 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   std::string state_dir = c.state_dir.string();
   for (auto [key, out, required] :
        {std::tuple{"device_name", &c.device_name, true}, {"state_dir", &state_dir, false},
-        {"controller", &c.controller, true}, {"enroll_endpoint", &c.enroll_endpoint, false},
         {"ca_file", &c.ca_file, true}, {"release_root_public_key", &c.release_root_public_key, true},
         {"enrollment_token", &c.enrollment_token, false}, {"enrollment_token_file", &c.enrollment_token_file, false},
         {"log_level", &c.log_level, false}, {"inference_socket", &c.inference_socket, false},
@@ -37,6 +36,13 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
     *out = *v;
   }
   c.state_dir = state_dir;
+  // One controller, or several sharing one database (tried in turn).
+  auto controllers = GetAddressList(*obj, "controller");
+  if (!controllers) return wrap(controllers.error());
+  c.controllers = *controllers;
+  auto enroll = GetAddressList(*obj, "enroll_endpoint", c.controllers);
+  if (!enroll) return wrap(enroll.error());
+  c.enroll_endpoints = *enroll;
   for (auto [key, out, min, max] :
        {std::tuple{"report_interval_seconds", &c.report_interval_seconds, int64_t{1}, int64_t{3600}},
         {"min_free_bytes", &c.min_free_bytes, int64_t{0}, INT64_MAX},
@@ -73,7 +79,6 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   if (c.backoff_initial_ms > c.backoff_max_ms)
     return wrap(Error{ErrorCode::kBadConfig, "backoff_initial_ms (" + std::to_string(c.backoff_initial_ms) +
                                                  ") must not exceed backoff_max_ms (" + std::to_string(c.backoff_max_ms) + ")"});
-  if (c.enroll_endpoint.empty()) c.enroll_endpoint = c.controller;
   if (!c.enrollment_token.empty() && !c.enrollment_token_file.empty())
     return wrap(Error{ErrorCode::kBadConfig, "set enrollment_token or enrollment_token_file, not both"});
   return c;

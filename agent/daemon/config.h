@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "agent/core/backoff.h"
 #include "common/core/result.h"
@@ -15,8 +16,10 @@ namespace edge::agent {
 struct AgentConfig {
   std::string device_name;
   std::filesystem::path state_dir = "/var/lib/edge-agent";
-  std::string controller;               // agent listener host:port
-  std::string enroll_endpoint;          // enrollment listener host:port
+  // Agent listener host:port: one, or several controllers sharing one database ("controller":
+  // "a:7443,b:7443" or an array), tried in turn from a place the device name picks.
+  std::vector<std::string> controllers;
+  std::vector<std::string> enroll_endpoints;  // enrollment listeners; default: `controller`'s
   std::string ca_file;                  // fleet CA, pinned out of band
   std::string release_root_public_key;  // pinned release root (PEM)
   std::string enrollment_token;         // only needed until enrolled

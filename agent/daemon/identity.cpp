@@ -44,8 +44,8 @@ Result<Identity> IdentityManager::LoadOrEnroll(const std::function<Status(const 
   EDGE_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::GenerateP256());
   EDGE_ASSIGN_OR_RETURN(auto key_pem, key.ToPem());
   EDGE_ASSIGN_OR_RETURN(auto csr, crypto::CreateCsr(key, config_.device_name));
-  log::Info("enrolling", {{"device", config_.device_name}, {"endpoint", config_.enroll_endpoint}});
-  EDGE_ASSIGN_OR_RETURN(auto resp, Enroll({config_.enroll_endpoint, *ca, token, config_.device_name, csr,
+  log::Info("enrolling", {{"device", config_.device_name}, {"endpoints", config_.enroll_endpoints}});
+  EDGE_ASSIGN_OR_RETURN(auto resp, Enroll({config_.enroll_endpoints, *ca, token, config_.device_name, csr,
                                               std::chrono::milliseconds(config_.connect_timeout_ms)}));
   EDGE_TRY(adopt(resp));
   EDGE_TRY(fs::WriteFileAtomic(dir / "key.pem", key_pem, 0600));

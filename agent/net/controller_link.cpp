@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <random>
 
 #include "common/core/fs.h"
 #include "common/core/log.h"
@@ -28,8 +29,9 @@ Error WithConnectHint(Error e, const grpc::Status& status, std::chrono::steady_c
 }
 }  // namespace
 
-Result<edge::v1::EnrollResponse> Enroll(const EnrollParams& p) {
-  auto channel = grpc::CreateCustomChannel(p.endpoint, tls::ClientCredentials({p.ca_pem, "", ""}),
+// One enrollment attempt at `endpoint`.
+static Result<edge::v1::EnrollResponse> EnrollAt(const EnrollParams& p, const std::string& endpoint) {
+  auto channel = grpc::CreateCustomChannel(endpoint, tls::ClientCredentials({p.ca_pem, "", ""}),
                                            tls::ClientChannelArgs(p.connect_timeout));
   auto stub = edge::v1::EnrollmentService::NewStub(channel);
   edge::v1::EnrollRequest req;
@@ -53,22 +55,39 @@ Result<edge::v1::EnrollResponse> Enroll(const EnrollParams& p) {
   const auto started = std::chrono::steady_clock::now();
   auto status = stub->Enroll(&ctx, req, &resp);
   if (!status.ok())
-    return Fail(WithConnectHint(tls::FromGrpcStatus(status, "enrolling at " + p.endpoint), status,
+    return Fail(WithConnectHint(tls::FromGrpcStatus(status, "enrolling at " + endpoint), status,
                                 std::chrono::steady_clock::now() - started, p.connect_timeout));
   return resp;
+}
+
+Result<edge::v1::EnrollResponse> Enroll(const EnrollParams& p) {
+  if (p.endpoints.empty()) return Fail(ErrorCode::kBadConfig, "no enrollment endpoint");
+  // From a random one of several: a fleet enrolling at once spreads over the controllers.
+  const size_t first = std::random_device()() % p.endpoints.size();
+  for (size_t i = 0;; ++i) {
+    const auto& endpoint = p.endpoints[(first + i) % p.endpoints.size()];
+    auto enrolled = EnrollAt(p, endpoint);
+    // Only a controller that could not be reached sends the request on to the next one.
+    if (enrolled || i + 1 == p.endpoints.size() ||
+        (enrolled.error().code != ErrorCode::kUnavailable && enrolled.error().code != ErrorCode::kDeadlineExceeded))
+      return enrolled;
+    log::Warn("enrollment endpoint unreachable, trying the next", {{"endpoint", endpoint}, {"error", enrolled.error().message}});
+  }
 }
 
 ControllerLink::ControllerLink(LinkIdentity identity, HelloProvider hello, DesiredCallback on_desired,
                                AckCallback on_ack, StateCallback on_state, Backoff backoff)
     : identity_(std::move(identity)), hello_(std::move(hello)), on_desired_(std::move(on_desired)),
       on_ack_(std::move(on_ack)), on_state_(std::move(on_state)), backoff_(std::move(backoff)) {
+  if (identity_.endpoints.empty()) identity_.endpoints.push_back("");  // fails to connect, and says so
+  endpoint_ = std::random_device()() % identity_.endpoints.size();
   Reconnect();
 }
 
 void ControllerLink::Reconnect() {
   std::lock_guard lock(mu_);
   auto channel = grpc::CreateCustomChannel(
-      identity_.endpoint, tls::ClientCredentials({identity_.ca_pem, identity_.cert_pem, identity_.key_pem}),
+      identity_.endpoints[endpoint_], tls::ClientCredentials({identity_.ca_pem, identity_.cert_pem, identity_.key_pem}),
       tls::ClientChannelArgs(identity_.connect_timeout));
   stub_ = edge::v1::AgentService::NewStub(channel);
 }
@@ -194,9 +213,19 @@ void ControllerLink::Run() {
       detail = (got_message ? e : WithConnectHint(e, status, elapsed, identity_.connect_timeout)).message;
     }
     on_state_(false, detail);
-    if (!got_message) Reconnect();
+    if (identity_.endpoints.size() > 1) {
+      // The next controller: this one may be gone, and renewing streams spreads them.
+      {
+        std::lock_guard lock(mu_);
+        endpoint_ = (endpoint_ + 1) % identity_.endpoints.size();
+      }
+      Reconnect();
+    } else if (!got_message) {
+      Reconnect();
+    }
     const auto delay = backoff_.NextDelay();
-    log::Info("controller link down, retrying", {{"detail", detail}, {"retry_in_ms", delay.count()}});
+    log::Info("controller link down, retrying",
+              {{"detail", detail}, {"retry_in_ms", delay.count()}, {"next_endpoint", identity_.endpoints[endpoint_]}});
     std::unique_lock lock(sleep_mu_);
     sleep_cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
   }

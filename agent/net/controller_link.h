@@ -12,6 +12,7 @@
 #include <string>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "agent/core/backoff.h"
 #include "common/core/result.h"
@@ -21,7 +22,9 @@
 namespace edge::agent {
 
 struct EnrollParams {
-  std::string endpoint;     // host:port of the enrollment listener
+  // host:port of the enrollment listener; with several controllers, each is tried in turn
+  // while the one before cannot be reached.
+  std::vector<std::string> endpoints;
   std::string ca_pem;       // fleet CA (pinned out of band)
   std::string token;
   std::string device_name;
@@ -31,7 +34,10 @@ struct EnrollParams {
 Result<edge::v1::EnrollResponse> Enroll(const EnrollParams& params);
 
 struct LinkIdentity {
-  std::string endpoint;     // host:port of the agent listener
+  // host:port of the agent listener. With several controllers, the link starts at a random one
+  // and moves to the next after each stream ends or fails: a dead controller's agents move to
+  // the others, and a controller back from a restart gets its share again as streams renew.
+  std::vector<std::string> endpoints;
   std::string ca_pem;
   std::string cert_pem;
   std::string key_pem;
@@ -77,6 +83,8 @@ class ControllerLink {
   void Run();
   // Sends pending_ on `stream` until the stream ends or writer_stop_ (one thread per stream).
   void WriteLoop(grpc::ClientReaderWriter<edge::v1::AgentMessage, edge::v1::ControllerMessage>* stream);
+  // The endpoint the next connection goes to.
+  size_t endpoint_ = 0;
   // A fresh channel: a stuck subchannel (seen after a controller restart) is never reused.
   void Reconnect();
   std::shared_ptr<edge::v1::AgentService::Stub> CurrentStub();

@@ -53,6 +53,49 @@ Result<std::string> GetString(const nlohmann::json& object, std::string_view key
   return it->get<std::string>();
 }
 
+Result<std::vector<std::string>> SplitAddressList(std::string_view list) {
+  std::vector<std::string> out;
+  for (size_t from = 0; from <= list.size();) {
+    const size_t comma = std::min(list.find(',', from), list.size());
+    std::string_view item = list.substr(from, comma - from);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty()) return Fail(BadConfig("empty address in the list '" + std::string(list) + "'"));
+    if (std::find(out.begin(), out.end(), item) != out.end())
+      return Fail(BadConfig("address '" + std::string(item) + "' is listed twice"));
+    out.emplace_back(item);
+    from = comma + 1;
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> GetAddressList(const nlohmann::json& object, std::string_view key,
+                                                std::optional<std::vector<std::string>> fallback) {
+  auto it = object.find(key);
+  if (it == object.end()) {
+    if (fallback) return *fallback;
+    return Fail(BadConfig("missing required key '" + std::string(key) + "'"));
+  }
+  const std::string name(key);
+  if (it->is_string()) {
+    if (it->get_ref<const std::string&>().empty()) return Fail(BadConfig("key '" + name + "' must not be empty"));
+    auto list = SplitAddressList(it->get_ref<const std::string&>());
+    if (!list) return Fail(list.error().Wrap("key '" + name + "'"));
+    return list;
+  }
+  if (!it->is_array() || it->empty())
+    return Fail(BadConfig("key '" + name + "' must be an address (\"host:port\") or a non-empty array of them"));
+  std::string joined;
+  for (const auto& item : *it) {
+    if (!item.is_string() || item.get_ref<const std::string&>().find(',') != std::string::npos)
+      return Fail(BadConfig("key '" + name + "' must be an array of addresses (\"host:port\" strings)"));
+    joined += (joined.empty() ? "" : ",") + item.get<std::string>();
+  }
+  auto list = SplitAddressList(joined);
+  if (!list) return Fail(list.error().Wrap("key '" + name + "'"));
+  return list;
+}
+
 Result<int64_t> GetInt(const nlohmann::json& object, std::string_view key,
                        std::optional<int64_t> fallback, int64_t min, int64_t max) {
   auto it = object.find(key);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -35,5 +36,13 @@ Result<double> GetDouble(const nlohmann::json& object, std::string_view key, std
                          double min, double max);
 Result<bool> GetBool(const nlohmann::json& object, std::string_view key,
                      std::optional<bool> fallback = std::nullopt);
+
+// Addresses (host:port) of several equivalent servers, in the order to try them: "a:1" or
+// "a:1,b:2" (spaces around items allowed). Empty items and repeats are errors naming them.
+Result<std::vector<std::string>> SplitAddressList(std::string_view list);
+// The same from a config key: a string as above or an array of strings. Absent → `fallback`
+// (an error when none is given).
+Result<std::vector<std::string>> GetAddressList(const nlohmann::json& object, std::string_view key,
+                                                std::optional<std::vector<std::string>> fallback = std::nullopt);
 
 }  // namespace edge::config

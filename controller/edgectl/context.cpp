@@ -42,7 +42,7 @@ Result<Context> LoadContext(const std::filesystem::path& file, const std::string
     return Ok();
   };
   EDGE_ASSIGN_OR_RETURN(c.controller, config::GetString(*it, "controller"));
-  if (auto address = ParseControllerAddress(c.controller); !address)
+  if (auto address = ParseControllerAddresses(c.controller); !address)
     return bad("context '" + name + "': " + address.error().message);
   EDGE_TRY(path("ca", c.ca));
   EDGE_TRY(path("cert", c.cert));

@@ -1,5 +1,7 @@
 #include "controller/edgectl/controller_address.h"
 
+#include "common/core/config.h"
+
 namespace edge::edgectl {
 namespace {
 
@@ -60,6 +62,17 @@ Result<ControllerAddress> ParseControllerAddress(const std::string& address) {
     return Fail(ErrorCode::kInvalidArgument, "controller address '" + address + "': edgectl does not dial '" +
                                                  address.substr(0, colon) + ":' targets; " + kForms);
   return SplitHostPort(address, address, false);
+}
+
+Result<std::vector<ControllerAddress>> ParseControllerAddresses(const std::string& list) {
+  auto items = config::SplitAddressList(list);
+  if (!items) return Fail(ErrorCode::kInvalidArgument, "controller addresses '" + list + "': " + items.error().message);
+  std::vector<ControllerAddress> out;
+  for (const auto& item : *items) {
+    EDGE_ASSIGN_OR_RETURN(auto address, ParseControllerAddress(item));
+    out.push_back(std::move(address));
+  }
+  return out;
 }
 
 }  // namespace edge::edgectl

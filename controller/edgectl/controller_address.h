@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/core/result.h"
 
@@ -18,5 +19,8 @@ struct ControllerAddress {
 // kInvalidArgument, naming `address` and the forms it may take, for anything else (no port, a
 // port outside 1..65535, an empty host, another scheme, a list of several addresses).
 Result<ControllerAddress> ParseControllerAddress(const std::string& address);
+// Several controllers sharing one database, tried in turn: "a:7445,b:7445" (each in a form
+// above). kInvalidArgument naming the item that is wrong, an empty item or a repeat.
+Result<std::vector<ControllerAddress>> ParseControllerAddresses(const std::string& list);
 
 }  // namespace edge::edgectl

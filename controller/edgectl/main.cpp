@@ -148,11 +148,11 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global flags (-o, --context, ...) may follow the subcommand
   app.add_option("--config", g.config, "edgectl config file (default $EDGECTL_CONFIG or ~/.config/edgectl/config)");
   app.add_option("--context", g.context, "context in the config file (default: current_context)")->envname("EDGECTL_CONTEXT");
-  app.add_option("--controller", g.controller, "override the controller address (host:port)")
+  app.add_option("--controller", g.controller, "override the controller address (host:port; several controllers sharing one database: a:port,b:port, the first that answers is used)")
       ->envname("EDGECTL_CONTROLLER")
       ->check(CLI::Validator(
           [](std::string& v) {
-            auto address = ParseControllerAddress(v);
+            auto address = ParseControllerAddresses(v);
             return address ? std::string() : address.error().message;
           },
           "ADDRESS"));

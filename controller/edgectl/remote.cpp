@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "common/core/config.h"
 #include "common/core/fs.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/edgectl/bundle_dir.h"
@@ -349,30 +350,40 @@ Result<OperatorChannel> ConnectOperatorChannel(const Context& c) {
   EDGE_ASSIGN_OR_RETURN(files.cert_pem, read(c.cert, "cert"));
   EDGE_ASSIGN_OR_RETURN(files.key_pem, read(c.key, "key"));
   EDGE_TRY(CheckOperatorKeyMaterial(files, static_cast<int64_t>(std::time(nullptr))));
-  auto channel = grpc::CreateCustomChannel(c.controller, tls::ClientCredentials({files.ca_pem, files.cert_pem, files.key_pem}),
-                                           tls::ClientChannelArgs(c.connect_timeout));
-  const std::string hint = " (is the controller at " + c.controller + " running, and does it accept this operator certificate?)";
-  const Connection connection = AwaitConnection(*channel, c.connect_timeout);
-  if (connection == Connection::kReady) return OperatorChannel{channel, hint};
-  // gRPC says only "unavailable": retrace the connection to name the step that failed (a quick
-  // failure only, so the whole takes about the connect timeout). If the retrace connects, say
-  // what gRPC's attempt ran into.
+  // Several controllers sharing one database ("a:7445,b:7445"): the first that connects.
+  EDGE_ASSIGN_OR_RETURN(auto addresses, config::SplitAddressList(c.controller));
+  Connection connection = Connection::kFailed;
+  std::string address;
+  for (const auto& candidate : addresses) {
+    address = candidate;
+    auto channel = grpc::CreateCustomChannel(address, tls::ClientCredentials({files.ca_pem, files.cert_pem, files.key_pem}),
+                                             tls::ClientChannelArgs(c.connect_timeout));
+    connection = AwaitConnection(*channel, c.connect_timeout);
+    const std::string hint = " (is the controller at " + address + " running, and does it accept this operator certificate?)";
+    if (connection == Connection::kReady) return OperatorChannel{channel, hint, address};
+  }
+  // None answered: what is said is about the last one tried. gRPC says only "unavailable":
+  // retrace the connection to name the step that failed (a quick failure only, so the whole
+  // takes about the connect timeout). If the retrace connects, say what gRPC's attempt ran into.
+  const std::string others = addresses.size() > 1 ? " (nor at any of " + c.controller + ")" : "";
   const Error fallback =
       connection == Connection::kTimedOut
           ? Error{ErrorCode::kDeadlineExceeded,
-                  "no connection to the controller at " + c.controller + " within the connect timeout of " +
+                  "no connection to the controller at " + address + others + " within the connect timeout of " +
                       std::to_string(c.connect_timeout.count()) +
                       " ms: too short for this link? Setting one up takes TCP, TLS and HTTP/2, about three round trips; "
                       "raise --connect-timeout-ms or the context's connect_timeout_ms"}
-          : Error{ErrorCode::kUnavailable, "cannot connect to the controller at " + c.controller + hint};
+          : Error{ErrorCode::kUnavailable, "cannot connect to the controller at " + address + others +
+                                               " (is the controller at " + address +
+                                               " running, and does it accept this operator certificate?)"};
   // A timed-out attempt has used the whole budget: say so rather than spend it again.
   if (connection == Connection::kTimedOut) return Fail(fallback);
-  return Fail(DiagnoseOperatorConnection(c.controller, files, c.connect_timeout, fallback));
+  return Fail(DiagnoseOperatorConnection(address, files, c.connect_timeout, fallback));
 }
 
 Result<std::unique_ptr<OperatorClient>> OperatorClient::Connect(const Context& c) {
   EDGE_ASSIGN_OR_RETURN(auto connected, ConnectOperatorChannel(c));
-  return std::unique_ptr<OperatorClient>(new GrpcOperatorClient(connected.channel, c.controller, connected.unreachable_hint));
+  return std::unique_ptr<OperatorClient>(new GrpcOperatorClient(connected.channel, connected.address, connected.unreachable_hint));
 }
 
 Result<int64_t> ParseDurationSeconds(const std::string& text, bool allow_zero) {

@@ -24,6 +24,7 @@ struct OperatorChannel {
   std::shared_ptr<grpc::Channel> channel;
   // What to add to an UNAVAILABLE error of a call on the channel: the likely causes.
   std::string unreachable_hint;
+  std::string address;  // the controller it is connected to (of several, the first that answered)
 };
 
 // An mTLS channel to the context's controller with the context's operator certificate,

@@ -22,6 +22,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/bundle/bundle.h"
+#include "common/core/config.h"
 #include "common/core/fs.h"
 #include "common/crypto/sha256.h"
 #include "common/crypto/x509.h"
@@ -154,6 +155,7 @@ struct Device {
   bool stopped = false;  // refused for good (revoked, unknown)
   bool offline = false;  // scripted outage
   int failures = 0;      // consecutive failed connections (backoff)
+  size_t moves = 0;      // streams ended so far: which controller of several is next
   Clock::time_point connect_started;
   std::optional<Clock::time_point> desired_at;  // a target arrived, not committed yet
   boost::asio::steady_timer report_timer, retry_timer, soak_timer;
@@ -248,6 +250,11 @@ class Sim {
   size_t next_to_connect_ = 0;
   double last_progress_ = 0;
   size_t connected_at_end_ = 0;
+  // Several controllers: each device starts at one (by its index) and moves to the next after
+  // each stream ends, as the agent does; enrollments go round the list.
+  std::vector<std::string> agent_endpoints_, enroll_endpoints_;
+  size_t next_enroll_endpoint_ = 0;
+  std::map<std::string, size_t> connected_by_endpoint_;
   bool interrupted_ = false;
   int enrolling_ = 0;
   int downloads_active_ = 0;
@@ -366,6 +373,10 @@ Status Sim::Prepare() {
   if (o_.connect_rate <= 0) return Fail(ErrorCode::kInvalidArgument, "--connect-rate must be above 0");
   if (!o_.until_connected && !o_.until_converged && o_.duration_s <= 0)
     return Fail(ErrorCode::kInvalidArgument, "say when the run ends: --until-connected, --until-converged or --duration");
+  EDGE_ASSIGN_OR_RETURN(agent_endpoints_, config::SplitAddressList(o_.agent_endpoint));
+  if (!o_.enroll_endpoint.empty()) {
+    EDGE_ASSIGN_OR_RETURN(enroll_endpoints_, config::SplitAddressList(o_.enroll_endpoint));
+  }
   EDGE_ASSIGN_OR_RETURN(ca_pem_, tls::ReadPem(o_.ca_file));
   EDGE_ASSIGN_OR_RETURN(auto root_pem, tls::ReadPem(o_.release_root_file));
   auto root = crypto::Ed25519PublicKeyFromPem(root_pem);
@@ -516,7 +527,8 @@ void Sim::EnrollOne(std::shared_ptr<std::vector<std::string>> queue, std::shared
       e->req.mutable_facts()->set_arch("x86_64");
       e->req.mutable_facts()->set_os("linux (edge-fleetsim)");
       e->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-      e->channel = grpc::CreateCustomChannel(o_.enroll_endpoint, tls::ClientCredentials({ca_pem_, "", ""}),
+      const auto& endpoint = enroll_endpoints_.empty() ? std::string() : enroll_endpoints_[next_enroll_endpoint_++ % enroll_endpoints_.size()];
+      e->channel = grpc::CreateCustomChannel(endpoint, tls::ClientCredentials({ca_pem_, "", ""}),
                                              tls::ClientChannelArgs(kConnectTimeout));
       e->stub = v1::EnrollmentService::NewStub(e->channel);
       e->stub->async()->Enroll(&e->ctx, &e->req, &e->resp, [this, e, name, queue, op, started, key_pem = *key_pem](grpc::Status es) {
@@ -584,7 +596,7 @@ void Sim::Connect(size_t i) {
   auto& d = *devices_[i];
   if (finishing_ || d.stopped || d.offline) return;
   // A fresh channel per connection, as the agent does.
-  d.channel = grpc::CreateCustomChannel(o_.agent_endpoint,
+  d.channel = grpc::CreateCustomChannel(agent_endpoints_[(i + d.moves) % agent_endpoints_.size()],
                                         tls::ClientCredentials({ca_pem_, d.identity.cert_pem, d.identity.key_pem}),
                                         tls::ClientChannelArgs(kConnectTimeout));
   d.stub = v1::AgentService::NewStub(d.channel);
@@ -624,6 +636,7 @@ void Sim::OnStreamDone(size_t i, uint64_t conn, const grpc::Status& status) {
   d.report_timer.cancel();
   if (d.connected) ++stats_.disconnects;
   d.connected = false;
+  ++d.moves;  // the next connection goes to the next controller (with one, the same)
   if (finishing_) return;
   if (!status.ok()) Error(i, std::to_string(status.error_code()) + ": " + status.error_message());
   if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {  // revoked, denied serial: stays off
@@ -892,7 +905,11 @@ void Sim::Finish(bool goal_met) {
   if (finishing_) return;
   finishing_ = true;
   goal_met_ = goal_met;
-  for (const auto& d : devices_) connected_at_end_ += d->connected;
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    const auto& d = *devices_[i];
+    connected_at_end_ += d.connected;
+    if (d.connected) ++connected_by_endpoint_[agent_endpoints_[(i + d.moves) % agent_endpoints_.size()]];
+  }
   tick_.cancel();
   progress_.cancel();
   op_timer_.cancel();
@@ -934,6 +951,7 @@ json Sim::Summary() const {
          {"enroll_errors", stats_.enroll_errors},
          {"enroll", Distribution(stats_.enroll_ms)},
          {"connected_at_end", connected_at_end_},
+         {"connected_by_endpoint", connected_by_endpoint_},
          {"ever_connected", ever},
          {"connects", stats_.connects},
          {"disconnects", stats_.disconnects},

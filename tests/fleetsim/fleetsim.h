@@ -18,8 +18,8 @@
 namespace edge::fleetsim {
 
 struct Options {
-  std::string agent_endpoint;   // host:port of the controller's agent listener
-  std::string enroll_endpoint;  // host:port of its enrollment listener
+  std::string agent_endpoint;   // host:port of the controller's agent listener, or a,b,c of several
+  std::string enroll_endpoint;  // host:port of its enrollment listener (or several)
   std::string ca_file;          // fleet CA (verifies the controller)
   std::string release_root_file;  // release root public key (verifies the trust policy)
   std::string state_dir;        // identities of enrolled devices, kept across runs

@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> fail, slow, offline;
   std::string until_converged;
   CLI::App app{"edge-fleetsim: many simulated agents in one process against a real edge-controller"};
-  app.add_option("--agent-endpoint", o.agent_endpoint, "controller's agent listener (host:port)")->required();
-  app.add_option("--enroll-endpoint", o.enroll_endpoint, "controller's enrollment listener (host:port), for devices not enrolled yet");
+  app.add_option("--agent-endpoint", o.agent_endpoint, "controller's agent listener (host:port), or several controllers' (a,b,c: each device starts at one and moves on after each stream ends, as the agent does)")->required();
+  app.add_option("--enroll-endpoint", o.enroll_endpoint, "controller's enrollment listener (host:port, or a list), for devices not enrolled yet");
   app.add_option("--ca", o.ca_file, "fleet CA certificate (PEM)")->required();
   app.add_option("--release-root", o.release_root_file, "release root public key (PEM): trust policies are verified with it")->required();
   app.add_option("--state", o.state_dir, "directory keeping the devices' keys and certificates across runs")->required();

@@ -45,8 +45,8 @@ TEST_CASE("Agent config: a minimal config parses with defaults", "[agent_config]
   auto c = LoadAgentConfig(Write(dir, Minimal()));
   REQUIRE(c);
   CHECK(c->device_name == "edge-01");
-  CHECK(c->controller == "ctl.example:7443");
-  CHECK(c->enroll_endpoint == "ctl.example:7443");  // defaults to the controller
+  CHECK(c->controllers == std::vector<std::string>{"ctl.example:7443"});
+  CHECK(c->enroll_endpoints == std::vector<std::string>{"ctl.example:7443"});  // defaults to the controller
   CHECK(c->ca_file == "/etc/edge-agent/fleet-ca.pem");
   CHECK(c->release_root_public_key == "/etc/edge-agent/release-root.pub");
   CHECK(c->state_dir == "/var/lib/edge-agent");
@@ -81,7 +81,7 @@ TEST_CASE("Agent config: every key is read", "[agent_config]") {
   auto c = LoadAgentConfig(Write(dir, j));
   REQUIRE(c);
   CHECK(c->state_dir == "/srv/agent");
-  CHECK(c->enroll_endpoint == "ctl.example:7444");
+  CHECK(c->enroll_endpoints == std::vector<std::string>{"ctl.example:7444"});
   CHECK(c->enrollment_token_file == "/run/token");
   CHECK(c->report_interval_seconds == 30);
   CHECK(c->min_free_bytes == 1024);
@@ -90,6 +90,28 @@ TEST_CASE("Agent config: every key is read", "[agent_config]") {
   CHECK(c->backoff_max_ms == 60000);
   CHECK(c->connect_timeout_ms == 30000);
   CHECK(c->log_level == "debug");
+}
+
+TEST_CASE("Agent config: several controllers, as a list or an array, each tried in turn", "[agent_config]") {
+  TempDir dir;
+  auto j = Minimal();
+  j["controller"] = "ctl-a:7443, ctl-b:7443,ctl-c:7443";
+  auto c = LoadAgentConfig(Write(dir, j));
+  REQUIRE(c);
+  CHECK(c->controllers == std::vector<std::string>{"ctl-a:7443", "ctl-b:7443", "ctl-c:7443"});
+  CHECK(c->enroll_endpoints == c->controllers);
+  j["enroll_endpoint"] = nlohmann::json::array({"ctl-a:7444", "ctl-b:7444"});
+  c = LoadAgentConfig(Write(dir, j));
+  REQUIRE(c);
+  CHECK(c->enroll_endpoints == std::vector<std::string>{"ctl-a:7444", "ctl-b:7444"});
+  j["controller"] = "ctl-a:7443,,ctl-b:7443";
+  ExpectBadConfig(j, "key 'controller': empty address in the list");
+  j["controller"] = "ctl-a:7443,ctl-a:7443";
+  ExpectBadConfig(j, "address 'ctl-a:7443' is listed twice");
+  j["controller"] = nlohmann::json::array();
+  ExpectBadConfig(j, "key 'controller' must be an address");
+  j["controller"] = nlohmann::json::array({"ctl-a:7443", 7443});
+  ExpectBadConfig(j, "key 'controller' must be an array of addresses");
 }
 
 TEST_CASE("Agent config: an unknown key is rejected by name", "[agent_config]") {

@@ -357,3 +357,23 @@ TEST_CASE("controller addresses: the gRPC target forms for TCP, with a port from
     CHECK_THAT(a.error().message, Catch::Contains("'" + text + "'") && Catch::Contains(why));
   }
 }
+
+TEST_CASE("edgectl: several controller addresses are tried in turn and a bad one is named", "[edgectl]") {
+  using edge::edgectl::ParseControllerAddresses;
+  auto list = ParseControllerAddresses("ctl-a.example:7445, [::1]:7446,dns:///ctl-c.example:7445");
+  REQUIRE(list);
+  REQUIRE(list->size() == 3);
+  CHECK((*list)[0].host == "ctl-a.example");
+  CHECK((*list)[1].host == "::1");
+  CHECK((*list)[1].port == "7446");
+  CHECK((*list)[2].host == "ctl-c.example");
+  for (const auto& [text, why] : std::vector<std::pair<std::string, std::string>>{
+           {"ctl-a:7445,ctl-b", "'ctl-b'"}, {"ctl-a:7445,,ctl-b:7445", "empty address"},
+           {"ctl-a:7445,ctl-a:7445", "listed twice"}}) {
+    INFO(text);
+    auto a = ParseControllerAddresses(text);
+    REQUIRE_FALSE(a);
+    CHECK(a.error().code == edge::ErrorCode::kInvalidArgument);
+    CHECK_THAT(a.error().message, Catch::Contains(why));
+  }
+}
