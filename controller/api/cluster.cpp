@@ -51,7 +51,9 @@ Cluster::~Cluster() {
   if (listen_fd_) listen_fd_->close();
 }
 
-Status Cluster::Start() {
+Status Cluster::Start(const std::string& agent_endpoint, const std::string& operator_endpoint) {
+  options_.self.agent_endpoint = agent_endpoint;
+  options_.self.operator_endpoint = operator_endpoint;
   EDGE_ASSIGN_OR_RETURN(auto last, ctx_.store->LastChange());
   cursor_ = ChangeCursor(last, kGapHold);
   EDGE_ASSIGN_OR_RETURN(lease_, ctx_.store->Heartbeat(options_.self, options_.times, ctx_.clock.NowUnix()));

@@ -75,7 +75,8 @@ class Cluster {
   ~Cluster();
 
   // First heartbeat (an error if the database cannot take it), then the timers and the listener.
-  Status Start();
+  // The endpoints (host:port) are what its row says its listeners are.
+  Status Start(const std::string& agent_endpoint, const std::string& operator_endpoint);
   // Timers and listener off; leaves the cluster (frees the lease, drops its sessions).
   void Stop();
 

@@ -297,19 +297,15 @@ int Run(const std::string& config_path) {
 
   RolloutDriver rollouts(ctx);
   ctx.rollouts = &rollouts;
+  // With several controllers: set before any agent connects (its session row must go when its
+  // stream ends), started once the listeners are bound (its row names their ports).
   std::unique_ptr<Cluster> cluster;
   if (clustered) {
     ClusterOptions options;
-    options.self = {store_options.cluster_id, HostName(), config->agent_listen, config->operator_listen,
-                    clock.NowUnix(), 0, 0, false};
+    options.self = {store_options.cluster_id, HostName(), "", "", clock.NowUnix(), 0, 0, false};
     options.listen_url = config->store.url;
     cluster = std::make_unique<Cluster>(ctx, std::move(options));
     ctx.cluster = cluster.get();
-    // Before the loop runs, this thread is the strand's only user.
-    if (auto s = cluster->Start(); !s) {
-      log::Error("cannot join the controllers on the database", {{"error", s.error().message}});
-      return 1;
-    }
   } else {
     ctx.metrics.planner.Set(1);
   }
@@ -369,6 +365,14 @@ int Run(const std::string& config_path) {
     log::Info("listening", fields);
   }
   front.Start();
+  if (cluster) {
+    auto bound = [](const Listener& l) { return l.public_endpoint.address + ":" + std::to_string(l.public_endpoint.port); };
+    // Before the loop runs, this thread is the strand's only user.
+    if (auto s = cluster->Start(bound(listeners[0]), bound(listeners[2])); !s) {
+      log::Error("cannot join the controllers on the database", {{"error", s.error().message}});
+      return 1;
+    }
+  }
   if (metrics_endpoint) ports["metrics"] = metrics_endpoint->port();
   if (!config->ports_file.empty()) {
     if (auto s = fs::WriteFileAtomic(config->ports_file, ports.dump() + "\n"); !s) {
