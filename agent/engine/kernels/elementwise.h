@@ -51,8 +51,16 @@ struct ElementwiseKernels {
 };
 
 void QAddScalar(const QAddArgs& args);
+// QAddScalar on elements [done, n): the tail a SIMD tier leaves.
+void QAddScalarFrom(const QAddArgs& args, int64_t done);
+// True where converting with the CPU's round-to-nearest-even instruction (cvtps2dq, fcvtns)
+// equals RoundHalfEvenSmall for every value clamped to [lo, hi]: both within 2^22. SIMD tiers
+// give calls outside (zero points no int8 model has) to the scalar kernel.
+bool RoundsExactlyBySimd(float lo, float hi);
+void QAddAvx2(const QAddArgs& args);
 void QAddAvx512(const QAddArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
+void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
 void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst);
@@ -64,6 +72,7 @@ void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, 
                             const int8_t* pad_row, int64_t block_stride, uint8_t* out);
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
+void LutAvx2(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 
 // arm64 Advanced SIMD (kernels/elementwise_neon.cpp, depthwise_neon.cpp): every arm64 tier.
@@ -71,7 +80,8 @@ void LutNeon(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void QAddNeon(const QAddArgs& args);
 void QuantizeNeon(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
-// The kernels for a tier: the AVX-512 tier uses VBMI for lookups only where the CPU has it.
+// The kernels for a tier: the AVX-512 tier uses VBMI for lookups only where the CPU has it
+// (the AVX2 lookup otherwise).
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier);
 
 }  // namespace edge::engine

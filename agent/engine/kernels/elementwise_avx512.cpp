@@ -142,12 +142,7 @@ void QAddAvx512(const QAddArgs& p) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i),
                      _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zo)));
   }
-  QAddArgs rest = p;
-  rest.a += i;
-  rest.b += i;
-  rest.y += i;
-  rest.n -= i;
-  QAddScalar(rest);
+  QAddScalarFrom(p, i);
 }
 
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y) {

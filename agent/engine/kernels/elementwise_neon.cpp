@@ -17,12 +17,6 @@
 namespace edge::engine {
 namespace {
 
-constexpr float kExactRoundingBound = 4194304.0f;  // 2^22
-
-inline bool RoundsExactly(float lo, float hi) {
-  return std::fabs(lo) <= kExactRoundingBound && std::fabs(hi) <= kExactRoundingBound;
-}
-
 // out[i] = table[idx[i]]: the first quarter by tbl (an index past 63 gives 0), then each
 // further quarter by tbx on the index less 64, 128, 192 (tbx leaves lanes whose index is past
 // 63 unchanged, and the wrapped differences of the other quarters' indexes all are).
@@ -72,7 +66,7 @@ void LutNeon(const int8_t* x, int64_t n, const int8_t* table, int8_t* out) {
 
 void QAddNeon(const QAddArgs& p) {
   const float lo_s = static_cast<float>(p.qmin - p.zo), hi_s = static_cast<float>(p.qmax - p.zo);
-  if (!RoundsExactly(lo_s, hi_s)) {
+  if (!RoundsExactlyBySimd(lo_s, hi_s)) {
     QAddScalar(p);
     return;
   }
@@ -100,18 +94,13 @@ void QAddNeon(const QAddArgs& p) {
     const int32x4_t r3 = lanes(high4(a1, za), high4(b1, zb));
     vst1q_s8(p.y + i, NarrowToBytes(r0, r1, r2, r3));
   }
-  QAddArgs rest = p;
-  rest.a += i;
-  rest.b += i;
-  rest.y += i;
-  rest.n -= i;
-  QAddScalar(rest);
+  QAddScalarFrom(p, i);
 }
 
 void QuantizeNeon(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y) {
   const float lo_s = static_cast<float>(-128 - zero_point), hi_s = static_cast<float>(127 - zero_point);
   int64_t i = 0;
-  if (RoundsExactly(lo_s, hi_s)) {
+  if (RoundsExactlyBySimd(lo_s, hi_s)) {
     const float32x4_t s = vdupq_n_f32(scale), lo = vdupq_n_f32(lo_s), hi = vdupq_n_f32(hi_s);
     const int32x4_t zp = vdupq_n_s32(zero_point);
     // x / scale (a true division, as the scalar code), then !(v >= lo) ? lo : min(v, hi):

@@ -2,6 +2,7 @@
 #include "agent/engine/kernels/qgemm.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace edge::engine {
 
@@ -18,6 +19,20 @@ void QAddScalar(const QAddArgs& p) {
     v = std::min(std::max(v, lo), hi);
     p.y[i] = static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(v)) + zo);
   }
+}
+
+void QAddScalarFrom(const QAddArgs& p, int64_t done) {
+  QAddArgs rest = p;
+  rest.a += done;
+  rest.b += done;
+  rest.y += done;
+  rest.n -= done;
+  QAddScalar(rest);
+}
+
+bool RoundsExactlyBySimd(float lo, float hi) {
+  constexpr float kExactRoundingBound = 4194304.0f;  // 2^22
+  return std::fabs(lo) <= kExactRoundingBound && std::fabs(hi) <= kExactRoundingBound;
 }
 
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y) {

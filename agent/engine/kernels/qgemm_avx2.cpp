@@ -1,51 +1,97 @@
 // AVX2 tier (no VNNI): bytes widened to int16 and multiplied with vpmaddwd, which cannot
-// saturate (vpmaddubsw could, so it is not used). Each 8-column block keeps two accumulators
-// of (column, k-pair) partial sums that are folded into columns once, after the K loop.
+// saturate (vpmaddubsw could, so it is not used). A tile is 6 rows x 8 columns: per k-group
+// the 8 columns' 32 bytes are widened once (two vpmovzxbw/vpmovsxbw from memory) and each row
+// adds two vpmaddwd of them with its 4 left values, broadcast from a copy of the left rows
+// widened to int16 once per call (one vpbroadcastq load, no shuffle per row and group). The 12
+// accumulators hold (column, k-pair) partial sums, folded into columns once after the K loop;
+// with the two operand vectors and the broadcast that is 15 of the 16 ymm registers.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "agent/engine/kernels/qgemm.h"
 
 namespace edge::engine {
 namespace {
 
-constexpr int kMaxRows = 4;
+constexpr int kTileRows = 6;
+// The widened left rows of one pass over the columns (int16 elements on the stack, 32 KB). A
+// row longer than a tile's share of it (kp > 2730) is widened in the k-loop instead.
+constexpr int64_t kWidenedElems = 16384;
 
 template <bool kLeftWeights>
-inline __m256i Widen(__m128i bytes) {
-  // R holds activations (unsigned) when the weights are on the left.
+inline __m256i WidenRight(const uint8_t* p) {
+  // R holds activations (unsigned) when the weights are on the left, weights (signed) otherwise.
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return kLeftWeights ? _mm256_cvtepu8_epi16(bytes) : _mm256_cvtepi8_epi16(bytes);
 }
 
-template <bool kLeftWeights>
-inline __m256i BroadcastLeft(const uint8_t* p) {
-  int32_t word;
-  __builtin_memcpy(&word, p, 4);
-  const __m128i b = _mm_cvtsi32_si128(word);
-  const __m128i w = kLeftWeights ? _mm_cvtepi8_epi16(b) : _mm_cvtepu8_epi16(b);
-  return _mm256_broadcastq_epi64(w);
+// acc += vpmaddwd(a, b) as one asm block: with the intrinsics, GCC 12 keeps a shadow copy of
+// each of the 12 accumulators on the stack and reloads it every k-group (~2x slower).
+inline __m256i MaddAdd(__m256i acc, __m256i a, __m256i b) {
+  __m256i product;
+  __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+x"(acc), "=&x"(product) : "x"(a), "x"(b));
+  return acc;
 }
 
-template <bool kLeftWeights, int kRows>
-void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
+// The 4 left values of k-group g of row r as int16 pairs broadcast to every 64-bit lane: from
+// the widened copy ([group][row][4] int16, so a tile's rows are one pointer and constant
+// offsets) or, without one, from the left bytes.
+template <bool kLeftWeights, bool kWidened, int kRows>
+inline __m256i BroadcastLeft(const void* left, int64_t lstride, int r, int64_t g) {
+  if constexpr (kWidened) {
+    int64_t word;
+    __builtin_memcpy(&word, static_cast<const int16_t*>(left) + (g * kRows + r) * 4, 8);
+    return _mm256_set1_epi64x(word);
+  } else {
+    int32_t bytes;
+    __builtin_memcpy(&bytes, static_cast<const uint8_t*>(left) + r * lstride + g * 4, 4);
+    const __m128i b = _mm_cvtsi32_si128(bytes);
+    return _mm256_broadcastq_epi64(kLeftWeights ? _mm_cvtepi8_epi16(b) : _mm_cvtepu8_epi16(b));
+  }
+}
+
+// Left rows [rows][kp] widened to int16 (signed weights or unsigned activations), laid out per
+// tile of kTileRows rows (the last tile may be shorter) as [group][row in tile][4].
+template <bool kLeftWeights>
+void WidenLeft(const uint8_t* left, int64_t rows, int64_t kp, int16_t* out) {
+  const int64_t groups = kp >> 2;
+  for (int64_t t0 = 0; t0 < rows; t0 += kTileRows) {
+    const int64_t tile_rows = std::min<int64_t>(kTileRows, rows - t0);
+    for (int64_t r = 0; r < tile_rows; ++r) {
+      const uint8_t* src = left + (t0 + r) * kp;
+      int16_t* dst = out + t0 * kp + r * 4;
+      for (int64_t g = 0; g < groups; ++g) {
+        int32_t bytes;
+        __builtin_memcpy(&bytes, src + g * 4, 4);
+        const __m128i b = _mm_cvtsi32_si128(bytes);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + g * tile_rows * 4),
+                         kLeftWeights ? _mm_cvtepi8_epi16(b) : _mm_cvtepu8_epi16(b));
+      }
+    }
+  }
+}
+
+// Rows m0..m0+kRows-1 (their left values at `left`: the widened tile, or the rows' bytes
+// `lstride` apart) times columns n0..n0+7, requantized and stored.
+template <bool kLeftWeights, bool kWidened, int kRows>
+void Tile(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m0, int64_t n0) {
   __m256i acc_lo[kRows], acc_hi[kRows];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int r = 0; r < kRows; ++r) acc_lo[r] = acc_hi[r] = _mm256_setzero_si256();
-  const uint8_t* lbase = a.left + m0 * a.kp;
   const uint8_t* rbase = a.right + n0 * 4;
   const int64_t rstride = a.np * 4;
   const int64_t groups = a.kp >> 2;
   for (int64_t g = 0; g < groups; ++g) {
     const uint8_t* rg = a.right_groups != nullptr ? a.right_groups[g] + n0 * 4 : rbase + g * rstride;
-    const __m256i rv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rg));
-    const __m256i r_lo = Widen<kLeftWeights>(_mm256_castsi256_si128(rv));       // columns 0-3
-    const __m256i r_hi = Widen<kLeftWeights>(_mm256_extracti128_si256(rv, 1));  // columns 4-7
-#pragma GCC unroll 4
+    const __m256i r_lo = WidenRight<kLeftWeights>(rg);       // columns 0-3, 4 k each
+    const __m256i r_hi = WidenRight<kLeftWeights>(rg + 16);  // columns 4-7
+#pragma GCC unroll 6
     for (int r = 0; r < kRows; ++r) {
-      const __m256i lv = BroadcastLeft<kLeftWeights>(lbase + r * a.kp + g * 4);
-      acc_lo[r] = _mm256_add_epi32(acc_lo[r], _mm256_madd_epi16(r_lo, lv));
-      acc_hi[r] = _mm256_add_epi32(acc_hi[r], _mm256_madd_epi16(r_hi, lv));
+      const __m256i lv = BroadcastLeft<kLeftWeights, kWidened, kRows>(left, lstride, r, g);
+      acc_lo[r] = MaddAdd(acc_lo[r], r_lo, lv);
+      acc_hi[r] = MaddAdd(acc_hi[r], r_hi, lv);
     }
   }
   const __m256 lo = _mm256_set1_ps(static_cast<float>(a.qmin - a.zero_point));
@@ -57,34 +103,34 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
   const int64_t col0 = a.grid_pitch == 0 ? n0 : n0 - row0 * a.grid_pitch;
   const int64_t width = a.grid_pitch == 0 ? a.n : a.grid_width;
   const int64_t whole = cols == 8 && col0 + 8 <= width ? row0 * width + col0 : -1;
-#pragma GCC unroll 4
+  __m256i col_bias = _mm256_setzero_si256();
+  __m256 col_mult = _mm256_setzero_ps();
+  if constexpr (!kLeftWeights) {
+    col_bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0));
+    col_mult = _mm256_loadu_ps(a.mult + n0);
+  }
+#pragma GCC unroll 6
   for (int r = 0; r < kRows; ++r) {
     // hadd gives [c0 c1 c4 c5 | c2 c3 c6 c7]; the permute restores column order.
     const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc_lo[r], acc_hi[r]), 0xD8);
-    __m256i bias;
-    __m256 mult;
-    if constexpr (kLeftWeights) {
-      bias = _mm256_set1_epi32(a.bias[m0 + r]);
-      mult = _mm256_set1_ps(a.mult[m0 + r]);
-    } else {
-      bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0));
-      mult = _mm256_loadu_ps(a.mult + n0);
-    }
+    const __m256i bias = kLeftWeights ? _mm256_set1_epi32(a.bias[m0 + r]) : col_bias;
+    const __m256 mult = kLeftWeights ? _mm256_set1_ps(a.mult[m0 + r]) : col_mult;
     __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult);
     x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
     const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(x), zp);
+    // q is within [qmin, qmax]: the saturating packs are exact
+    const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    const int64_t bytes8 = _mm_cvtsi128_si64(_mm_packs_epi16(q16, q16));
     int8_t* out = a.out + (m0 + r) * a.ldo;
     if (whole >= 0) {
-      // q is within [qmin, qmax]: the saturating packs are exact
-      const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + whole), _mm_packs_epi16(q16, q16));
+      __builtin_memcpy(out + whole, &bytes8, 8);
       continue;
     }
-    alignas(32) int32_t tmp[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), q);
+    int8_t tmp[8];
+    __builtin_memcpy(tmp, &bytes8, 8);
     // grid row and column of n0 + c, advanced without a division per element
     for (int64_t c = 0, row = row0, col = col0; c < cols; ++c) {
-      if (col < width) out[row * width + col] = static_cast<int8_t>(tmp[c]);
+      if (col < width) out[row * width + col] = tmp[c];
       if (++col == a.grid_pitch) {
         col = 0;
         ++row;
@@ -93,17 +139,37 @@ void Tile(const QGemmArgs& a, int64_t m0, int64_t n0) {
   }
 }
 
+template <bool kLeftWeights, bool kWidened>
+void RowTiles(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m_begin, int64_t m_end, int64_t n0) {
+  const size_t elem = kWidened ? sizeof(int16_t) : sizeof(uint8_t);
+  for (int64_t m0 = m_begin; m0 < m_end; m0 += kTileRows) {
+    // a widened tile starts at its first row's offset in [rows][kp] order
+    const void* l = static_cast<const char*>(left) + static_cast<size_t>((m0 - m_begin) * a.kp) * elem;
+    switch (std::min<int64_t>(kTileRows, m_end - m0)) {
+      case 1: Tile<kLeftWeights, kWidened, 1>(a, l, lstride, m0, n0); break;
+      case 2: Tile<kLeftWeights, kWidened, 2>(a, l, lstride, m0, n0); break;
+      case 3: Tile<kLeftWeights, kWidened, 3>(a, l, lstride, m0, n0); break;
+      case 4: Tile<kLeftWeights, kWidened, 4>(a, l, lstride, m0, n0); break;
+      case 5: Tile<kLeftWeights, kWidened, 5>(a, l, lstride, m0, n0); break;
+      default: Tile<kLeftWeights, kWidened, 6>(a, l, lstride, m0, n0); break;
+    }
+  }
+}
+
 template <bool kLeftWeights>
 void Run(const QGemmArgs& a) {
-  for (int64_t n0 = 0; n0 < a.n; n0 += 8) {
-    for (int64_t m0 = 0; m0 < a.m; m0 += kMaxRows) {
-      switch (std::min<int64_t>(kMaxRows, a.m - m0)) {
-        case 1: Tile<kLeftWeights, 1>(a, m0, n0); break;
-        case 2: Tile<kLeftWeights, 2>(a, m0, n0); break;
-        case 3: Tile<kLeftWeights, 3>(a, m0, n0); break;
-        default: Tile<kLeftWeights, 4>(a, m0, n0); break;
-      }
-    }
+  // Rows per pass: as many whole tiles as the widened buffer holds.
+  const int64_t chunk = kWidenedElems / a.kp / kTileRows * kTileRows;
+  if (chunk == 0) {
+    for (int64_t n0 = 0; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, false>(a, a.left, a.kp, 0, a.m, n0);
+    return;
+  }
+  alignas(32) int16_t widened[kWidenedElems];
+  for (int64_t mc = 0; mc < a.m; mc += chunk) {
+    const int64_t m_end = std::min(a.m, mc + chunk);
+    WidenLeft<kLeftWeights>(a.left + mc * a.kp, m_end - mc, a.kp, widened);
+    // Columns outside, the chunk's row tiles inside: a column panel is reused from L1 by them.
+    for (int64_t n0 = 0; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, true>(a, widened, a.kp, mc, m_end, n0);
   }
 }
 

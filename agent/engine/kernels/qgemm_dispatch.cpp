@@ -33,10 +33,10 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &InterleavePaddedU8, &Im2colRowsStride2U8};
   const KernelTier effective = EffectiveTier(tier);
 #if defined(__x86_64__)
-  static const ElementwiseKernels avx2{&LutScalar,  &DepthwiseAvx2,     &SplitDepthwisePhases,
-                                       &QAddScalar, &QuantizeScalar,    &Interleave4RowsU8,
+  static const ElementwiseKernels avx2{&LutAvx2,  &DepthwiseAvx2,     &SplitDepthwisePhases,
+                                       &QAddAvx2, &QuantizeAvx2,    &Interleave4RowsU8,
                                        &InterleavePaddedU8, &Im2colRowsStride2U8};
-  static const ElementwiseKernels avx512{CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutScalar,
+  static const ElementwiseKernels avx512{CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
                                          &DepthwiseAvx512Vnni,
                                          &SplitDepthwisePhasesAvx512,
                                          &QAddAvx512,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/engine/kernels/cpu_features.h"
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "tests/bench/engine/gemm_problem.h"
 
@@ -14,15 +15,69 @@ namespace edge::engine::bench {
 namespace {
 
 // Best of `repeats` runs after a warm-up: on a shared machine the minimum is the kernel's speed.
-double BestSeconds(QGemmFn fn, const QGemmArgs& a, int repeats) {
-  fn(a);
+template <typename Run>
+double BestSeconds(const Run& run, int repeats) {
+  run();
   double best = 1e30;
   for (int r = 0; r < repeats; ++r) {
     const auto s = std::chrono::steady_clock::now();
-    fn(a);
+    run();
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - s).count());
   }
   return best;
+}
+
+double BestSeconds(QGemmFn fn, const QGemmArgs& a, int repeats) {
+  return BestSeconds([&] { fn(a); }, repeats);
+}
+
+// ns per element of the per-element int8 kernels (ElementwiseForTier), on 16384 elements:
+// L1-resident, like one activation map of the zoo models.
+void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers) {
+  constexpr int64_t kN = 16384;
+  std::mt19937 rng(12);
+  std::vector<int8_t> a(kN), b(kN), y(kN), table(256);
+  std::vector<float> x(kN);
+  for (auto& v : a) v = static_cast<int8_t>(rng());
+  for (auto& v : b) v = static_cast<int8_t>(rng());
+  for (auto& v : table) v = static_cast<int8_t>(rng());
+  std::normal_distribution<float> dist(0.0f, 30.0f);
+  for (auto& v : x) v = dist(rng);
+  const QAddArgs add{a.data(), b.data(), kN, 0.7f, 0.4f, 3, -5, -2, -128, 127, y.data()};
+  std::fprintf(out, "\nPer-element int8 kernels by tier, ns per element (%lld elements, best of 3 passes x 200 "
+                    "runs).\n\n| kernel |", static_cast<long long>(kN));
+  for (KernelTier t : tiers) std::fprintf(out, " %s |", std::string(KernelTierName(t)).c_str());
+  std::fprintf(out, "\n|---|");
+  for (size_t i = 0; i < tiers.size(); ++i) std::fprintf(out, "---|");
+  std::fprintf(out, "\n");
+  struct Row {
+    const char* label;
+    void (*run)(const ElementwiseKernels& k, const QAddArgs& add, const float* x, const int8_t* table, int8_t* y);
+  };
+  const Row rows[] = {
+      {"lookup (int8 activations)",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t* t, int8_t* out) {
+         k.lut(p.a, p.n, t, out);
+       }},
+      {"Add (same shape)", [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*,
+                              int8_t*) { k.qadd(p); }},
+      {"QuantizeLinear (float input)",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float* in, const int8_t*, int8_t* out) {
+         k.quantize(in, p.n, 0.25f, 3, out);
+       }},
+  };
+  for (const Row& row : rows) {
+    std::vector<double> best(tiers.size(), 1e30);
+    for (int pass = 0; pass < 3; ++pass) {
+      for (size_t i = 0; i < tiers.size(); ++i) {
+        const ElementwiseKernels& k = ElementwiseForTier(tiers[i]);
+        best[i] = std::min(best[i], BestSeconds([&] { row.run(k, add, x.data(), table.data(), y.data()); }, 200));
+      }
+    }
+    std::fprintf(out, "| %s |", row.label);
+    for (double sec : best) std::fprintf(out, " %.3f |", sec * 1e9 / double(kN));
+    std::fprintf(out, "\n");
+  }
 }
 
 struct Shape {
@@ -66,6 +121,7 @@ int RunTierSweep(std::FILE* out) {
     for (double b : best) std::fprintf(out, " %.2f |", b / 1e9);
     std::fprintf(out, "\n");
   }
+  PrintElementwiseSweep(out, tiers);
   return 0;
 }
 

@@ -123,6 +123,13 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
       }
     }
   }
+  // The AVX2 kernel widens the left rows into a 16384-element buffer, whole 6-row tiles at a
+  // time: several passes of rows (m * kp past it), a last pass of a partial tile, and rows too
+  // long for one tile's share (kp > 2730), which it reads as bytes.
+  for (auto [m, k] : {std::pair<int64_t, int64_t>{40, 600}, {61, 1024}, {13, 2732}, {7, 3001}}) {
+    problems.push_back({QGemmWeights::kLeft, m, 37, k, 5, -128, 127, false});
+    problems.push_back({QGemmWeights::kRight, m, 29, k, -9, -128, 127, true});
+  }
   for (int i = 0; i < 300; ++i) {
     const bool extreme = i % 3 == 0;
     const int32_t z = extreme ? (i % 2 == 0 ? -128 : 127) : zp(rng);
