@@ -16,6 +16,7 @@
 #include "common/crypto/sha256.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/api/bundle_receiver.h"
+#include "controller/api/cluster.h"
 #include "controller/api/health_report.h"
 #include "controller/api/rollout_driver.h"
 #include "controller/api/rollout_proto.h"
@@ -322,6 +323,41 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     return Authed(call, Role::kViewer, "ListSites", [this, resp](const std::string&) -> Status {
       EDGE_ASSIGN_OR_RETURN(auto sites, ctx_.store->ListSites());
       for (const auto& s : sites) FillSite(s, resp->add_sites());
+      return Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* ListControllers(grpc::CallbackServerContext* call, const pb::ListControllersRequest*,
+                                            pb::ListControllersResponse* resp) override {
+    return Authed(call, Role::kViewer, "ListControllers", [this, resp](const std::string&) -> Status {
+      const int64_t now = ctx_.clock.NowUnix();
+      if (!ctx_.cluster) {  // alone on its database
+        auto* c = resp->add_controllers();
+        c->set_id("this controller");
+        c->set_agent_endpoint(ctx_.config.agent_listen);
+        c->set_operator_endpoint(ctx_.config.operator_listen);
+        c->set_heartbeat_at(now);
+        c->set_agents(ctx_.sessions.size());
+        c->set_planner(true);
+        c->set_alive(true);
+        c->set_answering(true);
+        return Ok();
+      }
+      resp->set_shared(true);
+      EDGE_ASSIGN_OR_RETURN(auto rows, ctx_.store->ListControllers());
+      for (const auto& r : rows) {
+        auto* c = resp->add_controllers();
+        c->set_id(r.id);
+        c->set_host(r.host);
+        c->set_agent_endpoint(r.agent_endpoint);
+        c->set_operator_endpoint(r.operator_endpoint);
+        c->set_started_at(r.started_at);
+        c->set_heartbeat_at(r.heartbeat_at);
+        c->set_agents(r.sessions);
+        c->set_planner(r.planner);
+        c->set_alive(now - r.heartbeat_at < ClusterTimes().stale_seconds);
+        c->set_answering(r.id == ctx_.cluster->id());
+      }
       return Ok();
     });
   }

@@ -448,10 +448,10 @@ int main(int argc, char** argv) {
   // get / describe
   std::string what;
   GetFilters get_filters;
-  auto* get = app.add_subcommand("get", "list devices, sites, models, rollouts or audit entries");
-  get->add_option("what", what, "devices|sites|models|rollouts|audit")
+  auto* get = app.add_subcommand("get", "list devices, sites, models, rollouts, audit entries or controllers");
+  get->add_option("what", what, "devices|sites|models|rollouts|audit|controllers")
       ->required()
-      ->check(CLI::IsMember({"devices", "sites", "models", "rollouts", "audit"}));
+      ->check(CLI::IsMember({"devices", "sites", "models", "rollouts", "audit", "controllers"}));
   get->add_option("--site", get_filters.site, "only this site (devices)");
   get->add_option("-l,--selector", get_filters.selector, "only devices whose labels match, e.g. line=3,camera!=ir");
   get->add_option("--actor", get_filters.actor, "only this actor, e.g. operator/alice (audit)");

@@ -206,6 +206,25 @@ class GrpcOperatorClient final : public OperatorClient {
       std::vector<std::vector<std::string>> rows;
       for (const auto& s : resp.sites()) rows.push_back({s.name(), std::to_string(s.device_count()), FormatTime(s.created_at())});
       PrintTable({"SITE", "DEVICES", "CREATED"}, rows);
+    } else if (what == "controllers") {
+      pb::ListControllersResponse resp;
+      EDGE_TRY(Check(stub_->ListControllers(CallContext().get(), pb::ListControllersRequest(), &resp), "list controllers"));
+      if (format == OutputFormat::kJson) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& c : resp.controllers())
+          out.push_back({{"id", c.id()}, {"host", c.host()}, {"agent_endpoint", c.agent_endpoint()},
+                         {"operator_endpoint", c.operator_endpoint()}, {"started_at", c.started_at()},
+                         {"heartbeat_at", c.heartbeat_at()}, {"agents", c.agents()}, {"planner", c.planner()},
+                         {"alive", c.alive()}, {"answering", c.answering()}});
+        PrintJson(out);
+        return Ok();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& c : resp.controllers())
+        rows.push_back({TerminalSafe(c.id()) + (c.answering() ? " *" : ""), c.alive() ? "alive" : "dead",
+                        c.planner() ? "yes" : "", std::to_string(c.agents()), TerminalSafe(c.agent_endpoint()),
+                        TerminalSafe(c.operator_endpoint()), FormatAge(c.heartbeat_at(), now)});
+      PrintTable({"CONTROLLER", "STATE", "PLANNER", "AGENTS", "AGENT ENDPOINT", "OPERATOR ENDPOINT", "HEARTBEAT"}, rows);
     } else if (what == "models") {
       pb::ListModelsResponse resp;
       EDGE_TRY(Check(stub_->ListModels(CallContext().get(), pb::ListModelsRequest(), &resp), "list models"));

@@ -35,6 +35,9 @@ lf_edgectl model push "$(lf_bundle kws v2 2 "$MODEL")" >/dev/null 2>&1 || lf_die
   --summary "$LF_DIR/v2.json" >/dev/null 2>"$LF_DIR/v2.err" &
 sim=$!
 lf_wait_for 60 lf_fleet_online "$N" || lf_die "the fleet did not come online: $(tail -n 3 "$LF_DIR/v2.err")"
+listed=$(lf_edgectl get controllers -o json) || lf_die "get controllers"
+[ "$(json '[(c["id"], c["alive"], c["planner"], c["agents"]) for c in d]' <<<"$listed")" = "[('this controller', True, True, $N)]" ] ||
+  lf_die "get controllers: $listed"
 started=$SECONDS
 lf_edgectl deploy model kws:v2 --site plant-1 --canary 10 --waves 50%,100% --soak 2s --no-health-gates \
   -o json >"$LF_DIR/deploy-v2.json" 2>"$LF_DIR/deploy-v2.txt" || lf_die "deploy v2: $(cat "$LF_DIR/deploy-v2.txt")"

@@ -47,8 +47,10 @@ PY
 done
 list() { local IFS=,; echo "$*"; }
 export EDGECTL_CONTROLLER; EDGECTL_CONTROLLER=$(list "${OPERATOR[@]}")
-[ "$(sql "SELECT count(*) FROM controllers")" = 3 ] || lf_die "controllers: $(sql "SELECT id, agent_endpoint FROM controllers")"
-planner_agent() { sql "SELECT c.agent_endpoint FROM planner_lease l JOIN controllers c ON c.id = l.holder"; }
+listed=$(lf_edgectl get controllers) || lf_die "get controllers"
+[ "$(grep -c ' alive ' <<<"$listed")" = 3 ] || lf_die "controllers: $listed"
+# Which controller runs the planner, as edgectl (through whichever controller answers) lists them.
+planner_agent() { lf_edgectl get controllers -o json | json '"".join(c["agent_endpoint"] for c in d if c["planner"] and c["alive"])'; }
 first_planner=$(planner_agent)
 [ "$first_planner" = "${AGENT[0]}" ] || lf_die "the first controller should hold the planner lease, not '$first_planner'"
 ok "3 controllers joined; the first to start runs the planner"
@@ -96,6 +98,8 @@ lf_wait_for 30 done_v2 || lf_die "rollout not completed: $(lf_edgectl rollout de
 r=$(lf_edgectl rollout get "$R" -o json) || lf_die "rollout get through the survivors"
 [ "$(json 'len(d["devices"])' <<<"$r")" = "$N" ] || lf_die "rollout rows: $(json 'len(d["devices"])' <<<"$r")"
 [ "$(json 'sorted(set(x["dispatches"] for x in d["devices"]))' <<<"$r")" = "[1]" ] || lf_die "a device was dispatched twice or never"
+dead() { lf_edgectl get controllers -o json | json '[c["alive"] for c in d if c["agent_endpoint"] == "'"${AGENT[0]}"'"]' | grep -q False; }
+lf_wait_for 20 dead || lf_die "the killed controller is not listed dead: $(lf_edgectl get controllers 2>&1)"
 ok "$N on v2; the lease passed to $new_planner ${took_over} s after the kill; each device dispatched once; agents on the survivors: $(json 'd["connected_by_endpoint"]' <"$LF_DIR/v2.json")"
 
 step "a device revoked through one controller is cut off by the one that holds its stream"
