@@ -353,9 +353,10 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
         c->set_operator_endpoint(r.operator_endpoint);
         c->set_started_at(r.started_at);
         c->set_heartbeat_at(r.heartbeat_at);
-        c->set_agents(r.sessions);
+        const bool alive = now - r.heartbeat_at < ClusterTimes().stale_seconds;
+        c->set_agents(alive ? r.sessions : 0);  // a dead one's rows are not connections
         c->set_planner(r.planner);
-        c->set_alive(now - r.heartbeat_at < ClusterTimes().stale_seconds);
+        c->set_alive(alive);
         c->set_answering(r.id == ctx_.cluster->id());
       }
       return Ok();

@@ -33,15 +33,16 @@ Result<PlannerLease> ReadLease(sql::Connection& db) {
   return PlannerLease{st.Text(0), st.Int(1), st.Int(2)};
 }
 
-// The lease holder's housekeeping: what dead controllers left, and old history.
+// The lease holder's housekeeping: controllers silent for `forget_seconds` and the sessions they
+// held, and old history. A controller silent for less (stalled, cut off from the database) keeps
+// its rows: its agents count as offline meanwhile (OnlineElsewhere joins on the heartbeat) and
+// as online again when it heartbeats, without reconnecting.
 Status Forget(sql::Connection& db, const ClusterTimes& times, int64_t now) {
-  EDGE_ASSIGN_OR_RETURN(auto sessions, db.Prepare(
-      "DELETE FROM sessions WHERE controller NOT IN (SELECT id FROM controllers WHERE heartbeat_at >= ?)"));
-  sessions.Bind(1, now - times.stale_seconds);
-  EDGE_TRY(sessions.Run());
   EDGE_ASSIGN_OR_RETURN(auto controllers, db.Prepare("DELETE FROM controllers WHERE heartbeat_at < ?"));
   controllers.Bind(1, now - times.forget_seconds);
   EDGE_TRY(controllers.Run());
+  EDGE_ASSIGN_OR_RETURN(auto sessions, db.Prepare("DELETE FROM sessions WHERE controller NOT IN (SELECT id FROM controllers)"));
+  EDGE_TRY(sessions.Run());
   EDGE_ASSIGN_OR_RETURN(auto changes, db.Prepare("DELETE FROM fleet_changes WHERE at < ?"));
   changes.Bind(1, now - times.forget_seconds);
   return changes.Run();

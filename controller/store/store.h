@@ -202,7 +202,8 @@ class Store {
   //
   // Renews `self`'s row and heartbeat, and takes or renews the planner lease when it is free,
   // expired or already `self`'s; returns the lease as it is after. The lease holder also
-  // removes dead controllers' sessions, and rows and change entries older than `forget_seconds`.
+  // removes controllers silent for `forget_seconds` with their sessions, and change entries as
+  // old.
   virtual Result<PlannerLease> Heartbeat(const ControllerRecord& self, const ClusterTimes& times, int64_t now) = 0;
   // A controller that stops cleanly: its sessions and row go, its lease (if held) is freed.
   virtual Status LeaveCluster(const std::string& id) = 0;

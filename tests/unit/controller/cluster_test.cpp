@@ -62,7 +62,7 @@ std::vector<int64_t> Seqs(const std::vector<FleetChange>& changes) {
 
 }  // namespace
 
-TEST_CASE("Cluster: one controller holds the planner lease, renews it, and another takes it once it expires",
+TEST_CASE("Cluster: one controller holds the planner lease and renews it and another takes it once it expires",
           "[store][cluster]") {
   EDGE_STORE_FIXTURE(f, Member("a"));
   auto b = f.Open(Member("b"));
@@ -102,7 +102,7 @@ TEST_CASE("Cluster: one controller holds the planner lease, renews it, and anoth
   CHECK(f.store->ListControllers()->size() == 1);
 }
 
-TEST_CASE("Cluster: a session row follows the device's newest stream, and a dead controller's devices are offline",
+TEST_CASE("Cluster: a session row follows the device's newest stream and a silent controller's devices are offline",
           "[store][cluster]") {
   EDGE_STORE_FIXTURE(f, Member("a"));
   f.Site("plant-1");
@@ -128,15 +128,20 @@ TEST_CASE("Cluster: a session row follows the device's newest stream, and a dead
   Record(*b, {Hello("gw-1", 8, kT0 + 2), Ended("gw-1", 8, kT0 + 2)});
   CHECK(elsewhere(*f.store, "a", kT0 + 2).empty());
   CHECK(f.QueryInt("SELECT count(*) FROM sessions WHERE device_id = 'gw-1'") == 0);
-  // a dies (no more heartbeats): after 15 s its gw-2 counts as offline for b...
+  // a stalls (no heartbeat): after 15 s its gw-2 counts as offline for b...
   CHECK(elsewhere(*b, "b", kT0 + 15) == std::vector<std::string>{"gw-2"});
   CHECK(elsewhere(*b, "b", kT0 + 16).empty());
-  // ...and the lease holder's housekeeping removes its rows.
   REQUIRE(b->Heartbeat(Self("b"), times, kT0 + 16));  // b took the expired lease
+  // ...and online again when a heartbeats again (its stream never ended).
+  REQUIRE(f.store->Heartbeat(Self("a"), times, kT0 + 20));
+  CHECK(elsewhere(*b, "b", kT0 + 20) == std::vector<std::string>{"gw-2"});
+  // Silent for an hour: the lease holder's housekeeping forgets a and the sessions it held.
+  REQUIRE(b->Heartbeat(Self("b"), times, kT0 + 20 + times.forget_seconds + 1));
   CHECK(f.QueryInt("SELECT count(*) FROM sessions") == 0);
+  CHECK(f.QueryInt("SELECT count(*) FROM controllers") == 1);
 }
 
-TEST_CASE("Cluster: the change feed holds what other controllers' agents must hear of, by whom",
+TEST_CASE("Cluster: the change feed holds what other controllers' agents must hear of and by whom",
           "[store][cluster]") {
   EDGE_STORE_FIXTURE(f, Member("a"));
   f.Site("plant-1");
@@ -199,7 +204,7 @@ TEST_CASE("Cluster: a rollout step planned from an old revision is refused and w
   CHECK(b->GetRollout(r.id)->revision == 2);
 }
 
-TEST_CASE("Cluster: the change cursor hands each entry over once, late commits included", "[cluster]") {
+TEST_CASE("Cluster: the change cursor hands each entry over once with late commits included", "[cluster]") {
   using std::chrono::seconds;
   const auto t0 = ChangeCursor::Clock::time_point{} + seconds(1000);
   ChangeCursor cursor(10, seconds(30));
