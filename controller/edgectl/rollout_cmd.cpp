@@ -464,6 +464,14 @@ void RegisterRolloutCommands(CLI::App& app, CLI::App& deploy, std::function<Resu
     pb::Rollout created;
     if (auto s = Call(r, "deploy", [&](auto& stub, auto& ctx) { return stub.CreateRollout(&ctx, *req, &created); }); !s)
       return Report(s.error());
+    // A controller that is not the planner (several share the database) stores the rollout; the
+    // planner takes its first step within a second or two: wait for it, up to 5 s, to show it.
+    for (int i = 0; i < 25 && !a->deploy.allow_empty && created.waves_size() == 0 && created.state() == "running"; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      auto now = Fetch(r, created.id());
+      if (!now) break;  // shown as created
+      created = std::move(*now);
+    }
     uint32_t dispatched = 0;
     for (const auto& w : created.waves()) dispatched += w.dispatched();
     WriteLine(std::cerr, "rollout " + std::to_string(created.id()) + ": " + created.model() + ":" + created.version() + " → " +
