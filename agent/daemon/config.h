@@ -17,7 +17,7 @@ struct AgentConfig {
   std::string device_name;
   std::filesystem::path state_dir = "/var/lib/edge-agent";
   // Agent listener host:port: one, or several controllers sharing one database ("controller":
-  // "a:7443,b:7443" or an array), tried in turn from a place the device name picks.
+  // "a:7443,b:7443" or an array), tried in turn from a random one.
   std::vector<std::string> controllers;
   std::vector<std::string> enroll_endpoints;  // enrollment listeners; default: `controller`'s
   std::string ca_file;                  // fleet CA, pinned out of band

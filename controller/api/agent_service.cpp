@@ -109,7 +109,8 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
   struct Handle final : AgentStreamHandle {
     std::mutex mu;
     ConnectReactor* reactor = nullptr;
-    uint64_t stream = 0;  // this controller's number for the stream
+    uint64_t stream_id = 0;  // this controller's number for the stream
+    uint64_t stream() const override { return stream_id; }
     // The stream's deadline and throttle timers, cancelled when it ends (strand only).
     std::vector<std::shared_ptr<boost::asio::steady_timer>> timers;
     void Send(const ControllerMessage& m) override {
@@ -126,7 +127,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       : ctx_(ctx), peer_(std::move(peer)), handle_(std::make_shared<Handle>()),
         rate_(kMessagesPerSecond, kMessageBurst) {
     handle_->reactor = this;
-    handle_->stream = ctx_.next_stream.fetch_add(1);
+    handle_->stream_id = ctx_.next_stream.fetch_add(1);
     StartRead(&in_);
     After(kHelloDeadline, [this] {
       if (!hello_seen_) FinishOnce(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no hello within 30 s"));
@@ -203,7 +204,10 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       had_hello = hello_seen_;
     }
     boost::asio::post(ctx_.strand, [&ctx = ctx_, id = peer_.id.name, handle = handle_, had_hello] {
-      if (had_hello) ctx.SessionEnded(id, handle->stream);
+      if (had_hello) {
+        ctx.live_streams.erase(handle->stream_id);
+        ctx.SessionEnded(id, handle->stream_id);
+      }
       for (auto& timer : handle->timers) timer->cancel();
       handle->timers.clear();
       auto it = ctx.sessions.find(id);
@@ -242,7 +246,8 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       if (!models) return Refuse(models.error().Wrap("hello"));
       hello_seen_ = true;
       report.agent_version = agent_version;
-      report.stream = handle_->stream;
+      report.stream = handle_->stream_id;
+      ctx_.live_streams.insert(handle_->stream_id);
       report.models = std::move(*models);
       return Persist(std::move(report), [this](const AgentReportOutcome& outcome) {
         if (!outcome.status) return Refuse(outcome.status.error().Wrap("hello"));

@@ -17,35 +17,15 @@ namespace {
 // A controller stops planning this long before its lease expires by its own clock: the next
 // renewal is due well before, and another controller's clock may run a little ahead.
 constexpr int64_t kLeaseMarginSeconds = 3;
-// Entries read per query; more are read at the next poll (the cursor does not skip them).
+// Entries read per query; more are read at once after (the cursor does not skip them).
 constexpr uint32_t kChangesPerRead = 2000;
-// A seq skipped over is waited for this long before it counts as a rolled-back transaction's.
-constexpr auto kGapHold = std::chrono::seconds(30);
-// Seqs jumped over at once beyond this are not tracked as gaps (a restored or reset sequence).
-constexpr int64_t kMaxGapsTracked = 10000;
+constexpr auto kForgetEvery = std::chrono::seconds(60);
 
 }  // namespace
 
-std::vector<FleetChange> ChangeCursor::Take(const std::vector<FleetChange>& read, Clock::time_point now) {
-  std::vector<FleetChange> sorted = read;
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
-  std::vector<FleetChange> out;
-  for (auto& c : sorted) {
-    if (c.seq > high_) {
-      if (c.seq - high_ - 1 <= kMaxGapsTracked)
-        for (int64_t s = high_ + 1; s < c.seq; ++s) gaps_.emplace(s, now);
-      high_ = c.seq;
-      out.push_back(std::move(c));
-    } else if (gaps_.erase(c.seq) > 0) {
-      out.push_back(std::move(c));
-    }
-  }
-  for (auto it = gaps_.begin(); it != gaps_.end();) it = now - it->second >= hold_ ? gaps_.erase(it) : std::next(it);
-  return out;
-}
-
 Cluster::Cluster(ControllerContext& ctx, ClusterOptions options)
-    : ctx_(ctx), options_(std::move(options)), cursor_(0, kGapHold), beat_timer_(ctx.strand), poll_timer_(ctx.strand) {}
+    : ctx_(ctx), options_(std::move(options)), last_poll_ok_(std::chrono::steady_clock::now()),
+      last_beat_ok_(last_poll_ok_), beat_timer_(ctx.strand), poll_timer_(ctx.strand) {}
 
 Cluster::~Cluster() {
   if (listen_fd_) listen_fd_->close();
@@ -54,9 +34,11 @@ Cluster::~Cluster() {
 Status Cluster::Start(const std::string& agent_endpoint, const std::string& operator_endpoint) {
   options_.self.agent_endpoint = agent_endpoint;
   options_.self.operator_endpoint = operator_endpoint;
-  EDGE_ASSIGN_OR_RETURN(auto last, ctx_.store->LastChange());
-  cursor_ = ChangeCursor(last, kGapHold);
+  EDGE_ASSIGN_OR_RETURN(high_, ctx_.store->LastChange());
+  last_poll_ok_ = last_beat_ok_ = std::chrono::steady_clock::now();
   EDGE_ASSIGN_OR_RETURN(lease_, ctx_.store->Heartbeat(options_.self, options_.times, ctx_.clock.NowUnix()));
+  // A policy pushed between the daemon's load of the trust policy and the cursor's start.
+  EDGE_TRY(ctx_.AdoptStoredTrust());
   log::Info("joined the controllers sharing the database",
             {{"controller", id()}, {"planner", lease_.holder.empty() ? "none" : lease_.holder}, {"epoch", lease_.epoch}});
   if (!options_.listen_url.empty()) Listen();
@@ -99,12 +81,25 @@ bool Cluster::ConnectedElsewhere(const std::string& device_id) {
 
 void Cluster::Beat() {
   const bool was = planner();
+  const auto steady_now = std::chrono::steady_clock::now();
   auto lease = ctx_.store->Heartbeat(options_.self, options_.times, ctx_.clock.NowUnix());
   if (!lease) {
     // The lease lapses by the clock (planner() turns false) if this goes on.
     log::Warn("heartbeat failed", {{"controller", id()}, {"error", lease.error().message}});
+    // Cut off from the database for as long as other controllers take to count this one as
+    // dead: its agents move to a controller that can store their reports.
+    if (!dropped_for_outage_ && steady_now - last_beat_ok_ >= std::chrono::seconds(options_.times.stale_seconds)) {
+      dropped_for_outage_ = true;
+      log::Error("the database has been unreachable for " + std::to_string(options_.times.stale_seconds) +
+                     " s: ending agent streams so that agents move to another controller",
+                 {{"controller", id()}, {"agents", ctx_.sessions.size()}});
+      for (const auto& [device, session] : ctx_.sessions)
+        session->Close(14 /* UNAVAILABLE */, "this controller cannot reach its database; connect to another");
+    }
   } else {
     lease_ = *lease;
+    last_beat_ok_ = steady_now;
+    dropped_for_outage_ = false;
   }
   const bool is = planner();
   if (!was && is) {
@@ -115,26 +110,73 @@ void Cluster::Beat() {
               {{"controller", id()}, {"holder", lease_.holder}, {"epoch", lease_.epoch}});
   }
   ctx_.metrics.planner.Set(is ? 1 : 0);
+  // The planner's housekeeping, once a minute: it scans the sessions, so not at every beat.
+  if (is && steady_now - last_forget_ >= kForgetEvery) {
+    last_forget_ = steady_now;
+    if (auto s = ctx_.store->ForgetDeadControllers(options_.times, ctx_.clock.NowUnix()); !s)
+      log::Warn("cannot remove long-dead controllers' rows", {{"error", s.error().message}});
+  }
+  if (lease && ++beats_ % options_.reconcile_every_beats == 0) ReconcileSessions();
   if (!listener_ && !options_.listen_url.empty()) Listen();
+}
+
+void Cluster::ReconcileSessions() {
+  std::vector<std::pair<std::string, uint64_t>> held;
+  for (const auto& [device, session] : ctx_.sessions) held.emplace_back(device, session->stream());
+  auto fixed = ctx_.store->ReconcileSessions(id(), ctx_.live_streams, held, ctx_.clock.NowUnix());
+  if (!fixed) {
+    log::Warn("cannot check this controller's session rows", {{"error", fixed.error().message}});
+  } else if (*fixed > 0) {
+    log::Info("session rows corrected to the streams held", {{"controller", id()}, {"rows", *fixed}});
+  }
 }
 
 void Cluster::Poll() {
   if (stopped_) return;
-  std::vector<FleetChange> read;
-  auto fresh = ctx_.store->ChangesSince(cursor_.high(), kChangesPerRead);
-  if (!fresh) {
-    log::Warn("cannot read the change feed", {{"error", fresh.error().message}});
+  auto read = ctx_.store->ChangesSince(high_, kChangesPerRead);
+  if (!read) {
+    log::Warn("cannot read the change feed", {{"error", read.error().message}});
     return;
   }
-  read = std::move(*fresh);
-  if (auto below = cursor_.below_gaps()) {
-    auto late = ctx_.store->ChangesSince(*below, kChangesPerRead);
-    if (late) read.insert(read.end(), late->begin(), late->end());
+  const auto now = std::chrono::steady_clock::now();
+  // Entries this controller never read may have been pruned (older than forget_seconds): after
+  // a long outage, or when the oldest entry left is past the cursor.
+  const auto pruned_after = std::chrono::seconds(options_.times.forget_seconds) * 9 / 10;
+  bool lost = now - last_poll_ok_ >= pruned_after;
+  if (!lost && !read->empty() && read->front().seq > high_ + 1) {
+    auto oldest = ctx_.store->OldestChange();
+    lost = oldest && *oldest > high_ + 1;  // else a rolled-back transaction's seq
   }
-  auto changes = cursor_.Take(read, std::chrono::steady_clock::now());
-  if (!changes.empty()) Act(changes);
+  last_poll_ok_ = now;
+  if (read->empty()) return;
+  high_ = read->back().seq;
+  if (lost) {
+    Resync("entries of the change feed were pruned before this controller read them");
+  } else {
+    Act(*read);
+  }
   // A full read leaves more behind: read on at once.
-  if (fresh->size() >= kChangesPerRead) boost::asio::post(ctx_.strand, [this] { Poll(); });
+  if (read->size() >= kChangesPerRead) boost::asio::post(ctx_.strand, [this] { Poll(); });
+}
+
+void Cluster::Resync(const std::string& why) {
+  log::Warn("resyncing the agents this controller holds", {{"controller", id()}, {"why", why}});
+  if (auto s = ctx_.AdoptStoredTrust(); !s)
+    log::Error("cannot serve the stored trust policy", {{"error", s.error().message}});
+  std::vector<std::string> devices, held;
+  for (const auto& [device, session] : ctx_.sessions) devices.push_back(device);
+  for (const auto& device : devices) {  // DisconnectDevice erases from the sessions
+    auto d = ctx_.store->GetDevice(device);
+    if (!d && d.error().code == ErrorCode::kNotFound) {
+      ctx_.DisconnectDevice(device, "device " + device + " was decommissioned");
+    } else if (d && d->revoked) {
+      ctx_.DisconnectDevice(device, "device " + device + " is revoked");
+    } else {
+      held.push_back(device);
+    }
+  }
+  ctx_.NotifyDevices(held);
+  if (planner() && ctx_.rollouts) ctx_.rollouts->Poke("", /*membership=*/true);
 }
 
 void Cluster::Act(const std::vector<FleetChange>& changes) {

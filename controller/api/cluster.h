@@ -4,23 +4,28 @@
 // heartbeat. Agents connect to any controller; which one holds a device's stream is a row in
 // `sessions`, so every controller (the planner above all) knows which devices are online. What
 // the agents of other controllers must hear of goes through the change feed (`fleet_changes`,
-// written by the store in the transaction that made the change): each controller reads the
-// entries after its cursor, woken by PostgreSQL's LISTEN/NOTIFY and in any case every couple of
-// seconds, and acts on those others wrote: a device's new desired state is sent to it, a new
-// trust policy is served and sent to every agent, a revoked device's stream is ended.
+// written by the store in the transaction that made the change; entries become visible in seq
+// order, see migration 008): each controller reads the entries after its cursor, woken by
+// PostgreSQL's LISTEN/NOTIFY and in any case every couple of seconds, and acts on those others
+// wrote: a device's new desired state is sent to it, a new trust policy is served and sent to
+// every agent, a revoked device's stream is ended. A controller that finds entries it never read
+// were pruned (it was cut off for about an hour) resyncs: it sends every agent it holds its
+// desired state, adopts the stored trust policy and ends revoked devices' streams.
 //
 // One controller at a time runs the rollout planner: the holder of the planner lease, taken
 // when it is free or expired and renewed with each heartbeat. A planner that dies (or loses
 // the database) stops renewing, and another takes over once the lease expires; a step is saved
 // only over the rollout revision it was planned from, so two planners can never both dispatch.
 //
-// Strand only, except where said.
+// A controller that cannot reach the database for `stale_seconds` ends its agents' streams (they
+// move to a controller that can), and every 30 s it makes its session rows match the streams it
+// holds (a row whose removal failed during an outage goes).
+//
+// Strand only.
 #pragma once
 
 #include <chrono>
-#include <map>
 #include <memory>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,35 +40,12 @@ namespace edge::controller {
 
 struct ControllerContext;
 
-// Which change-feed entries a controller has handled. Entries get their seq when written but
-// become visible at commit, so one can appear below entries already read: a seq skipped over is
-// a gap, read again until it shows up or `hold` has passed (its transaction rolled back).
-class ChangeCursor {
- public:
-  using Clock = std::chrono::steady_clock;
-  ChangeCursor(int64_t start, Clock::duration hold) : high_(start), hold_(hold) {}
-
-  // Read the entries after this...
-  int64_t high() const { return high_; }
-  // ...and, while there are gaps, the entries after this (the lowest gap - 1).
-  std::optional<int64_t> below_gaps() const {
-    return gaps_.empty() ? std::nullopt : std::optional<int64_t>(gaps_.begin()->first - 1);
-  }
-  // The entries of `read` not handled before, in seq order; they count as handled from now.
-  std::vector<FleetChange> Take(const std::vector<FleetChange>& read, Clock::time_point now);
-  size_t gaps() const { return gaps_.size(); }
-
- private:
-  int64_t high_;
-  Clock::duration hold_;
-  std::map<int64_t, Clock::time_point> gaps_;  // seq -> when it was first skipped
-};
-
 struct ClusterOptions {
-  ControllerRecord self;  // id, host, endpoints, started_at
+  ControllerRecord self;  // id, host, started_at (endpoints: Start)
   ClusterTimes times;
   std::chrono::milliseconds heartbeat_every{2000};
   std::chrono::milliseconds poll_every{2000};   // the change feed, whatever LISTEN says
+  int reconcile_every_beats = 15;               // session rows checked against the streams held
   std::string listen_url;                        // PostgreSQL URL for LISTEN; empty: poll only
 };
 
@@ -74,8 +56,9 @@ class Cluster {
   Cluster& operator=(const Cluster&) = delete;
   ~Cluster();
 
-  // First heartbeat (an error if the database cannot take it), then the timers and the listener.
-  // The endpoints (host:port) are what its row says its listeners are.
+  // First heartbeat (an error if the database cannot take it), the change feed's cursor, the
+  // stored trust policy if newer than the served one, then the timers and the listener. The
+  // endpoints (host:port) are what its row says its listeners are.
   Status Start(const std::string& agent_endpoint, const std::string& operator_endpoint);
   // Timers and listener off; leaves the cluster (frees the lease, drops its sessions).
   void Stop();
@@ -89,11 +72,14 @@ class Cluster {
   bool ConnectedElsewhere(const std::string& device_id);
   // Reads the change feed and acts on what other controllers wrote.
   void Poll();
-  // Renews the heartbeat and the lease.
+  // Renews the heartbeat and the lease; every few beats, checks the session rows.
   void Beat();
+  int64_t cursor() const { return high_; }
 
  private:
   void Act(const std::vector<FleetChange>& changes);
+  void Resync(const std::string& why);
+  void ReconcileSessions();
   void ArmBeat();
   void ArmPoll();
   void Listen();
@@ -101,9 +87,14 @@ class Cluster {
 
   ControllerContext& ctx_;
   ClusterOptions options_;
-  ChangeCursor cursor_{0, std::chrono::seconds(30)};
+  int64_t high_ = 0;  // every entry up to this seq is handled
+  std::chrono::steady_clock::time_point last_poll_ok_{};
   PlannerLease lease_;
   bool stopped_ = false;
+  int beats_ = 0;
+  std::chrono::steady_clock::time_point last_beat_ok_{};
+  bool dropped_for_outage_ = false;
+  std::chrono::steady_clock::time_point last_forget_{};
   boost::asio::steady_timer beat_timer_;
   boost::asio::steady_timer poll_timer_;
   std::unique_ptr<sql::PostgresListener> listener_;

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -37,6 +38,8 @@ class AgentStreamHandle {
   virtual void Send(const edge::v1::ControllerMessage& message) = 0;
   // Ends the stream with gRPC status `code` and `message` (no-op once ended).
   virtual void Close(int code, const std::string& message) = 0;
+  // This controller's number for the stream (its session row names it).
+  virtual uint64_t stream() const { return 0; }
 };
 
 // The trust policy the controller serves: replaced as a whole when an admin pushes a newer
@@ -99,6 +102,8 @@ struct ControllerContext {
   std::map<std::string, std::shared_ptr<AgentStreamHandle>> sessions;  // strand only
   // Numbers this controller's agent streams (any thread): a session row names its stream.
   std::atomic<uint64_t> next_stream{1};
+  // Streams that sent their hello and have not ended, sessions or not yet (strand only).
+  std::set<uint64_t> live_streams;
   // Flags of a device's blob transfers in flight, set when it is revoked (strand only).
   std::multimap<std::string, std::weak_ptr<std::atomic<bool>>> transfers;
 

@@ -353,7 +353,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
         c->set_operator_endpoint(r.operator_endpoint);
         c->set_started_at(r.started_at);
         c->set_heartbeat_at(r.heartbeat_at);
-        const bool alive = now - r.heartbeat_at < ClusterTimes().stale_seconds;
+        const bool alive = now - r.heartbeat_at <= ClusterTimes().stale_seconds;  // as OnlineElsewhere
         c->set_agents(alive ? r.sessions : 0);  // a dead one's rows are not connections
         c->set_planner(r.planner);
         c->set_alive(alive);
@@ -512,6 +512,13 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
         if (std::find(deleted.unreferenced_blobs.begin(), deleted.unreferenced_blobs.end(), b.digest) ==
             deleted.unreferenced_blobs.end())
           continue;
+        // With several controllers another one may be recording a push that uses this blob
+        // right now (its check of the file and its commit are not on this strand): the file
+        // stays in the shared blob_dir (docs/operations.md#several-controllers).
+        if (ctx_.cluster) {
+          resp->add_blobs_left(b.digest);
+          continue;
+        }
         resp->add_removed_blobs(b.digest);
         resp->set_removed_bytes(resp->removed_bytes() + b.size);
         std::error_code ec;

@@ -75,7 +75,11 @@ Status SqliteStoreOnly(const ControllerConfig& config) {
                 "recovery) and copy the blobs in " + config.blob_dir.string() +
                     " with file tools (docs/operations.md#postgresql-store)");
   // A backup holds the data dir's blobs: blobs kept elsewhere would be missing from it.
-  if (config.blob_dir.lexically_normal() != (config.data_dir / "blobs" / "sha256").lexically_normal())
+  auto normal = [](const std::filesystem::path& p) {
+    auto n = p.lexically_normal();
+    return n.has_filename() ? n : n.parent_path();
+  };
+  if (normal(config.blob_dir) != normal(config.data_dir / "blobs" / "sha256"))
     return Fail(ErrorCode::kFailedPrecondition,
                 "blob_dir (" + config.blob_dir.string() + ") is outside the data dir, and backup and restore copy only "
                 "the data dir's blobs: remove blob_dir from the config (the default is <data_dir>/blobs/sha256) or back "

@@ -77,7 +77,11 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
   c.data_dir = data_dir;
   if (!blob_dir.empty() && std::filesystem::path(blob_dir).is_relative())
     return wrap(Error{ErrorCode::kBadConfig, "key 'blob_dir' must be an absolute path, not '" + blob_dir + "'"});
-  c.blob_dir = blob_dir.empty() ? c.data_dir / "blobs" / "sha256" : std::filesystem::path(blob_dir);
+  // Normal form, no trailing separator: uploads are written in its parent (bundle_receiver).
+  c.blob_dir = blob_dir.empty() ? c.data_dir / "blobs" / "sha256" : std::filesystem::path(blob_dir).lexically_normal();
+  if (!c.blob_dir.has_filename()) c.blob_dir = c.blob_dir.parent_path();
+  if (c.blob_dir == c.blob_dir.root_path())
+    return wrap(Error{ErrorCode::kBadConfig, "key 'blob_dir' must not be the root directory"});
   auto ttl = GetInt(*obj, "device_cert_ttl_seconds", c.device_cert_ttl_seconds, 30, 365LL * 24 * 3600);
   if (!ttl) return wrap(ttl.error());
   c.device_cert_ttl_seconds = *ttl;

@@ -59,8 +59,9 @@ Result<nlohmann::json> DeleteModelVersion(const Remote& r, const std::string& re
                              std::to_string(shared.size()) + " shared with other versions kept");
     if (!left.empty())
       WriteLine(std::cerr, "edgectl: warning: " + std::to_string(left.size()) +
-                               " removed blob file(s) could not be deleted from the controller's disk (see its log); "
-                               "no version references them");
+                               " blob file(s) no version references are left on the controller's disk: several "
+                               "controllers share its blob_dir (a push through another may be using them), or they "
+                               "could not be deleted (see its log)");
   }
   return nlohmann::json{{"model", v.model()},
                         {"version", v.version()},

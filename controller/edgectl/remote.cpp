@@ -384,7 +384,8 @@ Result<OperatorChannel> ConnectOperatorChannel(const Context& c) {
   // None answered: what is said is about the last one tried. gRPC says only "unavailable":
   // retrace the connection to name the step that failed (a quick failure only, so the whole
   // takes about the connect timeout). If the retrace connects, say what gRPC's attempt ran into.
-  const std::string others = addresses.size() > 1 ? " (nor at any of " + c.controller + ")" : "";
+  const std::string others =
+      addresses.size() > 1 ? " (nor at any of " + c.controller + ", each given the connect timeout)" : "";
   const Error fallback =
       connection == Connection::kTimedOut
           ? Error{ErrorCode::kDeadlineExceeded,

@@ -33,22 +33,21 @@ Result<PlannerLease> ReadLease(sql::Connection& db) {
   return PlannerLease{st.Text(0), st.Int(1), st.Int(2)};
 }
 
-// The lease holder's housekeeping: controllers silent for `forget_seconds` and the sessions they
-// held, and old history. A controller silent for less (stalled, cut off from the database) keeps
-// its rows: its agents count as offline meanwhile (OnlineElsewhere joins on the heartbeat) and
-// as online again when it heartbeats, without reconnecting.
+}  // namespace
+
 Status Forget(sql::Connection& db, const ClusterTimes& times, int64_t now) {
   EDGE_ASSIGN_OR_RETURN(auto controllers, db.Prepare("DELETE FROM controllers WHERE heartbeat_at < ?"));
   controllers.Bind(1, now - times.forget_seconds);
   EDGE_TRY(controllers.Run());
   EDGE_ASSIGN_OR_RETURN(auto sessions, db.Prepare("DELETE FROM sessions WHERE controller NOT IN (SELECT id FROM controllers)"));
   EDGE_TRY(sessions.Run());
-  EDGE_ASSIGN_OR_RETURN(auto changes, db.Prepare("DELETE FROM fleet_changes WHERE at < ?"));
+  // The newest entry stays: a controller that comes back after the prune sees from its seq that
+  // it missed entries (Cluster::Poll), even when nothing was written since.
+  EDGE_ASSIGN_OR_RETURN(auto changes, db.Prepare(
+      "DELETE FROM fleet_changes WHERE at < ? AND seq < (SELECT max(seq) FROM fleet_changes)"));
   changes.Bind(1, now - times.forget_seconds);
   return changes.Run();
 }
-
-}  // namespace
 
 Result<PlannerLease> Heartbeat(sql::Connection& db, const ControllerRecord& self, const ClusterTimes& times, int64_t now) {
   EDGE_ASSIGN_OR_RETURN(auto row, db.Prepare(
@@ -63,9 +62,7 @@ Result<PlannerLease> Heartbeat(sql::Connection& db, const ControllerRecord& self
       "expires_at = ?2 WHERE name = 'rollouts' AND (holder = ?1 OR holder = '' OR expires_at <= ?3)"));
   take.Bind(1, self.id).Bind(2, now + times.lease_seconds).Bind(3, now);
   EDGE_TRY(take.Run());
-  EDGE_ASSIGN_OR_RETURN(auto lease, ReadLease(db));
-  if (lease.holder == self.id) EDGE_TRY(Forget(db, times, now));
-  return lease;
+  return ReadLease(db);
 }
 
 Status Leave(sql::Connection& db, const std::string& id) {
@@ -119,6 +116,36 @@ Result<int64_t> LastChange(sql::Connection& db) {
   EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT coalesce(max(seq), 0) FROM fleet_changes"));
   EDGE_TRY(st.Step());
   return st.Int(0);
+}
+
+Result<int64_t> OldestChange(sql::Connection& db) {
+  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT coalesce(min(seq), 0) FROM fleet_changes"));
+  EDGE_TRY(st.Step());
+  return st.Int(0);
+}
+
+Result<int> ReconcileSessions(sql::Connection& db, const std::string& controller, const std::set<uint64_t>& live_streams,
+                              const std::vector<std::pair<std::string, uint64_t>>& held, int64_t now) {
+  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT device_id, stream FROM sessions WHERE controller = ?"));
+  st.Bind(1, controller);
+  std::set<std::pair<std::string, uint64_t>> rows;
+  for (;;) {
+    EDGE_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    rows.emplace(st.Text(0), static_cast<uint64_t>(st.Int(1)));
+  }
+  int fixed = 0;
+  for (const auto& [device, stream] : rows) {
+    if (live_streams.count(stream)) continue;
+    EDGE_TRY(CloseSession(db, device, controller, stream));
+    ++fixed;
+  }
+  for (const auto& h : held) {
+    if (rows.count(h)) continue;
+    EDGE_TRY(OpenSession(db, h.first, controller, h.second, now));
+    ++fixed;
+  }
+  return fixed;
 }
 
 Result<std::vector<FleetChange>> ChangesSince(sql::Connection& db, int64_t after_seq, uint32_t limit) {

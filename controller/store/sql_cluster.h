@@ -3,6 +3,7 @@
 // inside their own transactions, and only in cluster mode (StoreOptions::cluster_id).
 #pragma once
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,11 +23,15 @@ Status OpenSession(sql::Connection& db, const std::string& device, const std::st
 Status CloseSession(sql::Connection& db, const std::string& device, const std::string& controller, uint64_t stream);
 
 Result<PlannerLease> Heartbeat(sql::Connection& db, const ControllerRecord& self, const ClusterTimes& times, int64_t now);
+Status Forget(sql::Connection& db, const ClusterTimes& times, int64_t now);
 Status Leave(sql::Connection& db, const std::string& id);
 Result<std::vector<ControllerRecord>> List(sql::Connection& db);
 Result<std::vector<std::string>> OnlineElsewhere(sql::Connection& db, const std::string& self, const ClusterTimes& times,
                                                  int64_t now);
 Result<int64_t> LastChange(sql::Connection& db);
+Result<int64_t> OldestChange(sql::Connection& db);
+Result<int> ReconcileSessions(sql::Connection& db, const std::string& controller, const std::set<uint64_t>& live_streams,
+                              const std::vector<std::pair<std::string, uint64_t>>& held, int64_t now);
 Result<std::vector<FleetChange>> ChangesSince(sql::Connection& db, int64_t after_seq, uint32_t limit);
 
 }  // namespace edge::controller::sql_cluster

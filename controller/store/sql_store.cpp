@@ -919,6 +919,9 @@ class SqlStore final : public Store {
   Result<PlannerLease> Heartbeat(const ControllerRecord& self, const ClusterTimes& times, int64_t now) override {
     return db_->Write([&] { return sql_cluster::Heartbeat(*db_, self, times, now); });
   }
+  Status ForgetDeadControllers(const ClusterTimes& times, int64_t now) override {
+    return db_->Write([&] { return sql_cluster::Forget(*db_, times, now); });
+  }
   Status LeaveCluster(const std::string& id) override {
     return db_->Write([&] { return sql_cluster::Leave(*db_, id); });
   }
@@ -928,6 +931,11 @@ class SqlStore final : public Store {
     return sql_cluster::OnlineElsewhere(*db_, self, times, now);
   }
   Result<int64_t> LastChange() override { return sql_cluster::LastChange(*db_); }
+  Result<int64_t> OldestChange() override { return sql_cluster::OldestChange(*db_); }
+  Result<int> ReconcileSessions(const std::string& controller, const std::set<uint64_t>& live_streams,
+                                const std::vector<std::pair<std::string, uint64_t>>& held, int64_t now) override {
+    return db_->Write([&] { return sql_cluster::ReconcileSessions(*db_, controller, live_streams, held, now); });
+  }
   Result<std::vector<FleetChange>> ChangesSince(int64_t after_seq, uint32_t limit) override {
     return sql_cluster::ChangesSince(*db_, after_seq, limit);
   }

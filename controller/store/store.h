@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -201,19 +202,28 @@ class Store {
   // or decommissioned, and each rollout created or controlled.
   //
   // Renews `self`'s row and heartbeat, and takes or renews the planner lease when it is free,
-  // expired or already `self`'s; returns the lease as it is after. The lease holder also
-  // removes controllers silent for `forget_seconds` with their sessions, and change entries as
-  // old.
+  // expired or already `self`'s; returns the lease as it is after.
   virtual Result<PlannerLease> Heartbeat(const ControllerRecord& self, const ClusterTimes& times, int64_t now) = 0;
+  // Removes controllers silent for `forget_seconds` with the sessions they held, and change
+  // entries as old (the planner's housekeeping). A controller silent for less keeps its rows:
+  // its agents count as offline meanwhile, and online again when it heartbeats.
+  virtual Status ForgetDeadControllers(const ClusterTimes& times, int64_t now) = 0;
   // A controller that stops cleanly: its sessions and row go, its lease (if held) is freed.
   virtual Status LeaveCluster(const std::string& id) = 0;
   // Controllers with a row, newest start first, with their session counts.
   virtual Result<std::vector<ControllerRecord>> ListControllers() = 0;
+  // Makes `controller`'s session rows match its streams: removes those of streams not in
+  // `live_streams` (ended; their removal failed) and writes those of `held` (device, stream)
+  // that are missing. Returns how many rows it changed.
+  virtual Result<int> ReconcileSessions(const std::string& controller, const std::set<uint64_t>& live_streams,
+                                        const std::vector<std::pair<std::string, uint64_t>>& held, int64_t now) = 0;
   // Devices whose stream another live controller (heartbeat within `stale_seconds`) holds.
   virtual Result<std::vector<std::string>> OnlineElsewhere(const std::string& self, const ClusterTimes& times,
                                                            int64_t now) = 0;
-  // The newest change's seq (0 when none), and the changes after `after_seq`, oldest first.
+  // The newest and the oldest change's seq (0 when none), and the changes after `after_seq`,
+  // oldest first.
   virtual Result<int64_t> LastChange() = 0;
+  virtual Result<int64_t> OldestChange() = 0;
   virtual Result<std::vector<FleetChange>> ChangesSince(int64_t after_seq, uint32_t limit) = 0;
 };
 

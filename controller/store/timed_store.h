@@ -210,6 +210,9 @@ class TimedStore final : public Store {
   Result<PlannerLease> Heartbeat(const ControllerRecord& self, const ClusterTimes& times, int64_t now) override {
     return Timed("heartbeat", [&] { return inner_->Heartbeat(self, times, now); });
   }
+  Status ForgetDeadControllers(const ClusterTimes& times, int64_t now) override {
+    return Timed("forget_dead_controllers", [&] { return inner_->ForgetDeadControllers(times, now); });
+  }
   Status LeaveCluster(const std::string& id) override {
     return Timed("leave_cluster", [&] { return inner_->LeaveCluster(id); });
   }
@@ -222,6 +225,13 @@ class TimedStore final : public Store {
   }
   Result<int64_t> LastChange() override {
     return Timed("last_change", [&] { return inner_->LastChange(); });
+  }
+  Result<int64_t> OldestChange() override {
+    return Timed("oldest_change", [&] { return inner_->OldestChange(); });
+  }
+  Result<int> ReconcileSessions(const std::string& controller, const std::set<uint64_t>& live_streams,
+                                const std::vector<std::pair<std::string, uint64_t>>& held, int64_t now) override {
+    return Timed("reconcile_sessions", [&] { return inner_->ReconcileSessions(controller, live_streams, held, now); });
   }
   Result<std::vector<FleetChange>> ChangesSince(int64_t after_seq, uint32_t limit) override {
     return Timed("changes_since", [&] { return inner_->ChangesSince(after_seq, limit); });

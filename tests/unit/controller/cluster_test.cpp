@@ -1,10 +1,16 @@
 // Several controllers on one database (controller/api/cluster.h): the planner lease, which
 // controller holds which agent's stream, the change feed and rollout revisions, on the store of
 // each controller (two stores on one database, SQLite or, in the PostgreSQL run, one server);
-// and the change-feed cursor that copes with entries committed out of seq order.
+// and a controller's reading of the change feed (Cluster::Poll on real stores, what reaches a
+// fake agent stream): in commit order, resynced after a prune, backlogs read at once.
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
+#include "common/core/clock.h"
 #include "controller/api/cluster.h"
+#include "controller/api/context.h"
 #include "store_fixture.h"
 
 using namespace edge::controller;
@@ -52,13 +58,6 @@ std::vector<std::string> Kinds(const std::vector<FleetChange>& changes) {
   return out;
 }
 
-FleetChange Entry(int64_t seq) { return {seq, "desired", "gw-" + std::to_string(seq), "other", kT0}; }
-
-std::vector<int64_t> Seqs(const std::vector<FleetChange>& changes) {
-  std::vector<int64_t> out;
-  for (const auto& c : changes) out.push_back(c.seq);
-  return out;
-}
 
 }  // namespace
 
@@ -136,7 +135,10 @@ TEST_CASE("Cluster: a session row follows the device's newest stream and a silen
   REQUIRE(f.store->Heartbeat(Self("a"), times, kT0 + 20));
   CHECK(elsewhere(*b, "b", kT0 + 20) == std::vector<std::string>{"gw-2"});
   // Silent for an hour: the lease holder's housekeeping forgets a and the sessions it held.
+  REQUIRE(b->ForgetDeadControllers(times, kT0 + 20 + times.forget_seconds));
+  CHECK(f.QueryInt("SELECT count(*) FROM sessions") == 1);  // not quite an hour
   REQUIRE(b->Heartbeat(Self("b"), times, kT0 + 20 + times.forget_seconds + 1));
+  REQUIRE(b->ForgetDeadControllers(times, kT0 + 20 + times.forget_seconds + 1));
   CHECK(f.QueryInt("SELECT count(*) FROM sessions") == 0);
   CHECK(f.QueryInt("SELECT count(*) FROM controllers") == 1);
 }
@@ -204,26 +206,126 @@ TEST_CASE("Cluster: a rollout step planned from an old revision is refused and w
   CHECK(b->GetRollout(r.id)->revision == 2);
 }
 
-TEST_CASE("Cluster: the change cursor hands each entry over once with late commits included", "[cluster]") {
-  using std::chrono::seconds;
-  const auto t0 = ChangeCursor::Clock::time_point{} + seconds(1000);
-  ChangeCursor cursor(10, seconds(30));
-  // 13 is not visible yet (its transaction commits after 14's).
-  CHECK(Seqs(cursor.Take({Entry(11), Entry(12), Entry(14)}, t0)) == std::vector<int64_t>{11, 12, 14});
-  CHECK(cursor.high() == 14);
-  REQUIRE(cursor.below_gaps());
-  CHECK(*cursor.below_gaps() == 12);
-  // Read again from below the gap: 13 comes now, 14 is not handed over twice.
-  CHECK(Seqs(cursor.Take({Entry(13), Entry(14), Entry(15)}, t0 + seconds(1))) == std::vector<int64_t>{13, 15});
-  CHECK_FALSE(cursor.below_gaps());
-  CHECK(cursor.Take({Entry(13), Entry(15)}, t0 + seconds(2)).empty());
-  // A seq that never shows up (a rolled-back transaction's) is given up after the hold.
-  CHECK(Seqs(cursor.Take({Entry(17)}, t0 + seconds(3))) == std::vector<int64_t>{17});
-  CHECK(cursor.gaps() == 1);
-  CHECK(cursor.Take({}, t0 + seconds(32)).empty());
-  CHECK(cursor.gaps() == 1);
-  CHECK(cursor.Take({}, t0 + seconds(33)).empty());
-  CHECK(cursor.gaps() == 0);
-  // Out of order within one read.
-  CHECK(Seqs(cursor.Take({Entry(19), Entry(18)}, t0 + seconds(34))) == std::vector<int64_t>{18, 19});
+namespace {
+
+struct FakeStream final : AgentStreamHandle {
+  int sends = 0;
+  int closes = 0;
+  void Send(const edge::v1::ControllerMessage&) override { ++sends; }
+  void Close(int, const std::string&) override { ++closes; }
+};
+
+// Controller "b": a context on its own store with gw-1 connected to it, and its Cluster (not
+// started: the test drives Poll; the cursor starts at 0).
+struct ControllerB {
+  boost::asio::io_context io;
+  edge::FakeClock clock{kT0};
+  ControllerContext ctx;
+  std::shared_ptr<FakeStream> stream = std::make_shared<FakeStream>();
+  std::unique_ptr<Cluster> cluster;
+
+  explicit ControllerB(std::unique_ptr<Store> store) : ctx(ControllerConfig{}, io, std::move(store), clock) {
+    ctx.SetTrust(std::make_shared<const TrustState>(TrustState{"envelope", {}}));
+    ctx.sessions["gw-1"] = stream;
+    ClusterOptions options;
+    options.self = {"b", "host-b", "", "", kT0, 0, 0, false};
+    cluster = std::make_unique<Cluster>(ctx, options);
+    ctx.cluster = cluster.get();
+  }
+};
+
+std::string Entry(const std::string& kind, const std::string& subject, const std::string& origin) {
+  return "INSERT INTO fleet_changes(kind, subject, origin, at) VALUES ('" + kind + "', '" + subject + "', '" + origin +
+         "', " + std::to_string(kT0) + ")";
+}
+
+}  // namespace
+
+TEST_CASE("Cluster: a long step that commits after a quicker change still reaches other controllers' agents",
+          "[store][cluster]") {
+  EDGE_STORE_FIXTURE(f, Member("a"));
+  if (!f.db.postgres()) {
+    SUCCEED("PostgreSQL only: SQLite's writers take turns, so entries commit in seq order");
+    return;
+  }
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  ControllerB b(f.Open(Member("b")));
+  // a's planner writes a wave's entries in one transaction, gw-1 (on b) among them...
+  auto step = f.Connect();
+  REQUIRE(step->Exec("BEGIN"));
+  REQUIRE(step->Exec("INSERT INTO fleet_changes(kind, subject, origin, at) SELECT 'desired', 'gw-x' || g, 'a', " +
+                     std::to_string(kT0) + " FROM generate_series(1, 20000) g"));
+  REQUIRE(step->Exec(Entry("desired", "gw-1", "a")));
+  // ...while an operator pauses a rollout through c: its entry waits for the step's commit
+  // (migration 008's lock), so it cannot become visible first and carry b's cursor past it.
+  std::thread pause([&] { f.Exec(Entry("rollout", "7", "c")); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  b.cluster->Poll();
+  CHECK(b.cluster->cursor() == 0);
+  REQUIRE(step->Exec("COMMIT"));
+  pause.join();
+  b.cluster->Poll();
+  b.io.poll();  // the reads Poll posted (more than one read's worth)
+  CHECK(b.stream->sends == 1);
+  CHECK(f.QueryInt("SELECT seq FROM fleet_changes WHERE kind = 'rollout'") >
+        f.QueryInt("SELECT seq FROM fleet_changes WHERE subject = 'gw-1'"));
+}
+
+TEST_CASE("Cluster: a controller that finds entries were pruned before it read them resyncs its agents",
+          "[store][cluster]") {
+  EDGE_STORE_FIXTURE(f, Member("a"));
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  f.Enroll("gw-2", "plant-1");
+  ControllerB b(f.Open(Member("b")));
+  auto gw2 = std::make_shared<FakeStream>();
+  b.ctx.sessions["gw-2"] = gw2;
+  const ClusterTimes times;
+  b.cluster->Poll();
+  // b is cut off from the database for over an hour (its agents stay: served from memory);
+  // meanwhile a dispatches to gw-1 and revokes gw-2, both on b, and the feed is pruned.
+  f.Exec(Entry("desired", "gw-1", "a"));
+  REQUIRE(f.store->RevokeDevice("gw-2", "op/admin", "stolen", kT0));
+  REQUIRE(f.store->ForgetDeadControllers(times, kT0 + times.forget_seconds + 10));
+  CHECK(f.QueryInt("SELECT count(*) FROM fleet_changes") == 1);  // the newest stays
+  b.cluster->Poll();
+  CHECK(b.stream->sends == 1);               // gw-1 got its desired state
+  CHECK(gw2->closes == 1);                   // the revoked gw-2 lost its stream
+  CHECK(b.ctx.sessions.count("gw-2") == 0);
+}
+
+TEST_CASE("Cluster: a backlog larger than one read is read on at once", "[store][cluster]") {
+  EDGE_STORE_FIXTURE(f, Member("a"));
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  ControllerB b(f.Open(Member("b")));
+  auto c = f.Connect();
+  REQUIRE(c->Write([&] {
+    for (int i = 0; i < 2500; ++i) {
+      auto st = c->Prepare("INSERT INTO fleet_changes(kind, subject, origin, at) VALUES ('desired', ?, 'a', ?)");
+      if (!st) return edge::Status(edge::Fail(st.error()));
+      st->Bind(1, i == 2499 ? std::string("gw-1") : "gw-x" + std::to_string(i)).Bind(2, kT0);
+      if (auto s = st->Run(); !s) return s;
+    }
+    return edge::Ok();
+  }));
+  b.cluster->Poll();
+  b.io.poll();  // runs the read Poll posted
+  CHECK(b.stream->sends == 1);
+}
+
+TEST_CASE("Cluster: session rows are made to match the streams a controller holds", "[store][cluster]") {
+  EDGE_STORE_FIXTURE(f, Member("a"));
+  f.Site("plant-1");
+  for (auto d : {"gw-1", "gw-2", "gw-3", "gw-4"}) f.Enroll(d, "plant-1");
+  // gw-1's stream 1 ended during an outage (its removal failed); gw-2's stream 2 said hello and
+  // is not a session yet; gw-3 is held on stream 3 but its row is missing; gw-4 is as it should be.
+  Record(*f.store, {Hello("gw-1", 1, kT0), Hello("gw-2", 2, kT0), Hello("gw-4", 4, kT0)});
+  auto fixed = f.store->ReconcileSessions("a", {2, 3, 4}, {{"gw-3", 3}, {"gw-4", 4}}, kT0);
+  REQUIRE(fixed);
+  CHECK(*fixed == 2);
+  CHECK(f.QueryInt("SELECT count(*) FROM sessions WHERE device_id = 'gw-1'") == 0);
+  CHECK(f.QueryInt("SELECT count(*) FROM sessions WHERE device_id IN ('gw-2', 'gw-3', 'gw-4')") == 3);
+  CHECK(*f.store->ReconcileSessions("a", {2, 3, 4}, {{"gw-3", 3}, {"gw-4", 4}}, kT0) == 0);
 }

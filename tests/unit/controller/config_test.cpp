@@ -85,6 +85,22 @@ TEST_CASE("Controller config: optional keys override defaults", "[controller_con
   CHECK(c->ports_file == "/tmp/ports.json");
 }
 
+TEST_CASE("Controller config: blob_dir is the data dir's unless set to an absolute path", "[controller_config]") {
+  TempDir dir;
+  auto j = Minimal();
+  auto c = LoadControllerConfig(Write(dir, j));
+  REQUIRE(c);
+  CHECK(c->blob_dir == c->data_dir / "blobs" / "sha256");
+  j["blob_dir"] = "/srv/edgefleet//blobs/./sha256/";  // shared by several controllers
+  c = LoadControllerConfig(Write(dir, j));
+  REQUIRE(c);
+  CHECK(c->blob_dir == "/srv/edgefleet/blobs/sha256");  // its parent takes the uploads
+  j["blob_dir"] = "blobs";
+  ExpectBadConfig(j, "key 'blob_dir' must be an absolute path");
+  j["blob_dir"] = "/";
+  ExpectBadConfig(j, "must not be the root directory");
+}
+
 TEST_CASE("Controller config: an unknown key is rejected by name", "[controller_config]") {
   auto j = Minimal();
   j["operator_listn"] = "x";

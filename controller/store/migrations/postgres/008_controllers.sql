@@ -1,7 +1,14 @@
 -- Several controllers on one database (docs/operations.md#several-controllers): the same tables
--- as migrations/sqlite/008_controllers.sql (see there for what each holds), and a trigger that
--- wakes the other controllers when a change is committed (LISTEN edge_fleet_changes: the
--- notification carries nothing; they read fleet_changes after their cursor).
+-- as migrations/sqlite/008_controllers.sql (see there for what each holds), and two triggers on
+-- fleet_changes:
+--   - before an INSERT statement, a transaction-scoped advisory lock: the transactions that write
+--     entries take turns from there to their commit, so entries become visible in seq order (a
+--     seq is drawn after the lock) and a reader that has seen seq N has seen every committed
+--     entry below it. Without it, a long planner step could commit its entries after a later,
+--     quicker one had been read, and readers would skip them. (SQLite's writers take turns
+--     anyway.)
+--   - after it, NOTIFY edge_fleet_changes (sent at commit) wakes the other controllers; the
+--     notification carries nothing: they read the entries after their cursor.
 CREATE TABLE controllers (
   id                 TEXT COLLATE "C" PRIMARY KEY,
   host               TEXT COLLATE "C" NOT NULL,
@@ -36,6 +43,15 @@ CREATE TABLE fleet_changes (
 );
 
 ALTER TABLE rollouts ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
+
+CREATE FUNCTION edge_fleet_changes_in_order() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('edge_fleet_changes'), hashtext(current_schema()));  -- per schema
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER fleet_changes_in_order BEFORE INSERT ON fleet_changes
+  FOR EACH STATEMENT EXECUTE FUNCTION edge_fleet_changes_in_order();
 
 CREATE FUNCTION edge_fleet_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
