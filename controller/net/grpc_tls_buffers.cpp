@@ -33,7 +33,8 @@ bool CalledFromLibgrpc(const void* return_address) {
 void* Next(const char* name) {
   void* f = dlsym(RTLD_NEXT, name);
   if (f == nullptr) {
-    std::fprintf(stderr, "edge-controller: %s not found in the OpenSSL libraries: %s\n", name, dlerror());
+    std::fprintf(stderr, "edge-controller: %s not found in the OpenSSL libraries: %s\n", name,
+                 dlerror());
     std::abort();
   }
   return f;
@@ -49,7 +50,8 @@ bool GrpcTlsBuffersInterposed() {
 }
 
 GrpcTlsBufferCounts GrpcTlsBufferCountsNow() {
-  return {g_lazy_pairs.load(std::memory_order_relaxed), g_releasing_ssl.load(std::memory_order_relaxed),
+  return {g_lazy_pairs.load(std::memory_order_relaxed),
+          g_releasing_ssl.load(std::memory_order_relaxed),
           g_passed_through.load(std::memory_order_relaxed)};
 }
 
@@ -60,7 +62,8 @@ namespace net = edge::controller::net;
 // The interposed functions: exported from the executable (see the library's link options), so
 // libgrpc's calls reach them before libcrypto's and libssl's.
 extern "C" int BIO_new_bio_pair(BIO** bio1, size_t writebuf1, BIO** bio2, size_t writebuf2) {
-  if (net::g_on.load(std::memory_order_relaxed) && net::CalledFromLibgrpc(__builtin_return_address(0))) {
+  if (net::g_on.load(std::memory_order_relaxed) &&
+      net::CalledFromLibgrpc(__builtin_return_address(0))) {
     net::g_lazy_pairs.fetch_add(1, std::memory_order_relaxed);
     return net::NewLazyBioPair(bio1, writebuf1, bio2, writebuf2);
   }

@@ -28,9 +28,9 @@ void SetGrpcTlsBuffersOnDemand(bool on);
 bool GrpcTlsBuffersInterposed();
 
 struct GrpcTlsBufferCounts {
-  uint64_t lazy_pairs = 0;        // BIO pairs made lazy for libgrpc
-  uint64_t releasing_ssl = 0;     // SSL objects libgrpc made, set to release their buffers
-  uint64_t passed_through = 0;    // calls (from anywhere) given OpenSSL's functions unchanged
+  uint64_t lazy_pairs = 0;      // BIO pairs made lazy for libgrpc
+  uint64_t releasing_ssl = 0;   // SSL objects libgrpc made, set to release their buffers
+  uint64_t passed_through = 0;  // calls (from anywhere) given OpenSSL's functions unchanged
 };
 GrpcTlsBufferCounts GrpcTlsBufferCountsNow();
 

@@ -21,8 +21,8 @@ struct Direction {
   size_t capacity = kDefaultBioPairCapacity;
   unsigned char* data = nullptr;  // nullptr while empty
   size_t allocated = 0;
-  size_t head = 0;    // first unread byte
-  size_t length = 0;  // unread bytes
+  size_t head = 0;      // first unread byte
+  size_t length = 0;    // unread bytes
   bool closed = false;  // the writer called BIO_shutdown_wr
 
   ~Direction() { Release(); }
@@ -178,7 +178,8 @@ const BIO_METHOD* Method() {
   static const BIO_METHOD* method = [] {
     BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "lazy BIO pair");
     if (m == nullptr || !BIO_meth_set_write(m, Write) || !BIO_meth_set_read(m, Read) ||
-        !BIO_meth_set_ctrl(m, Ctrl) || !BIO_meth_set_create(m, Create) || !BIO_meth_set_destroy(m, Destroy)) {
+        !BIO_meth_set_ctrl(m, Ctrl) || !BIO_meth_set_create(m, Create) ||
+        !BIO_meth_set_destroy(m, Destroy)) {
       BIO_meth_free(m);
       return static_cast<BIO_METHOD*>(nullptr);
     }

@@ -46,7 +46,9 @@ class Echo : public grpc::CallbackGenericService {
   };
 
  public:
-  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override { return new Reactor; }
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    return new Reactor;
+  }
 };
 
 class EchoOverMutualTls {
@@ -63,7 +65,8 @@ class EchoOverMutualTls {
     auto server = pki_.Issue(server_spec);
     auto client = pki_.Issue(client_spec);
 
-    grpc::SslServerCredentialsOptions server_opts(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    grpc::SslServerCredentialsOptions server_opts(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
     server_opts.pem_root_certs = pki_.ca_pem;
     server_opts.pem_key_cert_pairs.push_back({server.key_pem, server.cert_pem});
     grpc::ServerBuilder builder;
@@ -84,7 +87,8 @@ class EchoOverMutualTls {
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetMaxReceiveMessageSize(kMaxMessage);
     args.SetMaxSendMessageSize(kMaxMessage);
-    channel_ = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(client_opts), args);
+    channel_ = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                         grpc::SslCredentials(client_opts), args);
   }
   ~EchoOverMutualTls() { server_->Shutdown(std::chrono::system_clock::now()); }
 
@@ -133,7 +137,9 @@ bool Eventually(F done) {
 
 }  // namespace
 
-TEST_CASE("with TLS buffers on demand, gRPC mutual TLS carries small and large messages, and idle holds no pair buffer") {
+TEST_CASE(
+    "with TLS buffers on demand, gRPC mutual TLS carries small and large messages, and idle holds "
+    "no pair buffer") {
   SetGrpcTlsBuffersOnDemand(true);
   const auto before = GrpcTlsBufferCountsNow();
   {
@@ -164,7 +170,8 @@ TEST_CASE("with TLS buffers on demand off, gRPC gets OpenSSL's pairs and buffers
   CHECK(after.passed_through >= before.passed_through + 4);
 }
 
-TEST_CASE("the executable's BIO_new_bio_pair and SSL_new are the ones the dynamic linker resolves") {
+TEST_CASE(
+    "the executable's BIO_new_bio_pair and SSL_new are the ones the dynamic linker resolves") {
   CHECK(GrpcTlsBuffersInterposed());
 }
 

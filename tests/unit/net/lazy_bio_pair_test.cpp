@@ -1,14 +1,13 @@
 // The lazy BIO pair keeps OpenSSL's pair semantics (capacity, partial writes, retry flags,
 // pending counts, shutdown and EOF, a freed peer) and holds no buffer while empty. Each case
 // runs on the lazy pair and on OpenSSL's own, so the reference is OpenSSL, not a copy of it.
-#include <catch2/catch.hpp>
+#include "controller/net/lazy_bio_pair.h"
 
 #include <openssl/bio.h>
 
+#include <catch2/catch.hpp>
 #include <memory>
 #include <string>
-
-#include "controller/net/lazy_bio_pair.h"
 
 using namespace edge::controller::net;
 
@@ -28,7 +27,9 @@ struct Pair {
   }
 };
 
-int Write(BIO* bio, const std::string& bytes) { return BIO_write(bio, bytes.data(), static_cast<int>(bytes.size())); }
+int Write(BIO* bio, const std::string& bytes) {
+  return BIO_write(bio, bytes.data(), static_cast<int>(bytes.size()));
+}
 
 std::string Read(BIO* bio, int size) {
   std::string out(static_cast<size_t>(size), '\0');
@@ -39,7 +40,8 @@ std::string Read(BIO* bio, int size) {
 
 }  // namespace
 
-TEST_CASE("a BIO pair side takes what fits, asks to retry when full, and keeps the order of the bytes") {
+TEST_CASE(
+    "a BIO pair side takes what fits, asks to retry when full, and keeps the order of the bytes") {
   const bool lazy = GENERATE(true, false);
   INFO((lazy ? "lazy pair" : "OpenSSL's pair"));
   Pair p(lazy, 8, 0);
@@ -73,7 +75,8 @@ TEST_CASE("a BIO pair side with nothing to read asks the reader to retry") {
   CHECK(Read(p.a, static_cast<int>(big.size())) == big.substr(0, kDefaultBioPairCapacity));
 }
 
-TEST_CASE("after BIO_shutdown_wr the reader gets what was written, then EOF, and the writer an error") {
+TEST_CASE(
+    "after BIO_shutdown_wr the reader gets what was written, then EOF, and the writer an error") {
   const bool lazy = GENERATE(true, false);
   INFO((lazy ? "lazy pair" : "OpenSSL's pair"));
   Pair p(lazy, 0, 0);
