@@ -50,7 +50,7 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
                                         "operator_ca_cert", "trust_policy", "release_root_public_key",
                                         "device_cert_ttl_seconds", "log_level", "ports_file", "health_history_samples",
                                         "initial_admin", "connection_limits", "metrics_listen", "dashboard", "store",
-                                        "blob_dir"},
+                                        "blob_dir", "grpc_tls_buffers_on_demand"},
                                  "controller config " + path.string());
       !s)
     return Fail(s.error());
@@ -91,6 +91,9 @@ Result<ControllerConfig> LoadControllerConfig(const std::filesystem::path& path)
   auto dashboard = GetBool(*obj, "dashboard", c.dashboard);
   if (!dashboard) return wrap(dashboard.error());
   c.dashboard = *dashboard;
+  auto on_demand = GetBool(*obj, "grpc_tls_buffers_on_demand", c.grpc_tls_buffers_on_demand);
+  if (!on_demand) return wrap(on_demand.error());
+  c.grpc_tls_buffers_on_demand = *on_demand;
   for (auto [key, address] : {std::pair{"agent_listen", &c.agent_listen}, {"enroll_listen", &c.enroll_listen},
                                {"operator_listen", &c.operator_listen}}) {
     if (auto parsed = net::ParseListenAddress(*address); !parsed) return wrap(parsed.error().Wrap(key));

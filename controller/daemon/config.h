@@ -44,6 +44,9 @@ struct ControllerConfig {
   // The read-only web dashboard on operator_listen (docs/operations.md#dashboard): browsers
   // with an operator certificate; gRPC on the same port is unaffected.
   bool dashboard = true;
+  // gRPC's per-connection TLS buffers held only while bytes wait in them (net/grpc_tls_buffers.h;
+  // docs/operations.md "Scaling"): about 25 KB less per agent connection. false: OpenSSL's.
+  bool grpc_tls_buffers_on_demand = true;
   // The connection front's caps and timeouts (`connection_limits` object; docs/operations.md).
   net::ConnectionLimits connection_limits;
   StoreConfig store;

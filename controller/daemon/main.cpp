@@ -37,6 +37,7 @@
 #include "controller/daemon/backup_cmd.h"
 #include "controller/net/fd_limit.h"
 #include "controller/net/front.h"
+#include "controller/net/grpc_tls_buffers.h"
 #include "controller/net/self_check_runner.h"
 #include "controller/store/timed_store.h"
 
@@ -255,6 +256,12 @@ int Run(const std::string& config_path) {
     // Another controller holds it: two controllers on one database is a configuration error.
     return data_dir_lock.error().code == ErrorCode::kFailedPrecondition ? kExitBadConfig : kExitError;
   }
+  // Before any gRPC server exists: it applies to the connections gRPC sets up from then on.
+  net::SetGrpcTlsBuffersOnDemand(config->grpc_tls_buffers_on_demand);
+  if (config->grpc_tls_buffers_on_demand && !net::GrpcTlsBuffersInterposed())
+    log::Warn("gRPC TLS buffers on demand: this build does not interpose BIO_new_bio_pair and SSL_new; "
+              "OpenSSL's are used (about 25 KB more per agent connection)");
+  log::Info("gRPC TLS buffers", {{"on_demand", config->grpc_tls_buffers_on_demand}});
   auto limits = SizeConnectionLimits(config->connection_limits);
   if (!limits) {
     log::Error("bad configuration", {{"error", limits.error().message}});

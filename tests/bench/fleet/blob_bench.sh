@@ -7,17 +7,21 @@
 #   single    one simulated agent (edge-fleetsim) downloads the blob; reference: one connection.
 #   parallel  P agents download it at once (aggregate MB/s); reference: P connections.
 #
-# Usage: tests/bench/fleet/blob_bench.sh [--mib SIZE] [--parallel P]   (default 64 MiB, 8)
+# Usage: tests/bench/fleet/blob_bench.sh [--mib SIZE] [--parallel P] [--config-extra 'JSON KEYS']
+#   (default 64 MiB, 8; --config-extra adds keys to the controller config, e.g.
+#   '"grpc_tls_buffers_on_demand": false')
 # Not a ctest test: the numbers depend on the machine. Record them in docs/benchmarks.md.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 mib=64
 parallel=8
+extra=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --mib) mib="$2"; shift 2 ;;
     --parallel) parallel="$2"; shift 2 ;;
-    *) echo "usage: blob_bench.sh [--mib SIZE] [--parallel P]" >&2; exit 2 ;;
+    --config-extra) extra="$2"; shift 2 ;;
+    *) echo "usage: blob_bench.sh [--mib SIZE] [--parallel P] [--config-extra 'JSON KEYS']" >&2; exit 2 ;;
   esac
 done
 preset="${EDGE_PRESET:-ci}"
@@ -36,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 lf_pki
-export LF_CONTROLLER_EXTRA='"connection_limits": {"max_connections_per_source": 1000, "accepts_per_second_per_source": 1000, "accept_burst_per_source": 1000}'
+export LF_CONTROLLER_EXTRA='"connection_limits": {"max_connections_per_source": 1000, "accepts_per_second_per_source": 1000, "accept_burst_per_source": 1000}'"${extra:+, $extra}"
 lf_start_controller
 lf_edgectl create site bench >/dev/null
 head -c $((mib * 1024 * 1024)) /dev/urandom >"$LF_DIR/big.bin"
@@ -71,7 +75,7 @@ single=$(run solo 1 s1)
 par=$(run par "$parallel" p1)
 
 echo "commit $(git -C "$root" rev-parse --short HEAD), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs"
-echo "blob of $mib MiB, sha256 checked on receipt"
+echo "blob of $mib MiB, sha256 checked on receipt; config extra: ${extra:-none}"
 printf '%-10s %22s %22s %8s\n' mode "controller FetchBlob" "raw TLS loop" ratio
 printf '%-10s %17s MB/s %17s MB/s %8s\n' single "$single" "$ref_single" "$(python3 -c "print(f'{$single / $ref_single:.2f}')")"
 printf '%-10s %17s MB/s %17s MB/s %8s\n' "parallel $parallel" "$par" "$ref_parallel" "$(python3 -c "print(f'{$par / $ref_parallel:.2f}')")"

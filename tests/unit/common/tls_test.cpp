@@ -16,6 +16,7 @@
 #include "common/crypto/x509.h"
 #include "common/tls/grpc_tls.h"
 #include "core/temp_dir.h"
+#include "tests/support/test_pki.h"
 
 using namespace edge::crypto;
 
@@ -25,37 +26,8 @@ namespace {
 // build); these tests only resolve localhost, which the native resolver handles. Runs before main.
 const bool kNativeResolver = [] { return ::setenv("GRPC_DNS_RESOLVER", "native", 0) == 0; }();
 
-struct Identity {
-  PrivateKey key;
-  std::string cert_pem;
-  std::string key_pem;
-};
-
-struct Pki {
-  PrivateKey ca_key;
-  std::string ca_pem;
-
-  explicit Pki(const std::string& name) {
-    auto key = PrivateKey::GenerateP256();
-    REQUIRE(key);
-    ca_key = std::move(*key);
-    CertSpec spec;
-    spec.common_name = name;
-    auto pem = CreateSelfSignedCa(ca_key, spec);
-    REQUIRE(pem);
-    ca_pem = *pem;
-  }
-
-  Identity Issue(CertSpec spec) const {
-    auto key = PrivateKey::GenerateP256();
-    REQUIRE(key);
-    auto cert = IssueCertificate(Issuer{ca_pem, &ca_key}, *key, spec);
-    REQUIRE(cert);
-    auto key_pem = key->ToPem();
-    REQUIRE(key_pem);
-    return Identity{std::move(*key), *cert, *key_pem};
-  }
-};
+using Identity = edge::testing::TestIdentity;
+using Pki = edge::testing::TestPki;
 
 CertSpec ServerSpec() {
   CertSpec spec;

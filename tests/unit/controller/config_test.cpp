@@ -64,6 +64,7 @@ TEST_CASE("Controller config: a minimal config parses with defaults", "[controll
   CHECK(c->log_level == "info");
   CHECK(c->ports_file.empty());
   CHECK(c->health_history_samples == 120);
+  CHECK(c->grpc_tls_buffers_on_demand);
 }
 
 TEST_CASE("Controller config: optional keys override defaults", "[controller_config]") {
@@ -76,6 +77,7 @@ TEST_CASE("Controller config: optional keys override defaults", "[controller_con
   j["log_level"] = "debug";
   j["ports_file"] = "/tmp/ports.json";
   j["health_history_samples"] = 30;
+  j["grpc_tls_buffers_on_demand"] = false;
   auto c = LoadControllerConfig(Write(dir, j));
   REQUIRE(c);
   CHECK(c->agent_listen == "127.0.0.1:0");
@@ -83,6 +85,7 @@ TEST_CASE("Controller config: optional keys override defaults", "[controller_con
   CHECK(c->log_level == "debug");
   CHECK(c->health_history_samples == 30);
   CHECK(c->ports_file == "/tmp/ports.json");
+  CHECK_FALSE(c->grpc_tls_buffers_on_demand);
 }
 
 TEST_CASE("Controller config: blob_dir is the data dir's unless set to an absolute path", "[controller_config]") {
@@ -136,6 +139,9 @@ TEST_CASE("Controller config: wrong types and ranges", "[controller_config]") {
   j = Minimal();
   j["fleet"] = "acme corp";
   ExpectBadConfig(j, "fleet 'acme corp'");
+  j = Minimal();
+  j["grpc_tls_buffers_on_demand"] = "yes";
+  ExpectBadConfig(j, "'grpc_tls_buffers_on_demand' must be");
 }
 
 TEST_CASE("Controller config: metrics_listen is off by default and checked like the other addresses",
