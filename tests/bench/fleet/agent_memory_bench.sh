@@ -73,7 +73,8 @@ rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$LF_CONTROLLER_PID/status"; }
 all_connected() { [ "$(connected)" = "$agents" ]; }
 
 if [ -f "$LF_DIR/pki/fleet-ca.pem" ]; then export EDGECTL_CONFIG="$LF_DIR/pki/edgectl.json"; else lf_pki; fi
-enrolled=$(cat "$LF_DIR/sim/identities.jsonl" 2>/dev/null | wc -l)
+enrolled=0
+[ ! -f "$LF_DIR/sim/identities.jsonl" ] || enrolled=$(wc -l <"$LF_DIR/sim/identities.jsonl")
 if [ "$enrolled" -lt "$agents" ]; then
   start_controller
   lf_edgectl create site plant-1 >/dev/null 2>&1 || true
