@@ -1,5 +1,10 @@
 #include "controller/api/report_ingest.h"
 
+#include <algorithm>
+#include <iterator>
+
+#include <boost/asio/post.hpp>
+
 #include "common/core/log.h"
 
 namespace edge::controller {
@@ -12,7 +17,18 @@ ReportIngest::ReportIngest(Strand& strand, std::unique_ptr<Store>& store, Report
 void ReportIngest::Add(AgentReport report, Done done) {
   reports_.push_back(std::move(report));
   done_.push_back(std::move(done));
-  if (reports_.size() >= options_.max_batch) return Flush();
+  if (reports_.size() >= options_.max_batch) {
+    // Written next on the strand, never inside Add: the continuations must not run in the
+    // caller's stack (a stream calls Add holding its own lock, which its continuation takes).
+    if (!flush_posted_) {
+      flush_posted_ = true;
+      boost::asio::post(strand_, [this] {
+        flush_posted_ = false;
+        Flush();
+      });
+    }
+    return;
+  }
   if (timer_armed_) return;
   timer_armed_ = true;
   timer_.expires_after(options_.max_delay);
@@ -28,11 +44,16 @@ void ReportIngest::Flush() {
     timer_armed_ = false;
     timer_.cancel();
   }
-  if (reports_.empty()) return;
-  auto reports = std::move(reports_);
-  auto done = std::move(done_);
-  reports_.clear();
-  done_.clear();
+  while (!reports_.empty()) WriteBatch();
+}
+
+void ReportIngest::WriteBatch() {
+  // At most max_batch reports per transaction (more may have come before a posted flush ran).
+  const size_t n = std::min(reports_.size(), options_.max_batch);
+  std::vector<AgentReport> reports(std::make_move_iterator(reports_.begin()), std::make_move_iterator(reports_.begin() + n));
+  std::vector<Done> done(std::make_move_iterator(done_.begin()), std::make_move_iterator(done_.begin() + n));
+  reports_.erase(reports_.begin(), reports_.begin() + n);
+  done_.erase(done_.begin(), done_.begin() + n);
   auto outcomes = store_->RecordReports(reports);
   ++batches_;
   if (!outcomes) {

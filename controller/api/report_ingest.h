@@ -37,7 +37,8 @@ class ReportIngest {
   ReportIngest(Strand& strand, std::unique_ptr<Store>& store, ReportIngestOptions options = {});
 
   void Add(AgentReport report, Done done);
-  // Writes what is pending now (shutdown, tests).
+  // Writes what is pending now, in batches of at most max_batch (shutdown, tests). A full batch
+  // is flushed by a handler posted to the strand, so a continuation never runs inside Add.
   void Flush();
   size_t pending() const { return reports_.size(); }
   // Totals since start: batches written and reports in them.
@@ -45,11 +46,14 @@ class ReportIngest {
   uint64_t reports() const { return written_; }
 
  private:
+  void WriteBatch();  // the oldest max_batch pending reports, in one transaction
+
   Strand& strand_;
   std::unique_ptr<Store>& store_;
   ReportIngestOptions options_;
   boost::asio::steady_timer timer_;
   bool timer_armed_ = false;
+  bool flush_posted_ = false;
   std::vector<AgentReport> reports_;
   std::vector<Done> done_;
   uint64_t batches_ = 0;
