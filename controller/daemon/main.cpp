@@ -396,8 +396,13 @@ int Run(const std::string& config_path) {
     probe_targets.push_back({l.name + " (internal)", {"127.0.0.1", static_cast<uint16_t>(l.port)}, false,
                              l.kind == net::ListenerKind::kEnroll ? net::ProbeProtocol::kPlainHttp2 : net::ProbeProtocol::kTls});
   }
-  net::SelfCheckRunner self_check(io, *limits, std::move(probe_targets), &front, ExitOnDeadListener);
-  self_check.Start();
+  // On a loop and thread of its own: a main loop kept busy by a large fleet (report batches,
+  // rollout ticks) must not delay the probes' handlers into timeouts and a false verdict.
+  boost::asio::io_context check_io;
+  auto check_work = boost::asio::make_work_guard(check_io);
+  net::SelfCheckRunner self_check(check_io, *limits, std::move(probe_targets), &front, ExitOnDeadListener);
+  boost::asio::post(check_io, [&self_check] { self_check.Start(); });
+  std::thread check_thread([&check_io] { check_io.run(); });
   boost::asio::post(ctx.strand, [&rollouts] { rollouts.Start(); });
   StateGauges state_gauges(ctx);
   if (metrics_endpoint) boost::asio::post(ctx.strand, [&state_gauges] { state_gauges.Refresh(); });
@@ -413,7 +418,10 @@ int Run(const std::string& config_path) {
   signals.async_wait([&](const boost::system::error_code&, int signo) {
     log::Info("shutting down", {{"signal", signo}});
     systemd::NotifyStopping();
-    self_check.Stop();
+    boost::asio::post(check_io, [&self_check, &check_work] {
+      self_check.Stop();
+      check_work.reset();
+    });
     boost::asio::post(ctx.strand, [&rollouts, &state_gauges, &cluster] {
       rollouts.Stop();
       state_gauges.Stop();
@@ -433,6 +441,8 @@ int Run(const std::string& config_path) {
   log::Info("controller ready", {{"fleet", config->fleet}, {"trust_policy_version", ctx.Trust()->policy.version}});
   io.run();
   if (shutdown.joinable()) shutdown.join();
+  check_io.stop();
+  check_thread.join();
   for (auto& l : listeners) l.server->Wait();
   return 0;
 }
