@@ -25,7 +25,8 @@ struct Rows {
 // Runs `sql`, in which `{rows}` stands for the list of rows `(?, ...), (?, ...)`, for every row
 // of `rows`: in chunks of at most kMaxRowsPerStatement rows, each chunk's size a power of two,
 // so that few distinct texts are prepared (and kept) per statement. The statement may have
-// `fixed` parameters of its own, written ?1 ... ?fixed, bound by `bind_fixed` for each chunk.
+// `fixed` parameters of its own, written ?1 ... ?fixed before `{rows}` in its text (the rows'
+// placeholders are numbered after them), bound by `bind_fixed` for each chunk.
 // `each` is called for every row a chunk's statement returns. Nothing is run for no rows.
 // Rows go in their order: a chunk's rows are inserted in order, chunks run one after another.
 Status RunForRows(Connection& db, std::string_view sql, const Rows& rows, int fixed = 0,
@@ -34,8 +35,8 @@ Status RunForRows(Connection& db, std::string_view sql, const Rows& rows, int fi
 
 inline constexpr size_t kMaxRowsPerStatement = 512;
 
-// `sql` with `{rows}` replaced by `count` rows of `columns` parameters numbered from
-// `fixed + 1` (exposed for tests).
-std::string ExpandRows(std::string_view sql, size_t count, int columns, int fixed);
+// `sql` with `{rows}` replaced by `count` rows of `columns` placeholders each (exposed for
+// tests).
+std::string ExpandRows(std::string_view sql, size_t count, int columns);
 
 }  // namespace edge::sql

@@ -3,6 +3,8 @@
 // in run the same on both databases.
 #include "common/sql/row_batch.h"
 
+#include "common/sql/numbered_placeholders.h"
+
 #include <map>
 #include <set>
 
@@ -15,11 +17,11 @@ using edge::sql::Rows;
 using edge::sql::RunForRows;
 using edge::sql::Statement;
 
-TEST_CASE("RowBatch: {rows} becomes rows of placeholders numbered after the statement's own", "[placeholders]") {
-  CHECK(ExpandRows("INSERT INTO t(a, b) VALUES {rows}", 3, 2, 0) ==
-        "INSERT INTO t(a, b) VALUES (?1,?2),(?3,?4),(?5,?6)");
-  CHECK(ExpandRows("DELETE FROM t WHERE k = ?1 AND a IN (VALUES {rows})", 2, 1, 1) ==
-        "DELETE FROM t WHERE k = ?1 AND a IN (VALUES (?2),(?3))");
+TEST_CASE("RowBatch: {rows} becomes rows of placeholders, numbered after the statement's own", "[placeholders]") {
+  CHECK(ExpandRows("INSERT INTO t(a, b) VALUES {rows}", 3, 2) == "INSERT INTO t(a, b) VALUES (?,?),(?,?),(?,?)");
+  const auto own_first = ExpandRows("DELETE FROM t WHERE k = ?1 AND a IN (VALUES {rows})", 2, 1);
+  CHECK(own_first == "DELETE FROM t WHERE k = ?1 AND a IN (VALUES (?),(?))");
+  CHECK(edge::sql::NumberPlaceholders(own_first).sql == "DELETE FROM t WHERE k = $1 AND a IN (VALUES ($2),($3))");
 }
 
 TEST_CASE("RowBatch: many rows in few statements, in order, and each form runs on every database", "[sql]") {
