@@ -1,5 +1,7 @@
 #include "controller/store/sql_cluster.h"
 
+#include "common/sql/row_batch.h"
+
 namespace edge::controller::sql_cluster {
 
 Status RecordChange(sql::Connection& db, const std::string& origin, std::string_view kind, const std::string& subject,
@@ -9,19 +11,24 @@ Status RecordChange(sql::Connection& db, const std::string& origin, std::string_
   return st.Run();
 }
 
-Status OpenSession(sql::Connection& db, const std::string& device, const std::string& controller, uint64_t stream,
-                   int64_t now) {
-  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
-      "INSERT INTO sessions(device_id, controller, stream, since) VALUES (?, ?, ?, ?) ON CONFLICT(device_id) "
-      "DO UPDATE SET controller = excluded.controller, stream = excluded.stream, since = excluded.since"));
-  st.Bind(1, device).Bind(2, controller).Bind(3, static_cast<int64_t>(stream)).Bind(4, now);
-  return st.Run();
+Status OpenSessions(sql::Connection& db, const std::string& controller, const std::vector<SessionRow>& opened) {
+  return sql::RunForRows(
+      db,
+      "INSERT INTO sessions(device_id, controller, stream, since) VALUES {rows} ON CONFLICT(device_id) "
+      "DO UPDATE SET controller = excluded.controller, stream = excluded.stream, since = excluded.since",
+      {opened.size(), 4, [&](sql::Statement& st, size_t i, int at) {
+         st.Bind(at, opened[i].device).Bind(at + 1, controller).Bind(at + 2, static_cast<int64_t>(opened[i].stream))
+             .Bind(at + 3, opened[i].since);
+       }});
 }
 
-Status CloseSession(sql::Connection& db, const std::string& device, const std::string& controller, uint64_t stream) {
-  EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare("DELETE FROM sessions WHERE device_id = ? AND controller = ? AND stream = ?"));
-  st.Bind(1, device).Bind(2, controller).Bind(3, static_cast<int64_t>(stream));
-  return st.Run();
+Status CloseSessions(sql::Connection& db, const std::string& controller, const std::vector<SessionRow>& closed) {
+  return sql::RunForRows(
+      db, "DELETE FROM sessions WHERE controller = ?1 AND (device_id, stream) IN (VALUES {rows})",
+      {closed.size(), 2, [&](sql::Statement& st, size_t i, int at) {
+         st.Bind(at, closed[i].device).Bind(at + 1, static_cast<int64_t>(closed[i].stream));
+       }},
+      1, [&](sql::Statement& st) { st.Bind(1, controller); });
 }
 
 namespace {

@@ -16,11 +16,16 @@ namespace edge::controller::sql_cluster {
 // One change-feed entry written by `origin`.
 Status RecordChange(sql::Connection& db, const std::string& origin, std::string_view kind, const std::string& subject,
                     int64_t now);
-// The device's stream `stream` is now held by `controller` (a hello), or no longer (its end:
-// only if that stream is still the device's).
-Status OpenSession(sql::Connection& db, const std::string& device, const std::string& controller, uint64_t stream,
-                   int64_t now);
-Status CloseSession(sql::Connection& db, const std::string& device, const std::string& controller, uint64_t stream);
+// A device's agent stream on this controller: opened by its hello, ended by its disconnect.
+struct SessionRow {
+  std::string device;
+  uint64_t stream = 0;
+  int64_t since = 0;
+};
+// These devices' streams are now held by `controller` (hellos; one row per device), or no
+// longer (their ends: a device's row goes only if that stream is still the device's).
+Status OpenSessions(sql::Connection& db, const std::string& controller, const std::vector<SessionRow>& opened);
+Status CloseSessions(sql::Connection& db, const std::string& controller, const std::vector<SessionRow>& closed);
 
 Result<PlannerLease> Heartbeat(sql::Connection& db, const ControllerRecord& self, const ClusterTimes& times, int64_t now);
 Status Forget(sql::Connection& db, const ClusterTimes& times, int64_t now);

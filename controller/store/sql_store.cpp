@@ -4,17 +4,18 @@
 // reads whose statements must agree (a rollout with its device rows, the fleet a plan is made
 // from: sql_rollouts.cpp) one Connection::Read. A device and its labels are read without one: a
 // label a moment newer than the row misleads nobody, and the device check on every agent call
-// stays two round trips on PostgreSQL instead of four. Every statement with input is prepared
+// stays two round trips on PostgreSQL instead of four. Agent reports are written by
+// sql_reports.cpp, a batch's in one statement per table. Every statement with input is prepared
 // and bound; the statements are SQL both databases run as they are.
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "common/sql/postgres_connection.h"
 #include "common/sql/sqlite_connection.h"
 #include "controller/store/health_json.h"
 #include "controller/store/migrations.h"
 #include "controller/store/sql_cluster.h"
+#include "controller/store/sql_reports.h"
 #include "controller/store/sql_rollouts.h"
 #include "controller/store/store.h"
 
@@ -520,48 +521,15 @@ class SqlStore final : public Store {
   }
 
   Status RecordHello(const std::string& id, const std::string& agent_version, int64_t now) override {
-    return ApplyHello(id, agent_version, now);
+    return sql_reports::RecordHello(*db_, id, agent_version, now);
   }
 
   Status RecordReport(const std::string& id, const std::vector<ReportedModelRecord>& models, int64_t now) override {
-    return db_->Write([&] { return ApplyReport(id, models, now); });
+    return db_->Write([&] { return sql_reports::RecordModels(*db_, id, models, now); });
   }
 
   Result<std::vector<AgentReportOutcome>> RecordReports(const std::vector<AgentReport>& reports) override {
-    return db_->Write([&]() -> Result<std::vector<AgentReportOutcome>> {
-      std::vector<AgentReportOutcome> out(reports.size());
-      for (size_t i = 0; i < reports.size(); ++i) {
-        const auto& r = reports[i];
-        // Each report in its own savepoint: a refused one is undone alone.
-        EDGE_TRY(db_->Exec("SAVEPOINT report"));
-        auto applied = [&]() -> Status {
-          if (r.disconnected)
-            return options_.cluster_id.empty() ? Ok()
-                                               : sql_cluster::CloseSession(*db_, r.device_id, options_.cluster_id, r.stream);
-          if (r.agent_version) {
-            EDGE_TRY(ApplyHello(r.device_id, *r.agent_version, r.now));
-            if (!options_.cluster_id.empty())
-              EDGE_TRY(sql_cluster::OpenSession(*db_, r.device_id, options_.cluster_id, r.stream, r.now));
-          }
-          EDGE_TRY(ApplyReport(r.device_id, r.models, r.now));
-          if (r.health) EDGE_TRY(ApplyHealth(r.device_id, *r.health));
-          if (!r.events.empty()) {
-            EDGE_ASSIGN_OR_RETURN(auto events, ApplyEvents(r.device_id, r.events, r.now));
-            out[i].events = events;
-          }
-          return Ok();
-        }();
-        // A conflict with another controller's write, or a lost connection, is not this report's
-        // fault: the batch fails as a whole (and Write runs it again after a conflict).
-        if (!applied && applied.error().code == ErrorCode::kUnavailable) return Fail(applied.error());
-        if (!applied) {
-          out[i] = {Fail(applied.error()), std::nullopt};
-          EDGE_TRY(db_->Exec("ROLLBACK TO report"));
-        }
-        EDGE_TRY(db_->Exec("RELEASE report"));
-      }
-      return out;
-    });
+    return db_->Write([&] { return sql_reports::RecordBatch(*db_, options_, reports); });
   }
 
   Result<std::vector<DeviceModelView>> DeviceModels(const std::string& id) override {
@@ -802,7 +770,7 @@ class SqlStore final : public Store {
   }
 
   Status RecordHealth(const std::string& id, const HealthRecord& h) override {
-    return db_->Write([&] { return ApplyHealth(id, h); });
+    return db_->Write([&] { return sql_reports::RecordHealth(*db_, options_, id, h); });
   }
 
   Result<std::optional<HealthRecord>> LatestHealth(const std::string& id) override {
@@ -830,7 +798,7 @@ class SqlStore final : public Store {
 
   Result<EventsRecorded> RecordEvents(const std::string& id, const std::vector<UpdateEventRecord>& events,
                                       int64_t now) override {
-    return db_->Write([&] { return ApplyEvents(id, events, now); });
+    return db_->Write([&] { return sql_reports::RecordEvents(*db_, options_, id, events, now); });
   }
 
   Result<std::vector<UpdateEventRecord>> ListEvents(const std::string& id, uint32_t limit) override {
@@ -941,100 +909,10 @@ class SqlStore final : public Store {
   }
 
  private:
-  // The writes of a device's report, inside the caller's transaction (one report's, or a
-  // batch's: RecordReports). Their statements run thousands of times a second at fleet scale;
-  // like every statement they stay prepared on the connection.
-  Status ApplyHello(const std::string& id, const std::string& agent_version, int64_t now) {
-    EDGE_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE devices SET agent_version = ?, last_seen = ? WHERE id = ?"));
-    st.Bind(1, agent_version).Bind(2, now).Bind(3, id);
-    return st.Run();
-  }
-
   // A change-feed entry, in cluster mode (inside the caller's transaction).
   Status Changed(std::string_view kind, const std::string& subject, int64_t now) {
     if (options_.cluster_id.empty()) return Ok();
     return sql_cluster::RecordChange(*db_, options_.cluster_id, kind, subject, now);
-  }
-
-  Status ApplyReport(const std::string& id, const std::vector<ReportedModelRecord>& models, int64_t now) {
-    if (!models.empty()) {
-      // Distinct models the device would have after this report.
-      std::set<std::string> names;
-      for (const auto& m : models) names.insert(m.model);
-      EDGE_ASSIGN_OR_RETURN(auto known, db_->Prepare("SELECT model FROM reported_models WHERE device_id = ?"));
-      known.Bind(1, id);
-      for (;;) {
-        EDGE_ASSIGN_OR_RETURN(bool row, known.Step());
-        if (!row) break;
-        names.insert(known.Text(0));
-      }
-      if (names.size() > kMaxReportedModelsPerDevice)
-        return Fail(ErrorCode::kResourceExhausted, "device " + id + " would report " + std::to_string(names.size()) +
-                                                       " models, at most " + std::to_string(kMaxReportedModelsPerDevice));
-    }
-    EDGE_ASSIGN_OR_RETURN(auto seen, db_->Prepare("UPDATE devices SET last_seen = ? WHERE id = ?"));
-    seen.Bind(1, now).Bind(2, id);
-    EDGE_TRY(seen.Run());
-    for (const auto& m : models) {
-      EDGE_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-          "INSERT INTO reported_models(device_id, model, version, security_version, state, target_version, detail, "
-          "bytes_done, bytes_total, security_floor, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-          "ON CONFLICT(device_id, model) DO UPDATE SET version=excluded.version, security_version=excluded.security_version, "
-          "state=excluded.state, target_version=excluded.target_version, detail=excluded.detail, bytes_done=excluded.bytes_done, "
-          "bytes_total=excluded.bytes_total, security_floor=excluded.security_floor, updated_at=excluded.updated_at"));
-      st.Bind(1, id).Bind(2, m.model).Bind(3, m.version).Bind(4, static_cast<int64_t>(m.security_version))
-          .Bind(5, m.state).Bind(6, m.target_version).Bind(7, m.detail).Bind(8, static_cast<int64_t>(m.bytes_done))
-          .Bind(9, static_cast<int64_t>(m.bytes_total)).Bind(10, static_cast<int64_t>(m.security_floor)).Bind(11, now);
-      EDGE_TRY(st.Run());
-    }
-    return Ok();
-  }
-
-  Status ApplyHealth(const std::string& id, const HealthRecord& h) {
-    EDGE_ASSIGN_OR_RETURN(auto latest, db_->Prepare(
-        "INSERT INTO device_health(device_id, received_at, health_json) VALUES (?, ?, ?) "
-        "ON CONFLICT(device_id) DO UPDATE SET received_at = excluded.received_at, health_json = excluded.health_json"));
-    latest.Bind(1, id).Bind(2, h.received_at).Bind(3, HealthToJson(h));
-    EDGE_TRY(latest.Run());
-    EDGE_ASSIGN_OR_RETURN(auto sample, db_->Prepare(
-        "INSERT INTO device_health_history(device_id, received_at, sample_json) VALUES (?, ?, ?)"));
-    sample.Bind(1, id).Bind(2, h.received_at).Bind(3, HealthToJson(HealthSample(h)));
-    EDGE_TRY(sample.Run());
-    // Keep the newest `limit` samples: delete the (limit+1)-th newest and everything older.
-    EDGE_ASSIGN_OR_RETURN(auto prune, db_->Prepare(
-        "DELETE FROM device_health_history WHERE device_id = ?1 AND id <= "
-        "(SELECT id FROM device_health_history WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"));
-    prune.Bind(1, id).Bind(2, static_cast<int64_t>(std::max<uint32_t>(options_.health_history_limit, 1)));
-    EDGE_TRY(prune.Run());
-    return Ok();
-  }
-
-  Result<EventsRecorded> ApplyEvents(const std::string& id, const std::vector<UpdateEventRecord>& events, int64_t now) {
-    EventsRecorded out;
-    for (const auto& e : events) {
-      if (e.seq == 0 || e.seq > static_cast<uint64_t>(INT64_MAX))
-        return Fail(ErrorCode::kInvalidArgument, "event seq " + std::to_string(e.seq) + " is out of range");
-      // The first copy of a (device, seq) wins: a re-send after a lost ack changes nothing.
-      EDGE_ASSIGN_OR_RETURN(auto st, db_->Prepare(
-          "INSERT INTO device_events(device_id, seq, model, version, outcome, reason, unix_time, offline_install, "
-          "received_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id, seq) DO NOTHING"));
-      st.Bind(1, id).Bind(2, static_cast<int64_t>(e.seq)).Bind(3, e.model).Bind(4, e.version).Bind(5, e.outcome)
-          .Bind(6, e.reason).Bind(7, e.unix_time).Bind(8, int64_t{e.offline_install ? 1 : 0}).Bind(9, now);
-      EDGE_TRY(st.Run());
-      if (db_->Changes() > 0) ++out.inserted;
-      else ++out.duplicates;
-    }
-    EDGE_ASSIGN_OR_RETURN(auto max, db_->Prepare("SELECT coalesce(max(seq), 0) FROM device_events WHERE device_id = ?"));
-    max.Bind(1, id);
-    EDGE_TRY(max.Step());
-    out.max_seq = static_cast<uint64_t>(max.Int(0));
-    // Keep the newest N events (by seq): a device cannot grow the table without bound.
-    EDGE_ASSIGN_OR_RETURN(auto prune, db_->Prepare(
-        "DELETE FROM device_events WHERE device_id = ?1 AND seq <= "
-        "(SELECT seq FROM device_events WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)"));
-    prune.Bind(1, id).Bind(2, static_cast<int64_t>(std::max<uint32_t>(options_.events_per_device, 1)));
-    EDGE_TRY(prune.Run());
-    return out;
   }
 
   // The site of a token that may enroll `device_id` now; the errors EnrollDevice returns. They

@@ -1,5 +1,6 @@
 // Report-ingest benchmark (not a ctest test): what storing one agent report costs the
-// controller, on a real SQLite file (WAL, synchronous=FULL) holding a 10,000-device fleet.
+// controller, on a real SQLite file (WAL, synchronous=FULL) holding a 10,000-device fleet, or
+// with --postgres on a PostgreSQL database (it must be empty: the store is created in it).
 //
 //   per-report   RecordReport + RecordHealth, each its own transaction: how the controller
 //                stored a report before group commit (two fsyncs per report).
@@ -7,14 +8,15 @@
 //                one fsync per batch, a savepoint per report, statements kept prepared).
 //   raw          Reference in the same run: plain INSERTs of one row per report (the device
 //                id and a health JSON of the same size) into a table with no index, in
-//                transactions of the same batch size, on the same kind of file. The least
-//                a database write of that much data costs here.
+//                transactions of the same batch size, on the same kind of file (on
+//                PostgreSQL: a table in the same database, one prepared INSERT per row). The
+//                least a database write of that much data costs here.
 //
 // Each mode runs in rounds, interleaved, and the best round counts (the machine is shared).
 // Prints reports per second and the ratio batched/raw, and exits 1 if batched ingest is below
 // --target reports per second (default 10,000).
 //
-//   edge-ingest-bench [--reports N] [--batch B] [--rounds R] [--target T] [--dir DIR]
+//   edge-ingest-bench [--reports N] [--batch B] [--rounds R] [--target T] [--dir DIR] [--postgres URL]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,7 +28,8 @@
 
 #include <sys/utsname.h>
 
-#include "common/sqlite/db.h"
+#include "common/sql/postgres_connection.h"
+#include "common/sql/sqlite_connection.h"
 #include "controller/store/health_json.h"
 #include "controller/store/store.h"
 
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
   size_t reports = 20000, batch = 512, rounds = 3;
   double target = 10000;
   std::filesystem::path dir = std::filesystem::temp_directory_path() / ("edge-ingest-bench-" + std::to_string(getpid()));
+  std::string postgres;
   for (int i = 1; i < argc; ++i) {
     auto next = [&](const char* flag) -> const char* {
       if (i + 1 >= argc) {
@@ -119,8 +123,11 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--rounds")) rounds = std::strtoul(next("--rounds"), nullptr, 10);
     else if (!std::strcmp(argv[i], "--target")) target = std::strtod(next("--target"), nullptr);
     else if (!std::strcmp(argv[i], "--dir")) dir = next("--dir");
+    else if (!std::strcmp(argv[i], "--postgres")) postgres = next("--postgres");
     else {
-      std::fprintf(stderr, "usage: edge-ingest-bench [--reports N] [--batch B] [--rounds R] [--target T] [--dir DIR]\n");
+      std::fprintf(stderr,
+                   "usage: edge-ingest-bench [--reports N] [--batch B] [--rounds R] [--target T] [--dir DIR] "
+                   "[--postgres URL]\n");
       return 2;
     }
   }
@@ -131,7 +138,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
 
   // The fleet.
-  auto opened = OpenSqliteStore((dir / "controller.db").string());
+  auto opened = postgres.empty() ? OpenSqliteStore((dir / "controller.db").string()) : OpenPostgresStore(postgres);
   CHECK_OK(opened);
   auto store = std::move(*opened);
   CHECK_OK(store->CreateSite("plant-1", "bench", kT0));
@@ -144,10 +151,13 @@ int main(int argc, char** argv) {
     d.cert_not_after = kT0 + 86400;
     CHECK_OK(store->EnrollDevice("hash-" + id, d, kT0));
   }
-  // The raw reference: its own file, one table without index.
-  auto raw_db = edge::sqlite::Db::Open(dir / "raw.db");
+  // The raw reference: one table without index, in its own file (SQLite) or beside the store.
+  auto raw_db = postgres.empty() ? edge::Result<std::unique_ptr<edge::sql::Connection>>(
+                                       edge::sql::SqliteConnection::Open(dir / "raw.db"))
+                                 : edge::sql::OpenPostgres(postgres);
   CHECK_OK(raw_db);
-  CHECK_OK(raw_db->Exec("CREATE TABLE IF NOT EXISTS rows(device_id TEXT NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL)"));
+  auto& raw = **raw_db;
+  CHECK_OK(raw.Exec("CREATE TABLE IF NOT EXISTS raw_rows(device_id TEXT NOT NULL, at BIGINT NOT NULL, body TEXT NOT NULL)"));
   const std::string body = HealthToJson(*MakeReport(0, kT0).health);
 
   int64_t now = kT0;
@@ -180,17 +190,17 @@ int main(int argc, char** argv) {
     }
     {
       const auto t0 = Clock::now();
-      auto st = raw_db->Prepare("INSERT INTO rows(device_id, at, body) VALUES (?, ?, ?)");
-      CHECK_OK(st);
       for (size_t i = 0; i < reports;) {
-        auto tx = edge::sqlite::Transaction::Begin(*raw_db);
-        CHECK_OK(tx);
-        for (size_t k = 0; k < batch && i < reports; ++k, ++i) {
-          st->Reset();
-          st->Bind(1, DeviceId(i % kDevices)).Bind(2, ++now).Bind(3, body);
-          CHECK_OK(st->Run());
-        }
-        CHECK_OK(tx->Commit());
+        CHECK_OK(raw.Write([&]() -> edge::Status {
+          auto st = raw.Prepare("INSERT INTO raw_rows(device_id, at, body) VALUES (?, ?, ?)");
+          if (!st) return edge::Fail(st.error());
+          for (size_t k = 0; k < batch && i < reports; ++k, ++i) {
+            st->Reset();
+            st->Bind(1, DeviceId(i % kDevices)).Bind(2, ++now).Bind(3, body);
+            if (auto s = st->Run(); !s) return s;
+          }
+          return edge::Ok();
+        }));
       }
       best_raw = std::max(best_raw, static_cast<double>(reports) / Seconds(Clock::now() - t0));
     }
@@ -199,8 +209,8 @@ int main(int argc, char** argv) {
 
   struct utsname u {};
   uname(&u);
-  std::printf("report ingest, %zu devices, %zu reports per round, batch %zu, best of %zu rounds\n", kDevices, reports,
-              batch, rounds);
+  std::printf("report ingest, %zu devices, %zu reports per round, batch %zu, best of %zu rounds, on %s\n", kDevices,
+              reports, batch, rounds, raw.Describe().c_str());
   std::printf("cpu: %s (%s)\n", CpuModel().c_str(), u.machine);
   std::printf("%-12s %14s\n", "mode", "reports/s");
   std::printf("%-12s %14.0f\n", "per-report", best_single);

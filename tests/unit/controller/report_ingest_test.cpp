@@ -144,6 +144,157 @@ TEST_CASE("Store: a report for an unknown device fails alone", "[store][ingest]"
   CHECK(*f.store->LatestHealth("gw-1"));
 }
 
+TEST_CASE("Store: a report a statement refuses is undone alone, the rest of its batch stored", "[store][ingest]") {
+  EDGE_STORE_FIXTURE(f);
+  f.Site("plant-1");
+  for (const auto* id : {"gw-1", "gw-2", "gw-3"}) f.Enroll(id, "plant-1");
+  // Nothing the store checks before it writes: the event's outcome is refused by the table's
+  // constraint, the ghost by the foreign keys. The batch's statements fail, and it is stored
+  // again report by report.
+  auto bad_outcome = Report("gw-2", kT0 + 1);
+  bad_outcome.events = {{1, "detector", "v2", "exploded", "", kT0, false, 0}};
+  auto hello = Report("gw-3", kT0 + 1);
+  hello.agent_version = "agent 2.0";
+  auto outcomes = f.store->RecordReports({Report("gw-1", kT0 + 1), bad_outcome, hello, Report("ghost", kT0 + 1)});
+  REQUIRE(outcomes);
+  REQUIRE(outcomes->size() == 4);
+  CHECK((*outcomes)[0].status);
+  CHECK_FALSE((*outcomes)[1].status);
+  CHECK((*outcomes)[2].status);
+  CHECK_FALSE((*outcomes)[3].status);
+  // The stored ones once each, though the batch was written twice.
+  CHECK(f.store->HealthHistory("gw-1", 10)->size() == 1);
+  CHECK(f.store->HealthHistory("gw-3", 10)->size() == 1);
+  CHECK(f.store->GetDevice("gw-3")->agent_version == "agent 2.0");
+  CHECK(f.store->GetDevice("gw-3")->last_seen == kT0 + 1);
+  CHECK_FALSE(*f.store->LatestHealth("gw-2"));
+  CHECK(f.store->DeviceModels("gw-2")->empty());
+  CHECK(f.store->ListEvents("gw-2", 10)->empty());
+  CHECK(f.store->GetDevice("gw-2")->last_seen == 0);
+}
+
+namespace {
+
+// What the store holds of a device, for comparing two devices that got the same reports.
+std::string Stored(Store& store, const std::string& id) {
+  std::string out;
+  auto d = store.GetDevice(id);
+  REQUIRE(d);
+  out += "seen=" + std::to_string(d->last_seen) + " agent=" + d->agent_version + "\n";
+  auto models = store.DeviceModels(id);
+  REQUIRE(models);
+  for (const auto& m : *models) {
+    REQUIRE(m.reported);
+    out += "model " + m.model + "=" + m.reported->version + "@" + std::to_string(m.reported->updated_at) + "\n";
+  }
+  if (auto h = *store.LatestHealth(id)) out += "latest " + std::to_string(h->received_at) + "\n";
+  auto samples = store.HealthHistory(id, 100);
+  REQUIRE(samples);
+  for (const auto& h : *samples) out += "sample " + std::to_string(h.received_at) + "\n";
+  auto events = store.ListEvents(id, 100);
+  REQUIRE(events);
+  for (const auto& e : *events) out += "event " + std::to_string(e.seq) + " " + e.version + "\n";
+  return out;
+}
+
+std::string Recorded(const AgentReportOutcome& o) {
+  if (!o.status) return "refused";
+  if (!o.events) return "ok";
+  return "ok " + std::to_string(o.events->inserted) + "/" + std::to_string(o.events->duplicates) + " up to " +
+         std::to_string(o.events->max_seq);
+}
+
+}  // namespace
+
+TEST_CASE("Store: a batch stores what its reports one at a time store, a device's several reports included",
+          "[store][ingest]") {
+  EDGE_STORE_FIXTURE(f, StoreOptions{3, 4, 100000, ""});
+  f.Site("plant-1");
+  // A second report with events of one device makes the batch go report by report (counts
+  // and pruning are per report); without it the batch is written as one group.
+  const bool second_events = GENERATE(false, true);
+  // One device gets the reports in one batch, its twin the same reports one batch each.
+  auto reports = [&](const std::string& id) {
+    std::vector<AgentReport> out;
+    auto hello = Report(id, kT0 + 1);
+    hello.agent_version = "agent 1.0";
+    hello.health.reset();
+    out.push_back(hello);
+    auto status = Report(id, kT0 + 2);
+    status.models.push_back(Model("classifier", "v1"));
+    status.events = {{1, "detector", "v1", "committed", "", kT0, false, 0},
+                     {2, "detector", "v2", "committed", "", kT0, false, 0},
+                     {2, "detector", "v9", "committed", "", kT0, false, 0},  // a second copy: the first wins
+                     {3, "detector", "v3", "failed", "crash", kT0, false, 0},
+                     {4, "detector", "v3", "committed", "", kT0, false, 0},
+                     {5, "detector", "v3", "committed", "", kT0, false, 0},
+                     {6, "detector", "v3", "committed", "", kT0, false, 0}};  // past the bound of 4
+    out.push_back(status);
+    auto again = Report(id, kT0 + 3);
+    again.agent_version = "agent 1.1";
+    again.models = {Model("classifier", "v2")};
+    if (second_events)
+      again.events = {{6, "detector", "v3", "committed", "", kT0, false, 0}, {7, "detector", "v4", "committed", "", kT0, false, 0}};
+    out.push_back(again);
+    for (int64_t t = 4; t <= 7; ++t) out.push_back(Report(id, kT0 + t));  // past the history's bound of 3
+    auto too_many = Report(id, kT0 + 8);
+    for (size_t i = 0; i < kMaxReportedModelsPerDevice; ++i) too_many.models.push_back(Model("m" + std::to_string(i), "v1"));
+    out.push_back(too_many);
+    return out;
+  };
+  for (const auto* id : {"gw-batch", "gw-single"}) f.Enroll(id, "plant-1");
+  auto batch = reports("gw-batch");
+  // Another device's report among them, as a batch mixes devices.
+  batch.insert(batch.begin() + 2, Report("gw-single", kT0));
+  auto together = f.store->RecordReports(batch);
+  REQUIRE(together);
+  together->erase(together->begin() + 2);
+  std::vector<std::string> batched, single;
+  for (const auto& o : *together) batched.push_back(Recorded(o));
+  for (const auto& r : reports("gw-single")) {
+    auto one = f.store->RecordReports({r});
+    REQUIRE(one);
+    single.push_back(Recorded(one->front()));
+  }
+  CHECK(batched == single);
+  CHECK(batched[1] == "ok 6/1 up to 6");
+  CHECK(batched[2] == (second_events ? "ok 1/1 up to 7" : "ok"));
+  CHECK(batched.back() == "refused");
+  auto stored = Stored(*f.store, "gw-batch");
+  CHECK(stored == Stored(*f.store, "gw-single"));
+  CHECK(stored == "seen=1800000007 agent=agent 1.1\nmodel classifier=v2@1800000003\nmodel detector=v2@1800000007\n"
+                  "latest 1800000007\nsample 1800000007\nsample 1800000006\nsample 1800000005\n" +
+                      std::string(second_events ? "event 7 v4\n" : "") + "event 6 v3\nevent 5 v3\nevent 4 v3\n" +
+                      std::string(second_events ? "" : "event 3 v3\n"));
+}
+
+TEST_CASE("Store: a batch that conflicts with another writer runs again whole, each report stored once",
+          "[store][postgres][ingest][concurrency]") {
+  EDGE_ONLY_ON_POSTGRES();
+  EDGE_STORE_FIXTURE(f);
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  f.Enroll("gw-2", "plant-1");
+  // Another controller's transaction holds gw-1's device row and commits while the batch waits
+  // for it: under SERIALIZABLE the batch's update of that row fails (40001) and the whole
+  // batch runs again, never gw-1's report alone refused.
+  auto other = f.Connect();
+  REQUIRE(other->Exec("BEGIN"));
+  REQUIRE(other->Exec("UPDATE devices SET facts_json = '{\"os\":\"other\"}' WHERE id = 'gw-1'"));
+  edge::Result<std::vector<AgentReportOutcome>> outcomes;
+  std::thread batch([&] { outcomes = f.store->RecordReports({Report("gw-1", kT0 + 1), Report("gw-2", kT0 + 1)}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(other->Exec("COMMIT"));
+  batch.join();
+  REQUIRE(outcomes);
+  for (const auto& o : *outcomes) CHECK(o.status);
+  auto gw1 = f.store->GetDevice("gw-1");
+  CHECK(gw1->facts_json == "{\"os\":\"other\"}");
+  CHECK(gw1->last_seen == kT0 + 1);
+  CHECK(f.store->HealthHistory("gw-1", 10)->size() == 1);
+  CHECK(f.store->HealthHistory("gw-2", 10)->size() == 1);
+}
+
 TEST_CASE("ReportIngest: full batches are written next on the strand and the rest when the delay ends", "[ingest]") {
   Fixture f;
   f.Site("plant-1");
