@@ -141,18 +141,14 @@ Result<int> ReconcileSessions(sql::Connection& db, const std::string& controller
     if (!row) break;
     rows.emplace(st.Text(0), static_cast<uint64_t>(st.Int(1)));
   }
-  int fixed = 0;
-  for (const auto& [device, stream] : rows) {
-    if (live_streams.count(stream)) continue;
-    EDGE_TRY(CloseSession(db, device, controller, stream));
-    ++fixed;
-  }
-  for (const auto& h : held) {
-    if (rows.count(h)) continue;
-    EDGE_TRY(OpenSession(db, h.first, controller, h.second, now));
-    ++fixed;
-  }
-  return fixed;
+  std::vector<SessionRow> ended, missing;
+  for (const auto& [device, stream] : rows)
+    if (!live_streams.count(stream)) ended.push_back({device, stream, 0});
+  for (const auto& h : held)
+    if (!rows.count(h)) missing.push_back({h.first, h.second, now});
+  EDGE_TRY(CloseSessions(db, controller, ended));
+  EDGE_TRY(OpenSessions(db, controller, missing));
+  return static_cast<int>(ended.size() + missing.size());
 }
 
 Result<std::vector<FleetChange>> ChangesSince(sql::Connection& db, int64_t after_seq, uint32_t limit) {
