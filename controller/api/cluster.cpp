@@ -24,8 +24,8 @@ constexpr auto kForgetEvery = std::chrono::seconds(60);
 }  // namespace
 
 Cluster::Cluster(ControllerContext& ctx, ClusterOptions options)
-    : ctx_(ctx), options_(std::move(options)), last_poll_ok_(std::chrono::steady_clock::now()),
-      last_beat_ok_(last_poll_ok_), beat_timer_(ctx.strand), poll_timer_(ctx.strand) {}
+    : ctx_(ctx), options_(std::move(options)), last_beat_ok_(std::chrono::steady_clock::now()),
+      beat_timer_(ctx.strand), poll_timer_(ctx.strand) {}
 
 Cluster::~Cluster() {
   if (listen_fd_) listen_fd_->close();
@@ -35,7 +35,7 @@ Status Cluster::Start(const std::string& agent_endpoint, const std::string& oper
   options_.self.agent_endpoint = agent_endpoint;
   options_.self.operator_endpoint = operator_endpoint;
   EDGE_ASSIGN_OR_RETURN(high_, ctx_.store->LastChange());
-  last_poll_ok_ = last_beat_ok_ = std::chrono::steady_clock::now();
+  last_beat_ok_ = std::chrono::steady_clock::now();
   EDGE_ASSIGN_OR_RETURN(lease_, ctx_.store->Heartbeat(options_.self, options_.times, ctx_.clock.NowUnix()));
   // A policy pushed between the daemon's load of the trust policy and the cursor's start.
   EDGE_TRY(ctx_.AdoptStoredTrust());
@@ -138,17 +138,15 @@ void Cluster::Poll() {
     log::Warn("cannot read the change feed", {{"error", read.error().message}});
     return;
   }
-  const auto now = std::chrono::steady_clock::now();
-  // Entries this controller never read may have been pruned (older than forget_seconds): after
-  // a long outage, or when the oldest entry left is past the cursor.
-  const auto pruned_after = std::chrono::seconds(options_.times.forget_seconds) * 9 / 10;
-  bool lost = now - last_poll_ok_ >= pruned_after;
-  if (!lost && !read->empty() && read->front().seq > high_ + 1) {
+  if (read->empty()) return;  // the prune keeps the newest entry: nothing was missed
+  // Entries this controller never read were pruned (it was cut off for about forget_seconds)
+  // when the next entry is past the cursor and so is the oldest one left; a seq skipped with
+  // older entries still there was a rolled-back transaction's.
+  bool lost = false;
+  if (read->front().seq > high_ + 1) {
     auto oldest = ctx_.store->OldestChange();
-    lost = oldest && *oldest > high_ + 1;  // else a rolled-back transaction's seq
+    lost = oldest && *oldest > high_ + 1;
   }
-  last_poll_ok_ = now;
-  if (read->empty()) return;
   high_ = read->back().seq;
   if (lost) {
     Resync("entries of the change feed were pruned before this controller read them");

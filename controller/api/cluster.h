@@ -88,7 +88,6 @@ class Cluster {
   ControllerContext& ctx_;
   ClusterOptions options_;
   int64_t high_ = 0;  // every entry up to this seq is handled
-  std::chrono::steady_clock::time_point last_poll_ok_{};
   PlannerLease lease_;
   bool stopped_ = false;
   int beats_ = 0;

@@ -15,6 +15,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 agents=1000
 dir=""
+extra=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --agents) agents="$2"; shift 2 ;;
@@ -22,62 +23,9 @@ while [ $# -gt 0 ]; do
     *) echo "usage: fleet_rollout_bench.sh --agents N [--dir DIR]" >&2; exit 2 ;;
   esac
 done
-ulimit -Sn "$(ulimit -Hn)"
-[ "$(ulimit -Sn)" = unlimited ] || [ "$(ulimit -Sn)" -ge $((agents + 5000)) ] ||
-  { echo "the hard descriptor limit (ulimit -Hn) must be at least $((agents + 5000))" >&2; exit 2; }
-preset="${EDGE_PRESET:-ci}"
-export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
-cmake --preset "$preset" -S "$root" >/dev/null
-cmake --build --preset "$preset" --target edge-controller edgectl edge-fleetsim >/dev/null
-export LF_BIN="$root/build/$preset"
-if [ -n "$dir" ]; then
-  mkdir -p "$dir"
-  LF_DIR="$(cd "$dir" && pwd)"
-else
-  LF_DIR="$(mktemp -d "${TMPDIR:-/tmp}/edge-rollout-bench.XXXXXX")"
-fi
-export LF_DIR
-# shellcheck source=../../../deploy/lib/localfleet.sh
-source "$root/deploy/lib/localfleet.sh"
-cleanup() {
-  lf_cleanup
-  [ -n "$dir" ] || rm -rf "$LF_DIR"
-}
-trap cleanup EXIT
-limits="\"connection_limits\": {\"max_connections_per_source\": 20000, \"accepts_per_second_per_source\": 5000, \"accept_burst_per_source\": 5000, \"agent_max_connections\": $agents}"
-export LF_CONTROLLER_EXTRA="\"metrics_listen\": \"127.0.0.1:0\", $limits"
-start_controller() {
-  : >"$LF_DIR/controller.log"
-  if [ -f "$LF_DIR/controller.json" ]; then  # the ports the kept devices already know
-    port() { sed -n "s/.*\"$1_listen\": \"127.0.0.1:\([0-9]*\)\".*/\1/p" "$LF_DIR/controller.json"; }
-    lf_controller_config "$(port agent)" "$(port enroll)" "$(port operator)"
-  fi
-  lf_start_controller
-}
-sim() {
-  exec "$LF_BIN/tests/fleetsim/edge-fleetsim" --agent-endpoint "127.0.0.1:$LF_AGENT_PORT" --enroll-endpoint "127.0.0.1:$LF_ENROLL_PORT" \
-    --ca "$LF_DIR/pki/fleet-ca.pem" --release-root "$LF_DIR/pki/release-root.pub" --state "$LF_DIR/sim" \
-    --devices "$agents" --site plant-1 "$@"
-}
-connected() {
-  curl -s "http://127.0.0.1:$(lf_json_field "$LF_DIR/ports.json" metrics)/metrics" |
-    awk '/^edgefleet_controller_connected_agents /{print $2}'
-}
-all_connected() { [ "$(connected)" = "$agents" ]; }
-cpu_s() { awk '{print ($14 + $15) / 100}' "/proc/$LF_CONTROLLER_PID/stat"; }
-rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$LF_CONTROLLER_PID/status"; }
+# shellcheck source=fleet_bench_lib.sh
+source "$root/tests/bench/fleet/fleet_bench_lib.sh"
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-
-if [ -f "$LF_DIR/pki/fleet-ca.pem" ]; then export EDGECTL_CONFIG="$LF_DIR/pki/edgectl.json"; else lf_pki; fi
-enrolled=0
-[ ! -f "$LF_DIR/sim/identities.jsonl" ] || enrolled=$(wc -l <"$LF_DIR/sim/identities.jsonl")
-if [ "$enrolled" -lt "$agents" ]; then
-  start_controller
-  lf_edgectl create site plant-1 >/dev/null 2>&1 || true
-  (sim --until-connected --timeout 3600 --enroll-concurrency 12 >/dev/null 2>"$LF_DIR/enroll.err") ||
-    lf_die "enrollment failed: $(tail -3 "$LF_DIR/enroll.err")"
-  lf_stop_controller
-fi
 
 start_controller
 # A version no device has yet: the run's own, named by the time.
