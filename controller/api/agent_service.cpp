@@ -174,7 +174,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       return;
     }
     AgentMessage msg = std::move(in_);
-    boost::asio::post(ctx_.strand, [this, handle = handle_, msg = std::move(msg)] {
+    ctx_.urgent.PostOrdinary([this, handle = handle_, msg = std::move(msg)] {
       // The reactor may have ended while this waited; `handle` tells.
       std::lock_guard lock(handle->mu);
       if (!handle->reactor || Finished()) return;
@@ -203,7 +203,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       handle_->reactor = nullptr;
       had_hello = hello_seen_;
     }
-    boost::asio::post(ctx_.strand, [&ctx = ctx_, id = peer_.id.name, handle = handle_, had_hello] {
+    ctx_.urgent.PostOrdinary([&ctx = ctx_, id = peer_.id.name, handle = handle_, had_hello] {
       if (had_hello) {
         ctx.live_streams.erase(handle->stream_id);
         ctx.SessionEnded(id, handle->stream_id);
@@ -394,7 +394,7 @@ class FetchBlobReactor final : public grpc::ServerWriteReactor<edge::v1::BlobChu
       Finish(Busy(ctx_.agent_work));
       return;
     }
-    boost::asio::post(ctx_.strand, [this, peer = std::move(peer), request = std::move(request)] {
+    ctx_.urgent.PostOrdinary([this, peer = std::move(peer), request = std::move(request)] {
       ctx_.agent_work.Release();
       if (auto s = CheckDevice(ctx_, peer); !s) return Finish(tls::ToGrpcStatus(s.error()));
       std::erase_if(ctx_.transfers, [](const auto& entry) { return entry.second.expired(); });
@@ -478,7 +478,7 @@ class AgentServiceImpl final : public edge::v1::AgentService::CallbackService {
                                              const edge::v1::RenewCertificateRequest* request,
                                              edge::v1::RenewCertificateResponse* response) override {
     auto peer = tls::PeerIdentityOf(*call, ctx_.config.fleet, "device");
-    return FinishOnStrand(ctx_, ctx_.agent_work, call, [this, peer, request, response]() -> grpc::Status {
+    return FinishOnStrand(ctx_, Lane::kFleet, ctx_.agent_work, call, [this, peer, request, response]() -> grpc::Status {
       if (!peer) return tls::ToGrpcStatus(peer.error());
       auto cert = Renew(*peer, request->csr_pem());
       if (!cert) {

@@ -24,6 +24,7 @@
 #include "controller/api/controller_metrics.h"
 #include "controller/api/limits.h"
 #include "controller/api/report_ingest.h"
+#include "controller/api/urgent_lane.h"
 #include "controller/daemon/config.h"
 #include "controller/store/store.h"
 #include "edge/v1/agent.pb.h"
@@ -83,6 +84,8 @@ struct ControllerContext {
   ControllerMetrics metrics;
   // Agents' reports, written in batches (strand only).
   ReportIngest ingest{strand, store};
+  // Operators' calls ahead of the fleet's work on the strand.
+  UrgentLane urgent{strand};
 
   std::shared_ptr<const TrustState> Trust() const {
     std::lock_guard lock(trust_mu_);

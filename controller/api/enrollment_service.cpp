@@ -36,7 +36,7 @@ class EnrollmentServiceImpl final : public edge::v1::EnrollmentService::Callback
       reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "enrollment token is not valid"));
       return reactor;
     }
-    return FinishOnStrand(ctx_, ctx_.enroll_work, call, [this, source, request, response]() -> grpc::Status {
+    return FinishOnStrand(ctx_, Lane::kFleet, ctx_.enroll_work, call, [this, source, request, response]() -> grpc::Status {
       auto result = DoEnroll(*request, *response);
       if (!result) {
         // Every refusal spends the source's budget, whatever its reason (a bad name or CSR is

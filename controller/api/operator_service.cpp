@@ -120,7 +120,7 @@ class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleReq
       Finish(Busy(ctx_.operator_work));
       return;
     }
-    boost::asio::post(ctx_.strand, [this, authorize = std::move(authorize)]() mutable {
+    ctx_.urgent.Post([this, authorize = std::move(authorize)]() mutable {
       ctx_.operator_work.Release();
       auto actor = authorize();
       if (!actor) return Finish(tls::ToGrpcStatus(actor.error()));
@@ -138,7 +138,7 @@ class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleReq
                                   : Fail(ErrorCode::kInvalidArgument, "empty push message");
     if (!s) {
       log::Warn("bundle push rejected", {{"operator", actor_}, {"error", s.error().message}});
-      boost::asio::post(ctx_.strand, [refused = refused_, actor = actor_, e = s.error()] { refused(actor, e); });
+      ctx_.urgent.Post([refused = refused_, actor = actor_, e = s.error()] { refused(actor, e); });
       return Finish(tls::ToGrpcStatus(s.error()));
     }
     StartRead(&in_);
@@ -151,10 +151,10 @@ class PushBundleReactor final : public grpc::ServerReadReactor<pb::PushBundleReq
     auto version = receiver_.Complete(actor_);
     if (!version) {
       log::Warn("bundle push rejected", {{"operator", actor_}, {"error", version.error().message}});
-      boost::asio::post(ctx_.strand, [refused = refused_, actor = actor_, e = version.error()] { refused(actor, e); });
+      ctx_.urgent.Post([refused = refused_, actor = actor_, e = version.error()] { refused(actor, e); });
       return Finish(tls::ToGrpcStatus(version.error()));
     }
-    boost::asio::post(ctx_.strand, [this, v = std::move(*version)]() mutable {
+    ctx_.urgent.Post([this, v = std::move(*version)]() mutable {
       // The receiver saw every blob in the store, but off the strand: a version deleted since
       // may have taken a blob this push did not send because it was there. Deletions run on the
       // strand, so what is here now stays until AddVersion has recorded it.
@@ -281,7 +281,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   template <typename Work>
   grpc::ServerUnaryReactor* Authed(grpc::CallbackServerContext* call, Role needed, const char* rpc, Work work) {
     auto peer = tls::PeerIdentityOf(*call, ctx_.config.fleet, "operator");
-    return FinishOnStrand(ctx_, ctx_.operator_work, call,
+    return FinishOnStrand(ctx_, Lane::kOperator, ctx_.operator_work, call,
                           [this, needed, rpc, peer = std::move(peer), work = std::move(work)]() mutable -> grpc::Status {
                             auto actor = Authorize(peer, needed, rpc);
                             if (!actor) return tls::ToGrpcStatus(actor.error());
@@ -810,7 +810,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   void ServeWeb(net::WebRequest request, net::WebRespond respond) {
     if (!ctx_.operator_work.TryAcquire())
       return respond(web::Refusal(Error{ErrorCode::kResourceExhausted, "controller busy; the page retries"}));
-    boost::asio::post(ctx_.strand, [this, request = std::move(request), respond = std::move(respond)] {
+    ctx_.urgent.Post([this, request = std::move(request), respond = std::move(respond)] {
       auto peer = tls::PeerIdentityOfPem(request.client_cert_pem, ctx_.config.fleet, "operator");
       // The handshake checked the certificate's dates; a kept-alive connection may outlive them.
       const auto now = ctx_.clock.NowUnix();

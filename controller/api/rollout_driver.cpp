@@ -111,6 +111,7 @@ void RolloutDriver::Schedule(std::chrono::milliseconds delay) {
   periodic_->expires_after(delay);
   periodic_->async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
+    ctx_.urgent.RunWaiting();  // operators' calls first: a tick can take 100 ms at 10,000 devices
     if (Planning()) (void)TimedTick();  // a failing model is logged by Tick
     Schedule(std::chrono::duration_cast<std::chrono::milliseconds>(kTickEvery));
   });
@@ -124,6 +125,7 @@ void RolloutDriver::Poke(const std::string& device_id, bool membership) {
   soon_->async_wait([this](const boost::system::error_code& ec) {
     soon_pending_ = false;
     if (ec || stopped_ || !Planning()) return;
+    ctx_.urgent.RunWaiting();
     (void)TimedTick();  // a failing model is logged by Tick
   });
 }
@@ -156,6 +158,13 @@ Status RolloutDriver::PlanModel(const std::string& model, std::vector<Rollout>& 
     if (auto env = bundle::ParseEnvelope(v.envelope))
       if (auto m = bundle::ParseManifest(env->payload)) arch_of[v.version] = m->compat.arch;
   }
+  // The live rollouts come without their device rows. Those that can move are read whole; a
+  // dormant one (completed, every row superseded or skipped: a newer rollout took its devices)
+  // only if it claims a device below, one that joined its standing target.
+  for (auto& r : rollouts) {
+    if (r.Dormant()) continue;
+    EDGE_ASSIGN_OR_RETURN(r, ctx_.store->GetRollout(r.id));
+  }
   // Claims: each device belongs to the newest rollout that wants it: a running, paused or
   // completed one whose target matches it, or a reverting one that moved it (so a revert is
   // never cut short by an older rollout of the same target).
@@ -181,6 +190,12 @@ Status RolloutDriver::PlanModel(const std::string& model, std::vector<Rollout>& 
     if (owner) claimed[*owner].push_back(&d);
   }
   for (size_t i = 0; i < rollouts.size(); ++i) {
+    if (!rollouts[i].rows_loaded) {
+      if (claimed[i].empty()) continue;  // nothing it could change
+      EDGE_ASSIGN_OR_RETURN(auto whole, ctx_.store->GetRollout(rollouts[i].id));
+      if (whole.revision != rollouts[i].revision) continue;  // changed elsewhere since: the next tick plans it
+      rollouts[i] = std::move(whole);
+    }
     const Rollout& r = rollouts[i];
     std::map<std::string, const DeviceRow*> rows;
     for (const auto& row : r.devices) rows[row.id] = &row;

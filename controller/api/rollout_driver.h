@@ -9,9 +9,11 @@
 //
 // Ticks: once a second (timeouts, soak ends), soon after a report from a device a rollout is
 // waiting on, and at once after a rollout is created or controlled. A tick reads the whole fleet
-// (50-140 ms at 10,000 devices): the "soon" ticks that reports cause are spaced so that they
-// take at most a fifth of the strand (SoonTickDelay), leaving it to operators' calls and report
-// ingest while a large fleet reports during a rollout.
+// (50-140 ms at 10,000 devices) and the device rows of each live rollout that can move; a
+// completed rollout whose rows are all superseded or skipped (a newer rollout took its devices)
+// is read whole only when it claims a device again. The "soon" ticks that reports cause are
+// spaced so that they take at most a fifth of the strand (SoonTickDelay), and operators' calls
+// waiting when a tick starts run first (UrgentLane).
 #pragma once
 
 #include <chrono>

@@ -96,7 +96,7 @@ void RolloutToProto(const Rollout& r, bool with_devices, pb::Rollout* out) {
   out->set_created_by(r.created_by);
   out->set_created_at(r.created_at);
   out->set_updated_at(r.updated_at);
-  out->set_devices_total(static_cast<uint32_t>(r.devices.size()));
+  out->set_devices_total(r.DeviceTotal());
   auto& counts = *out->mutable_counts();
   std::vector<pb::RolloutWave> waves(r.waves.size());
   for (size_t i = 0; i < waves.size(); ++i) {
@@ -105,28 +105,30 @@ void RolloutToProto(const Rollout& r, bool with_devices, pb::Rollout* out) {
     waves[i].set_completed_at(r.waves[i].completed_at);
     waves[i].set_gate(r.waves[i].gate);
   }
-  for (const auto& d : r.devices) {
-    ++counts[std::string(Name(d.state))];
-    if (d.wave >= 0 && static_cast<size_t>(d.wave) < waves.size()) {
-      auto& w = waves[static_cast<size_t>(d.wave)];
-      w.set_devices(w.devices() + 1);
-      if (d.dispatches > 0) w.set_dispatched(w.dispatched() + 1);
-      if (d.state == DeviceState::kUpdated) w.set_updated(w.updated() + 1);
-      if (d.state == DeviceState::kFailed) w.set_failed(w.failed() + 1);
-      if (d.state == DeviceState::kSkipped) w.set_skipped(w.skipped() + 1);
-      if (d.state == DeviceState::kTimedOut) w.set_timed_out(w.timed_out() + 1);
+  for (const auto& c : r.counts) {
+    counts[std::string(Name(c.state))] += c.devices;
+    if (c.wave < 0 || static_cast<size_t>(c.wave) >= waves.size()) continue;
+    auto& w = waves[static_cast<size_t>(c.wave)];
+    w.set_devices(w.devices() + c.devices);
+    w.set_dispatched(w.dispatched() + c.dispatched);
+    if (c.state == DeviceState::kUpdated) w.set_updated(w.updated() + c.devices);
+    if (c.state == DeviceState::kFailed) w.set_failed(w.failed() + c.devices);
+    if (c.state == DeviceState::kSkipped) w.set_skipped(w.skipped() + c.devices);
+    if (c.state == DeviceState::kTimedOut) w.set_timed_out(w.timed_out() + c.devices);
+  }
+  if (with_devices) {
+    for (const auto& d : r.devices) {
+      auto* o = out->add_devices();
+      o->set_id(d.id);
+      o->set_site(d.site);
+      o->set_state(std::string(Name(d.state)));
+      o->set_wave(d.wave);
+      o->set_from_version(d.from_version);
+      o->set_dispatched_at(d.dispatched_at);
+      o->set_done_at(d.done_at);
+      o->set_detail(d.detail);
+      o->set_dispatches(d.dispatches);
     }
-    if (!with_devices) continue;
-    auto* o = out->add_devices();
-    o->set_id(d.id);
-    o->set_site(d.site);
-    o->set_state(std::string(Name(d.state)));
-    o->set_wave(d.wave);
-    o->set_from_version(d.from_version);
-    o->set_dispatched_at(d.dispatched_at);
-    o->set_done_at(d.done_at);
-    o->set_detail(d.detail);
-    o->set_dispatches(d.dispatches);
   }
   for (auto& w : waves) *out->add_waves() = std::move(w);
 }

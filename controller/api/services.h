@@ -33,26 +33,31 @@ inline grpc::Status Busy(const WorkQueueLimit& limit) {
 // without being worked on (the server-side deadline of unary calls).
 inline constexpr auto kUnaryDeadline = std::chrono::seconds(10);
 
+// Which calls go ahead on the strand (urgent_lane.h): operators', not the fleet's.
+enum class Lane { kFleet, kOperator };
+
 // Runs `work` (returning grpc::Status) on the strand and finishes the unary call with it. At
 // most `limit` such calls wait at once; beyond that the call is refused at once, and a call
 // whose client has gone away, or that waited past kUnaryDeadline, is not worked on.
 template <typename Work>
-grpc::ServerUnaryReactor* FinishOnStrand(ControllerContext& ctx, WorkQueueLimit& limit, grpc::CallbackServerContext* call,
-                                         Work work) {
+grpc::ServerUnaryReactor* FinishOnStrand(ControllerContext& ctx, Lane lane, WorkQueueLimit& limit,
+                                         grpc::CallbackServerContext* call, Work work) {
   auto* reactor = call->DefaultReactor();
   if (!limit.TryAcquire()) {
     reactor->Finish(Busy(limit));
     return reactor;
   }
   const auto queued = std::chrono::steady_clock::now();
-  boost::asio::post(ctx.strand, [reactor, call, &limit, queued, work = std::move(work)]() mutable {
+  auto run = [reactor, call, &limit, queued, work = std::move(work)]() mutable {
     grpc::Status s = call->IsCancelled() ? grpc::Status(grpc::StatusCode::CANCELLED, "client went away")
                      : std::chrono::steady_clock::now() - queued > kUnaryDeadline
                          ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "waited over 10 s for the controller")
                          : work();
     limit.Release();
     reactor->Finish(s);
-  });
+  };
+  if (lane == Lane::kOperator) ctx.urgent.Post(std::move(run));
+  else ctx.urgent.PostOrdinary(std::move(run));
   return reactor;
 }
 

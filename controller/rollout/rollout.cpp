@@ -162,4 +162,34 @@ std::optional<DeviceState> ParseDeviceState(std::string_view t) {
 
 uint32_t Rollout::WaveCount() const { return 1 + static_cast<uint32_t>(strategy.waves.size()); }
 
+std::vector<RowCount> CountRows(const std::vector<DeviceRow>& rows) {
+  std::map<std::pair<int32_t, DeviceState>, RowCount> by;
+  for (const auto& row : rows) {
+    auto& c = by[{row.wave, row.state}];
+    c.wave = row.wave;
+    c.state = row.state;
+    ++c.devices;
+    if (row.dispatches > 0) ++c.dispatched;
+  }
+  std::vector<RowCount> out;
+  out.reserve(by.size());
+  for (const auto& [key, c] : by) out.push_back(c);
+  return out;
+}
+
+uint32_t Rollout::DeviceTotal() const {
+  uint32_t total = 0;
+  for (const auto& c : counts) total += c.devices;
+  return total;
+}
+
+bool Rollout::Dormant() const {
+  if (state != State::kCompleted) return false;
+  for (const auto& c : counts)
+    if (c.state != DeviceState::kSuperseded && c.state != DeviceState::kSkipped && c.state != DeviceState::kReverted &&
+        c.state != DeviceState::kRevertFailed)
+      return false;
+  return true;
+}
+
 }  // namespace edge::controller::rollout

@@ -130,6 +130,18 @@ struct DeviceRow {
   bool dirty = false;  // changed by the planner: to be written
 };
 
+// How many of a rollout's device rows are in one wave and state, and how many of those its
+// rollout dispatched at least once. The store keeps these beside the rollout (rollout_counts), so
+// listing rollouts and skipping finished ones in the planner's tick need not read every row.
+struct RowCount {
+  int32_t wave = -1;
+  DeviceState state = DeviceState::kPending;
+  uint32_t devices = 0;
+  uint32_t dispatched = 0;
+};
+// The rows counted by (wave, state), in that order.
+std::vector<RowCount> CountRows(const std::vector<DeviceRow>& rows);
+
 struct Wave {
   int64_t started_at = 0;
   int64_t completed_at = 0;  // every device of the wave done
@@ -153,7 +165,18 @@ struct Rollout {
   int64_t updated_at = 0;
   // Bumped by each saved step: a step is saved only over the revision it was planned from.
   int64_t revision = 0;
+  // The device rows: loaded with the rollout, except where the store says it left them out
+  // (`rows_loaded` false); `counts` is always there.
   std::vector<DeviceRow> devices;
+  bool rows_loaded = true;
+  std::vector<RowCount> counts;
+
+  // Device rows in all (from `counts`).
+  uint32_t DeviceTotal() const;
+  // Whether no row can change again without a newly claimed device: a completed rollout whose
+  // rows are all superseded, skipped or past a revert (so a tick with no device claimed by it
+  // has nothing to do).
+  bool Dormant() const;
 
   // Waves in total: the canary plus every later wave (1 when all at once).
   uint32_t WaveCount() const;

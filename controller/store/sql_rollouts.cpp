@@ -1,5 +1,6 @@
 #include "controller/store/sql_rollouts.h"
 
+#include <algorithm>
 #include <map>
 
 #include "controller/store/health_json.h"
@@ -48,6 +49,22 @@ Result<std::optional<rollout::HealthSample>> Baseline(sql::Connection& db, const
   return std::optional<rollout::HealthSample>();
 }
 
+// Replaces the rollout's row counts with those of its rows as saved now.
+Status WriteCounts(sql::Connection& db, const Rollout& r) {
+  EDGE_ASSIGN_OR_RETURN(auto del, db.Prepare("DELETE FROM rollout_counts WHERE rollout_id = ?"));
+  del.Bind(1, r.id);
+  EDGE_TRY(del.Run());
+  EDGE_ASSIGN_OR_RETURN(auto ins, db.Prepare(
+      "INSERT INTO rollout_counts(rollout_id, wave, state, devices, dispatched) VALUES (?, ?, ?, ?, ?)"));
+  for (const auto& c : CountRows(r.devices)) {
+    ins.Reset();
+    ins.Bind(1, r.id).Bind(2, int64_t{c.wave}).Bind(3, std::string(Name(c.state))).Bind(4, int64_t{c.devices})
+        .Bind(5, int64_t{c.dispatched});
+    EDGE_TRY(ins.Run());
+  }
+  return Ok();
+}
+
 }  // namespace
 
 Result<DesiredWriter> DesiredWriter::Prepare(sql::Connection& db) {
@@ -86,8 +103,8 @@ Result<Rollout> Insert(sql::Connection& db, Rollout r) {
   return r;
 }
 
-Result<std::vector<Rollout>> Load(sql::Connection& db, const std::string& where, const std::string& order_limit,
-                                  const std::vector<int64_t>& params) {
+Result<std::vector<Rollout>> Load(sql::Connection& db, Rows rows_too, const std::string& where,
+                                  const std::string& order_limit, const std::vector<int64_t>& params) {
   return db.Read([&]() -> Result<std::vector<Rollout>> {
     EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
         "SELECT id, model, version, security_version, target_json, strategy_json, state, wave, waves_json, reason, "
@@ -120,11 +137,32 @@ Result<std::vector<Rollout>> Load(sql::Connection& db, const std::string& where,
       out.push_back(std::move(r));
     }
     if (out.empty()) return out;
+    const std::string ids = "(SELECT id FROM rollouts WHERE " + where + " " + order_limit + ")";
+    if (rows_too == Rows::kCounts) {
+      EDGE_ASSIGN_OR_RETURN(auto counts, db.Prepare(
+          "SELECT rollout_id, wave, state, devices, dispatched FROM rollout_counts WHERE rollout_id IN " + ids +
+          " ORDER BY rollout_id, wave, state"));
+      for (size_t i = 0; i < params.size(); ++i) counts.Bind(static_cast<int>(i + 1), params[i]);
+      for (auto& r : out) r.rows_loaded = false;
+      for (;;) {
+        EDGE_ASSIGN_OR_RETURN(bool row, counts.Step());
+        if (!row) break;
+        auto it = index.find(counts.Int(0));
+        if (it == index.end()) continue;
+        auto ds = ParseDeviceState(counts.Text(2));
+        if (!ds) return Fail(ErrorCode::kDataLoss, "rollout counts name an unknown state '" + counts.Text(2) + "'");
+        out[it->second].counts.push_back(RowCount{static_cast<int32_t>(counts.Int(1)), *ds,
+                                                  static_cast<uint32_t>(counts.Int(3)), static_cast<uint32_t>(counts.Int(4))});
+      }
+      for (auto& r : out)  // in CountRows' order
+        std::sort(r.counts.begin(), r.counts.end(),
+                  [](const RowCount& a, const RowCount& b) { return std::pair(a.wave, a.state) < std::pair(b.wave, b.state); });
+      return out;
+    }
     // Device rows of the loaded rollouts, in one pass.
     EDGE_ASSIGN_OR_RETURN(auto rows, db.Prepare(
         "SELECT rollout_id, device_id, site, state, wave, from_version, dispatched_at, done_at, dispatches, baseline_json, "
-        "detail FROM rollout_devices WHERE rollout_id IN (SELECT id FROM rollouts WHERE " + where + " " + order_limit +
-        ") ORDER BY rollout_id, device_id"));
+        "detail FROM rollout_devices WHERE rollout_id IN " + ids + " ORDER BY rollout_id, device_id"));
     for (size_t i = 0; i < params.size(); ++i) rows.Bind(static_cast<int>(i + 1), params[i]);
     for (;;) {
       EDGE_ASSIGN_OR_RETURN(bool row, rows.Step());
@@ -149,12 +187,15 @@ Result<std::vector<Rollout>> Load(sql::Connection& db, const std::string& where,
       d.detail = rows.Text(10);
       out[it->second].devices.push_back(std::move(d));
     }
+    for (auto& r : out) r.counts = CountRows(r.devices);
     return out;
   });
 }
 
 Result<std::vector<std::string>> SaveStep(sql::Connection& db, const Step& step, int64_t now) {
   const Rollout& r = step.rollout;
+  if (!r.rows_loaded)  // its counts would be rewritten from rows it does not have
+    return Fail(ErrorCode::kInternal, "rollout " + std::to_string(r.id) + " was planned without its device rows");
   EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
       "UPDATE rollouts SET state = ?, wave = ?, waves_json = ?, reason = ?, override_gate = ?, updated_at = ?, "
       "revision = revision + 1 WHERE id = ? AND revision = ?"));
@@ -187,8 +228,10 @@ Result<std::vector<std::string>> SaveStep(sql::Connection& db, const Step& step,
     if (moved) changed.push_back(d.device);
   }
   EDGE_ASSIGN_OR_RETURN(auto write_device, db.Prepare(kWriteDevice));
+  bool rows_changed = false;
   for (const auto& d : r.devices) {
     if (!d.dirty) continue;
+    rows_changed = true;
     auto b = baselines.find(d.id);
     if (b == baselines.end() || !b->second) {
       EDGE_TRY(WriteDevice(write_device, r.id, d));
@@ -198,6 +241,7 @@ Result<std::vector<std::string>> SaveStep(sql::Connection& db, const Step& step,
       EDGE_TRY(WriteDevice(write_device, r.id, with));
     }
   }
+  if (rows_changed) EDGE_TRY(WriteCounts(db, r));
   if (!step.events.empty()) {
     EDGE_ASSIGN_OR_RETURN(auto ev, db.Prepare(
         "INSERT INTO rollout_events(rollout_id, at, kind, device_id, detail) VALUES (?, ?, ?, ?, ?)"));

@@ -11,10 +11,13 @@
 namespace edge::controller::sql_rollouts {
 
 Result<rollout::Rollout> Insert(sql::Connection& db, rollout::Rollout rollout);
+// Rollouts with their device rows (and counts made from them), or with the stored counts only
+// (rows_loaded false).
+enum class Rows { kAll, kCounts };
 // `where` is a fixed SQL condition on the rollouts table (never input); `order_limit` likewise.
 // `params` are bound to ?1, ?2, ... in both.
-Result<std::vector<rollout::Rollout>> Load(sql::Connection& db, const std::string& where, const std::string& order_limit,
-                                           const std::vector<int64_t>& params = {});
+Result<std::vector<rollout::Rollout>> Load(sql::Connection& db, Rows rows, const std::string& where,
+                                           const std::string& order_limit, const std::vector<int64_t>& params = {});
 // Writes the step; returns the devices whose desired state changed.
 Result<std::vector<std::string>> SaveStep(sql::Connection& db, const rollout::Step& step, int64_t now);
 Result<std::vector<RolloutEventRecord>> Events(sql::Connection& db, int64_t id, int64_t after_id, uint32_t limit);

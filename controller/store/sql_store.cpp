@@ -826,17 +826,18 @@ class SqlStore final : public Store {
   }
 
   Result<std::vector<rollout::Rollout>> LiveRollouts() override {
-    return sql_rollouts::Load(*db_, "state IN ('running', 'paused', 'completed', 'reverting')", "ORDER BY id");
+    return sql_rollouts::Load(*db_, sql_rollouts::Rows::kCounts, "state IN ('running', 'paused', 'completed', 'reverting')",
+                              "ORDER BY id");
   }
 
   Result<rollout::Rollout> GetRollout(int64_t id) override {
-    EDGE_ASSIGN_OR_RETURN(auto found, sql_rollouts::Load(*db_, "id = ?1", "", {id}));
+    EDGE_ASSIGN_OR_RETURN(auto found, sql_rollouts::Load(*db_, sql_rollouts::Rows::kAll, "id = ?1", "", {id}));
     if (found.empty()) return Fail(ErrorCode::kNotFound, "no rollout " + std::to_string(id));
     return std::move(found.front());
   }
 
   Result<std::vector<rollout::Rollout>> ListRollouts(bool all, uint32_t limit) override {
-    return sql_rollouts::Load(*db_, all ? "TRUE" : "state IN ('running', 'paused', 'completed', 'reverting') OR id IN "
+    return sql_rollouts::Load(*db_, sql_rollouts::Rows::kCounts, all ? "TRUE" : "state IN ('running', 'paused', 'completed', 'reverting') OR id IN "
                                                    "(SELECT id FROM rollouts ORDER BY id DESC LIMIT 20)",
                               "ORDER BY id DESC LIMIT ?1", {std::clamp<int64_t>(limit, 1, 1000)});
   }

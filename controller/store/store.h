@@ -167,10 +167,11 @@ class Store {
   // Rollouts. Create stores the rollout (no devices yet: the first Plan step takes them) with
   // its audit row and returns it with its id.
   virtual Result<rollout::Rollout> CreateRollout(rollout::Rollout rollout, int64_t now) = 0;
-  // Running, paused and completed rollouts, each with its device rows, oldest first.
+  // Running, paused, completed and reverting rollouts, oldest first, each with its row counts
+  // but not its device rows (rows_loaded false: GetRollout reads them).
   virtual Result<std::vector<rollout::Rollout>> LiveRollouts() = 0;
-  virtual Result<rollout::Rollout> GetRollout(int64_t id) = 0;  // kNotFound
-  // Newest first, with device rows; `all` = also aborted and reverted ones.
+  virtual Result<rollout::Rollout> GetRollout(int64_t id) = 0;  // with its device rows; kNotFound
+  // Newest first, with row counts but not device rows; `all` = also aborted and reverted ones.
   virtual Result<std::vector<rollout::Rollout>> ListRollouts(bool all, uint32_t limit) = 0;
   // Persists one planner step in one transaction: the rollout's header, its dirty device rows,
   // its events, and each dispatch (desired version set and the device's generation bumped, only

@@ -89,7 +89,7 @@ TEST_CASE("DeleteVersion: refused while a device has it as its desired version",
   f.Desire({"gw-1"}, "1.0");
   auto rollouts = f.store->ListRollouts(true, 10);
   REQUIRE(rollouts);
-  auto live = rollouts->front();
+  auto live = f.store->GetRollout(rollouts->front().id).value();  // the list leaves the rows out
   live.state = rollout::State::kAborted;  // so that only the desired state holds it
   Save(f, live);
   auto e = Refusal(f, "1.0");

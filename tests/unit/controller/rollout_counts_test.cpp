@@ -1,0 +1,201 @@
+// Rollouts listed and ticked without their device rows: the row counts the store keeps beside
+// each rollout (migration 009), what lists and the planner read instead of every row, and the
+// planner's tick reading only the rollouts that can move.
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+
+#include "common/metrics/memory_registry.h"
+#include "common/metrics/timer.h"
+#include "common/sqlite/db.h"
+#include "controller/api/context.h"
+#include "controller/api/rollout_driver.h"
+#include "controller/store/rollout_json.h"
+#include "controller/store/timed_store.h"
+#include "core/temp_dir.h"
+#include "controller/rollout/planner.h"
+#include "store_fixture.h"
+
+using namespace edge::controller;
+using edge::ErrorCode;
+using edge::controller::testing::Fixture;
+using edge::controller::testing::kT0;
+using DS = rollout::DeviceState;
+
+namespace {
+
+rollout::Observed Online(const std::string& id, const std::string& site) {
+  rollout::Observed o;
+  o.id = id;
+  o.site = site;
+  o.online = true;
+  return o;
+}
+
+bool SameCounts(const std::vector<rollout::RowCount>& a, const std::vector<rollout::RowCount>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].wave != b[i].wave || a[i].state != b[i].state || a[i].devices != b[i].devices ||
+        a[i].dispatched != b[i].dispatched)
+      return false;
+  return true;
+}
+
+rollout::Rollout SiteTarget(const std::string& version) {
+  rollout::Rollout r;
+  r.model = "detector";
+  r.version = version;
+  r.target.sites = {"plant-1"};
+  r.strategy = rollout::AllAtOnce();
+  r.created_by = "op/admin";
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("Rollouts: the rows counted by wave and state are saved with each step and listed without the rows",
+          "[store][rollouts]") {
+  EDGE_STORE_FIXTURE(f);
+  f.Site("plant-1");
+  for (const char* d : {"gw-1", "gw-2", "gw-3"}) f.Enroll(d, "plant-1");
+  f.Version("1.0", 1);
+  auto created = f.SiteRollout("plant-1", "1.0", "op/admin", kT0);
+  created.strategy.canary = rollout::Amount::Count(1);
+  created.strategy.waves = {rollout::Amount::Percent(100)};
+  rollout::Inputs in;
+  in.now = kT0 + 1;
+  for (const char* d : {"gw-1", "gw-2", "gw-3"}) in.devices.push_back(Online(d, "plant-1"));
+  auto step = rollout::Plan(created, in);
+  REQUIRE(step.changed);
+  REQUIRE(f.store->SaveRolloutStep(step, "", "", kT0 + 1));
+
+  auto whole = f.store->GetRollout(created.id);
+  REQUIRE(whole);
+  CHECK(whole->rows_loaded);
+  REQUIRE(whole->devices.size() == 3);
+  // The canary took one device (dispatched), the other two wait in wave 1 or unassigned.
+  const auto expected = rollout::CountRows(whole->devices);
+  CHECK(whole->DeviceTotal() == 3);
+  uint32_t dispatched = 0;
+  for (const auto& c : expected) dispatched += c.dispatched;
+  CHECK(dispatched == 1);
+
+  for (auto listed : {f.store->ListRollouts(false, 10), f.store->LiveRollouts()}) {
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 1);
+    const auto& r = listed->front();
+    CHECK_FALSE(r.rows_loaded);
+    CHECK(r.devices.empty());
+    CHECK(r.DeviceTotal() == 3);
+    CHECK(SameCounts(r.counts, expected));
+  }
+
+  // A rollout read without its rows cannot be saved: its counts would be rewritten from nothing.
+  rollout::Step partial;
+  partial.rollout = f.store->ListRollouts(false, 10)->front();
+  partial.rollout.state = rollout::State::kPaused;
+  partial.changed = true;
+  auto refused = f.store->SaveRolloutStep(partial, "", "", kT0 + 2);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == ErrorCode::kInternal);
+  CHECK(f.store->GetRollout(created.id)->state == rollout::State::kRunning);
+  CHECK(f.store->GetRollout(created.id)->revision == whole->revision);
+}
+
+TEST_CASE("Rollouts: a schema-8 database's rollouts get their row counts from migration 9",
+          "[store][sqlite][rollouts][migrations]") {
+  edge::testing::TempDir dir;
+  const auto path = (dir / "controller.db").string();
+  {
+    auto db = edge::sqlite::Db::Open(path);
+    REQUIRE(db);
+    REQUIRE(db->Migrate(Migrations().first(8)));
+    auto ins = db->Prepare(
+        "INSERT INTO rollouts(model, version, security_version, target_json, strategy_json, state, wave, waves_json, "
+        "reason, created_by, created_at, updated_at) VALUES ('detector', '1.0', 1, ?, ?, 'completed', 0, ?, '', 'op', 1, 1)");
+    REQUIRE(ins);
+    rollout::Target target;
+    target.sites = {"plant-1"};
+    ins->Bind(1, TargetToJson(target)).Bind(2, StrategyToJson(rollout::AllAtOnce())).Bind(3, WavesToJson({{1, 2, "passed"}}));
+    REQUIRE(ins->Run());
+    REQUIRE(db->Exec(
+        "INSERT INTO rollout_devices(rollout_id, device_id, site, state, wave, from_version, dispatched_at, done_at, "
+        "dispatches, detail) VALUES (1, 'gw-1', 'plant-1', 'updated', 0, '', 1, 2, 1, ''), "
+        "(1, 'gw-2', 'plant-1', 'updated', 0, '', 1, 2, 1, ''), (1, 'gw-3', 'plant-1', 'skipped', 0, '', 0, 1, 0, 'arm64');"));
+  }
+  auto store = OpenSqliteStore(path);
+  REQUIRE(store);
+  auto listed = (*store)->ListRollouts(true, 10);
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().DeviceTotal() == 3);
+  CHECK(SameCounts(listed->front().counts, rollout::CountRows((*store)->GetRollout(1)->devices)));
+  CHECK_FALSE(listed->front().Dormant());  // updated rows can still be superseded
+}
+
+TEST_CASE("Rollouts: a tick reads no rows of a rollout whose devices a newer one took, and it keeps its standing target",
+          "[store][rollouts]") {
+  EDGE_STORE_FIXTURE(f);
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  f.Enroll("gw-2", "plant-1");
+  f.Version("1.0", 1);
+  f.Version("2.0", 2);
+  edge::metrics::MemoryRegistry registry;
+  edge::metrics::FakeMonotonicClock mono;
+  boost::asio::io_context io;
+  ControllerContext ctx(ControllerConfig{}, io, std::make_unique<TimedStore>(std::move(f.store), registry, mono), f.clock);
+  RolloutDriver driver(ctx);
+  ctx.rollouts = &driver;
+  auto rows_read = [&] {
+    return registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "get_rollout"}}).count;
+  };
+  auto run = [&](const std::string& version, uint64_t security_version) {
+    for (const char* d : {"gw-1", "gw-2"})
+      REQUIRE(ctx.store->RecordReport(d, {{"detector", version, security_version, "committed", version, "", 0, 0, 0, 0}},
+                                      f.clock.NowUnix()));
+  };
+
+  auto first = driver.Create(SiteTarget("1.0"), false);
+  REQUIRE(first);
+  run("1.0", 1);
+  REQUIRE(driver.Tick());
+  REQUIRE(ctx.store->GetRollout(first->id)->state == rollout::State::kCompleted);
+  auto second = driver.Create(SiteTarget("2.0"), false);
+  REQUIRE(second);
+  run("2.0", 2);
+  REQUIRE(driver.Tick());
+  REQUIRE(ctx.store->GetRollout(second->id)->state == rollout::State::kCompleted);
+  auto older = ctx.store->GetRollout(first->id);
+  for (const auto& row : older->devices) CHECK(row.state == DS::kSuperseded);
+  auto live = ctx.store->LiveRollouts();
+  REQUIRE(live->size() == 2);
+  CHECK(live->front().Dormant());
+  CHECK_FALSE(live->back().Dormant());
+
+  // A tick now reads the rows of the newer rollout only.
+  const auto before = rows_read();
+  REQUIRE(driver.Tick());
+  CHECK(rows_read() - before == 1);
+
+  // With the newer one aborted, the older claims the devices again (they run 2.0: they stay
+  // superseded) and a device that joins its standing target gets 1.0.
+  REQUIRE(driver.Control(second->id, rollout::Control::kAbort, "wrong model", "op/admin"));
+  TokenRecord token{"hash-gw-3", "plant-1", "op/admin", kT0, kT0 + 3600};
+  REQUIRE(ctx.store->CreateToken(token, "op/admin"));
+  DeviceRecord gw3;
+  gw3.id = "gw-3";
+  gw3.cert_serial = "serial-gw-3";
+  gw3.cert_not_after = kT0 + 86400;
+  REQUIRE(ctx.store->EnrollDevice("hash-gw-3", gw3, kT0));
+  REQUIRE(driver.Tick());
+  auto desired = ctx.store->DesiredModels("gw-3");
+  REQUIRE(desired);
+  REQUIRE(desired->size() == 1);
+  CHECK(desired->front().version == "1.0");
+  older = ctx.store->GetRollout(first->id);
+  REQUIRE(older->devices.size() == 3);
+  CHECK(older->devices[0].state == DS::kSuperseded);
+  CHECK(older->devices[1].state == DS::kSuperseded);
+  CHECK(older->devices[2].state == DS::kDispatched);
+  CHECK(ctx.store->DesiredModels("gw-1")->front().version == "2.0");
+}
