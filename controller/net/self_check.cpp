@@ -31,10 +31,15 @@ void SelfCheck::Record(Target& t, bool ok) {
 }
 
 void SelfCheck::Finished(size_t target, uint64_t round, bool ok, Instant now) {
-  if (target >= targets_.size() || round != round_) return;
+  if (target >= targets_.size()) return;
   auto& t = targets_[target];
-  if (!t.in_flight) return;
-  Record(t, ok && now <= t.deadline);
+  const bool current = round == round_ && t.in_flight;
+  if (current && now <= t.deadline) return Record(t, ok);
+  if (current) Record(t, false);  // past its deadline: a miss...
+  // ...but an answer, however late and from whichever round, shows the listener alive: on a
+  // saturated host its answers are slow, and exiting would turn a busy controller into a
+  // reconnect storm.
+  if (ok) t.consecutive_failures = 0;
 }
 
 std::optional<SelfCheck::Failure> SelfCheck::Evaluate(Instant now) {

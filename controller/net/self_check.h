@@ -34,9 +34,12 @@ class SelfCheck {
   // caller reports each with Finished(index, round, ok).
   std::vector<size_t> StartRoundIfDue(Instant now);
   uint64_t round() const { return round_; }
-  // A result for an earlier round, or one after the probe's deadline, is ignored (the
-  // deadline already counted it as failed).
+  // A probe's result. Past its deadline the probe counted as a miss; a late answer, or one for
+  // an earlier round, still resets the count (a slow listener is alive: only one that answers
+  // nothing for `failures` rounds in a row fails the process). A late error is ignored.
   void Finished(size_t target, uint64_t round, bool ok, Instant now);
+  // How long a probe may wait for its answer at all (it counts as a miss after `timeout`).
+  Duration AnswerWindow() const { return options_.interval * options_.failures; }
   // Counts probes past their deadline as failed; returns the first target with `failures`
   // consecutive failures, if any.
   std::optional<Failure> Evaluate(Instant now);

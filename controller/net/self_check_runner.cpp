@@ -45,17 +45,23 @@ void SelfCheckRunner::Tick() {
     const auto& target = targets_[i];
     const uint64_t round = check_.round();
     auto registered = std::make_shared<ListenEndpoint>();
+    const auto started = std::chrono::steady_clock::now();
     ProbeTlsListener(
-        io_, target.endpoint, timeout_,
+        io_, target.endpoint, std::chrono::duration_cast<std::chrono::milliseconds>(check_.AnswerWindow()),
         [this, &target, registered](const ListenEndpoint& local) {
           *registered = local;
           if (target.through_front && front_) front_->ExpectProbe(local);
         },
-        [this, i, round, registered, through = target.through_front, alive = alive_](ProbeResult result) {
+        [this, i, round, registered, started, through = target.through_front, alive = alive_](ProbeResult result) {
           if (!*alive) return;
           // A probe that never reached the front must not leave a pass behind.
           if (through && front_) front_->ForgetProbe(*registered);
-          check_.Finished(i, round, result.ok, std::chrono::steady_clock::now());
+          const auto now = std::chrono::steady_clock::now();
+          check_.Finished(i, round, result.ok, now);
+          const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
+          if (result.ok && took > timeout_)
+            log::Warn("listener self-check: slow answer (the host is saturated?)",
+                      {{"listener", targets_[i].name}, {"port", targets_[i].endpoint.port}, {"ms", took.count()}});
           if (!result.ok)
             log::Warn("listener self-check: probe failed",
                       {{"listener", targets_[i].name}, {"port", targets_[i].endpoint.port}, {"error", result.detail},

@@ -437,14 +437,16 @@ void Sim::OperatorCall() {
   const auto started = Clock::now();
   ++op_in_flight_;
   auto done = [this, ctx, kind, started](const grpc::Status& status) {
-    Post([this, kind, started, status] {
+    // Timed here, on gRPC's thread: the simulator's own loop, busy with thousands of agents, must
+    // not add its queue to the controller's answer.
+    const double ms = Ms(Clock::now() - started);
+    Post([this, kind, ms, status] {
       --op_in_flight_;
       if (!status.ok()) {
         ++stats_.operator_errors;
         Error(std::string(), std::string("operator ") + kind + ": " + status.error_message());
         return;
       }
-      const double ms = Ms(Clock::now() - started);
       stats_.operator_ms.push_back(ms);
       stats_.operator_ms_by_kind[kind].push_back(ms);
     });

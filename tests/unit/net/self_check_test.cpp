@@ -43,7 +43,7 @@ TEST_CASE("Self-check: N consecutive failures of one listener fail the process, 
   CHECK(failure->consecutive == 3);
 }
 
-TEST_CASE("Self-check: a probe that never answers fails at its deadline, and its late answer is ignored") {
+TEST_CASE("Self-check: a probe that never answers fails at its deadline, three in a row fail the process") {
   auto c = Make();
   for (int round = 1; round <= 3; ++round) {
     const Instant at = t0 + round * 5s;
@@ -53,7 +53,7 @@ TEST_CASE("Self-check: a probe that never answers fails at its deadline, and its
     auto verdict = c.Evaluate(at + 2s + 1ms);
     if (round < 3) {
       CHECK_FALSE(verdict);
-      c.Finished(0, c.round(), true, at + 3s);  // too late: does not reset the count
+      c.Finished(0, c.round(), false, at + 3s);  // a late error changes nothing
       CHECK(c.consecutive_failures(0) == round);
     } else {
       REQUIRE(verdict);
@@ -62,14 +62,34 @@ TEST_CASE("Self-check: a probe that never answers fails at its deadline, and its
   }
 }
 
-TEST_CASE("Self-check: an answer for an older round does not count for the current one") {
+TEST_CASE("Self-check: a late answer is a miss at its deadline, but it shows the listener alive") {
+  auto c = Make();
+  CHECK(c.AnswerWindow() == 15s);
+  // A saturated host: every answer comes 4 s after its probe (deadline 2 s).
+  for (int round = 1; round <= 6; ++round) {
+    const Instant at = t0 + round * 5s;
+    REQUIRE(c.StartRoundIfDue(at).size() == 2);
+    c.Finished(1, c.round(), true, at + 10ms);
+    CHECK_FALSE(c.Evaluate(at + 2s + 1ms));
+    CHECK(c.consecutive_failures(0) == 1);
+    c.Finished(0, c.round(), true, at + 4s);
+    CHECK(c.consecutive_failures(0) == 0);
+  }
+  // Answers later than a round: the next round's miss counts, the old answer resets.
+  REQUIRE(c.StartRoundIfDue(t0 + 35s).size() == 2);
+  const auto slow_round = c.round();
+  CHECK_FALSE(c.Evaluate(t0 + 37s + 1ms));
+  REQUIRE(c.StartRoundIfDue(t0 + 40s).size() == 2);
+  CHECK_FALSE(c.Evaluate(t0 + 42s + 1ms));
+  CHECK(c.consecutive_failures(0) == 2);
+  c.Finished(0, slow_round, true, t0 + 43s);
+  CHECK(c.consecutive_failures(0) == 0);
+}
+
+TEST_CASE("Self-check: a probe still out when the next round starts is a miss") {
   auto c = Make();
   REQUIRE(c.StartRoundIfDue(t0 + 5s).size() == 2);
-  const auto old_round = c.round();
-  // The next round starts while round 1's probe of target 0 is still out: it counts as failed.
   REQUIRE(c.StartRoundIfDue(t0 + 10s).size() == 2);
-  CHECK(c.consecutive_failures(0) == 1);
-  c.Finished(0, old_round, true, t0 + 10s + 1ms);
   CHECK(c.consecutive_failures(0) == 1);
   c.Finished(0, c.round(), true, t0 + 10s + 2ms);
   CHECK(c.consecutive_failures(0) == 0);
