@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   const auto level = log::ParseLevel(config->log_level).value_or(log::Level::kInfo);
   log::Init("agent", level);
   tls::RouteLibraryLogs(level);
+  tls::SkipLockCycleChecks();
   SystemClock clock;
   if (install_cmd->parsed()) {
     install.wait = !no_wait;
