@@ -40,7 +40,7 @@ bool IsQuantKind(OpKind k) {
     case OpKind::kQConv: case OpKind::kQGemm: case OpKind::kQAdd: case OpKind::kQMul:
     case OpKind::kQLut: case OpKind::kQMaxPool: case OpKind::kQAvgPool:
     case OpKind::kQGlobalAvgPool: case OpKind::kQReduceMean: case OpKind::kQConcat:
-    case OpKind::kRequant: case OpKind::kQuantize:
+    case OpKind::kRequant: case OpKind::kQuantize: case OpKind::kQMatMul:
       return true;
     default:
       return false;
@@ -85,7 +85,7 @@ double EstimateWork(const Graph& g) {
         per_output = static_cast<double>(w.elements) / static_cast<double>(std::max<int64_t>(1, w.shape[0]));
         break;
       }
-      case OpKind::kGemm: case OpKind::kMatMul: case OpKind::kQGemm: {
+      case OpKind::kGemm: case OpKind::kMatMul: case OpKind::kQGemm: case OpKind::kQMatMul: {
         const Value& a = g.values[n.in[0]];
         per_output = static_cast<double>(n.trans_a && a.shape.size() == 2 ? a.shape[0] : a.shape.back());
         break;
@@ -133,6 +133,7 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
       case OpKind::kConv: step = BuildFloatConvStep(n, ctx); break;
       case OpKind::kQConv:
       case OpKind::kQGemm: step = BuildQuantMatrixStep(n, ctx); break;
+      case OpKind::kQMatMul: step = BuildQuantMatMulStep(n, ctx); break;
       case OpKind::kTranspose:
       case OpKind::kConcat:
       case OpKind::kPad:

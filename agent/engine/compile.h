@@ -70,6 +70,8 @@ Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& node, BuildContext&
 Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& node, BuildContext& ctx);
 Result<std::unique_ptr<Step>> BuildQuantStep(const Node& node, BuildContext& ctx);
 Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& node, BuildContext& ctx);
+// int8 MatMul of two activations (ops/quant_matmul.cpp).
+Result<std::unique_ptr<Step>> BuildQuantMatMulStep(const Node& node, BuildContext& ctx);
 // kCast, kQuantizeTyped, kDequantizeTyped and the arithmetic nodes on exact integer tensors.
 Result<std::unique_ptr<Step>> BuildTypedStep(const Node& node, BuildContext& ctx);
 

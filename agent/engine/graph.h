@@ -41,11 +41,13 @@ enum class OpKind {
   // float32
   kConv, kGemm, kMatMul, kAdd, kMul, kSub, kDiv, kMax, kMin, kUnary, kMaxPool, kAvgPool, kGlobalAvgPool,
   kSoftmax, kReduceMean, kChannelAffine, kQuantize, kDequantize,
+  kPow,  // float Pow whose exponent is computed or differs by element (else kUnary kPow)
   // element-type generic data movement (float32 or int8)
   kTranspose, kConcat, kPad,
   // int8
   kQConv, kQGemm, kQAdd, kQMul, kQLut, kQMaxPool, kQAvgPool, kQGlobalAvgPool, kQReduceMean,
   kQConcat, kRequant,
+  kQMatMul,  // MatMul of two int8 activations (attention's Q.K^T and weights.V), batched
   // exact integer tensors (Value::dtype an integer type or kBool). kAdd, kSub, kMul, kDiv, kMax,
   // kMin and kMaxPool also run on them, with the ONNX integer semantics (ops/typed_ops.cpp).
   kCast,             // element type conversion as ONNX Cast: in[0]'s type to out[0]'s
@@ -60,6 +62,7 @@ enum class UnaryKind {
   kRelu, kClip, kSigmoid, kTanh, kLeakyRelu, kHardSigmoid, kHardSwish,
   kAbs, kNeg, kExp, kLog, kSqrt, kReciprocal, kFloor, kCeil, kRound, kSign, kErf, kSin, kCos,
   kElu, kSelu, kCelu, kSoftplus, kSoftsign, kThresholdedRelu, kMish, kGelu, kGeluTanh, kRoundToFloat16,
+  kPow,  // x^alpha, a constant exponent (Pow with one exponent for every element)
 };
 
 // kReduceMean's reduction (one float step for the whole ONNX Reduce* family).

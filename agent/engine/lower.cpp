@@ -131,6 +131,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Sub", 6, &Lowerer::LowerBinary, "broadcast; float, integers (wrapping)"},
       {"Mul", 6, &Lowerer::LowerBinary, "broadcast; float, QDQ int8, integers (wrapping)"},
       {"Div", 6, &Lowerer::LowerBinary, "broadcast; float, integers (toward zero)"},
+      {"Pow", 7, &Lowerer::LowerPow, "broadcast; float; a constant exponent as an element-wise function (int8 lookup)"},
       {"Max", 8, &Lowerer::LowerVariadic, "float, any number of inputs, broadcast"},
       {"Min", 8, &Lowerer::LowerVariadic, "float, any number of inputs, broadcast"},
       {"Sum", 8, &Lowerer::LowerVariadic, "float, any number of inputs, broadcast"},

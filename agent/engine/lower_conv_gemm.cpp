@@ -2,6 +2,12 @@
 
 namespace edge::engine::lowering {
 
+namespace {
+// The deepest int8 MatMul of two activations whose int32 sum cannot overflow: 255 * 255 * K
+// must stay below 2^31.
+constexpr int64_t kMaxExactMatMulDepth = 33025;
+}  // namespace
+
 Status Lowerer::LowerConv(const OnnxNode& n) {
   EDGE_TRY(CheckAttrs(n, {"kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"}));
   if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing weights");
@@ -115,6 +121,18 @@ Status Lowerer::LowerGemmLike(const OnnxNode& n) {
     }
     batch.push_back(a_shape[a_shape.size() - 2]);
     batch.push_back(b_shape.back());
+    // int8 when both operands are int8 activations and a QuantizeLinear closes it. The int32
+    // sums are exact up to K = kMaxExactMatMulDepth (|a - za|, |b - zb| <= 255); deeper
+    // products run in float.
+    if (IsQuant(n.inputs[0]) && IsQuant(n.inputs[1]) && a_shape.back() <= kMaxExactMatMulDepth) {
+      EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
+      if (tail) {
+        node.kind = OpKind::kQMatMul;
+        node.in = {syms_.at(n.inputs[0]).value, syms_.at(n.inputs[1]).value};
+        EDGE_TRY(FinishQuant(*tail, batch, node));
+        return Ok();
+      }
+    }
     EDGE_ASSIGN_OR_RETURN(int a, AsFloat(n.inputs[0]));
     EDGE_ASSIGN_OR_RETURN(int b, AsFloat(n.inputs[1]));
     node.kind = OpKind::kMatMul;

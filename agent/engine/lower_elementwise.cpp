@@ -218,6 +218,31 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
   return EmitFloat(n, std::move(node), shape);
 }
 
+// Pow with one constant exponent for every element (LayerNorm's square, as exporters write it
+// before opset 17) is an element-wise function of x: float, or an int8 lookup between DQ and Q.
+// Any other exponent (computed, or varying by element) is a float broadcasting step. Integer
+// tensors are refused by AsFloat, naming the op.
+Status Lowerer::LowerPow(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {}));
+  if (n.inputs.size() != 2) return Fail(ErrorCode::kInvalidArgument, "expects two inputs");
+  EDGE_ASSIGN_OR_RETURN(auto sx, ShapeOfName(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(auto sy, ShapeOfName(n.inputs[1]));
+  EDGE_ASSIGN_OR_RETURN(auto out_shape, BroadcastShapes(sx, sy));
+  if (auto e = FloatConst(n.inputs[1]); e && out_shape == sx && !e->f.empty() &&
+      std::all_of(e->f.begin(), e->f.end(), [&](float v) { return v == e->f[0]; })) {
+    Node node = MakeNode(OpKind::kUnary, n);
+    node.unary = UnaryKind::kPow;
+    node.alpha = e->f[0];
+    EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, OpKind::kQLut, sx));
+    if (quantized) return Ok();
+    return EmitFloat(n, std::move(node), sx);
+  }
+  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(int y, AsFloat(n.inputs[1]));
+  EDGE_TRY(AddFloatStep(MakeNode(OpKind::kPow, n), {x, y}, n.outputs[0], out_shape));
+  return Ok();
+}
+
 // BatchNormalization whose parameters are computed at run time (no folding possible):
 // (x - mean) / sqrt(variance + epsilon) * scale + bias, each parameter seen as [C, 1, ...] so
 // that it broadcasts over the channel axis.

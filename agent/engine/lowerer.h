@@ -166,6 +166,7 @@ class Lowerer {
   Status LowerClipAsSteps(const OnnxNode& n, DType type);
   Status LowerLegacyBroadcast(const OnnxNode& n);
   Status LowerUnary(const OnnxNode& n);
+  Status LowerPow(const OnnxNode& n);
   Status LowerPool(const OnnxNode& n);
   Status LowerPool3d(const OnnxNode& n, const std::vector<int64_t>& x_shape);
   Status LowerReshapeLike(const OnnxNode& n);

@@ -11,8 +11,11 @@ to ONNX (fp32), and written with:
 Also writes op_mix.onnx, built by hand with onnx.helper, covering the ops and folds the
 torch models do not emit (Pad, BatchNormalization, Clip, HardSwish, LeakyRelu, ...).
 
-Run with Debian's python: /usr/bin/python3 tests/models/make_zoo.py  (needs python3-torch,
-python3-onnx, python3-numpy). build_zoo.sh runs this, the quantizer and the ORT goldens.
+Run with Debian's python: /usr/bin/python3 tests/models/make_zoo.py [NAME...]  (needs
+python3-torch, python3-onnx, python3-numpy: apt-get install python3-torch python3-onnx
+python3-numpy). With names, only those models are written; every model seeds its own
+generators, so building a subset gives the same files as building all. build_zoo.sh runs
+this, the quantizer and the ORT goldens.
 """
 import os
 import sys
@@ -141,12 +144,180 @@ class MobileNetV2Block(nn.Module):
         return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(y, 1), 1))
 
 
+# ---- The broader zoo: architectures a plant operator might ship beside the classic CNNs. ----
+# Each is exported at opset 13, where torch writes LayerNorm as its decomposition
+# (ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add) and GELU through Erf.
+
+
+class MultiscaleConcat(nn.Module):
+    """28x28 RGB inspection patch -> 6 defect classes. Inception-style parallel branches joined
+    by Concat at full resolution, a reduction block whose stride-2 conv, average-pool and
+    max-pool branches meet at half resolution, and a pyramid of globally pooled features from
+    three scales concatenated for the head."""
+    shape = (1, 3, 28, 28)
+    classes = 6
+    train_steps = 300
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 12, 3, padding=1, bias=False), nn.BatchNorm2d(12), nn.ReLU())
+        self.b1 = nn.Sequential(nn.Conv2d(12, 8, 1), nn.ReLU())
+        self.b3 = nn.Sequential(nn.Conv2d(12, 8, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())
+        self.bd = nn.Sequential(nn.Conv2d(12, 8, 3, padding=2, dilation=2), nn.ReLU())
+        self.bp = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(12, 8, 1), nn.ReLU())
+        self.r_conv = nn.Sequential(nn.Conv2d(32, 16, 3, 2, 1), nn.ReLU())
+        self.r_avg = nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(32, 16, 1), nn.ReLU())
+        self.r_max = nn.MaxPool2d(2)
+        self.down = nn.Sequential(nn.Conv2d(64, 32, 3, 2, 1), nn.ReLU())
+        self.head = nn.Linear(32 + 64 + 32, 6)
+
+    def forward(self, x):
+        x = self.stem(x)
+        s28 = torch.cat([self.b1(x), self.b3(x), self.bd(x), self.bp(x)], 1)        # 32 x 28 x 28
+        s14 = torch.cat([self.r_conv(s28), self.r_avg(s28), self.r_max(s28)], 1)   # 64 x 14 x 14
+        s7 = self.down(s14)                                                        # 32 x 7 x 7
+        gap = lambda t: torch.flatten(nn.functional.adaptive_avg_pool2d(t, 1), 1)
+        return self.head(torch.cat([gap(s28), gap(s14), gap(s7)], 1))
+
+
+class GatedTcnLayer(nn.Module):
+    def __init__(self, c, dilation):
+        super().__init__()
+        self.filt = nn.Conv1d(c, c, 3, padding=dilation, dilation=dilation)
+        self.gate = nn.Conv1d(c, c, 3, padding=dilation, dilation=dilation)
+        self.res = nn.Conv1d(c, c, 1)
+        self.skip = nn.Conv1d(c, c, 1)
+
+    def forward(self, x):
+        z = torch.tanh(self.filt(x)) * torch.sigmoid(self.gate(x))
+        return x + self.res(z), self.skip(z)
+
+
+class GatedTcn(nn.Module):
+    """6-channel vibration/current window (100 samples) -> 5 machine states. WaveNet-style
+    gated temporal conv net: tanh x sigmoid gates, dilations 1-2-4-8, residual and skip Adds."""
+    shape = (1, 6, 100)
+    classes = 5
+
+    def __init__(self, c=24):
+        super().__init__()
+        self.inp = nn.Conv1d(6, c, 1)
+        self.layers = nn.ModuleList([GatedTcnLayer(c, d) for d in (1, 2, 4, 8)])
+        self.out = nn.Sequential(nn.ReLU(), nn.Conv1d(c, c, 1), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten())
+        self.head = nn.Linear(c, 5)
+
+    def forward(self, x):
+        x = self.inp(x)
+        skip = None
+        for layer in self.layers:
+            x, s = layer(x)
+            skip = s if skip is None else skip + s
+        return self.head(self.out(skip))
+
+
+class TinyTransformer(nn.Module):
+    """20 frames x 12 features (e.g. a spectrogram slice) -> 6 classes. One pre-norm transformer
+    block: two-head self-attention (Q.K^T and attention.V are MatMuls of two activations,
+    Softmax), a GELU MLP, LayerNorm, then mean over the tokens."""
+    shape = (1, 20, 12)
+    classes = 6
+    train_steps = 200
+
+    def __init__(self, d=32, heads=2):
+        super().__init__()
+        self.t, self.h, self.dh = 20, heads, d // heads
+        self.embed = nn.Linear(12, d)
+        self.pos = nn.Parameter(torch.randn(1, 20, d) * 0.1)
+        self.ln1, self.ln2, self.ln3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.q, self.k, self.v, self.o = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+        self.head = nn.Linear(d, 6)
+
+    def heads(self, x):
+        return x.reshape(-1, self.t, self.h, self.dh).transpose(1, 2)  # [B, H, T, dh]
+
+    def forward(self, x):
+        x = self.embed(x) + self.pos
+        y = self.ln1(x)
+        q, k, v = self.heads(self.q(y)), self.heads(self.k(y)), self.heads(self.v(y))
+        att = torch.softmax(torch.matmul(q, k.transpose(2, 3)) * (self.dh ** -0.5), dim=-1)
+        y = torch.matmul(att, v).transpose(1, 2).reshape(-1, self.t, self.h * self.dh)
+        x = x + self.o(y)
+        x = x + self.mlp(self.ln2(x))
+        return self.head(self.ln3(x).mean(dim=1))
+
+
+class WideMlpSoftmax(nn.Module):
+    """96 spectral bins -> probabilities over 8 fault classes: a wide MLP with a Softmax head
+    (the model's output is the probability vector, as a plant dashboard would consume it)."""
+    shape = (1, 96)
+    classes = 8
+    outputs_probabilities = True
+    output_name = "probs"
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(96, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                                 nn.Linear(256, 8), nn.Softmax(dim=1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class ReshapeReduce(nn.Module):
+    """8 sensors x 48 samples -> 4 states, by framing and reducing: Reshape into 6 frames of 8,
+    Transpose frames first, a per-frame projection (MatMul), then ReduceMax / ReduceMean over
+    the projected bins and a ReduceSum energy over the sensors, concatenated and flattened."""
+    shape = (1, 8, 48)
+    classes = 4
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 16)
+        self.head = nn.Linear(6 * (8 + 8 + 16), 4)
+
+    def forward(self, x):
+        f = x.reshape(-1, 8, 6, 8).permute(0, 2, 1, 3)          # [B, frames 6, sensors 8, samples 8]
+        z = torch.relu(self.proj(f))                             # [B, 6, 8, 16]
+        peak = z.amax(dim=3)                                     # [B, 6, 8]
+        mean = z.mean(dim=3)                                     # [B, 6, 8]
+        energy = (z * z).sum(dim=2) * 0.125                      # [B, 6, 16]
+        feat = torch.cat([peak, mean, energy], 2).transpose(1, 2)  # [B, 32, 6]
+        return self.head(torch.flatten(feat, 1))
+
+
+class OddStrides(nn.Module):
+    """61x45 two-channel thermal/depth patch (odd sizes) -> 5 classes, with non-square
+    kernels, unequal strides, a dilated strided depthwise conv and asymmetric pooling."""
+    shape = (1, 2, 61, 45)
+    classes = 5
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(2, 12, (5, 3), stride=(3, 2), padding=(2, 1), bias=False), nn.BatchNorm2d(12), nn.ReLU(),  # 21x23
+            nn.Conv2d(12, 12, 3, stride=2, padding=2, dilation=2, groups=12), nn.ReLU6(),                       # 11x12
+            nn.Conv2d(12, 24, (3, 3), stride=(1, 3), padding=(1, 0)), nn.ReLU(),                                # 11x4
+            nn.MaxPool2d((3, 2), stride=(2, 1)),                                                                # 5x3
+            nn.Conv2d(24, 32, 1), nn.ReLU(), nn.AvgPool2d((5, 3)), nn.Flatten())
+        self.head = nn.Linear(32, 5)
+
+    def forward(self, x):
+        return self.head(self.net(x))
+
+
 MODELS = {
     "mlp_anomaly": (MlpAnomaly, 13),
     "sensor_conv1d": (SensorConv1d, 13),
     "ds_cnn_kws": (DsCnnKws, 13),
     "resnet8": (ResNet8, 13),
     "mobilenet_v2_block": (MobileNetV2Block, 14),  # opset 14 exports HardSwish natively
+    "multiscale_concat": (MultiscaleConcat, 13),
+    "gated_tcn": (GatedTcn, 13),
+    "tiny_transformer": (TinyTransformer, 13),
+    "wide_mlp_softmax": (WideMlpSoftmax, 13),
+    "reshape_reduce": (ReshapeReduce, 13),
+    "odd_strides": (OddStrides, 13),
 }
 
 
@@ -159,11 +330,16 @@ def synthetic(model_cls, count, gen, prototypes):
 
 
 def train(model, model_cls, gen, prototypes, steps=120):
+    steps = getattr(model_cls, "train_steps", steps)
+    probabilities = getattr(model_cls, "outputs_probabilities", False)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     for _ in range(steps):
         x, y = synthetic(model_cls, 32, gen, prototypes)
-        loss = nn.functional.cross_entropy(model(x), y)
+        out = model(x)
+        # A model whose output is already a probability vector trains on its log.
+        loss = (nn.functional.nll_loss(torch.log(out + 1e-9), y) if probabilities
+                else nn.functional.cross_entropy(out, y))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -190,7 +366,7 @@ def build_torch_models(only=None):
         dummy = torch.zeros(cls.shape)
         path = os.path.join(OUT, name + ".onnx")
         torch.onnx.export(model, dummy, path, opset_version=opset, input_names=["input"],
-                          output_names=["logits"], do_constant_folding=True)
+                          output_names=[getattr(cls, "output_name", "logits")], do_constant_folding=True)
         calib, _ = synthetic(cls, 32, gen, prototypes)
         evals, _ = synthetic(cls, 100, gen, prototypes)
         fixed, _ = synthetic(cls, 4, gen, prototypes)

@@ -1,5 +1,5 @@
 // Add, Sub, Mul, Div, Max and Min with ONNX broadcasting, for float32 and the exact integer
-// types: one step, the element arithmetic chosen by type.
+// types: one step, the element arithmetic chosen by type. Pow (float32 only).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include "agent/engine/compile.h"
 #include "agent/engine/ops/broadcast.h"
 #include "agent/engine/ops/element_types.h"
+#include "agent/engine/ops/portable_math.h"
 
 namespace edge::engine {
 
@@ -32,6 +33,11 @@ class BinaryStep : public Step {
       // Clip with computed bounds is max(x, lo) then min(., hi): a NaN x stays NaN.
       case OpKind::kMax: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Max(A[i], B[j]); }); break;
       case OpKind::kMin: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Min(A[i], B[j]); }); break;
+      case OpKind::kPow:
+        if constexpr (std::is_floating_point_v<T>) {
+          ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = portable::Pow(A[i], B[j]); });
+        }
+        break;
       default: ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) { Y[o] = E::Div(A[i], B[j]); }); break;
     }
   }

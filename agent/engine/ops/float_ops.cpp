@@ -286,7 +286,8 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       s->summary = Describe(n, "float");
       return std::unique_ptr<Step>(std::move(s));
     }
-    case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kMax: case OpKind::kMin: {
+    case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kMax: case OpKind::kMin:
+    case OpKind::kPow: {
       return MakeBinaryStep<float>(n, ctx, Describe(n, "float"));
     }
     case OpKind::kUnary: {

@@ -66,6 +66,33 @@ inline double Log1p(double x) {
   return Log(u) * (x / (u - 1.0));
 }
 
+// x^y with C's powf special cases (pow(x, 0) = 1 and pow(1, y) = 1 even for NaN, a negative
+// x only to an integer power, signed zeros and infinities), computed as e^(y ln|x|) in double
+// and rounded once. ONNX Runtime multiplies for y = 2 and 3 (x * x, x * x * x in float):
+// ApplyUnary's constant-exponent Pow does the same, so the common LayerNorm square matches it.
+inline float Pow(float xf, float yf) {
+  if (yf == 0.0f || xf == 1.0f) return 1.0f;
+  if (xf != xf || yf != yf) return NAN;
+  const double x = xf, y = yf, ax = std::fabs(x);
+  const bool y_integer = std::nearbyint(y) == y;
+  // Every float above 2^24 is even; below it, fmod is exact.
+  const bool y_odd = y_integer && std::fabs(y) < 16777216.0 && std::fmod(y, 2.0) != 0.0;
+  if (std::isinf(y)) {
+    if (ax == 1.0) return 1.0f;  // pow(-1, +-inf) = 1
+    return static_cast<float>((ax > 1.0) == (y > 0.0) ? HUGE_VAL : 0.0);
+  }
+  if (x < 0.0 && !y_integer) return NAN;
+  double r = 0.0;
+  if (ax == 0.0) {
+    r = y > 0.0 ? 0.0 : HUGE_VAL;
+  } else if (std::isinf(ax)) {
+    r = y > 0.0 ? HUGE_VAL : 0.0;
+  } else {
+    r = Exp(y * Log(ax));
+  }
+  return static_cast<float>(std::signbit(x) && y_odd ? -r : r);
+}
+
 inline float Tanh(float xf) {
   const double x = xf;
   if (x != x || x == 0.0) return xf;  // NaN, and the sign of zero

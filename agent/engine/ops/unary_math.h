@@ -67,6 +67,9 @@ inline float ApplyUnary(const UnaryParams& p, float x) {
     case UnaryKind::kGeluTanh:
       return 0.5f * x * (1.0f + portable::Tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     case UnaryKind::kRoundToFloat16: return RoundToFloat16(x);
+    // ONNX Runtime's Pow multiplies for the exponents 2 and 3; so does the engine, to match it.
+    case UnaryKind::kPow:
+      return p.alpha == 2.0f ? x * x : p.alpha == 3.0f ? x * x * x : portable::Pow(x, p.alpha);
   }
   return x;
 }

@@ -1,6 +1,7 @@
 // Rewrites an fp32 ONNX graph into QDQ form: QuantizeLinear -> DequantizeLinear pairs on the
 // activations around every quantizable node, int8 per-channel weights and int32 biases behind
-// DequantizeLinear. Relu/Clip right after Conv/Gemm/MatMul/Add share that node's output
+// DequantizeLinear; a MatMul of two activations gets QDQ on both. Relu/Clip right after
+// Conv/Gemm/MatMul/Add share that node's output
 // quantization (they become the requantization clamp in the engine). Data-movement ops keep
 // their input's parameters so that quantization commutes with them.
 #include <algorithm>
@@ -22,9 +23,13 @@ namespace {
 
 
 const std::set<std::string> kWeightOps = {"Conv", "Gemm", "MatMul"};
+// Softmax has no int8 kernel: the engine runs DQ -> Softmax -> Q in float and quantizes its
+// output, which a [0, 1] range holds in steps of 1/255; Erf is a 256-entry lookup like the
+// other activations (GELU's Erf).
 const std::set<std::string> kComputeOps = {"Add", "Mul", "Relu", "Clip", "Sigmoid", "Tanh",
-                                           "LeakyRelu", "HardSigmoid", "HardSwish",
-                                           "AveragePool", "GlobalAveragePool", "Concat", "ReduceMean"};
+                                           "LeakyRelu", "HardSigmoid", "HardSwish", "Erf",
+                                           "AveragePool", "GlobalAveragePool", "Concat", "ReduceMean",
+                                           "Softmax"};
 // Quantization commutes with these: output parameters are the input's.
 const std::set<std::string> kMovementOps = {"MaxPool", "Flatten", "Reshape", "Transpose",
                                             "Squeeze", "Unsqueeze", "Pad"};
@@ -140,6 +145,10 @@ class QdqRewriter {
  private:
   bool IsActivation(const std::string& name) const { return !name.empty() && inits_.count(name) == 0; }
 
+  bool IsActivationMatMul(const onnx::NodeProto& n) const {
+    return n.op_type() == "MatMul" && n.input_size() == 2 && IsActivation(n.input(1));
+  }
+
   bool SingleConsumer(const std::string& name, int& consumer) const {
     if (graph_outputs_.count(name) != 0) return false;
     auto it = consumers_.find(name);
@@ -168,6 +177,8 @@ class QdqRewriter {
   // Why the op itself, wherever it sits in the graph, cannot run in int8; empty when it can.
   std::string WhyOpFloat(const onnx::NodeProto& n) const {
     const std::string& op = n.op_type();
+    // MatMul of two activations (attention): both operands quantized, an int8 x int8 product.
+    if (op == "MatMul" && n.input_size() == 2 && IsActivation(n.input(0)) && IsActivation(n.input(1))) return "";
     if (kWeightOps.count(op) != 0) {
       if (n.input_size() < 2 || inits_.count(n.input(1)) == 0) {
         return "its weight '" + (n.input_size() < 2 ? std::string() : n.input(1)) + "' is computed, not a constant";
@@ -208,7 +219,8 @@ class QdqRewriter {
     }
     for (int i : selected_) {
       const auto& n = g_.node(i);
-      const int data_inputs = kWeightOps.count(n.op_type()) != 0 ? 1
+      const int data_inputs = IsActivationMatMul(n)                   ? 2
+                              : kWeightOps.count(n.op_type()) != 0 ? 1
                               : (n.op_type() == "Add" || n.op_type() == "Mul" || n.op_type() == "Concat")
                                   ? n.input_size()
                                   : 1;
@@ -270,7 +282,7 @@ class QdqRewriter {
   Status QuantizeWeights() {
     for (int i : selected_) {
       auto* n = g_.mutable_node(i);
-      if (kWeightOps.count(n->op_type()) == 0) continue;
+      if (kWeightOps.count(n->op_type()) == 0 || IsActivationMatMul(*n)) continue;
       const onnx::TensorProto* w = FindInit(g_, n->input(1));
       // Gemm's alpha and beta go into its constant B and C, so the int8 Gemm (alpha = beta = 1)
       // computes the same function.

@@ -15,7 +15,8 @@ const { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, Engine,
 
 const ROUNDS = opt('--rounds', 15);
 const PER_ROUND = opt('--per-round', 20);
-const MODELS = ['mlp_anomaly', 'sensor_conv1d', 'ds_cnn_kws', 'resnet8', 'mobilenet_v2_block'];
+const MODELS = ['mlp_anomaly', 'sensor_conv1d', 'ds_cnn_kws', 'resnet8', 'mobilenet_v2_block',
+  'multiscale_concat', 'gated_tcn', 'tiny_transformer', 'wide_mlp_softmax', 'reshape_reduce', 'odd_strides'];
 
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 

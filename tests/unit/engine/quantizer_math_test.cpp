@@ -179,10 +179,10 @@ TEST_CASE("weights get one symmetric scale per output channel and biases int32 i
 
 TEST_CASE("a float node that writes a graph output is reported with its op's own reason first", "[quantizer]") {
   edge::testing::TempDir dir;
-  // The Relu writing 'y' becomes a Softmax: it has no int8 form, graph output or not.
+  // The Relu writing 'y' becomes a LogSoftmax: it has no int8 form, graph output or not.
   onnx::ModelProto m = GemmRelu(kW, kB);
   for (auto& n : *m.mutable_graph()->mutable_node())
-    if (n.name() == "act") n.set_op_type("Softmax");
+    if (n.name() == "act") n.set_op_type("LogSoftmax");
   const auto model = Save(dir, "m.onnx", m);
   const NpyArray eval = Uniform(20, -1.0f, 1.0f, 11);
   QuantizeOptions options;
@@ -193,7 +193,7 @@ TEST_CASE("a float node that writes a graph output is reported with its op's own
   REQUIRE(report.has_value());
   REQUIRE(report->float_nodes.size() == 1);
   CHECK(report->float_nodes[0].name == "act");
-  CHECK(report->float_nodes[0].reason == "no int8 form of Softmax in the engine");
+  CHECK(report->float_nodes[0].reason == "no int8 form of LogSoftmax in the engine");
 }
 
 TEST_CASE("graph outputs stay float unless --quantize-outputs, and the report says so", "[quantizer]") {

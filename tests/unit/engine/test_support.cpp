@@ -12,7 +12,9 @@ namespace edge::engine::testing {
 std::string ZooPath(const std::string& file) { return std::string(EDGE_ZOO_DIR) + "/" + file; }
 
 std::vector<std::string> ZooModels() {
-  return {"mlp_anomaly", "sensor_conv1d", "ds_cnn_kws", "resnet8", "mobilenet_v2_block", "op_mix"};
+  return {"mlp_anomaly",       "sensor_conv1d", "ds_cnn_kws",       "resnet8",
+          "mobilenet_v2_block", "op_mix",        "multiscale_concat", "gated_tcn",
+          "tiny_transformer",  "wide_mlp_softmax", "reshape_reduce", "odd_strides"};
 }
 
 std::shared_ptr<const Model> LoadOrDie(const std::string& path) {

@@ -1,0 +1,212 @@
+// Operators the broader zoo brought in (tests/models/make_zoo.py: tiny_transformer and
+// friends): Pow (LayerNorm's square in its opset-13 decomposition) and the int8 MatMul of two
+// activations (attention's Q.K^T and weights.V), checked against values computed here from
+// the ONNX definitions.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "agent/engine/ops/portable_math.h"
+#include "tests/unit/engine/onnx_builder.h"
+#include "tests/unit/engine/test_support.h"
+#include "tests/unit/engine/tiers.h"
+
+namespace edge::engine::testing {
+namespace {
+
+bool HasStep(const Model& m, const std::string& needle) {
+  for (const auto& s : m.StepSummary()) {
+    if (s.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_CASE("Pow: a constant exponent is an element-wise function, a computed one broadcasts", "[engine][operators]") {
+  const std::vector<float> x = {-2.0f, -0.5f, 0.0f, 0.3f, 1.5f, 3.0f};
+  SECTION("square and cube multiply, as ONNX Runtime does") {
+    for (float e : {2.0f, 3.0f}) {
+      Builder b(13);
+      b.Input("x", {2, 3}).Init("e", {}, {e}).Output("y");
+      b.Node("Pow", {"x", "e"}, {"y"});
+      const auto y = RunAll(LoadOk(b), {x})[0];
+      for (size_t i = 0; i < x.size(); ++i) {
+        INFO(x[i] << "^" << e);
+        CHECK(y[i] == (e == 2.0f ? x[i] * x[i] : x[i] * x[i] * x[i]));
+      }
+    }
+  }
+  SECTION("other exponents: C's pow within an ulp, its special cases exactly") {
+    Builder b(13);
+    b.Input("x", {2, 3}).Init("e", {1}, {0.5f}).Output("y");
+    b.Node("Pow", {"x", "e"}, {"y"});
+    const auto y = RunAll(LoadOk(b), {x})[0];
+    CHECK(std::isnan(y[0]));  // a negative base to a non-integer power
+    CHECK(std::isnan(y[1]));
+    CHECK(y[2] == 0.0f);
+    for (size_t i = 3; i < x.size(); ++i) CHECK(y[i] == Approx(std::sqrt(x[i])).epsilon(2e-7));
+  }
+  SECTION("an exponent per element (computed) broadcasts against the base") {
+    Builder b(13);
+    b.Input("x", {2, 3}).Init("c", {3}, {-1.0f, 2.0f, 3.0f}).Output("y");
+    b.Node("Identity", {"c"}, {"e0"});
+    b.Node("Abs", {"e0"}, {"e1"});   // computed at run time: not a constant exponent
+    b.Node("Neg", {"e1"}, {"e2"});   // [1, -2, -3] -> [-1, -2, -3]
+    b.Node("Pow", {"x", "e2"}, {"y"});
+    auto model = LoadOk(b);
+    const auto y = RunAll(model, {x})[0];
+    const std::vector<float> e = {-1.0f, -2.0f, -3.0f};
+    for (size_t i = 0; i < x.size(); ++i) {
+      INFO(x[i] << "^" << e[i % 3]);
+      if (x[i] == 0.0f) {
+        CHECK(std::isinf(y[i]));
+      } else {
+        CHECK(y[i] == Approx(std::pow(double(x[i]), double(e[i % 3]))).epsilon(2e-7));
+      }
+    }
+  }
+  SECTION("edge cases of the portable pow") {
+    CHECK(portable::Pow(NAN, 0.0f) == 1.0f);
+    CHECK(portable::Pow(1.0f, NAN) == 1.0f);
+    CHECK(std::isnan(portable::Pow(NAN, 1.0f)));
+    CHECK(portable::Pow(-2.0f, 3.0f) == -8.0f);
+    CHECK(portable::Pow(-2.0f, -1.0f) == -0.5f);
+    CHECK(portable::Pow(-0.0f, -1.0f) == -INFINITY);
+    CHECK(portable::Pow(-0.0f, -2.0f) == INFINITY);
+    CHECK(portable::Pow(-1.0f, INFINITY) == 1.0f);
+    CHECK(portable::Pow(0.5f, INFINITY) == 0.0f);
+    CHECK(portable::Pow(2.0f, -INFINITY) == 0.0f);
+    CHECK(portable::Pow(2.0f, 10.0f) == 1024.0f);
+    CHECK(portable::Pow(10.0f, 40.0f) == INFINITY);  // overflows float
+  }
+}
+
+TEST_CASE("Pow between DequantizeLinear and QuantizeLinear is an int8 lookup", "[engine][operators]") {
+  Builder b(13);
+  b.Input("x", {1, 8}).Init("e", {}, {2.0f}).Init("s_in", {}, {0.05f}).Init("s_out", {}, {0.02f});
+  b.InitI8("zp", {}, {0}).InitI8("zo", {}, {-128}).Output("y");
+  b.Node("QuantizeLinear", {"x", "s_in", "zp"}, {"xq"});
+  b.Node("DequantizeLinear", {"xq", "s_in", "zp"}, {"xd"});
+  b.Node("Pow", {"xd", "e"}, {"p"});
+  b.Node("QuantizeLinear", {"p", "s_out", "zo"}, {"pq"});
+  b.Node("DequantizeLinear", {"pq", "s_out", "zo"}, {"y"});
+  auto model = LoadOk(b);
+  CHECK(HasStep(*model, "Pow"));
+  CHECK(HasStep(*model, "int8"));
+  const std::vector<float> x = {-1.0f, -0.33f, 0.0f, 0.12f, 0.5f, 1.0f, 2.0f, 6.0f};
+  const auto y = RunAll(model, {x})[0];
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float xq = std::clamp(std::nearbyint(x[i] / 0.05f), -128.0f, 127.0f) * 0.05f;
+    const float yq = (std::clamp(std::nearbyint(xq * xq / 0.02f) - 128.0f, -128.0f, 127.0f) + 128.0f) * 0.02f;
+    INFO(x[i]);
+    CHECK(y[i] == Approx(yq).margin(1e-6));
+  }
+}
+
+// [B, M, K] x [B, K, N] -> [B, M, N] between QDQ pairs, with zero points on every side.
+Builder QdqMatMul(const std::vector<int64_t>& a_shape, const std::vector<int64_t>& b_shape, bool relu) {
+  Builder b(13);
+  b.Input("a", a_shape).Input("b", b_shape).Output("y");
+  b.Init("sa", {}, {0.04f}).Init("sb", {}, {0.03f}).Init("sy", {}, {0.05f});
+  b.InitI8("za", {}, {5}).InitI8("zb", {}, {-7}).InitI8("zy", {}, {3});
+  b.Node("QuantizeLinear", {"a", "sa", "za"}, {"aq"});
+  b.Node("DequantizeLinear", {"aq", "sa", "za"}, {"ad"});
+  b.Node("QuantizeLinear", {"b", "sb", "zb"}, {"bq"});
+  b.Node("DequantizeLinear", {"bq", "sb", "zb"}, {"bd"});
+  b.Node("MatMul", {"ad", "bd"}, {"m"});
+  if (relu) b.Node("Relu", {"m"}, {"mr"});
+  b.Node("QuantizeLinear", {relu ? "mr" : "m", "sy", "zy"}, {"yq"});
+  b.Node("DequantizeLinear", {"yq", "sy", "zy"}, {"y"});
+  return b;
+}
+
+int8_t Q(float v, float s, int z) {
+  return static_cast<int8_t>(std::clamp(std::nearbyint(v / s) + float(z), -128.0f, 127.0f));
+}
+
+TEST_CASE("MatMul of two int8 activations runs in int8, exact to the QDQ graph, at every tier",
+          "[engine][operators][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  // Batch broadcast: a is [2, 1, 3, 5], b is [1, 2, 5, 300] (N wider than the step's column
+  // block of 256), the output [2, 2, 3, 300].
+  const std::vector<int64_t> as = {2, 1, 3, 5}, bs = {1, 2, 5, 300};
+  std::vector<float> a(2 * 3 * 5), bv(2 * 5 * 300);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = std::sin(float(i) * 0.7f) * 4.0f;
+  for (size_t i = 0; i < bv.size(); ++i) bv[i] = std::cos(float(i) * 0.37f) * 3.0f;
+  for (bool relu : {false, true}) {
+    DYNAMIC_SECTION((relu ? "with Relu" : "plain")) {
+      auto model = LoadOk(QdqMatMul(as, bs, relu));
+      CHECK(HasStep(*model, "int8 x int8"));
+      CHECK_FALSE(HasStep(*model, "(float)"));  // no float MatMul step
+      // The QDQ graph's meaning, in double: DQ both, multiply, (Relu,) Q, DQ.
+      std::vector<float> expected;
+      for (int64_t p = 0; p < 2; ++p) {
+        for (int64_t q = 0; q < 2; ++q) {
+          for (int64_t i = 0; i < 3; ++i) {
+            for (int64_t j = 0; j < 300; ++j) {
+              int32_t acc = 0;
+              for (int64_t t = 0; t < 5; ++t) {
+                acc += (Q(a[(p * 3 + i) * 5 + t], 0.04f, 5) - 5) * (Q(bv[(q * 5 + t) * 300 + j], 0.03f, -7) + 7);
+              }
+              float v = float(acc) * (0.04f * 0.03f / 0.05f);
+              if (relu) v = std::max(v, 0.0f);
+              expected.push_back((std::clamp(std::nearbyint(v) + 3.0f, -128.0f, 127.0f) - 3.0f) * 0.05f);
+            }
+          }
+        }
+      }
+      for (KernelTier tier : tiers) {
+        ExecutionContext ctx(model, tier);
+        std::vector<float> y(expected.size());
+        const float* in[] = {a.data(), bv.data()};
+        float* out[] = {y.data()};
+        REQUIRE(ctx.Run(in, out).has_value());
+        size_t differing = 0;
+        for (size_t i = 0; i < y.size(); ++i) differing += y[i] == expected[i] ? 0 : 1;
+        INFO("tier " << KernelTierName(tier) << ": " << differing << " of " << y.size() << " differ");
+        CHECK(differing == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("MatMul of an int8 and a float activation stays float", "[engine][operators]") {
+  Builder b(13);
+  b.Input("a", {2, 3}).Input("b", {3, 2}).Output("y");
+  b.Init("s", {}, {0.1f}).InitI8("z", {}, {0});
+  b.Node("QuantizeLinear", {"a", "s", "z"}, {"aq"});
+  b.Node("DequantizeLinear", {"aq", "s", "z"}, {"ad"});
+  b.Node("MatMul", {"ad", "b"}, {"m"});
+  b.Node("QuantizeLinear", {"m", "s", "z"}, {"mq"});
+  b.Node("DequantizeLinear", {"mq", "s", "z"}, {"y"});
+  auto model = LoadOk(b);
+  CHECK_FALSE(HasStep(*model, "int8 x int8"));
+  const auto y = RunAll(model, {{1, 2, 3, 4, 5, 6}, {1, 0, 0, 1, 1, 1}})[0];
+  CHECK(y == std::vector<float>{4.0f, 5.0f, 10.0f, 11.0f});
+}
+
+// The quantizer puts QDQ on both operands of attention's MatMuls, on Erf and on Softmax, and
+// the engine runs the committed int8 transformer that way.
+TEST_CASE("the int8 transformer's attention products, GELU's Erf and Softmax run in int8", "[engine][zoo]") {
+  auto model = LoadOrDie(ZooPath("tiny_transformer.qdq.onnx"));
+  int products = 0, erf = 0, softmax_quantized = 0;
+  const auto steps = model->StepSummary();
+  for (size_t i = 0; i < steps.size(); ++i) {
+    INFO(steps[i]);
+    products += steps[i].find("int8 x int8") != std::string::npos ? 1 : 0;
+    erf += steps[i].find("Erf") == 0 && steps[i].find("(int8)") != std::string::npos ? 1 : 0;
+    // Softmax has no int8 kernel: float, then quantized by the next step.
+    if (steps[i].find("Softmax") == 0 && i + 1 < steps.size()) {
+      softmax_quantized += steps[i + 1].find("QuantizeLinear") != std::string::npos ? 1 : 0;
+    }
+  }
+  CHECK(products == 2);
+  CHECK(erf == 1);
+  CHECK(softmax_quantized == 1);
+}
+
+}  // namespace
+}  // namespace edge::engine::testing
