@@ -88,12 +88,13 @@ lf_controller_config() {
 JSON
 }
 
+# Starts the controller (LF_CONTROLLER_BIN, if set, instead of the built one: an A/B of two builds).
 lf_start_controller() {
   local first=0 attempt
   [ -f "$LF_DIR/controller.json" ] || { lf_controller_config; first=1; }
   for attempt in 1 2 3; do
     rm -f "$LF_DIR/ports.json"
-    "$LF_BIN/controller/edge-controller" --config "$LF_DIR/controller.json" 2>>"$LF_DIR/controller.log" &
+    "${LF_CONTROLLER_BIN:-$LF_BIN/controller/edge-controller}" --config "$LF_DIR/controller.json" 2>>"$LF_DIR/controller.log" &
     LF_CONTROLLER_PID=$!
     LF_PIDS+=("$LF_CONTROLLER_PID")
     lf_wait_for 20 lf_started_or_gone && [ -s "$LF_DIR/ports.json" ] && break

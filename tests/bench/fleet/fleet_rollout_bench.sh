@@ -9,6 +9,8 @@
 #
 # --dir keeps the PKI, the controller's data and the devices' identities between runs (enrolling
 #   10,000 devices takes minutes: done once per DIR; agent_memory_bench.sh's DIR works too).
+# LF_CONTROLLER_BIN=PATH measures another controller build (an A/B; give it a DIR of its own:
+#   a newer build migrates the data dir, and an older one then refuses it).
 # Needs a hard descriptor limit of N + 5000 or more. Not a ctest test: record the numbers in
 # docs/benchmarks.md ("Fleet scale").
 set -euo pipefail
@@ -41,6 +43,11 @@ cpu0=$(cpu_s)
 started=$(date +%s.%N)
 lf_edgectl deploy model "kws:$version" --site plant-1 --canary 100 --waves 10%,50%,100% --soak 5s --no-health-gates \
   >/dev/null 2>"$LF_DIR/deploy.txt" || lf_die "deploy: $(cat "$LF_DIR/deploy.txt")"
+# The simulator waits up to an hour for convergence: a controller that exits ends the run.
+while kill -0 "$sim_pid" 2>/dev/null; do
+  kill -0 "$LF_CONTROLLER_PID" 2>/dev/null || lf_die "the controller exited: $(grep -v '"info"' "$LF_DIR/controller.log" | tail -3)"
+  sleep 1
+done
 wait "$sim_pid" || lf_die "not converged: $(tail -3 "$LF_DIR/rollout.err")"
 took=$(python3 -c "import time; print(f'{time.time() - $started:.1f}')")
 cpu1=$(cpu_s)
