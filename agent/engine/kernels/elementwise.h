@@ -24,6 +24,41 @@ struct QAddArgs {
 };
 using QAddFn = void (*)(const QAddArgs& args);
 
+// The int8 result of a float value on the output's scale, as every non-GEMM int8 op rounds it:
+// clamped to [qmin - zp, qmax - zp] (NaN saturates low), rounded half to even, plus zp.
+inline int8_t SaturateToInt8(float y, int32_t zp, int32_t qmin, int32_t qmax) {
+  const float lo = static_cast<float>(qmin - zp), hi = static_cast<float>(qmax - zp);
+  y = !(y >= lo) ? lo : (y > hi ? hi : y);
+  return static_cast<int8_t>(static_cast<int32_t>((y + 12582912.0f) - 12582912.0f) + zp);
+}
+
+// One run of a broadcasting int8 Add or Mul: operand a's element i is a[i * a_step] (step 1: a
+// contiguous run, step 0: one value broadcast over the run), b's likewise.
+//   Add: y[i] = SaturateToInt8(ra * (a - za) + rb * (b - zb))   (multiplies and add separate)
+//   Mul: y[i] = SaturateToInt8(ra * (float)((a - za) * (b - zb)))
+struct QBinaryRunArgs {
+  const int8_t* a;
+  const int8_t* b;
+  int64_t a_step, b_step;  // 0 or 1
+  int64_t n;
+  bool mul;
+  float ra, rb;
+  int32_t za, zb, zo, qmin, qmax;
+  int8_t* y;
+};
+using QBinaryRunFn = void (*)(const QBinaryRunArgs& args);
+
+// Requantization of int8 values to other parameters (Concat's inputs, Requant):
+// y[i] = SaturateToInt8(ratio * (x[i] - zi)).
+struct QRequantArgs {
+  const int8_t* x;
+  int64_t n;
+  float ratio;
+  int32_t zi, zo, qmin, qmax;
+  int8_t* y;
+};
+using QRequantFn = void (*)(const QRequantArgs& args);
+
 // QuantizeLinear of floats: y = sat(round_half_even(x / scale) + zp), NaN saturating low.
 using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
@@ -48,6 +83,8 @@ struct ElementwiseKernels {
   Interleave4Fn interleave4;
   InterleavePaddedFn interleave_padded;
   Im2colRowsFn im2col_rows;
+  QBinaryRunFn qbinary_run;
+  QRequantFn qrequant;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -59,6 +96,11 @@ void QAddScalarFrom(const QAddArgs& args, int64_t done);
 bool RoundsExactlyBySimd(float lo, float hi);
 void QAddAvx2(const QAddArgs& args);
 void QAddAvx512(const QAddArgs& args);
+void QBinaryRunScalar(const QBinaryRunArgs& args);
+void QRequantScalar(const QRequantArgs& args);
+// AVX2 forms, also used by the AVX-512 tiers (every AVX-512 CPU has AVX2).
+void QBinaryRunAvx2(const QBinaryRunArgs& args);
+void QRequantAvx2(const QRequantArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);

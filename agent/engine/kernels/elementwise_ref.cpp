@@ -30,6 +30,19 @@ void QAddScalarFrom(const QAddArgs& p, int64_t done) {
   QAddScalar(rest);
 }
 
+void QBinaryRunScalar(const QBinaryRunArgs& p) {
+  for (int64_t i = 0; i < p.n; ++i) {
+    const int32_t a = p.a[i * p.a_step] - p.za, b = p.b[i * p.b_step] - p.zb;
+    const float v = p.mul ? p.ra * static_cast<float>(a * b)
+                          : p.ra * static_cast<float>(a) + p.rb * static_cast<float>(b);
+    p.y[i] = SaturateToInt8(v, p.zo, p.qmin, p.qmax);
+  }
+}
+
+void QRequantScalar(const QRequantArgs& p) {
+  for (int64_t i = 0; i < p.n; ++i) p.y[i] = SaturateToInt8(p.ratio * static_cast<float>(p.x[i] - p.zi), p.zo, p.qmin, p.qmax);
+}
+
 bool RoundsExactlyBySimd(float lo, float hi) {
   constexpr float kExactRoundingBound = 4194304.0f;  // 2^22
   return std::fabs(lo) <= kExactRoundingBound && std::fabs(hi) <= kExactRoundingBound;
