@@ -59,6 +59,21 @@ struct QRequantArgs {
 };
 using QRequantFn = void (*)(const QRequantArgs& args);
 
+// sums[p] = sum of x[p * count + i] over i < count, for p < planes: the integer part of a
+// GlobalAveragePool, a whole-plane AveragePool or a ReduceMean over trailing axes.
+using PlaneSumFn = void (*)(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
+
+// One output row of an int8 MaxPool whose windows lie inside the input:
+// out[o] = max over r < row_count and t < taps of rows[r][o * stride + t * dilation], o < n.
+// Reads no byte of a row past index (n - 1) * stride + (taps - 1) * dilation.
+struct MaxPoolRowArgs {
+  const int8_t* const* rows;
+  int row_count;
+  int64_t n, stride, taps, dilation;
+  int8_t* out;
+};
+using MaxPoolRowFn = void (*)(const MaxPoolRowArgs& args);
+
 // QuantizeLinear of floats: y = sat(round_half_even(x / scale) + zp), NaN saturating low.
 using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
@@ -85,6 +100,8 @@ struct ElementwiseKernels {
   Im2colRowsFn im2col_rows;
   QBinaryRunFn qbinary_run;
   QRequantFn qrequant;
+  PlaneSumFn plane_sum;
+  MaxPoolRowFn maxpool_row;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -99,7 +116,11 @@ void QAddAvx512(const QAddArgs& args);
 void QBinaryRunScalar(const QBinaryRunArgs& args);
 void QRequantScalar(const QRequantArgs& args);
 // AVX2 forms, also used by the AVX-512 tiers (every AVX-512 CPU has AVX2).
+void PlaneSumScalar(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
+void MaxPoolRowScalar(const MaxPoolRowArgs& args);
 void QBinaryRunAvx2(const QBinaryRunArgs& args);
+void PlaneSumAvx2(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
+void MaxPoolRowAvx2(const MaxPoolRowArgs& args);  // strides 1 and 2; others go to the scalar kernel
 void QRequantAvx2(const QRequantArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);

@@ -43,6 +43,25 @@ void QRequantScalar(const QRequantArgs& p) {
   for (int64_t i = 0; i < p.n; ++i) p.y[i] = SaturateToInt8(p.ratio * static_cast<float>(p.x[i] - p.zi), p.zo, p.qmin, p.qmax);
 }
 
+void PlaneSumScalar(const int8_t* x, int64_t count, int64_t planes, int32_t* sums) {
+  for (int64_t p = 0; p < planes; ++p) {
+    const int8_t* src = x + p * count;
+    int32_t sum = 0;
+    for (int64_t i = 0; i < count; ++i) sum += src[i];
+    sums[p] = sum;
+  }
+}
+
+void MaxPoolRowScalar(const MaxPoolRowArgs& a) {
+  for (int64_t o = 0; o < a.n; ++o) {
+    int8_t best = a.rows[0][o * a.stride];
+    for (int r = 0; r < a.row_count; ++r) {
+      for (int64_t t = 0; t < a.taps; ++t) best = std::max(best, a.rows[r][o * a.stride + t * a.dilation]);
+    }
+    a.out[o] = best;
+  }
+}
+
 bool RoundsExactlyBySimd(float lo, float hi) {
   constexpr float kExactRoundingBound = 4194304.0f;  // 2^22
   return std::fabs(lo) <= kExactRoundingBound && std::fabs(hi) <= kExactRoundingBound;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/ops/element_types.h"
 
 namespace edge::engine {
@@ -139,8 +140,28 @@ class MaxPoolStep : public Step {
     return true;
   }
 
-  void RunInside(const T* X, T* Y) const {
-    if (RunPairs(X, Y)) return;
+  // int8: the tier's row kernel, one call per output row with the window's input rows.
+  bool RunRows(const ExecEnv& env, const T* X, T* Y) const {
+    constexpr int64_t kMaxWindowRows = 64;
+    if constexpr (!std::is_same_v<T, int8_t>) {
+      return false;
+    } else {
+      if (kh > kMaxWindowRows) return false;
+      const int8_t* rows[kMaxWindowRows];
+      for (int64_t p = 0; p < planes; ++p) {
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          const int8_t* top = X + (p * ih + oy * sh) * iw;
+          for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = top + ky * dh * iw;
+          env.elementwise->maxpool_row(
+              MaxPoolRowArgs{rows, static_cast<int>(kh), ow, sw, kw, dw, Y + (p * oh + oy) * ow});
+        }
+      }
+      return true;
+    }
+  }
+
+  void RunInside(const ExecEnv& env, const T* X, T* Y) const {
+    if (RunRows(env, X, Y) || RunPairs(X, Y)) return;
     const int64_t kh_ = kh, kw_ = kw, sh_ = sh, sw_ = sw, dh_ = dh, dw_ = dw, iw_ = iw;
     for (int64_t p = 0; p < planes; ++p) {
       const T* src = X + p * ih * iw_;
@@ -162,7 +183,7 @@ class MaxPoolStep : public Step {
     const T* X = x.Get<T>(env);
     T* Y = reinterpret_cast<T*>(env.arena + out);
     if (inside) {
-      RunInside(X, Y);
+      RunInside(env, X, Y);
       return;
     }
     for (int64_t p = 0; p < planes; ++p) {

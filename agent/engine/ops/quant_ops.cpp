@@ -76,18 +76,21 @@ class QAvgPoolStep : public Step, public PoolWindow {
   int32_t zi = 0, zo = 0, qmin = -128, qmax = 127;
   float ratio = 1;  // input scale / output scale
   // One window covering the whole plane (GlobalAveragePool, or a pool as big as its input):
-  // a flat sum the compiler vectorizes; the integer sum and the rounding are unchanged.
-  bool RunWholePlane(const int8_t* X, int8_t* Y) const {
+  // the tier's plane sums, then the same division and rounding per plane.
+  bool RunWholePlane(const ExecEnv& env, const int8_t* X, int8_t* Y) const {
     if (oh != 1 || ow != 1 || kh < ih || kw < iw || pt != 0 || pl != 0 || pb != 0 || pr != 0) return false;
     const int64_t count = ih * iw;
     const int64_t div = count;  // without pads the window is clipped to the plane either way
-    for (int64_t p = 0; p < planes; ++p) {
-      const int8_t* __restrict src = X + p * count;
-      int32_t sum = 0;
-      for (int64_t i = 0; i < count; ++i) sum += src[i];
-      sum -= zi * static_cast<int32_t>(count);
-      const float mean = static_cast<float>(sum) / static_cast<float>(div);
-      Y[p] = Saturate(mean * ratio, zo, qmin, qmax);
+    constexpr int64_t kPlanesPerCall = 64;
+    int32_t sums[kPlanesPerCall];
+    for (int64_t p0 = 0; p0 < planes; p0 += kPlanesPerCall) {
+      const int64_t n = std::min(kPlanesPerCall, planes - p0);
+      env.elementwise->plane_sum(X + p0 * count, count, n, sums);
+      for (int64_t p = 0; p < n; ++p) {
+        const int32_t sum = sums[p] - zi * static_cast<int32_t>(count);
+        const float mean = static_cast<float>(sum) / static_cast<float>(div);
+        Y[p0 + p] = Saturate(mean * ratio, zo, qmin, qmax);
+      }
     }
     return true;
   }
@@ -95,7 +98,7 @@ class QAvgPoolStep : public Step, public PoolWindow {
   void Run(const ExecEnv& env) const override {
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
-    if (RunWholePlane(X, Y)) return;
+    if (RunWholePlane(env, X, Y)) return;
     for (int64_t p = 0; p < planes; ++p) {
       const int8_t* src = X + p * ih * iw;
       for (int64_t oy = 0; oy < oh; ++oy) {
@@ -124,14 +127,20 @@ class QReduceMeanStep : public Step {
   Ref x;
   int64_t out = 0, out_count = 0, reduce_count = 0, acc = 0;  // acc: int32 scratch in arena
   BroadcastPlan walk;
+  bool trailing = false;  // the reduced axes are the innermost ones: each output sums one contiguous run
   int32_t zi = 0, zo = 0, qmin = -128, qmax = 127;
   float ratio = 1;
   void Run(const ExecEnv& env) const override {
     const int8_t* X = x.Get<int8_t>(env);
     int32_t* sums = reinterpret_cast<int32_t*>(env.arena + acc);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
-    for (int64_t i = 0; i < out_count; ++i) sums[i] = 0;
-    ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { sums[o] += X[in] - zi; });
+    if (trailing) {
+      env.elementwise->plane_sum(X, reduce_count, out_count, sums);
+      for (int64_t i = 0; i < out_count; ++i) sums[i] -= zi * static_cast<int32_t>(reduce_count);
+    } else {
+      for (int64_t i = 0; i < out_count; ++i) sums[i] = 0;
+      ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { sums[o] += X[in] - zi; });
+    }
     for (int64_t i = 0; i < out_count; ++i) {
       const float mean = static_cast<float>(sums[i]) / static_cast<float>(reduce_count);
       Y[i] = Saturate(mean * ratio, zo, qmin, qmax);
@@ -276,6 +285,14 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
       s->out_count = y.elements;
       s->walk = MakeBroadcastPlan(x.shape, kept, x.shape);
       s->walk.same_shape = false;
+      // trailing: every axis after the first reduced one (of size > 1) is reduced too
+      const int rank = static_cast<int>(x.shape.size());
+      std::vector<bool> reduced(static_cast<size_t>(rank), false);
+      for (int64_t a : n.axes) reduced[static_cast<size_t>(a)] = true;
+      int first = rank;
+      for (int d = rank - 1; d >= 0 && (reduced[d] || x.shape[d] == 1); --d) first = d;
+      s->trailing = true;
+      for (int d = 0; d < first; ++d) s->trailing = s->trailing && !(reduced[d] && x.shape[d] != 1);
       s->acc = ctx.scratch_offset;
       s->zi = x.q.zero_point;
       s->zo = y.q.zero_point;

@@ -3,6 +3,7 @@
 // elements of the plain broadcast walk.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <random>
@@ -95,6 +96,58 @@ TEST_CASE("every tier's requantization equals the scalar reference", "[engine][k
         args.y = got.data();
         k.qrequant(args);
         INFO("tier " << KernelTierName(tier) << " n " << n << " ratio " << p.ratio << " zi " << p.zi);
+        REQUIRE(got == want);
+      }
+    }
+  }
+}
+
+TEST_CASE("every tier's plane sums equal the scalar reference", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(77);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t count : {1, 31, 32, 33, 64, 125, 1000, 65536}) {
+      for (int64_t planes : {1, 3, 24}) {
+        auto x = RandomBytes(rng, count * planes);
+        if (count == 65536) std::fill(x.begin(), x.begin() + count, int8_t{-128});  // the most negative sum
+        std::vector<int32_t> want(static_cast<size_t>(planes)), got(static_cast<size_t>(planes), 12345);
+        PlaneSumScalar(x.data(), count, planes, want.data());
+        k.plane_sum(x.data(), count, planes, got.data());
+        INFO("tier " << KernelTierName(tier) << " count " << count << " planes " << planes);
+        REQUIRE(got == want);
+      }
+    }
+  }
+}
+
+TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only the window", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(31);
+  struct Window {
+    int rows;
+    int64_t stride, taps, dilation;
+  };
+  const std::vector<Window> windows = {{1, 2, 2, 1}, {2, 2, 2, 1}, {3, 2, 3, 1}, {3, 1, 3, 1},
+                                       {1, 1, 5, 2}, {2, 3, 3, 1}, {1, 2, 3, 2}, {4, 1, 1, 1}};
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (const Window& w : windows) {
+      for (int64_t n : {1, 7, 31, 32, 33, 64, 65, 100, 257}) {
+        // each row exactly as long as the kernel may read, in its own allocation: a read past
+        // its end shows under the sanitizers
+        const int64_t len = (n - 1) * w.stride + (w.taps - 1) * w.dilation + 1;
+        std::vector<std::vector<int8_t>> data;
+        std::vector<const int8_t*> rows;
+        for (int r = 0; r < w.rows; ++r) data.push_back(RandomBytes(rng, len));
+        for (const auto& d : data) rows.push_back(d.data());
+        std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 0x5A);
+        MaxPoolRowScalar({rows.data(), w.rows, n, w.stride, w.taps, w.dilation, want.data()});
+        k.maxpool_row({rows.data(), w.rows, n, w.stride, w.taps, w.dilation, got.data()});
+        INFO("tier " << KernelTierName(tier) << " rows " << w.rows << " stride " << w.stride << " taps " << w.taps
+                     << " dilation " << w.dilation << " n " << n);
         REQUIRE(got == want);
       }
     }
