@@ -74,6 +74,11 @@ struct MaxPoolRowArgs {
 };
 using MaxPoolRowFn = void (*)(const MaxPoolRowArgs& args);
 
+// A byte matrix transposed: dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows,
+// c < cols (an int8 Transpose, one 2-D slice at a time). Pure data movement.
+using TransposeBytesFn = void (*)(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
+                                  int64_t dst_stride);
+
 // QuantizeLinear of floats: y = sat(round_half_even(x / scale) + zp), NaN saturating low.
 using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
@@ -102,6 +107,7 @@ struct ElementwiseKernels {
   QRequantFn qrequant;
   PlaneSumFn plane_sum;
   MaxPoolRowFn maxpool_row;
+  TransposeBytesFn transpose_bytes;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -120,7 +126,11 @@ void PlaneSumScalar(const int8_t* x, int64_t count, int64_t planes, int32_t* sum
 void MaxPoolRowScalar(const MaxPoolRowArgs& args);
 void QBinaryRunAvx2(const QBinaryRunArgs& args);
 void PlaneSumAvx2(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
-void MaxPoolRowAvx2(const MaxPoolRowArgs& args);  // strides 1 and 2; others go to the scalar kernel
+void MaxPoolRowAvx2(const MaxPoolRowArgs& args);
+void TransposeBytesScalar(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
+                          int64_t dst_stride);
+void TransposeBytesAvx2(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
+                        int64_t dst_stride);  // strides 1 and 2; others go to the scalar kernel
 void QRequantAvx2(const QRequantArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);

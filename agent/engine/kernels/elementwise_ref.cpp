@@ -62,6 +62,13 @@ void MaxPoolRowScalar(const MaxPoolRowArgs& a) {
   }
 }
 
+void TransposeBytesScalar(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
+                          int64_t dst_stride) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
+  }
+}
+
 bool RoundsExactlyBySimd(float lo, float hi) {
   constexpr float kExactRoundingBound = 4194304.0f;  // 2^22
   return std::fabs(lo) <= kExactRoundingBound && std::fabs(hi) <= kExactRoundingBound;

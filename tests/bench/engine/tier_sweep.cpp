@@ -44,8 +44,8 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
   std::normal_distribution<float> dist(0.0f, 30.0f);
   for (auto& v : x) v = dist(rng);
   const QAddArgs add{a.data(), b.data(), kN, 0.7f, 0.4f, 3, -5, -2, -128, 127, y.data()};
-  std::fprintf(out, "\nPer-element int8 kernels by tier, ns per element (%lld elements, best of 3 passes x 200 "
-                    "runs).\n\n| kernel |", static_cast<long long>(kN));
+  std::fprintf(out, "\nPer-element int8 kernels by tier, ns per element (%lld elements; MaxPool: per input element, "
+                    "best of 3 passes x 200 runs).\n\n| kernel |", static_cast<long long>(kN));
   for (KernelTier t : tiers) std::fprintf(out, " %s |", std::string(KernelTierName(t)).c_str());
   std::fprintf(out, "\n|---|");
   for (size_t i = 0; i < tiers.size(); ++i) std::fprintf(out, "---|");
@@ -72,6 +72,23 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
       {"Add, constant first operand (broadcast)",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          k.qbinary_run({p.a, p.b, 0, 1, p.n, false, p.ra, p.rb, p.za, p.zb, p.zo, -128, 127, out});
+       }},
+      {"Transpose of a 128 x 128 int8 matrix",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         k.transpose_bytes(reinterpret_cast<const uint8_t*>(p.a), 128, 128, 128, reinterpret_cast<uint8_t*>(out), 128);
+       }},
+      {"plane sums (GlobalAveragePool), 256 planes of 64",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         int32_t sums[256];
+         k.plane_sum(p.a, 64, 256, sums);
+         __builtin_memcpy(out, sums, sizeof(int32_t));
+       }},
+      {"MaxPool 2 wide, stride 2 (1-D), 128 rows of 64 outputs",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         for (int64_t r = 0; r < 128; ++r) {
+           const int8_t* row = p.a + r * 128;
+           k.maxpool_row(MaxPoolRowArgs{&row, 1, 64, 2, 2, 1, out + r * 64});
+         }
        }},
       {"requantize (a Concat input at another scale)",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
