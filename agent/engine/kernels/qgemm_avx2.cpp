@@ -15,7 +15,7 @@
 namespace edge::engine {
 namespace {
 
-constexpr int kTileRows = 6;
+constexpr int kTileRows = static_cast<int>(kQGemmAvx2TileRows);
 // The widened left rows of one pass over the columns (int16 elements on the stack, 32 KB). A
 // row longer than a tile's share of it (kp > 2730) is widened in the k-loop instead.
 constexpr int64_t kWidenedElems = 16384;
@@ -188,9 +188,16 @@ void Run(const QGemmArgs& a) {
   alignas(32) int16_t widened[kWidenedElems];
   for (int64_t mc = 0; mc < a.m; mc += chunk) {
     const int64_t m_end = std::min(a.m, mc + chunk);
-    WidenLeft<kLeftWeights>(a.left + mc * a.kp, m_end - mc, a.kp, widened);
+    // Weights widened at load are used in place: a chunk is whole tiles, so its layout is the
+    // one WidenLeft would give it.
+    const int16_t* rows = widened;
+    if (kLeftWeights && a.left_widened != nullptr) {
+      rows = a.left_widened + mc * a.kp;
+    } else {
+      WidenLeft<kLeftWeights>(a.left + mc * a.kp, m_end - mc, a.kp, widened);
+    }
     // Columns outside, the chunk's row tiles inside: a column panel is reused from L1 by them.
-    for (int64_t n0 = 0; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, true>(a, widened, a.kp, mc, m_end, n0);
+    for (int64_t n0 = 0; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, true>(a, rows, a.kp, mc, m_end, n0);
   }
 }
 
