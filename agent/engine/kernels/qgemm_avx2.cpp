@@ -177,6 +177,43 @@ void RowTiles(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m_b
   }
 }
 
+// One activation row (batch-1 Gemm, a GEMV) times 32 weight columns: per k-group 128 bytes of
+// weights (two cache lines) widened in four 32-byte halves, 8 vpmaddwd against one broadcast,
+// so the loop overhead per weight byte is a quarter of the 8-column tile's. `left` is the row
+// widened ([group][4] int16). Columns n0..n0+31 must all be outputs (no grid, none past n).
+void GemvPanel(const QGemmArgs& a, const int16_t* left, int64_t n0) {
+  __m256i acc[8];
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_si256();
+  const int64_t groups = a.kp >> 2;
+  const int64_t rstride = a.np * 4;
+  const uint8_t* rg = a.right + n0 * 4;
+  for (int64_t g = 0; g < groups; ++g, rg += rstride) {
+    int64_t word;
+    __builtin_memcpy(&word, left + g * 4, 8);
+    const __m256i lv = _mm256_set1_epi64x(word);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) acc[j] = MaddAdd(acc[j], WidenRight<false>(rg + 16 * j), lv);
+  }
+  const __m256 lo = _mm256_set1_ps(static_cast<float>(a.qmin - a.zero_point));
+  const __m256 hi = _mm256_set1_ps(static_cast<float>(a.qmax - a.zero_point));
+  const __m256i zp = _mm256_set1_epi32(a.zero_point);
+  __m256i q[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    // acc[2i], acc[2i+1]: columns 8i..8i+3 and 8i+4..8i+7 as (column, k-pair) sums
+    const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[2 * i], acc[2 * i + 1]), 0xD8);
+    const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0 + 8 * i));
+    const __m256 mult = _mm256_loadu_ps(a.mult + n0 + 8 * i);
+    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    q[i] = _mm256_add_epi32(_mm256_cvtps_epi32(x), zp);  // within [qmin, qmax]: packs are exact
+  }
+  alignas(32) int8_t bytes[4][8];
+  PackRowsOf8<4>(q, &bytes[0][0]);  // "rows" here are the four groups of 8 columns
+  __builtin_memcpy(a.out + n0, &bytes[0][0], 32);
+}
+
 template <bool kLeftWeights>
 void Run(const QGemmArgs& a) {
   // Rows per pass: as many whole tiles as the widened buffer holds.
@@ -196,8 +233,15 @@ void Run(const QGemmArgs& a) {
     } else {
       WidenLeft<kLeftWeights>(a.left + mc * a.kp, m_end - mc, a.kp, widened);
     }
+    int64_t n0 = 0;
+    if constexpr (!kLeftWeights) {
+      // a GEMV: 32-column panels while they lie inside the outputs and the packed columns
+      if (a.m == 1 && a.grid_pitch == 0) {
+        for (; n0 + 32 <= a.n && n0 + 32 <= a.np; n0 += 32) GemvPanel(a, rows, n0);
+      }
+    }
     // Columns outside, the chunk's row tiles inside: a column panel is reused from L1 by them.
-    for (int64_t n0 = 0; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, true>(a, rows, a.kp, mc, m_end, n0);
+    for (; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, true>(a, rows, a.kp, mc, m_end, n0);
   }
 }
 
