@@ -35,6 +35,9 @@ struct DepthwisePlan {
   int64_t row_begin = 0, row_end = 0, col_begin = 0, col_end = 0;
   std::vector<int64_t> offsets;  // [taps] from output index q to the tap's source byte
   std::vector<uint64_t> masks;   // [blocks][taps] bit i: output q = 64*block + i reads the source
+  // The same bits as bytes for 32-output steps: [ceil(grid / 32)][taps][32], 0xFF where the bit
+  // is set (the AVX2 kernel's blend operand, loaded instead of expanded from the bits each time).
+  std::vector<uint8_t> lane_masks;
 
   // Word groups, an alternative form for SIMD tiers (words == 0: not offered). Taps whose
   // source offsets lie within 4 consecutive bytes form one word group, so that output q's

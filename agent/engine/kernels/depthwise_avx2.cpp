@@ -1,7 +1,8 @@
 // AVX2 tier of the depthwise kernel: 32 outputs per step. AVX2 has no byte-masked load, so
 // each tap loads its 32 source bytes unmasked (they lie inside the source buffer; the rare
 // window that crosses its ends is gathered byte by byte) and blends zx into the lanes the
-// plan's mask drops. Two taps are interleaved per output, widened to int16 and summed by one
+// plan drops (DepthwisePlan::lane_masks: the masks as bytes, one load per tap instead of an
+// expansion of the bits). Two taps are interleaved per output, widened to int16 and summed by one
 // vpmaddwd (signed bytes: the +128 shift is added to the bias instead, 128 * sum_t w, which is
 // the same integer). Compiled with -mavx2 for this file only; reached through ElementwiseForTier.
 #include <immintrin.h>
@@ -15,24 +16,16 @@ namespace {
 
 constexpr int64_t kStep = 32;  // outputs per step, half a mask word
 
-// 0xFF in byte i where bit i of `bits` is set.
-inline __m256i ExpandBits(uint32_t bits) {
-  const __m256i spread = _mm256_shuffle_epi8(
-      _mm256_set1_epi32(static_cast<int32_t>(bits)),
-      _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-  const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
-  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
-}
-
 struct Source {
   uintptr_t begin, end;  // the whole source buffer
   __m256i fill;          // zx in every byte
   int8_t zx;
 };
 
-// The 32 bytes at `at` for one tap (source bytes where `bits` has a 1, zx elsewhere). Integer
-// addresses: the window may start outside the buffer, and then is never dereferenced there.
-inline __m256i LoadTap(const Source& s, uintptr_t at, uint32_t bits) {
+// The 32 bytes at `at` for one tap (source bytes where `bits` has a 1, zx elsewhere; `lanes` is
+// the same selection as 32 bytes, DepthwisePlan::lane_masks). Integer addresses: the window may
+// start outside the buffer, and then is never dereferenced there.
+inline __m256i LoadTap(const Source& s, uintptr_t at, uint32_t bits, const uint8_t* lanes) {
   if (bits == 0) return s.fill;
   if (at < s.begin || at + kStep > s.end) {
     alignas(32) int8_t bytes[kStep];
@@ -42,7 +35,8 @@ inline __m256i LoadTap(const Source& s, uintptr_t at, uint32_t bits) {
     return _mm256_load_si256(reinterpret_cast<const __m256i*>(bytes));
   }
   const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at));
-  return bits == ~uint32_t{0} ? v : _mm256_blendv_epi8(s.fill, v, ExpandBits(bits));
+  if (bits == ~uint32_t{0}) return v;
+  return _mm256_blendv_epi8(s.fill, v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes)));
 }
 
 }  // namespace
@@ -66,15 +60,16 @@ void DepthwiseAvx2(const DepthwiseArgs& a) {
     const uintptr_t channel = src0 + static_cast<uintptr_t>(c * a.src_stride);
     for (int64_t q = 0; q < p.grid; q += kStep) {
       const uint64_t* masks = p.masks.data() + (q / kDepthwiseBlock) * p.taps;
+      const uint8_t* lanes = p.lane_masks.data() + (q / kStep) * p.taps * kStep;
       const int shift = static_cast<int>(q % kDepthwiseBlock);
       const uintptr_t at = channel + static_cast<uintptr_t>(q);
       // acc[j] holds outputs 8j..8j+7 in order
       __m256i acc[4] = {bias, bias, bias, bias};
       for (int t = 0; t < p.real_taps; t += 2) {  // t + 1 < taps: a padding tap has mask 0
         const __m256i v0 = LoadTap(source, at + static_cast<uintptr_t>(offsets[t]),
-                                   static_cast<uint32_t>(masks[t] >> shift));
+                                   static_cast<uint32_t>(masks[t] >> shift), lanes + t * kStep);
         const __m256i v1 = LoadTap(source, at + static_cast<uintptr_t>(offsets[t + 1]),
-                                   static_cast<uint32_t>(masks[t + 1] >> shift));
+                                   static_cast<uint32_t>(masks[t + 1] >> shift), lanes + (t + 1) * kStep);
         const __m256i wv = _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(w[t])) |
                                              static_cast<int32_t>(static_cast<uint32_t>(w[t + 1]) << 16));
         // per 128-bit lane: (v0, v1) pairs of outputs 0-7 | 16-23 (lo) and 8-15 | 24-31 (hi)

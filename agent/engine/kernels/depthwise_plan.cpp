@@ -149,6 +149,15 @@ DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g) {
       }
     }
   }
+  const int64_t steps = (p.grid + 31) / 32;
+  p.lane_masks.assign(static_cast<size_t>(steps * p.taps * 32), 0);
+  for (int64_t q = 0; q < p.grid; ++q) {
+    for (int t = 0; t < p.taps; ++t) {
+      if (((p.masks[(q / kDepthwiseBlock) * p.taps + t] >> (q % kDepthwiseBlock)) & 1) != 0) {
+        p.lane_masks[static_cast<size_t>(((q / 32) * p.taps + t) * 32 + q % 32)] = 0xFF;
+      }
+    }
+  }
   SetInterior(g, p);
   SetWordGroups(p);
   return p;

@@ -24,6 +24,61 @@ struct QAddArgs {
 };
 using QAddFn = void (*)(const QAddArgs& args);
 
+// The int8 result of a float value on the output's scale, as every non-GEMM int8 op rounds it:
+// clamped to [qmin - zp, qmax - zp] (NaN saturates low), rounded half to even, plus zp.
+inline int8_t SaturateToInt8(float y, int32_t zp, int32_t qmin, int32_t qmax) {
+  const float lo = static_cast<float>(qmin - zp), hi = static_cast<float>(qmax - zp);
+  y = !(y >= lo) ? lo : (y > hi ? hi : y);
+  return static_cast<int8_t>(static_cast<int32_t>((y + 12582912.0f) - 12582912.0f) + zp);
+}
+
+// One run of a broadcasting int8 Add or Mul: operand a's element i is a[i * a_step] (step 1: a
+// contiguous run, step 0: one value broadcast over the run), b's likewise.
+//   Add: y[i] = SaturateToInt8(ra * (a - za) + rb * (b - zb))   (multiplies and add separate)
+//   Mul: y[i] = SaturateToInt8(ra * (float)((a - za) * (b - zb)))
+struct QBinaryRunArgs {
+  const int8_t* a;
+  const int8_t* b;
+  int64_t a_step, b_step;  // 0 or 1
+  int64_t n;
+  bool mul;
+  float ra, rb;
+  int32_t za, zb, zo, qmin, qmax;
+  int8_t* y;
+};
+using QBinaryRunFn = void (*)(const QBinaryRunArgs& args);
+
+// Requantization of int8 values to other parameters (Concat's inputs, Requant):
+// y[i] = SaturateToInt8(ratio * (x[i] - zi)).
+struct QRequantArgs {
+  const int8_t* x;
+  int64_t n;
+  float ratio;
+  int32_t zi, zo, qmin, qmax;
+  int8_t* y;
+};
+using QRequantFn = void (*)(const QRequantArgs& args);
+
+// sums[p] = sum of x[p * count + i] over i < count, for p < planes: the integer part of a
+// GlobalAveragePool, a whole-plane AveragePool or a ReduceMean over trailing axes.
+using PlaneSumFn = void (*)(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
+
+// One output row of an int8 MaxPool whose windows lie inside the input:
+// out[o] = max over r < row_count and t < taps of rows[r][o * stride + t * dilation], o < n.
+// Reads no byte of a row past index (n - 1) * stride + (taps - 1) * dilation.
+struct MaxPoolRowArgs {
+  const int8_t* const* rows;
+  int row_count;
+  int64_t n, stride, taps, dilation;
+  int8_t* out;
+};
+using MaxPoolRowFn = void (*)(const MaxPoolRowArgs& args);
+
+// A byte matrix transposed: dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows,
+// c < cols (an int8 Transpose, one 2-D slice at a time). Pure data movement.
+using TransposeBytesFn = void (*)(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
+                                  int64_t dst_stride);
+
 // QuantizeLinear of floats: y = sat(round_half_even(x / scale) + zp), NaN saturating low.
 using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
@@ -48,6 +103,11 @@ struct ElementwiseKernels {
   Interleave4Fn interleave4;
   InterleavePaddedFn interleave_padded;
   Im2colRowsFn im2col_rows;
+  QBinaryRunFn qbinary_run;
+  QRequantFn qrequant;
+  PlaneSumFn plane_sum;
+  MaxPoolRowFn maxpool_row;
+  TransposeBytesFn transpose_bytes;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -59,6 +119,19 @@ void QAddScalarFrom(const QAddArgs& args, int64_t done);
 bool RoundsExactlyBySimd(float lo, float hi);
 void QAddAvx2(const QAddArgs& args);
 void QAddAvx512(const QAddArgs& args);
+void QBinaryRunScalar(const QBinaryRunArgs& args);
+void QRequantScalar(const QRequantArgs& args);
+// AVX2 forms, also used by the AVX-512 tiers (every AVX-512 CPU has AVX2).
+void PlaneSumScalar(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
+void MaxPoolRowScalar(const MaxPoolRowArgs& args);
+void QBinaryRunAvx2(const QBinaryRunArgs& args);
+void PlaneSumAvx2(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
+void MaxPoolRowAvx2(const MaxPoolRowArgs& args);
+void TransposeBytesScalar(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
+                          int64_t dst_stride);
+void TransposeBytesAvx2(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
+                        int64_t dst_stride);  // strides 1 and 2; others go to the scalar kernel
+void QRequantAvx2(const QRequantArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);

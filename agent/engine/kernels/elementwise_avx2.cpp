@@ -1,5 +1,5 @@
-// AVX2 tier of the per-element int8 kernels: the 256-entry lookup, the residual Add and the
-// input QuantizeLinear. Each gives the scalar kernel's bytes (kernels/elementwise_ref.cpp):
+// AVX2 tier of the per-element int8 kernels: the 256-entry lookup, the residual Add, the input
+// QuantizeLinear, broadcasting Add/Mul runs and requantization (Concat). Each gives the scalar kernel's bytes (kernels/elementwise_ref.cpp):
 // float multiply and add separate (compiled with -ffp-contract=off, no FMA), the scalar
 // clamps with their NaN behaviour (operand order of maxps/minps chosen to match), rounding
 // half to even by cvtps2dq, which equals RoundHalfEvenSmall within 2^22 (calls whose bounds
@@ -26,31 +26,116 @@ inline __m256i Load8AsInt32(const int8_t* p) {
   return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
 }
 
+// SaturateToInt8 on 8 lanes: maxps(v, lo) returns lo where v is NaN (its second operand), so
+// NaN saturates low as in the scalar code; then the rounding of cvtps2dq and the zero point.
+inline __m256i SaturateLanes(__m256 v, __m256 lo, __m256 hi, __m256i zo) {
+  return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)), zo);
+}
+
+// 8 elements of a run operand as int32: contiguous, or the run's one value in every lane.
+template <bool kContiguous>
+inline __m256i RunOperand(const int8_t* p, int64_t i) {
+  if constexpr (kContiguous) return Load8AsInt32(p + i);
+  return _mm256_set1_epi32(p[0]);
+}
+
+template <bool kMul, bool kAContiguous, bool kBContiguous>
+int64_t BinaryRun(const QBinaryRunArgs& p) {
+  const __m256 ra = _mm256_set1_ps(p.ra), rb = _mm256_set1_ps(p.rb);
+  const __m256 lo = _mm256_set1_ps(static_cast<float>(p.qmin - p.zo));
+  const __m256 hi = _mm256_set1_ps(static_cast<float>(p.qmax - p.zo));
+  const __m256i za = _mm256_set1_epi32(p.za), zb = _mm256_set1_epi32(p.zb), zo = _mm256_set1_epi32(p.zo);
+  auto lanes = [&](int64_t i) {
+    const __m256i a = _mm256_sub_epi32(RunOperand<kAContiguous>(p.a, i), za);
+    const __m256i b = _mm256_sub_epi32(RunOperand<kBContiguous>(p.b, i), zb);
+    __m256 v;
+    if constexpr (kMul) {
+      v = _mm256_mul_ps(ra, _mm256_cvtepi32_ps(_mm256_mullo_epi32(a, b)));  // |a * b| <= 2^16: exact
+    } else {
+      v = _mm256_add_ps(_mm256_mul_ps(ra, _mm256_cvtepi32_ps(a)), _mm256_mul_ps(rb, _mm256_cvtepi32_ps(b)));
+    }
+    return SaturateLanes(v, lo, hi, zo);
+  };
+  int64_t i = 0;
+  for (; i + 16 <= p.n; i += 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i), LowBytes(lanes(i), lanes(i + 8)));
+  }
+  return i;
+}
+
+template <bool kMul>
+int64_t BinaryRunOfSteps(const QBinaryRunArgs& p) {
+  if (p.a_step != 0 && p.b_step != 0) return BinaryRun<kMul, true, true>(p);
+  if (p.a_step != 0) return BinaryRun<kMul, true, false>(p);
+  if (p.b_step != 0) return BinaryRun<kMul, false, true>(p);
+  return BinaryRun<kMul, false, false>(p);
+}
+
 }  // namespace
 
-// vpshufb looks up 16 entries per 128-bit lane: each of the table's 16 blocks is looked up by
-// the index's low nibble and kept where the high nibble names that block (~50 instructions
-// per 32 bytes, about a third of the scalar loop's time per byte).
+void QBinaryRunAvx2(const QBinaryRunArgs& p) {
+  int64_t done = 0;
+  if (RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
+    done = p.mul ? BinaryRunOfSteps<true>(p) : BinaryRunOfSteps<false>(p);
+  }
+  QBinaryRunArgs rest = p;
+  rest.a += done * p.a_step;
+  rest.b += done * p.b_step;
+  rest.y += done;
+  rest.n -= done;
+  QBinaryRunScalar(rest);
+}
+
+void QRequantAvx2(const QRequantArgs& p) {
+  int64_t i = 0;
+  if (RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
+    const __m256 ratio = _mm256_set1_ps(p.ratio);
+    const __m256 lo = _mm256_set1_ps(static_cast<float>(p.qmin - p.zo));
+    const __m256 hi = _mm256_set1_ps(static_cast<float>(p.qmax - p.zo));
+    const __m256i zi = _mm256_set1_epi32(p.zi), zo = _mm256_set1_epi32(p.zo);
+    auto lanes = [&](int64_t at) {
+      const __m256 v = _mm256_mul_ps(ratio, _mm256_cvtepi32_ps(_mm256_sub_epi32(Load8AsInt32(p.x + at), zi)));
+      return SaturateLanes(v, lo, hi, zo);
+    };
+    for (; i + 16 <= p.n; i += 16) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i), LowBytes(lanes(i), lanes(i + 8)));
+    }
+  }
+  QRequantScalar(QRequantArgs{p.x + i, p.n - i, p.ratio, p.zi, p.zo, p.qmin, p.qmax, p.y + i});
+}
+
+// vpshufb looks up 16 entries per 128-bit lane and gives 0 where the index byte's top bit is
+// set. Block j of the table is looked up by x - 16j: negative (top bit set, 0 from the shuffle)
+// below the block, the element's low nibble in and above it. XOR-ing the shuffles of the
+// differences D_j = T_j ^ T_(j-1) therefore leaves T_b[x & 15] for x in block b (the terms of
+// blocks above b cancel pairwise down to D_0 ... D_b). Indices 0-127 and 128-255 are two such
+// chains of 8 blocks on x and on x ^ 0x80 (each negative, so silent, in the other half), the
+// subtraction saturating so that a negative index stays negative: ~46 instructions per 32 bytes,
+// none of them a blend.
 void LutAvx2(const int8_t* x, int64_t n, const int8_t* table, int8_t* out) {
   if (n < 64) {
     LutScalar(x, n, table, out);
     return;
   }
-  __m256i blocks[16];
+  __m256i diff[16];
   for (int j = 0; j < 16; ++j) {
-    blocks[j] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * j)));
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * j));
+    const __m128i below = j % 8 == 0 ? _mm_setzero_si128()
+                                     : _mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * (j - 1)));
+    diff[j] = _mm256_broadcastsi128_si256(_mm_xor_si128(block, below));
   }
-  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
-    const __m256i low = _mm256_and_si256(idx, nibble);
-    const __m256i high = _mm256_and_si256(_mm256_srli_epi16(idx, 4), nibble);
-    __m256i r = _mm256_shuffle_epi8(blocks[0], low);
-#pragma GCC unroll 15
-    for (int j = 1; j < 16; ++j) {
-      const __m256i in_block = _mm256_cmpeq_epi8(high, _mm256_set1_epi8(static_cast<char>(j)));
-      r = _mm256_blendv_epi8(r, _mm256_shuffle_epi8(blocks[j], low), in_block);
+    __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
+    __m256i hi = _mm256_xor_si256(lo, flip);
+    __m256i r = _mm256_xor_si256(_mm256_shuffle_epi8(diff[0], lo), _mm256_shuffle_epi8(diff[8], hi));
+#pragma GCC unroll 7
+    for (int j = 1; j < 8; ++j) {
+      lo = _mm256_subs_epi8(lo, sixteen);
+      hi = _mm256_subs_epi8(hi, sixteen);
+      r = _mm256_xor_si256(r, _mm256_xor_si256(_mm256_shuffle_epi8(diff[j], lo), _mm256_shuffle_epi8(diff[8 + j], hi)));
     }
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), r);
   }

@@ -30,6 +30,45 @@ void QAddScalarFrom(const QAddArgs& p, int64_t done) {
   QAddScalar(rest);
 }
 
+void QBinaryRunScalar(const QBinaryRunArgs& p) {
+  for (int64_t i = 0; i < p.n; ++i) {
+    const int32_t a = p.a[i * p.a_step] - p.za, b = p.b[i * p.b_step] - p.zb;
+    const float v = p.mul ? p.ra * static_cast<float>(a * b)
+                          : p.ra * static_cast<float>(a) + p.rb * static_cast<float>(b);
+    p.y[i] = SaturateToInt8(v, p.zo, p.qmin, p.qmax);
+  }
+}
+
+void QRequantScalar(const QRequantArgs& p) {
+  for (int64_t i = 0; i < p.n; ++i) p.y[i] = SaturateToInt8(p.ratio * static_cast<float>(p.x[i] - p.zi), p.zo, p.qmin, p.qmax);
+}
+
+void PlaneSumScalar(const int8_t* x, int64_t count, int64_t planes, int32_t* sums) {
+  for (int64_t p = 0; p < planes; ++p) {
+    const int8_t* src = x + p * count;
+    int32_t sum = 0;
+    for (int64_t i = 0; i < count; ++i) sum += src[i];
+    sums[p] = sum;
+  }
+}
+
+void MaxPoolRowScalar(const MaxPoolRowArgs& a) {
+  for (int64_t o = 0; o < a.n; ++o) {
+    int8_t best = a.rows[0][o * a.stride];
+    for (int r = 0; r < a.row_count; ++r) {
+      for (int64_t t = 0; t < a.taps; ++t) best = std::max(best, a.rows[r][o * a.stride + t * a.dilation]);
+    }
+    a.out[o] = best;
+  }
+}
+
+void TransposeBytesScalar(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
+                          int64_t dst_stride) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
+  }
+}
+
 bool RoundsExactlyBySimd(float lo, float hi) {
   constexpr float kExactRoundingBound = 4194304.0f;  // 2^22
   return std::fabs(lo) <= kExactRoundingBound && std::fabs(hi) <= kExactRoundingBound;

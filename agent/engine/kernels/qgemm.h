@@ -43,6 +43,10 @@ struct QGemmArgs {
   // Optional: k-group g of R starts at right_groups[g] (column 0) instead of right + g*np*4.
   // Implicit-GEMM convolution points each group at a shifted view of one interleaved input.
   const uint8_t* const* right_groups = nullptr;
+  // Optional, weights on the left (kLeft): the same rows widened to int16 in the AVX2 kernel's
+  // layout (WidenLeftS8), built once when the weights are packed so that the AVX2 kernel does
+  // not widen them on every call. Every other tier ignores it.
+  const int16_t* left_widened = nullptr;
   const int32_t* bias = nullptr;  // per channel: [m] for kLeft, [np] for kRight
   // The same bias for kernels that multiply signed activations (the byte ^ 0x80, i.e. x + zp
   // before the shift), such as arm64's s8 x s8 SDOT: bias + 128 * sum_k w (mod 2^32), so that
@@ -97,6 +101,11 @@ inline int8_t Requantize(int32_t acc, float mult, int32_t zp, int32_t qmin, int3
 
 // Packs weights-right operand: w is [n][k] (one row per output channel) -> [kp/4][np][4].
 void PackRightS8(const int8_t* w, int64_t n, int64_t k, int64_t np, int64_t kp, int8_t* packed);
+// The AVX2 kernel's widened left operand: rows [rows][kp] of s8 weights as int16, per tile of
+// kQGemmAvx2TileRows rows (the last tile may be shorter) laid out [group][row in tile][4], the
+// tiles one after another (tile t starts at element t * kQGemmAvx2TileRows * kp).
+inline constexpr int64_t kQGemmAvx2TileRows = 6;
+void WidenLeftS8(const int8_t* w, int64_t rows, int64_t kp, int16_t* out);
 // Activations for kRight: x is [m][k] int8 -> [m][kp] u8 (x + 128, zero padded).
 void PackLeftU8(const int8_t* x, int64_t m, int64_t k, int64_t kp, uint8_t* packed);
 

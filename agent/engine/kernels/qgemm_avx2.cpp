@@ -15,10 +15,51 @@
 namespace edge::engine {
 namespace {
 
-constexpr int kTileRows = 6;
+constexpr int kTileRows = static_cast<int>(kQGemmAvx2TileRows);
 // The widened left rows of one pass over the columns (int16 elements on the stack, 32 KB). A
 // row longer than a tile's share of it (kp > 2730) is widened in the k-loop instead.
 constexpr int64_t kWidenedElems = 16384;
+
+// kRowCount rows of 8 int32 (each within [-128, 127]) narrowed to bytes: out[r][0..7].
+template <int kRowCount>
+inline void PackRowsOf8(const __m256i* q, int8_t* out) {
+  const __m256i dword_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const __m256i zero = _mm256_setzero_si256();
+#pragma GCC unroll 2
+  for (int r = 0; r < kRowCount; r += 4) {
+    // packs work per 128-bit lane: bytes come out as rows 0-3 columns 0-3 | columns 4-7
+    const __m256i q0 = q[r], q1 = r + 1 < kRowCount ? q[r + 1] : zero;
+    const __m256i q2 = r + 2 < kRowCount ? q[r + 2] : zero, q3 = r + 3 < kRowCount ? q[r + 3] : zero;
+    const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out + r * 8), _mm256_permutevar8x32_epi32(bytes, dword_order));
+  }
+}
+
+// Stores rows m0.. of a tile of 8 columns from n0 (bytes[r][8]), honouring the grid (only its
+// valid columns are outputs) and the last, partial column block.
+inline void StoreTileRows(const QGemmArgs& a, const int8_t* bytes, int rows, int64_t m0,
+                                                 int64_t n0) {
+  const int64_t cols = std::min<int64_t>(8, a.n - n0);
+  const int64_t row0 = a.grid_pitch == 0 ? 0 : n0 / a.grid_pitch;
+  const int64_t col0 = a.grid_pitch == 0 ? n0 : n0 - row0 * a.grid_pitch;
+  const int64_t width = a.grid_pitch == 0 ? a.n : a.grid_width;
+  if (cols == 8 && col0 + 8 <= width) {
+    int8_t* out = a.out + m0 * a.ldo + row0 * width + col0;
+    for (int r = 0; r < rows; ++r) __builtin_memcpy(out + r * a.ldo, bytes + r * 8, 8);
+    return;
+  }
+  for (int r = 0; r < rows; ++r) {
+    int8_t* out = a.out + (m0 + r) * a.ldo;
+    // grid row and column of n0 + c, advanced without a division per element
+    for (int64_t c = 0, row = row0, col = col0; c < cols; ++c) {
+      if (col < width) out[row * width + col] = bytes[r * 8 + c];
+      if (++col == a.grid_pitch) {
+        col = 0;
+        ++row;
+      }
+    }
+  }
+}
 
 template <bool kLeftWeights>
 inline __m256i WidenRight(const uint8_t* p) {
@@ -97,18 +138,13 @@ void Tile(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m0, int
   const __m256 lo = _mm256_set1_ps(static_cast<float>(a.qmin - a.zero_point));
   const __m256 hi = _mm256_set1_ps(static_cast<float>(a.qmax - a.zero_point));
   const __m256i zp = _mm256_set1_epi32(a.zero_point);
-  const int64_t cols = std::min<int64_t>(8, a.n - n0);
-  // Where the tile's 8 columns go when they are 8 consecutive outputs (-1: column by column).
-  const int64_t row0 = a.grid_pitch == 0 ? 0 : n0 / a.grid_pitch;
-  const int64_t col0 = a.grid_pitch == 0 ? n0 : n0 - row0 * a.grid_pitch;
-  const int64_t width = a.grid_pitch == 0 ? a.n : a.grid_width;
-  const int64_t whole = cols == 8 && col0 + 8 <= width ? row0 * width + col0 : -1;
   __m256i col_bias = _mm256_setzero_si256();
   __m256 col_mult = _mm256_setzero_ps();
   if constexpr (!kLeftWeights) {
     col_bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0));
     col_mult = _mm256_loadu_ps(a.mult + n0);
   }
+  __m256i q[kRows];
 #pragma GCC unroll 6
   for (int r = 0; r < kRows; ++r) {
     // hadd gives [c0 c1 c4 c5 | c2 c3 c6 c7]; the permute restores column order.
@@ -117,26 +153,11 @@ void Tile(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m0, int
     const __m256 mult = kLeftWeights ? _mm256_set1_ps(a.mult[m0 + r]) : col_mult;
     __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult);
     x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(x), zp);
-    // q is within [qmin, qmax]: the saturating packs are exact
-    const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-    const int64_t bytes8 = _mm_cvtsi128_si64(_mm_packs_epi16(q16, q16));
-    int8_t* out = a.out + (m0 + r) * a.ldo;
-    if (whole >= 0) {
-      __builtin_memcpy(out + whole, &bytes8, 8);
-      continue;
-    }
-    int8_t tmp[8];
-    __builtin_memcpy(tmp, &bytes8, 8);
-    // grid row and column of n0 + c, advanced without a division per element
-    for (int64_t c = 0, row = row0, col = col0; c < cols; ++c) {
-      if (col < width) out[row * width + col] = tmp[c];
-      if (++col == a.grid_pitch) {
-        col = 0;
-        ++row;
-      }
-    }
+    q[r] = _mm256_add_epi32(_mm256_cvtps_epi32(x), zp);  // within [qmin, qmax]: packs are exact
   }
+  alignas(32) int8_t bytes[8][8];
+  PackRowsOf8<kRows>(q, &bytes[0][0]);
+  StoreTileRows(a, &bytes[0][0], kRows, m0, n0);
 }
 
 template <bool kLeftWeights, bool kWidened>
@@ -156,6 +177,43 @@ void RowTiles(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m_b
   }
 }
 
+// One activation row (batch-1 Gemm, a GEMV) times 32 weight columns: per k-group 128 bytes of
+// weights (two cache lines) widened in four 32-byte halves, 8 vpmaddwd against one broadcast,
+// so the loop overhead per weight byte is a quarter of the 8-column tile's. `left` is the row
+// widened ([group][4] int16). Columns n0..n0+31 must all be outputs (no grid, none past n).
+void GemvPanel(const QGemmArgs& a, const int16_t* left, int64_t n0) {
+  __m256i acc[8];
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_si256();
+  const int64_t groups = a.kp >> 2;
+  const int64_t rstride = a.np * 4;
+  const uint8_t* rg = a.right + n0 * 4;
+  for (int64_t g = 0; g < groups; ++g, rg += rstride) {
+    int64_t word;
+    __builtin_memcpy(&word, left + g * 4, 8);
+    const __m256i lv = _mm256_set1_epi64x(word);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) acc[j] = MaddAdd(acc[j], WidenRight<false>(rg + 16 * j), lv);
+  }
+  const __m256 lo = _mm256_set1_ps(static_cast<float>(a.qmin - a.zero_point));
+  const __m256 hi = _mm256_set1_ps(static_cast<float>(a.qmax - a.zero_point));
+  const __m256i zp = _mm256_set1_epi32(a.zero_point);
+  __m256i q[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    // acc[2i], acc[2i+1]: columns 8i..8i+3 and 8i+4..8i+7 as (column, k-pair) sums
+    const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[2 * i], acc[2 * i + 1]), 0xD8);
+    const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0 + 8 * i));
+    const __m256 mult = _mm256_loadu_ps(a.mult + n0 + 8 * i);
+    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    q[i] = _mm256_add_epi32(_mm256_cvtps_epi32(x), zp);  // within [qmin, qmax]: packs are exact
+  }
+  alignas(32) int8_t bytes[4][8];
+  PackRowsOf8<4>(q, &bytes[0][0]);  // "rows" here are the four groups of 8 columns
+  __builtin_memcpy(a.out + n0, &bytes[0][0], 32);
+}
+
 template <bool kLeftWeights>
 void Run(const QGemmArgs& a) {
   // Rows per pass: as many whole tiles as the widened buffer holds.
@@ -167,9 +225,23 @@ void Run(const QGemmArgs& a) {
   alignas(32) int16_t widened[kWidenedElems];
   for (int64_t mc = 0; mc < a.m; mc += chunk) {
     const int64_t m_end = std::min(a.m, mc + chunk);
-    WidenLeft<kLeftWeights>(a.left + mc * a.kp, m_end - mc, a.kp, widened);
+    // Weights widened at load are used in place: a chunk is whole tiles, so its layout is the
+    // one WidenLeft would give it.
+    const int16_t* rows = widened;
+    if (kLeftWeights && a.left_widened != nullptr) {
+      rows = a.left_widened + mc * a.kp;
+    } else {
+      WidenLeft<kLeftWeights>(a.left + mc * a.kp, m_end - mc, a.kp, widened);
+    }
+    int64_t n0 = 0;
+    if constexpr (!kLeftWeights) {
+      // a GEMV: 32-column panels while they lie inside the outputs and the packed columns
+      if (a.m == 1 && a.grid_pitch == 0) {
+        for (; n0 + 32 <= a.n && n0 + 32 <= a.np; n0 += 32) GemvPanel(a, rows, n0);
+      }
+    }
     // Columns outside, the chunk's row tiles inside: a column panel is reused from L1 by them.
-    for (int64_t n0 = 0; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, true>(a, widened, a.kp, mc, m_end, n0);
+    for (; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, true>(a, rows, a.kp, mc, m_end, n0);
   }
 }
 

@@ -30,12 +30,15 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
   // (kernels/simd128.h): pure data movement, identical bytes by construction.
   static const ElementwiseKernels scalar{&LutScalar,      &DepthwiseScalar,   &SplitDepthwisePhases,
                                          &QAddScalar,     &QuantizeScalar,    &Interleave4RowsU8,
-                                         &InterleavePaddedU8, &Im2colRowsStride2U8};
+                                         &InterleavePaddedU8, &Im2colRowsStride2U8,
+                                         &QBinaryRunScalar, &QRequantScalar, &PlaneSumScalar, &MaxPoolRowScalar, &TransposeBytesScalar};
   const KernelTier effective = EffectiveTier(tier);
 #if defined(__x86_64__)
   static const ElementwiseKernels avx2{&LutAvx2,  &DepthwiseAvx2,     &SplitDepthwisePhases,
                                        &QAddAvx2, &QuantizeAvx2,    &Interleave4RowsU8,
-                                       &InterleavePaddedU8, &Im2colRowsStride2U8};
+                                       &InterleavePaddedU8, &Im2colRowsStride2U8,
+                                       &QBinaryRunAvx2, &QRequantAvx2, &PlaneSumAvx2, &MaxPoolRowAvx2, &TransposeBytesAvx2};
+  // Where an AVX-512 tier has no form of its own it uses the AVX2 kernel (AVX2 is part of it).
   static const ElementwiseKernels avx512{CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
                                          &DepthwiseAvx512Vnni,
                                          &SplitDepthwisePhasesAvx512,
@@ -43,13 +46,19 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &QuantizeAvx512,
                                          &Interleave4Avx512,
                                          &InterleavePaddedAvx512,
-                                         &Im2colRowsAvx512};
+                                         &Im2colRowsAvx512,
+                                         &QBinaryRunAvx2,
+                                         &QRequantAvx2,
+                                         &PlaneSumAvx2,
+                                         &MaxPoolRowAvx2,
+                                         &TransposeBytesAvx2};
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
   if (effective == KernelTier::kAvx2) return avx2;
 #elif defined(__aarch64__)
   static const ElementwiseKernels neon{&LutNeon,   &DepthwiseNeon,  &SplitDepthwisePhases,
                                        &QAddNeon,  &QuantizeNeon,   &Interleave4RowsU8,
-                                       &InterleavePaddedU8, &Im2colRowsStride2U8};
+                                       &InterleavePaddedU8, &Im2colRowsStride2U8,
+                                       &QBinaryRunScalar, &QRequantScalar, &PlaneSumScalar, &MaxPoolRowScalar, &TransposeBytesScalar};
   if (effective == KernelTier::kNeon || effective == KernelTier::kNeonDot || effective == KernelTier::kI8mm) {
     return neon;
   }

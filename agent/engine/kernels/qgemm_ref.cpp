@@ -1,6 +1,7 @@
 // Scalar reference: the specification every SIMD tier is tested against.
 #include "agent/engine/kernels/qgemm.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace edge::engine {
@@ -31,6 +32,15 @@ void PackRightS8(const int8_t* w, int64_t n, int64_t k, int64_t np, int64_t kp, 
   std::memset(packed, 0, static_cast<size_t>(np * kp));
   for (int64_t c = 0; c < n; ++c) {
     for (int64_t i = 0; i < k; ++i) packed[((i >> 2) * np + c) * 4 + (i & 3)] = w[c * k + i];
+  }
+}
+
+void WidenLeftS8(const int8_t* w, int64_t rows, int64_t kp, int16_t* out) {
+  for (int64_t t0 = 0; t0 < rows; t0 += kQGemmAvx2TileRows) {
+    const int64_t tile_rows = std::min(kQGemmAvx2TileRows, rows - t0);
+    for (int64_t r = 0; r < tile_rows; ++r) {
+      for (int64_t k = 0; k < kp; ++k) out[t0 * kp + ((k >> 2) * tile_rows + r) * 4 + (k & 3)] = w[(t0 + r) * kp + k];
+    }
   }
 }
 

@@ -61,4 +61,41 @@ inline void ForEachBroadcast(const BroadcastPlan& p, F&& f) {
   }
 }
 
+// A broadcast split into equal runs along the innermost dimensions: within a run each operand is
+// either contiguous (step 1) or one value (step 0), so a SIMD kernel can take the run whole;
+// `outer` walks the runs (its out index counts runs, its a/b indices are the runs' first elements).
+struct BroadcastRuns {
+  BroadcastPlan outer;
+  int64_t run = 0;
+  int64_t a_step = 0, b_step = 0;
+};
+
+inline BroadcastRuns SplitBroadcastRuns(const BroadcastPlan& p) {
+  BroadcastRuns r;
+  r.run = 1;
+  int d = p.rank - 1;
+  // the innermost dimension that is not 1 fixes each operand's step
+  while (d >= 0 && p.dims[d] == 1) --d;
+  if (d >= 0) {
+    r.a_step = p.stride_a[d] != 0 ? 1 : 0;
+    r.b_step = p.stride_b[d] != 0 ? 1 : 0;
+  }
+  // merge outward while each operand stays contiguous (stride = the run so far) or broadcast
+  for (; d >= 0; --d) {
+    if (p.dims[d] == 1) continue;
+    if (p.stride_a[d] != r.a_step * r.run || p.stride_b[d] != r.b_step * r.run) break;
+    r.run *= p.dims[d];
+  }
+  r.outer.rank = d + 1;
+  r.outer.total = 1;
+  for (int i = 0; i <= d; ++i) {
+    r.outer.dims[i] = p.dims[i];
+    r.outer.stride_a[i] = p.stride_a[i];
+    r.outer.stride_b[i] = p.stride_b[i];
+    r.outer.total *= p.dims[i];
+  }
+  if (p.total == 0) r.outer.total = 0;
+  return r;
+}
+
 }  // namespace edge::engine

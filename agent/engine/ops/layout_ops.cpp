@@ -5,10 +5,89 @@
 #include <cstring>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/ops/element_types.h"
 
 namespace edge::engine {
 namespace {
+
+// A transpose as whole moves: output dimensions of size 1 dropped; if the innermost one left is
+// also contiguous in the input, runs of it are copied; otherwise, for bytes, the dimension that is
+// contiguous in the input and the innermost output one form 2-D slices for the tier's transpose
+// kernel. The remaining dimensions (`outer`) are walked per run or slice.
+struct TransposeMoves {
+  enum class Kind { kElements, kRuns, kSlices } kind = Kind::kElements;
+  int outer_rank = 0;
+  int64_t outer_dims[kMaxRank] = {}, outer_in[kMaxRank] = {}, outer_out[kMaxRank] = {};
+  int64_t run = 1;                       // kRuns: elements per run
+  int64_t rows = 0, cols = 0;            // kSlices: the kernel's source rows and columns
+  int64_t src_stride = 0, dst_stride = 0;
+
+  // Calls f(input offset, output offset) for every run or slice.
+  template <typename F>
+  void ForEachOuter(F&& f) const {
+    int64_t idx[kMaxRank] = {};
+    int64_t in = 0, out = 0;
+    for (;;) {
+      f(in, out);
+      int d = outer_rank - 1;
+      for (; d >= 0; --d) {
+        in += outer_in[d];
+        out += outer_out[d];
+        if (++idx[d] < outer_dims[d]) break;
+        in -= outer_in[d] * outer_dims[d];
+        out -= outer_out[d] * outer_dims[d];
+        idx[d] = 0;
+      }
+      if (d < 0) return;
+    }
+  }
+};
+
+inline TransposeMoves PlanTransposeMoves(int rank, const int64_t* out_dims, const int64_t* in_strides,
+                                         bool bytes) {
+  TransposeMoves m;
+  int64_t dims[kMaxRank], in[kMaxRank], out[kMaxRank];
+  int kept = 0;
+  int64_t st = 1;
+  int64_t out_strides[kMaxRank];
+  for (int d = rank - 1; d >= 0; --d) {
+    out_strides[d] = st;
+    st *= out_dims[d];
+  }
+  for (int d = 0; d < rank; ++d) {
+    if (out_dims[d] == 1) continue;
+    dims[kept] = out_dims[d];
+    in[kept] = in_strides[d];
+    out[kept] = out_strides[d];
+    ++kept;
+  }
+  if (kept == 0 || st == 0) return m;
+  const int last = kept - 1;
+  int skip_a = last, skip_b = -1;
+  if (in[last] == 1) {
+    m.kind = TransposeMoves::Kind::kRuns;
+    m.run = dims[last];
+  } else {
+    for (int d = 0; d < last && bytes; ++d) {
+      if (in[d] == 1) skip_b = d;
+    }
+    if (skip_b < 0) return m;
+    m.kind = TransposeMoves::Kind::kSlices;
+    m.rows = dims[last];
+    m.src_stride = in[last];
+    m.cols = dims[skip_b];
+    m.dst_stride = out[skip_b];
+  }
+  for (int d = 0; d < kept; ++d) {
+    if (d == skip_a || d == skip_b) continue;
+    m.outer_dims[m.outer_rank] = dims[d];
+    m.outer_in[m.outer_rank] = in[d];
+    m.outer_out[m.outer_rank] = out[d];
+    ++m.outer_rank;
+  }
+  return m;
+}
 
 template <typename T>
 class TransposeStep : public Step {
@@ -18,9 +97,23 @@ class TransposeStep : public Step {
   int rank = 0;
   int64_t out_dims[kMaxRank] = {};
   int64_t in_strides[kMaxRank] = {};  // input stride of each output dimension
+  TransposeMoves moves;
   void Run(const ExecEnv& env) const override {
     const T* X = x.Get<T>(env);
     T* Y = reinterpret_cast<T*>(env.arena + out);
+    if (moves.kind == TransposeMoves::Kind::kRuns) {
+      moves.ForEachOuter([&](int64_t i, int64_t o) { std::memcpy(Y + o, X + i, static_cast<size_t>(moves.run) * sizeof(T)); });
+      return;
+    }
+    if constexpr (sizeof(T) == 1) {
+      if (moves.kind == TransposeMoves::Kind::kSlices) {
+        moves.ForEachOuter([&](int64_t i, int64_t o) {
+          env.elementwise->transpose_bytes(reinterpret_cast<const uint8_t*>(X + i), moves.src_stride, moves.rows,
+                                           moves.cols, reinterpret_cast<uint8_t*>(Y + o), moves.dst_stride);
+        });
+        return;
+      }
+    }
     int64_t idx[kMaxRank] = {};
     int64_t src = 0;
     for (int64_t i = 0; i < total; ++i) {
@@ -139,8 +232,28 @@ class MaxPoolStep : public Step {
     return true;
   }
 
-  void RunInside(const T* X, T* Y) const {
-    if (RunPairs(X, Y)) return;
+  // int8: the tier's row kernel, one call per output row with the window's input rows.
+  bool RunRows(const ExecEnv& env, const T* X, T* Y) const {
+    constexpr int64_t kMaxWindowRows = 64;
+    if constexpr (!std::is_same_v<T, int8_t>) {
+      return false;
+    } else {
+      if (kh > kMaxWindowRows) return false;
+      const int8_t* rows[kMaxWindowRows];
+      for (int64_t p = 0; p < planes; ++p) {
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          const int8_t* top = X + (p * ih + oy * sh) * iw;
+          for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = top + ky * dh * iw;
+          env.elementwise->maxpool_row(
+              MaxPoolRowArgs{rows, static_cast<int>(kh), ow, sw, kw, dw, Y + (p * oh + oy) * ow});
+        }
+      }
+      return true;
+    }
+  }
+
+  void RunInside(const ExecEnv& env, const T* X, T* Y) const {
+    if (RunRows(env, X, Y) || RunPairs(X, Y)) return;
     const int64_t kh_ = kh, kw_ = kw, sh_ = sh, sw_ = sw, dh_ = dh, dw_ = dw, iw_ = iw;
     for (int64_t p = 0; p < planes; ++p) {
       const T* src = X + p * ih * iw_;
@@ -162,7 +275,7 @@ class MaxPoolStep : public Step {
     const T* X = x.Get<T>(env);
     T* Y = reinterpret_cast<T*>(env.arena + out);
     if (inside) {
-      RunInside(X, Y);
+      RunInside(env, X, Y);
       return;
     }
     for (int64_t p = 0; p < planes; ++p) {
@@ -206,6 +319,7 @@ std::unique_ptr<Step> MakeTranspose(const Node& n, BuildContext& ctx) {
     s->out_dims[d] = x.shape[n.perm[d]];
     s->in_strides[d] = strides[n.perm[d]];
   }
+  s->moves = PlanTransposeMoves(s->rank, s->out_dims, s->in_strides, sizeof(T) == 1);
   s->out = ctx.Out(n);
   return s;
 }

@@ -97,6 +97,7 @@ class QConvStep : public Step {
   std::vector<int8_t> weights;  // [cout][kp]
   std::vector<int32_t> bias;    // [cout], shift and input zero point folded in
   std::vector<int32_t> bias_signed;  // [cout], input zero point only (QGemmArgs::bias_signed)
+  std::vector<int16_t> weights_widened;  // per group, WidenLeftS8 of its rows (QGemmArgs::left_widened)
   std::vector<float> mult;      // [cout]
   DepthwisePlan depthwise_plan;         // depthwise: taps, masks and source layout
   std::vector<int32_t> word_weights;    // depthwise: the plan's word groups' weights, if any
@@ -165,6 +166,7 @@ class QConvStep : public Step {
         env.elementwise->interleave_padded(X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw, geom,
                                            shape.hp, shape.wp, pad_byte, pad_row.data(), shape.xi_pitch * 4, xi);
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
+        a.left_widened = weights_widened.data() + g * shape.cout_g * shape.kp;
         a.bias = bias.data() + g * shape.cout_g;
         a.bias_signed = bias_signed.data() + g * shape.cout_g;
         a.mult = mult.data() + g * shape.cout_g;
@@ -229,6 +231,7 @@ class QConvStep : public Step {
                    env.elementwise->im2col_rows);
         }
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
+        a.left_widened = weights_widened.data() + g * shape.cout_g * shape.kp;
         a.bias = bias.data() + g * shape.cout_g;
         a.bias_signed = bias_signed.data() + g * shape.cout_g;
         a.mult = mult.data() + g * shape.cout_g;
@@ -363,6 +366,14 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
                                        (ky * n.dilation[0] * cs.wp + kx * n.dilation[1]) * 4);
           }
         }
+      }
+    }
+    // after the implicit GEMM's reordering of K: the widened rows are the kernel's operand
+    if (!cs.depthwise) {
+      s->weights_widened.resize(static_cast<size_t>(cs.cout * cs.kp));
+      for (int64_t g = 0; g < cs.group; ++g) {
+        const int64_t first = g * cs.cout_g * cs.kp;
+        WidenLeftS8(s->weights.data() + first, cs.cout_g, cs.kp, s->weights_widened.data() + first);
       }
     }
     s->pad_row.assign(static_cast<size_t>(pad_row_length), static_cast<int8_t>(x.q.zero_point));

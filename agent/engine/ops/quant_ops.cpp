@@ -3,8 +3,10 @@
 // within one step of ONNX Runtime's fused kernels.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/broadcast.h"
 #include "agent/engine/ops/pool_window.h"
@@ -14,11 +16,10 @@
 namespace edge::engine {
 namespace {
 
-inline int8_t Saturate(float y, int32_t zp, int32_t qmin, int32_t qmax) {
-  const float lo = static_cast<float>(qmin - zp), hi = static_cast<float>(qmax - zp);
-  y = !(y >= lo) ? lo : (y > hi ? hi : y);  // NaN saturates low, like fmax
-  return static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(y)) + zp);
-}
+inline int8_t Saturate(float y, int32_t zp, int32_t qmin, int32_t qmax) { return SaturateToInt8(y, zp, qmin, qmax); }
+
+// Runs shorter than this go element by element (a kernel call per run would cost more).
+constexpr int64_t kMinKernelRun = 16;
 
 class QBinaryStep : public Step {
  public:
@@ -26,20 +27,29 @@ class QBinaryStep : public Step {
   int64_t out = 0;
   bool mul = false;
   BroadcastPlan plan;
+  BroadcastRuns runs;  // plan split into runs for the tier's kernel (used when runs.run is long)
   int32_t za = 0, zb = 0, zo = 0, qmin = -128, qmax = 127;
   float ra = 1, rb = 1;  // input scale / output scale (Mul: sa * sb / so in ra)
   void Run(const ExecEnv& env) const override {
     const int8_t* A = a.Get<int8_t>(env);
     const int8_t* B = b.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
-    if (mul) {
+    if (plan.same_shape && !mul) {
+      // The common residual Add, through the tier's kernel (same float operations).
+      env.elementwise->qadd(QAddArgs{A, B, plan.total, ra, rb, za, zb, zo, qmin, qmax, Y});
+    } else if (runs.run >= kMinKernelRun) {
+      QBinaryRunArgs r{nullptr, nullptr, runs.a_step, runs.b_step, runs.run, mul, ra, rb, za, zb, zo, qmin, qmax, nullptr};
+      ForEachBroadcast(runs.outer, [&](int64_t o, int64_t i, int64_t j) {
+        r.a = A + i;
+        r.b = B + j;
+        r.y = Y + o * runs.run;
+        env.elementwise->qbinary_run(r);
+      });
+    } else if (mul) {
       ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
         const float y = ra * static_cast<float>((A[i] - za) * (B[j] - zb));
         Y[o] = Saturate(y, zo, qmin, qmax);
       });
-    } else if (plan.same_shape) {
-      // The common residual Add, through the tier's kernel (same float operations).
-      env.elementwise->qadd(QAddArgs{A, B, plan.total, ra, rb, za, zb, zo, qmin, qmax, Y});
     } else {
       ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
         const float y = ra * static_cast<float>(A[i] - za) + rb * static_cast<float>(B[j] - zb);
@@ -66,18 +76,21 @@ class QAvgPoolStep : public Step, public PoolWindow {
   int32_t zi = 0, zo = 0, qmin = -128, qmax = 127;
   float ratio = 1;  // input scale / output scale
   // One window covering the whole plane (GlobalAveragePool, or a pool as big as its input):
-  // a flat sum the compiler vectorizes; the integer sum and the rounding are unchanged.
-  bool RunWholePlane(const int8_t* X, int8_t* Y) const {
+  // the tier's plane sums, then the same division and rounding per plane.
+  bool RunWholePlane(const ExecEnv& env, const int8_t* X, int8_t* Y) const {
     if (oh != 1 || ow != 1 || kh < ih || kw < iw || pt != 0 || pl != 0 || pb != 0 || pr != 0) return false;
     const int64_t count = ih * iw;
     const int64_t div = count;  // without pads the window is clipped to the plane either way
-    for (int64_t p = 0; p < planes; ++p) {
-      const int8_t* __restrict src = X + p * count;
-      int32_t sum = 0;
-      for (int64_t i = 0; i < count; ++i) sum += src[i];
-      sum -= zi * static_cast<int32_t>(count);
-      const float mean = static_cast<float>(sum) / static_cast<float>(div);
-      Y[p] = Saturate(mean * ratio, zo, qmin, qmax);
+    constexpr int64_t kPlanesPerCall = 64;
+    int32_t sums[kPlanesPerCall];
+    for (int64_t p0 = 0; p0 < planes; p0 += kPlanesPerCall) {
+      const int64_t n = std::min(kPlanesPerCall, planes - p0);
+      env.elementwise->plane_sum(X + p0 * count, count, n, sums);
+      for (int64_t p = 0; p < n; ++p) {
+        const int32_t sum = sums[p] - zi * static_cast<int32_t>(count);
+        const float mean = static_cast<float>(sum) / static_cast<float>(div);
+        Y[p0 + p] = Saturate(mean * ratio, zo, qmin, qmax);
+      }
     }
     return true;
   }
@@ -85,7 +98,7 @@ class QAvgPoolStep : public Step, public PoolWindow {
   void Run(const ExecEnv& env) const override {
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
-    if (RunWholePlane(X, Y)) return;
+    if (RunWholePlane(env, X, Y)) return;
     for (int64_t p = 0; p < planes; ++p) {
       const int8_t* src = X + p * ih * iw;
       for (int64_t oy = 0; oy < oh; ++oy) {
@@ -114,14 +127,20 @@ class QReduceMeanStep : public Step {
   Ref x;
   int64_t out = 0, out_count = 0, reduce_count = 0, acc = 0;  // acc: int32 scratch in arena
   BroadcastPlan walk;
+  bool trailing = false;  // the reduced axes are the innermost ones: each output sums one contiguous run
   int32_t zi = 0, zo = 0, qmin = -128, qmax = 127;
   float ratio = 1;
   void Run(const ExecEnv& env) const override {
     const int8_t* X = x.Get<int8_t>(env);
     int32_t* sums = reinterpret_cast<int32_t*>(env.arena + acc);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
-    for (int64_t i = 0; i < out_count; ++i) sums[i] = 0;
-    ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { sums[o] += X[in] - zi; });
+    if (trailing) {
+      env.elementwise->plane_sum(X, reduce_count, out_count, sums);
+      for (int64_t i = 0; i < out_count; ++i) sums[i] -= zi * static_cast<int32_t>(reduce_count);
+    } else {
+      for (int64_t i = 0; i < out_count; ++i) sums[i] = 0;
+      ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { sums[o] += X[in] - zi; });
+    }
     for (int64_t i = 0; i < out_count; ++i) {
       const float mean = static_cast<float>(sums[i]) / static_cast<float>(reduce_count);
       Y[i] = Saturate(mean * ratio, zo, qmin, qmax);
@@ -137,6 +156,9 @@ class QConcatStep : public Step {
   int64_t chunk[kMaxInputs] = {};
   float ratio[kMaxInputs] = {};
   int32_t zi[kMaxInputs] = {};
+  // The input's parameters are the output's and nothing is clamped: its bytes are copied
+  // (ratio 1 and zi == zo make SaturateToInt8(x - zi) + zo == x for every int8 x).
+  bool same_params[kMaxInputs] = {};
   int inputs = 0;
   int64_t outer = 0, out = 0;
   int32_t zo = 0, qmin = -128, qmax = 127;
@@ -145,8 +167,10 @@ class QConcatStep : public Step {
     for (int64_t o = 0; o < outer; ++o) {
       for (int i = 0; i < inputs; ++i) {
         const int8_t* X = in[i].Get<int8_t>(env) + o * chunk[i];
-        for (int64_t k = 0; k < chunk[i]; ++k) {
-          Y[k] = Saturate(ratio[i] * static_cast<float>(X[k] - zi[i]), zo, qmin, qmax);
+        if (same_params[i]) {
+          std::memcpy(Y, X, static_cast<size_t>(chunk[i]));
+        } else {
+          env.elementwise->qrequant(QRequantArgs{X, chunk[i], ratio[i], zi[i], zo, qmin, qmax, Y});
         }
         Y += chunk[i];
       }
@@ -209,6 +233,7 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
       s->b = ctx.RefOf(n.in[1]);
       s->mul = n.kind == OpKind::kQMul;
       s->plan = MakeBroadcastPlan(y.shape, x.shape, b.shape);
+      s->runs = SplitBroadcastRuns(s->plan);
       s->za = x.q.zero_point;
       s->zb = b.q.zero_point;
       s->zo = y.q.zero_point;
@@ -260,6 +285,14 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
       s->out_count = y.elements;
       s->walk = MakeBroadcastPlan(x.shape, kept, x.shape);
       s->walk.same_shape = false;
+      // trailing: every axis after the first reduced one (of size > 1) is reduced too
+      const int rank = static_cast<int>(x.shape.size());
+      std::vector<bool> reduced(static_cast<size_t>(rank), false);
+      for (int64_t a : n.axes) reduced[static_cast<size_t>(a)] = true;
+      int first = rank;
+      for (int d = rank - 1; d >= 0 && (reduced[d] || x.shape[d] == 1); --d) first = d;
+      s->trailing = true;
+      for (int d = 0; d < first; ++d) s->trailing = s->trailing && !(reduced[d] && x.shape[d] != 1);
       s->acc = ctx.scratch_offset;
       s->zi = x.q.zero_point;
       s->zo = y.q.zero_point;
@@ -284,6 +317,7 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
         s->chunk[i] = s->outer == 0 ? 0 : v.elements / s->outer;
         s->ratio[i] = v.q.scale / y.q.scale;
         s->zi[i] = v.q.zero_point;
+        s->same_params[i] = s->ratio[i] == 1.0f && s->zi[i] == y.q.zero_point && n.qmin == -128 && n.qmax == 127;
       }
       s->inputs = static_cast<int>(n.in.size());
       s->zo = y.q.zero_point;

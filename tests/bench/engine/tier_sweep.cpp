@@ -44,8 +44,8 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
   std::normal_distribution<float> dist(0.0f, 30.0f);
   for (auto& v : x) v = dist(rng);
   const QAddArgs add{a.data(), b.data(), kN, 0.7f, 0.4f, 3, -5, -2, -128, 127, y.data()};
-  std::fprintf(out, "\nPer-element int8 kernels by tier, ns per element (%lld elements, best of 3 passes x 200 "
-                    "runs).\n\n| kernel |", static_cast<long long>(kN));
+  std::fprintf(out, "\nPer-element int8 kernels by tier, ns per element (%lld elements; MaxPool: per input element, "
+                    "best of 3 passes x 200 runs).\n\n| kernel |", static_cast<long long>(kN));
   for (KernelTier t : tiers) std::fprintf(out, " %s |", std::string(KernelTierName(t)).c_str());
   std::fprintf(out, "\n|---|");
   for (size_t i = 0; i < tiers.size(); ++i) std::fprintf(out, "---|");
@@ -65,6 +65,35 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
        [](const ElementwiseKernels& k, const QAddArgs& p, const float* in, const int8_t*, int8_t* out) {
          k.quantize(in, p.n, 0.25f, 3, out);
        }},
+      {"Mul (same shape)",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         k.qbinary_run({p.a, p.b, 1, 1, p.n, true, 0.01f, 1, p.za, p.zb, p.zo, -128, 127, out});
+       }},
+      {"Add, constant first operand (broadcast)",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         k.qbinary_run({p.a, p.b, 0, 1, p.n, false, p.ra, p.rb, p.za, p.zb, p.zo, -128, 127, out});
+       }},
+      {"Transpose of a 128 x 128 int8 matrix",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         k.transpose_bytes(reinterpret_cast<const uint8_t*>(p.a), 128, 128, 128, reinterpret_cast<uint8_t*>(out), 128);
+       }},
+      {"plane sums (GlobalAveragePool), 256 planes of 64",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         int32_t sums[256];
+         k.plane_sum(p.a, 64, 256, sums);
+         __builtin_memcpy(out, sums, sizeof(int32_t));
+       }},
+      {"MaxPool 2 wide, stride 2 (1-D), 128 rows of 64 outputs",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         for (int64_t r = 0; r < 128; ++r) {
+           const int8_t* row = p.a + r * 128;
+           k.maxpool_row(MaxPoolRowArgs{&row, 1, 64, 2, 2, 1, out + r * 64});
+         }
+       }},
+      {"requantize (a Concat input at another scale)",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         k.qrequant({p.a, p.n, 0.61f, p.za, p.zo, -128, 127, out});
+       }},
   };
   for (const Row& row : rows) {
     std::vector<double> best(tiers.size(), 1e30);
@@ -77,6 +106,57 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
     std::fprintf(out, "| %s |", row.label);
     for (double sec : best) std::fprintf(out, " %.3f |", sec * 1e9 / double(kN));
     std::fprintf(out, "\n");
+  }
+}
+
+// A plain read of `bytes` with 16-byte loads (x86-64's baseline SSE2 through GCC's vector
+// extension), four independent accumulators: what streaming the GEMV's weights from the same
+// cache level costs without any arithmetic.
+double ReadGigabytesPerSecond(const std::vector<uint8_t>& buffer, int repeats) {
+  using V = long long __attribute__((vector_size(16)));
+  const size_t n = buffer.size() / sizeof(V) / 4 * 4;
+  V sink = {0, 0};
+  const double sec = BestSeconds(
+      [&] {
+        const V* p = reinterpret_cast<const V*>(buffer.data());  // vector-aligned: from operator new
+        V a0 = {}, a1 = {}, a2 = {}, a3 = {};
+        for (size_t i = 0; i < n; i += 4) {
+          a0 ^= p[i];
+          a1 ^= p[i + 1];
+          a2 ^= p[i + 2];
+          a3 ^= p[i + 3];
+        }
+        sink ^= a0 ^ a1 ^ a2 ^ a3;
+        __asm__ volatile("" : : "x"(sink));  // keeps the loop
+      },
+      repeats);
+  return double(n * sizeof(V)) / sec / 1e9;
+}
+
+// The GEMV streams kp * np bytes of packed weights per call; next to it, a read of a buffer of
+// that size in the same run, alternated with it (best of each over the passes).
+void PrintGemvBandwidth(std::FILE* out, const std::vector<KernelTier>& tiers, std::mt19937& rng) {
+  GemmProblem problem(QGemmWeights::kRight, 1, 512, 1024, /*scattered=*/false, rng);
+  const double bytes = double(problem.args.kp) * double(problem.args.np);
+  std::vector<uint8_t> buffer(static_cast<size_t>(bytes));
+  for (auto& b : buffer) b = static_cast<uint8_t>(rng());
+  double read = 0;
+  std::vector<double> gemv(tiers.size(), 0.0);
+  for (int pass = 0; pass < 5; ++pass) {
+    read = std::max(read, ReadGigabytesPerSecond(buffer, 200));
+    for (size_t i = 0; i < tiers.size(); ++i) {
+      if (tiers[i] == KernelTier::kScalar) continue;
+      gemv[i] = std::max(gemv[i], bytes / BestSeconds(QGemmForTier(tiers[i]), problem.args, 200) / 1e9);
+    }
+  }
+  std::fprintf(out, "\nGEMV 1x1024x512 weight stream (%.0f KB of packed weights per call) against a plain "
+                    "memory-read loop over as many bytes (16-byte loads), GB/s, best of 5 alternated passes.\n\n"
+                    "| tier | GEMV GB/s | memory read GB/s | GEMV / read |\n|---|---|---|---|\n",
+               bytes / 1024);
+  for (size_t i = 0; i < tiers.size(); ++i) {
+    if (tiers[i] == KernelTier::kScalar) continue;
+    std::fprintf(out, "| %s | %.1f | %.1f | %.2f |\n", std::string(KernelTierName(tiers[i])).c_str(), gemv[i], read,
+                 gemv[i] / read);
   }
 }
 
@@ -121,6 +201,7 @@ int RunTierSweep(std::FILE* out) {
     for (double b : best) std::fprintf(out, " %.2f |", b / 1e9);
     std::fprintf(out, "\n");
   }
+  PrintGemvBandwidth(out, tiers, rng);
   PrintElementwiseSweep(out, tiers);
   return 0;
 }

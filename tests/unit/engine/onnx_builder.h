@@ -126,8 +126,9 @@ inline void IntsAttr(onnx::NodeProto* n, const std::string& name, const std::vec
 
 // Runs `model` once on `inputs` (one buffer per model input) and returns every output.
 inline std::vector<std::vector<float>> RunAll(const std::shared_ptr<const Model>& model,
-                                              const std::vector<std::vector<float>>& inputs) {
-  ExecutionContext ctx(model);
+                                              const std::vector<std::vector<float>>& inputs,
+                                              KernelTier tier = KernelTier::kAuto) {
+  ExecutionContext ctx(model, tier);
   std::vector<const float*> in;
   for (const auto& x : inputs) in.push_back(x.data());
   std::vector<std::vector<float>> outs;

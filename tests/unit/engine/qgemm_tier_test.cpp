@@ -66,7 +66,7 @@ int64_t OutputRow(const Problem& p, int64_t pitch, int64_t width) {
 
 std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, int64_t kp, int64_t np,
                               bool use_groups = false, int64_t pitch = 0, int64_t width = 0,
-                              const uint8_t* const* group_table = nullptr) {
+                              const uint8_t* const* group_table = nullptr, bool prewidened = false) {
   // The same packed operand addressed through a per-k-group pointer table (implicit GEMM).
   std::vector<const uint8_t*> groups;
   for (int64_t g = 0; g < kp / 4; ++g) groups.push_back(b.right.data() + g * np * 4);
@@ -79,6 +79,11 @@ std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, in
   a.kp = kp;
   a.np = np;
   a.left = b.left.data();
+  std::vector<int16_t> widened(static_cast<size_t>(p.m * kp));
+  if (prewidened) {
+    WidenLeftS8(reinterpret_cast<const int8_t*>(b.left.data()), p.m, kp, widened.data());
+    a.left_widened = widened.data();
+  }
   a.right = b.right.data();
   if (use_groups) a.right_groups = group_table != nullptr ? group_table : groups.data();
   a.bias = b.bias.data();
@@ -147,10 +152,16 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
     for (KernelTier tier : tiers) {
       const auto got = RunKernel(QGemmForTier(tier), p, b, kp, np);
       const auto got_groups = RunKernel(QGemmForTier(tier), p, b, kp, np, /*use_groups=*/true);
+      // the conv's weights widened once at load (QGemmArgs::left_widened), with and without groups
+      const bool left = p.weights == QGemmWeights::kLeft;
+      const auto got_widened = RunKernel(QGemmForTier(tier), p, b, kp, np, false, 0, 0, nullptr, left);
+      const auto got_widened_groups = RunKernel(QGemmForTier(tier), p, b, kp, np, true, 0, 0, nullptr, left);
       INFO("tier " << KernelTierName(tier) << " m=" << p.m << " n=" << p.n << " k=" << p.k
                    << " zp=" << p.zero_point << " weights " << (p.weights == QGemmWeights::kLeft ? "left" : "right"));
       REQUIRE(got == reference);
       REQUIRE(got_groups == reference);
+      REQUIRE(got_widened == reference);
+      REQUIRE(got_widened_groups == reference);
     }
     REQUIRE(RunKernel(&QGemmScalar, p, b, kp, np, /*use_groups=*/true) == reference);
   }

@@ -1,0 +1,86 @@
+// AVX2 tier of the int8 pooling kernels: plane sums (GlobalAveragePool, whole-plane
+// AveragePool, ReduceMean over trailing axes) and MaxPool rows. Integer only, so equal to the
+// scalar kernels (kernels/elementwise_ref.cpp) by construction; the tier tests check it.
+#include <immintrin.h>
+
+#include "agent/engine/kernels/elementwise.h"
+
+namespace edge::engine {
+
+// vpsadbw against zero sums 8 unsigned bytes per 64-bit lane: the bytes flipped to x + 128,
+// summed, and 128 per element taken off again.
+void PlaneSumAvx2(const int8_t* x, int64_t count, int64_t planes, int32_t* sums) {
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i zero = _mm256_setzero_si256();
+  const int64_t whole = count / 32 * 32;
+  for (int64_t p = 0; p < planes; ++p) {
+    const int8_t* src = x + p * count;
+    __m256i acc = zero;
+    for (int64_t i = 0; i < whole; i += 32) {
+      const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)), flip);
+      acc = _mm256_add_epi64(acc, _mm256_sad_epu8(v, zero));
+    }
+    const __m128i half = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    const int64_t shifted = _mm_cvtsi128_si64(half) + _mm_extract_epi64(half, 1);
+    int32_t sum = static_cast<int32_t>(shifted - 128 * whole);
+    for (int64_t i = whole; i < count; ++i) sum += src[i];
+    sums[p] = sum;
+  }
+}
+
+namespace {
+
+// Bytes 2j + kPhase (j < 32) of the 64 at p, in order: 32 outputs of a stride-2 window tap.
+template <int kPhase>
+inline __m256i StridedBytes(const int8_t* p) {
+  constexpr char k0 = kPhase, k1 = kPhase + 2, k2 = kPhase + 4, k3 = kPhase + 6, k4 = kPhase + 8, k5 = kPhase + 10,
+                 k6 = kPhase + 12, k7 = kPhase + 14;
+  const __m256i pick = _mm256_setr_epi8(k0, k1, k2, k3, k4, k5, k6, k7, -1, -1, -1, -1, -1, -1, -1, -1,  //
+                                        k0, k1, k2, k3, k4, k5, k6, k7, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m256i a = _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), pick);
+  const __m256i b = _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)), pick);
+  // qwords [a0 b0 | a1 b1] -> [a0 a1 b0 b1]
+  return _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(a, b), 0xD8);
+}
+
+// One tap's 32 source bytes for the outputs from `at` (their first window byte): stride 1
+// loads them; stride 2 loads 64 from at - kBack and keeps every second byte from kBack on.
+template <int kStride, int kBack>
+inline __m256i Tap(const int8_t* at) {
+  if constexpr (kStride == 1) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at));
+  return StridedBytes<kBack>(at - kBack);
+}
+
+template <int kStride, int kBack>
+inline void Step32(const MaxPoolRowArgs& a, int64_t o) {
+  __m256i best = Tap<kStride, kBack>(a.rows[0] + o * kStride);
+  for (int r = 0; r < a.row_count; ++r) {
+    const int8_t* row = a.rows[r] + o * kStride;
+    for (int64_t t = 0; t < a.taps; ++t) best = _mm256_max_epi8(best, Tap<kStride, kBack>(row + t * a.dilation));
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.out + o), best);
+}
+
+// 32 outputs per step while every byte a step loads is inside the rows (a stride-2 step loads
+// 64 bytes for the 63 it uses), then one last step over the final 32 outputs (overlapping the
+// previous one; at stride 2 its 64 bytes end at the last byte it uses). False where the row
+// is shorter than one step: the scalar kernel's.
+template <int kStride>
+bool MaxPoolRowSteps(const MaxPoolRowArgs& a) {
+  const int64_t reach = (a.taps - 1) * a.dilation;  // the last tap's offset
+  const int64_t last = (a.n - 1) * kStride + reach;  // the last byte a row may be read at
+  if (a.n < 32 + (kStride - 1)) return false;
+  int64_t o = 0;
+  for (; o + 32 <= a.n && o * kStride + reach + 32 * kStride - 1 <= last; o += 32) Step32<kStride, 0>(a, o);
+  if (o < a.n) Step32<kStride, kStride - 1>(a, a.n - 32);
+  return true;
+}
+
+}  // namespace
+
+void MaxPoolRowAvx2(const MaxPoolRowArgs& a) {
+  if ((a.stride == 1 && MaxPoolRowSteps<1>(a)) || (a.stride == 2 && MaxPoolRowSteps<2>(a))) return;
+  MaxPoolRowScalar(a);
+}
+
+}  // namespace edge::engine

@@ -1,0 +1,66 @@
+// AVX2 tier of the byte-matrix transpose (int8 Transpose): 16 x 16 blocks, two side by side in
+// the 128-bit lanes of 16 registers (16 source rows x 32 columns), transposed by four rounds of
+// byte/word/dword/qword unpacks; result register k then holds output rows k and k + 16. Edges
+// narrower than a block go to the scalar kernel (the same bytes).
+#include <immintrin.h>
+
+#include "agent/engine/kernels/elementwise.h"
+
+namespace edge::engine {
+namespace {
+
+// One unpack round: pairs (i, i + half) of v interleaved at the given width.
+template <int kWidth>
+inline void UnpackRound(__m256i* v, int half) {
+  __m256i out[16];
+  for (int i = 0, o = 0; i < 16; i += 2 * half) {
+    for (int j = 0; j < half; ++j, o += 2) {
+      const __m256i a = v[i + j], b = v[i + j + half];
+      if constexpr (kWidth == 8) {
+        out[o] = _mm256_unpacklo_epi8(a, b), out[o + 1] = _mm256_unpackhi_epi8(a, b);
+      } else if constexpr (kWidth == 16) {
+        out[o] = _mm256_unpacklo_epi16(a, b), out[o + 1] = _mm256_unpackhi_epi16(a, b);
+      } else if constexpr (kWidth == 32) {
+        out[o] = _mm256_unpacklo_epi32(a, b), out[o + 1] = _mm256_unpackhi_epi32(a, b);
+      } else {
+        out[o] = _mm256_unpacklo_epi64(a, b), out[o + 1] = _mm256_unpackhi_epi64(a, b);
+      }
+    }
+  }
+  for (int i = 0; i < 16; ++i) v[i] = out[i];
+}
+
+constexpr int BitReverse4(int i) { return ((i & 1) << 3) | ((i & 2) << 1) | ((i & 4) >> 1) | ((i & 8) >> 3); }
+
+// Source rows r0..r0+15, columns c0..c0+31 -> output rows c0..c0+31, columns r0..r0+15.
+inline void Block16x32(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst_stride) {
+  __m256i v[16];
+  // Four rounds pairing (i, i + 8) leave v[k] holding, per lane, source column k with the rows
+  // in bit-reversed order; loading row bitreverse(i) into v[i] puts them back in order.
+  for (int i = 0; i < 16; ++i) {
+    v[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + BitReverse4(i) * src_stride));
+  }
+  UnpackRound<8>(v, 8);
+  UnpackRound<16>(v, 8);
+  UnpackRound<32>(v, 8);
+  UnpackRound<64>(v, 8);
+  for (int k = 0; k < 16; ++k) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + k * dst_stride), _mm256_castsi256_si128(v[k]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (k + 16) * dst_stride), _mm256_extracti128_si256(v[k], 1));
+  }
+}
+
+}  // namespace
+
+void TransposeBytesAvx2(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
+                        int64_t dst_stride) {
+  const int64_t rows16 = rows / 16 * 16, cols32 = cols / 32 * 32;
+  for (int64_t r = 0; r < rows16; r += 16) {
+    for (int64_t c = 0; c < cols32; c += 32) Block16x32(src + r * src_stride + c, src_stride, dst + c * dst_stride + r, dst_stride);
+  }
+  // the right edge (columns past the last whole block) and the bottom edge (rows past it)
+  TransposeBytesScalar(src + cols32, src_stride, rows16, cols - cols32, dst + cols32 * dst_stride, dst_stride);
+  TransposeBytesScalar(src + rows16 * src_stride, src_stride, rows - rows16, cols, dst + rows16, dst_stride);
+}
+
+}  // namespace edge::engine

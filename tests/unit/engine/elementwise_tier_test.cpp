@@ -1,0 +1,200 @@
+// The int8 element-wise kernels behind broadcasting Add/Mul and Concat's requantization: every
+// tier gives the scalar kernel's bytes, and the broadcast split into runs visits exactly the
+// elements of the plain broadcast walk.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "agent/engine/kernels/elementwise.h"
+#include "agent/engine/ops/broadcast.h"
+#include "tests/unit/engine/tiers.h"
+
+namespace edge::engine {
+namespace {
+
+std::vector<int8_t> RandomBytes(std::mt19937& rng, int64_t n) {
+  std::vector<int8_t> v(static_cast<size_t>(n));
+  for (auto& b : v) b = static_cast<int8_t>(rng());
+  if (n > 2) {
+    v[0] = -128;
+    v[1] = 127;
+  }
+  return v;
+}
+
+struct BinaryCase {
+  bool mul;
+  float ra, rb;
+  int32_t za, zb, zo, qmin, qmax;
+};
+
+TEST_CASE("every tier's broadcasting Add/Mul run equals the scalar reference", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(1205);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const std::vector<BinaryCase> cases = {
+      {false, 0.5f, 0.9f, 3, -7, 11, -128, 127},
+      {false, 1.7f, 0.25f, -128, 127, -128, -128, 127},  // saturates at both ends
+      {false, 0.031f, 0.77f, 0, 0, 5, 5, 127},            // a folded Relu: the floor is the zero point
+      {false, 0.5f, 0.5f, 1, 1, 0, -128, 127},            // exact ties: half to even
+      {true, 0.0123f, 1, 3, -9, -2, -128, 127},
+      {true, 0.5f, 1, -128, 127, 127, -128, 127},  // the largest products, saturating
+      {true, 1.0f / 64, 1, 0, 0, 0, -128, 100},    // ties and a lowered ceiling
+      {false, nan, 0.5f, 0, 0, 0, -128, 127},      // NaN saturates low
+      {true, inf, 1, 0, 0, 4, -128, 127},          // inf * 0 is NaN, the rest saturate
+  };
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t n : {0, 1, 15, 16, 17, 31, 33, 100, 1000}) {
+      const auto a = RandomBytes(rng, n), b = RandomBytes(rng, n);
+      for (int steps = 0; steps < 4; ++steps) {
+        const int64_t a_step = steps & 1, b_step = (steps >> 1) & 1;
+        for (size_t c = 0; c < cases.size(); ++c) {
+          const BinaryCase& bc = cases[c];
+          // a broadcast operand is one value: make it an extreme one now and then
+          std::vector<int8_t> a1 = a, b1 = b;
+          if (n > 0 && a_step == 0) a1[0] = static_cast<int8_t>(c % 2 == 0 ? -128 : a[n / 2]);
+          if (n > 0 && b_step == 0) b1[0] = static_cast<int8_t>(c % 3 == 0 ? 127 : b[n / 2]);
+          QBinaryRunArgs args{a1.data(), b1.data(), a_step, b_step, n, bc.mul, bc.ra, bc.rb, bc.za, bc.zb,
+                              bc.zo,     bc.qmin,   bc.qmax, nullptr};
+          std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 0x5A);
+          args.y = want.data();
+          QBinaryRunScalar(args);
+          args.y = got.data();
+          k.qbinary_run(args);
+          INFO("tier " << KernelTierName(tier) << " n " << n << " steps " << a_step << b_step << " case " << c);
+          REQUIRE(got == want);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("every tier's requantization equals the scalar reference", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(512);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t n : {0, 1, 15, 16, 17, 47, 250, 4096}) {
+      const auto x = RandomBytes(rng, n);
+      for (const QRequantArgs& p : {QRequantArgs{x.data(), n, 0.37f, 4, -3, -128, 127, nullptr},
+                                    QRequantArgs{x.data(), n, 2.5f, -128, 127, -128, 127, nullptr},
+                                    QRequantArgs{x.data(), n, 0.5f, 0, 0, -128, 127, nullptr},  // ties
+                                    QRequantArgs{x.data(), n, 1.0f, 9, 9, 9, 127, nullptr},     // a Relu floor
+                                    QRequantArgs{x.data(), n, std::numeric_limits<float>::quiet_NaN(), 0, 2,
+                                                 -128, 127, nullptr}}) {
+        std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 0x5A);
+        QRequantArgs args = p;
+        args.y = want.data();
+        QRequantScalar(args);
+        args.y = got.data();
+        k.qrequant(args);
+        INFO("tier " << KernelTierName(tier) << " n " << n << " ratio " << p.ratio << " zi " << p.zi);
+        REQUIRE(got == want);
+      }
+    }
+  }
+}
+
+TEST_CASE("every tier's plane sums equal the scalar reference", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(77);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t count : {1, 31, 32, 33, 64, 125, 1000, 65536}) {
+      for (int64_t planes : {1, 3, 24}) {
+        auto x = RandomBytes(rng, count * planes);
+        if (count == 65536) std::fill(x.begin(), x.begin() + count, int8_t{-128});  // the most negative sum
+        std::vector<int32_t> want(static_cast<size_t>(planes)), got(static_cast<size_t>(planes), 12345);
+        PlaneSumScalar(x.data(), count, planes, want.data());
+        k.plane_sum(x.data(), count, planes, got.data());
+        INFO("tier " << KernelTierName(tier) << " count " << count << " planes " << planes);
+        REQUIRE(got == want);
+      }
+    }
+  }
+}
+
+TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only the window", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(31);
+  struct Window {
+    int rows;
+    int64_t stride, taps, dilation;
+  };
+  const std::vector<Window> windows = {{1, 2, 2, 1}, {2, 2, 2, 1}, {3, 2, 3, 1}, {3, 1, 3, 1},
+                                       {1, 1, 5, 2}, {2, 3, 3, 1}, {1, 2, 3, 2}, {4, 1, 1, 1}};
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (const Window& w : windows) {
+      for (int64_t n : {1, 7, 31, 32, 33, 64, 65, 100, 257}) {
+        // each row exactly as long as the kernel may read, in its own allocation: a read past
+        // its end shows under the sanitizers
+        const int64_t len = (n - 1) * w.stride + (w.taps - 1) * w.dilation + 1;
+        std::vector<std::vector<int8_t>> data;
+        std::vector<const int8_t*> rows;
+        for (int r = 0; r < w.rows; ++r) data.push_back(RandomBytes(rng, len));
+        for (const auto& d : data) rows.push_back(d.data());
+        std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 0x5A);
+        MaxPoolRowScalar({rows.data(), w.rows, n, w.stride, w.taps, w.dilation, want.data()});
+        k.maxpool_row({rows.data(), w.rows, n, w.stride, w.taps, w.dilation, got.data()});
+        INFO("tier " << KernelTierName(tier) << " rows " << w.rows << " stride " << w.stride << " taps " << w.taps
+                     << " dilation " << w.dilation << " n " << n);
+        REQUIRE(got == want);
+      }
+    }
+  }
+}
+
+// (out, a, b) index triples of a broadcast, walked plainly and through its runs.
+std::vector<std::array<int64_t, 3>> PlainWalk(const BroadcastPlan& p) {
+  std::vector<std::array<int64_t, 3>> v;
+  ForEachBroadcast(p, [&](int64_t o, int64_t i, int64_t j) { v.push_back({o, i, j}); });
+  return v;
+}
+
+std::vector<std::array<int64_t, 3>> RunWalk(const BroadcastRuns& r) {
+  std::vector<std::array<int64_t, 3>> v;
+  ForEachBroadcast(r.outer, [&](int64_t o, int64_t i, int64_t j) {
+    for (int64_t e = 0; e < r.run; ++e) v.push_back({o * r.run + e, i + e * r.a_step, j + e * r.b_step});
+  });
+  return v;
+}
+
+TEST_CASE("a broadcast split into runs visits the same elements as the plain walk", "[engine][kernels]") {
+  using Shape = std::vector<int64_t>;
+  struct Case {
+    Shape out, a, b;
+    int64_t run;  // the longest run the split should find
+  };
+  const std::vector<Case> cases = {
+      {{1, 16, 8, 8}, {1, 16, 8, 8}, {1, 16, 8, 8}, 1024},  // same shape: one run
+      {{1, 16, 8, 8}, {1}, {1, 16, 8, 8}, 1024},            // a constant first operand
+      {{1, 16, 8, 8}, {1, 16, 8, 8}, {16, 1, 1}, 64},       // per-channel constant
+      {{1, 16, 8, 8}, {1, 1, 8, 8}, {1, 16, 8, 8}, 64},     // a plane repeated per channel
+      {{2, 3, 5}, {2, 1, 5}, {3, 1}, 5},                    // both broadcast, on different axes
+      {{4, 1, 6}, {4, 1, 1}, {6}, 6},
+      {{3, 4}, {3, 1}, {1, 4}, 4},
+      {{1, 1, 1}, {1}, {1, 1, 1}, 1},
+      {{0, 4}, {0, 4}, {4}, 4},
+  };
+  for (const Case& c : cases) {
+    const BroadcastPlan plan = MakeBroadcastPlan(c.out, c.a, c.b);
+    const BroadcastRuns runs = SplitBroadcastRuns(plan);
+    INFO("out rank " << c.out.size() << " a rank " << c.a.size() << " b rank " << c.b.size());
+    CHECK(runs.run == c.run);
+    CHECK(runs.outer.total * runs.run == plan.total);
+    CHECK(RunWalk(runs) == PlainWalk(plan));
+  }
+}
+
+}  // namespace
+}  // namespace edge::engine

@@ -1,0 +1,101 @@
+// int8 Transpose: the tier's byte-matrix kernel against the scalar one, and whole Transpose
+// nodes (runs copied, 2-D slices through the kernel, the element walk otherwise) against a
+// transpose computed here, at every tier.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <vector>
+
+#include "agent/engine/kernels/elementwise.h"
+#include "tests/unit/engine/onnx_builder.h"
+#include "tests/unit/engine/tiers.h"
+
+namespace edge::engine {
+namespace {
+
+using testing::Builder;
+using TP = onnx::TensorProto;
+
+TEST_CASE("every tier's byte transpose equals the scalar reference", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(16);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t rows : {1, 15, 16, 17, 32, 33, 50}) {
+      for (int64_t cols : {1, 16, 31, 32, 33, 64, 70}) {
+        const int64_t src_stride = cols + 3, dst_stride = rows + 5;  // strides wider than the matrix
+        std::vector<uint8_t> src(static_cast<size_t>(rows * src_stride));
+        for (auto& b : src) b = static_cast<uint8_t>(rng());
+        std::vector<uint8_t> want(static_cast<size_t>(cols * dst_stride), 0xA5), got = want;
+        TransposeBytesScalar(src.data(), src_stride, rows, cols, want.data(), dst_stride);
+        k.transpose_bytes(src.data(), src_stride, rows, cols, got.data(), dst_stride);
+        INFO("tier " << KernelTierName(tier) << " rows " << rows << " cols " << cols);
+        REQUIRE(got == want);  // the gaps between rows keep their 0xA5
+      }
+    }
+  }
+}
+
+// y = Transpose(x, perm) of an int8 graph input, computed directly.
+std::vector<float> Transposed(const std::vector<float>& x, const std::vector<int64_t>& shape,
+                              const std::vector<int64_t>& perm) {
+  const size_t rank = shape.size();
+  std::vector<int64_t> in_strides(rank), out_shape(rank);
+  int64_t st = 1;
+  for (size_t d = rank; d-- > 0;) {
+    in_strides[d] = st;
+    st *= shape[d];
+  }
+  for (size_t d = 0; d < rank; ++d) out_shape[d] = shape[static_cast<size_t>(perm[d])];
+  std::vector<float> y(x.size());
+  std::vector<int64_t> idx(rank, 0);
+  for (size_t o = 0; o < y.size(); ++o) {
+    int64_t src = 0;
+    for (size_t d = 0; d < rank; ++d) src += idx[d] * in_strides[static_cast<size_t>(perm[d])];
+    y[o] = x[static_cast<size_t>(src)];
+    for (size_t d = rank; d-- > 0;) {
+      if (++idx[d] < out_shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return y;
+}
+
+TEST_CASE("int8 Transpose moves every byte to its place at every tier", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx,
+                        KernelTier::kNeon, KernelTier::kNeonDot, KernelTier::kI8mm);
+  struct Case {
+    std::vector<int64_t> shape, perm;
+  };
+  const std::vector<Case> cases = {
+      {{37, 70}, {1, 0}},                // one 2-D slice
+      {{5, 33, 40}, {0, 2, 1}},          // slices per leading index
+      {{5, 33, 40}, {2, 0, 1}},          // a slice's columns strided in the output
+      {{5, 33, 40}, {1, 0, 2}},          // innermost kept: runs copied
+      {{5, 33, 40}, {2, 1, 0}},          // the contiguous input axis outermost
+      {{2, 17, 9, 35}, {0, 2, 3, 1}},    // NCHW -> NHWC
+      {{2, 17, 9, 35}, {0, 3, 1, 2}},    // NHWC -> NCHW
+      {{1, 48, 1, 40}, {0, 3, 2, 1}},    // size-1 dimensions
+      {{3, 1, 1}, {2, 1, 0}},            // nothing but size 1 around one axis
+  };
+  std::mt19937 rng(99);
+  for (const Case& c : cases) {
+    Builder b(13);
+    b.Input("x", c.shape, TP::INT8).Output("y");
+    testing::IntsAttr(b.Node("Transpose", {"x"}, {"y"}), "perm", c.perm);
+    auto model = testing::LoadOk(b);
+    int64_t total = 1;
+    for (int64_t d : c.shape) total *= d;
+    std::vector<float> x(static_cast<size_t>(total));
+    for (auto& v : x) v = static_cast<float>(static_cast<int8_t>(rng()));
+    const auto want = Transposed(x, c.shape, c.perm);
+    for (KernelTier tier : tiers) {
+      INFO("tier " << KernelTierName(tier) << " rank " << c.shape.size() << " perm[0] " << c.perm[0]);
+      REQUIRE(testing::RunAll(model, {x}, tier)[0] == want);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edge::engine
