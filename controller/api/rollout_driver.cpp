@@ -199,7 +199,9 @@ Status RolloutDriver::PlanModel(const std::string& model, std::vector<Rollout>& 
     const Rollout& r = rollouts[i];
     std::map<std::string, const DeviceRow*> rows;
     for (const auto& row : r.devices) rows[row.id] = &row;
-    const bool gate_due = r.state == State::kRunning && WaveDone(r);
+    // Health and restarts feed only the health gate: read them (two queries per device) only
+    // while a wave with gates on is being judged.
+    const bool gate_due = r.state == State::kRunning && r.strategy.health_gates && WaveDone(r);
     Inputs in;
     in.now = now;
     in.security_versions = security_versions;

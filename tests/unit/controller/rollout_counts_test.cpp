@@ -199,3 +199,33 @@ TEST_CASE("Rollouts: a tick reads no rows of a rollout whose devices a newer one
   CHECK(older->devices[2].state == DS::kDispatched);
   CHECK(ctx.store->DesiredModels("gw-1")->front().version == "2.0");
 }
+
+TEST_CASE("Rollouts: a wave soaking without health gates reads no device's health", "[store][rollouts]") {
+  EDGE_STORE_FIXTURE(f);
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  f.Version("1.0", 1);
+  edge::metrics::MemoryRegistry registry;
+  edge::metrics::FakeMonotonicClock mono;
+  boost::asio::io_context io;
+  ControllerContext ctx(ControllerConfig{}, io, std::make_unique<TimedStore>(std::move(f.store), registry, mono), f.clock);
+  RolloutDriver driver(ctx);
+  ctx.rollouts = &driver;
+  auto health_reads = [&] {
+    return registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "latest_health"}}).count +
+           registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "health_history"}}).count;
+  };
+  auto r = SiteTarget("1.0");
+  r.strategy.soak_seconds = 60;
+  auto created = driver.Create(r, false);
+  REQUIRE(created);
+  REQUIRE(ctx.store->RecordReport("gw-1", {{"detector", "1.0", 1, "committed", "1.0", "", 0, 0, 0, 0}}, kT0));
+  REQUIRE(driver.Tick());  // the wave is done; it soaks
+  f.clock.Advance(30);
+  REQUIRE(driver.Tick());
+  CHECK(ctx.store->GetRollout(created->id)->state == rollout::State::kRunning);
+  f.clock.Advance(31);
+  REQUIRE(driver.Tick());
+  CHECK(ctx.store->GetRollout(created->id)->state == rollout::State::kCompleted);
+  CHECK(health_reads() == 0);
+}
