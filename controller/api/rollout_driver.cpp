@@ -135,6 +135,7 @@ Status RolloutDriver::Tick() {
   std::map<std::string, std::vector<Rollout>> by_model;
   for (auto& r : live) by_model[r.model].push_back(std::move(r));
   watched_.clear();
+  gate_health_next_.clear();
   // One model's failure (its store write, say) does not hold the other models' rollouts back.
   Status first = Ok();
   for (auto& [model, rollouts] : by_model) {
@@ -143,6 +144,7 @@ Status RolloutDriver::Tick() {
       if (first) first = s;
     }
   }
+  gate_health_.swap(gate_health_next_);  // what this tick did not need is forgotten
   return first;
 }
 
@@ -223,8 +225,9 @@ Status RolloutDriver::PlanModel(const std::string& model, std::vector<Rollout>& 
       auto row = rows.find(d->id);
       if (gate_due && row != rows.end() && row->second->wave == static_cast<int32_t>(r.wave) &&
           row->second->state == DeviceState::kUpdated) {
-        o.health = ModelHealth(*ctx_.store, d->id, model);
-        o.restarts_since_dispatch = RestartsSince(*ctx_.store, d->id, row->second->dispatched_at);
+        const auto& gate = GateHealthOf(model, *d, row->second->dispatched_at);
+        o.health = gate.health;
+        o.restarts_since_dispatch = gate.restarts;
       }
       in.devices.push_back(std::move(o));
     }
@@ -241,6 +244,18 @@ Status RolloutDriver::PlanModel(const std::string& model, std::vector<Rollout>& 
     ctx_.NotifyDevices(changed);
   }
   return Ok();
+}
+
+const RolloutDriver::GateHealth& RolloutDriver::GateHealthOf(const std::string& model, const FleetDeviceRecord& d,
+                                                             int64_t since) {
+  const std::string key = model + "\n" + d.id;
+  const int64_t reported_at = d.reported ? d.reported->updated_at : 0;
+  auto known = gate_health_.find(key);
+  if (known != gate_health_.end() && reported_at != 0 && known->second.reported_at == reported_at &&
+      known->second.since == since)
+    return gate_health_next_[key] = known->second;
+  return gate_health_next_[key] = GateHealth{reported_at, since, ModelHealth(*ctx_.store, d.id, model),
+                                             RestartsSince(*ctx_.store, d.id, since)};
 }
 
 Result<Rollout> RolloutDriver::Create(Rollout r, bool allow_empty) {

@@ -18,7 +18,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -73,7 +75,19 @@ class RolloutDriver {
   bool Planning() const;
 
  private:
+  // What the health gate knows of a device: its model's latest health and its restarts since
+  // `since` (the dispatch).
+  struct GateHealth {
+    int64_t reported_at = 0;  // the device's reported row then
+    int64_t since = 0;
+    std::optional<rollout::HealthSample> health;
+    uint32_t restarts = 0;
+  };
   Status PlanModel(const std::string& model, std::vector<rollout::Rollout>& rollouts);
+  // Read from the store (two queries, a history of JSON samples) only if the device reported
+  // or was dispatched since the last tick read it: a wave soaking for a minute is judged every
+  // tick, and its devices report every few seconds.
+  const GateHealth& GateHealthOf(const std::string& model, const FleetDeviceRecord& device, int64_t since);
   Status TimedTick();  // Tick, remembering when it ended and what it cost
   void Schedule(std::chrono::milliseconds delay);
 
@@ -85,6 +99,8 @@ class RolloutDriver {
   std::chrono::steady_clock::time_point last_tick_end_{};
   std::chrono::steady_clock::duration last_tick_cost_{};
   std::set<std::string> watched_;  // devices whose report can move a rollout on
+  // By model and device: what the last tick read, and what this one did (kept for the next).
+  std::map<std::string, GateHealth> gate_health_, gate_health_next_;
 };
 
 }  // namespace edge::controller

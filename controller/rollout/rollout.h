@@ -124,7 +124,8 @@ struct DeviceRow {
   int64_t done_at = 0;       // when it reached its current done state
   uint32_t dispatches = 0;   // times its desired version was set by this rollout (1 per direction)
   // The incumbent's (from_version's) numbers on this device when it was dispatched: the health
-  // gate's reference. Filled by the store from the device's latest health report.
+  // gate's reference. Filled by the store from the device's latest health report, and read back
+  // only for the current wave of a running rollout (the only rows a gate judges).
   std::optional<HealthSample> baseline;
   std::string detail;
   bool dirty = false;  // changed by the planner: to be written

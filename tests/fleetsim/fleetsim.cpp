@@ -367,7 +367,8 @@ void Fetch::OnDone(const grpc::Status& status) {
 }
 
 Status Sim::Prepare() {
-  if (o_.devices < 1) return Fail(ErrorCode::kInvalidArgument, "--devices must be at least 1");
+  if (o_.devices < 0 || (o_.devices == 0 && o_.operator_rate <= 0))
+    return Fail(ErrorCode::kInvalidArgument, "--devices must be at least 1 (0 only with --operator-rate: operator calls alone)");
   if (o_.report_interval_s <= 0) return Fail(ErrorCode::kInvalidArgument, "--report-interval must be above 0");
   if (o_.jitter < 0 || o_.jitter >= 1) return Fail(ErrorCode::kInvalidArgument, "--jitter must be in [0, 1)");
   if (o_.connect_rate <= 0) return Fail(ErrorCode::kInvalidArgument, "--connect-rate must be above 0");
@@ -442,7 +443,9 @@ void Sim::OperatorCall() {
     const double ms = Ms(Clock::now() - started);
     Post([this, kind, ms, status] {
       --op_in_flight_;
-      if (!status.ok()) {
+      // Without devices of its own, describe_device asks for "none": NOT_FOUND is its answer.
+      const bool answered = status.ok() || (devices_.empty() && status.error_code() == grpc::StatusCode::NOT_FOUND);
+      if (!answered) {
         ++stats_.operator_errors;
         Error(std::string(), std::string("operator ") + kind + ": " + status.error_message());
         return;
@@ -571,7 +574,10 @@ void Sim::EnrollOne(std::shared_ptr<std::vector<std::string>> queue, std::shared
 
 void Sim::StartConnecting() {
   std::cerr << "fleetsim: connecting " << devices_.size() << " devices at " << o_.connect_rate << "/s\n";
-  if (devices_.empty()) return Finish(false);
+  if (devices_.empty()) {  // --devices 0: an operator's calls alone, in a process of their own
+    if (o_.operator_rate > 0) return StartOperatorCalls();
+    return Finish(false);
+  }
   next_to_connect_ = 0;
   ScheduleOffline();
   StartOperatorCalls();

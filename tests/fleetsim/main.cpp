@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   app.add_option("--ca", o.ca_file, "fleet CA certificate (PEM)")->required();
   app.add_option("--release-root", o.release_root_file, "release root public key (PEM): trust policies are verified with it")->required();
   app.add_option("--state", o.state_dir, "directory keeping the devices' keys and certificates across runs")->required();
-  app.add_option("--devices", o.devices, "how many devices to simulate")->check(CLI::Range(1, 1000000));
+  app.add_option("--devices", o.devices, "how many devices to simulate (0 with --operator-rate: an operator's calls alone, measured from a process that simulates nothing else)")->check(CLI::Range(0, 1000000));
   app.add_option("--prefix", o.prefix, "device name prefix (names are PREFIX-00001, ...)");
   app.add_option("--site", o.site, "site to enroll devices at that are not enrolled yet");
   app.add_option("--edgectl-config", o.edgectl_config, "edgectl config whose operator certificate creates enrollment tokens (default $EDGECTL_CONFIG or ~/.config/edgectl/config)")

@@ -33,12 +33,20 @@ start_controller
 # A version no device has yet: the run's own, named by the time.
 version="b$(date +%s)"
 lf_edgectl model push "$(lf_bundle kws "$version" 2 "$(lf_demo_model)")" >/dev/null 2>&1 || lf_die "push $version"
-sim --until-converged "kws:$version" --timeout 3600 --report-interval 5 --soak-scale 0 --operator-rate 5 \
+sim --until-converged "kws:$version" --timeout 3600 --report-interval 5 --soak-scale 0 \
   --progress-interval 30 --summary "$LF_DIR/rollout.json" >/dev/null 2>"$LF_DIR/rollout.err" &
 sim_pid=$!
 LF_PIDS+=("$sim_pid")
 lf_wait_for 900 all_connected || lf_die "only $(connected) of $agents agents connected"
 sleep 10  # hellos stored, first reports in
+# The operator: 5 calls a second from a process of its own (the simulator's loop, busy with the
+# fleet, would add its own queue to the answers).
+mkdir -p "$LF_DIR/operator-sim"
+"$LF_BIN/tests/fleetsim/edge-fleetsim" --agent-endpoint "127.0.0.1:$LF_AGENT_PORT" --ca "$LF_DIR/pki/fleet-ca.pem" \
+  --release-root "$LF_DIR/pki/release-root.pub" --state "$LF_DIR/operator-sim" --devices 0 --operator-rate 5 \
+  --duration 7200 --timeout 7200 --summary "$LF_DIR/operator.json" >/dev/null 2>"$LF_DIR/operator.err" &
+op_pid=$!
+LF_PIDS+=("$op_pid")
 cpu0=$(cpu_s)
 started=$(date +%s.%N)
 lf_edgectl deploy model "kws:$version" --site plant-1 --canary 100 --waves 10%,50%,100% --soak 5s --no-health-gates \
@@ -50,10 +58,13 @@ while kill -0 "$sim_pid" 2>/dev/null; do
 done
 wait "$sim_pid" || lf_die "not converged: $(tail -3 "$LF_DIR/rollout.err")"
 took=$(python3 -c "import time; print(f'{time.time() - $started:.1f}')")
+kill -TERM "$op_pid" && wait "$op_pid" || true  # ends with its summary
 cpu1=$(cpu_s)
 s="$LF_DIR/rollout.json"
 echo "commit $(git -C "$root" rev-parse --short HEAD), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs"
 echo "agents $agents (reports every 5 s): deploy -> all converged in ${took} s (canary 100, 10%, 50%, 100%, soaks 5 s)"
 echo "  downloads $(json 'd["downloads"]' <"$s"), $(json 'round(d["download_bytes"] / 1e6)' <"$s") MB; converge p50/p99 $(json 'round(d["converge"]["p50_ms"])' <"$s") / $(json 'round(d["converge"]["p99_ms"])' <"$s") ms after each device's target arrived"
-echo "  operator calls: $(json 'd["operator_calls"]["count"]' <"$s"), p50 $(json 'round(d["operator_calls"]["p50_ms"], 1)' <"$s") ms, p99 $(json 'round(d["operator_calls"]["p99_ms"], 1)' <"$s") ms, errors $(json 'd["operator_errors"]' <"$s")"
+o="$LF_DIR/operator.json"
+echo "  operator calls (from a process of their own, during the rollout): $(json 'd["operator_calls"]["count"]' <"$o"), p50 $(json 'round(d["operator_calls"]["p50_ms"], 1)' <"$o") ms, p99 $(json 'round(d["operator_calls"]["p99_ms"], 1)' <"$o") ms, max $(json 'round(d["operator_calls"]["max_ms"], 1)' <"$o") ms, errors $(json 'd["operator_errors"]' <"$o")"
+echo "    by call: $(json '", ".join("%s p50 %.1f / p99 %.1f ms" % (k, v["p50_ms"], v["p99_ms"]) for k, v in sorted(d["operator_by_call"].items()))' <"$o")"
 echo "  controller: RSS $(( $(rss_kb) / 1024 )) MB, CPU $(python3 -c "print(f'{$cpu1 - $cpu0:.1f}')") s during the rollout"

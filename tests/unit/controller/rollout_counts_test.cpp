@@ -229,3 +229,46 @@ TEST_CASE("Rollouts: a wave soaking without health gates reads no device's healt
   CHECK(ctx.store->GetRollout(created->id)->state == rollout::State::kCompleted);
   CHECK(health_reads() == 0);
 }
+
+TEST_CASE("Rollouts: a wave judged on health reads a device's health again only once it has reported",
+          "[store][rollouts]") {
+  EDGE_STORE_FIXTURE(f);
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  f.Enroll("gw-2", "plant-1");
+  f.Version("1.0", 1);
+  edge::metrics::MemoryRegistry registry;
+  edge::metrics::FakeMonotonicClock mono;
+  boost::asio::io_context io;
+  ControllerContext ctx(ControllerConfig{}, io, std::make_unique<TimedStore>(std::move(f.store), registry, mono), f.clock);
+  RolloutDriver driver(ctx);
+  ctx.rollouts = &driver;
+  auto health_reads = [&] {
+    return registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "latest_health"}}).count;
+  };
+  auto report = [&](const char* device) {
+    REQUIRE(ctx.store->RecordReport(device, {{"detector", "1.0", 1, "committed", "1.0", "", 0, 0, 0, 0}},
+                                    f.clock.NowUnix()));
+  };
+  auto r = SiteTarget("1.0");
+  r.strategy.health_gates = true;
+  r.strategy.min_requests = 0;  // nothing to judge: passes at the soak's end
+  r.strategy.soak_seconds = 60;
+  auto created = driver.Create(r, false);
+  REQUIRE(created);
+  report("gw-1");
+  report("gw-2");
+  REQUIRE(driver.Tick());  // the wave is done
+  REQUIRE(driver.Tick());  // judged: each device's health read once
+  CHECK(health_reads() == 2);
+  f.clock.Advance(10);
+  REQUIRE(driver.Tick());  // nobody reported since
+  CHECK(health_reads() == 2);
+  report("gw-1");
+  f.clock.Advance(10);
+  REQUIRE(driver.Tick());
+  CHECK(health_reads() == 3);  // gw-1 again, gw-2 from before
+  f.clock.Advance(41);
+  REQUIRE(driver.Tick());
+  CHECK(ctx.store->GetRollout(created->id)->state == rollout::State::kCompleted);
+}
