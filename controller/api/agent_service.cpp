@@ -330,8 +330,9 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
   template <typename Fn>
   void After(std::chrono::steady_clock::duration delay, Fn fn) {
     auto timer = std::make_shared<boost::asio::steady_timer>(ctx_.strand, delay);
-    timer->async_wait([timer, handle = handle_, fn = std::move(fn)](const boost::system::error_code& ec) {
+    timer->async_wait([&ctx = ctx_, timer, handle = handle_, fn = std::move(fn)](const boost::system::error_code& ec) {
       if (ec) return;  // cancelled: the stream ended
+      ctx.urgent.RunWaiting();  // before taking the stream's lock (the reactor may be gone)
       std::lock_guard lock(handle->mu);
       if (handle->reactor) fn();
     });

@@ -82,10 +82,10 @@ struct ControllerContext {
   std::unique_ptr<Store> store;  // strand only
   const Clock& clock;
   ControllerMetrics metrics;
-  // Agents' reports, written in batches (strand only).
-  ReportIngest ingest{strand, store};
   // Operators' calls ahead of the fleet's work on the strand.
   UrgentLane urgent{strand};
+  // Agents' reports, written in batches (strand only).
+  ReportIngest ingest{strand, store, {}, [this] { urgent.RunWaiting(); }};
 
   std::shared_ptr<const TrustState> Trust() const {
     std::lock_guard lock(trust_mu_);

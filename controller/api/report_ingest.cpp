@@ -9,9 +9,41 @@
 
 namespace edge::controller {
 
-ReportIngest::ReportIngest(Strand& strand, std::unique_ptr<Store>& store, ReportIngestOptions options)
-    : strand_(strand), store_(store), options_(options), timer_(strand) {
+ReportIngest::ReportIngest(Strand& strand, std::unique_ptr<Store>& store, ReportIngestOptions options,
+                           std::function<void()> before_batch)
+    : strand_(strand), store_(store), options_(options), before_batch_(std::move(before_batch)), timer_(strand) {
   if (options_.max_batch == 0) options_.max_batch = 1;
+}
+
+void ReportIngest::WriteOneAndPostRest() {
+  if (reports_.empty()) return;  // a timer armed before a full batch took everything
+  if (before_batch_) before_batch_();
+  WriteBatch();
+  // The rest in handlers of their own: others (an operator's call) get the strand in between.
+  if (reports_.size() >= options_.max_batch) {
+    PostFlush();
+  } else if (!reports_.empty() && !timer_armed_) {
+    ArmTimer();
+  }
+}
+
+void ReportIngest::PostFlush() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  boost::asio::post(strand_, [this] {
+    flush_posted_ = false;
+    WriteOneAndPostRest();
+  });
+}
+
+void ReportIngest::ArmTimer() {
+  timer_armed_ = true;
+  timer_.expires_after(options_.max_delay);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: a full batch was written first
+    timer_armed_ = false;
+    WriteOneAndPostRest();
+  });
 }
 
 void ReportIngest::Add(AgentReport report, Done done) {
@@ -20,23 +52,10 @@ void ReportIngest::Add(AgentReport report, Done done) {
   if (reports_.size() >= options_.max_batch) {
     // Written next on the strand, never inside Add: the continuations must not run in the
     // caller's stack (a stream calls Add holding its own lock, which its continuation takes).
-    if (!flush_posted_) {
-      flush_posted_ = true;
-      boost::asio::post(strand_, [this] {
-        flush_posted_ = false;
-        Flush();
-      });
-    }
+    PostFlush();
     return;
   }
-  if (timer_armed_) return;
-  timer_armed_ = true;
-  timer_.expires_after(options_.max_delay);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;  // cancelled: a full batch was written first
-    timer_armed_ = false;
-    Flush();
-  });
+  if (!timer_armed_) ArmTimer();
 }
 
 void ReportIngest::Flush() {

@@ -34,11 +34,15 @@ class ReportIngest {
   using Done = std::function<void(const AgentReportOutcome&)>;
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
-  ReportIngest(Strand& strand, std::unique_ptr<Store>& store, ReportIngestOptions options = {});
+  // `before_batch` runs on the strand before each batch written on the ingest's own schedule
+  // (the controller runs operators' waiting calls there: urgent_lane.h).
+  ReportIngest(Strand& strand, std::unique_ptr<Store>& store, ReportIngestOptions options = {},
+               std::function<void()> before_batch = {});
 
   void Add(AgentReport report, Done done);
-  // Writes what is pending now, in batches of at most max_batch (shutdown, tests). A full batch
-  // is flushed by a handler posted to the strand, so a continuation never runs inside Add.
+  // Writes what is pending now, in batches of at most max_batch (shutdown, tests). On its own
+  // schedule the ingest writes one batch per strand handler (a full one is posted, so a
+  // continuation never runs inside Add; the rest of a backlog is posted again).
   void Flush();
   size_t pending() const { return reports_.size(); }
   // Totals since start: batches written and reports in them.
@@ -47,10 +51,15 @@ class ReportIngest {
 
  private:
   void WriteBatch();  // the oldest max_batch pending reports, in one transaction
+  // One batch per strand handler: a backlog is written in handlers of their own.
+  void WriteOneAndPostRest();
+  void PostFlush();
+  void ArmTimer();
 
   Strand& strand_;
   std::unique_ptr<Store>& store_;
   ReportIngestOptions options_;
+  std::function<void()> before_batch_;
   boost::asio::steady_timer timer_;
   bool timer_armed_ = false;
   bool flush_posted_ = false;

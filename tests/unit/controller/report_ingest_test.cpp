@@ -323,6 +323,30 @@ TEST_CASE("ReportIngest: full batches are written next on the strand and the res
   for (int i = 0; i < 5; ++i) CHECK(*f.store->LatestHealth("gw-" + std::to_string(i)));
 }
 
+TEST_CASE("ReportIngest: a backlog is written one batch per strand handler, each after the hook", "[ingest]") {
+  Fixture f;
+  f.Site("plant-1");
+  for (int i = 0; i < 6; ++i) f.Enroll("gw-" + std::to_string(i), "plant-1");
+  boost::asio::io_context io;
+  auto strand = boost::asio::make_strand(io);
+  std::vector<std::string> order;
+  ReportIngest ingest(strand, f.store, {2, std::chrono::milliseconds(30)}, [&order] { order.push_back("hook"); });
+  boost::asio::post(strand, [&] {
+    for (int i = 0; i < 6; ++i) {
+      const auto id = "gw-" + std::to_string(i);
+      ingest.Add(Report(id, kT0 + i), [&order, id](const AgentReportOutcome& o) {
+        CHECK(o.status);
+        order.push_back(id);
+      });
+    }
+    // Other strand work posted meanwhile (an operator's call) runs between two batches.
+    boost::asio::post(strand, [&order] { order.push_back("operator"); });
+  });
+  io.run();
+  CHECK(order == std::vector<std::string>{"hook", "gw-0", "gw-1", "operator", "hook", "gw-2", "gw-3", "hook", "gw-4", "gw-5"});
+  CHECK(ingest.batches() == 3);
+}
+
 // A stream hands its report over holding its own lock, which the report's continuation takes:
 // the continuation of the report that fills a batch ran inside Add and deadlocked the
 // controller (seen with 10,000 agents reporting every 5 s).
