@@ -64,6 +64,8 @@ struct BuildContext {
 
 // Scratch bytes a node needs during its step (im2col buffers and packed activations).
 int64_t ScratchBytes(const Node& node, const Graph& graph);
+// An int8 MaxPool whose windows reach over the padding: one input plane with its padding (ops/layout_ops.cpp).
+int64_t MaxPoolScratchBytes(const Node& node, const Graph& graph);
 
 Result<std::unique_ptr<Step>> BuildFloatStep(const Node& node, BuildContext& ctx);
 Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& node, BuildContext& ctx);

@@ -210,6 +210,10 @@ class MaxPoolStep : public Step {
   int64_t out = 0, planes = 0, ih = 0, iw = 0, oh = 0, ow = 0;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
   bool inside = false;  // no padding and every window inside the input: no bounds checks
+  // int8 with padding: each plane is copied into scratch (padded_h x padded_w) with -128 around
+  // it, then pooled as if inside. Exact: every window holds an input element (ONNX pads are
+  // smaller than the window), and no int8 value is below -128.
+  int64_t scratch = -1, padded_h = 0, padded_w = 0;
 
   // The usual pooling windows (2 wide, stride 2, 1-D or 2x2) as flat loops the compiler
   // vectorizes.
@@ -271,6 +275,30 @@ class MaxPoolStep : public Step {
     }
   }
 
+  // int8 windows over padding, through scratch (see `scratch`).
+  bool RunPadded(const ExecEnv& env, const T* X, T* Y) const {
+    if constexpr (!std::is_same_v<T, int8_t>) {
+      return false;
+    } else {
+      constexpr int64_t kMaxWindowRows = 64;
+      if (scratch < 0 || kh > kMaxWindowRows) return false;
+      int8_t* plane = reinterpret_cast<int8_t*>(env.arena + scratch);
+      const int8_t* rows[kMaxWindowRows];
+      for (int64_t p = 0; p < planes; ++p) {
+        std::memset(plane, -128, static_cast<size_t>(padded_h * padded_w));
+        for (int64_t y = 0; y < ih; ++y)
+          std::memcpy(plane + (y + pt) * padded_w + pl, X + (p * ih + y) * iw, static_cast<size_t>(iw));
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          const int8_t* top = plane + oy * sh * padded_w;
+          for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = top + ky * dh * padded_w;
+          env.elementwise->maxpool_row(
+              MaxPoolRowArgs{rows, static_cast<int>(kh), ow, sw, kw, dw, Y + (p * oh + oy) * ow});
+        }
+      }
+      return true;
+    }
+  }
+
   void Run(const ExecEnv& env) const override {
     const T* X = x.Get<T>(env);
     T* Y = reinterpret_cast<T*>(env.arena + out);
@@ -278,6 +306,7 @@ class MaxPoolStep : public Step {
       RunInside(env, X, Y);
       return;
     }
+    if (RunPadded(env, X, Y)) return;
     for (int64_t p = 0; p < planes; ++p) {
       const T* src = X + p * ih * iw;
       for (int64_t oy = 0; oy < oh; ++oy) {
@@ -353,6 +382,16 @@ std::unique_ptr<Step> MakePad(const Node& n, BuildContext& ctx, T value) {
   return s;
 }
 
+// The padded plane an int8 MaxPool's windows need: the padding before, the input, and after it
+// as far as the last window reaches.
+std::pair<int64_t, int64_t> PaddedPlane(const Node& n, const std::vector<int64_t>& in, const std::vector<int64_t>& out) {
+  const int64_t ih = in.size() == 4 ? in[2] : 1, iw = in.back();
+  const int64_t oh = out.size() == 4 ? out[2] : 1, ow = out.back();
+  const int64_t h = std::max(n.pad[0] + ih, (oh - 1) * n.stride[0] + (n.kernel[0] - 1) * n.dilation[0] + 1);
+  const int64_t w = std::max(n.pad[1] + iw, (ow - 1) * n.stride[1] + (n.kernel[1] - 1) * n.dilation[1] + 1);
+  return {h, w};
+}
+
 template <typename T>
 std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
   auto s = std::make_unique<MaxPoolStep<T>>();
@@ -370,11 +409,32 @@ std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
   s->pt = n.pad[0]; s->pl = n.pad[1];
   s->inside = s->pt == 0 && s->pl == 0 && (s->oh - 1) * s->sh + (s->kh - 1) * s->dh < s->ih &&
               (s->ow - 1) * s->sw + (s->kw - 1) * s->dw < s->iw;
+  if constexpr (std::is_same_v<T, int8_t>) {
+    if (!s->inside && ctx.scratch_offset >= 0) {
+      s->scratch = ctx.scratch_offset;
+      const auto [h, w] = PaddedPlane(n, x.shape, o);
+      s->padded_h = h;
+      s->padded_w = w;
+    }
+  }
   s->out = ctx.Out(n);
   return s;
 }
 
 }  // namespace
+
+int64_t MaxPoolScratchBytes(const Node& n, const Graph& g) {
+  const Value& x = g.values[n.in[0]];
+  if (x.dtype != DType::kI8 || x.shape.size() < 3) return 0;
+  const auto& o = g.values[n.out[0]].shape;
+  const int64_t ih = x.shape.size() == 4 ? x.shape[2] : 1, iw = x.shape.back();
+  const int64_t oh = o.size() == 4 ? o[2] : 1, ow = o.back();
+  const bool inside = n.pad[0] == 0 && n.pad[1] == 0 && (oh - 1) * n.stride[0] + (n.kernel[0] - 1) * n.dilation[0] < ih &&
+                      (ow - 1) * n.stride[1] + (n.kernel[1] - 1) * n.dilation[1] < iw;
+  if (inside) return 0;
+  const auto [h, w] = PaddedPlane(n, x.shape, o);
+  return h * w;
+}
 
 Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) {
   const Value& x = ctx.V(n.in[0]);
