@@ -58,13 +58,26 @@ inline U8x16 Load8Stride2(const int8_t* p) {
   return Flip(simd128::EvenBytes(v, v));
 }
 
-// n (1 to 3) 4-byte pixels from the low lanes of w.
+// n (0 to 3) 4-byte pixels from the low lanes of w.
 inline void StoreWords(uint8_t* dst, U8x16 w, int64_t n) {
   if (n >= 2) {
     simd128::Store8(dst, w);
     if (n == 3) simd128::Store4(dst + 8, simd128::ShiftDownBytes<8>(w));
-  } else {
+  } else if (n == 1) {
     simd128::Store4(dst, w);
+  }
+}
+
+// The first n (1 to 7) of Interleave8's 8 pixels, nothing stored past them: the tail of a
+// row too short for another 8-pixel step, one vector pass instead of n byte gathers.
+inline void Interleave8Partial(U8x16 a, U8x16 b, U8x16 c, U8x16 d, uint8_t* dst, int64_t n) {
+  using namespace simd128;
+  const U8x16 ab = InterleaveLo8(a, b), cd = InterleaveLo8(c, d);
+  if (n >= 4) {
+    Store16(dst, InterleaveLo16(ab, cd));
+    StoreWords(dst + 16, InterleaveHi16(ab, cd), n - 4);
+  } else {
+    StoreWords(dst, InterleaveLo16(ab, cd), n);
   }
 }
 
@@ -111,9 +124,11 @@ void StrideTwoLimits(const int64_t off[4], const bool use[4], int64_t iw, int64_
 // its element ox*sw is the tap's byte: one 32-bit load per pixel for four adjacent taps,
 // 16/8-pixel vectors for strides 1 and 2, then a byte at a time.
 // Inlined: called once per output row, where a call costs more than a narrow row's work.
+// `tails`: the rows have im2col's readable slack after them, so a row's last 1-7 pixels may
+// take one short vector step (loads past the row's end) instead of a byte gather each.
 __attribute__((always_inline)) inline void InterleaveRow(const int8_t* const src[4], int64_t sw, bool adjacent,
                                                          int64_t ox, int64_t hi, int64_t last16, int64_t last8,
-                                                         uint8_t* dst) {
+                                                         uint8_t* dst, bool tails) {
   if (adjacent && sw == 2) {
     AdjacentStrideTwoRow(src[0], ox, hi, dst);
     return;
@@ -137,6 +152,12 @@ __attribute__((always_inline)) inline void InterleaveRow(const int8_t* const src
                   Load8Stride1(src[3] + ox), dst + ox * 4);
       ox += 8;
     }
+    // 1-7 left: 8-byte loads read at most 7 bytes past the last one used (within x's slack)
+    if (ox < hi && tails) {
+      Interleave8Partial(Load8Stride1(src[0] + ox), Load8Stride1(src[1] + ox), Load8Stride1(src[2] + ox),
+                         Load8Stride1(src[3] + ox), dst + ox * 4, hi - ox);
+      return;
+    }
   } else if (sw == 2) {
     for (; ox + 16 <= hi && ox <= last16; ox += 16) {
       Interleave16(Load16Stride2(src[0] + ox * 2), Load16Stride2(src[1] + ox * 2), Load16Stride2(src[2] + ox * 2),
@@ -146,6 +167,12 @@ __attribute__((always_inline)) inline void InterleaveRow(const int8_t* const src
       Interleave8(Load8Stride2(src[0] + ox * 2), Load8Stride2(src[1] + ox * 2), Load8Stride2(src[2] + ox * 2),
                   Load8Stride2(src[3] + ox * 2), dst + ox * 4);
       ox += 8;
+    }
+    // 1-7 left: a 16-byte load from the first byte used reads at most 15 past the last one
+    if (ox < hi && tails) {
+      Interleave8Partial(Load8Stride2(src[0] + ox * 2), Load8Stride2(src[1] + ox * 2),
+                         Load8Stride2(src[2] + ox * 2), Load8Stride2(src[3] + ox * 2), dst + ox * 4, hi - ox);
+      return;
     }
   }
   for (; ox < hi; ++ox) {
@@ -238,7 +265,7 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
     for (int64_t oy = 0; oy < oh; ++oy, dst += ow * 4) {
       const int8_t* src[4];
       for (int j = 0; j < 4; ++j) src[j] = base[j] + oy * row_step[j];
-      InterleaveRow(src, sw, adjacent, 0, ow, last16, last8, dst);
+      InterleaveRow(src, sw, adjacent, 0, ow, last16, last8, dst, true);
     }
   }
 }
@@ -309,7 +336,7 @@ void CopyRowsS8(const int8_t* src, int64_t src_pitch, int8_t* dst, int64_t dst_p
 }
 
 void Interleave4RowsU8(const int8_t* const src[4], int64_t n, uint8_t* dst) {
-  InterleaveRow(src, 1, false, 0, n, 0, 0, dst);
+  InterleaveRow(src, 1, false, 0, n, 0, 0, dst, false);
 }
 
 void FillPaddingU8(const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte, int64_t block_stride,
@@ -340,7 +367,7 @@ void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int6
         const int64_t c = cb * 4 + j;
         src[j] = c < g.channels ? x + c * plane + y * iw : pad_row;
       }
-      InterleaveRow(src, 1, false, 0, iw, 0, 0, dst);
+      InterleaveRow(src, 1, false, 0, iw, 0, 0, dst, false);
     }
   }
 }
@@ -426,7 +453,7 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
       int64_t off[4], last16 = 0, last8 = 0;
       for (int j = 0; j < 4; ++j) off[j] = kx[j] * g.dilation_w - g.pad_left;
       StrideTwoLimits(off, row_ok, iw, last16, last8);
-      InterleaveRow(src, sw, adjacent && row_ok[0], lo, hi, last16, last8, dst);
+      InterleaveRow(src, sw, adjacent && row_ok[0], lo, hi, last16, last8, dst, true);
       for (int64_t ox = hi; ox < ow; ++ox) border(ox);
     }
   }
