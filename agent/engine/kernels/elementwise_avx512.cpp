@@ -40,9 +40,18 @@ void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst) {
     Interleave64(load(0, i), load(1, i), load(2, i), load(3, i), out);
     for (int j = 0; j < 4; ++j) _mm512_storeu_si512(dst + i * 4 + 64 * j, out[j]);
   }
+  // The last 1-63 pixels: masked loads (no byte past src[j][n - 1] is read) and masked stores.
   if (i < n) {
-    const int8_t* rest[4] = {src[0] + i, src[1] + i, src[2] + i, src[3] + i};
-    Interleave4RowsU8(rest, n - i, dst + i * 4);
+    const int64_t rest = n - i;
+    const __mmask64 in = rest == 64 ? ~__mmask64{0} : (__mmask64{1} << rest) - 1;
+    auto tail = [&](int j) { return _mm512_xor_si512(_mm512_maskz_loadu_epi8(in, src[j] + i), flip); };
+    __m512i out[4];
+    Interleave64(tail(0), tail(1), tail(2), tail(3), out);
+    for (int j = 0; j < 4 && 16 * j < rest; ++j) {
+      const int64_t pixels = std::min<int64_t>(16, rest - 16 * j);
+      const __mmask64 bytes = pixels == 16 ? ~__mmask64{0} : (__mmask64{1} << (4 * pixels)) - 1;
+      _mm512_mask_storeu_epi8(dst + i * 4 + 64 * j, bytes, out[j]);
+    }
   }
 }
 

@@ -676,13 +676,14 @@ TEST_CASE("every tier's four-plane interleave equals its definition", "[engine][
   std::mt19937 rng(77);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    for (int64_t n : {0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 100, 127, 128, 200, 256, 1024, 1031}) {
+    for (int64_t n : {0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 47, 49, 63, 64, 65, 100, 125, 127, 128, 200, 256, 1024, 1031}) {
       std::vector<std::vector<int8_t>> planes(4, std::vector<int8_t>(static_cast<size_t>(n)));
       for (auto& plane : planes) {
         for (auto& v : plane) v = static_cast<int8_t>(rng());
       }
       const int8_t* src[4] = {planes[0].data(), planes[1].data(), planes[2].data(), planes[3].data()};
-      std::vector<uint8_t> got(static_cast<size_t>(n * 4), 0);
+      // 64 guard bytes after the n pixels: a tail step must not store past them
+      std::vector<uint8_t> got(static_cast<size_t>(n * 4 + 64), 0xA5);
       k.interleave4(src, n, got.data());
       for (int64_t p = 0; p < n; ++p) {
         for (int j = 0; j < 4; ++j) {
@@ -690,6 +691,8 @@ TEST_CASE("every tier's four-plane interleave equals its definition", "[engine][
           REQUIRE(got[static_cast<size_t>(p * 4 + j)] == static_cast<uint8_t>(planes[j][p] + 128));
         }
       }
+      INFO("tier " << KernelTierName(tier) << " n " << n);
+      REQUIRE(std::all_of(got.begin() + n * 4, got.end(), [](uint8_t b) { return b == 0xA5; }));
     }
   }
 }
