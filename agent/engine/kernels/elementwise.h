@@ -126,6 +126,7 @@ void PlaneSumScalar(const int8_t* x, int64_t count, int64_t planes, int32_t* sum
 void MaxPoolRowScalar(const MaxPoolRowArgs& args);
 void QBinaryRunAvx2(const QBinaryRunArgs& args);
 void PlaneSumAvx2(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
+void PlaneSumAvx512(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
 void MaxPoolRowAvx2(const MaxPoolRowArgs& args);
 void TransposeBytesScalar(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
                           int64_t dst_stride);

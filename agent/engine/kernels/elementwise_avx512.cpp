@@ -31,6 +31,27 @@ inline void Interleave64(__m512i a, __m512i b, __m512i c, __m512i d, __m512i out
 
 }  // namespace
 
+// The AVX2 form's vpsadbw sums on 64 bytes, the plane's last 1-63 bytes by a masked load:
+// its dropped lanes read as 0, i.e. as elements equal to 0, and add nothing to the sum.
+void PlaneSumAvx512(const int8_t* x, int64_t count, int64_t planes, int32_t* sums) {
+  const __m512i flip = _mm512_set1_epi8(-128), zero = _mm512_setzero_si512();
+  const int64_t whole = count / 64 * 64, rest = count - whole;
+  const __mmask64 tail = (__mmask64{1} << rest) - 1;  // rest < 64
+  const int64_t lanes = whole + (rest > 0 ? 64 : 0);  // elements summed, zeros included
+  for (int64_t p = 0; p < planes; ++p) {
+    const int8_t* src = x + p * count;
+    __m512i acc = zero;
+    for (int64_t i = 0; i < whole; i += 64) {
+      acc = _mm512_add_epi64(acc, _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(src + i), flip), zero));
+    }
+    if (rest > 0) {
+      const __m512i v = _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, src + whole), flip);
+      acc = _mm512_add_epi64(acc, _mm512_sad_epu8(v, zero));
+    }
+    sums[p] = static_cast<int32_t>(_mm512_reduce_add_epi64(acc) - 128 * lanes);
+  }
+}
+
 void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst) {
   const __m512i flip = _mm512_set1_epi8(-128);
   auto load = [&](int j, int64_t i) { return _mm512_xor_si512(_mm512_loadu_si512(src[j] + i), flip); };

@@ -49,7 +49,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &Im2colRowsAvx512,
                                          &QBinaryRunAvx2,
                                          &QRequantAvx2,
-                                         &PlaneSumAvx2,
+                                         &PlaneSumAvx512,
                                          &MaxPoolRowAvx2,
                                          &TransposeBytesAvx2};
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;

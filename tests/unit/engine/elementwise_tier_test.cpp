@@ -108,7 +108,7 @@ TEST_CASE("every tier's plane sums equal the scalar reference", "[engine][kernel
   std::mt19937 rng(77);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    for (int64_t count : {1, 31, 32, 33, 64, 125, 1000, 65536}) {
+    for (int64_t count : {1, 31, 32, 33, 63, 64, 65, 125, 127, 128, 129, 1000, 65536}) {
       for (int64_t planes : {1, 3, 24}) {
         auto x = RandomBytes(rng, count * planes);
         if (count == 65536) std::fill(x.begin(), x.begin() + count, int8_t{-128});  // the most negative sum
