@@ -98,6 +98,52 @@ __attribute__((always_inline)) inline __mmask64 ShiftMask(__mmask64 columns, int
   return sh >= 0 ? columns << sh : columns >> -sh;
 }
 
+// A tile's sums requantized and stored (see Epilogue).
+template <bool kLeftWeights, int kRows, int kVecs, bool kGrid>
+__attribute__((always_inline)) inline void StoreTile(const QGemmArgs& a, const Epilogue& e, const Panel& p,
+                                                     int64_t m0, const __m512i (&acc)[kRows][kVecs]) {
+  const int64_t n0 = p.n0;
+  // Locals, not the arguments' fields: the int8 stores below could alias those, which would
+  // make the compiler reload them after every store.
+  const float* mult = a.mult;
+  const uintptr_t out = reinterpret_cast<uintptr_t>(a.out + m0 * a.ldo);
+  const int64_t ldo = a.ldo;
+  // The tile's vectors in row-major order, four at a time narrowed into one vector of bytes
+  // (a row's vectors are contiguous columns; with 1-3 vectors per row, one vector of bytes
+  // holds the ends of two rows or several rows, each row its own masked store).
+  constexpr int kVectors = kRows * kVecs;
+#pragma GCC unroll 8
+  for (int j = 0; j < (kVectors + 3) / 4; ++j) {
+    __m512i y[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      const int f = std::min(4 * j + q, kVectors - 1), r = f / kVecs, v = f % kVecs;
+      const __m512 m = kLeftWeights ? _mm512_set1_ps(mult[m0 + r]) : _mm512_loadu_ps(mult + n0 + v * 16);
+      y[q] = _mm512_cvtps_epi32(_mm512_min_ps(e.hi, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m)));
+    }
+    const __m512i bytes = Narrow(y, std::min(4, kVectors - 4 * j), e);
+    const int r_first = 4 * j / kVecs, r_last = std::min(4 * j + 3, kVectors - 1) / kVecs;
+#pragma GCC unroll 8
+    for (int r = r_first; r <= r_last; ++r) {
+      // Lane l of `bytes` holds column l - sh of row r (masked-off lanes are never written, so
+      // the store's base may lie before the row).
+      const int sh = 16 * (r * kVecs - 4 * j);
+      const uintptr_t base = out + static_cast<uintptr_t>(r * ldo - sh);
+      if constexpr (!kGrid) {
+        _mm512_mask_storeu_epi8(reinterpret_cast<void*>(base + static_cast<uintptr_t>(n0)), ShiftMask(p.mask, sh), bytes);
+      } else {
+        for (int i = 0; i < p.runs.count; ++i) {
+          // the panel's runs cover all its rows' columns: most miss this row's lanes
+          const __mmask64 lanes = ShiftMask(p.runs.mask[i], sh);
+          if (lanes == 0) continue;
+          _mm512_mask_storeu_epi8(reinterpret_cast<void*>(base + static_cast<uintptr_t>(p.runs.offset[i])), lanes,
+                                  bytes);
+        }
+      }
+    }
+  }
+}
+
 // One tile: kRows rows x kVecs vectors of 16 columns, over the k-groups [g0, g1). `first`:
 // the accumulators start at the bias (the same int32 sum as adding it at the end), else at
 // `partial`; `last`: requantize and store, else save the sums to `partial` (row stride 64).
@@ -166,45 +212,48 @@ void Tile(const QGemmArgs& a, const Epilogue& e, const Panel& p, const RightSour
     }
     return;
   }
-  // Locals, not the arguments' fields: the int8 stores below could alias those, which would
-  // make the compiler reload them after every store.
-  const float* mult = a.mult;
-  const uintptr_t out = reinterpret_cast<uintptr_t>(a.out + m0 * a.ldo);
-  const int64_t ldo = a.ldo;
-  // The tile's vectors in row-major order, four at a time narrowed into one vector of bytes
-  // (a row's vectors are contiguous columns; with 1-3 vectors per row, one vector of bytes
-  // holds the ends of two rows or several rows, each row its own masked store).
-  constexpr int kVectors = kRows * kVecs;
-#pragma GCC unroll 8
-  for (int j = 0; j < (kVectors + 3) / 4; ++j) {
-    __m512i y[4];
+  StoreTile<kLeftWeights, kRows, kVecs, kGrid>(a, e, p, m0, acc);
+}
+
+// One row (M = 1, weights right: a batch-1 Gemm, a GEMV) over all k-groups of a column panel
+// of kVecs vectors, with kChains sets of accumulators taking the k-groups in turn: the single
+// row's tile has only kVecs dependency chains, each vpdpbusd waiting for the one before it,
+// which left the weight stream at half the rate of a plain read. The sets are added before
+// the requantization (int32 sums wrap, so any order gives the same bits).
+template <int kVecs, int kChains>
+void GemvTile(const QGemmArgs& a, const Epilogue& e, const Panel& p, const RightSource& rs, int64_t groups) {
+  const int64_t n0 = p.n0;
+  __m512i acc[kChains][kVecs];
 #pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) {
-      const int f = std::min(4 * j + q, kVectors - 1), r = f / kVecs, v = f % kVecs;
-      const __m512 m = kLeftWeights ? _mm512_set1_ps(mult[m0 + r]) : _mm512_loadu_ps(mult + n0 + v * 16);
-      y[q] = _mm512_cvtps_epi32(_mm512_min_ps(e.hi, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m)));
-    }
-    const __m512i bytes = Narrow(y, std::min(4, kVectors - 4 * j), e);
-    const int r_first = 4 * j / kVecs, r_last = std::min(4 * j + 3, kVectors - 1) / kVecs;
-#pragma GCC unroll 8
-    for (int r = r_first; r <= r_last; ++r) {
-      // Lane l of `bytes` holds column l - sh of row r (masked-off lanes are never written, so
-      // the store's base may lie before the row).
-      const int sh = 16 * (r * kVecs - 4 * j);
-      const uintptr_t base = out + static_cast<uintptr_t>(r * ldo - sh);
-      if constexpr (!kGrid) {
-        _mm512_mask_storeu_epi8(reinterpret_cast<void*>(base + static_cast<uintptr_t>(n0)), ShiftMask(p.mask, sh), bytes);
-      } else {
-        for (int i = 0; i < p.runs.count; ++i) {
-          // the panel's runs cover all its rows' columns: most miss this row's lanes
-          const __mmask64 lanes = ShiftMask(p.runs.mask[i], sh);
-          if (lanes == 0) continue;
-          _mm512_mask_storeu_epi8(reinterpret_cast<void*>(base + static_cast<uintptr_t>(p.runs.offset[i])), lanes,
-                                  bytes);
-        }
-      }
-    }
+  for (int v = 0; v < kVecs; ++v) {
+    acc[0][v] = _mm512_loadu_si512(a.bias + n0 + v * 16);
+#pragma GCC unroll 4
+    for (int c = 1; c < kChains; ++c) acc[c][v] = _mm512_setzero_si512();
   }
+  const uint8_t* rg = rs.first;
+  const int64_t rstride = rs.stride;
+  const uint8_t* lg = a.left;
+  auto step = [&](int c, const uint8_t* r, const uint8_t* l) __attribute__((always_inline)) {
+    int32_t word;
+    __builtin_memcpy(&word, l, 4);
+    const __m512i lv = _mm512_set1_epi32(word);
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) acc[c][v] = Dpbusd(acc[c][v], lv, _mm512_loadu_si512(r + v * 64));
+  };
+  int64_t g = 0;
+  for (; g + kChains <= groups; g += kChains, rg += kChains * rstride, lg += 4 * kChains) {
+#pragma GCC unroll 4
+    for (int c = 0; c < kChains; ++c) step(c, rg + c * rstride, lg + 4 * c);
+  }
+  for (; g < groups; ++g, rg += rstride, lg += 4) step(0, rg, lg);
+  __m512i sum[1][kVecs];
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecs; ++v) {
+    sum[0][v] = acc[0][v];
+#pragma GCC unroll 4
+    for (int c = 1; c < kChains; ++c) sum[0][v] = _mm512_add_epi32(sum[0][v], acc[c][v]);
+  }
+  StoreTile<false, 1, kVecs, false>(a, e, p, 0, sum);
 }
 
 template <bool kLeftWeights, int kRows, bool kGrid>
@@ -276,6 +325,24 @@ void Run(const QGemmArgs& a) {
     return static_cast<int>((lanes + 15) / 16);
   };
   Panel p;
+  // A GEMV reuses no panel across row tiles: no K-blocking, more chains per tile instead.
+  if constexpr (!kLeftWeights && !kGrid) {
+    if (a.m == 1 && a.right_groups == nullptr) {
+      RightSource whole;
+      whole.stride = a.np * 4;
+      for (int64_t n0 = 0; n0 < a.n; n0 += 16 * kVecsPerTile) {
+        const int vecs = panel_at(n0, p);
+        whole.first = a.right + n0 * 4;
+        switch (vecs) {
+          case 1: GemvTile<1, 4>(a, e, p, whole, groups); break;
+          case 2: GemvTile<2, 4>(a, e, p, whole, groups); break;
+          case 3: GemvTile<3, 4>(a, e, p, whole, groups); break;
+          default: GemvTile<4, 4>(a, e, p, whole, groups); break;
+        }
+      }
+      return;
+    }
+  }
   if (blocks <= 1) {
     RightSource whole;  // the operand in place
     whole.groups = a.right_groups;

@@ -135,6 +135,11 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
     problems.push_back({QGemmWeights::kLeft, m, 37, k, 5, -128, 127, false});
     problems.push_back({QGemmWeights::kRight, m, 29, k, -9, -128, 127, true});
   }
+  // Batch-1 Gemm (GEMV): one row over long K, k-groups in several accumulator chains with a
+  // remainder of 1-3 groups, panels of 1-4 vectors.
+  for (int64_t k : {9, 13, 1020, 1025, 2049}) {
+    for (int64_t n : {1, 17, 64, 65, 200, 257}) problems.push_back({QGemmWeights::kRight, 1, n, k, 7, -128, 127, false});
+  }
   for (int i = 0; i < 300; ++i) {
     const bool extreme = i % 3 == 0;
     const int32_t z = extreme ? (i % 2 == 0 ? -128 : 127) : zp(rng);
