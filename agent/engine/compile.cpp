@@ -4,6 +4,12 @@
 
 namespace edge::engine {
 
+namespace {
+// Constants get the arena's 64 bytes of readable slack after them (model.cpp): kernels' vector
+// loads may read, never use, a few bytes past a tensor, whichever storage it lives in.
+constexpr size_t kConstSlackBytes = 64;
+}  // namespace
+
 Ref BuildContext::RefOf(int value) {
   const Value& v = graph.values[graph.StorageOf(value)];
   Ref r;
@@ -13,20 +19,21 @@ Ref BuildContext::RefOf(int value) {
   }
   if (v.dtype == DType::kF32) {
     pool.floats.push_back(v.cf);
+    pool.floats.back().resize(v.cf.size() + kConstSlackBytes / sizeof(float), 0.0f);
     pool.total_bytes += static_cast<int64_t>(v.cf.size() * sizeof(float));
     r.constant = pool.floats.back().data();
   } else if (!v.cint.empty()) {
     // An exact integer constant, stored in its own type (new[] aligns for int64).
     const int64_t width = DTypeBytes(v.dtype);
-    std::vector<int8_t> bytes(v.cint.size() * static_cast<size_t>(width));
+    std::vector<int8_t> bytes(v.cint.size() * static_cast<size_t>(width) + kConstSlackBytes);
     for (size_t k = 0; k < v.cint.size(); ++k) StoreInteger(v.dtype, v.cint[k], bytes.data() + k * width);
-    pool.total_bytes += static_cast<int64_t>(bytes.size());
+    pool.total_bytes += static_cast<int64_t>(bytes.size() - kConstSlackBytes);
     pool.bytes.push_back(std::move(bytes));
     r.constant = pool.bytes.back().data();
   } else {
-    std::vector<int8_t> bytes(v.ci.size());
+    std::vector<int8_t> bytes(v.ci.size() + kConstSlackBytes);
     for (size_t k = 0; k < v.ci.size(); ++k) bytes[k] = static_cast<int8_t>(v.ci[k]);
-    pool.total_bytes += static_cast<int64_t>(bytes.size());
+    pool.total_bytes += static_cast<int64_t>(v.ci.size());
     pool.bytes.push_back(std::move(bytes));
     r.constant = pool.bytes.back().data();
   }

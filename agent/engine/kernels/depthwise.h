@@ -63,6 +63,8 @@ DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g);
 std::vector<int32_t> PackDepthwiseWords(const DepthwisePlan& plan, const int8_t* weights, int64_t channels);
 
 // Splits `channels` input planes of g.in_h x g.in_w into their stride phases (plan.split).
+// A row's last bytes come from one 16-byte load: x needs 15 bytes of readable slack after it
+// (every arena tensor and every constant has 64).
 void SplitDepthwisePhases(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
                           int8_t* phases);
 

@@ -31,6 +31,25 @@ void SetInterior(const ConvGeometry& g, DepthwisePlan& p) {
   interval(g.out_w, g.stride_w, -g.pad_left, g.dilation_w, g.kernel_w, g.in_w, p.col_begin, p.col_end);
 }
 
+// The first n (0 to 8) bytes of v.
+inline void StoreFirstBytes(int8_t* dst, simd128::U8x16 v, int64_t n) {
+  using namespace simd128;
+  if (n >= 4) {
+    Store4(dst, v);
+    v = ShiftDownBytes<4>(v);
+    dst += 4;
+    n -= 4;
+  }
+  if (n == 4) {
+    Store4(dst, v);
+    return;
+  }
+  for (; n > 0; --n, ++dst) {
+    *dst = static_cast<int8_t>(FirstByte(v));
+    v = ShiftDownBytes<1>(v);
+  }
+}
+
 // One input row into its sw column phases (row phase_row of column phase 0; column phase cp
 // is cp * phase_stride further).
 void SplitRow(const int8_t* row, int64_t iw, int64_t sw, int64_t phase_stride, int8_t* phase_row) {
@@ -54,6 +73,16 @@ void SplitRow(const int8_t* row, int64_t iw, int64_t sw, int64_t phase_stride, i
       const U8x16 even = EvenBytes(v, v), odd = OddBytes(v, v);
       Store8(phase_row + ix / 2, even);
       Store8(phase_row + phase_stride + ix / 2, odd);
+    }
+    // The last 1-15 bytes from one 16-byte load (up to 15 bytes past the row: the readable
+    // slack after every tensor), stored exactly: a phase row's next bytes may already be
+    // another phase's.
+    if (ix < iw) {
+      const U8x16 v = Load16(row + ix);
+      const int64_t rest = iw - ix;
+      StoreFirstBytes(phase_row + ix / 2, EvenBytes(v, v), (rest + 1) / 2);
+      StoreFirstBytes(phase_row + phase_stride + ix / 2, OddBytes(v, v), rest / 2);
+      return;
     }
   }
   for (int64_t cp = 0, col = ix / sw; ix < iw; ++ix) {  // ix % sw == 0 here
