@@ -133,6 +133,9 @@ void TransposeBytesScalar(const uint8_t* src, int64_t src_stride, int64_t rows, 
 void TransposeBytesAvx2(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
                         int64_t dst_stride);  // strides 1 and 2; others go to the scalar kernel
 void QRequantAvx2(const QRequantArgs& args);
+// AVX-512 forms (16 lanes, masked tails).
+void QBinaryRunAvx512(const QBinaryRunArgs& args);
+void QRequantAvx512(const QRequantArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);

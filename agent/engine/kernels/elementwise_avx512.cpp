@@ -191,4 +191,78 @@ void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, 
   QuantizeScalar(x + i, n - i, scale, zero_point, y + i);
 }
 
+namespace {
+
+// SaturateToInt8 on 16 lanes (see QAddAvx512 / elementwise_avx2.cpp): maxps returns its second
+// operand for NaN, so NaN saturates low like the scalar code; then cvtps2dq's rounding half to
+// even, the zero point, and the (exact, in-range) narrowing.
+inline __m128i SaturateLanes16(__m512 v, __m512 lo, __m512 hi, __m512i zo) {
+  return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi)), zo));
+}
+
+inline __mmask16 FirstLanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+
+// 16 elements of a run operand as int32 (masked lanes 0): contiguous, or the run's one value.
+template <bool kContiguous>
+inline __m512i RunOperand16(const int8_t* p, int64_t i, __mmask16 m) {
+  if constexpr (kContiguous) return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p + i));
+  return _mm512_set1_epi32(p[0]);
+}
+
+// The AVX2 form's lanes at 16 per step; the last 1-15 elements by masked loads and stores.
+template <bool kMul, bool kAContiguous, bool kBContiguous>
+void BinaryRun16(const QBinaryRunArgs& p) {
+  const __m512 ra = _mm512_set1_ps(p.ra), rb = _mm512_set1_ps(p.rb);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zo));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zo));
+  const __m512i za = _mm512_set1_epi32(p.za), zb = _mm512_set1_epi32(p.zb), zo = _mm512_set1_epi32(p.zo);
+  for (int64_t i = 0; i < p.n; i += 16) {
+    const __mmask16 m = FirstLanes(p.n - i);
+    const __m512i a = _mm512_sub_epi32(RunOperand16<kAContiguous>(p.a, i, m), za);
+    const __m512i b = _mm512_sub_epi32(RunOperand16<kBContiguous>(p.b, i, m), zb);
+    __m512 v;
+    if constexpr (kMul) {
+      v = _mm512_mul_ps(ra, _mm512_cvtepi32_ps(_mm512_mullo_epi32(a, b)));  // |a * b| <= 2^16: exact
+    } else {
+      v = _mm512_add_ps(_mm512_mul_ps(ra, _mm512_cvtepi32_ps(a)), _mm512_mul_ps(rb, _mm512_cvtepi32_ps(b)));
+    }
+    _mm_mask_storeu_epi8(p.y + i, m, SaturateLanes16(v, lo, hi, zo));
+  }
+}
+
+template <bool kMul>
+void BinaryRunOfSteps16(const QBinaryRunArgs& p) {
+  if (p.a_step != 0 && p.b_step != 0) return BinaryRun16<kMul, true, true>(p);
+  if (p.a_step != 0) return BinaryRun16<kMul, true, false>(p);
+  if (p.b_step != 0) return BinaryRun16<kMul, false, true>(p);
+  return BinaryRun16<kMul, false, false>(p);
+}
+
+}  // namespace
+
+void QBinaryRunAvx512(const QBinaryRunArgs& p) {
+  if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
+    QBinaryRunScalar(p);
+    return;
+  }
+  p.mul ? BinaryRunOfSteps16<true>(p) : BinaryRunOfSteps16<false>(p);
+}
+
+void QRequantAvx512(const QRequantArgs& p) {
+  if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
+    QRequantScalar(p);
+    return;
+  }
+  const __m512 ratio = _mm512_set1_ps(p.ratio);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zo));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zo));
+  const __m512i zi = _mm512_set1_epi32(p.zi), zo = _mm512_set1_epi32(p.zo);
+  for (int64_t i = 0; i < p.n; i += 16) {
+    const __mmask16 m = FirstLanes(p.n - i);
+    const __m512i x = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p.x + i));
+    const __m512 v = _mm512_mul_ps(ratio, _mm512_cvtepi32_ps(_mm512_sub_epi32(x, zi)));
+    _mm_mask_storeu_epi8(p.y + i, m, SaturateLanes16(v, lo, hi, zo));
+  }
+}
+
 }  // namespace edge::engine

@@ -47,8 +47,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &Interleave4Avx512,
                                          &InterleavePaddedAvx512,
                                          &Im2colRowsAvx512,
-                                         &QBinaryRunAvx2,
-                                         &QRequantAvx2,
+                                         &QBinaryRunAvx512,
+                                         &QRequantAvx512,
                                          &PlaneSumAvx512,
                                          &MaxPoolRowAvx2,
                                          &TransposeBytesAvx2};

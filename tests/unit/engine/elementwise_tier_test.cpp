@@ -50,7 +50,7 @@ TEST_CASE("every tier's broadcasting Add/Mul run equals the scalar reference", "
   };
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    for (int64_t n : {0, 1, 15, 16, 17, 31, 33, 100, 1000}) {
+    for (int64_t n : {0, 1, 2, 7, 15, 16, 17, 31, 33, 100, 1000}) {
       const auto a = RandomBytes(rng, n), b = RandomBytes(rng, n);
       for (int steps = 0; steps < 4; ++steps) {
         const int64_t a_step = steps & 1, b_step = (steps >> 1) & 1;
@@ -62,7 +62,8 @@ TEST_CASE("every tier's broadcasting Add/Mul run equals the scalar reference", "
           if (n > 0 && b_step == 0) b1[0] = static_cast<int8_t>(c % 3 == 0 ? 127 : b[n / 2]);
           QBinaryRunArgs args{a1.data(), b1.data(), a_step, b_step, n, bc.mul, bc.ra, bc.rb, bc.za, bc.zb,
                               bc.zo,     bc.qmin,   bc.qmax, nullptr};
-          std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 0x5A);
+          // 16 guard bytes after the output: a masked or vector tail stores nothing past n
+          std::vector<int8_t> want(static_cast<size_t>(n) + 16, 0x5A), got(static_cast<size_t>(n) + 16, 0x5A);
           args.y = want.data();
           QBinaryRunScalar(args);
           args.y = got.data();
@@ -89,7 +90,7 @@ TEST_CASE("every tier's requantization equals the scalar reference", "[engine][k
                                     QRequantArgs{x.data(), n, 1.0f, 9, 9, 9, 127, nullptr},     // a Relu floor
                                     QRequantArgs{x.data(), n, std::numeric_limits<float>::quiet_NaN(), 0, 2,
                                                  -128, 127, nullptr}}) {
-        std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 0x5A);
+        std::vector<int8_t> want(static_cast<size_t>(n) + 16, 0x5A), got(static_cast<size_t>(n) + 16, 0x5A);
         QRequantArgs args = p;
         args.y = want.data();
         QRequantScalar(args);
