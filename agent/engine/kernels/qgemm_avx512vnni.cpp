@@ -224,7 +224,7 @@ template <int kVecs, int kChains>
 void GemvTile(const QGemmArgs& a, const Epilogue& e, const Panel& p, const RightSource& rs, int64_t groups) {
   const int64_t n0 = p.n0;
   __m512i acc[kChains][kVecs];
-#pragma GCC unroll 4
+#pragma GCC unroll 16
   for (int v = 0; v < kVecs; ++v) {
     acc[0][v] = _mm512_loadu_si512(a.bias + n0 + v * 16);
 #pragma GCC unroll 4
@@ -237,7 +237,7 @@ void GemvTile(const QGemmArgs& a, const Epilogue& e, const Panel& p, const Right
     int32_t word;
     __builtin_memcpy(&word, l, 4);
     const __m512i lv = _mm512_set1_epi32(word);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int v = 0; v < kVecs; ++v) acc[c][v] = Dpbusd(acc[c][v], lv, _mm512_loadu_si512(r + v * 64));
   };
   int64_t g = 0;
@@ -247,13 +247,25 @@ void GemvTile(const QGemmArgs& a, const Epilogue& e, const Panel& p, const Right
   }
   for (; g < groups; ++g, rg += rstride, lg += 4) step(0, rg, lg);
   __m512i sum[1][kVecs];
-#pragma GCC unroll 4
+#pragma GCC unroll 16
   for (int v = 0; v < kVecs; ++v) {
     sum[0][v] = acc[0][v];
 #pragma GCC unroll 4
     for (int c = 1; c < kChains; ++c) sum[0][v] = _mm512_add_epi32(sum[0][v], acc[c][v]);
   }
-  StoreTile<false, 1, kVecs, false>(a, e, p, 0, sum);
+  if constexpr (kVecs <= 4) {
+    StoreTile<false, 1, kVecs, false>(a, e, p, 0, sum);
+  } else {
+    static_assert(kVecs % 4 == 0, "a wide panel is whole 64-column quads, all of them outputs");
+#pragma GCC unroll 4
+    for (int q = 0; q < kVecs / 4; ++q) {
+      const __m512i quad[1][4] = {{sum[0][4 * q], sum[0][4 * q + 1], sum[0][4 * q + 2], sum[0][4 * q + 3]}};
+      Panel pq;
+      pq.n0 = n0 + 64 * q;
+      pq.mask = ~__mmask64{0};
+      StoreTile<false, 1, 4, false>(a, e, pq, 0, quad);
+    }
+  }
 }
 
 template <bool kLeftWeights, int kRows, bool kGrid>
@@ -330,7 +342,15 @@ void Run(const QGemmArgs& a) {
     if (a.m == 1 && a.right_groups == nullptr) {
       RightSource whole;
       whole.stride = a.np * 4;
-      for (int64_t n0 = 0; n0 < a.n; n0 += 16 * kVecsPerTile) {
+      int64_t n0 = 0;
+      // 256 columns at a time while they are all outputs: each k-group's 1 KB read in one
+      // sequential run (16 chains), the rest in 64-column panels
+      for (; n0 + 256 <= a.n; n0 += 256) {
+        p.n0 = n0;
+        whole.first = a.right + n0 * 4;
+        GemvTile<16, 1>(a, e, p, whole, groups);
+      }
+      for (; n0 < a.n; n0 += 16 * kVecsPerTile) {
         const int vecs = panel_at(n0, p);
         whole.first = a.right + n0 * 4;
         switch (vecs) {
