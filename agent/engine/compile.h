@@ -66,6 +66,8 @@ struct BuildContext {
 int64_t ScratchBytes(const Node& node, const Graph& graph);
 // An int8 MaxPool whose windows reach over the padding: one input plane with its padding (ops/layout_ops.cpp).
 int64_t MaxPoolScratchBytes(const Node& node, const Graph& graph);
+// A windowed int8 AveragePool: its window sums and padded plane (ops/quant_ops.cpp).
+int64_t QAvgPoolScratchBytes(const Node& node, const Graph& graph);
 
 Result<std::unique_ptr<Step>> BuildFloatStep(const Node& node, BuildContext& ctx);
 Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& node, BuildContext& ctx);

@@ -63,6 +63,19 @@ using QRequantFn = void (*)(const QRequantArgs& args);
 // GlobalAveragePool, a whole-plane AveragePool or a ReduceMean over trailing axes.
 using PlaneSumFn = void (*)(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
 
+// The last step of a windowed int8 AveragePool: y[i] = SaturateToInt8(((float)sums[i] /
+// divs[i]) * ratio, zo, qmin, qmax), the window's int32 sum (zero point taken off) over its
+// divisor, on the output's scale: the scalar step's float operations in its order.
+struct QMeanArgs {
+  const int32_t* sums;
+  const float* divs;
+  int64_t n;
+  float ratio;
+  int32_t zo, qmin, qmax;
+  int8_t* y;
+};
+using QMeanFn = void (*)(const QMeanArgs& args);
+
 // One output row of an int8 MaxPool whose windows lie inside the input:
 // out[o] = max over r < row_count and t < taps of rows[r][o * stride + t * dilation], o < n.
 // Reads no byte of a row past index (n - 1) * stride + (taps - 1) * dilation.
@@ -108,6 +121,7 @@ struct ElementwiseKernels {
   PlaneSumFn plane_sum;
   MaxPoolRowFn maxpool_row;
   TransposeBytesFn transpose_bytes;
+  QMeanFn qmean;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -133,8 +147,11 @@ void TransposeBytesScalar(const uint8_t* src, int64_t src_stride, int64_t rows, 
 void TransposeBytesAvx2(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
                         int64_t dst_stride);  // strides 1 and 2; others go to the scalar kernel
 void QRequantAvx2(const QRequantArgs& args);
+void QMeanScalar(const QMeanArgs& args);
+void QMeanAvx2(const QMeanArgs& args);
 // AVX-512 forms (16 lanes, masked tails).
 void QBinaryRunAvx512(const QBinaryRunArgs& args);
+void QMeanAvx512(const QMeanArgs& args);
 void QRequantAvx512(const QRequantArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);

@@ -86,6 +86,25 @@ void QBinaryRunAvx2(const QBinaryRunArgs& p) {
   QBinaryRunScalar(rest);
 }
 
+void QMeanAvx2(const QMeanArgs& p) {
+  int64_t i = 0;
+  if (RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
+    const __m256 ratio = _mm256_set1_ps(p.ratio);
+    const __m256 lo = _mm256_set1_ps(static_cast<float>(p.qmin - p.zo));
+    const __m256 hi = _mm256_set1_ps(static_cast<float>(p.qmax - p.zo));
+    const __m256i zo = _mm256_set1_epi32(p.zo);
+    auto lanes = [&](int64_t at) {
+      const __m256 sums = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.sums + at)));
+      const __m256 mean = _mm256_div_ps(sums, _mm256_loadu_ps(p.divs + at));
+      return SaturateLanes(_mm256_mul_ps(mean, ratio), lo, hi, zo);
+    };
+    for (; i + 16 <= p.n; i += 16) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i), LowBytes(lanes(i), lanes(i + 8)));
+    }
+  }
+  QMeanScalar(QMeanArgs{p.sums + i, p.divs + i, p.n - i, p.ratio, p.zo, p.qmin, p.qmax, p.y + i});
+}
+
 void QRequantAvx2(const QRequantArgs& p) {
   int64_t i = 0;
   if (RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {

@@ -248,6 +248,24 @@ void QBinaryRunAvx512(const QBinaryRunArgs& p) {
   p.mul ? BinaryRunOfSteps16<true>(p) : BinaryRunOfSteps16<false>(p);
 }
 
+void QMeanAvx512(const QMeanArgs& p) {
+  if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
+    QMeanScalar(p);
+    return;
+  }
+  const __m512 ratio = _mm512_set1_ps(p.ratio);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zo));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zo));
+  const __m512i zo = _mm512_set1_epi32(p.zo);
+  for (int64_t i = 0; i < p.n; i += 16) {
+    const __mmask16 m = FirstLanes(p.n - i);
+    const __m512 sums = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, p.sums + i));
+    // dropped lanes divide 0 by 1 (never stored)
+    const __m512 divs = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, p.divs + i);
+    _mm_mask_storeu_epi8(p.y + i, m, SaturateLanes16(_mm512_mul_ps(_mm512_div_ps(sums, divs), ratio), lo, hi, zo));
+  }
+}
+
 void QRequantAvx512(const QRequantArgs& p) {
   if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
     QRequantScalar(p);

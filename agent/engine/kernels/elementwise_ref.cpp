@@ -62,6 +62,13 @@ void MaxPoolRowScalar(const MaxPoolRowArgs& a) {
   }
 }
 
+void QMeanScalar(const QMeanArgs& a) {
+  for (int64_t i = 0; i < a.n; ++i) {
+    const float mean = static_cast<float>(a.sums[i]) / a.divs[i];
+    a.y[i] = SaturateToInt8(mean * a.ratio, a.zo, a.qmin, a.qmax);
+  }
+}
+
 void TransposeBytesScalar(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
                           int64_t dst_stride) {
   for (int64_t r = 0; r < rows; ++r) {

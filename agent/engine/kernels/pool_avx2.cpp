@@ -76,10 +76,63 @@ bool MaxPoolRowSteps(const MaxPoolRowArgs& a) {
   return true;
 }
 
+// Rows of 8-31 outputs (a 28-wide map, ResNet-style 14- and 7-wide ones): the same scheme on
+// 16 or 8 outputs per 128-bit step. kWidth outputs of one tap: stride 1 loads them; stride 2
+// loads 2 * kWidth bytes from at - kBack and keeps bytes kBack, kBack + 2, ... (packus of the
+// masked or shifted 16-bit lanes: the bytes as 0-255, exact).
+template <int kWidth, int kStride, int kBack>
+inline __m128i NarrowTap(const int8_t* at) {
+  const int8_t* p = at - kBack;
+  if constexpr (kStride == 1) {
+    if constexpr (kWidth == 16) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  } else {
+    auto pick = [](__m128i v) { return kBack == 0 ? _mm_and_si128(v, _mm_set1_epi16(0xFF)) : _mm_srli_epi16(v, 8); };
+    const __m128i lo = pick(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    if constexpr (kWidth == 16) {
+      return _mm_packus_epi16(lo, pick(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16))));
+    }
+    return _mm_packus_epi16(lo, lo);
+  }
+}
+
+template <int kWidth, int kStride, int kBack>
+inline void NarrowStep(const MaxPoolRowArgs& a, int64_t o) {
+  __m128i best = NarrowTap<kWidth, kStride, kBack>(a.rows[0] + o * kStride);
+  for (int r = 0; r < a.row_count; ++r) {
+    const int8_t* row = a.rows[r] + o * kStride;
+    for (int64_t t = 0; t < a.taps; ++t) best = _mm_max_epi8(best, NarrowTap<kWidth, kStride, kBack>(row + t * a.dilation));
+  }
+  if constexpr (kWidth == 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.out + o), best);
+  } else {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(a.out + o), best);
+  }
+}
+
+// As MaxPoolRowSteps, kWidth outputs per step; false for rows shorter than one step.
+template <int kWidth, int kStride>
+bool NarrowRowSteps(const MaxPoolRowArgs& a) {
+  const int64_t reach = (a.taps - 1) * a.dilation;
+  const int64_t last = (a.n - 1) * kStride + reach;
+  if (a.n < kWidth + (kStride - 1)) return false;
+  int64_t o = 0;
+  for (; o + kWidth <= a.n && o * kStride + reach + kWidth * kStride - 1 <= last; o += kWidth) {
+    NarrowStep<kWidth, kStride, 0>(a, o);
+  }
+  if (o < a.n) NarrowStep<kWidth, kStride, kStride - 1>(a, a.n - kWidth);
+  return true;
+}
+
+template <int kStride>
+bool AnyRowSteps(const MaxPoolRowArgs& a) {
+  return MaxPoolRowSteps<kStride>(a) || NarrowRowSteps<16, kStride>(a) || NarrowRowSteps<8, kStride>(a);
+}
+
 }  // namespace
 
 void MaxPoolRowAvx2(const MaxPoolRowArgs& a) {
-  if ((a.stride == 1 && MaxPoolRowSteps<1>(a)) || (a.stride == 2 && MaxPoolRowSteps<2>(a))) return;
+  if ((a.stride == 1 && AnyRowSteps<1>(a)) || (a.stride == 2 && AnyRowSteps<2>(a))) return;
   MaxPoolRowScalar(a);
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/elementwise.h"
@@ -69,6 +70,23 @@ class QLutStep : public Step {
   }
 };
 
+// One window covering each plane: GlobalAveragePool, or a pool as big as its input.
+bool IsWholePlane(const PoolWindow& w) {
+  return w.oh == 1 && w.ow == 1 && w.kh >= w.ih && w.kw >= w.iw && w.pt == 0 && w.pl == 0 && w.pb == 0 && w.pr == 0;
+}
+
+// The plane a windowed average pool reads with its padding and ceil-mode overhang around the
+// input; {0, 0} when every window lies inside the input.
+std::pair<int64_t, int64_t> AvgPoolPaddedPlane(const PoolWindow& w) {
+  const bool inside = w.pt == 0 && w.pl == 0 && (w.oh - 1) * w.sh + w.kh <= w.ih && (w.ow - 1) * w.sw + w.kw <= w.iw;
+  if (inside) return {0, 0};
+  return {std::max(w.pt + w.ih, (w.oh - 1) * w.sh + w.kh), std::max(w.pl + w.iw, (w.ow - 1) * w.sw + w.kw)};
+}
+
+// Scratch of a windowed int8 AveragePool: the int32 sums of one plane, then (if its windows
+// reach past the input) one padded plane.
+int64_t AvgPoolSumsBytes(const PoolWindow& w) { return (w.oh * w.ow * 4 + 63) / 64 * 64; }
+
 class QAvgPoolStep : public Step, public PoolWindow {
  public:
   Ref x;
@@ -78,7 +96,7 @@ class QAvgPoolStep : public Step, public PoolWindow {
   // One window covering the whole plane (GlobalAveragePool, or a pool as big as its input):
   // the tier's plane sums, then the same division and rounding per plane.
   bool RunWholePlane(const ExecEnv& env, const int8_t* X, int8_t* Y) const {
-    if (oh != 1 || ow != 1 || kh < ih || kw < iw || pt != 0 || pl != 0 || pb != 0 || pr != 0) return false;
+    if (!IsWholePlane(*this)) return false;
     const int64_t count = ih * iw;
     const int64_t div = count;  // without pads the window is clipped to the plane either way
     constexpr int64_t kPlanesPerCall = 64;
@@ -95,30 +113,65 @@ class QAvgPoolStep : public Step, public PoolWindow {
     return true;
   }
 
+  // Windows smaller than the plane. Per plane: the plane copied into scratch with the input
+  // zero point around it (padded_w > 0; a padding or ceil-mode element then adds 0 to a sum
+  // of x - zi), every window's int32 sum over kh x kw elements, then the tier's division of
+  // each sum by its window's divisor (`divs`, fixed per position at build time) and the same
+  // rounding as ever. Integer sums are exact in any order, so this equals the per-window loop.
+  int64_t sums = -1, padded = -1, padded_h = 0, padded_w = 0;
+  std::vector<float> divs;  // [oh * ow]
+
   void Run(const ExecEnv& env) const override {
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
     if (RunWholePlane(env, X, Y)) return;
+    int32_t* S = reinterpret_cast<int32_t*>(env.arena + sums);
+    int8_t* P = padded_w > 0 ? reinterpret_cast<int8_t*>(env.arena + padded) : nullptr;
+    const int64_t pitch = padded_w > 0 ? padded_w : iw;
+    const int32_t window_zero = static_cast<int32_t>(kh * kw) * zi;
     for (int64_t p = 0; p < planes; ++p) {
       const int8_t* src = X + p * ih * iw;
+      if (P != nullptr) {
+        std::memset(P, zi, static_cast<size_t>(padded_h * padded_w));
+        for (int64_t y = 0; y < ih; ++y) std::memcpy(P + (y + pt) * padded_w + pl, src + y * iw, static_cast<size_t>(iw));
+        src = P;
+      }
       for (int64_t oy = 0; oy < oh; ++oy) {
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          const int64_t y0 = oy * sh - pt, x0 = ox * sw - pl;
-          const int64_t y1 = std::min(y0 + kh, ih + pb), x1 = std::min(x0 + kw, iw + pr);
-          int32_t sum = 0;
-          int64_t n = 0;
-          for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y1, ih); ++y) {
-            for (int64_t xx = std::max<int64_t>(x0, 0); xx < std::min(x1, iw); ++xx) {
-              sum += src[y * iw + xx] - zi;
-              ++n;
+        int32_t* __restrict row_sums = S + oy * ow;
+        for (int64_t ox = 0; ox < ow; ++ox) row_sums[ox] = -window_zero;
+        for (int64_t ky = 0; ky < kh; ++ky) {
+          const int8_t* __restrict in = src + (oy * sh + ky) * pitch;
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            if (sw == 1) {
+              for (int64_t ox = 0; ox < ow; ++ox) row_sums[ox] += in[ox + kx];
+            } else if (sw == 2) {
+              for (int64_t ox = 0; ox < ow; ++ox) row_sums[ox] += in[2 * ox + kx];
+            } else {
+              for (int64_t ox = 0; ox < ow; ++ox) row_sums[ox] += in[ox * sw + kx];
             }
           }
-          const int64_t div = include_pad ? (y1 - y0) * (x1 - x0) : n;
-          const float mean = div > 0 ? static_cast<float>(sum) / static_cast<float>(div) : 0.0f;
-          Y[(p * oh + oy) * ow + ox] = Saturate(mean * ratio, zo, qmin, qmax);
         }
       }
+      env.elementwise->qmean(QMeanArgs{S, divs.data(), oh * ow, ratio, zo, qmin, qmax, Y + p * oh * ow});
     }
+  }
+
+  // The divisor of each output position, as ONNX counts it: with count_include_pad the window
+  // clipped to the padded extent (a ceil-mode window past it counts less), else the input
+  // elements it covers; 1 where it covers none (its sum is 0, and 0 / 1 gives the mean 0).
+  void SetWindows() {
+    divs.assign(static_cast<size_t>(oh * ow), 1.0f);
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const int64_t y0 = oy * sh - pt, x0 = ox * sw - pl;
+        const int64_t y1 = std::min(y0 + kh, ih + pb), x1 = std::min(x0 + kw, iw + pr);
+        const int64_t n = std::max<int64_t>(0, std::min(y1, ih) - std::max<int64_t>(y0, 0)) *
+                          std::max<int64_t>(0, std::min(x1, iw) - std::max<int64_t>(x0, 0));
+        const int64_t div = include_pad ? (y1 - y0) * (x1 - x0) : n;
+        if (div > 0) divs[static_cast<size_t>(oy * ow + ox)] = static_cast<float>(div);
+      }
+    }
+    std::tie(padded_h, padded_w) = AvgPoolPaddedPlane(*this);
   }
 };
 
@@ -221,6 +274,14 @@ void RunQEpilogueOp(const QEpilogueOp& op, const ExecEnv& env, int8_t* y, int64_
   }
 }
 
+int64_t QAvgPoolScratchBytes(const Node& n, const Graph& g) {
+  if (n.kind != OpKind::kQAvgPool) return 0;
+  const PoolWindow w = PoolWindowOf(n, g.values[n.in[0]].shape, g.values[n.out[0]].shape, false);
+  if (IsWholePlane(w)) return 0;
+  const auto [h, pw] = AvgPoolPaddedPlane(w);
+  return AvgPoolSumsBytes(w) + h * pw;
+}
+
 Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
   const Value& x = ctx.V(n.in[0]);
   const Value& y = ctx.V(n.out[0]);
@@ -263,6 +324,12 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
       auto s = std::make_unique<QAvgPoolStep>();
       s->x = ctx.RefOf(n.in[0]);
       static_cast<PoolWindow&>(*s) = PoolWindowOf(n, x.shape, y.shape, n.kind == OpKind::kQGlobalAvgPool);
+      if (!IsWholePlane(*s)) {
+        if (ctx.scratch_offset < 0) return Fail(ErrorCode::kInternal, "AveragePool without scratch");
+        s->SetWindows();
+        s->sums = ctx.scratch_offset;
+        s->padded = ctx.scratch_offset + AvgPoolSumsBytes(*s);
+      }
       s->zi = x.q.zero_point;
       s->zo = y.q.zero_point;
       s->qmin = n.qmin;

@@ -136,7 +136,7 @@ TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only th
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (const Window& w : windows) {
-      for (int64_t n : {1, 7, 31, 32, 33, 64, 65, 100, 257}) {
+      for (int64_t n : {1, 7, 8, 9, 14, 15, 16, 17, 18, 28, 31, 32, 33, 64, 65, 100, 257}) {
         // each row exactly as long as the kernel may read, in its own allocation: a read past
         // its end shows under the sanitizers
         const int64_t len = (n - 1) * w.stride + (w.taps - 1) * w.dilation + 1;

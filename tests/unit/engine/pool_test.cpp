@@ -1,5 +1,5 @@
-// MaxPool fast paths (2-wide stride-2 windows, 1-D and 2x2; int8 windows over padding) against
-// the definition.
+// MaxPool fast paths (2-wide stride-2 windows, 1-D and 2x2; int8 windows over padding) and the
+// windowed int8 AveragePool against the definition.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 
 #include "agent/engine/engine.h"
 #include "edge_onnx/onnx.pb.h"
+#include "agent/engine/kernels/elementwise.h"
 #include "tests/unit/engine/onnx_builder.h"
 #include "tests/unit/engine/tiers.h"
 
@@ -135,6 +136,99 @@ TEST_CASE("int8 MaxPool over padding equals the definition at every tier", "[eng
             INFO("tier " << KernelTierName(tier) << " shape " << c.shape[2] << "x" << c.shape[3] << " at " << p << ","
                          << oy << "," << ox);
             REQUIRE(y[(p * oh + oy) * ow + ox] == best);
+          }
+    }
+  }
+}
+
+
+// QuantizeLinear -> DequantizeLinear -> AveragePool -> QuantizeLinear (-> DequantizeLinear, the
+// graph output): the pool runs as one int8 step: every window's sum of
+// x - zi over its divisor (ONNX's count: with count_include_pad the window clipped to the padded
+// extent, else the input elements it covers), times s_in / s_out, rounded half to even, at
+// every tier: padding on each side, ceil mode, strides 1-3, 1-D and rows of 1-40 outputs.
+TEST_CASE("int8 windowed AveragePool equals the definition at every tier", "[engine][ops][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx,
+                        KernelTier::kNeon, KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> value(-128, 127);
+  struct Case {
+    std::vector<int64_t> shape, kernel, strides, pads;
+    int include_pad, ceil;
+    int zi, zo;
+  };
+  const std::vector<Case> cases = {
+      {{1, 4, 28, 28}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 0, 0, 3, -5},
+      {{1, 3, 13, 29}, {3, 3}, {1, 1}, {1, 1, 1, 1}, 0, 0, -128, 0},
+      {{1, 3, 13, 29}, {3, 3}, {1, 1}, {1, 1, 1, 1}, 1, 0, 20, 7},
+      {{2, 2, 11, 37}, {3, 2}, {2, 1}, {1, 0, 1, 1}, 1, 0, -7, 127},
+      {{1, 2, 9, 40}, {2, 3}, {2, 2}, {0, 1, 0, 0}, 0, 1, 0, 0},
+      {{1, 2, 10, 31}, {3, 3}, {2, 2}, {1, 1, 1, 1}, 1, 1, 5, -3},
+      {{1, 1, 17, 50}, {5, 5}, {3, 3}, {2, 2, 2, 2}, 0, 0, 1, 1},
+      {{1, 2, 5, 7}, {4, 4}, {1, 3}, {0, 0, 0, 0}, 0, 1, -2, 9},
+      {{1, 3, 50}, {4}, {2}, {1, 1}, 0, 0, 4, -4},
+      {{1, 3, 50}, {3}, {1}, {2, 2}, 1, 0, -60, 60},
+  };
+  const float s_in = 0.0625f, s_out = 0.0375f;
+  for (KernelTier tier : tiers) {
+    for (size_t ci = 0; ci < cases.size(); ++ci) {
+      const Case& c = cases[ci];
+      const bool two_d = c.shape.size() == 4;
+      testing::Builder b(13);
+      b.Input("x", c.shape)
+          .Init("s_in", {}, {s_in})
+          .Init("s_out", {}, {s_out})
+          .InitI8("zi", {}, {c.zi})
+          .InitI8("zo", {}, {c.zo})
+          .Output("y");
+      b.Node("QuantizeLinear", {"x", "s_in", "zi"}, {"xq"});
+      b.Node("DequantizeLinear", {"xq", "s_in", "zi"}, {"xd"});
+      auto* n = b.Node("AveragePool", {"xd"}, {"f"});
+      testing::IntsAttr(n, "kernel_shape", c.kernel);
+      testing::IntsAttr(n, "strides", c.strides);
+      testing::IntsAttr(n, "pads", c.pads);
+      testing::IntAttr(n, "count_include_pad", c.include_pad);
+      testing::IntAttr(n, "ceil_mode", c.ceil);
+      b.Node("QuantizeLinear", {"f", "s_out", "zo"}, {"q"});
+      b.Node("DequantizeLinear", {"q", "s_out", "zo"}, {"y"});
+      auto model = testing::LoadOk(b);
+      bool int8_step = false;
+      for (const auto& step : model->StepSummary()) {
+        int8_step = int8_step || (step.find("AveragePool") != std::string::npos && step.find("int8") != std::string::npos);
+      }
+      INFO("steps: " << [&] { std::string all; for (const auto& step : model->StepSummary()) all += step + "; "; return all; }());
+      REQUIRE(int8_step);
+      // the int8 input q, given as (q - zi) * s_in: exact with s_in a power of two
+      std::vector<int> q(static_cast<size_t>(model->inputs()[0].elements));
+      std::vector<float> x(q.size());
+      for (size_t i = 0; i < q.size(); ++i) {
+        q[i] = value(rng);
+        x[i] = static_cast<float>(q[i] - c.zi) * s_in;
+      }
+      const auto y = testing::RunAll(model, {x}, tier)[0];
+      const auto& os = model->outputs()[0].shape;
+      const int64_t ih = two_d ? c.shape[2] : 1, iw = c.shape.back(), oh = two_d ? os[2] : 1, ow = os.back();
+      const int64_t kh = two_d ? c.kernel[0] : 1, kw = c.kernel.back(), sh = two_d ? c.strides[0] : 1,
+                    sw = c.strides.back();
+      const int64_t pt = two_d ? c.pads[0] : 0, pl = two_d ? c.pads[1] : c.pads[0];
+      const int64_t pb = two_d ? c.pads[2] : 0, pr = two_d ? c.pads[3] : c.pads[1];
+      const float ratio = s_in / s_out;
+      for (int64_t p = 0; p < c.shape[0] * c.shape[1]; ++p)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            const int64_t y0 = oy * sh - pt, x0 = ox * sw - pl;
+            const int64_t y1 = std::min(y0 + kh, ih + pb), x1 = std::min(x0 + kw, iw + pr);
+            int32_t sum = 0, count = 0;
+            for (int64_t iy = std::max<int64_t>(y0, 0); iy < std::min(y1, ih); ++iy)
+              for (int64_t ix = std::max<int64_t>(x0, 0); ix < std::min(x1, iw); ++ix) {
+                sum += q[(p * ih + iy) * iw + ix] - c.zi;
+                ++count;
+              }
+            const int64_t div = c.include_pad ? (y1 - y0) * (x1 - x0) : count;
+            const float mean = div > 0 ? static_cast<float>(sum) / static_cast<float>(div) : 0.0f;
+            const int8_t want = SaturateToInt8(mean * ratio, c.zo, -128, 127);
+            INFO("tier " << KernelTierName(tier) << " case " << ci << " at " << p << "," << oy << "," << ox);
+            REQUIRE(y[(p * oh + oy) * ow + ox] == static_cast<float>(want - c.zo) * s_out);
           }
     }
   }
