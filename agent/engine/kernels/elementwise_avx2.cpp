@@ -32,6 +32,17 @@ inline __m256i SaturateLanes(__m256 v, __m256 lo, __m256 hi, __m256i zo) {
   return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)), zo);
 }
 
+// The output's clamp bounds and zero point, for SaturateLanes.
+struct OutputRange {
+  __m256 lo, hi;
+  __m256i zo;
+  OutputRange(int32_t qmin, int32_t qmax, int32_t zero_point)
+      : lo(_mm256_set1_ps(static_cast<float>(qmin - zero_point))),
+        hi(_mm256_set1_ps(static_cast<float>(qmax - zero_point))),
+        zo(_mm256_set1_epi32(zero_point)) {}
+  __m256i operator()(__m256 v) const { return SaturateLanes(v, lo, hi, zo); }
+};
+
 // 8 elements of a run operand as int32: contiguous, or the run's one value in every lane.
 template <bool kContiguous>
 inline __m256i RunOperand(const int8_t* p, int64_t i) {
@@ -42,9 +53,8 @@ inline __m256i RunOperand(const int8_t* p, int64_t i) {
 template <bool kMul, bool kAContiguous, bool kBContiguous>
 int64_t BinaryRun(const QBinaryRunArgs& p) {
   const __m256 ra = _mm256_set1_ps(p.ra), rb = _mm256_set1_ps(p.rb);
-  const __m256 lo = _mm256_set1_ps(static_cast<float>(p.qmin - p.zo));
-  const __m256 hi = _mm256_set1_ps(static_cast<float>(p.qmax - p.zo));
-  const __m256i za = _mm256_set1_epi32(p.za), zb = _mm256_set1_epi32(p.zb), zo = _mm256_set1_epi32(p.zo);
+  const OutputRange range(p.qmin, p.qmax, p.zo);
+  const __m256i za = _mm256_set1_epi32(p.za), zb = _mm256_set1_epi32(p.zb);
   auto lanes = [&](int64_t i) {
     const __m256i a = _mm256_sub_epi32(RunOperand<kAContiguous>(p.a, i), za);
     const __m256i b = _mm256_sub_epi32(RunOperand<kBContiguous>(p.b, i), zb);
@@ -54,7 +64,7 @@ int64_t BinaryRun(const QBinaryRunArgs& p) {
     } else {
       v = _mm256_add_ps(_mm256_mul_ps(ra, _mm256_cvtepi32_ps(a)), _mm256_mul_ps(rb, _mm256_cvtepi32_ps(b)));
     }
-    return SaturateLanes(v, lo, hi, zo);
+    return range(v);
   };
   int64_t i = 0;
   for (; i + 16 <= p.n; i += 16) {
@@ -90,13 +100,11 @@ void QMeanAvx2(const QMeanArgs& p) {
   int64_t i = 0;
   if (RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
     const __m256 ratio = _mm256_set1_ps(p.ratio);
-    const __m256 lo = _mm256_set1_ps(static_cast<float>(p.qmin - p.zo));
-    const __m256 hi = _mm256_set1_ps(static_cast<float>(p.qmax - p.zo));
-    const __m256i zo = _mm256_set1_epi32(p.zo);
+    const OutputRange range(p.qmin, p.qmax, p.zo);
     auto lanes = [&](int64_t at) {
       const __m256 sums = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.sums + at)));
       const __m256 mean = _mm256_div_ps(sums, _mm256_loadu_ps(p.divs + at));
-      return SaturateLanes(_mm256_mul_ps(mean, ratio), lo, hi, zo);
+      return range(_mm256_mul_ps(mean, ratio));
     };
     for (; i + 16 <= p.n; i += 16) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i), LowBytes(lanes(i), lanes(i + 8)));
@@ -109,12 +117,10 @@ void QRequantAvx2(const QRequantArgs& p) {
   int64_t i = 0;
   if (RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
     const __m256 ratio = _mm256_set1_ps(p.ratio);
-    const __m256 lo = _mm256_set1_ps(static_cast<float>(p.qmin - p.zo));
-    const __m256 hi = _mm256_set1_ps(static_cast<float>(p.qmax - p.zo));
-    const __m256i zi = _mm256_set1_epi32(p.zi), zo = _mm256_set1_epi32(p.zo);
+    const OutputRange range(p.qmin, p.qmax, p.zo);
+    const __m256i zi = _mm256_set1_epi32(p.zi);
     auto lanes = [&](int64_t at) {
-      const __m256 v = _mm256_mul_ps(ratio, _mm256_cvtepi32_ps(_mm256_sub_epi32(Load8AsInt32(p.x + at), zi)));
-      return SaturateLanes(v, lo, hi, zo);
+      return range(_mm256_mul_ps(ratio, _mm256_cvtepi32_ps(_mm256_sub_epi32(Load8AsInt32(p.x + at), zi))));
     };
     for (; i + 16 <= p.n; i += 16) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i), LowBytes(lanes(i), lanes(i + 8)));

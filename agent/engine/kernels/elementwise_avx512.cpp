@@ -200,6 +200,17 @@ inline __m128i SaturateLanes16(__m512 v, __m512 lo, __m512 hi, __m512i zo) {
   return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi)), zo));
 }
 
+// The output's clamp bounds and zero point, for SaturateLanes16.
+struct OutputRange16 {
+  __m512 lo, hi;
+  __m512i zo;
+  OutputRange16(int32_t qmin, int32_t qmax, int32_t zero_point)
+      : lo(_mm512_set1_ps(static_cast<float>(qmin - zero_point))),
+        hi(_mm512_set1_ps(static_cast<float>(qmax - zero_point))),
+        zo(_mm512_set1_epi32(zero_point)) {}
+  __m128i operator()(__m512 v) const { return SaturateLanes16(v, lo, hi, zo); }
+};
+
 inline __mmask16 FirstLanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 // 16 elements of a run operand as int32 (masked lanes 0): contiguous, or the run's one value.
@@ -213,9 +224,8 @@ inline __m512i RunOperand16(const int8_t* p, int64_t i, __mmask16 m) {
 template <bool kMul, bool kAContiguous, bool kBContiguous>
 void BinaryRun16(const QBinaryRunArgs& p) {
   const __m512 ra = _mm512_set1_ps(p.ra), rb = _mm512_set1_ps(p.rb);
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zo));
-  const __m512 hi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zo));
-  const __m512i za = _mm512_set1_epi32(p.za), zb = _mm512_set1_epi32(p.zb), zo = _mm512_set1_epi32(p.zo);
+  const OutputRange16 range(p.qmin, p.qmax, p.zo);
+  const __m512i za = _mm512_set1_epi32(p.za), zb = _mm512_set1_epi32(p.zb);
   for (int64_t i = 0; i < p.n; i += 16) {
     const __mmask16 m = FirstLanes(p.n - i);
     const __m512i a = _mm512_sub_epi32(RunOperand16<kAContiguous>(p.a, i, m), za);
@@ -226,7 +236,7 @@ void BinaryRun16(const QBinaryRunArgs& p) {
     } else {
       v = _mm512_add_ps(_mm512_mul_ps(ra, _mm512_cvtepi32_ps(a)), _mm512_mul_ps(rb, _mm512_cvtepi32_ps(b)));
     }
-    _mm_mask_storeu_epi8(p.y + i, m, SaturateLanes16(v, lo, hi, zo));
+    _mm_mask_storeu_epi8(p.y + i, m, range(v));
   }
 }
 
@@ -254,15 +264,13 @@ void QMeanAvx512(const QMeanArgs& p) {
     return;
   }
   const __m512 ratio = _mm512_set1_ps(p.ratio);
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zo));
-  const __m512 hi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zo));
-  const __m512i zo = _mm512_set1_epi32(p.zo);
+  const OutputRange16 range(p.qmin, p.qmax, p.zo);
   for (int64_t i = 0; i < p.n; i += 16) {
     const __mmask16 m = FirstLanes(p.n - i);
     const __m512 sums = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, p.sums + i));
     // dropped lanes divide 0 by 1 (never stored)
     const __m512 divs = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, p.divs + i);
-    _mm_mask_storeu_epi8(p.y + i, m, SaturateLanes16(_mm512_mul_ps(_mm512_div_ps(sums, divs), ratio), lo, hi, zo));
+    _mm_mask_storeu_epi8(p.y + i, m, range(_mm512_mul_ps(_mm512_div_ps(sums, divs), ratio)));
   }
 }
 
@@ -272,14 +280,13 @@ void QRequantAvx512(const QRequantArgs& p) {
     return;
   }
   const __m512 ratio = _mm512_set1_ps(p.ratio);
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zo));
-  const __m512 hi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zo));
-  const __m512i zi = _mm512_set1_epi32(p.zi), zo = _mm512_set1_epi32(p.zo);
+  const OutputRange16 range(p.qmin, p.qmax, p.zo);
+  const __m512i zi = _mm512_set1_epi32(p.zi);
   for (int64_t i = 0; i < p.n; i += 16) {
     const __mmask16 m = FirstLanes(p.n - i);
     const __m512i x = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p.x + i));
     const __m512 v = _mm512_mul_ps(ratio, _mm512_cvtepi32_ps(_mm512_sub_epi32(x, zi)));
-    _mm_mask_storeu_epi8(p.y + i, m, SaturateLanes16(v, lo, hi, zo));
+    _mm_mask_storeu_epi8(p.y + i, m, range(v));
   }
 }
 
