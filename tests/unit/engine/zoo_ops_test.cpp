@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -107,11 +108,17 @@ TEST_CASE("Pow between DequantizeLinear and QuantizeLinear is an int8 lookup", "
 }
 
 // [B, M, K] x [B, K, N] -> [B, M, N] between QDQ pairs, with zero points on every side.
-Builder QdqMatMul(const std::vector<int64_t>& a_shape, const std::vector<int64_t>& b_shape, bool relu) {
+struct QdqParams {
+  float sa = 0.04f, sb = 0.03f, sy = 0.05f;
+  int za = 5, zb = -7, zy = 3;
+};
+
+Builder QdqMatMul(const std::vector<int64_t>& a_shape, const std::vector<int64_t>& b_shape, bool relu,
+                  const QdqParams& q = {}) {
   Builder b(13);
   b.Input("a", a_shape).Input("b", b_shape).Output("y");
-  b.Init("sa", {}, {0.04f}).Init("sb", {}, {0.03f}).Init("sy", {}, {0.05f});
-  b.InitI8("za", {}, {5}).InitI8("zb", {}, {-7}).InitI8("zy", {}, {3});
+  b.Init("sa", {}, {q.sa}).Init("sb", {}, {q.sb}).Init("sy", {}, {q.sy});
+  b.InitI8("za", {}, {q.za}).InitI8("zb", {}, {q.zb}).InitI8("zy", {}, {q.zy});
   b.Node("QuantizeLinear", {"a", "sa", "za"}, {"aq"});
   b.Node("DequantizeLinear", {"aq", "sa", "za"}, {"ad"});
   b.Node("QuantizeLinear", {"b", "sb", "zb"}, {"bq"});
@@ -169,6 +176,44 @@ TEST_CASE("MatMul of two int8 activations runs in int8, exact to the QDQ graph, 
         INFO("tier " << KernelTierName(tier) << ": " << differing << " of " << y.size() << " differ");
         CHECK(differing == 0);
       }
+    }
+  }
+}
+
+// The step sums in float where that is exact (K <= 258: |a - za|, |b - zb| <= 255, so every
+// partial sum stays below 2^24) and in int32 beyond: the largest sums the float path takes
+// (nearly every product -65025) and the first depth past it give the exact results.
+TEST_CASE("MatMul of two int8 activations is exact at the float sums' depth limit, at every tier",
+          "[engine][operators][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  QdqParams q;
+  q.sa = 0.0625f, q.sb = 0.0625f, q.sy = 512.0f;  // powers of two: inputs and multiplier exact
+  q.za = -128, q.zb = 127, q.zy = 0;
+  std::mt19937 rng(258);
+  for (int64_t k : {257, 258, 259}) {
+    const int64_t m = 3, n = 5;
+    std::vector<int> qa(static_cast<size_t>(m * k)), qb(static_cast<size_t>(k * n));
+    // mostly the extreme codes (a - za = 255, b - zb = -255), some others
+    for (auto& v : qa) v = rng() % 8 == 0 ? static_cast<int>(rng() % 256) - 128 : 127;
+    for (auto& v : qb) v = rng() % 8 == 0 ? static_cast<int>(rng() % 256) - 128 : -128;
+    std::vector<float> a(qa.size()), b(qb.size());
+    for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(qa[i] - q.za) * q.sa;
+    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(qb[i] - q.zb) * q.sb;
+    auto model = LoadOk(QdqMatMul({m, k}, {k, n}, false, q));
+    REQUIRE(HasStep(*model, "int8 x int8"));
+    std::vector<float> expected;
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        int32_t acc = 0;
+        for (int64_t t = 0; t < k; ++t) acc += (qa[i * k + t] - q.za) * (qb[t * n + j] - q.zb);
+        const float v = static_cast<float>(acc) * (q.sa * q.sb / q.sy);
+        expected.push_back(std::clamp(std::nearbyint(v), -128.0f, 127.0f) * q.sy);
+      }
+    }
+    for (KernelTier tier : tiers) {
+      const auto y = RunAll(model, {a, b}, tier)[0];
+      INFO("tier " << KernelTierName(tier) << " K " << k);
+      CHECK(y == expected);
     }
   }
 }
