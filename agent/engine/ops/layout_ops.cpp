@@ -236,22 +236,38 @@ class MaxPoolStep : public Step {
     return true;
   }
 
-  // int8: the tier's row kernel, one call per output row with the window's input rows.
+  // int8: the tier's row kernel, one call per output row with the window's input rows; or, for
+  // rows too short for the kernel's wide steps, one call over the whole plane read as one long
+  // row (`flat`): output j of that row is the window at flat input j * sw, which for j =
+  // oy * sh * pitch / sw + ox is output (oy, ox); the rows between are computed and dropped,
+  // and the kept ones copied out. Reads stay inside the plane (the last window's last byte).
+  int64_t flat = -1, flat_n = 0;  // scratch offset of the long row's outputs, their count
+
+  void PoolPlane(const ExecEnv& env, const int8_t* plane, int64_t pitch, int8_t* y) const {
+    constexpr int64_t kMaxWindowRows = 64;
+    const int8_t* rows[kMaxWindowRows];
+    if (flat >= 0) {
+      int8_t* f = reinterpret_cast<int8_t*>(env.arena + flat);
+      for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = plane + ky * dh * pitch;
+      env.elementwise->maxpool_row(MaxPoolRowArgs{rows, static_cast<int>(kh), flat_n, sw, kw, dw, f});
+      const int64_t row_step = sh * pitch / sw;
+      for (int64_t oy = 0; oy < oh; ++oy) std::memcpy(y + oy * ow, f + oy * row_step, static_cast<size_t>(ow));
+      return;
+    }
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const int8_t* top = plane + oy * sh * pitch;
+      for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = top + ky * dh * pitch;
+      env.elementwise->maxpool_row(MaxPoolRowArgs{rows, static_cast<int>(kh), ow, sw, kw, dw, y + oy * ow});
+    }
+  }
+
   bool RunRows(const ExecEnv& env, const T* X, T* Y) const {
     constexpr int64_t kMaxWindowRows = 64;
     if constexpr (!std::is_same_v<T, int8_t>) {
       return false;
     } else {
       if (kh > kMaxWindowRows) return false;
-      const int8_t* rows[kMaxWindowRows];
-      for (int64_t p = 0; p < planes; ++p) {
-        for (int64_t oy = 0; oy < oh; ++oy) {
-          const int8_t* top = X + (p * ih + oy * sh) * iw;
-          for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = top + ky * dh * iw;
-          env.elementwise->maxpool_row(
-              MaxPoolRowArgs{rows, static_cast<int>(kh), ow, sw, kw, dw, Y + (p * oh + oy) * ow});
-        }
-      }
+      for (int64_t p = 0; p < planes; ++p) PoolPlane(env, X + p * ih * iw, iw, Y + p * oh * ow);
       return true;
     }
   }
@@ -283,17 +299,11 @@ class MaxPoolStep : public Step {
       constexpr int64_t kMaxWindowRows = 64;
       if (scratch < 0 || kh > kMaxWindowRows) return false;
       int8_t* plane = reinterpret_cast<int8_t*>(env.arena + scratch);
-      const int8_t* rows[kMaxWindowRows];
       for (int64_t p = 0; p < planes; ++p) {
         std::memset(plane, -128, static_cast<size_t>(padded_h * padded_w));
         for (int64_t y = 0; y < ih; ++y)
           std::memcpy(plane + (y + pt) * padded_w + pl, X + (p * ih + y) * iw, static_cast<size_t>(iw));
-        for (int64_t oy = 0; oy < oh; ++oy) {
-          const int8_t* top = plane + oy * sh * padded_w;
-          for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = top + ky * dh * padded_w;
-          env.elementwise->maxpool_row(
-              MaxPoolRowArgs{rows, static_cast<int>(kh), ow, sw, kw, dw, Y + (p * oh + oy) * ow});
-        }
+        PoolPlane(env, plane, padded_w, Y + p * oh * ow);
       }
       return true;
     }
@@ -392,6 +402,36 @@ std::pair<int64_t, int64_t> PaddedPlane(const Node& n, const std::vector<int64_t
   return {h, w};
 }
 
+// Rows shorter than this take the flat-plane pass (the AVX2 row kernel's widest step is 32).
+constexpr int64_t kFlatPoolBelow = 32;
+
+struct MaxPoolScratch {
+  int64_t padded_bytes = 0;  // the padded plane, when windows reach over padding
+  int64_t flat_n = 0;        // outputs of the flat-plane pass, 0 when rows go one at a time
+};
+
+// An int8 MaxPool's scratch: the padded plane (windows over padding) and the long row of the
+// flat-plane pass (short output rows whose stride divides the plane's pitch).
+MaxPoolScratch MaxPoolScratchOf(const Node& n, const std::vector<int64_t>& in, const std::vector<int64_t>& out) {
+  MaxPoolScratch sc;
+  if (in.size() < 3) return sc;
+  const int64_t ih = in.size() == 4 ? in[2] : 1, iw = in.back();
+  const int64_t oh = out.size() == 4 ? out[2] : 1, ow = out.back();
+  const bool inside = n.pad[0] == 0 && n.pad[1] == 0 && (oh - 1) * n.stride[0] + (n.kernel[0] - 1) * n.dilation[0] < ih &&
+                      (ow - 1) * n.stride[1] + (n.kernel[1] - 1) * n.dilation[1] < iw;
+  int64_t pitch = iw;
+  if (!inside) {
+    const auto [h, w] = PaddedPlane(n, in, out);
+    sc.padded_bytes = (h * w + 63) / 64 * 64;
+    pitch = w;
+  }
+  // strides 1 and 2: those the tier kernels take in vectors (and a stride-2 plane wastes half)
+  if (ow < kFlatPoolBelow && oh > 1 && n.stride[0] <= 2 && n.stride[1] <= 2 && pitch % n.stride[1] == 0) {
+    sc.flat_n = (oh - 1) * n.stride[0] * pitch / n.stride[1] + ow;
+  }
+  return sc;
+}
+
 template <typename T>
 std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
   auto s = std::make_unique<MaxPoolStep<T>>();
@@ -410,11 +450,18 @@ std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
   s->inside = s->pt == 0 && s->pl == 0 && (s->oh - 1) * s->sh + (s->kh - 1) * s->dh < s->ih &&
               (s->ow - 1) * s->sw + (s->kw - 1) * s->dw < s->iw;
   if constexpr (std::is_same_v<T, int8_t>) {
-    if (!s->inside && ctx.scratch_offset >= 0) {
-      s->scratch = ctx.scratch_offset;
-      const auto [h, w] = PaddedPlane(n, x.shape, o);
-      s->padded_h = h;
-      s->padded_w = w;
+    const MaxPoolScratch sc = MaxPoolScratchOf(n, x.shape, o);
+    if (ctx.scratch_offset >= 0) {
+      if (sc.padded_bytes > 0) {
+        s->scratch = ctx.scratch_offset;
+        const auto [h, w] = PaddedPlane(n, x.shape, o);
+        s->padded_h = h;
+        s->padded_w = w;
+      }
+      if (sc.flat_n > 0) {
+        s->flat = ctx.scratch_offset + sc.padded_bytes;
+        s->flat_n = sc.flat_n;
+      }
     }
   }
   s->out = ctx.Out(n);
@@ -425,15 +472,9 @@ std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
 
 int64_t MaxPoolScratchBytes(const Node& n, const Graph& g) {
   const Value& x = g.values[n.in[0]];
-  if (x.dtype != DType::kI8 || x.shape.size() < 3) return 0;
-  const auto& o = g.values[n.out[0]].shape;
-  const int64_t ih = x.shape.size() == 4 ? x.shape[2] : 1, iw = x.shape.back();
-  const int64_t oh = o.size() == 4 ? o[2] : 1, ow = o.back();
-  const bool inside = n.pad[0] == 0 && n.pad[1] == 0 && (oh - 1) * n.stride[0] + (n.kernel[0] - 1) * n.dilation[0] < ih &&
-                      (ow - 1) * n.stride[1] + (n.kernel[1] - 1) * n.dilation[1] < iw;
-  if (inside) return 0;
-  const auto [h, w] = PaddedPlane(n, x.shape, o);
-  return h * w;
+  if (x.dtype != DType::kI8) return 0;
+  const MaxPoolScratch sc = MaxPoolScratchOf(n, x.shape, g.values[n.out[0]].shape);
+  return sc.padded_bytes + sc.flat_n;
 }
 
 Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) {

@@ -94,7 +94,7 @@ namespace {
 // plane (-128 around it) and the tier's row kernel: equal to the definition (the maximum of the
 // window's input elements) at every tier, for odd sizes, strides, dilations and rows wider
 // than one vector.
-TEST_CASE("int8 MaxPool over padding equals the definition at every tier", "[engine][ops][tiers]") {
+TEST_CASE("int8 MaxPool (over padding, short rows) equals the definition at every tier", "[engine][ops][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx,
                         KernelTier::kNeon, KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(5);
@@ -107,6 +107,13 @@ TEST_CASE("int8 MaxPool over padding equals the definition at every tier", "[eng
       {{1, 2, 9, 40}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}},
       {{2, 2, 11, 37}, {3, 2}, {1, 2}, {2, 1}, {2, 0, 1, 1}},
       {{1, 1, 5, 70}, {2, 5}, {1, 1}, {1, 2}, {0, 3, 1, 2}},
+      // windows inside the input, rows shorter than the kernels' widest step (the flat-plane
+      // pass): 2x2 stride 2 on 28x28, 3x3 stride 2 on odd sizes, stride 1, stride 3 (per row)
+      {{1, 4, 28, 28}, {2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}},
+      {{2, 3, 15, 21}, {3, 3}, {2, 2}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 2, 7, 9}, {2, 2}, {1, 1}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 2, 12, 14}, {3, 2}, {2, 1}, {1, 2}, {0, 0, 0, 0}},
+      {{1, 2, 13, 20}, {3, 3}, {3, 3}, {1, 1}, {1, 1, 1, 1}},
   };
   for (KernelTier tier : tiers) {
     for (const auto& c : cases) {
