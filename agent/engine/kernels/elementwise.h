@@ -87,6 +87,17 @@ struct MaxPoolRowArgs {
 };
 using MaxPoolRowFn = void (*)(const MaxPoolRowArgs& args);
 
+// One row of an int8 pool's window sums: out[o] = sum over r < row_count and t < taps of
+// rows[r][o * stride + t], o < n (a windowed AveragePool's integer part). Reads no byte of a row
+// past index (n - 1) * stride + taps - 1.
+struct WindowSumRowArgs {
+  const int8_t* const* rows;
+  int row_count;
+  int64_t n, stride, taps;
+  int32_t* out;
+};
+using WindowSumRowFn = void (*)(const WindowSumRowArgs& args);
+
 // A byte matrix transposed: dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows,
 // c < cols (an int8 Transpose, one 2-D slice at a time). Pure data movement.
 using TransposeBytesFn = void (*)(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
@@ -122,6 +133,7 @@ struct ElementwiseKernels {
   MaxPoolRowFn maxpool_row;
   TransposeBytesFn transpose_bytes;
   QMeanFn qmean;
+  WindowSumRowFn window_sum_row;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -142,6 +154,8 @@ void QBinaryRunAvx2(const QBinaryRunArgs& args);
 void PlaneSumAvx2(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
 void PlaneSumAvx512(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
 void MaxPoolRowAvx2(const MaxPoolRowArgs& args);
+void WindowSumRowScalar(const WindowSumRowArgs& args);
+void WindowSumRowAvx2(const WindowSumRowArgs& args);
 void TransposeBytesScalar(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
                           int64_t dst_stride);
 void TransposeBytesAvx2(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,

@@ -62,6 +62,16 @@ void MaxPoolRowScalar(const MaxPoolRowArgs& a) {
   }
 }
 
+void WindowSumRowScalar(const WindowSumRowArgs& a) {
+  for (int64_t o = 0; o < a.n; ++o) {
+    int32_t sum = 0;
+    for (int r = 0; r < a.row_count; ++r) {
+      for (int64_t t = 0; t < a.taps; ++t) sum += a.rows[r][o * a.stride + t];
+    }
+    a.out[o] = sum;
+  }
+}
+
 void QMeanScalar(const QMeanArgs& a) {
   for (int64_t i = 0; i < a.n; ++i) {
     const float mean = static_cast<float>(a.sums[i]) / a.divs[i];

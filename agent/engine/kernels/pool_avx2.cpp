@@ -124,12 +124,50 @@ bool NarrowRowSteps(const MaxPoolRowArgs& a) {
   return true;
 }
 
+// 32 window sums per step: each tap's 32 bytes (Tap, as the MaxPool steps load them) widened to
+// int16 and added (a window of at most 256 elements cannot leave int16), then widened to int32.
+template <int kStride, int kBack>
+inline void SumStep32(const WindowSumRowArgs& a, int64_t o) {
+  __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+  for (int r = 0; r < a.row_count; ++r) {
+    const int8_t* row = a.rows[r] + o * kStride;
+    for (int64_t t = 0; t < a.taps; ++t) {
+      const __m256i v = Tap<kStride, kBack>(row + t);
+      lo = _mm256_add_epi16(lo, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(v)));
+      hi = _mm256_add_epi16(hi, _mm256_cvtepi8_epi16(_mm256_extracti128_si256(v, 1)));
+    }
+  }
+  int32_t* out = a.out + o;
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_cvtepi16_epi32(_mm256_castsi256_si128(lo)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(lo, 1)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16), _mm256_cvtepi16_epi32(_mm256_castsi256_si128(hi)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 24), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(hi, 1)));
+}
+
+// The MaxPool row scheme (MaxPoolRowSteps) with sums; false where a row is shorter than a step.
+template <int kStride>
+bool SumRowSteps(const WindowSumRowArgs& a) {
+  const int64_t reach = a.taps - 1;
+  const int64_t last = (a.n - 1) * kStride + reach;
+  if (a.n < 32 + (kStride - 1)) return false;
+  int64_t o = 0;
+  for (; o + 32 <= a.n && o * kStride + reach + 32 * kStride - 1 <= last; o += 32) SumStep32<kStride, 0>(a, o);
+  if (o < a.n) SumStep32<kStride, kStride - 1>(a, a.n - 32);
+  return true;
+}
+
 template <int kStride>
 bool AnyRowSteps(const MaxPoolRowArgs& a) {
   return MaxPoolRowSteps<kStride>(a) || NarrowRowSteps<16, kStride>(a) || NarrowRowSteps<8, kStride>(a);
 }
 
 }  // namespace
+
+void WindowSumRowAvx2(const WindowSumRowArgs& a) {
+  const bool fits16 = a.row_count * a.taps <= 256;  // |sum| <= 256 * 128 fits int16
+  if (fits16 && ((a.stride == 1 && SumRowSteps<1>(a)) || (a.stride == 2 && SumRowSteps<2>(a)))) return;
+  WindowSumRowScalar(a);
+}
 
 void MaxPoolRowAvx2(const MaxPoolRowArgs& a) {
   if ((a.stride == 1 && AnyRowSteps<1>(a)) || (a.stride == 2 && AnyRowSteps<2>(a))) return;

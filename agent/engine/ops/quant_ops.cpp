@@ -84,8 +84,20 @@ std::pair<int64_t, int64_t> AvgPoolPaddedPlane(const PoolWindow& w) {
 }
 
 // Scratch of a windowed int8 AveragePool: the int32 sums of one plane, then (if its windows
-// reach past the input) one padded plane.
+// reach past the input) one padded plane, then (rows shorter than the kernels' step) the long
+// row's sums.
 int64_t AvgPoolSumsBytes(const PoolWindow& w) { return (w.oh * w.ow * 4 + 63) / 64 * 64; }
+int64_t AvgPoolPaddedBytes(const PoolWindow& w) {
+  const auto [h, pw] = AvgPoolPaddedPlane(w);
+  return (h * pw + 63) / 64 * 64;
+}
+// Outputs of the flat pass (0: row by row): short rows, strides 1-2 dividing the pitch.
+int64_t AvgPoolFlatOutputs(const PoolWindow& w) {
+  constexpr int64_t kFlatPoolBelow = 32;  // the AVX2 kernel's step
+  const int64_t pitch = AvgPoolPaddedPlane(w).second > 0 ? AvgPoolPaddedPlane(w).second : w.iw;
+  if (w.ow >= kFlatPoolBelow || w.oh <= 1 || w.sh > 2 || w.sw > 2 || pitch % w.sw != 0) return 0;
+  return (w.oh - 1) * w.sh * pitch / w.sw + w.ow;
+}
 
 class QAvgPoolStep : public Step, public PoolWindow {
  public:
@@ -115,20 +127,24 @@ class QAvgPoolStep : public Step, public PoolWindow {
 
   // Windows smaller than the plane. Per plane: the plane copied into scratch with the input
   // zero point around it (padded_w > 0; a padding or ceil-mode element then adds 0 to a sum
-  // of x - zi), every window's int32 sum over kh x kw elements, then the tier's division of
-  // each sum by its window's divisor (`divs`, fixed per position at build time) and the same
-  // rounding as ever. Integer sums are exact in any order, so this equals the per-window loop.
-  int64_t sums = -1, padded = -1, padded_h = 0, padded_w = 0;
+  // of x - zi), every window's int32 sum over kh x kw elements by the tier's row kernel (rows
+  // shorter than its step: the plane as one long row, `flat`, as the int8 MaxPool does), then
+  // the tier's division of each sum by its window's divisor (`divs`, fixed per position at
+  // build time) and the same rounding as ever. Integer sums are exact in any order.
+  int64_t sums = -1, padded = -1, padded_h = 0, padded_w = 0, flat = -1, flat_n = 0;
   std::vector<float> divs;  // [oh * ow]
 
   void Run(const ExecEnv& env) const override {
+    constexpr int64_t kMaxWindowRows = 64;
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
     if (RunWholePlane(env, X, Y)) return;
     int32_t* S = reinterpret_cast<int32_t*>(env.arena + sums);
     int8_t* P = padded_w > 0 ? reinterpret_cast<int8_t*>(env.arena + padded) : nullptr;
+    int32_t* F = flat >= 0 ? reinterpret_cast<int32_t*>(env.arena + flat) : nullptr;
     const int64_t pitch = padded_w > 0 ? padded_w : iw;
     const int32_t window_zero = static_cast<int32_t>(kh * kw) * zi;
+    const int8_t* rows[kMaxWindowRows];
     for (int64_t p = 0; p < planes; ++p) {
       const int8_t* src = X + p * ih * iw;
       if (P != nullptr) {
@@ -136,21 +152,19 @@ class QAvgPoolStep : public Step, public PoolWindow {
         for (int64_t y = 0; y < ih; ++y) std::memcpy(P + (y + pt) * padded_w + pl, src + y * iw, static_cast<size_t>(iw));
         src = P;
       }
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        int32_t* __restrict row_sums = S + oy * ow;
-        for (int64_t ox = 0; ox < ow; ++ox) row_sums[ox] = -window_zero;
-        for (int64_t ky = 0; ky < kh; ++ky) {
-          const int8_t* __restrict in = src + (oy * sh + ky) * pitch;
-          for (int64_t kx = 0; kx < kw; ++kx) {
-            if (sw == 1) {
-              for (int64_t ox = 0; ox < ow; ++ox) row_sums[ox] += in[ox + kx];
-            } else if (sw == 2) {
-              for (int64_t ox = 0; ox < ow; ++ox) row_sums[ox] += in[2 * ox + kx];
-            } else {
-              for (int64_t ox = 0; ox < ow; ++ox) row_sums[ox] += in[ox * sw + kx];
-            }
-          }
+      if (F != nullptr) {  // output j of the long row is the window at flat input j * sw
+        for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = src + ky * pitch;
+        env.elementwise->window_sum_row(WindowSumRowArgs{rows, static_cast<int>(kh), flat_n, sw, kw, F});
+        const int64_t row_step = sh * pitch / sw;
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          for (int64_t ox = 0; ox < ow; ++ox) S[oy * ow + ox] = F[oy * row_step + ox] - window_zero;
         }
+      } else {
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = src + (oy * sh + ky) * pitch;
+          env.elementwise->window_sum_row(WindowSumRowArgs{rows, static_cast<int>(kh), ow, sw, kw, S + oy * ow});
+        }
+        for (int64_t i = 0; i < oh * ow; ++i) S[i] -= window_zero;
       }
       env.elementwise->qmean(QMeanArgs{S, divs.data(), oh * ow, ratio, zo, qmin, qmax, Y + p * oh * ow});
     }
@@ -172,6 +186,7 @@ class QAvgPoolStep : public Step, public PoolWindow {
       }
     }
     std::tie(padded_h, padded_w) = AvgPoolPaddedPlane(*this);
+    flat_n = AvgPoolFlatOutputs(*this);
   }
 };
 
@@ -278,8 +293,7 @@ int64_t QAvgPoolScratchBytes(const Node& n, const Graph& g) {
   if (n.kind != OpKind::kQAvgPool) return 0;
   const PoolWindow w = PoolWindowOf(n, g.values[n.in[0]].shape, g.values[n.out[0]].shape, false);
   if (IsWholePlane(w)) return 0;
-  const auto [h, pw] = AvgPoolPaddedPlane(w);
-  return AvgPoolSumsBytes(w) + h * pw;
+  return AvgPoolSumsBytes(w) + AvgPoolPaddedBytes(w) + AvgPoolFlatOutputs(w) * 4;
 }
 
 Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
@@ -329,6 +343,8 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
         s->SetWindows();
         s->sums = ctx.scratch_offset;
         s->padded = ctx.scratch_offset + AvgPoolSumsBytes(*s);
+        if (s->flat_n > 0) s->flat = s->padded + AvgPoolPaddedBytes(*s);
+        if (s->kh > 64) return Fail(ErrorCode::kInvalidArgument, "AveragePool window taller than 64 rows");
       }
       s->zi = x.q.zero_point;
       s->zo = y.q.zero_point;

@@ -155,6 +155,41 @@ TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only th
   }
 }
 
+TEST_CASE("every tier's window sums equal the scalar reference and read only the window", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(32);
+  struct Window {
+    int rows;
+    int64_t stride, taps;
+  };
+  // up to 16 x 16 = 256 elements (the int16 sums' limit) and past it (17 x 16: the scalar kernel)
+  const std::vector<Window> windows = {{1, 2, 2}, {2, 2, 2}, {3, 1, 3}, {3, 2, 3}, {5, 1, 5},
+                                       {2, 3, 3}, {16, 1, 16}, {17, 2, 16}, {4, 1, 1}};
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (const Window& w : windows) {
+      for (int64_t n : {1, 7, 31, 32, 33, 34, 64, 65, 100, 257, 840}) {
+        // each row exactly as long as the kernel may read, in its own allocation
+        const int64_t len = (n - 1) * w.stride + w.taps;
+        std::vector<std::vector<int8_t>> data;
+        std::vector<const int8_t*> rows;
+        for (int r = 0; r < w.rows; ++r) {
+          data.push_back(RandomBytes(rng, len));
+          if (r % 2 == 0) std::fill(data.back().begin(), data.back().end(), int8_t{-128});  // the extreme sums
+        }
+        for (const auto& d : data) rows.push_back(d.data());
+        std::vector<int32_t> want(static_cast<size_t>(n) + 8, 7), got(static_cast<size_t>(n) + 8, 7);
+        WindowSumRowScalar({rows.data(), w.rows, n, w.stride, w.taps, want.data()});
+        k.window_sum_row({rows.data(), w.rows, n, w.stride, w.taps, got.data()});
+        INFO("tier " << KernelTierName(tier) << " rows " << w.rows << " stride " << w.stride << " taps " << w.taps
+                     << " n " << n);
+        REQUIRE(got == want);
+      }
+    }
+  }
+}
+
 // (out, a, b) index triples of a broadcast, walked plainly and through its runs.
 std::vector<std::array<int64_t, 3>> PlainWalk(const BroadcastPlan& p) {
   std::vector<std::array<int64_t, 3>> v;
