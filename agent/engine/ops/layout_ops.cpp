@@ -7,6 +7,7 @@
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/ops/element_types.h"
+#include "agent/engine/ops/pool_window.h"
 
 namespace edge::engine {
 namespace {
@@ -237,10 +238,9 @@ class MaxPoolStep : public Step {
   }
 
   // int8: the tier's row kernel, one call per output row with the window's input rows; or, for
-  // rows too short for the kernel's wide steps, one call over the whole plane read as one long
-  // row (`flat`): output j of that row is the window at flat input j * sw, which for j =
-  // oy * sh * pitch / sw + ox is output (oy, ox); the rows between are computed and dropped,
-  // and the kept ones copied out. Reads stay inside the plane (the last window's last byte).
+  // short rows, one call over the whole plane read as one long row (`flat`, FlatPoolOutputs in
+  // ops/pool_window.h) and the kept rows copied out. Reads stay inside the plane (the last
+  // window's last byte).
   int64_t flat = -1, flat_n = 0;  // scratch offset of the long row's outputs, their count
 
   void PoolPlane(const ExecEnv& env, const int8_t* plane, int64_t pitch, int8_t* y) const {
@@ -402,9 +402,6 @@ std::pair<int64_t, int64_t> PaddedPlane(const Node& n, const std::vector<int64_t
   return {h, w};
 }
 
-// Rows shorter than this take the flat-plane pass (the AVX2 row kernel's widest step is 32).
-constexpr int64_t kFlatPoolBelow = 32;
-
 struct MaxPoolScratch {
   int64_t padded_bytes = 0;  // the padded plane, when windows reach over padding
   int64_t flat_n = 0;        // outputs of the flat-plane pass, 0 when rows go one at a time
@@ -425,10 +422,7 @@ MaxPoolScratch MaxPoolScratchOf(const Node& n, const std::vector<int64_t>& in, c
     sc.padded_bytes = (h * w + 63) / 64 * 64;
     pitch = w;
   }
-  // strides 1 and 2: those the tier kernels take in vectors (and a stride-2 plane wastes half)
-  if (ow < kFlatPoolBelow && oh > 1 && n.stride[0] <= 2 && n.stride[1] <= 2 && pitch % n.stride[1] == 0) {
-    sc.flat_n = (oh - 1) * n.stride[0] * pitch / n.stride[1] + ow;
-  }
+  sc.flat_n = FlatPoolOutputs(oh, ow, n.stride[0], n.stride[1], pitch);
   return sc;
 }
 

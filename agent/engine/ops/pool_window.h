@@ -36,4 +36,16 @@ inline PoolWindow PoolWindowOf(const Node& n, const std::vector<int64_t>& in, co
   return w;
 }
 
+// Outputs of an int8 pool's flat-plane pass, 0 where rows go one at a time. Output rows shorter
+// than the tier row kernels' widest step (32) cost a kernel call each; instead a plane of row
+// pitch `pitch` is read as one long row, whose output j is the window at flat input j * sw
+// (output (oy, ox) at j = oy * sh * pitch / sw + ox), the rows between computed and dropped.
+// Strides 1 and 2 only (those the kernels take in vectors; stride 2 wastes half), dividing
+// the pitch.
+inline int64_t FlatPoolOutputs(int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t pitch) {
+  constexpr int64_t kFlatPoolBelow = 32;
+  if (ow >= kFlatPoolBelow || oh <= 1 || sh > 2 || sw > 2 || pitch % sw != 0) return 0;
+  return (oh - 1) * sh * pitch / sw + ow;
+}
+
 }  // namespace edge::engine

@@ -91,12 +91,9 @@ int64_t AvgPoolPaddedBytes(const PoolWindow& w) {
   const auto [h, pw] = AvgPoolPaddedPlane(w);
   return (h * pw + 63) / 64 * 64;
 }
-// Outputs of the flat pass (0: row by row): short rows, strides 1-2 dividing the pitch.
 int64_t AvgPoolFlatOutputs(const PoolWindow& w) {
-  constexpr int64_t kFlatPoolBelow = 32;  // the AVX2 kernel's step
-  const int64_t pitch = AvgPoolPaddedPlane(w).second > 0 ? AvgPoolPaddedPlane(w).second : w.iw;
-  if (w.ow >= kFlatPoolBelow || w.oh <= 1 || w.sh > 2 || w.sw > 2 || pitch % w.sw != 0) return 0;
-  return (w.oh - 1) * w.sh * pitch / w.sw + w.ow;
+  const int64_t padded_w = AvgPoolPaddedPlane(w).second;
+  return FlatPoolOutputs(w.oh, w.ow, w.sh, w.sw, padded_w > 0 ? padded_w : w.iw);
 }
 
 class QAvgPoolStep : public Step, public PoolWindow {
