@@ -98,4 +98,29 @@ inline BroadcastRuns SplitBroadcastRuns(const BroadcastPlan& p) {
   return r;
 }
 
+// A reduction's walk (MakeBroadcastPlan(input shape, kept shape, input shape): a indexes the
+// output, b the input) in runs: y[out] = f(y[out], x[in]) for every input element in input
+// order, so each output sees its inputs in the same order as the element walk (float sums
+// give the same bits). A run whose output is one value accumulates in a local; a run along a
+// kept axis is a loop over both, which the compiler vectorizes.
+template <typename T, typename Acc, typename F>
+inline void ReduceByRuns(const BroadcastRuns& r, const T* x, Acc* y, F f) {
+  const int64_t run = r.run;
+  ForEachBroadcast(r.outer, [&](int64_t, int64_t out, int64_t in) {
+    const T* __restrict xs = x + in;
+    if (r.a_step == 0) {
+      Acc acc = y[out];
+      if (r.b_step == 0) {
+        for (int64_t e = 0; e < run; ++e) acc = f(acc, xs[0]);
+      } else {
+        for (int64_t e = 0; e < run; ++e) acc = f(acc, xs[e]);
+      }
+      y[out] = acc;
+    } else {
+      Acc* __restrict ys = y + out;
+      for (int64_t e = 0; e < run; ++e) ys[e] = f(ys[e], xs[e]);
+    }
+  });
+}
+
 }  // namespace edge::engine

@@ -176,6 +176,7 @@ class ReduceStep : public Step {
   int64_t scratch = -1;  // ReduceLogSumExp's sums
   ReduceKind kind = ReduceKind::kMean;
   BroadcastPlan walk;  // iterates the input; stride_a maps to the output index
+  BroadcastRuns runs;  // the same walk in runs (ReduceByRuns)
 
   // log(sum(exp(x))) as max + log(sum(exp(x - max))): no overflow for large x, no log(0) for
   // very negative x.
@@ -201,14 +202,14 @@ class ReduceStep : public Step {
                        : kind == ReduceKind::kProd ? 1.0f : 0.0f;
     for (int64_t i = 0; i < out_count; ++i) Y[i] = init;
     switch (kind) {
-      case ReduceKind::kMax: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] = ElementArith<float>::Max(Y[o], X[in]); }); break;
-      case ReduceKind::kMin: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] = ElementArith<float>::Min(Y[o], X[in]); }); break;
-      case ReduceKind::kProd: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] *= X[in]; }); break;
-      case ReduceKind::kL1: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += std::fabs(X[in]); }); break;
+      case ReduceKind::kMax: ReduceByRuns(runs, X, Y, [](float a, float v) { return ElementArith<float>::Max(a, v); }); break;
+      case ReduceKind::kMin: ReduceByRuns(runs, X, Y, [](float a, float v) { return ElementArith<float>::Min(a, v); }); break;
+      case ReduceKind::kProd: ReduceByRuns(runs, X, Y, [](float a, float v) { return a * v; }); break;
+      case ReduceKind::kL1: ReduceByRuns(runs, X, Y, [](float a, float v) { return a + std::fabs(v); }); break;
       case ReduceKind::kL2: case ReduceKind::kSumSquare:
-        ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += X[in] * X[in]; });
+        ReduceByRuns(runs, X, Y, [](float a, float v) { return a + v * v; });
         break;
-      default: ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] += X[in]; }); break;
+      default: ReduceByRuns(runs, X, Y, [](float a, float v) { return a + v; }); break;
     }
     for (int64_t i = 0; i < out_count; ++i) {
       switch (kind) {
@@ -357,6 +358,7 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       }
       s->out_count = ctx.V(n.out[0]).elements;
       s->walk = MakeBroadcastPlan(x.shape, kept, x.shape);
+      s->runs = SplitBroadcastRuns(s->walk);
       s->walk.same_shape = false;
       s->out = ctx.Out(n);
       s->summary = Describe(n, "float");

@@ -191,7 +191,7 @@ class QReduceMeanStep : public Step {
  public:
   Ref x;
   int64_t out = 0, out_count = 0, reduce_count = 0, acc = 0;  // acc: int32 scratch in arena
-  BroadcastPlan walk;
+  BroadcastRuns runs;  // the input walked in runs, a indexing the output (ReduceByRuns)
   bool trailing = false;  // the reduced axes are the innermost ones: each output sums one contiguous run
   int32_t zi = 0, zo = 0, qmin = -128, qmax = 127;
   float ratio = 1;
@@ -204,7 +204,8 @@ class QReduceMeanStep : public Step {
       for (int64_t i = 0; i < out_count; ++i) sums[i] -= zi * static_cast<int32_t>(reduce_count);
     } else {
       for (int64_t i = 0; i < out_count; ++i) sums[i] = 0;
-      ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { sums[o] += X[in] - zi; });
+      const int32_t z = zi;
+      ReduceByRuns(runs, X, sums, [z](int32_t a, int8_t v) { return a + (static_cast<int32_t>(v) - z); });
     }
     for (int64_t i = 0; i < out_count; ++i) {
       const float mean = static_cast<float>(sums[i]) / static_cast<float>(reduce_count);
@@ -363,8 +364,7 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
         kept[a] = 1;
       }
       s->out_count = y.elements;
-      s->walk = MakeBroadcastPlan(x.shape, kept, x.shape);
-      s->walk.same_shape = false;
+      s->runs = SplitBroadcastRuns(MakeBroadcastPlan(x.shape, kept, x.shape));
       // trailing: every axis after the first reduced one (of size > 1) is reduced too
       const int rank = static_cast<int>(x.shape.size());
       std::vector<bool> reduced(static_cast<size_t>(rank), false);
