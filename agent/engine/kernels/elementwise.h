@@ -88,11 +88,11 @@ struct MaxPoolRowArgs {
 using MaxPoolRowFn = void (*)(const MaxPoolRowArgs& args);
 
 // One row of an int8 pool's window sums: out[o] = sum over r < row_count and t < taps of
-// rows[r][o * stride + t], o < n (a windowed AveragePool's integer part). Reads no byte of a row
-// past index (n - 1) * stride + taps - 1.
+// first[r * row_pitch + o * stride + t], o < n (a windowed AveragePool's integer part). Reads no
+// byte of a row past index (n - 1) * stride + taps - 1.
 struct WindowSumRowArgs {
-  const int8_t* const* rows;
-  int row_count;
+  const int8_t* first;
+  int64_t row_pitch, row_count;
   int64_t n, stride, taps;
   int32_t* out;
 };

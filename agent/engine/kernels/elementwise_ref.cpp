@@ -65,8 +65,8 @@ void MaxPoolRowScalar(const MaxPoolRowArgs& a) {
 void WindowSumRowScalar(const WindowSumRowArgs& a) {
   for (int64_t o = 0; o < a.n; ++o) {
     int32_t sum = 0;
-    for (int r = 0; r < a.row_count; ++r) {
-      for (int64_t t = 0; t < a.taps; ++t) sum += a.rows[r][o * a.stride + t];
+    for (int64_t r = 0; r < a.row_count; ++r) {
+      for (int64_t t = 0; t < a.taps; ++t) sum += a.first[r * a.row_pitch + o * a.stride + t];
     }
     a.out[o] = sum;
   }

@@ -129,8 +129,8 @@ bool NarrowRowSteps(const MaxPoolRowArgs& a) {
 template <int kStride, int kBack>
 inline void SumStep32(const WindowSumRowArgs& a, int64_t o) {
   __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
-  for (int r = 0; r < a.row_count; ++r) {
-    const int8_t* row = a.rows[r] + o * kStride;
+  for (int64_t r = 0; r < a.row_count; ++r) {
+    const int8_t* row = a.first + r * a.row_pitch + o * kStride;
     for (int64_t t = 0; t < a.taps; ++t) {
       const __m256i v = Tap<kStride, kBack>(row + t);
       lo = _mm256_add_epi16(lo, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(v)));

@@ -132,7 +132,6 @@ class QAvgPoolStep : public Step, public PoolWindow {
   std::vector<float> divs;  // [oh * ow]
 
   void Run(const ExecEnv& env) const override {
-    constexpr int64_t kMaxWindowRows = 64;
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
     if (RunWholePlane(env, X, Y)) return;
@@ -141,7 +140,6 @@ class QAvgPoolStep : public Step, public PoolWindow {
     int32_t* F = flat >= 0 ? reinterpret_cast<int32_t*>(env.arena + flat) : nullptr;
     const int64_t pitch = padded_w > 0 ? padded_w : iw;
     const int32_t window_zero = static_cast<int32_t>(kh * kw) * zi;
-    const int8_t* rows[kMaxWindowRows];
     for (int64_t p = 0; p < planes; ++p) {
       const int8_t* src = X + p * ih * iw;
       if (P != nullptr) {
@@ -150,16 +148,14 @@ class QAvgPoolStep : public Step, public PoolWindow {
         src = P;
       }
       if (F != nullptr) {  // output j of the long row is the window at flat input j * sw
-        for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = src + ky * pitch;
-        env.elementwise->window_sum_row(WindowSumRowArgs{rows, static_cast<int>(kh), flat_n, sw, kw, F});
+        env.elementwise->window_sum_row(WindowSumRowArgs{src, pitch, kh, flat_n, sw, kw, F});
         const int64_t row_step = sh * pitch / sw;
         for (int64_t oy = 0; oy < oh; ++oy) {
           for (int64_t ox = 0; ox < ow; ++ox) S[oy * ow + ox] = F[oy * row_step + ox] - window_zero;
         }
       } else {
         for (int64_t oy = 0; oy < oh; ++oy) {
-          for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = src + (oy * sh + ky) * pitch;
-          env.elementwise->window_sum_row(WindowSumRowArgs{rows, static_cast<int>(kh), ow, sw, kw, S + oy * ow});
+          env.elementwise->window_sum_row(WindowSumRowArgs{src + oy * sh * pitch, pitch, kh, ow, sw, kw, S + oy * ow});
         }
         for (int64_t i = 0; i < oh * ow; ++i) S[i] -= window_zero;
       }
@@ -342,7 +338,6 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
         s->sums = ctx.scratch_offset;
         s->padded = ctx.scratch_offset + AvgPoolSumsBytes(*s);
         if (s->flat_n > 0) s->flat = s->padded + AvgPoolPaddedBytes(*s);
-        if (s->kh > 64) return Fail(ErrorCode::kInvalidArgument, "AveragePool window taller than 64 rows");
       }
       s->zi = x.q.zero_point;
       s->zo = y.q.zero_point;

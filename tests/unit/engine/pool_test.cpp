@@ -175,6 +175,7 @@ TEST_CASE("int8 windowed AveragePool equals the definition at every tier", "[eng
       {{1, 2, 5, 7}, {4, 4}, {1, 3}, {0, 0, 0, 0}, 0, 1, -2, 9},
       {{1, 3, 50}, {4}, {2}, {1, 1}, 0, 0, 4, -4},
       {{1, 3, 50}, {3}, {1}, {2, 2}, 1, 0, -60, 60},
+      {{1, 2, 80, 6}, {70, 2}, {5, 1}, {0, 0, 0, 0}, 0, 0, 9, -9},  // a window of 70 rows
   };
   const float s_in = 0.0625f, s_out = 0.0375f;
   for (KernelTier tier : tiers) {
