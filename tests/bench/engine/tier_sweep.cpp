@@ -94,6 +94,19 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          k.qrequant({p.a, p.n, 0.61f, p.za, p.zo, -128, 127, out});
        }},
+      // 16 planes of 32 x 32 -> 16 x 16, as the int8 AveragePool step runs them: the window sums
+      // of a plane read as one long row, then the division and rounding of its 256 outputs
+      {"AveragePool 2x2, stride 2 (window sums + qmean), 16 planes of 32 x 32",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         int32_t sums[16 * 32];
+         float divs[256];
+         for (float& d : divs) d = 4.0f;
+         for (int64_t plane = 0; plane < 16; ++plane) {
+           k.window_sum_row({p.a + plane * 1024, 32, 2, 15 * 32 + 16, 2, 2, sums});
+           for (int64_t oy = 0; oy < 16; ++oy) __builtin_memmove(sums + oy * 16, sums + oy * 32, 16 * sizeof(int32_t));
+           k.qmean({sums, divs, 256, 0.5f, p.zo, -128, 127, out + plane * 256});
+         }
+       }},
   };
   for (const Row& row : rows) {
     std::vector<double> best(tiers.size(), 1e30);
