@@ -98,6 +98,23 @@ struct WindowSumRowArgs {
 };
 using WindowSumRowFn = void (*)(const WindowSumRowArgs& args);
 
+// An int8 MatMul of two activations whose sums are exact in float (K <= 258): for i < m, j < n,
+// y[i][j] = Requantize(sum over t < k of (a[i][t] - za) * (b[t][j] - zb)), the sum taken in
+// float (every product and partial sum an integer below 2^24, so exact in any order), then
+// multiplied by `scale`, clamped to [qmin - zo, qmax - zo], rounded half to even, plus zo.
+// `bf` is scratch for k * n floats (b - zb converted once).
+struct QMatMulExactArgs {
+  const int8_t* a;
+  const int8_t* b;
+  int64_t m, k, n;
+  int32_t za, zb;
+  float scale;
+  int32_t zo, qmin, qmax;
+  float* bf;
+  int8_t* y;
+};
+using QMatMulExactFn = void (*)(const QMatMulExactArgs& args);
+
 // A byte matrix transposed: dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows,
 // c < cols (an int8 Transpose, one 2-D slice at a time). Pure data movement.
 using TransposeBytesFn = void (*)(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
@@ -134,6 +151,7 @@ struct ElementwiseKernels {
   TransposeBytesFn transpose_bytes;
   QMeanFn qmean;
   WindowSumRowFn window_sum_row;
+  QMatMulExactFn qmatmul_exact;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -156,6 +174,9 @@ void PlaneSumAvx512(const int8_t* x, int64_t count, int64_t planes, int32_t* sum
 void MaxPoolRowAvx2(const MaxPoolRowArgs& args);
 void WindowSumRowScalar(const WindowSumRowArgs& args);
 void WindowSumRowAvx2(const WindowSumRowArgs& args);
+void QMatMulExactScalar(const QMatMulExactArgs& args);
+void QMatMulExactAvx2(const QMatMulExactArgs& args);
+void QMatMulExactAvx512(const QMatMulExactArgs& args);
 void TransposeBytesScalar(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
                           int64_t dst_stride);
 void TransposeBytesAvx2(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,

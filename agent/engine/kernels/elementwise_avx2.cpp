@@ -7,6 +7,8 @@
 // narrowing as a truncation to the low byte, like the scalar static_cast.
 #include <immintrin.h>
 
+#include <algorithm>
+
 
 #include "agent/engine/kernels/elementwise.h"
 
@@ -111,6 +113,79 @@ void QMeanAvx2(const QMeanArgs& p) {
     }
   }
   QMeanScalar(QMeanArgs{p.sums + i, p.divs + i, p.n - i, p.ratio, p.zo, p.qmin, p.qmax, p.y + i});
+}
+
+namespace {
+
+// kVecs vectors of 8 output columns (from j0) of row `ar`, the sums in registers across the k
+// loop.
+template <int kVecs>
+inline void MatMulExactColumns(const int8_t* ar, const float* bf, int64_t k, int64_t n, int64_t j0, int32_t za,
+                               __m256 scale, const OutputRange& range, int8_t* y) {
+  __m256 acc[kVecs];
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_setzero_ps();
+  for (int64_t t = 0; t < k; ++t) {
+    const __m256 av = _mm256_set1_ps(static_cast<float>(static_cast<int32_t>(ar[t]) - za));
+    const float* br = bf + t * n + j0;
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(av, _mm256_loadu_ps(br + 8 * v)));
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecs; v += 2) {
+    const __m256i q0 = range(_mm256_mul_ps(acc[v], scale));
+    if (v + 1 < kVecs) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y + j0 + 8 * v), LowBytes(q0, range(_mm256_mul_ps(acc[v + 1], scale))));
+    } else {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(y + j0 + 8 * v), LowBytes(q0, q0));
+    }
+  }
+}
+
+}  // namespace
+
+// 8 output columns per vector, up to four in registers across the k loop, the last 1-7 columns
+// of a row by masked loads (QMatMulExactArgs).
+void QMatMulExactAvx2(const QMatMulExactArgs& p) {
+  if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
+    QMatMulExactScalar(p);
+    return;
+  }
+  const int8_t* a = p.a;
+  const int8_t* b = p.b;
+  float* bf = p.bf;
+  int8_t* y = p.y;
+  const int64_t m = p.m, k = p.k, n = p.n;
+  const int32_t za = p.za, zb = p.zb, zo = p.zo;
+  for (int64_t e = 0; e < k * n; ++e) bf[e] = static_cast<float>(static_cast<int32_t>(b[e]) - zb);
+  const __m256 scale = _mm256_set1_ps(p.scale);
+  const OutputRange range(p.qmin, p.qmax, zo);
+  const int64_t whole = n / 8 * 8;
+  for (int64_t i = 0; i < m; ++i) {
+    const int8_t* ar = a + i * k;
+    int8_t* yr = y + i * n;
+    for (int64_t j0 = 0; j0 < whole; j0 += 32) {
+      switch (std::min<int64_t>(4, (whole - j0) / 8)) {
+        case 1: MatMulExactColumns<1>(ar, bf, k, n, j0, za, scale, range, yr); break;
+        case 2: MatMulExactColumns<2>(ar, bf, k, n, j0, za, scale, range, yr); break;
+        case 3: MatMulExactColumns<3>(ar, bf, k, n, j0, za, scale, range, yr); break;
+        default: MatMulExactColumns<4>(ar, bf, k, n, j0, za, scale, range, yr); break;
+      }
+    }
+    if (whole < n) {  // the last 1-7 columns: masked loads (vmaskmovps reads no dropped lane)
+      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n - whole)),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      __m256 acc = _mm256_setzero_ps();
+      for (int64_t t = 0; t < k; ++t) {
+        const __m256 av = _mm256_set1_ps(static_cast<float>(static_cast<int32_t>(ar[t]) - za));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(av, _mm256_maskload_ps(bf + t * n + whole, mask)));
+      }
+      const __m256i q = range(_mm256_mul_ps(acc, scale));
+      alignas(16) int8_t bytes[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(bytes), LowBytes(q, q));
+      for (int64_t j = whole; j < n; ++j) yr[j] = bytes[j - whole];
+    }
+  }
 }
 
 void QRequantAvx2(const QRequantArgs& p) {

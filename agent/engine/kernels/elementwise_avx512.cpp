@@ -274,6 +274,70 @@ void QMeanAvx512(const QMeanArgs& p) {
   }
 }
 
+namespace {
+
+// kVecs vectors of 16 output columns (from j0) of row `ar`, the sums in registers across the
+// whole k loop; `mask` selects the columns of the last vector.
+template <int kVecs>
+inline void MatMulExactColumns(const int8_t* ar, const float* bf, int64_t k, int64_t n, int64_t j0, int32_t za,
+                               __m512 scale, __mmask16 last, const OutputRange16& range, int8_t* y) {
+  __m512 acc[kVecs];
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecs; ++v) acc[v] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < k; ++t) {
+    const __m512 av = _mm512_set1_ps(static_cast<float>(static_cast<int32_t>(ar[t]) - za));
+    const float* br = bf + t * n + j0;
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) {
+      const __mmask16 m = v == kVecs - 1 ? last : __mmask16(0xFFFF);
+      acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(av, _mm512_maskz_loadu_ps(m, br + 16 * v)));
+    }
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecs; ++v) {
+    _mm_mask_storeu_epi8(y + j0 + 16 * v, v == kVecs - 1 ? last : __mmask16(0xFFFF), range(_mm512_mul_ps(acc[v], scale)));
+  }
+}
+
+}  // namespace
+
+// 16 output columns per vector, up to four in registers, the sums in float (exact, see
+// QMatMulExactArgs) with multiply and add kept separate, rounding by cvtps2dq (=
+// RoundHalfEvenSmall within 2^22).
+void QMatMulExactAvx512(const QMatMulExactArgs& p) {
+  if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
+    QMatMulExactScalar(p);
+    return;
+  }
+  // locals: the stores below could alias the arguments' fields
+  const int8_t* a = p.a;
+  const int8_t* b = p.b;
+  float* bf = p.bf;
+  int8_t* y = p.y;
+  const int64_t m = p.m, k = p.k, n = p.n;
+  const int32_t za = p.za;
+  const __m512i zb = _mm512_set1_epi32(p.zb);
+  for (int64_t e = 0; e < k * n; e += 16) {
+    const __mmask16 lanes = FirstLanes(k * n - e);
+    const __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lanes, b + e));
+    _mm512_mask_storeu_ps(bf + e, lanes, _mm512_cvtepi32_ps(_mm512_sub_epi32(v, zb)));
+  }
+  const __m512 scale = _mm512_set1_ps(p.scale);
+  const OutputRange16 range(p.qmin, p.qmax, p.zo);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j0 = 0; j0 < n; j0 += 64) {
+      const int64_t width = std::min<int64_t>(64, n - j0);
+      const __mmask16 last = FirstLanes(width - (width - 1) / 16 * 16);
+      switch ((width + 15) / 16) {
+        case 1: MatMulExactColumns<1>(a + i * k, bf, k, n, j0, za, scale, last, range, y + i * n); break;
+        case 2: MatMulExactColumns<2>(a + i * k, bf, k, n, j0, za, scale, last, range, y + i * n); break;
+        case 3: MatMulExactColumns<3>(a + i * k, bf, k, n, j0, za, scale, last, range, y + i * n); break;
+        default: MatMulExactColumns<4>(a + i * k, bf, k, n, j0, za, scale, last, range, y + i * n); break;
+      }
+    }
+  }
+}
+
 void QRequantAvx512(const QRequantArgs& p) {
   if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
     QRequantScalar(p);

@@ -5,6 +5,10 @@
 #include <cmath>
 
 namespace edge::engine {
+namespace {
+constexpr int64_t kMatMulBlock = 256;  // output columns per pass (stack sums)
+}  // namespace
+
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = table[static_cast<uint8_t>(x[i])];
@@ -69,6 +73,30 @@ void WindowSumRowScalar(const WindowSumRowArgs& a) {
       for (int64_t t = 0; t < a.taps; ++t) sum += a.first[r * a.row_pitch + o * a.stride + t];
     }
     a.out[o] = sum;
+  }
+}
+
+void QMatMulExactScalar(const QMatMulExactArgs& p) {
+  for (int64_t e = 0; e < p.k * p.n; ++e) p.bf[e] = static_cast<float>(static_cast<int32_t>(p.b[e]) - p.zb);
+  const float low = static_cast<float>(p.qmin - p.zo), high = static_cast<float>(p.qmax - p.zo);
+  for (int64_t i = 0; i < p.m; ++i) {
+    int8_t* yr = p.y + i * p.n;
+    for (int64_t j0 = 0; j0 < p.n; j0 += kMatMulBlock) {
+      const int64_t width = std::min(kMatMulBlock, p.n - j0);
+      float acc[kMatMulBlock];
+      for (int64_t j = 0; j < width; ++j) acc[j] = 0.0f;
+      for (int64_t t = 0; t < p.k; ++t) {
+        const float av = static_cast<float>(static_cast<int32_t>(p.a[i * p.k + t]) - p.za);
+        const float* br = p.bf + t * p.n + j0;
+        for (int64_t j = 0; j < width; ++j) acc[j] += av * br[j];
+      }
+      // Requantize's steps on the float sum itself (an integer below 2^24: float(int(s)) is s)
+      for (int64_t j = 0; j < width; ++j) {
+        float v = acc[j] * p.scale;
+        v = v < low ? low : (v > high ? high : v);
+        yr[j0 + j] = static_cast<int8_t>(static_cast<int32_t>((v + 12582912.0f) - 12582912.0f) + p.zo);
+      }
+    }
   }
 }
 

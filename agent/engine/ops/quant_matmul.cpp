@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/broadcast.h"
 
@@ -31,7 +32,7 @@ class QMatMulStep : public Step {
       const int8_t* am = A + ia * m * k;
       const int8_t* bm = B + ib * k * n;
       int8_t* ym = Y + o * m * n;
-      if (RunInFloat(am, bm, ym)) return;
+      if (RunInFloat(env, am, bm, ym)) return;
       for (int64_t i = 0; i < m; ++i) {
         // Row i in blocks of kBlock columns: the sums stay on the stack (Run allocates nothing)
         // and B is read along its rows.
@@ -55,32 +56,15 @@ class QMatMulStep : public Step {
   static constexpr int64_t kBlock = 256;
   // Products of two zero-point-shifted int8 values are integers of at most 255 * 255 = 65025,
   // so a float sum of up to 258 of them stays below 2^24 and is exact at every step, in any
-  // order: the same int32 sums as the integer loop. In float the loops are multiplies and adds
-  // of x86-64's baseline SSE2 (it has no 32-bit integer multiply), which the compiler
-  // vectorizes: attention's small matrices (attention heads of 16-64) ~2x faster.
+  // order: the same int32 sums as the integer loop, in the tier's float kernel
+  // (ElementwiseKernels::qmatmul_exact; x86-64's baseline SSE2 has no vector 32-bit multiply).
   static constexpr int64_t kMaxFloatExactDepth = 258;
   static constexpr int64_t kMaxFloatRight = 4096;  // floats of B converted once, on the stack
 
-  bool RunInFloat(const int8_t* am, const int8_t* bm, int8_t* ym) const {
-    if (k > kMaxFloatExactDepth || k * n > kMaxFloatRight || n > kBlock) return false;
-    // locals: the int8 stores below could alias the step's fields, which would make the
-    // compiler reload them in every loop
-    const int64_t rows = m, cols = n, depth = k;
-    const int32_t a_zero = za, b_zero = zb, out_zero = zo, lo = qmin, hi = qmax;
-    const float scale = mult;
+  bool RunInFloat(const ExecEnv& env, const int8_t* am, const int8_t* bm, int8_t* ym) const {
+    if (k > kMaxFloatExactDepth || k * n > kMaxFloatRight) return false;
     float bf[kMaxFloatRight];
-    for (int64_t e = 0; e < depth * cols; ++e) bf[e] = static_cast<float>(static_cast<int32_t>(bm[e]) - b_zero);
-    for (int64_t i = 0; i < rows; ++i) {
-      float acc[kBlock];
-      for (int64_t j = 0; j < cols; ++j) acc[j] = 0.0f;
-      for (int64_t t = 0; t < depth; ++t) {
-        const float av = static_cast<float>(static_cast<int32_t>(am[i * depth + t]) - a_zero);
-        const float* __restrict br = bf + t * cols;
-        for (int64_t j = 0; j < cols; ++j) acc[j] += av * br[j];
-      }
-      int8_t* __restrict yr = ym + i * cols;
-      for (int64_t j = 0; j < cols; ++j) yr[j] = Requantize(static_cast<int32_t>(acc[j]), scale, out_zero, lo, hi);
-    }
+    env.elementwise->qmatmul_exact(QMatMulExactArgs{am, bm, m, k, n, za, zb, mult, zo, qmin, qmax, bf, ym});
     return true;
   }
 };

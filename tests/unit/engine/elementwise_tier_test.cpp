@@ -188,6 +188,43 @@ TEST_CASE("every tier's window sums equal the scalar reference and read only the
   }
 }
 
+TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(2025);
+  struct Shape {
+    int64_t m, k, n;
+  };
+  // column counts around the 8-, 16- and 64-column steps; K up to the float path's 258
+  const std::vector<Shape> shapes = {{1, 1, 1}, {3, 5, 7}, {20, 16, 20}, {20, 20, 16}, {2, 258, 15},
+                                     {4, 64, 64}, {5, 3, 65}, {2, 7, 130}, {1, 258, 8}, {6, 31, 33}};
+  struct Params {
+    int32_t za, zb, zo, qmin, qmax;
+    float scale;
+  };
+  const std::vector<Params> params = {{0, 0, 0, -128, 127, 0.0123f},      {-128, 127, 3, -128, 127, 1.0f / 4096},
+                                      {5, -7, 3, 3, 127, 0.02f},          // a folded Relu: the floor is zo
+                                      {127, -128, -128, -128, 127, 0.5f},  // ties, saturation
+                                      {0, 0, 0, -128, 100, 1.0f}};
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (const Shape& sh : shapes) {
+      const auto a = RandomBytes(rng, sh.m * sh.k), b = RandomBytes(rng, sh.k * sh.n);
+      for (size_t pi = 0; pi < params.size(); ++pi) {
+        const Params& q = params[pi];
+        std::vector<float> bf(static_cast<size_t>(sh.k * sh.n));
+        std::vector<int8_t> want(static_cast<size_t>(sh.m * sh.n) + 16, 0x5A), got = want;
+        QMatMulExactScalar({a.data(), b.data(), sh.m, sh.k, sh.n, q.za, q.zb, q.scale, q.zo, q.qmin, q.qmax, bf.data(),
+                            want.data()});
+        k.qmatmul_exact({a.data(), b.data(), sh.m, sh.k, sh.n, q.za, q.zb, q.scale, q.zo, q.qmin, q.qmax, bf.data(),
+                         got.data()});
+        INFO("tier " << KernelTierName(tier) << " m " << sh.m << " k " << sh.k << " n " << sh.n << " params " << pi);
+        REQUIRE(got == want);
+      }
+    }
+  }
+}
+
 // (out, a, b) index triples of a broadcast, walked plainly and through its runs.
 std::vector<std::array<int64_t, 3>> PlainWalk(const BroadcastPlan& p) {
   std::vector<std::array<int64_t, 3>> v;
