@@ -258,9 +258,13 @@ class DequantizeStep : public Step {
   int64_t out = 0, count = 0;
   QParams q;
   void Run(const ExecEnv& env) const override {
-    const int8_t* X = x.Get<int8_t>(env);
-    float* Y = reinterpret_cast<float*>(env.arena + out);
-    for (int64_t i = 0; i < count; ++i) Y[i] = q.scale * static_cast<float>(X[i] - q.zero_point);
+    const int8_t* __restrict X = x.Get<int8_t>(env);
+    float* __restrict Y = reinterpret_cast<float*>(env.arena + out);
+    // locals: a float store could alias q.scale, which would keep the loop scalar
+    const float scale = q.scale;
+    const int32_t zero_point = q.zero_point;
+    const int64_t n = count;
+    for (int64_t i = 0; i < n; ++i) Y[i] = scale * static_cast<float>(X[i] - zero_point);
   }
 };
 
