@@ -456,8 +456,9 @@ TEST_CASE("requantization rounds half to even like ONNX QuantizeLinear", "[engin
 }
 
 TEST_CASE("im2col pads with the zero point", "[engine][kernels]") {
-  // 1 channel 2x2 input, 3x3 kernel, pad 1: the corner windows read padding.
-  const int8_t x[4] = {1, 2, 3, 4};
+  // 1 channel 2x2 input, 3x3 kernel, pad 1: the corner windows read padding. Im2colU8's
+  // contract: 16 readable bytes after the input (vector loads may read past a row's end).
+  const int8_t x[4 + 16] = {1, 2, 3, 4};
   ConvGeometry g{1, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2};
   const int64_t kp = 12, np = 16;
   std::vector<uint8_t> col(static_cast<size_t>(kp * np), 0xEE);
@@ -840,7 +841,10 @@ std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p) {
   std::vector<int8_t> phases(static_cast<size_t>(p.channels * plan.phase_bytes));
   const int8_t* src = p.x.data();
   if (plan.split) {
-    SplitDepthwisePhases(p.x.data(), p.g, plan, p.channels, phases.data());
+    // the split's contract: 15 readable bytes after the input (the arena gives every tensor 64)
+    std::vector<int8_t> x = p.x;
+    x.resize(x.size() + 15);
+    SplitDepthwisePhases(x.data(), p.g, plan, p.channels, phases.data());
     src = phases.data();
   }
   // The grid, with a guard byte after each channel so writes past the grid are caught.
