@@ -251,13 +251,6 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       report.models = std::move(*models);
       return Persist(std::move(report), [this](const AgentReportOutcome& outcome) {
         if (!outcome.status) return Refuse(outcome.status.error().Wrap("hello"));
-        // Checked again: a revoke that ran while the hello waited for its batch found no session
-        // to close (this stream is not one yet), and nothing later on the stream re-checks.
-        if (auto s = CheckDevice(ctx_, peer_); !s) {
-          log::Warn("agent rejected after its hello was stored", {{"device", peer_.id.name}, {"error", s.error().message}});
-          FinishOnce(tls::ToGrpcStatus(s.error()));
-          return;
-        }
         OnHelloStored();
       });
     }
