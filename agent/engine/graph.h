@@ -48,6 +48,10 @@ enum class OpKind {
   kQConv, kQGemm, kQAdd, kQMul, kQLut, kQMaxPool, kQAvgPool, kQGlobalAvgPool, kQReduceMean,
   kQConcat, kRequant,
   kQMatMul,  // MatMul of two int8 activations (attention's Q.K^T and weights.V), batched
+  // A float element-wise op or last-axis Softmax (Node::inner) between DequantizeLinear and
+  // QuantizeLinear, folded into one step (fold.cpp): int8 inputs are read through their
+  // parameters (Value::q), float ones as they are, and the result is quantized to out[0]'s.
+  kQFloatOp,
   // exact integer tensors (Value::dtype an integer type or kBool). kAdd, kSub, kMul, kDiv, kMax,
   // kMin and kMaxPool also run on them, with the ONNX integer semantics (ops/typed_ops.cpp).
   kCast,             // element type conversion as ONNX Cast: in[0]'s type to out[0]'s
@@ -94,6 +98,7 @@ struct Node {
   float act_min = -std::numeric_limits<float>::infinity();
   float act_max = std::numeric_limits<float>::infinity();
   UnaryKind unary = UnaryKind::kRelu;
+  OpKind inner = OpKind::kAdd;  // kQFloatOp: the float op it runs (kAdd..kMin, kPow, kUnary, kSoftmax)
   ReduceKind reduce = ReduceKind::kMean;
   // kSoftmax: Softmax, LogSoftmax (log of it, computed without the log of a rounded 0) or Hardmax.
   enum class Normalize { kSoftmax, kLogSoftmax, kHardmax } normalize = Normalize::kSoftmax;

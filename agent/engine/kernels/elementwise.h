@@ -120,6 +120,10 @@ using QMatMulExactFn = void (*)(const QMatMulExactArgs& args);
 using TransposeBytesFn = void (*)(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
                                   int64_t dst_stride);
 
+// Softmax's exponentials: y[i] = portable::Expf(x[i] - shift) (ops/portable_math.h), the
+// subtraction in float, e^ in double, rounded once: the same bits at every tier.
+using ExpShiftedFn = void (*)(const float* x, int64_t n, float shift, float* y);
+
 // QuantizeLinear of floats: y = sat(round_half_even(x / scale) + zp), NaN saturating low.
 using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
@@ -152,6 +156,7 @@ struct ElementwiseKernels {
   QMeanFn qmean;
   WindowSumRowFn window_sum_row;
   QMatMulExactFn qmatmul_exact;
+  ExpShiftedFn exp_shifted;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -189,6 +194,9 @@ void QBinaryRunAvx512(const QBinaryRunArgs& args);
 void QMeanAvx512(const QMeanArgs& args);
 void QRequantAvx512(const QRequantArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
+void ExpShiftedScalar(const float* x, int64_t n, float shift, float* y);
+void ExpShiftedAvx2(const float* x, int64_t n, float shift, float* y);
+void ExpShiftedAvx512(const float* x, int64_t n, float shift, float* y);
 void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 

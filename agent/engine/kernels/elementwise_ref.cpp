@@ -1,5 +1,6 @@
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/ops/portable_math.h"
 
 #include <algorithm>
 #include <cmath>
@@ -126,6 +127,10 @@ void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, 
     v = !(v >= lo) ? lo : (v > hi ? hi : v);  // NaN saturates low
     y[i] = static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(v)) + zero_point);
   }
+}
+
+void ExpShiftedScalar(const float* x, int64_t n, float shift, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = portable::Expf(x[i] - shift);
 }
 
 }  // namespace edge::engine

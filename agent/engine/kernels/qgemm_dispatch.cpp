@@ -32,14 +32,14 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &QAddScalar,     &QuantizeScalar,    &Interleave4RowsU8,
                                          &InterleavePaddedU8, &Im2colRowsStride2U8,
                                          &QBinaryRunScalar, &QRequantScalar, &PlaneSumScalar, &MaxPoolRowScalar, &TransposeBytesScalar,
-                                         &QMeanScalar, &WindowSumRowScalar, &QMatMulExactScalar};
+                                         &QMeanScalar, &WindowSumRowScalar, &QMatMulExactScalar, &ExpShiftedScalar};
   const KernelTier effective = EffectiveTier(tier);
 #if defined(__x86_64__)
   static const ElementwiseKernels avx2{&LutAvx2,  &DepthwiseAvx2,     &SplitDepthwisePhases,
                                        &QAddAvx2, &QuantizeAvx2,    &Interleave4RowsU8,
                                        &InterleavePaddedU8, &Im2colRowsStride2U8,
                                        &QBinaryRunAvx2, &QRequantAvx2, &PlaneSumAvx2, &MaxPoolRowAvx2, &TransposeBytesAvx2,
-                                       &QMeanAvx2, &WindowSumRowAvx2, &QMatMulExactAvx2};
+                                       &QMeanAvx2, &WindowSumRowAvx2, &QMatMulExactAvx2, &ExpShiftedAvx2};
   // Where an AVX-512 tier has no form of its own it uses the AVX2 kernel (AVX2 is part of it).
   static const ElementwiseKernels avx512{CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
                                          &DepthwiseAvx512Vnni,
@@ -56,7 +56,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &TransposeBytesAvx2,
                                          &QMeanAvx512,
                                          &WindowSumRowAvx2,
-                                         &QMatMulExactAvx512};
+                                         &QMatMulExactAvx512,
+                                         &ExpShiftedAvx512};
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
   if (effective == KernelTier::kAvx2) return avx2;
 #elif defined(__aarch64__)
@@ -64,7 +65,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &QAddNeon,  &QuantizeNeon,   &Interleave4RowsU8,
                                        &InterleavePaddedU8, &Im2colRowsStride2U8,
                                        &QBinaryRunScalar, &QRequantScalar, &PlaneSumScalar, &MaxPoolRowScalar, &TransposeBytesScalar,
-                                       &QMeanScalar, &WindowSumRowScalar, &QMatMulExactScalar};
+                                       &QMeanScalar, &WindowSumRowScalar, &QMatMulExactScalar, &ExpShiftedScalar};
   if (effective == KernelTier::kNeon || effective == KernelTier::kNeonDot || effective == KernelTier::kI8mm) {
     return neon;
   }

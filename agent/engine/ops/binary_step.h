@@ -14,6 +14,25 @@
 
 namespace edge::engine {
 
+// Calls visit(f) with f the element operation of `kind` (Add .. Min, Pow for float, else Div):
+// the one definition of each op's arithmetic, shared by every step that applies it.
+template <typename T, typename Visit>
+void WithElementOp(OpKind kind, Visit visit) {
+  using E = ElementArith<T>;
+  switch (kind) {
+    case OpKind::kAdd: visit([](T x, T y) { return E::Add(x, y); }); break;
+    case OpKind::kSub: visit([](T x, T y) { return E::Sub(x, y); }); break;
+    case OpKind::kMul: visit([](T x, T y) { return E::Mul(x, y); }); break;
+    // Clip with computed bounds is max(x, lo) then min(., hi): a NaN x stays NaN.
+    case OpKind::kMax: visit([](T x, T y) { return E::Max(x, y); }); break;
+    case OpKind::kMin: visit([](T x, T y) { return E::Min(x, y); }); break;
+    case OpKind::kPow:
+      if constexpr (std::is_floating_point_v<T>) visit([](T x, T y) { return portable::Pow(x, y); });
+      break;
+    default: visit([](T x, T y) { return E::Div(x, y); }); break;
+  }
+}
+
 template <typename T>
 class BinaryStep : public Step {
  public:
@@ -46,22 +65,10 @@ class BinaryStep : public Step {
   }
 
   void Run(const ExecEnv& env) const override {
-    using E = ElementArith<T>;
     const T* A = a.Get<T>(env);
     const T* B = b.Get<T>(env);
     T* Y = reinterpret_cast<T*>(env.arena + out);
-    switch (kind) {
-      case OpKind::kAdd: Walk(A, B, Y, [](T x, T y) { return E::Add(x, y); }); break;
-      case OpKind::kSub: Walk(A, B, Y, [](T x, T y) { return E::Sub(x, y); }); break;
-      case OpKind::kMul: Walk(A, B, Y, [](T x, T y) { return E::Mul(x, y); }); break;
-      // Clip with computed bounds is max(x, lo) then min(., hi): a NaN x stays NaN.
-      case OpKind::kMax: Walk(A, B, Y, [](T x, T y) { return E::Max(x, y); }); break;
-      case OpKind::kMin: Walk(A, B, Y, [](T x, T y) { return E::Min(x, y); }); break;
-      case OpKind::kPow:
-        if constexpr (std::is_floating_point_v<T>) Walk(A, B, Y, [](T x, T y) { return portable::Pow(x, y); });
-        break;
-      default: Walk(A, B, Y, [](T x, T y) { return E::Div(x, y); }); break;
-    }
+    WithElementOp<T>(kind, [&](auto f) { Walk(A, B, Y, f); });
   }
 };
 

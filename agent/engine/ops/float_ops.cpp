@@ -8,6 +8,7 @@
 #include "agent/engine/ops/broadcast.h"
 #include "agent/engine/ops/element_types.h"
 #include "agent/engine/ops/pool_window.h"
+#include "agent/engine/ops/portable_math.h"
 #include "agent/engine/ops/unary_math.h"
 
 namespace edge::engine {
@@ -65,37 +66,40 @@ class MatMulStep : public Step {
   }
 };
 
+// Y[i] = ApplyUnary(params, X[i]) for i < n, the function chosen once per call, not per
+// element: a loop per kind with ApplyUnary's own expression inlined (the same bits), which the
+// compiler vectorizes for the simple kinds.
+template <UnaryKind kKind>
+void UnaryLoopOf(UnaryParams p, const float* __restrict X, float* __restrict Y, int64_t n) {
+  p.kind = kKind;
+  for (int64_t i = 0; i < n; ++i) Y[i] = ApplyUnary(p, X[i]);
+}
+
+void UnaryLoop(const UnaryParams& params, const float* X, float* Y, int64_t n) {
+  switch (params.kind) {
+    case UnaryKind::kRelu: UnaryLoopOf<UnaryKind::kRelu>(params, X, Y, n); break;
+    case UnaryKind::kClip: UnaryLoopOf<UnaryKind::kClip>(params, X, Y, n); break;
+    case UnaryKind::kLeakyRelu: UnaryLoopOf<UnaryKind::kLeakyRelu>(params, X, Y, n); break;
+    case UnaryKind::kHardSigmoid: UnaryLoopOf<UnaryKind::kHardSigmoid>(params, X, Y, n); break;
+    case UnaryKind::kHardSwish: UnaryLoopOf<UnaryKind::kHardSwish>(params, X, Y, n); break;
+    case UnaryKind::kAbs: UnaryLoopOf<UnaryKind::kAbs>(params, X, Y, n); break;
+    case UnaryKind::kNeg: UnaryLoopOf<UnaryKind::kNeg>(params, X, Y, n); break;
+    case UnaryKind::kSqrt: UnaryLoopOf<UnaryKind::kSqrt>(params, X, Y, n); break;
+    case UnaryKind::kReciprocal: UnaryLoopOf<UnaryKind::kReciprocal>(params, X, Y, n); break;
+    case UnaryKind::kPow: UnaryLoopOf<UnaryKind::kPow>(params, X, Y, n); break;
+    default:
+      for (int64_t i = 0; i < n; ++i) Y[i] = ApplyUnary(params, X[i]);
+      break;
+  }
+}
+
 class UnaryStep : public Step {
  public:
   Ref x;
   int64_t out = 0, count = 0;
   UnaryParams params;
-  // The function chosen once per call, not per element: a loop per kind with ApplyUnary's own
-  // expression inlined (the same bits), which the compiler vectorizes for the simple kinds.
-  template <UnaryKind kKind>
-  void Loop(const float* __restrict X, float* __restrict Y) const {
-    UnaryParams p = params;
-    p.kind = kKind;
-    for (int64_t i = 0; i < count; ++i) Y[i] = ApplyUnary(p, X[i]);
-  }
   void Run(const ExecEnv& env) const override {
-    const float* X = x.Get<float>(env);
-    float* Y = reinterpret_cast<float*>(env.arena + out);
-    switch (params.kind) {
-      case UnaryKind::kRelu: Loop<UnaryKind::kRelu>(X, Y); break;
-      case UnaryKind::kClip: Loop<UnaryKind::kClip>(X, Y); break;
-      case UnaryKind::kLeakyRelu: Loop<UnaryKind::kLeakyRelu>(X, Y); break;
-      case UnaryKind::kHardSigmoid: Loop<UnaryKind::kHardSigmoid>(X, Y); break;
-      case UnaryKind::kHardSwish: Loop<UnaryKind::kHardSwish>(X, Y); break;
-      case UnaryKind::kAbs: Loop<UnaryKind::kAbs>(X, Y); break;
-      case UnaryKind::kNeg: Loop<UnaryKind::kNeg>(X, Y); break;
-      case UnaryKind::kSqrt: Loop<UnaryKind::kSqrt>(X, Y); break;
-      case UnaryKind::kReciprocal: Loop<UnaryKind::kReciprocal>(X, Y); break;
-      case UnaryKind::kPow: Loop<UnaryKind::kPow>(X, Y); break;
-      default:
-        for (int64_t i = 0; i < count; ++i) Y[i] = ApplyUnary(params, X[i]);
-        break;
-    }
+    UnaryLoop(params, x.Get<float>(env), reinterpret_cast<float*>(env.arena + out), count);
   }
 };
 
@@ -130,40 +134,64 @@ class AvgPoolStep : public Step, public PoolWindow {
   }
 };
 
+// Softmax, LogSoftmax or Hardmax of X over an axis of axis_len elements, `inner` apart, for
+// `outer` blocks (Y may not be X).
+struct SoftmaxShape {
+  int64_t outer = 0, axis_len = 0, inner = 0;
+  Node::Normalize mode = Node::Normalize::kSoftmax;
+};
+
+void SoftmaxOf(const SoftmaxShape& s, const ExecEnv& env, const float* X, float* Y) {
+  const int64_t outer = s.outer, axis_len = s.axis_len, inner = s.inner;
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      const float* src = X + o * axis_len * inner + i;
+      float* dst = Y + o * axis_len * inner + i;
+      float mx = -INFINITY;
+      int64_t first_max = 0;
+      for (int64_t a = 0; a < axis_len; ++a) {
+        if (src[a * inner] > mx) mx = src[a * inner], first_max = a;
+      }
+      if (s.mode == Node::Normalize::kHardmax) {
+        for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] = a == first_max ? 1.0f : 0.0f;
+        continue;
+      }
+      // e^(x - max) from the tier's kernel where the axis is contiguous; the same bits either way
+      if (inner == 1) {
+        env.elementwise->exp_shifted(src, axis_len, mx, dst);
+      } else {
+        for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] = portable::Expf(src[a * inner] - mx);
+      }
+      float sum = 0.0f;
+      for (int64_t a = 0; a < axis_len; ++a) sum += dst[a * inner];
+      if (s.mode == Node::Normalize::kLogSoftmax) {
+        const float log_sum = std::log(sum);
+        for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] = src[a * inner] - mx - log_sum;
+      } else {
+        for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] /= sum;
+      }
+    }
+  }
+}
+
+SoftmaxShape SoftmaxShapeOf(const Node& n, const std::vector<int64_t>& shape) {
+  SoftmaxShape s;
+  s.mode = n.normalize;
+  s.outer = 1;
+  s.inner = 1;
+  for (int64_t d = 0; d < n.axis; ++d) s.outer *= shape[d];
+  for (size_t d = static_cast<size_t>(n.axis) + 1; d < shape.size(); ++d) s.inner *= shape[d];
+  s.axis_len = shape[n.axis];
+  return s;
+}
+
 class SoftmaxStep : public Step {
  public:
   Ref x;
-  int64_t out = 0, outer = 0, axis_len = 0, inner = 0;
-  Node::Normalize mode = Node::Normalize::kSoftmax;
+  int64_t out = 0;
+  SoftmaxShape shape;
   void Run(const ExecEnv& env) const override {
-    const float* X = x.Get<float>(env);
-    float* Y = reinterpret_cast<float*>(env.arena + out);
-    for (int64_t o = 0; o < outer; ++o) {
-      for (int64_t i = 0; i < inner; ++i) {
-        const float* src = X + o * axis_len * inner + i;
-        float* dst = Y + o * axis_len * inner + i;
-        float mx = -INFINITY;
-        int64_t first_max = 0;
-        for (int64_t a = 0; a < axis_len; ++a) {
-          if (src[a * inner] > mx) mx = src[a * inner], first_max = a;
-        }
-        if (mode == Node::Normalize::kHardmax) {
-          for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] = a == first_max ? 1.0f : 0.0f;
-          continue;
-        }
-        float sum = 0.0f;
-        for (int64_t a = 0; a < axis_len; ++a) {
-          dst[a * inner] = std::exp(src[a * inner] - mx);
-          sum += dst[a * inner];
-        }
-        if (mode == Node::Normalize::kLogSoftmax) {
-          const float log_sum = std::log(sum);
-          for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] = src[a * inner] - mx - log_sum;
-        } else {
-          for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] /= sum;
-        }
-      }
-    }
+    SoftmaxOf(shape, env, x.Get<float>(env), reinterpret_cast<float*>(env.arena + out));
   }
 };
 
@@ -184,7 +212,7 @@ class ReduceStep : public Step {
     for (int64_t i = 0; i < out_count; ++i) Y[i] = -INFINITY, S[i] = 0.0f;
     ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) { Y[o] = std::max(Y[o], X[in]); });
     ForEachBroadcast(walk, [&](int64_t in, int64_t o, int64_t) {
-      if (std::isfinite(Y[o])) S[o] += std::exp(X[in] - Y[o]);
+      if (std::isfinite(Y[o])) S[o] += portable::Expf(X[in] - Y[o]);
     });
     for (int64_t i = 0; i < out_count; ++i) {
       if (std::isfinite(Y[i])) Y[i] += std::log(S[i]);
@@ -252,24 +280,161 @@ class QuantizeStep : public Step {
   }
 };
 
+// DequantizeLinear of int8 values: Y[i] = scale * (float)(X[i] - zero_point).
+void DequantizeInt8(const int8_t* __restrict X, int64_t n, QParams q, float* __restrict Y) {
+  // locals: a float store could alias q.scale, which would keep the loop scalar
+  const float scale = q.scale;
+  const int32_t zero_point = q.zero_point;
+  for (int64_t i = 0; i < n; ++i) Y[i] = scale * static_cast<float>(X[i] - zero_point);
+}
+
 class DequantizeStep : public Step {
  public:
   Ref x;
   int64_t out = 0, count = 0;
   QParams q;
   void Run(const ExecEnv& env) const override {
-    const int8_t* __restrict X = x.Get<int8_t>(env);
-    float* __restrict Y = reinterpret_cast<float*>(env.arena + out);
-    // locals: a float store could alias q.scale, which would keep the loop scalar
-    const float scale = q.scale;
-    const int32_t zero_point = q.zero_point;
-    const int64_t n = count;
-    for (int64_t i = 0; i < n; ++i) Y[i] = scale * static_cast<float>(X[i] - zero_point);
+    DequantizeInt8(x.Get<int8_t>(env), count, q, reinterpret_cast<float*>(env.arena + out));
   }
 };
 
+// An input of a folded DequantizeLinear -> op -> QuantizeLinear (kQFloatOp): int8 read through
+// its parameters, or float as it is.
+struct FloatSource {
+  Ref ref;
+  bool int8 = false;
+  QParams q;
+  // Elements [at, at + n) as floats: dequantized into `buf` (room for n), or in place.
+  const float* Load(const ExecEnv& env, int64_t at, int64_t n, float* buf) const {
+    if (!int8) return ref.Get<float>(env) + at;
+    DequantizeInt8(ref.Get<int8_t>(env) + at, n, q, buf);
+    return buf;
+  }
+};
+
+// The folded steps work in chunks of this many elements, on the stack.
+constexpr int64_t kFoldChunk = 256;
+
+// Binary op of kQFloatOp: the broadcast runs of BinaryStep, each in chunks dequantized, computed
+// and quantized.
+class DqBinaryQStep : public Step {
+ public:
+  FloatSource a, b;
+  OpKind kind = OpKind::kAdd;
+  BroadcastRuns runs;
+  int64_t out = 0;
+  QParams q;
+  void Run(const ExecEnv& env) const override {
+    WithElementOp<float>(kind, [&](auto f) { Walk(env, f); });
+  }
+  template <typename F>
+  void Walk(const ExecEnv& env, F f) const {
+    using B = BinaryStep<float>;
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    alignas(64) float ta[kFoldChunk], tb[kFoldChunk], ty[kFoldChunk];
+    const int64_t run = runs.run;
+    const int steps = static_cast<int>(runs.a_step * 2 + runs.b_step);
+    ForEachBroadcast(runs.outer, [&](int64_t o, int64_t i, int64_t j) {
+      for (int64_t c = 0; c < run; c += kFoldChunk) {
+        const int64_t n = std::min(kFoldChunk, run - c);
+        const float* pa = a.Load(env, i + c * runs.a_step, runs.a_step != 0 ? n : 1, ta);
+        const float* pb = b.Load(env, j + c * runs.b_step, runs.b_step != 0 ? n : 1, tb);
+        switch (steps) {
+          case 3: B::RunOf<1, 1>(pa, pb, ty, n, f); break;
+          case 2: B::RunOf<1, 0>(pa, pb, ty, n, f); break;
+          case 1: B::RunOf<0, 1>(pa, pb, ty, n, f); break;
+          default: B::RunOf<0, 0>(pa, pb, ty, n, f); break;
+        }
+        env.elementwise->quantize(ty, n, q.scale, q.zero_point, Y + o * run + c);
+      }
+    });
+  }
+};
+
+// Unary op of kQFloatOp, in chunks.
+class DqUnaryQStep : public Step {
+ public:
+  FloatSource x;
+  UnaryParams params;
+  int64_t out = 0, count = 0;
+  QParams q;
+  void Run(const ExecEnv& env) const override {
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    alignas(64) float tx[kFoldChunk], ty[kFoldChunk];
+    for (int64_t c = 0; c < count; c += kFoldChunk) {
+      const int64_t n = std::min(kFoldChunk, count - c);
+      UnaryLoop(params, x.Load(env, c, n, tx), ty, n);
+      env.elementwise->quantize(ty, n, q.scale, q.zero_point, Y + c);
+    }
+  }
+};
+
+// Last-axis Softmax of kQFloatOp: the input dequantized into scratch, SoftmaxOf into the
+// scratch's second half, then quantized.
+class DqSoftmaxQStep : public Step {
+ public:
+  FloatSource x;
+  SoftmaxShape shape;
+  int64_t out = 0, count = 0, scratch = 0;
+  QParams q;
+  void Run(const ExecEnv& env) const override {
+    float* in = reinterpret_cast<float*>(env.arena + scratch);
+    float* y = in + count;
+    SoftmaxOf(shape, env, x.Load(env, 0, count, in), y);
+    env.elementwise->quantize(y, count, q.scale, q.zero_point, reinterpret_cast<int8_t*>(env.arena + out));
+  }
+};
+
+FloatSource SourceOf(BuildContext& ctx, int value) {
+  FloatSource s;
+  s.ref = ctx.RefOf(value);
+  s.int8 = ctx.V(value).dtype == DType::kI8;
+  s.q = ctx.V(value).q;
+  return s;
+}
+
 std::string Describe(const Node& n, const std::string& detail) {
   return n.onnx_op + " " + n.name + (detail.empty() ? "" : " (" + detail + ")");
+}
+
+Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
+  const Value& y = ctx.V(n.out[0]);
+  const std::string summary = Describe(n, "int8, float inside");
+  switch (n.inner) {
+    case OpKind::kUnary: {
+      auto s = std::make_unique<DqUnaryQStep>();
+      s->x = SourceOf(ctx, n.in[0]);
+      s->params = UnaryParamsOf(n);
+      s->count = y.elements;
+      s->out = ctx.Out(n);
+      s->q = y.q;
+      s->summary = summary;
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kSoftmax: {
+      if (ctx.scratch_offset < 0) return Fail(ErrorCode::kInternal, "folded Softmax without scratch");
+      auto s = std::make_unique<DqSoftmaxQStep>();
+      s->x = SourceOf(ctx, n.in[0]);
+      s->shape = SoftmaxShapeOf(n, y.shape);
+      s->count = y.elements;
+      s->scratch = ctx.scratch_offset;
+      s->out = ctx.Out(n);
+      s->q = y.q;
+      s->summary = summary;
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    default: {
+      auto s = std::make_unique<DqBinaryQStep>();
+      s->a = SourceOf(ctx, n.in[0]);
+      s->b = SourceOf(ctx, n.in[1]);
+      s->kind = n.inner;
+      s->runs = SplitBroadcastRuns(MakeBroadcastPlan(y.shape, ctx.V(n.in[0]).shape, ctx.V(n.in[1]).shape));
+      s->out = ctx.Out(n);
+      s->q = y.q;
+      s->summary = summary;
+      return std::unique_ptr<Step>(std::move(s));
+    }
+  }
 }
 
 }  // namespace
@@ -338,12 +503,7 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
     case OpKind::kSoftmax: {
       auto s = std::make_unique<SoftmaxStep>();
       s->x = ctx.RefOf(n.in[0]);
-      s->mode = n.normalize;
-      s->outer = 1;
-      s->inner = 1;
-      for (int64_t d = 0; d < n.axis; ++d) s->outer *= x.shape[d];
-      for (size_t d = static_cast<size_t>(n.axis) + 1; d < x.shape.size(); ++d) s->inner *= x.shape[d];
-      s->axis_len = x.shape[n.axis];
+      s->shape = SoftmaxShapeOf(n, x.shape);
       s->out = ctx.Out(n);
       s->summary = Describe(n, "float");
       return std::unique_ptr<Step>(std::move(s));
@@ -398,6 +558,7 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       s->summary = Describe(n, "int8 -> float");
       return std::unique_ptr<Step>(std::move(s));
     }
+    case OpKind::kQFloatOp: return BuildDqOpQStep(n, ctx);
     default:
       return Fail(ErrorCode::kInternal, "no float kernel for this node");
   }

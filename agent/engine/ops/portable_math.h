@@ -13,21 +13,31 @@
 
 namespace edge::engine::portable {
 
-// e^x for double x: Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, and a degree-13 Taylor
-// polynomial for e^r (truncation < 4e-18 relative), scaled by 2^k exactly.
+// e^x's reduction and polynomial, shared with the SIMD forms of ExpShifted (kernels/): x = k ln2
+// + r with k = nearbyint(x / ln2) and ln2 split in two (Cody-Waite), |r| <= ln2/2; e^r by a
+// degree-13 Taylor polynomial (truncation < 4e-18 relative), Horner from 1/13! down to 1/0!.
+inline constexpr double kLog2e = 1.4426950408889634;
+inline constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
+inline constexpr double kExpTaylor[14] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                          1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
+                                          1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        1.0 / 2.0,
+                                          1.0,                1.0};
+
+// e^x for double x: the reduction above, scaled by 2^k exactly.
 inline double Exp(double x) {
   if (x != x) return x;
   if (x > 709.78) return HUGE_VAL;
   if (x < -745.2) return 0.0;
-  const double k = std::nearbyint(x * 1.4426950408889634);
-  const double r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
-  double p = 1.0 / 6227020800.0;  // 1/13!
-  for (double d : {479001600.0, 39916800.0, 3628800.0, 362880.0, 40320.0, 5040.0, 720.0, 120.0, 24.0, 6.0, 2.0,
-                   1.0, 1.0}) {
-    p = p * r + 1.0 / d;
-  }
+  const double k = std::nearbyint(x * kLog2e);
+  const double r = (x - k * kLn2Hi) - k * kLn2Lo;
+  double p = kExpTaylor[0];
+  for (int i = 1; i < 14; ++i) p = p * r + kExpTaylor[i];
   return std::ldexp(p, static_cast<int>(k));
 }
+
+// Softmax's exponential: e^x for float x, rounded once from double (the same bits on every
+// architecture; glibc's expf has FMA and non-FMA variants).
+inline float Expf(float x) { return static_cast<float>(Exp(static_cast<double>(x))); }
 
 // e^x - 1 without cancellation near 0: the Taylor series for |x| < 0.5 (terms to x^17/17!).
 inline double Expm1(double x) {

@@ -3,7 +3,8 @@
 // then the GEMM sweep, and writes the `## Engine` section of docs/benchmarks.md.
 //
 // Usage (from the repository root, after building edge_engine_bench):
-//   node tests/bench/engine/run_bench.js [--rounds N] [--per-round K] [--no-write]
+//   node tests/bench/engine/run_bench.js [--rounds N] [--per-round K] [--models a,b] [--no-write]
+// (--models: only those zoo models, for a quick look; implies --no-write)
 'use strict';
 const path = require('path');
 const fs = require('fs');
@@ -15,8 +16,11 @@ const { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, Engine,
 
 const ROUNDS = opt('--rounds', 15);
 const PER_ROUND = opt('--per-round', 20);
-const MODELS = ['mlp_anomaly', 'sensor_conv1d', 'ds_cnn_kws', 'resnet8', 'mobilenet_v2_block',
+const ALL_MODELS = ['mlp_anomaly', 'sensor_conv1d', 'ds_cnn_kws', 'resnet8', 'mobilenet_v2_block',
   'multiscale_concat', 'gated_tcn', 'tiny_transformer', 'wide_mlp_softmax', 'reshape_reduce', 'odd_strides'];
+const only = args.indexOf('--models') >= 0 ? args[args.indexOf('--models') + 1].split(',') : null;
+for (const m of only || []) if (!ALL_MODELS.includes(m)) throw new Error(`--models: no zoo model '${m}' (${ALL_MODELS.join(', ')})`);
+const MODELS = only || ALL_MODELS;
 
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 
@@ -97,7 +101,7 @@ async function main() {
   md += 'absolute numbers move by tens of percent between runs, the interleaving keeps the ratios comparable.\n';
   md += '\n### int8 GEMM sweep (`edge_engine_bench gemm`)\n\n' + gemm + '\n';
   process.stdout.write(md);
-  if (WRITE) writeSection(root, '## Engine', md);
+  if (WRITE && !only) writeSection(root, '## Engine', md);
 }
 
 main().catch((e) => { console.error(e.message); process.exit(1); });

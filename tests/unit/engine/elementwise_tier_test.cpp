@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -220,6 +222,50 @@ TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[
                          got.data()});
         INFO("tier " << KernelTierName(tier) << " m " << sh.m << " k " << sh.k << " n " << sh.n << " params " << pi);
         REQUIRE(got == want);
+      }
+    }
+  }
+}
+
+TEST_CASE("every tier's Softmax exponentials equal the scalar reference, within an ulp of e^x", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<float> wide(-130.0f, 100.0f), near(-3.0f, 3.0f);
+  std::vector<float> x;
+  for (int i = 0; i < 3000; ++i) x.push_back(i % 2 ? wide(rng) : near(rng));
+  // the clamp and special-value edges: where float results underflow and overflow, the kernels'
+  // clamps at -110 and 100, infinities, NaN, signed zeros, subnormals
+  for (float v : {-110.0f, -110.00001f, -109.99999f, -103.97208f, -103.9721f, -87.33655f, 88.72283f, 88.72284f, 100.0f,
+                  100.00001f, 709.0f, -746.0f, INFINITY, -INFINITY, NAN, -NAN, 0.0f, -0.0f, 1e-45f, -1e-45f, 0.5f, -0.5f}) {
+    x.push_back(v);
+  }
+  for (float shift : {0.0f, 1.5f, -2.25f, 50.0f, INFINITY, NAN}) {
+    std::vector<float> want(x.size());
+    ExpShiftedScalar(x.data(), static_cast<int64_t>(x.size()), shift, want.data());
+    if (shift == 0.0f) {
+      for (size_t i = 0; i < x.size(); ++i) {
+        INFO("x " << x[i]);
+        if (std::isnan(x[i])) {
+          CHECK(std::isnan(want[i]));
+          continue;
+        }
+        const double exact = std::exp(static_cast<double>(x[i]));
+        const float lo = std::nextafter(static_cast<float>(exact), -INFINITY), hi = std::nextafter(static_cast<float>(exact), INFINITY);
+        CHECK((want[i] >= lo && want[i] <= hi));
+      }
+    }
+    for (KernelTier tier : tiers) {
+      const ElementwiseKernels& k = ElementwiseForTier(tier);
+      // every length to 40 (the vector tails), then the whole array
+      for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{7}, int64_t{9}, int64_t{17}, int64_t{40}, static_cast<int64_t>(x.size())}) {
+        for (int64_t at = 0; at + n <= static_cast<int64_t>(x.size()); at += n == static_cast<int64_t>(x.size()) ? n : 977) {
+          std::vector<float> got(static_cast<size_t>(n) + 16, 123.0f);
+          k.exp_shifted(x.data() + at, n, shift, got.data());
+          INFO("tier " << KernelTierName(tier) << " shift " << shift << " n " << n << " at " << at);
+          REQUIRE(std::memcmp(got.data(), want.data() + at, static_cast<size_t>(n) * sizeof(float)) == 0);
+          for (size_t g = static_cast<size_t>(n); g < got.size(); ++g) REQUIRE(got[g] == 123.0f);  // nothing past n
+        }
       }
     }
   }

@@ -1,10 +1,16 @@
-// Element-wise int8 ops folded into the producing conv's step (fold.cpp) must give the bytes
-// of the unfused graph: random QDQ conv blocks (1x1, 3x3, depthwise; channel counts that are
-// not multiples of 16; extreme zero points; scales that saturate) run fused and, with
-// keep_all_tensors (which skips the folds), unfused, at every tier.
+// Graph folds (fold.cpp) must give the bytes of the unfused graph, run fused and, with
+// keep_all_tensors (which skips the folds), unfused, at every tier:
+// - element-wise int8 ops folded into the producing conv's step: random QDQ conv blocks (1x1,
+//   3x3, depthwise; channel counts that are not multiples of 16; extreme zero points; scales
+//   that saturate);
+// - DequantizeLinear -> float op -> QuantizeLinear as one step: random binary ops with every
+//   broadcast, int8 or float operands in either order, unary ops on float values, Softmax,
+//   rows longer than the step's chunk, and values that make infinities and NaNs.
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -207,6 +213,95 @@ TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused byt
   }
   CHECK(fused_luts > 30);
   CHECK(fused_adds > 30);
+}
+
+std::vector<float> RunInputs(std::shared_ptr<const Model> model, KernelTier tier, const std::vector<std::vector<float>>& inputs) {
+  ExecutionContext ctx(model, tier);
+  std::vector<float> out(static_cast<size_t>(model->outputs()[0].elements));
+  std::vector<const float*> in;
+  for (const auto& v : inputs) in.push_back(v.data());
+  float* outs[] = {out.data()};
+  REQUIRE(ctx.Run(in, outs, nullptr));
+  return out;
+}
+
+// Same bits, NaN included (a NaN's payload is the kernels' too).
+bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step gives the unfolded bytes",
+          "[engine][fusion][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(20261205);
+  std::uniform_int_distribution<int> rows(1, 5), cols(1, 300), pick4(0, 3), coin(0, 1);
+  std::uniform_real_distribution<float> scale(0.005f, 0.2f);
+  const char* binary[] = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"};
+  const char* unary[] = {"Sqrt", "Relu", "Neg", "Abs", "Exp", "Tanh", "Erf", "Reciprocal"};
+  int folded = 0;
+  for (int iter = 0; iter < 160; ++iter) {
+    QdqBuilder q(rng);
+    const int64_t r = rows(rng), c = cols(rng);
+    auto add_input = [&](const std::string& name, const std::vector<int64_t>& dims) {
+      auto* in = q.g()->add_input();
+      in->set_name(name);
+      in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+      auto* shape = in->mutable_type()->mutable_tensor_type()->mutable_shape();  // a scalar: a shape of rank 0
+      for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
+    };
+    // the second operand's shape: the same, a row, a column or one value
+    const int bshape = pick4(rng);
+    const std::vector<int64_t> xdims = {1, r, c};
+    const std::vector<int64_t> ydims = bshape == 0 ? xdims : bshape == 1 ? std::vector<int64_t>{c}
+                                       : bshape == 2 ? std::vector<int64_t>{1, r, 1} : std::vector<int64_t>{};
+    add_input("x", xdims);
+    add_input("y", ydims);
+    const std::string xa = q.QuantDequant("x", scale(rng));
+    const int kind = iter % 4;  // binary of DQs, binary with a float operand, unary, Softmax
+    std::string op, y;
+    if (kind == 0 || kind == 1) {
+      op = binary[iter / 4 % 7];
+      std::string other = kind == 0 ? q.QuantDequant("y", scale(rng)) : q.Node("Relu", {"y"});  // float, not a DQ
+      if (op == "Pow") other = q.Node("Abs", {other});
+      y = coin(rng) || op == "Pow" ? q.Node(op, {xa, other}) : q.Node(op, {other, xa});
+    } else if (kind == 2) {
+      op = unary[iter / 4 % 8];
+      // on a float value (a DQ straight into a unary op is a lookup table, not this fold)
+      y = q.Node(op, {q.Node("Sub", {xa, q.QuantDequant("y", scale(rng))})});
+    } else {
+      op = "Softmax";
+      y = q.Node("Softmax", {xa});
+      if (coin(rng)) q.Attr("axis", 1);  // not the last axis: stays unfolded
+    }
+    y = q.QuantDequant(y, coin(rng) ? scale(rng) : scale(rng) * 0.02f);
+    if (coin(rng)) y = q.QuantDequant(q.Node("Add", {y, xa}), scale(rng));  // xa read twice
+    auto* out = q.g()->add_output();
+    out->set_name(y);
+    const std::string bytes = q.Bytes();
+    const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    auto fused = Model::LoadMemory(view);
+    LoadOptions plain;
+    plain.keep_all_tensors = true;  // skips the graph folds
+    auto unfused = Model::LoadMemory(view, plain);
+    INFO("iteration " << iter << " " << op << " x [1, " << r << ", " << c << "] y shape " << bshape);
+    if (!fused) FAIL(fused.error().message);
+    REQUIRE(unfused.has_value());
+    for (const std::string& s : (*fused)->StepSummary()) folded += s.find("float inside") != std::string::npos;
+    std::uniform_real_distribution<float> value(-6.0f, 6.0f);
+    std::vector<std::vector<float>> inputs = {std::vector<float>(static_cast<size_t>(r * c)), {}};
+    int64_t ycount = 1;
+    for (int64_t d : ydims) ycount *= d;
+    inputs[1].resize(static_cast<size_t>(ycount));
+    for (auto& v : inputs)
+      for (float& e : v) e = pick4(rng) == 0 ? 0.0f : value(rng);  // zeros: x/0, 0^negative, log-like edges
+    const std::vector<float> expected = RunInputs(*unfused, KernelTier::kScalar, inputs);
+    for (KernelTier tier : tiers) {
+      INFO("tier " << KernelTierName(tier));
+      CHECK(SameBits(RunInputs(*fused, tier, inputs), expected));
+      CHECK(SameBits(RunInputs(*unfused, tier, inputs), expected));
+    }
+  }
+  CHECK(folded > 120);
 }
 
 TEST_CASE("a requantization multiplier that overflows fails the load, naming the conv", "[engine][fusion]") {
