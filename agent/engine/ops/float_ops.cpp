@@ -334,20 +334,32 @@ class DqBinaryQStep : public Step {
     alignas(64) float ta[kFoldChunk], tb[kFoldChunk], ty[kFoldChunk];
     const int64_t run = runs.run;
     const int steps = static_cast<int>(runs.a_step * 2 + runs.b_step);
-    ForEachBroadcast(runs.outer, [&](int64_t o, int64_t i, int64_t j) {
-      for (int64_t c = 0; c < run; c += kFoldChunk) {
-        const int64_t n = std::min(kFoldChunk, run - c);
+    // The runs' outputs are consecutive: results gather in ty across short runs (a bias Add's
+    // rows of 32) and are quantized a full chunk at a time, not one kernel call per run.
+    int64_t pending = 0, done = 0;
+    auto flush = [&] {
+      env.elementwise->quantize(ty, pending, q.scale, q.zero_point, Y + done);
+      done += pending;
+      pending = 0;
+    };
+    ForEachBroadcast(runs.outer, [&](int64_t, int64_t i, int64_t j) {
+      for (int64_t c = 0; c < run;) {
+        if (pending == kFoldChunk) flush();
+        const int64_t n = std::min(kFoldChunk - pending, run - c);
         const float* pa = a.Load(env, i + c * runs.a_step, runs.a_step != 0 ? n : 1, ta);
         const float* pb = b.Load(env, j + c * runs.b_step, runs.b_step != 0 ? n : 1, tb);
+        float* y = ty + pending;
         switch (steps) {
-          case 3: B::RunOf<1, 1>(pa, pb, ty, n, f); break;
-          case 2: B::RunOf<1, 0>(pa, pb, ty, n, f); break;
-          case 1: B::RunOf<0, 1>(pa, pb, ty, n, f); break;
-          default: B::RunOf<0, 0>(pa, pb, ty, n, f); break;
+          case 3: B::RunOf<1, 1>(pa, pb, y, n, f); break;
+          case 2: B::RunOf<1, 0>(pa, pb, y, n, f); break;
+          case 1: B::RunOf<0, 1>(pa, pb, y, n, f); break;
+          default: B::RunOf<0, 0>(pa, pb, y, n, f); break;
         }
-        env.elementwise->quantize(ty, n, q.scale, q.zero_point, Y + o * run + c);
+        pending += n;
+        c += n;
       }
     });
+    flush();
   }
 };
 

@@ -34,7 +34,9 @@ inline float RoundToFloat16(float x) {
   return std::copysign(std::ldexp(std::nearbyint(std::ldexp(a, -step_exp)), step_exp), x);
 }
 
-inline float ApplyUnary(const UnaryParams& p, float x) {
+// Always inlined: the loops that apply one kind (ops/float_ops.cpp UnaryLoopOf) rely on the switch
+// folding away; a call per element costs more than most of these functions.
+__attribute__((always_inline)) inline float ApplyUnary(const UnaryParams& p, float x) {
   switch (p.kind) {
     case UnaryKind::kRelu: return std::max(x, 0.0f);
     case UnaryKind::kClip: return std::min(std::max(x, p.lo), p.hi);

@@ -65,6 +65,11 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
        [](const ElementwiseKernels& k, const QAddArgs& p, const float* in, const int8_t*, int8_t* out) {
          k.quantize(in, p.n, 0.25f, 3, out);
        }},
+      {"Softmax e^(x - max), float (exp_shifted)",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float* in, const int8_t*, int8_t*) {
+         static std::vector<float> e(static_cast<size_t>(p.n));
+         k.exp_shifted(in, p.n, 40.0f, e.data());
+       }},
       {"Mul (same shape)",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          k.qbinary_run({p.a, p.b, 1, 1, p.n, true, 0.01f, 1, p.za, p.zb, p.zo, -128, 127, out});
