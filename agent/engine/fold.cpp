@@ -114,13 +114,11 @@ void FoldElementwiseIntoQConv(Graph& g) {
   }
 }
 
-bool IsFoldableFloatOp(const Graph& g, const Node& n) {
+bool IsFoldableFloatOp(const Node& n) {
   switch (n.kind) {
     case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kMax:
-    case OpKind::kMin: case OpKind::kPow: case OpKind::kUnary:
+    case OpKind::kMin: case OpKind::kPow: case OpKind::kUnary: case OpKind::kSoftmax:
       return true;
-    case OpKind::kSoftmax:  // over the last axis: rows the step dequantizes and quantizes whole
-      return n.axis == static_cast<int64_t>(g.values[n.in[0]].shape.size()) - 1;
     default:
       return false;
   }
@@ -130,8 +128,9 @@ bool IsFoldableFloatOp(const Graph& g, const Node& n) {
 // LayerNorm's Sub/Div/Sqrt, a bias Add of an int8 MatMul, a GELU's Mul, Softmax): one step
 // that reads the int8 inputs through the DequantizeLinear's parameters and quantizes its result
 // in place of the QuantizeLinear. Per element the same float operations as the three steps (the
-// DequantizeLinear's multiply, the op, the QuantizeLinear kernel), so the same bytes; two steps
-// and two float buffers fewer. A DequantizeLinear whose every reader was folded goes.
+// DequantizeLinear's multiply, the op's own float step, the QuantizeLinear kernel), so the same
+// bytes; two steps and two arena buffers fewer. A DequantizeLinear whose every reader was
+// folded goes.
 void FoldDequantizeOpQuantize(Graph& g) {
   auto uses = CountUses(g);
   std::vector<int> reader(g.values.size(), -1);  // the reading node of a value read once
@@ -142,7 +141,7 @@ void FoldDequantizeOpQuantize(Graph& g) {
   std::vector<int> dequantizes;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& op = g.nodes[i];
-    if (op.dead || !IsFoldableFloatOp(g, op) || op.out.size() != 1) continue;
+    if (op.dead || !IsFoldableFloatOp(op) || op.out.size() != 1) continue;
     const int y = op.out[0];
     if (uses[y] != 1 || reader[y] < 0 || g.values[y].dtype != DType::kF32) continue;
     Node& q = g.nodes[reader[y]];

@@ -48,7 +48,7 @@ enum class OpKind {
   kQConv, kQGemm, kQAdd, kQMul, kQLut, kQMaxPool, kQAvgPool, kQGlobalAvgPool, kQReduceMean,
   kQConcat, kRequant,
   kQMatMul,  // MatMul of two int8 activations (attention's Q.K^T and weights.V), batched
-  // A float element-wise op or last-axis Softmax (Node::inner) between DequantizeLinear and
+  // A float element-wise op or Softmax (Node::inner) between DequantizeLinear and
   // QuantizeLinear, folded into one step (fold.cpp): int8 inputs are read through their
   // parameters (Value::q), float ones as they are, and the result is quantized to out[0]'s.
   kQFloatOp,

@@ -141,8 +141,64 @@ struct SoftmaxShape {
   Node::Normalize mode = Node::Normalize::kSoftmax;
 };
 
+// The last axis (inner == 1), Softmax or LogSoftmax: the same operations as the strided loop
+// below, reordered across rows only. Each row's x - max goes into Y first, then one e^ kernel
+// call over the whole tensor (x - 0 is x: the same values as a call per row with its max, but
+// a long stream instead of rows of a few vectors, each a ~100-cycle polynomial chain), then the
+// row sums, each still summed in order, four rows side by side.
+void SoftmaxRows(const SoftmaxShape& s, const ExecEnv& env, const float* X, float* Y) {
+  const int64_t rows = s.outer, n = s.axis_len;
+  auto row_max = [&](int64_t r) {
+    const float* src = X + r * n;
+    float mx = -INFINITY;
+    for (int64_t a = 0; a < n; ++a) {
+      if (src[a] > mx) mx = src[a];
+    }
+    return mx;
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    const float mx = row_max(r);
+    for (int64_t a = 0; a < n; ++a) Y[r * n + a] = X[r * n + a] - mx;
+  }
+  env.elementwise->exp_shifted(Y, rows * n, 0.0f, Y);
+  auto finish = [&](int64_t r, float sum) {
+    float* dst = Y + r * n;
+    if (s.mode == Node::Normalize::kLogSoftmax) {
+      const float* src = X + r * n;
+      const float mx = row_max(r), log_sum = std::log(sum);
+      for (int64_t a = 0; a < n; ++a) dst[a] = src[a] - mx - log_sum;
+    } else {
+      for (int64_t a = 0; a < n; ++a) dst[a] /= sum;
+    }
+  };
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    const float* y = Y + r * n;
+    for (int64_t a = 0; a < n; ++a) {
+      s0 += y[a];
+      s1 += y[n + a];
+      s2 += y[2 * n + a];
+      s3 += y[3 * n + a];
+    }
+    finish(r, s0);
+    finish(r + 1, s1);
+    finish(r + 2, s2);
+    finish(r + 3, s3);
+  }
+  for (; r < rows; ++r) {
+    float sum = 0.0f;
+    for (int64_t a = 0; a < n; ++a) sum += Y[r * n + a];
+    finish(r, sum);
+  }
+}
+
 void SoftmaxOf(const SoftmaxShape& s, const ExecEnv& env, const float* X, float* Y) {
   const int64_t outer = s.outer, axis_len = s.axis_len, inner = s.inner;
+  if (inner == 1 && s.mode != Node::Normalize::kHardmax) {
+    SoftmaxRows(s, env, X, Y);
+    return;
+  }
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
       const float* src = X + o * axis_len * inner + i;
@@ -156,12 +212,7 @@ void SoftmaxOf(const SoftmaxShape& s, const ExecEnv& env, const float* X, float*
         for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] = a == first_max ? 1.0f : 0.0f;
         continue;
       }
-      // e^(x - max) from the tier's kernel where the axis is contiguous; the same bits either way
-      if (inner == 1) {
-        env.elementwise->exp_shifted(src, axis_len, mx, dst);
-      } else {
-        for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] = portable::Expf(src[a * inner] - mx);
-      }
+      for (int64_t a = 0; a < axis_len; ++a) dst[a * inner] = portable::Expf(src[a * inner] - mx);
       float sum = 0.0f;
       for (int64_t a = 0; a < axis_len; ++a) sum += dst[a * inner];
       if (s.mode == Node::Normalize::kLogSoftmax) {
@@ -298,158 +349,85 @@ class DequantizeStep : public Step {
   }
 };
 
-// An input of a folded DequantizeLinear -> op -> QuantizeLinear (kQFloatOp): int8 read through
-// its parameters, or float as it is.
-struct FloatSource {
-  Ref ref;
-  bool int8 = false;
-  QParams q;
-  // Elements [at, at + n) as floats: dequantized into `buf` (room for n), or in place.
-  const float* Load(const ExecEnv& env, int64_t at, int64_t n, float* buf) const {
-    if (!int8) return ref.Get<float>(env) + at;
-    DequantizeInt8(ref.Get<int8_t>(env) + at, n, q, buf);
-    return buf;
-  }
-};
-
-// The folded steps work in chunks of this many elements, on the stack.
-constexpr int64_t kFoldChunk = 256;
-
-// Binary op of kQFloatOp: the broadcast runs of BinaryStep, each in chunks dequantized, computed
-// and quantized.
-class DqBinaryQStep : public Step {
+// kQFloatOp (fold.cpp): the int8 inputs dequantized into scratch, the op's own float step on
+// them (and on any float inputs), its result quantized: the operations of the unfused
+// DequantizeLinear, op and QuantizeLinear steps in one step, without their arena buffers.
+class DqOpQStep : public Step {
  public:
-  FloatSource a, b;
-  OpKind kind = OpKind::kAdd;
-  BroadcastRuns runs;
-  int64_t out = 0;
+  struct Input {
+    Ref x;
+    int64_t to = 0, count = 0;
+    QParams q;
+  };
+  std::vector<Input> inputs;
+  std::unique_ptr<Step> op;
+  int64_t result = 0, count = 0, out = 0;
   QParams q;
   void Run(const ExecEnv& env) const override {
-    WithElementOp<float>(kind, [&](auto f) { Walk(env, f); });
-  }
-  template <typename F>
-  void Walk(const ExecEnv& env, F f) const {
-    using B = BinaryStep<float>;
-    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
-    alignas(64) float ta[kFoldChunk], tb[kFoldChunk], ty[kFoldChunk];
-    const int64_t run = runs.run;
-    const int steps = static_cast<int>(runs.a_step * 2 + runs.b_step);
-    // The runs' outputs are consecutive: results gather in ty across short runs (a bias Add's
-    // rows of 32) and are quantized a full chunk at a time, not one kernel call per run.
-    int64_t pending = 0, done = 0;
-    auto flush = [&] {
-      env.elementwise->quantize(ty, pending, q.scale, q.zero_point, Y + done);
-      done += pending;
-      pending = 0;
-    };
-    ForEachBroadcast(runs.outer, [&](int64_t, int64_t i, int64_t j) {
-      for (int64_t c = 0; c < run;) {
-        if (pending == kFoldChunk) flush();
-        const int64_t n = std::min(kFoldChunk - pending, run - c);
-        const float* pa = a.Load(env, i + c * runs.a_step, runs.a_step != 0 ? n : 1, ta);
-        const float* pb = b.Load(env, j + c * runs.b_step, runs.b_step != 0 ? n : 1, tb);
-        float* y = ty + pending;
-        switch (steps) {
-          case 3: B::RunOf<1, 1>(pa, pb, y, n, f); break;
-          case 2: B::RunOf<1, 0>(pa, pb, y, n, f); break;
-          case 1: B::RunOf<0, 1>(pa, pb, y, n, f); break;
-          default: B::RunOf<0, 0>(pa, pb, y, n, f); break;
-        }
-        pending += n;
-        c += n;
-      }
-    });
-    flush();
+    for (const Input& in : inputs)
+      DequantizeInt8(in.x.Get<int8_t>(env), in.count, in.q, reinterpret_cast<float*>(env.arena + in.to));
+    op->Run(env);
+    env.elementwise->quantize(reinterpret_cast<const float*>(env.arena + result), count, q.scale, q.zero_point,
+                              reinterpret_cast<int8_t*>(env.arena + out));
   }
 };
-
-// Unary op of kQFloatOp, in chunks.
-class DqUnaryQStep : public Step {
- public:
-  FloatSource x;
-  UnaryParams params;
-  int64_t out = 0, count = 0;
-  QParams q;
-  void Run(const ExecEnv& env) const override {
-    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
-    alignas(64) float tx[kFoldChunk], ty[kFoldChunk];
-    for (int64_t c = 0; c < count; c += kFoldChunk) {
-      const int64_t n = std::min(kFoldChunk, count - c);
-      UnaryLoop(params, x.Load(env, c, n, tx), ty, n);
-      env.elementwise->quantize(ty, n, q.scale, q.zero_point, Y + c);
-    }
-  }
-};
-
-// Last-axis Softmax of kQFloatOp: the input dequantized into scratch, SoftmaxOf into the
-// scratch's second half, then quantized.
-class DqSoftmaxQStep : public Step {
- public:
-  FloatSource x;
-  SoftmaxShape shape;
-  int64_t out = 0, count = 0, scratch = 0;
-  QParams q;
-  void Run(const ExecEnv& env) const override {
-    float* in = reinterpret_cast<float*>(env.arena + scratch);
-    float* y = in + count;
-    SoftmaxOf(shape, env, x.Load(env, 0, count, in), y);
-    env.elementwise->quantize(y, count, q.scale, q.zero_point, reinterpret_cast<int8_t*>(env.arena + out));
-  }
-};
-
-FloatSource SourceOf(BuildContext& ctx, int value) {
-  FloatSource s;
-  s.ref = ctx.RefOf(value);
-  s.int8 = ctx.V(value).dtype == DType::kI8;
-  s.q = ctx.V(value).q;
-  return s;
-}
 
 std::string Describe(const Node& n, const std::string& detail) {
   return n.onnx_op + " " + n.name + (detail.empty() ? "" : " (" + detail + ")");
 }
 
-Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
-  const Value& y = ctx.V(n.out[0]);
-  const std::string summary = Describe(n, "int8, float inside");
-  switch (n.inner) {
-    case OpKind::kUnary: {
-      auto s = std::make_unique<DqUnaryQStep>();
-      s->x = SourceOf(ctx, n.in[0]);
-      s->params = UnaryParamsOf(n);
-      s->count = y.elements;
-      s->out = ctx.Out(n);
-      s->q = y.q;
-      s->summary = summary;
-      return std::unique_ptr<Step>(std::move(s));
-    }
-    case OpKind::kSoftmax: {
-      if (ctx.scratch_offset < 0) return Fail(ErrorCode::kInternal, "folded Softmax without scratch");
-      auto s = std::make_unique<DqSoftmaxQStep>();
-      s->x = SourceOf(ctx, n.in[0]);
-      s->shape = SoftmaxShapeOf(n, y.shape);
-      s->count = y.elements;
-      s->scratch = ctx.scratch_offset;
-      s->out = ctx.Out(n);
-      s->q = y.q;
-      s->summary = summary;
-      return std::unique_ptr<Step>(std::move(s));
-    }
-    default: {
-      auto s = std::make_unique<DqBinaryQStep>();
-      s->a = SourceOf(ctx, n.in[0]);
-      s->b = SourceOf(ctx, n.in[1]);
-      s->kind = n.inner;
-      s->runs = SplitBroadcastRuns(MakeBroadcastPlan(y.shape, ctx.V(n.in[0]).shape, ctx.V(n.in[1]).shape));
-      s->out = ctx.Out(n);
-      s->q = y.q;
-      s->summary = summary;
-      return std::unique_ptr<Step>(std::move(s));
-    }
+// Where kQFloatOp's scratch holds each distinct int8 input's floats and then the result, as
+// offsets from the scratch's start (QFloatOpScratchBytes and the builder agree through this).
+std::vector<std::pair<int, int64_t>> FoldedLayout(const Node& n, const Graph& g, int64_t* total) {
+  std::vector<std::pair<int, int64_t>> layout;
+  int64_t at = 0;
+  for (int v : n.in) {
+    if (g.values[v].dtype != DType::kI8) continue;
+    bool seen = false;
+    for (const auto& [value, offset] : layout) seen = seen || value == v;
+    if (seen) continue;
+    layout.emplace_back(v, at);
+    at += RoundUp(g.values[v].elements * 4, 64);
   }
+  layout.emplace_back(n.out[0], at);
+  *total = at + RoundUp(g.values[n.out[0]].elements * 4, 64);
+  return layout;
+}
+
+Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
+  if (ctx.scratch_offset < 0) return Fail(ErrorCode::kInternal, "folded op without scratch");
+  int64_t total = 0;
+  const auto layout = FoldedLayout(n, ctx.graph, &total);
+  auto s = std::make_unique<DqOpQStep>();
+  // The op's step is built on a view of the arena in which its int8 inputs and its result are
+  // the scratch's floats.
+  std::vector<int64_t> offsets = ctx.offsets;
+  for (size_t i = 0; i + 1 < layout.size(); ++i) {
+    const auto [v, offset] = layout[i];
+    s->inputs.push_back({ctx.RefOf(v), ctx.scratch_offset + offset, ctx.V(v).elements, ctx.V(v).q});
+    offsets[v] = ctx.scratch_offset + offset;
+  }
+  s->result = ctx.scratch_offset + layout.back().second;
+  offsets[n.out[0]] = s->result;
+  Node op = n;
+  op.kind = n.inner;
+  BuildContext view{ctx.graph, offsets, ctx.pool, -1};
+  EDGE_ASSIGN_OR_RETURN(s->op, BuildFloatStep(op, view));
+  const Value& y = ctx.V(n.out[0]);
+  s->count = y.elements;
+  s->out = ctx.Out(n);
+  s->q = y.q;
+  s->summary = Describe(n, "int8, float inside");
+  return std::unique_ptr<Step>(std::move(s));
 }
 
 }  // namespace
+
+int64_t QFloatOpScratchBytes(const Node& node, const Graph& graph) {
+  int64_t total = 0;
+  FoldedLayout(node, graph, &total);
+  return total;
+}
 
 Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
   const Value& x = ctx.V(n.in[0]);

@@ -298,8 +298,7 @@ int64_t ScratchBytes(const Node& n, const Graph& g) {
   if (n.kind == OpKind::kQReduceMean) return g.values[n.out[0]].elements * 4;
   if (n.kind == OpKind::kMaxPool || n.kind == OpKind::kQMaxPool) return MaxPoolScratchBytes(n, g);
   if (n.kind == OpKind::kQAvgPool) return QAvgPoolScratchBytes(n, g);
-  // A folded Softmax (kQFloatOp): its input dequantized and its float result.
-  if (n.kind == OpKind::kQFloatOp && n.inner == OpKind::kSoftmax) return g.values[n.out[0]].elements * 8;
+  if (n.kind == OpKind::kQFloatOp) return QFloatOpScratchBytes(n, g);
   // ReduceLogSumExp: the per-slot sums of exp(x - max) beside the maxima in the output.
   if (n.kind == OpKind::kReduceMean && n.reduce == ReduceKind::kLogSumExp) return g.values[n.out[0]].elements * 4;
   return 0;

@@ -4,8 +4,8 @@
 //   3x3, depthwise; channel counts that are not multiples of 16; extreme zero points; scales
 //   that saturate);
 // - DequantizeLinear -> float op -> QuantizeLinear as one step: random binary ops with every
-//   broadcast, int8 or float operands in either order, unary ops on float values, Softmax,
-//   rows longer than the step's chunk, and values that make infinities and NaNs.
+//   broadcast, int8 or float operands in either order, unary ops on float values, Softmax over
+//   either axis, and values that make infinities and NaNs.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -271,7 +271,7 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
     } else {
       op = "Softmax";
       y = q.Node("Softmax", {xa});
-      if (coin(rng)) q.Attr("axis", 1);  // not the last axis: stays unfolded
+      if (coin(rng)) q.Attr("axis", 1);  // not the last axis: the strided loop
     }
     y = q.QuantDequant(y, coin(rng) ? scale(rng) : scale(rng) * 0.02f);
     if (coin(rng)) y = q.QuantDequant(q.Node("Add", {y, xa}), scale(rng));  // xa read twice
@@ -301,7 +301,7 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
       CHECK(SameBits(RunInputs(*unfused, tier, inputs), expected));
     }
   }
-  CHECK(folded > 120);
+  CHECK(folded >= 160);  // every iteration has one (two where the result is added to x)
 }
 
 TEST_CASE("a requantization multiplier that overflows fails the load, naming the conv", "[engine][fusion]") {
