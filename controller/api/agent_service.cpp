@@ -204,6 +204,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       had_hello = hello_seen_;
     }
     ctx_.urgent.PostOrdinary([&ctx = ctx_, id = peer_.id.name, handle = handle_, had_hello] {
+      ctx.ForgetPendingHello(id, handle.get());  // ended while its hello waited
       if (had_hello) {
         ctx.live_streams.erase(handle->stream_id);
         ctx.SessionEnded(id, handle->stream_id);
@@ -248,8 +249,11 @@ class ConnectReactor final : public grpc::ServerBidiReactor<AgentMessage, Contro
       report.agent_version = agent_version;
       report.stream = handle_->stream_id;
       ctx_.live_streams.insert(handle_->stream_id);
+      // A revoke before the batch is written finds this stream here (DisconnectDevice).
+      ctx_.pending_hellos.emplace(peer_.id.name, handle_);
       report.models = std::move(*models);
       return Persist(std::move(report), [this](const AgentReportOutcome& outcome) {
+        if (!ctx_.ForgetPendingHello(peer_.id.name, handle_.get())) return;  // closed meanwhile
         if (!outcome.status) return Refuse(outcome.status.error().Wrap("hello"));
         OnHelloStored();
       });

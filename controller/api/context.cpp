@@ -60,10 +60,23 @@ void ControllerContext::DisconnectDevice(const std::string& device_id, const std
     sessions.erase(it);
     SessionsChanged();
   }
+  auto [hello_first, hello_last] = pending_hellos.equal_range(device_id);
+  for (auto it = hello_first; it != hello_last; ++it) it->second->Close(7 /* PERMISSION_DENIED */, why);
+  pending_hellos.erase(hello_first, hello_last);
   auto [first, last] = transfers.equal_range(device_id);
   for (auto it = first; it != last; ++it)
     if (auto flag = it->second.lock()) flag->store(true);
   transfers.erase(first, last);
+}
+
+bool ControllerContext::ForgetPendingHello(const std::string& device_id, const AgentStreamHandle* handle) {
+  auto [first, last] = pending_hellos.equal_range(device_id);
+  for (auto it = first; it != last; ++it)
+    if (it->second.get() == handle) {
+      pending_hellos.erase(it);
+      return true;
+    }
+  return false;
 }
 
 void ControllerContext::SessionEnded(const std::string& device_id, uint64_t stream) {

@@ -107,6 +107,9 @@ struct ControllerContext {
   std::atomic<uint64_t> next_stream{1};
   // Streams that sent their hello and have not ended, sessions or not yet (strand only).
   std::set<uint64_t> live_streams;
+  // Streams whose hello passed its checks and waits for its batch (strand only): not sessions
+  // yet, so a revoke in that window finds them here rather than in `sessions`.
+  std::multimap<std::string, std::shared_ptr<AgentStreamHandle>> pending_hellos;
   // Flags of a device's blob transfers in flight, set when it is revoked (strand only).
   std::multimap<std::string, std::weak_ptr<std::atomic<bool>>> transfers;
 
@@ -125,8 +128,11 @@ struct ControllerContext {
   Result<edge::v1::ControllerMessage> DesiredStateFor(const std::string& device_id);
   // Sends the current desired state to each listed device that is connected (strand only).
   void NotifyDevices(const std::vector<std::string>& device_ids);
-  // Ends the device's stream and blob transfers at once (strand only): it was revoked.
+  // Ends the device's stream, the streams whose hello waits for its batch, and its blob
+  // transfers at once (strand only): it was revoked.
   void DisconnectDevice(const std::string& device_id, const std::string& why);
+  // Takes `handle` out of `pending_hellos` (strand only); false if it was not there.
+  bool ForgetPendingHello(const std::string& device_id, const AgentStreamHandle* handle);
   // The device's stream `stream` ended (strand only): with several controllers, its session row
   // goes (in the report batch, after the stream's hello).
   void SessionEnded(const std::string& device_id, uint64_t stream);
