@@ -80,6 +80,7 @@ class RolloutDriver {
   struct GateHealth {
     int64_t reported_at = 0;  // the device's reported row then
     int64_t since = 0;
+    int64_t read_at = 0;  // when health and restarts were read (controller clock)
     std::optional<rollout::HealthSample> health;
     uint32_t restarts = 0;
   };

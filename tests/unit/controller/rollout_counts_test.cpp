@@ -3,6 +3,7 @@
 // planner's tick reading only the rollouts that can move.
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+#include <tuple>
 
 #include "common/metrics/memory_registry.h"
 #include "common/metrics/timer.h"
@@ -22,6 +23,22 @@ using edge::controller::testing::kT0;
 using DS = rollout::DeviceState;
 
 namespace {
+
+// A controller context on the fixture's store (timed, so tests can count store calls) with its
+// rollout driver.
+struct Driven {
+  edge::metrics::MemoryRegistry registry;
+  edge::metrics::FakeMonotonicClock mono;
+  boost::asio::io_context io;
+  ControllerContext ctx;
+  RolloutDriver driver;
+  explicit Driven(Fixture& f)
+      : ctx(ControllerConfig{}, io, std::make_unique<TimedStore>(std::move(f.store), registry, mono), f.clock),
+        driver(ctx) {
+    ctx.rollouts = &driver;
+  }
+  std::tuple<edge::metrics::MemoryRegistry&, ControllerContext&, RolloutDriver&> Parts() { return {registry, ctx, driver}; }
+};
 
 rollout::Observed Online(const std::string& id, const std::string& site) {
   rollout::Observed o;
@@ -140,12 +157,8 @@ TEST_CASE("Rollouts: a tick reads no rows of a rollout whose devices a newer one
   f.Enroll("gw-2", "plant-1");
   f.Version("1.0", 1);
   f.Version("2.0", 2);
-  edge::metrics::MemoryRegistry registry;
-  edge::metrics::FakeMonotonicClock mono;
-  boost::asio::io_context io;
-  ControllerContext ctx(ControllerConfig{}, io, std::make_unique<TimedStore>(std::move(f.store), registry, mono), f.clock);
-  RolloutDriver driver(ctx);
-  ctx.rollouts = &driver;
+  Driven d(f);
+  auto [registry, ctx, driver] = d.Parts();
   auto rows_read = [&] {
     return registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "get_rollout"}}).count;
   };
@@ -205,12 +218,8 @@ TEST_CASE("Rollouts: a wave soaking without health gates reads no device's healt
   f.Site("plant-1");
   f.Enroll("gw-1", "plant-1");
   f.Version("1.0", 1);
-  edge::metrics::MemoryRegistry registry;
-  edge::metrics::FakeMonotonicClock mono;
-  boost::asio::io_context io;
-  ControllerContext ctx(ControllerConfig{}, io, std::make_unique<TimedStore>(std::move(f.store), registry, mono), f.clock);
-  RolloutDriver driver(ctx);
-  ctx.rollouts = &driver;
+  Driven d(f);
+  auto [registry, ctx, driver] = d.Parts();
   auto health_reads = [&] {
     return registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "latest_health"}}).count +
            registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "health_history"}}).count;
@@ -237,12 +246,8 @@ TEST_CASE("Rollouts: a wave judged on health reads a device's health again only 
   f.Enroll("gw-1", "plant-1");
   f.Enroll("gw-2", "plant-1");
   f.Version("1.0", 1);
-  edge::metrics::MemoryRegistry registry;
-  edge::metrics::FakeMonotonicClock mono;
-  boost::asio::io_context io;
-  ControllerContext ctx(ControllerConfig{}, io, std::make_unique<TimedStore>(std::move(f.store), registry, mono), f.clock);
-  RolloutDriver driver(ctx);
-  ctx.rollouts = &driver;
+  Driven d(f);
+  auto [registry, ctx, driver] = d.Parts();
   auto health_reads = [&] {
     return registry.HistogramOf("edgefleet_controller_store_duration_seconds", {{"op", "latest_health"}}).count;
   };
@@ -262,13 +267,60 @@ TEST_CASE("Rollouts: a wave judged on health reads a device's health again only 
   REQUIRE(driver.Tick());  // judged: each device's health read once
   CHECK(health_reads() == 2);
   f.clock.Advance(10);
+  // Read again once: those reads were in the second of the reports, which a later report of the
+  // same second would not have changed (the reported row's time is whole seconds).
+  REQUIRE(driver.Tick());
+  CHECK(health_reads() == 4);
+  f.clock.Advance(10);
   REQUIRE(driver.Tick());  // nobody reported since
-  CHECK(health_reads() == 2);
+  CHECK(health_reads() == 4);
   report("gw-1");
   f.clock.Advance(10);
   REQUIRE(driver.Tick());
-  CHECK(health_reads() == 3);  // gw-1 again, gw-2 from before
-  f.clock.Advance(41);
+  CHECK(health_reads() == 5);  // gw-1 again, gw-2 from before
+  f.clock.Advance(31);
   REQUIRE(driver.Tick());
   CHECK(ctx.store->GetRollout(created->id)->state == rollout::State::kCompleted);
+}
+
+TEST_CASE("Rollouts: a failed self-test reported in the same second as a healthy report fails the wave",
+          "[store][rollouts]") {
+  EDGE_STORE_FIXTURE(f);
+  f.Site("plant-1");
+  f.Enroll("gw-1", "plant-1");
+  f.Version("1.0", 1);
+  Driven d(f);
+  auto [registry, ctx, driver] = d.Parts();
+  auto report = [&](const std::string& selftest) {
+    REQUIRE(ctx.store->RecordReport("gw-1", {{"detector", "1.0", 1, "committed", "1.0", "", 0, 0, 0, 0}},
+                                    f.clock.NowUnix()));
+    HealthRecord h;
+    h.unix_time = h.received_at = f.clock.NowUnix();
+    h.uptime_seconds = 100;
+    ModelHealthRecord m;
+    m.model = "detector";
+    m.version = "1.0";
+    m.state = "serving";
+    m.last_selftest = selftest;
+    m.last_selftest_at = f.clock.NowUnix();
+    h.models.push_back(m);
+    REQUIRE(ctx.store->RecordHealth("gw-1", h));
+  };
+  auto r = SiteTarget("1.0");
+  r.strategy.health_gates = true;
+  r.strategy.min_requests = 0;
+  r.strategy.soak_seconds = 60;
+  auto created = driver.Create(r, false);
+  REQUIRE(created);
+  report("passed");
+  REQUIRE(driver.Tick());  // the wave is done
+  REQUIRE(driver.Tick());  // judged on the healthy report: soaking
+  CHECK(ctx.store->GetRollout(created->id)->state == rollout::State::kRunning);
+  report("failed: outputs differ");  // the same second
+  f.clock.Advance(10);
+  REQUIRE(driver.Tick());
+  const auto after = ctx.store->GetRollout(created->id);
+  REQUIRE(after);
+  CHECK(after->state != rollout::State::kRunning);
+  CHECK_THAT(after->reason, Catch::Matchers::Contains("self-test"));
 }
