@@ -19,6 +19,7 @@ std::vector<size_t> SelfCheck::StartRoundIfDue(Instant now) {
   std::vector<size_t> due;
   for (size_t i = 0; i < targets_.size(); ++i) {
     targets_[i].in_flight = true;
+    targets_[i].started = now;
     targets_[i].deadline = now + options_.timeout;
     due.push_back(i);
   }
@@ -28,6 +29,18 @@ std::vector<size_t> SelfCheck::StartRoundIfDue(Instant now) {
 void SelfCheck::Record(Target& t, bool ok) {
   t.in_flight = false;
   t.consecutive_failures = ok ? 0 : t.consecutive_failures + 1;
+  if (ok) t.silent_since.reset();
+}
+
+// A probe past its deadline with no answer: a miss, whose answer may still come.
+void SelfCheck::TimedOut(Target& t) {
+  if (t.consecutive_failures == 0) t.silent_since.reset();  // a new run of failures
+  if (!t.silent_since) t.silent_since = t.started;
+  Record(t, false);
+}
+
+bool SelfCheck::Settled(const Target& t, Instant now) const {
+  return !t.silent_since || now >= *t.silent_since + AnswerWindow();
 }
 
 void SelfCheck::Finished(size_t target, uint64_t round, bool ok, Instant now) {
@@ -35,7 +48,7 @@ void SelfCheck::Finished(size_t target, uint64_t round, bool ok, Instant now) {
   auto& t = targets_[target];
   const bool current = round == round_ && t.in_flight;
   if (current && now <= t.deadline) return Record(t, ok);
-  if (current) Record(t, false);  // past its deadline: a miss...
+  if (current) TimedOut(t);  // past its deadline: a miss...
   // ...but an answer, however late and from whichever round, shows the listener alive: on a
   // saturated host its answers are slow, and exiting would turn a busy controller into a
   // reconnect storm.
@@ -44,16 +57,18 @@ void SelfCheck::Finished(size_t target, uint64_t round, bool ok, Instant now) {
 
 std::optional<SelfCheck::Failure> SelfCheck::Evaluate(Instant now) {
   for (auto& t : targets_)
-    if (t.in_flight && now > t.deadline) Record(t, false);
+    if (t.in_flight && now > t.deadline) TimedOut(t);
   for (const auto& t : targets_)
-    if (t.consecutive_failures >= options_.failures) return Failure{t.name, t.consecutive_failures};
+    if (t.consecutive_failures >= options_.failures && Settled(t, now)) return Failure{t.name, t.consecutive_failures};
   return std::nullopt;
 }
 
 Instant SelfCheck::NextWake() const {
   Instant wake = next_round_;
-  for (const auto& t : targets_)
+  for (const auto& t : targets_) {
     if (t.in_flight) wake = std::min(wake, t.deadline + std::chrono::milliseconds(1));
+    if (t.consecutive_failures >= options_.failures && t.silent_since) wake = std::min(wake, *t.silent_since + AnswerWindow());
+  }
   return wake;
 }
 

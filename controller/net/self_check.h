@@ -41,7 +41,8 @@ class SelfCheck {
   // How long a probe may wait for its answer at all (it counts as a miss after `timeout`).
   Duration AnswerWindow() const { return options_.interval * options_.failures; }
   // Counts probes past their deadline as failed; returns the first target with `failures`
-  // consecutive failures, if any.
+  // consecutive failures, if any, and, where one of those was a probe that never answered,
+  // once that probe's answer window has passed too (its late answer would have reset them).
   std::optional<Failure> Evaluate(Instant now);
   // When Evaluate/StartRoundIfDue next have something to do.
   Instant NextWake() const;
@@ -53,10 +54,15 @@ class SelfCheck {
   struct Target {
     std::string name;
     bool in_flight = false;
-    Instant deadline{};
+    Instant started{}, deadline{};
     int64_t consecutive_failures = 0;
+    // When the oldest probe of the current run of failures that missed its deadline without
+    // an answer started: its answer may still come until started + AnswerWindow().
+    std::optional<Instant> silent_since{};
   };
   void Record(Target& t, bool ok);
+  void TimedOut(Target& t);
+  bool Settled(const Target& t, Instant now) const;
 
   Options options_;
   std::vector<Target> targets_;

@@ -50,16 +50,33 @@ TEST_CASE("Self-check: a probe that never answers fails at its deadline, three i
     REQUIRE(c.StartRoundIfDue(at).size() == 2);
     c.Finished(1, c.round(), true, at + 10ms);  // only the internal listener answers
     CHECK_FALSE(c.Evaluate(at + 1s));           // not yet past the deadline
-    auto verdict = c.Evaluate(at + 2s + 1ms);
-    if (round < 3) {
-      CHECK_FALSE(verdict);
-      c.Finished(0, c.round(), false, at + 3s);  // a late error changes nothing
-      CHECK(c.consecutive_failures(0) == round);
-    } else {
-      REQUIRE(verdict);
-      CHECK(verdict->target == "agent (public)");
-    }
+    CHECK_FALSE(c.Evaluate(at + 2s + 1ms));
+    CHECK(c.consecutive_failures(0) == round);
+    if (round < 3) c.Finished(0, c.round(), false, at + 3s);  // a late error changes nothing
   }
+  // Three misses at 17 s, but the first probe (sent at 5 s) may still answer until 5 s + the
+  // answer window (15 s): the verdict waits for that, and the wake-up is set for it.
+  CHECK(c.NextWake() <= t0 + 20s);
+  CHECK_FALSE(c.Evaluate(t0 + 19s));
+  auto verdict = c.Evaluate(t0 + 20s);
+  REQUIRE(verdict);
+  CHECK(verdict->target == "agent (public)");
+}
+
+TEST_CASE("Self-check: the first silent probe answering within its window saves a listener with three misses") {
+  auto c = Make();
+  REQUIRE(c.StartRoundIfDue(t0 + 5s).size() == 2);
+  const auto first = c.round();
+  c.Finished(1, first, true, t0 + 5s + 10ms);  // the internal listener answers every round
+  for (int round = 2; round <= 3; ++round) {
+    REQUIRE(c.StartRoundIfDue(t0 + round * 5s).size() == 2);
+    c.Finished(1, c.round(), true, t0 + round * 5s + 10ms);
+  }
+  CHECK_FALSE(c.Evaluate(t0 + 17s + 1ms));
+  CHECK(c.consecutive_failures(0) == 3);
+  c.Finished(0, first, true, t0 + 19s);  // 14 s late: alive
+  CHECK(c.consecutive_failures(0) == 0);
+  CHECK_FALSE(c.Evaluate(t0 + 21s));
 }
 
 TEST_CASE("Self-check: a late answer is a miss at its deadline, but it shows the listener alive") {
