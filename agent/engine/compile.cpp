@@ -153,7 +153,7 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
         break;
     }
     if (!step) return Fail(step.error().Wrap("node '" + n.name + "' (" + n.onnx_op + ")"));
-    cg->quantized = cg->quantized || IsQuantKind(n.kind);
+    cg->quantized = cg->quantized || IsQuantKind(n.kind) || n.kind == OpKind::kQFloatOp;
     cg->steps.push_back(std::move(*step));
   }
   for (size_t i = 0; i < g.inputs.size(); ++i) {

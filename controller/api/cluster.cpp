@@ -163,6 +163,10 @@ void Cluster::Resync(const std::string& why) {
     log::Error("cannot serve the stored trust policy", {{"error", s.error().message}});
   std::vector<std::string> devices, held;
   for (const auto& [device, session] : ctx_.sessions) devices.push_back(device);
+  // and the devices whose hello waits for its batch: not sessions yet, checked before the
+  // revocations this resync may have missed
+  for (const auto& [device, stream] : ctx_.pending_hellos)
+    if (!ctx_.sessions.count(device) && (devices.empty() || devices.back() != device)) devices.push_back(device);
   for (const auto& device : devices) {  // DisconnectDevice erases from the sessions
     auto d = ctx_.store->GetDevice(device);
     if (!d && d.error().code == ErrorCode::kNotFound) {

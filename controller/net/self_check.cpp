@@ -48,11 +48,14 @@ void SelfCheck::Finished(size_t target, uint64_t round, bool ok, Instant now) {
   auto& t = targets_[target];
   const bool current = round == round_ && t.in_flight;
   if (current && now <= t.deadline) return Record(t, ok);
-  if (current) TimedOut(t);  // past its deadline: a miss...
+  if (current) Record(t, false);  // past its deadline: a miss (answered, so not a silent one)...
   // ...but an answer, however late and from whichever round, shows the listener alive: on a
   // saturated host its answers are slow, and exiting would turn a busy controller into a
-  // reconnect storm.
-  if (ok) t.consecutive_failures = 0;
+  // reconnect storm. (A late error leaves a silent probe's mark: the verdict may wait longer.)
+  if (ok) {
+    t.consecutive_failures = 0;
+    t.silent_since.reset();
+  }
 }
 
 std::optional<SelfCheck::Failure> SelfCheck::Evaluate(Instant now) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -231,6 +232,45 @@ TEST_CASE("MatMul of an int8 and a float activation stays float", "[engine][oper
   CHECK_FALSE(HasStep(*model, "int8 x int8"));
   const auto y = RunAll(model, {{1, 2, 3, 4, 5, 6}, {1, 0, 0, 1, 1, 1}})[0];
   CHECK(y == std::vector<float>{4.0f, 5.0f, 10.0f, 11.0f});
+}
+
+// Softmax over the last axis runs its rows together (one e^x call for the whole tensor, four
+// row sums side by side); over another axis, element by element with a stride. Each row's
+// operations are the same, so a Softmax of the transposed tensor, transposed back, must give
+// the same bits, for Softmax and LogSoftmax, at every tier, with rows of every length.
+TEST_CASE("Softmax over the last axis equals the strided loop bit for bit", "[engine][operators][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> wide(-60.0f, 60.0f);
+  for (const char* op : {"Softmax", "LogSoftmax"}) {
+    for (int64_t rows : {1, 3, 4, 9}) {
+      for (int64_t n : {1, 7, 20, 33}) {
+        auto build = [&](bool last) {
+          Builder b(13);
+          b.Input("x", {1, rows, n}).Output("y");
+          if (last) {
+            IntAttr(b.Node(op, {"x"}, {"y"}), "axis", 2);
+          } else {
+            IntsAttr(b.Node("Transpose", {"x"}, {"t"}), "perm", {0, 2, 1});
+            IntAttr(b.Node(op, {"t"}, {"s"}), "axis", 1);
+            IntsAttr(b.Node("Transpose", {"s"}, {"y"}), "perm", {0, 2, 1});
+          }
+          auto m = b.Load();
+          if (!m) FAIL(m.error().message);
+          return *m;
+        };
+        const auto rowwise = build(true), strided = build(false);
+        std::vector<float> x(static_cast<size_t>(rows * n));
+        for (size_t i = 0; i < x.size(); ++i) x[i] = i % 11 == 5 ? -INFINITY : wide(rng);
+        if (x.size() > 2) x[2] = 88.5f;  // a large maximum: tiny terms underflow
+        for (KernelTier tier : tiers) {
+          INFO(op << " rows " << rows << " n " << n << " tier " << KernelTierName(tier));
+          const auto a = RunAll(rowwise, {x}, tier)[0], b = RunAll(strided, {x}, tier)[0];
+          CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
 }
 
 // The quantizer puts QDQ on both operands of attention's MatMuls, on Erf and on Softmax, and

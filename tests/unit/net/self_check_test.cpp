@@ -77,6 +77,16 @@ TEST_CASE("Self-check: the first silent probe answering within its window saves 
   c.Finished(0, first, true, t0 + 19s);  // 14 s late: alive
   CHECK(c.consecutive_failures(0) == 0);
   CHECK_FALSE(c.Evaluate(t0 + 21s));
+  // Three errors answered at once after that: a verdict on the third, no window to wait for
+  // (the late answer cleared the silent probe's mark).
+  for (int round = 4; round <= 6; ++round) {
+    REQUIRE(c.StartRoundIfDue(t0 + round * 5s).size() == 2);
+    c.Finished(1, c.round(), true, t0 + round * 5s + 10ms);
+    c.Finished(0, c.round(), false, t0 + round * 5s + 10ms);
+  }
+  auto verdict = c.Evaluate(t0 + 30s + 20ms);
+  REQUIRE(verdict);
+  CHECK(verdict->consecutive == 3);
 }
 
 TEST_CASE("Self-check: a late answer is a miss at its deadline, but it shows the listener alive") {
