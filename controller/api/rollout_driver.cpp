@@ -249,18 +249,13 @@ Status RolloutDriver::PlanModel(const std::string& model, std::vector<Rollout>& 
 const RolloutDriver::GateHealth& RolloutDriver::GateHealthOf(const std::string& model, const FleetDeviceRecord& d,
                                                              int64_t since) {
   const std::string key = model + "\n" + d.id;
-  const int64_t reported_at = d.reported ? d.reported->updated_at : 0;
-  const int64_t now = ctx_.clock.NowUnix();
-  // The reported row's time is whole seconds: a report stored in the same second as the last
-  // read (a restart or a failed self-test right after a healthy report) leaves it unchanged.
-  // A read counts for that time only once it is kReadSettled seconds later than it (another
-  // controller's clock may run a little apart), so the newest report of a second is read too.
-  constexpr int64_t kReadSettled = 2;
+  // The row's report count changes with every stored report (its updated_at, whole seconds,
+  // did not for two reports in one second: a failed self-test right after a healthy report).
+  const uint64_t reports = d.reported ? d.reported->reports : 0;
   auto known = gate_health_.find(key);
-  if (known != gate_health_.end() && reported_at != 0 && known->second.reported_at == reported_at &&
-      known->second.since == since && known->second.read_at >= reported_at + kReadSettled)
+  if (known != gate_health_.end() && reports != 0 && known->second.reports == reports && known->second.since == since)
     return gate_health_next_[key] = known->second;
-  return gate_health_next_[key] = GateHealth{reported_at, since, now, ModelHealth(*ctx_.store, d.id, model),
+  return gate_health_next_[key] = GateHealth{reports, since, ModelHealth(*ctx_.store, d.id, model),
                                              RestartsSince(*ctx_.store, d.id, since)};
 }
 

@@ -78,9 +78,8 @@ class RolloutDriver {
   // What the health gate knows of a device: its model's latest health and its restarts since
   // `since` (the dispatch).
   struct GateHealth {
-    int64_t reported_at = 0;  // the device's reported row then
+    uint64_t reports = 0;  // the device's reported row's report count then
     int64_t since = 0;
-    int64_t read_at = 0;  // when health and restarts were read (controller clock)
     std::optional<rollout::HealthSample> health;
     uint32_t restarts = 0;
   };

@@ -163,17 +163,18 @@ Status WriteModels(sql::Connection& db, const Group& group) {
   return sql::RunForRows(
       db,
       "INSERT INTO reported_models(device_id, model, version, security_version, state, target_version, detail, "
-      "bytes_done, bytes_total, security_floor, updated_at) VALUES {rows} "
+      "bytes_done, bytes_total, security_floor, updated_at, reports) VALUES {rows} "
       "ON CONFLICT(device_id, model) DO UPDATE SET version=excluded.version, security_version=excluded.security_version, "
       "state=excluded.state, target_version=excluded.target_version, detail=excluded.detail, bytes_done=excluded.bytes_done, "
-      "bytes_total=excluded.bytes_total, security_floor=excluded.security_floor, updated_at=excluded.updated_at",
-      {rows.size(), 11, [&](sql::Statement& st, size_t i, int at) {
+      "bytes_total=excluded.bytes_total, security_floor=excluded.security_floor, updated_at=excluded.updated_at, "
+      "reports=reported_models.reports + 1",
+      {rows.size(), 12, [&](sql::Statement& st, size_t i, int at) {
          const auto& m = *rows[i].model;
          st.Bind(at, rows[i].report->device_id).Bind(at + 1, m.model).Bind(at + 2, m.version)
              .Bind(at + 3, static_cast<int64_t>(m.security_version)).Bind(at + 4, m.state).Bind(at + 5, m.target_version)
              .Bind(at + 6, m.detail).Bind(at + 7, static_cast<int64_t>(m.bytes_done))
              .Bind(at + 8, static_cast<int64_t>(m.bytes_total)).Bind(at + 9, static_cast<int64_t>(m.security_floor))
-             .Bind(at + 10, rows[i].report->now);
+             .Bind(at + 10, rows[i].report->now).Bind(at + 11, int64_t{1});
        }});
 }
 

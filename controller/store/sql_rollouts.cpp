@@ -285,7 +285,7 @@ Result<std::vector<FleetDeviceRecord>> Fleet(sql::Connection& db, const std::str
     {
       EDGE_ASSIGN_OR_RETURN(auto st, db.Prepare(
           "SELECT d.id, d.site, d.facts_json, r.version, r.security_version, r.state, r.target_version, r.detail, "
-          "r.bytes_done, r.bytes_total, r.security_floor, r.updated_at, dm.version "
+          "r.bytes_done, r.bytes_total, r.security_floor, r.updated_at, dm.version, r.reports "
           "FROM devices d LEFT JOIN reported_models r ON r.device_id = d.id AND r.model = ?1 "
           "LEFT JOIN desired_models dm ON dm.device_id = d.id AND dm.model = ?1 "
           "WHERE d.revoked = 0 ORDER BY d.id"));
@@ -302,6 +302,7 @@ Result<std::vector<FleetDeviceRecord>> Fleet(sql::Connection& db, const std::str
           f.reported = ReportedModelRecord{model, st.Text(3), static_cast<uint64_t>(st.Int(4)), st.Text(5), st.Text(6),
                                            st.Text(7), static_cast<uint64_t>(st.Int(8)), static_cast<uint64_t>(st.Int(9)),
                                            static_cast<uint64_t>(st.Int(10)), st.Int(11)};
+          f.reported->reports = static_cast<uint64_t>(st.Int(13));
         }
         index[f.id] = out.size();
         out.push_back(std::move(f));

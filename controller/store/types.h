@@ -91,6 +91,9 @@ struct ReportedModelRecord {
   uint64_t bytes_total = 0;
   uint64_t security_floor = 0;
   int64_t updated_at = 0;
+  // Reports stored for this row (read by the fleet queries; 0 elsewhere): unlike updated_at,
+  // in whole seconds, it changes with every stored report.
+  uint64_t reports = 0;
 };
 
 struct DeviceModelView {
