@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include <boost/asio/bind_executor.hpp>
 
@@ -161,12 +162,12 @@ void Cluster::Resync(const std::string& why) {
   log::Warn("resyncing the agents this controller holds", {{"controller", id()}, {"why", why}});
   if (auto s = ctx_.AdoptStoredTrust(); !s)
     log::Error("cannot serve the stored trust policy", {{"error", s.error().message}});
-  std::vector<std::string> devices, held;
-  for (const auto& [device, session] : ctx_.sessions) devices.push_back(device);
-  // and the devices whose hello waits for its batch: not sessions yet, checked before the
-  // revocations this resync may have missed
-  for (const auto& [device, stream] : ctx_.pending_hellos)
-    if (!ctx_.sessions.count(device) && (devices.empty() || devices.back() != device)) devices.push_back(device);
+  // The sessions and the devices whose hello waits for its batch (not sessions yet): each is
+  // checked against the revocations this resync may have missed.
+  std::set<std::string> devices;
+  std::vector<std::string> held;
+  for (const auto& [device, session] : ctx_.sessions) devices.insert(device);
+  for (const auto& [device, stream] : ctx_.pending_hellos) devices.insert(device);
   for (const auto& device : devices) {  // DisconnectDevice erases from the sessions
     auto d = ctx_.store->GetDevice(device);
     if (!d && d.error().code == ErrorCode::kNotFound) {
