@@ -372,6 +372,27 @@ void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int6
   }
 }
 
+void InterleavePhasesU8(const int8_t* x, int64_t channels, int64_t h, int64_t w, int64_t sh, int64_t sw,
+                        const int8_t* pad_row, int64_t block_stride, uint8_t* out) {
+  const int64_t pitch = w * sw, plane = h * sh * pitch, phase_channels = channels * sh * sw;
+  // One row stride: a phase plane is one run of h * w pixels through the whole source plane.
+  const int64_t rows = sh == 1 ? 1 : h, run = sh == 1 ? h * w : w;
+  for (int64_t cb = 0; cb * 4 < phase_channels; ++cb) {
+    const int8_t* base[4];
+    for (int k = 0; k < 4; ++k) {
+      const int64_t cp = cb * 4 + k;
+      const int64_t phase = cp / channels, c = cp % channels;
+      base[k] = cp < phase_channels ? x + c * plane + (phase / sw) * pitch + phase % sw : nullptr;
+    }
+    uint8_t* dst = out + cb * block_stride;
+    for (int64_t i = 0; i < rows; ++i, dst += run * 4) {
+      const int8_t* src[4];
+      for (int k = 0; k < 4; ++k) src[k] = base[k] != nullptr ? base[k] + i * sh * pitch : pad_row;
+      InterleaveRow(src, sw, false, 0, run, INT64_MAX, INT64_MAX, dst, true);
+    }
+  }
+}
+
 int64_t Im2colPadRowLength(const ConvGeometry& g) {
   return g.out_w * g.stride_w + g.kernel_w * g.dilation_w + 64;
 }

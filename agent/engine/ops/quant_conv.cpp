@@ -25,6 +25,14 @@ struct ConvShape {
   // shifted by the tap's offset. The output is computed on the padded-width grid, whose valid
   // columns the GEMM stores straight into the output planes. No im2col.
   bool implicit;
+  // Phased (row stride above 2, undilated, kernel at least the stride: im2col's row gathers
+  // have vector forms for strides 1 and 2 only; measured, phases lose to them at stride 2,
+  // where 3x3 kernels leave 7 of 16 phase taps zero): the same implicit GEMM over the
+  // input's stride phases as channels, a stride-1 conv of kernel ph_kh x ph_kw over phase
+  // planes of ph_h x ph_w (weights zero where a phase tap falls outside the kernel). The
+  // padded copy is hp x wp = (ph_h * stride_h) x (ph_w * stride_w). No im2col.
+  bool phased;
+  int64_t ph_h, ph_w, ph_kh, ph_kw, ph_channels;
   int64_t c4, grid, xi_pitch, ptr_bytes;
 };
 
@@ -65,6 +73,8 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.pointwise = n.kernel[0] == 1 && n.kernel[1] == 1 && n.stride[0] == 1 && n.stride[1] == 1 && !pads;
   s.padded_bytes = pads ? RoundUp(s.cin_g * s.hp * s.wp + 64, 64) : 0;
   s.implicit = !s.depthwise && !s.pointwise && n.stride[0] == 1 && n.stride[1] == 1;
+  s.phased = !s.depthwise && n.stride[1] > 2 && n.dilation[0] == 1 && n.dilation[1] == 1 && n.kernel[0] >= n.stride[0] &&
+             n.kernel[1] >= n.stride[1];
   if (s.depthwise) {
     // results on the plan's grid when it is wider than the output, then the stride phases
     const DepthwisePlan plan = MakeDepthwisePlan(GeometryOfConv(n, s));
@@ -78,6 +88,24 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
     s.xi_pitch = RoundUp(s.hp * s.wp + s.kernel_w_span + 32, 16);
     s.col_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);
     s.padded_bytes = 0;
+    s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
+  } else if (s.phased) {
+    const int64_t sh = n.stride[0], sw = n.stride[1];
+    s.ph_kh = (n.kernel[0] + sh - 1) / sh;
+    s.ph_kw = (n.kernel[1] + sw - 1) / sw;
+    // big enough for every tap of every output pixel and for the whole input
+    s.ph_h = std::max(s.oh + s.ph_kh - 1, (s.pad_t + s.ih + sh - 1) / sh);
+    s.ph_w = std::max(s.ow + s.ph_kw - 1, (s.pad_l + s.iw + sw - 1) / sw);
+    s.hp = s.ph_h * sh;
+    s.wp = s.ph_w * sw;
+    s.ph_channels = s.cin_g * sh * sw;
+    s.c4 = (s.ph_channels + 3) / 4;
+    s.kp = s.ph_kh * s.ph_kw * s.c4 * 4;
+    s.grid = s.oh * s.ph_w;
+    s.xi_pitch = RoundUp(s.ph_h * s.ph_w + s.ph_kw + 32, 16);
+    s.col_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);
+    // InterleavePhasesU8 reads up to 32 bytes past the planes
+    s.padded_bytes = RoundUp(s.cin_g * s.hp * s.wp + 64, 64);
     s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
   }
   return s;
@@ -141,11 +169,14 @@ class QConvStep : public Step {
     }
   }
 
+  // Implicit and phased: the interleaved operand, then the GEMM over its shifted views.
   void RunImplicit(const ExecEnv& env) const {
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
     uint8_t* xi = reinterpret_cast<uint8_t*>(env.arena + scratch);
-    const uint8_t** groups = reinterpret_cast<const uint8_t**>(env.arena + scratch + shape.col_bytes);
+    int8_t* padded = reinterpret_cast<int8_t*>(env.arena + scratch + shape.col_bytes);
+    const uint8_t** groups =
+        reinterpret_cast<const uint8_t**>(env.arena + scratch + shape.col_bytes + shape.padded_bytes);
     for (size_t g = 0; g < group_offsets.size(); ++g) groups[g] = xi + group_offsets[g];
     QGemmArgs a;
     a.weights = QGemmWeights::kLeft;
@@ -159,12 +190,21 @@ class QConvStep : public Step {
     a.qmin = qmin;
     a.qmax = qmax;
     a.ldo = shape.pixels;
-    a.grid_pitch = shape.wp > shape.ow ? shape.wp : 0;  // equal widths: the grid is the output
+    const int64_t grid_w = shape.phased ? shape.ph_w : shape.wp;
+    a.grid_pitch = grid_w > shape.ow ? grid_w : 0;  // equal widths: the grid is the output
     a.grid_width = shape.ow;
     for (int64_t b = 0; b < shape.batch; ++b) {
       for (int64_t g = 0; g < shape.group; ++g) {
-        env.elementwise->interleave_padded(X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw, geom,
-                                           shape.hp, shape.wp, pad_byte, pad_row.data(), shape.xi_pitch * 4, xi);
+        const int8_t* src = X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw;
+        if (shape.phased) {
+          PadPlanesS8(src, shape.cin_g, shape.ih, shape.iw, shape.pad_t, shape.pad_l, shape.hp, shape.wp,
+                      static_cast<int8_t>(pad_byte ^ 0x80), padded);
+          InterleavePhasesU8(padded, shape.cin_g, shape.ph_h, shape.ph_w, geom.stride_h, geom.stride_w, pad_row.data(),
+                             shape.xi_pitch * 4, xi);
+        } else {
+          env.elementwise->interleave_padded(src, geom, shape.hp, shape.wp, pad_byte, pad_row.data(),
+                                             shape.xi_pitch * 4, xi);
+        }
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
         a.left_widened = weights_widened.data() + g * shape.cout_g * shape.kp;
         a.bias = bias.data() + g * shape.cout_g;
@@ -181,7 +221,7 @@ class QConvStep : public Step {
   void Run(const ExecEnv& env) const override {
     if (shape.depthwise) {
       RunDepthwise(env);
-    } else if (shape.implicit) {
+    } else if (shape.implicit || shape.phased) {
       RunImplicit(env);
     } else {
       RunIm2col(env);
@@ -370,6 +410,34 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
           }
         }
       }
+    }
+    if (cs.phased) {
+      // K order (phase tap, block of 4 phase channels, phase channel in block): phase tap
+      // (ty, tx) of phase (py, px) is the kernel's tap (ty * sh + py, tx * sw + px), zero
+      // where that falls outside the kernel
+      const int64_t sh = n.stride[0], sw = n.stride[1], kh = n.kernel[0], kw = n.kernel[1];
+      std::fill(s->weights.begin(), s->weights.end(), int8_t{0});
+      for (int64_t c = 0; c < cs.cout; ++c) {
+        for (int64_t cp = 0; cp < cs.ph_channels; ++cp) {
+          const int64_t phase = cp / cs.cin_g, ci = cp % cs.cin_g, py = phase / sw, px = phase % sw;
+          for (int64_t ty = 0; ty < cs.ph_kh; ++ty) {
+            for (int64_t tx = 0; tx < cs.ph_kw; ++tx) {
+              const int64_t ky = ty * sh + py, kx = tx * sw + px;
+              if (ky >= kh || kx >= kw) continue;
+              s->weights[c * cs.kp + ((ty * cs.ph_kw + tx) * cs.c4 + cp / 4) * 4 + cp % 4] =
+                  static_cast<int8_t>(w.ci[c * cs.k + (ci * kh + ky) * kw + kx]);
+            }
+          }
+        }
+      }
+      for (int64_t ty = 0; ty < cs.ph_kh; ++ty) {
+        for (int64_t tx = 0; tx < cs.ph_kw; ++tx) {
+          for (int64_t cb = 0; cb < cs.c4; ++cb) {
+            s->group_offsets.push_back(cb * cs.xi_pitch * 4 + (ty * cs.ph_w + tx) * 4);
+          }
+        }
+      }
+      pad_row_length = std::max(pad_row_length, cs.ph_h * cs.ph_w * n.stride[1] + 64);
     }
     // after the implicit GEMM's reordering of K: the widened rows are the kernel's operand
     if (!cs.depthwise) {

@@ -1,0 +1,132 @@
+// int8 convs at row strides above 2 run as stride-1 convs over their input's stride phases
+// (quant_conv.cpp, "phased"): random geometries, every tier, against the conv's definition
+// computed here from the int8 values (padding reads the input zero point; the engine's own
+// Requantize is the rounding rule). Strides 1 and 2 and kernels narrower than the stride
+// (the im2col path) are drawn too, against the same definition.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "agent/engine/kernels/qgemm.h"
+#include "tests/unit/engine/onnx_builder.h"
+#include "tests/unit/engine/tiers.h"
+
+namespace edge::engine::testing {
+namespace {
+
+struct Geometry {
+  int64_t batch, cin, cout, group, ih, iw, kh, kw, sh, sw, pt, pl, pb, pr, oh, ow;
+};
+
+std::string Describe(const Geometry& g) {
+  return std::to_string(g.batch) + "x" + std::to_string(g.cin) + "x" + std::to_string(g.ih) + "x" +
+         std::to_string(g.iw) + " -> " + std::to_string(g.cout) + " group " + std::to_string(g.group) + " kernel " +
+         std::to_string(g.kh) + "x" + std::to_string(g.kw) + " stride " + std::to_string(g.sh) + "x" +
+         std::to_string(g.sw) + " pads " + std::to_string(g.pt) + "," + std::to_string(g.pl) + "," +
+         std::to_string(g.pb) + "," + std::to_string(g.pr);
+}
+
+}  // namespace
+
+TEST_CASE("int8 convs at row strides above 2 equal the conv definition", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(20261205);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int phased = 0;
+  for (int iter = 0; iter < 120; ++iter) {
+    Geometry g{};
+    g.batch = pick(1, 2);
+    g.group = pick(1, 4) == 1 ? 2 : 1;
+    g.cin = g.group * pick(1, 9);
+    g.cout = g.group * pick(1, 12);
+    g.sh = pick(1, 4);
+    g.sw = pick(1, 6) <= 4 ? pick(3, 5) : pick(1, 2);
+    g.kh = pick(1, 6);
+    g.kw = pick(1, 5) == 1 ? pick(1, g.sw) : pick(g.sw, g.sw + 3);
+    g.pt = pick(0, g.kh - 1);
+    g.pb = pick(0, g.kh - 1);
+    g.pl = pick(0, g.kw - 1);
+    g.pr = pick(0, g.kw - 1);
+    g.ih = pick(std::max<int64_t>(1, g.kh - g.pt - g.pb), 26);
+    g.iw = pick(std::max<int64_t>(1, g.kw - g.pl - g.pr), 40);
+    g.oh = (g.ih + g.pt + g.pb - g.kh) / g.sh + 1;
+    g.ow = (g.iw + g.pl + g.pr - g.kw) / g.sw + 1;
+    phased += g.sw > 2 && g.kh >= g.sh && g.kw >= g.sw;
+    INFO("iteration " << iter << ": " << Describe(g));
+
+    const int64_t cin_g = g.cin / g.group, cout_g = g.cout / g.group, taps = g.kh * g.kw;
+    std::uniform_int_distribution<int> i8(-128, 127), w8(-127, 127), zp(-128, 127);
+    std::uniform_real_distribution<float> unit(0.5f, 2.0f);
+    const int zx = pick(0, 3) == 0 ? -128 : zp(rng), zy = zp(rng);
+    const float sx = 0.02f * unit(rng), sy = 0.05f * unit(rng) * static_cast<float>(cin_g * taps) / 16.0f;
+    std::vector<int> xq(static_cast<size_t>(g.batch * g.cin * g.ih * g.iw)), wq(static_cast<size_t>(g.cout * cin_g * taps));
+    for (int& v : xq) v = i8(rng);
+    for (int& v : wq) v = w8(rng);
+    std::vector<float> ws(static_cast<size_t>(g.cout)), bs(static_cast<size_t>(g.cout));
+    std::vector<int64_t> bias(static_cast<size_t>(g.cout)), zeros(static_cast<size_t>(g.cout), 0);
+    for (int64_t c = 0; c < g.cout; ++c) {
+      ws[c] = 0.01f * unit(rng);
+      bs[c] = sx * ws[c];
+      bias[c] = pick(-3000, 3000);
+    }
+
+    Builder b(13);
+    b.Input("x", {g.batch, g.cin, g.ih, g.iw});
+    b.Init("sx", {}, {sx}).InitI8("zx", {}, {zx}).Init("sy", {}, {sy}).InitI8("zy", {}, {zy});
+    b.InitI8("w", {g.cout, cin_g, g.kh, g.kw}, wq).Init("ws", {g.cout}, ws).InitI8("wz", {g.cout}, std::vector<int>(g.cout, 0));
+    b.InitInts("bias", {g.cout}, bias, onnx::TensorProto::INT32).Init("bs", {g.cout}, bs);
+    b.InitInts("bz", {g.cout}, zeros, onnx::TensorProto::INT32);
+    b.Node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"});
+    b.Node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"});
+    IntAttr(b.Node("DequantizeLinear", {"w", "ws", "wz"}, {"wd"}), "axis", 0);
+    IntAttr(b.Node("DequantizeLinear", {"bias", "bs", "bz"}, {"bd"}), "axis", 0);
+    auto* conv = b.Node("Conv", {"xd", "wd", "bd"}, {"y"});
+    IntsAttr(conv, "kernel_shape", {g.kh, g.kw});
+    IntsAttr(conv, "strides", {g.sh, g.sw});
+    IntsAttr(conv, "pads", {g.pt, g.pl, g.pb, g.pr});
+    IntAttr(conv, "group", g.group);
+    b.Node("QuantizeLinear", {"y", "sy", "zy"}, {"yq"});
+    b.Node("DequantizeLinear", {"yq", "sy", "zy"}, {"out"});
+    b.Output("out");
+    const auto model = LoadOk(b);
+    REQUIRE(model->outputs()[0].elements == g.batch * g.cout * g.oh * g.ow);
+
+    // inputs that quantize to exactly xq
+    std::vector<float> x(xq.size());
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(xq[i] - zx) * sx;
+    std::vector<float> want(static_cast<size_t>(g.batch * g.cout * g.oh * g.ow));
+    for (int64_t n = 0; n < g.batch; ++n) {
+      for (int64_t co = 0; co < g.cout; ++co) {
+        const int64_t grp = co / cout_g;
+        const float mult = sx * ws[co] / sy;
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          for (int64_t ox = 0; ox < g.ow; ++ox) {
+            int64_t acc = bias[co];
+            for (int64_t ci = 0; ci < cin_g; ++ci) {
+              for (int64_t ky = 0; ky < g.kh; ++ky) {
+                for (int64_t kx = 0; kx < g.kw; ++kx) {
+                  const int64_t iy = oy * g.sh - g.pt + ky, ix = ox * g.sw - g.pl + kx;
+                  if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) continue;  // the zero point: 0 after - zx
+                  const int64_t c = grp * cin_g + ci;
+                  acc += static_cast<int64_t>(wq[((co * cin_g + ci) * g.kh + ky) * g.kw + kx]) *
+                         (xq[((n * g.cin + c) * g.ih + iy) * g.iw + ix] - zx);
+                }
+              }
+            }
+            const int8_t q = Requantize(static_cast<int32_t>(acc), mult, zy, -128, 127);
+            want[((n * g.cout + co) * g.oh + oy) * g.ow + ox] = static_cast<float>(q - zy) * sy;
+          }
+        }
+      }
+    }
+    for (KernelTier tier : tiers) {
+      INFO("tier " << KernelTierName(tier));
+      CHECK(RunAll(model, {x}, tier)[0] == want);
+    }
+  }
+  CHECK(phased >= 40);
+}
+
+}  // namespace edge::engine::testing
