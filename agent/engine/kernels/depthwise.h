@@ -91,7 +91,8 @@ struct DepthwiseArgs {
 using DepthwiseFn = void (*)(const DepthwiseArgs& args);
 
 // The AVX-512 split: 16-byte rows at stride 2 into 8-byte phase rows (MobileNet's 16x16
-// planes) four rows per vector; other geometries go to SplitDepthwisePhases.
+// planes) four rows per vector, other rows of up to 64 bytes at column stride 2 one masked
+// vector each; other geometries go to SplitDepthwisePhases.
 void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
                                 int8_t* phases);
 

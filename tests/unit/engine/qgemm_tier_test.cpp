@@ -879,13 +879,14 @@ std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p) {
 
 // The stride-phase split against its definition: phase (rp, cp) row r column j holds input
 // (r * sh + rp, j * sw + cp); every other byte of the phase buffer stays untouched. Widths
-// 16 and 32 (the paired-row and 32-byte paths), odd widths, 1-3 strides, channels 1, 3, 16+.
+// 16 and 32 (the paired-row and 32-byte paths), odd widths, 1-3 strides, channels 1, 3, 16+;
+// the AVX-512 split too (its 16-byte rows four at a time, other rows up to 64 bytes one each).
 TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][kernels]") {
   std::mt19937 rng(77);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const int widths[] = {16, 32, 48, 64, 15, 17, 31, 33, 8};
   const int channel_counts[] = {1, 3, 16, 21};
-  int vector_path = 0;
+  int vector_path = 0, rows_path = 0;
   for (int trial = 0; trial < 300; ++trial) {
     ConvGeometry g;
     g.in_h = pick(1, 20);
@@ -911,7 +912,11 @@ TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][
       std::vector<int8_t> wide(got.size(), int8_t{0x5A});
       ElementwiseForTier(KernelTier::kAvx512Vnni).depthwise_split(x.data(), g, plan, channels, wide.data());
       REQUIRE(wide == got);
-      if (g.in_w == 16 && g.in_h % 4 == 0 && plan.pitch == 8 && g.stride_h == 2 && g.stride_w == 2) ++vector_path;
+      if (g.in_w == 16 && g.in_h % 4 == 0 && plan.pitch == 8 && g.stride_h == 2 && g.stride_w == 2) {
+        ++vector_path;
+      } else if (g.stride_w == 2 && g.in_w <= 64) {
+        ++rows_path;
+      }
     }
     std::vector<int8_t> want(got.size(), int8_t{0x5A});
     for (int64_t c = 0; c < channels; ++c) {
@@ -927,7 +932,10 @@ TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][
                   << g.stride_h << "x" << g.stride_w << " pitch " << plan.pitch);
     REQUIRE(got == want);
   }
-  if (TierSupported(KernelTier::kAvx512Vnni)) CHECK(vector_path >= 5);
+  if (TierSupported(KernelTier::kAvx512Vnni)) {
+    CHECK(vector_path >= 5);
+    CHECK(rows_path >= 50);
+  }
 }
 
 // Every tier's kernel against the conv's definition.
