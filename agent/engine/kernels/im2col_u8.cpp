@@ -372,23 +372,28 @@ void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int6
   }
 }
 
-void InterleavePhasesU8(const int8_t* x, int64_t channels, int64_t h, int64_t w, int64_t sh, int64_t sw,
-                        const int8_t* pad_row, int64_t block_stride, uint8_t* out) {
-  const int64_t pitch = w * sw, plane = h * sh * pitch, phase_channels = channels * sh * sw;
-  // One row stride: a phase plane is one run of h * w pixels through the whole source plane.
-  const int64_t rows = sh == 1 ? 1 : h, run = sh == 1 ? h * w : w;
+void InterleavePhasesU8(const int8_t* x, int64_t channels, int64_t x_rows, int64_t top, int64_t h, int64_t w,
+                        int64_t sh, int64_t sw, const int8_t* pad_row, int64_t block_stride, uint8_t* out) {
+  const int64_t pitch = w * sw, plane = x_rows * pitch, phase_channels = channels * sh * sw;
   for (int64_t cb = 0; cb * 4 < phase_channels; ++cb) {
-    const int8_t* base[4];
+    int64_t c[4], ph[4], pw[4];
     for (int k = 0; k < 4; ++k) {
-      const int64_t cp = cb * 4 + k;
-      const int64_t phase = cp / channels, c = cp % channels;
-      base[k] = cp < phase_channels ? x + c * plane + (phase / sw) * pitch + phase % sw : nullptr;
+      const int64_t cp = cb * 4 + k, phase = cp / channels;
+      c[k] = cp < phase_channels ? cp % channels : -1;
+      ph[k] = phase / sw;
+      pw[k] = phase % sw;
     }
     uint8_t* dst = out + cb * block_stride;
-    for (int64_t i = 0; i < rows; ++i, dst += run * 4) {
+    for (int64_t i = 0; i < h;) {
+      // One row stride: the rows inside x are one run through its planes.
+      const int64_t n = sh == 1 && i >= top && i < top + x_rows ? std::min(h, top + x_rows) - i : 1;
       const int8_t* src[4];
-      for (int k = 0; k < 4; ++k) src[k] = base[k] != nullptr ? base[k] + i * sh * pitch : pad_row;
-      InterleaveRow(src, sw, false, 0, run, INT64_MAX, INT64_MAX, dst, true);
+      for (int k = 0; k < 4; ++k) {
+        const int64_t r = i * sh + ph[k] - top;
+        src[k] = c[k] >= 0 && r >= 0 && r < x_rows ? x + c[k] * plane + r * pitch + pw[k] : pad_row;
+      }
+      InterleaveRow(src, sw, false, 0, n * w, INT64_MAX, INT64_MAX, dst + i * w * 4, true);
+      i += n;
     }
   }
 }

@@ -104,8 +104,9 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
     s.grid = s.oh * s.ph_w;
     s.xi_pitch = RoundUp(s.ph_h * s.ph_w + s.ph_kw + 32, 16);
     s.col_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);
-    // InterleavePhasesU8 reads up to 32 bytes past the planes
-    s.padded_bytes = RoundUp(s.cin_g * s.hp * s.wp + 64, 64);
+    // A padded copy unless the input's rows are the phase rows' width (no column padding);
+    // InterleavePhasesU8 reads up to 32 bytes past the planes.
+    s.padded_bytes = s.pad_l == 0 && s.wp == s.iw ? 0 : RoundUp(s.cin_g * s.hp * s.wp + 64, 64);
     s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
   }
   return s;
@@ -196,11 +197,14 @@ class QConvStep : public Step {
     for (int64_t b = 0; b < shape.batch; ++b) {
       for (int64_t g = 0; g < shape.group; ++g) {
         const int8_t* src = X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw;
-        if (shape.phased) {
+        if (shape.phased && shape.padded_bytes == 0) {  // rows as wide as the phases': padding rows only
+          InterleavePhasesU8(src, shape.cin_g, shape.ih, shape.pad_t, shape.ph_h, shape.ph_w, geom.stride_h,
+                             geom.stride_w, pad_row.data(), shape.xi_pitch * 4, xi);
+        } else if (shape.phased) {
           PadPlanesS8(src, shape.cin_g, shape.ih, shape.iw, shape.pad_t, shape.pad_l, shape.hp, shape.wp,
                       static_cast<int8_t>(pad_byte ^ 0x80), padded);
-          InterleavePhasesU8(padded, shape.cin_g, shape.ph_h, shape.ph_w, geom.stride_h, geom.stride_w, pad_row.data(),
-                             shape.xi_pitch * 4, xi);
+          InterleavePhasesU8(padded, shape.cin_g, shape.hp, 0, shape.ph_h, shape.ph_w, geom.stride_h, geom.stride_w,
+                             pad_row.data(), shape.xi_pitch * 4, xi);
         } else {
           env.elementwise->interleave_padded(src, geom, shape.hp, shape.wp, pad_byte, pad_row.data(),
                                              shape.xi_pitch * 4, xi);

@@ -1,5 +1,5 @@
 // int8 convs at row strides above 2 run as stride-1 convs over their input's stride phases
-// (quant_conv.cpp, "phased"): random geometries, every tier, against the conv's definition
+// (quant_conv.cpp, "phased"; read in place or from a padded copy): random geometries, every tier, against the conv's definition
 // computed here from the int8 values (padding reads the input zero point; the engine's own
 // Requantize is the rounding rule). Strides 1 and 2 and kernels narrower than the stride
 // (the im2col path) are drawn too, against the same definition.
@@ -34,8 +34,8 @@ TEST_CASE("int8 convs at row strides above 2 equal the conv definition", "[engin
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(20261205);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
-  int phased = 0;
-  for (int iter = 0; iter < 120; ++iter) {
+  int phased = 0, in_place = 0;
+  for (int iter = 0; iter < 200; ++iter) {
     Geometry g{};
     g.batch = pick(1, 2);
     g.group = pick(1, 4) == 1 ? 2 : 1;
@@ -51,9 +51,15 @@ TEST_CASE("int8 convs at row strides above 2 equal the conv definition", "[engin
     g.pr = pick(0, g.kw - 1);
     g.ih = pick(std::max<int64_t>(1, g.kh - g.pt - g.pb), 26);
     g.iw = pick(std::max<int64_t>(1, g.kw - g.pl - g.pr), 40);
+    // whole phase rows more often
+    if (pick(0, 2) == 0 && g.iw / g.sw * g.sw >= std::max<int64_t>(1, g.kw - g.pl - g.pr)) g.iw = g.iw / g.sw * g.sw;
     g.oh = (g.ih + g.pt + g.pb - g.kh) / g.sh + 1;
     g.ow = (g.iw + g.pl + g.pr - g.kw) / g.sw + 1;
-    phased += g.sw > 2 && g.kh >= g.sh && g.kw >= g.sw;
+    const bool phases = g.sw > 2 && g.kh >= g.sh && g.kw >= g.sw;
+    phased += phases;
+    // rows as wide as the phase rows, no left padding: the phases read the input in place
+    const int64_t phase_w = std::max(g.ow + (g.kw + g.sw - 1) / g.sw - 1, (g.iw + g.sw - 1) / g.sw);
+    in_place += phases && g.pl == 0 && phase_w * g.sw == g.iw;
     INFO("iteration " << iter << ": " << Describe(g));
 
     const int64_t cin_g = g.cin / g.group, cout_g = g.cout / g.group, taps = g.kh * g.kw;
@@ -126,7 +132,8 @@ TEST_CASE("int8 convs at row strides above 2 equal the conv definition", "[engin
       CHECK(RunAll(model, {x}, tier)[0] == want);
     }
   }
-  CHECK(phased >= 40);
+  CHECK(phased >= 60);
+  CHECK(in_place >= 5);
 }
 
 }  // namespace edge::engine::testing
