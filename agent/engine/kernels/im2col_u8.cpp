@@ -373,12 +373,13 @@ void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int6
 }
 
 void InterleavePhasesU8(const int8_t* x, int64_t channels, int64_t x_rows, int64_t top, int64_t h, int64_t w,
-                        int64_t sh, int64_t sw, const int8_t* pad_row, int64_t block_stride, uint8_t* out) {
+                        int64_t sh, int64_t sw, const int64_t* phase_order, const int8_t* pad_row,
+                        int64_t block_stride, uint8_t* out) {
   const int64_t pitch = w * sw, plane = x_rows * pitch, phase_channels = channels * sh * sw;
   for (int64_t cb = 0; cb * 4 < phase_channels; ++cb) {
     int64_t c[4], ph[4], pw[4];
     for (int k = 0; k < 4; ++k) {
-      const int64_t cp = cb * 4 + k, phase = cp / channels;
+      const int64_t cp = cb * 4 + k, phase = cp < phase_channels ? phase_order[cp / channels] : 0;
       c[k] = cp < phase_channels ? cp % channels : -1;
       ph[k] = phase / sw;
       pw[k] = phase % sw;

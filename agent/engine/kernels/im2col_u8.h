@@ -66,13 +66,14 @@ void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int6
 // The implicit-GEMM operand of a strided conv run as a stride-1 conv over its stride phases:
 // the padded input is h * sh rows of w * sw bytes per channel, of which rows [top, top +
 // x_rows) are x's planes (x_rows rows of w * sw bytes each) and the others the zero point.
-// Phase channel c' = (ph * sw + pw) * channels + c is the h x w plane padded[c][i * sh + ph]
-// [j * sw + pw], written interleaved 4 per pixel, unsigned: out[cb * block_stride + (i * w +
+// Phase channel c' = rank * channels + c is the h x w plane padded[c][i * sh + ph][j * sw +
+// pw] of phase ph * sw + pw = phase_order[rank], written interleaved 4 per pixel, unsigned: out[cb * block_stride + (i * w +
 // j) * 4 + k] = phase channel 4cb + k at (i, j), + 128. Padding rows and phase channels past
 // channels * sh * sw read pad_row (pad_byte ^ 0x80, at least h * w * sw + 32 bytes). Reads up
 // to 32 bytes past x's planes at column strides 1 and 2.
 void InterleavePhasesU8(const int8_t* x, int64_t channels, int64_t x_rows, int64_t top, int64_t h, int64_t w,
-                        int64_t sh, int64_t sw, const int8_t* pad_row, int64_t block_stride, uint8_t* out);
+                        int64_t sh, int64_t sw, const int64_t* phase_order, const int8_t* pad_row,
+                        int64_t block_stride, uint8_t* out);
 
 // The padding part of InterleavePaddedU8 alone: every pixel of every block outside the input
 // rectangle set to pad_byte (for tiers that interleave the rows themselves).

@@ -25,12 +25,13 @@ struct ConvShape {
   // shifted by the tap's offset. The output is computed on the padded-width grid, whose valid
   // columns the GEMM stores straight into the output planes. No im2col.
   bool implicit;
-  // Phased (row stride above 2, undilated, kernel at least the stride: im2col's row gathers
-  // have vector forms for strides 1 and 2 only; measured, phases lose to them at stride 2,
-  // where 3x3 kernels leave 7 of 16 phase taps zero): the same implicit GEMM over the
-  // input's stride phases as channels, a stride-1 conv of kernel ph_kh x ph_kw over phase
-  // planes of ph_h x ph_w (weights zero where a phase tap falls outside the kernel). The
-  // padded copy is hp x wp = (ph_h * stride_h) x (ph_w * stride_w). No im2col.
+  // Phased (a stride above 2, undilated, kernel at least the stride): the same implicit
+  // GEMM over the input's stride phases as channels, a stride-1 conv of kernel ph_kh x ph_kw
+  // over phase planes of ph_h x ph_w (PackPhasedWeights: zero phase taps dropped). The
+  // padded copy, if any, is hp x wp = (ph_h * stride_h) x (ph_w * stride_w). No im2col.
+  // im2col's row gathers have vector forms for strides 1 and 2 only (tuned 16- and 8-pixel
+  // rows, adjacent taps); measured, at stride (2, 2) they beat the phases (ResNet-8's 3x3
+  // downsampling convs 6.3-7.5 -> 9.4-10.1 us, DS-CNN's and MobileNet's stems slower too).
   bool phased;
   int64_t ph_h, ph_w, ph_kh, ph_kw, ph_channels;
   int64_t c4, grid, xi_pitch, ptr_bytes;
@@ -73,7 +74,7 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.pointwise = n.kernel[0] == 1 && n.kernel[1] == 1 && n.stride[0] == 1 && n.stride[1] == 1 && !pads;
   s.padded_bytes = pads ? RoundUp(s.cin_g * s.hp * s.wp + 64, 64) : 0;
   s.implicit = !s.depthwise && !s.pointwise && n.stride[0] == 1 && n.stride[1] == 1;
-  s.phased = !s.depthwise && n.stride[1] > 2 && n.dilation[0] == 1 && n.dilation[1] == 1 && n.kernel[0] >= n.stride[0] &&
+  s.phased = !s.depthwise && (n.stride[0] > 2 || n.stride[1] > 2) && n.dilation[0] == 1 && n.dilation[1] == 1 && n.kernel[0] >= n.stride[0] &&
              n.kernel[1] >= n.stride[1];
   if (s.depthwise) {
     // results on the plan's grid when it is wider than the output, then the stride phases
@@ -122,6 +123,7 @@ class QConvStep : public Step {
   std::vector<int8_t> pad_row;  // pad_byte ^ 0x80, read by taps that fall in the padding
   ConvGeometry padded_geom;     // geom on the padded copy: no padding left
   std::vector<int64_t> group_offsets;   // implicit GEMM: byte offset of each k-group's view
+  std::vector<int64_t> phase_order;     // phased: the phase (ph * sw + pw) of each rank
 
   std::vector<int8_t> weights;  // [cout][kp]
   std::vector<int32_t> bias;    // [cout], shift and input zero point folded in
@@ -199,12 +201,12 @@ class QConvStep : public Step {
         const int8_t* src = X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw;
         if (shape.phased && shape.padded_bytes == 0) {  // rows as wide as the phases': padding rows only
           InterleavePhasesU8(src, shape.cin_g, shape.ih, shape.pad_t, shape.ph_h, shape.ph_w, geom.stride_h,
-                             geom.stride_w, pad_row.data(), shape.xi_pitch * 4, xi);
+                             geom.stride_w, phase_order.data(), pad_row.data(), shape.xi_pitch * 4, xi);
         } else if (shape.phased) {
           PadPlanesS8(src, shape.cin_g, shape.ih, shape.iw, shape.pad_t, shape.pad_l, shape.hp, shape.wp,
                       static_cast<int8_t>(pad_byte ^ 0x80), padded);
           InterleavePhasesU8(padded, shape.cin_g, shape.hp, 0, shape.ph_h, shape.ph_w, geom.stride_h, geom.stride_w,
-                             pad_row.data(), shape.xi_pitch * 4, xi);
+                             phase_order.data(), pad_row.data(), shape.xi_pitch * 4, xi);
         } else {
           env.elementwise->interleave_padded(src, geom, shape.hp, shape.wp, pad_byte, pad_row.data(),
                                              shape.xi_pitch * 4, xi);
@@ -327,6 +329,62 @@ tl::unexpected<Error> NonFiniteMultiplier(const Node& n, int64_t channel) {
                                                " (input scale x weight scale / output scale) is not finite");
 }
 
+// A phased conv's weights and k-group views. Phase tap (ty, tx) of phase (py, px) is the
+// kernel's tap (ty * sh + py, tx * sw + px), zero where that falls outside the kernel. Phases
+// are ranked by the phase taps they use (most first, equal sets together), phase channel
+// rank * cin_g + c, so 4-channel blocks share their zero taps, and k-groups (phase tap,
+// block) that are zero for every output channel are dropped: a 3x3 stride-2 conv keeps the
+// 9 taps of 16 that im2col would gather.
+void PackPhasedWeights(const Node& n, const Value& w, QConvStep& s) {
+  ConvShape& cs = s.shape;
+  const int64_t sh = n.stride[0], sw = n.stride[1], kh = n.kernel[0], kw = n.kernel[1];
+  const int64_t taps = cs.ph_kh * cs.ph_kw, phases = sh * sw;
+  std::vector<uint64_t> used(static_cast<size_t>(phases), 0);  // bit ty * ph_kw + tx (taps <= 64 here)
+  for (int64_t p = 0; p < phases; ++p) {
+    for (int64_t t = 0; t < taps; ++t) {
+      const int64_t ky = t / cs.ph_kw * sh + p / sw, kx = t % cs.ph_kw * sw + p % sw;
+      if (ky < kh && kx < kw && t < 64) used[p] |= uint64_t{1} << t;
+    }
+  }
+  s.phase_order.resize(static_cast<size_t>(phases));
+  for (int64_t p = 0; p < phases; ++p) s.phase_order[p] = p;
+  std::stable_sort(s.phase_order.begin(), s.phase_order.end(), [&](int64_t a, int64_t b) {
+    const int ca = __builtin_popcountll(used[a]), cb = __builtin_popcountll(used[b]);
+    return ca != cb ? ca > cb : used[a] > used[b];
+  });
+  std::vector<int8_t> all(static_cast<size_t>(cs.cout * cs.kp), 0);
+  for (int64_t c = 0; c < cs.cout; ++c) {
+    for (int64_t cp = 0; cp < cs.ph_channels; ++cp) {
+      const int64_t phase = s.phase_order[cp / cs.cin_g], ci = cp % cs.cin_g, py = phase / sw, px = phase % sw;
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t ky = t / cs.ph_kw * sh + py, kx = t % cs.ph_kw * sw + px;
+        if (ky >= kh || kx >= kw) continue;
+        all[c * cs.kp + (t * cs.c4 + cp / 4) * 4 + cp % 4] = static_cast<int8_t>(w.ci[c * cs.k + (ci * kh + ky) * kw + kx]);
+      }
+    }
+  }
+  std::vector<int64_t> kept;
+  for (int64_t g = 0; g < cs.kp / 4; ++g) {
+    bool zero = true;
+    for (int64_t c = 0; c < cs.cout && zero; ++c) {
+      for (int j = 0; j < 4; ++j) zero = zero && all[c * cs.kp + g * 4 + j] == 0;
+    }
+    if (!zero || (kept.empty() && g + 1 == cs.kp / 4)) kept.push_back(g);  // at least one group
+  }
+  const int64_t kp = static_cast<int64_t>(kept.size()) * 4;
+  s.weights.assign(static_cast<size_t>(cs.cout * kp), 0);
+  for (int64_t c = 0; c < cs.cout; ++c) {
+    for (size_t i = 0; i < kept.size(); ++i) {
+      std::memcpy(&s.weights[c * kp + static_cast<int64_t>(i) * 4], &all[c * cs.kp + kept[i] * 4], 4);
+    }
+  }
+  for (int64_t g : kept) {
+    const int64_t t = g / cs.c4, cb = g % cs.c4;
+    s.group_offsets.push_back(cb * cs.xi_pitch * 4 + (t / cs.ph_kw * cs.ph_w + t % cs.ph_kw) * 4);
+  }
+  cs.kp = kp;  // the scratch keeps room for every k-group's view
+}
+
 }  // namespace
 
 int64_t ScratchBytes(const Node& n, const Graph& g) {
@@ -416,31 +474,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
       }
     }
     if (cs.phased) {
-      // K order (phase tap, block of 4 phase channels, phase channel in block): phase tap
-      // (ty, tx) of phase (py, px) is the kernel's tap (ty * sh + py, tx * sw + px), zero
-      // where that falls outside the kernel
-      const int64_t sh = n.stride[0], sw = n.stride[1], kh = n.kernel[0], kw = n.kernel[1];
-      std::fill(s->weights.begin(), s->weights.end(), int8_t{0});
-      for (int64_t c = 0; c < cs.cout; ++c) {
-        for (int64_t cp = 0; cp < cs.ph_channels; ++cp) {
-          const int64_t phase = cp / cs.cin_g, ci = cp % cs.cin_g, py = phase / sw, px = phase % sw;
-          for (int64_t ty = 0; ty < cs.ph_kh; ++ty) {
-            for (int64_t tx = 0; tx < cs.ph_kw; ++tx) {
-              const int64_t ky = ty * sh + py, kx = tx * sw + px;
-              if (ky >= kh || kx >= kw) continue;
-              s->weights[c * cs.kp + ((ty * cs.ph_kw + tx) * cs.c4 + cp / 4) * 4 + cp % 4] =
-                  static_cast<int8_t>(w.ci[c * cs.k + (ci * kh + ky) * kw + kx]);
-            }
-          }
-        }
-      }
-      for (int64_t ty = 0; ty < cs.ph_kh; ++ty) {
-        for (int64_t tx = 0; tx < cs.ph_kw; ++tx) {
-          for (int64_t cb = 0; cb < cs.c4; ++cb) {
-            s->group_offsets.push_back(cb * cs.xi_pitch * 4 + (ty * cs.ph_w + tx) * 4);
-          }
-        }
-      }
+      PackPhasedWeights(n, w, *s);
       pad_row_length = std::max(pad_row_length, cs.ph_h * cs.ph_w * n.stride[1] + 64);
     }
     // after the implicit GEMM's reordering of K: the widened rows are the kernel's operand
