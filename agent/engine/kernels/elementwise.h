@@ -157,6 +157,7 @@ struct ElementwiseKernels {
   WindowSumRowFn window_sum_row;
   QMatMulExactFn qmatmul_exact;
   ExpShiftedFn exp_shifted;
+  InterleaveStridedFn interleave_strided;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -207,6 +208,10 @@ void Im2colRowsAvx512(const int8_t* const p[4], const int64_t row_step[4], int64
 // InterleavePaddedU8 with whole rows per vector where they are 16, 32 or 64 bytes (stride 1).
 void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
                             const int8_t* pad_row, int64_t block_stride, uint8_t* out);
+
+// InterleaveStridedU8 at strides 3 and 4 by pshufb gathers, 16 pixels per step (others: the
+// shared form). Reads up to 3 bytes past the last byte it uses.
+void InterleaveStridedAvx2(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst);
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void LutAvx2(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);

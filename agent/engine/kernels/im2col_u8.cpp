@@ -372,9 +372,13 @@ void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int6
   }
 }
 
+void InterleaveStridedU8(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst) {
+  InterleaveRow(src, sw, false, 0, n, INT64_MAX, INT64_MAX, dst, true);
+}
+
 void InterleavePhasesU8(const int8_t* x, int64_t channels, int64_t x_rows, int64_t top, int64_t h, int64_t w,
                         int64_t sh, int64_t sw, const int64_t* phase_order, const int8_t* pad_row,
-                        int64_t block_stride, uint8_t* out) {
+                        int64_t block_stride, uint8_t* out, InterleaveStridedFn strided) {
   const int64_t pitch = w * sw, plane = x_rows * pitch, phase_channels = channels * sh * sw;
   for (int64_t cb = 0; cb * 4 < phase_channels; ++cb) {
     int64_t c[4], ph[4], pw[4];
@@ -393,7 +397,11 @@ void InterleavePhasesU8(const int8_t* x, int64_t channels, int64_t x_rows, int64
         const int64_t r = i * sh + ph[k] - top;
         src[k] = c[k] >= 0 && r >= 0 && r < x_rows ? x + c[k] * plane + r * pitch + pw[k] : pad_row;
       }
-      InterleaveRow(src, sw, false, 0, n * w, INT64_MAX, INT64_MAX, dst + i * w * 4, true);
+      if (sw > 2) {
+        strided(src, sw, n * w, dst + i * w * 4);
+      } else {
+        InterleaveRow(src, sw, false, 0, n * w, INT64_MAX, INT64_MAX, dst + i * w * 4, true);
+      }
       i += n;
     }
   }

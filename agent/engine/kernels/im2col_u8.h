@@ -35,6 +35,8 @@ void PadPlanesS8(const int8_t* src, int64_t planes, int64_t ih, int64_t iw, int6
 // per row costs more than the convolution.
 void CopyRowsS8(const int8_t* src, int64_t src_pitch, int8_t* dst, int64_t dst_pitch, int64_t width, int64_t rows);
 
+using InterleaveStridedFn = void (*)(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst);
+
 // Length of the padding row Im2colU8 needs: pad_row holds that many bytes of (pad_byte ^ 0x80).
 int64_t Im2colPadRowLength(const ConvGeometry& g);
 
@@ -71,9 +73,15 @@ void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int6
 // j) * 4 + k] = phase channel 4cb + k at (i, j), + 128. Padding rows and phase channels past
 // channels * sh * sw read pad_row (pad_byte ^ 0x80, at least h * w * sw + 32 bytes). Reads up
 // to 32 bytes past x's planes at column strides 1 and 2.
+// Column strides above 2 go through `strided` (InterleaveStridedU8 or a tier's form).
 void InterleavePhasesU8(const int8_t* x, int64_t channels, int64_t x_rows, int64_t top, int64_t h, int64_t w,
                         int64_t sh, int64_t sw, const int64_t* phase_order, const int8_t* pad_row,
-                        int64_t block_stride, uint8_t* out);
+                        int64_t block_stride, uint8_t* out, InterleaveStridedFn strided);
+
+// dst[4p + k] = src[k][p * sw] + 128 (as uint8) for p < n: four rows' bytes at a column stride,
+// interleaved (the strided rows of InterleavePhasesU8). Vector forms at strides 1 and 2
+// (reading up to 31 bytes past the last byte used), bytes one at a time otherwise.
+void InterleaveStridedU8(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst);
 
 // The padding part of InterleavePaddedU8 alone: every pixel of every block outside the input
 // rectangle set to pad_byte (for tiers that interleave the rows themselves).

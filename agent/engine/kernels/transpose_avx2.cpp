@@ -1,7 +1,8 @@
-// AVX2 tier of the byte-matrix transpose (int8 Transpose): 16 x 16 blocks, two side by side in
-// the 128-bit lanes of 16 registers (16 source rows x 32 columns), transposed by four rounds of
-// byte/word/dword/qword unpacks; result register k then holds output rows k and k + 16. Edges
-// narrower than a block go to the scalar kernel (the same bytes).
+// AVX2 tier of two byte movers. The byte-matrix transpose (int8 Transpose): 16 x 16 blocks,
+// two side by side in the 128-bit lanes of 16 registers (16 source rows x 32 columns),
+// transposed by four rounds of byte/word/dword/qword unpacks; result register k then holds
+// output rows k and k + 16. Edges narrower than a block go to the scalar kernel (the same
+// bytes). And the strided four-row interleave of phased convs (InterleaveStridedAvx2).
 #include <immintrin.h>
 
 #include "agent/engine/kernels/elementwise.h"
@@ -61,6 +62,68 @@ void TransposeBytesAvx2(const uint8_t* src, int64_t src_stride, int64_t rows, in
   // the right edge (columns past the last whole block) and the bottom edge (rows past it)
   TransposeBytesScalar(src + cols32, src_stride, rows16, cols - cols32, dst + cols32 * dst_stride, dst_stride);
   TransposeBytesScalar(src + rows16 * src_stride, src_stride, rows - rows16, cols, dst + rows16, dst_stride);
+}
+
+namespace {
+
+// pshufb tables for 16 bytes at stride sw (3 or 4) out of sw consecutive 16-byte loads: load
+// j supplies output byte i where i * sw falls in [16j, 16j + 16), zero (0x80) elsewhere.
+struct StrideTables {
+  alignas(16) int8_t t[2][4][16];  // [sw - 3][load]
+  StrideTables() : t{} {
+    for (int sw = 3; sw <= 4; ++sw) {
+      for (int j = 0; j < sw; ++j) {
+        for (int i = 0; i < 16; ++i) {
+          const int at = i * sw - 16 * j;
+          t[sw - 3][j][i] = static_cast<int8_t>(at >= 0 && at < 16 ? at : 0x80);
+        }
+      }
+    }
+  }
+};
+
+// Bytes p * sw of 16 * sw bytes at src (p < 16).
+template <int kStride>
+inline __m128i Gather16(const int8_t* src, const StrideTables& tables) {
+  __m128i v = _mm_setzero_si128();
+  for (int j = 0; j < kStride; ++j) {
+    const __m128i part = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16 * j));
+    v = _mm_or_si128(v, _mm_shuffle_epi8(part, _mm_load_si128(reinterpret_cast<const __m128i*>(tables.t[kStride - 3][j]))));
+  }
+  return v;
+}
+
+template <int kStride>
+void InterleaveStrided(const int8_t* const src[4], int64_t n, uint8_t* dst, const StrideTables& tables) {
+  const __m128i flip = _mm_set1_epi8(-128);
+  int64_t p = 0;
+  for (; p + 16 <= n; p += 16) {
+    __m128i v[4];
+    for (int k = 0; k < 4; ++k) v[k] = _mm_xor_si128(Gather16<kStride>(src[k] + p * kStride, tables), flip);
+    const __m128i ab_lo = _mm_unpacklo_epi8(v[0], v[1]), ab_hi = _mm_unpackhi_epi8(v[0], v[1]);
+    const __m128i cd_lo = _mm_unpacklo_epi8(v[2], v[3]), cd_hi = _mm_unpackhi_epi8(v[2], v[3]);
+    uint8_t* out = dst + p * 4;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi16(ab_lo, cd_lo));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), _mm_unpackhi_epi16(ab_lo, cd_lo));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32), _mm_unpacklo_epi16(ab_hi, cd_hi));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 48), _mm_unpackhi_epi16(ab_hi, cd_hi));
+  }
+  for (; p < n; ++p) {
+    for (int k = 0; k < 4; ++k) dst[p * 4 + k] = static_cast<uint8_t>(src[k][p * kStride] ^ 0x80);
+  }
+}
+
+}  // namespace
+
+void InterleaveStridedAvx2(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst) {
+  static const StrideTables tables;
+  if (sw == 3) {
+    InterleaveStrided<3>(src, n, dst, tables);
+  } else if (sw == 4) {
+    InterleaveStrided<4>(src, n, dst, tables);
+  } else {
+    InterleaveStridedU8(src, sw, n, dst);
+  }
 }
 
 }  // namespace edge::engine

@@ -201,12 +201,14 @@ class QConvStep : public Step {
         const int8_t* src = X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw;
         if (shape.phased && shape.padded_bytes == 0) {  // rows as wide as the phases': padding rows only
           InterleavePhasesU8(src, shape.cin_g, shape.ih, shape.pad_t, shape.ph_h, shape.ph_w, geom.stride_h,
-                             geom.stride_w, phase_order.data(), pad_row.data(), shape.xi_pitch * 4, xi);
+                             geom.stride_w, phase_order.data(), pad_row.data(), shape.xi_pitch * 4, xi,
+                             env.elementwise->interleave_strided);
         } else if (shape.phased) {
           PadPlanesS8(src, shape.cin_g, shape.ih, shape.iw, shape.pad_t, shape.pad_l, shape.hp, shape.wp,
                       static_cast<int8_t>(pad_byte ^ 0x80), padded);
           InterleavePhasesU8(padded, shape.cin_g, shape.hp, 0, shape.ph_h, shape.ph_w, geom.stride_h, geom.stride_w,
-                             phase_order.data(), pad_row.data(), shape.xi_pitch * 4, xi);
+                             phase_order.data(), pad_row.data(), shape.xi_pitch * 4, xi,
+                             env.elementwise->interleave_strided);
         } else {
           env.elementwise->interleave_padded(src, geom, shape.hp, shape.wp, pad_byte, pad_row.data(),
                                              shape.xi_pitch * 4, xi);

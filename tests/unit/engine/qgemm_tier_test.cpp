@@ -703,6 +703,35 @@ TEST_CASE("every tier's four-plane interleave equals its definition", "[engine][
   }
 }
 
+// Phased convs' operand at column strides 1-6: every tier's strided interleave against its
+// definition, around the 16-pixel steps, with the rows' readable slack (32 bytes) after them.
+TEST_CASE("every tier's strided interleave equals its definition", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(1205);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t sw = 1; sw <= 6; ++sw) {
+      for (int64_t n : {0, 1, 3, 4, 15, 16, 17, 31, 32, 33, 44, 52, 100}) {
+        std::vector<std::vector<int8_t>> rows(4, std::vector<int8_t>(static_cast<size_t>(n * sw + 32)));
+        for (auto& row : rows) {
+          for (auto& v : row) v = static_cast<int8_t>(rng());
+        }
+        const int8_t* src[4] = {rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data()};
+        std::vector<uint8_t> got(static_cast<size_t>(n * 4 + 64), 0xA5);
+        k.interleave_strided(src, sw, n, got.data());
+        INFO("tier " << KernelTierName(tier) << " stride " << sw << " n " << n);
+        for (int64_t p = 0; p < n; ++p) {
+          for (int j = 0; j < 4; ++j) {
+            INFO("pixel " << p << " row " << j);
+            REQUIRE(got[static_cast<size_t>(p * 4 + j)] == static_cast<uint8_t>(rows[j][p * sw] + 128));
+          }
+        }
+        REQUIRE(std::all_of(got.begin() + n * 4, got.end(), [](uint8_t b) { return b == 0xA5; }));
+      }
+    }
+  }
+}
+
 TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
                         KernelTier::kI8mm);
