@@ -127,6 +127,10 @@ using ExpShiftedFn = void (*)(const float* x, int64_t n, float shift, float* y);
 // QuantizeLinear of floats: y = sat(round_half_even(x / scale) + zp), NaN saturating low.
 using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
+// DequantizeLinear of int8: y = scale * (float)(x - zp), one rounding (the multiply): the same
+// bits at every width.
+using DequantizeFn = void (*)(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y);
+
 // dst[p][j] = src[j][p] + 128 (as uint8) for p < n: the GEMM operand of a 1x1 conv, four
 // channel planes per k-group. Pure data movement; reads no byte past src[j][n - 1].
 using Interleave4Fn = void (*)(const int8_t* const src[4], int64_t n, uint8_t* dst);
@@ -158,6 +162,7 @@ struct ElementwiseKernels {
   QMatMulExactFn qmatmul_exact;
   ExpShiftedFn exp_shifted;
   InterleaveStridedFn interleave_strided;
+  DequantizeFn dequantize;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -195,6 +200,9 @@ void QBinaryRunAvx512(const QBinaryRunArgs& args);
 void QMeanAvx512(const QMeanArgs& args);
 void QRequantAvx512(const QRequantArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
+void DequantizeScalar(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y);
+void DequantizeAvx2(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y);
+void DequantizeAvx512(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y);
 void ExpShiftedScalar(const float* x, int64_t n, float shift, float* y);
 void ExpShiftedAvx2(const float* x, int64_t n, float shift, float* y);
 void ExpShiftedAvx512(const float* x, int64_t n, float shift, float* y);

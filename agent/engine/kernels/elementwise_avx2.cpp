@@ -270,6 +270,17 @@ void QAddAvx2(const QAddArgs& p) {
   QAddScalarFrom(p, i);
 }
 
+void DequantizeAvx2(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y) {
+  const __m256 s = _mm256_set1_ps(scale);
+  const __m256i zp = _mm256_set1_epi32(zero_point);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v = _mm256_sub_epi32(Load8AsInt32(x + i), zp);
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_cvtepi32_ps(v)));
+  }
+  DequantizeScalar(x + i, n - i, scale, zero_point, y + i);
+}
+
 void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y) {
   const float lo_s = static_cast<float>(-128 - zero_point), hi_s = static_cast<float>(127 - zero_point);
   int64_t i = 0;

@@ -176,6 +176,16 @@ void QAddAvx512(const QAddArgs& p) {
   QAddScalarFrom(p, i);
 }
 
+void DequantizeAvx512(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y) {
+  const __m512 s = _mm512_set1_ps(scale);
+  const __m512i zp = _mm512_set1_epi32(zero_point);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512i v = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x + i)), zp);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(s, _mm512_cvtepi32_ps(v)));
+  }
+}
+
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y) {
   const __m512 s = _mm512_set1_ps(scale);
   const __m512 lo = _mm512_set1_ps(static_cast<float>(-128 - zero_point));

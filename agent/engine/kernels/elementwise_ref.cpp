@@ -129,6 +129,10 @@ void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, 
   }
 }
 
+void DequantizeScalar(const int8_t* __restrict x, int64_t n, float scale, int32_t zero_point, float* __restrict y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = scale * static_cast<float>(x[i] - zero_point);
+}
+
 void ExpShiftedScalar(const float* x, int64_t n, float shift, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = portable::Expf(x[i] - shift);
 }

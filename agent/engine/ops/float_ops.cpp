@@ -332,20 +332,14 @@ class QuantizeStep : public Step {
 };
 
 // DequantizeLinear of int8 values: Y[i] = scale * (float)(X[i] - zero_point).
-void DequantizeInt8(const int8_t* __restrict X, int64_t n, QParams q, float* __restrict Y) {
-  // locals: a float store could alias q.scale, which would keep the loop scalar
-  const float scale = q.scale;
-  const int32_t zero_point = q.zero_point;
-  for (int64_t i = 0; i < n; ++i) Y[i] = scale * static_cast<float>(X[i] - zero_point);
-}
-
 class DequantizeStep : public Step {
  public:
   Ref x;
   int64_t out = 0, count = 0;
   QParams q;
   void Run(const ExecEnv& env) const override {
-    DequantizeInt8(x.Get<int8_t>(env), count, q, reinterpret_cast<float*>(env.arena + out));
+    env.elementwise->dequantize(x.Get<int8_t>(env), count, q.scale, q.zero_point,
+                                reinterpret_cast<float*>(env.arena + out));
   }
 };
 
@@ -365,7 +359,8 @@ class DqOpQStep : public Step {
   QParams q;
   void Run(const ExecEnv& env) const override {
     for (const Input& in : inputs)
-      DequantizeInt8(in.x.Get<int8_t>(env), in.count, in.q, reinterpret_cast<float*>(env.arena + in.to));
+      env.elementwise->dequantize(in.x.Get<int8_t>(env), in.count, in.q.scale, in.q.zero_point,
+                                  reinterpret_cast<float*>(env.arena + in.to));
     op->Run(env);
     env.elementwise->quantize(reinterpret_cast<const float*>(env.arena + result), count, q.scale, q.zero_point,
                               reinterpret_cast<int8_t*>(env.arena + out));

@@ -1,5 +1,5 @@
-// The int8 element-wise kernels behind broadcasting Add/Mul and Concat's requantization: every
-// tier gives the scalar kernel's bytes, and the broadcast split into runs visits exactly the
+// The int8 element-wise kernels behind broadcasting Add/Mul, Concat's requantization,
+// DequantizeLinear and Softmax's exponentials: every tier gives the scalar kernel's bytes, and the broadcast split into runs visits exactly the
 // elements of the plain broadcast walk.
 #include <catch2/catch.hpp>
 
@@ -263,6 +263,36 @@ TEST_CASE("every tier's Softmax exponentials equal the scalar reference, within 
           std::vector<float> got(static_cast<size_t>(n) + 16, 123.0f);
           k.exp_shifted(x.data() + at, n, shift, got.data());
           INFO("tier " << KernelTierName(tier) << " shift " << shift << " n " << n << " at " << at);
+          REQUIRE(std::memcmp(got.data(), want.data() + at, static_cast<size_t>(n) * sizeof(float)) == 0);
+          for (size_t g = static_cast<size_t>(n); g < got.size(); ++g) REQUIRE(got[g] == 123.0f);  // nothing past n
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("every tier's DequantizeLinear equals the scalar reference bit for bit", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(1205);
+  const std::vector<int8_t> x = RandomBytes(rng, 1000);
+  // scales that round, overflow to infinity, underflow to subnormals and zero, and NaN
+  for (float scale : {0.0173f, 1.0f, 3.4e38f, 1e-40f, 1e-45f, 0.0f, -0.5f, INFINITY, NAN}) {
+    for (int32_t zp : {-128, -1, 0, 37, 127}) {
+      std::vector<float> want(x.size());
+      DequantizeScalar(x.data(), static_cast<int64_t>(x.size()), scale, zp, want.data());
+      for (size_t i = 0; i < x.size(); ++i) {
+        const float exact = scale * static_cast<float>(x[i] - zp);  // the definition
+        REQUIRE(std::memcmp(&want[i], &exact, sizeof(float)) == 0);
+      }
+      for (KernelTier tier : tiers) {
+        const ElementwiseKernels& k = ElementwiseForTier(tier);
+        // the vector tails (lengths to 33), then the whole array from an odd start
+        for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{33}, int64_t{999}}) {
+          const int64_t at = n == 999 ? 1 : 5;
+          std::vector<float> got(static_cast<size_t>(n) + 16, 123.0f);
+          k.dequantize(x.data() + at, n, scale, zp, got.data());
+          INFO("tier " << KernelTierName(tier) << " scale " << scale << " zp " << zp << " n " << n);
           REQUIRE(std::memcmp(got.data(), want.data() + at, static_cast<size_t>(n) * sizeof(float)) == 0);
           for (size_t g = static_cast<size_t>(n); g < got.size(); ++g) REQUIRE(got[g] == 123.0f);  // nothing past n
         }
