@@ -22,6 +22,28 @@ const only = args.indexOf('--models') >= 0 ? args[args.indexOf('--models') + 1].
 for (const m of only || []) if (!ALL_MODELS.includes(m)) throw new Error(`--models: no zoo model '${m}' (${ALL_MODELS.join(', ')})`);
 const MODELS = only || ALL_MODELS;
 
+// The commit measured, marked when the tree had uncommitted changes.
+function commit() {
+  const git = (...a) => execFileSync('git', ['-C', root, ...a]).toString().trim();
+  try {
+    return git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? ' (+ uncommitted changes)' : '');
+  } catch (e) {
+    return 'unknown (no git)';
+  }
+}
+
+// The CPU's model name with its family and model numbers (a VM may report a generic name).
+function cpuName() {
+  try {
+    const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (k) => (info.match(new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm')) || [])[1];
+    const family = field('cpu family'), model = field('model');
+    return `${os.cpus()[0].model.trim()}${family ? ` (family ${family}, model ${model})` : ''}`;
+  } catch (e) {
+    return os.cpus()[0].model.trim();
+  }
+}
+
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 
 async function main() {
@@ -80,7 +102,7 @@ async function main() {
   let md = '## Engine\n\n';
   const command = ['node tests/bench/engine/run_bench.js', ...args.filter((a) => a !== '--no-write')].join(' ');
   md += `Produced by \`cmake --build --preset ci --target edge_engine_bench && ${command}\` `;
-  md += `on ${os.cpus()[0].model} (${os.cpus().length} vCPUs), ${new Date().toISOString().slice(0, 10)}.\n`;
+  md += `at commit ${commit()} on ${cpuName()} (${os.cpus().length} vCPUs), ${new Date().toISOString().slice(0, 10)}.\n`;
   md += `Single thread everywhere; ${ROUNDS} interleaved rounds of ${PER_ROUND} runs per runner on the same fixed input `;
   md += '(tests/models/zoo/*.input.npy, first sample). Engine times are measured inside the engine process (Run() wall time); ';
   md += 'ONNX Runtime (npm onnxruntime-node ' + ortVersion + ') ';
