@@ -76,16 +76,6 @@ void DepthwiseWords(const DepthwiseArgs& a) {
   }
 }
 
-}  // namespace
-
-// Stride 2 both ways, 16-byte input rows, 8-byte phase rows (pitch 8), rows a multiple of 4:
-// a vector is four input rows, r..r+3 with r a multiple of 4. One in-lane byte shuffle puts
-// each row's even columns in its low 8 bytes and odd ones in the high 8, one qword permute
-// pairs the same-phase rows (r with r + 2, r + 1 with r + 3), and each 16 bytes are rows
-// r/2 and r/2 + 1 of one phase: 1 load, 2 shuffles and 4 stores where the SSE2 split takes
-// 4 loads, 4 ands or shifts, 4 packs and 4 stores.
-namespace {
-
 // Stride-2 columns of rows up to 64 bytes, any row stride (odd_strides' 23-byte rows): one
 // masked load per row, its even and odd bytes narrowed from 16-bit lanes, and two masked
 // stores of exactly the phase rows' lengths (the bytes after them may be another phase's).
@@ -113,6 +103,12 @@ void SplitStrideTwoRows(const int8_t* x, const ConvGeometry& g, const DepthwiseP
 
 }  // namespace
 
+// Stride 2 both ways, 16-byte input rows, 8-byte phase rows (pitch 8), rows a multiple of 4:
+// a vector is four input rows, r..r+3 with r a multiple of 4. One in-lane byte shuffle puts
+// each row's even columns in its low 8 bytes and odd ones in the high 8, one qword permute
+// pairs the same-phase rows (r with r + 2, r + 1 with r + 3), and each 16 bytes are rows
+// r/2 and r/2 + 1 of one phase: 1 load, 2 shuffles and 4 stores where the SSE2 split takes
+// 4 loads, 4 ands or shifts, 4 packs and 4 stores.
 void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
                                 int8_t* phases) {
   if (g.stride_w == 2 && g.in_w <= 64 && !(g.stride_h == 2 && g.in_w == 16 && plan.pitch == 8 && g.in_h % 4 == 0)) {
