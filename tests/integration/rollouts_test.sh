@@ -91,8 +91,8 @@ stop_at_canary() {
 
 step "a version that passes its self-test but is much slower stops at the canary and is reverted"
 # The float ResNet-8 as a new version of the MLP's model name: it passes its own self-test,
-# loads and serves, and each inference takes about a millisecond, thousands of times the
-# int8 MLP's. (The int8 DS-CNN served here once; since the engine runs it in a few
+# loads and serves, and each inference takes milliseconds (the engine's float path is its
+# scalar reference), thousands of times the int8 MLP's. (The int8 DS-CNN served here once; since the engine runs it in a few
 # microseconds, it shares the MLP's lowest latency bucket and the gate cannot tell them apart.)
 make_npy "$LF_DIR/img.npy" "(1, 3, 32, 32)" 3072 '\x00\x00\x00\x3f'
 lf_edgectl bundle selftest --model "$zoo/resnet8.onnx" --input "$LF_DIR/img.npy" --out "$LF_DIR/slow.selftest.json" \

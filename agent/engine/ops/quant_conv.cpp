@@ -335,8 +335,9 @@ tl::unexpected<Error> NonFiniteMultiplier(const Node& n, int64_t channel) {
 // kernel's tap (ty * sh + py, tx * sw + px), zero where that falls outside the kernel. Phases
 // are ranked by the phase taps they use (most first, equal sets together), phase channel
 // rank * cin_g + c, so 4-channel blocks share their zero taps, and k-groups (phase tap,
-// block) that are zero for every output channel are dropped: a 3x3 stride-2 conv keeps the
-// 9 taps of 16 that im2col would gather.
+// block) that are zero for every output channel are dropped: odd_strides' 5x3 stride-(3, 2)
+// stem (2 channels, 6 phases) keeps 8 of 12, K = 32 as its im2col. Blocks share zero taps
+// only as far as cin_g allows (a multiple of 4: whole blocks of one phase).
 void PackPhasedWeights(const Node& n, const Value& w, QConvStep& s) {
   ConvShape& cs = s.shape;
   const int64_t sh = n.stride[0], sw = n.stride[1], kh = n.kernel[0], kw = n.kernel[1];
@@ -495,7 +496,8 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
     s->summary = "QConv " + n.name + " (" + std::to_string(n.kernel[0]) + "x" + std::to_string(n.kernel[1]) +
                  ", " + std::to_string(cs.cin) + "->" + std::to_string(cs.cout) +
                  (cs.group > 1 ? ", group " + std::to_string(cs.group) : "") +
-                 (cs.depthwise ? ", depthwise" : "") + ", int8)";
+                 (cs.depthwise ? ", depthwise" : "") +
+                 (cs.phased ? (cs.padded_bytes == 0 ? ", stride phases in place" : ", stride phases") : "") + ", int8)";
     for (const Node& op : n.epilogue) {
       s->epilogue.push_back(BuildQEpilogueOp(op, ctx));
       s->summary += " + " + op.onnx_op;

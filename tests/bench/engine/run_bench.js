@@ -106,8 +106,9 @@ async function main() {
   md += `Single thread everywhere; ${ROUNDS} interleaved rounds of ${PER_ROUND} runs per runner on the same fixed input `;
   md += '(tests/models/zoo/*.input.npy, first sample). Engine times are measured inside the engine process (Run() wall time); ';
   md += 'ONNX Runtime (npm onnxruntime-node ' + ortVersion + ') ';
-  md += 'times are `await session.run()` wall time in node, which includes the binding\'s per-call cost. ';
-  md += `That floor, measured on a one-Relu model before and after the ORT runs of every round, is **${fmt(floor)} us** (p50 of the run; `;
+  md += 'times are `await session.run()` wall time in node, which includes ORT\'s fixed per-run cost (the binding, input checks, ';
+  md += 'output allocation). That floor, a whole run of a one-Relu model timed before and after the ORT runs of every round, ';
+  md += `is **${fmt(floor)} us** (p50 of the run; `;
   md += 'per model in the last column); for models whose ORT time is under 50 us the ratio uses ORT minus the floor: the median ';
   md += 'over rounds of (that round\'s ORT p50 - that round\'s floor p50).\n\n';
   md += '### Latency (us, p50 / p90)\n\n| model | engine int8 scalar | engine int8 avx2 | engine int8 avx512vnni | engine int8 auto (+AMX) | engine fp32 (scalar ref) | ORT fp32 | ORT int8 (QDQ) | ORT floor |\n|---|---|---|---|---|---|---|---|---|\n';

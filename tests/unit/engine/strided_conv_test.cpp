@@ -56,11 +56,12 @@ TEST_CASE("int8 convs at strides above 2 equal the conv definition", "[engine][k
     if (pick(0, 2) == 0 && g.iw / g.sw * g.sw >= std::max<int64_t>(1, g.kw - g.pl - g.pr)) g.iw = g.iw / g.sw * g.sw;
     g.oh = (g.ih + g.pt + g.pb - g.kh) / g.sh + 1;
     g.ow = (g.iw + g.pl + g.pr - g.kw) / g.sw + 1;
-    const bool phases = (g.sh > 2 || g.sw > 2) && g.kh >= g.sh && g.kw >= g.sw;
-    phased += phases;
+    // which path the engine must take (its step summary says which it took)
+    const bool depthwise = g.cin / g.group == 1 && g.cout / g.group == 1;
+    const bool phases = !depthwise && (g.sh > 2 || g.sw > 2) && g.kh >= g.sh && g.kw >= g.sw;
     // rows as wide as the phase rows, no left padding: the phases read the input in place
     const int64_t phase_w = std::max(g.ow + (g.kw + g.sw - 1) / g.sw - 1, (g.iw + g.sw - 1) / g.sw);
-    in_place += phases && g.pl == 0 && phase_w * g.sw == g.iw;
+    const bool reads_in_place = phases && g.pl == 0 && phase_w * g.sw == g.iw;
     INFO("iteration " << iter << ": " << Describe(g));
 
     const int64_t cin_g = g.cin / g.group, cout_g = g.cout / g.group, taps = g.kh * g.kw;
@@ -99,6 +100,15 @@ TEST_CASE("int8 convs at strides above 2 equal the conv definition", "[engine][k
     b.Output("out");
     const auto model = LoadOk(b);
     REQUIRE(model->outputs()[0].elements == g.batch * g.cout * g.oh * g.ow);
+    bool took_phases = false, took_in_place = false;
+    for (const std::string& step : model->StepSummary()) {
+      took_phases = took_phases || step.find(", stride phases") != std::string::npos;
+      took_in_place = took_in_place || step.find(", stride phases in place") != std::string::npos;
+    }
+    REQUIRE(took_phases == phases);
+    REQUIRE(took_in_place == reads_in_place);
+    phased += took_phases;
+    in_place += took_in_place;
 
     // inputs that quantize to exactly xq
     std::vector<float> x(xq.size());
