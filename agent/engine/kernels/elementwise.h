@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "agent/engine/kernels/cpu_features.h"
 #include "agent/engine/kernels/depthwise.h"
@@ -47,6 +48,52 @@ struct QBinaryRunArgs {
   int8_t* y;
 };
 using QBinaryRunFn = void (*)(const QBinaryRunArgs& args);
+
+// Rows of runs of a float element-wise op whose operands are each int8 (read as
+// DequantizeLinear reads it) or float, its result quantized as QuantizeLinear (a kQFloatOp Add,
+// Sub, Mul, Div, Max or Min, ops/float_ops.cpp): per element the three steps' float
+// operations, so their bytes. For r < rows, i < n:
+//   y[r * n + i] = SaturateToInt8(op(A(r, i), B(r, i)) / scale, zero_point, -128, 127)
+//   A(r, i) = a.scale * (float)(a.q[r * a.row + i * a.step] - a.zero_point)  (a.q set),
+//             else a.f[r * a.row + i * a.step]
+// op as ElementArith<float> (ops/element_types.h): Max and Min propagate NaN from either side.
+enum class FloatBinaryOp : uint8_t { kAdd, kSub, kMul, kDiv, kMax, kMin };
+struct QFloatOperand {
+  const int8_t* q = nullptr;  // int8 codes, or nullptr: the floats in f
+  const float* f = nullptr;
+  int64_t step = 1;  // 1: contiguous over the run, 0: one value broadcast over it
+  int64_t row = 0;   // elements from one row's first to the next's
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+};
+// The operand's element at offset `at` from its pointer, as a float (the scalar definition).
+inline float QFloatOperandAt(const QFloatOperand& o, int64_t at) {
+  return o.q != nullptr ? o.scale * static_cast<float>(o.q[at] - o.zero_point) : o.f[at];
+}
+struct QFloatBinaryRunArgs {
+  QFloatOperand a, b;
+  int64_t rows = 1, n = 0;
+  FloatBinaryOp op = FloatBinaryOp::kAdd;
+  float scale = 1.0f;  // the output's QuantizeLinear
+  int32_t zero_point = 0;
+  int8_t* y = nullptr;
+};
+using QFloatBinaryRunFn = void (*)(const QFloatBinaryRunArgs& args);
+// Calls f(std::integral_constant<FloatBinaryOp, op>{}): each tier's kernel instantiated per op.
+template <typename F>
+void VisitFloatBinaryOp(FloatBinaryOp op, F f) {
+  using O = FloatBinaryOp;
+  switch (op) {
+    case O::kAdd: return f(std::integral_constant<O, O::kAdd>{});
+    case O::kSub: return f(std::integral_constant<O, O::kSub>{});
+    case O::kMul: return f(std::integral_constant<O, O::kMul>{});
+    case O::kDiv: return f(std::integral_constant<O, O::kDiv>{});
+    case O::kMax: return f(std::integral_constant<O, O::kMax>{});
+    case O::kMin: return f(std::integral_constant<O, O::kMin>{});
+  }
+}
+// Elements [from, n) of row r of a call, as a one-row call (how every tier walks rows).
+QFloatBinaryRunArgs QFloatBinaryRow(const QFloatBinaryRunArgs& args, int64_t r, int64_t from = 0);
 
 // Requantization of int8 values to other parameters (Concat's inputs, Requant):
 // y[i] = SaturateToInt8(ratio * (x[i] - zi)).
@@ -163,6 +210,7 @@ struct ElementwiseKernels {
   ExpShiftedFn exp_shifted;
   InterleaveStridedFn interleave_strided;
   DequantizeFn dequantize;
+  QFloatBinaryRunFn qfloat_binary_run;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -201,6 +249,9 @@ void QMeanAvx512(const QMeanArgs& args);
 void QRequantAvx512(const QRequantArgs& args);
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void DequantizeScalar(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y);
+void QFloatBinaryRunScalar(const QFloatBinaryRunArgs& args);
+void QFloatBinaryRunAvx2(const QFloatBinaryRunArgs& args);
+void QFloatBinaryRunAvx512(const QFloatBinaryRunArgs& args);
 void DequantizeAvx2(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y);
 void DequantizeAvx512(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y);
 void ExpShiftedScalar(const float* x, int64_t n, float shift, float* y);

@@ -303,6 +303,65 @@ void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, in
 
 namespace {
 
+// 8 elements of a kQFloatOp operand as floats: its int8 codes dequantized (one multiply, as
+// DequantizeScalar), its floats, or its one value in every lane.
+struct FloatOperand8 {
+  const int8_t* q;
+  const float* f;
+  bool contiguous;
+  __m256 value, scale;
+  __m256i zero_point;
+  explicit FloatOperand8(const QFloatOperand& o)
+      : q(o.q), f(o.f), contiguous(o.step != 0), scale(_mm256_set1_ps(o.scale)), zero_point(_mm256_set1_epi32(o.zero_point)) {
+    value = _mm256_set1_ps(QFloatOperandAt(o, 0));
+  }
+  __m256 operator()(int64_t i) const {
+    if (!contiguous) return value;
+    if (q != nullptr) return _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_sub_epi32(Load8AsInt32(q + i), zero_point)));
+    return _mm256_loadu_ps(f + i);
+  }
+};
+
+// ElementArith<float>'s operations on lanes: Max/Min pick b where a < b (b < a), else a, and b
+// where b is NaN, so NaN comes from either side and the sign of equal zeros is a's.
+template <FloatBinaryOp kOp>
+inline __m256 FloatOp8(__m256 a, __m256 b) {
+  if constexpr (kOp == FloatBinaryOp::kAdd) return _mm256_add_ps(a, b);
+  if constexpr (kOp == FloatBinaryOp::kSub) return _mm256_sub_ps(a, b);
+  if constexpr (kOp == FloatBinaryOp::kMul) return _mm256_mul_ps(a, b);
+  if constexpr (kOp == FloatBinaryOp::kDiv) return _mm256_div_ps(a, b);
+  const __m256 pick_b = kOp == FloatBinaryOp::kMax ? _mm256_cmp_ps(a, b, _CMP_LT_OQ) : _mm256_cmp_ps(b, a, _CMP_LT_OQ);
+  return _mm256_blendv_ps(_mm256_blendv_ps(a, b, pick_b), b, _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
+}
+
+template <FloatBinaryOp kOp>
+int64_t QFloatBinaryRun8(const QFloatBinaryRunArgs& p) {
+  const FloatOperand8 a(p.a), b(p.b);
+  const __m256 scale = _mm256_set1_ps(p.scale);
+  const OutputRange range(-128, 127, p.zero_point);
+  auto lanes = [&](int64_t i) { return range(_mm256_div_ps(FloatOp8<kOp>(a(i), b(i)), scale)); };
+  int64_t i = 0;
+  for (; i + 16 <= p.n; i += 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i), LowBytes(lanes(i), lanes(i + 8)));
+  }
+  return i;
+}
+
+}  // namespace
+
+// 16 elements per step; the last 0-15 of each row by the scalar kernel.
+void QFloatBinaryRunAvx2(const QFloatBinaryRunArgs& args) {
+  const bool simd = RoundsExactlyBySimd(static_cast<float>(-128 - args.zero_point), static_cast<float>(127 - args.zero_point));
+  for (int64_t r = 0; r < args.rows && args.n > 0; ++r) {
+    const QFloatBinaryRunArgs p = QFloatBinaryRow(args, r);
+    int64_t done = 0;
+    if (simd) VisitFloatBinaryOp(p.op, [&](auto op) { done = QFloatBinaryRun8<decltype(op)::value>(p); });
+    if (done < p.n) QFloatBinaryRunScalar(QFloatBinaryRow(p, 0, done));
+  }
+}
+
+namespace {
+
 // e^d for four doubles within [-110, 100]: portable::Exp's reduction and polynomial, operation
 // by operation (multiplies and adds separate), then 2^k as exponent bits (k in [-159, 145]: a
 // normal double, so the multiply is exact, as ldexp is).

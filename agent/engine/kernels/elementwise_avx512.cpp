@@ -269,6 +269,66 @@ void QBinaryRunAvx512(const QBinaryRunArgs& p) {
   p.mul ? BinaryRunOfSteps16<true>(p) : BinaryRunOfSteps16<false>(p);
 }
 
+namespace {
+
+// 16 elements of a kQFloatOp operand as floats (masked lanes 0): its int8 codes dequantized
+// (one multiply, as DequantizeScalar), its floats, or its one value in every lane.
+struct FloatOperand16 {
+  const int8_t* q;
+  const float* f;
+  bool contiguous;
+  __m512 value, scale;
+  __m512i zero_point;
+  explicit FloatOperand16(const QFloatOperand& o)
+      : q(o.q), f(o.f), contiguous(o.step != 0), scale(_mm512_set1_ps(o.scale)), zero_point(_mm512_set1_epi32(o.zero_point)) {
+    value = _mm512_set1_ps(QFloatOperandAt(o, 0));
+  }
+  __m512 operator()(int64_t i, __mmask16 m) const {
+    if (!contiguous) return value;
+    if (q != nullptr) {
+      return _mm512_mul_ps(scale, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, q + i)), zero_point)));
+    }
+    return _mm512_maskz_loadu_ps(m, f + i);
+  }
+};
+
+// ElementArith<float>'s operations on lanes (as FloatOp8 in elementwise_avx2.cpp).
+template <FloatBinaryOp kOp>
+inline __m512 FloatOp16(__m512 a, __m512 b) {
+  if constexpr (kOp == FloatBinaryOp::kAdd) return _mm512_add_ps(a, b);
+  if constexpr (kOp == FloatBinaryOp::kSub) return _mm512_sub_ps(a, b);
+  if constexpr (kOp == FloatBinaryOp::kMul) return _mm512_mul_ps(a, b);
+  if constexpr (kOp == FloatBinaryOp::kDiv) return _mm512_div_ps(a, b);
+  const __mmask16 pick_b = kOp == FloatBinaryOp::kMax ? _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ) : _mm512_cmp_ps_mask(b, a, _CMP_LT_OQ);
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q), _mm512_mask_blend_ps(pick_b, a, b), b);
+}
+
+template <FloatBinaryOp kOp>
+void QFloatBinaryRun16(const QFloatBinaryRunArgs& args) {
+  const __m512 scale = _mm512_set1_ps(args.scale);
+  const OutputRange16 range(-128, 127, args.zero_point);
+  for (int64_t r = 0; r < args.rows; ++r) {
+    const QFloatBinaryRunArgs p = QFloatBinaryRow(args, r);
+    const FloatOperand16 a(p.a), b(p.b);
+    for (int64_t i = 0; i < p.n; i += 16) {
+      const __mmask16 m = FirstLanes(p.n - i);
+      _mm_mask_storeu_epi8(p.y + i, m, range(_mm512_div_ps(FloatOp16<kOp>(a(i, m), b(i, m)), scale)));
+    }
+  }
+}
+
+}  // namespace
+
+// 16 elements per step, the last 1-15 by masked loads and stores.
+void QFloatBinaryRunAvx512(const QFloatBinaryRunArgs& p) {
+  if (p.n <= 0 || p.rows <= 0) return;
+  if (!RoundsExactlyBySimd(static_cast<float>(-128 - p.zero_point), static_cast<float>(127 - p.zero_point))) {
+    QFloatBinaryRunScalar(p);
+    return;
+  }
+  VisitFloatBinaryOp(p.op, [&](auto op) { QFloatBinaryRun16<decltype(op)::value>(p); });
+}
+
 void QMeanAvx512(const QMeanArgs& p) {
   if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
     QMeanScalar(p);

@@ -1,5 +1,6 @@
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/ops/element_types.h"
 #include "agent/engine/ops/portable_math.h"
 
 #include <algorithm>
@@ -121,16 +122,54 @@ bool RoundsExactlyBySimd(float lo, float hi) {
 }
 
 void QuantizeScalar(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y) {
-  const float lo = static_cast<float>(-128 - zero_point), hi = static_cast<float>(127 - zero_point);
-  for (int64_t i = 0; i < n; ++i) {
-    float v = x[i] / scale;
-    v = !(v >= lo) ? lo : (v > hi ? hi : v);  // NaN saturates low
-    y[i] = static_cast<int8_t>(static_cast<int32_t>(RoundHalfEvenSmall(v)) + zero_point);
-  }
+  for (int64_t i = 0; i < n; ++i) y[i] = SaturateToInt8(x[i] / scale, zero_point, -128, 127);  // NaN saturates low
 }
 
 void DequantizeScalar(const int8_t* __restrict x, int64_t n, float scale, int32_t zero_point, float* __restrict y) {
   for (int64_t i = 0; i < n; ++i) y[i] = scale * static_cast<float>(x[i] - zero_point);
+}
+
+namespace {
+
+template <FloatBinaryOp kOp>
+float ApplyFloatBinary(float x, float y) {
+  using E = ElementArith<float>;
+  if constexpr (kOp == FloatBinaryOp::kAdd) return E::Add(x, y);
+  if constexpr (kOp == FloatBinaryOp::kSub) return E::Sub(x, y);
+  if constexpr (kOp == FloatBinaryOp::kMul) return E::Mul(x, y);
+  if constexpr (kOp == FloatBinaryOp::kDiv) return E::Div(x, y);
+  if constexpr (kOp == FloatBinaryOp::kMax) return E::Max(x, y);
+  return E::Min(x, y);
+}
+
+template <typename F>
+void QFloatBinaryRunOf(const QFloatBinaryRunArgs& args, F f) {
+  for (int64_t r = 0; r < args.rows; ++r) {
+    const QFloatBinaryRunArgs p = QFloatBinaryRow(args, r);
+    for (int64_t i = 0; i < p.n; ++i) {
+      p.y[i] = SaturateToInt8(f(QFloatOperandAt(p.a, i * p.a.step), QFloatOperandAt(p.b, i * p.b.step)) / p.scale, p.zero_point, -128, 127);
+    }
+  }
+}
+
+void Advance(QFloatOperand& o, int64_t elements) {
+  if (o.q != nullptr) o.q += elements; else o.f += elements;
+}
+
+}  // namespace
+
+QFloatBinaryRunArgs QFloatBinaryRow(const QFloatBinaryRunArgs& args, int64_t r, int64_t from) {
+  QFloatBinaryRunArgs p = args;
+  p.rows = 1;
+  Advance(p.a, r * p.a.row + from * p.a.step);
+  Advance(p.b, r * p.b.row + from * p.b.step);
+  p.y += r * p.n + from;
+  p.n -= from;
+  return p;
+}
+
+void QFloatBinaryRunScalar(const QFloatBinaryRunArgs& p) {
+  VisitFloatBinaryOp(p.op, [&](auto op) { QFloatBinaryRunOf(p, [](float x, float y) { return ApplyFloatBinary<decltype(op)::value>(x, y); }); });
 }
 
 void ExpShiftedScalar(const float* x, int64_t n, float shift, float* y) {

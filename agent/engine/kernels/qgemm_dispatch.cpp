@@ -33,7 +33,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &InterleavePaddedU8, &Im2colRowsStride2U8,
                                          &QBinaryRunScalar, &QRequantScalar, &PlaneSumScalar, &MaxPoolRowScalar, &TransposeBytesScalar,
                                          &QMeanScalar, &WindowSumRowScalar, &QMatMulExactScalar, &ExpShiftedScalar,
-                                         &InterleaveStridedU8, &DequantizeScalar};
+                                         &InterleaveStridedU8, &DequantizeScalar, &QFloatBinaryRunScalar};
   const KernelTier effective = EffectiveTier(tier);
 #if defined(__x86_64__)
   static const ElementwiseKernels avx2{&LutAvx2,  &DepthwiseAvx2,     &SplitDepthwisePhases,
@@ -41,7 +41,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &InterleavePaddedU8, &Im2colRowsStride2U8,
                                        &QBinaryRunAvx2, &QRequantAvx2, &PlaneSumAvx2, &MaxPoolRowAvx2, &TransposeBytesAvx2,
                                        &QMeanAvx2, &WindowSumRowAvx2, &QMatMulExactAvx2, &ExpShiftedAvx2,
-                                       &InterleaveStridedAvx2, &DequantizeAvx2};
+                                       &InterleaveStridedAvx2, &DequantizeAvx2, &QFloatBinaryRunAvx2};
   // Where an AVX-512 tier has no form of its own it uses the AVX2 kernel (AVX2 is part of it).
   static const ElementwiseKernels avx512{CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
                                          &DepthwiseAvx512Vnni,
@@ -60,7 +60,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &WindowSumRowAvx2,
                                          &QMatMulExactAvx512,
                                          &ExpShiftedAvx512,
-                                         &InterleaveStridedAvx2, &DequantizeAvx512};
+                                         &InterleaveStridedAvx2, &DequantizeAvx512, &QFloatBinaryRunAvx512};
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
   if (effective == KernelTier::kAvx2) return avx2;
 #elif defined(__aarch64__)
@@ -69,7 +69,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &InterleavePaddedU8, &Im2colRowsStride2U8,
                                        &QBinaryRunScalar, &QRequantScalar, &PlaneSumScalar, &MaxPoolRowScalar, &TransposeBytesScalar,
                                        &QMeanScalar, &WindowSumRowScalar, &QMatMulExactScalar, &ExpShiftedScalar,
-                                         &InterleaveStridedU8, &DequantizeScalar};
+                                         &InterleaveStridedU8, &DequantizeScalar, &QFloatBinaryRunScalar};
   if (effective == KernelTier::kNeon || effective == KernelTier::kNeonDot || effective == KernelTier::kI8mm) {
     return neon;
   }

@@ -98,6 +98,33 @@ inline BroadcastRuns SplitBroadcastRuns(const BroadcastPlan& p) {
   return r;
 }
 
+// BroadcastRuns with their innermost outer dimension taken as rows of runs, for a kernel that
+// walks rows itself: `outer` walks groups of `rows` runs (its out index counts groups, its a/b
+// indices are each group's first elements); row r of a group starts r * a_row (b_row)
+// elements after the group's first, its output r * run after the group's.
+struct BroadcastRows {
+  BroadcastPlan outer;
+  int64_t run = 0, rows = 1;
+  int64_t a_step = 0, b_step = 0, a_row = 0, b_row = 0;
+};
+
+inline BroadcastRows SplitBroadcastRows(const BroadcastRuns& r) {
+  BroadcastRows b;
+  b.outer = r.outer;
+  b.run = r.run;
+  b.a_step = r.a_step;
+  b.b_step = r.b_step;
+  if (r.outer.rank > 0 && r.outer.total > 0) {
+    const int d = --b.outer.rank;
+    b.rows = r.outer.dims[d];
+    b.a_row = r.outer.stride_a[d];
+    b.b_row = r.outer.stride_b[d];
+    b.outer.total = r.outer.total / b.rows;
+    b.outer.same_shape = false;
+  }
+  return b;
+}
+
 // A reduction's walk (MakeBroadcastPlan(input shape, kept shape, input shape): a indexes the
 // output, b the input) in runs: y[out] = f(y[out], x[in]) for every input element in input
 // order, so each output sees its inputs in the same order as the element walk (float sums

@@ -1,8 +1,10 @@
 // Float32 reference kernels for everything but Conv and the data-movement ops.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/binary_step.h"
 #include "agent/engine/ops/broadcast.h"
@@ -367,6 +369,78 @@ class DqOpQStep : public Step {
   }
 };
 
+// kQFloatOp of Add, Sub, Mul, Div, Max or Min: the three steps' operations per element in one
+// pass of the tier's kernel over each broadcast run, without the floats in between.
+class QFloatBinaryStep : public Step {
+ public:
+  struct Operand {
+    Ref x;
+    bool int8 = false;
+    QParams q;
+  };
+  Operand a, b;
+  BroadcastRows runs;
+  FloatBinaryOp op = FloatBinaryOp::kAdd;
+  int64_t out = 0;
+  QParams q;
+  void Run(const ExecEnv& env) const override {
+    QFloatBinaryRunArgs r;
+    r.rows = runs.rows;
+    r.n = runs.run;
+    r.op = op;
+    r.scale = q.scale;
+    r.zero_point = q.zero_point;
+    auto operand = [&](const Operand& o, int64_t step, int64_t row) {
+      QFloatOperand v;
+      v.step = step;
+      v.row = row;
+      v.scale = o.q.scale;
+      v.zero_point = o.q.zero_point;
+      if (o.int8) v.q = o.x.Get<int8_t>(env); else v.f = o.x.Get<float>(env);
+      return v;
+    };
+    const QFloatOperand a0 = operand(a, runs.a_step, runs.a_row), b0 = operand(b, runs.b_step, runs.b_row);
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    ForEachBroadcast(runs.outer, [&](int64_t o, int64_t i, int64_t j) {
+      r.a = a0;
+      r.b = b0;
+      if (a0.q != nullptr) r.a.q += i; else r.a.f += i;
+      if (b0.q != nullptr) r.b.q += j; else r.b.f += j;
+      r.y = Y + o * runs.rows * runs.run;
+      env.elementwise->qfloat_binary_run(r);
+    });
+  }
+};
+
+// The kernel's op for a kQFloatOp's inner op, if it has one.
+std::optional<FloatBinaryOp> FloatBinaryOpOf(OpKind kind) {
+  switch (kind) {
+    case OpKind::kAdd: return FloatBinaryOp::kAdd;
+    case OpKind::kSub: return FloatBinaryOp::kSub;
+    case OpKind::kMul: return FloatBinaryOp::kMul;
+    case OpKind::kDiv: return FloatBinaryOp::kDiv;
+    case OpKind::kMax: return FloatBinaryOp::kMax;
+    case OpKind::kMin: return FloatBinaryOp::kMin;
+    default: return std::nullopt;
+  }
+}
+
+std::unique_ptr<Step> BuildQFloatBinaryStep(const Node& n, FloatBinaryOp op, BuildContext& ctx) {
+  auto s = std::make_unique<QFloatBinaryStep>();
+  auto operand = [&](int v) {
+    const Value& x = ctx.V(v);
+    return QFloatBinaryStep::Operand{ctx.RefOf(v), x.dtype == DType::kI8, x.q};
+  };
+  s->a = operand(n.in[0]);
+  s->b = operand(n.in[1]);
+  s->runs = SplitBroadcastRows(
+      SplitBroadcastRuns(MakeBroadcastPlan(ctx.V(n.out[0]).shape, ctx.V(n.in[0]).shape, ctx.V(n.in[1]).shape)));
+  s->op = op;
+  s->out = ctx.Out(n);
+  s->q = ctx.V(n.out[0]).q;
+  return s;
+}
+
 std::string Describe(const Node& n, const std::string& detail) {
   return n.onnx_op + " " + n.name + (detail.empty() ? "" : " (" + detail + ")");
 }
@@ -390,6 +464,11 @@ std::vector<std::pair<int, int64_t>> FoldedLayout(const Node& n, const Graph& g,
 }
 
 Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
+  if (const auto op = FloatBinaryOpOf(n.inner)) {
+    auto s = BuildQFloatBinaryStep(n, *op, ctx);
+    s->summary = Describe(n, "int8, float inside, one pass");
+    return s;
+  }
   if (ctx.scratch_offset < 0) return Fail(ErrorCode::kInternal, "folded op without scratch");
   int64_t total = 0;
   const auto layout = FoldedLayout(n, ctx.graph, &total);
@@ -419,6 +498,7 @@ Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
 }  // namespace
 
 int64_t QFloatOpScratchBytes(const Node& node, const Graph& graph) {
+  if (FloatBinaryOpOf(node.inner)) return 0;  // one pass, no floats kept
   int64_t total = 0;
   FoldedLayout(node, graph, &total);
   return total;

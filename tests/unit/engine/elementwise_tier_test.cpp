@@ -1,5 +1,6 @@
 // The int8 element-wise kernels behind broadcasting Add/Mul, Concat's requantization,
-// DequantizeLinear and Softmax's exponentials: every tier gives the scalar kernel's bytes, and the broadcast split into runs visits exactly the
+// DequantizeLinear, the one-pass float ops between DequantizeLinear and QuantizeLinear and
+// Softmax's exponentials: every tier gives the scalar kernel's bytes, and the broadcast split into runs visits exactly the
 // elements of the plain broadcast walk.
 #include <catch2/catch.hpp>
 
@@ -13,6 +14,7 @@
 
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/ops/broadcast.h"
+#include "agent/engine/ops/element_types.h"
 #include "tests/unit/engine/tiers.h"
 
 namespace edge::engine {
@@ -301,6 +303,97 @@ TEST_CASE("every tier's DequantizeLinear equals the scalar reference bit for bit
   }
 }
 
+// The definition of one kQFloatOp element: DequantizeLinear's multiply, the op as the float
+// step applies it, QuantizeLinear's kernel.
+int8_t QFloatElement(const QFloatBinaryRunArgs& p, int64_t r, int64_t i) {
+  auto value = [&](const QFloatOperand& o) {
+    const int64_t at = r * o.row + i * o.step;
+    if (o.f != nullptr) return o.f[at];
+    float v = 0.0f;
+    DequantizeScalar(o.q + at, 1, o.scale, o.zero_point, &v);
+    return v;
+  };
+  const float x = value(p.a), y = value(p.b);
+  float z = 0.0f;
+  using E = ElementArith<float>;
+  switch (p.op) {
+    case FloatBinaryOp::kAdd: z = E::Add(x, y); break;
+    case FloatBinaryOp::kSub: z = E::Sub(x, y); break;
+    case FloatBinaryOp::kMul: z = E::Mul(x, y); break;
+    case FloatBinaryOp::kDiv: z = E::Div(x, y); break;
+    case FloatBinaryOp::kMax: z = E::Max(x, y); break;
+    case FloatBinaryOp::kMin: z = E::Min(x, y); break;
+  }
+  int8_t q = 0;
+  QuantizeScalar(&z, 1, p.scale, p.zero_point, &q);
+  return q;
+}
+
+TEST_CASE("every tier's one-pass DequantizeLinear -> float op -> QuantizeLinear equals the three steps", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  std::mt19937 rng(1206);
+  const int64_t kMax = 3 * 70;  // rows x longest run, for either step
+  const std::vector<int8_t> qa = RandomBytes(rng, kMax), qb = RandomBytes(rng, kMax);
+  // floats with NaN, infinities, signed zeros, values that tie after the division and large ones
+  std::vector<float> fa(kMax), fb(kMax);
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 0.25f, -0.75f, 1e30f, 1e-42f};
+  for (int64_t i = 0; i < kMax; ++i) {
+    fa[i] = i % 7 == 3 ? specials[(i / 7) % 9] : u(rng);
+    fb[i] = i % 5 == 1 ? specials[(i / 5) % 9] : u(rng);
+  }
+  const FloatBinaryOp ops[] = {FloatBinaryOp::kAdd, FloatBinaryOp::kSub, FloatBinaryOp::kMul,
+                               FloatBinaryOp::kDiv, FloatBinaryOp::kMax, FloatBinaryOp::kMin};
+  int cases = 0;
+  for (FloatBinaryOp op : ops) {
+    for (int kinds = 0; kinds < 4; ++kinds) {  // a int8 or float, b int8 or float
+      for (int steps = 0; steps < 4; ++steps) {
+        for (int64_t n : {1, 7, 15, 16, 17, 32, 70}) {
+          for (int64_t rows : {1, 3}) {
+            QFloatBinaryRunArgs p;
+            p.op = op;
+            p.rows = rows;
+            p.n = n;
+            p.scale = cases % 3 == 0 ? 0.5f : 0.0371f;  // 0.5: the quotients of quarters tie
+            p.zero_point = cases % 4 == 0 ? -128 : 9;
+            auto operand = [&](bool int8, int64_t step, const std::vector<int8_t>& q, const std::vector<float>& f) {
+              QFloatOperand o;
+              if (int8) o.q = q.data(); else o.f = f.data();
+              o.step = step;
+              o.row = step != 0 ? n : 1;  // contiguous rows, or one value per row
+              o.scale = int8 ? 0.021f : 1.0f;
+              o.zero_point = int8 ? -7 : 0;
+              return o;
+            };
+            p.a = operand(kinds & 1, steps & 1, qa, fa);
+            p.b = operand(kinds & 2, (steps >> 1) & 1, qb, fb);
+            ++cases;
+            std::vector<int8_t> want(static_cast<size_t>(rows * n) + 16, 0x5A);
+            p.y = want.data();
+            QFloatBinaryRunScalar(p);
+            for (int64_t r = 0; r < rows; ++r) {
+              for (int64_t i = 0; i < n; ++i) {
+                INFO("op " << static_cast<int>(op) << " kinds " << kinds << " steps " << steps << " row " << r << " i " << i);
+                REQUIRE(want[r * n + i] == QFloatElement(p, r, i));
+              }
+            }
+            for (KernelTier tier : tiers) {
+              std::vector<int8_t> got(want.size(), 0x5A);  // 16 guard bytes: nothing stored past the rows
+              p.y = got.data();
+              ElementwiseForTier(tier).qfloat_binary_run(p);
+              INFO("tier " << KernelTierName(tier) << " op " << static_cast<int>(op) << " kinds " << kinds << " steps "
+                           << steps << " n " << n << " rows " << rows);
+              REQUIRE(got == want);
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK(cases == 6 * 4 * 4 * 7 * 2);
+}
+
 // (out, a, b) index triples of a broadcast, walked plainly and through its runs.
 std::vector<std::array<int64_t, 3>> PlainWalk(const BroadcastPlan& p) {
   std::vector<std::array<int64_t, 3>> v;
@@ -312,6 +405,18 @@ std::vector<std::array<int64_t, 3>> RunWalk(const BroadcastRuns& r) {
   std::vector<std::array<int64_t, 3>> v;
   ForEachBroadcast(r.outer, [&](int64_t o, int64_t i, int64_t j) {
     for (int64_t e = 0; e < r.run; ++e) v.push_back({o * r.run + e, i + e * r.a_step, j + e * r.b_step});
+  });
+  return v;
+}
+
+std::vector<std::array<int64_t, 3>> RowWalk(const BroadcastRows& r) {
+  std::vector<std::array<int64_t, 3>> v;
+  ForEachBroadcast(r.outer, [&](int64_t o, int64_t i, int64_t j) {
+    for (int64_t row = 0; row < r.rows; ++row) {
+      for (int64_t e = 0; e < r.run; ++e) {
+        v.push_back({(o * r.rows + row) * r.run + e, i + row * r.a_row + e * r.a_step, j + row * r.b_row + e * r.b_step});
+      }
+    }
   });
   return v;
 }
@@ -340,6 +445,7 @@ TEST_CASE("a broadcast split into runs visits the same elements as the plain wal
     CHECK(runs.run == c.run);
     CHECK(runs.outer.total * runs.run == plan.total);
     CHECK(RunWalk(runs) == PlainWalk(plan));
+    CHECK(RowWalk(SplitBroadcastRows(runs)) == PlainWalk(plan));
   }
 }
 
