@@ -80,6 +80,8 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& node, BuildContex
 Result<std::unique_ptr<Step>> BuildQuantMatMulStep(const Node& node, BuildContext& ctx);
 // kCast, kQuantizeTyped, kDequantizeTyped and the arithmetic nodes on exact integer tensors.
 Result<std::unique_ptr<Step>> BuildTypedStep(const Node& node, BuildContext& ctx);
+// An int8 lookup: out[i] = table[(uint8_t)x[i]] for i < count, by the tier's kernel (ops/quant_ops.cpp).
+std::unique_ptr<Step> MakeLutStep(Ref x, int64_t count, const int8_t (&table)[256], int64_t out, std::string summary);
 
 // Writes `value` (already in range, or wrapped as ONNX integer arithmetic does) as one element
 // of the integer type `type` at `dst`.

@@ -445,6 +445,49 @@ std::string Describe(const Node& n, const std::string& detail) {
   return n.onnx_op + " " + n.name + (detail.empty() ? "" : " (" + detail + ")");
 }
 
+// A kQFloatOp whose one varying input is int8 and whose other inputs are single float
+// constants is a function of that input's 256 codes, and its output has that input's elements
+// in the same order: a lookup table. Returns that input's position in n.in, or -1 (Softmax and
+// any other inputs).
+int LookupInput(const Node& n, const Graph& g, float* constant) {
+  if (n.inner == OpKind::kSoftmax) return -1;
+  int x = -1;
+  for (size_t i = 0; i < n.in.size(); ++i) {
+    const Value& v = g.values[g.StorageOf(n.in[i])];
+    if (v.dtype == DType::kI8 && !v.is_const) {
+      if (x >= 0) return -1;
+      x = static_cast<int>(i);
+    } else if (v.is_const && v.dtype == DType::kF32 && v.cf.size() == 1) {
+      *constant = v.cf[0];
+    } else {
+      return -1;
+    }
+  }
+  return x >= 0 && g.values[n.in[x]].elements == g.values[n.out[0]].elements ? x : -1;
+}
+
+// The table: the op's own float arithmetic (ApplyUnary, or the element op with the constant on
+// its side) on each code's dequantized value, quantized as QuantizeLinear does.
+std::optional<std::unique_ptr<Step>> LookupOfOneCode(const Node& n, BuildContext& ctx) {
+  float constant = 0.0f;
+  const int x = LookupInput(n, ctx.graph, &constant);
+  if (x < 0) return std::nullopt;
+  const QParams in = ctx.V(n.in[x]).q, out = ctx.V(n.out[0]).q;
+  int8_t table[256];
+  for (int q = -128; q <= 127; ++q) {
+    const float v = in.scale * static_cast<float>(q - in.zero_point);
+    float r = 0.0f;
+    if (n.inner == OpKind::kUnary) {
+      r = ApplyUnary(UnaryParamsOf(n), v);
+    } else {
+      WithElementOp<float>(n.inner, [&](auto f) { r = x == 0 ? f(v, constant) : f(constant, v); });
+    }
+    table[static_cast<uint8_t>(static_cast<int8_t>(q))] = SaturateToInt8(r / out.scale, out.zero_point, -128, 127);
+  }
+  return MakeLutStep(ctx.RefOf(n.in[x]), ctx.V(n.out[0]).elements, table, ctx.Out(n),
+                     Describe(n, "int8, float inside, lookup"));
+}
+
 // Where kQFloatOp's scratch holds each distinct int8 input's floats and then the result, as
 // offsets from the scratch's start (QFloatOpScratchBytes and the builder agree through this).
 std::vector<std::pair<int, int64_t>> FoldedLayout(const Node& n, const Graph& g, int64_t* total) {
@@ -464,6 +507,7 @@ std::vector<std::pair<int, int64_t>> FoldedLayout(const Node& n, const Graph& g,
 }
 
 Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
+  if (auto lookup = LookupOfOneCode(n, ctx)) return std::move(*lookup);
   if (const auto op = FloatBinaryOpOf(n.inner)) {
     auto s = BuildQFloatBinaryStep(n, *op, ctx);
     s->summary = Describe(n, "int8, float inside, one pass");
@@ -498,7 +542,9 @@ Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
 }  // namespace
 
 int64_t QFloatOpScratchBytes(const Node& node, const Graph& graph) {
-  if (FloatBinaryOpOf(node.inner)) return 0;  // one pass, no floats kept
+  float constant = 0.0f;
+  // one pass or a lookup: no floats kept
+  if (FloatBinaryOpOf(node.inner) || LookupInput(node, graph, &constant) >= 0) return 0;
   int64_t total = 0;
   FoldedLayout(node, graph, &total);
   return total;

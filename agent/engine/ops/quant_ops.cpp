@@ -253,6 +253,16 @@ void FillUnaryTable(const Node& n, const QParams& in, const QParams& out, int8_t
 
 }  // namespace
 
+std::unique_ptr<Step> MakeLutStep(Ref x, int64_t count, const int8_t (&table)[256], int64_t out, std::string summary) {
+  auto s = std::make_unique<QLutStep>();
+  s->x = x;
+  s->count = count;
+  std::memcpy(s->table, table, sizeof(s->table));
+  s->out = out;
+  s->summary = std::move(summary);
+  return s;
+}
+
 QEpilogueOp BuildQEpilogueOp(const Node& n, BuildContext& ctx) {
   const Value& x = ctx.V(n.in[0]);
   const Value& y = ctx.V(n.out[0]);
@@ -319,13 +329,9 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
       return std::unique_ptr<Step>(std::move(s));
     }
     case OpKind::kQLut: {
-      auto s = std::make_unique<QLutStep>();
-      s->x = ctx.RefOf(n.in[0]);
-      s->count = x.elements;
-      FillUnaryTable(n, x.q, y.q, s->table);
-      s->out = ctx.Out(n);
-      s->summary = Describe(n);
-      return std::unique_ptr<Step>(std::move(s));
+      int8_t table[256];
+      FillUnaryTable(n, x.q, y.q, table);
+      return MakeLutStep(ctx.RefOf(n.in[0]), x.elements, table, ctx.Out(n), Describe(n));
     }
     case OpKind::kQAvgPool:
     case OpKind::kQGlobalAvgPool: {

@@ -5,7 +5,8 @@
 //   that saturate);
 // - DequantizeLinear -> float op -> QuantizeLinear as one step: random binary ops with every
 //   broadcast, int8 or float operands in either order, unary ops on float values, Softmax over
-//   either axis, and values that make infinities and NaNs.
+//   either axis, an op of x and one constant value (a lookup table), and values that make
+//   infinities and NaNs.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -238,8 +239,8 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
   std::uniform_real_distribution<float> scale(0.005f, 0.2f);
   const char* binary[] = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"};
   const char* unary[] = {"Sqrt", "Relu", "Neg", "Abs", "Exp", "Tanh", "Erf", "Reciprocal"};
-  int folded = 0;
-  for (int iter = 0; iter < 160; ++iter) {
+  int folded = 0, lookups = 0;
+  for (int iter = 0; iter < 200; ++iter) {
     QdqBuilder q(rng);
     const int64_t r = rows(rng), c = cols(rng);
     auto add_input = [&](const std::string& name, const std::vector<int64_t>& dims) {
@@ -257,17 +258,24 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
     add_input("x", xdims);
     add_input("y", ydims);
     const std::string xa = q.QuantDequant("x", scale(rng));
-    const int kind = iter % 4;  // binary of DQs, binary with a float operand, unary, Softmax
+    // binary of DQs, binary with a float operand, unary, Softmax, binary with one constant value
+    const int kind = iter % 5;
     std::string op, y;
     if (kind == 0 || kind == 1) {
-      op = binary[iter / 4 % 7];
+      op = binary[iter / 5 % 7];
       std::string other = kind == 0 ? q.QuantDequant("y", scale(rng)) : q.Node("Relu", {"y"});  // float, not a DQ
       if (op == "Pow") other = q.Node("Abs", {other});
       y = coin(rng) || op == "Pow" ? q.Node(op, {xa, other}) : q.Node(op, {other, xa});
     } else if (kind == 2) {
-      op = unary[iter / 4 % 8];
+      op = unary[iter / 5 % 8];
       // on a float value (a DQ straight into a unary op is a lookup table, not this fold)
       y = q.Node(op, {q.Node("Sub", {xa, q.QuantDequant("y", scale(rng))})});
+    } else if (kind == 4) {
+      // a function of x's 256 codes: a lookup table of the op's float arithmetic
+      op = binary[iter / 5 % 7];
+      const float constants[] = {2.0f, 3.0f, 0.5f, -1.0f, 0.0f, 1.4142135f, -0.0f, 1e-30f};
+      const std::string c = q.Scalar(constants[iter / 35 % 8]);
+      y = coin(rng) || op == "Pow" ? q.Node(op, {xa, c}) : q.Node(op, {c, xa});
     } else {
       op = "Softmax";
       y = q.Node("Softmax", {xa});
@@ -286,7 +294,10 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
     INFO("iteration " << iter << " " << op << " x [1, " << r << ", " << c << "] y shape " << bshape);
     if (!fused) FAIL(fused.error().message);
     REQUIRE(unfused.has_value());
-    for (const std::string& s : (*fused)->StepSummary()) folded += s.find("float inside") != std::string::npos;
+    for (const std::string& s : (*fused)->StepSummary()) {
+      folded += s.find("float inside") != std::string::npos;
+      lookups += s.find("lookup") != std::string::npos;
+    }
     std::uniform_real_distribution<float> value(-6.0f, 6.0f);
     std::vector<std::vector<float>> inputs = {std::vector<float>(static_cast<size_t>(r * c)), {}};
     int64_t ycount = 1;
@@ -301,7 +312,9 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
       CHECK(SameBits(RunInputs(*unfused, tier, inputs), expected));
     }
   }
-  CHECK(folded >= 160);  // every iteration has one (two where the result is added to x)
+  CHECK(folded >= 200);  // every iteration has one (two where the result is added to x)
+  // every constant-operand iteration's op but Pow (lowered to an int8 lookup before the fold)
+  CHECK(lookups == 35);
 }
 
 TEST_CASE("a requantization multiplier that overflows fails the load, naming the conv", "[engine][fusion]") {
