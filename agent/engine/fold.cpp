@@ -1,5 +1,6 @@
 // Graph-level folds that run after lowering, when every node and use is known.
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "agent/engine/lower.h"
@@ -144,8 +145,22 @@ void FoldDequantizeOpQuantize(Graph& g) {
     if (op.dead || !IsFoldableFloatOp(op) || op.out.size() != 1) continue;
     const int y = op.out[0];
     if (uses[y] != 1 || reader[y] < 0 || g.values[y].dtype != DType::kF32) continue;
-    Node& q = g.nodes[reader[y]];
-    if (q.kind != OpKind::kQuantize || q.in[0] != y) continue;
+    // A Relu or Clip between an element-wise binary op and the QuantizeLinear joins the op as
+    // its clamp (Relu is Clip(0, inf) bit for bit: std::max(x, 0), then a min with infinity
+    // that changes nothing, NaN and -0 included).
+    Node* clamp = &g.nodes[reader[y]];
+    const bool binary = op.kind == OpKind::kAdd || op.kind == OpKind::kSub || op.kind == OpKind::kMul ||
+                        op.kind == OpKind::kDiv || op.kind == OpKind::kMax || op.kind == OpKind::kMin;
+    if (binary && clamp->kind == OpKind::kUnary &&
+        (clamp->unary == UnaryKind::kRelu || clamp->unary == UnaryKind::kClip) && clamp->in[0] == y) {
+      const int z = clamp->out[0];
+      if (uses[z] != 1 || reader[z] < 0 || g.values[z].dtype != DType::kF32) continue;
+    } else {
+      clamp = nullptr;
+    }
+    const int quantized = clamp != nullptr ? clamp->out[0] : y;
+    Node& q = g.nodes[reader[quantized]];
+    if (q.kind != OpKind::kQuantize || q.in[0] != quantized) continue;
     bool float_inputs = true;
     for (int v : op.in) float_inputs = float_inputs && g.values[v].dtype == DType::kF32;
     if (!float_inputs) continue;
@@ -158,6 +173,12 @@ void FoldDequantizeOpQuantize(Graph& g) {
       --uses[v];
       v = dq.in[0];
       dequantizes.push_back(p);
+    }
+    if (clamp != nullptr) {
+      const bool relu = clamp->unary == UnaryKind::kRelu;
+      op.act_min = relu ? 0.0f : clamp->act_min;
+      op.act_max = relu ? std::numeric_limits<float>::infinity() : clamp->act_max;
+      clamp->dead = true;
     }
     op.inner = op.kind;
     op.kind = OpKind::kQFloatOp;

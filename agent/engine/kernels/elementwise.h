@@ -2,6 +2,7 @@
 // depthwise conv (kernels/depthwise.h), the residual Add and input quantization. Scalar versions are the specification.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
@@ -53,7 +54,8 @@ using QBinaryRunFn = void (*)(const QBinaryRunArgs& args);
 // DequantizeLinear reads it) or float, its result quantized as QuantizeLinear (a kQFloatOp Add,
 // Sub, Mul, Div, Max or Min, ops/float_ops.cpp): per element the three steps' float
 // operations, so their bytes. For r < rows, i < n:
-//   y[r * n + i] = SaturateToInt8(op(A(r, i), B(r, i)) / scale, zero_point, -128, 127)
+//   y[r * n + i] = SaturateToInt8(Clamp(op(A(r, i), B(r, i))) / scale, zero_point, -128, 127)
+//   Clamp(v) = std::min(std::max(v, lo), hi): a folded Relu or Clip, as ApplyUnary's Clip
 //   A(r, i) = a.scale * (float)(a.q[r * a.row + i * a.step] - a.zero_point)  (a.q set),
 //             else a.f[r * a.row + i * a.step]
 // op as ElementArith<float> (ops/element_types.h): Max and Min propagate NaN from either side.
@@ -74,6 +76,7 @@ struct QFloatBinaryRunArgs {
   QFloatOperand a, b;
   int64_t rows = 1, n = 0;
   FloatBinaryOp op = FloatBinaryOp::kAdd;
+  float lo = -INFINITY, hi = INFINITY;  // the clamp (none: infinities, which change no bit)
   float scale = 1.0f;  // the output's QuantizeLinear
   int32_t zero_point = 0;
   int8_t* y = nullptr;
@@ -92,8 +95,20 @@ void VisitFloatBinaryOp(FloatBinaryOp op, F f) {
     case O::kMin: return f(std::integral_constant<O, O::kMin>{});
   }
 }
-// Elements [from, n) of row r of a call, as a one-row call (how every tier walks rows).
-QFloatBinaryRunArgs QFloatBinaryRow(const QFloatBinaryRunArgs& args, int64_t r, int64_t from = 0);
+// Elements [from, n) of row r of a call, as a one-row call (how every tier walks rows; inline:
+// a short row must not cost a call).
+inline QFloatBinaryRunArgs QFloatBinaryRow(const QFloatBinaryRunArgs& args, int64_t r, int64_t from = 0) {
+  QFloatBinaryRunArgs p = args;
+  auto advance = [](QFloatOperand& o, int64_t elements) {
+    if (o.q != nullptr) o.q += elements; else o.f += elements;
+  };
+  advance(p.a, r * p.a.row + from * p.a.step);
+  advance(p.b, r * p.b.row + from * p.b.step);
+  p.rows = 1;
+  p.y += r * p.n + from;
+  p.n -= from;
+  return p;
+}
 
 // Requantization of int8 values to other parameters (Concat's inputs, Requant):
 // y[i] = SaturateToInt8(ratio * (x[i] - zi)).

@@ -303,22 +303,20 @@ void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, in
 
 namespace {
 
-// 8 elements of a kQFloatOp operand as floats: its int8 codes dequantized (one multiply, as
-// DequantizeScalar), its floats, or its one value in every lane.
+// 8 elements of a kQFloatOp operand as floats at row r, element i: its int8 codes dequantized
+// (one multiply, as DequantizeScalar), its floats, or its one value in every lane.
 struct FloatOperand8 {
-  const int8_t* q;
-  const float* f;
-  bool contiguous;
-  __m256 value, scale;
+  QFloatOperand o;
+  __m256 scale;
   __m256i zero_point;
-  explicit FloatOperand8(const QFloatOperand& o)
-      : q(o.q), f(o.f), contiguous(o.step != 0), scale(_mm256_set1_ps(o.scale)), zero_point(_mm256_set1_epi32(o.zero_point)) {
-    value = _mm256_set1_ps(QFloatOperandAt(o, 0));
-  }
-  __m256 operator()(int64_t i) const {
-    if (!contiguous) return value;
-    if (q != nullptr) return _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_sub_epi32(Load8AsInt32(q + i), zero_point)));
-    return _mm256_loadu_ps(f + i);
+  explicit FloatOperand8(const QFloatOperand& operand)
+      : o(operand), scale(_mm256_set1_ps(operand.scale)), zero_point(_mm256_set1_epi32(operand.zero_point)) {}
+  bool SameEveryRow() const { return o.row == 0; }
+  __m256 operator()(int64_t r, int64_t i) const {
+    const int64_t at = r * o.row;
+    if (o.step == 0) return _mm256_set1_ps(QFloatOperandAt(o, at));
+    if (o.q != nullptr) return _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_sub_epi32(Load8AsInt32(o.q + at + i), zero_point)));
+    return _mm256_loadu_ps(o.f + at + i);
   }
 };
 
@@ -334,15 +332,28 @@ inline __m256 FloatOp8(__m256 a, __m256 b) {
   return _mm256_blendv_ps(_mm256_blendv_ps(a, b, pick_b), b, _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
 }
 
+// Blocks of 16 columns outside, rows inside (as the AVX-512 form); returns the columns done.
 template <FloatBinaryOp kOp>
 int64_t QFloatBinaryRun8(const QFloatBinaryRunArgs& p) {
   const FloatOperand8 a(p.a), b(p.b);
   const __m256 scale = _mm256_set1_ps(p.scale);
   const OutputRange range(-128, 127, p.zero_point);
-  auto lanes = [&](int64_t i) { return range(_mm256_div_ps(FloatOp8<kOp>(a(i), b(i)), scale)); };
+  const __m256 lo = _mm256_set1_ps(p.lo), hi = _mm256_set1_ps(p.hi);
+  auto lanes = [&](__m256 av, __m256 bv) {
+    // std::max(v, lo) = v < lo ? lo : v, then std::min(v, hi) = hi < v ? hi : v: maxps/minps
+    // return their second operand on NaN and on equal values, so v goes second in both
+    const __m256 v = _mm256_min_ps(hi, _mm256_max_ps(lo, FloatOp8<kOp>(av, bv)));
+    return range(_mm256_div_ps(v, scale));
+  };
   int64_t i = 0;
   for (; i + 16 <= p.n; i += 16) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i), LowBytes(lanes(i), lanes(i + 8)));
+    const __m256 a0 = a(0, i), a1 = a(0, i + 8), b0 = b(0, i), b1 = b(0, i + 8);
+    for (int64_t r = 0; r < p.rows; ++r) {
+      const bool fa = a.SameEveryRow(), fb = b.SameEveryRow();
+      const __m128i bytes = LowBytes(lanes(fa ? a0 : a(r, i), fb ? b0 : b(r, i)),
+                                     lanes(fa ? a1 : a(r, i + 8), fb ? b1 : b(r, i + 8)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + r * p.n + i), bytes);
+    }
   }
   return i;
 }
@@ -350,14 +361,13 @@ int64_t QFloatBinaryRun8(const QFloatBinaryRunArgs& p) {
 }  // namespace
 
 // 16 elements per step; the last 0-15 of each row by the scalar kernel.
-void QFloatBinaryRunAvx2(const QFloatBinaryRunArgs& args) {
-  const bool simd = RoundsExactlyBySimd(static_cast<float>(-128 - args.zero_point), static_cast<float>(127 - args.zero_point));
-  for (int64_t r = 0; r < args.rows && args.n > 0; ++r) {
-    const QFloatBinaryRunArgs p = QFloatBinaryRow(args, r);
-    int64_t done = 0;
-    if (simd) VisitFloatBinaryOp(p.op, [&](auto op) { done = QFloatBinaryRun8<decltype(op)::value>(p); });
-    if (done < p.n) QFloatBinaryRunScalar(QFloatBinaryRow(p, 0, done));
+void QFloatBinaryRunAvx2(const QFloatBinaryRunArgs& p) {
+  if (p.n <= 0 || p.rows <= 0) return;
+  int64_t done = 0;
+  if (RoundsExactlyBySimd(static_cast<float>(-128 - p.zero_point), static_cast<float>(127 - p.zero_point))) {
+    VisitFloatBinaryOp(p.op, [&](auto op) { done = QFloatBinaryRun8<decltype(op)::value>(p); });
   }
+  for (int64_t r = 0; r < p.rows && done < p.n; ++r) QFloatBinaryRunScalar(QFloatBinaryRow(p, r, done));
 }
 
 namespace {

@@ -271,24 +271,24 @@ void QBinaryRunAvx512(const QBinaryRunArgs& p) {
 
 namespace {
 
-// 16 elements of a kQFloatOp operand as floats (masked lanes 0): its int8 codes dequantized
-// (one multiply, as DequantizeScalar), its floats, or its one value in every lane.
+// 16 elements of a kQFloatOp operand as floats (masked lanes 0) at row r, element i: its int8
+// codes dequantized (one multiply, as DequantizeScalar), its floats, or its one value in every
+// lane.
 struct FloatOperand16 {
-  const int8_t* q;
-  const float* f;
-  bool contiguous;
-  __m512 value, scale;
+  QFloatOperand o;
+  __m512 scale;
   __m512i zero_point;
-  explicit FloatOperand16(const QFloatOperand& o)
-      : q(o.q), f(o.f), contiguous(o.step != 0), scale(_mm512_set1_ps(o.scale)), zero_point(_mm512_set1_epi32(o.zero_point)) {
-    value = _mm512_set1_ps(QFloatOperandAt(o, 0));
-  }
-  __m512 operator()(int64_t i, __mmask16 m) const {
-    if (!contiguous) return value;
-    if (q != nullptr) {
-      return _mm512_mul_ps(scale, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, q + i)), zero_point)));
+  explicit FloatOperand16(const QFloatOperand& operand)
+      : o(operand), scale(_mm512_set1_ps(operand.scale)), zero_point(_mm512_set1_epi32(operand.zero_point)) {}
+  bool SameEveryRow() const { return o.row == 0; }
+  __m512 operator()(int64_t r, int64_t i, __mmask16 m) const {
+    const int64_t at = r * o.row;
+    if (o.step == 0) return _mm512_set1_ps(QFloatOperandAt(o, at));
+    if (o.q != nullptr) {
+      const __m512i codes = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, o.q + at + i));
+      return _mm512_mul_ps(scale, _mm512_cvtepi32_ps(_mm512_sub_epi32(codes, zero_point)));
     }
-    return _mm512_maskz_loadu_ps(m, f + i);
+    return _mm512_maskz_loadu_ps(m, o.f + at + i);
   }
 };
 
@@ -303,16 +303,23 @@ inline __m512 FloatOp16(__m512 a, __m512 b) {
   return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q), _mm512_mask_blend_ps(pick_b, a, b), b);
 }
 
+// Column blocks outside, rows inside: an operand that is the same in every row (a bias over
+// the rows) is loaded and dequantized once per block, and a short row costs no setup.
 template <FloatBinaryOp kOp>
-void QFloatBinaryRun16(const QFloatBinaryRunArgs& args) {
-  const __m512 scale = _mm512_set1_ps(args.scale);
-  const OutputRange16 range(-128, 127, args.zero_point);
-  for (int64_t r = 0; r < args.rows; ++r) {
-    const QFloatBinaryRunArgs p = QFloatBinaryRow(args, r);
-    const FloatOperand16 a(p.a), b(p.b);
-    for (int64_t i = 0; i < p.n; i += 16) {
-      const __mmask16 m = FirstLanes(p.n - i);
-      _mm_mask_storeu_epi8(p.y + i, m, range(_mm512_div_ps(FloatOp16<kOp>(a(i, m), b(i, m)), scale)));
+void QFloatBinaryRun16(const QFloatBinaryRunArgs& p) {
+  const __m512 scale = _mm512_set1_ps(p.scale);
+  const OutputRange16 range(-128, 127, p.zero_point);
+  const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
+  const FloatOperand16 a(p.a), b(p.b);
+  for (int64_t i = 0; i < p.n; i += 16) {
+    const __mmask16 m = FirstLanes(p.n - i);
+    const __m512 a_fixed = a(0, i, m), b_fixed = b(0, i, m);
+    for (int64_t r = 0; r < p.rows; ++r) {
+      const __m512 av = a.SameEveryRow() ? a_fixed : a(r, i, m);
+      const __m512 bv = b.SameEveryRow() ? b_fixed : b(r, i, m);
+      // the clamp as in elementwise_avx2.cpp: v second in maxps and minps
+      const __m512 v = _mm512_min_ps(hi, _mm512_max_ps(lo, FloatOp16<kOp>(av, bv)));
+      _mm_mask_storeu_epi8(p.y + r * p.n + i, m, range(_mm512_div_ps(v, scale)));
     }
   }
 }

@@ -147,26 +147,13 @@ void QFloatBinaryRunOf(const QFloatBinaryRunArgs& args, F f) {
   for (int64_t r = 0; r < args.rows; ++r) {
     const QFloatBinaryRunArgs p = QFloatBinaryRow(args, r);
     for (int64_t i = 0; i < p.n; ++i) {
-      p.y[i] = SaturateToInt8(f(QFloatOperandAt(p.a, i * p.a.step), QFloatOperandAt(p.b, i * p.b.step)) / p.scale, p.zero_point, -128, 127);
+      const float v = f(QFloatOperandAt(p.a, i * p.a.step), QFloatOperandAt(p.b, i * p.b.step));
+      p.y[i] = SaturateToInt8(std::min(std::max(v, p.lo), p.hi) / p.scale, p.zero_point, -128, 127);
     }
   }
 }
 
-void Advance(QFloatOperand& o, int64_t elements) {
-  if (o.q != nullptr) o.q += elements; else o.f += elements;
-}
-
 }  // namespace
-
-QFloatBinaryRunArgs QFloatBinaryRow(const QFloatBinaryRunArgs& args, int64_t r, int64_t from) {
-  QFloatBinaryRunArgs p = args;
-  p.rows = 1;
-  Advance(p.a, r * p.a.row + from * p.a.step);
-  Advance(p.b, r * p.b.row + from * p.b.step);
-  p.y += r * p.n + from;
-  p.n -= from;
-  return p;
-}
 
 void QFloatBinaryRunScalar(const QFloatBinaryRunArgs& p) {
   VisitFloatBinaryOp(p.op, [&](auto op) { QFloatBinaryRunOf(p, [](float x, float y) { return ApplyFloatBinary<decltype(op)::value>(x, y); }); });

@@ -381,6 +381,7 @@ class QFloatBinaryStep : public Step {
   Operand a, b;
   BroadcastRows runs;
   FloatBinaryOp op = FloatBinaryOp::kAdd;
+  float lo = -INFINITY, hi = INFINITY;  // a folded Relu or Clip
   int64_t out = 0;
   QParams q;
   void Run(const ExecEnv& env) const override {
@@ -388,6 +389,8 @@ class QFloatBinaryStep : public Step {
     r.rows = runs.rows;
     r.n = runs.run;
     r.op = op;
+    r.lo = lo;
+    r.hi = hi;
     r.scale = q.scale;
     r.zero_point = q.zero_point;
     auto operand = [&](const Operand& o, int64_t step, int64_t row) {
@@ -436,6 +439,8 @@ std::unique_ptr<Step> BuildQFloatBinaryStep(const Node& n, FloatBinaryOp op, Bui
   s->runs = SplitBroadcastRows(
       SplitBroadcastRuns(MakeBroadcastPlan(ctx.V(n.out[0]).shape, ctx.V(n.in[0]).shape, ctx.V(n.in[1]).shape)));
   s->op = op;
+  s->lo = n.act_min;
+  s->hi = n.act_max;
   s->out = ctx.Out(n);
   s->q = ctx.V(n.out[0]).q;
   return s;
@@ -443,6 +448,12 @@ std::unique_ptr<Step> BuildQFloatBinaryStep(const Node& n, FloatBinaryOp op, Bui
 
 std::string Describe(const Node& n, const std::string& detail) {
   return n.onnx_op + " " + n.name + (detail.empty() ? "" : " (" + detail + ")");
+}
+
+// A kQFloatOp's folded Relu or Clip, as the step list shows it.
+std::string ClampSuffix(const Node& n) {
+  if (n.act_min == -INFINITY && n.act_max == INFINITY) return "";
+  return n.act_min == 0.0f && n.act_max == INFINITY ? " + Relu" : " + Clip";
 }
 
 // A kQFloatOp whose one varying input is int8 and whose other inputs are single float
@@ -481,11 +492,12 @@ std::optional<std::unique_ptr<Step>> LookupOfOneCode(const Node& n, BuildContext
       r = ApplyUnary(UnaryParamsOf(n), v);
     } else {
       WithElementOp<float>(n.inner, [&](auto f) { r = x == 0 ? f(v, constant) : f(constant, v); });
+      r = std::min(std::max(r, n.act_min), n.act_max);  // a folded Relu or Clip (fold.cpp)
     }
     table[static_cast<uint8_t>(static_cast<int8_t>(q))] = SaturateToInt8(r / out.scale, out.zero_point, -128, 127);
   }
   return MakeLutStep(ctx.RefOf(n.in[x]), ctx.V(n.out[0]).elements, table, ctx.Out(n),
-                     Describe(n, "int8, float inside, lookup"));
+                     Describe(n, "int8, float inside, lookup") + ClampSuffix(n));
 }
 
 // Where kQFloatOp's scratch holds each distinct int8 input's floats and then the result, as
@@ -510,7 +522,7 @@ Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
   if (auto lookup = LookupOfOneCode(n, ctx)) return std::move(*lookup);
   if (const auto op = FloatBinaryOpOf(n.inner)) {
     auto s = BuildQFloatBinaryStep(n, *op, ctx);
-    s->summary = Describe(n, "int8, float inside, one pass");
+    s->summary = Describe(n, "int8, float inside, one pass") + ClampSuffix(n);
     return s;
   }
   if (ctx.scratch_offset < 0) return Fail(ErrorCode::kInternal, "folded op without scratch");

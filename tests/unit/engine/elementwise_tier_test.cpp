@@ -324,12 +324,13 @@ int8_t QFloatElement(const QFloatBinaryRunArgs& p, int64_t r, int64_t i) {
     case FloatBinaryOp::kMax: z = E::Max(x, y); break;
     case FloatBinaryOp::kMin: z = E::Min(x, y); break;
   }
+  z = std::min(std::max(z, p.lo), p.hi);  // ApplyUnary's Clip (a folded Relu: 0, infinity)
   int8_t q = 0;
   QuantizeScalar(&z, 1, p.scale, p.zero_point, &q);
   return q;
 }
 
-TEST_CASE("every tier's one-pass DequantizeLinear -> float op -> QuantizeLinear equals the three steps", "[engine][kernels][tiers]") {
+TEST_CASE("every tier's one-pass DequantizeLinear -> float op [-> Relu/Clip] -> QuantizeLinear equals the steps", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(1206);
@@ -357,6 +358,10 @@ TEST_CASE("every tier's one-pass DequantizeLinear -> float op -> QuantizeLinear 
             p.n = n;
             p.scale = cases % 3 == 0 ? 0.5f : 0.0371f;  // 0.5: the quotients of quarters tie
             p.zero_point = cases % 4 == 0 ? -128 : 9;
+            // no clamp, a Relu, a Clip
+            const int clamp = cases / 2 % 3;
+            p.lo = clamp == 0 ? -INFINITY : clamp == 1 ? 0.0f : -0.5f;
+            p.hi = clamp == 2 ? 0.75f : INFINITY;
             auto operand = [&](bool int8, int64_t step, const std::vector<int8_t>& q, const std::vector<float>& f) {
               QFloatOperand o;
               if (int8) o.q = q.data(); else o.f = f.data();

@@ -5,8 +5,8 @@
 //   that saturate);
 // - DequantizeLinear -> float op -> QuantizeLinear as one step: random binary ops with every
 //   broadcast, int8 or float operands in either order, unary ops on float values, Softmax over
-//   either axis, an op of x and one constant value (a lookup table), and values that make
-//   infinities and NaNs.
+//   either axis, an op of x and one constant value (a lookup table), a Relu or Clip after a
+//   binary op (its clamp), and values that make infinities and NaNs.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -239,7 +239,7 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
   std::uniform_real_distribution<float> scale(0.005f, 0.2f);
   const char* binary[] = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"};
   const char* unary[] = {"Sqrt", "Relu", "Neg", "Abs", "Exp", "Tanh", "Erf", "Reciprocal"};
-  int folded = 0, lookups = 0;
+  int folded = 0, lookups = 0, clamps = 0, clamped = 0;
   for (int iter = 0; iter < 200; ++iter) {
     QdqBuilder q(rng);
     const int64_t r = rows(rng), c = cols(rng);
@@ -281,10 +281,16 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
       y = q.Node("Softmax", {xa});
       if (coin(rng)) q.Attr("axis", 1);  // not the last axis: the strided loop
     }
+    // a Relu or Clip after a binary op: folded into it as its clamp
+    const int clamp = kind == 0 || kind == 1 || kind == 4 ? pick4(rng) : 0;
+    if (clamp == 1) y = q.Node("Relu", {y});
+    if (clamp == 2) y = q.Node("Clip", {y, q.Scalar(-0.5f), q.Scalar(0.75f)});
     y = q.QuantDequant(y, coin(rng) ? scale(rng) : scale(rng) * 0.02f);
     if (coin(rng)) y = q.QuantDequant(q.Node("Add", {y, xa}), scale(rng));  // xa read twice
     auto* out = q.g()->add_output();
     out->set_name(y);
+    // Pow takes no clamp; an Add or Mul of two DQs with a Relu/Clip is an int8 Add/Mul (lowering)
+    clamped += (clamp == 1 || clamp == 2) && op != "Pow" && !(kind == 0 && (op == "Add" || op == "Mul"));
     const std::string bytes = q.Bytes();
     const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     auto fused = Model::LoadMemory(view);
@@ -297,6 +303,8 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
     for (const std::string& s : (*fused)->StepSummary()) {
       folded += s.find("float inside") != std::string::npos;
       lookups += s.find("lookup") != std::string::npos;
+      clamps += s.find("float inside") != std::string::npos &&
+                (s.find(" + Relu") != std::string::npos || s.find(" + Clip") != std::string::npos);
     }
     std::uniform_real_distribution<float> value(-6.0f, 6.0f);
     std::vector<std::vector<float>> inputs = {std::vector<float>(static_cast<size_t>(r * c)), {}};
@@ -315,6 +323,8 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
   CHECK(folded >= 200);  // every iteration has one (two where the result is added to x)
   // every constant-operand iteration's op but Pow (lowered to an int8 lookup before the fold)
   CHECK(lookups == 35);
+  CHECK(clamps >= clamped);  // every Relu/Clip after a float binary op joined it
+  CHECK(clamped >= 30);
 }
 
 TEST_CASE("a requantization multiplier that overflows fails the load, naming the conv", "[engine][fusion]") {
