@@ -120,6 +120,8 @@ bool IsFoldableFloatOp(const Node& n) {
     case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kMax:
     case OpKind::kMin: case OpKind::kPow: case OpKind::kUnary: case OpKind::kSoftmax:
       return true;
+    case OpKind::kReduceMean:  // ReduceMax and ReduceMin (of codes where the scale allows)
+      return n.reduce == ReduceKind::kMax || n.reduce == ReduceKind::kMin;
     default:
       return false;
   }

@@ -456,12 +456,61 @@ std::string ClampSuffix(const Node& n) {
   return n.act_min == 0.0f && n.act_max == INFINITY ? " + Relu" : " + Clip";
 }
 
+// kQFloatOp of ReduceMax or ReduceMin of int8 values with a positive finite scale:
+// DequantizeLinear is non-decreasing in the code then, so the float extreme is the extreme
+// code's value, exactly; the step takes the extreme of the codes and looks each up in a table
+// of QuantizeLinear(DequantizeLinear(code)).
+class QReduceExtremeStep : public Step {
+ public:
+  Ref x;
+  bool max = true;
+  BroadcastRuns runs;  // the float ReduceStep's walk
+  int64_t out = 0, out_count = 0;
+  int8_t table[256] = {};
+  void Run(const ExecEnv& env) const override {
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    std::fill(Y, Y + out_count, max ? int8_t{-128} : int8_t{127});
+    if (max) {
+      ReduceByRuns(runs, x.Get<int8_t>(env), Y, [](int8_t a, int8_t v) { return std::max(a, v); });
+    } else {
+      ReduceByRuns(runs, x.Get<int8_t>(env), Y, [](int8_t a, int8_t v) { return std::min(a, v); });
+    }
+    env.elementwise->lut(Y, out_count, table, Y);
+  }
+};
+
+std::optional<std::unique_ptr<Step>> ReduceExtremeOfCodes(const Node& n, BuildContext& ctx) {
+  if (n.inner != OpKind::kReduceMean || (n.reduce != ReduceKind::kMax && n.reduce != ReduceKind::kMin)) return std::nullopt;
+  const Value& x = ctx.V(n.in[0]);
+  if (x.dtype != DType::kI8 || !(x.q.scale > 0.0f) || !std::isfinite(x.q.scale)) return std::nullopt;
+  std::vector<int64_t> kept = x.shape;
+  int64_t reduce_count = 1;
+  for (int64_t a : n.axes) {
+    reduce_count *= x.shape[a];
+    kept[a] = 1;
+  }
+  if (reduce_count == 0) return std::nullopt;  // the float step's infinity
+  auto s = std::make_unique<QReduceExtremeStep>();
+  s->x = ctx.RefOf(n.in[0]);
+  s->max = n.reduce == ReduceKind::kMax;
+  s->runs = SplitBroadcastRuns(MakeBroadcastPlan(x.shape, kept, x.shape));
+  s->out = ctx.Out(n);
+  s->out_count = ctx.V(n.out[0]).elements;
+  const QParams out = ctx.V(n.out[0]).q;
+  for (int q = -128; q <= 127; ++q) {
+    const float v = x.q.scale * static_cast<float>(q - x.q.zero_point);
+    s->table[static_cast<uint8_t>(static_cast<int8_t>(q))] = SaturateToInt8(v / out.scale, out.zero_point, -128, 127);
+  }
+  s->summary = Describe(n, "int8, float inside, of codes");
+  return std::unique_ptr<Step>(std::move(s));
+}
+
 // A kQFloatOp whose one varying input is int8 and whose other inputs are single float
 // constants is a function of that input's 256 codes, and its output has that input's elements
-// in the same order: a lookup table. Returns that input's position in n.in, or -1 (Softmax and
-// any other inputs).
+// in the same order: a lookup table. Returns that input's position in n.in, or -1 (other ops
+// and inputs).
 int LookupInput(const Node& n, const Graph& g, float* constant) {
-  if (n.inner == OpKind::kSoftmax) return -1;
+  if (n.inner != OpKind::kUnary && n.inner != OpKind::kPow && !FloatBinaryOpOf(n.inner)) return -1;
   int x = -1;
   for (size_t i = 0; i < n.in.size(); ++i) {
     const Value& v = g.values[g.StorageOf(n.in[i])];
@@ -519,6 +568,7 @@ std::vector<std::pair<int, int64_t>> FoldedLayout(const Node& n, const Graph& g,
 }
 
 Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
+  if (auto extreme = ReduceExtremeOfCodes(n, ctx)) return std::move(*extreme);
   if (auto lookup = LookupOfOneCode(n, ctx)) return std::move(*lookup);
   if (const auto op = FloatBinaryOpOf(n.inner)) {
     auto s = BuildQFloatBinaryStep(n, *op, ctx);

@@ -6,7 +6,8 @@
 // - DequantizeLinear -> float op -> QuantizeLinear as one step: random binary ops with every
 //   broadcast, int8 or float operands in either order, unary ops on float values, Softmax over
 //   either axis, an op of x and one constant value (a lookup table), a Relu or Clip after a
-//   binary op (its clamp), and values that make infinities and NaNs.
+//   binary op (its clamp), ReduceMax/ReduceMin (of the codes), and values that make
+//   infinities and NaNs.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -239,8 +240,8 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
   std::uniform_real_distribution<float> scale(0.005f, 0.2f);
   const char* binary[] = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"};
   const char* unary[] = {"Sqrt", "Relu", "Neg", "Abs", "Exp", "Tanh", "Erf", "Reciprocal"};
-  int folded = 0, lookups = 0, clamps = 0, clamped = 0;
-  for (int iter = 0; iter < 200; ++iter) {
+  int folded = 0, lookups = 0, clamps = 0, clamped = 0, extremes = 0;
+  for (int iter = 0; iter < 240; ++iter) {
     QdqBuilder q(rng);
     const int64_t r = rows(rng), c = cols(rng);
     auto add_input = [&](const std::string& name, const std::vector<int64_t>& dims) {
@@ -258,24 +259,31 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
     add_input("x", xdims);
     add_input("y", ydims);
     const std::string xa = q.QuantDequant("x", scale(rng));
-    // binary of DQs, binary with a float operand, unary, Softmax, binary with one constant value
-    const int kind = iter % 5;
+    // binary of DQs, binary with a float operand, unary, Softmax, binary with one constant
+    // value, ReduceMax/ReduceMin
+    const int kind = iter % 6;
     std::string op, y;
     if (kind == 0 || kind == 1) {
-      op = binary[iter / 5 % 7];
+      op = binary[iter / 6 % 7];
       std::string other = kind == 0 ? q.QuantDequant("y", scale(rng)) : q.Node("Relu", {"y"});  // float, not a DQ
       if (op == "Pow") other = q.Node("Abs", {other});
       y = coin(rng) || op == "Pow" ? q.Node(op, {xa, other}) : q.Node(op, {other, xa});
     } else if (kind == 2) {
-      op = unary[iter / 5 % 8];
+      op = unary[iter / 6 % 8];
       // on a float value (a DQ straight into a unary op is a lookup table, not this fold)
       y = q.Node(op, {q.Node("Sub", {xa, q.QuantDequant("y", scale(rng))})});
     } else if (kind == 4) {
       // a function of x's 256 codes: a lookup table of the op's float arithmetic
-      op = binary[iter / 5 % 7];
+      op = binary[iter / 6 % 7];
       const float constants[] = {2.0f, 3.0f, 0.5f, -1.0f, 0.0f, 1.4142135f, -0.0f, 1e-30f};
       const std::string c = q.Scalar(constants[iter / 35 % 8]);
       y = coin(rng) || op == "Pow" ? q.Node(op, {xa, c}) : q.Node(op, {c, xa});
+    } else if (kind == 5) {
+      // the extreme of the codes, looked up (the scales here are positive)
+      op = coin(rng) ? "ReduceMax" : "ReduceMin";
+      y = q.Node(op, {xa});
+      q.Attr("axes", std::vector<int64_t>{1 + coin(rng)});
+      q.Attr("keepdims", coin(rng));
     } else {
       op = "Softmax";
       y = q.Node("Softmax", {xa});
@@ -286,7 +294,7 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
     if (clamp == 1) y = q.Node("Relu", {y});
     if (clamp == 2) y = q.Node("Clip", {y, q.Scalar(-0.5f), q.Scalar(0.75f)});
     y = q.QuantDequant(y, coin(rng) ? scale(rng) : scale(rng) * 0.02f);
-    if (coin(rng)) y = q.QuantDequant(q.Node("Add", {y, xa}), scale(rng));  // xa read twice
+    if (coin(rng) && kind != 5) y = q.QuantDequant(q.Node("Add", {y, xa}), scale(rng));  // xa read twice
     auto* out = q.g()->add_output();
     out->set_name(y);
     // Pow takes no clamp; an Add or Mul of two DQs with a Relu/Clip is an int8 Add/Mul (lowering)
@@ -303,6 +311,7 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
     for (const std::string& s : (*fused)->StepSummary()) {
       folded += s.find("float inside") != std::string::npos;
       lookups += s.find("lookup") != std::string::npos;
+      extremes += s.find("of codes") != std::string::npos;
       clamps += s.find("float inside") != std::string::npos &&
                 (s.find(" + Relu") != std::string::npos || s.find(" + Clip") != std::string::npos);
     }
@@ -320,11 +329,12 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
       CHECK(SameBits(RunInputs(*unfused, tier, inputs), expected));
     }
   }
-  CHECK(folded >= 200);  // every iteration has one (two where the result is added to x)
+  CHECK(folded >= 240);  // every iteration has one (two where the result is added to x)
   // every constant-operand iteration's op but Pow (lowered to an int8 lookup before the fold)
   CHECK(lookups == 35);
   CHECK(clamps >= clamped);  // every Relu/Clip after a float binary op joined it
   CHECK(clamped >= 30);
+  CHECK(extremes == 40);  // every ReduceMax/ReduceMin
 }
 
 TEST_CASE("a requantization multiplier that overflows fails the load, naming the conv", "[engine][fusion]") {
