@@ -110,6 +110,30 @@ double EstimateWork(const Graph& g) {
   return work;
 }
 
+// Graph inputs whose one reader is a QuantizeLinear (the first step of a QDQ model): that step
+// reads the caller's buffer in place instead of a copy in the arena (the quantize kernels read
+// exactly `count` floats, never past them). Not with keep_all_tensors, whose readers expect
+// every tensor in the arena, nor for an input that is also an output or is aliased.
+std::vector<int> InPlaceInputs(const Graph& g, const LoadOptions& options) {
+  std::vector<int> in_place(g.values.size(), -1);
+  if (options.keep_all_tensors) return in_place;
+  std::vector<int> readers(g.values.size(), 0), quantizers(g.values.size(), 0);
+  for (const Node& n : g.nodes) {
+    if (n.dead) continue;
+    for (int v : n.in) ++readers[v];
+    if (n.kind == OpKind::kQuantize) ++quantizers[n.in[0]];
+  }
+  for (int v : g.outputs) readers[v] += 2;
+  for (const Value& value : g.values) {
+    if (value.alias_of >= 0) readers[value.alias_of] += 2;
+  }
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    const int v = g.inputs[i];
+    if (readers[v] == 1 && quantizers[v] == 1 && g.values[v].dtype == DType::kF32) in_place[v] = static_cast<int>(i);
+  }
+  return in_place;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& options) {
@@ -131,10 +155,11 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
                     " bytes, above the limit of " + std::to_string(options.max_arena_bytes));
   }
   cg->arena_bytes = plan.total_bytes;
+  const std::vector<int> in_place = InPlaceInputs(g, options);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     if (n.dead) continue;
-    BuildContext ctx{g, plan.offsets, cg->pool, plan.scratch_offsets[i]};
+    BuildContext ctx{g, plan.offsets, cg->pool, plan.scratch_offsets[i], &in_place};
     Result<std::unique_ptr<Step>> step = Fail(ErrorCode::kInternal, "no builder");
     switch (n.kind) {
       case OpKind::kConv: step = BuildFloatConvStep(n, ctx); break;
@@ -159,7 +184,7 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     const int v = g.inputs[i];
     cg->inputs.push_back(InfoOf(g.values[v], g.input_types[i]));
-    cg->input_offsets.push_back(plan.offsets[v]);
+    cg->input_offsets.push_back(in_place[v] >= 0 ? -1 : plan.offsets[v]);
   }
   for (size_t i = 0; i < g.outputs.size(); ++i) {
     const int v = g.outputs[i];

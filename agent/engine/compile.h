@@ -18,6 +18,7 @@ namespace edge::engine {
 // What one Run gives each step: its context's arena and the chosen kernels.
 struct ExecEnv {
   std::byte* arena = nullptr;
+  const float* const* inputs = nullptr;  // the caller's input buffers (steps that read them in place)
   QGemmFn qgemm = &QGemmScalar;
   const ElementwiseKernels* elementwise = nullptr;
 };
@@ -56,6 +57,10 @@ struct BuildContext {
   const std::vector<int64_t>& offsets;  // per value, -1 for constants
   ConstPool& pool;
   int64_t scratch_offset = -1;          // this step's scratch, if it asked for one
+  // Per value: the graph input index a step reads in place from the caller's buffer (not
+  // copied into the arena), or -1. Only a QuantizeLinear that is an input's one reader does.
+  const std::vector<int>* in_place_input = nullptr;
+  int InPlaceInput(int value) const { return in_place_input != nullptr ? (*in_place_input)[value] : -1; }
 
   Ref RefOf(int value);
   int64_t Out(const Node& n, size_t k = 0) const { return offsets[n.out[k]]; }
@@ -101,7 +106,7 @@ class CompiledGraph {
  public:
   std::vector<std::unique_ptr<Step>> steps;
   std::vector<TensorInfo> inputs, outputs;
-  std::vector<int64_t> input_offsets, output_offsets;
+  std::vector<int64_t> input_offsets, output_offsets;  // input offset -1: read in place, not copied
   // For an output that is a constant (a folded subgraph, a Dropout mask): its data, and -1 as
   // its offset. Empty for every other output.
   std::vector<std::vector<float>> output_consts;

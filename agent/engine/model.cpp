@@ -190,11 +190,13 @@ Status ExecutionContext::RunPlan(const CompiledGraph& g, std::span<const float* 
   }
   last_plan_ = &g;
   for (size_t i = 0; i < inputs.size(); ++i) {
+    if (g.input_offsets[i] < 0) continue;  // read in place by its QuantizeLinear
     std::memcpy(arena_ + g.input_offsets[i], inputs[i],
                 static_cast<size_t>(g.inputs[i].elements) * sizeof(float));
   }
   ExecEnv env;
   env.arena = arena_;
+  env.inputs = inputs.data();
   env.qgemm = QGemmForTier(tier_);
   env.elementwise = &ElementwiseForTier(tier_);
   if (timing != nullptr && timing->step_ns != nullptr) {

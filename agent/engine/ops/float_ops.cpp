@@ -324,11 +324,12 @@ class ChannelAffineStep : public Step {
 class QuantizeStep : public Step {
  public:
   Ref x;
+  int input = -1;  // >= 0: x is this graph input, read in place from the caller's buffer
   int64_t out = 0, count = 0;
   QParams q;
   void Run(const ExecEnv& env) const override {
     // ONNX QuantizeLinear: saturate(round_half_even(x / scale) + zero_point); NaN maps low
-    env.elementwise->quantize(x.Get<float>(env), count, q.scale, q.zero_point,
+    env.elementwise->quantize(input >= 0 ? env.inputs[input] : x.Get<float>(env), count, q.scale, q.zero_point,
                               reinterpret_cast<int8_t*>(env.arena + out));
   }
 };
@@ -716,10 +717,11 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
     case OpKind::kQuantize: {
       auto s = std::make_unique<QuantizeStep>();
       s->x = ctx.RefOf(n.in[0]);
+      s->input = ctx.InPlaceInput(n.in[0]);
       s->count = x.elements;
       s->q = n.quant;
       s->out = ctx.Out(n);
-      s->summary = Describe(n, "float -> int8");
+      s->summary = Describe(n, s->input >= 0 ? "float -> int8, input read in place" : "float -> int8");
       return std::unique_ptr<Step>(std::move(s));
     }
     case OpKind::kDequantize: {

@@ -14,9 +14,6 @@
 //     both), so those come from ops/portable_math.h; the case below holds them to x86-64's bits.
 #include <catch2/catch.hpp>
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -26,38 +23,13 @@
 
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/unary_math.h"
+#include "tests/unit/engine/test_support.h"
 #include "tests/unit/engine/tiers.h"
 
 namespace edge::engine {
 namespace {
 
-// `bytes` writable bytes whose last byte (or first, at_end == false) touches an inaccessible page.
-class GuardedBuffer {
- public:
-  GuardedBuffer(size_t bytes, bool at_end) {
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    const size_t body = (bytes + page - 1) / page * page + page;
-    len_ = body + 2 * page;
-    map_ = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    REQUIRE(map_ != MAP_FAILED);
-    char* base = static_cast<char*>(map_);
-    REQUIRE(mprotect(base, page, PROT_NONE) == 0);
-    REQUIRE(mprotect(base + page + body, page, PROT_NONE) == 0);
-    data_ = at_end ? base + page + body - bytes : base + page;
-  }
-  ~GuardedBuffer() { munmap(map_, len_); }
-  GuardedBuffer(const GuardedBuffer&) = delete;
-  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
-  template <class T>
-  T* as() const {
-    return static_cast<T*>(data_);
-  }
-
- private:
-  void* map_ = nullptr;
-  size_t len_ = 0;
-  void* data_ = nullptr;
-};
+using testing::GuardedBuffer;
 
 struct Shape {
   QGemmWeights weights;

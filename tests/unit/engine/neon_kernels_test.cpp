@@ -8,9 +8,6 @@
 // where the CPU has it (on x86-64 these cases have nothing to do).
 #include <catch2/catch.hpp>
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +19,7 @@
 #include "agent/engine/kernels/depthwise.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "tests/unit/engine/depthwise_geometry.h"
+#include "tests/unit/engine/test_support.h"
 #include "tests/unit/engine/tiers.h"
 
 namespace edge::engine {
@@ -33,34 +31,14 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// A copy of `bytes` bytes that ends (or starts) at an inaccessible page: a kernel reading past
-// the buffer's end (before its start) faults.
-class GuardedCopy {
+// A copy of `bytes` bytes that ends (or starts) at an inaccessible page.
+class GuardedCopy : public testing::GuardedBuffer {
  public:
-  GuardedCopy(const void* src, size_t bytes, bool at_end) {
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    const size_t body = (bytes + page - 1) / page * page;
-    len_ = body + 2 * page;
-    map_ = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    REQUIRE(map_ != MAP_FAILED);
-    char* base = static_cast<char*>(map_);
-    REQUIRE(mprotect(base, page, PROT_NONE) == 0);
-    REQUIRE(mprotect(base + page + body, page, PROT_NONE) == 0);
-    data_ = at_end ? base + page + body - bytes : base + page;
-    if (bytes > 0) std::memcpy(data_, src, bytes);
-  }
-  ~GuardedCopy() { munmap(map_, len_); }
-  GuardedCopy(const GuardedCopy&) = delete;
-  GuardedCopy& operator=(const GuardedCopy&) = delete;
+  GuardedCopy(const void* src, size_t bytes, bool at_end) : GuardedBuffer(bytes, at_end, src) {}
   template <class T>
   const T* as() const {
-    return static_cast<const T*>(data_);
+    return GuardedBuffer::as<const T>();
   }
-
- private:
-  void* map_ = nullptr;
-  size_t len_ = 0;
-  void* data_ = nullptr;
 };
 
 TEST_CASE("the arm64 lookup equals the scalar one for every index, length and lane", "[engine][kernels][tiers]") {

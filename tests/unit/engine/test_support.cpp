@@ -2,6 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+
 #include <fstream>
 #include <iterator>
 
@@ -63,5 +68,20 @@ std::vector<float> RunSamples(ExecutionContext& ctx, const NpyArray& inputs, int
   *out_per_sample = out_info.elements;
   return out;
 }
+
+GuardedBuffer::GuardedBuffer(size_t bytes, bool at_end, const void* src) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t body = (bytes + page - 1) / page * page;
+  len_ = body + 2 * page;
+  map_ = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(map_ != MAP_FAILED);
+  char* base = static_cast<char*>(map_);
+  REQUIRE(mprotect(base, page, PROT_NONE) == 0);
+  REQUIRE(mprotect(base + page + body, page, PROT_NONE) == 0);
+  data_ = at_end ? base + page + body - bytes : base + page;
+  if (src != nullptr && bytes > 0) std::memcpy(data_, src, bytes);
+}
+
+GuardedBuffer::~GuardedBuffer() { munmap(map_, len_); }
 
 }  // namespace edge::engine::testing

@@ -22,4 +22,24 @@ NpyArray ReadOrDie(const std::string& path);
 // Runs `model` on every row of `inputs` (leading dimension = samples), returns [samples, out].
 std::vector<float> RunSamples(ExecutionContext& ctx, const NpyArray& inputs, int64_t* out_per_sample);
 
+// `bytes` writable bytes whose last byte (at_end) or first touches an inaccessible page, with
+// a copy of `src` in them if given: code that reads or writes past the buffer's end (before its
+// start) faults.
+class GuardedBuffer {
+ public:
+  GuardedBuffer(size_t bytes, bool at_end, const void* src = nullptr);
+  ~GuardedBuffer();
+  GuardedBuffer(const GuardedBuffer&) = delete;
+  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(data_);
+  }
+
+ private:
+  void* map_ = nullptr;
+  size_t len_ = 0;
+  void* data_ = nullptr;
+};
+
 }  // namespace edge::engine::testing

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <span>
 
 #include "tests/unit/engine/test_support.h"
 #include "tests/unit/engine/tiers.h"
@@ -59,6 +61,45 @@ TEST_CASE("QDQ zoo models match ONNX Runtime within one int8 step", "[engine][zo
           INFO(name << " tier " << KernelTierName(tier) << " element " << i << ": engine " << out[i]
                     << ", ORT " << golden.data[i] << ", step " << step);
           CHECK(std::abs(out[i] - golden.data[i]) <= step * 1.001f);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("QDQ zoo models read their input in place: the copied input's bytes, no float past its ends",
+          "[engine][zoo][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  for (const auto& name : ZooModels()) {
+    DYNAMIC_SECTION(name) {
+      auto model = LoadOrDie(ZooPath(name + ".qdq.onnx"));
+      LoadOptions copied;
+      copied.keep_all_tensors = true;  // every tensor in the arena: the input copied there
+      const std::string bytes = FileBytes(ZooPath(name + ".qdq.onnx"));
+      auto plain = Model::LoadMemory(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), copied);
+      REQUIRE(plain.has_value());
+      const auto steps = model->StepSummary();
+      REQUIRE(!steps.empty());
+      CHECK(steps.front().find("input read in place") != std::string::npos);
+      const NpyArray input = ReadOrDie(ZooPath(name + ".input.npy"));
+      const size_t per = input.data.size() / static_cast<size_t>(input.shape[0]);
+      const size_t out_count = static_cast<size_t>(model->outputs().at(0).elements);
+      for (KernelTier tier : tiers) {
+        std::vector<float> want(out_count);
+        ExecutionContext copy_ctx(*plain, tier);
+        const float* in0[] = {input.data.data()};
+        float* out0[] = {want.data()};
+        REQUIRE(copy_ctx.Run(in0, out0).has_value());
+        for (bool at_end : {true, false}) {
+          const GuardedBuffer guarded(per * sizeof(float), at_end, input.data.data());
+          std::vector<float> got(out_count);
+          ExecutionContext ctx(model, tier);
+          const float* in1[] = {guarded.as<const float>()};
+          float* out1[] = {got.data()};
+          REQUIRE(ctx.Run(in1, out1).has_value());
+          INFO(name << " tier " << KernelTierName(tier) << (at_end ? " guard after" : " guard before"));
+          CHECK(std::memcmp(got.data(), want.data(), out_count * sizeof(float)) == 0);
+          CHECK(std::memcmp(guarded.as<const float>(), input.data.data(), per * sizeof(float)) == 0);  // untouched
         }
       }
     }
