@@ -143,6 +143,32 @@ struct SoftmaxShape {
   Node::Normalize mode = Node::Normalize::kSoftmax;
 };
 
+// f(r, sum of row r) for rows of n floats, each row summed in order from its first element
+// (Softmax's sums), four rows side by side: four add chains instead of one.
+template <typename F>
+void ForEachRowSum(const float* Y, int64_t rows, int64_t n, F f) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    const float* y = Y + r * n;
+    for (int64_t a = 0; a < n; ++a) {
+      s0 += y[a];
+      s1 += y[n + a];
+      s2 += y[2 * n + a];
+      s3 += y[3 * n + a];
+    }
+    f(r, s0);
+    f(r + 1, s1);
+    f(r + 2, s2);
+    f(r + 3, s3);
+  }
+  for (; r < rows; ++r) {
+    float sum = 0.0f;
+    for (int64_t a = 0; a < n; ++a) sum += Y[r * n + a];
+    f(r, sum);
+  }
+}
+
 // The last axis (inner == 1), Softmax or LogSoftmax: the same operations as the strided loop
 // below, reordered across rows only. Each row's x - max goes into Y first, then one e^ kernel
 // call over the whole tensor (x - 0 is x: the same values as a call per row with its max, but
@@ -173,26 +199,7 @@ void SoftmaxRows(const SoftmaxShape& s, const ExecEnv& env, const float* X, floa
       for (int64_t a = 0; a < n; ++a) dst[a] /= sum;
     }
   };
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-    const float* y = Y + r * n;
-    for (int64_t a = 0; a < n; ++a) {
-      s0 += y[a];
-      s1 += y[n + a];
-      s2 += y[2 * n + a];
-      s3 += y[3 * n + a];
-    }
-    finish(r, s0);
-    finish(r + 1, s1);
-    finish(r + 2, s2);
-    finish(r + 3, s3);
-  }
-  for (; r < rows; ++r) {
-    float sum = 0.0f;
-    for (int64_t a = 0; a < n; ++a) sum += Y[r * n + a];
-    finish(r, sum);
-  }
+  ForEachRowSum(Y, rows, n, finish);
 }
 
 void SoftmaxOf(const SoftmaxShape& s, const ExecEnv& env, const float* X, float* Y) {
@@ -506,6 +513,80 @@ std::optional<std::unique_ptr<Step>> ReduceExtremeOfCodes(const Node& n, BuildCo
   return std::unique_ptr<Step>(std::move(s));
 }
 
+std::vector<std::pair<int, int64_t>> FoldedLayout(const Node& n, const Graph& g, int64_t* total);
+
+// kQFloatOp of Softmax over the last axis of int8 values with a positive finite scale.
+// DequantizeLinear is then non-decreasing in the code, so a row's float maximum is its largest
+// code's value, and each e^(x - max) is a function of the pair (code, row's largest code): a
+// table of Expf(DQ(q) - DQ(m)) for q <= m, the float step's operations (SoftmaxRows: x - max,
+// then e^(. - 0)), built at load (32,896 floats, 128 KB). A run looks the exponentials up, sums
+// each row in order as SoftmaxRows does, and divides and quantizes in one pass of the tier's
+// qfloat_binary_run (e / sum, then QuantizeLinear): the unfused steps' bytes without an e^ in
+// the run.
+class QSoftmaxTableStep : public Step {
+ public:
+  Ref x;
+  int64_t rows = 0, n = 0, out = 0, exps_at = 0, sums_at = 0;
+  std::vector<float> table;  // row m (0..255: code m - 128) at m (m + 1) / 2, entries q <= m
+  QParams q;
+  static int64_t RowStart(int m) { return static_cast<int64_t>(m) * (m + 1) / 2; }
+  void Run(const ExecEnv& env) const override {
+    const int8_t* X = x.Get<int8_t>(env);
+    float* E = reinterpret_cast<float*>(env.arena + exps_at);
+    float* S = reinterpret_cast<float*>(env.arena + sums_at);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int8_t* xr = X + r * n;
+      int8_t m = -128;
+      for (int64_t a = 0; a < n; ++a) m = std::max(m, xr[a]);
+      const float* t = table.data() + RowStart(m + 128) + 128;
+      for (int64_t a = 0; a < n; ++a) E[r * n + a] = t[xr[a]];
+    }
+    ForEachRowSum(E, rows, n, [&](int64_t r, float sum) { S[r] = sum; });
+    QFloatBinaryRunArgs d;
+    d.a.f = E;
+    d.a.row = n;
+    d.b.f = S;
+    d.b.step = 0;
+    d.b.row = 1;
+    d.rows = rows;
+    d.n = n;
+    d.op = FloatBinaryOp::kDiv;
+    d.scale = q.scale;
+    d.zero_point = q.zero_point;
+    d.y = reinterpret_cast<int8_t*>(env.arena + out);
+    env.elementwise->qfloat_binary_run(d);
+  }
+};
+
+std::optional<std::unique_ptr<Step>> SoftmaxOfCodes(const Node& n, BuildContext& ctx) {
+  if (n.inner != OpKind::kSoftmax || n.normalize != Node::Normalize::kSoftmax) return std::nullopt;
+  const Value& x = ctx.V(n.in[0]);
+  if (x.dtype != DType::kI8 || !(x.q.scale > 0.0f) || !std::isfinite(x.q.scale)) return std::nullopt;
+  const SoftmaxShape shape = SoftmaxShapeOf(n, x.shape);
+  if (shape.inner != 1 || shape.axis_len == 0 || ctx.scratch_offset < 0) return std::nullopt;
+  auto s = std::make_unique<QSoftmaxTableStep>();
+  s->x = ctx.RefOf(n.in[0]);
+  s->rows = shape.outer;
+  s->n = shape.axis_len;
+  s->out = ctx.Out(n);
+  s->q = ctx.V(n.out[0]).q;
+  // the scratch (QFloatOpScratchBytes: the input's floats, then the result's) holds the
+  // exponentials where the input's floats go and the row sums where the result's do
+  int64_t total = 0;
+  const auto layout = FoldedLayout(n, ctx.graph, &total);
+  s->exps_at = ctx.scratch_offset + layout.front().second;
+  s->sums_at = ctx.scratch_offset + layout.back().second;
+  const auto dq = [&](int code) { return x.q.scale * static_cast<float>(code - x.q.zero_point); };
+  s->table.resize(static_cast<size_t>(QSoftmaxTableStep::RowStart(256)));
+  for (int m = 0; m < 256; ++m) {
+    const float mx = dq(m - 128);
+    float* row = s->table.data() + QSoftmaxTableStep::RowStart(m);
+    for (int c = 0; c <= m; ++c) row[c] = portable::Expf((dq(c - 128) - mx) - 0.0f);
+  }
+  s->summary = Describe(n, "int8, float inside, exponentials from a table");
+  return std::unique_ptr<Step>(std::move(s));
+}
+
 // A kQFloatOp whose one varying input is int8 and whose other inputs are single float
 // constants is a function of that input's 256 codes, and its output has that input's elements
 // in the same order: a lookup table. Returns that input's position in n.in, or -1 (other ops
@@ -570,6 +651,7 @@ std::vector<std::pair<int, int64_t>> FoldedLayout(const Node& n, const Graph& g,
 
 Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
   if (auto extreme = ReduceExtremeOfCodes(n, ctx)) return std::move(*extreme);
+  if (auto softmax = SoftmaxOfCodes(n, ctx)) return std::move(*softmax);
   if (auto lookup = LookupOfOneCode(n, ctx)) return std::move(*lookup);
   if (const auto op = FloatBinaryOpOf(n.inner)) {
     auto s = BuildQFloatBinaryStep(n, *op, ctx);

@@ -240,7 +240,7 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
   std::uniform_real_distribution<float> scale(0.005f, 0.2f);
   const char* binary[] = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"};
   const char* unary[] = {"Sqrt", "Relu", "Neg", "Abs", "Exp", "Tanh", "Erf", "Reciprocal"};
-  int folded = 0, lookups = 0, clamps = 0, clamped = 0, extremes = 0;
+  int folded = 0, lookups = 0, clamps = 0, clamped = 0, extremes = 0, softmax_tables = 0, last_axis_softmax = 0;
   for (int iter = 0; iter < 240; ++iter) {
     QdqBuilder q(rng);
     const int64_t r = rows(rng), c = cols(rng);
@@ -287,7 +287,11 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
     } else {
       op = "Softmax";
       y = q.Node("Softmax", {xa});
-      if (coin(rng)) q.Attr("axis", 1);  // not the last axis: the strided loop
+      if (coin(rng)) {
+        q.Attr("axis", 1);  // not the last axis: the strided loop
+      } else {
+        ++last_axis_softmax;  // the exponentials from a table of (code, row's largest code)
+      }
     }
     // a Relu or Clip after a binary op: folded into it as its clamp
     const int clamp = kind == 0 || kind == 1 || kind == 4 ? pick4(rng) : 0;
@@ -312,6 +316,7 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
       folded += s.find("float inside") != std::string::npos;
       lookups += s.find("lookup") != std::string::npos;
       extremes += s.find("of codes") != std::string::npos;
+      softmax_tables += s.find("exponentials from a table") != std::string::npos;
       clamps += s.find("float inside") != std::string::npos &&
                 (s.find(" + Relu") != std::string::npos || s.find(" + Clip") != std::string::npos);
     }
@@ -335,6 +340,8 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
   CHECK(clamps >= clamped);  // every Relu/Clip after a float binary op joined it
   CHECK(clamped >= 30);
   CHECK(extremes == 40);  // every ReduceMax/ReduceMin
+  CHECK(softmax_tables == last_axis_softmax);
+  CHECK(last_axis_softmax >= 10);
 }
 
 TEST_CASE("a requantization multiplier that overflows fails the load, naming the conv", "[engine][fusion]") {
