@@ -354,34 +354,61 @@ void QMeanAvx512(const QMeanArgs& p) {
 
 namespace {
 
-// kVecs vectors of 16 output columns (from j0) of row `ar`, the sums in registers across the
-// whole k loop; `mask` selects the columns of the last vector.
-template <int kVecs>
-inline void MatMulExactColumns(const int8_t* ar, const float* bf, int64_t k, int64_t n, int64_t j0, int32_t za,
-                               __m512 scale, __mmask16 last, const OutputRange16& range, int8_t* y) {
-  __m512 acc[kVecs];
+// kRows rows (from `ar`, k apart) times kVecs vectors of 16 output columns (from j0), the sums
+// in registers across the whole k loop: each B vector loaded once for all the rows, kRows x
+// kVecs independent chains. `last` selects the columns of the last vector. Every product and
+// partial sum is an integer below 2^24 (QMatMulExactArgs), so the fused multiply-add is exact:
+// the same sums as a multiply and an add.
+template <int kRows, int kVecs>
+inline void MatMulExactBlock(const int8_t* ar, const float* bf, int64_t k, int64_t n, int64_t j0, int32_t za,
+                             __m512 scale, __mmask16 last, const OutputRange16& range, int8_t* y) {
+  __m512 acc[kRows][kVecs];
 #pragma GCC unroll 4
-  for (int v = 0; v < kVecs; ++v) acc[v] = _mm512_setzero_ps();
+  for (int r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_setzero_ps();
+  }
   for (int64_t t = 0; t < k; ++t) {
-    const __m512 av = _mm512_set1_ps(static_cast<float>(static_cast<int32_t>(ar[t]) - za));
     const float* br = bf + t * n + j0;
+    __m512 b[kVecs];
 #pragma GCC unroll 4
-    for (int v = 0; v < kVecs; ++v) {
-      const __mmask16 m = v == kVecs - 1 ? last : __mmask16(0xFFFF);
-      acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(av, _mm512_maskz_loadu_ps(m, br + 16 * v)));
+    for (int v = 0; v < kVecs; ++v) b[v] = _mm512_maskz_loadu_ps(v == kVecs - 1 ? last : __mmask16(0xFFFF), br + 16 * v);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 av = _mm512_set1_ps(static_cast<float>(static_cast<int32_t>(ar[r * k + t]) - za));
+#pragma GCC unroll 4
+      for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_fmadd_ps(av, b[v], acc[r][v]);
     }
   }
 #pragma GCC unroll 4
-  for (int v = 0; v < kVecs; ++v) {
-    _mm_mask_storeu_epi8(y + j0 + 16 * v, v == kVecs - 1 ? last : __mmask16(0xFFFF), range(_mm512_mul_ps(acc[v], scale)));
+  for (int r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) {
+      _mm_mask_storeu_epi8(y + r * n + j0 + 16 * v, v == kVecs - 1 ? last : __mmask16(0xFFFF),
+                           range(_mm512_mul_ps(acc[r][v], scale)));
+    }
+  }
+}
+
+template <int kRows>
+inline void MatMulExactRows(const int8_t* ar, const float* bf, int64_t k, int64_t n, int32_t za, __m512 scale,
+                            const OutputRange16& range, int8_t* y) {
+  for (int64_t j0 = 0; j0 < n; j0 += 64) {
+    const int64_t width = std::min<int64_t>(64, n - j0);
+    const __mmask16 last = FirstLanes(width - (width - 1) / 16 * 16);
+    switch ((width + 15) / 16) {
+      case 1: MatMulExactBlock<kRows, 1>(ar, bf, k, n, j0, za, scale, last, range, y); break;
+      case 2: MatMulExactBlock<kRows, 2>(ar, bf, k, n, j0, za, scale, last, range, y); break;
+      case 3: MatMulExactBlock<kRows, 3>(ar, bf, k, n, j0, za, scale, last, range, y); break;
+      default: MatMulExactBlock<kRows, 4>(ar, bf, k, n, j0, za, scale, last, range, y); break;
+    }
   }
 }
 
 }  // namespace
 
-// 16 output columns per vector, up to four in registers, the sums in float (exact, see
-// QMatMulExactArgs) with multiply and add kept separate, rounding by cvtps2dq (=
-// RoundHalfEvenSmall within 2^22).
+// Four rows x up to four vectors of 16 output columns in registers, the sums in float (exact,
+// see QMatMulExactArgs), rounding by cvtps2dq (= RoundHalfEvenSmall within 2^22).
 void QMatMulExactAvx512(const QMatMulExactArgs& p) {
   if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
     QMatMulExactScalar(p);
@@ -402,18 +429,9 @@ void QMatMulExactAvx512(const QMatMulExactArgs& p) {
   }
   const __m512 scale = _mm512_set1_ps(p.scale);
   const OutputRange16 range(p.qmin, p.qmax, p.zo);
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t j0 = 0; j0 < n; j0 += 64) {
-      const int64_t width = std::min<int64_t>(64, n - j0);
-      const __mmask16 last = FirstLanes(width - (width - 1) / 16 * 16);
-      switch ((width + 15) / 16) {
-        case 1: MatMulExactColumns<1>(a + i * k, bf, k, n, j0, za, scale, last, range, y + i * n); break;
-        case 2: MatMulExactColumns<2>(a + i * k, bf, k, n, j0, za, scale, last, range, y + i * n); break;
-        case 3: MatMulExactColumns<3>(a + i * k, bf, k, n, j0, za, scale, last, range, y + i * n); break;
-        default: MatMulExactColumns<4>(a + i * k, bf, k, n, j0, za, scale, last, range, y + i * n); break;
-      }
-    }
-  }
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) MatMulExactRows<4>(a + i * k, bf, k, n, za, scale, range, y + i * n);
+  for (; i < m; ++i) MatMulExactRows<1>(a + i * k, bf, k, n, za, scale, range, y + i * n);
 }
 
 void QRequantAvx512(const QRequantArgs& p) {

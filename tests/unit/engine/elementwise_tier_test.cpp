@@ -200,8 +200,10 @@ TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[
     int64_t m, k, n;
   };
   // column counts around the 8-, 16- and 64-column steps; K up to the float path's 258
+  // and row counts around the AVX-512 form's four-row blocks
   const std::vector<Shape> shapes = {{1, 1, 1}, {3, 5, 7}, {20, 16, 20}, {20, 20, 16}, {2, 258, 15},
-                                     {4, 64, 64}, {5, 3, 65}, {2, 7, 130}, {1, 258, 8}, {6, 31, 33}};
+                                     {4, 64, 64}, {5, 3, 65}, {2, 7, 130}, {1, 258, 8}, {6, 31, 33},
+                                     {9, 258, 70}, {8, 1, 17}};
   struct Params {
     int32_t za, zb, zo, qmin, qmax;
     float scale;
@@ -213,7 +215,11 @@ TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (const Shape& sh : shapes) {
-      const auto a = RandomBytes(rng, sh.m * sh.k), b = RandomBytes(rng, sh.k * sh.n);
+      auto a = RandomBytes(rng, sh.m * sh.k), b = RandomBytes(rng, sh.k * sh.n);
+      if (sh.m == 9) {  // the largest sums: 258 products of 255 x -255 with params 1 (just under 2^24)
+        std::fill(a.begin(), a.end(), int8_t{127});
+        std::fill(b.begin(), b.end(), int8_t{-128});
+      }
       for (size_t pi = 0; pi < params.size(); ++pi) {
         const Params& q = params[pi];
         std::vector<float> bf(static_cast<size_t>(sh.k * sh.n));
