@@ -97,13 +97,13 @@ void VisitFloatBinaryOp(FloatBinaryOp op, F f) {
 }
 // Elements [from, n) of row r of a call, as a one-row call (how every tier walks rows; inline:
 // a short row must not cost a call).
+inline void AdvanceQFloatOperand(QFloatOperand& o, int64_t elements) {
+  if (o.q != nullptr) o.q += elements; else o.f += elements;
+}
 inline QFloatBinaryRunArgs QFloatBinaryRow(const QFloatBinaryRunArgs& args, int64_t r, int64_t from = 0) {
   QFloatBinaryRunArgs p = args;
-  auto advance = [](QFloatOperand& o, int64_t elements) {
-    if (o.q != nullptr) o.q += elements; else o.f += elements;
-  };
-  advance(p.a, r * p.a.row + from * p.a.step);
-  advance(p.b, r * p.b.row + from * p.b.step);
+  AdvanceQFloatOperand(p.a, r * p.a.row + from * p.a.step);
+  AdvanceQFloatOperand(p.b, r * p.b.row + from * p.b.step);
   p.rows = 1;
   p.y += r * p.n + from;
   p.n -= from;

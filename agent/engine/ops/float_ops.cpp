@@ -415,8 +415,8 @@ class QFloatBinaryStep : public Step {
     ForEachBroadcast(runs.outer, [&](int64_t o, int64_t i, int64_t j) {
       r.a = a0;
       r.b = b0;
-      if (a0.q != nullptr) r.a.q += i; else r.a.f += i;
-      if (b0.q != nullptr) r.b.q += j; else r.b.f += j;
+      AdvanceQFloatOperand(r.a, i);
+      AdvanceQFloatOperand(r.b, j);
       r.y = Y + o * runs.rows * runs.run;
       env.elementwise->qfloat_binary_run(r);
     });
@@ -458,9 +458,12 @@ std::string Describe(const Node& n, const std::string& detail) {
   return n.onnx_op + " " + n.name + (detail.empty() ? "" : " (" + detail + ")");
 }
 
-// A kQFloatOp's folded Relu or Clip, as the step list shows it.
+std::optional<FloatBinaryOp> FloatBinaryOpOf(OpKind kind);
+
+// A kQFloatOp's folded Relu or Clip (binary ops only: a Relu or Clip node's own bounds are in
+// the same fields), as the step list shows it.
 std::string ClampSuffix(const Node& n) {
-  if (n.act_min == -INFINITY && n.act_max == INFINITY) return "";
+  if (!FloatBinaryOpOf(n.inner) || (n.act_min == -INFINITY && n.act_max == INFINITY)) return "";
   return n.act_min == 0.0f && n.act_max == INFINITY ? " + Relu" : " + Clip";
 }
 
@@ -649,7 +652,18 @@ std::vector<std::pair<int, int64_t>> FoldedLayout(const Node& n, const Graph& g,
   return layout;
 }
 
+// A step with nothing to compute (an empty output).
+class NothingStep : public Step {
+ public:
+  void Run(const ExecEnv&) const override {}
+};
+
 Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
+  if (ctx.V(n.out[0]).elements == 0) {  // no scratch is planned for it either
+    auto s = std::make_unique<NothingStep>();
+    s->summary = Describe(n, "int8, float inside, empty");
+    return std::unique_ptr<Step>(std::move(s));
+  }
   if (auto extreme = ReduceExtremeOfCodes(n, ctx)) return std::move(*extreme);
   if (auto softmax = SoftmaxOfCodes(n, ctx)) return std::move(*softmax);
   if (auto lookup = LookupOfOneCode(n, ctx)) return std::move(*lookup);
@@ -690,6 +704,8 @@ int64_t QFloatOpScratchBytes(const Node& node, const Graph& graph) {
   float constant = 0.0f;
   // one pass or a lookup: no floats kept
   if (FloatBinaryOpOf(node.inner) || LookupInput(node, graph, &constant) >= 0) return 0;
+  // ReduceMax/ReduceMin of a non-empty input: of codes (ReduceExtremeOfCodes), no floats
+  if (node.inner == OpKind::kReduceMean && graph.values[node.in[0]].elements > 0) return 0;
   int64_t total = 0;
   FoldedLayout(node, graph, &total);
   return total;

@@ -10,6 +10,7 @@
 //   infinities and NaNs.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <span>
@@ -342,6 +343,63 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
   CHECK(extremes == 40);  // every ReduceMax/ReduceMin
   CHECK(softmax_tables == last_axis_softmax);
   CHECK(last_axis_softmax >= 10);
+}
+
+// Empty tensors between DequantizeLinear and QuantizeLinear: an empty output is a step with
+// nothing to do (no scratch is planned for it); a reduction over an empty axis into a non-empty
+// output keeps the float step (the extreme of no codes is the float step's infinity).
+TEST_CASE("folded ops on empty tensors load and give the unfolded bytes", "[engine][fusion][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(5);
+  struct Case {
+    const char* op;
+    int64_t rows;  // x is [rows, 1]; the empty constant [1, 0] makes x + c [rows, 0]
+  };
+  for (const Case& c : {Case{"ReduceMax", 2}, Case{"ReduceMin", 2}, Case{"ReduceMax", 0}, Case{"Softmax", 2},
+                        Case{"Pow", 2}, Case{"Relu", 2}}) {
+    QdqBuilder q(rng);
+    auto* in = q.g()->add_input();
+    in->set_name("x");
+    in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    auto* shape = in->mutable_type()->mutable_tensor_type()->mutable_shape();
+    shape->add_dim()->set_dim_value(std::max<int64_t>(c.rows, 1));
+    shape->add_dim()->set_dim_value(1);
+    auto* empty = q.g()->add_initializer();
+    empty->set_name("empty");
+    empty->set_data_type(onnx::TensorProto::FLOAT);
+    empty->add_dims(c.rows == 0 ? 0 : 1);
+    empty->add_dims(0);
+    const std::string xa = q.QuantDequant("x", 0.05f);
+    std::string y = q.QuantDequant(q.Node("Add", {xa, "empty"}), 0.05f);
+    const std::string op = c.op;
+    if (op == "Pow") {
+      y = q.Node("Pow", {y, q.Scalar(2.0f)});
+    } else {
+      y = q.Node(op, {y});
+      if (op.rfind("Reduce", 0) == 0) {
+        q.Attr("axes", std::vector<int64_t>{1});
+        q.Attr("keepdims", 1);
+      }
+    }
+    y = q.QuantDequant(y, 0.05f);
+    q.g()->add_output()->set_name(y);
+    const std::string bytes = q.Bytes();
+    const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    LoadOptions plain;
+    plain.keep_all_tensors = true;
+    auto fused = Model::LoadMemory(view);
+    auto unfused = Model::LoadMemory(view, plain);
+    INFO(op << " rows " << c.rows);
+    if (!fused) FAIL(fused.error().message);
+    if (!unfused) FAIL(unfused.error().message);
+    const std::vector<std::vector<float>> inputs = {std::vector<float>(static_cast<size_t>(std::max<int64_t>(c.rows, 1)), 0.3f)};
+    const std::vector<float> expected = RunInputs(*unfused, KernelTier::kScalar, inputs);
+    CHECK(expected.size() == (op.rfind("Reduce", 0) == 0 && c.rows > 0 ? 2u : 0u));
+    for (KernelTier tier : tiers) {
+      INFO("tier " << KernelTierName(tier));
+      CHECK(SameBits(RunInputs(*fused, tier, inputs), expected));
+    }
+  }
 }
 
 TEST_CASE("a requantization multiplier that overflows fails the load, naming the conv", "[engine][fusion]") {
