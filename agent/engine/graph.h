@@ -16,6 +16,9 @@ struct QParams {
   float scale = 1.0f;
   int32_t zero_point = 0;  // int8 domain: uint8 tensors are shifted by -128 at load
   bool operator==(const QParams& o) const { return scale == o.scale && zero_point == o.zero_point; }
+  // DequantizeLinear of one int8 code: the one multiply of DequantizeScalar (the tables of the
+  // int8 lookups are built from it).
+  float Dequantize(int32_t code) const { return scale * static_cast<float>(code - zero_point); }
 };
 
 struct Value {

@@ -255,6 +255,18 @@ class SoftmaxStep : public Step {
   }
 };
 
+// A reduction's input shape with its reduced axes (n.axes) set to 1, and how many elements
+// each output reduces.
+std::vector<int64_t> KeptShape(const Node& n, const std::vector<int64_t>& shape, int64_t* reduce_count) {
+  std::vector<int64_t> kept = shape;
+  *reduce_count = 1;
+  for (int64_t a : n.axes) {
+    *reduce_count *= shape[a];
+    kept[a] = 1;
+  }
+  return kept;
+}
+
 // A reduction over a set of axes (ReduceMean, ReduceSum, ReduceMax, ...): the input is walked
 // once, each element folded into its output slot, then each slot finished.
 class ReduceStep : public Step {
@@ -458,8 +470,6 @@ std::string Describe(const Node& n, const std::string& detail) {
   return n.onnx_op + " " + n.name + (detail.empty() ? "" : " (" + detail + ")");
 }
 
-std::optional<FloatBinaryOp> FloatBinaryOpOf(OpKind kind);
-
 // A kQFloatOp's folded Relu or Clip (binary ops only: a Relu or Clip node's own bounds are in
 // the same fields), as the step list shows it.
 std::string ClampSuffix(const Node& n) {
@@ -494,12 +504,8 @@ std::optional<std::unique_ptr<Step>> ReduceExtremeOfCodes(const Node& n, BuildCo
   if (n.inner != OpKind::kReduceMean || (n.reduce != ReduceKind::kMax && n.reduce != ReduceKind::kMin)) return std::nullopt;
   const Value& x = ctx.V(n.in[0]);
   if (x.dtype != DType::kI8 || !(x.q.scale > 0.0f) || !std::isfinite(x.q.scale)) return std::nullopt;
-  std::vector<int64_t> kept = x.shape;
   int64_t reduce_count = 1;
-  for (int64_t a : n.axes) {
-    reduce_count *= x.shape[a];
-    kept[a] = 1;
-  }
+  const std::vector<int64_t> kept = KeptShape(n, x.shape, &reduce_count);
   if (reduce_count == 0) return std::nullopt;  // the float step's infinity
   auto s = std::make_unique<QReduceExtremeStep>();
   s->x = ctx.RefOf(n.in[0]);
@@ -509,7 +515,7 @@ std::optional<std::unique_ptr<Step>> ReduceExtremeOfCodes(const Node& n, BuildCo
   s->out_count = ctx.V(n.out[0]).elements;
   const QParams out = ctx.V(n.out[0]).q;
   for (int q = -128; q <= 127; ++q) {
-    const float v = x.q.scale * static_cast<float>(q - x.q.zero_point);
+    const float v = x.q.Dequantize(q);
     s->table[static_cast<uint8_t>(static_cast<int8_t>(q))] = SaturateToInt8(v / out.scale, out.zero_point, -128, 127);
   }
   s->summary = Describe(n, "int8, float inside, of codes");
@@ -579,12 +585,11 @@ std::optional<std::unique_ptr<Step>> SoftmaxOfCodes(const Node& n, BuildContext&
   const auto layout = FoldedLayout(n, ctx.graph, &total);
   s->exps_at = ctx.scratch_offset + layout.front().second;
   s->sums_at = ctx.scratch_offset + layout.back().second;
-  const auto dq = [&](int code) { return x.q.scale * static_cast<float>(code - x.q.zero_point); };
   s->table.resize(static_cast<size_t>(QSoftmaxTableStep::RowStart(256)));
   for (int m = 0; m < 256; ++m) {
-    const float mx = dq(m - 128);
+    const float mx = x.q.Dequantize(m - 128);
     float* row = s->table.data() + QSoftmaxTableStep::RowStart(m);
-    for (int c = 0; c <= m; ++c) row[c] = portable::Expf((dq(c - 128) - mx) - 0.0f);
+    for (int c = 0; c <= m; ++c) row[c] = portable::Expf((x.q.Dequantize(c - 128) - mx) - 0.0f);
   }
   s->summary = Describe(n, "int8, float inside, exponentials from a table");
   return std::unique_ptr<Step>(std::move(s));
@@ -620,7 +625,7 @@ std::optional<std::unique_ptr<Step>> LookupOfOneCode(const Node& n, BuildContext
   const QParams in = ctx.V(n.in[x]).q, out = ctx.V(n.out[0]).q;
   int8_t table[256];
   for (int q = -128; q <= 127; ++q) {
-    const float v = in.scale * static_cast<float>(q - in.zero_point);
+    const float v = in.Dequantize(q);
     float r = 0.0f;
     if (n.inner == OpKind::kUnary) {
       r = ApplyUnary(UnaryParamsOf(n), v);
@@ -786,12 +791,7 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       s->kind = n.reduce;
       s->scratch = ctx.scratch_offset;
       if (n.reduce == ReduceKind::kLogSumExp && s->scratch < 0) return Fail(ErrorCode::kInternal, "ReduceLogSumExp without scratch");
-      std::vector<int64_t> kept = x.shape;
-      s->reduce_count = 1;
-      for (int64_t a : n.axes) {
-        s->reduce_count *= x.shape[a];
-        kept[a] = 1;
-      }
+      const std::vector<int64_t> kept = KeptShape(n, x.shape, &s->reduce_count);
       s->out_count = ctx.V(n.out[0]).elements;
       s->walk = MakeBroadcastPlan(x.shape, kept, x.shape);
       s->runs = SplitBroadcastRuns(s->walk);

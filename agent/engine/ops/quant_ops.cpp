@@ -246,7 +246,7 @@ std::string Describe(const Node& n) { return n.onnx_op + " " + n.name + " (int8)
 void FillUnaryTable(const Node& n, const QParams& in, const QParams& out, int8_t* table) {
   const UnaryParams p = UnaryParamsOf(n);
   for (int q = -128; q <= 127; ++q) {
-    const float v = ApplyUnary(p, in.scale * static_cast<float>(q - in.zero_point));
+    const float v = ApplyUnary(p, in.Dequantize(q));
     table[static_cast<uint8_t>(static_cast<int8_t>(q))] = Saturate(v / out.scale, out.zero_point, n.qmin, n.qmax);
   }
 }
