@@ -30,6 +30,14 @@ bool RequestTileDataPermission() {
   return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 }
 
+// AVX-VNNI (the VEX-encoded 256-bit vpdpbusd): CPUID.(EAX=7,ECX=1):EAX bit 4.
+bool HasAvxVnni() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0 || eax < 1) return false;
+  __cpuid_count(7, 1, eax, ebx, ecx, edx);
+  return (eax & (1u << 4)) != 0;
+}
+
 KernelTier DetectBestTier() {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return KernelTier::kScalar;
@@ -50,13 +58,19 @@ KernelTier DetectBestTier() {
   const bool amx_int8 = (edx & (1u << 25)) != 0;
   const bool tile_state = (xcr0 & (3u << 17)) == (3u << 17);
   if (!(avx2 && fma && ymm_state)) return KernelTier::kScalar;
-  if (!(avx512f && avx512dq && avx512bw && avx512vl && vnni && zmm_state)) return KernelTier::kAvx2;
+  if (!(avx512f && avx512dq && avx512bw && avx512vl && vnni && zmm_state)) {
+    return HasAvxVnni() ? KernelTier::kAvxVnni : KernelTier::kAvx2;
+  }
   // The AMX kernel's epilogue and small-problem fallback are AVX-512 VNNI code.
   if (amx_tile && amx_int8 && tile_state && RequestTileDataPermission()) return KernelTier::kAmx;
   return KernelTier::kAvx512Vnni;
 }
 
 bool IsNativeTier(KernelTier tier) { return tier >= KernelTier::kAvx2 && tier <= KernelTier::kAmx; }
+bool CpuHasAvxVnni() {
+  static const bool has = HasAvxVnni();
+  return has;
+}
 
 #elif defined(__aarch64__)
 
@@ -76,11 +90,13 @@ KernelTier DetectBestTier() {
 }
 
 bool IsNativeTier(KernelTier tier) { return tier >= KernelTier::kNeon && tier <= KernelTier::kI8mm; }
+bool CpuHasAvxVnni() { return false; }
 
 #else
 
 KernelTier DetectBestTier() { return KernelTier::kScalar; }
 bool IsNativeTier(KernelTier) { return false; }
+bool CpuHasAvxVnni() { return false; }
 
 #endif
 
@@ -91,6 +107,7 @@ std::string_view KernelTierName(KernelTier tier) {
     case KernelTier::kAuto: return "auto";
     case KernelTier::kScalar: return "scalar";
     case KernelTier::kAvx2: return "avx2";
+    case KernelTier::kAvxVnni: return "avxvnni";
     case KernelTier::kAvx512Vnni: return "avx512vnni";
     case KernelTier::kAmx: return "amx";
     case KernelTier::kNeon: return "neon";
@@ -121,7 +138,11 @@ KernelTier BestSupportedTier() {
 
 bool TierSupported(KernelTier tier) {
   if (tier == KernelTier::kScalar) return true;
-  return IsNativeTier(tier) && IsNativeTier(BestSupportedTier()) && tier <= BestSupportedTier();
+  if (!IsNativeTier(tier) || !IsNativeTier(BestSupportedTier())) return false;
+  // avxvnni is the one tier a higher one does not imply (Ice Lake has AVX-512 VNNI without
+  // AVX-VNNI): it needs its own feature, on top of the AVX2 tier the native best implies.
+  if (tier == KernelTier::kAvxVnni) return CpuHasAvxVnni();
+  return tier <= BestSupportedTier();
 }
 
 KernelTier EffectiveTier(KernelTier requested) {

@@ -98,6 +98,7 @@ void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const De
 
 void DepthwiseScalar(const DepthwiseArgs& args);
 void DepthwiseAvx2(const DepthwiseArgs& args);
+void DepthwiseAvxVnni(const DepthwiseArgs& args);  // in depthwise_avx2.cpp
 void DepthwiseAvx512Vnni(const DepthwiseArgs& args);
 void DepthwiseNeon(const DepthwiseArgs& args);  // arm64, every tier
 

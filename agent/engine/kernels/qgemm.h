@@ -69,6 +69,7 @@ using QGemmFn = void (*)(const QGemmArgs&);
 void QGemmScalar(const QGemmArgs& args);
 // x86-64 (kernels/qgemm_avx2.cpp, qgemm_avx512vnni.cpp, qgemm_amx.cpp)
 void QGemmAvx2(const QGemmArgs& args);
+void QGemmAvxVnni(const QGemmArgs& args);  // in qgemm_avx2.cpp
 void QGemmAvx512Vnni(const QGemmArgs& args);
 // arm64 (kernels/qgemm_neon.cpp, qgemm_neondot.cpp, qgemm_i8mm.cpp)
 void QGemmNeon(const QGemmArgs& args);

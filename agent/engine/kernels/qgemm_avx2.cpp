@@ -5,6 +5,7 @@
 // widened to int16 once per call (one vpbroadcastq load, no shuffle per row and group). The 12
 // accumulators hold (column, k-pair) partial sums, folded into columns once after the K loop;
 // with the two operand vectors and the broadcast that is 15 of the 16 ymm registers.
+// The AVX-VNNI tier (QGemmAvxVnni, further down) shares the tile's requantization and stores.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -35,30 +36,76 @@ inline void PackRowsOf8(const __m256i* q, int8_t* out) {
   }
 }
 
-// Stores rows m0.. of a tile of 8 columns from n0 (bytes[r][8]), honouring the grid (only its
-// valid columns are outputs) and the last, partial column block.
-inline void StoreTileRows(const QGemmArgs& a, const int8_t* bytes, int rows, int64_t m0,
-                                                 int64_t n0) {
-  const int64_t cols = std::min<int64_t>(8, a.n - n0);
+// Calls f(std::integral_constant<int, R>{}) for a tile of R = min(rows, kTileRows) rows.
+template <typename F>
+inline void WithTileRows(int64_t rows, F&& f) {
+  switch (std::min<int64_t>(kTileRows, rows)) {
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    case 5: f(std::integral_constant<int, 5>{}); break;
+    default: f(std::integral_constant<int, 6>{}); break;
+  }
+}
+
+// Stores rows m0.. of a tile of kCols columns from n0 (bytes[r][kCols]), honouring the grid
+// (only its valid columns are outputs) and the last, partial column block.
+template <int kCols>
+inline void StoreTileRows(const QGemmArgs& a, const int8_t* bytes, int rows, int64_t m0, int64_t n0) {
+  const int64_t cols = std::min<int64_t>(kCols, a.n - n0);
   const int64_t row0 = a.grid_pitch == 0 ? 0 : n0 / a.grid_pitch;
   const int64_t col0 = a.grid_pitch == 0 ? n0 : n0 - row0 * a.grid_pitch;
   const int64_t width = a.grid_pitch == 0 ? a.n : a.grid_width;
-  if (cols == 8 && col0 + 8 <= width) {
+  if (cols == kCols && col0 + kCols <= width) {
     int8_t* out = a.out + m0 * a.ldo + row0 * width + col0;
-    for (int r = 0; r < rows; ++r) __builtin_memcpy(out + r * a.ldo, bytes + r * 8, 8);
+    for (int r = 0; r < rows; ++r) __builtin_memcpy(out + r * a.ldo, bytes + r * kCols, kCols);
     return;
   }
-  for (int r = 0; r < rows; ++r) {
-    int8_t* out = a.out + (m0 + r) * a.ldo;
-    // grid row and column of n0 + c, advanced without a division per element
-    for (int64_t c = 0, row = row0, col = col0; c < cols; ++c) {
-      if (col < width) out[row * width + col] = bytes[r * 8 + c];
-      if (++col == a.grid_pitch) {
-        col = 0;
-        ++row;
-      }
+  // Otherwise one run of columns per grid row the tile touches, its valid part copied per row.
+  int64_t c = 0, row = row0, col = col0;
+  while (c < cols) {
+    const int64_t run = a.grid_pitch == 0 ? cols - c : std::min(cols - c, a.grid_pitch - col);
+    const int64_t valid = std::min(run, width - col);
+    for (int r = 0; valid > 0 && r < rows; ++r) {
+      __builtin_memcpy(a.out + (m0 + r) * a.ldo + row * width + col, bytes + r * kCols + c, static_cast<size_t>(valid));
     }
+    c += run;
+    col = 0;
+    ++row;
   }
+}
+
+// Requantization of 8 columns' exact sums (without the bias): clamp in float, round, add the
+// zero point; the result lies in [qmin, qmax], so the packs that narrow it are exact.
+struct Requant8 {
+  __m256 lo, hi;
+  __m256i zp;
+  explicit Requant8(const QGemmArgs& a)
+      : lo(_mm256_set1_ps(static_cast<float>(a.qmin - a.zero_point))),
+        hi(_mm256_set1_ps(static_cast<float>(a.qmax - a.zero_point))),
+        zp(_mm256_set1_epi32(a.zero_point)) {}
+  __m256i operator()(__m256i sums, __m256i bias, __m256 mult) const {
+    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(x), zp);
+  }
+};
+
+// A GEMV's columns n0..n0+8*kGroups-1 (sums[i]: columns 8i..8i+7 in order, without the
+// bias) requantized and stored.
+template <int kGroups>
+inline void StoreGemvColumns(const QGemmArgs& a, const __m256i (&sums)[kGroups], int64_t n0) {
+  const Requant8 requant(a);
+  __m256i q[kGroups];
+#pragma GCC unroll 8
+  for (int i = 0; i < kGroups; ++i) {
+    q[i] = requant(sums[i], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0 + 8 * i)),
+                   _mm256_loadu_ps(a.mult + n0 + 8 * i));
+  }
+  alignas(32) int8_t bytes[kGroups][8];
+  PackRowsOf8<kGroups>(q, &bytes[0][0]);  // "rows" here are the groups of 8 columns
+  __builtin_memcpy(a.out + n0, &bytes[0][0], sizeof(bytes));
 }
 
 template <bool kLeftWeights>
@@ -135,9 +182,7 @@ void Tile(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m0, int
       acc_hi[r] = MaddAdd(acc_hi[r], r_hi, lv);
     }
   }
-  const __m256 lo = _mm256_set1_ps(static_cast<float>(a.qmin - a.zero_point));
-  const __m256 hi = _mm256_set1_ps(static_cast<float>(a.qmax - a.zero_point));
-  const __m256i zp = _mm256_set1_epi32(a.zero_point);
+  const Requant8 requant(a);
   __m256i col_bias = _mm256_setzero_si256();
   __m256 col_mult = _mm256_setzero_ps();
   if constexpr (!kLeftWeights) {
@@ -149,15 +194,12 @@ void Tile(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m0, int
   for (int r = 0; r < kRows; ++r) {
     // hadd gives [c0 c1 c4 c5 | c2 c3 c6 c7]; the permute restores column order.
     const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc_lo[r], acc_hi[r]), 0xD8);
-    const __m256i bias = kLeftWeights ? _mm256_set1_epi32(a.bias[m0 + r]) : col_bias;
-    const __m256 mult = kLeftWeights ? _mm256_set1_ps(a.mult[m0 + r]) : col_mult;
-    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult);
-    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-    q[r] = _mm256_add_epi32(_mm256_cvtps_epi32(x), zp);  // within [qmin, qmax]: packs are exact
+    q[r] = kLeftWeights ? requant(sums, _mm256_set1_epi32(a.bias[m0 + r]), _mm256_set1_ps(a.mult[m0 + r]))
+                        : requant(sums, col_bias, col_mult);
   }
   alignas(32) int8_t bytes[8][8];
   PackRowsOf8<kRows>(q, &bytes[0][0]);
-  StoreTileRows(a, &bytes[0][0], kRows, m0, n0);
+  StoreTileRows<8>(a, &bytes[0][0], kRows, m0, n0);
 }
 
 template <bool kLeftWeights, bool kWidened>
@@ -166,21 +208,30 @@ void RowTiles(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m_b
   for (int64_t m0 = m_begin; m0 < m_end; m0 += kTileRows) {
     // a widened tile starts at its first row's offset in [rows][kp] order
     const void* l = static_cast<const char*>(left) + static_cast<size_t>((m0 - m_begin) * a.kp) * elem;
-    switch (std::min<int64_t>(kTileRows, m_end - m0)) {
-      case 1: Tile<kLeftWeights, kWidened, 1>(a, l, lstride, m0, n0); break;
-      case 2: Tile<kLeftWeights, kWidened, 2>(a, l, lstride, m0, n0); break;
-      case 3: Tile<kLeftWeights, kWidened, 3>(a, l, lstride, m0, n0); break;
-      case 4: Tile<kLeftWeights, kWidened, 4>(a, l, lstride, m0, n0); break;
-      case 5: Tile<kLeftWeights, kWidened, 5>(a, l, lstride, m0, n0); break;
-      default: Tile<kLeftWeights, kWidened, 6>(a, l, lstride, m0, n0); break;
-    }
+    WithTileRows(m_end - m0, [&](auto rows) { Tile<kLeftWeights, kWidened, decltype(rows)::value>(a, l, lstride, m0, n0); });
   }
 }
 
-// One activation row (batch-1 Gemm, a GEMV) times 32 weight columns: per k-group 128 bytes of
-// weights (two cache lines) widened in four 32-byte halves, 8 vpmaddwd against one broadcast,
-// so the loop overhead per weight byte is a quarter of the 8-column tile's. `left` is the row
-// widened ([group][4] int16). Columns n0..n0+31 must all be outputs (no grid, none past n).
+// The VEX encoding (AVX-VNNI, CPUID.(7,1):EAX[4]) as inline assembly: this file is compiled
+// without -mavxvnni, and as with vpmaddwd above GCC would shadow the accumulators otherwise.
+inline __m256i DpbusdVex(__m256i acc, __m256i unsigned_bytes, __m256i signed_bytes) {
+  __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(unsigned_bytes), "x"(signed_bytes));
+  return acc;
+}
+
+inline __m256i Broadcast4(const uint8_t* p) {
+  int32_t word;
+  __builtin_memcpy(&word, p, 4);
+  return _mm256_set1_epi32(word);
+}
+
+// One activation row (batch-1 Gemm, a GEMV) times a panel of weight columns, eight independent
+// accumulators per broadcast. AVX2 (`left` the row widened, [group][4] int16): 32 columns, per
+// k-group 128 bytes of weights (two cache lines) widened in four 32-byte halves, 8 vpmaddwd,
+// so the loop overhead per weight byte is a quarter of the 8-column tile's. AVX-VNNI (`left`
+// unused, the row's bytes read in place): 64 columns, 8 vpdpbusd of 32 bytes each. Every
+// column of the panel must be an output (no grid, none past n).
+template <bool kVnni>
 void GemvPanel(const QGemmArgs& a, const int16_t* left, int64_t n0) {
   __m256i acc[8];
 #pragma GCC unroll 8
@@ -189,29 +240,31 @@ void GemvPanel(const QGemmArgs& a, const int16_t* left, int64_t n0) {
   const int64_t rstride = a.np * 4;
   const uint8_t* rg = a.right + n0 * 4;
   for (int64_t g = 0; g < groups; ++g, rg += rstride) {
-    int64_t word;
-    __builtin_memcpy(&word, left + g * 4, 8);
-    const __m256i lv = _mm256_set1_epi64x(word);
+    if constexpr (kVnni) {
+      const __m256i lv = Broadcast4(a.left + g * 4);
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) acc[j] = MaddAdd(acc[j], WidenRight<false>(rg + 16 * j), lv);
+      for (int j = 0; j < 8; ++j) {
+        acc[j] = DpbusdVex(acc[j], lv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rg + 32 * j)));
+      }
+    } else {
+      int64_t word;
+      __builtin_memcpy(&word, left + g * 4, 8);
+      const __m256i lv = _mm256_set1_epi64x(word);
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) acc[j] = MaddAdd(acc[j], WidenRight<false>(rg + 16 * j), lv);
+    }
   }
-  const __m256 lo = _mm256_set1_ps(static_cast<float>(a.qmin - a.zero_point));
-  const __m256 hi = _mm256_set1_ps(static_cast<float>(a.qmax - a.zero_point));
-  const __m256i zp = _mm256_set1_epi32(a.zero_point);
-  __m256i q[4];
+  if constexpr (kVnni) {
+    StoreGemvColumns(a, acc, n0);
+  } else {
+    __m256i sums[4];
 #pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    // acc[2i], acc[2i+1]: columns 8i..8i+3 and 8i+4..8i+7 as (column, k-pair) sums
-    const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[2 * i], acc[2 * i + 1]), 0xD8);
-    const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0 + 8 * i));
-    const __m256 mult = _mm256_loadu_ps(a.mult + n0 + 8 * i);
-    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult);
-    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-    q[i] = _mm256_add_epi32(_mm256_cvtps_epi32(x), zp);  // within [qmin, qmax]: packs are exact
+    for (int i = 0; i < 4; ++i) {
+      // acc[2i], acc[2i+1]: columns 8i..8i+3 and 8i+4..8i+7 as (column, k-pair) sums
+      sums[i] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[2 * i], acc[2 * i + 1]), 0xD8);
+    }
+    StoreGemvColumns(a, sums, n0);
   }
-  alignas(32) int8_t bytes[4][8];
-  PackRowsOf8<4>(q, &bytes[0][0]);  // "rows" here are the four groups of 8 columns
-  __builtin_memcpy(a.out + n0, &bytes[0][0], 32);
 }
 
 template <bool kLeftWeights>
@@ -237,11 +290,73 @@ void Run(const QGemmArgs& a) {
     if constexpr (!kLeftWeights) {
       // a GEMV: 32-column panels while they lie inside the outputs and the packed columns
       if (a.m == 1 && a.grid_pitch == 0) {
-        for (; n0 + 32 <= a.n && n0 + 32 <= a.np; n0 += 32) GemvPanel(a, rows, n0);
+        for (; n0 + 32 <= a.n && n0 + 32 <= a.np; n0 += 32) GemvPanel<false>(a, rows, n0);
       }
     }
     // Columns outside, the chunk's row tiles inside: a column panel is reused from L1 by them.
     for (; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, true>(a, rows, a.kp, mc, m_end, n0);
+  }
+}
+
+// ---- AVX-VNNI tier: the same u8 x s8 4-deep dot product as the AVX-512 VNNI tier, on ymm.
+// vpdpbusd sums four exact byte products into each int32 lane, so nothing is widened and
+// nothing can saturate: a 6 x 16 tile is, per k-group, two 32-byte loads of the right operand
+// (16 columns x 4 k), one 4-byte broadcast per row and 12 vpdpbusd into 12 accumulators that
+// hold whole columns (no k-pair folding).
+
+// Rows m0..m0+kRows-1 times columns n0..n0+15, requantized and stored.
+template <bool kLeftWeights, int kRows>
+void VnniTile(const QGemmArgs& a, int64_t m0, int64_t n0) {
+  __m256i acc[kRows][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  const uint8_t* left = a.left + m0 * a.kp;
+  const uint8_t* rbase = a.right + n0 * 4;
+  const int64_t rstride = a.np * 4;
+  const int64_t groups = a.kp >> 2;
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t* rg = a.right_groups != nullptr ? a.right_groups[g] + n0 * 4 : rbase + g * rstride;
+    const __m256i r0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rg));       // columns 0-7
+    const __m256i r1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rg + 32));  // columns 8-15
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      const __m256i lv = Broadcast4(left + r * a.kp + g * 4);
+      // vpdpbusd multiplies unsigned bytes by signed ones: activations by weights
+      acc[r][0] = kLeftWeights ? DpbusdVex(acc[r][0], r0, lv) : DpbusdVex(acc[r][0], lv, r0);
+      acc[r][1] = kLeftWeights ? DpbusdVex(acc[r][1], r1, lv) : DpbusdVex(acc[r][1], lv, r1);
+    }
+  }
+  const Requant8 requant(a);
+  __m256i q[2 * kRows];
+#pragma GCC unroll 6
+  for (int r = 0; r < kRows; ++r) {
+    for (int h = 0; h < 2; ++h) {
+      q[2 * r + h] =
+          kLeftWeights
+              ? requant(acc[r][h], _mm256_set1_epi32(a.bias[m0 + r]), _mm256_set1_ps(a.mult[m0 + r]))
+              : requant(acc[r][h], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0 + 8 * h)),
+                        _mm256_loadu_ps(a.mult + n0 + 8 * h));
+    }
+  }
+  alignas(32) int8_t bytes[6][16];
+  PackRowsOf8<2 * kRows>(q, &bytes[0][0]);  // "rows" of 8: (row, half) -> bytes[row][8 * half]
+  StoreTileRows<16>(a, &bytes[0][0], kRows, m0, n0);
+}
+
+template <bool kLeftWeights>
+void RunVnni(const QGemmArgs& a) {
+  int64_t n0 = 0;
+  if constexpr (!kLeftWeights) {
+    if (a.m == 1 && a.grid_pitch == 0) {
+      for (; n0 + 64 <= a.n && n0 + 64 <= a.np; n0 += 64) GemvPanel<true>(a, nullptr, n0);
+    }
+  }
+  // Columns outside, row tiles inside: a 16-column panel of the right operand is reused from
+  // L1 by every row tile (np is a multiple of 16, so a panel never reads past it).
+  for (; n0 < a.n; n0 += 16) {
+    for (int64_t m0 = 0; m0 < a.m; m0 += kTileRows) {
+      WithTileRows(a.m - m0, [&](auto rows) { VnniTile<kLeftWeights, decltype(rows)::value>(a, m0, n0); });
+    }
   }
 }
 
@@ -252,6 +367,14 @@ void QGemmAvx2(const QGemmArgs& a) {
     Run<true>(a);
   } else {
     Run<false>(a);
+  }
+}
+
+void QGemmAvxVnni(const QGemmArgs& a) {
+  if (a.weights == QGemmWeights::kLeft) {
+    RunVnni<true>(a);
+  } else {
+    RunVnni<false>(a);
   }
 }
 

@@ -14,6 +14,7 @@ QGemmFn QGemmForTier(KernelTier tier) {
 #if defined(__x86_64__)
     case KernelTier::kAmx: return &QGemmAmx;
     case KernelTier::kAvx512Vnni: return &QGemmAvx512Vnni;
+    case KernelTier::kAvxVnni: return &QGemmAvxVnni;
     case KernelTier::kAvx2: return &QGemmAvx2;
 #elif defined(__aarch64__)
     case KernelTier::kI8mm: return &QGemmI8mm;
@@ -42,6 +43,12 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &QBinaryRunAvx2, &QRequantAvx2, &PlaneSumAvx2, &MaxPoolRowAvx2, &TransposeBytesAvx2,
                                        &QMeanAvx2, &WindowSumRowAvx2, &QMatMulExactAvx2, &ExpShiftedAvx2,
                                        &InterleaveStridedAvx2, &DequantizeAvx2, &QFloatBinaryRunAvx2};
+  // AVX-VNNI has its own dot-product kernels (GEMM above, depthwise); the rest is AVX2 code.
+  static const ElementwiseKernels avxvnni = [] {
+    ElementwiseKernels k = avx2;
+    k.depthwise = &DepthwiseAvxVnni;
+    return k;
+  }();
   // Where an AVX-512 tier has no form of its own it uses the AVX2 kernel (AVX2 is part of it).
   static const ElementwiseKernels avx512{CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
                                          &DepthwiseAvx512Vnni,
@@ -62,6 +69,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &ExpShiftedAvx512,
                                          &InterleaveStridedAvx2, &DequantizeAvx512, &QFloatBinaryRunAvx512};
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
+  if (effective == KernelTier::kAvxVnni) return avxvnni;
   if (effective == KernelTier::kAvx2) return avx2;
 #elif defined(__aarch64__)
   static const ElementwiseKernels neon{&LutNeon,   &DepthwiseNeon,  &SplitDepthwisePhases,

@@ -41,7 +41,7 @@ inline TierPlan PlanTiers(std::initializer_list<KernelTier> candidates) {
 
 #define EDGE_ALL_TIERS                                                                              \
   ::edge::engine::KernelTier::kScalar, ::edge::engine::KernelTier::kAvx2,                           \
-      ::edge::engine::KernelTier::kAvx512Vnni, ::edge::engine::KernelTier::kAmx,                    \
+      ::edge::engine::KernelTier::kAvxVnni, ::edge::engine::KernelTier::kAvx512Vnni, ::edge::engine::KernelTier::kAmx,                    \
       ::edge::engine::KernelTier::kNeon, ::edge::engine::KernelTier::kNeonDot,                      \
       ::edge::engine::KernelTier::kI8mm
 
