@@ -118,8 +118,9 @@ class Model {
 
 class ExecutionContext {
  public:
-  // tier kAuto picks the best tier the CPU supports; an explicit tier the CPU lacks falls back
-  // to the best supported one below it (see EffectiveTier).
+  // tier kAuto picks the best tier the CPU supports; an explicit tier the CPU lacks runs the
+  // CPU's best instead (see EffectiveTier: below it, or above it for avxvnni on a CPU with
+  // AVX-512 VNNI and no AVX-VNNI).
   explicit ExecutionContext(std::shared_ptr<const Model> model, KernelTier tier = KernelTier::kAuto);
   ~ExecutionContext();
   ExecutionContext(const ExecutionContext&) = delete;

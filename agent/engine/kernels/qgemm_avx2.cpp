@@ -289,7 +289,7 @@ void Run(const QGemmArgs& a) {
     int64_t n0 = 0;
     if constexpr (!kLeftWeights) {
       // a GEMV: 32-column panels while they lie inside the outputs and the packed columns
-      if (a.m == 1 && a.grid_pitch == 0) {
+      if (a.m == 1 && a.grid_pitch == 0 && a.right_groups == nullptr) {
         for (; n0 + 32 <= a.n && n0 + 32 <= a.np; n0 += 32) GemvPanel<false>(a, rows, n0);
       }
     }
@@ -347,7 +347,7 @@ template <bool kLeftWeights>
 void RunVnni(const QGemmArgs& a) {
   int64_t n0 = 0;
   if constexpr (!kLeftWeights) {
-    if (a.m == 1 && a.grid_pitch == 0) {
+    if (a.m == 1 && a.grid_pitch == 0 && a.right_groups == nullptr) {
       for (; n0 + 64 <= a.n && n0 + 64 <= a.np; n0 += 64) GemvPanel<true>(a, nullptr, n0);
     }
   }

@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "tests/unit/engine/test_support.h"
 #include "tests/unit/engine/tiers.h"
@@ -107,6 +109,21 @@ TEST_CASE("the detected kernel tier is this CPU's best and of this architecture"
     if (here && tier == KernelTier::kAvxVnni && best < KernelTier::kAvxVnni) CHECK_FALSE(TierSupported(tier));
   }
   CHECK(TierSupported(KernelTier::kScalar));
+#if defined(__x86_64__) && defined(__linux__)
+  // avxvnni is checked against the kernel's own reading of the CPU (the avx_vnni flag in
+  // /proc/cpuinfo), whatever the best tier: a detection that missed it would turn every
+  // [tier avxvnni] run into a skip, and one that claimed it falsely into SIGILL.
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  bool flag = false, read = false;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    read = true;
+    flag = (line + " ").find(" avx_vnni ") != std::string::npos;
+    break;
+  }
+  if (read && best != KernelTier::kScalar) CHECK(TierSupported(KernelTier::kAvxVnni) == flag);
+#endif
 }
 
 }  // namespace
