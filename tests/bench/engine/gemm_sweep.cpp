@@ -37,6 +37,7 @@ int RunGemmSweep(std::FILE* out) {
     return 0;
   }
   const bool amx = TierSupported(KernelTier::kAmx);
+  const bool avxvnni = TierSupported(KernelTier::kAvxVnni);
   double peak = 0, amx_peak = 0;
   auto measure_peak = [&] {
     for (int i = 0; i < 5; ++i) peak = std::max(peak, MeasureVnniPeakOpsPerSecond(1'000'000));
@@ -45,10 +46,10 @@ int RunGemmSweep(std::FILE* out) {
   measure_peak();
   struct Row {
     int64_t size;
-    double automatic, vnni, avx2, amx;  // best ops/s over the passes
+    double automatic, vnni, avx2, avxvnni, amx;  // best ops/s over the passes
   };
   std::vector<Row> rows;
-  for (int64_t size : {64, 128, 256, 512, 1024}) rows.push_back({size, 0, 0, 0, 0});
+  for (int64_t size : {64, 128, 256, 512, 1024}) rows.push_back({size, 0, 0, 0, 0, 0});
   std::mt19937 rng(3);
   // Three passes over the sizes, best of each cell kept: on this shared VM a kernel's speed
   // can change by 2x for seconds at a time (the AMX one most), and a pass can land in one slow
@@ -63,6 +64,7 @@ int RunGemmSweep(std::FILE* out) {
       row.automatic = std::max(row.automatic, ops / TimeGemm(QGemmForTier(KernelTier::kAuto), a, repeats));
       row.vnni = std::max(row.vnni, ops / TimeGemm(QGemmForTier(KernelTier::kAvx512Vnni), a, repeats));
       row.avx2 = std::max(row.avx2, ops / TimeGemm(QGemmForTier(KernelTier::kAvx2), a, repeats / 2));
+      if (avxvnni) row.avxvnni = std::max(row.avxvnni, ops / TimeGemm(QGemmForTier(KernelTier::kAvxVnni), a, repeats / 2));
       if (amx) row.amx = std::max(row.amx, ops / TimeGemm(&QGemmAmxTiles, a, repeats));
       measure_peak();
     }
@@ -78,11 +80,16 @@ int RunGemmSweep(std::FILE* out) {
                std::string(KernelTierName(EffectiveTier(KernelTier::kAuto))).c_str());
   std::fprintf(out,
                "| M = N = K | auto GOP/s | auto, %% of VNNI peak | AVX-512 VNNI GOP/s | %% of VNNI peak | AVX2 GOP/s | "
-               "AMX tiles GOP/s | %% of AMX peak |\n"
-               "|---|---|---|---|---|---|---|---|\n");
+               "AVX-VNNI GOP/s | AMX tiles GOP/s | %% of AMX peak |\n"
+               "|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     std::fprintf(out, "| %lld | %.1f | %.0f%% | %.1f | %.0f%% | %.1f |", static_cast<long long>(r.size),
                  r.automatic / 1e9, 100.0 * r.automatic / peak, r.vnni / 1e9, 100.0 * r.vnni / peak, r.avx2 / 1e9);
+    if (avxvnni) {
+      std::fprintf(out, " %.1f |", r.avxvnni / 1e9);
+    } else {
+      std::fprintf(out, " n/a (no AVX-VNNI) |");
+    }
     if (amx) {
       std::fprintf(out, " %.1f | %.0f%% |\n", r.amx / 1e9, 100.0 * r.amx / amx_peak);
     } else {
