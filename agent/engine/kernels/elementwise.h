@@ -8,6 +8,7 @@
 
 #include "agent/engine/kernels/cpu_features.h"
 #include "agent/engine/kernels/depthwise.h"
+#include "agent/engine/kernels/winograd.h"
 
 namespace edge::engine {
 
@@ -226,6 +227,9 @@ struct ElementwiseKernels {
   InterleaveStridedFn interleave_strided;
   DequantizeFn dequantize;
   QFloatBinaryRunFn qfloat_binary_run;
+  // 3x3 stride-1 convs by Winograd F(2x2, 3x3) (kernels/winograd.h), where a tier gains from
+  // it (AVX2: int16 multiplies at its int8 rate); null elsewhere, the GEMM forms then.
+  WinogradFn winograd3x3 = nullptr;
 };
 
 void QAddScalar(const QAddArgs& args);

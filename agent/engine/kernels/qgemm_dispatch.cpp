@@ -42,11 +42,13 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &InterleavePaddedU8, &Im2colRowsStride2U8,
                                        &QBinaryRunAvx2, &QRequantAvx2, &PlaneSumAvx2, &MaxPoolRowAvx2, &TransposeBytesAvx2,
                                        &QMeanAvx2, &WindowSumRowAvx2, &QMatMulExactAvx2, &ExpShiftedAvx2,
-                                       &InterleaveStridedAvx2, &DequantizeAvx2, &QFloatBinaryRunAvx2};
+                                       &InterleaveStridedAvx2, &DequantizeAvx2, &QFloatBinaryRunAvx2,
+                                       &WinogradAvx2};
   // AVX-VNNI has its own dot-product kernels (GEMM above, depthwise); the rest is AVX2 code.
   static const ElementwiseKernels avxvnni = [] {
     ElementwiseKernels k = avx2;
     k.depthwise = &DepthwiseAvxVnni;
+    k.winograd3x3 = nullptr;  // vpdpbusd's int8 rate is twice vpmaddwd's: the GEMM wins
     return k;
   }();
   // Where an AVX-512 tier has no form of its own it uses the AVX2 kernel (AVX2 is part of it).

@@ -7,6 +7,7 @@
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/depthwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
+#include "agent/engine/kernels/winograd.h"
 #include "agent/engine/ops/quant_epilogue.h"
 
 namespace edge::engine {
@@ -36,6 +37,13 @@ struct ConvShape {
   int64_t ph_h, ph_w, ph_kh, ph_kw, ph_channels;
   int64_t c4, grid, xi_pitch, ptr_bytes;
 };
+
+// A 3x3 stride-1 undilated dense conv that tiers with a Winograd kernel run by it
+// (ElementwiseKernels::winograd3x3; kernels/winograd.h).
+bool WinogradEligible(const Node& n, const ConvShape& s) {
+  return !s.depthwise && s.group == 1 && n.kernel[0] == 3 && n.kernel[1] == 3 && n.stride[0] == 1 &&
+         n.stride[1] == 1 && n.dilation[0] == 1 && n.dilation[1] == 1 && s.cin <= kWinogradMaxChannels;
+}
 
 ConvGeometry GeometryOfConv(const Node& n, const ConvShape& s) {
   return ConvGeometry{s.cin_g, s.ih, s.iw, n.kernel[0], n.kernel[1], n.stride[0],
@@ -132,6 +140,7 @@ class QConvStep : public Step {
   std::vector<float> mult;      // [cout]
   DepthwisePlan depthwise_plan;         // depthwise: taps, masks and source layout
   std::vector<int32_t> word_weights;    // depthwise: the plan's word groups' weights, if any
+  std::vector<int16_t> winograd_weights;  // WinogradEligible: PackWinogradWeights (else empty)
   int32_t zero_point = 0, qmin = -128, qmax = 127;
 
   // Depthwise: one kernel call for all channels, reading the input in place (stride 1) or
@@ -227,7 +236,9 @@ class QConvStep : public Step {
   std::vector<QEpilogueOp> epilogue;  // folded lookups and residual Adds, in order
 
   void Run(const ExecEnv& env) const override {
-    if (shape.depthwise) {
+    if (!winograd_weights.empty() && env.elementwise->winograd3x3 != nullptr) {
+      RunWinograd(env);
+    } else if (shape.depthwise) {
       RunDepthwise(env);
     } else if (shape.implicit || shape.phased) {
       RunImplicit(env);
@@ -236,6 +247,33 @@ class QConvStep : public Step {
     }
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
     for (const QEpilogueOp& op : epilogue) RunQEpilogueOp(op, env, Y, shape.batch * shape.cout * shape.pixels);
+  }
+
+  void RunWinograd(const ExecEnv& env) const {
+    WinogradArgs a;
+    a.cin = shape.cin;
+    a.cout = shape.cout;
+    a.ih = shape.ih;
+    a.iw = shape.iw;
+    a.oh = shape.oh;
+    a.ow = shape.ow;
+    a.pad_t = shape.pad_t;
+    a.pad_l = shape.pad_l;
+    a.zx = static_cast<int8_t>(pad_byte ^ 0x80);
+    a.u = winograd_weights.data();
+    a.bias = bias_signed.data();
+    a.mult = mult.data();
+    a.zero_point = zero_point;
+    a.qmin = qmin;
+    a.qmax = qmax;
+    a.scratch = reinterpret_cast<int8_t*>(env.arena + scratch);
+    const int8_t* X = x.Get<int8_t>(env);
+    int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    for (int64_t b = 0; b < shape.batch; ++b) {
+      a.x = X + b * shape.cin * shape.ih * shape.iw;
+      a.out = Y + b * shape.cout * shape.pixels;
+      env.elementwise->winograd3x3(a);
+    }
   }
 
   void RunIm2col(const ExecEnv& env) const {
@@ -393,7 +431,8 @@ void PackPhasedWeights(const Node& n, const Value& w, QConvStep& s) {
 int64_t ScratchBytes(const Node& n, const Graph& g) {
   if (n.kind == OpKind::kQConv) {
     const ConvShape s = ShapeOfConv(n, g);
-    return s.col_bytes + s.padded_bytes + s.ptr_bytes;
+    const int64_t winograd = WinogradEligible(n, s) ? WinogradScratchBytes(s.cin, s.oh, s.ow) : 0;
+    return std::max(s.col_bytes + s.padded_bytes + s.ptr_bytes, winograd);
   }
   if (n.kind == OpKind::kQGemm) {
     const Value& x = g.values[n.in[0]];
@@ -475,6 +514,13 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
           }
         }
       }
+    }
+    if (WinogradEligible(n, cs)) {
+      std::vector<int8_t> rows(static_cast<size_t>(cs.cout * cs.k));  // [cout][cin][3][3]
+      for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int8_t>(w.ci[i]);
+      s->winograd_weights.resize(static_cast<size_t>(16 * cs.cout * WinogradPairs(cs.cin) * 2));
+      PackWinogradWeights(rows.data(), cs.cout, cs.cin, s->winograd_weights.data());
+      ctx.pool.total_bytes += static_cast<int64_t>(2 * s->winograd_weights.size());
     }
     if (cs.phased) {
       PackPhasedWeights(n, w, *s);
