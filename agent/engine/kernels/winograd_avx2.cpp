@@ -173,7 +173,13 @@ void OutputTransform(const WinogradArgs& a, const int32_t (*m)[kRows][kBlock], i
     const int64_t x0 = 2 * q.tx0, n = std::min<int64_t>(2 * q.count, a.ow - x0);
     for (int dy = 0; dy < 2 && q.count > 0; ++dy) {
       const int64_t oy = 2 * q.ty + dy;
-      if (oy < a.oh) std::memcpy(a.out + (o * a.oh + oy) * a.ow + x0, bytes[dy] + 8 * j, static_cast<size_t>(n));
+      if (oy >= a.oh) break;
+      int8_t* dst = a.out + (o * a.oh + oy) * a.ow + x0;
+      if (n == 8) {
+        std::memcpy(dst, bytes[dy] + 8 * j, 8);  // a whole quarter: one 8-byte store
+      } else {
+        std::memcpy(dst, bytes[dy] + 8 * j, static_cast<size_t>(n));
+      }
     }
   }
 }
