@@ -31,7 +31,7 @@ using WinogradFn = void (*)(const WinogradArgs&);
 
 inline int64_t WinogradPairs(int64_t cin) { return (cin + 1) / 2; }
 // The zero-point padded input planes, (2 * ceil(oh / 2) + 2) x (2 * ceil(ow / 2) + 2) each,
-// and slack for the last tiles' 18-byte row reads.
+// and slack for the last tiles' row reads (10 bytes from a quarter's first column).
 int64_t WinogradScratchBytes(int64_t cin, int64_t oh, int64_t ow);
 // w: [cout][cin][3][3] -> u: [16][cout][WinogradPairs(cin) * 2], U = G' g G'^T per channel
 // pair, the odd channel's partner zero.

@@ -187,6 +187,8 @@ void OutputTransform(const WinogradArgs& a, const int32_t (*m)[kRows][kBlock], i
 }  // namespace
 
 void WinogradAvx2(const WinogradArgs& a) {
+  // the stack buffers below hold kWinogradMaxChannels; WinogradEligible keeps larger convs away
+  if (a.cin > kWinogradMaxChannels) __builtin_trap();
   const int64_t th = (a.oh + 1) / 2, tw = (a.ow + 1) / 2;
   const int64_t hp = 2 * th + 2, wp = 2 * tw + 2, plane_bytes = hp * wp;
   PadPlanesS8(a.x, a.cin, a.ih, a.iw, a.pad_t, a.pad_l, hp, wp, a.zx, a.scratch);

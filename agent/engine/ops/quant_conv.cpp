@@ -6,6 +6,7 @@
 
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/depthwise.h"
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/winograd.h"
 #include "agent/engine/ops/quant_epilogue.h"
@@ -40,9 +41,12 @@ struct ConvShape {
 
 // A 3x3 stride-1 undilated dense conv that tiers with a Winograd kernel run by it
 // (ElementwiseKernels::winograd3x3; kernels/winograd.h).
+// Its weights are packed (and its scratch planned) only where this build has such a kernel
+// (x86-64), whichever tier a context later picks; elsewhere the step keeps the GEMM forms.
 bool WinogradEligible(const Node& n, const ConvShape& s) {
   return !s.depthwise && s.group == 1 && n.kernel[0] == 3 && n.kernel[1] == 3 && n.stride[0] == 1 &&
-         n.stride[1] == 1 && n.dilation[0] == 1 && n.dilation[1] == 1 && s.cin <= kWinogradMaxChannels;
+         n.stride[1] == 1 && n.dilation[0] == 1 && n.dilation[1] == 1 && s.cin <= kWinogradMaxChannels &&
+         ElementwiseForTier(KernelTier::kAvx2).winograd3x3 != nullptr;
 }
 
 ConvGeometry GeometryOfConv(const Node& n, const ConvShape& s) {
@@ -543,7 +547,8 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
                  ", " + std::to_string(cs.cin) + "->" + std::to_string(cs.cout) +
                  (cs.group > 1 ? ", group " + std::to_string(cs.group) : "") +
                  (cs.depthwise ? ", depthwise" : "") +
-                 (cs.phased ? (cs.padded_bytes == 0 ? ", stride phases in place" : ", stride phases") : "") + ", int8)";
+                 (cs.phased ? (cs.padded_bytes == 0 ? ", stride phases in place" : ", stride phases") : "") +
+                 (s->winograd_weights.empty() ? "" : ", Winograd at avx2") + ", int8)";
     for (const Node& op : n.epilogue) {
       s->epilogue.push_back(BuildQEpilogueOp(op, ctx));
       s->summary += " + " + op.onnx_op;

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/kernels/winograd.h"
 #include "tests/unit/engine/onnx_builder.h"
 #include "tests/unit/engine/tiers.h"
 
@@ -27,6 +29,106 @@ std::string Describe(const Geometry& g) {
          std::to_string(g.kh) + "x" + std::to_string(g.kw) + " stride " + std::to_string(g.sh) + "x" +
          std::to_string(g.sw) + " pads " + std::to_string(g.pt) + "," + std::to_string(g.pl) + "," +
          std::to_string(g.pb) + "," + std::to_string(g.pr);
+}
+
+// One conv of geometry g with random codes, weights, zero points and scales, through the
+// engine at every tier, against the definition; which path the step took (its summary).
+struct Taken {
+  bool phases = false, in_place = false, winograd = false;
+};
+
+Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vector<KernelTier>& tiers) {
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  // which path the engine must take (its step summary says which it took)
+  const bool depthwise = g.cin / g.group == 1 && g.cout / g.group == 1;
+  const bool phases = !depthwise && (g.sh > 2 || g.sw > 2) && g.kh >= g.sh && g.kw >= g.sw;
+  // Winograd at the avx2 tier (packed where this build has the kernel, x86-64)
+  const bool winograd = !depthwise && g.group == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 &&
+                        g.cin <= kWinogradMaxChannels && ElementwiseForTier(KernelTier::kAvx2).winograd3x3 != nullptr;
+  // rows as wide as the phase rows, no left padding: the phases read the input in place
+  const int64_t phase_w = std::max(g.ow + (g.kw + g.sw - 1) / g.sw - 1, (g.iw + g.sw - 1) / g.sw);
+  const bool reads_in_place = phases && g.pl == 0 && phase_w * g.sw == g.iw;
+  INFO("iteration " << iter << ": " << Describe(g));
+
+  const int64_t cin_g = g.cin / g.group, cout_g = g.cout / g.group, taps = g.kh * g.kw;
+  std::uniform_int_distribution<int> i8(-128, 127), w8(-127, 127), zp(-128, 127);
+  std::uniform_real_distribution<float> unit(0.5f, 2.0f);
+  const int zx = pick(0, 3) == 0 ? -128 : zp(rng), zy = zp(rng);
+  const float sx = 0.02f * unit(rng), sy = 0.05f * unit(rng) * static_cast<float>(cin_g * taps) / 16.0f;
+  std::vector<int> xq(static_cast<size_t>(g.batch * g.cin * g.ih * g.iw)), wq(static_cast<size_t>(g.cout * cin_g * taps));
+  for (int& v : xq) v = i8(rng);
+  for (int& v : wq) v = iter % 50 == 49 ? 0 : w8(rng);  // all zero now and then: no k-group left to drop
+  std::vector<float> ws(static_cast<size_t>(g.cout)), bs(static_cast<size_t>(g.cout));
+  std::vector<int64_t> bias(static_cast<size_t>(g.cout)), zeros(static_cast<size_t>(g.cout), 0);
+  for (int64_t c = 0; c < g.cout; ++c) {
+    ws[c] = 0.01f * unit(rng);
+    bs[c] = sx * ws[c];
+    bias[c] = pick(-3000, 3000);
+  }
+
+  Builder b(13);
+  b.Input("x", {g.batch, g.cin, g.ih, g.iw});
+  b.Init("sx", {}, {sx}).InitI8("zx", {}, {zx}).Init("sy", {}, {sy}).InitI8("zy", {}, {zy});
+  b.InitI8("w", {g.cout, cin_g, g.kh, g.kw}, wq).Init("ws", {g.cout}, ws).InitI8("wz", {g.cout}, std::vector<int>(g.cout, 0));
+  b.InitInts("bias", {g.cout}, bias, onnx::TensorProto::INT32).Init("bs", {g.cout}, bs);
+  b.InitInts("bz", {g.cout}, zeros, onnx::TensorProto::INT32);
+  b.Node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"});
+  b.Node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"});
+  IntAttr(b.Node("DequantizeLinear", {"w", "ws", "wz"}, {"wd"}), "axis", 0);
+  IntAttr(b.Node("DequantizeLinear", {"bias", "bs", "bz"}, {"bd"}), "axis", 0);
+  auto* conv = b.Node("Conv", {"xd", "wd", "bd"}, {"y"});
+  IntsAttr(conv, "kernel_shape", {g.kh, g.kw});
+  IntsAttr(conv, "strides", {g.sh, g.sw});
+  IntsAttr(conv, "pads", {g.pt, g.pl, g.pb, g.pr});
+  IntAttr(conv, "group", g.group);
+  b.Node("QuantizeLinear", {"y", "sy", "zy"}, {"yq"});
+  b.Node("DequantizeLinear", {"yq", "sy", "zy"}, {"out"});
+  b.Output("out");
+  const auto model = LoadOk(b);
+  REQUIRE(model->outputs()[0].elements == g.batch * g.cout * g.oh * g.ow);
+  bool took_phases = false, took_in_place = false, took_winograd = false;
+  for (const std::string& step : model->StepSummary()) {
+    took_phases = took_phases || step.find(", stride phases") != std::string::npos;
+    took_in_place = took_in_place || step.find(", stride phases in place") != std::string::npos;
+    took_winograd = took_winograd || step.find(", Winograd at avx2") != std::string::npos;
+  }
+  REQUIRE(took_phases == phases);
+  REQUIRE(took_in_place == reads_in_place);
+  REQUIRE(took_winograd == winograd);
+
+  // inputs that quantize to exactly xq
+  std::vector<float> x(xq.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(xq[i] - zx) * sx;
+  std::vector<float> want(static_cast<size_t>(g.batch * g.cout * g.oh * g.ow));
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t co = 0; co < g.cout; ++co) {
+      const int64_t grp = co / cout_g;
+      const float mult = sx * ws[co] / sy;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          int64_t acc = bias[co];
+          for (int64_t ci = 0; ci < cin_g; ++ci) {
+            for (int64_t ky = 0; ky < g.kh; ++ky) {
+              for (int64_t kx = 0; kx < g.kw; ++kx) {
+                const int64_t iy = oy * g.sh - g.pt + ky, ix = ox * g.sw - g.pl + kx;
+                if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) continue;  // the zero point: 0 after - zx
+                const int64_t c = grp * cin_g + ci;
+                acc += static_cast<int64_t>(wq[((co * cin_g + ci) * g.kh + ky) * g.kw + kx]) *
+                       (xq[((n * g.cin + c) * g.ih + iy) * g.iw + ix] - zx);
+              }
+            }
+          }
+          const int8_t q = Requantize(static_cast<int32_t>(acc), mult, zy, -128, 127);
+          want[((n * g.cout + co) * g.oh + oy) * g.ow + ox] = static_cast<float>(q - zy) * sy;
+        }
+      }
+    }
+  }
+  for (KernelTier tier : tiers) {
+    INFO("tier " << KernelTierName(tier));
+    CHECK(RunAll(model, {x}, tier)[0] == want);
+  }
+  return Taken{took_phases, took_in_place, took_winograd};
 }
 
 }  // namespace
@@ -56,95 +158,44 @@ TEST_CASE("int8 convs at strides above 2 equal the conv definition", "[engine][k
     if (pick(0, 2) == 0 && g.iw / g.sw * g.sw >= std::max<int64_t>(1, g.kw - g.pl - g.pr)) g.iw = g.iw / g.sw * g.sw;
     g.oh = (g.ih + g.pt + g.pb - g.kh) / g.sh + 1;
     g.ow = (g.iw + g.pl + g.pr - g.kw) / g.sw + 1;
-    // which path the engine must take (its step summary says which it took)
-    const bool depthwise = g.cin / g.group == 1 && g.cout / g.group == 1;
-    const bool phases = !depthwise && (g.sh > 2 || g.sw > 2) && g.kh >= g.sh && g.kw >= g.sw;
-    // rows as wide as the phase rows, no left padding: the phases read the input in place
-    const int64_t phase_w = std::max(g.ow + (g.kw + g.sw - 1) / g.sw - 1, (g.iw + g.sw - 1) / g.sw);
-    const bool reads_in_place = phases && g.pl == 0 && phase_w * g.sw == g.iw;
-    INFO("iteration " << iter << ": " << Describe(g));
+    const Taken taken = CheckConv(g, iter, rng, tiers);
+    phased += taken.phases;
+    in_place += taken.in_place;
 
-    const int64_t cin_g = g.cin / g.group, cout_g = g.cout / g.group, taps = g.kh * g.kw;
-    std::uniform_int_distribution<int> i8(-128, 127), w8(-127, 127), zp(-128, 127);
-    std::uniform_real_distribution<float> unit(0.5f, 2.0f);
-    const int zx = pick(0, 3) == 0 ? -128 : zp(rng), zy = zp(rng);
-    const float sx = 0.02f * unit(rng), sy = 0.05f * unit(rng) * static_cast<float>(cin_g * taps) / 16.0f;
-    std::vector<int> xq(static_cast<size_t>(g.batch * g.cin * g.ih * g.iw)), wq(static_cast<size_t>(g.cout * cin_g * taps));
-    for (int& v : xq) v = i8(rng);
-    for (int& v : wq) v = iter % 50 == 49 ? 0 : w8(rng);  // all zero now and then: no k-group left to drop
-    std::vector<float> ws(static_cast<size_t>(g.cout)), bs(static_cast<size_t>(g.cout));
-    std::vector<int64_t> bias(static_cast<size_t>(g.cout)), zeros(static_cast<size_t>(g.cout), 0);
-    for (int64_t c = 0; c < g.cout; ++c) {
-      ws[c] = 0.01f * unit(rng);
-      bs[c] = sx * ws[c];
-      bias[c] = pick(-3000, 3000);
-    }
-
-    Builder b(13);
-    b.Input("x", {g.batch, g.cin, g.ih, g.iw});
-    b.Init("sx", {}, {sx}).InitI8("zx", {}, {zx}).Init("sy", {}, {sy}).InitI8("zy", {}, {zy});
-    b.InitI8("w", {g.cout, cin_g, g.kh, g.kw}, wq).Init("ws", {g.cout}, ws).InitI8("wz", {g.cout}, std::vector<int>(g.cout, 0));
-    b.InitInts("bias", {g.cout}, bias, onnx::TensorProto::INT32).Init("bs", {g.cout}, bs);
-    b.InitInts("bz", {g.cout}, zeros, onnx::TensorProto::INT32);
-    b.Node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"});
-    b.Node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"});
-    IntAttr(b.Node("DequantizeLinear", {"w", "ws", "wz"}, {"wd"}), "axis", 0);
-    IntAttr(b.Node("DequantizeLinear", {"bias", "bs", "bz"}, {"bd"}), "axis", 0);
-    auto* conv = b.Node("Conv", {"xd", "wd", "bd"}, {"y"});
-    IntsAttr(conv, "kernel_shape", {g.kh, g.kw});
-    IntsAttr(conv, "strides", {g.sh, g.sw});
-    IntsAttr(conv, "pads", {g.pt, g.pl, g.pb, g.pr});
-    IntAttr(conv, "group", g.group);
-    b.Node("QuantizeLinear", {"y", "sy", "zy"}, {"yq"});
-    b.Node("DequantizeLinear", {"yq", "sy", "zy"}, {"out"});
-    b.Output("out");
-    const auto model = LoadOk(b);
-    REQUIRE(model->outputs()[0].elements == g.batch * g.cout * g.oh * g.ow);
-    bool took_phases = false, took_in_place = false;
-    for (const std::string& step : model->StepSummary()) {
-      took_phases = took_phases || step.find(", stride phases") != std::string::npos;
-      took_in_place = took_in_place || step.find(", stride phases in place") != std::string::npos;
-    }
-    REQUIRE(took_phases == phases);
-    REQUIRE(took_in_place == reads_in_place);
-    phased += took_phases;
-    in_place += took_in_place;
-
-    // inputs that quantize to exactly xq
-    std::vector<float> x(xq.size());
-    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(xq[i] - zx) * sx;
-    std::vector<float> want(static_cast<size_t>(g.batch * g.cout * g.oh * g.ow));
-    for (int64_t n = 0; n < g.batch; ++n) {
-      for (int64_t co = 0; co < g.cout; ++co) {
-        const int64_t grp = co / cout_g;
-        const float mult = sx * ws[co] / sy;
-        for (int64_t oy = 0; oy < g.oh; ++oy) {
-          for (int64_t ox = 0; ox < g.ow; ++ox) {
-            int64_t acc = bias[co];
-            for (int64_t ci = 0; ci < cin_g; ++ci) {
-              for (int64_t ky = 0; ky < g.kh; ++ky) {
-                for (int64_t kx = 0; kx < g.kw; ++kx) {
-                  const int64_t iy = oy * g.sh - g.pt + ky, ix = ox * g.sw - g.pl + kx;
-                  if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) continue;  // the zero point: 0 after - zx
-                  const int64_t c = grp * cin_g + ci;
-                  acc += static_cast<int64_t>(wq[((co * cin_g + ci) * g.kh + ky) * g.kw + kx]) *
-                         (xq[((n * g.cin + c) * g.ih + iy) * g.iw + ix] - zx);
-                }
-              }
-            }
-            const int8_t q = Requantize(static_cast<int32_t>(acc), mult, zy, -128, 127);
-            want[((n * g.cout + co) * g.oh + oy) * g.ow + ox] = static_cast<float>(q - zy) * sy;
-          }
-        }
-      }
-    }
-    for (KernelTier tier : tiers) {
-      INFO("tier " << KernelTierName(tier));
-      CHECK(RunAll(model, {x}, tier)[0] == want);
-    }
   }
   CHECK(phased >= 60);
   CHECK(in_place >= 5);
+}
+
+// The convs the AVX2 tier runs by Winograd F(2x2, 3x3): batches, maps down to one output
+// pixel, pads up to 20 (the padded copy's other fill path), 128 input channels (the limit) and
+// 129 (the GEMM again), a folded Relu's clamp via the output zero point's range.
+TEST_CASE("3x3 stride-1 convs (Winograd at the avx2 tier) equal the conv definition", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(1009);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int winograd = 0;
+  for (int iter = 0; iter < 40; ++iter) {
+    Geometry g{};
+    g.batch = pick(1, 3);
+    g.group = 1;
+    g.cin = iter % 10 == 3 ? 128 : iter % 10 == 7 ? 129 : pick(1, 40);
+    g.cout = pick(1, 14);
+    g.kh = g.kw = 3;
+    g.sh = g.sw = 1;
+    const bool wide = iter % 5 == 0;
+    g.pt = pick(0, 2);
+    g.pb = pick(0, 2);
+    g.pl = wide ? pick(15, 20) : pick(0, 2);
+    g.pr = wide ? pick(15, 20) : pick(0, 2);
+    g.ih = pick(std::max<int64_t>(1, 3 - g.pt - g.pb), 20);
+    g.iw = pick(std::max<int64_t>(1, 3 - g.pl - g.pr), 24);
+    g.oh = g.ih + g.pt + g.pb - 2;
+    g.ow = g.iw + g.pl + g.pr - 2;
+    INFO("iteration " << iter << ": " << Describe(g));
+    winograd += CheckConv(g, iter, rng, tiers).winograd;
+  }
+  if (ElementwiseForTier(KernelTier::kAvx2).winograd3x3 != nullptr) CHECK(winograd >= 30);
 }
 
 }  // namespace edge::engine::testing

@@ -1,8 +1,9 @@
 // The Winograd F(2x2, 3x3) conv (kernels/winograd.h) of the tiers that have one, against the
 // convolution's definition: every output byte equal, on maps whose tiles do not fill a block
-// (1x1 up to 33 wide, odd sizes), asymmetric padding, odd channel counts up to the limit,
-// extreme codes and weights (the int16 bounds of U and V), biases at the int32 limits (the
-// accumulator wraps, as the GEMM's does), a folded Relu's clamp.
+// (1x1 up to 33 wide, odd sizes), asymmetric padding up to 20, odd channel counts up to the
+// limit, extreme codes and weights (the int16 bounds of U and V), biases at the int32 limits
+// (the accumulator wraps, as the GEMM's does), folded Relu and Clip bounds. Batches, the
+// channel limit's fallback and the step around it: strided_conv_test.cpp.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -43,7 +44,8 @@ std::vector<int8_t> Run(WinogradFn fn, const Problem& p, std::mt19937& rng, std:
     bias_signed[o] = static_cast<int32_t>(static_cast<uint32_t>(bias_q[o]) - static_cast<uint32_t>(zx * sum));
     mult[o] = p.extreme ? 0.5f : std::uniform_real_distribution<float>(1e-5f, 2e-3f)(rng);
   }
-  const int32_t zero_point = pick(-20, 20), qmin = pick(0, 3) == 0 ? zero_point : -128, qmax = 127;
+  const int32_t zero_point = pick(-20, 20), qmin = pick(0, 3) == 0 ? zero_point : -128;
+  const int32_t qmax = pick(0, 3) == 0 ? zero_point + 60 : 127;  // a folded Clip's upper bound
   // the definition
   want->clear();
   for (int64_t o = 0; o < p.cout; ++o) {
@@ -100,6 +102,7 @@ TEST_CASE("Winograd 3x3 convs equal the conv definition byte for byte", "[engine
       {kWinogradMaxChannels, 7, 5, 9, 1, 1, 1, 1, true},                     // the channel limit, extremes
       {127, 13, 6, 6, 2, 0, 0, 2, false},   {5, 3, 4, 35, 1, 1, 1, 1, false},  // 33 wide, odd channels
       {2, 1, 9, 2, 1, 2, 1, 2, false},      {7, 8, 7, 7, 0, 0, 0, 0, true},   // 5 x 5, extremes
+      {4, 5, 3, 3, 20, 17, 18, 20, false},  {3, 2, 1, 1, 5, 16, 5, 16, true},  // pads past 16
   };
   std::mt19937 rng(7007);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
