@@ -33,14 +33,14 @@ inline constexpr KernelTier kAllTiers[] = {KernelTier::kScalar, KernelTier::kAvx
                                            KernelTier::kNeonDot, KernelTier::kI8mm};
 
 std::string_view KernelTierName(KernelTier tier);
-// Parses "scalar", "avx2", "avxvnni", "avx512vnni", "amx", "neon", "neondot", "i8mm" or "auto"; returns
-// false on anything else.
+// Parses "scalar", "avx2", "avxvnni", "avx512vnni", "amx", "neon", "neondot", "i8mm" or
+// "auto"; returns false on anything else.
 bool ParseKernelTier(std::string_view text, KernelTier& tier);
 
 // The best tier this CPU (and OS) supports (avxvnni only where there is no avx512vnni). On
-// x86-64, kAmx needs AMX-TILE and AMX-INT8,
-// XCR0's tile bits and the kernel's per-process permission for tile data (arch_prctl
-// ARCH_REQ_XCOMP_PERM, Linux >= 5.16), which the first call requests. On arm64 the features
+// x86-64, kAmx needs AMX-TILE and AMX-INT8, XCR0's tile bits and the kernel's per-process
+// permission for tile data (arch_prctl ARCH_REQ_XCOMP_PERM, Linux >= 5.16), which the first
+// call requests. On arm64 the features
 // come from the kernel's hwcaps (getauxval AT_HWCAP/AT_HWCAP2: asimd, asimddp, i8mm).
 KernelTier BestSupportedTier();
 // True for kScalar and for the tiers of this architecture up to BestSupportedTier() (kAvxVnni:

@@ -89,8 +89,8 @@ TEST_CASE("the detected kernel tier is this CPU's best and of this architecture"
   INFO("detected " << KernelTierName(best));
   if (const char* expect = std::getenv("EDGE_EXPECT_TIER")) CHECK(KernelTierName(best) == expect);
 #if defined(__x86_64__)
-  const std::vector<KernelTier> native{KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni,
-                                       KernelTier::kAmx};
+  const std::vector<KernelTier> native{KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                                       KernelTier::kAvx512Vnni, KernelTier::kAmx};
 #elif defined(__aarch64__)
   const std::vector<KernelTier> native{KernelTier::kScalar, KernelTier::kNeon, KernelTier::kNeonDot,
                                        KernelTier::kI8mm};

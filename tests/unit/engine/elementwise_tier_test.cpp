@@ -37,7 +37,8 @@ struct BinaryCase {
 };
 
 TEST_CASE("every tier's broadcasting Add/Mul run equals the scalar reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(1205);
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
@@ -81,7 +82,8 @@ TEST_CASE("every tier's broadcasting Add/Mul run equals the scalar reference", "
 }
 
 TEST_CASE("every tier's requantization equals the scalar reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(512);
   for (KernelTier tier : tiers) {
@@ -108,7 +110,8 @@ TEST_CASE("every tier's requantization equals the scalar reference", "[engine][k
 }
 
 TEST_CASE("every tier's plane sums equal the scalar reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(77);
   for (KernelTier tier : tiers) {
@@ -128,7 +131,8 @@ TEST_CASE("every tier's plane sums equal the scalar reference", "[engine][kernel
 }
 
 TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only the window", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(31);
   struct Window {
@@ -160,7 +164,8 @@ TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only th
 }
 
 TEST_CASE("every tier's window sums equal the scalar reference and read only the window", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(32);
   struct Window {
@@ -193,7 +198,8 @@ TEST_CASE("every tier's window sums equal the scalar reference and read only the
 }
 
 TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(2025);
   struct Shape {
@@ -236,7 +242,8 @@ TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[
 }
 
 TEST_CASE("every tier's Softmax exponentials equal the scalar reference, within an ulp of e^x", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(77);
   std::uniform_real_distribution<float> wide(-130.0f, 100.0f), near(-3.0f, 3.0f);
@@ -280,7 +287,8 @@ TEST_CASE("every tier's Softmax exponentials equal the scalar reference, within 
 }
 
 TEST_CASE("every tier's DequantizeLinear equals the scalar reference bit for bit", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(1205);
   const std::vector<int8_t> x = RandomBytes(rng, 1000);
@@ -337,7 +345,8 @@ int8_t QFloatElement(const QFloatBinaryRunArgs& p, int64_t r, int64_t i) {
 }
 
 TEST_CASE("every tier's one-pass DequantizeLinear -> float op [-> Relu/Clip] -> QuantizeLinear equals the steps", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(1206);
   const int64_t kMax = 3 * 70;  // rows x longest run, for either step

@@ -106,7 +106,8 @@ std::vector<int8_t> RunGuarded(QGemmFn fn, const Shape& s, uint32_t seed, bool a
 }
 
 TEST_CASE("hostile: qgemm tiers read and write only inside exactly sized operands", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::vector<Shape> shapes;
   for (QGemmWeights w : {QGemmWeights::kLeft, QGemmWeights::kRight}) {

@@ -113,7 +113,8 @@ std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, in
 }
 
 TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(20261122);
   std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 70), dim_k(1, 300);
@@ -178,7 +179,8 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
 // accumulator is defined to wrap (two's complement): the reference computes exactly that and
 // every tier equals it.
 TEST_CASE("a bias at the int32 limits wraps the accumulator in every tier, no overflow", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(2147483647);
   for (const int32_t base : {std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()}) {
@@ -215,7 +217,8 @@ TEST_CASE("a bias at the int32 limits wraps the accumulator in every tier, no ov
 }
 
 TEST_CASE("every qgemm tier stores the valid columns of a grid like the reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(7);
   std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 200), dim_k(1, 80), pick(0, 1 << 20);
@@ -395,7 +398,8 @@ TEST_CASE("the VNNI kernel equals the reference across its k-blocks and row bloc
 // that lowering produces.
 TEST_CASE("every qgemm tier equals the reference through k-group tables and extreme requantization",
           "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::mt19937 rng(20261125);
   std::uniform_int_distribution<int64_t> dim_m(1, 40), dim_n(1, 70), dim_k(1, 300), pick(0, 1 << 20);
@@ -734,7 +738,8 @@ TEST_CASE("every tier's strided interleave equals its definition", "[engine][ker
 }
 
 TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
                         KernelTier::kI8mm);
   std::mt19937 rng(5);
   auto byte = [&] { return static_cast<int8_t>(rng()); };
@@ -979,7 +984,8 @@ void CheckDepthwiseTiers(const DepthwiseProblem& p, const std::vector<KernelTier
 }
 
 TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
                         KernelTier::kI8mm);
   std::mt19937 rng(31);
   int word_plans = 0;
@@ -1002,7 +1008,8 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
 // kernel's general loop), groups over stride phases (5x5 stride 2), a 1x1 kernel, the 3x3 case;
 // and two that may go either way (a dilated 3x3, a 4x4).
 TEST_CASE("depthwise kernels equal the conv definition on fixed word-group plans", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
                         KernelTier::kI8mm);
   auto geometry = [](int64_t in, int64_t k, int64_t stride, int64_t dilation, int64_t pad) {
     ConvGeometry g;

@@ -41,9 +41,9 @@ inline TierPlan PlanTiers(std::initializer_list<KernelTier> candidates) {
 
 #define EDGE_ALL_TIERS                                                                              \
   ::edge::engine::KernelTier::kScalar, ::edge::engine::KernelTier::kAvx2,                           \
-      ::edge::engine::KernelTier::kAvxVnni, ::edge::engine::KernelTier::kAvx512Vnni, ::edge::engine::KernelTier::kAmx,                    \
-      ::edge::engine::KernelTier::kNeon, ::edge::engine::KernelTier::kNeonDot,                      \
-      ::edge::engine::KernelTier::kI8mm
+      ::edge::engine::KernelTier::kAvxVnni, ::edge::engine::KernelTier::kAvx512Vnni,                \
+      ::edge::engine::KernelTier::kAmx, ::edge::engine::KernelTier::kNeon,                          \
+      ::edge::engine::KernelTier::kNeonDot, ::edge::engine::KernelTier::kI8mm
 
 // Declares `var` (the tiers to cover) from a list of tiers, or reports the case skipped.
 #define EDGE_TIERS_UNDER_TEST(var, ...)                                                          \

@@ -93,7 +93,8 @@ std::vector<int8_t> Run(WinogradFn fn, const Problem& p, std::mt19937& rng, std:
 }
 
 TEST_CASE("Winograd 3x3 convs equal the conv definition byte for byte", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni, KernelTier::kAvx512Vnni, KernelTier::kNeon,
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kNeon,
                         KernelTier::kNeonDot, KernelTier::kI8mm);
   std::vector<Problem> problems = {
       {16, 16, 32, 32, 1, 1, 1, 1, false},  // ResNet-8's shapes
