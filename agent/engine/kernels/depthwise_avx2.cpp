@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "agent/engine/kernels/avx2_common.h"
 #include "agent/engine/kernels/depthwise.h"
 
 namespace edge::engine {
@@ -37,12 +38,6 @@ inline __m256i LoadTap(const Source& s, uintptr_t at, uint32_t bits, const uint8
   const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at));
   if (bits == ~uint32_t{0}) return v;
   return _mm256_blendv_epi8(s.fill, v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes)));
-}
-
-// AVX-VNNI's vpdpbusd (VEX encoding, see qgemm_avx2.cpp) as inline assembly.
-inline __m256i DpbusdVex(__m256i acc, __m256i unsigned_bytes, __m256i signed_bytes) {
-  __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(unsigned_bytes), "x"(signed_bytes));
-  return acc;
 }
 
 // The AVX2 form (kVnni false): two taps per vpmaddwd of int16 values as described at the top.

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 
+#include "agent/engine/kernels/avx2_common.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/ops/portable_math.h"
 
@@ -28,23 +29,6 @@ inline __m128i LowBytes(__m256i q0, __m256i q1) {
 inline __m256i Load8AsInt32(const int8_t* p) {
   return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
 }
-
-// SaturateToInt8 on 8 lanes: maxps(v, lo) returns lo where v is NaN (its second operand), so
-// NaN saturates low as in the scalar code; then the rounding of cvtps2dq and the zero point.
-inline __m256i SaturateLanes(__m256 v, __m256 lo, __m256 hi, __m256i zo) {
-  return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)), zo);
-}
-
-// The output's clamp bounds and zero point, for SaturateLanes.
-struct OutputRange {
-  __m256 lo, hi;
-  __m256i zo;
-  OutputRange(int32_t qmin, int32_t qmax, int32_t zero_point)
-      : lo(_mm256_set1_ps(static_cast<float>(qmin - zero_point))),
-        hi(_mm256_set1_ps(static_cast<float>(qmax - zero_point))),
-        zo(_mm256_set1_epi32(zero_point)) {}
-  __m256i operator()(__m256 v) const { return SaturateLanes(v, lo, hi, zo); }
-};
 
 // 8 elements of a run operand as int32: contiguous, or the run's one value in every lane.
 template <bool kContiguous>

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "agent/engine/kernels/avx2_common.h"
 #include "agent/engine/kernels/qgemm.h"
 
 namespace edge::engine {
@@ -76,27 +77,11 @@ inline void StoreTileRows(const QGemmArgs& a, const int8_t* bytes, int rows, int
   }
 }
 
-// Requantization of 8 columns' exact sums (without the bias): clamp in float, round, add the
-// zero point; the result lies in [qmin, qmax], so the packs that narrow it are exact.
-struct Requant8 {
-  __m256 lo, hi;
-  __m256i zp;
-  explicit Requant8(const QGemmArgs& a)
-      : lo(_mm256_set1_ps(static_cast<float>(a.qmin - a.zero_point))),
-        hi(_mm256_set1_ps(static_cast<float>(a.qmax - a.zero_point))),
-        zp(_mm256_set1_epi32(a.zero_point)) {}
-  __m256i operator()(__m256i sums, __m256i bias, __m256 mult) const {
-    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult);
-    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-    return _mm256_add_epi32(_mm256_cvtps_epi32(x), zp);
-  }
-};
-
 // A GEMV's columns n0..n0+8*kGroups-1 (sums[i]: columns 8i..8i+7 in order, without the
 // bias) requantized and stored.
 template <int kGroups>
 inline void StoreGemvColumns(const QGemmArgs& a, const __m256i (&sums)[kGroups], int64_t n0) {
-  const Requant8 requant(a);
+  const Requant8 requant(a.qmin, a.qmax, a.zero_point);
   __m256i q[kGroups];
 #pragma GCC unroll 8
   for (int i = 0; i < kGroups; ++i) {
@@ -113,14 +98,6 @@ inline __m256i WidenRight(const uint8_t* p) {
   // R holds activations (unsigned) when the weights are on the left, weights (signed) otherwise.
   const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return kLeftWeights ? _mm256_cvtepu8_epi16(bytes) : _mm256_cvtepi8_epi16(bytes);
-}
-
-// acc += vpmaddwd(a, b) as one asm block: with the intrinsics, GCC 12 keeps a shadow copy of
-// each of the 12 accumulators on the stack and reloads it every k-group (~2x slower).
-inline __m256i MaddAdd(__m256i acc, __m256i a, __m256i b) {
-  __m256i product;
-  __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+x"(acc), "=&x"(product) : "x"(a), "x"(b));
-  return acc;
 }
 
 // The 4 left values of k-group g of row r as int16 pairs broadcast to every 64-bit lane: from
@@ -182,7 +159,7 @@ void Tile(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m0, int
       acc_hi[r] = MaddAdd(acc_hi[r], r_hi, lv);
     }
   }
-  const Requant8 requant(a);
+  const Requant8 requant(a.qmin, a.qmax, a.zero_point);
   __m256i col_bias = _mm256_setzero_si256();
   __m256 col_mult = _mm256_setzero_ps();
   if constexpr (!kLeftWeights) {
@@ -210,13 +187,6 @@ void RowTiles(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m_b
     const void* l = static_cast<const char*>(left) + static_cast<size_t>((m0 - m_begin) * a.kp) * elem;
     WithTileRows(m_end - m0, [&](auto rows) { Tile<kLeftWeights, kWidened, decltype(rows)::value>(a, l, lstride, m0, n0); });
   }
-}
-
-// The VEX encoding (AVX-VNNI, CPUID.(7,1):EAX[4]) as inline assembly: this file is compiled
-// without -mavxvnni, and as with vpmaddwd above GCC would shadow the accumulators otherwise.
-inline __m256i DpbusdVex(__m256i acc, __m256i unsigned_bytes, __m256i signed_bytes) {
-  __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(unsigned_bytes), "x"(signed_bytes));
-  return acc;
 }
 
 inline __m256i Broadcast4(const uint8_t* p) {
@@ -326,7 +296,7 @@ void VnniTile(const QGemmArgs& a, int64_t m0, int64_t n0) {
       acc[r][1] = kLeftWeights ? DpbusdVex(acc[r][1], r1, lv) : DpbusdVex(acc[r][1], lv, r1);
     }
   }
-  const Requant8 requant(a);
+  const Requant8 requant(a.qmin, a.qmax, a.zero_point);
   __m256i q[2 * kRows];
 #pragma GCC unroll 6
   for (int r = 0; r < kRows; ++r) {

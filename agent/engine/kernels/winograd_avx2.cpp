@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "agent/engine/kernels/avx2_common.h"
 #include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/winograd.h"
 
@@ -30,13 +31,6 @@ constexpr int kRows = 6;      // output channels per product tile
 struct Quarter {
   int64_t ty = 0, tx0 = 0, count = 0;
 };
-
-// acc += vpmaddwd(a, b) as one asm block (see qgemm_avx2.cpp: the intrinsics spill).
-inline __m256i MaddAdd(__m256i acc, __m256i a, __m256i b) {
-  __m256i product;
-  __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+x"(acc), "=&x"(product) : "x"(a), "x"(b));
-  return acc;
-}
 
 inline __m128i Load8x2(const int8_t* a, const int8_t* b) {
   return _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a)),
@@ -150,16 +144,9 @@ void OutputTransform(const WinogradArgs& a, const int32_t (*m)[kRows][kBlock], i
       _mm256_add_epi32(_mm256_add_epi32(s1[0], s1[1]), s1[2]), _mm256_sub_epi32(_mm256_sub_epi32(s1[1], s1[2]), s1[3])};
   const __m256i bias = _mm256_set1_epi32(a.bias[o]);
   const __m256 mult = _mm256_set1_ps(a.mult[o]);
-  const __m256 lo = _mm256_set1_ps(static_cast<float>(a.qmin - a.zero_point));
-  const __m256 hi = _mm256_set1_ps(static_cast<float>(a.qmax - a.zero_point));
-  const __m256i zp = _mm256_set1_epi32(a.zero_point);
+  const Requant8 requant(a.qmin, a.qmax, a.zero_point);
   __m256i q[4];  // outputs (0, 0), (0, 1), (1, 0), (1, 1) of the 8 tiles, in [qmin, qmax]
-  for (int i = 0; i < 4; ++i) {
-    const __m256i acc = _mm256_add_epi32(_mm256_srai_epi32(y[i], 2), bias);  // 4x the sum: exact
-    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), mult);
-    f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
-    q[i] = _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);
-  }
+  for (int i = 0; i < 4; ++i) q[i] = requant(_mm256_srai_epi32(y[i], 2), bias, mult);  // 4x the sum: exact shift
   // packs per 128-bit lane: [q0 t0-3, q1 t0-3, q2 t0-3, q3 t0-3 | the same for t4-7] bytes;
   // the shuffle interleaves (q0, q1) and (q2, q3) per tile, the permute joins the lanes' rows
   const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));

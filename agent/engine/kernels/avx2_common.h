@@ -1,0 +1,58 @@
+// Helpers shared by the AVX2-class kernel files (qgemm_avx2.cpp, depthwise_avx2.cpp,
+// winograd_avx2.cpp, elementwise_avx2.cpp), each compiled with -mavx2. In an anonymous namespace: every file gets
+// its own internal copy, so none can become a weak symbol another translation unit picks
+// (docs/engine.md, "How to add a kernel tier").
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace edge::engine {
+namespace {
+
+// acc += vpmaddwd(a, b) as one asm block: with the intrinsics, GCC 12 keeps a shadow copy of
+// each of the 12 accumulators on the stack and reloads it every k-group (~2x slower).
+inline __m256i MaddAdd(__m256i acc, __m256i a, __m256i b) {
+  __m256i product;
+  __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+x"(acc), "=&x"(product) : "x"(a), "x"(b));
+  return acc;
+}
+
+// AVX-VNNI's vpdpbusd in its VEX encoding (CPUID.(7,1):EAX[4]) as inline assembly: the files
+// are compiled without -mavxvnni, and as with vpmaddwd GCC would shadow the accumulators.
+inline __m256i DpbusdVex(__m256i acc, __m256i unsigned_bytes, __m256i signed_bytes) {
+  __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(unsigned_bytes), "x"(signed_bytes));
+  return acc;
+}
+
+// SaturateToInt8 on 8 lanes: maxps(v, lo) returns lo where v is NaN (its second operand), so
+// NaN saturates low as in the scalar code; then the rounding of cvtps2dq and the zero point.
+inline __m256i SaturateLanes(__m256 v, __m256 lo, __m256 hi, __m256i zo) {
+  return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)), zo);
+}
+
+// The output's clamp bounds and zero point, for SaturateLanes.
+struct OutputRange {
+  __m256 lo, hi;
+  __m256i zo;
+  OutputRange(int32_t qmin, int32_t qmax, int32_t zero_point)
+      : lo(_mm256_set1_ps(static_cast<float>(qmin - zero_point))),
+        hi(_mm256_set1_ps(static_cast<float>(qmax - zero_point))),
+        zo(_mm256_set1_epi32(zero_point)) {}
+  __m256i operator()(__m256 v) const { return SaturateLanes(v, lo, hi, zo); }
+};
+
+// Requantization of 8 exact int32 sums, as QGemm's reference (qgemm.h, Requantize): add the
+// bias, multiply in float, then the output range's clamp, rounding and zero point; the result
+// lies in [qmin, qmax], so the packs that narrow it are exact.
+struct Requant8 {
+  OutputRange range;
+  Requant8(int32_t qmin, int32_t qmax, int32_t zero_point) : range(qmin, qmax, zero_point) {}
+  __m256i operator()(__m256i sums, __m256i bias, __m256 mult) const {
+    return range(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult));
+  }
+};
+
+}  // namespace
+}  // namespace edge::engine
