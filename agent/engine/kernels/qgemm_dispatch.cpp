@@ -48,7 +48,9 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
   static const ElementwiseKernels avxvnni = [] {
     ElementwiseKernels k = avx2;
     k.depthwise = &DepthwiseAvxVnni;
-    k.winograd3x3 = nullptr;  // vpdpbusd's int8 rate is twice vpmaddwd's: the GEMM wins
+    // its GEMM (vpdpbusd: twice vpmaddwd's int8 rate) beats the Winograd kernel, which is
+    // vpmaddwd either way (docs/engine.md, "The AVX2 tier")
+    k.winograd3x3 = nullptr;
     return k;
   }();
   // Where an AVX-512 tier has no form of its own it uses the AVX2 kernel (AVX2 is part of it).
