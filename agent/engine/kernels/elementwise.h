@@ -283,6 +283,9 @@ void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst);
 // Im2colRowsFn (kernels/im2col_u8.h) 64 output pixels per step.
 void Im2colRowsAvx512(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
                       uint8_t* dst);
+// Im2colRowsFn at any width by byte permutes (AVX-512 VBMI; 16 and 8 wide: Im2colRowsAvx512).
+void Im2colRowsAvx512Vbmi(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
+                          uint8_t* dst);
 // InterleavePaddedU8 with whole rows per vector where they are 16, 32 or 64 bytes (stride 1).
 void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
                             const int8_t* pad_row, int64_t block_stride, uint8_t* out);

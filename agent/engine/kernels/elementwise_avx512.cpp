@@ -77,12 +77,16 @@ void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst) {
   }
 }
 
-// 64 output pixels per step (4 rows of 16 or 8 rows of 8): each tap's source rows gathered
+// 64 output pixels per step (4 rows of 16 or 8 rows of 8; other widths: the SSE2 form): each tap's source rows gathered
 // into two 64-byte vectors, their even bytes packed (per 128-bit lane, so a qword permute
 // restores row order), then the 64-pixel interleave: ~64-84 instructions per 256 output bytes
 // where the SSE2 rows take ~144. Loads: 32 (16) bytes per row, as the SSE2 form.
 void Im2colRowsAvx512(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
                       uint8_t* dst) {
+  if (width != 16 && width != 8) {
+    Im2colRowsStride2U8(p, row_step, rows, width, dst);
+    return;
+  }
   const __m512i even = _mm512_set1_epi16(0x00FF), flip = _mm512_set1_epi8(-128);
   // After packus, qword 2i holds row i of the first vector's rows and qword 2i + 1 row i of
   // the second's (16 wide: half rows); this order puts them back in sequence.

@@ -186,20 +186,33 @@ __attribute__((always_inline)) inline void InterleaveRow(const int8_t* const src
 void Im2colRowsStride2U8(const int8_t* const base[4], const int64_t row_step[4], int64_t rows, int64_t width,
                          uint8_t* dst) {
   const int8_t* p[4] = {base[0], base[1], base[2], base[3]};
+  auto step = [&](int64_t n) {
+    for (int j = 0; j < 4; ++j) p[j] += n * row_step[j];
+  };
   int64_t oy = 0;
-  if (width == 16) {
-    for (; oy < rows; ++oy, dst += 64) {
-      Interleave16(Load16Stride2(p[0]), Load16Stride2(p[1]), Load16Stride2(p[2]), Load16Stride2(p[3]), dst);
-      for (int j = 0; j < 4; ++j) p[j] += row_step[j];
+  if (width == 8) {  // two rows per vector
+    for (; oy + 2 <= rows; oy += 2, dst += 64, step(2)) {
+      Interleave16(Load16Stride2Rows(p[0], p[0] + row_step[0]), Load16Stride2Rows(p[1], p[1] + row_step[1]),
+                   Load16Stride2Rows(p[2], p[2] + row_step[2]), Load16Stride2Rows(p[3], p[3] + row_step[3]), dst);
     }
+    if (oy < rows) Interleave8(Load8Stride2(p[0]), Load8Stride2(p[1]), Load8Stride2(p[2]), Load8Stride2(p[3]), dst);
     return;
   }
-  for (; oy + 2 <= rows; oy += 2, dst += 64) {
-    Interleave16(Load16Stride2Rows(p[0], p[0] + row_step[0]), Load16Stride2Rows(p[1], p[1] + row_step[1]),
-                 Load16Stride2Rows(p[2], p[2] + row_step[2]), Load16Stride2Rows(p[3], p[3] + row_step[3]), dst);
-    for (int j = 0; j < 4; ++j) p[j] += 2 * row_step[j];
+  // One row per step as a 16- (width > 8) or 8-pixel vector: rows are contiguous in dst, so a
+  // row's stores past its width are overwritten by the next row's. A store that would reach
+  // past the last row goes through a buffer instead.
+  const int64_t vector_bytes = width > 8 ? 64 : 32, row_bytes = 4 * width;
+  alignas(16) uint8_t buffer[64];
+  for (; oy < rows; ++oy, dst += row_bytes, step(1)) {
+    const bool direct = (oy + 1) * row_bytes + (vector_bytes - row_bytes) <= rows * row_bytes;
+    uint8_t* to = direct ? dst : buffer;
+    if (width > 8) {
+      Interleave16(Load16Stride2(p[0]), Load16Stride2(p[1]), Load16Stride2(p[2]), Load16Stride2(p[3]), to);
+    } else {
+      Interleave8(Load8Stride2(p[0]), Load8Stride2(p[1]), Load8Stride2(p[2]), Load8Stride2(p[3]), to);
+    }
+    if (!direct) std::memcpy(dst, buffer, static_cast<size_t>(row_bytes));
   }
-  if (oy < rows) Interleave8(Load8Stride2(p[0]), Load8Stride2(p[1]), Load8Stride2(p[2]), Load8Stride2(p[3]), dst);
 }
 
 namespace {
@@ -248,6 +261,13 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
       for (int64_t oy = 0; oy < oh; ++oy, src += row_step[0], dst += ow * 4) AdjacentStrideTwoRow(src, 0, ow, dst);
       continue;
     }
+    // Stride-2 rows of up to 16 pixels (downsampling convs): one vector per row, or two
+    // 8-pixel rows per vector, the tap pointers stepped, not recomputed (consecutive output
+    // rows are contiguous in dst). Its loads read at most 15 bytes past the last byte used.
+    if (!adjacent && sw == 2 && ow <= 16) {
+      (rows_fn != nullptr ? rows_fn : &Im2colRowsStride2U8)(base, row_step, oh, ow, dst);
+      continue;
+    }
     int64_t off[4], last16 = 0, last8 = 0;
     bool use[4];
     for (int j = 0; j < 4; ++j) {
@@ -255,13 +275,6 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
       off[j] = use[j] ? kx[j] * g.dilation_w : 0;
     }
     StrideTwoLimits(off, use, iw, last16, last8);
-    // Stride-2 rows of exactly 16 or 8 pixels (ResNet-8's downsampling convs): one vector per
-    // row with the tap pointers stepped, not recomputed, and two 8-pixel rows per 16-byte
-    // vector (consecutive output rows are contiguous in dst).
-    if (!adjacent && sw == 2 && ((ow == 16 && last16 >= 0) || (ow == 8 && last8 >= 0))) {
-      (rows_fn != nullptr ? rows_fn : &Im2colRowsStride2U8)(base, row_step, oh, ow, dst);
-      continue;
-    }
     for (int64_t oy = 0; oy < oh; ++oy, dst += ow * 4) {
       const int8_t* src[4];
       for (int j = 0; j < 4; ++j) src[j] = base[j] + oy * row_step[j];

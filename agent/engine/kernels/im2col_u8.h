@@ -40,17 +40,19 @@ using InterleaveStridedFn = void (*)(const int8_t* const src[4], int64_t sw, int
 // Length of the padding row Im2colU8 needs: pad_row holds that many bytes of (pad_byte ^ 0x80).
 int64_t Im2colPadRowLength(const ConvGeometry& g);
 
-// Stride-2 rows of exactly `width` (16 or 8) output pixels, one k-group: for oy < rows, the
-// 4 * width bytes at dst + 4 * width * oy are the row's pixels' four taps, tap j's bytes every
-// other byte of the 2 * width at p[j] + oy * row_step[j] (+128). A tier may supply a faster
-// form (ElementwiseKernels::im2col_rows); it reads no byte the 128-bit form does not read.
+// Stride-2 rows of `width` (1 to 16) output pixels, one k-group: for oy < rows, the 4 * width
+// bytes at dst + 4 * width * oy are the row's pixels' four taps, tap j's bytes every other
+// byte of the 2 * width - 1 at p[j] + oy * row_step[j] (+128). Nothing is written past the
+// last row. A tier may supply a faster form (ElementwiseKernels::im2col_rows); it reads no
+// byte the 128-bit form does not read.
 using Im2colRowsFn = void (*)(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
                               uint8_t* dst);
 
 void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const int8_t* pad_row,
               int64_t kp, int64_t np, uint8_t* out, Im2colRowsFn rows_fn = nullptr);
 
-// The 128-bit form of Im2colRowsFn: 16-pixel rows one at a time, 8-pixel rows two per vector.
+// The 128-bit form of Im2colRowsFn: a row per 16-pixel (width > 8) or 8-pixel vector, 8-pixel
+// rows two per vector. Loads read at most 15 bytes past the last byte a row uses.
 void Im2colRowsStride2U8(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
                          uint8_t* dst);
 

@@ -61,7 +61,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &QuantizeAvx512,
                                          &Interleave4Avx512,
                                          &InterleavePaddedAvx512,
-                                         &Im2colRowsAvx512,
+                                         CpuHasAvx512Vbmi() ? &Im2colRowsAvx512Vbmi : &Im2colRowsAvx512,
                                          &QBinaryRunAvx512,
                                          &QRequantAvx512,
                                          &PlaneSumAvx512,

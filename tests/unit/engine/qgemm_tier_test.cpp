@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/engine/kernels/cpu_features.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/qgemm.h"
@@ -569,12 +570,21 @@ void CheckIm2colAgainstGather(const ConvGeometry& g, std::mt19937& rng, int tria
   for (auto& v : x) v = static_cast<int8_t>(pick(-128, 127));
   const int8_t zp = static_cast<int8_t>(pick(-128, 127));
   std::vector<int8_t> pad_row(static_cast<size_t>(Im2colPadRowLength(g)), zp);
-  // Im2colU8's own rows, and the AVX-512 tier's 16- and 8-pixel stride-2 rows where it has them
+  // Im2colU8's own stride-2 rows, and the AVX-512 forms (VBMI's where the CPU has it)
   std::vector<Im2colRowsFn> forms = {nullptr};
-  if (TierSupported(KernelTier::kAvx512Vnni)) forms.push_back(ElementwiseForTier(KernelTier::kAvx512Vnni).im2col_rows);
+#if defined(__x86_64__)
+  if (TierSupported(KernelTier::kAvx512Vnni)) forms.push_back(&Im2colRowsAvx512);
+  if (TierSupported(KernelTier::kAvx512Vnni) && CpuHasAvx512Vbmi()) forms.push_back(&Im2colRowsAvx512Vbmi);
+#endif
+  constexpr uint8_t kGuard = 0xA5;
   for (Im2colRowsFn rows_fn : forms) {
-    std::vector<uint8_t> col(static_cast<size_t>(kp * np), 0);
+    // a guard after the operand: nothing may be written past its last k-group's pixels
+    std::vector<uint8_t> col(static_cast<size_t>(kp * np + 64), kGuard);
     Im2colU8(x.data(), g, static_cast<uint8_t>(zp + 128), pad_row.data(), kp, np, col.data(), rows_fn);
+    for (size_t i = static_cast<size_t>(((kp / 4 - 1) * np + pixels) * 4); i < col.size(); ++i) {
+      INFO("trial " << trial << " byte " << i << " past the last pixel of the last k-group");
+      REQUIRE(col[i] == kGuard);
+    }
     for (int64_t kk = 0; kk < k; ++kk) {
       const int64_t c = kk / (g.kernel_h * g.kernel_w), ky = (kk / g.kernel_w) % g.kernel_h, kx = kk % g.kernel_w;
       for (int64_t p = 0; p < pixels; ++p) {
@@ -622,12 +632,14 @@ TEST_CASE("im2col of four adjacent stride-2 taps matches a naive gather", "[engi
   }
 }
 
-// Stride-2 outputs exactly 16 or 8 pixels wide take whole-row vectors (two 8-pixel rows per
-// vector, an odd last row alone): every kernel shape, odd and even output heights.
-TEST_CASE("im2col of 16- and 8-pixel stride-2 rows matches a naive gather", "[engine][kernels]") {
+// Stride-2 outputs up to 16 pixels wide take whole-row vectors (the row's stores past its
+// width overwritten by the next row's, a last row that would store past the operand through
+// a buffer; two 8-pixel rows per vector, an odd last row alone; VBMI's one or two rows per
+// permute): every width, kernel shape, odd and even output heights.
+TEST_CASE("im2col of stride-2 rows up to 16 pixels matches a naive gather", "[engine][kernels]") {
   std::mt19937 rng(816);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  for (int trial = 0; trial < 200; ++trial) {
+  for (int trial = 0; trial < 320; ++trial) {
     ConvGeometry g;
     g.channels = pick(1, 9);
     g.kernel_h = pick(1, 3);
@@ -635,7 +647,7 @@ TEST_CASE("im2col of 16- and 8-pixel stride-2 rows matches a naive gather", "[en
     g.stride_h = pick(1, 2);
     g.stride_w = 2;
     g.dilation_h = pick(1, 2);
-    g.out_w = trial % 2 == 0 ? 16 : 8;
+    g.out_w = trial % 4 == 0 ? 16 : trial % 4 == 1 ? 8 : 1 + trial / 4 % 16;
     g.out_h = pick(1, 9);
     const bool padded = trial % 4 >= 2;
     g.pad_top = padded ? 1 : 0;

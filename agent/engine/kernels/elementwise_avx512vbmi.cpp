@@ -1,0 +1,93 @@
+// The AVX-512 kernels that need VBMI's byte permutes (the 256-entry int8 lookup, stride-2
+// im2col rows of any width). Their own file, compiled with -mavx512vbmi: the other AVX-512
+// kernels also serve CPUs without VBMI (Cascade Lake), where an instruction the compiler chose
+// from these flags would fault. Reached through ElementwiseForTier only where cpuid reports VBMI.
+#include <immintrin.h>
+
+#include "agent/engine/kernels/elementwise.h"
+#include "agent/engine/kernels/im2col_u8.h"
+
+namespace edge::engine {
+
+void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out) {
+  // Two 128-entry vpermi2b lookups, selected by the index's top bit.
+  const __m512i t0 = _mm512_loadu_si512(table);
+  const __m512i t1 = _mm512_loadu_si512(table + 64);
+  const __m512i t2 = _mm512_loadu_si512(table + 128);
+  const __m512i t3 = _mm512_loadu_si512(table + 192);
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512i idx = _mm512_loadu_si512(x + i);  // as unsigned: 0..127 low half, 128..255 high
+    const __m512i lo = _mm512_permutex2var_epi8(t0, idx, t1);
+    const __m512i hi = _mm512_permutex2var_epi8(t2, idx, t3);
+    const __mmask64 top = _mm512_movepi8_mask(idx);
+    _mm512_storeu_si512(out + i, _mm512_mask_blend_epi8(top, lo, hi));
+  }
+  LutScalar(x + i, n - i, table, out + i);
+}
+
+// Stride-2 rows of any width up to 16 (16 and 8: Im2colRowsAvx512's four-row steps). The
+// four taps' source bytes of one row (widths 9-15) or two rows (widths 1-7) sit in a
+// 128-byte table of two vectors, tap j in its own 32-byte quarter (of 16-byte halves for two
+// rows); one vpermt2b takes every pixel's four even bytes into place: out byte 4 * px + j of
+// row r = table byte 32 * j + 16 * r + 2 * px. Loads and stores are masked to the bytes used
+// and produced: no slack is read, nothing past the last row written.
+void Im2colRowsAvx512Vbmi(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
+                          uint8_t* dst) {
+  if (width == 16 || width == 8) {
+    Im2colRowsAvx512(p, row_step, rows, width, dst);
+    return;
+  }
+  const int64_t per_step = width > 8 ? 1 : 2;  // output rows per permute
+  // the permute's index for each width, built once (a call is one k-group: a few rows)
+  struct alignas(64) Index {
+    uint8_t bytes[17][64];
+  };
+  static const Index table = [] {
+    Index t{};
+    for (int w = 1; w <= 16; ++w) {
+      for (int o = 0; o < 64; ++o) {
+        const int r = o / (4 * w), px = o % (4 * w) / 4, j = o % 4;
+        t.bytes[w][o] = static_cast<uint8_t>(r < (w > 8 ? 1 : 2) ? 32 * j + 16 * r + 2 * px : 0);
+      }
+    }
+    return t;
+  }();
+  const __m512i index = _mm512_load_si512(table.bytes[width]), flip = _mm512_set1_epi8(-128);
+  const int64_t row_bytes = 4 * width;
+  const uint32_t used = (uint32_t{1} << (2 * width - 1)) - 1;  // a row's bytes: 2 * width - 1
+  auto store = [&](int64_t n_rows, __m512i a, __m512i b, uint8_t* to) {
+    const __mmask64 out = (__mmask64{1} << (row_bytes * n_rows)) - 1;  // < 64 bytes
+    _mm512_mask_storeu_epi8(to, out, _mm512_xor_si512(_mm512_permutex2var_epi8(a, index, b), flip));
+  };
+  // local copies: the stores through dst could alias p's and row_step's arrays
+  const int8_t* q[4] = {p[0], p[1], p[2], p[3]};
+  const int64_t s[4] = {row_step[0], row_step[1], row_step[2], row_step[3]};
+  if (per_step == 1) {
+    for (int64_t oy = 0; oy < rows; ++oy, dst += row_bytes) {
+      __m256i t[4];
+      for (int j = 0; j < 4; ++j) {
+        t[j] = _mm256_maskz_loadu_epi8(used, q[j]);
+        q[j] += s[j];
+      }
+      store(1, _mm512_inserti64x4(_mm512_castsi256_si512(t[0]), t[1], 1),
+            _mm512_inserti64x4(_mm512_castsi256_si512(t[2]), t[3], 1), dst);
+    }
+    return;
+  }
+  const __mmask16 half = static_cast<__mmask16>(used);
+  for (int64_t oy = 0; oy < rows; oy += 2, dst += 2 * row_bytes) {
+    const bool second = oy + 1 < rows;
+    __m256i t[4];  // tap j's rows oy and oy + 1 (or zero)
+    for (int j = 0; j < 4; ++j) {
+      const __m128i r0 = _mm_maskz_loadu_epi8(half, q[j]);
+      const __m128i r1 = second ? _mm_maskz_loadu_epi8(half, q[j] + s[j]) : _mm_setzero_si128();
+      t[j] = _mm256_inserti128_si256(_mm256_castsi128_si256(r0), r1, 1);
+      q[j] += 2 * s[j];
+    }
+    store(second ? 2 : 1, _mm512_inserti64x4(_mm512_castsi256_si512(t[0]), t[1], 1),
+          _mm512_inserti64x4(_mm512_castsi256_si512(t[2]), t[3], 1), dst);
+  }
+}
+
+}  // namespace edge::engine
