@@ -6,6 +6,7 @@
 
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/elementwise.h"
+#include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/ops/element_types.h"
 #include "agent/engine/ops/pool_window.h"
 
@@ -239,19 +240,21 @@ class MaxPoolStep : public Step {
 
   // int8: the tier's row kernel, one call per output row with the window's input rows; or, for
   // short rows, one call over the whole plane read as one long row (`flat`, FlatPoolOutputs in
-  // ops/pool_window.h) and the kept rows copied out. Reads stay inside the plane (the last
-  // window's last byte).
+  // ops/pool_window.h) and the kept rows copied out; small planes `flat_planes` at a time
+  // (FlatPoolPlanes). Reads stay inside the plane (the last window's last byte).
   int64_t flat = -1, flat_n = 0;  // scratch offset of the long row's outputs, their count
+  int64_t flat_planes = 1;
 
-  void PoolPlane(const ExecEnv& env, const int8_t* plane, int64_t pitch, int8_t* y) const {
+  void PoolPlanes(const ExecEnv& env, const int8_t* plane, int64_t pitch, int64_t count, int8_t* y) const {
     constexpr int64_t kMaxWindowRows = 64;
     const int8_t* rows[kMaxWindowRows];
     if (flat >= 0) {
       int8_t* f = reinterpret_cast<int8_t*>(env.arena + flat);
+      const int64_t plane_out = ih * iw / sw;  // count > 1 only when inside: pitch == iw
       for (int64_t ky = 0; ky < kh; ++ky) rows[ky] = plane + ky * dh * pitch;
-      env.elementwise->maxpool_row(MaxPoolRowArgs{rows, static_cast<int>(kh), flat_n, sw, kw, dw, f});
-      const int64_t row_step = sh * pitch / sw;
-      for (int64_t oy = 0; oy < oh; ++oy) std::memcpy(y + oy * ow, f + oy * row_step, static_cast<size_t>(ow));
+      env.elementwise->maxpool_row(
+          MaxPoolRowArgs{rows, static_cast<int>(kh), FlatPassOutputs(flat_n, count, ih * iw, sw), sw, kw, dw, f});
+      for (int64_t p = 0; p < count; ++p) CopyRowsS8(f + p * plane_out, sh * pitch / sw, y + p * oh * ow, ow, ow, oh);
       return;
     }
     for (int64_t oy = 0; oy < oh; ++oy) {
@@ -267,7 +270,9 @@ class MaxPoolStep : public Step {
       return false;
     } else {
       if (kh > kMaxWindowRows) return false;
-      for (int64_t p = 0; p < planes; ++p) PoolPlane(env, X + p * ih * iw, iw, Y + p * oh * ow);
+      for (int64_t p = 0; p < planes; p += flat_planes) {
+        PoolPlanes(env, X + p * ih * iw, iw, std::min(flat_planes, planes - p), Y + p * oh * ow);
+      }
       return true;
     }
   }
@@ -303,7 +308,7 @@ class MaxPoolStep : public Step {
         std::memset(plane, -128, static_cast<size_t>(padded_h * padded_w));
         for (int64_t y = 0; y < ih; ++y)
           std::memcpy(plane + (y + pt) * padded_w + pl, X + (p * ih + y) * iw, static_cast<size_t>(iw));
-        PoolPlane(env, plane, padded_w, Y + p * oh * ow);
+        PoolPlanes(env, plane, padded_w, 1, Y + p * oh * ow);
       }
       return true;
     }
@@ -405,6 +410,8 @@ std::pair<int64_t, int64_t> PaddedPlane(const Node& n, const std::vector<int64_t
 struct MaxPoolScratch {
   int64_t padded_bytes = 0;  // the padded plane, when windows reach over padding
   int64_t flat_n = 0;        // outputs of the flat-plane pass, 0 when rows go one at a time
+  int64_t flat_planes = 1;   // planes per flat pass (FlatPoolPlanes)
+  int64_t flat_bytes = 0;    // its long row
 };
 
 // An int8 MaxPool's scratch: the padded plane (windows over padding) and the long row of the
@@ -423,6 +430,8 @@ MaxPoolScratch MaxPoolScratchOf(const Node& n, const std::vector<int64_t>& in, c
     pitch = w;
   }
   sc.flat_n = FlatPoolOutputs(oh, ow, n.stride[0], n.stride[1], pitch);
+  sc.flat_planes = FlatPoolPlanes(sc.flat_n, inside, ih * iw, in[0] * in[1], n.stride[1]);
+  sc.flat_bytes = sc.flat_n > 0 ? FlatPassOutputs(sc.flat_n, sc.flat_planes, ih * iw, n.stride[1]) : 0;
   return sc;
 }
 
@@ -455,6 +464,7 @@ std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
       if (sc.flat_n > 0) {
         s->flat = ctx.scratch_offset + sc.padded_bytes;
         s->flat_n = sc.flat_n;
+        s->flat_planes = sc.flat_planes;
       }
     }
   }
@@ -468,7 +478,7 @@ int64_t MaxPoolScratchBytes(const Node& n, const Graph& g) {
   const Value& x = g.values[n.in[0]];
   if (x.dtype != DType::kI8) return 0;
   const MaxPoolScratch sc = MaxPoolScratchOf(n, x.shape, g.values[n.out[0]].shape);
-  return sc.padded_bytes + sc.flat_n;
+  return sc.padded_bytes + sc.flat_bytes;
 }
 
 Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) {

@@ -115,6 +115,12 @@ TEST_CASE("int8 MaxPool (over padding, short rows) equals the definition at ever
       {{1, 2, 7, 9}, {2, 2}, {1, 1}, {1, 1}, {0, 0, 0, 0}},
       {{1, 2, 12, 14}, {3, 2}, {2, 1}, {1, 2}, {0, 0, 0, 0}},
       {{1, 2, 13, 20}, {3, 3}, {3, 3}, {1, 1}, {1, 1, 1, 1}},
+      // small planes, several per flat pass (odd_strides' pool; 70 planes of 120 bytes: two
+      // passes, the second short; batch 2; an odd plane at stride 2: one plane per pass)
+      {{1, 24, 11, 4}, {3, 2}, {2, 1}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 70, 12, 10}, {2, 3}, {2, 1}, {1, 1}, {0, 0, 0, 0}},
+      {{2, 40, 9, 8}, {3, 3}, {2, 2}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 5, 7, 9}, {2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}},
   };
   for (KernelTier tier : tiers) {
     for (const auto& c : cases) {
