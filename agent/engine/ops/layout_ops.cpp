@@ -305,9 +305,7 @@ class MaxPoolStep : public Step {
       if (scratch < 0 || kh > kMaxWindowRows) return false;
       int8_t* plane = reinterpret_cast<int8_t*>(env.arena + scratch);
       for (int64_t p = 0; p < planes; ++p) {
-        std::memset(plane, -128, static_cast<size_t>(padded_h * padded_w));
-        for (int64_t y = 0; y < ih; ++y)
-          std::memcpy(plane + (y + pt) * padded_w + pl, X + (p * ih + y) * iw, static_cast<size_t>(iw));
+        PadPlanesS8(X + p * ih * iw, 1, ih, iw, pt, pl, padded_h, padded_w, -128, plane);
         PoolPlanes(env, plane, padded_w, 1, Y + p * oh * ow);
       }
       return true;

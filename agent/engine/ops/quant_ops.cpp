@@ -8,6 +8,7 @@
 
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/elementwise.h"
+#include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/broadcast.h"
 #include "agent/engine/ops/pool_window.h"
@@ -143,8 +144,7 @@ class QAvgPoolStep : public Step, public PoolWindow {
     for (int64_t p = 0; p < planes; ++p) {
       const int8_t* src = X + p * ih * iw;
       if (P != nullptr) {
-        std::memset(P, zi, static_cast<size_t>(padded_h * padded_w));
-        for (int64_t y = 0; y < ih; ++y) std::memcpy(P + (y + pt) * padded_w + pl, src + y * iw, static_cast<size_t>(iw));
+        PadPlanesS8(src, 1, ih, iw, pt, pl, padded_h, padded_w, static_cast<int8_t>(zi), P);
         src = P;
       }
       if (F != nullptr) {  // output j of the long row is the window at flat input j * sw
