@@ -280,7 +280,8 @@ void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, in
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
 void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst);
-// Im2colRowsFn (kernels/im2col_u8.h) 64 output pixels per step.
+// Im2colRowsFn (kernels/im2col_u8.h): rows 16 or 8 wide 64 output pixels per step, other widths
+// through the 128-bit form.
 void Im2colRowsAvx512(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
                       uint8_t* dst);
 // Im2colRowsFn at any width by byte permutes (AVX-512 VBMI; 16 and 8 wide: Im2colRowsAvx512).

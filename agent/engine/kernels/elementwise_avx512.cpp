@@ -1,5 +1,5 @@
 // AVX-512 tier of the per-element int8 kernels (AVX-512 F/BW/VL; the lookup, which needs VBMI,
-// is in lut_avx512vbmi.cpp so that nothing here can use VBMI on a CPU without it). Compiled
+// is in elementwise_avx512vbmi.cpp so that nothing here can use VBMI on a CPU without it). Compiled
 // with these flags for this file only; reached through ElementwiseForTier after the cpuid checks.
 #include <immintrin.h>
 

@@ -57,7 +57,7 @@ inline int64_t FlatPoolOutputs(int64_t oh, int64_t ow, int64_t sh, int64_t sw, i
 inline int64_t FlatPoolPlanes(int64_t flat_n, bool inside, int64_t plane, int64_t planes, int64_t sw) {
   constexpr int64_t kFlatPassBytes = 8192;
   if (flat_n == 0 || !inside || plane % sw != 0) return 1;
-  return std::clamp<int64_t>(kFlatPassBytes / plane, 1, planes);
+  return std::clamp<int64_t>(kFlatPassBytes / plane, 1, std::max<int64_t>(planes, 1));
 }
 
 // Outputs of a flat pass over `count` planes.
