@@ -204,7 +204,7 @@ void Im2colRowsStride2U8(const int8_t* const base[4], const int64_t row_step[4],
   const int64_t vector_bytes = width > 8 ? 64 : 32, row_bytes = 4 * width;
   alignas(16) uint8_t buffer[64];
   for (; oy < rows; ++oy, dst += row_bytes, step(1)) {
-    const bool direct = (oy + 1) * row_bytes + (vector_bytes - row_bytes) <= rows * row_bytes;
+    const bool direct = oy * row_bytes + vector_bytes <= rows * row_bytes;  // the store ends within the rows
     uint8_t* to = direct ? dst : buffer;
     if (width > 8) {
       Interleave16(Load16Stride2(p[0]), Load16Stride2(p[1]), Load16Stride2(p[2]), Load16Stride2(p[3]), to);
