@@ -29,6 +29,10 @@ int ReportError(const Error& e) {
   return kExitError;
 }
 
+// The --tier option of run and bench.
+constexpr const char* kTierHelp =
+    "kernel tier: auto, scalar, avx2, avxvnni, avx512vnni, amx (x86-64), neon, neondot, i8mm (arm64); one this CPU lacks runs the best it has";
+
 bool ParseTierOrComplain(const std::string& text, KernelTier& tier) {
   if (ParseKernelTier(text, tier)) return true;
   std::fprintf(stderr, "error: unknown kernel tier '%s' (auto, scalar, avx2, avxvnni, avx512vnni, amx, neon, neondot, i8mm)\n", text.c_str());
@@ -255,7 +259,7 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
                                            "a leading axis of samples runs each; none for a model without inputs");
   // --out, not -o: in edgectl, -o is the global output format (table|json), as in kubectl.
   run->add_option("--out", r->outputs, "output .npy, one per model output (default: <output name>.npy)");
-  run->add_option("--tier", r->tier, "kernel tier: auto, scalar, avx2, avxvnni, avx512vnni, amx (x86-64), neon, neondot, i8mm (arm64); one this CPU lacks runs the best it has");
+  run->add_option("--tier", r->tier, kTierHelp);
   run->add_option("--batch", r->batch,
                   "samples per call for a model with a symbolic batch dimension (default 1; the last call may be smaller)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
@@ -266,7 +270,7 @@ void RegisterModelCommands(CLI::App& model, int& exit_code) {
   bench->add_option("model", b->model, "ONNX model")->required()->check(CLI::ExistingFile);
   bench->add_option("--iterations,-n", b->iterations, "timed runs (default 200)");
   bench->add_option("--warmup", b->warmup, "untimed runs first (default 20)");
-  bench->add_option("--tier", b->tier, "kernel tier: auto, scalar, avx2, avxvnni, avx512vnni, amx (x86-64), neon, neondot, i8mm (arm64); one this CPU lacks runs the best it has");
+  bench->add_option("--tier", b->tier, kTierHelp);
   bench->add_flag("--profile", b->profile, "also print the mean time of every step");
   bench->add_option("--batch", b->batch, "samples per run, for a model with a symbolic batch dimension (default 1)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));

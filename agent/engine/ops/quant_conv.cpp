@@ -32,8 +32,9 @@ struct ConvShape {
   // over phase planes of ph_h x ph_w (PackPhasedWeights: zero phase taps dropped). The
   // padded copy, if any, is hp x wp = (ph_h * stride_h) x (ph_w * stride_w). No im2col.
   // im2col's row gathers have vector forms for strides 1 and 2 only (stride-2 rows up to 16
-  // pixels wide a vector or a permute each, adjacent taps); measured, at stride (2, 2) they beat the phases (ResNet-8's 3x3
-  // downsampling convs 6.3-7.5 -> 9.4-10.1 us, DS-CNN's and MobileNet's stems slower too).
+  // pixels wide a vector or a permute each, adjacent taps); measured, at stride (2, 2) they
+  // beat the phases (ResNet-8's 3x3 downsampling convs 6.3-7.5 -> 9.4-10.1 us, DS-CNN's and
+  // MobileNet's stems slower too).
   bool phased;
   int64_t ph_h, ph_w, ph_kh, ph_kw, ph_channels;
   int64_t c4, grid, xi_pitch, ptr_bytes;

@@ -37,9 +37,7 @@ struct BinaryCase {
 };
 
 TEST_CASE("every tier's broadcasting Add/Mul run equals the scalar reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(1205);
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   const std::vector<BinaryCase> cases = {
@@ -82,9 +80,7 @@ TEST_CASE("every tier's broadcasting Add/Mul run equals the scalar reference", "
 }
 
 TEST_CASE("every tier's requantization equals the scalar reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(512);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
@@ -110,9 +106,7 @@ TEST_CASE("every tier's requantization equals the scalar reference", "[engine][k
 }
 
 TEST_CASE("every tier's plane sums equal the scalar reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(77);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
@@ -131,9 +125,7 @@ TEST_CASE("every tier's plane sums equal the scalar reference", "[engine][kernel
 }
 
 TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only the window", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(31);
   struct Window {
     int rows;
@@ -164,9 +156,7 @@ TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only th
 }
 
 TEST_CASE("every tier's window sums equal the scalar reference and read only the window", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(32);
   struct Window {
     int rows;
@@ -198,9 +188,7 @@ TEST_CASE("every tier's window sums equal the scalar reference and read only the
 }
 
 TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(2025);
   struct Shape {
     int64_t m, k, n;
@@ -242,9 +230,7 @@ TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[
 }
 
 TEST_CASE("every tier's Softmax exponentials equal the scalar reference, within an ulp of e^x", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(77);
   std::uniform_real_distribution<float> wide(-130.0f, 100.0f), near(-3.0f, 3.0f);
   std::vector<float> x;
@@ -287,9 +273,7 @@ TEST_CASE("every tier's Softmax exponentials equal the scalar reference, within 
 }
 
 TEST_CASE("every tier's DequantizeLinear equals the scalar reference bit for bit", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(1205);
   const std::vector<int8_t> x = RandomBytes(rng, 1000);
   // scales that round, overflow to infinity, underflow to subnormals and zero, and NaN
@@ -345,9 +329,7 @@ int8_t QFloatElement(const QFloatBinaryRunArgs& p, int64_t r, int64_t i) {
 }
 
 TEST_CASE("every tier's one-pass DequantizeLinear -> float op [-> Relu/Clip] -> QuantizeLinear equals the steps", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(1206);
   const int64_t kMax = 3 * 70;  // rows x longest run, for either step
   const std::vector<int8_t> qa = RandomBytes(rng, kMax), qb = RandomBytes(rng, kMax);

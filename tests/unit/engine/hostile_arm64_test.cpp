@@ -106,9 +106,7 @@ std::vector<int8_t> RunGuarded(QGemmFn fn, const Shape& s, uint32_t seed, bool a
 }
 
 TEST_CASE("hostile: qgemm tiers read and write only inside exactly sized operands", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::vector<Shape> shapes;
   for (QGemmWeights w : {QGemmWeights::kLeft, QGemmWeights::kRight}) {
     for (int64_t m : {1, 2, 3, 8, 9}) {

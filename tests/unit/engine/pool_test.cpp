@@ -95,9 +95,7 @@ namespace {
 // window's input elements) at every tier, for odd sizes, strides, dilations and rows wider
 // than one vector.
 TEST_CASE("int8 MaxPool (over padding, short rows) equals the definition at every tier", "[engine][ops][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx,
-                        KernelTier::kNeon, KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(5);
   std::uniform_int_distribution<int> value(-128, 127);
   struct Case {
@@ -162,9 +160,7 @@ TEST_CASE("int8 MaxPool (over padding, short rows) equals the definition at ever
 // extent, else the input elements it covers), times s_in / s_out, rounded half to even, at
 // every tier: padding on each side, ceil mode, strides 1-3, 1-D and rows of 1-40 outputs.
 TEST_CASE("int8 windowed AveragePool equals the definition at every tier", "[engine][ops][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx,
-                        KernelTier::kNeon, KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> value(-128, 127);
   struct Case {

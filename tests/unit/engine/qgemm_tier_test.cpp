@@ -114,9 +114,7 @@ std::vector<int8_t> RunKernel(QGemmFn fn, const Problem& p, const Buffers& b, in
 }
 
 TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(20261122);
   std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 70), dim_k(1, 300);
   std::uniform_int_distribution<int32_t> zp(-128, 127);
@@ -180,9 +178,7 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
 // accumulator is defined to wrap (two's complement): the reference computes exactly that and
 // every tier equals it.
 TEST_CASE("a bias at the int32 limits wraps the accumulator in every tier, no overflow", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(2147483647);
   for (const int32_t base : {std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()}) {
     for (const QGemmWeights weights : {QGemmWeights::kLeft, QGemmWeights::kRight}) {
@@ -218,9 +214,7 @@ TEST_CASE("a bias at the int32 limits wraps the accumulator in every tier, no ov
 }
 
 TEST_CASE("every qgemm tier stores the valid columns of a grid like the reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(7);
   std::uniform_int_distribution<int64_t> dim_m(1, 19), dim_n(1, 200), dim_k(1, 80), pick(0, 1 << 20);
   for (int i = 0; i < 200; ++i) {
@@ -399,9 +393,7 @@ TEST_CASE("the VNNI kernel equals the reference across its k-blocks and row bloc
 // that lowering produces.
 TEST_CASE("every qgemm tier equals the reference through k-group tables and extreme requantization",
           "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(20261125);
   std::uniform_int_distribution<int64_t> dim_m(1, 40), dim_n(1, 70), dim_k(1, 300), pick(0, 1 << 20);
   // Deep K: the arm64 kernels' row blocks (128 KB of left rows: 24 rows at K = 4100, 40 at

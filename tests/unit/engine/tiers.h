@@ -39,11 +39,14 @@ inline TierPlan PlanTiers(std::initializer_list<KernelTier> candidates) {
 
 }  // namespace edge::engine::testing
 
-#define EDGE_ALL_TIERS                                                                              \
-  ::edge::engine::KernelTier::kScalar, ::edge::engine::KernelTier::kAvx2,                           \
-      ::edge::engine::KernelTier::kAvxVnni, ::edge::engine::KernelTier::kAvx512Vnni,                \
-      ::edge::engine::KernelTier::kAmx, ::edge::engine::KernelTier::kNeon,                          \
-      ::edge::engine::KernelTier::kNeonDot, ::edge::engine::KernelTier::kI8mm
+// Every SIMD tier (each tier but the scalar specification), and every tier: the lists a tier
+// test names, so that a new tier is one line here.
+#define EDGE_SIMD_TIERS                                                                              \
+  ::edge::engine::KernelTier::kAvx2, ::edge::engine::KernelTier::kAvxVnni,                           \
+      ::edge::engine::KernelTier::kAvx512Vnni, ::edge::engine::KernelTier::kAmx,                     \
+      ::edge::engine::KernelTier::kNeon, ::edge::engine::KernelTier::kNeonDot,                       \
+      ::edge::engine::KernelTier::kI8mm
+#define EDGE_ALL_TIERS ::edge::engine::KernelTier::kScalar, EDGE_SIMD_TIERS
 
 // Declares `var` (the tiers to cover) from a list of tiers, or reports the case skipped.
 #define EDGE_TIERS_UNDER_TEST(var, ...)                                                          \

@@ -17,9 +17,7 @@ using testing::Builder;
 using TP = onnx::TensorProto;
 
 TEST_CASE("every tier's byte transpose equals the scalar reference", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx, KernelTier::kNeon,
-                        KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(16);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
@@ -64,9 +62,7 @@ std::vector<float> Transposed(const std::vector<float>& x, const std::vector<int
 }
 
 TEST_CASE("int8 Transpose moves every byte to its place at every tier", "[engine][kernels][tiers]") {
-  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kScalar, KernelTier::kAvx2, KernelTier::kAvxVnni,
-                        KernelTier::kAvx512Vnni, KernelTier::kAmx,
-                        KernelTier::kNeon, KernelTier::kNeonDot, KernelTier::kI8mm);
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   struct Case {
     std::vector<int64_t> shape, perm;
   };
