@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "agent/engine/kernels/copy_bytes.h"
 #include "agent/engine/kernels/simd128.h"
 
 namespace edge::engine {
@@ -291,24 +292,6 @@ inline void FillPixels(uint8_t* dst, int64_t pixels, uint8_t pad_byte) {
   for (; i < pixels; ++i) simd128::Store4(dst + i * 4, v);
 }
 
-// Never past n: fixed-size moves, the last one overlapping.
-inline void CopyRow(int8_t* __restrict dst, const int8_t* __restrict src, int64_t n) {
-  if (n >= 16) {
-    for (int64_t i = 0; i + 16 <= n; i += 16) __builtin_memcpy(dst + i, src + i, 16);
-    __builtin_memcpy(dst + n - 16, src + n - 16, 16);
-  } else if (n >= 8) {
-    __builtin_memcpy(dst, src, 8);
-    __builtin_memcpy(dst + n - 8, src + n - 8, 8);
-  } else if (n >= 4) {
-    __builtin_memcpy(dst, src, 4);
-    __builtin_memcpy(dst + n - 4, src + n - 4, 4);
-  } else {
-    if (n > 0) dst[0] = src[0];
-    if (n > 1) dst[1] = src[1];
-    if (n > 2) dst[2] = src[2];
-  }
-}
-
 // n bytes of `fill`'s value: 16-byte stores, the last one overlapping, never past n.
 inline void FillRow(int8_t* dst, int64_t n, U8x16 fill) {
   if (n >= 16) {
@@ -339,13 +322,13 @@ void PadPlanesS8(const int8_t* src, int64_t planes, int64_t ih, int64_t iw, int6
       } else {
         FillRow(row, wp, fill);
       }
-      CopyRow(row + pad_l, src + (c * ih + y) * iw, iw);
+      CopyBytes(row + pad_l, src + (c * ih + y) * iw, iw);
     }
   }
 }
 
 void CopyRowsS8(const int8_t* src, int64_t src_pitch, int8_t* dst, int64_t dst_pitch, int64_t width, int64_t rows) {
-  for (int64_t r = 0; r < rows; ++r) CopyRow(dst + r * dst_pitch, src + r * src_pitch, width);
+  for (int64_t r = 0; r < rows; ++r) CopyBytes(dst + r * dst_pitch, src + r * src_pitch, width);
 }
 
 void Interleave4RowsU8(const int8_t* const src[4], int64_t n, uint8_t* dst) {

@@ -15,6 +15,7 @@
 #include "agent/engine/kernels/qgemm_amx.h"
 #include "tests/unit/core/skip.h"
 #include "tests/unit/engine/depthwise_geometry.h"
+#include "tests/unit/engine/test_support.h"
 #include "tests/unit/engine/tiers.h"
 
 namespace edge::engine {
@@ -874,8 +875,10 @@ std::vector<int8_t> NaiveDepthwise(const DepthwiseProblem& p) {
 }
 
 // Runs a depthwise kernel the way the conv step does: phase split if the plan asks for it,
-// then the output planes (copied out of the grid when it is wider than the output).
-std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p) {
+// then the output planes (copied out of the grid when it is wider than the output). The
+// kernel's source (the input or its phases) ends at an inaccessible page (guard_after) or
+// starts right after one: a tier may read any byte of the source, never one outside it.
+std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p, bool guard_after = true) {
   const DepthwisePlan& plan = p.plan;
   std::vector<int8_t> phases(static_cast<size_t>(p.channels * plan.phase_bytes));
   const int8_t* src = p.x.data();
@@ -886,12 +889,14 @@ std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p) {
     SplitDepthwisePhases(x.data(), p.g, plan, p.channels, phases.data());
     src = phases.data();
   }
+  const int64_t src_stride = plan.split ? plan.phase_bytes : p.g.in_h * p.g.in_w;
+  const testing::GuardedBuffer guarded(static_cast<size_t>(p.channels * src_stride), guard_after, src);
   // The grid, with a guard byte after each channel so writes past the grid are caught.
   const int64_t stride = plan.grid + 1;
   std::vector<int8_t> grid(static_cast<size_t>(p.channels * stride), int8_t{0x5A});
   DepthwiseArgs a;
-  a.src = src;
-  a.src_stride = plan.split ? plan.phase_bytes : p.g.in_h * p.g.in_w;
+  a.src = guarded.as<int8_t>();
+  a.src_stride = src_stride;
   a.out = grid.data();
   a.out_stride = stride;
   a.channels = p.channels;
@@ -983,7 +988,8 @@ void CheckDepthwiseTiers(const DepthwiseProblem& p, const std::vector<KernelTier
   REQUIRE(RunDepthwise(&DepthwiseScalar, p) == want);
   for (KernelTier tier : tiers) {
     INFO("tier " << KernelTierName(tier));
-    REQUIRE(RunDepthwise(ElementwiseForTier(tier).depthwise, p) == want);
+    REQUIRE(RunDepthwise(ElementwiseForTier(tier).depthwise, p, true) == want);
+    REQUIRE(RunDepthwise(ElementwiseForTier(tier).depthwise, p, false) == want);
   }
 }
 

@@ -1,0 +1,31 @@
+// Copies of a handful of bytes without a library call, for any tier's kernel file. Feature-map
+// rows and the edges of output tiles are often a few bytes long, where a memcpy call (and the
+// vzeroupper before it in a vector kernel) costs more than the work around it.
+#pragma once
+
+#include <cstdint>
+
+namespace edge::engine {
+
+// n bytes from src to dst, reading and writing none outside them: fixed-size moves, the last
+// one overlapping the one before.
+inline void CopyBytes(void* __restrict dst_bytes, const void* __restrict src_bytes, int64_t n) {
+  auto* dst = static_cast<int8_t*>(dst_bytes);
+  const auto* src = static_cast<const int8_t*>(src_bytes);
+  if (n >= 16) {
+    for (int64_t i = 0; i + 16 <= n; i += 16) __builtin_memcpy(dst + i, src + i, 16);
+    __builtin_memcpy(dst + n - 16, src + n - 16, 16);
+  } else if (n >= 8) {
+    __builtin_memcpy(dst, src, 8);
+    __builtin_memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    __builtin_memcpy(dst, src, 4);
+    __builtin_memcpy(dst + n - 4, src + n - 4, 4);
+  } else {
+    if (n > 0) dst[0] = src[0];
+    if (n > 1) dst[1] = src[1];
+    if (n > 2) dst[2] = src[2];
+  }
+}
+
+}  // namespace edge::engine
