@@ -39,8 +39,16 @@ int RunGemmSweep(std::FILE* out) {
   const bool amx = TierSupported(KernelTier::kAmx);
   const bool avxvnni = TierSupported(KernelTier::kAvxVnni);
   double peak = 0, amx_peak = 0;
+  MultiplyAddPeaks madd;  // best of each
   auto measure_peak = [&] {
     for (int i = 0; i < 5; ++i) peak = std::max(peak, MeasureVnniPeakOpsPerSecond(1'000'000));
+    for (int i = 0; i < 3; ++i) {
+      const MultiplyAddPeaks m = MeasureMultiplyAddPeaks(500'000);
+      madd.avx2 = std::max(madd.avx2, m.avx2);
+      madd.avxvnni = std::max(madd.avxvnni, m.avxvnni);
+      madd.fma_zmm = std::max(madd.fma_zmm, m.fma_zmm);
+      madd.fma_ymm = std::max(madd.fma_ymm, m.fma_ymm);
+    }
     for (int i = 0; amx && i < 5; ++i) amx_peak = std::max(amx_peak, MeasureAmxPeakOpsPerSecond(100'000));
   };
   measure_peak();
@@ -96,6 +104,28 @@ int RunGemmSweep(std::FILE* out) {
       std::fprintf(out, " n/a (no AMX) | |\n");
     }
   }
+  // The ceiling each kernel family works under here: the AVX2 tier's int8 step against the
+  // fp32 FMA that ONNX Runtime's kernels use on this CPU and would use on an AVX2-only one.
+  const int passes = 3 * static_cast<int>(3 * rows.size() + 1);
+  std::fprintf(out,
+               "\nMultiply-add peaks (12 independent chains of the instruction, best of %d): one multiply-add is one "
+               "product added to a sum, int8 or fp32.\n\n"
+               "| instruction | used by | multiply-adds per instruction | G multiply-adds/s | / vfmadd231ps zmm |\n"
+               "|---|---|---|---|---|\n",
+               passes);
+  const double vnni_madd = peak / 2.0;
+  auto line = [&](const char* instruction, const char* user, int per, double rate) {
+    if (rate > 0) {
+      std::fprintf(out, "| %s | %s | %d | %.1f | %.2f |\n", instruction, user, per, rate / 1e9, rate / madd.fma_zmm);
+    } else {
+      std::fprintf(out, "| %s | %s | %d | n/a (not on this CPU) | |\n", instruction, user, per);
+    }
+  };
+  line("vpmaddwd + vpaddd ymm", "engine avx2 tier (int8 widened to int16)", 16, madd.avx2);
+  line("{vex} vpdpbusd ymm", "engine avxvnni tier", 32, madd.avxvnni);
+  line("vpdpbusd zmm", "engine avx512vnni tier", 64, vnni_madd);
+  line("vfmadd231ps zmm", "ONNX Runtime fp32 on AVX-512 (this CPU)", 16, madd.fma_zmm);
+  line("vfmadd231ps ymm", "ONNX Runtime fp32 on an AVX2-only CPU", 8, madd.fma_ymm);
   return 0;
 }
 

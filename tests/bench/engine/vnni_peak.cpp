@@ -1,6 +1,9 @@
 #include "tests/bench/engine/vnni_peak.h"
 
+#include <algorithm>
 #include <chrono>
+
+#include "agent/engine/kernels/cpu_features.h"
 
 namespace edge::engine::bench {
 
@@ -38,6 +41,51 @@ double MeasureVnniPeakOpsPerSecond(int64_t iterations) {
         "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "cc");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return static_cast<double>(iterations) * 16.0 * 128.0 / seconds;
+}
+
+namespace {
+
+// 12 independent chains of INSTR per iteration (INSTR(r): the instruction, or pair, that adds
+// into register r from the operand register 14), in one asm block for the reason above.
+#define EDGE_CHAINS_12(INSTR)                                                                       \
+  INSTR("0") INSTR("1") INSTR("2") INSTR("3") INSTR("4") INSTR("5") INSTR("6") INSTR("7") INSTR("8") \
+      INSTR("9") INSTR("10") INSTR("11")
+#define EDGE_MADD_YMM(r) "vpmaddwd %%ymm14, %%ymm14, %%ymm15\n\tvpaddd %%ymm15, %%ymm" r ", %%ymm" r "\n\t"
+#define EDGE_DPBUSD_YMM(r) "%{vex%} vpdpbusd %%ymm14, %%ymm14, %%ymm" r "\n\t"
+#define EDGE_FMA_ZMM(r) "vfmadd231ps %%zmm14, %%zmm14, %%zmm" r "\n\t"
+#define EDGE_FMA_YMM(r) "vfmadd231ps %%ymm14, %%ymm14, %%ymm" r "\n\t"
+// A function timing `iterations` rounds of the 12 chains, in seconds.
+#define EDGE_TIMED_CHAINS(NAME, INSTR)                                                              \
+  double NAME(int64_t iterations) {                                                                 \
+    int64_t n = iterations;                                                                         \
+    const auto start = std::chrono::steady_clock::now();                                           \
+    __asm__ volatile("vpxord %%zmm14, %%zmm14, %%zmm14\n\t"                                         \
+                     "1:\n\t" EDGE_CHAINS_12(INSTR) "dec %0\n\t"                                     \
+                     "jnz 1b\n\t"                                                                   \
+                     "vzeroupper\n\t"                                                               \
+                     : "+r"(n)                                                                      \
+                     :                                                                              \
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",  \
+                       "xmm10", "xmm11", "xmm14", "xmm15", "cc");                                   \
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();        \
+  }
+EDGE_TIMED_CHAINS(TimeMaddYmm, EDGE_MADD_YMM)
+EDGE_TIMED_CHAINS(TimeDpbusdYmm, EDGE_DPBUSD_YMM)
+EDGE_TIMED_CHAINS(TimeFmaZmm, EDGE_FMA_ZMM)
+EDGE_TIMED_CHAINS(TimeFmaYmm, EDGE_FMA_YMM)
+
+}  // namespace
+
+MultiplyAddPeaks MeasureMultiplyAddPeaks(int64_t iterations) {
+  const double instructions = static_cast<double>(iterations) * 12.0;
+  MultiplyAddPeaks p;
+  p.avx2 = 16.0 * instructions / TimeMaddYmm(iterations);
+  p.fma_zmm = 16.0 * instructions / TimeFmaZmm(iterations);
+  p.fma_ymm = 8.0 * instructions / TimeFmaYmm(iterations);
+  if (TierSupported(KernelTier::kAvxVnni)) {
+    p.avxvnni = 32.0 * instructions / TimeDpbusdYmm(iterations);
+  }
+  return p;
 }
 
 }  // namespace edge::engine::bench
