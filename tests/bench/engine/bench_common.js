@@ -2,7 +2,7 @@
 // serve, a line protocol) and ONNX Runtime sessions timed the same way.
 'use strict';
 const path = require('path');
-const { spawn } = require('child_process');
+const { spawn, execFileSync } = require('child_process');
 const readline = require('readline');
 
 const root = path.resolve(__dirname, '../../..');
@@ -16,6 +16,24 @@ const ortVersion = require(path.join(ortDir, 'package.json')).version;
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : def; };
 const WRITE = !args.includes('--no-write');
+
+// Node (every thread: ORT runs on a libuv worker) and the engine process, which inherits it,
+// pinned to one CPU, the first this process may use. They take turns, never run at once, and
+// on a shared VM the vCPUs can be loaded differently for minutes: in one run the engine's
+// times were ~1.4x those of the run after it while ORT's held, so the interleaving compares
+// like with like only on one CPU. null where taskset (util-linux) is missing or refuses.
+function pinToOneCpu() {
+  try {
+    const pid = String(process.pid);
+    const list = execFileSync('taskset', ['-cp', pid], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const first = list.slice(list.lastIndexOf(':') + 1).trim().split(/[,-]/)[0];
+    execFileSync('taskset', ['-a', '-cp', first, pid], { stdio: 'ignore' });
+    return Number(first);
+  } catch (e) {
+    return null;
+  }
+}
+const pinnedCpu = pinToOneCpu();
 
 class Engine {
   constructor() {
@@ -58,4 +76,6 @@ async function timeOrt(session, feeds, n) {
 
 const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
-module.exports = { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, Engine, ortSession, timeOrt, fmt };
+module.exports = {
+  root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, pinnedCpu, Engine, ortSession, timeOrt, fmt,
+};

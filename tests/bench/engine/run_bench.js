@@ -11,7 +11,7 @@ const fs = require('fs');
 const os = require('os');
 const { execFileSync } = require('child_process');
 const { writeSection } = require('../doc_section.js');
-const { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, Engine, ortSession, timeOrt, fmt } =
+const { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, pinnedCpu, Engine, ortSession, timeOrt, fmt } =
   require('./bench_common.js');
 
 const ROUNDS = opt('--rounds', 15);
@@ -113,7 +113,8 @@ async function main() {
   const command = ['node tests/bench/engine/run_bench.js', ...args.filter((a) => a !== '--no-write')].join(' ');
   md += `Produced by \`cmake --build --preset ci --target edge_engine_bench && ${command}\` `;
   md += `at commit ${commit()} on ${cpuName()} (${os.cpus().length} vCPUs), ${new Date().toISOString().slice(0, 10)}.\n`;
-  md += `Single thread everywhere; ${ROUNDS} interleaved rounds of ${PER_ROUND} runs per runner on the same fixed input `;
+  md += `Single thread everywhere${pinnedCpu === null ? '' : `, node and the engine process both pinned to CPU ${pinnedCpu}`}; `;
+  md += `${ROUNDS} interleaved rounds of ${PER_ROUND} runs per runner on the same fixed input `;
   md += '(tests/models/zoo/*.input.npy, first sample). Engine times are measured inside the engine process (Run() wall time); ';
   md += 'ONNX Runtime (npm onnxruntime-node ' + ortVersion + ') ';
   md += 'times are `await session.run()` wall time in node, which includes ORT\'s fixed per-run cost (the binding, input checks, ';
