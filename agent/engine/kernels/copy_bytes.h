@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace edge::engine {
 
@@ -25,6 +26,16 @@ inline void CopyBytes(void* __restrict dst_bytes, const void* __restrict src_byt
     if (n > 0) dst[0] = src[0];
     if (n > 1) dst[1] = src[1];
     if (n > 2) dst[2] = src[2];
+  }
+}
+
+// n bytes of any length (a Transpose's or a Concat's runs): CopyBytes up to 256, memcpy past
+// that, where the call is nothing next to the copy and the library's wider moves win.
+inline void CopyRun(void* __restrict dst, const void* __restrict src, int64_t n) {
+  if (n <= 256) {
+    CopyBytes(dst, src, n);
+  } else {
+    std::memcpy(dst, src, static_cast<size_t>(n));
   }
 }
 

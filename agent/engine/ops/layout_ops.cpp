@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/kernels/copy_bytes.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/ops/element_types.h"
@@ -104,7 +105,7 @@ class TransposeStep : public Step {
     const T* X = x.Get<T>(env);
     T* Y = reinterpret_cast<T*>(env.arena + out);
     if (moves.kind == TransposeMoves::Kind::kRuns) {
-      moves.ForEachOuter([&](int64_t i, int64_t o) { std::memcpy(Y + o, X + i, static_cast<size_t>(moves.run) * sizeof(T)); });
+      moves.ForEachOuter([&](int64_t i, int64_t o) { CopyRun(Y + o, X + i, moves.run * static_cast<int64_t>(sizeof(T))); });
       return;
     }
     if constexpr (sizeof(T) == 1) {
@@ -141,7 +142,7 @@ class ConcatStep : public Step {
     std::byte* Y = env.arena + out;
     for (int64_t o = 0; o < outer; ++o) {
       for (int i = 0; i < inputs; ++i) {
-        std::memcpy(Y, in[i].Get<std::byte>(env) + o * chunk[i], static_cast<size_t>(chunk[i]));
+        CopyRun(Y, in[i].Get<std::byte>(env) + o * chunk[i], chunk[i]);
         Y += chunk[i];
       }
     }

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/kernels/copy_bytes.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/qgemm.h"
@@ -230,7 +231,7 @@ class QConcatStep : public Step {
       for (int i = 0; i < inputs; ++i) {
         const int8_t* X = in[i].Get<int8_t>(env) + o * chunk[i];
         if (same_params[i]) {
-          std::memcpy(Y, X, static_cast<size_t>(chunk[i]));
+          CopyRun(Y, X, chunk[i]);
         } else {
           env.elementwise->qrequant(QRequantArgs{X, chunk[i], ratio[i], zi[i], zo, qmin, qmax, Y});
         }
