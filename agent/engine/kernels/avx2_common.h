@@ -1,5 +1,5 @@
 // Helpers shared by the AVX2-class kernel files (qgemm_avx2.cpp, depthwise_avx2.cpp,
-// winograd_avx2.cpp, elementwise_avx2.cpp), each compiled with -mavx2. In an anonymous namespace: every file gets
+// winograd_avx2.cpp, elementwise_avx2.cpp, pool_avx2.cpp, transpose_avx2.cpp), each compiled with -mavx2. In an anonymous namespace: every file gets
 // its own internal copy, so none can become a weak symbol another translation unit picks
 // (docs/engine.md, "How to add a kernel tier").
 #pragma once
@@ -53,6 +53,43 @@ struct Requant8 {
     return range(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult));
   }
 };
+
+// Strides 3 and 4: bytes kBack + kStride * j (j < kWidth, 8 or 16) from p, in order. The
+// bytes used span kSpan from p, covered by 16-byte loads whose starts are clamped to end at
+// the last byte used (so a load never reaches past it); each load's bytes are shuffled to the
+// outputs they hold (-1 elsewhere: zero) and the loads OR-ed.
+template <int kStride, int kBack, int kWidth>
+struct StridedPicks {
+  static constexpr int kSpan = kBack + kStride * (kWidth - 1) + 1;  // >= 22 at strides 3, 4
+  static constexpr int kLoads = (kSpan + 15) / 16;
+  static constexpr int Start(int c) { return 16 * c < kSpan - 16 ? 16 * c : kSpan - 16; }
+  struct Table {
+    alignas(16) int8_t pick[kLoads][16];
+  };
+  static constexpr Table Make() {
+    Table t{};
+    for (int c = 0; c < kLoads; ++c) {
+      for (int j = 0; j < 16; ++j) {
+        const int at = j < kWidth ? kBack + kStride * j - Start(c) : -1;
+        t.pick[c][j] = static_cast<int8_t>(at >= 0 && at < 16 ? at : -1);
+      }
+    }
+    return t;
+  }
+  static constexpr Table kTable = Make();
+};
+
+template <int kStride, int kBack, int kWidth>
+inline __m128i PickStrided(const int8_t* p) {
+  using P = StridedPicks<kStride, kBack, kWidth>;
+  __m128i r = _mm_setzero_si128();
+#pragma GCC unroll 4
+  for (int c = 0; c < P::kLoads; ++c) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + P::Start(c)));
+    r = _mm_or_si128(r, _mm_shuffle_epi8(v, _mm_load_si128(reinterpret_cast<const __m128i*>(P::kTable.pick[c]))));
+  }
+  return r;
+}
 
 }  // namespace
 }  // namespace edge::engine

@@ -3,6 +3,9 @@
 // scalar kernels (kernels/elementwise_ref.cpp) by construction; the tier tests check it.
 #include <immintrin.h>
 
+#include <type_traits>
+
+#include "agent/engine/kernels/avx2_common.h"
 #include "agent/engine/kernels/elementwise.h"
 
 namespace edge::engine {
@@ -44,11 +47,19 @@ inline __m256i StridedBytes(const int8_t* p) {
 }
 
 // One tap's 32 source bytes for the outputs from `at` (their first window byte): stride 1
-// loads them; stride 2 loads 64 from at - kBack and keeps every second byte from kBack on.
+// loads them; stride 2 loads 64 from at - kBack and keeps every second byte from kBack on;
+// strides 3 and 4 pick two halves of 16 (PickStrided), from at - kBack too.
 template <int kStride, int kBack>
 inline __m256i Tap(const int8_t* at) {
-  if constexpr (kStride == 1) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at));
-  return StridedBytes<kBack>(at - kBack);
+  if constexpr (kStride == 1) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at));
+  } else if constexpr (kStride == 2) {
+    return StridedBytes<kBack>(at - kBack);
+  } else {
+    const __m128i lo = PickStrided<kStride, kBack, 16>(at - kBack);
+    const __m128i hi = PickStrided<kStride, kBack, 16>(at - kBack + 16 * kStride);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+  }
 }
 
 template <int kStride, int kBack>
@@ -79,11 +90,14 @@ bool MaxPoolRowSteps(const MaxPoolRowArgs& a) {
 // Rows of 8-31 outputs (a 28-wide map, ResNet-style 14- and 7-wide ones): the same scheme on
 // 16 or 8 outputs per 128-bit step. kWidth outputs of one tap: stride 1 loads them; stride 2
 // loads 2 * kWidth bytes from at - kBack and keeps bytes kBack, kBack + 2, ... (packus of the
-// masked or shifted 16-bit lanes: the bytes as 0-255, exact).
+// masked or shifted 16-bit lanes: the bytes as 0-255, exact); strides 3 and 4 pick them
+// (PickStrided).
 template <int kWidth, int kStride, int kBack>
 inline __m128i NarrowTap(const int8_t* at) {
   const int8_t* p = at - kBack;
-  if constexpr (kStride == 1) {
+  if constexpr (kStride > 2) {
+    return PickStrided<kStride, kBack, kWidth>(p);
+  } else if constexpr (kStride == 1) {
     if constexpr (kWidth == 16) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
   } else {
@@ -161,16 +175,29 @@ bool AnyRowSteps(const MaxPoolRowArgs& a) {
   return MaxPoolRowSteps<kStride>(a) || NarrowRowSteps<16, kStride>(a) || NarrowRowSteps<8, kStride>(a);
 }
 
+// f(std::integral_constant<int, stride>{}) for the strides the vector steps take (1-4); false
+// for others (the scalar kernel's).
+template <typename F>
+bool WithStride(int64_t stride, F&& f) {
+  switch (stride) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    default: return false;
+  }
+}
+
 }  // namespace
 
 void WindowSumRowAvx2(const WindowSumRowArgs& a) {
   const bool fits16 = a.row_count * a.taps <= 256;  // |sum| <= 256 * 128 fits int16
-  if (fits16 && ((a.stride == 1 && SumRowSteps<1>(a)) || (a.stride == 2 && SumRowSteps<2>(a)))) return;
+  if (fits16 && WithStride(a.stride, [&](auto stride) { return SumRowSteps<decltype(stride)::value>(a); })) return;
   WindowSumRowScalar(a);
 }
 
 void MaxPoolRowAvx2(const MaxPoolRowArgs& a) {
-  if ((a.stride == 1 && AnyRowSteps<1>(a)) || (a.stride == 2 && AnyRowSteps<2>(a))) return;
+  if (WithStride(a.stride, [&](auto stride) { return AnyRowSteps<decltype(stride)::value>(a); })) return;
   MaxPoolRowScalar(a);
 }
 

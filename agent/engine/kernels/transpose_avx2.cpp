@@ -5,6 +5,7 @@
 // bytes). And the strided four-row interleave of phased convs (InterleaveStridedAvx2).
 #include <immintrin.h>
 
+#include "agent/engine/kernels/avx2_common.h"
 #include "agent/engine/kernels/elementwise.h"
 
 namespace edge::engine {
@@ -66,40 +67,13 @@ void TransposeBytesAvx2(const uint8_t* src, int64_t src_stride, int64_t rows, in
 
 namespace {
 
-// pshufb tables for 16 bytes at stride sw (3 or 4) out of sw consecutive 16-byte loads: load
-// j supplies output byte i where i * sw falls in [16j, 16j + 16), zero (0x80) elsewhere.
-struct StrideTables {
-  alignas(16) int8_t t[2][4][16];  // [sw - 3][load]
-  StrideTables() : t{} {
-    for (int sw = 3; sw <= 4; ++sw) {
-      for (int j = 0; j < sw; ++j) {
-        for (int i = 0; i < 16; ++i) {
-          const int at = i * sw - 16 * j;
-          t[sw - 3][j][i] = static_cast<int8_t>(at >= 0 && at < 16 ? at : 0x80);
-        }
-      }
-    }
-  }
-};
-
-// Bytes p * sw of 16 * sw bytes at src (p < 16).
 template <int kStride>
-inline __m128i Gather16(const int8_t* src, const StrideTables& tables) {
-  __m128i v = _mm_setzero_si128();
-  for (int j = 0; j < kStride; ++j) {
-    const __m128i part = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16 * j));
-    v = _mm_or_si128(v, _mm_shuffle_epi8(part, _mm_load_si128(reinterpret_cast<const __m128i*>(tables.t[kStride - 3][j]))));
-  }
-  return v;
-}
-
-template <int kStride>
-void InterleaveStrided(const int8_t* const src[4], int64_t n, uint8_t* dst, const StrideTables& tables) {
+void InterleaveStrided(const int8_t* const src[4], int64_t n, uint8_t* dst) {
   const __m128i flip = _mm_set1_epi8(-128);
   int64_t p = 0;
   for (; p + 16 <= n; p += 16) {
     __m128i v[4];
-    for (int k = 0; k < 4; ++k) v[k] = _mm_xor_si128(Gather16<kStride>(src[k] + p * kStride, tables), flip);
+    for (int k = 0; k < 4; ++k) v[k] = _mm_xor_si128(PickStrided<kStride, 0, 16>(src[k] + p * kStride), flip);
     const __m128i ab_lo = _mm_unpacklo_epi8(v[0], v[1]), ab_hi = _mm_unpackhi_epi8(v[0], v[1]);
     const __m128i cd_lo = _mm_unpacklo_epi8(v[2], v[3]), cd_hi = _mm_unpackhi_epi8(v[2], v[3]);
     uint8_t* out = dst + p * 4;
@@ -116,11 +90,10 @@ void InterleaveStrided(const int8_t* const src[4], int64_t n, uint8_t* dst, cons
 }  // namespace
 
 void InterleaveStridedAvx2(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst) {
-  static const StrideTables tables;
   if (sw == 3) {
-    InterleaveStrided<3>(src, n, dst, tables);
+    InterleaveStrided<3>(src, n, dst);
   } else if (sw == 4) {
-    InterleaveStrided<4>(src, n, dst, tables);
+    InterleaveStrided<4>(src, n, dst);
   } else {
     InterleaveStridedU8(src, sw, n, dst);
   }

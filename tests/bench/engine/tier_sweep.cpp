@@ -95,6 +95,19 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
            k.maxpool_row(MaxPoolRowArgs{&row, 1, 64, 2, 2, 1, out + r * 64});
          }
        }},
+      // MaxPool1d(3)'s default stride is its width: 85 rows of 192 bytes (16,320 of the 16,384)
+      {"MaxPool 3 wide, stride 3 (1-D), 85 rows of 64 outputs",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         for (int64_t r = 0; r < 85; ++r) {
+           const int8_t* row = p.a + r * 192;
+           k.maxpool_row(MaxPoolRowArgs{&row, 1, 64, 3, 3, 1, out + r * 64});
+         }
+       }},
+      {"AveragePool 4 wide, stride 4 (1-D window sums), 64 rows of 64 outputs",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t*) {
+         int32_t sums[64];
+         for (int64_t r = 0; r < 64; ++r) k.window_sum_row({p.a + r * 256, 256, 1, 64, 4, 4, sums});
+       }},
       {"requantize (a Concat input at another scale)",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          k.qrequant({p.a, p.n, 0.61f, p.za, p.zo, -128, 127, out});

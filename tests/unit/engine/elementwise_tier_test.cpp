@@ -9,11 +9,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/ops/broadcast.h"
+#include "tests/unit/engine/test_support.h"
 #include "agent/engine/ops/element_types.h"
 #include "tests/unit/engine/tiers.h"
 
@@ -131,19 +133,24 @@ TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only th
     int rows;
     int64_t stride, taps, dilation;
   };
-  const std::vector<Window> windows = {{1, 2, 2, 1}, {2, 2, 2, 1}, {3, 2, 3, 1}, {3, 1, 3, 1},
-                                       {1, 1, 5, 2}, {2, 3, 3, 1}, {1, 2, 3, 2}, {4, 1, 1, 1}};
+  // strides 3 and 4: MaxPool1d(3) and (4)'s default stride, windows wider and narrower
+  const std::vector<Window> windows = {{1, 2, 2, 1}, {2, 2, 2, 1}, {3, 2, 3, 1}, {3, 1, 3, 1}, {1, 1, 5, 2},
+                                       {2, 3, 3, 1}, {1, 2, 3, 2}, {4, 1, 1, 1}, {1, 3, 3, 1}, {1, 4, 4, 1},
+                                       {2, 3, 2, 1}, {1, 4, 5, 1}, {3, 3, 3, 2}, {1, 4, 1, 1}};
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (const Window& w : windows) {
-      for (int64_t n : {1, 7, 8, 9, 14, 15, 16, 17, 18, 28, 31, 32, 33, 64, 65, 100, 257}) {
-        // each row exactly as long as the kernel may read, in its own allocation: a read past
-        // its end shows under the sanitizers
+      for (int64_t n : {1, 7, 8, 9, 14, 15, 16, 17, 18, 19, 20, 28, 31, 32, 33, 34, 35, 64, 65, 100, 257}) {
+        // each row exactly as long as the kernel may read, against an inaccessible page: a
+        // read past its end faults
         const int64_t len = (n - 1) * w.stride + (w.taps - 1) * w.dilation + 1;
-        std::vector<std::vector<int8_t>> data;
+        std::vector<std::unique_ptr<testing::GuardedBuffer>> data;
         std::vector<const int8_t*> rows;
-        for (int r = 0; r < w.rows; ++r) data.push_back(RandomBytes(rng, len));
-        for (const auto& d : data) rows.push_back(d.data());
+        for (int r = 0; r < w.rows; ++r) {
+          const auto bytes = RandomBytes(rng, len);
+          data.push_back(std::make_unique<testing::GuardedBuffer>(static_cast<size_t>(len), true, bytes.data()));
+          rows.push_back(data.back()->as<int8_t>());
+        }
         std::vector<int8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 0x5A);
         MaxPoolRowScalar({rows.data(), w.rows, n, w.stride, w.taps, w.dilation, want.data()});
         k.maxpool_row({rows.data(), w.rows, n, w.stride, w.taps, w.dilation, got.data()});
@@ -163,22 +170,23 @@ TEST_CASE("every tier's window sums equal the scalar reference and read only the
     int64_t stride, taps;
   };
   // up to 16 x 16 = 256 elements (the int16 sums' limit) and past it (17 x 16: the scalar kernel)
-  const std::vector<Window> windows = {{1, 2, 2}, {2, 2, 2}, {3, 1, 3}, {3, 2, 3}, {5, 1, 5},
-                                       {2, 3, 3}, {16, 1, 16}, {17, 2, 16}, {4, 1, 1}};
+  const std::vector<Window> windows = {{1, 2, 2}, {2, 2, 2}, {3, 1, 3}, {3, 2, 3}, {5, 1, 5}, {2, 3, 3}, {16, 1, 16},
+                                       {17, 2, 16}, {4, 1, 1}, {1, 3, 3}, {3, 3, 3}, {4, 4, 4}, {2, 4, 2}, {16, 4, 16}};
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (const Window& w : windows) {
-      for (int64_t n : {1, 7, 31, 32, 33, 34, 64, 65, 100, 257, 840}) {
-        // rows `pitch` apart, the last exactly as long as the kernel may read: a read past it
-        // shows under the sanitizers
+      for (int64_t n : {1, 7, 31, 32, 33, 34, 35, 64, 65, 100, 257, 840}) {
+        // rows `pitch` apart, the last exactly as long as the kernel may read, against an
+        // inaccessible page: a read past it faults
         const int64_t len = (n - 1) * w.stride + w.taps, pitch = len + 3;
-        auto data = RandomBytes(rng, (w.rows - 1) * pitch + len);
+        auto bytes = RandomBytes(rng, (w.rows - 1) * pitch + len);
         for (int r = 0; r < w.rows; r += 2) {  // the extreme sums
-          std::fill(data.begin() + r * pitch, data.begin() + std::min<int64_t>(r * pitch + len, data.size()), int8_t{-128});
+          std::fill(bytes.begin() + r * pitch, bytes.begin() + std::min<int64_t>(r * pitch + len, bytes.size()), int8_t{-128});
         }
+        const testing::GuardedBuffer data(bytes.size(), true, bytes.data());
         std::vector<int32_t> want(static_cast<size_t>(n) + 8, 7), got(static_cast<size_t>(n) + 8, 7);
-        WindowSumRowScalar({data.data(), pitch, w.rows, n, w.stride, w.taps, want.data()});
-        k.window_sum_row({data.data(), pitch, w.rows, n, w.stride, w.taps, got.data()});
+        WindowSumRowScalar({data.as<int8_t>(), pitch, w.rows, n, w.stride, w.taps, want.data()});
+        k.window_sum_row({data.as<int8_t>(), pitch, w.rows, n, w.stride, w.taps, got.data()});
         INFO("tier " << KernelTierName(tier) << " rows " << w.rows << " stride " << w.stride << " taps " << w.taps
                      << " n " << n);
         REQUIRE(got == want);

@@ -119,6 +119,12 @@ TEST_CASE("int8 MaxPool (over padding, short rows) equals the definition at ever
       {{1, 70, 12, 10}, {2, 3}, {2, 1}, {1, 1}, {0, 0, 0, 0}},
       {{2, 40, 9, 8}, {3, 3}, {2, 2}, {1, 1}, {0, 0, 0, 0}},
       {{1, 5, 7, 9}, {2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}},
+      // strides 3 and 4 along rows long enough for the vector steps (MaxPool1d(3) as H = 1,
+      // a 2x4 window at stride 4, 3x3 stride 3 over padding, a 2-wide window at stride 3)
+      {{1, 3, 1, 200}, {1, 3}, {1, 3}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 2, 6, 130}, {2, 4}, {2, 4}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 2, 10, 101}, {3, 3}, {3, 3}, {1, 1}, {1, 1, 1, 1}},
+      {{2, 2, 3, 77}, {1, 2}, {1, 3}, {1, 1}, {0, 0, 0, 0}},
   };
   for (KernelTier tier : tiers) {
     for (const auto& c : cases) {
@@ -180,6 +186,10 @@ TEST_CASE("int8 windowed AveragePool equals the definition at every tier", "[eng
       {{1, 3, 50}, {4}, {2}, {1, 1}, 0, 0, 4, -4},
       {{1, 3, 50}, {3}, {1}, {2, 2}, 1, 0, -60, 60},
       {{1, 2, 80, 6}, {70, 2}, {5, 1}, {0, 0, 0, 0}, 0, 0, 9, -9},  // a window of 70 rows
+      // strides 3 and 4 along rows long enough for the vector steps (AvgPool1d(3), (4))
+      {{1, 3, 200}, {3}, {3}, {0, 0}, 0, 0, 2, -2},
+      {{1, 2, 257}, {4}, {4}, {1, 1}, 1, 1, -9, 5},
+      {{1, 2, 5, 150}, {2, 3}, {2, 3}, {0, 0, 0, 0}, 0, 0, 0, 3},
   };
   const float s_in = 0.0625f, s_out = 0.0375f;
   for (KernelTier tier : tiers) {
