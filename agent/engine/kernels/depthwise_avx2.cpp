@@ -70,7 +70,9 @@ void Depthwise(const DepthwiseArgs& a) {
     int8_t* out = a.out + c * a.out_stride;
     int32_t weight_sum = 0;
     for (int t = 0; t < p.real_taps; ++t) weight_sum += w[t];
-    const __m256i bias = _mm256_set1_epi32(kVnni ? a.bias[c] : a.bias[c] + 128 * weight_sum);
+    // wrapping as the scalar kernel's WrapAdd: a fuzzed model's bias may sit next to INT32_MAX
+    const uint32_t shifted = static_cast<uint32_t>(a.bias[c]) + 128u * static_cast<uint32_t>(weight_sum);
+    const __m256i bias = _mm256_set1_epi32(kVnni ? a.bias[c] : static_cast<int32_t>(shifted));
     const __m256 mult = _mm256_set1_ps(a.mult[c]);
     const uintptr_t channel = src0 + static_cast<uintptr_t>(c * a.src_stride);
     for (int64_t q = 0; q < p.grid; q += kStep) {
@@ -78,7 +80,12 @@ void Depthwise(const DepthwiseArgs& a) {
       const uintptr_t at = channel + static_cast<uintptr_t>(q);
       const int64_t pos = c * a.src_stride + q;  // at, from the buffer's start
       const bool inside = pos + off_lo >= 0 && pos + off_hi + kStep <= source_bytes;
+      const uint64_t* masks = p.masks.data() + (q / kDepthwiseBlock) * p.taps;
+      const int shift = static_cast<int>(q % kDepthwiseBlock);
       const auto tap = [&](int t) {
+        // a tap wholly in the padding for these outputs (most taps of planes smaller than the
+        // kernel): the fill, nothing loaded
+        if (static_cast<uint32_t>(masks[t] >> shift) == 0) return source.fill;
         const uintptr_t from = at + static_cast<uintptr_t>(offsets[t]);
         if (!inside) return LoadEdgeTap(source, from, lanes + t * kStep);
         return _mm256_blendv_epi8(source.fill, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from)),

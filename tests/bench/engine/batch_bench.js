@@ -12,7 +12,7 @@ const fs = require('fs');
 const os = require('os');
 const { execFileSync } = require('child_process');
 const { writeSection } = require('../doc_section.js');
-const { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, Engine, ortSession, timeOrt, fmt } =
+const { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, pinnedCpu, Engine, ortSession, timeOrt, fmt } =
   require('./bench_common.js');
 
 const ROUNDS = opt('--rounds', 8);
@@ -78,6 +78,7 @@ async function main() {
   md += 'and the same file runs in the engine (tier auto, `ExecutionContext::RunBatch`) and in ONNX Runtime ';
   md += '(npm onnxruntime-node ' + ortVersion;
   md += ', one thread, all graph optimizations) on the same samples (the model\'s eval.npy rows). ';
+  md += pinnedCpu === null ? '' : `Node and the engine process both pinned to CPU ${pinnedCpu}. `;
   md += `${ROUNDS} interleaved rounds of ${PER_ROUND} calls per runner and batch; the cells are the median call time `;
   md += 'divided by the batch: **microseconds per sample**. ORT times are `await session.run()` in node and include its ';
   md += 'per-call binding cost, which batching spreads over more samples (so ORT gains more from batching at small models).\n\n';

@@ -18,10 +18,12 @@ const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? Numbe
 const WRITE = !args.includes('--no-write');
 
 // Node (every thread: ORT runs on a libuv worker) and the engine process, which inherits it,
-// pinned to one CPU, the first this process may use. They take turns, never run at once, and
-// on a shared VM the vCPUs can be loaded differently for minutes: in one run the engine's
-// times were ~1.4x those of the run after it while ORT's held, so the interleaving compares
-// like with like only on one CPU. null where taskset (util-linux) is missing or refuses.
+// pinned to one CPU, the first this process may use, for every script that loads this module.
+// The timed runs take turns (node's own background threads, GC and the like, now share that
+// CPU with the engine while it times itself), and on a shared VM the vCPUs can be loaded
+// differently for minutes: in one run the engine's times were ~1.4x those of the run after it
+// while ORT's held, so the interleaving compares like with like only on one CPU. null where
+// taskset (util-linux) is missing or refuses (if it fails partway some threads may be pinned).
 function pinToOneCpu() {
   try {
     const pid = String(process.pid);

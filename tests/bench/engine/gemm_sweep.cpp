@@ -123,7 +123,7 @@ int RunGemmSweep(std::FILE* out) {
   };
   line("vpmaddwd + vpaddd ymm", "engine avx2 tier (int8 widened to int16)", 16, madd.avx2);
   line("{vex} vpdpbusd ymm", "engine avxvnni tier", 32, madd.avxvnni);
-  line("vpdpbusd zmm", "engine avx512vnni tier", 64, vnni_madd);
+  line("vpdpbusd zmm (the VNNI peak above: 16 chains)", "engine avx512vnni tier", 64, vnni_madd);
   line("vfmadd231ps zmm", "ONNX Runtime fp32 on AVX-512 (this CPU)", 16, madd.fma_zmm);
   line("vfmadd231ps ymm", "ONNX Runtime fp32 on an AVX2-only CPU", 8, madd.fma_ymm);
   return 0;

@@ -13,7 +13,7 @@ double MeasureVnniPeakOpsPerSecond(int64_t iterations);
 
 // Multiply-adds per second (one int8 x int8 or fp32 x fp32 product added to a sum), each from
 // 12 independent chains of the instruction (or pair) for `iterations` x 12; 0 where the CPU
-// lacks it.
+// lacks it. Needs AVX2 (and FMA).
 struct MultiplyAddPeaks {
   double avx2 = 0;        // vpmaddwd + vpaddd ymm: the AVX2 tier's int8 step, 16 per pair
   double avxvnni = 0;     // {vex} vpdpbusd ymm: the AVX-VNNI tier's, 32 per instruction
