@@ -1,7 +1,8 @@
 // Helpers shared by the AVX2-class kernel files (qgemm_avx2.cpp, depthwise_avx2.cpp,
-// winograd_avx2.cpp, elementwise_avx2.cpp, pool_avx2.cpp, transpose_avx2.cpp), each compiled with -mavx2. In an anonymous namespace: every file gets
-// its own internal copy, so none can become a weak symbol another translation unit picks
-// (docs/engine.md, "How to add a kernel tier").
+// winograd_avx2.cpp, elementwise_avx2.cpp, pool_avx2.cpp, transpose_avx2.cpp), each compiled
+// with -mavx2. In an anonymous namespace: every file gets its own internal copy, so none can
+// become a weak symbol another translation unit picks (docs/engine.md, "How to add a kernel
+// tier").
 #pragma once
 
 #include <immintrin.h>
