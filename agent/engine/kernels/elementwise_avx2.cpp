@@ -57,6 +57,11 @@ int64_t BinaryRun(const QBinaryRunArgs& p) {
   for (; i + 16 <= p.n; i += 16) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i), LowBytes(lanes(i), lanes(i + 8)));
   }
+  // 8 more (runs of 8-15 elements: a channel's 3x3 to 3x5 map under a per-channel operand)
+  if (i + 8 <= p.n) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p.y + i), LowBytes(lanes(i), _mm256_setzero_si256()));
+    i += 8;
+  }
   return i;
 }
 

@@ -55,7 +55,7 @@ TEST_CASE("every tier's broadcasting Add/Mul run equals the scalar reference", "
   };
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    for (int64_t n : {0, 1, 2, 7, 15, 16, 17, 31, 33, 100, 1000}) {
+    for (int64_t n : {0, 1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 33, 100, 1000}) {
       const auto a = RandomBytes(rng, n), b = RandomBytes(rng, n);
       for (int steps = 0; steps < 4; ++steps) {
         const int64_t a_step = steps & 1, b_step = (steps >> 1) & 1;
