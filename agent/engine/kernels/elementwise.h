@@ -291,8 +291,8 @@ void Im2colRowsAvx512Vbmi(const int8_t* const p[4], const int64_t row_step[4], i
 void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
                             const int8_t* pad_row, int64_t block_stride, uint8_t* out);
 
-// InterleaveStridedU8 at strides 3 and 4 by pshufb gathers, 16 pixels per step (others: the
-// shared form). Reads up to 3 bytes past the last byte it uses.
+// InterleaveStridedU8 at strides 3 and 4 by pshufb gathers, 16 pixels per step, reading no
+// byte past the last one it uses (PickStrided clamps its loads); other strides: the shared form.
 void InterleaveStridedAvx2(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst);
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
