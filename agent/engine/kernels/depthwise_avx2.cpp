@@ -53,9 +53,7 @@ void Depthwise(const DepthwiseArgs& a) {
   const uintptr_t src0 = reinterpret_cast<uintptr_t>(a.src);
   const int64_t source_bytes = a.channels * a.src_stride;
   const Source source{src0, src0 + static_cast<uintptr_t>(source_bytes), _mm256_set1_epi8(a.zx)};
-  const __m256 lo = _mm256_set1_ps(static_cast<float>(a.qmin - a.zero_point));
-  const __m256 hi = _mm256_set1_ps(static_cast<float>(a.qmax - a.zero_point));
-  const __m256i zp = _mm256_set1_epi16(static_cast<int16_t>(a.zero_point));
+  const OutputRange range(a.qmin, a.qmax, a.zero_point);
   const __m256i sign = _mm256_set1_epi8(-128), zero = _mm256_setzero_si256();
   // Taps per multiply: 4 (VNNI) or 2; a padding tap (mask 0, weight 0, offset 0) fills a group.
   constexpr int kGroup = kVnni ? 4 : 2;
@@ -122,16 +120,11 @@ void Depthwise(const DepthwiseArgs& a) {
           acc[3] = MaddAdd(acc[3], _mm256_unpackhi_epi8(pairs_hi, sign_hi), wv);
         }
       }
+      // requantized as QGemm does (the bias is in acc), within [qmin, qmax]: the packs are exact
+      // and work per 128-bit lane, so bytes 0-15 of each lane come out in order
       __m256i r[4];
-      for (int j = 0; j < 4; ++j) {
-        __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[j]), mult);
-        x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-        r[j] = _mm256_cvtps_epi32(x);  // within [qmin - zp, qmax - zp]: no saturation below
-      }
-      // packs work per 128-bit lane: bytes 0-15 of each lane in order
-      const __m256i r01 = _mm256_add_epi16(_mm256_packs_epi32(r[0], r[1]), zp);
-      const __m256i r23 = _mm256_add_epi16(_mm256_packs_epi32(r[2], r[3]), zp);
-      const __m256i bytes = _mm256_packs_epi16(r01, r23);
+      for (int j = 0; j < 4; ++j) r[j] = range(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[j]), mult));
+      const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
       if (q + kStep <= p.grid) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + q), bytes);
       } else {

@@ -212,7 +212,7 @@ void Im2colRowsStride2U8(const int8_t* const base[4], const int64_t row_step[4],
     } else {
       Interleave8(Load8Stride2(p[0]), Load8Stride2(p[1]), Load8Stride2(p[2]), Load8Stride2(p[3]), to);
     }
-    if (!direct) std::memcpy(dst, buffer, static_cast<size_t>(row_bytes));
+    if (!direct) CopyBytes(dst, buffer, row_bytes);
   }
 }
 
