@@ -78,6 +78,13 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          k.qbinary_run({p.a, p.b, 0, 1, p.n, false, p.ra, p.rb, p.za, p.zb, p.zo, -128, 127, out});
        }},
+      // a per-channel operand over 3 x 5 maps: 1,092 runs of 15 elements (16,380 of the 16,384)
+      {"Mul, per-channel operand, runs of 15",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         for (int64_t r = 0; r < 1092; ++r) {
+           k.qbinary_run({p.a + r * 15, p.b + r, 1, 0, 15, true, 0.01f, 1, p.za, p.zb, p.zo, -128, 127, out + r * 15});
+         }
+       }},
       {"Transpose of a 128 x 128 int8 matrix",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          k.transpose_bytes(reinterpret_cast<const uint8_t*>(p.a), 128, 128, 128, reinterpret_cast<uint8_t*>(out), 128);
