@@ -51,6 +51,10 @@ struct DepthwisePlan {
   // [blocks][words][4 lane phases] bit 4i + j: byte j of output 64*block + 4i + s is read
   // (its tap's mask bit); clear bits load zx, as in `masks`.
   std::vector<uint64_t> word_masks;
+  // The same bits as bytes for 32-output steps (the AVX-VNNI kernel's blend operand):
+  // [ceil(grid / 32)][words][4 lane phases][32], byte 4i + j of step k, phase s: 0xFF where
+  // bit 32 * (k % 2) + 4i + j of block k / 2's word mask is set.
+  std::vector<uint8_t> word_lane_masks;
 };
 
 // Word groups are offered up to this many (a per-channel array of weight words in the kernels).

@@ -41,6 +41,17 @@ inline __m256i LoadEdgeTap(const Source& s, uintptr_t at, const uint8_t* lanes) 
                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes)));
 }
 
+// The step's 32 output bytes at out + q, only those below grid.
+inline void StoreStep(int8_t* out, int64_t q, int64_t grid, __m256i bytes) {
+  if (q + kStep <= grid) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + q), bytes);
+    return;
+  }
+  alignas(32) int8_t tail[kStep];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(tail), bytes);
+  CopyBytes(out + q, tail, grid - q);
+}
+
 // The AVX2 form (kVnni false): two taps per vpmaddwd of int16 values as described at the top.
 // The AVX-VNNI form: four taps interleaved per output and summed by one vpdpbusd of the
 // unsigned bytes (x ^ 0x80 = x + 128, the shift the bias already accounts for) against the
@@ -124,14 +135,71 @@ void Depthwise(const DepthwiseArgs& a) {
       // and work per 128-bit lane, so bytes 0-15 of each lane come out in order
       __m256i r[4];
       for (int j = 0; j < 4; ++j) r[j] = range(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[j]), mult));
-      const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
-      if (q + kStep <= p.grid) {
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + q), bytes);
-      } else {
-        alignas(32) int8_t tail[kStep];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(tail), bytes);
-        CopyBytes(out + q, tail, p.grid - q);
+      StoreStep(out, q, p.grid, _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3])));
+    }
+  }
+}
+
+// The AVX-VNNI word-group form (DepthwisePlan::words, as the AVX-512 tier's at 64 outputs):
+// per step, each group is four loads (lane phase s = 0..3) and four vpdpbusd into acc[s],
+// whose 32-bit lane i is output 4i + s: a group's 4 bytes for an output are consecutive in
+// the source, so they need no interleaving. The dropped bytes are blended to zx from the
+// plan's word_lane_masks. The packs leave each 128-bit lane as [acc0's 4 outputs, acc1's,
+// acc2's, acc3's], a 4 x 4 transpose of output order that one byte shuffle undoes.
+// kWords > 0: that many groups, unrolled (3 for a 3x3 kernel); 0: the plan's count.
+template <int kWords>
+void DepthwiseWordsVnni(const DepthwiseArgs& a) {
+  const DepthwisePlan& p = *a.plan;
+  const int words = kWords > 0 ? kWords : p.words;
+  const int64_t* offsets = p.word_offsets.data();
+  const uintptr_t src0 = reinterpret_cast<uintptr_t>(a.src);
+  const int64_t source_bytes = a.channels * a.src_stride;
+  const Source source{src0, src0 + static_cast<uintptr_t>(source_bytes), _mm256_set1_epi8(a.zx)};
+  const OutputRange range(a.qmin, a.qmax, a.zero_point);
+  const __m256i sign = _mm256_set1_epi8(-128);
+  const __m256i order =
+      _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+  // a load reads [q + offset + s, +32), s <= 3
+  int64_t off_lo = offsets[0], off_hi = offsets[0];
+  for (int g = 0; g < words; ++g) {
+    off_lo = std::min(off_lo, offsets[g]);
+    off_hi = std::max(off_hi, offsets[g]);
+  }
+  for (int64_t c = 0; c < a.channels; ++c) {
+    const int32_t* wwords = a.word_weights + c * p.words;
+    int8_t* out = a.out + c * a.out_stride;
+    const __m256i bias = _mm256_set1_epi32(a.bias[c]);
+    const __m256 mult = _mm256_set1_ps(a.mult[c]);
+    const uintptr_t channel = src0 + static_cast<uintptr_t>(c * a.src_stride);
+    for (int64_t q = 0; q < p.grid; q += kStep) {
+      const uint8_t* lanes = p.word_lane_masks.data() + (q / kStep) * words * 4 * kStep;
+      const uintptr_t at = channel + static_cast<uintptr_t>(q);
+      const int64_t pos = c * a.src_stride + q;
+      const bool inside = pos + off_lo >= 0 && pos + off_hi + 3 + kStep <= source_bytes;
+      const auto load = [&](int64_t offset, const uint8_t* mask) {
+        const uintptr_t from = at + static_cast<uintptr_t>(offset);
+        const __m256i v = inside ? _mm256_blendv_epi8(source.fill,
+                                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from)),
+                                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask)))
+                                 : LoadEdgeTap(source, from, mask);
+        return _mm256_xor_si256(v, sign);  // x + 128, the shift the bias accounts for
+      };
+      __m256i acc[4] = {bias, bias, bias, bias};
+#pragma GCC unroll 4
+      for (int g = 0; g < words; ++g) {
+        const __m256i wv = _mm256_set1_epi32(wwords[g]);
+        const int64_t o = offsets[g];
+        const uint8_t* m = lanes + g * 4 * kStep;
+        acc[0] = DpbusdVex(acc[0], load(o, m), wv);
+        acc[1] = DpbusdVex(acc[1], load(o + 1, m + kStep), wv);
+        acc[2] = DpbusdVex(acc[2], load(o + 2, m + 2 * kStep), wv);
+        acc[3] = DpbusdVex(acc[3], load(o + 3, m + 3 * kStep), wv);
       }
+      __m256i r[4];
+      for (int s = 0; s < 4; ++s) r[s] = range(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[s]), mult));
+      const __m256i bytes = _mm256_shuffle_epi8(
+          _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3])), order);
+      StoreStep(out, q, p.grid, bytes);
     }
   }
 }
@@ -139,6 +207,15 @@ void Depthwise(const DepthwiseArgs& a) {
 }  // namespace
 
 void DepthwiseAvx2(const DepthwiseArgs& a) { Depthwise<false>(a); }
-void DepthwiseAvxVnni(const DepthwiseArgs& a) { Depthwise<true>(a); }
+
+void DepthwiseAvxVnni(const DepthwiseArgs& a) {
+  if (a.plan->words == 3) {
+    DepthwiseWordsVnni<3>(a);
+  } else if (a.plan->words > 0) {
+    DepthwiseWordsVnni<0>(a);
+  } else {
+    Depthwise<true>(a);
+  }
+}
 
 }  // namespace edge::engine

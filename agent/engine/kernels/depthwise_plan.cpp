@@ -140,6 +140,16 @@ void SetWordGroups(DepthwisePlan& p) {
       }
     }
   }
+  const int64_t steps = (p.grid + 31) / 32;
+  p.word_lane_masks.assign(static_cast<size_t>(steps * words * 4 * 32), 0);
+  for (int64_t k = 0; k < steps; ++k) {
+    for (int64_t ws = 0; ws < words * 4; ++ws) {  // (word, lane phase)
+      const uint64_t bits = p.word_masks[static_cast<size_t>((k / 2) * words * 4 + ws)] >> (32 * (k % 2));
+      for (int i = 0; i < 32; ++i) {
+        if (((bits >> i) & 1) != 0) p.word_lane_masks[static_cast<size_t>((k * words * 4 + ws) * 32 + i)] = 0xFF;
+      }
+    }
+  }
 }
 
 }  // namespace
