@@ -1,8 +1,10 @@
 // The AVX-512 kernels that need VBMI's byte permutes (the 256-entry int8 lookup, stride-2
-// im2col rows of any width). Their own file, compiled with -mavx512vbmi: the other AVX-512
+// im2col rows of any width, the strided four-row interleave of phased convs). Their own file, compiled with -mavx512vbmi: the other AVX-512
 // kernels also serve CPUs without VBMI (Cascade Lake), where an instruction the compiler chose
 // from these flags would fault. Reached through ElementwiseForTier only where cpuid reports VBMI.
 #include <immintrin.h>
+
+#include <algorithm>
 
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
@@ -87,6 +89,72 @@ void Im2colRowsAvx512Vbmi(const int8_t* const p[4], const int64_t row_step[4], i
     }
     store(second ? 2 : 1, _mm512_inserti64x4(_mm512_castsi256_si512(t[0]), t[1], 1),
           _mm512_inserti64x4(_mm512_castsi256_si512(t[2]), t[3], 1), dst);
+  }
+}
+
+}  // namespace edge::engine
+
+namespace edge::engine {
+namespace {
+
+// kPixels = 64 / kStride rounded down to 16 pixels per step (32 at stride 2, else 16): each
+// source's bytes for a step, stride * (kPixels - 1) + 1 <= 63, are one masked load.
+template <int kStride>
+struct StridedIndexes {
+  static constexpr int kPixels = 64 / kStride / 16 * 16;
+  // vpermt2b: byte 2x + s (x < kPixels) = byte stride * x of operand s, the pairs of two sources
+  alignas(64) uint8_t pairs[64];
+  // vpermt2w, per 16 pixels h: element 2x + s = pair 16h + x of operand s, pixel 16h + x's word
+  alignas(64) uint16_t words[2][32];
+  constexpr StridedIndexes() : pairs{}, words{} {
+    for (int i = 0; i < 2 * kPixels; ++i) pairs[i] = static_cast<uint8_t>((i % 2 == 1 ? 64 : 0) + kStride * (i / 2));
+    for (int h = 0; h < 2; ++h) {
+      for (int i = 0; i < 32; ++i) words[h][i] = static_cast<uint16_t>((i % 2 == 1 ? 32 : 0) + 16 * h + i / 2);
+    }
+  }
+};
+
+template <int kStride>
+void InterleaveStrided(const int8_t* const src[4], int64_t n, uint8_t* dst) {
+  using Indexes = StridedIndexes<kStride>;
+  constexpr int kPixels = Indexes::kPixels;
+  static constexpr Indexes kIndexes{};
+  const __m512i pairs = _mm512_load_si512(kIndexes.pairs), flip = _mm512_set1_epi8(-128);
+  const __m512i words0 = _mm512_load_si512(kIndexes.words[0]), words1 = _mm512_load_si512(kIndexes.words[1]);
+  const int8_t* s[4] = {src[0], src[1], src[2], src[3]};  // dst may alias the caller's array
+  for (int64_t p = 0; p < n; p += kPixels) {
+    const int64_t count = std::min<int64_t>(kPixels, n - p);
+    // exactly the bytes used
+    const __mmask64 used = (__mmask64{1} << (kStride * (count - 1) + 1)) - 1;
+    __m512i v[4];
+    for (int k = 0; k < 4; ++k) v[k] = _mm512_maskz_loadu_epi8(used, s[k] + p * kStride);
+    const __m512i ab = _mm512_permutex2var_epi8(v[0], pairs, v[1]);
+    const __m512i cd = _mm512_permutex2var_epi8(v[2], pairs, v[3]);
+    uint8_t* out = dst + p * 4;
+    const __m512i lo = _mm512_xor_si512(_mm512_permutex2var_epi16(ab, words0, cd), flip);
+    if (count == kPixels && kPixels == 32) {
+      _mm512_storeu_si512(out, lo);
+      _mm512_storeu_si512(out + 64, _mm512_xor_si512(_mm512_permutex2var_epi16(ab, words1, cd), flip));
+    } else if (count == 16) {
+      _mm512_storeu_si512(out, lo);
+    } else if (count < 16) {
+      _mm512_mask_storeu_epi8(out, (__mmask64{1} << (4 * count)) - 1, lo);
+    } else {  // 17-31 at stride 2
+      _mm512_storeu_si512(out, lo);
+      _mm512_mask_storeu_epi8(out + 64, (__mmask64{1} << (4 * (count - 16))) - 1,
+                              _mm512_xor_si512(_mm512_permutex2var_epi16(ab, words1, cd), flip));
+    }
+  }
+}
+
+}  // namespace
+
+void InterleaveStridedAvx512Vbmi(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst) {
+  switch (sw) {
+    case 2: InterleaveStrided<2>(src, n, dst); return;
+    case 3: InterleaveStrided<3>(src, n, dst); return;
+    case 4: InterleaveStrided<4>(src, n, dst); return;
+    default: InterleaveStridedU8(src, sw, n, dst);
   }
 }
 

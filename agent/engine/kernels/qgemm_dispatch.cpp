@@ -71,7 +71,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &WindowSumRowAvx2,
                                          &QMatMulExactAvx512,
                                          &ExpShiftedAvx512,
-                                         &InterleaveStridedAvx2, &DequantizeAvx512, &QFloatBinaryRunAvx512};
+                                         CpuHasAvx512Vbmi() ? &InterleaveStridedAvx512Vbmi : &InterleaveStridedAvx2,
+                                         &DequantizeAvx512, &QFloatBinaryRunAvx512};
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
   if (effective == KernelTier::kAvxVnni) return avxvnni;
   if (effective == KernelTier::kAvx2) return avx2;

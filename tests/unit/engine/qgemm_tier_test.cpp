@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 #include <random>
 #include <tuple>
 #include <utility>
@@ -713,6 +714,19 @@ TEST_CASE("every tier's four-plane interleave equals its definition", "[engine][
   }
 }
 
+// The tier's strided interleave of src against its definition, and nothing stored past it.
+void CheckStridedInterleave(const ElementwiseKernels& k, const int8_t* const src[4], int64_t sw, int64_t n) {
+  std::vector<uint8_t> got(static_cast<size_t>(n * 4 + 64), 0xA5);
+  k.interleave_strided(src, sw, n, got.data());
+  for (int64_t p = 0; p < n; ++p) {
+    for (int j = 0; j < 4; ++j) {
+      INFO("pixel " << p << " row " << j);
+      REQUIRE(got[static_cast<size_t>(p * 4 + j)] == static_cast<uint8_t>(src[j][p * sw] + 128));
+    }
+  }
+  REQUIRE(std::all_of(got.begin() + n * 4, got.end(), [](uint8_t b) { return b == 0xA5; }));
+}
+
 // Phased convs' operand at column strides 1-6: every tier's strided interleave against its
 // definition, around the 16-pixel steps, with the rows' readable slack (32 bytes) after them.
 TEST_CASE("every tier's strided interleave equals its definition", "[engine][kernels][tiers]") {
@@ -727,16 +741,37 @@ TEST_CASE("every tier's strided interleave equals its definition", "[engine][ker
           for (auto& v : row) v = static_cast<int8_t>(rng());
         }
         const int8_t* src[4] = {rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data()};
-        std::vector<uint8_t> got(static_cast<size_t>(n * 4 + 64), 0xA5);
-        k.interleave_strided(src, sw, n, got.data());
         INFO("tier " << KernelTierName(tier) << " stride " << sw << " n " << n);
-        for (int64_t p = 0; p < n; ++p) {
-          for (int j = 0; j < 4; ++j) {
-            INFO("pixel " << p << " row " << j);
-            REQUIRE(got[static_cast<size_t>(p * 4 + j)] == static_cast<uint8_t>(rows[j][p * sw] + 128));
-          }
+        CheckStridedInterleave(k, src, sw, n);
+      }
+    }
+  }
+}
+
+// The SIMD forms at strides 3 and 4 (AVX2) and 2-4 (AVX-512 VBMI) read nothing past a row's
+// last used byte: each row ends there, against an inaccessible page.
+TEST_CASE("every tier's strided interleave at strides 2-4 reads only the bytes it uses", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
+  std::mt19937 rng(1206);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    // the shared form's stride-2 steps (the AVX2 tiers', arm64's) read up to 31 bytes past:
+    // its documented slack
+    const bool vbmi = (tier == KernelTier::kAvx512Vnni || tier == KernelTier::kAmx) && CpuHasAvx512Vbmi();
+    const int64_t first_stride = vbmi ? 2 : 3;
+    for (int64_t sw = first_stride; sw <= 4; ++sw) {
+      for (int64_t n : {1, 2, 7, 15, 16, 17, 23, 31, 32, 33, 47, 100}) {
+        const int64_t len = (n - 1) * sw + 1;
+        std::vector<std::unique_ptr<testing::GuardedBuffer>> rows;
+        const int8_t* src[4];
+        for (int j = 0; j < 4; ++j) {
+          std::vector<int8_t> bytes(static_cast<size_t>(len));
+          for (auto& v : bytes) v = static_cast<int8_t>(rng());
+          rows.push_back(std::make_unique<testing::GuardedBuffer>(bytes.size(), true, bytes.data()));
+          src[j] = rows.back()->as<int8_t>();
         }
-        REQUIRE(std::all_of(got.begin() + n * 4, got.end(), [](uint8_t b) { return b == 0xA5; }));
+        INFO("tier " << KernelTierName(tier) << " stride " << sw << " n " << n);
+        CheckStridedInterleave(k, src, sw, n);
       }
     }
   }
