@@ -184,6 +184,10 @@ __attribute__((always_inline)) inline void InterleaveRow(const int8_t* const src
 
 }  // namespace
 
+void AdjacentStrideTwoRows(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst) {
+  for (int64_t r = 0; r < rows; ++r, src += row_step, dst += width * 4) AdjacentStrideTwoRow(src, 0, width, dst);
+}
+
 void Im2colRowsStride2U8(const int8_t* const base[4], const int64_t row_step[4], int64_t rows, int64_t width,
                          uint8_t* dst) {
   const int8_t* p[4] = {base[0], base[1], base[2], base[3]};
@@ -257,9 +261,8 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
       adjacent = adjacent && chan[j] == chan[0] && ky[j] == ky[0] && kx[j] == kx[0] + j;
     }
     uint8_t* dst = out + kg * np * 4;
-    if (adjacent && sw == 2) {  // one pointer per row: the stem's 250 rows of 5 pixels
-      const int8_t* src = base[0];
-      for (int64_t oy = 0; oy < oh; ++oy, src += row_step[0], dst += ow * 4) AdjacentStrideTwoRow(src, 0, ow, dst);
+    if (adjacent && sw == 2) {  // one pointer per row
+      AdjacentStrideTwoRows(base[0], row_step[0], oh, ow, dst);
       continue;
     }
     // Stride-2 rows of up to 16 pixels (downsampling convs): one vector per row, or two

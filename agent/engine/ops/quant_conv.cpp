@@ -37,6 +37,13 @@ struct ConvShape {
   // MobileNet's stems slower too).
   bool phased;
   int64_t ph_h, ph_w, ph_kh, ph_kw, ph_channels;
+  // Tap words (one input channel per group, undilated kernel rows of 4 taps, column stride 2,
+  // e.g. DS-CNN's 10x4 stem): k-group ky is kernel row ky, whose 4 bytes for output (oy, ox)
+  // are input row oy * sh + ky, bytes 2 * ox .. 2 * ox + 3. Built once per input row of each
+  // row phase r (rows r, r + sh, ...) as ow words, group ky is row phase ky % sh shifted by
+  // ky / sh rows of words: the im2col's kh x oh word rows from about oh + kh of them.
+  bool tap_words;
+  std::vector<int64_t> word_rows;  // [sh]: rows of words of each row phase (0: unused)
   int64_t c4, grid, xi_pitch, ptr_bytes;
 };
 
@@ -89,6 +96,22 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.implicit = !s.depthwise && !s.pointwise && n.stride[0] == 1 && n.stride[1] == 1;
   s.phased = !s.depthwise && (n.stride[0] > 2 || n.stride[1] > 2) && n.dilation[0] == 1 && n.dilation[1] == 1 && n.kernel[0] >= n.stride[0] &&
              n.kernel[1] >= n.stride[1];
+  s.tap_words = !s.depthwise && !s.pointwise && !s.implicit && !s.phased && s.cin_g == 1 &&
+                n.kernel[1] == 4 && n.stride[1] == 2 && n.dilation[0] == 1 && n.dilation[1] == 1;
+  if (s.tap_words) {
+    const int64_t sh = n.stride[0];
+    s.word_rows.assign(static_cast<size_t>(sh), 0);
+    for (int64_t ky = 0; ky < n.kernel[0]; ++ky) {
+      int64_t& rows = s.word_rows[static_cast<size_t>(ky % sh)];
+      rows = std::max(rows, s.oh + ky / sh);
+    }
+    int64_t words = 0;
+    for (int64_t rows : s.word_rows) words += rows * s.ow;
+    // the GEMM reads whole 16-column vectors: up to 15 words past the last view's columns
+    s.col_bytes = RoundUp(words * 4 + 64, 64);
+    s.grid = s.pixels;
+    s.ptr_bytes = RoundUp(n.kernel[0] * static_cast<int64_t>(sizeof(void*)), 64);
+  }
   if (s.depthwise) {
     // results on the plan's grid when it is wider than the output, then the stride phases
     const DepthwisePlan plan = MakeDepthwisePlan(GeometryOfConv(n, s));
@@ -207,13 +230,28 @@ class QConvStep : public Step {
     a.qmin = qmin;
     a.qmax = qmax;
     a.ldo = shape.pixels;
-    const int64_t grid_w = shape.phased ? shape.ph_w : shape.wp;
+    const int64_t grid_w = shape.phased ? shape.ph_w : shape.tap_words ? shape.ow : shape.wp;
     a.grid_pitch = grid_w > shape.ow ? grid_w : 0;  // equal widths: the grid is the output
     a.grid_width = shape.ow;
     for (int64_t b = 0; b < shape.batch; ++b) {
       for (int64_t g = 0; g < shape.group; ++g) {
         const int8_t* src = X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw;
-        if (shape.phased && shape.padded_bytes == 0) {  // rows as wide as the phases': padding rows only
+        if (shape.tap_words) {
+          const int8_t* rows = src;
+          int64_t pitch = shape.iw;
+          if (shape.padded_bytes > 0) {
+            PadPlanesS8(src, 1, shape.ih, shape.iw, shape.pad_t, shape.pad_l, shape.hp, shape.wp,
+                        static_cast<int8_t>(pad_byte ^ 0x80), padded);
+            rows = padded;
+            pitch = shape.wp;
+          }
+          uint8_t* dst = xi;
+          for (size_t r = 0; r < shape.word_rows.size(); ++r) {
+            const int64_t n_rows = shape.word_rows[r];
+            AdjacentStrideTwoRows(rows + static_cast<int64_t>(r) * pitch, geom.stride_h * pitch, n_rows, shape.ow, dst);
+            dst += n_rows * shape.ow * 4;
+          }
+        } else if (shape.phased && shape.padded_bytes == 0) {  // rows as wide as the phases': padding rows only
           InterleavePhasesU8(src, shape.cin_g, shape.ih, shape.pad_t, shape.ph_h, shape.ph_w, geom.stride_h,
                              geom.stride_w, phase_order.data(), pad_row.data(), shape.xi_pitch * 4, xi,
                              env.elementwise->interleave_strided);
@@ -245,7 +283,7 @@ class QConvStep : public Step {
       RunWinograd(env);
     } else if (shape.depthwise) {
       RunDepthwise(env);
-    } else if (shape.implicit || shape.phased) {
+    } else if (shape.implicit || shape.phased || shape.tap_words) {
       RunImplicit(env);
     } else {
       RunIm2col(env);
@@ -520,6 +558,14 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
         }
       }
     }
+    if (cs.tap_words) {
+      // k-group ky (weights in im2col order: k = ky * 4 + kx) reads its row phase's words
+      std::vector<int64_t> base(cs.word_rows.size(), 0);
+      for (size_t r = 1; r < base.size(); ++r) base[r] = base[r - 1] + cs.word_rows[r - 1] * cs.ow * 4;
+      for (int64_t ky = 0; ky < n.kernel[0]; ++ky) {
+        s->group_offsets.push_back(base[static_cast<size_t>(ky % n.stride[0])] + ky / n.stride[0] * cs.ow * 4);
+      }
+    }
     if (WinogradEligible(n, cs)) {
       std::vector<int8_t> rows(static_cast<size_t>(cs.cout * cs.k));  // [cout][cin][3][3]
       for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int8_t>(w.ci[i]);
@@ -549,6 +595,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
                  (cs.group > 1 ? ", group " + std::to_string(cs.group) : "") +
                  (cs.depthwise ? ", depthwise" : "") +
                  (cs.phased ? (cs.padded_bytes == 0 ? ", stride phases in place" : ", stride phases") : "") +
+                 (cs.tap_words ? ", tap words" : "") +
                  (s->winograd_weights.empty() ? "" : ", Winograd at avx2") + ", int8)";
     for (const Node& op : n.epilogue) {
       s->epilogue.push_back(BuildQEpilogueOp(op, ctx));

@@ -34,7 +34,7 @@ std::string Describe(const Geometry& g) {
 // One conv of geometry g with random codes, weights, zero points and scales, through the
 // engine at every tier, against the definition; which path the step took (its summary).
 struct Taken {
-  bool phases = false, in_place = false, winograd = false;
+  bool phases = false, in_place = false, winograd = false, tap_words = false;
 };
 
 Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vector<KernelTier>& tiers) {
@@ -48,6 +48,8 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   // rows as wide as the phase rows, no left padding: the phases read the input in place
   const int64_t phase_w = std::max(g.ow + (g.kw + g.sw - 1) / g.sw - 1, (g.iw + g.sw - 1) / g.sw);
   const bool reads_in_place = phases && g.pl == 0 && phase_w * g.sw == g.iw;
+  // one input channel per group, kernel rows of 4 taps at column stride 2: the tap-word form
+  const bool tap_words = !depthwise && !phases && g.cin / g.group == 1 && g.kw == 4 && g.sw == 2;
   INFO("iteration " << iter << ": " << Describe(g));
 
   const int64_t cin_g = g.cin / g.group, cout_g = g.cout / g.group, taps = g.kh * g.kw;
@@ -86,15 +88,17 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   b.Output("out");
   const auto model = LoadOk(b);
   REQUIRE(model->outputs()[0].elements == g.batch * g.cout * g.oh * g.ow);
-  bool took_phases = false, took_in_place = false, took_winograd = false;
+  bool took_phases = false, took_in_place = false, took_winograd = false, took_tap_words = false;
   for (const std::string& step : model->StepSummary()) {
     took_phases = took_phases || step.find(", stride phases") != std::string::npos;
     took_in_place = took_in_place || step.find(", stride phases in place") != std::string::npos;
     took_winograd = took_winograd || step.find(", Winograd at avx2") != std::string::npos;
+    took_tap_words = took_tap_words || step.find(", tap words") != std::string::npos;
   }
   REQUIRE(took_phases == phases);
   REQUIRE(took_in_place == reads_in_place);
   REQUIRE(took_winograd == winograd);
+  REQUIRE(took_tap_words == tap_words);
 
   // inputs that quantize to exactly xq
   std::vector<float> x(xq.size());
@@ -128,7 +132,7 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
     INFO("tier " << KernelTierName(tier));
     CHECK(RunAll(model, {x}, tier)[0] == want);
   }
-  return Taken{took_phases, took_in_place, took_winograd};
+  return Taken{took_phases, took_in_place, took_winograd, took_tap_words};
 }
 
 }  // namespace
@@ -196,6 +200,40 @@ TEST_CASE("3x3 stride-1 convs (Winograd at the avx2 tier) equal the conv definit
     winograd += CheckConv(g, iter, rng, tiers).winograd;
   }
   if (ElementwiseForTier(KernelTier::kAvx2).winograd3x3 != nullptr) CHECK(winograd >= 30);
+}
+
+// Convs with one input channel per group and kernel rows of 4 taps at column stride 2 (the
+// tap-word form: DS-CNN's 10x4 stem): kernel heights 1-11 at row strides 1-2 (rows of words
+// shared by several kernel rows), shorter than row strides 3-4 (row phases no kernel row
+// reads), pads on every side, groups, batches, maps of a single output row or column.
+TEST_CASE("convs of one input channel with 4-tap rows at column stride 2 equal the conv definition",
+          "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(20261206);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int tap_words = 0;
+  for (int iter = 0; iter < 60; ++iter) {
+    Geometry g{};
+    g.batch = pick(1, 2);
+    g.group = pick(1, 3) == 1 ? pick(2, 3) : 1;
+    g.cin = g.group;
+    g.cout = g.group * pick(2, 12);
+    g.sh = pick(1, 4);
+    // above row stride 2 a kernel at least as tall runs phased; shorter ones leave row phases unused
+    g.kh = g.sh > 2 ? pick(1, g.sh - 1) : pick(1, 11);
+    g.kw = 4;
+    g.sw = 2;
+    g.pt = pick(0, std::min<int64_t>(g.kh - 1, 5));
+    g.pb = pick(0, std::min<int64_t>(g.kh - 1, 5));
+    g.pl = pick(0, 3);
+    g.pr = pick(0, 3);
+    g.ih = pick(std::max<int64_t>(1, g.kh - g.pt - g.pb), 50);
+    g.iw = pick(std::max<int64_t>(1, 4 - g.pl - g.pr), 40);
+    g.oh = (g.ih + g.pt + g.pb - g.kh) / g.sh + 1;
+    g.ow = (g.iw + g.pl + g.pr - g.kw) / g.sw + 1;
+    tap_words += CheckConv(g, iter, rng, tiers).tap_words;
+  }
+  CHECK(tap_words == 60);
 }
 
 }  // namespace edge::engine::testing
