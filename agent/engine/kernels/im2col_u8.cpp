@@ -379,13 +379,23 @@ void InterleavePhasesU8(const int8_t* x, int64_t channels, int64_t x_rows, int64
                         int64_t sh, int64_t sw, const int64_t* phase_order, const int8_t* pad_row,
                         int64_t block_stride, uint8_t* out, InterleaveStridedFn strided) {
   const int64_t pitch = w * sw, plane = x_rows * pitch, phase_channels = channels * sh * sw;
+  // phase channel cp = rank * channels + channel, counted rather than divided (a division per
+  // phase channel costs as much as a narrow phase row's interleave)
+  int64_t rank = 0, channel = 0, rank_row = phase_order[0] / sw, rank_col = phase_order[0] % sw;
   for (int64_t cb = 0; cb * 4 < phase_channels; ++cb) {
     int64_t c[4], ph[4], pw[4];
     for (int k = 0; k < 4; ++k) {
-      const int64_t cp = cb * 4 + k, phase = cp < phase_channels ? phase_order[cp / channels] : 0;
-      c[k] = cp < phase_channels ? cp % channels : -1;
-      ph[k] = phase / sw;
-      pw[k] = phase % sw;
+      const bool real = cb * 4 + k < phase_channels;
+      c[k] = real ? channel : -1;
+      ph[k] = real ? rank_row : 0;
+      pw[k] = real ? rank_col : 0;
+      if (real && ++channel == channels) {
+        channel = 0;
+        if (++rank < sh * sw) {
+          rank_row = phase_order[rank] / sw;
+          rank_col = phase_order[rank] % sw;
+        }
+      }
     }
     uint8_t* dst = out + cb * block_stride;
     for (int64_t i = 0; i < h;) {

@@ -879,30 +879,37 @@ DepthwiseProblem MakeDepthwiseProblem(std::mt19937& rng, int trial, const ConvGe
       sum += w;
     }
     p.bias_q.push_back(pick(extreme ? -4000000 : -20000, extreme ? 4000000 : 20000));
+    // a fuzzed model's bias next to the int32 limits: every tier wraps like the scalar WrapAdd
+    if (trial % 11 == 5) {
+      p.bias_q.back() = pick(0, 1) == 1 ? std::numeric_limits<int32_t>::max() - pick(0, 2000)
+                                        : std::numeric_limits<int32_t>::min() + pick(0, 2000);
+    }
     p.bias_eff.push_back(static_cast<int32_t>(p.bias_q.back() - (128 + p.zx) * sum));
     p.mult.push_back(extreme ? 0.5f : std::uniform_real_distribution<float>(1e-4f, 2e-2f)(rng));
   }
   return p;
 }
 
-// The conv's definition: out = requantize(bias + sum over in-bounds taps of w * (x - zx)).
+// The conv's definition: out = requantize(bias + sum over in-bounds taps of w * (x - zx)), the
+// sum taken mod 2^32 like every kernel's int32 accumulator (a bias next to the int32 limits
+// wraps).
 std::vector<int8_t> NaiveDepthwise(const DepthwiseProblem& p) {
   const ConvGeometry& g = p.g;
   std::vector<int8_t> y;
   for (int64_t c = 0; c < p.channels; ++c) {
     for (int64_t oy = 0; oy < g.out_h; ++oy) {
       for (int64_t ox = 0; ox < g.out_w; ++ox) {
-        int32_t acc = p.bias_q[c];
+        uint32_t acc = static_cast<uint32_t>(p.bias_q[c]);
         for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
           for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
             const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
             const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
             if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) continue;
-            acc += p.weights[c * p.plan.taps + ky * g.kernel_w + kx] *
-                   (p.x[(c * g.in_h + iy) * g.in_w + ix] - p.zx);
+            acc += static_cast<uint32_t>(p.weights[c * p.plan.taps + ky * g.kernel_w + kx] *
+                                         (p.x[(c * g.in_h + iy) * g.in_w + ix] - p.zx));
           }
         }
-        y.push_back(Requantize(acc, p.mult[c], p.zero_point, p.qmin, p.qmax));
+        y.push_back(Requantize(static_cast<int32_t>(acc), p.mult[c], p.zero_point, p.qmin, p.qmax));
       }
     }
   }
