@@ -1,7 +1,7 @@
 // The AVX-512 kernels that need VBMI's byte permutes (the 256-entry int8 lookup, stride-2
-// im2col rows of any width, the strided four-row interleave of phased convs). Their own file, compiled with -mavx512vbmi: the other AVX-512
-// kernels also serve CPUs without VBMI (Cascade Lake), where an instruction the compiler chose
-// from these flags would fault. Reached through ElementwiseForTier only where cpuid reports VBMI.
+// im2col rows of any width, the strided four-row interleave of phased convs). Their own file,
+// compiled with -mavx512vbmi: the other AVX-512 kernels also serve CPUs without VBMI (Cascade
+// Lake), where an instruction the compiler chose from these flags would fault. Reached through ElementwiseForTier only where cpuid reports VBMI.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -92,9 +92,6 @@ void Im2colRowsAvx512Vbmi(const int8_t* const p[4], const int64_t row_step[4], i
   }
 }
 
-}  // namespace edge::engine
-
-namespace edge::engine {
 namespace {
 
 // kPixels = 64 / kStride rounded down to 16 pixels per step (32 at stride 2, else 16): each

@@ -107,8 +107,9 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
     }
     int64_t words = 0;
     for (int64_t rows : s.word_rows) words += rows * s.ow;
-    // the GEMM reads whole 16-column vectors: up to 15 words past the last view's columns
-    s.col_bytes = RoundUp(words * 4 + 64, 64);
+    // the GEMM reads whole 16-column vectors, up to 15 words past the last view's columns;
+    // 32 words of slack, as the implicit GEMM's operand keeps
+    s.col_bytes = RoundUp(words * 4 + 128, 64);
     s.grid = s.pixels;
     s.ptr_bytes = RoundUp(n.kernel[0] * static_cast<int64_t>(sizeof(void*)), 64);
   }
