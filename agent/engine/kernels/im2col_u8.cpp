@@ -230,7 +230,7 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
   const int64_t k_total = g.channels * g.kernel_h * g.kernel_w;
   const int64_t iw = g.in_w, oh = g.out_h, ow = g.out_w, sw = g.stride_w;
   // tap (c, y, x) of k, advanced by counting: a 64-bit division per tap costs more than a
-  // narrow row of DS-CNN's stem
+  // narrow row's gather
   int64_t c = 0, y = 0, xx = 0;
   for (int64_t kg = 0; kg < kp / 4; ++kg) {
     const int8_t* base[4];

@@ -3,7 +3,8 @@
 // input read in place or from a padded copy): random geometries, every tier, against the
 // conv's definition computed here from the int8 values (padding reads the input zero point;
 // the engine's own Requantize is the rounding rule). Strides 1 and 2 and kernels narrower
-// than the stride (the im2col path) are drawn too, against the same definition.
+// than the stride (the im2col path; tap words for one channel per group and 4-wide kernels at
+// column stride 2) are drawn too, against the same definition.
 #include <catch2/catch.hpp>
 
 #include <random>
