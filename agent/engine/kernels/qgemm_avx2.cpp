@@ -22,19 +22,37 @@ constexpr int kTileRows = static_cast<int>(kQGemmAvx2TileRows);
 // row longer than a tile's share of it (kp > 2730) is widened in the k-loop instead.
 constexpr int64_t kWidenedElems = 16384;
 
-// kRowCount rows of 8 int32 (each within [-128, 127]) narrowed to bytes: out[r][0..7].
-template <int kRowCount>
-inline void PackRowsOf8(const __m256i* q, int8_t* out) {
+// The products of 4 bytes, u8 x s8, add at most this much to a sum per k-group.
+constexpr int64_t kGroupReach = 4 * 255 * 128;
+
+// kRowCount rows of 8 ScaleSums results narrowed to bytes (PackQuads): out[r / 4] holds rows
+// r..r+3 as 8-byte qwords. A row's lanes hold its columns in order, or (kHaddOrder) in
+// vphaddd's order 0 1 4 5 | 2 3 6 7.
+template <int kRowCount, bool kHaddOrder>
+inline void PackRowsOf8(const QuantRange& range, const __m256i* q, __m256i* out) {
   const __m256i dword_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  // after the dword permute a row's 8 bytes are its columns 0 1 4 5 2 3 6 7
+  const __m256i hadd_order = _mm256_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15,
+                                              0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15);
   const __m256i zero = _mm256_setzero_si256();
 #pragma GCC unroll 2
   for (int r = 0; r < kRowCount; r += 4) {
-    // packs work per 128-bit lane: bytes come out as rows 0-3 columns 0-3 | columns 4-7
+    // packs work per 128-bit lane: bytes come out as rows 0-3 lanes 0-3 | lanes 4-7
     const __m256i q0 = q[r], q1 = r + 1 < kRowCount ? q[r + 1] : zero;
     const __m256i q2 = r + 2 < kRowCount ? q[r + 2] : zero, q3 = r + 3 < kRowCount ? q[r + 3] : zero;
-    const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out + r * 8), _mm256_permutevar8x32_epi32(bytes, dword_order));
+    __m256i rows = _mm256_permutevar8x32_epi32(PackQuads(range, q0, q1, q2, q3), dword_order);
+    if constexpr (kHaddOrder) rows = _mm256_shuffle_epi8(rows, hadd_order);
+    out[r / 4] = rows;
   }
+}
+
+// The same, stored: bytes[r][0..7].
+template <int kRowCount, bool kHaddOrder>
+inline void PackRowsOf8(const QuantRange& range, const __m256i* q, int8_t* bytes) {
+  __m256i rows[(kRowCount + 3) / 4];
+  PackRowsOf8<kRowCount, kHaddOrder>(range, q, rows);
+#pragma GCC unroll 4
+  for (int i = 0; i < (kRowCount + 3) / 4; ++i) _mm256_store_si256(reinterpret_cast<__m256i*>(bytes + 32 * i), rows[i]);
 }
 
 // Calls f(std::integral_constant<int, R>{}) for a tile of R = min(rows, kTileRows) rows.
@@ -79,17 +97,16 @@ inline void StoreTileRows(const QGemmArgs& a, const int8_t* bytes, int rows, int
 
 // A GEMV's columns n0..n0+8*kGroups-1 (sums[i]: columns 8i..8i+7 in order, without the
 // bias) requantized and stored.
-template <int kGroups>
-inline void StoreGemvColumns(const QGemmArgs& a, const __m256i (&sums)[kGroups], int64_t n0) {
-  const Requant8 requant(a.qmin, a.qmax, a.zero_point);
+template <bool kClamp, int kGroups>
+inline void StoreGemvColumns(const QGemmArgs& a, const QuantRange& range, const __m256i (&sums)[kGroups], int64_t n0) {
   __m256i q[kGroups];
 #pragma GCC unroll 8
   for (int i = 0; i < kGroups; ++i) {
-    q[i] = requant(sums[i], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0 + 8 * i)),
-                   _mm256_loadu_ps(a.mult + n0 + 8 * i));
+    const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0 + 8 * i));
+    q[i] = ScaleSums<kClamp>(range, _mm256_add_epi32(sums[i], bias), _mm256_loadu_ps(a.mult + n0 + 8 * i));
   }
   alignas(32) int8_t bytes[kGroups][8];
-  PackRowsOf8<kGroups>(q, &bytes[0][0]);  // "rows" here are the groups of 8 columns
+  PackRowsOf8<kGroups, false>(range, q, &bytes[0][0]);  // "rows" here are the groups of 8 columns
   __builtin_memcpy(a.out + n0, &bytes[0][0], sizeof(bytes));
 }
 
@@ -140,8 +157,8 @@ void WidenLeft(const uint8_t* left, int64_t rows, int64_t kp, int16_t* out) {
 
 // Rows m0..m0+kRows-1 (their left values at `left`: the widened tile, or the rows' bytes
 // `lstride` apart) times columns n0..n0+7, requantized and stored.
-template <bool kLeftWeights, bool kWidened, int kRows>
-void Tile(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m0, int64_t n0) {
+template <bool kLeftWeights, bool kWidened, bool kClamp, int kRows>
+void Tile(const QGemmArgs& a, const QuantRange& range, const void* left, int64_t lstride, int64_t m0, int64_t n0) {
   __m256i acc_lo[kRows], acc_hi[kRows];
 #pragma GCC unroll 6
   for (int r = 0; r < kRows; ++r) acc_lo[r] = acc_hi[r] = _mm256_setzero_si256();
@@ -159,33 +176,54 @@ void Tile(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m0, int
       acc_hi[r] = MaddAdd(acc_hi[r], r_hi, lv);
     }
   }
-  const Requant8 requant(a.qmin, a.qmax, a.zero_point);
+  // hadd folds the k-pairs into columns in the order [c0 c1 c4 c5 | c2 c3 c6 c7]; the sums
+  // stay in it (a column's bias and multiplier are permuted to match) until the bytes' shuffle
   __m256i col_bias = _mm256_setzero_si256();
   __m256 col_mult = _mm256_setzero_ps();
   if constexpr (!kLeftWeights) {
-    col_bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0));
-    col_mult = _mm256_loadu_ps(a.mult + n0);
+    col_bias = _mm256_permute4x64_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0)), 0xD8);
+    col_mult = _mm256_castsi256_ps(
+        _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_loadu_ps(a.mult + n0)), 0xD8));
   }
   __m256i q[kRows];
 #pragma GCC unroll 6
   for (int r = 0; r < kRows; ++r) {
-    // hadd gives [c0 c1 c4 c5 | c2 c3 c6 c7]; the permute restores column order.
-    const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc_lo[r], acc_hi[r]), 0xD8);
-    q[r] = kLeftWeights ? requant(sums, _mm256_set1_epi32(a.bias[m0 + r]), _mm256_set1_ps(a.mult[m0 + r]))
-                        : requant(sums, col_bias, col_mult);
+    const __m256i sums = _mm256_hadd_epi32(acc_lo[r], acc_hi[r]);
+    q[r] = kLeftWeights ? ScaleSums<kClamp>(range, _mm256_add_epi32(sums, _mm256_set1_epi32(a.bias[m0 + r])),
+                                            _mm256_set1_ps(a.mult[m0 + r]))
+                        : ScaleSums<kClamp>(range, _mm256_add_epi32(sums, col_bias), col_mult);
+  }
+  __m256i rows[2];  // rows 0-3, 4-5 as qwords
+  PackRowsOf8<kRows, true>(range, q, rows);
+  if (a.grid_pitch == 0 && n0 + 8 <= a.n) {
+    // the common case, 8 outputs per row in place: each row's qword stored from the registers
+    int8_t* out = a.out + m0 * a.ldo + n0;
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      const __m128i half = r % 4 < 2 ? _mm256_castsi256_si128(rows[r / 4]) : _mm256_extracti128_si256(rows[r / 4], 1);
+      if (r % 2 == 0) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + r * a.ldo), half);
+      } else {
+        _mm_storeh_pd(reinterpret_cast<double*>(out + r * a.ldo), _mm_castsi128_pd(half));
+      }
+    }
+    return;
   }
   alignas(32) int8_t bytes[8][8];
-  PackRowsOf8<kRows>(q, &bytes[0][0]);
+  for (int i = 0; i < (kRows + 3) / 4; ++i) _mm256_store_si256(reinterpret_cast<__m256i*>(bytes[4 * i]), rows[i]);
   StoreTileRows<8>(a, &bytes[0][0], kRows, m0, n0);
 }
 
-template <bool kLeftWeights, bool kWidened>
-void RowTiles(const QGemmArgs& a, const void* left, int64_t lstride, int64_t m_begin, int64_t m_end, int64_t n0) {
+template <bool kLeftWeights, bool kWidened, bool kClamp>
+void RowTiles(const QGemmArgs& a, const QuantRange& range, const void* left, int64_t lstride, int64_t m_begin,
+              int64_t m_end, int64_t n0) {
   const size_t elem = kWidened ? sizeof(int16_t) : sizeof(uint8_t);
   for (int64_t m0 = m_begin; m0 < m_end; m0 += kTileRows) {
     // a widened tile starts at its first row's offset in [rows][kp] order
     const void* l = static_cast<const char*>(left) + static_cast<size_t>((m0 - m_begin) * a.kp) * elem;
-    WithTileRows(m_end - m0, [&](auto rows) { Tile<kLeftWeights, kWidened, decltype(rows)::value>(a, l, lstride, m0, n0); });
+    WithTileRows(m_end - m0, [&](auto rows) {
+      Tile<kLeftWeights, kWidened, kClamp, decltype(rows)::value>(a, range, l, lstride, m0, n0);
+    });
   }
 }
 
@@ -201,8 +239,8 @@ inline __m256i Broadcast4(const uint8_t* p) {
 // so the loop overhead per weight byte is a quarter of the 8-column tile's. AVX-VNNI (`left`
 // unused, the row's bytes read in place): 64 columns, 8 vpdpbusd of 32 bytes each. Every
 // column of the panel must be an output (no grid, none past n).
-template <bool kVnni>
-void GemvPanel(const QGemmArgs& a, const int16_t* left, int64_t n0) {
+template <bool kVnni, bool kClamp>
+void GemvPanel(const QGemmArgs& a, const QuantRange& range, const int16_t* left, int64_t n0) {
   __m256i acc[8];
 #pragma GCC unroll 8
   for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_si256();
@@ -225,7 +263,7 @@ void GemvPanel(const QGemmArgs& a, const int16_t* left, int64_t n0) {
     }
   }
   if constexpr (kVnni) {
-    StoreGemvColumns(a, acc, n0);
+    StoreGemvColumns<kClamp>(a, range, acc, n0);
   } else {
     __m256i sums[4];
 #pragma GCC unroll 4
@@ -233,16 +271,16 @@ void GemvPanel(const QGemmArgs& a, const int16_t* left, int64_t n0) {
       // acc[2i], acc[2i+1]: columns 8i..8i+3 and 8i+4..8i+7 as (column, k-pair) sums
       sums[i] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[2 * i], acc[2 * i + 1]), 0xD8);
     }
-    StoreGemvColumns(a, sums, n0);
+    StoreGemvColumns<kClamp>(a, range, sums, n0);
   }
 }
 
-template <bool kLeftWeights>
-void Run(const QGemmArgs& a) {
+template <bool kLeftWeights, bool kClamp>
+void Run(const QGemmArgs& a, const QuantRange& range) {
   // Rows per pass: as many whole tiles as the widened buffer holds.
   const int64_t chunk = kWidenedElems / a.kp / kTileRows * kTileRows;
   if (chunk == 0) {
-    for (int64_t n0 = 0; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, false>(a, a.left, a.kp, 0, a.m, n0);
+    for (int64_t n0 = 0; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, false, kClamp>(a, range, a.left, a.kp, 0, a.m, n0);
     return;
   }
   alignas(32) int16_t widened[kWidenedElems];
@@ -260,11 +298,11 @@ void Run(const QGemmArgs& a) {
     if constexpr (!kLeftWeights) {
       // a GEMV: 32-column panels while they lie inside the outputs and the packed columns
       if (a.m == 1 && a.grid_pitch == 0 && a.right_groups == nullptr) {
-        for (; n0 + 32 <= a.n && n0 + 32 <= a.np; n0 += 32) GemvPanel<false>(a, rows, n0);
+        for (; n0 + 32 <= a.n && n0 + 32 <= a.np; n0 += 32) GemvPanel<false, kClamp>(a, range, rows, n0);
       }
     }
     // Columns outside, the chunk's row tiles inside: a column panel is reused from L1 by them.
-    for (; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, true>(a, rows, a.kp, mc, m_end, n0);
+    for (; n0 < a.n; n0 += 8) RowTiles<kLeftWeights, true, kClamp>(a, range, rows, a.kp, mc, m_end, n0);
   }
 }
 
@@ -275,8 +313,8 @@ void Run(const QGemmArgs& a) {
 // hold whole columns (no k-pair folding).
 
 // Rows m0..m0+kRows-1 times columns n0..n0+15, requantized and stored.
-template <bool kLeftWeights, int kRows>
-void VnniTile(const QGemmArgs& a, int64_t m0, int64_t n0) {
+template <bool kLeftWeights, bool kClamp, int kRows>
+void VnniTile(const QGemmArgs& a, const QuantRange& range, int64_t m0, int64_t n0) {
   __m256i acc[kRows][2];
 #pragma GCC unroll 6
   for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
@@ -296,56 +334,72 @@ void VnniTile(const QGemmArgs& a, int64_t m0, int64_t n0) {
       acc[r][1] = kLeftWeights ? DpbusdVex(acc[r][1], r1, lv) : DpbusdVex(acc[r][1], lv, r1);
     }
   }
-  const Requant8 requant(a.qmin, a.qmax, a.zero_point);
   __m256i q[2 * kRows];
 #pragma GCC unroll 6
   for (int r = 0; r < kRows; ++r) {
     for (int h = 0; h < 2; ++h) {
-      q[2 * r + h] =
-          kLeftWeights
-              ? requant(acc[r][h], _mm256_set1_epi32(a.bias[m0 + r]), _mm256_set1_ps(a.mult[m0 + r]))
-              : requant(acc[r][h], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0 + 8 * h)),
-                        _mm256_loadu_ps(a.mult + n0 + 8 * h));
+      const __m256i bias = kLeftWeights ? _mm256_set1_epi32(a.bias[m0 + r])
+                                        : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n0 + 8 * h));
+      const __m256 mult = kLeftWeights ? _mm256_set1_ps(a.mult[m0 + r]) : _mm256_loadu_ps(a.mult + n0 + 8 * h);
+      q[2 * r + h] = ScaleSums<kClamp>(range, _mm256_add_epi32(acc[r][h], bias), mult);
     }
   }
   alignas(32) int8_t bytes[6][16];
-  PackRowsOf8<2 * kRows>(q, &bytes[0][0]);  // "rows" of 8: (row, half) -> bytes[row][8 * half]
+  PackRowsOf8<2 * kRows, false>(range, q, &bytes[0][0]);  // "rows" of 8: (row, half) -> bytes[row][8 * half]
   StoreTileRows<16>(a, &bytes[0][0], kRows, m0, n0);
 }
 
-template <bool kLeftWeights>
-void RunVnni(const QGemmArgs& a) {
+template <bool kLeftWeights, bool kClamp>
+void RunVnni(const QGemmArgs& a, const QuantRange& range) {
   int64_t n0 = 0;
   if constexpr (!kLeftWeights) {
     if (a.m == 1 && a.grid_pitch == 0 && a.right_groups == nullptr) {
-      for (; n0 + 64 <= a.n && n0 + 64 <= a.np; n0 += 64) GemvPanel<true>(a, nullptr, n0);
+      for (; n0 + 64 <= a.n && n0 + 64 <= a.np; n0 += 64) GemvPanel<true, kClamp>(a, range, nullptr, n0);
     }
   }
   // Columns outside, row tiles inside: a 16-column panel of the right operand is reused from
   // L1 by every row tile (np is a multiple of 16, so a panel never reads past it).
   for (; n0 < a.n; n0 += 16) {
     for (int64_t m0 = 0; m0 < a.m; m0 += kTileRows) {
-      WithTileRows(a.m - m0, [&](auto rows) { VnniTile<kLeftWeights, decltype(rows)::value>(a, m0, n0); });
+      WithTileRows(a.m - m0, [&](auto rows) { VnniTile<kLeftWeights, kClamp, decltype(rows)::value>(a, range, m0, n0); });
     }
+  }
+}
+
+// Calls kernel(range, integral_constant<bool, kClamp>) with the float clamp only where the
+// call cannot requantize unclamped (QuantRange; a model's multipliers essentially never).
+template <typename F>
+void WithClamp(const QGemmArgs& a, F&& kernel) {
+  const int64_t channels = a.weights == QGemmWeights::kLeft ? a.m : a.n;
+  const bool clamp = !Unclamped(a.bias, a.mult, channels, (a.kp >> 2) * kGroupReach, a.zero_point);
+  const QuantRange range(a.qmin, a.qmax, a.zero_point, clamp);
+  if (clamp) {
+    kernel(range, std::true_type{});
+  } else {
+    kernel(range, std::false_type{});
   }
 }
 
 }  // namespace
 
 void QGemmAvx2(const QGemmArgs& a) {
-  if (a.weights == QGemmWeights::kLeft) {
-    Run<true>(a);
-  } else {
-    Run<false>(a);
-  }
+  WithClamp(a, [&](const QuantRange& range, auto clamp) {
+    if (a.weights == QGemmWeights::kLeft) {
+      Run<true, decltype(clamp)::value>(a, range);
+    } else {
+      Run<false, decltype(clamp)::value>(a, range);
+    }
+  });
 }
 
 void QGemmAvxVnni(const QGemmArgs& a) {
-  if (a.weights == QGemmWeights::kLeft) {
-    RunVnni<true>(a);
-  } else {
-    RunVnni<false>(a);
-  }
+  WithClamp(a, [&](const QuantRange& range, auto clamp) {
+    if (a.weights == QGemmWeights::kLeft) {
+      RunVnni<true, decltype(clamp)::value>(a, range);
+    } else {
+      RunVnni<false, decltype(clamp)::value>(a, range);
+    }
+  });
 }
 
 }  // namespace edge::engine

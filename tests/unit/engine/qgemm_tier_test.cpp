@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <random>
@@ -441,6 +442,59 @@ TEST_CASE("every qgemm tier equals the reference through k-group tables and extr
       REQUIRE(RunKernel(fn, p, b, kp, np, true, 0, 0, shuffled.table.data()) == reference);
       REQUIRE(RunKernel(fn, p, b, kp, np, false, pitch, width) == grid);
       REQUIRE(RunKernel(fn, p, b, kp, np, true, pitch, width, shuffled.table.data()) == grid);
+    }
+  }
+}
+
+// The AVX2-class tiers requantize without the float clamp where every |sum * mult| provably
+// stays below 2^29 and |zp| <= 2^14 (avx2_common.h, QuantRange): the saturating packs then
+// stand in for the clamp. Multipliers just inside and just outside that bound (one channel
+// outside makes the whole call clamp), sums driven to their extremes, zero points on both
+// sides of 2^14 and narrowed output ranges (folded Relu) must all give the reference's bytes.
+TEST_CASE("every qgemm tier equals the reference at the edge of unclamped requantization", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
+  std::mt19937 rng(20261206);
+  std::uniform_int_distribution<int64_t> dim_m(1, 20), dim_n(1, 40), dim_k(1, 64);
+  const float factors[] = {0.25f, 0.9f, 0.999f, 1.001f, 1.1f, 4.0f};
+  const int32_t zero_points[] = {0, -128, 127, 1 << 14, -(1 << 14), (1 << 14) + 1, -(1 << 14) - 1, 40000};
+  for (int t = 0; t < 96; ++t) {
+    const int32_t z = zero_points[t % 8];
+    const bool relu = t % 3 == 1;
+    const int32_t lo = relu ? std::max(-128, std::min(127, z)) : -128;
+    Problem p{t % 2 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight, dim_m(rng), dim_n(rng), dim_k(rng), z, lo, 127,
+              true};
+    const int64_t kp = RoundUp(p.k, 4), np = PackedColumns(p.n);
+    Buffers b = MakeBuffers(p, rng, kp, np);
+    if (t % 4 == 0) {
+      // every sum at its bound: activations 255, weights -128, biases negative, K = kp
+      p.k = kp;
+      const uint8_t weight = 0x80, activation = 255;
+      const bool left_weights = p.weights == QGemmWeights::kLeft;
+      for (int64_t r = 0; r < p.m; ++r) {
+        for (int64_t c = 0; c < kp; ++c) b.left[r * kp + c] = left_weights ? weight : activation;
+      }
+      for (int64_t c = 0; c < kp; ++c) {
+        for (int64_t col = 0; col < p.n; ++col) b.right[((c >> 2) * np + col) * 4 + (c & 3)] = left_weights ? activation : weight;
+      }
+      for (int32_t& bias : b.bias) bias = -std::abs(bias);
+    }
+    const double reach = static_cast<double>(kp) * 255 * 128;
+    for (size_t c = 0; c < b.mult.size(); ++c) {
+      // mostly one factor per call, sometimes one channel beyond the bound
+      const float f = c == 3 && t % 4 == 3 ? 1.5f : factors[(t / 8) % 6];
+      b.mult[c] = static_cast<float>(0x1p29 * f / (std::abs(static_cast<double>(b.bias[c])) + reach));
+      if (t % 5 == 4) b.mult[c] = -b.mult[c];  // the bound holds for |mult|
+    }
+    const auto reference = RunKernel(&QGemmScalar, p, b, kp, np);
+    const auto reference_grid = RunKernel(&QGemmScalar, p, b, kp, np, false, 7, 5);
+    for (KernelTier tier : tiers) {
+      INFO("tier " << KernelTierName(tier) << " m=" << p.m << " n=" << p.n << " k=" << p.k << " zp=" << z << " qmin="
+                   << lo << " factor " << factors[(t / 8) % 6] << " weights "
+                   << (p.weights == QGemmWeights::kLeft ? "left" : "right"));
+      const QGemmFn fn = QGemmForTier(tier);
+      REQUIRE(RunKernel(fn, p, b, kp, np) == reference);
+      REQUIRE(RunKernel(fn, p, b, kp, np, false, 7, 5) == reference_grid);
+      if (p.weights == QGemmWeights::kLeft) REQUIRE(RunKernel(fn, p, b, kp, np, false, 0, 0, nullptr, true) == reference);
     }
   }
 }
