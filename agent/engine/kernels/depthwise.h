@@ -55,7 +55,32 @@ struct DepthwisePlan {
   // [ceil(grid / 32)][words][4 lane phases][32], byte 4i + j of step k, phase s: 0xFF where
   // bit 32 * (k % 2) + 4i + j of block k / 2's word mask is set.
   std::vector<uint8_t> word_lane_masks;
+
+  // Pair slots, the AVX2 tier's form (slots == 0: not offered). The kernel works on a copy of
+  // a channel's source as int16 values x - zx (zero where a tap is dropped) and pairs taps
+  // whose source offsets differ by one (neighbours in a kernel row at stride 1, or in one
+  // stride phase), a tap without such a partner alone: slot s covers taps slot_taps[2s] at
+  // slot_offsets[s] and slot_taps[2s + 1] at slot_offsets[s] + 1. One 16-value load from
+  // q0 + parity + offset then holds, in 32-bit lane i, the slot's pair for output
+  // q0 + 2i + parity, which one vpmaddwd sums: no byte interleaving and no sign unpacks.
+  int slots = 0;
+  std::vector<int64_t> slot_offsets;  // [slots]
+  std::vector<int8_t> slot_taps;      // [slots][2] the tap of each int16 of the pair, -1 for none
+  // [steps of 16 outputs, rounded up to an even count][slots][2 parities][16] int16: -1 where
+  // lane 2i + j is read (tap slot_taps[2s + j] reads inside the input for output
+  // 16 * step + 2i + parity), 0 where it is dropped. The kernel ANDs the loaded values with it.
+  std::vector<int16_t> slot_masks;
+  int64_t slot_front = 0;   // int16 elements the kernel's copy keeps before the source (reads below it)
+  int64_t slot_canvas = 0;  // int16 elements of that copy: front, source and what reads past it
+  // The source values the slots read, [begin, end): the rest of the source is not copied
+  // (odd_strides' dilated stride-2 conv reads one of its four stride phases).
+  int64_t slot_read_begin = 0, slot_read_end = 0;
 };
+
+// Pair slots are offered for plans whose copy of a source fits this many int16 elements (a
+// 16 KB stack buffer) and whose masks stay small.
+inline constexpr int64_t kMaxSlotCanvas = 8192;
+inline constexpr int kMaxDepthwiseSlots = 32;
 
 // Word groups are offered up to this many (a per-channel array of weight words in the kernels).
 inline constexpr int kMaxDepthwiseWords = 32;

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "agent/engine/kernels/avx2_common.h"
 #include "agent/engine/kernels/copy_bytes.h"
@@ -57,14 +58,14 @@ inline void StoreStep(int8_t* out, int64_t q, int64_t grid, __m256i bytes) {
 // unsigned bytes (x ^ 0x80 = x + 128, the shift the bias already accounts for) against the
 // four weights, as the AVX-512 tier does at 64 outputs. Either way acc[j] holds, per 128-bit
 // lane (outputs 0-15 | 16-31), the lane's outputs 4j..4j+3, so the packs put them in order.
-template <bool kVnni>
-void Depthwise(const DepthwiseArgs& a) {
+template <bool kVnni, bool kClamp>
+__attribute__((noinline)) void Depthwise(const DepthwiseArgs& a, const QuantRange& range_arg) {
+  const QuantRange range = range_arg;  // a local copy: the stores below cannot alias it
   const DepthwisePlan& p = *a.plan;
   const int64_t* offsets = p.offsets.data();
   const uintptr_t src0 = reinterpret_cast<uintptr_t>(a.src);
   const int64_t source_bytes = a.channels * a.src_stride;
   const Source source{src0, src0 + static_cast<uintptr_t>(source_bytes), _mm256_set1_epi8(a.zx)};
-  const OutputRange range(a.qmin, a.qmax, a.zero_point);
   const __m256i sign = _mm256_set1_epi8(-128), zero = _mm256_setzero_si256();
   // Taps per multiply: 4 (VNNI) or 2; a padding tap (mask 0, weight 0, offset 0) fills a group.
   constexpr int kGroup = kVnni ? 4 : 2;
@@ -131,11 +132,11 @@ void Depthwise(const DepthwiseArgs& a) {
           acc[3] = MaddAdd(acc[3], _mm256_unpackhi_epi8(pairs_hi, sign_hi), wv);
         }
       }
-      // requantized as QGemm does (the bias is in acc), within [qmin, qmax]: the packs are exact
-      // and work per 128-bit lane, so bytes 0-15 of each lane come out in order
+      // requantized as QGemm does (the bias is in acc); the packs work per 128-bit lane, so
+      // bytes 0-15 of each lane come out in order
       __m256i r[4];
-      for (int j = 0; j < 4; ++j) r[j] = range(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[j]), mult));
-      StoreStep(out, q, p.grid, _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3])));
+      for (int j = 0; j < 4; ++j) r[j] = ScaleSums<kClamp>(range, acc[j], mult);
+      StoreStep(out, q, p.grid, PackQuads(range, r[0], r[1], r[2], r[3]));
     }
   }
 }
@@ -147,15 +148,14 @@ void Depthwise(const DepthwiseArgs& a) {
 // plan's word_lane_masks. The packs leave each 128-bit lane as [acc0's 4 outputs, acc1's,
 // acc2's, acc3's], a 4 x 4 transpose of output order that one byte shuffle undoes.
 // kWords > 0: that many groups, unrolled (3 for a 3x3 kernel); 0: the plan's count.
-template <int kWords>
-void DepthwiseWordsVnni(const DepthwiseArgs& a) {
+template <int kWords, bool kClamp>
+__attribute__((noinline)) void DepthwiseWordsVnni(const DepthwiseArgs& a, const QuantRange& range) {
   const DepthwisePlan& p = *a.plan;
   const int words = kWords > 0 ? kWords : p.words;
   const int64_t* offsets = p.word_offsets.data();
   const uintptr_t src0 = reinterpret_cast<uintptr_t>(a.src);
   const int64_t source_bytes = a.channels * a.src_stride;
   const Source source{src0, src0 + static_cast<uintptr_t>(source_bytes), _mm256_set1_epi8(a.zx)};
-  const OutputRange range(a.qmin, a.qmax, a.zero_point);
   const __m256i sign = _mm256_set1_epi8(-128);
   const __m256i order =
       _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
@@ -196,26 +196,135 @@ void DepthwiseWordsVnni(const DepthwiseArgs& a) {
         acc[3] = DpbusdVex(acc[3], load(o + 3, m + 3 * kStep), wv);
       }
       __m256i r[4];
-      for (int s = 0; s < 4; ++s) r[s] = range(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[s]), mult));
-      const __m256i bytes = _mm256_shuffle_epi8(
-          _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3])), order);
+      for (int s = 0; s < 4; ++s) r[s] = ScaleSums<kClamp>(range, acc[s], mult);
+      const __m256i bytes = _mm256_shuffle_epi8(PackQuads(range, r[0], r[1], r[2], r[3]), order);
       StoreStep(out, q, p.grid, bytes);
     }
   }
 }
 
+// The AVX2 pair-slot form (DepthwisePlan::slots): each channel's source is first copied into
+// a stack buffer as int16 values x - zx, with zeros before and after it, so that every slot
+// load is in bounds; a dropped tap's value is ANDed to zero, which is what zx contributes,
+// and the bias takes the (zx + 128) * sum w the shifted bytes would have added. Per 32
+// outputs and slot: four loads (parities 0 and 1 of two 16-output halves), four ANDs with the
+// plan's masks and four vpmaddwd + vpaddd into accumulators whose lane i holds output 2i +
+// parity of its half; the packs and one byte shuffle and qword permute restore output order.
+template <bool kClamp>
+__attribute__((noinline)) void DepthwiseSlots(const DepthwiseArgs& a, const QuantRange& range_arg) {
+  const QuantRange range = range_arg;  // a local copy: the stores below cannot alias it
+  const DepthwisePlan& p = *a.plan;
+  const int slots = p.slots;
+  const int64_t* offsets = p.slot_offsets.data();
+  alignas(32) int16_t canvas[kMaxSlotCanvas];
+  int16_t* base = canvas + p.slot_front;  // source value i at base[i]
+  // the values read: [begin, end) of the source, zeros around them (reads past the source
+  // and the margins), nothing written where the slots do not read
+  const int64_t begin = p.slot_read_begin, len = p.slot_read_end - begin;
+  std::memset(canvas, 0, static_cast<size_t>(p.slot_front + begin) * sizeof(int16_t));
+  std::memset(base + begin + len, 0, static_cast<size_t>(p.slot_canvas - p.slot_front - begin - len) * sizeof(int16_t));
+  const __m256i zx16 = _mm256_set1_epi16(a.zx);
+  const auto centered = [&](const int8_t* from, int16_t* to) {
+    const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(from)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(to), _mm256_sub_epi16(v, zx16));
+  };
+  // the packs leave each 128-bit lane as [even 0-6, odd 1-7 | even 16-22, odd 17-23] (lane 1:
+  // outputs 8-15 and 24-31 alike); the shuffle interleaves them, the permute joins the lanes
+  const __m256i order =
+      _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15));
+  int32_t words[kMaxDepthwiseSlots];
+  for (int64_t c = 0; c < a.channels; ++c) {
+    // the channel's values read as x - zx, 16 at a time (the last 16 overlapping), never
+    // reading past them
+    const int8_t* src = a.src + c * a.src_stride + begin;
+    int16_t* dst = base + begin;
+    if (len >= 16) {
+      for (int64_t i = 0; i + 16 <= len; i += 16) centered(src + i, dst + i);
+      if (len % 16 != 0) centered(src + len - 16, dst + len - 16);
+    } else {
+      for (int64_t i = 0; i < len; ++i) dst[i] = static_cast<int16_t>(src[i] - a.zx);
+    }
+    const int8_t* w = a.weights + c * p.taps;
+    int32_t weight_sum = 0;
+    for (int t = 0; t < p.real_taps; ++t) weight_sum += w[t];
+    for (int s = 0; s < slots; ++s) {
+      const int ta = p.slot_taps[static_cast<size_t>(2 * s)], tb = p.slot_taps[static_cast<size_t>(2 * s + 1)];
+      words[s] = static_cast<int32_t>(static_cast<uint16_t>(w[ta]) |
+                                      (static_cast<uint32_t>(static_cast<uint16_t>(tb >= 0 ? w[tb] : 0)) << 16));
+    }
+    // acc = bias + sum w * (x + 128) with x = zx where dropped: the bias and (zx + 128) * sum w
+    // here, sum w * (x - zx) from the slots (wrapping as the scalar kernel's WrapAdd)
+    const uint32_t shifted = static_cast<uint32_t>(a.bias[c]) +
+                             static_cast<uint32_t>(int32_t{a.zx} + 128) * static_cast<uint32_t>(weight_sum);
+    const __m256i bias = _mm256_set1_epi32(static_cast<int32_t>(shifted));
+    const __m256 mult = _mm256_set1_ps(a.mult[c]);
+    int8_t* out = a.out + c * a.out_stride;
+    for (int64_t q0 = 0; q0 < p.grid; q0 += kStep) {
+      const int16_t* masks = p.slot_masks.data() + (q0 / 16) * slots * 32;  // [step][slot][parity][16]
+      __m256i acc[4] = {bias, bias, bias, bias};
+      for (int s = 0; s < slots; ++s) {
+        const __m256i wv = _mm256_set1_epi32(words[s]);
+        const int16_t* d = base + q0 + offsets[s];
+        const int16_t* m0 = masks + s * 32;            // outputs q0..q0+15
+        const int16_t* m1 = masks + (slots + s) * 32;  // outputs q0+16..q0+31
+        const auto lanes = [](const int16_t* at, const int16_t* mask) {
+          return _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(at)),
+                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask)));
+        };
+        acc[0] = MaddAdd(acc[0], lanes(d, m0), wv);
+        acc[1] = MaddAdd(acc[1], lanes(d + 1, m0 + 16), wv);
+        acc[2] = MaddAdd(acc[2], lanes(d + 16, m1), wv);
+        acc[3] = MaddAdd(acc[3], lanes(d + 17, m1 + 16), wv);
+      }
+      __m256i r[4];
+      for (int j = 0; j < 4; ++j) r[j] = ScaleSums<kClamp>(range, acc[j], mult);
+      const __m256i bytes = _mm256_shuffle_epi8(PackQuads(range, r[0], r[1], r[2], r[3]), order);
+      StoreStep(out, q0, p.grid, _mm256_permute4x64_epi64(bytes, 0xD8));
+    }
+  }
+}
+
+// Calls kernel(range, integral_constant<bool, kClamp>) with the float clamp only where the
+// call cannot requantize unclamped (QuantRange). Both forms end at the reference's sum, the
+// bias plus at most taps * 255 * 128 (modulo 2^32; the AVX2 form only moves 128 * sum w
+// between its bias and its products).
+template <typename F>
+void WithClamp(const DepthwiseArgs& a, F&& kernel) {
+  const int64_t reach = int64_t{a.plan->taps} * 255 * 128;
+  const bool clamp = !Unclamped(a.bias, a.mult, a.channels, reach, a.zero_point);
+  const QuantRange range(a.qmin, a.qmax, a.zero_point, clamp);
+  if (clamp) {
+    kernel(range, std::true_type{});
+  } else {
+    kernel(range, std::false_type{});
+  }
+}
+
 }  // namespace
 
-void DepthwiseAvx2(const DepthwiseArgs& a) { Depthwise<false>(a); }
+void DepthwiseAvx2(const DepthwiseArgs& a) {
+  const DepthwisePlan& p = *a.plan;
+  const bool slots = p.slots > 0 && p.slot_read_end <= a.src_stride;
+  WithClamp(a, [&](const QuantRange& range, auto clamp) {
+    if (slots) {
+      DepthwiseSlots<decltype(clamp)::value>(a, range);
+    } else {
+      Depthwise<false, decltype(clamp)::value>(a, range);
+    }
+  });
+}
 
 void DepthwiseAvxVnni(const DepthwiseArgs& a) {
-  if (a.plan->words == 3) {
-    DepthwiseWordsVnni<3>(a);
-  } else if (a.plan->words > 0) {
-    DepthwiseWordsVnni<0>(a);
-  } else {
-    Depthwise<true>(a);
-  }
+  WithClamp(a, [&](const QuantRange& range, auto clamp) {
+    constexpr bool kClamp = decltype(clamp)::value;
+    if (a.plan->words == 3) {
+      DepthwiseWordsVnni<3, kClamp>(a, range);
+    } else if (a.plan->words > 0) {
+      DepthwiseWordsVnni<0, kClamp>(a, range);
+    } else {
+      Depthwise<true, kClamp>(a, range);
+    }
+  });
 }
 
 }  // namespace edge::engine

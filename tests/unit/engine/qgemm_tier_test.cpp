@@ -1094,20 +1094,24 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
                         KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
                         KernelTier::kI8mm);
   std::mt19937 rng(31);
-  int word_plans = 0;
+  int word_plans = 0, slot_plans = 0;
   for (int trial = 0; trial < 600; ++trial) {
     const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial);
     const ConvGeometry& g = p.g;
     if (p.plan.words > 0) ++word_plans;
+    if (p.plan.slots > 0) ++slot_plans;
     INFO("trial " << trial << " in " << g.in_h << "x" << g.in_w << " kernel " << g.kernel_h << "x" << g.kernel_w
                   << " stride " << g.stride_h << "x" << g.stride_w << " dilation " << g.dilation_h << "x"
                   << g.dilation_w << " pad " << g.pad_top << "," << g.pad_left << " out " << g.out_h << "x"
                   << g.out_w << " channels " << p.channels);
     CheckDepthwiseTiers(p, tiers);
   }
-  // Both forms of the SIMD kernels were met (word groups: stride 1, few taps per row).
+  // Both forms of the SIMD kernels were met (word groups: stride 1, few taps per row; the AVX2
+  // tier's pair slots where they are cheaper than its per-tap form).
   CHECK(word_plans >= 30);
   CHECK(word_plans <= 570);
+  CHECK(slot_plans >= 30);
+  CHECK(slot_plans <= 570);
 }
 
 // Word-group plans the random geometries meet only by chance: more than three groups (5x5, the
@@ -1128,14 +1132,27 @@ TEST_CASE("depthwise kernels equal the conv definition on fixed word-group plans
     g.out_h = g.out_w = (in + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
     return g;
   };
+  // The zoo's depthwise convs for the AVX2 tier's pair slots: DS-CNN's 25x5 planes (a source
+  // of 125 values, not a multiple of 16), odd_strides' dilated stride-2 conv (the slots read
+  // one of four phases), a 3x3 source shorter than 16 values, and a plane whose slot copy
+  // would not fit (the per-tap form).
+  ConvGeometry ds_cnn = geometry(5, 3, 1, 1, 1), odd = geometry(23, 3, 2, 2, 2), small = geometry(3, 3, 1, 1, 1);
+  ds_cnn.in_h = ds_cnn.out_h = 25;
+  odd.in_h = 21;
+  odd.out_h = 11;
+  const ConvGeometry large = geometry(120, 3, 1, 1, 1);
   const ConvGeometry cases[] = {geometry(12, 5, 1, 1, 2), geometry(13, 5, 2, 1, 2), geometry(11, 3, 1, 2, 2),
-                                geometry(9, 1, 1, 1, 0), geometry(20, 4, 1, 1, 1), geometry(16, 3, 1, 1, 1)};
+                                geometry(9, 1, 1, 1, 0),  geometry(20, 4, 1, 1, 1), geometry(16, 3, 1, 1, 1),
+                                ds_cnn, odd, small, large};
   std::mt19937 rng(5150);
   for (size_t i = 0; i < std::size(cases); ++i) {
     for (int trial = 0; trial < 6; ++trial) {
       const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial, &cases[i]);
-      INFO("case " << i << " trial " << trial << " words " << p.plan.words);
-      if (i != 2 && i != 4) REQUIRE(p.plan.words > 0);  // dilated and 4-wide rows: either form
+      INFO("case " << i << " trial " << trial << " words " << p.plan.words << " slots " << p.plan.slots);
+      if (i != 2 && i != 4 && i < 7) REQUIRE(p.plan.words > 0);  // dilated and 4-wide rows: either form
+      if (i == 5 || i == 6 || i == 7) REQUIRE(p.plan.slots == 6);  // 3x3: three pairs and three single taps
+      if (i == 7) REQUIRE(p.plan.slot_read_end - p.plan.slot_read_begin < p.plan.phase_bytes / 2);
+      if (i == 9) REQUIRE(p.plan.slots == 0);
       CheckDepthwiseTiers(p, tiers);
     }
   }
