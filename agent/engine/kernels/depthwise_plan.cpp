@@ -94,6 +94,14 @@ void SplitRow(const int8_t* row, int64_t iw, int64_t sw, int64_t phase_stride, i
   }
 }
 
+// The real taps in the order of their source offsets (ties in tap order).
+std::vector<int> TapsByOffset(const DepthwisePlan& p) {
+  std::vector<int> order(static_cast<size_t>(p.real_taps));
+  for (int t = 0; t < p.real_taps; ++t) order[static_cast<size_t>(t)] = t;
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return p.offsets[x] < p.offsets[y]; });
+  return order;
+}
+
 // Groups taps whose offsets fall within 4 consecutive bytes (sorted, greedily from the lowest
 // offset) and derives each group's masks per lane phase from the taps' masks. Kept only where
 // it costs fewer instructions: per 64 outputs a group is 4 loads and 4 dot products, while the
@@ -101,9 +109,7 @@ void SplitRow(const int8_t* row, int64_t iw, int64_t sw, int64_t phase_stride, i
 void SetWordGroups(DepthwisePlan& p) {
   // word_taps holds tap indexes as int8_t: more than 127 taps need more groups than are offered
   static_assert(4 * kMaxDepthwiseWords <= 128);
-  std::vector<int> order(static_cast<size_t>(p.real_taps));
-  for (int t = 0; t < p.real_taps; ++t) order[static_cast<size_t>(t)] = t;
-  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return p.offsets[x] < p.offsets[y]; });
+  const std::vector<int> order = TapsByOffset(p);
   std::vector<int64_t> offsets;
   std::vector<int8_t> taps;
   for (size_t i = 0; i < order.size();) {
@@ -155,9 +161,9 @@ void SetWordGroups(DepthwisePlan& p) {
 // Pairs taps whose offsets differ by one (sorted, greedily from the lowest offset), a tap
 // without a partner alone, and derives the slots' int16 masks from the taps' masks.
 void SetPairSlots(DepthwisePlan& p, int64_t source_len) {
-  std::vector<int> order(static_cast<size_t>(p.real_taps));
-  for (int t = 0; t < p.real_taps; ++t) order[static_cast<size_t>(t)] = t;
-  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return p.offsets[x] < p.offsets[y]; });
+  // slot_taps holds tap indexes as int8_t: more than 64 taps need more slots than are offered
+  static_assert(2 * kMaxDepthwiseSlots <= 128);
+  const std::vector<int> order = TapsByOffset(p);
   std::vector<int64_t> offsets;
   std::vector<int8_t> taps;
   for (size_t i = 0; i < order.size();) {
