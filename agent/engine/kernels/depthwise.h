@@ -27,6 +27,11 @@ struct DepthwisePlan {
   bool split = false;       // the input is split into stride phases first (else read in place)
   int64_t phase_rows = 0;   // rows of one phase plane (split only)
   int64_t phase_bytes = 0;  // bytes of one channel's phase planes (split only)
+  // [stride_h] (split only): whether a kernel row reads row phase rp, i.e. (ky * dh - pad_top)
+  // mod sh == rp for some ky. The splits leave the other row phases unwritten (odd_strides'
+  // dilated stride-2 conv reads one of two: half the split), and kernels read nothing from
+  // them but bytes their masks drop.
+  std::vector<uint8_t> row_phase_read;
   bool direct = false;      // pitch == out_w: the grid is the output plane, no copy-out
   int taps = 0;             // kernel taps rounded up to a multiple of 4 (extra taps: weight 0)
   int real_taps = 0;        // kernel_h * kernel_w

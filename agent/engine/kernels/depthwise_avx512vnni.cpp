@@ -89,6 +89,7 @@ void SplitStrideTwoRows(const int8_t* x, const ConvGeometry& g, const DepthwiseP
     const int8_t* plane = x + c * g.in_h * iw;
     int8_t* dst = phases + c * plan.phase_bytes;
     for (int64_t rp = 0; rp < sh; ++rp) {
+      if (plan.row_phase_read[static_cast<size_t>(rp)] == 0) continue;  // no kernel row reads it
       const int64_t rows = (g.in_h - rp + sh - 1) / sh;
       const int8_t* row = plane + rp * iw;
       int8_t* phase_row = dst + rp * 2 * phase_stride;  // row phase rp, column phase 0, row 0
@@ -115,7 +116,9 @@ void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const De
     SplitStrideTwoRows(x, g, plan, channels, phases);
     return;
   }
-  if (g.stride_h != 2 || g.stride_w != 2 || g.in_w != 16 || plan.pitch != 8 || g.in_h % 4 != 0) {
+  // (the four-row vector writes both row phases: only where both are read)
+  if (g.stride_h != 2 || g.stride_w != 2 || g.in_w != 16 || plan.pitch != 8 || g.in_h % 4 != 0 ||
+      plan.row_phase_read[0] == 0 || plan.row_phase_read[1] == 0) {
     SplitDepthwisePhases(x, g, plan, channels, phases);
     return;
   }

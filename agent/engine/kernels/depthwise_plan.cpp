@@ -224,6 +224,13 @@ DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g) {
   p.split = sh != 1 || sw != 1 || p.pitch != g.in_w;
   p.phase_rows = (g.in_h + sh - 1) / sh;
   p.phase_bytes = p.split ? sh * sw * p.phase_rows * p.pitch : 0;
+  if (p.split) {
+    p.row_phase_read.assign(static_cast<size_t>(sh), 0);
+    for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+      const int64_t a = ky * g.dilation_h - g.pad_top;
+      p.row_phase_read[static_cast<size_t>(a - FloorDiv(a, sh) * sh)] = 1;
+    }
+  }
   p.grid = g.out_h * p.pitch;
   p.blocks = (p.grid + kDepthwiseBlock - 1) / kDepthwiseBlock;
   p.direct = p.pitch == g.out_w;
@@ -291,8 +298,9 @@ void SplitDepthwisePhases(const int8_t* x, const ConvGeometry& g, const Depthwis
   for (int64_t c = 0; c < channels; ++c) {
     const int8_t* plane = x + c * g.in_h * iw;
     int8_t* dst = phases + c * plan.phase_bytes;
-    // Input row iy = r * sh + rp goes to row r of row phase rp.
+    // Input row iy = r * sh + rp goes to row r of row phase rp (if a kernel row reads it).
     for (int64_t rp = 0; rp < sh; ++rp) {
+      if (plan.row_phase_read[static_cast<size_t>(rp)] == 0) continue;
       const int64_t rows = (g.in_h - rp + sh - 1) / sh;
       int8_t* phase_row = dst + rp * sw * phase_stride;  // column phase 0, row 0
       const int8_t* row = plane + rp * iw;

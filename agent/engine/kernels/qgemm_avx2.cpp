@@ -68,10 +68,12 @@ inline void WithTileRows(int64_t rows, F&& f) {
   }
 }
 
-// Stores rows m0.. of a tile of kCols columns from n0 (bytes[r][kCols]), honouring the grid
-// (only its valid columns are outputs) and the last, partial column block.
+// Stores rows m0.. of a tile of kCols columns from n0 (bytes[r][kCols], in a buffer of
+// buffer_bytes), honouring the grid (only its valid columns are outputs) and the last,
+// partial column block.
 template <int kCols>
-inline void StoreTileRows(const QGemmArgs& a, const int8_t* bytes, int rows, int64_t m0, int64_t n0) {
+inline void StoreTileRows(const QGemmArgs& a, const int8_t* bytes, int64_t buffer_bytes, int rows, int64_t m0,
+                          int64_t n0) {
   const int64_t cols = std::min<int64_t>(kCols, a.n - n0);
   const int64_t row0 = a.grid_pitch == 0 ? 0 : n0 / a.grid_pitch;
   const int64_t col0 = a.grid_pitch == 0 ? n0 : n0 - row0 * a.grid_pitch;
@@ -82,12 +84,26 @@ inline void StoreTileRows(const QGemmArgs& a, const int8_t* bytes, int rows, int
     return;
   }
   // Otherwise one run of columns per grid row the tile touches, its valid part copied per row.
+  // A run that ends before the plane's last output is stored as 8 bytes (their rest is
+  // garbage, overwritten later: the outputs after a run belong to later runs and tiles,
+  // which are stored after it), instead of a memcpy call of the run's length per row (a grid
+  // of pitch 24 and width 23 ends every third tile with a 7-byte run).
+  const int64_t plane_end = a.grid_pitch == 0 ? a.n : (a.n / a.grid_pitch) * width + std::min(a.n % a.grid_pitch, width);
   int64_t c = 0, row = row0, col = col0;
   while (c < cols) {
     const int64_t run = a.grid_pitch == 0 ? cols - c : std::min(cols - c, a.grid_pitch - col);
     const int64_t valid = std::min(run, width - col);
+    const int64_t at = row * width + col;
     for (int r = 0; valid > 0 && r < rows; ++r) {
-      __builtin_memcpy(a.out + (m0 + r) * a.ldo + row * width + col, bytes + r * kCols + c, static_cast<size_t>(valid));
+      int8_t* to = a.out + (m0 + r) * a.ldo + at;
+      const int64_t from = r * kCols + c;
+      if (valid <= 8 && at + 8 <= plane_end && from + 8 <= buffer_bytes) {
+        __builtin_memcpy(to, bytes + from, 8);
+      } else if (valid <= 16 && at + 16 <= plane_end && from + 16 <= buffer_bytes) {
+        __builtin_memcpy(to, bytes + from, 16);
+      } else {
+        __builtin_memcpy(to, bytes + from, static_cast<size_t>(valid));
+      }
     }
     c += run;
     col = 0;
@@ -211,7 +227,7 @@ void Tile(const QGemmArgs& a, const QuantRange& range, const void* left, int64_t
   }
   alignas(32) int8_t bytes[8][8];
   for (int i = 0; i < (kRows + 3) / 4; ++i) _mm256_store_si256(reinterpret_cast<__m256i*>(bytes[4 * i]), rows[i]);
-  StoreTileRows<8>(a, &bytes[0][0], kRows, m0, n0);
+  StoreTileRows<8>(a, &bytes[0][0], sizeof(bytes), kRows, m0, n0);
 }
 
 template <bool kLeftWeights, bool kWidened, bool kClamp>
@@ -346,7 +362,7 @@ void VnniTile(const QGemmArgs& a, const QuantRange& range, int64_t m0, int64_t n
   }
   alignas(32) int8_t bytes[6][16];
   PackRowsOf8<2 * kRows, false>(range, q, &bytes[0][0]);  // "rows" of 8: (row, half) -> bytes[row][8 * half]
-  StoreTileRows<16>(a, &bytes[0][0], kRows, m0, n0);
+  StoreTileRows<16>(a, &bytes[0][0], sizeof(bytes), kRows, m0, n0);
 }
 
 template <bool kLeftWeights, bool kClamp>

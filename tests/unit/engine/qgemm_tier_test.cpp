@@ -1061,6 +1061,8 @@ TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][
     std::vector<int8_t> want(got.size(), int8_t{0x5A});
     for (int64_t c = 0; c < channels; ++c) {
       for (int64_t iy = 0; iy < g.in_h; ++iy) {
+        // row phases no kernel row reads are left alone
+        if (plan.row_phase_read[static_cast<size_t>(iy % g.stride_h)] == 0) continue;
         for (int64_t ix = 0; ix < g.in_w; ++ix) {
           const int64_t phase = (iy % g.stride_h) * g.stride_w + ix % g.stride_w;
           want[c * plan.phase_bytes + (phase * plan.phase_rows + iy / g.stride_h) * plan.pitch + ix / g.stride_w] =
