@@ -45,17 +45,6 @@ struct OutputRange {
   __m256i operator()(__m256 v) const { return SaturateLanes(v, lo, hi, zo); }
 };
 
-// Requantization of 8 exact int32 sums, as QGemm's reference (qgemm.h, Requantize): add the
-// bias, multiply in float, then the output range's clamp, rounding and zero point; the result
-// lies in [qmin, qmax], so the packs that narrow it are exact.
-struct Requant8 {
-  OutputRange range;
-  Requant8(int32_t qmin, int32_t qmax, int32_t zero_point) : range(qmin, qmax, zero_point) {}
-  __m256i operator()(__m256i sums, __m256i bias, __m256 mult) const {
-    return range(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums, bias)), mult));
-  }
-};
-
 // The requantization of a whole kernel call in two halves, for kernels that narrow 32 outputs
 // at a time: ScaleSums turns 8 int32 sums (bias included) into round(sum * mult), PackQuads
 // narrows four such vectors to bytes. Two forms, fixed per call (Unclamped):

@@ -130,8 +130,9 @@ void Products(const WinogradArgs& a, const int16_t* vbuf, int64_t m0, int32_t (*
 
 // Output channel o of half h of the block (quarters 2h, 2h + 1): Y = A^T M A / 4, the bias,
 // the requantization, and the 2 x 2 outputs of each quarter's tiles into two output rows.
-void OutputTransform(const WinogradArgs& a, const int32_t (*m)[kRows][kBlock], int r, int h, int64_t o,
-                     const Quarter (&qs)[4]) {
+template <bool kClamp>
+void OutputTransform(const WinogradArgs& a, const QuantRange& range, const int32_t (*m)[kRows][kBlock], int r, int h,
+                     int64_t o, const Quarter (&qs)[4]) {
   __m256i x[16];
   for (int k = 0; k < 16; ++k) x[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(m[k][r] + 8 * h));
   __m256i s0[4], s1[4];  // A^T M: rows (m0 + m1 + m2, m1 - m2 - m3)
@@ -144,12 +145,13 @@ void OutputTransform(const WinogradArgs& a, const int32_t (*m)[kRows][kBlock], i
       _mm256_add_epi32(_mm256_add_epi32(s1[0], s1[1]), s1[2]), _mm256_sub_epi32(_mm256_sub_epi32(s1[1], s1[2]), s1[3])};
   const __m256i bias = _mm256_set1_epi32(a.bias[o]);
   const __m256 mult = _mm256_set1_ps(a.mult[o]);
-  const Requant8 requant(a.qmin, a.qmax, a.zero_point);
-  __m256i q[4];  // outputs (0, 0), (0, 1), (1, 0), (1, 1) of the 8 tiles, in [qmin, qmax]
-  for (int i = 0; i < 4; ++i) q[i] = requant(_mm256_srai_epi32(y[i], 2), bias, mult);  // 4x the sum: exact shift
+  __m256i q[4];  // outputs (0, 0), (0, 1), (1, 0), (1, 1) of the 8 tiles, scaled (ScaleSums)
+  for (int i = 0; i < 4; ++i) {
+    q[i] = ScaleSums<kClamp>(range, _mm256_add_epi32(_mm256_srai_epi32(y[i], 2), bias), mult);  // 4x the sum: exact shift
+  }
   // packs per 128-bit lane: [q0 t0-3, q1 t0-3, q2 t0-3, q3 t0-3 | the same for t4-7] bytes;
   // the shuffle interleaves (q0, q1) and (q2, q3) per tile, the permute joins the lanes' rows
-  const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+  const __m256i packed = PackQuads(range, q[0], q[1], q[2], q[3]);
   const __m256i order = _mm256_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15,
                                          0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
   const __m256i rows = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(packed, order), 0xD8);
@@ -187,6 +189,9 @@ void WinogradAvx2(const WinogradArgs& a) {
   };
   alignas(32) int16_t vbuf[16 * ((kWinogradMaxChannels + 1) / 2) * kBlock * 2];
   alignas(32) int32_t m[16][kRows][kBlock];
+  // the sums are bias + sum w * x over cin * 9 taps of signed bytes (|w * x| <= 128 * 128)
+  const bool clamp = !Unclamped(a.bias, a.mult, a.cout, a.cin * 9 * 128 * 128, a.zero_point);
+  const QuantRange range(a.qmin, a.qmax, a.zero_point, clamp);
   for (int64_t i = 0; i < count; i += 4) {
     Quarter qs[4];
     for (int j = 0; j < 4; ++j) {
@@ -205,8 +210,13 @@ void WinogradAvx2(const WinogradArgs& a) {
         default: Products<6>(a, vbuf, m0, m); break;
       }
       for (int r = 0; r < rows; ++r) {
-        OutputTransform(a, m, r, 0, m0 + r, qs);
-        if (qs[2].count > 0) OutputTransform(a, m, r, 1, m0 + r, qs);
+        if (clamp) {
+          OutputTransform<true>(a, range, m, r, 0, m0 + r, qs);
+          if (qs[2].count > 0) OutputTransform<true>(a, range, m, r, 1, m0 + r, qs);
+        } else {
+          OutputTransform<false>(a, range, m, r, 0, m0 + r, qs);
+          if (qs[2].count > 0) OutputTransform<false>(a, range, m, r, 1, m0 + r, qs);
+        }
       }
     }
   }
