@@ -15,6 +15,7 @@ namespace edge::engine::bench {
 // every k-step, its worst case.
 struct GemmProblem {
   std::vector<uint8_t> left, right;
+  std::vector<int16_t> left_widened;  // weights on the left: as a conv packs them for the AVX2 tier
   std::vector<const uint8_t*> groups;
   std::vector<int32_t> bias;
   std::vector<float> mult;
@@ -41,6 +42,11 @@ struct GemmProblem {
     args.kp = kp;
     args.np = np;
     args.left = left.data();
+    if (weights == QGemmWeights::kLeft) {
+      left_widened.resize(static_cast<size_t>(m * kp));
+      WidenLeftS8(reinterpret_cast<const int8_t*>(left.data()), m, kp, left_widened.data());
+      args.left_widened = left_widened.data();
+    }
     args.right = right.data();
     if (scattered) args.right_groups = groups.data();
     args.bias = bias.data();

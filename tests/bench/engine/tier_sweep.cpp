@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/engine/kernels/cpu_features.h"
+#include "agent/engine/kernels/depthwise.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "tests/bench/engine/gemm_problem.h"
@@ -204,6 +205,75 @@ struct Shape {
   int64_t m, n, k;
 };
 
+// ns per output of the int8 depthwise kernel (ElementwiseForTier(t).depthwise, the stride-phase
+// split included where the plan has one) on the zoo's 3x3 depthwise convs: all channels of
+// one conv per call, as the conv step calls it.
+void PrintDepthwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers, std::mt19937& rng) {
+  struct Conv {
+    const char* label;
+    int64_t channels, in_h, in_w, stride, dilation, pad;
+  };
+  const Conv convs[] = {
+      {"DS-CNN 3x3, 32 ch 25 x 5", 32, 25, 5, 1, 1, 1},
+      {"MobileNet block 3x3, 64 ch 16 x 16", 64, 16, 16, 1, 1, 1},
+      {"MobileNet block 3x3 stride 2, 64 ch 16 x 16", 64, 16, 16, 2, 1, 1},
+      {"odd_strides 3x3 stride 2 dilation 2, 12 ch 21 x 23", 12, 21, 23, 2, 2, 2},
+  };
+  std::fprintf(out, "\nDepthwise int8 convs by tier, ns per output (all channels per call, the stride-phase split "
+                    "included), best of 3 passes x 200 runs.\n\n| conv |");
+  for (KernelTier t : tiers) std::fprintf(out, " %s |", std::string(KernelTierName(t)).c_str());
+  std::fprintf(out, "\n|---|");
+  for (size_t i = 0; i < tiers.size(); ++i) std::fprintf(out, "---|");
+  std::fprintf(out, "\n");
+  for (const Conv& c : convs) {
+    ConvGeometry g;
+    g.channels = 1;
+    g.in_h = c.in_h;
+    g.in_w = c.in_w;
+    g.kernel_h = g.kernel_w = 3;
+    g.stride_h = g.stride_w = c.stride;
+    g.dilation_h = g.dilation_w = c.dilation;
+    g.pad_top = g.pad_left = c.pad;
+    g.out_h = (c.in_h + 2 * c.pad - 2 * c.dilation - 1) / c.stride + 1;
+    g.out_w = (c.in_w + 2 * c.pad - 2 * c.dilation - 1) / c.stride + 1;
+    const DepthwisePlan plan = MakeDepthwisePlan(g);
+    std::vector<int8_t> x(static_cast<size_t>(c.channels * c.in_h * c.in_w + 64)), weights(static_cast<size_t>(c.channels * plan.taps));
+    for (auto& v : x) v = static_cast<int8_t>(rng());
+    for (auto& v : weights) v = static_cast<int8_t>(rng());
+    const std::vector<int32_t> words = PackDepthwiseWords(plan, weights.data(), c.channels);
+    std::vector<int32_t> bias(static_cast<size_t>(c.channels), 7);
+    std::vector<float> mult(static_cast<size_t>(c.channels), 1e-3f);
+    std::vector<int8_t> phases(static_cast<size_t>(c.channels * plan.phase_bytes + 64));
+    std::vector<int8_t> y(static_cast<size_t>(c.channels * plan.grid + 64));
+    DepthwiseArgs a;
+    a.src = plan.split ? phases.data() : x.data();
+    a.src_stride = plan.split ? plan.phase_bytes : c.in_h * c.in_w;
+    a.out = y.data();
+    a.out_stride = plan.grid;
+    a.channels = c.channels;
+    a.plan = &plan;
+    a.weights = weights.data();
+    a.word_weights = words.data();
+    a.bias = bias.data();
+    a.mult = mult.data();
+    std::vector<double> best(tiers.size(), 1e30);
+    for (int pass = 0; pass < 3; ++pass) {
+      for (size_t i = 0; i < tiers.size(); ++i) {
+        const ElementwiseKernels& k = ElementwiseForTier(tiers[i]);
+        best[i] = std::min(best[i], BestSeconds(
+                                        [&] {
+                                          if (plan.split) k.depthwise_split(x.data(), g, plan, c.channels, phases.data());
+                                          k.depthwise(a);
+                                        },
+                                        tiers[i] == KernelTier::kScalar ? 20 : 200));
+      }
+    }
+    std::fprintf(out, "| %s |", c.label);
+    for (double sec : best) std::fprintf(out, " %.3f |", sec * 1e9 / double(c.channels * g.out_h * g.out_w));
+    std::fprintf(out, "\n");
+  }
+}
+
 }  // namespace
 
 int RunTierSweep(std::FILE* out) {
@@ -214,6 +284,7 @@ int RunTierSweep(std::FILE* out) {
       {"64x64x64", QGemmWeights::kRight, 64, 64, 64},
       {"256x256x256", QGemmWeights::kRight, 256, 256, 256},
       {"conv 64ch 32x32 3x3 (M=64 N=1024 K=576)", QGemmWeights::kLeft, 64, 1024, 576},
+      {"pointwise conv, DS-CNN's (M=32 N=125 K=32)", QGemmWeights::kLeft, 32, 125, 32},
       {"GEMV 1x1024x512", QGemmWeights::kRight, 1, 512, 1024},
   };
   std::fprintf(out, "int8 GEMM by kernel tier, GOP/s (2*M*N*K per second), best of 3 passes x 5-50 runs, one "
@@ -240,6 +311,7 @@ int RunTierSweep(std::FILE* out) {
     std::fprintf(out, "\n");
   }
   PrintGemvBandwidth(out, tiers, rng);
+  PrintDepthwiseSweep(out, tiers, rng);
   PrintElementwiseSweep(out, tiers);
   return 0;
 }
