@@ -29,7 +29,9 @@ inline __m256i DpbusdVex(__m256i acc, __m256i unsigned_bytes, __m256i signed_byt
 }
 
 // SaturateToInt8 on 8 lanes: maxps(v, lo) returns lo where v is NaN (its second operand), so
-// NaN saturates low as in the scalar code; then the rounding of cvtps2dq and the zero point.
+// NaN saturates low as in the scalar SaturateToInt8 (QuantizeLinear; the GEMM's Requantize
+// never sees a NaN: a model whose multipliers overflow is refused at load); then the rounding
+// of cvtps2dq and the zero point.
 inline __m256i SaturateLanes(__m256 v, __m256 lo, __m256 hi, __m256i zo) {
   return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)), zo);
 }
@@ -50,7 +52,7 @@ struct OutputRange {
 // narrows four such vectors to bytes. Two forms, fixed per call (Unclamped):
 // * kClamp: as SaturateLanes, the float clamped to [qmin - zp, qmax - zp] before rounding and
 //   the zero point added in int32, so the packs only narrow (the values are in range);
-// * unclamped, where every |sum * mult| is provably below 2^30 and |zp| <= 2^14: cvtps2dq
+// * unclamped, where every |sum * mult| is provably below 2^29 and |zp| <= 2^14: cvtps2dq
 //   converts the product exactly (rounding half to even, as the reference) and, the bounds
 //   being integers, clamping the rounded integer gives the same byte as clamping the float:
 //   the packs saturate to int16 (still past int8 on the same side), the zero point is added

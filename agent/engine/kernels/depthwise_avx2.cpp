@@ -285,9 +285,9 @@ __attribute__((noinline)) void DepthwiseSlots(const DepthwiseArgs& a, const Quan
 }
 
 // Calls kernel(range, integral_constant<bool, kClamp>) with the float clamp only where the
-// call cannot requantize unclamped (QuantRange). Both forms end at the reference's sum, the
-// bias plus at most taps * 255 * 128 (modulo 2^32; the AVX2 form only moves 128 * sum w
-// between its bias and its products).
+// call cannot requantize unclamped (QuantRange). Every form ends at the reference's sum, the
+// bias plus at most taps * 255 * 128 (modulo 2^32; the byte form only moves 128 * sum w, the
+// slot form (zx + 128) * sum w, between its bias and its products).
 template <typename F>
 void WithClamp(const DepthwiseArgs& a, F&& kernel) {
   const int64_t reach = int64_t{a.plan->taps} * 255 * 128;

@@ -143,6 +143,12 @@ void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const De
 }
 
 void DepthwiseAvx512Vnni(const DepthwiseArgs& a) {
+  // Both forms below add the zero point to int16s; a zero point past 2^14 (no int8 model
+  // has one) takes the AVX2 kernel, which adds it in int32 there.
+  if (a.zero_point < -(1 << 14) || a.zero_point > (1 << 14)) {
+    DepthwiseAvx2(a);
+    return;
+  }
   const DepthwisePlan& p = *a.plan;
   if (p.words == 3) {
     DepthwiseWords<3>(a);

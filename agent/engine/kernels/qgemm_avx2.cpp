@@ -84,10 +84,14 @@ inline void StoreTileRows(const QGemmArgs& a, const int8_t* bytes, int64_t buffe
     return;
   }
   // Otherwise one run of columns per grid row the tile touches, its valid part copied per row.
-  // A run that ends before the plane's last output is stored as 8 bytes (their rest is
-  // garbage, overwritten later: the outputs after a run belong to later runs and tiles,
-  // which are stored after it), instead of a memcpy call of the run's length per row (a grid
-  // of pitch 24 and width 23 ends every third tile with a 7-byte run).
+  // A run whose 8 (or, for a run of 9-16, 16) bytes end by the plane's last output is stored
+  // as that many bytes, instead of a memcpy call of the run's length per row (a grid of pitch
+  // 24 and width 23 ends every third tile with a 7-byte run). The bytes past the run are
+  // garbage (other columns, or tile rows past the real ones), overwritten later by the runs
+  // and tiles that own those outputs. That holds because within one call each output row's
+  // column tiles are stored in increasing column order (Run and RunVnni: columns outside, row
+  // tiles inside; a split of the columns across threads would break it) and ldo is at least
+  // the plane.
   const int64_t plane_end = a.grid_pitch == 0 ? a.n : (a.n / a.grid_pitch) * width + std::min(a.n % a.grid_pitch, width);
   int64_t c = 0, row = row0, col = col0;
   while (c < cols) {
@@ -217,11 +221,9 @@ void Tile(const QGemmArgs& a, const QuantRange& range, const void* left, int64_t
 #pragma GCC unroll 6
     for (int r = 0; r < kRows; ++r) {
       const __m128i half = r % 4 < 2 ? _mm256_castsi256_si128(rows[r / 4]) : _mm256_extracti128_si256(rows[r / 4], 1);
-      if (r % 2 == 0) {
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + r * a.ldo), half);
-      } else {
-        _mm_storeh_pd(reinterpret_cast<double*>(out + r * a.ldo), _mm_castsi128_pd(half));
-      }
+      // _mm_storel_epi64 stores through an unaligned type (_mm_storeh_pd's double store would
+      // be a misaligned access: ldo need not be a multiple of 8)
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + r * a.ldo), r % 2 == 0 ? half : _mm_unpackhi_epi64(half, half));
     }
     return;
   }

@@ -448,24 +448,32 @@ TEST_CASE("every qgemm tier equals the reference through k-group tables and extr
 
 // The AVX2-class tiers requantize without the float clamp where every |sum * mult| provably
 // stays below 2^29 and |zp| <= 2^14 (avx2_common.h, QuantRange): the saturating packs then
-// stand in for the clamp. Multipliers just inside and just outside that bound (one channel
-// outside makes the whole call clamp), sums driven to their extremes, zero points on both
-// sides of 2^14 and narrowed output ranges (folded Relu) must all give the reference's bytes.
+// stand in for the clamp. Multipliers from well inside to 16x past that bound (the real
+// limit, int32, is 4x it), with one channel past it in some calls (the whole call then
+// clamps; channel 3, inside the check's 8-wide vector part where there are 8 or more
+// channels), sums driven to their extremes, zero points on both sides of 2^14 and past int16,
+// either multiplier sign and narrowed output ranges (folded Relu) must all give the
+// reference's bytes. A check loosened to 2^33 in its vector part only, or a zero-point bound
+// loosened to 2^16, fails here.
 TEST_CASE("every qgemm tier equals the reference at the edge of unclamped requantization", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(20261206);
-  std::uniform_int_distribution<int64_t> dim_m(1, 20), dim_n(1, 40), dim_k(1, 64);
-  const float factors[] = {0.25f, 0.9f, 0.999f, 1.001f, 1.1f, 4.0f};
-  const int32_t zero_points[] = {0, -128, 127, 1 << 14, -(1 << 14), (1 << 14) + 1, -(1 << 14) - 1, 40000};
-  for (int t = 0; t < 96; ++t) {
+  std::uniform_int_distribution<int64_t> dim_small(1, 7), dim_wide(8, 40), dim_k(1, 64);
+  const float factors[] = {0.25f, 0.9f, 0.999f, 1.001f, 1.1f, 4.0f, 8.0f, 16.0f};
+  const int32_t zero_points[] = {0, -128, 127, 1 << 14, -(1 << 14), (1 << 14) + 1, -40000, 40000};
+  for (int t = 0; t < 256; ++t) {
     const int32_t z = zero_points[t % 8];
+    const bool extreme_sums = (t / 8) % 2 == 0;
+    const float factor = factors[(t / 16) % 8];
+    const bool one_past = (t / 128) % 2 == 1;
     const bool relu = t % 3 == 1;
     const int32_t lo = relu ? std::max(-128, std::min(127, z)) : -128;
-    Problem p{t % 2 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight, dim_m(rng), dim_n(rng), dim_k(rng), z, lo, 127,
-              true};
+    const bool wide = t % 5 != 0;  // 8 or more channels, mostly
+    Problem p{(t / 3) % 2 == 0 ? QGemmWeights::kLeft : QGemmWeights::kRight,
+              wide ? dim_wide(rng) : dim_small(rng), wide ? dim_wide(rng) : dim_small(rng), dim_k(rng), z, lo, 127, true};
     const int64_t kp = RoundUp(p.k, 4), np = PackedColumns(p.n);
     Buffers b = MakeBuffers(p, rng, kp, np);
-    if (t % 4 == 0) {
+    if (extreme_sums) {
       // every sum at its bound: activations 255, weights -128, biases negative, K = kp
       p.k = kp;
       const uint8_t weight = 0x80, activation = 255;
@@ -480,16 +488,16 @@ TEST_CASE("every qgemm tier equals the reference at the edge of unclamped requan
     }
     const double reach = static_cast<double>(kp) * 255 * 128;
     for (size_t c = 0; c < b.mult.size(); ++c) {
-      // mostly one factor per call, sometimes one channel beyond the bound
-      const float f = c == 3 && t % 4 == 3 ? 1.5f : factors[(t / 8) % 6];
+      // one factor per call, or channel 3 beyond the bound and the others inside it
+      const float f = one_past ? (c == 3 ? 16.0f : 0.5f) : factor;
       b.mult[c] = static_cast<float>(0x1p29 * f / (std::abs(static_cast<double>(b.bias[c])) + reach));
-      if (t % 5 == 4) b.mult[c] = -b.mult[c];  // the bound holds for |mult|
+      if ((t / 2) % 2 == 1) b.mult[c] = -b.mult[c];  // the bound holds for |mult|
     }
     const auto reference = RunKernel(&QGemmScalar, p, b, kp, np);
     const auto reference_grid = RunKernel(&QGemmScalar, p, b, kp, np, false, 7, 5);
     for (KernelTier tier : tiers) {
       INFO("tier " << KernelTierName(tier) << " m=" << p.m << " n=" << p.n << " k=" << p.k << " zp=" << z << " qmin="
-                   << lo << " factor " << factors[(t / 8) % 6] << " weights "
+                   << lo << " factor " << factor << (one_past ? " (one channel past)" : "") << " weights "
                    << (p.weights == QGemmWeights::kLeft ? "left" : "right"));
       const QGemmFn fn = QGemmForTier(tier);
       REQUIRE(RunKernel(fn, p, b, kp, np) == reference);
@@ -922,7 +930,9 @@ DepthwiseProblem MakeDepthwiseProblem(std::mt19937& rng, int trial, const ConvGe
   for (auto& v : p.x) v = static_cast<int8_t>(extreme ? (pick(0, 1) ? 127 : -128) : pick(-128, 127));
   p.zx = static_cast<int8_t>(trial % 4 == 0 ? -128 : trial % 4 == 1 ? 127 : pick(-128, 127));
   p.zero_point = trial % 5 == 0 ? -128 : trial % 5 == 1 ? 127 : pick(-20, 20);
-  if (trial % 7 == 2) p.qmin = p.zero_point;  // a folded Relu
+  // zero points past int16 (no int8 model has one; the kernels' contract allows them)
+  if (trial % 13 == 6) p.zero_point = trial % 2 == 0 ? 40000 : -40000;
+  if (trial % 7 == 2 && p.zero_point <= 127 && p.zero_point >= -128) p.qmin = p.zero_point;  // a folded Relu
   p.weights.assign(static_cast<size_t>(p.channels * p.plan.taps), 0);
   const int64_t taps = g.kernel_h * g.kernel_w;
   for (int64_t c = 0; c < p.channels; ++c) {
