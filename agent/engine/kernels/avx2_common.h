@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 namespace edge::engine {
 namespace {
@@ -108,6 +109,21 @@ inline bool Unclamped(const int32_t* bias, const float* mult, int64_t count, int
     fits = fits && bound < 0x1p29;  // false for NaN
   }
   return fits;
+}
+
+// Calls kernel(range, std::integral_constant<bool, kClamp>) for a call's requantization, with
+// the float clamp only where the call cannot requantize unclamped (a model's multipliers
+// essentially never need it): the kernels' one dispatch on the form.
+template <typename F>
+inline void WithQuantRange(const int32_t* bias, const float* mult, int64_t count, int64_t reach, int32_t qmin,
+                           int32_t qmax, int32_t zero_point, F&& kernel) {
+  const bool clamp = !Unclamped(bias, mult, count, reach, zero_point);
+  const QuantRange range(qmin, qmax, zero_point, clamp);
+  if (clamp) {
+    kernel(range, std::true_type{});
+  } else {
+    kernel(range, std::false_type{});
+  }
 }
 
 // Strides 3 and 4: bytes kBack + kStride * j (j < kWidth, 8 or 16) from p, in order. The

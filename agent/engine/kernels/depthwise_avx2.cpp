@@ -284,20 +284,13 @@ __attribute__((noinline)) void DepthwiseSlots(const DepthwiseArgs& a, const Quan
   }
 }
 
-// Calls kernel(range, integral_constant<bool, kClamp>) with the float clamp only where the
-// call cannot requantize unclamped (QuantRange). Every form ends at the reference's sum, the
-// bias plus at most taps * 255 * 128 (modulo 2^32; the byte form only moves 128 * sum w, the
-// slot form (zx + 128) * sum w, between its bias and its products).
+// The call's requantization form (WithQuantRange). Every form ends at the reference's sum,
+// the bias plus at most taps * 255 * 128 (modulo 2^32; the byte form only moves 128 * sum w,
+// the slot form (zx + 128) * sum w, between its bias and its products).
 template <typename F>
 void WithClamp(const DepthwiseArgs& a, F&& kernel) {
   const int64_t reach = int64_t{a.plan->taps} * 255 * 128;
-  const bool clamp = !Unclamped(a.bias, a.mult, a.channels, reach, a.zero_point);
-  const QuantRange range(a.qmin, a.qmax, a.zero_point, clamp);
-  if (clamp) {
-    kernel(range, std::true_type{});
-  } else {
-    kernel(range, std::false_type{});
-  }
+  WithQuantRange(a.bias, a.mult, a.channels, reach, a.qmin, a.qmax, a.zero_point, kernel);
 }
 
 }  // namespace

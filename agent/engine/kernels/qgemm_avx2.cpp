@@ -384,18 +384,12 @@ void RunVnni(const QGemmArgs& a, const QuantRange& range) {
   }
 }
 
-// Calls kernel(range, integral_constant<bool, kClamp>) with the float clamp only where the
-// call cannot requantize unclamped (QuantRange; a model's multipliers essentially never).
+// The call's requantization form (WithQuantRange): a channel's sum is its bias plus at most
+// kp / 4 k-groups of products.
 template <typename F>
 void WithClamp(const QGemmArgs& a, F&& kernel) {
   const int64_t channels = a.weights == QGemmWeights::kLeft ? a.m : a.n;
-  const bool clamp = !Unclamped(a.bias, a.mult, channels, (a.kp >> 2) * kGroupReach, a.zero_point);
-  const QuantRange range(a.qmin, a.qmax, a.zero_point, clamp);
-  if (clamp) {
-    kernel(range, std::true_type{});
-  } else {
-    kernel(range, std::false_type{});
-  }
+  WithQuantRange(a.bias, a.mult, channels, (a.kp >> 2) * kGroupReach, a.qmin, a.qmax, a.zero_point, kernel);
 }
 
 }  // namespace
