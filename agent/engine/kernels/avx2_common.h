@@ -60,14 +60,11 @@ struct OutputRange {
 //   to the int16s with saturation, packsswb saturates, and the bytes are clamped to
 //   [qmin, qmax]. Two float operations fewer per 8 outputs and one integer add per 16.
 struct QuantRange {
-  __m256 lo, hi;       // qmin - zp, qmax - zp (kClamp)
-  __m256i zo;          // the zero point in int32 lanes (kClamp)
-  __m256i zp16;        // the zero point in int16 lanes (unclamped; 0 with kClamp)
-  __m256i min8, max8;  // qmin, qmax in every byte
+  OutputRange clamped;  // the float clamp and int32 zero point (kClamp)
+  __m256i zp16;         // the zero point in int16 lanes (unclamped; 0 with kClamp)
+  __m256i min8, max8;   // qmin, qmax in every byte
   QuantRange(int32_t qmin, int32_t qmax, int32_t zero_point, bool clamp)
-      : lo(_mm256_set1_ps(static_cast<float>(qmin - zero_point))),
-        hi(_mm256_set1_ps(static_cast<float>(qmax - zero_point))),
-        zo(_mm256_set1_epi32(zero_point)),
+      : clamped(qmin, qmax, zero_point),
         zp16(_mm256_set1_epi16(clamp ? 0 : static_cast<int16_t>(zero_point))),
         min8(_mm256_set1_epi8(static_cast<int8_t>(qmin))),
         max8(_mm256_set1_epi8(static_cast<int8_t>(qmax))) {}
@@ -76,7 +73,7 @@ struct QuantRange {
 template <bool kClamp>
 inline __m256i ScaleSums(const QuantRange& range, __m256i sums, __m256 mult) {
   const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), mult);
-  if constexpr (kClamp) return SaturateLanes(v, range.lo, range.hi, range.zo);
+  if constexpr (kClamp) return range.clamped(v);
   return _mm256_cvtps_epi32(v);
 }
 

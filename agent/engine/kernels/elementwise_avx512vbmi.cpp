@@ -1,7 +1,8 @@
 // The AVX-512 kernels that need VBMI's byte permutes (the 256-entry int8 lookup, stride-2
 // im2col rows of any width, the strided four-row interleave of phased convs). Their own file,
 // compiled with -mavx512vbmi: the other AVX-512 kernels also serve CPUs without VBMI (Cascade
-// Lake), where an instruction the compiler chose from these flags would fault. Reached through ElementwiseForTier only where cpuid reports VBMI.
+// Lake), where an instruction the compiler chose from these flags would fault. Reached
+// through ElementwiseForTier only where cpuid reports VBMI.
 #include <immintrin.h>
 
 #include <algorithm>
