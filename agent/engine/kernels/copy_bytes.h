@@ -29,6 +29,22 @@ inline void CopyBytes(void* __restrict dst_bytes, const void* __restrict src_byt
   }
 }
 
+// n copies of one byte, writing none outside them: the same fixed-size stores.
+inline void FillBytes(void* dst_bytes, int8_t value, int64_t n) {
+  auto* dst = static_cast<int8_t*>(dst_bytes);
+  const uint64_t v8 = 0x0101010101010101ull * static_cast<uint8_t>(value);
+  const uint32_t v4 = static_cast<uint32_t>(v8);
+  if (n >= 8) {
+    for (int64_t i = 0; i + 8 <= n; i += 8) __builtin_memcpy(dst + i, &v8, 8);
+    __builtin_memcpy(dst + n - 8, &v8, 8);
+  } else if (n >= 4) {
+    __builtin_memcpy(dst, &v4, 4);
+    __builtin_memcpy(dst + n - 4, &v4, 4);
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = value;
+  }
+}
+
 // n bytes of any length (a Transpose's or a Concat's runs): CopyBytes up to 256, memcpy past
 // that, where the call is nothing next to the copy and the library's wider moves win.
 inline void CopyRun(void* __restrict dst, const void* __restrict src, int64_t n) {

@@ -9,8 +9,8 @@
 
 #include <algorithm>
 
-
 #include "agent/engine/kernels/avx2_common.h"
+#include "agent/engine/kernels/copy_bytes.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/ops/portable_math.h"
 
@@ -37,8 +37,11 @@ inline __m256i RunOperand(const int8_t* p, int64_t i) {
   return _mm256_set1_epi32(p[0]);
 }
 
+// Steps of 16 elements; the last 1-15 as one more step over the last 16 where `overlap` (the
+// output overlaps neither contiguous operand: the elements computed twice get the same bytes).
+// Returns the elements done.
 template <bool kMul, bool kAContiguous, bool kBContiguous>
-int64_t BinaryRun(const QBinaryRunArgs& p) {
+int64_t BinaryRun(const QBinaryRunArgs& p, bool overlap) {
   const __m256 ra = _mm256_set1_ps(p.ra), rb = _mm256_set1_ps(p.rb);
   const OutputRange range(p.qmin, p.qmax, p.zo);
   const __m256i za = _mm256_set1_epi32(p.za), zb = _mm256_set1_epi32(p.zb);
@@ -53,39 +56,57 @@ int64_t BinaryRun(const QBinaryRunArgs& p) {
     }
     return range(v);
   };
-  int64_t i = 0;
-  for (; i + 16 <= p.n; i += 16) {
+  const auto step = [&](int64_t i) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i), LowBytes(lanes(i), lanes(i + 8)));
-  }
-  // 8 more (runs of 8-15 elements: a channel's 3x3 to 3x5 map under a per-channel operand)
-  if (i + 8 <= p.n) {
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(p.y + i), LowBytes(lanes(i), _mm256_setzero_si256()));
-    i += 8;
-  }
-  return i;
+  };
+  int64_t i = 0;
+  for (; i + 16 <= p.n; i += 16) step(i);
+  if (i == p.n || !overlap || p.n < 16) return i;
+  step(p.n - 16);
+  return p.n;
 }
 
 template <bool kMul>
-int64_t BinaryRunOfSteps(const QBinaryRunArgs& p) {
-  if (p.a_step != 0 && p.b_step != 0) return BinaryRun<kMul, true, true>(p);
-  if (p.a_step != 0) return BinaryRun<kMul, true, false>(p);
-  if (p.b_step != 0) return BinaryRun<kMul, false, true>(p);
-  return BinaryRun<kMul, false, false>(p);
+int64_t BinaryRunOfSteps(const QBinaryRunArgs& p, bool overlap) {
+  if (p.a_step != 0 && p.b_step != 0) return BinaryRun<kMul, true, true>(p, overlap);
+  if (p.a_step != 0) return BinaryRun<kMul, true, false>(p, overlap);
+  if (p.b_step != 0) return BinaryRun<kMul, false, true>(p, overlap);
+  return BinaryRun<kMul, false, false>(p, overlap);
+}
+
+int64_t BinarySteps(const QBinaryRunArgs& p, bool overlap) {
+  return p.mul ? BinaryRunOfSteps<true>(p, overlap) : BinaryRunOfSteps<false>(p, overlap);
 }
 
 }  // namespace
 
 void QBinaryRunAvx2(const QBinaryRunArgs& p) {
-  int64_t done = 0;
-  if (RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
-    done = p.mul ? BinaryRunOfSteps<true>(p) : BinaryRunOfSteps<false>(p);
+  if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
+    QBinaryRunScalar(p);
+    return;
   }
-  QBinaryRunArgs rest = p;
-  rest.a += done * p.a_step;
-  rest.b += done * p.b_step;
-  rest.y += done;
-  rest.n -= done;
-  QBinaryRunScalar(rest);
+  const auto apart = [&p](const int8_t* x, int64_t step) { return step == 0 || p.y + p.n <= x || x + p.n <= p.y; };
+  const int64_t done = BinarySteps(p, apart(p.a, p.a_step) && apart(p.b, p.b_step));
+  if (done == p.n) return;
+  // A run shorter than 16 (or written over an operand): its last 1-15 elements as one step over
+  // copies padded to 16 (a broadcast operand's one value read where it is), the real ones stored.
+  alignas(16) int8_t a[16] = {}, b[16] = {}, y[16];
+  const int64_t rest = p.n - done;
+  QBinaryRunArgs tail = p;
+  tail.a = p.a + done * p.a_step;
+  tail.b = p.b + done * p.b_step;
+  if (p.a_step != 0) {
+    CopyBytes(a, tail.a, rest);
+    tail.a = a;
+  }
+  if (p.b_step != 0) {
+    CopyBytes(b, tail.b, rest);
+    tail.b = b;
+  }
+  tail.n = 16;
+  tail.y = y;
+  BinarySteps(tail, false);
+  CopyBytes(p.y + done, y, rest);
 }
 
 void QMeanAvx2(const QMeanArgs& p) {

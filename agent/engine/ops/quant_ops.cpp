@@ -21,8 +21,12 @@ namespace {
 
 inline int8_t Saturate(float y, int32_t zp, int32_t qmin, int32_t qmax) { return SaturateToInt8(y, zp, qmin, qmax); }
 
-// Runs shorter than this go element by element (a kernel call per run would cost more).
+// Runs shorter than this are gathered into chunks for the kernel (a kernel call per run would
+// cost more than the run).
 constexpr int64_t kMinKernelRun = 16;
+// Elements per chunk of short runs: whole runs, each operand's copied (or its one value spread)
+// into a buffer, then the chunk through the tier's kernel as one run of contiguous operands.
+constexpr int64_t kShortRunChunk = 1024;
 
 class QBinaryStep : public Step {
  public:
@@ -30,7 +34,8 @@ class QBinaryStep : public Step {
   int64_t out = 0;
   bool mul = false;
   BroadcastPlan plan;
-  BroadcastRuns runs;  // plan split into runs for the tier's kernel (used when runs.run is long)
+  BroadcastRuns runs;  // plan split into runs for the tier's kernel
+  bool a_full = false, b_full = false;  // the operand has the output's shape: read in place
   int32_t za = 0, zb = 0, zo = 0, qmin = -128, qmax = 127;
   float ra = 1, rb = 1;  // input scale / output scale (Mul: sa * sb / so in ra)
   void Run(const ExecEnv& env) const override {
@@ -48,17 +53,40 @@ class QBinaryStep : public Step {
         r.y = Y + o * runs.run;
         env.elementwise->qbinary_run(r);
       });
-    } else if (mul) {
-      ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
-        const float y = ra * static_cast<float>((A[i] - za) * (B[j] - zb));
-        Y[o] = Saturate(y, zo, qmin, qmax);
-      });
     } else {
-      ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
-        const float y = ra * static_cast<float>(A[i] - za) + rb * static_cast<float>(B[j] - zb);
-        Y[o] = Saturate(y, zo, qmin, qmax);
-      });
+      ShortRuns(env, A, B, Y);
     }
+  }
+
+ private:
+  // Runs of 1 to kMinKernelRun - 1 elements (a channel's 3x3 map under a per-channel operand,
+  // a [n, 4] x [4] scale) in chunks of whole runs: an operand of the output's shape is read in
+  // place, the other's runs copied (or its one value spread) into a buffer, and each chunk is
+  // one call of the tier's kernel with both operands contiguous: the element walk's bytes.
+  void ShortRuns(const ExecEnv& env, const int8_t* A, const int8_t* B, int8_t* Y) const {
+    alignas(64) int8_t abuf[kShortRunChunk], bbuf[kShortRunChunk];
+    const int64_t run = runs.run, per_chunk = kShortRunChunk / run, last = runs.outer.total - 1;
+    QBinaryRunArgs r{abuf, bbuf, 1, 1, 0, mul, ra, rb, za, zb, zo, qmin, qmax, nullptr};
+    const auto gather = [run](int8_t* dst, const int8_t* src, int64_t step) {
+      if (step != 0) {
+        CopyBytes(dst, src, run);
+      } else {
+        FillBytes(dst, src[0], run);
+      }
+    };
+    int64_t filled = 0;  // runs in the chunk so far
+    ForEachBroadcast(runs.outer, [&](int64_t o, int64_t i, int64_t j) {
+      if (!a_full) gather(abuf + filled * run, A + i, runs.a_step);
+      if (!b_full) gather(bbuf + filled * run, B + j, runs.b_step);
+      if (++filled < per_chunk && o < last) return;
+      const int64_t first = (o + 1 - filled) * run;
+      if (a_full) r.a = A + first;
+      if (b_full) r.b = B + first;
+      r.n = filled * run;
+      r.y = Y + first;
+      env.elementwise->qbinary_run(r);
+      filled = 0;
+    });
   }
 };
 
@@ -314,6 +342,8 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
       s->mul = n.kind == OpKind::kQMul;
       s->plan = MakeBroadcastPlan(y.shape, x.shape, b.shape);
       s->runs = SplitBroadcastRuns(s->plan);
+      s->a_full = x.shape == y.shape;
+      s->b_full = b.shape == y.shape;
       s->za = x.q.zero_point;
       s->zb = b.q.zero_point;
       s->zo = y.q.zero_point;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/ops/portable_math.h"
 #include "tests/unit/engine/onnx_builder.h"
 #include "tests/unit/engine/test_support.h"
@@ -215,6 +216,116 @@ TEST_CASE("MatMul of two int8 activations is exact at the float sums' depth limi
       const auto y = RunAll(model, {a, b}, tier)[0];
       INFO("tier " << KernelTierName(tier) << " K " << k);
       CHECK(y == expected);
+    }
+  }
+}
+
+// int8 Add and Mul under the broadcasts their step walks differently: runs shorter than a
+// vector step (gathered into chunks of whole runs for the tier's kernel), runs of a kernel call
+// each, an operand of the output's shape (read in place) or neither, a constant first operand,
+// and enough runs for several chunks. Expected: the scalar kernel's definition per element
+// (kernels/elementwise_ref.cpp), indexed here by numpy broadcasting.
+struct BroadcastCase {
+  std::vector<int64_t> a, b;
+  bool a_const = false;
+};
+
+std::vector<int64_t> BroadcastShape(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  std::vector<int64_t> out(std::max(a.size(), b.size()), 1);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int64_t da = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
+    const int64_t db = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
+    out[i] = std::max(da, db);
+  }
+  return out;
+}
+
+// The element of an operand of `shape` that output element `index` (of `out`) reads.
+int64_t BroadcastIndex(const std::vector<int64_t>& shape, const std::vector<int64_t>& out, int64_t index) {
+  int64_t at = 0, stride = 1;
+  for (size_t i = out.size(); i-- > 0;) {
+    const int64_t coord = index % out[i];
+    index /= out[i];
+    const size_t from_end = out.size() - 1 - i;
+    if (from_end < shape.size()) {
+      const int64_t dim = shape[shape.size() - 1 - from_end];
+      if (dim != 1) at += coord * stride;
+      stride *= dim;
+    }
+  }
+  return at;
+}
+
+int64_t Elements(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+TEST_CASE("int8 Add and Mul under every broadcast walk equal the element definition at every tier",
+          "[engine][operators][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  const std::vector<BroadcastCase> cases = {
+      {{1, 8, 3, 3}, {1, 8, 1, 1}},       // runs of 9: a channel's map under a per-channel value
+      {{8, 1, 1}, {1, 8, 3, 3}, true},    // the same with a constant first operand
+      {{1, 300, 3, 3}, {300, 1, 1}},      // 2,700 elements in runs of 9: three chunks
+      {{1, 500, 1, 3}, {1, 1, 1, 3}},     // runs of 3, the second operand the same run each time
+      {{3}, {1, 700, 3}, true},           // a constant row first, 2,100 elements
+      {{3, 1, 5}, {1, 4, 1}},             // neither operand has the output's shape
+      {{6, 1}, {1, 7}},                   // an outer product
+      {{2, 3, 17}, {2, 3, 1}},            // runs of 17: a kernel call per run
+      {{1, 5, 40}, {40}},                 // runs of 40, both operands contiguous in a run
+      {{4, 5}, {4, 5}},                   // the same shape (Mul: one run of 20)
+      {{2, 3}, {2, 3}},                   // the same shape, shorter than a vector step
+      {{1}, {1}},                         // one element
+  };
+  const float sa = 0.045f, sb = 0.031f, sy = 0.06f;
+  const int za = 7, zb = -11, zy = 4;
+  for (const BroadcastCase& c : cases) {
+    for (const std::string op : {"Add", "Mul"}) {
+      const std::vector<int64_t> out = BroadcastShape(c.a, c.b);
+      const int64_t na = Elements(c.a), nb = Elements(c.b), ny = Elements(out);
+      std::vector<float> a(static_cast<size_t>(na)), b(static_cast<size_t>(nb));
+      for (size_t i = 0; i < a.size(); ++i) a[i] = std::sin(float(i) * 1.3f) * 6.0f;
+      for (size_t i = 0; i < b.size(); ++i) b[i] = std::cos(float(i) * 0.61f) * 4.5f;
+      std::vector<int> a_codes(a.size());
+      for (size_t i = 0; i < a.size(); ++i) a_codes[i] = Q(a[i], sa, za);
+      Builder g(13);
+      if (!c.a_const) g.Input("a", c.a);
+      g.Input("b", c.b).Output("y");
+      g.Init("sa", {}, {sa}).Init("sb", {}, {sb}).Init("sy", {}, {sy});
+      g.InitI8("za", {}, {za}).InitI8("zb", {}, {zb}).InitI8("zy", {}, {zy});
+      if (c.a_const) {
+        g.InitI8("aq", c.a, a_codes);
+      } else {
+        g.Node("QuantizeLinear", {"a", "sa", "za"}, {"aq"});
+      }
+      g.Node("DequantizeLinear", {"aq", "sa", "za"}, {"ad"});
+      g.Node("QuantizeLinear", {"b", "sb", "zb"}, {"bq"});
+      g.Node("DequantizeLinear", {"bq", "sb", "zb"}, {"bd"});
+      g.Node(op, {"ad", "bd"}, {"s"});
+      g.Node("QuantizeLinear", {"s", "sy", "zy"}, {"yq"});
+      g.Node("DequantizeLinear", {"yq", "sy", "zy"}, {"y"});
+      auto model = LoadOk(g);
+      INFO(op << " of [" << na << "] and [" << nb << "] elements, output [" << ny << "]");
+      REQUIRE(HasStep(*model, op + " "));
+      CHECK_FALSE(HasStep(*model, "(float)"));
+      const bool mul = op == "Mul";
+      std::vector<float> expected(static_cast<size_t>(ny));
+      for (int64_t o = 0; o < ny; ++o) {
+        const int8_t qa = static_cast<int8_t>(a_codes[static_cast<size_t>(BroadcastIndex(c.a, out, o))]);
+        const int8_t qb = Q(b[static_cast<size_t>(BroadcastIndex(c.b, out, o))], sb, zb);
+        int8_t qy = 0;
+        QBinaryRunScalar({&qa, &qb, 0, 0, 1, mul, mul ? sa * sb / sy : sa / sy, sb / sy, za, zb, zy, -128, 127, &qy});
+        DequantizeScalar(&qy, 1, sy, zy, &expected[static_cast<size_t>(o)]);
+      }
+      for (KernelTier tier : tiers) {
+        const std::vector<float> y = c.a_const ? RunAll(model, {b}, tier)[0] : RunAll(model, {a, b}, tier)[0];
+        size_t differing = 0;
+        for (size_t i = 0; i < y.size(); ++i) differing += y[i] == expected[i] ? 0 : 1;
+        INFO("tier " << KernelTierName(tier) << ": " << differing << " of " << y.size() << " differ");
+        CHECK(differing == 0);
+      }
     }
   }
 }
