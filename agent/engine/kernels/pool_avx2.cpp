@@ -48,7 +48,7 @@ inline __m256i StridedBytes(const int8_t* p) {
 
 // One tap's 32 source bytes for the outputs from `at` (their first window byte): stride 1
 // loads them; stride 2 loads 64 from at - kBack and keeps every second byte from kBack on;
-// strides 3 and 4 pick two halves of 16 (PickStrided), from at - kBack too.
+// strides 3 to 8 pick two halves of 16 (PickStrided), from at - kBack too.
 template <int kStride, int kBack>
 inline __m256i Tap(const int8_t* at) {
   if constexpr (kStride == 1) {
@@ -62,6 +62,15 @@ inline __m256i Tap(const int8_t* at) {
   }
 }
 
+// Where a row's last step loads from: kBack bytes before its first output's window at strides
+// 1 and 2 (whose loads span kWidth * kStride bytes, past the last byte used when the window
+// starts later), at the window itself from stride 3 on (PickStrided loads end at the last byte
+// used). StepSpan: the bytes from a step's first window byte to the last it loads.
+template <int kStride>
+constexpr int kLastBack = kStride <= 2 ? kStride - 1 : 0;
+template <int kStride, int kWidth>
+constexpr int64_t kStepSpan = kStride <= 2 ? kWidth * kStride : (kWidth - 1) * kStride + 1;
+
 template <int kStride, int kBack>
 inline void Step32(const MaxPoolRowArgs& a, int64_t o) {
   __m256i best = Tap<kStride, kBack>(a.rows[0] + o * kStride);
@@ -74,23 +83,23 @@ inline void Step32(const MaxPoolRowArgs& a, int64_t o) {
 
 // 32 outputs per step while every byte a step loads is inside the rows (a stride-2 step loads
 // 64 bytes for the 63 it uses), then one last step over the final 32 outputs (overlapping the
-// previous one; at stride 2 its 64 bytes end at the last byte it uses). False where the row
-// is shorter than one step: the scalar kernel's.
+// previous one, loading from kLastBack before it: at stride 2 its 64 bytes end at the last
+// byte it uses). False where the row is shorter than one step: the scalar kernel's.
 template <int kStride>
 bool MaxPoolRowSteps(const MaxPoolRowArgs& a) {
   const int64_t reach = (a.taps - 1) * a.dilation;  // the last tap's offset
   const int64_t last = (a.n - 1) * kStride + reach;  // the last byte a row may be read at
-  if (a.n < 32 + (kStride - 1)) return false;
+  if (a.n < 32 + kLastBack<kStride>) return false;
   int64_t o = 0;
-  for (; o + 32 <= a.n && o * kStride + reach + 32 * kStride - 1 <= last; o += 32) Step32<kStride, 0>(a, o);
-  if (o < a.n) Step32<kStride, kStride - 1>(a, a.n - 32);
+  for (; o + 32 <= a.n && o * kStride + reach + kStepSpan<kStride, 32> - 1 <= last; o += 32) Step32<kStride, 0>(a, o);
+  if (o < a.n) Step32<kStride, kLastBack<kStride>>(a, a.n - 32);
   return true;
 }
 
 // Rows of 8-31 outputs (a 28-wide map, ResNet-style 14- and 7-wide ones): the same scheme on
 // 16 or 8 outputs per 128-bit step. kWidth outputs of one tap: stride 1 loads them; stride 2
 // loads 2 * kWidth bytes from at - kBack and keeps bytes kBack, kBack + 2, ... (packus of the
-// masked or shifted 16-bit lanes: the bytes as 0-255, exact); strides 3 and 4 pick them
+// masked or shifted 16-bit lanes: the bytes as 0-255, exact); strides 3 to 8 pick them
 // (PickStrided).
 template <int kWidth, int kStride, int kBack>
 inline __m128i NarrowTap(const int8_t* at) {
@@ -129,12 +138,12 @@ template <int kWidth, int kStride>
 bool NarrowRowSteps(const MaxPoolRowArgs& a) {
   const int64_t reach = (a.taps - 1) * a.dilation;
   const int64_t last = (a.n - 1) * kStride + reach;
-  if (a.n < kWidth + (kStride - 1)) return false;
+  if (a.n < kWidth + kLastBack<kStride>) return false;
   int64_t o = 0;
-  for (; o + kWidth <= a.n && o * kStride + reach + kWidth * kStride - 1 <= last; o += kWidth) {
+  for (; o + kWidth <= a.n && o * kStride + reach + kStepSpan<kStride, kWidth> - 1 <= last; o += kWidth) {
     NarrowStep<kWidth, kStride, 0>(a, o);
   }
-  if (o < a.n) NarrowStep<kWidth, kStride, kStride - 1>(a, a.n - kWidth);
+  if (o < a.n) NarrowStep<kWidth, kStride, kLastBack<kStride>>(a, a.n - kWidth);
   return true;
 }
 
@@ -163,10 +172,10 @@ template <int kStride>
 bool SumRowSteps(const WindowSumRowArgs& a) {
   const int64_t reach = a.taps - 1;
   const int64_t last = (a.n - 1) * kStride + reach;
-  if (a.n < 32 + (kStride - 1)) return false;
+  if (a.n < 32 + kLastBack<kStride>) return false;
   int64_t o = 0;
-  for (; o + 32 <= a.n && o * kStride + reach + 32 * kStride - 1 <= last; o += 32) SumStep32<kStride, 0>(a, o);
-  if (o < a.n) SumStep32<kStride, kStride - 1>(a, a.n - 32);
+  for (; o + 32 <= a.n && o * kStride + reach + kStepSpan<kStride, 32> - 1 <= last; o += 32) SumStep32<kStride, 0>(a, o);
+  if (o < a.n) SumStep32<kStride, kLastBack<kStride>>(a, a.n - 32);
   return true;
 }
 
@@ -175,8 +184,9 @@ bool AnyRowSteps(const MaxPoolRowArgs& a) {
   return MaxPoolRowSteps<kStride>(a) || NarrowRowSteps<16, kStride>(a) || NarrowRowSteps<8, kStride>(a);
 }
 
-// f(std::integral_constant<int, stride>{}) for the strides the vector steps take (1-4); false
-// for others (the scalar kernel's).
+// f(std::integral_constant<int, stride>{}) for the strides the vector steps take (1-8); false
+// for others (the scalar kernel's: at stride 9 and more a 16-byte load holds at most two
+// outputs' bytes).
 template <typename F>
 bool WithStride(int64_t stride, F&& f) {
   switch (stride) {
@@ -184,6 +194,10 @@ bool WithStride(int64_t stride, F&& f) {
     case 2: return f(std::integral_constant<int, 2>{});
     case 3: return f(std::integral_constant<int, 3>{});
     case 4: return f(std::integral_constant<int, 4>{});
+    case 5: return f(std::integral_constant<int, 5>{});
+    case 6: return f(std::integral_constant<int, 6>{});
+    case 7: return f(std::integral_constant<int, 7>{});
+    case 8: return f(std::integral_constant<int, 8>{});
     default: return false;
   }
 }

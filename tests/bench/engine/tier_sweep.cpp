@@ -111,6 +111,19 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
            k.maxpool_row(MaxPoolRowArgs{&row, 1, 64, 3, 3, 1, out + r * 64});
          }
        }},
+      // MaxPool1d(8): 32 rows of 512 bytes
+      {"MaxPool 8 wide, stride 8 (1-D), 32 rows of 64 outputs",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         for (int64_t r = 0; r < 32; ++r) {
+           const int8_t* row = p.a + r * 512;
+           k.maxpool_row(MaxPoolRowArgs{&row, 1, 64, 8, 8, 1, out + r * 64});
+         }
+       }},
+      {"AveragePool 8 wide, stride 8 (1-D window sums), 32 rows of 64 outputs",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t*) {
+         int32_t sums[64];
+         for (int64_t r = 0; r < 32; ++r) k.window_sum_row({p.a + r * 512, 512, 1, 64, 8, 8, sums});
+       }},
       {"AveragePool 4 wide, stride 4 (1-D window sums), 64 rows of 64 outputs",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t*) {
          int32_t sums[64];

@@ -140,10 +140,13 @@ TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only th
     int rows;
     int64_t stride, taps, dilation;
   };
-  // strides 3 and 4: MaxPool1d(3) and (4)'s default stride, windows wider and narrower
+  // strides 3 to 8: MaxPool1d(k)'s default stride k, windows wider and narrower; stride 9: the
+  // scalar kernel's
   const std::vector<Window> windows = {{1, 2, 2, 1}, {2, 2, 2, 1}, {3, 2, 3, 1}, {3, 1, 3, 1}, {1, 1, 5, 2},
                                        {2, 3, 3, 1}, {1, 2, 3, 2}, {4, 1, 1, 1}, {1, 3, 3, 1}, {1, 4, 4, 1},
-                                       {2, 3, 2, 1}, {1, 4, 5, 1}, {3, 3, 3, 2}, {1, 4, 1, 1}};
+                                       {2, 3, 2, 1}, {1, 4, 5, 1}, {3, 3, 3, 2}, {1, 4, 1, 1}, {1, 5, 5, 1},
+                                       {2, 6, 6, 1}, {1, 7, 3, 2}, {1, 8, 8, 1}, {3, 8, 2, 3}, {2, 5, 7, 1},
+                                       {1, 9, 9, 1}};
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (const Window& w : windows) {
@@ -176,9 +179,12 @@ TEST_CASE("every tier's window sums equal the scalar reference and read only the
     int rows;
     int64_t stride, taps;
   };
-  // up to 16 x 16 = 256 elements (the int16 sums' limit) and past it (17 x 16: the scalar kernel)
-  const std::vector<Window> windows = {{1, 2, 2}, {2, 2, 2}, {3, 1, 3}, {3, 2, 3}, {5, 1, 5}, {2, 3, 3}, {16, 1, 16},
-                                       {17, 2, 16}, {4, 1, 1}, {1, 3, 3}, {3, 3, 3}, {4, 4, 4}, {2, 4, 2}, {16, 4, 16}};
+  // up to 16 x 16 = 256 elements (the int16 sums' limit) and past it (17 x 16: the scalar
+  // kernel); strides 1 to 8 and 9 (the scalar kernel's)
+  const std::vector<Window> windows = {{1, 2, 2},   {2, 2, 2}, {3, 1, 3}, {3, 2, 3}, {5, 1, 5},  {2, 3, 3},
+                                       {16, 1, 16}, {17, 2, 16}, {4, 1, 1}, {1, 3, 3}, {3, 3, 3}, {4, 4, 4},
+                                       {2, 4, 2},   {16, 4, 16}, {1, 5, 5}, {2, 6, 6}, {8, 8, 8}, {1, 7, 3},
+                                       {16, 8, 16}, {1, 9, 9}};
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (const Window& w : windows) {
