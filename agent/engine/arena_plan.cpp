@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <numeric>
+#include <vector>
 
 #include "agent/engine/compile.h"
 
@@ -87,7 +88,7 @@ ArenaPlan PlanArena(const Graph& g, const std::vector<int64_t>& scratch, bool ke
   plan.offsets.assign(g.values.size(), -1);
   for (size_t v = 0; v < g.values.size(); ++v) {
     const int s = g.StorageOf(static_cast<int>(v));
-    if (used[s]) plan.offsets[v] = buffers[s].offset;
+    if (used[s]) plan.offsets[v] = buffers[s].offset + g.StorageOffset(static_cast<int>(v));
   }
   plan.scratch_offsets.assign(g.nodes.size(), -1);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -96,6 +97,35 @@ ArenaPlan PlanArena(const Graph& g, const std::vector<int64_t>& scratch, bool ke
   }
   plan.total_bytes = total;
   return plan;
+}
+
+void PlaceConcatInputs(Graph& g) {
+  std::vector<int> outputs(g.values.size(), 0);
+  for (int v : g.outputs) ++outputs[v];
+  for (const Node& n : g.nodes) {
+    if (n.dead || (n.kind != OpKind::kConcat && n.kind != OpKind::kQConcat) || n.out.size() != 1) continue;
+    const Value& y = g.values[n.out[0]];
+    int64_t outer = 1;
+    for (int64_t d = 0; d < n.axis; ++d) outer *= y.shape[static_cast<size_t>(d)];
+    if (outer != 1) continue;
+    int64_t at = 0;
+    for (size_t i = 0; i < n.in.size(); ++i) {
+      const int v = n.in[i];
+      Value& x = g.values[v];
+      const int64_t bytes = x.elements * DTypeBytes(x.dtype);
+      const bool copied = n.kind == OpKind::kConcat ||
+                          (x.q == y.q && n.qmin == -128 && n.qmax == 127);  // QConcatStep's same_params
+      const bool produced = x.producer >= 0 && !g.nodes[static_cast<size_t>(x.producer)].dead;
+      // an input given twice is placed once (then it is an alias) and copied to its second part;
+      // a graph output keeps its own storage (Compile reads its producer through StorageOf)
+      if (copied && bytes > 0 && !x.is_const && produced && x.alias_of < 0 && outputs[v] == 0 &&
+          v != n.out[0]) {
+        x.alias_of = n.out[0];
+        x.alias_offset = at;
+      }
+      at += bytes;
+    }
+  }
 }
 
 }  // namespace edge::engine

@@ -144,6 +144,7 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
                     " multiply-adds, above the limit of " + std::to_string(options.max_work) +
                     " (LoadOptions::max_work)");
   }
+  if (!options.keep_all_tensors) PlaceConcatInputs(g);  // keep_all: every tensor its own bytes
   std::vector<int64_t> scratch(g.nodes.size(), 0);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (!g.nodes[i].dead) scratch[i] = ScratchBytes(g.nodes[i], g);

@@ -102,6 +102,28 @@ struct ArenaPlan {
 // lifetime ended before it starts. keep_all gives every value its own bytes.
 ArenaPlan PlanArena(const Graph& graph, const std::vector<int64_t>& scratch, bool keep_all);
 
+// Zero-copy Concat: where each input is one contiguous part of the output (every dimension
+// before the axis 1) and an input's bytes would only be copied (a produced activation, not a
+// graph input, output, constant or alias, with the output's quantization), the input becomes an
+// alias of its part of the output (Value::alias_offset), so its producer writes it there and
+// the Concat step skips it.
+void PlaceConcatInputs(Graph& graph);
+
+// For a Concat step: in_place[i] where input i already lies at its part of the output (placed
+// by PlaceConcatInputs; parts of chunk[i] bytes each, outer == 1), so the step skips it.
+// Returns how many do.
+inline int MarkInPlaceParts(const Ref* in, const int64_t* chunk, int inputs, int64_t outer, int64_t out,
+                            bool* in_place) {
+  int count = 0;
+  int64_t at = out;
+  for (int i = 0; i < inputs; ++i) {
+    in_place[i] = outer == 1 && in[i].constant == nullptr && in[i].offset == at && chunk[i] > 0;
+    count += in_place[i] ? 1 : 0;
+    at += chunk[i];
+  }
+  return count;
+}
+
 class CompiledGraph {
  public:
   std::vector<std::unique_ptr<Step>> steps;

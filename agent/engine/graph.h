@@ -37,6 +37,7 @@ struct Value {
   std::vector<float> cscale;  // per-channel scales of a quantized constant (weights, bias)
 
   int alias_of = -1;  // shares the storage of another value (reshape-like ops)
+  int64_t alias_offset = 0;  // bytes into alias_of's storage where this value starts (a Concat input)
   int producer = -1;  // node index, -1 for graph inputs and constants
 };
 
@@ -146,6 +147,12 @@ struct Graph {
   int StorageOf(int v) const {
     while (values[v].alias_of >= 0) v = values[v].alias_of;
     return v;
+  }
+  // Where v starts in StorageOf(v)'s bytes.
+  int64_t StorageOffset(int v) const {
+    int64_t offset = 0;
+    for (; values[v].alias_of >= 0; v = values[v].alias_of) offset += values[v].alias_offset;
+    return offset;
   }
 };
 

@@ -136,13 +136,14 @@ class ConcatStep : public Step {
   static constexpr int kMaxInputs = 64;
   Ref in[kMaxInputs];
   int64_t chunk[kMaxInputs] = {};  // bytes per outer index, per input
+  bool in_place[kMaxInputs] = {};  // written at its part of the output by its producer
   int inputs = 0;
   int64_t outer = 0, out = 0;
   void Run(const ExecEnv& env) const override {
     std::byte* Y = env.arena + out;
     for (int64_t o = 0; o < outer; ++o) {
       for (int i = 0; i < inputs; ++i) {
-        CopyRun(Y, in[i].Get<std::byte>(env) + o * chunk[i], chunk[i]);
+        if (!in_place[i]) CopyRun(Y, in[i].Get<std::byte>(env) + o * chunk[i], chunk[i]);
         Y += chunk[i];
       }
     }
@@ -483,7 +484,7 @@ int64_t MaxPoolScratchBytes(const Node& n, const Graph& g) {
 Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) {
   const Value& x = ctx.V(n.in[0]);
   const bool int8 = x.dtype == DType::kI8;
-  const std::string type = x.dtype == DType::kF32 ? "float" : DTypeName(x.dtype);
+  std::string type = x.dtype == DType::kF32 ? "float" : DTypeName(x.dtype);
   std::unique_ptr<Step> step;
   switch (n.kind) {
     case OpKind::kTranspose:
@@ -521,6 +522,9 @@ Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) 
       }
       s->inputs = static_cast<int>(n.in.size());
       s->out = ctx.Out(n);
+      if (const int placed = MarkInPlaceParts(s->in, s->chunk, s->inputs, s->outer, s->out, s->in_place)) {
+        type += ", " + std::to_string(placed) + " of " + std::to_string(s->inputs) + " inputs written in place";
+      }
       step = std::move(s);
       break;
     }

@@ -250,6 +250,7 @@ class QConcatStep : public Step {
   // The input's parameters are the output's and nothing is clamped: its bytes are copied
   // (ratio 1 and zi == zo make SaturateToInt8(x - zi) + zo == x for every int8 x).
   bool same_params[kMaxInputs] = {};
+  bool in_place[kMaxInputs] = {};  // same_params, and written at its part of the output by its producer
   int inputs = 0;
   int64_t outer = 0, out = 0;
   int32_t zo = 0, qmin = -128, qmax = 127;
@@ -258,7 +259,9 @@ class QConcatStep : public Step {
     for (int64_t o = 0; o < outer; ++o) {
       for (int i = 0; i < inputs; ++i) {
         const int8_t* X = in[i].Get<int8_t>(env) + o * chunk[i];
-        if (same_params[i]) {
+        if (in_place[i]) {
+          // nothing to do
+        } else if (same_params[i]) {
           CopyRun(Y, X, chunk[i]);
         } else {
           env.elementwise->qrequant(QRequantArgs{X, chunk[i], ratio[i], zi[i], zo, qmin, qmax, Y});
@@ -437,6 +440,10 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
       s->qmax = n.qmax;
       s->out = ctx.Out(n);
       s->summary = Describe(n);
+      if (const int placed = MarkInPlaceParts(s->in, s->chunk, s->inputs, s->outer, s->out, s->in_place)) {
+        s->summary.insert(s->summary.size() - 1,
+                          ", " + std::to_string(placed) + " of " + std::to_string(s->inputs) + " inputs written in place");
+      }
       return std::unique_ptr<Step>(std::move(s));
     }
     default:

@@ -94,9 +94,9 @@ class Builder {
     m_.mutable_graph()->add_output()->set_name(name);
     return *this;
   }
-  Result<std::shared_ptr<const Model>> Load() const {
+  Result<std::shared_ptr<const Model>> Load(const LoadOptions& options = {}) const {
     m_.SerializeToString(&bytes_);
-    return Model::LoadMemory({reinterpret_cast<const uint8_t*>(bytes_.data()), bytes_.size()});
+    return Model::LoadMemory({reinterpret_cast<const uint8_t*>(bytes_.data()), bytes_.size()}, options);
   }
   onnx::ModelProto& proto() { return m_; }
 
