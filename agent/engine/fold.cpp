@@ -115,6 +115,45 @@ void FoldElementwiseIntoQConv(Graph& g) {
   }
 }
 
+// A Concat input with other parameters than the output's (the Concat requantizes it) that only
+// the Concat reads, produced by an int8 conv: the conv requantizes its own output as one more
+// epilogue op (a lookup of the 256 codes through the Concat's requantization, the same bytes),
+// so the input arrives with the output's parameters and PlaceConcatInputs (compile) lets the conv
+// write it at its part of the Concat's output. Only where the parts are contiguous (every
+// dimension before the axis 1) and the Concat clamps nothing (no folded Relu), else the Concat
+// would still pass over the input.
+void FoldConcatRequantIntoQConv(Graph& g) {
+  auto uses = CountUses(g);
+  for (Node& cat : g.nodes) {
+    if (cat.dead || cat.kind != OpKind::kQConcat || cat.qmin != -128 || cat.qmax != 127) continue;
+    const Value& y = g.values[cat.out[0]];
+    int64_t outer = 1;
+    for (int64_t d = 0; d < cat.axis; ++d) outer *= y.shape[static_cast<size_t>(d)];
+    if (outer != 1) continue;
+    const QParams q = y.q;
+    for (int& x : cat.in) {
+      const int p = g.values[x].producer;
+      if (g.values[x].q == q || p < 0 || uses[x] != 1 || g.values[x].alias_of >= 0) continue;
+      Node& conv = g.nodes[p];
+      if (conv.dead || conv.kind != OpKind::kQConv) continue;
+      Value requantized = g.values[x];
+      requantized.name += " (requantized for " + cat.name + ")";
+      requantized.q = q;
+      const int v = g.AddValue(std::move(requantized));
+      Node op;
+      op.kind = OpKind::kRequant;
+      op.onnx_op = "Requantize";
+      op.name = cat.name;
+      op.in = {x};
+      op.out = {v};
+      conv.epilogue.push_back(std::move(op));
+      conv.out = {v};
+      x = v;
+      uses.push_back(1);
+    }
+  }
+}
+
 bool IsFoldableFloatOp(const Node& n) {
   switch (n.kind) {
     case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kMax:
@@ -199,6 +238,7 @@ void FoldGraph(Graph& graph) {
   FoldPadIntoConv(graph);
   FoldActivationIntoFloatOps(graph);
   FoldElementwiseIntoQConv(graph);
+  FoldConcatRequantIntoQConv(graph);
   FoldDequantizeOpQuantize(graph);
 }
 

@@ -600,7 +600,13 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
                  (cs.tap_words ? ", tap words" : "") +
                  (s->winograd_weights.empty() ? "" : ", Winograd at avx2") + ", int8)";
     for (const Node& op : n.epilogue) {
-      s->epilogue.push_back(BuildQEpilogueOp(op, ctx));
+      QEpilogueOp e = BuildQEpilogueOp(op, ctx);
+      if (!e.add && !s->epilogue.empty() && !s->epilogue.back().add) {
+        // a lookup after a lookup: one table of the two
+        for (int8_t& t : s->epilogue.back().table) t = e.table[static_cast<uint8_t>(t)];
+      } else {
+        s->epilogue.push_back(e);
+      }
       s->summary += " + " + op.onnx_op;
     }
     return std::unique_ptr<Step>(std::move(s));

@@ -17,7 +17,8 @@ struct QEpilogueOp {
   int32_t za = 0, zb = 0, zo = 0, qmin = -128, qmax = 127;
 };
 
-// `op` is a kQLut node or a same-shape kQAdd node whose in[0] is the value being transformed.
+// `op` is a kQLut node, a same-shape kQAdd node or a kRequant node (a Concat's requantization,
+// as a lookup) whose in[0] is the value being transformed.
 QEpilogueOp BuildQEpilogueOp(const Node& op, BuildContext& ctx);
 
 // Applies `op` in place to y[0, n).

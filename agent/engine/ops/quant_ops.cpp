@@ -300,6 +300,15 @@ QEpilogueOp BuildQEpilogueOp(const Node& n, BuildContext& ctx) {
   const Value& y = ctx.V(n.out[0]);
   QEpilogueOp op;
   op.add = n.kind == OpKind::kQAdd;
+  if (n.kind == OpKind::kRequant) {
+    // a Concat's requantization (QConcatStep's ratio), code by code
+    for (int c = -128; c <= 127; ++c) {
+      const int8_t code = static_cast<int8_t>(c);
+      QRequantScalar({&code, 1, x.q.scale / y.q.scale, x.q.zero_point, y.q.zero_point, n.qmin, n.qmax,
+                      &op.table[static_cast<uint8_t>(code)]});
+    }
+    return op;
+  }
   if (!op.add) {
     FillUnaryTable(n, x.q, y.q, op.table);
     return op;

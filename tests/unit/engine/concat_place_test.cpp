@@ -119,8 +119,9 @@ TEST_CASE("int8 Concat inputs with the output's parameters are written in place,
 }
 
 // An int8 conv (weights and bias through DequantizeLinear) from "xd" to `name` + "d", its
-// output quantized with sx/zx.
-void QdqConv(Builder& b, const std::string& name, int64_t cin, int64_t cout, int64_t k, int64_t group) {
+// output quantized with s/z.
+void QdqConv(Builder& b, const std::string& name, int64_t cin, int64_t cout, int64_t k, int64_t group,
+             const std::string& s = "sx", const std::string& z = "zx") {
   const int64_t per_group = cin / group;
   std::vector<int> w(static_cast<size_t>(cout * per_group * k * k)), bias(static_cast<size_t>(cout));
   for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int>((i * 37 + static_cast<size_t>(cout) * 11) % 255) - 127;
@@ -134,8 +135,8 @@ void QdqConv(Builder& b, const std::string& name, int64_t cin, int64_t cout, int
   IntsAttr(conv, "kernel_shape", {k, k});
   IntsAttr(conv, "pads", {k / 2, k / 2, k / 2, k / 2});
   IntAttr(conv, "group", group);
-  b.Node("QuantizeLinear", {name, "sx", "zx"}, {name + "q"});
-  b.Node("DequantizeLinear", {name + "q", "sx", "zx"}, {name + "d"});
+  b.Node("QuantizeLinear", {name, s, z}, {name + "q"});
+  b.Node("DequantizeLinear", {name + "q", s, z}, {name + "d"});
 }
 
 // Every kind of producer writing its part, the parts in the reverse of the order they are
@@ -175,6 +176,41 @@ TEST_CASE("int8 producers of every kind write their Concat parts and nothing pas
   CHECK(order == "QuantizeLinear Sigmoid MaxPool Add Tanh QConv QConv QConv Concat DequantizeLinear ");
   CHECK(PlacedCounts(*model) == std::vector<std::string>{"7 of 7"});
   CheckSameOutputs(b, {Ramp(5 * 7 * 9)});
+}
+
+// Conv outputs the Concat would requantize: the conv requantizes them itself (an epilogue
+// lookup, composed with a folded activation's) and writes them in place, unless something else
+// reads them or the Concat clamps (a Relu after it).
+TEST_CASE("int8 convs requantize their Concat inputs themselves and write them in place", "[engine][concat][tiers]") {
+  for (bool relu : {false, true}) {
+    Builder b(14);  // HardSwish
+    b.Input("x", {1, 6, 5, 5}).Output("y").Output("y2");
+    b.Init("sx", {}, {0.03f}).InitI8("zx", {}, {2});
+    b.Init("s1", {}, {0.07f}).InitI8("z1", {}, {-9}).Init("s2", {}, {0.013f}).InitI8("z2", {}, {4});
+    b.Init("sc", {}, {0.04f}).InitI8("zc", {}, {-1});
+    b.Node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"});
+    b.Node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"});
+    QdqConv(b, "a", 6, 4, 1, 1, "s1", "z1");  // requantized by its conv
+    QdqConv(b, "h", 6, 5, 3, 1, "s2", "z2");  // HardSwish, then requantized: one table
+    b.Node("HardSwish", {"hd"}, {"hs"});
+    b.Node("QuantizeLinear", {"hs", "s1", "z1"}, {"hsq"});
+    b.Node("DequantizeLinear", {"hsq", "s1", "z1"}, {"hsd"});
+    QdqConv(b, "r", 6, 3, 1, 1, "s2", "z2");  // also read by the Add: requantized by the Concat
+    IntAttr(b.Node("Concat", {"ad", "hsd", "rd"}, {"c"}), "axis", 1);
+    if (relu) b.Node("Relu", {"c"}, {"cr"});
+    b.Node("QuantizeLinear", {relu ? "cr" : "c", "sc", "zc"}, {"cq"});
+    b.Node("DequantizeLinear", {"cq", "sc", "zc"}, {"y"});
+    b.Node("Add", {"rd", "rd"}, {"s"});
+    b.Node("QuantizeLinear", {"s", "s2", "z2"}, {"sq"});
+    b.Node("DequantizeLinear", {"sq", "s2", "z2"}, {"y2"});
+    INFO((relu ? "Relu after the Concat" : "no Relu"));
+    const auto model = Load(b, false);
+    int requantizing = 0;
+    for (const std::string& step : model->StepSummary()) requantizing += step.find("+ Requantize") != std::string::npos;
+    CHECK(requantizing == (relu ? 0 : 2));
+    CHECK(PlacedCounts(*model) == std::vector<std::string>{relu ? "none" : "2 of 3"});
+    CheckSameOutputs(b, {Ramp(150)});
+  }
 }
 
 }  // namespace
