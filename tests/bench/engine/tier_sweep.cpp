@@ -79,11 +79,12 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          k.qbinary_run({p.a, p.b, 0, 1, p.n, false, p.ra, p.rb, p.za, p.zb, p.zo, -128, 127, out});
        }},
-      // a per-channel operand over 3 x 5 maps: 1,092 runs of 15 elements (16,380 of the 16,384)
-      {"Mul, per-channel operand, runs of 15",
+      // a per-channel operand over 7 x 7 maps: 334 runs of 49 elements (16,366 of the 16,384), a
+      // kernel call each (the step gathers runs under 16 into chunks of one call)
+      {"Mul, per-channel operand, runs of 49",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
-         for (int64_t r = 0; r < 1092; ++r) {
-           k.qbinary_run({p.a + r * 15, p.b + r, 1, 0, 15, true, 0.01f, 1, p.za, p.zb, p.zo, -128, 127, out + r * 15});
+         for (int64_t r = 0; r < 334; ++r) {
+           k.qbinary_run({p.a + r * 49, p.b + r, 1, 0, 49, true, 0.01f, 1, p.za, p.zb, p.zo, -128, 127, out + r * 49});
          }
        }},
       {"Transpose of a 128 x 128 int8 matrix",
