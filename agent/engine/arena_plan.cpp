@@ -100,8 +100,12 @@ ArenaPlan PlanArena(const Graph& g, const std::vector<int64_t>& scratch, bool ke
 }
 
 void PlaceConcatInputs(Graph& g) {
+  // graph outputs and every value an output aliases (Compile reads an output's producer
+  // through StorageOf)
   std::vector<int> outputs(g.values.size(), 0);
-  for (int v : g.outputs) ++outputs[v];
+  for (int v : g.outputs) {
+    for (int a = v; a >= 0; a = g.values[a].alias_of) ++outputs[a];
+  }
   for (const Node& n : g.nodes) {
     if (n.dead || (n.kind != OpKind::kConcat && n.kind != OpKind::kQConcat) || n.out.size() != 1) continue;
     const Value& y = g.values[n.out[0]];
@@ -116,8 +120,7 @@ void PlaceConcatInputs(Graph& g) {
       const bool copied = n.kind == OpKind::kConcat ||
                           (x.q == y.q && n.qmin == -128 && n.qmax == 127);  // QConcatStep's same_params
       const bool produced = x.producer >= 0 && !g.nodes[static_cast<size_t>(x.producer)].dead;
-      // an input given twice is placed once (then it is an alias) and copied to its second part;
-      // a graph output keeps its own storage (Compile reads its producer through StorageOf)
+      // an input given twice is placed once (then it is an alias) and copied to its second part
       if (copied && bytes > 0 && !x.is_const && produced && x.alias_of < 0 && outputs[v] == 0 &&
           v != n.out[0]) {
         x.alias_of = n.out[0];
