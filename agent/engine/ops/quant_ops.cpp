@@ -42,6 +42,7 @@ class QBinaryStep : public Step {
     const int8_t* A = a.Get<int8_t>(env);
     const int8_t* B = b.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    if (plan.total == 0) return;  // an empty output (runs.run is 0: ShortRuns divides by it)
     if (plan.same_shape && !mul) {
       // The common residual Add, through the tier's kernel (same float operations).
       env.elementwise->qadd(QAddArgs{A, B, plan.total, ra, rb, za, zb, zo, qmin, qmax, Y});

@@ -235,7 +235,7 @@ std::vector<int64_t> BroadcastShape(const std::vector<int64_t>& a, const std::ve
   for (size_t i = 0; i < out.size(); ++i) {
     const int64_t da = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
     const int64_t db = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
-    out[i] = std::max(da, db);
+    out[i] = da == 1 ? db : da;  // numpy: a 1 takes the other's size, 0 included
   }
   return out;
 }
@@ -278,6 +278,8 @@ TEST_CASE("int8 Add and Mul under every broadcast walk equal the element definit
       {{4, 5}, {4, 5}},                   // the same shape (Mul: one run of 20)
       {{2, 3}, {2, 3}},                   // the same shape, shorter than a vector step
       {{1}, {1}},                         // one element
+      {{2, 0}, {2, 1}, true},             // an empty output (an empty constant)
+      {{2, 0}, {1}, true},
   };
   const float sa = 0.045f, sb = 0.031f, sy = 0.06f;
   const int za = 7, zb = -11, zy = 4;
