@@ -107,11 +107,8 @@ void PlaceConcatInputs(Graph& g) {
     for (int a = v; a >= 0; a = g.values[a].alias_of) ++outputs[a];
   }
   for (const Node& n : g.nodes) {
-    if (n.dead || (n.kind != OpKind::kConcat && n.kind != OpKind::kQConcat) || n.out.size() != 1) continue;
+    if (n.dead || (n.kind != OpKind::kConcat && n.kind != OpKind::kQConcat) || !g.ConcatPartsContiguous(n)) continue;
     const Value& y = g.values[n.out[0]];
-    int64_t outer = 1;
-    for (int64_t d = 0; d < n.axis; ++d) outer *= y.shape[static_cast<size_t>(d)];
-    if (outer != 1) continue;
     int64_t at = 0;
     for (size_t i = 0; i < n.in.size(); ++i) {
       const int v = n.in[i];
@@ -121,8 +118,7 @@ void PlaceConcatInputs(Graph& g) {
                           (x.q == y.q && n.qmin == -128 && n.qmax == 127);  // QConcatStep's same_params
       const bool produced = x.producer >= 0 && !g.nodes[static_cast<size_t>(x.producer)].dead;
       // an input given twice is placed once (then it is an alias) and copied to its second part
-      if (copied && bytes > 0 && !x.is_const && produced && x.alias_of < 0 && outputs[v] == 0 &&
-          v != n.out[0]) {
+      if (copied && bytes > 0 && !x.is_const && produced && x.alias_of < 0 && outputs[v] == 0) {
         x.alias_of = n.out[0];
         x.alias_offset = at;
       }

@@ -125,12 +125,11 @@ void FoldElementwiseIntoQConv(Graph& g) {
 void FoldConcatRequantIntoQConv(Graph& g) {
   auto uses = CountUses(g);
   for (Node& cat : g.nodes) {
-    if (cat.dead || cat.kind != OpKind::kQConcat || cat.qmin != -128 || cat.qmax != 127) continue;
-    const Value& y = g.values[cat.out[0]];
-    int64_t outer = 1;
-    for (int64_t d = 0; d < cat.axis; ++d) outer *= y.shape[static_cast<size_t>(d)];
-    if (outer != 1) continue;
-    const QParams q = y.q;
+    if (cat.dead || cat.kind != OpKind::kQConcat || cat.qmin != -128 || cat.qmax != 127 ||
+        !g.ConcatPartsContiguous(cat)) {
+      continue;
+    }
+    const QParams q = g.values[cat.out[0]].q;
     for (int& x : cat.in) {
       const int p = g.values[x].producer;
       if (g.values[x].q == q || p < 0 || uses[x] != 1 || g.values[x].alias_of >= 0) continue;

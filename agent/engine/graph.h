@@ -154,6 +154,15 @@ struct Graph {
     for (; values[v].alias_of >= 0; v = values[v].alias_of) offset += values[v].alias_offset;
     return offset;
   }
+  // A Concat whose every input is one contiguous part of its output: every output dimension
+  // before the axis is 1.
+  bool ConcatPartsContiguous(const Node& concat) const {
+    const std::vector<int64_t>& shape = values[concat.out[0]].shape;
+    for (int64_t d = 0; d < concat.axis; ++d) {
+      if (shape[static_cast<size_t>(d)] != 1) return false;
+    }
+    return true;
+  }
 };
 
 }  // namespace edge::engine

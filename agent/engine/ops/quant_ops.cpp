@@ -260,10 +260,8 @@ class QConcatStep : public Step {
     for (int64_t o = 0; o < outer; ++o) {
       for (int i = 0; i < inputs; ++i) {
         const int8_t* X = in[i].Get<int8_t>(env) + o * chunk[i];
-        if (in_place[i]) {
-          // nothing to do
-        } else if (same_params[i]) {
-          CopyRun(Y, X, chunk[i]);
+        if (same_params[i]) {
+          if (!in_place[i]) CopyRun(Y, X, chunk[i]);
         } else {
           env.elementwise->qrequant(QRequantArgs{X, chunk[i], ratio[i], zi[i], zo, qmin, qmax, Y});
         }
