@@ -125,6 +125,16 @@ TEST_CASE("int8 MaxPool (over padding, short rows) equals the definition at ever
       {{1, 2, 6, 130}, {2, 4}, {2, 4}, {1, 1}, {0, 0, 0, 0}},
       {{1, 2, 10, 101}, {3, 3}, {3, 3}, {1, 1}, {1, 1, 1, 1}},
       {{2, 2, 3, 77}, {1, 2}, {1, 3}, {1, 1}, {0, 0, 0, 0}},
+      // strides 3 and 4 on rows under 8 outputs: the flat-plane pass where sh * pitch divides
+      // by sw (3x3/3 on 12x12 and 13x10, 4x4/4 on 16x16 in a batch, 2x4/(2,4) on 12x12, over
+      // padding on 10x10), per row where it does not (sw 3 on a 14-wide plane, 3x4/(3,4) 11x11)
+      {{1, 3, 12, 12}, {3, 3}, {3, 3}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 2, 13, 10}, {3, 3}, {3, 3}, {1, 1}, {0, 0, 0, 0}},
+      {{2, 2, 16, 16}, {4, 4}, {4, 4}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 2, 12, 12}, {2, 4}, {2, 4}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 2, 10, 10}, {3, 3}, {3, 3}, {1, 1}, {1, 1, 1, 1}},
+      {{1, 2, 9, 14}, {2, 2}, {1, 3}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 2, 11, 11}, {3, 4}, {3, 4}, {1, 1}, {0, 0, 0, 0}},
   };
   for (KernelTier tier : tiers) {
     for (const auto& c : cases) {
@@ -190,6 +200,11 @@ TEST_CASE("int8 windowed AveragePool equals the definition at every tier", "[eng
       {{1, 3, 200}, {3}, {3}, {0, 0}, 0, 0, 2, -2},
       {{1, 2, 257}, {4}, {4}, {1, 1}, 1, 1, -9, 5},
       {{1, 2, 5, 150}, {2, 3}, {2, 3}, {0, 0, 0, 0}, 0, 0, 0, 3},
+      // strides 3 and 4 on rows under 8 outputs (the flat-plane pass where it applies)
+      {{1, 3, 12, 12}, {3, 3}, {3, 3}, {0, 0, 0, 0}, 0, 0, 4, -1},
+      {{2, 2, 16, 16}, {4, 4}, {4, 4}, {0, 0, 0, 0}, 0, 0, -3, 2},
+      {{1, 2, 10, 10}, {3, 3}, {3, 3}, {1, 1, 1, 1}, 1, 0, 6, 0},
+      {{1, 2, 11, 13}, {3, 3}, {3, 3}, {0, 0, 0, 0}, 0, 1, 1, 1},
   };
   const float s_in = 0.0625f, s_out = 0.0375f;
   for (KernelTier tier : tiers) {
