@@ -3,6 +3,7 @@
 // scalar kernels (kernels/elementwise_ref.cpp) by construction; the tier tests check it.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "agent/engine/kernels/avx2_common.h"
@@ -167,21 +168,139 @@ inline void SumStep32(const WindowSumRowArgs& a, int64_t o) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 24), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(hi, 1)));
 }
 
+// Bytes kShift.. of v moved to the front (zeros after), kShift a constant below 32.
+template <int kShift>
+inline __m256i ShiftDown(__m256i v) {
+  const __m256i upper = _mm256_permute2x128_si256(v, v, 0x81);  // [v.hi, 0]
+  if constexpr (kShift == 0) {
+    return v;
+  } else if constexpr (kShift < 16) {
+    return _mm256_alignr_epi8(upper, v, kShift);
+  } else {
+    return _mm256_srli_si256(upper, kShift - 16);
+  }
+}
+
+// Where block b of a dense step's positions starts: 32 b, the last block clamped to end at the
+// span's last position (then stored shifted down to 32 b, so that no two stores overlap and
+// every 16-byte load of the picks is inside one store).
+template <int kSpan>
+constexpr int DenseBlockStart(int b) {
+  return 32 * b + 32 <= kSpan ? 32 * b : kSpan - 32;
+}
+
+// Strides 5 to 8, where a 16-byte load holds only two or three outputs' bytes: first the
+// window maxima at every position of kOut outputs' span (32 positions per vector, one
+// unaligned load per tap and window row) into a stack buffer, then every kStride-th picked
+// (PickStrided). Blocks of positions as DenseBlockStart: no load passes the step's last
+// window's last byte.
+template <int kStride, int kOut>
+inline void DenseStep(const MaxPoolRowArgs& a, int64_t o) {
+  constexpr int kSpan = (kOut - 1) * kStride + 1, kBlocks = (kSpan + 31) / 32;
+  static_assert(kSpan >= 32, "a block of 32 positions fits the span");
+  __m256i best[kBlocks];
+  const int8_t* first = a.rows[0] + o * kStride;
+#pragma GCC unroll 4
+  for (int b = 0; b < kBlocks; ++b) best[b] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(first + DenseBlockStart<kSpan>(b)));
+  for (int r = 0; r < a.row_count; ++r) {
+    const int8_t* tap = a.rows[r] + o * kStride;
+    for (int64_t t = 0; t < a.taps; ++t, tap += a.dilation) {
+#pragma GCC unroll 4
+      for (int b = 0; b < kBlocks; ++b) {
+        best[b] = _mm256_max_epi8(best[b], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tap + DenseBlockStart<kSpan>(b))));
+      }
+    }
+  }
+  alignas(32) int8_t maxima[kBlocks * 32];
+#pragma GCC unroll 4
+  for (int b = 0; b < kBlocks; ++b) {
+    const __m256i v = DenseBlockStart<kSpan>(b) == 32 * b ? best[b] : ShiftDown<(32 - kSpan % 32) % 32>(best[b]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(maxima + 32 * b), v);
+  }
+  const __m128i picked = PickStrided<kStride, 0, kOut>(maxima);
+  if constexpr (kOut == 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.out + o), picked);
+  } else {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(a.out + o), picked);
+  }
+}
+
+// kOut outputs per DenseStep, the last step overlapping; false for rows shorter than one.
+template <int kStride, int kOut>
+bool DenseRowSteps(const MaxPoolRowArgs& a) {
+  if (a.n < kOut) return false;
+  int64_t o = 0;
+  for (; o + kOut <= a.n; o += kOut) DenseStep<kStride, kOut>(a, o);
+  if (o < a.n) DenseStep<kStride, kOut>(a, a.n - kOut);
+  return true;
+}
+
+// DenseStep with sums: the window sums at every position of kOut outputs' span in int16 (each
+// tap's 32 bytes widened and added, as SumStep32), then every kStride-th widened to int32.
+template <int kStride, int kOut>
+inline void SumDenseStep(const WindowSumRowArgs& a, int64_t o) {
+  constexpr int kSpan = (kOut - 1) * kStride + 1, kBlocks = (kSpan + 31) / 32;
+  static_assert(kSpan >= 32, "a block of 32 positions fits the span");
+  __m256i lo[kBlocks], hi[kBlocks];
+#pragma GCC unroll 4
+  for (int b = 0; b < kBlocks; ++b) lo[b] = hi[b] = _mm256_setzero_si256();
+  for (int64_t r = 0; r < a.row_count; ++r) {
+    const int8_t* tap = a.first + r * a.row_pitch + o * kStride;
+    for (int64_t t = 0; t < a.taps; ++t, ++tap) {
+#pragma GCC unroll 4
+      for (int b = 0; b < kBlocks; ++b) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tap + DenseBlockStart<kSpan>(b)));
+        lo[b] = _mm256_add_epi16(lo[b], _mm256_cvtepi8_epi16(_mm256_castsi256_si128(v)));
+        hi[b] = _mm256_add_epi16(hi[b], _mm256_cvtepi8_epi16(_mm256_extracti128_si256(v, 1)));
+      }
+    }
+  }
+  alignas(32) int16_t sums[kBlocks][32];  // block b's 32 positions from DenseBlockStart(b)
+#pragma GCC unroll 4
+  for (int b = 0; b < kBlocks; ++b) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sums[b]), lo[b]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sums[b] + 16), hi[b]);
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < kOut; ++j) {
+    const int at = j * kStride, b = std::min(at / 32, kBlocks - 1);
+    a.out[o + j] = sums[b][at - DenseBlockStart<kSpan>(b)];
+  }
+}
+
+template <int kStride, int kOut>
+bool SumDenseRowSteps(const WindowSumRowArgs& a) {
+  if (a.n < kOut) return false;
+  int64_t o = 0;
+  for (; o + kOut <= a.n; o += kOut) SumDenseStep<kStride, kOut>(a, o);
+  if (o < a.n) SumDenseStep<kStride, kOut>(a, a.n - kOut);
+  return true;
+}
+
 // The MaxPool row scheme (MaxPoolRowSteps) with sums; false where a row is shorter than a step.
+// Strides 5 to 8 as DenseRowSteps.
 template <int kStride>
 bool SumRowSteps(const WindowSumRowArgs& a) {
-  const int64_t reach = a.taps - 1;
-  const int64_t last = (a.n - 1) * kStride + reach;
-  if (a.n < 32 + kLastBack<kStride>) return false;
-  int64_t o = 0;
-  for (; o + 32 <= a.n && o * kStride + reach + kStepSpan<kStride, 32> - 1 <= last; o += 32) SumStep32<kStride, 0>(a, o);
-  if (o < a.n) SumStep32<kStride, kLastBack<kStride>>(a, a.n - 32);
-  return true;
+  if constexpr (kStride >= 5) {
+    return SumDenseRowSteps<kStride, 16>(a) || SumDenseRowSteps<kStride, 8>(a);
+  } else {
+    const int64_t reach = a.taps - 1;
+    const int64_t last = (a.n - 1) * kStride + reach;
+    if (a.n < 32 + kLastBack<kStride>) return false;
+    int64_t o = 0;
+    for (; o + 32 <= a.n && o * kStride + reach + kStepSpan<kStride, 32> - 1 <= last; o += 32) SumStep32<kStride, 0>(a, o);
+    if (o < a.n) SumStep32<kStride, kLastBack<kStride>>(a, a.n - 32);
+    return true;
+  }
 }
 
 template <int kStride>
 bool AnyRowSteps(const MaxPoolRowArgs& a) {
-  return MaxPoolRowSteps<kStride>(a) || NarrowRowSteps<16, kStride>(a) || NarrowRowSteps<8, kStride>(a);
+  if constexpr (kStride >= 5) {
+    return DenseRowSteps<kStride, 16>(a) || DenseRowSteps<kStride, 8>(a);
+  } else {
+    return MaxPoolRowSteps<kStride>(a) || NarrowRowSteps<16, kStride>(a) || NarrowRowSteps<8, kStride>(a);
+  }
 }
 
 // f(std::integral_constant<int, stride>{}) for the strides the vector steps take (1-8); false
