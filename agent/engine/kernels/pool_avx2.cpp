@@ -225,14 +225,20 @@ inline void DenseStep(const MaxPoolRowArgs& a, int64_t o) {
   }
 }
 
-// kOut outputs per DenseStep, the last step overlapping; false for rows shorter than one.
+// step(o) for every kOut outputs of a row of n, the last step overlapping the one before;
+// false for rows shorter than one step.
+template <int kOut, typename F>
+bool OverlappingSteps(int64_t n, F&& step) {
+  if (n < kOut) return false;
+  int64_t o = 0;
+  for (; o + kOut <= n; o += kOut) step(o);
+  if (o < n) step(n - kOut);
+  return true;
+}
+
 template <int kStride, int kOut>
 bool DenseRowSteps(const MaxPoolRowArgs& a) {
-  if (a.n < kOut) return false;
-  int64_t o = 0;
-  for (; o + kOut <= a.n; o += kOut) DenseStep<kStride, kOut>(a, o);
-  if (o < a.n) DenseStep<kStride, kOut>(a, a.n - kOut);
-  return true;
+  return OverlappingSteps<kOut>(a.n, [&](int64_t o) { DenseStep<kStride, kOut>(a, o); });
 }
 
 // DenseStep with sums: the window sums at every position of kOut outputs' span in int16 (each
@@ -270,11 +276,7 @@ inline void SumDenseStep(const WindowSumRowArgs& a, int64_t o) {
 
 template <int kStride, int kOut>
 bool SumDenseRowSteps(const WindowSumRowArgs& a) {
-  if (a.n < kOut) return false;
-  int64_t o = 0;
-  for (; o + kOut <= a.n; o += kOut) SumDenseStep<kStride, kOut>(a, o);
-  if (o < a.n) SumDenseStep<kStride, kOut>(a, a.n - kOut);
-  return true;
+  return OverlappingSteps<kOut>(a.n, [&](int64_t o) { SumDenseStep<kStride, kOut>(a, o); });
 }
 
 // The MaxPool row scheme (MaxPoolRowSteps) with sums; false where a row is shorter than a step.
