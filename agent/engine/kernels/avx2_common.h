@@ -123,7 +123,8 @@ inline void WithQuantRange(const int32_t* bias, const float* mult, int64_t count
   }
 }
 
-// Strides 3 to 8: bytes kBack + kStride * j (j < kWidth, 8 or 16) from p, in order. The
+// Strides 3 to 8 (the pools' taps at 3 and 4, their window picks at 5 to 8, the strided
+// interleave): bytes kBack + kStride * j (j < kWidth, 8 or 16) from p, in order. The
 // bytes used span kSpan from p, covered by 16-byte loads whose starts are clamped to end at
 // the last byte used (so a load never reaches past it); each load's bytes are shuffled to the
 // outputs they hold (-1 elsewhere: zero) and the loads OR-ed.

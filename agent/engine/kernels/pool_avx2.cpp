@@ -49,7 +49,7 @@ inline __m256i StridedBytes(const int8_t* p) {
 
 // One tap's 32 source bytes for the outputs from `at` (their first window byte): stride 1
 // loads them; stride 2 loads 64 from at - kBack and keeps every second byte from kBack on;
-// strides 3 to 8 pick two halves of 16 (PickStrided), from at - kBack too.
+// strides 3 and 4 pick two halves of 16 (PickStrided), from at - kBack too (5 to 8: DenseStep).
 template <int kStride, int kBack>
 inline __m256i Tap(const int8_t* at) {
   if constexpr (kStride == 1) {
@@ -100,7 +100,7 @@ bool MaxPoolRowSteps(const MaxPoolRowArgs& a) {
 // Rows of 8-31 outputs (a 28-wide map, ResNet-style 14- and 7-wide ones): the same scheme on
 // 16 or 8 outputs per 128-bit step. kWidth outputs of one tap: stride 1 loads them; stride 2
 // loads 2 * kWidth bytes from at - kBack and keeps bytes kBack, kBack + 2, ... (packus of the
-// masked or shifted 16-bit lanes: the bytes as 0-255, exact); strides 3 to 8 pick them
+// masked or shifted 16-bit lanes: the bytes as 0-255, exact); strides 3 and 4 pick them
 // (PickStrided).
 template <int kWidth, int kStride, int kBack>
 inline __m128i NarrowTap(const int8_t* at) {

@@ -41,13 +41,14 @@ inline PoolWindow PoolWindowOf(const Node& n, const std::vector<int64_t>& in, co
 // than the tier row kernels' widest step (32) cost a kernel call each; instead a plane of row
 // pitch `pitch` is read as one long row, whose output j is the window at flat input j * sw
 // (output (oy, ox) at j = oy * sh * pitch / sw + ox), the rows between computed and dropped.
-// Strides 1 and 2 (stride 2 wastes half) below 32 outputs; strides 3 and 4 (wasting 2 in 3 or
-// 3 in 4, against the scalar kernel's tenfold time per output) only below 8, where the row
-// kernels' narrowest step does not reach; sh * pitch dividing by sw.
+// Strides 1 and 2 (stride 2 wastes half) below 32 outputs; column strides 3 and 4 with row
+// strides up to 4 (wasting 2 in 3 or 3 in 4, against the scalar kernel's tenfold time per
+// output) only below 8, where the row kernels' narrowest step does not reach; sh * pitch
+// dividing by sw.
 inline int64_t FlatPoolOutputs(int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t pitch) {
   constexpr int64_t kFlatPoolBelow = 32, kStridedFlatBelow = 8;
-  const bool fits = sw <= 2 ? ow < kFlatPoolBelow : sw <= 4 && ow < kStridedFlatBelow;
-  if (!fits || oh <= 1 || sh > 4 || (sh * pitch) % sw != 0) return 0;
+  const bool fits = sw <= 2 ? sh <= 2 && ow < kFlatPoolBelow : sw <= 4 && sh <= 4 && ow < kStridedFlatBelow;
+  if (!fits || oh <= 1 || (sh * pitch) % sw != 0) return 0;
   return (oh - 1) * sh * pitch / sw + ow;
 }
 
