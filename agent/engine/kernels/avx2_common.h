@@ -123,6 +123,17 @@ inline void WithQuantRange(const int32_t* bias, const float* mult, int64_t count
   }
 }
 
+// f(std::integral_constant<int, n>{}) for a count known at run time, clamped to [1, kMax]: how
+// kernels unrolled by a small count (GEMM tile rows, lookup chain lengths, pool strides) pick
+// their instance.
+template <int kMax, typename F>
+inline decltype(auto) WithCount(int64_t n, F&& f) {
+  if constexpr (kMax > 1) {
+    if (n < kMax) return WithCount<kMax - 1>(n, f);
+  }
+  return f(std::integral_constant<int, kMax>{});
+}
+
 // Strides 3 to 8 (the pools' taps at 3 and 4, their window picks at 5 to 8, the strided
 // interleave): bytes kBack + kStride * j (j < kWidth, 8 or 16) from p, in order. The
 // bytes used span kSpan from p, covered by 16-byte loads whose starts are clamped to end at

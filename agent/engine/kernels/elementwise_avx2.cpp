@@ -220,37 +220,78 @@ void QRequantAvx2(const QRequantArgs& p) {
 // below the block, the element's low nibble in and above it. XOR-ing the shuffles of the
 // differences D_j = T_j ^ T_(j-1) therefore leaves T_b[x & 15] for x in block b (the terms of
 // blocks above b cancel pairwise down to D_0 ... D_b). Indices 0-127 and 128-255 are two such
-// chains of 8 blocks on x and on x ^ 0x80 (each negative, so silent, in the other half), the
-// subtraction saturating so that a negative index stays negative: ~46 instructions per 32 bytes,
-// none of them a blend.
+// chains of up to 8 blocks on x and on x ^ 0x80 (each negative, so silent, in the other half),
+// the subtraction saturating so that a negative index stays negative: 3 instructions per
+// block, none of them a blend.
+//
+// An activation's table is flat where it saturates: HardSwish and GELU below their knee,
+// Sigmoid and Tanh at both ends. Where T is constant from code -128 up to the first code of a
+// block, x is clamped up to that code and the high chain starts at that block; where it is
+// constant from the last code of a block up to 127, x is clamped down to it and the low chain
+// ends there: fewer blocks (MobileNet's HardSwish tables: 12 of 16) for one max or min.
+template <int kLow, int kHigh>
+void LutChainsAvx2(const int8_t* x, int64_t n, const __m128i* diff, int8_t lowest, int8_t highest, int8_t* out) {
+  __m256i d[kLow + kHigh];  // the low chain's differences from block 0 up, then the high chain's
+#pragma GCC unroll 16
+  for (int k = 0; k < kLow + kHigh; ++k) d[k] = _mm256_broadcastsi128_si256(diff[k]);
+  const __m256i floor = _mm256_set1_epi8(lowest), ceiling = _mm256_set1_epi8(highest);
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  // the high chain's first block is 16 * (8 - kHigh) above code -128
+  const __m256i high_start = _mm256_set1_epi8(static_cast<char>(16 * (8 - kHigh)));
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
+    if constexpr (kHigh < 8) lo = _mm256_max_epi8(lo, floor);
+    if constexpr (kLow < 8) lo = _mm256_min_epi8(lo, ceiling);
+    // x ^ 0x80 less the blocks skipped, saturating: a positive x stays negative (silent)
+    __m256i hi = _mm256_xor_si256(lo, flip);
+    if constexpr (kHigh < 8) hi = _mm256_subs_epi8(hi, high_start);
+    __m256i r = _mm256_shuffle_epi8(d[0], lo);
+    r = _mm256_xor_si256(r, _mm256_shuffle_epi8(d[kLow], hi));
+#pragma GCC unroll 7
+    for (int j = 1; j < 8; ++j) {
+      if (j < kLow) {
+        lo = _mm256_subs_epi8(lo, sixteen);
+        r = _mm256_xor_si256(r, _mm256_shuffle_epi8(d[j], lo));
+      }
+      if (j < kHigh) {
+        hi = _mm256_subs_epi8(hi, sixteen);
+        r = _mm256_xor_si256(r, _mm256_shuffle_epi8(d[kLow + j], hi));
+      }
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), r);
+  }
+}
+
 void LutAvx2(const int8_t* x, int64_t n, const int8_t* table, int8_t* out) {
   if (n < 64) {
     LutScalar(x, n, table, out);
     return;
   }
-  __m256i diff[16];
-  for (int j = 0; j < 16; ++j) {
-    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * j));
-    const __m128i below = j % 8 == 0 ? _mm_setzero_si128()
-                                     : _mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * (j - 1)));
-    diff[j] = _mm256_broadcastsi128_si256(_mm_xor_si128(block, below));
+  const auto at = [&](int code) { return table[static_cast<uint8_t>(code)]; };
+  // flat ends: T[-128 .. lowest] all T[-128], lowest the first code of a block (at most 7
+  // blocks skipped, so each chain keeps one); T[highest .. 127] likewise
+  int low_blocks = 8, high_blocks = 8;
+  for (int code = -128; code <= -128 + 16 * 7 && at(code) == at(-128); ++code) high_blocks = 8 - (code + 128) / 16;
+  for (int code = 127; code >= 15 && at(code) == at(127); --code) low_blocks = (code + 16) / 16;
+  const int8_t lowest = static_cast<int8_t>(-128 + 16 * (8 - high_blocks));
+  const int8_t highest = static_cast<int8_t>(16 * low_blocks - 1);
+  __m128i diff[16];
+  for (int k = 0; k < low_blocks + high_blocks; ++k) {
+    const bool low = k < low_blocks;
+    const int block = low ? k : 8 + (8 - high_blocks) + (k - low_blocks);  // in unsigned code order
+    const bool first = low ? k == 0 : k == low_blocks;
+    const __m128i here = _mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * block));
+    diff[k] = first ? here : _mm_xor_si128(here, _mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * (block - 1))));
   }
-  const __m256i sixteen = _mm256_set1_epi8(16);
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
-    __m256i hi = _mm256_xor_si256(lo, flip);
-    __m256i r = _mm256_xor_si256(_mm256_shuffle_epi8(diff[0], lo), _mm256_shuffle_epi8(diff[8], hi));
-#pragma GCC unroll 7
-    for (int j = 1; j < 8; ++j) {
-      lo = _mm256_subs_epi8(lo, sixteen);
-      hi = _mm256_subs_epi8(hi, sixteen);
-      r = _mm256_xor_si256(r, _mm256_xor_si256(_mm256_shuffle_epi8(diff[j], lo), _mm256_shuffle_epi8(diff[8 + j], hi)));
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), r);
-  }
-  LutScalar(x + i, n - i, table, out + i);
+  WithCount<8>(low_blocks, [&](auto l) {
+    WithCount<8>(high_blocks, [&](auto h) {
+      LutChainsAvx2<decltype(l)::value, decltype(h)::value>(x, n, diff, lowest, highest, out);
+    });
+  });
+  const int64_t done = n / 32 * 32;
+  LutScalar(x + done, n - done, table, out + done);
 }
 
 void QAddAvx2(const QAddArgs& p) {

@@ -310,17 +310,7 @@ bool AnyRowSteps(const MaxPoolRowArgs& a) {
 // outputs' bytes).
 template <typename F>
 bool WithStride(int64_t stride, F&& f) {
-  switch (stride) {
-    case 1: return f(std::integral_constant<int, 1>{});
-    case 2: return f(std::integral_constant<int, 2>{});
-    case 3: return f(std::integral_constant<int, 3>{});
-    case 4: return f(std::integral_constant<int, 4>{});
-    case 5: return f(std::integral_constant<int, 5>{});
-    case 6: return f(std::integral_constant<int, 6>{});
-    case 7: return f(std::integral_constant<int, 7>{});
-    case 8: return f(std::integral_constant<int, 8>{});
-    default: return false;
-  }
+  return stride >= 1 && stride <= 8 && WithCount<8>(stride, f);
 }
 
 }  // namespace

@@ -55,19 +55,6 @@ inline void PackRowsOf8(const QuantRange& range, const __m256i* q, int8_t* bytes
   for (int i = 0; i < (kRowCount + 3) / 4; ++i) _mm256_store_si256(reinterpret_cast<__m256i*>(bytes + 32 * i), rows[i]);
 }
 
-// Calls f(std::integral_constant<int, R>{}) for a tile of R = min(rows, kTileRows) rows.
-template <typename F>
-inline void WithTileRows(int64_t rows, F&& f) {
-  switch (std::min<int64_t>(kTileRows, rows)) {
-    case 1: f(std::integral_constant<int, 1>{}); break;
-    case 2: f(std::integral_constant<int, 2>{}); break;
-    case 3: f(std::integral_constant<int, 3>{}); break;
-    case 4: f(std::integral_constant<int, 4>{}); break;
-    case 5: f(std::integral_constant<int, 5>{}); break;
-    default: f(std::integral_constant<int, 6>{}); break;
-  }
-}
-
 // Stores rows m0.. of a tile of kCols columns from n0 (bytes[r][kCols], in a buffer of
 // buffer_bytes), honouring the grid (only its valid columns are outputs) and the last,
 // partial column block.
@@ -239,7 +226,7 @@ void RowTiles(const QGemmArgs& a, const QuantRange& range, const void* left, int
   for (int64_t m0 = m_begin; m0 < m_end; m0 += kTileRows) {
     // a widened tile starts at its first row's offset in [rows][kp] order
     const void* l = static_cast<const char*>(left) + static_cast<size_t>((m0 - m_begin) * a.kp) * elem;
-    WithTileRows(m_end - m0, [&](auto rows) {
+    WithCount<kTileRows>(m_end - m0, [&](auto rows) {
       Tile<kLeftWeights, kWidened, kClamp, decltype(rows)::value>(a, range, l, lstride, m0, n0);
     });
   }
@@ -379,7 +366,7 @@ void RunVnni(const QGemmArgs& a, const QuantRange& range) {
   // L1 by every row tile (np is a multiple of 16, so a panel never reads past it).
   for (; n0 < a.n; n0 += 16) {
     for (int64_t m0 = 0; m0 < a.m; m0 += kTileRows) {
-      WithTileRows(a.m - m0, [&](auto rows) { VnniTile<kLeftWeights, kClamp, decltype(rows)::value>(a, range, m0, n0); });
+      WithCount<kTileRows>(a.m - m0, [&](auto rows) { VnniTile<kLeftWeights, kClamp, decltype(rows)::value>(a, range, m0, n0); });
     }
   }
 }

@@ -861,6 +861,23 @@ TEST_CASE("every elementwise tier equals the scalar reference", "[engine][kernel
       INFO("lut tier " << KernelTierName(tier) << " n " << n);
       REQUIRE(got == want);
     }
+    // Tables flat at one or both ends (the AVX2 kernel shortens its chains there), over every
+    // code: flat runs ending just before, at and just after block boundaries, and whole tables.
+    std::vector<int8_t> codes(300), want(300), got(300);
+    for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<int8_t>(i);
+    for (int bottom : {-1, 0, 14, 15, 16, 17, 63, 64, 65, 111, 112, 113, 127, 200, 255}) {
+      for (int top : {-1, 0, 15, 16, 17, 100, 112, 113, 255}) {
+        std::vector<int8_t> table(256);
+        for (auto& v : table) v = byte();
+        const int8_t low_value = byte(), high_value = bottom == 200 ? low_value : byte();
+        for (int i = 0; i <= bottom; ++i) table[static_cast<uint8_t>(-128 + i)] = low_value;
+        for (int i = 0; i <= top; ++i) table[static_cast<uint8_t>(127 - i)] = high_value;
+        LutScalar(codes.data(), 300, table.data(), want.data());
+        k.lut(codes.data(), 300, table.data(), got.data());
+        INFO("lut tier " << KernelTierName(tier) << " flat bottom " << bottom << " top " << top);
+        REQUIRE(got == want);
+      }
+    }
     // Residual adds and input quantization, with saturation, extreme zero points, NaN and inf.
     for (int64_t n : {1, 15, 16, 17, 100, 1000}) {
       std::vector<int8_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
