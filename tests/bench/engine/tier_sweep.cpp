@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
@@ -59,6 +60,19 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
       {"lookup (int8 activations)",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t* t, int8_t* out) {
          k.lut(p.a, p.n, t, out);
+       }},
+      {"lookup, HardSwish-shaped table (flat below code -60)",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         static const std::vector<int8_t> hardswish = [] {
+           std::vector<int8_t> t(256);
+           for (int v = -128; v < 128; ++v) {
+             const float real = 0.05f * static_cast<float>(v);  // HardSwish is 0 below -3
+             const float hs = real * std::min(std::max(real + 3.0f, 0.0f), 6.0f) / 6.0f;
+             t[static_cast<uint8_t>(v)] = static_cast<int8_t>(std::clamp(std::lround(hs / 0.05f) - 100, -128L, 127L));
+           }
+           return t;
+         }();
+         k.lut(p.a, p.n, hardswish.data(), out);
        }},
       {"Add (same shape)", [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*,
                               int8_t*) { k.qadd(p); }},
@@ -299,6 +313,8 @@ int RunTierSweep(std::FILE* out) {
       {"256x256x256", QGemmWeights::kRight, 256, 256, 256},
       {"conv 64ch 32x32 3x3 (M=64 N=1024 K=576)", QGemmWeights::kLeft, 64, 1024, 576},
       {"pointwise conv, DS-CNN's (M=32 N=125 K=32)", QGemmWeights::kLeft, 32, 125, 32},
+      {"expand conv, MobileNet block (M=64 N=256 K=16)", QGemmWeights::kLeft, 64, 256, 16},
+      {"project conv, MobileNet block (M=16 N=256 K=64)", QGemmWeights::kLeft, 16, 256, 64},
       {"GEMV 1x1024x512", QGemmWeights::kRight, 1, 512, 1024},
   };
   std::fprintf(out, "int8 GEMM by kernel tier, GOP/s (2*M*N*K per second), best of 3 passes x 5-50 runs, one "
