@@ -270,11 +270,21 @@ void LutAvx2(const int8_t* x, int64_t n, const int8_t* table, int8_t* out) {
     return;
   }
   const auto at = [&](int code) { return table[static_cast<uint8_t>(code)]; };
-  // flat ends: T[-128 .. lowest] all T[-128], lowest the first code of a block (at most 7
-  // blocks skipped, so each chain keeps one); T[highest .. 127] likewise
-  int low_blocks = 8, high_blocks = 8;
-  for (int code = -128; code <= -128 + 16 * 7 && at(code) == at(-128); ++code) high_blocks = 8 - (code + 128) / 16;
-  for (int code = 127; code >= 15 && at(code) == at(127); --code) low_blocks = (code + 16) / 16;
+  // The blocks a chain may skip at one end (code -128 going up, step 16, or 127 going down,
+  // step -16): whole blocks equal to the end's entry, at most 7 (each chain keeps one), and
+  // the code the clamp lands on, 16 per block in from the end, flat too (else one fewer).
+  const auto skippable = [&](int end, int step) {
+    const __m128i flat = _mm_set1_epi8(static_cast<char>(at(end)));
+    int blocks = 0;
+    for (; blocks < 7; ++blocks) {
+      const int first = step > 0 ? end + 16 * blocks : end - 16 * blocks - 15;  // the block's lowest code
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(table + static_cast<uint8_t>(first)));
+      if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, flat)) != 0xFFFF) break;
+    }
+    return at(end + step * blocks) == at(end) ? blocks : std::max(blocks - 1, 0);
+  };
+  // T[-128 .. lowest] all T[-128], T[highest .. 127] all T[127]
+  const int high_blocks = 8 - skippable(-128, 16), low_blocks = 8 - skippable(127, -16);
   const int8_t lowest = static_cast<int8_t>(-128 + 16 * (8 - high_blocks));
   const int8_t highest = static_cast<int8_t>(16 * low_blocks - 1);
   __m128i diff[16];
