@@ -108,17 +108,14 @@ void PlaceConcatInputs(Graph& g) {
   }
   for (const Node& n : g.nodes) {
     if (n.dead || (n.kind != OpKind::kConcat && n.kind != OpKind::kQConcat) || !g.ConcatPartsContiguous(n)) continue;
-    const Value& y = g.values[n.out[0]];
     int64_t at = 0;
     for (size_t i = 0; i < n.in.size(); ++i) {
       const int v = n.in[i];
       Value& x = g.values[v];
       const int64_t bytes = x.elements * DTypeBytes(x.dtype);
-      const bool copied = n.kind == OpKind::kConcat ||
-                          (x.q == y.q && n.qmin == -128 && n.qmax == 127);  // QConcatStep's same_params
       const bool produced = x.producer >= 0 && !g.nodes[static_cast<size_t>(x.producer)].dead;
       // an input given twice is placed once (then it is an alias) and copied to its second part
-      if (copied && bytes > 0 && !x.is_const && produced && x.alias_of < 0 && outputs[v] == 0) {
+      if (g.ConcatCopies(n, v) && bytes > 0 && !x.is_const && produced && x.alias_of < 0 && outputs[v] == 0) {
         x.alias_of = n.out[0];
         x.alias_offset = at;
       }

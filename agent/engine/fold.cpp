@@ -132,7 +132,7 @@ void FoldConcatRequantIntoQConv(Graph& g) {
     const QParams q = g.values[cat.out[0]].q;
     for (int& x : cat.in) {
       const int p = g.values[x].producer;
-      if (g.values[x].q == q || p < 0 || uses[x] != 1 || g.values[x].alias_of >= 0) continue;
+      if (g.ConcatCopies(cat, x) || p < 0 || uses[x] != 1 || g.values[x].alias_of >= 0) continue;
       Node& conv = g.nodes[p];
       if (conv.dead || conv.kind != OpKind::kQConv) continue;
       Value requantized = g.values[x];

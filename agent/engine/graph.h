@@ -154,6 +154,16 @@ struct Graph {
     for (; values[v].alias_of >= 0; v = values[v].alias_of) offset += values[v].alias_offset;
     return offset;
   }
+  // Whether a Concat passes input value x's bytes through unchanged: always for a float one;
+  // for an int8 one where x's parameters are the output's (scale ratio exactly 1, the same zero
+  // point: SaturateToInt8(x - zi) + zo == x) and the Concat clamps nothing.
+  bool ConcatCopies(const Node& concat, int x) const {
+    if (concat.kind == OpKind::kConcat) return true;
+    const QParams& in = values[x].q;
+    const QParams& out = values[concat.out[0]].q;
+    return in.scale / out.scale == 1.0f && in.zero_point == out.zero_point && concat.qmin == -128 &&
+           concat.qmax == 127;
+  }
   // A Concat whose every input is one contiguous part of its output: every output dimension
   // before the axis is 1.
   bool ConcatPartsContiguous(const Node& concat) const {

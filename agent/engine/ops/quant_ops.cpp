@@ -440,7 +440,7 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
         s->chunk[i] = s->outer == 0 ? 0 : v.elements / s->outer;
         s->ratio[i] = v.q.scale / y.q.scale;
         s->zi[i] = v.q.zero_point;
-        s->same_params[i] = s->ratio[i] == 1.0f && s->zi[i] == y.q.zero_point && n.qmin == -128 && n.qmax == 127;
+        s->same_params[i] = ctx.graph.ConcatCopies(n, n.in[i]);
       }
       s->inputs = static_cast<int>(n.in.size());
       s->zo = y.q.zero_point;

@@ -33,6 +33,16 @@ double BestSeconds(QGemmFn fn, const QGemmArgs& a, int repeats) {
   return BestSeconds([&] { fn(a); }, repeats);
 }
 
+// MaxPool1d(stride) (its default stride is its width) over as many rows of 64 outputs as the
+// 16,384 bytes hold whole: 128 at stride 2, 85 of 192 bytes at 3, 32 of 512 at 8.
+void MaxPoolRows(const ElementwiseKernels& k, const int8_t* a, int64_t stride, int8_t* out) {
+  const int64_t pitch = 64 * stride;
+  for (int64_t r = 0; r < 16384 / pitch; ++r) {
+    const int8_t* row = a + r * pitch;
+    k.maxpool_row(MaxPoolRowArgs{&row, 1, 64, stride, stride, 1, out + r * 64});
+  }
+}
+
 // ns per element of the per-element int8 kernels (ElementwiseForTier), on 16384 elements:
 // L1-resident, like one activation map of the zoo models.
 void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers) {
@@ -113,26 +123,15 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
        }},
       {"MaxPool 2 wide, stride 2 (1-D), 128 rows of 64 outputs",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
-         for (int64_t r = 0; r < 128; ++r) {
-           const int8_t* row = p.a + r * 128;
-           k.maxpool_row(MaxPoolRowArgs{&row, 1, 64, 2, 2, 1, out + r * 64});
-         }
+         MaxPoolRows(k, p.a, 2, out);
        }},
-      // MaxPool1d(3)'s default stride is its width: 85 rows of 192 bytes (16,320 of the 16,384)
       {"MaxPool 3 wide, stride 3 (1-D), 85 rows of 64 outputs",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
-         for (int64_t r = 0; r < 85; ++r) {
-           const int8_t* row = p.a + r * 192;
-           k.maxpool_row(MaxPoolRowArgs{&row, 1, 64, 3, 3, 1, out + r * 64});
-         }
+         MaxPoolRows(k, p.a, 3, out);
        }},
-      // MaxPool1d(8): 32 rows of 512 bytes
       {"MaxPool 8 wide, stride 8 (1-D), 32 rows of 64 outputs",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
-         for (int64_t r = 0; r < 32; ++r) {
-           const int8_t* row = p.a + r * 512;
-           k.maxpool_row(MaxPoolRowArgs{&row, 1, 64, 8, 8, 1, out + r * 64});
-         }
+         MaxPoolRows(k, p.a, 8, out);
        }},
       {"AveragePool 8 wide, stride 8 (1-D window sums), 32 rows of 64 outputs",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t*) {
