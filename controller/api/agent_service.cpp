@@ -34,7 +34,6 @@ constexpr auto kFetchDeadline = std::chrono::minutes(30);
 constexpr double kMessagesPerSecond = 5;
 constexpr double kMessageBurst = 20;
 constexpr size_t kMaxVersion = 64;
-constexpr size_t kMaxState = 32;
 constexpr size_t kMaxDetail = 1024;
 constexpr uint64_t kMaxCounter = static_cast<uint64_t>(INT64_MAX);
 

@@ -14,7 +14,6 @@ namespace {
 // Generous bounds: a figure outside them is a bug or an attack, not a measurement.
 constexpr double kMaxCpuPercent = 100.0 * 4096;       // 4096 cores busy
 constexpr double kMaxLatencyUs = 24.0 * 3600 * 1e6;   // one day
-constexpr size_t kMaxState = 32;
 
 bool FiniteIn(double v, double max) { return std::isfinite(v) && v >= 0 && v <= max; }
 

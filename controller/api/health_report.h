@@ -21,6 +21,8 @@ inline constexpr size_t kMaxLatencyBuckets = 64;
 inline constexpr size_t kMaxSelftestText = 256;
 inline constexpr size_t kMaxEventsPerReport = 256;
 inline constexpr size_t kMaxEventReason = 1024;
+// An agent or model state name ("serving", "probation", ...).
+inline constexpr size_t kMaxState = 32;
 
 template <typename T>
 struct Checked {

@@ -17,8 +17,8 @@ namespace edge::controller::backup {
 namespace {
 
 // As the controller makes them (blob dir 0750; SQLite files under the unit's UMask=0027).
-constexpr mode_t kDirMode = 0750;
-constexpr mode_t kFileMode = 0640;
+constexpr mode_t kDataDirMode = 0750;
+constexpr mode_t kDataFileMode = 0640;
 
 Result<Manifest> ReadManifest(const std::filesystem::path& dir) {
   const auto path = dir / kManifestFile;
@@ -39,20 +39,20 @@ Result<Manifest> CheckBackup(const std::filesystem::path& from, const std::files
   EDGE_ASSIGN_OR_RETURN(auto m, ReadManifest(from));
   EDGE_TRY(CheckRestorable(m, newest_schema));
   const auto db_copy = into.empty() ? std::filesystem::path() : into / kDatabaseFile;
-  if (auto s = CopyVerified(from / kDatabaseFile, db_copy, m.db_sha256, m.db_bytes, kFileMode); !s)
+  if (auto s = CopyVerified(from / kDatabaseFile, db_copy, m.db_sha256, m.db_bytes, kDataFileMode); !s)
     return Fail(s.error().Wrap("the backup's database"));
   EDGE_ASSIGN_OR_RETURN(auto facts, ReadDatabaseFacts(into.empty() ? from / kDatabaseFile : db_copy, true));
   EDGE_TRY(CheckDatabaseMatches(m, facts.schema_version, facts.blobs));
   const auto blobs_in = from / kBlobSubdir;
   const auto blobs_out = into.empty() ? std::filesystem::path() : into / kBlobSubdir;
   if (!into.empty()) {
-    EDGE_TRY(MakeDir(blobs_out.parent_path(), kDirMode));
-    EDGE_TRY(MakeDir(blobs_out, kDirMode));
+    EDGE_TRY(MakeDir(blobs_out.parent_path(), kDataDirMode));
+    EDGE_TRY(MakeDir(blobs_out, kDataDirMode));
   }
   VerifyProgress p{0, m.blobs.size(), 0, m.BlobBytes()};
   for (const auto& blob : m.blobs) {
     if (auto s = CopyVerified(blobs_in / blob.digest, into.empty() ? into : blobs_out / blob.digest, blob.digest,
-                              blob.size, kFileMode); !s)
+                              blob.size, kDataFileMode); !s)
       return Fail(s.error().Wrap("the backup's blob " + blob.digest));
     ++p.blobs_done;
     p.bytes_done += blob.size;
@@ -84,7 +84,7 @@ class DataDirClaim {
  public:
   static Result<DataDirClaim> Take(const std::filesystem::path& data_dir) {
     DataDirClaim claim(data_dir);
-    if (::mkdir(data_dir.c_str(), kDirMode) == 0) claim.created_dir_ = true;
+    if (::mkdir(data_dir.c_str(), kDataDirMode) == 0) claim.created_dir_ = true;
     else if (errno != EEXIST) return Fail(ErrorCode::kIo, "cannot create " + data_dir.string() + ": " + fs::ErrnoText(errno));
     struct stat st {};
     claim.created_lock_ = ::lstat((data_dir / kLockFile).c_str(), &st) != 0;
@@ -161,7 +161,7 @@ Result<RestoreResult> Restore(const RestoreRequest& request, const VerifyProgres
   struct stat old_dir {};
   const bool had_dir = !claim.created_dir() && ::stat(data_dir.c_str(), &old_dir) == 0;
 
-  EDGE_ASSIGN_OR_RETURN(auto staging, StagingDir::Create(data_dir, "restore", kDirMode));
+  EDGE_ASSIGN_OR_RETURN(auto staging, StagingDir::Create(data_dir, "restore", kDataDirMode));
   EDGE_ASSIGN_OR_RETURN(result.manifest, CheckBackup(request.from, staging.path(), request.newest_schema, progress));
   // The database names devices whose certificates the fleet's CA issued: with another fleet's
   // PKI no agent could connect.

@@ -21,16 +21,16 @@ double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 
 // A backup holds every secret the database holds (token and serial records, the audit):
 // owner only.
-constexpr mode_t kDirMode = 0700;
-constexpr mode_t kFileMode = 0600;
+constexpr mode_t kBackupDirMode = 0700;
+constexpr mode_t kBackupFileMode = 0600;
 
 Status CopyBlobs(const std::filesystem::path& live_blobs, const std::filesystem::path& out, const Manifest& manifest,
                  const std::function<void(const BackupProgress&)>& progress) {
-  EDGE_TRY(MakeDir(out.parent_path(), kDirMode));
-  EDGE_TRY(MakeDir(out, kDirMode));
+  EDGE_TRY(MakeDir(out.parent_path(), kBackupDirMode));
+  EDGE_TRY(MakeDir(out, kBackupDirMode));
   BackupProgress p{BackupProgress::Phase::kBlobs, 0, manifest.blobs.size(), 0, manifest.BlobBytes()};
   for (const auto& blob : manifest.blobs) {
-    if (auto s = CopyVerified(live_blobs / blob.digest, out / blob.digest, blob.digest, blob.size, kFileMode); !s)
+    if (auto s = CopyVerified(live_blobs / blob.digest, out / blob.digest, blob.digest, blob.size, kBackupFileMode); !s)
       return Fail(s.error().Wrap("blob " + blob.digest + ", which the database references, is not usable in the "
                                  "live blob store (the controller cannot serve it either)"));
     ++p.done;
@@ -110,7 +110,7 @@ Result<BackupResult> TakeBackup(const BackupRequest& request,
   if (!std::filesystem::is_regular_file(live_db, ec))
     return Fail(ErrorCode::kNotFound, "no controller database at " + live_db.string() + " (is data_dir right?)");
 
-  EDGE_ASSIGN_OR_RETURN(auto staging, StagingDir::Create(to, "partial", kDirMode));
+  EDGE_ASSIGN_OR_RETURN(auto staging, StagingDir::Create(to, "partial", kBackupDirMode));
   BackupResult result;
   const auto db_out = staging.path() / kDatabaseFile;
   sqlite::OnlineBackupOptions options;
@@ -123,7 +123,7 @@ Result<BackupResult> TakeBackup(const BackupRequest& request,
   for (int attempt = 1;; ++attempt) {
     const auto db_started = Clock::now();
     EDGE_ASSIGN_OR_RETURN(result.database, sqlite::OnlineBackup(live_db, db_out, options));
-    if (::chmod(db_out.c_str(), kFileMode) != 0)
+    if (::chmod(db_out.c_str(), kBackupFileMode) != 0)
       return Fail(ErrorCode::kIo, "cannot chmod " + db_out.string() + ": " + fs::ErrnoText(errno));
     EDGE_ASSIGN_OR_RETURN(auto facts, ReadDatabaseFacts(db_out, /*check_integrity=*/false));
     m.created_unix = request.now;
@@ -150,7 +150,7 @@ Result<BackupResult> TakeBackup(const BackupRequest& request,
     if (ec) return Fail(ErrorCode::kIo, "cannot clear " + staging.path().string() + " for a new snapshot: " + ec.message());
   }
   // The manifest is written last: a directory without one is never a backup.
-  EDGE_TRY(fs::WriteFileAtomic(staging.path() / kManifestFile, ManifestToJson(m), kFileMode));
+  EDGE_TRY(fs::WriteFileAtomic(staging.path() / kManifestFile, ManifestToJson(m), kBackupFileMode));
   EDGE_TRY(Publish(staging, to, to_is_empty));
   result.dir = to;
   result.data_dir = data.path;

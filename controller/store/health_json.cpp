@@ -62,7 +62,7 @@ Result<HealthRecord> HealthFromJson(std::string_view text) {
   }
 }
 
-HealthRecord HealthSample(const HealthRecord& full) {
+HealthRecord HistorySample(const HealthRecord& full) {
   HealthRecord s = full;
   for (auto& m : s.models) {
     m.latency_bucket_upper_us.clear();

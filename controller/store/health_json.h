@@ -15,6 +15,6 @@ std::string HealthToJson(const HealthRecord& health);
 Result<HealthRecord> HealthFromJson(std::string_view text);
 // What a history sample keeps of a full report: counters and percentiles, no histogram and
 // no self-test text (a sample is a few hundred bytes, so the history stays small).
-HealthRecord HealthSample(const HealthRecord& full);
+HealthRecord HistorySample(const HealthRecord& full);
 
 }  // namespace edge::controller

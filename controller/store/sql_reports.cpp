@@ -192,7 +192,7 @@ Status WriteHealth(sql::Connection& db, const StoreOptions& options, const Group
   auto bind = [](const std::vector<const AgentReport*>& rows, bool sample) {
     return [&rows, sample](sql::Statement& st, size_t i, int at) {
       const auto& h = *rows[i]->health;
-      st.Bind(at, rows[i]->device_id).Bind(at + 1, h.received_at).Bind(at + 2, HealthToJson(sample ? HealthSample(h) : h));
+      st.Bind(at, rows[i]->device_id).Bind(at + 1, h.received_at).Bind(at + 2, HealthToJson(sample ? HistorySample(h) : h));
     };
   };
   EDGE_TRY(sql::RunForRows(

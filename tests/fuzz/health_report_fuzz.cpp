@@ -33,7 +33,7 @@ void CheckKeptHealth(const HealthRecord& h) {
   auto back = HealthFromJson(json);
   if (!back) fuzz::Die("the stored health JSON does not read back", back.error().message);
   if (HealthToJson(*back) != json) fuzz::Die("the stored health JSON does not round-trip");
-  (void)HealthToJson(HealthSample(h));
+  (void)HealthToJson(HistorySample(h));
 }
 
 void CheckKeptEvents(const std::vector<UpdateEventRecord>& events) {

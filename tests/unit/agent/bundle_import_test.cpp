@@ -21,7 +21,7 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-struct Fixture {
+struct ImportFixture {
   TempDir dir;
   ModelRepo repo{dir / "state"};
   edge::crypto::Ed25519KeyPair release = NewKey();
@@ -31,7 +31,7 @@ struct Fixture {
   std::string selftest = R"({"cases": []})";
   stdfs::path file = dir / "detector.bundle";
 
-  Fixture() {
+  ImportFixture() {
     policy.fleet = "acme";
     policy.version = 1;
     policy.keys = {Trusted(release, {"detector"})};
@@ -55,7 +55,7 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("ImportBundleFile imports a trusted bundle's blobs and returns its envelope digest", "[agent][bundle_import]") {
-  Fixture f;
+  ImportFixture f;
   const auto envelope = f.Export(f.manifest, f.release);
   auto r = ImportBundleFile(f.file, f.repo, f.policy, kNow);
   REQUIRE(r);
@@ -75,7 +75,7 @@ TEST_CASE("ImportBundleFile imports a trusted bundle's blobs and returns its env
 }
 
 TEST_CASE("ImportBundleFile refuses an untrusted bundle before writing any blob", "[agent][bundle_import]") {
-  Fixture f;
+  ImportFixture f;
   SECTION("signed by a key the policy does not hold") {
     f.Export(f.manifest, NewKey());
     auto r = ImportBundleFile(f.file, f.repo, f.policy, kNow);
@@ -109,7 +109,7 @@ TEST_CASE("ImportBundleFile refuses an untrusted bundle before writing any blob"
 }
 
 TEST_CASE("ImportBundleFile refuses a signed bundle whose blob bytes were altered", "[agent][bundle_import]") {
-  Fixture f;
+  ImportFixture f;
   f.Export(f.manifest, f.release);
   // Flip one byte of the model's data: the signature still verifies, the digest does not.
   std::fstream io(f.file, std::ios::in | std::ios::out | std::ios::binary);

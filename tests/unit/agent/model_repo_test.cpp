@@ -7,6 +7,7 @@
 #include "common/core/fs.h"
 #include "common/crypto/sha256.h"
 #include "core/temp_dir.h"
+#include "tests/unit/core/test_files.h"
 
 using edge::agent::ModelRepo;
 using edge::bundle::BlobRef;
@@ -16,7 +17,7 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-std::string ReadAll(const stdfs::path& p) { return edge::fs::ReadFile(p, 1 << 20).value(); }
+using edge::testing::ReadAll;
 
 // A repo under a temp dir with the blobs of one manifest already downloaded.
 struct Fixture {

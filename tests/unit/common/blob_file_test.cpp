@@ -6,6 +6,7 @@
 
 #include "bundle_fixtures.h"
 #include "common/crypto/sha256.h"
+#include "tests/unit/core/temp_dir.h"
 
 using namespace edge::bundle;
 using namespace edge::bundle::testing;
@@ -13,25 +14,7 @@ using edge::ErrorCode;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = std::filesystem::temp_directory_path() /
-            ("edge_blob_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::filesystem::path Write(const std::string& name, const std::string& content) const {
-    auto p = path_ / name;
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using edge::testing::TempDir;
 
 // Content larger than one 1 MiB read chunk, to cover the streaming path.
 std::string Content() {

@@ -16,6 +16,8 @@
 #include "bundle_fixtures.h"
 #include "common/core/fs.h"
 #include "common/crypto/sha256.h"
+#include "tests/unit/core/temp_dir.h"
+#include "tests/unit/core/test_files.h"
 
 using namespace edge::bundle;
 using namespace edge::bundle::testing;
@@ -24,23 +26,8 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = stdfs::temp_directory_path() /
-            ("edge_bundle_file_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    stdfs::remove_all(path_);
-    stdfs::create_directories(path_);
-  }
-  ~TempDir() { stdfs::remove_all(path_); }
-  const stdfs::path& path() const { return path_; }
-
- private:
-  stdfs::path path_;
-};
-
-std::string ReadAll(const stdfs::path& p) { return edge::fs::ReadFile(p, 1 << 24).value(); }
+using edge::testing::ReadAll;
+using edge::testing::TempDir;
 void WriteAll(const stdfs::path& p, const std::string& data) { std::ofstream(p, std::ios::binary) << data; }
 
 // --- An independent ustar encoder for crafting files -------------------------------------

@@ -11,6 +11,7 @@
 #include "controller/edgectl/pki.h"
 #include "core/temp_dir.h"
 #include "runtime/runtime_fixtures.h"
+#include "tests/unit/controller/test_now.h"
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
@@ -21,7 +22,7 @@ namespace rt = edge::runtime::testing;
 
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using edge::controller::testing::kNow;
 
 std::string FileBytes(const stdfs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -10,6 +10,7 @@
 #include "common/crypto/sha256.h"
 #include "core/temp_dir.h"
 #include "runtime/runtime_fixtures.h"
+#include "tests/unit/controller/test_now.h"
 
 using edge::ErrorCode;
 using edge::testing::TempDir;
@@ -19,7 +20,7 @@ namespace runtime_testing = edge::runtime::testing;
 
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using edge::controller::testing::kNow;
 
 struct Fixture {
   TempDir dir;

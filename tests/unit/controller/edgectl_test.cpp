@@ -17,6 +17,7 @@
 #include "controller/edgectl/pki.h"
 #include "controller/edgectl/remote.h"
 #include "core/temp_dir.h"
+#include "tests/unit/core/test_files.h"
 
 using edge::ErrorCode;
 using edge::edgectl::Context;
@@ -27,13 +28,8 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-std::string ReadAll(const stdfs::path& p) { return edge::fs::ReadFile(p, 1 << 20).value(); }
-
-mode_t ModeOf(const stdfs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
+using edge::testing::ModeOf;
+using edge::testing::ReadAll;
 
 }  // namespace
 

@@ -8,13 +8,14 @@
 
 #include "controller/api/health_report.h"
 #include "controller/edgectl/health_view.h"
+#include "tests/unit/controller/test_now.h"
 
 using namespace edge::controller;
 namespace pb = edge::v1;
 
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using edge::controller::testing::kNow;
 
 pb::ModelHealth* AddModel(pb::Health& h, const std::string& name) {
   auto* m = h.add_models();

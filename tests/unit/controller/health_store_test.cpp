@@ -64,7 +64,7 @@ TEST_CASE("Health JSON round-trips every field, and a sample drops histogram and
   CHECK(m.latency_counts == std::vector<uint64_t>{498, 1, 1});
   CHECK(m.p99_us == 950.5);
   CHECK(m.last_selftest == "passed 3 cases, max error 0.0");
-  const auto sample = HealthSample(h);
+  const auto sample = HistorySample(h);
   CHECK(sample.models[0].latency_bucket_upper_us.empty());
   CHECK(sample.models[0].last_selftest.empty());
   CHECK(sample.models[0].inferences == 500);

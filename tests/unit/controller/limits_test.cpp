@@ -5,7 +5,7 @@
 
 using namespace edge::controller;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 TEST_CASE("WorkQueueLimit admits up to its limit and again after a release", "[limits]") {
   WorkQueueLimit limit(2);
@@ -19,8 +19,8 @@ TEST_CASE("WorkQueueLimit admits up to its limit and again after a release", "[l
 
 TEST_CASE("TokenBucket allows a burst, then the rate", "[limits]") {
   TokenBucket bucket(5, 3);
-  const auto t0 = Clock::time_point{} + 1h;
-  for (int i = 0; i < 3; ++i) CHECK(bucket.Take(t0) == Clock::duration::zero());
+  const auto t0 = SteadyClock::time_point{} + 1h;
+  for (int i = 0; i < 3; ++i) CHECK(bucket.Take(t0) == SteadyClock::duration::zero());
   const auto wait = bucket.Take(t0);
   CHECK(wait > 150ms);
   CHECK(wait <= 200ms);
@@ -28,16 +28,16 @@ TEST_CASE("TokenBucket allows a burst, then the rate", "[limits]") {
   const auto next = bucket.Take(t0);
   CHECK(next > 350ms);
   CHECK(next <= 400ms);
-  CHECK(bucket.Take(t0 + 600ms) == Clock::duration::zero());
-  CHECK(bucket.Take(t0 + 10s) == Clock::duration::zero());  // refilled, capped at the burst
-  CHECK(bucket.Take(t0 + 10s) == Clock::duration::zero());
-  CHECK(bucket.Take(t0 + 10s) == Clock::duration::zero());
-  CHECK(bucket.Take(t0 + 10s) != Clock::duration::zero());
+  CHECK(bucket.Take(t0 + 600ms) == SteadyClock::duration::zero());
+  CHECK(bucket.Take(t0 + 10s) == SteadyClock::duration::zero());  // refilled, capped at the burst
+  CHECK(bucket.Take(t0 + 10s) == SteadyClock::duration::zero());
+  CHECK(bucket.Take(t0 + 10s) == SteadyClock::duration::zero());
+  CHECK(bucket.Take(t0 + 10s) != SteadyClock::duration::zero());
 }
 
 TEST_CASE("FailureLimiter refuses a source after its burst of failures, per source", "[limits]") {
   FailureLimiter limiter(1.0 / 6, 5);
-  const auto t0 = Clock::time_point{} + 1h;
+  const auto t0 = SteadyClock::time_point{} + 1h;
   for (int i = 0; i < 5; ++i) {
     CHECK(limiter.Allowed("10.0.0.1", t0));
     limiter.RecordFailure("10.0.0.1", t0);
@@ -50,7 +50,7 @@ TEST_CASE("FailureLimiter refuses a source after its burst of failures, per sour
 
 TEST_CASE("FailureLimiter's table stays bounded when sources rotate", "[limits]") {
   FailureLimiter limiter(1.0, 2, 100);
-  const auto t0 = Clock::time_point{} + 1h;
+  const auto t0 = SteadyClock::time_point{} + 1h;
   for (int i = 0; i < 10000; ++i) limiter.RecordFailure("src-" + std::to_string(i), t0 + std::chrono::milliseconds(i));
   CHECK(limiter.tracked() <= 100);
 }
@@ -64,7 +64,7 @@ TEST_CASE("SourceAddressOf strips the scheme and port of a gRPC peer", "[limits]
 
 TEST_CASE("RefusalAuditLimiter writes a burst per operator then one per period with the count", "[limits][audit]") {
   RefusalAuditLimiter limiter(1.0 / 10, 5);
-  const auto t0 = Clock::time_point{} + 1h;
+  const auto t0 = SteadyClock::time_point{} + 1h;
   for (int i = 0; i < 5; ++i) CHECK(limiter.Admit("operator/mallory", t0) == std::optional<uint64_t>(0));
   for (int i = 0; i < 100; ++i) CHECK_FALSE(limiter.Admit("operator/mallory", t0 + 1s));
   // Another operator is not held back by mallory's flood.
@@ -83,7 +83,7 @@ TEST_CASE("RefusalAuditLimiter writes a burst per operator then one per period w
 
 TEST_CASE("RefusalAuditLimiter keeps its table bounded", "[limits][audit]") {
   RefusalAuditLimiter limiter(1.0 / 10, 5, 4);
-  const auto t0 = Clock::time_point{} + 1h;
+  const auto t0 = SteadyClock::time_point{} + 1h;
   for (int i = 0; i < 100; ++i) CHECK(limiter.Admit("operator/op" + std::to_string(i), t0));
   CHECK(limiter.tracked() <= 4);
 }

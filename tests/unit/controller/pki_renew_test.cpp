@@ -12,6 +12,7 @@
 #include "common/tls/grpc_tls.h"
 #include "controller/edgectl/pki.h"
 #include "core/temp_dir.h"
+#include "tests/unit/core/test_files.h"
 
 using edge::ErrorCode;
 using edge::edgectl::InstallKeyPair;
@@ -23,13 +24,8 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-std::string ReadAll(const stdfs::path& p) { return edge::fs::ReadFile(p, 1 << 20).value(); }
-
-mode_t ModeOf(const stdfs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
+using edge::testing::ModeOf;
+using edge::testing::ReadAll;
 
 int64_t Now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 

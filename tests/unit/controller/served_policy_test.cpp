@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "controller/api/context.h"
+#include "tests/unit/controller/test_now.h"
 
 using namespace edge;
 using namespace edge::controller;
@@ -18,7 +19,7 @@ std::shared_ptr<const TrustState> Policy(uint64_t version, std::optional<int64_t
   return std::make_shared<const TrustState>(std::move(t));
 }
 
-constexpr int64_t kNow = 1'800'000'000;
+using edge::controller::testing::kNow;
 
 }  // namespace
 

@@ -4,13 +4,14 @@
 
 #include "common/crypto/ed25519.h"
 #include "controller/edgectl/trust_cmd.h"
+#include "tests/unit/controller/test_now.h"
 
 using namespace edge;
 using namespace edge::edgectl;
 
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000;
+using edge::controller::testing::kNow;
 
 crypto::Ed25519KeyPair NewKey() {
   auto k = crypto::GenerateEd25519();

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/temp_dir.h"
+#include "tests/unit/core/test_files.h"
 
 using edge::ErrorCode;
 using edge::testing::TempDir;
@@ -17,11 +18,7 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-mode_t ModeOf(const stdfs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
+using edge::testing::ModeOf;
 
 int CountEntries(const stdfs::path& dir) {
   int n = 0;

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -29,6 +30,12 @@ class TempDir {
 
   const std::filesystem::path& path() const { return path_; }
   std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  // Writes `content` to the file `name` in the directory; returns its path.
+  std::filesystem::path Write(const std::string& name, const std::string& content) const {
+    auto p = path_ / name;
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
 
  private:
   std::filesystem::path path_;

@@ -9,20 +9,10 @@
 #include <vector>
 
 #include "tests/unit/engine/onnx_builder.h"
+#include "tests/unit/engine/test_support.h"
 
 namespace edge::engine::testing {
 namespace {
-
-std::vector<float> RunOne(const std::shared_ptr<const Model>& model, const std::vector<float>& x) {
-  ExecutionContext ctx(model);
-  std::vector<float> y(static_cast<size_t>(model->outputs().at(0).elements));
-  const float* in[] = {x.data()};
-  float* out[] = {y.data()};
-  auto st = ctx.Run(in, out);
-  INFO((st ? "" : st.error().message));
-  REQUIRE(st.has_value());
-  return y;
-}
 
 bool HasStep(const Model& m, const std::string& needle) {
   for (const auto& s : m.StepSummary()) {

@@ -13,6 +13,7 @@
 #include "agent/engine/onnx_reader.h"
 #include "edge_onnx/onnx.pb.h"
 #include "tests/unit/engine/onnx_builder.h"
+#include "tests/unit/engine/test_support.h"
 
 namespace edge::engine::testing {
 namespace {
@@ -21,17 +22,6 @@ std::vector<float> Iota(size_t n, float start = -3.0f, float step = 0.5f) {
   std::vector<float> v(n);
   for (size_t i = 0; i < n; ++i) v[i] = start + step * static_cast<float>(i);
   return v;
-}
-
-// Runs a loaded model with one input (or none) and one output.
-std::vector<float> RunOne(const std::shared_ptr<const Model>& model, const std::vector<float>& x) {
-  ExecutionContext ctx(model);
-  std::vector<float> y(static_cast<size_t>(model->outputs()[0].elements));
-  std::vector<const float*> in;
-  if (!x.empty()) in.push_back(x.data());
-  float* out[] = {y.data()};
-  REQUIRE(ctx.Run(in, out).has_value());
-  return y;
 }
 
 TEST_CASE("Softmax before opset 13 normalizes over every dimension from axis on", "[engine][opset]") {

@@ -52,6 +52,18 @@ NpyArray ReadOrDie(const std::string& path) {
   return *a;
 }
 
+std::vector<float> RunOne(const std::shared_ptr<const Model>& model, const std::vector<float>& x) {
+  ExecutionContext ctx(model);
+  std::vector<float> y(static_cast<size_t>(model->outputs().at(0).elements));
+  std::vector<const float*> in;
+  if (!x.empty()) in.push_back(x.data());
+  float* out[] = {y.data()};
+  auto st = ctx.Run(in, out);
+  INFO((st ? "" : st.error().message));
+  REQUIRE(st.has_value());
+  return y;
+}
+
 std::vector<float> RunSamples(ExecutionContext& ctx, const NpyArray& inputs, int64_t* out_per_sample) {
   const auto& in_info = ctx.model().inputs().at(0);
   const auto& out_info = ctx.model().outputs().at(0);

@@ -19,6 +19,9 @@ std::string FileBytes(const std::string& path);
 std::shared_ptr<const Model> LoadBatchDynamicOrDie(const std::string& zoo_file, const LoadOptions& options = {});
 NpyArray ReadOrDie(const std::string& path);
 
+// Runs a model with one input (none when x is empty) and one output; REQUIREs success.
+std::vector<float> RunOne(const std::shared_ptr<const Model>& model, const std::vector<float>& x);
+
 // Runs `model` on every row of `inputs` (leading dimension = samples), returns [samples, out].
 std::vector<float> RunSamples(ExecutionContext& ctx, const NpyArray& inputs, int64_t* out_per_sample);
 

@@ -38,7 +38,7 @@ std::shared_ptr<const engine::Model> LoadHostile(const std::string& file) {
   return *m;
 }
 
-wire::Reply Infer(ServingFixture& f, const InferRequest& r) { return f.client.Call("ModelInfer", wire::Encode(r)); }
+using testing::Infer;
 
 std::string Status(const wire::Reply& r) {
   return std::to_string(r.status.error_code()) + " " + r.status.error_message();

@@ -27,7 +27,7 @@ InferRequest MlpRequest(const std::vector<float>& values) {
   return r;
 }
 
-wire::Reply Infer(ServingFixture& f, const InferRequest& r) { return f.client.Call("ModelInfer", wire::Encode(r)); }
+using testing::Infer;
 
 void RequireOk(const wire::Reply& reply) {
   INFO(reply.status.error_message());

@@ -39,4 +39,9 @@ class ServingFixture {
   wire::Client client;
 };
 
+// ModelInfer over the fixture's client.
+inline wire::Reply Infer(ServingFixture& f, const wire::InferRequest& r) {
+  return f.client.Call("ModelInfer", wire::Encode(r));
+}
+
 }  // namespace edge::serve::testing
