@@ -305,6 +305,97 @@ bool AnyRowSteps(const MaxPoolRowArgs& a) {
   }
 }
 
+// Strides 9 and more, where a vector holds at most three outputs' windows: rows first, then
+// the windows. The outputs go in chunks whose positions (from the first window's first byte to
+// the last one's last) fit kColumnChunk bytes: every position of a chunk reduced over the window
+// rows (one vector op per 32 positions and row, `col`), then every window start over the taps
+// (one per 32 positions and tap, `win`), and every stride-th window start picked. Each window
+// takes the same maxima or integer sums as the scalar kernel, in another order: the same bytes.
+constexpr int64_t kColumnChunk = 1024;
+
+// The chunks of a row of n outputs: f(o0, m) for outputs o0..o0 + m - 1, each chunk's positions
+// at most kColumnChunk and at least kMinSpan (the last chunk moved back over outputs already
+// done where it would be shorter). False where the row's positions are fewer than kMinSpan or
+// one window is longer than a chunk.
+template <int kMinSpan, typename F>
+bool ColumnChunks(int64_t n, int64_t stride, int64_t reach, F&& f) {
+  const int64_t span = (n - 1) * stride + reach + 1;
+  if (span < kMinSpan || reach + 1 > kColumnChunk) return false;
+  const int64_t per_chunk = (kColumnChunk - reach - 1) / stride + 1;
+  // outputs whose positions reach kMinSpan: (m - 1) * stride + reach + 1 >= kMinSpan
+  const int64_t least = std::max<int64_t>(1, (kMinSpan - reach - 1 + stride - 1) / stride + 1);
+  for (int64_t o0 = 0; o0 < n;) {
+    int64_t m = std::min(per_chunk, n - o0);
+    if (m < least) {
+      o0 = n - least;
+      m = least;
+    }
+    f(o0, m, (m - 1) * stride + reach + 1);
+    o0 += m;
+  }
+  return true;
+}
+
+inline bool ColumnsFirstPays(int64_t stride, int64_t rows) { return stride > 8 || (stride >= 5 && rows >= 2); }
+
+bool MaxPoolColumnsFirst(const MaxPoolRowArgs& a) {
+  const int64_t reach = (a.taps - 1) * a.dilation;
+  alignas(32) int8_t col[kColumnChunk + 32];
+  alignas(32) int8_t win[kColumnChunk + 32];
+  return ColumnChunks<32>(a.n, a.stride, reach, [&](int64_t o0, int64_t m, int64_t span) {
+    const int64_t base = o0 * a.stride;
+    // every 32 positions, the last vector ending at the span's end (overlapping: same maxima)
+    for (int64_t p = 0; p < span; p += 32) {
+      const int64_t at = std::min(p, span - 32);
+      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.rows[0] + base + at));
+      for (int r = 1; r < a.row_count; ++r) {
+        v = _mm256_max_epi8(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.rows[r] + base + at)));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(col + at), v);
+    }
+    // window starts read up to 31 positions past the last window's end: defined bytes there,
+    // whose maxima land only in window starts that are not picked
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(col + span), _mm256_setzero_si256());
+    const int64_t starts = (m - 1) * a.stride + 1;
+    for (int64_t q = 0; q < starts; q += 32) {
+      __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(col + q));
+      for (int64_t t = 1; t < a.taps; ++t) {
+        w = _mm256_max_epi8(w, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + q + t * a.dilation)));
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(win + q), w);
+    }
+    for (int64_t j = 0; j < m; ++j) a.out[o0 + j] = win[j * a.stride];
+  });
+}
+
+// The same with int16 sums, 16 positions per vector (a window of at most 256 elements).
+bool WindowSumColumnsFirst(const WindowSumRowArgs& a) {
+  alignas(32) int16_t col[kColumnChunk + 16];
+  alignas(32) int16_t win[kColumnChunk + 16];
+  return ColumnChunks<16>(a.n, a.stride, a.taps - 1, [&](int64_t o0, int64_t m, int64_t span) {
+    const int8_t* base = a.first + o0 * a.stride;
+    for (int64_t p = 0; p < span; p += 16) {
+      const int64_t at = std::min(p, span - 16);
+      __m256i v = _mm256_setzero_si256();
+      for (int64_t r = 0; r < a.row_count; ++r) {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + r * a.row_pitch + at));
+        v = _mm256_add_epi16(v, _mm256_cvtepi8_epi16(bytes));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(col + at), v);
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(col + span), _mm256_setzero_si256());
+    const int64_t starts = (m - 1) * a.stride + 1;
+    for (int64_t q = 0; q < starts; q += 16) {
+      __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(col + q));
+      for (int64_t t = 1; t < a.taps; ++t) {
+        w = _mm256_add_epi16(w, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + q + t)));
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(win + q), w);
+    }
+    for (int64_t j = 0; j < m; ++j) a.out[o0 + j] = win[j * a.stride];
+  });
+}
+
 // f(std::integral_constant<int, stride>{}) for the strides the vector steps take (1-8); false
 // for others (the scalar kernel's: at stride 9 and more a 16-byte load holds at most two
 // outputs' bytes).
@@ -317,11 +408,13 @@ bool WithStride(int64_t stride, F&& f) {
 
 void WindowSumRowAvx2(const WindowSumRowArgs& a) {
   const bool fits16 = a.row_count * a.taps <= 256;  // |sum| <= 256 * 128 fits int16
+  if (fits16 && ColumnsFirstPays(a.stride, a.row_count) && WindowSumColumnsFirst(a)) return;
   if (fits16 && WithStride(a.stride, [&](auto stride) { return SumRowSteps<decltype(stride)::value>(a); })) return;
   WindowSumRowScalar(a);
 }
 
 void MaxPoolRowAvx2(const MaxPoolRowArgs& a) {
+  if (ColumnsFirstPays(a.stride, a.row_count) && MaxPoolColumnsFirst(a)) return;
   if (WithStride(a.stride, [&](auto stride) { return AnyRowSteps<decltype(stride)::value>(a); })) return;
   MaxPoolRowScalar(a);
 }

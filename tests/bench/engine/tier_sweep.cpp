@@ -43,6 +43,27 @@ void MaxPoolRows(const ElementwiseKernels& k, const int8_t* a, int64_t stride, i
   }
 }
 
+// A 2-D MaxPool (or AveragePool's window sums) of window x window at that stride over the 16,384
+// bytes as 32 rows of 512: 32 / window output rows of 512 / stride outputs (8x8/8: 4 of 64,
+// 10x10/10: 3 of 51), each from `window` input rows.
+void WindowRows2D(const ElementwiseKernels& k, const int8_t* a, int64_t window, int64_t stride, bool sums,
+                  int8_t* out) {
+  constexpr int64_t kPitch = 512;
+  const int64_t n = (kPitch - window) / stride + 1;
+  int32_t window_sums[kPitch];
+  for (int64_t oy = 0; oy < 32 / window; ++oy) {
+    const int8_t* first = a + oy * window * kPitch;
+    if (sums) {
+      k.window_sum_row({first, kPitch, window, n, stride, window, window_sums});
+      out[oy] = static_cast<int8_t>(window_sums[n - 1]);
+    } else {
+      const int8_t* rows[32];
+      for (int64_t r = 0; r < window; ++r) rows[r] = first + r * kPitch;
+      k.maxpool_row(MaxPoolRowArgs{rows, static_cast<int>(window), n, stride, window, 1, out + oy * n});
+    }
+  }
+}
+
 // ns per element of the per-element int8 kernels (ElementwiseForTier), on 16384 elements:
 // L1-resident, like one activation map of the zoo models.
 void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers) {
@@ -142,6 +163,18 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t*) {
          int32_t sums[64];
          for (int64_t r = 0; r < 64; ++r) k.window_sum_row({p.a + r * 256, 256, 1, 64, 4, 4, sums});
+       }},
+      {"MaxPool 8x8, stride 8 (2-D, rows first), 4 rows of 64 outputs",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         WindowRows2D(k, p.a, 8, 8, false, out);
+       }},
+      {"MaxPool 10x10, stride 10 (2-D, rows first), 3 rows of 51 outputs",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         WindowRows2D(k, p.a, 10, 10, false, out);
+       }},
+      {"AveragePool 8x8, stride 8 (2-D window sums, rows first), 4 rows of 64 outputs",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         WindowRows2D(k, p.a, 8, 8, true, out);
        }},
       {"requantize (a Concat input at another scale)",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
