@@ -73,6 +73,8 @@ int64_t ScratchBytes(const Node& node, const Graph& graph);
 int64_t MaxPoolScratchBytes(const Node& node, const Graph& graph);
 // A windowed int8 AveragePool: its window sums and padded plane (ops/quant_ops.cpp).
 int64_t QAvgPoolScratchBytes(const Node& node, const Graph& graph);
+// An int8 Concat: the inputs it requantizes in short parts, each requantized whole (ops/quant_ops.cpp).
+int64_t QConcatScratchBytes(const Node& node, const Graph& graph);
 // kQFloatOp: its int8 inputs and its result as floats (ops/float_ops.cpp).
 int64_t QFloatOpScratchBytes(const Node& node, const Graph& graph);
 

@@ -252,15 +252,27 @@ class QConcatStep : public Step {
   // (ratio 1 and zi == zo make SaturateToInt8(x - zi) + zo == x for every int8 x).
   bool same_params[kMaxInputs] = {};
   bool in_place[kMaxInputs] = {};  // same_params, and written at its part of the output by its producer
+  // Where an input the Concat requantizes comes in short parts (QConcatStaged): the whole input
+  // requantized in one call into scratch at this arena offset, its parts then copied; -1: each
+  // part requantized on its way (a call per part costs more than its elements below ~256).
+  int64_t staged[kMaxInputs];
   int inputs = 0;
   int64_t outer = 0, out = 0;
   int32_t zo = 0, qmin = -128, qmax = 127;
   void Run(const ExecEnv& env) const override {
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    for (int i = 0; i < inputs; ++i) {
+      if (staged[i] >= 0) {
+        env.elementwise->qrequant(QRequantArgs{in[i].Get<int8_t>(env), outer * chunk[i], ratio[i], zi[i], zo, qmin,
+                                               qmax, reinterpret_cast<int8_t*>(env.arena + staged[i])});
+      }
+    }
     for (int64_t o = 0; o < outer; ++o) {
       for (int i = 0; i < inputs; ++i) {
         const int8_t* X = in[i].Get<int8_t>(env) + o * chunk[i];
-        if (same_params[i]) {
+        if (staged[i] >= 0) {
+          CopyRun(Y, reinterpret_cast<const int8_t*>(env.arena + staged[i]) + o * chunk[i], chunk[i]);
+        } else if (same_params[i]) {
           if (!in_place[i]) CopyRun(Y, X, chunk[i]);
         } else {
           env.elementwise->qrequant(QRequantArgs{X, chunk[i], ratio[i], zi[i], zo, qmin, qmax, Y});
@@ -331,6 +343,27 @@ void RunQEpilogueOp(const QEpilogueOp& op, const ExecEnv& env, int8_t* y, int64_
   } else {
     env.elementwise->lut(y, n, op.table, y);
   }
+}
+
+// The inputs of an int8 Concat it requantizes in short parts (below 256 elements each, more than
+// one part): staged[i] = bytes before input i's stage in the scratch, or -1; returns the total.
+constexpr int64_t kStagedPartBelow = 256;
+int64_t QConcatStaged(const Node& n, const Graph& g, int64_t* staged) {
+  const Value& y = g.values[n.out[0]];
+  int64_t outer = 1;
+  for (int64_t d = 0; d < n.axis; ++d) outer *= y.shape[static_cast<size_t>(d)];
+  int64_t bytes = 0;
+  for (size_t i = 0; i < n.in.size(); ++i) {
+    const Value& v = g.values[n.in[i]];
+    const bool stage = outer > 1 && v.elements > 0 && v.elements / outer < kStagedPartBelow && !g.ConcatCopies(n, n.in[i]);
+    if (staged != nullptr) staged[i] = stage ? bytes : -1;
+    if (stage) bytes += RoundUp(v.elements, 64);
+  }
+  return bytes;
+}
+
+int64_t QConcatScratchBytes(const Node& n, const Graph& g) {
+  return n.kind == OpKind::kQConcat ? QConcatStaged(n, g, nullptr) : 0;
 }
 
 int64_t QAvgPoolScratchBytes(const Node& n, const Graph& g) {
@@ -443,6 +476,12 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
         s->same_params[i] = ctx.graph.ConcatCopies(n, n.in[i]);
       }
       s->inputs = static_cast<int>(n.in.size());
+      if (QConcatStaged(n, ctx.graph, s->staged) > 0 && ctx.scratch_offset < 0) {
+        return Fail(ErrorCode::kInternal, "Concat without scratch");
+      }
+      for (int i = 0; i < s->inputs; ++i) {
+        if (s->staged[i] >= 0) s->staged[i] += ctx.scratch_offset;
+      }
       s->zo = y.q.zero_point;
       s->qmin = n.qmin;
       s->qmax = n.qmax;

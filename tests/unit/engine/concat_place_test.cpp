@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/engine/kernels/elementwise.h"
 #include "tests/unit/engine/onnx_builder.h"
 #include "tests/unit/engine/test_support.h"
 #include "tests/unit/engine/tiers.h"
@@ -210,6 +211,59 @@ TEST_CASE("int8 convs requantize their Concat inputs themselves and write them i
     CHECK(requantizing == (relu ? 0 : 2));
     CHECK(PlacedCounts(*model) == std::vector<std::string>{relu ? "none" : "2 of 3"});
     CheckSameOutputs(b, {Ramp(150)});
+  }
+}
+
+// Parts that interleave (the last axis, a batch of two) and that the Concat requantizes, each
+// part shorter than a call is worth: every such input is requantized whole into scratch, then
+// its parts copied (QConcatStep's staged inputs). The bytes must be each element's own
+// requantization at its place: computed here from the definition (QuantizeScalar of the input,
+// QRequantScalar of the code), at every tier.
+TEST_CASE("int8 Concat of short interleaved parts requantizes each element at its place", "[engine][concat][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  const std::vector<int64_t> widths = {5, 7, 3, 1};
+  const float so = 0.04f;
+  const int8_t zo = -1;
+  const std::vector<float> scales = {0.011f, 0.04f, 0.07f, 0.023f};  // part 1 has the output's parameters
+  const std::vector<int8_t> zeros = {9, -1, -20, 0};
+  Builder b(13);
+  for (size_t i = 0; i < widths.size(); ++i) b.Input("p" + std::to_string(i), {2, 3, 4, widths[i]});
+  b.Output("y");
+  b.Init("so", {}, {so}).InitI8("zo", {}, {zo});
+  std::vector<std::string> parts;
+  std::vector<std::vector<float>> inputs;
+  for (size_t i = 0; i < widths.size(); ++i) {
+    const std::string n = "p" + std::to_string(i);
+    b.Init(n + "s", {}, {scales[i]}).InitI8(n + "z", {}, {zeros[i]});
+    b.Node("QuantizeLinear", {n, n + "s", n + "z"}, {n + "q"});
+    b.Node("DequantizeLinear", {n + "q", n + "s", n + "z"}, {n + "d"});
+    parts.push_back(n + "d");
+  }
+  IntAttr(b.Node("Concat", parts, {"c"}), "axis", 3);
+  b.Node("QuantizeLinear", {"c", "so", "zo"}, {"cq"});
+  b.Node("DequantizeLinear", {"cq", "so", "zo"}, {"y"});
+  const auto model = Load(b, false);
+  CHECK(PlacedCounts(*model) == std::vector<std::string>{"none"});
+  for (size_t i = 0; i < widths.size(); ++i) {
+    inputs.push_back(Ramp(static_cast<size_t>(2 * 3 * 4 * widths[i])));
+    for (float& v : inputs.back()) v *= 1.0f + static_cast<float>(i);  // past every part's range
+  }
+  std::vector<float> want;
+  for (int64_t row = 0; row < 2 * 3 * 4; ++row) {
+    for (size_t i = 0; i < widths.size(); ++i) {
+      for (int64_t w = 0; w < widths[i]; ++w) {
+        int8_t q = 0, r = 0;
+        QuantizeScalar(&inputs[i][static_cast<size_t>(row * widths[i] + w)], 1, scales[i], zeros[i], &q);
+        QRequantScalar({&q, 1, scales[i] / so, zeros[i], zo, -128, 127, &r});
+        want.push_back(static_cast<float>(r - zo) * so);
+      }
+    }
+  }
+  for (KernelTier tier : tiers) {
+    const auto got = RunAll(model, inputs, tier);
+    INFO("tier " << KernelTierName(tier));
+    REQUIRE(got.size() == 1);
+    CHECK(got[0] == want);
   }
 }
 
