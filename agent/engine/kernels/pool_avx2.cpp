@@ -305,15 +305,16 @@ bool AnyRowSteps(const MaxPoolRowArgs& a) {
   }
 }
 
-// Strides 9 and more, where a vector holds at most three outputs' windows: rows first, then
-// the windows. The outputs go in chunks whose positions (from the first window's first byte to
+// Strides 9 and more, where a vector holds at most three outputs' windows, and windows of
+// several rows at strides 5 to 8 (ColumnsFirstPays): rows first, then the windows. The outputs go in chunks whose positions (from the first window's first byte to
 // the last one's last) fit kColumnChunk bytes: every position of a chunk reduced over the window
 // rows (one vector op per 32 positions and row, `col`), then every window start over the taps
 // (one per 32 positions and tap, `win`), and every stride-th window start picked. Each window
 // takes the same maxima or integer sums as the scalar kernel, in another order: the same bytes.
 constexpr int64_t kColumnChunk = 1024;
 
-// The chunks of a row of n outputs: f(o0, m) for outputs o0..o0 + m - 1, each chunk's positions
+// The chunks of a row of n outputs: f(o0, m, span) for outputs o0..o0 + m - 1 and their span of
+// positions, each chunk's
 // at most kColumnChunk and at least kMinSpan (the last chunk moved back over outputs already
 // done where it would be shorter). False where the row's positions are fewer than kMinSpan or
 // one window is longer than a chunk.
@@ -336,6 +337,9 @@ bool ColumnChunks(int64_t n, int64_t stride, int64_t reach, F&& f) {
   return true;
 }
 
+// Per output the dense steps (DenseStep) cost about rows x taps x stride / 32 vector ops, rows
+// first about (rows + taps) x stride / 32 plus a scalar pick: the dense steps keep one-row
+// windows at strides 5 to 8 (MaxPool1d), whose picks they vectorize.
 inline bool ColumnsFirstPays(int64_t stride, int64_t rows) { return stride > 8 || (stride >= 5 && rows >= 2); }
 
 bool MaxPoolColumnsFirst(const MaxPoolRowArgs& a) {

@@ -2,6 +2,7 @@
 // DequantizeLinear -> op -> QuantizeLinear, in float with round-half-to-even, so the result is
 // within one step of ONNX Runtime's fused kernels.
 #include <algorithm>
+#include <iterator>
 #include <cmath>
 #include <cstring>
 #include <tuple>
@@ -256,6 +257,7 @@ class QConcatStep : public Step {
   // requantized in one call into scratch at this arena offset, its parts then copied; -1: each
   // part requantized on its way (a call per part costs more than its elements below ~256).
   int64_t staged[kMaxInputs];
+  QConcatStep() { std::fill(std::begin(staged), std::end(staged), int64_t{-1}); }
   int inputs = 0;
   int64_t outer = 0, out = 0;
   int32_t zo = 0, qmin = -128, qmax = 127;
