@@ -316,8 +316,8 @@ constexpr int64_t kColumnChunk = 1024;
 // The chunks of a row of n outputs: f(o0, m, span) for outputs o0..o0 + m - 1 and their span of
 // positions, each chunk's
 // at most kColumnChunk and at least kMinSpan (the last chunk moved back over outputs already
-// done where it would be shorter). False where the row's positions are fewer than kMinSpan or
-// one window is longer than a chunk.
+// done where it would be shorter). False where the row's positions are fewer than kMinSpan,
+// one window is longer than a chunk, or no chunk both fits and reaches kMinSpan.
 template <int kMinSpan, typename F>
 bool ColumnChunks(int64_t n, int64_t stride, int64_t reach, F&& f) {
   const int64_t span = (n - 1) * stride + reach + 1;
@@ -325,6 +325,9 @@ bool ColumnChunks(int64_t n, int64_t stride, int64_t reach, F&& f) {
   const int64_t per_chunk = (kColumnChunk - reach - 1) / stride + 1;
   // outputs whose positions reach kMinSpan: (m - 1) * stride + reach + 1 >= kMinSpan
   const int64_t least = std::max<int64_t>(1, (kMinSpan - reach - 1 + stride - 1) / stride + 1);
+  // a stride near the chunk with a short window: one output per chunk spans fewer than
+  // kMinSpan positions and two span more than a chunk (the scalar kernel's)
+  if (per_chunk < least) return false;
   for (int64_t o0 = 0; o0 < n;) {
     int64_t m = std::min(per_chunk, n - o0);
     if (m < least) {

@@ -142,14 +142,16 @@ TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only th
   };
   // strides 3 to 8: MaxPool1d(k)'s default stride k, windows wider and narrower; strides 9 and
   // more (rows first, in chunks of 1024 positions: n = 103 and 257 at stride 10 end in a chunk
-  // moved back over done outputs), windows wider than the stride, dilated, and one longer than a
-  // chunk (the scalar kernel's)
+  // moved back over done outputs), windows wider than the stride, dilated, one longer than a
+  // chunk and short windows at strides near a chunk (the scalar kernel's; 993 with 31 taps: the
+  // last stride whose two outputs fit a chunk)
   const std::vector<Window> windows = {{1, 2, 2, 1},   {2, 2, 2, 1},  {3, 2, 3, 1},  {3, 1, 3, 1},   {1, 1, 5, 2},
                                        {2, 3, 3, 1},   {1, 2, 3, 2},  {4, 1, 1, 1},  {1, 3, 3, 1},   {1, 4, 4, 1},
                                        {2, 3, 2, 1},   {1, 4, 5, 1},  {3, 3, 3, 2},  {1, 4, 1, 1},   {1, 5, 5, 1},
                                        {2, 6, 6, 1},   {1, 7, 3, 2},  {1, 8, 8, 1},  {3, 8, 2, 3},   {2, 5, 7, 1},
                                        {1, 9, 9, 1},   {15, 10, 10, 1}, {3, 12, 5, 2}, {2, 16, 16, 1}, {4, 9, 30, 1},
-                                       {1, 11, 300, 3}, {2, 9, 600, 2}};
+                                       {1, 11, 300, 3}, {2, 9, 600, 2}, {1, 1024, 1, 1}, {2, 994, 31, 1},
+                                       {1, 2000, 3, 1}, {1, 993, 31, 1}};
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (const Window& w : windows) {
@@ -184,12 +186,13 @@ TEST_CASE("every tier's window sums equal the scalar reference and read only the
   };
   // up to 16 x 16 = 256 elements (the int16 sums' limit) and past it (17 x 16, 17 x 10: the
   // scalar kernel); strides 1 to 8, 9 and more (rows first, in chunks of 1024 positions: n = 840
-  // spans several), windows narrower than the stride
+  // spans several), windows narrower than the stride, short windows at strides near a chunk
+  // (the scalar kernel's)
   const std::vector<Window> windows = {{1, 2, 2},   {2, 2, 2},   {3, 1, 3},   {3, 2, 3},  {5, 1, 5},  {2, 3, 3},
                                        {16, 1, 16}, {17, 2, 16}, {4, 1, 1},   {1, 3, 3},  {3, 3, 3},  {4, 4, 4},
                                        {2, 4, 2},   {16, 4, 16}, {1, 5, 5},   {2, 6, 6},  {8, 8, 8},  {1, 7, 3},
                                        {16, 8, 16}, {1, 9, 9},   {15, 10, 10}, {5, 9, 5}, {1, 12, 16}, {16, 16, 16},
-                                       {17, 10, 16}, {2, 20, 3}};
+                                       {17, 10, 16}, {2, 20, 3},  {1, 1010, 15}, {1, 4096, 2}, {2, 1009, 15}};
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (const Window& w : windows) {
