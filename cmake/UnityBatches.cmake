@@ -13,7 +13,8 @@
 # whose build directory sits at the same place in its tree (the presets: build/<preset>).
 #
 # Left out of batches: sources with their own compile flags (the engine's kernel files, built
-# with -mavx2 and the like), generated sources, and files listed in EDGE_UNITY_SKIP. Two files
+# with -mavx2 and the like), generated sources, and files with the SKIP_UNITY_BUILD_INCLUSION
+# source property (none yet: the escape hatch for a file that cannot share a unit). Two files
 # of one batch share one translation unit, so names at namespace scope in anonymous namespaces
 # or `static` must differ between the files of a target (the compiler says where not).
 option(EDGE_UNITY "Compile each target's sources in batches (faster cold builds, slower edits)" ON)
@@ -48,8 +49,7 @@ function(edge_unity_batches_of target)
         set(own_flags TRUE)
       endif()
     endforeach()
-    file(RELATIVE_PATH rel ${PROJECT_SOURCE_DIR} ${path})
-    if(own_flags OR rel IN_LIST EDGE_UNITY_SKIP)
+    if(own_flags)
       continue()
     endif()
     list(APPEND plain ${path})
