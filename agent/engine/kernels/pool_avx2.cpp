@@ -404,8 +404,8 @@ bool WindowSumColumnsFirst(const WindowSumRowArgs& a) {
 }
 
 // f(std::integral_constant<int, stride>{}) for the strides the vector steps take (1-8); false
-// for others (the scalar kernel's: at stride 9 and more a 16-byte load holds at most two
-// outputs' bytes).
+// for others (at stride 9 and more a 16-byte load holds at most two outputs' bytes: rows first,
+// MaxPoolColumnsFirst / WindowSumColumnsFirst, or the scalar kernel).
 template <typename F>
 bool WithStride(int64_t stride, F&& f) {
   return stride >= 1 && stride <= 8 && WithCount<8>(stride, f);
