@@ -9,6 +9,7 @@
 
 #include "common/core/fs.h"
 #include "common/core/log.h"
+#include "common/tls/connect_timeouts.h"
 #include "common/tls/grpc_tls.h"
 
 namespace edge::agent {
@@ -23,8 +24,7 @@ Error WithConnectHint(Error e, const grpc::Status& status, std::chrono::steady_c
                       std::chrono::milliseconds connect_timeout) {
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE && tls::EndedByConnectTimeout(elapsed, connect_timeout))
     e.message += " (no connection within connect_timeout_ms = " + std::to_string(connect_timeout.count()) +
-                 " ms: too short for this link? Setting one up takes TCP, TLS and HTTP/2, about three round trips; "
-                 "raise it)";
+                 " ms: " + std::string(tls::kConnectTimeoutTooShort) + "; raise it)";
   return e;
 }
 }  // namespace

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <string_view>
 
 namespace edge::tls {
 
@@ -22,6 +23,11 @@ inline constexpr std::chrono::milliseconds kSlowClientSetupTime{5000};
 inline constexpr std::chrono::milliseconds kDefaultConnectTimeout = 2 * kSlowClientSetupTime;
 inline constexpr std::chrono::milliseconds kMinConnectTimeout{100};
 inline constexpr std::chrono::milliseconds kMaxConnectTimeout{60000};
+
+// What every "no connection within the connect timeout" message says after the timeout, so
+// that the agent's log and each of edgectl's errors read alike whichever step ran out.
+inline constexpr std::string_view kConnectTimeoutTooShort =
+    "too short for this link? Setting one up takes TCP, TLS and HTTP/2, about three round trips";
 
 // Whether a call that failed as unreachable `elapsed` after it started most likely failed because
 // its connection attempt ran out of `connect_timeout`: gRPC fails waiting calls as soon as it cuts

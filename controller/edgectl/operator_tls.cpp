@@ -22,6 +22,7 @@
 #include "common/core/text.h"
 #include "common/crypto/openssl_handles.h"
 #include "common/crypto/x509.h"
+#include "common/tls/connect_timeouts.h"
 #include "controller/edgectl/controller_address.h"
 
 namespace edge::edgectl {
@@ -196,11 +197,13 @@ Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFi
     }
     sock = std::move(fd);
   }
-  const std::string ms = std::to_string(timeout.count()) + " ms";
-  const std::string raise = "; raise --connect-timeout-ms or the context's connect_timeout_ms if the link is slow";
+  // Which step ran out, then the same words edgectl says when gRPC's attempt timed out.
+  const std::string within = " within the connect timeout of " + std::to_string(timeout.count()) + " ms: " +
+                             std::string(tls::kConnectTimeoutTooShort) +
+                             "; raise --connect-timeout-ms or the context's connect_timeout_ms";
   if (!sock.valid()) {
     if (timed_out)
-      return {ErrorCode::kDeadlineExceeded, "no TCP connection to the controller at " + address + " within " + ms + raise};
+      return {ErrorCode::kDeadlineExceeded, "no TCP connection to the controller at " + address + within};
     if (last_errno == ECONNREFUSED)
       return {ErrorCode::kUnavailable,
               "nothing listens at " + address + " (connection refused): is the controller running, and is this its operator port?"};
@@ -263,8 +266,8 @@ Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFi
   };
   const int handshake = step([&] { return SSL_connect(ssl.get()); });
   if (handshake == 0)
-    return {ErrorCode::kDeadlineExceeded, "the TLS handshake with the controller at " + address + " did not finish within " +
-                                              ms + raise};
+    return {ErrorCode::kDeadlineExceeded, "the TLS handshake with the controller at " + address + " did not finish" +
+                                              within};
   if (handshake < 0) {
     const long verify = SSL_get_verify_result(ssl.get());
     if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
@@ -289,7 +292,7 @@ Error DiagnoseOperatorConnection(const std::string& address, const OperatorTlsFi
   char buf[64];
   int done = step([&] { return SSL_write(ssl.get(), kPreface, kPrefaceBytes); });
   if (done > 0) done = step([&] { return SSL_read(ssl.get(), buf, sizeof buf); });
-  if (done == 0) return {ErrorCode::kDeadlineExceeded, "the controller at " + address + " did not answer within " + ms + raise};
+  if (done == 0) return {ErrorCode::kDeadlineExceeded, "the controller at " + address + " did not answer" + within};
   if (done < 0) {
     // gRPC's server ends the connection without an alert when it rejects a client certificate
     // (seen as an EOF right after the handshake); other servers send one.

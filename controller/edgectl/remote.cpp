@@ -12,6 +12,7 @@
 
 #include "common/core/config.h"
 #include "common/core/fs.h"
+#include "common/tls/connect_timeouts.h"
 #include "common/tls/grpc_tls.h"
 #include "controller/edgectl/bundle_dir.h"
 #include "controller/edgectl/health_view.h"
@@ -391,8 +392,8 @@ Result<OperatorChannel> ConnectOperatorChannel(const Context& c) {
           ? Error{ErrorCode::kDeadlineExceeded,
                   "no connection to the controller at " + address + others + " within the connect timeout of " +
                       std::to_string(c.connect_timeout.count()) +
-                      " ms: too short for this link? Setting one up takes TCP, TLS and HTTP/2, about three round trips; "
-                      "raise --connect-timeout-ms or the context's connect_timeout_ms"}
+                      " ms: " + std::string(tls::kConnectTimeoutTooShort) +
+                      "; raise --connect-timeout-ms or the context's connect_timeout_ms"}
           : Error{ErrorCode::kUnavailable, "cannot connect to the controller at " + address + others +
                                                " (is the controller at " + address +
                                                " running, and does it accept this operator certificate?)"};
