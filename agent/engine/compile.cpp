@@ -168,6 +168,7 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
       case OpKind::kQGemm: step = BuildQuantMatrixStep(n, ctx); break;
       case OpKind::kQMatMul: step = BuildQuantMatMulStep(n, ctx); break;
       case OpKind::kTranspose:
+      case OpKind::kSlice:
       case OpKind::kConcat:
       case OpKind::kPad:
       case OpKind::kMaxPool:

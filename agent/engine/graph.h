@@ -48,6 +48,7 @@ enum class OpKind {
   kPow,  // float Pow whose exponent is computed or differs by element (else kUnary kPow)
   // element-type generic data movement (float32 or int8)
   kTranspose, kConcat, kPad,
+  kSlice,  // a strided box of in[0]: per axis the first index (Node::starts) and step (Node::steps)
   // int8
   kQConv, kQGemm, kQAdd, kQMul, kQLut, kQMaxPool, kQAvgPool, kQGlobalAvgPool, kQReduceMean,
   kQConcat, kRequant,
@@ -115,6 +116,7 @@ struct Node {
   std::vector<int64_t> perm;
   std::vector<int64_t> axes;
   std::vector<int64_t> pads;  // Pad: ONNX layout (begin..., end...)
+  std::vector<int64_t> starts, steps;  // kSlice: per axis of in[0], the first index taken and the step
   float pad_value = 0.0f;     // float Pad; int8 Pad pads with the input's zero point
   int64_t pad_value_int = 0;  // integer Pad: the exact value (a float holds integers up to 2^24 only)
   PadMode pad_mode = PadMode::kConstant;

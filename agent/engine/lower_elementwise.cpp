@@ -218,6 +218,51 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
   return EmitFloat(n, std::move(node), shape);
 }
 
+Result<bool> Lowerer::TryConstOperandUnary(const OnnxNode& n, UnaryKind kind, const std::vector<int64_t>& shape) {
+  auto c = FloatConst(n.inputs[1]);
+  if (!c || c->f.empty() || !std::all_of(c->f.begin(), c->f.end(), [&](float v) { return v == c->f[0]; })) return false;
+  Node node = MakeNode(OpKind::kUnary, n);
+  node.unary = kind;
+  node.alpha = c->f[0];
+  EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, OpKind::kQLut, shape));
+  if (!quantized) EDGE_TRY(EmitFloat(n, std::move(node), shape));
+  return true;
+}
+
+// PRelu: x where x >= 0, slope * x below it, the slope broadcast to x's shape. One constant slope
+// for every element is LeakyRelu (a float function; an int8 lookup between DQ and Q); slopes
+// that vary (one per channel, say) or are computed run as float steps:
+// max(x, 0) + slope * min(x, 0).
+Status Lowerer::LowerPRelu(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {}));
+  if (n.inputs.size() != 2 || n.inputs[1].empty()) return Fail(ErrorCode::kInvalidArgument, "expects two inputs");
+  EDGE_ASSIGN_OR_RETURN(auto sx, ShapeOfName(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(auto ss, ShapeOfName(n.inputs[1]));
+  if (onnx_.opset < 7 && ss.size() == 1 && sx.size() > 2 && ss[0] == sx[1] && ss[0] != 1) {
+    // PRelu-6 predates numpy broadcasting: a slope per channel is [C] (PyTorch's exports of
+    // PReLU(num_parameters=C)), read along axis 1. As [C, 1, ...] it broadcasts that way.
+    OnnxNode per_channel = n;
+    per_channel.inputs[1] = FreshName(n.inputs[1] + "#per_channel");
+    std::vector<int64_t> shape(sx.size() - 1, 1);
+    shape[0] = ss[0];
+    EDGE_TRY(BindReshaped(n.inputs[1], per_channel.inputs[1], std::move(shape)));
+    return LowerPRelu(per_channel);
+  }
+  if (auto out_shape = BroadcastShapes(sx, ss); !out_shape || *out_shape != sx) {
+    return Fail(ErrorCode::kInvalidArgument, "the slope does not broadcast to the input's shape (" +
+                                                 (out_shape ? std::string("it would widen it") : out_shape.error().message) + ")");
+  }
+  EDGE_ASSIGN_OR_RETURN(bool one_slope, TryConstOperandUnary(n, UnaryKind::kLeakyRelu, sx));
+  if (one_slope) return Ok();
+  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(int slope, AsFloat(n.inputs[1]));
+  const int zero = ConstFloatValue(FreshName(n.name + "#0"), MakeFloatTensor({}, {0.0f}));
+  EDGE_ASSIGN_OR_RETURN(int positive, AddFloatStep(MakeNode(OpKind::kMax, n), {x, zero}, FreshName(n.name + "#positive"), sx));
+  EDGE_ASSIGN_OR_RETURN(int negative, AddFloatStep(MakeNode(OpKind::kMin, n), {x, zero}, FreshName(n.name + "#negative"), sx));
+  EDGE_ASSIGN_OR_RETURN(int scaled, AddFloatStep(MakeNode(OpKind::kMul, n), {negative, slope}, FreshName(n.name + "#scaled"), sx));
+  return AddFloatStep(MakeNode(OpKind::kAdd, n), {positive, scaled}, n.outputs[0], sx).transform([](int) {});
+}
+
 // Pow with one constant exponent for every element (LayerNorm's square, as exporters write it
 // before opset 17) is an element-wise function of x: float, or an int8 lookup between DQ and Q.
 // Any other exponent (computed, or varying by element) is a float broadcasting step. Integer
@@ -228,14 +273,9 @@ Status Lowerer::LowerPow(const OnnxNode& n) {
   EDGE_ASSIGN_OR_RETURN(auto sx, ShapeOfName(n.inputs[0]));
   EDGE_ASSIGN_OR_RETURN(auto sy, ShapeOfName(n.inputs[1]));
   EDGE_ASSIGN_OR_RETURN(auto out_shape, BroadcastShapes(sx, sy));
-  if (auto e = FloatConst(n.inputs[1]); e && out_shape == sx && !e->f.empty() &&
-      std::all_of(e->f.begin(), e->f.end(), [&](float v) { return v == e->f[0]; })) {
-    Node node = MakeNode(OpKind::kUnary, n);
-    node.unary = UnaryKind::kPow;
-    node.alpha = e->f[0];
-    EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, OpKind::kQLut, sx));
-    if (quantized) return Ok();
-    return EmitFloat(n, std::move(node), sx);
+  if (out_shape == sx) {
+    EDGE_ASSIGN_OR_RETURN(bool one_exponent, TryConstOperandUnary(n, UnaryKind::kPow, sx));
+    if (one_exponent) return Ok();
   }
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
   EDGE_ASSIGN_OR_RETURN(int y, AsFloat(n.inputs[1]));

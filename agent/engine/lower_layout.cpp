@@ -3,10 +3,32 @@
 
 namespace edge::engine::lowering {
 
+namespace {
+
+void SetInts(OnnxNode& n, const char* name, std::vector<int64_t> values) {
+  std::erase_if(n.attrs, [&](const OnnxAttr& a) { return a.name == name; });
+  OnnxAttr a;
+  a.kind = OnnxAttr::Kind::kInts;
+  a.name = name;
+  a.ints = std::move(values);
+  n.attrs.push_back(std::move(a));
+}
+
+}  // namespace
+
 Status Lowerer::LowerPool(const OnnxNode& n) {
   EDGE_ASSIGN_OR_RETURN(auto x_shape, ShapeOfName(n.inputs[0]));
   Node node = MakeNode(OpKind::kMaxPool, n);
   std::vector<int64_t> out_shape;
+  if (n.op_type == "GlobalMaxPool") {
+    // A MaxPool whose window is the whole map: the same kernels, int8 and float.
+    EDGE_TRY(CheckAttrs(n, {}));
+    if (x_shape.size() < 3 || x_shape.size() > 5) return Fail(ErrorCode::kInvalidArgument, "input must be 3-D, 4-D or 5-D");
+    OnnxNode pool = n;
+    pool.op_type = "MaxPool";
+    SetInts(pool, "kernel_shape", std::vector<int64_t>(x_shape.begin() + 2, x_shape.end()));
+    return LowerPool(pool);
+  }
   if (n.op_type == "GlobalAveragePool") {
     EDGE_TRY(CheckAttrs(n, {}));
     if (x_shape.size() == 5) {
@@ -53,19 +75,6 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
   if (quantized) return Ok();
   return EmitFloat(n, std::move(node), out_shape);
 }
-
-namespace {
-
-void SetInts(OnnxNode& n, const char* name, std::vector<int64_t> values) {
-  std::erase_if(n.attrs, [&](const OnnxAttr& a) { return a.name == name; });
-  OnnxAttr a;
-  a.kind = OnnxAttr::Kind::kInts;
-  a.name = name;
-  a.ints = std::move(values);
-  n.attrs.push_back(std::move(a));
-}
-
-}  // namespace
 
 // Max and average pooling over a box are separable: the (H, W) pool of [N, C*D, H, W], then the
 // 1-D pool of its depth axis moved last. Each axis keeps its own stride, padding, dilation,
@@ -316,6 +325,92 @@ Status Lowerer::LowerConcat(const OnnxNode& n) {
     ins.push_back(v);
   }
   EDGE_TRY(AddStep(std::move(node), std::move(ins), n.outputs[0], type.value_or(DType::kF32), out_shape));
+  return Ok();
+}
+
+Status Lowerer::EmitSlice(const OnnxNode& n, const SliceWindow& w) {
+  EDGE_ASSIGN_OR_RETURN(auto in_shape, ShapeOfName(n.inputs[0]));
+  if (w.shape == in_shape && std::all_of(w.step.begin(), w.step.end(), [](int64_t st) { return st == 1; })) {
+    // every element, in order: the same tensor
+    EDGE_ASSIGN_OR_RETURN(Sym s, Get(n.inputs[0]));
+    if (s.kind == Sym::Kind::kFloat || s.kind == Sym::Kind::kQuant || s.kind == Sym::Kind::kInt) {
+      syms_[n.outputs[0]] = s;
+      return Ok();
+    }
+  }
+  Node node = MakeNode(OpKind::kSlice, n);
+  node.starts = w.first;
+  node.steps = w.step;
+  EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, w.shape));
+  if (integer) return Ok();
+  if (IsQuant(n.inputs[0])) return EmitQuantSameParams(n, std::move(node), syms_.at(n.inputs[0]).value, w.shape);
+  return EmitFloat(n, std::move(node), w.shape);
+}
+
+// Split is one Slice per output along the axis: sizes from `split` (an attribute before opset
+// 13, an input after), else equal parts (opset 18's num_outputs: the last may be smaller).
+Status Lowerer::LowerSplit(const OnnxNode& n) {
+  if (onnx_.opset < 13) {
+    EDGE_TRY(CheckAttrs(n, {"axis", "split"}));
+  } else if (onnx_.opset < 18) {
+    EDGE_TRY(CheckAttrs(n, {"axis"}));
+  } else {
+    EDGE_TRY(CheckAttrs(n, {"axis", "num_outputs"}));
+  }
+  if (n.inputs.empty() || n.inputs[0].empty()) return Fail(ErrorCode::kInvalidArgument, "no input");
+  if (n.outputs.empty()) return Fail(ErrorCode::kInvalidArgument, "no outputs");
+  EDGE_ASSIGN_OR_RETURN(auto in_shape, ShapeOfName(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(const int64_t axis, NormalizeAxis(n.Int("axis", 0), static_cast<int64_t>(in_shape.size())));
+  const int64_t dim = in_shape[axis], parts = static_cast<int64_t>(n.outputs.size());
+  std::vector<int64_t> sizes;
+  if (onnx_.opset < 13) {
+    sizes = n.Ints("split");
+  } else if (n.inputs.size() > 1 && !n.inputs[1].empty()) {
+    EDGE_ASSIGN_OR_RETURN(const ConstTensor* t, Const(n.inputs[1], "split"));
+    if (t->is_float()) return Fail(ErrorCode::kInvalidArgument, "split must be integers");
+    sizes = t->i;
+  }
+  if (!sizes.empty()) {
+    if (n.Find("num_outputs") != nullptr) return Fail(ErrorCode::kInvalidArgument, "both split and num_outputs are given");
+    if (static_cast<int64_t>(sizes.size()) != parts) {
+      return Fail(ErrorCode::kInvalidArgument, "split has " + std::to_string(sizes.size()) + " sizes for " +
+                                                   std::to_string(parts) + " outputs");
+    }
+    int64_t total = 0;
+    for (int64_t size : sizes) {
+      if (size < 0 || size > dim) return Fail(ErrorCode::kInvalidArgument, "split sizes must be between 0 and the axis' length");
+      total += size;
+    }
+    if (total != dim) {
+      return Fail(ErrorCode::kInvalidArgument, "split sizes add up to " + std::to_string(total) + ", not the axis' length " +
+                                                   std::to_string(dim));
+    }
+  } else {
+    if (const OnnxAttr* a = n.Find("num_outputs"); a != nullptr && a->i != parts) {
+      return Fail(ErrorCode::kInvalidArgument, "num_outputs is " + std::to_string(a->i) + " but the node has " +
+                                                   std::to_string(parts) + " outputs");
+    }
+    if (onnx_.opset < 18 && dim % parts != 0) {
+      return Fail(ErrorCode::kInvalidArgument, "the axis' length " + std::to_string(dim) + " does not split into " +
+                                                   std::to_string(parts) + " equal parts");
+    }
+    const int64_t part = (dim + parts - 1) / parts;
+    for (int64_t k = 0, left = dim; k < parts; ++k, left -= part) sizes.push_back(std::clamp<int64_t>(left, 0, part));
+  }
+  if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) {
+    return Fail(ErrorCode::kInvalidArgument, "an output would be empty: tensors without elements are not supported");
+  }
+  SliceWindow w{std::vector<int64_t>(in_shape.size(), 0), std::vector<int64_t>(in_shape.size(), 1), in_shape};
+  for (int64_t k = 0; k < parts; ++k) {
+    w.shape[axis] = sizes[k];
+    if (!n.outputs[k].empty()) {  // an omitted optional output is not computed
+      OnnxNode part = n;
+      part.inputs = {n.inputs[0]};
+      part.outputs = {n.outputs[k]};
+      EDGE_TRY(EmitSlice(part, w));
+    }
+    w.first[axis] += sizes[k];
+  }
   return Ok();
 }
 

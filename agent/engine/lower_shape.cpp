@@ -136,13 +136,8 @@ Status Lowerer::LowerConstantOfShape(const OnnxNode& n) {
   return Ok();
 }
 
-Status Lowerer::LowerSlice(const OnnxNode& n) {
-  if (!IsConst(n.inputs[0])) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "Slice of a computed tensor is not supported (only constants, such as shapes, are sliced at load)");
-  }
-  const ConstTensor& data = consts_.at(n.inputs[0]);
-  const auto rank = static_cast<int64_t>(data.shape.size());
+Result<SliceWindow> Lowerer::SliceWindowOf(const OnnxNode& n, const std::vector<int64_t>& shape) {
+  const auto rank = static_cast<int64_t>(shape.size());
   std::vector<int64_t> starts, ends, axes, steps;
   if (onnx_.opset < 10) {  // Slice-1: starts, ends, axes as attributes
     EDGE_TRY(CheckAttrs(n, {"starts", "ends", "axes"}));
@@ -167,14 +162,13 @@ Status Lowerer::LowerSlice(const OnnxNode& n) {
     return Fail(ErrorCode::kInvalidArgument, "starts, ends, axes and steps differ in length");
   }
   // Per axis: first index, step and count, by the ONNX rules (clamping; negative steps walk back).
-  std::vector<int64_t> first(static_cast<size_t>(rank), 0), step(static_cast<size_t>(rank), 1),
-      out_shape = data.shape;
+  SliceWindow w{std::vector<int64_t>(static_cast<size_t>(rank), 0), std::vector<int64_t>(static_cast<size_t>(rank), 1), shape};
   std::vector<bool> seen(static_cast<size_t>(rank), false);
   for (size_t k = 0; k < starts.size(); ++k) {
     EDGE_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(axes.empty() ? static_cast<int64_t>(k) : axes[k], rank));
     if (seen[axis]) return Fail(ErrorCode::kInvalidArgument, "an axis is sliced twice");
     seen[axis] = true;
-    const int64_t dim = data.shape[axis], st = steps.empty() ? 1 : steps[k];
+    const int64_t dim = shape[axis], st = steps.empty() ? 1 : steps[k];
     if (st == 0) return Fail(ErrorCode::kInvalidArgument, "step 0");
     // ONNX's clamping: a positive step walks [0, dim], a negative one starts in [0, dim - 1] and
     // ends in [-1, dim - 1]. Counted without overflow for any step, INT64_MIN included.
@@ -185,10 +179,25 @@ Status Lowerer::LowerSlice(const OnnxNode& n) {
     const uint64_t stride = st > 0 ? static_cast<uint64_t>(st) : uint64_t{0} - static_cast<uint64_t>(st);
     const auto count = static_cast<int64_t>(span == 0 ? 0 : (span - 1) / stride + 1);
     if (count == 0) return Fail(ErrorCode::kInvalidArgument, "the slice is empty: tensors without elements are not supported");
-    first[axis] = s;
-    step[axis] = st;
-    out_shape[axis] = count;
+    w.first[axis] = s;
+    // A step past the axis takes one element: any step then reads the same, and 1 keeps the
+    // step's stride arithmetic far from overflow.
+    w.step[axis] = count == 1 ? 1 : st;
+    w.shape[axis] = count;
   }
+  return w;
+}
+
+Status Lowerer::LowerSlice(const OnnxNode& n) {
+  if (!IsConst(n.inputs[0])) {
+    EDGE_ASSIGN_OR_RETURN(auto in_shape, ShapeOfName(n.inputs[0]));
+    EDGE_ASSIGN_OR_RETURN(SliceWindow w, SliceWindowOf(n, in_shape));
+    return EmitSlice(n, w);
+  }
+  const ConstTensor& data = consts_.at(n.inputs[0]);
+  const auto rank = static_cast<int64_t>(data.shape.size());
+  EDGE_ASSIGN_OR_RETURN(SliceWindow w, SliceWindowOf(n, data.shape));
+  const std::vector<int64_t>&first = w.first, &step = w.step, &out_shape = w.shape;
   EDGE_ASSIGN_OR_RETURN(int64_t count, CountFolded(out_shape));
   const auto in_strides = Strides(data.shape), out_strides = Strides(out_shape);
   ConstTensor out;

@@ -36,6 +36,11 @@ struct QConst {
   bool is_int32 = false;
 };
 
+// What a Slice takes, per axis of its input: the first index, the step and the count (shape).
+struct SliceWindow {
+  std::vector<int64_t> first, step, shape;
+};
+
 // The QuantizeLinear (and optional Relu/Clip before it) that closes a fusable int8 op.
 struct QuantTail {
   std::vector<size_t> consumed;
@@ -167,11 +172,19 @@ class Lowerer {
   Status LowerLegacyBroadcast(const OnnxNode& n);
   Status LowerUnary(const OnnxNode& n);
   Status LowerPow(const OnnxNode& n);
+  Status LowerPRelu(const OnnxNode& n);
+  // When n.inputs[1] is a float constant with one value for every element, emits n as the
+  // element-wise function `kind` of n.inputs[0] with alpha = that value (an int8 lookup between
+  // DQ and Q, else float) and returns true; otherwise emits nothing.
+  Result<bool> TryConstOperandUnary(const OnnxNode& n, UnaryKind kind, const std::vector<int64_t>& shape);
   Status LowerPool(const OnnxNode& n);
   Status LowerPool3d(const OnnxNode& n, const std::vector<int64_t>& x_shape);
   Status LowerReshapeLike(const OnnxNode& n);
   Status LowerTranspose(const OnnxNode& n);
   Status LowerConcat(const OnnxNode& n);
+  Status LowerSplit(const OnnxNode& n);
+  // Emits the Slice `w` of n.inputs[0] (any element type) as n.outputs[0]; all of it is an alias.
+  Status EmitSlice(const OnnxNode& n, const SliceWindow& w);
   Status LowerPad(const OnnxNode& n);
   Status LowerSoftmax(const OnnxNode& n);
   Status LowerReduce(const OnnxNode& n);
@@ -183,6 +196,8 @@ class Lowerer {
   Status LowerGather(const OnnxNode& n);
   Status LowerConstantOfShape(const OnnxNode& n);
   Status LowerSlice(const OnnxNode& n);
+  // The box a Slice node takes of a tensor of `shape` (starts, ends, axes, steps constant).
+  Result<SliceWindow> SliceWindowOf(const OnnxNode& n, const std::vector<int64_t>& shape);
   // Concat, Add, Sub, Mul, Div whose inputs are all integer constants: folds them and returns
   // true; false leaves the node to its usual lowering.
   Result<bool> FoldIntegerConstants(const OnnxNode& n);

@@ -1,5 +1,5 @@
-// Data movement shared by float32, int8 and the exact integer tensors: Transpose, Concat, Pad
-// (float32 and int8), MaxPool. For int8 these are exact: they commute with dequantization.
+// Data movement shared by float32, int8 and the exact integer tensors: Transpose, Slice, Concat,
+// Pad (float32 and int8), MaxPool. For int8 these are exact: they commute with dequantization.
 #include <algorithm>
 #include <type_traits>
 #include <cstring>
@@ -60,6 +60,14 @@ inline TransposeMoves PlanTransposeMoves(int rank, const int64_t* out_dims, cons
   }
   for (int d = 0; d < rank; ++d) {
     if (out_dims[d] == 1) continue;
+    // A dimension that continues the one before it in the input and in the output (a slice's
+    // whole rows, axes a transpose keeps together) joins it: longer runs, fewer of them.
+    if (kept > 0 && in[kept - 1] == in_strides[d] * out_dims[d] && out[kept - 1] == out_strides[d] * out_dims[d]) {
+      dims[kept - 1] *= out_dims[d];
+      in[kept - 1] = in_strides[d];
+      out[kept - 1] = out_strides[d];
+      continue;
+    }
     dims[kept] = out_dims[d];
     in[kept] = in_strides[d];
     out[kept] = out_strides[d];
@@ -92,17 +100,19 @@ inline TransposeMoves PlanTransposeMoves(int rank, const int64_t* out_dims, cons
   return m;
 }
 
+// Transpose and Slice: output element (i0, i1, ...) is input element base + sum(i_d * in_strides[d]).
 template <typename T>
-class TransposeStep : public Step {
+class GatherStep : public Step {
  public:
   Ref x;
   int64_t out = 0, total = 0;
+  int64_t base = 0;  // the input element of the first output element
   int rank = 0;
   int64_t out_dims[kMaxRank] = {};
-  int64_t in_strides[kMaxRank] = {};  // input stride of each output dimension
+  int64_t in_strides[kMaxRank] = {};  // input stride of each output dimension (negative: a slice walking back)
   TransposeMoves moves;
   void Run(const ExecEnv& env) const override {
-    const T* X = x.Get<T>(env);
+    const T* X = x.Get<T>(env) + base;
     T* Y = reinterpret_cast<T*>(env.arena + out);
     if (moves.kind == TransposeMoves::Kind::kRuns) {
       moves.ForEachOuter([&](int64_t i, int64_t o) { CopyRun(Y + o, X + i, moves.run * static_cast<int64_t>(sizeof(T))); });
@@ -346,13 +356,14 @@ class MaxPoolStep : public Step {
   }
 };
 
+// A Transpose (n.perm) or a Slice (n.starts, n.steps) of n.in[0].
 template <typename T>
-std::unique_ptr<Step> MakeTranspose(const Node& n, BuildContext& ctx) {
-  auto s = std::make_unique<TransposeStep<T>>();
+std::unique_ptr<Step> MakeGather(const Node& n, BuildContext& ctx) {
+  auto s = std::make_unique<GatherStep<T>>();
   const Value& x = ctx.V(n.in[0]);
   s->x = ctx.RefOf(n.in[0]);
   s->rank = static_cast<int>(x.shape.size());
-  s->total = x.elements;
+  s->total = ctx.V(n.out[0]).elements;
   int64_t strides[kMaxRank] = {};
   int64_t st = 1;
   for (int d = s->rank - 1; d >= 0; --d) {
@@ -360,8 +371,14 @@ std::unique_ptr<Step> MakeTranspose(const Node& n, BuildContext& ctx) {
     st *= x.shape[d];
   }
   for (int d = 0; d < s->rank; ++d) {
-    s->out_dims[d] = x.shape[n.perm[d]];
-    s->in_strides[d] = strides[n.perm[d]];
+    if (n.kind == OpKind::kSlice) {
+      s->out_dims[d] = ctx.V(n.out[0]).shape[d];
+      s->in_strides[d] = strides[d] * n.steps[d];
+      s->base += n.starts[d] * strides[d];
+    } else {
+      s->out_dims[d] = x.shape[n.perm[d]];
+      s->in_strides[d] = strides[n.perm[d]];
+    }
   }
   s->moves = PlanTransposeMoves(s->rank, s->out_dims, s->in_strides, sizeof(T) == 1);
   s->out = ctx.Out(n);
@@ -488,7 +505,8 @@ Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) 
   std::unique_ptr<Step> step;
   switch (n.kind) {
     case OpKind::kTranspose:
-      step = VisitStorageType(x.dtype, [&](auto tag) { return MakeTranspose<typename decltype(tag)::type>(n, ctx); });
+    case OpKind::kSlice:
+      step = VisitStorageType(x.dtype, [&](auto tag) { return MakeGather<typename decltype(tag)::type>(n, ctx); });
       break;
     case OpKind::kPad:
       // int8 pads with the zero point of its quantization (0 for an exact int8 tensor, whose

@@ -29,10 +29,10 @@ const std::set<std::string> kWeightOps = {"Conv", "Gemm", "MatMul"};
 const std::set<std::string> kComputeOps = {"Add", "Mul", "Relu", "Clip", "Sigmoid", "Tanh",
                                            "LeakyRelu", "HardSigmoid", "HardSwish", "Erf",
                                            "AveragePool", "GlobalAveragePool", "Concat", "ReduceMean",
-                                           "Softmax"};
+                                           "Softmax", "PRelu"};
 // Quantization commutes with these: output parameters are the input's.
-const std::set<std::string> kMovementOps = {"MaxPool", "Flatten", "Reshape", "Transpose",
-                                            "Squeeze", "Unsqueeze", "Pad"};
+const std::set<std::string> kMovementOps = {"MaxPool", "GlobalMaxPool", "Flatten", "Reshape", "Transpose",
+                                            "Squeeze", "Unsqueeze", "Pad", "Slice", "Split"};
 
 struct QParamsF {
   float scale = 1.0f;
@@ -199,6 +199,15 @@ class QdqRewriter {
       }
     }
     if (op == "Pad" && n.input_size() > 2 && !n.input(2).empty()) return "Pad with a pad value input";
+    if (op == "PRelu") {
+      // One slope for every element is a 256-entry lookup; slopes that differ run as float steps.
+      const onnx::TensorProto* slope = n.input_size() == 2 ? FindInit(g_, n.input(1)) : nullptr;
+      if (slope == nullptr || slope->data_type() != onnx::TensorProto::FLOAT) return "PRelu with a computed or non-float slope";
+      const std::vector<float> v = FloatData(*slope);
+      if (v.empty() || std::any_of(v.begin(), v.end(), [&](float x) { return x != v[0]; })) {
+        return "PRelu with slopes that differ (per channel): the engine's int8 PRelu takes one slope";
+      }
+    }
     if (kComputeOps.count(op) != 0 || kMovementOps.count(op) != 0) return "";
     return "no int8 form of " + op + " in the engine";
   }
@@ -227,7 +236,9 @@ class QdqRewriter {
       for (int k = 0; k < data_inputs; ++k) {
         if (IsActivation(n.input(k)) && skip_tensor_.count(n.input(k)) == 0) tensors_.insert(n.input(k));
       }
-      if (skip_tensor_.count(n.output(0)) == 0) tensors_.insert(n.output(0));
+      for (const auto& out : n.output()) {  // every output: Split has several
+        if (!out.empty() && skip_tensor_.count(out) == 0) tensors_.insert(out);
+      }
     }
   }
 
@@ -250,7 +261,10 @@ class QdqRewriter {
     for (int i = 0; i < g_.node_size(); ++i) {
       const auto& n = g_.node(i);
       if (selected_.count(i) == 0 || kMovementOps.count(n.op_type()) == 0) continue;
-      if (params_.count(n.input(0)) != 0) params_[n.output(0)] = params_[n.input(0)];
+      if (params_.count(n.input(0)) == 0) continue;
+      for (const auto& out : n.output()) {
+        if (!out.empty()) params_[out] = params_[n.input(0)];
+      }
     }
     return Ok();
   }

@@ -1,0 +1,312 @@
+// Slice of computed tensors, Split, GlobalMaxPool and PRelu: each against values computed here,
+// on float, int8 (between QuantizeLinear and DequantizeLinear) and integer tensors, and the
+// refusals. ONNX's own node tests (tests/conformance) check the float forms once more.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tests/unit/engine/onnx_builder.h"
+#include "tests/unit/engine/test_support.h"
+
+namespace edge::engine::testing {
+namespace {
+
+using Catch::Matchers::Contains;
+
+constexpr int64_t kEnd = std::numeric_limits<int64_t>::max(), kBegin = std::numeric_limits<int64_t>::min();
+
+// Whole numbers in [-125, 125]: exact as floats, as int8 codes at scale 1, and as int32.
+std::vector<float> WholeRamp(int64_t n) {
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = static_cast<float>((i * 37) % 251 - 125);
+  return x;
+}
+
+int64_t Elements(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+// x's elements at first + i * step per axis, for every index i of `out_shape`.
+std::vector<float> Box(const std::vector<float>& x, const std::vector<int64_t>& shape, const std::vector<int64_t>& first,
+                       const std::vector<int64_t>& step, const std::vector<int64_t>& out_shape) {
+  const size_t rank = shape.size();
+  std::vector<float> y;
+  std::vector<int64_t> idx(rank, 0);
+  for (int64_t k = 0; k < Elements(out_shape); ++k) {
+    int64_t src = 0;
+    for (size_t d = 0; d < rank; ++d) src = src * shape[d] + first[d] + idx[d] * step[d];
+    y.push_back(x[static_cast<size_t>(src)]);
+    for (size_t d = rank; d-- > 0;) {
+      if (++idx[d] < out_shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return y;
+}
+
+// The step summary line of the first step of ONNX op `op`, or "" when there is none.
+std::string StepOf(const Model& m, const std::string& op) {
+  for (const auto& s : m.StepSummary()) {
+    if (s.rfind(op + " ", 0) == 0) return s;
+  }
+  return "";
+}
+
+// How the sliced tensor is typed: float, int8 between Q and DQ at scale 1, or int32 by Cast.
+enum class Form { kFloat, kInt8, kInt32 };
+
+// x -> [Q -> DQ | Cast(int32)] -> `op`(extra inputs) -> [Q -> DQ | Cast(float)] per output.
+Builder Around(Form form, const std::string& op, const std::vector<int64_t>& shape, const std::vector<std::string>& extra,
+               int outputs, int64_t opset = 13) {
+  Builder b(opset);
+  b.Input("x", shape).Init("s", {}, {1.0f}).InitI8("zp", {}, {0});
+  std::string in = "x";
+  if (form == Form::kInt8) {
+    b.Node("QuantizeLinear", {"x", "s", "zp"}, {"xq"});
+    b.Node("DequantizeLinear", {"xq", "s", "zp"}, {"xd"});
+    in = "xd";
+  } else if (form == Form::kInt32) {
+    IntAttr(b.Node("Cast", {"x"}, {"xi"}), "to", onnx::TensorProto::INT32);
+    in = "xi";
+  }
+  std::vector<std::string> ins = {in}, outs;
+  ins.insert(ins.end(), extra.begin(), extra.end());
+  for (int k = 0; k < outputs; ++k) outs.push_back("o" + std::to_string(k));
+  b.Node(op, ins, outs);
+  for (int k = 0; k < outputs; ++k) {
+    const std::string o = outs[static_cast<size_t>(k)], y = "y" + std::to_string(k);
+    if (form == Form::kInt8) {
+      b.Node("QuantizeLinear", {o, "s", "zp"}, {o + "q"});
+      b.Node("DequantizeLinear", {o + "q", "s", "zp"}, {y});
+    } else if (form == Form::kInt32) {
+      IntAttr(b.Node("Cast", {o}, {y}), "to", onnx::TensorProto::FLOAT);
+    } else {
+      b.Node("Identity", {o}, {y});
+    }
+    b.Output(y);
+  }
+  return b;
+}
+
+const char* FormName(Form f) { return f == Form::kFloat ? "float" : f == Form::kInt8 ? "int8" : "int32"; }
+
+}  // namespace
+
+TEST_CASE("Slice of a computed tensor takes its box on float, int8 and integer tensors", "[engine][operators]") {
+  const std::vector<int64_t> shape = {2, 5, 6, 7};
+  const auto x = WholeRamp(Elements(shape));
+  struct Case {
+    const char* what;
+    std::vector<int64_t> starts, ends, axes, steps;
+    std::vector<int64_t> first, step, out;  // the box expected
+  };
+  const std::vector<Case> cases = {
+      {"channels 1-3 (whole rows: one run per batch)", {1}, {4}, {1}, {}, {0, 1, 0, 0}, {1, 1, 1, 1}, {2, 3, 6, 7}},
+      {"every other column from 1, to the end", {1}, {kEnd}, {-1}, {2}, {0, 0, 0, 1}, {1, 1, 1, 2}, {2, 5, 6, 3}},
+      {"rows reversed", {-1}, {kBegin}, {2}, {-1}, {0, 0, 5, 0}, {1, 1, -1, 1}, {2, 5, 6, 7}},
+      {"batch 0, columns 6 and 3 walking back", {0, 6}, {1, 0}, {0, 3}, {1, -3}, {0, 0, 0, 6}, {1, 1, 1, -3}, {1, 5, 6, 2}},
+      {"one element", {1, 4, 5, 6}, {2, 5, 6, 7}, {}, {}, {1, 4, 5, 6}, {1, 1, 1, 1}, {1, 1, 1, 1}},
+      {"columns 2-4 of rows 1-4 (runs inside rows)", {1, 2}, {5, 5}, {2, 3}, {}, {0, 0, 1, 2}, {1, 1, 1, 1}, {2, 5, 4, 3}},
+      {"out-of-range bounds clamp to everything", {-100}, {100}, {0}, {}, {0, 0, 0, 0}, {1, 1, 1, 1}, {2, 5, 6, 7}},
+  };
+  for (const Case& c : cases) {
+    for (Form form : {Form::kFloat, Form::kInt8, Form::kInt32}) {
+      INFO(c.what << ", " << FormName(form));
+      const auto n = static_cast<int64_t>(c.starts.size());
+      Builder b = Around(form, "Slice", shape, {"starts", "ends", "axes", "steps"}, 1);
+      b.InitInts("starts", {n}, c.starts, onnx::TensorProto::INT64).InitInts("ends", {n}, c.ends, onnx::TensorProto::INT64);
+      std::vector<int64_t> axes = c.axes, steps = c.steps;
+      if (axes.empty()) {
+        for (int64_t k = 0; k < n; ++k) axes.push_back(k);
+      }
+      if (steps.empty()) steps.assign(static_cast<size_t>(n), 1);
+      b.InitInts("axes", {n}, axes, onnx::TensorProto::INT64).InitInts("steps", {n}, steps, onnx::TensorProto::INT64);
+      auto model = LoadOk(b);
+      REQUIRE(model->outputs()[0].shape == c.out);
+      CHECK(model->is_quantized() == (form == Form::kInt8));
+      // A box of everything is the input itself; any other one is one step in the input's type.
+      const std::string step = StepOf(*model, "Slice");
+      INFO("step: " << step);
+      if (c.out == shape && c.first == std::vector<int64_t>(4, 0) && c.step == std::vector<int64_t>(4, 1)) {
+        CHECK(step.empty());
+      } else {
+        CHECK_THAT(step, Catch::EndsWith(std::string("(") + FormName(form) + ")"));
+      }
+      CHECK(RunOne(model, x) == Box(x, shape, c.first, c.step, c.out));
+    }
+  }
+}
+
+TEST_CASE("Slice before opset 10 takes its bounds as attributes", "[engine][operators]") {
+  Builder b(9);
+  b.Input("x", {3, 4}).Output("y");
+  auto* n = b.Node("Slice", {"x"}, {"y"});
+  IntsAttr(n, "starts", {1, -3});
+  IntsAttr(n, "ends", {kEnd, 3});
+  IntsAttr(n, "axes", {0, 1});
+  const auto x = WholeRamp(12);
+  CHECK(RunOne(LoadOk(b), x) == Box(x, {3, 4}, {1, 1}, {1, 1}, {2, 2}));
+}
+
+TEST_CASE("Split gives one part per output by sizes, equal parts or num_outputs", "[engine][operators]") {
+  struct Case {
+    const char* what;
+    int64_t opset;
+    std::vector<int64_t> shape;
+    int64_t axis;
+    std::vector<int64_t> sizes;  // given as `split`; empty: not given
+    int64_t num_outputs;         // opset 18's attribute; 0: not given
+    std::vector<int64_t> want;   // the sizes expected
+  };
+  const std::vector<Case> cases = {
+      {"sizes as an input (opset 13), channels", 13, {2, 6, 4}, 1, {2, 3, 1}, 0, {2, 3, 1}},
+      {"sizes as an attribute (opset 11), last axis", 11, {2, 3, 9}, -1, {4, 5}, 0, {4, 5}},
+      {"equal parts of the batch", 13, {4, 3, 2}, 0, {}, 0, {2, 2}},
+      {"num_outputs: the last part smaller", 18, {2, 3, 7}, 2, {}, 3, {3, 3, 1}},
+  };
+  for (const Case& c : cases) {
+    for (Form form : {Form::kFloat, Form::kInt8, Form::kInt32}) {
+      INFO(c.what << ", " << FormName(form));
+      const bool sizes_input = !c.sizes.empty() && c.opset >= 13;
+      const int parts = static_cast<int>(c.want.size());
+      Builder b = Around(form, "Split", c.shape, sizes_input ? std::vector<std::string>{"split"} : std::vector<std::string>{},
+                         parts, c.opset);
+      auto* node = b.proto().mutable_graph()->mutable_node(form == Form::kFloat ? 0 : form == Form::kInt8 ? 2 : 1);
+      REQUIRE(node->op_type() == "Split");
+      IntAttr(node, "axis", c.axis);
+      if (sizes_input) b.InitInts("split", {static_cast<int64_t>(c.sizes.size())}, c.sizes, onnx::TensorProto::INT64);
+      if (!c.sizes.empty() && c.opset < 13) IntsAttr(node, "split", c.sizes);
+      if (c.num_outputs > 0) IntAttr(node, "num_outputs", c.num_outputs);
+      auto model = LoadOk(b);
+      const auto x = WholeRamp(Elements(c.shape));
+      const auto ys = RunAll(model, {x});
+      REQUIRE(static_cast<int>(ys.size()) == parts);
+      const int64_t axis = c.axis < 0 ? c.axis + static_cast<int64_t>(c.shape.size()) : c.axis;
+      std::vector<int64_t> first(c.shape.size(), 0), step(c.shape.size(), 1);
+      for (int k = 0; k < parts; ++k) {
+        std::vector<int64_t> out = c.shape;
+        out[static_cast<size_t>(axis)] = c.want[static_cast<size_t>(k)];
+        INFO("output " << k);
+        CHECK(model->outputs()[static_cast<size_t>(k)].shape == out);
+        CHECK(ys[static_cast<size_t>(k)] == Box(x, c.shape, first, step, out));
+        first[static_cast<size_t>(axis)] += c.want[static_cast<size_t>(k)];
+      }
+    }
+  }
+}
+
+TEST_CASE("Split refuses sizes that do not cover the axis and parts that would be empty", "[engine][operators]") {
+  struct Case {
+    int64_t opset;
+    std::vector<int64_t> sizes;
+    int outputs;
+    int64_t num_outputs;
+    const char* error;
+  };
+  const std::vector<Case> cases = {
+      {13, {2, 3}, 2, 0, "split sizes add up to 5, not the axis' length 6"},
+      {13, {6, 0}, 2, 0, "an output would be empty"},
+      {13, {1, 2, 3}, 2, 0, "split has 3 sizes for 2 outputs"},
+      {13, {}, 4, 0, "the axis' length 6 does not split into 4 equal parts"},
+      {18, {}, 3, 2, "num_outputs is 2 but the node has 3 outputs"},
+      {18, {}, 7, 7, "an output would be empty"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.error);
+    Builder b(c.opset);
+    b.Input("x", {1, 6});
+    std::vector<std::string> ins = {"x"}, outs;
+    if (!c.sizes.empty()) {
+      ins.push_back("split");
+      b.InitInts("split", {static_cast<int64_t>(c.sizes.size())}, c.sizes, onnx::TensorProto::INT64);
+    }
+    for (int k = 0; k < c.outputs; ++k) {
+      outs.push_back("y" + std::to_string(k));
+      b.Output(outs.back());
+    }
+    auto* node = b.Node("Split", ins, outs);
+    IntAttr(node, "axis", 1);
+    if (c.num_outputs > 0) IntAttr(node, "num_outputs", c.num_outputs);
+    auto r = b.Load();
+    REQUIRE_FALSE(r.has_value());
+    CHECK_THAT(r.error().message, Contains(c.error) && Contains("Split"));
+  }
+}
+
+TEST_CASE("GlobalMaxPool takes each map's maximum on float, int8 and integer tensors", "[engine][operators]") {
+  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{2, 3, 5, 7}, {2, 3, 40}, {1, 2, 3, 4, 5}, {1, 64, 7, 7}}) {
+    const auto x = WholeRamp(Elements(shape));
+    const int64_t planes = shape[0] * shape[1], plane = Elements(shape) / planes;
+    std::vector<float> want;
+    for (int64_t p = 0; p < planes; ++p) {
+      want.push_back(*std::max_element(x.begin() + p * plane, x.begin() + (p + 1) * plane));
+    }
+    for (Form form : {Form::kFloat, Form::kInt8, Form::kInt32}) {
+      INFO("rank " << shape.size() << ", " << FormName(form));
+      auto model = LoadOk(Around(form, "GlobalMaxPool", shape, {}, 1));
+      std::vector<int64_t> out = shape;
+      for (size_t d = 2; d < out.size(); ++d) out[d] = 1;
+      CHECK(model->outputs()[0].shape == out);
+      CHECK(model->is_quantized() == (form == Form::kInt8));
+      CHECK(RunOne(model, x) == want);
+    }
+  }
+}
+
+TEST_CASE("PRelu: one slope is an int8 lookup, per-channel slopes run in float", "[engine][operators]") {
+  const std::vector<int64_t> shape = {1, 4, 3, 3};
+  const auto x = WholeRamp(Elements(shape));
+  SECTION("one slope, float and int8") {
+    for (Form form : {Form::kFloat, Form::kInt8}) {
+      INFO(FormName(form));
+      Builder b = Around(form, "PRelu", shape, {"slope"}, 1);
+      b.Init("slope", {1}, {0.25f});
+      auto model = LoadOk(b);
+      CHECK(model->is_quantized() == (form == Form::kInt8));
+      const auto y = RunOne(model, x);
+      for (size_t i = 0; i < x.size(); ++i) {
+        const float want = x[i] < 0 ? x[i] * 0.25f : x[i];
+        // int8 at scale 1: the lookup rounds half to even, as QuantizeLinear does
+        CHECK(y[i] == (form == Form::kInt8 ? std::nearbyint(want) : want));
+      }
+    }
+  }
+  SECTION("a slope per channel, broadcast over each map") {
+    for (Form form : {Form::kFloat, Form::kInt8}) {
+      INFO(FormName(form));
+      Builder b = Around(form, "PRelu", shape, {"slope"}, 1);
+      b.Init("slope", {4, 1, 1}, {0.5f, -1.0f, 0.0f, 2.0f});
+      auto model = LoadOk(b);
+      const auto y = RunOne(model, x);
+      const float slopes[] = {0.5f, -1.0f, 0.0f, 2.0f};
+      for (size_t i = 0; i < x.size(); ++i) {
+        const float s = slopes[i / 9];
+        const float want = x[i] < 0 ? x[i] * s : x[i];
+        CHECK(y[i] == (form == Form::kInt8 ? std::clamp(std::nearbyint(want), -128.0f, 127.0f) : want));
+      }
+    }
+  }
+  SECTION("opset 6: a slope of [C] is per channel, as PyTorch exported it") {
+    Builder b(6);
+    b.Input("x", shape).Init("slope", {4}, {0.5f, -1.0f, 0.0f, 2.0f}).Output("y");
+    b.Node("PRelu", {"x", "slope"}, {"y"});
+    const auto y = RunOne(LoadOk(b), x);
+    const float slopes[] = {0.5f, -1.0f, 0.0f, 2.0f};
+    for (size_t i = 0; i < x.size(); ++i) CHECK(y[i] == (x[i] < 0 ? x[i] * slopes[i / 9] : x[i]));
+  }
+  SECTION("a slope that does not broadcast to x is refused") {
+    Builder b = Around(Form::kFloat, "PRelu", shape, {"slope"}, 1);
+    b.Init("slope", {2}, {0.1f, 0.2f});
+    auto r = b.Load();
+    REQUIRE_FALSE(r.has_value());
+    CHECK_THAT(r.error().message, Contains("the slope does not broadcast to the input's shape"));
+  }
+}
+
+}  // namespace edge::engine::testing
