@@ -126,6 +126,10 @@ using QRequantFn = void (*)(const QRequantArgs& args);
 // GlobalAveragePool, a whole-plane AveragePool or a ReduceMean over trailing axes.
 using PlaneSumFn = void (*)(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
 
+// maxima[p] = the largest of x[p * count + i] over i < count, for p < planes: an int8
+// GlobalMaxPool (a MaxPool whose window is the whole map).
+using PlaneMaxFn = void (*)(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima);
+
 // The last step of a windowed int8 AveragePool: y[i] = SaturateToInt8(((float)sums[i] /
 // divs[i]) * ratio, zo, qmin, qmax), the window's int32 sum (zero point taken off) over its
 // divisor, on the output's scale: the scalar step's float operations in its order.
@@ -230,6 +234,7 @@ struct ElementwiseKernels {
   // 3x3 stride-1 convs by Winograd F(2x2, 3x3) (kernels/winograd.h), where a tier gains from
   // it (AVX2: int16 multiplies at its int8 rate); null elsewhere, the GEMM forms then.
   WinogradFn winograd3x3 = nullptr;
+  PlaneMaxFn plane_max = nullptr;  // set on every tier (ElementwiseForTier)
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -249,6 +254,8 @@ void MaxPoolRowScalar(const MaxPoolRowArgs& args);
 void QBinaryRunAvx2(const QBinaryRunArgs& args);
 void PlaneSumAvx2(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
 void PlaneSumAvx512(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
+void PlaneMaxScalar(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima);
+void PlaneMaxAvx2(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima);
 void MaxPoolRowAvx2(const MaxPoolRowArgs& args);
 void WindowSumRowScalar(const WindowSumRowArgs& args);
 void WindowSumRowAvx2(const WindowSumRowArgs& args);

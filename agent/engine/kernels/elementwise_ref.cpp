@@ -58,6 +58,10 @@ void PlaneSumScalar(const int8_t* x, int64_t count, int64_t planes, int32_t* sum
   }
 }
 
+void PlaneMaxScalar(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima) {
+  for (int64_t p = 0; p < planes; ++p) maxima[p] = *std::max_element(x + p * count, x + (p + 1) * count);
+}
+
 void MaxPoolRowScalar(const MaxPoolRowArgs& a) {
   for (int64_t o = 0; o < a.n; ++o) {
     int8_t best = a.rows[0][o * a.stride];

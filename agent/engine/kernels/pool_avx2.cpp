@@ -32,6 +32,33 @@ void PlaneSumAvx2(const int8_t* x, int64_t count, int64_t planes, int32_t* sums)
   }
 }
 
+// 32 bytes at a time; the last 32 (16 for planes under 32 bytes) loaded again ending at the
+// plane's last byte, which max does not mind reading twice; then folded to one byte.
+void PlaneMaxAvx2(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima) {
+  auto load16 = [](const int8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); };
+  auto load32 = [](const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+  for (int64_t p = 0; p < planes; ++p) {
+    const int8_t* src = x + p * count;
+    if (count < 16) {
+      maxima[p] = *std::max_element(src, src + count);
+      continue;
+    }
+    __m128i m;
+    if (count < 32) {
+      m = _mm_max_epi8(load16(src), load16(src + count - 16));
+    } else {
+      __m256i acc = load32(src + count - 32);
+      for (int64_t i = 0; i + 32 <= count; i += 32) acc = _mm256_max_epi8(acc, load32(src + i));
+      m = _mm_max_epi8(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    }
+    m = _mm_max_epi8(m, _mm_srli_si128(m, 8));
+    m = _mm_max_epi8(m, _mm_srli_si128(m, 4));
+    m = _mm_max_epi8(m, _mm_srli_si128(m, 2));
+    m = _mm_max_epi8(m, _mm_srli_si128(m, 1));
+    maxima[p] = static_cast<int8_t>(_mm_cvtsi128_si32(m));
+  }
+}
+
 namespace {
 
 // Bytes 2j + kPhase (j < 32) of the 64 at p, in order: 32 outputs of a stride-2 window tap.

@@ -25,25 +25,33 @@ QGemmFn QGemmForTier(KernelTier tier) {
   }
 }
 
+namespace {
+// A table with its plane_max set (the member after the optional Winograd kernel).
+ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max) {
+  k.plane_max = plane_max;
+  return k;
+}
+}  // namespace
+
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
   // The layout kernels of the scalar tier (Interleave4RowsU8, InterleavePaddedU8,
   // Im2colRowsStride2U8, SplitDepthwisePhases) are 128-bit SIMD on both architectures
   // (kernels/simd128.h): pure data movement, identical bytes by construction.
-  static const ElementwiseKernels scalar{&LutScalar,      &DepthwiseScalar,   &SplitDepthwisePhases,
+  static const ElementwiseKernels scalar = WithPlaneMax({&LutScalar,      &DepthwiseScalar,   &SplitDepthwisePhases,
                                          &QAddScalar,     &QuantizeScalar,    &Interleave4RowsU8,
                                          &InterleavePaddedU8, &Im2colRowsStride2U8,
                                          &QBinaryRunScalar, &QRequantScalar, &PlaneSumScalar, &MaxPoolRowScalar, &TransposeBytesScalar,
                                          &QMeanScalar, &WindowSumRowScalar, &QMatMulExactScalar, &ExpShiftedScalar,
-                                         &InterleaveStridedU8, &DequantizeScalar, &QFloatBinaryRunScalar};
+                                         &InterleaveStridedU8, &DequantizeScalar, &QFloatBinaryRunScalar}, &PlaneMaxScalar);
   const KernelTier effective = EffectiveTier(tier);
 #if defined(__x86_64__)
-  static const ElementwiseKernels avx2{&LutAvx2,  &DepthwiseAvx2,     &SplitDepthwisePhases,
+  static const ElementwiseKernels avx2 = WithPlaneMax({&LutAvx2,  &DepthwiseAvx2,     &SplitDepthwisePhases,
                                        &QAddAvx2, &QuantizeAvx2,    &Interleave4RowsU8,
                                        &InterleavePaddedU8, &Im2colRowsStride2U8,
                                        &QBinaryRunAvx2, &QRequantAvx2, &PlaneSumAvx2, &MaxPoolRowAvx2, &TransposeBytesAvx2,
                                        &QMeanAvx2, &WindowSumRowAvx2, &QMatMulExactAvx2, &ExpShiftedAvx2,
                                        &InterleaveStridedAvx2, &DequantizeAvx2, &QFloatBinaryRunAvx2,
-                                       &WinogradAvx2};
+                                       &WinogradAvx2}, &PlaneMaxAvx2);
   // AVX-VNNI has its own dot-product kernels (GEMM above, depthwise); the rest is AVX2 code.
   static const ElementwiseKernels avxvnni = [] {
     ElementwiseKernels k = avx2;
@@ -54,7 +62,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     return k;
   }();
   // Where an AVX-512 tier has no form of its own it uses the AVX2 kernel (AVX2 is part of it).
-  static const ElementwiseKernels avx512{CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
+  static const ElementwiseKernels avx512 = WithPlaneMax({CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
                                          &DepthwiseAvx512Vnni,
                                          &SplitDepthwisePhasesAvx512,
                                          &QAddAvx512,
@@ -72,17 +80,17 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &QMatMulExactAvx512,
                                          &ExpShiftedAvx512,
                                          CpuHasAvx512Vbmi() ? &InterleaveStridedAvx512Vbmi : &InterleaveStridedAvx2,
-                                         &DequantizeAvx512, &QFloatBinaryRunAvx512};
+                                         &DequantizeAvx512, &QFloatBinaryRunAvx512}, &PlaneMaxAvx2);
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
   if (effective == KernelTier::kAvxVnni) return avxvnni;
   if (effective == KernelTier::kAvx2) return avx2;
 #elif defined(__aarch64__)
-  static const ElementwiseKernels neon{&LutNeon,   &DepthwiseNeon,  &SplitDepthwisePhases,
+  static const ElementwiseKernels neon = WithPlaneMax({&LutNeon,   &DepthwiseNeon,  &SplitDepthwisePhases,
                                        &QAddNeon,  &QuantizeNeon,   &Interleave4RowsU8,
                                        &InterleavePaddedU8, &Im2colRowsStride2U8,
                                        &QBinaryRunScalar, &QRequantScalar, &PlaneSumScalar, &MaxPoolRowScalar, &TransposeBytesScalar,
                                        &QMeanScalar, &WindowSumRowScalar, &QMatMulExactScalar, &ExpShiftedScalar,
-                                         &InterleaveStridedU8, &DequantizeScalar, &QFloatBinaryRunScalar};
+                                         &InterleaveStridedU8, &DequantizeScalar, &QFloatBinaryRunScalar}, &PlaneMaxScalar);
   if (effective == KernelTier::kNeon || effective == KernelTier::kNeonDot || effective == KernelTier::kI8mm) {
     return neon;
   }

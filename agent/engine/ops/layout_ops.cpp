@@ -224,6 +224,7 @@ class MaxPoolStep : public Step {
   int64_t out = 0, planes = 0, ih = 0, iw = 0, oh = 0, ow = 0;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
   bool inside = false;  // no padding and every window inside the input: no bounds checks
+  bool whole = false;   // one window per plane, the whole plane (GlobalMaxPool): the tier's plane maxima
   // int8 with padding: each plane is copied into scratch (padded_h x padded_w) with -128 around
   // it, then pooled as if inside. Exact: every window holds an input element (ONNX pads are
   // smaller than the window), and no int8 value is below -128.
@@ -327,6 +328,12 @@ class MaxPoolStep : public Step {
   void Run(const ExecEnv& env) const override {
     const T* X = x.Get<T>(env);
     T* Y = reinterpret_cast<T*>(env.arena + out);
+    if constexpr (std::is_same_v<T, int8_t>) {
+      if (whole) {
+        env.elementwise->plane_max(X, ih * iw, planes, Y);
+        return;
+      }
+    }
     if (inside) {
       RunInside(env, X, Y);
       return;
@@ -469,6 +476,7 @@ std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
   s->pt = n.pad[0]; s->pl = n.pad[1];
   s->inside = s->pt == 0 && s->pl == 0 && (s->oh - 1) * s->sh + (s->kh - 1) * s->dh < s->ih &&
               (s->ow - 1) * s->sw + (s->kw - 1) * s->dw < s->iw;
+  s->whole = s->inside && s->oh == 1 && s->ow == 1 && s->kh == s->ih && s->kw == s->iw;
   if constexpr (std::is_same_v<T, int8_t>) {
     const MaxPoolScratch sc = MaxPoolScratchOf(n, x.shape, o);
     if (ctx.scratch_offset >= 0) {

@@ -142,6 +142,10 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
          k.plane_sum(p.a, 64, 256, sums);
          __builtin_memcpy(out, sums, sizeof(int32_t));
        }},
+      {"plane maxima (GlobalMaxPool), 334 planes of 49",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         k.plane_max(p.a, 49, 334, out);
+       }},
       {"MaxPool 2 wide, stride 2 (1-D), 128 rows of 64 outputs",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          MaxPoolRows(k, p.a, 2, out);

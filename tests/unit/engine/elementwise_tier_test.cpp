@@ -133,6 +133,36 @@ TEST_CASE("every tier's plane sums equal the scalar reference", "[engine][kernel
   }
 }
 
+TEST_CASE("every tier's plane maxima equal the scalar reference and read only the planes", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
+  std::mt19937 rng(78);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t count : {1, 2, 9, 15, 16, 17, 31, 32, 33, 49, 63, 64, 65, 196, 1000, 3136}) {
+      for (int64_t planes : {1, 3, 24}) {
+        auto bytes = RandomBytes(rng, count * planes);
+        // planes of one value, the maximum in the first or the last byte only
+        if (planes == 3) {
+          std::fill(bytes.begin(), bytes.begin() + count, int8_t{-128});
+          std::fill(bytes.begin() + count, bytes.begin() + 3 * count, int8_t{-100});
+          bytes[static_cast<size_t>(count)] = 127;
+          bytes[static_cast<size_t>(3 * count - 1)] = 126;
+        }
+        // against inaccessible pages on both sides: a read outside the planes faults
+        testing::GuardedBuffer before(static_cast<size_t>(count * planes), false, bytes.data());
+        testing::GuardedBuffer after(static_cast<size_t>(count * planes), true, bytes.data());
+        std::vector<int8_t> want(static_cast<size_t>(planes)), got(static_cast<size_t>(planes), 0x5A);
+        PlaneMaxScalar(bytes.data(), count, planes, want.data());
+        for (const auto* buffer : {&before, &after}) {
+          k.plane_max(buffer->as<int8_t>(), count, planes, got.data());
+          INFO("tier " << KernelTierName(tier) << " count " << count << " planes " << planes);
+          REQUIRE(got == want);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only the window", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(31);
