@@ -247,7 +247,7 @@ TEST_CASE("a Gemm with alpha and beta != 1 is quantized with them folded into B 
   CHECK(report->quality.outputs.at(0).snr_db > 30.0);
 }
 
-TEST_CASE("PRelu, Split, GlobalMaxPool and Slice are quantized; per-channel PRelu stays float, said why",
+TEST_CASE("PRelu, Split, GlobalMaxPool and Slice are quantized, per-channel PRelu stays float and says why",
           "[quantizer]") {
   // x [1, 4] -> Gemm -> [1, 8] -> PRelu -> Reshape [1, 2, 4] -> Split(axis 1) -> a, b;
   // GlobalMaxPool(a) -> y0 [1, 1, 1], Slice(b, axis 2, 1..3) -> y1 [1, 1, 2].
