@@ -42,6 +42,17 @@ Result<Graph> Lowerer::Run() {
     DType type = DType::kF32;
     EDGE_ASSIGN_OR_RETURN(int v, GraphOutputValue(out, type));
     // A graph output must own its storage name; an alias of an input is fine since outputs are copied.
+    // A value that is already a graph input or output (Identity, a whole-tensor Slice, two
+    // outputs of one tensor) gets an alias of its own, so that every input and output keeps its name.
+    const auto listed = [&](const std::vector<int>& vs) { return std::find(vs.begin(), vs.end(), v) != vs.end(); };
+    if (listed(g_.inputs) || listed(g_.outputs)) {
+      Value alias = g_.values[v];
+      alias.alias_of = v;
+      alias.alias_offset = 0;
+      alias.producer = -1;
+      alias.is_const = false;
+      v = g_.AddValue(std::move(alias));
+    }
     g_.values[v].name = out.name;
     g_.outputs.push_back(v);
     g_.output_types.push_back(type);

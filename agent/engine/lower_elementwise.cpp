@@ -1,3 +1,5 @@
+#include <cstring>
+
 #include "agent/engine/lowerer.h"
 
 namespace edge::engine::lowering {
@@ -220,7 +222,9 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
 
 Result<bool> Lowerer::TryConstOperandUnary(const OnnxNode& n, UnaryKind kind, const std::vector<int64_t>& shape) {
   auto c = FloatConst(n.inputs[1]);
-  if (!c || c->f.empty() || !std::all_of(c->f.begin(), c->f.end(), [&](float v) { return v == c->f[0]; })) return false;
+  // bit for bit, so that one NaN for every element counts as one value
+  const auto same = [&](float v) { return std::memcmp(&v, &c->f[0], sizeof v) == 0; };
+  if (!c || c->f.empty() || !std::all_of(c->f.begin(), c->f.end(), same)) return false;
   Node node = MakeNode(OpKind::kUnary, n);
   node.unary = kind;
   node.alpha = c->f[0];
@@ -232,7 +236,8 @@ Result<bool> Lowerer::TryConstOperandUnary(const OnnxNode& n, UnaryKind kind, co
 // PRelu: x where x >= 0, slope * x below it, the slope broadcast to x's shape. One constant slope
 // for every element is LeakyRelu (a float function; an int8 lookup between DQ and Q); slopes
 // that vary (one per channel, say) or are computed run as float steps:
-// max(x, 0) + slope * min(x, 0).
+// max(x, 0) + slope * min(x, 0) (constant ones must then be finite; a computed slope that is
+// infinite or NaN gives NaN for x >= 0 too).
 Status Lowerer::LowerPRelu(const OnnxNode& n) {
   EDGE_TRY(CheckAttrs(n, {}));
   if (n.inputs.size() != 2 || n.inputs[1].empty()) return Fail(ErrorCode::kInvalidArgument, "expects two inputs");
@@ -254,6 +259,10 @@ Status Lowerer::LowerPRelu(const OnnxNode& n) {
   }
   EDGE_ASSIGN_OR_RETURN(bool one_slope, TryConstOperandUnary(n, UnaryKind::kLeakyRelu, sx));
   if (one_slope) return Ok();
+  // slope * min(x, 0) is NaN for x >= 0 when the slope is infinite or NaN, where PRelu gives x.
+  if (auto c = FloatConst(n.inputs[1]); c && !std::all_of(c->f.begin(), c->f.end(), [](float v) { return std::isfinite(v); })) {
+    return Fail(ErrorCode::kInvalidArgument, "slopes that differ and include an infinite or NaN one are not supported");
+  }
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
   EDGE_ASSIGN_OR_RETURN(int slope, AsFloat(n.inputs[1]));
   const int zero = ConstFloatValue(FreshName(n.name + "#0"), MakeFloatTensor({}, {0.0f}));

@@ -21,13 +21,22 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
   Node node = MakeNode(OpKind::kMaxPool, n);
   std::vector<int64_t> out_shape;
   if (n.op_type == "GlobalMaxPool") {
-    // A MaxPool whose window is the whole map: the same kernels, int8 and float.
+    // A MaxPool whose window is the whole map, flattened to one row ([N, C, 1, D*H*W]; windows
+    // of any length, unlike an ONNX MaxPool's): the same steps, int8 (the tier's plane maxima),
+    // float and integers; then the input's rank back.
     EDGE_TRY(CheckAttrs(n, {}));
     if (x_shape.size() < 3 || x_shape.size() > 5) return Fail(ErrorCode::kInvalidArgument, "input must be 3-D, 4-D or 5-D");
-    OnnxNode pool = n;
-    pool.op_type = "MaxPool";
-    SetInts(pool, "kernel_shape", std::vector<int64_t>(x_shape.begin() + 2, x_shape.end()));
-    return LowerPool(pool);
+    int64_t map = 1;
+    for (size_t d = 2; d < x_shape.size(); ++d) map *= x_shape[d];
+    OnnxNode flat = n;
+    flat.inputs = {FreshName(n.outputs[0] + ".flat")};
+    flat.outputs = {FreshName(n.outputs[0] + ".max")};
+    EDGE_TRY(BindReshaped(n.inputs[0], flat.inputs[0], {x_shape[0], x_shape[1], 1, map}));
+    node.kernel[1] = map;
+    EDGE_TRY(EmitMaxPool(flat, std::move(node), {x_shape[0], x_shape[1], 1, 1}));
+    std::vector<int64_t> out_shape_n = x_shape;
+    for (size_t d = 2; d < out_shape_n.size(); ++d) out_shape_n[d] = 1;
+    return BindReshaped(flat.outputs[0], n.outputs[0], std::move(out_shape_n));
   }
   if (n.op_type == "GlobalAveragePool") {
     EDGE_TRY(CheckAttrs(n, {}));
@@ -60,19 +69,22 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
     if (kernel.size() == 3) return LowerPool3d(n, x_shape);
     EDGE_TRY(ParseWindow(n, kernel.size(), x_shape, kernel, node, out_shape, true));
   }
-  if (node.kind == OpKind::kMaxPool) {
-    // max is exact on integers: the same kernel on the input's own type
-    EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
-    if (integer) return Ok();
-  }
-  if (IsQuant(n.inputs[0]) && node.kind == OpKind::kMaxPool) {
+  if (node.kind == OpKind::kMaxPool) return EmitMaxPool(n, std::move(node), out_shape);
+  const OpKind qkind = node.kind == OpKind::kAvgPool ? OpKind::kQAvgPool : OpKind::kQGlobalAvgPool;
+  EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, qkind, out_shape));
+  if (quantized) return Ok();
+  return EmitFloat(n, std::move(node), out_shape);
+}
+
+Status Lowerer::EmitMaxPool(const OnnxNode& n, Node node, const std::vector<int64_t>& out_shape) {
+  // max is exact on integers: the same kernel on the input's own type
+  EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
+  if (integer) return Ok();
+  if (IsQuant(n.inputs[0])) {
     // max commutes with dequantization: the int8 result keeps the input's parameters
     node.kind = OpKind::kQMaxPool;
     return EmitQuantSameParams(n, std::move(node), syms_.at(n.inputs[0]).value, out_shape);
   }
-  const OpKind qkind = node.kind == OpKind::kAvgPool ? OpKind::kQAvgPool : OpKind::kQGlobalAvgPool;
-  EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, qkind, out_shape));
-  if (quantized) return Ok();
   return EmitFloat(n, std::move(node), out_shape);
 }
 
@@ -386,6 +398,9 @@ Status Lowerer::LowerSplit(const OnnxNode& n) {
                                                    std::to_string(dim));
     }
   } else {
+    if (onnx_.opset >= 18 && n.Find("num_outputs") == nullptr) {
+      return Fail(ErrorCode::kInvalidArgument, "Split from opset 18 needs the split input or the num_outputs attribute");
+    }
     if (const OnnxAttr* a = n.Find("num_outputs"); a != nullptr && a->i != parts) {
       return Fail(ErrorCode::kInvalidArgument, "num_outputs is " + std::to_string(a->i) + " but the node has " +
                                                    std::to_string(parts) + " outputs");

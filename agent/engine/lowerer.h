@@ -179,6 +179,9 @@ class Lowerer {
   Result<bool> TryConstOperandUnary(const OnnxNode& n, UnaryKind kind, const std::vector<int64_t>& shape);
   Status LowerPool(const OnnxNode& n);
   Status LowerPool3d(const OnnxNode& n, const std::vector<int64_t>& x_shape);
+  // Emits the MaxPool `node` on n.inputs[0]: on its own integer type, int8 with its parameters,
+  // or float.
+  Status EmitMaxPool(const OnnxNode& n, Node node, const std::vector<int64_t>& out_shape);
   Status LowerReshapeLike(const OnnxNode& n);
   Status LowerTranspose(const OnnxNode& n);
   Status LowerConcat(const OnnxNode& n);

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -143,6 +144,29 @@ TEST_CASE("Slice of a computed tensor takes its box on float, int8 and integer t
   }
 }
 
+TEST_CASE("a whole-tensor Slice, Identity and Split keep every graph input and output name", "[engine][operators]") {
+  // y0 = Relu(x); y1 = Identity(y0); y2 = Slice(y0, everything); y3 = Slice(x, everything)
+  Builder b(13);
+  b.Input("x", {2, 3}).Output("y0").Output("y1").Output("y2").Output("y3");
+  b.InitInts("starts", {1}, {0}, onnx::TensorProto::INT64).InitInts("ends", {1}, {kEnd}, onnx::TensorProto::INT64);
+  b.Node("Relu", {"x"}, {"y0"});
+  b.Node("Identity", {"y0"}, {"y1"});
+  b.Node("Slice", {"y0", "starts", "ends"}, {"y2"});
+  b.Node("Slice", {"x", "starts", "ends"}, {"y3"});
+  auto model = LoadOk(b);
+  REQUIRE(model->inputs().size() == 1);
+  CHECK(model->inputs()[0].name == "x");
+  REQUIRE(model->outputs().size() == 4);
+  for (size_t k = 0; k < 4; ++k) CHECK(model->outputs()[k].name == "y" + std::to_string(k));
+  const std::vector<float> x = {-1, 2, -3, 4, 0, 6};
+  const auto ys = RunAll(model, {x});
+  const std::vector<float> relu = {0, 2, 0, 4, 0, 6};
+  CHECK(ys[0] == relu);
+  CHECK(ys[1] == relu);
+  CHECK(ys[2] == relu);
+  CHECK(ys[3] == x);
+}
+
 TEST_CASE("Slice before opset 10 takes its bounds as attributes", "[engine][operators]") {
   Builder b(9);
   b.Input("x", {3, 4}).Output("y");
@@ -216,6 +240,7 @@ TEST_CASE("Split refuses sizes that do not cover the axis and parts that would b
       {13, {}, 4, 0, "the axis' length 6 does not split into 4 equal parts"},
       {18, {}, 3, 2, "num_outputs is 2 but the node has 3 outputs"},
       {18, {}, 7, 7, "an output would be empty"},
+      {18, {}, 2, 0, "Split from opset 18 needs the split input or the num_outputs attribute"},
   };
   for (const Case& c : cases) {
     INFO(c.error);
@@ -240,7 +265,9 @@ TEST_CASE("Split refuses sizes that do not cover the axis and parts that would b
 }
 
 TEST_CASE("GlobalMaxPool takes each map's maximum on float, int8 and integer tensors", "[engine][operators]") {
-  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{2, 3, 5, 7}, {2, 3, 40}, {1, 2, 3, 4, 5}, {1, 64, 7, 7}}) {
+  // maps longer than an ONNX window may be (4096) on one side: GlobalMaxPool has no window limit
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{2, 3, 5, 7}, {2, 3, 40}, {1, 2, 3, 4, 5}, {1, 64, 7, 7}, {1, 2, 16000}, {1, 2, 2, 5000}}) {
     const auto x = WholeRamp(Elements(shape));
     const int64_t planes = shape[0] * shape[1], plane = Elements(shape) / planes;
     std::vector<float> want;
@@ -299,6 +326,30 @@ TEST_CASE("PRelu: one slope is an int8 lookup, per-channel slopes run in float",
     const auto y = RunOne(LoadOk(b), x);
     const float slopes[] = {0.5f, -1.0f, 0.0f, 2.0f};
     for (size_t i = 0; i < x.size(); ++i) CHECK(y[i] == (x[i] < 0 ? x[i] * slopes[i / 9] : x[i]));
+  }
+  SECTION("a NaN slope for every element: x >= 0 passes, the rest is NaN (int8: saturated low)") {
+    for (Form form : {Form::kFloat, Form::kInt8}) {
+      INFO(FormName(form));
+      Builder b = Around(form, "PRelu", shape, {"slope"}, 1);
+      b.Init("slope", {4, 1, 1}, std::vector<float>(4, std::nanf("")));
+      const auto y = RunOne(LoadOk(b), x);
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (x[i] >= 0) {
+          CHECK(y[i] == x[i]);
+        } else if (form == Form::kFloat) {
+          CHECK(std::isnan(y[i]));
+        } else {
+          CHECK(y[i] == -128.0f);
+        }
+      }
+    }
+  }
+  SECTION("slopes that differ and include an infinite one are refused, not computed as NaN") {
+    Builder b = Around(Form::kFloat, "PRelu", shape, {"slope"}, 1);
+    b.Init("slope", {4, 1, 1}, {0.5f, std::numeric_limits<float>::infinity(), 0.0f, 2.0f});
+    auto r = b.Load();
+    REQUIRE_FALSE(r.has_value());
+    CHECK_THAT(r.error().message, Contains("infinite or NaN"));
   }
   SECTION("a slope that does not broadcast to x is refused") {
     Builder b = Around(Form::kFloat, "PRelu", shape, {"slope"}, 1);
