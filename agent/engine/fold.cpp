@@ -92,7 +92,8 @@ void FoldElementwiseIntoQConv(Graph& g) {
   auto uses = CountUses(g);
   for (Node& op : g.nodes) {
     const bool add = op.kind == OpKind::kQAdd && SameShape(g, op);
-    if (op.dead || (op.kind != OpKind::kQLut && !add)) continue;
+    // (a lookup per channel stays a step of its own: the epilogue applies one table)
+    if (op.dead || (op.kind != OpKind::kQLut && !add) || !op.channel_alpha.empty()) continue;
     for (size_t k = 0; k < op.in.size(); ++k) {
       const int x = op.in[k];
       const int p = g.values[x].producer;

@@ -103,6 +103,9 @@ struct Node {
   float act_min = -std::numeric_limits<float>::infinity();
   float act_max = std::numeric_limits<float>::infinity();
   UnaryKind unary = UnaryKind::kRelu;
+  // kQLut of PRelu's slopes per channel (axis 1): alpha of channel c, one table each; empty:
+  // one table (alpha) for every element.
+  std::vector<float> channel_alpha;
   OpKind inner = OpKind::kAdd;  // kQFloatOp: the float op it runs (kAdd..kMin, kPow, kUnary, kSoftmax)
   ReduceKind reduce = ReduceKind::kMean;
   // kSoftmax: Softmax, LogSoftmax (log of it, computed without the log of a rounded 0) or Hardmax.

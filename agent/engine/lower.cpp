@@ -152,7 +152,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Sigmoid", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
       {"Tanh", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
       {"LeakyRelu", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
-      {"PRelu", 6, &Lowerer::LowerPRelu, "slope broadcast to x; one constant slope: float and int8 lookup (as LeakyRelu); varying slopes: float steps"},
+      {"PRelu", 6, &Lowerer::LowerPRelu, "slope broadcast to x; one constant slope: float and int8 lookup (as LeakyRelu); a constant slope per channel: int8 lookup per channel; otherwise float steps"},
       {"HardSigmoid", 6, &Lowerer::LowerUnary, "float and int8 lookup"},
       {"HardSwish", 14, &Lowerer::LowerUnary, "float and int8 lookup"},
       {"Abs", 6, &Lowerer::LowerUnary, "float and int8 lookup"},

@@ -234,8 +234,9 @@ Result<bool> Lowerer::TryConstOperandUnary(const OnnxNode& n, UnaryKind kind, co
 }
 
 // PRelu: x where x >= 0, slope * x below it, the slope broadcast to x's shape. One constant slope
-// for every element is LeakyRelu (a float function; an int8 lookup between DQ and Q); slopes
-// that vary (one per channel, say) or are computed run as float steps:
+// for every element is LeakyRelu (a float function; an int8 lookup between DQ and Q); constant
+// slopes per channel between DQ and Q are one int8 lookup table per channel; other slopes
+// (computed, per element, or per channel on float tensors) run as float steps:
 // max(x, 0) + slope * min(x, 0) (constant ones must then be finite; a computed slope that is
 // infinite or NaN gives NaN for x >= 0 too).
 Status Lowerer::LowerPRelu(const OnnxNode& n) {
@@ -259,6 +260,17 @@ Status Lowerer::LowerPRelu(const OnnxNode& n) {
   }
   EDGE_ASSIGN_OR_RETURN(bool one_slope, TryConstOperandUnary(n, UnaryKind::kLeakyRelu, sx));
   if (one_slope) return Ok();
+  // int8 x with a constant slope per channel (axis 1: the slope's shape right-aligned to x's
+  // is [1, C, 1, ...]) and a QuantizeLinear after: one lookup table per channel.
+  if (auto c = FloatConst(n.inputs[1]);
+      c && IsQuant(n.inputs[0]) && sx.size() >= 2 && ss.size() <= sx.size() && sx.size() - ss.size() <= 1 &&
+      ss[1 - (sx.size() - ss.size())] == sx[1] && static_cast<int64_t>(c->f.size()) == sx[1]) {
+    Node node = MakeNode(OpKind::kUnary, n);
+    node.unary = UnaryKind::kLeakyRelu;
+    node.channel_alpha = c->f;
+    EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, node, OpKind::kQLut, sx));
+    if (quantized) return Ok();
+  }
   // slope * min(x, 0) is NaN for x >= 0 when the slope is infinite or NaN, where PRelu gives x.
   if (auto c = FloatConst(n.inputs[1]); c && !std::all_of(c->f.begin(), c->f.end(), [](float v) { return std::isfinite(v); })) {
     return Fail(ErrorCode::kInvalidArgument, "slopes that differ and include an infinite or NaN one are not supported");

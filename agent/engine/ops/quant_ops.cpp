@@ -97,8 +97,20 @@ class QLutStep : public Step {
   Ref x;
   int64_t out = 0, count = 0;
   int8_t table[256] = {};
+  // One table per channel (axis 1) instead: 256 bytes each, for blocks of `inner` elements.
+  std::vector<int8_t> channel_tables;
+  int64_t channels = 0, inner = 0;
   void Run(const ExecEnv& env) const override {
-    env.elementwise->lut(x.Get<int8_t>(env), count, table, reinterpret_cast<int8_t*>(env.arena + out));
+    const int8_t* X = x.Get<int8_t>(env);
+    auto* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    if (channels == 0) {
+      env.elementwise->lut(X, count, table, Y);
+      return;
+    }
+    for (int64_t block = 0; block * inner < count; ++block) {
+      const int64_t at = block * inner;
+      env.elementwise->lut(X + at, inner, channel_tables.data() + (block % channels) * 256, Y + at);
+    }
   }
 };
 
@@ -408,7 +420,21 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
     case OpKind::kQLut: {
       int8_t table[256];
       FillUnaryTable(n, x.q, y.q, table);
-      return MakeLutStep(ctx.RefOf(n.in[0]), x.elements, table, ctx.Out(n), Describe(n));
+      auto step = MakeLutStep(ctx.RefOf(n.in[0]), x.elements, table, ctx.Out(n), Describe(n));
+      if (!n.channel_alpha.empty()) {
+        auto& s = static_cast<QLutStep&>(*step);
+        s.channels = static_cast<int64_t>(n.channel_alpha.size());
+        if (x.shape.size() < 2 || x.shape[1] != s.channels) return Fail(ErrorCode::kInternal, "per-channel lookup off axis 1");
+        s.inner = 1;
+        for (size_t d = 2; d < x.shape.size(); ++d) s.inner *= x.shape[d];
+        s.channel_tables.resize(static_cast<size_t>(s.channels) * 256);
+        Node channel = n;
+        for (int64_t c = 0; c < s.channels; ++c) {
+          channel.alpha = n.channel_alpha[static_cast<size_t>(c)];
+          FillUnaryTable(channel, x.q, y.q, s.channel_tables.data() + c * 256);
+        }
+      }
+      return step;
     }
     case OpKind::kQAvgPool:
     case OpKind::kQGlobalAvgPool: {

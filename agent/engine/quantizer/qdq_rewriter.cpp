@@ -200,12 +200,12 @@ class QdqRewriter {
     }
     if (op == "Pad" && n.input_size() > 2 && !n.input(2).empty()) return "Pad with a pad value input";
     if (op == "PRelu") {
-      // One slope for every element is a 256-entry lookup; slopes that differ run as float steps.
+      // One slope for every element is a 256-entry lookup, a slope per channel one per channel
+      // (the engine checks that the axis is x's channels; another one runs as float steps).
       const onnx::TensorProto* slope = n.input_size() == 2 ? FindInit(g_, n.input(1)) : nullptr;
       if (slope == nullptr || slope->data_type() != onnx::TensorProto::FLOAT) return "PRelu with a computed or non-float slope";
-      const std::vector<float> v = FloatData(*slope);
-      if (v.empty() || std::any_of(v.begin(), v.end(), [&](float x) { return x != v[0]; })) {
-        return "PRelu with slopes that differ (per channel): the engine's int8 PRelu takes one slope";
+      if (std::count_if(slope->dims().begin(), slope->dims().end(), [](int64_t d) { return d > 1; }) > 1) {
+        return "PRelu with slopes that vary along more than one axis: the engine's int8 PRelu takes one slope per channel";
       }
     }
     if (kComputeOps.count(op) != 0 || kMovementOps.count(op) != 0) return "";

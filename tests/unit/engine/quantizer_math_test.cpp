@@ -247,17 +247,17 @@ TEST_CASE("a Gemm with alpha and beta != 1 is quantized with them folded into B 
   CHECK(report->quality.outputs.at(0).snr_db > 30.0);
 }
 
-TEST_CASE("PRelu, Split, GlobalMaxPool and Slice are quantized, per-channel PRelu stays float and says why",
+TEST_CASE("PRelu (one slope, per channel), Split, GlobalMaxPool and Slice are quantized",
           "[quantizer]") {
   // x [1, 4] -> Gemm -> [1, 8] -> PRelu -> Reshape [1, 2, 4] -> Split(axis 1) -> a, b;
   // GlobalMaxPool(a) -> y0 [1, 1, 1], Slice(b, axis 2, 1..3) -> y1 [1, 1, 2].
-  auto build = [](const std::vector<float>& slope) {
+  auto build = [](const std::vector<float>& slope, const std::vector<int64_t>& slope_shape) {
     Builder b(13);
     b.Input("x", {1, 4}).Output("y0").Output("y1");
     std::vector<float> w(32);
     for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(static_cast<int>(i * 7 % 11) - 5) * 0.1f;
     b.Init("W", {8, 4}, w).Init("bias", {8}, {0.1f, -0.2f, 0.3f, 0.0f, -0.1f, 0.2f, 0.05f, -0.3f});
-    b.Init("slope", {static_cast<int64_t>(slope.size()), 1}, slope);
+    b.Init("slope", slope_shape, slope);
     b.InitInts("shape", {3}, {1, 2, 4}, onnx::TensorProto::INT64);
     b.InitInts("starts", {1}, {1}, onnx::TensorProto::INT64).InitInts("ends", {1}, {3}, onnx::TensorProto::INT64);
     b.InitInts("axes", {1}, {2}, onnx::TensorProto::INT64);
@@ -275,7 +275,7 @@ TEST_CASE("PRelu, Split, GlobalMaxPool and Slice are quantized, per-channel PRel
   options.eval = &eval;
   options.quantize_outputs = true;
   SECTION("one slope: every node in int8") {
-    auto report = QuantizeModel(Save(dir, "m.onnx", build({0.25f, 0.25f})), Uniform(400, -1.0f, 1.0f),
+    auto report = QuantizeModel(Save(dir, "m.onnx", build({0.25f, 0.25f}, {2, 1})), Uniform(400, -1.0f, 1.0f),
                                 (dir / "q.onnx").string(), options);
     INFO((report ? "" : report.error().message));
     REQUIRE(report.has_value());
@@ -290,14 +290,22 @@ TEST_CASE("PRelu, Split, GlobalMaxPool and Slice are quantized, per-channel PRel
     REQUIRE(engine.has_value());
     CHECK((*engine)->is_quantized());
   }
-  SECTION("a slope per channel: PRelu stays float, the rest in int8") {
-    auto report = QuantizeModel(Save(dir, "m.onnx", build({0.25f, 0.5f})), Uniform(400, -1.0f, 1.0f),
+  SECTION("a slope per channel: every node in int8 too, one lookup table per channel") {
+    auto report = QuantizeModel(Save(dir, "m.onnx", build({0.25f, 0.5f}, {2, 1})), Uniform(400, -1.0f, 1.0f),
                                 (dir / "q.onnx").string(), options);
+    INFO((report ? "" : report.error().message));
+    REQUIRE(report.has_value());
+    CHECK(report->float_nodes.empty());
+    for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+  }
+  SECTION("slopes varying along two axes: PRelu stays float and the report says why") {
+    auto report = QuantizeModel(Save(dir, "m.onnx", build({0.25f, 0.5f, 0.1f, 0.2f, 0.3f, 0.4f, 0.6f, 0.7f}, {2, 4})),
+                                Uniform(400, -1.0f, 1.0f), (dir / "q.onnx").string(), options);
     INFO((report ? "" : report.error().message));
     REQUIRE(report.has_value());
     REQUIRE(report->float_nodes.size() == 1);
     CHECK(report->float_nodes[0].op_type == "PRelu");
-    CHECK_THAT(report->float_nodes[0].reason, Catch::Matchers::Contains("slopes that differ (per channel)"));
+    CHECK_THAT(report->float_nodes[0].reason, Catch::Matchers::Contains("vary along more than one axis"));
     for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
   }
 }

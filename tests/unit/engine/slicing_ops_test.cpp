@@ -304,12 +304,16 @@ TEST_CASE("PRelu: one slope is an int8 lookup, per-channel slopes run in float",
       }
     }
   }
-  SECTION("a slope per channel, broadcast over each map") {
+  SECTION("a slope per channel, broadcast over each map (int8: a table per channel, one step)") {
     for (Form form : {Form::kFloat, Form::kInt8}) {
       INFO(FormName(form));
       Builder b = Around(form, "PRelu", shape, {"slope"}, 1);
       b.Init("slope", {4, 1, 1}, {0.5f, -1.0f, 0.0f, 2.0f});
       auto model = LoadOk(b);
+      size_t prelu_steps = 0;
+      for (const auto& s : model->StepSummary()) prelu_steps += s.find("PRelu") != std::string::npos ? 1 : 0;
+      CHECK(prelu_steps == (form == Form::kInt8 ? 1u : 4u));
+      if (form == Form::kInt8) CHECK_THAT(StepOf(*model, "PRelu"), Catch::EndsWith("(int8)"));
       const auto y = RunOne(model, x);
       const float slopes[] = {0.5f, -1.0f, 0.0f, 2.0f};
       for (size_t i = 0; i < x.size(); ++i) {
@@ -317,6 +321,18 @@ TEST_CASE("PRelu: one slope is an int8 lookup, per-channel slopes run in float",
         const float want = x[i] < 0 ? x[i] * s : x[i];
         CHECK(y[i] == (form == Form::kInt8 ? std::clamp(std::nearbyint(want), -128.0f, 127.0f) : want));
       }
+    }
+  }
+  SECTION("int8, a slope per channel on a batch of 3 and a 1-D map: each block its channel's table") {
+    const std::vector<int64_t> shape3 = {3, 4, 5};
+    const auto x3 = WholeRamp(Elements(shape3));
+    Builder b = Around(Form::kInt8, "PRelu", shape3, {"slope"}, 1);
+    b.Init("slope", {4, 1}, {0.5f, -1.0f, 0.0f, 2.0f});
+    const auto y = RunOne(LoadOk(b), x3);
+    const float slopes[] = {0.5f, -1.0f, 0.0f, 2.0f};
+    for (size_t i = 0; i < x3.size(); ++i) {
+      const float s = slopes[(i / 5) % 4];
+      CHECK(y[i] == std::clamp(std::nearbyint(x3[i] < 0 ? x3[i] * s : x3[i]), -128.0f, 127.0f));
     }
   }
   SECTION("opset 6: a slope of [C] is per channel, as PyTorch exported it") {
