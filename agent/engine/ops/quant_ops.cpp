@@ -107,6 +107,12 @@ class QLutStep : public Step {
       env.elementwise->lut(X, count, table, Y);
       return;
     }
+    if (inner == 1) {  // [N, C]: a table per element, no kernel call per byte
+      for (int64_t i = 0; i < count; ++i) {
+        Y[i] = channel_tables[static_cast<size_t>((i % channels) * 256 + static_cast<uint8_t>(X[i]))];
+      }
+      return;
+    }
     for (int64_t block = 0; block * inner < count; ++block) {
       const int64_t at = block * inner;
       env.elementwise->lut(X + at, inner, channel_tables.data() + (block % channels) * 256, Y + at);

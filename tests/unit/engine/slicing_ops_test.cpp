@@ -323,16 +323,20 @@ TEST_CASE("PRelu: one slope is an int8 lookup, per-channel slopes run in float",
       }
     }
   }
-  SECTION("int8, a slope per channel on a batch of 3 and a 1-D map: each block its channel's table") {
-    const std::vector<int64_t> shape3 = {3, 4, 5};
-    const auto x3 = WholeRamp(Elements(shape3));
-    Builder b = Around(Form::kInt8, "PRelu", shape3, {"slope"}, 1);
-    b.Init("slope", {4, 1}, {0.5f, -1.0f, 0.0f, 2.0f});
-    const auto y = RunOne(LoadOk(b), x3);
-    const float slopes[] = {0.5f, -1.0f, 0.0f, 2.0f};
-    for (size_t i = 0; i < x3.size(); ++i) {
-      const float s = slopes[(i / 5) % 4];
-      CHECK(y[i] == std::clamp(std::nearbyint(x3[i] < 0 ? x3[i] * s : x3[i]), -128.0f, 127.0f));
+  SECTION("int8, a slope per channel on a batch of 3 and 1-D maps of 5 or 1: each block its channel's table") {
+    for (const std::vector<int64_t>& shape3 : {std::vector<int64_t>{3, 4, 5}, {3, 4}}) {
+      const int64_t inner = shape3.size() == 3 ? 5 : 1;
+      const auto x3 = WholeRamp(Elements(shape3));
+      Builder b = Around(Form::kInt8, "PRelu", shape3, {"slope"}, 1);
+      b.Init("slope", inner == 1 ? std::vector<int64_t>{4} : std::vector<int64_t>{4, 1}, {0.5f, -1.0f, 0.0f, 2.0f});
+      auto model = LoadOk(b);
+      CHECK_THAT(StepOf(*model, "PRelu"), Catch::EndsWith("(int8)"));
+      const auto y = RunOne(model, x3);
+      const float slopes[] = {0.5f, -1.0f, 0.0f, 2.0f};
+      for (size_t i = 0; i < x3.size(); ++i) {
+        const float s = slopes[(i / static_cast<size_t>(inner)) % 4];
+        CHECK(y[i] == std::clamp(std::nearbyint(x3[i] < 0 ? x3[i] * s : x3[i]), -128.0f, 127.0f));
+      }
     }
   }
   SECTION("opset 6: a slope of [C] is per channel, as PyTorch exported it") {
