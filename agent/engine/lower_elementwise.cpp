@@ -273,7 +273,9 @@ Status Lowerer::LowerPRelu(const OnnxNode& n) {
   }
   // slope * min(x, 0) is NaN for x >= 0 when the slope is infinite or NaN, where PRelu gives x.
   if (auto c = FloatConst(n.inputs[1]); c && !std::all_of(c->f.begin(), c->f.end(), [](float v) { return std::isfinite(v); })) {
-    return Fail(ErrorCode::kInvalidArgument, "slopes that differ and include an infinite or NaN one are not supported");
+    return Fail(ErrorCode::kInvalidArgument,
+                "slopes that differ must be finite (one is infinite or NaN, which would make x >= 0 NaN here); "
+                "give finite slopes, or one slope for every element");
   }
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
   EDGE_ASSIGN_OR_RETURN(int slope, AsFloat(n.inputs[1]));

@@ -3,19 +3,6 @@
 
 namespace edge::engine::lowering {
 
-namespace {
-
-void SetInts(OnnxNode& n, const char* name, std::vector<int64_t> values) {
-  std::erase_if(n.attrs, [&](const OnnxAttr& a) { return a.name == name; });
-  OnnxAttr a;
-  a.kind = OnnxAttr::Kind::kInts;
-  a.name = name;
-  a.ints = std::move(values);
-  n.attrs.push_back(std::move(a));
-}
-
-}  // namespace
-
 Status Lowerer::LowerPool(const OnnxNode& n) {
   EDGE_ASSIGN_OR_RETURN(auto x_shape, ShapeOfName(n.inputs[0]));
   Node node = MakeNode(OpKind::kMaxPool, n);
@@ -87,6 +74,19 @@ Status Lowerer::EmitMaxPool(const OnnxNode& n, Node node, const std::vector<int6
   }
   return EmitFloat(n, std::move(node), out_shape);
 }
+
+namespace {
+
+void SetInts(OnnxNode& n, const char* name, std::vector<int64_t> values) {
+  std::erase_if(n.attrs, [&](const OnnxAttr& a) { return a.name == name; });
+  OnnxAttr a;
+  a.kind = OnnxAttr::Kind::kInts;
+  a.name = name;
+  a.ints = std::move(values);
+  n.attrs.push_back(std::move(a));
+}
+
+}  // namespace
 
 // Max and average pooling over a box are separable: the (H, W) pool of [N, C*D, H, W], then the
 // 1-D pool of its depth axis moved last. Each axis keeps its own stride, padding, dilation,

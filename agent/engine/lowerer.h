@@ -186,7 +186,8 @@ class Lowerer {
   Status LowerTranspose(const OnnxNode& n);
   Status LowerConcat(const OnnxNode& n);
   Status LowerSplit(const OnnxNode& n);
-  // Emits the Slice `w` of n.inputs[0] (any element type) as n.outputs[0]; all of it is an alias.
+  // Emits the Slice `w` of n.inputs[0] (any element type) as n.outputs[0]; a box of the whole
+  // tensor in order is the tensor itself (no step).
   Status EmitSlice(const OnnxNode& n, const SliceWindow& w);
   Status LowerPad(const OnnxNode& n);
   Status LowerSoftmax(const OnnxNode& n);

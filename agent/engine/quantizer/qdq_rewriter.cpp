@@ -34,6 +34,10 @@ const std::set<std::string> kComputeOps = {"Add", "Mul", "Relu", "Clip", "Sigmoi
 const std::set<std::string> kMovementOps = {"MaxPool", "GlobalMaxPool", "Flatten", "Reshape", "Transpose",
                                             "Squeeze", "Unsqueeze", "Pad", "Slice", "Split"};
 
+// The outputs of a quantized node that get parameters: Split's every one, other ops' first (a
+// MaxPool's Indices are integers).
+int QuantizedOutputs(const onnx::NodeProto& n) { return n.op_type() == "Split" ? n.output_size() : 1; }
+
 struct QParamsF {
   float scale = 1.0f;
   int32_t zero_point = 0;
@@ -236,8 +240,8 @@ class QdqRewriter {
       for (int k = 0; k < data_inputs; ++k) {
         if (IsActivation(n.input(k)) && skip_tensor_.count(n.input(k)) == 0) tensors_.insert(n.input(k));
       }
-      for (const auto& out : n.output()) {  // every output: Split has several
-        if (!out.empty() && skip_tensor_.count(out) == 0) tensors_.insert(out);
+      for (int k = 0; k < QuantizedOutputs(n); ++k) {
+        if (!n.output(k).empty() && skip_tensor_.count(n.output(k)) == 0) tensors_.insert(n.output(k));
       }
     }
   }
@@ -262,8 +266,8 @@ class QdqRewriter {
       const auto& n = g_.node(i);
       if (selected_.count(i) == 0 || kMovementOps.count(n.op_type()) == 0) continue;
       if (params_.count(n.input(0)) == 0) continue;
-      for (const auto& out : n.output()) {
-        if (!out.empty()) params_[out] = params_[n.input(0)];
+      for (int k = 0; k < QuantizedOutputs(n); ++k) {
+        if (!n.output(k).empty()) params_[n.output(k)] = params_[n.input(0)];
       }
     }
     return Ok();

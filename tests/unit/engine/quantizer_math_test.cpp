@@ -274,39 +274,37 @@ TEST_CASE("PRelu (one slope, per channel), Split, GlobalMaxPool and Slice are qu
   QuantizeOptions options;
   options.eval = &eval;
   options.quantize_outputs = true;
-  SECTION("one slope: every node in int8") {
-    auto report = QuantizeModel(Save(dir, "m.onnx", build({0.25f, 0.25f}, {2, 1})), Uniform(400, -1.0f, 1.0f),
+  auto quantize = [&](const std::vector<float>& slope, const std::vector<int64_t>& slope_shape) {
+    auto report = QuantizeModel(Save(dir, "m.onnx", build(slope, slope_shape)), Uniform(400, -1.0f, 1.0f),
                                 (dir / "q.onnx").string(), options);
     INFO((report ? "" : report.error().message));
     REQUIRE(report.has_value());
-    CHECK(report->below_bar.empty());
-    CHECK(report->float_nodes.empty());
-    CHECK(report->quantized_nodes == 6);
+    return *report;
+  };
+  SECTION("one slope: every node in int8") {
+    const auto report = quantize({0.25f, 0.25f}, {2, 1});
+    CHECK(report.below_bar.empty());
+    CHECK(report.float_nodes.empty());
+    CHECK(report.quantized_nodes == 6);
     const auto q = Load((dir / "q.onnx").string());
     CHECK(ProducerOf(q, "y0") == "DequantizeLinear");
     CHECK(ProducerOf(q, "y1") == "DequantizeLinear");
-    for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+    for (const auto& out : report.quality.outputs) CHECK(out.snr_db > 30.0);
     auto engine = Model::LoadFile((dir / "q.onnx").string());
     REQUIRE(engine.has_value());
     CHECK((*engine)->is_quantized());
   }
   SECTION("a slope per channel: every node in int8 too, one lookup table per channel") {
-    auto report = QuantizeModel(Save(dir, "m.onnx", build({0.25f, 0.5f}, {2, 1})), Uniform(400, -1.0f, 1.0f),
-                                (dir / "q.onnx").string(), options);
-    INFO((report ? "" : report.error().message));
-    REQUIRE(report.has_value());
-    CHECK(report->float_nodes.empty());
-    for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+    const auto report = quantize({0.25f, 0.5f}, {2, 1});
+    CHECK(report.float_nodes.empty());
+    for (const auto& out : report.quality.outputs) CHECK(out.snr_db > 30.0);
   }
   SECTION("slopes varying along two axes: PRelu stays float and the report says why") {
-    auto report = QuantizeModel(Save(dir, "m.onnx", build({0.25f, 0.5f, 0.1f, 0.2f, 0.3f, 0.4f, 0.6f, 0.7f}, {2, 4})),
-                                Uniform(400, -1.0f, 1.0f), (dir / "q.onnx").string(), options);
-    INFO((report ? "" : report.error().message));
-    REQUIRE(report.has_value());
-    REQUIRE(report->float_nodes.size() == 1);
-    CHECK(report->float_nodes[0].op_type == "PRelu");
-    CHECK_THAT(report->float_nodes[0].reason, Catch::Matchers::Contains("vary along more than one axis"));
-    for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+    const auto report = quantize({0.25f, 0.5f, 0.1f, 0.2f, 0.3f, 0.4f, 0.6f, 0.7f}, {2, 4});
+    REQUIRE(report.float_nodes.size() == 1);
+    CHECK(report.float_nodes[0].op_type == "PRelu");
+    CHECK_THAT(report.float_nodes[0].reason, Catch::Matchers::Contains("vary along more than one axis"));
+    for (const auto& out : report.quality.outputs) CHECK(out.snr_db > 30.0);
   }
 }
 
