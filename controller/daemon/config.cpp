@@ -4,8 +4,7 @@
 #include "common/crypto/x509.h"
 #include "common/metrics/listen_address.h"
 #include "common/sql/postgres_connection.h"
-#include "controller/net/front.h"
-#include "controller/net/listen_collision.h"
+#include "controller/net/listen_address.h"
 
 namespace edge::controller {
 namespace {

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <atomic>
-#include <charconv>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -191,26 +190,6 @@ class LoopPoster {
 };
 
 }  // namespace
-
-Result<ListenEndpoint> ParseListenAddress(const std::string& text) {
-  auto bad = [&](const std::string& why) {
-    return Fail(ErrorCode::kBadConfig, "listen address '" + text + "': " + why);
-  };
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos) return bad("expected host:port");
-  std::string host = text.substr(0, colon);
-  const std::string port_text = text.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host == "localhost") host = "127.0.0.1";
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
-    return bad("the port must be a number from 0 to 65535");
-  error_code aec;
-  auto address = asio::ip::make_address(host, aec);
-  if (aec) return bad("the host must be a numeric IPv4 address, [IPv6] address or localhost");
-  return ListenEndpoint{address.to_string(), static_cast<uint16_t>(port)};
-}
 
 // Everything below runs on the front's I/O thread, except what says otherwise.
 struct ConnectionFront::Impl {

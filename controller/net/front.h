@@ -29,20 +29,11 @@
 #include "common/core/result.h"
 #include "controller/net/h2_guard.h"
 #include "controller/net/limits.h"
+#include "controller/net/listen_address.h"
 #include "controller/net/peer_directory.h"
 #include "controller/net/web.h"
 
 namespace edge::controller::net {
-
-// Where a listener can be reached from inside the process (a wildcard bind → loopback).
-struct ListenEndpoint {
-  std::string address;  // numeric
-  uint16_t port = 0;
-};
-
-// "host:port" with a numeric IPv4 or [IPv6] host, or localhost (→ 127.0.0.1); port 0 lets
-// the kernel pick. Errors (kBadConfig) name the address.
-Result<ListenEndpoint> ParseListenAddress(const std::string& text);
 
 // A listener whose TLS the front terminates (the enrollment listener: server TLS only, no
 // client identity to pass on). The front then sees the HTTP/2 frames and runs an H2Guard on

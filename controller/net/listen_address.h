@@ -1,13 +1,27 @@
-// Listen addresses in one config that could never all be bound: found when the config is read,
-// so the error names both keys instead of a bind failing as "in use by another process".
+// The controller's listen addresses: parsed, and checked against each other when the config is
+// read. Apart from the front (front.cpp) so the config can be checked without the server.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/core/result.h"
 
 namespace edge::controller::net {
+
+// Where a listener can be reached from inside the process (a wildcard bind → loopback).
+struct ListenEndpoint {
+  std::string address;  // numeric
+  uint16_t port = 0;
+};
+
+// "host:port" with a numeric IPv4 or [IPv6] host, or localhost (→ 127.0.0.1); port 0 lets
+// the kernel pick. Errors (kBadConfig) name the address.
+Result<ListenEndpoint> ParseListenAddress(const std::string& text);
+
+// Listen addresses in one config that could never all be bound: found when the config is read,
+// so the error names both keys instead of a bind failing as "in use by another process".
 
 struct NamedListenAddress {
   std::string key;      // the config key: "agent_listen", "metrics_listen", ...
