@@ -18,7 +18,7 @@
 # of one batch share one translation unit, so names at namespace scope in anonymous namespaces
 # or `static` must differ between the files of a target (the compiler says where not).
 option(EDGE_UNITY "Compile each target's sources in batches (faster cold builds, slower edits)" ON)
-set(EDGE_UNITY_BATCH 8 CACHE STRING "Source files per translation unit when EDGE_UNITY is on")
+set(EDGE_UNITY_BATCH 16 CACHE STRING "Source files per translation unit when EDGE_UNITY is on")
 
 function(edge_unity_batches_of target)
   get_target_property(type ${target} TYPE)
@@ -58,7 +58,7 @@ function(edge_unity_batches_of target)
   if(count LESS 2)
     return()
   endif()
-  # Batches of at most EDGE_UNITY_BATCH, as even as that allows (13 files: 7 + 6, not 8 + 5).
+  # Batches of at most EDGE_UNITY_BATCH, as even as that allows (29 files: 15 + 14, not 16 + 13).
   math(EXPR batches "(${count} + ${EDGE_UNITY_BATCH} - 1) / ${EDGE_UNITY_BATCH}")
   set(index 0)
   set(first 0)

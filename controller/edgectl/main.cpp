@@ -38,12 +38,8 @@ namespace {
 using namespace edge;
 using namespace edge::edgectl;
 
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 std::string Rfc3339Now() {
-  std::time_t t = static_cast<std::time_t>(Now());
+  std::time_t t = static_cast<std::time_t>(NowUnix());
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
@@ -188,7 +184,7 @@ int main(int argc, char** argv) {
   pki_init->callback([&] {
     action = [&] {
       pki_opts.dir = std::filesystem::absolute(pki_dir);
-      pki_opts.now = Now();
+      pki_opts.now = NowUnix();
       if (auto s = PkiInit(pki_opts); !s) return Report(s.error());
       Context ctx{pki_opts.fleet, pki_opts.controller_hosts.front() + ":" + operator_port, pki_opts.dir / "fleet-ca.pem",
                   pki_opts.dir / "operators" / (pki_opts.operator_name + ".pem"),
@@ -367,7 +363,7 @@ int main(int argc, char** argv) {
   b_verify->add_option("--root-key", verify_root, "release root public key (PEM)")->required()->check(CLI::ExistingFile);
   b_verify->callback([&] {
     action = [&] {
-      auto v = VerifyBundle(sign_dir, verify_policy, verify_root, Now());
+      auto v = VerifyBundle(sign_dir, verify_policy, verify_root, NowUnix());
       if (!v) return Report(v.error());
       std::cerr << "OK: " << v->manifest.name << ":" << v->manifest.version << " security_version "
                 << v->manifest.security_version << ", " << v->manifest.blobs.size() << " blob(s) verified against trust policy v"

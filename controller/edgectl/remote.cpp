@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "common/core/clock.h"
 #include "common/core/config.h"
 #include "common/core/fs.h"
 #include "common/tls/connect_timeouts.h"
@@ -32,10 +33,6 @@ std::unique_ptr<grpc::ClientContext> CallContext(std::chrono::seconds deadline =
   return ctx;
 }
 
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 nlohmann::json DeviceJson(const pb::Device& d) {
   nlohmann::json models = nlohmann::json::array();
   for (const auto& m : d.models())
@@ -49,6 +46,8 @@ nlohmann::json DeviceJson(const pb::Device& d) {
 }
 
 }  // namespace
+
+int64_t NowUnix() { return SystemClock().NowUnix(); }
 
 std::string LabelsText(const pb::Device& d) {
   std::map<std::string, std::string> sorted(d.labels().begin(), d.labels().end());
@@ -176,7 +175,7 @@ class GrpcOperatorClient final : public OperatorClient {
 
   Status Get(const std::string& what, const GetFilters& filters, OutputFormat format) override {
     const std::string& site = filters.site;
-    const auto now = Now();
+    const auto now = NowUnix();
     if (what == "devices") {
       pb::ListDevicesRequest req;
       req.set_site(site);
@@ -275,7 +274,7 @@ class GrpcOperatorClient final : public OperatorClient {
   Status DescribeDevice(const std::string& id, OutputFormat format) override {
     EDGE_ASSIGN_OR_RETURN(auto detail, Describe(id));
     if (format == OutputFormat::kJson) PrintJson(DetailJson(detail));
-    else PrintDeviceDetail(detail, Now(), std::cout);
+    else PrintDeviceDetail(detail, NowUnix(), std::cout);
     return Ok();
   }
 
@@ -293,7 +292,7 @@ class GrpcOperatorClient final : public OperatorClient {
         continue;
       }
       if (i > 0) std::cout << "\n";
-      PrintDeviceDetail(detail, Now(), std::cout);
+      PrintDeviceDetail(detail, NowUnix(), std::cout);
     }
     if (format == OutputFormat::kJson) PrintJson(all);
     return Ok();

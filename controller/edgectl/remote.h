@@ -68,4 +68,7 @@ Result<int64_t> ParseDurationSeconds(const std::string& text, bool allow_zero = 
 // A device's labels as "key=value,key2=value2", sorted by key; "" when it has none.
 std::string LabelsText(const edge::v1::Device& device);
 
+// The wall clock in unix seconds: what expiries, ages and timestamps are shown against.
+int64_t NowUnix();
+
 }  // namespace edge::edgectl

@@ -350,7 +350,7 @@ int Follow(const Remote& remote, int64_t id, std::chrono::seconds timeout, bool 
 }
 
 void PrintRolloutTable(const std::vector<pb::Rollout>& rollouts) {
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t now = NowUnix();
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : rollouts)
     rows.push_back({std::to_string(r.id()), r.model() + ":" + r.version(), DescribeTarget(r.target()), r.state(),

@@ -36,10 +36,6 @@ std::string Join(const std::vector<std::string>& parts, const char* sep = ", ") 
 
 std::string Expiry(const std::optional<int64_t>& expires) { return expires ? FormatTime(*expires) : "never"; }
 
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 bundle::TrustedKey* FindKey(std::vector<bundle::TrustedKey>& keys, const std::string& id) {
   auto it = std::find_if(keys.begin(), keys.end(), [&](const bundle::TrustedKey& k) { return k.id == id; });
   return it == keys.end() ? nullptr : &*it;
@@ -156,7 +152,7 @@ Status RunRotate(const RotateArgs& a, OutputFormat format) {
     if (!seconds) return Fail(Invalid("--expires: " + seconds.error().message + ", or never"));
     changes.expires_in = std::optional<int64_t>(*seconds);
   }
-  const int64_t now = Now();
+  const int64_t now = NowUnix();
   EDGE_ASSIGN_OR_RETURN(auto next, RotateTrustPolicy(current.policy, changes, now));
   bundle::Envelope envelope{std::string(bundle::kTrustPolicyPayloadType), bundle::SerializeTrustPolicy(next), {}};
   EDGE_TRY(bundle::SignEnvelope(envelope, root.seed));
@@ -179,9 +175,9 @@ Status RunShow(const std::string& file, const std::string& root_key, OutputForma
   EDGE_ASSIGN_OR_RETURN(auto root, ReadRootPublicKey(root_key));
   EDGE_ASSIGN_OR_RETURN(auto loaded, ReadPolicy(file, root));
   if (format == OutputFormat::kJson) {
-    PrintJson(PolicyJson(loaded.policy, Now()));
+    PrintJson(PolicyJson(loaded.policy, NowUnix()));
   } else {
-    std::cout << DescribePolicy(loaded.policy, Now());
+    std::cout << DescribePolicy(loaded.policy, NowUnix());
   }
   std::cerr << "signature by the release root " << crypto::Ed25519KeyId(root) << " verifies\n";
   return Ok();

@@ -22,13 +22,13 @@ namespace {
 
 using edge::controller::testing::kNow;
 
-struct Fixture {
+struct ExportFixture {
   TempDir dir;
   stdfs::path pki = dir / "pki";
   stdfs::path bundle = dir / "kws-v3";
   stdfs::path file = dir / "kws-v3.bundle";
 
-  Fixture() {
+  ExportFixture() {
     edgectl::PkiInitOptions o;
     o.dir = pki;
     o.fleet = "acme";
@@ -57,7 +57,7 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("bundle export writes a file that verifies like the directory", "[edgectl][bundle_export]") {
-  Fixture f;
+  ExportFixture f;
   f.Sign();
   auto e = edgectl::ExportBundle(f.bundle, f.file);
   REQUIRE(e);
@@ -79,7 +79,7 @@ TEST_CASE("bundle export writes a file that verifies like the directory", "[edge
 }
 
 TEST_CASE("bundle export refuses an unsigned bundle", "[edgectl][bundle_export]") {
-  Fixture f;
+  ExportFixture f;
   auto e = edgectl::ExportBundle(f.bundle, f.file);
   REQUIRE_FALSE(e);
   CHECK(e.error().code == ErrorCode::kPermissionDenied);
@@ -88,7 +88,7 @@ TEST_CASE("bundle export refuses an unsigned bundle", "[edgectl][bundle_export]"
 }
 
 TEST_CASE("bundle export refuses a bundle whose blob was altered", "[edgectl][bundle_export]") {
-  Fixture f;
+  ExportFixture f;
   f.Sign();
   const auto selftest_digest = edge::crypto::Sha256FileHex(f.dir / "selftest.json");
   REQUIRE(selftest_digest);
@@ -100,7 +100,7 @@ TEST_CASE("bundle export refuses a bundle whose blob was altered", "[edgectl][bu
 }
 
 TEST_CASE("bundle verify refuses an exported file that was tampered with", "[edgectl][bundle_export]") {
-  Fixture f;
+  ExportFixture f;
   f.Sign();
   REQUIRE(edgectl::ExportBundle(f.bundle, f.file));
   SECTION("a blob byte") {
@@ -131,7 +131,7 @@ TEST_CASE("bundle verify refuses an exported file that was tampered with", "[edg
 
 TEST_CASE("bundle verify refuses a directory whose manifest.json differs from the signed payload",
           "[edgectl][bundle_export]") {
-  Fixture f;
+  ExportFixture f;
   f.Sign();
   const auto path = f.bundle / "manifest.json";
   std::string signed_bytes;

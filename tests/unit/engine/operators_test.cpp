@@ -14,13 +14,6 @@
 namespace edge::engine::testing {
 namespace {
 
-bool HasStep(const Model& m, const std::string& needle) {
-  for (const auto& s : m.StepSummary()) {
-    if (s.find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
-
 // x -> Q -> DQ -> op -> Q -> DQ -> y, every scale `s` and zero point 0.
 Builder QdqAround(const std::string& op, const std::vector<int64_t>& shape, float s_in, float s_out) {
   Builder b(13);

@@ -27,12 +27,6 @@ std::vector<float> WholeRamp(int64_t n) {
   return x;
 }
 
-int64_t Elements(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
 // x's elements at first + i * step per axis, for every index i of `out_shape`.
 std::vector<float> Box(const std::vector<float>& x, const std::vector<int64_t>& shape, const std::vector<int64_t>& first,
                        const std::vector<int64_t>& step, const std::vector<int64_t>& out_shape) {

@@ -36,6 +36,19 @@ std::string FileBytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+bool HasStep(const Model& m, const std::string& needle) {
+  for (const auto& s : m.StepSummary()) {
+    if (s.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+int64_t Elements(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
 std::shared_ptr<const Model> LoadBatchDynamicOrDie(const std::string& zoo_file, const LoadOptions& options) {
   auto bytes = edge::testing::MakeBatchDynamic(FileBytes(ZooPath(zoo_file)));
   REQUIRE(bytes.has_value());

@@ -1,6 +1,7 @@
 // Helpers shared by the engine tests: zoo paths and running a model on .npy samples.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,10 @@ std::vector<std::string> ZooModels();  // names of the torch-built zoo models pl
 
 std::shared_ptr<const Model> LoadOrDie(const std::string& path);
 std::string FileBytes(const std::string& path);
+// Whether a step of `m`'s summary (Model::StepSummary) contains `needle`.
+bool HasStep(const Model& m, const std::string& needle);
+// The number of elements of a tensor of `shape`.
+int64_t Elements(const std::vector<int64_t>& shape);
 // The zoo model `zoo_file` with its batch dimension made symbolic (tests/support/batch_dynamic.h).
 std::shared_ptr<const Model> LoadBatchDynamicOrDie(const std::string& zoo_file, const LoadOptions& options = {});
 NpyArray ReadOrDie(const std::string& path);

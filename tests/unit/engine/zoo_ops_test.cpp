@@ -21,13 +21,6 @@
 namespace edge::engine::testing {
 namespace {
 
-bool HasStep(const Model& m, const std::string& needle) {
-  for (const auto& s : m.StepSummary()) {
-    if (s.find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
-
 TEST_CASE("Pow: a constant exponent is an element-wise function, a computed one broadcasts", "[engine][operators]") {
   const std::vector<float> x = {-2.0f, -0.5f, 0.0f, 0.3f, 1.5f, 3.0f};
   SECTION("square and cube multiply, as ONNX Runtime does") {
@@ -254,12 +247,6 @@ int64_t BroadcastIndex(const std::vector<int64_t>& shape, const std::vector<int6
     }
   }
   return at;
-}
-
-int64_t Elements(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
 }
 
 TEST_CASE("int8 Add and Mul under every broadcast walk equal the element definition at every tier",
