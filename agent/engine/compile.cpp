@@ -169,6 +169,8 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
       case OpKind::kQMatMul: step = BuildQuantMatMulStep(n, ctx); break;
       case OpKind::kTranspose:
       case OpKind::kSlice:
+      case OpKind::kResize:
+      case OpKind::kResizeLinear:
       case OpKind::kConcat:
       case OpKind::kPad:
       case OpKind::kMaxPool:

@@ -71,6 +71,8 @@ struct BuildContext {
 int64_t ScratchBytes(const Node& node, const Graph& graph);
 // An int8 MaxPool whose windows reach over the padding: one input plane with its padding (ops/layout_ops.cpp).
 int64_t MaxPoolScratchBytes(const Node& node, const Graph& graph);
+// Linear Resize: two rows of the output interpolated along the innermost axis.
+int64_t ResizeLinearScratchBytes(const Node& node, const Graph& graph);
 // A windowed int8 AveragePool: its window sums and padded plane (ops/quant_ops.cpp).
 int64_t QAvgPoolScratchBytes(const Node& node, const Graph& graph);
 // An int8 Concat: the inputs it requantizes in short parts, each requantized whole (ops/quant_ops.cpp).

@@ -49,6 +49,9 @@ enum class OpKind {
   // element-type generic data movement (float32 or int8)
   kTranspose, kConcat, kPad,
   kSlice,  // a strided box of in[0]: per axis the first index (Node::starts) and step (Node::steps)
+  kResize,  // nearest-neighbour Resize / Upsample: per output index of each axis one input index (Node::resize)
+  // float32
+  kResizeLinear,  // linear Resize / Upsample: per output index of each axis two input indices and weights
   // int8
   kQConv, kQGemm, kQAdd, kQMul, kQLut, kQMaxPool, kQAvgPool, kQGlobalAvgPool, kQReduceMean,
   kQConcat, kRequant,
@@ -120,6 +123,14 @@ struct Node {
   std::vector<int64_t> axes;
   std::vector<int64_t> pads;  // Pad: ONNX layout (begin..., end...)
   std::vector<int64_t> starts, steps;  // kSlice: per axis of in[0], the first index taken and the step
+  // kResize, kResizeLinear: per axis, for each output index, the input index read (lo) or -1
+  // where the output is pad_value (tf_crop_and_resize outside its box); kResizeLinear also
+  // reads hi, output = w_lo * x[lo] + w_hi * x[hi] along each axis.
+  struct ResizeAxis {
+    std::vector<int64_t> lo, hi;
+    std::vector<float> w_lo, w_hi;
+  };
+  std::vector<ResizeAxis> resize;
   float pad_value = 0.0f;     // float Pad; int8 Pad pads with the input's zero point
   int64_t pad_value_int = 0;  // integer Pad: the exact value (a float holds integers up to 2^24 only)
   PadMode pad_mode = PadMode::kConstant;

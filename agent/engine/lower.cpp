@@ -187,6 +187,8 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Transpose", 1, &Lowerer::LowerTranspose, "float, int8 and integers"},
       {"Concat", 4, &Lowerer::LowerConcat, "float, int8 and integers"},
       {"Split", 2, &Lowerer::LowerSplit, "constant sizes (attribute, input, or equal parts); one Slice per output"},
+      {"Resize", 10, &Lowerer::LowerResize, "modes nearest (every nearest_mode) and linear, every coordinate_transformation_mode; constant scales or sizes; nearest: float, int8 and integers; linear: float"},
+      {"Upsample", 7, &Lowerer::LowerResize, "nearest: float, int8 and integers; linear: float"},
       {"Pad", 2, &Lowerer::LowerPad, "modes constant, edge, reflect; constant pads (attributes before opset 11); float (constant_value constant or computed), int8, integers"},
       {"Softmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},
       {"LogSoftmax", 1, &Lowerer::LowerSoftmax, "float; before opset 13 over the flattened trailing dimensions"},

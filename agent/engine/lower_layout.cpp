@@ -520,3 +520,263 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
 }
 
 }  // namespace edge::engine::lowering
+
+namespace edge::engine::lowering {
+namespace {
+
+// Resize's coordinate_transformation_mode and nearest_mode (ONNX Operators.md, Resize).
+enum class ResizeCoord { kHalfPixel, kHalfPixelSymmetric, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn, kTfCropAndResize };
+// kLegacy: Resize-10 and Upsample, which have no nearest_mode: as ONNX Runtime rounds there
+// (truncation when upsampling, the ceiling when downsampling).
+enum class ResizeNearest { kLegacy, kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
+
+Result<ResizeCoord> ParseResizeCoord(const std::string& s) {
+  static const std::pair<const char*, ResizeCoord> kNames[] = {
+      {"half_pixel", ResizeCoord::kHalfPixel}, {"half_pixel_symmetric", ResizeCoord::kHalfPixelSymmetric},
+      {"pytorch_half_pixel", ResizeCoord::kPytorchHalfPixel}, {"align_corners", ResizeCoord::kAlignCorners},
+      {"asymmetric", ResizeCoord::kAsymmetric}, {"tf_half_pixel_for_nn", ResizeCoord::kTfHalfPixelForNn},
+      {"tf_crop_and_resize", ResizeCoord::kTfCropAndResize}};
+  for (const auto& [name, c] : kNames) {
+    if (s == name) return c;
+  }
+  return Fail(ErrorCode::kInvalidArgument, "unknown coordinate_transformation_mode '" + s + "'");
+}
+
+Result<ResizeNearest> ParseResizeNearest(const std::string& s) {
+  static const std::pair<const char*, ResizeNearest> kNames[] = {
+      {"round_prefer_floor", ResizeNearest::kRoundPreferFloor}, {"round_prefer_ceil", ResizeNearest::kRoundPreferCeil},
+      {"floor", ResizeNearest::kFloor}, {"ceil", ResizeNearest::kCeil}};
+  for (const auto& [name, m] : kNames) {
+    if (s == name) return m;
+  }
+  return Fail(ErrorCode::kInvalidArgument, "unknown nearest_mode '" + s + "'");
+}
+
+// The input coordinate of output index `x` along one axis. `len_out` is the resized length as
+// ONNX's reference takes it: scale x input length, not rounded down to the output's size
+// (`out_size`, which only half_pixel_symmetric reads).
+float OriginalCoordinate(ResizeCoord c, float x, float scale, float len_out, float out_size, float len_in,
+                         float roi_start, float roi_end) {
+  switch (c) {
+    case ResizeCoord::kHalfPixel: return (x + 0.5f) / scale - 0.5f;
+    case ResizeCoord::kHalfPixelSymmetric: {
+      const float adjustment = out_size / len_out;
+      const float center = len_in / 2;
+      return center * (1 - adjustment) + (x + 0.5f) / scale - 0.5f;
+    }
+    case ResizeCoord::kPytorchHalfPixel: return len_out > 1 ? (x + 0.5f) / scale - 0.5f : 0.0f;
+    case ResizeCoord::kAlignCorners: return len_out == 1 ? 0.0f : x * (len_in - 1) / (len_out - 1);
+    case ResizeCoord::kAsymmetric: return x / scale;
+    case ResizeCoord::kTfHalfPixelForNn: return (x + 0.5f) / scale;
+    case ResizeCoord::kTfCropAndResize:
+      return len_out > 1 ? roi_start * (len_in - 1) + (x * (roi_end - roi_start) * (len_in - 1)) / (len_out - 1)
+                         : 0.5f * (roi_start + roi_end) * (len_in - 1);
+  }
+  return 0.0f;
+}
+
+int64_t NearestIndex(ResizeNearest m, float x, bool downsampling) {
+  x = std::isnan(x) ? 0.0f : std::clamp(x, -1e9f, 1e9f);  // an index either way, no overflow
+  switch (m) {
+    case ResizeNearest::kLegacy: return downsampling ? static_cast<int64_t>(std::ceil(x)) : static_cast<int64_t>(x);
+    case ResizeNearest::kRoundPreferCeil: return static_cast<int64_t>(std::round(x));
+    case ResizeNearest::kFloor: return static_cast<int64_t>(std::floor(x));
+    case ResizeNearest::kCeil: return static_cast<int64_t>(std::ceil(x));
+    case ResizeNearest::kRoundPreferFloor:
+      if (x == static_cast<float>(static_cast<int64_t>(x)) + 0.5f) return static_cast<int64_t>(std::floor(x));
+      return static_cast<int64_t>(std::round(x));
+  }
+  return 0;
+}
+
+}  // namespace
+
+// Resize (opset 10 on) and Upsample (7-9): the output size from constant scales or sizes, then
+// per axis the input index (nearest) or the two indices and weights (linear) of every output
+// index. Nearest only moves elements, so it runs on every element type and on int8 with the
+// input's parameters; linear runs in float.
+Status Lowerer::LowerResize(const OnnxNode& n) {
+  const bool upsample = n.op_type == "Upsample";
+  const int64_t opset = onnx_.opset;
+  if (upsample) {
+    EDGE_TRY(opset < 9 ? CheckAttrs(n, {"mode", "scales"}) : CheckAttrs(n, {"mode"}));
+  } else if (opset < 11) {
+    EDGE_TRY(CheckAttrs(n, {"mode"}));
+  } else if (opset < 18) {
+    EDGE_TRY(CheckAttrs(n, {"mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a",
+                            "exclude_outside", "extrapolation_value"}));
+  } else {
+    EDGE_TRY(CheckAttrs(n, {"mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a",
+                            "exclude_outside", "extrapolation_value", "antialias", "axes",
+                            "keep_aspect_ratio_policy"}));
+  }
+  auto str_attr = [&](const char* name, const char* fallback) {
+    const OnnxAttr* a = n.Find(name);
+    return a != nullptr ? a->s : std::string(fallback);
+  };
+  const std::string mode = str_attr("mode", "nearest");
+  const bool linear = mode == "linear" || (upsample && mode == "bilinear");
+  if (!linear && mode != "nearest") {
+    return Fail(ErrorCode::kInvalidArgument, n.op_type + " mode '" + mode + "' is not supported (nearest and linear are)");
+  }
+  const bool legacy = upsample || opset < 11;
+  EDGE_ASSIGN_OR_RETURN(ResizeCoord coord, legacy ? Result<ResizeCoord>(ResizeCoord::kAsymmetric)
+                                                  : ParseResizeCoord(str_attr("coordinate_transformation_mode", "half_pixel")));
+  EDGE_ASSIGN_OR_RETURN(ResizeNearest nearest, legacy ? Result<ResizeNearest>(ResizeNearest::kLegacy)
+                                                      : ParseResizeNearest(str_attr("nearest_mode", "round_prefer_floor")));
+  if (n.Int("antialias", 0) != 0 && linear) {
+    return Fail(ErrorCode::kInvalidArgument, "Resize with antialias is not supported");
+  }
+  if (str_attr("keep_aspect_ratio_policy", "stretch") != "stretch") {
+    return Fail(ErrorCode::kInvalidArgument, "Resize keep_aspect_ratio_policy other than stretch is not supported");
+  }
+
+  EDGE_ASSIGN_OR_RETURN(auto in_shape, ShapeOfName(n.inputs[0]));
+  const int64_t rank = static_cast<int64_t>(in_shape.size());
+  if (rank == 0) return Fail(ErrorCode::kInvalidArgument, n.op_type + " of a scalar");
+  // The axes the scales / sizes / roi are given for: all of them, or (opset 18) the attribute's.
+  std::vector<int64_t> axes;
+  if (const OnnxAttr* a = n.Find("axes"); a != nullptr) {
+    for (int64_t axis : a->ints) {
+      EDGE_ASSIGN_OR_RETURN(int64_t ax, NormalizeAxis(axis, rank));
+      if (std::find(axes.begin(), axes.end(), ax) != axes.end()) {
+        return Fail(ErrorCode::kInvalidArgument, "axes repeats axis " + std::to_string(ax));
+      }
+      axes.push_back(ax);
+    }
+  } else {
+    for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
+  }
+  auto input = [&](size_t i) { return i < n.inputs.size() ? n.inputs[i] : std::string(); };
+  const std::string roi_name = legacy ? "" : input(1);
+  const std::string scales_name = upsample ? (opset < 9 ? "" : input(1)) : (opset < 11 ? input(1) : input(2));
+  const std::string sizes_name = legacy ? "" : input(3);
+  // Given: a non-empty tensor (Resize-11 and 12 take an empty scales when sizes are given).
+  auto given = [&](const std::string& name, const char* role) -> Result<const ConstTensor*> {
+    if (name.empty()) return nullptr;
+    EDGE_ASSIGN_OR_RETURN(const ConstTensor* t, Const(name, role));
+    return t->elements() == 0 ? nullptr : t;
+  };
+  std::vector<float> scales(static_cast<size_t>(rank), 1.0f);
+  std::vector<int64_t> out_shape = in_shape;
+  EDGE_ASSIGN_OR_RETURN(const ConstTensor* sizes_t, given(sizes_name, "sizes"));
+  EDGE_ASSIGN_OR_RETURN(const ConstTensor* scales_t, given(scales_name, "scales"));
+  if (upsample && opset < 9) {
+    const OnnxAttr* a = n.Find("scales");
+    if (a == nullptr) return Fail(ErrorCode::kInvalidArgument, "Upsample needs the scales attribute");
+    if (static_cast<int64_t>(a->floats.size()) != rank) {
+      return Fail(ErrorCode::kInvalidArgument, "scales has " + std::to_string(a->floats.size()) +
+                                                   " elements for an input of rank " + std::to_string(rank));
+    }
+    scales = a->floats;
+  } else if ((sizes_t != nullptr) == (scales_t != nullptr)) {
+    return Fail(ErrorCode::kInvalidArgument, sizes_t != nullptr ? "Resize takes scales or sizes, not both"
+                                                                : n.op_type + " needs constant scales" + (legacy ? "" : " or sizes"));
+  }
+  const ConstTensor* given_t = sizes_t != nullptr ? sizes_t : scales_t;
+  if (given_t != nullptr) {
+    const char* role = sizes_t != nullptr ? "sizes" : "scales";
+    if (given_t->elements() != static_cast<int64_t>(axes.size())) {
+      return Fail(ErrorCode::kInvalidArgument, std::string(role) + " has " + std::to_string(given_t->elements()) +
+                                                   " elements for " + std::to_string(axes.size()) + " axes");
+    }
+    for (size_t k = 0; k < axes.size(); ++k) {
+      const size_t a = static_cast<size_t>(axes[k]);
+      if (sizes_t != nullptr) {
+        if (sizes_t->is_float() || sizes_t->i[k] < 0) return Fail(ErrorCode::kInvalidArgument, "sizes must be integers of 0 or more");
+        out_shape[a] = sizes_t->i[k];
+        scales[a] = in_shape[a] == 0 ? 1.0f : static_cast<float>(out_shape[a]) / static_cast<float>(in_shape[a]);
+      } else {
+        scales[a] = static_cast<float>(given_t->At(static_cast<int64_t>(k)));
+      }
+    }
+  }
+  for (int64_t d = 0; d < rank; ++d) {
+    const float s = scales[static_cast<size_t>(d)];
+    if (!std::isfinite(s) || s <= 0) {
+      return Fail(ErrorCode::kInvalidArgument, "scales must be finite and above 0 (axis " + std::to_string(d) + ": " +
+                                                   std::to_string(s) + ")");
+    }
+    if (sizes_t == nullptr) {
+      const double size = std::floor(double(in_shape[d]) * double(s));
+      if (size > double(kMaxTensorElements)) return Fail(ErrorCode::kResourceExhausted, "Resize output too large");
+      out_shape[d] = static_cast<int64_t>(size);
+    }
+    if (in_shape[d] == 0 && out_shape[d] != 0) {
+      return Fail(ErrorCode::kInvalidArgument, "axis " + std::to_string(d) + " of size 0 cannot be resized to " +
+                                                   std::to_string(out_shape[d]));
+    }
+  }
+  EDGE_TRY(CheckedElementCount(out_shape).transform([](int64_t) {}));
+
+  std::vector<float> roi(2 * static_cast<size_t>(rank), 0.0f);
+  for (int64_t d = 0; d < rank; ++d) roi[static_cast<size_t>(rank + d)] = 1.0f;
+  if (coord == ResizeCoord::kTfCropAndResize) {
+    if (roi_name.empty()) return Fail(ErrorCode::kInvalidArgument, "tf_crop_and_resize needs the roi input");
+    EDGE_ASSIGN_OR_RETURN(const ConstTensor* r, Const(roi_name, "roi"));
+    if (r->elements() != 2 * static_cast<int64_t>(axes.size())) {
+      return Fail(ErrorCode::kInvalidArgument, "roi must have 2 elements per axis (starts, then ends)");
+    }
+    const size_t k_axes = axes.size();
+    for (size_t k = 0; k < k_axes; ++k) {
+      roi[static_cast<size_t>(axes[k])] = static_cast<float>(r->At(static_cast<int64_t>(k)));
+      roi[static_cast<size_t>(rank + axes[k])] = static_cast<float>(r->At(static_cast<int64_t>(k_axes + k)));
+    }
+  }
+  Node node = MakeNode(linear ? OpKind::kResizeLinear : OpKind::kResize, n);
+  node.pad_value = n.Float("extrapolation_value", 0.0f);
+  node.pad_value_int = CastElement<int64_t>(node.pad_value);
+  bool identity = true;
+  for (int64_t d = 0; d < rank; ++d) {
+    const size_t u = static_cast<size_t>(d);
+    const int64_t len_in = in_shape[u], len_out = out_shape[u];
+    // Given sizes: the size itself (scale x length would be it up to rounding).
+    const float len_resized = sizes_t != nullptr ? static_cast<float>(len_out)
+                                                 : static_cast<float>(double(scales[u]) * double(len_in));
+    Node::ResizeAxis ax;
+    for (int64_t i = 0; i < len_out; ++i) {
+      const float x = OriginalCoordinate(coord, static_cast<float>(i), scales[u], len_resized, static_cast<float>(len_out),
+                                         static_cast<float>(len_in), roi[u], roi[u + static_cast<size_t>(rank)]);
+      const bool outside = coord == ResizeCoord::kTfCropAndResize && (x < 0 || x > static_cast<float>(len_in - 1));
+      if (!linear) {
+        const int64_t k = std::clamp<int64_t>(NearestIndex(nearest, x, scales[u] < 1.0f), 0, len_in - 1);
+        ax.lo.push_back(outside ? -1 : k);
+        continue;
+      }
+      // As ONNX Runtime: the coordinate clamped to the axis, its two neighbours weighted by the
+      // distance to the other one; at the last index the one element (ORT: half of it twice).
+      const float c = std::clamp(std::isnan(x) ? 0.0f : x, 0.0f, static_cast<float>(len_in - 1));
+      const int64_t lo = std::min(static_cast<int64_t>(c), len_in - 1), hi = std::min(lo + 1, len_in - 1);
+      float w_hi = std::abs(c - static_cast<float>(lo)), w_lo = std::abs(c - static_cast<float>(hi));
+      if (lo == hi) w_lo = 1.0f, w_hi = 0.0f;
+      ax.lo.push_back(outside ? -1 : lo);
+      ax.hi.push_back(hi);
+      ax.w_lo.push_back(w_lo);
+      ax.w_hi.push_back(w_hi);
+    }
+    for (int64_t i = 0; i < len_out && identity; ++i) {
+      const size_t k = static_cast<size_t>(i);
+      identity = len_out == len_in && ax.lo[k] == i && (!linear || ax.w_lo[k] == 1.0f);
+    }
+    node.resize.push_back(std::move(ax));
+  }
+  if (identity) {  // every element where it was: the same tensor
+    EDGE_ASSIGN_OR_RETURN(Sym s, Get(n.inputs[0]));
+    if (s.kind == Sym::Kind::kFloat || s.kind == Sym::Kind::kQuant || s.kind == Sym::Kind::kInt) {
+      syms_[n.outputs[0]] = s;
+      return Ok();
+    }
+  }
+  if (linear) {
+    if (ComputedIntegerType(n.inputs[0])) {
+      return Fail(ErrorCode::kInvalidArgument, "linear " + n.op_type + " of an integer tensor is not supported (nearest is)");
+    }
+    return EmitFloat(n, std::move(node), out_shape);
+  }
+  EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
+  if (integer) return Ok();
+  if (IsQuant(n.inputs[0])) return EmitQuantSameParams(n, std::move(node), syms_.at(n.inputs[0]).value, out_shape);
+  return EmitFloat(n, std::move(node), out_shape);
+}
+
+}  // namespace edge::engine::lowering

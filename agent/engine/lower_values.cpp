@@ -90,7 +90,6 @@ Result<int> Lowerer::AsFloat(const std::string& name) {
       n.quant = q;
       AddNode(std::move(n));
       dequantized_[s.value] = out;
-      syms_[name] = Sym{Sym::Kind::kFloat, out, false};
       return out;
     }
     case Sym::Kind::kConst:

@@ -190,6 +190,7 @@ class Lowerer {
   // tensor in order is the tensor itself (no step).
   Status EmitSlice(const OnnxNode& n, const SliceWindow& w);
   Status LowerPad(const OnnxNode& n);
+  Status LowerResize(const OnnxNode& n);
   Status LowerSoftmax(const OnnxNode& n);
   Status LowerReduce(const OnnxNode& n);
   Status LowerBatchNorm(const OnnxNode& n);

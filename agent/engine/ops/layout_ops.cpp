@@ -1,6 +1,7 @@
 // Data movement shared by float32, int8 and the exact integer tensors: Transpose, Slice, Concat,
 // Pad (float32 and int8), MaxPool. For int8 these are exact: they commute with dequantization.
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 #include <cstring>
 
@@ -138,6 +139,180 @@ class GatherStep : public Step {
         idx[d] = 0;
       }
     }
+  }
+};
+
+// Nearest Resize: output element (i0, ..., ir) is input element sum over d of index[d][i_d]
+// (input offsets: the index times the axis' stride), or `value` where an index is -1 (outside
+// tf_crop_and_resize's box). Output rows that read the same input row as the row before
+// (upsampling along an outer axis) are copies of it.
+// A Resize's output as rows along its innermost axis: f(y, idx) for each row, starting at output
+// element y, with idx holding the outer axes' indices. Nothing for an empty output.
+template <typename T, typename F>
+void ForEachResizeRow(int rank, const int64_t* out_dims, T* Y, F&& f) {
+  const int last = rank - 1;
+  const int64_t width = out_dims[last];
+  int64_t rows = 1;
+  for (int d = 0; d < last; ++d) rows *= out_dims[d];
+  if (width == 0 || rows == 0) return;
+  int64_t idx[kMaxRank] = {};
+  for (int64_t r = 0; r < rows; ++r) {
+    f(Y + r * width, static_cast<const int64_t*>(idx));
+    for (int d = last - 1; d >= 0; --d) {
+      if (++idx[d] < out_dims[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+template <typename T>
+void RepeatEach(const T* __restrict x, T* __restrict y, int64_t n, int64_t k) {
+  if constexpr (sizeof(T) == 1) {
+    if (k == 2) {  // each byte twice: one 16-bit store per input byte
+      for (int64_t i = 0; i < n; ++i) {
+        const auto b = static_cast<uint16_t>(static_cast<uint8_t>(x[i]));
+        const uint16_t pair = static_cast<uint16_t>(b | (b << 8));
+        std::memcpy(y + 2 * i, &pair, 2);
+      }
+      return;
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) std::fill(y + i * k, y + (i + 1) * k, x[i]);
+}
+
+template <typename T>
+class ResizeNearestStep : public Step {
+ public:
+  Ref x;
+  int64_t out = 0;
+  int rank = 0;
+  int64_t out_dims[kMaxRank] = {};
+  std::vector<int64_t> index[kMaxRank];
+  // The innermost axis read as every input element `repeat` times in order (a whole-factor
+  // upsample, 1: a copy), or 0: through its table.
+  int64_t repeat = 0;
+  T value{};
+  void Run(const ExecEnv& env) const override {
+    const T* X = x.Get<T>(env);
+    const int last = rank - 1;
+    const int64_t width = out_dims[last];
+    const int64_t* inner = index[last].data();
+    int64_t prev = -2;  // the input row of the row before (-1: outside the box)
+    ForEachResizeRow(rank, out_dims, reinterpret_cast<T*>(env.arena + out), [&](T* y, const int64_t* idx) {
+      int64_t row = 0;
+      for (int d = 0; d < last && row >= 0; ++d) {
+        const int64_t o = index[d][static_cast<size_t>(idx[d])];
+        row = o < 0 ? -1 : row + o;
+      }
+      if (row == prev) {
+        CopyRun(y, y - width, width * static_cast<int64_t>(sizeof(T)));
+      } else if (row < 0) {
+        std::fill(y, y + width, value);
+      } else if (repeat == 1) {
+        CopyRun(y, X + row, width * static_cast<int64_t>(sizeof(T)));
+      } else if (repeat > 1) {
+        RepeatEach(X + row, y, width / repeat, repeat);
+      } else {
+        const T* xr = X + row;
+        for (int64_t j = 0; j < width; ++j) y[j] = inner[j] < 0 ? value : xr[inner[j]];
+      }
+      prev = row;
+    });
+  }
+};
+
+// Linear Resize of float32: along each axis output index i reads w_lo[i] * x[lo[i]] +
+// w_hi[i] * x[hi[i]] (offsets: indices times the axis' stride); the product over the axes, or
+// `value` where an index is outside tf_crop_and_resize's box (lo -1). Per output row the outer
+// axes' corners (those of weight 0 left out) are listed once, then the innermost axis is walked.
+class ResizeLinearStep : public Step {
+ public:
+  static constexpr int kMaxCorners = 1 << (kMaxRank - 1);
+  Ref x;
+  int64_t out = 0;
+  int rank = 0;
+  int64_t out_dims[kMaxRank] = {};
+  Node::ResizeAxis axis[kMaxRank];
+  bool inner_outside = false;  // an index of the innermost axis is outside the box
+  int64_t scratch = 0;         // two output rows of floats
+  float value = 0.0f;
+  void Run(const ExecEnv& env) const override {
+    const float* X = x.Get<float>(env);
+    const int last = rank - 1;
+    const int64_t width = out_dims[last];
+    const Node::ResizeAxis& in = axis[last];
+    int64_t offset[kMaxCorners];
+    float weight[kMaxCorners];
+    float* lines = reinterpret_cast<float*>(env.arena + scratch);
+    int64_t cached[2] = {-1, -1};  // the input row each scratch row holds
+    ForEachResizeRow(rank, out_dims, reinterpret_cast<float*>(env.arena + out), [&](float* y, const int64_t* idx) {
+      int corners = 1;
+      offset[0] = 0;
+      weight[0] = 1.0f;
+      bool outside = false;
+      for (int d = 0; d < last && !outside; ++d) {
+        const Node::ResizeAxis& a = axis[d];
+        const size_t i = static_cast<size_t>(idx[d]);
+        outside = a.lo[i] < 0;
+        const int before = corners;
+        if (a.w_hi[i] != 0.0f) {
+          for (int c = 0; c < before; ++c) {
+            offset[corners + c] = offset[c] + a.hi[i];
+            weight[corners + c] = weight[c] * a.w_hi[i];
+          }
+          corners += before;
+        }
+        for (int c = 0; c < before; ++c) {
+          offset[c] += a.lo[i];
+          weight[c] *= a.w_lo[i];
+        }
+      }
+      const int64_t* lo = in.lo.data();
+      const int64_t* hi = in.hi.data();
+      const float* w_lo = in.w_lo.data();
+      const float* w_hi = in.w_hi.data();
+      if (outside) {
+        std::fill(y, y + width, value);
+      } else if (corners <= 2 && !inner_outside) {
+        // The input rows interpolated along the innermost axis, kept in two scratch rows
+        // while the output rows below still read them (each once when upsampling).
+        int slot[2] = {-1, -1};
+        for (int c = 0; c < corners; ++c) {
+          for (int k = 0; k < 2; ++k) slot[c] = cached[k] == offset[c] ? k : slot[c];
+        }
+        for (int c = 0; c < corners; ++c) {
+          if (slot[c] >= 0) continue;
+          slot[c] = c == 1 ? 1 - slot[0] : (slot[1] == 0 ? 1 : 0);
+          const float* a = X + offset[c];
+          float* h = lines + slot[c] * width;
+          for (int64_t j = 0; j < width; ++j) h[j] = w_lo[j] * a[lo[j]] + w_hi[j] * a[hi[j]];
+          cached[slot[c]] = offset[c];
+        }
+        const float* __restrict ha = lines + slot[0] * width;
+        const float wa = weight[0];
+        if (corners == 1) {
+          for (int64_t j = 0; j < width; ++j) y[j] = wa * ha[j];
+        } else {
+          const float* __restrict hb = lines + slot[1] * width;
+          const float wb = weight[1];
+          for (int64_t j = 0; j < width; ++j) y[j] = wa * ha[j] + wb * hb[j];
+        }
+      } else {
+        for (int64_t j = 0; j < width; ++j) {
+          const size_t u = static_cast<size_t>(j);
+          if (in.lo[u] < 0) {
+            y[j] = value;
+            continue;
+          }
+          float sum = 0.0f;
+          for (int c = 0; c < corners; ++c) {
+            const float* xc = X + offset[c];
+            sum += weight[c] * (in.w_lo[u] * xc[in.lo[u]] + in.w_hi[u] * xc[in.hi[u]]);
+          }
+          y[j] = sum;
+        }
+      }
+    });
   }
 };
 
@@ -392,6 +567,60 @@ std::unique_ptr<Step> MakeGather(const Node& n, BuildContext& ctx) {
   return s;
 }
 
+// The element offset each output index of each axis reads: Node::resize's indices times the
+// input's strides (-1 kept).
+void ResizeOffsets(const Node& n, const Value& x, std::vector<int64_t>* offsets, bool hi) {
+  int64_t stride = 1;
+  for (size_t d = x.shape.size(); d-- > 0;) {
+    const auto& from = hi ? n.resize[d].hi : n.resize[d].lo;
+    offsets[d].resize(from.size());
+    for (size_t i = 0; i < from.size(); ++i) offsets[d][i] = from[i] < 0 ? -1 : from[i] * stride;
+    stride *= x.shape[d];
+  }
+}
+
+template <typename T>
+std::unique_ptr<Step> MakeResizeNearest(const Node& n, BuildContext& ctx, T value) {
+  auto s = std::make_unique<ResizeNearestStep<T>>();
+  const Value& x = ctx.V(n.in[0]);
+  s->x = ctx.RefOf(n.in[0]);
+  s->rank = static_cast<int>(x.shape.size());
+  for (int d = 0; d < s->rank; ++d) s->out_dims[d] = ctx.V(n.out[0]).shape[static_cast<size_t>(d)];
+  ResizeOffsets(n, x, s->index, false);
+  const std::vector<int64_t>& inner = s->index[s->rank - 1];
+  const int64_t width = s->out_dims[s->rank - 1], in_width = x.shape.back();
+  if (width > 0 && width % in_width == 0) {
+    s->repeat = width / in_width;
+    for (int64_t j = 0; j < width && s->repeat > 0; ++j) {
+      if (inner[static_cast<size_t>(j)] != j / s->repeat) s->repeat = 0;
+    }
+  }
+  s->value = value;
+  s->out = ctx.Out(n);
+  return s;
+}
+
+std::unique_ptr<Step> MakeResizeLinear(const Node& n, BuildContext& ctx) {
+  auto s = std::make_unique<ResizeLinearStep>();
+  const Value& x = ctx.V(n.in[0]);
+  s->x = ctx.RefOf(n.in[0]);
+  s->rank = static_cast<int>(x.shape.size());
+  std::vector<int64_t> lo[kMaxRank], hi[kMaxRank];
+  ResizeOffsets(n, x, lo, false);
+  ResizeOffsets(n, x, hi, true);
+  for (int d = 0; d < s->rank; ++d) {
+    const size_t u = static_cast<size_t>(d);
+    s->out_dims[d] = ctx.V(n.out[0]).shape[u];
+    s->axis[d] = {std::move(lo[d]), std::move(hi[d]), n.resize[u].w_lo, n.resize[u].w_hi};
+  }
+  const auto& inner_lo = s->axis[s->rank - 1].lo;
+  s->inner_outside = std::any_of(inner_lo.begin(), inner_lo.end(), [](int64_t o) { return o < 0; });
+  s->scratch = ctx.scratch_offset;
+  s->value = n.pad_value;
+  s->out = ctx.Out(n);
+  return s;
+}
+
 template <typename T>
 std::unique_ptr<Step> MakePad(const Node& n, BuildContext& ctx, T value) {
   auto s = std::make_unique<PadStep<T>>();
@@ -499,6 +728,10 @@ std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
 
 }  // namespace
 
+int64_t ResizeLinearScratchBytes(const Node& n, const Graph& g) {
+  return 2 * g.values[n.out[0]].shape.back() * static_cast<int64_t>(sizeof(float));
+}
+
 int64_t MaxPoolScratchBytes(const Node& n, const Graph& g) {
   const Value& x = g.values[n.in[0]];
   if (x.dtype != DType::kI8) return 0;
@@ -515,6 +748,24 @@ Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) 
     case OpKind::kTranspose:
     case OpKind::kSlice:
       step = VisitStorageType(x.dtype, [&](auto tag) { return MakeGather<typename decltype(tag)::type>(n, ctx); });
+      break;
+    case OpKind::kResize:
+      // int8: the extrapolation value in the input's parameters; the other types in their own.
+      step = int8 ? MakeResizeNearest<int8_t>(n, ctx, static_cast<int8_t>(std::clamp<float>(
+                                                          std::nearbyint(n.pad_value / x.q.scale) + float(x.q.zero_point), -128.0f, 127.0f)))
+                  : VisitStorageType(x.dtype, [&](auto tag) {
+                      using T = typename decltype(tag)::type;
+                      if constexpr (std::is_floating_point_v<T>) {
+                        return MakeResizeNearest<T>(n, ctx, n.pad_value);
+                      } else {
+                        return MakeResizeNearest<T>(n, ctx, static_cast<T>(n.pad_value_int));
+                      }
+                    });
+      type += ", nearest";
+      break;
+    case OpKind::kResizeLinear:
+      step = MakeResizeLinear(n, ctx);
+      type += ", linear";
       break;
     case OpKind::kPad:
       // int8 pads with the zero point of its quantization (0 for an exact int8 tensor, whose

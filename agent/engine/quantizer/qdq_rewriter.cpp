@@ -30,9 +30,10 @@ const std::set<std::string> kComputeOps = {"Add", "Mul", "Relu", "Clip", "Sigmoi
                                            "LeakyRelu", "HardSigmoid", "HardSwish", "Erf",
                                            "AveragePool", "GlobalAveragePool", "Concat", "ReduceMean",
                                            "Softmax", "PRelu"};
-// Quantization commutes with these: output parameters are the input's.
+// Quantization commutes with these: output parameters are the input's. (Resize and Upsample
+// only in nearest mode: Quantizable keeps linear ones float.)
 const std::set<std::string> kMovementOps = {"MaxPool", "GlobalMaxPool", "Flatten", "Reshape", "Transpose",
-                                            "Squeeze", "Unsqueeze", "Pad", "Slice", "Split"};
+                                            "Squeeze", "Unsqueeze", "Pad", "Slice", "Split", "Resize", "Upsample"};
 
 // The outputs of a quantized node that get parameters: Split's every one, other ops' first (a
 // MaxPool's Indices are integers).
@@ -210,6 +211,11 @@ class QdqRewriter {
       if (slope == nullptr || slope->data_type() != onnx::TensorProto::FLOAT) return "PRelu with a computed or non-float slope";
       if (std::count_if(slope->dims().begin(), slope->dims().end(), [](int64_t d) { return d > 1; }) > 1) {
         return "PRelu with slopes that vary along more than one axis: the engine's int8 PRelu takes one slope per channel";
+      }
+    }
+    if (op == "Resize" || op == "Upsample") {
+      for (const auto& a : n.attribute()) {
+        if (a.name() == "mode" && a.s() != "nearest") return op + " in " + a.s() + " mode: the engine's int8 " + op + " is nearest-neighbour";
       }
     }
     if (kComputeOps.count(op) != 0 || kMovementOps.count(op) != 0) return "";

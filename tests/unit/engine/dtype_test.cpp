@@ -208,11 +208,7 @@ TEST_CASE("Pad edge and reflect on float and int32 tensors", "[engine][dtype]") 
     b.Input("x", {3}, type).Output("y");
     b.InitInts("pads", {2}, {2, 2}, TP::INT64);
     if (type == TP::INT32) b.InitInts("value", {}, {7}, TP::INT32); else b.Init("value", {}, {7.0f});
-    auto* pad = b.Node("Pad", {"x", "pads", "value"}, {"y"});
-    auto* attr = pad->add_attribute();
-    attr->set_name("mode");
-    attr->set_type(onnx::AttributeProto::STRING);
-    attr->set_s(mode);
+    StrAttr(b.Node("Pad", {"x", "pads", "value"}, {"y"}), "mode", mode);
     INFO(mode << " " << type);
     CHECK(RunAll(LoadOk(b), {{1, 2, 3}})[0] == want);
   }
@@ -220,10 +216,7 @@ TEST_CASE("Pad edge and reflect on float and int32 tensors", "[engine][dtype]") 
   Builder wide(13);
   wide.Input("x", {3}).Output("y");
   wide.InitInts("pads", {2}, {3, 0}, TP::INT64);
-  auto* attr = wide.Node("Pad", {"x", "pads"}, {"y"})->add_attribute();
-  attr->set_name("mode");
-  attr->set_type(onnx::AttributeProto::STRING);
-  attr->set_s("reflect");
+  StrAttr(wide.Node("Pad", {"x", "pads"}, {"y"}), "mode", "reflect");
   CHECK_THAT(LoadError(wide), Catch::Contains("(Pad)") && Catch::Contains("reflect pads must be smaller"));
 }
 

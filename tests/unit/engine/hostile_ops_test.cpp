@@ -44,20 +44,9 @@ TEST_CASE("hostile ops - edge Pad of a rank-8 tensor whose padded size overflows
   b.Input("x", {2, 2, 2, 2, 2, 2, 2, 2}).Output("y");
   std::vector<int64_t> pads(16, 4096);
   b.InitInts("pads", {16}, pads, TP::INT64);
-  auto* n = b.Node("Pad", {"x", "pads"}, {"y"});
-  auto* a = n->add_attribute();
-  a->set_name("mode");
-  a->set_type(onnx::AttributeProto::STRING);
-  a->set_s("edge");
+  StrAttr(b.Node("Pad", {"x", "pads"}, {"y"}), "mode", "edge");
   auto m = b.Load();
   REQUIRE_FALSE(m.has_value());
-}
-
-void Mode(onnx::NodeProto* n, const std::string& mode) {
-  auto* a = n->add_attribute();
-  a->set_name("mode");
-  a->set_type(onnx::AttributeProto::STRING);
-  a->set_s(mode);
 }
 
 TEST_CASE("hostile ops - reflect Pad by dim-1 each side and edge Pad of a size-1 axis", "[hostile-ops]") {
@@ -65,21 +54,21 @@ TEST_CASE("hostile ops - reflect Pad by dim-1 each side and edge Pad of a size-1
     Builder b(13);
     b.Input("x", {3}).Output("y");
     b.InitInts("pads", {2}, {2, 2}, TP::INT64);
-    Mode(b.Node("Pad", {"x", "pads"}, {"y"}), "reflect");
+    StrAttr(b.Node("Pad", {"x", "pads"}, {"y"}), "mode", "reflect");
     CHECK(RunAll(LoadOk(b), {{1, 2, 3}})[0] == Floats{3, 2, 1, 2, 3, 2, 1});
   }
   {
     Builder b(13);
     b.Input("x", {1, 2}).Output("y");
     b.InitInts("pads", {4}, {2, 1, 1, 0}, TP::INT64);
-    Mode(b.Node("Pad", {"x", "pads"}, {"y"}), "edge");
+    StrAttr(b.Node("Pad", {"x", "pads"}, {"y"}), "mode", "edge");
     CHECK(RunAll(LoadOk(b), {{5, 6}})[0] == Floats{5, 5, 6, 5, 5, 6, 5, 5, 6, 5, 5, 6});
   }
   {  // int8 reflect
     Builder b(13);
     b.Input("x", {2, 3}, TP::INT8).Output("y");
     b.InitInts("pads", {4}, {1, 2, 1, 2}, TP::INT64);
-    Mode(b.Node("Pad", {"x", "pads"}, {"y"}), "reflect");
+    StrAttr(b.Node("Pad", {"x", "pads"}, {"y"}), "mode", "reflect");
     CHECK(RunAll(LoadOk(b), {{1, 2, 3, 4, 5, 6}})[0] ==
           Floats{6, 5, 4, 5, 6, 5, 4, 3, 2, 1, 2, 3, 2, 1, 6, 5, 4, 5, 6, 5, 4, 3, 2, 1, 2, 3, 2, 1});
   }
@@ -90,7 +79,7 @@ TEST_CASE("hostile ops - reflect Pad of a size-1 axis is refused negative pads r
     Builder b(13);
     b.Input("x", {1, 3}).Output("y");
     b.InitInts("pads", {4}, {1, 0, 0, 0}, TP::INT64);
-    Mode(b.Node("Pad", {"x", "pads"}, {"y"}), "reflect");
+    StrAttr(b.Node("Pad", {"x", "pads"}, {"y"}), "mode", "reflect");
     CHECK_FALSE(b.Load().has_value());
   }
   {
@@ -766,7 +755,7 @@ TEST_CASE("hostile ops - int8 QDQ edge and reflect Pad", "[hostile-ops]") {
     b.InitInts("pads", {4}, {0, 2, 0, 1}, TP::INT64);
     b.Node("QuantizeLinear", {"x", "s", "zp"}, {"xq"});
     b.Node("DequantizeLinear", {"xq", "s", "zp"}, {"xd"});
-    Mode(b.Node("Pad", {"xd", "pads"}, {"p"}), mode);
+    StrAttr(b.Node("Pad", {"xd", "pads"}, {"p"}), "mode", mode);
     b.Node("QuantizeLinear", {"p", "s", "zp"}, {"pq"});
     b.Node("DequantizeLinear", {"pq", "s", "zp"}, {"y"});
     INFO(mode);

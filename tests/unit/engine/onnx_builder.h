@@ -123,6 +123,18 @@ inline void IntsAttr(onnx::NodeProto* n, const std::string& name, const std::vec
   a->set_type(onnx::AttributeProto::INTS);
   for (int64_t x : v) a->add_ints(x);
 }
+inline void FloatsAttr(onnx::NodeProto* n, const std::string& name, const std::vector<float>& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOATS);
+  for (float x : v) a->add_floats(x);
+}
+inline void StrAttr(onnx::NodeProto* n, const std::string& name, const std::string& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(v);
+}
 
 // Runs `model` once on `inputs` (one buffer per model input) and returns every output.
 inline std::vector<std::vector<float>> RunAll(const std::shared_ptr<const Model>& model,

@@ -96,13 +96,13 @@ std::vector<float> Floats(const onnx::TensorProto& t) {
   return v;
 }
 
-// `count` samples of [1, 4] (stored as [count, 4]), uniform in [lo, hi].
-NpyArray Uniform(int64_t count, float lo, float hi, unsigned seed = 7) {
+// `count` samples of [1, width] (stored as [count, width]), uniform in [lo, hi].
+NpyArray Uniform(int64_t count, float lo, float hi, unsigned seed = 7, int64_t width = 4) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(lo, hi);
   NpyArray a;
-  a.shape = {count, 4};
-  for (int64_t i = 0; i < count * 4; ++i) a.data.push_back(dist(rng));
+  a.shape = {count, width};
+  for (int64_t i = 0; i < count * width; ++i) a.data.push_back(dist(rng));
   return a;
 }
 
@@ -306,6 +306,44 @@ TEST_CASE("PRelu (one slope, per channel), Split, GlobalMaxPool and Slice are qu
     CHECK_THAT(report.float_nodes[0].reason, Catch::Matchers::Contains("vary along more than one axis"));
     for (const auto& out : report.quality.outputs) CHECK(out.snr_db > 30.0);
   }
+}
+
+TEST_CASE("a nearest Resize passes its input's parameters on, a linear one stays float and says why", "[quantizer]") {
+  // x [1, 8] -> Gemm -> Reshape [1, 2, 2, 2] -> Resize nearest x2 -> y0, and Resize linear x2 -> y1.
+  Builder b(13);
+  b.Input("x", {1, 8}).Output("y0").Output("y1");
+  std::vector<float> w(64);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(static_cast<int>(i * 5 % 13) - 6) * 0.1f;
+  b.Init("W", {8, 8}, w).Init("scales", {4}, {1, 1, 2, 2});
+  b.InitInts("shape", {4}, {1, 2, 2, 2}, onnx::TensorProto::INT64);
+  b.Node("Gemm", {"x", "W"}, {"h"});
+  b.Node("Reshape", {"h", "shape"}, {"r"});
+  b.Node("Resize", {"r", "", "scales"}, {"y0"});
+  StrAttr(b.Node("Resize", {"r", "", "scales"}, {"y1"}), "mode", "linear");
+  edge::testing::TempDir dir;
+  const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11, 8);
+  QuantizeOptions options;
+  options.eval = &eval;
+  options.quantize_outputs = true;
+  auto report = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(400, -1.0f, 1.0f, 7, 8), (dir / "q.onnx").string(), options);
+  INFO((report ? "" : report.error().message));
+  REQUIRE(report.has_value());
+  REQUIRE(report->float_nodes.size() == 1);
+  CHECK(report->float_nodes[0].op_type == "Resize");
+  CHECK_THAT(report->float_nodes[0].reason, Catch::Matchers::Contains("linear mode"));
+  const auto q = Load((dir / "q.onnx").string());
+  CHECK(ProducerOf(q, "y0") == "DequantizeLinear");
+  for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+  auto engine = Model::LoadFile((dir / "q.onnx").string());
+  REQUIRE(engine.has_value());
+  bool int8_resize = false;
+  std::string steps;
+  for (const auto& step : (*engine)->StepSummary()) {
+    int8_resize = int8_resize || step.find("(int8, nearest)") != std::string::npos;
+    steps += step + "\n";
+  }
+  INFO(steps);
+  CHECK(int8_resize);
 }
 
 TEST_CASE("sample layout: [N, shape without batch 1] or [N, full shape], nothing else", "[quantizer]") {

@@ -1,4 +1,4 @@
-// Slice of computed tensors, Split, GlobalMaxPool and PRelu: each against values computed here,
+// Slice of computed tensors, Split, GlobalMaxPool, PRelu and Resize: each against values computed here,
 // on float, int8 (between QuantizeLinear and DequantizeLinear) and integer tensors, and the
 // refusals. ONNX's own node tests (tests/conformance) check the float forms once more.
 #include <catch2/catch.hpp>
@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -372,6 +373,218 @@ TEST_CASE("PRelu: one slope is an int8 lookup, per-channel slopes run in float",
     REQUIRE_FALSE(r.has_value());
     CHECK_THAT(r.error().message, Contains("the slope does not broadcast to the input's shape"));
   }
+}
+
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+namespace {
+
+// Resize's inputs after X (roi, scales, sizes), by name; "" leaves one out.
+Builder ResizeAround(Form form, const std::vector<int64_t>& shape, const std::vector<float>& scales,
+                     const std::vector<int64_t>& sizes = {}, int64_t opset = 13) {
+  Builder b = Around(form, "Resize", shape, {"", scales.empty() ? "" : "scales", sizes.empty() ? "" : "sizes"}, 1, opset);
+  if (!scales.empty()) b.Init("scales", {static_cast<int64_t>(scales.size())}, scales);
+  if (!sizes.empty()) b.InitInts("sizes", {static_cast<int64_t>(sizes.size())}, sizes, onnx::TensorProto::INT64);
+  return b;
+}
+
+onnx::NodeProto* NodeOf(Builder& b, const std::string& op) {
+  for (auto& n : *b.proto().mutable_graph()->mutable_node()) {
+    if (n.op_type() == op) return &n;
+  }
+  FAIL("no " << op << " node");
+  return nullptr;
+}
+
+// x's element at index src[d](i_d) per axis, for every index of `out_shape`: the nearest Resize
+// computed from whole factors, independently of the engine's coordinate arithmetic.
+std::vector<float> Pick(const std::vector<float>& x, const std::vector<int64_t>& shape,
+                        const std::vector<int64_t>& out_shape, const std::function<int64_t(size_t, int64_t)>& src) {
+  std::vector<float> y;
+  std::vector<int64_t> idx(shape.size(), 0);
+  for (int64_t k = 0; k < Elements(out_shape); ++k) {
+    int64_t at = 0;
+    for (size_t d = 0; d < shape.size(); ++d) at = at * shape[d] + src(d, idx[d]);
+    y.push_back(x[static_cast<size_t>(at)]);
+    for (size_t d = shape.size(); d-- > 0;) {
+      if (++idx[d] < out_shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("nearest Resize by whole factors reads x[i / k] upsampling and x[i * k] downsampling", "[engine][operators]") {
+  const std::vector<int64_t> shape = {2, 3, 4, 5};
+  const auto x = WholeRamp(Elements(shape));
+  // up 2x along axis 1, down 2x along axis 2, up 3x along axis 3
+  const std::vector<float> scales = {1, 2, 0.5f, 3};
+  const std::vector<int64_t> out = {2, 6, 2, 15};
+  const std::vector<int64_t> up = {1, 2, 1, 3}, down = {1, 1, 2, 1};
+  auto src = [&](size_t d, int64_t i) { return i / up[d] * down[d]; };
+  for (Form form : {Form::kFloat, Form::kInt8, Form::kInt32}) {
+    INFO(FormName(form));
+    // asymmetric + floor: input index floor(i / scale)
+    Builder b = ResizeAround(form, shape, scales);
+    StrAttr(NodeOf(b, "Resize"), "coordinate_transformation_mode", "asymmetric");
+    StrAttr(NodeOf(b, "Resize"), "nearest_mode", "floor");
+    auto model = LoadOk(b);
+    REQUIRE(model->outputs()[0].shape == out);
+    CHECK_THAT(StepOf(*model, "Resize"), Catch::EndsWith(std::string("(") + FormName(form) + ", nearest)"));
+    CHECK(RunOne(model, x) == Pick(x, shape, out, src));
+    // the defaults (half_pixel, round_prefer_floor) upsampling by whole factors: the same indices
+    Builder up_only = ResizeAround(form, shape, {}, {2, 6, 4, 15});
+    const std::vector<int64_t> up_out = {2, 6, 4, 15};
+    CHECK(RunOne(LoadOk(up_only), x) == Pick(x, shape, up_out, [&](size_t d, int64_t i) { return i / up[d]; }));
+  }
+}
+
+TEST_CASE("Upsample 7 and 9 and Resize 10 double a map as ONNX Runtime does", "[engine][operators]") {
+  const std::vector<int64_t> shape = {1, 2, 3, 4}, out = {1, 2, 6, 8};
+  const auto x = WholeRamp(Elements(shape));
+  const auto want = Pick(x, shape, out, [](size_t d, int64_t i) { return d >= 2 ? i / 2 : i; });
+  {
+    Builder b(7);
+    b.Input("x", shape).Output("y");
+    FloatsAttr(b.Node("Upsample", {"x"}, {"y"}), "scales", {1, 1, 2, 2});
+    CHECK(RunOne(LoadOk(b), x) == want);
+  }
+  for (const auto& [op, opset] : {std::pair{"Upsample", 9}, std::pair{"Resize", 10}}) {
+    INFO(op);
+    Builder b(opset);
+    b.Input("x", shape).Init("scales", {4}, {1, 1, 2, 2}).Output("y");
+    b.Node(op, {"x", "scales"}, {"y"});
+    CHECK(RunOne(LoadOk(b), x) == want);
+  }
+}
+
+TEST_CASE("linear Resize is exact on a linear ramp, float and between DequantizeLinear and QuantizeLinear",
+          "[engine][operators]") {
+  // x = 3 * col + 6 * row on 2 x 2; align_corners to 4 x 4 reads col/3, row/3: y = col + 2 * row.
+  const std::vector<float> x = {0, 3, 6, 9};
+  std::vector<float> want;
+  for (int r = 0; r < 4; ++r) {
+    for (int c = 0; c < 4; ++c) want.push_back(static_cast<float>(c + 2 * r));
+  }
+  for (Form form : {Form::kFloat, Form::kInt8}) {
+    INFO(FormName(form));
+    Builder b = ResizeAround(form, {1, 1, 2, 2}, {}, {1, 1, 4, 4});
+    StrAttr(NodeOf(b, "Resize"), "mode", "linear");
+    StrAttr(NodeOf(b, "Resize"), "coordinate_transformation_mode", "align_corners");
+    auto model = LoadOk(b);
+    CHECK_THAT(StepOf(*model, "Resize"), Catch::EndsWith("(float, linear)"));
+    const auto y = RunOne(model, x);
+    REQUIRE(y.size() == want.size());
+    for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == Approx(want[i]).margin(1e-5));
+  }
+  // Three axes at once (eight corners per output): a linear function of the indices is
+  // reproduced at align_corners' coordinates i * (in - 1) / (out - 1).
+  {
+    const std::vector<int64_t> in = {2, 3, 4}, out = {3, 5, 7};
+    std::vector<float> ramp;
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 3; ++j)
+        for (int64_t k = 0; k < 4; ++k) ramp.push_back(static_cast<float>(i + 10 * j + 100 * k));
+    Builder b = ResizeAround(Form::kFloat, in, {}, out);
+    StrAttr(NodeOf(b, "Resize"), "mode", "linear");
+    StrAttr(NodeOf(b, "Resize"), "coordinate_transformation_mode", "align_corners");
+    const auto y = RunOne(LoadOk(b), ramp);
+    REQUIRE(y.size() == 105);
+    size_t at = 0;
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 5; ++j)
+        for (int k = 0; k < 7; ++k) {
+          const double want = i * 1.0 / 2 + 10 * j * 2.0 / 4 + 100 * k * 3.0 / 6;
+          CHECK(y[at++] == Approx(want).margin(1e-3));
+        }
+  }
+  // half_pixel (the default) on a 1 x 4 row doubled: the ends clamp, the inside interpolates.
+  Builder row = ResizeAround(Form::kFloat, {1, 4}, {1, 2});
+  StrAttr(NodeOf(row, "Resize"), "mode", "linear");
+  const std::vector<float> row_want = {0, 1, 3, 5, 7, 9, 11, 12};  // x = 0, 4, 8, 12
+  CHECK(RunOne(LoadOk(row), {0, 4, 8, 12}) == row_want);
+}
+
+TEST_CASE("Resize from opset 18 takes sizes for the axes named; outside tf_crop_and_resize's box it writes the value",
+          "[engine][operators]") {
+  const std::vector<int64_t> shape = {1, 2, 3, 4};
+  const auto x = WholeRamp(Elements(shape));
+  {
+    Builder b = ResizeAround(Form::kFloat, shape, {}, {6, 8}, 18);
+    IntsAttr(NodeOf(b, "Resize"), "axes", {-2, 3});
+    auto model = LoadOk(b);
+    const std::vector<int64_t> out = {1, 2, 6, 8};
+    REQUIRE(model->outputs()[0].shape == out);
+    CHECK(RunOne(model, x) == Pick(x, shape, out, [](size_t d, int64_t i) { return d >= 2 ? i / 2 : i; }));
+  }
+  // The last axis' box runs from -0.5 to 1.5 of its length: the first and last columns are
+  // outside; the value is 10 in float, in int8 (code 10 at scale 1) and in int32.
+  for (Form form : {Form::kFloat, Form::kInt8, Form::kInt32}) {
+    INFO(FormName(form));
+    Builder b = Around(form, "Resize", shape, {"roi", "", "sizes"}, 1);
+    b.Init("roi", {8}, {0, 0, 0, -0.5f, 1, 1, 1, 1.5f}).InitInts("sizes", {4}, {1, 2, 3, 3}, onnx::TensorProto::INT64);
+    auto* n = NodeOf(b, "Resize");
+    StrAttr(n, "coordinate_transformation_mode", "tf_crop_and_resize");
+    FloatAttr(n, "extrapolation_value", 10.0f);
+    // box columns -1.5, 1.5 and 4.5 of 0..3: the outer two outside, the middle rounds down to 1
+    const auto y = RunOne(LoadOk(b), x);
+    REQUIRE(y.size() == 18);
+    for (size_t r = 0; r < 6; ++r) {
+      CHECK(y[r * 3] == 10.0f);
+      CHECK(y[r * 3 + 1] == x[r * 4 + 1]);
+      CHECK(y[r * 3 + 2] == 10.0f);
+    }
+  }
+}
+
+TEST_CASE("a Resize that moves nothing is its input, and unsupported Resizes are refused by name", "[engine][operators]") {
+  auto identity = LoadOk(ResizeAround(Form::kInt8, {1, 2, 3}, {1, 1, 1}));
+  CHECK(StepOf(*identity, "Resize").empty());
+  struct Refusal {
+    const char* what;
+    std::function<void(Builder&)> edit;
+    std::vector<float> scales;
+    std::vector<int64_t> sizes;
+    const char* error;
+    Form form = Form::kFloat;
+    int64_t opset = 13;
+  };
+  auto attr = [](const char* name, const char* value) {
+    return [=](Builder& b) { StrAttr(NodeOf(b, "Resize"), name, value); };
+  };
+  auto none = [](Builder&) {};
+  const std::vector<Refusal> refusals = {
+      {"cubic", attr("mode", "cubic"), {1, 2, 2}, {}, "mode 'cubic' is not supported"},
+      {"an unknown coordinate mode", attr("coordinate_transformation_mode", "sideways"), {1, 2, 2}, {}, "unknown coordinate_transformation_mode 'sideways'"},
+      {"an unknown nearest mode", attr("nearest_mode", "up"), {1, 2, 2}, {}, "unknown nearest_mode 'up'"},
+      {"a zero scale", none, {1, 0, 2}, {}, "scales must be finite and above 0"},
+      {"a NaN scale", none, {1, std::nanf(""), 2}, {}, "scales must be finite and above 0"},
+      {"scales of the wrong count", none, {2, 2}, {}, "scales has 2 elements for 3 axes"},
+      {"negative sizes", none, {}, {1, -2, 2}, "sizes must be integers of 0 or more"},
+      {"sizes past the tensor limit", none, {}, {1, 1 << 20, 1 << 20}, "more than"},
+      {"neither scales nor sizes", none, {}, {}, "needs constant scales or sizes"},
+      {"linear on int32", attr("mode", "linear"), {1, 2, 2}, {}, "linear Resize of an integer tensor is not supported", Form::kInt32},
+      {"linear with antialias", [](Builder& b) { StrAttr(NodeOf(b, "Resize"), "mode", "linear"); IntAttr(NodeOf(b, "Resize"), "antialias", 1); },
+       {1, 0.5f, 0.5f}, {}, "antialias is not supported", Form::kFloat, 18},
+      {"keep_aspect_ratio_policy", attr("keep_aspect_ratio_policy", "not_larger"), {}, {1, 4, 4}, "keep_aspect_ratio_policy", Form::kFloat, 18},
+  };
+  for (const Refusal& r : refusals) {
+    INFO(r.what);
+    Builder b = ResizeAround(r.form, {1, 2, 3}, r.scales, r.sizes, r.opset);
+    r.edit(b);
+    auto m = b.Load();
+    REQUIRE_FALSE(m.has_value());
+    CHECK_THAT(m.error().message, Contains(r.error) && Contains("(Resize)"));
+  }
+  // both scales and sizes
+  Builder both = Around(Form::kFloat, "Resize", {1, 2, 3}, {"", "scales", "sizes"}, 1);
+  both.Init("scales", {3}, {1, 2, 2}).InitInts("sizes", {3}, {1, 4, 6}, onnx::TensorProto::INT64);
+  auto m = both.Load();
+  REQUIRE_FALSE(m.has_value());
+  CHECK_THAT(m.error().message, Contains("scales or sizes, not both"));
 }
 
 }  // namespace edge::engine::testing
