@@ -524,6 +524,9 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
 namespace edge::engine::lowering {
 namespace {
 
+// The longest output axis a Resize builds index tables for.
+constexpr int64_t kMaxResizeAxis = int64_t{1} << 22;
+
 // Resize's coordinate_transformation_mode and nearest_mode (ONNX Operators.md, Resize).
 enum class ResizeCoord { kHalfPixel, kHalfPixelSymmetric, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn, kTfCropAndResize };
 // kLegacy: Resize-10 and Upsample, which have no nearest_mode: as ONNX Runtime rounds there
@@ -602,6 +605,7 @@ Status Lowerer::LowerResize(const OnnxNode& n) {
     EDGE_TRY(opset < 9 ? CheckAttrs(n, {"mode", "scales"}) : CheckAttrs(n, {"mode"}));
   } else if (opset < 11) {
     EDGE_TRY(CheckAttrs(n, {"mode"}));
+    if (n.inputs.size() != 2) return Fail(ErrorCode::kInvalidArgument, "Resize before opset 11 takes two inputs (X, scales)");
   } else if (opset < 18) {
     EDGE_TRY(CheckAttrs(n, {"mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a",
                             "exclude_outside", "extrapolation_value"}));
@@ -698,13 +702,19 @@ Status Lowerer::LowerResize(const OnnxNode& n) {
                                                    std::to_string(s) + ")");
     }
     if (sizes_t == nullptr) {
-      const double size = std::floor(double(in_shape[d]) * double(s));
-      if (size > double(kMaxTensorElements)) return Fail(ErrorCode::kResourceExhausted, "Resize output too large");
-      out_shape[d] = static_cast<int64_t>(size);
+      // In float, as ONNX Runtime and ONNX's shape inference compute it (10 x 0.7 is 7, not 6),
+      // so the size matches what an exporter wrote into the model.
+      const float size = std::floor(static_cast<float>(in_shape[d]) * s);
+      out_shape[d] = size > float(kMaxResizeAxis) ? kMaxResizeAxis + 1 : static_cast<int64_t>(size);
     }
-    if (in_shape[d] == 0 && out_shape[d] != 0) {
-      return Fail(ErrorCode::kInvalidArgument, "axis " + std::to_string(d) + " of size 0 cannot be resized to " +
-                                                   std::to_string(out_shape[d]));
+    if (out_shape[d] == 0) {
+      return Fail(ErrorCode::kInvalidArgument, "axis " + std::to_string(d) + " of the output would have size 0 (" +
+                                                   std::to_string(in_shape[d]) + " resized): empty tensors are not supported");
+    }
+    // The index tables hold 8 to 48 bytes per output index of each axis.
+    if (out_shape[d] > kMaxResizeAxis) {
+      return Fail(ErrorCode::kResourceExhausted, "axis " + std::to_string(d) + " of the output would have more than " +
+                                                     std::to_string(kMaxResizeAxis) + " elements, the most Resize takes per axis");
     }
   }
   EDGE_TRY(CheckedElementCount(out_shape).transform([](int64_t) {}));
@@ -726,10 +736,11 @@ Status Lowerer::LowerResize(const OnnxNode& n) {
   Node node = MakeNode(linear ? OpKind::kResizeLinear : OpKind::kResize, n);
   node.pad_value = n.Float("extrapolation_value", 0.0f);
   node.pad_value_int = CastElement<int64_t>(node.pad_value);
-  bool identity = true;
+  bool identity = true, extrapolates = false;
   for (int64_t d = 0; d < rank; ++d) {
     const size_t u = static_cast<size_t>(d);
     const int64_t len_in = in_shape[u], len_out = out_shape[u];
+    identity = identity && len_out == len_in;
     // Given sizes: the size itself (scale x length would be it up to rounding).
     const float len_resized = sizes_t != nullptr ? static_cast<float>(len_out)
                                                  : static_cast<float>(double(scales[u]) * double(len_in));
@@ -756,8 +767,9 @@ Status Lowerer::LowerResize(const OnnxNode& n) {
     }
     for (int64_t i = 0; i < len_out && identity; ++i) {
       const size_t k = static_cast<size_t>(i);
-      identity = len_out == len_in && ax.lo[k] == i && (!linear || ax.w_lo[k] == 1.0f);
+      identity = ax.lo[k] == i && (!linear || ax.w_lo[k] == 1.0f);
     }
+    extrapolates = extrapolates || std::find(ax.lo.begin(), ax.lo.end(), -1) != ax.lo.end();
     node.resize.push_back(std::move(ax));
   }
   if (identity) {  // every element where it was: the same tensor
@@ -773,9 +785,27 @@ Status Lowerer::LowerResize(const OnnxNode& n) {
     }
     return EmitFloat(n, std::move(node), out_shape);
   }
-  EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
-  if (integer) return Ok();
-  if (IsQuant(n.inputs[0])) return EmitQuantSameParams(n, std::move(node), syms_.at(n.inputs[0]).value, out_shape);
+  // The extrapolation value in the element type: integers as Cast converts a float; int8 with
+  // the input's parameters only where that is the value exactly (else the Resize runs in float,
+  // as DequantizeLinear -> Resize would, and writes the value itself).
+  if (auto type = ComputedIntegerType(n.inputs[0])) {
+    node.pad_value_int = VisitStorageType(*type, [&](auto tag) {
+      return static_cast<int64_t>(CastElement<typename decltype(tag)::type>(node.pad_value));
+    });
+    EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
+    if (integer) return Ok();
+  }
+  if (IsQuant(n.inputs[0])) {
+    const int x = syms_.at(n.inputs[0]).value;
+    const QParams q = g_.values[x].q;
+    const float code = std::nearbyint(node.pad_value / q.scale) + static_cast<float>(q.zero_point);
+    const bool exact = std::isfinite(code) && code >= -128.0f && code <= 127.0f &&
+                       q.Dequantize(static_cast<int32_t>(code)) == node.pad_value;
+    if (!extrapolates || exact) {
+      node.pad_value_int = extrapolates ? static_cast<int64_t>(code) : 0;
+      return EmitQuantSameParams(n, std::move(node), x, out_shape);
+    }
+  }
   return EmitFloat(n, std::move(node), out_shape);
 }
 

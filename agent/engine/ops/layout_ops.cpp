@@ -750,17 +750,16 @@ Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) 
       step = VisitStorageType(x.dtype, [&](auto tag) { return MakeGather<typename decltype(tag)::type>(n, ctx); });
       break;
     case OpKind::kResize:
-      // int8: the extrapolation value in the input's parameters; the other types in their own.
-      step = int8 ? MakeResizeNearest<int8_t>(n, ctx, static_cast<int8_t>(std::clamp<float>(
-                                                          std::nearbyint(n.pad_value / x.q.scale) + float(x.q.zero_point), -128.0f, 127.0f)))
-                  : VisitStorageType(x.dtype, [&](auto tag) {
-                      using T = typename decltype(tag)::type;
-                      if constexpr (std::is_floating_point_v<T>) {
-                        return MakeResizeNearest<T>(n, ctx, n.pad_value);
-                      } else {
-                        return MakeResizeNearest<T>(n, ctx, static_cast<T>(n.pad_value_int));
-                      }
-                    });
+      // The extrapolation value: float as given; the lowering converted it for the other types
+      // (int8: the code in the input's parameters).
+      step = VisitStorageType(x.dtype, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        if constexpr (std::is_floating_point_v<T>) {
+          return MakeResizeNearest<T>(n, ctx, n.pad_value);
+        } else {
+          return MakeResizeNearest<T>(n, ctx, static_cast<T>(n.pad_value_int));
+        }
+      });
       type += ", nearest";
       break;
     case OpKind::kResizeLinear:

@@ -508,7 +508,7 @@ TEST_CASE("linear Resize is exact on a linear ramp, float and between Dequantize
   CHECK(RunOne(LoadOk(row), {0, 4, 8, 12}) == row_want);
 }
 
-TEST_CASE("Resize from opset 18 takes sizes for the axes named; outside tf_crop_and_resize's box it writes the value",
+TEST_CASE("Resize from opset 18 takes sizes for the axes named, and outside tf_crop_and_resize's box it writes the value",
           "[engine][operators]") {
   const std::vector<int64_t> shape = {1, 2, 3, 4};
   const auto x = WholeRamp(Elements(shape));
@@ -537,6 +537,42 @@ TEST_CASE("Resize from opset 18 takes sizes for the axes named; outside tf_crop_
       CHECK(y[r * 3 + 1] == x[r * 4 + 1]);
       CHECK(y[r * 3 + 2] == 10.0f);
     }
+  }
+}
+
+TEST_CASE("Resize sizes from scales in float as exporters write them, and extrapolation values kept exactly",
+          "[engine][operators]") {
+  // 10 x 0.7 is 6.99999988 in double but 7 in float, the size ONNX's shape inference writes
+  CHECK(LoadOk(ResizeAround(Form::kFloat, {1, 10}, {1, 0.7f}))->outputs()[0].shape == std::vector<int64_t>{1, 7});
+  // DequantizeLinear (scale 0.02, zero point 3) -> Resize writing 9.99 outside its box -> a
+  // float output: 9.99 is no int8 code there, so the Resize runs in float; 0.06 is one (code 6).
+  for (const float value : {9.99f, 0.06f}) {
+    INFO("extrapolation " << value);
+    Builder b(13);
+    b.Input("x", {1, 4}).Init("s", {}, {0.02f}).InitI8("zp", {}, {3}).Output("y");
+    b.Init("roi", {4}, {0, -0.5f, 1, 1.5f}).InitInts("sizes", {2}, {1, 3}, onnx::TensorProto::INT64);
+    b.Node("QuantizeLinear", {"x", "s", "zp"}, {"xq"});
+    b.Node("DequantizeLinear", {"xq", "s", "zp"}, {"xd"});
+    auto* n = b.Node("Resize", {"xd", "roi", "", "sizes"}, {"y"});
+    StrAttr(n, "coordinate_transformation_mode", "tf_crop_and_resize");
+    FloatAttr(n, "extrapolation_value", value);
+    auto model = LoadOk(b);
+    const std::string step = StepOf(*model, "Resize");
+    INFO(step);
+    CHECK_THAT(step, Contains(value == 9.99f ? "(float, nearest)" : "(int8, nearest)"));
+    const auto y = RunOne(model, {0.5f, 1.0f, -0.5f, 0.2f});
+    REQUIRE(y.size() == 3);
+    CHECK(y[0] == (value == 9.99f ? value : 0.02f * 3));  // the code 6 dequantized: (6 - 3) x 0.02
+    CHECK(y[1] == 0.02f * static_cast<float>(50 - 3 + 3));  // x[1] = 1.0: code 53, (53 - 3) x 0.02
+    CHECK(y[2] == y[0]);
+  }
+  // integer tensors take the value as Cast converts a float: truncated, saturated
+  for (const auto& [value, want] : {std::pair{-3.7f, -3.0f}, std::pair{1e30f, 2147483647.0f}}) {
+    Builder b = Around(Form::kInt32, "Resize", {1, 4}, {"roi", "", "sizes"}, 1);
+    b.Init("roi", {4}, {0, -0.5f, 1, 1.5f}).InitInts("sizes", {2}, {1, 3}, onnx::TensorProto::INT64);
+    StrAttr(NodeOf(b, "Resize"), "coordinate_transformation_mode", "tf_crop_and_resize");
+    FloatAttr(NodeOf(b, "Resize"), "extrapolation_value", value);
+    CHECK(RunOne(LoadOk(b), {5, 6, 7, 8}) == std::vector<float>{want, 6, want});
   }
 }
 
@@ -578,6 +614,13 @@ TEST_CASE("a Resize that moves nothing is its input, and unsupported Resizes are
     auto m = b.Load();
     REQUIRE_FALSE(m.has_value());
     CHECK_THAT(m.error().message, Contains(r.error) && Contains("(Resize)"));
+  }
+  // an output axis of size 0 (not the input passed through), an axis too long for its tables
+  for (const auto& [scales, error] : {std::pair{std::vector<float>{1, 1, 0.2f}, "of the output would have size 0"},
+                                      std::pair{std::vector<float>{1, 1, 2e6f}, "would have more than 4194304 elements, the most Resize takes per axis"}}) {
+    auto r = ResizeAround(Form::kFloat, {1, 2, 3}, scales).Load();
+    REQUIRE_FALSE(r.has_value());
+    CHECK_THAT(r.error().message, Contains(error));
   }
   // both scales and sizes
   Builder both = Around(Form::kFloat, "Resize", {1, 2, 3}, {"", "scales", "sizes"}, 1);
