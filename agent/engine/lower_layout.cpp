@@ -735,7 +735,6 @@ Status Lowerer::LowerResize(const OnnxNode& n) {
   }
   Node node = MakeNode(linear ? OpKind::kResizeLinear : OpKind::kResize, n);
   node.pad_value = n.Float("extrapolation_value", 0.0f);
-  node.pad_value_int = CastElement<int64_t>(node.pad_value);
   bool identity = true, extrapolates = false;
   for (int64_t d = 0; d < rank; ++d) {
     const size_t u = static_cast<size_t>(d);

@@ -142,10 +142,6 @@ class GatherStep : public Step {
   }
 };
 
-// Nearest Resize: output element (i0, ..., ir) is input element sum over d of index[d][i_d]
-// (input offsets: the index times the axis' stride), or `value` where an index is -1 (outside
-// tf_crop_and_resize's box). Output rows that read the same input row as the row before
-// (upsampling along an outer axis) are copies of it.
 // A Resize's output as rows along its innermost axis: f(y, idx) for each row, starting at output
 // element y, with idx holding the outer axes' indices. Nothing for an empty output.
 template <typename T, typename F>
@@ -165,6 +161,7 @@ void ForEachResizeRow(int rank, const int64_t* out_dims, T* Y, F&& f) {
   }
 }
 
+// y = each of x's n elements k times in order.
 template <typename T>
 void RepeatEach(const T* __restrict x, T* __restrict y, int64_t n, int64_t k) {
   if constexpr (sizeof(T) == 1) {
@@ -180,6 +177,10 @@ void RepeatEach(const T* __restrict x, T* __restrict y, int64_t n, int64_t k) {
   for (int64_t i = 0; i < n; ++i) std::fill(y + i * k, y + (i + 1) * k, x[i]);
 }
 
+// Nearest Resize: output element (i0, ..., ir) is input element sum over d of index[d][i_d]
+// (input offsets: the index times the axis' stride), or `value` where an index is -1 (outside
+// tf_crop_and_resize's box). Output rows that read the same input row as the row before
+// (upsampling along an outer axis) are copies of it.
 template <typename T>
 class ResizeNearestStep : public Step {
  public:
