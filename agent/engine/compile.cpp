@@ -92,6 +92,12 @@ double EstimateWork(const Graph& g) {
         per_output = static_cast<double>(w.elements) / static_cast<double>(std::max<int64_t>(1, w.shape[0]));
         break;
       }
+      case OpKind::kConvTranspose: {  // every input element times C_out / group x kernel
+        const Value& w = g.values[n.in[1]];
+        per_output = static_cast<double>(g.values[n.in[0]].elements) * static_cast<double>(w.elements) /
+                     std::max(1.0, static_cast<double>(w.shape[0])) / std::max(1.0, out);
+        break;
+      }
       case OpKind::kGemm: case OpKind::kMatMul: case OpKind::kQGemm: case OpKind::kQMatMul: {
         const Value& a = g.values[n.in[0]];
         per_output = static_cast<double>(n.trans_a && a.shape.size() == 2 ? a.shape[0] : a.shape.back());
@@ -163,7 +169,8 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
     BuildContext ctx{g, plan.offsets, cg->pool, plan.scratch_offsets[i], &in_place};
     Result<std::unique_ptr<Step>> step = Fail(ErrorCode::kInternal, "no builder");
     switch (n.kind) {
-      case OpKind::kConv: step = BuildFloatConvStep(n, ctx); break;
+      case OpKind::kConv:
+      case OpKind::kConvTranspose: step = BuildFloatConvStep(n, ctx); break;
       case OpKind::kQConv:
       case OpKind::kQGemm: step = BuildQuantMatrixStep(n, ctx); break;
       case OpKind::kQMatMul: step = BuildQuantMatMulStep(n, ctx); break;

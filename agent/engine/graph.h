@@ -52,6 +52,7 @@ enum class OpKind {
   kResize,  // nearest-neighbour Resize / Upsample: per output index of each axis one input index (Node::resize)
   // float32
   kResizeLinear,  // linear Resize / Upsample: per output index of each axis two input indices and weights
+  kConvTranspose,  // 1-D/2-D, window fields as Conv's; in[1] is [C_in, C_out / group, kh, kw]
   // int8
   kQConv, kQGemm, kQAdd, kQMul, kQLut, kQMaxPool, kQAvgPool, kQGlobalAvgPool, kQReduceMean,
   kQConcat, kRequant,

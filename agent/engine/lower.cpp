@@ -187,6 +187,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Transpose", 1, &Lowerer::LowerTranspose, "float, int8 and integers"},
       {"Concat", 4, &Lowerer::LowerConcat, "float, int8 and integers"},
       {"Split", 2, &Lowerer::LowerSplit, "constant sizes (attribute, input, or equal parts); one Slice per output"},
+      {"ConvTranspose", 1, &Lowerer::LowerConvTranspose, "1-D/2-D, groups, dilations, output_padding, output_shape, auto_pad; float (DQ weights dequantized), a direct loop"},
       {"Resize", 10, &Lowerer::LowerResize, "modes nearest (every nearest_mode) and linear, every coordinate_transformation_mode; constant scales or sizes; nearest: float, int8 and integers; linear: float"},
       {"Upsample", 7, &Lowerer::LowerResize, "nearest: float, int8 and integers; linear: float"},
       {"Pad", 2, &Lowerer::LowerPad, "modes constant, edge, reflect; constant pads (attributes before opset 11); float (constant_value constant or computed), int8, integers"},

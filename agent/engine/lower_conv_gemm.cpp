@@ -71,15 +71,19 @@ Status Lowerer::LowerConv(const OnnxNode& n) {
     }
   }
 
-  // Float: weights and bias are constants, or tensors computed at run time (the float kernel
-  // reads either).
-  // A constant gets a value of its own: a BatchNormalization may be folded into it.
+  return EmitFloatWindowOp(n, std::move(node), b_name, out_shape);
+}
+
+// Float: weights and bias are constants, or tensors computed at run time (the float kernels
+// read either). A constant gets a value of its own: a BatchNormalization may be folded into it.
+Status Lowerer::EmitFloatWindowOp(const OnnxNode& n, Node node, const std::string& b_name,
+                                  const std::vector<int64_t>& out_shape) {
   auto operand = [&](const std::string& name) -> Result<int> {
     if (auto c = FloatConst(name)) return ConstFloatValue(name, std::move(*c));
     return AsFloat(name);
   };
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
-  EDGE_ASSIGN_OR_RETURN(int w, operand(w_name));
+  EDGE_ASSIGN_OR_RETURN(int w, operand(n.inputs[1]));
   std::vector<int> in = {x, w};
   if (!b_name.empty()) {
     EDGE_ASSIGN_OR_RETURN(int b, operand(b_name));
@@ -87,6 +91,92 @@ Status Lowerer::LowerConv(const OnnxNode& n) {
   }
   EDGE_TRY(AddFloatStep(std::move(node), std::move(in), n.outputs[0], out_shape));
   return Ok();
+}
+
+// ConvTranspose (1-D, 2-D): the output size from strides, dilations, pads and output_padding,
+// or output_shape (pads then derived, as ONNX's spec splits them), or auto_pad SAME_* (the input
+// size times the stride). Runs in float: DequantizeLinear'd weights are dequantized constants.
+Status Lowerer::LowerConvTranspose(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads",
+                          "strides"}));
+  if (n.inputs.size() < 2) return Fail(ErrorCode::kInvalidArgument, "missing weights");
+  EDGE_ASSIGN_OR_RETURN(auto x_shape, ShapeOfName(n.inputs[0]));
+  EDGE_ASSIGN_OR_RETURN(auto w_shape, ShapeOfName(n.inputs[1]));
+  if (w_shape.size() != 3 && w_shape.size() != 4) {
+    return Fail(ErrorCode::kInvalidArgument, "only 1-D and 2-D ConvTranspose are supported (weights of rank 3 or 4)");
+  }
+  if (x_shape.size() != w_shape.size()) return Fail(ErrorCode::kInvalidArgument, "input rank does not match the weights");
+  const size_t spatial = w_shape.size() - 2;
+  const int64_t group = n.Int("group", 1);
+  if (group <= 0 || x_shape[1] != w_shape[0] || x_shape[1] % group != 0) {
+    return Fail(ErrorCode::kInvalidArgument, "channel counts do not match the weights and the group count");
+  }
+  const int64_t cout = w_shape[1] * group;
+  std::vector<int64_t> kernel(w_shape.begin() + 2, w_shape.end());
+  if (auto ks = n.Ints("kernel_shape"); !ks.empty() && ks != kernel) {
+    return Fail(ErrorCode::kInvalidArgument, "kernel_shape does not match the weights");
+  }
+  EDGE_ASSIGN_OR_RETURN(auto strides, n.IntsOr("strides", 1, spatial));
+  EDGE_ASSIGN_OR_RETURN(auto dilations, n.IntsOr("dilations", 1, spatial));
+  EDGE_ASSIGN_OR_RETURN(auto out_pad, n.IntsOr("output_padding", 0, spatial));
+  EDGE_ASSIGN_OR_RETURN(auto pads, n.IntsOr("pads", 0, 2 * spatial));
+  std::vector<int64_t> wanted = n.Ints("output_shape");
+  if (!wanted.empty() && wanted.size() != spatial) {
+    if (wanted.size() != spatial + 2) return Fail(ErrorCode::kInvalidArgument, "output_shape must give the spatial sizes");
+    wanted.erase(wanted.begin(), wanted.begin() + 2);
+  }
+  std::string auto_pad = "NOTSET";
+  if (const OnnxAttr* a = n.Find("auto_pad")) auto_pad = a->s;
+  if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER") {
+    return Fail(ErrorCode::kInvalidArgument, "unsupported auto_pad '" + auto_pad + "'");
+  }
+  std::vector<int64_t> out_shape = {x_shape[0], cout};
+  for (size_t d = 0; d < spatial; ++d) {
+    const int64_t in = x_shape[2 + d], k = kernel[d], s = strides[d], dil = dilations[d], op = out_pad[d];
+    if (s <= 0 || dil <= 0 || k <= 0 || s > 4096 || dil > 4096) {
+      return Fail(ErrorCode::kInvalidArgument, "strides, dilations and the kernel must be between 1 and 4096");
+    }
+    if (op < 0 || op >= std::max(s, dil)) {
+      return Fail(ErrorCode::kInvalidArgument, "output_padding must be at least 0 and below the stride or the dilation");
+    }
+    if (pads[d] < 0 || pads[d + spatial] < 0) return Fail(ErrorCode::kInvalidArgument, "pads must be 0 or more");
+    const int64_t full = s * (in - 1) + op + (k - 1) * dil + 1;  // the output with no padding
+    if (!wanted.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      // The padding that gives the wanted size, split as ONNX's reference does (rounding
+      // down, so a negative total, an output larger than the full one, extends its end).
+      const int64_t size = !wanted.empty() ? wanted[d] : in * s;
+      if (size <= 0 || size > full + 4096) return Fail(ErrorCode::kInvalidArgument, "output_shape out of range");
+      const int64_t total = full - size;
+      const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);  // floor(total / 2)
+      pads[d] = auto_pad == "SAME_UPPER" ? half : total - half;
+      pads[d + spatial] = total - pads[d];
+    } else if (auto_pad == "VALID") {
+      pads[d] = pads[d + spatial] = 0;
+    }
+    const int64_t size = full - pads[d] - pads[d + spatial];
+    if (size <= 0) return Fail(ErrorCode::kInvalidArgument, "the output would be empty (pads too large)");
+    out_shape.push_back(size);
+  }
+  EDGE_TRY(CheckedElementCount(out_shape).transform([](int64_t) {}));
+  Node node = MakeNode(OpKind::kConvTranspose, n);
+  node.group = group;
+  // Internally 2-D: a 1-D one is 1 x L.
+  node.kernel[0] = spatial == 2 ? kernel[0] : 1;
+  node.kernel[1] = kernel.back();
+  node.stride[0] = spatial == 2 ? strides[0] : 1;
+  node.stride[1] = strides.back();
+  node.dilation[0] = spatial == 2 ? dilations[0] : 1;
+  node.dilation[1] = dilations.back();
+  node.pad[0] = spatial == 2 ? pads[0] : 0;
+  node.pad[1] = pads[spatial - 1];
+  node.pad[2] = spatial == 2 ? pads[2] : 0;
+  node.pad[3] = pads[2 * spatial - 1];
+  const std::string b_name = n.inputs.size() > 2 ? n.inputs[2] : "";
+  if (!b_name.empty()) {
+    EDGE_ASSIGN_OR_RETURN(auto b_shape, ShapeOfName(b_name));
+    if (b_shape != std::vector<int64_t>{cout}) return Fail(ErrorCode::kInvalidArgument, "bias must have shape [C_out]");
+  }
+  return EmitFloatWindowOp(n, std::move(node), b_name, out_shape);
 }
 
 Status Lowerer::LowerGemmLike(const OnnxNode& n) {

@@ -191,6 +191,9 @@ class Lowerer {
   Status EmitSlice(const OnnxNode& n, const SliceWindow& w);
   Status LowerPad(const OnnxNode& n);
   Status LowerResize(const OnnxNode& n);
+  Status LowerConvTranspose(const OnnxNode& n);
+  // Conv and ConvTranspose in float: x, weights and the optional bias `b_name` as operands.
+  Status EmitFloatWindowOp(const OnnxNode& n, Node node, const std::string& b_name, const std::vector<int64_t>& out_shape);
   Status LowerSoftmax(const OnnxNode& n);
   Status LowerReduce(const OnnxNode& n);
   Status LowerBatchNorm(const OnnxNode& n);

@@ -1,28 +1,78 @@
-// Float32 Conv (1-D, 2-D and 3-D, grouped, strided, padded, dilated) with its fused clamp.
-// Written as accumulate-a-shifted-row so the inner loop is contiguous for stride 1.
+// Float32 Conv (1-D, 2-D and 3-D, grouped, strided, padded, dilated) with its fused clamp, and
+// ConvTranspose (1-D, 2-D). Written as accumulate-a-shifted-row so the inner loop is contiguous
+// for stride 1.
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "agent/engine/compile.h"
 
 namespace edge::engine {
 namespace {
 
-class FloatConvStep : public Step {
+// What a float Conv and a ConvTranspose step share: operands, extents and the window (always
+// 2-D: a 1-D one is 1 x L; a 3-D conv keeps its depth apart).
+class FloatWindowStep : public Step {
  public:
   Ref x, w, bias;
   bool has_bias = false;
   int64_t out = 0, batch = 0, cin = 0, cout = 0, group = 1, ih = 0, iw = 0, oh = 0, ow = 0;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
+
+ protected:
+  struct Operands {
+    const float* X;
+    const float* W;
+    const float* B;  // null without a bias
+    float* Y;
+  };
+  Operands Bind(const ExecEnv& env) const {
+    return {x.Get<float>(env), w.Get<float>(env), has_bias ? bias.Get<float>(env) : nullptr,
+            reinterpret_cast<float*>(env.arena + out)};
+  }
+};
+
+// The indices i in [0, n) with i * stride + off in [0, limit), as [first, end).
+std::pair<int64_t, int64_t> StridedRange(int64_t n, int64_t stride, int64_t off, int64_t limit) {
+  int64_t first = 0, end = n;
+  while (first < n && first * stride + off < 0) ++first;
+  while (end > first && (end - 1) * stride + off >= limit) --end;
+  return {first, end};
+}
+
+void SetWindow(FloatWindowStep& s, const Node& n, BuildContext& ctx) {
+  const Value& x = ctx.V(n.in[0]);
+  const Value& y = ctx.V(n.out[0]);
+  s.x = ctx.RefOf(n.in[0]);
+  s.w = ctx.RefOf(n.in[1]);
+  if (n.in.size() > 2) {
+    s.has_bias = true;
+    s.bias = ctx.RefOf(n.in[2]);
+  }
+  s.batch = x.shape[0];
+  s.cin = x.shape[1];
+  s.cout = y.shape[1];
+  s.group = n.group;
+  const size_t rank = x.shape.size();  // 3, 4 or 5: NCW, NCHW, NCDHW
+  s.ih = rank >= 4 ? x.shape[rank - 2] : 1;
+  s.iw = x.shape.back();
+  s.oh = rank >= 4 ? y.shape[rank - 2] : 1;
+  s.ow = y.shape.back();
+  s.kh = n.kernel[0]; s.kw = n.kernel[1];
+  s.sh = n.stride[0]; s.sw = n.stride[1];
+  s.dh = n.dilation[0]; s.dw = n.dilation[1];
+  s.pt = n.pad[0]; s.pl = n.pad[1];
+  s.out = ctx.Out(n);
+}
+
+class FloatConvStep : public FloatWindowStep {
+ public:
   // Depth of a 3-D conv (1 and 0 otherwise): input and output extents, kernel, stride, dilation, front pad.
   int64_t id = 1, od = 1, kd = 1, sd = 1, dd = 1, pf = 0;
   float lo = -INFINITY, hi = INFINITY;
 
   void Run(const ExecEnv& env) const override {
-    const float* X = x.Get<float>(env);
-    const float* W = w.Get<float>(env);
-    const float* B = has_bias ? bias.Get<float>(env) : nullptr;
-    float* Y = reinterpret_cast<float*>(env.arena + out);
+    const auto [X, W, B, Y] = Bind(env);
     const int64_t cin_g = cin / group, cout_g = cout / group;
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t oc = 0; oc < cout; ++oc) {
@@ -41,10 +91,7 @@ class FloatConvStep : public Step {
                   const float wv = W[(((oc * cin_g + ic) * kd + kz) * kh + ky) * kw + kx];
                   // output columns whose input column lies inside the image
                   const int64_t off = kx * dw - pl;
-                  int64_t ox0 = 0;
-                  while (ox0 < ow && ox0 * sw + off < 0) ++ox0;
-                  int64_t ox1 = ow;
-                  while (ox1 > ox0 && (ox1 - 1) * sw + off >= iw) --ox1;
+                  const auto [ox0, ox1] = StridedRange(ow, sw, off, iw);
                   for (int64_t oy = 0; oy < oh; ++oy) {
                     const int64_t iy = oy * sh - pt + ky * dh;
                     if (iy < 0 || iy >= ih) continue;
@@ -67,28 +114,66 @@ class FloatConvStep : public Step {
   }
 };
 
+// ConvTranspose, direct: every input element times each weight of its channel adds into the
+// output element it lands on (oy = iy * sh - pt + ky * dh, ox likewise). Weights are
+// [C_in, C_out / group, kh, kw].
+class FloatConvTransposeStep : public FloatWindowStep {
+ public:
+  void Run(const ExecEnv& env) const override {
+    const auto [X, W, B, Y] = Bind(env);
+    const int64_t cin_g = cin / group, cout_g = cout / group;
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t oc = 0; oc < cout; ++oc) {
+        const int64_t g = oc / cout_g;
+        float* plane = Y + (b * cout + oc) * oh * ow;
+        const float init = B != nullptr ? B[oc] : 0.0f;
+        for (int64_t i = 0; i < oh * ow; ++i) plane[i] = init;
+        for (int64_t icg = 0; icg < cin_g; ++icg) {
+          const int64_t ic = g * cin_g + icg;
+          const float* src = X + (b * cin + ic) * ih * iw;
+          for (int64_t ky = 0; ky < kh; ++ky) {
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              const float wv = W[((ic * cout_g + oc % cout_g) * kh + ky) * kw + kx];
+              // input columns whose output column lies inside the output
+              const int64_t off = kx * dw - pl;
+              const auto [ix0, ix1] = StridedRange(iw, sw, off, ow);
+              for (int64_t iy = 0; iy < ih; ++iy) {
+                const int64_t oy = iy * sh - pt + ky * dh;
+                if (oy < 0 || oy >= oh) continue;
+                const float* srow = src + iy * iw;
+                float* drow = plane + oy * ow + off;
+                if (sw == 1) {
+                  for (int64_t ix = ix0; ix < ix1; ++ix) drow[ix] += wv * srow[ix];
+                } else {
+                  for (int64_t ix = ix0; ix < ix1; ++ix) drow[ix * sw] += wv * srow[ix];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
 }  // namespace
 
+Result<std::unique_ptr<Step>> BuildFloatConvTransposeStep(const Node& n, BuildContext& ctx) {
+  auto s = std::make_unique<FloatConvTransposeStep>();
+  SetWindow(*s, n, ctx);
+  s->summary = "ConvTranspose " + n.name + " (" + std::to_string(s->kh) + "x" + std::to_string(s->kw) + "/" +
+               std::to_string(s->sh) + "x" + std::to_string(s->sw) + ", " + std::to_string(s->cin) + "->" +
+               std::to_string(s->cout) + (s->group > 1 ? ", group " + std::to_string(s->group) : "") + ", float)";
+  return std::unique_ptr<Step>(std::move(s));
+}
+
 Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& n, BuildContext& ctx) {
+  if (n.kind == OpKind::kConvTranspose) return BuildFloatConvTransposeStep(n, ctx);
   auto s = std::make_unique<FloatConvStep>();
+  SetWindow(*s, n, ctx);
   const Value& x = ctx.V(n.in[0]);
-  const Value& w = ctx.V(n.in[1]);
   const Value& y = ctx.V(n.out[0]);
-  s->x = ctx.RefOf(n.in[0]);
-  s->w = ctx.RefOf(n.in[1]);
-  if (n.in.size() > 2) {
-    s->has_bias = true;
-    s->bias = ctx.RefOf(n.in[2]);
-  }
-  s->batch = x.shape[0];
-  s->cin = x.shape[1];
-  s->cout = w.shape[0];
-  s->group = n.group;
-  const size_t rank = x.shape.size();  // 3, 4 or 5: NCW, NCHW, NCDHW
-  s->ih = rank >= 4 ? x.shape[rank - 2] : 1;
-  s->iw = x.shape.back();
-  s->oh = rank >= 4 ? y.shape[rank - 2] : 1;
-  s->ow = y.shape.back();
+  const size_t rank = x.shape.size();
   if (rank == 5) {
     s->id = x.shape[2];
     s->od = y.shape[2];
@@ -97,13 +182,8 @@ Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& n, BuildContext& ct
     s->dd = n.depth_dilation;
     s->pf = n.depth_pad[0];
   }
-  s->kh = n.kernel[0]; s->kw = n.kernel[1];
-  s->sh = n.stride[0]; s->sw = n.stride[1];
-  s->dh = n.dilation[0]; s->dw = n.dilation[1];
-  s->pt = n.pad[0]; s->pl = n.pad[1];
   s->lo = n.act_min;
   s->hi = n.act_max;
-  s->out = ctx.Out(n);
   s->summary = "Conv " + n.name + " (" + (rank == 5 ? std::to_string(s->kd) + "x" : "") + std::to_string(s->kh) + "x" + std::to_string(s->kw) + ", " +
                std::to_string(s->cin) + "->" + std::to_string(s->cout) +
                (s->group > 1 ? ", group " + std::to_string(s->group) : "") + ", float)";

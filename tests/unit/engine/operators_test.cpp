@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -227,4 +229,109 @@ TEST_CASE("Max and Min propagate NaN from either operand, ReduceMax too", "[engi
 }
 
 }  // namespace
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+
+TEST_CASE("ConvTranspose adds every input element times its weights where they land", "[engine][operators]") {
+  std::mt19937 rng(20261206);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  struct Case {
+    int64_t n, cin, cout, group, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oph, opw;
+    bool one_d;
+  };
+  const std::vector<Case> cases = {
+      {1, 4, 3, 1, 5, 6, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, false},  // U-Net's 2x2/2
+      {2, 4, 6, 2, 4, 5, 3, 3, 2, 3, 1, 2, 1, 0, 2, 1, 1, 2, false},  // groups, dilation, pads, output_padding
+      {1, 3, 2, 1, 1, 7, 1, 4, 1, 3, 1, 1, 0, 1, 0, 2, 0, 1, true},    // 1-D
+      {1, 2, 2, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, false},  // stride 1, "same"
+  };
+  for (const Case& c : cases) {
+    const int64_t oh = c.sh * (c.ih - 1) + c.oph + (c.kh - 1) * c.dh + 1 - c.pt - c.pb;
+    const int64_t ow = c.sw * (c.iw - 1) + c.opw + (c.kw - 1) * c.dw + 1 - c.pl - c.pr;
+    const int64_t cout_g = c.cout / c.group, cin_g = c.cin / c.group;
+    std::vector<float> x(static_cast<size_t>(c.n * c.cin * c.ih * c.iw)), w(static_cast<size_t>(c.cin * cout_g * c.kh * c.kw)),
+        bias(static_cast<size_t>(c.cout));
+    for (auto* v : {&x, &w, &bias})
+      for (float& e : *v) e = value(rng);
+    // y[n, oc, oy, ox] = bias[oc] + sum of x[n, ic, iy, ix] * w[ic, oc % cout_g, ky, kx] over the
+    // ic of oc's group and every (iy, ky, ix, kx) with oy = iy * sh - pt + ky * dh (ox likewise)
+    std::vector<double> want(static_cast<size_t>(c.n * c.cout * oh * ow));
+    for (int64_t b = 0; b < c.n; ++b)
+      for (int64_t oc = 0; oc < c.cout; ++oc)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            double sum = bias[static_cast<size_t>(oc)];
+            for (int64_t ic = oc / cout_g * cin_g; ic < (oc / cout_g + 1) * cin_g; ++ic)
+              for (int64_t iy = 0; iy < c.ih; ++iy)
+                for (int64_t ky = 0; ky < c.kh; ++ky)
+                  for (int64_t ix = 0; ix < c.iw; ++ix)
+                    for (int64_t kx = 0; kx < c.kw; ++kx) {
+                      if (iy * c.sh - c.pt + ky * c.dh != oy || ix * c.sw - c.pl + kx * c.dw != ox) continue;
+                      sum += double(x[static_cast<size_t>(((b * c.cin + ic) * c.ih + iy) * c.iw + ix)]) *
+                             w[static_cast<size_t>(((ic * cout_g + oc % cout_g) * c.kh + ky) * c.kw + kx)];
+                    }
+            want[static_cast<size_t>(((b * c.cout + oc) * oh + oy) * ow + ox)] = sum;
+          }
+    const std::vector<int64_t> xs = c.one_d ? std::vector<int64_t>{c.n, c.cin, c.iw} : std::vector<int64_t>{c.n, c.cin, c.ih, c.iw};
+    const std::vector<int64_t> ws = c.one_d ? std::vector<int64_t>{c.cin, cout_g, c.kw} : std::vector<int64_t>{c.cin, cout_g, c.kh, c.kw};
+    Builder b(13);
+    b.Input("x", xs).Init("w", ws, w).Init("b", {c.cout}, bias).Output("y");
+    auto* n = b.Node("ConvTranspose", {"x", "w", "b"}, {"y"});
+    IntAttr(n, "group", c.group);
+    IntsAttr(n, "strides", c.one_d ? std::vector<int64_t>{c.sw} : std::vector<int64_t>{c.sh, c.sw});
+    IntsAttr(n, "dilations", c.one_d ? std::vector<int64_t>{c.dw} : std::vector<int64_t>{c.dh, c.dw});
+    IntsAttr(n, "pads", c.one_d ? std::vector<int64_t>{c.pl, c.pr} : std::vector<int64_t>{c.pt, c.pl, c.pb, c.pr});
+    IntsAttr(n, "output_padding", c.one_d ? std::vector<int64_t>{c.opw} : std::vector<int64_t>{c.oph, c.opw});
+    auto model = LoadOk(b);
+    INFO("case cin " << c.cin << " group " << c.group << (c.one_d ? " 1-D" : " 2-D"));
+    REQUIRE(model->outputs()[0].elements == static_cast<int64_t>(want.size()));
+    const auto y = RunOne(model, x);
+    for (size_t i = 0; i < want.size(); ++i) CHECK(y[i] == Approx(want[i]).margin(1e-5));
+  }
+}
+
+TEST_CASE("ConvTranspose sizes from output_shape and auto_pad, and its refusals", "[engine][operators]") {
+  auto build = [](const std::vector<int64_t>& w_shape, const std::function<void(onnx::NodeProto*)>& attrs,
+                  const std::vector<int64_t>& x_shape = {1, 2, 3, 3}) {
+    Builder b(13);
+    b.Input("x", x_shape).Init("w", w_shape, std::vector<float>(static_cast<size_t>(Elements(w_shape)), 0.5f)).Output("y");
+    attrs(b.Node("ConvTranspose", {"x", "w"}, {"y"}));
+    return b;
+  };
+  // 3 x 3 at stride 3 x 2 with a 3 x 3 kernel is 9 x 7 in full; output_shape 10 x 8 extends the end
+  auto sized = LoadOk(build({2, 1, 3, 3}, [](onnx::NodeProto* n) {
+    IntsAttr(n, "strides", {3, 2});
+    IntsAttr(n, "output_shape", {10, 8});
+  }));
+  CHECK(sized->outputs()[0].shape == std::vector<int64_t>{1, 1, 10, 8});
+  auto same = LoadOk(build({2, 1, 3, 3}, [](onnx::NodeProto* n) {
+    IntsAttr(n, "strides", {2, 2});
+    StrAttr(n, "auto_pad", "SAME_UPPER");
+  }));
+  CHECK(same->outputs()[0].shape == std::vector<int64_t>{1, 1, 6, 6});
+  struct Refusal {
+    const char* what;
+    std::vector<int64_t> w_shape;
+    std::function<void(onnx::NodeProto*)> attrs;
+    const char* error;
+  };
+  const std::vector<Refusal> refusals = {
+      {"3-D", {2, 1, 3, 3, 3}, [](onnx::NodeProto*) {}, "only 1-D and 2-D ConvTranspose"},
+      {"output_padding not below the stride", {2, 1, 3, 3}, [](onnx::NodeProto* n) { IntsAttr(n, "output_padding", {1, 1}); },
+       "output_padding must be at least 0 and below the stride"},
+      {"negative pads", {2, 1, 3, 3}, [](onnx::NodeProto* n) { IntsAttr(n, "pads", {-1, 0, 0, 0}); }, "pads must be 0 or more"},
+      {"pads eating the output", {2, 1, 3, 3}, [](onnx::NodeProto* n) { IntsAttr(n, "pads", {3, 0, 3, 0}); }, "the output would be empty"},
+      {"channels against the weights", {3, 1, 3, 3}, [](onnx::NodeProto*) {}, "channel counts do not match"},
+      {"a zero stride", {2, 1, 3, 3}, [](onnx::NodeProto* n) { IntsAttr(n, "strides", {0, 1}); }, "between 1 and 4096"},
+  };
+  for (const Refusal& r : refusals) {
+    INFO(r.what);
+    const std::vector<int64_t> x_shape = r.w_shape.size() == 5 ? std::vector<int64_t>{1, 2, 3, 3, 3} : std::vector<int64_t>{1, 2, 3, 3};
+    auto m = build(r.w_shape, r.attrs, x_shape).Load();
+    REQUIRE_FALSE(m.has_value());
+    CHECK_THAT(m.error().message, Catch::Contains(r.error) && Catch::Contains("(ConvTranspose)"));
+  }
+}
+
 }  // namespace edge::engine::testing
