@@ -9,6 +9,8 @@
 #       The whole suite (integration tests included) cross-built for arm64 and run under
 #       qemu-aarch64 with the given emulated CPU (default max). Scripts start the arm64 binaries
 #       through binfmt_misc, which this registers for qemu-aarch64 if it is not (root or sudo).
+# EDGE_JOBS sets the build jobs (default nproc), EDGE_TEST_JOBS the native tests run at once
+# (default twice EDGE_JOBS: the integration scripts mostly wait).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
