@@ -1,5 +1,7 @@
 // edgectl: the operator's command line. Verb-noun, like kubectl (docs/cli.md).
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <algorithm>
 #include <iostream>
 #include <sstream>
@@ -576,12 +578,15 @@ int main(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
   if (!action) return exit_code;
-  // gRPC's own shutdown, finished here on this thread: without this reference the last channel's
-  // destructor hands the cleanup to a background thread that can still be running while exit()
-  // destroys statics (a rare crash after the output was printed, seen under load).
+  // A reference of our own keeps gRPC initialized to the end, and the end is _Exit: a channel
+  // that was still connecting (a connect timeout over a slow link) is torn down by gRPC's own
+  // threads, which exit()'s static destructors raced (SIGSEGV after the output was printed, under
+  // load, even after grpc_shutdown_blocking). Everything edgectl writes is written and closed by
+  // the time the action returns; only the standard streams need a flush.
   grpc_init();
   exit_code = action();
   std::cout.flush();
-  grpc_shutdown_blocking();
-  return exit_code;
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(exit_code);
 }
