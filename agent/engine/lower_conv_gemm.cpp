@@ -122,7 +122,10 @@ Status Lowerer::LowerConvTranspose(const OnnxNode& n) {
   EDGE_ASSIGN_OR_RETURN(auto pads, n.IntsOr("pads", 0, 2 * spatial));
   std::vector<int64_t> wanted = n.Ints("output_shape");
   if (!wanted.empty() && wanted.size() != spatial) {
-    if (wanted.size() != spatial + 2) return Fail(ErrorCode::kInvalidArgument, "output_shape must give the spatial sizes");
+    // [N, C, spatial...] as some exporters write it: N and C must be the output's
+    if (wanted.size() != spatial + 2 || wanted[0] != x_shape[0] || wanted[1] != cout) {
+      return Fail(ErrorCode::kInvalidArgument, "output_shape must give the spatial sizes (or N, C_out and them)");
+    }
     wanted.erase(wanted.begin(), wanted.begin() + 2);
   }
   std::string auto_pad = "NOTSET";
@@ -143,12 +146,14 @@ Status Lowerer::LowerConvTranspose(const OnnxNode& n) {
     const int64_t full = s * (in - 1) + op + (k - 1) * dil + 1;  // the output with no padding
     if (!wanted.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       // The padding that gives the wanted size, split as ONNX's reference does (rounding
-      // down, so a negative total, an output larger than the full one, extends its end).
+      // down). An output_shape larger than the full output extends its end only, as the
+      // reference and ONNX Runtime place it.
       const int64_t size = !wanted.empty() ? wanted[d] : in * s;
       if (size <= 0 || size > full + 4096) return Fail(ErrorCode::kInvalidArgument, "output_shape out of range");
       const int64_t total = full - size;
       const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);  // floor(total / 2)
-      pads[d] = auto_pad == "SAME_UPPER" ? half : total - half;
+      const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
+      pads[d] = !same && total < 0 ? 0 : auto_pad == "SAME_UPPER" ? half : total - half;
       pads[d + spatial] = total - pads[d];
     } else if (auto_pad == "VALID") {
       pads[d] = pads[d + spatial] = 0;

@@ -305,6 +305,14 @@ TEST_CASE("ConvTranspose sizes from output_shape and auto_pad, and its refusals"
     IntsAttr(n, "output_shape", {10, 8});
   }));
   CHECK(sized->outputs()[0].shape == std::vector<int64_t>{1, 1, 10, 8});
+  // the extension is all at the end: 3 taps of weight 0.5 at stride 2 on x = 1, 2, 3 (1-D,
+  // full length 6 asked 9) give 0.5, 0.5, 1, 1, 1.5, 1.5 and then three zeros
+  Builder longer(13);
+  longer.Input("x", {1, 1, 3}).Init("w", {1, 1, 2}, {0.5f, 0.5f}).Output("y");
+  auto* n = longer.Node("ConvTranspose", {"x", "w"}, {"y"});
+  IntsAttr(n, "strides", {2});
+  IntsAttr(n, "output_shape", {9});
+  CHECK(RunOne(LoadOk(longer), {1, 2, 3}) == std::vector<float>{0.5f, 0.5f, 1, 1, 1.5f, 1.5f, 0, 0, 0});
   auto same = LoadOk(build({2, 1, 3, 3}, [](onnx::NodeProto* n) {
     IntsAttr(n, "strides", {2, 2});
     StrAttr(n, "auto_pad", "SAME_UPPER");
