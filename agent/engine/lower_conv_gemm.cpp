@@ -128,8 +128,7 @@ Status Lowerer::LowerConvTranspose(const OnnxNode& n) {
     }
     wanted.erase(wanted.begin(), wanted.begin() + 2);
   }
-  std::string auto_pad = "NOTSET";
-  if (const OnnxAttr* a = n.Find("auto_pad")) auto_pad = a->s;
+  const std::string auto_pad = n.Str("auto_pad", "NOTSET");
   if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER") {
     return Fail(ErrorCode::kInvalidArgument, "unsupported auto_pad '" + auto_pad + "'");
   }

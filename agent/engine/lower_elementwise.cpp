@@ -193,8 +193,7 @@ Status Lowerer::LowerUnary(const OnnxNode& n) {
     node.act_max = bounds->second;
   } else if (op == "Gelu") {
     EDGE_TRY(CheckAttrs(n, {"approximate"}));
-    const OnnxAttr* a = n.Find("approximate");
-    const std::string approximate = a != nullptr ? a->s : "none";
+    const std::string approximate = n.Str("approximate", "none");
     if (approximate != "none" && approximate != "tanh") {
       return Fail(ErrorCode::kInvalidArgument, "approximate must be 'none' or 'tanh', not '" + approximate + "'");
     }

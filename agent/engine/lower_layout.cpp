@@ -438,13 +438,13 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
     EDGE_TRY(CheckAttrs(n, {"mode"}));
   }
   Node node = MakeNode(OpKind::kPad, n);
-  if (const OnnxAttr* m = n.Find("mode"); m != nullptr && m->s != "constant") {
-    if (m->s == "edge") {
+  if (const std::string mode = n.Str("mode", "constant"); mode != "constant") {
+    if (mode == "edge") {
       node.pad_mode = PadMode::kEdge;
-    } else if (m->s == "reflect") {
+    } else if (mode == "reflect") {
       node.pad_mode = PadMode::kReflect;
     } else {
-      return Fail(ErrorCode::kInvalidArgument, "Pad mode '" + m->s + "' is not supported (constant, edge, reflect are)");
+      return Fail(ErrorCode::kInvalidArgument, "Pad mode '" + mode + "' is not supported (constant, edge, reflect are)");
     }
   }
   if (attr_form) {
@@ -614,24 +614,20 @@ Status Lowerer::LowerResize(const OnnxNode& n) {
                             "exclude_outside", "extrapolation_value", "antialias", "axes",
                             "keep_aspect_ratio_policy"}));
   }
-  auto str_attr = [&](const char* name, const char* fallback) {
-    const OnnxAttr* a = n.Find(name);
-    return a != nullptr ? a->s : std::string(fallback);
-  };
-  const std::string mode = str_attr("mode", "nearest");
+  const std::string mode = n.Str("mode", "nearest");
   const bool linear = mode == "linear" || (upsample && mode == "bilinear");
   if (!linear && mode != "nearest") {
     return Fail(ErrorCode::kInvalidArgument, n.op_type + " mode '" + mode + "' is not supported (nearest and linear are)");
   }
   const bool legacy = upsample || opset < 11;
   EDGE_ASSIGN_OR_RETURN(ResizeCoord coord, legacy ? Result<ResizeCoord>(ResizeCoord::kAsymmetric)
-                                                  : ParseResizeCoord(str_attr("coordinate_transformation_mode", "half_pixel")));
+                                                  : ParseResizeCoord(n.Str("coordinate_transformation_mode", "half_pixel")));
   EDGE_ASSIGN_OR_RETURN(ResizeNearest nearest, legacy ? Result<ResizeNearest>(ResizeNearest::kLegacy)
-                                                      : ParseResizeNearest(str_attr("nearest_mode", "round_prefer_floor")));
+                                                      : ParseResizeNearest(n.Str("nearest_mode", "round_prefer_floor")));
   if (n.Int("antialias", 0) != 0 && linear) {
     return Fail(ErrorCode::kInvalidArgument, "Resize with antialias is not supported");
   }
-  if (str_attr("keep_aspect_ratio_policy", "stretch") != "stretch") {
+  if (n.Str("keep_aspect_ratio_policy", "stretch") != "stretch") {
     return Fail(ErrorCode::kInvalidArgument, "Resize keep_aspect_ratio_policy other than stretch is not supported");
   }
 

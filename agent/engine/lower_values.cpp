@@ -182,8 +182,7 @@ Status Lowerer::ParseWindow(const OnnxNode& n, size_t spatial, const std::vector
   EDGE_ASSIGN_OR_RETURN(auto pads, n.IntsOr("pads", 0, 2 * spatial));
   const bool ceil_mode = n.Int("ceil_mode", 0) != 0;
   if (ceil_mode && !allow_ceil) return Fail(ErrorCode::kInvalidArgument, "ceil_mode is not supported");
-  std::string auto_pad = "NOTSET";
-  if (const OnnxAttr* a = n.Find("auto_pad")) auto_pad = a->s;
+  const std::string auto_pad = n.Str("auto_pad", "NOTSET");
   const size_t off = 2;
   for (size_t d = 0; d < spatial; ++d) {
     if (auto_pad == "VALID") {

@@ -102,7 +102,8 @@ class Lowerer {
 
   int ConstFloatValue(const std::string& name, ConstTensor t);
 
-  // The float value for a tensor, inserting a DequantizeLinear step for int8 activations.
+  // The float value for a tensor, inserting a DequantizeLinear step for int8 activations (once
+  // per activation; the name still stands for the int8 value, which int8 readers take).
   Result<int> AsFloat(const std::string& name);
 
   bool IsQuant(const std::string& name);

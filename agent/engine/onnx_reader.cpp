@@ -220,6 +220,10 @@ float OnnxNode::Float(const std::string& attr, float fallback) const {
   const OnnxAttr* a = Find(attr);
   return a != nullptr && a->kind == OnnxAttr::Kind::kFloat ? a->f : fallback;
 }
+std::string OnnxNode::Str(const std::string& attr, const std::string& fallback) const {
+  const OnnxAttr* a = Find(attr);
+  return a != nullptr && a->kind == OnnxAttr::Kind::kString ? a->s : fallback;
+}
 std::vector<int64_t> OnnxNode::Ints(const std::string& attr) const {
   const OnnxAttr* a = Find(attr);
   return a != nullptr && a->kind == OnnxAttr::Kind::kInts ? a->ints : std::vector<int64_t>{};

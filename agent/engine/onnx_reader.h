@@ -35,6 +35,7 @@ struct OnnxNode {
   const OnnxAttr* Find(const std::string& attr) const;
   int64_t Int(const std::string& attr, int64_t fallback) const;
   float Float(const std::string& attr, float fallback) const;
+  std::string Str(const std::string& attr, const std::string& fallback) const;
   std::vector<int64_t> Ints(const std::string& attr) const;
   // A per-axis attribute of `count` values, `fill` for each when absent; another length fails.
   Result<std::vector<int64_t>> IntsOr(const std::string& attr, int64_t fill, size_t count) const;
