@@ -180,7 +180,124 @@ Status Lowerer::LowerConvTranspose(const OnnxNode& n) {
     EDGE_ASSIGN_OR_RETURN(auto b_shape, ShapeOfName(b_name));
     if (b_shape != std::vector<int64_t>{cout}) return Fail(ErrorCode::kInvalidArgument, "bias must have shape [C_out]");
   }
+  EDGE_ASSIGN_OR_RETURN(bool int8, TryQuantConvTranspose(n, node, x_shape, out_shape, b_name));
+  if (int8) return Ok();
   return EmitFloatWindowOp(n, std::move(node), b_name, out_shape);
+}
+
+// int8 ConvTranspose: DQ(x) and DQ(w) with symmetric weights (per tensor or per output channel,
+// axis 1), undilated, closed by Q. Along an axis of stride s and begin padding p, output index o
+// (q = o + p) takes the taps k = q mod s + s t from input q div s - t: for each phase r = q mod s
+// an ordinary stride-1 conv over the input whose taps are r, r + s, ... reversed (ceil(k / s) of
+// them, the missing ones zero). One int8 Conv computes every phase as channels of its own
+// (within each group, phase-major) with the ConvTranspose's requantization, and a gather puts
+// phase r's index u at output s (u + u0) + r - p. The Conv's padding reads the input's zero point,
+// so an output no input reaches is the bias, as ConvTranspose's. Returns false (nothing
+// emitted) where this does not apply; the float form runs then.
+Result<bool> Lowerer::TryQuantConvTranspose(const OnnxNode& n, const Node& ct, const std::vector<int64_t>& x_shape,
+                                            const std::vector<int64_t>& out_shape, const std::string& b_name) {
+  const std::string& w_name = n.inputs[1];
+  if (!IsQuant(n.inputs[0]) || !IsQConst(w_name) || ct.dilation[0] != 1 || ct.dilation[1] != 1) return false;
+  if (!b_name.empty() && !IsConst(b_name) && !IsQConst(b_name)) return false;
+  const QConst& wq = qconsts_.at(w_name);
+  const bool symmetric = std::all_of(wq.zps.begin(), wq.zps.end(), [](int32_t z) { return z == 0; });
+  if (!symmetric || wq.is_int32 || (wq.axis != -1 && wq.axis != 1)) return false;
+  const bool two_d = x_shape.size() == 4;
+  const int64_t in_len[2] = {two_d ? x_shape[2] : 1, x_shape.back()};
+  const int64_t out_len[2] = {two_d ? out_shape[2] : 1, out_shape.back()};
+  struct Axis {
+    int64_t taps, u0, pad_begin, pad_end, len;  // per phase; the first phase index; the Conv's
+  } ax[2];
+  for (int d = 0; d < 2; ++d) {
+    const int64_t s = ct.stride[d], p = ct.pad[d];
+    Axis& a = ax[d];
+    a.taps = (ct.kernel[d] + s - 1) / s;
+    a.u0 = p / s;
+    a.pad_begin = a.taps - 1 - a.u0;
+    if (a.pad_begin < 0) return false;  // begin padding of a kernel's length or more
+    const int64_t phase_len = (out_len[d] - 1 + p) / s - a.u0 + 1;
+    a.pad_end = std::max<int64_t>(0, phase_len - in_len[d] - a.pad_begin + a.taps - 1);
+    a.len = in_len[d] + a.pad_begin + a.pad_end - a.taps + 1;
+  }
+  EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
+  if (!tail) return false;
+
+  const int64_t sh = ct.stride[0], sw = ct.stride[1], kh = ct.kernel[0], kw = ct.kernel[1];
+  const int64_t group = ct.group, cin_g = x_shape[1] / group, cout = out_shape[1], cout_g = cout / group;
+  const int64_t th = ax[0].taps, tw = ax[1].taps, channels = group * sh * sw * cout_g;
+  const int x = syms_.at(n.inputs[0]).value;
+  const float sx = g_.values[x].q.scale;
+  Value w;
+  w.name = FreshName(w_name + "_phases");
+  w.dtype = DType::kI8;
+  w.shape = two_d ? std::vector<int64_t>{channels, cin_g, th, tw} : std::vector<int64_t>{channels, cin_g, tw};
+  w.elements = channels * cin_g * th * tw;
+  w.is_const = true;
+  w.ci.assign(static_cast<size_t>(w.elements), 0);
+  Node conv = MakeNode(OpKind::kQConv, n);
+  conv.group = group;
+  conv.kernel[0] = th;
+  conv.kernel[1] = tw;
+  conv.pad[0] = ax[0].pad_begin;
+  conv.pad[1] = ax[1].pad_begin;
+  conv.pad[2] = ax[0].pad_end;
+  conv.pad[3] = ax[1].pad_end;
+  conv.bias_q.assign(static_cast<size_t>(channels), 0);
+  const auto bias = b_name.empty() ? std::nullopt : FloatConst(b_name);
+  const QConst* bq = !b_name.empty() && IsQConst(b_name) ? &qconsts_.at(b_name) : nullptr;
+  for (int64_t g = 0; g < group; ++g) {
+    for (int64_t rh = 0; rh < sh; ++rh) {
+      for (int64_t rw = 0; rw < sw; ++rw) {
+        for (int64_t j = 0; j < cout_g; ++j) {
+          const int64_t c = ((g * sh + rh) * sw + rw) * cout_g + j;
+          w.cscale.push_back(wq.scales[wq.axis == 1 ? j : 0]);
+          if (bias) conv.bias_q[c] = AccumulatorBias(*bias, bq, g * cout_g + j, sx * w.cscale.back());
+          for (int64_t ci = 0; ci < cin_g; ++ci) {
+            for (int64_t ty = 0; ty < th; ++ty) {
+              const int64_t ky = rh + sh * (th - 1 - ty);
+              for (int64_t tx = 0; tx < tw && ky < kh; ++tx) {
+                const int64_t kx = rw + sw * (tw - 1 - tx);
+                if (kx >= kw) continue;
+                w.ci[static_cast<size_t>(((c * cin_g + ci) * th + ty) * tw + tx)] =
+                    static_cast<int32_t>(wq.q.i[static_cast<size_t>((((g * cin_g + ci) * cout_g + j) * kh + ky) * kw + kx)]);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  conv.in = {x, g_.AddValue(std::move(w))};
+  std::vector<int64_t> conv_shape = {x_shape[0], channels};
+  if (two_d) conv_shape.push_back(ax[0].len);
+  conv_shape.push_back(ax[1].len);
+  QuantTail phases_tail = *tail;
+  phases_tail.out_name = FreshName(n.outputs[0] + "_phases");
+  EDGE_ASSIGN_OR_RETURN(int phased, FinishQuant(phases_tail, conv_shape, conv));
+
+  // The gather: element offsets into the Conv's output per output index of each axis.
+  Node gather = MakeNode(OpKind::kResize, n);
+  gather.resize_offsets = true;
+  const int64_t plane = ax[0].len * ax[1].len;
+  auto axis = [&](int64_t count, auto&& offset) {
+    Node::ResizeAxis a;
+    for (int64_t i = 0; i < count; ++i) a.lo.push_back(offset(i));
+    gather.resize.push_back(std::move(a));
+  };
+  axis(out_shape[0], [&](int64_t b) { return b * channels * plane; });
+  axis(cout, [&](int64_t co) { return ((co / cout_g) * sh * sw * cout_g + co % cout_g) * plane; });
+  auto spatial = [&](int d, int64_t phase_stride, int64_t row_stride) {
+    const int64_t s = ct.stride[d], p = ct.pad[d];
+    axis(out_len[d], [&](int64_t o) { return (o + p) % s * phase_stride + ((o + p) / s - ax[d].u0) * row_stride; });
+  };
+  if (two_d) spatial(0, sw * cout_g * plane, ax[1].len);
+  spatial(1, cout_g * plane, 1);
+  gather.in = {phased};
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(tail->out_name, DType::kI8, out_shape, tail->q));
+  gather.out = {out};
+  syms_[tail->out_name] = Sym{Sym::Kind::kInt8Raw, out, tail->u8};
+  AddNode(std::move(gather));
+  return true;
 }
 
 Status Lowerer::LowerGemmLike(const OnnxNode& n) {

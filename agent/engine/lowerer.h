@@ -193,6 +193,10 @@ class Lowerer {
   Status LowerPad(const OnnxNode& n);
   Status LowerResize(const OnnxNode& n);
   Status LowerConvTranspose(const OnnxNode& n);
+  // The int8 form of ConvTranspose `n` (window fields in `ct`): an int8 Conv of its phases and
+  // their interleave. False, emitting nothing, where it does not apply.
+  Result<bool> TryQuantConvTranspose(const OnnxNode& n, const Node& ct, const std::vector<int64_t>& x_shape,
+                                     const std::vector<int64_t>& out_shape, const std::string& b_name);
   // Conv and ConvTranspose in float: x, weights and the optional bias `b_name` as operands.
   Status EmitFloatWindowOp(const OnnxNode& n, Node node, const std::string& b_name, const std::vector<int64_t>& out_shape);
   Status LowerSoftmax(const OnnxNode& n);

@@ -9,6 +9,7 @@
 #include "agent/engine/kernels/copy_bytes.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
+#include "agent/engine/kernels/simd128.h"
 #include "agent/engine/ops/element_types.h"
 #include "agent/engine/ops/pool_window.h"
 
@@ -177,6 +178,20 @@ void RepeatEach(const T* __restrict x, T* __restrict y, int64_t n, int64_t k) {
   for (int64_t i = 0; i < n; ++i) std::fill(y + i * k, y + (i + 1) * k, x[i]);
 }
 
+// y[2i] = a[i], y[2i + 1] = b[i] for the `width` elements of y.
+template <typename T>
+void InterleaveTwo(const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t width) {
+  int64_t i = 0;
+  if constexpr (sizeof(T) == 1) {
+    for (; i + 32 <= width; i += 32) {
+      const simd128::U8x16 va = simd128::Load16(a + i / 2), vb = simd128::Load16(b + i / 2);
+      simd128::Store16(y + i, simd128::InterleaveLo8(va, vb));
+      simd128::Store16(y + i + 16, simd128::InterleaveHi8(va, vb));
+    }
+  }
+  for (; i < width; ++i) y[i] = (i % 2 == 0 ? a : b)[i / 2];
+}
+
 // Nearest Resize: output element (i0, ..., ir) is input element sum over d of index[d][i_d]
 // (input offsets: the index times the axis' stride), or `value` where an index is -1 (outside
 // tf_crop_and_resize's box). Output rows that read the same input row as the row before
@@ -192,6 +207,10 @@ class ResizeNearestStep : public Step {
   // The innermost axis read as every input element `repeat` times in order (a whole-factor
   // upsample, 1: a copy), or 0: through its table.
   int64_t repeat = 0;
+  // Else, when `interleave`, it alternates two runs of the row: the even elements from offset
+  // pair[0] on, the odd ones from pair[1] (a ConvTranspose's two column phases).
+  bool interleave = false;
+  int64_t pair[2] = {0, 0};
   T value{};
   void Run(const ExecEnv& env) const override {
     const T* X = x.Get<T>(env);
@@ -213,6 +232,8 @@ class ResizeNearestStep : public Step {
         CopyRun(y, X + row, width * static_cast<int64_t>(sizeof(T)));
       } else if (repeat > 1) {
         RepeatEach(X + row, y, width / repeat, repeat);
+      } else if (interleave) {
+        InterleaveTwo(X + row + pair[0], X + row + pair[1], y, width);
       } else {
         const T* xr = X + row;
         for (int64_t j = 0; j < width; ++j) y[j] = inner[j] < 0 ? value : xr[inner[j]];
@@ -571,6 +592,10 @@ std::unique_ptr<Step> MakeGather(const Node& n, BuildContext& ctx) {
 // The element offset each output index of each axis reads: Node::resize's indices times the
 // input's strides (-1 kept).
 void ResizeOffsets(const Node& n, const Value& x, std::vector<int64_t>* offsets, bool hi) {
+  if (n.resize_offsets) {
+    for (size_t d = 0; d < x.shape.size(); ++d) offsets[d] = n.resize[d].lo;
+    return;
+  }
   int64_t stride = 1;
   for (size_t d = x.shape.size(); d-- > 0;) {
     const auto& from = hi ? n.resize[d].hi : n.resize[d].lo;
@@ -594,6 +619,14 @@ std::unique_ptr<Step> MakeResizeNearest(const Node& n, BuildContext& ctx, T valu
     s->repeat = width / in_width;
     for (int64_t j = 0; j < width && s->repeat > 0; ++j) {
       if (inner[static_cast<size_t>(j)] != j / s->repeat) s->repeat = 0;
+    }
+  }
+  if (s->repeat == 0 && width >= 2 && inner[0] >= 0 && inner[1] >= 0) {
+    s->pair[0] = inner[0];
+    s->pair[1] = inner[1];
+    s->interleave = true;
+    for (int64_t j = 0; j < width && s->interleave; ++j) {
+      s->interleave = inner[static_cast<size_t>(j)] == s->pair[j % 2] + j / 2;
     }
   }
   s->value = value;
@@ -761,7 +794,7 @@ Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) 
           return MakeResizeNearest<T>(n, ctx, static_cast<T>(n.pad_value_int));
         }
       });
-      type += ", nearest";
+      type += n.resize_offsets ? ", phases interleaved" : ", nearest";
       break;
     case OpKind::kResizeLinear:
       step = MakeResizeLinear(n, ctx);

@@ -22,7 +22,7 @@ namespace edge::engine {
 namespace {
 
 
-const std::set<std::string> kWeightOps = {"Conv", "Gemm", "MatMul"};
+const std::set<std::string> kWeightOps = {"Conv", "ConvTranspose", "Gemm", "MatMul"};
 // Softmax has no int8 kernel: the engine runs DQ -> Softmax -> Q in float and quantizes its
 // output, which a [0, 1] range holds in steps of 1/255; Erf is a 256-entry lookup like the
 // other activations (GELU's Erf).
@@ -192,6 +192,15 @@ class QdqRewriter {
       const onnx::TensorProto* w = FindInit(g_, n.input(1));
       if (w == nullptr || w->data_type() != onnx::TensorProto::FLOAT) return "its weight is not float32";
       if (op == "MatMul" && w->dims_size() != 2) return "MatMul with a weight of rank " + std::to_string(w->dims_size()) + ", not 2";
+      if (op == "ConvTranspose") {
+        if (w->dims_size() != 3 && w->dims_size() != 4) return "a ConvTranspose of rank " + std::to_string(w->dims_size()) + " weights: the engine's int8 ConvTranspose is 1-D or 2-D";
+        for (const auto& a : n.attribute()) {
+          if (a.name() != "dilations") continue;
+          for (int64_t d : a.ints()) {
+            if (d != 1) return "a dilated ConvTranspose: the engine's int8 ConvTranspose is undilated";
+          }
+        }
+      }
       if (op == "Gemm" && n.input_size() > 2 && !n.input(2).empty()) {
         const onnx::TensorProto* c = FindInit(g_, n.input(2));
         if (c == nullptr || c->dims_size() != 1) return "Gemm whose C is not a constant 1-D bias";
@@ -317,10 +326,12 @@ class QdqRewriter {
       for (float& v : wf) v *= alpha;
       if (gemm) RemoveAttribute(*n, "alpha");
       std::vector<int64_t> dims(w->dims().begin(), w->dims().end());
-      // Output channels: Conv axis 0, Gemm transB axis 0, otherwise axis 1 of [K, N].
+      // Output channels: Conv axis 0, Gemm transB axis 0, otherwise axis 1 (of [K, N], and
+      // ConvTranspose's [C_in, C_out / group, ...]: each group's channel j shares scale j).
       const bool trans_b = n->op_type() == "Gemm" && AttrInt(*n, "transB", 0) != 0;
       const int axis = n->op_type() == "Conv" || trans_b ? 0 : 1;
       const int64_t channels = dims[axis];
+      const int64_t outputs = n->op_type() == "ConvTranspose" ? channels * AttrInt(*n, "group", 1) : channels;
       int64_t inner = 1;
       for (size_t d = axis + 1; d < dims.size(); ++d) inner *= dims[d];
       std::vector<float> absmax(static_cast<size_t>(channels), 0.0f);
@@ -361,28 +372,28 @@ class QdqRewriter {
         auto xp = params_.find(n->input(0));
         if (b == nullptr || xp == params_.end()) continue;
         std::vector<float> bf = FloatData(*b);
-        if (static_cast<int64_t>(bf.size()) != channels) continue;
+        if (static_cast<int64_t>(bf.size()) != outputs) continue;
         for (float& v : bf) v *= beta;
         if (gemm) RemoveAttribute(*n, "beta");
         const std::string bname = n->input(2);
         auto* bq = g_.add_initializer();
         bq->set_name(Unique(bname + "_quantized"));
         bq->set_data_type(onnx::TensorProto::INT32);
-        bq->add_dims(channels);
+        bq->add_dims(outputs);
         auto* bs = g_.add_initializer();
         bs->set_name(Unique(bname + "_scale"));
         bs->set_data_type(onnx::TensorProto::FLOAT);
-        bs->add_dims(channels);
+        bs->add_dims(outputs);
         auto* bz = g_.add_initializer();
         bz->set_name(Unique(bname + "_zero_point"));
         bz->set_data_type(onnx::TensorProto::INT32);
-        bz->add_dims(channels);
-        for (int64_t c = 0; c < channels; ++c) {
-          const float s = xp->second.scale * scales[c];
+        bz->add_dims(outputs);
+        for (int64_t c = 0; c < outputs; ++c) {
+          const float s = xp->second.scale * scales[c % channels];
           if (!std::isnormal(s)) {
             return Fail(ErrorCode::kInvalidArgument,
                         "bias '" + bname + "' channel " + std::to_string(c) + ": its int32 scale (input scale " +
-                            Short(double(xp->second.scale)) + " x weight scale " + Short(double(scales[c])) +
+                            Short(double(xp->second.scale)) + " x weight scale " + Short(double(scales[c % channels])) +
                             ") underflows to " + Short(double(s)) + "; the calibrated range of '" + n->input(0) +
                             "' is too small to quantize");
           }

@@ -417,4 +417,59 @@ TEST_CASE("quality figures: a model against itself is exact, and the bars read t
   CHECK_THAT(MissedQualityBar(low, std::nullopt, 99.0), Catch::Matchers::Contains("cannot be checked"));
 }
 
+TEST_CASE("the quantizer quantizes ConvTranspose per output channel, a dilated one stays float", "[quantizer]") {
+  // x [1, 4, 5, 5] -> ConvTranspose 4 -> 6 (group 2), 2x2/2 (or dilated 3x3/2) -> Relu -> y
+  auto build = [](bool dilated) {
+    Builder b(13);
+    b.Input("x", {1, 4, 5, 5}).Output("y");
+    const int64_t k = dilated ? 3 : 2;
+    std::vector<float> w(static_cast<size_t>(4 * 3 * k * k));
+    for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(static_cast<int>(i * 7 % 13) - 6) * 0.1f * static_cast<float>(1 + i % 3);
+    b.Init("W", {4, 3, k, k}, w).Init("bias", {6}, {0.1f, -0.2f, 0.3f, 0.0f, -0.1f, 0.2f});
+    auto* ct = b.Node("ConvTranspose", {"x", "W", "bias"}, {"h"});
+    IntAttr(ct, "group", 2);
+    IntsAttr(ct, "strides", {2, 2});
+    if (dilated) IntsAttr(ct, "dilations", {2, 2});
+    b.Node("Relu", {"h"}, {"y"});
+    return b.proto();
+  };
+  edge::testing::TempDir dir;
+  auto samples = [](int64_t count, unsigned seed) {
+    NpyArray a = Uniform(count, -1.0f, 1.0f, seed, 100);
+    a.shape = {count, 4, 5, 5};
+    return a;
+  };
+  const NpyArray eval = samples(40, 11);
+  QuantizeOptions options;
+  options.eval = &eval;
+  options.quantize_outputs = true;
+  SECTION("undilated: int8 end to end") {
+    auto report = QuantizeModel(Save(dir, "m.onnx", build(false)), samples(80, 7),
+                                (dir / "q.onnx").string(), options);
+    INFO((report ? "" : report.error().message));
+    REQUIRE(report.has_value());
+    CHECK(report->float_nodes.empty());
+    const auto q = Load((dir / "q.onnx").string());
+    CHECK(Floats(Init(q, "W_scale")).size() == 3);  // per output channel of a group: axis 1
+    CHECK(Floats(Init(q, "bias_scale")).size() == 6);
+    for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+    auto engine = Model::LoadFile((dir / "q.onnx").string());
+    REQUIRE(engine.has_value());
+    // quantize, the phases' int8 Conv, their interleave, dequantize: nothing in float between
+    const auto steps = (*engine)->StepSummary();
+    REQUIRE(steps.size() == 4);
+    CHECK_THAT(steps[1], Catch::Matchers::Contains("QConv") && Catch::Matchers::Contains("int8"));
+    CHECK_THAT(steps[2], Catch::Matchers::Contains("(int8, phases interleaved)"));
+  }
+  SECTION("dilated: float, and the report says why") {
+    auto report = QuantizeModel(Save(dir, "m.onnx", build(true)), samples(80, 7),
+                                (dir / "q.onnx").string(), options);
+    INFO((report ? "" : report.error().message));
+    REQUIRE(report.has_value());
+    REQUIRE(report->float_nodes.size() == 1);
+    CHECK(report->float_nodes[0].op_type == "ConvTranspose");
+    CHECK_THAT(report->float_nodes[0].reason, Catch::Matchers::Contains("dilated"));
+  }
+}
+
 }  // namespace edge::engine::testing
