@@ -128,73 +128,99 @@ void QMeanAvx2(const QMeanArgs& p) {
 
 namespace {
 
-// kVecs vectors of 8 output columns (from j0) of row `ar`, the sums in registers across the k
-// loop.
-template <int kVecs>
-inline void MatMulExactColumns(const int8_t* ar, const float* bf, int64_t k, int64_t n, int64_t j0, int32_t za,
-                               __m256 scale, const OutputRange& range, int8_t* y) {
-  __m256 acc[kVecs];
+// Rows of a, as floats a - za, converted once per block of kMatMulRows rows (K <= 258).
+constexpr int kMatMulRows = 4;
+constexpr int64_t kMatMulMaxDepth = 258;
+
+// R rows x V vectors of 8 output columns (from column j0), the sums in registers across the k
+// loop: each b vector loaded once for the R rows, each a value broadcast once for the V
+// vectors. With `kMasked`, the last vector holds a row's last 1-7 columns (vmaskmovps reads no
+// dropped lane) and only those are stored. y is row 0's output row.
+template <int R, int V, bool kMasked>
+inline void MatMulExactTile(const float* af, const float* bf, int64_t k, int64_t n, int64_t j0, __m256i mask,
+                            __m256 scale, const OutputRange& range, int8_t* y) {
+  __m256 acc[R][V];
 #pragma GCC unroll 4
-  for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_setzero_ps();
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
+  }
   for (int64_t t = 0; t < k; ++t) {
-    const __m256 av = _mm256_set1_ps(static_cast<float>(static_cast<int32_t>(ar[t]) - za));
     const float* br = bf + t * n + j0;
+    __m256 bv[V];
 #pragma GCC unroll 4
-    for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(av, _mm256_loadu_ps(br + 8 * v)));
+    for (int v = 0; v < V; ++v) {
+      bv[v] = kMasked && v == V - 1 ? _mm256_maskload_ps(br + 8 * v, mask) : _mm256_loadu_ps(br + 8 * v);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(af + r * k + t);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);  // exact: integers < 2^24
+    }
   }
 #pragma GCC unroll 4
-  for (int v = 0; v < kVecs; v += 2) {
-    const __m256i q0 = range(_mm256_mul_ps(acc[v], scale));
-    if (v + 1 < kVecs) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(y + j0 + 8 * v), LowBytes(q0, range(_mm256_mul_ps(acc[v + 1], scale))));
-    } else {
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(y + j0 + 8 * v), LowBytes(q0, q0));
+  for (int r = 0; r < R; ++r) {
+    int8_t* yr = y + r * n + j0;
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      const __m256i q = range(_mm256_mul_ps(acc[r][v], scale));
+      if (kMasked && v == V - 1) {
+        alignas(16) int8_t bytes[16];
+        _mm_store_si128(reinterpret_cast<__m128i*>(bytes), LowBytes(q, q));
+        for (int64_t j = j0 + 8 * v; j < n; ++j) yr[j - j0] = bytes[j - j0 - 8 * v];
+      } else {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + 8 * v), LowBytes(q, q));
+      }
     }
   }
 }
 
+// R rows (of a block) across all columns: pairs of whole vectors, a last whole one, then the
+// row's last 1-7 columns.
+template <int R>
+inline void MatMulExactRows(const float* af, const float* bf, int64_t k, int64_t n, __m256 scale,
+                            const OutputRange& range, int8_t* y) {
+  const int64_t whole = n / 8 * 8;
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n - whole)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  int64_t j0 = 0;
+  for (; j0 + 16 <= whole; j0 += 16) MatMulExactTile<R, 2, false>(af, bf, k, n, j0, mask, scale, range, y);
+  if (j0 < whole) {
+    if (whole < n) {  // the last whole vector and the tail together
+      MatMulExactTile<R, 2, true>(af, bf, k, n, j0, mask, scale, range, y);
+      return;
+    }
+    MatMulExactTile<R, 1, false>(af, bf, k, n, j0, mask, scale, range, y);
+    j0 += 8;
+  }
+  if (j0 < n) MatMulExactTile<R, 1, true>(af, bf, k, n, j0, mask, scale, range, y);
+}
+
 }  // namespace
 
-// 8 output columns per vector, up to four in registers across the k loop, the last 1-7 columns
-// of a row by masked loads (QMatMulExactArgs).
+// Blocks of four rows of a (converted to floats once) against vectors of 8 output columns of b
+// (converted once), two vectors per tile: 8 sums in registers per k step (QMatMulExactArgs).
 void QMatMulExactAvx2(const QMatMulExactArgs& p) {
-  if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
+  if (p.k > kMatMulMaxDepth ||
+      !RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
     QMatMulExactScalar(p);
     return;
   }
-  const int8_t* a = p.a;
-  const int8_t* b = p.b;
-  float* bf = p.bf;
-  int8_t* y = p.y;
   const int64_t m = p.m, k = p.k, n = p.n;
-  const int32_t za = p.za, zb = p.zb, zo = p.zo;
-  for (int64_t e = 0; e < k * n; ++e) bf[e] = static_cast<float>(static_cast<int32_t>(b[e]) - zb);
+  for (int64_t e = 0; e < k * n; ++e) p.bf[e] = static_cast<float>(static_cast<int32_t>(p.b[e]) - p.zb);
   const __m256 scale = _mm256_set1_ps(p.scale);
-  const OutputRange range(p.qmin, p.qmax, zo);
-  const int64_t whole = n / 8 * 8;
-  for (int64_t i = 0; i < m; ++i) {
-    const int8_t* ar = a + i * k;
-    int8_t* yr = y + i * n;
-    for (int64_t j0 = 0; j0 < whole; j0 += 32) {
-      switch (std::min<int64_t>(4, (whole - j0) / 8)) {
-        case 1: MatMulExactColumns<1>(ar, bf, k, n, j0, za, scale, range, yr); break;
-        case 2: MatMulExactColumns<2>(ar, bf, k, n, j0, za, scale, range, yr); break;
-        case 3: MatMulExactColumns<3>(ar, bf, k, n, j0, za, scale, range, yr); break;
-        default: MatMulExactColumns<4>(ar, bf, k, n, j0, za, scale, range, yr); break;
-      }
-    }
-    if (whole < n) {  // the last 1-7 columns: masked loads (vmaskmovps reads no dropped lane)
-      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n - whole)),
-                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-      __m256 acc = _mm256_setzero_ps();
-      for (int64_t t = 0; t < k; ++t) {
-        const __m256 av = _mm256_set1_ps(static_cast<float>(static_cast<int32_t>(ar[t]) - za));
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(av, _mm256_maskload_ps(bf + t * n + whole, mask)));
-      }
-      const __m256i q = range(_mm256_mul_ps(acc, scale));
-      alignas(16) int8_t bytes[16];
-      _mm_store_si128(reinterpret_cast<__m128i*>(bytes), LowBytes(q, q));
-      for (int64_t j = whole; j < n; ++j) yr[j] = bytes[j - whole];
+  const OutputRange range(p.qmin, p.qmax, p.zo);
+  float af[kMatMulRows * kMatMulMaxDepth];
+  for (int64_t i = 0; i < m; i += kMatMulRows) {
+    const int rows = static_cast<int>(std::min<int64_t>(kMatMulRows, m - i));
+    for (int64_t e = 0; e < rows * k; ++e) af[e] = static_cast<float>(static_cast<int32_t>(p.a[i * k + e]) - p.za);
+    int8_t* y = p.y + i * n;
+    switch (rows) {
+      case 1: MatMulExactRows<1>(af, p.bf, k, n, scale, range, y); break;
+      case 2: MatMulExactRows<2>(af, p.bf, k, n, scale, range, y); break;
+      case 3: MatMulExactRows<3>(af, p.bf, k, n, scale, range, y); break;
+      default: MatMulExactRows<4>(af, p.bf, k, n, scale, range, y); break;
     }
   }
 }
