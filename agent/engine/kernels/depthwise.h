@@ -121,8 +121,17 @@ struct DepthwiseArgs {
   const float* mult = nullptr;      // [channels]
   int8_t zx = 0;
   int32_t zero_point = 0, qmin = -128, qmax = 127;
+  // A split plan whose split the tier leaves to its kernel (ElementwiseKernels::
+  // depthwise_unsplit accepts the plan): the input planes themselves, channel c at unsplit + c
+  // * unsplit_stride, of geometry *geom. The kernel reads them in place of the phases (`src`
+  // is then not read). The planes need 15 bytes of readable slack after them, as the split's.
+  const int8_t* unsplit = nullptr;
+  int64_t unsplit_stride = 0;
+  const ConvGeometry* geom = nullptr;
 };
 using DepthwiseFn = void (*)(const DepthwiseArgs& args);
+// Whether a tier's depthwise kernel takes this split plan's input unsplit (DepthwiseArgs::unsplit).
+using DepthwiseUnsplitFn = bool (*)(const DepthwisePlan& plan);
 
 // The AVX-512 split: 16-byte rows at stride 2 into 8-byte phase rows (MobileNet's 16x16
 // planes) four rows per vector, other rows of up to 64 bytes at column stride 2 one masked
@@ -132,6 +141,9 @@ void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const De
 
 void DepthwiseScalar(const DepthwiseArgs& args);
 void DepthwiseAvx2(const DepthwiseArgs& args);
+// The AVX2 kernel's pair-slot form builds its int16 copy of a channel's phases straight from
+// the unsplit input: split plans it runs that way skip the separate split.
+bool DepthwiseUnsplitAvx2(const DepthwisePlan& plan);
 void DepthwiseAvxVnni(const DepthwiseArgs& args);  // in depthwise_avx2.cpp
 void DepthwiseAvx512Vnni(const DepthwiseArgs& args);
 void DepthwiseNeon(const DepthwiseArgs& args);  // arm64, every tier

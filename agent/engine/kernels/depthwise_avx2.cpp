@@ -203,6 +203,60 @@ __attribute__((noinline)) void DepthwiseWordsVnni(const DepthwiseArgs& a, const 
   }
 }
 
+// A channel's stride phases as int16 values x - zx, straight from its unsplit input plane x:
+// phase (rp, cp) row r column j holds input (r * sh + rp, j * sw + cp), where
+// SplitDepthwisePhases puts it, for the row phases a kernel row reads. At column stride 2 a
+// step takes 32 input bytes (16 values of each column phase) or, in rows of 15-31, 16; a row's
+// last step overlaps the one before it and reads up to one byte past the row (the odd phase's
+// extra value lands inside its pitch). Stride 1 takes 16 values a step, other strides one.
+// Positions that hold no input are left as they were: the slots' masks drop every read of them.
+void PhasesFromUnsplit(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& p, int8_t zx, int16_t* base) {
+  const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w, pitch = p.pitch;
+  const int64_t phase_stride = p.phase_rows * pitch;
+  const __m128i zx16 = _mm_set1_epi16(zx);
+  const __m256i zx256 = _mm256_set1_epi16(zx);
+  for (int64_t rp = 0; rp < sh; ++rp) {
+    if (p.row_phase_read[static_cast<size_t>(rp)] == 0) continue;
+    const int64_t rows = (g.in_h - rp + sh - 1) / sh;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int8_t* row = x + (r * sh + rp) * iw;
+      int16_t* dst = base + rp * sw * phase_stride + r * pitch;  // column phase 0
+      const int64_t even = (iw + 1) / 2;  // stride 2: the columns of phase 0
+      if (sw == 2 && even >= 16) {
+        for (int64_t col = 0;; col += 16) {
+          const int64_t at = std::min(col, even - 16);
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * at));
+          const __m256i lo = _mm256_sub_epi16(_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), zx256);
+          const __m256i hi = _mm256_sub_epi16(_mm256_srai_epi16(v, 8), zx256);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + at), lo);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + phase_stride + at), hi);
+          if (at == even - 16) break;
+        }
+      } else if (sw == 2 && even >= 8) {
+        for (int64_t col = 0;; col += 8) {
+          const int64_t at = std::min(col, even - 8);
+          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * at));
+          const __m128i lo = _mm_sub_epi16(_mm_srai_epi16(_mm_slli_epi16(v, 8), 8), zx16);
+          const __m128i hi = _mm_sub_epi16(_mm_srai_epi16(v, 8), zx16);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + at), lo);
+          // the odd columns: up to one past the last (an odd width), still inside the pitch
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + phase_stride + at), hi);
+          if (at == even - 8) break;
+        }
+      } else if (sw == 1 && iw >= 16) {
+        for (int64_t col = 0;; col += 16) {
+          const int64_t at = std::min(col, iw - 16);
+          const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + at)));
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + at), _mm256_sub_epi16(v, zx256));
+          if (at == iw - 16) break;
+        }
+      } else {
+        for (int64_t ix = 0; ix < iw; ++ix) dst[ix % sw * phase_stride + ix / sw] = static_cast<int16_t>(row[ix] - zx);
+      }
+    }
+  }
+}
+
 // The AVX2 pair-slot form (DepthwisePlan::slots): each channel's source is first copied into
 // a stack buffer as int16 values x - zx, with zeros before and after it, so that every slot
 // load is in bounds; a dropped tap's value is ANDed to zero, which is what zx contributes,
@@ -238,7 +292,9 @@ __attribute__((noinline)) void DepthwiseSlots(const DepthwiseArgs& a, const Quan
     // reading past them
     const int8_t* src = a.src + c * a.src_stride + begin;
     int16_t* dst = base + begin;
-    if (len >= 16) {
+    if (a.unsplit != nullptr) {
+      PhasesFromUnsplit(a.unsplit + c * a.unsplit_stride, *a.geom, p, a.zx, base);
+    } else if (len >= 16) {
       for (int64_t i = 0; i + 16 <= len; i += 16) centered(src + i, dst + i);
       if (len % 16 != 0) centered(src + len - 16, dst + len - 16);
     } else {
@@ -295,9 +351,12 @@ void WithClamp(const DepthwiseArgs& a, F&& kernel) {
 
 }  // namespace
 
+bool DepthwiseUnsplitAvx2(const DepthwisePlan& plan) { return plan.split && plan.slots > 0; }
+
 void DepthwiseAvx2(const DepthwiseArgs& a) {
   const DepthwisePlan& p = *a.plan;
-  const bool slots = p.slots > 0 && p.slot_read_end <= a.src_stride;
+  // (an unsplit input comes only with slots: DepthwiseUnsplitAvx2)
+  const bool slots = p.slots > 0 && (a.unsplit != nullptr || p.slot_read_end <= a.src_stride);
   WithClamp(a, [&](const QuantRange& range, auto clamp) {
     if (slots) {
       DepthwiseSlots<decltype(clamp)::value>(a, range);

@@ -235,6 +235,9 @@ struct ElementwiseKernels {
   // it (AVX2: int16 multiplies at its int8 rate); null elsewhere, the GEMM forms then.
   WinogradFn winograd3x3 = nullptr;
   PlaneMaxFn plane_max = nullptr;  // set on every tier (ElementwiseForTier)
+  // Non-null where `depthwise` reads some split plans' input unsplit (DepthwiseArgs::unsplit):
+  // the caller then skips depthwise_split for the plans it accepts.
+  DepthwiseUnsplitFn depthwise_unsplit = nullptr;
 };
 
 void QAddScalar(const QAddArgs& args);

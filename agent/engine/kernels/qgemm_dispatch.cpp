@@ -26,9 +26,11 @@ QGemmFn QGemmForTier(KernelTier tier) {
 }
 
 namespace {
-// A table with its plane_max set (the member after the optional Winograd kernel).
-ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max) {
+// A table with its plane_max (and depthwise_unsplit) set: the members after the optional
+// Winograd kernel.
+ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max, DepthwiseUnsplitFn unsplit = nullptr) {
   k.plane_max = plane_max;
+  k.depthwise_unsplit = unsplit;
   return k;
 }
 }  // namespace
@@ -51,11 +53,12 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &QBinaryRunAvx2, &QRequantAvx2, &PlaneSumAvx2, &MaxPoolRowAvx2, &TransposeBytesAvx2,
                                        &QMeanAvx2, &WindowSumRowAvx2, &QMatMulExactAvx2, &ExpShiftedAvx2,
                                        &InterleaveStridedAvx2, &DequantizeAvx2, &QFloatBinaryRunAvx2,
-                                       &WinogradAvx2}, &PlaneMaxAvx2);
+                                       &WinogradAvx2}, &PlaneMaxAvx2, &DepthwiseUnsplitAvx2);
   // AVX-VNNI has its own dot-product kernels (GEMM above, depthwise); the rest is AVX2 code.
   static const ElementwiseKernels avxvnni = [] {
     ElementwiseKernels k = avx2;
     k.depthwise = &DepthwiseAvxVnni;
+    k.depthwise_unsplit = nullptr;  // its kernel reads the split phases
     // its GEMM (vpdpbusd: twice vpmaddwd's int8 rate) beats the Winograd kernel, which is
     // vpmaddwd either way (docs/engine.md, "The AVX2 tier")
     k.winograd3x3 = nullptr;

@@ -194,9 +194,18 @@ class QConvStep : public Step {
     a.zero_point = zero_point;
     a.qmin = qmin;
     a.qmax = qmax;
+    // a tier whose kernel reads this plan's input unsplit: no split pass
+    const bool unsplit = p.split && env.elementwise->depthwise_unsplit != nullptr && env.elementwise->depthwise_unsplit(p);
+    if (unsplit) {
+      a.unsplit_stride = shape.ih * shape.iw;
+      a.geom = &geom;
+    }
     for (int64_t b = 0; b < shape.batch; ++b) {
       const int8_t* src = X + b * shape.cin * shape.ih * shape.iw;
-      if (p.split) {
+      if (unsplit) {
+        a.unsplit = src;
+        src = phases;  // not read
+      } else if (p.split) {
         env.elementwise->depthwise_split(src, geom, p, shape.cin, phases);
         src = phases;
       }

@@ -1001,11 +1001,20 @@ std::vector<int8_t> NaiveDepthwise(const DepthwiseProblem& p) {
 // then the output planes (copied out of the grid when it is wider than the output). The
 // kernel's source (the input or its phases) ends at an inaccessible page (guard_after) or
 // starts right after one: a tier may read any byte of the source, never one outside it.
-std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p, bool guard_after = true) {
+// With `unsplit` (a split plan the tier's depthwise_unsplit accepts), the kernel gets the input
+// planes unsplit instead, in a buffer with the 15 bytes of slack the contract gives them before
+// its guard page (or right after one).
+std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p, bool guard_after = true,
+                                 bool unsplit = false) {
   const DepthwisePlan& plan = p.plan;
   std::vector<int8_t> phases(static_cast<size_t>(p.channels * plan.phase_bytes));
   const int8_t* src = p.x.data();
-  if (plan.split) {
+  std::vector<int8_t> slack = p.x;
+  slack.resize(slack.size() + 15);
+  const testing::GuardedBuffer input(slack.size(), guard_after, slack.data());
+  if (unsplit) {
+    REQUIRE(plan.split);
+  } else if (plan.split) {
     // the split's contract: 15 readable bytes after the input (the arena gives every tensor 64)
     std::vector<int8_t> x = p.x;
     x.resize(x.size() + 15);
@@ -1033,6 +1042,11 @@ std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p, bool
   a.zero_point = p.zero_point;
   a.qmin = p.qmin;
   a.qmax = p.qmax;
+  if (unsplit) {
+    a.unsplit = input.as<int8_t>();
+    a.unsplit_stride = p.g.in_h * p.g.in_w;
+    a.geom = &p.g;
+  }
   fn(a);
   std::vector<int8_t> y;
   for (int64_t c = 0; c < p.channels; ++c) {
@@ -1107,15 +1121,25 @@ TEST_CASE("the depthwise stride-phase split places every input byte", "[engine][
   }
 }
 
-// Every tier's kernel against the conv's definition.
-void CheckDepthwiseTiers(const DepthwiseProblem& p, const std::vector<KernelTier>& tiers) {
+// Every tier's kernel against the conv's definition; where the tier reads the plan's input
+// unsplit, that way too. Returns how many tiers did.
+int CheckDepthwiseTiers(const DepthwiseProblem& p, const std::vector<KernelTier>& tiers) {
   const auto want = NaiveDepthwise(p);
   REQUIRE(RunDepthwise(&DepthwiseScalar, p) == want);
+  int unsplit = 0;
   for (KernelTier tier : tiers) {
     INFO("tier " << KernelTierName(tier));
-    REQUIRE(RunDepthwise(ElementwiseForTier(tier).depthwise, p, true) == want);
-    REQUIRE(RunDepthwise(ElementwiseForTier(tier).depthwise, p, false) == want);
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    REQUIRE(RunDepthwise(k.depthwise, p, true) == want);
+    REQUIRE(RunDepthwise(k.depthwise, p, false) == want);
+    if (p.plan.split && k.depthwise_unsplit != nullptr && k.depthwise_unsplit(p.plan)) {
+      INFO("unsplit");
+      REQUIRE(RunDepthwise(k.depthwise, p, true, true) == want);
+      REQUIRE(RunDepthwise(k.depthwise, p, false, true) == want);
+      ++unsplit;
+    }
   }
+  return unsplit;
 }
 
 TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine][kernels][tiers]") {
@@ -1123,7 +1147,7 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
                         KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
                         KernelTier::kI8mm);
   std::mt19937 rng(31);
-  int word_plans = 0, slot_plans = 0;
+  int word_plans = 0, slot_plans = 0, unsplit = 0;
   for (int trial = 0; trial < 600; ++trial) {
     const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial);
     const ConvGeometry& g = p.g;
@@ -1133,8 +1157,10 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
                   << " stride " << g.stride_h << "x" << g.stride_w << " dilation " << g.dilation_h << "x"
                   << g.dilation_w << " pad " << g.pad_top << "," << g.pad_left << " out " << g.out_h << "x"
                   << g.out_w << " channels " << p.channels);
-    CheckDepthwiseTiers(p, tiers);
+    unsplit += CheckDepthwiseTiers(p, tiers) > 0;
   }
+  // the AVX2 pair slots on split plans read the input unsplit (strides 1-3, rows of any width)
+  if (std::find(tiers.begin(), tiers.end(), KernelTier::kAvx2) != tiers.end()) CHECK(unsplit >= 30);
   // Both forms of the SIMD kernels were met (word groups: stride 1, few taps per row; the AVX2
   // tier's pair slots where they are cheaper than its per-tap form).
   CHECK(word_plans >= 30);
