@@ -122,9 +122,18 @@ void FoldElementwiseIntoQConv(Graph& g) {
 // so the input arrives with the output's parameters and PlaceConcatInputs (compile) lets the conv
 // write it at its part of the Concat's output. Only where the parts are contiguous (every
 // dimension before the axis 1) and the Concat clamps nothing (no folded Relu), else the Concat
-// would still pass over the input.
+// would still pass over the input. The same through a nearest Resize that only the Concat reads
+// of a conv output that only the Resize reads (a detector's neck: upsample, then concatenate):
+// the Resize moves codes, so requantizing before it gives the same bytes; it then carries the
+// Concat's parameters and writes its part in place.
 void FoldConcatRequantIntoQConv(Graph& g) {
   auto uses = CountUses(g);
+  // The node that produces x and is only read once, or null.
+  auto sole_producer = [&](int x) -> Node* {
+    const int p = g.values[x].producer;
+    if (p < 0 || uses[x] != 1 || g.values[x].alias_of >= 0 || g.nodes[p].dead) return nullptr;
+    return &g.nodes[p];
+  };
   for (Node& cat : g.nodes) {
     if (cat.dead || cat.kind != OpKind::kQConcat || cat.qmin != -128 || cat.qmax != 127 ||
         !g.ConcatPartsContiguous(cat)) {
@@ -132,24 +141,40 @@ void FoldConcatRequantIntoQConv(Graph& g) {
     }
     const QParams q = g.values[cat.out[0]].q;
     for (int& x : cat.in) {
-      const int p = g.values[x].producer;
-      if (g.ConcatCopies(cat, x) || p < 0 || uses[x] != 1 || g.values[x].alias_of >= 0) continue;
-      Node& conv = g.nodes[p];
-      if (conv.dead || conv.kind != OpKind::kQConv) continue;
-      Value requantized = g.values[x];
+      if (g.ConcatCopies(cat, x)) continue;
+      Node* producer = sole_producer(x);
+      if (producer == nullptr) continue;
+      Node* resize = nullptr;
+      if (producer->kind == OpKind::kResize && !producer->resize_offsets) {
+        bool inside = true;  // no extrapolation value, which is a code in the input's parameters
+        for (const auto& axis : producer->resize) {
+          inside = inside && std::none_of(axis.lo.begin(), axis.lo.end(), [](int64_t i) { return i < 0; });
+        }
+        resize = inside ? producer : nullptr;
+        producer = inside ? sole_producer(producer->in[0]) : nullptr;
+      }
+      if (producer == nullptr || producer->kind != OpKind::kQConv) continue;
+      Node& conv = *producer;
+      const int conv_out = conv.out[0];
+      Value requantized = g.values[conv_out];
       requantized.name += " (requantized for " + cat.name + ")";
       requantized.q = q;
       const int v = g.AddValue(std::move(requantized));
+      uses.push_back(1);
       Node op;
       op.kind = OpKind::kRequant;
       op.onnx_op = "Requantize";
       op.name = cat.name;
-      op.in = {x};
+      op.in = {conv_out};
       op.out = {v};
       conv.epilogue.push_back(std::move(op));
       conv.out = {v};
-      x = v;
-      uses.push_back(1);
+      if (resize != nullptr) {
+        resize->in[0] = v;
+        g.values[x].q = q;  // the Resize's output, which only the Concat reads
+      } else {
+        x = v;
+      }
     }
   }
 }

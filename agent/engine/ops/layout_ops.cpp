@@ -166,7 +166,18 @@ void ForEachResizeRow(int rank, const int64_t* out_dims, T* Y, F&& f) {
 template <typename T>
 void RepeatEach(const T* __restrict x, T* __restrict y, int64_t n, int64_t k) {
   if constexpr (sizeof(T) == 1) {
-    if (k == 2) {  // each byte twice: one 16-bit store per input byte
+    if (k == 2) {  // each byte twice: 16 bytes unpacked with themselves (the row's last 16
+                   // overlapping the 16 before), or 16-bit stores in rows under 16 bytes
+      auto sixteen = [&](int64_t i) {
+        const simd128::U8x16 v = simd128::Load16(x + i);
+        simd128::Store16(y + 2 * i, simd128::InterleaveLo8(v, v));
+        simd128::Store16(y + 2 * i + 16, simd128::InterleaveHi8(v, v));
+      };
+      if (n >= 16) {
+        for (int64_t i = 0; i + 16 <= n; i += 16) sixteen(i);
+        if (n % 16 != 0) sixteen(n - 16);
+        return;
+      }
       for (int64_t i = 0; i < n; ++i) {
         const auto b = static_cast<uint16_t>(static_cast<uint8_t>(x[i]));
         const uint16_t pair = static_cast<uint16_t>(b | (b << 8));

@@ -214,6 +214,43 @@ TEST_CASE("int8 convs requantize their Concat inputs themselves and write them i
   }
 }
 
+// A detector neck: conv -> nearest Resize x2 -> Concat. The conv requantizes for the Concat
+// before the Resize (which moves codes: the same bytes), and the Resize writes its part in
+// place; not where the conv's output is read elsewhere too, nor where a Relu follows the Concat.
+TEST_CASE("a conv requantizes its Concat input through a nearest Resize", "[engine][concat][tiers]") {
+  for (bool relu : {false, true}) {
+    Builder b(13);
+    b.Input("x", {1, 6, 4, 4}).Output("y").Output("y2");
+    b.Init("sx", {}, {0.03f}).InitI8("zx", {}, {2});
+    b.Init("s1", {}, {0.07f}).InitI8("z1", {}, {-9}).Init("s2", {}, {0.013f}).InitI8("z2", {}, {4});
+    b.Init("sc", {}, {0.04f}).InitI8("zc", {}, {-1}).Init("up", {4}, {1, 1, 2, 2});
+    b.Node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"});
+    b.Node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"});
+    QdqConv(b, "a", 6, 3, 1, 1, "s1", "z1");
+    b.Node("Resize", {"ad", "", "up"}, {"u"});
+    b.Node("QuantizeLinear", {"u", "s1", "z1"}, {"uq"});
+    b.Node("DequantizeLinear", {"uq", "s1", "z1"}, {"ud"});
+    QdqConv(b, "h", 6, 2, 3, 1, "s2", "z2");  // also read by the Relu below: not folded
+    b.Node("Resize", {"hd", "", "up"}, {"v"});
+    b.Node("QuantizeLinear", {"v", "s2", "z2"}, {"vq"});
+    b.Node("DequantizeLinear", {"vq", "s2", "z2"}, {"vd"});
+    IntAttr(b.Node("Concat", {"ud", "vd"}, {"c"}), "axis", 1);
+    if (relu) b.Node("Relu", {"c"}, {"cr"});
+    b.Node("QuantizeLinear", {relu ? "cr" : "c", "sc", "zc"}, {"cq"});
+    b.Node("DequantizeLinear", {"cq", "sc", "zc"}, {"y"});
+    b.Node("Relu", {"hd"}, {"r"});
+    b.Node("QuantizeLinear", {"r", "s2", "z2"}, {"rq"});
+    b.Node("DequantizeLinear", {"rq", "s2", "z2"}, {"y2"});
+    INFO((relu ? "Relu after the Concat" : "no Relu"));
+    const auto model = Load(b, false);
+    int requantizing = 0;
+    for (const std::string& step : model->StepSummary()) requantizing += step.find("+ Requantize") != std::string::npos;
+    CHECK(requantizing == (relu ? 0 : 1));
+    CHECK(PlacedCounts(*model) == std::vector<std::string>{relu ? "none" : "1 of 2"});
+    CheckSameOutputs(b, {Ramp(96)});
+  }
+}
+
 // Parts that interleave (the last axis, a batch of two) and that the Concat requantizes, each
 // part shorter than a call is worth: every such input is requantized whole into scratch, then
 // its parts copied (QConcatStep's staged inputs). The bytes must be each element's own

@@ -442,6 +442,20 @@ TEST_CASE("nearest Resize by whole factors reads x[i / k] upsampling and x[i * k
   }
 }
 
+// A 2x upsample of the innermost axis repeats each element: int8 rows of 16 bytes or more go 16
+// at a time (a row's last 16 overlapping), shorter ones element by element.
+TEST_CASE("nearest Resize doubles rows of every width", "[engine][operators]") {
+  for (int64_t width : {1, 7, 15, 16, 17, 31, 32, 40, 57}) {
+    const std::vector<int64_t> shape = {1, 2, 3, width}, out = {1, 2, 6, 2 * width};
+    const auto x = WholeRamp(Elements(shape));
+    for (Form form : {Form::kInt8, Form::kFloat}) {
+      INFO(FormName(form) << " width " << width);
+      Builder b = ResizeAround(form, shape, {1, 1, 2, 2});
+      CHECK(RunOne(LoadOk(b), x) == Pick(x, shape, out, [](size_t d, int64_t i) { return d >= 2 ? i / 2 : i; }));
+    }
+  }
+}
+
 TEST_CASE("Upsample 7 and 9 and Resize 10 double a map as ONNX Runtime does", "[engine][operators]") {
   const std::vector<int64_t> shape = {1, 2, 3, 4}, out = {1, 2, 6, 8};
   const auto x = WholeRamp(Elements(shape));
