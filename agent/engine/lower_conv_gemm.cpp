@@ -1,3 +1,4 @@
+#include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/lowerer.h"
 
 namespace edge::engine::lowering {
@@ -205,6 +206,8 @@ Result<bool> Lowerer::TryQuantConvTranspose(const OnnxNode& n, const Node& ct, c
   const bool two_d = x_shape.size() == 4;
   const int64_t in_len[2] = {two_d ? x_shape[2] : 1, x_shape.back()};
   const int64_t out_len[2] = {two_d ? out_shape[2] : 1, out_shape.back()};
+  // The begin pad p may be negative (SAME_* with a kernel shorter than the stride): the
+  // phase of output o is (o + p) mod s and its index floor((o + p) / s) - u0, rounded down.
   struct Axis {
     int64_t taps, u0, pad_begin, pad_end, len;  // per phase; the first phase index; the Conv's
   } ax[2];
@@ -212,13 +215,17 @@ Result<bool> Lowerer::TryQuantConvTranspose(const OnnxNode& n, const Node& ct, c
     const int64_t s = ct.stride[d], p = ct.pad[d];
     Axis& a = ax[d];
     a.taps = (ct.kernel[d] + s - 1) / s;
-    a.u0 = p / s;
+    a.u0 = FloorDiv(p, s);
     a.pad_begin = a.taps - 1 - a.u0;
     if (a.pad_begin < 0) return false;  // begin padding of a kernel's length or more
-    const int64_t phase_len = (out_len[d] - 1 + p) / s - a.u0 + 1;
+    const int64_t phase_len = FloorDiv(out_len[d] - 1 + p, s) - a.u0 + 1;
     a.pad_end = std::max<int64_t>(0, phase_len - in_len[d] - a.pad_begin + a.taps - 1);
     a.len = in_len[d] + a.pad_begin + a.pad_end - a.taps + 1;
   }
+  // A stride past the kernel leaves phases without taps, whose channels the Conv still
+  // computes (the bias): the int8 form where that at most quadruples the weights.
+  const int64_t phase_taps = ct.stride[0] * ct.stride[1] * ax[0].taps * ax[1].taps;
+  if (phase_taps > 4 * ct.kernel[0] * ct.kernel[1]) return false;
   EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
   if (!tail) return false;
 
@@ -288,7 +295,10 @@ Result<bool> Lowerer::TryQuantConvTranspose(const OnnxNode& n, const Node& ct, c
   axis(cout, [&](int64_t co) { return ((co / cout_g) * sh * sw * cout_g + co % cout_g) * plane; });
   auto spatial = [&](int d, int64_t phase_stride, int64_t row_stride) {
     const int64_t s = ct.stride[d], p = ct.pad[d];
-    axis(out_len[d], [&](int64_t o) { return (o + p) % s * phase_stride + ((o + p) / s - ax[d].u0) * row_stride; });
+    axis(out_len[d], [&](int64_t o) {
+      const int64_t u = FloorDiv(o + p, s);
+      return (o + p - u * s) * phase_stride + (u - ax[d].u0) * row_stride;
+    });
   };
   if (two_d) spatial(0, sw * cout_g * plane, ax[1].len);
   spatial(1, cout_g * plane, 1);

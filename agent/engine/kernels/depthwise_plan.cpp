@@ -9,8 +9,6 @@
 namespace edge::engine {
 namespace {
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 // The output rows (columns) whose every tap row (column) is inside the input: an interval,
 // since each tap's valid range is one. Empty intervals are [0, 0).
 void SetInterior(const ConvGeometry& g, DepthwisePlan& p) {

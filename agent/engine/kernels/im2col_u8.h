@@ -12,6 +12,9 @@
 
 namespace edge::engine {
 
+// a / b rounded toward minus infinity (b > 0): a window's first row or column over padding.
+inline int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
 struct ConvGeometry {
   int64_t channels = 0;  // input channels of one group
   int64_t in_h = 0, in_w = 0;

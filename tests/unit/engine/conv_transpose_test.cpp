@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "tests/unit/engine/onnx_builder.h"
 #include "tests/unit/engine/tiers.h"
@@ -27,6 +28,7 @@ struct TransposeCase {
   bool int_bias = true;     // an int32 bias in the accumulator scale, else a float one
   bool relu = false;        // a Relu between ConvTranspose and QuantizeLinear
   bool output_shape = false;  // the size given as output_shape (oh, ow) instead of pads
+  std::string auto_pad;       // SAME_UPPER / SAME_LOWER instead of pads
   int64_t oh = 0, ow = 0;     // set by Sizes()
 };
 
@@ -37,14 +39,28 @@ std::string DescribeTranspose(const TransposeCase& c) {
          std::to_string(c.dh) + "x" + std::to_string(c.dw) + " pads " + std::to_string(c.pt) + "," + std::to_string(c.pl) +
          "," + std::to_string(c.pb) + "," + std::to_string(c.pr) + " output_padding " + std::to_string(c.oph) + "," +
          std::to_string(c.opw) + (c.one_d ? " 1-D" : "") + (c.per_channel ? "" : " per-tensor") +
-         (c.int_bias ? "" : " float bias") + (c.relu ? " relu" : "") + (c.output_shape ? " output_shape" : "");
+         (c.int_bias ? "" : " float bias") + (c.relu ? " relu" : "") + (c.output_shape ? " output_shape" : "") +
+         (c.auto_pad.empty() ? "" : " " + c.auto_pad);
 }
 
 // The output size from pads and output_padding; with output_shape, the begin pad that ONNX's
-// split of (full - size) gives (rounding down, nothing when the output is larger).
+// split of (full - size) gives (rounding down, nothing when the output is larger); with SAME_*,
+// the input size times the stride, the begin pad the floor of half the difference (UPPER) or
+// the rest (LOWER), negative where the kernel is shorter than the stride.
 void Sizes(TransposeCase& c) {
   const int64_t full_h = c.sh * (c.ih - 1) + c.oph + (c.kh - 1) * c.dh + 1;
   const int64_t full_w = c.sw * (c.iw - 1) + c.opw + (c.kw - 1) * c.dw + 1;
+  if (!c.auto_pad.empty()) {
+    auto begin = [&](int64_t total) {
+      const int64_t half = FloorDiv(total, 2);
+      return c.auto_pad == "SAME_UPPER" ? half : total - half;
+    };
+    c.oh = c.ih * c.sh;
+    c.ow = c.iw * c.sw;
+    c.pt = begin(full_h - c.oh);
+    c.pl = begin(full_w - c.ow);
+    return;
+  }
   if (!c.output_shape) {
     c.oh = full_h - c.pt - c.pb;
     c.ow = full_w - c.pl - c.pr;
@@ -119,7 +135,9 @@ bool CheckTranspose(TransposeCase c, int iter, std::mt19937& rng, const std::vec
   IntsAttr(ct, "dilations", pair(c.dh, c.dw));
   IntsAttr(ct, "output_padding", pair(c.oph, c.opw));
   IntAttr(ct, "group", c.group);
-  if (c.output_shape) {
+  if (!c.auto_pad.empty()) {
+    StrAttr(ct, "auto_pad", c.auto_pad);
+  } else if (c.output_shape) {
     IntsAttr(ct, "output_shape", pair(c.oh, c.ow));
   } else {
     IntsAttr(ct, "pads", c.one_d ? std::vector<int64_t>{c.pl, c.pr} : std::vector<int64_t>{c.pt, c.pl, c.pb, c.pr});
@@ -240,9 +258,40 @@ TEST_CASE("int8 ConvTranspose equals its definition", "[engine][kernels][tiers]"
       // an output no longer empty after the pads
       if (c.sh * (c.ih - 1) + c.oph + c.kh - c.pt - c.pb <= 0) c.pt = c.pb = 0;
       if (c.sw * (c.iw - 1) + c.opw + c.kw - c.pl - c.pr <= 0) c.pl = c.pr = 0;
-      int8 += CheckTranspose(c, iter, rng, tiers);
+      // undilated, begin pads below the kernel: the int8 form unless the stride leaves phases
+      // without taps (more than 4x the kernel's taps in the phase conv)
+      const int64_t phase_taps = c.one_d ? c.sw * ((c.kw + c.sw - 1) / c.sw)
+                                         : c.sh * c.sw * ((c.kh + c.sh - 1) / c.sh) * ((c.kw + c.sw - 1) / c.sw);
+      const bool expected = phase_taps <= 4 * (c.one_d ? 1 : c.kh) * c.kw;
+      CHECK(CheckTranspose(c, iter, rng, tiers) == expected);
+      int8 += expected;
     }
-    CHECK(int8 == 150);  // undilated, begin pads below the kernel: always the int8 form
+    CHECK(int8 >= 120);
+  }
+  SECTION("SAME_UPPER and SAME_LOWER, kernels shorter than the stride too (a negative begin pad)") {
+    for (const char* mode : {"SAME_UPPER", "SAME_LOWER"}) {
+      for (int iter = 0; iter < 30; ++iter) {
+        TransposeCase c;
+        c.auto_pad = mode;
+        c.one_d = iter % 5 == 0;
+        c.cin = pick(1, 4);
+        c.cout = pick(1, 4);
+        c.sh = pick(1, 4);
+        c.sw = pick(1, 4);
+        c.kh = pick(1, 5);
+        c.kw = iter % 3 == 0 ? pick(1, c.sw) : pick(1, 6);
+        c.ih = pick(1, 6);
+        c.iw = pick(1, 12);
+        CHECK(CheckTranspose(c, iter, rng, tiers) == (c.one_d || c.sh * c.sw * ((c.kh + c.sh - 1) / c.sh) *
+                                                                               ((c.kw + c.sw - 1) / c.sw) <=
+                                                                       4 * c.kh * c.kw));
+      }
+    }
+  }
+  SECTION("a stride far past the kernel (phases without taps): the float form") {
+    TransposeCase c;
+    c.cin = 4, c.cout = 4, c.ih = 3, c.iw = 3, c.kh = c.kw = 1, c.sh = c.sw = 64;
+    CHECK_FALSE(CheckTranspose(c, 0, rng, tiers));
   }
   SECTION("dilated: the float form, within a step of the definition") {
     TransposeCase c;
