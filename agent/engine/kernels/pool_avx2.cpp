@@ -370,7 +370,7 @@ bool ColumnChunks(int64_t n, int64_t stride, int64_t reach, F&& f) {
 // Per output the dense steps (DenseStep) cost about rows x taps x stride / 32 vector ops, rows
 // first about (rows + taps) x stride / 32 plus a scalar pick: the dense steps keep one-row
 // windows at strides 5 to 8 (MaxPool1d), whose picks they vectorize.
-inline bool ColumnsFirstPays(int64_t stride, int64_t rows) { return stride > 8 || (stride >= 5 && rows >= 2); }
+inline bool ColumnsFirstPays(int64_t stride, int64_t rows) { return stride > 8 || (stride >= 5 && rows >= 2) || (stride == 2 && rows >= 2); }
 
 bool MaxPoolColumnsFirst(const MaxPoolRowArgs& a) {
   const int64_t reach = (a.taps - 1) * a.dilation;
@@ -398,7 +398,16 @@ bool MaxPoolColumnsFirst(const MaxPoolRowArgs& a) {
       }
       _mm256_store_si256(reinterpret_cast<__m256i*>(win + q), w);
     }
-    for (int64_t j = 0; j < m; ++j) a.out[o0 + j] = win[j * a.stride];
+    int64_t j = 0;
+    if (a.stride == 2) {  // every second window start, 32 (then 16) at a time
+      for (; j + 32 <= m; j += 32) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.out + o0 + j), StridedBytes<0>(win + 2 * j));
+      }
+      for (; j + 16 <= m; j += 16) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(a.out + o0 + j), NarrowTap<16, 2, 0>(win + 2 * j));
+      }
+    }
+    for (; j < m; ++j) a.out[o0 + j] = win[j * a.stride];
   });
 }
 

@@ -33,6 +33,11 @@ inline void Store4(void* p, U8x16 v) { _mm_storeu_si32(p, v); }                 
 inline U8x16 Broadcast(uint8_t b) { return _mm_set1_epi8(static_cast<char>(b)); }
 inline uint8_t FirstByte(U8x16 v) { return static_cast<uint8_t>(_mm_cvtsi128_si32(v)); }
 inline U8x16 Xor(U8x16 a, U8x16 b) { return _mm_xor_si128(a, b); }
+// The larger of each pair of bytes read as int8 (SSE2 compares unsigned bytes: flip the signs).
+inline U8x16 MaxS8(U8x16 a, U8x16 b) {
+  const __m128i sign = _mm_set1_epi8(static_cast<char>(0x80));
+  return _mm_xor_si128(_mm_max_epu8(_mm_xor_si128(a, sign), _mm_xor_si128(b, sign)), sign);
+}
 // Bytes of the low (high) halves alternately: a0 b0 a1 b1 ... a7 b7 (a8 b8 ... a15 b15).
 inline U8x16 InterleaveLo8(U8x16 a, U8x16 b) { return _mm_unpacklo_epi8(a, b); }
 inline U8x16 InterleaveHi8(U8x16 a, U8x16 b) { return _mm_unpackhi_epi8(a, b); }
@@ -66,6 +71,9 @@ inline void Store4(void* p, U8x16 v) {
 inline U8x16 Broadcast(uint8_t b) { return vdupq_n_u8(b); }
 inline uint8_t FirstByte(U8x16 v) { return vgetq_lane_u8(v, 0); }
 inline U8x16 Xor(U8x16 a, U8x16 b) { return veorq_u8(a, b); }
+inline U8x16 MaxS8(U8x16 a, U8x16 b) {
+  return vreinterpretq_u8_s8(vmaxq_s8(vreinterpretq_s8_u8(a), vreinterpretq_s8_u8(b)));
+}
 inline U8x16 InterleaveLo8(U8x16 a, U8x16 b) { return vzip1q_u8(a, b); }
 inline U8x16 InterleaveHi8(U8x16 a, U8x16 b) { return vzip2q_u8(a, b); }
 inline U8x16 InterleaveLo16(U8x16 a, U8x16 b) {
@@ -108,6 +116,12 @@ inline U8x16 Broadcast(uint8_t b) {
 inline uint8_t FirstByte(U8x16 v) { return v.b[0]; }
 inline U8x16 Xor(U8x16 a, U8x16 b) {
   for (int i = 0; i < 16; ++i) a.b[i] = static_cast<uint8_t>(a.b[i] ^ b.b[i]);
+  return a;
+}
+inline U8x16 MaxS8(U8x16 a, U8x16 b) {
+  for (int i = 0; i < 16; ++i) {
+    a.b[i] = static_cast<int8_t>(a.b[i]) < static_cast<int8_t>(b.b[i]) ? b.b[i] : a.b[i];
+  }
   return a;
 }
 // Elements of `size` bytes from half `half` (0 low, 1 high) of a and b, alternately.

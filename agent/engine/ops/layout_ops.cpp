@@ -162,6 +162,25 @@ void ForEachResizeRow(int rank, const int64_t* out_dims, T* Y, F&& f) {
   }
 }
 
+// y[i] = the largest of rows[r][i] over the `count` rows (at least one), for i < n.
+inline void MaxOfRowsS8(const int8_t* const* rows, int count, int64_t n, int8_t* y) {
+  auto sixteen = [&](int64_t i) {
+    simd128::U8x16 m = simd128::Load16(rows[0] + i);
+    for (int r = 1; r < count; ++r) m = simd128::MaxS8(m, simd128::Load16(rows[r] + i));
+    simd128::Store16(y + i, m);
+  };
+  if (n >= 16) {
+    for (int64_t i = 0; i + 16 <= n; i += 16) sixteen(i);
+    if (n % 16 != 0) sixteen(n - 16);  // the last 16, overlapping: the same maxima
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    int8_t m = rows[0][i];
+    for (int r = 1; r < count; ++r) m = std::max(m, rows[r][i]);
+    y[i] = m;
+  }
+}
+
 // y = each of x's n elements k times in order.
 template <typename T>
 void RepeatEach(const T* __restrict x, T* __restrict y, int64_t n, int64_t k) {
@@ -517,7 +536,11 @@ class MaxPoolStep : public Step {
     }
   }
 
-  // int8 windows over padding, through scratch (see `scratch`).
+  // int8 windows over padding, through scratch (see `scratch`). Rows of a pass each: the
+  // maxima of an output row's window rows inside the input go into a row of padded_w with -128
+  // in the left and right padding, and the tier's row kernel takes the windows along it (one
+  // row); the rows in the top and bottom padding are left out, as -128 never wins. Short rows
+  // (the flat pass) pool the padded plane instead.
   bool RunPadded(const ExecEnv& env, const T* X, T* Y) const {
     if constexpr (!std::is_same_v<T, int8_t>) {
       return false;
@@ -525,6 +548,24 @@ class MaxPoolStep : public Step {
       constexpr int64_t kMaxWindowRows = 64;
       if (scratch < 0 || kh > kMaxWindowRows) return false;
       int8_t* plane = reinterpret_cast<int8_t*>(env.arena + scratch);
+      if (flat < 0) {
+        std::memset(plane, -128, static_cast<size_t>(padded_w));
+        const int8_t* rows[kMaxWindowRows];
+        const int8_t* maxima = plane;
+        for (int64_t p = 0; p < planes; ++p) {
+          const int8_t* src = X + p * ih * iw;
+          for (int64_t oy = 0; oy < oh; ++oy) {
+            int count = 0;
+            for (int64_t ky = 0; ky < kh; ++ky) {
+              const int64_t iy = oy * sh - pt + ky * dh;
+              if (iy >= 0 && iy < ih) rows[count++] = src + iy * iw;
+            }
+            MaxOfRowsS8(rows, count, iw, plane + pl);
+            env.elementwise->maxpool_row(MaxPoolRowArgs{&maxima, 1, ow, sw, kw, dw, Y + (p * oh + oy) * ow});
+          }
+        }
+        return true;
+      }
       for (int64_t p = 0; p < planes; ++p) {
         PadPlanesS8(X + p * ih * iw, 1, ih, iw, pt, pl, padded_h, padded_w, -128, plane);
         PoolPlanes(env, plane, padded_w, 1, Y + p * oh * ow);

@@ -135,6 +135,15 @@ TEST_CASE("int8 MaxPool (over padding, short rows) equals the definition at ever
       {{1, 2, 10, 10}, {3, 3}, {3, 3}, {1, 1}, {1, 1, 1, 1}},
       {{1, 2, 9, 14}, {2, 2}, {1, 3}, {1, 1}, {0, 0, 0, 0}},
       {{1, 2, 11, 11}, {3, 4}, {3, 4}, {1, 1}, {0, 0, 0, 0}},
+      // stride 2, windows of several rows: the rows' maxima first, then the windows along them
+      // (32 outputs a pick, 16, a scalar tail; dilated taps), and over padding a row of window
+      // maxima with -128 margins (a ceil_mode-style end pad, ResNet's pad 1)
+      {{2, 2, 33, 65}, {3, 3}, {2, 2}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 2, 9, 35}, {3, 3}, {2, 2}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 2, 5, 100}, {2, 3}, {2, 2}, {1, 2}, {0, 0, 0, 0}},
+      {{1, 3, 32, 32}, {3, 3}, {2, 2}, {1, 1}, {0, 0, 1, 1}},
+      {{1, 2, 48, 48}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}},
+      {{1, 2, 17, 15}, {3, 3}, {2, 2}, {2, 1}, {2, 1, 2, 1}},
   };
   for (KernelTier tier : tiers) {
     for (const auto& c : cases) {
