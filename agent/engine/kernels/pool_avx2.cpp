@@ -370,7 +370,7 @@ bool ColumnChunks(int64_t n, int64_t stride, int64_t reach, F&& f) {
 // Per output the dense steps (DenseStep) cost about rows x taps x stride / 32 vector ops, rows
 // first about (rows + taps) x stride / 32 plus a scalar pick: the dense steps keep one-row
 // windows at strides 5 to 8 (MaxPool1d), whose picks they vectorize.
-inline bool ColumnsFirstPays(int64_t stride, int64_t rows) { return stride > 8 || (stride >= 5 && rows >= 2) || (stride == 2 && rows >= 2); }
+inline bool ColumnsFirstPays(int64_t stride, int64_t rows) { return stride > 8 || (stride >= 5 && rows >= 2); }
 
 bool MaxPoolColumnsFirst(const MaxPoolRowArgs& a) {
   const int64_t reach = (a.taps - 1) * a.dilation;
@@ -457,7 +457,10 @@ void WindowSumRowAvx2(const WindowSumRowArgs& a) {
 }
 
 void MaxPoolRowAvx2(const MaxPoolRowArgs& a) {
-  if (ColumnsFirstPays(a.stride, a.row_count) && MaxPoolColumnsFirst(a)) return;
+  // also at stride 2 with several rows, whose picks are one shuffle (not for the window sums:
+  // their picks are scalar, 2x slower there than the tap form)
+  const bool rows_first = ColumnsFirstPays(a.stride, a.row_count) || (a.stride == 2 && a.row_count >= 2);
+  if (rows_first && MaxPoolColumnsFirst(a)) return;
   if (WithStride(a.stride, [&](auto stride) { return AnyRowSteps<decltype(stride)::value>(a); })) return;
   MaxPoolRowScalar(a);
 }
