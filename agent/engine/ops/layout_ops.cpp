@@ -560,7 +560,11 @@ class MaxPoolStep : public Step {
               const int64_t iy = oy * sh - pt + ky * dh;
               if (iy >= 0 && iy < ih) rows[count++] = src + iy * iw;
             }
-            MaxOfRowsS8(rows, count, iw, plane + pl);
+            if (count == 0) {  // (no window row inside the input: all padding, as the padded plane gives)
+              std::memset(plane + pl, -128, static_cast<size_t>(iw));
+            } else {
+              MaxOfRowsS8(rows, count, iw, plane + pl);
+            }
             env.elementwise->maxpool_row(MaxPoolRowArgs{&maxima, 1, ow, sw, kw, dw, Y + (p * oh + oy) * ow});
           }
         }
