@@ -4,6 +4,7 @@
 #include <cmath>
 #include <type_traits>
 #include <cstring>
+#include <limits>
 
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/copy_bytes.h"
@@ -609,7 +610,9 @@ class MaxPoolStep : public Step {
               any = true;
             }
           }
-          Y[(p * oh + oy) * ow + ox] = best;
+          // a window wholly in the padding (dilation can skip every input row or column):
+          // the padding's value, the type's lowest (ONNX Runtime's -FLT_MAX for float)
+          Y[(p * oh + oy) * ow + ox] = any ? best : std::numeric_limits<T>::lowest();
         }
       }
     }

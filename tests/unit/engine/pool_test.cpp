@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -184,6 +185,61 @@ TEST_CASE("int8 MaxPool (over padding, short rows) equals the definition at ever
 // x - zi over its divisor (ONNX's count: with count_include_pad the window clipped to the padded
 // extent, else the input elements it covers), times s_in / s_out, rounded half to even, at
 // every tier: padding on each side, ceil mode, strides 1-3, 1-D and rows of 1-40 outputs.
+// A window whose dilation skips every input row is wholly padding: the lowest value of the
+// type (ONNX Runtime: -FLT_MAX for float; -128 for int8), not 0. Float, int8 with the row form
+// over padding, and int8 with more window rows than it takes (the generic loop).
+TEST_CASE("a MaxPool window wholly in the padding gives the type's lowest value", "[engine][ops][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  struct Case {
+    onnx::TensorProto::DataType type;
+    std::vector<int64_t> shape, kernel, dilations, pads;
+    float lowest;
+  };
+  const std::vector<Case> cases = {
+      {onnx::TensorProto::FLOAT, {1, 1, 1, 4}, {2, 1}, {2, 1}, {1, 0, 1, 0}, std::numeric_limits<float>::lowest()},
+      {onnx::TensorProto::INT8, {1, 1, 1, 20}, {2, 1}, {2, 1}, {1, 0, 1, 0}, -128.0f},
+      {onnx::TensorProto::INT8, {1, 1, 66, 1}, {66, 2}, {1, 2}, {0, 1, 0, 1}, -128.0f},
+  };
+  int padded = 0;
+  for (KernelTier tier : tiers) {
+    for (const Case& c : cases) {
+      testing::Builder b(13);
+      b.Input("x", c.shape, c.type).Output("y");
+      auto* n = b.Node("MaxPool", {"x"}, {"y"});
+      testing::IntsAttr(n, "kernel_shape", c.kernel);
+      testing::IntsAttr(n, "dilations", c.dilations);
+      testing::IntsAttr(n, "pads", c.pads);
+      auto model = testing::LoadOk(b);
+      std::vector<float> x(static_cast<size_t>(model->inputs()[0].elements));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) - 3.0f;
+      const auto y = testing::RunAll(model, {x}, tier)[0];
+      INFO("tier " << KernelTierName(tier) << " input " << c.shape[2] << "x" << c.shape[3]);
+      REQUIRE(!y.empty());
+      // the wholly padded windows: every output whose window rows all miss the input
+      const int64_t ih = c.shape[2], oh = model->outputs()[0].shape[2], ow = model->outputs()[0].shape[3];
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        bool inside = false;
+        for (int64_t ky = 0; ky < c.kernel[0]; ++ky) {
+          const int64_t iy = oy - c.pads[0] + ky * c.dilations[0];
+          inside = inside || (iy >= 0 && iy < ih);
+        }
+        for (int64_t ox = 0; ox < ow; ++ox) {  // and the columns
+          bool col_inside = false;
+          for (int64_t kx = 0; kx < c.kernel[1]; ++kx) {
+            const int64_t ix = ox - c.pads[1] + kx * c.dilations[1];
+            col_inside = col_inside || (ix >= 0 && ix < c.shape[3]);
+          }
+          if (!inside || !col_inside) {
+            CHECK(y[static_cast<size_t>(oy * ow + ox)] == c.lowest);
+            ++padded;
+          }
+        }
+      }
+    }
+  }
+  CHECK(padded >= 3);  // each case has such windows
+}
+
 TEST_CASE("int8 windowed AveragePool equals the definition at every tier", "[engine][ops][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(11);
