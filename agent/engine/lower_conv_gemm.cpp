@@ -151,7 +151,7 @@ Status Lowerer::LowerConvTranspose(const OnnxNode& n) {
       const int64_t size = !wanted.empty() ? wanted[d] : in * s;
       if (size <= 0 || size > full + 4096) return Fail(ErrorCode::kInvalidArgument, "output_shape out of range");
       const int64_t total = full - size;
-      const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);  // floor(total / 2)
+      const int64_t half = FloorDiv(total, 2);
       const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
       pads[d] = !same && total < 0 ? 0 : auto_pad == "SAME_UPPER" ? half : total - half;
       pads[d + spatial] = total - pads[d];

