@@ -143,7 +143,7 @@ class Fetch final : public grpc::ClientReadReactor<v1::BlobChunk> {
 
 struct Device {
   Device(boost::asio::io_context& io, Identity id, const Script* script)
-      : model(id.name, script), identity(std::move(id)), report_timer(io), retry_timer(io), soak_timer(io) {}
+      : model(id.name, script), identity(std::move(id)), report_timer(io), retry_timer(io), fetch_timer(io), soak_timer(io) {}
   SimDevice model;
   Identity identity;
   std::shared_ptr<grpc::Channel> channel;
@@ -158,7 +158,9 @@ struct Device {
   size_t moves = 0;      // streams ended so far: which controller of several is next
   Clock::time_point connect_started;
   std::optional<Clock::time_point> desired_at;  // a target arrived, not committed yet
-  boost::asio::steady_timer report_timer, retry_timer, soak_timer;
+  // retry_timer reconnects the stream, fetch_timer retries a blob: apart, so a fetch retry
+  // never cancels a pending reconnect (a device would stay off for good).
+  boost::asio::steady_timer report_timer, retry_timer, fetch_timer, soak_timer;
   // The download in flight.
   uint64_t download = 0;  // id; 0 = none
   std::string dl_model, dl_version;
@@ -830,8 +832,8 @@ void Sim::OnFetchDone(size_t i, uint64_t download, uint64_t bytes, Clock::time_p
     return;
   }
   ++stats_.download_retries;  // busy controller, dropped connection: again after a backoff
-  d.retry_timer.expires_after(Jittered(std::min(30.0, 0.5 * std::pow(2.0, d.dl_tries))));
-  d.retry_timer.async_wait([this, i, download](const boost::system::error_code& ec) {
+  d.fetch_timer.expires_after(Jittered(std::min(30.0, 0.5 * std::pow(2.0, d.dl_tries))));
+  d.fetch_timer.async_wait([this, i, download](const boost::system::error_code& ec) {
     if (!ec && devices_[i]->download == download) FetchNext(i);
   });
 }
@@ -926,6 +928,7 @@ void Sim::Finish(bool goal_met) {
   for (auto& d : devices_) {
     d->report_timer.cancel();
     d->retry_timer.cancel();
+    d->fetch_timer.cancel();
     d->soak_timer.cancel();
     if (d->link) {
       std::lock_guard lock(d->link->mu);
