@@ -37,6 +37,15 @@ inline __m256i SaturateLanes(__m256 v, __m256 lo, __m256 hi, __m256i zo) {
   return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)), zo);
 }
 
+// The low bytes of 16 int32 lanes (q0: elements 0-7, q1: 8-15), in order.
+inline __m128i LowBytes(__m256i q0, __m256i q1) {
+  const __m256i byte = _mm256_set1_epi32(0xFF);
+  // packus of values in 0..255 is exact; it interleaves 128-bit lanes, the permute undoes it
+  const __m256i words = _mm256_permute4x64_epi64(
+      _mm256_packus_epi32(_mm256_and_si256(q0, byte), _mm256_and_si256(q1, byte)), 0xD8);
+  return _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+}
+
 // The output's clamp bounds and zero point, for SaturateLanes.
 struct OutputRange {
   __m256 lo, hi;

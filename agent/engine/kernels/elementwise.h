@@ -130,6 +130,20 @@ using PlaneSumFn = void (*)(const int8_t* x, int64_t count, int64_t planes, int3
 // GlobalMaxPool (a MaxPool whose window is the whole map).
 using PlaneMaxFn = void (*)(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima);
 
+// AveragePool 2x2 stride 2 over planes whose windows all lie inside the input (2 * oh <= ih,
+// 2 * ow <= iw), in one call: per output, the window's integer sum of x - zi, then QMeanScalar's
+// float steps with divisor 4. x: planes of ih x iw bytes, y: planes of oh x ow. False where the
+// tier leaves the call to the caller's row kernels (rows it does not vectorize).
+struct AvgPool2x2Args {
+  const int8_t* x;
+  int64_t planes, ih, iw, oh, ow;
+  int32_t zi;
+  float ratio;
+  int32_t zo, qmin, qmax;
+  int8_t* y;
+};
+using AvgPool2x2Fn = bool (*)(const AvgPool2x2Args& args);
+
 // The last step of a windowed int8 AveragePool: y[i] = SaturateToInt8(((float)sums[i] /
 // divs[i]) * ratio, zo, qmin, qmax), the window's int32 sum (zero point taken off) over its
 // divisor, on the output's scale: the scalar step's float operations in its order.
@@ -238,6 +252,9 @@ struct ElementwiseKernels {
   // Non-null where `depthwise` reads some split plans' input unsplit (DepthwiseArgs::unsplit):
   // the caller then skips depthwise_split for the plans it accepts.
   DepthwiseUnsplitFn depthwise_unsplit = nullptr;
+  // Non-null where a tier has a one-pass AveragePool 2x2 stride 2 (else the window-sum rows
+  // and qmean).
+  AvgPool2x2Fn avg_pool_2x2 = nullptr;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -262,6 +279,7 @@ void PlaneMaxAvx2(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima
 void MaxPoolRowAvx2(const MaxPoolRowArgs& args);
 void WindowSumRowScalar(const WindowSumRowArgs& args);
 void WindowSumRowAvx2(const WindowSumRowArgs& args);
+bool AvgPool2x2Avx2(const AvgPool2x2Args& args);
 void QMatMulExactScalar(const QMatMulExactArgs& args);
 void QMatMulExactAvx2(const QMatMulExactArgs& args);
 void QMatMulExactAvx512(const QMatMulExactArgs& args);

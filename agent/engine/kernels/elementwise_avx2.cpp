@@ -17,15 +17,6 @@
 namespace edge::engine {
 namespace {
 
-// The low bytes of 16 int32 lanes (q0: elements 0-7, q1: 8-15), in order.
-inline __m128i LowBytes(__m256i q0, __m256i q1) {
-  const __m256i byte = _mm256_set1_epi32(0xFF);
-  // packus of values in 0..255 is exact; it interleaves 128-bit lanes, the permute undoes it
-  const __m256i words = _mm256_permute4x64_epi64(
-      _mm256_packus_epi32(_mm256_and_si256(q0, byte), _mm256_and_si256(q1, byte)), 0xD8);
-  return _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
-}
-
 inline __m256i Load8AsInt32(const int8_t* p) {
   return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
 }

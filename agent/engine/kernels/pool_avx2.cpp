@@ -439,6 +439,41 @@ bool WindowSumColumnsFirst(const WindowSumRowArgs& a) {
   });
 }
 
+// AveragePool 2x2 stride 2: the bytes flipped to x + 128, each window row's two bytes summed
+// by vpmaddubsw against ones (at most 510: it cannot saturate), the two rows added and
+// 4 * (128 + zi) taken off: the window's sum of x - zi, exact in int16. Then QMeanScalar's float
+// steps in its order: the sum over 4 (a multiply by 0.25, exact for these integers), times
+// the ratio, clamped and rounded half to even. 16 outputs per step from 32-byte row loads (8
+// from 16-byte ones on rows under 16 outputs), a row's last step moved back over outputs
+// already written (the same bytes again); no load reaches past byte 2 * ow of a row.
+template <bool kWide>
+inline void AvgPool2x2Step(const int8_t* r0, const int8_t* r1, __m256i offset, __m256 ratio, const OutputRange& range,
+                           int8_t* y) {
+  const auto mean = [&](__m256i sums) {
+    return range(_mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(0.25f)), ratio));
+  };
+  if constexpr (kWide) {
+    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80)), ones = _mm256_set1_epi8(1);
+    const auto pairs = [&](const int8_t* r) {
+      const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r)), flip);
+      return _mm256_maddubs_epi16(v, ones);
+    };
+    const __m256i sums = _mm256_sub_epi16(_mm256_add_epi16(pairs(r0), pairs(r1)), offset);
+    const __m256i lo = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(sums));
+    const __m256i hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sums, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y), LowBytes(mean(lo), mean(hi)));
+  } else {
+    const __m128i flip = _mm_set1_epi8(static_cast<char>(0x80)), ones = _mm_set1_epi8(1);
+    const auto pairs = [&](const int8_t* r) {
+      const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r)), flip);
+      return _mm_maddubs_epi16(v, ones);
+    };
+    const __m128i sums = _mm_sub_epi16(_mm_add_epi16(pairs(r0), pairs(r1)), _mm256_castsi256_si128(offset));
+    const __m256i q = mean(_mm256_cvtepi16_epi32(sums));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y), LowBytes(q, q));
+  }
+}
+
 // f(std::integral_constant<int, stride>{}) for the strides the vector steps take (1-8); false
 // for others (at stride 9 and more a 16-byte load holds at most two outputs' bytes: rows first,
 // MaxPoolColumnsFirst / WindowSumColumnsFirst, or the scalar kernel).
@@ -454,6 +489,32 @@ void WindowSumRowAvx2(const WindowSumRowArgs& a) {
   if (fits16 && ColumnsFirstPays(a.stride, a.row_count) && WindowSumColumnsFirst(a)) return;
   if (fits16 && WithStride(a.stride, [&](auto stride) { return SumRowSteps<decltype(stride)::value>(a); })) return;
   WindowSumRowScalar(a);
+}
+
+bool AvgPool2x2Avx2(const AvgPool2x2Args& a) {
+  // rows under 8 outputs: the caller's flat-plane pass
+  if (a.ow < 8 || !RoundsExactlyBySimd(static_cast<float>(a.qmin - a.zo), static_cast<float>(a.qmax - a.zo))) {
+    return false;
+  }
+  const __m256i offset = _mm256_set1_epi16(static_cast<int16_t>(4 * (128 + a.zi)));
+  const __m256 ratio = _mm256_set1_ps(a.ratio);
+  const OutputRange range(a.qmin, a.qmax, a.zo);
+  for (int64_t p = 0; p < a.planes; ++p) {
+    for (int64_t oy = 0; oy < a.oh; ++oy) {
+      const int8_t* r0 = a.x + (p * a.ih + 2 * oy) * a.iw;
+      int8_t* y = a.y + (p * a.oh + oy) * a.ow;
+      if (a.ow < 16) {
+        AvgPool2x2Step<false>(r0, r0 + a.iw, offset, ratio, range, y);
+        AvgPool2x2Step<false>(r0 + 2 * (a.ow - 8), r0 + a.iw + 2 * (a.ow - 8), offset, ratio, range, y + a.ow - 8);
+        continue;
+      }
+      for (int64_t ox = 0; ox < a.ow; ox += 16) {
+        const int64_t at = std::min(ox, a.ow - 16);
+        AvgPool2x2Step<true>(r0 + 2 * at, r0 + a.iw + 2 * at, offset, ratio, range, y + at);
+      }
+    }
+  }
+  return true;
 }
 
 void MaxPoolRowAvx2(const MaxPoolRowArgs& a) {

@@ -180,11 +180,16 @@ class QAvgPoolStep : public Step, public PoolWindow {
   // build time) and the same rounding as ever. Integer sums are exact in any order.
   int64_t sums = -1, padded = -1, padded_h = 0, padded_w = 0, flat = -1, flat_n = 0;
   std::vector<float> divs;  // [oh * ow]
+  bool two_by_two = false;  // 2x2 stride 2, every window inside the input (ElementwiseKernels::avg_pool_2x2)
 
   void Run(const ExecEnv& env) const override {
     const int8_t* X = x.Get<int8_t>(env);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
     if (RunWholePlane(env, X, Y)) return;
+    if (two_by_two && env.elementwise->avg_pool_2x2 != nullptr &&
+        env.elementwise->avg_pool_2x2(AvgPool2x2Args{X, planes, ih, iw, oh, ow, zi, ratio, zo, qmin, qmax, Y})) {
+      return;
+    }
     int32_t* S = reinterpret_cast<int32_t*>(env.arena + sums);
     int8_t* P = padded_w > 0 ? reinterpret_cast<int8_t*>(env.arena + padded) : nullptr;
     int32_t* F = flat >= 0 ? reinterpret_cast<int32_t*>(env.arena + flat) : nullptr;
@@ -229,6 +234,7 @@ class QAvgPoolStep : public Step, public PoolWindow {
     }
     std::tie(padded_h, padded_w) = AvgPoolPaddedPlane(*this);
     flat_n = AvgPoolFlatOutputs(*this);
+    two_by_two = kh == 2 && kw == 2 && sh == 2 && sw == 2 && padded_w == 0;
   }
 };
 

@@ -270,6 +270,15 @@ TEST_CASE("int8 windowed AveragePool equals the definition at every tier", "[eng
       {{2, 2, 16, 16}, {4, 4}, {4, 4}, {0, 0, 0, 0}, 0, 0, -3, 2},
       {{1, 2, 10, 10}, {3, 3}, {3, 3}, {1, 1, 1, 1}, 1, 0, 6, 0},
       {{1, 2, 11, 13}, {3, 3}, {3, 3}, {0, 0, 0, 0}, 0, 1, 1, 1},
+      // 2x2 stride 2 inside the input (the tiers' one-pass form): rows of 16 outputs and more
+      // (the last step moved back), of 8 to 15, of 8 with an odd last column and row left out,
+      // under 8 (the row kernels), extreme zero points; then ceil mode over an odd edge
+      {{1, 3, 9, 36}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 0, 0, -128, 127},
+      {{2, 2, 6, 64}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 1, 0, 127, -128},
+      {{1, 2, 6, 20}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 0, 0, -1, 0},
+      {{1, 2, 7, 17}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 0, 0, 13, -13},
+      {{1, 2, 6, 13}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 0, 0, 2, 2},
+      {{1, 2, 7, 35}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 0, 1, -3, 4},
   };
   const float s_in = 0.0625f, s_out = 0.0375f;
   for (KernelTier tier : tiers) {
