@@ -245,8 +245,9 @@ Status UpdateSteps::Download(const Command& c, const bundle::Manifest& m, Cancel
                                                    " bytes plus a margin of " + std::to_string(config_.min_free_bytes) +
                                                    ", have " + std::to_string(*free_bytes));
   CrashPoint("download.before_fetch");
-  // Network trouble is not the bundle's fault: retry with backoff and jitter until it works or
-  // a newer command replaces this one. Only data errors fail the update.
+  // Network trouble and a busy controller (RESOURCE_EXHAUSTED: its work queue is full, "retry
+  // with backoff") are not the bundle's fault: retry with backoff and jitter until it works or
+  // a newer command replaces this one. Other errors (data, permission, unknown blob) fail it.
   auto backoff = RetryBackoff(config_);
   uint64_t done_before = 0;
   for (const auto& b : m.blobs) {
@@ -267,8 +268,9 @@ Status UpdateSteps::Download(const Command& c, const bundle::Manifest& m, Cancel
                       progress, token.flag());
       if (s) break;
       if (token.cancelled()) return Fail(Cancelled());
-      if (s.error().code != ErrorCode::kUnavailable && s.error().code != ErrorCode::kDeadlineExceeded) {
-        if (s.error().code == ErrorCode::kDataLoss) ::unlink(repo_.PartialPath(b.digest).c_str());
+      const ErrorCode code = s.error().code;
+      if (code != ErrorCode::kUnavailable && code != ErrorCode::kDeadlineExceeded && code != ErrorCode::kResourceExhausted) {
+        if (code == ErrorCode::kDataLoss) ::unlink(repo_.PartialPath(b.digest).c_str());
         return s;
       }
       const auto delay = backoff.NextDelay();

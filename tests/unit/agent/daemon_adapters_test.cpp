@@ -61,7 +61,8 @@ struct StepsRig {
   ServingSet serving{repo, registry};
   Recorder rec;
   std::string content = "the model's bytes";
-  std::atomic<int> unavailable{0};  // fetches that fail as unreachable before one succeeds
+  std::atomic<int> unavailable{0};  // fetches that fail (as unreachable, or fail_code) before one succeeds
+  ErrorCode fail_code = ErrorCode::kUnavailable;
   std::atomic<int> fetches{0};
   std::unique_ptr<UpdateSteps> steps;
 
@@ -77,7 +78,7 @@ struct StepsRig {
       ++fetches;
       if (unavailable > 0) {
         --unavailable;
-        return Fail(ErrorCode::kUnavailable, "controller unreachable");
+        return Fail(fail_code, fail_code == ErrorCode::kUnavailable ? "controller unreachable" : "refused");
       }
       return fs::WriteFileAtomic(partial, content);
     };
@@ -117,6 +118,26 @@ TEST_CASE("Steps: a download retries an unreachable controller with backoff, the
   CHECK(rig.fetches == 4);
   CHECK(rig.rec.trouble.size() == 3);
   CHECK(fs::ReadFile(rig.repo.BlobPath(crypto::Sha256Hex(rig.content)), 1024).value() == rig.content);
+}
+
+TEST_CASE("Steps: a busy controller's RESOURCE_EXHAUSTED is retried, a permission error is not", "[daemon]") {
+  {
+    StepsRig rig;  // the controller's work queue full: "retry with backoff"
+    rig.fail_code = ErrorCode::kResourceExhausted;
+    rig.unavailable = 2;
+    rig.steps->Run(rig.DownloadCommand(5), {});
+    REQUIRE(rig.rec.WaitFor([&] { return !rig.rec.done.empty(); }));
+    CHECK(rig.rec.done[0] == std::make_pair(uint64_t{5}, UpdateEvent::kDownloaded));
+    CHECK(rig.fetches == 3);
+    CHECK(rig.rec.trouble.size() == 2);
+  }
+  StepsRig rig;
+  rig.fail_code = ErrorCode::kPermissionDenied;
+  rig.unavailable = 1;
+  rig.steps->Run(rig.DownloadCommand(6), {});
+  REQUIRE(rig.rec.WaitFor([&] { return !rig.rec.done.empty(); }));
+  CHECK(rig.rec.done[0] == std::make_pair(uint64_t{6}, UpdateEvent::kFailed));
+  CHECK(rig.fetches == 1);
 }
 
 TEST_CASE("Steps: a download that would leave less than the configured free space fails before fetching",
