@@ -217,6 +217,9 @@ class Sim {
   void StartConnecting();
   void Connect(size_t i);
   void ScheduleReconnect(size_t i);
+  static bool Transient(const grpc::Status& s);
+  void RequeueEnrollment(const std::string& name, std::shared_ptr<std::vector<std::string>> queue,
+                         std::shared_ptr<v1::OperatorService::Stub> op);
   void ScheduleReport(size_t i);
   void SendReport(size_t i);
   void HandleDesired(size_t i, const v1::DesiredState& desired);
@@ -515,7 +518,13 @@ void Sim::EnrollOne(std::shared_ptr<std::vector<std::string>> queue, std::shared
         --enrolling_;
         EnrollOne(queue, op);
       };
-      if (!s.ok()) return fail("token: " + s.error_message());
+      if (!s.ok()) {
+        if (!Transient(s)) return fail("token: " + s.error_message());
+        ++stats_.enroll_errors;
+        Error(name, "enroll: token: " + s.error_message());
+        --enrolling_;
+        return RequeueEnrollment(name, queue, op);
+      }
       auto key = crypto::PrivateKey::GenerateP256();
       auto key_pem = key ? key->ToPem() : Result<std::string>(Fail(key.error()));
       auto csr = key ? crypto::CreateCsr(*key, name) : Result<std::string>(Fail(key.error()));
@@ -544,19 +553,8 @@ void Sim::EnrollOne(std::shared_ptr<std::vector<std::string>> queue, std::shared
           if (!es.ok()) {
             ++stats_.enroll_errors;
             Error(name, "enroll: " + es.error_message());
-            // The enrollment listener caps connections per source and fails the rest: the name
-            // goes back in the queue and this worker waits, as an agent backs off. A token
-            // the controller refused is not retried.
-            if (es.error_code() == grpc::StatusCode::UNAVAILABLE || es.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-              queue->insert(queue->begin(), name);
-              auto pause = std::make_shared<boost::asio::steady_timer>(io_, Jittered(1.0));
-              ++enrolling_;
-              pause->async_wait([this, pause, queue, op](const boost::system::error_code&) {
-                --enrolling_;
-                EnrollOne(queue, op);
-              });
-              return;
-            }
+            // A token the controller refused is not retried.
+            if (Transient(es)) return RequeueEnrollment(name, queue, op);
           } else {
             Identity id{e->resp.device_id(), key_pem, e->resp.certificate_pem()};
             std::ofstream out(identities_path_, std::ios::app);
@@ -571,6 +569,26 @@ void Sim::EnrollOne(std::shared_ptr<std::vector<std::string>> queue, std::shared
         });
       });
     });
+  });
+}
+
+// A call the controller may answer later: the enrollment listener caps connections per source
+// and fails the rest (UNAVAILABLE, RESOURCE_EXHAUSTED), a busy controller refuses or times
+// out a call it has not worked on (RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED).
+bool Sim::Transient(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+// The name goes back in the queue and this worker waits, as an agent backs off.
+void Sim::RequeueEnrollment(const std::string& name, std::shared_ptr<std::vector<std::string>> queue,
+                            std::shared_ptr<v1::OperatorService::Stub> op) {
+  queue->insert(queue->begin(), name);
+  auto pause = std::make_shared<boost::asio::steady_timer>(io_, Jittered(1.0));
+  ++enrolling_;
+  pause->async_wait([this, pause, queue, op](const boost::system::error_code&) {
+    --enrolling_;
+    EnrollOne(queue, op);
   });
 }
 
@@ -748,6 +766,14 @@ void Sim::HandleDesired(size_t i, const v1::DesiredState& desired) {
 void Sim::StartWork(size_t i, const Work& work) {
   auto& d = *devices_[i];
   if (work.download) {
+    if (d.download != 0) {  // a newer target replaces the download queued or in flight
+      const auto queued = std::find(waiting_download_.begin(), waiting_download_.end(), i);
+      if (queued != waiting_download_.end()) {
+        waiting_download_.erase(queued);
+      } else {
+        --downloads_active_;  // its fetch, when it ends, sees another download id and does nothing
+      }
+    }
     d.download = next_download_++;
     d.dl_model = work.download->first;
     d.dl_version = work.download->second;

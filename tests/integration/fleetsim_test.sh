@@ -31,7 +31,7 @@ ok "$N enrolled and connected ($(field "$LF_DIR/connect.json" elapsed_s | cut -c
 step "a canary-and-waves rollout to $N devices converges while 5% drop off and come back"
 MODEL="$(lf_demo_model)"
 lf_edgectl model push "$(lf_bundle kws v2 2 "$MODEL")" >/dev/null 2>&1 || lf_die "push v2"
-"${SIM[@]}" --until-converged kws:v2 --timeout $((180 * LF_TS)) --offline 0.05:3:5 --soak-scale 0 --operator-rate 10 \
+"${SIM[@]}" --until-converged kws:v2 --timeout $((180 * LF_TS)) --offline 0.05:$((3 * LF_TS)):$((5 * LF_TS)) --soak-scale 0 --operator-rate 10 \
   --summary "$LF_DIR/v2.json" >/dev/null 2>"$LF_DIR/v2.err" &
 sim=$!
 lf_wait_for 60 lf_fleet_online "$N" || lf_die "the fleet did not come online: $(tail -n 3 "$LF_DIR/v2.err")"

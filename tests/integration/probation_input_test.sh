@@ -18,7 +18,7 @@ ok "v1 committed"
 
 step "NaN and Inf inputs during v2's probation are refused as the client's error"
 make_model "$LF_DIR/v2.onnx" mlp_anomaly
-b=$(lf_bundle mlp v2 2 "$LF_DIR/v2.onnx" --selftest "$LF_DIR/selftest.json" --soak-seconds $((8 * LF_TS)))
+b=$(lf_bundle mlp v2 2 "$LF_DIR/v2.onnx" --selftest "$LF_DIR/selftest.json" --soak-seconds $((15 * LF_TS)))
 lf_edgectl model push "$b" 2>/dev/null || lf_die "push v2"
 lf_edgectl deploy model mlp:v2 --all-at-once --site plant-7 2>/dev/null || lf_die "deploy v2"
 lf_wait_for 30 state_is gw-1 probation || lf_die "v2 never reached probation (state: $(device_state gw-1))"

@@ -39,10 +39,13 @@ lf_edgectl deploy model mlp:v1 --all-at-once --site plant-7 --wait --timeout 60s
   lf_die "v1 did not commit: $(cat "$LF_DIR/deploy-v1.txt")"
 ok "v1 committed"
 
-step "trust policy v2, valid for 20 s, is adopted by the agent"
-expires_at=$((SECONDS + 20))
+# Long enough for the restart, the adoption and a push on a loaded CI host (scaled under
+# emulation); expires_at is taken after the rotation, so it is never before the real expiry.
+valid=$((30 * LF_TS))
+step "trust policy v2, valid for $valid s, is adopted by the agent"
 lf_edgectl trust rotate --policy "$pki/trust-policy.json" --root-key "$pki/release-root.key" \
-  --out "$LF_DIR/policy-v2.json" --expires 20s >"$LF_DIR/rotate-v2.txt" 2>&1 || lf_die "rotate v2: $(cat "$LF_DIR/rotate-v2.txt")"
+  --out "$LF_DIR/policy-v2.json" --expires "${valid}s" >"$LF_DIR/rotate-v2.txt" 2>&1 || lf_die "rotate v2: $(cat "$LF_DIR/rotate-v2.txt")"
+expires_at=$((SECONDS + valid))
 expect_contains "trust policy v1 -> v2" "$(cat "$LF_DIR/rotate-v2.txt")"
 serve_policy "$LF_DIR/policy-v2.json"
 lf_wait_for 20 adopted 2 || lf_die "agent did not adopt v2"
