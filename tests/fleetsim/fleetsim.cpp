@@ -287,6 +287,10 @@ Stream::Stream(Sim& sim, size_t device, uint64_t conn, v1::AgentService::Stub& s
   writing_ = true;
   StartWrite(&out_);
   StartRead(&in_);
+  // Held until the read side ends (OnReadDone(false)), which is also when Send stops starting
+  // writes: without it gRPC could decide on OnDone while the loop, under link->mu, started a
+  // write, and call OnDone a second time on a deleted reactor when that write ended.
+  AddHold();
   StartCall();
 }
 
@@ -312,7 +316,14 @@ void Stream::OnWriteDone(bool ok) {
 }
 
 void Stream::OnReadDone(bool ok) {
-  if (!ok) return;
+  if (!ok) {  // the call is over: no Send starts a write from here on, then OnDone may come
+    {
+      std::lock_guard lock(link_->mu);
+      link_->stream = nullptr;
+    }
+    RemoveHold();
+    return;
+  }
   sim_.Post([&sim = sim_, device = device_, conn = conn_, msg = in_] { sim.OnStreamMessage(device, conn, msg); });
   StartRead(&in_);
 }
