@@ -179,7 +179,9 @@ lf_site_on() {  # SITE MODEL VERSION
 
 lf_cleanup() {
   local pid
-  for pid in "${LF_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # CONT too: a process a test stopped (SIGSTOP) and left so on failure would not act on TERM,
+  # and the wait below would hang until ctest's timeout
+  for pid in "${LF_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && kill -CONT "$pid" 2>/dev/null; done
   for pid in "${LF_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 

@@ -53,7 +53,8 @@ ok "gw-7 enrolled at plant-a and converged to v2 (standing target)"
 
 step "the controller killed -9 mid-wave finishes the rollout, each device dispatched once"
 push v3 2
-lf_edgectl deploy model mlp:v3 --site plant-a,plant-b,plant-c --canary 1 --waves 50%,100% --soak 3s --no-health-gates \
+# The canary's soak must outlast seeing it updated and freezing the others (scaled: a loaded host).
+lf_edgectl deploy model mlp:v3 --site plant-a,plant-b,plant-c --canary 1 --waves 50%,100% --soak $((6 * LF_TS))s --no-health-gates \
   -o json >"$LF_DIR/v3.json" 2>/dev/null || lf_die "deploy v3"
 V3=$(created_id "$LF_DIR/v3.json")
 canary_up() { [ "$(rq "$V3" '[x["state"] for x in d["devices"] if x["wave"] == 0]')" = "['updated']" ]; }
