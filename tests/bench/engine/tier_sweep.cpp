@@ -184,10 +184,12 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          k.qrequant({p.a, p.n, 0.61f, p.za, p.zo, -128, 127, out});
        }},
-      // 16 planes of 32 x 32 -> 16 x 16, as the int8 AveragePool step runs them: the window sums
-      // of a plane read as one long row, then the division and rounding of its 256 outputs
-      {"AveragePool 2x2, stride 2 (window sums + qmean), 16 planes of 32 x 32",
+      // 16 planes of 32 x 32 -> 16 x 16, as the int8 AveragePool step runs them: the tier's
+      // one-pass form where it has one (avg_pool_2x2), else the window sums of a plane read as
+      // one long row, then the division and rounding of its 256 outputs
+      {"AveragePool 2x2, stride 2 (one pass, or window sums + qmean), 16 planes of 32 x 32",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         if (k.avg_pool_2x2 != nullptr && k.avg_pool_2x2({p.a, 16, 32, 32, 16, 16, p.za, 0.5f, p.zo, -128, 127, out})) return;
          int32_t sums[16 * 32];
          float divs[256];
          for (float& d : divs) d = 4.0f;
