@@ -47,7 +47,13 @@ Status Lowerer::LowerPool(const OnnxNode& n) {
       EDGE_TRY(CheckAttrs(n, {"kernel_shape", "strides", "pads", "dilations", "auto_pad", "ceil_mode", "storage_order"}));
       if (n.outputs.size() > 1 && !n.outputs[1].empty()) return Fail(ErrorCode::kInvalidArgument, "the Indices output is not supported");
     } else {
-      EDGE_TRY(CheckAttrs(n, {"kernel_shape", "strides", "pads", "auto_pad", "ceil_mode", "count_include_pad"}));
+      // dilations came with opset 19; the engine's average pools take contiguous windows only
+      EDGE_TRY(CheckAttrs(n, {"kernel_shape", "strides", "pads", "auto_pad", "ceil_mode", "count_include_pad", "dilations"}));
+      if (const auto* d = n.Find("dilations")) {
+        for (int64_t v : d->ints) {
+          if (v != 1) return Fail(ErrorCode::kInvalidArgument, "dilations other than 1 are not supported for AveragePool");
+        }
+      }
       node.kind = OpKind::kAvgPool;
       node.count_include_pad = n.Int("count_include_pad", 0) != 0;
     }

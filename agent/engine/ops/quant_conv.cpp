@@ -611,6 +611,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
                  (cs.tap_words ? ", tap words" : "") +
                  (s->winograd_weights.empty() ? "" : ", Winograd at avx2") + ", int8)";
     for (const Node& op : n.epilogue) {
+      EDGE_TRY(CheckRequantRatios(op, ctx));
       QEpilogueOp e = BuildQEpilogueOp(op, ctx);
       if (!e.add && !s->epilogue.empty() && !s->epilogue.back().add) {
         // a lookup after a lookup: one table of the two

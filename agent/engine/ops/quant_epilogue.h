@@ -21,6 +21,12 @@ struct QEpilogueOp {
 // as a lookup) whose in[0] is the value being transformed.
 QEpilogueOp BuildQEpilogueOp(const Node& op, BuildContext& ctx);
 
+// The scale ratios a requantizing int8 node multiplies by (input scale over output scale; both
+// inputs' product for Mul): every scale is finite and positive, but a ratio can still overflow
+// to infinity, which would give NaN for a zero difference (the output saturating low instead
+// of its zero point). Refused at load, naming the node. Other kinds: Ok.
+Status CheckRequantRatios(const Node& n, BuildContext& ctx);
+
 // Applies `op` in place to y[0, n).
 void RunQEpilogueOp(const QEpilogueOp& op, const ExecEnv& env, int8_t* y, int64_t n);
 

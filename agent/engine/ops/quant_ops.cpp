@@ -399,9 +399,33 @@ int64_t QAvgPoolScratchBytes(const Node& n, const Graph& g) {
   return AvgPoolSumsBytes(w) + AvgPoolPaddedBytes(w) + AvgPoolFlatOutputs(w) * 4;
 }
 
+Status CheckRequantRatios(const Node& n, BuildContext& ctx) {
+  const float out = ctx.V(n.out[0]).q.scale;
+  const auto refuse = [&](float ratio) -> Status {
+    if (std::isfinite(ratio)) return Ok();
+    return Fail(ErrorCode::kInvalidArgument, "node '" + n.name + "' (" + n.onnx_op +
+                                                 "): requantization ratio (input scale / output scale) is not finite");
+  };
+  switch (n.kind) {
+    case OpKind::kQMul:
+      return refuse(ctx.V(n.in[0]).q.scale * ctx.V(n.in[1]).q.scale / out);
+    case OpKind::kQAdd:
+    case OpKind::kQConcat:
+    case OpKind::kRequant:
+    case OpKind::kQAvgPool:
+    case OpKind::kQGlobalAvgPool:
+    case OpKind::kQReduceMean:
+      for (int in : n.in) EDGE_TRY(refuse(ctx.V(in).q.scale / out));
+      return Ok();
+    default:
+      return Ok();
+  }
+}
+
 Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
   const Value& x = ctx.V(n.in[0]);
   const Value& y = ctx.V(n.out[0]);
+  EDGE_TRY(CheckRequantRatios(n, ctx));
   switch (n.kind) {
     case OpKind::kQAdd:
     case OpKind::kQMul: {

@@ -345,5 +345,59 @@ TEST_CASE("int8 windowed AveragePool equals the definition at every tier", "[eng
   }
 }
 
+TEST_CASE("AveragePool's opset-19 dilations: ones are the plain pool, others are refused by name", "[engine][ops]") {
+  const auto build = [](std::vector<int64_t> dilations) {
+    testing::Builder b(19);
+    b.Input("x", {1, 2, 6, 8}).Output("y");
+    auto* n = b.Node("AveragePool", {"x"}, {"y"});
+    testing::IntsAttr(n, "kernel_shape", {2, 2});
+    testing::IntsAttr(n, "strides", {2, 2});
+    testing::IntsAttr(n, "dilations", dilations);
+    return b;
+  };
+  auto model = testing::LoadOk(build({1, 1}));
+  std::vector<float> x(96);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) - 3.0f;
+  const auto y = testing::RunAll(model, {x}, KernelTier::kScalar)[0];
+  REQUIRE(y.size() == 24);
+  for (int64_t p = 0; p < 2; ++p)
+    for (int64_t oy = 0; oy < 3; ++oy)
+      for (int64_t ox = 0; ox < 4; ++ox) {
+        const auto at = [&](int64_t dy, int64_t dx) { return x[static_cast<size_t>((p * 6 + 2 * oy + dy) * 8 + 2 * ox + dx)]; };
+        CHECK(y[static_cast<size_t>((p * 3 + oy) * 4 + ox)] == (at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1)) / 4.0f);
+      }
+  auto refused = build({2, 1}).Load();
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message, Catch::Contains("dilations other than 1 are not supported for AveragePool"));
+}
+
+TEST_CASE("an int8 pool or Add whose scale ratio overflows float is refused at load, by name", "[engine][ops]") {
+  // 1e30 / 1e-9 is past FLT_MAX: a zero window sum times it would be NaN, saturating to -128
+  // where ONNX Runtime gives the zero point
+  for (const std::string op : {"AveragePool", "Add"}) {
+    testing::Builder b(13);
+    b.Input("x", {1, 2, 4, 64})
+        .Init("s_in", {}, {1e30f})
+        .Init("s_out", {}, {1e-9f})
+        .InitI8("zi", {}, {5})
+        .InitI8("zo", {}, {-3})
+        .Output("y");
+    b.Node("QuantizeLinear", {"x", "s_in", "zi"}, {"xq"});
+    b.Node("DequantizeLinear", {"xq", "s_in", "zi"}, {"xd"});
+    auto* n = b.Node(op, op == "Add" ? std::vector<std::string>{"xd", "xd"} : std::vector<std::string>{"xd"}, {"f"});
+    if (op == "AveragePool") {
+      testing::IntsAttr(n, "kernel_shape", {2, 2});
+      testing::IntsAttr(n, "strides", {2, 2});
+    }
+    b.Node("QuantizeLinear", {"f", "s_out", "zo"}, {"q"});
+    b.Node("DequantizeLinear", {"q", "s_out", "zo"}, {"y"});
+    auto refused = b.Load();
+    INFO(op);
+    REQUIRE_FALSE(refused);
+    CHECK_THAT(refused.error().message, Catch::Contains("requantization ratio (input scale / output scale) is not finite"));
+    CHECK_THAT(refused.error().message, Catch::Contains("(" + op + ")"));
+  }
+}
+
 }  // namespace
 }  // namespace edge::engine
