@@ -410,6 +410,18 @@ inline __m256 FloatOp8(__m256 a, __m256 b) {
   return _mm256_blendv_ps(_mm256_blendv_ps(a, b, pick_b), b, _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
 }
 
+// Whether the call's output bytes overlap an operand's int8 codes.
+bool OutputMeetsCodes(const QFloatBinaryRunArgs& p) {
+  const auto y0 = reinterpret_cast<uintptr_t>(p.y), y1 = y0 + static_cast<uintptr_t>(p.rows * p.n);
+  const auto meets = [&](const QFloatOperand& o) {
+    if (o.q == nullptr) return false;
+    const auto q0 = reinterpret_cast<uintptr_t>(o.q);
+    const auto q1 = q0 + static_cast<uintptr_t>((p.rows - 1) * o.row + (p.n - 1) * o.step + 1);
+    return q0 < y1 && y0 < q1;
+  };
+  return meets(p.a) || meets(p.b);
+}
+
 // Blocks of 16 columns outside, rows inside (as the AVX-512 form); returns the columns done.
 template <FloatBinaryOp kOp>
 int64_t QFloatBinaryRun8(const QFloatBinaryRunArgs& p) {
@@ -423,8 +435,7 @@ int64_t QFloatBinaryRun8(const QFloatBinaryRunArgs& p) {
     const __m256 v = _mm256_min_ps(hi, _mm256_max_ps(lo, FloatOp8<kOp>(av, bv)));
     return range(_mm256_div_ps(v, scale));
   };
-  int64_t i = 0;
-  for (; i + 16 <= p.n; i += 16) {
+  const auto block = [&](int64_t i) __attribute__((always_inline)) {
     const __m256 a0 = a(0, i), a1 = a(0, i + 8), b0 = b(0, i), b1 = b(0, i + 8);
     for (int64_t r = 0; r < p.rows; ++r) {
       const bool fa = a.SameEveryRow(), fb = b.SameEveryRow();
@@ -432,6 +443,15 @@ int64_t QFloatBinaryRun8(const QFloatBinaryRunArgs& p) {
                                      lanes(fa ? a1 : a(r, i + 8), fb ? b1 : b(r, i + 8)));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + r * p.n + i), bytes);
     }
+  };
+  int64_t i = 0;
+  for (; i + 16 <= p.n; i += 16) block(i);
+  // The rows' last 1-15 columns as one more block ending at the row's end, over columns done
+  // (the same bytes again; a Softmax's rows of 50 went 2 per row to the scalar kernel), unless
+  // the output shares memory with an int8 operand (in place: it would read its own bytes).
+  if (i < p.n && p.n >= 16 && !OutputMeetsCodes(p)) {
+    block(p.n - 16);
+    i = p.n;
   }
   return i;
 }

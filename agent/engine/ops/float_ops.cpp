@@ -543,11 +543,13 @@ class QSoftmaxTableStep : public Step {
     const int8_t* X = x.Get<int8_t>(env);
     float* E = reinterpret_cast<float*>(env.arena + exps_at);
     float* S = reinterpret_cast<float*>(env.arena + sums_at);
+    // each row's largest code by the tier's plane maxima (rows are contiguous planes of n),
+    // kept in the sums' scratch until the sums replace them
+    int8_t* M = reinterpret_cast<int8_t*>(S);
+    env.elementwise->plane_max(X, n, rows, M);
     for (int64_t r = 0; r < rows; ++r) {
       const int8_t* xr = X + r * n;
-      int8_t m = -128;
-      for (int64_t a = 0; a < n; ++a) m = std::max(m, xr[a]);
-      const float* t = table.data() + RowStart(m + 128) + 128;
+      const float* t = table.data() + RowStart(M[r] + 128) + 128;
       for (int64_t a = 0; a < n; ++a) E[r * n + a] = t[xr[a]];
     }
     ForEachRowSum(E, rows, n, [&](int64_t r, float sum) { S[r] = sum; });

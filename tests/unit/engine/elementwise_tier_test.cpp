@@ -498,6 +498,43 @@ TEST_CASE("every tier's one-pass DequantizeLinear -> float op [-> Relu/Clip] -> 
   CHECK(cases == 6 * 4 * 4 * 7 * 2);
 }
 
+TEST_CASE("every tier's one-pass float op in place over its int8 operand equals the steps", "[engine][kernels][tiers]") {
+  // The output written over operand a's codes (an arena value that dies at the op): a tier that
+  // recomputes a row's last columns as an overlapping block must not read its own bytes back.
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
+  std::mt19937 rng(1207);
+  for (int64_t n : {17, 31, 70}) {
+    const int64_t rows = 3;
+    const std::vector<int8_t> codes = RandomBytes(rng, rows * n);
+    std::vector<float> fb(static_cast<size_t>(rows * n));
+    std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+    for (float& v : fb) v = u(rng);
+    QFloatBinaryRunArgs p;
+    p.op = FloatBinaryOp::kMul;
+    p.rows = rows;
+    p.n = n;
+    p.scale = 0.0371f;
+    p.zero_point = 3;
+    p.a.q = codes.data();
+    p.a.row = n;
+    p.a.scale = 0.021f;
+    p.a.zero_point = -7;
+    p.b.f = fb.data();
+    p.b.row = n;
+    std::vector<int8_t> want(codes.size());
+    p.y = want.data();
+    QFloatBinaryRunScalar(p);
+    for (KernelTier tier : tiers) {
+      std::vector<int8_t> inplace = codes;
+      p.a.q = inplace.data();
+      p.y = inplace.data();
+      ElementwiseForTier(tier).qfloat_binary_run(p);
+      INFO("tier " << KernelTierName(tier) << " n " << n);
+      REQUIRE(inplace == want);
+    }
+  }
+}
+
 // (out, a, b) index triples of a broadcast, walked plainly and through its runs.
 std::vector<std::array<int64_t, 3>> PlainWalk(const BroadcastPlan& p) {
   std::vector<std::array<int64_t, 3>> v;
