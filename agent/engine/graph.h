@@ -53,6 +53,11 @@ enum class OpKind {
   // float32
   kResizeLinear,  // linear Resize / Upsample: per output index of each axis two input indices and weights
   kConvTranspose,  // 1-D/2-D, window fields as Conv's; in[1] is [C_in, C_out / group, kh, kw]
+  // LayerNormalization without its Mean and InvStdDev outputs, bias left to an Add: per row of
+  // in[0]'s dimensions from Node::axis on, ((x - mean) * (1 / sqrt(var + Node::alpha))) *
+  // in[1] (the normalized shape's scale), with the float operations of the unfused steps in
+  // their order (each row's sums in element order), so the same bits
+  kLayerNormRows,
   // int8
   kQConv, kQGemm, kQAdd, kQMul, kQLut, kQMaxPool, kQAvgPool, kQGlobalAvgPool, kQReduceMean,
   kQConcat, kRequant,

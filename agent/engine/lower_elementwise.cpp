@@ -1,4 +1,6 @@
 #include <cstring>
+#include <functional>
+#include <numeric>
 
 #include "agent/engine/lowerer.h"
 
@@ -357,13 +359,45 @@ Status Lowerer::LowerLayerNorm(const OnnxNode& n) {
     reduce.axes.push_back(d);
     stat_shape[d] = 1;
   }
-  auto output = [&](size_t k) { return n.outputs.size() > k && !n.outputs[k].empty() ? n.outputs[k] : FreshName(n.name + "#ln"); };
+  auto wanted = [&](size_t k) { return n.outputs.size() > k && !n.outputs[k].empty(); };
+  auto output = [&](size_t k) { return wanted(k) ? n.outputs[k] : FreshName(n.name + "#ln"); };
   auto fresh = [&] { return FreshName(n.name + "#ln"); };
+  const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+  // Scale and B have the normalized shape (X's dimensions from `axis` on), or broadcast to it.
+  const std::vector<int64_t> norm_shape(shape.begin() + axis, shape.end());
+  auto param = [&](size_t k) -> Result<int> {
+    EDGE_ASSIGN_OR_RETURN(auto p_shape, ShapeOfName(n.inputs[k]));
+    auto fits = BroadcastShapes(norm_shape, p_shape);
+    if (!fits || *fits != norm_shape) {
+      return Fail(ErrorCode::kInvalidArgument, std::string(k == 1 ? "Scale" : "B") +
+                                                   " must have the normalized shape (X's dimensions from axis " +
+                                                   std::to_string(axis) + " on)");
+    }
+    return AsFloat(n.inputs[k]);
+  };
+  const float epsilon = n.Float("epsilon", 1e-5f);
+  if (!wanted(1) && !wanted(2)) {
+    // one step per row block instead of nine passes over the tensor (kLayerNormRows), where
+    // the scale holds every element of the normalized shape
+    EDGE_ASSIGN_OR_RETURN(int scale, param(1));
+    const auto row = static_cast<int64_t>(std::accumulate(norm_shape.begin(), norm_shape.end(), int64_t{1}, std::multiplies<>()));
+    const auto scale_shape = ShapeOf(scale);
+    if (std::accumulate(scale_shape.begin(), scale_shape.end(), int64_t{1}, std::multiplies<>()) == row) {
+      Node rows = MakeNode(OpKind::kLayerNormRows, n);
+      rows.axis = axis;
+      rows.alpha = epsilon;
+      EDGE_ASSIGN_OR_RETURN(int scaled, AddFloatStep(std::move(rows), {x, scale}, has_bias ? fresh() : n.outputs[0], shape));
+      if (!has_bias) return Ok();
+      EDGE_ASSIGN_OR_RETURN(int bias, param(2));
+      EDGE_TRY(AddFloatStep(MakeNode(OpKind::kAdd, n), {scaled, bias}, n.outputs[0], shape));
+      return Ok();
+    }
+  }
   EDGE_ASSIGN_OR_RETURN(int mean, AddFloatStep(reduce, {x}, output(1), stat_shape));
   EDGE_ASSIGN_OR_RETURN(int centered, AddFloatStep(MakeNode(OpKind::kSub, n), {x, mean}, fresh(), shape));
   EDGE_ASSIGN_OR_RETURN(int squared, AddFloatStep(MakeNode(OpKind::kMul, n), {centered, centered}, fresh(), shape));
   EDGE_ASSIGN_OR_RETURN(int var, AddFloatStep(reduce, {squared}, fresh(), stat_shape));
-  const int eps = ConstFloatValue(fresh(), MakeFloatTensor({1}, {n.Float("epsilon", 1e-5f)}));
+  const int eps = ConstFloatValue(fresh(), MakeFloatTensor({1}, {epsilon}));
   EDGE_ASSIGN_OR_RETURN(int var_eps, AddFloatStep(MakeNode(OpKind::kAdd, n), {var, eps}, fresh(), stat_shape));
   Node sqrt = MakeNode(OpKind::kUnary, n);
   sqrt.unary = UnaryKind::kSqrt;
@@ -372,18 +406,8 @@ Status Lowerer::LowerLayerNorm(const OnnxNode& n) {
   reciprocal.unary = UnaryKind::kReciprocal;
   EDGE_ASSIGN_OR_RETURN(int inv, AddFloatStep(reciprocal, {stddev}, output(2), stat_shape));
   EDGE_ASSIGN_OR_RETURN(int normalized, AddFloatStep(MakeNode(OpKind::kMul, n), {centered, inv}, fresh(), shape));
-  const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
   for (size_t k = 1; k <= (has_bias ? 2u : 1u); ++k) {
-    // Scale and B have the normalized shape (X's dimensions from `axis` on), or broadcast to it.
-    EDGE_ASSIGN_OR_RETURN(auto p_shape, ShapeOfName(n.inputs[k]));
-    const std::vector<int64_t> norm_shape(shape.begin() + axis, shape.end());
-    auto fits = BroadcastShapes(norm_shape, p_shape);
-    if (!fits || *fits != norm_shape) {
-      return Fail(ErrorCode::kInvalidArgument, std::string(k == 1 ? "Scale" : "B") +
-                                                   " must have the normalized shape (X's dimensions from axis " +
-                                                   std::to_string(axis) + " on)");
-    }
-    EDGE_ASSIGN_OR_RETURN(int p, AsFloat(n.inputs[k]));
+    EDGE_ASSIGN_OR_RETURN(int p, param(k));
     const bool last = k == (has_bias ? 2u : 1u);
     EDGE_ASSIGN_OR_RETURN(normalized, AddFloatStep(MakeNode(k == 1 ? OpKind::kMul : OpKind::kAdd, n), {normalized, p},
                                                    last ? n.outputs[0] : fresh(), shape));

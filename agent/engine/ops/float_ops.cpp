@@ -322,6 +322,48 @@ class ReduceStep : public Step {
   }
 };
 
+// kLayerNormRows: per row the unfused LayerNormalization steps' float operations in their
+// order (ReduceMean's in-order sum over the count, x - mean, its square, their in-order sum
+// over the count, + epsilon, sqrt, 1 / ., the product, times the scale), so the same bits.
+// Rows go kLanes at a time, their sums side by side: independent add chains, each in order.
+class LayerNormRowsStep : public Step {
+ public:
+  static constexpr int kLanes = 8;
+  Ref x, scale;
+  int64_t rows = 0, n = 0, out = 0;
+  float epsilon = 0.0f;
+  void Run(const ExecEnv& env) const override {
+    const float* X = x.Get<float>(env);
+    const float* G = scale.Get<float>(env);
+    float* Y = reinterpret_cast<float*>(env.arena + out);
+    int64_t r = 0;
+    for (; r + kLanes <= rows; r += kLanes) Rows<kLanes>(X + r * n, G, Y + r * n);
+    for (; r < rows; ++r) Rows<1>(X + r * n, G, Y + r * n);
+  }
+
+ private:
+  template <int K>
+  void Rows(const float* X, const float* G, float* Y) const {
+    const float count = static_cast<float>(n);
+    float mean[K], var[K], inv[K];
+    for (int i = 0; i < K; ++i) mean[i] = var[i] = 0.0f;
+    for (int64_t a = 0; a < n; ++a) {
+      for (int i = 0; i < K; ++i) mean[i] += X[i * n + a];
+    }
+    for (int i = 0; i < K; ++i) mean[i] /= count;
+    for (int64_t a = 0; a < n; ++a) {
+      for (int i = 0; i < K; ++i) {
+        const float c = X[i * n + a] - mean[i];
+        var[i] += c * c;
+      }
+    }
+    for (int i = 0; i < K; ++i) inv[i] = 1.0f / std::sqrt(var[i] / count + epsilon);
+    for (int i = 0; i < K; ++i) {
+      for (int64_t a = 0; a < n; ++a) Y[i * n + a] = ((X[i * n + a] - mean[i]) * inv[i]) * G[a];
+    }
+  }
+};
+
 class ChannelAffineStep : public Step {
  public:
   Ref x, mul, add;
@@ -800,6 +842,18 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       s->walk.same_shape = false;
       s->out = ctx.Out(n);
       s->summary = Describe(n, "float");
+      return std::unique_ptr<Step>(std::move(s));
+    }
+    case OpKind::kLayerNormRows: {
+      auto s = std::make_unique<LayerNormRowsStep>();
+      s->x = ctx.RefOf(n.in[0]);
+      s->scale = ctx.RefOf(n.in[1]);
+      s->n = 1;
+      for (size_t d = static_cast<size_t>(n.axis); d < x.shape.size(); ++d) s->n *= x.shape[d];
+      s->rows = s->n == 0 ? 0 : x.elements / s->n;
+      s->epsilon = n.alpha;
+      s->out = ctx.Out(n);
+      s->summary = Describe(n, "float, rows in one pass");
       return std::unique_ptr<Step>(std::move(s));
     }
     case OpKind::kChannelAffine: {

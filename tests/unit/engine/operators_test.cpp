@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -193,6 +194,65 @@ TEST_CASE("LayerNormalization gives its Mean and InvStdDev outputs", "[engine][o
   CHECK(inv[1] == Approx(0.5f));
   CHECK(y[7] == Approx(2.0f * 1.0f + 1.0f));  // (2 - 0) * 0.5 * 2 + 1
   CHECK(model->outputs()[1].shape == std::vector<int64_t>{2, 1});
+}
+
+TEST_CASE("LayerNormalization in one step per row block gives the unfused steps' bits", "[engine][operators]") {
+  // Without the Mean and InvStdDev outputs the engine runs one kLayerNormRows step; asking for
+  // them keeps the nine steps. Rows around the 8-row block, rows of 1 to 70 elements, the
+  // normalized shape over one or two axes, with and without B, values wide apart.
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> u(-40.0f, 40.0f);
+  struct Case {
+    std::vector<int64_t> shape;
+    int64_t axis;
+    bool bias;
+  };
+  const std::vector<Case> cases = {{{7, 64}, -1, true}, {{8, 64}, -1, true},  {{17, 5}, -1, false},
+                                   {{2, 9, 70}, 2, true}, {{3, 4, 6}, 1, true}, {{1, 1}, -1, true},
+                                   {{50, 64}, -1, true}, {{9, 33}, 1, false}};
+  for (const Case& c : cases) {
+    int64_t row = 1, total = 1;
+    const int64_t axis = c.axis < 0 ? static_cast<int64_t>(c.shape.size()) + c.axis : c.axis;
+    for (size_t d = 0; d < c.shape.size(); ++d) {
+      total *= c.shape[d];
+      if (static_cast<int64_t>(d) >= axis) row *= c.shape[d];
+    }
+    const std::vector<int64_t> norm(c.shape.begin() + axis, c.shape.end());
+    std::vector<float> scale(static_cast<size_t>(row)), bias(static_cast<size_t>(row)), x(static_cast<size_t>(total));
+    for (float& v : scale) v = u(rng) / 10.0f;
+    for (float& v : bias) v = u(rng);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = u(rng) * (i % 3 == 0 ? 100.0f : 1.0f) + 1000.0f;
+    std::vector<float> y[2];
+    for (int stats = 0; stats < 2; ++stats) {
+      Builder b(17);
+      b.Input("x", c.shape).Init("scale", norm, scale).Output("y");
+      if (c.bias) b.Init("bias", norm, bias);
+      std::vector<std::string> outs = {"y"};
+      if (stats) {
+        b.Output("mean").Output("inv");
+        outs = {"y", "mean", "inv"};
+      }
+      auto* n = b.Node("LayerNormalization", c.bias ? std::vector<std::string>{"x", "scale", "bias"} : std::vector<std::string>{"x", "scale"}, outs);
+      IntAttr(n, "axis", c.axis);
+      FloatAttr(n, "epsilon", 1e-3f);
+      auto model = LoadOk(b);
+      INFO("shape " << c.shape.size() << "-D, row " << row << ", stats " << stats);
+      CHECK(HasStep(*model, "rows in one pass") == (stats == 0));
+      ExecutionContext ctx(model);
+      y[stats].assign(x.size(), 0.0f);
+      std::vector<float> mean(static_cast<size_t>(total / row)), inv(mean.size());
+      const float* in[] = {x.data()};
+      float* out[] = {y[stats].data(), mean.data(), inv.data()};
+      REQUIRE(ctx.Run(in, {out, out + (stats ? 3 : 1)}).has_value());
+    }
+    INFO("row " << row);
+    for (size_t i = 0; i < x.size(); ++i) {
+      uint32_t a, b;
+      std::memcpy(&a, &y[0][i], 4);
+      std::memcpy(&b, &y[1][i], 4);
+      REQUIRE(a == b);
+    }
+  }
 }
 
 TEST_CASE("reductions other than the mean run in float on int8 inputs", "[engine][operators]") {
