@@ -56,7 +56,8 @@ enum class OpKind {
   // LayerNormalization without its Mean and InvStdDev outputs, bias left to an Add: per row of
   // in[0]'s dimensions from Node::axis on, ((x - mean) * (1 / sqrt(var + Node::alpha))) *
   // in[1] (the normalized shape's scale), with the float operations of the unfused steps in
-  // their order (each row's sums in element order), so the same bits
+  // their order (each row's sums in element order), so the same values (which NaN comes out
+  // where two NaNs meet may differ: the compiler may swap an add's operands)
   kLayerNormRows,
   // int8
   kQConv, kQGemm, kQAdd, kQMul, kQLut, kQMaxPool, kQAvgPool, kQGlobalAvgPool, kQReduceMean,

@@ -324,7 +324,8 @@ class ReduceStep : public Step {
 
 // kLayerNormRows: per row the unfused LayerNormalization steps' float operations in their
 // order (ReduceMean's in-order sum over the count, x - mean, its square, their in-order sum
-// over the count, + epsilon, sqrt, 1 / ., the product, times the scale), so the same bits.
+// over the count, + epsilon, sqrt, 1 / ., the product, times the scale), so the same values,
+// bit for bit except which NaN (sign, payload) comes out where two NaNs meet.
 // Rows go kLanes at a time, their sums side by side: independent add chains, each in order.
 class LayerNormRowsStep : public Step {
  public:
