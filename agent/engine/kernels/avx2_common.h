@@ -46,6 +46,13 @@ inline __m128i LowBytes(__m256i q0, __m256i q1) {
   return _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
 }
 
+// Whether the byte ranges [a, a + a_bytes) and [b, b + b_bytes) share a byte: a kernel that
+// recomputes its last elements as an overlapping step must not read outputs it wrote.
+inline bool RangesMeet(const void* a, int64_t a_bytes, const void* b, int64_t b_bytes) {
+  const auto a0 = reinterpret_cast<uintptr_t>(a), b0 = reinterpret_cast<uintptr_t>(b);
+  return a0 < b0 + static_cast<uintptr_t>(b_bytes) && b0 < a0 + static_cast<uintptr_t>(a_bytes);
+}
+
 // The output's clamp bounds and zero point, for SaturateLanes.
 struct OutputRange {
   __m256 lo, hi;

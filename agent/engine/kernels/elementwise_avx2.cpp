@@ -76,7 +76,7 @@ void QBinaryRunAvx2(const QBinaryRunArgs& p) {
     QBinaryRunScalar(p);
     return;
   }
-  const auto apart = [&p](const int8_t* x, int64_t step) { return step == 0 || p.y + p.n <= x || x + p.n <= p.y; };
+  const auto apart = [&p](const int8_t* x, int64_t step) { return step == 0 || !RangesMeet(p.y, p.n, x, p.n); };
   const int64_t done = BinarySteps(p, apart(p.a, p.a_step) && apart(p.b, p.b_step));
   if (done == p.n) return;
   // A run shorter than 16 (or written over an operand): its last 1-15 elements as one step over
@@ -412,12 +412,8 @@ inline __m256 FloatOp8(__m256 a, __m256 b) {
 
 // Whether the call's output bytes overlap an operand's int8 codes.
 bool OutputMeetsCodes(const QFloatBinaryRunArgs& p) {
-  const auto y0 = reinterpret_cast<uintptr_t>(p.y), y1 = y0 + static_cast<uintptr_t>(p.rows * p.n);
   const auto meets = [&](const QFloatOperand& o) {
-    if (o.q == nullptr) return false;
-    const auto q0 = reinterpret_cast<uintptr_t>(o.q);
-    const auto q1 = q0 + static_cast<uintptr_t>((p.rows - 1) * o.row + (p.n - 1) * o.step + 1);
-    return q0 < y1 && y0 < q1;
+    return o.q != nullptr && RangesMeet(p.y, p.rows * p.n, o.q, (p.rows - 1) * o.row + (p.n - 1) * o.step + 1);
   };
   return meets(p.a) || meets(p.b);
 }

@@ -415,12 +415,10 @@ class QGemmStep : public Step {
   }
 };
 
-// Each scale is finite and positive, but x * w / y can still overflow to infinity, which the
-// kernels would turn into NaN for a zero accumulator: refused at load, naming the node.
-tl::unexpected<Error> NonFiniteMultiplier(const Node& n, int64_t channel) {
-  return Fail(ErrorCode::kInvalidArgument, "node '" + n.name + "' (" + n.onnx_op +
-                                               "): requantization multiplier of channel " + std::to_string(channel) +
-                                               " (input scale x weight scale / output scale) is not finite");
+// x * w / y of one output channel (NonFiniteRequant).
+tl::unexpected<Error> NonFiniteMultiplier(int64_t channel) {
+  return NonFiniteRequant("requantization multiplier of channel " + std::to_string(channel) +
+                          " (input scale x weight scale / output scale)");
 }
 
 // A phased conv's weights and k-group views. Phase tap (ty, tx) of phase (py, px) is the
@@ -538,7 +536,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
       s->bias[c] = static_cast<int32_t>(n.bias_q[c] - shift_zp * sum);
       s->bias_signed[c] = static_cast<int32_t>(n.bias_q[c] - x.q.zero_point * sum);
       s->mult[c] = x.q.scale * w.cscale[c] / y.q.scale;
-      if (!std::isfinite(s->mult[c])) return NonFiniteMultiplier(n, c);
+      if (!std::isfinite(s->mult[c])) return NonFiniteMultiplier(c);
     }
     // depthwise: weights [cout][kp] are [cout][taps rounded up to 4], the plan's layout
     if (cs.depthwise) {
@@ -611,7 +609,9 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
                  (cs.tap_words ? ", tap words" : "") +
                  (s->winograd_weights.empty() ? "" : ", Winograd at avx2") + ", int8)";
     for (const Node& op : n.epilogue) {
-      EDGE_TRY(CheckRequantRatios(op, ctx));
+      if (auto ratios = CheckRequantRatios(op, ctx); !ratios) {
+        return Fail(ratios.error().Wrap("fused " + op.onnx_op + " '" + op.name + "'"));
+      }
       QEpilogueOp e = BuildQEpilogueOp(op, ctx);
       if (!e.add && !s->epilogue.empty() && !s->epilogue.back().add) {
         // a lookup after a lookup: one table of the two
@@ -645,7 +645,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
     s->bias[c] = static_cast<int32_t>(n.bias_q[c] - shift_zp * sum);
     s->bias_signed[c] = static_cast<int32_t>(n.bias_q[c] - x.q.zero_point * sum);
     s->mult[c] = x.q.scale * w.cscale[c] / y.q.scale;
-    if (!std::isfinite(s->mult[c])) return NonFiniteMultiplier(n, c);
+    if (!std::isfinite(s->mult[c])) return NonFiniteMultiplier(c);
   }
   s->zero_point = y.q.zero_point;
   s->qmin = n.qmin;

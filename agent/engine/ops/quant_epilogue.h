@@ -21,10 +21,16 @@ struct QEpilogueOp {
 // as a lookup) whose in[0] is the value being transformed.
 QEpilogueOp BuildQEpilogueOp(const Node& op, BuildContext& ctx);
 
-// The scale ratios a requantizing int8 node multiplies by (input scale over output scale; both
-// inputs' product for Mul): every scale is finite and positive, but a ratio can still overflow
-// to infinity, which would give NaN for a zero difference (the output saturating low instead
-// of its zero point). Refused at load, naming the node. Other kinds: Ok.
+// Every scale is finite and positive, but a requantization factor made of them (input scale
+// over output scale, times a weight or second input's scale) can still overflow to infinity,
+// which the kernels would turn into NaN for a zero difference (the output saturating low
+// instead of at its zero point): such a model is refused at load. `what` names the factor and
+// its scales; the compiler prefixes the node.
+tl::unexpected<Error> NonFiniteRequant(const std::string& what);
+
+// The scale ratios a requantizing int8 node multiplies by (Add, Concat, the pools, ReduceMean:
+// each input's scale over the output's; Mul: both inputs' product over it), NonFiniteRequant
+// where one overflows. Other kinds: Ok.
 Status CheckRequantRatios(const Node& n, BuildContext& ctx);
 
 // Applies `op` in place to y[0, n).

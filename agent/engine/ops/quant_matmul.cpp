@@ -12,6 +12,7 @@
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/ops/broadcast.h"
+#include "agent/engine/ops/quant_epilogue.h"
 
 namespace edge::engine {
 namespace {
@@ -90,9 +91,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatMulStep(const Node& n, BuildContext& 
   s->qmin = n.qmin;
   s->qmax = n.qmax;
   s->mult = a.q.scale * b.q.scale / y.q.scale;
-  if (!std::isfinite(s->mult)) {
-    return Fail(ErrorCode::kInvalidArgument, "requantization multiplier (input scales / output scale) is not finite");
-  }
+  if (!std::isfinite(s->mult)) return NonFiniteRequant("requantization multiplier (input scales / output scale)");
   s->out = ctx.Out(n);
   s->summary = n.onnx_op + " " + n.name + " (" + std::to_string(s->m) + "x" + std::to_string(s->k) + "x" +
                std::to_string(s->n) + ", int8 x int8)";

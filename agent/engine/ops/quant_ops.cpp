@@ -5,6 +5,7 @@
 #include <iterator>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 #include <tuple>
 
 #include "agent/engine/compile.h"
@@ -399,23 +400,33 @@ int64_t QAvgPoolScratchBytes(const Node& n, const Graph& g) {
   return AvgPoolSumsBytes(w) + AvgPoolPaddedBytes(w) + AvgPoolFlatOutputs(w) * 4;
 }
 
+tl::unexpected<Error> NonFiniteRequant(const std::string& what) {
+  return Fail(ErrorCode::kInvalidArgument, what + " is not finite (it overflows float): the scales are too far "
+                                                  "apart to requantize between; quantize the model again or fix them");
+}
+
 Status CheckRequantRatios(const Node& n, BuildContext& ctx) {
   const float out = ctx.V(n.out[0]).q.scale;
-  const auto refuse = [&](float ratio) -> Status {
+  const auto scale = [](float s) { return (std::ostringstream() << s).str(); };
+  const auto refuse = [&](float ratio, const std::string& scales) -> Status {
     if (std::isfinite(ratio)) return Ok();
-    return Fail(ErrorCode::kInvalidArgument, "node '" + n.name + "' (" + n.onnx_op +
-                                                 "): requantization ratio (input scale / output scale) is not finite");
+    return NonFiniteRequant("requantization ratio (" + scales + " / output scale " + scale(out) + ")");
   };
   switch (n.kind) {
-    case OpKind::kQMul:
-      return refuse(ctx.V(n.in[0]).q.scale * ctx.V(n.in[1]).q.scale / out);
+    case OpKind::kQMul: {
+      const float a = ctx.V(n.in[0]).q.scale, b = ctx.V(n.in[1]).q.scale;
+      return refuse(a * b / out, "input scales " + scale(a) + " x " + scale(b));
+    }
     case OpKind::kQAdd:
     case OpKind::kQConcat:
     case OpKind::kRequant:
     case OpKind::kQAvgPool:
     case OpKind::kQGlobalAvgPool:
     case OpKind::kQReduceMean:
-      for (int in : n.in) EDGE_TRY(refuse(ctx.V(in).q.scale / out));
+      for (int in : n.in) {
+        const float s = ctx.V(in).q.scale;
+        EDGE_TRY(refuse(s / out, "input scale " + scale(s)));
+      }
       return Ok();
     default:
       return Ok();

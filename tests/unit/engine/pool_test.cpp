@@ -394,8 +394,13 @@ TEST_CASE("an int8 pool or Add whose scale ratio overflows float is refused at l
     auto refused = b.Load();
     INFO(op);
     REQUIRE_FALSE(refused);
-    CHECK_THAT(refused.error().message, Catch::Contains("requantization ratio (input scale / output scale) is not finite"));
+    CHECK_THAT(refused.error().message,
+               Catch::Contains("requantization ratio (input scale 1e+30 / output scale 1e-09) is not finite"));
+    CHECK_THAT(refused.error().message, Catch::Contains("quantize the model again"));
     CHECK_THAT(refused.error().message, Catch::Contains("(" + op + ")"));
+    // the node is named once (the compiler's prefix), not twice
+    const std::string& m = refused.error().message;
+    CHECK(m.find("node '") == m.rfind("node '"));
   }
 }
 
