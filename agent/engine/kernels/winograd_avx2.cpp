@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "agent/engine/kernels/avx2_common.h"
 #include "agent/engine/kernels/im2col_u8.h"
@@ -25,6 +26,7 @@ namespace {
 constexpr int kQuarter = 4;   // tiles per quarter: 8 bytes of a patch row per load
 constexpr int kBlock = 16;    // tiles per block: four quarters, two per 128-bit half
 constexpr int kRows = 6;      // output channels per product tile
+constexpr int kFusedPairs = 2;  // channel pairs up to which FusedChannel replaces the product tile
 
 // Up to 4 consecutive tiles of one tile row (count 0: a filler, computed and not stored).
 // Quarters rather than whole rows, so that narrow maps (8 x 8: 4 tiles a row) fill a block.
@@ -128,33 +130,31 @@ void Products(const WinogradArgs& a, const int16_t* vbuf, int64_t m0, int32_t (*
   }
 }
 
-// Output channel o of half h of the block (quarters 2h, 2h + 1): Y = A^T M A / 4, the bias,
-// the requantization, and the 2 x 2 outputs of each quarter's tiles into two output rows.
+// The requantized outputs of 8 tiles (half h of the block: quarters 2h, 2h + 1) of output
+// channel o from y = A^T M A: (0, 0), (0, 1), (1, 0), (1, 1) of every tile, 4x the sums (an
+// exact shift), plus the bias; the 2 x 2 outputs of each quarter's tiles into two output rows.
 template <bool kClamp>
-void OutputTransform(const WinogradArgs& a, const QuantRange& range, const int32_t (*m)[kRows][kBlock], int r, int h,
-                     int64_t o, const Quarter (&qs)[4]) {
-  __m256i x[16];
-  for (int k = 0; k < 16; ++k) x[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(m[k][r] + 8 * h));
-  __m256i s0[4], s1[4];  // A^T M: rows (m0 + m1 + m2, m1 - m2 - m3)
-  for (int j = 0; j < 4; ++j) {
-    s0[j] = _mm256_add_epi32(_mm256_add_epi32(x[j], x[4 + j]), x[8 + j]);
-    s1[j] = _mm256_sub_epi32(_mm256_sub_epi32(x[4 + j], x[8 + j]), x[12 + j]);
-  }
-  const __m256i y[4] = {
-      _mm256_add_epi32(_mm256_add_epi32(s0[0], s0[1]), s0[2]), _mm256_sub_epi32(_mm256_sub_epi32(s0[1], s0[2]), s0[3]),
-      _mm256_add_epi32(_mm256_add_epi32(s1[0], s1[1]), s1[2]), _mm256_sub_epi32(_mm256_sub_epi32(s1[1], s1[2]), s1[3])};
+__attribute__((always_inline)) inline void StoreTiles(const WinogradArgs& a, const QuantRange& range, const __m256i (&y)[4], int h, int64_t o,
+                const Quarter (&qs)[4]) {
   const __m256i bias = _mm256_set1_epi32(a.bias[o]);
   const __m256 mult = _mm256_set1_ps(a.mult[o]);
-  __m256i q[4];  // outputs (0, 0), (0, 1), (1, 0), (1, 1) of the 8 tiles, scaled (ScaleSums)
-  for (int i = 0; i < 4; ++i) {
-    q[i] = ScaleSums<kClamp>(range, _mm256_add_epi32(_mm256_srai_epi32(y[i], 2), bias), mult);  // 4x the sum: exact shift
-  }
+  __m256i q[4];  // scaled (ScaleSums)
+  for (int i = 0; i < 4; ++i) q[i] = ScaleSums<kClamp>(range, _mm256_add_epi32(_mm256_srai_epi32(y[i], 2), bias), mult);
   // packs per 128-bit lane: [q0 t0-3, q1 t0-3, q2 t0-3, q3 t0-3 | the same for t4-7] bytes;
   // the shuffle interleaves (q0, q1) and (q2, q3) per tile, the permute joins the lanes' rows
   const __m256i packed = PackQuads(range, q[0], q[1], q[2], q[3]);
   const __m256i order = _mm256_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15,
                                          0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
   const __m256i rows = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(packed, order), 0xD8);
+  const Quarter& first = qs[2 * h];
+  if (first.count == kQuarter && qs[2 * h + 1].ty == first.ty && qs[2 * h + 1].tx0 == first.tx0 + kQuarter &&
+      2 * first.tx0 + 16 <= a.ow && 2 * first.ty + 2 <= a.oh) {
+    // 8 whole tiles side by side: their 16 columns of both rows, straight from the register
+    int8_t* dst = a.out + (o * a.oh + 2 * first.ty) * a.ow + 2 * first.tx0;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm256_castsi256_si128(rows));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + a.ow), _mm256_extracti128_si256(rows, 1));
+    return;
+  }
   alignas(32) int8_t bytes[2][16];  // [output row of the tile][quarter 2h: 0-7, 2h + 1: 8-15]
   _mm256_store_si256(reinterpret_cast<__m256i*>(bytes), rows);
   for (int j = 0; j < 2; ++j) {
@@ -171,6 +171,92 @@ void OutputTransform(const WinogradArgs& a, const QuantRange& range, const int32
       }
     }
   }
+}
+
+// Output channel o of half h of the block from the product tile's row r: Y = A^T M A.
+template <bool kClamp>
+void OutputTransform(const WinogradArgs& a, const QuantRange& range, const int32_t (*m)[kRows][kBlock], int r, int h,
+                     int64_t o, const Quarter (&qs)[4]) {
+  __m256i x[16];
+  for (int k = 0; k < 16; ++k) x[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(m[k][r] + 8 * h));
+  __m256i s0[4], s1[4];  // A^T M: rows (m0 + m1 + m2, m1 - m2 - m3)
+  for (int j = 0; j < 4; ++j) {
+    s0[j] = _mm256_add_epi32(_mm256_add_epi32(x[j], x[4 + j]), x[8 + j]);
+    s1[j] = _mm256_sub_epi32(_mm256_sub_epi32(x[4 + j], x[8 + j]), x[12 + j]);
+  }
+  const __m256i y[4] = {
+      _mm256_add_epi32(_mm256_add_epi32(s0[0], s0[1]), s0[2]), _mm256_sub_epi32(_mm256_sub_epi32(s0[1], s0[2]), s0[3]),
+      _mm256_add_epi32(_mm256_add_epi32(s1[0], s1[1]), s1[2]), _mm256_sub_epi32(_mm256_sub_epi32(s1[1], s1[2]), s1[3])};
+  StoreTiles<kClamp>(a, range, y, h, o, qs);
+}
+
+// Few channel pairs (a 3-channel stem: two), where the product tile's 12 accumulators would
+// take only a pair or two before their store and reload: per output channel, the block's M
+// goes column by column (16 tiles, both halves) straight into A^T M A, in registers. The same
+// integer sums as Products + OutputTransform, in another order (exact: they fit int32).
+template <bool kClamp, int kPairs>
+void FusedChannel(const WinogradArgs& a, const QuantRange& range, const int16_t* vbuf, int64_t o,
+                  const Quarter (&qs)[4]) {
+  constexpr int pairs = kPairs, cin2 = 2 * kPairs;
+  __m256i y[2][4];  // per half: outputs (0, 0), (0, 1), (1, 0), (1, 1)
+#pragma GCC unroll 4
+  for (int b = 0; b < 4; ++b) {
+    __m256i s0[2], s1[2];  // column b of A^T M: m0 + m1 + m2, m1 - m2 - m3
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      const int k = 4 * i + b;
+      const int16_t* right = vbuf + k * pairs * kBlock * 2;
+      const int16_t* left = a.u + (k * a.cout + o) * cin2;
+      const auto product = [&](int p, int h) __attribute__((always_inline)) {  // the right operand and the pair's weights
+        int32_t pair;
+        std::memcpy(&pair, left + 2 * p, 4);
+        return std::pair{_mm256_loadu_si256(reinterpret_cast<const __m256i*>(right + (p * kBlock + 8 * h) * 2)),
+                         _mm256_set1_epi32(pair)};
+      };
+      __m256i m[2];
+      for (int h = 0; h < 2; ++h) {
+        const auto [v, lv] = product(0, h);
+        m[h] = _mm256_madd_epi16(v, lv);
+      }
+      for (int p = 1; p < pairs; ++p) {
+        for (int h = 0; h < 2; ++h) {
+          const auto [v, lv] = product(p, h);
+          m[h] = MaddAdd(m[h], v, lv);
+        }
+      }
+      for (int h = 0; h < 2; ++h) {
+        if (i == 0) {
+          s0[h] = m[h];
+        } else if (i == 1) {
+          s0[h] = _mm256_add_epi32(s0[h], m[h]);
+          s1[h] = m[h];
+        } else if (i == 2) {
+          s0[h] = _mm256_add_epi32(s0[h], m[h]);
+          s1[h] = _mm256_sub_epi32(s1[h], m[h]);
+        } else {
+          s1[h] = _mm256_sub_epi32(s1[h], m[h]);
+        }
+      }
+    }
+    for (int h = 0; h < 2; ++h) {  // A^T M A: y0 = c0 + c1 + c2, y1 = c1 - c2 - c3 of each row
+      if (b == 0) {
+        y[h][0] = s0[h];
+        y[h][2] = s1[h];
+      } else if (b == 1) {
+        y[h][0] = _mm256_add_epi32(y[h][0], s0[h]);
+        y[h][1] = s0[h];
+        y[h][2] = _mm256_add_epi32(y[h][2], s1[h]);
+        y[h][3] = s1[h];
+      } else {
+        if (b == 2) y[h][0] = _mm256_add_epi32(y[h][0], s0[h]);
+        if (b == 2) y[h][2] = _mm256_add_epi32(y[h][2], s1[h]);
+        y[h][1] = _mm256_sub_epi32(y[h][1], s0[h]);
+        y[h][3] = _mm256_sub_epi32(y[h][3], s1[h]);
+      }
+    }
+  }
+  StoreTiles<kClamp>(a, range, y[0], 0, o, qs);
+  if (qs[2].count > 0) StoreTiles<kClamp>(a, range, y[1], 1, o, qs);
 }
 
 }  // namespace
@@ -199,6 +285,12 @@ void WinogradAvx2(const WinogradArgs& a) {
       qs[j] = i + j < count ? quarter(i + j) : Quarter{qs[0].ty, qs[0].tx0, 0};
     }
     TransformBlock(a.scratch, a.cin, plane_bytes, wp, qs, vbuf);
+    if (WinogradPairs(a.cin) <= kFusedPairs) {
+      const auto fused = clamp ? (a.cin > 2 ? FusedChannel<true, 2> : FusedChannel<true, 1>)
+                               : (a.cin > 2 ? FusedChannel<false, 2> : FusedChannel<false, 1>);
+      for (int64_t o = 0; o < a.cout; ++o) fused(a, range, vbuf, o, qs);
+      continue;
+    }
     for (int64_t m0 = 0; m0 < a.cout; m0 += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, a.cout - m0));
       switch (rows) {
