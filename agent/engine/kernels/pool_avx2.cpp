@@ -439,6 +439,44 @@ bool WindowSumColumnsFirst(const WindowSumRowArgs& a) {
   });
 }
 
+// Window sums of at most 8 taps at strides of 5 or more whose two windows fit a 16-byte lane
+// (stride + taps <= 16), rows of 4 windows or more: per row, a 16-byte load at window j and one
+// at j + 2, the bytes flipped to x + 128 and each window's taps shuffled into a qword of their
+// own (the other bytes zero), so that vpsadbw against zero sums them, 4 windows per step; the
+// rows' sums added in int32 and 128 * taps * rows taken off: the same integers as the scalar
+// kernel. The row's last step is moved back over windows already done; where the second load
+// would pass the row's last window byte, it ends there and its shuffle indices shift to match
+// (the first load never does: 16 <= 3 * stride + taps).
+bool WindowSumSad(const WindowSumRowArgs& a) {
+  if (a.taps > 8 || a.stride < 5 || a.stride + a.taps > 16 || a.n < 4 || a.row_count * a.taps > (1 << 20)) return false;
+  alignas(32) int8_t pick[32];
+  for (int b = 0; b < 32; ++b) {
+    const int64_t t = b % 8, window = (b / 8) % 2;
+    pick[b] = static_cast<int8_t>(t < a.taps ? window * a.stride + t : 0x80);
+  }
+  const __m256i idx = _mm256_load_si256(reinterpret_cast<const __m256i*>(pick));
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i offset = _mm256_set1_epi32(static_cast<int32_t>(128 * a.taps * a.row_count));
+  const __m256i lows = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  const int64_t limit = (a.n - 1) * a.stride + a.taps;  // the row's bytes from a.first
+  for (int64_t o = 0; o < a.n; o += 4) {
+    const int64_t at = std::min(o, a.n - 4), lo = at * a.stride, hi = std::min(lo + 2 * a.stride, limit - 16);
+    // hi lane indices + the bytes the second load moved back (at most 16 - stride - taps)
+    const __m256i shift = _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_set1_epi8(static_cast<char>(lo + 2 * a.stride - hi)), 1);
+    const __m256i index = _mm256_add_epi8(idx, shift);
+    __m256i acc = _mm256_setzero_si256();
+    for (int64_t r = 0; r < a.row_count; ++r) {
+      const int8_t* row = a.first + r * a.row_pitch;
+      const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + lo))),
+                                                _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + hi)), 1);
+      acc = _mm256_add_epi32(acc, _mm256_sad_epu8(_mm256_shuffle_epi8(_mm256_xor_si256(v, flip), index), _mm256_setzero_si256()));
+    }
+    const __m256i sums = _mm256_permutevar8x32_epi32(_mm256_sub_epi32(acc, offset), lows);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.out + at), _mm256_castsi256_si128(sums));
+  }
+  return true;
+}
+
 // AveragePool 2x2 stride 2: the bytes flipped to x + 128, each window row's two bytes summed
 // by vpmaddubsw against ones (at most 510: it cannot saturate), the two rows added and
 // 4 * (128 + zi) taken off: the window's sum of x - zi, exact in int16. Then QMeanScalar's float
@@ -485,6 +523,7 @@ bool WithStride(int64_t stride, F&& f) {
 }  // namespace
 
 void WindowSumRowAvx2(const WindowSumRowArgs& a) {
+  if (WindowSumSad(a)) return;
   const bool fits16 = a.row_count * a.taps <= 256;  // |sum| <= 256 * 128 fits int16
   if (fits16 && ColumnsFirstPays(a.stride, a.row_count) && WindowSumColumnsFirst(a)) return;
   if (fits16 && WithStride(a.stride, [&](auto stride) { return SumRowSteps<decltype(stride)::value>(a); })) return;
