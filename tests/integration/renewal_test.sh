@@ -4,7 +4,9 @@
 source "$(dirname "$0")/lib.sh"
 probe() { "$LF_BIN/tests/integration/edge-probe" "$@"; }
 
-LF_CONTROLLER_EXTRA='"device_cert_ttl_seconds": 30'
+# 30 s certificates (scaled with EDGE_TIME_SCALE, as every wait below is: the first-half check
+# must land within half the lifetime on a slow host too)
+LF_CONTROLLER_EXTRA="\"device_cert_ttl_seconds\": $((30 * LF_TS))"
 lf_pki
 lf_start_controller
 lf_edgectl create site plant-7 2>/dev/null || lf_die "create site"
@@ -19,7 +21,7 @@ step "a certificate cannot be renewed in the first half of its lifetime"
 expect_fail 1 "FAILED_PRECONDITION.*half its lifetime" probe "${OLD[@]}" renew --out-cert "$LF_DIR/t.pem" --out-key "$LF_DIR/t.key"
 [ ! -e "$LF_DIR/t.pem" ] || lf_die "a certificate was issued"
 
-step "wait for the renewal (30 s certificates renew after about 20 s)"
+step "wait for the renewal (30 s certificates renew after about 20 s, both scaled)"
 renewed() { grep -q '"certificate renewed"' "$LF_DIR/gw-1.log"; }
 lf_wait_for 45 renewed || lf_die "agent did not renew its certificate"
 serial_after=$(lf_edgectl describe device gw-1 -o json | sed -n 's/.*"cert_serial": "\([0-9a-f]*\)".*/\1/p')
