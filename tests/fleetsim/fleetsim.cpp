@@ -126,6 +126,7 @@ class Fetch final : public grpc::ClientReadReactor<v1::BlobChunk> {
   Fetch(Sim& sim, size_t device, uint64_t download, v1::AgentService::Stub& stub, BlobWork blob);
   void OnReadDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;
+  void Cancel() { ctx_.TryCancel(); }  // from the loop, under Sim's fetch registry lock
 
  private:
   Sim& sim_;
@@ -199,6 +200,20 @@ class Sim {
   }
   void ReactorStarted() { live_.fetch_add(1); }
   void ReactorDone() { live_.fetch_sub(1); }
+  // Blob fetches in flight, so that Finish can cancel them (a stalled one would otherwise hold
+  // the exit until its deadline). A fetch leaves the set in OnDone before it is deleted.
+  void FetchStarted(Fetch* f) {
+    std::lock_guard lock(fetches_mu_);
+    fetches_.insert(f);
+  }
+  void FetchEnded(Fetch* f) {
+    std::lock_guard lock(fetches_mu_);
+    fetches_.erase(f);
+  }
+  void CancelFetches() {
+    std::lock_guard lock(fetches_mu_);
+    for (Fetch* f : fetches_) f->Cancel();
+  }
 
   void OnStreamMessage(size_t i, uint64_t conn, const v1::ControllerMessage& m);
   void OnStreamDone(size_t i, uint64_t conn, const grpc::Status& status);
@@ -248,6 +263,8 @@ class Sim {
   std::filesystem::path identities_path_;
   std::vector<std::unique_ptr<Device>> devices_;
   std::atomic<int64_t> live_{0};
+  std::mutex fetches_mu_;
+  std::set<Fetch*> fetches_;
   Stats stats_;
   Clock::time_point started_ = Clock::now();
   bool finishing_ = false;
@@ -343,6 +360,7 @@ Fetch::Fetch(Sim& sim, size_t device, uint64_t download, v1::AgentService::Stub&
   sim_.ReactorStarted();
   req_.set_digest(blob_.digest);
   ctx_.set_deadline(std::chrono::system_clock::now() + kFetchDeadline);
+  sim_.FetchStarted(this);
   stub.async()->FetchBlob(&ctx_, &req_, this);
   StartRead(&chunk_);
   StartCall();
@@ -378,6 +396,7 @@ void Fetch::OnDone(const grpc::Status& status) {
   }
   sim_.Post([&sim = sim_, device = device_, download = download_, bytes = received_, status, problem = problem_,
               started = started_] { sim.OnFetchDone(device, download, bytes, started, status, problem); });
+  sim_.FetchEnded(this);
   sim_.ReactorDone();
   delete this;
 }
@@ -972,6 +991,7 @@ void Sim::Finish(bool goal_met) {
       if (d->link->stream) d->link->stream->Cancel();
     }
   }
+  CancelFetches();
 }
 
 json Sim::Summary() const {
@@ -1086,6 +1106,7 @@ Result<Outcome> Sim::Run() {
             std::lock_guard lock(d->link->mu);
             if (d->link->stream) d->link->stream->Cancel();
           }
+        CancelFetches();
       }
       (*drained)();
     });
