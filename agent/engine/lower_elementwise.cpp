@@ -359,7 +359,14 @@ Status Lowerer::LowerLayerNorm(const OnnxNode& n) {
     reduce.axes.push_back(d);
     stat_shape[d] = 1;
   }
-  auto wanted = [&](size_t k) { return n.outputs.size() > k && !n.outputs[k].empty(); };
+  // Mean and InvStdDev count where something reads them: named but unread (an exporter
+  // listing every output) they do not keep the one-step form away
+  auto wanted = [&](size_t k) {
+    if (n.outputs.size() <= k || n.outputs[k].empty()) return false;
+    const std::string& name = n.outputs[k];
+    const auto readers = consumers_.find(name);
+    return graph_outputs_.count(name) != 0 || (readers != consumers_.end() && !readers->second.empty());
+  };
   auto output = [&](size_t k) { return wanted(k) ? n.outputs[k] : FreshName(n.name + "#ln"); };
   auto fresh = [&] { return FreshName(n.name + "#ln"); };
   const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();

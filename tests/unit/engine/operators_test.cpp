@@ -255,6 +255,33 @@ TEST_CASE("LayerNormalization in one step per row block gives the unfused steps'
   }
 }
 
+TEST_CASE("LayerNormalization's Mean and InvStdDev named but read by nothing keep the one-step form", "[engine][operators]") {
+  // An exporter may name every output; only a graph output or a reader makes the nine steps
+  // keep the statistics. Read by another node, they stay.
+  const std::vector<float> x = {1, 2, 3, 4, -2, -2, 2, 2};
+  for (int use = 0; use < 3; ++use) {  // 0: unread, 1: mean read by a node, 2: inv a graph output
+    Builder b(17);
+    b.Input("x", {2, 4}).Init("scale", {4}, {1, 1, 2, 2}).Output("y");
+    FloatAttr(b.Node("LayerNormalization", {"x", "scale"}, {"y", "mean", "inv"}), "epsilon", 1e-3f);
+    if (use == 1) {
+      b.Node("Neg", {"mean"}, {"neg_mean"});
+      b.Output("neg_mean");
+    }
+    if (use == 2) b.Output("inv");
+    auto model = LoadOk(b);
+    INFO("use " << use);
+    CHECK(HasStep(*model, "rows in one pass") == (use == 0));
+    ExecutionContext ctx(model);
+    std::vector<float> y(8), extra(2);
+    const float* in[] = {x.data()};
+    float* out[] = {y.data(), extra.data()};
+    REQUIRE(ctx.Run(in, {out, out + (use == 0 ? 1 : 2)}).has_value());
+    CHECK(y[0] == Approx(-1.5f / std::sqrt(1.25f + 1e-3f)));
+    if (use == 1) CHECK(extra == std::vector<float>{-2.5f, -0.0f});
+    if (use == 2) CHECK(extra[1] == Approx(1.0f / std::sqrt(4.0f + 1e-3f)));
+  }
+}
+
 TEST_CASE("reductions other than the mean run in float on int8 inputs", "[engine][operators]") {
   Builder b = QdqAround("ReduceMax", {2, 3}, 0.1f, 0.1f);
   IntsAttr(b.proto().mutable_graph()->mutable_node(2), "axes", {1});
