@@ -164,10 +164,14 @@ __attribute__((always_inline)) inline void StoreTiles(const WinogradArgs& a, con
       const int64_t oy = 2 * q.ty + dy;
       if (oy >= a.oh) break;
       int8_t* dst = a.out + (o * a.oh + oy) * a.ow + x0;
+      const int8_t* src = bytes[dy] + 8 * j;
       if (n == 8) {
-        std::memcpy(dst, bytes[dy] + 8 * j, 8);  // a whole quarter: one 8-byte store
+        std::memcpy(dst, src, 8);  // a whole quarter: one 8-byte store
+      } else if (n >= 4) {         // 4-7 bytes: two overlapping 4-byte moves, no library call
+        std::memcpy(dst, src, 4);
+        std::memcpy(dst + n - 4, src + n - 4, 4);
       } else {
-        std::memcpy(dst, bytes[dy] + 8 * j, static_cast<size_t>(n));
+        for (int64_t b = 0; b < n; ++b) dst[b] = src[b];
       }
     }
   }
