@@ -661,27 +661,16 @@ int LookupInput(const Node& n, const Graph& g, float* constant) {
   return x >= 0 && g.values[n.in[x]].elements == g.values[n.out[0]].elements ? x : -1;
 }
 
-// The table: the op's own float arithmetic (ApplyUnary, or the element op with the constant on
-// its side) on each code's dequantized value, quantized as QuantizeLinear does.
 std::optional<std::unique_ptr<Step>> LookupOfOneCode(const Node& n, BuildContext& ctx) {
   float constant = 0.0f;
   const int x = LookupInput(n, ctx.graph, &constant);
   if (x < 0) return std::nullopt;
-  const QParams in = ctx.V(n.in[x]).q, out = ctx.V(n.out[0]).q;
   int8_t table[256];
-  for (int q = -128; q <= 127; ++q) {
-    const float v = in.Dequantize(q);
-    float r = 0.0f;
-    if (n.inner == OpKind::kUnary) {
-      r = ApplyUnary(UnaryParamsOf(n), v);
-    } else {
-      WithElementOp<float>(n.inner, [&](auto f) { r = x == 0 ? f(v, constant) : f(constant, v); });
-      r = std::min(std::max(r, n.act_min), n.act_max);  // a folded Relu or Clip (fold.cpp)
-    }
-    table[static_cast<uint8_t>(static_cast<int8_t>(q))] = SaturateToInt8(r / out.scale, out.zero_point, -128, 127);
-  }
+  LookupChainTable(n, ctx.graph, table);
+  std::string chained;
+  for (const Node& op : n.epilogue) chained += " + " + op.onnx_op;
   return MakeLutStep(ctx.RefOf(n.in[x]), ctx.V(n.out[0]).elements, table, ctx.Out(n),
-                     Describe(n, "int8, float inside, lookup") + ClampSuffix(n));
+                     Describe(n, "int8, float inside, lookup") + ClampSuffix(n) + chained);
 }
 
 // Where kQFloatOp's scratch holds each distinct int8 input's floats and then the result, as
@@ -749,6 +738,30 @@ Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
 }
 
 }  // namespace
+
+int QFloatLookupInput(const Node& node, const Graph& graph) {
+  float constant = 0.0f;
+  return node.kind == OpKind::kQFloatOp ? LookupInput(node, graph, &constant) : -1;
+}
+
+// The table: the op's own float arithmetic (ApplyUnary, or the element op with the constant on
+// its side) on each code's dequantized value, quantized as QuantizeLinear does.
+void QFloatLookupTable(const Node& n, const Graph& g, int y, int8_t (&table)[256]) {
+  float constant = 0.0f;
+  const int x = LookupInput(n, g, &constant);
+  const QParams in = g.values[n.in[x]].q, out = g.values[y].q;
+  for (int q = -128; q <= 127; ++q) {
+    const float v = in.Dequantize(q);
+    float r = 0.0f;
+    if (n.inner == OpKind::kUnary) {
+      r = ApplyUnary(UnaryParamsOf(n), v);
+    } else {
+      WithElementOp<float>(n.inner, [&](auto f) { r = x == 0 ? f(v, constant) : f(constant, v); });
+      r = std::min(std::max(r, n.act_min), n.act_max);  // a folded Relu or Clip (fold.cpp)
+    }
+    table[static_cast<uint8_t>(static_cast<int8_t>(q))] = SaturateToInt8(r / out.scale, out.zero_point, -128, 127);
+  }
+}
 
 int64_t QFloatOpScratchBytes(const Node& node, const Graph& graph) {
   float constant = 0.0f;

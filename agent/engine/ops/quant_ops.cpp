@@ -323,6 +323,27 @@ void FillUnaryTable(const Node& n, const QParams& in, const QParams& out, int8_t
 
 }  // namespace
 
+void LookupChainTable(const Node& node, const Graph& graph, int8_t (&table)[256]) {
+  // a link's input: its lookup input; its output: the next link's input (the chain's node
+  // carries the last link's output)
+  const auto input_of = [&](const Node& n) { return n.kind == OpKind::kQLut ? n.in[0] : n.in[QFloatLookupInput(n, graph)]; };
+  const auto table_of = [&](const Node& n, int y, int8_t (&t)[256]) {
+    if (n.kind == OpKind::kQLut) {
+      FillUnaryTable(n, graph.values[n.in[0]].q, graph.values[y].q, t);
+    } else {
+      QFloatLookupTable(n, graph, y, t);
+    }
+  };
+  const size_t links = node.epilogue.size();
+  table_of(node, links == 0 ? node.out[0] : input_of(node.epilogue[0]), table);
+  for (size_t i = 0; i < links; ++i) {
+    const Node& op = node.epilogue[i];
+    int8_t next[256];
+    table_of(op, i + 1 == links ? node.out[0] : input_of(node.epilogue[i + 1]), next);
+    for (int8_t& t : table) t = next[static_cast<uint8_t>(t)];
+  }
+}
+
 std::unique_ptr<Step> MakeLutStep(Ref x, int64_t count, const int8_t (&table)[256], int64_t out, std::string summary) {
   auto s = std::make_unique<QLutStep>();
   s->x = x;
@@ -466,8 +487,10 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
     }
     case OpKind::kQLut: {
       int8_t table[256];
-      FillUnaryTable(n, x.q, y.q, table);
-      auto step = MakeLutStep(ctx.RefOf(n.in[0]), x.elements, table, ctx.Out(n), Describe(n));
+      LookupChainTable(n, ctx.graph, table);
+      std::string summary = Describe(n);
+      for (const Node& op : n.epilogue) summary += " + " + op.onnx_op;
+      auto step = MakeLutStep(ctx.RefOf(n.in[0]), x.elements, table, ctx.Out(n), std::move(summary));
       if (!n.channel_alpha.empty()) {
         auto& s = static_cast<QLutStep&>(*step);
         s.channels = static_cast<int64_t>(n.channel_alpha.size());

@@ -218,12 +218,20 @@ TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused byt
   CHECK(fused_adds > 30);
 }
 
+// Every output, one after another.
 std::vector<float> RunInputs(std::shared_ptr<const Model> model, KernelTier tier, const std::vector<std::vector<float>>& inputs) {
   ExecutionContext ctx(model, tier);
-  std::vector<float> out(static_cast<size_t>(model->outputs()[0].elements));
+  int64_t total = 0;
+  for (const auto& o : model->outputs()) total += o.elements;
+  std::vector<float> out(static_cast<size_t>(total));
   std::vector<const float*> in;
   for (const auto& v : inputs) in.push_back(v.data());
-  float* outs[] = {out.data()};
+  std::vector<float*> outs;
+  int64_t at = 0;
+  for (const auto& o : model->outputs()) {
+    outs.push_back(out.data() + at);
+    at += o.elements;
+  }
   REQUIRE(ctx.Run(in, outs, nullptr));
   return out;
 }
@@ -349,6 +357,75 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
   CHECK(extremes == 40);  // every ReduceMax/ReduceMin
   CHECK(softmax_tables == last_axis_softmax);
   CHECK(last_axis_softmax >= 10);
+}
+
+TEST_CASE("chains of int8 lookups run as one table and give the unchained bytes", "[engine][fusion][tiers]") {
+  // 2-4 lookups one after another (QDQ unary ops, and binary ops of the value and one constant
+  // on either side), each link with its own quantization; in some chains the first link's
+  // output is also a graph output, so the chain starts after it.
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(20261207);
+  std::uniform_real_distribution<float> scale(0.005f, 0.2f), value(-6.0f, 6.0f);
+  std::uniform_int_distribution<int> links(2, 4), pick(0, 7), coin(0, 1);
+  const char* unary[] = {"Sigmoid", "Tanh", "HardSwish", "Relu", "Erf", "Neg", "Abs", "Exp"};
+  const char* binary[] = {"Add", "Sub", "Mul", "Div"};
+  const float constants[] = {3.0f, 0.5f, -2.0f, 6.0f, 1.4142135f, 0.0f};
+  int chains = 0, shared = 0;
+  for (int iter = 0; iter < 60; ++iter) {
+    QdqBuilder q(rng);
+    auto* in = q.g()->add_input();
+    in->set_name("x");
+    in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    auto* shape = in->mutable_type()->mutable_tensor_type()->mutable_shape();
+    for (int64_t d : {1, 3, 37}) shape->add_dim()->set_dim_value(d);
+    std::string y = q.QuantDequant("x", scale(rng));
+    const int n = links(rng);
+    const bool share = iter % 4 == 0;
+    std::string first;
+    for (int i = 0; i < n; ++i) {
+      if (coin(rng)) {
+        y = q.Node(unary[pick(rng)], {y});
+      } else {
+        const std::string c = q.Scalar(constants[pick(rng) % 6]);
+        const char* op = binary[pick(rng) % 4];
+        y = coin(rng) ? q.Node(op, {y, c}) : q.Node(op, {c, y});
+      }
+      y = q.QuantDequant(y, scale(rng));
+      if (i == 0) first = y;
+    }
+    q.g()->add_output()->set_name(y);
+    if (share) q.g()->add_output()->set_name(first);
+    const std::string bytes = q.Bytes();
+    const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    LoadOptions plain;
+    plain.keep_all_tensors = true;  // skips the graph folds
+    auto fused = Model::LoadMemory(view);
+    auto unfused = Model::LoadMemory(view, plain);
+    INFO("iteration " << iter << ", " << n << " links" << (share ? ", the first one an output" : ""));
+    if (!fused) FAIL(fused.error().message);
+    REQUIRE(unfused.has_value());
+    // every link a lookup step of its own unfused; fused, one step for the chain (two where the
+    // first link's output is a graph output, the first alone unless it is all there is)
+    int lookups = 0, joined = 0;
+    for (const std::string& st : (*fused)->StepSummary()) {
+      if (st.find("int8") == std::string::npos || st.rfind("QuantizeLinear", 0) == 0 || st.rfind("DequantizeLinear", 0) == 0) continue;
+      ++lookups;
+      for (size_t at = st.find(" + "); at != std::string::npos; at = st.find(" + ", at + 3)) ++joined;
+    }
+    CHECK(lookups == (share ? 2 : 1));
+    CHECK(joined == n - lookups);
+    chains += lookups == 1;
+    shared += share;
+    std::vector<std::vector<float>> inputs = {std::vector<float>(111)};
+    for (float& v : inputs[0]) v = value(rng);
+    const std::vector<float> expected = RunInputs(*unfused, KernelTier::kScalar, inputs);
+    for (KernelTier tier : tiers) {
+      INFO("tier " << KernelTierName(tier));
+      CHECK(SameBits(RunInputs(*fused, tier, inputs), expected));
+    }
+  }
+  CHECK(chains == 45);
+  CHECK(shared == 15);
 }
 
 // Empty tensors between DequantizeLinear and QuantizeLinear: an empty output is a step with
