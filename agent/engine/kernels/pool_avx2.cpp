@@ -448,7 +448,9 @@ bool WindowSumColumnsFirst(const WindowSumRowArgs& a) {
 // would pass the row's last window byte, it ends there and its shuffle indices shift to match
 // (the first load never does: 16 <= 3 * stride + taps).
 bool WindowSumSad(const WindowSumRowArgs& a) {
-  if (a.taps > 8 || a.stride < 5 || a.stride + a.taps > 16 || a.n < 4 || a.row_count * a.taps > (1 << 20)) return false;
+  if (a.taps > 8 || a.stride < 5 || a.stride + a.taps > 16 || a.n < 4 || a.row_count * a.taps > (1 << 20)) {
+    return false;
+  }
   alignas(32) int8_t pick[32];
   for (int b = 0; b < 32; ++b) {
     const int64_t t = b % 8, window = (b / 8) % 2;
@@ -462,14 +464,16 @@ bool WindowSumSad(const WindowSumRowArgs& a) {
   for (int64_t o = 0; o < a.n; o += 4) {
     const int64_t at = std::min(o, a.n - 4), lo = at * a.stride, hi = std::min(lo + 2 * a.stride, limit - 16);
     // hi lane indices + the bytes the second load moved back (at most 16 - stride - taps)
-    const __m256i shift = _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_set1_epi8(static_cast<char>(lo + 2 * a.stride - hi)), 1);
+    const __m256i shift =
+        _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_set1_epi8(static_cast<char>(lo + 2 * a.stride - hi)), 1);
     const __m256i index = _mm256_add_epi8(idx, shift);
     __m256i acc = _mm256_setzero_si256();
     for (int64_t r = 0; r < a.row_count; ++r) {
       const int8_t* row = a.first + r * a.row_pitch;
-      const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + lo))),
-                                                _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + hi)), 1);
-      acc = _mm256_add_epi32(acc, _mm256_sad_epu8(_mm256_shuffle_epi8(_mm256_xor_si256(v, flip), index), _mm256_setzero_si256()));
+      const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + lo));
+      const __m128i second = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + hi));
+      const __m256i v = _mm256_xor_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1), flip);
+      acc = _mm256_add_epi32(acc, _mm256_sad_epu8(_mm256_shuffle_epi8(v, index), _mm256_setzero_si256()));
     }
     const __m256i sums = _mm256_permutevar8x32_epi32(_mm256_sub_epi32(acc, offset), lows);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(a.out + at), _mm256_castsi256_si128(sums));

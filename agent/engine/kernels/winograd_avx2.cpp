@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <utility>
 
 #include "agent/engine/kernels/avx2_common.h"
 #include "agent/engine/kernels/im2col_u8.h"
@@ -134,8 +133,8 @@ void Products(const WinogradArgs& a, const int16_t* vbuf, int64_t m0, int32_t (*
 // channel o from y = A^T M A: (0, 0), (0, 1), (1, 0), (1, 1) of every tile, 4x the sums (an
 // exact shift), plus the bias; the 2 x 2 outputs of each quarter's tiles into two output rows.
 template <bool kClamp>
-__attribute__((always_inline)) inline void StoreTiles(const WinogradArgs& a, const QuantRange& range, const __m256i (&y)[4], int h, int64_t o,
-                const Quarter (&qs)[4]) {
+__attribute__((always_inline)) inline void StoreTiles(const WinogradArgs& a, const QuantRange& range,
+                                                      const __m256i (&y)[4], int h, int64_t o, const Quarter (&qs)[4]) {
   const __m256i bias = _mm256_set1_epi32(a.bias[o]);
   const __m256 mult = _mm256_set1_ps(a.mult[o]);
   __m256i q[4];  // scaled (ScaleSums)
@@ -211,21 +210,15 @@ void FusedChannel(const WinogradArgs& a, const QuantRange& range, const int16_t*
       const int k = 4 * i + b;
       const int16_t* right = vbuf + k * pairs * kBlock * 2;
       const int16_t* left = a.u + (k * a.cout + o) * cin2;
-      const auto product = [&](int p, int h) __attribute__((always_inline)) {  // the right operand and the pair's weights
+      __m256i m[2];
+#pragma GCC unroll 2
+      for (int p = 0; p < pairs; ++p) {
         int32_t pair;
         std::memcpy(&pair, left + 2 * p, 4);
-        return std::pair{_mm256_loadu_si256(reinterpret_cast<const __m256i*>(right + (p * kBlock + 8 * h) * 2)),
-                         _mm256_set1_epi32(pair)};
-      };
-      __m256i m[2];
-      for (int h = 0; h < 2; ++h) {
-        const auto [v, lv] = product(0, h);
-        m[h] = _mm256_madd_epi16(v, lv);
-      }
-      for (int p = 1; p < pairs; ++p) {
+        const __m256i lv = _mm256_set1_epi32(pair);
         for (int h = 0; h < 2; ++h) {
-          const auto [v, lv] = product(p, h);
-          m[h] = MaddAdd(m[h], v, lv);
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(right + (p * kBlock + 8 * h) * 2));
+          m[h] = p == 0 ? _mm256_madd_epi16(v, lv) : MaddAdd(m[h], v, lv);
         }
       }
       for (int h = 0; h < 2; ++h) {
@@ -251,9 +244,11 @@ void FusedChannel(const WinogradArgs& a, const QuantRange& range, const int16_t*
         y[h][1] = s0[h];
         y[h][2] = _mm256_add_epi32(y[h][2], s1[h]);
         y[h][3] = s1[h];
-      } else {
-        if (b == 2) y[h][0] = _mm256_add_epi32(y[h][0], s0[h]);
-        if (b == 2) y[h][2] = _mm256_add_epi32(y[h][2], s1[h]);
+      } else {  // column 2 adds to y0 and takes from y1, column 3 takes from y1
+        if (b == 2) {
+          y[h][0] = _mm256_add_epi32(y[h][0], s0[h]);
+          y[h][2] = _mm256_add_epi32(y[h][2], s1[h]);
+        }
         y[h][1] = _mm256_sub_epi32(y[h][1], s0[h]);
         y[h][3] = _mm256_sub_epi32(y[h][3], s1[h]);
       }
