@@ -9,6 +9,8 @@ namespace {
 
 constexpr int64_t kAlign = 64;
 
+int64_t SlotBytes(int64_t bytes) { return std::max<int64_t>(kAlign, (bytes + kAlign - 1) / kAlign * kAlign); }
+
 struct Buffer {
   int64_t bytes = 0;
   int first = 0, last = 0;  // step indices, inclusive
@@ -55,6 +57,27 @@ ArenaPlan PlanArena(const Graph& g, const std::vector<int64_t>& scratch, bool ke
       buffers[v].last = end;
     }
   }
+  // A lookup step may write its output where its input is, when the input dies at that step
+  // (every tier's lookup kernel reads a block before it writes it; conv epilogues already run
+  // lookups in place): the output's buffer may then take the input's offset although both
+  // are live at that step. One partner each way, so a chain of lookup steps can share one
+  // place. Without this a lookup chain's output (fold.cpp) could need a slot of its own.
+  std::vector<int> share_prev(buffers.size(), -1), share_next(buffers.size(), -1);
+  for (int i = 0; i < steps && !keep_all; ++i) {
+    const Node& n = g.nodes[i];
+    // (a lookup per channel too: one in-place lookup call per channel's run)
+    const int k = n.dead || n.out.size() != 1 ? -1 : n.kind == OpKind::kQLut ? 0 : QFloatLookupInput(n, g);
+    if (k < 0) continue;
+    // the storages (an alias's readers count in its storage's lifetime), whole: no part of a
+    // larger buffer (a Concat's part) on either side
+    const int vx = n.in[static_cast<size_t>(k)], vy = n.out[0], x = g.StorageOf(vx), y = g.StorageOf(vy);
+    if (g.values[x].is_const || !used[x] || !used[y] || g.StorageOffset(vx) != 0 || g.StorageOffset(vy) != 0) continue;
+    const Buffer &bx = buffers[x], &by = buffers[y];
+    const int64_t bytes = g.values[vy].elements * DTypeBytes(g.values[vy].dtype);
+    if (bx.bytes != bytes || by.bytes != bytes || bx.first == 0 || bx.last != i + 1 || by.first != i + 1) continue;
+    share_prev[y] = x;
+    share_next[x] = y;
+  }
   std::vector<size_t> order;
   for (size_t b = 0; b < buffers.size(); ++b) {
     if (used[b]) order.push_back(b);
@@ -65,13 +88,13 @@ ArenaPlan PlanArena(const Graph& g, const std::vector<int64_t>& scratch, bool ke
   int64_t total = 0;
   for (size_t b : order) {
     Buffer& buf = buffers[b];
-    const int64_t size = std::max<int64_t>(kAlign, (buf.bytes + kAlign - 1) / kAlign * kAlign);
+    const int64_t size = SlotBytes(buf.bytes);
     // Conflicting placed buffers, by offset; take the first gap that fits.
     std::vector<std::pair<int64_t, int64_t>> busy;
     for (size_t p : placed) {
       const Buffer& o = buffers[p];
       if (o.first <= buf.last && buf.first <= o.last) {
-        busy.emplace_back(o.offset, o.offset + std::max<int64_t>(kAlign, (o.bytes + kAlign - 1) / kAlign * kAlign));
+        busy.emplace_back(o.offset, o.offset + SlotBytes(o.bytes));
       }
     }
     std::sort(busy.begin(), busy.end());
@@ -79,6 +102,24 @@ ArenaPlan PlanArena(const Graph& g, const std::vector<int64_t>& scratch, bool ke
     for (const auto& [lo, hi] : busy) {
       if (offset + size <= lo) break;
       offset = std::max(offset, hi);
+    }
+    // a lookup partner's place, if nothing else live with this buffer is there
+    for (const int partner : {share_prev[b], share_next[b]}) {
+      if (partner < 0 || buffers[partner].offset < 0) continue;
+      const int64_t at = buffers[partner].offset;
+      bool free = true;
+      for (size_t p : placed) {
+        const Buffer& o = buffers[p];
+        const bool shares = (static_cast<int>(p) == share_prev[b] || static_cast<int>(p) == share_next[b]) && o.offset == at;
+        if (!shares && o.first <= buf.last && buf.first <= o.last && o.offset < at + size && at < o.offset + SlotBytes(o.bytes)) {
+          free = false;
+          break;
+        }
+      }
+      if (free) {
+        offset = at;
+        break;
+      }
     }
     buf.offset = offset;
     total = std::max(total, offset + size);

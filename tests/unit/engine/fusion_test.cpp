@@ -429,6 +429,37 @@ TEST_CASE("chains of int8 lookups run as one table and give the unchained bytes"
   CHECK(shared == 15);
 }
 
+TEST_CASE("a lookup step writes over its input where the input dies there", "[engine][fusion]") {
+  // QuantizeLinear -> Sigmoid -> Mul by a constant -> DequantizeLinear on 200,704 elements: the
+  // float input and output share one place (their lifetimes do not meet) and the int8 values
+  // one more: the lookup chain's output takes its input's place (arena_plan.cpp), where the
+  // planner alone would need a second int8 slot.
+  std::mt19937 rng(7);
+  QdqBuilder q(rng);
+  auto* in = q.g()->add_input();
+  in->set_name("x");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  auto* shape = in->mutable_type()->mutable_tensor_type()->mutable_shape();
+  for (int64_t d : {1, 64, 56, 56}) shape->add_dim()->set_dim_value(d);
+  std::string y = q.QuantDequant(q.Node("Sigmoid", {q.QuantDequant("x", 0.05f)}), 0.004f);
+  y = q.QuantDequant(q.Node("Mul", {y, q.Scalar(3.0f)}), 0.012f);
+  q.g()->add_output()->set_name(y);
+  const std::string bytes = q.Bytes();
+  auto model = Model::LoadMemory(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  if (!model) FAIL(model.error().message);
+  const int64_t n = 64 * 56 * 56;
+  CHECK((*model)->StepSummary().size() == 3);  // QuantizeLinear, the chain, DequantizeLinear
+  CHECK((*model)->arena_bytes() == 4 * n + n);
+  std::vector<std::vector<float>> inputs = {std::vector<float>(static_cast<size_t>(n))};
+  std::uniform_real_distribution<float> value(-6.0f, 6.0f);
+  for (float& v : inputs[0]) v = value(rng);
+  LoadOptions plain;
+  plain.keep_all_tensors = true;
+  auto unfused = Model::LoadMemory(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), plain);
+  REQUIRE(unfused.has_value());
+  CHECK(SameBits(RunInputs(*model, KernelTier::kScalar, inputs), RunInputs(*unfused, KernelTier::kScalar, inputs)));
+}
+
 // Empty tensors between DequantizeLinear and QuantizeLinear: an empty output is a step with
 // nothing to do (no scratch is planned for it); a reduction over an empty axis into a non-empty
 // output keeps the float step (the extreme of no codes is the float step's infinity).
