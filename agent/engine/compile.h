@@ -99,6 +99,9 @@ void QFloatLookupTable(const Node& node, const Graph& graph, int y, int8_t (&tab
 // the lookups fold.cpp chained after it (Node::epilogue, FoldLookupChains) applied in order:
 // one table for the chain, the same bytes as the steps one after another (ops/quant_ops.cpp).
 void LookupChainTable(const Node& node, const Graph& graph, int8_t (&table)[256]);
+// The step list's name for the links of a lookup chain: " + Erf + Add" (a link's folded clamp
+// too: " + Mul + Clip"), empty without a chain (ops/float_ops.cpp).
+std::string LookupChainSummary(const Node& node);
 // An int8 lookup: out[i] = table[(uint8_t)x[i]] for i < count, by the tier's kernel (ops/quant_ops.cpp).
 std::unique_ptr<Step> MakeLutStep(Ref x, int64_t count, const int8_t (&table)[256], int64_t out, std::string summary);
 

@@ -667,10 +667,8 @@ std::optional<std::unique_ptr<Step>> LookupOfOneCode(const Node& n, BuildContext
   if (x < 0) return std::nullopt;
   int8_t table[256];
   LookupChainTable(n, ctx.graph, table);
-  std::string chained;
-  for (const Node& op : n.epilogue) chained += " + " + op.onnx_op;
   return MakeLutStep(ctx.RefOf(n.in[x]), ctx.V(n.out[0]).elements, table, ctx.Out(n),
-                     Describe(n, "int8, float inside, lookup") + ClampSuffix(n) + chained);
+                     Describe(n, "int8, float inside, lookup") + ClampSuffix(n) + LookupChainSummary(n));
 }
 
 // Where kQFloatOp's scratch holds each distinct int8 input's floats and then the result, as
@@ -700,7 +698,7 @@ class NothingStep : public Step {
 Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
   if (ctx.V(n.out[0]).elements == 0) {  // no scratch is planned for it either
     auto s = std::make_unique<NothingStep>();
-    s->summary = Describe(n, "int8, float inside, empty");
+    s->summary = Describe(n, "int8, float inside, empty") + LookupChainSummary(n);
     return std::unique_ptr<Step>(std::move(s));
   }
   if (auto extreme = ReduceExtremeOfCodes(n, ctx)) return std::move(*extreme);
@@ -738,6 +736,12 @@ Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
 }
 
 }  // namespace
+
+std::string LookupChainSummary(const Node& node) {
+  std::string links;
+  for (const Node& op : node.epilogue) links += " + " + op.onnx_op + (op.kind == OpKind::kQFloatOp ? ClampSuffix(op) : "");
+  return links;
+}
 
 int QFloatLookupInput(const Node& node, const Graph& graph) {
   float constant = 0.0f;

@@ -490,9 +490,7 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
     case OpKind::kQLut: {
       int8_t table[256];
       LookupChainTable(n, ctx.graph, table);
-      std::string summary = Describe(n);
-      for (const Node& op : n.epilogue) summary += " + " + op.onnx_op;
-      auto step = MakeLutStep(ctx.RefOf(n.in[0]), x.elements, table, ctx.Out(n), std::move(summary));
+      auto step = MakeLutStep(ctx.RefOf(n.in[0]), x.elements, table, ctx.Out(n), Describe(n) + LookupChainSummary(n));
       if (!n.channel_alpha.empty()) {
         auto& s = static_cast<QLutStep&>(*step);
         s.channels = static_cast<int64_t>(n.channel_alpha.size());
