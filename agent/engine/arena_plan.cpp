@@ -65,8 +65,7 @@ ArenaPlan PlanArena(const Graph& g, const std::vector<int64_t>& scratch, bool ke
   std::vector<int> share_prev(buffers.size(), -1), share_next(buffers.size(), -1);
   for (int i = 0; i < steps && !keep_all; ++i) {
     const Node& n = g.nodes[i];
-    // (a lookup per channel too: one in-place lookup call per channel's run)
-    const int k = n.dead || n.out.size() != 1 ? -1 : n.kind == OpKind::kQLut ? 0 : QFloatLookupInput(n, g);
+    const int k = LookupInputOf(n, g);  // a lookup per channel too: one in-place call per channel's run
     if (k < 0) continue;
     // the storages (an alias's readers count in its storage's lifetime), whole: no part of a
     // larger buffer (a Concat's part) on either side

@@ -263,16 +263,12 @@ void FoldDequantizeOpQuantize(Graph& g) {
 // An int8 lookup whose input is another lookup's output, read by nothing else: it joins that
 // lookup's chain (Node::epilogue), and the chain's step applies one table, the composition of
 // theirs: the same bytes, one pass instead of several (GELU as QDQ Div, Erf and Add; a
-// HardSwish written as Add, Clip and Div). Lookups: a kQLut of one table and a kQFloatOp of
-// one int8 input and float constants (QFloatLookupInput). After the other folds, so a lookup a
-// conv took into its epilogue stays there.
+// HardSwish written as Add, Clip and Div). Lookups as LookupInputOf finds them, but not a
+// table per channel. After the other folds, so a lookup a conv took into its epilogue stays
+// there.
 void FoldLookupChains(Graph& g) {
   auto uses = CountUses(g);
-  const auto lookup_input = [&](const Node& n) {
-    if (n.dead || n.out.size() != 1) return -1;
-    if (n.kind == OpKind::kQLut) return n.channel_alpha.empty() ? 0 : -1;
-    return QFloatLookupInput(n, g);
-  };
+  const auto lookup_input = [&](const Node& n) { return n.channel_alpha.empty() ? LookupInputOf(n, g) : -1; };
   for (Node& op : g.nodes) {
     const int k = lookup_input(op);
     if (k < 0) continue;

@@ -210,7 +210,14 @@ class Sim {
     std::lock_guard lock(fetches_mu_);
     fetches_.erase(f);
   }
-  void CancelFetches() {
+  // Every stream and fetch still running: Finish's, and again while the run drains (a call
+  // may have started after it).
+  void CancelCalls() {
+    for (auto& d : devices_) {
+      if (!d->link) continue;
+      std::lock_guard lock(d->link->mu);
+      if (d->link->stream) d->link->stream->Cancel();
+    }
     std::lock_guard lock(fetches_mu_);
     for (Fetch* f : fetches_) f->Cancel();
   }
@@ -986,12 +993,8 @@ void Sim::Finish(bool goal_met) {
     d->retry_timer.cancel();
     d->fetch_timer.cancel();
     d->soak_timer.cancel();
-    if (d->link) {
-      std::lock_guard lock(d->link->mu);
-      if (d->link->stream) d->link->stream->Cancel();
-    }
   }
-  CancelFetches();
+  CancelCalls();
 }
 
 json Sim::Summary() const {
@@ -1100,14 +1103,7 @@ Result<Outcome> Sim::Run() {
     if (finishing_ && live_.load() == 0 && enrolling_ == 0 && op_in_flight_ == 0) return io_.stop();  // the signal wait too
     stop_.expires_after(std::chrono::milliseconds(50));
     stop_.async_wait([this, drained](const boost::system::error_code&) {
-      if (finishing_) {
-        for (auto& d : devices_)
-          if (d->link) {
-            std::lock_guard lock(d->link->mu);
-            if (d->link->stream) d->link->stream->Cancel();
-          }
-        CancelFetches();
-      }
+      if (finishing_) CancelCalls();
       (*drained)();
     });
   };

@@ -743,7 +743,9 @@ std::string LookupChainSummary(const Node& node) {
   return links;
 }
 
-int QFloatLookupInput(const Node& node, const Graph& graph) {
+int LookupInputOf(const Node& node, const Graph& graph) {
+  if (node.dead || node.out.size() != 1) return -1;
+  if (node.kind == OpKind::kQLut) return 0;
   float constant = 0.0f;
   return node.kind == OpKind::kQFloatOp ? LookupInput(node, graph, &constant) : -1;
 }

@@ -326,9 +326,7 @@ void FillUnaryTable(const Node& n, const QParams& in, const QParams& out, int8_t
 void LookupChainTable(const Node& node, const Graph& graph, int8_t (&table)[256]) {
   // a link's input: its lookup input; its output: the next link's input (the chain's node
   // carries the last link's output)
-  const auto input_of = [&](const Node& n) {
-    return n.kind == OpKind::kQLut ? n.in[0] : n.in[static_cast<size_t>(QFloatLookupInput(n, graph))];
-  };
+  const auto input_of = [&](const Node& n) { return n.in[static_cast<size_t>(LookupInputOf(n, graph))]; };
   const auto table_of = [&](const Node& n, int y, int8_t (&t)[256]) {
     if (n.kind == OpKind::kQLut) {
       FillUnaryTable(n, graph.values[n.in[0]].q, graph.values[y].q, t);

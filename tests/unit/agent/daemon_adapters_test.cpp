@@ -61,7 +61,7 @@ struct StepsRig {
   ServingSet serving{repo, registry};
   Recorder rec;
   std::string content = "the model's bytes";
-  std::atomic<int> unavailable{0};  // fetches that fail (as unreachable, or fail_code) before one succeeds
+  std::atomic<int> failures{0};  // fetches that fail with fail_code before one succeeds
   ErrorCode fail_code = ErrorCode::kUnavailable;
   std::atomic<int> fetches{0};
   std::unique_ptr<UpdateSteps> steps;
@@ -76,8 +76,8 @@ struct StepsRig {
     auto fetch = [this](const std::string&, uint64_t, const stdfs::path& partial, uint64_t,
                         const std::function<void(uint64_t)>&, const std::atomic<bool>&) -> Status {
       ++fetches;
-      if (unavailable > 0) {
-        --unavailable;
+      if (failures > 0) {
+        --failures;
         return Fail(fail_code, fail_code == ErrorCode::kUnavailable ? "controller unreachable" : "refused");
       }
       return fs::WriteFileAtomic(partial, content);
@@ -110,7 +110,7 @@ struct StepsRig {
 TEST_CASE("Steps: a download retries an unreachable controller with backoff, then reports downloaded",
           "[daemon]") {
   StepsRig rig;
-  rig.unavailable = 3;
+  rig.failures = 3;
   auto c = rig.DownloadCommand(7);
   rig.steps->Run(c, {});
   REQUIRE(rig.rec.WaitFor([&] { return !rig.rec.done.empty(); }));
@@ -124,7 +124,7 @@ TEST_CASE("Steps: a busy controller's RESOURCE_EXHAUSTED is retried, a permissio
   {
     StepsRig rig;  // the controller's work queue full: "retry with backoff"
     rig.fail_code = ErrorCode::kResourceExhausted;
-    rig.unavailable = 2;
+    rig.failures = 2;
     rig.steps->Run(rig.DownloadCommand(5), {});
     REQUIRE(rig.rec.WaitFor([&] { return !rig.rec.done.empty(); }));
     CHECK(rig.rec.done[0] == std::make_pair(uint64_t{5}, UpdateEvent::kDownloaded));
@@ -133,7 +133,7 @@ TEST_CASE("Steps: a busy controller's RESOURCE_EXHAUSTED is retried, a permissio
   }
   StepsRig rig;
   rig.fail_code = ErrorCode::kPermissionDenied;
-  rig.unavailable = 1;
+  rig.failures = 1;
   rig.steps->Run(rig.DownloadCommand(6), {});
   REQUIRE(rig.rec.WaitFor([&] { return !rig.rec.done.empty(); }));
   CHECK(rig.rec.done[0] == std::make_pair(uint64_t{6}, UpdateEvent::kFailed));
@@ -153,7 +153,7 @@ TEST_CASE("Steps: a download that would leave less than the configured free spac
 
 TEST_CASE("Steps: a newer command cancels a download stuck on an unreachable controller", "[daemon]") {
   StepsRig rig;
-  rig.unavailable = 1'000'000;
+  rig.failures = 1'000'000;
   rig.steps->Run(rig.DownloadCommand(1), {});
   REQUIRE(rig.rec.WaitFor([&] { return rig.rec.trouble.size() >= 2; }));
   // The target changed: the model's next command (here: failed's restore) runs at once, and
