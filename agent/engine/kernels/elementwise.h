@@ -255,6 +255,9 @@ struct ElementwiseKernels {
   // Non-null where a tier has a one-pass AveragePool 2x2 stride 2 (else the window-sum rows
   // and qmean).
   AvgPool2x2Fn avg_pool_2x2 = nullptr;
+  // The rows of tap words (AdjacentStrideTwoRows, kernels/im2col_u8.h): the shared 128-bit form
+  // unless a tier has a wider one.
+  TapWordRowsFn tap_word_rows = &AdjacentStrideTwoRows;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -327,6 +330,12 @@ void InterleaveStridedAvx2(const int8_t* const src[4], int64_t sw, int64_t n, ui
 // vpermt2b pair the sources, one vpermt2w per 16 pixels makes their words. Other strides: the
 // shared form.
 void InterleaveStridedAvx512Vbmi(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst);
+// AdjacentStrideTwoRows by one vpshufb per 8 words (two 16-byte loads in the lanes), reading
+// no further past a row than the shared form.
+void TapWordRowsAvx2(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
+// AdjacentStrideTwoRows by one vpermb per 16 words from a masked load of exactly the bytes
+// they use (AVX-512 VBMI).
+void TapWordRowsAvx512Vbmi(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void LutAvx2(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);

@@ -58,6 +58,7 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
 // uint8): four adjacent bytes at column stride 2 per word, one input row per output row (the
 // operand of a conv's kernel row of 4 taps). Reads up to 16 bytes past a row's last word.
 void AdjacentStrideTwoRows(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
+using TapWordRowsFn = void (*)(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
 
 // The 128-bit form of Im2colRowsFn: a row per 16-pixel (width > 8) or 8-pixel vector, 8-pixel
 // rows two per vector. Loads read at most 15 bytes past the last byte a row uses.

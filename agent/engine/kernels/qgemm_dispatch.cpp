@@ -26,13 +26,14 @@ QGemmFn QGemmForTier(KernelTier tier) {
 }
 
 namespace {
-// A table with its plane_max (and depthwise_unsplit, avg_pool_2x2) set: the members after the
+// A table with its plane_max (and depthwise_unsplit, avg_pool_2x2, tap_word_rows) set: the members after the
 // optional Winograd kernel.
 ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max, DepthwiseUnsplitFn unsplit = nullptr,
-                                AvgPool2x2Fn avg_pool_2x2 = nullptr) {
+                                AvgPool2x2Fn avg_pool_2x2 = nullptr, TapWordRowsFn tap_word_rows = &AdjacentStrideTwoRows) {
   k.plane_max = plane_max;
   k.depthwise_unsplit = unsplit;
   k.avg_pool_2x2 = avg_pool_2x2;
+  k.tap_word_rows = tap_word_rows;
   return k;
 }
 }  // namespace
@@ -55,7 +56,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &QBinaryRunAvx2, &QRequantAvx2, &PlaneSumAvx2, &MaxPoolRowAvx2, &TransposeBytesAvx2,
                                        &QMeanAvx2, &WindowSumRowAvx2, &QMatMulExactAvx2, &ExpShiftedAvx2,
                                        &InterleaveStridedAvx2, &DequantizeAvx2, &QFloatBinaryRunAvx2,
-                                       &WinogradAvx2}, &PlaneMaxAvx2, &DepthwiseUnsplitAvx2, &AvgPool2x2Avx2);
+                                       &WinogradAvx2}, &PlaneMaxAvx2, &DepthwiseUnsplitAvx2, &AvgPool2x2Avx2,
+                                       &TapWordRowsAvx2);
   // AVX-VNNI has its own dot-product kernels (GEMM above, depthwise); the rest is AVX2 code.
   static const ElementwiseKernels avxvnni = [] {
     ElementwiseKernels k = avx2;
@@ -85,7 +87,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &QMatMulExactAvx512,
                                          &ExpShiftedAvx512,
                                          CpuHasAvx512Vbmi() ? &InterleaveStridedAvx512Vbmi : &InterleaveStridedAvx2,
-                                         &DequantizeAvx512, &QFloatBinaryRunAvx512}, &PlaneMaxAvx2, nullptr, &AvgPool2x2Avx2);
+                                         &DequantizeAvx512, &QFloatBinaryRunAvx512}, &PlaneMaxAvx2, nullptr, &AvgPool2x2Avx2,
+                                         CpuHasAvx512Vbmi() ? &TapWordRowsAvx512Vbmi : &TapWordRowsAvx2);
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
   if (effective == KernelTier::kAvxVnni) return avxvnni;
   if (effective == KernelTier::kAvx2) return avx2;

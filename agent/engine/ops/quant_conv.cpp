@@ -37,14 +37,16 @@ struct ConvShape {
   // MobileNet's stems slower too).
   bool phased;
   int64_t ph_h, ph_w, ph_kh, ph_kw, ph_channels;
-  // Tap words (one input channel per group, undilated kernel rows of 4 taps, column stride 2,
-  // e.g. DS-CNN's 10x4 stem): k-group ky is kernel row ky, whose 4 bytes for output (oy, ox)
-  // are input row oy * sh + ky, bytes 2 * ox .. 2 * ox + 3. Built once per input row of each
-  // row phase r (rows r, r + sh, ...) as ow words, group ky is row phase ky % sh shifted by
-  // ky / sh rows of words: the im2col's kh x oh word rows from min(sh, kh) * oh + kh - min(sh,
-  // kh) of them (DS-CNN: 58 instead of 250).
+  // Tap words (undilated kernel rows of 4 taps at column stride 2, e.g. DS-CNN's 10x4 stem, or
+  // of 3 taps and a zero weight at row strides above 2, odd_strides' 5x3 stride-(3, 2) stem):
+  // k-group (c, ky) is channel c's kernel row ky, whose 4 bytes for output (oy, ox) are input
+  // row oy * sh + ky, bytes 2 * ox .. 2 * ox + 3. Built once per input row of each row phase r
+  // (rows r, r + sh, ...) as ow words, group (c, ky) is channel c's row phase ky % sh shifted
+  // by ky / sh rows of words: the im2col's kh x oh word rows per channel from min(sh, kh) * oh
+  // + kh - min(sh, kh) of them (DS-CNN: 58 instead of 250), and no phase interleave.
   bool tap_words;
   std::vector<int64_t> word_rows;  // [sh]: rows of words of each row phase (0: unused)
+  int64_t channel_words;           // words of one input channel: ow x the sum of word_rows
   int64_t c4, grid, xi_pitch, ptr_bytes;
 };
 
@@ -95,10 +97,12 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.pointwise = n.kernel[0] == 1 && n.kernel[1] == 1 && n.stride[0] == 1 && n.stride[1] == 1 && !pads;
   s.padded_bytes = pads ? RoundUp(s.cin_g * s.hp * s.wp + 64, 64) : 0;
   s.implicit = !s.depthwise && !s.pointwise && n.stride[0] == 1 && n.stride[1] == 1;
-  s.phased = !s.depthwise && (n.stride[0] > 2 || n.stride[1] > 2) && n.dilation[0] == 1 && n.dilation[1] == 1 && n.kernel[0] >= n.stride[0] &&
-             n.kernel[1] >= n.stride[1];
-  s.tap_words = !s.depthwise && !s.pointwise && !s.implicit && !s.phased && s.cin_g == 1 &&
-                n.kernel[1] == 4 && n.stride[1] == 2 && n.dilation[0] == 1 && n.dilation[1] == 1;
+  // tap words: rows of 4 taps (no padding taps in K), or of 3 where the alternative is the
+  // stride phases (row stride above 2)
+  s.tap_words = !s.depthwise && !s.pointwise && !s.implicit && n.stride[1] == 2 && n.dilation[0] == 1 &&
+                n.dilation[1] == 1 && (n.kernel[1] == 4 || (n.kernel[1] == 3 && n.stride[0] > 2));
+  s.phased = !s.depthwise && !s.tap_words && (n.stride[0] > 2 || n.stride[1] > 2) && n.dilation[0] == 1 &&
+             n.dilation[1] == 1 && n.kernel[0] >= n.stride[0] && n.kernel[1] >= n.stride[1];
   if (s.tap_words) {
     const int64_t sh = n.stride[0];
     s.word_rows.assign(static_cast<size_t>(sh), 0);
@@ -106,13 +110,14 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
       int64_t& rows = s.word_rows[static_cast<size_t>(ky % sh)];
       rows = std::max(rows, s.oh + ky / sh);
     }
-    int64_t words = 0;
-    for (int64_t rows : s.word_rows) words += rows * s.ow;
+    s.channel_words = 0;
+    for (int64_t rows : s.word_rows) s.channel_words += rows * s.ow;
+    s.kp = s.cin_g * n.kernel[0] * 4;
     // the GEMM reads whole 16-column vectors, up to 15 words past the last view's columns;
     // 32 words of slack, as the implicit GEMM's operand keeps
-    s.col_bytes = RoundUp(words * 4 + 128, 64);
+    s.col_bytes = RoundUp(s.cin_g * s.channel_words * 4 + 128, 64);
     s.grid = s.pixels;
-    s.ptr_bytes = RoundUp(n.kernel[0] * static_cast<int64_t>(sizeof(void*)), 64);
+    s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
   }
   if (s.depthwise) {
     // results on the plan's grid when it is wider than the output, then the stride phases
@@ -249,18 +254,22 @@ class QConvStep : public Step {
         const int8_t* src = X + (b * shape.cin + g * shape.cin_g) * shape.ih * shape.iw;
         if (shape.tap_words) {
           const int8_t* rows = src;
-          int64_t pitch = shape.iw;
+          int64_t pitch = shape.iw, plane = shape.ih * shape.iw;
           if (shape.padded_bytes > 0) {
-            PadPlanesS8(src, 1, shape.ih, shape.iw, shape.pad_t, shape.pad_l, shape.hp, shape.wp,
+            PadPlanesS8(src, shape.cin_g, shape.ih, shape.iw, shape.pad_t, shape.pad_l, shape.hp, shape.wp,
                         static_cast<int8_t>(pad_byte ^ 0x80), padded);
             rows = padded;
             pitch = shape.wp;
+            plane = shape.hp * shape.wp;
           }
           uint8_t* dst = xi;
-          for (size_t r = 0; r < shape.word_rows.size(); ++r) {
-            const int64_t n_rows = shape.word_rows[r];
-            AdjacentStrideTwoRows(rows + static_cast<int64_t>(r) * pitch, geom.stride_h * pitch, n_rows, shape.ow, dst);
-            dst += n_rows * shape.ow * 4;
+          for (int64_t c = 0; c < shape.cin_g; ++c, rows += plane) {
+            for (size_t r = 0; r < shape.word_rows.size(); ++r) {
+              const int64_t n_rows = shape.word_rows[r];
+              env.elementwise->tap_word_rows(rows + static_cast<int64_t>(r) * pitch, geom.stride_h * pitch, n_rows,
+                                             shape.ow, dst);
+              dst += n_rows * shape.ow * 4;
+            }
           }
         } else if (shape.phased && shape.padded_bytes == 0) {  // rows as wide as the phases': padding rows only
           InterleavePhasesU8(src, shape.cin_g, shape.ih, shape.pad_t, shape.ph_h, shape.ph_w, geom.stride_h,
@@ -570,11 +579,24 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
       }
     }
     if (cs.tap_words) {
-      // k-group ky (weights in im2col order: k = ky * 4 + kx) reads its row phase's words
+      // k-group (ci, ky) reads its channel's row phase's words; its weights are kernel row ky
+      // of channel ci, a zero weight after 3-tap rows
+      const int64_t kh = n.kernel[0], kw = n.kernel[1];
+      std::fill(s->weights.begin(), s->weights.end(), int8_t{0});
+      for (int64_t c = 0; c < cs.cout; ++c) {
+        for (int64_t row = 0; row < cs.cin_g * kh; ++row) {
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            s->weights[c * cs.kp + row * 4 + kx] = static_cast<int8_t>(w.ci[c * cs.k + row * kw + kx]);
+          }
+        }
+      }
       std::vector<int64_t> base(cs.word_rows.size(), 0);
       for (size_t r = 1; r < base.size(); ++r) base[r] = base[r - 1] + cs.word_rows[r - 1] * cs.ow * 4;
-      for (int64_t ky = 0; ky < n.kernel[0]; ++ky) {
-        s->group_offsets.push_back(base[static_cast<size_t>(ky % n.stride[0])] + ky / n.stride[0] * cs.ow * 4);
+      for (int64_t ci = 0; ci < cs.cin_g; ++ci) {
+        for (int64_t ky = 0; ky < kh; ++ky) {
+          s->group_offsets.push_back(ci * cs.channel_words * 4 + base[static_cast<size_t>(ky % n.stride[0])] +
+                                     ky / n.stride[0] * cs.ow * 4);
+        }
       }
     }
     if (WinogradEligible(n, cs)) {

@@ -247,6 +247,38 @@ TEST_CASE("every tier's window sums equal the scalar reference and read only the
   }
 }
 
+TEST_CASE("every tier's tap-word rows equal their definition and read no further than they may", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(41);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    // the VBMI form loads exactly the 2 * width + 2 bytes a row's words use; the others up to
+    // 16 bytes past them (im2col_u8.h)
+#if defined(__x86_64__)
+    const int64_t slack = k.tap_word_rows == &TapWordRowsAvx512Vbmi ? 0 : 16;
+#else
+    const int64_t slack = 16;
+#endif
+    for (int64_t width : {1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 23, 31, 32, 33, 40}) {
+      for (int64_t rows : {1, 2, 5}) {
+        const int64_t used = 2 * width + 2, row_step = used + (rows % 2 == 0 ? 3 : 20);
+        const int64_t len = (rows - 1) * row_step + used + slack;
+        const auto bytes = RandomBytes(rng, len);
+        const testing::GuardedBuffer src(static_cast<size_t>(len), true, bytes.data());
+        std::vector<uint8_t> want(static_cast<size_t>(rows * width * 4) + 16, 0x5A), got(want);
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t x = 0; x < width * 4; ++x) {
+            want[r * width * 4 + x] = static_cast<uint8_t>(bytes[r * row_step + 2 * (x / 4) + x % 4] + 128);
+          }
+        }
+        k.tap_word_rows(src.as<int8_t>(), row_step, rows, width, got.data());
+        INFO("tier " << KernelTierName(tier) << " width " << width << " rows " << rows);
+        REQUIRE(got == want);  // 16 guard bytes: nothing stored past the rows
+      }
+    }
+  }
+}
+
 TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(2025);

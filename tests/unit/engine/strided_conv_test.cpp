@@ -3,8 +3,8 @@
 // input read in place or from a padded copy): random geometries, every tier, against the
 // conv's definition computed here from the int8 values (padding reads the input zero point;
 // the engine's own Requantize is the rounding rule). Strides 1 and 2 and kernels narrower
-// than the stride (the im2col path; tap words for one channel per group and 4-wide kernels at
-// column stride 2) are drawn too, against the same definition.
+// than the stride (the im2col path; tap words for 4-wide kernels at column stride 2 and 3-wide
+// ones at column stride 2 and row strides above 2) are drawn too, against the same definition.
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -42,15 +42,15 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   // which path the engine must take (its step summary says which it took)
   const bool depthwise = g.cin / g.group == 1 && g.cout / g.group == 1;
-  const bool phases = !depthwise && (g.sh > 2 || g.sw > 2) && g.kh >= g.sh && g.kw >= g.sw;
+  // kernel rows of 4 taps at column stride 2, or of 3 taps at row strides above 2: tap words
+  const bool tap_words = !depthwise && g.sw == 2 && (g.kw == 4 || (g.kw == 3 && g.sh > 2));
+  const bool phases = !depthwise && !tap_words && (g.sh > 2 || g.sw > 2) && g.kh >= g.sh && g.kw >= g.sw;
   // Winograd at the avx2 tier (packed where this build has the kernel, x86-64)
   const bool winograd = !depthwise && g.group == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 &&
                         g.cin <= kWinogradMaxChannels && ElementwiseForTier(KernelTier::kAvx2).winograd3x3 != nullptr;
   // rows as wide as the phase rows, no left padding: the phases read the input in place
   const int64_t phase_w = std::max(g.ow + (g.kw + g.sw - 1) / g.sw - 1, (g.iw + g.sw - 1) / g.sw);
   const bool reads_in_place = phases && g.pl == 0 && phase_w * g.sw == g.iw;
-  // one input channel per group, kernel rows of 4 taps at column stride 2: the tap-word form
-  const bool tap_words = !depthwise && !phases && g.cin / g.group == 1 && g.kw == 4 && g.sw == 2;
   INFO("iteration " << iter << ": " << Describe(g));
 
   const int64_t cin_g = g.cin / g.group, cout_g = g.cout / g.group, taps = g.kh * g.kw;
@@ -203,38 +203,40 @@ TEST_CASE("3x3 stride-1 convs (Winograd at the avx2 tier) equal the conv definit
   if (ElementwiseForTier(KernelTier::kAvx2).winograd3x3 != nullptr) CHECK(winograd >= 30);
 }
 
-// Convs with one input channel per group and kernel rows of 4 taps at column stride 2 (the
-// tap-word form: DS-CNN's 10x4 stem): kernel heights 1-11 at row strides 1-2 (rows of words
-// shared by several kernel rows), shorter than row strides 3-4 (row phases no kernel row
-// reads), pads on every side, groups, batches, maps of a single output row or column.
-TEST_CASE("convs of one input channel with 4-tap rows at column stride 2 equal the conv definition",
+// Convs that take tap words: one input channel per group with kernel rows of 4 taps (DS-CNN's
+// 10x4 stem), kernel heights 1-11 at row strides 1-4 (rows of words shared by several kernel
+// rows, or row phases no kernel row reads); then several channels per group with 4-tap rows at
+// row strides 1-4 and 3-tap rows (a zero weight in each word) at row strides 3-5 (odd_strides'
+// 5x3 stride-(3, 2) stem). Pads on every side, groups, batches, maps of a single output row or
+// column.
+TEST_CASE("convs with 3- and 4-tap rows at column stride 2 (tap words) equal the conv definition",
           "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(20261206);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   int tap_words = 0;
-  for (int iter = 0; iter < 60; ++iter) {
+  for (int iter = 0; iter < 120; ++iter) {
+    const bool one_channel = iter < 60;
     Geometry g{};
-    g.batch = pick(1, 2);
+    g.batch = pick(1, 3) == 1 ? 2 : 1;
     g.group = pick(1, 3) == 1 ? pick(2, 3) : 1;
-    g.cin = g.group;
-    g.cout = g.group * pick(2, 12);
-    g.sh = pick(1, 4);
-    // above row stride 2 a kernel at least as tall runs phased; shorter ones leave row phases unused
-    g.kh = g.sh > 2 ? pick(1, g.sh - 1) : pick(1, 11);
-    g.kw = 4;
+    g.cin = g.group * (one_channel ? 1 : pick(2, 6));
+    g.cout = g.group * pick(one_channel ? 2 : 1, 13);  // one channel in and out is depthwise
+    g.kw = one_channel || iter % 2 == 0 ? 4 : 3;
+    g.sh = g.kw == 3 ? pick(3, 5) : pick(1, 4);
+    g.kh = pick(1, one_channel ? 11 : 7);
     g.sw = 2;
     g.pt = pick(0, std::min<int64_t>(g.kh - 1, 5));
     g.pb = pick(0, std::min<int64_t>(g.kh - 1, 5));
     g.pl = pick(0, 3);
     g.pr = pick(0, 3);
     g.ih = pick(std::max<int64_t>(1, g.kh - g.pt - g.pb), 50);
-    g.iw = pick(std::max<int64_t>(1, 4 - g.pl - g.pr), 40);
+    g.iw = pick(std::max<int64_t>(1, g.kw - g.pl - g.pr), 50);
     g.oh = (g.ih + g.pt + g.pb - g.kh) / g.sh + 1;
     g.ow = (g.iw + g.pl + g.pr - g.kw) / g.sw + 1;
     tap_words += CheckConv(g, iter, rng, tiers).tap_words;
   }
-  CHECK(tap_words == 60);
+  CHECK(tap_words == 120);
 }
 
 }  // namespace edge::engine::testing
