@@ -90,14 +90,14 @@ Result<std::unique_ptr<Step>> BuildQuantMatMulStep(const Node& node, BuildContex
 // kCast, kQuantizeTyped, kDequantizeTyped and the arithmetic nodes on exact integer tensors.
 Result<std::unique_ptr<Step>> BuildTypedStep(const Node& node, BuildContext& ctx);
 // A lookup node's input: its position in node.in for a kQLut (0: any activation table, one or
-// one per channel) or a kQFloatOp that is a function of one int8 input's codes, its other
-// inputs single float constants; -1 for other nodes, dead ones and ones of several outputs
-// (ops/float_ops.cpp).
+// one per channel), a gated kQMul (Node::gate) or a kQFloatOp that is a function of one int8
+// input's codes, its other inputs single float constants; -1 for other nodes, dead ones and
+// ones of several outputs (ops/float_ops.cpp).
 int LookupInputOf(const Node& node, const Graph& graph);
 // The table of such a kQFloatOp: out = table[(uint8_t)x], the op's float arithmetic on each
 // code's value, quantized to value y's parameters as QuantizeLinear does (ops/float_ops.cpp).
 void QFloatLookupTable(const Node& node, const Graph& graph, int y, int8_t (&table)[256]);
-// A lookup node's table (a kQLut of one table, or a kQFloatOp LookupInputOf accepts) with
+// A lookup node's table (a kQLut of one table, a gated kQMul, or a kQFloatOp LookupInputOf accepts) with
 // the lookups fold.cpp chained after it (Node::epilogue, FoldLookupChains) applied in order:
 // one table for the chain, the same bytes as the steps one after another (ops/quant_ops.cpp).
 void LookupChainTable(const Node& node, const Graph& graph, int8_t (&table)[256]);

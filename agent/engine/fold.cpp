@@ -85,6 +85,30 @@ bool SameShape(const Graph& g, const Node& n) {
   return true;
 }
 
+// An int8 Mul of x and an activation's lookup of x (a kQLut of one table) that only the Mul
+// reads, all of one shape: Swish/SiLU as x * Sigmoid(x), x * Tanh(x). It becomes a kQMul of x alone with the lookup as its gate (Node::gate), itself a lookup
+// whose table holds both ops' bytes: one pass over x instead of two and a buffer fewer, and a
+// conv producing x can take it into its epilogue (below). Before that fold.
+void FoldSelfGate(Graph& g) {
+  auto uses = CountUses(g);
+  for (Node& mul : g.nodes) {
+    if (mul.dead || mul.kind != OpKind::kQMul || mul.in.size() != 2 || !SameShape(g, mul)) continue;
+    for (size_t k = 0; k < 2; ++k) {
+      const int s = mul.in[k], x = mul.in[1 - k];
+      const int p = g.values[s].producer;
+      if (p < 0 || uses[s] != 1 || g.values[s].alias_of >= 0) continue;
+      Node& gate = g.nodes[p];
+      const int j = LookupInputOf(gate, g);
+      if (j < 0 || !gate.channel_alpha.empty() || !gate.gate.empty() || gate.in[static_cast<size_t>(j)] != x) continue;
+      mul.in = {x};
+      mul.gate = {gate};
+      gate.dead = true;
+      --uses[x];
+      break;
+    }
+  }
+}
+
 // An int8 lookup (activation) or same-shape residual Add that is the only reader of an int8
 // Conv's output runs inside the conv's step, on the output the conv just wrote: one step, one
 // buffer and one trip through memory fewer, and the same bytes (the same kernels, in place).
@@ -93,8 +117,9 @@ void FoldElementwiseIntoQConv(Graph& g) {
   auto uses = CountUses(g);
   for (Node& op : g.nodes) {
     const bool add = op.kind == OpKind::kQAdd && SameShape(g, op);
+    const bool gated = op.kind == OpKind::kQMul && !op.gate.empty();
     // (a lookup per channel stays a step of its own: the epilogue applies one table)
-    if (op.dead || (op.kind != OpKind::kQLut && !add) || !op.channel_alpha.empty()) continue;
+    if (op.dead || (op.kind != OpKind::kQLut && !add && !gated) || !op.channel_alpha.empty()) continue;
     for (size_t k = 0; k < op.in.size(); ++k) {
       const int x = op.in[k];
       const int p = g.values[x].producer;
@@ -286,6 +311,7 @@ void FoldLookupChains(Graph& g) {
 void FoldGraph(Graph& graph) {
   FoldPadIntoConv(graph);
   FoldActivationIntoFloatOps(graph);
+  FoldSelfGate(graph);
   FoldElementwiseIntoQConv(graph);
   FoldConcatRequantIntoQConv(graph);
   FoldDequantizeOpQuantize(graph);

@@ -153,6 +153,9 @@ struct Node {
   // next one's in[0] the previous one's output; an Add's other operand is in[1], also appended
   // to the conv's `in` so its lifetime covers the conv's step.
   std::vector<Node> epilogue;
+  // kQMul of one input x (fold.cpp, FoldSelfGate): x times gate[0](x), the gate a lookup of x
+  // (Swish/SiLU as x * Sigmoid(x)); a lookup itself then, one table for both ops.
+  std::vector<Node> gate;
 };
 
 struct Graph {

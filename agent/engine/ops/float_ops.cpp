@@ -738,14 +738,14 @@ Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
 }  // namespace
 
 std::string LookupChainSummary(const Node& node) {
-  std::string links;
+  std::string links = node.gate.empty() ? "" : " (x * " + node.gate[0].onnx_op + "(x), one lookup)";
   for (const Node& op : node.epilogue) links += " + " + op.onnx_op + (op.kind == OpKind::kQFloatOp ? ClampSuffix(op) : "");
   return links;
 }
 
 int LookupInputOf(const Node& node, const Graph& graph) {
   if (node.dead || node.out.size() != 1) return -1;
-  if (node.kind == OpKind::kQLut) return 0;
+  if (node.kind == OpKind::kQLut || (node.kind == OpKind::kQMul && !node.gate.empty())) return 0;
   float constant = 0.0f;
   return node.kind == OpKind::kQFloatOp ? LookupInput(node, graph, &constant) : -1;
 }

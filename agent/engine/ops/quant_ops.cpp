@@ -323,6 +323,33 @@ void FillUnaryTable(const Node& n, const QParams& in, const QParams& out, int8_t
 
 }  // namespace
 
+// A gated Mul's table (Node::gate): code c times its gate's code g(c), as the int8 Mul step
+// computes that pair (QBinaryRunScalar, which every tier's kernel equals), to value y's
+// parameters: the bytes of the gate's step and the Mul's one after the other.
+void GatedMulTable(const Node& n, const Graph& graph, int y, int8_t (&table)[256]) {
+  const Node& gate = n.gate[0];
+  const int s = gate.out[0];
+  int8_t gated[256];
+  LookupChainTable(gate, graph, gated);
+  const QParams a = graph.values[n.in[0]].q, b = graph.values[s].q, o = graph.values[y].q;
+  for (int c = -128; c <= 127; ++c) {
+    const int8_t code = static_cast<int8_t>(c);
+    QBinaryRunArgs p{};
+    p.a = &code;
+    p.b = &gated[static_cast<uint8_t>(code)];
+    p.n = 1;
+    p.mul = true;
+    p.ra = a.scale * b.scale / o.scale;
+    p.za = a.zero_point;
+    p.zb = b.zero_point;
+    p.zo = o.zero_point;
+    p.qmin = n.qmin;
+    p.qmax = n.qmax;
+    p.y = &table[static_cast<uint8_t>(code)];
+    QBinaryRunScalar(p);
+  }
+}
+
 void LookupChainTable(const Node& node, const Graph& graph, int8_t (&table)[256]) {
   // a link's input: its lookup input; its output: the next link's input (the chain's node
   // carries the last link's output)
@@ -330,6 +357,8 @@ void LookupChainTable(const Node& node, const Graph& graph, int8_t (&table)[256]
   const auto table_of = [&](const Node& n, int y, int8_t (&t)[256]) {
     if (n.kind == OpKind::kQLut) {
       FillUnaryTable(n, graph.values[n.in[0]].q, graph.values[y].q, t);
+    } else if (n.kind == OpKind::kQMul) {
+      GatedMulTable(n, graph, y, t);
     } else {
       QFloatLookupTable(n, graph, y, t);
     }
@@ -366,6 +395,10 @@ QEpilogueOp BuildQEpilogueOp(const Node& n, BuildContext& ctx) {
       QRequantScalar({&code, 1, x.q.scale / y.q.scale, x.q.zero_point, y.q.zero_point, n.qmin, n.qmax,
                       &op.table[static_cast<uint8_t>(code)]});
     }
+    return op;
+  }
+  if (n.kind == OpKind::kQMul) {  // a gated Mul (the only one FoldElementwiseIntoQConv takes)
+    LookupChainTable(n, ctx.graph, op.table);
     return op;
   }
   if (!op.add) {
@@ -435,7 +468,7 @@ Status CheckRequantRatios(const Node& n, BuildContext& ctx) {
   };
   switch (n.kind) {
     case OpKind::kQMul: {
-      const float a = ctx.V(n.in[0]).q.scale, b = ctx.V(n.in[1]).q.scale;
+      const float a = ctx.V(n.in[0]).q.scale, b = ctx.V(n.gate.empty() ? n.in[1] : n.gate[0].out[0]).q.scale;
       return refuse(a * b / out, "input scales " + scale(a) + " x " + scale(b));
     }
     case OpKind::kQAdd:
@@ -458,6 +491,11 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
   const Value& x = ctx.V(n.in[0]);
   const Value& y = ctx.V(n.out[0]);
   EDGE_TRY(CheckRequantRatios(n, ctx));
+  if (n.kind == OpKind::kQMul && !n.gate.empty()) {
+    int8_t table[256];
+    LookupChainTable(n, ctx.graph, table);
+    return MakeLutStep(ctx.RefOf(n.in[0]), x.elements, table, ctx.Out(n), Describe(n) + LookupChainSummary(n));
+  }
   switch (n.kind) {
     case OpKind::kQAdd:
     case OpKind::kQMul: {

@@ -28,6 +28,7 @@ namespace {
 struct Block {
   int64_t channels = 4, h = 5, w = 5, kernel = 3, stride = 1;
   bool depthwise = false, hardswish = true, residual = true, relu_after_add = false;
+  const char* gate = nullptr;  // x * gate(x) on the conv's output (before any HardSwish)
   float x_scale = 0, w_scale = 0, y_scale = 0;  // > 0: this scale instead of a random one
 };
 
@@ -40,6 +41,15 @@ class QdqBuilder {
     op->set_version(14);  // HardSwish is an opset-14 operator
   }
   onnx::GraphProto* g() { return m_.mutable_graph(); }
+  // The float graph input "x" of these dimensions.
+  std::string FloatInput(const std::vector<int64_t>& dims) {
+    auto* in = g()->add_input();
+    in->set_name("x");
+    in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    auto* shape = in->mutable_type()->mutable_tensor_type()->mutable_shape();
+    for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
+    return "x";
+  }
 
   std::string Scalar(float v) {
     auto* t = g()->add_initializer();
@@ -149,6 +159,10 @@ std::string MakeBlock(const Block& b, std::mt19937& rng) {
   std::uniform_int_distribution<int> coin(0, 1);
   const float small = scale(rng) * 0.05f, normal = scale(rng);
   y = q.QuantDequant(y, b.y_scale > 0 ? b.y_scale : coin(rng) ? normal : small);
+  if (b.gate != nullptr) {
+    const std::string g = q.QuantDequant(q.Node(b.gate, {y}), scale(rng) * 0.2f);
+    y = q.QuantDequant(coin(rng) ? q.Node("Mul", {y, g}) : q.Node("Mul", {g, y}), scale(rng));
+  }
   if (b.hardswish) y = q.QuantDequant(q.Node("HardSwish", {y}), scale(rng));
   if (b.residual) {
     // the Add's operands, the chain and the block input, in either order
@@ -172,11 +186,11 @@ std::vector<float> RunOnce(std::shared_ptr<const Model> model, KernelTier tier, 
 
 }  // namespace
 
-TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused bytes", "[engine][fusion][tiers]") {
+TEST_CASE("lookups, self-gated activations and residual Adds folded into int8 convs give the unfused bytes", "[engine][fusion][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(20261122);
   std::uniform_int_distribution<int> ch(1, 21), hw(1, 12), coin(0, 1), k3(0, 2);
-  int fused_luts = 0, fused_adds = 0;
+  int fused_luts = 0, fused_adds = 0, fused_gates = 0;
   for (int iter = 0; iter < 150; ++iter) {
     Block b;
     b.channels = ch(rng);
@@ -188,6 +202,9 @@ TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused byt
     b.hardswish = !b.residual || coin(rng) == 1;
     b.stride = !b.residual && coin(rng) == 1 ? 2 : 1;
     b.relu_after_add = coin(rng) == 1;
+    // x * Sigmoid(x) (Swish/SiLU) or x * Tanh(x) after the conv a third of the time: one lookup
+    // (FoldSelfGate), in the conv's epilogue
+    if (iter % 3 == 0) b.gate = coin(rng) == 1 ? "Sigmoid" : "Tanh";
     const std::string bytes = MakeBlock(b, rng);
     const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     auto fused = Model::LoadMemory(view);
@@ -196,13 +213,15 @@ TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused byt
     auto unfused = Model::LoadMemory(view, plain);
     INFO("iteration " << iter << " channels " << b.channels << " " << b.h << "x" << b.w << " kernel " << b.kernel
                       << " stride " << b.stride << (b.depthwise ? " depthwise" : "")
-                      << (b.hardswish ? " hardswish" : "") << (b.residual ? " residual" : ""));
+                      << (b.gate != nullptr ? b.gate : "") << (b.hardswish ? " hardswish" : "")
+                      << (b.residual ? " residual" : ""));
     if (!fused) FAIL(fused.error().message);
     REQUIRE(fused.has_value());
     REQUIRE(unfused.has_value());
     for (const std::string& s : (*fused)->StepSummary()) {
       fused_luts += s.find("+ HardSwish") != std::string::npos;
       fused_adds += s.find("+ Add") != std::string::npos;
+      fused_gates += s.find("+ Mul") != std::string::npos;
     }
     std::uniform_real_distribution<float> value(-8.0f, 8.0f);
     std::vector<float> input(static_cast<size_t>(b.channels * b.h * b.w));
@@ -216,6 +235,7 @@ TEST_CASE("lookups and residual Adds folded into int8 convs give the unfused byt
   }
   CHECK(fused_luts > 30);
   CHECK(fused_adds > 30);
+  CHECK(fused_gates == 50);
 }
 
 // Every output, one after another.
@@ -239,6 +259,17 @@ std::vector<float> RunInputs(std::shared_ptr<const Model> model, KernelTier tier
 // Same bits, NaN included (a NaN's payload is the kernels' too).
 bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+// Every output of the folded model at each tier, bit for bit those of the unfolded one at the
+// scalar tier.
+void CheckUnfusedBits(const std::shared_ptr<const Model>& fused, const std::shared_ptr<const Model>& unfused,
+                      const std::vector<KernelTier>& tiers, const std::vector<std::vector<float>>& inputs) {
+  const std::vector<float> expected = RunInputs(unfused, KernelTier::kScalar, inputs);
+  for (KernelTier tier : tiers) {
+    INFO("tier " << KernelTierName(tier));
+    CHECK(SameBits(RunInputs(fused, tier, inputs), expected));
+  }
 }
 
 TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step gives the unfolded bytes",
@@ -373,12 +404,7 @@ TEST_CASE("chains of int8 lookups run as one table and give the unchained bytes"
   int chains = 0, shared = 0;
   for (int iter = 0; iter < 60; ++iter) {
     QdqBuilder q(rng);
-    auto* in = q.g()->add_input();
-    in->set_name("x");
-    in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-    auto* shape = in->mutable_type()->mutable_tensor_type()->mutable_shape();
-    for (int64_t d : {1, 3, 37}) shape->add_dim()->set_dim_value(d);
-    std::string y = q.QuantDequant("x", scale(rng));
+    std::string y = q.QuantDequant(q.FloatInput({1, 3, 37}), scale(rng));
     const int n = links(rng);
     const bool share = iter % 4 == 0;
     std::string first;
@@ -419,14 +445,53 @@ TEST_CASE("chains of int8 lookups run as one table and give the unchained bytes"
     shared += share;
     std::vector<std::vector<float>> inputs = {std::vector<float>(111)};
     for (float& v : inputs[0]) v = value(rng);
-    const std::vector<float> expected = RunInputs(*unfused, KernelTier::kScalar, inputs);
-    for (KernelTier tier : tiers) {
-      INFO("tier " << KernelTierName(tier));
-      CHECK(SameBits(RunInputs(*fused, tier, inputs), expected));
-    }
+    CheckUnfusedBits(*fused, *unfused, tiers, inputs);
   }
   CHECK(chains == 45);
   CHECK(shared == 15);
+}
+
+TEST_CASE("an int8 Mul of a value and its activation is one lookup unless the activation is read elsewhere", "[engine][fusion][tiers]") {
+  // x * gate(x) on a quantized input, the operands in either order, a Relu after the Mul half
+  // of the time, another lookup after it (a chain); where the gate's output is also a graph
+  // output the Mul stays a Mul of two tensors.
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(20261209);
+  std::uniform_real_distribution<float> scale(0.005f, 0.2f), value(-6.0f, 6.0f);
+  std::uniform_int_distribution<int> coin(0, 1), pick(0, 2);
+  const char* gates[] = {"Sigmoid", "Tanh", "HardSigmoid"};
+  int folded = 0, kept = 0;
+  for (int iter = 0; iter < 48; ++iter) {
+    QdqBuilder q(rng);
+    const std::string x = q.QuantDequant(q.FloatInput({1, 5, 41}), scale(rng));
+    const std::string gate = q.QuantDequant(q.Node(gates[pick(rng)], {x}), scale(rng) * 0.1f);
+    std::string y = coin(rng) ? q.Node("Mul", {x, gate}) : q.Node("Mul", {gate, x});
+    if (coin(rng)) y = q.Node("Relu", {y});
+    y = q.QuantDequant(y, scale(rng));
+    if (coin(rng)) y = q.QuantDequant(q.Node("Tanh", {y}), scale(rng));
+    q.g()->add_output()->set_name(y);
+    const bool shared = iter % 4 == 0;
+    if (shared) q.g()->add_output()->set_name(gate);
+    const std::string bytes = q.Bytes();
+    const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    LoadOptions plain;
+    plain.keep_all_tensors = true;  // skips the graph folds
+    auto fused = Model::LoadMemory(view);
+    auto unfused = Model::LoadMemory(view, plain);
+    INFO("iteration " << iter << (shared ? ", the gate an output" : ""));
+    if (!fused) FAIL(fused.error().message);
+    REQUIRE(unfused.has_value());
+    bool one_lookup = false;
+    for (const std::string& st : (*fused)->StepSummary()) one_lookup = one_lookup || st.find("(x * ") != std::string::npos;
+    CHECK(one_lookup == !shared);
+    folded += one_lookup;
+    kept += shared;
+    std::vector<std::vector<float>> inputs = {std::vector<float>(205)};
+    for (float& v : inputs[0]) v = value(rng);
+    CheckUnfusedBits(*fused, *unfused, tiers, inputs);
+  }
+  CHECK(folded == 36);
+  CHECK(kept == 12);
 }
 
 TEST_CASE("a lookup step writes over its input where the input dies there", "[engine][fusion]") {
