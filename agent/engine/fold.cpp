@@ -86,9 +86,10 @@ bool SameShape(const Graph& g, const Node& n) {
 }
 
 // An int8 Mul of x and an activation's lookup of x (a kQLut of one table) that only the Mul
-// reads, all of one shape: Swish/SiLU as x * Sigmoid(x), x * Tanh(x). It becomes a kQMul of x alone with the lookup as its gate (Node::gate), itself a lookup
-// whose table holds both ops' bytes: one pass over x instead of two and a buffer fewer, and a
-// conv producing x can take it into its epilogue (below). Before that fold.
+// reads, all of one shape: Swish/SiLU as x * Sigmoid(x), x * Tanh(x). It becomes a kQMul of x
+// alone with the lookup as its gate (Node::gate), itself a lookup whose table holds both ops'
+// bytes: one pass over x instead of two and a buffer fewer, and a conv producing x can take it
+// into its epilogue (FoldElementwiseIntoQConv, which runs after this fold).
 void FoldSelfGate(Graph& g) {
   auto uses = CountUses(g);
   for (Node& mul : g.nodes) {
