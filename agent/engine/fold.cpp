@@ -85,11 +85,14 @@ bool SameShape(const Graph& g, const Node& n) {
   return true;
 }
 
-// An int8 Mul of x and an activation's lookup of x (a kQLut of one table) that only the Mul
-// reads, all of one shape: Swish/SiLU as x * Sigmoid(x), x * Tanh(x). It becomes a kQMul of x
-// alone with the lookup as its gate (Node::gate), itself a lookup whose table holds both ops'
-// bytes: one pass over x instead of two and a buffer fewer, and a conv producing x can take it
-// into its epilogue (FoldElementwiseIntoQConv, which runs after this fold).
+// An int8 Mul of x and a lookup of x that only the Mul reads, all of one shape: Swish/SiLU as
+// x * Sigmoid(x), x * Tanh(x), GELU as x * (Erf(x / sqrt(2)) + 1) once its lookups are one
+// chain. It becomes a kQMul of x alone with the lookup as its gate (Node::gate), itself a
+// lookup whose table holds both ops' bytes: one pass over x instead of two and a buffer fewer.
+// FoldGraph runs it twice: before FoldElementwiseIntoQConv, so a conv producing x takes an
+// activation's gate into its epilogue, and after the DequantizeLinear -> op -> QuantizeLinear
+// lookups and their chains exist (GELU's), followed by one more chain pass so the lookups after
+// the Mul (GELU's * 0.5) join it.
 void FoldSelfGate(Graph& g) {
   auto uses = CountUses(g);
   for (Node& mul : g.nodes) {
@@ -316,6 +319,8 @@ void FoldGraph(Graph& graph) {
   FoldElementwiseIntoQConv(graph);
   FoldConcatRequantIntoQConv(graph);
   FoldDequantizeOpQuantize(graph);
+  FoldLookupChains(graph);
+  FoldSelfGate(graph);
   FoldLookupChains(graph);
 }
 

@@ -738,7 +738,12 @@ Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
 }  // namespace
 
 std::string LookupChainSummary(const Node& node) {
-  std::string links = node.gate.empty() ? "" : " (x * " + node.gate[0].onnx_op + "(x), one lookup)";
+  std::string links;
+  if (!node.gate.empty()) {
+    const Node& gate = node.gate[0];
+    const std::string chain = LookupChainSummary(gate);
+    links = " (x * " + (chain.empty() ? gate.onnx_op : "(" + gate.onnx_op + chain + ")") + "(x), one lookup)";
+  }
   for (const Node& op : node.epilogue) links += " + " + op.onnx_op + (op.kind == OpKind::kQFloatOp ? ClampSuffix(op) : "");
   return links;
 }

@@ -452,9 +452,10 @@ TEST_CASE("chains of int8 lookups run as one table and give the unchained bytes"
 }
 
 TEST_CASE("an int8 Mul of a value and its activation is one lookup unless the activation is read elsewhere", "[engine][fusion][tiers]") {
-  // x * gate(x) on a quantized input, the operands in either order, a Relu after the Mul half
-  // of the time, another lookup after it (a chain); where the gate's output is also a graph
-  // output the Mul stays a Mul of two tensors.
+  // x * gate(x) on a quantized input, the gate an activation or GELU's Phi as the quantizer
+  // leaves it (Div by sqrt(2), Erf, Add 1: three lookups, one chain), the operands in either
+  // order, a Relu after the Mul half of the time, another lookup after it (a chain); where the
+  // gate's output is also a graph output the Mul stays a Mul of two tensors.
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(20261209);
   std::uniform_real_distribution<float> scale(0.005f, 0.2f), value(-6.0f, 6.0f);
@@ -464,11 +465,18 @@ TEST_CASE("an int8 Mul of a value and its activation is one lookup unless the ac
   for (int iter = 0; iter < 48; ++iter) {
     QdqBuilder q(rng);
     const std::string x = q.QuantDequant(q.FloatInput({1, 5, 41}), scale(rng));
-    const std::string gate = q.QuantDequant(q.Node(gates[pick(rng)], {x}), scale(rng) * 0.1f);
+    std::string gate;
+    if (iter % 3 == 2) {
+      const std::string d = q.QuantDequant(q.Node("Div", {x, q.Scalar(1.4142135f)}), scale(rng));
+      const std::string e = q.QuantDequant(q.Node("Erf", {d}), 0.008f);
+      gate = q.QuantDequant(q.Node("Add", {e, q.Scalar(1.0f)}), 0.008f);
+    } else {
+      gate = q.QuantDequant(q.Node(gates[pick(rng)], {x}), scale(rng) * 0.1f);
+    }
     std::string y = coin(rng) ? q.Node("Mul", {x, gate}) : q.Node("Mul", {gate, x});
     if (coin(rng)) y = q.Node("Relu", {y});
     y = q.QuantDequant(y, scale(rng));
-    if (coin(rng)) y = q.QuantDequant(q.Node("Tanh", {y}), scale(rng));
+    if (coin(rng)) y = q.QuantDequant(q.Node("Mul", {y, q.Scalar(0.5f)}), scale(rng));
     q.g()->add_output()->set_name(y);
     const bool shared = iter % 4 == 0;
     if (shared) q.g()->add_output()->set_name(gate);
