@@ -358,16 +358,20 @@ void QMeanAvx512(const QMeanArgs& p) {
 
 namespace {
 
-// kRows rows (from `ar`, k apart) times kVecs vectors of 16 output columns (from j0), the sums
-// in registers across the whole k loop: each B vector loaded once for all the rows, kRows x
-// kVecs independent chains. `last` selects the columns of the last vector. Every product and
-// partial sum is an integer below 2^24 (QMatMulExactArgs), so the fused multiply-add is exact:
-// the same sums as a multiply and an add.
+// The row pitch of A's floats in a block: K up to QMatMulExactArgs' 258, rounded to vectors.
+constexpr int64_t kExactMaxK = 272;
+
+// kRows rows of A as floats (a - za), k apart in `af`, times kVecs vectors of 16 output
+// columns (from j0), the sums in registers across the whole k loop: each B vector loaded once
+// for all the rows, each A value one broadcast load, kRows x kVecs independent chains. `last`
+// selects the columns of the last vector. Every product and partial sum is an integer below
+// 2^24 (QMatMulExactArgs), so the fused multiply-add is exact: the same sums as a multiply and
+// an add, in any order.
 template <int kRows, int kVecs>
-inline void MatMulExactBlock(const int8_t* ar, const float* bf, int64_t k, int64_t n, int64_t j0, int32_t za,
-                             __m512 scale, __mmask16 last, const OutputRange16& range, int8_t* y) {
+inline void MatMulExactBlock(const float* af, const float* bf, int64_t k, int64_t n, int64_t j0, __m512 scale,
+                             __mmask16 last, const OutputRange16& range, int8_t* y) {
   __m512 acc[kRows][kVecs];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
 #pragma GCC unroll 4
     for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_setzero_ps();
@@ -377,14 +381,14 @@ inline void MatMulExactBlock(const int8_t* ar, const float* bf, int64_t k, int64
     __m512 b[kVecs];
 #pragma GCC unroll 4
     for (int v = 0; v < kVecs; ++v) b[v] = _mm512_maskz_loadu_ps(v == kVecs - 1 ? last : __mmask16(0xFFFF), br + 16 * v);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {
-      const __m512 av = _mm512_set1_ps(static_cast<float>(static_cast<int32_t>(ar[r * k + t]) - za));
+      const __m512 av = _mm512_set1_ps(af[r * kExactMaxK + t]);
 #pragma GCC unroll 4
       for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_fmadd_ps(av, b[v], acc[r][v]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
 #pragma GCC unroll 4
     for (int v = 0; v < kVecs; ++v) {
@@ -394,25 +398,56 @@ inline void MatMulExactBlock(const int8_t* ar, const float* bf, int64_t k, int64
   }
 }
 
+// kRows rows x the panel's vectors of output columns (1-4, `vecs`).
+template <int kRows>
+inline void MatMulExactPanel(int vecs, const float* af, const float* bf, int64_t k, int64_t n, int64_t j0,
+                             __m512 scale, __mmask16 last, const OutputRange16& range, int8_t* y) {
+  switch (vecs) {
+    case 1: MatMulExactBlock<kRows, 1>(af, bf, k, n, j0, scale, last, range, y); break;
+    case 2: MatMulExactBlock<kRows, 2>(af, bf, k, n, j0, scale, last, range, y); break;
+    case 3: MatMulExactBlock<kRows, 3>(af, bf, k, n, j0, scale, last, range, y); break;
+    default: MatMulExactBlock<kRows, 4>(af, bf, k, n, j0, scale, last, range, y); break;
+  }
+}
+
+// kRows (8, 4 or 1) rows of the output: their rows of A (from `ar`) converted to floats once,
+// then 64 columns at a time; with eight rows, a panel of one vector of columns takes all eight
+// (eight chains: with four, a K-long chain of fused multiply-adds per accumulator waits on the
+// latency), wider panels four at a time (8-16 chains).
 template <int kRows>
 inline void MatMulExactRows(const int8_t* ar, const float* bf, int64_t k, int64_t n, int32_t za, __m512 scale,
                             const OutputRange16& range, int8_t* y) {
+  alignas(64) float af[kRows * kExactMaxK];
+  const __m512i zav = _mm512_set1_epi32(za);
+  for (int r = 0; r < kRows; ++r) {
+    for (int64_t t = 0; t < k; t += 16) {
+      const __mmask16 lanes = FirstLanes(k - t);
+      const __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lanes, ar + r * k + t));
+      _mm512_store_ps(af + r * kExactMaxK + t, _mm512_cvtepi32_ps(_mm512_sub_epi32(v, zav)));
+    }
+  }
   for (int64_t j0 = 0; j0 < n; j0 += 64) {
     const int64_t width = std::min<int64_t>(64, n - j0);
     const __mmask16 last = FirstLanes(width - (width - 1) / 16 * 16);
-    switch ((width + 15) / 16) {
-      case 1: MatMulExactBlock<kRows, 1>(ar, bf, k, n, j0, za, scale, last, range, y); break;
-      case 2: MatMulExactBlock<kRows, 2>(ar, bf, k, n, j0, za, scale, last, range, y); break;
-      case 3: MatMulExactBlock<kRows, 3>(ar, bf, k, n, j0, za, scale, last, range, y); break;
-      default: MatMulExactBlock<kRows, 4>(ar, bf, k, n, j0, za, scale, last, range, y); break;
+    const int vecs = static_cast<int>((width + 15) / 16);
+    if constexpr (kRows == 8) {
+      if (vecs == 1) {
+        MatMulExactBlock<8, 1>(af, bf, k, n, j0, scale, last, range, y);
+      } else {
+        MatMulExactPanel<4>(vecs, af, bf, k, n, j0, scale, last, range, y);
+        MatMulExactPanel<4>(vecs, af + 4 * kExactMaxK, bf, k, n, j0, scale, last, range, y + 4 * n);
+      }
+    } else {
+      MatMulExactPanel<kRows>(vecs, af, bf, k, n, j0, scale, last, range, y);
     }
   }
 }
 
 }  // namespace
 
-// Four rows x up to four vectors of 16 output columns in registers, the sums in float (exact,
-// see QMatMulExactArgs), rounding by cvtps2dq (= RoundHalfEvenSmall within 2^22).
+// Blocks of eight rows (four, then one, for the rest) x up to four vectors of 16 output columns
+// in registers, the sums in float (exact, see QMatMulExactArgs), rounding by cvtps2dq (=
+// RoundHalfEvenSmall within 2^22).
 void QMatMulExactAvx512(const QMatMulExactArgs& p) {
   if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
     QMatMulExactScalar(p);
@@ -433,7 +468,12 @@ void QMatMulExactAvx512(const QMatMulExactArgs& p) {
   }
   const __m512 scale = _mm512_set1_ps(p.scale);
   const OutputRange16 range(p.qmin, p.qmax, p.zo);
+  if (k > kExactMaxK) {  // not a call QMatMulExactArgs allows (K <= 258)
+    QMatMulExactScalar(p);
+    return;
+  }
   int64_t i = 0;
+  for (; i + 8 <= m; i += 8) MatMulExactRows<8>(a + i * k, bf, k, n, za, scale, range, y + i * n);
   for (; i + 4 <= m; i += 4) MatMulExactRows<4>(a + i * k, bf, k, n, za, scale, range, y + i * n);
   for (; i < m; ++i) MatMulExactRows<1>(a + i * k, bf, k, n, za, scale, range, y + i * n);
 }

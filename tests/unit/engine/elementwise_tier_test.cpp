@@ -286,10 +286,12 @@ TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[
     int64_t m, k, n;
   };
   // column counts around the 8-, 16- and 64-column steps; K up to the float path's 258
-  // and row counts around the AVX-512 form's four-row blocks
+  // and row counts around the AVX-512 form's eight- and four-row blocks (an attention's
+  // probabilities times values: 64 x 64 x 16)
   const std::vector<Shape> shapes = {{1, 1, 1}, {3, 5, 7}, {20, 16, 20}, {20, 20, 16}, {2, 258, 15},
                                      {4, 64, 64}, {5, 3, 65}, {2, 7, 130}, {1, 258, 8}, {6, 31, 33},
-                                     {9, 258, 70}, {8, 1, 17}};
+                                     {9, 258, 70}, {8, 1, 17}, {15, 40, 16}, {64, 64, 16}, {13, 258, 1},
+                                     {17, 12, 50}};
   struct Params {
     int32_t za, zb, zo, qmin, qmax;
     float scale;
