@@ -144,6 +144,18 @@ struct AvgPool2x2Args {
 };
 using AvgPool2x2Fn = bool (*)(const AvgPool2x2Args& args);
 
+// int8 MaxPool of planes (x: planes of ih x iw, y: planes of oh x ow), windows of kh rows x kw
+// (2 or 3) columns at row stride sh and column stride 2, undilated, pads pt (top) and pl (left);
+// window parts past the input's end (pads, ceil mode) read nothing, and a window with no input
+// element gives -128. False where the tier leaves the call to the row kernels (rows wider than
+// it takes).
+struct MaxPoolPlanesArgs {
+  const int8_t* x;
+  int64_t planes, ih, iw, oh, ow, kh, kw, sh, pt, pl;
+  int8_t* y;
+};
+using MaxPoolPlanesFn = bool (*)(const MaxPoolPlanesArgs& args);
+
 // The last step of a windowed int8 AveragePool: y[i] = SaturateToInt8(((float)sums[i] /
 // divs[i]) * ratio, zo, qmin, qmax), the window's int32 sum (zero point taken off) over its
 // divisor, on the output's scale: the scalar step's float operations in its order.
@@ -255,6 +267,8 @@ struct ElementwiseKernels {
   // Non-null where a tier has a one-pass AveragePool 2x2 stride 2 (else the window-sum rows
   // and qmean).
   AvgPool2x2Fn avg_pool_2x2 = nullptr;
+  // Non-null where a tier pools whole rows of planes at column stride 2 in one call (VBMI).
+  MaxPoolPlanesFn maxpool_planes = nullptr;
   // The rows of tap words (AdjacentStrideTwoRows, kernels/im2col_u8.h): the shared 128-bit form
   // unless a tier has a wider one.
   TapWordRowsFn tap_word_rows = &AdjacentStrideTwoRows;
@@ -336,6 +350,10 @@ void TapWordRowsAvx2(const int8_t* src, int64_t row_step, int64_t rows, int64_t 
 // AdjacentStrideTwoRows by one vpermb per 16 words from a masked load of exactly the bytes
 // they use (AVX-512 VBMI).
 void TapWordRowsAvx512Vbmi(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
+// MaxPoolPlanesFn for rows of up to 64 bytes with the left pad (pl + iw <= 64) and up to 31
+// outputs: per output row the window rows' maxima in one masked load each (-128 outside the
+// input), then one vpermb per window column (AVX-512 VBMI).
+bool MaxPoolPlanesAvx512Vbmi(const MaxPoolPlanesArgs& a);
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void LutAvx2(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);

@@ -180,4 +180,40 @@ void TapWordRowsAvx512Vbmi(const int8_t* src, int64_t row_step, int64_t rows, in
   }
 }
 
+bool MaxPoolPlanesAvx512Vbmi(const MaxPoolPlanesArgs& a) {
+  if (a.pl + a.iw > 64 || a.ow > 31 || a.kw < 2 || a.kw > 3) return false;
+  // lane i of pick k: byte 2i + k of a row whose lane L holds input column L - pl
+  alignas(64) static constexpr struct Picks {
+    uint8_t b[3][64];
+    constexpr Picks() : b{} {
+      for (int k = 0; k < 3; ++k) {
+        for (int i = 0; i < 32; ++i) b[k][i] = static_cast<uint8_t>(2 * i + k);
+      }
+    }
+  } kPicks{};
+  const __m512i p0 = _mm512_load_si512(kPicks.b[0]), p1 = _mm512_load_si512(kPicks.b[1]);
+  const __m512i p2 = _mm512_load_si512(kPicks.b[2]), low = _mm512_set1_epi8(-128);
+  const __mmask64 columns = (a.iw >= 64 ? ~__mmask64{0} : (__mmask64{1} << a.iw) - 1) << a.pl;
+  const __mmask64 outputs = (__mmask64{1} << a.ow) - 1;
+  const bool three = a.kw == 3;
+  for (int64_t p = 0; p < a.planes; ++p) {
+    // integer addresses: a row's load starts pl bytes before it (masked-off lanes never touch
+    // memory), which may lie before the plane
+    const uintptr_t plane = reinterpret_cast<uintptr_t>(a.x + p * a.ih * a.iw) - static_cast<uintptr_t>(a.pl);
+    int8_t* out = a.y + p * a.oh * a.ow;
+    for (int64_t oy = 0; oy < a.oh; ++oy) {
+      __m512i v = low;
+      const int64_t top = oy * a.sh - a.pt;
+      for (int64_t iy = std::max<int64_t>(top, 0); iy < std::min(top + a.kh, a.ih); ++iy) {
+        const void* row = reinterpret_cast<const void*>(plane + static_cast<uintptr_t>(iy * a.iw));
+        v = _mm512_max_epi8(v, _mm512_mask_loadu_epi8(low, columns, row));
+      }
+      __m512i m = _mm512_max_epi8(_mm512_permutexvar_epi8(p0, v), _mm512_permutexvar_epi8(p1, v));
+      if (three) m = _mm512_max_epi8(m, _mm512_permutexvar_epi8(p2, v));
+      _mm512_mask_storeu_epi8(out + oy * a.ow, outputs, m);
+    }
+  }
+  return true;
+}
+
 }  // namespace edge::engine

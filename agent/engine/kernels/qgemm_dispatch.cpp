@@ -36,6 +36,10 @@ ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max, Dept
   k.tap_word_rows = tap_word_rows;
   return k;
 }
+ElementwiseKernels WithMaxPoolPlanes(ElementwiseKernels k, MaxPoolPlanesFn maxpool_planes) {
+  k.maxpool_planes = maxpool_planes;
+  return k;
+}
 }  // namespace
 
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
@@ -69,7 +73,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     return k;
   }();
   // Where an AVX-512 tier has no form of its own it uses the AVX2 kernel (AVX2 is part of it).
-  static const ElementwiseKernels avx512 = WithPlaneMax({CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
+  static const ElementwiseKernels avx512 = WithMaxPoolPlanes(WithPlaneMax({CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
                                          &DepthwiseAvx512Vnni,
                                          &SplitDepthwisePhasesAvx512,
                                          &QAddAvx512,
@@ -88,7 +92,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &ExpShiftedAvx512,
                                          CpuHasAvx512Vbmi() ? &InterleaveStridedAvx512Vbmi : &InterleaveStridedAvx2,
                                          &DequantizeAvx512, &QFloatBinaryRunAvx512}, &PlaneMaxAvx2, nullptr, &AvgPool2x2Avx2,
-                                         CpuHasAvx512Vbmi() ? &TapWordRowsAvx512Vbmi : &TapWordRowsAvx2);
+                                         CpuHasAvx512Vbmi() ? &TapWordRowsAvx512Vbmi : &TapWordRowsAvx2),
+                                         CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr);
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
   if (effective == KernelTier::kAvxVnni) return avxvnni;
   if (effective == KernelTier::kAvx2) return avx2;

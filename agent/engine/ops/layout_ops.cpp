@@ -597,6 +597,11 @@ class MaxPoolStep : public Step {
         env.elementwise->plane_max(X, ih * iw, planes, Y);
         return;
       }
+      // whole rows of planes in one call where the tier has it (stride-2 windows of 2-3 columns)
+      if (env.elementwise->maxpool_planes != nullptr && sw == 2 && dw == 1 && dh == 1 &&
+          env.elementwise->maxpool_planes(MaxPoolPlanesArgs{X, planes, ih, iw, oh, ow, kh, kw, sh, pt, pl, Y})) {
+        return;
+      }
     }
     if (inside) {
       RunInside(env, X, Y);
