@@ -144,6 +144,13 @@ struct AvgPool2x2Args {
 };
 using AvgPool2x2Fn = bool (*)(const AvgPool2x2Args& args);
 
+// LayerNormalization over rows of n floats (ops/float_ops.cpp, LayerNormRowsStep), the first
+// rows / 16 * 16 rows: per row the mean as the in-order float sum over n divided by n, the
+// variance as the in-order sum of (x - mean)^2 (a multiply, then an add) divided by n, inv =
+// 1 / sqrt(variance + epsilon), y = ((x - mean) * inv) * g[a]: the step's own operations, so
+// its bits. Returns the rows it did (the rest are the caller's).
+using LayerNormRowsFn = int64_t (*)(const float* x, const float* g, int64_t rows, int64_t n, float epsilon, float* y);
+
 // int8 MaxPool of planes (x: planes of ih x iw, y: planes of oh x ow), windows of kh rows x kw
 // (2 or 3) columns at row stride sh and column stride 2, undilated, pads pt (top) and pl (left);
 // window parts past the input's end (pads, ceil mode) read nothing, and a window with no input
@@ -269,6 +276,8 @@ struct ElementwiseKernels {
   AvgPool2x2Fn avg_pool_2x2 = nullptr;
   // Non-null where a tier pools whole rows of planes at column stride 2 in one call (VBMI).
   MaxPoolPlanesFn maxpool_planes = nullptr;
+  // Non-null where a tier takes LayerNormalization's rows 16 at a time, a row per lane.
+  LayerNormRowsFn layernorm_rows = nullptr;
   // The rows of tap words (AdjacentStrideTwoRows, kernels/im2col_u8.h): the shared 128-bit form
   // unless a tier has a wider one.
   TapWordRowsFn tap_word_rows = &AdjacentStrideTwoRows;
@@ -323,6 +332,9 @@ void ExpShiftedAvx2(const float* x, int64_t n, float shift, float* y);
 void ExpShiftedAvx512(const float* x, int64_t n, float shift, float* y);
 void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
+// LayerNormRowsFn: 16 rows at a time, their sums side by side in one vector (each lane a row,
+// its adds in order) from 16 x 16 blocks transposed in registers; the normalization along rows.
+int64_t LayerNormRowsAvx512(const float* x, const float* g, int64_t rows, int64_t n, float epsilon, float* y);
 
 void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst);
 // Im2colRowsFn (kernels/im2col_u8.h): rows 16 or 8 wide 64 output pixels per step, other widths

@@ -522,4 +522,81 @@ void ExpShiftedAvx512(const float* x, int64_t n, float shift, float* y) {
   }
 }
 
+namespace {
+
+// r[i] holds row i's 16 floats; after, r[c] holds column c's 16 (lane i: row i).
+inline void Transpose16x16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  // r[4q + j] now holds, in each 128-bit lane L, column 4L' + j of rows 4q..4q+3 (L' the lane);
+  // two 128-bit shuffles gather each column's four row quads
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], _MM_SHUFFLE(2, 0, 2, 0));
+    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], _MM_SHUFFLE(3, 1, 3, 1));
+    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], _MM_SHUFFLE(2, 0, 2, 0));
+    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], _MM_SHUFFLE(3, 1, 3, 1));
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], _MM_SHUFFLE(2, 0, 2, 0));
+    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], _MM_SHUFFLE(3, 1, 3, 1));
+    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], _MM_SHUFFLE(2, 0, 2, 0));
+    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
+// The 16 rows' in-order sums over their n columns of f(column vector) (lane i: row i).
+template <typename F>
+inline __m512 RowSums16(const float* x, int64_t n, F f) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t a0 = 0; a0 < n; a0 += 16) {
+    const int64_t cols = std::min<int64_t>(16, n - a0);
+    const __mmask16 m = FirstLanes(cols);
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_maskz_loadu_ps(m, x + i * n + a0);
+    Transpose16x16(r);
+    for (int c = 0; c < cols; ++c) acc = _mm512_add_ps(acc, f(r[c]));
+  }
+  return acc;
+}
+
+}  // namespace
+
+int64_t LayerNormRowsAvx512(const float* x, const float* g, int64_t rows, int64_t n, float epsilon, float* y) {
+  const __m512 count = _mm512_set1_ps(static_cast<float>(n)), eps = _mm512_set1_ps(epsilon);
+  int64_t r = 0;
+  for (; r + 16 <= rows; r += 16) {
+    const float* xr = x + r * n;
+    const __m512 mean = _mm512_div_ps(RowSums16(xr, n, [](__m512 v) { return v; }), count);
+    const __m512 var = _mm512_div_ps(RowSums16(xr, n, [&](__m512 v) {
+                                       const __m512 c = _mm512_sub_ps(v, mean);
+                                       return _mm512_mul_ps(c, c);
+                                     }),
+                                     count);
+    const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(_mm512_add_ps(var, eps)));
+    alignas(64) float means[16], invs[16];
+    _mm512_store_ps(means, mean);
+    _mm512_store_ps(invs, inv);
+    for (int i = 0; i < 16; ++i) {
+      const __m512 mi = _mm512_set1_ps(means[i]), ii = _mm512_set1_ps(invs[i]);
+      const float* xi = xr + i * n;
+      float* yi = y + (r + i) * n;
+      for (int64_t a = 0; a < n; a += 16) {
+        const __mmask16 m = FirstLanes(n - a);
+        const __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xi + a), mi), ii);
+        _mm512_mask_storeu_ps(yi + a, m, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, g + a)));
+      }
+    }
+  }
+  return r;
+}
+
 }  // namespace edge::engine

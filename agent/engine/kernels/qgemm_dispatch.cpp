@@ -36,8 +36,9 @@ ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max, Dept
   k.tap_word_rows = tap_word_rows;
   return k;
 }
-ElementwiseKernels WithMaxPoolPlanes(ElementwiseKernels k, MaxPoolPlanesFn maxpool_planes) {
+ElementwiseKernels WithAvx512Rows(ElementwiseKernels k, MaxPoolPlanesFn maxpool_planes, LayerNormRowsFn layernorm_rows) {
   k.maxpool_planes = maxpool_planes;
+  k.layernorm_rows = layernorm_rows;
   return k;
 }
 }  // namespace
@@ -73,7 +74,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     return k;
   }();
   // Where an AVX-512 tier has no form of its own it uses the AVX2 kernel (AVX2 is part of it).
-  static const ElementwiseKernels avx512 = WithMaxPoolPlanes(WithPlaneMax({CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
+  static const ElementwiseKernels avx512 = WithAvx512Rows(WithPlaneMax({CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
                                          &DepthwiseAvx512Vnni,
                                          &SplitDepthwisePhasesAvx512,
                                          &QAddAvx512,
@@ -93,7 +94,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          CpuHasAvx512Vbmi() ? &InterleaveStridedAvx512Vbmi : &InterleaveStridedAvx2,
                                          &DequantizeAvx512, &QFloatBinaryRunAvx512}, &PlaneMaxAvx2, nullptr, &AvgPool2x2Avx2,
                                          CpuHasAvx512Vbmi() ? &TapWordRowsAvx512Vbmi : &TapWordRowsAvx2),
-                                         CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr);
+                                         CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr, &LayerNormRowsAvx512);
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
   if (effective == KernelTier::kAvxVnni) return avxvnni;
   if (effective == KernelTier::kAvx2) return avx2;

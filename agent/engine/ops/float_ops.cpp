@@ -337,7 +337,8 @@ class LayerNormRowsStep : public Step {
     const float* X = x.Get<float>(env);
     const float* G = scale.Get<float>(env);
     float* Y = reinterpret_cast<float*>(env.arena + out);
-    int64_t r = 0;
+    // a tier's form takes blocks of 16 rows (the same operations, a row per vector lane)
+    int64_t r = env.elementwise->layernorm_rows != nullptr ? env.elementwise->layernorm_rows(X, G, rows, n, epsilon, Y) : 0;
     for (; r + kLanes <= rows; r += kLanes) Rows<kLanes>(X + r * n, G, Y + r * n);
     for (; r < rows; ++r) Rows<1>(X + r * n, G, Y + r * n);
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/unit/engine/onnx_builder.h"
+#include "tests/unit/engine/tiers.h"
 #include "tests/unit/engine/test_support.h"
 
 namespace edge::engine::testing {
@@ -198,8 +199,10 @@ TEST_CASE("LayerNormalization gives its Mean and InvStdDev outputs", "[engine][o
 
 TEST_CASE("LayerNormalization in one step per row block gives the unfused steps' bits", "[engine][operators]") {
   // Without the Mean and InvStdDev outputs the engine runs one kLayerNormRows step; asking for
-  // them keeps the nine steps. Rows around the 8-row block, rows of 1 to 70 elements, the
-  // normalized shape over one or two axes, with and without B, values wide apart.
+  // them keeps the nine steps. Rows around the 8-row block and the AVX-512 form's 16-row one,
+  // rows of 1 to 100 elements, the normalized shape over one or two axes, with and without B,
+  // values wide apart; at every tier.
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(17);
   std::uniform_real_distribution<float> u(-40.0f, 40.0f);
   struct Case {
@@ -209,7 +212,10 @@ TEST_CASE("LayerNormalization in one step per row block gives the unfused steps'
   };
   const std::vector<Case> cases = {{{7, 64}, -1, true}, {{8, 64}, -1, true},  {{17, 5}, -1, false},
                                    {{2, 9, 70}, 2, true}, {{3, 4, 6}, 1, true}, {{1, 1}, -1, true},
-                                   {{50, 64}, -1, true}, {{9, 33}, 1, false}};
+                                   {{50, 64}, -1, true}, {{9, 33}, 1, false}, {{15, 64}, -1, true},
+                                   {{16, 64}, -1, true}, {{33, 17}, -1, false}, {{16, 1}, -1, true},
+                                   {{2, 24, 100}, 2, true}, {{4, 8, 2, 16}, 2, true}};
+  for (KernelTier tier : tiers) {
   for (const Case& c : cases) {
     int64_t row = 1, total = 1;
     const int64_t axis = c.axis < 0 ? static_cast<int64_t>(c.shape.size()) + c.axis : c.axis;
@@ -236,9 +242,9 @@ TEST_CASE("LayerNormalization in one step per row block gives the unfused steps'
       IntAttr(n, "axis", c.axis);
       FloatAttr(n, "epsilon", 1e-3f);
       auto model = LoadOk(b);
-      INFO("shape " << c.shape.size() << "-D, row " << row << ", stats " << stats);
+      INFO("tier " << KernelTierName(tier) << ", shape " << c.shape.size() << "-D, row " << row << ", stats " << stats);
       CHECK(HasStep(*model, "rows in one pass") == (stats == 0));
-      ExecutionContext ctx(model);
+      ExecutionContext ctx(model, tier);
       y[stats].assign(x.size(), 0.0f);
       std::vector<float> mean(static_cast<size_t>(total / row)), inv(mean.size());
       const float* in[] = {x.data()};
@@ -252,6 +258,7 @@ TEST_CASE("LayerNormalization in one step per row block gives the unfused steps'
       std::memcpy(&b, &y[1][i], 4);
       REQUIRE(a == b);
     }
+  }
   }
 }
 
