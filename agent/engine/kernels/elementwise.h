@@ -150,6 +150,9 @@ using AvgPool2x2Fn = bool (*)(const AvgPool2x2Args& args);
 // 1 / sqrt(variance + epsilon), y = ((x - mean) * inv) * g[a]: the step's own operations, so
 // its bits. Returns the rows it did (the rest are the caller's).
 using LayerNormRowsFn = int64_t (*)(const float* x, const float* g, int64_t rows, int64_t n, float epsilon, float* y);
+// The in-order float sums of rows of n floats (sums[r] = ((0 + y[r][0]) + y[r][1]) + ...), the
+// first rows / 16 * 16 rows; returns the rows it did (the rest are the caller's).
+using RowSumsFn = int64_t (*)(const float* y, int64_t rows, int64_t n, float* sums);
 
 // int8 MaxPool of planes (x: planes of ih x iw, y: planes of oh x ow), windows of kh rows x kw
 // (2 or 3) columns at row stride sh and column stride 2, undilated, pads pt (top) and pl (left);
@@ -276,8 +279,10 @@ struct ElementwiseKernels {
   AvgPool2x2Fn avg_pool_2x2 = nullptr;
   // Non-null where a tier pools whole rows of planes at column stride 2 in one call (VBMI).
   MaxPoolPlanesFn maxpool_planes = nullptr;
-  // Non-null where a tier takes LayerNormalization's rows 16 at a time, a row per lane.
+  // Non-null where a tier takes LayerNormalization's rows, or rows to sum (Softmax), 16 at a
+  // time, a row per lane.
   LayerNormRowsFn layernorm_rows = nullptr;
+  RowSumsFn row_sums = nullptr;
   // The rows of tap words (AdjacentStrideTwoRows, kernels/im2col_u8.h): the shared 128-bit form
   // unless a tier has a wider one.
   TapWordRowsFn tap_word_rows = &AdjacentStrideTwoRows;
@@ -335,6 +340,7 @@ void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, 
 // LayerNormRowsFn: 16 rows at a time, their sums side by side in one vector (each lane a row,
 // its adds in order) from 16 x 16 blocks transposed in registers; the normalization along rows.
 int64_t LayerNormRowsAvx512(const float* x, const float* g, int64_t rows, int64_t n, float epsilon, float* y);
+int64_t RowSumsAvx512(const float* y, int64_t rows, int64_t n, float* sums);
 
 void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst);
 // Im2colRowsFn (kernels/im2col_u8.h): rows 16 or 8 wide 64 output pixels per step, other widths

@@ -570,6 +570,12 @@ inline __m512 RowSums16(const float* x, int64_t n, F f) {
 
 }  // namespace
 
+int64_t RowSumsAvx512(const float* y, int64_t rows, int64_t n, float* sums) {
+  int64_t r = 0;
+  for (; r + 16 <= rows; r += 16) _mm512_storeu_ps(sums + r, RowSums16(y + r * n, n, [](__m512 v) { return v; }));
+  return r;
+}
+
 int64_t LayerNormRowsAvx512(const float* x, const float* g, int64_t rows, int64_t n, float epsilon, float* y) {
   const __m512 count = _mm512_set1_ps(static_cast<float>(n)), eps = _mm512_set1_ps(epsilon);
   int64_t r = 0;

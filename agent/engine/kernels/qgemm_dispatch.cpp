@@ -36,9 +36,11 @@ ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max, Dept
   k.tap_word_rows = tap_word_rows;
   return k;
 }
-ElementwiseKernels WithAvx512Rows(ElementwiseKernels k, MaxPoolPlanesFn maxpool_planes, LayerNormRowsFn layernorm_rows) {
+ElementwiseKernels WithAvx512Rows(ElementwiseKernels k, MaxPoolPlanesFn maxpool_planes, LayerNormRowsFn layernorm_rows,
+                                  RowSumsFn row_sums) {
   k.maxpool_planes = maxpool_planes;
   k.layernorm_rows = layernorm_rows;
+  k.row_sums = row_sums;
   return k;
 }
 }  // namespace
@@ -94,7 +96,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          CpuHasAvx512Vbmi() ? &InterleaveStridedAvx512Vbmi : &InterleaveStridedAvx2,
                                          &DequantizeAvx512, &QFloatBinaryRunAvx512}, &PlaneMaxAvx2, nullptr, &AvgPool2x2Avx2,
                                          CpuHasAvx512Vbmi() ? &TapWordRowsAvx512Vbmi : &TapWordRowsAvx2),
-                                         CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr, &LayerNormRowsAvx512);
+                                         CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr, &LayerNormRowsAvx512,
+                                         &RowSumsAvx512);
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
   if (effective == KernelTier::kAvxVnni) return avxvnni;
   if (effective == KernelTier::kAvx2) return avx2;

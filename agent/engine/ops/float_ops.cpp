@@ -596,7 +596,9 @@ class QSoftmaxTableStep : public Step {
       const float* t = table.data() + RowStart(M[r] + 128) + 128;
       for (int64_t a = 0; a < n; ++a) E[r * n + a] = t[xr[a]];
     }
-    ForEachRowSum(E, rows, n, [&](int64_t r, float sum) { S[r] = sum; });
+    // the tier's blocks of 16 rows (each lane a row, its adds in order), the rest four at a time
+    const int64_t done = env.elementwise->row_sums != nullptr ? env.elementwise->row_sums(E, rows, n, S) : 0;
+    ForEachRowSum(E + done * n, rows - done, n, [&](int64_t r, float sum) { S[done + r] = sum; });
     QFloatBinaryRunArgs d;
     d.a.f = E;
     d.a.row = n;

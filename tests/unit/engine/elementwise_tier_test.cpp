@@ -279,6 +279,33 @@ TEST_CASE("every tier's tap-word rows equal their definition and read no further
   }
 }
 
+TEST_CASE("every tier's row sums are the in-order float sums", "[engine][kernels][tiers]") {
+  // values of mixed magnitudes, where another order of the adds would round differently
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
+  std::mt19937 rng(43);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    if (k.row_sums == nullptr) continue;  // the caller's loop: in order by construction
+    for (int64_t rows : {16, 17, 31, 32, 50}) {
+      for (int64_t n : {1, 2, 15, 16, 17, 64, 100}) {
+        std::vector<float> y(static_cast<size_t>(rows * n));
+        for (size_t i = 0; i < y.size(); ++i) y[i] = u(rng) * (i % 5 == 0 ? 1e6f : i % 3 == 0 ? 1e-3f : 1.0f);
+        std::vector<float> sums(static_cast<size_t>(rows), -1.0f);
+        const int64_t done = k.row_sums(y.data(), rows, n, sums.data());
+        INFO("tier " << KernelTierName(tier) << " rows " << rows << " n " << n);
+        REQUIRE(done == rows / 16 * 16);
+        for (int64_t r = 0; r < done; ++r) {
+          float want = 0.0f;
+          for (int64_t a = 0; a < n; ++a) want += y[r * n + a];
+          REQUIRE(std::memcmp(&sums[r], &want, 4) == 0);
+        }
+        for (int64_t r = done; r < rows; ++r) REQUIRE(sums[r] == -1.0f);  // the rest left to the caller
+      }
+    }
+  }
+}
+
 TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(2025);

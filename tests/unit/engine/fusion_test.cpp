@@ -283,7 +283,8 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
   int folded = 0, lookups = 0, clamps = 0, clamped = 0, extremes = 0, softmax_tables = 0, last_axis_softmax = 0;
   for (int iter = 0; iter < 240; ++iter) {
     QdqBuilder q(rng);
-    const int64_t r = rows(rng), c = cols(rng);
+    // Softmax (kind 3) over 9-45 rows: the AVX-512 row sums take blocks of 16
+    const int64_t r = rows(rng) * (iter % 6 == 3 ? 9 : 1), c = cols(rng);
     auto add_input = [&](const std::string& name, const std::vector<int64_t>& dims) {
       auto* in = q.g()->add_input();
       in->set_name(name);
