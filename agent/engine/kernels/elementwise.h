@@ -357,10 +357,10 @@ void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, 
 // InterleaveStridedU8 at strides 3 and 4 by pshufb gathers, 16 pixels per step, reading no
 // byte past the last one it uses (PickStrided clamps its loads); other strides: the shared form.
 void InterleaveStridedAvx2(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst);
-// InterleaveStridedU8 at strides 2-4 by byte permutes (AVX-512 VBMI), 32 pixels per step at
-// stride 2, else 16: each source's bytes in one masked load of exactly the bytes used, two
-// vpermt2b pair the sources, one vpermt2w per 16 pixels makes their words. Other strides: the
-// shared form.
+// InterleaveStridedU8 at strides 2-8 by byte permutes (AVX-512 VBMI), 32 pixels per step at
+// stride 2, 16 at 3-4, 8 at 5-8: each source's bytes in one masked load of exactly the bytes
+// used, two vpermt2b pair the sources, one vpermt2w per 16 pixels makes their words. Other
+// strides: the shared form.
 void InterleaveStridedAvx512Vbmi(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst);
 // AdjacentStrideTwoRows by one vpshufb per 8 words (two 16-byte loads in the lanes), reading
 // no further past a row than the shared form.

@@ -95,11 +95,12 @@ void Im2colRowsAvx512Vbmi(const int8_t* const p[4], const int64_t row_step[4], i
 
 namespace {
 
-// kPixels = 64 / kStride rounded down to 16 pixels per step (32 at stride 2, else 16): each
-// source's bytes for a step, stride * (kPixels - 1) + 1 <= 63, are one masked load.
+// kPixels per step (32 at stride 2, 16 at 3-4, 8 at 5-8): each source's bytes for a step,
+// stride * (kPixels - 1) + 1 <= 63, are one masked load.
 template <int kStride>
 struct StridedIndexes {
-  static constexpr int kPixels = 64 / kStride / 16 * 16;
+  // 32 pixels at stride 2, 16 at 3-4, 8 at 5-8 (a 64-byte load holds their bytes)
+  static constexpr int kPixels = kStride <= 4 ? 64 / kStride / 16 * 16 : 8;
   // vpermt2b: byte 2x + s (x < kPixels) = byte stride * x of operand s, the pairs of two sources
   alignas(64) uint8_t pairs[64];
   // vpermt2w, per 16 pixels h: element 2x + s = pair 16h + x of operand s, pixel 16h + x's word
@@ -152,6 +153,10 @@ void InterleaveStridedAvx512Vbmi(const int8_t* const src[4], int64_t sw, int64_t
     case 2: InterleaveStrided<2>(src, n, dst); return;
     case 3: InterleaveStrided<3>(src, n, dst); return;
     case 4: InterleaveStrided<4>(src, n, dst); return;
+    case 5: InterleaveStrided<5>(src, n, dst); return;
+    case 6: InterleaveStrided<6>(src, n, dst); return;
+    case 7: InterleaveStrided<7>(src, n, dst); return;
+    case 8: InterleaveStrided<8>(src, n, dst); return;
     default: InterleaveStridedU8(src, sw, n, dst);
   }
 }

@@ -789,15 +789,16 @@ void CheckStridedInterleave(const ElementwiseKernels& k, const int8_t* const src
   REQUIRE(std::all_of(got.begin() + n * 4, got.end(), [](uint8_t b) { return b == 0xA5; }));
 }
 
-// Phased convs' operand at column strides 1-6: every tier's strided interleave against its
-// definition, around the 16-pixel steps, with the rows' readable slack (32 bytes) after them.
+// Phased convs' operand at column strides 1-9: every tier's strided interleave against its
+// definition, around the 8- and 16-pixel steps, with the rows' readable slack (32 bytes) after
+// them.
 TEST_CASE("every tier's strided interleave equals its definition", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(1205);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    for (int64_t sw = 1; sw <= 6; ++sw) {
-      for (int64_t n : {0, 1, 3, 4, 15, 16, 17, 31, 32, 33, 44, 52, 100}) {
+    for (int64_t sw = 1; sw <= 9; ++sw) {
+      for (int64_t n : {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 44, 52, 100}) {
         std::vector<std::vector<int8_t>> rows(4, std::vector<int8_t>(static_cast<size_t>(n * sw + 32)));
         for (auto& row : rows) {
           for (auto& v : row) v = static_cast<int8_t>(rng());
@@ -810,9 +811,9 @@ TEST_CASE("every tier's strided interleave equals its definition", "[engine][ker
   }
 }
 
-// The SIMD forms at strides 3 and 4 (AVX2) and 2-4 (AVX-512 VBMI) read nothing past a row's
+// The SIMD forms at strides 3 and 4 (AVX2) and 2-8 (AVX-512 VBMI) read nothing past a row's
 // last used byte: each row ends there, against an inaccessible page.
-TEST_CASE("every tier's strided interleave at strides 2-4 reads only the bytes it uses", "[engine][kernels][tiers]") {
+TEST_CASE("every tier's strided interleave at strides 2-8 reads only the bytes it uses", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(1206);
   for (KernelTier tier : tiers) {
@@ -820,8 +821,8 @@ TEST_CASE("every tier's strided interleave at strides 2-4 reads only the bytes i
     // the shared form's stride-2 steps (the AVX2 tiers', arm64's) read up to 31 bytes past:
     // its documented slack
     const bool vbmi = (tier == KernelTier::kAvx512Vnni || tier == KernelTier::kAmx) && CpuHasAvx512Vbmi();
-    const int64_t first_stride = vbmi ? 2 : 3;
-    for (int64_t sw = first_stride; sw <= 4; ++sw) {
+    const int64_t first_stride = vbmi ? 2 : 3, last_stride = vbmi ? 8 : 4;
+    for (int64_t sw = first_stride; sw <= last_stride; ++sw) {
       for (int64_t n : {1, 2, 7, 15, 16, 17, 23, 31, 32, 33, 47, 100}) {
         const int64_t len = (n - 1) * sw + 1;
         std::vector<std::unique_ptr<testing::GuardedBuffer>> rows;

@@ -150,7 +150,7 @@ TEST_CASE("int8 convs at strides above 2 equal the conv definition", "[engine][k
     g.cin = g.group * pick(1, 9);
     g.cout = g.group * pick(1, 12);
     g.sh = pick(1, 4);
-    g.sw = pick(1, 6) <= 4 ? pick(3, 5) : pick(1, 2);
+    g.sw = pick(1, 6) <= 4 ? pick(3, 8) : pick(1, 2);
     g.kh = pick(1, 6);
     g.kw = pick(1, 5) == 1 ? pick(1, g.sw) : pick(g.sw, g.sw + 3);
     g.pt = pick(0, g.kh - 1);
