@@ -36,6 +36,8 @@ ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max, Dept
   k.tap_word_rows = tap_word_rows;
   return k;
 }
+#if defined(__x86_64__)
+// The AVX-512 table's members past the optional ones above.
 ElementwiseKernels WithAvx512Rows(ElementwiseKernels k, MaxPoolPlanesFn maxpool_planes, LayerNormRowsFn layernorm_rows,
                                   RowSumsFn row_sums) {
   k.maxpool_planes = maxpool_planes;
@@ -43,6 +45,7 @@ ElementwiseKernels WithAvx512Rows(ElementwiseKernels k, MaxPoolPlanesFn maxpool_
   k.row_sums = row_sums;
   return k;
 }
+#endif
 }  // namespace
 
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
