@@ -1,8 +1,9 @@
 // The AVX-512 kernels that need VBMI's byte permutes (the 256-entry int8 lookup, stride-2
-// im2col rows of any width, the strided four-row interleave of phased convs, tap-word rows). Their own file,
-// compiled with -mavx512vbmi: the other AVX-512 kernels also serve CPUs without VBMI (Cascade
-// Lake), where an instruction the compiler chose from these flags would fault. Reached
-// through ElementwiseForTier only where cpuid reports VBMI.
+// im2col rows of any width, the strided four-row interleave of phased convs, tap-word rows,
+// MaxPool rows at column stride 2). Their own file, compiled with -mavx512vbmi: the other
+// AVX-512 kernels also serve CPUs without VBMI (Cascade Lake), where an instruction the
+// compiler chose from these flags would fault. Reached through ElementwiseForTier only where
+// cpuid reports VBMI.
 #include <immintrin.h>
 
 #include <algorithm>
