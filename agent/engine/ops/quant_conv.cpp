@@ -44,9 +44,15 @@ struct ConvShape {
   // (rows r, r + sh, ...) as ow words, group (c, ky) is channel c's row phase ky % sh shifted
   // by ky / sh rows of words: the im2col's kh x oh word rows per channel from min(sh, kh) * oh
   // + kh - min(sh, kh) of them (DS-CNN: 58 instead of 250), and no phase interleave.
+  // Kernel rows of 7 or 8 taps (ResNet's 7x7 stride-2 stem) are two words each, kx 0-3 and
+  // 4-7 (a zero weight past the kernel): the second word of output ox is the first word of
+  // ox + 2, so word rows are 2 words longer than the output row (word_w) and the GEMM's
+  // columns a grid of that pitch; k-group (c, ky, j) is (c, ky)'s view shifted by 2j words.
   bool tap_words;
   std::vector<int64_t> word_rows;  // [sh]: rows of words of each row phase (0: unused)
-  int64_t channel_words;           // words of one input channel: ow x the sum of word_rows
+  int64_t row_words;               // words per kernel row (1, or 2 for 7-8 taps)
+  int64_t word_w;                  // words per word row: ow + 2 * (row_words - 1)
+  int64_t channel_words;           // words of one input channel: word_w x the sum of word_rows
   int64_t c4, grid, xi_pitch, ptr_bytes;
 };
 
@@ -99,8 +105,9 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.implicit = !s.depthwise && !s.pointwise && n.stride[0] == 1 && n.stride[1] == 1;
   // tap words: rows of 4 taps (no padding taps in K), or of 3 where the alternative is the
   // stride phases (row stride above 2)
+  const int64_t kw = n.kernel[1];
   s.tap_words = !s.depthwise && !s.pointwise && !s.implicit && n.stride[1] == 2 && n.dilation[0] == 1 &&
-                n.dilation[1] == 1 && (n.kernel[1] == 4 || (n.kernel[1] == 3 && n.stride[0] > 2));
+                n.dilation[1] == 1 && (kw == 4 || kw == 7 || kw == 8 || (kw == 3 && n.stride[0] > 2));
   s.phased = !s.depthwise && !s.tap_words && (n.stride[0] > 2 || n.stride[1] > 2) && n.dilation[0] == 1 &&
              n.dilation[1] == 1 && n.kernel[0] >= n.stride[0] && n.kernel[1] >= n.stride[1];
   if (s.tap_words) {
@@ -110,13 +117,15 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
       int64_t& rows = s.word_rows[static_cast<size_t>(ky % sh)];
       rows = std::max(rows, s.oh + ky / sh);
     }
+    s.row_words = (kw + 3) / 4;
+    s.word_w = s.ow + 2 * (s.row_words - 1);
     s.channel_words = 0;
-    for (int64_t rows : s.word_rows) s.channel_words += rows * s.ow;
-    s.kp = s.cin_g * n.kernel[0] * 4;
+    for (int64_t rows : s.word_rows) s.channel_words += rows * s.word_w;
+    s.kp = s.cin_g * n.kernel[0] * s.row_words * 4;
     // the GEMM reads whole 16-column vectors, up to 15 words past the last view's columns;
     // 32 words of slack, as the implicit GEMM's operand keeps
     s.col_bytes = RoundUp(s.cin_g * s.channel_words * 4 + 128, 64);
-    s.grid = s.pixels;
+    s.grid = s.oh * s.word_w;
     s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
   }
   if (s.depthwise) {
@@ -246,7 +255,7 @@ class QConvStep : public Step {
     a.qmin = qmin;
     a.qmax = qmax;
     a.ldo = shape.pixels;
-    const int64_t grid_w = shape.phased ? shape.ph_w : shape.tap_words ? shape.ow : shape.wp;
+    const int64_t grid_w = shape.phased ? shape.ph_w : shape.tap_words ? shape.word_w : shape.wp;
     a.grid_pitch = grid_w > shape.ow ? grid_w : 0;  // equal widths: the grid is the output
     a.grid_width = shape.ow;
     for (int64_t b = 0; b < shape.batch; ++b) {
@@ -267,8 +276,8 @@ class QConvStep : public Step {
             for (size_t r = 0; r < shape.word_rows.size(); ++r) {
               const int64_t n_rows = shape.word_rows[r];
               env.elementwise->tap_word_rows(rows + static_cast<int64_t>(r) * pitch, geom.stride_h * pitch, n_rows,
-                                             shape.ow, dst);
-              dst += n_rows * shape.ow * 4;
+                                             shape.word_w, dst);
+              dst += n_rows * shape.word_w * 4;
             }
           }
         } else if (shape.phased && shape.padded_bytes == 0) {  // rows as wide as the phases': padding rows only
@@ -579,23 +588,25 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
       }
     }
     if (cs.tap_words) {
-      // k-group (ci, ky) reads its channel's row phase's words; its weights are kernel row ky
-      // of channel ci, a zero weight after 3-tap rows
+      // k-group (ci, ky, j) reads its channel's row phase's words from word 2j on; its weights
+      // are taps 4j..4j+3 of kernel row ky of channel ci, zero past the kernel's width
       const int64_t kh = n.kernel[0], kw = n.kernel[1];
       std::fill(s->weights.begin(), s->weights.end(), int8_t{0});
       for (int64_t c = 0; c < cs.cout; ++c) {
         for (int64_t row = 0; row < cs.cin_g * kh; ++row) {
           for (int64_t kx = 0; kx < kw; ++kx) {
-            s->weights[c * cs.kp + row * 4 + kx] = static_cast<int8_t>(w.ci[c * cs.k + row * kw + kx]);
+            s->weights[c * cs.kp + row * cs.row_words * 4 + kx] = static_cast<int8_t>(w.ci[c * cs.k + row * kw + kx]);
           }
         }
       }
       std::vector<int64_t> base(cs.word_rows.size(), 0);
-      for (size_t r = 1; r < base.size(); ++r) base[r] = base[r - 1] + cs.word_rows[r - 1] * cs.ow * 4;
+      for (size_t r = 1; r < base.size(); ++r) base[r] = base[r - 1] + cs.word_rows[r - 1] * cs.word_w * 4;
       for (int64_t ci = 0; ci < cs.cin_g; ++ci) {
         for (int64_t ky = 0; ky < kh; ++ky) {
-          s->group_offsets.push_back(ci * cs.channel_words * 4 + base[static_cast<size_t>(ky % n.stride[0])] +
-                                     ky / n.stride[0] * cs.ow * 4);
+          for (int64_t j = 0; j < cs.row_words; ++j) {
+            s->group_offsets.push_back(ci * cs.channel_words * 4 + base[static_cast<size_t>(ky % n.stride[0])] +
+                                       ky / n.stride[0] * cs.word_w * 4 + j * 2 * 4);
+          }
         }
       }
     }

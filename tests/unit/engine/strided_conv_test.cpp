@@ -42,8 +42,8 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   // which path the engine must take (its step summary says which it took)
   const bool depthwise = g.cin / g.group == 1 && g.cout / g.group == 1;
-  // kernel rows of 4 taps at column stride 2, or of 3 taps at row strides above 2: tap words
-  const bool tap_words = !depthwise && g.sw == 2 && (g.kw == 4 || (g.kw == 3 && g.sh > 2));
+  // kernel rows of 4, 7 or 8 taps at column stride 2, or of 3 taps at row strides above 2: tap words
+  const bool tap_words = !depthwise && g.sw == 2 && (g.kw == 4 || g.kw == 7 || g.kw == 8 || (g.kw == 3 && g.sh > 2));
   const bool phases = !depthwise && !tap_words && (g.sh > 2 || g.sw > 2) && g.kh >= g.sh && g.kw >= g.sw;
   // Winograd at the avx2 tier (packed where this build has the kernel, x86-64)
   const bool winograd = !depthwise && g.group == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 &&
@@ -207,8 +207,8 @@ TEST_CASE("3x3 stride-1 convs (Winograd at the avx2 tier) equal the conv definit
 // 10x4 stem), kernel heights 1-11 at row strides 1-4 (rows of words shared by several kernel
 // rows, or row phases no kernel row reads); then several channels per group with 4-tap rows at
 // row strides 1-4 and 3-tap rows (a zero weight in each word) at row strides 3-5 (odd_strides'
-// 5x3 stride-(3, 2) stem). Pads on every side, groups, batches, maps of a single output row or
-// column.
+// 5x3 stride-(3, 2) stem); 7- and 8-tap rows (two words each) with one or several channels.
+// Pads on every side, groups, batches, maps of a single output row or column.
 TEST_CASE("convs with 3- and 4-tap rows at column stride 2 (tap words) equal the conv definition",
           "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
@@ -222,14 +222,16 @@ TEST_CASE("convs with 3- and 4-tap rows at column stride 2 (tap words) equal the
     g.group = pick(1, 3) == 1 ? pick(2, 3) : 1;
     g.cin = g.group * (one_channel ? 1 : pick(2, 6));
     g.cout = g.group * pick(one_channel ? 2 : 1, 13);  // one channel in and out is depthwise
-    g.kw = one_channel || iter % 2 == 0 ? 4 : 3;
+    // 3-tap rows at row strides 3-5; 7- and 8-tap rows (two words a row, a grid of the output
+    // row plus 2 words: ResNet's 7x7 stride-2 stem) a third of the time
+    g.kw = iter % 3 == 1 ? 7 + pick(0, 1) : one_channel || iter % 2 == 0 ? 4 : 3;
     g.sh = g.kw == 3 ? pick(3, 5) : pick(1, 4);
-    g.kh = pick(1, one_channel ? 11 : 7);
+    g.kh = g.kw >= 7 ? pick(1, 8) : pick(1, one_channel ? 11 : 7);
     g.sw = 2;
     g.pt = pick(0, std::min<int64_t>(g.kh - 1, 5));
     g.pb = pick(0, std::min<int64_t>(g.kh - 1, 5));
-    g.pl = pick(0, 3);
-    g.pr = pick(0, 3);
+    g.pl = pick(0, g.kw >= 7 ? 4 : 3);
+    g.pr = pick(0, g.kw >= 7 ? 4 : 3);
     g.ih = pick(std::max<int64_t>(1, g.kh - g.pt - g.pb), 50);
     g.iw = pick(std::max<int64_t>(1, g.kw - g.pl - g.pr), 50);
     g.oh = (g.ih + g.pt + g.pb - g.kh) / g.sh + 1;
