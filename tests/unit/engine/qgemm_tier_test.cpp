@@ -138,6 +138,12 @@ TEST_CASE("every qgemm tier equals the scalar reference on random shapes", "[eng
     problems.push_back({QGemmWeights::kLeft, m, 37, k, 5, -128, 127, false});
     problems.push_back({QGemmWeights::kRight, m, 29, k, -9, -128, 127, true});
   }
+  // The AVX-512 VNNI kernel's K-blocking threshold: 128 k-groups for weights right, 170 for
+  // weights left (a narrower panel); either side of both.
+  for (int64_t k : {512, 516, 680, 684}) {
+    problems.push_back({QGemmWeights::kLeft, 17, 100, k, 3, -128, 127, false});
+    problems.push_back({QGemmWeights::kRight, 13, 70, k, -2, -128, 127, false});
+  }
   // Batch-1 Gemm (GEMV): one row over long K, k-groups in several accumulator chains with a
   // remainder of 1-3 groups, panels of 1-4 vectors.
   for (int64_t k : {9, 13, 1020, 1025, 2049}) {
