@@ -48,6 +48,8 @@ struct ConvShape {
   // 4-7 (a zero weight past the kernel): the second word of output ox is the first word of
   // ox + 2, so word rows are 2 words longer than the output row (word_w) and the GEMM's
   // columns a grid of that pitch; k-group (c, ky, j) is (c, ky)'s view shifted by 2j words.
+  // A 7-tap row's last word reads one byte past the row (its zero weight's), past the input's
+  // last row inside the 64 bytes of slack every arena tensor and the padded copy keep.
   bool tap_words;
   std::vector<int64_t> word_rows;  // [sh]: rows of words of each row phase (0: unused)
   int64_t row_words;               // words per kernel row (1, or 2 for 7-8 taps)
