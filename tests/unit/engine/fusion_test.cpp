@@ -175,6 +175,17 @@ std::string MakeBlock(const Block& b, std::mt19937& rng) {
   return q.Bytes();
 }
 
+// A serialized model loaded with the graph folds (Fused) and without them (Unfused:
+// keep_all_tensors skips the folds), the reference the folded steps must equal.
+Result<std::shared_ptr<const Model>> Fused(const std::string& bytes) {
+  return Model::LoadMemory(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+}
+Result<std::shared_ptr<const Model>> Unfused(const std::string& bytes) {
+  LoadOptions plain;
+  plain.keep_all_tensors = true;
+  return Model::LoadMemory(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), plain);
+}
+
 std::vector<float> RunOnce(std::shared_ptr<const Model> model, KernelTier tier, const std::vector<float>& input) {
   ExecutionContext ctx(model, tier);
   std::vector<float> out(static_cast<size_t>(model->outputs()[0].elements));
@@ -206,11 +217,8 @@ TEST_CASE("lookups, self-gated activations and residual Adds folded into int8 co
     // (FoldSelfGate), in the conv's epilogue
     if (iter % 3 == 0) b.gate = coin(rng) == 1 ? "Sigmoid" : "Tanh";
     const std::string bytes = MakeBlock(b, rng);
-    const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-    auto fused = Model::LoadMemory(view);
-    LoadOptions plain;
-    plain.keep_all_tensors = true;  // skips the graph folds
-    auto unfused = Model::LoadMemory(view, plain);
+    auto fused = Fused(bytes);
+    auto unfused = Unfused(bytes);
     INFO("iteration " << iter << " channels " << b.channels << " " << b.h << "x" << b.w << " kernel " << b.kernel
                       << " stride " << b.stride << (b.depthwise ? " depthwise" : "")
                       << (b.gate != nullptr ? b.gate : "") << (b.hardswish ? " hardswish" : "")
@@ -345,11 +353,8 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
     // Pow takes no clamp; an Add or Mul of two DQs with a Relu/Clip is an int8 Add/Mul (lowering)
     clamped += (clamp == 1 || clamp == 2) && op != "Pow" && !(kind == 0 && (op == "Add" || op == "Mul"));
     const std::string bytes = q.Bytes();
-    const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-    auto fused = Model::LoadMemory(view);
-    LoadOptions plain;
-    plain.keep_all_tensors = true;  // skips the graph folds
-    auto unfused = Model::LoadMemory(view, plain);
+    auto fused = Fused(bytes);
+    auto unfused = Unfused(bytes);
     INFO("iteration " << iter << " " << op << " x [1, " << r << ", " << c << "] y shape " << bshape);
     if (!fused) FAIL(fused.error().message);
     REQUIRE(unfused.has_value());
@@ -423,11 +428,8 @@ TEST_CASE("chains of int8 lookups run as one table and give the unchained bytes"
     q.g()->add_output()->set_name(y);
     if (share) q.g()->add_output()->set_name(first);
     const std::string bytes = q.Bytes();
-    const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-    LoadOptions plain;
-    plain.keep_all_tensors = true;  // skips the graph folds
-    auto fused = Model::LoadMemory(view);
-    auto unfused = Model::LoadMemory(view, plain);
+    auto fused = Fused(bytes);
+    auto unfused = Unfused(bytes);
     INFO("iteration " << iter << ", " << n << " links" << (share ? ", the first one an output" : ""));
     if (!fused) FAIL(fused.error().message);
     REQUIRE(unfused.has_value());
@@ -482,11 +484,8 @@ TEST_CASE("an int8 Mul of a value and its activation is one lookup unless the ac
     const bool shared = iter % 4 == 0;
     if (shared) q.g()->add_output()->set_name(gate);
     const std::string bytes = q.Bytes();
-    const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-    LoadOptions plain;
-    plain.keep_all_tensors = true;  // skips the graph folds
-    auto fused = Model::LoadMemory(view);
-    auto unfused = Model::LoadMemory(view, plain);
+    auto fused = Fused(bytes);
+    auto unfused = Unfused(bytes);
     INFO("iteration " << iter << (shared ? ", the gate an output" : ""));
     if (!fused) FAIL(fused.error().message);
     REQUIRE(unfused.has_value());
@@ -519,7 +518,7 @@ TEST_CASE("a lookup step writes over its input where the input dies there", "[en
   y = q.QuantDequant(q.Node("Mul", {y, q.Scalar(3.0f)}), 0.012f);
   q.g()->add_output()->set_name(y);
   const std::string bytes = q.Bytes();
-  auto model = Model::LoadMemory(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  auto model = Fused(bytes);
   if (!model) FAIL(model.error().message);
   const int64_t n = 64 * 56 * 56;
   CHECK((*model)->StepSummary().size() == 3);  // QuantizeLinear, the chain, DequantizeLinear
@@ -527,9 +526,7 @@ TEST_CASE("a lookup step writes over its input where the input dies there", "[en
   std::vector<std::vector<float>> inputs = {std::vector<float>(static_cast<size_t>(n))};
   std::uniform_real_distribution<float> value(-6.0f, 6.0f);
   for (float& v : inputs[0]) v = value(rng);
-  LoadOptions plain;
-  plain.keep_all_tensors = true;
-  auto unfused = Model::LoadMemory(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), plain);
+  auto unfused = Unfused(bytes);
   REQUIRE(unfused.has_value());
   CHECK(SameBits(RunInputs(*model, KernelTier::kScalar, inputs), RunInputs(*unfused, KernelTier::kScalar, inputs)));
 }
@@ -573,11 +570,8 @@ TEST_CASE("folded ops on empty tensors load and give the unfolded bytes", "[engi
     y = q.QuantDequant(y, 0.05f);
     q.g()->add_output()->set_name(y);
     const std::string bytes = q.Bytes();
-    const std::span<const uint8_t> view(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-    LoadOptions plain;
-    plain.keep_all_tensors = true;
-    auto fused = Model::LoadMemory(view);
-    auto unfused = Model::LoadMemory(view, plain);
+    auto fused = Fused(bytes);
+    auto unfused = Unfused(bytes);
     INFO(op << " rows " << c.rows);
     if (!fused) FAIL(fused.error().message);
     if (!unfused) FAIL(unfused.error().message);
@@ -600,7 +594,7 @@ TEST_CASE("a requantization multiplier that overflows fails the load, naming the
   b.w_scale = 1e15f;
   b.y_scale = 1e-20f;
   const std::string bytes = MakeBlock(b, rng);
-  auto model = Model::LoadMemory(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  auto model = Fused(bytes);
   REQUIRE_FALSE(model.has_value());
   CHECK_THAT(model.error().message, Catch::Matchers::Contains("Conv") &&
                                         Catch::Matchers::Contains("requantization multiplier") &&
