@@ -453,6 +453,10 @@ void QMatMulExactAvx512(const QMatMulExactArgs& p) {
     QMatMulExactScalar(p);
     return;
   }
+  if (p.k > kExactMaxK) {  // not a call QMatMulExactArgs allows (K <= 258): A's float rows would not fit
+    QMatMulExactScalar(p);
+    return;
+  }
   // locals: the stores below could alias the arguments' fields
   const int8_t* a = p.a;
   const int8_t* b = p.b;
@@ -468,10 +472,6 @@ void QMatMulExactAvx512(const QMatMulExactArgs& p) {
   }
   const __m512 scale = _mm512_set1_ps(p.scale);
   const OutputRange16 range(p.qmin, p.qmax, p.zo);
-  if (k > kExactMaxK) {  // not a call QMatMulExactArgs allows (K <= 258)
-    QMatMulExactScalar(p);
-    return;
-  }
   int64_t i = 0;
   for (; i + 8 <= m; i += 8) MatMulExactRows<8>(a + i * k, bf, k, n, za, scale, range, y + i * n);
   for (; i + 4 <= m; i += 4) MatMulExactRows<4>(a + i * k, bf, k, n, za, scale, range, y + i * n);
@@ -537,8 +537,8 @@ inline void Transpose16x16(__m512 (&r)[16]) {
     r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
     r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
-  // r[4q + j] now holds, in each 128-bit lane L, column 4L' + j of rows 4q..4q+3 (L' the lane);
-  // two 128-bit shuffles gather each column's four row quads
+  // r[4q + j] now holds, in its 128-bit lane L, column 4L + j of rows 4q..4q+3; two rounds of
+  // 128-bit shuffles gather each column's four row quads
   for (int i = 0; i < 4; ++i) {
     t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], _MM_SHUFFLE(2, 0, 2, 0));
     t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], _MM_SHUFFLE(3, 1, 3, 1));

@@ -26,8 +26,8 @@ QGemmFn QGemmForTier(KernelTier tier) {
 }
 
 namespace {
-// A table with its plane_max (and depthwise_unsplit, avg_pool_2x2, tap_word_rows) set: the members after the
-// optional Winograd kernel.
+// A table with its plane_max (and depthwise_unsplit, avg_pool_2x2, tap_word_rows) set: the
+// members after the optional Winograd kernel.
 ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max, DepthwiseUnsplitFn unsplit = nullptr,
                                 AvgPool2x2Fn avg_pool_2x2 = nullptr, TapWordRowsFn tap_word_rows = &AdjacentStrideTwoRows) {
   k.plane_max = plane_max;
@@ -36,16 +36,6 @@ ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max, Dept
   k.tap_word_rows = tap_word_rows;
   return k;
 }
-#if defined(__x86_64__)
-// The AVX-512 table's members past the optional ones above.
-ElementwiseKernels WithAvx512Rows(ElementwiseKernels k, MaxPoolPlanesFn maxpool_planes, LayerNormRowsFn layernorm_rows,
-                                  RowSumsFn row_sums) {
-  k.maxpool_planes = maxpool_planes;
-  k.layernorm_rows = layernorm_rows;
-  k.row_sums = row_sums;
-  return k;
-}
-#endif
 }  // namespace
 
 const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
@@ -79,7 +69,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     return k;
   }();
   // Where an AVX-512 tier has no form of its own it uses the AVX2 kernel (AVX2 is part of it).
-  static const ElementwiseKernels avx512 = WithAvx512Rows(WithPlaneMax({CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
+  static const ElementwiseKernels avx512 = [] {
+    ElementwiseKernels k = WithPlaneMax({CpuHasAvx512Vbmi() ? &LutAvx512Vbmi : &LutAvx2,
                                          &DepthwiseAvx512Vnni,
                                          &SplitDepthwisePhasesAvx512,
                                          &QAddAvx512,
@@ -98,9 +89,13 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &ExpShiftedAvx512,
                                          CpuHasAvx512Vbmi() ? &InterleaveStridedAvx512Vbmi : &InterleaveStridedAvx2,
                                          &DequantizeAvx512, &QFloatBinaryRunAvx512}, &PlaneMaxAvx2, nullptr, &AvgPool2x2Avx2,
-                                         CpuHasAvx512Vbmi() ? &TapWordRowsAvx512Vbmi : &TapWordRowsAvx2),
-                                         CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr, &LayerNormRowsAvx512,
-                                         &RowSumsAvx512);
+                                         CpuHasAvx512Vbmi() ? &TapWordRowsAvx512Vbmi : &TapWordRowsAvx2);
+    // the members only the AVX-512 tiers have (null elsewhere)
+    k.maxpool_planes = CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr;
+    k.layernorm_rows = &LayerNormRowsAvx512;
+    k.row_sums = &RowSumsAvx512;
+    return k;
+  }();
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;
   if (effective == KernelTier::kAvxVnni) return avxvnni;
   if (effective == KernelTier::kAvx2) return avx2;

@@ -105,8 +105,8 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.pointwise = n.kernel[0] == 1 && n.kernel[1] == 1 && n.stride[0] == 1 && n.stride[1] == 1 && !pads;
   s.padded_bytes = pads ? RoundUp(s.cin_g * s.hp * s.wp + 64, 64) : 0;
   s.implicit = !s.depthwise && !s.pointwise && n.stride[0] == 1 && n.stride[1] == 1;
-  // tap words: rows of 4 taps (no padding taps in K), or of 3 where the alternative is the
-  // stride phases (row stride above 2)
+  // tap words: rows of 4 taps (no padding taps in K), of 7-8 (two words, at most one padding
+  // tap), or of 3 where the alternative is the stride phases (row stride above 2)
   const int64_t kw = n.kernel[1];
   s.tap_words = !s.depthwise && !s.pointwise && !s.implicit && n.stride[1] == 2 && n.dilation[0] == 1 &&
                 n.dilation[1] == 1 && (kw == 4 || kw == 7 || kw == 8 || (kw == 3 && n.stride[0] > 2));

@@ -397,12 +397,8 @@ QEpilogueOp BuildQEpilogueOp(const Node& n, BuildContext& ctx) {
     }
     return op;
   }
-  if (n.kind == OpKind::kQMul) {  // a gated Mul (the only one FoldElementwiseIntoQConv takes)
+  if (!op.add) {  // an activation's lookup, or a gated Mul (a lookup too)
     LookupChainTable(n, ctx.graph, op.table);
-    return op;
-  }
-  if (!op.add) {
-    FillUnaryTable(n, x.q, y.q, op.table);
     return op;
   }
   const Value& b = ctx.V(n.in[1]);
