@@ -1,0 +1,73 @@
+// The held-out models (tests/models/make_heldout.py) timed the way run_bench.js times the zoo:
+// the engine at auto (and the AVX2-class tiers), ORT fp32 and ORT int8 in interleaved rounds,
+// single thread, pinned to one CPU, ORT's per-call floor subtracted per round below 50 us.
+// Prints a table; writes nothing (the held-out models are not in the repository).
+//
+// Usage (from the repository root, after building edge_engine_bench and edge-model):
+//   /usr/bin/python3 tests/models/make_heldout.py        # writes $HELDOUT_DIR (default /tmp/heldout)
+//   for m in $HELDOUT_DIR/*.calib.npy; do n=${m%.calib.npy}; edge-model quantize $n.onnx \
+//       --calibration $m --quantize-outputs --out $n.qdq.onnx; done
+//   node tests/bench/engine/heldout_bench.js [--rounds N] [--per-round K] [--models a,b] [--tiers auto,avx2]
+'use strict';
+const path = require('path');
+const fs = require('fs');
+const { ort, readNpy, benchBin, args, opt, Engine, ortSession, timeOrt, fmt } = require('./bench_common.js');
+
+const dir = process.env.HELDOUT_DIR || '/tmp/heldout';
+const ROUNDS = opt('--rounds', 20);
+const PER_ROUND = opt('--per-round', 20);
+const listArg = (name, def) => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1].split(',') : def);
+const TIERS = listArg('--tiers', ['auto']);
+const MODELS = listArg('--models', fs.readdirSync(dir).filter((f) => f.endsWith('.qdq.onnx')).map((f) => f.slice(0, -9)).sort());
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+
+async function main() {
+  if (!fs.existsSync(benchBin)) throw new Error(`${benchBin} missing: cmake --build --preset ci --target edge_engine_bench`);
+  if (MODELS.length === 0) throw new Error(`no *.qdq.onnx in ${dir}: see the usage at the top of this file`);
+  const engine = new Engine();
+  const floorSession = await ortSession(path.join(dir, 'ort_floor.onnx'));
+  const floorFeeds = { [floorSession.inputNames[0]]: new ort.Tensor('float32', new Float32Array(4), [1, 4]) };
+  await timeOrt(floorSession, floorFeeds, 200);
+  let md = `| model | ${TIERS.map((t) => `engine ${t} us`).join(' | ')} | ORT fp32 us | ORT int8 us | ORT fp32 / auto | ORT int8 / auto |\n`;
+  md += `|---|${TIERS.map(() => '---|').join('')}---|---|---|---|\n`;
+  for (const name of MODELS) {
+    const inputFile = path.join(dir, `${name}.input.npy`);
+    const input = readNpy(inputFile);
+    const per = input.data.length / input.shape[0];
+    const x = new ort.Tensor('float32', input.data.slice(0, per), [1, ...input.shape.slice(1)]);
+    const fp32 = await ortSession(path.join(dir, `${name}.onnx`));
+    const int8 = await ortSession(path.join(dir, `${name}.qdq.onnx`));
+    await engine.load(name, path.join(dir, `${name}.qdq.onnx`));
+    const feeds32 = { [fp32.inputNames[0]]: x };
+    const feeds8 = { [int8.inputNames[0]]: x };
+    await timeOrt(fp32, feeds32, 20);
+    await timeOrt(int8, feeds8, 20);
+    const s = { ort_fp32: [], ort_int8: [] };
+    const above = { ort_fp32: [], ort_int8: [] };
+    for (const t of TIERS) s[t] = [];
+    for (let r = 0; r < ROUNDS; ++r) {
+      for (const t of TIERS) s[t].push(...await engine.run(name, t, PER_ROUND, inputFile));
+      const floorRound = await timeOrt(floorSession, floorFeeds, PER_ROUND);
+      const f = await timeOrt(fp32, feeds32, PER_ROUND);
+      const q = await timeOrt(int8, feeds8, PER_ROUND);
+      floorRound.push(...await timeOrt(floorSession, floorFeeds, PER_ROUND));
+      const fl = pct(floorRound, 0.5);
+      above.ort_fp32.push(pct(f, 0.5) - fl);
+      above.ort_int8.push(pct(q, 0.5) - fl);
+      s.ort_fp32.push(...f);
+      s.ort_int8.push(...q);
+    }
+    const e = pct(s[TIERS.includes('auto') ? 'auto' : TIERS[0]], 0.5);
+    const ratio = (key) => {
+      const o = pct(s[key], 0.5);
+      return `${((o < 50 ? pct(above[key], 0.5) : o) / e).toFixed(2)}x`;
+    };
+    md += `| ${name} | ${TIERS.map((t) => fmt(pct(s[t], 0.5))).join(' | ')} | ${fmt(pct(s.ort_fp32, 0.5))} | `;
+    md += `${fmt(pct(s.ort_int8, 0.5))} | ${ratio('ort_fp32')} | ${ratio('ort_int8')} |\n`;
+    process.stderr.write(`${name}: done\n`);
+  }
+  engine.close();
+  process.stdout.write(md);
+}
+
+main().catch((e) => { console.error(e.message); process.exit(1); });
