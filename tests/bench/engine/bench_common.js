@@ -76,8 +76,28 @@ async function timeOrt(session, feeds, n) {
   return t;
 }
 
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+
+// One interleaved round: the engine at each tier, then ORT's floor, fp32, int8 and the floor
+// again, n runs each. Appends to samples[tier], samples.ort_fp32 / ort_int8 and to
+// above.ort_fp32 / ort_int8 (this round's ORT p50 minus this round's floor p50); returns the
+// round's floor times. ort: { floor, fp32, int8 } as [session, feeds] pairs.
+async function interleavedRound(engine, id, tiers, n, inputFile, ort, samples, above) {
+  for (const t of tiers) samples[t].push(...await engine.run(id, t, n, inputFile));
+  const floorRound = await timeOrt(...ort.floor, n);
+  const f = await timeOrt(...ort.fp32, n);
+  const q = await timeOrt(...ort.int8, n);
+  floorRound.push(...await timeOrt(...ort.floor, n));
+  const roundFloor = pct(floorRound, 0.5);
+  above.ort_fp32.push(pct(f, 0.5) - roundFloor);
+  above.ort_int8.push(pct(q, 0.5) - roundFloor);
+  samples.ort_fp32.push(...f);
+  samples.ort_int8.push(...q);
+  return floorRound;
+}
+
 const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
 module.exports = {
-  root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, pinnedCpu, Engine, ortSession, timeOrt, fmt,
+  root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, pinnedCpu, Engine, ortSession, timeOrt, fmt, pct, interleavedRound,
 };

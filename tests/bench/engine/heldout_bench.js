@@ -11,7 +11,7 @@
 'use strict';
 const path = require('path');
 const fs = require('fs');
-const { ort, readNpy, benchBin, args, opt, Engine, ortSession, timeOrt, fmt } = require('./bench_common.js');
+const { ort, readNpy, benchBin, args, opt, Engine, ortSession, timeOrt, fmt, pct, interleavedRound } = require('./bench_common.js');
 
 const dir = process.env.HELDOUT_DIR || '/tmp/heldout';
 const ROUNDS = opt('--rounds', 20);
@@ -19,7 +19,6 @@ const PER_ROUND = opt('--per-round', 20);
 const listArg = (name, def) => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1].split(',') : def);
 const TIERS = listArg('--tiers', ['auto']);
 const MODELS = listArg('--models', fs.readdirSync(dir).filter((f) => f.endsWith('.qdq.onnx')).map((f) => f.slice(0, -9)).sort());
-const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 
 async function main() {
   if (!fs.existsSync(benchBin)) throw new Error(`${benchBin} missing: cmake --build --preset ci --target edge_engine_bench`);
@@ -45,18 +44,8 @@ async function main() {
     const s = { ort_fp32: [], ort_int8: [] };
     const above = { ort_fp32: [], ort_int8: [] };
     for (const t of TIERS) s[t] = [];
-    for (let r = 0; r < ROUNDS; ++r) {
-      for (const t of TIERS) s[t].push(...await engine.run(name, t, PER_ROUND, inputFile));
-      const floorRound = await timeOrt(floorSession, floorFeeds, PER_ROUND);
-      const f = await timeOrt(fp32, feeds32, PER_ROUND);
-      const q = await timeOrt(int8, feeds8, PER_ROUND);
-      floorRound.push(...await timeOrt(floorSession, floorFeeds, PER_ROUND));
-      const fl = pct(floorRound, 0.5);
-      above.ort_fp32.push(pct(f, 0.5) - fl);
-      above.ort_int8.push(pct(q, 0.5) - fl);
-      s.ort_fp32.push(...f);
-      s.ort_int8.push(...q);
-    }
+    const runners = { floor: [floorSession, floorFeeds], fp32: [fp32, feeds32], int8: [int8, feeds8] };
+    for (let r = 0; r < ROUNDS; ++r) await interleavedRound(engine, name, TIERS, PER_ROUND, inputFile, runners, s, above);
     const e = pct(s[TIERS.includes('auto') ? 'auto' : TIERS[0]], 0.5);
     const ratio = (key) => {
       const o = pct(s[key], 0.5);

@@ -12,7 +12,7 @@ const fs = require('fs');
 const os = require('os');
 const { execFileSync } = require('child_process');
 const { writeSection } = require('../doc_section.js');
-const { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, pinnedCpu, Engine, ortSession, timeOrt, fmt } =
+const { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, pinnedCpu, Engine, ortSession, timeOrt, fmt, pct, interleavedRound } =
   require('./bench_common.js');
 
 const ROUNDS = opt('--rounds', 15);
@@ -57,7 +57,6 @@ const hasAvxVnni = hasCpuFlag('avx_vnni');
 // AMX); on an AVX2-only CPU auto is the avx2 tier, whose target is >= 1.5x ORT fp32.
 const hasAvx512Vnni = hasCpuFlag('avx512_vnni');
 
-const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 
 async function main() {
   if (!fs.existsSync(benchBin)) throw new Error(`${benchBin} missing: cmake --build --preset ci --target edge_engine_bench`);
@@ -93,17 +92,9 @@ async function main() {
     const feeds8 = { [int8.inputNames[0]]: x };
     await timeOrt(fp32, feeds32, 20);
     await timeOrt(int8, feeds8, 20);
+    const runners = { floor: [floorSession, floorFeeds], fp32: [fp32, feeds32], int8: [int8, feeds8] };
     for (let r = 0; r < ROUNDS; ++r) {
-      for (const t of tiers) samples[t].push(...await engine.run(name, t, PER_ROUND, inputFile));
-      const floorRound = await timeOrt(floorSession, floorFeeds, PER_ROUND);
-      const f = await timeOrt(fp32, feeds32, PER_ROUND);
-      const q = await timeOrt(int8, feeds8, PER_ROUND);
-      floorRound.push(...await timeOrt(floorSession, floorFeeds, PER_ROUND));
-      const roundFloor = pct(floorRound, 0.5);
-      above.ort_fp32.push(pct(f, 0.5) - roundFloor);
-      above.ort_int8.push(pct(q, 0.5) - roundFloor);
-      samples.ort_fp32.push(...f);
-      samples.ort_int8.push(...q);
+      const floorRound = await interleavedRound(engine, name, tiers, PER_ROUND, inputFile, runners, samples, above);
       samples.floor.push(...floorRound);
       floorSamples.push(...floorRound);
       if (r % 3 === 0) samples.engine_fp32.push(...await engine.run(`${name}.fp32`, 'auto', 5, inputFile));
