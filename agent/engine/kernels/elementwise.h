@@ -372,6 +372,10 @@ void TapWordRowsAvx512Vbmi(const int8_t* src, int64_t row_step, int64_t rows, in
 // outputs: per output row the window rows' maxima in one masked load each (-128 outside the
 // input), then one vpermb per window column (AVX-512 VBMI).
 bool MaxPoolPlanesAvx512Vbmi(const MaxPoolPlanesArgs& a);
+// WindowSumRowFn: windows of up to 8 taps at strides 5-8 (8 per step) or of up to 4 at
+// strides 2-4 (16 per step) by vpermb + vpdpbusd
+// (AVX-512 VBMI and VNNI); other windows through WindowSumRowAvx2.
+void WindowSumRowAvx512Vbmi(const WindowSumRowArgs& a);
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void LutAvx2(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);

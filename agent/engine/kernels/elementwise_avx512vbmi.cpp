@@ -3,7 +3,7 @@
 // MaxPool rows at column stride 2). Their own file, compiled with -mavx512vbmi: the other
 // AVX-512 kernels also serve CPUs without VBMI (Cascade Lake), where an instruction the
 // compiler chose from these flags would fault. Reached through ElementwiseForTier only where
-// cpuid reports VBMI.
+// cpuid reports VBMI, in the AVX-512 VNNI table (so VNNI may be used here too).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -220,6 +220,85 @@ bool MaxPoolPlanesAvx512Vbmi(const MaxPoolPlanesArgs& a) {
     }
   }
   return true;
+}
+
+namespace {
+
+// Window sums with each window's taps in a slot of kSlot bytes (4 or 8) of a vector: 64 /
+// kSlot windows per step, one masked load of a row's bytes for them, one vpermb putting
+// window w's taps in bytes kSlot * w .. kSlot * w + taps - 1 and zeros after, one vpdpbusd of
+// those signed bytes against ones adding them into the slot's dwords; after the rows, an
+// 8-byte slot's two dwords added. Two steps at a time (two independent vpdpbusd chains).
+// (vpsadbw in place of vpdpbusd needs the bytes flipped to unsigned first, one more op per
+// row: measured slower.) Needs taps <= kSlot and (64 / kSlot - 1) x stride + taps <= 64.
+template <int kSlot>
+void WindowSumSlots(const WindowSumRowArgs& a) {
+  constexpr int kWindows = 64 / kSlot;
+  // byte kSlot * w + t of pick s - 1: w * s + t (the taps past a.taps are zeroed by the mask)
+  alignas(64) static constexpr struct Picks {
+    uint8_t b[8][64];
+    constexpr Picks() : b{} {
+      for (int s = 1; s <= 8; ++s) {
+        for (int i = 0; i < 64; ++i) b[s - 1][i] = static_cast<uint8_t>((i / kSlot * s + i % kSlot) % 64);
+      }
+    }
+  } kPicks{};
+  const __m512i index = _mm512_load_si512(kPicks.b[a.stride - 1]);
+  const __mmask64 taps = ((uint64_t{1} << a.taps) - 1) * (kSlot == 8 ? 0x0101010101010101u : 0x1111111111111111u);
+  const __m512i ones = _mm512_set1_epi8(1);
+  // locals: the stores below could alias the arguments' fields
+  const int8_t* const base = a.first;
+  int32_t* const out = a.out;
+  const int64_t n = a.n, stride = a.stride, pitch = a.row_pitch, rows = a.row_count, span = a.taps;
+  const auto load_mask = [&](int64_t o) {  // the bytes of the windows from o
+    const int64_t bytes = (std::min<int64_t>(kWindows, n - o) - 1) * stride + span;
+    return bytes >= 64 ? ~__mmask64{0} : (__mmask64{1} << bytes) - 1;
+  };
+  const auto sums = [&](const int8_t* p, __mmask64 load) {
+    return _mm512_maskz_permutexvar_epi8(taps, index, _mm512_maskz_loadu_epi8(load, p));
+  };
+  const auto store = [&](int64_t o, __m512i acc) {
+    const int64_t count = std::min<int64_t>(kWindows, n - o);
+    if constexpr (kSlot == 4) {
+      _mm512_mask_storeu_epi32(out + o, static_cast<__mmask16>((1u << count) - 1), acc);
+    } else {
+      // |sums| <= 128 x 8 x rows: the pairs' int32 adds and the qwords' low halves are exact
+      const __m512i pairs = _mm512_add_epi32(acc, _mm512_srli_epi64(acc, 32));
+      _mm256_mask_storeu_epi32(out + o, static_cast<__mmask8>((1u << count) - 1), _mm512_cvtepi64_epi32(pairs));
+    }
+  };
+  int64_t o = 0;
+  for (; o + kWindows < n; o += 2 * kWindows) {
+    const __mmask64 l0 = load_mask(o), l1 = load_mask(o + kWindows);
+    const int8_t* p = base + o * stride;
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+    for (int64_t r = 0; r < rows; ++r, p += pitch) {
+      acc0 = _mm512_dpbusd_epi32(acc0, ones, sums(p, l0));
+      acc1 = _mm512_dpbusd_epi32(acc1, ones, sums(p + kWindows * stride, l1));
+    }
+    store(o, acc0);
+    store(o + kWindows, acc1);
+  }
+  if (o < n) {
+    const __mmask64 l0 = load_mask(o);
+    const int8_t* p = base + o * stride;
+    __m512i acc = _mm512_setzero_si512();
+    for (int64_t r = 0; r < rows; ++r, p += pitch) acc = _mm512_dpbusd_epi32(acc, ones, sums(p, l0));
+    store(o, acc);
+  }
+}
+
+}  // namespace
+
+// Windows of up to 8 taps at column strides 5-8 (AveragePool 5x5/5, 8x8/8) in 8-byte slots,
+// of up to 4 at strides 2-4 (3x3/3, 4x4/4) in 4-byte slots, unless the window is tall (rows
+// >= 3 x stride), where the AVX2 kernel sums rows first; the rest through that kernel too.
+void WindowSumRowAvx512Vbmi(const WindowSumRowArgs& a) {
+  if (a.taps >= 1 && a.row_count < 3 * a.stride) {
+    if (a.taps <= 8 && a.stride >= 5 && a.stride <= 8) return WindowSumSlots<8>(a);
+    if (a.taps <= 4 && a.stride >= 2 && a.stride <= 4) return WindowSumSlots<4>(a);
+  }
+  WindowSumRowAvx2(a);
 }
 
 }  // namespace edge::engine

@@ -84,7 +84,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &MaxPoolRowAvx2,
                                          &TransposeBytesAvx2,
                                          &QMeanAvx512,
-                                         &WindowSumRowAvx2,
+                                         CpuHasAvx512Vbmi() ? &WindowSumRowAvx512Vbmi : &WindowSumRowAvx2,
                                          &QMatMulExactAvx512,
                                          &ExpShiftedAvx512,
                                          CpuHasAvx512Vbmi() ? &InterleaveStridedAvx512Vbmi : &InterleaveStridedAvx2,

@@ -217,13 +217,15 @@ TEST_CASE("every tier's window sums equal the scalar reference and read only the
   // up to 16 x 16 = 256 elements (the int16 sums' limit) and past it (17 x 16, 17 x 10: the
   // scalar kernel); strides 1 to 8, 9 and more (rows first, in chunks of 1024 positions: n = 840
   // spans several), windows narrower than the stride, short windows at strides near a chunk
-  // (the scalar kernel's), up to 8 taps at strides 5 and more with stride + taps <= 16 (vpsadbw)
+  // (the scalar kernel's), up to 8 taps at strides 5 and more with stride + taps <= 16 (vpsadbw);
+  // AVX-512 VBMI's slots: up to 4 taps at strides 2-4, up to 8 at 5-8, up to 3 x stride - 1 rows
   const std::vector<Window> windows = {{1, 2, 2},   {2, 2, 2},   {3, 1, 3},   {3, 2, 3},  {5, 1, 5},  {2, 3, 3},
                                        {16, 1, 16}, {17, 2, 16}, {4, 1, 1},   {1, 3, 3},  {3, 3, 3},  {4, 4, 4},
                                        {2, 4, 2},   {16, 4, 16}, {1, 5, 5},   {2, 6, 6},  {8, 8, 8},  {1, 7, 3},
                                        {16, 8, 16}, {1, 9, 9},   {15, 10, 10}, {5, 9, 5}, {1, 12, 16}, {16, 16, 16},
                                        {17, 10, 16}, {2, 20, 3},  {1, 1010, 15}, {1, 4096, 2}, {2, 1009, 15},
-                                       {5, 5, 5},   {3, 11, 5},  {7, 6, 8},   {2, 15, 1}};
+                                       {5, 5, 5},   {3, 11, 5},  {7, 6, 8},   {2, 15, 1},
+                                       {4, 2, 4},   {11, 4, 4},  {14, 5, 8},  {23, 8, 8}, {24, 8, 8}, {1, 2, 1}};
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (const Window& w : windows) {
