@@ -226,7 +226,7 @@ namespace {
 // read from fixed pointers that advance by sh rows per output row, so a narrow row costs a
 // few instructions instead of the general path's per-row bounds bookkeeping.
 void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row, int64_t kp, int64_t np,
-                  uint8_t* out, Im2colRowsFn rows_fn) {
+                  uint8_t* out, Im2colRowsFn rows_fn, InterleaveStridedFn strided) {
   const int64_t k_total = g.channels * g.kernel_h * g.kernel_w;
   const int64_t iw = g.in_w, oh = g.out_h, ow = g.out_w, sw = g.stride_w;
   // tap (c, y, x) of k, advanced by counting: a 64-bit division per tap costs more than a
@@ -279,10 +279,16 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
       off[j] = use[j] ? kx[j] * g.dilation_w : 0;
     }
     StrideTwoLimits(off, use, iw, last16, last8);
+    // Strides 3-8: the tier's strided interleave per row (InterleaveRow gathers bytes there).
+    const bool by_strided = !adjacent && sw > 2 && sw <= 8 && strided != nullptr;
     for (int64_t oy = 0; oy < oh; ++oy, dst += ow * 4) {
       const int8_t* src[4];
       for (int j = 0; j < 4; ++j) src[j] = base[j] + oy * row_step[j];
-      InterleaveRow(src, sw, adjacent, 0, ow, last16, last8, dst, true);
+      if (by_strided) {
+        strided(src, sw, ow, dst);
+      } else {
+        InterleaveRow(src, sw, adjacent, 0, ow, last16, last8, dst, true);
+      }
     }
   }
 }
@@ -421,7 +427,7 @@ int64_t Im2colPadRowLength(const ConvGeometry& g) {
 }
 
 void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const int8_t* pad_row,
-              int64_t kp, int64_t np, uint8_t* out, Im2colRowsFn rows_fn) {
+              int64_t kp, int64_t np, uint8_t* out, Im2colRowsFn rows_fn, InterleaveStridedFn strided) {
   const int64_t k_total = g.channels * g.kernel_h * g.kernel_w;
   const int64_t ih = g.in_h, iw = g.in_w, oh = g.out_h, ow = g.out_w;
   const int64_t sh = g.stride_h, sw = g.stride_w;
@@ -431,7 +437,7 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
                       (oh - 1) * sh + (g.kernel_h - 1) * g.dilation_h < ih &&
                       (ow - 1) * sw + (g.kernel_w - 1) * g.dilation_w < iw;
   if (inside) {
-    Im2colInside(x, g, pad_row, kp, np, out, rows_fn);
+    Im2colInside(x, g, pad_row, kp, np, out, rows_fn, strided);
     return;
   }
   for (int64_t kg = 0; kg < kp / 4; ++kg) {

@@ -51,8 +51,12 @@ int64_t Im2colPadRowLength(const ConvGeometry& g);
 using Im2colRowsFn = void (*)(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
                               uint8_t* dst);
 
+// `strided`: the tier's InterleaveStridedFn, for rows at column strides 3-8 where every window
+// lies inside x (else a byte gather per tap); it may read as far past a row as it does in
+// InterleavePhasesU8.
 void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const int8_t* pad_row,
-              int64_t kp, int64_t np, uint8_t* out, Im2colRowsFn rows_fn = nullptr);
+              int64_t kp, int64_t np, uint8_t* out, Im2colRowsFn rows_fn = nullptr,
+              InterleaveStridedFn strided = nullptr);
 
 // rows x width words, dst[(r * width + x) * 4 + j] = src[r * row_step + 2x + j] + 128 (as
 // uint8): four adjacent bytes at column stride 2 per word, one input row per output row (the

@@ -385,10 +385,10 @@ class QConvStep : public Step {
           PadPlanesS8(src, shape.cin_g, shape.ih, shape.iw, shape.pad_t, shape.pad_l, shape.hp, shape.wp,
                       static_cast<int8_t>(pad_byte ^ 0x80), padded);
           Im2colU8(padded, padded_geom, pad_byte, pad_row.data(), shape.kp, shape.np, col,
-                   env.elementwise->im2col_rows);
+                   env.elementwise->im2col_rows, env.elementwise->interleave_strided);
         } else {
           Im2colU8(src, geom, pad_byte, pad_row.data(), shape.kp, shape.np, col,
-                   env.elementwise->im2col_rows);
+                   env.elementwise->im2col_rows, env.elementwise->interleave_strided);
         }
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
         a.left_widened = weights_widened.data() + g * shape.cout_g * shape.kp;
