@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_grid_avx512.h"
@@ -44,8 +45,11 @@ constexpr int64_t kBlockRows = 120;  // a multiple of both tile heights (6 and 8
 // qmax - zp], so an x below the low bound (which the reference clamps to qmin - zp before
 // rounding) still ends at or below qmin and is clamped there; the high bound must be applied in
 // float, where cvtps2dq of a too large x would turn into INT_MIN, and after it nothing can
-// exceed qmax. (Multipliers are finite: lowering rejects any other.)
+// exceed qmax. (Multipliers are finite: lowering rejects any other.) Where qmax is 127 and no
+// x can reach 2^31 (clamp_hi false), the min is left out: cvtps2dq is then exact, and the
+// saturating packs take any y above 127 - zp to 127.
 struct Epilogue {
+  bool clamp_hi;
   __m512 hi;       // qmax - zp
   __m512i zp16;    // the zero point in every int16 lane
   __m512i qmin8;
@@ -54,6 +58,15 @@ struct Epilogue {
 
 Epilogue MakeEpilogue(const QGemmArgs& a) {
   Epilogue e;
+  // |sum| <= |bias| + K x 255 x 128 (u8 x s8 products); below 2^30 after the multiply leaves
+  // room for the two float roundings
+  e.clamp_hi = a.qmax != 127;
+  const int64_t channels = a.weights == QGemmWeights::kLeft ? a.m : a.n;
+  const double products = static_cast<double>(a.kp) * 255.0 * 128.0;
+  for (int64_t i = 0; i < channels && !e.clamp_hi; ++i) {
+    e.clamp_hi = (std::fabs(static_cast<double>(a.bias[i])) + products) * std::fabs(static_cast<double>(a.mult[i])) >=
+                 static_cast<double>(1 << 30);
+  }
   e.hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
   e.zp16 = _mm512_set1_epi16(static_cast<int16_t>(a.zero_point));
   e.qmin8 = _mm512_set1_epi8(static_cast<char>(a.qmin));
@@ -98,10 +111,17 @@ __attribute__((always_inline)) inline __mmask64 ShiftMask(__mmask64 columns, int
   return sh >= 0 ? columns << sh : columns >> -sh;
 }
 
+// One vector of sums to int32 y (see Epilogue).
+template <bool kClampHi>
+__attribute__((always_inline)) inline __m512i Requantize(__m512i acc, __m512 mult, const Epilogue& e) {
+  const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mult);
+  return _mm512_cvtps_epi32(kClampHi ? _mm512_min_ps(e.hi, x) : x);
+}
+
 // A tile's sums requantized and stored (see Epilogue).
-template <bool kLeftWeights, int kRows, int kVecs, bool kGrid>
-__attribute__((always_inline)) inline void StoreTile(const QGemmArgs& a, const Epilogue& e, const Panel& p,
-                                                     int64_t m0, const __m512i (&acc)[kRows][kVecs]) {
+template <bool kLeftWeights, int kRows, int kVecs, bool kGrid, bool kClampHi>
+__attribute__((always_inline)) inline void StoreTileAs(const QGemmArgs& a, const Epilogue& e, const Panel& p,
+                                                       int64_t m0, const __m512i (&acc)[kRows][kVecs]) {
   const int64_t n0 = p.n0;
   // Locals, not the arguments' fields: the int8 stores below could alias those, which would
   // make the compiler reload them after every store.
@@ -126,7 +146,7 @@ __attribute__((always_inline)) inline void StoreTile(const QGemmArgs& a, const E
       __m512i y[4];
 #pragma GCC unroll 3
       for (int v = 0; v < 3; ++v) {
-        y[v] = _mm512_cvtps_epi32(_mm512_min_ps(e.hi, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m)));
+        y[v] = Requantize<kClampHi>(acc[r][v], m, e);
       }
       y[3] = y[2];
       const __m512i bytes = Narrow(y, 3, e);
@@ -151,7 +171,7 @@ __attribute__((always_inline)) inline void StoreTile(const QGemmArgs& a, const E
     for (int q = 0; q < 4; ++q) {
       const int f = std::min(4 * j + q, kVectors - 1), r = f / kVecs, v = f % kVecs;
       const __m512 m = kLeftWeights ? _mm512_set1_ps(mult[m0 + r]) : _mm512_loadu_ps(mult + n0 + v * 16);
-      y[q] = _mm512_cvtps_epi32(_mm512_min_ps(e.hi, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), m)));
+      y[q] = Requantize<kClampHi>(acc[r][v], m, e);
     }
     const __m512i bytes = Narrow(y, std::min(4, kVectors - 4 * j), e);
     const int r_first = 4 * j / kVecs, r_last = std::min(4 * j + 3, kVectors - 1) / kVecs;
@@ -173,6 +193,16 @@ __attribute__((always_inline)) inline void StoreTile(const QGemmArgs& a, const E
         }
       }
     }
+  }
+}
+
+template <bool kLeftWeights, int kRows, int kVecs, bool kGrid>
+__attribute__((always_inline)) inline void StoreTile(const QGemmArgs& a, const Epilogue& e, const Panel& p,
+                                                     int64_t m0, const __m512i (&acc)[kRows][kVecs]) {
+  if (e.clamp_hi) {
+    StoreTileAs<kLeftWeights, kRows, kVecs, kGrid, true>(a, e, p, m0, acc);
+  } else {
+    StoreTileAs<kLeftWeights, kRows, kVecs, kGrid, false>(a, e, p, m0, acc);
   }
 }
 
