@@ -217,6 +217,9 @@ struct QMatMulExactArgs {
   int8_t* y;
 };
 using QMatMulExactFn = void (*)(const QMatMulExactArgs& args);
+// The same MatMul by the tier's integer dot products, any K (int32 sums; `bf` unused): the
+// bytes Requantize gives the exact sums. False, writing nothing, where it does not take it.
+using QMatMulIntFn = bool (*)(const QMatMulExactArgs& args);
 
 // A byte matrix transposed: dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows,
 // c < cols (an int8 Transpose, one 2-D slice at a time). Pure data movement.
@@ -283,6 +286,8 @@ struct ElementwiseKernels {
   // time, a row per lane.
   LayerNormRowsFn layernorm_rows = nullptr;
   RowSumsFn row_sums = nullptr;
+  // Non-null where a tier multiplies two int8 activations by integer dot products (VNNI).
+  QMatMulIntFn qmatmul_int = nullptr;
   // The rows of tap words (AdjacentStrideTwoRows, kernels/im2col_u8.h): the shared 128-bit form
   // unless a tier has a wider one.
   TapWordRowsFn tap_word_rows = &AdjacentStrideTwoRows;
@@ -341,6 +346,9 @@ void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, 
 // its adds in order) from 16 x 16 blocks transposed in registers; the normalization along rows.
 int64_t LayerNormRowsAvx512(const float* x, const float* g, int64_t rows, int64_t n, float epsilon, float* y);
 int64_t RowSumsAvx512(const float* y, int64_t rows, int64_t n, float* sums);
+// QMatMulIntFn by the VNNI GEMM (kernels/qgemm_avx512vnni.cpp), the zero points as row and
+// column terms of its sums; operands up to 16 KB packed.
+bool QMatMulAvx512Vnni(const QMatMulExactArgs& args);
 
 void Interleave4Avx512(const int8_t* const src[4], int64_t n, uint8_t* dst);
 // Im2colRowsFn (kernels/im2col_u8.h): rows 16 or 8 wide 64 output pixels per step, other widths

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
+#include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_grid_avx512.h"
 
@@ -50,6 +52,9 @@ constexpr int64_t kBlockRows = 120;  // a multiple of both tile heights (6 and 8
 // saturating packs take any y above 127 - zp to 127.
 struct Epilogue {
   bool clamp_hi;
+  // Optional, weights on the left: a per-column term added to the sums with the per-row bias
+  // (QMatMulAvx512Vnni's zero-point correction), [np]
+  const int32_t* col_bias = nullptr;
   __m512 hi;       // qmax - zp
   __m512i zp16;    // the zero point in every int16 lane
   __m512i qmin8;
@@ -224,6 +229,14 @@ void Tile(const QGemmArgs& a, const Epilogue& e, const Panel& p, const RightSour
 #pragma GCC unroll 4
         for (int v = 0; v < kVecs; ++v) acc[r][v] = bias;
       }
+      if (e.col_bias != nullptr) {
+#pragma GCC unroll 4
+        for (int v = 0; v < kVecs; ++v) {
+          const __m512i cb = _mm512_loadu_si512(e.col_bias + n0 + v * 16);
+#pragma GCC unroll 8
+          for (int r = 0; r < kRows; ++r) acc[r][v] = _mm512_add_epi32(acc[r][v], cb);
+        }
+      }
     } else {
 #pragma GCC unroll 4
       for (int v = 0; v < kVecs; ++v) {
@@ -378,11 +391,15 @@ void PackPanel(const QGemmArgs& a, int64_t n0, int vecs, int64_t g0, int64_t g1,
 // panel of the right operand is reused from L1 by every row tile; blocked K: row blocks
 // outside (see kBlockRows).
 template <bool kLeftWeights, bool kGrid>
-void Run(const QGemmArgs& a) {
+void Run(const QGemmArgs& a, const int32_t* col_bias = nullptr) {
   constexpr int kRowsPerTile = kLeftWeights ? 8 : 6;
   constexpr int kVecsPerTile = kLeftWeights ? 3 : kMaxVecs;
   static_assert(kBlockRows % kRowsPerTile == 0);
-  const Epilogue e = MakeEpilogue(a);
+  Epilogue e = MakeEpilogue(a);
+  if (col_bias != nullptr) {
+    e.col_bias = col_bias;
+    e.clamp_hi = true;  // (MakeEpilogue's bound leaves the column term out)
+  }
   const int64_t groups = a.kp >> 2;
   // Equal k-blocks (no short tail block) when K-blocking.
   // (a weights-left panel is 3 vectors wide: the same 32 KB holds 170 of its k-groups; convs of
@@ -480,6 +497,86 @@ void QGemmAvx512Vnni(const QGemmArgs& a) {
   } else {
     grid ? Run<false, true>(a) : Run<false, false>(a);
   }
+}
+
+// The int8 MatMul of two activations (ElementwiseKernels::qmatmul_int) as a weights-left GEMM:
+// A's rows as the signed left operand (in place where K is a multiple of 4), B's rows four at a
+// time interleaved into k-groups as x + 128 (the tier's Interleave4), so that the kernel's
+// exact int32 sums are sum_t a_it * (b_tj + 128). Then
+//   sum_t (a_it - za) (b_tj - zb) = that - za * sum_t (b_tj + 128)
+//                                   - (128 + zb) * sum_t a_it + K * za * (128 + zb),
+// the row terms as the bias, the column term (sums of the packed bytes by vpdpbusd against
+// ones) added with it, every term exact in int32 (wrapping adds, the total in range), and the
+// kernel's requantization is Requantize's. False where the operands outgrow the stack scratch.
+bool QMatMulAvx512Vnni(const QMatMulExactArgs& x) {
+  constexpr int64_t kMaxBytes = 16384, kMaxRows = 1024;
+  const int64_t kp = RoundUp(x.k, 4), np = PackedColumns(x.n), groups = kp / 4;
+  const bool copy_a = kp != x.k;
+  if (x.m < 1 || x.n < 1 || x.k < 1 || x.m > kMaxRows || np > kMaxRows || kp * np > kMaxBytes ||
+      (copy_a && x.m * kp > kMaxBytes)) {
+    return false;
+  }
+  alignas(64) uint8_t packed[kMaxBytes];
+  alignas(64) int8_t a_padded[kMaxBytes];
+  alignas(64) int32_t bias[kMaxRows], col_bias[kMaxRows];
+  alignas(64) float mult[kMaxRows];
+  // B's k-groups; rows past K read a zero row whose bytes (+128) meet A's zero padding
+  alignas(64) static const int8_t zero_row[kMaxRows] = {};
+  for (int64_t g = 0; g < groups; ++g) {
+    const int8_t* rows[4];
+    for (int j = 0; j < 4; ++j) rows[j] = 4 * g + j < x.k ? x.b + (4 * g + j) * x.n : zero_row;
+    Interleave4Avx512(rows, x.n, packed + g * np * 4);
+    if (np > x.n) std::memset(packed + g * np * 4 + x.n * 4, 0, static_cast<size_t>((np - x.n) * 4));
+  }
+  // column sums of b + 128 over t < K (the padding rows' 128s taken off), times -za
+  const __m512i ones = _mm512_set1_epi8(1);
+  const int32_t padding = static_cast<int32_t>((kp - x.k) * 128);
+  for (int64_t j = 0; j < np; j += 16) {
+    __m512i sums = _mm512_setzero_si512();
+    for (int64_t g = 0; g < groups; ++g) sums = Dpbusd(sums, _mm512_load_si512(packed + (g * np + j) * 4), ones);
+    const __m512i real = _mm512_sub_epi32(sums, _mm512_set1_epi32(padding));
+    _mm512_store_si512(col_bias + j, _mm512_mullo_epi32(real, _mm512_set1_epi32(-x.za)));
+  }
+  const int8_t* left = x.a;
+  if (copy_a) {
+    for (int64_t i = 0; i < x.m; ++i) {
+      std::memcpy(a_padded + i * kp, x.a + i * x.k, static_cast<size_t>(x.k));
+      std::memset(a_padded + i * kp + x.k, 0, static_cast<size_t>(kp - x.k));
+    }
+    left = a_padded;
+  }
+  const int32_t constant = static_cast<int32_t>(x.k) * x.za * (128 + x.zb);
+  const __m512i flip = _mm512_set1_epi8(-128), zero = _mm512_setzero_si512();
+  for (int64_t i = 0; i < x.m; ++i) {
+    // sum_t a_it as sum_t (a_it + 128) - 128 K: vpsadbw's unsigned sums of 8 bytes
+    __m512i sums = zero;
+    for (int64_t t = 0; t < x.k; t += 64) {
+      const __mmask64 in = x.k - t >= 64 ? ~__mmask64{0} : (__mmask64{1} << (x.k - t)) - 1;
+      const __m512i v = _mm512_maskz_mov_epi8(in, _mm512_xor_si512(_mm512_maskz_loadu_epi8(in, x.a + i * x.k + t), flip));
+      sums = _mm512_add_epi64(sums, _mm512_sad_epu8(v, zero));
+    }
+    const int32_t sum = static_cast<int32_t>(_mm512_reduce_add_epi64(sums) - 128 * x.k);
+    bias[i] = constant - (128 + x.zb) * sum;
+    mult[i] = x.scale;
+  }
+  QGemmArgs g;
+  g.weights = QGemmWeights::kLeft;
+  g.m = x.m;
+  g.n = x.n;
+  g.kp = kp;
+  g.np = np;
+  g.left = reinterpret_cast<const uint8_t*>(left);
+  g.right = packed;
+  g.bias = bias;
+  g.mult = mult;
+  g.zero_point = x.zo;
+  g.qmin = x.qmin;
+  g.qmax = x.qmax;
+  g.out = x.y;
+  g.ldo = x.n;
+  if (!EpilogueFits(g)) return false;
+  Run<true, false>(g, col_bias);
+  return true;
 }
 
 }  // namespace edge::engine

@@ -94,6 +94,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     k.maxpool_planes = CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr;
     k.layernorm_rows = &LayerNormRowsAvx512;
     k.row_sums = &RowSumsAvx512;
+    k.qmatmul_int = &QMatMulAvx512Vnni;
     return k;
   }();
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;

@@ -33,6 +33,8 @@ class QMatMulStep : public Step {
       const int8_t* am = A + ia * m * k;
       const int8_t* bm = B + ib * k * n;
       int8_t* ym = Y + o * m * n;
+      const QMatMulExactArgs args{am, bm, m, k, n, za, zb, mult, zo, qmin, qmax, nullptr, ym};
+      if (env.elementwise->qmatmul_int != nullptr && env.elementwise->qmatmul_int(args)) return;
       if (RunInFloat(env, am, bm, ym)) return;
       for (int64_t i = 0; i < m; ++i) {
         // Row i in blocks of kBlock columns: the sums stay on the stack (Run allocates nothing)

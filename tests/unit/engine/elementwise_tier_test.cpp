@@ -308,37 +308,40 @@ TEST_CASE("every tier's row sums are the in-order float sums", "[engine][kernels
   }
 }
 
+// The int8 MatMul tests' shapes and quantization parameters.
+struct MatMulShape {
+  int64_t m, k, n;
+};
+struct MatMulParams {
+  int32_t za, zb, zo, qmin, qmax;
+  float scale;
+};
+const std::vector<MatMulParams> kMatMulParams = {{0, 0, 0, -128, 127, 0.0123f},      {-128, 127, 3, -128, 127, 1.0f / 4096},
+                                                 {5, -7, 3, 3, 127, 0.02f},          // a folded Relu: the floor is zo
+                                                 {127, -128, -128, -128, 127, 0.5f},  // ties, saturation
+                                                 {0, 0, 0, -128, 100, 1.0f},         {-3, 9, -20, -128, 127, 1e-6f}};
+
 TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(2025);
-  struct Shape {
-    int64_t m, k, n;
-  };
   // column counts around the 8-, 16- and 64-column steps; K up to the float path's 258
   // and row counts around the AVX-512 form's eight- and four-row blocks (an attention's
   // probabilities times values: 64 x 64 x 16)
-  const std::vector<Shape> shapes = {{1, 1, 1}, {3, 5, 7}, {20, 16, 20}, {20, 20, 16}, {2, 258, 15},
+  const std::vector<MatMulShape> shapes = {{1, 1, 1}, {3, 5, 7}, {20, 16, 20}, {20, 20, 16}, {2, 258, 15},
                                      {4, 64, 64}, {5, 3, 65}, {2, 7, 130}, {1, 258, 8}, {6, 31, 33},
                                      {9, 258, 70}, {8, 1, 17}, {15, 40, 16}, {64, 64, 16}, {13, 258, 1},
                                      {17, 12, 50}};
-  struct Params {
-    int32_t za, zb, zo, qmin, qmax;
-    float scale;
-  };
-  const std::vector<Params> params = {{0, 0, 0, -128, 127, 0.0123f},      {-128, 127, 3, -128, 127, 1.0f / 4096},
-                                      {5, -7, 3, 3, 127, 0.02f},          // a folded Relu: the floor is zo
-                                      {127, -128, -128, -128, 127, 0.5f},  // ties, saturation
-                                      {0, 0, 0, -128, 100, 1.0f}};
+  const std::vector<MatMulParams>& params = kMatMulParams;
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    for (const Shape& sh : shapes) {
+    for (const MatMulShape& sh : shapes) {
       auto a = RandomBytes(rng, sh.m * sh.k), b = RandomBytes(rng, sh.k * sh.n);
       if (sh.m == 9) {  // the largest sums: 258 products of 255 x -255 with params 1 (just under 2^24)
         std::fill(a.begin(), a.end(), int8_t{127});
         std::fill(b.begin(), b.end(), int8_t{-128});
       }
       for (size_t pi = 0; pi < params.size(); ++pi) {
-        const Params& q = params[pi];
+        const MatMulParams& q = params[pi];
         std::vector<float> bf(static_cast<size_t>(sh.k * sh.n));
         std::vector<int8_t> want(static_cast<size_t>(sh.m * sh.n) + 16, 0x5A), got = want;
         QMatMulExactScalar({a.data(), b.data(), sh.m, sh.k, sh.n, q.za, q.zb, q.scale, q.zo, q.qmin, q.qmax, bf.data(),
@@ -347,6 +350,50 @@ TEST_CASE("every tier's float-exact int8 MatMul equals the scalar reference", "[
                          got.data()});
         INFO("tier " << KernelTierName(tier) << " m " << sh.m << " k " << sh.k << " n " << sh.n << " params " << pi);
         REQUIRE(got == want);
+      }
+    }
+  }
+}
+
+TEST_CASE("every tier's integer int8 MatMul equals the exact sums requantized", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
+  std::mt19937 rng(2026);
+  // K of every remainder mod 4 and past the float path's 258 (sums past 2^24, rounded to
+  // float as Requantize rounds them), column counts around 16 and 48 (the GEMM's vectors and
+  // panels), row counts around its 8-row tiles; the last two outgrow its scratch (refused)
+  const std::vector<MatMulShape> shapes = {{1, 1, 1},   {3, 5, 7},    {64, 16, 64}, {64, 64, 16}, {9, 1000, 16},
+                                     {8, 259, 3}, {17, 6, 49},  {50, 50, 50}, {2, 3, 1000}, {33, 127, 47},
+                                     {5, 4096, 4}, {1, 8, 97},  {4, 600, 30}, {2, 2000, 16}};
+  const std::vector<MatMulParams>& params = kMatMulParams;
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    if (k.qmatmul_int == nullptr) continue;  // tiers without one keep the float-exact kernel
+    for (const MatMulShape& sh : shapes) {
+      auto a = RandomBytes(rng, sh.m * sh.k), b = RandomBytes(rng, sh.k * sh.n);
+      if (sh.m == 9) {  // the largest sums: products of 255 x -255 at params 1
+        std::fill(a.begin(), a.end(), int8_t{127});
+        std::fill(b.begin(), b.end(), int8_t{-128});
+      }
+      for (size_t pi = 0; pi < params.size(); ++pi) {
+        const MatMulParams& q = params[pi];
+        std::vector<int8_t> want(static_cast<size_t>(sh.m * sh.n) + 16, 0x5A), got = want;
+        for (int64_t i = 0; i < sh.m; ++i) {
+          for (int64_t j = 0; j < sh.n; ++j) {
+            int32_t acc = 0;
+            for (int64_t t = 0; t < sh.k; ++t) acc += (a[i * sh.k + t] - q.za) * (b[t * sh.n + j] - q.zb);
+            want[i * sh.n + j] = Requantize(acc, q.scale, q.zo, q.qmin, q.qmax);
+          }
+        }
+        const bool taken = k.qmatmul_int({a.data(), b.data(), sh.m, sh.k, sh.n, q.za, q.zb, q.scale, q.zo, q.qmin,
+                                          q.qmax, nullptr, got.data()});
+        INFO("tier " << KernelTierName(tier) << " m " << sh.m << " k " << sh.k << " n " << sh.n << " params " << pi);
+        // 16 KB of packed B: 4096 x 16 columns and 2000 x 16 (the limit's two sides)
+        REQUIRE(taken == (RoundUp(sh.k, 4) * PackedColumns(sh.n) <= 16384));
+        if (taken) {
+          REQUIRE(got == want);
+        } else {
+          REQUIRE(got == std::vector<int8_t>(got.size(), 0x5A));
+        }
       }
     }
   }
