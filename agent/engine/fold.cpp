@@ -287,6 +287,45 @@ void FoldDequantizeOpQuantize(Graph& g) {
   }
 }
 
+// An int8 Gemm/MatMul (constant weights) whose output only a one-pass float Add of a constant
+// per column reads (a Linear layer's bias after the quantizer's QDQ pair: DQ -> Add -> Q):
+// the Add joins the Gemm's step as its epilogue (Node::epilogue), where a kernel that can
+// applies it per vector before storing (QGemmColumnAdd), the others after the GEMM; the same
+// operations as the Add's step, so the same bytes, one pass and a buffer fewer.
+void FoldBiasAddIntoQGemm(Graph& g) {
+  auto uses = CountUses(g);
+  for (Node& add : g.nodes) {
+    if (add.dead || add.kind != OpKind::kQFloatOp || add.inner != OpKind::kAdd || add.in.size() != 2 ||
+        add.out.size() != 1 || g.values[add.out[0]].dtype != DType::kI8) {
+      continue;
+    }
+    for (size_t k = 0; k < 2; ++k) {
+      const int x = add.in[k], c = add.in[1 - k];
+      const Value& xv = g.values[x];
+      const Value& cv = g.values[c];
+      const int p = xv.producer;
+      if (p < 0 || uses[x] != 1 || xv.alias_of >= 0 || xv.dtype != DType::kI8 || xv.is_const) continue;
+      Node& gemm = g.nodes[p];
+      if (gemm.dead || gemm.kind != OpKind::kQGemm || !gemm.epilogue.empty()) continue;
+      const int64_t n = g.values[gemm.in[1]].shape[0];
+      // the constant: one value per column, broadcast over the rows (dimensions of 1 before the last)
+      bool per_column = cv.is_const && cv.alias_of < 0 && cv.dtype == DType::kF32 &&
+                        static_cast<int64_t>(cv.cf.size()) == n &&
+                        !cv.shape.empty() && cv.shape.back() == n && cv.shape.size() <= xv.shape.size() &&
+                        xv.shape == g.values[add.out[0]].shape && !xv.shape.empty() && xv.shape.back() == n;
+      for (size_t d = 0; per_column && d + 1 < cv.shape.size(); ++d) per_column = cv.shape[d] == 1;
+      if (!per_column) continue;
+      Node fused = add;
+      fused.in = {x, c};  // float addition commutes: the operands' order changes no bit
+      gemm.epilogue.push_back(std::move(fused));
+      gemm.out = add.out;
+      g.values[add.out[0]].producer = p;
+      add.dead = true;
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 // An int8 lookup whose input is another lookup's output, read by nothing else: it joins that
@@ -319,6 +358,7 @@ void FoldGraph(Graph& graph) {
   FoldElementwiseIntoQConv(graph);
   FoldConcatRequantIntoQConv(graph);
   FoldDequantizeOpQuantize(graph);
+  FoldBiasAddIntoQGemm(graph);
   FoldLookupChains(graph);
   FoldSelfGate(graph);
   FoldLookupChains(graph);

@@ -33,6 +33,19 @@ enum class QGemmWeights {
   kRight,  // Gemm: L = activations (u8, one row per output row), R = weights (s8, one column per channel)
 };
 
+// A MatMul's bias Add done in its epilogue (weights on the right): the requantized code c of
+// output (i, j) (zero_point, qmin, qmax as ever) becomes the one-pass float Add's result,
+//   SaturateToInt8(min(hi, max(lo, scale_in * (c - zero_point) + add[j])) / scale_out, zero_point_out)
+// with its operations in that order (QFloatBinaryRunArgs: the same bytes as that step after the
+// GEMM). Only kernels for which QGemmTakesColumnAdd holds read it; for the others the caller
+// runs the Add after the GEMM.
+struct QGemmColumnAdd {
+  const float* add = nullptr;  // [np], zero past n
+  float scale_in = 1.0f, scale_out = 1.0f;
+  float lo = -INFINITY, hi = INFINITY;  // a folded Relu or Clip
+  int32_t zero_point_out = 0;
+};
+
 struct QGemmArgs {
   QGemmWeights weights = QGemmWeights::kRight;
   int64_t m = 0, n = 0;
@@ -62,6 +75,8 @@ struct QGemmArgs {
   // grid_width + col] when col < grid_width and is not stored otherwise, so an implicit-GEMM
   // conv writes its output planes directly (no copy-out of the padded-width grid).
   int64_t grid_pitch = 0, grid_width = 0;
+  // Optional, weights on the right, where QGemmTakesColumnAdd(kernel): see QGemmColumnAdd.
+  const QGemmColumnAdd* column_add = nullptr;
 };
 
 using QGemmFn = void (*)(const QGemmArgs&);
@@ -78,6 +93,8 @@ void QGemmI8mm(const QGemmArgs& args);
 
 // The kernel for a tier (kAuto and unsupported tiers resolve via EffectiveTier).
 QGemmFn QGemmForTier(KernelTier tier);
+// Whether a kernel applies QGemmArgs::column_add (the AVX-512 VNNI one).
+bool QGemmTakesColumnAdd(QGemmFn kernel);
 
 // Where column n of a row is stored (an offset from out + m * ldo), or -1 where it is not.
 inline int64_t StoredColumn(const QGemmArgs& a, int64_t n) {

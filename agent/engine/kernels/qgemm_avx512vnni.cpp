@@ -65,7 +65,7 @@ Epilogue MakeEpilogue(const QGemmArgs& a) {
   Epilogue e;
   // |sum| <= |bias| + K x 255 x 128 (u8 x s8 products); below 2^30 after the multiply leaves
   // room for the two float roundings
-  e.clamp_hi = a.qmax != 127;
+  e.clamp_hi = a.qmax != 127 || a.column_add != nullptr;  // (StoreTileColumnAdd clamps anyway)
   const int64_t channels = a.weights == QGemmWeights::kLeft ? a.m : a.n;
   const double products = static_cast<double>(a.kp) * 255.0 * 128.0;
   for (int64_t i = 0; i < channels && !e.clamp_hi; ++i) {
@@ -196,14 +196,60 @@ __attribute__((always_inline)) inline void StoreTileAs(const QGemmArgs& a, const
   }
 }
 
+// A weights-right tile's sums through QGemmArgs::column_add: per vector of 16 columns the code
+// (Requantize with the float clamp, the low bound as an int32 max: the code minus the zero
+// point), then the one-pass float Add's operations in its order (QFloatBinaryRun16 in
+// elementwise_avx512.cpp: the dequantizing multiply, the add, the clamp, the division and
+// SaturateLanes16's clamp, rounding and narrowing), 16 bytes per masked store.
+template <int kRows, int kVecs>
+__attribute__((always_inline)) inline void StoreTileColumnAdd(const QGemmArgs& a, const Epilogue& e, const Panel& p,
+                                                              int64_t m0, const __m512i (&acc)[kRows][kVecs]) {
+  const QGemmColumnAdd& c = *a.column_add;
+  const __m512 scale_in = _mm512_set1_ps(c.scale_in), scale_out = _mm512_set1_ps(c.scale_out);
+  const __m512 lo = _mm512_set1_ps(c.lo), hi = _mm512_set1_ps(c.hi);
+  const __m512 out_lo = _mm512_set1_ps(static_cast<float>(-128 - c.zero_point_out));
+  const __m512 out_hi = _mm512_set1_ps(static_cast<float>(127 - c.zero_point_out));
+  const __m512i zo = _mm512_set1_epi32(c.zero_point_out), code_lo = _mm512_set1_epi32(a.qmin - a.zero_point);
+  int8_t* const out = a.out + m0 * a.ldo;
+  const int64_t ldo = a.ldo, n0 = p.n0;
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecs; ++v) {
+    const int64_t j = n0 + 16 * v;
+    const __mmask16 lanes = a.n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max<int64_t>(a.n - j, 0)) - 1);
+    const __m512 mult = _mm512_loadu_ps(a.mult + j), add = _mm512_loadu_ps(c.add + j);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512i code = _mm512_max_epi32(Requantize<true>(acc[r][v], mult, e), code_lo);
+      const __m512 sum = _mm512_add_ps(_mm512_mul_ps(scale_in, _mm512_cvtepi32_ps(code)), add);
+      const __m512 clamped = _mm512_min_ps(hi, _mm512_max_ps(lo, sum));
+      const __m512 q = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(clamped, scale_out), out_lo), out_hi);
+      const __m512i codes = _mm512_add_epi32(_mm512_cvtps_epi32(q), zo);
+      _mm_mask_storeu_epi8(out + r * ldo + j, lanes, _mm512_cvtsepi32_epi8(codes));
+    }
+  }
+}
+
+// (the GEMV's tiles: no column add, Run keeps it off that path)
 template <bool kLeftWeights, int kRows, int kVecs, bool kGrid>
-__attribute__((always_inline)) inline void StoreTile(const QGemmArgs& a, const Epilogue& e, const Panel& p,
-                                                     int64_t m0, const __m512i (&acc)[kRows][kVecs]) {
+__attribute__((always_inline)) inline void StoreTileRequantized(const QGemmArgs& a, const Epilogue& e, const Panel& p,
+                                                                int64_t m0, const __m512i (&acc)[kRows][kVecs]) {
   if (e.clamp_hi) {
     StoreTileAs<kLeftWeights, kRows, kVecs, kGrid, true>(a, e, p, m0, acc);
   } else {
     StoreTileAs<kLeftWeights, kRows, kVecs, kGrid, false>(a, e, p, m0, acc);
   }
+}
+
+template <bool kLeftWeights, int kRows, int kVecs, bool kGrid>
+__attribute__((always_inline)) inline void StoreTile(const QGemmArgs& a, const Epilogue& e, const Panel& p,
+                                                     int64_t m0, const __m512i (&acc)[kRows][kVecs]) {
+  if constexpr (!kLeftWeights && !kGrid) {
+    if (a.column_add != nullptr) {
+      StoreTileColumnAdd<kRows, kVecs>(a, e, p, m0, acc);
+      return;
+    }
+  }
+  StoreTileRequantized<kLeftWeights, kRows, kVecs, kGrid>(a, e, p, m0, acc);
 }
 
 // One tile: kRows rows x kVecs vectors of 16 columns, over the k-groups [g0, g1). `first`:
@@ -324,7 +370,7 @@ void GemvTile(const QGemmArgs& a, const Epilogue& e, const Panel& p, const Right
     for (int c = 1; c < kChains; ++c) sum[0][v] = _mm512_add_epi32(sum[0][v], acc[c][v]);
   }
   if constexpr (kVecs <= 4) {
-    StoreTile<false, 1, kVecs, false>(a, e, p, 0, sum);
+    StoreTileRequantized<false, 1, kVecs, false>(a, e, p, 0, sum);
   } else {
     static_assert(kVecs % 4 == 0, "a wide panel is whole 64-column quads, all of them outputs");
 #pragma GCC unroll 4
@@ -333,7 +379,7 @@ void GemvTile(const QGemmArgs& a, const Epilogue& e, const Panel& p, const Right
       Panel pq;
       pq.n0 = n0 + 64 * q;
       pq.mask = ~__mmask64{0};
-      StoreTile<false, 1, 4, false>(a, e, pq, 0, quad);
+      StoreTileRequantized<false, 1, 4, false>(a, e, pq, 0, quad);
     }
   }
 }
@@ -416,7 +462,7 @@ void Run(const QGemmArgs& a, const int32_t* col_bias = nullptr) {
   Panel p;
   // A GEMV reuses no panel across row tiles: no K-blocking, more chains per tile instead.
   if constexpr (!kLeftWeights && !kGrid) {
-    if (a.m == 1 && a.right_groups == nullptr) {
+    if (a.m == 1 && a.right_groups == nullptr && a.column_add == nullptr) {
       RightSource whole;
       whole.stride = a.np * 4;
       int64_t n0 = 0;

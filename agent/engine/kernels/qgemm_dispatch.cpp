@@ -25,6 +25,15 @@ QGemmFn QGemmForTier(KernelTier tier) {
   }
 }
 
+bool QGemmTakesColumnAdd(QGemmFn kernel) {
+#if defined(__x86_64__)
+  return kernel == &QGemmAvx512Vnni;
+#else
+  (void)kernel;
+  return false;
+#endif
+}
+
 namespace {
 // A table with its plane_max (and depthwise_unsplit, avg_pool_2x2, tap_word_rows) set: the
 // members after the optional Winograd kernel.

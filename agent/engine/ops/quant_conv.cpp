@@ -411,6 +411,11 @@ class QGemmStep : public Step {
   std::vector<int32_t> bias_signed;  // [np]
   std::vector<float> mult;     // [np]
   int32_t zero_point = 0, qmin = -128, qmax = 127;
+  // A folded bias Add (FoldBiasAddIntoQGemm): its per-column constant ([np], zero past n) and
+  // parameters; codes_at: scratch for the codes where the kernel does not take it.
+  std::vector<float> column_add;
+  QGemmColumnAdd add_params;
+  int64_t codes_at = -1;
 
   void Run(const ExecEnv& env) const override {
     uint8_t* left = reinterpret_cast<uint8_t*>(env.arena + scratch);
@@ -431,7 +436,30 @@ class QGemmStep : public Step {
     a.qmax = qmax;
     a.out = reinterpret_cast<int8_t*>(env.arena + out);
     a.ldo = n;
+    if (column_add.empty() || QGemmTakesColumnAdd(env.qgemm)) {
+      if (!column_add.empty()) a.column_add = &add_params;
+      env.qgemm(a);
+      return;
+    }
+    // the codes, then the Add as its own step would run it
+    int8_t* codes = reinterpret_cast<int8_t*>(env.arena + codes_at);
+    a.out = codes;
     env.qgemm(a);
+    QFloatBinaryRunArgs r;
+    r.a.q = codes;
+    r.a.row = n;
+    r.a.scale = add_params.scale_in;
+    r.a.zero_point = zero_point;
+    r.b.f = column_add.data();
+    r.rows = m;
+    r.n = n;
+    r.op = FloatBinaryOp::kAdd;
+    r.lo = add_params.lo;
+    r.hi = add_params.hi;
+    r.scale = add_params.scale_out;
+    r.zero_point = add_params.zero_point_out;
+    r.y = reinterpret_cast<int8_t*>(env.arena + out);
+    env.elementwise->qfloat_binary_run(r);
   }
 };
 
@@ -509,7 +537,9 @@ int64_t ScratchBytes(const Node& n, const Graph& g) {
   if (n.kind == OpKind::kQGemm) {
     const Value& x = g.values[n.in[0]];
     const int64_t k = g.values[n.in[1]].shape[1];
-    return (x.elements / k) * RoundUp(k, 4);
+    // (a folded bias Add: the codes' bytes after the packed rows, for kernels without it)
+    const int64_t packed = (x.elements / k) * RoundUp(k, 4);
+    return n.epilogue.empty() ? packed : RoundUp(packed, 64) + g.values[n.out[0]].elements;
   }
   if (n.kind == OpKind::kQReduceMean) return g.values[n.out[0]].elements * 4;
   if (n.kind == OpKind::kMaxPool || n.kind == OpKind::kQMaxPool) return MaxPoolScratchBytes(n, g);
@@ -688,6 +718,22 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
   ctx.pool.total_bytes += static_cast<int64_t>(s->packed.size() + 12 * s->bias.size());
   s->summary = n.onnx_op + " " + n.name + " (" + std::to_string(s->m) + "x" + std::to_string(s->k) +
                "x" + std::to_string(s->n) + ", int8)";
+  if (!n.epilogue.empty()) {  // FoldBiasAddIntoQGemm: one Add of a constant per column
+    const Node& add = n.epilogue[0];
+    const Value& c = ctx.V(add.in[1]);
+    const Value& z = ctx.V(n.out[0]);
+    s->column_add.assign(static_cast<size_t>(s->np), 0.0f);
+    std::copy(c.cf.begin(), c.cf.end(), s->column_add.begin());
+    s->add_params.add = s->column_add.data();
+    s->add_params.scale_in = y.q.scale;
+    s->add_params.scale_out = z.q.scale;
+    s->add_params.zero_point_out = z.q.zero_point;
+    s->add_params.lo = add.act_min;
+    s->add_params.hi = add.act_max;
+    s->codes_at = ctx.scratch_offset + RoundUp(s->m * s->kp, 64);
+    s->summary += " + " + add.onnx_op;
+    ctx.pool.total_bytes += static_cast<int64_t>(4 * s->column_add.size());
+  }
   return std::unique_ptr<Step>(std::move(s));
 }
 

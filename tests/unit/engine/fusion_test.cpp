@@ -7,10 +7,14 @@
 //   broadcast, int8 or float operands in either order, unary ops on float values, Softmax over
 //   either axis, an op of x and one constant value (a lookup table), a Relu or Clip after a
 //   binary op (its clamp), ReduceMax/ReduceMin (of the codes), and values that make
-//   infinities and NaNs.
+//   infinities and NaNs;
+// - an int8 MatMul's bias Add (a constant per column, either operand order, a Relu or Clip
+//   after it) as the MatMul's epilogue.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <cstring>
 #include <random>
 #include <span>
@@ -394,6 +398,65 @@ TEST_CASE("DequantizeLinear -> float op -> QuantizeLinear folded into one step g
   CHECK(extremes == 40);  // every ReduceMax/ReduceMin
   CHECK(softmax_tables == last_axis_softmax);
   CHECK(last_axis_softmax >= 10);
+}
+
+TEST_CASE("a MatMul's bias Add folded into its step gives the unfused bytes", "[engine][fusion][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(20261207);
+  std::uniform_int_distribution<int> dim(1, 70), wide(1, 130), wv(-127, 127), pick4(0, 3), coin(0, 1);
+  std::uniform_real_distribution<float> scale(0.005f, 0.1f), bias_value(-3.0f, 3.0f);
+  int folded = 0, clamped = 0;
+  for (int iter = 0; iter < 60; ++iter) {
+    QdqBuilder q(rng);
+    // rows of K inputs (a token per row, in a leading batch of 1), N output columns: N around
+    // the kernel's 16-column vectors and 64-column panels
+    const int64_t r = dim(rng), k = wide(rng), n = iter % 4 == 0 ? 16 * (1 + iter % 5) : wide(rng);
+    const std::string xa = q.QuantDequant(q.FloatInput({1, r, k}), scale(rng));
+    std::vector<int> w(static_cast<size_t>(k * n));
+    for (int& v : w) v = wv(rng);
+    const std::string wq = q.Int8({k, n}, w);
+    const std::string wd = q.Node("DequantizeLinear", {wq, q.Scalar(scale(rng) * 0.1f), q.Int8({}, {0})});
+    std::string y = q.QuantDequant(q.Node("MatMul", {xa, wd}), pick4(rng) == 0 ? scale(rng) * 0.02f : scale(rng));
+    // the bias: [N] or [1, 1, N]; large values, an infinity or a NaN now and then
+    auto* b = q.Vector("bias", onnx::TensorProto::FLOAT, n);
+    if (coin(rng)) {
+      b->clear_dims();
+      for (int64_t d : {int64_t{1}, int64_t{1}, n}) b->add_dims(d);
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      float v = bias_value(rng) * (iter % 7 == 3 ? 100.0f : 1.0f);
+      if (iter % 11 == 5 && j % 5 == 0) v = j % 10 == 0 ? std::numeric_limits<float>::infinity() : std::nanf("");
+      b->add_float_data(v);
+    }
+    y = coin(rng) ? q.Node("Add", {y, "bias"}) : q.Node("Add", {"bias", y});
+    const int clamp = pick4(rng);
+    if (clamp == 1) y = q.Node("Relu", {y});
+    if (clamp == 2) y = q.Node("Clip", {y, q.Scalar(-0.5f), q.Scalar(0.75f)});
+    clamped += clamp == 1 || clamp == 2;
+    y = q.QuantDequant(y, pick4(rng) == 0 ? scale(rng) * 0.02f : scale(rng));
+    auto* out = q.g()->add_output();
+    out->set_name(y);
+    const std::string bytes = q.Bytes();
+    auto fused = Fused(bytes);
+    auto unfused = Unfused(bytes);
+    INFO("iteration " << iter << " x [1, " << r << ", " << k << "] N " << n << " clamp " << clamp);
+    if (!fused) FAIL(fused.error().message);
+    REQUIRE(unfused.has_value());
+    for (const std::string& st : (*fused)->StepSummary()) {
+      folded += st.find("MatMul") != std::string::npos && st.find(" + Add") != std::string::npos;
+    }
+    std::uniform_real_distribution<float> value(-4.0f, 4.0f);
+    std::vector<float> input(static_cast<size_t>(r * k));
+    for (float& v : input) v = value(rng);
+    const std::vector<float> expected = RunInputs(*unfused, KernelTier::kScalar, {input});
+    for (KernelTier tier : tiers) {
+      INFO("tier " << KernelTierName(tier));
+      CHECK(SameBits(RunInputs(*fused, tier, {input}), expected));
+      CHECK(SameBits(RunInputs(*unfused, tier, {input}), expected));
+    }
+  }
+  CHECK(folded == 60);  // every Add (a Relu or Clip after it joins the Add first)
+  CHECK(clamped >= 20);
 }
 
 TEST_CASE("chains of int8 lookups run as one table and give the unchained bytes", "[engine][fusion][tiers]") {
