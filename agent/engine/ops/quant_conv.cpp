@@ -436,7 +436,8 @@ class QGemmStep : public Step {
     a.qmax = qmax;
     a.out = reinterpret_cast<int8_t*>(env.arena + out);
     a.ldo = n;
-    if (column_add.empty() || QGemmTakesColumnAdd(env.qgemm)) {
+    // (one row: the kernel's GEMV path, which does not take the Add, then the Add's pass)
+    if (column_add.empty() || (m > 1 && QGemmTakesColumnAdd(env.qgemm))) {
       if (!column_add.empty()) a.column_add = &add_params;
       env.qgemm(a);
       return;
