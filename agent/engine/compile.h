@@ -104,6 +104,8 @@ void LookupChainTable(const Node& node, const Graph& graph, int8_t (&table)[256]
 // The step list's name for the links of a lookup chain: " + Erf + Add" (a link's folded clamp
 // too: " + Mul + Clip"), empty without a chain (ops/float_ops.cpp).
 std::string LookupChainSummary(const Node& node);
+// A kQFloatOp's folded Relu or Clip as the step list shows it (" + Relu", " + Clip" or "").
+std::string ClampSuffix(const Node& n);
 // An int8 lookup: out[i] = table[(uint8_t)x[i]] for i < count, by the tier's kernel (ops/quant_ops.cpp).
 std::unique_ptr<Step> MakeLutStep(Ref x, int64_t count, const int8_t (&table)[256], int64_t out, std::string summary);
 

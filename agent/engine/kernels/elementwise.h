@@ -8,6 +8,7 @@
 
 #include "agent/engine/kernels/cpu_features.h"
 #include "agent/engine/kernels/depthwise.h"
+#include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/winograd.h"
 
 namespace edge::engine {
@@ -83,6 +84,26 @@ struct QFloatBinaryRunArgs {
   int8_t* y = nullptr;
 };
 using QFloatBinaryRunFn = void (*)(const QFloatBinaryRunArgs& args);
+// A MatMul's folded bias Add (QGemmColumnAdd) as the one-pass Add over rows x n codes (row
+// pitch n, at zero_point) into y: for the kernels that do not take it in their epilogue.
+inline QFloatBinaryRunArgs ColumnAddRun(const QGemmColumnAdd& c, const int8_t* codes, int32_t zero_point, int64_t rows,
+                                        int64_t n, int8_t* y) {
+  QFloatBinaryRunArgs r;
+  r.a.q = codes;
+  r.a.row = n;
+  r.a.scale = c.scale_in;
+  r.a.zero_point = zero_point;
+  r.b.f = c.add;
+  r.rows = rows;
+  r.n = n;
+  r.op = FloatBinaryOp::kAdd;
+  r.lo = c.lo;
+  r.hi = c.hi;
+  r.scale = c.scale_out;
+  r.zero_point = c.zero_point_out;
+  r.y = y;
+  return r;
+}
 // Calls f(std::integral_constant<FloatBinaryOp, op>{}): each tier's kernel instantiated per op.
 template <typename F>
 void VisitFloatBinaryOp(FloatBinaryOp op, F f) {

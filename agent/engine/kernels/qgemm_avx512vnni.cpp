@@ -530,6 +530,8 @@ void Run(const QGemmArgs& a, const int32_t* col_bias = nullptr) {
 void QGemmAvx512Vnni(const QGemmArgs& a) {
   if (!EpilogueFits(a)) {
     QGemmScalar(a);
+    // the codes, then the Add over them in place (element-wise)
+    if (a.column_add != nullptr) QFloatBinaryRunScalar(ColumnAddRun(*a.column_add, a.out, a.zero_point, a.m, a.n, a.out));
     return;
   }
   const bool left = a.weights == QGemmWeights::kLeft, grid = a.grid_pitch != 0;

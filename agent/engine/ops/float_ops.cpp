@@ -514,12 +514,15 @@ std::string Describe(const Node& n, const std::string& detail) {
   return n.onnx_op + " " + n.name + (detail.empty() ? "" : " (" + detail + ")");
 }
 
-// A kQFloatOp's folded Relu or Clip (binary ops only: a Relu or Clip node's own bounds are in
-// the same fields), as the step list shows it.
+}  // namespace
+
+// (binary ops only: a Relu or Clip node's own bounds are in the same fields)
 std::string ClampSuffix(const Node& n) {
   if (!FloatBinaryOpOf(n.inner) || (n.act_min == -INFINITY && n.act_max == INFINITY)) return "";
   return n.act_min == 0.0f && n.act_max == INFINITY ? " + Relu" : " + Clip";
 }
+
+namespace {
 
 // kQFloatOp of ReduceMax or ReduceMin of int8 values with a positive finite scale:
 // DequantizeLinear is non-decreasing in the code then, so the float extreme is the extreme

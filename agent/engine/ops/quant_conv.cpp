@@ -446,21 +446,8 @@ class QGemmStep : public Step {
     int8_t* codes = reinterpret_cast<int8_t*>(env.arena + codes_at);
     a.out = codes;
     env.qgemm(a);
-    QFloatBinaryRunArgs r;
-    r.a.q = codes;
-    r.a.row = n;
-    r.a.scale = add_params.scale_in;
-    r.a.zero_point = zero_point;
-    r.b.f = column_add.data();
-    r.rows = m;
-    r.n = n;
-    r.op = FloatBinaryOp::kAdd;
-    r.lo = add_params.lo;
-    r.hi = add_params.hi;
-    r.scale = add_params.scale_out;
-    r.zero_point = add_params.zero_point_out;
-    r.y = reinterpret_cast<int8_t*>(env.arena + out);
-    env.elementwise->qfloat_binary_run(r);
+    env.elementwise->qfloat_binary_run(
+        ColumnAddRun(add_params, codes, zero_point, m, n, reinterpret_cast<int8_t*>(env.arena + out)));
   }
 };
 
@@ -732,7 +719,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
     s->add_params.lo = add.act_min;
     s->add_params.hi = add.act_max;
     s->codes_at = ctx.scratch_offset + RoundUp(s->m * s->kp, 64);
-    s->summary += " + " + add.onnx_op;
+    s->summary += " + " + add.onnx_op + ClampSuffix(add);
     ctx.pool.total_bytes += static_cast<int64_t>(4 * s->column_add.size());
   }
   return std::unique_ptr<Step>(std::move(s));
