@@ -96,8 +96,33 @@ async function interleavedRound(engine, id, tiers, n, inputFile, ort, samples, a
   return floorRound;
 }
 
+// ORT's per-call floor: one Relu on 4 floats (DIR/ort_floor.onnx), warmed up: [session, feeds].
+async function ortFloor(dir) {
+  const session = await ortSession(path.join(dir, 'ort_floor.onnx'));
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', new Float32Array(4), [1, 4]) };
+  await timeOrt(session, feeds, 200);
+  return [session, feeds];
+}
+
+// Model NAME of DIR for interleavedRound: the engine loads NAME.qdq.onnx as NAME, ORT sessions
+// of NAME.onnx and NAME.qdq.onnx run on the first sample of NAME.input.npy (warmed up).
+// Returns { inputFile, runners } with `floor` (ortFloor's pair) among the runners.
+async function openModel(engine, dir, name, floor) {
+  const inputFile = path.join(dir, `${name}.input.npy`);
+  const input = readNpy(inputFile);
+  const per = input.data.length / input.shape[0];
+  const x = new ort.Tensor('float32', input.data.slice(0, per), [1, ...input.shape.slice(1)]);
+  const fp32 = await ortSession(path.join(dir, `${name}.onnx`));
+  const int8 = await ortSession(path.join(dir, `${name}.qdq.onnx`));
+  await engine.load(name, path.join(dir, `${name}.qdq.onnx`));
+  const runners = { floor, fp32: [fp32, { [fp32.inputNames[0]]: x }], int8: [int8, { [int8.inputNames[0]]: x }] };
+  await timeOrt(...runners.fp32, 20);
+  await timeOrt(...runners.int8, 20);
+  return { inputFile, runners };
+}
+
 const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
 module.exports = {
-  root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, pinnedCpu, Engine, ortSession, timeOrt, fmt, pct, interleavedRound,
+  root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, pinnedCpu, Engine, ortSession, timeOrt, fmt, pct, interleavedRound, ortFloor, openModel,
 };

@@ -9,9 +9,8 @@
 //       --calibration $m --quantize-outputs --out $n.qdq.onnx; done
 //   node tests/bench/engine/heldout_bench.js [--rounds N] [--per-round K] [--models a,b] [--tiers auto,avx2]
 'use strict';
-const path = require('path');
 const fs = require('fs');
-const { ort, readNpy, benchBin, args, opt, Engine, ortSession, timeOrt, fmt, pct, interleavedRound } = require('./bench_common.js');
+const { benchBin, args, opt, Engine, fmt, pct, interleavedRound, ortFloor, openModel } = require('./bench_common.js');
 
 const dir = process.env.HELDOUT_DIR || '/tmp/heldout';
 const ROUNDS = opt('--rounds', 20);
@@ -24,27 +23,14 @@ async function main() {
   if (!fs.existsSync(benchBin)) throw new Error(`${benchBin} missing: cmake --build --preset ci --target edge_engine_bench`);
   if (MODELS.length === 0) throw new Error(`no *.qdq.onnx in ${dir}: see the usage at the top of this file`);
   const engine = new Engine();
-  const floorSession = await ortSession(path.join(dir, 'ort_floor.onnx'));
-  const floorFeeds = { [floorSession.inputNames[0]]: new ort.Tensor('float32', new Float32Array(4), [1, 4]) };
-  await timeOrt(floorSession, floorFeeds, 200);
+  const floor = await ortFloor(dir);
   let md = `| model | ${TIERS.map((t) => `engine ${t} us`).join(' | ')} | ORT fp32 us | ORT int8 us | ORT fp32 / auto | ORT int8 / auto |\n`;
   md += `|---|${TIERS.map(() => '---|').join('')}---|---|---|---|\n`;
   for (const name of MODELS) {
-    const inputFile = path.join(dir, `${name}.input.npy`);
-    const input = readNpy(inputFile);
-    const per = input.data.length / input.shape[0];
-    const x = new ort.Tensor('float32', input.data.slice(0, per), [1, ...input.shape.slice(1)]);
-    const fp32 = await ortSession(path.join(dir, `${name}.onnx`));
-    const int8 = await ortSession(path.join(dir, `${name}.qdq.onnx`));
-    await engine.load(name, path.join(dir, `${name}.qdq.onnx`));
-    const feeds32 = { [fp32.inputNames[0]]: x };
-    const feeds8 = { [int8.inputNames[0]]: x };
-    await timeOrt(fp32, feeds32, 20);
-    await timeOrt(int8, feeds8, 20);
+    const { inputFile, runners } = await openModel(engine, dir, name, floor);
     const s = { ort_fp32: [], ort_int8: [] };
     const above = { ort_fp32: [], ort_int8: [] };
     for (const t of TIERS) s[t] = [];
-    const runners = { floor: [floorSession, floorFeeds], fp32: [fp32, feeds32], int8: [int8, feeds8] };
     for (let r = 0; r < ROUNDS; ++r) await interleavedRound(engine, name, TIERS, PER_ROUND, inputFile, runners, s, above);
     const e = pct(s[TIERS.includes('auto') ? 'auto' : TIERS[0]], 0.5);
     const ratio = (key) => {

@@ -12,7 +12,7 @@ const fs = require('fs');
 const os = require('os');
 const { execFileSync } = require('child_process');
 const { writeSection } = require('../doc_section.js');
-const { root, zoo, ort, ortVersion, readNpy, benchBin, args, opt, WRITE, pinnedCpu, Engine, ortSession, timeOrt, fmt, pct, interleavedRound } =
+const { root, zoo, ortVersion, benchBin, args, opt, WRITE, pinnedCpu, Engine, fmt, pct, interleavedRound, ortFloor, openModel } =
   require('./bench_common.js');
 
 const ROUNDS = opt('--rounds', 15);
@@ -71,28 +71,15 @@ async function main() {
   // models and rounds (the floor moved 11-29 us between runs here), so each round's ORT p50
   // minus the same round's floor p50 is what a model's correction uses, not one floor for the
   // whole run.
-  const floorSession = await ortSession(path.join(zoo, 'ort_floor.onnx'));
-  const floorFeeds = { [floorSession.inputNames[0]]: new ort.Tensor('float32', new Float32Array(4), [1, 4]) };
-  await timeOrt(floorSession, floorFeeds, 200);
+  const floorRunner = await ortFloor(zoo);
   const floorSamples = [];
   const results = [];
   for (const name of MODELS) {
-    const inputFile = path.join(zoo, `${name}.input.npy`);
-    const input = readNpy(inputFile);
-    const per = input.data.length / input.shape[0];
-    const x = new ort.Tensor('float32', input.data.slice(0, per), [1, ...input.shape.slice(1)]);
-    const fp32 = await ortSession(path.join(zoo, `${name}.onnx`));
-    const int8 = await ortSession(path.join(zoo, `${name}.qdq.onnx`));
-    await engine.load(name, path.join(zoo, `${name}.qdq.onnx`));
+    const { inputFile, runners } = await openModel(engine, zoo, name, floorRunner);
     await engine.load(`${name}.fp32`, path.join(zoo, `${name}.onnx`));
     const samples = { ort_fp32: [], ort_int8: [], engine_fp32: [], floor: [] };
     const above = { ort_fp32: [], ort_int8: [] };  // per round: ORT p50 - floor p50
     for (const t of tiers) samples[t] = [];
-    const feeds32 = { [fp32.inputNames[0]]: x };
-    const feeds8 = { [int8.inputNames[0]]: x };
-    await timeOrt(fp32, feeds32, 20);
-    await timeOrt(int8, feeds8, 20);
-    const runners = { floor: [floorSession, floorFeeds], fp32: [fp32, feeds32], int8: [int8, feeds8] };
     for (let r = 0; r < ROUNDS; ++r) {
       const floorRound = await interleavedRound(engine, name, tiers, PER_ROUND, inputFile, runners, samples, above);
       samples.floor.push(...floorRound);
