@@ -3,9 +3,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
+#include "agent/engine/kernels/avx2_common.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_grid_avx512.h"
@@ -63,15 +63,11 @@ struct Epilogue {
 
 Epilogue MakeEpilogue(const QGemmArgs& a) {
   Epilogue e;
-  // |sum| <= |bias| + K x 255 x 128 (u8 x s8 products); below 2^30 after the multiply leaves
-  // room for the two float roundings
-  e.clamp_hi = a.qmax != 127 || a.column_add != nullptr;  // (StoreTileColumnAdd clamps anyway)
+  // the AVX2 kernels' test (avx2_common.h): every |bias| + K x 255 x 128 (u8 x s8 products)
+  // times its multiplier below 2^29; StoreTileColumnAdd clamps anyway
   const int64_t channels = a.weights == QGemmWeights::kLeft ? a.m : a.n;
-  const double products = static_cast<double>(a.kp) * 255.0 * 128.0;
-  for (int64_t i = 0; i < channels && !e.clamp_hi; ++i) {
-    e.clamp_hi = (std::fabs(static_cast<double>(a.bias[i])) + products) * std::fabs(static_cast<double>(a.mult[i])) >=
-                 static_cast<double>(1 << 30);
-  }
+  e.clamp_hi = a.qmax != 127 || a.column_add != nullptr ||
+               !Unclamped(a.bias, a.mult, channels, a.kp * 255 * 128, a.zero_point);
   e.hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
   e.zp16 = _mm512_set1_epi16(static_cast<int16_t>(a.zero_point));
   e.qmin8 = _mm512_set1_epi8(static_cast<char>(a.qmin));
