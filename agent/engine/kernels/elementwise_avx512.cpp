@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "agent/engine/kernels/avx512_common.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
 #include "agent/engine/ops/portable_math.h"
@@ -207,24 +208,6 @@ void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, 
 }
 
 namespace {
-
-// SaturateToInt8 on 16 lanes (see QAddAvx512 / elementwise_avx2.cpp): maxps returns its second
-// operand for NaN, so NaN saturates low like the scalar code; then cvtps2dq's rounding half to
-// even, the zero point, and the (exact, in-range) narrowing.
-inline __m128i SaturateLanes16(__m512 v, __m512 lo, __m512 hi, __m512i zo) {
-  return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi)), zo));
-}
-
-// The output's clamp bounds and zero point, for SaturateLanes16.
-struct OutputRange16 {
-  __m512 lo, hi;
-  __m512i zo;
-  OutputRange16(int32_t qmin, int32_t qmax, int32_t zero_point)
-      : lo(_mm512_set1_ps(static_cast<float>(qmin - zero_point))),
-        hi(_mm512_set1_ps(static_cast<float>(qmax - zero_point))),
-        zo(_mm512_set1_epi32(zero_point)) {}
-  __m128i operator()(__m512 v) const { return SaturateLanes16(v, lo, hi, zo); }
-};
 
 inline __mmask16 FirstLanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "agent/engine/kernels/avx2_common.h"
+#include "agent/engine/kernels/avx512_common.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/qgemm_grid_avx512.h"
@@ -195,17 +196,16 @@ __attribute__((always_inline)) inline void StoreTileAs(const QGemmArgs& a, const
 // A weights-right tile's sums through QGemmArgs::column_add: per vector of 16 columns the code
 // (Requantize with the float clamp, the low bound as an int32 max: the code minus the zero
 // point), then the one-pass float Add's operations in its order (QFloatBinaryRun16 in
-// elementwise_avx512.cpp: the dequantizing multiply, the add, the clamp, the division and
-// SaturateLanes16's clamp, rounding and narrowing), 16 bytes per masked store.
+// elementwise_avx512.cpp: the dequantizing multiply, the add, the clamp, the division and the
+// shared SaturateLanes16), 16 bytes per masked store.
 template <int kRows, int kVecs>
 __attribute__((always_inline)) inline void StoreTileColumnAdd(const QGemmArgs& a, const Epilogue& e, const Panel& p,
                                                               int64_t m0, const __m512i (&acc)[kRows][kVecs]) {
   const QGemmColumnAdd& c = *a.column_add;
   const __m512 scale_in = _mm512_set1_ps(c.scale_in), scale_out = _mm512_set1_ps(c.scale_out);
   const __m512 lo = _mm512_set1_ps(c.lo), hi = _mm512_set1_ps(c.hi);
-  const __m512 out_lo = _mm512_set1_ps(static_cast<float>(-128 - c.zero_point_out));
-  const __m512 out_hi = _mm512_set1_ps(static_cast<float>(127 - c.zero_point_out));
-  const __m512i zo = _mm512_set1_epi32(c.zero_point_out), code_lo = _mm512_set1_epi32(a.qmin - a.zero_point);
+  const OutputRange16 range(-128, 127, c.zero_point_out);
+  const __m512i code_lo = _mm512_set1_epi32(a.qmin - a.zero_point);
   int8_t* const out = a.out + m0 * a.ldo;
   const int64_t ldo = a.ldo, n0 = p.n0;
 #pragma GCC unroll 4
@@ -218,9 +218,7 @@ __attribute__((always_inline)) inline void StoreTileColumnAdd(const QGemmArgs& a
       const __m512i code = _mm512_max_epi32(Requantize<true>(acc[r][v], mult, e), code_lo);
       const __m512 sum = _mm512_add_ps(_mm512_mul_ps(scale_in, _mm512_cvtepi32_ps(code)), add);
       const __m512 clamped = _mm512_min_ps(hi, _mm512_max_ps(lo, sum));
-      const __m512 q = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(clamped, scale_out), out_lo), out_hi);
-      const __m512i codes = _mm512_add_epi32(_mm512_cvtps_epi32(q), zo);
-      _mm_mask_storeu_epi8(out + r * ldo + j, lanes, _mm512_cvtsepi32_epi8(codes));
+      _mm_mask_storeu_epi8(out + r * ldo + j, lanes, range(_mm512_div_ps(clamped, scale_out)));
     }
   }
 }

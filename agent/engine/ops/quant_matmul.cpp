@@ -35,7 +35,7 @@ class QMatMulStep : public Step {
       int8_t* ym = Y + o * m * n;
       const QMatMulExactArgs args{am, bm, m, k, n, za, zb, mult, zo, qmin, qmax, nullptr, ym};
       if (env.elementwise->qmatmul_int != nullptr && env.elementwise->qmatmul_int(args)) return;
-      if (RunInFloat(env, am, bm, ym)) return;
+      if (RunInFloat(env, args)) return;
       for (int64_t i = 0; i < m; ++i) {
         // Row i in blocks of kBlock columns: the sums stay on the stack (Run allocates nothing)
         // and B is read along its rows.
@@ -64,10 +64,11 @@ class QMatMulStep : public Step {
   static constexpr int64_t kMaxFloatExactDepth = 258;
   static constexpr int64_t kMaxFloatRight = 4096;  // floats of B converted once, on the stack
 
-  bool RunInFloat(const ExecEnv& env, const int8_t* am, const int8_t* bm, int8_t* ym) const {
+  bool RunInFloat(const ExecEnv& env, QMatMulExactArgs args) const {
     if (k > kMaxFloatExactDepth || k * n > kMaxFloatRight) return false;
     float bf[kMaxFloatRight];
-    env.elementwise->qmatmul_exact(QMatMulExactArgs{am, bm, m, k, n, za, zb, mult, zo, qmin, qmax, bf, ym});
+    args.bf = bf;
+    env.elementwise->qmatmul_exact(args);
     return true;
   }
 };
