@@ -184,11 +184,14 @@ void QAddAvx512(const QAddArgs& p) {
 void DequantizeAvx512(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y) {
   const __m512 s = _mm512_set1_ps(scale);
   const __m512i zp = _mm512_set1_epi32(zero_point);
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512i v = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x + i)), zp);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(s, _mm512_cvtepi32_ps(v)));
-  }
+  ForVectors16(n, [&](int64_t i, __mmask16 m) {
+    const __m512 v = _mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_sub_epi32(LoadS8x16(x + i, m), zp)));
+    if (m == 0xFFFF) {
+      _mm512_storeu_ps(y + i, v);
+    } else {
+      _mm512_mask_storeu_ps(y + i, m, v);
+    }
+  });
 }
 
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y) {
@@ -209,12 +212,10 @@ void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, 
 
 namespace {
 
-inline __mmask16 FirstLanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
-
 // 16 elements of a run operand as int32 (masked lanes 0): contiguous, or the run's one value.
 template <bool kContiguous>
 inline __m512i RunOperand16(const int8_t* p, int64_t i, __mmask16 m) {
-  if constexpr (kContiguous) return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p + i));
+  if constexpr (kContiguous) return LoadS8x16(p + i, m);
   return _mm512_set1_epi32(p[0]);
 }
 
@@ -224,18 +225,13 @@ void BinaryRun16(const QBinaryRunArgs& p) {
   const __m512 ra = _mm512_set1_ps(p.ra), rb = _mm512_set1_ps(p.rb);
   const OutputRange16 range(p.qmin, p.qmax, p.zo);
   const __m512i za = _mm512_set1_epi32(p.za), zb = _mm512_set1_epi32(p.zb);
-  for (int64_t i = 0; i < p.n; i += 16) {
-    const __mmask16 m = FirstLanes(p.n - i);
-    const __m512i a = _mm512_sub_epi32(RunOperand16<kAContiguous>(p.a, i, m), za);
-    const __m512i b = _mm512_sub_epi32(RunOperand16<kBContiguous>(p.b, i, m), zb);
-    __m512 v;
-    if constexpr (kMul) {
-      v = _mm512_mul_ps(ra, _mm512_cvtepi32_ps(_mm512_mullo_epi32(a, b)));  // |a * b| <= 2^16: exact
-    } else {
-      v = _mm512_add_ps(_mm512_mul_ps(ra, _mm512_cvtepi32_ps(a)), _mm512_mul_ps(rb, _mm512_cvtepi32_ps(b)));
-    }
-    _mm_mask_storeu_epi8(p.y + i, m, range(v));
-  }
+  const auto lanes = [&](int64_t i, __mmask16 m) {
+    const __m512 a = _mm512_cvtepi32_ps(_mm512_sub_epi32(RunOperand16<kAContiguous>(p.a, i, m), za));
+    const __m512 b = _mm512_cvtepi32_ps(_mm512_sub_epi32(RunOperand16<kBContiguous>(p.b, i, m), zb));
+    // Mul: |a * b| <= 255^2 < 2^24, so the float product is the exact integer product
+    return kMul ? _mm512_mul_ps(ra, _mm512_mul_ps(a, b)) : _mm512_add_ps(_mm512_mul_ps(ra, a), _mm512_mul_ps(rb, b));
+  };
+  ForVectors16(p.n, [&](int64_t i, __mmask16 m) { StoreBytes16(p.y + i, m, range(lanes(i, m))); });
 }
 
 template <bool kMul>
@@ -272,10 +268,10 @@ struct FloatOperand16 {
     const int64_t at = r * o.row;
     if (o.step == 0) return _mm512_set1_ps(QFloatOperandAt(o, at));
     if (o.q != nullptr) {
-      const __m512i codes = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, o.q + at + i));
+      const __m512i codes = LoadS8x16(o.q + at + i, m);
       return _mm512_mul_ps(scale, _mm512_cvtepi32_ps(_mm512_sub_epi32(codes, zero_point)));
     }
-    return _mm512_maskz_loadu_ps(m, o.f + at + i);
+    return m == 0xFFFF ? _mm512_loadu_ps(o.f + at + i) : _mm512_maskz_loadu_ps(m, o.f + at + i);
   }
 };
 
@@ -298,17 +294,16 @@ void QFloatBinaryRun16(const QFloatBinaryRunArgs& p) {
   const OutputRange16 range(-128, 127, p.zero_point);
   const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
   const FloatOperand16 a(p.a), b(p.b);
-  for (int64_t i = 0; i < p.n; i += 16) {
-    const __mmask16 m = FirstLanes(p.n - i);
+  ForVectors16(p.n, [&](int64_t i, __mmask16 m) {
     const __m512 a_fixed = a(0, i, m), b_fixed = b(0, i, m);
     for (int64_t r = 0; r < p.rows; ++r) {
       const __m512 av = a.SameEveryRow() ? a_fixed : a(r, i, m);
       const __m512 bv = b.SameEveryRow() ? b_fixed : b(r, i, m);
       // the clamp as in elementwise_avx2.cpp: v second in maxps and minps
       const __m512 v = _mm512_min_ps(hi, _mm512_max_ps(lo, FloatOp16<kOp>(av, bv)));
-      _mm_mask_storeu_epi8(p.y + r * p.n + i, m, range(_mm512_div_ps(v, scale)));
+      StoreBytes16(p.y + r * p.n + i, m, range(_mm512_div_ps(v, scale)));
     }
-  }
+  });
 }
 
 }  // namespace
@@ -469,12 +464,10 @@ void QRequantAvx512(const QRequantArgs& p) {
   const __m512 ratio = _mm512_set1_ps(p.ratio);
   const OutputRange16 range(p.qmin, p.qmax, p.zo);
   const __m512i zi = _mm512_set1_epi32(p.zi);
-  for (int64_t i = 0; i < p.n; i += 16) {
-    const __mmask16 m = FirstLanes(p.n - i);
-    const __m512i x = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p.x + i));
-    const __m512 v = _mm512_mul_ps(ratio, _mm512_cvtepi32_ps(_mm512_sub_epi32(x, zi)));
-    _mm_mask_storeu_epi8(p.y + i, m, range(v));
-  }
+  ForVectors16(p.n, [&](int64_t i, __mmask16 m) {
+    const __m512 v = _mm512_mul_ps(ratio, _mm512_cvtepi32_ps(_mm512_sub_epi32(LoadS8x16(p.x + i, m), zi)));
+    StoreBytes16(p.y + i, m, range(v));
+  });
 }
 
 namespace {
