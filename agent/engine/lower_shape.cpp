@@ -3,7 +3,8 @@
 // Slice (PyTorch's x.view(x.size(0), -1) becomes Shape -> Gather -> Unsqueeze -> Concat ->
 // Reshape), are constants by the time a plan is compiled. Gather, Slice and ConstantOfShape run
 // on constants only; Concat and Add/Sub/Mul/Div fold here when all their inputs are integer
-// constants (float constants keep their usual lowering).
+// constants (float constants keep their usual lowering), and Transpose whenever its input is a
+// constant.
 #include <algorithm>
 #include <cstdint>
 
@@ -214,6 +215,27 @@ Status Lowerer::LowerSlice(const OnnxNode& n) {
   }
   consts_[n.outputs[0]] = std::move(out);
   return Ok();
+}
+
+bool Lowerer::FoldTranspose(const OnnxNode& n, const std::vector<int64_t>& perm, const std::vector<int64_t>& out_shape) {
+  const ConstTensor& data = consts_.at(n.inputs[0]);
+  const Result<int64_t> count = CountFolded(out_shape);
+  if (!count.has_value()) return false;
+  const auto in_strides = Strides(data.shape), out_strides = Strides(out_shape);
+  ConstTensor out;
+  out.dtype = data.dtype;
+  out.shape = out_shape;
+  for (int64_t k = 0; k < *count; ++k) {
+    int64_t src = 0;
+    for (size_t d = 0; d < out_shape.size(); ++d) src += ((k / out_strides[d]) % out_shape[d]) * in_strides[perm[d]];
+    if (data.is_float()) {
+      out.f.push_back(data.f[src]);
+    } else {
+      out.i.push_back(data.i[src]);
+    }
+  }
+  consts_[n.outputs[0]] = std::move(out);
+  return true;
 }
 
 Result<bool> Lowerer::FoldIntegerConstants(const OnnxNode& n) {

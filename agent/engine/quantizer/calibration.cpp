@@ -20,11 +20,11 @@ Result<SampleLayout> SplitSamples(const Model& model, const NpyArray& data) {
 
 }  // namespace
 
-Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
-    const std::string& model_path, const NpyArray& calibration, const QuantizeOptions& options) {
-  LoadOptions load;
-  load.keep_all_tensors = true;
-  EDGE_ASSIGN_OR_RETURN(auto model, Model::LoadFile(model_path, load));
+namespace {
+
+Result<std::vector<std::pair<std::string, TensorRange>>> RangesOf(const std::shared_ptr<const Model>& model,
+                                                                  const NpyArray& calibration,
+                                                                  const QuantizeOptions& options) {
   EDGE_ASSIGN_OR_RETURN(SampleLayout samples, SplitSamples(*model, calibration));
   ExecutionContext ctx(model, KernelTier::kAuto);
   const auto names = model->KeptTensorNames();
@@ -90,6 +90,26 @@ Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
     result.emplace_back(name, r);
   }
   return result;
+}
+
+LoadOptions KeepAllTensors() {
+  LoadOptions load;
+  load.keep_all_tensors = true;
+  return load;
+}
+
+}  // namespace
+
+Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
+    const std::string& model_path, const NpyArray& calibration, const QuantizeOptions& options) {
+  EDGE_ASSIGN_OR_RETURN(auto model, Model::LoadFile(model_path, KeepAllTensors()));
+  return RangesOf(model, calibration, options);
+}
+
+Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
+    std::span<const uint8_t> model_bytes, const NpyArray& calibration, const QuantizeOptions& options) {
+  EDGE_ASSIGN_OR_RETURN(auto model, Model::LoadMemory(model_bytes, KeepAllTensors()));
+  return RangesOf(model, calibration, options);
 }
 
 }  // namespace edge::engine

@@ -70,16 +70,6 @@ const onnx::TensorProto* FindInit(const onnx::GraphProto& g, const std::string& 
   return nullptr;
 }
 
-std::vector<float> FloatData(const onnx::TensorProto& t) {
-  std::vector<float> v;
-  if (t.has_raw_data()) {
-    v.resize(t.raw_data().size() / 4);
-    std::memcpy(v.data(), t.raw_data().data(), v.size() * 4);
-  } else {
-    v.assign(t.float_data().begin(), t.float_data().end());
-  }
-  return v;
-}
 
 int64_t AttrInt(const onnx::NodeProto& n, const std::string& name, int64_t fallback) {
   for (const auto& a : n.attribute()) {
@@ -125,6 +115,8 @@ class QdqRewriter {
       if (selected_.count(i) != 0) {
         ++report.quantized_nodes;
         computes = computes || kMovementOps.count(n.op_type()) == 0;
+      } else if (n.output_size() > 0 && !IsActivation(n.output(0)) && graph_outputs_.count(n.output(0)) == 0) {
+        // shape arithmetic and constants: folded at load, no run-time step to report
       } else {
         const std::string name = !n.name().empty() || n.output_size() == 0 ? n.name() : "(unnamed) -> " + n.output(0);
         report.float_nodes.push_back(FloatNode{name, n.op_type(), WhyFloat(n)});
@@ -148,7 +140,11 @@ class QdqRewriter {
   }
 
  private:
-  bool IsActivation(const std::string& name) const { return !name.empty() && inits_.count(name) == 0; }
+  // A float tensor the engine computes at run time (a graph input included): calibration saw
+  // it. Not an initializer, nor what the engine folds to a constant at load (shape arithmetic
+  // such as torch.chunk's Shape -> Gather -> Div feeding a Slice, a Transpose of a weight), nor
+  // an integer tensor.
+  bool IsActivation(const std::string& name) const { return !name.empty() && ranges_.count(name) != 0; }
 
   bool IsActivationMatMul(const onnx::NodeProto& n) const {
     return n.op_type() == "MatMul" && n.input_size() == 2 && IsActivation(n.input(1));
@@ -182,6 +178,7 @@ class QdqRewriter {
   // Why the op itself, wherever it sits in the graph, cannot run in int8; empty when it can.
   std::string WhyOpFloat(const onnx::NodeProto& n) const {
     const std::string& op = n.op_type();
+    if (!IsActivation(n.output(0))) return "computes integers or constants (folded at load), not a float activation";
     // MatMul of two activations (attention): both operands quantized, an int8 x int8 product.
     if (op == "MatMul" && n.input_size() == 2 && IsActivation(n.input(0)) && IsActivation(n.input(1))) return "";
     if (kWeightOps.count(op) != 0) {
@@ -322,7 +319,7 @@ class QdqRewriter {
       const bool gemm = n->op_type() == "Gemm";
       const float alpha = gemm ? AttrFloat(*n, "alpha", 1.0f) : 1.0f;
       const float beta = gemm ? AttrFloat(*n, "beta", 1.0f) : 1.0f;
-      std::vector<float> wf = FloatData(*w);
+      EDGE_ASSIGN_OR_RETURN(std::vector<float> wf, FloatsOf(*w));
       for (float& v : wf) v *= alpha;
       if (gemm) RemoveAttribute(*n, "alpha");
       std::vector<int64_t> dims(w->dims().begin(), w->dims().end());
@@ -371,7 +368,7 @@ class QdqRewriter {
         const onnx::TensorProto* b = FindInit(g_, n->input(2));
         auto xp = params_.find(n->input(0));
         if (b == nullptr || xp == params_.end()) continue;
-        std::vector<float> bf = FloatData(*b);
+        EDGE_ASSIGN_OR_RETURN(std::vector<float> bf, FloatsOf(*b));
         if (static_cast<int64_t>(bf.size()) != outputs) continue;
         for (float& v : bf) v *= beta;
         if (gemm) RemoveAttribute(*n, "beta");
@@ -533,6 +530,15 @@ class QdqRewriter {
 };
 
 }  // namespace
+
+Result<std::vector<float>> FloatsOf(const onnx::TensorProto& t) {
+  if (t.data_type() != onnx::TensorProto::FLOAT) return Fail(ErrorCode::kInvalidArgument, "'" + t.name() + "' is not float32");
+  if (!t.has_raw_data()) return std::vector<float>(t.float_data().begin(), t.float_data().end());
+  if (t.raw_data().size() % 4 != 0) return Fail(ErrorCode::kInvalidArgument, "'" + t.name() + "' has a truncated raw_data");
+  std::vector<float> v(t.raw_data().size() / 4);
+  std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
+  return v;
+}
 
 Result<QuantizeReport> RewriteToQdq(onnx::ModelProto& model, const std::map<std::string, TensorRange>& ranges,
                                     const QuantizeOptions& options) {

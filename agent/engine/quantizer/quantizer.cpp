@@ -33,6 +33,144 @@ void ConstantsToInitializers(onnx::GraphProto& g) {
   g.mutable_node()->Swap(&kept);
 }
 
+// The integers of an int8, uint8 or int32 initializer (raw little-endian bytes or int32_data).
+Result<std::vector<int64_t>> IntegerData(const onnx::TensorProto& t) {
+  const int type = t.data_type();
+  const size_t width = type == onnx::TensorProto::INT32 ? 4 : 1;
+  if (type != onnx::TensorProto::INT8 && type != onnx::TensorProto::UINT8 && type != onnx::TensorProto::INT32) {
+    return Fail(ErrorCode::kInvalidArgument, "'" + t.name() + "' is of ONNX element type " + std::to_string(type) +
+                                                 ", not int8, uint8 or int32");
+  }
+  std::vector<int64_t> v;
+  if (!t.has_raw_data()) {
+    v.assign(t.int32_data().begin(), t.int32_data().end());
+    return v;
+  }
+  const std::string& raw = t.raw_data();
+  if (raw.size() % width != 0) return Fail(ErrorCode::kInvalidArgument, "'" + t.name() + "' has a truncated raw_data");
+  for (size_t k = 0; k < raw.size(); k += width) {
+    if (type == onnx::TensorProto::INT32) {
+      int32_t x;
+      std::memcpy(&x, raw.data() + k, 4);  // little-endian, as ONNX stores it and x86-64 / arm64 read it
+      v.push_back(x);
+    } else {
+      v.push_back(type == onnx::TensorProto::INT8 ? int64_t(static_cast<int8_t>(raw[k])) : int64_t(static_cast<uint8_t>(raw[k])));
+    }
+  }
+  return v;
+}
+
+// A DequantizeLinear of initializers, computed: y = (x - zero_point) * scale, per tensor or per
+// axis (as the operator defines it).
+Result<onnx::TensorProto> DequantizedConstant(const onnx::NodeProto& n, const std::map<std::string, const onnx::TensorProto*>& inits) {
+  const auto init = [&](int k) { return k < n.input_size() && inits.count(n.input(k)) != 0 ? inits.at(n.input(k)) : nullptr; };
+  const onnx::TensorProto *x = init(0), *scale = init(1), *zp = init(2);
+  EDGE_ASSIGN_OR_RETURN(std::vector<int64_t> q, IntegerData(*x));
+  EDGE_ASSIGN_OR_RETURN(std::vector<float> s, FloatsOf(*scale));
+  std::vector<int64_t> z(s.size(), 0);
+  if (zp != nullptr) {
+    EDGE_ASSIGN_OR_RETURN(z, IntegerData(*zp));
+  }
+  int64_t count = 1;
+  for (int64_t d : x->dims()) count *= d;
+  const int rank = x->dims_size();
+  int64_t axis = 1, inner = 1;
+  for (const auto& a : n.attribute()) {
+    if (a.name() == "axis") axis = a.i();
+    if (a.name() == "block_size" && a.i() != 0) return Fail(ErrorCode::kInvalidArgument, "blocked quantization (block_size) is not supported");
+  }
+  if (axis < 0) axis += rank;
+  if (static_cast<int64_t>(q.size()) != count || s.empty() || z.size() != s.size() ||
+      (s.size() > 1 && (axis < 0 || axis >= rank || x->dims(static_cast<int>(axis)) != static_cast<int64_t>(s.size())))) {
+    return Fail(ErrorCode::kInvalidArgument, "its data, scale and zero point do not fit together");
+  }
+  for (int d = static_cast<int>(axis) + 1; d < rank; ++d) inner *= x->dims(d);
+  onnx::TensorProto y;
+  y.set_name(n.output(0));
+  y.set_data_type(onnx::TensorProto::FLOAT);
+  *y.mutable_dims() = x->dims();
+  for (int64_t k = 0; k < count; ++k) {
+    const size_t c = s.size() == 1 ? 0 : static_cast<size_t>((k / inner) % static_cast<int64_t>(s.size()));
+    y.add_float_data(static_cast<float>(q[k] - z[c]) * s[c]);
+  }
+  return y;
+}
+
+// --requantize: the model as the fp32 model it stands for, its weights at their dequantized
+// values (the second rounding the flag accepts). A DequantizeLinear of initializers becomes a
+// float initializer; a QuantizeLinear read only by DequantizeLinears goes with them, their
+// readers reading its float input (an Identity keeps a graph output's name).
+Status DropQdq(onnx::GraphProto& g) {
+  std::map<std::string, const onnx::TensorProto*> inits;
+  for (const auto& t : g.initializer()) inits[t.name()] = &t;
+  std::set<std::string> inputs, outputs;
+  for (const auto& in : g.input()) inputs.insert(in.name());
+  for (const auto& o : g.output()) outputs.insert(o.name());
+  std::map<std::string, std::vector<int>> readers;
+  for (int i = 0; i < g.node_size(); ++i) {
+    for (const auto& in : g.node(i).input()) readers[in].push_back(i);
+  }
+  std::vector<onnx::TensorProto> constants;
+  std::map<std::string, std::string> renamed;  // a dropped DequantizeLinear's output -> the float it stands for
+  std::set<int> dropped;
+  for (int i = 0; i < g.node_size(); ++i) {
+    const onnx::NodeProto& n = g.node(i);
+    const bool constant_input = n.input_size() >= 2 && inits.count(n.input(0)) != 0 && inits.count(n.input(1)) != 0 &&
+                                (n.input_size() < 3 || n.input(2).empty() || inits.count(n.input(2)) != 0);
+    if (n.op_type() == "DequantizeLinear" && constant_input) {
+      auto y = DequantizedConstant(n, inits);
+      if (!y) return Fail(ErrorCode::kInvalidArgument, "--requantize: DequantizeLinear '" + n.name() + "': " + y.error().message);
+      constants.push_back(std::move(*y));
+      dropped.insert(i);
+      continue;
+    }
+    if (n.op_type() != "QuantizeLinear" || n.output_size() != 1 || outputs.count(n.output(0)) != 0) continue;
+    const auto& q_readers = readers[n.output(0)];
+    if (q_readers.empty() || std::any_of(q_readers.begin(), q_readers.end(),
+                                         [&](int r) { return g.node(r).op_type() != "DequantizeLinear"; })) {
+      continue;
+    }
+    dropped.insert(i);
+    // The float tensor keeps the name of a graph output read through the pair (its producer
+    // then writes the graph output, as in the fp32 original), unless it is a graph input.
+    std::string target = n.input(0);
+    for (int r : q_readers) {
+      if (outputs.count(g.node(r).output(0)) != 0 && target == n.input(0) && !inputs.count(n.input(0))) {
+        target = g.node(r).output(0);
+      }
+    }
+    if (target != n.input(0)) renamed[n.input(0)] = target;
+    for (int r : q_readers) {
+      dropped.insert(r);
+      if (g.node(r).output(0) != target) renamed[g.node(r).output(0)] = target;
+    }
+  }
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+  for (int i = 0; i < g.node_size(); ++i) {
+    if (dropped.count(i) != 0) continue;
+    onnx::NodeProto n = g.node(i);
+    for (int k = 0; k < n.input_size(); ++k) {
+      if (auto it = renamed.find(n.input(k)); it != renamed.end()) n.set_input(k, it->second);
+    }
+    for (int k = 0; k < n.output_size(); ++k) {
+      if (auto it = renamed.find(n.output(k)); it != renamed.end()) n.set_output(k, it->second);
+    }
+    *kept.Add() = std::move(n);
+  }
+  for (const auto& [from, to] : renamed) {  // another graph output read through a dropped pair
+    if (outputs.count(from) == 0) continue;
+    onnx::NodeProto id;
+    id.set_op_type("Identity");
+    id.set_name(from + "_requantize_identity");
+    id.add_input(to);
+    id.add_output(from);
+    *kept.Add() = std::move(id);
+  }
+  g.mutable_node()->Swap(&kept);
+  for (auto& t : constants) *g.add_initializer() = std::move(t);
+  return Ok();
+}
+
 bool IsQuantizationOp(const std::string& op) {
   static const std::set<std::string> kOps = {
       "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "ConvInteger",  "MatMulInteger",
@@ -148,7 +286,14 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray&
                     "; the quantizer writes per-channel QDQ, which needs opset 13 or newer: export the model "
                     "again with opset 13 or newer (torch.onnx.export(..., opset_version=13))");
   }
-  EDGE_ASSIGN_OR_RETURN(auto fp32, Model::LoadFile(in_path));
+  // The model calibrated, rewritten and compared against: the input as read (constants as
+  // initializers), with --requantize its quantization taken out first.
+  ConstantsToInitializers(*model.mutable_graph());
+  if (options.requantize) EDGE_TRY(DropQdq(*model.mutable_graph()));
+  std::string fp32_bytes;
+  if (!model.SerializeToString(&fp32_bytes)) return Fail(ErrorCode::kInternal, "cannot serialize the model");
+  const std::span<const uint8_t> fp32_span(reinterpret_cast<const uint8_t*>(fp32_bytes.data()), fp32_bytes.size());
+  EDGE_ASSIGN_OR_RETURN(auto fp32, Model::LoadMemory(fp32_span));
   if (fp32->inputs().size() != 1) {
     return Fail(ErrorCode::kInvalidArgument, "the quantizer takes single-input models only; this one has " +
                                                  std::to_string(fp32->inputs().size()) + " inputs");
@@ -178,9 +323,8 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray&
     source = "the last " + std::to_string(split.held_out.shape[0]) + " of " + std::to_string(layout.count) +
              " calibration samples (held out, not used for ranges)";
   }
-  EDGE_ASSIGN_OR_RETURN(auto range_list, CalibrateRanges(in_path, *ranges_from, options));
+  EDGE_ASSIGN_OR_RETURN(auto range_list, CalibrateRanges(fp32_span, *ranges_from, options));
   std::map<std::string, TensorRange> ranges(range_list.begin(), range_list.end());
-  ConstantsToInitializers(*model.mutable_graph());
   EDGE_ASSIGN_OR_RETURN(QuantizeReport report, RewriteToQdq(model, ranges, options));
   report.samples = ranges_from->shape[0];
   std::string bytes;

@@ -120,6 +120,9 @@ struct TensorRange {
 // of every float tensor, by ONNX name.
 Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
     const std::string& model_path, const NpyArray& calibration, const QuantizeOptions& options);
+// The same for a model in memory (serialized ONNX).
+Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
+    std::span<const uint8_t> model_bytes, const NpyArray& calibration, const QuantizeOptions& options);
 
 // ------------------------------------------------------------------ quality
 // int8 against fp32 on one output, over every held-out sample.

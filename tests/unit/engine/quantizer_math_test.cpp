@@ -346,6 +346,62 @@ TEST_CASE("a nearest Resize passes its input's parameters on, a linear one stays
   CHECK(int8_resize);
 }
 
+TEST_CASE("shape arithmetic as PyTorch exports it (torch.chunk, F.pad) stays out of the int8 graph", "[quantizer]") {
+  // x [1, 8] -> Gemm (identity) -> Relu -> r; the Slice's start is Shape(r)[1] / 2 as torch.chunk
+  // writes it, and the Pad's pads come from a Transpose of a constant as F.pad writes them:
+  // y0 = r[:, 4:8], y1 = y0 with 1 column before it and 2 after.
+  Builder b(13);
+  b.Input("x", {1, 8}).Output("y0").Output("y1");
+  std::vector<float> eye(64, 0.0f);
+  for (int i = 0; i < 8; ++i) eye[i * 9] = 1.0f;
+  b.Init("W", {8, 8}, eye);
+  b.InitInts("one", {}, {1}, onnx::TensorProto::INT64).InitInts("two", {}, {2}, onnx::TensorProto::INT64);
+  b.InitInts("as_1d", {1}, {1}, onnx::TensorProto::INT64).InitInts("flat", {1}, {4}, onnx::TensorProto::INT64);
+  b.InitInts("ends", {1}, {8}, onnx::TensorProto::INT64).InitInts("axes", {1}, {1}, onnx::TensorProto::INT64);
+  b.InitInts("pad_pairs", {2, 2}, {0, 0, 1, 2}, onnx::TensorProto::INT64);  // [begin, end] per axis
+  b.Node("Gemm", {"x", "W"}, {"h"});
+  b.Node("Relu", {"h"}, {"r"});
+  b.Node("Shape", {"r"}, {"shape"});
+  b.Node("Gather", {"shape", "one"}, {"width"});
+  b.Node("Div", {"width", "two"}, {"half"});
+  b.Node("Reshape", {"half", "as_1d"}, {"starts"});
+  b.Node("Slice", {"r", "starts", "ends", "axes"}, {"y0"});
+  b.Node("Transpose", {"pad_pairs"}, {"pads_2d"});
+  b.Node("Reshape", {"pads_2d", "flat"}, {"pads_i"});
+  IntAttr(b.Node("Cast", {"pads_i"}, {"pads"}), "to", onnx::TensorProto::INT64);
+  b.Node("Pad", {"y0", "pads"}, {"y1"});
+  edge::testing::TempDir dir;
+  const std::string fp32 = Save(dir, "m.onnx", b.proto());
+  auto engine = Model::LoadFile(fp32);  // the engine folds both chains at load
+  INFO((engine ? "" : engine.error().message));
+  REQUIRE(engine.has_value());
+  const std::vector<float> x = {-1.0f, 2.0f, -3.0f, 4.0f, 0.5f, -0.25f, 0.75f, 1.0f};
+  const auto ys = RunAll(*engine, {x});
+  CHECK(ys[0] == std::vector<float>{0.5f, 0.0f, 0.75f, 1.0f});
+  CHECK(ys[1] == std::vector<float>{0.0f, 0.5f, 0.0f, 0.75f, 1.0f, 0.0f, 0.0f});
+
+  const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11, 8);
+  QuantizeOptions options;
+  options.eval = &eval;
+  options.quantize_outputs = true;
+  auto report = QuantizeModel(fp32, Uniform(400, -1.0f, 1.0f, 7, 8), (dir / "q.onnx").string(), options);
+  INFO((report ? "" : report.error().message));
+  REQUIRE(report.has_value());
+  CHECK(report->float_nodes.empty());  // the integer nodes are not run-time float steps either
+  CHECK(report->quantized_nodes == 4);  // Gemm, Relu, Slice, Pad
+  const auto q = Load((dir / "q.onnx").string());
+  for (const auto& n : q.graph().node()) {
+    if (n.op_type() != "QuantizeLinear") continue;
+    const std::string from = ProducerOf(q, n.input(0));
+    INFO(n.name() << " reads " << n.input(0) << " from " << from);
+    CHECK((from == "Gemm" || from == "Relu" || from == "Slice" || from == "Pad" || from.empty()));
+  }
+  for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+  auto int8 = Model::LoadFile((dir / "q.onnx").string());
+  REQUIRE(int8.has_value());
+  CHECK((*int8)->is_quantized());
+}
+
 TEST_CASE("sample layout: [N, shape without batch 1] or [N, full shape], nothing else", "[quantizer]") {
   TensorInfo input;
   input.name = "x";

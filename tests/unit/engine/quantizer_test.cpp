@@ -113,6 +113,26 @@ TEST_CASE("quantize refuses an already-quantized model unless told to requantize
   CHECK(again->samples == calibration.shape.at(0) - 10);
   CHECK(again->quality.samples == 10);
   LoadOrDie(out);  // what it wrote loads
+  // It is the model the QDQ stands for, quantized once more: the fp32 original's QDQ shape (no
+  // pair on top of a pair), the same nodes in int8, and the graph output still written by its
+  // Gemm, kept float.
+  const std::string fresh = (dir / "fresh.onnx").string();
+  auto once = QuantizeModel(ZooPath("mlp_anomaly.onnx"), calibration, fresh, {});
+  REQUIRE(once.has_value());
+  CHECK(again->quantized_nodes == once->quantized_nodes);
+  CHECK(again->float_nodes.size() == once->float_nodes.size());
+  const auto count = [](const std::string& path, const std::string& op) {
+    onnx::ModelProto m;
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE(m.ParseFromIstream(&in));
+    int n = 0;
+    for (const auto& node : m.graph().node()) n += node.op_type() == op ? 1 : 0;
+    return n;
+  };
+  CHECK(count(out, "QuantizeLinear") == count(fresh, "QuantizeLinear"));
+  CHECK(count(out, "DequantizeLinear") == count(fresh, "DequantizeLinear"));
+  CHECK(count(out, "Gemm") == 3);
+  for (const auto& q : again->quality.outputs) CHECK(q.snr_db > 40.0);
 }
 
 TEST_CASE("quantize of an fp32 model writes a model QuantizationOf finds quantized",
