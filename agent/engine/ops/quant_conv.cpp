@@ -26,7 +26,14 @@ struct ConvShape {
   // per pixel, and k-group (tap, channel block) of the GEMM's right operand is that buffer
   // shifted by the tap's offset. The output is computed on the padded-width grid, whose valid
   // columns the GEMM stores straight into the output planes. No im2col.
+  // A row's right padding is the next row's left padding: each padded row is max(pad_l, pad_r)
+  // pad pixels (more where the pads outreach the kernel) then the input row (wp = iw + that),
+  // one more pad row below the last (the last
+  // row's right padding), and tap views start view_shift = wp - iw - pad_l pixels in. A SAME
+  // conv's grid is then iw + pad, not iw + 2 pad, wide (a 3x3 on 8-wide rows: 9 columns a row,
+  // not 10; a 1x7 on 20: 23, not 26).
   bool implicit;
+  int64_t view_shift;
   // Phased (a stride above 2, undilated, kernel at least the stride): the same implicit
   // GEMM over the input's stride phases as channels, a stride-1 conv of kernel ph_kh x ph_kw
   // over phase planes of ph_h x ph_w (PackPhasedWeights: zero phase taps dropped). The
@@ -138,9 +145,13 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   } else if (s.implicit) {
     s.c4 = (s.cin_g + 3) / 4;
     s.kp = n.kernel[0] * n.kernel[1] * s.c4 * 4;
+    // at least ow wide: pads wider than the kernel's span leave outputs past iw + pad
+    s.wp = s.iw + std::max({s.pad_l, s.pad_r, s.pad_l + s.pad_r - s.kernel_w_span});
+    s.view_shift = s.wp - s.iw - s.pad_l;
     s.grid = s.oh * s.wp;
-    // shifted views read up to kernel_w_span + 15 pixels past the padded plane
-    s.xi_pitch = RoundUp(s.hp * s.wp + s.kernel_w_span + 32, 16);
+    // hp + 1 padded rows; shifted views read up to view_shift + kernel_w_span + 15 pixels past
+    // the padded plane (view_shift < wp)
+    s.xi_pitch = RoundUp((s.hp + 2) * s.wp + s.kernel_w_span + 32, 16);
     s.col_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);
     s.padded_bytes = 0;
     s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
@@ -293,7 +304,9 @@ class QConvStep : public Step {
                              phase_order.data(), pad_row.data(), shape.xi_pitch * 4, xi,
                              env.elementwise->interleave_strided);
         } else {
-          env.elementwise->interleave_padded(src, geom, shape.hp, shape.wp, pad_byte, pad_row.data(),
+          ConvGeometry shared = geom;  // rows of wp - iw pad pixels then the input row, and a pad row more
+          shared.pad_left = shape.wp - shape.iw;
+          env.elementwise->interleave_padded(src, shared, shape.hp + 1, shape.wp, pad_byte, pad_row.data(),
                                              shape.xi_pitch * 4, xi);
         }
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
@@ -602,7 +615,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
         for (int64_t kx = 0; kx < n.kernel[1]; ++kx) {
           for (int64_t cb = 0; cb < cs.c4; ++cb) {
             s->group_offsets.push_back(cb * cs.xi_pitch * 4 +
-                                       (ky * n.dilation[0] * cs.wp + kx * n.dilation[1]) * 4);
+                                       (ky * n.dilation[0] * cs.wp + kx * n.dilation[1] + cs.view_shift) * 4);
           }
         }
       }
