@@ -28,13 +28,13 @@ struct ConvShape {
   // columns the GEMM stores straight into the output planes. No im2col.
   // A row's right padding is the next row's left padding: each padded row is max(pad_l, pad_r)
   // pad pixels (more where the pads outreach the kernel) then the input row (wp = iw + that),
-  // one more pad row below the last (the last
-  // row's right padding), and tap views start view_shift = wp - iw - pad_l pixels in. A SAME
-  // conv's grid is then iw + pad, not iw + 2 pad, wide (a 3x3 on 8-wide rows: 9 columns a row,
-  // not 10; a 1x7 on 20: 23, not 26).
+  // one more pad row below the last (the last row's right padding), and tap views start
+  // view_shift = wp - iw - pad_l pixels in. A SAME conv's grid is then iw + pad, not iw + 2 pad,
+  // wide (a 3x3 on 8-wide rows: 9 columns a row, not 10; a 1x7 on 20: 23, not 26).
   bool implicit;
   int64_t view_shift;
-  // Phased (a stride above 2, undilated, kernel at least the stride): the same implicit
+  // Phased (a stride above 2, or 2 along one axis only; undilated, kernel at least the
+  // stride): the same implicit
   // GEMM over the input's stride phases as channels, a stride-1 conv of kernel ph_kh x ph_kw
   // over phase planes of ph_h x ph_w (PackPhasedWeights: zero phase taps dropped). The
   // padded copy, if any, is hp x wp = (ph_h * stride_h) x (ph_w * stride_w). No im2col.
@@ -117,8 +117,14 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   const int64_t kw = n.kernel[1];
   s.tap_words = !s.depthwise && !s.pointwise && !s.implicit && n.stride[1] == 2 && n.dilation[0] == 1 &&
                 n.dilation[1] == 1 && (kw == 4 || kw == 7 || kw == 8 || (kw == 3 && n.stride[0] > 2));
-  s.phased = !s.depthwise && !s.tap_words && (n.stride[0] > 2 || n.stride[1] > 2) && n.dilation[0] == 1 &&
-             n.dilation[1] == 1 && n.kernel[0] >= n.stride[0] && n.kernel[1] >= n.stride[1];
+  // Stride phases above stride 2, and at a stride of 2 along one axis only, (2, 1) or (1, 2),
+  // where the two phases' stride-1 GEMM beats im2col (kws_asym's 7x1 stride-(2, 1) conv 23.0
+  // -> 17.6 us; single 3x3, 5x5, 3x1, 2x2 convs at (2, 1) 12-41 % faster at auto; vib1d's 1-D
+  // stride-2 convs 10.2 -> 8.9 us; even to 10 % faster at avx2); not at (2, 2), where ResNet-8
+  // and the MobileNet block were 5-6 % slower by phases (remeasured 2026-12-07).
+  const bool one_axis_two = (n.stride[0] == 2 && n.stride[1] == 1) || (n.stride[0] == 1 && n.stride[1] == 2);
+  s.phased = !s.depthwise && !s.tap_words && (n.stride[0] > 2 || n.stride[1] > 2 || one_axis_two) &&
+             n.dilation[0] == 1 && n.dilation[1] == 1 && n.kernel[0] >= n.stride[0] && n.kernel[1] >= n.stride[1];
   if (s.tap_words) {
     const int64_t sh = n.stride[0];
     s.word_rows.assign(static_cast<size_t>(sh), 0);

@@ -44,7 +44,9 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   const bool depthwise = g.cin / g.group == 1 && g.cout / g.group == 1;
   // kernel rows of 4, 7 or 8 taps at column stride 2, or of 3 taps at row strides above 2: tap words
   const bool tap_words = !depthwise && g.sw == 2 && (g.kw == 4 || g.kw == 7 || g.kw == 8 || (g.kw == 3 && g.sh > 2));
-  const bool phases = !depthwise && !tap_words && (g.sh > 2 || g.sw > 2) && g.kh >= g.sh && g.kw >= g.sw;
+  // (and a stride of 2 along one axis only: (2, 1), (1, 2))
+  const bool one_axis_two = (g.sh == 2 && g.sw == 1) || (g.sh == 1 && g.sw == 2);
+  const bool phases = !depthwise && !tap_words && (g.sh > 2 || g.sw > 2 || one_axis_two) && g.kh >= g.sh && g.kw >= g.sw;
   // Winograd at the avx2 tier (packed where this build has the kernel, x86-64)
   const bool winograd = !depthwise && g.group == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 &&
                         g.cin <= kWinogradMaxChannels && ElementwiseForTier(KernelTier::kAvx2).winograd3x3 != nullptr;
