@@ -1,8 +1,8 @@
 // AVX2 tier of two byte movers. The byte-matrix transpose (int8 Transpose): 16 x 16 blocks,
 // two side by side in the 128-bit lanes of 16 registers (16 source rows x 32 columns),
 // transposed by four rounds of byte/word/dword/qword unpacks; result register k then holds
-// output rows k and k + 16. Edges narrower than a block go to the scalar kernel (the same
-// bytes). And the strided four-row interleave of phased convs (InterleaveStridedAvx2).
+// output rows k and k + 16. The last block of a row or column edge overlaps its neighbour;
+// matrices under 16 rows or columns go to the scalar kernel (the same bytes). And the strided four-row interleave of phased convs (InterleaveStridedAvx2).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -13,25 +13,50 @@
 namespace edge::engine {
 namespace {
 
-// One unpack round: pairs (i, i + half) of v interleaved at the given width.
+// The low and high unpacks of a and b at the given width, on 128- or 256-bit vectors.
 template <int kWidth>
-inline void UnpackRound(__m256i* v, int half) {
-  __m256i out[16];
+inline void Unpack(__m256i a, __m256i b, __m256i& lo, __m256i& hi) {
+  if constexpr (kWidth == 8) {
+    lo = _mm256_unpacklo_epi8(a, b), hi = _mm256_unpackhi_epi8(a, b);
+  } else if constexpr (kWidth == 16) {
+    lo = _mm256_unpacklo_epi16(a, b), hi = _mm256_unpackhi_epi16(a, b);
+  } else if constexpr (kWidth == 32) {
+    lo = _mm256_unpacklo_epi32(a, b), hi = _mm256_unpackhi_epi32(a, b);
+  } else {
+    lo = _mm256_unpacklo_epi64(a, b), hi = _mm256_unpackhi_epi64(a, b);
+  }
+}
+template <int kWidth>
+inline void Unpack(__m128i a, __m128i b, __m128i& lo, __m128i& hi) {
+  if constexpr (kWidth == 8) {
+    lo = _mm_unpacklo_epi8(a, b), hi = _mm_unpackhi_epi8(a, b);
+  } else if constexpr (kWidth == 16) {
+    lo = _mm_unpacklo_epi16(a, b), hi = _mm_unpackhi_epi16(a, b);
+  } else if constexpr (kWidth == 32) {
+    lo = _mm_unpacklo_epi32(a, b), hi = _mm_unpackhi_epi32(a, b);
+  } else {
+    lo = _mm_unpacklo_epi64(a, b), hi = _mm_unpackhi_epi64(a, b);
+  }
+}
+
+// One unpack round: pairs (i, i + half) of v interleaved at the given width.
+template <int kWidth, typename V>
+inline void UnpackRound(V* v, int half) {
+  V out[16];
   for (int i = 0, o = 0; i < 16; i += 2 * half) {
-    for (int j = 0; j < half; ++j, o += 2) {
-      const __m256i a = v[i + j], b = v[i + j + half];
-      if constexpr (kWidth == 8) {
-        out[o] = _mm256_unpacklo_epi8(a, b), out[o + 1] = _mm256_unpackhi_epi8(a, b);
-      } else if constexpr (kWidth == 16) {
-        out[o] = _mm256_unpacklo_epi16(a, b), out[o + 1] = _mm256_unpackhi_epi16(a, b);
-      } else if constexpr (kWidth == 32) {
-        out[o] = _mm256_unpacklo_epi32(a, b), out[o + 1] = _mm256_unpackhi_epi32(a, b);
-      } else {
-        out[o] = _mm256_unpacklo_epi64(a, b), out[o + 1] = _mm256_unpackhi_epi64(a, b);
-      }
-    }
+    for (int j = 0; j < half; ++j, o += 2) Unpack<kWidth>(v[i + j], v[i + j + half], out[o], out[o + 1]);
   }
   for (int i = 0; i < 16; ++i) v[i] = out[i];
+}
+
+// Four rounds pairing (i, i + 8) leave v[k] holding, per 128-bit lane, source column k with
+// the rows in bit-reversed order (the loads put row bitreverse(i) into v[i] to undo that).
+template <typename V>
+inline void TransposeRounds(V* v) {
+  UnpackRound<8>(v, 8);
+  UnpackRound<16>(v, 8);
+  UnpackRound<32>(v, 8);
+  UnpackRound<64>(v, 8);
 }
 
 constexpr int BitReverse4(int i) { return ((i & 1) << 3) | ((i & 2) << 1) | ((i & 4) >> 1) | ((i & 8) >> 3); }
@@ -39,32 +64,50 @@ constexpr int BitReverse4(int i) { return ((i & 1) << 3) | ((i & 2) << 1) | ((i 
 // Source rows r0..r0+15, columns c0..c0+31 -> output rows c0..c0+31, columns r0..r0+15.
 inline void Block16x32(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst_stride) {
   __m256i v[16];
-  // Four rounds pairing (i, i + 8) leave v[k] holding, per lane, source column k with the rows
-  // in bit-reversed order; loading row bitreverse(i) into v[i] puts them back in order.
   for (int i = 0; i < 16; ++i) {
     v[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + BitReverse4(i) * src_stride));
   }
-  UnpackRound<8>(v, 8);
-  UnpackRound<16>(v, 8);
-  UnpackRound<32>(v, 8);
-  UnpackRound<64>(v, 8);
+  TransposeRounds(v);
   for (int k = 0; k < 16; ++k) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + k * dst_stride), _mm256_castsi256_si128(v[k]));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (k + 16) * dst_stride), _mm256_extracti128_si256(v[k], 1));
   }
 }
 
+// The same for 16 columns (rows 16-31 wide).
+inline void Block16x16(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst_stride) {
+  __m128i v[16];
+  for (int i = 0; i < 16; ++i) v[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + BitReverse4(i) * src_stride));
+  TransposeRounds(v);
+  for (int k = 0; k < 16; ++k) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + k * dst_stride), v[k]);
+}
+
+// Block starts 0, b, 2b, ... covering n >= b, the last one moved back to end at n (a block
+// that overlaps the one before it writes the same bytes twice).
+template <typename F>
+inline void ForBlocks(int64_t n, int64_t b, F&& f) {
+  for (int64_t i = 0; i < n; i += b) f(std::min(i, n - b));
+}
+
 }  // namespace
 
 void TransposeBytesAvx2(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
                         int64_t dst_stride) {
-  const int64_t rows16 = rows / 16 * 16, cols32 = cols / 32 * 32;
-  for (int64_t r = 0; r < rows16; r += 16) {
-    for (int64_t c = 0; c < cols32; c += 32) Block16x32(src + r * src_stride + c, src_stride, dst + c * dst_stride + r, dst_stride);
+  // blocks of 16 x 32 (16 x 16 for rows of 16-31), the last block of each direction moved
+  // back over its neighbour rather than left to the scalar kernel (a [256, 48] matrix: the
+  // 16 columns past 32 were 4,096 scalar moves); under 16 rows or columns, scalar
+  if (rows < 16 || cols < 16) {
+    TransposeBytesScalar(src, src_stride, rows, cols, dst, dst_stride);
+    return;
   }
-  // the right edge (columns past the last whole block) and the bottom edge (rows past it)
-  TransposeBytesScalar(src + cols32, src_stride, rows16, cols - cols32, dst + cols32 * dst_stride, dst_stride);
-  TransposeBytesScalar(src + rows16 * src_stride, src_stride, rows - rows16, cols, dst + rows16, dst_stride);
+  const int64_t width = cols >= 32 ? 32 : 16;
+  ForBlocks(rows, 16, [&](int64_t r) {
+    ForBlocks(cols, width, [&](int64_t c) {
+      const uint8_t* from = src + r * src_stride + c;
+      uint8_t* to = dst + c * dst_stride + r;
+      width == 32 ? Block16x32(from, src_stride, to, dst_stride) : Block16x16(from, src_stride, to, dst_stride);
+    });
+  });
 }
 
 namespace {

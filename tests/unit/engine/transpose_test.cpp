@@ -21,8 +21,8 @@ TEST_CASE("every tier's byte transpose equals the scalar reference", "[engine][k
   std::mt19937 rng(16);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    for (int64_t rows : {1, 15, 16, 17, 32, 33, 50}) {
-      for (int64_t cols : {1, 16, 31, 32, 33, 64, 70}) {
+    for (int64_t rows : {1, 15, 16, 17, 32, 33, 47, 50, 256}) {
+      for (int64_t cols : {1, 15, 16, 20, 31, 32, 33, 48, 64, 70}) {
         const int64_t src_stride = cols + 3, dst_stride = rows + 5;  // strides wider than the matrix
         std::vector<uint8_t> src(static_cast<size_t>(rows * src_stride));
         for (auto& b : src) b = static_cast<uint8_t>(rng());
