@@ -284,7 +284,10 @@ Status Lowerer::LowerTranspose(const OnnxNode& n) {
     seen[p] = true;
     out_shape.push_back(in_shape[p]);
   }
-  if (IsConst(n.inputs[0]) && FoldTranspose(n, node.perm, out_shape)) return Ok();
+  if (IsConst(n.inputs[0])) {
+    EDGE_ASSIGN_OR_RETURN(bool folded, FoldTranspose(n, node.perm, out_shape));
+    if (folded) return Ok();
+  }
   EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
   if (integer) return Ok();
   if (IsQuant(n.inputs[0])) {

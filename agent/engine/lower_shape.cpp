@@ -3,8 +3,8 @@
 // Slice (PyTorch's x.view(x.size(0), -1) becomes Shape -> Gather -> Unsqueeze -> Concat ->
 // Reshape), are constants by the time a plan is compiled. Gather, Slice and ConstantOfShape run
 // on constants only; Concat and Add/Sub/Mul/Div fold here when all their inputs are integer
-// constants (float constants keep their usual lowering), and Transpose whenever its input is a
-// constant.
+// constants (float constants keep their usual lowering), and Transpose of integer constants and
+// of float ones up to 65,536 elements.
 #include <algorithm>
 #include <cstdint>
 
@@ -217,10 +217,19 @@ Status Lowerer::LowerSlice(const OnnxNode& n) {
   return Ok();
 }
 
-bool Lowerer::FoldTranspose(const OnnxNode& n, const std::vector<int64_t>& perm, const std::vector<int64_t>& out_shape) {
+Result<bool> Lowerer::FoldTranspose(const OnnxNode& n, const std::vector<int64_t>& perm,
+                                    const std::vector<int64_t>& out_shape) {
   const ConstTensor& data = consts_.at(n.inputs[0]);
+  // A large float constant (a weight stored transposed) stays a run-time step, so that it does
+  // not spend the bound shape arithmetic needs; integers always fold (the run-time step would
+  // take them for floats), or fail with the bound's message.
+  constexpr int64_t kLargestFloatFold = int64_t{1} << 16;
+  if (data.is_float() && data.elements() > kLargestFloatFold) return false;
   const Result<int64_t> count = CountFolded(out_shape);
-  if (!count.has_value()) return false;
+  if (!count.has_value()) {
+    if (data.is_float()) return false;
+    return Fail(count.error());
+  }
   const auto in_strides = Strides(data.shape), out_strides = Strides(out_shape);
   ConstTensor out;
   out.dtype = data.dtype;

@@ -214,10 +214,10 @@ class Lowerer {
   // Concat, Add, Sub, Mul, Div whose inputs are all integer constants: folds them and returns
   // true; false leaves the node to its usual lowering.
   Result<bool> FoldIntegerConstants(const OnnxNode& n);
-  // A Transpose of a constant (a PyTorch F.pad export's pads, a weight stored transposed),
-  // permuted at load. False where the result would take the constants computed at load past
-  // their bound: the Transpose then runs as a step.
-  bool FoldTranspose(const OnnxNode& n, const std::vector<int64_t>& perm, const std::vector<int64_t>& out_shape);
+  // A Transpose of a constant (a PyTorch F.pad export's pads, a mask), permuted at load. False
+  // for a float constant over 65,536 elements or past the bound on constants computed at load:
+  // the Transpose then runs as a step.
+  Result<bool> FoldTranspose(const OnnxNode& n, const std::vector<int64_t>& perm, const std::vector<int64_t>& out_shape);
   // The element count of a constant about to be computed at load, counted against the model's
   // bound on all of them (a small file must not make the loader allocate gigabytes).
   Result<int64_t> CountFolded(const std::vector<int64_t>& shape);

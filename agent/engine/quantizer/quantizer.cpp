@@ -80,9 +80,18 @@ Result<onnx::TensorProto> DequantizedConstant(const onnx::NodeProto& n, const st
     if (a.name() == "block_size" && a.i() != 0) return Fail(ErrorCode::kInvalidArgument, "blocked quantization (block_size) is not supported");
   }
   if (axis < 0) axis += rank;
-  if (static_cast<int64_t>(q.size()) != count || s.empty() || z.size() != s.size() ||
-      (s.size() > 1 && (axis < 0 || axis >= rank || x->dims(static_cast<int>(axis)) != static_cast<int64_t>(s.size())))) {
-    return Fail(ErrorCode::kInvalidArgument, "its data, scale and zero point do not fit together");
+  if (static_cast<int64_t>(q.size()) != count) {
+    return Fail(ErrorCode::kInvalidArgument, "'" + x->name() + "' holds " + std::to_string(q.size()) +
+                                                 " values for a shape of " + std::to_string(count));
+  }
+  if (s.empty() || z.size() != s.size()) {
+    return Fail(ErrorCode::kInvalidArgument, "scale '" + scale->name() + "' has " + std::to_string(s.size()) +
+                                                 " value(s) and the zero point " + std::to_string(z.size()));
+  }
+  if (s.size() > 1 && (axis < 0 || axis >= rank || x->dims(static_cast<int>(axis)) != static_cast<int64_t>(s.size()))) {
+    return Fail(ErrorCode::kInvalidArgument, "scale '" + scale->name() + "' has " + std::to_string(s.size()) +
+                                                 " values, not one per index of axis " + std::to_string(axis) +
+                                                 " of its data (rank " + std::to_string(rank) + ")");
   }
   for (int d = static_cast<int>(axis) + 1; d < rank; ++d) inner *= x->dims(d);
   onnx::TensorProto y;
@@ -96,10 +105,30 @@ Result<onnx::TensorProto> DequantizedConstant(const onnx::NodeProto& n, const st
   return y;
 }
 
+// The float values of an optional initializer input (a scale, a zero point), or nothing.
+std::optional<std::vector<double>> ConstantValues(const onnx::NodeProto& n, int k,
+                                                  const std::map<std::string, const onnx::TensorProto*>& inits) {
+  if (k >= n.input_size() || n.input(k).empty()) return std::vector<double>{0.0};  // an omitted zero point
+  const auto it = inits.find(n.input(k));
+  if (it == inits.end()) return std::nullopt;
+  if (it->second->data_type() == onnx::TensorProto::FLOAT) {
+    auto f = FloatsOf(*it->second);
+    if (!f) return std::nullopt;
+    return std::vector<double>(f->begin(), f->end());
+  }
+  auto i = IntegerData(*it->second);
+  if (!i) return std::nullopt;
+  return std::vector<double>(i->begin(), i->end());
+}
+
 // --requantize: the model as the fp32 model it stands for, its weights at their dequantized
 // values (the second rounding the flag accepts). A DequantizeLinear of initializers becomes a
-// float initializer; a QuantizeLinear read only by DequantizeLinears goes with them, their
-// readers reading its float input (an Identity keeps a graph output's name).
+// float initializer; a QuantizeLinear read only by DequantizeLinears with its own scale and
+// zero point goes with them (pairs in a chain too), their readers reading its float input. A
+// graph output read through a pair keeps its name: the producer of the float it stands for
+// writes it, or an Identity where that is a graph input, an initializer or another output.
+// Pairs that rescale (other parameters on the DequantizeLinear) stay, as do malformed nodes
+// (the loader has already refused those).
 Status DropQdq(onnx::GraphProto& g) {
   std::map<std::string, const onnx::TensorProto*> inits;
   for (const auto& t : g.initializer()) inits[t.name()] = &t;
@@ -107,15 +136,18 @@ Status DropQdq(onnx::GraphProto& g) {
   for (const auto& in : g.input()) inputs.insert(in.name());
   for (const auto& o : g.output()) outputs.insert(o.name());
   std::map<std::string, std::vector<int>> readers;
+  std::map<std::string, int> producer;
   for (int i = 0; i < g.node_size(); ++i) {
     for (const auto& in : g.node(i).input()) readers[in].push_back(i);
+    for (const auto& out : g.node(i).output()) producer[out] = i;
   }
   std::vector<onnx::TensorProto> constants;
-  std::map<std::string, std::string> renamed;  // a dropped DequantizeLinear's output -> the float it stands for
+  std::map<std::string, std::string> alias;  // a dropped DequantizeLinear's output -> the float it stands for
   std::set<int> dropped;
   for (int i = 0; i < g.node_size(); ++i) {
     const onnx::NodeProto& n = g.node(i);
-    const bool constant_input = n.input_size() >= 2 && inits.count(n.input(0)) != 0 && inits.count(n.input(1)) != 0 &&
+    if (n.input_size() < 2 || n.output_size() < 1) continue;
+    const bool constant_input = inits.count(n.input(0)) != 0 && inits.count(n.input(1)) != 0 &&
                                 (n.input_size() < 3 || n.input(2).empty() || inits.count(n.input(2)) != 0);
     if (n.op_type() == "DequantizeLinear" && constant_input) {
       auto y = DequantizedConstant(n, inits);
@@ -124,51 +156,135 @@ Status DropQdq(onnx::GraphProto& g) {
       dropped.insert(i);
       continue;
     }
-    if (n.op_type() != "QuantizeLinear" || n.output_size() != 1 || outputs.count(n.output(0)) != 0) continue;
-    const auto& q_readers = readers[n.output(0)];
-    if (q_readers.empty() || std::any_of(q_readers.begin(), q_readers.end(),
-                                         [&](int r) { return g.node(r).op_type() != "DequantizeLinear"; })) {
+    if (n.op_type() != "QuantizeLinear" || n.output_size() != 1 || outputs.count(n.output(0)) != 0 ||
+        inits.count(n.input(0)) != 0) {
       continue;
     }
+    const auto& q_readers = readers[n.output(0)];
+    const auto scale = ConstantValues(n, 1, inits), zero_point = ConstantValues(n, 2, inits);
+    const bool pairs = !q_readers.empty() && scale && zero_point &&
+                       std::all_of(q_readers.begin(), q_readers.end(), [&](int r) {
+                         const onnx::NodeProto& d = g.node(r);
+                         return d.op_type() == "DequantizeLinear" && d.output_size() == 1 && d.input_size() >= 2 &&
+                                d.input(0) == n.output(0) && ConstantValues(d, 1, inits) == scale &&
+                                ConstantValues(d, 2, inits) == zero_point;
+                       });
+    if (!pairs) continue;
     dropped.insert(i);
-    // The float tensor keeps the name of a graph output read through the pair (its producer
-    // then writes the graph output, as in the fp32 original), unless it is a graph input.
-    std::string target = n.input(0);
-    for (int r : q_readers) {
-      if (outputs.count(g.node(r).output(0)) != 0 && target == n.input(0) && !inputs.count(n.input(0))) {
-        target = g.node(r).output(0);
-      }
-    }
-    if (target != n.input(0)) renamed[n.input(0)] = target;
     for (int r : q_readers) {
       dropped.insert(r);
-      if (g.node(r).output(0) != target) renamed[g.node(r).output(0)] = target;
+      alias[g.node(r).output(0)] = n.input(0);
     }
   }
+  // through chains of pairs (Q -> DQ -> Q -> DQ) to the float at the start
+  const auto resolve = [&](std::string name) {
+    for (size_t k = 0; k <= alias.size(); ++k) {
+      const auto it = alias.find(name);
+      if (it == alias.end()) break;
+      name = it->second;
+    }
+    return name;
+  };
+  std::map<std::string, std::string> renamed;   // a kept node's float output -> the graph output's name
+  std::vector<std::pair<std::string, std::string>> identities;  // graph output <- float
+  for (const auto& o : g.output()) {
+    if (alias.count(o.name()) == 0) continue;
+    const std::string from = resolve(o.name());
+    const auto p = producer.find(from);
+    const bool rename = p != producer.end() && dropped.count(p->second) == 0 && outputs.count(from) == 0 &&
+                        inputs.count(from) == 0 && renamed.count(from) == 0;
+    if (rename) {
+      renamed[from] = o.name();
+    } else {
+      identities.emplace_back(o.name(), from);
+    }
+  }
+  const auto final_name = [&](const std::string& name) {
+    const std::string r = resolve(name);
+    const auto it = renamed.find(r);
+    return it != renamed.end() ? it->second : r;
+  };
   google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
   for (int i = 0; i < g.node_size(); ++i) {
     if (dropped.count(i) != 0) continue;
     onnx::NodeProto n = g.node(i);
     for (int k = 0; k < n.input_size(); ++k) {
-      if (auto it = renamed.find(n.input(k)); it != renamed.end()) n.set_input(k, it->second);
+      if (!n.input(k).empty()) n.set_input(k, final_name(n.input(k)));
     }
     for (int k = 0; k < n.output_size(); ++k) {
       if (auto it = renamed.find(n.output(k)); it != renamed.end()) n.set_output(k, it->second);
     }
     *kept.Add() = std::move(n);
   }
-  for (const auto& [from, to] : renamed) {  // another graph output read through a dropped pair
-    if (outputs.count(from) == 0) continue;
+  for (const auto& [output, from] : identities) {
     onnx::NodeProto id;
     id.set_op_type("Identity");
-    id.set_name(from + "_requantize_identity");
-    id.add_input(to);
-    id.add_output(from);
+    id.set_name(output + "_requantize_identity");
+    id.add_input(final_name(from));
+    id.add_output(output);
     *kept.Add() = std::move(id);
   }
   g.mutable_node()->Swap(&kept);
   for (auto& t : constants) *g.add_initializer() = std::move(t);
   return Ok();
+}
+
+// A Transpose of a float initializer (a weight stored transposed: MatMul(x, Transpose(W)))
+// becomes the transposed initializer, so that the weight is quantized as a constant per
+// channel (the engine keeps a large one a run-time step).
+void FoldConstantTransposes(onnx::GraphProto& g) {
+  std::map<std::string, const onnx::TensorProto*> inits;
+  for (const auto& t : g.initializer()) inits[t.name()] = &t;
+  std::set<std::string> outputs;
+  for (const auto& o : g.output()) outputs.insert(o.name());
+  std::vector<onnx::TensorProto> constants;
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+  for (const auto& n : g.node()) {
+    const auto it = n.op_type() == "Transpose" && n.input_size() == 1 && n.output_size() == 1 ? inits.find(n.input(0))
+                                                                                              : inits.end();
+    auto values = it != inits.end() ? FloatsOf(*it->second) : Result<std::vector<float>>(Fail(ErrorCode::kNotFound, ""));
+    const int rank = it != inits.end() ? it->second->dims_size() : 0;
+    std::vector<int64_t> perm;
+    for (const auto& a : n.attribute()) {
+      if (a.name() == "perm") perm.assign(a.ints().begin(), a.ints().end());
+    }
+    if (perm.empty()) {
+      for (int d = rank - 1; d >= 0; --d) perm.push_back(d);
+    }
+    std::vector<bool> seen(static_cast<size_t>(rank), false);
+    bool valid = values.has_value() && static_cast<int>(perm.size()) == rank && outputs.count(n.output(0)) == 0;
+    for (size_t d = 0; valid && d < perm.size(); ++d) {
+      valid = perm[d] >= 0 && perm[d] < rank && !seen[static_cast<size_t>(perm[d])];
+      if (valid) seen[static_cast<size_t>(perm[d])] = true;
+    }
+    int64_t count = 1;
+    for (int d = 0; valid && d < rank; ++d) count *= it->second->dims(d);
+    if (!valid || static_cast<int64_t>(values->size()) != count) {
+      *kept.Add() = n;
+      continue;
+    }
+    const auto& dims = it->second->dims();
+    std::vector<int64_t> in_strides(static_cast<size_t>(rank), 1), out_dims(static_cast<size_t>(rank));
+    for (int d = rank - 1; d > 0; --d) in_strides[d - 1] = in_strides[d] * dims[d];
+    for (int d = 0; d < rank; ++d) out_dims[d] = dims[static_cast<int>(perm[d])];
+    onnx::TensorProto t;
+    t.set_name(n.output(0));
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : out_dims) t.add_dims(d);
+    std::vector<int64_t> idx(static_cast<size_t>(rank), 0);
+    for (int64_t k = 0; k < count; ++k) {
+      int64_t src = 0;
+      for (int d = 0; d < rank; ++d) src += idx[d] * in_strides[static_cast<size_t>(perm[d])];
+      t.add_float_data((*values)[static_cast<size_t>(src)]);
+      for (int d = rank - 1; d >= 0; --d) {
+        if (++idx[d] < out_dims[d]) break;
+        idx[d] = 0;
+      }
+    }
+    constants.push_back(std::move(t));
+  }
+  g.mutable_node()->Swap(&kept);
+  for (auto& t : constants) *g.add_initializer() = std::move(t);
 }
 
 bool IsQuantizationOp(const std::string& op) {
@@ -286,9 +402,13 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray&
                     "; the quantizer writes per-channel QDQ, which needs opset 13 or newer: export the model "
                     "again with opset 13 or newer (torch.onnx.export(..., opset_version=13))");
   }
+  // The file as the engine reads it first: its errors name the file and its own nodes.
+  EDGE_TRY(Model::LoadFile(in_path).transform([](auto&&) {}));
   // The model calibrated, rewritten and compared against: the input as read (constants as
-  // initializers), with --requantize its quantization taken out first.
+  // initializers, transposed float initializers folded), with --requantize its quantization
+  // taken out first.
   ConstantsToInitializers(*model.mutable_graph());
+  FoldConstantTransposes(*model.mutable_graph());
   if (options.requantize) EDGE_TRY(DropQdq(*model.mutable_graph()));
   std::string fp32_bytes;
   if (!model.SerializeToString(&fp32_bytes)) return Fail(ErrorCode::kInternal, "cannot serialize the model");

@@ -402,6 +402,73 @@ TEST_CASE("shape arithmetic as PyTorch exports it (torch.chunk, F.pad) stays out
   CHECK((*int8)->is_quantized());
 }
 
+TEST_CASE("requantize follows chained pairs, keeps pairs that rescale and the graph output's name", "[quantizer]") {
+  // x -> (Q -> DQ) -> (Q -> DQ) -> Gemm -> h -> Q -> DQ at another scale -> Relu -> r -> Q -> DQ
+  // at another zero point -> Relu -> r2 -> (Q -> DQ) -> y: the two rescales are not pairs to drop
+  Builder b(13);
+  b.Input("x", {1, 4}).Output("y");
+  b.Init("W", {3, 4}, kW).Init("s", {}, {0.02f}).Init("s_h", {}, {0.05f}).Init("s_h2", {}, {0.1f}).Init("s_y", {}, {0.04f});
+  b.InitI8("z", {}, {0}).InitI8("z3", {}, {3});
+  b.Node("QuantizeLinear", {"x", "s", "z"}, {"xq1"});
+  b.Node("DequantizeLinear", {"xq1", "s", "z"}, {"xd1"});
+  b.Node("QuantizeLinear", {"xd1", "s", "z"}, {"xq2"});
+  b.Node("DequantizeLinear", {"xq2", "s", "z"}, {"xd2"});
+  IntAttr(b.Node("Gemm", {"xd2", "W"}, {"h"}), "transB", 1);
+  b.Node("QuantizeLinear", {"h", "s_h", "z"}, {"hq"});
+  b.Node("DequantizeLinear", {"hq", "s_h2", "z"}, {"hd"});
+  b.Node("Relu", {"hd"}, {"r"});
+  b.Node("QuantizeLinear", {"r", "s_y", "z"}, {"rq"});
+  b.Node("DequantizeLinear", {"rq", "s_y", "z3"}, {"rd"});
+  b.Node("Relu", {"rd"}, {"r2"});
+  b.Node("QuantizeLinear", {"r2", "s_y", "z"}, {"r2q"});
+  b.Node("DequantizeLinear", {"r2q", "s_y", "z"}, {"y"});
+  edge::testing::TempDir dir;
+  QuantizeOptions options;
+  options.requantize = true;
+  const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11);
+  options.eval = &eval;
+  auto report = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(400, -1.0f, 1.0f), (dir / "q.onnx").string(), options);
+  INFO((report ? "" : report.error().message));
+  REQUIRE(report.has_value());
+  const auto q = Load((dir / "q.onnx").string());
+  CHECK(ProducerOf(q, "y") == "Relu");  // graph outputs stay float without --quantize-outputs
+  int scale_rescales = 0, zero_point_rescales = 0;
+  for (const auto& n : q.graph().node()) {
+    if (n.op_type() != "DequantizeLinear" || n.input_size() < 3) continue;
+    const bool rescale = ProducerOf(q, n.input(0)) == "QuantizeLinear";
+    scale_rescales += rescale && n.input(1) == "s_h2" && n.input(2) == "z";
+    zero_point_rescales += rescale && n.input(1) == "s_y" && n.input(2) == "z3";
+  }
+  CHECK(scale_rescales == 1);
+  CHECK(zero_point_rescales == 1);
+  auto engine = Model::LoadFile((dir / "q.onnx").string());
+  REQUIRE(engine.has_value());
+}
+
+TEST_CASE("a weight stored transposed (MatMul of a Transpose of a constant) is quantized per channel", "[quantizer]") {
+  Builder b(13);
+  b.Input("x", {1, 4}).Output("y");
+  b.Init("W", {3, 4}, kW);
+  b.Node("Transpose", {"W"}, {"Wt"});
+  b.Node("MatMul", {"x", "Wt"}, {"y"});
+  edge::testing::TempDir dir;
+  QuantizeOptions options;
+  options.quantize_outputs = true;
+  const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11);
+  options.eval = &eval;
+  auto report = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(400, -1.0f, 1.0f), (dir / "q.onnx").string(), options);
+  INFO((report ? "" : report.error().message));
+  REQUIRE(report.has_value());
+  CHECK(report->quantized_nodes == 1);
+  CHECK(report->float_nodes.empty());
+  const auto q = Load((dir / "q.onnx").string());
+  for (const auto& n : q.graph().node()) {
+    CHECK(n.op_type() != "Transpose");
+    if (n.op_type() == "MatMul") CHECK(ProducerOf(q, n.input(1)) == "DequantizeLinear");
+  }
+  for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+}
+
 TEST_CASE("sample layout: [N, shape without batch 1] or [N, full shape], nothing else", "[quantizer]") {
   TensorInfo input;
   input.name = "x";

@@ -76,6 +76,11 @@ TEST_CASE("int8 Transpose moves every byte to its place at every tier", "[engine
       {{2, 17, 9, 35}, {0, 3, 1, 2}},    // NHWC -> NCHW
       {{1, 48, 1, 40}, {0, 3, 2, 1}},    // size-1 dimensions
       {{3, 1, 1}, {2, 1, 0}},            // nothing but size 1 around one axis
+      {{1, 64, 4, 16}, {0, 2, 1, 3}},    // attention heads: runs of 16 bytes, two outer axes
+      {{1, 4, 64, 32}, {0, 2, 1, 3}},    // and back, runs of 32
+      {{64, 8, 8}, {1, 0, 2}},           // runs of 8
+      {{3, 5, 7, 4}, {2, 1, 0, 3}},      // runs of 4 under three outer axes (the general walk)
+      {{2, 9, 64}, {1, 0, 2}},           // runs of 64
   };
   std::mt19937 rng(99);
   for (const Case& c : cases) {
@@ -92,6 +97,27 @@ TEST_CASE("int8 Transpose moves every byte to its place at every tier", "[engine
       INFO("tier " << KernelTierName(tier) << " rank " << c.shape.size() << " perm[0] " << c.perm[0]);
       REQUIRE(testing::RunAll(model, {x}, tier)[0] == want);
     }
+  }
+}
+
+TEST_CASE("a Transpose of a constant folds at load up to 65,536 float elements, a larger one is a step",
+          "[engine][operators]") {
+  for (int64_t n : {100, 70000}) {
+    Builder b(13);
+    b.Input("x", {1, n}).Output("y");
+    std::vector<float> c(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) c[static_cast<size_t>(i)] = static_cast<float>(i % 1000) * 0.5f;
+    b.Init("c", {n, 1}, c);
+    b.Node("Transpose", {"c"}, {"ct"});
+    b.Node("Add", {"x", "ct"}, {"y"});
+    auto model = testing::LoadOk(b);
+    bool step = false;
+    for (const auto& s : model->StepSummary()) step = step || s.find("Transpose") != std::string::npos;
+    INFO("n " << n);
+    CHECK(step == (n > 65536));
+    std::vector<float> x(static_cast<size_t>(n), 1.0f), want(static_cast<size_t>(n));
+    for (size_t i = 0; i < want.size(); ++i) want[i] = 1.0f + c[i];
+    CHECK(testing::RunAll(model, {x})[0] == want);
   }
 }
 
