@@ -245,24 +245,38 @@ class QReduceMeanStep : public Step {
   int64_t out = 0, out_count = 0, reduce_count = 0, acc = 0;  // acc: int32 scratch in arena
   BroadcastRuns runs;  // the input walked in runs, a indexing the output (ReduceByRuns)
   bool trailing = false;  // the reduced axes are the innermost ones: each output sums one contiguous run
+  // The reduced axes one block between kept ones ([outer, reduce_count, inner], inner > 1: a
+  // mean over frequency of [N, C, F, T]): per outer index, the column sums of reduce_count rows
+  // of inner by the tier's window-sum rows (taps 1, stride 1).
+  bool middle = false;
+  int64_t outer = 0, inner = 0;
+  std::vector<float> divs;  // reduce_count per output, for the tier's qmean
   int32_t zi = 0, zo = 0, qmin = -128, qmax = 127;
   float ratio = 1;
   void Run(const ExecEnv& env) const override {
     const int8_t* X = x.Get<int8_t>(env);
     int32_t* sums = reinterpret_cast<int32_t*>(env.arena + acc);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    // sum(x - zi) = sum(x) - reduce_count * zi, exact in int32
+    const auto shift = [&] {
+      for (int64_t i = 0; i < out_count; ++i) sums[i] -= zi * static_cast<int32_t>(reduce_count);
+    };
     if (trailing) {
       env.elementwise->plane_sum(X, reduce_count, out_count, sums);
-      for (int64_t i = 0; i < out_count; ++i) sums[i] -= zi * static_cast<int32_t>(reduce_count);
+      shift();
+    } else if (middle) {
+      for (int64_t o = 0; o < outer; ++o) {
+        env.elementwise->window_sum_row(
+            WindowSumRowArgs{X + o * reduce_count * inner, inner, reduce_count, inner, 1, 1, sums + o * inner});
+      }
+      shift();
     } else {
       for (int64_t i = 0; i < out_count; ++i) sums[i] = 0;
       const int32_t z = zi;
       ReduceByRuns(runs, X, sums, [z](int32_t a, int8_t v) { return a + (static_cast<int32_t>(v) - z); });
     }
-    for (int64_t i = 0; i < out_count; ++i) {
-      const float mean = static_cast<float>(sums[i]) / static_cast<float>(reduce_count);
-      Y[i] = Saturate(mean * ratio, zo, qmin, qmax);
-    }
+    // mean = sum / count, then the output's rounding, as QMeanScalar (AveragePool) computes it
+    env.elementwise->qmean(QMeanArgs{sums, divs.data(), out_count, ratio, zo, qmin, qmax, Y});
   }
 };
 
@@ -579,6 +593,21 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
       for (int d = rank - 1; d >= 0 && (reduced[d] || x.shape[d] == 1); --d) first = d;
       s->trailing = true;
       for (int d = 0; d < first; ++d) s->trailing = s->trailing && !(reduced[d] && x.shape[d] != 1);
+      // middle: the reduced axes of size > 1 are one run of axes, kept ones of size > 1 after it
+      int lo = rank, hi = -1;
+      for (int d = 0; d < rank; ++d) {
+        if (reduced[d] && x.shape[d] != 1) lo = std::min(lo, d), hi = std::max(hi, d);
+      }
+      bool block = !s->trailing && hi >= 0;
+      for (int d = lo; block && d <= hi; ++d) block = reduced[d] || x.shape[d] == 1;
+      if (block) {
+        s->middle = true;
+        s->outer = 1;
+        s->inner = 1;
+        for (int d = 0; d < lo; ++d) s->outer *= x.shape[d];
+        for (int d = hi + 1; d < rank; ++d) s->inner *= x.shape[d];
+      }
+      s->divs.assign(static_cast<size_t>(s->out_count), static_cast<float>(s->reduce_count));
       s->acc = ctx.scratch_offset;
       s->zi = x.q.zero_point;
       s->zo = y.q.zero_point;

@@ -421,3 +421,82 @@ TEST_CASE("an int8 pool or Add whose scale ratio overflows float is refused at l
 
 }  // namespace
 }  // namespace edge::engine
+
+namespace edge::engine {
+namespace {
+
+// int8 ReduceMean between QDQ pairs over random axis sets (trailing, leading, a block in the
+// middle as a mean over frequency, and scattered), keepdims either way, at every tier:
+// sum(q - zx) over the reduced elements, float(sum) / float(count), times sx / sy, rounded as
+// every int8 op rounds.
+TEST_CASE("int8 ReduceMean over any axes equals the definition at every tier", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(20261207);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int int8_steps = 0;
+  for (int iter = 0; iter < 120; ++iter) {
+    const int rank = static_cast<int>(pick(2, 5));
+    std::vector<int64_t> shape(static_cast<size_t>(rank));
+    for (auto& d : shape) d = pick(1, iter % 4 == 0 ? 40 : 12);
+    if (iter % 3 == 0 && rank >= 3) shape[static_cast<size_t>(rank - 1)] = pick(60, 130);  // long kept rows
+    std::vector<int64_t> axes;
+    for (int d = 0; d < rank; ++d) {
+      if (pick(0, 2) == 0) axes.push_back(d);
+    }
+    if (axes.empty()) axes.push_back(pick(0, rank - 1));
+    const bool keep = pick(0, 1) == 1;
+    const float sx = 0.01f * static_cast<float>(pick(1, 200)), sy = 0.01f * static_cast<float>(pick(1, 200));
+    const int zx = static_cast<int>(pick(-128, 127)), zy = static_cast<int>(pick(-128, 127));
+    testing::Builder b(13);
+    b.Input("x", shape).Output("y");
+    b.Init("sx", {}, {sx}).InitI8("zx", {}, {zx}).Init("sy", {}, {sy}).InitI8("zy", {}, {zy});
+    b.Node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"});
+    b.Node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"});
+    auto* mean = b.Node("ReduceMean", {"xd"}, {"m"});
+    testing::IntsAttr(mean, "axes", axes);
+    testing::IntAttr(mean, "keepdims", keep ? 1 : 0);
+    b.Node("QuantizeLinear", {"m", "sy", "zy"}, {"mq"});
+    b.Node("DequantizeLinear", {"mq", "sy", "zy"}, {"y"});
+    auto model = testing::LoadOk(b);
+    for (const auto& s : model->StepSummary()) int8_steps += s.find("ReduceMean") != std::string::npos && s.find("int8") != std::string::npos;
+    int64_t total = 1;
+    for (int64_t d : shape) total *= d;
+    std::vector<int> q(static_cast<size_t>(total));
+    std::vector<float> x(q.size());
+    for (size_t i = 0; i < q.size(); ++i) {
+      q[i] = static_cast<int>(pick(-128, 127));
+      x[i] = static_cast<float>(q[i] - zx) * sx;
+    }
+    // the definition: output index = input index with the reduced axes dropped
+    std::vector<bool> reduced(static_cast<size_t>(rank), false);
+    for (int64_t a : axes) reduced[static_cast<size_t>(a)] = true;
+    int64_t outputs = 1, count = 1;
+    for (int d = 0; d < rank; ++d) (reduced[d] ? count : outputs) *= shape[d];
+    std::vector<int64_t> sums(static_cast<size_t>(outputs), 0);
+    std::vector<int64_t> idx(static_cast<size_t>(rank), 0);
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t o = 0;
+      for (int d = 0; d < rank; ++d) {
+        if (!reduced[d]) o = o * shape[d] + idx[d];
+      }
+      sums[static_cast<size_t>(o)] += q[static_cast<size_t>(i)] - zx;
+      for (int d = rank - 1; d >= 0; --d) {
+        if (++idx[d] < shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+    std::vector<float> want(sums.size());
+    for (size_t o = 0; o < sums.size(); ++o) {
+      const float m = static_cast<float>(sums[o]) / static_cast<float>(count);
+      want[o] = static_cast<float>(SaturateToInt8(m * (sx / sy), zy, -128, 127) - zy) * sy;
+    }
+    for (KernelTier tier : tiers) {
+      INFO("iteration " << iter << " rank " << rank << " tier " << KernelTierName(tier));
+      REQUIRE(testing::RunAll(model, {x}, tier)[0] == want);
+    }
+  }
+  CHECK(int8_steps >= 100);
+}
+
+}  // namespace
+}  // namespace edge::engine
