@@ -474,13 +474,19 @@ class PadStep : public Step {
       return;
     }
     const T fill = value_computed ? value_ref.Get<T>(env)[0] : value;
-    for (int64_t i = 0; i < total_out; ++i) Y[i] = fill;
+    std::fill(Y, Y + total_out, fill);
+    if (total_in == 0) return;
+    // the input's innermost rows, each copied whole to its place (an element at a time, with
+    // the index arithmetic per element, took ~2-5 ns per element: a U-Net's skip-size Pads)
+    const int inner = rank - 1;
+    const int64_t row = rank > 0 ? in_dims[inner] : 1, rows = total_in / row;
+    const int64_t shift = rank > 0 ? begin[inner] : 0;
     int64_t idx[kMaxRank] = {};
-    for (int64_t i = 0; i < total_in; ++i) {
-      int64_t dst = 0;
-      for (int d = 0; d < rank; ++d) dst += (idx[d] + begin[d]) * out_strides[d];
-      Y[dst] = X[i];
-      for (int d = rank - 1; d >= 0; --d) {
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t dst = shift;
+      for (int d = 0; d < inner; ++d) dst += (idx[d] + begin[d]) * out_strides[d];
+      CopyRun(Y + dst, X + r * row, row * static_cast<int64_t>(sizeof(T)));
+      for (int d = inner - 1; d >= 0; --d) {
         if (++idx[d] < in_dims[d]) break;
         idx[d] = 0;
       }

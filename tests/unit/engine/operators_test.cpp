@@ -305,6 +305,58 @@ TEST_CASE("Pad takes a constant_value computed at run time", "[engine][operators
   CHECK(RunOne(LoadOk(b), {1, -2, 3}) == std::vector<float>{2.5f, 1, -2, 3, 2.5f, 2.5f});
 }
 
+// Constant-mode Pad of random ranks, shapes and pads (zero on some axes, wider than the input
+// on others), float and int8 between QDQ pairs (the zero point fills), against the definition.
+TEST_CASE("constant Pad of any rank equals the definition, float and int8", "[engine][operators]") {
+  std::mt19937 rng(1207);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int iter = 0; iter < 80; ++iter) {
+    const int rank = static_cast<int>(pick(1, 5));
+    std::vector<int64_t> shape(static_cast<size_t>(rank)), pads(static_cast<size_t>(2 * rank)), out(shape.size());
+    const int64_t widest = rank <= 2 ? 12 : 4;  // outputs of at most a few thousand elements
+    for (int d = 0; d < rank; ++d) {
+      shape[d] = pick(1, rank <= 2 ? 9 : 5);
+      pads[d] = pick(0, 2) == 0 ? 0 : pick(0, widest);
+      pads[d + rank] = pick(0, 2) == 0 ? 0 : pick(0, widest);
+      out[d] = shape[d] + pads[d] + pads[d + rank];
+    }
+    const bool int8 = iter % 2 == 1;
+    const float s = 0.25f;
+    const int z = static_cast<int>(pick(-20, 20));
+    Builder b(13);
+    b.Input("x", shape).Output("y").InitInts("pads", {2 * rank}, pads, onnx::TensorProto::INT64);
+    if (int8) {
+      b.Init("s", {}, {s}).InitI8("z", {}, {z});
+      b.Node("QuantizeLinear", {"x", "s", "z"}, {"xq"});
+      b.Node("DequantizeLinear", {"xq", "s", "z"}, {"xd"});
+      b.Node("Pad", {"xd", "pads"}, {"p"});
+      b.Node("QuantizeLinear", {"p", "s", "z"}, {"pq"});
+      b.Node("DequantizeLinear", {"pq", "s", "z"}, {"y"});
+    } else {
+      b.Init("v", {}, {-7.5f});
+      b.Node("Pad", {"x", "pads", "v"}, {"y"});
+    }
+    int64_t total = 1, total_out = 1;
+    for (int d = 0; d < rank; ++d) total *= shape[d], total_out *= out[d];
+    std::vector<float> x(static_cast<size_t>(total));
+    for (auto& v : x) v = static_cast<float>(pick(-100, 100)) * s;
+    std::vector<float> want(static_cast<size_t>(total_out), int8 ? 0.0f : -7.5f);
+    std::vector<int64_t> idx(static_cast<size_t>(rank), 0);
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t o = 0;
+      for (int d = 0; d < rank; ++d) o = o * out[d] + idx[d] + pads[d];
+      want[static_cast<size_t>(o)] = x[static_cast<size_t>(i)];
+      for (int d = rank - 1; d >= 0; --d) {
+        if (++idx[d] < shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+    INFO("iteration " << iter << " rank " << rank << (int8 ? " int8" : " float"));
+    const auto got = RunAll(LoadOk(b), {x})[0];
+    CHECK(std::equal(got.begin(), got.end(), want.begin(), want.end()));
+  }
+}
+
 TEST_CASE("Max and Min propagate NaN from either operand, ReduceMax too", "[engine][operators]") {
   const float nan = std::nanf("");
   for (const std::string op : {"Max", "Min"}) {
