@@ -82,6 +82,7 @@ enum class UnaryKind {
   kAbs, kNeg, kExp, kLog, kSqrt, kReciprocal, kFloor, kCeil, kRound, kSign, kErf, kSin, kCos,
   kElu, kSelu, kCelu, kSoftplus, kSoftsign, kThresholdedRelu, kMish, kGelu, kGeluTanh, kRoundToFloat16,
   kPow,  // x^alpha, a constant exponent (Pow with one exponent for every element)
+  kAffine,  // x * alpha + beta (a BatchNormalization's per-channel affine, one channel's lookup)
 };
 
 // kReduceMean's reduction (one float step for the whole ONNX Reduce* family).
@@ -116,6 +117,7 @@ struct Node {
   // kQLut of PRelu's slopes per channel (axis 1): alpha of channel c, one table each; empty:
   // one table (alpha) for every element.
   std::vector<float> channel_alpha;
+  std::vector<float> channel_beta;  // kQLut per channel: each channel's beta (kAffine's add), if any
   OpKind inner = OpKind::kAdd;  // kQFloatOp: the float op it runs (kAdd..kMin, kPow, kUnary, kSoftmax)
   ReduceKind reduce = ReduceKind::kMean;
   // kSoftmax: Softmax, LogSoftmax (log of it, computed without the log of a rounded 0) or Hardmax.

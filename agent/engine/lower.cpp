@@ -204,7 +204,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"ReduceLogSum", 1, &Lowerer::LowerReduce, "constant axes; float"},
       {"ReduceLogSumExp", 1, &Lowerer::LowerReduce, "constant axes; float"},
       {"ReduceSumSquare", 1, &Lowerer::LowerReduce, "constant axes; float"},
-      {"BatchNormalization", 6, &Lowerer::LowerBatchNorm, "inference; constant parameters fold into Conv, computed ones run as steps"},
+      {"BatchNormalization", 6, &Lowerer::LowerBatchNorm, "inference; constant parameters fold into Conv, int8 between QDQ pairs a lookup per channel, computed ones run as steps"},
       {"LayerNormalization", 17, &Lowerer::LowerLayerNorm, "float, stash_type 1; Mean and InvStdDev outputs (without them, or with nothing reading them: one step per block of rows)"},
       {"Shape", 1, &Lowerer::LowerShape, "folded at load (shapes are fixed in each plan)"},
       {"Gather", 1, &Lowerer::LowerGather, "constant data and indices (shape arithmetic); folded at load"},

@@ -550,8 +550,7 @@ Status Lowerer::LowerBatchNorm(const OnnxNode& n) {
     if (!c) return LowerBatchNormOfComputed(n);
     p.push_back(std::move(*c));
   }
-  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
-  const std::vector<int64_t> shape = ShapeOf(x);  // a copy: values are added below
+  EDGE_ASSIGN_OR_RETURN(const std::vector<int64_t> shape, ShapeOfName(n.inputs[0]));
   if (shape.size() < 2) return Fail(ErrorCode::kInvalidArgument, "input rank must be >= 2");
   const int64_t channels = shape[1];
   for (const auto& t : p) {
@@ -563,6 +562,19 @@ Status Lowerer::LowerBatchNorm(const OnnxNode& n) {
     mul[c] = p[0].f[c] / std::sqrt(p[3].f[c] + eps);
     add[c] = p[1].f[c] - p[2].f[c] * mul[c];
   }
+  // int8 x between the quantizer's QDQ pairs (a BatchNormalization after a ConvTranspose or a
+  // Reshape, which no conv takes in): one lookup table per channel of the affine's float
+  // operations and the output's rounding, as PRelu's slope per channel; the same bytes as the
+  // DequantizeLinear, ChannelAffine and QuantizeLinear steps.
+  if (IsQuant(n.inputs[0])) {
+    Node lut = MakeNode(OpKind::kUnary, n);
+    lut.unary = UnaryKind::kAffine;
+    lut.channel_alpha = mul;
+    lut.channel_beta = add;
+    EDGE_ASSIGN_OR_RETURN(bool quantized, TryQuantUnary(n, lut, OpKind::kQLut, shape));
+    if (quantized) return Ok();
+  }
+  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
   // Fold into the producing float Conv when nothing else reads the conv output.
   const int producer = g_.values[x].producer;
   if (!options_.keep_all_tensors && producer >= 0 && g_.nodes[producer].kind == OpKind::kConv &&

@@ -547,6 +547,7 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
         Node channel = n;
         for (int64_t c = 0; c < s.channels; ++c) {
           channel.alpha = n.channel_alpha[static_cast<size_t>(c)];
+          if (!n.channel_beta.empty()) channel.beta = n.channel_beta[static_cast<size_t>(c)];
           FillUnaryTable(channel, x.q, y.q, s.channel_tables.data() + c * 256);
         }
       }

@@ -72,6 +72,7 @@ __attribute__((always_inline)) inline float ApplyUnary(const UnaryParams& p, flo
     // ONNX Runtime's Pow multiplies for the exponents 2 and 3; so does the engine, to match it.
     case UnaryKind::kPow:
       return p.alpha == 2.0f ? x * x : p.alpha == 3.0f ? x * x * x : portable::Pow(x, p.alpha);
+    case UnaryKind::kAffine: return x * p.alpha + p.beta;  // ChannelAffineStep's two roundings
   }
   return x;
 }

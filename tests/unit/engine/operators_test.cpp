@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/engine/kernels/elementwise.h"
 #include "tests/unit/engine/onnx_builder.h"
 #include "tests/unit/engine/tiers.h"
 #include "tests/unit/engine/test_support.h"
@@ -354,6 +355,53 @@ TEST_CASE("constant Pad of any rank equals the definition, float and int8", "[en
     INFO("iteration " << iter << " rank " << rank << (int8 ? " int8" : " float"));
     const auto got = RunAll(LoadOk(b), {x})[0];
     CHECK(std::equal(got.begin(), got.end(), want.begin(), want.end()));
+  }
+}
+
+// A BatchNormalization between QDQ pairs that no conv takes in (after a Reshape, a
+// ConvTranspose): one lookup table per channel, the DequantizeLinear, the affine's two float
+// roundings and the QuantizeLinear per code, at every tier.
+TEST_CASE("an int8 BatchNormalization is one lookup per channel with the unfused steps' bytes", "[engine][operators]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(77);
+  auto unit = [&](float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(rng); };
+  for (int iter = 0; iter < 12; ++iter) {
+    const int64_t c = 1 + iter * 3, h = 1 + iter % 4, w = 5 + iter;
+    const float sx = unit(0.01f, 0.2f), sy = unit(0.01f, 0.2f);
+    const int zx = static_cast<int>(unit(-100, 100)), zy = static_cast<int>(unit(-100, 100));
+    std::vector<float> g(static_cast<size_t>(c)), bias(g.size()), mean(g.size()), var(g.size());
+    for (int64_t k = 0; k < c; ++k) {
+      g[k] = unit(-3, 3), bias[k] = unit(-2, 2), mean[k] = unit(-1, 1), var[k] = unit(0.01f, 4);
+    }
+    Builder b(13);
+    b.Input("x", {1, c * h * w}).Output("y");
+    b.Init("sx", {}, {sx}).InitI8("zx", {}, {zx}).Init("sy", {}, {sy}).InitI8("zy", {}, {zy});
+    b.Init("g", {c}, g).Init("b", {c}, bias).Init("m", {c}, mean).Init("v", {c}, var);
+    b.InitInts("shape", {4}, {1, c, h, w}, onnx::TensorProto::INT64);
+    b.Node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"});
+    b.Node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"});
+    b.Node("Reshape", {"xd", "shape"}, {"r"});
+    b.Node("BatchNormalization", {"r", "g", "b", "m", "v"}, {"n"});
+    b.Node("QuantizeLinear", {"n", "sy", "zy"}, {"nq"});
+    b.Node("DequantizeLinear", {"nq", "sy", "zy"}, {"y"});
+    auto model = LoadOk(b);
+    bool lookup = false;
+    for (const auto& step : model->StepSummary()) lookup = lookup || step.find("BatchNormalization") != std::string::npos && step.find("(int8)") != std::string::npos;
+    CHECK(lookup);
+    std::vector<float> x(static_cast<size_t>(c * h * w)), want(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const int q = static_cast<int>(unit(-128, 127));
+      x[i] = static_cast<float>(q - zx) * sx;
+      const size_t k = i / static_cast<size_t>(h * w);
+      const float mul = g[k] / std::sqrt(var[k] + 1e-5f), add = bias[k] - mean[k] * mul;
+      const float v = (sx * static_cast<float>(q - zx)) * mul + add;
+      want[i] = static_cast<float>(SaturateToInt8(v / sy, zy, -128, 127) - zy) * sy;
+    }
+    for (KernelTier tier : tiers) {
+      INFO("iteration " << iter << " tier " << KernelTierName(tier));
+      const auto got = RunAll(model, {x}, tier)[0];
+      CHECK(std::equal(got.begin(), got.end(), want.begin(), want.end()));
+    }
   }
 }
 
