@@ -85,16 +85,20 @@ int Serve() {
       std::vector<float> batch_input(static_cast<size_t>(shapes->inputs[0].elements));
       for (size_t i = 0; i < batch_input.size(); ++i) batch_input[i] = rows[i % rows.size()];
       ExecutionContext ctx(model, tier);
-      std::vector<float> out(static_cast<size_t>(shapes->outputs[0].elements));
+      // a buffer per graph output (a detector's heads)
+      std::vector<std::vector<float>> outs;
+      std::vector<float*> ys;
+      for (const auto& o : shapes->outputs) outs.emplace_back(static_cast<size_t>(o.elements));
+      for (auto& o : outs) ys.push_back(o.data());
       const float* x = batch_input.data();
-      float* y = out.data();
       edge::engine::RunTiming timing;
-      (void)ctx.RunBatch(batch, {&x, 1}, {&y, 1}, &timing);  // warm the context's arena
+      (void)ctx.RunBatch(batch, {&x, 1}, {ys.data(), ys.size()}, &timing);  // warm the context's arena
       std::ostringstream reply;
       reply << "ns";
       for (int i = 0; i < n; ++i) {
-        if (!ctx.RunBatch(batch, {&x, 1}, {&y, 1}, &timing)) {
-          reply.str("error run failed");
+        if (auto run = ctx.RunBatch(batch, {&x, 1}, {ys.data(), ys.size()}, &timing); !run) {
+          reply.str("");
+          reply << "error " << run.error().message;
           break;
         }
         reply << ' ' << timing.total_ns;
