@@ -209,7 +209,12 @@ class QdqRewriter {
         if (!n.input(k).empty() && inits_.count(n.input(k)) == 0) return "Clip with computed bounds";
       }
     }
-    if (op == "Pad" && n.input_size() > 2 && !n.input(2).empty()) return "Pad with a pad value input";
+    if (op == "Pad" && n.input_size() > 2 && !n.input(2).empty()) {
+      // a constant 0 (ZeroPad2d's export) is the zero point exactly; another value may fall between codes
+      const onnx::TensorProto* v = FindInit(g_, n.input(2));
+      const auto values = v != nullptr ? FloatsOf(*v) : Result<std::vector<float>>(Fail(ErrorCode::kNotFound, ""));
+      if (!values || values->size() != 1 || (*values)[0] != 0.0f) return "Pad with a pad value other than a constant 0";
+    }
     if (op == "PRelu") {
       // One slope for every element is a 256-entry lookup, a slope per channel one per channel
       // (the engine checks that the axis is x's channels; another one runs as float steps).

@@ -469,6 +469,33 @@ TEST_CASE("a weight stored transposed (MatMul of a Transpose of a constant) is q
   for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
 }
 
+TEST_CASE("a Pad whose value input is a constant 0 is quantized, another value stays float", "[quantizer]") {
+  for (const float value : {0.0f, 0.5f}) {
+    Builder b(13);
+    b.Input("x", {1, 4}).Output("y");
+    b.Init("W", {3, 4}, kW).Init("v", {}, {value});
+    b.InitInts("pads", {4}, {0, 1, 0, 2}, onnx::TensorProto::INT64);
+    IntAttr(b.Node("Gemm", {"x", "W"}, {"h"}), "transB", 1);
+    b.Node("Pad", {"h", "pads", "v"}, {"y"});
+    edge::testing::TempDir dir;
+    QuantizeOptions options;
+    options.quantize_outputs = true;
+    const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11);
+    options.eval = &eval;
+    auto report = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(400, -1.0f, 1.0f), (dir / "q.onnx").string(), options);
+    INFO("value " << value << (report ? "" : report.error().message));
+    REQUIRE(report.has_value());
+    if (value == 0.0f) {
+      CHECK(report->float_nodes.empty());
+      CHECK(report->quantized_nodes == 2);
+    } else {
+      REQUIRE(report->float_nodes.size() == 1);
+      CHECK_THAT(report->float_nodes[0].reason, Catch::Matchers::Contains("other than a constant 0"));
+    }
+    for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+  }
+}
+
 TEST_CASE("sample layout: [N, shape without batch 1] or [N, full shape], nothing else", "[quantizer]") {
   TensorInfo input;
   input.name = "x";
