@@ -32,6 +32,15 @@ def he_init(model, seed):
                 m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
                 if m.bias is not None:
                     m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.05)
+        elif isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
+            # weight [cin, cout / groups, k...]: each output sums cin * k / stride taps
+            k = int(np.prod(m.kernel_size))
+            s = int(np.prod(m.stride))
+            fan_in = m.in_channels // m.groups * k / s
+            with torch.no_grad():
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+                if m.bias is not None:
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.05)
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             with torch.no_grad():
                 m.weight.copy_(1.0 + 0.1 * torch.randn(m.weight.shape, generator=g))
@@ -129,6 +138,8 @@ class Resnet18Stem(nn.Module):
 
 
 class SE(nn.Module):
+    gate = staticmethod(torch.sigmoid)  # HardSigmoid in the later sets' SE blocks
+
     def __init__(self, c, r):
         super().__init__()
         self.a = nn.Conv2d(c, r, 1)
@@ -136,7 +147,7 @@ class SE(nn.Module):
 
     def forward(self, x):
         s = F.adaptive_avg_pool2d(x, 1)
-        return x * torch.sigmoid(self.b(F.relu(self.a(s))))
+        return x * self.gate(self.b(F.relu(self.a(s))))
 
 
 class MBConv(nn.Module):
@@ -329,44 +340,64 @@ MODELS = {
 }
 
 
-def build(name):
-    cls, seed = MODELS[name]
+def n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def build(name, models=None, out=None, post_export=None):
+    """Exports models[name] (a class with `shape`, `opset` and optionally `outputs`, and its seed)
+    to out/NAME.onnx with its calibration and input samples. post_export(model) may rewrite the
+    exported graph (make_heldout3.py folds shape arithmetic); the raw export is then kept as
+    NAME.export.onnx."""
+    models, out = models or MODELS, out or OUT
+    cls, seed = models[name]
     torch.manual_seed(seed)
     m = cls()
     he_init(m, seed)
     m.eval()
     x = torch.randn(*cls.shape)
-    path = os.path.join(OUT, f"{name}.onnx")
-    torch.onnx.export(m, x, path, opset_version=cls.opset, input_names=["x"], output_names=["y"],
-                      do_constant_folding=True)
+    path = os.path.join(out, f"{name}.onnx")
+    torch.onnx.export(m, x, path, opset_version=cls.opset, input_names=["x"],
+                      output_names=getattr(cls, "outputs", ["y"]), do_constant_folding=True)
     model = onnx.load(path)
     onnx.checker.check_model(model)
-    ops = sorted({n.op_type for n in model.graph.node})
+    if post_export is not None:
+        onnx.save(model, os.path.join(out, f"{name}.export.onnx"))
+        post_export(model)
+        onnx.checker.check_model(model)
+        onnx.save(model, path)
+    ops = {}
+    for n in model.graph.node:
+        ops[n.op_type] = ops.get(n.op_type, 0) + 1
     rng = np.random.default_rng(100 + seed)
     calib = rng.standard_normal((32,) + cls.shape[1:]).astype(np.float32)
     inp = rng.standard_normal((4,) + cls.shape[1:]).astype(np.float32)
-    np.save(os.path.join(OUT, f"{name}.calib.npy"), calib)
-    np.save(os.path.join(OUT, f"{name}.input.npy"), inp)
+    np.save(os.path.join(out, f"{name}.calib.npy"), calib)
+    np.save(os.path.join(out, f"{name}.input.npy"), inp)
     with torch.no_grad():
         y = m(torch.from_numpy(inp[:1]))
-    print(f"{name}: opset {cls.opset}, input {cls.shape}, output {tuple(y.shape)}, "
-          f"{len(model.graph.node)} nodes: {' '.join(ops)}")
+    ys = y if isinstance(y, tuple) else (y,)
+    print(f"{name}: opset {cls.opset}, input {cls.shape}, outputs {[tuple(t.shape) for t in ys]}, "
+          f"{n_params(m)} params, {len(model.graph.node)} nodes: "
+          + " ".join(f"{k}x{v}" for k, v in sorted(ops.items())))
 
 
-if __name__ == "__main__":
-    os.makedirs(OUT, exist_ok=True)
-    for n in (sys.argv[1:] or MODELS):
-        build(n)
-
-
-def build_floor():
+def build_floor(out=None):
     from onnx import TensorProto, helper
     g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "floor",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
-    onnx.save(m, os.path.join(OUT, "ort_floor.onnx"))
+    onnx.save(m, os.path.join(out or OUT, "ort_floor.onnx"))
+
+
+def main(models=None, out=None, post_export=None):
+    out = out or OUT
+    os.makedirs(out, exist_ok=True)
+    for n in (sys.argv[1:] or (models or MODELS)):
+        build(n, models, out, post_export)
+    build_floor(out)
 
 
 if __name__ == "__main__":
-    build_floor()
+    main()
