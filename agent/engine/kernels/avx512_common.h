@@ -28,6 +28,52 @@ struct OutputRange16 {
   __m128i operator()(__m512 v) const { return SaturateLanes16(v, lo, hi, zo); }
 };
 
+// Four vectors of int32 lanes (outputs 0-15, 16-31, 32-47, 48-63), each at most qmax - zp, to
+// 64 bytes in order: the saturating packs, the zero point added to the int16s with saturation,
+// the packs' 128-bit-lane interleave undone by one dword permute (`order`), and the lower
+// bound as a byte max. Every step is monotone and exact on [qmin - zp, qmax - zp], so a lane
+// below it (even INT_MIN) ends at qmin, as the reference's clamp before rounding does; the
+// VNNI GEMM's epilogue (qgemm_avx512vnni.cpp) and Narrow64.
+struct PackBytes64 {
+  __m512i zp16, qmin8, order;
+  PackBytes64(int32_t qmin, int32_t zero_point)
+      : zp16(_mm512_set1_epi16(static_cast<int16_t>(zero_point))),
+        qmin8(_mm512_set1_epi8(static_cast<char>(qmin))),
+        // after packs_epi32 + packs_epi16, dword 4i + v holds lanes 4i..4i+3 of vector v
+        order(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)) {}
+  __m512i operator()(__m512i y0, __m512i y1, __m512i y2, __m512i y3) const {
+    const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(y0, y1), zp16);
+    const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(y2, y3), zp16);
+    return _mm512_max_epi8(_mm512_permutexvar_epi32(order, _mm512_packs_epi16(w01, w23)), qmin8);
+  }
+};
+
+// SaturateToInt8 on 64 lanes for streaming kernels, ~2 vector operations fewer per 16 than
+// OutputRange16 (whose float max and min, int32 zero-point add and vpmovsdb are ~5 of a
+// streaming Add's ~14 per 16 lanes, all its issue width bounds): y = cvtps2dq(min(hi, v)),
+// then PackBytes64. The float min keeps cvtps2dq from turning a value past qmax - zp into
+// INT_MIN; NaN, which minps passes on as its second operand, and anything below int32 become
+// INT_MIN and end at qmin, the reference's bytes for every float. Where qmax is 127 and the
+// call bounds every |v| below 2^29 (`reach`, from its ratios and operands; NaN fails), the min
+// is left out: cvtps2dq is exact there and the packs saturate high values to 127. Needs
+// |zp| <= 2^14 and int8 bounds (Fits).
+struct Narrow64 {
+  PackBytes64 pack;
+  __m512 hi;
+  bool clamp_hi;
+  Narrow64(int32_t qmin, int32_t qmax, int32_t zero_point, double reach)
+      : pack(qmin, zero_point),
+        hi(_mm512_set1_ps(static_cast<float>(qmax - zero_point))),
+        clamp_hi(qmax != 127 || !(reach < 0x1p29)) {}
+  static bool Fits(int32_t qmin, int32_t qmax, int32_t zero_point) {
+    return qmin >= -128 && qmax <= 127 && qmin <= qmax && zero_point >= -(1 << 14) && zero_point <= (1 << 14);
+  }
+  __m512i Round(__m512 v) const { return _mm512_cvtps_epi32(clamp_hi ? _mm512_min_ps(hi, v) : v); }
+  __m512i operator()(__m512 v0, __m512 v1, __m512 v2, __m512 v3) const {
+    return pack(Round(v0), Round(v1), Round(v2), Round(v3));
+  }
+};
+
 // The first min(n, 16) lanes.
 inline __mmask16 FirstLanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 

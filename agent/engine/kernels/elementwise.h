@@ -321,6 +321,8 @@ void QAddScalarFrom(const QAddArgs& args, int64_t done);
 // equals RoundHalfEvenSmall for every value clamped to [lo, hi]: both within 2^22. SIMD tiers
 // give calls outside (zero points no int8 model has) to the scalar kernel.
 bool RoundsExactlyBySimd(float lo, float hi);
+// The largest |x - z| of an int8 x: how far one dequantized operand reaches from 0.
+inline double Int8Reach(int32_t z) { return 128.0 + std::fabs(static_cast<double>(z)); }
 void QAddAvx2(const QAddArgs& args);
 void QAddAvx512(const QAddArgs& args);
 void QBinaryRunScalar(const QBinaryRunArgs& args);

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "agent/engine/kernels/avx512_common.h"
 #include "agent/engine/kernels/elementwise.h"
@@ -163,22 +164,8 @@ void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, 
 }
 
 void QAddAvx512(const QAddArgs& p) {
-  const __m512 ra = _mm512_set1_ps(p.ra), rb = _mm512_set1_ps(p.rb);
-  const __m512i za = _mm512_set1_epi32(p.za), zb = _mm512_set1_epi32(p.zb), zo = _mm512_set1_epi32(p.zo);
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zo));
-  const __m512 hi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zo));
-  int64_t i = 0;
-  for (; i + 16 <= p.n; i += 16) {
-    const __m512i a = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.a + i)));
-    const __m512i b = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.b + i)));
-    const __m512 fa = _mm512_mul_ps(ra, _mm512_cvtepi32_ps(_mm512_sub_epi32(a, za)));
-    const __m512 fb = _mm512_mul_ps(rb, _mm512_cvtepi32_ps(_mm512_sub_epi32(b, zb)));
-    __m512 v = _mm512_add_ps(fa, fb);
-    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p.y + i),
-                     _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zo)));
-  }
-  QAddScalarFrom(p, i);
+  // a same-shape Add is one run of the broadcasting kernel with both operands contiguous
+  QBinaryRunAvx512(QBinaryRunArgs{p.a, p.b, 1, 1, p.n, false, p.ra, p.rb, p.za, p.zb, p.zo, p.qmin, p.qmax, p.y});
 }
 
 void DequantizeAvx512(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y) {
@@ -199,15 +186,12 @@ void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, 
   const __m512 lo = _mm512_set1_ps(static_cast<float>(-128 - zero_point));
   const __m512 hi = _mm512_set1_ps(static_cast<float>(127 - zero_point));
   const __m512i zp = _mm512_set1_epi32(zero_point);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512 v = _mm512_div_ps(_mm512_loadu_ps(x + i), s);
+  ForVectors16(n, [&](int64_t i, __mmask16 m) {
+    __m512 v = _mm512_div_ps(m == 0xFFFF ? _mm512_loadu_ps(x + i) : _mm512_maskz_loadu_ps(m, x + i), s);
     v = _mm512_max_ps(v, lo);  // max(NaN, lo) = lo: NaN saturates low like the scalar kernel
     v = _mm512_min_ps(v, hi);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
-                     _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp)));
-  }
-  QuantizeScalar(x + i, n - i, scale, zero_point, y + i);
+    StoreBytes16(y + i, m, _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp)));
+  });
 }
 
 namespace {
@@ -219,11 +203,25 @@ inline __m512i RunOperand16(const int8_t* p, int64_t i, __mmask16 m) {
   return _mm512_set1_epi32(p[0]);
 }
 
-// The AVX2 form's lanes at 16 per step; the last 1-15 elements by masked loads and stores.
+// 64 elements per step (Narrow64), where the call fits it, then 16 per step (the last 1-15 by
+// masked loads and stores) with OutputRange16.
+template <class Lanes>
+void StreamBytes(int64_t n, int32_t qmin, int32_t qmax, int32_t zo, double reach, Lanes&& lanes, int8_t* y) {
+  int64_t i = 0;
+  if (Narrow64::Fits(qmin, qmax, zo)) {
+    const Narrow64 narrow(qmin, qmax, zo, reach);
+    constexpr __mmask16 kAll = 0xFFFF;
+    for (; i + 64 <= n; i += 64) {
+      _mm512_storeu_si512(y + i, narrow(lanes(i, kAll), lanes(i + 16, kAll), lanes(i + 32, kAll), lanes(i + 48, kAll)));
+    }
+  }
+  const OutputRange16 range(qmin, qmax, zo);
+  ForVectors16(n - i, [&](int64_t j, __mmask16 m) { StoreBytes16(y + i + j, m, range(lanes(i + j, m))); });
+}
+
 template <bool kMul, bool kAContiguous, bool kBContiguous>
 void BinaryRun16(const QBinaryRunArgs& p) {
   const __m512 ra = _mm512_set1_ps(p.ra), rb = _mm512_set1_ps(p.rb);
-  const OutputRange16 range(p.qmin, p.qmax, p.zo);
   const __m512i za = _mm512_set1_epi32(p.za), zb = _mm512_set1_epi32(p.zb);
   const auto lanes = [&](int64_t i, __mmask16 m) {
     const __m512 a = _mm512_cvtepi32_ps(_mm512_sub_epi32(RunOperand16<kAContiguous>(p.a, i, m), za));
@@ -231,7 +229,10 @@ void BinaryRun16(const QBinaryRunArgs& p) {
     // Mul: |a * b| <= 255^2 < 2^24, so the float product is the exact integer product
     return kMul ? _mm512_mul_ps(ra, _mm512_mul_ps(a, b)) : _mm512_add_ps(_mm512_mul_ps(ra, a), _mm512_mul_ps(rb, b));
   };
-  ForVectors16(p.n, [&](int64_t i, __mmask16 m) { StoreBytes16(p.y + i, m, range(lanes(i, m))); });
+  const double ra_abs = std::fabs(static_cast<double>(p.ra)), rb_abs = std::fabs(static_cast<double>(p.rb));
+  const double reach = kMul ? ra_abs * Int8Reach(p.za) * Int8Reach(p.zb)
+                            : ra_abs * Int8Reach(p.za) + rb_abs * Int8Reach(p.zb);
+  StreamBytes(p.n, p.qmin, p.qmax, p.zo, reach, lanes, p.y);
 }
 
 template <bool kMul>
@@ -462,12 +463,11 @@ void QRequantAvx512(const QRequantArgs& p) {
     return;
   }
   const __m512 ratio = _mm512_set1_ps(p.ratio);
-  const OutputRange16 range(p.qmin, p.qmax, p.zo);
   const __m512i zi = _mm512_set1_epi32(p.zi);
-  ForVectors16(p.n, [&](int64_t i, __mmask16 m) {
-    const __m512 v = _mm512_mul_ps(ratio, _mm512_cvtepi32_ps(_mm512_sub_epi32(LoadS8x16(p.x + i, m), zi)));
-    StoreBytes16(p.y + i, m, range(v));
-  });
+  const auto lanes = [&](int64_t i, __mmask16 m) {
+    return _mm512_mul_ps(ratio, _mm512_cvtepi32_ps(_mm512_sub_epi32(LoadS8x16(p.x + i, m), zi)));
+  };
+  StreamBytes(p.n, p.qmin, p.qmax, p.zo, std::fabs(static_cast<double>(p.ratio)) * Int8Reach(p.zi), lanes, p.y);
 }
 
 namespace {

@@ -19,15 +19,17 @@ void LutAvx512Vbmi(const int8_t* x, int64_t n, const int8_t* table, int8_t* out)
   const __m512i t1 = _mm512_loadu_si512(table + 64);
   const __m512i t2 = _mm512_loadu_si512(table + 128);
   const __m512i t3 = _mm512_loadu_si512(table + 192);
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    const __m512i idx = _mm512_loadu_si512(x + i);  // as unsigned: 0..127 low half, 128..255 high
+  const auto lookup = [&](__m512i idx) {  // idx as unsigned: 0..127 low half, 128..255 high
     const __m512i lo = _mm512_permutex2var_epi8(t0, idx, t1);
     const __m512i hi = _mm512_permutex2var_epi8(t2, idx, t3);
-    const __mmask64 top = _mm512_movepi8_mask(idx);
-    _mm512_storeu_si512(out + i, _mm512_mask_blend_epi8(top, lo, hi));
+    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, hi);
+  };
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) _mm512_storeu_si512(out + i, lookup(_mm512_loadu_si512(x + i)));
+  if (i < n) {  // the last 1-63 codes masked, not a scalar loop (a channel's table per short plane)
+    const __mmask64 m = (__mmask64{1} << (n - i)) - 1;
+    _mm512_mask_storeu_epi8(out + i, m, lookup(_mm512_maskz_loadu_epi8(m, x + i)));
   }
-  LutScalar(x + i, n - i, table, out + i);
 }
 
 // Stride-2 rows of any width up to 16 (16 and 8: Im2colRowsAvx512's four-row steps). The

@@ -56,10 +56,8 @@ struct Epilogue {
   // Optional, weights on the left: a per-column term added to the sums with the per-row bias
   // (QMatMulAvx512Vnni's zero-point correction), [np]
   const int32_t* col_bias = nullptr;
-  __m512 hi;       // qmax - zp
-  __m512i zp16;    // the zero point in every int16 lane
-  __m512i qmin8;
-  __m512i order;   // dword permutation undoing the packs' 128-bit-lane interleave
+  __m512 hi;  // qmax - zp
+  PackBytes64 pack{-128, 0};
 };
 
 Epilogue MakeEpilogue(const QGemmArgs& a) {
@@ -70,10 +68,7 @@ Epilogue MakeEpilogue(const QGemmArgs& a) {
   e.clamp_hi = a.qmax != 127 || a.column_add != nullptr ||
                !Unclamped(a.bias, a.mult, channels, a.kp * 255 * 128, a.zero_point);
   e.hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
-  e.zp16 = _mm512_set1_epi16(static_cast<int16_t>(a.zero_point));
-  e.qmin8 = _mm512_set1_epi8(static_cast<char>(a.qmin));
-  // After packs_epi32 + packs_epi16, dword 4i + v holds columns 4i..4i+3 of vector v.
-  e.order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  e.pack = PackBytes64(a.qmin, a.zero_point);
   return e;
 }
 
@@ -101,11 +96,7 @@ struct Panel {
 // Four vectors of requantized int32 (y[0..count), count <= 4) to 64 bytes in their order.
 __attribute__((always_inline)) inline __m512i Narrow(const __m512i (&y)[4], int count, const Epilogue& e) {
   // Missing vectors repeat the last one: their bytes land in lanes that are not stored.
-  const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(y[0], y[count > 1 ? 1 : 0]), e.zp16);
-  const __m512i w23 = count > 2 ? _mm512_adds_epi16(_mm512_packs_epi32(y[2], y[count > 3 ? 3 : 2]), e.zp16) : w01;
-  const __m512i b = _mm512_permutexvar_epi32(e.order, _mm512_packs_epi16(w01, w23));
-  // y <= qmax - zp already, so only the lower bound is left to apply
-  return _mm512_max_epi8(b, e.qmin8);
+  return e.pack(y[0], y[count > 1 ? 1 : 0], y[count > 2 ? 2 : count - 1], y[count > 3 ? 3 : count - 1]);
 }
 
 // A store mask over a row's columns moved to the lanes that hold them (sh = lane - column).

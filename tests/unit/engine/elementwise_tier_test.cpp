@@ -52,10 +52,16 @@ TEST_CASE("every tier's broadcasting Add/Mul run equals the scalar reference", "
       {true, 1.0f / 64, 1, 0, 0, 0, -128, 100},    // ties and a lowered ceiling
       {false, nan, 0.5f, 0, 0, 0, -128, 127},      // NaN saturates low
       {true, inf, 1, 0, 0, 4, -128, 127},          // inf * 0 is NaN, the rest saturate
+      // values past int32 (the AVX-512 kernels keep their float clamp) and just within 2^29
+      // (where they leave it out), both signs
+      {false, 3e7f, -2e7f, 5, -3, 1, -128, 127},
+      {false, 1.9e6f, 1.9e6f, -128, 127, -4, -128, 127},
+      {true, 4e4f, 1, 7, -7, 2, -128, 127},
+      {false, 3e7f, 0.5f, 0, 0, -9, -128, 90},  // past int32 under a lowered ceiling
   };
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    for (int64_t n : {0, 1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 33, 100, 1000}) {
+    for (int64_t n : {0, 1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 33, 63, 64, 65, 100, 128, 143, 1000}) {
       const auto a = RandomBytes(rng, n), b = RandomBytes(rng, n);
       for (int steps = 0; steps < 4; ++steps) {
         const int64_t a_step = steps & 1, b_step = (steps >> 1) & 1;
@@ -93,12 +99,15 @@ TEST_CASE("every tier's requantization equals the scalar reference", "[engine][k
   std::mt19937 rng(512);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    for (int64_t n : {0, 1, 15, 16, 17, 47, 250, 4096}) {
+    for (int64_t n : {0, 1, 15, 16, 17, 47, 64, 65, 250, 4096}) {
       const auto x = RandomBytes(rng, n);
       for (const QRequantArgs& p : {QRequantArgs{x.data(), n, 0.37f, 4, -3, -128, 127, nullptr},
                                     QRequantArgs{x.data(), n, 2.5f, -128, 127, -128, 127, nullptr},
                                     QRequantArgs{x.data(), n, 0.5f, 0, 0, -128, 127, nullptr},  // ties
                                     QRequantArgs{x.data(), n, 1.0f, 9, 9, 9, 127, nullptr},     // a Relu floor
+                                    QRequantArgs{x.data(), n, 0.75f, 3, -5, -128, 60, nullptr},  // a lowered ceiling
+                                    QRequantArgs{x.data(), n, -3e7f, 1, 0, -128, 127, nullptr},  // past int32
+                                    QRequantArgs{x.data(), n, 2e6f, -128, 3, -128, 127, nullptr},  // within 2^29
                                     QRequantArgs{x.data(), n, std::numeric_limits<float>::quiet_NaN(), 0, 2,
                                                  -128, 127, nullptr}}) {
         std::vector<int8_t> want(static_cast<size_t>(n) + 16, 0x5A), got(static_cast<size_t>(n) + 16, 0x5A);
