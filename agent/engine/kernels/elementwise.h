@@ -36,10 +36,12 @@ inline int8_t SaturateToInt8(float y, int32_t zp, int32_t qmin, int32_t qmax) {
   return static_cast<int8_t>(static_cast<int32_t>((y + 12582912.0f) - 12582912.0f) + zp);
 }
 
-// One run of a broadcasting int8 Add or Mul: operand a's element i is a[i * a_step] (step 1: a
-// contiguous run, step 0: one value broadcast over the run), b's likewise.
-//   Add: y[i] = SaturateToInt8(ra * (a - za) + rb * (b - zb))   (multiplies and add separate)
-//   Mul: y[i] = SaturateToInt8(ra * (float)((a - za) * (b - zb)))
+// Rows of runs of a broadcasting int8 Add or Mul: in row r, operand a's element i is
+// a[r * a_row + i * a_step] (step 1: a contiguous run, step 0: one value broadcast over the
+// run), b's likewise, and the output's is y[r * n + i]; one row unless `rows` is set (a kernel
+// walks the rows itself: its constants once per call, not per run).
+//   Add: y = SaturateToInt8(ra * (a - za) + rb * (b - zb))   (multiplies and add separate)
+//   Mul: y = SaturateToInt8(ra * (float)((a - za) * (b - zb)))
 struct QBinaryRunArgs {
   const int8_t* a;
   const int8_t* b;
@@ -49,6 +51,7 @@ struct QBinaryRunArgs {
   float ra, rb;
   int32_t za, zb, zo, qmin, qmax;
   int8_t* y;
+  int64_t rows = 1, a_row = 0, b_row = 0;
 };
 using QBinaryRunFn = void (*)(const QBinaryRunArgs& args);
 

@@ -71,11 +71,10 @@ int64_t BinarySteps(const QBinaryRunArgs& p, bool overlap) {
 
 }  // namespace
 
-void QBinaryRunAvx2(const QBinaryRunArgs& p) {
-  if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
-    QBinaryRunScalar(p);
-    return;
-  }
+namespace {
+
+// One row (run) of QBinaryRunAvx2.
+void BinaryRowAvx2(const QBinaryRunArgs& p) {
   const auto apart = [&p](const int8_t* x, int64_t step) { return step == 0 || !RangesMeet(p.y, p.n, x, p.n); };
   const int64_t done = BinarySteps(p, apart(p.a, p.a_step) && apart(p.b, p.b_step));
   if (done == p.n) return;
@@ -98,6 +97,18 @@ void QBinaryRunAvx2(const QBinaryRunArgs& p) {
   tail.y = y;
   BinarySteps(tail, false);
   CopyBytes(p.y + done, y, rest);
+}
+
+}  // namespace
+
+void QBinaryRunAvx2(const QBinaryRunArgs& p) {
+  if (!RoundsExactlyBySimd(static_cast<float>(p.qmin - p.zo), static_cast<float>(p.qmax - p.zo))) {
+    QBinaryRunScalar(p);
+    return;
+  }
+  QBinaryRunArgs row = p;
+  row.rows = 1;
+  for (int64_t r = 0; r < p.rows; ++r, row.a += p.a_row, row.b += p.b_row, row.y += p.n) BinaryRowAvx2(row);
 }
 
 void QMeanAvx2(const QMeanArgs& p) {

@@ -203,36 +203,51 @@ inline __m512i RunOperand16(const int8_t* p, int64_t i, __mmask16 m) {
   return _mm512_set1_epi32(p[0]);
 }
 
-// 64 elements per step (Narrow64), where the call fits it, then 16 per step (the last 1-15 by
-// masked loads and stores) with OutputRange16.
-template <class Lanes>
-void StreamBytes(int64_t n, int32_t qmin, int32_t qmax, int32_t zo, double reach, Lanes&& lanes, int8_t* y) {
-  int64_t i = 0;
-  if (Narrow64::Fits(qmin, qmax, zo)) {
-    const Narrow64 narrow(qmin, qmax, zo, reach);
+// Bytes of lanes(i, mask) (16 floats on the output's scale from element i) stored to y: 64 per
+// step (Narrow64) where the call fits it, then 16 per step (the last 1-15 by masked loads and
+// stores) with OutputRange16. Built once per call, used for each of its rows.
+class ByteStream {
+ public:
+  ByteStream(int32_t qmin, int32_t qmax, int32_t zo, double reach)
+      : wide_(Narrow64::Fits(qmin, qmax, zo)), narrow_(qmin, qmax, zo, reach), range_(qmin, qmax, zo) {}
+  template <class Lanes>
+  void operator()(int64_t n, Lanes&& lanes, int8_t* y) const {
+    int64_t i = 0;
     constexpr __mmask16 kAll = 0xFFFF;
-    for (; i + 64 <= n; i += 64) {
-      _mm512_storeu_si512(y + i, narrow(lanes(i, kAll), lanes(i + 16, kAll), lanes(i + 32, kAll), lanes(i + 48, kAll)));
+    for (; wide_ && i + 64 <= n; i += 64) {
+      _mm512_storeu_si512(y + i, narrow_(lanes(i, kAll), lanes(i + 16, kAll), lanes(i + 32, kAll), lanes(i + 48, kAll)));
     }
+    ForVectors16(n - i, [&](int64_t j, __mmask16 m) { StoreBytes16(y + i + j, m, range_(lanes(i + j, m))); });
   }
-  const OutputRange16 range(qmin, qmax, zo);
-  ForVectors16(n - i, [&](int64_t j, __mmask16 m) { StoreBytes16(y + i + j, m, range(lanes(i + j, m))); });
-}
+
+ private:
+  bool wide_;
+  Narrow64 narrow_;
+  OutputRange16 range_;
+};
 
 template <bool kMul, bool kAContiguous, bool kBContiguous>
 void BinaryRun16(const QBinaryRunArgs& p) {
   const __m512 ra = _mm512_set1_ps(p.ra), rb = _mm512_set1_ps(p.rb);
   const __m512i za = _mm512_set1_epi32(p.za), zb = _mm512_set1_epi32(p.zb);
-  const auto lanes = [&](int64_t i, __mmask16 m) {
-    const __m512 a = _mm512_cvtepi32_ps(_mm512_sub_epi32(RunOperand16<kAContiguous>(p.a, i, m), za));
-    const __m512 b = _mm512_cvtepi32_ps(_mm512_sub_epi32(RunOperand16<kBContiguous>(p.b, i, m), zb));
-    // Mul: |a * b| <= 255^2 < 2^24, so the float product is the exact integer product
-    return kMul ? _mm512_mul_ps(ra, _mm512_mul_ps(a, b)) : _mm512_add_ps(_mm512_mul_ps(ra, a), _mm512_mul_ps(rb, b));
-  };
   const double ra_abs = std::fabs(static_cast<double>(p.ra)), rb_abs = std::fabs(static_cast<double>(p.rb));
   const double reach = kMul ? ra_abs * Int8Reach(p.za) * Int8Reach(p.zb)
                             : ra_abs * Int8Reach(p.za) + rb_abs * Int8Reach(p.zb);
-  StreamBytes(p.n, p.qmin, p.qmax, p.zo, reach, lanes, p.y);
+  const ByteStream stream(p.qmin, p.qmax, p.zo, reach);
+  // locals: the stores through y could alias the arguments' fields
+  const int8_t* a = p.a;
+  const int8_t* b = p.b;
+  int8_t* y = p.y;
+  const int64_t n = p.n, rows = p.rows, a_row = p.a_row, b_row = p.b_row;
+  for (int64_t r = 0; r < rows; ++r, a += a_row, b += b_row, y += n) {
+    const auto lanes = [&](int64_t i, __mmask16 m) {
+      const __m512 fa = _mm512_cvtepi32_ps(_mm512_sub_epi32(RunOperand16<kAContiguous>(a, i, m), za));
+      const __m512 fb = _mm512_cvtepi32_ps(_mm512_sub_epi32(RunOperand16<kBContiguous>(b, i, m), zb));
+      // Mul: |a * b| <= 255^2 < 2^24, so the float product is the exact integer product
+      return kMul ? _mm512_mul_ps(ra, _mm512_mul_ps(fa, fb)) : _mm512_add_ps(_mm512_mul_ps(ra, fa), _mm512_mul_ps(rb, fb));
+    };
+    stream(n, lanes, y);
+  }
 }
 
 template <bool kMul>
@@ -467,7 +482,8 @@ void QRequantAvx512(const QRequantArgs& p) {
   const auto lanes = [&](int64_t i, __mmask16 m) {
     return _mm512_mul_ps(ratio, _mm512_cvtepi32_ps(_mm512_sub_epi32(LoadS8x16(p.x + i, m), zi)));
   };
-  StreamBytes(p.n, p.qmin, p.qmax, p.zo, std::fabs(static_cast<double>(p.ratio)) * Int8Reach(p.zi), lanes, p.y);
+  const ByteStream stream(p.qmin, p.qmax, p.zo, std::fabs(static_cast<double>(p.ratio)) * Int8Reach(p.zi));
+  stream(p.n, lanes, p.y);
 }
 
 namespace {

@@ -37,11 +37,15 @@ void QAddScalarFrom(const QAddArgs& p, int64_t done) {
 }
 
 void QBinaryRunScalar(const QBinaryRunArgs& p) {
-  for (int64_t i = 0; i < p.n; ++i) {
-    const int32_t a = p.a[i * p.a_step] - p.za, b = p.b[i * p.b_step] - p.zb;
-    const float v = p.mul ? p.ra * static_cast<float>(a * b)
-                          : p.ra * static_cast<float>(a) + p.rb * static_cast<float>(b);
-    p.y[i] = SaturateToInt8(v, p.zo, p.qmin, p.qmax);
+  for (int64_t r = 0; r < p.rows; ++r) {
+    const int8_t* ar = p.a + r * p.a_row;
+    const int8_t* br = p.b + r * p.b_row;
+    for (int64_t i = 0; i < p.n; ++i) {
+      const int32_t a = ar[i * p.a_step] - p.za, b = br[i * p.b_step] - p.zb;
+      const float v = p.mul ? p.ra * static_cast<float>(a * b)
+                            : p.ra * static_cast<float>(a) + p.rb * static_cast<float>(b);
+      p.y[r * p.n + i] = SaturateToInt8(v, p.zo, p.qmin, p.qmax);
+    }
   }
 }
 

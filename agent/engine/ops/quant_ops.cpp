@@ -37,6 +37,9 @@ class QBinaryStep : public Step {
   bool mul = false;
   BroadcastPlan plan;
   BroadcastRuns runs;  // plan split into runs for the tier's kernel
+  // runs of kMinKernelRun or more: a kernel call per row of runs (BC-ResNet's [C, F, T] +
+  // [C, 1, T]: one per channel, not one per T)
+  BroadcastRows rows;
   bool a_full = false, b_full = false;  // the operand has the output's shape: read in place
   int32_t za = 0, zb = 0, zo = 0, qmin = -128, qmax = 127;
   float ra = 1, rb = 1;  // input scale / output scale (Mul: sa * sb / so in ra)
@@ -49,11 +52,12 @@ class QBinaryStep : public Step {
       // The common residual Add, through the tier's kernel (same float operations).
       env.elementwise->qadd(QAddArgs{A, B, plan.total, ra, rb, za, zb, zo, qmin, qmax, Y});
     } else if (runs.run >= kMinKernelRun) {
-      QBinaryRunArgs r{nullptr, nullptr, runs.a_step, runs.b_step, runs.run, mul, ra, rb, za, zb, zo, qmin, qmax, nullptr};
-      ForEachBroadcast(runs.outer, [&](int64_t o, int64_t i, int64_t j) {
+      QBinaryRunArgs r{nullptr, nullptr, rows.a_step, rows.b_step, rows.run, mul, ra, rb, za, zb, zo, qmin, qmax, nullptr,
+                       rows.rows, rows.a_row, rows.b_row};
+      ForEachBroadcast(rows.outer, [&](int64_t o, int64_t i, int64_t j) {
         r.a = A + i;
         r.b = B + j;
-        r.y = Y + o * runs.run;
+        r.y = Y + o * rows.rows * rows.run;
         env.elementwise->qbinary_run(r);
       });
     } else {
@@ -516,6 +520,7 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
       s->mul = n.kind == OpKind::kQMul;
       s->plan = MakeBroadcastPlan(y.shape, x.shape, b.shape);
       s->runs = SplitBroadcastRuns(s->plan);
+      s->rows = SplitBroadcastRows(s->runs);
       s->a_full = x.shape == y.shape;
       s->b_full = b.shape == y.shape;
       s->za = x.q.zero_point;

@@ -94,6 +94,50 @@ TEST_CASE("every tier's broadcasting Add/Mul run equals the scalar reference", "
   }
 }
 
+TEST_CASE("every tier's Add/Mul rows of runs equal the scalar reference", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
+  std::mt19937 rng(4242);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t n : {1, 15, 16, 63, 64, 101, 130}) {
+      for (int64_t rows : {1, 2, 5}) {
+        // operand rows: contiguous (row = n), the same run repeated (row 0), spaced past a gap
+        for (int64_t a_row : {n, int64_t{0}, n + 3}) {
+          for (int64_t b_row : {n, int64_t{0}, 2 * n + 1}) {
+            for (int steps = 0; steps < 4; ++steps) {
+              const int64_t a_step = steps & 1, b_step = (steps >> 1) & 1;
+              const auto a = RandomBytes(rng, rows * (n + 3) + n), b = RandomBytes(rng, rows * (2 * n + 1) + n);
+              for (bool mul : {false, true}) {
+                QBinaryRunArgs args{a.data(), b.data(), a_step, b_step, n, mul, mul ? 0.013f : 0.6f, 0.35f, 2, -5,
+                                    -3, -128, 127, nullptr, rows, a_row, b_row};
+                std::vector<int8_t> want(static_cast<size_t>(rows * n) + 16, 0x5A), got = want;
+                args.y = want.data();
+                QBinaryRunScalar(args);
+                // the scalar rows are the runs one by one
+                for (int64_t r = 0; r < rows; ++r) {
+                  QBinaryRunArgs one = args;
+                  one.rows = 1;
+                  one.a += r * a_row;
+                  one.b += r * b_row;
+                  std::vector<int8_t> run(static_cast<size_t>(n));
+                  one.y = run.data();
+                  QBinaryRunScalar(one);
+                  REQUIRE(std::equal(run.begin(), run.end(), want.begin() + r * n));
+                }
+                args.y = got.data();
+                k.qbinary_run(args);
+                INFO("tier " << KernelTierName(tier) << " n " << n << " rows " << rows << " a_row " << a_row
+                              << " b_row " << b_row << " steps " << a_step << b_step << " mul " << mul);
+                REQUIRE(got == want);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("every tier's requantization equals the scalar reference", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(512);
