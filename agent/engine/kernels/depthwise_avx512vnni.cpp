@@ -160,9 +160,9 @@ void DepthwiseAvx512Vnni(const DepthwiseArgs& a) {
   }
   const int groups = p.taps / 4;
   const __m512i fill = _mm512_set1_epi8(a.zx);
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(a.qmin - a.zero_point));
   const __m512 hi = _mm512_set1_ps(static_cast<float>(a.qmax - a.zero_point));
   const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(a.zero_point));
+  const __m512i qmin = _mm512_set1_epi8(static_cast<char>(a.qmin));
   const int64_t* offsets = p.offsets.data();
   for (int64_t c = 0; c < a.channels; ++c) {
     const int8_t* w = a.weights + c * p.taps;
@@ -191,16 +191,13 @@ void DepthwiseAvx512Vnni(const DepthwiseArgs& a) {
         acc[2] = Dpbusd(acc[2], _mm512_unpacklo_epi16(ab_hi, cd_hi), wv);
         acc[3] = Dpbusd(acc[3], _mm512_unpackhi_epi16(ab_hi, cd_hi), wv);
       }
+      // the word form's requantization (the upper clamp in float, the lower on the bytes)
       __m512i q[4];
-      for (int j = 0; j < 4; ++j) {
-        __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), mult);
-        x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-        q[j] = _mm512_cvtps_epi32(x);  // within [qmin - zp, qmax - zp]: no saturation below
-      }
+      for (int j = 0; j < 4; ++j) q[j] = _mm512_cvtps_epi32(_mm512_min_ps(hi, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), mult)));
       // packs per 128-bit lane: (0-3, 4-7) and (8-11, 12-15), then bytes 0-15: in order again
-      const __m512i q01 = _mm512_add_epi16(_mm512_packs_epi32(q[0], q[1]), zp);
-      const __m512i q23 = _mm512_add_epi16(_mm512_packs_epi32(q[2], q[3]), zp);
-      const __m512i bytes = _mm512_packs_epi16(q01, q23);
+      const __m512i q01 = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), zp);
+      const __m512i q23 = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), zp);
+      const __m512i bytes = _mm512_max_epi8(_mm512_packs_epi16(q01, q23), qmin);
       const int64_t left = p.grid - b * kDepthwiseBlock;
       const __mmask64 store = left >= kDepthwiseBlock ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
       _mm512_mask_storeu_epi8(out + b * kDepthwiseBlock, store, bytes);
