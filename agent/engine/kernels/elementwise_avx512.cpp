@@ -164,7 +164,8 @@ void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, 
 }
 
 void QAddAvx512(const QAddArgs& p) {
-  // a same-shape Add is one run of the broadcasting kernel with both operands contiguous
+  // a same-shape Add is one run of the broadcasting kernel with both operands contiguous (the
+  // same bytes as QAddScalar for every finite ratio, which lowering ensures)
   QBinaryRunAvx512(QBinaryRunArgs{p.a, p.b, 1, 1, p.n, false, p.ra, p.rb, p.za, p.zb, p.zo, p.qmin, p.qmax, p.y});
 }
 

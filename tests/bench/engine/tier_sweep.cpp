@@ -124,13 +124,11 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          k.qbinary_run({p.a, p.b, 0, 1, p.n, false, p.ra, p.rb, p.za, p.zb, p.zo, -128, 127, out});
        }},
-      // a per-channel operand over 7 x 7 maps: 334 runs of 49 elements (16,366 of the 16,384), a
-      // kernel call each (the step gathers runs under 16 into chunks of one call)
-      {"Mul, per-channel operand, runs of 49",
+      // a per-channel operand over 7 x 7 maps: 334 runs of 49 elements (16,366 of the 16,384), one
+      // kernel call of 334 rows as the step makes it (runs under 16 it gathers into chunks instead)
+      {"Mul, per-channel operand, 334 rows of 49",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
-         for (int64_t r = 0; r < 334; ++r) {
-           k.qbinary_run({p.a + r * 49, p.b + r, 1, 0, 49, true, 0.01f, 1, p.za, p.zb, p.zo, -128, 127, out + r * 49});
-         }
+         k.qbinary_run({p.a, p.b, 1, 0, 49, true, 0.01f, 1, p.za, p.zb, p.zo, -128, 127, out, 334, 49, 1});
        }},
       {"Transpose of a 128 x 128 int8 matrix",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
