@@ -295,7 +295,53 @@ void WindowSumSlots(const WindowSumRowArgs& a) {
 // Windows of up to 8 taps at column strides 5-8 (AveragePool 5x5/5, 8x8/8) in 8-byte slots,
 // of up to 4 at strides 2-4 (3x3/3, 4x4/4) in 4-byte slots, unless the window is tall (rows
 // >= 3 x stride), where the AVX2 kernel sums rows first; the rest through that kernel too.
+namespace {
+
+// Column sums (taps 1, stride 1: an int8 ReduceMean over a block of middle axes, BC-ResNet's mean
+// over frequency): 64 columns per step, each row's even and odd bytes sign-extended in place to
+// int16 by shifts (no byte widening on the shuffle port per row) and added, up to 255 rows at a
+// time (255 x 128 fits int16); then the even and odd sums interleaved back into column order,
+// widened and added into the int32 sums; the last 1-63 columns masked.
+void ColumnSums(const WindowSumRowArgs& a) {
+  constexpr int64_t kRowsInt16 = 255;
+  const int8_t* first = a.first;
+  const int64_t n = a.n, rows = a.row_count, pitch = a.row_pitch;
+  // [lo, hi] 128-bit lanes after the unpacks: lane L of lo holds columns 16L..16L+7, of hi
+  // 16L+8..16L+15; these pick columns 0-31 (lanes 0, 1) and 32-63 (lanes 2, 3) in order
+  const __m512i first_half = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+  const __m512i second_half = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  for (int64_t o = 0; o < n; o += 64) {
+    const int64_t left = n - o;
+    const __mmask64 m = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+    __m512i sums[4] = {};
+    for (int64_t r0 = 0; r0 < rows; r0 += kRowsInt16) {
+      __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
+      const int64_t r_end = std::min(rows, r0 + kRowsInt16);
+      const int8_t* row = first + r0 * pitch + o;
+      for (int64_t r = r0; r < r_end; ++r, row += pitch) {
+        const __m512i v = _mm512_maskz_loadu_epi8(m, row);
+        even = _mm512_add_epi16(even, _mm512_srai_epi16(_mm512_slli_epi16(v, 8), 8));
+        odd = _mm512_add_epi16(odd, _mm512_srai_epi16(v, 8));
+      }
+      const __m512i lo = _mm512_unpacklo_epi16(even, odd), hi = _mm512_unpackhi_epi16(even, odd);
+      const __m512i c0 = _mm512_permutex2var_epi64(lo, first_half, hi);
+      const __m512i c1 = _mm512_permutex2var_epi64(lo, second_half, hi);
+      sums[0] = _mm512_add_epi32(sums[0], _mm512_cvtepi16_epi32(_mm512_castsi512_si256(c0)));
+      sums[1] = _mm512_add_epi32(sums[1], _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(c0, 1)));
+      sums[2] = _mm512_add_epi32(sums[2], _mm512_cvtepi16_epi32(_mm512_castsi512_si256(c1)));
+      sums[3] = _mm512_add_epi32(sums[3], _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(c1, 1)));
+    }
+    for (int j = 0; j < 4; ++j) {
+      const int64_t in_part = std::clamp<int64_t>(left - 16 * j, 0, 16);
+      _mm512_mask_storeu_epi32(a.out + o + 16 * j, static_cast<__mmask16>((1u << in_part) - 1), sums[j]);
+    }
+  }
+}
+
+}  // namespace
+
 void WindowSumRowAvx512Vbmi(const WindowSumRowArgs& a) {
+  if (a.taps == 1 && a.stride == 1) return ColumnSums(a);
   if (a.taps >= 1 && a.row_count < 3 * a.stride) {
     if (a.taps <= 8 && a.stride >= 5 && a.stride <= 8) return WindowSumSlots<8>(a);
     if (a.taps <= 4 && a.stride >= 2 && a.stride <= 4) return WindowSumSlots<4>(a);

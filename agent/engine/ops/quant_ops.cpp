@@ -262,8 +262,10 @@ class QReduceMeanStep : public Step {
     int32_t* sums = reinterpret_cast<int32_t*>(env.arena + acc);
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
     // sum(x - zi) = sum(x) - reduce_count * zi, exact in int32
-    const auto shift = [&] {
-      for (int64_t i = 0; i < out_count; ++i) sums[i] -= zi * static_cast<int32_t>(reduce_count);
+    const auto shift = [&] {  // the offset and count as locals: the loop vectorizes
+      const int32_t offset = zi * static_cast<int32_t>(reduce_count);
+      const int64_t count = out_count;
+      for (int64_t i = 0; i < count; ++i) sums[i] -= offset;
     };
     if (trailing) {
       env.elementwise->plane_sum(X, reduce_count, out_count, sums);
