@@ -21,12 +21,6 @@ using TP = onnx::TensorProto;
 using Floats = std::vector<float>;
 
 
-std::string LoadError(const Builder& b) {
-  auto m = b.Load();
-  REQUIRE_FALSE(m.has_value());
-  return m.error().message;
-}
-
 // One node reading a graph input of `elem_type` (and optional more inputs), one output.
 Builder Unary(const std::string& op, int32_t elem_type, const std::vector<int64_t>& shape, int64_t opset = 13) {
   Builder b(opset);

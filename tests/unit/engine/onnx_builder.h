@@ -152,6 +152,13 @@ inline std::vector<std::vector<float>> RunAll(const std::shared_ptr<const Model>
   return outs;
 }
 
+// The message of a load that must fail.
+inline std::string LoadError(const Builder& b) {
+  auto m = b.Load();
+  REQUIRE_FALSE(m.has_value());
+  return m.error().message;
+}
+
 inline std::shared_ptr<const Model> LoadOk(const Builder& b) {
   auto m = b.Load();
   if (!m) FAIL(m.error().message);
