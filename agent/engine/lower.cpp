@@ -185,6 +185,9 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Squeeze", 1, &Lowerer::LowerReshapeLike, "constant axes; alias"},
       {"Unsqueeze", 1, &Lowerer::LowerReshapeLike, "constant axes; alias"},
       {"Transpose", 1, &Lowerer::LowerTranspose, "float, int8 and integers"},
+      {"DepthToSpace", 1, &Lowerer::LowerDepthSpace, "modes DCR and CRD; a Transpose step between aliases: float, int8 and integers"},
+      {"SpaceToDepth", 1, &Lowerer::LowerDepthSpace, "a Transpose step between aliases: float, int8 and integers"},
+      {"Expand", 8, &Lowerer::LowerExpand, "constant shape; a broadcast copy (one step): float, int8 and integers; of an integer constant: folded at load"},
       {"Concat", 4, &Lowerer::LowerConcat, "float, int8 and integers"},
       {"Split", 2, &Lowerer::LowerSplit, "constant sizes (attribute, input, or equal parts); one Slice per output"},
       {"ConvTranspose", 1, &Lowerer::LowerConvTranspose, "1-D/2-D, groups, dilations, output_padding, output_shape, auto_pad; int8 between DQ and Q (undilated: an int8 Conv of the stride phases and their interleave), else float (a direct loop)"},
@@ -207,7 +210,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"BatchNormalization", 6, &Lowerer::LowerBatchNorm, "inference; constant parameters fold into Conv, int8 between QDQ pairs a lookup per channel, computed ones run as steps"},
       {"LayerNormalization", 17, &Lowerer::LowerLayerNorm, "float, stash_type 1; Mean and InvStdDev outputs (without them, or with nothing reading them: one step per block of rows)"},
       {"Shape", 1, &Lowerer::LowerShape, "folded at load (shapes are fixed in each plan)"},
-      {"Gather", 1, &Lowerer::LowerGather, "constant data and indices (shape arithmetic); folded at load"},
+      {"Gather", 1, &Lowerer::LowerGather, "constant indices; of a computed tensor: a Slice or one index-table step, float, int8 and integers; of a constant: folded at load"},
       {"Slice", 1, &Lowerer::LowerSlice, "constant starts, ends, axes, steps; of a computed tensor: float, int8 and integers; of a constant: folded at load"},
       {"ConstantOfShape", 9, &Lowerer::LowerConstantOfShape, "constant shape; folded at load"},
   };

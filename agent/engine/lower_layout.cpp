@@ -288,13 +288,14 @@ Status Lowerer::LowerTranspose(const OnnxNode& n) {
     EDGE_ASSIGN_OR_RETURN(bool folded, FoldTranspose(n, node.perm, out_shape));
     if (folded) return Ok();
   }
-  EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, out_shape));
+  return EmitMovement(n, std::move(node), out_shape);
+}
+
+Status Lowerer::EmitMovement(const OnnxNode& n, Node node, const std::vector<int64_t>& shape) {
+  EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, shape));
   if (integer) return Ok();
-  if (IsQuant(n.inputs[0])) {
-    const int x = syms_.at(n.inputs[0]).value;
-    return EmitQuantSameParams(n, std::move(node), x, out_shape);
-  }
-  return EmitFloat(n, std::move(node), out_shape);
+  if (IsQuant(n.inputs[0])) return EmitQuantSameParams(n, std::move(node), syms_.at(n.inputs[0]).value, shape);
+  return EmitFloat(n, std::move(node), shape);
 }
 
 Status Lowerer::LowerConcat(const OnnxNode& n) {
@@ -363,10 +364,7 @@ Status Lowerer::EmitSlice(const OnnxNode& n, const SliceWindow& w) {
   Node node = MakeNode(OpKind::kSlice, n);
   node.starts = w.first;
   node.steps = w.step;
-  EDGE_ASSIGN_OR_RETURN(bool integer, TryEmitInteger(n, node, w.shape));
-  if (integer) return Ok();
-  if (IsQuant(n.inputs[0])) return EmitQuantSameParams(n, std::move(node), syms_.at(n.inputs[0]).value, w.shape);
-  return EmitFloat(n, std::move(node), w.shape);
+  return EmitMovement(n, std::move(node), w.shape);
 }
 
 // Split is one Slice per output along the axis: sizes from `split` (an attribute before opset
@@ -533,9 +531,6 @@ Status Lowerer::LowerPad(const OnnxNode& n) {
 
 namespace edge::engine::lowering {
 namespace {
-
-// The longest output axis a Resize builds index tables for.
-constexpr int64_t kMaxResizeAxis = int64_t{1} << 22;
 
 // Resize's coordinate_transformation_mode and nearest_mode (ONNX Operators.md, Resize).
 enum class ResizeCoord { kHalfPixel, kHalfPixelSymmetric, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn, kTfCropAndResize };

@@ -1,10 +1,11 @@
 // Shape arithmetic folded at load. Every plan has fixed shapes (one plan per batch size of a
 // batch-dynamic model), so Shape, and what exporters compute from it to feed Reshape, Expand or
 // Slice (PyTorch's x.view(x.size(0), -1) becomes Shape -> Gather -> Unsqueeze -> Concat ->
-// Reshape), are constants by the time a plan is compiled. Gather, Slice and ConstantOfShape run
-// on constants only; Concat and Add/Sub/Mul/Div fold here when all their inputs are integer
-// constants (float constants keep their usual lowering), and Transpose of integer constants and
-// of float ones up to 65,536 elements.
+// Reshape), are constants by the time a plan is compiled. Gather, Slice and ConstantOfShape of
+// constants fold here (Gather and Slice of computed tensors are steps: lower_movement.cpp,
+// EmitSlice); Concat and Add/Sub/Mul/Div fold here when all their inputs are integer constants
+// (float constants keep their usual lowering), and Transpose of integer constants and of float
+// ones up to 65,536 elements.
 #include <algorithm>
 #include <cstdint>
 
@@ -69,10 +70,7 @@ Status Lowerer::LowerShape(const OnnxNode& n) {
 Status Lowerer::LowerGather(const OnnxNode& n) {
   EDGE_TRY(CheckAttrs(n, {"axis"}));
   if (n.inputs.size() != 2) return Fail(ErrorCode::kInvalidArgument, "needs data and indices");
-  if (!IsConst(n.inputs[0])) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "Gather of a computed tensor is not supported (only constants, such as shapes, are gathered at load)");
-  }
+  if (!IsConst(n.inputs[0])) return LowerGatherOfComputed(n);
   const ConstTensor& data = consts_.at(n.inputs[0]);
   EDGE_ASSIGN_OR_RETURN(const ConstTensor* indices, Const(n.inputs[1], "indices"));
   if (indices->is_float()) return Fail(ErrorCode::kInvalidArgument, "indices must be integers");

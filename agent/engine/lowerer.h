@@ -18,6 +18,10 @@
 namespace edge::engine::lowering {
 
 
+// The longest output axis a nearest Resize step builds index tables for (8 to 48 bytes per
+// output index of each axis).
+inline constexpr int64_t kMaxResizeAxis = int64_t{1} << 22;
+
 // What an ONNX tensor name stands for during lowering.
 struct Sym {
   enum class Kind { kFloat, kQuant, kInt8Raw, kConst, kQConst, kInt } kind = Kind::kFloat;
@@ -185,6 +189,19 @@ class Lowerer {
   Status EmitMaxPool(const OnnxNode& n, Node node, const std::vector<int64_t>& out_shape);
   Status LowerReshapeLike(const OnnxNode& n);
   Status LowerTranspose(const OnnxNode& n);
+  // Emits the data-movement `node` (Transpose, Slice, a nearest Resize's index tables) on
+  // n.inputs[0] in its own element type: integers as they are, int8 with its parameters, else
+  // float. The output is n.outputs[0] of `shape`.
+  Status EmitMovement(const OnnxNode& n, Node node, const std::vector<int64_t>& shape);
+  // Data movement composed of the steps above (lower_movement.cpp): DepthToSpace and
+  // SpaceToDepth as Reshape -> Transpose -> Reshape, Expand and Gather of a computed tensor as
+  // a nearest Resize's index tables (or a Slice).
+  Status LowerDepthSpace(const OnnxNode& n);
+  Status LowerExpand(const OnnxNode& n);
+  Status LowerGatherOfComputed(const OnnxNode& n);
+  // Output element (i0, ..., ir) of n.outputs[0] is input element (tables[0][i0], ...,
+  // tables[r][ir]) of n.inputs[0]: one nearest Resize step (every index in range).
+  Status EmitIndexTables(const OnnxNode& n, const std::vector<std::vector<int64_t>>& tables);
   Status LowerConcat(const OnnxNode& n);
   Status LowerSplit(const OnnxNode& n);
   // Emits the Slice `w` of n.inputs[0] (any element type) as n.outputs[0]; a box of the whole

@@ -907,7 +907,9 @@ Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) 
           return MakeResizeNearest<T>(n, ctx, static_cast<T>(n.pad_value_int));
         }
       });
-      type += n.resize_offsets ? ", phases interleaved" : ", nearest";
+      // (Expand and Gather lower to the same step: their tables are not a Resize's)
+      type += n.resize_offsets ? ", phases interleaved"
+              : n.onnx_op == "Resize" || n.onnx_op == "Upsample" ? ", nearest" : ", index tables";
       break;
     case OpKind::kResizeLinear:
       step = MakeResizeLinear(n, ctx);

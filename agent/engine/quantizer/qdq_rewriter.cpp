@@ -31,9 +31,11 @@ const std::set<std::string> kComputeOps = {"Add", "Mul", "Relu", "Clip", "Sigmoi
                                            "AveragePool", "GlobalAveragePool", "Concat", "ReduceMean",
                                            "Softmax", "PRelu"};
 // Quantization commutes with these: output parameters are the input's. (Resize and Upsample
-// only in nearest mode: Quantizable keeps linear ones float.)
+// only in nearest mode: Quantizable keeps linear ones float. Gather and Expand move their first
+// input, data, and read constant indices or a shape.)
 const std::set<std::string> kMovementOps = {"MaxPool", "GlobalMaxPool", "Flatten", "Reshape", "Transpose",
-                                            "Squeeze", "Unsqueeze", "Pad", "Slice", "Split", "Resize", "Upsample"};
+                                            "Squeeze", "Unsqueeze", "Pad", "Slice", "Split", "Resize", "Upsample",
+                                            "DepthToSpace", "SpaceToDepth", "Expand", "Gather"};
 
 // The outputs of a quantized node that get parameters: Split's every one, other ops' first (a
 // MaxPool's Indices are integers).

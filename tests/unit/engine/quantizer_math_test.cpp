@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "agent/engine/quantizer/quantizer.h"
 #include "edge_onnx/onnx.pb.h"
@@ -104,6 +105,20 @@ NpyArray Uniform(int64_t count, float lo, float hi, unsigned seed = 7, int64_t w
   a.shape = {count, width};
   for (int64_t i = 0; i < count * width; ++i) a.data.push_back(dist(rng));
   return a;
+}
+
+// Quantizes `m` (one input of [1, 8]) to dir/q.onnx with its outputs quantized too: 400
+// calibration samples, 200 held out.
+QuantizeReport QuantizeWide(const edge::testing::TempDir& dir, const onnx::ModelProto& m) {
+  const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11, 8);
+  QuantizeOptions options;
+  options.eval = &eval;
+  options.quantize_outputs = true;
+  auto report =
+      QuantizeModel(Save(dir, "m.onnx", m), Uniform(400, -1.0f, 1.0f, 7, 8), (dir / "q.onnx").string(), options);
+  INFO((report ? "" : report.error().message));
+  REQUIRE(report.has_value());
+  return *report;
 }
 
 std::string ProducerOf(const onnx::ModelProto& m, const std::string& tensor) {
@@ -321,19 +336,13 @@ TEST_CASE("a nearest Resize passes its input's parameters on, a linear one stays
   b.Node("Resize", {"r", "", "scales"}, {"y0"});
   StrAttr(b.Node("Resize", {"r", "", "scales"}, {"y1"}), "mode", "linear");
   edge::testing::TempDir dir;
-  const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11, 8);
-  QuantizeOptions options;
-  options.eval = &eval;
-  options.quantize_outputs = true;
-  auto report = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(400, -1.0f, 1.0f, 7, 8), (dir / "q.onnx").string(), options);
-  INFO((report ? "" : report.error().message));
-  REQUIRE(report.has_value());
-  REQUIRE(report->float_nodes.size() == 1);
-  CHECK(report->float_nodes[0].op_type == "Resize");
-  CHECK_THAT(report->float_nodes[0].reason, Catch::Matchers::Contains("linear mode"));
+  const auto report = QuantizeWide(dir, b.proto());
+  REQUIRE(report.float_nodes.size() == 1);
+  CHECK(report.float_nodes[0].op_type == "Resize");
+  CHECK_THAT(report.float_nodes[0].reason, Catch::Matchers::Contains("linear mode"));
   const auto q = Load((dir / "q.onnx").string());
   CHECK(ProducerOf(q, "y0") == "DequantizeLinear");
-  for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+  for (const auto& out : report.quality.outputs) CHECK(out.snr_db > 30.0);
   auto engine = Model::LoadFile((dir / "q.onnx").string());
   REQUIRE(engine.has_value());
   bool int8_resize = false;
@@ -345,6 +354,63 @@ TEST_CASE("a nearest Resize passes its input's parameters on, a linear one stays
   INFO(steps);
   CHECK(int8_resize);
 }
+
+TEST_CASE("DepthToSpace SpaceToDepth Gather and Expand pass their input's parameters on", "[quantizer]") {
+  // x [1, 8] -> Gemm -> h [1, 16] -> Reshape [1, 4, 2, 2] -> DepthToSpace (CRD) -> d [1, 1, 4, 4]
+  //   -> SpaceToDepth -> s [1, 4, 2, 2] -> Gather(axis 1, [3, 0, 2]) -> y0 [1, 3, 2, 2];
+  // h -> Gather(axis 1, 5) -> g [1] -> Expand [2, 3] -> y1. Every node in int8, one set of parameters.
+  Builder b(13);
+  b.Input("x", {1, 8}).Output("y0").Output("y1");
+  std::vector<float> w(128);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(static_cast<int>(i * 5 % 13) - 6) * 0.1f;
+  b.Init("W", {16, 8}, w);
+  b.InitInts("shape", {4}, {1, 4, 2, 2}, onnx::TensorProto::INT64);
+  b.InitInts("to", {2}, {2, 3}, onnx::TensorProto::INT64);
+  b.InitInts("picks", {3}, {3, 0, 2}, onnx::TensorProto::INT64).InitInts("five", {}, {5}, onnx::TensorProto::INT64);
+  IntAttr(b.Node("Gemm", {"x", "W"}, {"h"}), "transB", 1);
+  b.Node("Reshape", {"h", "shape"}, {"r"});
+  auto* d2s = b.Node("DepthToSpace", {"r"}, {"d"});
+  IntAttr(d2s, "blocksize", 2);
+  StrAttr(d2s, "mode", "CRD");
+  IntAttr(b.Node("SpaceToDepth", {"d"}, {"s"}), "blocksize", 2);
+  IntAttr(b.Node("Gather", {"s", "picks"}, {"y0"}), "axis", 1);
+  IntAttr(b.Node("Gather", {"h", "five"}, {"g"}), "axis", 1);
+  b.Node("Expand", {"g", "to"}, {"y1"});
+  edge::testing::TempDir dir;
+  const auto report = QuantizeWide(dir, b.proto());
+  CHECK(report.float_nodes.empty());
+  CHECK(report.quantized_nodes == 7);
+  const auto q = Load((dir / "q.onnx").string());
+  CHECK(ProducerOf(q, "y0") == "DequantizeLinear");
+  CHECK(ProducerOf(q, "y1") == "DequantizeLinear");
+  // Every QuantizeLinear after the Gemm's uses the Gemm output's scale (the input x has its own).
+  std::set<float> scales;
+  int quantized = 0;
+  for (const auto& n : q.graph().node()) {
+    if (n.op_type() != "QuantizeLinear" || n.input(0) == "x") continue;
+    scales.insert(Floats(Init(q, n.input(1)))[0]);
+    ++quantized;
+  }
+  CHECK(quantized == 7);  // h, r, d, s, y0, g, y1
+  CHECK(scales.size() == 1);
+  for (const auto& out : report.quality.outputs) CHECK(out.snr_db > 30.0);
+  auto engine = Model::LoadFile((dir / "q.onnx").string());
+  REQUIRE(engine.has_value());
+  // Each movement op one int8 step, no DequantizeLinear but the outputs'.
+  int moves = 0, dequantize = 0;
+  for (const auto& step : (*engine)->StepSummary()) {
+    INFO(step);
+    for (const char* op : {"DepthToSpace ", "SpaceToDepth ", "Gather ", "Expand "}) {
+      if (step.rfind(op, 0) != 0) continue;
+      ++moves;
+      CHECK_THAT(step, Catch::Matchers::Contains("(int8"));
+    }
+    dequantize += step.rfind("DequantizeLinear ", 0) == 0 ? 1 : 0;
+  }
+  CHECK(moves == 5);
+  CHECK(dequantize == 2);
+}
+
 
 TEST_CASE("shape arithmetic as PyTorch exports it (torch.chunk, F.pad) stays out of the int8 graph", "[quantizer]") {
   // x [1, 8] -> Gemm (identity) -> Relu -> r; the Slice's start is Shape(r)[1] / 2 as torch.chunk

@@ -1,0 +1,364 @@
+// DepthToSpace, SpaceToDepth, Expand and Gather of a computed tensor: data movement on float,
+// int8 (between QuantizeLinear and DequantizeLinear, at every tier) and int32 tensors, against
+// ONNX's own examples and index formulas computed here element by element, and the refusals.
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tests/unit/engine/onnx_builder.h"
+#include "tests/unit/engine/op_forms.h"
+#include "tests/unit/engine/test_support.h"
+#include "tests/unit/engine/tiers.h"
+
+namespace edge::engine::testing {
+namespace {
+
+using Catch::Matchers::Contains;
+using TP = onnx::TensorProto;
+
+// Runs `b` for every form at every tier an int8 model covers (float and int32 at auto), checks
+// the step is `op` in the form's type (`kind` after it, e.g. ", index tables") unless `no_step`,
+// the output shape, and the values against `want`.
+void CheckForms(const std::function<Builder(Form)>& build, const std::string& op, const std::vector<float>& x,
+                const std::vector<int64_t>& out_shape, const std::vector<float>& want, const std::string& kind = "",
+                bool no_step = false) {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  for (Form form : {Form::kFloat, Form::kInt8, Form::kInt32}) {
+    INFO(FormName(form));
+    auto model = LoadOk(build(form));
+    REQUIRE(model->outputs()[0].shape == out_shape);
+    const std::string step = StepOf(*model, op);
+    INFO("step: " << step);
+    if (no_step) {
+      CHECK(step.empty());
+    } else {
+      CHECK_THAT(step, Catch::EndsWith(std::string("(") + FormName(form) + kind + ")"));
+    }
+    if (form != Form::kInt8) {
+      CHECK(RunOne(model, x) == want);
+      continue;
+    }
+    for (KernelTier tier : tiers) {
+      INFO("tier " << KernelTierName(tier));
+      CHECK(RunAll(model, {x}, tier)[0] == want);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- DepthToSpace, SpaceToDepth
+
+// y[n, c, h * b + i, w * b + j] of DepthToSpace, read from x's channel as ONNX's spec numbers
+// them (DCR: depth, then column, then row of the block; CRD: row, then column, then depth).
+std::vector<float> DepthToSpaceOf(const std::vector<float>& x, const std::vector<int64_t>& s, int64_t b, bool dcr) {
+  const int64_t n = s[0], c = s[1], h = s[2], w = s[3], depth = c / (b * b);
+  std::vector<float> y;
+  for (int64_t in = 0; in < n; ++in) {
+    for (int64_t oc = 0; oc < depth; ++oc) {
+      for (int64_t oy = 0; oy < h * b; ++oy) {
+        for (int64_t ox = 0; ox < w * b; ++ox) {
+          const int64_t i = oy % b, j = ox % b;
+          const int64_t ch = dcr ? (i * b + j) * depth + oc : (oc * b + i) * b + j;
+          y.push_back(x[static_cast<size_t>(((in * c + ch) * h + oy / b) * w + ox / b)]);
+        }
+      }
+    }
+  }
+  return y;
+}
+
+// y[n, (i * b + j) * C + c, h, w] = x[n, c, h * b + i, w * b + j].
+std::vector<float> SpaceToDepthOf(const std::vector<float>& x, const std::vector<int64_t>& s, int64_t b) {
+  const int64_t n = s[0], c = s[1], h = s[2] / b, w = s[3] / b;
+  std::vector<float> y;
+  for (int64_t in = 0; in < n; ++in) {
+    for (int64_t oc = 0; oc < c * b * b; ++oc) {
+      const int64_t ch = oc % c, i = oc / c / b, j = oc / c % b;
+      for (int64_t oy = 0; oy < h; ++oy) {
+        for (int64_t ox = 0; ox < w; ++ox) {
+          y.push_back(x[static_cast<size_t>(((in * c + ch) * s[2] + oy * b + i) * s[3] + ox * b + j)]);
+        }
+      }
+    }
+  }
+  return y;
+}
+
+Builder DepthSpace(Form form, const std::string& op, const std::vector<int64_t>& shape, int64_t b,
+                   const std::string& mode, int64_t opset = 13) {
+  Builder m = Around(form, op, shape, {}, 1, opset);
+  for (auto& node : *m.proto().mutable_graph()->mutable_node()) {
+    if (node.op_type() != op) continue;
+    IntAttr(&node, "blocksize", b);
+    if (!mode.empty()) StrAttr(&node, "mode", mode);
+  }
+  return m;
+}
+
+std::vector<float> Iota(int64_t n) {
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = static_cast<float>(i);
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("DepthToSpace matches ONNX's examples of DCR and CRD", "[engine][operators]") {
+  // ONNX Operators.md, DepthToSpace: x = arange(48) as [1, 8, 2, 3], blocksize 2.
+  const std::vector<float> dcr = {0,  12, 1,  13, 2,  14, 24, 36, 25, 37, 26, 38, 3,  15, 4,  16,
+                                  5,  17, 27, 39, 28, 40, 29, 41, 6,  18, 7,  19, 8,  20, 30, 42,
+                                  31, 43, 32, 44, 9,  21, 10, 22, 11, 23, 33, 45, 34, 46, 35, 47};
+  const std::vector<float> crd = {0,  6,  1,  7,  2,  8,  12, 18, 13, 19, 14, 20, 3,  9,  4,  10,
+                                  5,  11, 15, 21, 16, 22, 17, 23, 24, 30, 25, 31, 26, 32, 36, 42,
+                                  37, 43, 38, 44, 27, 33, 28, 34, 29, 35, 39, 45, 40, 46, 41, 47};
+  const auto x = Iota(48);
+  CHECK(DepthToSpaceOf(x, {1, 8, 2, 3}, 2, true) == dcr);  // the test's own formula agrees with the spec
+  CHECK(DepthToSpaceOf(x, {1, 8, 2, 3}, 2, false) == crd);
+  CHECK(RunOne(LoadOk(DepthSpace(Form::kFloat, "DepthToSpace", {1, 8, 2, 3}, 2, "DCR")), x) == dcr);
+  CHECK(RunOne(LoadOk(DepthSpace(Form::kFloat, "DepthToSpace", {1, 8, 2, 3}, 2, "")), x) == dcr);  // the default
+  CHECK(RunOne(LoadOk(DepthSpace(Form::kFloat, "DepthToSpace", {1, 8, 2, 3}, 2, "CRD")), x) == crd);
+  // Before opset 11 there is no mode: DCR.
+  CHECK(RunOne(LoadOk(DepthSpace(Form::kFloat, "DepthToSpace", {1, 8, 2, 3}, 2, "", 9)), x) == dcr);
+  CHECK_THAT(LoadError(DepthSpace(Form::kFloat, "DepthToSpace", {1, 8, 2, 3}, 2, "CRD", 9)),
+             Contains("(DepthToSpace)") && Contains("unsupported attribute 'mode'"));
+}
+
+TEST_CASE("DepthToSpace and SpaceToDepth move every element on float int8 and int32 at every tier",
+          "[engine][operators][tiers]") {
+  struct Case {
+    std::vector<int64_t> shape;
+    int64_t b;
+  };
+  // PixelShuffle(3) of an ESPCN head, blocks of 2 over several batches, blocksize 1 (nothing moves)
+  for (const Case& c : std::vector<Case>{{{1, 9, 20, 40}, 3}, {{2, 8, 5, 6}, 2}, {{1, 3, 4, 4}, 1}}) {
+    const auto x = WholeRamp(Elements(c.shape));
+    for (const char* mode : {"DCR", "CRD"}) {
+      INFO("DepthToSpace " << mode << " b " << c.b << " of " << c.shape[1] << " x " << c.shape[2] << " x "
+                           << c.shape[3]);
+      const std::vector<int64_t> out = {c.shape[0], c.shape[1] / (c.b * c.b), c.shape[2] * c.b, c.shape[3] * c.b};
+      CheckForms([&](Form f) { return DepthSpace(f, "DepthToSpace", c.shape, c.b, mode); }, "DepthToSpace", x, out,
+                 DepthToSpaceOf(x, c.shape, c.b, std::string(mode) == "DCR"), "", c.b == 1);
+    }
+  }
+  for (const Case& c : std::vector<Case>{{{1, 1, 60, 120}, 3}, {{2, 3, 10, 12}, 2}}) {
+    INFO("SpaceToDepth b " << c.b << " of " << c.shape[1] << " x " << c.shape[2] << " x " << c.shape[3]);
+    const auto x = WholeRamp(Elements(c.shape));
+    const std::vector<int64_t> out = {c.shape[0], c.shape[1] * c.b * c.b, c.shape[2] / c.b, c.shape[3] / c.b};
+    CheckForms([&](Form f) { return DepthSpace(f, "SpaceToDepth", c.shape, c.b, ""); }, "SpaceToDepth", x, out,
+               SpaceToDepthOf(x, c.shape, c.b));
+  }
+}
+
+TEST_CASE("DepthToSpace and SpaceToDepth refuse bad blocks and modes naming the node", "[engine][operators]") {
+  struct Case {
+    const char* op;
+    std::vector<int64_t> shape;
+    int64_t b;  // 0: no blocksize attribute
+    const char* mode;
+    const char* error;
+  };
+  const std::vector<Case> cases = {
+      {"DepthToSpace", {1, 8, 2, 2}, 2, "DRC", "mode must be DCR or CRD, not 'DRC'"},
+      {"DepthToSpace", {1, 8, 2, 2}, 0, "", "blocksize is required"},
+      {"DepthToSpace", {1, 8, 2, 2}, -2, "", "blocksize must be 1 or more"},
+      {"DepthToSpace", {1, 6, 2, 2}, 2, "", "channels are not a multiple of blocksize x blocksize (2 x 2)"},
+      {"DepthToSpace", {1, 2, 2, 2}, 4, "", "channels are not a multiple"},
+      {"DepthToSpace", {1, 2, 2, 2}, int64_t{1} << 40, "", "channels are not a multiple"},  // b * b would overflow
+      {"DepthToSpace", {8, 2, 2}, 2, "", "input must be 4-D"},
+      {"SpaceToDepth", {1, 2, 6, 5}, 2, "", "must be multiples of blocksize 2"},
+      {"SpaceToDepth", {1, 2, 6, 6}, 0, "", "blocksize is required"},
+      {"SpaceToDepth", {1, 2, 6, 6}, 3, "DCR", "unsupported attribute 'mode'"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.op << ": " << c.error);
+    Builder b = Around(Form::kFloat, c.op, c.shape, {}, 1);
+    auto* node = b.proto().mutable_graph()->mutable_node(0);
+    if (c.b != 0) IntAttr(node, "blocksize", c.b);
+    if (*c.mode != '\0') StrAttr(node, "mode", c.mode);
+    CHECK_THAT(LoadError(b), Contains(std::string("(") + c.op + ")") && Contains(c.error));
+  }
+}
+
+// ---------------------------------------------------------------- Expand
+
+namespace {
+
+// x of `shape` broadcast to `out` (numpy rules, leading axes added), element by element.
+std::vector<float> Broadcast(const std::vector<float>& x, const std::vector<int64_t>& shape,
+                             const std::vector<int64_t>& out) {
+  const size_t lead = out.size() - shape.size();
+  std::vector<float> y;
+  std::vector<int64_t> idx(out.size(), 0);
+  for (int64_t k = 0; k < Elements(out); ++k) {
+    int64_t src = 0;
+    for (size_t d = lead; d < out.size(); ++d) src = src * shape[d - lead] + (shape[d - lead] == 1 ? 0 : idx[d]);
+    y.push_back(x[static_cast<size_t>(src)]);
+    for (size_t d = out.size(); d-- > 0;) {
+      if (++idx[d] < out[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return y;
+}
+
+Builder ExpandOf(Form form, const std::vector<int64_t>& shape, const std::vector<int64_t>& to) {
+  Builder b = Around(form, "Expand", shape, {"shape"}, 1);
+  b.InitInts("shape", {static_cast<int64_t>(to.size())}, to, TP::INT64);
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("Expand broadcasts both ways on float int8 and int32 at every tier", "[engine][operators][tiers]") {
+  struct Case {
+    const char* what;
+    std::vector<int64_t> shape, to, out;
+  };
+  const std::vector<Case> cases = {
+      {"a norm per row to the row (F.normalize)", {3, 1}, {3, 40}, {3, 40}},
+      {"leading axes added", {5}, {2, 4, 5}, {2, 4, 5}},
+      {"1s in shape keep the input's axes", {2, 1, 3}, {1, 4, 1}, {2, 4, 3}},
+      {"a shape shorter than the input", {2, 1, 3}, {4, 3}, {2, 4, 3}},
+      {"per channel to a map", {1, 3, 1, 1}, {2, 3, 4, 5}, {2, 3, 4, 5}},
+      {"every axis broadcast", {1, 1}, {3, 17}, {3, 17}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    const auto x = WholeRamp(Elements(c.shape));
+    CheckForms([&](Form f) { return ExpandOf(f, c.shape, c.to); }, "Expand", x, c.out, Broadcast(x, c.shape, c.out),
+               ", index tables");
+  }
+  SECTION("nothing to broadcast: the input itself, no step") {
+    const auto x = WholeRamp(6);
+    CheckForms([&](Form f) { return ExpandOf(f, {2, 3}, {1, 3}); }, "Expand", x, {2, 3}, x, "", true);
+  }
+}
+
+TEST_CASE("Expand of an integer constant folds at load", "[engine][operators]") {
+  // y = x + Cast(Expand([3, 1] constant, [3, 2])): the shape arithmetic's kind of Expand
+  Builder b(13);
+  b.Input("x", {3, 2}).Output("y");
+  b.InitInts("c", {3, 1}, {1, -2, 7}, TP::INT64).InitInts("shape", {2}, {3, 2}, TP::INT64);
+  b.Node("Expand", {"c", "shape"}, {"e"});
+  IntAttr(b.Node("Cast", {"e"}, {"ef"}), "to", TP::FLOAT);
+  b.Node("Add", {"x", "ef"}, {"y"});
+  auto model = LoadOk(b);
+  CHECK(StepOf(*model, "Expand").empty());
+  CHECK(RunOne(model, {0, 10, 20, 30, 40, 50}) == std::vector<float>{1, 11, 18, 28, 47, 57});
+}
+
+TEST_CASE("Expand refuses shapes that do not broadcast or are not constant and names the node", "[engine][operators]") {
+  CHECK_THAT(LoadError(ExpandOf(Form::kFloat, {3, 2}, {3, 4})),
+             Contains("(Expand)") && Contains("cannot broadcast (2 vs 4)"));
+  CHECK_THAT(LoadError(ExpandOf(Form::kFloat, {3, 1}, {3, -1})),
+             Contains("(Expand)") && Contains("negative dimension -1"));
+  CHECK_THAT(LoadError(ExpandOf(Form::kFloat, {3, 1}, {3, 0})), Contains("(Expand)") && Contains("would be empty"));
+  CHECK_THAT(LoadError(ExpandOf(Form::kFloat, {1}, {1, 1, 1, 1, 1, 1, 2})), Contains("(Expand)") && Contains("rank 7"));
+  {
+    Builder b = Around(Form::kFloat, "Expand", {3, 1}, {"shape"}, 1);
+    b.InitInts("shape", {2}, {3, 4}, TP::INT32);
+    CHECK_THAT(LoadError(b), Contains("(Expand)") && Contains("1-D int64"));
+  }
+  {
+    Builder b = Around(Form::kFloat, "Expand", {3, 1}, {"shape"}, 1);
+    b.Input("shape", {2}, TP::INT64);
+    CHECK_THAT(LoadError(b), Contains("(Expand)") && Contains("must be a constant"));
+  }
+  // Past the index tables' bound on an axis: refused, not allocated.
+  CHECK_THAT(LoadError(ExpandOf(Form::kFloat, {1}, {int64_t{1} << 23})),
+             Contains("(Expand)") && Contains("index tables"));
+}
+
+// ---------------------------------------------------------------- Gather
+
+namespace {
+
+// Gather along `axis` as ONNX defines it: out[a..., i..., b...] = x[a..., idx[i...], b...],
+// negative indices from the end.
+std::vector<float> GatherOf(const std::vector<float>& x, const std::vector<int64_t>& shape, int64_t axis,
+                            const std::vector<int64_t>& indices) {
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= shape[static_cast<size_t>(d)];
+  for (size_t d = static_cast<size_t>(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+  const int64_t extent = shape[static_cast<size_t>(axis)];
+  std::vector<float> y;
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i : indices) {
+      const int64_t at = i < 0 ? i + extent : i;
+      for (int64_t k = 0; k < inner; ++k) y.push_back(x[static_cast<size_t>((o * extent + at) * inner + k)]);
+    }
+  }
+  return y;
+}
+
+Builder GatherNode(Form form, const std::vector<int64_t>& shape, int64_t axis,
+                   const std::vector<int64_t>& indices_shape, const std::vector<int64_t>& indices,
+                   int32_t type = TP::INT64) {
+  Builder b = Around(form, "Gather", shape, {"indices"}, 1);
+  b.InitInts("indices", indices_shape, indices, type);
+  for (auto& node : *b.proto().mutable_graph()->mutable_node()) {
+    if (node.op_type() == "Gather") IntAttr(&node, "axis", axis);
+  }
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("Gather of a computed tensor with constant indices on float int8 and int32 at every tier",
+          "[engine][operators][tiers]") {
+  const std::vector<int64_t> shape = {2, 5, 6};
+  const auto x = WholeRamp(Elements(shape));
+  struct Case {
+    const char* what;
+    int64_t axis;
+    std::vector<int64_t> indices_shape, indices, out;
+    const char* kind;  // the step's kind: "" a Slice, ", index tables" a table
+  };
+  const std::vector<Case> cases = {
+      {"x[:, :, -1]: a scalar index, the axis dropped", 2, {}, {-1}, {2, 5}, ""},
+      {"the CLS token x[:, 0]", 1, {}, {0}, {2, 6}, ""},
+      {"evenly stepping indices (a Slice)", 1, {2}, {1, 3}, {2, 2, 6}, ""},
+      {"indices walking back, negative ones among them", -1, {4}, {-1, 4, 3, -4}, {2, 5, 4}, ""},
+      {"uneven indices (a table), repeats", 1, {4}, {4, 0, 2, 4}, {2, 4, 6}, ", index tables"},
+      {"2-D indices along the batch", 0, {2, 2}, {1, 0, 1, 1}, {2, 2, 5, 6}, ", index tables"},
+      {"one index as a 1-D tensor keeps the axis", 1, {1}, {-2}, {2, 1, 6}, ""},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    const int64_t axis = c.axis < 0 ? c.axis + 3 : c.axis;
+    CheckForms([&](Form f) { return GatherNode(f, shape, c.axis, c.indices_shape, c.indices); }, "Gather", x, c.out,
+               GatherOf(x, shape, axis, c.indices), c.kind);
+  }
+  SECTION("int32 indices") {
+    CheckForms(
+        [&](Form f) {
+          return GatherNode(f, shape, 1, {3}, {2, -5, 1}, TP::INT32);
+        },
+        "Gather", x, {2, 3, 6}, GatherOf(x, shape, 1, {2, 0, 1}), ", index tables");
+  }
+  SECTION("every index in order: the input itself, no step") {
+    CheckForms(
+        [&](Form f) {
+          return GatherNode(f, {2, 3}, 1, {3}, {0, 1, 2});
+        },
+        "Gather", WholeRamp(6), {2, 3}, WholeRamp(6), "", true);
+  }
+}
+
+TEST_CASE("Gather refuses indices out of range or computed and names the node", "[engine][operators]") {
+  for (Form form : {Form::kFloat, Form::kInt8}) {
+    INFO(FormName(form));
+    CHECK_THAT(LoadError(GatherNode(form, {2, 5}, 1, {2}, {0, 5})),
+               Contains("(Gather)") && Contains("index 5 is outside axis 1 of length 5"));
+    CHECK_THAT(LoadError(GatherNode(form, {2, 5}, 1, {}, {-6})),
+               Contains("(Gather)") && Contains("index -6 is outside"));
+    CHECK_THAT(LoadError(GatherNode(form, {2, 5}, 2, {}, {0})),
+               Contains("(Gather)") && Contains("axis 2 out of range"));
+  }
+  Builder b = Around(Form::kFloat, "Gather", {2, 5}, {"indices"}, 1);
+  b.Input("indices", {2}, TP::INT64);
+  CHECK_THAT(LoadError(b), Contains("(Gather)") && Contains("indices 'indices' must be a constant"));
+}
+
+}  // namespace edge::engine::testing
