@@ -213,6 +213,7 @@ bool IsFoldableFloatOp(const Node& n) {
   switch (n.kind) {
     case OpKind::kAdd: case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kMax:
     case OpKind::kMin: case OpKind::kPow: case OpKind::kUnary: case OpKind::kSoftmax:
+    case OpKind::kLayerNormRows:  // InstanceNormalization, LayerNormalization without its bias Add
       return true;
     case OpKind::kReduceMean:  // ReduceMax and ReduceMin (of codes where the scale allows)
       return n.reduce == ReduceKind::kMax || n.reduce == ReduceKind::kMin;

@@ -18,11 +18,23 @@ struct LowerOptions {
 
 Result<Graph> Lower(const OnnxGraph& onnx, const LowerOptions& options);
 
-// One operator the engine runs: from which opset, and in which forms (for docs and tools).
+// What the engine makes of an operator between DequantizeLinear and QuantizeLinear: the one
+// source the quantizer (quantizer/qdq_rewriter.cpp) takes its quantizable operators from.
+enum class QdqForm {
+  kFloat,      // no int8 form: the engine dequantizes its input and runs the float step
+  kInt8,       // int8 in, int8 out at the output's own parameters: an int8 kernel, a lookup, or
+               // one step that computes in float inside (kQFloatOp, fold.cpp)
+  kSameCodes,  // commutes with quantization: moves or compares codes, the output keeps the
+               // input's parameters (data movement, max pooling)
+};
+
+// One operator the engine runs: from which opset, in which forms (for docs and tools), and its
+// form between QDQ pairs.
 struct OperatorSupport {
   std::string op;
   int since_opset = 0;
   std::string forms;
+  QdqForm qdq = QdqForm::kFloat;
 };
 std::vector<OperatorSupport> SupportedOperators();
 

@@ -422,6 +422,60 @@ Status Lowerer::LowerLayerNorm(const OnnxNode& n) {
   return Ok();
 }
 
+// InstanceNormalization (opset 6): per (n, c) the mean and variance over the spatial elements,
+// then scale[c] * (x - mean) / sqrt(variance + epsilon) + B[c]. The normalization is
+// LayerNormalization's over the axes from 2 on (kLayerNormRows: its in-order sums, its
+// vector form, and between DequantizeLinear and QuantizeLinear one folded step) with a scale of
+// ones (x 1 is exact); scale and B, constants of C values, follow as per-channel Mul and Add
+// where they are not 1 and 0 (PyTorch's GroupNorm export has 1 and 0 and its own Mul and Add).
+Status Lowerer::LowerInstanceNorm(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {"epsilon"}));
+  if (n.inputs.size() != 3 || n.inputs[1].empty() || n.inputs[2].empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "needs X, scale and B");
+  }
+  EDGE_ASSIGN_OR_RETURN(auto x_shape, ShapeOfName(n.inputs[0]));
+  if (x_shape.size() < 3) {
+    return Fail(ErrorCode::kInvalidArgument, "X must be [N, C, D1, ...] (rank 3 or more), is rank " +
+                                                 std::to_string(x_shape.size()));
+  }
+  const int64_t channels = x_shape[1];
+  std::vector<int64_t> per_channel(x_shape.size() - 1, 1);
+  per_channel[0] = channels;
+  std::vector<int> params;  // scale, B as [C, 1, ...]; -1 where they change nothing
+  for (size_t k : {size_t{1}, size_t{2}}) {
+    const char* role = k == 1 ? "scale" : "B";
+    auto c = FloatConst(n.inputs[k]);
+    if (!c) return Fail(ErrorCode::kInvalidArgument, std::string(role) + " must be a constant (it is computed)");
+    if (c->shape != std::vector<int64_t>{channels}) {
+      return Fail(ErrorCode::kInvalidArgument, std::string(role) + " must hold C = " + std::to_string(channels) +
+                                                   " values as a 1-D tensor");
+    }
+    const float identity = k == 1 ? 1.0f : 0.0f;
+    const bool changes = std::any_of(c->f.begin(), c->f.end(), [&](float v) {
+      return std::memcmp(&v, &identity, sizeof v) != 0;  // bits: -0 or NaN change the result
+    });
+    params.push_back(changes ? ConstFloatValue(FreshName(n.name + "#" + role), MakeFloatTensor(per_channel, c->f)) : -1);
+  }
+  EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
+  const std::vector<int64_t> spatial(x_shape.begin() + 2, x_shape.end());
+  const int64_t count = std::accumulate(spatial.begin(), spatial.end(), int64_t{1}, std::multiplies<>());
+  const int ones = ConstFloatValue(FreshName(n.name + "#ones"),
+                                   MakeFloatTensor(spatial, std::vector<float>(static_cast<size_t>(count), 1.0f)));
+  Node rows = MakeNode(OpKind::kLayerNormRows, n);
+  rows.axis = 2;
+  rows.alpha = n.Float("epsilon", 1e-5f);
+  const bool last_rows = params[0] < 0 && params[1] < 0;
+  EDGE_ASSIGN_OR_RETURN(int y, AddFloatStep(std::move(rows), {x, ones},
+                                            last_rows ? n.outputs[0] : FreshName(n.name + "#in"), x_shape));
+  for (size_t k = 0; k < 2; ++k) {
+    if (params[k] < 0) continue;
+    const bool last = k == 1 || params[1] < 0;
+    EDGE_ASSIGN_OR_RETURN(y, AddFloatStep(MakeNode(k == 0 ? OpKind::kMul : OpKind::kAdd, n), {y, params[k]},
+                                          last ? n.outputs[0] : FreshName(n.name + "#in"), x_shape));
+  }
+  return Ok();
+}
+
 // Clip(x, min, max) as steps, for bounds computed at run time or an integer x: Max(x, min) then
 // Min(., max), each bound a scalar tensor broadcast over x, in x's own element type (kF32: float).
 Status Lowerer::LowerClipAsSteps(const OnnxNode& n, DType type) {

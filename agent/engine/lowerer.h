@@ -65,6 +65,7 @@ class Lowerer {
     int since;  // oldest opset handled
     Status (Lowerer::*lower)(const OnnxNode&);
     const char* forms;
+    QdqForm qdq = QdqForm::kFloat;
   };
   static const std::vector<Rule>& Rules();
 
@@ -221,6 +222,7 @@ class Lowerer {
   Status LowerBatchNorm(const OnnxNode& n);
   Status LowerBatchNormOfComputed(const OnnxNode& n);
   Status LowerLayerNorm(const OnnxNode& n);
+  Status LowerInstanceNorm(const OnnxNode& n);
   // Shape arithmetic folded at load (lower_shape.cpp).
   Status LowerShape(const OnnxNode& n);
   Status LowerGather(const OnnxNode& n);

@@ -15,6 +15,8 @@
 
 #include "agent/engine/quantizer/qdq_rewriter.h"
 
+#include "agent/engine/lower.h"
+
 #include "agent/engine/quantizer/quantizer.h"
 #include "edge_onnx/onnx.pb.h"
 
@@ -23,19 +25,20 @@ namespace {
 
 
 const std::set<std::string> kWeightOps = {"Conv", "ConvTranspose", "Gemm", "MatMul"};
-// Softmax has no int8 kernel: the engine runs DQ -> Softmax -> Q in float and quantizes its
-// output, which a [0, 1] range holds in steps of 1/255; Erf is a 256-entry lookup like the
-// other activations (GELU's Erf).
-const std::set<std::string> kComputeOps = {"Add", "Mul", "Relu", "Clip", "Sigmoid", "Tanh",
-                                           "LeakyRelu", "HardSigmoid", "HardSwish", "Erf",
-                                           "AveragePool", "GlobalAveragePool", "Concat", "ReduceMean",
-                                           "Softmax", "PRelu"};
-// Quantization commutes with these: output parameters are the input's. (Resize and Upsample
-// only in nearest mode: Quantizable keeps linear ones float. Gather and Expand move their first
-// input, data, and read constant indices or a shape.)
-const std::set<std::string> kMovementOps = {"MaxPool", "GlobalMaxPool", "Flatten", "Reshape", "Transpose",
-                                            "Squeeze", "Unsqueeze", "Pad", "Slice", "Split", "Resize", "Upsample",
-                                            "DepthToSpace", "SpaceToDepth", "Expand", "Gather"};
+// What the engine runs between QDQ pairs, from its operator table (lower.cpp, QdqForm): ops
+// with an int8 form (kernels, lookups, and one-step int8 -> float -> int8 forms such as
+// Softmax, Div or ReduceMax) and ops that keep their input's parameters (data movement).
+// Resize and Upsample move codes only in nearest mode: WhyOpFloat keeps linear ones float;
+// Gather and Expand move their first input, data, and read constant indices or a shape.
+std::set<std::string> OpsWithQdqForm(QdqForm form) {
+  std::set<std::string> ops;
+  for (const OperatorSupport& op : SupportedOperators()) {
+    if (op.qdq == form) ops.insert(op.op);
+  }
+  return ops;
+}
+const std::set<std::string> kComputeOps = OpsWithQdqForm(QdqForm::kInt8);
+const std::set<std::string> kMovementOps = OpsWithQdqForm(QdqForm::kSameCodes);
 
 // The outputs of a quantized node that get parameters: Split's every one, other ops' first (a
 // MaxPool's Indices are integers).
@@ -226,6 +229,12 @@ class QdqRewriter {
         return "PRelu with slopes that vary along more than one axis: the engine's int8 PRelu takes one slope per channel";
       }
     }
+    if (op == "BatchNormalization") {
+      // the int8 form is a lookup per channel of constant parameters; computed ones are float steps
+      for (int k = 1; k < n.input_size(); ++k) {
+        if (inits_.count(n.input(k)) == 0) return "BatchNormalization with computed parameters";
+      }
+    }
     if (op == "Resize" || op == "Upsample") {
       for (const auto& a : n.attribute()) {
         if (a.name() == "mode" && a.s() != "nearest") return op + " in " + a.s() + " mode: the engine's int8 " + op + " is nearest-neighbour";
@@ -251,11 +260,11 @@ class QdqRewriter {
     }
     for (int i : selected_) {
       const auto& n = g_.node(i);
-      const int data_inputs = IsActivationMatMul(n)                   ? 2
-                              : kWeightOps.count(n.op_type()) != 0 ? 1
-                              : (n.op_type() == "Add" || n.op_type() == "Mul" || n.op_type() == "Concat")
-                                  ? n.input_size()
-                                  : 1;
+      // every activation an int8 op reads is quantized (both operands of a Div or Max, a
+      // computed Pow exponent); a weight op's and a movement op's data is their first input
+      const int data_inputs = IsActivationMatMul(n)                                             ? 2
+                              : kWeightOps.count(n.op_type()) != 0 || kMovementOps.count(n.op_type()) != 0 ? 1
+                                                                                                   : n.input_size();
       for (int k = 0; k < data_inputs; ++k) {
         if (IsActivation(n.input(k)) && skip_tensor_.count(n.input(k)) == 0) tensors_.insert(n.input(k));
       }

@@ -194,10 +194,10 @@ TEST_CASE("weights get one symmetric scale per output channel and biases int32 i
 
 TEST_CASE("a float node that writes a graph output is reported with its op's own reason first", "[quantizer]") {
   edge::testing::TempDir dir;
-  // The Relu writing 'y' becomes a LogSoftmax: it has no int8 form, graph output or not.
+  // The Relu writing 'y' becomes a Sum: it has no int8 form, graph output or not.
   onnx::ModelProto m = GemmRelu(kW, kB);
   for (auto& n : *m.mutable_graph()->mutable_node())
-    if (n.name() == "act") n.set_op_type("LogSoftmax");
+    if (n.name() == "act") n.set_op_type("Sum");
   const auto model = Save(dir, "m.onnx", m);
   const NpyArray eval = Uniform(20, -1.0f, 1.0f, 11);
   QuantizeOptions options;
@@ -208,7 +208,7 @@ TEST_CASE("a float node that writes a graph output is reported with its op's own
   REQUIRE(report.has_value());
   REQUIRE(report->float_nodes.size() == 1);
   CHECK(report->float_nodes[0].name == "act");
-  CHECK(report->float_nodes[0].reason == "no int8 form of LogSoftmax in the engine");
+  CHECK(report->float_nodes[0].reason == "no int8 form of Sum in the engine");
 }
 
 TEST_CASE("graph outputs stay float unless --quantize-outputs, and the report says so", "[quantizer]") {
@@ -686,6 +686,60 @@ TEST_CASE("the quantizer quantizes ConvTranspose per output channel, a dilated o
     CHECK(report->float_nodes[0].op_type == "ConvTranspose");
     CHECK_THAT(report->float_nodes[0].reason, Catch::Matchers::Contains("dilated"));
   }
+}
+
+TEST_CASE("ops the engine runs between QDQ pairs are quantized: the quantizer reads the engine's table",
+          "[quantizer]") {
+  // x [1, 4] -> Gemm -> [1, 8] -> Reshape [1, 2, 4] -> BatchNormalization -> InstanceNormalization
+  // -> Div by Sigmoid of itself (two activations) -> Sqrt(Abs) -> ReduceMax over the last axis
+  // -> y [1, 2], a graph output. Each has a QdqForm::kInt8 entry in SupportedOperators, so with
+  // --quantize-outputs nothing stays float, y comes from a DequantizeLinear and the engine runs
+  // the ReduceMax on codes.
+  Builder b(13);
+  b.Input("x", {1, 4}).Output("y");
+  std::vector<float> w(32);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(static_cast<int>(i * 7 % 11) - 5) * 0.1f;
+  b.Init("W", {8, 4}, w).Init("bias", {8}, {0.1f, -0.2f, 0.3f, 0.0f, -0.1f, 0.2f, 0.05f, -0.3f});
+  b.InitInts("shape", {3}, {1, 2, 4}, onnx::TensorProto::INT64);
+  b.Init("bn_s", {2}, {1.5f, 0.5f}).Init("bn_b", {2}, {0.1f, -0.1f}).Init("bn_m", {2}, {0.0f, 0.2f});
+  b.Init("bn_v", {2}, {1.0f, 2.0f}).Init("one", {2}, {1.0f, 1.0f}).Init("zero", {2}, {0.0f, 0.0f});
+  IntAttr(b.Node("Gemm", {"x", "W", "bias"}, {"h"}), "transB", 1);
+  b.Node("Reshape", {"h", "shape"}, {"r"});
+  b.Node("BatchNormalization", {"r", "bn_s", "bn_b", "bn_m", "bn_v"}, {"bn"});
+  b.Node("InstanceNormalization", {"bn", "one", "zero"}, {"in"});
+  b.Node("Sigmoid", {"in"}, {"gate"});
+  b.Node("Div", {"in", "gate"}, {"d"});
+  b.Node("Abs", {"d"}, {"a"});
+  b.Node("Sqrt", {"a"}, {"s"});
+  auto* reduce = b.Node("ReduceMax", {"s"}, {"y"});
+  IntsAttr(reduce, "axes", {2});
+  IntAttr(reduce, "keepdims", 0);
+  edge::testing::TempDir dir;
+  const NpyArray eval = Uniform(100, -1.0f, 1.0f, 11);
+  QuantizeOptions options;
+  options.eval = &eval;
+  options.quantize_outputs = true;
+  options.min_snr_db = std::nullopt;
+  auto report = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(200, -1.0f, 1.0f), (dir / "q.onnx").string(),
+                              options);
+  INFO((report ? "" : report.error().message));
+  REQUIRE(report.has_value());
+  for (const auto& f : report->float_nodes) INFO(f.op_type << ": " << f.reason);
+  CHECK(report->float_nodes.empty());
+  CHECK(report->quantized_nodes == 9);
+  const auto q = Load((dir / "q.onnx").string());
+  CHECK(ProducerOf(q, "y") == "DequantizeLinear");
+  int quantized_operands_of_div = 0;
+  for (const auto& n : q.graph().node()) {
+    if (n.op_type() != "Div") continue;
+    for (const auto& in : n.input()) quantized_operands_of_div += ProducerOf(q, in) == "DequantizeLinear";
+  }
+  CHECK(quantized_operands_of_div == 2);
+  CHECK(report->quality.outputs.at(0).snr_db > 20.0);
+  auto engine = Model::LoadFile((dir / "q.onnx").string());
+  REQUIRE(engine.has_value());
+  CHECK(HasStep(**engine, "of codes"));
+  CHECK(HasStep(**engine, "InstanceNormalization"));
 }
 
 }  // namespace edge::engine::testing
