@@ -454,7 +454,8 @@ Status Lowerer::LowerInstanceNorm(const OnnxNode& n) {
     const bool changes = std::any_of(c->f.begin(), c->f.end(), [&](float v) {
       return std::memcmp(&v, &identity, sizeof v) != 0;  // bits: -0 or NaN change the result
     });
-    params.push_back(changes ? ConstFloatValue(FreshName(n.name + "#" + role), MakeFloatTensor(per_channel, c->f)) : -1);
+    params.push_back(changes ? ConstFloatValue(FreshName(n.name + "#" + role), MakeFloatTensor(per_channel, c->f))
+                             : -1);
   }
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
   const std::vector<int64_t> spatial(x_shape.begin() + 2, x_shape.end());

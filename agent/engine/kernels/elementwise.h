@@ -153,6 +153,15 @@ using PlaneSumFn = void (*)(const int8_t* x, int64_t count, int64_t planes, int3
 // maxima[p] = the largest of x[p * count + i] over i < count, for p < planes: an int8
 // GlobalMaxPool (a MaxPool whose window is the whole map).
 using PlaneMaxFn = void (*)(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima);
+// The same with the smallest (an int8 ReduceMin over trailing axes): minima[p] = min over i.
+using PlaneMinFn = PlaneMaxFn;
+
+// A float ReduceMax (max) or ReduceMin (!max) over the trailing axes, planes of `count` floats
+// (count >= 1): y[p] is the float ReduceStep's chain over x[p * count + i] in order from -inf
+// (+inf for the minimum), acc = Max(acc, v) (ElementArith, ops/element_types.h): a NaN element
+// replaces acc, so the last NaN of a plane (its sign and payload) is the result; otherwise the
+// extreme value, and of equal extremes the first (which sign a zero has).
+using FloatPlaneExtremeFn = void (*)(const float* x, int64_t count, int64_t planes, bool max, float* y);
 
 // AveragePool 2x2 stride 2 over planes whose windows all lie inside the input (2 * oh <= ih,
 // 2 * ow <= iw), in one call: per output, the window's integer sum of x - zi, then QMeanScalar's
@@ -297,7 +306,9 @@ struct ElementwiseKernels {
   // 3x3 stride-1 convs by Winograd F(2x2, 3x3) (kernels/winograd.h), where a tier gains from
   // it (AVX2: int16 multiplies at its int8 rate); null elsewhere, the GEMM forms then.
   WinogradFn winograd3x3 = nullptr;
-  PlaneMaxFn plane_max = nullptr;  // set on every tier (ElementwiseForTier)
+  PlaneMaxFn plane_max = nullptr;  // set on every tier (ElementwiseForTier), as are the next two
+  PlaneMinFn plane_min = nullptr;
+  FloatPlaneExtremeFn float_plane_extreme = nullptr;
   // Non-null where `depthwise` reads some split plans' input unsplit (DepthwiseArgs::unsplit):
   // the caller then skips depthwise_split for the plans it accepts.
   DepthwiseUnsplitFn depthwise_unsplit = nullptr;
@@ -338,6 +349,12 @@ void PlaneSumAvx2(const int8_t* x, int64_t count, int64_t planes, int32_t* sums)
 void PlaneSumAvx512(const int8_t* x, int64_t count, int64_t planes, int32_t* sums);
 void PlaneMaxScalar(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima);
 void PlaneMaxAvx2(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima);
+void PlaneMinScalar(const int8_t* x, int64_t count, int64_t planes, int8_t* minima);
+void PlaneMinAvx2(const int8_t* x, int64_t count, int64_t planes, int8_t* minima);
+void FloatPlaneExtremeScalar(const float* x, int64_t count, int64_t planes, bool max, float* y);
+// 32 floats a step in four vectors; a plane holding a NaN goes to the scalar chain, one whose
+// extreme is a zero takes its first zero (the chain's sign).
+void FloatPlaneExtremeAvx2(const float* x, int64_t count, int64_t planes, bool max, float* y);
 void MaxPoolRowAvx2(const MaxPoolRowArgs& args);
 void WindowSumRowScalar(const WindowSumRowArgs& args);
 void WindowSumRowAvx2(const WindowSumRowArgs& args);

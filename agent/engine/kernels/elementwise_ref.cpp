@@ -66,6 +66,22 @@ void PlaneMaxScalar(const int8_t* x, int64_t count, int64_t planes, int8_t* maxi
   for (int64_t p = 0; p < planes; ++p) maxima[p] = *std::max_element(x + p * count, x + (p + 1) * count);
 }
 
+void PlaneMinScalar(const int8_t* x, int64_t count, int64_t planes, int8_t* minima) {
+  for (int64_t p = 0; p < planes; ++p) minima[p] = *std::min_element(x + p * count, x + (p + 1) * count);
+}
+
+void FloatPlaneExtremeScalar(const float* x, int64_t count, int64_t planes, bool max, float* y) {
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* src = x + p * count;
+    float acc = max ? -INFINITY : INFINITY;
+    for (int64_t i = 0; i < count; ++i) {
+      const float v = src[i];
+      if (std::isnan(v) || (max ? acc < v : v < acc)) acc = v;
+    }
+    y[p] = acc;
+  }
+}
+
 void MaxPoolRowScalar(const MaxPoolRowArgs& a) {
   for (int64_t o = 0; o < a.n; ++o) {
     int8_t best = a.rows[0][o * a.stride];

@@ -1,9 +1,12 @@
-// AVX2 tier of the int8 pooling kernels: plane sums (GlobalAveragePool, whole-plane
-// AveragePool, ReduceMean over trailing axes) and MaxPool rows. Integer only, so equal to the
-// scalar kernels (kernels/elementwise_ref.cpp) by construction; the tier tests check it.
+// AVX2 tier of the pooling kernels: int8 plane sums (GlobalAveragePool, whole-plane
+// AveragePool, ReduceMean over trailing axes), plane extremes (int8 and float ReduceMax and
+// ReduceMin over trailing axes, int8 GlobalMaxPool) and MaxPool rows. Equal to the scalar
+// kernels (kernels/elementwise_ref.cpp): integers by construction, the float extremes by
+// their NaN and zero rules; the tier tests check it.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 
 #include "agent/engine/kernels/avx2_common.h"
@@ -32,30 +35,85 @@ void PlaneSumAvx2(const int8_t* x, int64_t count, int64_t planes, int32_t* sums)
   }
 }
 
+namespace {
+
 // 32 bytes at a time; the last 32 (16 for planes under 32 bytes) loaded again ending at the
-// plane's last byte, which max does not mind reading twice; then folded to one byte.
-void PlaneMaxAvx2(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima) {
+// plane's last byte, which an extreme does not mind reading twice; then folded to one byte.
+template <bool kMax>
+void PlaneExtremeS8(const int8_t* x, int64_t count, int64_t planes, int8_t* out) {
   auto load16 = [](const int8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); };
   auto load32 = [](const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+  auto pick16 = [](__m128i a, __m128i b) { return kMax ? _mm_max_epi8(a, b) : _mm_min_epi8(a, b); };
+  auto pick32 = [](__m256i a, __m256i b) { return kMax ? _mm256_max_epi8(a, b) : _mm256_min_epi8(a, b); };
   for (int64_t p = 0; p < planes; ++p) {
     const int8_t* src = x + p * count;
     if (count < 16) {
-      maxima[p] = *std::max_element(src, src + count);
+      out[p] = kMax ? *std::max_element(src, src + count) : *std::min_element(src, src + count);
       continue;
     }
     __m128i m;
     if (count < 32) {
-      m = _mm_max_epi8(load16(src), load16(src + count - 16));
+      m = pick16(load16(src), load16(src + count - 16));
     } else {
       __m256i acc = load32(src + count - 32);
-      for (int64_t i = 0; i + 32 <= count; i += 32) acc = _mm256_max_epi8(acc, load32(src + i));
-      m = _mm_max_epi8(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+      for (int64_t i = 0; i + 32 <= count; i += 32) acc = pick32(acc, load32(src + i));
+      m = pick16(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
     }
-    m = _mm_max_epi8(m, _mm_srli_si128(m, 8));
-    m = _mm_max_epi8(m, _mm_srli_si128(m, 4));
-    m = _mm_max_epi8(m, _mm_srli_si128(m, 2));
-    m = _mm_max_epi8(m, _mm_srli_si128(m, 1));
-    maxima[p] = static_cast<int8_t>(_mm_cvtsi128_si32(m));
+    m = pick16(m, _mm_srli_si128(m, 8));
+    m = pick16(m, _mm_srli_si128(m, 4));
+    m = pick16(m, _mm_srli_si128(m, 2));
+    m = pick16(m, _mm_srli_si128(m, 1));
+    out[p] = static_cast<int8_t>(_mm_cvtsi128_si32(m));
+  }
+}
+
+// The extreme of a plane without NaN (the caller checks), 32 floats a step in four
+// accumulators, the last 32 loaded again; vmaxps/vminps of equal zeros may keep either sign, so
+// a zero result is replaced by the plane's first zero, the chain's.
+template <bool kMax>
+float FloatExtremeNoNan(const float* src, int64_t count, bool* has_nan) {
+  auto pick = [](__m256 v, __m256 acc) { return kMax ? _mm256_max_ps(v, acc) : _mm256_min_ps(v, acc); };
+  const __m256 init = _mm256_set1_ps(kMax ? -INFINITY : INFINITY);
+  __m256 acc[4] = {init, init, init, init};
+  __m256 nan = _mm256_setzero_ps();
+  auto step = [&](const float* at) {
+    for (int k = 0; k < 4; ++k) {
+      const __m256 v = _mm256_loadu_ps(at + 8 * k);
+      acc[k] = pick(v, acc[k]);
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    }
+  };
+  for (int64_t i = 0; i + 32 <= count; i += 32) step(src + i);
+  step(src + count - 32);
+  *has_nan = _mm256_movemask_ps(nan) != 0;
+  __m256 m = pick(pick(acc[0], acc[1]), pick(acc[2], acc[3]));
+  __m128 h = kMax ? _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1))
+                  : _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = kMax ? _mm_max_ps(h, _mm_movehl_ps(h, h)) : _mm_min_ps(h, _mm_movehl_ps(h, h));
+  h = kMax ? _mm_max_ss(h, _mm_shuffle_ps(h, h, 1)) : _mm_min_ss(h, _mm_shuffle_ps(h, h, 1));
+  const float result = _mm_cvtss_f32(h);
+  if (result != 0.0f) return result;
+  return *std::find(src, src + count, 0.0f);  // -0.0f == 0.0f
+}
+
+}  // namespace
+
+void PlaneMaxAvx2(const int8_t* x, int64_t count, int64_t planes, int8_t* maxima) {
+  PlaneExtremeS8<true>(x, count, planes, maxima);
+}
+
+void PlaneMinAvx2(const int8_t* x, int64_t count, int64_t planes, int8_t* minima) {
+  PlaneExtremeS8<false>(x, count, planes, minima);
+}
+
+void FloatPlaneExtremeAvx2(const float* x, int64_t count, int64_t planes, bool max, float* y) {
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* src = x + p * count;
+    bool has_nan = count < 32;
+    if (!has_nan) {
+      y[p] = max ? FloatExtremeNoNan<true>(src, count, &has_nan) : FloatExtremeNoNan<false>(src, count, &has_nan);
+    }
+    if (has_nan) FloatPlaneExtremeScalar(src, count, 1, max, y + p);  // short planes too
   }
 }
 

@@ -35,11 +35,14 @@ bool QGemmTakesColumnAdd(QGemmFn kernel) {
 }
 
 namespace {
-// A table with its plane_max (and depthwise_unsplit, avg_pool_2x2, tap_word_rows) set: the
+// A table with its plane extremes (and depthwise_unsplit, avg_pool_2x2, tap_word_rows) set: the
 // members after the optional Winograd kernel.
-ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max, DepthwiseUnsplitFn unsplit = nullptr,
+ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max, PlaneMinFn plane_min,
+                                FloatPlaneExtremeFn float_extreme, DepthwiseUnsplitFn unsplit = nullptr,
                                 AvgPool2x2Fn avg_pool_2x2 = nullptr, TapWordRowsFn tap_word_rows = &AdjacentStrideTwoRows) {
   k.plane_max = plane_max;
+  k.plane_min = plane_min;
+  k.float_plane_extreme = float_extreme;
   k.depthwise_unsplit = unsplit;
   k.avg_pool_2x2 = avg_pool_2x2;
   k.tap_word_rows = tap_word_rows;
@@ -56,7 +59,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &InterleavePaddedU8, &Im2colRowsStride2U8,
                                          &QBinaryRunScalar, &QRequantScalar, &PlaneSumScalar, &MaxPoolRowScalar, &TransposeBytesScalar,
                                          &QMeanScalar, &WindowSumRowScalar, &QMatMulExactScalar, &ExpShiftedScalar,
-                                         &InterleaveStridedU8, &DequantizeScalar, &QFloatBinaryRunScalar}, &PlaneMaxScalar);
+                                         &InterleaveStridedU8, &DequantizeScalar, &QFloatBinaryRunScalar},
+      &PlaneMaxScalar, &PlaneMinScalar, &FloatPlaneExtremeScalar);
   const KernelTier effective = EffectiveTier(tier);
 #if defined(__x86_64__)
   static const ElementwiseKernels avx2 = WithPlaneMax({&LutAvx2,  &DepthwiseAvx2,     &SplitDepthwisePhases,
@@ -65,7 +69,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &QBinaryRunAvx2, &QRequantAvx2, &PlaneSumAvx2, &MaxPoolRowAvx2, &TransposeBytesAvx2,
                                        &QMeanAvx2, &WindowSumRowAvx2, &QMatMulExactAvx2, &ExpShiftedAvx2,
                                        &InterleaveStridedAvx2, &DequantizeAvx2, &QFloatBinaryRunAvx2,
-                                       &WinogradAvx2}, &PlaneMaxAvx2, &DepthwiseUnsplitAvx2, &AvgPool2x2Avx2,
+                                       &WinogradAvx2},
+      &PlaneMaxAvx2, &PlaneMinAvx2, &FloatPlaneExtremeAvx2, &DepthwiseUnsplitAvx2, &AvgPool2x2Avx2,
                                        &TapWordRowsAvx2);
   // AVX-VNNI has its own dot-product kernels (GEMM above, depthwise); the rest is AVX2 code.
   static const ElementwiseKernels avxvnni = [] {
@@ -97,7 +102,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &QMatMulExactAvx512,
                                          &ExpShiftedAvx512,
                                          CpuHasAvx512Vbmi() ? &InterleaveStridedAvx512Vbmi : &InterleaveStridedAvx2,
-                                         &DequantizeAvx512, &QFloatBinaryRunAvx512}, &PlaneMaxAvx2, nullptr, &AvgPool2x2Avx2,
+                                         &DequantizeAvx512, &QFloatBinaryRunAvx512},
+      &PlaneMaxAvx2, &PlaneMinAvx2, &FloatPlaneExtremeAvx2, nullptr, &AvgPool2x2Avx2,
                                          CpuHasAvx512Vbmi() ? &TapWordRowsAvx512Vbmi : &TapWordRowsAvx2);
     // the members only the AVX-512 tiers have (null elsewhere)
     k.maxpool_planes = CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr;
@@ -115,7 +121,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &InterleavePaddedU8, &Im2colRowsStride2U8,
                                        &QBinaryRunScalar, &QRequantScalar, &PlaneSumScalar, &MaxPoolRowScalar, &TransposeBytesScalar,
                                        &QMeanScalar, &WindowSumRowScalar, &QMatMulExactScalar, &ExpShiftedScalar,
-                                         &InterleaveStridedU8, &DequantizeScalar, &QFloatBinaryRunScalar}, &PlaneMaxScalar);
+                                         &InterleaveStridedU8, &DequantizeScalar, &QFloatBinaryRunScalar},
+      &PlaneMaxScalar, &PlaneMinScalar, &FloatPlaneExtremeScalar);
   if (effective == KernelTier::kNeon || effective == KernelTier::kNeonDot || effective == KernelTier::kI8mm) {
     return neon;
   }

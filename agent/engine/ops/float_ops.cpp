@@ -267,6 +267,20 @@ std::vector<int64_t> KeptShape(const Node& n, const std::vector<int64_t>& shape,
   return kept;
 }
 
+// True where every reduced axis (n.axes) longer than 1 comes after every kept axis longer than
+// 1: each output then reduces one contiguous plane of the input (ReduceMax over the last axes,
+// a global max pool written as a reduction, PointNet's max over points).
+bool ReducesTrailingPlanes(const Node& n, const std::vector<int64_t>& shape) {
+  bool reduced_seen = false;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    const bool reduced = std::find(n.axes.begin(), n.axes.end(), static_cast<int64_t>(d)) != n.axes.end();
+    if (!reduced && reduced_seen) return false;
+    reduced_seen = reduced_seen || reduced;
+  }
+  return true;
+}
+
 // A reduction over a set of axes (ReduceMean, ReduceSum, ReduceMax, ...): the input is walked
 // once, each element folded into its output slot, then each slot finished.
 class ReduceStep : public Step {
@@ -277,6 +291,7 @@ class ReduceStep : public Step {
   ReduceKind kind = ReduceKind::kMean;
   BroadcastPlan walk;  // iterates the input; stride_a maps to the output index
   BroadcastRuns runs;  // the same walk in runs (ReduceByRuns)
+  bool planes = false;  // ReduceMax/ReduceMin of contiguous planes: the tier's float_plane_extreme
 
   // log(sum(exp(x))) as max + log(sum(exp(x - max))): no overflow for large x, no log(0) for
   // very negative x.
@@ -296,6 +311,10 @@ class ReduceStep : public Step {
     float* Y = reinterpret_cast<float*>(env.arena + out);
     if (kind == ReduceKind::kLogSumExp) {
       RunLogSumExp(X, Y, reinterpret_cast<float*>(env.arena + scratch));
+      return;
+    }
+    if (planes) {
+      env.elementwise->float_plane_extreme(X, reduce_count, out_count, kind == ReduceKind::kMax, Y);
       return;
     }
     const float init = kind == ReduceKind::kMax ? -INFINITY : kind == ReduceKind::kMin ? INFINITY
@@ -534,9 +553,15 @@ class QReduceExtremeStep : public Step {
   bool max = true;
   BroadcastRuns runs;  // the float ReduceStep's walk
   int64_t out = 0, out_count = 0;
+  int64_t plane = 0;  // > 0: each output reduces a contiguous plane of this many codes (the tier's plane extremes)
   int8_t table[256] = {};
   void Run(const ExecEnv& env) const override {
     int8_t* Y = reinterpret_cast<int8_t*>(env.arena + out);
+    if (plane > 0) {
+      (max ? env.elementwise->plane_max : env.elementwise->plane_min)(x.Get<int8_t>(env), plane, out_count, Y);
+      env.elementwise->lut(Y, out_count, table, Y);
+      return;
+    }
     std::fill(Y, Y + out_count, max ? int8_t{-128} : int8_t{127});
     if (max) {
       ReduceByRuns(runs, x.Get<int8_t>(env), Y, [](int8_t a, int8_t v) { return std::max(a, v); });
@@ -558,6 +583,7 @@ std::optional<std::unique_ptr<Step>> ReduceExtremeOfCodes(const Node& n, BuildCo
   s->x = ctx.RefOf(n.in[0]);
   s->max = n.reduce == ReduceKind::kMax;
   s->runs = SplitBroadcastRuns(MakeBroadcastPlan(x.shape, kept, x.shape));
+  s->plane = ReducesTrailingPlanes(n, x.shape) ? reduce_count : 0;
   s->out = ctx.Out(n);
   s->out_count = ctx.V(n.out[0]).elements;
   const QParams out = ctx.V(n.out[0]).q;
@@ -565,7 +591,8 @@ std::optional<std::unique_ptr<Step>> ReduceExtremeOfCodes(const Node& n, BuildCo
     const float v = x.q.Dequantize(q);
     s->table[static_cast<uint8_t>(static_cast<int8_t>(q))] = SaturateToInt8(v / out.scale, out.zero_point, -128, 127);
   }
-  s->summary = Describe(n, "int8, float inside, of codes");
+  s->summary = Describe(n, s->plane > 0 ? "int8, float inside, of codes, plane extremes"
+                                        : "int8, float inside, of codes");
   return std::unique_ptr<Step>(std::move(s));
 }
 
@@ -871,8 +898,10 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       s->walk = MakeBroadcastPlan(x.shape, kept, x.shape);
       s->runs = SplitBroadcastRuns(s->walk);
       s->walk.same_shape = false;
+      s->planes = (n.reduce == ReduceKind::kMax || n.reduce == ReduceKind::kMin) && s->reduce_count > 0 &&
+                  ReducesTrailingPlanes(n, x.shape);
       s->out = ctx.Out(n);
-      s->summary = Describe(n, "float");
+      s->summary = Describe(n, s->planes ? "float, plane extremes" : "float");
       return std::unique_ptr<Step>(std::move(s));
     }
     case OpKind::kLayerNormRows: {

@@ -216,6 +216,96 @@ TEST_CASE("every tier's plane maxima equal the scalar reference and read only th
   }
 }
 
+TEST_CASE("every tier's int8 plane minima are the smallest code of each plane and read only the planes",
+          "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(79);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t count : {1, 2, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1000, 1024}) {
+      for (int64_t planes : {1, 3, 24}) {
+        auto bytes = RandomBytes(rng, count * planes);
+        if (planes == 3) {  // a plane of 127 but one -128 first, one of -128 throughout, one with -127 last
+          std::fill(bytes.begin(), bytes.begin() + count, int8_t{127});
+          bytes[0] = -128;
+          std::fill(bytes.begin() + count, bytes.begin() + 2 * count, int8_t{-128});
+          std::fill(bytes.begin() + 2 * count, bytes.begin() + 3 * count, int8_t{100});
+          bytes[static_cast<size_t>(3 * count - 1)] = -127;
+        }
+        std::vector<int8_t> want(static_cast<size_t>(planes), 127), got(static_cast<size_t>(planes), 0x5A);
+        for (int64_t i = 0; i < count * planes; ++i) {
+          int8_t& w = want[static_cast<size_t>(i / count)];
+          w = std::min(w, bytes[static_cast<size_t>(i)]);
+        }
+        testing::GuardedBuffer before(static_cast<size_t>(count * planes), false, bytes.data());
+        testing::GuardedBuffer after(static_cast<size_t>(count * planes), true, bytes.data());
+        for (const auto* buffer : {&before, &after}) {
+          k.plane_min(buffer->as<int8_t>(), count, planes, got.data());
+          INFO("tier " << KernelTierName(tier) << " count " << count << " planes " << planes);
+          REQUIRE(got == want);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("every tier's float plane extremes are the ReduceMax and ReduceMin chain, NaNs and zero signs included",
+          "[engine][kernels][tiers]") {
+  // The float ReduceStep's definition, computed here: acc from -inf (+inf), acc = Max(acc, v)
+  // (ElementArith: a NaN element replaces acc, ties keep acc) in element order. Planes with
+  // NaNs of other signs and payloads at the start, middle and end, zeros of both signs in both
+  // orders as the extreme, infinities, the extreme in the last element (the vector form's
+  // overlapping last load), lengths around its 32-float step; bits compared.
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(80);
+  std::uniform_real_distribution<float> u(-100.0f, 100.0f);
+  auto nan_with = [](uint32_t bits) {
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  };
+  const float nan_a = nan_with(0x7FC00001u), nan_b = nan_with(0xFFC00123u);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t count : {1, 2, 7, 31, 32, 33, 63, 64, 65, 100, 1000, 1024}) {
+      const int64_t planes = 10;
+      std::vector<float> x(static_cast<size_t>(count * planes));
+      for (float& v : x) v = u(rng);
+      auto plane = [&](int64_t p) { return x.begin() + p * count; };
+      x[static_cast<size_t>(count / 2)] = nan_a;  // plane 0: one NaN in the middle
+      if (count > 1) {
+        x[static_cast<size_t>(count)] = nan_b;  // plane 1: two NaNs, the last one wins
+        x[static_cast<size_t>(2 * count - 1)] = nan_a;
+      }
+      std::fill(plane(2), plane(3), -0.0f);  // plane 2: zeros, +0 after -0
+      x[static_cast<size_t>(3 * count - 1)] = 0.0f;
+      std::fill(plane(3), plane(4), 0.0f);  // plane 3: +0 first, then -0
+      std::fill(plane(3) + 1, plane(4), -0.0f);
+      std::fill(plane(4), plane(5), -INFINITY);  // plane 4: -inf throughout
+      std::fill(plane(5), plane(6), INFINITY);  // plane 5: +inf throughout
+      for (auto it = plane(6); it != plane(7); ++it) *it = -std::abs(*it);  // plane 6: <= 0, extreme last
+      x[static_cast<size_t>(7 * count - 1)] = 0.0f;
+      for (auto it = plane(7); it != plane(8); ++it) *it = std::abs(*it) + 1.0f;  // plane 7: > 0 and a -0 late
+      x[static_cast<size_t>(8 * count - 1)] = -0.0f;
+      x[static_cast<size_t>(9 * count - 1)] = 1e30f;  // plane 8: the maximum last
+      for (bool max : {true, false}) {
+        std::vector<float> want(static_cast<size_t>(planes)), got(static_cast<size_t>(planes), 7.0f);
+        for (int64_t p = 0; p < planes; ++p) {
+          float acc = max ? -INFINITY : INFINITY;
+          for (auto it = plane(p); it != plane(p) + count; ++it) {
+            acc = max ? ElementArith<float>::Max(acc, *it) : ElementArith<float>::Min(acc, *it);
+          }
+          want[static_cast<size_t>(p)] = acc;
+        }
+        testing::GuardedBuffer after(x.size() * sizeof(float), true, x.data());
+        k.float_plane_extreme(after.as<float>(), count, planes, max, got.data());
+        INFO("tier " << KernelTierName(tier) << " count " << count << (max ? " max" : " min"));
+        REQUIRE(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only the window", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
   std::mt19937 rng(31);

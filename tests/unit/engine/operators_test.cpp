@@ -290,6 +290,50 @@ TEST_CASE("LayerNormalization's Mean and InvStdDev named but read by nothing kee
   }
 }
 
+TEST_CASE("ReduceMax and ReduceMin over trailing axes take the tier's plane extremes, int8 and float",
+          "[engine][operators][tiers]") {
+  // [2, 3, 40] over axes {2} and {1, 2} (keepdims 0 and 1): each output one contiguous plane.
+  // Against the extreme computed here (int8: of the quantized codes, the scale being positive),
+  // at every tier; an inner axis stays on the generic walk.
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-6.0f, 6.0f);
+  std::vector<float> x(240);
+  for (float& v : x) v = std::nearbyint(u(rng) / 0.05f) * 0.05f;  // on the int8 grid
+  for (const std::string op : {"ReduceMax", "ReduceMin"}) {
+    for (bool int8 : {false, true}) {
+      for (const std::vector<int64_t>& axes :
+           {std::vector<int64_t>{2}, std::vector<int64_t>{1, 2}, std::vector<int64_t>{1}}) {
+        Builder b = int8 ? QdqAround(op, {2, 3, 40}, 0.05f, 0.05f) : Builder(13);
+        if (!int8) b.Input("x", {2, 3, 40}).Output("y").Node(op, {"x"}, {"y"});
+        auto* node = b.proto().mutable_graph()->mutable_node(int8 ? 2 : 0);
+        IntsAttr(node, "axes", axes);
+        IntAttr(node, "keepdims", axes.size() == 1 ? 0 : 1);
+        auto model = LoadOk(b);
+        const bool trailing = axes.back() == 2;
+        INFO(op << (int8 ? " int8" : " float") << " over " << axes.size() << " axes, trailing " << trailing);
+        CHECK(HasStep(*model, "plane extremes") == trailing);
+        const int64_t plane = trailing ? (axes.size() == 1 ? 40 : 120) : 3;
+        std::vector<float> want;
+        for (int64_t o = 0; o < 240 / plane; ++o) {
+          float e = op == "ReduceMax" ? -INFINITY : INFINITY;
+          for (int64_t i = 0; i < plane; ++i) {
+            const float v = trailing ? x[static_cast<size_t>(o * plane + i)]
+                                     : x[static_cast<size_t>((o / 40) * 120 + i * 40 + o % 40)];
+            e = op == "ReduceMax" ? std::max(e, v) : std::min(e, v);
+          }
+          want.push_back(e);
+        }
+        for (KernelTier tier : tiers) {
+          const auto y = RunAll(model, {x}, tier)[0];
+          REQUIRE(y.size() == want.size());
+          for (size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == Approx(want[i]).margin(1e-6));
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("reductions other than the mean run in float on int8 inputs", "[engine][operators]") {
   Builder b = QdqAround("ReduceMax", {2, 3}, 0.1f, 0.1f);
   IntsAttr(b.proto().mutable_graph()->mutable_node(2), "axes", {1});
