@@ -88,7 +88,7 @@ const onnx::TensorProto& Init(const onnx::ModelProto& m, const std::string& name
   throw;
 }
 
-std::vector<float> Floats(const onnx::TensorProto& t) {
+std::vector<float> FloatData(const onnx::TensorProto& t) {
   std::vector<float> v(t.float_data().begin(), t.float_data().end());
   if (t.has_raw_data()) {
     v.resize(t.raw_data().size() / 4);
@@ -164,7 +164,7 @@ TEST_CASE("weights get one symmetric scale per output channel and biases int32 i
   INFO((report ? "" : report.error().message));
   REQUIRE(report.has_value());
   const auto q = Load(out);
-  const auto w_scale = Floats(Init(q, "W_scale"));
+  const auto w_scale = FloatData(Init(q, "W_scale"));
   REQUIRE(w_scale.size() == 3);
   CHECK(w_scale[0] == 1.0f / 127.0f);
   CHECK(w_scale[1] == 0.3f / 127.0f);
@@ -178,10 +178,10 @@ TEST_CASE("weights get one symmetric scale per output channel and biases int32 i
     CHECK(static_cast<int8_t>(raw[k]) == static_cast<int8_t>(std::nearbyint(kW[k] / w_scale[k / 4])));
   }
   CHECK(static_cast<int8_t>(raw[1]) == -127);  // each row's largest |w| is exactly +-127
-  const float x_scale = Floats(Init(q, "x_scale")).at(0);
+  const float x_scale = FloatData(Init(q, "x_scale")).at(0);
   const auto& bq = Init(q, "b_quantized");
   REQUIRE(bq.data_type() == onnx::TensorProto::INT32);
-  const auto b_scale = Floats(Init(q, "b_scale"));
+  const auto b_scale = FloatData(Init(q, "b_scale"));
   for (int c = 0; c < 3; ++c) {
     INFO(c);
     CHECK(b_scale[c] == x_scale * w_scale[c]);
@@ -258,7 +258,7 @@ TEST_CASE("a Gemm with alpha and beta != 1 is quantized with them folded into B 
     if (n.op_type() != "Gemm") continue;
     for (const auto& a : n.attribute()) CHECK((a.name() != "alpha" && a.name() != "beta"));
   }
-  CHECK(Floats(Init(q, "W_scale")).at(2) == 1.0f / 127.0f);  // 0.5 x 2
+  CHECK(FloatData(Init(q, "W_scale")).at(2) == 1.0f / 127.0f);  // 0.5 x 2
   CHECK(report->quality.outputs.at(0).snr_db > 30.0);
 }
 
@@ -388,7 +388,7 @@ TEST_CASE("DepthToSpace SpaceToDepth Gather and Expand pass their input's parame
   int quantized = 0;
   for (const auto& n : q.graph().node()) {
     if (n.op_type() != "QuantizeLinear" || n.input(0) == "x") continue;
-    scales.insert(Floats(Init(q, n.input(1)))[0]);
+    scales.insert(FloatData(Init(q, n.input(1)))[0]);
     ++quantized;
   }
   CHECK(quantized == 7);  // h, r, d, s, y0, g, y1
@@ -666,8 +666,8 @@ TEST_CASE("the quantizer quantizes ConvTranspose per output channel, a dilated o
     REQUIRE(report.has_value());
     CHECK(report->float_nodes.empty());
     const auto q = Load((dir / "q.onnx").string());
-    CHECK(Floats(Init(q, "W_scale")).size() == 3);  // per output channel of a group: axis 1
-    CHECK(Floats(Init(q, "bias_scale")).size() == 6);
+    CHECK(FloatData(Init(q, "W_scale")).size() == 3);  // per output channel of a group: axis 1
+    CHECK(FloatData(Init(q, "bias_scale")).size() == 6);
     for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
     auto engine = Model::LoadFile((dir / "q.onnx").string());
     REQUIRE(engine.has_value());
