@@ -5,7 +5,8 @@
 //
 // Usage (from the repository root, after building edge_engine_bench and edge-model):
 //   /usr/bin/python3 tests/models/make_heldout.py        # writes $HELDOUT_DIR (default /tmp/heldout)
-//   (make_heldout3.py and make_heldout4.py: the third and fourth sets, default /tmp/heldout3, 4)
+//   (make_heldout3.py, make_heldout4.py, make_heldout5.py: the third to fifth sets, default
+//   /tmp/heldout3, 4, 5)
 //   for m in $HELDOUT_DIR/*.calib.npy; do n=${m%.calib.npy}; edge-model quantize $n.onnx \
 //       --calibration $m --quantize-outputs --out $n.qdq.onnx; done
 //   node tests/bench/engine/heldout_bench.js [--rounds N] [--per-round K] [--models a,b] [--tiers auto,avx2]
