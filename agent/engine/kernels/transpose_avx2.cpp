@@ -91,11 +91,97 @@ inline void ForBlocks(int64_t n, int64_t b, F&& f) {
 
 }  // namespace
 
+namespace {
+
+// kN x kN pshufb masks (kN = 2-8): m[v][u] gives output vector v's bytes from input vector u,
+// pick(v, u, j) being byte j's index in u or 0x80 (zero) where the byte comes from another.
+template <int kN>
+struct ShuffleMasks {
+  __m128i m[kN][kN];
+  template <class Pick>
+  explicit ShuffleMasks(Pick pick) {
+    for (int v = 0; v < kN; ++v) {
+      for (int u = 0; u < kN; ++u) {
+        alignas(16) uint8_t b[16];
+        for (int j = 0; j < 16; ++j) b[j] = pick(v, u, j);
+        m[v][u] = _mm_load_si128(reinterpret_cast<const __m128i*>(b));
+      }
+    }
+  }
+};
+
+template <int kN>
+inline __m128i Gather16(const __m128i (&in)[kN], const __m128i (&mask)[kN]) {
+  __m128i acc = _mm_shuffle_epi8(in[0], mask[0]);
+  for (int u = 1; u < kN; ++u) acc = _mm_or_si128(acc, _mm_shuffle_epi8(in[u], mask[u]));
+  return acc;
+}
+
+// kN = 2-8 rows whose columns interleave into contiguous output rows of kN bytes (an int8
+// NCHW -> NHWC of 3 channels: out[c * kN + r] = in[r * src_stride + c]): per 16 columns kN
+// loads, kN x kN pshufb and kN stores; the last 1-15 columns scalar.
+template <int kN>
+void InterleaveRows(const uint8_t* src, int64_t src_stride, int64_t cols, uint8_t* dst) {
+  // byte j of output vector v is byte (16 v + j) / kN of row (16 v + j) % kN
+  static const ShuffleMasks<kN> masks([](int v, int u, int j) -> uint8_t {
+    return (16 * v + j) % kN == u ? static_cast<uint8_t>((16 * v + j) / kN) : 0x80;
+  });
+  int64_t c = 0;
+  for (; c + 16 <= cols; c += 16) {
+    __m128i in[kN];
+    for (int r = 0; r < kN; ++r) in[r] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + r * src_stride + c));
+    for (int v = 0; v < kN; ++v) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + c * kN + 16 * v), Gather16<kN>(in, masks.m[v]));
+    }
+  }
+  for (; c < cols; ++c) {
+    for (int r = 0; r < kN; ++r) dst[c * kN + r] = src[r * src_stride + c];
+  }
+}
+
+// The inverse, kN = 2-8 columns of contiguous input rows of kN bytes each to kN output rows (an
+// int8 NHWC -> NCHW of 3 channels: out[c * dst_stride + r] = in[r * kN + c]): per 16 rows kN
+// loads, kN x kN pshufb, kN stores; the last 1-15 rows scalar.
+template <int kN>
+void DeinterleaveColumns(const uint8_t* src, int64_t rows, uint8_t* dst, int64_t dst_stride) {
+  // byte j of output row c is input byte j * kN + c: vector (j kN + c) / 16
+  static const ShuffleMasks<kN> masks([](int c, int u, int j) -> uint8_t {
+    return (j * kN + c) / 16 == u ? static_cast<uint8_t>((j * kN + c) % 16) : 0x80;
+  });
+  int64_t r = 0;
+  for (; r + 16 <= rows; r += 16) {
+    __m128i in[kN];
+    for (int u = 0; u < kN; ++u) in[u] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + r * kN + 16 * u));
+    for (int c = 0; c < kN; ++c) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + c * dst_stride + r), Gather16<kN>(in, masks.m[c]));
+    }
+  }
+  for (; r < rows; ++r) {
+    for (int c = 0; c < kN; ++c) dst[c * dst_stride + r] = src[r * kN + c];
+  }
+}
+
+}  // namespace
+
 void TransposeBytesAvx2(const uint8_t* src, int64_t src_stride, int64_t rows, int64_t cols, uint8_t* dst,
                         int64_t dst_stride) {
   // blocks of 16 x 32 (16 x 16 for rows of 16-31), the last block of each direction moved
   // back over its neighbour rather than left to the scalar kernel (a [256, 48] matrix: the
-  // 16 columns past 32 were 4,096 scalar moves); under 16 rows or columns, scalar
+  // 16 columns past 32 were 4,096 scalar moves); 2-8 rows or columns whose short side is
+  // contiguous (channels interleaved or split: NCHW <-> NHWC) by byte shuffles; otherwise under
+  // 16 rows or columns, scalar
+  if (rows >= 2 && rows <= 8 && cols >= 16 && dst_stride == rows) {
+    WithCount<8>(rows, [&](auto n) {
+      if constexpr (decltype(n)::value >= 2) InterleaveRows<decltype(n)::value>(src, src_stride, cols, dst);
+    });
+    return;
+  }
+  if (cols >= 2 && cols <= 8 && rows >= 16 && src_stride == cols) {
+    WithCount<8>(cols, [&](auto n) {
+      if constexpr (decltype(n)::value >= 2) DeinterleaveColumns<decltype(n)::value>(src, rows, dst, dst_stride);
+    });
+    return;
+  }
   if (rows < 16 || cols < 16) {
     TransposeBytesScalar(src, src_stride, rows, cols, dst, dst_stride);
     return;

@@ -21,16 +21,25 @@ TEST_CASE("every tier's byte transpose equals the scalar reference", "[engine][k
   std::mt19937 rng(16);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
+    const auto check = [&](int64_t rows, int64_t cols, int64_t src_stride, int64_t dst_stride) {
+      std::vector<uint8_t> src(static_cast<size_t>(rows * src_stride));
+      for (auto& b : src) b = static_cast<uint8_t>(rng());
+      std::vector<uint8_t> want(static_cast<size_t>(cols * dst_stride), 0xA5), got = want;
+      TransposeBytesScalar(src.data(), src_stride, rows, cols, want.data(), dst_stride);
+      k.transpose_bytes(src.data(), src_stride, rows, cols, got.data(), dst_stride);
+      INFO("tier " << KernelTierName(tier) << " rows " << rows << " cols " << cols);
+      REQUIRE(got == want);  // the gaps between rows keep their 0xA5
+    };
     for (int64_t rows : {1, 15, 16, 17, 32, 33, 47, 50, 256}) {
-      for (int64_t cols : {1, 15, 16, 20, 31, 32, 33, 48, 64, 70}) {
-        const int64_t src_stride = cols + 3, dst_stride = rows + 5;  // strides wider than the matrix
-        std::vector<uint8_t> src(static_cast<size_t>(rows * src_stride));
-        for (auto& b : src) b = static_cast<uint8_t>(rng());
-        std::vector<uint8_t> want(static_cast<size_t>(cols * dst_stride), 0xA5), got = want;
-        TransposeBytesScalar(src.data(), src_stride, rows, cols, want.data(), dst_stride);
-        k.transpose_bytes(src.data(), src_stride, rows, cols, got.data(), dst_stride);
-        INFO("tier " << KernelTierName(tier) << " rows " << rows << " cols " << cols);
-        REQUIRE(got == want);  // the gaps between rows keep their 0xA5
+      for (int64_t cols : {1, 15, 16, 20, 31, 32, 33, 48, 64, 70}) check(rows, cols, cols + 3, rows + 5);
+    }
+    // 2-8 rows interleaved into contiguous output rows, and 2-8 contiguous columns split into
+    // output rows (channels of NCHW <-> NHWC: the AVX2 tiers' byte shuffles), on both sides of
+    // 16 for the long side
+    for (int64_t n : {2, 3, 4, 5, 7, 8, 9}) {
+      for (int64_t len : {15, 16, 17, 31, 33, 100}) {
+        check(n, len, len + 3, n);
+        check(len, n, n, len + 5);
       }
     }
   }
@@ -61,7 +70,7 @@ std::vector<float> Transposed(const std::vector<float>& x, const std::vector<int
   return y;
 }
 
-TEST_CASE("int8 Transpose moves every byte to its place at every tier", "[engine][kernels][tiers]") {
+TEST_CASE("int8 and float Transpose move every element to its place at every tier", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   struct Case {
     std::vector<int64_t> shape, perm;
@@ -81,21 +90,29 @@ TEST_CASE("int8 Transpose moves every byte to its place at every tier", "[engine
       {{64, 8, 8}, {1, 0, 2}},           // runs of 8
       {{3, 5, 7, 4}, {2, 1, 0, 3}},      // runs of 4 under three outer axes (the general walk)
       {{2, 9, 64}, {1, 0, 2}},           // runs of 64
+      {{1, 3, 20, 19}, {0, 2, 3, 1}},    // 3 channels NCHW -> NHWC (interleaved)
+      {{1, 20, 19, 3}, {0, 3, 1, 2}},    // and NHWC -> NCHW (split)
+      {{2, 40, 5}, {0, 2, 1}},           // [N, 5] -> [5, N] per leading index
+      {{1, 8, 7}, {0, 2, 1}},            // both sides under 16
   };
   std::mt19937 rng(99);
-  for (const Case& c : cases) {
-    Builder b(13);
-    b.Input("x", c.shape, TP::INT8).Output("y");
-    testing::IntsAttr(b.Node("Transpose", {"x"}, {"y"}), "perm", c.perm);
-    auto model = testing::LoadOk(b);
-    int64_t total = 1;
-    for (int64_t d : c.shape) total *= d;
-    std::vector<float> x(static_cast<size_t>(total));
-    for (auto& v : x) v = static_cast<float>(static_cast<int8_t>(rng()));
-    const auto want = Transposed(x, c.shape, c.perm);
-    for (KernelTier tier : tiers) {
-      INFO("tier " << KernelTierName(tier) << " rank " << c.shape.size() << " perm[0] " << c.perm[0]);
-      REQUIRE(testing::RunAll(model, {x}, tier)[0] == want);
+  for (const auto type : {TP::INT8, TP::FLOAT}) {
+    for (const Case& c : cases) {
+      Builder b(13);
+      b.Input("x", c.shape, type).Output("y");
+      testing::IntsAttr(b.Node("Transpose", {"x"}, {"y"}), "perm", c.perm);
+      auto model = testing::LoadOk(b);
+      int64_t total = 1;
+      for (int64_t d : c.shape) total *= d;
+      std::vector<float> x(static_cast<size_t>(total));
+      std::normal_distribution<float> normal(0.0f, 3.0f);
+      for (auto& v : x) v = type == TP::INT8 ? static_cast<float>(static_cast<int8_t>(rng())) : normal(rng);
+      const auto want = Transposed(x, c.shape, c.perm);
+      for (KernelTier tier : tiers) {
+        INFO("tier " << KernelTierName(tier) << " type " << type << " rank " << c.shape.size() << " perm[0] "
+                     << c.perm[0]);
+        REQUIRE(testing::RunAll(model, {x}, tier)[0] == want);
+      }
     }
   }
 }
