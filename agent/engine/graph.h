@@ -122,6 +122,9 @@ struct Node {
   ReduceKind reduce = ReduceKind::kMean;
   // kSoftmax: Softmax, LogSoftmax (log of it, computed without the log of a rounded 0) or Hardmax.
   enum class Normalize { kSoftmax, kLogSoftmax, kHardmax } normalize = Normalize::kSoftmax;
+  // kLayerNormRows without a scale input (InstanceNormalization): each row's mean and variance
+  // summed in double, not in order in float (a plane of 65,536 floats lost ~1e-4 that way).
+  bool double_stats = false;
 
   // int8 results clamp to [qmin, qmax]: saturation plus any folded Relu/Clip.
   int32_t qmin = -128, qmax = 127;

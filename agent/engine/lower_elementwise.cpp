@@ -423,15 +423,21 @@ Status Lowerer::LowerLayerNorm(const OnnxNode& n) {
 }
 
 // InstanceNormalization (opset 6): per (n, c) the mean and variance over the spatial elements,
-// then scale[c] * (x - mean) / sqrt(variance + epsilon) + B[c]. The normalization is
-// LayerNormalization's over the axes from 2 on (kLayerNormRows: its in-order sums, its
-// vector form, and between DequantizeLinear and QuantizeLinear one folded step) with a scale of
-// ones (x 1 is exact); scale and B, constants of C values, follow as per-channel Mul and Add
-// where they are not 1 and 0 (PyTorch's GroupNorm export has 1 and 0 and its own Mul and Add).
+// then scale[c] * (x - mean) / sqrt(variance + epsilon) + B[c]. One kLayerNormRows step over the
+// axes from 2 on, without a scale and with its statistics summed in double (planes are long:
+// in-order float sums drifted ~1e-4 over 256 x 256), and between DequantizeLinear and
+// QuantizeLinear one folded step; scale and B, float constants of C values, follow as
+// per-channel Mul and Add where they are not 1 and 0 (PyTorch's GroupNorm export has 1 and 0
+// and its own Mul and Add).
 Status Lowerer::LowerInstanceNorm(const OnnxNode& n) {
   EDGE_TRY(CheckAttrs(n, {"epsilon"}));
   if (n.inputs.size() != 3 || n.inputs[1].empty() || n.inputs[2].empty()) {
     return Fail(ErrorCode::kInvalidArgument, "needs X, scale and B");
+  }
+  if (n.outputs.size() != 1) return Fail(ErrorCode::kInvalidArgument, "has one output, not " + std::to_string(n.outputs.size()));
+  const OnnxAttr* eps = n.Find("epsilon");
+  if (eps != nullptr && eps->kind != OnnxAttr::Kind::kFloat) {
+    return Fail(ErrorCode::kInvalidArgument, "epsilon must be a float attribute");
   }
   EDGE_ASSIGN_OR_RETURN(auto x_shape, ShapeOfName(n.inputs[0]));
   if (x_shape.size() < 3) {
@@ -444,6 +450,9 @@ Status Lowerer::LowerInstanceNorm(const OnnxNode& n) {
   std::vector<int> params;  // scale, B as [C, 1, ...]; -1 where they change nothing
   for (size_t k : {size_t{1}, size_t{2}}) {
     const char* role = k == 1 ? "scale" : "B";
+    if (IsConst(n.inputs[k]) && !consts_.at(n.inputs[k]).is_float()) {
+      return Fail(ErrorCode::kInvalidArgument, std::string(role) + " must be a float tensor");
+    }
     auto c = FloatConst(n.inputs[k]);
     if (!c) return Fail(ErrorCode::kInvalidArgument, std::string(role) + " must be a constant (it is computed)");
     if (c->shape != std::vector<int64_t>{channels}) {
@@ -458,15 +467,12 @@ Status Lowerer::LowerInstanceNorm(const OnnxNode& n) {
                              : -1);
   }
   EDGE_ASSIGN_OR_RETURN(int x, AsFloat(n.inputs[0]));
-  const std::vector<int64_t> spatial(x_shape.begin() + 2, x_shape.end());
-  const int64_t count = std::accumulate(spatial.begin(), spatial.end(), int64_t{1}, std::multiplies<>());
-  const int ones = ConstFloatValue(FreshName(n.name + "#ones"),
-                                   MakeFloatTensor(spatial, std::vector<float>(static_cast<size_t>(count), 1.0f)));
   Node rows = MakeNode(OpKind::kLayerNormRows, n);
   rows.axis = 2;
   rows.alpha = n.Float("epsilon", 1e-5f);
+  rows.double_stats = true;
   const bool last_rows = params[0] < 0 && params[1] < 0;
-  EDGE_ASSIGN_OR_RETURN(int y, AddFloatStep(std::move(rows), {x, ones},
+  EDGE_ASSIGN_OR_RETURN(int y, AddFloatStep(std::move(rows), {x},
                                             last_rows ? n.outputs[0] : FreshName(n.name + "#in"), x_shape));
   for (size_t k = 0; k < 2; ++k) {
     if (params[k] < 0) continue;

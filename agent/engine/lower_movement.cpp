@@ -24,6 +24,13 @@ Status Lowerer::LowerDepthSpace(const OnnxNode& n) {
   }
   const int64_t b = blocksize->i;
   if (b < 1) return Fail(ErrorCode::kInvalidArgument, "blocksize must be 1 or more, not " + std::to_string(b));
+  if (n.inputs.size() != 1 || n.outputs.size() != 1) {
+    return Fail(ErrorCode::kInvalidArgument, "takes one input and gives one output");
+  }
+  const OnnxAttr* mode_attr = to_space ? n.Find("mode") : nullptr;
+  if (mode_attr != nullptr && mode_attr->kind != OnnxAttr::Kind::kString) {
+    return Fail(ErrorCode::kInvalidArgument, "mode must be a string attribute (DCR or CRD)");
+  }
   const std::string mode = to_space ? n.Str("mode", "DCR") : "";
   if (to_space && mode != "DCR" && mode != "CRD") {
     return Fail(ErrorCode::kInvalidArgument, "mode must be DCR or CRD, not '" + mode + "'");
@@ -98,7 +105,9 @@ Status Lowerer::EmitIndexTables(const OnnxNode& n, const std::vector<std::vector
 // folds; anything else is one step.
 Status Lowerer::LowerExpand(const OnnxNode& n) {
   EDGE_TRY(CheckAttrs(n, {}));
-  if (n.inputs.size() != 2 || n.inputs[1].empty()) return Fail(ErrorCode::kInvalidArgument, "needs input and shape");
+  if (n.inputs.size() != 2 || n.inputs[1].empty() || n.outputs.size() != 1) {
+    return Fail(ErrorCode::kInvalidArgument, "takes input and shape and gives one output");
+  }
   EDGE_ASSIGN_OR_RETURN(const ConstTensor* shape, Const(n.inputs[1], "shape"));
   if (shape->dtype != DType::kI64 || shape->shape.size() != 1) {
     return Fail(ErrorCode::kInvalidArgument, "shape must be a 1-D int64 tensor");

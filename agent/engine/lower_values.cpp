@@ -153,9 +153,15 @@ Result<int> Lowerer::AddStep(Node node, std::vector<int> in, const std::string& 
 }
 
 Status Lowerer::CheckAttrs(const OnnxNode& n, std::initializer_list<const char*> known) {
-  for (const auto& a : n.attrs) {
+  for (size_t i = 0; i < n.attrs.size(); ++i) {
+    const auto& a = n.attrs[i];
     if (std::none_of(known.begin(), known.end(), [&](const char* k) { return a.name == k; })) {
       return Fail(ErrorCode::kInvalidArgument, "unsupported attribute '" + a.name + "'");
+    }
+    // the lookups take the first of a name: a second would be silently ignored (ONNX checkers
+    // refuse the model)
+    for (size_t j = 0; j < i; ++j) {
+      if (n.attrs[j].name == a.name) return Fail(ErrorCode::kInvalidArgument, "attribute '" + a.name + "' is given twice");
     }
   }
   return Ok();

@@ -352,10 +352,15 @@ class LayerNormRowsStep : public Step {
   Ref x, scale;
   int64_t rows = 0, n = 0, out = 0;
   float epsilon = 0.0f;
+  bool double_stats = false;  // InstanceNormalization: no scale, RowsInDouble
   void Run(const ExecEnv& env) const override {
     const float* X = x.Get<float>(env);
-    const float* G = scale.Get<float>(env);
     float* Y = reinterpret_cast<float*>(env.arena + out);
+    if (double_stats) {
+      for (int64_t r = 0; r < rows; ++r) RowInDouble(X + r * n, Y + r * n);
+      return;
+    }
+    const float* G = scale.Get<float>(env);
     // a tier's form takes blocks of 16 rows (the same operations, a row per vector lane)
     int64_t r = env.elementwise->layernorm_rows != nullptr ? env.elementwise->layernorm_rows(X, G, rows, n, epsilon, Y) : 0;
     for (; r + kLanes <= rows; r += kLanes) Rows<kLanes>(X + r * n, G, Y + r * n);
@@ -382,6 +387,30 @@ class LayerNormRowsStep : public Step {
     for (int i = 0; i < K; ++i) {
       for (int64_t a = 0; a < n; ++a) Y[i * n + a] = ((X[i * n + a] - mean[i]) * inv[i]) * G[a];
     }
+  }
+
+  // Sums in double over four interleaved accumulators (element a into a % 4, the four added in
+  // order at the end: one fixed order for every tier, four chains instead of one), the variance
+  // of the centred values; then y = (x - mean) * inv in double, rounded once to float (a float
+  // mean of a plane around 100 is 4e-6 off, which x - mean would keep).
+  void RowInDouble(const float* X, float* Y) const {
+    const auto sum4 = [&](auto term) {
+      double acc[4] = {0.0, 0.0, 0.0, 0.0};
+      int64_t a = 0;
+      for (; a + 4 <= n; a += 4) {
+        for (int k = 0; k < 4; ++k) acc[k] += term(X[a + k]);
+      }
+      for (; a < n; ++a) acc[a % 4] += term(X[a]);
+      return ((acc[0] + acc[1]) + acc[2]) + acc[3];
+    };
+    const double count = static_cast<double>(n);
+    const double mean = sum4([](float v) { return static_cast<double>(v); }) / count;
+    const double var = sum4([mean](float v) {
+                         const double c = static_cast<double>(v) - mean;
+                         return c * c;
+                       }) / count;
+    const double inv = 1.0 / std::sqrt(var + static_cast<double>(epsilon));
+    for (int64_t a = 0; a < n; ++a) Y[a] = static_cast<float>((static_cast<double>(X[a]) - mean) * inv);
   }
 };
 
@@ -907,13 +936,14 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
     case OpKind::kLayerNormRows: {
       auto s = std::make_unique<LayerNormRowsStep>();
       s->x = ctx.RefOf(n.in[0]);
-      s->scale = ctx.RefOf(n.in[1]);
+      s->double_stats = n.double_stats;
+      if (!s->double_stats) s->scale = ctx.RefOf(n.in[1]);
       s->n = 1;
       for (size_t d = static_cast<size_t>(n.axis); d < x.shape.size(); ++d) s->n *= x.shape[d];
       s->rows = s->n == 0 ? 0 : x.elements / s->n;
       s->epsilon = n.alpha;
       s->out = ctx.Out(n);
-      s->summary = Describe(n, "float, rows in one pass");
+      s->summary = Describe(n, n.double_stats ? "float, rows in one pass, sums in double" : "float, rows in one pass");
       return std::unique_ptr<Step>(std::move(s));
     }
     case OpKind::kChannelAffine: {
