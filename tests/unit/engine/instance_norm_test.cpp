@@ -183,6 +183,23 @@ TEST_CASE("InstanceNormalization refuses computed or misshapen parameters and lo
     REQUIRE_FALSE(m.has_value());
     CHECK_THAT(m.error().message, Catch::Contains("(InstanceNormalization)") && Catch::Contains("momentum"));
   }
+  SECTION("an integer epsilon (it would have read as the default 1e-5), an integer scale") {
+    for (bool int_scale : {false, true}) {
+      Builder b(13);
+      b.Input("x", {1, 2, 4}).Init("bias", {2}, {0, 0}).Output("y");
+      if (int_scale) {
+        b.InitInts("scale", {2}, {1, 1}, onnx::TensorProto::INT64);
+      } else {
+        b.Init("scale", {2}, {1, 1});
+      }
+      auto* node = b.Node("InstanceNormalization", {"x", "scale", "bias"}, {"y"});
+      if (!int_scale) IntAttr(node, "epsilon", 1);
+      auto m = b.Load();
+      REQUIRE_FALSE(m.has_value());
+      CHECK_THAT(m.error().message, Catch::Contains(int_scale ? "scale must be a float tensor"
+                                                              : "epsilon must be a float attribute"));
+    }
+  }
 }
 
 }  // namespace edge::engine::testing

@@ -248,6 +248,24 @@ TEST_CASE("Expand of an integer constant folds at load", "[engine][operators]") 
   CHECK(RunOne(model, {0, 10, 20, 30, 40, 50}) == std::vector<float>{1, 11, 18, 28, 47, 57});
 }
 
+TEST_CASE("the movement ops refuse attributes of the wrong kind, twice given, and extra outputs", "[engine][operators]") {
+  const auto error_of = [](const char* op, std::vector<int64_t> shape, const auto& edit) {
+    Builder b = Around(Form::kFloat, op, shape, {}, 1);
+    auto* node = b.proto().mutable_graph()->mutable_node(0);
+    IntAttr(node, "blocksize", 2);
+    edit(node);
+    return LoadError(b);
+  };
+  // mode as an integer would have read as the default DCR; a second blocksize would have been
+  // ignored; an output the op does not have
+  CHECK_THAT(error_of("DepthToSpace", {1, 8, 2, 2}, [](auto* n) { IntAttr(n, "mode", 1); }),
+             Contains("(DepthToSpace)") && Contains("mode must be a string attribute"));
+  CHECK_THAT(error_of("SpaceToDepth", {1, 2, 4, 4}, [](auto* n) { IntAttr(n, "blocksize", 4); }),
+             Contains("(SpaceToDepth)") && Contains("attribute 'blocksize' is given twice"));
+  CHECK_THAT(error_of("DepthToSpace", {1, 8, 2, 2}, [](auto* n) { n->add_output("extra"); }),
+             Contains("(DepthToSpace)") && Contains("one input and gives one output"));
+}
+
 TEST_CASE("Expand refuses shapes that do not broadcast or are not constant and names the node", "[engine][operators]") {
   CHECK_THAT(LoadError(ExpandOf(Form::kFloat, {3, 2}, {3, 4})),
              Contains("(Expand)") && Contains("cannot broadcast (2 vs 4)"));
