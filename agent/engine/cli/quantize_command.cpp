@@ -143,6 +143,10 @@ void RegisterQuantizeCommand(CLI::App& model, int& exit_code) {
                 "calibrate on samples whose peak is far beyond the others instead of refusing them");
   cmd->add_flag("--quantize-outputs", q->options.quantize_outputs,
                 "also quantize the graph outputs (clips them to the calibration range)");
+  cmd->add_option("--keep-float", q->options.keep_float,
+                  "node names or op types to leave in float, comma-separated (e.g. Div,Pow: an int8 form that "
+                  "costs more accuracy than the model can give)")
+      ->delimiter(',');
   cmd->add_flag("--requantize", q->options.requantize,
                 "quantize a model that already has quantization nodes (QDQ, QLinear*, ...) instead of refusing it");
   cmd->add_flag("--json", q->json, "print the report as JSON");

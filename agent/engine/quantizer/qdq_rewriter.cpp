@@ -112,6 +112,15 @@ class QdqRewriter {
       for (const auto& out : g_.node(i).output()) producer_[out] = i;
     }
     for (const auto& o : g_.output()) graph_outputs_.insert(o.name());
+    for (const std::string& keep : options_.keep_float) {
+      const bool names = std::any_of(g_.node().begin(), g_.node().end(), [&](const onnx::NodeProto& n) {
+        return n.name() == keep || n.op_type() == keep;
+      });
+      if (!names) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    "--keep-float '" + keep + "' names no node and no op type of the model");
+      }
+    }
     SelectNodes();
     QuantizeReport report;
     bool computes = false;
@@ -169,6 +178,9 @@ class QdqRewriter {
   // reason comes first: a Softmax that writes the graph output has no int8 form either way.
   std::string WhyFloat(const onnx::NodeProto& n) const {
     if (std::string own = WhyOpFloat(n); !own.empty()) return own;
+    for (const std::string& keep : options_.keep_float) {
+      if (n.name() == keep || n.op_type() == keep) return "kept float by --keep-float " + keep;
+    }
     if (!options_.quantize_outputs) {
       for (const auto& out : n.output()) {
         if (graph_outputs_.count(out) != 0) {

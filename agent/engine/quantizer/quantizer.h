@@ -40,6 +40,10 @@ struct QuantizeOptions {
   // Put Q -> DQ on the graph's outputs too. Off by default: the int8 output would be clipped
   // to the calibration range and rounded to 1/255 of it (docs/engine.md has the numbers).
   bool quantize_outputs = false;
+  // Node names or op types left in float (`--keep-float Div,/enc/Pow`): for an op whose int8
+  // form costs more accuracy than the model can give (a GroupNorm written out op by op). Each
+  // entry must name a node or an op type of the model.
+  std::vector<std::string> keep_float;
   // Held-out samples for the quality report; null: the last part of the calibration data
   // (HoldOutSplit) is held out and never used for ranges.
   const NpyArray* eval = nullptr;

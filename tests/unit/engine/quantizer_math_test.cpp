@@ -3,6 +3,7 @@
 // and the sample checks and quality figures behind its refusals and report.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
@@ -740,6 +741,23 @@ TEST_CASE("ops the engine runs between QDQ pairs are quantized: the quantizer re
   REQUIRE(engine.has_value());
   CHECK(HasStep(**engine, "of codes"));
   CHECK(HasStep(**engine, "InstanceNormalization"));
+
+  // --keep-float by op type leaves those nodes float (the report says why); an entry that names
+  // no node and no op type is refused, nothing written
+  options.keep_float = {"Div", "Sqrt"};
+  options.force = true;
+  auto kept = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(200, -1.0f, 1.0f), (dir / "q.onnx").string(),
+                            options);
+  REQUIRE(kept.has_value());
+  CHECK(kept->quantized_nodes == 7);
+  REQUIRE(kept->float_nodes.size() == 2);
+  for (const auto& f : kept->float_nodes) CHECK_THAT(f.reason, Catch::Contains("kept float by --keep-float " + f.op_type));
+  options.keep_float = {"Dvi"};
+  auto typo = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(200, -1.0f, 1.0f), (dir / "q2.onnx").string(),
+                            options);
+  REQUIRE_FALSE(typo.has_value());
+  CHECK_THAT(typo.error().message, Catch::Contains("--keep-float 'Dvi' names no node and no op type"));
+  CHECK_FALSE(std::filesystem::exists(dir / "q2.onnx"));
 }
 
 }  // namespace edge::engine::testing
