@@ -346,6 +346,8 @@ class ReduceStep : public Step {
 // over the count, + epsilon, sqrt, 1 / ., the product, times the scale), so the same values,
 // bit for bit except which NaN (sign, payload) comes out where two NaNs meet.
 // Rows go kLanes at a time, their sums side by side: independent add chains, each in order.
+// InstanceNormalization's form (double_stats: no scale, long planes) sums in double instead
+// (RowInDouble), the same way at every tier.
 class LayerNormRowsStep : public Step {
  public:
   static constexpr int kLanes = 8;
