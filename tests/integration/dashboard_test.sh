@@ -125,6 +125,10 @@ out=$(get /api/overview "${as_admin[@]}"); rc=$?
 cp "$LF_DIR/operator-ca.orig" "$P/operator-ca.pem"
 served_admin() { [ "$(get /api/overview "${as_admin[@]}" | tail -n 1)" = 200 ]; }
 lf_wait_for 15 served_admin || lf_die "the original CA's admin is not let in again"
+# and edgectl's gRPC calls too (the steps below are edgectl's), which may take their reload a
+# moment after the web side's
+grpc_admin() { lf_edgectl get devices >/dev/null 2>&1; }
+lf_wait_for 15 grpc_admin || lf_die "edgectl as the original CA's admin is not let in again"
 ok "new CA's operator in, old one out, and back"
 
 step "an operator without a role, then a revoked one: 403, and the refusal is audited"
@@ -135,7 +139,7 @@ out=$(get /api/overview "${as_bob[@]}")
 expect_contains "has no role" "$out"
 out=$(get / "${as_bob[@]}")
 [ "$(tail -n 1 <<<"$out")" = 403 ] || lf_die "the page for bob without a role: $out"
-lf_edgectl operator add bob --role viewer 2>/dev/null || lf_die "operator add bob"
+out=$(lf_edgectl operator add bob --role viewer 2>&1) || lf_die "operator add bob: $out"
 out=$(get /api/overview "${as_bob[@]}")
 [ "$(tail -n 1 <<<"$out")" = 200 ] || lf_die "bob as a viewer: $out"
 # An operator's free text with markup: it reaches the audit log and the page as it was typed.
