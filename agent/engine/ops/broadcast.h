@@ -1,6 +1,7 @@
 // Index walking for ONNX multidirectional broadcasting, without allocation.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -148,6 +149,33 @@ inline void ReduceByRuns(const BroadcastRuns& r, const T* x, Acc* y, F f) {
       for (int64_t e = 0; e < run; ++e) ys[e] = f(ys[e], xs[e]);
     }
   });
+}
+
+// A reduction's input shape with its reduced axes set to 1, and how many elements each output
+// reduces.
+inline std::vector<int64_t> KeptShape(const std::vector<int64_t>& axes, const std::vector<int64_t>& shape,
+                                      int64_t* reduce_count) {
+  std::vector<int64_t> kept = shape;
+  *reduce_count = 1;
+  for (int64_t a : axes) {
+    *reduce_count *= shape[static_cast<size_t>(a)];
+    kept[static_cast<size_t>(a)] = 1;
+  }
+  return kept;
+}
+
+// True where every reduced axis longer than 1 comes after every kept axis longer than 1: each
+// output then reduces one contiguous plane of the input (a global pool written as a reduction,
+// PointNet's max over points).
+inline bool ReducesTrailingPlanes(const std::vector<int64_t>& axes, const std::vector<int64_t>& shape) {
+  bool reduced_seen = false;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    const bool reduced = std::find(axes.begin(), axes.end(), static_cast<int64_t>(d)) != axes.end();
+    if (!reduced && reduced_seen) return false;
+    reduced_seen = reduced_seen || reduced;
+  }
+  return true;
 }
 
 }  // namespace edge::engine

@@ -255,32 +255,6 @@ class SoftmaxStep : public Step {
   }
 };
 
-// A reduction's input shape with its reduced axes (n.axes) set to 1, and how many elements
-// each output reduces.
-std::vector<int64_t> KeptShape(const Node& n, const std::vector<int64_t>& shape, int64_t* reduce_count) {
-  std::vector<int64_t> kept = shape;
-  *reduce_count = 1;
-  for (int64_t a : n.axes) {
-    *reduce_count *= shape[a];
-    kept[a] = 1;
-  }
-  return kept;
-}
-
-// True where every reduced axis (n.axes) longer than 1 comes after every kept axis longer than
-// 1: each output then reduces one contiguous plane of the input (ReduceMax over the last axes,
-// a global max pool written as a reduction, PointNet's max over points).
-bool ReducesTrailingPlanes(const Node& n, const std::vector<int64_t>& shape) {
-  bool reduced_seen = false;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    const bool reduced = std::find(n.axes.begin(), n.axes.end(), static_cast<int64_t>(d)) != n.axes.end();
-    if (!reduced && reduced_seen) return false;
-    reduced_seen = reduced_seen || reduced;
-  }
-  return true;
-}
-
 // A reduction over a set of axes (ReduceMean, ReduceSum, ReduceMax, ...): the input is walked
 // once, each element folded into its output slot, then each slot finished.
 class ReduceStep : public Step {
@@ -607,13 +581,13 @@ std::optional<std::unique_ptr<Step>> ReduceExtremeOfCodes(const Node& n, BuildCo
   const Value& x = ctx.V(n.in[0]);
   if (x.dtype != DType::kI8 || !(x.q.scale > 0.0f) || !std::isfinite(x.q.scale)) return std::nullopt;
   int64_t reduce_count = 1;
-  const std::vector<int64_t> kept = KeptShape(n, x.shape, &reduce_count);
+  const std::vector<int64_t> kept = KeptShape(n.axes, x.shape, &reduce_count);
   if (reduce_count == 0) return std::nullopt;  // the float step's infinity
   auto s = std::make_unique<QReduceExtremeStep>();
   s->x = ctx.RefOf(n.in[0]);
   s->max = n.reduce == ReduceKind::kMax;
   s->runs = SplitBroadcastRuns(MakeBroadcastPlan(x.shape, kept, x.shape));
-  s->plane = ReducesTrailingPlanes(n, x.shape) ? reduce_count : 0;
+  s->plane = ReducesTrailingPlanes(n.axes, x.shape) ? reduce_count : 0;
   s->out = ctx.Out(n);
   s->out_count = ctx.V(n.out[0]).elements;
   const QParams out = ctx.V(n.out[0]).q;
@@ -923,13 +897,13 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       s->kind = n.reduce;
       s->scratch = ctx.scratch_offset;
       if (n.reduce == ReduceKind::kLogSumExp && s->scratch < 0) return Fail(ErrorCode::kInternal, "ReduceLogSumExp without scratch");
-      const std::vector<int64_t> kept = KeptShape(n, x.shape, &s->reduce_count);
+      const std::vector<int64_t> kept = KeptShape(n.axes, x.shape, &s->reduce_count);
       s->out_count = ctx.V(n.out[0]).elements;
       s->walk = MakeBroadcastPlan(x.shape, kept, x.shape);
       s->runs = SplitBroadcastRuns(s->walk);
       s->walk.same_shape = false;
       s->planes = (n.reduce == ReduceKind::kMax || n.reduce == ReduceKind::kMin) && s->reduce_count > 0 &&
-                  ReducesTrailingPlanes(n, x.shape);
+                  ReducesTrailingPlanes(n.axes, x.shape);
       s->out = ctx.Out(n);
       s->summary = Describe(n, s->planes ? "float, plane extremes" : "float");
       return std::unique_ptr<Step>(std::move(s));

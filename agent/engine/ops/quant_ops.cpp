@@ -585,22 +585,13 @@ Result<std::unique_ptr<Step>> BuildQuantStep(const Node& n, BuildContext& ctx) {
       if (ctx.scratch_offset < 0) return Fail(ErrorCode::kInternal, "ReduceMean without scratch");
       auto s = std::make_unique<QReduceMeanStep>();
       s->x = ctx.RefOf(n.in[0]);
-      std::vector<int64_t> kept = x.shape;
-      s->reduce_count = 1;
-      for (int64_t a : n.axes) {
-        s->reduce_count *= x.shape[a];
-        kept[a] = 1;
-      }
+      const std::vector<int64_t> kept = KeptShape(n.axes, x.shape, &s->reduce_count);
       s->out_count = y.elements;
       s->runs = SplitBroadcastRuns(MakeBroadcastPlan(x.shape, kept, x.shape));
-      // trailing: every axis after the first reduced one (of size > 1) is reduced too
+      s->trailing = ReducesTrailingPlanes(n.axes, x.shape);
       const int rank = static_cast<int>(x.shape.size());
       std::vector<bool> reduced(static_cast<size_t>(rank), false);
       for (int64_t a : n.axes) reduced[static_cast<size_t>(a)] = true;
-      int first = rank;
-      for (int d = rank - 1; d >= 0 && (reduced[d] || x.shape[d] == 1); --d) first = d;
-      s->trailing = true;
-      for (int d = 0; d < first; ++d) s->trailing = s->trailing && !(reduced[d] && x.shape[d] != 1);
       // middle: the reduced axes of size > 1 are one run of axes, kept ones of size > 1 after it
       int lo = rank, hi = -1;
       for (int d = 0; d < rank; ++d) {
