@@ -32,6 +32,19 @@ std::vector<int8_t> RandomBytes(std::mt19937& rng, int64_t n) {
   return v;
 }
 
+// A plane kernel (plane_max, plane_min) on `bytes` placed against inaccessible pages on either
+// side (a read outside the planes faults) gives `want`.
+void CheckPlanesGuarded(PlaneMaxFn fn, const std::vector<int8_t>& bytes, int64_t count, int64_t planes,
+                        const std::vector<int8_t>& want) {
+  const testing::GuardedBuffer before(static_cast<size_t>(count * planes), false, bytes.data());
+  const testing::GuardedBuffer after(static_cast<size_t>(count * planes), true, bytes.data());
+  for (const auto* buffer : {&before, &after}) {
+    std::vector<int8_t> got(static_cast<size_t>(planes), 0x5A);
+    fn(buffer->as<int8_t>(), count, planes, got.data());
+    REQUIRE(got == want);
+  }
+}
+
 struct BinaryCase {
   bool mul;
   float ra, rb;
@@ -201,16 +214,10 @@ TEST_CASE("every tier's plane maxima equal the scalar reference and read only th
           bytes[static_cast<size_t>(count)] = 127;
           bytes[static_cast<size_t>(3 * count - 1)] = 126;
         }
-        // against inaccessible pages on both sides: a read outside the planes faults
-        testing::GuardedBuffer before(static_cast<size_t>(count * planes), false, bytes.data());
-        testing::GuardedBuffer after(static_cast<size_t>(count * planes), true, bytes.data());
-        std::vector<int8_t> want(static_cast<size_t>(planes)), got(static_cast<size_t>(planes), 0x5A);
+        std::vector<int8_t> want(static_cast<size_t>(planes));
         PlaneMaxScalar(bytes.data(), count, planes, want.data());
-        for (const auto* buffer : {&before, &after}) {
-          k.plane_max(buffer->as<int8_t>(), count, planes, got.data());
-          INFO("tier " << KernelTierName(tier) << " count " << count << " planes " << planes);
-          REQUIRE(got == want);
-        }
+        INFO("tier " << KernelTierName(tier) << " count " << count << " planes " << planes);
+        CheckPlanesGuarded(k.plane_max, bytes, count, planes, want);
       }
     }
   }
@@ -232,18 +239,13 @@ TEST_CASE("every tier's int8 plane minima are the smallest code of each plane an
           std::fill(bytes.begin() + 2 * count, bytes.begin() + 3 * count, int8_t{100});
           bytes[static_cast<size_t>(3 * count - 1)] = -127;
         }
-        std::vector<int8_t> want(static_cast<size_t>(planes), 127), got(static_cast<size_t>(planes), 0x5A);
+        std::vector<int8_t> want(static_cast<size_t>(planes), 127);
         for (int64_t i = 0; i < count * planes; ++i) {
           int8_t& w = want[static_cast<size_t>(i / count)];
           w = std::min(w, bytes[static_cast<size_t>(i)]);
         }
-        testing::GuardedBuffer before(static_cast<size_t>(count * planes), false, bytes.data());
-        testing::GuardedBuffer after(static_cast<size_t>(count * planes), true, bytes.data());
-        for (const auto* buffer : {&before, &after}) {
-          k.plane_min(buffer->as<int8_t>(), count, planes, got.data());
-          INFO("tier " << KernelTierName(tier) << " count " << count << " planes " << planes);
-          REQUIRE(got == want);
-        }
+        INFO("tier " << KernelTierName(tier) << " count " << count << " planes " << planes);
+        CheckPlanesGuarded(k.plane_min, bytes, count, planes, want);
       }
     }
   }

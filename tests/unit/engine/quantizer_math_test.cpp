@@ -108,15 +108,21 @@ NpyArray Uniform(int64_t count, float lo, float hi, unsigned seed = 7, int64_t w
   return a;
 }
 
-// Quantizes `m` (one input of [1, 8]) to dir/q.onnx with its outputs quantized too: 400
-// calibration samples, 200 held out.
-QuantizeReport QuantizeWide(const edge::testing::TempDir& dir, const onnx::ModelProto& m) {
-  const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11, 8);
-  QuantizeOptions options;
+// QuantizeModel of `m` (one input of [1, width]) saved in `dir` (m.onnx -> q.onnx): 400 uniform
+// calibration samples, the report on 200 others.
+Result<QuantizeReport> QuantizeUniform(const edge::testing::TempDir& dir, const onnx::ModelProto& m,
+                                       QuantizeOptions options, int64_t width = 4) {
+  const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11, width);
   options.eval = &eval;
+  return QuantizeModel(Save(dir, "m.onnx", m), Uniform(400, -1.0f, 1.0f, 7, width), (dir / "q.onnx").string(),
+                       options);
+}
+
+// Quantizes `m` (one input of [1, 8]) to dir/q.onnx with its outputs quantized too.
+QuantizeReport QuantizeWide(const edge::testing::TempDir& dir, const onnx::ModelProto& m) {
+  QuantizeOptions options;
   options.quantize_outputs = true;
-  auto report =
-      QuantizeModel(Save(dir, "m.onnx", m), Uniform(400, -1.0f, 1.0f, 7, 8), (dir / "q.onnx").string(), options);
+  auto report = QuantizeUniform(dir, m, options, 8);
   INFO((report ? "" : report.error().message));
   REQUIRE(report.has_value());
   return *report;
@@ -286,13 +292,10 @@ TEST_CASE("PRelu (one slope, per channel), Split, GlobalMaxPool and Slice are qu
     return b.proto();
   };
   edge::testing::TempDir dir;
-  const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11);
   QuantizeOptions options;
-  options.eval = &eval;
   options.quantize_outputs = true;
   auto quantize = [&](const std::vector<float>& slope, const std::vector<int64_t>& slope_shape) {
-    auto report = QuantizeModel(Save(dir, "m.onnx", build(slope, slope_shape)), Uniform(400, -1.0f, 1.0f),
-                                (dir / "q.onnx").string(), options);
+    auto report = QuantizeUniform(dir, build(slope, slope_shape), options);
     INFO((report ? "" : report.error().message));
     REQUIRE(report.has_value());
     return *report;
@@ -492,9 +495,7 @@ TEST_CASE("requantize follows chained pairs, keeps pairs that rescale and the gr
   edge::testing::TempDir dir;
   QuantizeOptions options;
   options.requantize = true;
-  const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11);
-  options.eval = &eval;
-  auto report = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(400, -1.0f, 1.0f), (dir / "q.onnx").string(), options);
+  auto report = QuantizeUniform(dir, b.proto(), options);
   INFO((report ? "" : report.error().message));
   REQUIRE(report.has_value());
   const auto q = Load((dir / "q.onnx").string());
@@ -521,9 +522,7 @@ TEST_CASE("a weight stored transposed (MatMul of a Transpose of a constant) is q
   edge::testing::TempDir dir;
   QuantizeOptions options;
   options.quantize_outputs = true;
-  const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11);
-  options.eval = &eval;
-  auto report = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(400, -1.0f, 1.0f), (dir / "q.onnx").string(), options);
+  auto report = QuantizeUniform(dir, b.proto(), options);
   INFO((report ? "" : report.error().message));
   REQUIRE(report.has_value());
   CHECK(report->quantized_nodes == 1);
@@ -547,9 +546,7 @@ TEST_CASE("a Pad whose value input is a constant 0 is quantized, another value s
     edge::testing::TempDir dir;
     QuantizeOptions options;
     options.quantize_outputs = true;
-    const NpyArray eval = Uniform(200, -1.0f, 1.0f, 11);
-    options.eval = &eval;
-    auto report = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(400, -1.0f, 1.0f), (dir / "q.onnx").string(), options);
+    auto report = QuantizeUniform(dir, b.proto(), options);
     INFO("value " << value << (report ? "" : report.error().message));
     REQUIRE(report.has_value());
     if (value == 0.0f) {
