@@ -18,9 +18,9 @@ namespace edge::engine {
 namespace {
 
 // A transpose as whole moves: output dimensions of size 1 dropped; if the innermost one left is
-// also contiguous in the input, runs of it are copied; otherwise, for bytes, the dimension that is
-// contiguous in the input and the innermost output one form 2-D slices for the tier's transpose
-// kernel. The remaining dimensions (`outer`) are walked per run or slice.
+// also contiguous in the input, runs of it are copied; otherwise the dimension that is
+// contiguous in the input and the innermost output one form 2-D slices (bytes: the tier's
+// transpose kernel; wider elements: TransposeSlice). The remaining dimensions (`outer`) are walked per run or slice.
 struct TransposeMoves {
   enum class Kind { kElements, kRuns, kSlices } kind = Kind::kElements;
   int outer_rank = 0;
@@ -132,8 +132,8 @@ inline TransposeMoves PlanTransposeMoves(int rank, const int64_t* out_dims, cons
 
 // out[c * dst_stride + r] = in[r * src_stride + c] for wider elements (float, int32, int64: a
 // float NHWC <-> NCHW), in 16 x 16 blocks so both sides stay in cache lines; the element walk
-// of the general case costs a rank-deep index update per element (~2.6 ns per float of a
-// [96, 96, 3] image's transpose, ~0.3 blocked).
+// of the general case costs a rank-deep index update per element (~0.75 ns per float of a
+// [96, 96, 3] image's transpose, ~0.27 blocked: docs/benchmarks.md).
 template <typename T>
 void TransposeSlice(const T* src, int64_t src_stride, int64_t rows, int64_t cols, T* dst, int64_t dst_stride) {
   constexpr int64_t kBlock = 16;
