@@ -136,6 +136,26 @@ Status WriteSelfTest(const std::string& model_file, const std::vector<std::strin
   return Ok();
 }
 
+// Parses the command line, which runs the operator commands' callbacks, then the action a
+// callback chose, if any. Returns the exit code of whichever ran (`exit_code` as the callbacks
+// left it), or of the usage error.
+int ParseAndRun(CLI::App& app, int argc, char** argv, const int& exit_code, const std::function<int()>& action) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      const std::string unknown = UnknownCommandMessage(app, std::vector<std::string>(argv + 1, argv + argc));
+      if (!unknown.empty()) {
+        std::cerr << "edgectl: " << unknown << "\nRun with --help for more information.\n";
+        return kExitUsage;
+      }
+    }
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  return action ? action() : exit_code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -564,27 +584,14 @@ int main(int argc, char** argv) {
     };
   });
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() != 0) {
-      const std::string unknown = UnknownCommandMessage(app, std::vector<std::string>(argv + 1, argv + argc));
-      if (!unknown.empty()) {
-        std::cerr << "edgectl: " << unknown << "\nRun with --help for more information.\n";
-        return kExitUsage;
-      }
-    }
-    const int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitUsage;
-  }
-  if (!action) return exit_code;
-  // A reference of our own keeps gRPC initialized to the end, and the end is _Exit: a channel
+  // A reference of our own keeps gRPC initialized to the end, and every end is _Exit: a channel
   // that was still connecting (a connect timeout over a slow link) is torn down by gRPC's own
-  // threads, which exit()'s static destructors raced (SIGSEGV after the output was printed, under
-  // load, even after grpc_shutdown_blocking). Everything edgectl writes is written and closed by
-  // the time the action returns; only the standard streams need a flush.
+  // threads, and exit()'s handlers (OPENSSL_cleanup among them) raced them: SIGSEGV after the
+  // output was printed, under load, even after grpc_shutdown_blocking. The operator commands run
+  // inside the parse (their callbacks), the others as `action` after it. Everything edgectl
+  // writes is written and closed by then; only the standard streams need a flush.
   grpc_init();
-  exit_code = action();
+  exit_code = ParseAndRun(app, argc, argv, exit_code, action);
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);
