@@ -435,10 +435,6 @@ Status Lowerer::LowerInstanceNorm(const OnnxNode& n) {
     return Fail(ErrorCode::kInvalidArgument, "needs X, scale and B");
   }
   if (n.outputs.size() != 1) return Fail(ErrorCode::kInvalidArgument, "has one output, not " + std::to_string(n.outputs.size()));
-  const OnnxAttr* eps = n.Find("epsilon");
-  if (eps != nullptr && eps->kind != OnnxAttr::Kind::kFloat) {
-    return Fail(ErrorCode::kInvalidArgument, "epsilon must be a float attribute");
-  }
   EDGE_ASSIGN_OR_RETURN(auto x_shape, ShapeOfName(n.inputs[0]));
   if (x_shape.size() < 3) {
     return Fail(ErrorCode::kInvalidArgument, "X must be [N, C, D1, ...] (rank 3 or more), is rank " +

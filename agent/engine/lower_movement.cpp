@@ -19,17 +19,11 @@ Status Lowerer::LowerDepthSpace(const OnnxNode& n) {
   // DepthToSpace's mode came with opset 11 (before it, DCR only)
   EDGE_TRY(to_space && onnx_.opset >= 11 ? CheckAttrs(n, {"blocksize", "mode"}) : CheckAttrs(n, {"blocksize"}));
   const OnnxAttr* blocksize = n.Find("blocksize");
-  if (blocksize == nullptr || blocksize->kind != OnnxAttr::Kind::kInt) {
-    return Fail(ErrorCode::kInvalidArgument, "the integer attribute blocksize is required");
-  }
+  if (blocksize == nullptr) return Fail(ErrorCode::kInvalidArgument, "the integer attribute blocksize is required");
   const int64_t b = blocksize->i;
   if (b < 1) return Fail(ErrorCode::kInvalidArgument, "blocksize must be 1 or more, not " + std::to_string(b));
   if (n.inputs.size() != 1 || n.outputs.size() != 1) {
     return Fail(ErrorCode::kInvalidArgument, "takes one input and gives one output");
-  }
-  const OnnxAttr* mode_attr = to_space ? n.Find("mode") : nullptr;
-  if (mode_attr != nullptr && mode_attr->kind != OnnxAttr::Kind::kString) {
-    return Fail(ErrorCode::kInvalidArgument, "mode must be a string attribute (DCR or CRD)");
   }
   const std::string mode = to_space ? n.Str("mode", "DCR") : "";
   if (to_space && mode != "DCR" && mode != "CRD") {

@@ -259,7 +259,7 @@ TEST_CASE("the movement ops refuse attributes of the wrong kind, twice given, an
   // mode as an integer would have read as the default DCR; a second blocksize would have been
   // ignored; an output the op does not have
   CHECK_THAT(error_of("DepthToSpace", {1, 8, 2, 2}, [](auto* n) { IntAttr(n, "mode", 1); }),
-             Contains("(DepthToSpace)") && Contains("mode must be a string attribute"));
+             Contains("(DepthToSpace)") && Contains("attribute 'mode' is an integer; ONNX defines it as a string"));
   CHECK_THAT(error_of("SpaceToDepth", {1, 2, 4, 4}, [](auto* n) { IntAttr(n, "blocksize", 4); }),
              Contains("(SpaceToDepth)") && Contains("attribute 'blocksize' is given twice"));
   CHECK_THAT(error_of("DepthToSpace", {1, 8, 2, 2}, [](auto* n) { n->add_output("extra"); }),

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -214,6 +215,55 @@ TEST_CASE("every operator in the table has a version the engine handles", "[engi
     CHECK(op.since_opset >= 1);
     CHECK(op.since_opset <= kNewestOpset);  // CastLike exists from 15
     CHECK_FALSE(op.forms.empty());
+  }
+}
+
+TEST_CASE("an attribute of the wrong kind is refused, naming the node, not read as its default", "[engine][opset]") {
+  // Each of these read as absent before, i.e. as the default: group 1, pads 0, no transpose...
+  struct Case {
+    const char* op;
+    std::vector<int64_t> x_shape;
+    std::function<void(Builder&, onnx::NodeProto*)> edit;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"Conv", {1, 2, 4, 4}, [](Builder& b, auto* n) {
+         b.Init("w", {2, 1, 1, 1}, {1, 1});
+         n->add_input("w");
+         FloatAttr(n, "group", 2.0f);
+       }, "(Conv): attribute 'group' is a float; ONNX defines it as an integer"},
+      {"Conv", {1, 1, 4, 4}, [](Builder& b, auto* n) {
+         b.Init("w", {1, 1, 3, 3}, std::vector<float>(9, 1.0f));
+         n->add_input("w");
+         IntAttr(n, "pads", 1);
+       }, "(Conv): attribute 'pads' is an integer; ONNX defines it as a list of integers"},
+      {"Gemm", {2, 3}, [](Builder& b, auto* n) {
+         b.Init("w", {2, 3}, std::vector<float>(6, 1.0f));
+         n->add_input("w");
+         FloatAttr(n, "transB", 1.0f);
+       }, "(Gemm): attribute 'transB' is a float; ONNX defines it as an integer"},
+      {"Transpose", {2, 3}, [](Builder&, auto* n) { IntAttr(n, "perm", 1); },
+       "(Transpose): attribute 'perm' is an integer; ONNX defines it as a list of integers"},
+      {"LeakyRelu", {2, 3}, [](Builder&, auto* n) { IntAttr(n, "alpha", 1); },
+       "(LeakyRelu): attribute 'alpha' is an integer; ONNX defines it as a float"},
+      {"ReduceMean", {2, 3}, [](Builder&, auto* n) { StrAttr(n, "keepdims", "0"); },
+       "(ReduceMean): attribute 'keepdims' is a string; ONNX defines it as an integer"},
+      {"MaxPool", {1, 1, 4, 4}, [](Builder&, auto* n) { FloatsAttr(n, "kernel_shape", {2, 2}); },
+       "(MaxPool): attribute 'kernel_shape' is a list of floats; ONNX defines it as a list of integers"},
+      {"Softmax", {2, 3}, [](Builder&, auto* n) { IntsAttr(n, "axis", {0}); },
+       "(Softmax): attribute 'axis' is a list of integers; ONNX defines it as an integer"},
+      {"Concat", {2, 3}, [](Builder&, auto* n) {
+         n->add_input("x");
+         FloatAttr(n, "axis", 0.0f);
+       }, "(Concat): attribute 'axis' is a float; ONNX defines it as an integer"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.op << " " << c.message);
+    Builder b(13);
+    b.Input("x", c.x_shape).Output("y");
+    auto* n = b.Node(c.op, {"x"}, {"y"});
+    c.edit(b, n);
+    CHECK_THAT(LoadError(b), Catch::Contains(c.message));
   }
 }
 
