@@ -190,6 +190,9 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
     }
     if (!step) return Fail(step.error().Wrap("node '" + n.name + "' (" + n.onnx_op + ")"));
     cg->quantized = cg->quantized || IsQuantKind(n.kind) || n.kind == OpKind::kQFloatOp;
+    (*step)->node = n.name;
+    (*step)->computes_float = !IsQuantKind(n.kind) && n.kind != OpKind::kQFloatOp && n.kind != OpKind::kDequantize &&
+                              std::any_of(n.out.begin(), n.out.end(), [&](int v) { return g.values[v].dtype == DType::kF32; });
     cg->steps.push_back(std::move(*step));
   }
   for (size_t i = 0; i < g.inputs.size(); ++i) {

@@ -43,6 +43,10 @@ class Step {
   virtual ~Step() = default;
   virtual void Run(const ExecEnv& env) const = 0;
   std::string summary;
+  std::string node;            // the ONNX node it came from (several steps may share one)
+  // Computes in float: a float step that writes a float tensor (not an int8 one with a
+  // dequantizing epilogue, nor a DequantizeLinear).
+  bool computes_float = false;
 };
 
 // Storage of constants referenced through Ref (stable addresses).

@@ -23,8 +23,8 @@ struct QuantizeArgs {
 };
 
 void PrintText(const QuantizeArgs& a, const QuantizeReport& r) {
-  std::printf("%s %s: %lld node(s) run in int8, %zu stay float\n", r.below_bar.empty() ? "wrote" : "did not write",
-              a.out.c_str(), static_cast<long long>(r.quantized_nodes), r.float_nodes.size());
+  std::printf("%s %s: %zu node(s) run in int8, %zu stay float\n", r.below_bar.empty() ? "wrote" : "did not write",
+              a.out.c_str(), r.int8_nodes.size(), r.float_nodes.size());
   for (const auto& f : r.float_nodes) {
     std::printf("  float: '%s' (%s): %s\n", f.name.c_str(), f.op_type.c_str(), f.reason.c_str());
   }
@@ -51,7 +51,7 @@ void PrintJson(const QuantizeArgs& a, const QuantizeReport& r) {
   j["out"] = a.out;
   j["written"] = r.below_bar.empty();
   j["below_bar"] = r.below_bar;
-  j["quantized_nodes"] = r.quantized_nodes;
+  j["quantized_nodes"] = r.int8_nodes.size();
   j["calibration_samples"] = r.samples;
   j["float_nodes"] = nlohmann::json::array();
   for (const auto& f : r.float_nodes) j["float_nodes"].push_back({{"name", f.name}, {"op_type", f.op_type}, {"reason", f.reason}});

@@ -127,7 +127,10 @@ class QdqRewriter {
     for (int i = 0; i < g_.node_size(); ++i) {
       const auto& n = g_.node(i);
       if (selected_.count(i) != 0) {
-        ++report.quantized_nodes;
+        // an unnamed node gets the name the engine gives it in the fp32 model (its first
+        // output, which the rewrite may rename), so that the report can find its steps
+        if (n.name().empty() && n.output_size() > 0) g_.mutable_node(i)->set_name(n.output(0));
+        report.int8_nodes.push_back(Int8Node{n.name(), n.op_type()});
         computes = computes || kMovementOps.count(n.op_type()) == 0;
       } else if (n.output_size() > 0 && !IsActivation(n.output(0)) && graph_outputs_.count(n.output(0)) == 0) {
         // shape arithmetic and constants: folded at load, no run-time step to report

@@ -16,7 +16,7 @@ class TensorProto;
 namespace edge::engine {
 
 // Rewrites `model` (constants already initializers) in place into QDQ form; see
-// qdq_rewriter.cpp. Fills quantized_nodes and float_nodes of the report; refuses
+// qdq_rewriter.cpp. Fills int8_nodes and float_nodes of the report; refuses
 // (kFailedPrecondition) a graph in which no computing node can run in int8.
 // The values of a float32 initializer (raw little-endian bytes or float_data).
 Result<std::vector<float>> FloatsOf(const onnx::TensorProto& t);

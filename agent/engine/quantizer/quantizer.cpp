@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "agent/engine/compile.h"
 #include "agent/engine/quantizer/quantizer.h"
 #include "agent/engine/quantizer/qdq_rewriter.h"
 #include "common/core/fs.h"
@@ -355,6 +356,27 @@ Result<onnx::ModelProto> ReadOnnxProto(const std::string& path) {
   return model;
 }
 
+// The rewriter's choice as the engine runs it: a node it put between QDQ pairs whose steps
+// still compute in float (a Concat with a constant input, the first pair of a three-input Max)
+// moves to the float nodes, its reason naming the step.
+void ReportAsRun(const Model& int8, QuantizeReport& report) {
+  std::map<std::string, std::string, std::less<>> float_step;  // node -> its first float step
+  for (const auto& step : int8.graph().steps) {
+    if (step->computes_float) float_step.emplace(step->node, step->summary);
+  }
+  std::vector<Int8Node> int8_nodes;
+  for (auto& n : report.int8_nodes) {
+    auto it = float_step.find(n.name);
+    if (it == float_step.end()) {
+      int8_nodes.push_back(std::move(n));
+    } else {
+      report.float_nodes.push_back(FloatNode{n.name, n.op_type, "between QDQ pairs, but the engine computes it in "
+                                                                  "float (step " + it->second + ")"});
+    }
+  }
+  report.int8_nodes = std::move(int8_nodes);
+}
+
 }  // namespace
 
 Result<std::optional<Quantization>> QuantizationOf(const std::string& path) {
@@ -450,6 +472,7 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray&
   std::string bytes;
   if (!model.SerializeToString(&bytes)) return Fail(ErrorCode::kInternal, "cannot serialize the quantized model");
   EDGE_ASSIGN_OR_RETURN(auto int8, Model::LoadMemory({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}));
+  ReportAsRun(*int8, report);
   EDGE_ASSIGN_OR_RETURN(report.quality, MeasureQuality(fp32, int8, *held_out));
   report.quality.source = source;
   report.below_bar = MissedQualityBar(report.quality, options.min_snr_db, options.min_top1_percent);

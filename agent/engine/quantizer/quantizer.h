@@ -159,6 +159,10 @@ std::string MissedQualityBar(const QualityReport& quality, std::optional<double>
                              std::optional<double> min_top1_percent);
 
 // ------------------------------------------------------------------ quantize
+// A node the quantized model runs in int8.
+struct Int8Node {
+  std::string name, op_type;
+};
 // A node the quantized model runs in float, and why.
 struct FloatNode {
   std::string name, op_type, reason;
@@ -166,7 +170,10 @@ struct FloatNode {
 
 struct QuantizeReport {
   int64_t samples = 0;             // calibration samples the ranges came from
-  int64_t quantized_nodes = 0;     // nodes that run in int8
+  // QuantizeModel reports the nodes as the engine runs the written model: a node put between
+  // QDQ pairs whose step still computes in float (a Concat with a constant input) is a float
+  // node, its reason naming the step. RewriteToQdq's report is what it chose.
+  std::vector<Int8Node> int8_nodes;
   std::vector<FloatNode> float_nodes;
   // int32 biases clamped to the int32 range (input scale x weight scale too small for the
   // bias): "'<name>' channel <c> (...)", one per channel. The quality bar usually catches them.

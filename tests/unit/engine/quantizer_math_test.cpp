@@ -259,7 +259,7 @@ TEST_CASE("a Gemm with alpha and beta != 1 is quantized with them folded into B 
   auto report = QuantizeModel(model, Uniform(40, -1.0f, 1.0f), (dir / "q.onnx").string(), options);
   INFO((report ? "" : report.error().message));
   REQUIRE(report.has_value());
-  CHECK(report->quantized_nodes == 1);
+  CHECK(report->int8_nodes.size() == 1);
   const auto q = Load((dir / "q.onnx").string());
   for (const auto& n : q.graph().node()) {
     if (n.op_type() != "Gemm") continue;
@@ -304,7 +304,7 @@ TEST_CASE("PRelu (one slope, per channel), Split, GlobalMaxPool and Slice are qu
     const auto report = quantize({0.25f, 0.25f}, {2, 1});
     CHECK(report.below_bar.empty());
     CHECK(report.float_nodes.empty());
-    CHECK(report.quantized_nodes == 6);
+    CHECK(report.int8_nodes.size() == 6);
     const auto q = Load((dir / "q.onnx").string());
     CHECK(ProducerOf(q, "y0") == "DequantizeLinear");
     CHECK(ProducerOf(q, "y1") == "DequantizeLinear");
@@ -383,7 +383,7 @@ TEST_CASE("DepthToSpace SpaceToDepth Gather and Expand pass their input's parame
   edge::testing::TempDir dir;
   const auto report = QuantizeWide(dir, b.proto());
   CHECK(report.float_nodes.empty());
-  CHECK(report.quantized_nodes == 7);
+  CHECK(report.int8_nodes.size() == 7);
   const auto q = Load((dir / "q.onnx").string());
   CHECK(ProducerOf(q, "y0") == "DequantizeLinear");
   CHECK(ProducerOf(q, "y1") == "DequantizeLinear");
@@ -458,7 +458,7 @@ TEST_CASE("shape arithmetic as PyTorch exports it (torch.chunk, F.pad) stays out
   INFO((report ? "" : report.error().message));
   REQUIRE(report.has_value());
   CHECK(report->float_nodes.empty());  // the integer nodes are not run-time float steps either
-  CHECK(report->quantized_nodes == 4);  // Gemm, Relu, Slice, Pad
+  CHECK(report->int8_nodes.size() == 4);  // Gemm, Relu, Slice, Pad
   const auto q = Load((dir / "q.onnx").string());
   for (const auto& n : q.graph().node()) {
     if (n.op_type() != "QuantizeLinear") continue;
@@ -525,7 +525,7 @@ TEST_CASE("a weight stored transposed (MatMul of a Transpose of a constant) is q
   auto report = QuantizeUniform(dir, b.proto(), options);
   INFO((report ? "" : report.error().message));
   REQUIRE(report.has_value());
-  CHECK(report->quantized_nodes == 1);
+  CHECK(report->int8_nodes.size() == 1);
   CHECK(report->float_nodes.empty());
   const auto q = Load((dir / "q.onnx").string());
   for (const auto& n : q.graph().node()) {
@@ -533,6 +533,37 @@ TEST_CASE("a weight stored transposed (MatMul of a Transpose of a constant) is q
     if (n.op_type() == "MatMul") CHECK(ProducerOf(q, n.input(1)) == "DequantizeLinear");
   }
   for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+}
+
+TEST_CASE("the report says what the engine runs: a Concat with a constant input, a three-input Max", "[quantizer]") {
+  // The rewriter puts both between QDQ pairs; the engine computes the Concat in float (a
+  // constant operand) and the first pair of the Max in float. The report lists them as float,
+  // naming the step, and only the Gemm and the unnamed Relu as int8.
+  Builder b(13);
+  b.Input("x", {1, 4}).Output("y");
+  b.Init("W", {3, 4}, kW).Init("c", {1, 2}, {0.25f, -0.5f});
+  IntAttr(b.Node("Gemm", {"x", "W"}, {"h"}), "transB", 1);
+  b.Node("Relu", {"h"}, {"r"})->clear_name();
+  IntAttr(b.Node("Concat", {"r", "c"}, {"cat"}), "axis", 1);
+  b.Node("Max", {"cat", "cat", "cat"}, {"y"});
+  edge::testing::TempDir dir;
+  QuantizeOptions options;
+  options.quantize_outputs = true;
+  auto report = QuantizeUniform(dir, b.proto(), options);
+  INFO((report ? "" : report.error().message));
+  REQUIRE(report.has_value());
+  std::vector<std::string> int8, float_ops;
+  for (const auto& n : report->int8_nodes) int8.push_back(n.op_type + " " + n.name);
+  for (const auto& n : report->float_nodes) {
+    float_ops.push_back(n.op_type);
+    CHECK_THAT(n.reason, Catch::Matchers::StartsWith("between QDQ pairs, but the engine computes it in float (step "));
+  }
+  CHECK(int8 == std::vector<std::string>{"Gemm Gemm1", "Relu r"});
+  CHECK(float_ops == std::vector<std::string>{"Concat", "Max"});
+  // the unnamed Relu carries its output's name in the written model, as the engine names it
+  const auto q = Load((dir / "q.onnx").string());
+  CHECK(std::any_of(q.graph().node().begin(), q.graph().node().end(),
+                    [](const onnx::NodeProto& n) { return n.op_type() == "Relu" && n.name() == "r"; }));
 }
 
 TEST_CASE("a Pad whose value input is a constant 0 is quantized, another value stays float", "[quantizer]") {
@@ -551,7 +582,7 @@ TEST_CASE("a Pad whose value input is a constant 0 is quantized, another value s
     REQUIRE(report.has_value());
     if (value == 0.0f) {
       CHECK(report->float_nodes.empty());
-      CHECK(report->quantized_nodes == 2);
+      CHECK(report->int8_nodes.size() == 2);
     } else {
       REQUIRE(report->float_nodes.size() == 1);
       CHECK_THAT(report->float_nodes[0].reason, Catch::Matchers::Contains("other than a constant 0"));
@@ -724,7 +755,7 @@ TEST_CASE("ops the engine runs between QDQ pairs are quantized: the quantizer re
   REQUIRE(report.has_value());
   for (const auto& f : report->float_nodes) INFO(f.op_type << ": " << f.reason);
   CHECK(report->float_nodes.empty());
-  CHECK(report->quantized_nodes == 9);
+  CHECK(report->int8_nodes.size() == 9);
   const auto q = Load((dir / "q.onnx").string());
   CHECK(ProducerOf(q, "y") == "DequantizeLinear");
   int quantized_operands_of_div = 0;
@@ -746,7 +777,7 @@ TEST_CASE("ops the engine runs between QDQ pairs are quantized: the quantizer re
   auto kept = QuantizeModel(Save(dir, "m.onnx", b.proto()), Uniform(200, -1.0f, 1.0f), (dir / "q.onnx").string(),
                             options);
   REQUIRE(kept.has_value());
-  CHECK(kept->quantized_nodes == 7);
+  CHECK(kept->int8_nodes.size() == 7);
   REQUIRE(kept->float_nodes.size() == 2);
   for (const auto& f : kept->float_nodes) CHECK_THAT(f.reason, Catch::Contains("kept float by --keep-float " + f.op_type));
   options.keep_float = {"Dvi"};

@@ -62,7 +62,7 @@ TEST_CASE("every fp32 zoo model quantizes to held-out SNR >= 30 dB and top-1 >= 
     auto report = QuantizeModel(ZooPath(name + ".onnx"), ReadOrDie(ZooPath(name + ".calib.npy")), out, options);
     INFO((report ? "" : report.error().message));
     REQUIRE(report.has_value());
-    CHECK(report->quantized_nodes > 0);
+    CHECK(report->int8_nodes.size() > 0);
     // Measured again from the file on disk, independently of the report.
     auto quality = MeasureQuality(ZooPath(name + ".onnx"), out, eval);
     REQUIRE(quality.has_value());
