@@ -118,14 +118,20 @@ Result<QuantizeReport> QuantizeUniform(const edge::testing::TempDir& dir, const 
                        options);
 }
 
+// QuantizeUniform, which must succeed.
+QuantizeReport QuantizeOk(const edge::testing::TempDir& dir, const onnx::ModelProto& m, const QuantizeOptions& options,
+                          int64_t width = 4) {
+  auto report = QuantizeUniform(dir, m, options, width);
+  INFO((report ? "" : report.error().message));
+  REQUIRE(report.has_value());
+  return *report;
+}
+
 // Quantizes `m` (one input of [1, 8]) to dir/q.onnx with its outputs quantized too.
 QuantizeReport QuantizeWide(const edge::testing::TempDir& dir, const onnx::ModelProto& m) {
   QuantizeOptions options;
   options.quantize_outputs = true;
-  auto report = QuantizeUniform(dir, m, options, 8);
-  INFO((report ? "" : report.error().message));
-  REQUIRE(report.has_value());
-  return *report;
+  return QuantizeOk(dir, m, options, 8);
 }
 
 std::string ProducerOf(const onnx::ModelProto& m, const std::string& tensor) {
@@ -495,9 +501,7 @@ TEST_CASE("requantize follows chained pairs, keeps pairs that rescale and the gr
   edge::testing::TempDir dir;
   QuantizeOptions options;
   options.requantize = true;
-  auto report = QuantizeUniform(dir, b.proto(), options);
-  INFO((report ? "" : report.error().message));
-  REQUIRE(report.has_value());
+  const QuantizeReport report = QuantizeOk(dir, b.proto(), options);
   const auto q = Load((dir / "q.onnx").string());
   CHECK(ProducerOf(q, "y") == "Relu");  // graph outputs stay float without --quantize-outputs
   int scale_rescales = 0, zero_point_rescales = 0;
@@ -522,17 +526,15 @@ TEST_CASE("a weight stored transposed (MatMul of a Transpose of a constant) is q
   edge::testing::TempDir dir;
   QuantizeOptions options;
   options.quantize_outputs = true;
-  auto report = QuantizeUniform(dir, b.proto(), options);
-  INFO((report ? "" : report.error().message));
-  REQUIRE(report.has_value());
-  CHECK(report->int8_nodes.size() == 1);
-  CHECK(report->float_nodes.empty());
+  const QuantizeReport report = QuantizeOk(dir, b.proto(), options);
+  CHECK(report.int8_nodes.size() == 1);
+  CHECK(report.float_nodes.empty());
   const auto q = Load((dir / "q.onnx").string());
   for (const auto& n : q.graph().node()) {
     CHECK(n.op_type() != "Transpose");
     if (n.op_type() == "MatMul") CHECK(ProducerOf(q, n.input(1)) == "DequantizeLinear");
   }
-  for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+  for (const auto& out : report.quality.outputs) CHECK(out.snr_db > 30.0);
 }
 
 TEST_CASE("the report says what the engine runs: a Concat with a constant input, a three-input Max", "[quantizer]") {
@@ -549,12 +551,10 @@ TEST_CASE("the report says what the engine runs: a Concat with a constant input,
   edge::testing::TempDir dir;
   QuantizeOptions options;
   options.quantize_outputs = true;
-  auto report = QuantizeUniform(dir, b.proto(), options);
-  INFO((report ? "" : report.error().message));
-  REQUIRE(report.has_value());
+  const QuantizeReport report = QuantizeOk(dir, b.proto(), options);
   std::vector<std::string> int8, float_ops;
-  for (const auto& n : report->int8_nodes) int8.push_back(n.op_type + " " + n.name);
-  for (const auto& n : report->float_nodes) {
+  for (const auto& n : report.int8_nodes) int8.push_back(n.op_type + " " + n.name);
+  for (const auto& n : report.float_nodes) {
     float_ops.push_back(n.op_type);
     CHECK_THAT(n.reason, Catch::Matchers::StartsWith("between QDQ pairs, but the engine computes it in float (step "));
   }
