@@ -26,7 +26,7 @@ OUT = os.environ.get("HELDOUT_DIR", "/tmp/heldout")
 def he_init(model, seed):
     g = torch.Generator().manual_seed(seed)
     for m in model.modules():
-        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
             fan_in = m.weight[0].numel()
             with torch.no_grad():
                 m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
@@ -41,7 +41,7 @@ def he_init(model, seed):
                 m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
                 if m.bias is not None:
                     m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.05)
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
             with torch.no_grad():
                 m.weight.copy_(1.0 + 0.1 * torch.randn(m.weight.shape, generator=g))
                 m.bias.copy_(0.05 * torch.randn(m.bias.shape, generator=g))
@@ -348,16 +348,21 @@ def build(name, models=None, out=None, post_export=None):
     """Exports models[name] (a class with `shape`, `opset` and optionally `outputs`, and its seed)
     to out/NAME.onnx with its calibration and input samples. post_export(model) may rewrite the
     exported graph (make_heldout3.py folds shape arithmetic); the raw export is then kept as
-    NAME.export.onnx."""
+    NAME.export.onnx. A class with several graph inputs lists them as `inputs`, (name, shape, high)
+    each instead of `shape`: high None for random-normal floats, else int64 ids in [0, high)
+    (their .npy files hold them as float32, as `edge-model run` reads every input); the inputs
+    after the first write NAME.INPUT.calib.npy and NAME.INPUT.input.npy."""
     models, out = models or MODELS, out or OUT
     cls, seed = models[name]
     torch.manual_seed(seed)
     m = cls()
     he_init(m, seed)
     m.eval()
-    x = torch.randn(*cls.shape)
+    specs = getattr(cls, "inputs", None) or [("x", cls.shape, None)]
+    xs = [torch.randn(*s) if high is None else torch.randint(0, high, s) for _, s, high in specs]
     path = os.path.join(out, f"{name}.onnx")
-    torch.onnx.export(m, x, path, opset_version=cls.opset, input_names=["x"],
+    torch.onnx.export(m, xs[0] if len(xs) == 1 else tuple(xs), path, opset_version=cls.opset,
+                      input_names=[n for n, _, _ in specs],
                       output_names=getattr(cls, "outputs", ["y"]), do_constant_folding=True)
     model = onnx.load(path)
     onnx.checker.check_model(model)
@@ -370,14 +375,21 @@ def build(name, models=None, out=None, post_export=None):
     for n in model.graph.node:
         ops[n.op_type] = ops.get(n.op_type, 0) + 1
     rng = np.random.default_rng(100 + seed)
-    calib = rng.standard_normal((32,) + cls.shape[1:]).astype(np.float32)
-    inp = rng.standard_normal((4,) + cls.shape[1:]).astype(np.float32)
-    np.save(os.path.join(out, f"{name}.calib.npy"), calib)
-    np.save(os.path.join(out, f"{name}.input.npy"), inp)
+    firsts = []
+    for i, (input_name, s, high) in enumerate(specs):
+        draw = ((lambda n: rng.standard_normal((n,) + s[1:])) if high is None else
+                (lambda n: rng.integers(0, high, (n,) + s[1:])))
+        calib = draw(32).astype(np.float32)
+        inp = draw(4).astype(np.float32)
+        stem = name if i == 0 else f"{name}.{input_name}"
+        np.save(os.path.join(out, f"{stem}.calib.npy"), calib)
+        np.save(os.path.join(out, f"{stem}.input.npy"), inp)
+        firsts.append(torch.from_numpy(inp[:1]) if high is None else torch.from_numpy(inp[:1]).long())
     with torch.no_grad():
-        y = m(torch.from_numpy(inp[:1]))
+        y = m(*firsts)
     ys = y if isinstance(y, tuple) else (y,)
-    print(f"{name}: opset {cls.opset}, input {cls.shape}, outputs {[tuple(t.shape) for t in ys]}, "
+    shapes = specs[0][1] if len(specs) == 1 else [s for _, s, _ in specs]
+    print(f"{name}: opset {cls.opset}, input {shapes}, outputs {[tuple(t.shape) for t in ys]}, "
           f"{n_params(m)} params, {len(model.graph.node)} nodes: "
           + " ".join(f"{k}x{v}" for k, v in sorted(ops.items())))
 
