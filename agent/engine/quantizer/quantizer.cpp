@@ -21,14 +21,31 @@ namespace {
 // Constant nodes become initializers so that weights behind them can be quantized too.
 void ConstantsToInitializers(onnx::GraphProto& g) {
   google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+  std::set<std::string> inits, outputs;
+  for (const auto& t : g.initializer()) inits.insert(t.name());
+  for (const auto& o : g.output()) outputs.insert(o.name());
+  // An Identity of a constant (how PyTorch's exporter hands a shared weight to its second user:
+  // a siamese net's branches) is that constant: its readers read the initializer itself, so
+  // that the quantizer sees a constant weight. One that is a graph output stays.
+  std::map<std::string, std::string> same_as;
+  const auto resolve = [&](const std::string& name) {
+    auto it = same_as.find(name);
+    return it == same_as.end() ? name : it->second;
+  };
   for (const auto& n : g.node()) {
     if (n.op_type() == "Constant" && n.output_size() == 1 && n.attribute_size() == 1 &&
         n.attribute(0).name() == "value") {
       onnx::TensorProto t = n.attribute(0).t();
       t.set_name(n.output(0));
+      inits.insert(n.output(0));
       *g.add_initializer() = std::move(t);
+    } else if (n.op_type() == "Identity" && n.input_size() == 1 && n.output_size() == 1 &&
+               inits.count(resolve(n.input(0))) != 0 && outputs.count(n.output(0)) == 0) {
+      same_as[n.output(0)] = resolve(n.input(0));
     } else {
-      *kept.Add() = n;
+      onnx::NodeProto& k = *kept.Add();
+      k = n;
+      for (auto& in : *k.mutable_input()) in = resolve(in);
     }
   }
   g.mutable_node()->Swap(&kept);
