@@ -46,20 +46,21 @@ void MaxPoolRows(const ElementwiseKernels& k, const int8_t* a, int64_t stride, i
 // A 2-D MaxPool (or AveragePool's window sums) of window x window at that stride over the 16,384
 // bytes as 32 rows of 512: 32 / window output rows of 512 / stride outputs (8x8/8: 4 of 64,
 // 10x10/10: 3 of 51), each from `window` input rows.
-void WindowRows2D(const ElementwiseKernels& k, const int8_t* a, int64_t window, int64_t stride, bool sums,
-                  int8_t* out) {
-  constexpr int64_t kPitch = 512;
-  const int64_t n = (kPitch - window) / stride + 1;
-  int32_t window_sums[kPitch];
-  for (int64_t oy = 0; oy < 32 / window; ++oy) {
-    const int8_t* first = a + oy * window * kPitch;
+// kh x kw windows at strides sh x sw over the rows of `pitch` bytes at a (as many output rows as
+// 16384 bytes hold): the tier's MaxPool rows or window sums, as the int8 pool steps call them.
+void WindowRows2D(const ElementwiseKernels& k, const int8_t* a, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                  int64_t pitch, bool sums, int8_t* out) {
+  const int64_t n = (pitch - kw) / sw + 1, out_rows = (16384 / pitch - kh) / sh + 1;
+  std::vector<int32_t> window_sums(static_cast<size_t>(n));
+  for (int64_t oy = 0; oy < out_rows; ++oy) {
+    const int8_t* first = a + oy * sh * pitch;
     if (sums) {
-      k.window_sum_row({first, kPitch, window, n, stride, window, window_sums});
-      out[oy] = static_cast<int8_t>(window_sums[n - 1]);
+      k.window_sum_row({first, pitch, kh, n, sw, kw, window_sums.data()});
+      out[oy] = static_cast<int8_t>(window_sums[static_cast<size_t>(n - 1)]);
     } else {
       const int8_t* rows[32];
-      for (int64_t r = 0; r < window; ++r) rows[r] = first + r * kPitch;
-      k.maxpool_row(MaxPoolRowArgs{rows, static_cast<int>(window), n, stride, window, 1, out + oy * n});
+      for (int64_t r = 0; r < kh; ++r) rows[r] = first + r * pitch;
+      k.maxpool_row(MaxPoolRowArgs{rows, static_cast<int>(kh), n, sw, kw, 1, out + oy * n});
     }
   }
 }
@@ -86,6 +87,7 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
   struct Row {
     const char* label;
     void (*run)(const ElementwiseKernels& k, const QAddArgs& add, const float* x, const int8_t* table, int8_t* y);
+    int64_t elements = kN;  // what one run reads
   };
   const Row rows[] = {
       {"lookup (int8 activations)",
@@ -168,16 +170,25 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
        }},
       {"MaxPool 8x8, stride 8 (2-D, rows first), 4 rows of 64 outputs",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
-         WindowRows2D(k, p.a, 8, 8, false, out);
+         WindowRows2D(k, p.a, 8, 8, 8, 8, 512, false, out);
        }},
       {"MaxPool 10x10, stride 10 (2-D, rows first), 3 rows of 51 outputs",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
-         WindowRows2D(k, p.a, 10, 10, false, out);
+         WindowRows2D(k, p.a, 10, 10, 10, 10, 512, false, out);
        }},
       {"AveragePool 8x8, stride 8 (2-D window sums, rows first), 4 rows of 64 outputs",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
-         WindowRows2D(k, p.a, 8, 8, true, out);
+         WindowRows2D(k, p.a, 8, 8, 8, 8, 512, true, out);
        }},
+      // held-out odd_pools' two pools on its 160-wide map (16 planes of 120 x 160 there)
+      {"MaxPool 15x10, strides 15x10 (2-D, rows first), 6 rows of 16 outputs, 160 wide",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         WindowRows2D(k, p.a, 15, 10, 15, 10, 160, false, out);
+       }, 90 * 160},
+      {"AveragePool 5x5, stride 5 (2-D window sums), 20 rows of 32 outputs, 160 wide",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
+         WindowRows2D(k, p.a, 5, 5, 5, 5, 160, true, out);
+       }, 100 * 160},
       {"requantize (a Concat input at another scale)",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          k.qrequant({p.a, p.n, 0.61f, p.za, p.zo, -128, 127, out});
@@ -207,7 +218,7 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
       }
     }
     std::fprintf(out, "| %s |", row.label);
-    for (double sec : best) std::fprintf(out, " %.3f |", sec * 1e9 / double(kN));
+    for (double sec : best) std::fprintf(out, " %.3f |", sec * 1e9 / double(row.elements));
     std::fprintf(out, "\n");
   }
 }
