@@ -230,8 +230,7 @@ namespace {
 // kSlot windows per step, one masked load of a row's bytes for them, one vpermb putting
 // window w's taps in bytes kSlot * w .. kSlot * w + taps - 1 and zeros after, one vpdpbusd of
 // those signed bytes against ones adding them into the slot's dwords; after the rows, an
-// 8-byte slot's two dwords added. Four steps at a time where the window has several rows, else
-// two (independent vpdpbusd chains).
+// 8-byte slot's two dwords added. Two steps at a time (two independent vpdpbusd chains).
 // (vpsadbw in place of vpdpbusd needs the bytes flipped to unsigned first, one more op per
 // row: measured slower.) Needs taps <= kSlot and (64 / kSlot - 1) x stride + taps <= 64.
 template <int kSlot>
@@ -271,26 +270,6 @@ void WindowSumSlots(const WindowSumRowArgs& a) {
     }
   };
   int64_t o = 0;
-  // windows of several rows: four chains hide vpdpbusd's latency (AveragePool 5x5/5 0.032 ->
-  // 0.022 ns per element); a one-row window has no chain to hide (two are faster there)
-  for (; rows >= 2 && o + 3 * kWindows < n; o += 4 * kWindows) {
-    __mmask64 load[4];
-    for (int c = 0; c < 4; ++c) load[c] = load_mask(o + c * kWindows);
-    const int8_t* p = base + o * stride;
-    const int64_t next = kWindows * stride;
-    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
-    __m512i acc2 = _mm512_setzero_si512(), acc3 = _mm512_setzero_si512();
-    for (int64_t r = 0; r < rows; ++r, p += pitch) {
-      acc0 = _mm512_dpbusd_epi32(acc0, ones, sums(p, load[0]));
-      acc1 = _mm512_dpbusd_epi32(acc1, ones, sums(p + next, load[1]));
-      acc2 = _mm512_dpbusd_epi32(acc2, ones, sums(p + 2 * next, load[2]));
-      acc3 = _mm512_dpbusd_epi32(acc3, ones, sums(p + 3 * next, load[3]));
-    }
-    store(o, acc0);
-    store(o + kWindows, acc1);
-    store(o + 2 * kWindows, acc2);
-    store(o + 3 * kWindows, acc3);
-  }
   for (; o + kWindows < n; o += 2 * kWindows) {
     const __mmask64 l0 = load_mask(o), l1 = load_mask(o + kWindows);
     const int8_t* p = base + o * stride;
