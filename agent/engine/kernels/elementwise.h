@@ -427,6 +427,14 @@ bool MaxPoolPlanesAvx512Vbmi(const MaxPoolPlanesArgs& a);
 // strides 2-4 (16 per step) by vpermb + vpdpbusd
 // (AVX-512 VBMI and VNNI); other windows through WindowSumRowAvx2.
 void WindowSumRowAvx512Vbmi(const WindowSumRowArgs& a);
+// MaxPoolRowFn: the rows-first windows (ColumnsFirstPays) in registers, vpermt2b per tap and
+// vpermb picks (AVX-512 VBMI); the others through MaxPoolRowAvx2.
+void MaxPoolRowAvx512Vbmi(const MaxPoolRowArgs& a);
+// Where the x86 pool row kernels take rows first, then the windows: per output the AVX2 dense
+// steps cost about rows x taps x stride / 32 vector ops, rows first about (rows + taps) x
+// stride / 32 plus the picks: the dense steps keep one-row windows at strides 5 to 8
+// (MaxPool1d), whose picks they vectorize.
+inline bool ColumnsFirstPays(int64_t stride, int64_t rows) { return stride > 8 || (stride >= 5 && rows >= 2); }
 
 void LutScalar(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);
 void LutAvx2(const int8_t* x, int64_t n, const int8_t* table, int8_t* out);

@@ -292,6 +292,76 @@ void WindowSumSlots(const WindowSumRowArgs& a) {
 
 }  // namespace
 
+namespace {
+
+// MaxPool rows that the AVX2 kernel takes rows first (strides above 8, or 5 to 8 with windows
+// of several rows: held-out odd_pools' 15 x 10 at strides 15 x 10), in registers: per chunk of
+// outputs whose positions fit kBlocks vectors, each 64 positions' maxima over the window rows
+// (masked loads of exactly the chunk's bytes), then per block the maxima over the taps at every
+// start (vpermt2b of the block and the next by the tap's offset, so the reach stays below 64),
+// and the outputs' starts picked into one vector by vpermb under the mask of the outputs whose
+// start lies in the block. The AVX2 kernel stores both passes and picks byte by byte. Every
+// window takes the maximum of the same bytes: equal to the scalar kernel. False where the reach
+// is 64 or more or the stride above 511 (the AVX2 kernel's then).
+bool MaxPoolColumnsFirstVbmi(const MaxPoolRowArgs& a) {
+  constexpr int kBlocks = 8;
+  const int64_t reach = (a.taps - 1) * a.dilation, stride = a.stride;
+  if (reach >= 64 || stride > 511 || a.taps < 1) return false;
+  const int64_t per_chunk = std::min<int64_t>(64, (kBlocks * 64 - reach - 1) / stride + 1);
+  // output j of a chunk starts at j * stride: in block (j * stride) >> 6, at byte (j * stride) & 63
+  alignas(64) static constexpr int16_t kFirst32[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                                       11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                                       22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+  const __m512i j_lo = _mm512_load_si512(kFirst32);
+  const __m512i s16 = _mm512_set1_epi16(static_cast<int16_t>(stride));
+  const __m512i at_lo = _mm512_mullo_epi16(j_lo, s16);
+  const __m512i at_hi = _mm512_mullo_epi16(_mm512_add_epi16(j_lo, _mm512_set1_epi16(32)), s16);
+  const auto bytes = [](__m512i lo, __m512i hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(lo)), _mm512_cvtepi16_epi8(hi), 1);
+  };
+  const __m512i pick = bytes(_mm512_and_si512(at_lo, _mm512_set1_epi16(63)), _mm512_and_si512(at_hi, _mm512_set1_epi16(63)));
+  const __m512i block_of = bytes(_mm512_srli_epi16(at_lo, 6), _mm512_srli_epi16(at_hi, 6));
+  const __m512i iota = bytes(j_lo, _mm512_add_epi16(j_lo, _mm512_set1_epi16(32)));
+  const __m512i step = _mm512_set1_epi8(static_cast<char>(a.dilation));
+  for (int64_t o0 = 0; o0 < a.n; o0 += per_chunk) {
+    const int64_t m = std::min(per_chunk, a.n - o0);
+    const int64_t span = (m - 1) * stride + reach + 1;
+    const int blocks = static_cast<int>((span + 63) / 64);
+    const int64_t base = o0 * stride;
+    alignas(64) __m512i col[kBlocks + 1];
+    for (int b = 0; b < blocks; ++b) {
+      const int64_t left = span - 64 * b;
+      const __mmask64 in = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+      __m512i v = _mm512_maskz_loadu_epi8(in, a.rows[0] + base + 64 * b);
+      for (int r = 1; r < a.row_count; ++r) v = _mm512_max_epi8(v, _mm512_maskz_loadu_epi8(in, a.rows[r] + base + 64 * b));
+      col[b] = v;
+    }
+    // zeros past the span reach only starts that are not picked
+    col[blocks] = _mm512_setzero_si512();
+    const __mmask64 outputs = m >= 64 ? ~__mmask64{0} : (__mmask64{1} << m) - 1;
+    __m512i y = _mm512_setzero_si512();
+    const int64_t starts = (m - 1) * stride + 1;
+    for (int b = 0; 64 * b < starts; ++b) {
+      __m512i w = col[b], index = iota;
+      for (int64_t t = 1; t < a.taps; ++t) {
+        index = _mm512_add_epi8(index, step);
+        w = _mm512_max_epi8(w, _mm512_permutex2var_epi8(col[b], index, col[b + 1]));
+      }
+      const __mmask64 here = _mm512_cmpeq_epi8_mask(block_of, _mm512_set1_epi8(static_cast<char>(b))) & outputs;
+      y = _mm512_mask_permutexvar_epi8(y, here, pick, w);
+    }
+    _mm512_mask_storeu_epi8(a.out + o0, outputs, y);
+  }
+  return true;
+}
+
+}  // namespace
+
+void MaxPoolRowAvx512Vbmi(const MaxPoolRowArgs& a) {
+  if (ColumnsFirstPays(a.stride, a.row_count) && MaxPoolColumnsFirstVbmi(a)) return;
+  MaxPoolRowAvx2(a);
+}
+
 // Windows of up to 8 taps at column strides 5-8 (AveragePool 5x5/5, 8x8/8) in 8-byte slots,
 // of up to 4 at strides 2-4 (3x3/3, 4x4/4) in 4-byte slots, unless the window is tall (rows
 // >= 3 x stride), where the AVX2 kernel sums rows first; the rest through that kernel too.

@@ -425,10 +425,6 @@ bool ColumnChunks(int64_t n, int64_t stride, int64_t reach, F&& f) {
   return true;
 }
 
-// Per output the dense steps (DenseStep) cost about rows x taps x stride / 32 vector ops, rows
-// first about (rows + taps) x stride / 32 plus a scalar pick: the dense steps keep one-row
-// windows at strides 5 to 8 (MaxPool1d), whose picks they vectorize.
-inline bool ColumnsFirstPays(int64_t stride, int64_t rows) { return stride > 8 || (stride >= 5 && rows >= 2); }
 
 bool MaxPoolColumnsFirst(const MaxPoolRowArgs& a) {
   const int64_t reach = (a.taps - 1) * a.dilation;

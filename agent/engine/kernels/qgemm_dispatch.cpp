@@ -95,7 +95,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                          &QBinaryRunAvx512,
                                          &QRequantAvx512,
                                          &PlaneSumAvx512,
-                                         &MaxPoolRowAvx2,
+                                         CpuHasAvx512Vbmi() ? &MaxPoolRowAvx512Vbmi : &MaxPoolRowAvx2,
                                          &TransposeBytesAvx2,
                                          &QMeanAvx512,
                                          CpuHasAvx512Vbmi() ? &WindowSumRowAvx512Vbmi : &WindowSumRowAvx2,

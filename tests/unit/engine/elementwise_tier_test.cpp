@@ -326,7 +326,12 @@ TEST_CASE("every tier's MaxPool rows equal the scalar reference and read only th
                                        {2, 6, 6, 1},   {1, 7, 3, 2},  {1, 8, 8, 1},  {3, 8, 2, 3},   {2, 5, 7, 1},
                                        {1, 9, 9, 1},   {15, 10, 10, 1}, {3, 12, 5, 2}, {2, 16, 16, 1}, {4, 9, 30, 1},
                                        {1, 11, 300, 3}, {2, 9, 600, 2}, {1, 1024, 1, 1}, {2, 994, 31, 1},
-                                       {1, 2000, 3, 1}, {1, 993, 31, 1}};
+                                       {1, 2000, 3, 1}, {1, 993, 31, 1},
+                                       // AVX-512 VBMI's registers: reach 63 and 64 (vpermt2b's
+                                       // limit), chunks of 64 outputs or of 8 vectors of
+                                       // positions, strides 511 and 512 (its int16 starts)
+                                       {2, 9, 22, 3},   {3, 7, 64, 1},  {2, 5, 8, 8},  {2, 9, 65, 1}, {1, 511, 2, 1},
+                                       {2, 512, 2, 1},  {2, 40, 13, 4}, {2, 6, 2, 1}};
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (const Window& w : windows) {
