@@ -186,6 +186,32 @@ using LayerNormRowsFn = int64_t (*)(const float* x, const float* g, int64_t rows
 // The in-order float sums of rows of n floats (sums[r] = ((0 + y[r][0]) + y[r][1]) + ...), the
 // first rows / 16 * 16 rows; returns the rows it did (the rest are the caller's).
 using RowSumsFn = int64_t (*)(const float* y, int64_t rows, int64_t n, float* sums);
+// One output row of a float Conv for the output channels of a group: for c < channels and
+// ox < ow,
+//   y[c * y_pitch + ox] = min(max(acc, lo), hi), acc = bias[c] (0 without a bias), then in order
+//   for ic < cin, r < row_count, kx < kw where ix = ox * sw + kx * dw - pl is in [0, iw):
+//   acc = acc + w[c * w_pitch + ic * w_ic + w_rows[r] + kx] * x[ic * x_ic + x_rows[r] + ix],
+// each product and sum rounded once (no FMA): the float Conv step's reference order (per output,
+// input channel, then depth and height taps, then width taps; taps in the padding left out), so
+// its bits. x_rows / w_rows are the window rows inside the input (their input offsets within a
+// channel, their weight offsets).
+struct FloatConvRowArgs {
+  const float* x;
+  int64_t x_ic;
+  const float* w;
+  int64_t w_pitch, w_ic;
+  const float* bias;
+  int64_t channels, cin;
+  const int64_t* x_rows;
+  const int64_t* w_rows;
+  int64_t row_count, kw, sw, dw, pl, iw, ow;
+  float lo, hi;
+  float* y;
+  int64_t y_pitch;
+};
+using FloatConvRowFn = void (*)(const FloatConvRowArgs& a);
+// The widest window (kw) the row kernels take; wider ones run the step's own loops.
+inline constexpr int64_t kFloatConvMaxTaps = 16;
 
 // int8 MaxPool of planes (x: planes of ih x iw, y: planes of oh x ow), windows of kh rows x kw
 // (2 or 3) columns at row stride sh and column stride 2, undilated, pads pt (top) and pl (left);
@@ -320,6 +346,7 @@ struct ElementwiseKernels {
   // Non-null where a tier takes LayerNormalization's rows, or rows to sum (Softmax), 16 at a
   // time, a row per lane.
   LayerNormRowsFn layernorm_rows = nullptr;
+  FloatConvRowFn float_conv_row = nullptr;  // the x86 tiers (null: the step's own loops)
   RowSumsFn row_sums = nullptr;
   // Non-null where a tier multiplies two int8 activations by integer dot products (VNNI).
   QMatMulIntFn qmatmul_int = nullptr;
@@ -388,6 +415,11 @@ void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, 
 // LayerNormRowsFn: 16 rows at a time, their sums side by side in one vector (each lane a row,
 // its adds in order) from 16 x 16 blocks transposed in registers; the normalization along rows.
 int64_t LayerNormRowsAvx512(const float* x, const float* g, int64_t rows, int64_t n, float epsilon, float* y);
+// FloatConvRowFn: 4 output channels x 2 vectors of columns per step (AVX2: 8 floats, AVX-512F:
+// 16), stride 1 and 2 columns loaded, others gathered; the columns whose taps reach into the
+// padding under per-tap lane masks.
+void FloatConvRowAvx2(const FloatConvRowArgs& a);
+void FloatConvRowAvx512(const FloatConvRowArgs& a);
 int64_t RowSumsAvx512(const float* y, int64_t rows, int64_t n, float* sums);
 // QMatMulIntFn by the VNNI GEMM (kernels/qgemm_avx512vnni.cpp), the zero points as row and
 // column terms of its sums; operands up to 16 KB packed.

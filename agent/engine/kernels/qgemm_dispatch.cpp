@@ -63,7 +63,8 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
       &PlaneMaxScalar, &PlaneMinScalar, &FloatPlaneExtremeScalar);
   const KernelTier effective = EffectiveTier(tier);
 #if defined(__x86_64__)
-  static const ElementwiseKernels avx2 = WithPlaneMax({&LutAvx2,  &DepthwiseAvx2,     &SplitDepthwisePhases,
+  static const ElementwiseKernels avx2 = [] {
+    ElementwiseKernels k = WithPlaneMax({&LutAvx2,  &DepthwiseAvx2,     &SplitDepthwisePhases,
                                        &QAddAvx2, &QuantizeAvx2,    &Interleave4RowsU8,
                                        &InterleavePaddedU8, &Im2colRowsStride2U8,
                                        &QBinaryRunAvx2, &QRequantAvx2, &PlaneSumAvx2, &MaxPoolRowAvx2, &TransposeBytesAvx2,
@@ -72,6 +73,9 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &WinogradAvx2},
       &PlaneMaxAvx2, &PlaneMinAvx2, &FloatPlaneExtremeAvx2, &DepthwiseUnsplitAvx2, &AvgPool2x2Avx2,
                                        &TapWordRowsAvx2);
+    k.float_conv_row = &FloatConvRowAvx2;
+    return k;
+  }();
   // AVX-VNNI has its own dot-product kernels (GEMM above, depthwise); the rest is AVX2 code.
   static const ElementwiseKernels avxvnni = [] {
     ElementwiseKernels k = avx2;
@@ -108,6 +112,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     // the members only the AVX-512 tiers have (null elsewhere)
     k.maxpool_planes = CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr;
     k.layernorm_rows = &LayerNormRowsAvx512;
+    k.float_conv_row = &FloatConvRowAvx512;
     k.row_sums = &RowSumsAvx512;
     k.qmatmul_int = &QMatMulAvx512Vnni;
     return k;

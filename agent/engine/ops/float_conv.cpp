@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "agent/engine/compile.h"
+#include "agent/engine/kernels/elementwise.h"
 
 namespace edge::engine {
 namespace {
@@ -73,6 +74,9 @@ class FloatConvStep : public FloatWindowStep {
 
   void Run(const ExecEnv& env) const override {
     const auto [X, W, B, Y] = Bind(env);
+    if (env.elementwise->float_conv_row != nullptr && kd * kh <= kMaxWindowRows && kw <= kFloatConvMaxTaps) {
+      return RunRows(env.elementwise->float_conv_row, X, W, B, Y);
+    }
     const int64_t cin_g = cin / group, cout_g = cout / group;
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t oc = 0; oc < cout; ++oc) {
@@ -108,6 +112,43 @@ class FloatConvStep : public FloatWindowStep {
             }
           }
           for (int64_t i = 0; i < oh * ow; ++i) plane[i] = std::min(std::max(plane[i], lo), hi);
+        }
+      }
+    }
+  }
+
+ private:
+  static constexpr int64_t kMaxWindowRows = 256;
+
+  // The tier's row kernel, the same sums in the same order: per output row, the window rows
+  // inside the input listed once, every output channel of a group in one call.
+  void RunRows(FloatConvRowFn kernel, const float* X, const float* W, const float* B, float* Y) const {
+    const int64_t cin_g = cin / group, cout_g = cout / group;
+    const int64_t plane = id * ih * iw, out_plane = od * oh * ow, taps = kd * kh * kw, w_pitch = cin_g * taps;
+    int64_t x_rows[kMaxWindowRows], w_rows[kMaxWindowRows];
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t g = 0; g < group; ++g) {
+        const float* xg = X + (b * cin + g * cin_g) * plane;
+        const float* wg = W + g * cout_g * w_pitch;
+        const float* bg = B != nullptr ? B + g * cout_g : nullptr;
+        for (int64_t oz = 0; oz < od; ++oz) {
+          for (int64_t oy = 0; oy < oh; ++oy) {
+            int64_t rows = 0;
+            for (int64_t kz = 0; kz < kd; ++kz) {
+              const int64_t iz = oz * sd - pf + kz * dd;
+              if (iz < 0 || iz >= id) continue;
+              for (int64_t ky = 0; ky < kh; ++ky) {
+                const int64_t iy = oy * sh - pt + ky * dh;
+                if (iy < 0 || iy >= ih) continue;
+                x_rows[rows] = (iz * ih + iy) * iw;
+                w_rows[rows] = (kz * kh + ky) * kw;
+                ++rows;
+              }
+            }
+            float* y = Y + (b * cout + g * cout_g) * out_plane + (oz * oh + oy) * ow;
+            kernel({xg, plane, wg, w_pitch, taps, bg, cout_g, cin_g, x_rows, w_rows, rows, kw, sw, dw, pl, iw, ow, lo, hi, y,
+                    out_plane});
+          }
         }
       }
     }

@@ -108,7 +108,7 @@ async function main() {
   md += `is **${fmt(floor)} us** (p50 of the run; `;
   md += 'per model in the last column); for models whose ORT time is under 50 us the ratio uses ORT minus the floor: the median ';
   md += 'over rounds of (that round\'s ORT p50 - that round\'s floor p50).\n\n';
-  md += '### Latency (us, p50 / p90)\n\n| model | engine int8 scalar | engine int8 avx2 | engine int8 avxvnni | engine int8 avx512vnni | engine int8 auto (+AMX) | engine fp32 (scalar ref) | ORT fp32 | ORT int8 (QDQ) | ORT floor |\n|---|---|---|---|---|---|---|---|---|---|\n';
+  md += '### Latency (us, p50 / p90)\n\n| model | engine int8 scalar | engine int8 avx2 | engine int8 avxvnni | engine int8 avx512vnni | engine int8 auto (+AMX) | engine fp32 (auto) | ORT fp32 | ORT int8 (QDQ) | ORT floor |\n|---|---|---|---|---|---|---|---|---|---|\n';
   for (const { name, samples: s } of results) {
     const cell = (xs, absent = 'n/a') => (xs ? `${fmt(pct(xs, 0.5))} / ${fmt(pct(xs, 0.9))}` : absent);
     md += `| ${name} | ${cell(s.scalar)} | ${cell(s.avx2)} | ${cell(s.avxvnni, 'n/a (no AVX-VNNI)')} | ${cell(s.avx512vnni, 'n/a (no AVX-512 VNNI)')} | ${cell(s.auto)} | ${cell(s.engine_fp32)} | ${cell(s.ort_fp32)} | ${cell(s.ort_int8)} | ${cell(s.floor)} |\n`;

@@ -1,0 +1,57 @@
+// AVX-512F float Conv rows (FloatConvRowFn): kernels/float_conv_simd.h over 16-float vectors.
+#include <immintrin.h>
+
+#include "agent/engine/kernels/float_conv_simd.h"
+
+namespace edge::engine {
+namespace {
+
+struct Avx512Floats {
+  using V = __m512;
+  using VI = __m512i;
+  using M = __mmask16;
+  static constexpr int kLanes = 16;
+  static V Set1(float v) { return _mm512_set1_ps(v); }
+  static V Load(const float* p) { return _mm512_loadu_ps(p); }
+  static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V Mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V Max(V lo, V v) { return _mm512_max_ps(lo, v); }  // (lo > v) ? lo : v
+  static V Min(V hi, V v) { return _mm512_min_ps(hi, v); }  // (hi < v) ? hi : v
+  // p[0], p[2], ..., p[30]: the second load masked to p[16..30]
+  static V LoadEven(const float* p) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_maskz_loadu_ps(0x7FFF, p + 16));
+  }
+  static V Gather(const float* p, VI index) { return _mm512_i32gather_ps(index, p, 4); }
+  static VI Iota(int64_t step) {
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                              _mm512_set1_epi32(static_cast<int32_t>(step)));
+  }
+  static M Inside(int64_t first, int64_t step, int64_t limit, int64_t count) {
+    const VI at = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(first)), Iota(step));
+    const M inside = _mm512_cmpge_epi32_mask(at, _mm512_setzero_si512()) &
+                     _mm512_cmplt_epi32_mask(at, _mm512_set1_epi32(static_cast<int32_t>(limit)));
+    return static_cast<M>(inside & ((1u << count) - 1));
+  }
+  static V MaskedLoad(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
+  // the lanes of m from p[0], p[2], ...: source float 2l read where lane l is in m
+  static V MaskedLoadEven(const float* p, M m) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    // lane l -> source bit 2l (BMI2, which every AVX-512 CPU has)
+    const auto spread = [](uint32_t lanes) { return static_cast<__mmask16>(_pdep_u32(lanes, 0x5555u)); };
+    return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(spread(m & 0xFFu), p), even,
+                                  _mm512_maskz_loadu_ps(spread(static_cast<uint32_t>(m) >> 8), p + 16));
+  }
+  static V MaskedGather(const float* p, VI index, M m) {
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, p, 4);
+  }
+  static V MaskedAdd(V acc, M m, V v) { return _mm512_mask_add_ps(acc, m, acc, v); }
+  static void MaskedStore(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+};
+
+}  // namespace
+
+void FloatConvRowAvx512(const FloatConvRowArgs& a) { float_conv::Row<Avx512Floats>(a); }
+
+}  // namespace edge::engine

@@ -1,0 +1,147 @@
+// The float Conv step's tier row kernels (kernels/float_conv_simd.h: AVX2, AVX-512F) against
+// the step's own loops (the scalar tier): the same products and sums in the same order, so the
+// same bits, for random 1-D, 2-D and 3-D geometries (groups, strides, dilations, asymmetric
+// pads, rows narrower and wider than a vector, fused clamps) and inputs with NaN and infinities
+// (a NaN equals any NaN: which one an add of two keeps is the compiler's choice of operands).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tests/unit/engine/onnx_builder.h"
+#include "tests/unit/engine/tiers.h"
+
+namespace edge::engine::testing {
+namespace {
+
+struct FloatConvCase {
+  int rank = 2;  // spatial dimensions
+  int64_t batch = 1, cin = 1, cout = 1, group = 1;
+  std::vector<int64_t> in, kernel, strides, dilations, pads;  // per spatial axis (pads: begins, then ends)
+  bool bias = true;
+  int clamp = 0;  // 0 none, 1 Relu, 2 Clip(-1, 2)
+};
+
+std::string Describe(const FloatConvCase& c) {
+  auto list = [](const std::vector<int64_t>& v) {
+    std::string s;
+    for (int64_t x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+    return s;
+  };
+  return std::to_string(c.batch) + "x" + std::to_string(c.cin) + "x[" + list(c.in) + "] -> " + std::to_string(c.cout) +
+         " group " + std::to_string(c.group) + " kernel " + list(c.kernel) + " strides " + list(c.strides) +
+         " dilations " + list(c.dilations) + " pads " + list(c.pads) + (c.bias ? " bias" : "") + " clamp " +
+         std::to_string(c.clamp);
+}
+
+// The model of one Conv (and its clamp), and its outputs at `tiers` and at the scalar tier.
+void CheckCase(const FloatConvCase& c, std::mt19937& rng, const std::vector<KernelTier>& tiers) {
+  INFO(Describe(c));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<int64_t> x_shape = {c.batch, c.cin}, w_shape = {c.cout, c.cin / c.group};
+  x_shape.insert(x_shape.end(), c.in.begin(), c.in.end());
+  w_shape.insert(w_shape.end(), c.kernel.begin(), c.kernel.end());
+  int64_t w_count = 1, x_count = 1;
+  for (int64_t d : w_shape) w_count *= d;
+  for (int64_t d : x_shape) x_count *= d;
+  std::vector<float> w(static_cast<size_t>(w_count)), b(static_cast<size_t>(c.cout));
+  for (float& v : w) v = normal(rng);
+  for (float& v : b) v = normal(rng);
+  Builder m(13);
+  m.Input("x", x_shape).Init("w", w_shape, w).Output("y");
+  std::vector<std::string> inputs = {"x", "w"};
+  if (c.bias) {
+    m.Init("b", {c.cout}, b);
+    inputs.push_back("b");
+  }
+  auto* conv = m.Node("Conv", inputs, {c.clamp == 0 ? "y" : "h"});
+  IntsAttr(conv, "kernel_shape", c.kernel);
+  IntsAttr(conv, "strides", c.strides);
+  IntsAttr(conv, "dilations", c.dilations);
+  IntsAttr(conv, "pads", c.pads);
+  IntAttr(conv, "group", c.group);
+  if (c.clamp == 1) m.Node("Relu", {"h"}, {"y"});
+  if (c.clamp == 2) {
+    m.Init("lo", {}, {-1.0f}).Init("hi", {}, {2.0f});
+    m.Node("Clip", {"h", "lo", "hi"}, {"y"});
+  }
+  const auto model = LoadOk(m);
+  std::vector<float> x(static_cast<size_t>(x_count));
+  for (float& v : x) v = normal(rng);
+  // a few NaNs and infinities: they must travel the same way
+  std::uniform_int_distribution<size_t> at(0, x.size() - 1);
+  if (x.size() > 8) {
+    x[at(rng)] = std::numeric_limits<float>::quiet_NaN();
+    x[at(rng)] = std::numeric_limits<float>::infinity();
+    x[at(rng)] = -std::numeric_limits<float>::infinity();
+  }
+  const auto want = RunAll(model, {x}, KernelTier::kScalar)[0];
+  for (KernelTier tier : tiers) {
+    INFO("tier " << KernelTierName(tier));
+    const auto got = RunAll(model, {x}, tier)[0];
+    REQUIRE(got.size() == want.size());
+    size_t differ = 0, first = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      // which NaN comes out where two meet depends on an add's operand order, which the
+      // compiler may swap: a NaN equals a NaN here
+      const bool same = std::memcmp(&got[i], &want[i], sizeof(float)) == 0 || (std::isnan(got[i]) && std::isnan(want[i]));
+      if (!same && differ++ == 0) first = i;
+    }
+    INFO("first difference at " << first << ": " << got[first] << " against " << want[first]);
+    CHECK(differ == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("float Conv rows at every tier equal the step's own loops bit for bit", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_SIMD_TIERS);
+  std::mt19937 rng(20261207);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  SECTION("common shapes") {
+    FloatConvCase c;  // 3x3 pad 1, 32 -> 32 on 32 x 32 (the siamese branch)
+    c.cin = c.cout = 32, c.in = {32, 32}, c.kernel = {3, 3}, c.strides = {1, 1}, c.dilations = {1, 1};
+    c.pads = {1, 1, 1, 1}, c.clamp = 1;
+    CheckCase(c, rng, tiers);
+    c.strides = {2, 2}, c.in = {33, 31}, c.clamp = 0;  // stride 2, odd sizes
+    CheckCase(c, rng, tiers);
+    FloatConvCase v;  // a 3-D conv on 8 x 32 x 32
+    v.rank = 3, v.cin = 8, v.cout = 16, v.in = {8, 32, 32}, v.kernel = {3, 3, 3}, v.strides = {1, 1, 1};
+    v.dilations = {1, 1, 1}, v.pads = {1, 1, 1, 1, 1, 1}, v.clamp = 2;
+    CheckCase(v, rng, tiers);
+  }
+  SECTION("random geometries") {
+    for (int iter = 0; iter < 160; ++iter) {
+      FloatConvCase c;
+      c.rank = static_cast<int>(pick(1, 3));
+      c.batch = pick(1, 2);
+      c.group = pick(0, 3) == 0 ? pick(2, 3) : 1;
+      c.cin = c.group * pick(1, 5);
+      c.cout = c.group * pick(1, 6);
+      if (pick(0, 5) == 0) c.group = c.cin = c.cout = pick(2, 9);  // depthwise
+      c.bias = pick(0, 3) != 0;
+      c.clamp = static_cast<int>(pick(0, 2));
+      std::vector<int64_t> ends;
+      for (int d = 0; d < c.rank; ++d) {
+        const bool last = d == c.rank - 1;  // the columns: widths around the vectors' 8 and 16
+        const int64_t k = pick(1, last ? 5 : 3), s = pick(1, 3), dl = pick(1, 2);
+        const int64_t reach = (k - 1) * dl + 1;
+        const int64_t pb = pick(0, std::min<int64_t>(2, k - 1)), pe = pick(0, std::min<int64_t>(2, k - 1));
+        c.in.push_back(std::max<int64_t>(reach - pb - pe, pick(1, last ? 70 : (c.rank == 3 ? 6 : 12))));
+        c.kernel.push_back(k);
+        c.strides.push_back(s);
+        c.dilations.push_back(dl);
+        c.pads.push_back(pb);
+        ends.push_back(pe);
+      }
+      c.pads.insert(c.pads.end(), ends.begin(), ends.end());
+      CheckCase(c, rng, tiers);
+    }
+  }
+}
+
+}  // namespace edge::engine::testing
