@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/engine/cli/model_commands.h"
 #include "agent/engine/npy_io.h"
@@ -15,8 +16,10 @@ namespace edge::engine {
 namespace {
 
 // The flags bind straight into `options`; method and eval are resolved in RunQuantize.
+// --calibration and --eval: one file per model input, in the model's input order.
 struct QuantizeArgs {
-  std::string in, calibration, eval, out, method = "minmax";
+  std::string in, out, method = "minmax";
+  std::vector<std::string> calibration, eval;
   QuantizeOptions options;
   std::optional<double> min_snr;  // as given; unset: kDefaultMinSnrDb, 0: no SNR bar
   bool json = false;
@@ -67,6 +70,19 @@ void PrintJson(const QuantizeArgs& a, const QuantizeReport& r) {
   std::printf("%s\n", j.dump(2).c_str());
 }
 
+// Reads every file into `arrays` (which the result points into), in order, naming the files.
+Result<ModelSamples> ReadSamples(const std::vector<std::string>& paths, std::vector<NpyArray>& arrays) {
+  arrays.clear();
+  for (const auto& path : paths) {
+    EDGE_ASSIGN_OR_RETURN(NpyArray array, ReadNpy(path));
+    arrays.push_back(std::move(array));
+  }
+  ModelSamples samples;
+  for (const auto& array : arrays) samples.inputs.push_back(&array);
+  samples.files = paths;
+  return samples;
+}
+
 void PrintJsonError(const QuantizeArgs& a, const std::string& message) {
   const nlohmann::json j = {{"out", a.out}, {"written", false}, {"error", message}};
   std::printf("%s\n", j.dump(2).c_str());
@@ -83,8 +99,9 @@ int RunQuantize(const QuantizeArgs& a) {
   options.min_snr_db = !a.min_snr ? std::optional<double>(kDefaultMinSnrDb)
                                   : (*a.min_snr == 0.0 ? std::nullopt : std::optional<double>(*a.min_snr));
   if (auto valid = ValidateQuantizeOptions(options, a.out); !valid) return usage(valid.error().message);
-  options.calibration_path = a.calibration;
-  options.eval_path = a.eval;
+  // One file: the single-input form, whose messages name no file.
+  if (a.calibration.size() == 1) options.calibration_path = a.calibration[0];
+  if (a.eval.size() == 1) options.eval_path = a.eval[0];
   options.method = a.method == "percentile" ? CalibrationMethod::kPercentile : CalibrationMethod::kMinMax;
   auto fail = [&a](const Error& e) {
     std::fprintf(stderr, "error: quantizing %s: %s\n", a.in.c_str(), e.message.c_str());
@@ -92,16 +109,13 @@ int RunQuantize(const QuantizeArgs& a) {
     if (a.json) PrintJsonError(a, e.message);
     return kExitError;
   };
-  auto data = ReadNpy(a.calibration);
-  if (!data) return fail(data.error());
-  std::optional<NpyArray> eval;
-  if (!a.eval.empty()) {
-    auto read = ReadNpy(a.eval);
-    if (!read) return fail(read.error());
-    eval = std::move(*read);
-    options.eval = &*eval;
-  }
-  auto report = QuantizeModel(a.in, *data, a.out, options);
+  std::vector<NpyArray> calibration_arrays, eval_arrays;
+  auto calibration = ReadSamples(a.calibration, calibration_arrays);
+  if (!calibration) return fail(calibration.error());
+  auto eval = ReadSamples(a.eval, eval_arrays);
+  if (!eval) return fail(eval.error());
+  options.eval = std::move(*eval);
+  auto report = QuantizeModel(a.in, *calibration, a.out, options);
   if (!report) return fail(report.error());
   if (a.json) {
     PrintJson(a, *report);
@@ -123,14 +137,17 @@ void RegisterQuantizeCommand(CLI::App& model, int& exit_code) {
   auto q = std::make_shared<QuantizeArgs>();
   auto* cmd = model.add_subcommand("quantize", "Post-training int8 quantization to a QDQ ONNX model, with a quality report");
   cmd->add_option("model", q->in, "fp32 ONNX model")->required()->check(CLI::ExistingFile);
+  // One value per flag: `--calibration a.npy b.npy` would also take a model path written after it.
   cmd->add_option("--calibration", q->calibration,
-                  "calibration inputs: .npy float32 [N, <input shape without its batch 1>] (or [N, <input shape>])")
-      ->required()->check(CLI::ExistingFile);
+                  "calibration inputs: .npy float32 [N, <input shape without its batch 1>] (or [N, <input shape>]); "
+                  "a model with several inputs takes one --calibration per input, in the model's input order "
+                  "(model inspect lists them), all with the same N (an integer input's file holds whole numbers)")
+      ->required()->allow_extra_args(false)->check(CLI::ExistingFile);
   cmd->add_option("--out", q->out, "output QDQ ONNX model (never the input; an existing file only with --force)")->required();
   cmd->add_option("--eval", q->eval,
-                  "held-out inputs for the quality report, same layout as --calibration (default: hold out the last "
-                  "max(10, 20%) calibration samples)")
-      ->check(CLI::ExistingFile);
+                  "held-out inputs for the quality report, same layout as --calibration, one per input in the same "
+                  "order (default: hold out the last max(10, 20%) calibration samples)")
+      ->allow_extra_args(false)->check(CLI::ExistingFile);
   cmd->add_option("--method", q->method, "calibration: minmax or percentile")->check(CLI::IsMember({"minmax", "percentile"}));
   cmd->add_option("--percentile", q->options.percentile, "percentile kept by --method percentile, in [50, 100] (default 99.99)");
   cmd->add_option("--min-snr", q->min_snr,

@@ -11,21 +11,11 @@ namespace {
 
 constexpr int kBins = 2048;
 
-Result<SampleLayout> SplitSamples(const Model& model, const NpyArray& data) {
-  if (model.inputs().size() != 1) {
-    return Fail(ErrorCode::kInvalidArgument, "calibration supports single-input models only");
-  }
-  return CheckSampleLayout(model.inputs()[0], data, "calibration data");
-}
-
-}  // namespace
-
-namespace {
-
 Result<std::vector<std::pair<std::string, TensorRange>>> RangesOf(const std::shared_ptr<const Model>& model,
-                                                                  const NpyArray& calibration,
+                                                                  const ModelSamples& calibration,
                                                                   const QuantizeOptions& options) {
-  EDGE_ASSIGN_OR_RETURN(SampleLayout samples, SplitSamples(*model, calibration));
+  EDGE_ASSIGN_OR_RETURN(const auto layouts, CheckSampleLayouts(model->inputs(), calibration, "calibration data"));
+  const int64_t count = layouts.empty() ? 0 : layouts[0].count;
   ExecutionContext ctx(model, KernelTier::kAuto);
   const auto names = model->KeptTensorNames();
   std::map<std::string, TensorRange, std::less<>> ranges;
@@ -34,11 +24,13 @@ Result<std::vector<std::pair<std::string, TensorRange>>> RangesOf(const std::sha
   for (const auto& o : model->outputs()) outputs.emplace_back(static_cast<size_t>(o.elements));
   std::vector<float*> out_ptrs;
   for (auto& o : outputs) out_ptrs.push_back(o.data());
+  // Sample s of every input: the engine takes floats for integer inputs too (engine.h).
+  std::vector<const float*> in(layouts.size());
   auto run = [&](int64_t s) -> Status {
-    const float* in = calibration.data.data() + s * samples.per_sample;
-    return ctx.Run({&in, 1}, out_ptrs);
+    for (size_t i = 0; i < layouts.size(); ++i) in[i] = calibration.inputs[i]->data.data() + s * layouts[i].per_sample;
+    return ctx.Run(in, out_ptrs);
   };
-  for (int64_t s = 0; s < samples.count; ++s) {
+  for (int64_t s = 0; s < count; ++s) {
     EDGE_TRY(run(s));
     for (const auto& name : names) {
       const auto values = ctx.FindFloatTensor(name);
@@ -52,7 +44,7 @@ Result<std::vector<std::pair<std::string, TensorRange>>> RangesOf(const std::sha
   }
   if (options.method == CalibrationMethod::kPercentile) {
     // Second pass: a histogram over each tensor's min-max range, then trim both tails.
-    for (int64_t s = 0; s < samples.count; ++s) {
+    for (int64_t s = 0; s < count; ++s) {
       EDGE_TRY(run(s));
       for (const auto& [name, r] : ranges) {
         auto& h = hist[name];
@@ -101,13 +93,13 @@ LoadOptions KeepAllTensors() {
 }  // namespace
 
 Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
-    const std::string& model_path, const NpyArray& calibration, const QuantizeOptions& options) {
+    const std::string& model_path, const ModelSamples& calibration, const QuantizeOptions& options) {
   EDGE_ASSIGN_OR_RETURN(auto model, Model::LoadFile(model_path, KeepAllTensors()));
   return RangesOf(model, calibration, options);
 }
 
 Result<std::vector<std::pair<std::string, TensorRange>>> CalibrateRanges(
-    std::span<const uint8_t> model_bytes, const NpyArray& calibration, const QuantizeOptions& options) {
+    std::span<const uint8_t> model_bytes, const ModelSamples& calibration, const QuantizeOptions& options) {
   EDGE_ASSIGN_OR_RETURN(auto model, Model::LoadMemory(model_bytes, KeepAllTensors()));
   return RangesOf(model, calibration, options);
 }

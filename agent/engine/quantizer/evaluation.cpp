@@ -29,14 +29,13 @@ std::string Fixed(double v, int digits) {
 }  // namespace
 
 Result<QualityReport> MeasureQuality(const std::shared_ptr<const Model>& fp32_model,
-                                     const std::shared_ptr<const Model>& int8_model, const NpyArray& samples) {
+                                     const std::shared_ptr<const Model>& int8_model, const ModelSamples& samples) {
   const Model& fp32 = *fp32_model;
   const Model& int8 = *int8_model;
-  if (fp32.inputs().size() != 1) {
-    return Fail(ErrorCode::kInvalidArgument, "quality is measured for single-input models only");
-  }
-  EDGE_ASSIGN_OR_RETURN(SampleLayout layout, CheckSampleLayout(fp32.inputs()[0], samples, "eval data"));
-  if (int8.inputs().size() != 1 || int8.inputs()[0].shape != fp32.inputs()[0].shape ||
+  EDGE_ASSIGN_OR_RETURN(const auto layouts, CheckSampleLayouts(fp32.inputs(), samples, "eval data"));
+  const int64_t count = layouts.empty() ? 0 : layouts[0].count;
+  const auto same_input = [](const TensorInfo& x, const TensorInfo& y) { return x.shape == y.shape; };
+  if (!std::equal(int8.inputs().begin(), int8.inputs().end(), fp32.inputs().begin(), fp32.inputs().end(), same_input) ||
       int8.outputs().size() != fp32.outputs().size()) {
     return Fail(ErrorCode::kInvalidArgument, "the fp32 and int8 models have different inputs or outputs");
   }
@@ -57,13 +56,15 @@ Result<QualityReport> MeasureQuality(const std::shared_ptr<const Model>& fp32_mo
     pb.push_back(ob[o].data());
   }
   QualityReport report;
-  report.samples = layout.count;
+  report.samples = count;
   report.outputs.resize(oa.size());
   std::vector<OutputSums> sums(oa.size());
-  for (int64_t s = 0; s < layout.count; ++s) {
-    const float* in = samples.data.data() + s * layout.per_sample;
-    EDGE_TRY(a.Run({&in, 1}, pa));
-    EDGE_TRY(b.Run({&in, 1}, pb));
+  std::vector<const float*> in(layouts.size());
+  for (int64_t s = 0; s < count; ++s) {
+    // Both models get sample s of every input.
+    for (size_t i = 0; i < layouts.size(); ++i) in[i] = samples.inputs[i]->data.data() + s * layouts[i].per_sample;
+    EDGE_TRY(a.Run(in, pa));
+    EDGE_TRY(b.Run(in, pb));
     for (size_t o = 0; o < oa.size(); ++o) {
       auto& q = report.outputs[o];
       auto& sum = sums[o];
@@ -86,7 +87,7 @@ Result<QualityReport> MeasureQuality(const std::shared_ptr<const Model>& fp32_mo
     const auto& sum = sums[o];
     q.name = fp32.outputs()[o].name;
     q.classification = LooksLikeClassScores(fp32.outputs()[o]);
-    q.top1_agreement = q.classification && layout.count > 0 ? double(sum.agree) / double(layout.count) : 0.0;
+    q.top1_agreement = q.classification && count > 0 ? double(sum.agree) / double(count) : 0.0;
     const double norms = std::sqrt(sum.fp32_sq) * std::sqrt(sum.int8_sq);
     q.cosine = norms > 0 ? sum.dot / norms : (sum.fp32_sq == sum.int8_sq ? 1.0 : 0.0);
     q.snr_db = sum.error_sq == 0 ? INFINITY : 10.0 * std::log10(sum.fp32_sq / sum.error_sq);
@@ -95,7 +96,7 @@ Result<QualityReport> MeasureQuality(const std::shared_ptr<const Model>& fp32_mo
 }
 
 Result<QualityReport> MeasureQuality(const std::string& fp32_path, const std::string& int8_path,
-                                     const NpyArray& samples) {
+                                     const ModelSamples& samples) {
   EDGE_ASSIGN_OR_RETURN(auto fp32, Model::LoadFile(fp32_path));
   EDGE_ASSIGN_OR_RETURN(auto int8, Model::LoadFile(int8_path));
   return MeasureQuality(fp32, int8, samples);

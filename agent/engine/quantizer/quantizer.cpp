@@ -338,7 +338,8 @@ std::optional<Quantization> QuantizationOfModel(const onnx::ModelProto& model) {
 // Checked before any work. --out is never empty or a directory, never one of the files the run
 // reads (compared by filesystem identity, so "./d/../m.onnx", a symlink and a hard link count as
 // that file), and an existing one (a dangling symlink too) only with --force.
-Status CheckOutputPath(const std::string& in_path, const std::string& out_path, const QuantizeOptions& options) {
+Status CheckOutputPath(const std::string& in_path, const std::string& out_path, const ModelSamples& calibration,
+                       const QuantizeOptions& options) {
   namespace sfs = std::filesystem;
   std::error_code ec;
   if (sfs::is_directory(out_path, ec)) {
@@ -347,10 +348,12 @@ Status CheckOutputPath(const std::string& in_path, const std::string& out_path, 
                     (sfs::path(out_path) / "model.qdq.onnx").string() + ")");
   }
   const bool exists = sfs::exists(sfs::symlink_status(out_path, ec));
-  const std::pair<const std::string*, const char*> inputs[] = {
+  std::vector<std::pair<const std::string*, const char*>> inputs = {
       {&in_path, "the input model itself; refusing to overwrite the fp32 original"},
       {&options.calibration_path, "the --calibration data file"},
       {&options.eval_path, "the --eval data file"}};
+  for (const auto& file : calibration.files) inputs.emplace_back(&file, "a --calibration data file");
+  for (const auto& file : options.eval.files) inputs.emplace_back(&file, "an --eval data file");
   for (const auto& [path, what] : inputs) {
     std::error_code eq;
     if (exists && !path->empty() && sfs::equivalent(*path, out_path, eq)) {
@@ -418,10 +421,10 @@ Status ValidateQuantizeOptions(const QuantizeOptions& options, const std::string
   return Ok();
 }
 
-Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray& calibration,
+Result<QuantizeReport> QuantizeModel(const std::string& in_path, const ModelSamples& calibration,
                                      const std::string& out_path, const QuantizeOptions& options) {
   EDGE_TRY(ValidateQuantizeOptions(options, out_path));
-  EDGE_TRY(CheckOutputPath(in_path, out_path, options));
+  EDGE_TRY(CheckOutputPath(in_path, out_path, calibration, options));
   EDGE_ASSIGN_OR_RETURN(auto model, ReadOnnxProto(in_path));
   if (auto q = QuantizationOfModel(model); q && !options.requantize) {
     return Fail(ErrorCode::kFailedPrecondition,
@@ -453,22 +456,22 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray&
   if (!model.SerializeToString(&fp32_bytes)) return Fail(ErrorCode::kInternal, "cannot serialize the model");
   const std::span<const uint8_t> fp32_span(reinterpret_cast<const uint8_t*>(fp32_bytes.data()), fp32_bytes.size());
   EDGE_ASSIGN_OR_RETURN(auto fp32, Model::LoadMemory(fp32_span));
-  if (fp32->inputs().size() != 1) {
-    return Fail(ErrorCode::kInvalidArgument, "the quantizer takes single-input models only; this one has " +
-                                                 std::to_string(fp32->inputs().size()) + " inputs");
+  // Each input's data is checked on its own (an int64 input's ids are no magnitudes), and the
+  // same samples of every input are calibrated on, held out and compared.
+  const std::vector<TensorInfo>& inputs = fp32->inputs();
+  if (inputs.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "the model has no inputs: there is nothing to calibrate on");
   }
-  const TensorInfo& input = fp32->inputs()[0];
-  EDGE_ASSIGN_OR_RETURN(SampleLayout layout,
-                        ValidateSamples(input, calibration, "calibration data", !options.allow_outliers));
+  EDGE_ASSIGN_OR_RETURN(const auto layouts,
+                        ValidateSamples(inputs, calibration, "calibration data", !options.allow_outliers));
   // Quality is measured on samples the ranges never saw: --eval, or the calibration's tail.
-  const NpyArray* ranges_from = &calibration;
-  const NpyArray* held_out = options.eval;
-  HoldOutSplit split;
+  ModelSamples ranges_from = calibration, held_out = options.eval;
+  std::vector<HoldOutSplit> splits;
   std::string source = "--eval data";
-  if (held_out != nullptr) {
-    EDGE_ASSIGN_OR_RETURN(SampleLayout eval_layout, ValidateSamples(input, *held_out, "eval data", false));
-    const int64_t shared = SamplesAlsoIn(*held_out, calibration, layout.per_sample);
-    if (shared == eval_layout.count) {
+  if (!held_out.empty()) {
+    EDGE_ASSIGN_OR_RETURN(const auto eval_layouts, ValidateSamples(inputs, held_out, "eval data", false));
+    const int64_t shared = SamplesAlsoIn(held_out, calibration, layouts);
+    if (shared == eval_layouts[0].count) {
       return Fail(ErrorCode::kInvalidArgument,
                   "every --eval sample is also a calibration sample, so the report could not see what "
                   "quantization lost: give held-out samples, or leave out --eval to hold out part of the "
@@ -476,21 +479,24 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const NpyArray&
     }
     if (shared > 0) source += " (" + std::to_string(shared) + " of them also calibration samples)";
   } else {
-    EDGE_ASSIGN_OR_RETURN(split, SplitHeldOut(calibration, layout));
-    ranges_from = &split.calibration;
-    held_out = &split.held_out;
-    source = "the last " + std::to_string(split.held_out.shape[0]) + " of " + std::to_string(layout.count) +
+    EDGE_ASSIGN_OR_RETURN(splits, SplitHeldOut(calibration, layouts));
+    ranges_from = held_out = ModelSamples();
+    for (const auto& split : splits) {
+      ranges_from.inputs.push_back(&split.calibration);
+      held_out.inputs.push_back(&split.held_out);
+    }
+    source = "the last " + std::to_string(splits[0].held_out.shape[0]) + " of " + std::to_string(layouts[0].count) +
              " calibration samples (held out, not used for ranges)";
   }
-  EDGE_ASSIGN_OR_RETURN(auto range_list, CalibrateRanges(fp32_span, *ranges_from, options));
+  EDGE_ASSIGN_OR_RETURN(auto range_list, CalibrateRanges(fp32_span, ranges_from, options));
   std::map<std::string, TensorRange> ranges(range_list.begin(), range_list.end());
   EDGE_ASSIGN_OR_RETURN(QuantizeReport report, RewriteToQdq(model, ranges, options));
-  report.samples = ranges_from->shape[0];
+  report.samples = ranges_from.inputs[0]->shape[0];
   std::string bytes;
   if (!model.SerializeToString(&bytes)) return Fail(ErrorCode::kInternal, "cannot serialize the quantized model");
   EDGE_ASSIGN_OR_RETURN(auto int8, Model::LoadMemory({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}));
   ReportAsRun(*int8, report);
-  EDGE_ASSIGN_OR_RETURN(report.quality, MeasureQuality(fp32, int8, *held_out));
+  EDGE_ASSIGN_OR_RETURN(report.quality, MeasureQuality(fp32, int8, held_out));
   report.quality.source = source;
   report.below_bar = MissedQualityBar(report.quality, options.min_snr_db, options.min_top1_percent);
   // A run that misses a bar writes nothing and removes nothing: an existing --out stays.
