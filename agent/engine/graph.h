@@ -144,7 +144,8 @@ struct Node {
   };
   std::vector<ResizeAxis> resize;
   // kResize: `lo` holds input element offsets, not indices (an int8 ConvTranspose's interleave
-  // of its phase conv's channels, lower_conv_gemm.cpp; the offsets are not a per-axis stride).
+  // of its phase conv's channels, an int8 Conv3d's depth windows, lower_conv_gemm.cpp; the
+  // offsets are not a per-axis stride; -1: pad_value_int).
   bool resize_offsets = false;
   float pad_value = 0.0f;     // float Pad; int8 Pad pads with the input's zero point
   int64_t pad_value_int = 0;  // integer Pad: the exact value (a float holds integers up to 2^24 only)

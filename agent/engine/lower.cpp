@@ -135,7 +135,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"Dropout", 6, &Lowerer::LowerConstantLike, "inference: identity, mask all true"},
       {"QuantizeLinear", 10, &Lowerer::LowerQuantize, "int8/uint8, per tensor or axis; scale and zero point constant or computed"},
       {"DequantizeLinear", 10, &Lowerer::LowerDequantize, "int8/uint8/int32, per tensor or axis; of an integer tensor with computed scale and zero point"},
-      {"Conv", 1, &Lowerer::LowerConv, "1-D/2-D/3-D, groups, dilations; float (weights constant or computed); QDQ int8 for 1-D/2-D", QdqForm::kInt8},
+      {"Conv", 1, &Lowerer::LowerConv, "1-D/2-D/3-D, groups, dilations; float (weights constant or computed); QDQ int8 for 1-D/2-D, 3-D of one group", QdqForm::kInt8},
       {"Gemm", 6, &Lowerer::LowerGemmLike, "float (B, C constant or computed); QDQ int8 with constant B", QdqForm::kInt8},
       {"MatMul", 1, &Lowerer::LowerGemmLike, "float; QDQ int8 with constant B or of two int8 activations", QdqForm::kInt8},
       {"Add", 6, &Lowerer::LowerBinary, "broadcast; float, QDQ int8, integers (wrapping)", QdqForm::kInt8},

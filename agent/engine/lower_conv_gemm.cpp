@@ -38,41 +38,142 @@ Status Lowerer::LowerConv(const OnnxNode& n) {
     }
   }
 
-  // int8: DQ(x) and DQ(w) with symmetric weights, closed by Q. (3-D windows run in float.)
-  if (spatial < 3 && IsQuant(n.inputs[0]) && IsQConst(w_name)) {
+  // int8: DQ(x) and DQ(w) with symmetric weights, closed by Q. (A 3-D window as a 2-D Conv
+  // over its depth windows, TryQuantConv3d; with groups it runs in float.)
+  if (IsQuant(n.inputs[0]) && IsQConst(w_name)) {
     const QConst& wq = qconsts_.at(w_name);
     const bool symmetric = std::all_of(wq.zps.begin(), wq.zps.end(), [](int32_t z) { return z == 0; });
     const bool per_channel_ok = wq.axis == -1 || wq.axis == 0;
-    EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
     const bool bias_const = b_name.empty() || IsConst(b_name) || IsQConst(b_name);
-    if (tail && symmetric && per_channel_ok && !wq.is_int32 && bias_const) {
-      const int x = syms_.at(n.inputs[0]).value;
-      const float sx = g_.values[x].q.scale;
-      Value w;
-      w.name = w_name;
-      w.dtype = DType::kI8;
-      w.shape = w_shape;
-      w.elements = wq.q.elements();
-      w.is_const = true;
-      w.ci.assign(wq.q.i.begin(), wq.q.i.end());
-      for (int64_t c = 0; c < cout; ++c) w.cscale.push_back(wq.scales[wq.axis == 0 ? c : 0]);
-      node.bias_q.assign(static_cast<size_t>(cout), 0);
-      if (!b_name.empty()) {
-        auto bias = FloatConst(b_name);
-        const QConst* bq = IsQConst(b_name) ? &qconsts_.at(b_name) : nullptr;
-        for (int64_t c = 0; c < cout; ++c) {
-          const float acc_scale = sx * w.cscale[c];
-          node.bias_q[c] = AccumulatorBias(*bias, bq, c, acc_scale);
-        }
+    if (symmetric && per_channel_ok && !wq.is_int32 && bias_const) {
+      EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
+      if (spatial == 3) {
+        EDGE_ASSIGN_OR_RETURN(bool int8, TryQuantConv3d(n, node, x_shape, w_shape, out_shape, b_name));
+        if (int8) return Ok();
+      } else if (tail) {
+        const int x = syms_.at(n.inputs[0]).value;
+        const int64_t taps = w_shape.size() == 4 ? w_shape[2] * w_shape[3] : w_shape[2];
+        Value w = QConvWeights(w_name, w_shape, g_.values[x].q.scale, b_name,
+                               [&](int64_t co, int64_t ci, int64_t t) { return (co * w_shape[1] + ci) * taps + t; }, node);
+        node.kind = OpKind::kQConv;
+        node.in = {x, g_.AddValue(std::move(w))};
+        EDGE_TRY(FinishQuant(*tail, out_shape, node));
+        return Ok();
       }
-      node.kind = OpKind::kQConv;
-      node.in = {x, g_.AddValue(std::move(w))};
-      EDGE_TRY(FinishQuant(*tail, out_shape, node));
-      return Ok();
     }
   }
 
   return EmitFloatWindowOp(n, std::move(node), b_name, out_shape);
+}
+
+Value Lowerer::QConvWeights(const std::string& w_name, const std::vector<int64_t>& shape, float sx,
+                            const std::string& b_name,
+                            const std::function<int64_t(int64_t co, int64_t ci, int64_t tap)>& source, Node& node) {
+  const QConst& wq = qconsts_.at(w_name);
+  const int64_t cout = shape[0], cin = shape[1];
+  int64_t taps = 1;
+  for (size_t d = 2; d < shape.size(); ++d) taps *= shape[d];
+  Value w;
+  w.name = w_name;
+  w.dtype = DType::kI8;
+  w.shape = shape;
+  w.elements = cout * cin * taps;
+  w.is_const = true;
+  w.ci.resize(static_cast<size_t>(w.elements));
+  for (int64_t co = 0; co < cout; ++co) {
+    for (int64_t ci = 0; ci < cin; ++ci) {
+      for (int64_t t = 0; t < taps; ++t) {
+        w.ci[static_cast<size_t>((co * cin + ci) * taps + t)] = static_cast<int32_t>(wq.q.i[static_cast<size_t>(source(co, ci, t))]);
+      }
+    }
+  }
+  for (int64_t c = 0; c < cout; ++c) w.cscale.push_back(wq.scales[wq.axis == 0 ? c : 0]);
+  node.bias_q.assign(static_cast<size_t>(cout), 0);
+  if (!b_name.empty()) {
+    auto bias = FloatConst(b_name);
+    const QConst* bq = IsQConst(b_name) ? &qconsts_.at(b_name) : nullptr;
+    for (int64_t c = 0; c < cout; ++c) node.bias_q[c] = AccumulatorBias(*bias, bq, c, sx * w.cscale[c]);
+  }
+  return w;
+}
+
+// x [N, C, D, H, W] gathered into [N, od x kd, C, H, W]: for output depth oz and depth tap kz
+// the input plane iz = oz * sd - pf + kz * dd of every channel, the zero point where iz falls
+// in the depth padding (one offset gather, rows of W copied). Seen as [N x od, kd x C, H, W],
+// that is a 2-D Conv's input whose channel kz x C + c meets the weights' [co][c][kz] taps; its
+// output [N x od, C_out, oh, ow] is transposed to [N, C_out, od, oh x ow]. The same integer sums
+// as the 3-D window: the depth taps become input channels.
+Result<bool> Lowerer::TryQuantConv3d(const OnnxNode& n, Node node, const std::vector<int64_t>& x_shape,
+                                     const std::vector<int64_t>& w_shape, const std::vector<int64_t>& out_shape,
+                                     const std::string& b_name) {
+  if (node.group != 1) return false;
+  EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
+  if (!tail) return false;
+  const int64_t batch = x_shape[0], cin = x_shape[1], depth = x_shape[2], ih = x_shape[3], iw = x_shape[4];
+  const int64_t cout = w_shape[0], kd = node.depth_kernel, sd = node.depth_stride, dd = node.depth_dilation;
+  const int64_t pf = node.depth_pad[0], od = out_shape[2], oh = out_shape[3], ow = out_shape[4];
+  const int64_t kh = w_shape[3], kw = w_shape[4];
+  const int x = syms_.at(n.inputs[0]).value;
+  const QParams xq = g_.values[x].q;
+
+  Node gather = MakeNode(OpKind::kResize, n);
+  gather.resize_offsets = true;
+  gather.pad_value_int = xq.zero_point;
+  auto axis = [&](int64_t count, auto&& offset) {
+    Node::ResizeAxis a;
+    for (int64_t i = 0; i < count; ++i) a.lo.push_back(offset(i));
+    gather.resize.push_back(std::move(a));
+  };
+  const int64_t plane = ih * iw;
+  axis(batch, [&](int64_t b) { return b * cin * depth * plane; });
+  axis(od * kd, [&](int64_t t) {
+    const int64_t iz = (t / kd) * sd - pf + (t % kd) * dd;
+    return iz < 0 || iz >= depth ? int64_t{-1} : iz * plane;
+  });
+  axis(cin, [&](int64_t c) { return c * depth * plane; });
+  axis(ih, [&](int64_t y) { return y * iw; });
+  axis(iw, [&](int64_t i) { return i; });
+  gather.in = {x};
+  EDGE_ASSIGN_OR_RETURN(int windows, NewValue(FreshName(n.outputs[0] + "_depth_windows"), DType::kI8,
+                                              {batch, od * kd, cin, ih, iw}, xq));
+  gather.out = {windows};
+  AddNode(std::move(gather));
+  Value as_2d = g_.values[windows];
+  as_2d.name = FreshName(n.outputs[0] + "_depth_channels");
+  as_2d.shape = {batch * od, kd * cin, ih, iw};
+  as_2d.alias_of = windows;
+  as_2d.producer = -1;
+  const int conv_in = g_.AddValue(std::move(as_2d));
+
+  node.kind = OpKind::kQConv;
+  node.depth_kernel = node.depth_stride = node.depth_dilation = 1;
+  node.depth_pad[0] = node.depth_pad[1] = 0;
+  const int64_t taps = kd * kh * kw;
+  Value w = QConvWeights(n.inputs[1], {cout, kd * cin, kh, kw}, xq.scale, b_name,
+                         [&](int64_t co, int64_t ci, int64_t t) {
+                           const int64_t kz = ci / cin, c = ci % cin;
+                           return (co * cin + c) * taps + kz * kh * kw + t;
+                         },
+                         node);
+  node.in = {conv_in, g_.AddValue(std::move(w))};
+  QuantTail conv_tail = *tail;
+  conv_tail.out_name = FreshName(n.outputs[0] + "_depth_major");
+  EDGE_ASSIGN_OR_RETURN(int conv_out, FinishQuant(conv_tail, {batch * od, cout, oh, ow}, node));
+
+  Value rows = g_.values[conv_out];
+  rows.name = FreshName(n.outputs[0] + "_depth_rows");
+  rows.shape = {batch, od, cout, oh * ow};
+  rows.alias_of = conv_out;
+  rows.producer = -1;
+  const int transpose_in = g_.AddValue(std::move(rows));
+  Node transpose = MakeNode(OpKind::kTranspose, n);
+  transpose.perm = {0, 2, 1, 3};
+  transpose.in = {transpose_in};
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(tail->out_name, DType::kI8, out_shape, tail->q));
+  transpose.out = {out};
+  syms_[tail->out_name] = Sym{Sym::Kind::kInt8Raw, out, tail->u8};
+  AddNode(std::move(transpose));
+  return true;
 }
 
 // Float: weights and bias are constants, or tensors computed at run time (the float kernels

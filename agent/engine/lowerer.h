@@ -217,6 +217,15 @@ class Lowerer {
                                      const std::vector<int64_t>& out_shape, const std::string& b_name);
   // Conv and ConvTranspose in float: x, weights and the optional bias `b_name` as operands.
   Status EmitFloatWindowOp(const OnnxNode& n, Node node, const std::string& b_name, const std::vector<int64_t>& out_shape);
+  // An int8 Conv's weights (w, with its per-channel scales; `channel_of` maps the new layout's
+  // input-channel index to the ONNX weight's, for a Conv3d's depth taps as channels) and its
+  // int32 biases into node.bias_q.
+  Value QConvWeights(const std::string& w_name, const std::vector<int64_t>& shape, float sx, const std::string& b_name,
+                     const std::function<int64_t(int64_t co, int64_t ci, int64_t tap)>& source, Node& node);
+  // A Conv3d between QDQ pairs (group 1) as one int8 2-D Conv over a gather of its depth windows.
+  Result<bool> TryQuantConv3d(const OnnxNode& n, Node node, const std::vector<int64_t>& x_shape,
+                              const std::vector<int64_t>& w_shape, const std::vector<int64_t>& out_shape,
+                              const std::string& b_name);
   Status LowerSoftmax(const OnnxNode& n);
   Status LowerReduce(const OnnxNode& n);
   Status LowerBatchNorm(const OnnxNode& n);

@@ -927,7 +927,7 @@ Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) 
         }
       });
       // (Expand and Gather lower to the same step: their tables are not a Resize's)
-      type += n.resize_offsets ? ", phases interleaved"
+      type += n.resize_offsets ? (n.onnx_op == "Conv" ? ", depth windows gathered" : ", phases interleaved")
               : n.onnx_op == "Resize" || n.onnx_op == "Upsample" ? ", nearest" : ", index tables";
       break;
     case OpKind::kResizeLinear:
