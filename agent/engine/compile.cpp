@@ -111,6 +111,8 @@ double EstimateWork(const Graph& g) {
     }
     double read = 0.0;
     for (int in : n.in) read += static_cast<double>(g.values[in].elements);
+    // a Gather with run-time indices reads the rows it writes, not its whole table
+    if (n.kind == OpKind::kGatherRows) read = static_cast<double>(g.values[n.in[1]].elements);
     work += std::max(out * per_output, read);
   }
   return work;
@@ -177,6 +179,7 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
       case OpKind::kTranspose:
       case OpKind::kSlice:
       case OpKind::kResize:
+      case OpKind::kGatherRows:
       case OpKind::kResizeLinear:
       case OpKind::kConcat:
       case OpKind::kPad:

@@ -50,6 +50,10 @@ enum class OpKind {
   kTranspose, kConcat, kPad,
   kSlice,  // a strided box of in[0]: per axis the first index (Node::starts) and step (Node::steps)
   kResize,  // nearest-neighbour Resize / Upsample: per output index of each axis one input index (Node::resize)
+  // Gather whose indices are computed (an embedding lookup): in[0] data, in[1] int32 or int64
+  // indices, along Node::axis; per index the row of data's dimensions after the axis. An index
+  // outside [-dim, dim) gives a row of zeros (the int8 zero point): a step cannot fail.
+  kGatherRows,
   // float32
   kResizeLinear,  // linear Resize / Upsample: per output index of each axis two input indices and weights
   kConvTranspose,  // 1-D/2-D, window fields as Conv's; in[1] is [C_in, C_out / group, kh, kw]

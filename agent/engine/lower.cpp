@@ -211,7 +211,7 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"InstanceNormalization", 6, &Lowerer::LowerInstanceNorm, "float: per (n, c) over the spatial axes, constant scale and B of C values; between DequantizeLinear and QuantizeLinear one step (int8, float inside)", QdqForm::kInt8},
       {"LayerNormalization", 17, &Lowerer::LowerLayerNorm, "float, stash_type 1; Mean and InvStdDev outputs (without them, or with nothing reading them: one step per block of rows); int8 between QDQ pairs (float inside)", QdqForm::kInt8},
       {"Shape", 1, &Lowerer::LowerShape, "folded at load (shapes are fixed in each plan)"},
-      {"Gather", 1, &Lowerer::LowerGather, "constant indices; of a computed tensor: a Slice or one index-table step, float, int8 and integers; of a constant: folded at load", QdqForm::kSameCodes},
+      {"Gather", 1, &Lowerer::LowerGather, "constant indices of a computed tensor: a Slice or one index-table step; computed int32/int64 indices: one step copying a row per index (zeros for an index out of range), data constant or computed; float, int8 and integers; all constant: folded at load", QdqForm::kSameCodes},
       {"Slice", 1, &Lowerer::LowerSlice, "constant starts, ends, axes, steps; of a computed tensor: float, int8 and integers; of a constant: folded at load", QdqForm::kSameCodes},
       {"ConstantOfShape", 9, &Lowerer::LowerConstantOfShape, "constant shape; folded at load"},
   };

@@ -10,6 +10,8 @@
 //  * Gather of a computed tensor with constant indices (x[:, :, -1], x[:, idx]): a Slice where
 //    the indices step evenly (one index included), else the Resize step's index table along the
 //    axis; the indices' shape is then an alias.
+//  * Gather with computed indices (nn.Embedding: a table and int64 ids): one kGatherRows step
+//    that copies, per index, the row of data's dimensions after the axis.
 #include "agent/engine/lowerer.h"
 
 namespace edge::engine::lowering {
@@ -210,6 +212,77 @@ Status Lowerer::LowerGatherOfComputed(const OnnxNode& n) {
     EDGE_TRY(EmitIndexTables(g, tables));
   }
   return BindReshaped(g.outputs[0], n.outputs[0], std::move(out_shape));
+}
+
+// Gather(data, indices, axis) with computed indices, int32 or int64 (ONNX Gather-13 takes no
+// others): out[a..., i..., b...] = data[a..., indices[i...], b...], data constant (a float table,
+// an int8 one behind DequantizeLinear, exact integers) or computed, in its own element type:
+// exact integers stay integers, an int8 activation or a per-tensor int8 table keeps its codes
+// and parameters, anything else is float. The step checks every index at run time: one outside
+// [-dim, dim) gives a row of zeros (graph.h, kGatherRows).
+Status Lowerer::LowerGatherOfIndices(const OnnxNode& n) {
+  const std::string& data = n.inputs[0];
+  const std::string& indices = n.inputs[1];
+  EDGE_ASSIGN_OR_RETURN(Sym ix, Get(indices));
+  const auto index_type = ComputedIntegerType(indices);
+  if (!index_type || (*index_type != DType::kI32 && *index_type != DType::kI64)) {
+    const std::string what = index_type                      ? DTypeName(*index_type)
+                             : ix.kind == Sym::Kind::kInt8Raw ? "the raw int8 output of a QuantizeLinear"
+                                                              : "float";
+    return Fail(ErrorCode::kInvalidArgument, "indices '" + indices + "' are " + what +
+                                                 ": Gather takes int32 or int64 indices (a constant or computed)");
+  }
+  EDGE_ASSIGN_OR_RETURN(auto x, ShapeOfName(data));
+  const auto rank = static_cast<int64_t>(x.size());
+  if (rank == 0) return Fail(ErrorCode::kInvalidArgument, "data must have rank 1 or more");
+  Node node = MakeNode(OpKind::kGatherRows, n);
+  EDGE_ASSIGN_OR_RETURN(node.axis, NormalizeAxis(n.Int("axis", 0), rank));
+  const std::vector<int64_t>& index_shape = g_.values[ix.value].shape;
+  std::vector<int64_t> out_shape(x.begin(), x.begin() + node.axis);
+  out_shape.insert(out_shape.end(), index_shape.begin(), index_shape.end());
+  out_shape.insert(out_shape.end(), x.begin() + node.axis + 1, x.end());
+  if (static_cast<int64_t>(out_shape.size()) > kMaxRank) {
+    return Fail(ErrorCode::kInvalidArgument, "the output would have rank " + std::to_string(out_shape.size()) +
+                                                 ", above the engine's " + std::to_string(kMaxRank));
+  }
+  const std::string& out = n.outputs[0];
+  if (auto type = ComputedIntegerType(data)) {
+    EDGE_TRY(AddStep(std::move(node), {syms_.at(data).value, ix.value}, out, *type, out_shape));
+    return Ok();
+  }
+  if (IsConst(data) && !consts_.at(data).is_float()) {
+    const DType type = consts_.at(data).dtype;
+    EDGE_ASSIGN_OR_RETURN(int table, AsInteger(data, type));
+    EDGE_TRY(AddStep(std::move(node), {table, ix.value}, out, type, out_shape));
+    return Ok();
+  }
+  int table = -1;
+  if (IsQuant(data)) {
+    table = syms_.at(data).value;
+  } else if (IsQConst(data) && qconsts_.at(data).axis < 0 && !qconsts_.at(data).is_int32) {
+    // an int8 table behind DequantizeLinear, one scale: its codes, read with its parameters
+    const QConst& qc = qconsts_.at(data);
+    Value v;
+    v.name = data;
+    v.dtype = DType::kI8;
+    v.shape = qc.q.shape;
+    v.elements = qc.q.elements();
+    v.q = QParams{qc.scales[0], qc.zps[0]};
+    v.is_const = true;
+    v.ci.assign(qc.q.i.begin(), qc.q.i.end());
+    table = g_.AddValue(std::move(v));
+  }
+  if (table >= 0) {
+    EDGE_ASSIGN_OR_RETURN(int y, NewValue(out, DType::kI8, out_shape, g_.values[table].q));
+    node.in = {table, ix.value};
+    node.out = {y};
+    AddNode(std::move(node));
+    SetQuant(out, y);
+    return Ok();
+  }
+  EDGE_ASSIGN_OR_RETURN(table, AsFloat(data));
+  EDGE_TRY(AddFloatStep(std::move(node), {table, ix.value}, out, out_shape));
+  return Ok();
 }
 
 }  // namespace edge::engine::lowering

@@ -72,6 +72,7 @@ Status Lowerer::LowerGather(const OnnxNode& n) {
   if (n.inputs.size() != 2 || n.outputs.size() != 1) {
     return Fail(ErrorCode::kInvalidArgument, "takes data and indices and gives one output");
   }
+  if (!IsConst(n.inputs[1])) return LowerGatherOfIndices(n);
   if (!IsConst(n.inputs[0])) return LowerGatherOfComputed(n);
   const ConstTensor& data = consts_.at(n.inputs[0]);
   EDGE_ASSIGN_OR_RETURN(const ConstTensor* indices, Const(n.inputs[1], "indices"));

@@ -200,6 +200,9 @@ class Lowerer {
   Status LowerDepthSpace(const OnnxNode& n);
   Status LowerExpand(const OnnxNode& n);
   Status LowerGatherOfComputed(const OnnxNode& n);
+  // Gather whose indices are computed (an embedding lookup): one kGatherRows step on data in its
+  // own element type, data constant or computed.
+  Status LowerGatherOfIndices(const OnnxNode& n);
   // Output element (i0, ..., ir) of n.outputs[0] is input element (tables[0][i0], ...,
   // tables[r][ir]) of n.inputs[0]: one nearest Resize step (every index in range).
   Status EmitIndexTables(const OnnxNode& n, const std::vector<std::vector<int64_t>>& tables);

@@ -196,6 +196,36 @@ class GatherStep : public Step {
   }
 };
 
+// Gather with run-time indices (kGatherRows): for each of `outer` blocks of `extent` rows of
+// `row_bytes` and each of the `count` indices, the row the index picks, a negative one counting
+// from the end. An index outside [-extent, extent) must not read outside the data, and a step
+// cannot fail: its row is `fill` bytes (0: zeros of any type; an int8 tensor's zero point).
+template <typename I>
+class GatherRowsStep : public Step {
+ public:
+  Ref data, indices;
+  int64_t out = 0, outer = 1, extent = 1, count = 0, row_bytes = 0;
+  int fill = 0;
+  void Run(const ExecEnv& env) const override {
+    const std::byte* X = data.Get<std::byte>(env);
+    const I* index = indices.Get<I>(env);
+    std::byte* Y = env.arena + out;
+    const auto row = static_cast<size_t>(row_bytes);
+    for (int64_t o = 0; o < outer; ++o) {
+      const std::byte* block = X + o * extent * row_bytes;
+      for (int64_t j = 0; j < count; ++j, Y += row_bytes) {
+        const int64_t i = static_cast<int64_t>(index[j]);
+        const int64_t at = i < 0 ? i + extent : i;
+        if (at < 0 || at >= extent) {
+          std::memset(Y, fill, row);
+        } else {
+          std::memcpy(Y, block + at * row_bytes, row);
+        }
+      }
+    }
+  }
+};
+
 // A Resize's output as rows along its innermost axis: f(y, idx) for each row, starting at output
 // element y, with idx holding the outer axes' indices. Nothing for an empty output.
 template <typename T, typename F>
@@ -892,6 +922,26 @@ std::unique_ptr<Step> MakeMaxPool(const Node& n, BuildContext& ctx) {
   return s;
 }
 
+template <typename I>
+std::unique_ptr<Step> MakeGatherRows(const Node& n, BuildContext& ctx) {
+  auto s = std::make_unique<GatherRowsStep<I>>();
+  const Value& x = ctx.V(n.in[0]);
+  s->data = ctx.RefOf(n.in[0]);
+  s->indices = ctx.RefOf(n.in[1]);
+  s->count = ctx.V(n.in[1]).elements;
+  s->extent = x.shape[static_cast<size_t>(n.axis)];
+  int64_t inner = 1;
+  for (size_t d = 0; d < x.shape.size(); ++d) {
+    if (static_cast<int64_t>(d) < n.axis) s->outer *= x.shape[d];
+    if (static_cast<int64_t>(d) > n.axis) inner *= x.shape[d];
+  }
+  s->row_bytes = inner * DTypeBytes(x.dtype);
+  // an int8 row of zeros is its zero point (0 for an exact int8 tensor, whose q is the default)
+  s->fill = x.dtype == DType::kI8 ? static_cast<uint8_t>(static_cast<int8_t>(x.q.zero_point)) : 0;
+  s->out = ctx.Out(n);
+  return s;
+}
+
 }  // namespace
 
 int64_t ResizeLinearScratchBytes(const Node& n, const Graph& g) {
@@ -930,6 +980,15 @@ Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& n, BuildContext& ctx) 
       type += n.resize_offsets ? (n.onnx_op == "Conv" ? ", depth windows gathered" : ", phases interleaved")
               : n.onnx_op == "Resize" || n.onnx_op == "Upsample" ? ", nearest" : ", index tables";
       break;
+    case OpKind::kGatherRows: {
+      const DType index_type = ctx.V(n.in[1]).dtype;
+      if (index_type != DType::kI32 && index_type != DType::kI64) {
+        return Fail(ErrorCode::kInternal, "Gather indices of type " + DTypeName(index_type));
+      }
+      step = index_type == DType::kI32 ? MakeGatherRows<int32_t>(n, ctx) : MakeGatherRows<int64_t>(n, ctx);
+      type += ", " + DTypeName(index_type) + " indices";
+      break;
+    }
     case OpKind::kResizeLinear:
       step = MakeResizeLinear(n, ctx);
       type += ", linear";

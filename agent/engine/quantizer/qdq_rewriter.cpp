@@ -29,7 +29,9 @@ const std::set<std::string> kWeightOps = {"Conv", "ConvTranspose", "Gemm", "MatM
 // with an int8 form (kernels, lookups, and one-step int8 -> float -> int8 forms such as
 // Softmax, Div or ReduceMax) and ops that keep their input's parameters (data movement).
 // Resize and Upsample move codes only in nearest mode: WhyOpFloat keeps linear ones float;
-// Gather and Expand move their first input, data, and read constant indices or a shape.
+// Gather and Expand move their first input, data, and read indices or a shape. A Gather of a
+// float table by run-time indices (an embedding) reads its parameters from the table: see
+// TableGather.
 std::set<std::string> OpsWithQdqForm(QdqForm form) {
   std::set<std::string> ops;
   for (const OperatorSupport& op : SupportedOperators()) {
@@ -151,6 +153,7 @@ class QdqRewriter {
     }
     EDGE_TRY(AssignParams());
     EDGE_TRY(QuantizeWeights());
+    EDGE_TRY(QuantizeTables());
     InsertActivationQdq();
     report.saturated_biases = std::move(saturated_biases_);
     return report;
@@ -176,6 +179,18 @@ class QdqRewriter {
   }
 
   bool Quantizable(const onnx::NodeProto& n) const { return WhyFloat(n).empty(); }
+
+  // A Gather whose data is a float initializer and whose output is an activation: its indices
+  // are computed (nn.Embedding's table and ids; constant indices fold at load). A run may look
+  // up any row, not only those calibration saw, so its output takes the table's own range (the
+  // output's values are the table's), and the table becomes int8 codes in those parameters
+  // behind a DequantizeLinear, per tensor: the engine gathers the codes, and the output's
+  // QuantizeLinear, of the same parameters, is no step. The table, or null.
+  const onnx::TensorProto* TableGather(const onnx::NodeProto& n) const {
+    if (n.op_type() != "Gather" || n.input_size() != 2 || !IsActivation(n.output(0))) return nullptr;
+    const onnx::TensorProto* t = FindInit(g_, n.input(0));
+    return t != nullptr && t->data_type() == onnx::TensorProto::FLOAT ? t : nullptr;
+  }
 
   // Empty when `n` can run in int8; otherwise why it stays float, for the report. The op's own
   // reason comes first: a Softmax that writes the graph output has no int8 form either way.
@@ -303,6 +318,18 @@ class QdqRewriter {
                         ", so its int8 scale would underflow; is the calibration data in the model's units?");
       }
       params_[t] = ActivationParams(r);
+    }
+    // An embedding table's range is its output's (TableGather): a finite table only, not all
+    // zeros, whose scale does not underflow (otherwise the calibrated range stays).
+    for (int i : selected_) {
+      const onnx::TensorProto* table = TableGather(g_.node(i));
+      if (table == nullptr) continue;
+      EDGE_ASSIGN_OR_RETURN(std::vector<float> v, FloatsOf(*table));
+      if (v.empty() || !std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); })) continue;
+      const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+      const float peak = std::max(std::fabs(*lo), std::fabs(*hi));
+      if (peak < kMinQuantizableMagnitude) continue;
+      params_[table->name()] = ActivationParams(TensorRange{*lo, *hi});
     }
     // Movement ops pass their input's parameters on (nodes are in topological order).
     for (int i = 0; i < g_.node_size(); ++i) {
@@ -440,6 +467,42 @@ class QdqRewriter {
         AddDq(bq->name(), bs->name(), bz->name(), bdq, 0);
         n->set_input(2, bdq);
       }
+    }
+    return Ok();
+  }
+
+  // Each table of a TableGather with parameters: int8 codes (round half to even, saturated)
+  // behind a per-tensor DequantizeLinear, one per table however many Gathers read it; the float
+  // table goes unless another node reads it.
+  Status QuantizeTables() {
+    std::map<std::string, std::string> dequantized;  // table -> its DequantizeLinear's output
+    for (int i : selected_) {
+      const onnx::TensorProto* table = TableGather(g_.node(i));
+      if (table == nullptr || params_.count(table->name()) == 0) continue;
+      const std::string name = table->name();
+      auto it = dequantized.find(name);
+      if (it == dequantized.end()) {
+        const QParamsF q = params_.at(name);
+        EDGE_ASSIGN_OR_RETURN(std::vector<float> v, FloatsOf(*table));
+        std::string raw(v.size(), '\0');
+        for (size_t k = 0; k < v.size(); ++k) {
+          const double code = std::nearbyint(double(v[k]) / q.scale) + q.zero_point;
+          raw[k] = static_cast<char>(static_cast<int8_t>(std::clamp(code, -128.0, 127.0)));
+        }
+        const std::vector<int64_t> dims(table->dims().begin(), table->dims().end());
+        auto* codes = g_.add_initializer();
+        codes->set_name(Unique(name + "_quantized"));
+        codes->set_data_type(onnx::TensorProto::INT8);
+        for (int64_t d : dims) codes->add_dims(d);
+        codes->set_raw_data(raw);
+        const std::string s = Unique(name + "_scale"), z = Unique(name + "_zero_point");
+        AddScalarInit(s, q.scale);
+        AddZeroPointInit(z, q.zero_point);
+        const std::string dq = Unique(name + "_dequantized");
+        AddDq(codes->name(), s, z, dq, -1);
+        it = dequantized.emplace(name, dq).first;
+      }
+      g_.mutable_node(i)->set_input(0, it->second);
     }
     return Ok();
   }

@@ -1,6 +1,8 @@
 // DepthToSpace, SpaceToDepth, Expand and Gather of a computed tensor: data movement on float,
 // int8 (between QuantizeLinear and DequantizeLinear, at every tier) and int32 tensors, against
 // ONNX's own examples and index formulas computed here element by element, and the refusals.
+// Gather with run-time indices (an embedding lookup): tables float, int8 and integer, computed
+// data, an index out of range at run time.
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <functional>
@@ -374,9 +376,186 @@ TEST_CASE("Gather refuses indices out of range or computed and names the node", 
     CHECK_THAT(LoadError(GatherNode(form, {2, 5}, 2, {}, {0})),
                Contains("(Gather)") && Contains("axis 2 out of range"));
   }
-  Builder b = Around(Form::kFloat, "Gather", {2, 5}, {"indices"}, 1);
-  b.Input("indices", {2}, TP::INT64);
-  CHECK_THAT(LoadError(b), Contains("(Gather)") && Contains("indices 'indices' must be a constant"));
+}
+
+// ---------------------------------------------------------------- Gather with run-time indices
+
+namespace {
+
+// The embedding table of the tests below: [4, 3], row r holds 10 r, 10 r + 1, 10 r + 2.
+const std::vector<float> kTable = {0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32};
+
+// ids (a graph input of `index_shape` and `index_type`) -> Gather(table, ids, axis) -> y, the
+// table a float initializer of `shape`.
+Builder Embedding(const std::vector<int64_t>& shape, const std::vector<float>& table, int64_t axis,
+                  const std::vector<int64_t>& index_shape, int32_t index_type = TP::INT64) {
+  Builder b(13);
+  b.Input("ids", index_shape, index_type).Init("table", shape, table).Output("y");
+  IntAttr(b.Node("Gather", {"table", "ids"}, {"y"}), "axis", axis);
+  return b;
+}
+
+// The same with an int8 table behind DequantizeLinear (scale 0.5, zero point `zp`).
+Builder Int8Embedding(const std::vector<int64_t>& shape, const std::vector<int>& codes, int zp,
+                      const std::vector<int64_t>& index_shape) {
+  Builder b(13);
+  b.Input("ids", index_shape, TP::INT64).InitI8("codes", shape, codes).Init("ts", {}, {0.5f});
+  b.InitI8("tz", {}, {zp}).Output("y");
+  b.Node("DequantizeLinear", {"codes", "ts", "tz"}, {"table"});
+  b.Node("Gather", {"table", "ids"}, {"y"});
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("Gather with run-time indices looks rows up along axis 0 and 1", "[engine][operators]") {
+  struct Case {
+    const char* what;
+    std::vector<int64_t> shape;
+    int64_t axis;
+    std::vector<int64_t> index_shape;
+    int32_t index_type;
+    std::vector<float> ids;
+    std::vector<int64_t> out_shape;
+    std::vector<float> want;  // by hand
+  };
+  const std::vector<Case> cases = {
+      {"an embedding: 2-D int64 ids, negative ones from the end", {4, 3}, 0, {2, 2}, TP::INT64, {1, -1, 0, 2},
+       {2, 2, 3}, {10, 11, 12, 30, 31, 32, 0, 1, 2, 20, 21, 22}},
+      {"1-D int32 ids, repeated", {4, 3}, 0, {3}, TP::INT32, {3, 3, -4}, {3, 3}, {30, 31, 32, 30, 31, 32, 0, 1, 2}},
+      {"a scalar id drops the axis", {4, 3}, 0, {}, TP::INT64, {-2}, {3}, {20, 21, 22}},
+      {"axis 1 of [2, 2, 3]", {2, 2, 3}, 1, {3}, TP::INT64, {1, -2, 1}, {2, 3, 3},
+       {10, 11, 12, 0, 1, 2, 10, 11, 12, 30, 31, 32, 20, 21, 22, 30, 31, 32}},
+      {"the last axis, a scalar int32 id", {4, 3}, -1, {}, TP::INT32, {2}, {4}, {2, 12, 22, 32}},
+      {"the last axis, 2-D ids", {2, 6}, 1, {2, 1}, TP::INT64, {5, -6}, {2, 2, 1}, {12, 0, 32, 20}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    auto model = LoadOk(Embedding(c.shape, kTable, c.axis, c.index_shape, c.index_type));
+    REQUIRE(model->outputs()[0].shape == c.out_shape);
+    const std::string type = c.index_type == TP::INT32 ? "int32" : "int64";
+    CHECK_THAT(StepOf(*model, "Gather"), Catch::EndsWith("(float, " + type + " indices)"));
+    CHECK(RunOne(model, c.ids) == c.want);
+  }
+}
+
+TEST_CASE("Gather with run-time indices of an int8 table behind DequantizeLinear gathers its codes",
+          "[engine][operators]") {
+  // codes [4, 2] at scale 0.5, zero point 3: row r means 0.5 * (code - 3)
+  const std::vector<int> codes = {3, 5, -7, 13, 127, -128, 0, 9};
+  auto model = LoadOk(Int8Embedding({4, 2}, codes, 3, {2, 2}));
+  CHECK_THAT(StepOf(*model, "Gather"), Catch::EndsWith("(int8, int64 indices)"));
+  REQUIRE(model->outputs()[0].shape == std::vector<int64_t>{2, 2, 2});
+  CHECK(RunOne(model, {2, -3, 0, 3}) == std::vector<float>{62, -65.5f, -5, 5, 0, 1, -1.5f, 3});
+  SECTION("followed by its own QuantizeLinear and a Gemm: the codes go on as they are") {
+    Builder b = Int8Embedding({4, 2}, codes, 3, {1});
+    auto* g = b.proto().mutable_graph();
+    g->mutable_node(1)->set_output(0, "e");
+    g->mutable_output(0)->set_name("y");
+    b.Node("QuantizeLinear", {"e", "ts", "tz"}, {"eq"});
+    b.Node("DequantizeLinear", {"eq", "ts", "tz"}, {"ed"});
+    b.Init("w", {2, 1}, {1.0f, 2.0f});
+    b.Node("MatMul", {"ed", "w"}, {"y"});
+    auto m = LoadOk(b);
+    CHECK(StepOf(*m, "QuantizeLinear").empty());
+    CHECK(RunOne(m, {1}) == std::vector<float>{-5 + 2 * 5});
+  }
+  SECTION("a scale per column: dequantized at load, gathered in float") {
+    Builder b(13);
+    b.Input("ids", {2}, TP::INT64).InitI8("codes", {4, 2}, codes).Init("ts", {2}, {0.5f, 1.0f});
+    b.InitI8("tz", {2}, {0, 1}).Output("y");
+    IntAttr(b.Node("DequantizeLinear", {"codes", "ts", "tz"}, {"table"}), "axis", 1);
+    b.Node("Gather", {"table", "ids"}, {"y"});
+    auto m = LoadOk(b);
+    CHECK_THAT(StepOf(*m, "Gather"), Catch::EndsWith("(float, int64 indices)"));
+    CHECK(RunOne(m, {1, 3}) == std::vector<float>{-3.5f, 12, 0, 8});
+  }
+}
+
+TEST_CASE("Gather with run-time indices of an integer table keeps its type", "[engine][operators]") {
+  Builder b(13);
+  b.Input("ids", {3}, TP::INT32).Output("y");
+  b.InitInts("table", {3, 2}, {int64_t{1} << 40, -7, 5, 6, -(int64_t{1} << 20), 9}, TP::INT64);
+  b.Node("Gather", {"table", "ids"}, {"g"});
+  b.Node("Sub", {"g", "table"}, {"d"});  // exact in int64: only the first row's 2^40 differs from float
+  IntAttr(b.Node("Cast", {"d"}, {"y"}), "to", TP::FLOAT);
+  auto model = LoadOk(b);
+  CHECK_THAT(StepOf(*model, "Gather"), Catch::EndsWith("(int64, int32 indices)"));
+  // rows 2, 0, 1 minus rows 0, 1, 2
+  const double big = 1099511627776.0, m20 = -1048576.0;
+  const std::vector<float> want = {static_cast<float>(m20 - big), 9 + 7, static_cast<float>(big - 5),
+                                   -7 - 6, static_cast<float>(5 - m20), 6 - 9};
+  CHECK(RunOne(model, {2, 0, -2}) == want);
+}
+
+TEST_CASE("Gather with run-time indices of a computed tensor on float int8 and int32 at every tier",
+          "[engine][operators][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  const std::vector<int64_t> shape = {2, 5, 6};
+  const auto x = WholeRamp(Elements(shape));
+  struct Case {
+    int64_t axis;
+    std::vector<int64_t> index_shape;
+    std::vector<int64_t> ids;
+    std::vector<int64_t> out;
+  };
+  for (const Case& c : std::vector<Case>{{0, {3}, {1, -2, 1}, {3, 5, 6}},
+                                         {1, {2, 2}, {4, 0, -1, 2}, {2, 2, 2, 6}},
+                                         {2, {}, {-6}, {2, 5}}}) {
+    INFO("axis " << c.axis << ", " << c.ids.size() << " ids");
+    const std::vector<float> ids(c.ids.begin(), c.ids.end());
+    const auto want = GatherOf(x, shape, c.axis, c.ids);
+    for (Form form : {Form::kFloat, Form::kInt8, Form::kInt32}) {
+      INFO(FormName(form));
+      Builder b = Around(form, "Gather", shape, {"ids"}, 1);
+      b.Input("ids", c.index_shape, TP::INT64);
+      for (auto& node : *b.proto().mutable_graph()->mutable_node()) {
+        if (node.op_type() == "Gather") IntAttr(&node, "axis", c.axis);
+      }
+      auto model = LoadOk(b);
+      REQUIRE(model->outputs()[0].shape == c.out);
+      CHECK_THAT(StepOf(*model, "Gather"), Catch::EndsWith(std::string("(") + FormName(form) + ", int64 indices)"));
+      for (KernelTier tier : form == Form::kInt8 ? tiers : std::vector<KernelTier>{KernelTier::kAuto}) {
+        INFO("tier " << KernelTierName(tier));
+        CHECK(RunAll(model, {x, ids}, tier)[0] == want);
+      }
+    }
+  }
+}
+
+TEST_CASE("Gather with run-time indices gives zeros for an index out of range and reads nothing outside",
+          "[engine][operators]") {
+  // ONNX leaves no result for such an index (ONNX Runtime fails the run); a step cannot fail, so
+  // its row is zeros: 0.0f, integer 0, or the int8 zero point (0.0 after DequantizeLinear).
+  auto model = LoadOk(Embedding({4, 3}, kTable, 0, {5}));
+  CHECK(RunOne(model, {4, -5, 1, 1e9f, -1e9f}) ==
+        std::vector<float>{0, 0, 0, 0, 0, 0, 10, 11, 12, 0, 0, 0, 0, 0, 0});
+  auto axis1 = LoadOk(Embedding({2, 6}, kTable, 1, {2}, TP::INT32));
+  CHECK(RunOne(axis1, {6, 5}) == std::vector<float>{0, 12, 0, 32});
+  // 3e9 as int32 saturates to 2^31 - 1
+  CHECK(RunOne(axis1, {3e9f, -3e9f}) == std::vector<float>{0, 0, 0, 0});
+  auto int8 = LoadOk(Int8Embedding({4, 2}, {3, 5, -7, 13, 127, -128, 0, 9}, 3, {3}));
+  CHECK(RunOne(int8, {-5, 4, 0}) == std::vector<float>{0, 0, 0, 0, 0, 1});
+  SECTION("of a computed table") {
+    Builder b(13);
+    b.Input("x", {4, 3}).Input("ids", {2}, TP::INT64).Output("y");
+    b.Node("Gather", {"x", "ids"}, {"y"});
+    auto m = LoadOk(b);
+    CHECK(RunAll(m, {kTable, {7, -1}})[0] == std::vector<float>{0, 0, 0, 30, 31, 32});
+  }
+}
+
+TEST_CASE("Gather refuses run-time indices that are not int32 or int64 and names the node", "[engine][operators]") {
+  Builder b(13);
+  b.Input("ids", {2}).Init("table", {4, 3}, kTable).Output("y");
+  b.Node("Gather", {"table", "ids"}, {"y"});
+  const std::string node = "node '" + b.proto().graph().node(0).name() + "' (Gather)";
+  CHECK_THAT(LoadError(b), Contains(node) && Contains("indices 'ids' are float: Gather takes int32 or int64 indices"));
+  Builder i8(13);
+  i8.Input("ids", {2}, TP::INT8).Init("table", {4, 3}, kTable).Output("y");
+  i8.Node("Gather", {"table", "ids"}, {"y"});
+  CHECK_THAT(LoadError(i8), Contains("(Gather)") && Contains("indices 'ids' are int8"));
+  CHECK_THAT(LoadError(Embedding({4, 3}, kTable, 2, {2})), Contains("(Gather)") && Contains("axis 2 out of range"));
 }
 
 }  // namespace edge::engine::testing

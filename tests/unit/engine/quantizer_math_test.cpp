@@ -811,4 +811,65 @@ TEST_CASE("ops the engine runs between QDQ pairs are quantized: the quantizer re
   CHECK_FALSE(std::filesystem::exists(dir / "q2.onnx"));
 }
 
+TEST_CASE("an embedding lookup of int64 ids quantizes with the table's range and gathers int8 codes",
+          "[quantizer]") {
+  // ids [1, 3] int64 -> Gather(table [8, 4]) -> e [1, 3, 4] (an output too) -> Flatten ->
+  // Gemm(W [6, 12]) -> Relu -> Gemm(W2 [2, 6]) -> y. Calibration looks up rows 0-3 only; rows
+  // 4-7 hold values up to 4x theirs, and a run may look any of them up: e takes the table's
+  // range, not calibration's, and the table becomes int8 codes the engine gathers.
+  Builder b(13);
+  b.Input("ids", {1, 3}, onnx::TensorProto::INT64).Output("e").Output("y");
+  std::vector<float> table(32), w(72), w2(12);
+  for (size_t i = 0; i < table.size(); ++i) {
+    table[i] = static_cast<float>(static_cast<int>(i * 5 % 9) - 4) * (i < 16 ? 0.25f : 1.0f);
+  }
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(static_cast<int>(i * 7 % 11) - 5) * 0.1f;
+  for (size_t i = 0; i < w2.size(); ++i) w2[i] = static_cast<float>(static_cast<int>(i * 3 % 7) - 3) * 0.2f;
+  b.Init("table", {8, 4}, table).Init("W", {6, 12}, w).Init("W2", {2, 6}, w2);
+  b.Node("Gather", {"table", "ids"}, {"e"});
+  b.Node("Flatten", {"e"}, {"f"});
+  IntAttr(b.Node("Gemm", {"f", "W"}, {"h"}), "transB", 1);
+  b.Node("Relu", {"h"}, {"r"});
+  IntAttr(b.Node("Gemm", {"r", "W2"}, {"y"}), "transB", 1);
+  const auto ids = [](int64_t count, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> row(0, 3);
+    NpyArray a;
+    a.shape = {count, 3};
+    for (int64_t i = 0; i < count * 3; ++i) a.data.push_back(static_cast<float>(row(rng)));
+    return a;
+  };
+  edge::testing::TempDir dir;
+  const NpyArray eval = ids(100, 11);
+  QuantizeOptions options;
+  options.eval = &eval;
+  options.quantize_outputs = true;
+  auto report = QuantizeModel(Save(dir, "m.onnx", b.proto()), ids(200, 7), (dir / "q.onnx").string(), options);
+  INFO((report ? "" : report.error().message));
+  REQUIRE(report.has_value());
+  for (const auto& out : report->quality.outputs) CHECK(out.snr_db > 30.0);
+  // The Gather reads the table's codes at the scale of the table's range [-4, 4]: 8 / 255.
+  const auto q = Load((dir / "q.onnx").string());
+  const onnx::NodeProto* gather = nullptr;
+  for (const auto& n : q.graph().node()) gather = n.op_type() == "Gather" ? &n : gather;
+  REQUIRE(gather != nullptr);
+  CHECK(ProducerOf(q, gather->input(0)) == "DequantizeLinear");
+  CHECK(Init(q, "table_quantized").data_type() == onnx::TensorProto::INT8);
+  const float scale = 8.0f / 255.0f;
+  CHECK(FloatData(Init(q, "table_scale"))[0] == scale);
+  for (const auto& t : q.graph().initializer()) CHECK(t.name() != "table");  // the float table is gone
+  auto int8 = Model::LoadFile((dir / "q.onnx").string());
+  REQUIRE(int8.has_value());
+  CHECK(HasStep(**int8, "(int8, int64 indices)"));
+  CHECK_FALSE(HasStep(**int8, "QuantizeLinear e"));
+  // rows calibration never saw, a negative id among them: within half a step of the table
+  const auto e = RunAll(*int8, {{7, -2, 5}})[0];
+  REQUIRE(e.size() == 12);
+  for (size_t k = 0; k < 12; ++k) {
+    const size_t row = k < 4 ? 7 : k < 8 ? 6 : 5;
+    INFO("element " << k);
+    CHECK(std::fabs(e[k] - table[row * 4 + k % 4]) <= scale / 2 * 1.001f);
+  }
+}
+
 }  // namespace edge::engine::testing

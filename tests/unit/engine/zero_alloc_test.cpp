@@ -138,5 +138,31 @@ TEST_CASE("Run performs zero heap allocations on integer tensors and typed steps
   CHECK(y == std::vector<float>{4, 6, 144, 12, 14, 16});  // 200 + 200 wraps to 144 in uint8
 }
 
+TEST_CASE("Run performs zero heap allocations on Gather with run-time indices", "[engine][alloc]") {
+  // ids -> Gather of a float table, of int8 codes behind DequantizeLinear, and of a computed
+  // tensor (x), an out-of-range id among them
+  using TP = onnx::TensorProto;
+  Builder b(13);
+  b.Input("x", {3, 2}).Input("ids", {2, 2}, TP::INT64).Output("a").Output("c").Output("d");
+  b.Init("table", {3, 2}, {1, 2, 3, 4, 5, 6}).InitI8("codes", {3, 2}, {1, 2, 3, 4, 5, 6});
+  b.Init("s", {}, {0.5f}).InitI8("z", {}, {1});
+  b.Node("Gather", {"table", "ids"}, {"a"});
+  b.Node("DequantizeLinear", {"codes", "s", "z"}, {"t8"});
+  b.Node("Gather", {"t8", "ids"}, {"c"});
+  IntAttr(b.Node("Gather", {"x", "ids"}, {"d"}), "axis", 1);
+  auto model = LoadOk(b);
+  ExecutionContext ctx(model);
+  const std::vector<float> x = {10, 20, 30, 40, 50, 60}, ids = {2, -3, 7, 1};
+  std::vector<float> a(8), c(8), d(12);
+  const float* in[] = {x.data(), ids.data()};
+  float* out[] = {a.data(), c.data(), d.data()};
+  REQUIRE(ctx.Run(in, out).has_value());  // warm-up
+  const int64_t before = g_allocations.load();
+  for (int i = 0; i < 20; ++i) REQUIRE(ctx.Run(in, out).has_value());
+  CHECK(g_allocations.load() - before == 0);
+  CHECK(a == std::vector<float>{5, 6, 1, 2, 0, 0, 3, 4});
+  CHECK(c == std::vector<float>{2, 2.5f, 0, 0.5f, 0, 0, 1, 1.5f});
+}
+
 }  // namespace
 }  // namespace edge::engine::testing
