@@ -24,14 +24,6 @@ void ConstantsToInitializers(onnx::GraphProto& g) {
   std::set<std::string> inits, outputs;
   for (const auto& t : g.initializer()) inits.insert(t.name());
   for (const auto& o : g.output()) outputs.insert(o.name());
-  // An Identity of a constant (how PyTorch's exporter hands a shared weight to its second user:
-  // a siamese net's branches) is that constant: its readers read the initializer itself, so
-  // that the quantizer sees a constant weight. One that is a graph output stays.
-  std::map<std::string, std::string> same_as;
-  const auto resolve = [&](const std::string& name) {
-    auto it = same_as.find(name);
-    return it == same_as.end() ? name : it->second;
-  };
   for (const auto& n : g.node()) {
     if (n.op_type() == "Constant" && n.output_size() == 1 && n.attribute_size() == 1 &&
         n.attribute(0).name() == "value") {
@@ -39,16 +31,40 @@ void ConstantsToInitializers(onnx::GraphProto& g) {
       t.set_name(n.output(0));
       inits.insert(n.output(0));
       *g.add_initializer() = std::move(t);
-    } else if (n.op_type() == "Identity" && n.input_size() == 1 && n.output_size() == 1 &&
-               inits.count(resolve(n.input(0))) != 0 && outputs.count(n.output(0)) == 0) {
-      same_as[n.output(0)] = resolve(n.input(0));
     } else {
-      onnx::NodeProto& k = *kept.Add();
-      k = n;
-      for (auto& in : *k.mutable_input()) in = resolve(in);
+      *kept.Add() = n;
     }
   }
-  g.mutable_node()->Swap(&kept);
+  // An Identity of a constant (how PyTorch's exporter hands a shared weight to its second user:
+  // a siamese net's branches) is that constant: its readers read the initializer itself, so
+  // that the quantizer sees a constant weight. One that is a graph output stays. Found over the
+  // whole node list before any reader is rewritten: the engine sorts the nodes itself, so a
+  // reader (or the next Identity of a chain) may come before the Identity in the file.
+  std::map<std::string, std::string> same_as;
+  const auto resolve = [&](const std::string& name) {
+    auto it = same_as.find(name);
+    return it == same_as.end() ? name : it->second;
+  };
+  const auto folds = [&](const onnx::NodeProto& n) {
+    return n.op_type() == "Identity" && n.input_size() == 1 && n.output_size() == 1 && outputs.count(n.output(0)) == 0;
+  };
+  for (bool more = true; more;) {
+    more = false;
+    for (const auto& n : kept) {
+      if (folds(n) && same_as.count(n.output(0)) == 0 && inits.count(resolve(n.input(0))) != 0) {
+        same_as[n.output(0)] = resolve(n.input(0));
+        more = true;
+      }
+    }
+  }
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> rewritten;
+  for (const auto& n : kept) {
+    if (folds(n) && same_as.count(n.output(0)) != 0) continue;
+    onnx::NodeProto& k = *rewritten.Add();
+    k = n;
+    for (auto& in : *k.mutable_input()) in = resolve(in);
+  }
+  g.mutable_node()->Swap(&rewritten);
 }
 
 // The integers of an int8, uint8 or int32 initializer (raw little-endian bytes or int32_data).
