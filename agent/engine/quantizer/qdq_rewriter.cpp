@@ -126,12 +126,26 @@ class QdqRewriter {
     SelectNodes();
     QuantizeReport report;
     bool computes = false;
+    // The names the engine gives the nodes (an unnamed node: its first output), by count: the
+    // report finds an int8 node's steps by its name, so that name must be the node's alone.
+    std::map<std::string, int> engine_names;
+    for (const auto& n : g_.node()) ++engine_names[n.name().empty() && n.output_size() > 0 ? n.output(0) : n.name()];
     for (int i = 0; i < g_.node_size(); ++i) {
       const auto& n = g_.node(i);
       if (selected_.count(i) != 0) {
         // an unnamed node gets the name the engine gives it in the fp32 model (its first
-        // output, which the rewrite may rename), so that the report can find its steps
-        if (n.name().empty() && n.output_size() > 0) g_.mutable_node(i)->set_name(n.output(0));
+        // output, which the rewrite may rename), so that the report can find its steps; a name
+        // another node has too (an unnamed node's output named like another node) gets a suffix
+        std::string name = n.name().empty() && n.output_size() > 0 ? n.output(0) : n.name();
+        if (engine_names[name] > 1) {
+          --engine_names[name];
+          const std::string base = name;
+          for (int k = 1; engine_names.count(name) != 0 || producer_.count(name) != 0; ++k) {
+            name = base + "_" + std::to_string(k);
+          }
+          ++engine_names[name];
+        }
+        if (name != n.name()) g_.mutable_node(i)->set_name(name);
         report.int8_nodes.push_back(Int8Node{n.name(), n.op_type()});
         computes = computes || kMovementOps.count(n.op_type()) == 0;
       } else if (n.output_size() > 0 && !IsActivation(n.output(0)) && graph_outputs_.count(n.output(0)) == 0) {

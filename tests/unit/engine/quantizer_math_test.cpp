@@ -614,6 +614,27 @@ TEST_CASE("the report says what the engine runs: a Concat with a constant input,
                     [](const onnx::NodeProto& n) { return n.op_type() == "Relu" && n.name() == "r"; }));
 }
 
+TEST_CASE("the report keeps an unnamed int8 node apart from a float node named like its output", "[quantizer]") {
+  // The unnamed Gemm writes 'c' and the float ReduceSum reading it is named 'c': node names and
+  // tensor names are separate namespaces in ONNX. Named 'c' in the written model, the Gemm's
+  // steps were taken for the ReduceSum's float step and the Gemm reported float.
+  Builder b(13);
+  b.Input("x", {1, 4}).Output("y");
+  b.Init("W", {3, 4}, kW);
+  auto* gemm = b.Node("Gemm", {"x", "W"}, {"c"});
+  IntAttr(gemm, "transB", 1);
+  gemm->clear_name();
+  b.Node("ReduceSum", {"c"}, {"y"})->set_name("c");
+  edge::testing::TempDir dir;
+  QuantizeOptions options;
+  options.quantize_outputs = true;
+  const QuantizeReport report = QuantizeOk(dir, b.proto(), options);
+  REQUIRE(report.int8_nodes.size() == 1);
+  CHECK(report.int8_nodes[0].op_type == "Gemm");
+  REQUIRE(report.float_nodes.size() == 1);
+  CHECK(report.float_nodes[0].op_type == "ReduceSum");
+}
+
 TEST_CASE("a Pad whose value input is a constant 0 is quantized, another value stays float", "[quantizer]") {
   for (const float value : {0.0f, 0.5f}) {
     Builder b(13);
