@@ -142,6 +142,37 @@ TEST_CASE("float Conv rows at every tier equal the step's own loops bit for bit"
       CheckCase(c, rng, tiers);
     }
   }
+  SECTION("pads wider than the window, strides and dilated reaches wider than the row, 1-wide maps") {
+    // ONNX allows pads >= kernel: output rows and columns whose window lies in the padding
+    // alone (no input row, every tap masked) are the bias, clamped
+    for (int iter = 0; iter < 60; ++iter) {
+      FloatConvCase c;
+      c.rank = static_cast<int>(pick(1, 3));
+      c.batch = pick(1, 3);
+      c.group = pick(0, 2) == 0 ? pick(2, 5) : 1;
+      c.cin = c.group * pick(1, 3);
+      c.cout = c.group * pick(1, 5);
+      c.bias = pick(0, 3) != 0;
+      c.clamp = static_cast<int>(pick(0, 2));
+      std::vector<int64_t> ends;
+      for (int d = 0; d < c.rank; ++d) {
+        const bool last = d == c.rank - 1;
+        const int64_t k = pick(1, last ? 16 : 4), s = pick(1, 12), dl = pick(1, 9);
+        const int64_t reach = (k - 1) * dl + 1;
+        const int64_t in = pick(0, 3) == 0 ? 1 : pick(1, last ? 40 : 5);
+        const int64_t pb = pick(0, 2 * reach + 3);
+        const int64_t pe = std::max(pick(0, 2 * reach + 3), reach - in - pb);
+        c.in.push_back(in);
+        c.kernel.push_back(k);
+        c.strides.push_back(s);
+        c.dilations.push_back(dl);
+        c.pads.push_back(pb);
+        ends.push_back(pe);
+      }
+      c.pads.insert(c.pads.end(), ends.begin(), ends.end());
+      CheckCase(c, rng, tiers);
+    }
+  }
 }
 
 }  // namespace edge::engine::testing
