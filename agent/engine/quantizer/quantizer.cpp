@@ -462,12 +462,26 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const ModelSamp
   }
   // The file as the engine reads it first: its errors name the file and its own nodes.
   EDGE_TRY(Model::LoadFile(in_path).transform([](auto&&) {}));
+  // --keep-float names nodes of the model as given: a Constant, an Identity of a weight or a
+  // Transpose of one that the folds below take out is still one of its nodes (with no step, it
+  // is float anyway), so an entry is checked here and handed on only if it names something left.
+  const auto names_node = [](const onnx::GraphProto& g, const std::string& keep) {
+    return std::any_of(g.node().begin(), g.node().end(),
+                       [&](const onnx::NodeProto& n) { return n.name() == keep || n.op_type() == keep; });
+  };
+  for (const std::string& keep : options.keep_float) {
+    if (!names_node(model.graph(), keep)) {
+      return Fail(ErrorCode::kInvalidArgument, "--keep-float '" + keep + "' names no node and no op type of the model");
+    }
+  }
   // The model calibrated, rewritten and compared against: the input as read (constants as
   // initializers, transposed float initializers folded), with --requantize its quantization
   // taken out first.
   ConstantsToInitializers(*model.mutable_graph());
   FoldConstantTransposes(*model.mutable_graph());
   if (options.requantize) EDGE_TRY(DropQdq(*model.mutable_graph()));
+  QuantizeOptions rewrite_options = options;
+  std::erase_if(rewrite_options.keep_float, [&](const std::string& keep) { return !names_node(model.graph(), keep); });
   std::string fp32_bytes;
   if (!model.SerializeToString(&fp32_bytes)) return Fail(ErrorCode::kInternal, "cannot serialize the model");
   const std::span<const uint8_t> fp32_span(reinterpret_cast<const uint8_t*>(fp32_bytes.data()), fp32_bytes.size());
@@ -506,7 +520,7 @@ Result<QuantizeReport> QuantizeModel(const std::string& in_path, const ModelSamp
   }
   EDGE_ASSIGN_OR_RETURN(auto range_list, CalibrateRanges(fp32_span, ranges_from, options));
   std::map<std::string, TensorRange> ranges(range_list.begin(), range_list.end());
-  EDGE_ASSIGN_OR_RETURN(QuantizeReport report, RewriteToQdq(model, ranges, options));
+  EDGE_ASSIGN_OR_RETURN(QuantizeReport report, RewriteToQdq(model, ranges, rewrite_options));
   report.samples = ranges_from.inputs[0]->shape[0];
   std::string bytes;
   if (!model.SerializeToString(&bytes)) return Fail(ErrorCode::kInternal, "cannot serialize the quantized model");

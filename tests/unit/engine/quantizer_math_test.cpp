@@ -614,6 +614,26 @@ TEST_CASE("the report says what the engine runs: a Concat with a constant input,
                     [](const onnx::NodeProto& n) { return n.op_type() == "Relu" && n.name() == "r"; }));
 }
 
+TEST_CASE("--keep-float may name an Identity of a weight, which the quantizer folds", "[quantizer]") {
+  // The node is in the model as given; the fold takes it out (its reader reads the weight), so
+  // there is nothing to keep float, but the entry names a node: no refusal ("names no node").
+  Builder b(13);
+  b.Input("x", {1, 4}).Output("y");
+  b.Init("W", {4, 4}, {0.5f, -0.25f, 0.125f, 1.0f, -0.5f, 0.75f, 0.25f, -1.0f, 0.3f, 0.2f, -0.1f, 0.6f, 0.9f, -0.8f, 0.4f,
+                       0.05f});
+  IntAttr(b.Node("Gemm", {"x", "W"}, {"h"}), "transB", 1);
+  b.Node("Identity", {"W"}, {"W1"})->set_name("shared");
+  IntAttr(b.Node("Gemm", {"h", "W1"}, {"y"}), "transB", 1);
+  for (const std::string keep : {"Identity", "shared"}) {
+    edge::testing::TempDir dir;
+    QuantizeOptions options;
+    options.quantize_outputs = true;
+    options.keep_float = {keep};
+    const QuantizeReport report = QuantizeOk(dir, b.proto(), options);
+    CHECK(report.int8_nodes.size() == 2);
+  }
+}
+
 TEST_CASE("the report keeps an unnamed int8 node apart from a float node named like its output", "[quantizer]") {
   // The unnamed Gemm writes 'c' and the float ReduceSum reading it is named 'c': node names and
   // tensor names are separate namespaces in ONNX. Named 'c' in the written model, the Gemm's
