@@ -95,7 +95,7 @@ void SetInts(OnnxNode& n, const char* name, std::vector<int64_t> values) {
 }  // namespace
 
 // Max and average pooling over a box are separable: the (H, W) pool of [N, C*D, H, W], then the
-// 1-D pool of its depth axis moved last. Each axis keeps its own stride, padding, dilation,
+// depth pool, a 2-D pool of [N, C, D, OH*OW] with a depth x 1 window. Each axis keeps its own stride, padding, dilation,
 // ceil_mode and auto_pad; an average's count (padding counted or not) is a product of per-axis
 // counts, so averaging the averages is exact up to float rounding.
 Status Lowerer::LowerPool3d(const OnnxNode& n, const std::vector<int64_t>& x_shape) {
@@ -105,29 +105,27 @@ Status Lowerer::LowerPool3d(const OnnxNode& n, const std::vector<int64_t>& x_sha
   EDGE_ASSIGN_OR_RETURN(auto pads, n.IntsOr("pads", 0, 6));
   EDGE_ASSIGN_OR_RETURN(auto dilations, n.IntsOr("dilations", 1, 3));
   const int64_t batch = x_shape[0], channels = x_shape[1], depth = x_shape[2];
-  auto sub_pool = [&](const std::string& in, size_t first, size_t count) -> Result<std::string> {
+  // The 2-D pool of `in` over the 3-D window's axes `axes` ({1, 2}: H and W; {0}: depth, as a
+  // window of depth x 1 whose width axis has kernel, stride and dilation 1 and no padding).
+  auto sub_pool = [&](const std::string& in, std::vector<size_t> axes) -> Result<std::string> {
+    const bool depth_only = axes.size() == 1;
     OnnxNode p = n;
-    p.name = n.name + (count == 2 ? " (H, W)" : " (D)");
+    p.name = n.name + (depth_only ? " (D)" : " (H, W)");
     p.inputs = {in};
-    p.outputs = {FreshName(n.outputs[0] + (count == 2 ? ".hw" : ".d"))};
-    SetInts(p, "kernel_shape", {kernel.begin() + first, kernel.begin() + first + count});
-    SetInts(p, "strides", {strides.begin() + first, strides.begin() + first + count});
-    std::vector<int64_t> sub_pads(pads.begin() + first, pads.begin() + first + count);
-    sub_pads.insert(sub_pads.end(), pads.begin() + 3 + first, pads.begin() + 3 + first + count);
-    SetInts(p, "pads", std::move(sub_pads));
-    if (n.Find("dilations") != nullptr) SetInts(p, "dilations", {dilations.begin() + first, dilations.begin() + first + count});
+    p.outputs = {FreshName(n.outputs[0] + (depth_only ? ".d" : ".hw"))};
+    std::vector<int64_t> k, s, b, e, dl;
+    for (size_t a : axes) {
+      k.push_back(kernel[a]), s.push_back(strides[a]), b.push_back(pads[a]), e.push_back(pads[a + 3]);
+      dl.push_back(dilations[a]);
+    }
+    if (depth_only) k.push_back(1), s.push_back(1), b.push_back(0), e.push_back(0), dl.push_back(1);
+    b.insert(b.end(), e.begin(), e.end());
+    SetInts(p, "kernel_shape", std::move(k));
+    SetInts(p, "strides", std::move(s));
+    SetInts(p, "pads", std::move(b));
+    if (n.Find("dilations") != nullptr) SetInts(p, "dilations", std::move(dl));
     EDGE_TRY(LowerPool(p));
     return p.outputs[0];
-  };
-  auto transpose_last_two = [&](const std::string& in) -> Result<std::string> {
-    OnnxNode t;
-    t.name = n.name + " (transpose)";
-    t.op_type = "Transpose";
-    t.inputs = {in};
-    t.outputs = {FreshName(n.outputs[0] + ".t")};
-    SetInts(t, "perm", {0, 1, 3, 2});
-    EDGE_TRY(LowerTranspose(t));
-    return t.outputs[0];
   };
   auto reshaped = [&](const std::string& in, std::vector<int64_t> shape) -> Result<std::string> {
     const std::string out = FreshName(n.outputs[0] + ".r");
@@ -135,20 +133,15 @@ Status Lowerer::LowerPool3d(const OnnxNode& n, const std::vector<int64_t>& x_sha
     return out;
   };
   EDGE_ASSIGN_OR_RETURN(std::string planes, reshaped(n.inputs[0], {batch, channels * depth, x_shape[3], x_shape[4]}));
-  EDGE_ASSIGN_OR_RETURN(std::string hw, sub_pool(planes, 1, 2));
+  EDGE_ASSIGN_OR_RETURN(std::string hw, sub_pool(planes, {1, 2}));
   EDGE_ASSIGN_OR_RETURN(auto hw_shape, ShapeOfName(hw));
   const int64_t oh = hw_shape[2], ow = hw_shape[3];
-  // [N, C, D, OH*OW] -> [N, C, OH*OW, D] -> [N, C*OH*OW, D]: depth last, as a 1-D pool wants it.
+  // The depth pool as a 2-D pool of [N, C, D, OH*OW] whose window is kd x 1: each output plane
+  // the maximum or sum of whole input planes, rows of OH*OW at a time (no transposes).
   EDGE_ASSIGN_OR_RETURN(std::string by_depth, reshaped(hw, {batch, channels, depth, oh * ow}));
-  EDGE_ASSIGN_OR_RETURN(std::string depth_last, transpose_last_two(by_depth));
-  EDGE_ASSIGN_OR_RETURN(std::string rows, reshaped(depth_last, {batch, channels * oh * ow, depth}));
-  EDGE_ASSIGN_OR_RETURN(std::string pooled, sub_pool(rows, 0, 1));
+  EDGE_ASSIGN_OR_RETURN(std::string pooled, sub_pool(by_depth, {0}));
   EDGE_ASSIGN_OR_RETURN(auto d_shape, ShapeOfName(pooled));
-  const int64_t od = d_shape[2];
-  // And back: [N, C, OH*OW, OD] -> [N, C, OD, OH*OW] -> [N, C, OD, OH, OW].
-  EDGE_ASSIGN_OR_RETURN(std::string by_plane, reshaped(pooled, {batch, channels, oh * ow, od}));
-  EDGE_ASSIGN_OR_RETURN(std::string back, transpose_last_two(by_plane));
-  return BindReshaped(back, n.outputs[0], {batch, channels, od, oh, ow});
+  return BindReshaped(pooled, n.outputs[0], {batch, channels, d_shape[2], oh, ow});
 }
 
 Status Lowerer::LowerReshapeLike(const OnnxNode& n) {
