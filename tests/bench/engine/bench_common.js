@@ -107,15 +107,26 @@ async function ortFloor(dir) {
 // Model NAME of DIR for interleavedRound: the engine loads NAME.qdq.onnx as NAME, ORT sessions
 // of NAME.onnx and NAME.qdq.onnx run on the first sample of NAME.input.npy (warmed up).
 // Returns { inputFile, runners } with `floor` (ortFloor's pair) among the runners.
+// A model of several inputs reads NAME.input.npy for its first and NAME.INPUT.input.npy for
+// each other (tests/models/make_heldout.py's layout); the engine gets them as one
+// comma-separated list. Integer inputs are stored as float32 and fed to ORT as their type.
 async function openModel(engine, dir, name, floor) {
-  const inputFile = path.join(dir, `${name}.input.npy`);
-  const input = readNpy(inputFile);
-  const per = input.data.length / input.shape[0];
-  const x = new ort.Tensor('float32', input.data.slice(0, per), [1, ...input.shape.slice(1)]);
   const fp32 = await ortSession(path.join(dir, `${name}.onnx`));
   const int8 = await ortSession(path.join(dir, `${name}.qdq.onnx`));
+  const files = fp32.inputNames.map((n, i) => path.join(dir, i === 0 ? `${name}.input.npy` : `${name}.${n}.input.npy`));
+  const feeds = {};
+  fp32.inputNames.forEach((n, i) => {
+    const input = readNpy(files[i]);
+    const per = input.data.length / input.shape[0];
+    const first = input.data.slice(0, per), shape = [1, ...input.shape.slice(1)];
+    const type = fp32.inputMetadata ? fp32.inputMetadata[i].type : 'float32';
+    feeds[n] = type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(first, (v) => BigInt(Math.round(v))), shape)
+             : type === 'int32' ? new ort.Tensor('int32', Int32Array.from(first, (v) => Math.round(v)), shape)
+             : new ort.Tensor('float32', first, shape);
+  });
+  const inputFile = files.join(',');
   await engine.load(name, path.join(dir, `${name}.qdq.onnx`));
-  const runners = { floor, fp32: [fp32, { [fp32.inputNames[0]]: x }], int8: [int8, { [int8.inputNames[0]]: x }] };
+  const runners = { floor, fp32: [fp32, feeds], int8: [int8, feeds] };
   await timeOrt(...runners.fp32, 20);
   await timeOrt(...runners.int8, 20);
   return { inputFile, runners };

@@ -5,7 +5,8 @@
 //   edge_engine_bench serve    line protocol on stdin/stdout, so the node driver can
 //                              interleave engine and ONNX Runtime runs in one loop:
 //     load ID PATH             -> "ok" | "error MESSAGE"
-//     run ID TIER N INPUT.npy  -> "ns T1 T2 ... TN" (per-run engine time, single thread)
+//     run ID TIER N INPUT.npy  -> "ns T1 T2 ... TN" (per-run engine time, single thread);
+//                                 a model of several inputs takes A.npy,B.npy,... in its order
 //     runb ID TIER N BATCH INPUT.npy
 //                              -> the same for N runs of one batch of BATCH samples (the
 //                                 input's rows, repeated when it has fewer), for a model with
@@ -67,36 +68,51 @@ int Serve() {
         std::cout << "error bad run command" << std::endl;
         continue;
       }
-      if (inputs.count(input_path) == 0) {
-        auto a = edge::engine::ReadNpy(input_path);
+      std::vector<std::string> paths;
+      std::istringstream list(input_path);
+      for (std::string part; std::getline(list, part, ',');) paths.push_back(part);
+      std::string failed;
+      for (const auto& p : paths) {
+        if (inputs.count(p) != 0) continue;
+        auto a = edge::engine::ReadNpy(p);
         if (!a) {
-          std::cout << "error " << a.error().message << std::endl;
-          continue;
+          failed = a.error().message;
+          break;
         }
-        inputs[input_path] = std::move(*a);
+        inputs[p] = std::move(*a);
       }
       const auto& model = it->second;
       auto shapes = model->ShapesFor(batch);
-      if (!shapes) {
-        std::cout << "error " << shapes.error().message << std::endl;
+      if (failed.empty() && !shapes) failed = shapes.error().message;
+      if (failed.empty() && paths.size() != shapes->inputs.size()) {
+        failed = "the model has " + std::to_string(shapes->inputs.size()) + " inputs, " + std::to_string(paths.size()) +
+                 " files given";
+      }
+      if (!failed.empty()) {
+        std::cout << "error " << failed << std::endl;
         continue;
       }
-      const auto& rows = inputs[input_path].data;
-      std::vector<float> batch_input(static_cast<size_t>(shapes->inputs[0].elements));
-      for (size_t i = 0; i < batch_input.size(); ++i) batch_input[i] = rows[i % rows.size()];
+      // per input, its file's first rows (repeated for a batch larger than the file)
+      std::vector<std::vector<float>> batch_inputs;
+      for (size_t k = 0; k < paths.size(); ++k) {
+        const auto& rows = inputs[paths[k]].data;
+        batch_inputs.emplace_back(static_cast<size_t>(shapes->inputs[k].elements));
+        for (size_t i = 0; i < batch_inputs[k].size(); ++i) batch_inputs[k][i] = rows[i % rows.size()];
+      }
+      std::vector<const float*> xs;
+      for (const auto& b : batch_inputs) xs.push_back(b.data());
       ExecutionContext ctx(model, tier);
       // a buffer per graph output (a detector's heads)
       std::vector<std::vector<float>> outs;
       std::vector<float*> ys;
       for (const auto& o : shapes->outputs) outs.emplace_back(static_cast<size_t>(o.elements));
       for (auto& o : outs) ys.push_back(o.data());
-      const float* x = batch_input.data();
       edge::engine::RunTiming timing;
-      (void)ctx.RunBatch(batch, {&x, 1}, {ys.data(), ys.size()}, &timing);  // warm the context's arena
+      (void)ctx.RunBatch(batch, {xs.data(), xs.size()}, {ys.data(), ys.size()}, &timing);  // warm the context's arena
       std::ostringstream reply;
       reply << "ns";
       for (int i = 0; i < n; ++i) {
-        if (auto run = ctx.RunBatch(batch, {&x, 1}, {ys.data(), ys.size()}, &timing); !run) {
+        if (auto run = ctx.RunBatch(batch, {xs.data(), xs.size()}, {ys.data(), ys.size()}, &timing); !run) {
           reply.str("");
           reply << "error " << run.error().message;
           break;
