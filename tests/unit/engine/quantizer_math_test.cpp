@@ -614,7 +614,7 @@ TEST_CASE("the report says what the engine runs: a Concat with a constant input,
                     [](const onnx::NodeProto& n) { return n.op_type() == "Relu" && n.name() == "r"; }));
 }
 
-TEST_CASE("--keep-float may name an Identity of a weight, which the quantizer folds", "[quantizer]") {
+TEST_CASE("the keep-float list may name an Identity of a weight, which the quantizer folds", "[quantizer]") {
   // The node is in the model as given; the fold takes it out (its reader reads the weight), so
   // there is nothing to keep float, but the entry names a node: no refusal ("names no node").
   Builder b(13);
