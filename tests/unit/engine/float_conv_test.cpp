@@ -38,6 +38,17 @@ std::string Describe(const FloatConvCase& c) {
          std::to_string(c.clamp);
 }
 
+// Appends a spatial axis to c: its input extent, kernel, stride, dilation and pads (the begin
+// pad after the earlier axes' begins, the end pad last).
+void AddAxis(FloatConvCase& c, int64_t in, int64_t k, int64_t s, int64_t dl, int64_t pb, int64_t pe) {
+  c.pads.insert(c.pads.begin() + static_cast<std::ptrdiff_t>(c.in.size()), pb);
+  c.pads.push_back(pe);
+  c.in.push_back(in);
+  c.kernel.push_back(k);
+  c.strides.push_back(s);
+  c.dilations.push_back(dl);
+}
+
 // The model of one Conv (and its clamp), and its outputs at `tiers` and at the scalar tier.
 void CheckCase(const FloatConvCase& c, std::mt19937& rng, const std::vector<KernelTier>& tiers) {
   INFO(Describe(c));
@@ -125,20 +136,13 @@ TEST_CASE("float Conv rows at every tier equal the step's own loops bit for bit"
       if (pick(0, 5) == 0) c.group = c.cin = c.cout = pick(2, 9);  // depthwise
       c.bias = pick(0, 3) != 0;
       c.clamp = static_cast<int>(pick(0, 2));
-      std::vector<int64_t> ends;
       for (int d = 0; d < c.rank; ++d) {
         const bool last = d == c.rank - 1;  // the columns: widths around the vectors' 8 and 16
         const int64_t k = pick(1, last ? 5 : 3), s = pick(1, 3), dl = pick(1, 2);
         const int64_t reach = (k - 1) * dl + 1;
         const int64_t pb = pick(0, std::min<int64_t>(2, k - 1)), pe = pick(0, std::min<int64_t>(2, k - 1));
-        c.in.push_back(std::max<int64_t>(reach - pb - pe, pick(1, last ? 70 : (c.rank == 3 ? 6 : 12))));
-        c.kernel.push_back(k);
-        c.strides.push_back(s);
-        c.dilations.push_back(dl);
-        c.pads.push_back(pb);
-        ends.push_back(pe);
+        AddAxis(c, std::max<int64_t>(reach - pb - pe, pick(1, last ? 70 : (c.rank == 3 ? 6 : 12))), k, s, dl, pb, pe);
       }
-      c.pads.insert(c.pads.end(), ends.begin(), ends.end());
       CheckCase(c, rng, tiers);
     }
   }
@@ -154,7 +158,6 @@ TEST_CASE("float Conv rows at every tier equal the step's own loops bit for bit"
       c.cout = c.group * pick(1, 5);
       c.bias = pick(0, 3) != 0;
       c.clamp = static_cast<int>(pick(0, 2));
-      std::vector<int64_t> ends;
       for (int d = 0; d < c.rank; ++d) {
         const bool last = d == c.rank - 1;
         const int64_t k = pick(1, last ? 16 : 4), s = pick(1, 12), dl = pick(1, 9);
@@ -162,14 +165,8 @@ TEST_CASE("float Conv rows at every tier equal the step's own loops bit for bit"
         const int64_t in = pick(0, 3) == 0 ? 1 : pick(1, last ? 40 : 5);
         const int64_t pb = pick(0, 2 * reach + 3);
         const int64_t pe = std::max(pick(0, 2 * reach + 3), reach - in - pb);
-        c.in.push_back(in);
-        c.kernel.push_back(k);
-        c.strides.push_back(s);
-        c.dilations.push_back(dl);
-        c.pads.push_back(pb);
-        ends.push_back(pe);
+        AddAxis(c, in, k, s, dl, pb, pe);
       }
-      c.pads.insert(c.pads.end(), ends.begin(), ends.end());
       CheckCase(c, rng, tiers);
     }
   }

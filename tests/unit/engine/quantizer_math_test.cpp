@@ -540,49 +540,42 @@ TEST_CASE("a weight stored transposed (MatMul of a Transpose of a constant) is q
 TEST_CASE("a weight handed on through Identity (a shared-weight siamese export) is a constant weight", "[quantizer]") {
   // PyTorch's export gives a module used twice its weight once and the second user an Identity
   // of it; an Identity of an Identity too. All three Gemms are quantized, no Identity is left.
-  Builder b(13);
-  b.Input("x", {1, 4}).Output("y");
-  b.Init("W", {4, 4}, {0.5f, -0.25f, 0.125f, 1.0f, -0.5f, 0.75f, 0.25f, -1.0f, 0.3f, 0.2f, -0.1f, 0.6f, 0.9f, -0.8f, 0.4f,
-                       0.05f});
-  b.Node("Identity", {"W"}, {"W1"});
-  b.Node("Identity", {"W1"}, {"W2"});
-  IntAttr(b.Node("Gemm", {"x", "W"}, {"h"}), "transB", 1);
-  IntAttr(b.Node("Gemm", {"h", "W1"}, {"h2"}), "transB", 1);
-  IntAttr(b.Node("Gemm", {"h2", "W2"}, {"y"}), "transB", 1);
-  edge::testing::TempDir dir;
-  QuantizeOptions options;
-  options.quantize_outputs = true;
-  const QuantizeReport report = QuantizeOk(dir, b.proto(), options);
-  CHECK(report.float_nodes.empty());
-  CHECK(report.int8_nodes.size() == 3);
-  const auto q = Load((dir / "q.onnx").string());
-  for (const auto& n : q.graph().node()) CHECK(n.op_type() != "Identity");
-  for (const auto& out : report.quality.outputs) CHECK(out.snr_db > 30.0);
-}
-
-TEST_CASE("an Identity of a weight listed after its readers is folded too (the engine sorts the nodes)", "[quantizer]") {
-  // The engine loads a node list in any order (it sorts it); the fold must not drop an Identity
-  // whose readers came first, which left them reading a tensor nobody produced ("input 'W1' is
-  // not produced by any node") and refused a model the engine runs.
-  Builder b(13);
-  b.Input("x", {1, 4}).Output("y");
-  b.Init("W", {4, 4}, {0.5f, -0.25f, 0.125f, 1.0f, -0.5f, 0.75f, 0.25f, -1.0f, 0.3f, 0.2f, -0.1f, 0.6f, 0.9f, -0.8f, 0.4f,
-                       0.05f});
-  IntAttr(b.Node("Gemm", {"h2", "W2"}, {"y"}), "transB", 1);
-  IntAttr(b.Node("Gemm", {"h", "W1"}, {"h2"}), "transB", 1);
-  b.Node("Identity", {"W1"}, {"W2"});
-  b.Node("Identity", {"W"}, {"W1"});
-  IntAttr(b.Node("Gemm", {"x", "W"}, {"h"}), "transB", 1);
-  REQUIRE(b.Load().has_value());
-  edge::testing::TempDir dir;
-  QuantizeOptions options;
-  options.quantize_outputs = true;
-  const QuantizeReport report = QuantizeOk(dir, b.proto(), options);
-  CHECK(report.float_nodes.empty());
-  CHECK(report.int8_nodes.size() == 3);
-  const auto q = Load((dir / "q.onnx").string());
-  for (const auto& n : q.graph().node()) CHECK(n.op_type() != "Identity");
-  for (const auto& out : report.quality.outputs) CHECK(out.snr_db > 30.0);
+  // Listed backwards too: the engine loads a node list in any order (it sorts it), and the fold
+  // once dropped an Identity whose readers came first, which left them reading a tensor nobody
+  // produced ("input 'W1' is not produced by any node") and refused a model the engine runs.
+  for (const bool backwards : {false, true}) {
+    INFO((backwards ? "readers before the Identities" : "in order"));
+    Builder b(13);
+    b.Input("x", {1, 4}).Output("y");
+    b.Init("W", {4, 4}, {0.5f, -0.25f, 0.125f, 1.0f, -0.5f, 0.75f, 0.25f, -1.0f, 0.3f, 0.2f, -0.1f, 0.6f, 0.9f, -0.8f,
+                         0.4f, 0.05f});
+    const auto gemm = [&](const char* x, const char* w, const char* y) {
+      IntAttr(b.Node("Gemm", {x, w}, {y}), "transB", 1);
+    };
+    if (backwards) {
+      gemm("h2", "W2", "y");
+      gemm("h", "W1", "h2");
+      b.Node("Identity", {"W1"}, {"W2"});
+      b.Node("Identity", {"W"}, {"W1"});
+      gemm("x", "W", "h");
+      REQUIRE(b.Load().has_value());
+    } else {
+      b.Node("Identity", {"W"}, {"W1"});
+      b.Node("Identity", {"W1"}, {"W2"});
+      gemm("x", "W", "h");
+      gemm("h", "W1", "h2");
+      gemm("h2", "W2", "y");
+    }
+    edge::testing::TempDir dir;
+    QuantizeOptions options;
+    options.quantize_outputs = true;
+    const QuantizeReport report = QuantizeOk(dir, b.proto(), options);
+    CHECK(report.float_nodes.empty());
+    CHECK(report.int8_nodes.size() == 3);
+    const auto q = Load((dir / "q.onnx").string());
+    for (const auto& n : q.graph().node()) CHECK(n.op_type() != "Identity");
+    for (const auto& out : report.quality.outputs) CHECK(out.snr_db > 30.0);
+  }
 }
 
 TEST_CASE("the report says what the engine runs: a Concat with a constant input, a three-input Max", "[quantizer]") {
