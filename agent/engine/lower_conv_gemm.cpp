@@ -39,7 +39,7 @@ Status Lowerer::LowerConv(const OnnxNode& n) {
   }
 
   // int8: DQ(x) and DQ(w) with symmetric weights, closed by Q. (A 3-D window as a 2-D Conv
-  // over its depth windows, TryQuantConv3d; with groups it runs in float.)
+  // over its depth windows, EmitQuantConv3d; with groups it runs in float.)
   if (IsQuant(n.inputs[0]) && IsQConst(w_name)) {
     const QConst& wq = qconsts_.at(w_name);
     const bool symmetric = std::all_of(wq.zps.begin(), wq.zps.end(), [](int32_t z) { return z == 0; });
@@ -47,10 +47,10 @@ Status Lowerer::LowerConv(const OnnxNode& n) {
     const bool bias_const = b_name.empty() || IsConst(b_name) || IsQConst(b_name);
     if (symmetric && per_channel_ok && !wq.is_int32 && bias_const) {
       EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
-      if (spatial == 3) {
-        EDGE_ASSIGN_OR_RETURN(bool int8, TryQuantConv3d(n, node, x_shape, w_shape, out_shape, b_name));
-        if (int8) return Ok();
-      } else if (tail) {
+      if (tail && spatial == 3 && node.group == 1) {
+        return EmitQuantConv3d(n, std::move(node), *tail, x_shape, w_shape, out_shape, b_name);
+      }
+      if (tail && spatial < 3) {
         const int x = syms_.at(n.inputs[0]).value;
         const int64_t taps = w_shape.size() == 4 ? w_shape[2] * w_shape[3] : w_shape[2];
         Value w = QConvWeights(w_name, w_shape, g_.values[x].q.scale, b_name,
@@ -103,12 +103,9 @@ Value Lowerer::QConvWeights(const std::string& w_name, const std::vector<int64_t
 // that is a 2-D Conv's input whose channel kz x C + c meets the weights' [co][c][kz] taps; its
 // output [N x od, C_out, oh, ow] is transposed to [N, C_out, od, oh x ow]. The same integer sums
 // as the 3-D window: the depth taps become input channels.
-Result<bool> Lowerer::TryQuantConv3d(const OnnxNode& n, Node node, const std::vector<int64_t>& x_shape,
-                                     const std::vector<int64_t>& w_shape, const std::vector<int64_t>& out_shape,
-                                     const std::string& b_name) {
-  if (node.group != 1) return false;
-  EDGE_ASSIGN_OR_RETURN(auto tail, MatchQuantTail(n.outputs[0]));
-  if (!tail) return false;
+Status Lowerer::EmitQuantConv3d(const OnnxNode& n, Node node, const QuantTail& tail, const std::vector<int64_t>& x_shape,
+                                const std::vector<int64_t>& w_shape, const std::vector<int64_t>& out_shape,
+                                const std::string& b_name) {
   const int64_t batch = x_shape[0], cin = x_shape[1], depth = x_shape[2], ih = x_shape[3], iw = x_shape[4];
   const int64_t cout = w_shape[0], kd = node.depth_kernel, sd = node.depth_stride, dd = node.depth_dilation;
   const int64_t pf = node.depth_pad[0], od = out_shape[2], oh = out_shape[3], ow = out_shape[4];
@@ -156,7 +153,7 @@ Result<bool> Lowerer::TryQuantConv3d(const OnnxNode& n, Node node, const std::ve
                          },
                          node);
   node.in = {conv_in, g_.AddValue(std::move(w))};
-  QuantTail conv_tail = *tail;
+  QuantTail conv_tail = tail;
   conv_tail.out_name = FreshName(n.outputs[0] + "_depth_major");
   EDGE_ASSIGN_OR_RETURN(int conv_out, FinishQuant(conv_tail, {batch * od, cout, oh, ow}, node));
 
@@ -169,11 +166,11 @@ Result<bool> Lowerer::TryQuantConv3d(const OnnxNode& n, Node node, const std::ve
   Node transpose = MakeNode(OpKind::kTranspose, n);
   transpose.perm = {0, 2, 1, 3};
   transpose.in = {transpose_in};
-  EDGE_ASSIGN_OR_RETURN(int out, NewValue(tail->out_name, DType::kI8, out_shape, tail->q));
+  EDGE_ASSIGN_OR_RETURN(int out, NewValue(tail.out_name, DType::kI8, out_shape, tail.q));
   transpose.out = {out};
-  syms_[tail->out_name] = Sym{Sym::Kind::kInt8Raw, out, tail->u8};
+  syms_[tail.out_name] = Sym{Sym::Kind::kInt8Raw, out, tail.u8};
   AddNode(std::move(transpose));
-  return true;
+  return Ok();
 }
 
 // Float: weights and bias are constants, or tensors computed at run time (the float kernels

@@ -225,10 +225,11 @@ class Lowerer {
   // int32 biases into node.bias_q.
   Value QConvWeights(const std::string& w_name, const std::vector<int64_t>& shape, float sx, const std::string& b_name,
                      const std::function<int64_t(int64_t co, int64_t ci, int64_t tap)>& source, Node& node);
-  // A Conv3d between QDQ pairs (group 1) as one int8 2-D Conv over a gather of its depth windows.
-  Result<bool> TryQuantConv3d(const OnnxNode& n, Node node, const std::vector<int64_t>& x_shape,
-                              const std::vector<int64_t>& w_shape, const std::vector<int64_t>& out_shape,
-                              const std::string& b_name);
+  // A Conv3d between QDQ pairs (group 1, closed by `tail`) as one int8 2-D Conv over a gather
+  // of its depth windows.
+  Status EmitQuantConv3d(const OnnxNode& n, Node node, const QuantTail& tail, const std::vector<int64_t>& x_shape,
+                         const std::vector<int64_t>& w_shape, const std::vector<int64_t>& out_shape,
+                         const std::string& b_name);
   Status LowerSoftmax(const OnnxNode& n);
   Status LowerReduce(const OnnxNode& n);
   Status LowerBatchNorm(const OnnxNode& n);

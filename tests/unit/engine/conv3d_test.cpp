@@ -1,4 +1,4 @@
-// int8 Conv3d (lower_conv_gemm.cpp, TryQuantConv3d): a gather of the depth windows and one 2-D
+// int8 Conv3d (lower_conv_gemm.cpp, EmitQuantConv3d): a gather of the depth windows and one 2-D
 // int8 Conv whose input channels are the depth taps, checked against Conv3d's definition
 // computed on the int8 values (integer sums, the engine's Requantize as the rounding rule) for
 // random geometries at every tier; grouped ones run in float.
