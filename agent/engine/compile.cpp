@@ -107,6 +107,11 @@ double EstimateWork(const Graph& g) {
         per_output = static_cast<double>(n.kernel[0]) * static_cast<double>(n.kernel[1]) *
                      static_cast<double>(n.depth_kernel);
         break;
+      case OpKind::kRecurrent: {  // per output row, the gates' products with x and h
+        const RecurrentSpec& r = *n.recurrent;
+        per_output = static_cast<double>(r.Gates()) * static_cast<double>(r.input + r.hidden);
+        break;
+      }
       default: break;
     }
     double read = 0.0;
@@ -176,6 +181,7 @@ Result<std::unique_ptr<CompiledGraph>> Compile(Graph g, const LoadOptions& optio
       case OpKind::kQConv:
       case OpKind::kQGemm: step = BuildQuantMatrixStep(n, ctx); break;
       case OpKind::kQMatMul: step = BuildQuantMatMulStep(n, ctx); break;
+      case OpKind::kRecurrent: step = BuildRecurrentStep(n, ctx); break;
       case OpKind::kTranspose:
       case OpKind::kSlice:
       case OpKind::kResize:

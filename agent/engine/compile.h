@@ -84,7 +84,11 @@ int64_t QConcatScratchBytes(const Node& node, const Graph& graph);
 // kQFloatOp: its int8 inputs and its result as floats (ops/float_ops.cpp).
 int64_t QFloatOpScratchBytes(const Node& node, const Graph& graph);
 
+// kRecurrent: the input projections of the whole sequence and one row's gates (ops/recurrent.cpp).
+int64_t RecurrentScratchBytes(const Node& node);
+
 Result<std::unique_ptr<Step>> BuildFloatStep(const Node& node, BuildContext& ctx);
+Result<std::unique_ptr<Step>> BuildRecurrentStep(const Node& node, BuildContext& ctx);
 Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& node, BuildContext& ctx);
 Result<std::unique_ptr<Step>> BuildLayoutStep(const Node& node, BuildContext& ctx);
 Result<std::unique_ptr<Step>> BuildQuantStep(const Node& node, BuildContext& ctx);

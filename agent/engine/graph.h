@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,8 @@ enum class OpKind {
   // their order (each row's sums in element order), so the same values (which NaN comes out
   // where two NaNs meet may differ: the compiler may swap an add's operands)
   kLayerNormRows,
+  // RNN, GRU or LSTM over a whole sequence (Node::recurrent): ops/recurrent.cpp
+  kRecurrent,
   // int8
   kQConv, kQGemm, kQAdd, kQMul, kQLut, kQMaxPool, kQAvgPool, kQGlobalAvgPool, kQReduceMean,
   kQConcat, kRequant,
@@ -91,6 +94,31 @@ enum class UnaryKind {
 
 // kReduceMean's reduction (one float step for the whole ONNX Reduce* family).
 enum class ReduceKind { kMean, kSum, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
+
+// A kRecurrent node: an ONNX RNN, GRU or LSTM (lower_recurrent.cpp). Its inputs: X (float,
+// [seq, batch, input], batch first with `batch_major`), then constants packed at load per
+// direction d: W^T [d][input][G * hidden] and R^T [d][hidden][G * hidden] (G = 1, 3 or 4 gates in
+// ONNX's order: RNN -, GRU z r h, LSTM i o f c), Wb and Rb [d][G * hidden] (zeros when absent);
+// then the optional inputs at the positions below. Its outputs: Y, Y_h and (LSTM) Y_c, each a
+// value even where the model leaves it unnamed.
+struct RecurrentSpec {
+  enum class Cell { kRnn, kGru, kLstm } cell = Cell::kRnn;
+  struct Activation {
+    UnaryKind kind = UnaryKind::kTanh;
+    float alpha = 0.0f, beta = 0.0f;
+  };
+  int64_t seq = 0, batch = 0, input = 0, hidden = 0, directions = 1;
+  bool reverse = false;              // direction "reverse": one direction, the last time step first
+  bool batch_major = false;          // layout 1: X [batch, seq, input], Y [batch, seq, dirs, hidden], states [batch, dirs, hidden]
+  bool linear_before_reset = false;  // GRU: r * (H R_h^T + Rb_h) instead of (r * H) R_h^T + Rb_h
+  bool input_forget = false;         // LSTM: the forget gate is 1 - the input gate
+  float clip = std::numeric_limits<float>::infinity();  // each gate's input is clamped to [-clip, clip]
+  std::vector<Activation> activations;  // per direction, the cell's f[, g[, h]]
+  // positions in Node::in of initial_h and initial_c ([dirs, batch, hidden] or batch-major),
+  // the LSTM peepholes P ([dirs][3 * hidden]: i, o, f) and sequence_lens (int32, [batch]); -1: absent
+  int initial_h = -1, initial_c = -1, peepholes = -1, lengths = -1;
+  int Gates() const { return cell == Cell::kRnn ? 1 : cell == Cell::kGru ? 3 : 4; }
+};
 
 struct Node {
   OpKind kind = OpKind::kUnary;
@@ -166,6 +194,7 @@ struct Node {
   // kQMul of one input x (fold.cpp, FoldSelfGate): x times gate[0](x), the gate a lookup of x
   // (Swish/SiLU as x * Sigmoid(x)); a lookup itself then, one table for both ops.
   std::vector<Node> gate;
+  std::shared_ptr<const RecurrentSpec> recurrent;  // kRecurrent
 };
 
 struct Graph {

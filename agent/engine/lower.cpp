@@ -210,10 +210,15 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
       {"BatchNormalization", 6, &Lowerer::LowerBatchNorm, "inference; constant parameters fold into Conv, int8 between QDQ pairs a lookup per channel, computed ones run as steps", QdqForm::kInt8},
       {"InstanceNormalization", 6, &Lowerer::LowerInstanceNorm, "float: per (n, c) over the spatial axes, constant scale and B of C values; between DequantizeLinear and QuantizeLinear one step (int8, float inside)", QdqForm::kInt8},
       {"LayerNormalization", 17, &Lowerer::LowerLayerNorm, "float, stash_type 1; Mean and InvStdDev outputs (without them, or with nothing reading them: one step per block of rows); int8 between QDQ pairs (float inside)", QdqForm::kInt8},
+      {"RNN", 7, &Lowerer::LowerRecurrent, "float; forward, reverse, bidirectional; layout 0 and 1; constant W, R, B; sequence_lens and initial_h constant or computed"},
+      {"GRU", 7, &Lowerer::LowerRecurrent, "float, as RNN; linear_before_reset 0 and 1"},
+      {"LSTM", 7, &Lowerer::LowerRecurrent, "float, as RNN; initial_c, peepholes, input_forget"},
       {"Shape", 1, &Lowerer::LowerShape, "folded at load (shapes are fixed in each plan)"},
       {"Gather", 1, &Lowerer::LowerGather, "constant indices of a computed tensor: a Slice or one index-table step; computed int32/int64 indices: one step copying a row per index (zeros for an index out of range), data constant or computed; float, int8 and integers; all constant: folded at load", QdqForm::kSameCodes},
       {"Slice", 1, &Lowerer::LowerSlice, "constant starts, ends, axes, steps; of a computed tensor: float, int8 and integers; of a constant: folded at load", QdqForm::kSameCodes},
       {"ConstantOfShape", 9, &Lowerer::LowerConstantOfShape, "constant shape; folded at load"},
+      {"Equal", 7, &Lowerer::LowerEqual, "constant inputs (shape arithmetic); folded at load"},
+      {"Where", 9, &Lowerer::LowerWhere, "constant inputs (shape arithmetic); folded at load"},
   };
   return rules;
 }
@@ -221,8 +226,10 @@ const std::vector<Lowerer::Rule>& Lowerer::Rules() {
 Status Lowerer::LowerNode(size_t, const OnnxNode& n) {
   for (const Rule& r : Rules()) {
     if (n.op_type != r.op) continue;
-    // An omitted optional output ("") is only legal after the first (Dropout's mask).
-    if (n.outputs[0].empty()) return Fail(ErrorCode::kInvalidArgument, "the first output has no name");
+    // An omitted optional output ("") is only legal after the first (Dropout's mask), or
+    // anywhere in a recurrent cell's (Y omitted, Y_h kept)
+    const bool recurrent = r.lower == &Lowerer::LowerRecurrent;
+    if (n.outputs[0].empty() && !recurrent) return Fail(ErrorCode::kInvalidArgument, "the first output has no name");
     if (n.op_type != "Cast" && n.op_type != "CastLike") {
       for (const auto& in : n.inputs) {
         if (auto it = other_floats_.find(in); it != other_floats_.end()) {

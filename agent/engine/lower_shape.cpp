@@ -317,4 +317,54 @@ Result<bool> Lowerer::FoldIntegerConstants(const OnnxNode& n) {
   return true;
 }
 
+// Equal and Where of constants (PyTorch's export of expand(-1, n, -1) computes its shape with
+// them): folded at load, numpy broadcasting. Of computed tensors they are refused.
+Status Lowerer::LowerEqual(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {}));
+  if (n.inputs.size() != 2) return Fail(ErrorCode::kInvalidArgument, "needs two inputs");
+  EDGE_ASSIGN_OR_RETURN(const ConstTensor* a, Const(n.inputs[0], "A"));
+  EDGE_ASSIGN_OR_RETURN(const ConstTensor* b, Const(n.inputs[1], "B"));
+  if (a->is_float() != b->is_float()) {
+    return Fail(ErrorCode::kInvalidArgument, "inputs differ in element type (" + DTypeName(a->dtype) + " and " + DTypeName(b->dtype) + ")");
+  }
+  EDGE_ASSIGN_OR_RETURN(auto out_shape, BroadcastShapes(a->shape, b->shape));
+  EDGE_ASSIGN_OR_RETURN(int64_t count, CountFolded(out_shape));
+  std::vector<int64_t> values(static_cast<size_t>(count));
+  for (int64_t k = 0; k < count; ++k) {
+    const int64_t i = BroadcastIndex(k, out_shape, a->shape), j = BroadcastIndex(k, out_shape, b->shape);
+    values[k] = a->is_float() ? a->f[i] == b->f[j] : a->i[i] == b->i[j];
+  }
+  consts_[n.outputs[0]] = MakeIntTensor(DType::kBool, std::move(out_shape), std::move(values));
+  return Ok();
+}
+
+Status Lowerer::LowerWhere(const OnnxNode& n) {
+  EDGE_TRY(CheckAttrs(n, {}));
+  if (n.inputs.size() != 3) return Fail(ErrorCode::kInvalidArgument, "needs three inputs");
+  EDGE_ASSIGN_OR_RETURN(const ConstTensor* c, Const(n.inputs[0], "condition"));
+  EDGE_ASSIGN_OR_RETURN(const ConstTensor* x, Const(n.inputs[1], "X"));
+  EDGE_ASSIGN_OR_RETURN(const ConstTensor* y, Const(n.inputs[2], "Y"));
+  if (c->dtype != DType::kBool) return Fail(ErrorCode::kInvalidArgument, "condition must be bool");
+  if (x->dtype != y->dtype) {
+    return Fail(ErrorCode::kInvalidArgument, "X and Y differ in element type (" + DTypeName(x->dtype) + " and " + DTypeName(y->dtype) + ")");
+  }
+  EDGE_ASSIGN_OR_RETURN(auto xy_shape, BroadcastShapes(x->shape, y->shape));
+  EDGE_ASSIGN_OR_RETURN(auto out_shape, BroadcastShapes(c->shape, xy_shape));
+  EDGE_ASSIGN_OR_RETURN(int64_t count, CountFolded(out_shape));
+  ConstTensor out = x->is_float() ? MakeFloatTensor(out_shape, std::vector<float>(static_cast<size_t>(count)))
+                                  : MakeIntTensor(x->dtype, out_shape, std::vector<int64_t>(static_cast<size_t>(count)));
+  for (int64_t k = 0; k < count; ++k) {
+    const bool take_x = c->i[BroadcastIndex(k, out_shape, c->shape)] != 0;
+    const ConstTensor& from = take_x ? *x : *y;
+    const int64_t at = BroadcastIndex(k, out_shape, from.shape);
+    if (out.is_float()) {
+      out.f[k] = from.f[at];
+    } else {
+      out.i[k] = from.i[at];
+    }
+  }
+  consts_[n.outputs[0]] = std::move(out);
+  return Ok();
+}
+
 }  // namespace edge::engine::lowering

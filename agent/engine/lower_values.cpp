@@ -162,6 +162,9 @@ namespace {
 // another kind as absent, i.e. as its default: a model that says pads="1" or group=2.0 would
 // run as if it had not said it. ONNX's checker and ONNX Runtime refuse such a model; so do we.
 constexpr std::pair<std::string_view, OnnxAttr::Kind> kAttrKinds[] = {
+    {"activation_alpha", OnnxAttr::Kind::kFloats},
+    {"activation_beta", OnnxAttr::Kind::kFloats},
+    {"activations", OnnxAttr::Kind::kStrings},
     {"allowzero", OnnxAttr::Kind::kInt},
     {"alpha", OnnxAttr::Kind::kFloat},
     {"antialias", OnnxAttr::Kind::kInt},
@@ -173,10 +176,12 @@ constexpr std::pair<std::string_view, OnnxAttr::Kind> kAttrKinds[] = {
     {"blocksize", OnnxAttr::Kind::kInt},
     {"broadcast", OnnxAttr::Kind::kInt},
     {"ceil_mode", OnnxAttr::Kind::kInt},
+    {"clip", OnnxAttr::Kind::kFloat},
     {"coordinate_transformation_mode", OnnxAttr::Kind::kString},
     {"count_include_pad", OnnxAttr::Kind::kInt},
     {"cubic_coeff_a", OnnxAttr::Kind::kFloat},
     {"dilations", OnnxAttr::Kind::kInts},
+    {"direction", OnnxAttr::Kind::kString},
     {"end", OnnxAttr::Kind::kInt},
     {"ends", OnnxAttr::Kind::kInts},
     {"epsilon", OnnxAttr::Kind::kFloat},
@@ -184,10 +189,14 @@ constexpr std::pair<std::string_view, OnnxAttr::Kind> kAttrKinds[] = {
     {"extrapolation_value", OnnxAttr::Kind::kFloat},
     {"gamma", OnnxAttr::Kind::kFloat},
     {"group", OnnxAttr::Kind::kInt},
+    {"hidden_size", OnnxAttr::Kind::kInt},
+    {"input_forget", OnnxAttr::Kind::kInt},
     {"is_test", OnnxAttr::Kind::kInt},
     {"keep_aspect_ratio_policy", OnnxAttr::Kind::kString},
     {"keepdims", OnnxAttr::Kind::kInt},
     {"kernel_shape", OnnxAttr::Kind::kInts},
+    {"layout", OnnxAttr::Kind::kInt},
+    {"linear_before_reset", OnnxAttr::Kind::kInt},
     {"max", OnnxAttr::Kind::kFloat},
     {"min", OnnxAttr::Kind::kFloat},
     {"mode", OnnxAttr::Kind::kString},
@@ -229,6 +238,7 @@ const char* AttrKindName(OnnxAttr::Kind k) {
     case OnnxAttr::Kind::kInts: return "a list of integers";
     case OnnxAttr::Kind::kFloats: return "a list of floats";
     case OnnxAttr::Kind::kString: return "a string";
+    case OnnxAttr::Kind::kStrings: return "a list of strings";
     case OnnxAttr::Kind::kTensor: return "a tensor";
     case OnnxAttr::Kind::kOther: break;
   }

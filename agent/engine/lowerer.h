@@ -236,10 +236,14 @@ class Lowerer {
   Status LowerBatchNormOfComputed(const OnnxNode& n);
   Status LowerLayerNorm(const OnnxNode& n);
   Status LowerInstanceNorm(const OnnxNode& n);
+  // RNN, GRU and LSTM: one kRecurrent step (lower_recurrent.cpp).
+  Status LowerRecurrent(const OnnxNode& n);
   // Shape arithmetic folded at load (lower_shape.cpp).
   Status LowerShape(const OnnxNode& n);
   Status LowerGather(const OnnxNode& n);
   Status LowerConstantOfShape(const OnnxNode& n);
+  Status LowerEqual(const OnnxNode& n);
+  Status LowerWhere(const OnnxNode& n);
   Status LowerSlice(const OnnxNode& n);
   // The box a Slice node takes of a tensor of `shape` (starts, ends, axes, steps constant).
   Result<SliceWindow> SliceWindowOf(const OnnxNode& n, const std::vector<int64_t>& shape);

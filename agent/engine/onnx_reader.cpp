@@ -2,6 +2,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -194,6 +195,10 @@ Result<OnnxAttr> ConvertAttr(const onnx::AttributeProto& a, const std::string& w
       out.floats.assign(a.floats().begin(), a.floats().end());
       break;
     case onnx::AttributeProto::STRING: out.kind = OnnxAttr::Kind::kString; out.s = a.s(); break;
+    case onnx::AttributeProto::STRINGS:
+      out.kind = OnnxAttr::Kind::kStrings;
+      out.strings.assign(a.strings().begin(), a.strings().end());
+      break;
     case onnx::AttributeProto::TENSOR: {
       out.kind = OnnxAttr::Kind::kTensor;
       EDGE_ASSIGN_OR_RETURN(out.t, ConvertTensor(a.t(), where + " attribute '" + a.name() + "'"));
@@ -227,6 +232,14 @@ std::string OnnxNode::Str(const std::string& attr, const std::string& fallback) 
 std::vector<int64_t> OnnxNode::Ints(const std::string& attr) const {
   const OnnxAttr* a = Find(attr);
   return a != nullptr && a->kind == OnnxAttr::Kind::kInts ? a->ints : std::vector<int64_t>{};
+}
+std::vector<float> OnnxNode::Floats(const std::string& attr) const {
+  const OnnxAttr* a = Find(attr);
+  return a != nullptr && a->kind == OnnxAttr::Kind::kFloats ? a->floats : std::vector<float>{};
+}
+std::vector<std::string> OnnxNode::Strings(const std::string& attr) const {
+  const OnnxAttr* a = Find(attr);
+  return a != nullptr && a->kind == OnnxAttr::Kind::kStrings ? a->strings : std::vector<std::string>{};
 }
 
 Result<std::vector<int64_t>> OnnxNode::IntsOr(const std::string& attr, int64_t fill, size_t count) const {
@@ -305,9 +318,11 @@ Result<OnnxGraph> ReadOnnx(std::span<const uint8_t> bytes) {
   for (const auto& node : graph.node()) {
     OnnxNode n;
     n.op_type = node.op_type();
-    n.name = !node.name().empty() ? node.name()
-             : node.output_size() > 0 ? node.output(0)
-                                      : "#" + std::to_string(anonymous++);
+    // an unnamed node is named after its first named output (a recurrent cell may omit Y)
+    const auto named = std::find_if(node.output().begin(), node.output().end(), [](const std::string& o) { return !o.empty(); });
+    n.name = !node.name().empty()            ? node.name()
+             : named != node.output().end() ? *named
+                                             : "#" + std::to_string(anonymous++);
     if (!node.domain().empty() && node.domain() != "ai.onnx") {
       return Fail(ErrorCode::kInvalidArgument,
                   n.Label() + ": operator domain '" + node.domain() + "' is not supported");

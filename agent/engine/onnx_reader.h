@@ -15,18 +15,19 @@
 namespace edge::engine {
 
 struct OnnxAttr {
-  enum class Kind { kInt, kFloat, kInts, kFloats, kString, kTensor, kOther } kind = Kind::kOther;
+  enum class Kind { kInt, kFloat, kInts, kFloats, kString, kStrings, kTensor, kOther } kind = Kind::kOther;
   std::string name;
   int64_t i = 0;
   float f = 0;
   std::vector<int64_t> ints;
   std::vector<float> floats;
   std::string s;
+  std::vector<std::string> strings;
   ConstTensor t;
 };
 
 struct OnnxNode {
-  std::string name;  // never empty: the reader names anonymous nodes after their first output
+  std::string name;  // never empty: the reader names anonymous nodes after their first named output
   std::string op_type;
   std::vector<std::string> inputs;  // "" marks an omitted optional input
   std::vector<std::string> outputs;
@@ -37,6 +38,8 @@ struct OnnxNode {
   float Float(const std::string& attr, float fallback) const;
   std::string Str(const std::string& attr, const std::string& fallback) const;
   std::vector<int64_t> Ints(const std::string& attr) const;
+  std::vector<float> Floats(const std::string& attr) const;
+  std::vector<std::string> Strings(const std::string& attr) const;
   // A per-axis attribute of `count` values, `fill` for each when absent; another length fails.
   Result<std::vector<int64_t>> IntsOr(const std::string& attr, int64_t fill, size_t count) const;
   std::string Label() const { return "node '" + name + "' (" + op_type + ")"; }

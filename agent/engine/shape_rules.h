@@ -20,4 +20,7 @@ Result<int64_t> WindowOutput(int64_t in, int64_t kernel, int64_t stride, int64_t
 // Normalises a possibly negative axis against a rank.
 Result<int64_t> NormalizeAxis(int64_t axis, int64_t rank);
 
+// A shape as messages show it: "[2, 3, 5]".
+std::string ShapeText(const std::vector<int64_t>& shape);
+
 }  // namespace edge::engine

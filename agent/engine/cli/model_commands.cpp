@@ -10,17 +10,11 @@
 
 #include "agent/engine/engine.h"
 #include "agent/engine/npy_io.h"
+#include "agent/engine/shape_rules.h"
 #include "common/core/exit_codes.h"
 
 namespace edge::engine {
 namespace {
-
-
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 // Failures of the work itself (a bad model, an unreadable file) are errors, not usage errors:
 // usage (exit 2) is reserved for wrong command lines, which the commands check themselves.

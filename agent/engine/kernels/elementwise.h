@@ -8,6 +8,7 @@
 
 #include "agent/engine/kernels/cpu_features.h"
 #include "agent/engine/kernels/depthwise.h"
+#include "agent/engine/kernels/float_rows.h"
 #include "agent/engine/kernels/qgemm.h"
 #include "agent/engine/kernels/winograd.h"
 
@@ -347,6 +348,7 @@ struct ElementwiseKernels {
   // time, a row per lane.
   LayerNormRowsFn layernorm_rows = nullptr;
   FloatConvRowFn float_conv_row = nullptr;  // the x86 tiers (null: the step's own loops)
+  FloatRowTimesMatrixFn row_times_matrix = &RowTimesMatrixScalar;  // kernels/float_rows.h
   RowSumsFn row_sums = nullptr;
   // Non-null where a tier multiplies two int8 activations by integer dot products (VNNI).
   QMatMulIntFn qmatmul_int = nullptr;

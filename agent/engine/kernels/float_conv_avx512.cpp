@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include "agent/engine/kernels/float_conv_simd.h"
+#include "agent/engine/kernels/float_rows.h"
 
 namespace edge::engine {
 namespace {
@@ -53,5 +54,9 @@ struct Avx512Floats {
 }  // namespace
 
 void FloatConvRowAvx512(const FloatConvRowArgs& a) { float_conv::Row<Avx512Floats>(a); }
+
+void RowTimesMatrixAvx512(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
+  RowTimesMatrixLoop(x, rows, w, ldw, n, y);
+}
 
 }  // namespace edge::engine

@@ -74,6 +74,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
       &PlaneMaxAvx2, &PlaneMinAvx2, &FloatPlaneExtremeAvx2, &DepthwiseUnsplitAvx2, &AvgPool2x2Avx2,
                                        &TapWordRowsAvx2);
     k.float_conv_row = &FloatConvRowAvx2;
+    k.row_times_matrix = &RowTimesMatrixAvx2;
     return k;
   }();
   // AVX-VNNI has its own dot-product kernels (GEMM above, depthwise); the rest is AVX2 code.
@@ -113,6 +114,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     k.maxpool_planes = CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr;
     k.layernorm_rows = &LayerNormRowsAvx512;
     k.float_conv_row = &FloatConvRowAvx512;
+    k.row_times_matrix = &RowTimesMatrixAvx512;
     k.row_sums = &RowSumsAvx512;
     k.qmatmul_int = &QMatMulAvx512Vnni;
     return k;

@@ -77,4 +77,8 @@ __attribute__((always_inline)) inline float ApplyUnary(const UnaryParams& p, flo
   return x;
 }
 
+// Y[i] = ApplyUnary(params, X[i]) for i < n, by a loop per kind (ops/float_ops.cpp); X and Y
+// do not overlap.
+void UnaryRows(const UnaryParams& params, const float* X, float* Y, int64_t n);
+
 }  // namespace edge::engine
