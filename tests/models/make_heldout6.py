@@ -34,7 +34,8 @@ Gather with computed indices: tabular_embed's fp32 form is within 4.8e-7 of ONNX
 (and since the quantizer takes one --calibration per input it quantizes too, to 18.7 dB, below
 the default 20 dB bar). What changed the two slow models: clip3d's Conv3d now runs int8 and
 siamese_change_stacked's Identity-fed weights are read as constants (docs/engine.md,
-"Held-out set 6").
+"Held-out set 6"). gru_ae loads since the engine runs RNN, GRU and LSTM (one float step per
+cell) and folds the Equal and Where of constants its expand(-1, 64, -1) exports.
 
 Writes to $HELDOUT_DIR (default /tmp/heldout6): NAME.onnx (fp32), NAME.calib.npy (32
 random-normal inputs for `edge-model quantize`), NAME.input.npy (4 other inputs; benchmarks use
