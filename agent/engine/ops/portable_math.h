@@ -40,10 +40,11 @@ inline double Exp(double x) {
 inline float Expf(float x) { return static_cast<float>(Exp(static_cast<double>(x))); }
 
 // e^x - 1 without cancellation near 0: the Taylor series for |x| < 0.5 (terms to x^17/17!).
+inline constexpr int kExpm1SeriesTerms = 17;
 inline double Expm1(double x) {
   if (!(std::fabs(x) < 0.5)) return x != x ? x : Exp(x) - 1.0;
   double p = 1.0;
-  for (int n = 17; n >= 2; --n) p = 1.0 + p * x / n;
+  for (int n = kExpm1SeriesTerms; n >= 2; --n) p = 1.0 + p * x / n;
   return p * x;  // x (1 + x/2 (1 + x/3 (...)))
 }
 
@@ -103,34 +104,40 @@ inline float Pow(float xf, float yf) {
   return static_cast<float>(std::signbit(x) && y_odd ? -r : r);
 }
 
+// Tanh and Erf: the constants are named for their SIMD forms (kernels/float_math_simd.h), which
+// repeat these operations lane by lane.
+inline constexpr double kTanhSaturation = 20.0;  // tanh(20) rounds to 1 in float (and double)
 inline float Tanh(float xf) {
   const double x = xf;
   if (x != x || x == 0.0) return xf;  // NaN, and the sign of zero
-  if (std::fabs(x) > 20.0) return x > 0 ? 1.0f : -1.0f;
+  if (std::fabs(x) > kTanhSaturation) return x > 0 ? 1.0f : -1.0f;
   const double e = Expm1(2.0 * x);
   return static_cast<float>(e / (e + 2.0));
 }
 
+inline constexpr double kErfSeriesBelow = 2.0, kErfOneFrom = 6.0;  // the three ranges of |x|
+inline constexpr int kErfSeriesTerms = 40, kErfFractionTerms = 80;
+inline constexpr double kTwoOverSqrtPi = 1.1283791670955126, kSqrtPi = 1.7724538509055160;
 inline float Erf(float xf) {
   const double x = xf, a = std::fabs(x);
   if (x != x || x == 0.0) return xf;
   double r;
-  if (a < 2.0) {
+  if (a < kErfSeriesBelow) {
     // 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)); the terms are below 1e-20 by n = 40
     const double x2 = x * x;
     double term = x, sum = x;
-    for (int n = 1; n <= 40; ++n) {
+    for (int n = 1; n <= kErfSeriesTerms; ++n) {
       term = -term * x2 / n;
       sum += term / (2 * n + 1);
     }
-    return static_cast<float>(sum * 1.1283791670955126);
+    return static_cast<float>(sum * kTwoOverSqrtPi);
   }
-  if (a < 6.0) {
+  if (a < kErfOneFrom) {
     // erfc(a) = e^(-a^2) / sqrt(pi) / (a + (1/2)/(a + 1/(a + (3/2)/(a + ...)))), evaluated
     // from the 80th term back
     double f = a;
-    for (int n = 80; n >= 1; --n) f = a + (n * 0.5) / f;
-    r = 1.0 - Exp(-a * a) / (1.7724538509055160 * f);
+    for (int n = kErfFractionTerms; n >= 1; --n) f = a + (n * 0.5) / f;
+    r = 1.0 - Exp(-a * a) / (kSqrtPi * f);
   } else {
     r = 1.0;  // erfc(6) < 2e-17
   }
