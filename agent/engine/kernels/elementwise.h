@@ -290,6 +290,13 @@ using TransposeBytesFn = void (*)(const uint8_t* src, int64_t src_stride, int64_
 // subtraction in float, e^ in double, rounded once: the same bits at every tier.
 using ExpShiftedFn = void (*)(const float* x, int64_t n, float shift, float* y);
 
+// The float activations whose functions are computed in double (ops/portable_math.h): y[i] =
+// ApplyUnary of the kind (ops/unary_math.h) on x[i], bit for bit, for i < n: portable::Tanh,
+// portable::Erf, Gelu (0.5x (1 + Erf(x / sqrt 2))) and GeluTanh, their float operations included.
+// x may equal y; no float past n is read or written.
+enum class FloatTranscendental : uint8_t { kTanh, kErf, kGelu, kGeluTanh };
+using FloatTranscendentalFn = void (*)(FloatTranscendental f, const float* x, int64_t n, float* y);
+
 // QuantizeLinear of floats: y = sat(round_half_even(x / scale) + zp), NaN saturating low.
 using QuantizeFn = void (*)(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 
@@ -349,6 +356,7 @@ struct ElementwiseKernels {
   LayerNormRowsFn layernorm_rows = nullptr;
   FloatConvRowFn float_conv_row = nullptr;  // the x86 tiers (null: the step's own loops)
   FloatRowTimesMatrixFn row_times_matrix = &RowTimesMatrixScalar;  // kernels/float_rows.h
+  FloatTranscendentalFn float_transcendental = nullptr;  // the x86 tiers (null: ApplyUnary's loop)
   RowSumsFn row_sums = nullptr;
   // Non-null where a tier multiplies two int8 activations by integer dot products (VNNI).
   QMatMulIntFn qmatmul_int = nullptr;
@@ -410,8 +418,12 @@ void QFloatBinaryRunAvx512(const QFloatBinaryRunArgs& args);
 void DequantizeAvx2(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y);
 void DequantizeAvx512(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y);
 void ExpShiftedScalar(const float* x, int64_t n, float shift, float* y);
+// kernels/float_math_avx2.cpp, float_math_avx512.cpp (kernels/float_math_simd.h): portable_math.h's
+// double operations lane by lane, four and eight doubles per vector.
 void ExpShiftedAvx2(const float* x, int64_t n, float shift, float* y);
 void ExpShiftedAvx512(const float* x, int64_t n, float shift, float* y);
+void FloatTranscendentalAvx2(FloatTranscendental f, const float* x, int64_t n, float* y);
+void FloatTranscendentalAvx512(FloatTranscendental f, const float* x, int64_t n, float* y);
 void QuantizeAvx2(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 void QuantizeAvx512(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y);
 // LayerNormRowsFn: 16 rows at a time, their sums side by side in one vector (each lane a row,

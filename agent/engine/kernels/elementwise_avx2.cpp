@@ -13,7 +13,6 @@
 #include "agent/engine/kernels/avx2_common.h"
 #include "agent/engine/kernels/copy_bytes.h"
 #include "agent/engine/kernels/elementwise.h"
-#include "agent/engine/ops/portable_math.h"
 
 namespace edge::engine {
 namespace {
@@ -487,40 +486,6 @@ void QFloatBinaryRunAvx2(const QFloatBinaryRunArgs& p) {
     VisitFloatBinaryOp(p.op, [&](auto op) { done = QFloatBinaryRun8<decltype(op)::value>(p); });
   }
   for (int64_t r = 0; r < p.rows && done < p.n; ++r) QFloatBinaryRunScalar(QFloatBinaryRow(p, r, done));
-}
-
-namespace {
-
-// e^d for four doubles within [-110, 100]: portable::Exp's reduction and polynomial, operation
-// by operation (multiplies and adds separate), then 2^k as exponent bits (k in [-159, 145]: a
-// normal double, so the multiply is exact, as ldexp is).
-inline __m256d ExpClamped(__m256d d) {
-  const __m256d k = _mm256_round_pd(_mm256_mul_pd(d, _mm256_set1_pd(portable::kLog2e)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m256d r = _mm256_sub_pd(_mm256_sub_pd(d, _mm256_mul_pd(k, _mm256_set1_pd(portable::kLn2Hi))),
-                                  _mm256_mul_pd(k, _mm256_set1_pd(portable::kLn2Lo)));
-  __m256d p = _mm256_set1_pd(portable::kExpTaylor[0]);
-  for (int t = 1; t < 14; ++t) p = _mm256_add_pd(_mm256_mul_pd(p, r), _mm256_set1_pd(portable::kExpTaylor[t]));
-  const __m256i biased = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(k)), _mm256_set1_epi64x(1023));
-  return _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(biased, 52)));
-}
-
-}  // namespace
-
-// Below -110 the double is under 2^-158 and rounds to a float 0; above 100 to float infinity
-// (as portable::Exp's 0 and HUGE_VAL do): computed on the clamped value, then those set.
-void ExpShiftedAvx2(const float* x, int64_t n, float shift, float* y) {
-  const __m128 s = _mm_set1_ps(shift);
-  const __m256d lo = _mm256_set1_pd(-110.0), hi = _mm256_set1_pd(100.0);
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const __m256d d = _mm256_cvtps_pd(_mm_sub_ps(_mm_loadu_ps(x + i), s));
-    __m256d e = ExpClamped(_mm256_max_pd(_mm256_min_pd(d, hi), lo));
-    e = _mm256_blendv_pd(e, _mm256_setzero_pd(), _mm256_cmp_pd(d, lo, _CMP_LT_OQ));
-    e = _mm256_blendv_pd(e, d, _mm256_cmp_pd(d, d, _CMP_UNORD_Q));  // NaN stays NaN
-    _mm_storeu_ps(y + i, _mm256_cvtpd_ps(e));
-  }
-  ExpShiftedScalar(x + i, n - i, shift, y + i);
 }
 
 }  // namespace edge::engine

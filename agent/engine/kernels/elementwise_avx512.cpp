@@ -9,7 +9,6 @@
 #include "agent/engine/kernels/avx512_common.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/im2col_u8.h"
-#include "agent/engine/ops/portable_math.h"
 
 namespace edge::engine {
 
@@ -485,34 +484,6 @@ void QRequantAvx512(const QRequantArgs& p) {
   };
   const ByteStream stream(p.qmin, p.qmax, p.zo, std::fabs(static_cast<double>(p.ratio)) * Int8Reach(p.zi));
   stream(p.n, lanes, p.y);
-}
-
-namespace {
-
-// ExpShiftedAvx2's ExpClamped on eight doubles; scalef multiplies by 2^k exactly (as ldexp).
-inline __m512d ExpClamped(__m512d d) {
-  const __m512d k = _mm512_roundscale_pd(_mm512_mul_pd(d, _mm512_set1_pd(portable::kLog2e)),
-                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512d r = _mm512_sub_pd(_mm512_sub_pd(d, _mm512_mul_pd(k, _mm512_set1_pd(portable::kLn2Hi))),
-                                  _mm512_mul_pd(k, _mm512_set1_pd(portable::kLn2Lo)));
-  __m512d p = _mm512_set1_pd(portable::kExpTaylor[0]);
-  for (int t = 1; t < 14; ++t) p = _mm512_add_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(portable::kExpTaylor[t]));
-  return _mm512_scalef_pd(p, k);
-}
-
-}  // namespace
-
-void ExpShiftedAvx512(const float* x, int64_t n, float shift, float* y) {
-  const __m256 s = _mm256_set1_ps(shift);
-  const __m512d lo = _mm512_set1_pd(-110.0), hi = _mm512_set1_pd(100.0);
-  for (int64_t i = 0; i < n; i += 8) {
-    const __mmask8 m = n - i >= 8 ? __mmask8{0xFF} : static_cast<__mmask8>((1u << (n - i)) - 1);
-    const __m512d d = _mm512_cvtps_pd(_mm256_sub_ps(_mm256_maskz_loadu_ps(m, x + i), s));
-    __m512d e = ExpClamped(_mm512_max_pd(_mm512_min_pd(d, hi), lo));
-    e = _mm512_mask_mov_pd(e, _mm512_cmp_pd_mask(d, lo, _CMP_LT_OQ), _mm512_setzero_pd());
-    e = _mm512_mask_mov_pd(e, _mm512_cmp_pd_mask(d, d, _CMP_UNORD_Q), d);  // NaN stays NaN
-    _mm256_mask_storeu_ps(y + i, m, _mm512_cvtpd_ps(e));
-  }
 }
 
 namespace {

@@ -75,6 +75,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &TapWordRowsAvx2);
     k.float_conv_row = &FloatConvRowAvx2;
     k.row_times_matrix = &RowTimesMatrixAvx2;
+    k.float_transcendental = &FloatTranscendentalAvx2;
     return k;
   }();
   // AVX-VNNI has its own dot-product kernels (GEMM above, depthwise); the rest is AVX2 code.
@@ -115,6 +116,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     k.layernorm_rows = &LayerNormRowsAvx512;
     k.float_conv_row = &FloatConvRowAvx512;
     k.row_times_matrix = &RowTimesMatrixAvx512;
+    k.float_transcendental = &FloatTranscendentalAvx512;
     k.row_sums = &RowSumsAvx512;
     k.qmatmul_int = &QMatMulAvx512Vnni;
     return k;

@@ -77,7 +77,35 @@ void UnaryLoopOf(UnaryParams p, const float* __restrict X, float* __restrict Y, 
   for (int64_t i = 0; i < n; ++i) Y[i] = ApplyUnary(p, X[i]);
 }
 
-void UnaryLoop(const UnaryParams& params, const float* X, float* Y, int64_t n) {
+// The kinds a tier computes as FloatTranscendentalFn (their double math lane by lane).
+std::optional<FloatTranscendental> TranscendentalOf(UnaryKind kind) {
+  switch (kind) {
+    case UnaryKind::kTanh: return FloatTranscendental::kTanh;
+    case UnaryKind::kErf: return FloatTranscendental::kErf;
+    case UnaryKind::kGelu: return FloatTranscendental::kGelu;
+    case UnaryKind::kGeluTanh: return FloatTranscendental::kGeluTanh;
+    default: return std::nullopt;
+  }
+}
+
+// Mish, x * Tanh(Softplus(x)): Softplus element by element into a block, the tier's Tanh over
+// the block, then the products.
+void MishRows(FloatTranscendentalFn tanh_rows, const float* X, float* Y, int64_t n) {
+  constexpr int64_t kBlock = 256;
+  float t[kBlock];
+  for (int64_t i = 0; i < n; i += kBlock) {
+    const int64_t len = std::min(kBlock, n - i);
+    for (int64_t j = 0; j < len; ++j) t[j] = portable::Softplus(X[i + j]);
+    tanh_rows(FloatTranscendental::kTanh, t, len, t);
+    for (int64_t j = 0; j < len; ++j) Y[i + j] = X[i + j] * t[j];
+  }
+}
+
+void UnaryLoop(const UnaryParams& params, const ElementwiseKernels& kernels, const float* X, float* Y, int64_t n) {
+  if (kernels.float_transcendental != nullptr) {
+    if (const auto f = TranscendentalOf(params.kind)) return kernels.float_transcendental(*f, X, n, Y);
+    if (params.kind == UnaryKind::kMish) return MishRows(kernels.float_transcendental, X, Y, n);
+  }
   switch (params.kind) {
     case UnaryKind::kRelu: UnaryLoopOf<UnaryKind::kRelu>(params, X, Y, n); break;
     case UnaryKind::kClip: UnaryLoopOf<UnaryKind::kClip>(params, X, Y, n); break;
@@ -101,7 +129,7 @@ class UnaryStep : public Step {
   int64_t out = 0, count = 0;
   UnaryParams params;
   void Run(const ExecEnv& env) const override {
-    UnaryLoop(params, x.Get<float>(env), reinterpret_cast<float*>(env.arena + out), count);
+    UnaryLoop(params, *env.elementwise, x.Get<float>(env), reinterpret_cast<float*>(env.arena + out), count);
   }
 };
 
