@@ -11,6 +11,7 @@
 #include "agent/engine/kernels/depthwise.h"
 #include "agent/engine/kernels/elementwise.h"
 #include "agent/engine/kernels/qgemm.h"
+#include "agent/engine/ops/unary_math.h"
 #include "tests/bench/engine/gemm_problem.h"
 
 namespace edge::engine::bench {
@@ -65,6 +66,15 @@ void WindowRows2D(const ElementwiseKernels& k, const int8_t* a, int64_t kh, int6
   }
 }
 
+// A Markdown table's header: the first column's name, then a column a tier.
+void PrintTierTableHeader(std::FILE* out, const char* first, const std::vector<KernelTier>& tiers) {
+  std::fprintf(out, "| %s |", first);
+  for (KernelTier t : tiers) std::fprintf(out, " %s |", std::string(KernelTierName(t)).c_str());
+  std::fprintf(out, "\n|---|");
+  for (size_t i = 0; i < tiers.size(); ++i) std::fprintf(out, "---|");
+  std::fprintf(out, "\n");
+}
+
 // ns per element of the per-element int8 kernels (ElementwiseForTier), on 16384 elements:
 // L1-resident, like one activation map of the zoo models.
 void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers) {
@@ -79,11 +89,8 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
   for (auto& v : x) v = dist(rng);
   const QAddArgs add{a.data(), b.data(), kN, 0.7f, 0.4f, 3, -5, -2, -128, 127, y.data()};
   std::fprintf(out, "\nPer-element int8 kernels by tier, ns per element (%lld elements; MaxPool: per input element, "
-                    "best of 3 passes x 200 runs).\n\n| kernel |", static_cast<long long>(kN));
-  for (KernelTier t : tiers) std::fprintf(out, " %s |", std::string(KernelTierName(t)).c_str());
-  std::fprintf(out, "\n|---|");
-  for (size_t i = 0; i < tiers.size(); ++i) std::fprintf(out, "---|");
-  std::fprintf(out, "\n");
+                    "best of 3 passes x 200 runs).\n\n", static_cast<long long>(kN));
+  PrintTierTableHeader(out, "kernel", tiers);
   struct Row {
     const char* label;
     void (*run)(const ElementwiseKernels& k, const QAddArgs& add, const float* x, const int8_t* table, int8_t* y);
@@ -223,6 +230,47 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
   }
 }
 
+// ns per element of the float activations computed in double (kernels/float_math_simd.h) on 4096
+// floats from N(0, 1), as the float Unary step runs them: the tier's float_transcendental, or
+// ApplyUnary's loop where the tier has none (the scalar tier).
+void PrintFloatActivationSweep(std::FILE* out, const std::vector<KernelTier>& tiers) {
+  constexpr int64_t kN = 4096;
+  std::mt19937 rng(13);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(kN), y(kN);
+  for (auto& v : x) v = dist(rng);
+  std::fprintf(out, "\nFloat activations by tier, ns per element (%lld floats from N(0, 1), best of 3 passes x 20 "
+                    "runs).\n\n", static_cast<long long>(kN));
+  PrintTierTableHeader(out, "activation", tiers);
+  const struct {
+    const char* label;
+    FloatTranscendental op;
+    UnaryKind kind;
+  } rows[] = {{"Tanh", FloatTranscendental::kTanh, UnaryKind::kTanh},
+              {"Erf", FloatTranscendental::kErf, UnaryKind::kErf},
+              {"Gelu (Erf form)", FloatTranscendental::kGelu, UnaryKind::kGelu},
+              {"Gelu (tanh approximation)", FloatTranscendental::kGeluTanh, UnaryKind::kGeluTanh}};
+  for (const auto& row : rows) {
+    UnaryParams params;
+    params.kind = row.kind;
+    std::vector<double> best(tiers.size(), 1e30);
+    for (int pass = 0; pass < 3; ++pass) {
+      for (size_t i = 0; i < tiers.size(); ++i) {
+        const FloatTranscendentalFn fn = ElementwiseForTier(tiers[i]).float_transcendental;
+        best[i] = std::min(best[i], BestSeconds(
+                                        [&] {
+                                          if (fn != nullptr) return fn(row.op, x.data(), kN, y.data());
+                                          for (int64_t e = 0; e < kN; ++e) y[e] = ApplyUnary(params, x[e]);
+                                        },
+                                        20));
+      }
+    }
+    std::fprintf(out, "| %s |", row.label);
+    for (double sec : best) std::fprintf(out, " %.2f |", sec * 1e9 / double(kN));
+    std::fprintf(out, "\n");
+  }
+}
+
 // A plain read of `bytes` with 16-byte loads (x86-64's baseline SSE2 through GCC's vector
 // extension), four independent accumulators: what streaming the GEMV's weights from the same
 // cache level costs without any arithmetic.
@@ -295,11 +343,8 @@ void PrintDepthwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers, s
       {"odd_strides 3x3 stride 2 dilation 2, 12 ch 21 x 23", 12, 21, 23, 2, 2, 2},
   };
   std::fprintf(out, "\nDepthwise int8 convs by tier, ns per output (all channels per call, the stride-phase split "
-                    "included), best of 3 passes x 200 runs.\n\n| conv |");
-  for (KernelTier t : tiers) std::fprintf(out, " %s |", std::string(KernelTierName(t)).c_str());
-  std::fprintf(out, "\n|---|");
-  for (size_t i = 0; i < tiers.size(); ++i) std::fprintf(out, "---|");
-  std::fprintf(out, "\n");
+                    "included), best of 3 passes x 200 runs.\n\n");
+  PrintTierTableHeader(out, "conv", tiers);
   for (const Conv& c : convs) {
     ConvGeometry g;
     g.channels = 1;
@@ -365,12 +410,9 @@ int RunTierSweep(std::FILE* out) {
       {"GEMV 1x1024x512", QGemmWeights::kRight, 1, 512, 1024},
   };
   std::fprintf(out, "int8 GEMM by kernel tier, GOP/s (2*M*N*K per second), best of 3 passes x 5-50 runs, one "
-                    "thread. auto = %s here.\n\n| shape |",
+                    "thread. auto = %s here.\n\n",
                std::string(KernelTierName(BestSupportedTier())).c_str());
-  for (KernelTier t : tiers) std::fprintf(out, " %s |", std::string(KernelTierName(t)).c_str());
-  std::fprintf(out, "\n|---|");
-  for (size_t i = 0; i < tiers.size(); ++i) std::fprintf(out, "---|");
-  std::fprintf(out, "\n");
+  PrintTierTableHeader(out, "shape", tiers);
   std::mt19937 rng(11);
   for (const Shape& s : shapes) {
     GemmProblem problem(s.weights, s.m, s.n, s.k, /*scattered=*/false, rng);
@@ -390,6 +432,7 @@ int RunTierSweep(std::FILE* out) {
   PrintGemvBandwidth(out, tiers, rng);
   PrintDepthwiseSweep(out, tiers, rng);
   PrintElementwiseSweep(out, tiers);
+  PrintFloatActivationSweep(out, tiers);
   return 0;
 }
 
