@@ -802,7 +802,9 @@ Result<std::unique_ptr<Step>> BuildDqOpQStep(const Node& n, BuildContext& ctx) {
 
 }  // namespace
 
-void UnaryRows(const UnaryParams& params, const float* X, float* Y, int64_t n) { UnaryLoop(params, X, Y, n); }
+void UnaryRows(const UnaryParams& params, const ElementwiseKernels& kernels, const float* X, float* Y, int64_t n) {
+  UnaryLoop(params, kernels, X, Y, n);
+}
 
 std::string LookupChainSummary(const Node& node) {
   std::string links;

@@ -36,7 +36,8 @@ class RecurrentStep : public Step {
     float* gate = pre + gh;                                     // [gh]: its gates
     float* hr = gate + gh;                                      // [gh]: H R^T
     float* tmp = hr + gh;                                       // [h]
-    const FloatRowTimesMatrixFn mul = env.elementwise->row_times_matrix;
+    const ElementwiseKernels& k = *env.elementwise;
+    const FloatRowTimesMatrixFn mul = k.row_times_matrix;
     const float* X = x.Get<float>(env);
     float* Y = reinterpret_cast<float*>(env.arena + y);
     float* YH = reinterpret_cast<float*>(env.arena + yh);
@@ -90,7 +91,7 @@ class RecurrentStep : public Step {
           float* H = hs + b * h;
           float* C = cs + b * h;
           const float* xwr = xw + (t * batch + b) * gh;
-          CellStep(mul, xwr, Rt, Rb, P, f, H, C, pre, gate, hr, tmp);
+          CellStep(k, xwr, Rt, Rb, P, f, H, C, pre, gate, hr, tmp);
           std::memcpy(Y + y_at(t, d, b), H, static_cast<size_t>(h) * sizeof(float));
         }
       }
@@ -103,23 +104,24 @@ class RecurrentStep : public Step {
 
  private:
   // out = fn(v) for n gate inputs v, each first clamped to [-clip, clip] where the model gives a clip.
-  void Activate(const UnaryParams& fn, float* v, int64_t n, float* out) const {
+  void Activate(const ElementwiseKernels& k, const UnaryParams& fn, float* v, int64_t n, float* out) const {
     if (s.clip < std::numeric_limits<float>::infinity()) {
       for (int64_t j = 0; j < n; ++j) v[j] = std::min(std::max(v[j], -s.clip), s.clip);
     }
-    UnaryRows(fn, v, out, n);
+    UnaryRows(fn, k, v, out, n);
   }
 
   // One time step of one batch row: H (and C) updated in place from the input projection xw.
   // pre holds the gate inputs, gate the gates ([gh] each), hr H R^T, tmp one row of h.
-  void CellStep(FloatRowTimesMatrixFn mul, const float* xw, const float* Rt, const float* Rb, const float* P, const UnaryParams* f, float* H, float* C,
+  void CellStep(const ElementwiseKernels& k, const float* xw, const float* Rt, const float* Rb, const float* P, const UnaryParams* f, float* H, float* C,
                 float* pre, float* gate, float* hr, float* tmp) const {
     const int64_t h = s.hidden, gh = s.Gates() * h;
+    const FloatRowTimesMatrixFn mul = k.row_times_matrix;
     switch (s.cell) {
       case Cell::kRnn: {
         mul(H, h, Rt, gh, h, hr);
         for (int64_t j = 0; j < h; ++j) pre[j] = xw[j] + (hr[j] + Rb[j]);
-        Activate(f[0], pre, h, H);
+        Activate(k, f[0], pre, h, H);
         return;
       }
       case Cell::kGru: {
@@ -127,7 +129,7 @@ class RecurrentStep : public Step {
         // linear_before_reset, else g(xw_h + ((r * H) R_h^T + Rb_h))
         mul(H, h, Rt, gh, s.linear_before_reset ? gh : 2 * h, hr);
         for (int64_t j = 0; j < 2 * h; ++j) pre[j] = xw[j] + (hr[j] + Rb[j]);
-        Activate(f[0], pre, 2 * h, gate);
+        Activate(k, f[0], pre, 2 * h, gate);
         const float* z = gate;
         const float* r = gate + h;
         float* cand = pre + 2 * h;
@@ -138,7 +140,7 @@ class RecurrentStep : public Step {
           mul(tmp, h, Rt + 2 * h, gh, h, hr + 2 * h);
           for (int64_t j = 0; j < h; ++j) cand[j] = xw[2 * h + j] + (hr[2 * h + j] + Rb[2 * h + j]);
         }
-        Activate(f[1], cand, h, gate + 2 * h);
+        Activate(k, f[1], cand, h, gate + 2 * h);
         for (int64_t j = 0; j < h; ++j) H[j] = (1.0f - z[j]) * gate[2 * h + j] + z[j] * H[j];
         return;
       }
@@ -154,19 +156,19 @@ class RecurrentStep : public Step {
         float* go = gate + h;
         float* gf = gate + 2 * h;
         float* gc = gate + 3 * h;
-        Activate(f[0], pre, h, gi);
+        Activate(k, f[0], pre, h, gi);
         if (s.input_forget) {
           for (int64_t j = 0; j < h; ++j) gf[j] = 1.0f - gi[j];
         } else {
-          Activate(f[0], pre + 2 * h, h, gf);
+          Activate(k, f[0], pre + 2 * h, h, gf);
         }
-        Activate(f[1], pre + 3 * h, h, gc);
+        Activate(k, f[1], pre + 3 * h, h, gc);
         for (int64_t j = 0; j < h; ++j) C[j] = gf[j] * C[j] + gi[j] * gc[j];
         if (P != nullptr) {
           for (int64_t j = 0; j < h; ++j) pre[h + j] += P[h + j] * C[j];
         }
-        Activate(f[0], pre + h, h, go);
-        UnaryRows(f[2], C, tmp, h);
+        Activate(k, f[0], pre + h, h, go);
+        UnaryRows(f[2], k, C, tmp, h);
         for (int64_t j = 0; j < h; ++j) H[j] = go[j] * tmp[j];
         return;
       }

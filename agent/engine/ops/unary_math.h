@@ -77,8 +77,10 @@ __attribute__((always_inline)) inline float ApplyUnary(const UnaryParams& p, flo
   return x;
 }
 
-// Y[i] = ApplyUnary(params, X[i]) for i < n, by a loop per kind (ops/float_ops.cpp); X and Y
-// do not overlap.
-void UnaryRows(const UnaryParams& params, const float* X, float* Y, int64_t n);
+struct ElementwiseKernels;
+
+// Y[i] = ApplyUnary(params, X[i]) for i < n, by the tier's kernel or a loop per kind, the same
+// bits either way (ops/float_ops.cpp); X and Y do not overlap.
+void UnaryRows(const UnaryParams& params, const ElementwiseKernels& kernels, const float* X, float* Y, int64_t n);
 
 }  // namespace edge::engine

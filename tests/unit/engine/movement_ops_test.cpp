@@ -98,7 +98,7 @@ Builder DepthSpace(Form form, const std::string& op, const std::vector<int64_t>&
   return m;
 }
 
-std::vector<float> Iota(int64_t n) {
+std::vector<float> Ramp(int64_t n) {
   std::vector<float> x(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = static_cast<float>(i);
   return x;
@@ -114,7 +114,7 @@ TEST_CASE("DepthToSpace matches ONNX's examples of DCR and CRD", "[engine][opera
   const std::vector<float> crd = {0,  6,  1,  7,  2,  8,  12, 18, 13, 19, 14, 20, 3,  9,  4,  10,
                                   5,  11, 15, 21, 16, 22, 17, 23, 24, 30, 25, 31, 26, 32, 36, 42,
                                   37, 43, 38, 44, 27, 33, 28, 34, 29, 35, 39, 45, 40, 46, 41, 47};
-  const auto x = Iota(48);
+  const auto x = Ramp(48);
   CHECK(DepthToSpaceOf(x, {1, 8, 2, 3}, 2, true) == dcr);  // the test's own formula agrees with the spec
   CHECK(DepthToSpaceOf(x, {1, 8, 2, 3}, 2, false) == crd);
   CHECK(RunOne(LoadOk(DepthSpace(Form::kFloat, "DepthToSpace", {1, 8, 2, 3}, 2, "DCR")), x) == dcr);
