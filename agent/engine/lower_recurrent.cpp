@@ -112,6 +112,10 @@ Status Lowerer::LowerRecurrent(const OnnxNode& n) {
   }
   s.directions = direction == "bidirectional" ? 2 : 1;
   s.reverse = direction == "reverse";
+  for (const char* flag : {"linear_before_reset", "input_forget"}) {
+    const int64_t v = n.Int(flag, 0);
+    if (v != 0 && v != 1) return Fail(ErrorCode::kInvalidArgument, std::string("attribute '") + flag + "' must be 0 or 1");
+  }
   s.linear_before_reset = n.Int("linear_before_reset", 0) != 0;
   s.input_forget = n.Int("input_forget", 0) != 0;
   if (n.Find("clip") != nullptr) {
@@ -130,6 +134,12 @@ Status Lowerer::LowerRecurrent(const OnnxNode& n) {
   auto weights = [&](size_t k, const char* role) -> Result<ConstTensor> {
     std::optional<ConstTensor> t = FloatConst(n.inputs[k]);
     if (!t) return Fail(ErrorCode::kInvalidArgument, std::string(role) + " must be a constant (the engine packs it at load)");
+    // ONNX types the weights float: integer codes need their DequantizeLinear (FloatConst
+    // would read them as values)
+    if (IsConst(n.inputs[k]) && !consts_.at(n.inputs[k]).is_float()) {
+      return Fail(ErrorCode::kInvalidArgument, std::string(role) + " is " + DTypeName(consts_.at(n.inputs[k]).dtype) +
+                                                   "; ONNX defines it as float (integer weights need a DequantizeLinear)");
+    }
     return std::move(*t);
   };
   EDGE_ASSIGN_OR_RETURN(ConstTensor w, weights(1, "W"));

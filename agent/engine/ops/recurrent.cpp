@@ -95,7 +95,12 @@ class RecurrentStep : public Step {
           std::memcpy(Y + y_at(t, d, b), H, static_cast<size_t>(h) * sizeof(float));
         }
       }
+      // a row of length 0 ran no step: its Y_h and Y_c are zeros, as ONNX Runtime gives
       for (int64_t b = 0; b < batch; ++b) {
+        if (len[b] == 0) {
+          std::fill(hs + b * h, hs + (b + 1) * h, 0.0f);
+          std::fill(cs + b * h, cs + (b + 1) * h, 0.0f);
+        }
         std::memcpy(YH + state_at(d, b), hs + b * h, static_cast<size_t>(h) * sizeof(float));
         if (YC != nullptr) std::memcpy(YC + state_at(d, b), cs + b * h, static_cast<size_t>(h) * sizeof(float));
       }

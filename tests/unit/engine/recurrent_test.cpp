@@ -97,7 +97,7 @@ TEST_CASE("a batch-first cell gives the outputs of its sequence-first twin, tran
   }
 }
 
-TEST_CASE("run-time sequence lengths outside 0..seq are clamped, and a length of 0 keeps the initial state", "[engine][recurrent]") {
+TEST_CASE("run-time sequence lengths outside 0..seq are clamped, and a length of 0 gives zero states", "[engine][recurrent]") {
   auto model = LoadOrDie(CasePath("lstm_runtime_states.onnx"));
   auto inputs = CaseInputs("lstm_runtime_states", *model);
   // inputs: X [6, 2, 3], sequence_lens [2], initial_h [1, 2, 4], initial_c [1, 2, 4]
@@ -106,14 +106,14 @@ TEST_CASE("run-time sequence lengths outside 0..seq are clamped, and a length of
   const auto base = RunAll(model, inputs);
   inputs[1] = {-5.0f, 1000.0f};
   CHECK(RunAll(model, inputs) == base);
-  // batch row 0 ran no step: Y is zero there, Y_h and Y_c are its initial state
+  // batch row 0 ran no step: Y, Y_h and Y_c are zero there (ONNX Runtime's reading)
   const auto& y = base[0];
   for (int64_t t = 0; t < 6; ++t) {
     for (int64_t j = 0; j < 4; ++j) CHECK(y[static_cast<size_t>((t * 2 + 0) * 4 + j)] == 0.0f);
   }
   for (int64_t j = 0; j < 4; ++j) {
-    CHECK(base[1][static_cast<size_t>(j)] == inputs[2][static_cast<size_t>(j)]);
-    CHECK(base[2][static_cast<size_t>(j)] == inputs[3][static_cast<size_t>(j)]);
+    CHECK(base[1][static_cast<size_t>(j)] == 0.0f);
+    CHECK(base[2][static_cast<size_t>(j)] == 0.0f);
   }
 }
 
@@ -252,35 +252,41 @@ TEST_CASE("a small recurrent model asking for a huge sequence is refused by the 
   CHECK_THAT(LoadError(lstm(int64_t{1} << 31, int64_t{1} << 31)), Catch::Contains("too large"));
 }
 
-// Findings of the review where the engine departs from ONNX Runtime; [!mayfail] until decided.
-TEST_CASE("review finding: a W of int8 codes without DequantizeLinear is refused", "[engine][recurrent][!mayfail]") {
+// Findings of the hostile review.
+TEST_CASE("a W of int8 codes without DequantizeLinear is refused", "[engine][recurrent]") {
   // ONNX types W as float; ORT and onnx.checker refuse int8. The engine reads the codes as floats.
   CHECK_THAT(LoadError(Gru([](Builder& b, onnx::NodeProto* n) {
                b.InitI8("w8", {1, 6, 2}, std::vector<int>(12, 100));
                n->set_input(1, "w8");
              })),
-             Catch::Contains("W"));
+             Catch::Contains("W is int8; ONNX defines it as float"));
 }
 
-TEST_CASE("review finding: linear_before_reset outside 0 and 1 is refused like layout", "[engine][recurrent][!mayfail]") {
+TEST_CASE("linear_before_reset and input_forget outside 0 and 1 are refused like layout", "[engine][recurrent]") {
   CHECK_THAT(LoadError(Gru([](Builder&, onnx::NodeProto* n) { IntAttr(n, "linear_before_reset", 2); })),
-             Catch::Contains("linear_before_reset"));
+             Catch::Contains("attribute 'linear_before_reset' must be 0 or 1"));
+  Builder b(14);
+  b.Input("x", {1, 1, 1}).Init("w", {1, 4, 1}, std::vector<float>(4, 1.0f)).Init("r", {1, 4, 1}, std::vector<float>(4, 0.0f));
+  b.Output("y");
+  IntAttr(b.Node("LSTM", {"x", "w", "r"}, {"y"}), "input_forget", 5);
+  CHECK_THAT(LoadError(b), Catch::Contains("attribute 'input_forget' must be 0 or 1"));
 }
 
-TEST_CASE("review finding: Y_h of a batch row of length 0 is zero, as ONNX Runtime gives", "[engine][recurrent][!mayfail]") {
+TEST_CASE("Y_h of a batch row of length 0 is zero, as ONNX Runtime gives", "[engine][recurrent]") {
   Builder b(14);
   b.Input("x", {3, 2, 1}).Input("h0", {1, 2, 1}).Init("w", {1, 1, 1}, {1.0f}).Init("r", {1, 1, 1}, {0.5f});
   b.InitInts("lens", {2}, {0, 3}, onnx::TensorProto::INT32);
   b.Output("y_h");
   b.Node("RNN", {"x", "w", "r", "", "lens", "h0"}, {"", "y_h"});
   const auto out = RunAll(LoadOk(b), {{0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f}, {7.0f, 0.0f}});
-  CHECK(out.at(0).at(0) == 0.0f);  // the engine gives the initial state, 7
+  CHECK(out.at(0).at(0) == 0.0f);  // not the initial state, 7
 }
 
-TEST_CASE("review finding: Affine without activation_alpha gives ONNX Runtime's 0 x + 0", "[engine][recurrent][!mayfail]") {
+TEST_CASE("Affine without activation_alpha takes ONNX's defaults, not ONNX Runtime's 0 x + 0", "[engine][recurrent]") {
   // ONNX says the defaults are the standalone operators' (Affine: alpha 1, beta 0), which the
   // engine takes; ONNX Runtime's RNN kernels default every unlisted alpha and beta to 0 except
-  // LeakyRelu, HardSigmoid and Elu, so ThresholdedRelu is x >= 0 there and Affine is 0.
+  // LeakyRelu, HardSigmoid and Elu, so ThresholdedRelu is x >= 0 there and Affine is 0
+  // (docs/engine.md).
   Builder b(14);
   b.Input("x", {1, 1, 1}).Init("w", {1, 1, 1}, {1.0f}).Init("r", {1, 1, 1}, {0.0f});
   b.Output("y");
@@ -289,7 +295,7 @@ TEST_CASE("review finding: Affine without activation_alpha gives ONNX Runtime's 
   a->set_name("activations");
   a->set_type(onnx::AttributeProto::STRINGS);
   a->add_strings("Affine");
-  CHECK(RunAll(LoadOk(b), {{0.5f}}).at(0).at(0) == 0.0f);  // the engine gives 0.5
+  CHECK(RunAll(LoadOk(b), {{0.5f}}).at(0).at(0) == 0.5f);
 }
 
 }  // namespace
