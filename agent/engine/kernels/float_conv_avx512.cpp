@@ -56,7 +56,9 @@ struct Avx512Floats {
 void FloatConvRowAvx512(const FloatConvRowArgs& a) { float_conv::Row<Avx512Floats>(a); }
 
 void RowTimesMatrixAvx512(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
-  RowTimesMatrixLoop(x, rows, w, ldw, n, y);
+  RowTimesMatrixBlocked<Avx512Floats>(x, rows, w, ldw, n, y);
 }
+
+void CellActivationAvx512(CellActivation f, const float* x, int64_t n, float* y) { CellActivationLoop(f, x, n, y); }
 
 }  // namespace edge::engine

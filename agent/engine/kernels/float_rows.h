@@ -1,10 +1,16 @@
-// A row vector times a matrix in float, the product a recurrent cell takes each time step
-// (ops/recurrent.cpp): y[j] = x[0] w[j] + x[1] w[ldw + j] + ... + x[rows - 1] w[(rows - 1) ldw + j]
+// The float row kernels of a recurrent cell's time step (ops/recurrent.cpp), each a plain loop
+// that the x86 tiers compile with their ISA (float_conv_avx2.cpp, float_conv_avx512.cpp) and
+// that gives the same bits at any vector width and on any architecture.
+//
+// A row vector times a matrix: y[j] = x[0] w[j] + x[1] w[ldw + j] + ... + x[rows - 1] w[(rows - 1) ldw + j]
 // for j < n. Each lane adds its products in row order, a multiply then an add (the build has
 // -ffp-contract=off), so the loop vectorized over j at any width gives the scalar loop's bits:
 // the x86 tiers compile this same loop with their ISA (float_conv_avx2.cpp, float_conv_avx512.cpp).
 #pragma once
 
+#include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstdint>
 
 namespace edge::engine {
@@ -21,10 +27,118 @@ inline void RowTimesMatrixLoop(const float* __restrict x, int64_t rows, const fl
   }
 }
 
+// B vectors of y (columns j...) of RowTimesMatrixLoop for a tier's float vectors F (the traits
+// of float_conv_simd.h: Set1, Load, Store, Add, Mul), summed in registers over every row.
+template <class F, int B>
+void RowTimesMatrixVectors(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t j, float* y) {
+  using V = typename F::V;
+  V acc[B];
+  for (int b = 0; b < B; ++b) acc[b] = F::Set1(0.0f);
+  for (int64_t k = 0; k < rows; ++k) {
+    const V xk = F::Set1(x[k]);
+    const float* wr = w + k * ldw + j;
+    for (int b = 0; b < B; ++b) acc[b] = F::Add(acc[b], F::Mul(xk, F::Load(wr + b * F::kLanes)));
+  }
+  for (int b = 0; b < B; ++b) F::Store(y + j + b * F::kLanes, acc[b]);
+}
+
+// RowTimesMatrixLoop at a tier's width: up to eight vectors of y per pass over the rows (the
+// loop's sums go through memory at each row; a pass is a chain of dependent adds per vector, so
+// one pass over all of a gate row's vectors costs what a pass over one does), the same
+// operations per lane; columns past the last whole vector one at a time, as the loop sums them.
+template <class F>
+void RowTimesMatrixBlocked(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
+  constexpr int64_t kL = F::kLanes;
+  int64_t j = 0;
+  for (; j + 8 * kL <= n; j += 8 * kL) RowTimesMatrixVectors<F, 8>(x, rows, w, ldw, j, y);
+  switch ((n - j) / kL) {
+    case 7: RowTimesMatrixVectors<F, 7>(x, rows, w, ldw, j, y); break;
+    case 6: RowTimesMatrixVectors<F, 6>(x, rows, w, ldw, j, y); break;
+    case 5: RowTimesMatrixVectors<F, 5>(x, rows, w, ldw, j, y); break;
+    case 4: RowTimesMatrixVectors<F, 4>(x, rows, w, ldw, j, y); break;
+    case 3: RowTimesMatrixVectors<F, 3>(x, rows, w, ldw, j, y); break;
+    case 2: RowTimesMatrixVectors<F, 2>(x, rows, w, ldw, j, y); break;
+    case 1: RowTimesMatrixVectors<F, 1>(x, rows, w, ldw, j, y); break;
+    default: break;
+  }
+  for (j += (n - j) / kL * kL; j < n; ++j) {
+    float a = 0.0f;
+    for (int64_t k = 0; k < rows; ++k) a += x[k] * w[k * ldw + j];
+    y[j] = a;
+  }
+}
+
 inline void RowTimesMatrixScalar(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
   RowTimesMatrixLoop(x, rows, w, ldw, n, y);
 }
 void RowTimesMatrixAvx2(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y);
 void RowTimesMatrixAvx512(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y);
+
+// The gate activations of a cell, Sigmoid and Tanh, in float arithmetic only (+, -, *, / and
+// exact conversions: the same IEEE operations in the same order on every tier and architecture,
+// so vectorized loops keep the scalar bits). Within a few float ulps of the exact functions
+// (recurrent_test.cpp checks 4 ulps against the double-precision ones on a sweep); the
+// element-wise Sigmoid and Tanh operators keep their own definitions (ops/unary_math.h).
+enum class CellActivation { kSigmoid, kTanh };
+using CellActivationFn = void (*)(CellActivation f, const float* x, int64_t n, float* y);
+
+// e^x for x clamped to [-87, 88] (no NaN: the callers pass one through themselves): x = k ln2 + r
+// with k = round(x / ln2) (the 1.5 * 2^23 addition rounds to nearest even), ln2 in two parts (the
+// first of 16 bits, so k * hi is exact), e^r by its Taylor polynomial to r^7 (|r| <= 0.347:
+// truncation < 1e-8 relative), scaled by 2^k built in the exponent bits (k in [-126, 127]).
+inline float CellExp(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);
+  const float kd = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+  const float r = (x - kd * 0.693145751953125f) - kd * 1.42860677e-06f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const auto k = static_cast<int32_t>(kd);
+  return p * std::bit_cast<float>(static_cast<uint32_t>(k + 127) << 23);
+}
+
+inline float CellSigmoid(float x) {
+  const bool nan = x != x;
+  const float e = CellExp(nan ? 0.0f : -x);
+  return nan ? x : 1.0f / (1.0f + e);
+}
+
+// |x| < 0.5: tanh's odd Taylor series to x^17 (terms shrink ~10x each); else 1 - 2 / (e^2|x| + 1)
+// (tanh >= 0.46 there: the subtraction loses at most a bit), the sign put back.
+inline float CellTanh(float x) {
+  const bool nan = x != x;
+  const float a = nan ? 0.0f : std::fabs(x), a2 = a * a;
+  float p = 6404582.0f / 10854718875.0f;
+  p = p * a2 - 929569.0f / 638512875.0f;
+  p = p * a2 + 21844.0f / 6081075.0f;
+  p = p * a2 - 1382.0f / 155925.0f;
+  p = p * a2 + 62.0f / 2835.0f;
+  p = p * a2 - 17.0f / 315.0f;
+  p = p * a2 + 2.0f / 15.0f;
+  p = p * a2 - 1.0f / 3.0f;
+  const float small = a + a * (a2 * p);
+  const float large = 1.0f - 2.0f / (CellExp(2.0f * a) + 1.0f);
+  const float t = a < 0.5f ? small : large;
+  // x's sign bit on t >= 0 (tanh(-0) is -0)
+  const float signed_t = std::bit_cast<float>(std::bit_cast<uint32_t>(t) | (std::bit_cast<uint32_t>(x) & 0x80000000u));
+  return nan ? x : signed_t;
+}
+
+inline void CellActivationLoop(CellActivation f, const float* __restrict x, int64_t n, float* __restrict y) {
+  if (f == CellActivation::kSigmoid) {
+    for (int64_t i = 0; i < n; ++i) y[i] = CellSigmoid(x[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = CellTanh(x[i]);
+  }
+}
+
+inline void CellActivationScalar(CellActivation f, const float* x, int64_t n, float* y) { CellActivationLoop(f, x, n, y); }
+void CellActivationAvx2(CellActivation f, const float* x, int64_t n, float* y);
+void CellActivationAvx512(CellActivation f, const float* x, int64_t n, float* y);
 
 }  // namespace edge::engine

@@ -75,6 +75,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &TapWordRowsAvx2);
     k.float_conv_row = &FloatConvRowAvx2;
     k.row_times_matrix = &RowTimesMatrixAvx2;
+    k.cell_activation = &CellActivationAvx2;
     k.float_transcendental = &FloatTranscendentalAvx2;
     return k;
   }();
@@ -116,6 +117,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     k.layernorm_rows = &LayerNormRowsAvx512;
     k.float_conv_row = &FloatConvRowAvx512;
     k.row_times_matrix = &RowTimesMatrixAvx512;
+    k.cell_activation = &CellActivationAvx512;
     k.float_transcendental = &FloatTranscendentalAvx512;
     k.row_sums = &RowSumsAvx512;
     k.qmatmul_int = &QMatMulAvx512Vnni;

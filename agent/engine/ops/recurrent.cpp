@@ -1,8 +1,8 @@
 // kRecurrent: ONNX RNN, GRU and LSTM over a whole sequence, in float. Per direction, every time
 // step's input projection X_t W^T + Wb is computed first (one pass over the sequence), then the
 // steps run in order, each adding H_{t-1} R^T + Rb and applying the cell's gates. The products
-// are the tier's row-times-matrix kernel (kernels/float_rows.h: the same bits on every tier);
-// the activations are the engine's element-wise functions (ApplyUnary).
+// and the Sigmoid and Tanh gates are the tier's cell kernels (kernels/float_rows.h: the same bits
+// on every tier); the other activations are the element-wise operators' (ApplyUnary).
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -113,6 +113,14 @@ class RecurrentStep : public Step {
     if (s.clip < std::numeric_limits<float>::infinity()) {
       for (int64_t j = 0; j < n; ++j) v[j] = std::min(std::max(v[j], -s.clip), s.clip);
     }
+    Apply(k, fn, v, n, out);
+  }
+
+  // out = fn(v): Sigmoid and Tanh by the cell's own float kernels (kernels/float_rows.h), the
+  // other activations as the element-wise operators compute them.
+  static void Apply(const ElementwiseKernels& k, const UnaryParams& fn, const float* v, int64_t n, float* out) {
+    if (fn.kind == UnaryKind::kSigmoid) return k.cell_activation(CellActivation::kSigmoid, v, n, out);
+    if (fn.kind == UnaryKind::kTanh) return k.cell_activation(CellActivation::kTanh, v, n, out);
     UnaryRows(fn, k, v, out, n);
   }
 
@@ -173,7 +181,7 @@ class RecurrentStep : public Step {
           for (int64_t j = 0; j < h; ++j) pre[h + j] += P[h + j] * C[j];
         }
         Activate(k, f[0], pre + h, h, go);
-        UnaryRows(f[2], k, C, tmp, h);
+        Apply(k, f[2], C, h, tmp);
         for (int64_t j = 0; j < h; ++j) H[j] = go[j] * tmp[j];
         return;
       }

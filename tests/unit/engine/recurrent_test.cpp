@@ -4,12 +4,16 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "agent/engine/kernels/elementwise.h"
 #include "tests/unit/engine/onnx_builder.h"
 #include "tests/unit/engine/test_support.h"
 #include "tests/unit/engine/tiers.h"
@@ -296,6 +300,97 @@ TEST_CASE("Affine without activation_alpha takes ONNX's defaults, not ONNX Runti
   a->set_type(onnx::AttributeProto::STRINGS);
   a->add_strings("Affine");
   CHECK(RunAll(LoadOk(b), {{0.5f}}).at(0).at(0) == 0.5f);
+}
+
+}  // namespace
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+namespace {
+
+// The distance in float ulps between a and the double b rounded to float (same sign assumed
+// where both are non-zero; the order of the bit patterns of non-negative floats is their order).
+int64_t UlpsFrom(float a, double b) {
+  const auto key = [](float f) {
+    const auto u = static_cast<int64_t>(std::bit_cast<uint32_t>(f));
+    return f < 0.0f ? -(u & 0x7fffffff) : u & 0x7fffffff;
+  };
+  return std::abs(key(a) - key(static_cast<float>(b)));
+}
+
+TEST_CASE("a cell's Sigmoid and Tanh are within 4 ulps of the exact functions, the same bits at every tier",
+          "[engine][recurrent][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  // every 4099th bit pattern plus the branch points and the ends of the clamped range
+  std::vector<float> x;
+  for (uint64_t u = 0; u <= 0xffffffffu; u += 4099) x.push_back(std::bit_cast<float>(static_cast<uint32_t>(u)));
+  for (float v : {0.0f, -0.0f, 0.5f, -0.5f, 87.0f, -87.0f, 88.0f, 44.0f, 1e-30f, INFINITY, -INFINITY, NAN}) {
+    x.push_back(v);
+    x.push_back(std::nextafter(v, 0.0f));
+    x.push_back(std::nextafter(v, INFINITY));
+  }
+  std::vector<float> sig(x.size()), tanh(x.size());
+  CellActivationScalar(CellActivation::kSigmoid, x.data(), static_cast<int64_t>(x.size()), sig.data());
+  CellActivationScalar(CellActivation::kTanh, x.data(), static_cast<int64_t>(x.size()), tanh.data());
+  int64_t worst_sig = 0, worst_tanh = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i];
+    if (std::isnan(v)) {
+      CHECK(std::isnan(sig[i]));
+      CHECK(std::isnan(tanh[i]));
+      continue;
+    }
+    INFO("x = " << x[i] << ": sigmoid " << sig[i] << ", tanh " << tanh[i]);
+    // below -87 the cell's e^-x saturates at e^87: its Sigmoid stays at 1 / (1 + e^87) there
+    if (v >= -87.0) worst_sig = std::max(worst_sig, UlpsFrom(sig[i], 1.0 / (1.0 + std::exp(-v))));
+    worst_tanh = std::max(worst_tanh, UlpsFrom(tanh[i], std::tanh(v)));
+    CHECK(std::signbit(tanh[i]) == std::signbit(x[i]));
+  }
+  CHECK(worst_sig <= 4);
+  CHECK(worst_tanh <= 4);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{37}, static_cast<int64_t>(x.size())}) {
+      for (CellActivation f : {CellActivation::kSigmoid, CellActivation::kTanh}) {
+        std::vector<float> got(static_cast<size_t>(n) + 1, 12345.0f);
+        k.cell_activation(f, x.data(), n, got.data());
+        const std::vector<float>& want = f == CellActivation::kSigmoid ? sig : tanh;
+        INFO("tier " << KernelTierName(tier) << ", n = " << n);
+        CHECK(got.back() == 12345.0f);  // nothing written past n
+        CHECK(std::memcmp(got.data(), want.data(), static_cast<size_t>(n) * sizeof(float)) == 0);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+namespace {
+
+TEST_CASE("a cell's row-times-matrix kernel gives the scalar loop's bits at every tier and width",
+          "[engine][recurrent][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> value(-2.0f, 2.0f);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    for (int64_t n : {1, 7, 8, 15, 16, 17, 31, 48, 63, 64, 65, 80, 96, 112, 128, 131, 200}) {
+      for (int64_t rows : {1, 3, 32}) {
+        const int64_t ldw = n + 5;  // a column block of a wider matrix, as the GRU's candidate rows
+        std::vector<float> x(static_cast<size_t>(rows)), w(static_cast<size_t>(rows * ldw));
+        for (float& v : x) v = value(rng);
+        for (float& v : w) v = value(rng);
+        std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n) + 1, 12345.0f);
+        RowTimesMatrixLoop(x.data(), rows, w.data(), ldw, n, want.data());
+        k.row_times_matrix(x.data(), rows, w.data(), ldw, n, got.data());
+        INFO("tier " << KernelTierName(tier) << ", n = " << n << ", rows = " << rows);
+        CHECK(got.back() == 12345.0f);
+        CHECK(std::memcmp(got.data(), want.data(), static_cast<size_t>(n) * sizeof(float)) == 0);
+      }
+    }
+  }
 }
 
 }  // namespace
