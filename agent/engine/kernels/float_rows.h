@@ -28,7 +28,7 @@ inline void RowTimesMatrixLoop(const float* __restrict x, int64_t rows, const fl
 }
 
 // B vectors of y (columns j...) of RowTimesMatrixLoop for a tier's float vectors F (the traits
-// of float_conv_simd.h: Set1, Load, Store, Add, Mul), summed in registers over every row.
+// of float_conv_simd.h), summed in registers over every row.
 template <class F, int B>
 void RowTimesMatrixVectors(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t j, float* y) {
   using V = typename F::V;
@@ -45,7 +45,8 @@ void RowTimesMatrixVectors(const float* x, int64_t rows, const float* w, int64_t
 // RowTimesMatrixLoop at a tier's width: up to eight vectors of y per pass over the rows (the
 // loop's sums go through memory at each row; a pass is a chain of dependent adds per vector, so
 // one pass over all of a gate row's vectors costs what a pass over one does), the same
-// operations per lane; columns past the last whole vector one at a time, as the loop sums them.
+// operations per lane; the columns past the last whole vector in a masked one (F::Inside,
+// MaskedLoad, MaskedStore).
 template <class F>
 void RowTimesMatrixBlocked(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
   constexpr int64_t kL = F::kLanes;
@@ -61,10 +62,12 @@ void RowTimesMatrixBlocked(const float* x, int64_t rows, const float* w, int64_t
     case 1: RowTimesMatrixVectors<F, 1>(x, rows, w, ldw, j, y); break;
     default: break;
   }
-  for (j += (n - j) / kL * kL; j < n; ++j) {
-    float a = 0.0f;
-    for (int64_t k = 0; k < rows; ++k) a += x[k] * w[k * ldw + j];
-    y[j] = a;
+  j += (n - j) / kL * kL;
+  if (j < n) {  // the last columns in one masked vector (lanes past n neither read nor written)
+    const typename F::M m = F::Inside(0, 1, n - j, n - j);
+    typename F::V a = F::Set1(0.0f);
+    for (int64_t k = 0; k < rows; ++k) a = F::Add(a, F::Mul(F::Set1(x[k]), F::MaskedLoad(w + k * ldw + j, m)));
+    F::MaskedStore(y + j, m, a);
   }
 }
 

@@ -19,6 +19,9 @@ namespace {
 class GemmStep : public Step {
  public:
   Ref a, w, bias;  // w is [n][k]; bias [n] or [m][n] (already times beta)
+  // w transposed to [k][n] at build where it is a constant and A is not transposed: each row of
+  // Y is then the tier's row-times-matrix product, every output summed in the same order
+  const float* wt = nullptr;
   bool has_bias = false, bias_full = false, trans_a = false;
   int64_t m = 0, n = 0, k = 0, out = 0;
   float lo = -INFINITY, hi = INFINITY;
@@ -27,6 +30,18 @@ class GemmStep : public Step {
     const float* W = w.Get<float>(env);
     const float* B = has_bias ? bias.Get<float>(env) : nullptr;
     float* Y = reinterpret_cast<float*>(env.arena + out);
+    if (wt != nullptr) {
+      for (int64_t i = 0; i < m; ++i) {
+        float* y = Y + i * n;
+        env.elementwise->row_times_matrix(A + i * k, k, wt, n, n, y);
+        for (int64_t j = 0; j < n; ++j) {
+          float acc = y[j];
+          if (B != nullptr) acc += bias_full ? B[i * n + j] : B[j];
+          y[j] = std::min(std::max(acc, lo), hi);
+        }
+      }
+      return;
+    }
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t j = 0; j < n; ++j) {
         float acc = 0.0f;
@@ -57,13 +72,8 @@ class MatMulStep : public Step {
       const float* am = A + ia * m * k;
       const float* bm = B + ib * k * n;
       float* ym = Y + o * m * n;
-      for (int64_t i = 0; i < m; ++i) {
-        for (int64_t j = 0; j < n; ++j) ym[i * n + j] = 0.0f;
-        for (int64_t t = 0; t < k; ++t) {
-          const float av = am[i * k + t];
-          for (int64_t j = 0; j < n; ++j) ym[i * n + j] += av * bm[t * n + j];
-        }
-      }
+      // each row of Y: the row of A times B, summed over t in order (kernels/float_rows.h)
+      for (int64_t i = 0; i < m; ++i) env.elementwise->row_times_matrix(am + i * k, k, bm, n, n, ym + i * n);
     });
   }
 };
@@ -866,6 +876,15 @@ Result<std::unique_ptr<Step>> BuildFloatStep(const Node& n, BuildContext& ctx) {
       s->k = w.shape[1];
       s->m = x.elements / s->k;
       s->trans_a = n.trans_a;
+      if (const Value& wv = ctx.V(ctx.graph.StorageOf(n.in[1])); !n.trans_a && wv.is_const && wv.dtype == DType::kF32) {
+        std::vector<float> t(static_cast<size_t>(s->k * s->n));
+        for (int64_t j = 0; j < s->n; ++j) {
+          for (int64_t c = 0; c < s->k; ++c) t[static_cast<size_t>(c * s->n + j)] = wv.cf[static_cast<size_t>(j * s->k + c)];
+        }
+        ctx.pool.total_bytes += static_cast<int64_t>(t.size() * sizeof(float));
+        ctx.pool.floats.push_back(std::move(t));
+        s->wt = ctx.pool.floats.back().data();
+      }
       if (n.in.size() > 2) {
         s->has_bias = true;
         s->bias = ctx.RefOf(n.in[2]);
