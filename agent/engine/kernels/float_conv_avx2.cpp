@@ -61,7 +61,7 @@ struct Avx2Floats {
 void FloatConvRowAvx2(const FloatConvRowArgs& a) { float_conv::Row<Avx2Floats>(a); }
 
 void RowTimesMatrixAvx2(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
-  RowTimesMatrixBlocked<Avx2Floats>(x, rows, w, ldw, n, y);
+  RowTimesMatrixBlocked<Avx2Floats, 8>(x, rows, w, ldw, n, y);  // of 16 ymm registers
 }
 
 void CellActivationAvx2(CellActivation f, const float* x, int64_t n, float* y) { CellActivationLoop(f, x, n, y); }

@@ -56,7 +56,7 @@ struct Avx512Floats {
 void FloatConvRowAvx512(const FloatConvRowArgs& a) { float_conv::Row<Avx512Floats>(a); }
 
 void RowTimesMatrixAvx512(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
-  RowTimesMatrixBlocked<Avx512Floats>(x, rows, w, ldw, n, y);
+  RowTimesMatrixBlocked<Avx512Floats, 16>(x, rows, w, ldw, n, y);  // of 32 zmm registers
 }
 
 void CellActivationAvx512(CellActivation f, const float* x, int64_t n, float* y) { CellActivationLoop(f, x, n, y); }

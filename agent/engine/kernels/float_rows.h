@@ -42,27 +42,33 @@ void RowTimesMatrixVectors(const float* x, int64_t rows, const float* w, int64_t
   for (int b = 0; b < B; ++b) F::Store(y + j + b * F::kLanes, acc[b]);
 }
 
-// RowTimesMatrixLoop at a tier's width: up to eight vectors of y per pass over the rows (the
-// loop's sums go through memory at each row; a pass is a chain of dependent adds per vector, so
-// one pass over all of a gate row's vectors costs what a pass over one does), the same
-// operations per lane; the columns past the last whole vector in a masked one (F::Inside,
-// MaskedLoad, MaskedStore).
-template <class F>
+// The whole vectors of columns [j, j + count * lanes), count < 2 * kMax, in one or two passes.
+template <class F, int kMax, int B = 1>
+void RowTimesMatrixTail(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t j, int64_t count, float* y) {
+  if constexpr (B < 2 * kMax) {
+    if (count != B) return RowTimesMatrixTail<F, kMax, B + 1>(x, rows, w, ldw, j, count, y);
+    if constexpr (B <= kMax) {
+      RowTimesMatrixVectors<F, B>(x, rows, w, ldw, j, y);
+    } else {
+      RowTimesMatrixVectors<F, B / 2>(x, rows, w, ldw, j, y);
+      RowTimesMatrixVectors<F, B - B / 2>(x, rows, w, ldw, j + B / 2 * F::kLanes, y);
+    }
+  }
+}
+
+// RowTimesMatrixLoop at a tier's width: up to kMax vectors of y per pass over the rows (the
+// loop's sums go through memory at each row; a pass is a chain of dependent adds per vector and
+// reads kMax vectors of each row, so the fewer and wider the passes, the better: an LSTM of
+// hidden 64 has 256 columns, one pass at AVX-512's 16), the same operations per lane; the columns
+// past the last whole vector in a masked one (F::Inside, MaskedLoad, MaskedStore).
+template <class F, int kMax>
 void RowTimesMatrixBlocked(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
   constexpr int64_t kL = F::kLanes;
   int64_t j = 0;
-  for (; j + 8 * kL <= n; j += 8 * kL) RowTimesMatrixVectors<F, 8>(x, rows, w, ldw, j, y);
-  switch ((n - j) / kL) {
-    case 7: RowTimesMatrixVectors<F, 7>(x, rows, w, ldw, j, y); break;
-    case 6: RowTimesMatrixVectors<F, 6>(x, rows, w, ldw, j, y); break;
-    case 5: RowTimesMatrixVectors<F, 5>(x, rows, w, ldw, j, y); break;
-    case 4: RowTimesMatrixVectors<F, 4>(x, rows, w, ldw, j, y); break;
-    case 3: RowTimesMatrixVectors<F, 3>(x, rows, w, ldw, j, y); break;
-    case 2: RowTimesMatrixVectors<F, 2>(x, rows, w, ldw, j, y); break;
-    case 1: RowTimesMatrixVectors<F, 1>(x, rows, w, ldw, j, y); break;
-    default: break;
-  }
-  j += (n - j) / kL * kL;
+  for (; (n - j) / kL >= 2 * kMax; j += kMax * kL) RowTimesMatrixVectors<F, kMax>(x, rows, w, ldw, j, y);
+  const int64_t vectors = (n - j) / kL;
+  if (vectors > 0) RowTimesMatrixTail<F, kMax>(x, rows, w, ldw, j, vectors, y);
+  j += vectors * kL;
   if (j < n) {  // the last columns in one masked vector (lanes past n neither read nor written)
     const typename F::M m = F::Inside(0, 1, n - j, n - j);
     typename F::V a = F::Set1(0.0f);

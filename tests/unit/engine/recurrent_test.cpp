@@ -376,7 +376,7 @@ TEST_CASE("a cell's row-times-matrix kernel gives the scalar loop's bits at ever
   std::uniform_real_distribution<float> value(-2.0f, 2.0f);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    for (int64_t n : {1, 7, 8, 15, 16, 17, 31, 48, 63, 64, 65, 80, 96, 112, 128, 131, 200}) {
+    for (int64_t n : {1, 7, 8, 15, 16, 17, 31, 48, 63, 64, 65, 80, 96, 112, 128, 131, 200, 256, 300, 501}) {
       for (int64_t rows : {1, 3, 32}) {
         const int64_t ldw = n + 5;  // a column block of a wider matrix, as the GRU's candidate rows
         std::vector<float> x(static_cast<size_t>(rows)), w(static_cast<size_t>(rows * ldw));
