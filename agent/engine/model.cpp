@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +42,34 @@ Result<std::shared_ptr<const CompiledGraph>> Plan(const OnnxGraph& onnx, const L
   return std::shared_ptr<const CompiledGraph>(std::move(compiled));
 }
 
+// A batch-dynamic model runs each sample of a batch independently, which a recurrent cell whose
+// sequence axis is the symbolic leading dimension would break (a sequence-first X [N, batch,
+// input]: a "batch" of N would be one sequence of N steps). Lowered at batches 1 and 2, such a
+// cell's sequence length changes with the batch: refused. A cell whose batch axis follows it
+// (batch first, or after PyTorch's transpose) is what dynamic batch means.
+Status CheckRecurrentBatch(const OnnxGraph& onnx) {
+  const bool recurrent = std::any_of(onnx.nodes.begin(), onnx.nodes.end(), [](const OnnxNode& n) {
+    return n.op_type == "RNN" || n.op_type == "GRU" || n.op_type == "LSTM";
+  });
+  if (!recurrent) return Ok();
+  LowerOptions one, two;
+  two.batch = 2;
+  auto a = Lower(onnx, one);
+  auto b = Lower(onnx, two);
+  if (!a || !b) return Ok();  // a failing plan reports itself where it is used
+  std::map<std::string, int64_t> seq;
+  for (const Node& n : a->nodes) {
+    if (n.recurrent != nullptr) seq[n.name] = n.recurrent->seq;
+  }
+  for (const Node& n : b->nodes) {
+    if (n.recurrent == nullptr || seq.count(n.name) == 0 || seq[n.name] == n.recurrent->seq) continue;
+    return Fail(ErrorCode::kInvalidArgument,
+                "node '" + n.name + "' (" + n.onnx_op + "): its sequence axis is the inputs' symbolic leading dimension, which " +
+                    "the engine takes as a batch of independent samples; export the model with a fixed sequence length");
+  }
+  return Ok();
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Model>> Model::LoadMemory(std::span<const uint8_t> bytes,
@@ -52,6 +81,7 @@ Result<std::shared_ptr<const Model>> Model::LoadMemory(std::span<const uint8_t> 
     if (options.max_batch < 1 || options.max_batch_plans < 1) {
       return Fail(ErrorCode::kInvalidArgument, "max_batch and max_batch_plans must be at least 1");
     }
+    EDGE_TRY(CheckRecurrentBatch(onnx));
     model->batch_plans_ = std::make_unique<BatchPlans>();
     model->batch_plans_->onnx = std::move(onnx);
     model->batch_plans_->options = options;

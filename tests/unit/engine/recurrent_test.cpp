@@ -395,3 +395,40 @@ TEST_CASE("a cell's row-times-matrix kernel gives the scalar loop's bits at ever
 
 }  // namespace
 }  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+namespace {
+
+// A GRU of hidden size 2 over x [seq, batch, 2] (layout 0) or [batch, seq, 2] (layout 1) whose
+// leading dimension is symbolic ("N").
+Builder DynamicGru(int64_t layout) {
+  Builder b(14);
+  b.Input("x", {1, 3, 2}).Init("w", {1, 6, 2}, std::vector<float>(12, 0.1f)).Init("r", {1, 6, 2}, std::vector<float>(12, 0.2f));
+  auto* dim = b.proto().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0);
+  dim->clear_dim_value();
+  dim->set_dim_param("N");
+  b.Output("y");
+  IntAttr(b.Node("GRU", {"x", "w", "r"}, {"y"}), "layout", layout);
+  return b;
+}
+
+TEST_CASE("a symbolic leading dimension that is a cell's sequence axis is refused, a batch axis runs", "[engine][recurrent]") {
+  CHECK_THAT(LoadError(DynamicGru(0)), Catch::Contains("its sequence axis is the inputs' symbolic leading dimension"));
+  auto model = LoadOk(DynamicGru(1));
+  REQUIRE(model->dynamic_batch());
+  // a batch of 2 gives each sample's own outputs
+  const std::vector<float> a = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f}, b = {1.0f, 0.5f, -0.25f, 0.0f, 0.75f, -1.0f};
+  std::vector<float> both = a;
+  both.insert(both.end(), b.begin(), b.end());
+  const auto ya = RunAll(model, {a}).at(0), yb = RunAll(model, {b}).at(0);
+  std::vector<float> y(ya.size() * 2);
+  ExecutionContext ctx(model);
+  const float* in[] = {both.data()};
+  float* out[] = {y.data()};
+  REQUIRE(ctx.RunBatch(2, in, out).has_value());
+  CHECK(std::vector<float>(y.begin(), y.begin() + static_cast<std::ptrdiff_t>(ya.size())) == ya);
+  CHECK(std::vector<float>(y.begin() + static_cast<std::ptrdiff_t>(ya.size()), y.end()) == yb);
+}
+
+}  // namespace
+}  // namespace edge::engine::testing
