@@ -677,9 +677,61 @@ class MaxPoolStep : public Step {
     }
   }
 
+  // Float and integer windows of any shape, padding and dilation: per output row, each window
+  // tap in the window's order taken by the outputs whose input it lies inside (a loop over the
+  // row instead of a loop over each output's window with its bounds checked per tap). Each
+  // output sees the same elements in the same order as one window at a time: its first, then
+  // each greater one (a NaN first stays; a later one is passed over); a window wholly in the
+  // padding gives the type's lowest (ONNX Runtime's -FLT_MAX for float).
+  void RunTaps(const T* X, T* Y) const {
+    constexpr int64_t kChunk = 512;
+    int32_t any[kChunk];  // (as wide as a float: the tap loop vectorizes with blends)
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* src = X + p * ih * iw;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        T* d = Y + (p * oh + oy) * ow;
+        for (int64_t c0 = 0; c0 < ow; c0 += kChunk) {
+          const int64_t c1 = std::min(ow, c0 + kChunk);
+          std::fill(any, any + (c1 - c0), 0);
+          std::fill(d + c0, d + c1, T{});
+          for (int64_t ky = 0; ky < kh; ++ky) {
+            const int64_t iy = oy * sh - pt + ky * dh;
+            if (iy < 0 || iy >= ih) continue;
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              // the outputs ox in [c0, c1) with ox * sw + off in [0, iw)
+              const int64_t off = kx * dw - pl;
+              const int64_t lo = std::max(c0, off >= 0 ? int64_t{0} : (-off + sw - 1) / sw);
+              const int64_t hi = std::min(c1, iw - off <= 0 ? int64_t{0} : (iw - off - 1) / sw + 1);
+              const T* __restrict srow = src + iy * iw + off;
+              T* __restrict dr = d;
+              int32_t* __restrict seen = any - c0;
+              const auto take = [&](int64_t ox, T v) {
+                const T b = dr[ox];
+                dr[ox] = (seen[ox] == 0) | (v > b) ? v : b;
+                seen[ox] = 1;
+              };
+              if (sw == 1) {  // (contiguous: the loop vectorizes)
+                for (int64_t ox = lo; ox < hi; ++ox) take(ox, srow[ox]);
+              } else {
+                for (int64_t ox = lo; ox < hi; ++ox) take(ox, srow[ox * sw]);
+              }
+            }
+          }
+          for (int64_t ox = c0; ox < c1; ++ox) {
+            if (any[ox - c0] == 0) d[ox] = std::numeric_limits<T>::lowest();
+          }
+        }
+      }
+    }
+  }
+
   void Run(const ExecEnv& env) const override {
     const T* X = x.Get<T>(env);
     T* Y = reinterpret_cast<T*>(env.arena + out);
+    if constexpr (!std::is_same_v<T, int8_t>) {
+      if (!(inside && RunPairs(X, Y))) RunTaps(X, Y);
+      return;
+    }
     if constexpr (std::is_same_v<T, int8_t>) {
       if (whole) {
         env.elementwise->plane_max(X, ih * iw, planes, Y);

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -500,3 +502,80 @@ TEST_CASE("int8 ReduceMean over any axes equals the definition at every tier", "
 
 }  // namespace
 }  // namespace edge::engine
+
+namespace edge::engine::testing {
+namespace {
+
+// One MaxPool window at a time in the window's order: its first element inside the input, then
+// each greater one; -FLT_MAX for a window wholly in the padding.
+std::vector<float> WindowMaxPool(const std::vector<float>& x, int64_t planes, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
+                                 const std::vector<int64_t>& k, const std::vector<int64_t>& s, const std::vector<int64_t>& d,
+                                 const std::vector<int64_t>& pad) {
+  std::vector<float> y(static_cast<size_t>(planes * oh * ow));
+  for (int64_t p = 0; p < planes; ++p) {
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        bool any = false;
+        float best = 0.0f;
+        for (int64_t ky = 0; ky < k[0]; ++ky) {
+          for (int64_t kx = 0; kx < k[1]; ++kx) {
+            const int64_t iy = oy * s[0] - pad[0] + ky * d[0], ix = ox * s[1] - pad[1] + kx * d[1];
+            if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) continue;
+            const float v = x[static_cast<size_t>((p * ih + iy) * iw + ix)];
+            if (!any || v > best) best = v;
+            any = true;
+          }
+        }
+        y[static_cast<size_t>((p * oh + oy) * ow + ox)] = any ? best : std::numeric_limits<float>::lowest();
+      }
+    }
+  }
+  return y;
+}
+
+TEST_CASE("float MaxPool takes each window's elements in order, NaNs and padding included, for any window", "[engine][pool]") {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> value(-4.0f, 4.0f);
+  struct Case {
+    int64_t ih, iw;
+    std::vector<int64_t> k, s, d, pad;  // pad: top, left, bottom, right
+    bool ceil;
+  };
+  const Case cases[] = {
+      {28, 28, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, false},   // multiscale_concat's pool
+      {13, 17, {3, 2}, {2, 3}, {1, 1}, {1, 0, 1, 1}, true},
+      {9, 700, {2, 5}, {1, 2}, {2, 3}, {0, 4, 1, 2}, false},   // a row past one 512-output chunk
+      {6, 6, {2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}, false},     // the pairs path
+      {7, 7, {7, 7}, {1, 1}, {1, 1}, {0, 0, 0, 0}, false},     // a whole-plane window
+      {3, 3, {2, 2}, {1, 1}, {4, 4}, {1, 1, 1, 1}, false},     // a window wholly in the padding
+  };
+  for (const Case& c : cases) {
+    const int64_t planes = 3;
+    std::vector<float> x(static_cast<size_t>(planes * c.ih * c.iw));
+    for (float& v : x) v = value(rng);
+    for (size_t i = 0; i < x.size(); i += 7) x[i] = std::numeric_limits<float>::quiet_NaN();
+    Builder b(12);
+    b.Input("x", {1, planes, c.ih, c.iw}).Output("y");
+    auto* n = b.Node("MaxPool", {"x"}, {"y"});
+    IntsAttr(n, "kernel_shape", c.k);
+    IntsAttr(n, "strides", c.s);
+    IntsAttr(n, "dilations", c.d);
+    IntsAttr(n, "pads", c.pad);
+    IntAttr(n, "ceil_mode", c.ceil ? 1 : 0);
+    auto model = LoadOk(b);
+    const auto& shape = model->outputs()[0].shape;
+    const auto want = WindowMaxPool(x, planes, c.ih, c.iw, shape[2], shape[3], c.k, c.s, c.d, c.pad);
+    const auto got = RunAll(model, {x}).at(0);
+    REQUIRE(got.size() == want.size());
+    INFO("input " << c.ih << " x " << c.iw << ", kernel " << c.k[0] << " x " << c.k[1]);
+    // bit for bit (NaN payloads too); the 2x2 stride-2 pairs path takes std::max's NaN rule
+    if (c.k == std::vector<int64_t>{2, 2} && c.s == std::vector<int64_t>{2, 2}) {
+      for (size_t i = 0; i < got.size(); ++i) CHECK((std::isnan(got[i]) || got[i] == want[i] || std::isnan(want[i])));
+    } else {
+      CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edge::engine::testing
