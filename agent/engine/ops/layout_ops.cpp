@@ -557,7 +557,7 @@ class MaxPoolStep : public Step {
   int64_t scratch = -1, padded_h = 0, padded_w = 0;
 
   // The usual pooling windows (2 wide, stride 2, 1-D or 2x2) as flat loops the compiler
-  // vectorizes.
+  // vectorizes; std::max(a0, a1) is the window order's a0, then a1 if greater.
   bool RunPairs(const T* X, T* Y) const {
     if (kw != 2 || sw != 2 || dw != 1 || !(kh == 1 || (kh == 2 && sh == 2 && dh == 1))) return false;
     const int64_t rows = planes * oh;
@@ -569,8 +569,10 @@ class MaxPoolStep : public Step {
         for (int64_t ox = 0; ox < ow; ++ox) d[ox] = std::max(a[2 * ox], a[2 * ox + 1]);
       } else {
         const T* __restrict b = a + iw;
+        // in the window's order (RunTaps): its first element, then each greater one
+        const auto over = [](T best, T v) { return v > best ? v : best; };
         for (int64_t ox = 0; ox < ow; ++ox) {
-          d[ox] = std::max(std::max(a[2 * ox], a[2 * ox + 1]), std::max(b[2 * ox], b[2 * ox + 1]));
+          d[ox] = over(over(over(a[2 * ox], a[2 * ox + 1]), b[2 * ox]), b[2 * ox + 1]);
         }
       }
     }
