@@ -29,7 +29,8 @@ class RecurrentStep : public Step {
 
   void Run(const ExecEnv& env) const override {
     const int64_t h = s.hidden, gh = s.Gates() * h, dirs = s.directions, batch = s.batch, seq = s.seq;
-    float* xw = reinterpret_cast<float*>(env.arena + scratch);  // [seq][batch][gh]
+    int64_t* len = reinterpret_cast<int64_t*>(env.arena + scratch);  // [batch]: each row's length
+    float* xw = reinterpret_cast<float*>(len + batch);                // [seq][batch][gh]
     float* hs = xw + seq * batch * gh;                          // [batch][h]
     float* cs = hs + batch * h;                                 // [batch][h]
     float* pre = cs + batch * h;                                // [gh]: a row's gate inputs
@@ -44,11 +45,8 @@ class RecurrentStep : public Step {
     float* YC = yc >= 0 ? reinterpret_cast<float*>(env.arena + yc) : nullptr;
     // sequence_lens: a computed length outside [0, seq] is clamped (a step cannot fail; a
     // constant one is checked at load)
-    std::vector<int64_t> len(static_cast<size_t>(batch), seq);
-    if (s.lengths >= 0) {
-      const int32_t* L = lens.Get<int32_t>(env);
-      for (int64_t b = 0; b < batch; ++b) len[b] = std::clamp<int64_t>(L[b], 0, seq);
-    }
+    const int32_t* L = s.lengths >= 0 ? lens.Get<int32_t>(env) : nullptr;
+    for (int64_t b = 0; b < batch; ++b) len[b] = L != nullptr ? std::clamp<int64_t>(L[b], 0, seq) : seq;
     // Y's index of (t, d, b) and the states' of (d, b), in either layout
     auto y_at = [&](int64_t t, int64_t d, int64_t b) {
       return (s.batch_major ? ((b * seq + t) * dirs + d) : ((t * dirs + d) * batch + b)) * h;
@@ -194,7 +192,8 @@ class RecurrentStep : public Step {
 int64_t RecurrentScratchBytes(const Node& n) {
   const RecurrentSpec& s = *n.recurrent;
   const int64_t gh = s.Gates() * s.hidden;
-  return (s.seq * s.batch * gh + 2 * s.batch * s.hidden + 3 * gh + s.hidden) * static_cast<int64_t>(sizeof(float));
+  return s.batch * static_cast<int64_t>(sizeof(int64_t)) +
+         (s.seq * s.batch * gh + 2 * s.batch * s.hidden + 3 * gh + s.hidden) * static_cast<int64_t>(sizeof(float));
 }
 
 Result<std::unique_ptr<Step>> BuildRecurrentStep(const Node& n, BuildContext& ctx) {

@@ -164,5 +164,36 @@ TEST_CASE("Run performs zero heap allocations on Gather with run-time indices", 
   CHECK(c == std::vector<float>{2, 2.5f, 0, 0.5f, 0, 0, 1, 1.5f});
 }
 
+TEST_CASE("Run performs zero heap allocations on recurrent cells", "[engine][alloc][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  // run-time lengths and states, a bidirectional GRU with constant lengths, a batch-first LSTM
+  for (const std::string name : {"lstm_runtime_states", "gru_bidir_lens", "lstm_input_forget_batch_first"}) {
+    DYNAMIC_SECTION(name) {
+      auto model = LoadOrDie(std::string(EDGE_RECURRENT_DIR) + "/" + name + ".onnx");
+      std::vector<std::vector<float>> inputs;
+      for (size_t k = 0; k < model->inputs().size(); ++k) {
+        inputs.push_back(ReadOrDie(std::string(EDGE_RECURRENT_DIR) + "/" + name + ".in" + std::to_string(k) + ".npy").data);
+      }
+      std::vector<std::vector<float>> outputs;
+      for (const auto& info : model->outputs()) outputs.emplace_back(static_cast<size_t>(info.elements));
+      std::vector<const float*> in;
+      std::vector<float*> out;
+      for (const auto& x : inputs) in.push_back(x.data());
+      for (auto& y : outputs) out.push_back(y.data());
+      for (KernelTier tier : tiers) {
+        ExecutionContext ctx(model, tier);
+        REQUIRE(ctx.Run(in, out).has_value());  // warm-up
+        const int64_t before = g_allocations.load();
+        bool ok = true;
+        for (int i = 0; i < 20; ++i) ok = ctx.Run(in, out).has_value() && ok;
+        const int64_t during = g_allocations.load() - before;
+        CHECK(ok);
+        INFO(name << " tier " << KernelTierName(tier));
+        CHECK(during == 0);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace edge::engine::testing
