@@ -48,11 +48,9 @@ Result<std::vector<Activation>> ActivationsOf(const OnnxNode& n, size_t per_dire
     names.resize(per_direction);
   }
   const auto want = per_direction * static_cast<size_t>(directions);
-  if (names.size() == per_direction && directions == 2) {
-    const std::vector<std::string> one = names;
-    names.insert(names.end(), one.begin(), one.end());
-  }
-  if (names.size() != want) {
+  // one direction's list for a bidirectional cell: read once (its alphas and betas too), used twice
+  const bool shared = names.size() == per_direction && directions == 2;
+  if (names.size() != want && !shared) {
     return Fail(ErrorCode::kInvalidArgument, "attribute 'activations' names " + std::to_string(names.size()) +
                                                  " functions; " + n.op_type + " takes " + std::to_string(per_direction) +
                                                  " per direction (" + std::to_string(want) + " here)");
@@ -75,6 +73,10 @@ Result<std::vector<Activation>> ActivationsOf(const OnnxNode& n, size_t per_dire
   if (next_alpha < alphas.size() || next_beta < betas.size()) {
     return Fail(ErrorCode::kInvalidArgument, "attributes 'activation_alpha' / 'activation_beta' give more values than "
                                              "the activations take");
+  }
+  if (shared) {
+    const std::vector<Activation> one = out;
+    out.insert(out.end(), one.begin(), one.end());
   }
   return out;
 }

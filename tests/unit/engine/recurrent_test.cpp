@@ -432,3 +432,29 @@ TEST_CASE("a symbolic leading dimension that is a cell's sequence axis is refuse
 
 }  // namespace
 }  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+namespace {
+
+TEST_CASE("a bidirectional cell given one direction's activations uses them, alphas included, for both",
+          "[engine][recurrent]") {
+  auto run = [](const std::vector<std::string>& names, const std::vector<float>& alphas) {
+    Builder b(14);
+    b.Input("x", {3, 1, 2}).Init("w", {2, 2, 2}, {0.5f, -1, 1, 0.25f, -0.5f, 1, 2, -1}).Init("r", {2, 2, 2}, {0.1f, 0.2f, -0.3f, 0.4f, 0.5f, -0.6f, 0.7f, 0.8f});
+    b.Output("y");
+    auto* n = b.Node("RNN", {"x", "w", "r"}, {"y"});
+    StrAttr(n, "direction", "bidirectional");
+    auto* a = n->add_attribute();
+    a->set_name("activations");
+    a->set_type(onnx::AttributeProto::STRINGS);
+    for (const auto& s : names) a->add_strings(s);
+    FloatsAttr(n, "activation_alpha", alphas);
+    return RunAll(LoadOk(b), {{1.0f, -2.0f, 0.5f, 3.0f, -1.5f, -0.25f}}).at(0);
+  };
+  const auto shared = run({"LeakyRelu"}, {0.3f});
+  CHECK(shared == run({"LeakyRelu", "LeakyRelu"}, {0.3f, 0.3f}));
+  CHECK(shared != run({"LeakyRelu", "LeakyRelu"}, {0.3f, 0.01f}));  // the default would differ
+}
+
+}  // namespace
+}  // namespace edge::engine::testing
