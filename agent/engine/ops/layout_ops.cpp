@@ -709,7 +709,7 @@ class MaxPoolStep : public Step {
               int32_t* __restrict seen = any - c0;
               const auto take = [&](int64_t ox, T v) {
                 const T b = dr[ox];
-                dr[ox] = (seen[ox] == 0) | (v > b) ? v : b;
+                dr[ox] = ((seen[ox] == 0) | (v > b)) ? v : b;
                 seen[ox] = 1;
               };
               if (sw == 1) {  // (contiguous: the loop vectorizes)
