@@ -148,26 +148,60 @@ class AvgPoolStep : public Step, public PoolWindow {
  public:
   Ref x;
   int64_t out = 0;
+
+  // The mean of one window of the plane at src.
+  float Window(const float* src, int64_t oy, int64_t ox) const {
+    const int64_t y0 = oy * sh - pt, x0 = ox * sw - pl;
+    const int64_t y1 = std::min(y0 + kh, ih + pb), x1 = std::min(x0 + kw, iw + pr);
+    float sum = 0.0f;
+    int64_t n = 0;
+    for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y1, ih); ++y) {
+      for (int64_t xx = std::max<int64_t>(x0, 0); xx < std::min(x1, iw); ++xx) {
+        sum += src[y * iw + xx];
+        ++n;
+      }
+    }
+    const int64_t div = include_pad ? (y1 - y0) * (x1 - x0) : n;
+    return div > 0 ? sum / static_cast<float>(div) : 0.0f;
+  }
+
   void Run(const ExecEnv& env) const override {
     const float* X = x.Get<float>(env);
     float* Y = reinterpret_cast<float*>(env.arena + out);
+    // Each output's window summed from 0 in the window's order (rows, then columns inside the
+    // input), then divided: per output row, each window tap added over the row's outputs whose
+    // input it lies inside (a loop over the row, which vectorizes, not one per window); rows of
+    // a few outputs (GlobalAveragePool's one) a window at a time.
     for (int64_t p = 0; p < planes; ++p) {
       const float* src = X + p * ih * iw;
       for (int64_t oy = 0; oy < oh; ++oy) {
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          const int64_t y0 = oy * sh - pt, x0 = ox * sw - pl;
-          const int64_t y1 = std::min(y0 + kh, ih + pb), x1 = std::min(x0 + kw, iw + pr);
-          const int64_t pool = (y1 - y0) * (x1 - x0);
-          float sum = 0.0f;
-          int64_t n = 0;
-          for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y1, ih); ++y) {
-            for (int64_t xx = std::max<int64_t>(x0, 0); xx < std::min(x1, iw); ++xx) {
-              sum += src[y * iw + xx];
-              ++n;
+        float* __restrict d = Y + (p * oh + oy) * ow;
+        if (ow < 8) {
+          for (int64_t ox = 0; ox < ow; ++ox) d[ox] = Window(src, oy, ox);
+          continue;
+        }
+        std::fill(d, d + ow, 0.0f);
+        const int64_t y0 = oy * sh - pt, y1 = std::min(y0 + kh, ih + pb);
+        for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y1, ih); ++y) {
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            // the outputs ox with ox * sw - pl + kx in [0, iw)
+            const int64_t off = kx - pl;
+            const int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+            const int64_t hi = std::min(ow, iw - off <= 0 ? int64_t{0} : (iw - off - 1) / sw + 1);
+            const float* __restrict srow = src + y * iw + off;
+            if (sw == 1) {
+              for (int64_t ox = lo; ox < hi; ++ox) d[ox] += srow[ox];
+            } else {
+              for (int64_t ox = lo; ox < hi; ++ox) d[ox] += srow[ox * sw];
             }
           }
-          const int64_t div = include_pad ? pool : n;
-          Y[(p * oh + oy) * ow + ox] = div > 0 ? sum / static_cast<float>(div) : 0.0f;
+        }
+        const int64_t rows = std::max<int64_t>(0, std::min(y1, ih) - std::max<int64_t>(y0, 0));
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t x0 = ox * sw - pl, x1 = std::min(x0 + kw, iw + pr);
+          const int64_t n = rows * std::max<int64_t>(0, std::min(x1, iw) - std::max<int64_t>(x0, 0));
+          const int64_t div = include_pad ? (y1 - y0) * (x1 - x0) : n;
+          d[ox] = div > 0 ? d[ox] / static_cast<float>(div) : 0.0f;
         }
       }
     }

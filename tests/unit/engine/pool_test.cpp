@@ -574,3 +574,66 @@ TEST_CASE("float MaxPool takes each window's elements in order, NaNs and padding
 
 }  // namespace
 }  // namespace edge::engine::testing
+
+namespace edge::engine::testing {
+namespace {
+
+TEST_CASE("float AveragePool sums each window in its order, for any window, padding and count mode", "[engine][pool]") {
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> value(-4.0f, 4.0f);
+  struct Case {
+    int64_t ih, iw;
+    std::vector<int64_t> k, s, pad;  // pad: top, left, bottom, right
+    bool ceil, include_pad;
+  };
+  const Case cases[] = {
+      {28, 28, {2, 2}, {2, 2}, {0, 0, 0, 0}, false, false},  // multiscale_concat's pool
+      {13, 17, {3, 3}, {2, 3}, {1, 2, 1, 0}, true, false},
+      {13, 17, {3, 3}, {2, 3}, {1, 2, 1, 0}, true, true},
+      {9, 700, {2, 5}, {1, 2}, {0, 4, 1, 2}, false, true},
+      {7, 7, {7, 7}, {1, 1}, {0, 0, 0, 0}, false, false},
+  };
+  for (const Case& c : cases) {
+    const int64_t planes = 2;
+    std::vector<float> x(static_cast<size_t>(planes * c.ih * c.iw));
+    for (float& v : x) v = value(rng);
+    Builder b(12);
+    b.Input("x", {1, planes, c.ih, c.iw}).Output("y");
+    auto* n = b.Node("AveragePool", {"x"}, {"y"});
+    IntsAttr(n, "kernel_shape", c.k);
+    IntsAttr(n, "strides", c.s);
+    IntsAttr(n, "pads", c.pad);
+    IntAttr(n, "ceil_mode", c.ceil ? 1 : 0);
+    IntAttr(n, "count_include_pad", c.include_pad ? 1 : 0);
+    auto model = LoadOk(b);
+    const auto& shape = model->outputs()[0].shape;
+    const int64_t oh = shape[2], ow = shape[3];
+    // one window at a time: its elements inside the input summed in order from 0, then divided
+    std::vector<float> want(static_cast<size_t>(planes * oh * ow));
+    for (int64_t p = 0; p < planes; ++p) {
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t y0 = oy * c.s[0] - c.pad[0], x0 = ox * c.s[1] - c.pad[1];
+          const int64_t y1 = std::min(y0 + c.k[0], c.ih + c.pad[2]), x1 = std::min(x0 + c.k[1], c.iw + c.pad[3]);
+          float sum = 0.0f;
+          int64_t count = 0;
+          for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y1, c.ih); ++y) {
+            for (int64_t xx = std::max<int64_t>(x0, 0); xx < std::min(x1, c.iw); ++xx) {
+              sum += x[static_cast<size_t>((p * c.ih + y) * c.iw + xx)];
+              ++count;
+            }
+          }
+          const int64_t div = c.include_pad ? (y1 - y0) * (x1 - x0) : count;
+          want[static_cast<size_t>((p * oh + oy) * ow + ox)] = div > 0 ? sum / static_cast<float>(div) : 0.0f;
+        }
+      }
+    }
+    const auto got = RunAll(model, {x}).at(0);
+    REQUIRE(got.size() == want.size());
+    INFO("input " << c.ih << " x " << c.iw << ", kernel " << c.k[0] << " x " << c.k[1]);
+    CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+  }
+}
+
+}  // namespace
+}  // namespace edge::engine::testing
