@@ -506,6 +506,19 @@ TEST_CASE("int8 ReduceMean over any axes equals the definition at every tier", "
 namespace edge::engine::testing {
 namespace {
 
+// A 2-D pool `op` on x [1, planes, ih, iw] (opset 12), its window attributes set.
+Builder PoolModel(const std::string& op, int64_t planes, int64_t ih, int64_t iw, const std::vector<int64_t>& k,
+                  const std::vector<int64_t>& s, const std::vector<int64_t>& pad, bool ceil) {
+  Builder b(12);
+  b.Input("x", {1, planes, ih, iw}).Output("y");
+  auto* n = b.Node(op, {"x"}, {"y"});
+  IntsAttr(n, "kernel_shape", k);
+  IntsAttr(n, "strides", s);
+  IntsAttr(n, "pads", pad);
+  IntAttr(n, "ceil_mode", ceil ? 1 : 0);
+  return b;
+}
+
 // One MaxPool window at a time in the window's order: its first element inside the input, then
 // each greater one; -FLT_MAX for a window wholly in the padding.
 std::vector<float> WindowMaxPool(const std::vector<float>& x, int64_t planes, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
@@ -554,14 +567,8 @@ TEST_CASE("float MaxPool takes each window's elements in order, NaNs and padding
     std::vector<float> x(static_cast<size_t>(planes * c.ih * c.iw));
     for (float& v : x) v = value(rng);
     for (size_t i = 0; i < x.size(); i += 7) x[i] = std::numeric_limits<float>::quiet_NaN();
-    Builder b(12);
-    b.Input("x", {1, planes, c.ih, c.iw}).Output("y");
-    auto* n = b.Node("MaxPool", {"x"}, {"y"});
-    IntsAttr(n, "kernel_shape", c.k);
-    IntsAttr(n, "strides", c.s);
-    IntsAttr(n, "dilations", c.d);
-    IntsAttr(n, "pads", c.pad);
-    IntAttr(n, "ceil_mode", c.ceil ? 1 : 0);
+    Builder b = PoolModel("MaxPool", planes, c.ih, c.iw, c.k, c.s, c.pad, c.ceil);
+    IntsAttr(b.proto().mutable_graph()->mutable_node(0), "dilations", c.d);
     auto model = LoadOk(b);
     const auto& shape = model->outputs()[0].shape;
     const auto want = WindowMaxPool(x, planes, c.ih, c.iw, shape[2], shape[3], c.k, c.s, c.d, c.pad);
@@ -597,14 +604,8 @@ TEST_CASE("float AveragePool sums each window in its order, for any window, padd
     const int64_t planes = 2;
     std::vector<float> x(static_cast<size_t>(planes * c.ih * c.iw));
     for (float& v : x) v = value(rng);
-    Builder b(12);
-    b.Input("x", {1, planes, c.ih, c.iw}).Output("y");
-    auto* n = b.Node("AveragePool", {"x"}, {"y"});
-    IntsAttr(n, "kernel_shape", c.k);
-    IntsAttr(n, "strides", c.s);
-    IntsAttr(n, "pads", c.pad);
-    IntAttr(n, "ceil_mode", c.ceil ? 1 : 0);
-    IntAttr(n, "count_include_pad", c.include_pad ? 1 : 0);
+    Builder b = PoolModel("AveragePool", planes, c.ih, c.iw, c.k, c.s, c.pad, c.ceil);
+    IntAttr(b.proto().mutable_graph()->mutable_node(0), "count_include_pad", c.include_pad ? 1 : 0);
     auto model = LoadOk(b);
     const auto& shape = model->outputs()[0].shape;
     const int64_t oh = shape[2], ow = shape[3];
