@@ -1,11 +1,12 @@
-// The float row kernels of a recurrent cell's time step (ops/recurrent.cpp), each a plain loop
-// that the x86 tiers compile with their ISA (float_conv_avx2.cpp, float_conv_avx512.cpp) and
-// that gives the same bits at any vector width and on any architecture.
+// Float row kernels: a row vector times a matrix (a recurrent cell's per-step products,
+// ops/recurrent.cpp, float MatMul, and Gemm with constant weights, ops/float_ops.cpp) and a
+// cell's Sigmoid and Tanh. Each has one reference loop here; the x86 tiers run forms of it
+// (float_conv_avx2.cpp, float_conv_avx512.cpp) that give the same bits at any vector width and on
+// any architecture.
 //
 // A row vector times a matrix: y[j] = x[0] w[j] + x[1] w[ldw + j] + ... + x[rows - 1] w[(rows - 1) ldw + j]
-// for j < n. Each lane adds its products in row order, a multiply then an add (the build has
-// -ffp-contract=off), so the loop vectorized over j at any width gives the scalar loop's bits:
-// the x86 tiers compile this same loop with their ISA (float_conv_avx2.cpp, float_conv_avx512.cpp).
+// for j < n. Each lane adds its products in row order from 0, a multiply then an add (the build
+// has -ffp-contract=off).
 #pragma once
 
 #include <algorithm>
