@@ -126,19 +126,6 @@ Status Lowerer::LowerLegacyBroadcast(const OnnxNode& n) {
   return LowerBinaryAt7(aligned);
 }
 
-namespace {
-
-// The element-wise functions ApplyUnary computes (ops/unary_math.h), with their attributes:
-// alpha and beta, and their defaults. Relu, Clip and Gelu's approximate are handled apart.
-struct UnaryOp {
-  const char* op;
-  UnaryKind kind;
-  const char* alpha = nullptr;
-  float alpha_default = 0.0f;
-  const char* beta = nullptr;
-  float beta_default = 0.0f;
-};
-
 const UnaryOp* FindUnaryOp(const std::string& op) {
   static const UnaryOp kOps[] = {
       {"Sigmoid", UnaryKind::kSigmoid},
@@ -173,7 +160,6 @@ const UnaryOp* FindUnaryOp(const std::string& op) {
   return nullptr;
 }
 
-}  // namespace
 
 Status Lowerer::LowerUnary(const OnnxNode& n) {
   Node node = MakeNode(OpKind::kUnary, n);

@@ -10,28 +10,14 @@ namespace {
 
 using Activation = RecurrentSpec::Activation;
 
-// The activation functions ONNX names for recurrent cells, as the engine's element-wise
-// functions. `params` of them (alpha, then beta) are taken in order from activation_alpha and
-// activation_beta by the activations that have them, as ONNX Runtime reads the lists; the
-// defaults are the standalone operators'.
-struct ActivationName {
-  const char* name;
-  UnaryKind kind;
-  int params;
-  float alpha, beta;
-};
-constexpr ActivationName kActivations[] = {
-    {"relu", UnaryKind::kRelu, 0, 0.0f, 0.0f},
-    {"tanh", UnaryKind::kTanh, 0, 0.0f, 0.0f},
-    {"sigmoid", UnaryKind::kSigmoid, 0, 0.0f, 0.0f},
-    {"softsign", UnaryKind::kSoftsign, 0, 0.0f, 0.0f},
-    {"softplus", UnaryKind::kSoftplus, 0, 0.0f, 0.0f},
-    {"leakyrelu", UnaryKind::kLeakyRelu, 1, 0.01f, 0.0f},
-    {"thresholdedrelu", UnaryKind::kThresholdedRelu, 1, 1.0f, 0.0f},
-    {"elu", UnaryKind::kElu, 1, 1.0f, 0.0f},
-    {"hardsigmoid", UnaryKind::kHardSigmoid, 2, 0.2f, 0.5f},
-    {"affine", UnaryKind::kAffine, 2, 1.0f, 0.0f},
-};
+// The activation functions ONNX names for recurrent cells, as the standalone operators spell
+// them (a model may write them in any case). Relu and Affine (alpha x + beta, defaults 1 and 0;
+// no standalone operator) are the engine's own; the others are the element-wise operators'
+// (FindUnaryOp), defaults included. Their alphas, then betas, are taken in order from
+// activation_alpha and activation_beta by the activations that have them, as ONNX Runtime
+// reads the lists. ScaledTanh has no engine function.
+constexpr const char* kCellActivations[] = {"Relu",        "Tanh", "Sigmoid",         "Softsign", "Softplus",
+                                            "LeakyRelu", "Elu",  "ThresholdedRelu", "HardSigmoid", "Affine"};
 
 std::string Lowercase(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -59,15 +45,24 @@ Result<std::vector<Activation>> ActivationsOf(const OnnxNode& n, size_t per_dire
   size_t next_alpha = 0, next_beta = 0;
   std::vector<Activation> out;
   for (const std::string& name : names) {
-    const std::string lower = Lowercase(name);
-    const ActivationName* known = nullptr;
-    for (const ActivationName& a : kActivations) {
-      if (lower == a.name) known = &a;
+    const char* canonical = nullptr;
+    for (const char* c : kCellActivations) {
+      if (Lowercase(name) == Lowercase(c)) canonical = c;
     }
-    if (known == nullptr) return Fail(ErrorCode::kInvalidArgument, "activation '" + name + "' is not supported");
-    Activation a{known->kind, known->alpha, known->beta};
-    if (known->params >= 1 && next_alpha < alphas.size()) a.alpha = alphas[next_alpha++];
-    if (known->params >= 2 && next_beta < betas.size()) a.beta = betas[next_beta++];
+    if (canonical == nullptr) {
+      return Fail(ErrorCode::kInvalidArgument, "activation '" + name + "' is not supported (the engine takes Relu, Tanh, " +
+                                                   "Sigmoid, Softsign, Softplus, LeakyRelu, Elu, ThresholdedRelu, HardSigmoid " +
+                                                   "and Affine)");
+    }
+    UnaryOp op{canonical, UnaryKind::kRelu};
+    if (std::string(canonical) == "Affine") {
+      op = UnaryOp{canonical, UnaryKind::kAffine, "alpha", 1.0f, "beta", 0.0f};
+    } else if (const UnaryOp* known = FindUnaryOp(canonical)) {
+      op = *known;
+    }
+    Activation a{op.kind, op.alpha_default, op.beta_default};
+    if (op.alpha != nullptr && next_alpha < alphas.size()) a.alpha = alphas[next_alpha++];
+    if (op.beta != nullptr && next_beta < betas.size()) a.beta = betas[next_beta++];
     out.push_back(a);
   }
   if (next_alpha < alphas.size() || next_beta < betas.size()) {

@@ -54,6 +54,20 @@ struct QuantTail {
   int32_t qmin = -128, qmax = 127;
 };
 
+// The element-wise functions ApplyUnary computes (ops/unary_math.h), with their attributes:
+// alpha and beta, and their defaults (lower_elementwise.cpp). Relu, Clip and Gelu's approximate
+// are handled apart.
+struct UnaryOp {
+  const char* op;
+  UnaryKind kind;
+  const char* alpha = nullptr;
+  float alpha_default = 0.0f;
+  const char* beta = nullptr;
+  float beta_default = 0.0f;
+};
+// The entry of the operator named `op` (ONNX's spelling), or null.
+const UnaryOp* FindUnaryOp(const std::string& op);
+
 class Lowerer {
  public:
   Lowerer(const OnnxGraph& onnx, const LowerOptions& options) : onnx_(onnx), options_(options) {}
