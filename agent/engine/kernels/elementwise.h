@@ -214,6 +214,36 @@ using FloatConvRowFn = void (*)(const FloatConvRowArgs& a);
 // The widest window (kw) the row kernels take; wider ones run the step's own loops.
 inline constexpr int64_t kFloatConvMaxTaps = 16;
 
+// A 2-D (or 1-D) float Conv of one batch element with the output pixels of a whole plane in the
+// lanes (raster order: a vector spans rows), for maps too narrow to fill a vector per row: every
+// output channel of every group, each pixel's sum in the step's order (the bias, then per input
+// channel, window row and tap the product, where that tap is inside the input), clamped to
+// [lo, hi]. Per pixel p (the tables hold pixels rounded up to 16 entries; past `pixels` a row0
+// no tap reaches): row0[p] = oy * sh - pt and col0[p] = ox * sw - pl, the input position of
+// tap (0, 0), and base[p] = row0[p] * iw + col0[p]. Where base[p] = p + shift for every p
+// (`contiguous`), a tap's inputs are one load, else gathered. Weights [groups x channels][cin]
+// [kh][kw]; `channels` and `cin` are per group.
+struct FloatConvPlaneArgs {
+  const float* x;
+  int64_t x_ic, x_group;  // floats between input channels, between groups' inputs
+  const float* w;
+  int64_t w_pitch;  // floats between output channels' weights (cin x kh x kw)
+  const float* bias;  // or null
+  int64_t groups, channels, cin, ih, iw, kh, kw, dh, dw;
+  const int32_t* row0;
+  const int32_t* col0;
+  const int32_t* base;
+  bool contiguous;
+  int64_t shift, pixels;
+  float lo, hi;
+  float* y;
+  int64_t y_pitch, y_group;  // floats between output channels, between groups' outputs
+};
+using FloatConvPlaneFn = void (*)(const FloatConvPlaneArgs& a);
+// The largest window (kh x kw) and plane (output pixels) the plane kernels take.
+inline constexpr int64_t kFloatConvPlaneMaxTaps = 64;
+inline constexpr int64_t kFloatConvPlaneMaxPixels = 4096;
+
 // int8 MaxPool of planes (x: planes of ih x iw, y: planes of oh x ow), windows of kh rows x kw
 // (2 or 3) columns at row stride sh and column stride 2, undilated, pads pt (top) and pl (left);
 // window parts past the input's end (pads, ceil mode) read nothing, and a window with no input
@@ -355,6 +385,7 @@ struct ElementwiseKernels {
   // time, a row per lane.
   LayerNormRowsFn layernorm_rows = nullptr;
   FloatConvRowFn float_conv_row = nullptr;  // the x86 tiers (null: the step's own loops)
+  FloatConvPlaneFn float_conv_plane = nullptr;  // likewise
   FloatRowTimesMatrixFn row_times_matrix = &RowTimesMatrixScalar;  // kernels/float_rows.h
   CellActivationFn cell_activation = &CellActivationScalar;          // kernels/float_rows.h
   FloatTranscendentalFn float_transcendental = nullptr;  // the x86 tiers (null: ApplyUnary's loop)
@@ -435,6 +466,11 @@ int64_t LayerNormRowsAvx512(const float* x, const float* g, int64_t rows, int64_
 // padding under per-tap lane masks.
 void FloatConvRowAvx2(const FloatConvRowArgs& a);
 void FloatConvRowAvx512(const FloatConvRowArgs& a);
+// FloatConvPlaneFn: 4 (AVX2) or 8 (AVX-512F) output channels x 2 vectors of pixels per step,
+// single channels (depthwise) 4 vectors; per tap and vector a lane mask of the pixels whose
+// input is inside the map.
+void FloatConvPlaneAvx2(const FloatConvPlaneArgs& a);
+void FloatConvPlaneAvx512(const FloatConvPlaneArgs& a);
 int64_t RowSumsAvx512(const float* y, int64_t rows, int64_t n, float* sums);
 // QMatMulIntFn by the VNNI GEMM (kernels/qgemm_avx512vnni.cpp), the zero points as row and
 // column terms of its sums; operands up to 16 KB packed.

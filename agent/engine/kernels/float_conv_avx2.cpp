@@ -54,11 +54,20 @@ struct Avx2Floats {
   }
   static V MaskedAdd(V acc, M m, V v) { return _mm256_blendv_ps(acc, _mm256_add_ps(acc, v), _mm256_castsi256_ps(m)); }
   static void MaskedStore(float* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
+  static VI LoadI(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static VI AddI(VI v, int64_t k) { return _mm256_add_epi32(v, _mm256_set1_epi32(static_cast<int32_t>(k))); }
+  static M InRange(VI v, int64_t limit) {
+    return _mm256_and_si256(_mm256_cmpgt_epi32(v, _mm256_set1_epi32(-1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(limit)), v));
+  }
+  static M And(M a, M b) { return _mm256_and_si256(a, b); }
 };
 
 }  // namespace
 
 void FloatConvRowAvx2(const FloatConvRowArgs& a) { float_conv::Row<Avx2Floats>(a); }
+
+void FloatConvPlaneAvx2(const FloatConvPlaneArgs& a) { float_conv::Plane<Avx2Floats, 4>(a); }  // 8 + 2 ymm
 
 void RowTimesMatrixAvx2(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
   RowTimesMatrixBlocked<Avx2Floats, 8>(x, rows, w, ldw, n, y);  // of 16 ymm registers

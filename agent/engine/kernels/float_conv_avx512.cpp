@@ -49,11 +49,18 @@ struct Avx512Floats {
   }
   static V MaskedAdd(V acc, M m, V v) { return _mm512_mask_add_ps(acc, m, acc, v); }
   static void MaskedStore(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+  static VI LoadI(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static VI AddI(VI v, int64_t k) { return _mm512_add_epi32(v, _mm512_set1_epi32(static_cast<int32_t>(k))); }
+  // 0 <= v < limit: one unsigned compare
+  static M InRange(VI v, int64_t limit) { return _mm512_cmplt_epu32_mask(v, _mm512_set1_epi32(static_cast<int32_t>(limit))); }
+  static M And(M a, M b) { return static_cast<M>(a & b); }
 };
 
 }  // namespace
 
 void FloatConvRowAvx512(const FloatConvRowArgs& a) { float_conv::Row<Avx512Floats>(a); }
+
+void FloatConvPlaneAvx512(const FloatConvPlaneArgs& a) { float_conv::Plane<Avx512Floats, 8>(a); }  // 16 + 2 zmm
 
 void RowTimesMatrixAvx512(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
   RowTimesMatrixBlocked<Avx512Floats, 16>(x, rows, w, ldw, n, y);  // of 32 zmm registers

@@ -157,6 +157,123 @@ inline void Rows(const FloatConvRowArgs& a) {
   }
 }
 
+// The plane form (FloatConvPlaneArgs). Needs of T beyond the row form's: VI loads (LoadI), a
+// lane-wise add of a scalar (AddI), InRange(v, limit) (the lanes with 0 <= v < limit) and And
+// of two masks.
+//
+// The lanes of kU vectors of pixels from p0: per tap and vector the lanes whose input is inside
+// the map, and (gathered) each lane's input offset at tap (0, 0). Shared by every group and
+// output channel.
+template <typename T, int kU>
+struct PlanePixels {
+  typename T::M inside[kFloatConvPlaneMaxTaps][kU];
+  typename T::VI at[kU];
+  int64_t p0;
+
+  PlanePixels(const FloatConvPlaneArgs& a, int64_t first) : p0(first) {
+#pragma GCC unroll 4
+    for (int u = 0; u < kU; ++u) {
+      const int64_t p = p0 + u * T::kLanes;
+      const typename T::VI r = T::LoadI(a.row0 + p), c = T::LoadI(a.col0 + p);
+      at[u] = T::LoadI(a.base + p);
+      for (int64_t ky = 0; ky < a.kh; ++ky) {
+        const typename T::M row_in = T::InRange(T::AddI(r, ky * a.dh), a.ih);
+        for (int64_t kx = 0; kx < a.kw; ++kx) {
+          inside[ky * a.kw + kx][u] = T::And(row_in, T::InRange(T::AddI(c, kx * a.dw), a.iw));
+        }
+      }
+    }
+  }
+};
+
+// kC output channels of group g from c0 at the pixels of px, accumulated in registers in the
+// reference order: per tap and vector the lanes whose input is inside the map add their
+// product, the others keep their sum (the plane loops skip those taps).
+template <typename T, bool kContiguous, int kC, int kU>
+inline void PlaneBlock(const FloatConvPlaneArgs& a, const PlanePixels<T, kU>& px, int64_t g, int64_t c0) {
+  using V = typename T::V;
+  constexpr int kL = T::kLanes;
+  const int64_t kh = a.kh, kw = a.kw, taps = kh * kw, cin = a.cin, x_ic = a.x_ic, w_pitch = a.w_pitch;
+  const int64_t row_step = a.dh * a.iw, col_step = a.dw, p0 = px.p0;
+  V acc[kC][kU];
+#pragma GCC unroll 8
+  for (int c = 0; c < kC; ++c) {
+    const V b = T::Set1(a.bias != nullptr ? a.bias[g * a.channels + c0 + c] : 0.0f);
+#pragma GCC unroll 4
+    for (int u = 0; u < kU; ++u) acc[c][u] = b;
+  }
+  const float* w0 = a.w + (g * a.channels + c0) * w_pitch;
+  const float* x0 = a.x + g * a.x_group;
+  for (int64_t ic = 0; ic < cin; ++ic) {
+    const float* x = x0 + ic * x_ic;
+    const float* w = w0 + ic * taps;
+    for (int64_t ky = 0, t = 0; ky < kh; ++ky) {
+      for (int64_t kx = 0; kx < kw; ++kx, ++t) {
+        const float* xt = x + ky * row_step + kx * col_step;  // tap (ky, kx) from tap (0, 0)
+        V xv[kU];
+#pragma GCC unroll 4
+        for (int u = 0; u < kU; ++u) {
+          if constexpr (kContiguous) {
+            xv[u] = T::MaskedLoad(xt + a.shift + p0 + u * kL, px.inside[t][u]);
+          } else {
+            xv[u] = T::MaskedGather(xt, px.at[u], px.inside[t][u]);
+          }
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < kC; ++c) {
+          const V wv = T::Set1(w[c * w_pitch + t]);
+#pragma GCC unroll 4
+          for (int u = 0; u < kU; ++u) acc[c][u] = T::MaskedAdd(acc[c][u], px.inside[t][u], T::Mul(wv, xv[u]));
+        }
+      }
+    }
+  }
+  const V lo = T::Set1(a.lo), hi = T::Set1(a.hi);
+#pragma GCC unroll 8
+  for (int c = 0; c < kC; ++c) {
+    float* y = a.y + g * a.y_group + (c0 + c) * a.y_pitch + p0;
+#pragma GCC unroll 4
+    for (int u = 0; u < kU; ++u) {
+      const int64_t count = std::min<int64_t>(kL, a.pixels - p0 - u * kL);
+      if (count > 0) T::MaskedStore(y + u * kL, T::Inside(0, 1, count, count), T::Min(hi, T::Max(lo, acc[c][u])));
+    }
+  }
+}
+
+// Every group's channels at kU vectors of pixels from p0: kBlock channels at a time, then 4,
+// then single ones.
+template <typename T, bool kContiguous, int kBlock, int kU>
+inline void PlaneVectors(const FloatConvPlaneArgs& a, int64_t p0) {
+  const PlanePixels<T, kU> px(a, p0);
+  for (int64_t g = 0; g < a.groups; ++g) {
+    int64_t c0 = 0;
+    for (; c0 + kBlock <= a.channels; c0 += kBlock) PlaneBlock<T, kContiguous, kBlock, kU>(a, px, g, c0);
+    if constexpr (kBlock > 4) {
+      for (; c0 + 4 <= a.channels; c0 += 4) PlaneBlock<T, kContiguous, 4, kU>(a, px, g, c0);
+    }
+    for (; c0 < a.channels; ++c0) PlaneBlock<T, kContiguous, 1, kU>(a, px, g, c0);
+  }
+}
+
+// Two vectors of pixels at a time (four where a group has one output channel, a depthwise
+// conv's: four chains of adds), then one.
+template <typename T, bool kContiguous, int kBlock>
+inline void PlaneAll(const FloatConvPlaneArgs& a) {
+  const int64_t vectors = (a.pixels + T::kLanes - 1) / T::kLanes;
+  int64_t v = 0;
+  if (a.channels == 1) {
+    for (; v + 4 <= vectors; v += 4) PlaneVectors<T, kContiguous, kBlock, 4>(a, v * T::kLanes);
+  }
+  for (; v + 2 <= vectors; v += 2) PlaneVectors<T, kContiguous, kBlock, 2>(a, v * T::kLanes);
+  for (; v < vectors; ++v) PlaneVectors<T, kContiguous, kBlock, 1>(a, v * T::kLanes);
+}
+
+template <typename T, int kBlock>
+inline void Plane(const FloatConvPlaneArgs& a) {
+  if (a.contiguous) return PlaneAll<T, true, kBlock>(a);
+  PlaneAll<T, false, kBlock>(a);
+}
+
 template <typename T>
 inline void Row(const FloatConvRowArgs& a) {
   if (a.sw == 1) return Rows<T, Cols::kStride1>(a);

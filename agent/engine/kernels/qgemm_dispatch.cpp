@@ -74,6 +74,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
       &PlaneMaxAvx2, &PlaneMinAvx2, &FloatPlaneExtremeAvx2, &DepthwiseUnsplitAvx2, &AvgPool2x2Avx2,
                                        &TapWordRowsAvx2);
     k.float_conv_row = &FloatConvRowAvx2;
+    k.float_conv_plane = &FloatConvPlaneAvx2;
     k.row_times_matrix = &RowTimesMatrixAvx2;
     k.cell_activation = &CellActivationAvx2;
     k.float_transcendental = &FloatTranscendentalAvx2;
@@ -116,6 +117,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     k.maxpool_planes = CpuHasAvx512Vbmi() ? &MaxPoolPlanesAvx512Vbmi : nullptr;
     k.layernorm_rows = &LayerNormRowsAvx512;
     k.float_conv_row = &FloatConvRowAvx512;
+    k.float_conv_plane = &FloatConvPlaneAvx512;
     k.row_times_matrix = &RowTimesMatrixAvx512;
     k.cell_activation = &CellActivationAvx512;
     k.float_transcendental = &FloatTranscendentalAvx512;

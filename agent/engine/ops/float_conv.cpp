@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <utility>
+#include <vector>
 
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/elementwise.h"
@@ -72,8 +73,17 @@ class FloatConvStep : public FloatWindowStep {
   int64_t id = 1, od = 1, kd = 1, sd = 1, dd = 1, pf = 0;
   float lo = -INFINITY, hi = INFINITY;
 
+  // The plane form's tables (FloatConvPlaneArgs; empty where the conv takes the rows): maps
+  // whose rows fill less than a vector.
+  std::vector<int32_t> plane_row0, plane_col0, plane_base;
+  bool plane_contiguous = false;
+  int64_t plane_shift = 0;
+
   void Run(const ExecEnv& env) const override {
     const auto [X, W, B, Y] = Bind(env);
+    if (env.elementwise->float_conv_plane != nullptr && !plane_row0.empty()) {
+      return RunPlane(env.elementwise->float_conv_plane, X, W, B, Y);
+    }
     if (env.elementwise->float_conv_row != nullptr && kd * kh <= kMaxWindowRows && kw <= kFloatConvMaxTaps) {
       return RunRows(env.elementwise->float_conv_row, X, W, B, Y);
     }
@@ -119,6 +129,16 @@ class FloatConvStep : public FloatWindowStep {
 
  private:
   static constexpr int64_t kMaxWindowRows = 256;
+
+  // The tier's plane kernel, the same sums in the same order: one call per batch element.
+  void RunPlane(FloatConvPlaneFn kernel, const float* X, const float* W, const float* B, float* Y) const {
+    const int64_t cin_g = cin / group, cout_g = cout / group, plane = ih * iw, out_plane = oh * ow;
+    for (int64_t b = 0; b < batch; ++b) {
+      kernel({X + b * cin * plane, plane, cin_g * plane, W, cin_g * kh * kw, B, group, cout_g, cin_g, ih, iw, kh, kw, dh,
+              dw, plane_row0.data(), plane_col0.data(), plane_base.data(), plane_contiguous, plane_shift, out_plane, lo,
+              hi, Y + b * cout * out_plane, out_plane, cout_g * out_plane});
+    }
+  }
 
   // The tier's row kernel, the same sums in the same order: per output row, the window rows
   // inside the input listed once, every output channel of a group in one call.
@@ -225,9 +245,43 @@ Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& n, BuildContext& ct
   }
   s->lo = n.act_min;
   s->hi = n.act_max;
+  // The plane form (FloatConvPlaneArgs) for 2-D and 1-D convs whose plane and window its kernels
+  // take, where the rows would leave AVX-512 vectors part empty (rows narrower than 16, or under
+  // 80 % filled: a 20-wide row is 16 + 4), and for 1x1 convs: when a tap's inputs are one load
+  // (stride-1 columns and rows of the input's width), always; gathered, only where the row
+  // kernels gather too (column strides above 2) or rows of at most 8. Against the row kernels'
+  // stride-2 loads the gathers measured slower at 14 columns (multiscale_concat's 3x3 stride-2
+  // 32 -> 16: 62 against 41 us), even at 7 (75-79 us), faster at 8 (ResNet-8's stride-2 1x1
+  // 32 -> 64: 11.6 against 21.5) and at 5 (DS-CNN's stem: 10.8 against 24.5).
+  const int64_t pixels = s->oh * s->ow;
+  const bool contiguous = (s->ow == 1 || s->sw == 1) && (s->oh == 1 || s->sh * s->iw == s->ow);
+  const bool underfilled = s->ow < 16 || s->ow * 10 < (s->ow + 15) / 16 * 16 * 8;
+  const bool plane_form = contiguous ? underfilled || s->kh * s->kw == 1 : s->ow <= 8 || (underfilled && s->sw > 2);
+  // (the tables are int32, so are the extents)
+  constexpr int64_t kSmall = int64_t{1} << 28;
+  const bool int32_tables = s->ih * s->iw < kSmall && s->pt < kSmall && s->pl < kSmall && s->oh * s->sh < kSmall &&
+                            s->ow * s->sw < kSmall && (s->kh - 1) * s->dh < kSmall && (s->kw - 1) * s->dw < kSmall;
+  if (rank <= 4 && plane_form && pixels <= kFloatConvPlaneMaxPixels &&
+      s->kh * s->kw <= kFloatConvPlaneMaxTaps && int32_tables) {
+    const int64_t padded = (pixels + 15) / 16 * 16;
+    // past the pixels: a row0 below every tap's reach, so no lane there adds anything
+    const int32_t nowhere = -(int32_t{1} << 29);
+    s->plane_row0.assign(static_cast<size_t>(padded), nowhere);
+    s->plane_col0.assign(static_cast<size_t>(padded), 0);
+    s->plane_base.assign(static_cast<size_t>(padded), 0);
+    s->plane_contiguous = contiguous;  // then base[p] = p + shift
+    s->plane_shift = -s->pt * s->iw - s->pl;
+    for (int64_t p = 0; p < pixels; ++p) {
+      const int64_t r = p / s->ow * s->sh - s->pt, c = p % s->ow * s->sw - s->pl;
+      s->plane_row0[static_cast<size_t>(p)] = static_cast<int32_t>(r);
+      s->plane_col0[static_cast<size_t>(p)] = static_cast<int32_t>(c);
+      s->plane_base[static_cast<size_t>(p)] = static_cast<int32_t>(r * s->iw + c);
+    }
+  }
   s->summary = "Conv " + n.name + " (" + (rank == 5 ? std::to_string(s->kd) + "x" : "") + std::to_string(s->kh) + "x" + std::to_string(s->kw) + ", " +
                std::to_string(s->cin) + "->" + std::to_string(s->cout) +
-               (s->group > 1 ? ", group " + std::to_string(s->group) : "") + ", float)";
+               (s->group > 1 ? ", group " + std::to_string(s->group) : "") + ", float" +
+               (s->plane_row0.empty() ? "" : ", whole-plane vectors at avx2 and up") + ")";
   return std::unique_ptr<Step>(std::move(s));
 }
 

@@ -3,6 +3,8 @@
 // same bits, for random 1-D, 2-D and 3-D geometries (groups, strides, dilations, asymmetric
 // pads, rows narrower and wider than a vector, fused clamps) and inputs with NaN and infinities
 // (a NaN equals any NaN: which one an add of two keeps is the compiler's choice of operands).
+// Maps whose rows would leave vectors part empty take the plane form (a vector of pixels
+// spanning rows, kernels/float_conv_simd.h), checked the same way.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -50,7 +52,8 @@ void AddAxis(FloatConvCase& c, int64_t in, int64_t k, int64_t s, int64_t dl, int
 }
 
 // The model of one Conv (and its clamp), and its outputs at `tiers` and at the scalar tier.
-void CheckCase(const FloatConvCase& c, std::mt19937& rng, const std::vector<KernelTier>& tiers) {
+// Returns whether the conv took the plane form (its step summary says so).
+bool CheckCase(const FloatConvCase& c, std::mt19937& rng, const std::vector<KernelTier>& tiers) {
   INFO(Describe(c));
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<int64_t> x_shape = {c.batch, c.cin}, w_shape = {c.cout, c.cin / c.group};
@@ -105,6 +108,10 @@ void CheckCase(const FloatConvCase& c, std::mt19937& rng, const std::vector<Kern
     INFO("first difference at " << first << ": " << got[first] << " against " << want[first]);
     CHECK(differ == 0);
   }
+  for (const std::string& step : model->StepSummary()) {
+    if (step.find(", whole-plane vectors") != std::string::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -145,6 +152,40 @@ TEST_CASE("float Conv rows at every tier equal the step's own loops bit for bit"
       }
       CheckCase(c, rng, tiers);
     }
+  }
+  SECTION("whole-plane vectors: rows narrower than a vector, underfilled rows, 1x1 convs") {
+    // the plane form's blocks (8 and 4 channels x 2 vectors, single channels x 4, one vector),
+    // tap loads and gathers, planes not a multiple of a vector, taps in and out of the map
+    struct Shape {
+      int64_t cin, cout, group, ih, iw, k_h, k_w, s_h, s_w, d_h, d_w, pad;
+      bool plane;  // the form the step must take
+    };
+    const Shape shapes[] = {
+        {32, 32, 32, 25, 5, 3, 3, 1, 1, 1, 1, 1, true},    // DS-CNN's depthwise: loads
+        {32, 32, 1, 25, 5, 1, 1, 1, 1, 1, 1, 0, true},     // its pointwise
+        {1, 32, 1, 49, 10, 10, 4, 2, 2, 1, 1, 2, true},    // its stem: gathered (5 columns)
+        {64, 64, 1, 8, 8, 3, 3, 1, 1, 1, 1, 1, true},      // ResNet-8's last block
+        {32, 64, 1, 16, 16, 1, 1, 2, 2, 1, 1, 0, true},    // stride-2 1x1 to 8 columns
+        {13, 13, 1, 9, 7, 3, 3, 1, 1, 2, 1, 1, true},      // 8 + 4 + 1 channels, dilated rows
+        {3, 20, 1, 11, 20, 3, 3, 1, 1, 1, 1, 1, true},     // 20-wide rows: 16 + 4
+        {12, 24, 1, 20, 40, 3, 3, 1, 3, 1, 1, 1, true},    // column stride 3: gathered
+        {6, 6, 3, 14, 9, 3, 3, 1, 1, 1, 1, 0, true},       // no padding: rows of 7 from 9, gathered
+        {12, 8, 1, 28, 28, 1, 1, 1, 1, 1, 1, 0, true},     // a 1x1 on 28-wide rows
+        {32, 16, 1, 28, 28, 3, 3, 2, 2, 1, 1, 1, false},   // 14 columns at stride 2: the rows
+        {16, 16, 1, 32, 32, 3, 3, 1, 1, 1, 1, 1, false},   // full vectors: the rows
+    };
+    for (const Shape& sh : shapes) {
+      FloatConvCase c;
+      c.cin = sh.cin, c.cout = sh.cout, c.group = sh.group, c.clamp = sh.cout % 3 == 0 ? 1 : 0;
+      AddAxis(c, sh.ih, sh.k_h, sh.s_h, sh.d_h, sh.pad, sh.pad);
+      AddAxis(c, sh.iw, sh.k_w, sh.s_w, sh.d_w, sh.pad, sh.pad);
+      INFO(Describe(c));
+      CHECK(CheckCase(c, rng, tiers) == sh.plane);
+    }
+    FloatConvCase line;  // 1-D: one output row of 9
+    line.rank = 1, line.cin = 4, line.cout = 5, line.bias = false;
+    AddAxis(line, 11, 3, 1, 1, 0, 0);
+    CHECK(CheckCase(line, rng, tiers));
   }
   SECTION("pads wider than the window, strides and dilated reaches wider than the row, 1-wide maps") {
     // ONNX allows pads >= kernel: output rows and columns whose window lies in the padding
