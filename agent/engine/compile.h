@@ -73,6 +73,8 @@ struct BuildContext {
 
 // Scratch bytes a node needs during its step (im2col buffers and packed activations).
 int64_t ScratchBytes(const Node& node, const Graph& graph);
+// A float Conv split into stride phases for its plane kernel (ops/float_conv.cpp).
+int64_t FloatConvScratchBytes(const Node& node, const Graph& graph);
 // An int8 MaxPool whose windows reach over the padding: one input plane with its padding (ops/layout_ops.cpp).
 int64_t MaxPoolScratchBytes(const Node& node, const Graph& graph);
 // Linear Resize: two rows of the output interpolated along the innermost axis.

@@ -220,9 +220,10 @@ inline constexpr int64_t kFloatConvMaxTaps = 16;
 // channel, window row and tap the product, where that tap is inside the input), clamped to
 // [lo, hi]. Per pixel p (the tables hold pixels rounded up to 16 entries; past `pixels` a row0
 // no tap reaches): row0[p] = oy * sh - pt and col0[p] = ox * sw - pl, the input position of
-// tap (0, 0), and base[p] = row0[p] * iw + col0[p]. Where base[p] = p + shift for every p
-// (`contiguous`), a tap's inputs are one load, else gathered. Weights [groups x channels][cin]
-// [kh][kw]; `channels` and `cin` are per group.
+// tap (0, 0), which decide the lanes a tap adds to. Where a tap reads: `contiguous`, pixel p's
+// input at x + tap_offsets[t] + p (one load per vector; the caller lays the input out so, for
+// instance as stride phases); else gathered at x + tap_offsets[t] + base[p]. Weights
+// [groups x channels][cin][kh][kw]; `channels` and `cin` are per group.
 struct FloatConvPlaneArgs {
   const float* x;
   int64_t x_ic, x_group;  // floats between input channels, between groups' inputs
@@ -233,8 +234,9 @@ struct FloatConvPlaneArgs {
   const int32_t* row0;
   const int32_t* col0;
   const int32_t* base;
+  const int64_t* tap_offsets;  // [kh x kw]
   bool contiguous;
-  int64_t shift, pixels;
+  int64_t pixels;
   float lo, hi;
   float* y;
   int64_t y_pitch, y_group;  // floats between output channels, between groups' outputs

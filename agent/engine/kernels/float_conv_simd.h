@@ -193,8 +193,8 @@ template <typename T, bool kContiguous, int kC, int kU>
 inline void PlaneBlock(const FloatConvPlaneArgs& a, const PlanePixels<T, kU>& px, int64_t g, int64_t c0) {
   using V = typename T::V;
   constexpr int kL = T::kLanes;
-  const int64_t kh = a.kh, kw = a.kw, taps = kh * kw, cin = a.cin, x_ic = a.x_ic, w_pitch = a.w_pitch;
-  const int64_t row_step = a.dh * a.iw, col_step = a.dw, p0 = px.p0;
+  const int64_t taps = a.kh * a.kw, cin = a.cin, x_ic = a.x_ic, w_pitch = a.w_pitch, p0 = px.p0;
+  const int64_t* const tap_offsets = a.tap_offsets;
   V acc[kC][kU];
 #pragma GCC unroll 8
   for (int c = 0; c < kC; ++c) {
@@ -207,24 +207,22 @@ inline void PlaneBlock(const FloatConvPlaneArgs& a, const PlanePixels<T, kU>& px
   for (int64_t ic = 0; ic < cin; ++ic) {
     const float* x = x0 + ic * x_ic;
     const float* w = w0 + ic * taps;
-    for (int64_t ky = 0, t = 0; ky < kh; ++ky) {
-      for (int64_t kx = 0; kx < kw; ++kx, ++t) {
-        const float* xt = x + ky * row_step + kx * col_step;  // tap (ky, kx) from tap (0, 0)
-        V xv[kU];
+    for (int64_t t = 0; t < taps; ++t) {
+      const float* xt = x + tap_offsets[t];
+      V xv[kU];
 #pragma GCC unroll 4
-        for (int u = 0; u < kU; ++u) {
-          if constexpr (kContiguous) {
-            xv[u] = T::MaskedLoad(xt + a.shift + p0 + u * kL, px.inside[t][u]);
-          } else {
-            xv[u] = T::MaskedGather(xt, px.at[u], px.inside[t][u]);
-          }
+      for (int u = 0; u < kU; ++u) {
+        if constexpr (kContiguous) {
+          xv[u] = T::MaskedLoad(xt + p0 + u * kL, px.inside[t][u]);
+        } else {
+          xv[u] = T::MaskedGather(xt, px.at[u], px.inside[t][u]);
         }
+      }
 #pragma GCC unroll 8
-        for (int c = 0; c < kC; ++c) {
-          const V wv = T::Set1(w[c * w_pitch + t]);
+      for (int c = 0; c < kC; ++c) {
+        const V wv = T::Set1(w[c * w_pitch + t]);
 #pragma GCC unroll 4
-          for (int u = 0; u < kU; ++u) acc[c][u] = T::MaskedAdd(acc[c][u], px.inside[t][u], T::Mul(wv, xv[u]));
-        }
+        for (int u = 0; u < kU; ++u) acc[c][u] = T::MaskedAdd(acc[c][u], px.inside[t][u], T::Mul(wv, xv[u]));
       }
     }
   }

@@ -8,6 +8,7 @@
 
 #include "agent/engine/compile.h"
 #include "agent/engine/kernels/elementwise.h"
+#include "agent/engine/kernels/im2col_u8.h"
 
 namespace edge::engine {
 namespace {
@@ -42,29 +43,82 @@ std::pair<int64_t, int64_t> StridedRange(int64_t n, int64_t stride, int64_t off,
   return {first, end};
 }
 
+// A 2-D window of a Conv or ConvTranspose node (a 1-D one is 1 x L; a 3-D conv's depth apart).
+struct ConvWindow {
+  int64_t batch, cin, cout, group, ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
+  size_t rank;  // of the input: 3, 4 or 5 (NCW, NCHW, NCDHW)
+};
+
+ConvWindow WindowOf(const Node& n, const Graph& g) {
+  const Value& x = g.values[n.in[0]];
+  const Value& y = g.values[n.out[0]];
+  const size_t rank = x.shape.size();
+  return {x.shape[0], x.shape[1], y.shape[1], n.group, rank >= 4 ? x.shape[rank - 2] : 1, x.shape.back(),
+          rank >= 4 ? y.shape[rank - 2] : 1, y.shape.back(), n.kernel[0], n.kernel[1], n.stride[0], n.stride[1],
+          n.dilation[0], n.dilation[1], n.pad[0], n.pad[1], rank};
+}
+
 void SetWindow(FloatWindowStep& s, const Node& n, BuildContext& ctx) {
-  const Value& x = ctx.V(n.in[0]);
-  const Value& y = ctx.V(n.out[0]);
   s.x = ctx.RefOf(n.in[0]);
   s.w = ctx.RefOf(n.in[1]);
   if (n.in.size() > 2) {
     s.has_bias = true;
     s.bias = ctx.RefOf(n.in[2]);
   }
-  s.batch = x.shape[0];
-  s.cin = x.shape[1];
-  s.cout = y.shape[1];
-  s.group = n.group;
-  const size_t rank = x.shape.size();  // 3, 4 or 5: NCW, NCHW, NCDHW
-  s.ih = rank >= 4 ? x.shape[rank - 2] : 1;
-  s.iw = x.shape.back();
-  s.oh = rank >= 4 ? y.shape[rank - 2] : 1;
-  s.ow = y.shape.back();
-  s.kh = n.kernel[0]; s.kw = n.kernel[1];
-  s.sh = n.stride[0]; s.sw = n.stride[1];
-  s.dh = n.dilation[0]; s.dw = n.dilation[1];
-  s.pt = n.pad[0]; s.pl = n.pad[1];
+  const ConvWindow w = WindowOf(n, ctx.graph);
+  s.batch = w.batch, s.cin = w.cin, s.cout = w.cout, s.group = w.group;
+  s.ih = w.ih, s.iw = w.iw, s.oh = w.oh, s.ow = w.ow;
+  s.kh = w.kh, s.kw = w.kw, s.sh = w.sh, s.sw = w.sw, s.dh = w.dh, s.dw = w.dw, s.pt = w.pt, s.pl = w.pl;
   s.out = ctx.Out(n);
+}
+
+// Whether a float Conv takes the plane form (FloatConvPlaneArgs), and how its taps read.
+//
+// The plane form serves 2-D and 1-D convs whose plane and window its kernels take, where the
+// rows would leave AVX-512 vectors part empty (rows narrower than 16, or under 80 % filled: a
+// 20-wide row is 16 + 4). A tap's inputs for a vector of pixels are one load where each
+// pixel's input is the pixel's index plus a constant: `contiguous` (stride-1 columns, rows of
+// the input's width; then 1x1 convs take it too), or `phased`: a strided conv's input split
+// first into its stride phases (plane (a, b) holds input rows a, a + sh, ... and columns b,
+// b + sw, ..., each phase row ow wide), so that a tap reads one phase at pixel + constant,
+// which needs every tap inside the map to land within ow columns of its phase ((kw - 1) dw -
+// pl < sw: a same-padded stride-2 3x3). Else the taps gather. Strided convs take the plane form
+// where the row kernels are weakest: rows of at most 8, or column strides above 2 (the rows
+// gather too); phased there if the conv has more than one tap and is not depthwise (a split
+// costs a copy of the input: DS-CNN-sized depthwise and 1x1 convs measured faster gathered).
+// Measured per conv, fp32 zoo models, `--profile`: ResNet-8's 3x3 stride-2 32 -> 64 to 8
+// columns 88 (gathered) -> 46 us phased, multiscale_concat's 64 -> 32 to 7 columns 75 -> 43;
+// at 14 columns (multiscale_concat's 32 -> 16) the rows' stride-2 loads 42, phased 44,
+// gathered 62; ResNet-8's stride-2 1x1s gathered 10.9 us (8 columns), phased 12.9; the MobileNet
+// block's stride-2 depthwise to 8 columns gathered 13.4, phased 16.4.
+struct PlaneLayout {
+  bool use = false, contiguous = false, phased = false;
+  int64_t phase_rows = 0;  // phased: rows of each phase plane (ceil(ih / sh))
+
+  // phased: the split of one batch element's input
+  int64_t ScratchBytes(const ConvWindow& w) const {
+    return phased ? w.cin * w.sh * w.sw * phase_rows * w.ow * static_cast<int64_t>(sizeof(float)) : 0;
+  }
+};
+
+PlaneLayout PlaneLayoutOf(const ConvWindow& w) {
+  PlaneLayout l;
+  const int64_t pixels = w.oh * w.ow;
+  constexpr int64_t kSmall = int64_t{1} << 28;  // the tables are int32, so are the extents
+  const bool int32_tables = w.ih * w.iw < kSmall && w.pt < kSmall && w.pl < kSmall && w.oh * w.sh < kSmall &&
+                            w.ow * w.sw < kSmall && (w.kh - 1) * w.dh < kSmall && (w.kw - 1) * w.dw < kSmall;
+  if (w.rank > 4 || pixels > kFloatConvPlaneMaxPixels || w.kh * w.kw > kFloatConvPlaneMaxTaps || !int32_tables) return l;
+  const bool underfilled = w.ow < 16 || w.ow * 10 < (w.ow + 15) / 16 * 16 * 8;
+  const bool depthwise = w.cin == w.group && w.cout == w.group;
+  l.contiguous = (w.ow == 1 || w.sw == 1) && (w.oh == 1 || w.sh * w.iw == w.ow);
+  if (l.contiguous) {
+    l.use = underfilled || w.kh * w.kw == 1;
+  } else {
+    l.use = w.ow <= 8 || (underfilled && w.sw > 2);
+    l.phased = l.use && w.kh * w.kw > 1 && !depthwise && (w.kw - 1) * w.dw - w.pl < w.sw && w.pl >= 0 && w.pt >= 0;
+  }
+  if (l.phased) l.phase_rows = (w.ih + w.sh - 1) / w.sh;
+  return l;
 }
 
 class FloatConvStep : public FloatWindowStep {
@@ -73,16 +127,17 @@ class FloatConvStep : public FloatWindowStep {
   int64_t id = 1, od = 1, kd = 1, sd = 1, dd = 1, pf = 0;
   float lo = -INFINITY, hi = INFINITY;
 
-  // The plane form's tables (FloatConvPlaneArgs; empty where the conv takes the rows): maps
-  // whose rows fill less than a vector.
+  // The plane form (PlaneLayoutOf; the tables empty where the conv takes the rows): per output
+  // pixel its window's origin, per tap where it reads (FloatConvPlaneArgs).
+  PlaneLayout plane;
   std::vector<int32_t> plane_row0, plane_col0, plane_base;
-  bool plane_contiguous = false;
-  int64_t plane_shift = 0;
+  std::vector<int64_t> tap_offsets;
+  int64_t scratch = 0;  // phased: the stride phases of one batch element
 
   void Run(const ExecEnv& env) const override {
     const auto [X, W, B, Y] = Bind(env);
-    if (env.elementwise->float_conv_plane != nullptr && !plane_row0.empty()) {
-      return RunPlane(env.elementwise->float_conv_plane, X, W, B, Y);
+    if (env.elementwise->float_conv_plane != nullptr && plane.use) {
+      return RunPlane(env.elementwise->float_conv_plane, X, W, B, Y, reinterpret_cast<float*>(env.arena + scratch));
     }
     if (env.elementwise->float_conv_row != nullptr && kd * kh <= kMaxWindowRows && kw <= kFloatConvMaxTaps) {
       return RunRows(env.elementwise->float_conv_row, X, W, B, Y);
@@ -130,13 +185,45 @@ class FloatConvStep : public FloatWindowStep {
  private:
   static constexpr int64_t kMaxWindowRows = 256;
 
-  // The tier's plane kernel, the same sums in the same order: one call per batch element.
-  void RunPlane(FloatConvPlaneFn kernel, const float* X, const float* W, const float* B, float* Y) const {
-    const int64_t cin_g = cin / group, cout_g = cout / group, plane = ih * iw, out_plane = oh * ow;
+  // The tier's plane kernel, the same sums in the same order: one call per batch element (its
+  // input split into stride phases first where the layout says so).
+  void RunPlane(FloatConvPlaneFn kernel, const float* X, const float* W, const float* B, float* Y, float* phases) const {
+    const int64_t cin_g = cin / group, cout_g = cout / group, plane_in = ih * iw, out_plane = oh * ow;
+    const int64_t phase_plane = plane.phase_rows * ow, x_ic = plane.phased ? sh * sw * phase_plane : plane_in;
     for (int64_t b = 0; b < batch; ++b) {
-      kernel({X + b * cin * plane, plane, cin_g * plane, W, cin_g * kh * kw, B, group, cout_g, cin_g, ih, iw, kh, kw, dh,
-              dw, plane_row0.data(), plane_col0.data(), plane_base.data(), plane_contiguous, plane_shift, out_plane, lo,
-              hi, Y + b * cout * out_plane, out_plane, cout_g * out_plane});
+      const float* x = X + b * cin * plane_in;
+      if (plane.phased) {
+        SplitPhases(x, phases, phase_plane);
+        x = phases;
+      }
+      kernel({x, x_ic, cin_g * x_ic, W, cin_g * kh * kw, B, group, cout_g, cin_g, ih, iw, kh, kw, dh, dw,
+              plane_row0.data(), plane_col0.data(), plane_base.data(), tap_offsets.data(),
+              plane.contiguous || plane.phased, out_plane, lo, hi, Y + b * cout * out_plane, out_plane,
+              cout_g * out_plane});
+    }
+  }
+
+  // Every input channel's stride phases: phase (a, c) of channel ch at phases + (ch sh sw + a sw
+  // + c) phase_plane, row i, column j < ow: x[ch][i sh + a][j sw + c], 0 past the input.
+  void SplitPhases(const float* x, float* phases, int64_t phase_plane) const {
+    float* dst = phases;
+    for (int64_t ch = 0; ch < cin; ++ch) {
+      const float* src = x + ch * ih * iw;
+      for (int64_t a = 0; a < sh; ++a) {
+        for (int64_t c = 0; c < sw; ++c, dst += phase_plane) {
+          const int64_t inside = c < iw ? std::min(ow, (iw - c + sw - 1) / sw) : 0;  // columns j with j sw + c < iw
+          for (int64_t i = 0; i < plane.phase_rows; ++i) {
+            float* row = dst + i * ow;
+            const int64_t iy = i * sh + a;
+            int64_t j = 0;
+            if (iy < ih) {
+              const float* in = src + iy * iw + c;
+              for (; j < inside; ++j) row[j] = in[j * sw];
+            }
+            for (; j < ow; ++j) row[j] = 0.0f;
+          }
+        }
+      }
     }
   }
 
@@ -228,6 +315,12 @@ Result<std::unique_ptr<Step>> BuildFloatConvTransposeStep(const Node& n, BuildCo
   return std::unique_ptr<Step>(std::move(s));
 }
 
+int64_t FloatConvScratchBytes(const Node& n, const Graph& g) {
+  if (n.kind != OpKind::kConv || g.values[n.in[0]].shape.size() > 4) return 0;
+  const ConvWindow w = WindowOf(n, g);
+  return PlaneLayoutOf(w).ScratchBytes(w);
+}
+
 Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& n, BuildContext& ctx) {
   if (n.kind == OpKind::kConvTranspose) return BuildFloatConvTransposeStep(n, ctx);
   auto s = std::make_unique<FloatConvStep>();
@@ -245,43 +338,41 @@ Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& n, BuildContext& ct
   }
   s->lo = n.act_min;
   s->hi = n.act_max;
-  // The plane form (FloatConvPlaneArgs) for 2-D and 1-D convs whose plane and window its kernels
-  // take, where the rows would leave AVX-512 vectors part empty (rows narrower than 16, or under
-  // 80 % filled: a 20-wide row is 16 + 4), and for 1x1 convs: when a tap's inputs are one load
-  // (stride-1 columns and rows of the input's width), always; gathered, only where the row
-  // kernels gather too (column strides above 2) or rows of at most 8. Against the row kernels'
-  // stride-2 loads the gathers measured slower at 14 columns (multiscale_concat's 3x3 stride-2
-  // 32 -> 16: 62 against 41 us), even at 7 (75-79 us), faster at 8 (ResNet-8's stride-2 1x1
-  // 32 -> 64: 11.6 against 21.5) and at 5 (DS-CNN's stem: 10.8 against 24.5).
-  const int64_t pixels = s->oh * s->ow;
-  const bool contiguous = (s->ow == 1 || s->sw == 1) && (s->oh == 1 || s->sh * s->iw == s->ow);
-  const bool underfilled = s->ow < 16 || s->ow * 10 < (s->ow + 15) / 16 * 16 * 8;
-  const bool plane_form = contiguous ? underfilled || s->kh * s->kw == 1 : s->ow <= 8 || (underfilled && s->sw > 2);
-  // (the tables are int32, so are the extents)
-  constexpr int64_t kSmall = int64_t{1} << 28;
-  const bool int32_tables = s->ih * s->iw < kSmall && s->pt < kSmall && s->pl < kSmall && s->oh * s->sh < kSmall &&
-                            s->ow * s->sw < kSmall && (s->kh - 1) * s->dh < kSmall && (s->kw - 1) * s->dw < kSmall;
-  if (rank <= 4 && plane_form && pixels <= kFloatConvPlaneMaxPixels &&
-      s->kh * s->kw <= kFloatConvPlaneMaxTaps && int32_tables) {
-    const int64_t padded = (pixels + 15) / 16 * 16;
+  s->plane = PlaneLayoutOf(WindowOf(n, ctx.graph));
+  if (s->plane.use) {
+    const int64_t pixels = s->oh * s->ow, padded = (pixels + 15) / 16 * 16;
     // past the pixels: a row0 below every tap's reach, so no lane there adds anything
     const int32_t nowhere = -(int32_t{1} << 29);
     s->plane_row0.assign(static_cast<size_t>(padded), nowhere);
     s->plane_col0.assign(static_cast<size_t>(padded), 0);
     s->plane_base.assign(static_cast<size_t>(padded), 0);
-    s->plane_contiguous = contiguous;  // then base[p] = p + shift
-    s->plane_shift = -s->pt * s->iw - s->pl;
     for (int64_t p = 0; p < pixels; ++p) {
       const int64_t r = p / s->ow * s->sh - s->pt, c = p % s->ow * s->sw - s->pl;
       s->plane_row0[static_cast<size_t>(p)] = static_cast<int32_t>(r);
       s->plane_col0[static_cast<size_t>(p)] = static_cast<int32_t>(c);
       s->plane_base[static_cast<size_t>(p)] = static_cast<int32_t>(r * s->iw + c);
     }
+    // where tap (ky, kx) reads for pixel 0 (with pixel p's index added, or its base gathered)
+    for (int64_t ky = 0; ky < s->kh; ++ky) {
+      for (int64_t kx = 0; kx < s->kw; ++kx) {
+        int64_t offset = ky * s->dh * s->iw + kx * s->dw;  // gathered: from base[p]
+        if (s->plane.contiguous) offset -= s->pt * s->iw + s->pl;
+        if (s->plane.phased) {
+          // the tap's phase (a, c) and its row and column from the pixel's (kernels/im2col_u8.h's
+          // FloorDiv: taps above or left of the map)
+          const int64_t di = FloorDiv(ky * s->dh - s->pt, s->sh), a = ky * s->dh - s->pt - di * s->sh;
+          const int64_t dj = FloorDiv(kx * s->dw - s->pl, s->sw), c = kx * s->dw - s->pl - dj * s->sw;
+          offset = (a * s->sw + c) * s->plane.phase_rows * s->ow + di * s->ow + dj;
+        }
+        s->tap_offsets.push_back(offset);
+      }
+    }
+    s->scratch = ctx.scratch_offset;
   }
   s->summary = "Conv " + n.name + " (" + (rank == 5 ? std::to_string(s->kd) + "x" : "") + std::to_string(s->kh) + "x" + std::to_string(s->kw) + ", " +
                std::to_string(s->cin) + "->" + std::to_string(s->cout) +
                (s->group > 1 ? ", group " + std::to_string(s->group) : "") + ", float" +
-               (s->plane_row0.empty() ? "" : ", whole-plane vectors at avx2 and up") + ")";
+               (!s->plane.use ? "" : s->plane.phased ? ", whole-plane vectors of stride phases at avx2 and up" : ", whole-plane vectors at avx2 and up") + ")";
   return std::unique_ptr<Step>(std::move(s));
 }
 

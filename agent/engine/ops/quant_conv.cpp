@@ -555,6 +555,7 @@ int64_t ScratchBytes(const Node& n, const Graph& g) {
   if (n.kind == OpKind::kQConcat) return QConcatScratchBytes(n, g);
   if (n.kind == OpKind::kResizeLinear) return ResizeLinearScratchBytes(n, g);
   if (n.kind == OpKind::kRecurrent) return RecurrentScratchBytes(n);
+  if (n.kind == OpKind::kConv) return FloatConvScratchBytes(n, g);
   // ReduceLogSumExp: the per-slot sums of exp(x - max) beside the maxima in the output.
   if (n.kind == OpKind::kReduceMean && n.reduce == ReduceKind::kLogSumExp) return g.values[n.out[0]].elements * 4;
   return 0;

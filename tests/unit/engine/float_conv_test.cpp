@@ -51,9 +51,12 @@ void AddAxis(FloatConvCase& c, int64_t in, int64_t k, int64_t s, int64_t dl, int
   c.dilations.push_back(dl);
 }
 
+// The forms a float conv step takes on x86 (its summary says which).
+enum class Form { kRows, kPlane, kPhases };
+
 // The model of one Conv (and its clamp), and its outputs at `tiers` and at the scalar tier.
-// Returns whether the conv took the plane form (its step summary says so).
-bool CheckCase(const FloatConvCase& c, std::mt19937& rng, const std::vector<KernelTier>& tiers) {
+// Returns the form the conv took.
+Form CheckCase(const FloatConvCase& c, std::mt19937& rng, const std::vector<KernelTier>& tiers) {
   INFO(Describe(c));
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<int64_t> x_shape = {c.batch, c.cin}, w_shape = {c.cout, c.cin / c.group};
@@ -109,9 +112,10 @@ bool CheckCase(const FloatConvCase& c, std::mt19937& rng, const std::vector<Kern
     CHECK(differ == 0);
   }
   for (const std::string& step : model->StepSummary()) {
-    if (step.find(", whole-plane vectors") != std::string::npos) return true;
+    if (step.find(", whole-plane vectors of stride phases") != std::string::npos) return Form::kPhases;
+    if (step.find(", whole-plane vectors") != std::string::npos) return Form::kPlane;
   }
-  return false;
+  return Form::kRows;
 }
 
 }  // namespace
@@ -153,39 +157,44 @@ TEST_CASE("float Conv rows at every tier equal the step's own loops bit for bit"
       CheckCase(c, rng, tiers);
     }
   }
-  SECTION("whole-plane vectors: rows narrower than a vector, underfilled rows, 1x1 convs") {
+  SECTION("whole-plane vectors: rows narrower than a vector, underfilled rows, 1x1 convs, stride phases") {
     // the plane form's blocks (8 and 4 channels x 2 vectors, single channels x 4, one vector),
-    // tap loads and gathers, planes not a multiple of a vector, taps in and out of the map
+    // tap loads, stride phases and gathers, planes not a multiple of a vector, taps in and out
+    // of the map
+    const Form kRows = Form::kRows, kPlane = Form::kPlane, kPhases = Form::kPhases;
     struct Shape {
-      int64_t cin, cout, group, ih, iw, k_h, k_w, s_h, s_w, d_h, d_w, pad;
-      bool plane;  // the form the step must take
+      int64_t batch, cin, cout, group, ih, iw, k_h, k_w, s_h, s_w, d_h, d_w, pad;
+      Form form;  // the form the step must take
     };
     const Shape shapes[] = {
-        {32, 32, 32, 25, 5, 3, 3, 1, 1, 1, 1, 1, true},    // DS-CNN's depthwise: loads
-        {32, 32, 1, 25, 5, 1, 1, 1, 1, 1, 1, 0, true},     // its pointwise
-        {1, 32, 1, 49, 10, 10, 4, 2, 2, 1, 1, 2, true},    // its stem: gathered (5 columns)
-        {64, 64, 1, 8, 8, 3, 3, 1, 1, 1, 1, 1, true},      // ResNet-8's last block
-        {32, 64, 1, 16, 16, 1, 1, 2, 2, 1, 1, 0, true},    // stride-2 1x1 to 8 columns
-        {13, 13, 1, 9, 7, 3, 3, 1, 1, 2, 1, 1, true},      // 8 + 4 + 1 channels, dilated rows
-        {3, 20, 1, 11, 20, 3, 3, 1, 1, 1, 1, 1, true},     // 20-wide rows: 16 + 4
-        {12, 24, 1, 20, 40, 3, 3, 1, 3, 1, 1, 1, true},    // column stride 3: gathered
-        {6, 6, 3, 14, 9, 3, 3, 1, 1, 1, 1, 0, true},       // no padding: rows of 7 from 9, gathered
-        {12, 8, 1, 28, 28, 1, 1, 1, 1, 1, 1, 0, true},     // a 1x1 on 28-wide rows
-        {32, 16, 1, 28, 28, 3, 3, 2, 2, 1, 1, 1, false},   // 14 columns at stride 2: the rows
-        {16, 16, 1, 32, 32, 3, 3, 1, 1, 1, 1, 1, false},   // full vectors: the rows
+        {1, 32, 32, 32, 25, 5, 3, 3, 1, 1, 1, 1, 1, kPlane},     // DS-CNN's depthwise: loads
+        {1, 32, 32, 1, 25, 5, 1, 1, 1, 1, 1, 1, 0, kPlane},      // its pointwise
+        {2, 1, 32, 1, 49, 10, 10, 4, 2, 2, 1, 1, 2, kPhases},    // its stem: stride phases
+        {1, 64, 64, 1, 8, 8, 3, 3, 1, 1, 1, 1, 1, kPlane},       // ResNet-8's last block
+        {1, 32, 64, 1, 16, 16, 3, 3, 2, 2, 1, 1, 1, kPhases},    // its stride-2 3x3 to 8 columns
+        {1, 32, 64, 1, 16, 16, 1, 1, 2, 2, 1, 1, 0, kPlane},     // its stride-2 1x1: gathered
+        {2, 8, 16, 1, 15, 15, 3, 3, 2, 2, 2, 1, 1, kPhases},     // dilated rows, odd extents
+        {1, 16, 16, 16, 16, 16, 3, 3, 2, 2, 1, 1, 1, kPlane},    // stride-2 depthwise: gathered
+        {1, 13, 13, 1, 9, 7, 3, 3, 1, 1, 2, 1, 1, kPlane},       // 8 + 4 + 1 channels, dilated rows
+        {1, 3, 20, 1, 11, 20, 3, 3, 1, 1, 1, 1, 1, kPlane},      // 20-wide rows: 16 + 4
+        {1, 12, 24, 1, 20, 40, 3, 3, 1, 3, 1, 1, 1, kPhases},    // column stride 3
+        {1, 6, 6, 3, 14, 9, 3, 3, 1, 1, 1, 1, 0, kPlane},        // no padding: rows of 7 from 9, gathered
+        {1, 12, 8, 1, 28, 28, 1, 1, 1, 1, 1, 1, 0, kPlane},      // a 1x1 on 28-wide rows
+        {1, 32, 16, 1, 28, 28, 3, 3, 2, 2, 1, 1, 1, kRows},      // 14 columns at stride 2: the rows
+        {1, 16, 16, 1, 32, 32, 3, 3, 1, 1, 1, 1, 1, kRows},      // full vectors: the rows
     };
     for (const Shape& sh : shapes) {
       FloatConvCase c;
-      c.cin = sh.cin, c.cout = sh.cout, c.group = sh.group, c.clamp = sh.cout % 3 == 0 ? 1 : 0;
+      c.batch = sh.batch, c.cin = sh.cin, c.cout = sh.cout, c.group = sh.group, c.clamp = sh.cout % 3 == 0 ? 1 : 0;
       AddAxis(c, sh.ih, sh.k_h, sh.s_h, sh.d_h, sh.pad, sh.pad);
       AddAxis(c, sh.iw, sh.k_w, sh.s_w, sh.d_w, sh.pad, sh.pad);
       INFO(Describe(c));
-      CHECK(CheckCase(c, rng, tiers) == sh.plane);
+      CHECK(CheckCase(c, rng, tiers) == sh.form);
     }
     FloatConvCase line;  // 1-D: one output row of 9
     line.rank = 1, line.cin = 4, line.cout = 5, line.bias = false;
     AddAxis(line, 11, 3, 1, 1, 0, 0);
-    CHECK(CheckCase(line, rng, tiers));
+    CHECK(CheckCase(line, rng, tiers) == Form::kPlane);
   }
   SECTION("pads wider than the window, strides and dilated reaches wider than the row, 1-wide maps") {
     // ONNX allows pads >= kernel: output rows and columns whose window lies in the padding
