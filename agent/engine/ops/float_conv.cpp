@@ -74,23 +74,27 @@ void SetWindow(FloatWindowStep& s, const Node& n, BuildContext& ctx) {
 
 // Whether a float Conv takes the plane form (FloatConvPlaneArgs), and how its taps read.
 //
-// The plane form serves 2-D and 1-D convs whose plane and window its kernels take, where the
-// rows would leave AVX-512 vectors part empty (rows narrower than 16, or under 80 % filled: a
-// 20-wide row is 16 + 4). A tap's inputs for a vector of pixels are one load where each
-// pixel's input is the pixel's index plus a constant: `contiguous` (stride-1 columns, rows of
-// the input's width; then 1x1 convs take it too), or `phased`: a strided conv's input split
-// first into its stride phases (plane (a, b) holds input rows a, a + sh, ... and columns b,
-// b + sw, ..., each phase row ow wide), so that a tap reads one phase at pixel + constant,
-// which needs every tap inside the map to land within ow columns of its phase ((kw - 1) dw -
-// pl < sw: a same-padded stride-2 3x3). Else the taps gather. Strided convs take the plane form
-// where the row kernels are weakest: rows of at most 8, or column strides above 2 (the rows
-// gather too); phased there if the conv has more than one tap and is not depthwise (a split
-// costs a copy of the input: DS-CNN-sized depthwise and 1x1 convs measured faster gathered).
-// Measured per conv, fp32 zoo models, `--profile`: ResNet-8's 3x3 stride-2 32 -> 64 to 8
-// columns 88 (gathered) -> 46 us phased, multiscale_concat's 64 -> 32 to 7 columns 75 -> 43;
-// at 14 columns (multiscale_concat's 32 -> 16) the rows' stride-2 loads 42, phased 44,
-// gathered 62; ResNet-8's stride-2 1x1s gathered 10.9 us (8 columns), phased 12.9; the MobileNet
-// block's stride-2 depthwise to 8 columns gathered 13.4, phased 16.4.
+// The plane form serves 2-D and 1-D convs whose plane and window its kernels take. A tap's
+// inputs for a vector of pixels are one load where each pixel's input is the pixel's index
+// plus a constant: `contiguous` (stride-1 columns, rows of the input's width), or `phased`: a
+// strided conv's input split first into its stride phases (plane (a, b) holds input rows a,
+// a + sh, ... and columns b, b + sw, ..., each phase row ow wide), so that a tap reads one
+// phase at pixel + constant, which needs every tap inside the map to land within ow columns of
+// its phase ((kw - 1) dw - pl < sw: a same-padded stride-2 3x3). Else the taps gather.
+//
+// Contiguous convs always take it: against the row kernels (fp32 zoo models, `--profile`, the
+// Zen 4 EPYC) DS-CNN's 25 x 5 depthwise 28 -> 2.7 us and 1x1 23 -> 4.4, the MobileNet block's
+// 32 x 32 depthwise 28 -> 10.4, ResNet-8's 32 x 32 3x3 16 -> 16 77 -> 68, multiscale_concat's
+// 28 x 28 3x3s 11-24 -> 9-20 and 1x1s 4.3 -> 3.0, gated_tcn's 1-D 1x3s 6.3 -> 5.7; ResNet-8's
+// 16 x 16 32 -> 32 64-69 both ways. Strided convs take it where the row kernels are weakest:
+// rows of at most 8, or column strides above 2 (the rows gather too) on rows that leave an
+// AVX-512 vector part empty (under 16, or under 80 % filled: 20 = 16 + 4); phased there if the
+// conv has more than one tap and is not depthwise (a split costs a copy of the input). Measured
+// per conv: ResNet-8's 3x3 stride-2 32 -> 64 to 8 columns 88 (gathered) -> 46 us phased,
+// multiscale_concat's 64 -> 32 to 7 columns 75 -> 43; at 14 columns (its 32 -> 16) the rows'
+// stride-2 loads 42, phased 44, gathered 62; ResNet-8's stride-2 1x1s gathered 10.9 us (8
+// columns), phased 12.9, rows 21.5; the MobileNet block's stride-2 depthwise to 8 columns
+// gathered 13.4, phased 16.4.
 struct PlaneLayout {
   bool use = false, contiguous = false, phased = false;
   int64_t phase_rows = 0;  // phased: rows of each phase plane (ceil(ih / sh))
@@ -112,7 +116,7 @@ PlaneLayout PlaneLayoutOf(const ConvWindow& w) {
   const bool depthwise = w.cin == w.group && w.cout == w.group;
   l.contiguous = (w.ow == 1 || w.sw == 1) && (w.oh == 1 || w.sh * w.iw == w.ow);
   if (l.contiguous) {
-    l.use = underfilled || w.kh * w.kw == 1;
+    l.use = true;
   } else {
     l.use = w.ow <= 8 || (underfilled && w.sw > 2);
     l.phased = l.use && w.kh * w.kw > 1 && !depthwise && (w.kw - 1) * w.dw - w.pl < w.sw && w.pl >= 0 && w.pt >= 0;

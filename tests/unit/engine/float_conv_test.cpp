@@ -181,7 +181,8 @@ TEST_CASE("float Conv rows at every tier equal the step's own loops bit for bit"
         {1, 6, 6, 3, 14, 9, 3, 3, 1, 1, 1, 1, 0, kPlane},        // no padding: rows of 7 from 9, gathered
         {1, 12, 8, 1, 28, 28, 1, 1, 1, 1, 1, 1, 0, kPlane},      // a 1x1 on 28-wide rows
         {1, 32, 16, 1, 28, 28, 3, 3, 2, 2, 1, 1, 1, kRows},      // 14 columns at stride 2: the rows
-        {1, 16, 16, 1, 32, 32, 3, 3, 1, 1, 1, 1, 1, kRows},      // full vectors: the rows
+        {1, 16, 16, 1, 32, 32, 3, 3, 1, 1, 1, 1, 1, kPlane},     // full rows: loads still
+        {1, 2, 3, 1, 66, 66, 3, 3, 1, 1, 1, 1, 1, kRows},        // 4,356 pixels: the rows
     };
     for (const Shape& sh : shapes) {
       FloatConvCase c;
