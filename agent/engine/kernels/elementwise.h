@@ -215,8 +215,8 @@ using FloatConvRowFn = void (*)(const FloatConvRowArgs& a);
 inline constexpr int64_t kFloatConvMaxTaps = 16;
 
 // A 2-D (or 1-D) float Conv of one batch element with the output pixels of a whole plane in the
-// lanes (raster order: a vector spans rows), for maps too narrow to fill a vector per row: every
-// output channel of every group, each pixel's sum in the step's order (the bias, then per input
+// lanes (raster order: a vector spans rows, so narrow maps fill the vectors; which convs take it:
+// PlaneLayoutOf in ops/float_conv.cpp): every output channel of every group, each pixel's sum in the step's order (the bias, then per input
 // channel, window row and tap the product, where that tap is inside the input), clamped to
 // [lo, hi]. Per pixel p (the tables hold pixels rounded up to 16 entries; past `pixels` a row0
 // no tap reaches): row0[p] = oy * sh - pt and col0[p] = ox * sw - pl, the input position of
