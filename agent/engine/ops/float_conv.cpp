@@ -88,13 +88,13 @@ void SetWindow(FloatWindowStep& s, const Node& n, BuildContext& ctx) {
 // 28 x 28 3x3s 11-24 -> 9-20 and 1x1s 4.3 -> 3.0, gated_tcn's 1-D 1x3s 6.3 -> 5.7; ResNet-8's
 // 16 x 16 32 -> 32 64-69 both ways. Strided convs take it where the row kernels are weakest:
 // rows of at most 8, or column strides above 2 (the rows gather too) on rows that leave an
-// AVX-512 vector part empty (under 16, or under 80 % filled: 20 = 16 + 4); phased there if the
-// conv has more than one tap and is not depthwise (a split costs a copy of the input). Measured
-// per conv: ResNet-8's 3x3 stride-2 32 -> 64 to 8 columns 88 (gathered) -> 46 us phased,
+// AVX-512 vector part empty (under 16, or under 80 % filled: 20 = 16 + 4); phased where its
+// taps allow (the split copies only the phases a tap reads), else gathered. Measured per conv:
+// ResNet-8's 3x3 stride-2 32 -> 64 to 8 columns 88 (gathered) -> 46 us phased,
 // multiscale_concat's 64 -> 32 to 7 columns 75 -> 43; at 14 columns (its 32 -> 16) the rows'
-// stride-2 loads 42, phased 44, gathered 62; ResNet-8's stride-2 1x1s gathered 10.9 us (8
-// columns), phased 12.9, rows 21.5; the MobileNet block's stride-2 depthwise to 8 columns
-// gathered 13.4, phased 16.4.
+// stride-2 loads 42, phased 44, gathered 62; ResNet-8's stride-2 1x1 to 8 columns gathered 9.4
+// us, phased 6.4, rows 21.5; the MobileNet block's stride-2 depthwise to 8 columns gathered
+// 14.3, phased 13.7.
 struct PlaneLayout {
   bool use = false, contiguous = false, phased = false;
   int64_t phase_rows = 0;  // phased: rows of each phase plane (ceil(ih / sh))
@@ -113,13 +113,12 @@ PlaneLayout PlaneLayoutOf(const ConvWindow& w) {
                             w.ow * w.sw < kSmall && (w.kh - 1) * w.dh < kSmall && (w.kw - 1) * w.dw < kSmall;
   if (w.rank > 4 || pixels > kFloatConvPlaneMaxPixels || w.kh * w.kw > kFloatConvPlaneMaxTaps || !int32_tables) return l;
   const bool underfilled = w.ow < 16 || w.ow * 10 < (w.ow + 15) / 16 * 16 * 8;
-  const bool depthwise = w.cin == w.group && w.cout == w.group;
   l.contiguous = (w.ow == 1 || w.sw == 1) && (w.oh == 1 || w.sh * w.iw == w.ow);
   if (l.contiguous) {
     l.use = true;
   } else {
     l.use = w.ow <= 8 || (underfilled && w.sw > 2);
-    l.phased = l.use && w.kh * w.kw > 1 && !depthwise && (w.kw - 1) * w.dw - w.pl < w.sw && w.pl >= 0 && w.pt >= 0;
+    l.phased = l.use && (w.kw - 1) * w.dw - w.pl < w.sw && w.pl >= 0 && w.pt >= 0;
   }
   if (l.phased) l.phase_rows = (w.ih + w.sh - 1) / w.sh;
   return l;
@@ -136,6 +135,7 @@ class FloatConvStep : public FloatWindowStep {
   PlaneLayout plane;
   std::vector<int32_t> plane_row0, plane_col0, plane_base;
   std::vector<int64_t> tap_offsets;
+  std::vector<bool> phase_used;  // phased: [a sw + c], whether a tap reads phase (a, c)
   int64_t scratch = 0;  // phased: the stride phases of one batch element
 
   void Run(const ExecEnv& env) const override {
@@ -207,14 +207,16 @@ class FloatConvStep : public FloatWindowStep {
     }
   }
 
-  // Every input channel's stride phases: phase (a, c) of channel ch at phases + (ch sh sw + a sw
-  // + c) phase_plane, row i, column j < ow: x[ch][i sh + a][j sw + c], 0 past the input.
+  // Every input channel's stride phases that a tap reads (phase_used): phase (a, c) of channel
+  // ch at phases + (ch sh sw + a sw + c) phase_plane, row i, column j < ow: x[ch][i sh + a][j sw
+  // + c], 0 past the input.
   void SplitPhases(const float* x, float* phases, int64_t phase_plane) const {
     float* dst = phases;
     for (int64_t ch = 0; ch < cin; ++ch) {
       const float* src = x + ch * ih * iw;
       for (int64_t a = 0; a < sh; ++a) {
         for (int64_t c = 0; c < sw; ++c, dst += phase_plane) {
+          if (!phase_used[static_cast<size_t>(a * sw + c)]) continue;
           const int64_t inside = c < iw ? std::min(ow, (iw - c + sw - 1) / sw) : 0;  // columns j with j sw + c < iw
           for (int64_t i = 0; i < plane.phase_rows; ++i) {
             float* row = dst + i * ow;
@@ -222,7 +224,11 @@ class FloatConvStep : public FloatWindowStep {
             int64_t j = 0;
             if (iy < ih) {
               const float* in = src + iy * iw + c;
-              for (; j < inside; ++j) row[j] = in[j * sw];
+              if (sw == 2) {
+                for (; j < inside; ++j) row[j] = in[2 * j];  // (a constant stride the compiler vectorizes)
+              } else {
+                for (; j < inside; ++j) row[j] = in[j * sw];
+              }
             }
             for (; j < ow; ++j) row[j] = 0.0f;
           }
@@ -367,6 +373,8 @@ Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& n, BuildContext& ct
           const int64_t di = FloorDiv(ky * s->dh - s->pt, s->sh), a = ky * s->dh - s->pt - di * s->sh;
           const int64_t dj = FloorDiv(kx * s->dw - s->pl, s->sw), c = kx * s->dw - s->pl - dj * s->sw;
           offset = (a * s->sw + c) * s->plane.phase_rows * s->ow + di * s->ow + dj;
+          s->phase_used.resize(static_cast<size_t>(s->sh * s->sw), false);
+          s->phase_used[static_cast<size_t>(a * s->sw + c)] = true;
         }
         s->tap_offsets.push_back(offset);
       }
