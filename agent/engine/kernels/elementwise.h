@@ -468,8 +468,8 @@ int64_t LayerNormRowsAvx512(const float* x, const float* g, int64_t rows, int64_
 // padding under per-tap lane masks.
 void FloatConvRowAvx2(const FloatConvRowArgs& a);
 void FloatConvRowAvx512(const FloatConvRowArgs& a);
-// FloatConvPlaneFn: 4 (AVX2) or 8 (AVX-512F) output channels x 2 vectors of pixels per step,
-// single channels (depthwise) 4 vectors; per tap and vector a lane mask of the pixels whose
+// FloatConvPlaneFn: 4 output channels x 2 vectors of pixels per step (AVX2) or 8 x 3
+// (AVX-512F), single channels (depthwise) 4 vectors; per tap and vector a lane mask of the pixels whose
 // input is inside the map.
 void FloatConvPlaneAvx2(const FloatConvPlaneArgs& a);
 void FloatConvPlaneAvx512(const FloatConvPlaneArgs& a);

@@ -67,7 +67,7 @@ struct Avx2Floats {
 
 void FloatConvRowAvx2(const FloatConvRowArgs& a) { float_conv::Row<Avx2Floats>(a); }
 
-void FloatConvPlaneAvx2(const FloatConvPlaneArgs& a) { float_conv::Plane<Avx2Floats, 4>(a); }  // 8 + 2 ymm
+void FloatConvPlaneAvx2(const FloatConvPlaneArgs& a) { float_conv::Plane<Avx2Floats, 4, 2>(a); }  // 8 + 2 + 1 of 16 ymm
 
 void RowTimesMatrixAvx2(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
   RowTimesMatrixBlocked<Avx2Floats, 8>(x, rows, w, ldw, n, y);  // of 16 ymm registers

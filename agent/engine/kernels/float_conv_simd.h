@@ -253,23 +253,28 @@ inline void PlaneVectors(const FloatConvPlaneArgs& a, int64_t p0) {
   }
 }
 
-// Two vectors of pixels at a time (four where a group has one output channel, a depthwise
-// conv's: four chains of adds), then one.
-template <typename T, bool kContiguous, int kBlock>
+// kU vectors of pixels at a time (four where a group has one output channel, a depthwise
+// conv's: four chains of adds), then two, then one.
+template <typename T, bool kContiguous, int kBlock, int kU>
 inline void PlaneAll(const FloatConvPlaneArgs& a) {
   const int64_t vectors = (a.pixels + T::kLanes - 1) / T::kLanes;
   int64_t v = 0;
   if (a.channels == 1) {
     for (; v + 4 <= vectors; v += 4) PlaneVectors<T, kContiguous, kBlock, 4>(a, v * T::kLanes);
   }
+  if constexpr (kU > 2) {
+    for (; v + kU <= vectors; v += kU) PlaneVectors<T, kContiguous, kBlock, kU>(a, v * T::kLanes);
+  }
   for (; v + 2 <= vectors; v += 2) PlaneVectors<T, kContiguous, kBlock, 2>(a, v * T::kLanes);
   for (; v < vectors; ++v) PlaneVectors<T, kContiguous, kBlock, 1>(a, v * T::kLanes);
 }
 
-template <typename T, int kBlock>
+// kBlock output channels x kU vectors of pixels per block: kBlock x kU sums, kU input
+// vectors and a weight in registers.
+template <typename T, int kBlock, int kU>
 inline void Plane(const FloatConvPlaneArgs& a) {
-  if (a.contiguous) return PlaneAll<T, true, kBlock>(a);
-  PlaneAll<T, false, kBlock>(a);
+  if (a.contiguous) return PlaneAll<T, true, kBlock, kU>(a);
+  PlaneAll<T, false, kBlock, kU>(a);
 }
 
 template <typename T>
