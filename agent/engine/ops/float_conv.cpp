@@ -118,7 +118,9 @@ PlaneLayout PlaneLayoutOf(const ConvWindow& w) {
     l.use = true;
   } else {
     l.use = w.ow <= 8 || (underfilled && w.sw > 2);
-    l.phased = l.use && (w.kw - 1) * w.dw - w.pl < w.sw && w.pl >= 0 && w.pt >= 0;
+    // (at most 16 phases: the split lays out all sh x sw of them, about the input's size each
+    // time a stride is under its extent, but a stride far past it would multiply the scratch)
+    l.phased = l.use && (w.kw - 1) * w.dw - w.pl < w.sw && w.pl >= 0 && w.pt >= 0 && w.sh * w.sw <= 16;
   }
   if (l.phased) l.phase_rows = (w.ih + w.sh - 1) / w.sh;
   return l;

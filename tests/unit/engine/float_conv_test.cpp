@@ -176,6 +176,7 @@ TEST_CASE("float Conv rows at every tier equal the step's own loops bit for bit"
         {2, 8, 16, 1, 15, 15, 3, 3, 2, 2, 2, 1, 1, kPhases},     // dilated rows, odd extents
         {1, 16, 16, 16, 16, 16, 3, 3, 2, 2, 1, 1, 1, kPhases},   // stride-2 depthwise
         {1, 4, 8, 1, 13, 13, 3, 3, 2, 2, 1, 1, 0, kPlane},       // unpadded stride 2: a tap past its phase's 6 columns, gathered
+        {1, 2, 3, 1, 5, 400, 1, 3, 1, 50, 1, 1, 1, kPlane},      // column stride 50: 50 phases, gathered instead
         {1, 13, 13, 1, 9, 7, 3, 3, 1, 1, 2, 1, 1, kPlane},       // 8 + 4 + 1 channels, dilated rows
         {1, 3, 20, 1, 11, 20, 3, 3, 1, 1, 1, 1, 1, kPlane},      // 20-wide rows: 16 + 4
         {1, 12, 24, 1, 20, 40, 3, 3, 1, 3, 1, 1, 1, kPhases},    // column stride 3
