@@ -124,7 +124,7 @@ template <int kN>
 void InterleaveRows(const uint8_t* src, int64_t src_stride, int64_t cols, uint8_t* dst) {
   // byte j of output vector v is byte (16 v + j) / kN of row (16 v + j) % kN
   static const ShuffleMasks<kN> masks([](int v, int u, int j) -> uint8_t {
-    return (16 * v + j) % kN == u ? static_cast<uint8_t>((16 * v + j) / kN) : 0x80;
+    return static_cast<uint8_t>((16 * v + j) % kN == u ? (16 * v + j) / kN : 0x80);
   });
   int64_t c = 0;
   for (; c + 16 <= cols; c += 16) {
@@ -146,7 +146,7 @@ template <int kN>
 void DeinterleaveColumns(const uint8_t* src, int64_t rows, uint8_t* dst, int64_t dst_stride) {
   // byte j of output row c is input byte j * kN + c: vector (j kN + c) / 16
   static const ShuffleMasks<kN> masks([](int c, int u, int j) -> uint8_t {
-    return (j * kN + c) / 16 == u ? static_cast<uint8_t>((j * kN + c) % 16) : 0x80;
+    return static_cast<uint8_t>((j * kN + c) / 16 == u ? (j * kN + c) % 16 : 0x80);
   });
   int64_t r = 0;
   for (; r + 16 <= rows; r += 16) {
