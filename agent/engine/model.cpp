@@ -241,6 +241,7 @@ Status ExecutionContext::RunPlan(const CompiledGraph& g, std::span<const float* 
     for (const auto& step : g.steps) step->Run(env);
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
+    if (g.outputs[i].elements == 0) continue;  // (an empty output's buffer may be null: memcpy's UB)
     const void* src = g.output_offsets[i] >= 0 ? static_cast<const void*>(arena_ + g.output_offsets[i])
                                                : g.output_consts[i].data();
     std::memcpy(outputs[i], src, static_cast<size_t>(g.outputs[i].elements) * sizeof(float));

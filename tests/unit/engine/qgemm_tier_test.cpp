@@ -1021,6 +1021,7 @@ std::vector<int8_t> RunDepthwise(DepthwiseFn fn, const DepthwiseProblem& p, bool
   const testing::GuardedBuffer input(slack.size(), guard_after, slack.data());
   if (unsplit) {
     REQUIRE(plan.split);
+    src = phases.data();  // (zeros: the kernel reads `input` unsplit; the phases' size, not p.x's)
   } else if (plan.split) {
     // the split's contract: 15 readable bytes after the input (the arena gives every tensor 64)
     std::vector<int8_t> x = p.x;
