@@ -618,25 +618,6 @@ class MaxPoolStep : public Step {
     }
   }
 
-  void RunInside(const ExecEnv& env, const T* X, T* Y) const {
-    if (RunRows(env, X, Y) || RunPairs(X, Y)) return;
-    const int64_t kh_ = kh, kw_ = kw, sh_ = sh, sw_ = sw, dh_ = dh, dw_ = dw, iw_ = iw;
-    for (int64_t p = 0; p < planes; ++p) {
-      const T* src = X + p * ih * iw_;
-      T* dst = Y + p * oh * ow;
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          const T* win = src + oy * sh_ * iw_ + ox * sw_;
-          T best = win[0];
-          for (int64_t ky = 0; ky < kh_; ++ky) {
-            for (int64_t kx = 0; kx < kw_; ++kx) best = std::max(best, win[ky * dh_ * iw_ + kx * dw_]);
-          }
-          dst[oy * ow + ox] = best;
-        }
-      }
-    }
-  }
-
   // int8 windows over padding, through scratch (see `scratch`). Rows of a pass each: the
   // maxima of an output row's window rows inside the input go into a row of padded_w with -128
   // in the left and right padding, and the tier's row kernel takes the windows along it (one
@@ -727,13 +708,11 @@ class MaxPoolStep : public Step {
     }
   }
 
+  // int8: whole planes, the tier's plane rows, then the row kernels (windows inside the input)
+  // or the padded rows; any type: the 2-wide pairs, then the taps, which take every window.
   void Run(const ExecEnv& env) const override {
     const T* X = x.Get<T>(env);
     T* Y = reinterpret_cast<T*>(env.arena + out);
-    if constexpr (!std::is_same_v<T, int8_t>) {
-      if (!(inside && RunPairs(X, Y))) RunTaps(X, Y);
-      return;
-    }
     if constexpr (std::is_same_v<T, int8_t>) {
       if (whole) {
         env.elementwise->plane_max(X, ih * iw, planes, Y);
@@ -744,35 +723,10 @@ class MaxPoolStep : public Step {
           env.elementwise->maxpool_planes(MaxPoolPlanesArgs{X, planes, ih, iw, oh, ow, kh, kw, sh, pt, pl, Y})) {
         return;
       }
+      if (inside ? RunRows(env, X, Y) : RunPadded(env, X, Y)) return;
     }
-    if (inside) {
-      RunInside(env, X, Y);
-      return;
-    }
-    if (RunPadded(env, X, Y)) return;
-    for (int64_t p = 0; p < planes; ++p) {
-      const T* src = X + p * ih * iw;
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          bool any = false;
-          T best{};
-          for (int64_t ky = 0; ky < kh; ++ky) {
-            const int64_t iy = oy * sh - pt + ky * dh;
-            if (iy < 0 || iy >= ih) continue;
-            for (int64_t kx = 0; kx < kw; ++kx) {
-              const int64_t ix = ox * sw - pl + kx * dw;
-              if (ix < 0 || ix >= iw) continue;
-              const T v = src[iy * iw + ix];
-              if (!any || v > best) best = v;
-              any = true;
-            }
-          }
-          // a window wholly in the padding (dilation can skip every input row or column):
-          // the padding's value, the type's lowest (ONNX Runtime's -FLT_MAX for float)
-          Y[(p * oh + oy) * ow + ox] = any ? best : std::numeric_limits<T>::lowest();
-        }
-      }
-    }
+    if (inside && RunPairs(X, Y)) return;
+    RunTaps(X, Y);
   }
 };
 

@@ -128,6 +128,9 @@ TEST_CASE("int8 MaxPool (over padding, short rows) equals the definition at ever
       {{1, 2, 6, 130}, {2, 4}, {2, 4}, {1, 1}, {0, 0, 0, 0}},
       {{1, 2, 10, 101}, {3, 3}, {3, 3}, {1, 1}, {1, 1, 1, 1}},
       {{2, 2, 3, 77}, {1, 2}, {1, 3}, {1, 1}, {0, 0, 0, 0}},
+      // windows taller than the row kernels take (64 rows): the taps loop, inside and over padding
+      {{1, 2, 70, 6}, {65, 2}, {1, 1}, {1, 1}, {0, 0, 0, 0}},
+      {{1, 1, 70, 5}, {66, 2}, {2, 1}, {1, 1}, {1, 0, 1, 1}},
       // strides 3 and 4 on rows under 8 outputs: the flat-plane pass where sh * pitch divides
       // by sw (3x3/3 on 12x12 and 13x10, 4x4/4 on 16x16 in a batch, 2x4/(2,4) on 12x12, over
       // padding on 10x10), per row where it does not (sw 3 on a 14-wide plane, 3x4/(3,4) 11x11)
