@@ -50,9 +50,9 @@ Result<std::vector<Activation>> ActivationsOf(const OnnxNode& n, size_t per_dire
       if (Lowercase(name) == Lowercase(c)) canonical = c;
     }
     if (canonical == nullptr) {
-      return Fail(ErrorCode::kInvalidArgument, "activation '" + name + "' is not supported (the engine takes Relu, Tanh, " +
-                                                   "Sigmoid, Softsign, Softplus, LeakyRelu, Elu, ThresholdedRelu, HardSigmoid " +
-                                                   "and Affine)");
+      std::string taken;
+      for (const char* c : kCellActivations) taken += std::string(taken.empty() ? "" : ", ") + c;
+      return Fail(ErrorCode::kInvalidArgument, "activation '" + name + "' is not supported (the engine takes " + taken + ")");
     }
     UnaryOp op{canonical, UnaryKind::kRelu};
     if (std::string(canonical) == "Affine") {
