@@ -226,8 +226,8 @@ class FloatConvStep : public FloatWindowStep {
             int64_t j = 0;
             if (iy < ih) {
               const float* in = src + iy * iw + c;
-              if (sw == 2) {
-                for (; j < inside; ++j) row[j] = in[2 * j];  // (a constant stride the compiler vectorizes)
+              if (sw == 2) {  // (the common stride as a constant; its loop measured with it)
+                for (; j < inside; ++j) row[j] = in[2 * j];
               } else {
                 for (; j < inside; ++j) row[j] = in[j * sw];
               }
@@ -328,8 +328,8 @@ Result<std::unique_ptr<Step>> BuildFloatConvTransposeStep(const Node& n, BuildCo
 }
 
 int64_t FloatConvScratchBytes(const Node& n, const Graph& g) {
-  if (n.kind != OpKind::kConv || g.values[n.in[0]].shape.size() > 4) return 0;
-  const ConvWindow w = WindowOf(n, g);
+  if (n.kind != OpKind::kConv) return 0;
+  const ConvWindow w = WindowOf(n, g);  // (PlaneLayoutOf: no plane form, so no scratch, for 3-D convs)
   return PlaneLayoutOf(w).ScratchBytes(w);
 }
 
