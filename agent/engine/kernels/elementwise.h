@@ -397,6 +397,8 @@ struct ElementwiseKernels {
   // The rows of tap words (AdjacentStrideTwoRows, kernels/im2col_u8.h): the shared 128-bit form
   // unless a tier has a wider one.
   TapWordRowsFn tap_word_rows = &AdjacentStrideTwoRows;
+  // A stride-2 conv's k-group views gathered into columns (GatherStrideTwoWords, likewise).
+  GatherWordsFn gather_words = &GatherStrideTwoWords;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -486,7 +488,11 @@ void Im2colRowsAvx512(const int8_t* const p[4], const int64_t row_step[4], int64
 // Im2colRowsFn at any width by byte permutes (AVX-512 VBMI; 16 and 8 wide: Im2colRowsAvx512).
 void Im2colRowsAvx512Vbmi(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
                           uint8_t* dst);
-// InterleavePaddedU8 with whole rows per vector where they are 16, 32 or 64 bytes (stride 1).
+// GatherStrideTwoWords by one vpermt2d per 16 words (two rows per vector where they are 8
+// wide), from masked loads of exactly the words used.
+void GatherStrideTwoWordsAvx512(const uint8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
+// InterleavePaddedU8 at stride 1: whole rows per vector where they are 16, 32 or 64 bytes,
+// else 64 pixels of a row per step.
 void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
                             const int8_t* pad_row, int64_t block_stride, uint8_t* out);
 

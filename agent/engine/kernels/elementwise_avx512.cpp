@@ -126,20 +126,59 @@ void Im2colRowsAvx512(const int8_t* const p[4], const int64_t row_step[4], int64
   }
 }
 
-// InterleavePaddedU8 for stride 1 and rows of 16, 32 or 64 bytes: the rows of a plane are
-// contiguous, so 64 bytes of each channel are 64 / iw whole rows, interleaved at once and
-// stored as 16-pixel pieces at their padded positions (the SSE2 form does 16 pixels of one
-// row per step). The padding between the rows is filled by the same function as before.
+void GatherStrideTwoWordsAvx512(const uint8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  // the first 2n - 1 words of a vector pair (n <= 16 outputs)
+  auto words = [](int64_t n, __mmask16& lo, __mmask16& hi) {
+    const int64_t used = 2 * n - 1;
+    lo = used >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << used) - 1);
+    hi = used > 16 ? __mmask16((1u << (used - 16)) - 1) : __mmask16(0);
+  };
+  if (width == 8) {  // two rows per vector: 15 words of each
+    int64_t r = 0;
+    for (; r + 2 <= rows; r += 2, src += 2 * row_step, dst += 64) {
+      const __m512i a = _mm512_maskz_loadu_epi32(0x7FFF, src), b = _mm512_maskz_loadu_epi32(0x7FFF, src + row_step);
+      _mm512_storeu_si512(dst, _mm512_permutex2var_epi32(a, even, b));
+    }
+    if (r < rows) {
+      const __m512i a = _mm512_maskz_loadu_epi32(0x7FFF, src);
+      _mm512_mask_storeu_epi32(dst, 0x00FF, _mm512_permutexvar_epi32(even, a));
+    }
+    return;
+  }
+  __mmask16 tail_lo = 0, tail_hi = 0;
+  const int64_t whole = width / 16 * 16, rest = width - whole;
+  if (rest > 0) words(rest, tail_lo, tail_hi);
+  const __mmask16 tail_out = static_cast<__mmask16>((1u << rest) - 1);
+  for (int64_t r = 0; r < rows; ++r, src += row_step, dst += width * 4) {
+    int64_t x = 0;
+    for (; x < whole; x += 16) {
+      const __m512i a = _mm512_loadu_si512(src + x * 8);
+      const __m512i b = _mm512_maskz_loadu_epi32(0x7FFF, src + x * 8 + 64);
+      _mm512_storeu_si512(dst + x * 4, _mm512_permutex2var_epi32(a, even, b));
+    }
+    if (rest > 0) {
+      const __m512i a = _mm512_maskz_loadu_epi32(tail_lo, src + x * 8);
+      const __m512i b = _mm512_maskz_loadu_epi32(tail_hi, src + x * 8 + 64);
+      _mm512_mask_storeu_epi32(dst + x * 4, tail_out, _mm512_permutex2var_epi32(a, even, b));
+    }
+  }
+}
+
+// InterleavePaddedU8 at stride 1: rows of 16, 32 or 64 bytes are contiguous in a plane, so 64
+// bytes of each channel are 64 / iw whole rows, interleaved at once and stored as 16-pixel
+// pieces at their padded positions; other widths a row at a time, 64 pixels per step (the SSE2
+// form does 16). The padding between them in the same pass (WritePaddedBlock).
 void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
                             const int8_t* pad_row, int64_t block_stride, uint8_t* out) {
   const int64_t iw = g.in_w, ih = g.in_h, plane = ih * iw;
-  const int64_t rows = iw > 0 && 64 % iw == 0 && iw >= 16 ? 64 / iw : 0;  // input rows per vector
-  if (g.stride_h != 1 || g.stride_w != 1 || rows == 0 || ih % rows != 0 || g.channels < 1) {
+  if (g.stride_h != 1 || g.stride_w != 1 || g.channels < 1 || iw < 1) {
     InterleavePaddedU8(x, g, hp, wp, pad_byte, pad_row, block_stride, out);
     return;
   }
-  // The padding first (every pixel outside the input rectangle), then the rows.
-  FillPaddingU8(g, hp, wp, pad_byte, block_stride, out);
+  // input rows per vector, or 0: a row at a time in pieces of up to 64 pixels (masked loads of
+  // the row's bytes, masked stores of its pixels)
+  const int64_t rows = 64 % iw == 0 && iw >= 16 && ih % (64 / iw) == 0 ? 64 / iw : 0;
   const __m512i flip = _mm512_set1_epi8(-128);
   for (int64_t cb = 0; cb * 4 < g.channels; ++cb) {
     const int8_t* src[4];
@@ -147,18 +186,40 @@ void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, 
     for (int j = 0; j < channels; ++j) src[j] = x + (cb * 4 + j) * plane;
     // channels past g.channels (a block's zero-weight tail) are the pad byte, already +128
     const __m512i padding = _mm512_set1_epi8(static_cast<char>(pad_byte));
-    uint8_t* dst = out + cb * block_stride + (g.pad_top * wp + g.pad_left) * 4;
-    for (int64_t y = 0; y < ih; y += rows) {
-      __m512i in[4], v[4];
-      for (int j = 0; j < 4; ++j) {
-        in[j] = j < channels ? _mm512_xor_si512(_mm512_loadu_si512(src[j] + y * iw), flip) : padding;
-      }
-      Interleave64(in[0], in[1], in[2], in[3], v);
-      for (int j = 0; j < 4; ++j) {
-        const int64_t p = 16 * j, r = p / iw, col = p % iw;  // pixel 16j of the 64: row r, column col
-        _mm512_storeu_si512(dst + ((y + r) * wp + col) * 4, v[j]);
-      }
+    if (rows == 0) {
+      WritePaddedBlock(out + cb * block_stride, ih, iw, hp, wp, g.pad_top, g.pad_left, 1, pad_byte,
+                       [&](int64_t y, uint8_t* dst) {
+                         for (int64_t x0 = 0; x0 < iw; x0 += 64) {
+                           const int64_t n = std::min<int64_t>(64, iw - x0);
+                           const __mmask64 bytes = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+                           __m512i in[4], v[4];
+                           for (int j = 0; j < 4; ++j) {
+                             in[j] = j < channels ? _mm512_xor_si512(
+                                                        _mm512_maskz_loadu_epi8(bytes, src[j] + y * iw + x0), flip)
+                                                  : padding;
+                           }
+                           Interleave64(in[0], in[1], in[2], in[3], v);
+                           for (int j = 0; j * 16 < n; ++j) {
+                             const int64_t pixels = std::min<int64_t>(16, n - 16 * j);
+                             const __mmask16 words = static_cast<__mmask16>((1u << pixels) - 1);
+                             _mm512_mask_storeu_epi32(dst + (x0 + 16 * j) * 4, words, v[j]);
+                           }
+                         }
+                       });
+      continue;
     }
+    WritePaddedBlock(out + cb * block_stride, ih, iw, hp, wp, g.pad_top, g.pad_left, rows, pad_byte,
+                     [&](int64_t y, uint8_t* dst) {
+                       __m512i in[4], v[4];
+                       for (int j = 0; j < 4; ++j) {
+                         in[j] = j < channels ? _mm512_xor_si512(_mm512_loadu_si512(src[j] + y * iw), flip) : padding;
+                       }
+                       Interleave64(in[0], in[1], in[2], in[3], v);
+                       for (int j = 0; j < 4; ++j) {
+                         const int64_t p = 16 * j, r = p / iw, col = p % iw;  // pixel 16j of the 64: row r, column col
+                         _mm512_storeu_si512(dst + (r * wp + col) * 4, v[j]);
+                       }
+                     });
   }
 }
 

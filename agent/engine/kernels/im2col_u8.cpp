@@ -188,6 +188,16 @@ void AdjacentStrideTwoRows(const int8_t* src, int64_t row_step, int64_t rows, in
   for (int64_t r = 0; r < rows; ++r, src += row_step, dst += width * 4) AdjacentStrideTwoRow(src, 0, width, dst);
 }
 
+void GatherStrideTwoWords(const uint8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst) {
+  for (int64_t r = 0; r < rows; ++r, src += row_step, dst += width * 4) {
+    int64_t x = 0;
+    for (; x + 4 <= width; x += 4) {
+      simd128::Store16(dst + x * 4, simd128::EvenWords(simd128::Load16(src + x * 8), simd128::Load16(src + x * 8 + 16)));
+    }
+    for (; x < width; ++x) std::memcpy(dst + x * 4, src + x * 8, 4);
+  }
+}
+
 void Im2colRowsStride2U8(const int8_t* const base[4], const int64_t row_step[4], int64_t rows, int64_t width,
                          uint8_t* dst) {
   const int8_t* p[4] = {base[0], base[1], base[2], base[3]};
@@ -293,14 +303,6 @@ void Im2colInside(const int8_t* x, const ConvGeometry& g, const int8_t* pad_row,
   }
 }
 
-// `pixels` 4-byte pixels of pad_byte (vector stores: a byte loop would become a memset call).
-inline void FillPixels(uint8_t* dst, int64_t pixels, uint8_t pad_byte) {
-  const U8x16 v = simd128::Broadcast(pad_byte);
-  int64_t i = 0;
-  for (; i + 4 <= pixels; i += 4) simd128::Store16(dst + i * 4, v);
-  for (; i < pixels; ++i) simd128::Store4(dst + i * 4, v);
-}
-
 // n bytes of `fill`'s value: 16-byte stores, the last one overlapping, never past n.
 inline void FillRow(int8_t* dst, int64_t n, U8x16 fill) {
   if (n >= 16) {
@@ -344,36 +346,19 @@ void Interleave4RowsU8(const int8_t* const src[4], int64_t n, uint8_t* dst) {
   InterleaveRow(src, 1, false, 0, n, 0, 0, dst, false);
 }
 
-void FillPaddingU8(const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte, int64_t block_stride,
-                   uint8_t* out) {
-  for (int64_t cb = 0; cb * 4 < g.channels; ++cb) {
-    uint8_t* dst = out + cb * block_stride;
-    // the top padding rows and the first row's left padding
-    int64_t gap = g.pad_top * wp + g.pad_left;
-    for (int64_t y = 0; y < g.in_h; ++y) {
-      FillPixels(dst, gap, pad_byte);
-      dst += (gap + g.in_w) * 4;
-      gap = wp - g.in_w;  // this row's right padding and the next row's left padding
-    }
-    // the last row's right padding and the bottom rows
-    FillPixels(dst, (out + cb * block_stride + hp * wp * 4 - dst) / 4, pad_byte);
-  }
-}
-
 void InterleavePaddedU8(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,
                         const int8_t* pad_row, int64_t block_stride, uint8_t* out) {
   const int64_t ih = g.in_h, iw = g.in_w, plane = ih * iw;
-  FillPaddingU8(g, hp, wp, pad_byte, block_stride, out);
   for (int64_t cb = 0; cb * 4 < g.channels; ++cb) {
-    uint8_t* dst = out + cb * block_stride + (g.pad_top * wp + g.pad_left) * 4;
-    for (int64_t y = 0; y < ih; ++y, dst += wp * 4) {
-      const int8_t* src[4];
-      for (int j = 0; j < 4; ++j) {
-        const int64_t c = cb * 4 + j;
-        src[j] = c < g.channels ? x + c * plane + y * iw : pad_row;
-      }
-      InterleaveRow(src, 1, false, 0, iw, 0, 0, dst, false);
-    }
+    WritePaddedBlock(out + cb * block_stride, ih, iw, hp, wp, g.pad_top, g.pad_left, 1, pad_byte,
+                     [&](int64_t y, uint8_t* dst) {
+                       const int8_t* src[4];
+                       for (int j = 0; j < 4; ++j) {
+                         const int64_t c = cb * 4 + j;
+                         src[j] = c < g.channels ? x + c * plane + y * iw : pad_row;
+                       }
+                       InterleaveRow(src, 1, false, 0, iw, 0, 0, dst, false);
+                     });
   }
 }
 

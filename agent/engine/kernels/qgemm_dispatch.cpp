@@ -123,6 +123,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     k.float_transcendental = &FloatTranscendentalAvx512;
     k.row_sums = &RowSumsAvx512;
     k.qmatmul_int = &QMatMulAvx512Vnni;
+    k.gather_words = &GatherStrideTwoWordsAvx512;
     return k;
   }();
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;

@@ -50,6 +50,10 @@ inline U8x16 EvenBytes(U8x16 a, U8x16 b) {
   return _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low));
 }
 inline U8x16 OddBytes(U8x16 a, U8x16 b) { return _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8)); }
+// The even 4-byte words of a then of b: a[0..4) a[8..12) b[0..4) b[8..12).
+inline U8x16 EvenWords(U8x16 a, U8x16 b) {
+  return _mm_castps_si128(_mm_shuffle_ps(_mm_castsi128_ps(a), _mm_castsi128_ps(b), 0x88));
+}
 // Byte i + n into byte i, zeros shifted in at the top.
 template <int n>
 inline U8x16 ShiftDownBytes(U8x16 v) {
@@ -84,6 +88,9 @@ inline U8x16 InterleaveHi16(U8x16 a, U8x16 b) {
 }
 inline U8x16 EvenBytes(U8x16 a, U8x16 b) { return vuzp1q_u8(a, b); }
 inline U8x16 OddBytes(U8x16 a, U8x16 b) { return vuzp2q_u8(a, b); }
+inline U8x16 EvenWords(U8x16 a, U8x16 b) {
+  return vreinterpretq_u8_u32(vuzp1q_u32(vreinterpretq_u32_u8(a), vreinterpretq_u32_u8(b)));
+}
 template <int n>
 inline U8x16 ShiftDownBytes(U8x16 v) {
   return vextq_u8(v, vdupq_n_u8(0), n);
@@ -151,6 +158,14 @@ inline U8x16 OddBytes(U8x16 a, U8x16 b) {
     r.b[i] = a.b[2 * i + 1];
     r.b[8 + i] = b.b[2 * i + 1];
   }
+  return r;
+}
+inline U8x16 EvenWords(U8x16 a, U8x16 b) {
+  U8x16 r;
+  std::memcpy(r.b, a.b, 4);
+  std::memcpy(r.b + 4, a.b + 8, 4);
+  std::memcpy(r.b + 8, b.b, 4);
+  std::memcpy(r.b + 12, b.b + 8, 4);
   return r;
 }
 template <int n>

@@ -44,6 +44,12 @@ struct ConvShape {
   // MobileNet's stems slower too).
   bool phased;
   int64_t ph_h, ph_w, ph_kh, ph_kw, ph_channels;
+  // Strided views (stride (2, 2), input channels a multiple of 4, more than one tap): the
+  // implicit GEMM's interleaved operand (wp, view_shift and K order as there), each k-group's
+  // view then gathered at column and row stride 2 into compact columns, a word per pixel, for
+  // the im2col's GEMM. Replaces the padded copy and the byte-level im2col: the input is
+  // interleaved once (4 channels per word) instead of once per tap.
+  bool strided_views;
   // Tap words (undilated kernel rows of 4 taps at column stride 2, e.g. DS-CNN's 10x4 stem, or
   // of 3 taps and a zero weight at row strides above 2, odd_strides' 5x3 stride-(3, 2) stem):
   // k-group (c, ky) is channel c's kernel row ky, whose 4 bytes for output (oy, ox) are input
@@ -125,6 +131,8 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   const bool one_axis_two = (n.stride[0] == 2 && n.stride[1] == 1) || (n.stride[0] == 1 && n.stride[1] == 2);
   s.phased = !s.depthwise && !s.tap_words && (n.stride[0] > 2 || n.stride[1] > 2 || one_axis_two) &&
              n.dilation[0] == 1 && n.dilation[1] == 1 && n.kernel[0] >= n.stride[0] && n.kernel[1] >= n.stride[1];
+  s.strided_views = !s.depthwise && !s.tap_words && !s.phased && n.stride[0] == 2 && n.stride[1] == 2 &&
+                    s.cin_g % 4 == 0 && n.kernel[0] * n.kernel[1] > 1;
   if (s.tap_words) {
     const int64_t sh = n.stride[0];
     s.word_rows.assign(static_cast<size_t>(sh), 0);
@@ -161,6 +169,15 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
     s.col_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);
     s.padded_bytes = 0;
     s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
+  } else if (s.strided_views) {
+    s.c4 = s.cin_g / 4;
+    s.kp = s.k;  // the implicit K order: no zero channels (cin_g is a multiple of 4)
+    // every tap of every output lies within a row's pads (see implicit); no grid to widen
+    s.wp = s.iw + std::max(s.pad_l, s.pad_r);
+    s.view_shift = s.wp - s.iw - s.pad_l;
+    s.xi_pitch = RoundUp((s.hp + 2) * s.wp + s.kernel_w_span + 32, 16);
+    s.padded_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);  // the interleaved operand
+    s.ptr_bytes = 0;
   } else if (s.phased) {
     const int64_t sh = n.stride[0], sw = n.stride[1];
     s.ph_kh = (n.kernel[0] + sh - 1) / sh;
@@ -398,6 +415,17 @@ class QConvStep : public Step {
             }
             env.elementwise->interleave4(planes, shape.pixels, col + kg * shape.np * 4);
           }
+        } else if (shape.strided_views) {
+          uint8_t* xi = reinterpret_cast<uint8_t*>(padded);
+          ConvGeometry shared = geom;  // as the implicit GEMM's, the interleave itself at stride 1
+          shared.pad_left = shape.wp - shape.iw;
+          shared.stride_h = shared.stride_w = 1;
+          env.elementwise->interleave_padded(src, shared, shape.hp + 1, shape.wp, pad_byte, pad_row.data(),
+                                             shape.xi_pitch * 4, xi);
+          for (size_t k = 0; k < group_offsets.size(); ++k) {
+            env.elementwise->gather_words(xi + group_offsets[k], 2 * shape.wp * 4, shape.oh, shape.ow,
+                                          col + static_cast<int64_t>(k) * shape.np * 4);
+          }
         } else if (shape.padded_bytes > 0) {
           // A padded copy makes every tap of every output pixel an in-bounds read, so im2col
           // runs its vector path across whole rows instead of checking borders.
@@ -607,7 +635,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
       s->geom = ConvGeometry{cs.cin_g, 1, cs.pixels, 1, 1, 1, 1, 1, 1, 0, 0, 1, cs.pixels};
     }
     int64_t pad_row_length = Im2colPadRowLength(s->geom);
-    if (cs.implicit) {
+    if (cs.implicit || cs.strided_views) {
       // K order (tap, channel block of 4, channel in block), channels padded with zero weights
       const int64_t taps = n.kernel[0] * n.kernel[1];
       std::fill(s->weights.begin(), s->weights.end(), int8_t{0});
@@ -681,6 +709,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
                  (cs.depthwise ? ", depthwise" : "") +
                  (cs.phased ? (cs.padded_bytes == 0 ? ", stride phases in place" : ", stride phases") : "") +
                  (cs.tap_words ? ", tap words" : "") +
+                 (cs.strided_views ? ", stride-2 views" : "") +
                  (s->winograd_weights.empty() ? "" : ", Winograd at avx2") + ", int8)";
     for (const Node& op : n.epilogue) {
       if (auto ratios = CheckRequantRatios(op, ctx); !ratios) {

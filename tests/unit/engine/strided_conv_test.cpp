@@ -35,7 +35,7 @@ std::string Describe(const Geometry& g) {
 // One conv of geometry g with random codes, weights, zero points and scales, through the
 // engine at every tier, against the definition; which path the step took (its summary).
 struct Taken {
-  bool phases = false, in_place = false, winograd = false, tap_words = false;
+  bool phases = false, in_place = false, winograd = false, tap_words = false, strided_views = false;
 };
 
 Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vector<KernelTier>& tiers) {
@@ -50,6 +50,9 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   // Winograd at the avx2 tier (packed where this build has the kernel, x86-64)
   const bool winograd = !depthwise && g.group == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 &&
                         g.cin <= kWinogradMaxChannels && ElementwiseForTier(KernelTier::kAvx2).winograd3x3 != nullptr;
+  // stride (2, 2), channels a multiple of 4, more than one tap: views of the interleaved input
+  const bool strided_views = !depthwise && !tap_words && !phases && g.sh == 2 && g.sw == 2 &&
+                             (g.cin / g.group) % 4 == 0 && g.kh * g.kw > 1;
   // rows as wide as the phase rows, no left padding: the phases read the input in place
   const int64_t phase_w = std::max(g.ow + (g.kw + g.sw - 1) / g.sw - 1, (g.iw + g.sw - 1) / g.sw);
   const bool reads_in_place = phases && g.pl == 0 && phase_w * g.sw == g.iw;
@@ -91,17 +94,20 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   b.Output("out");
   const auto model = LoadOk(b);
   REQUIRE(model->outputs()[0].elements == g.batch * g.cout * g.oh * g.ow);
-  bool took_phases = false, took_in_place = false, took_winograd = false, took_tap_words = false;
+  bool took_phases = false, took_in_place = false, took_winograd = false, took_tap_words = false,
+       took_views = false;
   for (const std::string& step : model->StepSummary()) {
     took_phases = took_phases || step.find(", stride phases") != std::string::npos;
     took_in_place = took_in_place || step.find(", stride phases in place") != std::string::npos;
     took_winograd = took_winograd || step.find(", Winograd at avx2") != std::string::npos;
     took_tap_words = took_tap_words || step.find(", tap words") != std::string::npos;
+    took_views = took_views || step.find(", stride-2 views") != std::string::npos;
   }
   REQUIRE(took_phases == phases);
   REQUIRE(took_in_place == reads_in_place);
   REQUIRE(took_winograd == winograd);
   REQUIRE(took_tap_words == tap_words);
+  REQUIRE(took_views == strided_views);
 
   // inputs that quantize to exactly xq
   std::vector<float> x(xq.size());
@@ -135,7 +141,7 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
     INFO("tier " << KernelTierName(tier));
     CHECK(RunAll(model, {x}, tier)[0] == want);
   }
-  return Taken{took_phases, took_in_place, took_winograd, took_tap_words};
+  return Taken{took_phases, took_in_place, took_winograd, took_tap_words, took_views};
 }
 
 }  // namespace
@@ -241,6 +247,43 @@ TEST_CASE("convs with 3- and 4-tap rows at column stride 2 (tap words) equal the
     tap_words += CheckConv(g, iter, rng, tiers).tap_words;
   }
   CHECK(tap_words == 120);
+}
+
+// Stride-(2, 2) convs with input channels a multiple of 4 (ResNet's and YOLO's 3x3
+// downsampling convs): the interleaved input's k-group views gathered at stride 2. Output rows
+// of 1-40 words (the AVX-512 form's two 8-wide rows per vector, its 16-word vectors and masked
+// tails, the 128-bit form's 4-word steps and word tail), kernels 1x2 to 5x5, pads wider on
+// either side, groups, batches. 1x1 kernels keep the im2col (checked too).
+TEST_CASE("int8 convs at stride (2, 2) on 4k channels (stride-2 views) equal the conv definition",
+          "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(20261207);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int views = 0;
+  for (int iter = 0; iter < 100; ++iter) {
+    Geometry g{};
+    g.batch = pick(1, 4) == 1 ? 2 : 1;
+    g.group = pick(1, 4) == 1 ? 2 : 1;
+    g.cin = g.group * 4 * pick(1, 5);
+    g.cout = g.group * pick(1, 20);
+    g.sh = g.sw = 2;
+    g.kh = iter % 20 == 0 ? 1 : pick(1, 5);
+    g.kw = iter % 20 == 0 ? 1 : pick(g.kh == 1 ? 2 : 1, 5);
+    if (g.kw == 4) g.kw = 5;  // (4-wide rows at column stride 2 are tap words)
+    g.pt = pick(0, g.kh - 1);
+    g.pb = pick(0, g.kh - 1);
+    g.pl = pick(0, g.kw - 1);
+    g.pr = pick(0, g.kw - 1);
+    // output widths 8 and 16 (the vector forms' own cases) a third of the time each
+    const int64_t ow = iter % 3 == 0 ? 8 : iter % 3 == 1 ? 16 : pick(1, 40);
+    g.iw = std::max<int64_t>(1, (ow - 1) * 2 + g.kw - g.pl - g.pr + pick(0, 1));
+    g.ih = pick(std::max<int64_t>(1, g.kh - g.pt - g.pb), 20);
+    g.oh = (g.ih + g.pt + g.pb - g.kh) / g.sh + 1;
+    g.ow = (g.iw + g.pl + g.pr - g.kw) / g.sw + 1;
+    if (g.ow < 1 || g.oh < 1) continue;
+    views += CheckConv(g, iter, rng, tiers).strided_views;
+  }
+  CHECK(views >= 80);
 }
 
 }  // namespace edge::engine::testing
