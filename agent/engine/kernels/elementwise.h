@@ -187,6 +187,15 @@ using LayerNormRowsFn = int64_t (*)(const float* x, const float* g, int64_t rows
 // The in-order float sums of rows of n floats (sums[r] = ((0 + y[r][0]) + y[r][1]) + ...), the
 // first rows / 16 * 16 rows; returns the rows it did (the rest are the caller's).
 using RowSumsFn = int64_t (*)(const float* y, int64_t rows, int64_t n, float* sums);
+// y[i] = table[x[i]] for i < n, where every code of x lies in [lo, hi] (lo <= hi) and
+// table[lo..hi] are the entries (the table indexed by code, nothing outside them read): an int8
+// Softmax row's exponentials (QSoftmaxTableStep). Pure data movement: the same floats at every
+// tier.
+using LookupFloatsFn = void (*)(const int8_t* x, int64_t n, const float* table, int32_t lo, int32_t hi, float* y);
+void LookupFloatsScalar(const int8_t* x, int64_t n, const float* table, int32_t lo, int32_t hi, float* y);
+// By vpermt2ps over the 32-entry segments of [lo, hi] (one where the row's codes span up to 32,
+// at most 8), 16 codes per step.
+void LookupFloatsAvx512(const int8_t* x, int64_t n, const float* table, int32_t lo, int32_t hi, float* y);
 // One output row of a float Conv for the output channels of a group: for c < channels and
 // ox < ow,
 //   y[c * y_pitch + ox] = min(max(acc, lo), hi), acc = bias[c] (0 without a bias), then in order
@@ -392,6 +401,7 @@ struct ElementwiseKernels {
   CellActivationFn cell_activation = &CellActivationScalar;          // kernels/float_rows.h
   FloatTranscendentalFn float_transcendental = nullptr;  // the x86 tiers (null: ApplyUnary's loop)
   RowSumsFn row_sums = nullptr;
+  LookupFloatsFn lookup_floats = &LookupFloatsScalar;
   // Non-null where a tier multiplies two int8 activations by integer dot products (VNNI).
   QMatMulIntFn qmatmul_int = nullptr;
   // The rows of tap words (AdjacentStrideTwoRows, kernels/im2col_u8.h): the shared 128-bit form

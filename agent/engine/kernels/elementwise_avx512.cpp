@@ -223,6 +223,53 @@ void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, 
   }
 }
 
+namespace {
+
+// LookupFloatsAvx512 with kSegments 32-entry segments of the table from lo: per 16 codes one
+// vpermt2ps per segment, each lane keeping the segment its index falls in (the highest whose
+// start it reaches).
+template <int kSegments>
+void LookupSegments(const int8_t* x, int64_t n, const float* table, int32_t lo, int32_t hi, float* y) {
+  __m512 t[2 * kSegments];
+  const int32_t entries = hi - lo + 1;
+#pragma GCC unroll 16
+  for (int v = 0; v < 2 * kSegments; ++v) {  // masked: nothing past table[hi] is read
+    const int32_t left = entries - 16 * v;
+    const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+    t[v] = _mm512_maskz_loadu_ps(m, table + lo + 16 * v);
+  }
+  const __m512i base = _mm512_set1_epi32(lo);
+  ForVectors16(n, [&](int64_t i, __mmask16 m) {
+    const __m512i idx = _mm512_sub_epi32(LoadS8x16(x + i, m), base);
+    __m512 r = _mm512_permutex2var_ps(t[0], idx, t[1]);
+#pragma GCC unroll 8
+    for (int s = 1; s < kSegments; ++s) {
+      const __mmask16 in = _mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(32 * s));
+      r = _mm512_mask_mov_ps(r, in, _mm512_permutex2var_ps(t[2 * s], idx, t[2 * s + 1]));
+    }
+    if (m == 0xFFFF) {
+      _mm512_storeu_ps(y + i, r);
+    } else {
+      _mm512_mask_storeu_ps(y + i, m, r);
+    }
+  });
+}
+
+}  // namespace
+
+void LookupFloatsAvx512(const int8_t* x, int64_t n, const float* table, int32_t lo, int32_t hi, float* y) {
+  switch ((hi - lo) / 32) {
+    case 0: return LookupSegments<1>(x, n, table, lo, hi, y);
+    case 1: return LookupSegments<2>(x, n, table, lo, hi, y);
+    case 2: return LookupSegments<3>(x, n, table, lo, hi, y);
+    case 3: return LookupSegments<4>(x, n, table, lo, hi, y);
+    case 4: return LookupSegments<5>(x, n, table, lo, hi, y);
+    case 5: return LookupSegments<6>(x, n, table, lo, hi, y);
+    case 6: return LookupSegments<7>(x, n, table, lo, hi, y);
+    default: return LookupSegments<8>(x, n, table, lo, hi, y);
+  }
+}
+
 void QAddAvx512(const QAddArgs& p) {
   // a same-shape Add is one run of the broadcasting kernel with both operands contiguous (the
   // same bytes as QAddScalar for every finite ratio, which lowering ensures)

@@ -66,6 +66,10 @@ void PlaneMaxScalar(const int8_t* x, int64_t count, int64_t planes, int8_t* maxi
   for (int64_t p = 0; p < planes; ++p) maxima[p] = *std::max_element(x + p * count, x + (p + 1) * count);
 }
 
+void LookupFloatsScalar(const int8_t* x, int64_t n, const float* table, int32_t /*lo*/, int32_t /*hi*/, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = table[x[i]];
+}
+
 void PlaneMinScalar(const int8_t* x, int64_t count, int64_t planes, int8_t* minima) {
   for (int64_t p = 0; p < planes; ++p) minima[p] = *std::min_element(x + p * count, x + (p + 1) * count);
 }

@@ -124,6 +124,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     k.row_sums = &RowSumsAvx512;
     k.qmatmul_int = &QMatMulAvx512Vnni;
     k.gather_words = &GatherStrideTwoWordsAvx512;
+    k.lookup_floats = &LookupFloatsAvx512;
     return k;
   }();
   if (effective == KernelTier::kAvx512Vnni || effective == KernelTier::kAmx) return avx512;

@@ -693,14 +693,15 @@ class QSoftmaxTableStep : public Step {
     const int8_t* X = x.Get<int8_t>(env);
     float* E = reinterpret_cast<float*>(env.arena + exps_at);
     float* S = reinterpret_cast<float*>(env.arena + sums_at);
-    // each row's largest code by the tier's plane maxima (rows are contiguous planes of n),
-    // kept in the sums' scratch until the sums replace them
+    // each row's largest and smallest codes by the tier's plane extremes (rows are contiguous
+    // planes of n), kept in the sums' scratch until the sums replace them
     int8_t* M = reinterpret_cast<int8_t*>(S);
+    int8_t* L = M + rows;
     env.elementwise->plane_max(X, n, rows, M);
+    env.elementwise->plane_min(X, n, rows, L);
     for (int64_t r = 0; r < rows; ++r) {
-      const int8_t* xr = X + r * n;
       const float* t = table.data() + RowStart(M[r] + 128) + 128;
-      for (int64_t a = 0; a < n; ++a) E[r * n + a] = t[xr[a]];
+      env.elementwise->lookup_floats(X + r * n, n, t, L[r], M[r], E + r * n);
     }
     // the tier's blocks of 16 rows (each lane a row, its adds in order), the rest four at a time
     const int64_t done = env.elementwise->row_sums != nullptr ? env.elementwise->row_sums(E, rows, n, S) : 0;

@@ -404,6 +404,32 @@ TEST_CASE("every tier's window sums equal the scalar reference and read only the
   }
 }
 
+// A kernel of rows of words (tap words, stride-2 word gathers), run(src, row_step, rows, width,
+// dst), on random rows whose last one ends `slack` bytes before an inaccessible page (a read
+// further faults), against its definition: output byte x of row r is
+// bytes[r * row_step + offset(x)]; a row uses used(width) bytes. Nothing is stored past the rows.
+template <class Run, class Used, class Offset>
+void CheckWordRows(std::mt19937& rng, KernelTier tier, int64_t slack, Run run, Used used_of, Offset offset,
+                   uint8_t add) {
+  for (int64_t width : {1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 23, 31, 32, 33, 40}) {
+    for (int64_t rows : {1, 2, 3, 5}) {
+      const int64_t used = used_of(width), row_step = used + (rows % 2 == 0 ? 4 : 36);
+      const int64_t len = (rows - 1) * row_step + used + slack;
+      const auto bytes = RandomBytes(rng, len);
+      const testing::GuardedBuffer src(static_cast<size_t>(len), true, bytes.data());
+      std::vector<uint8_t> want(static_cast<size_t>(rows * width * 4) + 16, 0x5A), got(want);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t x = 0; x < width * 4; ++x) {
+          want[r * width * 4 + x] = static_cast<uint8_t>(static_cast<uint8_t>(bytes[r * row_step + offset(x)]) + add);
+        }
+      }
+      run(src.as<uint8_t>(), row_step, rows, width, got.data());
+      INFO("tier " << KernelTierName(tier) << " width " << width << " rows " << rows);
+      REQUIRE(got == want);  // 16 guard bytes: nothing stored past the rows
+    }
+  }
+}
+
 TEST_CASE("every tier's tap-word rows equal their definition and read no further than they may", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(41);
@@ -416,21 +442,61 @@ TEST_CASE("every tier's tap-word rows equal their definition and read no further
 #else
     const int64_t slack = 16;
 #endif
-    for (int64_t width : {1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 23, 31, 32, 33, 40}) {
-      for (int64_t rows : {1, 2, 5}) {
-        const int64_t used = 2 * width + 2, row_step = used + (rows % 2 == 0 ? 3 : 20);
-        const int64_t len = (rows - 1) * row_step + used + slack;
-        const auto bytes = RandomBytes(rng, len);
-        const testing::GuardedBuffer src(static_cast<size_t>(len), true, bytes.data());
-        std::vector<uint8_t> want(static_cast<size_t>(rows * width * 4) + 16, 0x5A), got(want);
-        for (int64_t r = 0; r < rows; ++r) {
-          for (int64_t x = 0; x < width * 4; ++x) {
-            want[r * width * 4 + x] = static_cast<uint8_t>(bytes[r * row_step + 2 * (x / 4) + x % 4] + 128);
+    CheckWordRows(
+        rng, tier, slack,
+        [&](const uint8_t* src, int64_t step, int64_t rows, int64_t width, uint8_t* dst) {
+          k.tap_word_rows(reinterpret_cast<const int8_t*>(src), step, rows, width, dst);
+        },
+        [](int64_t width) { return 2 * width + 2; }, [](int64_t x) { return 2 * (x / 4) + x % 4; }, 128);
+  }
+}
+
+TEST_CASE("every tier's stride-2 word gathers equal their definition and read no further than they may",
+          "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(42);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    // the AVX-512 form loads exactly the 2 * width - 1 words a row uses, the 128-bit one up to a
+    // word past them (im2col_u8.h)
+#if defined(__x86_64__)
+    const int64_t slack = k.gather_words == &GatherStrideTwoWordsAvx512 ? 0 : 4;
+#else
+    const int64_t slack = 4;
+#endif
+    CheckWordRows(rng, tier, slack, k.gather_words, [](int64_t width) { return (2 * width - 1) * 4; },
+                  [](int64_t x) { return 8 * (x / 4) + x % 4; }, 0);
+  }
+}
+
+TEST_CASE("every tier's float lookups by code equal the table and read only its entries", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(43);
+  std::uniform_real_distribution<float> value(-1e3f, 1e3f);
+  for (KernelTier tier : tiers) {
+    const ElementwiseKernels& k = ElementwiseForTier(tier);
+    // code spans of 1 to 256 entries (every segment count of the AVX-512 form, and its edges),
+    // against either end of the code range, and rows of 1 to 70 codes
+    for (int32_t span : {1, 2, 31, 32, 33, 64, 65, 97, 128, 160, 200, 224, 225, 255, 256}) {
+      for (int32_t lo : {-128, 127 - span + 1, -128 + (256 - span) / 2}) {
+        const int32_t hi = lo + span - 1;
+        std::vector<float> entries(static_cast<size_t>(span));
+        for (float& e : entries) e = value(rng);
+        for (bool at_end : {false, true}) {  // a read before lo or past hi faults
+          const testing::GuardedBuffer table(entries.size() * 4, at_end, entries.data());
+          const float* by_code = table.as<float>() - lo;
+          for (int64_t n : {1, 15, 16, 17, 47, 70}) {
+            std::vector<int8_t> x(static_cast<size_t>(n));
+            std::uniform_int_distribution<int32_t> code(lo, hi);
+            for (auto& c : x) c = static_cast<int8_t>(code(rng));
+            x[0] = static_cast<int8_t>(n % 2 == 0 ? lo : hi);
+            std::vector<float> got(static_cast<size_t>(n) + 4, -7.0f), want(got);
+            for (int64_t i = 0; i < n; ++i) want[i] = entries[static_cast<size_t>(x[i] - lo)];
+            k.lookup_floats(x.data(), n, by_code, lo, hi, got.data());
+            INFO("tier " << KernelTierName(tier) << " lo " << lo << " hi " << hi << " n " << n);
+            REQUIRE(std::memcmp(got.data(), want.data(), got.size() * 4) == 0);  // nothing stored past n
           }
         }
-        k.tap_word_rows(src.as<int8_t>(), row_step, rows, width, got.data());
-        INFO("tier " << KernelTierName(tier) << " width " << width << " rows " << rows);
-        REQUIRE(got == want);  // 16 guard bytes: nothing stored past the rows
       }
     }
   }
