@@ -404,9 +404,9 @@ struct ElementwiseKernels {
   LookupFloatsFn lookup_floats = &LookupFloatsScalar;
   // Non-null where a tier multiplies two int8 activations by integer dot products (VNNI).
   QMatMulIntFn qmatmul_int = nullptr;
-  // The rows of tap words (AdjacentStrideTwoRows, kernels/im2col_u8.h): the shared 128-bit form
+  // The rows of tap words (TapWordRowsU8, kernels/im2col_u8.h): the shared form
   // unless a tier has a wider one.
-  TapWordRowsFn tap_word_rows = &AdjacentStrideTwoRows;
+  TapWordRowsFn tap_word_rows = &TapWordRowsU8;
   // A stride-2 conv's k-group views gathered into columns (GatherStrideTwoWords, likewise).
   GatherWordsFn gather_words = &GatherStrideTwoWords;
 };
@@ -514,12 +514,13 @@ void InterleaveStridedAvx2(const int8_t* const src[4], int64_t sw, int64_t n, ui
 // used, two vpermt2b pair the sources, one vpermt2w per 16 pixels makes their words. Other
 // strides: the shared form.
 void InterleaveStridedAvx512Vbmi(const int8_t* const src[4], int64_t sw, int64_t n, uint8_t* dst);
-// AdjacentStrideTwoRows by one vpshufb per 8 words (two 16-byte loads in the lanes), reading
-// no further past a row than the shared form.
-void TapWordRowsAvx2(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
-// AdjacentStrideTwoRows by one vpermb per 16 words from a masked load of exactly the bytes
-// they use (AVX-512 VBMI).
-void TapWordRowsAvx512Vbmi(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
+// TapWordRowsU8 by one vpshufb per 8 words (two 16-byte loads in the lanes), reading no
+// further past a row than the shared form.
+void TapWordRowsAvx2(const int8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
+// TapWordRowsU8 by one vpermb per 16 words from a masked load of exactly the bytes they use
+// (AVX-512 VBMI).
+void TapWordRowsAvx512Vbmi(const int8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
+                           uint8_t* dst);
 // MaxPoolPlanesFn for rows of up to 64 bytes with the left pad (pl + iw <= 64) and up to 31
 // outputs: per output row the window rows' maxima in one masked load each (-128 outside the
 // input), then one vpermb per window column (AVX-512 VBMI).

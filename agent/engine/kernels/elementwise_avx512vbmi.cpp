@@ -164,20 +164,24 @@ void InterleaveStridedAvx512Vbmi(const int8_t* const src[4], int64_t sw, int64_t
   }
 }
 
-void TapWordRowsAvx512Vbmi(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst) {
-  // byte 4x + j of 16 words = byte 2x + j of their source bytes
+void TapWordRowsAvx512Vbmi(const int8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
+                           uint8_t* dst) {
+  // byte 4x + j of 16 words = byte sw * x + j of their source bytes (sw 1 or 2)
   alignas(64) static constexpr struct Index {
-    uint8_t b[64];
+    uint8_t b[2][64];
     constexpr Index() : b{} {
-      for (int i = 0; i < 64; ++i) b[i] = static_cast<uint8_t>(2 * (i / 4) + i % 4);
+      for (int i = 0; i < 64; ++i) {
+        b[0][i] = static_cast<uint8_t>(i / 4 + i % 4);
+        b[1][i] = static_cast<uint8_t>(2 * (i / 4) + i % 4);
+      }
     }
   } kIndex{};
-  const __m512i index = _mm512_load_si512(kIndex.b), flip = _mm512_set1_epi8(-128);
+  const __m512i index = _mm512_load_si512(kIndex.b[sw == 2 ? 1 : 0]), flip = _mm512_set1_epi8(-128);
   for (int64_t r = 0; r < rows; ++r, src += row_step, dst += width * 4) {
     for (int64_t x = 0; x < width; x += 16) {
       const int64_t count = std::min<int64_t>(16, width - x);
-      // exactly the 2 * count + 2 bytes the words use
-      const __m512i v = _mm512_maskz_loadu_epi8((__mmask64{1} << (2 * count + 2)) - 1, src + 2 * x);
+      // exactly the sw * (count - 1) + 4 bytes the words use
+      const __m512i v = _mm512_maskz_loadu_epi8((__mmask64{1} << (sw * (count - 1) + 4)) - 1, src + sw * x);
       const __m512i w = _mm512_xor_si512(_mm512_permutexvar_epi8(index, v), flip);
       if (count == 16) {
         _mm512_storeu_si512(dst + 4 * x, w);

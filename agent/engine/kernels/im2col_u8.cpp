@@ -188,6 +188,21 @@ void AdjacentStrideTwoRows(const int8_t* src, int64_t row_step, int64_t rows, in
   for (int64_t r = 0; r < rows; ++r, src += row_step, dst += width * 4) AdjacentStrideTwoRow(src, 0, width, dst);
 }
 
+void TapWordRowsU8(const int8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst) {
+  if (sw == 2) {
+    AdjacentStrideTwoRows(src, row_step, rows, width, dst);
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r, src += row_step, dst += width * 4) {
+    for (int64_t x = 0; x < width; ++x) {
+      uint32_t word;
+      std::memcpy(&word, src + x, 4);
+      word ^= 0x80808080u;
+      std::memcpy(dst + x * 4, &word, 4);
+    }
+  }
+}
+
 void GatherStrideTwoWords(const uint8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst) {
   for (int64_t r = 0; r < rows; ++r, src += row_step, dst += width * 4) {
     int64_t x = 0;

@@ -64,7 +64,12 @@ void Im2colU8(const int8_t* x, const ConvGeometry& g, uint8_t pad_byte, const in
 // uint8): four adjacent bytes at column stride 2 per word, one input row per output row (the
 // operand of a conv's kernel row of 4 taps). Reads up to 16 bytes past a row's last word.
 void AdjacentStrideTwoRows(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
-using TapWordRowsFn = void (*)(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
+// The rows of tap words at column stride sw (1 or 2): dst[(r * width + x) * 4 + j] =
+// src[r * row_step + sw * x + j] + 128 (as uint8); AdjacentStrideTwoRows at 2, a word at a time
+// at 1. Reads up to 16 bytes past a row's last word (a tier's form no further).
+void TapWordRowsU8(const int8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
+using TapWordRowsFn = void (*)(const int8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
+                               uint8_t* dst);
 
 // rows x width words at column stride 2: dst[(r * width + x) * 4 + j] = src[r * row_step + 8x +
 // j], one k-group of a stride-2 conv's columns gathered from its view of the interleaved

@@ -39,7 +39,7 @@ namespace {
 // members after the optional Winograd kernel.
 ElementwiseKernels WithPlaneMax(ElementwiseKernels k, PlaneMaxFn plane_max, PlaneMinFn plane_min,
                                 FloatPlaneExtremeFn float_extreme, DepthwiseUnsplitFn unsplit = nullptr,
-                                AvgPool2x2Fn avg_pool_2x2 = nullptr, TapWordRowsFn tap_word_rows = &AdjacentStrideTwoRows) {
+                                AvgPool2x2Fn avg_pool_2x2 = nullptr, TapWordRowsFn tap_word_rows = &TapWordRowsU8) {
   k.plane_max = plane_max;
   k.plane_min = plane_min;
   k.float_plane_extreme = float_extreme;

@@ -230,17 +230,19 @@ void InterleaveStridedAvx2(const int8_t* const src[4], int64_t sw, int64_t n, ui
   }
 }
 
-void TapWordRowsAvx2(const int8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst) {
-  // per 128-bit lane: words x..x+3 from the 10 bytes at 2x (the lane's own 16-byte load)
-  const __m256i words = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7, 8, 9));
+void TapWordRowsAvx2(const int8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst) {
+  // per 128-bit lane: words x..x+3 from the 10 (sw 2) or 7 (sw 1) bytes at sw * x (the lane's
+  // own 16-byte load)
+  const __m256i words = _mm256_broadcastsi128_si256(sw == 2 ? _mm_setr_epi8(0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7, 8, 9)
+                                                            : _mm_setr_epi8(0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6));
   const __m256i flip = _mm256_set1_epi8(-128);
   for (int64_t r = 0; r < rows; ++r, src += row_step, dst += width * 4) {
     for (int64_t x = 0; x < width; x += 8) {
       const int64_t count = std::min<int64_t>(8, width - x);
-      const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * x));
+      const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + sw * x));
       // the high lane's load only where it has words: reads stay within the shared form's 16
       // bytes past a row's last word
-      const __m128i hi = count > 4 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * x + 8)) : lo;
+      const __m128i hi = count > 4 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + sw * x + 4 * sw)) : lo;
       const __m256i v = _mm256_xor_si256(_mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), words), flip);
       if (count == 8) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 4 * x), v);

@@ -63,10 +63,14 @@ struct ConvShape {
   // columns a grid of that pitch; k-group (c, ky, j) is (c, ky)'s view shifted by 2j words.
   // A 7-tap row's last word reads one byte past the row (its zero weight's), past the input's
   // last row inside the 64 bytes of slack every arena tensor and the padded copy keep.
+  // At column stride 1 (since 2026-12-07; one or two input channels per group, where the
+  // implicit GEMM's 4-channel blocks are mostly zero weights): output ox's word of kernel row
+  // ky is bytes ox .. ox + 3, rows of 5-8 taps two words (the second the first of ox + 4), up
+  // to 3 zero-weight bytes read past a row. ESPCN's 5x5 1 -> 32: K = 40 instead of 100.
   bool tap_words;
   std::vector<int64_t> word_rows;  // [sh]: rows of words of each row phase (0: unused)
-  int64_t row_words;               // words per kernel row (1, or 2 for 7-8 taps)
-  int64_t word_w;                  // words per word row: ow + 2 * (row_words - 1)
+  int64_t row_words;               // words per kernel row (1, or 2 for 5-8 taps)
+  int64_t word_w;                  // words per word row: ow + WordShift * (row_words - 1)
   int64_t channel_words;           // words of one input channel: word_w x the sum of word_rows
   int64_t c4, grid, xi_pitch, ptr_bytes;
 };
@@ -85,6 +89,10 @@ ConvGeometry GeometryOfConv(const Node& n, const ConvShape& s) {
   return ConvGeometry{s.cin_g, s.ih, s.iw, n.kernel[0], n.kernel[1], n.stride[0],
                       n.stride[1], n.dilation[0], n.dilation[1], n.pad[0], n.pad[1], s.oh, s.ow};
 }
+
+// Tap words: the second word of a kernel row (taps 4-7) of output ox is the first word of
+// output ox + 4 / stride (column stride 1 or 2).
+int64_t WordShift(const Node& n) { return 4 / n.stride[1]; }
 
 ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   const Value& x = g.values[n.in[0]];
@@ -117,12 +125,18 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   s.depthwise = s.cin_g == 1 && s.cout_g == 1;
   s.pointwise = n.kernel[0] == 1 && n.kernel[1] == 1 && n.stride[0] == 1 && n.stride[1] == 1 && !pads;
   s.padded_bytes = pads ? RoundUp(s.cin_g * s.hp * s.wp + 64, 64) : 0;
-  s.implicit = !s.depthwise && !s.pointwise && n.stride[0] == 1 && n.stride[1] == 1;
-  // tap words: rows of 4 taps (no padding taps in K), of 7-8 (two words, at most one padding
-  // tap), or of 3 where the alternative is the stride phases (row stride above 2)
+  const bool stride_one = n.stride[0] == 1 && n.stride[1] == 1;
+  const bool undilated = n.dilation[0] == 1 && n.dilation[1] == 1;
   const int64_t kw = n.kernel[1];
-  s.tap_words = !s.depthwise && !s.pointwise && !s.implicit && n.stride[1] == 2 && n.dilation[0] == 1 &&
-                n.dilation[1] == 1 && (kw == 4 || kw == 7 || kw == 8 || (kw == 3 && n.stride[0] > 2));
+  // tap words at column stride 2: rows of 4 taps (no padding taps in K), of 7-8 (two words, at
+  // most one padding tap), or of 3 where the alternative is the stride phases (row stride above
+  // 2); at stride 1, rows of 2-8 taps where K is at most three quarters of the implicit GEMM's
+  // (1-2 input channels per group: the implicit GEMM's channel blocks are mostly zeros there)
+  const bool words_at_two = n.stride[1] == 2 && (kw == 4 || kw == 7 || kw == 8 || (kw == 3 && n.stride[0] > 2));
+  const bool words_at_one = stride_one && kw >= 2 && kw <= 8 &&
+                            4 * s.cin_g * ((kw + 3) / 4) <= 3 * kw * ((s.cin_g + 3) / 4);
+  s.tap_words = !s.depthwise && !s.pointwise && undilated && (words_at_two || words_at_one);
+  s.implicit = !s.depthwise && !s.pointwise && !s.tap_words && stride_one;
   // Stride phases above stride 2, and at a stride of 2 along one axis only, (2, 1) or (1, 2),
   // where the two phases' stride-1 GEMM beats im2col (kws_asym's 7x1 stride-(2, 1) conv 23.0
   // -> 17.6 us; single 3x3, 5x5, 3x1, 2x2 convs at (2, 1) 12-41 % faster at auto; vib1d's 1-D
@@ -141,7 +155,7 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
       rows = std::max(rows, s.oh + ky / sh);
     }
     s.row_words = (kw + 3) / 4;
-    s.word_w = s.ow + 2 * (s.row_words - 1);
+    s.word_w = s.ow + WordShift(n) * (s.row_words - 1);
     s.channel_words = 0;
     for (int64_t rows : s.word_rows) s.channel_words += rows * s.word_w;
     s.kp = s.cin_g * n.kernel[0] * s.row_words * 4;
@@ -311,8 +325,8 @@ class QConvStep : public Step {
           for (int64_t c = 0; c < shape.cin_g; ++c, rows += plane) {
             for (size_t r = 0; r < shape.word_rows.size(); ++r) {
               const int64_t n_rows = shape.word_rows[r];
-              env.elementwise->tap_word_rows(rows + static_cast<int64_t>(r) * pitch, geom.stride_h * pitch, n_rows,
-                                             shape.word_w, dst);
+              env.elementwise->tap_word_rows(rows + static_cast<int64_t>(r) * pitch, geom.stride_w,
+                                             geom.stride_h * pitch, n_rows, shape.word_w, dst);
               dst += n_rows * shape.word_w * 4;
             }
           }
@@ -674,7 +688,7 @@ Result<std::unique_ptr<Step>> BuildQuantMatrixStep(const Node& n, BuildContext& 
         for (int64_t ky = 0; ky < kh; ++ky) {
           for (int64_t j = 0; j < cs.row_words; ++j) {
             s->group_offsets.push_back(ci * cs.channel_words * 4 + base[static_cast<size_t>(ky % n.stride[0])] +
-                                       ky / n.stride[0] * cs.word_w * 4 + j * 2 * 4);
+                                       ky / n.stride[0] * cs.word_w * 4 + j * WordShift(n) * 4);
           }
         }
       }

@@ -435,19 +435,22 @@ TEST_CASE("every tier's tap-word rows equal their definition and read no further
   std::mt19937 rng(41);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    // the VBMI form loads exactly the 2 * width + 2 bytes a row's words use; the others up to
-    // 16 bytes past them (im2col_u8.h)
+    // the VBMI form loads exactly the sw * (width - 1) + 4 bytes a row's words use; the others
+    // up to 16 bytes past them (im2col_u8.h)
 #if defined(__x86_64__)
     const int64_t slack = k.tap_word_rows == &TapWordRowsAvx512Vbmi ? 0 : 16;
 #else
     const int64_t slack = 16;
 #endif
-    CheckWordRows(
-        rng, tier, slack,
-        [&](const uint8_t* src, int64_t step, int64_t rows, int64_t width, uint8_t* dst) {
-          k.tap_word_rows(reinterpret_cast<const int8_t*>(src), step, rows, width, dst);
-        },
-        [](int64_t width) { return 2 * width + 2; }, [](int64_t x) { return 2 * (x / 4) + x % 4; }, 128);
+    for (int64_t sw : {1, 2}) {
+      INFO("column stride " << sw);
+      CheckWordRows(
+          rng, tier, slack,
+          [&](const uint8_t* src, int64_t step, int64_t rows, int64_t width, uint8_t* dst) {
+            k.tap_word_rows(reinterpret_cast<const int8_t*>(src), sw, step, rows, width, dst);
+          },
+          [&](int64_t width) { return sw * (width - 1) + 4; }, [&](int64_t x) { return sw * (x / 4) + x % 4; }, 128);
+    }
   }
 }
 
