@@ -64,7 +64,8 @@ struct ConvShape {
   // A 7-tap row's last word reads one byte past the row (its zero weight's), past the input's
   // last row inside the 64 bytes of slack every arena tensor and the padded copy keep.
   // At column stride 1 (since 2026-12-07; one or two input channels per group, where the
-  // implicit GEMM's 4-channel blocks are mostly zero weights): output ox's word of kernel row
+  // implicit GEMM's or the phases' 4-channel blocks are mostly zero weights; any row stride,
+  // through the row phases as above): output ox's word of kernel row
   // ky is bytes ox .. ox + 3, rows of 5-8 taps two words (the second the first of ox + 4), up
   // to 3 zero-weight bytes read past a row. ESPCN's 5x5 1 -> 32: K = 40 instead of 100.
   bool tap_words;
@@ -130,10 +131,12 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   const int64_t kw = n.kernel[1];
   // tap words at column stride 2: rows of 4 taps (no padding taps in K), of 7-8 (two words, at
   // most one padding tap), or of 3 where the alternative is the stride phases (row stride above
-  // 2); at stride 1, rows of 2-8 taps where K is at most three quarters of the implicit GEMM's
-  // (1-2 input channels per group: the implicit GEMM's channel blocks are mostly zeros there)
+  // 2); at column stride 1 (any row stride), rows of 2-8 taps where K is at most three quarters
+  // of the implicit GEMM's (1-2 input channels per group: the implicit GEMM's, or at row stride
+  // 2 the phases', channel blocks are mostly zeros there; bcresnet_kws's 5x5 stride-(2, 1)
+  // stem on one channel 23-25 -> 17 us phased -> words at auto, 68-75 -> 50 at avx2)
   const bool words_at_two = n.stride[1] == 2 && (kw == 4 || kw == 7 || kw == 8 || (kw == 3 && n.stride[0] > 2));
-  const bool words_at_one = stride_one && kw >= 2 && kw <= 8 &&
+  const bool words_at_one = n.stride[1] == 1 && kw >= 2 && kw <= 8 &&
                             4 * s.cin_g * ((kw + 3) / 4) <= 3 * kw * ((s.cin_g + 3) / 4);
   s.tap_words = !s.depthwise && !s.pointwise && undilated && (words_at_two || words_at_one);
   s.implicit = !s.depthwise && !s.pointwise && !s.tap_words && stride_one;

@@ -43,11 +43,11 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   // which path the engine must take (its step summary says which it took)
   const bool depthwise = g.cin / g.group == 1 && g.cout / g.group == 1;
   // kernel rows of 4, 7 or 8 taps at column stride 2, or of 3 taps at row strides above 2: tap words
-  // or, at stride 1, of 2-8 taps where K is at most 3/4 of the implicit GEMM's (1-2 channels)
+  // or, at column stride 1, of 2-8 taps where K is at most 3/4 of the implicit GEMM's (1-2 channels)
   const int64_t cin_g4 = (g.cin / g.group + 3) / 4;
   const bool tap_words = !depthwise &&
                          ((g.sw == 2 && (g.kw == 4 || g.kw == 7 || g.kw == 8 || (g.kw == 3 && g.sh > 2))) ||
-                          (g.sh == 1 && g.sw == 1 && g.kw >= 2 && g.kw <= 8 &&
+                          (g.sw == 1 && g.kw >= 2 && g.kw <= 8 &&
                            4 * (g.cin / g.group) * ((g.kw + 3) / 4) <= 3 * g.kw * cin_g4));
   // (and a stride of 2 along one axis only: (2, 1), (1, 2))
   const bool one_axis_two = (g.sh == 2 && g.sw == 1) || (g.sh == 1 && g.sw == 2);
@@ -291,12 +291,13 @@ TEST_CASE("int8 convs at stride (2, 2) on 4k channels (stride-2 views) equal the
   CHECK(views >= 80);
 }
 
-// Stride-1 convs with one or two input channels per group and kernel rows of 2-8 taps take tap
-// words (ESPCN's 5x5 1 -> 32, 1-D sensor convs' 1x7 on one channel): output ox's word is bytes
-// ox .. ox + 3 of the row, 5-8 taps two words. Kernels 1-7 high, pads on every side, groups,
-// batches, maps down to one output column; 3x3 on 1-2 channels is also the avx2 tier's
-// Winograd form (checked there too).
-TEST_CASE("stride-1 convs on one or two channels (tap words) equal the conv definition", "[engine][kernels][tiers]") {
+// Convs at column stride 1 with one or two input channels per group and kernel rows of 2-8 taps
+// take tap words (ESPCN's 5x5 1 -> 32, 1-D sensor convs' 1x7 on one channel, a KWS stem's 5x5
+// at stride (2, 1)): output ox's word is bytes ox .. ox + 3 of the row, 5-8 taps two words.
+// Row strides 1-3, kernels 1-7 high, pads on every side, groups, batches, maps down to one
+// output column; 3x3 stride 1 on 1-2 channels is also the avx2 tier's Winograd form.
+TEST_CASE("convs at column stride 1 on one or two channels (tap words) equal the conv definition",
+          "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(20261208);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
@@ -307,7 +308,8 @@ TEST_CASE("stride-1 convs on one or two channels (tap words) equal the conv defi
     g.group = pick(1, 4) == 1 ? 2 : 1;
     g.cin = g.group * pick(1, 2);
     g.cout = g.group * pick(g.cin == g.group ? 2 : 1, 20);  // (one channel in and out is depthwise)
-    g.sh = g.sw = 1;
+    g.sh = iter % 3 == 0 ? pick(2, 3) : 1;
+    g.sw = 1;
     g.kw = pick(2, 8);
     g.kh = pick(1, 7);
     g.pt = pick(0, g.kh - 1);
@@ -316,7 +318,7 @@ TEST_CASE("stride-1 convs on one or two channels (tap words) equal the conv defi
     g.pr = pick(0, g.kw - 1);
     g.ih = pick(std::max<int64_t>(1, g.kh - g.pt - g.pb), 24);
     g.iw = pick(std::max<int64_t>(1, g.kw - g.pl - g.pr), 40);
-    g.oh = g.ih + g.pt + g.pb - g.kh + 1;
+    g.oh = (g.ih + g.pt + g.pb - g.kh) / g.sh + 1;
     g.ow = g.iw + g.pl + g.pr - g.kw + 1;
     tap_words += CheckConv(g, iter, rng, tiers).tap_words;
   }
