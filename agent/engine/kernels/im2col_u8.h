@@ -76,8 +76,9 @@ using TapWordRowsFn = void (*)(const int8_t* src, int64_t sw, int64_t row_step, 
 // operand (the already unsigned words of InterleavePaddedU8). The 128-bit form reads up to one
 // word past a row's last word (2 * width - 1 of them); a tier's faster form
 // (ElementwiseKernels::gather_words) reads no more than that.
-void GatherStrideTwoWords(const uint8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
-using GatherWordsFn = void (*)(const uint8_t* src, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
+void GatherStrideTwoWords(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
+using GatherWordsFn = void (*)(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
+                               uint8_t* dst);
 
 // The 128-bit form of Im2colRowsFn: a row per 16-pixel (width > 8) or 8-pixel vector, 8-pixel
 // rows two per vector. Loads read at most 15 bytes past the last byte a row uses.

@@ -454,21 +454,29 @@ TEST_CASE("every tier's tap-word rows equal their definition and read no further
   }
 }
 
-TEST_CASE("every tier's stride-2 word gathers equal their definition and read no further than they may",
+TEST_CASE("every tier's word gathers equal their definition and read no further than they may",
           "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(42);
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    // the AVX-512 form loads exactly the 2 * width - 1 words a row uses, the 128-bit one up to a
-    // word past them (im2col_u8.h)
+    // at stride 2 the AVX-512 form loads exactly the 2 * width - 1 words a row uses, the 128-bit
+    // one up to a word past them; at stride 1 both copy exactly the row (im2col_u8.h)
 #if defined(__x86_64__)
     const int64_t slack = k.gather_words == &GatherStrideTwoWordsAvx512 ? 0 : 4;
 #else
     const int64_t slack = 4;
 #endif
-    CheckWordRows(rng, tier, slack, k.gather_words, [](int64_t width) { return (2 * width - 1) * 4; },
-                  [](int64_t x) { return 8 * (x / 4) + x % 4; }, 0);
+    for (int64_t sw : {1, 2}) {
+      INFO("column stride " << sw);
+      CheckWordRows(
+          rng, tier, sw == 1 ? 0 : slack,
+          [&](const uint8_t* src, int64_t step, int64_t rows, int64_t width, uint8_t* dst) {
+            k.gather_words(src, sw, step, rows, width, dst);
+          },
+          [&](int64_t width) { return (sw * (width - 1) + 1) * 4; }, [&](int64_t x) { return 4 * sw * (x / 4) + x % 4; },
+          0);
+    }
   }
 }
 

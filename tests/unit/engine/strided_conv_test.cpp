@@ -35,7 +35,8 @@ std::string Describe(const Geometry& g) {
 // One conv of geometry g with random codes, weights, zero points and scales, through the
 // engine at every tier, against the definition; which path the step took (its summary).
 struct Taken {
-  bool phases = false, in_place = false, winograd = false, tap_words = false, strided_views = false;
+  bool phases = false, in_place = false, winograd = false, tap_words = false, strided_views = false,
+       compact_views = false;
 };
 
 Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vector<KernelTier>& tiers) {
@@ -58,6 +59,12 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   // stride (2, 2), channels a multiple of 4, more than one tap: views of the interleaved input
   const bool strided_views = !depthwise && !tap_words && !phases && g.sh == 2 && g.sw == 2 &&
                              (g.cin / g.group) % 4 == 0 && g.kh * g.kw > 1;
+  // stride 1 (not a pad-free 1x1), at least 32 output channels per group, and a padded-width grid
+  // at least 9/8 of the output's width: the implicit GEMM's views copied into compact columns
+  const int64_t grid_w = g.iw + std::max({g.pl, g.pr, g.pl + g.pr - (g.kw - 1)});
+  const bool pointwise = g.kh == 1 && g.kw == 1 && g.pt + g.pl + g.pb + g.pr == 0;
+  const bool compact_views = !depthwise && !tap_words && !pointwise && g.sh == 1 && g.sw == 1 &&
+                             g.cout / g.group >= 32 && grid_w * 8 >= g.ow * 9;
   // rows as wide as the phase rows, no left padding: the phases read the input in place
   const int64_t phase_w = std::max(g.ow + (g.kw + g.sw - 1) / g.sw - 1, (g.iw + g.sw - 1) / g.sw);
   const bool reads_in_place = phases && g.pl == 0 && phase_w * g.sw == g.iw;
@@ -100,19 +107,21 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   const auto model = LoadOk(b);
   REQUIRE(model->outputs()[0].elements == g.batch * g.cout * g.oh * g.ow);
   bool took_phases = false, took_in_place = false, took_winograd = false, took_tap_words = false,
-       took_views = false;
+       took_views = false, took_compact = false;
   for (const std::string& step : model->StepSummary()) {
     took_phases = took_phases || step.find(", stride phases") != std::string::npos;
     took_in_place = took_in_place || step.find(", stride phases in place") != std::string::npos;
     took_winograd = took_winograd || step.find(", Winograd at avx2") != std::string::npos;
     took_tap_words = took_tap_words || step.find(", tap words") != std::string::npos;
     took_views = took_views || step.find(", stride-2 views") != std::string::npos;
+    took_compact = took_compact || step.find(", compact views") != std::string::npos;
   }
   REQUIRE(took_phases == phases);
   REQUIRE(took_in_place == reads_in_place);
   REQUIRE(took_winograd == winograd);
   REQUIRE(took_tap_words == tap_words);
   REQUIRE(took_views == strided_views);
+  REQUIRE(took_compact == compact_views);
 
   // inputs that quantize to exactly xq
   std::vector<float> x(xq.size());
@@ -146,7 +155,7 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
     INFO("tier " << KernelTierName(tier));
     CHECK(RunAll(model, {x}, tier)[0] == want);
   }
-  return Taken{took_phases, took_in_place, took_winograd, took_tap_words, took_views};
+  return Taken{took_phases, took_in_place, took_winograd, took_tap_words, took_views, took_compact};
 }
 
 }  // namespace
@@ -323,6 +332,38 @@ TEST_CASE("convs at column stride 1 on one or two channels (tap words) equal the
     tap_words += CheckConv(g, iter, rng, tiers).tap_words;
   }
   CHECK(tap_words >= 60);
+}
+
+// Stride-1 convs with 32 or more output channels per group on narrow maps (a padded-width grid
+// at least 9/8 of the output's width, ResNet-8's 3x3 on 8 x 8): the implicit GEMM's views
+// copied into compact columns. Kernels 1x2 to 5x5 (1x1 only with pads), any channel count
+// (blocks of 4 with zero channels), pads wider on either side, groups, batches, inputs of 1-8
+// columns; a third at 31 channels (the grid, checked as such).
+TEST_CASE("stride-1 convs on narrow maps (compact views) equal the conv definition", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
+  std::mt19937 rng(20261209);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int compact = 0;
+  for (int iter = 0; iter < 45; ++iter) {
+    Geometry g{};
+    g.batch = pick(1, 4) == 1 ? 2 : 1;
+    g.group = pick(1, 5) == 1 ? 2 : 1;
+    g.cin = g.group * pick(3, 20);
+    g.cout = g.group * (iter % 3 == 2 ? 31 : pick(32, 40));
+    g.sh = g.sw = 1;
+    g.kh = pick(1, 5);
+    g.kw = pick(g.kh == 1 ? 2 : 1, 5);
+    g.pt = pick(0, g.kh);
+    g.pb = pick(0, g.kh);
+    g.pl = pick(0, g.kw);
+    g.pr = pick(0, g.kw);
+    g.iw = pick(std::max<int64_t>(1, g.kw - g.pl - g.pr), 8);
+    g.ih = pick(std::max<int64_t>(1, g.kh - g.pt - g.pb), 10);
+    g.oh = g.ih + g.pt + g.pb - g.kh + 1;
+    g.ow = g.iw + g.pl + g.pr - g.kw + 1;
+    compact += CheckConv(g, iter, rng, tiers).compact_views;
+  }
+  CHECK(compact >= 15);
 }
 
 }  // namespace edge::engine::testing
