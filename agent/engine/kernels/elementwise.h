@@ -407,8 +407,8 @@ struct ElementwiseKernels {
   // The rows of tap words (TapWordRowsU8, kernels/im2col_u8.h): the shared form
   // unless a tier has a wider one.
   TapWordRowsFn tap_word_rows = &TapWordRowsU8;
-  // A stride-2 conv's k-group views gathered into columns (GatherStrideTwoWords, likewise).
-  GatherWordsFn gather_words = &GatherStrideTwoWords;
+  // A conv's k-group views gathered into columns (GatherWordRows, likewise).
+  GatherWordsFn gather_words = &GatherWordRows;
 };
 
 void QAddScalar(const QAddArgs& args);
@@ -498,9 +498,9 @@ void Im2colRowsAvx512(const int8_t* const p[4], const int64_t row_step[4], int64
 // Im2colRowsFn at any width by byte permutes (AVX-512 VBMI; 16 and 8 wide: Im2colRowsAvx512).
 void Im2colRowsAvx512Vbmi(const int8_t* const p[4], const int64_t row_step[4], int64_t rows, int64_t width,
                           uint8_t* dst);
-// GatherStrideTwoWords by one vpermt2d per 16 words (two rows per vector where they are 8
-// wide), from masked loads of exactly the words used.
-void GatherStrideTwoWordsAvx512(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
+// GatherWordRows at stride 2 by one vpermt2d per 16 words (two rows per vector where they are
+// 8 wide), from masked loads of exactly the words used; at stride 1 the shared copy.
+void GatherWordRowsAvx512(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
                                 uint8_t* dst);
 // InterleavePaddedU8 at stride 1: whole rows per vector where they are 16, 32 or 64 bytes,
 // else 64 pixels of a row per step.

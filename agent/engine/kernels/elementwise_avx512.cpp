@@ -126,10 +126,10 @@ void Im2colRowsAvx512(const int8_t* const p[4], const int64_t row_step[4], int64
   }
 }
 
-void GatherStrideTwoWordsAvx512(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
+void GatherWordRowsAvx512(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
                                 uint8_t* dst) {
   if (sw == 1) {
-    GatherStrideTwoWords(src, sw, row_step, rows, width, dst);
+    GatherWordRows(src, sw, row_step, rows, width, dst);
     return;
   }
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);

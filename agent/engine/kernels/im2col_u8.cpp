@@ -203,7 +203,7 @@ void TapWordRowsU8(const int8_t* src, int64_t sw, int64_t row_step, int64_t rows
   }
 }
 
-void GatherStrideTwoWords(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst) {
+void GatherWordRows(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst) {
   if (sw == 1) {
     for (int64_t r = 0; r < rows; ++r, src += row_step, dst += width * 4) CopyBytes(dst, src, width * 4);
     return;

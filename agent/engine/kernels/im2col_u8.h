@@ -71,12 +71,12 @@ void TapWordRowsU8(const int8_t* src, int64_t sw, int64_t row_step, int64_t rows
 using TapWordRowsFn = void (*)(const int8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
                                uint8_t* dst);
 
-// rows x width words at column stride 2: dst[(r * width + x) * 4 + j] = src[r * row_step + 8x +
-// j], one k-group of a stride-2 conv's columns gathered from its view of the interleaved
-// operand (the already unsigned words of InterleavePaddedU8). The 128-bit form reads up to one
-// word past a row's last word (2 * width - 1 of them); a tier's faster form
-// (ElementwiseKernels::gather_words) reads no more than that.
-void GatherStrideTwoWords(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
+// rows x width words at column stride sw (1 or 2): dst[(r * width + x) * 4 + j] = src[r *
+// row_step + 4 * sw * x + j], one k-group of a conv's columns gathered from its view of the
+// interleaved operand (the already unsigned words of InterleavePaddedU8). At stride 1 a copy of
+// exactly the rows; at 2 the 128-bit form reads up to one word past a row's last word (2 *
+// width - 1 of them) and a tier's faster form (ElementwiseKernels::gather_words) no more.
+void GatherWordRows(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width, uint8_t* dst);
 using GatherWordsFn = void (*)(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
                                uint8_t* dst);
 

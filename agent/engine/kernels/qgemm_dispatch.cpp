@@ -123,7 +123,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     k.float_transcendental = &FloatTranscendentalAvx512;
     k.row_sums = &RowSumsAvx512;
     k.qmatmul_int = &QMatMulAvx512Vnni;
-    k.gather_words = &GatherStrideTwoWordsAvx512;
+    k.gather_words = &GatherWordRowsAvx512;
     k.lookup_floats = &LookupFloatsAvx512;
     return k;
   }();

@@ -463,7 +463,7 @@ TEST_CASE("every tier's word gathers equal their definition and read no further 
     // at stride 2 the AVX-512 form loads exactly the 2 * width - 1 words a row uses, the 128-bit
     // one up to a word past them; at stride 1 both copy exactly the row (im2col_u8.h)
 #if defined(__x86_64__)
-    const int64_t slack = k.gather_words == &GatherStrideTwoWordsAvx512 ? 0 : 4;
+    const int64_t slack = k.gather_words == &GatherWordRowsAvx512 ? 0 : 4;
 #else
     const int64_t slack = 4;
 #endif
