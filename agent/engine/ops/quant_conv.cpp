@@ -69,9 +69,10 @@ struct ConvShape {
   // columns a grid of that pitch; k-group (c, ky, j) is (c, ky)'s view shifted by 2j words.
   // A 7-tap row's last word reads one byte past the row (its zero weight's), past the input's
   // last row inside the 64 bytes of slack every arena tensor and the padded copy keep.
-  // At column stride 1 (since 2026-12-07; one or two input channels per group, where the
-  // implicit GEMM's or the phases' 4-channel blocks are mostly zero weights; any row stride,
-  // through the row phases as above): output ox's word of kernel row
+  // At column stride 1 (since 2026-12-07; where K is at most 3/4 of the implicit GEMM's, i.e.
+  // one or two input channels per group, whose 4-channel blocks are mostly zero weights, and
+  // a few exact-fit cases such as 3 or 5-6 channels with 4-tap rows; any row stride, through
+  // the row phases as above): output ox's word of kernel row
   // ky is bytes ox .. ox + 3, rows of 5-8 taps two words (the second the first of ox + 4), up
   // to 3 zero-weight bytes read past a row. ESPCN's 5x5 1 -> 32: K = 40 instead of 100.
   bool tap_words;
@@ -138,9 +139,11 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
   // tap words at column stride 2: rows of 4 taps (no padding taps in K), of 7-8 (two words, at
   // most one padding tap), or of 3 where the alternative is the stride phases (row stride above
   // 2); at column stride 1 (any row stride), rows of 2-8 taps where K is at most three quarters
-  // of the implicit GEMM's (1-2 input channels per group: the implicit GEMM's, or at row stride
-  // 2 the phases', channel blocks are mostly zeros there; bcresnet_kws's 5x5 stride-(2, 1)
-  // stem on one channel 23-25 -> 17 us phased -> words at auto, 68-75 -> 50 at avx2)
+  // of the implicit GEMM's (1-2 input channels per group, whose implicit, or at row stride 2
+  // phased, channel blocks are mostly zeros; also 3 channels with 4- or 8-tap rows and 5-6 with
+  // 4-tap rows, at exactly 3/4, not measured: no model here has them; bcresnet_kws's 5x5
+  // stride-(2, 1) stem on one channel 23-25 -> 17 us phased -> words at auto, 68-75 -> 50 at
+  // avx2). (3x3s among them keep their Winograd weights for the avx2 tier, which runs those.)
   const bool words_at_two = n.stride[1] == 2 && (kw == 4 || kw == 7 || kw == 8 || (kw == 3 && n.stride[0] > 2));
   const bool words_at_one = n.stride[1] == 1 && kw >= 2 && kw <= 8 &&
                             4 * s.cin_g * ((kw + 3) / 4) <= 3 * kw * ((s.cin_g + 3) / 4);
