@@ -22,6 +22,7 @@ namespace {
 
 struct Geometry {
   int64_t batch, cin, cout, group, ih, iw, kh, kw, sh, sw, pt, pl, pb, pr, oh, ow;
+  int64_t dh = 1, dw = 1;  // dilations
 };
 
 std::string Describe(const Geometry& g) {
@@ -29,7 +30,8 @@ std::string Describe(const Geometry& g) {
          std::to_string(g.iw) + " -> " + std::to_string(g.cout) + " group " + std::to_string(g.group) + " kernel " +
          std::to_string(g.kh) + "x" + std::to_string(g.kw) + " stride " + std::to_string(g.sh) + "x" +
          std::to_string(g.sw) + " pads " + std::to_string(g.pt) + "," + std::to_string(g.pl) + "," +
-         std::to_string(g.pb) + "," + std::to_string(g.pr);
+         std::to_string(g.pb) + "," + std::to_string(g.pr) + " dilations " + std::to_string(g.dh) + "x" +
+         std::to_string(g.dw);
 }
 
 // One conv of geometry g with random codes, weights, zero points and scales, through the
@@ -43,25 +45,27 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   // which path the engine must take (its step summary says which it took)
   const bool depthwise = g.cin / g.group == 1 && g.cout / g.group == 1;
+  const bool undilated = g.dh == 1 && g.dw == 1;
   // kernel rows of 4, 7 or 8 taps at column stride 2, or of 3 taps at row strides above 2: tap words
   // or, at column stride 1, of 2-8 taps where K is at most 3/4 of the implicit GEMM's (1-2 channels)
   const int64_t cin_g4 = (g.cin / g.group + 3) / 4;
-  const bool tap_words = !depthwise &&
+  const bool tap_words = !depthwise && undilated &&
                          ((g.sw == 2 && (g.kw == 4 || g.kw == 7 || g.kw == 8 || (g.kw == 3 && g.sh > 2))) ||
                           (g.sw == 1 && g.kw >= 2 && g.kw <= 8 &&
                            4 * (g.cin / g.group) * ((g.kw + 3) / 4) <= 3 * g.kw * cin_g4));
   // (and a stride of 2 along one axis only: (2, 1), (1, 2))
   const bool one_axis_two = (g.sh == 2 && g.sw == 1) || (g.sh == 1 && g.sw == 2);
-  const bool phases = !depthwise && !tap_words && (g.sh > 2 || g.sw > 2 || one_axis_two) && g.kh >= g.sh && g.kw >= g.sw;
+  const bool phases = !depthwise && !tap_words && undilated && (g.sh > 2 || g.sw > 2 || one_axis_two) &&
+                      g.kh >= g.sh && g.kw >= g.sw;
   // Winograd at the avx2 tier (packed where this build has the kernel, x86-64)
-  const bool winograd = !depthwise && g.group == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 &&
+  const bool winograd = !depthwise && undilated && g.group == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 &&
                         g.cin <= kWinogradMaxChannels && ElementwiseForTier(KernelTier::kAvx2).winograd3x3 != nullptr;
   // stride (2, 2), channels a multiple of 4, more than one tap: views of the interleaved input
   const bool strided_views = !depthwise && !tap_words && !phases && g.sh == 2 && g.sw == 2 &&
                              (g.cin / g.group) % 4 == 0 && g.kh * g.kw > 1;
   // stride 1 (not a pad-free 1x1), at least 32 output channels per group, and a padded-width grid
   // at least 9/8 of the output's width: the implicit GEMM's views copied into compact columns
-  const int64_t grid_w = g.iw + std::max({g.pl, g.pr, g.pl + g.pr - (g.kw - 1)});
+  const int64_t grid_w = g.iw + std::max({g.pl, g.pr, g.pl + g.pr - g.dw * (g.kw - 1)});
   const bool pointwise = g.kh == 1 && g.kw == 1 && g.pt + g.pl + g.pb + g.pr == 0;
   const bool compact_views = !depthwise && !tap_words && !pointwise && g.sh == 1 && g.sw == 1 &&
                              g.cout / g.group >= 32 && grid_w * 8 >= g.ow * 9;
@@ -100,6 +104,7 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
   IntsAttr(conv, "kernel_shape", {g.kh, g.kw});
   IntsAttr(conv, "strides", {g.sh, g.sw});
   IntsAttr(conv, "pads", {g.pt, g.pl, g.pb, g.pr});
+  IntsAttr(conv, "dilations", {g.dh, g.dw});
   IntAttr(conv, "group", g.group);
   b.Node("QuantizeLinear", {"y", "sy", "zy"}, {"yq"});
   b.Node("DequantizeLinear", {"yq", "sy", "zy"}, {"out"});
@@ -137,7 +142,7 @@ Taken CheckConv(const Geometry& g, int iter, std::mt19937& rng, const std::vecto
           for (int64_t ci = 0; ci < cin_g; ++ci) {
             for (int64_t ky = 0; ky < g.kh; ++ky) {
               for (int64_t kx = 0; kx < g.kw; ++kx) {
-                const int64_t iy = oy * g.sh - g.pt + ky, ix = ox * g.sw - g.pl + kx;
+                const int64_t iy = oy * g.sh - g.pt + ky * g.dh, ix = ox * g.sw - g.pl + kx * g.dw;
                 if (iy < 0 || iy >= g.ih || ix < 0 || ix >= g.iw) continue;  // the zero point: 0 after - zx
                 const int64_t c = grp * cin_g + ci;
                 acc += static_cast<int64_t>(wq[((co * cin_g + ci) * g.kh + ky) * g.kw + kx]) *
@@ -266,8 +271,9 @@ TEST_CASE("convs with 3- and 4-tap rows at column stride 2 (tap words) equal the
 // Stride-(2, 2) convs with input channels a multiple of 4 (ResNet's and YOLO's 3x3
 // downsampling convs): the interleaved input's k-group views gathered at stride 2. Output rows
 // of 1-40 words (the AVX-512 form's two 8-wide rows per vector, its 16-word vectors and masked
-// tails, the 128-bit form's 4-word steps and word tail), kernels 1x2 to 5x5, pads wider on
-// either side, groups, batches. 1x1 kernels keep the im2col (checked too).
+// tails, the 128-bit form's 4-word steps and word tail), kernels 1x2 to 5x5, dilations 2-3 a
+// quarter of the time, pads wider on either side, groups, batches. 1x1 kernels keep the im2col
+// (checked too).
 TEST_CASE("int8 convs at stride (2, 2) on 4k channels (stride-2 views) equal the conv definition",
           "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
@@ -284,16 +290,21 @@ TEST_CASE("int8 convs at stride (2, 2) on 4k channels (stride-2 views) equal the
     g.kh = iter % 20 == 0 ? 1 : pick(1, 5);
     g.kw = iter % 20 == 0 ? 1 : pick(g.kh == 1 ? 2 : 1, 5);
     if (g.kw == 4) g.kw = 5;  // (4-wide rows at column stride 2 are tap words)
-    g.pt = pick(0, g.kh - 1);
-    g.pb = pick(0, g.kh - 1);
-    g.pl = pick(0, g.kw - 1);
-    g.pr = pick(0, g.kw - 1);
+    if (iter % 4 == 3) {  // dilated a quarter of the time (the views' offsets)
+      g.dh = pick(1, 3);
+      g.dw = pick(2, 3);
+    }
+    const int64_t span_h = g.dh * (g.kh - 1) + 1, span_w = g.dw * (g.kw - 1) + 1;
+    g.pt = pick(0, span_h - 1);
+    g.pb = pick(0, span_h - 1);
+    g.pl = pick(0, span_w - 1);
+    g.pr = pick(0, span_w - 1);
     // output widths 8 and 16 (the vector forms' own cases) a third of the time each
     const int64_t ow = iter % 3 == 0 ? 8 : iter % 3 == 1 ? 16 : pick(1, 40);
-    g.iw = std::max<int64_t>(1, (ow - 1) * 2 + g.kw - g.pl - g.pr + pick(0, 1));
-    g.ih = pick(std::max<int64_t>(1, g.kh - g.pt - g.pb), 20);
-    g.oh = (g.ih + g.pt + g.pb - g.kh) / g.sh + 1;
-    g.ow = (g.iw + g.pl + g.pr - g.kw) / g.sw + 1;
+    g.iw = std::max<int64_t>(1, (ow - 1) * 2 + span_w - g.pl - g.pr + pick(0, 1));
+    g.ih = pick(std::max<int64_t>(1, span_h - g.pt - g.pb), 20);
+    g.oh = (g.ih + g.pt + g.pb - span_h) / g.sh + 1;
+    g.ow = (g.iw + g.pl + g.pr - span_w) / g.sw + 1;
     if (g.ow < 1 || g.oh < 1) continue;
     views += CheckConv(g, iter, rng, tiers).strided_views;
   }
@@ -336,8 +347,9 @@ TEST_CASE("convs at column stride 1 on one or two channels (tap words) equal the
 
 // Stride-1 convs with 32 or more output channels per group on narrow maps (a padded-width grid
 // at least 9/8 of the output's width, ResNet-8's 3x3 on 8 x 8): the implicit GEMM's views
-// copied into compact columns. Kernels 1x2 to 5x5 (1x1 only with pads), any channel count
-// (blocks of 4 with zero channels), pads wider on either side, groups, batches, inputs of 1-8
+// copied into compact columns. Kernels 1x2 to 5x5 (1x1 only with pads), dilation 2 a quarter of
+// the time, any channel count (blocks of 4 with zero channels), pads wider on either side,
+// groups, batches, inputs of 1-8
 // columns; a third at 31 channels (the grid, checked as such).
 TEST_CASE("stride-1 convs on narrow maps (compact views) equal the conv definition", "[engine][kernels][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
@@ -353,14 +365,16 @@ TEST_CASE("stride-1 convs on narrow maps (compact views) equal the conv definiti
     g.sh = g.sw = 1;
     g.kh = pick(1, 5);
     g.kw = pick(g.kh == 1 ? 2 : 1, 5);
-    g.pt = pick(0, g.kh);
-    g.pb = pick(0, g.kh);
-    g.pl = pick(0, g.kw);
-    g.pr = pick(0, g.kw);
-    g.iw = pick(std::max<int64_t>(1, g.kw - g.pl - g.pr), 8);
-    g.ih = pick(std::max<int64_t>(1, g.kh - g.pt - g.pb), 10);
-    g.oh = g.ih + g.pt + g.pb - g.kh + 1;
-    g.ow = g.iw + g.pl + g.pr - g.kw + 1;
+    if (iter % 4 == 3) g.dh = g.dw = 2;  // dilated a quarter of the time
+    const int64_t span_h = g.dh * (g.kh - 1) + 1, span_w = g.dw * (g.kw - 1) + 1;
+    g.pt = pick(0, span_h);
+    g.pb = pick(0, span_h);
+    g.pl = pick(0, span_w);
+    g.pr = pick(0, span_w);
+    g.iw = pick(std::max<int64_t>(1, span_w - g.pl - g.pr), 8);
+    g.ih = pick(std::max<int64_t>(1, span_h - g.pt - g.pb), 10);
+    g.oh = g.ih + g.pt + g.pb - span_h + 1;
+    g.ow = g.iw + g.pl + g.pr - span_w + 1;
     compact += CheckConv(g, iter, rng, tiers).compact_views;
   }
   CHECK(compact >= 15);
