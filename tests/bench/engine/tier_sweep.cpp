@@ -125,6 +125,25 @@ void PrintElementwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers)
          static std::vector<float> e(static_cast<size_t>(p.n));
          k.exp_shifted(in, p.n, 40.0f, e.data());
        }},
+      // codes spanning 100 of the table (an attention row's): 4 segments at AVX-512
+      {"Softmax e^(x - max), int8, looked up by code (lookup_floats), a span of 100",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t*) {
+         static std::vector<float> e(static_cast<size_t>(p.n)), table(256, 0.5f);
+         static const std::vector<int8_t> codes = [&] {
+           std::vector<int8_t> c(static_cast<size_t>(p.n));
+           for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<int8_t>(p.a[i] % 50 + 27);  // [-22, 76]
+           return c;
+         }();
+         k.lookup_floats(codes.data(), p.n, table.data() + 128, -22, 76, e.data());
+       }},
+      // a stride-2 conv's k-group views as the views form gathers them: 7 rows of 16 words at
+      // column stride 2 (from rows of 33 words), 16 k-groups; per output byte
+      {"stride-2 view gather (gather_words), 16 groups of 7 rows of 16 words",
+       [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t*) {
+         static std::vector<uint8_t> dst(16 * 16 * 16 * 4);
+         const uint8_t* src = reinterpret_cast<const uint8_t*>(p.a);
+         for (int64_t g = 0; g < 16; ++g) k.gather_words(src + g * 4, 2, 2 * 33 * 4, 7, 16, dst.data() + g * 1024);
+       }, 16 * 7 * 16 * 4},
       {"Mul (same shape)",
        [](const ElementwiseKernels& k, const QAddArgs& p, const float*, const int8_t*, int8_t* out) {
          k.qbinary_run({p.a, p.b, 1, 1, p.n, true, 0.01f, 1, p.za, p.zb, p.zo, -128, 127, out});
