@@ -501,7 +501,7 @@ void Im2colRowsAvx512Vbmi(const int8_t* const p[4], const int64_t row_step[4], i
 // GatherWordRows at stride 2 by one vpermt2d per 16 words (two rows per vector where they are
 // 8 wide), from masked loads of exactly the words used; at stride 1 the shared copy.
 void GatherWordRowsAvx512(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
-                                uint8_t* dst);
+                          uint8_t* dst);
 // InterleavePaddedU8 at stride 1: whole rows per vector where they are 16, 32 or 64 bytes,
 // else 64 pixels of a row per step.
 void InterleavePaddedAvx512(const int8_t* x, const ConvGeometry& g, int64_t hp, int64_t wp, uint8_t pad_byte,

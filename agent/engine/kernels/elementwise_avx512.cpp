@@ -127,7 +127,7 @@ void Im2colRowsAvx512(const int8_t* const p[4], const int64_t row_step[4], int64
 }
 
 void GatherWordRowsAvx512(const uint8_t* src, int64_t sw, int64_t row_step, int64_t rows, int64_t width,
-                                uint8_t* dst) {
+                          uint8_t* dst) {
   if (sw == 1) {
     GatherWordRows(src, sw, row_step, rows, width, dst);
     return;

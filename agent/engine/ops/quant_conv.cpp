@@ -159,8 +159,10 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
              n.dilation[0] == 1 && n.dilation[1] == 1 && n.kernel[0] >= n.stride[0] && n.kernel[1] >= n.stride[1];
   const bool views_at_two = !s.depthwise && !s.tap_words && !s.phased && n.stride[0] == 2 && n.stride[1] == 2 &&
                             s.cin_g % 4 == 0 && n.kernel[0] * n.kernel[1] > 1;
-  const int64_t grid_w = s.iw + std::max({s.pad_l, s.pad_r, s.pad_l + s.pad_r - s.kernel_w_span});
-  const bool views_at_one = s.implicit && s.cout_g >= 32 && grid_w * 8 >= s.ow * 9;
+  // the implicit GEMM's padded row width (the views' too): at least ow wide, where pads wider
+  // than the kernel's span leave outputs past iw + pad
+  const int64_t implicit_wp = s.iw + std::max({s.pad_l, s.pad_r, s.pad_l + s.pad_r - s.kernel_w_span});
+  const bool views_at_one = s.implicit && s.cout_g >= 32 && implicit_wp * 8 >= s.ow * 9;
   s.views = views_at_two || views_at_one;
   if (views_at_one) s.implicit = false;
   if (s.tap_words) {
@@ -186,29 +188,25 @@ ConvShape ShapeOfConv(const Node& n, const Graph& g) {
     const DepthwisePlan plan = MakeDepthwisePlan(GeometryOfConv(n, s));
     s.col_bytes = plan.direct ? 0 : RoundUp(s.cout * plan.grid, 64);
     s.padded_bytes = plan.split ? RoundUp(s.cin * plan.phase_bytes, 64) : 0;
-  } else if (s.implicit) {
+  } else if (s.implicit || s.views) {
     s.c4 = (s.cin_g + 3) / 4;
     s.kp = n.kernel[0] * n.kernel[1] * s.c4 * 4;
-    // at least ow wide: pads wider than the kernel's span leave outputs past iw + pad
-    s.wp = s.iw + std::max({s.pad_l, s.pad_r, s.pad_l + s.pad_r - s.kernel_w_span});
+    s.wp = implicit_wp;
     s.view_shift = s.wp - s.iw - s.pad_l;
-    s.grid = s.oh * s.wp;
     // hp + 1 padded rows; shifted views read up to view_shift + kernel_w_span + 15 pixels past
     // the padded plane (view_shift < wp)
     s.xi_pitch = RoundUp((s.hp + 2) * s.wp + s.kernel_w_span + 32, 16);
-    s.col_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);
-    s.padded_bytes = 0;
-    s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
-  } else if (s.views) {
-    s.c4 = (s.cin_g + 3) / 4;
-    s.kp = n.kernel[0] * n.kernel[1] * s.c4 * 4;  // the implicit K order
-    s.col_bytes = RoundUp(s.kp * s.np, 64);
-    // every tap of every output lies within a row's pads (see implicit); no grid to widen
-    s.wp = s.iw + std::max(s.pad_l, s.pad_r);
-    s.view_shift = s.wp - s.iw - s.pad_l;
-    s.xi_pitch = RoundUp((s.hp + 2) * s.wp + s.kernel_w_span + 32, 16);
-    s.padded_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);  // the interleaved operand
-    s.ptr_bytes = 0;
+    const int64_t xi_bytes = RoundUp(s.c4 * s.xi_pitch * 4, 64);
+    if (s.implicit) {  // the GEMM reads the views in place, on the grid
+      s.grid = s.oh * s.wp;
+      s.col_bytes = xi_bytes;
+      s.padded_bytes = 0;
+      s.ptr_bytes = RoundUp(s.kp / 4 * static_cast<int64_t>(sizeof(void*)), 64);
+    } else {  // compact columns, then the interleaved operand they are gathered from
+      s.col_bytes = RoundUp(s.kp * s.np, 64);
+      s.padded_bytes = xi_bytes;
+      s.ptr_bytes = 0;
+    }
   } else if (s.phased) {
     const int64_t sh = n.stride[0], sw = n.stride[1];
     s.ph_kh = (n.kernel[0] + sh - 1) / sh;
@@ -301,6 +299,16 @@ class QConvStep : public Step {
     }
   }
 
+  // The implicit GEMM's (and the views') interleaved operand of one group: rows of wp - iw pad
+  // pixels then the input row, and a pad row more (the interleave itself at stride 1).
+  void InterleaveShared(const ExecEnv& env, const int8_t* src, uint8_t* xi) const {
+    ConvGeometry shared = geom;
+    shared.pad_left = shape.wp - shape.iw;
+    shared.stride_h = shared.stride_w = 1;
+    env.elementwise->interleave_padded(src, shared, shape.hp + 1, shape.wp, pad_byte, pad_row.data(),
+                                       shape.xi_pitch * 4, xi);
+  }
+
   // Implicit and phased: the interleaved operand, then the GEMM over its shifted views.
   void RunImplicit(const ExecEnv& env) const {
     const int8_t* X = x.Get<int8_t>(env);
@@ -358,10 +366,7 @@ class QConvStep : public Step {
                              phase_order.data(), pad_row.data(), shape.xi_pitch * 4, xi,
                              env.elementwise->interleave_strided);
         } else {
-          ConvGeometry shared = geom;  // rows of wp - iw pad pixels then the input row, and a pad row more
-          shared.pad_left = shape.wp - shape.iw;
-          env.elementwise->interleave_padded(src, shared, shape.hp + 1, shape.wp, pad_byte, pad_row.data(),
-                                             shape.xi_pitch * 4, xi);
+          InterleaveShared(env, src, xi);
         }
         a.left = reinterpret_cast<const uint8_t*>(weights.data() + g * shape.cout_g * shape.kp);
         a.left_widened = weights_widened.data() + g * shape.cout_g * shape.kp;
@@ -448,11 +453,7 @@ class QConvStep : public Step {
           }
         } else if (shape.views) {
           uint8_t* xi = reinterpret_cast<uint8_t*>(padded);
-          ConvGeometry shared = geom;  // as the implicit GEMM's, the interleave itself at stride 1
-          shared.pad_left = shape.wp - shape.iw;
-          shared.stride_h = shared.stride_w = 1;
-          env.elementwise->interleave_padded(src, shared, shape.hp + 1, shape.wp, pad_byte, pad_row.data(),
-                                             shape.xi_pitch * 4, xi);
+          InterleaveShared(env, src, xi);
           for (size_t k = 0; k < group_offsets.size(); ++k) {
             env.elementwise->gather_words(xi + group_offsets[k], geom.stride_w, geom.stride_h * shape.wp * 4, shape.oh,
                                           shape.ow, col + static_cast<int64_t>(k) * shape.np * 4);
