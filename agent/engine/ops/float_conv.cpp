@@ -364,6 +364,7 @@ Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& n, BuildContext& ct
       s->plane_col0[static_cast<size_t>(p)] = static_cast<int32_t>(c);
       s->plane_base[static_cast<size_t>(p)] = static_cast<int32_t>(r * s->iw + c);
     }
+    if (s->plane.phased) s->phase_used.assign(static_cast<size_t>(s->sh * s->sw), false);
     // where tap (ky, kx) reads for pixel 0 (with pixel p's index added, or its base gathered)
     for (int64_t ky = 0; ky < s->kh; ++ky) {
       for (int64_t kx = 0; kx < s->kw; ++kx) {
@@ -375,7 +376,6 @@ Result<std::unique_ptr<Step>> BuildFloatConvStep(const Node& n, BuildContext& ct
           const int64_t di = FloorDiv(ky * s->dh - s->pt, s->sh), a = ky * s->dh - s->pt - di * s->sh;
           const int64_t dj = FloorDiv(kx * s->dw - s->pl, s->sw), c = kx * s->dw - s->pl - dj * s->sw;
           offset = (a * s->sw + c) * s->plane.phase_rows * s->ow + di * s->ow + dj;
-          s->phase_used.resize(static_cast<size_t>(s->sh * s->sw), false);
           s->phase_used[static_cast<size_t>(a * s->sw + c)] = true;
         }
         s->tap_offsets.push_back(offset);
