@@ -80,12 +80,31 @@ struct DepthwisePlan {
   // The source values the slots read, [begin, end): the rest of the source is not copied
   // (odd_strides' dilated stride-2 conv reads one of its four stride phases).
   int64_t slot_read_begin = 0, slot_read_end = 0;
+
+  // Gapped rows, the AVX2 tier's form for output rows of 8 or more (gap_pitch == 0: not
+  // offered), built on the pair slots: each channel's source (its stride phases) is copied as
+  // int16 values x - zx into rows gap_pitch apart with zeros around every row (gap_left columns
+  // before it, the rest of the pitch after it, gap_top rows above each phase and zero rows
+  // below), so that every read a valid output makes lands on its value or on a zero: no masks.
+  // Output (oy, ox) of slot s reads the int16 pair at gap_offsets[s] + oy * gap_pitch + ox, and
+  // the kernel computes each output row in units of 16 outputs (the last one overlapping the one
+  // before it; a row of 8-15 outputs is one unit, its extra outputs stored into the bytes after
+  // the row, which the next row's unit overwrites, or not stored after a channel's last row).
+  int64_t gap_pitch = 0;
+  int64_t gap_left = 0, gap_top = 0;
+  int64_t gap_phase_rows = 0;        // canvas rows of one phase, its top margin included
+  int64_t gap_canvas = 0;            // int16 elements of the copy
+  std::vector<int64_t> gap_offsets;  // [slots]
+  ConvGeometry geom;                 // the conv the plan is for
 };
 
-// Pair slots are offered for plans whose copy of a source fits this many int16 elements (a
-// 16 KB stack buffer) and whose masks stay small.
+// Pair slots (and gapped rows) are offered for plans whose copy of a source fits this many int16
+// elements (a 16 KB stack buffer) and whose masks stay small.
 inline constexpr int64_t kMaxSlotCanvas = 8192;
 inline constexpr int kMaxDepthwiseSlots = 32;
+
+// Gapped rows are offered up to this many units of 16 outputs per channel.
+inline constexpr int64_t kMaxGapUnits = 1024;
 
 // Word groups are offered up to this many (a per-channel array of weight words in the kernels).
 inline constexpr int kMaxDepthwiseWords = 32;

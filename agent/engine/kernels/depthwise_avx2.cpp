@@ -208,15 +208,19 @@ __attribute__((noinline)) void DepthwiseWordsVnni(const DepthwiseArgs& a, const 
 // SplitDepthwisePhases puts it, for the row phases a kernel row reads. At column stride 2 a
 // step takes 32 input bytes (16 values of each column phase) or, in rows of 15-31, 16; a row's
 // last step overlaps the one before it and reads up to one byte past the row (the odd phase's
-// extra value lands inside its pitch). Stride 1 takes 16 values a step, other strides one.
-// Positions that hold no input are left as they were: the slots' masks drop every read of them.
-void PhasesFromUnsplit(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& p, int8_t zx, int16_t* base) {
-  const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w, pitch = p.pitch;
-  const int64_t phase_stride = p.phase_rows * pitch;
+// extra value lands inside its pitch). Stride 1 takes 16 values a step (8 in rows of 8-15),
+// other strides one.
+// Positions that hold no input are left as they were: the slots' masks drop every read of them
+// (the gapped rows' zeros: DepthwiseGapped restores the one value an odd width writes past its
+// odd phase's row). Rows `pitch` apart, column phases `phase_stride` apart (the split's layout,
+// or the gapped rows'); a plan that is not split is its one phase.
+void PhasesFromUnsplit(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& p, int8_t zx, int16_t* base,
+                       int64_t pitch, int64_t phase_stride) {
+  const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w;
   const __m128i zx16 = _mm_set1_epi16(zx);
   const __m256i zx256 = _mm256_set1_epi16(zx);
   for (int64_t rp = 0; rp < sh; ++rp) {
-    if (p.row_phase_read[static_cast<size_t>(rp)] == 0) continue;
+    if (p.split && p.row_phase_read[static_cast<size_t>(rp)] == 0) continue;
     const int64_t rows = (g.in_h - rp + sh - 1) / sh;
     for (int64_t r = 0; r < rows; ++r) {
       const int8_t* row = x + (r * sh + rp) * iw;
@@ -250,11 +254,39 @@ void PhasesFromUnsplit(const int8_t* x, const ConvGeometry& g, const DepthwisePl
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + at), _mm256_sub_epi16(v, zx256));
           if (at == iw - 16) break;
         }
+      } else if (sw == 1 && iw >= 8) {
+        // two 8-value halves, the second overlapping the first
+        const __m128i head = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row)));
+        const __m128i tail = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + iw - 8)));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_sub_epi16(head, zx16));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + iw - 8), _mm_sub_epi16(tail, zx16));
       } else {
-        for (int64_t ix = 0; ix < iw; ++ix) dst[ix % sw * phase_stride + ix / sw] = static_cast<int16_t>(row[ix] - zx);
+        for (int64_t cp = 0; cp < sw; ++cp) {  // (no division per value: sw is not a constant)
+          int16_t* phase = dst + cp * phase_stride;
+          for (int64_t ix = cp, col = 0; ix < iw; ix += sw, ++col) phase[col] = static_cast<int16_t>(row[ix] - zx);
+        }
       }
     }
   }
+}
+
+// Channel c's pair-slot weights, words[s] = the int16 pair of slot s's taps (0 for a slot's
+// missing second tap), and its bias with the copy's shift folded in: acc = bias + sum w * (x +
+// 128) with x = zx where a tap is dropped is the bias and (zx + 128) * sum w here plus sum w *
+// (x - zx) from the slots (wrapping as the scalar kernel's WrapAdd).
+inline __m256i SlotWeights(const DepthwiseArgs& a, int64_t c, int32_t* words) {
+  const DepthwisePlan& p = *a.plan;
+  const int8_t* w = a.weights + c * p.taps;
+  int32_t weight_sum = 0;
+  for (int t = 0; t < p.real_taps; ++t) weight_sum += w[t];
+  for (int s = 0; s < p.slots; ++s) {
+    const int ta = p.slot_taps[static_cast<size_t>(2 * s)], tb = p.slot_taps[static_cast<size_t>(2 * s + 1)];
+    words[s] = static_cast<int32_t>(static_cast<uint16_t>(w[ta]) |
+                                    (static_cast<uint32_t>(static_cast<uint16_t>(tb >= 0 ? w[tb] : 0)) << 16));
+  }
+  const uint32_t shifted = static_cast<uint32_t>(a.bias[c]) +
+                           static_cast<uint32_t>(int32_t{a.zx} + 128) * static_cast<uint32_t>(weight_sum);
+  return _mm256_set1_epi32(static_cast<int32_t>(shifted));
 }
 
 // The AVX2 pair-slot form (DepthwisePlan::slots): each channel's source is first copied into
@@ -293,26 +325,14 @@ __attribute__((noinline)) void DepthwiseSlots(const DepthwiseArgs& a, const Quan
     const int8_t* src = a.src + c * a.src_stride + begin;
     int16_t* dst = base + begin;
     if (a.unsplit != nullptr) {
-      PhasesFromUnsplit(a.unsplit + c * a.unsplit_stride, *a.geom, p, a.zx, base);
+      PhasesFromUnsplit(a.unsplit + c * a.unsplit_stride, *a.geom, p, a.zx, base, p.pitch, p.phase_rows * p.pitch);
     } else if (len >= 16) {
       for (int64_t i = 0; i + 16 <= len; i += 16) centered(src + i, dst + i);
       if (len % 16 != 0) centered(src + len - 16, dst + len - 16);
     } else {
       for (int64_t i = 0; i < len; ++i) dst[i] = static_cast<int16_t>(src[i] - a.zx);
     }
-    const int8_t* w = a.weights + c * p.taps;
-    int32_t weight_sum = 0;
-    for (int t = 0; t < p.real_taps; ++t) weight_sum += w[t];
-    for (int s = 0; s < slots; ++s) {
-      const int ta = p.slot_taps[static_cast<size_t>(2 * s)], tb = p.slot_taps[static_cast<size_t>(2 * s + 1)];
-      words[s] = static_cast<int32_t>(static_cast<uint16_t>(w[ta]) |
-                                      (static_cast<uint32_t>(static_cast<uint16_t>(tb >= 0 ? w[tb] : 0)) << 16));
-    }
-    // acc = bias + sum w * (x + 128) with x = zx where dropped: the bias and (zx + 128) * sum w
-    // here, sum w * (x - zx) from the slots (wrapping as the scalar kernel's WrapAdd)
-    const uint32_t shifted = static_cast<uint32_t>(a.bias[c]) +
-                             static_cast<uint32_t>(int32_t{a.zx} + 128) * static_cast<uint32_t>(weight_sum);
-    const __m256i bias = _mm256_set1_epi32(static_cast<int32_t>(shifted));
+    const __m256i bias = SlotWeights(a, c, words);
     const __m256 mult = _mm256_set1_ps(a.mult[c]);
     int8_t* out = a.out + c * a.out_stride;
     for (int64_t q0 = 0; q0 < p.grid; q0 += kStep) {
@@ -340,6 +360,101 @@ __attribute__((noinline)) void DepthwiseSlots(const DepthwiseArgs& a, const Quan
   }
 }
 
+// acc += vpmaddwd(w, 16 int16 values at `at`), the values read by the multiply itself.
+inline __m256i MaddAddFrom(__m256i acc, __m256i w, const int16_t* at) {
+  __m256i product;
+  __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0"
+          : "+x"(acc), "=&x"(product)
+          : "x"(w), "m"(*reinterpret_cast<const __m256i_u*>(at)));
+  return acc;
+}
+
+// The AVX2 gapped-row form (DepthwisePlan::gap_pitch): the pair slots over a copy of each
+// channel's source whose rows have zeros around them, so no read needs a mask. The copy's
+// zeros are written once per call; each channel then overwrites only its values. Output rows
+// go in units of 16 outputs (the last unit of a row overlapping the one before it), two units
+// per step: per slot four vpmaddwd that read their values themselves and four vpaddd into
+// accumulators whose lane i holds output 2i + parity of its unit, requantized and ordered as
+// in DepthwiseSlots, each unit's 16 bytes stored at its row. A row narrower than 16 stores
+// its unit's extra bytes over the start of the next row, whose unit is stored after it; only
+// a channel's last row stores exactly its bytes (the next channel's grid, or the end of the
+// output, follows).
+// kSlots > 0: that many slots, unrolled (6 for a 3x3 kernel); 0: the plan's count.
+template <int kSlots, bool kClamp>
+__attribute__((noinline)) void DepthwiseGapped(const DepthwiseArgs& a, const QuantRange& range_arg) {
+  const QuantRange range = range_arg;  // a local copy: the stores below cannot alias it
+  const DepthwisePlan& p = *a.plan;
+  const ConvGeometry& g = p.geom;
+  const int slots = kSlots > 0 ? kSlots : p.slots;
+  const int64_t* offsets = p.gap_offsets.data();
+  const int64_t pitch = p.gap_pitch, phase_stride = p.gap_phase_rows * pitch;
+  alignas(32) int16_t canvas[kMaxSlotCanvas];
+  std::memset(canvas, 0, static_cast<size_t>(p.gap_canvas) * sizeof(int16_t));
+  int16_t* const values = canvas + p.gap_top * pitch + p.gap_left;  // phase 0, row 0, column 0
+  // an odd width at column stride 2: the copy writes one value past each odd-phase row (the
+  // first of its zeros), put back after each channel's copy
+  const bool overrun = g.stride_w == 2 && g.in_w % 2 == 1 && (g.in_w + 1) / 2 >= 8;
+  const __m256i order =
+      _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15));
+  // the units (where each reads in the copy and writes in the grid), the same for every channel;
+  // an odd count repeats the last unit
+  int32_t unit_in[kMaxGapUnits + 1], unit_out[kMaxGapUnits + 1];
+  int64_t units = 0;
+  for (int64_t oy = 0; oy < g.out_h; ++oy) {
+    for (int64_t ox = 0; ox < g.out_w; ox += 16) {
+      const int64_t at = std::max<int64_t>(0, std::min(ox, g.out_w - 16));
+      unit_in[units] = static_cast<int32_t>(oy * pitch + at);
+      unit_out[units] = static_cast<int32_t>(oy * p.pitch + at);
+      ++units;
+    }
+  }
+  unit_in[units] = unit_in[units - 1];
+  unit_out[units] = unit_out[units - 1];
+  const bool narrow = g.out_w < 16;
+  int32_t words[kMaxDepthwiseSlots];
+  for (int64_t c = 0; c < a.channels; ++c) {
+    const int8_t* source = a.unsplit != nullptr ? a.unsplit + c * a.unsplit_stride : a.src + c * a.src_stride;
+    PhasesFromUnsplit(source, g, p, a.zx, values, pitch, phase_stride);
+    for (int64_t rp = 0; overrun && rp < g.stride_h; ++rp) {
+      const int64_t rows = (g.in_h - rp + g.stride_h - 1) / g.stride_h;
+      int16_t* odd = values + (rp * 2 + 1) * phase_stride + g.in_w / 2;  // past the odd phase's columns
+      for (int64_t r = 0; r < rows; ++r) odd[r * pitch] = 0;
+    }
+    const __m256i bias = SlotWeights(a, c, words);
+    const __m256 mult = _mm256_set1_ps(a.mult[c]);
+    int8_t* out = a.out + c * a.out_stride;
+    for (int64_t u = 0; u < units; u += 2) {
+      const int16_t* d0 = canvas + unit_in[u];
+      const int16_t* d1 = canvas + unit_in[u + 1];
+      __m256i acc[4] = {bias, bias, bias, bias};
+#pragma GCC unroll 8
+      for (int s = 0; s < slots; ++s) {
+        const __m256i wv = _mm256_set1_epi32(words[s]);
+        const int64_t o = offsets[s];
+        acc[0] = MaddAddFrom(acc[0], wv, d0 + o);
+        acc[1] = MaddAddFrom(acc[1], wv, d0 + o + 1);
+        acc[2] = MaddAddFrom(acc[2], wv, d1 + o);
+        acc[3] = MaddAddFrom(acc[3], wv, d1 + o + 1);
+      }
+      __m256i r[4];
+      for (int j = 0; j < 4; ++j) r[j] = ScaleSums<kClamp>(range, acc[j], mult);
+      const __m256i bytes =
+          _mm256_permute4x64_epi64(_mm256_shuffle_epi8(PackQuads(range, r[0], r[1], r[2], r[3]), order), 0xD8);
+      if (!narrow || u + 2 < units) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + unit_out[u]), _mm256_castsi256_si128(bytes));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + unit_out[u + 1]), _mm256_extracti128_si256(bytes, 1));
+        continue;
+      }
+      // the channel's last units, rows of 8-15: unit u (if it is not the last) whole, the last
+      // one's out_w bytes
+      alignas(32) int8_t last[32];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(last), bytes);
+      if (u + 1 < units) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + unit_out[u]), _mm256_castsi256_si128(bytes));
+      CopyBytes(out + unit_out[units - 1], last + (u + 1 < units ? 16 : 0), g.out_w);
+    }
+  }
+}
+
 // The call's requantization form (WithQuantRange). Every form ends at the reference's sum,
 // the bias plus at most taps * 255 * 128 (modulo 2^32; the byte form only moves 128 * sum w,
 // the slot form (zx + 128) * sum w, between its bias and its products).
@@ -357,8 +472,16 @@ void DepthwiseAvx2(const DepthwiseArgs& a) {
   const DepthwisePlan& p = *a.plan;
   // (an unsplit input comes only with slots: DepthwiseUnsplitAvx2)
   const bool slots = p.slots > 0 && (a.unsplit != nullptr || p.slot_read_end <= a.src_stride);
+  // (a split plan's gapped rows read the input unsplit)
+  const bool gapped = p.gap_pitch > 0 && (!p.split || a.unsplit != nullptr);
   WithClamp(a, [&](const QuantRange& range, auto clamp) {
-    if (slots) {
+    if (gapped) {
+      if (p.slots == 6) {
+        DepthwiseGapped<6, decltype(clamp)::value>(a, range);
+      } else {
+        DepthwiseGapped<0, decltype(clamp)::value>(a, range);
+      }
+    } else if (slots) {
       DepthwiseSlots<decltype(clamp)::value>(a, range);
     } else {
       Depthwise<false, decltype(clamp)::value>(a, range);

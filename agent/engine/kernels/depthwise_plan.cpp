@@ -156,9 +156,65 @@ void SetWordGroups(DepthwisePlan& p) {
   }
 }
 
+// The gapped rows' layout (DepthwisePlan::gap_pitch) for pair slots `slot_taps`, or false where
+// the form does not apply: output rows under 8 (a unit would be more than half waste), a pair
+// whose taps are not neighbours in one phase row of the copy, a copy or unit count past the
+// kernel's buffers.
+struct GappedLayout {
+  int64_t pitch = 0, left = 0, top = 0, phase_rows = 0, canvas = 0, units = 0;
+  std::vector<int64_t> offsets;
+};
+bool LayGappedRows(const ConvGeometry& g, const DepthwisePlan& p, const std::vector<int8_t>& slot_taps,
+                   GappedLayout& out) {
+  if (g.out_w < 8) return false;
+  const int64_t sh = g.stride_h, sw = g.stride_w;
+  struct Tap {
+    int64_t phase, row, col;
+  };
+  const auto tap = [&](int t) {
+    const int64_t a = (t / g.kernel_w) * g.dilation_h - g.pad_top, b = (t % g.kernel_w) * g.dilation_w - g.pad_left;
+    const int64_t row = FloorDiv(a, sh), col = FloorDiv(b, sw);
+    return Tap{(a - row * sh) * sw + (b - col * sw), row, col};
+  };
+  int64_t row_min = 0, row_max = 0, col_min = 0, col_max = 0;
+  for (int t = 0; t < p.real_taps; ++t) {
+    const Tap x = tap(t);
+    row_min = std::min(row_min, x.row);
+    row_max = std::max(row_max, x.row);
+    col_min = std::min(col_min, x.col);
+    col_max = std::max(col_max, x.col);
+  }
+  // A slot's second value is its partner tap, one column on in the same phase row.
+  const size_t slots = slot_taps.size() / 2;
+  for (size_t s = 0; s < slots; ++s) {
+    if (slot_taps[2 * s + 1] < 0) continue;
+    const Tap x = tap(slot_taps[2 * s]), y = tap(slot_taps[2 * s + 1]);
+    if (y.phase != x.phase || y.row != x.row || y.col != x.col + 1) return false;
+  }
+  // A unit starting at ox0 <= max(out_w, 16) - 16 reads columns ox0 + col .. ox0 + col + 16 of a
+  // slot's phase row, and rows oy + row: zeros wherever a valid output's read is outside the
+  // phase's values (a narrow row's unit computes 16 - out_w outputs more, from any values).
+  GappedLayout l;
+  const int64_t phase_cols = (g.in_w + sw - 1) / sw;
+  l.left = -col_min;
+  l.top = -row_min;
+  l.pitch = l.left + std::max(phase_cols, std::max<int64_t>(g.out_w, 16) + col_max + 1);
+  l.phase_rows = l.top + std::max(p.phase_rows, g.out_h + row_max);
+  l.canvas = sh * sw * l.phase_rows * l.pitch + 16;
+  l.units = g.out_h * ((g.out_w + 15) / 16);
+  if (l.canvas > kMaxSlotCanvas || l.units > kMaxGapUnits) return false;
+  for (size_t s = 0; s < slots; ++s) {
+    const Tap x = tap(slot_taps[2 * s]);
+    l.offsets.push_back(x.phase * l.phase_rows * l.pitch + (l.top + x.row) * l.pitch + l.left + x.col);
+  }
+  out = std::move(l);
+  return true;
+}
+
 // Pairs taps whose offsets differ by one (sorted, greedily from the lowest offset), a tap
-// without a partner alone, and derives the slots' int16 masks from the taps' masks.
-void SetPairSlots(DepthwisePlan& p, int64_t source_len) {
+// without a partner alone, and derives the slots' int16 masks from the taps' masks; lays out
+// the gapped rows where the AVX2 kernel takes them.
+void SetPairSlots(const ConvGeometry& g, DepthwisePlan& p, int64_t source_len) {
   // slot_taps holds tap indexes as int8_t: more than 64 taps need more slots than are offered
   static_assert(2 * kMaxDepthwiseSlots <= 128);
   const std::vector<int> order = TapsByOffset(p);
@@ -181,11 +237,28 @@ void SetPairSlots(DepthwisePlan& p, int64_t source_len) {
   // Offered where it costs fewer instructions than the per-tap form (measured on the zoo's
   // 3x3 convs: ~12 per slot and 32 outputs, ~18 per pair of taps there) with the copy of the
   // source values the slots read (~4 per 16); not for stride-2 planes of a few rows, whose
-  // phases are 4x the outputs (MobileNet's 8x8 one: 16 % slower).
+  // phases are 4x the outputs (MobileNet's 8x8 one: 16 % slower). Every form requantizes 32
+  // outputs with ~24 more. The gapped rows: per pair of 16-output units a slot is four vpmaddwd
+  // (each reading its values) and four vpaddd, and the copy is the whole source; rows of 17-31
+  // outputs compute two overlapping units (the MobileNet block's 16 x 16 3x3: 0.42 -> 0.38 ns
+  // per output, efflite_swish's 20 x 28 5x5 -24 % and 40 x 56 3x3 -20 %, Zen 4).
   const int64_t read_begin = std::max<int64_t>(0, lo), read_end = std::min(source_len, hi);
-  const int64_t per_tap = (p.grid + 31) / 32 * ((p.real_taps + 1) / 2) * 18;
-  const int64_t per_slot = (p.grid + 31) / 32 * slots * 12 + (read_end - read_begin + 15) / 16 * 4;
-  if (slots > kMaxDepthwiseSlots || canvas > kMaxSlotCanvas || per_slot >= per_tap || read_begin >= read_end) return;
+  const int64_t steps32 = (p.grid + 31) / 32;
+  const int64_t per_tap = steps32 * (((p.real_taps + 1) / 2) * 18 + 24);
+  const int64_t per_slot = steps32 * (slots * 12 + 24) + (read_end - read_begin + 15) / 16 * 4;
+  if (slots > kMaxDepthwiseSlots || canvas > kMaxSlotCanvas || read_begin >= read_end) return;
+  GappedLayout gap;
+  const bool gapped = LayGappedRows(g, p, taps, gap);
+  const int64_t per_gapped = gapped ? (gap.units + 1) / 2 * (slots * 8 + 28) + (source_len + 15) / 16 * 4 : per_tap;
+  if (std::min(per_slot, per_gapped) >= per_tap) return;
+  if (per_gapped < per_slot) {
+    p.gap_pitch = gap.pitch;
+    p.gap_left = gap.left;
+    p.gap_top = gap.top;
+    p.gap_phase_rows = gap.phase_rows;
+    p.gap_canvas = gap.canvas;
+    p.gap_offsets = std::move(gap.offsets);
+  }
   p.slots = slots;
   p.slot_offsets = std::move(offsets);
   p.slot_taps = std::move(taps);
@@ -266,7 +339,8 @@ DepthwisePlan MakeDepthwisePlan(const ConvGeometry& g) {
   }
   SetInterior(g, p);
   SetWordGroups(p);
-  SetPairSlots(p, p.split ? p.phase_bytes : g.in_h * g.in_w);
+  SetPairSlots(g, p, p.split ? p.phase_bytes : g.in_h * g.in_w);
+  p.geom = g;
   return p;
 }
 

@@ -1155,12 +1155,13 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
                         KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
                         KernelTier::kI8mm);
   std::mt19937 rng(31);
-  int word_plans = 0, slot_plans = 0, unsplit = 0;
+  int word_plans = 0, slot_plans = 0, gapped_plans = 0, unsplit = 0;
   for (int trial = 0; trial < 600; ++trial) {
     const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial);
     const ConvGeometry& g = p.g;
     if (p.plan.words > 0) ++word_plans;
     if (p.plan.slots > 0) ++slot_plans;
+    if (p.plan.gap_pitch > 0) ++gapped_plans;
     INFO("trial " << trial << " in " << g.in_h << "x" << g.in_w << " kernel " << g.kernel_h << "x" << g.kernel_w
                   << " stride " << g.stride_h << "x" << g.stride_w << " dilation " << g.dilation_h << "x"
                   << g.dilation_w << " pad " << g.pad_top << "," << g.pad_left << " out " << g.out_h << "x"
@@ -1175,6 +1176,46 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
   CHECK(word_plans <= 570);
   CHECK(slot_plans >= 30);
   CHECK(slot_plans <= 570);
+  // the AVX2 tier's gapped rows (pair-slot plans with output rows of 16 or more, where cheaper)
+  CHECK(gapped_plans >= 20);
+  CHECK(gapped_plans < slot_plans);
+}
+
+// The AVX2 tier's gapped rows on the shapes they are for: MobileNet's 16 x 16 and efflite_swish's
+// 40 x 56 3x3 planes, its 20 x 28 5x5 one (two overlapping units a row), and rows of 32 read
+// through stride phases (an odd input width: the copy's one value past the odd phase's row),
+// dilated, and a 5x5 at stride 2; mnas_se's 15 x 15 5x5 outputs at strides 1 and 2 and a
+// 3x3 on rows of 14 (units wider than the rows, spilling into the next row, one channel's last
+// row stored exactly: the grid's guard byte). Every tier, guarded, unsplit and split.
+TEST_CASE("depthwise kernels equal the conv definition on gapped-row plans", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
+                        KernelTier::kI8mm);
+  auto geometry = [](int64_t ih, int64_t iw, int64_t k, int64_t stride, int64_t dilation, int64_t pad) {
+    ConvGeometry g;
+    g.channels = 1;
+    g.in_h = ih;
+    g.in_w = iw;
+    g.kernel_h = g.kernel_w = k;
+    g.stride_h = g.stride_w = stride;
+    g.dilation_h = g.dilation_w = dilation;
+    g.pad_top = g.pad_left = pad;
+    g.out_h = (ih + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+    g.out_w = (iw + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+    return g;
+  };
+  const ConvGeometry cases[] = {geometry(16, 16, 3, 1, 1, 1), geometry(40, 56, 3, 1, 1, 1), geometry(20, 28, 5, 1, 1, 2),
+                                geometry(33, 63, 3, 2, 1, 1), geometry(12, 32, 3, 1, 2, 2), geometry(41, 63, 5, 2, 1, 2),
+                                geometry(15, 15, 5, 1, 1, 2), geometry(29, 29, 5, 2, 1, 2), geometry(40, 14, 3, 1, 1, 1)};
+  std::mt19937 rng(2718);
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    for (int trial = 0; trial < 4; ++trial) {
+      const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial, &cases[i]);
+      INFO("case " << i << " trial " << trial << " slots " << p.plan.slots << " gap pitch " << p.plan.gap_pitch);
+      REQUIRE(p.plan.gap_pitch > 0);
+      CheckDepthwiseTiers(p, tiers);
+    }
+  }
 }
 
 // Word-group plans the random geometries meet only by chance: more than three groups (5x5, the
