@@ -348,18 +348,22 @@ struct Shape {
 };
 
 // ns per output of the int8 depthwise kernel (ElementwiseForTier(t).depthwise, the stride-phase
-// split included where the plan has one) on the zoo's 3x3 depthwise convs: all channels of
-// one conv per call, as the conv step calls it.
+// split included where the plan has one, or the input unsplit where the tier's kernel takes
+// it) on the zoo's 3x3 depthwise convs and three held-out ones: all channels of one conv per
+// call, as the conv step calls it.
 void PrintDepthwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers, std::mt19937& rng) {
   struct Conv {
     const char* label;
-    int64_t channels, in_h, in_w, stride, dilation, pad;
+    int64_t channels, in_h, in_w, kernel, stride, dilation, pad;
   };
   const Conv convs[] = {
-      {"DS-CNN 3x3, 32 ch 25 x 5", 32, 25, 5, 1, 1, 1},
-      {"MobileNet block 3x3, 64 ch 16 x 16", 64, 16, 16, 1, 1, 1},
-      {"MobileNet block 3x3 stride 2, 64 ch 16 x 16", 64, 16, 16, 2, 1, 1},
-      {"odd_strides 3x3 stride 2 dilation 2, 12 ch 21 x 23", 12, 21, 23, 2, 2, 2},
+      {"DS-CNN 3x3, 32 ch 25 x 5", 32, 25, 5, 3, 1, 1, 1},
+      {"MobileNet block 3x3, 64 ch 16 x 16", 64, 16, 16, 3, 1, 1, 1},
+      {"MobileNet block 3x3 stride 2, 64 ch 16 x 16", 64, 16, 16, 3, 2, 1, 1},
+      {"odd_strides 3x3 stride 2 dilation 2, 12 ch 21 x 23", 12, 21, 23, 3, 2, 2, 2},
+      {"efflite_swish 3x3, 16 ch 40 x 56", 16, 40, 56, 3, 1, 1, 1},
+      {"efflite_swish 5x5, 96 ch 20 x 28", 96, 20, 28, 5, 1, 1, 2},
+      {"mnas_se 5x5, 72 ch 15 x 15", 72, 15, 15, 5, 1, 1, 2},
   };
   std::fprintf(out, "\nDepthwise int8 convs by tier, ns per output (all channels per call, the stride-phase split "
                     "included), best of 3 passes x 200 runs.\n\n");
@@ -369,12 +373,12 @@ void PrintDepthwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers, s
     g.channels = 1;
     g.in_h = c.in_h;
     g.in_w = c.in_w;
-    g.kernel_h = g.kernel_w = 3;
+    g.kernel_h = g.kernel_w = c.kernel;
     g.stride_h = g.stride_w = c.stride;
     g.dilation_h = g.dilation_w = c.dilation;
     g.pad_top = g.pad_left = c.pad;
-    g.out_h = (c.in_h + 2 * c.pad - 2 * c.dilation - 1) / c.stride + 1;
-    g.out_w = (c.in_w + 2 * c.pad - 2 * c.dilation - 1) / c.stride + 1;
+    g.out_h = (c.in_h + 2 * c.pad - (c.kernel - 1) * c.dilation - 1) / c.stride + 1;
+    g.out_w = (c.in_w + 2 * c.pad - (c.kernel - 1) * c.dilation - 1) / c.stride + 1;
     const DepthwisePlan plan = MakeDepthwisePlan(g);
     std::vector<int8_t> x(static_cast<size_t>(c.channels * c.in_h * c.in_w + 64)), weights(static_cast<size_t>(c.channels * plan.taps));
     for (auto& v : x) v = static_cast<int8_t>(rng());
@@ -399,9 +403,16 @@ void PrintDepthwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers, s
     for (int pass = 0; pass < 3; ++pass) {
       for (size_t i = 0; i < tiers.size(); ++i) {
         const ElementwiseKernels& k = ElementwiseForTier(tiers[i]);
+        // as the conv step: the input unsplit where the tier's kernel takes it
+        const bool unsplit = plan.split && k.depthwise_unsplit != nullptr && k.depthwise_unsplit(plan);
+        a.unsplit = unsplit ? x.data() : nullptr;
+        a.unsplit_stride = c.in_h * c.in_w;
+        a.geom = &g;
         best[i] = std::min(best[i], BestSeconds(
                                         [&] {
-                                          if (plan.split) k.depthwise_split(x.data(), g, plan, c.channels, phases.data());
+                                          if (plan.split && !unsplit) {
+                                            k.depthwise_split(x.data(), g, plan, c.channels, phases.data());
+                                          }
                                           k.depthwise(a);
                                         },
                                         tiers[i] == KernelTier::kScalar ? 20 : 200));
