@@ -81,20 +81,26 @@ struct DepthwisePlan {
   // (odd_strides' dilated stride-2 conv reads one of its four stride phases).
   int64_t slot_read_begin = 0, slot_read_end = 0;
 
-  // Gapped rows, the AVX2 tier's form for output rows of 8 or more (gap_pitch == 0: not
-  // offered), built on the pair slots: each channel's source (its stride phases) is copied as
-  // int16 values x - zx into rows gap_pitch apart with zeros around every row (gap_left columns
-  // before it, the rest of the pitch after it, gap_top rows above each phase and zero rows
-  // below), so that every read a valid output makes lands on its value or on a zero: no masks.
-  // Output (oy, ox) of slot s reads the int16 pair at gap_offsets[s] + oy * gap_pitch + ox, and
-  // the kernel computes each output row in units of 16 outputs (the last one overlapping the one
-  // before it; a row of 8-15 outputs is one unit, its extra outputs stored into the bytes after
-  // the row, which the next row's unit overwrites, or not stored after a channel's last row).
+  // Gapped rows (gap_pitch == 0: not laid out), a form for output rows of 8 or more: pair slots
+  // of their own (gap_taps, as slot_taps: tap pairs one column apart in a phase row) over a copy
+  // of each channel's source (its stride phases) as int16 values x - zx in rows gap_pitch apart
+  // with zeros around every row (gap_left columns before it, the rest of the pitch after it,
+  // gap_top rows above each phase and zero rows below), so that every read a valid output makes
+  // lands on its value or on a zero: no masks. Output (oy, ox) of slot s reads the int16 pair at
+  // gap_offsets[s] + oy * gap_pitch + ox, and the kernel computes each output row in units of 16
+  // outputs (the last one overlapping the one before it; a row of 8-15 outputs is one unit, its
+  // extra outputs stored into the bytes after the row, which the next row's unit overwrites, or
+  // not stored after a channel's last row). The AVX2 tier's form where gap_avx2 says so (the
+  // AVX-512 VNNI tier's word groups beat it: vpdpwssd on 256-bit vectors in this form measured
+  // 0.68 against 0.51 ns per output on efflite_swish's 5x5, Zen 4).
   int64_t gap_pitch = 0;
   int64_t gap_left = 0, gap_top = 0;
   int64_t gap_phase_rows = 0;        // canvas rows of one phase, its top margin included
   int64_t gap_canvas = 0;            // int16 elements of the copy
-  std::vector<int64_t> gap_offsets;  // [slots]
+  int gap_slots = 0;
+  std::vector<int8_t> gap_taps;      // [gap_slots][2], -1 for a slot's missing second tap
+  std::vector<int64_t> gap_offsets;  // [gap_slots]
+  bool gap_avx2 = false;             // the AVX2 tier's cheapest form
   ConvGeometry geom;                 // the conv the plan is for
 };
 
@@ -163,6 +169,7 @@ void DepthwiseAvx2(const DepthwiseArgs& args);
 // The AVX2 kernel's pair-slot form builds its int16 copy of a channel's phases straight from
 // the unsplit input: split plans it runs that way skip the separate split.
 bool DepthwiseUnsplitAvx2(const DepthwisePlan& plan);
+
 void DepthwiseAvxVnni(const DepthwiseArgs& args);  // in depthwise_avx2.cpp
 void DepthwiseAvx512Vnni(const DepthwiseArgs& args);
 void DepthwiseNeon(const DepthwiseArgs& args);  // arm64, every tier

@@ -274,13 +274,14 @@ void PhasesFromUnsplit(const int8_t* x, const ConvGeometry& g, const DepthwisePl
 // missing second tap), and its bias with the copy's shift folded in: acc = bias + sum w * (x +
 // 128) with x = zx where a tap is dropped is the bias and (zx + 128) * sum w here plus sum w *
 // (x - zx) from the slots (wrapping as the scalar kernel's WrapAdd).
-inline __m256i SlotWeights(const DepthwiseArgs& a, int64_t c, int32_t* words) {
+// `slot_taps`: the plan's slot_taps or gap_taps.
+inline __m256i SlotWeights(const DepthwiseArgs& a, int64_t c, const std::vector<int8_t>& slot_taps, int32_t* words) {
   const DepthwisePlan& p = *a.plan;
   const int8_t* w = a.weights + c * p.taps;
   int32_t weight_sum = 0;
   for (int t = 0; t < p.real_taps; ++t) weight_sum += w[t];
-  for (int s = 0; s < p.slots; ++s) {
-    const int ta = p.slot_taps[static_cast<size_t>(2 * s)], tb = p.slot_taps[static_cast<size_t>(2 * s + 1)];
+  for (size_t s = 0; s < slot_taps.size() / 2; ++s) {
+    const int ta = slot_taps[2 * s], tb = slot_taps[2 * s + 1];
     words[s] = static_cast<int32_t>(static_cast<uint16_t>(w[ta]) |
                                     (static_cast<uint32_t>(static_cast<uint16_t>(tb >= 0 ? w[tb] : 0)) << 16));
   }
@@ -332,7 +333,7 @@ __attribute__((noinline)) void DepthwiseSlots(const DepthwiseArgs& a, const Quan
     } else {
       for (int64_t i = 0; i < len; ++i) dst[i] = static_cast<int16_t>(src[i] - a.zx);
     }
-    const __m256i bias = SlotWeights(a, c, words);
+    const __m256i bias = SlotWeights(a, c, p.slot_taps, words);
     const __m256 mult = _mm256_set1_ps(a.mult[c]);
     int8_t* out = a.out + c * a.out_stride;
     for (int64_t q0 = 0; q0 < p.grid; q0 += kStep) {
@@ -385,7 +386,7 @@ __attribute__((noinline)) void DepthwiseGapped(const DepthwiseArgs& a, const Qua
   const QuantRange range = range_arg;  // a local copy: the stores below cannot alias it
   const DepthwisePlan& p = *a.plan;
   const ConvGeometry& g = p.geom;
-  const int slots = kSlots > 0 ? kSlots : p.slots;
+  const int slots = kSlots > 0 ? kSlots : p.gap_slots;
   const int64_t* offsets = p.gap_offsets.data();
   const int64_t pitch = p.gap_pitch, phase_stride = p.gap_phase_rows * pitch;
   alignas(32) int16_t canvas[kMaxSlotCanvas];
@@ -420,7 +421,7 @@ __attribute__((noinline)) void DepthwiseGapped(const DepthwiseArgs& a, const Qua
       int16_t* odd = values + (rp * 2 + 1) * phase_stride + g.in_w / 2;  // past the odd phase's columns
       for (int64_t r = 0; r < rows; ++r) odd[r * pitch] = 0;
     }
-    const __m256i bias = SlotWeights(a, c, words);
+    const __m256i bias = SlotWeights(a, c, p.gap_taps, words);
     const __m256 mult = _mm256_set1_ps(a.mult[c]);
     int8_t* out = a.out + c * a.out_stride;
     for (int64_t u = 0; u < units; u += 2) {
@@ -466,17 +467,17 @@ void WithClamp(const DepthwiseArgs& a, F&& kernel) {
 
 }  // namespace
 
-bool DepthwiseUnsplitAvx2(const DepthwisePlan& plan) { return plan.split && plan.slots > 0; }
+bool DepthwiseUnsplitAvx2(const DepthwisePlan& plan) { return plan.split && (plan.slots > 0 || plan.gap_avx2); }
 
 void DepthwiseAvx2(const DepthwiseArgs& a) {
   const DepthwisePlan& p = *a.plan;
   // (an unsplit input comes only with slots: DepthwiseUnsplitAvx2)
   const bool slots = p.slots > 0 && (a.unsplit != nullptr || p.slot_read_end <= a.src_stride);
   // (a split plan's gapped rows read the input unsplit)
-  const bool gapped = p.gap_pitch > 0 && (!p.split || a.unsplit != nullptr);
+  const bool gapped = p.gap_avx2 && (!p.split || a.unsplit != nullptr);
   WithClamp(a, [&](const QuantRange& range, auto clamp) {
     if (gapped) {
-      if (p.slots == 6) {
+      if (p.gap_slots == 6) {
         DepthwiseGapped<6, decltype(clamp)::value>(a, range);
       } else {
         DepthwiseGapped<0, decltype(clamp)::value>(a, range);

@@ -229,36 +229,40 @@ void SetPairSlots(const ConvGeometry& g, DepthwisePlan& p, int64_t source_len) {
     i += pair ? 2 : 1;
   }
   const int slots = static_cast<int>(offsets.size());
+  if (slots > kMaxDepthwiseSlots) return;
   const int64_t steps = (p.grid + 31) / 32 * 2;  // of 16 outputs, an even count
   // reads: [q0 + parity + offset, +16) for q0 < 16 * steps
   const int64_t lo = *std::min_element(offsets.begin(), offsets.end());
   const int64_t hi = 16 * steps + 1 + *std::max_element(offsets.begin(), offsets.end()) + 16;
   const int64_t canvas = std::max<int64_t>(0, -lo) + std::max(source_len, hi);
-  // Offered where it costs fewer instructions than the per-tap form (measured on the zoo's
-  // 3x3 convs: ~12 per slot and 32 outputs, ~18 per pair of taps there) with the copy of the
-  // source values the slots read (~4 per 16); not for stride-2 planes of a few rows, whose
-  // phases are 4x the outputs (MobileNet's 8x8 one: 16 % slower). Every form requantizes 32
-  // outputs with ~24 more. The gapped rows: per pair of 16-output units a slot is four vpmaddwd
-  // (each reading its values) and four vpaddd, and the copy is the whole source; rows of 17-31
-  // outputs compute two overlapping units (the MobileNet block's 16 x 16 3x3: 0.42 -> 0.38 ns
-  // per output, efflite_swish's 20 x 28 5x5 -24 % and 40 x 56 3x3 -20 %, Zen 4).
+  // The AVX2 tier's forms, by instruction estimates. Masked slots where they cost fewer than
+  // the per-tap form (measured on the zoo's 3x3 convs: ~12 per slot and 32 outputs, ~18 per
+  // pair of taps there) with the copy of the source values the slots read (~4 per 16); not for
+  // stride-2 planes of a few rows, whose phases are 4x the outputs (MobileNet's 8x8 one: 16 %
+  // slower). Every form requantizes 32 outputs with ~24 more. The gapped rows: per pair of
+  // 16-output units a slot is four vpmaddwd (each reading its values) and four vpaddd, and the
+  // copy is the whole source; rows of 17-31 outputs compute two overlapping units (the
+  // MobileNet block's 16 x 16 3x3: 0.42 -> 0.38 ns per output, efflite_swish's 20 x 28 5x5
+  // -24 % and 40 x 56 3x3 -20 %, Zen 4).
   const int64_t read_begin = std::max<int64_t>(0, lo), read_end = std::min(source_len, hi);
   const int64_t steps32 = (p.grid + 31) / 32;
   const int64_t per_tap = steps32 * (((p.real_taps + 1) / 2) * 18 + 24);
-  const int64_t per_slot = steps32 * (slots * 12 + 24) + (read_end - read_begin + 15) / 16 * 4;
-  if (slots > kMaxDepthwiseSlots || canvas > kMaxSlotCanvas || read_begin >= read_end) return;
+  const bool masked = canvas <= kMaxSlotCanvas && read_begin < read_end;
+  const int64_t per_slot = masked ? steps32 * (slots * 12 + 24) + (read_end - read_begin + 15) / 16 * 4 : per_tap;
   GappedLayout gap;
-  const bool gapped = LayGappedRows(g, p, taps, gap);
-  const int64_t per_gapped = gapped ? (gap.units + 1) / 2 * (slots * 8 + 28) + (source_len + 15) / 16 * 4 : per_tap;
-  if (std::min(per_slot, per_gapped) >= per_tap) return;
-  if (per_gapped < per_slot) {
+  if (LayGappedRows(g, p, taps, gap)) {
     p.gap_pitch = gap.pitch;
     p.gap_left = gap.left;
     p.gap_top = gap.top;
     p.gap_phase_rows = gap.phase_rows;
     p.gap_canvas = gap.canvas;
+    p.gap_slots = slots;
+    p.gap_taps = taps;
     p.gap_offsets = std::move(gap.offsets);
+    const int64_t per_gapped = (gap.units + 1) / 2 * (slots * 8 + 28) + (source_len + 15) / 16 * 4;
+    p.gap_avx2 = per_gapped < std::min(per_slot, per_tap);
   }
+  if (!masked || per_slot >= per_tap) return;
   p.slots = slots;
   p.slot_offsets = std::move(offsets);
   p.slot_taps = std::move(taps);
