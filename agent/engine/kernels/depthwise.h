@@ -109,7 +109,8 @@ struct DepthwisePlan {
 inline constexpr int64_t kMaxSlotCanvas = 8192;
 inline constexpr int kMaxDepthwiseSlots = 32;
 
-// Gapped rows are offered up to this many units of 16 outputs per channel.
+// Gapped rows are laid out up to this many units of 16 outputs per channel (the kernel's unit
+// tables on the stack; the copy's kMaxSlotCanvas already keeps real plans below ~910).
 inline constexpr int64_t kMaxGapUnits = 1024;
 
 // Word groups are offered up to this many (a per-channel array of weight words in the kernels).

@@ -471,7 +471,7 @@ bool DepthwiseUnsplitAvx2(const DepthwisePlan& plan) { return plan.split && (pla
 
 void DepthwiseAvx2(const DepthwiseArgs& a) {
   const DepthwisePlan& p = *a.plan;
-  // (an unsplit input comes only with slots: DepthwiseUnsplitAvx2)
+  // (an unsplit input comes only with masked slots or gapped rows: DepthwiseUnsplitAvx2)
   const bool slots = p.slots > 0 && (a.unsplit != nullptr || p.slot_read_end <= a.src_stride);
   // (a split plan's gapped rows read the input unsplit)
   const bool gapped = p.gap_avx2 && (!p.split || a.unsplit != nullptr);
