@@ -209,63 +209,64 @@ __attribute__((noinline)) void DepthwiseWordsVnni(const DepthwiseArgs& a, const 
 // step takes 32 input bytes (16 values of each column phase) or, in rows of 15-31, 16; a row's
 // last step overlaps the one before it and reads up to one byte past the row (the odd phase's
 // extra value lands inside its pitch). Stride 1 takes 16 values a step (8 in rows of 8-15),
-// other strides one.
-// Positions that hold no input are left as they were: the slots' masks drop every read of them
-// (the gapped rows' zeros: DepthwiseGapped restores the one value an odd width writes past its
-// odd phase's row). Rows `pitch` apart, column phases `phase_stride` apart (the split's layout,
-// or the gapped rows'); a plan that is not split is its one phase.
-void PhasesFromUnsplit(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& p, int8_t zx, int16_t* base,
-                       int64_t pitch, int64_t phase_stride) {
-  const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w;
+// other strides one. Positions that hold no input are left as they were: the slots' masks drop
+// every read of them.
+// One input row of iw bytes as int16 values x - zx into its sw column phases (column phase cp
+// at dst + cp * phase_stride).
+inline void RowToPhases(const int8_t* row, int64_t iw, int64_t sw, int64_t phase_stride, int8_t zx, int16_t* dst) {
   const __m128i zx16 = _mm_set1_epi16(zx);
   const __m256i zx256 = _mm256_set1_epi16(zx);
+  const int64_t even = (iw + 1) / 2;  // stride 2: the columns of phase 0
+  if (sw == 2 && even >= 16) {
+    for (int64_t col = 0;; col += 16) {
+      const int64_t at = std::min(col, even - 16);
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * at));
+      const __m256i lo = _mm256_sub_epi16(_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), zx256);
+      const __m256i hi = _mm256_sub_epi16(_mm256_srai_epi16(v, 8), zx256);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + at), lo);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + phase_stride + at), hi);
+      if (at == even - 16) break;
+    }
+  } else if (sw == 2 && even >= 8) {
+    for (int64_t col = 0;; col += 8) {
+      const int64_t at = std::min(col, even - 8);
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * at));
+      const __m128i lo = _mm_sub_epi16(_mm_srai_epi16(_mm_slli_epi16(v, 8), 8), zx16);
+      const __m128i hi = _mm_sub_epi16(_mm_srai_epi16(v, 8), zx16);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + at), lo);
+      // the odd columns: up to one past the last (an odd width), still inside the pitch
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + phase_stride + at), hi);
+      if (at == even - 8) break;
+    }
+  } else if (sw == 1 && iw >= 16) {
+    for (int64_t col = 0;; col += 16) {
+      const int64_t at = std::min(col, iw - 16);
+      const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + at)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + at), _mm256_sub_epi16(v, zx256));
+      if (at == iw - 16) break;
+    }
+  } else if (sw == 1 && iw >= 8) {
+    // two 8-value halves, the second overlapping the first
+    const __m128i head = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row)));
+    const __m128i tail = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + iw - 8)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_sub_epi16(head, zx16));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + iw - 8), _mm_sub_epi16(tail, zx16));
+  } else {
+    for (int64_t cp = 0; cp < sw; ++cp) {  // (no division per value: sw is not a constant)
+      int16_t* phase = dst + cp * phase_stride;
+      for (int64_t ix = cp, col = 0; ix < iw; ix += sw, ++col) phase[col] = static_cast<int16_t>(row[ix] - zx);
+    }
+  }
+}
+
+void PhasesFromUnsplit(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& p, int8_t zx, int16_t* base) {
+  const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w, pitch = p.pitch;
+  const int64_t phase_stride = p.phase_rows * pitch;
   for (int64_t rp = 0; rp < sh; ++rp) {
-    if (p.split && p.row_phase_read[static_cast<size_t>(rp)] == 0) continue;
+    if (p.row_phase_read[static_cast<size_t>(rp)] == 0) continue;
     const int64_t rows = (g.in_h - rp + sh - 1) / sh;
     for (int64_t r = 0; r < rows; ++r) {
-      const int8_t* row = x + (r * sh + rp) * iw;
-      int16_t* dst = base + rp * sw * phase_stride + r * pitch;  // column phase 0
-      const int64_t even = (iw + 1) / 2;  // stride 2: the columns of phase 0
-      if (sw == 2 && even >= 16) {
-        for (int64_t col = 0;; col += 16) {
-          const int64_t at = std::min(col, even - 16);
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * at));
-          const __m256i lo = _mm256_sub_epi16(_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), zx256);
-          const __m256i hi = _mm256_sub_epi16(_mm256_srai_epi16(v, 8), zx256);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + at), lo);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + phase_stride + at), hi);
-          if (at == even - 16) break;
-        }
-      } else if (sw == 2 && even >= 8) {
-        for (int64_t col = 0;; col += 8) {
-          const int64_t at = std::min(col, even - 8);
-          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * at));
-          const __m128i lo = _mm_sub_epi16(_mm_srai_epi16(_mm_slli_epi16(v, 8), 8), zx16);
-          const __m128i hi = _mm_sub_epi16(_mm_srai_epi16(v, 8), zx16);
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + at), lo);
-          // the odd columns: up to one past the last (an odd width), still inside the pitch
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + phase_stride + at), hi);
-          if (at == even - 8) break;
-        }
-      } else if (sw == 1 && iw >= 16) {
-        for (int64_t col = 0;; col += 16) {
-          const int64_t at = std::min(col, iw - 16);
-          const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + at)));
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + at), _mm256_sub_epi16(v, zx256));
-          if (at == iw - 16) break;
-        }
-      } else if (sw == 1 && iw >= 8) {
-        // two 8-value halves, the second overlapping the first
-        const __m128i head = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row)));
-        const __m128i tail = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + iw - 8)));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_sub_epi16(head, zx16));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + iw - 8), _mm_sub_epi16(tail, zx16));
-      } else {
-        for (int64_t cp = 0; cp < sw; ++cp) {  // (no division per value: sw is not a constant)
-          int16_t* phase = dst + cp * phase_stride;
-          for (int64_t ix = cp, col = 0; ix < iw; ix += sw, ++col) phase[col] = static_cast<int16_t>(row[ix] - zx);
-        }
-      }
+      RowToPhases(x + (r * sh + rp) * iw, iw, sw, phase_stride, zx, base + rp * sw * phase_stride + r * pitch);
     }
   }
 }
@@ -326,7 +327,7 @@ __attribute__((noinline)) void DepthwiseSlots(const DepthwiseArgs& a, const Quan
     const int8_t* src = a.src + c * a.src_stride + begin;
     int16_t* dst = base + begin;
     if (a.unsplit != nullptr) {
-      PhasesFromUnsplit(a.unsplit + c * a.unsplit_stride, *a.geom, p, a.zx, base, p.pitch, p.phase_rows * p.pitch);
+      PhasesFromUnsplit(a.unsplit + c * a.unsplit_stride, *a.geom, p, a.zx, base);
     } else if (len >= 16) {
       for (int64_t i = 0; i + 16 <= len; i += 16) centered(src + i, dst + i);
       if (len % 16 != 0) centered(src + len - 16, dst + len - 16);
@@ -371,10 +372,12 @@ inline __m256i MaddAddFrom(__m256i acc, __m256i w, const int16_t* at) {
 }
 
 // The AVX2 gapped-row form (DepthwisePlan::gap_pitch): the pair slots over a copy of each
-// channel's source whose rows have zeros around them, so no read needs a mask. The copy's
-// zeros are written once per call; each channel then overwrites only its values. Output rows
-// go in units of 16 outputs (the last unit of a row overlapping the one before it), two units
-// per step: per slot four vpmaddwd that read their values themselves and four vpaddd into
+// channel's source whose rows have zeros around them, so no read needs a mask. The copy holds
+// the input rows of gap_band output rows at a time (a band); its margins are zeroed once per
+// call, and per band each of its rows gets either its input row's values or, where that row is
+// outside the input (above it, below it, or past a phase's last row), zeros. Output rows go in
+// units of 16 outputs (the last unit of a row overlapping the one before it), two units per
+// step: per slot four vpmaddwd that read their values themselves and four vpaddd into
 // accumulators whose lane i holds output 2i + parity of its unit, requantized and ordered as
 // in DepthwiseSlots, each unit's 16 bytes stored at its row. A row narrower than 16 stores
 // its unit's extra bytes over the start of the next row, whose unit is stored after it; only
@@ -388,70 +391,93 @@ __attribute__((noinline)) void DepthwiseGapped(const DepthwiseArgs& a, const Qua
   const ConvGeometry& g = p.geom;
   const int slots = kSlots > 0 ? kSlots : p.gap_slots;
   const int64_t* offsets = p.gap_offsets.data();
+  const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w;
   const int64_t pitch = p.gap_pitch, phase_stride = p.gap_phase_rows * pitch;
   alignas(32) int16_t canvas[kMaxSlotCanvas];
   std::memset(canvas, 0, static_cast<size_t>(p.gap_canvas) * sizeof(int16_t));
-  int16_t* const values = canvas + p.gap_top * pitch + p.gap_left;  // phase 0, row 0, column 0
-  // an odd width at column stride 2: the copy writes one value past each odd-phase row (the
-  // first of its zeros), put back after each channel's copy
-  const bool overrun = g.stride_w == 2 && g.in_w % 2 == 1 && (g.in_w + 1) / 2 >= 8;
+  // an odd width at column stride 2: a row's copy writes one value past its odd phase's columns
+  // (the first of the row's zeros), put back after it
+  const bool overrun = sw == 2 && iw % 2 == 1 && (iw + 1) / 2 >= 8;
   const __m256i order =
       _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15));
-  // the units (where each reads in the copy and writes in the grid), the same for every channel;
-  // an odd count repeats the last unit
-  int32_t unit_in[kMaxGapUnits + 1], unit_out[kMaxGapUnits + 1];
-  int64_t units = 0;
-  for (int64_t oy = 0; oy < g.out_h; ++oy) {
-    for (int64_t ox = 0; ox < g.out_w; ox += 16) {
+  // the units of a whole band (where each reads in the copy and writes in the grid, from the
+  // band's first row), the same for every band and channel
+  const int64_t band = p.gap_band, per_row = (g.out_w + 15) / 16;
+  int32_t unit_in[kMaxGapUnits], unit_out[kMaxGapUnits];
+  for (int64_t oy = 0, u = 0; oy < band; ++oy) {
+    for (int64_t ox = 0; ox < g.out_w; ox += 16, ++u) {
       const int64_t at = std::max<int64_t>(0, std::min(ox, g.out_w - 16));
-      unit_in[units] = static_cast<int32_t>(oy * pitch + at);
-      unit_out[units] = static_cast<int32_t>(oy * p.pitch + at);
-      ++units;
+      unit_in[u] = static_cast<int32_t>(oy * pitch + at);
+      unit_out[u] = static_cast<int32_t>(oy * p.pitch + at);
     }
   }
-  unit_in[units] = unit_in[units - 1];
-  unit_out[units] = unit_out[units - 1];
-  const bool narrow = g.out_w < 16;
+  const bool narrow = g.out_w < 16, banded = band < g.out_h;
   int32_t words[kMaxDepthwiseSlots];
   for (int64_t c = 0; c < a.channels; ++c) {
     const int8_t* source = a.unsplit != nullptr ? a.unsplit + c * a.unsplit_stride : a.src + c * a.src_stride;
-    PhasesFromUnsplit(source, g, p, a.zx, values, pitch, phase_stride);
-    for (int64_t rp = 0; overrun && rp < g.stride_h; ++rp) {
-      const int64_t rows = (g.in_h - rp + g.stride_h - 1) / g.stride_h;
-      int16_t* odd = values + (rp * 2 + 1) * phase_stride + g.in_w / 2;  // past the odd phase's columns
-      for (int64_t r = 0; r < rows; ++r) odd[r * pitch] = 0;
-    }
     const __m256i bias = SlotWeights(a, c, p.gap_taps, words);
     const __m256 mult = _mm256_set1_ps(a.mult[c]);
-    int8_t* out = a.out + c * a.out_stride;
-    for (int64_t u = 0; u < units; u += 2) {
-      const int16_t* d0 = canvas + unit_in[u];
-      const int16_t* d1 = canvas + unit_in[u + 1];
-      __m256i acc[4] = {bias, bias, bias, bias};
+    for (int64_t oy0 = 0; oy0 < g.out_h; oy0 += band) {
+      // the band's copy: canvas row k of row phase rp holds the phase's row oy0 - gap_top + k,
+      // its values where that row is in the input, else zeros (a single band's never change)
+      for (int64_t rp = 0; rp < sh; ++rp) {
+        if (p.split && p.row_phase_read[static_cast<size_t>(rp)] == 0) continue;
+        const int64_t rows = (g.in_h - rp + sh - 1) / sh, first = oy0 - p.gap_top;
+        const int64_t r0 = std::max<int64_t>(0, first), r1 = std::max(r0, std::min(rows, first + p.gap_phase_rows));
+        int16_t* const phase = canvas + rp * sw * phase_stride + p.gap_left;  // canvas row 0, column phase 0
+        for (int64_t r = r0; r < r1; ++r) {
+          int16_t* dst = phase + (r - first) * pitch;
+          RowToPhases(source + (r * sh + rp) * iw, iw, sw, phase_stride, a.zx, dst);
+          if (overrun) dst[phase_stride + iw / 2] = 0;
+        }
+        const auto zero_rows = [&](int64_t k0, int64_t k1) {  // canvas rows [k0, k1)
+          for (int64_t k = k0; k < k1; ++k) {
+            for (int64_t cp = 0; cp < sw; ++cp) {
+              const int64_t values = (iw - cp + sw - 1) / sw;  // column phase cp's
+              std::memset(phase + k * pitch + cp * phase_stride, 0, static_cast<size_t>(values) * sizeof(int16_t));
+            }
+          }
+        };
+        if (banded) {
+          zero_rows(0, r0 - first);
+          zero_rows(r1 - first, p.gap_phase_rows);
+        }
+      }
+      const int64_t units = std::min(band, g.out_h - oy0) * per_row;
+      const bool last_band = oy0 + band >= g.out_h;
+      int8_t* out = a.out + c * a.out_stride + oy0 * p.pitch;
+      for (int64_t u = 0; u < units; u += 2) {
+        const int64_t u1 = std::min(u + 1, units - 1);  // an odd count: the last unit twice
+        const int16_t* d0 = canvas + unit_in[u];
+        const int16_t* d1 = canvas + unit_in[u1];
+        __m256i acc[4] = {bias, bias, bias, bias};
 #pragma GCC unroll 8
-      for (int s = 0; s < slots; ++s) {
-        const __m256i wv = _mm256_set1_epi32(words[s]);
-        const int64_t o = offsets[s];
-        acc[0] = MaddAddFrom(acc[0], wv, d0 + o);
-        acc[1] = MaddAddFrom(acc[1], wv, d0 + o + 1);
-        acc[2] = MaddAddFrom(acc[2], wv, d1 + o);
-        acc[3] = MaddAddFrom(acc[3], wv, d1 + o + 1);
+        for (int s = 0; s < slots; ++s) {
+          const __m256i wv = _mm256_set1_epi32(words[s]);
+          const int64_t o = offsets[s];
+          acc[0] = MaddAddFrom(acc[0], wv, d0 + o);
+          acc[1] = MaddAddFrom(acc[1], wv, d0 + o + 1);
+          acc[2] = MaddAddFrom(acc[2], wv, d1 + o);
+          acc[3] = MaddAddFrom(acc[3], wv, d1 + o + 1);
+        }
+        __m256i r[4];
+        for (int j = 0; j < 4; ++j) r[j] = ScaleSums<kClamp>(range, acc[j], mult);
+        const __m256i bytes =
+            _mm256_permute4x64_epi64(_mm256_shuffle_epi8(PackQuads(range, r[0], r[1], r[2], r[3]), order), 0xD8);
+        if (!narrow || !last_band || u + 2 < units) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + unit_out[u]), _mm256_castsi256_si128(bytes));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + unit_out[u1]), _mm256_extracti128_si256(bytes, 1));
+          continue;
+        }
+        // the channel's last units, rows of 8-15: unit u (if it is not the last) whole, the
+        // last one's out_w bytes
+        alignas(32) int8_t last[32];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(last), bytes);
+        if (u + 1 < units) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + unit_out[u]), _mm256_castsi256_si128(bytes));
+        }
+        CopyBytes(out + unit_out[units - 1], last + (u + 1 < units ? 16 : 0), g.out_w);
       }
-      __m256i r[4];
-      for (int j = 0; j < 4; ++j) r[j] = ScaleSums<kClamp>(range, acc[j], mult);
-      const __m256i bytes =
-          _mm256_permute4x64_epi64(_mm256_shuffle_epi8(PackQuads(range, r[0], r[1], r[2], r[3]), order), 0xD8);
-      if (!narrow || u + 2 < units) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + unit_out[u]), _mm256_castsi256_si128(bytes));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + unit_out[u + 1]), _mm256_extracti128_si256(bytes, 1));
-        continue;
-      }
-      // the channel's last units, rows of 8-15: unit u (if it is not the last) whole, the last
-      // one's out_w bytes
-      alignas(32) int8_t last[32];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(last), bytes);
-      if (u + 1 < units) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + unit_out[u]), _mm256_castsi256_si128(bytes));
-      CopyBytes(out + unit_out[units - 1], last + (u + 1 < units ? 16 : 0), g.out_w);
     }
   }
 }

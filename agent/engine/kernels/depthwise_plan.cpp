@@ -158,10 +158,10 @@ void SetWordGroups(DepthwisePlan& p) {
 
 // The gapped rows' layout (DepthwisePlan::gap_pitch) for pair slots `slot_taps`, or false where
 // the form does not apply: output rows under 8 (a unit would be more than half waste), a pair
-// whose taps are not neighbours in one phase row of the copy, a copy or unit count past the
-// kernel's buffers.
+// whose taps are not neighbours in one phase row of the copy, a copy of one band of output rows
+// past the kernel's buffer. `copied`: input rows copied per channel over all bands.
 struct GappedLayout {
-  int64_t pitch = 0, left = 0, top = 0, phase_rows = 0, canvas = 0, units = 0;
+  int64_t pitch = 0, left = 0, top = 0, band = 0, phase_rows = 0, canvas = 0, units = 0, copied = 0;
   std::vector<int64_t> offsets;
 };
 bool LayGappedRows(const ConvGeometry& g, const DepthwisePlan& p, const std::vector<int8_t>& slot_taps,
@@ -199,10 +199,17 @@ bool LayGappedRows(const ConvGeometry& g, const DepthwisePlan& p, const std::vec
   l.left = -col_min;
   l.top = -row_min;
   l.pitch = l.left + std::max(phase_cols, std::max<int64_t>(g.out_w, 16) + col_max + 1);
-  l.phase_rows = l.top + std::max(p.phase_rows, g.out_h + row_max);
-  l.canvas = sh * sw * l.phase_rows * l.pitch + 16;
-  l.units = g.out_h * ((g.out_w + 15) / 16);
-  if (l.canvas > kMaxSlotCanvas || l.units > kMaxGapUnits) return false;
+  // A band of b output rows reads phase rows row_min .. b - 1 + row_max from its first: the
+  // most rows whose copy fits the buffer.
+  const int64_t per_row = (g.out_w + 15) / 16;
+  const auto canvas_of = [&](int64_t b) { return sh * sw * (l.top + b + row_max) * l.pitch + 16; };
+  l.band = std::min(g.out_h, kMaxGapUnits / per_row);
+  while (l.band > 0 && canvas_of(l.band) > kMaxSlotCanvas) --l.band;
+  if (l.band == 0) return false;
+  l.phase_rows = l.top + l.band + row_max;
+  l.canvas = canvas_of(l.band);
+  l.units = g.out_h * per_row;
+  l.copied = (g.out_h + l.band - 1) / l.band * l.phase_rows;
   for (size_t s = 0; s < slots; ++s) {
     const Tap x = tap(slot_taps[2 * s]);
     l.offsets.push_back(x.phase * l.phase_rows * l.pitch + (l.top + x.row) * l.pitch + l.left + x.col);
@@ -254,12 +261,15 @@ void SetPairSlots(const ConvGeometry& g, DepthwisePlan& p, int64_t source_len) {
     p.gap_pitch = gap.pitch;
     p.gap_left = gap.left;
     p.gap_top = gap.top;
+    p.gap_band = gap.band;
     p.gap_phase_rows = gap.phase_rows;
     p.gap_canvas = gap.canvas;
     p.gap_slots = slots;
     p.gap_taps = taps;
     p.gap_offsets = std::move(gap.offsets);
-    const int64_t per_gapped = (gap.units + 1) / 2 * (slots * 8 + 28) + (source_len + 15) / 16 * 4;
+    // (the copy: each band's rows of every phase, ~4 per 16 values)
+    const int64_t copy = gap.copied * p.pitch * g.stride_h * g.stride_w;
+    const int64_t per_gapped = (gap.units + 1) / 2 * (slots * 8 + 28) + (copy + 15) / 16 * 4;
     p.gap_avx2 = per_gapped < std::min(per_slot, per_tap);
   }
   if (!masked || per_slot >= per_tap) return;

@@ -349,8 +349,8 @@ struct Shape {
 
 // ns per output of the int8 depthwise kernel (ElementwiseForTier(t).depthwise, the stride-phase
 // split included where the plan has one, or the input unsplit where the tier's kernel takes
-// it) on the zoo's 3x3 depthwise convs and three held-out ones: all channels of one conv per
-// call, as the conv step calls it.
+// it) on the zoo's 3x3 depthwise convs, three held-out ones and two of MobileNetV2 at 224 x 224:
+// all channels of one conv per call, as the conv step calls it.
 void PrintDepthwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers, std::mt19937& rng) {
   struct Conv {
     const char* label;
@@ -364,6 +364,8 @@ void PrintDepthwiseSweep(std::FILE* out, const std::vector<KernelTier>& tiers, s
       {"efflite_swish 3x3, 16 ch 40 x 56", 16, 40, 56, 3, 1, 1, 1},
       {"efflite_swish 5x5, 96 ch 20 x 28", 96, 20, 28, 5, 1, 1, 2},
       {"mnas_se 5x5, 72 ch 15 x 15", 72, 15, 15, 5, 1, 1, 2},
+      {"MobileNetV2-224 3x3, 32 ch 112 x 112", 32, 112, 112, 3, 1, 1, 1},
+      {"MobileNetV2-224 3x3 stride 2, 96 ch 112 x 112", 96, 112, 112, 3, 2, 1, 1},
   };
   std::fprintf(out, "\nDepthwise int8 convs by tier, ns per output (all channels per call, the stride-phase split "
                     "included), best of 3 passes x 200 runs.\n\n");

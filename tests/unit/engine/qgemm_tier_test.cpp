@@ -1181,6 +1181,22 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
   CHECK(gapped_plans <= 400);
 }
 
+// One channel's depthwise geometry of ih x iw: a k x k kernel, the same stride, dilation and
+// padding on both axes.
+ConvGeometry DepthwiseGeometry(int64_t ih, int64_t iw, int64_t k, int64_t stride, int64_t dilation, int64_t pad) {
+  ConvGeometry g;
+  g.channels = 1;
+  g.in_h = ih;
+  g.in_w = iw;
+  g.kernel_h = g.kernel_w = k;
+  g.stride_h = g.stride_w = stride;
+  g.dilation_h = g.dilation_w = dilation;
+  g.pad_top = g.pad_left = pad;
+  g.out_h = (ih + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+  g.out_w = (iw + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+  return g;
+}
+
 // The AVX2 tier's gapped rows on the shapes they are for: MobileNet's 16 x 16 and efflite_swish's
 // 40 x 56 3x3 planes, its 20 x 28 5x5 one (two overlapping units a row), and rows of 32 read
 // through stride phases (an odd input width: the copy's one value past the odd phase's row),
@@ -1191,22 +1207,12 @@ TEST_CASE("depthwise kernels equal the conv definition on gapped-row plans", "[e
   EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
                         KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
                         KernelTier::kI8mm);
-  auto geometry = [](int64_t ih, int64_t iw, int64_t k, int64_t stride, int64_t dilation, int64_t pad) {
-    ConvGeometry g;
-    g.channels = 1;
-    g.in_h = ih;
-    g.in_w = iw;
-    g.kernel_h = g.kernel_w = k;
-    g.stride_h = g.stride_w = stride;
-    g.dilation_h = g.dilation_w = dilation;
-    g.pad_top = g.pad_left = pad;
-    g.out_h = (ih + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
-    g.out_w = (iw + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
-    return g;
-  };
-  const ConvGeometry cases[] = {geometry(16, 16, 3, 1, 1, 1), geometry(40, 56, 3, 1, 1, 1), geometry(20, 28, 5, 1, 1, 2),
-                                geometry(33, 63, 3, 2, 1, 1), geometry(12, 32, 3, 1, 2, 2), geometry(41, 63, 5, 2, 1, 2),
-                                geometry(15, 15, 5, 1, 1, 2), geometry(29, 29, 5, 2, 1, 2), geometry(40, 14, 3, 1, 1, 1)};
+  const ConvGeometry cases[] = {
+      DepthwiseGeometry(16, 16, 3, 1, 1, 1), DepthwiseGeometry(40, 56, 3, 1, 1, 1),
+      DepthwiseGeometry(20, 28, 5, 1, 1, 2), DepthwiseGeometry(33, 63, 3, 2, 1, 1),
+      DepthwiseGeometry(12, 32, 3, 1, 2, 2), DepthwiseGeometry(41, 63, 5, 2, 1, 2),
+      DepthwiseGeometry(15, 15, 5, 1, 1, 2), DepthwiseGeometry(29, 29, 5, 2, 1, 2),
+      DepthwiseGeometry(40, 14, 3, 1, 1, 1)};
   std::mt19937 rng(2718);
   for (size_t i = 0; i < std::size(cases); ++i) {
     for (int trial = 0; trial < 4; ++trial) {
@@ -1214,6 +1220,30 @@ TEST_CASE("depthwise kernels equal the conv definition on gapped-row plans", "[e
       INFO("case " << i << " trial " << trial << " slots " << p.plan.slots << " gap pitch " << p.plan.gap_pitch);
       REQUIRE(p.plan.gap_pitch > 0);
       REQUIRE(p.plan.gap_avx2);
+      CheckDepthwiseTiers(p, tiers);
+    }
+  }
+}
+
+// Gapped rows on planes whose copy takes several bands of output rows: a MobileNet-sized 112 x 112
+// 3x3, a 5x5 at stride 2 on an odd width (phases in bands, the copy's value past the odd phase),
+// a 5x5, rows of 40 (two overlapping units a row) and rows of 12 (narrow units spilling across
+// a band's last row) on tall planes.
+TEST_CASE("depthwise kernels equal the conv definition on gapped rows in bands", "[engine][kernels][tiers]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
+                        KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
+                        KernelTier::kI8mm);
+  const ConvGeometry cases[] = {
+      DepthwiseGeometry(112, 112, 3, 1, 1, 1), DepthwiseGeometry(121, 121, 5, 2, 1, 2),
+      DepthwiseGeometry(90, 90, 5, 1, 1, 2), DepthwiseGeometry(300, 40, 3, 1, 1, 1),
+      DepthwiseGeometry(900, 12, 3, 1, 1, 1)};
+  std::mt19937 rng(1618);
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    for (int trial = 0; trial < 3; ++trial) {
+      const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial, &cases[i]);
+      INFO("case " << i << " trial " << trial << " band " << p.plan.gap_band << " of " << p.g.out_h << " rows");
+      REQUIRE(p.plan.gap_avx2);
+      REQUIRE(p.plan.gap_band < p.g.out_h);
       CheckDepthwiseTiers(p, tiers);
     }
   }
