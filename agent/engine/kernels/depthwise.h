@@ -91,9 +91,9 @@ struct DepthwisePlan {
   // outputs (the last one overlapping the one before it; a row of 8-15 outputs is one unit, its
   // extra outputs stored into the bytes after the row, which the next row's unit overwrites, or
   // not stored after a channel's last row). The copy holds the input rows of gap_band output
-  // rows at a time, so planes of any height fit it. The AVX2 tier's form where gap_avx2 says so (the
-  // AVX-512 VNNI tier's word groups beat it: vpdpwssd on 256-bit vectors in this form measured
-  // 0.68 against 0.51 ns per output on efflite_swish's 5x5, Zen 4).
+  // rows at a time, so planes of any height fit it. The AVX2 tier's form where gap_avx2 says so
+  // (the AVX-512 VNNI tier's word groups beat it: vpdpwssd on 256-bit vectors in this form
+  // measured 0.68 against 0.51 ns per output on efflite_swish's 5x5, Zen 4).
   int64_t gap_pitch = 0;
   int64_t gap_left = 0, gap_top = 0;
   int64_t gap_band = 0;              // output rows per band
@@ -169,10 +169,9 @@ void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const De
 
 void DepthwiseScalar(const DepthwiseArgs& args);
 void DepthwiseAvx2(const DepthwiseArgs& args);
-// The AVX2 kernel's pair-slot form builds its int16 copy of a channel's phases straight from
-// the unsplit input: split plans it runs that way skip the separate split.
+// The AVX2 kernel's pair-slot and gapped-row forms build their int16 copy of a channel's phases
+// straight from the unsplit input: split plans it runs that way skip the separate split.
 bool DepthwiseUnsplitAvx2(const DepthwisePlan& plan);
-
 void DepthwiseAvxVnni(const DepthwiseArgs& args);  // in depthwise_avx2.cpp
 void DepthwiseAvx512Vnni(const DepthwiseArgs& args);
 void DepthwiseNeon(const DepthwiseArgs& args);  // arm64, every tier

@@ -203,14 +203,6 @@ __attribute__((noinline)) void DepthwiseWordsVnni(const DepthwiseArgs& a, const 
   }
 }
 
-// A channel's stride phases as int16 values x - zx, straight from its unsplit input plane x:
-// phase (rp, cp) row r column j holds input (r * sh + rp, j * sw + cp), where
-// SplitDepthwisePhases puts it, for the row phases a kernel row reads. At column stride 2 a
-// step takes 32 input bytes (16 values of each column phase) or, in rows of 15-31, 16; a row's
-// last step overlaps the one before it and reads up to one byte past the row (the odd phase's
-// extra value lands inside its pitch). Stride 1 takes 16 values a step (8 in rows of 8-15),
-// other strides one. Positions that hold no input are left as they were: the slots' masks drop
-// every read of them.
 // One input row of iw bytes as int16 values x - zx into its sw column phases (column phase cp
 // at dst + cp * phase_stride).
 inline void RowToPhases(const int8_t* row, int64_t iw, int64_t sw, int64_t phase_stride, int8_t zx, int16_t* dst) {
@@ -259,6 +251,14 @@ inline void RowToPhases(const int8_t* row, int64_t iw, int64_t sw, int64_t phase
   }
 }
 
+// A channel's stride phases as int16 values x - zx, straight from its unsplit input plane x:
+// phase (rp, cp) row r column j holds input (r * sh + rp, j * sw + cp), where
+// SplitDepthwisePhases puts it, for the row phases a kernel row reads. At column stride 2 a
+// step takes 32 input bytes (16 values of each column phase) or, in rows of 15-31, 16; a row's
+// last step overlaps the one before it and reads up to one byte past the row (the odd phase's
+// extra value lands inside its pitch). Stride 1 takes 16 values a step (8 in rows of 8-15),
+// other strides one. Positions that hold no input are left as they were: the slots' masks drop
+// every read of them.
 void PhasesFromUnsplit(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& p, int8_t zx, int16_t* base) {
   const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w, pitch = p.pitch;
   const int64_t phase_stride = p.phase_rows * pitch;
