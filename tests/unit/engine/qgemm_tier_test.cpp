@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <random>
@@ -1247,6 +1248,57 @@ TEST_CASE("depthwise kernels equal the conv definition on gapped rows in bands",
       CheckDepthwiseTiers(p, tiers);
     }
   }
+}
+
+// A randomized run of the AVX2 gapped rows: EDGE_STRESS_N geometries that take them (500 in
+// tests/run.sh, ~2 s), seed EDGE_STRESS_SEED; the long run (docs/engine.md, "Tests"):
+//   EDGE_STRESS_N=20000 build/ci/tests/unit/engine/edge_engine_tests "[stress-depthwise]"
+// Rows of 8-70 outputs (mostly 8-17 and 31-33), planes of up to 400 rows (several bands),
+// kernels up to 7x7 and non-square, strides and dilations 1-3 each way, pads up to the kernel's
+// span; each against the definition at the avx2 tier, split and unsplit, between guard pages.
+TEST_CASE("stress: the AVX2 gapped-row depthwise on random geometries", "[engine][kernels][stress-depthwise]") {
+  EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2);
+  const char* count = std::getenv("EDGE_STRESS_N");
+  const char* seed = std::getenv("EDGE_STRESS_SEED");
+  const int budget = count != nullptr ? std::atoi(count) : 500;
+  std::mt19937 rng(seed != nullptr ? static_cast<unsigned>(std::atoi(seed)) : 1u);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int gapped = 0, banded = 0, narrow = 0, split = 0;
+  for (int trial = 0; gapped < budget && trial < 100 * budget; ++trial) {
+    ConvGeometry g;
+    g.channels = 1;
+    g.kernel_h = pick(1, 7);
+    g.kernel_w = pick(0, 2) == 0 ? g.kernel_h : pick(1, 7);
+    g.stride_h = pick(1, 3);
+    g.stride_w = pick(1, 3);
+    g.dilation_h = pick(0, 2) == 0 ? pick(1, 3) : 1;
+    g.dilation_w = pick(0, 2) == 0 ? pick(1, 3) : 1;
+    const int64_t span_h = g.dilation_h * (g.kernel_h - 1) + 1, span_w = g.dilation_w * (g.kernel_w - 1) + 1;
+    g.pad_top = pick(0, static_cast<int>(span_h - 1));
+    g.pad_left = pick(0, static_cast<int>(span_w - 1));
+    const int64_t pad_bottom = pick(0, static_cast<int>(span_h - 1)), pad_right = pick(0, static_cast<int>(span_w - 1));
+    const int mode = pick(0, 9);
+    const int64_t ow = mode < 4 ? pick(8, 17) : mode < 6 ? pick(31, 33) : pick(8, 70);
+    g.in_w = (ow - 1) * g.stride_w + span_w - g.pad_left - pad_right + pick(0, static_cast<int>(g.stride_w - 1));
+    g.in_h = pick(0, 3) == 0 ? pick(40, 400) : pick(1, 40);
+    if (g.in_w < 1 || g.in_h + g.pad_top + pad_bottom < span_h) continue;
+    g.out_h = (g.in_h + g.pad_top + pad_bottom - span_h) / g.stride_h + 1;
+    g.out_w = (g.in_w + g.pad_left + pad_right - span_w) / g.stride_w + 1;
+    if (!MakeDepthwisePlan(g).gap_avx2) continue;
+    const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial, &g);
+    ++gapped;
+    banded += p.plan.gap_band < g.out_h;
+    narrow += g.out_w < 16;
+    split += p.plan.split;
+    INFO("trial " << trial << " in " << g.in_h << "x" << g.in_w << " kernel " << g.kernel_h << "x" << g.kernel_w
+                  << " stride " << g.stride_h << "x" << g.stride_w << " dilation " << g.dilation_h << "x"
+                  << g.dilation_w << " pad " << g.pad_top << "," << g.pad_left << " out " << g.out_h << "x"
+                  << g.out_w << " channels " << p.channels);
+    CheckDepthwiseTiers(p, tiers);
+  }
+  WARN(gapped << " gapped-row plans checked: " << banded << " in bands, " << narrow << " with rows under 16, "
+              << split << " split");
+  CHECK(gapped == budget);
 }
 
 // Word-group plans the random geometries meet only by chance: more than three groups (5x5, the
