@@ -20,6 +20,32 @@ namespace edge::engine {
 
 inline constexpr int64_t kDepthwiseBlock = 64;  // outputs per mask word
 
+// Gapped rows, a depthwise form for output rows of 8 or more (laid out by MakeDepthwisePlan
+// where it applies; pitch == 0: not laid out): pair slots of their own (taps, as slot_taps: tap
+// pairs one column apart in a phase row) over a copy of each channel's source (its stride
+// phases) as int16 values x - zx in rows `pitch` apart with zeros around every row (`left`
+// columns before it, the rest of the pitch after it, `top` rows above each phase and zero rows
+// below), so that every read a valid output makes lands on its value or on a zero: no masks.
+// Output (oy, ox) of slot s reads the int16 pair at offsets[s] + oy * pitch + ox, and the kernel
+// computes each output row in units of 16 outputs (the last one overlapping the one before it;
+// a row of 8-15 outputs is one unit, its extra outputs stored into the bytes after the row,
+// which the next row's unit overwrites, or not stored after a channel's last row). The copy
+// holds the input rows of `band` output rows at a time, so planes of any height fit it. The
+// AVX2 tier's form where `avx2` says so (the AVX-512 VNNI tier's word groups beat it: vpdpwssd
+// on 256-bit vectors in this form measured 0.68 against 0.51 ns per output on efflite_swish's
+// 5x5, Zen 4).
+struct GappedRows {
+  int64_t pitch = 0;
+  int64_t left = 0, top = 0;
+  int64_t band = 0;             // output rows per band
+  int64_t phase_rows = 0;       // canvas rows of one phase (a band's rows and margins)
+  int64_t canvas = 0;           // int16 elements of the copy
+  std::vector<int8_t> taps;     // [slots][2], -1 for a slot's missing second tap
+  std::vector<int64_t> offsets; // [slots]
+  bool avx2 = false;            // the AVX2 tier's cheapest form
+  int slots() const { return static_cast<int>(offsets.size()); }
+};
+
 struct DepthwisePlan {
   int64_t pitch = 0;        // row pitch of the output grid and of the source (phase) planes
   int64_t grid = 0;         // out_h * pitch outputs computed per channel
@@ -81,29 +107,8 @@ struct DepthwisePlan {
   // (odd_strides' dilated stride-2 conv reads one of its four stride phases).
   int64_t slot_read_begin = 0, slot_read_end = 0;
 
-  // Gapped rows (gap_pitch == 0: not laid out), a form for output rows of 8 or more: pair slots
-  // of their own (gap_taps, as slot_taps: tap pairs one column apart in a phase row) over a copy
-  // of each channel's source (its stride phases) as int16 values x - zx in rows gap_pitch apart
-  // with zeros around every row (gap_left columns before it, the rest of the pitch after it,
-  // gap_top rows above each phase and zero rows below), so that every read a valid output makes
-  // lands on its value or on a zero: no masks. Output (oy, ox) of slot s reads the int16 pair at
-  // gap_offsets[s] + oy * gap_pitch + ox, and the kernel computes each output row in units of 16
-  // outputs (the last one overlapping the one before it; a row of 8-15 outputs is one unit, its
-  // extra outputs stored into the bytes after the row, which the next row's unit overwrites, or
-  // not stored after a channel's last row). The copy holds the input rows of gap_band output
-  // rows at a time, so planes of any height fit it. The AVX2 tier's form where gap_avx2 says so
-  // (the AVX-512 VNNI tier's word groups beat it: vpdpwssd on 256-bit vectors in this form
-  // measured 0.68 against 0.51 ns per output on efflite_swish's 5x5, Zen 4).
-  int64_t gap_pitch = 0;
-  int64_t gap_left = 0, gap_top = 0;
-  int64_t gap_band = 0;              // output rows per band
-  int64_t gap_phase_rows = 0;        // canvas rows of one phase (a band's rows and margins)
-  int64_t gap_canvas = 0;            // int16 elements of the copy
-  int gap_slots = 0;
-  std::vector<int8_t> gap_taps;      // [gap_slots][2], -1 for a slot's missing second tap
-  std::vector<int64_t> gap_offsets;  // [gap_slots]
-  bool gap_avx2 = false;             // the AVX2 tier's cheapest form
-  ConvGeometry geom;                 // the conv the plan is for
+  GappedRows gap;    // the gapped rows' layout (pitch 0: not laid out)
+  ConvGeometry geom;  // the conv the plan is for
 };
 
 // Pair slots (and gapped rows) are offered for plans whose copy of a source fits this many int16

@@ -275,7 +275,7 @@ void PhasesFromUnsplit(const int8_t* x, const ConvGeometry& g, const DepthwisePl
 // missing second tap), and its bias with the copy's shift folded in: acc = bias + sum w * (x +
 // 128) with x = zx where a tap is dropped is the bias and (zx + 128) * sum w here plus sum w *
 // (x - zx) from the slots (wrapping as the scalar kernel's WrapAdd).
-// `slot_taps`: the plan's slot_taps or gap_taps.
+// `slot_taps`: the plan's slot_taps or gap.taps.
 inline __m256i SlotWeights(const DepthwiseArgs& a, int64_t c, const std::vector<int8_t>& slot_taps, int32_t* words) {
   const DepthwisePlan& p = *a.plan;
   const int8_t* w = a.weights + c * p.taps;
@@ -371,9 +371,9 @@ inline __m256i MaddAddFrom(__m256i acc, __m256i w, const int16_t* at) {
   return acc;
 }
 
-// The AVX2 gapped-row form (DepthwisePlan::gap_pitch): the pair slots over a copy of each
+// The AVX2 gapped-row form (DepthwisePlan::gap): the pair slots over a copy of each
 // channel's source whose rows have zeros around them, so no read needs a mask. The copy holds
-// the input rows of gap_band output rows at a time (a band); its margins are zeroed once per
+// the input rows of gap.band output rows at a time (a band); its margins are zeroed once per
 // call, and per band each of its rows gets either its input row's values or, where that row is
 // outside the input (above it, below it, or past a phase's last row), zeros. Output rows go in
 // units of 16 outputs (the last unit of a row overlapping the one before it), two units per
@@ -389,12 +389,12 @@ __attribute__((noinline)) void DepthwiseGapped(const DepthwiseArgs& a, const Qua
   const QuantRange range = range_arg;  // a local copy: the stores below cannot alias it
   const DepthwisePlan& p = *a.plan;
   const ConvGeometry& g = p.geom;
-  const int slots = kSlots > 0 ? kSlots : p.gap_slots;
-  const int64_t* offsets = p.gap_offsets.data();
+  const int slots = kSlots > 0 ? kSlots : p.gap.slots();
+  const int64_t* offsets = p.gap.offsets.data();
   const int64_t sh = g.stride_h, sw = g.stride_w, iw = g.in_w;
-  const int64_t pitch = p.gap_pitch, phase_stride = p.gap_phase_rows * pitch;
+  const int64_t pitch = p.gap.pitch, phase_stride = p.gap.phase_rows * pitch;
   alignas(32) int16_t canvas[kMaxSlotCanvas];
-  std::memset(canvas, 0, static_cast<size_t>(p.gap_canvas) * sizeof(int16_t));
+  std::memset(canvas, 0, static_cast<size_t>(p.gap.canvas) * sizeof(int16_t));
   // an odd width at column stride 2: a row's copy writes one value past its odd phase's columns
   // (the first of the row's zeros), put back after it
   const bool overrun = sw == 2 && iw % 2 == 1 && (iw + 1) / 2 >= 8;
@@ -402,7 +402,7 @@ __attribute__((noinline)) void DepthwiseGapped(const DepthwiseArgs& a, const Qua
       _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15));
   // the units of a whole band (where each reads in the copy and writes in the grid, from the
   // band's first row), the same for every band and channel
-  const int64_t band = p.gap_band, per_row = (g.out_w + 15) / 16;
+  const int64_t band = p.gap.band, per_row = (g.out_w + 15) / 16;
   int32_t unit_in[kMaxGapUnits], unit_out[kMaxGapUnits];
   for (int64_t oy = 0, u = 0; oy < band; ++oy) {
     for (int64_t ox = 0; ox < g.out_w; ox += 16, ++u) {
@@ -415,16 +415,16 @@ __attribute__((noinline)) void DepthwiseGapped(const DepthwiseArgs& a, const Qua
   int32_t words[kMaxDepthwiseSlots];
   for (int64_t c = 0; c < a.channels; ++c) {
     const int8_t* source = a.unsplit != nullptr ? a.unsplit + c * a.unsplit_stride : a.src + c * a.src_stride;
-    const __m256i bias = SlotWeights(a, c, p.gap_taps, words);
+    const __m256i bias = SlotWeights(a, c, p.gap.taps, words);
     const __m256 mult = _mm256_set1_ps(a.mult[c]);
     for (int64_t oy0 = 0; oy0 < g.out_h; oy0 += band) {
-      // the band's copy: canvas row k of row phase rp holds the phase's row oy0 - gap_top + k,
+      // the band's copy: canvas row k of row phase rp holds the phase's row oy0 - gap.top + k,
       // its values where that row is in the input, else zeros (a single band's never change)
       for (int64_t rp = 0; rp < sh; ++rp) {
         if (p.split && p.row_phase_read[static_cast<size_t>(rp)] == 0) continue;
-        const int64_t rows = (g.in_h - rp + sh - 1) / sh, first = oy0 - p.gap_top;
-        const int64_t r0 = std::max<int64_t>(0, first), r1 = std::max(r0, std::min(rows, first + p.gap_phase_rows));
-        int16_t* const phase = canvas + rp * sw * phase_stride + p.gap_left;  // canvas row 0, column phase 0
+        const int64_t rows = (g.in_h - rp + sh - 1) / sh, first = oy0 - p.gap.top;
+        const int64_t r0 = std::max<int64_t>(0, first), r1 = std::max(r0, std::min(rows, first + p.gap.phase_rows));
+        int16_t* const phase = canvas + rp * sw * phase_stride + p.gap.left;  // canvas row 0, column phase 0
         for (int64_t r = r0; r < r1; ++r) {
           int16_t* dst = phase + (r - first) * pitch;
           RowToPhases(source + (r * sh + rp) * iw, iw, sw, phase_stride, a.zx, dst);
@@ -440,7 +440,7 @@ __attribute__((noinline)) void DepthwiseGapped(const DepthwiseArgs& a, const Qua
         };
         if (banded) {
           zero_rows(0, r0 - first);
-          zero_rows(r1 - first, p.gap_phase_rows);
+          zero_rows(r1 - first, p.gap.phase_rows);
         }
       }
       const int64_t units = std::min(band, g.out_h - oy0) * per_row;
@@ -493,17 +493,17 @@ void WithClamp(const DepthwiseArgs& a, F&& kernel) {
 
 }  // namespace
 
-bool DepthwiseUnsplitAvx2(const DepthwisePlan& plan) { return plan.split && (plan.slots > 0 || plan.gap_avx2); }
+bool DepthwiseUnsplitAvx2(const DepthwisePlan& plan) { return plan.split && (plan.slots > 0 || plan.gap.avx2); }
 
 void DepthwiseAvx2(const DepthwiseArgs& a) {
   const DepthwisePlan& p = *a.plan;
   // (an unsplit input comes only with masked slots or gapped rows: DepthwiseUnsplitAvx2)
   const bool slots = p.slots > 0 && (a.unsplit != nullptr || p.slot_read_end <= a.src_stride);
   // (a split plan's gapped rows read the input unsplit)
-  const bool gapped = p.gap_avx2 && (!p.split || a.unsplit != nullptr);
+  const bool gapped = p.gap.avx2 && (!p.split || a.unsplit != nullptr);
   WithClamp(a, [&](const QuantRange& range, auto clamp) {
     if (gapped) {
-      if (p.gap_slots == 6) {
+      if (p.gap.slots() == 6) {
         DepthwiseGapped<6, decltype(clamp)::value>(a, range);
       } else {
         DepthwiseGapped<0, decltype(clamp)::value>(a, range);

@@ -157,16 +157,12 @@ void SetWordGroups(DepthwisePlan& p) {
   }
 }
 
-// The gapped rows' layout (DepthwisePlan::gap_pitch) for pair slots `slot_taps`, or false where
-// the form does not apply: output rows under 8 (a unit would be more than half waste), a pair
-// whose taps are not neighbours in one phase row of the copy, a copy of one band of output rows
-// past the kernel's buffer. `copied`: input rows copied per channel over all bands.
-struct GappedLayout {
-  int64_t pitch = 0, left = 0, top = 0, band = 0, phase_rows = 0, canvas = 0, units = 0, copied = 0;
-  std::vector<int64_t> offsets;
-};
+// The gapped rows' layout (GappedRows, all but `avx2`) for pair slots `slot_taps`, or false
+// where the form does not apply: output rows under 8 (a unit would be more than half waste), a
+// pair whose taps are not neighbours in one phase row of the copy, a copy of one band of output
+// rows past the kernel's buffer. `copied`: input rows copied per channel over all bands.
 bool LayGappedRows(const ConvGeometry& g, const DepthwisePlan& p, const std::vector<int8_t>& slot_taps,
-                   GappedLayout& out) {
+                   GappedRows& out, int64_t* copied) {
   if (g.out_w < 8) return false;
   const int64_t sh = g.stride_h, sw = g.stride_w;
   struct Tap {
@@ -195,7 +191,7 @@ bool LayGappedRows(const ConvGeometry& g, const DepthwisePlan& p, const std::vec
   // A unit starting at ox0 <= max(out_w, 16) - 16 reads columns ox0 + col .. ox0 + col + 16 of a
   // slot's phase row, and rows oy + row: zeros wherever a valid output's read is outside the
   // phase's values (a narrow row's unit computes 16 - out_w outputs more, from any values).
-  GappedLayout l;
+  GappedRows l;
   const int64_t phase_cols = (g.in_w + sw - 1) / sw;
   l.left = -col_min;
   l.top = -row_min;
@@ -203,14 +199,14 @@ bool LayGappedRows(const ConvGeometry& g, const DepthwisePlan& p, const std::vec
   // A band of b output rows reads phase rows row_min .. b - 1 + row_max from its first: the
   // most rows whose copy fits the buffer.
   const int64_t per_row = (g.out_w + 15) / 16;
-  const auto canvas_of = [&](int64_t b) { return sh * sw * (l.top + b + row_max) * l.pitch + 16; };
-  l.band = std::min(g.out_h, kMaxGapUnits / per_row);
-  while (l.band > 0 && canvas_of(l.band) > kMaxSlotCanvas) --l.band;
-  if (l.band == 0) return false;
+  // (the copy: sh * sw phases of top + band + row_max rows of the pitch, and 16 values of slack)
+  const int64_t fit = (kMaxSlotCanvas - 16) / (sh * sw * l.pitch) - l.top - row_max;
+  l.band = std::min({g.out_h, kMaxGapUnits / per_row, fit});
+  if (l.band <= 0) return false;
   l.phase_rows = l.top + l.band + row_max;
-  l.canvas = canvas_of(l.band);
-  l.units = g.out_h * per_row;
-  l.copied = (g.out_h + l.band - 1) / l.band * l.phase_rows;
+  l.canvas = sh * sw * l.phase_rows * l.pitch + 16;
+  l.taps = slot_taps;
+  *copied = (g.out_h + l.band - 1) / l.band * l.phase_rows;
   for (size_t s = 0; s < slots; ++s) {
     const Tap x = tap(slot_taps[2 * s]);
     l.offsets.push_back(x.phase * l.phase_rows * l.pitch + (l.top + x.row) * l.pitch + l.left + x.col);
@@ -258,26 +254,18 @@ void SetPairSlots(const ConvGeometry& g, DepthwisePlan& p, int64_t source_len) {
   const bool masked = canvas <= kMaxSlotCanvas && read_begin < read_end;
   const int64_t per_slot = masked ? steps32 * (slots * 12 + 24) + (read_end - read_begin + 15) / 16 * 4
                                   : std::numeric_limits<int64_t>::max();
-  GappedLayout gap;
-  if (LayGappedRows(g, p, taps, gap)) {
-    p.gap_pitch = gap.pitch;
-    p.gap_left = gap.left;
-    p.gap_top = gap.top;
-    p.gap_band = gap.band;
-    p.gap_phase_rows = gap.phase_rows;
-    p.gap_canvas = gap.canvas;
-    p.gap_slots = slots;
-    p.gap_taps = taps;
-    p.gap_offsets = std::move(gap.offsets);
+  int64_t copied = 0;
+  if (LayGappedRows(g, p, taps, p.gap, &copied)) {
     // (the copy: each band's rows of every phase, ~4 per 16 values)
-    const int64_t copy = gap.copied * p.pitch * g.stride_h * g.stride_w;
-    const int64_t per_gapped = (gap.units + 1) / 2 * (slots * 8 + 28) + (copy + 15) / 16 * 4;
+    const int64_t copy = copied * p.pitch * g.stride_h * g.stride_w;
+    const int64_t units = g.out_h * ((g.out_w + 15) / 16);
+    const int64_t per_gapped = (units + 1) / 2 * (slots * 8 + 28) + (copy + 15) / 16 * 4;
     // Against the per-tap form on a split plan, with its split pass (~3 per 16 bytes; the
     // masked slots' estimate above leaves it out, as measured: MobileNet's 8 x 8 stride-2 conv
     // stays on the per-tap form): MobileNetV2-224's 112 x 112 stride-2 3x3 0.61 -> 0.53 ns per
     // output in gapped rows, Zen 4.
     const int64_t split = p.split ? (p.phase_bytes + 15) / 16 * 3 : 0;
-    p.gap_avx2 = per_gapped < std::min(per_slot, per_tap + split);
+    p.gap.avx2 = per_gapped < std::min(per_slot, per_tap + split);
   }
   if (!masked || per_slot >= per_tap) return;
   p.slots = slots;

@@ -1162,7 +1162,7 @@ TEST_CASE("depthwise kernels equal the conv definition and each other", "[engine
     const ConvGeometry& g = p.g;
     if (p.plan.words > 0) ++word_plans;
     if (p.plan.slots > 0) ++slot_plans;
-    if (p.plan.gap_avx2) ++gapped_plans;
+    if (p.plan.gap.avx2) ++gapped_plans;
     INFO("trial " << trial << " in " << g.in_h << "x" << g.in_w << " kernel " << g.kernel_h << "x" << g.kernel_w
                   << " stride " << g.stride_h << "x" << g.stride_w << " dilation " << g.dilation_h << "x"
                   << g.dilation_w << " pad " << g.pad_top << "," << g.pad_left << " out " << g.out_h << "x"
@@ -1198,6 +1198,24 @@ ConvGeometry DepthwiseGeometry(int64_t ih, int64_t iw, int64_t k, int64_t stride
   return g;
 }
 
+// Each case `trials` times (random channels, values and zero points): the AVX2 tier takes its
+// gapped rows (copied in several bands where `banded`), and every tier equals the definition.
+void CheckGappedCases(const std::vector<ConvGeometry>& cases, int trials, bool banded, unsigned seed,
+                      const std::vector<KernelTier>& tiers) {
+  std::mt19937 rng(seed);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    for (int trial = 0; trial < trials; ++trial) {
+      const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial, &cases[i]);
+      INFO("case " << i << " trial " << trial << " slots " << p.plan.gap.slots() << " band " << p.plan.gap.band
+                   << " of " << p.g.out_h << " rows");
+      REQUIRE(p.plan.gap.pitch > 0);
+      REQUIRE(p.plan.gap.avx2);
+      if (banded) REQUIRE(p.plan.gap.band < p.g.out_h);
+      CheckDepthwiseTiers(p, tiers);
+    }
+  }
+}
+
 // The AVX2 tier's gapped rows on the shapes they are for: MobileNet's 16 x 16 and efflite_swish's
 // 40 x 56 3x3 planes, its 20 x 28 5x5 one (two overlapping units a row), and rows of 32 read
 // through stride phases (an odd input width: the copy's one value past the odd phase's row),
@@ -1208,22 +1226,13 @@ TEST_CASE("depthwise kernels equal the conv definition on gapped-row plans", "[e
   EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
                         KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
                         KernelTier::kI8mm);
-  const ConvGeometry cases[] = {
+  const std::vector<ConvGeometry> cases = {
       DepthwiseGeometry(16, 16, 3, 1, 1, 1), DepthwiseGeometry(40, 56, 3, 1, 1, 1),
       DepthwiseGeometry(20, 28, 5, 1, 1, 2), DepthwiseGeometry(33, 63, 3, 2, 1, 1),
       DepthwiseGeometry(12, 32, 3, 1, 2, 2), DepthwiseGeometry(41, 63, 5, 2, 1, 2),
       DepthwiseGeometry(15, 15, 5, 1, 1, 2), DepthwiseGeometry(29, 29, 5, 2, 1, 2),
       DepthwiseGeometry(40, 14, 3, 1, 1, 1)};
-  std::mt19937 rng(2718);
-  for (size_t i = 0; i < std::size(cases); ++i) {
-    for (int trial = 0; trial < 4; ++trial) {
-      const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial, &cases[i]);
-      INFO("case " << i << " trial " << trial << " slots " << p.plan.slots << " gap pitch " << p.plan.gap_pitch);
-      REQUIRE(p.plan.gap_pitch > 0);
-      REQUIRE(p.plan.gap_avx2);
-      CheckDepthwiseTiers(p, tiers);
-    }
-  }
+  CheckGappedCases(cases, 4, /*banded=*/false, 2718, tiers);
 }
 
 // Gapped rows on planes whose copy takes several bands of output rows: a MobileNet-sized 112 x 112
@@ -1234,20 +1243,11 @@ TEST_CASE("depthwise kernels equal the conv definition on gapped rows in bands",
   EDGE_TIERS_UNDER_TEST(tiers, KernelTier::kAvx2, KernelTier::kAvxVnni,
                         KernelTier::kAvx512Vnni, KernelTier::kNeon, KernelTier::kNeonDot,
                         KernelTier::kI8mm);
-  const ConvGeometry cases[] = {
+  const std::vector<ConvGeometry> cases = {
       DepthwiseGeometry(112, 112, 3, 1, 1, 1), DepthwiseGeometry(121, 121, 5, 2, 1, 2),
       DepthwiseGeometry(90, 90, 5, 1, 1, 2), DepthwiseGeometry(300, 40, 3, 1, 1, 1),
       DepthwiseGeometry(900, 12, 3, 1, 1, 1)};
-  std::mt19937 rng(1618);
-  for (size_t i = 0; i < std::size(cases); ++i) {
-    for (int trial = 0; trial < 3; ++trial) {
-      const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial, &cases[i]);
-      INFO("case " << i << " trial " << trial << " band " << p.plan.gap_band << " of " << p.g.out_h << " rows");
-      REQUIRE(p.plan.gap_avx2);
-      REQUIRE(p.plan.gap_band < p.g.out_h);
-      CheckDepthwiseTiers(p, tiers);
-    }
-  }
+  CheckGappedCases(cases, 3, /*banded=*/true, 1618, tiers);
 }
 
 // A randomized run of the AVX2 gapped rows: EDGE_STRESS_N geometries that take them (500 in
@@ -1285,10 +1285,10 @@ TEST_CASE("stress: the AVX2 gapped-row depthwise on random geometries", "[engine
     if (g.in_w < 1 || g.in_h + g.pad_top + pad_bottom < span_h) continue;
     g.out_h = (g.in_h + g.pad_top + pad_bottom - span_h) / g.stride_h + 1;
     g.out_w = (g.in_w + g.pad_left + pad_right - span_w) / g.stride_w + 1;
-    if (!MakeDepthwisePlan(g).gap_avx2) continue;
+    if (!MakeDepthwisePlan(g).gap.avx2) continue;
     const DepthwiseProblem p = MakeDepthwiseProblem(rng, trial, &g);
     ++gapped;
-    banded += p.plan.gap_band < g.out_h;
+    banded += p.plan.gap.band < g.out_h;
     narrow += g.out_w < 16;
     split += p.plan.split;
     INFO("trial " << trial << " in " << g.in_h << "x" << g.in_w << " kernel " << g.kernel_h << "x" << g.kernel_w
