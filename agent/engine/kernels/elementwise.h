@@ -397,7 +397,7 @@ struct ElementwiseKernels {
   LayerNormRowsFn layernorm_rows = nullptr;
   FloatConvRowFn float_conv_row = nullptr;  // the x86 tiers (null: the step's own loops)
   FloatConvPlaneFn float_conv_plane = nullptr;  // likewise
-  FloatRowTimesMatrixFn row_times_matrix = &RowTimesMatrixScalar;  // kernels/float_rows.h
+  FloatRowsTimesMatrixFn rows_times_matrix = &RowsTimesMatrixScalar;  // kernels/float_rows.h
   CellActivationFn cell_activation = &CellActivationScalar;          // kernels/float_rows.h
   FloatTranscendentalFn float_transcendental = nullptr;  // the x86 tiers (null: ApplyUnary's loop)
   RowSumsFn row_sums = nullptr;

@@ -69,8 +69,10 @@ void FloatConvRowAvx2(const FloatConvRowArgs& a) { float_conv::Row<Avx2Floats>(a
 
 void FloatConvPlaneAvx2(const FloatConvPlaneArgs& a) { float_conv::Plane<Avx2Floats, 4, 2>(a); }  // 8 + 2 + 1 of 16 ymm
 
-void RowTimesMatrixAvx2(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
-  RowTimesMatrixBlocked<Avx2Floats, 8>(x, rows, w, ldw, n, y);  // of 16 ymm registers
+// blocks of 3 rows x 3 vectors (9 + 3 + 1 of the 16 ymm); single rows 8 vectors per pass
+void RowsTimesMatrixAvx2(const float* x, int64_t m, int64_t ldx, int64_t rows, const float* w, int64_t ldw, int64_t n,
+                         float* y, int64_t ldy) {
+  RowsTimesMatrixBlocked<Avx2Floats, 3, 3, 8>(x, m, ldx, rows, w, ldw, n, y, ldy);
 }
 
 void CellActivationAvx2(CellActivation f, const float* x, int64_t n, float* y) { CellActivationLoop(f, x, n, y); }

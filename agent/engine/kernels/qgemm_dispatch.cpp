@@ -75,7 +75,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
                                        &TapWordRowsAvx2);
     k.float_conv_row = &FloatConvRowAvx2;
     k.float_conv_plane = &FloatConvPlaneAvx2;
-    k.row_times_matrix = &RowTimesMatrixAvx2;
+    k.rows_times_matrix = &RowsTimesMatrixAvx2;
     k.cell_activation = &CellActivationAvx2;
     k.float_transcendental = &FloatTranscendentalAvx2;
     return k;
@@ -118,7 +118,7 @@ const ElementwiseKernels& ElementwiseForTier(KernelTier tier) {
     k.layernorm_rows = &LayerNormRowsAvx512;
     k.float_conv_row = &FloatConvRowAvx512;
     k.float_conv_plane = &FloatConvPlaneAvx512;
-    k.row_times_matrix = &RowTimesMatrixAvx512;
+    k.rows_times_matrix = &RowsTimesMatrixAvx512;
     k.cell_activation = &CellActivationAvx512;
     k.float_transcendental = &FloatTranscendentalAvx512;
     k.row_sums = &RowSumsAvx512;

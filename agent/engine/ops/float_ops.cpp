@@ -31,9 +31,9 @@ class GemmStep : public Step {
     const float* B = has_bias ? bias.Get<float>(env) : nullptr;
     float* Y = reinterpret_cast<float*>(env.arena + out);
     if (wt != nullptr) {
+      env.elementwise->rows_times_matrix(A, m, k, k, wt, n, n, Y, n);
       for (int64_t i = 0; i < m; ++i) {
         float* y = Y + i * n;
-        env.elementwise->row_times_matrix(A + i * k, k, wt, n, n, y);
         for (int64_t j = 0; j < n; ++j) {
           float acc = y[j];
           if (B != nullptr) acc += bias_full ? B[i * n + j] : B[j];
@@ -72,8 +72,8 @@ class MatMulStep : public Step {
       const float* am = A + ia * m * k;
       const float* bm = B + ib * k * n;
       float* ym = Y + o * m * n;
-      // each row of Y: the row of A times B, summed over t in order (kernels/float_rows.h)
-      for (int64_t i = 0; i < m; ++i) env.elementwise->row_times_matrix(am + i * k, k, bm, n, n, ym + i * n);
+      // Y = A B, each output summed over t in order (kernels/float_rows.h)
+      env.elementwise->rows_times_matrix(am, m, k, k, bm, n, n, ym, n);
     });
   }
 };

@@ -38,7 +38,6 @@ class RecurrentStep : public Step {
     float* hr = gate + gh;                                      // [gh]: H R^T
     float* tmp = hr + gh;                                       // [h]
     const ElementwiseKernels& k = *env.elementwise;
-    const FloatRowTimesMatrixFn mul = k.row_times_matrix;
     const float* X = x.Get<float>(env);
     float* Y = reinterpret_cast<float*>(env.arena + y);
     float* YH = reinterpret_cast<float*>(env.arena + yh);
@@ -59,14 +58,12 @@ class RecurrentStep : public Step {
       const float* Rb = rb.Get<float>(env) + d * gh;
       const float* P = s.peepholes >= 0 ? peep.Get<float>(env) + d * 3 * h : nullptr;
       const UnaryParams* f = &act[static_cast<size_t>(d * (s.cell == Cell::kRnn ? 1 : s.cell == Cell::kGru ? 2 : 3))];
-      for (int64_t t = 0; t < seq; ++t) {
-        for (int64_t b = 0; b < batch; ++b) {
-          const float* xr = X + (s.batch_major ? b * seq + t : t * batch + b) * s.input;
-          float* out = xw + (t * batch + b) * gh;
-          mul(xr, s.input, Wt, gh, gh, out);
-          AddTo(out, Wb, gh);
-        }
+      // every time step's X_t W^T of a batch row in one call (W read once per block of steps)
+      for (int64_t b = 0; b < batch; ++b) {
+        const float* xb = X + (s.batch_major ? b * seq : b) * s.input;
+        k.rows_times_matrix(xb, seq, (s.batch_major ? 1 : batch) * s.input, s.input, Wt, gh, gh, xw + b * gh, batch * gh);
       }
+      for (int64_t r = 0; r < seq * batch; ++r) AddTo(xw + r * gh, Wb, gh);
       for (int64_t b = 0; b < batch; ++b) {
         const int64_t at = state_at(d, b);
         if (s.initial_h >= 0) {
@@ -89,7 +86,7 @@ class RecurrentStep : public Step {
           float* H = hs + b * h;
           float* C = cs + b * h;
           const float* xwr = xw + (t * batch + b) * gh;
-          CellStep(k, xwr, Rt, Rb, P, f, H, C, pre, gate, hr, tmp);
+          CellStep(k, xwr, Rt, Rb, P, f, H, C, pre, gate, hr, tmp, (step & 1) != 0);
           std::memcpy(Y + y_at(t, d, b), H, static_cast<size_t>(h) * sizeof(float));
         }
       }
@@ -125,9 +122,18 @@ class RecurrentStep : public Step {
   // One time step of one batch row: H (and C) updated in place from the input projection xw.
   // pre holds the gate inputs, gate the gates ([gh] each), hr H R^T, tmp one row of h.
   void CellStep(const ElementwiseKernels& k, const float* xw, const float* Rt, const float* Rb, const float* P, const UnaryParams* f, float* H, float* C,
-                float* pre, float* gate, float* hr, float* tmp) const {
+                float* pre, float* gate, float* hr, float* tmp, bool odd) const {
     const int64_t h = s.hidden, gh = s.Gates() * h;
-    const FloatRowTimesMatrixFn mul = k.row_times_matrix;
+    // one row times w's first n columns
+    static const int64_t parts = getenv("EDGE_PARTS") ? atoi(getenv("EDGE_PARTS")) : 1;
+    const auto mul = [&k, odd](const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
+      if (parts <= 1 || n % (16 * parts) != 0) return k.rows_times_matrix(x, 1, rows, rows, w, ldw, n, y, n);
+      const int64_t c = n / parts;
+      for (int64_t p = 0; p < parts; ++p) {
+        const int64_t q = odd ? parts - 1 - p : p;
+        k.rows_times_matrix(x, 1, rows, rows, w + q * c, ldw, c, y + q * c, n);
+      }
+    };
     switch (s.cell) {
       case Cell::kRnn: {
         mul(H, h, Rt, gh, h, hr);

@@ -369,7 +369,7 @@ TEST_CASE("a cell's Sigmoid and Tanh are within 4 ulps of the exact functions, t
 namespace edge::engine::testing {
 namespace {
 
-TEST_CASE("a cell's row-times-matrix kernel gives the scalar loop's bits at every tier and width",
+TEST_CASE("the rows-times-matrix kernel gives the scalar loop's bits at every tier, width and row count",
           "[engine][recurrent][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(7);
@@ -378,16 +378,20 @@ TEST_CASE("a cell's row-times-matrix kernel gives the scalar loop's bits at ever
     const ElementwiseKernels& k = ElementwiseForTier(tier);
     for (int64_t n : {1, 7, 8, 15, 16, 17, 31, 48, 63, 64, 65, 80, 96, 112, 128, 131, 200, 256, 300, 501}) {
       for (int64_t rows : {1, 3, 32}) {
-        const int64_t ldw = n + 5;  // a column block of a wider matrix, as the GRU's candidate rows
-        std::vector<float> x(static_cast<size_t>(rows)), w(static_cast<size_t>(rows * ldw));
-        for (float& v : x) v = value(rng);
-        for (float& v : w) v = value(rng);
-        std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n) + 1, 12345.0f);
-        RowTimesMatrixLoop(x.data(), rows, w.data(), ldw, n, want.data());
-        k.row_times_matrix(x.data(), rows, w.data(), ldw, n, got.data());
-        INFO("tier " << KernelTierName(tier) << ", n = " << n << ", rows = " << rows);
-        CHECK(got.back() == 12345.0f);
-        CHECK(std::memcmp(got.data(), want.data(), static_cast<size_t>(n) * sizeof(float)) == 0);
+        for (int64_t m : {1, 2, 3, 4, 5, 7, 9, 13}) {
+          // a column block of a wider matrix (as the GRU's candidate rows); x's and y's rows
+          // strided (as the time steps of a batch row)
+          const int64_t ldw = n + 5, ldx = rows + 2, ldy = n + 3;
+          std::vector<float> x(static_cast<size_t>(m * ldx)), w(static_cast<size_t>(rows * ldw));
+          for (float& v : x) v = value(rng);
+          for (float& v : w) v = value(rng);
+          std::vector<float> want(static_cast<size_t>(m * ldy), 12345.0f), got(want.size(), 12345.0f);
+          for (int64_t i = 0; i < m; ++i) RowTimesMatrixLoop(x.data() + i * ldx, rows, w.data(), ldw, n, want.data() + i * ldy);
+          k.rows_times_matrix(x.data(), m, ldx, rows, w.data(), ldw, n, got.data(), ldy);
+          INFO("tier " << KernelTierName(tier) << ", n = " << n << ", rows = " << rows << ", m = " << m);
+          // the gaps between y's rows untouched, every output the loop's bits
+          CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0);
+        }
       }
     }
   }
