@@ -86,7 +86,7 @@ class RecurrentStep : public Step {
           float* H = hs + b * h;
           float* C = cs + b * h;
           const float* xwr = xw + (t * batch + b) * gh;
-          CellStep(k, xwr, Rt, Rb, P, f, H, C, pre, gate, hr, tmp, (step & 1) != 0);
+          CellStep(k, xwr, Rt, Rb, P, f, H, C, pre, gate, hr, tmp);
           std::memcpy(Y + y_at(t, d, b), H, static_cast<size_t>(h) * sizeof(float));
         }
       }
@@ -122,17 +122,11 @@ class RecurrentStep : public Step {
   // One time step of one batch row: H (and C) updated in place from the input projection xw.
   // pre holds the gate inputs, gate the gates ([gh] each), hr H R^T, tmp one row of h.
   void CellStep(const ElementwiseKernels& k, const float* xw, const float* Rt, const float* Rb, const float* P, const UnaryParams* f, float* H, float* C,
-                float* pre, float* gate, float* hr, float* tmp, bool odd) const {
+                float* pre, float* gate, float* hr, float* tmp) const {
     const int64_t h = s.hidden, gh = s.Gates() * h;
     // one row times w's first n columns
-    static const int64_t parts = getenv("EDGE_PARTS") ? atoi(getenv("EDGE_PARTS")) : 1;
-    const auto mul = [&k, odd](const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
-      if (parts <= 1 || n % (16 * parts) != 0) return k.rows_times_matrix(x, 1, rows, rows, w, ldw, n, y, n);
-      const int64_t c = n / parts;
-      for (int64_t p = 0; p < parts; ++p) {
-        const int64_t q = odd ? parts - 1 - p : p;
-        k.rows_times_matrix(x, 1, rows, rows, w + q * c, ldw, c, y + q * c, n);
-      }
+    const auto mul = [&k](const float* x, int64_t rows, const float* w, int64_t ldw, int64_t n, float* y) {
+      k.rows_times_matrix(x, 1, rows, rows, w, ldw, n, y, n);
     };
     switch (s.cell) {
       case Cell::kRnn: {
