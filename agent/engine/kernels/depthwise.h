@@ -167,8 +167,8 @@ using DepthwiseFn = void (*)(const DepthwiseArgs& args);
 using DepthwiseUnsplitFn = bool (*)(const DepthwisePlan& plan);
 
 // The AVX-512 split: 16-byte rows at stride 2 into 8-byte phase rows (MobileNet's 16x16
-// planes) four rows per vector, other rows of up to 64 bytes at column stride 2 one masked
-// vector each; other geometries go to SplitDepthwisePhases.
+// planes) four rows per vector, other rows at column stride 2 64 bytes per vector (the last
+// masked); other geometries (column strides 1 and 3 and above) go to SplitDepthwisePhases.
 void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
                                 int8_t* phases);
 

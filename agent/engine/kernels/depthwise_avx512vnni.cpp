@@ -76,15 +76,17 @@ void DepthwiseWords(const DepthwiseArgs& a) {
   }
 }
 
-// Stride-2 columns of rows up to 64 bytes, any row stride (odd_strides' 23-byte rows): one
-// masked load per row, its even and odd bytes narrowed from 16-bit lanes, and two masked
-// stores of exactly the phase rows' lengths (the bytes after them may be another phase's).
+// Stride-2 columns of rows of any width, any row stride (odd_strides' 23-byte rows, raw_audio_ds's
+// 2000-byte ones): 64 bytes per load (the last load masked to the row), their even and odd bytes
+// narrowed from 16-bit lanes, and two stores of 32 bytes (the last two masked to exactly the
+// phase rows' lengths: the bytes after them may be another phase's).
 void SplitStrideTwoRows(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
                         int8_t* phases) {
   const int64_t sh = g.stride_h, iw = g.in_w, pitch = plan.pitch, phase_stride = plan.phase_rows * pitch;
   const auto first = [](int64_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; };
-  const __mmask64 row_bytes = first(iw);
-  const __mmask32 even_bytes = static_cast<__mmask32>(first((iw + 1) / 2)), odd_bytes = static_cast<__mmask32>(first(iw / 2));
+  const int64_t whole = iw / 64 * 64, tail = iw - whole;  // bytes in whole 64-byte loads, then the rest
+  const __mmask64 tail_bytes = first(tail);
+  const __mmask32 even_bytes = static_cast<__mmask32>(first((tail + 1) / 2)), odd_bytes = static_cast<__mmask32>(first(tail / 2));
   for (int64_t c = 0; c < channels; ++c) {
     const int8_t* plane = x + c * g.in_h * iw;
     int8_t* dst = phases + c * plan.phase_bytes;
@@ -94,9 +96,18 @@ void SplitStrideTwoRows(const int8_t* x, const ConvGeometry& g, const DepthwiseP
       const int8_t* row = plane + rp * iw;
       int8_t* phase_row = dst + rp * 2 * phase_stride;  // row phase rp, column phase 0, row 0
       for (int64_t r = 0; r < rows; ++r, row += sh * iw, phase_row += pitch) {
-        const __m512i v = _mm512_maskz_loadu_epi8(row_bytes, row);
-        _mm256_mask_storeu_epi8(phase_row, even_bytes, _mm512_cvtepi16_epi8(v));
-        _mm256_mask_storeu_epi8(phase_row + phase_stride, odd_bytes, _mm512_cvtepi16_epi8(_mm512_srli_epi16(v, 8)));
+        for (int64_t ix = 0; ix < whole; ix += 64) {
+          const __m512i v = _mm512_loadu_si512(row + ix);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(phase_row + ix / 2), _mm512_cvtepi16_epi8(v));
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(phase_row + phase_stride + ix / 2),
+                              _mm512_cvtepi16_epi8(_mm512_srli_epi16(v, 8)));
+        }
+        if (tail > 0) {
+          const __m512i v = _mm512_maskz_loadu_epi8(tail_bytes, row + whole);
+          _mm256_mask_storeu_epi8(phase_row + whole / 2, even_bytes, _mm512_cvtepi16_epi8(v));
+          _mm256_mask_storeu_epi8(phase_row + phase_stride + whole / 2, odd_bytes,
+                                  _mm512_cvtepi16_epi8(_mm512_srli_epi16(v, 8)));
+        }
       }
     }
   }
@@ -112,7 +123,7 @@ void SplitStrideTwoRows(const int8_t* x, const ConvGeometry& g, const DepthwiseP
 // 4 loads, 4 ands or shifts, 4 packs and 4 stores.
 void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
                                 int8_t* phases) {
-  if (g.stride_w == 2 && g.in_w <= 64 && !(g.stride_h == 2 && g.in_w == 16 && plan.pitch == 8 && g.in_h % 4 == 0)) {
+  if (g.stride_w == 2 && !(g.stride_h == 2 && g.in_w == 16 && plan.pitch == 8 && g.in_h % 4 == 0)) {
     SplitStrideTwoRows(x, g, plan, channels, phases);
     return;
   }
