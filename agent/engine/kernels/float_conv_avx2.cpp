@@ -61,6 +61,18 @@ struct Avx2Floats {
                             _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(limit)), v));
   }
   static M And(M a, M b) { return _mm256_and_si256(a, b); }
+  // the cell activations' (kernels/float_rows.h)
+  static V Sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V Div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V Neg(V v) { return _mm256_xor_ps(v, _mm256_set1_ps(-0.0f)); }
+  static V Abs(V v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+  static M IsNan(V v) { return _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)); }
+  static M Less(V a, V b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+  static V Select(M m, V a, V b) { return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(m)); }
+  static V OrSign(V t, V x) { return _mm256_or_ps(t, _mm256_and_ps(x, _mm256_set1_ps(-0.0f))); }
+  static V Pow2(V k) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(k), _mm256_set1_epi32(127)), 23));
+  }
 };
 
 }  // namespace
@@ -75,6 +87,8 @@ void RowsTimesMatrixAvx2(const float* x, int64_t m, int64_t ldx, int64_t rows, c
   RowsTimesMatrixBlocked<Avx2Floats, 3, 3, 8>(x, m, ldx, rows, w, ldw, n, y, ldy);
 }
 
-void CellActivationAvx2(CellActivation f, const float* x, int64_t n, float* y) { CellActivationLoop(f, x, n, y); }
+void CellActivationAvx2(CellActivation f, const float* x, int64_t n, float* y) {
+  CellActivationVectors<Avx2Floats>(f, x, n, y);
+}
 
 }  // namespace edge::engine

@@ -54,6 +54,24 @@ struct Avx512Floats {
   // 0 <= v < limit: one unsigned compare
   static M InRange(VI v, int64_t limit) { return _mm512_cmplt_epu32_mask(v, _mm512_set1_epi32(static_cast<int32_t>(limit))); }
   static M And(M a, M b) { return static_cast<M>(a & b); }
+  // the cell activations' (kernels/float_rows.h)
+  static V Sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V Div(V a, V b) { return _mm512_div_ps(a, b); }
+  static V Bits(V v, int32_t mask, bool keep) {  // v's bits and mask (keep) or xor mask
+    const __m512i m = _mm512_set1_epi32(mask), b = _mm512_castps_si512(v);
+    return _mm512_castsi512_ps(keep ? _mm512_and_si512(b, m) : _mm512_xor_si512(b, m));
+  }
+  static V Neg(V v) { return Bits(v, INT32_MIN, false); }
+  static V Abs(V v) { return Bits(v, INT32_MAX, true); }
+  static M IsNan(V v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); }
+  static M Less(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static V Select(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
+  static V OrSign(V t, V x) {
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), _mm512_castps_si512(Bits(x, INT32_MIN, true))));
+  }
+  static V Pow2(V k) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(k), _mm512_set1_epi32(127)), 23));
+  }
 };
 
 }  // namespace
@@ -70,6 +88,8 @@ void RowsTimesMatrixAvx512(const float* x, int64_t m, int64_t ldx, int64_t rows,
   RowsTimesMatrixBlocked<Avx512Floats, 4, 4, 16>(x, m, ldx, rows, w, ldw, n, y, ldy);
 }
 
-void CellActivationAvx512(CellActivation f, const float* x, int64_t n, float* y) { CellActivationLoop(f, x, n, y); }
+void CellActivationAvx512(CellActivation f, const float* x, int64_t n, float* y) {
+  CellActivationVectors<Avx512Floats>(f, x, n, y);
+}
 
 }  // namespace edge::engine
