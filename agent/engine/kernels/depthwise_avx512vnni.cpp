@@ -123,14 +123,11 @@ void SplitStrideTwoRows(const int8_t* x, const ConvGeometry& g, const DepthwiseP
 // 4 loads, 4 ands or shifts, 4 packs and 4 stores.
 void SplitDepthwisePhasesAvx512(const int8_t* x, const ConvGeometry& g, const DepthwisePlan& plan, int64_t channels,
                                 int8_t* phases) {
-  if (g.stride_w == 2 && !(g.stride_h == 2 && g.in_w == 16 && plan.pitch == 8 && g.in_h % 4 == 0)) {
-    SplitStrideTwoRows(x, g, plan, channels, phases);
-    return;
-  }
   // (the four-row vector writes both row phases: only where both are read)
-  if (g.stride_h != 2 || g.stride_w != 2 || g.in_w != 16 || plan.pitch != 8 || g.in_h % 4 != 0 ||
-      plan.row_phase_read[0] == 0 || plan.row_phase_read[1] == 0) {
-    SplitDepthwisePhases(x, g, plan, channels, phases);
+  const bool four_rows = g.stride_h == 2 && g.stride_w == 2 && g.in_w == 16 && plan.pitch == 8 && g.in_h % 4 == 0 &&
+                         plan.row_phase_read[0] != 0 && plan.row_phase_read[1] != 0;
+  if (!four_rows) {
+    g.stride_w == 2 ? SplitStrideTwoRows(x, g, plan, channels, phases) : SplitDepthwisePhases(x, g, plan, channels, phases);
     return;
   }
   const __m512i columns =

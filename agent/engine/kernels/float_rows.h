@@ -19,7 +19,11 @@ namespace edge::engine {
 // A matrix times a matrix, row by row: y[i * ldy + j] = RowTimesMatrixLoop's y[j] for the row
 // x + i * ldx, i < m. The tiers take several rows per pass over w (each vector of w loaded once
 // for all of them: an input projection over a sequence reads its weights once per block of time
-// steps, not once per step) with each lane's sum in the same order.
+// steps, not once per step) with each lane's sum in the same order. ldy >= n, and y overlaps
+// neither x nor w. The kernels read no float of x past a row's `rows` nor of w past a row's n
+// columns, and write only the outputs. Bits: the same on every tier, except which payload comes
+// out where two NaNs meet in one sum (x86 returns the first operand's; the compiler orders a
+// commutative multiply or add as it likes).
 using FloatRowsTimesMatrixFn = void (*)(const float* x, int64_t m, int64_t ldx, int64_t rows, const float* w,
                                         int64_t ldw, int64_t n, float* y, int64_t ldy);
 
@@ -127,7 +131,7 @@ void RowsTimesMatrixVectors(const float* x, int64_t ldx, int64_t rows, const flo
   }
 }
 
-// RowsTimesMatrixLoop at a tier's width: blocks of kR rows, kB vectors of columns per pass (a
+// RowsTimesMatrixScalar at a tier's width: blocks of kR rows, kB vectors of columns per pass (a
 // column block of w stays in L1 while every row block passes over it), the last columns as
 // fewer vectors and one masked one; the rows past the last whole block one at a time
 // (RowTimesMatrixBlocked, kMax vectors per pass).

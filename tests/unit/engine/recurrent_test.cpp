@@ -369,28 +369,50 @@ TEST_CASE("a cell's Sigmoid and Tanh are within 4 ulps of the exact functions, t
 namespace edge::engine::testing {
 namespace {
 
+// x and w end at (or start right after) an inaccessible page, y's gaps between rows and the 8
+// floats after it hold a canary: the kernel reads no float of w past its n columns of the last
+// row, none of x past its rows, writes nothing but the outputs. One case in three has special
+// values (signed zeros, denormals, infinities, NaNs, products that overflow or underflow):
+// equal bits, except that where two NaNs meet in one sum either one's payload may come out (x86
+// returns the first operand's, and the compiler orders a commutative multiply or add), so NaN
+// outputs are compared as NaNs. Also m, rows and n of 0.
 TEST_CASE("the rows-times-matrix kernel gives the scalar loop's bits at every tier, width and row count",
           "[engine][recurrent][tiers]") {
   EDGE_TIERS_UNDER_TEST(tiers, EDGE_ALL_TIERS);
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> value(-2.0f, 2.0f);
+  const float specials[] = {0.0f, -0.0f, 1e-40f, -1e-42f, INFINITY, -INFINITY, NAN, 3e38f, -3e38f, 1e-30f};
+  constexpr float kCanary = 12345.0f;
+  int trial = 0;
   for (KernelTier tier : tiers) {
     const ElementwiseKernels& k = ElementwiseForTier(tier);
-    for (int64_t n : {1, 7, 8, 15, 16, 17, 31, 48, 63, 64, 65, 80, 96, 112, 128, 131, 200, 256, 300, 501}) {
-      for (int64_t rows : {1, 3, 32}) {
-        for (int64_t m : {1, 2, 3, 4, 5, 7, 9, 13}) {
-          // a column block of a wider matrix (as the GRU's candidate rows); x's and y's rows
-          // strided (as the time steps of a batch row)
+    for (int64_t n : {0, 1, 7, 8, 15, 16, 17, 31, 48, 63, 64, 65, 80, 96, 112, 128, 131, 200, 256, 300, 501}) {
+      for (int64_t rows : {0, 1, 3, 32}) {
+        for (int64_t m : {0, 1, 2, 3, 4, 5, 7, 9, 13}) {
+          ++trial;
+          const bool special = trial % 3 == 0, at_end = trial % 2 == 0;
+          const auto draw = [&] { return special && rng() % 4 == 0 ? specials[rng() % 10] : value(rng); };
+          // a column block of a wider matrix (as the GRU's candidate rows), strided rows of x
+          // and y (as the time steps of a batch row)
           const int64_t ldw = n + 5, ldx = rows + 2, ldy = n + 3;
-          std::vector<float> x(static_cast<size_t>(m * ldx)), w(static_cast<size_t>(rows * ldw));
-          for (float& v : x) v = value(rng);
-          for (float& v : w) v = value(rng);
-          std::vector<float> want(static_cast<size_t>(m * ldy), 12345.0f), got(want.size(), 12345.0f);
+          std::vector<float> x(static_cast<size_t>(std::max<int64_t>(m * ldx, 1))), w(static_cast<size_t>(std::max<int64_t>(rows * ldw, 1)));
+          for (float& v : x) v = draw();
+          for (float& v : w) v = draw();
+          // exactly the floats read: the last row of x ends at its `rows`, w's at column n
+          const size_t x_len = m > 0 ? static_cast<size_t>((m - 1) * ldx + rows) : 0;
+          const size_t w_len = rows > 0 ? static_cast<size_t>((rows - 1) * ldw + n) : 0;
+          const GuardedBuffer gx(std::max<size_t>(x_len, 1) * sizeof(float), at_end, x.data());
+          const GuardedBuffer gw(std::max<size_t>(w_len, 1) * sizeof(float), at_end, w.data());
+          std::vector<float> want(static_cast<size_t>(m * ldy + 8), kCanary), got(want.size(), kCanary);
           for (int64_t i = 0; i < m; ++i) RowTimesMatrixLoop(x.data() + i * ldx, rows, w.data(), ldw, n, want.data() + i * ldy);
-          k.rows_times_matrix(x.data(), m, ldx, rows, w.data(), ldw, n, got.data(), ldy);
-          INFO("tier " << KernelTierName(tier) << ", n = " << n << ", rows = " << rows << ", m = " << m);
-          // the gaps between y's rows untouched, every output the loop's bits
-          CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0);
+          k.rows_times_matrix(gx.as<float>(), m, ldx, rows, gw.as<float>(), ldw, n, got.data(), ldy);
+          INFO("tier " << KernelTierName(tier) << ", n = " << n << ", rows = " << rows << ", m = " << m
+                       << (special ? ", special values" : ""));
+          bool same = true;
+          for (size_t i = 0; i < want.size(); ++i) {
+            same = same && (std::isnan(want[i]) ? std::isnan(got[i]) : std::memcmp(&want[i], &got[i], sizeof(float)) == 0);
+          }
+          CHECK(same);
         }
       }
     }
