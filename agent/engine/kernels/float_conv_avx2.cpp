@@ -68,6 +68,7 @@ struct Avx2Floats {
   static V Abs(V v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
   static M IsNan(V v) { return _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)); }
   static M Less(V a, V b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+  static bool All(M m) { return _mm256_movemask_ps(_mm256_castsi256_ps(m)) == 0xFF; }
   static V Select(M m, V a, V b) { return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(m)); }
   static V OrSign(V t, V x) { return _mm256_or_ps(t, _mm256_and_ps(x, _mm256_set1_ps(-0.0f))); }
   static V Pow2(V k) {

@@ -65,6 +65,7 @@ struct Avx512Floats {
   static V Abs(V v) { return Bits(v, INT32_MAX, true); }
   static M IsNan(V v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); }
   static M Less(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static bool All(M m) { return m == 0xFFFF; }
   static V Select(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
   static V OrSign(V t, V x) {
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), _mm512_castps_si512(Bits(x, INT32_MIN, true))));
