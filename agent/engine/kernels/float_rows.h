@@ -37,24 +37,52 @@ inline void RowTimesMatrixLoop(const float* __restrict x, int64_t rows, const fl
   }
 }
 
+// kR rows of RowTimesMatrixLoop (x + r * ldx to y + r * ldy), B vectors of columns from j: each
+// vector of w loaded once for the kR rows, every lane's products added in row order from 0.
+template <class F, int kR, int B>
+void RowsTimesMatrixVectors(const float* x, int64_t ldx, int64_t rows, const float* w, int64_t ldw, int64_t j,
+                            typename F::M mask, float* y, int64_t ldy) {
+  using V = typename F::V;
+  constexpr bool kMasked = B == 0;  // one masked vector (the columns past the last whole one)
+  constexpr int kB = kMasked ? 1 : B;
+  // (the unroll pragmas keep acc in registers: at -O3 GCC 12 otherwise turns the zeroing into a
+  // memset and the stores into a memcpy of acc through the stack, ~25 ns a call on a Zen 5)
+  V acc[kR][kB];
+#pragma GCC unroll 16
+  for (int r = 0; r < kR; ++r) {
+#pragma GCC unroll 16
+    for (int b = 0; b < kB; ++b) acc[r][b] = F::Set1(0.0f);
+  }
+  for (int64_t k = 0; k < rows; ++k) {
+    const float* wr = w + k * ldw + j;
+    V wv[kB];
+#pragma GCC unroll 16
+    for (int b = 0; b < kB; ++b) wv[b] = kMasked ? F::MaskedLoad(wr, mask) : F::Load(wr + b * F::kLanes);
+#pragma GCC unroll 16
+    for (int r = 0; r < kR; ++r) {
+      const V xk = F::Set1(x[r * ldx + k]);
+#pragma GCC unroll 16
+      for (int b = 0; b < kB; ++b) acc[r][b] = F::Add(acc[r][b], F::Mul(xk, wv[b]));
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < kR; ++r) {
+#pragma GCC unroll 16
+    for (int b = 0; b < kB; ++b) {
+      if constexpr (kMasked) {
+        F::MaskedStore(y + r * ldy + j, mask, acc[r][b]);
+      } else {
+        F::Store(y + r * ldy + j + b * F::kLanes, acc[r][b]);
+      }
+    }
+  }
+}
+
 // B vectors of y (columns j...) of RowTimesMatrixLoop for a tier's float vectors F (the traits
 // of float_conv_simd.h), summed in registers over every row.
 template <class F, int B>
 void RowTimesMatrixVectors(const float* x, int64_t rows, const float* w, int64_t ldw, int64_t j, float* y) {
-  using V = typename F::V;
-  // (the unroll pragmas keep acc in registers: at -O3 GCC 12 otherwise turns the first loop
-  // into a memset and the last into a memcpy of acc through the stack, ~25 ns a call on a Zen 5)
-  V acc[B];
-#pragma GCC unroll 16
-  for (int b = 0; b < B; ++b) acc[b] = F::Set1(0.0f);
-  for (int64_t k = 0; k < rows; ++k) {
-    const V xk = F::Set1(x[k]);
-    const float* wr = w + k * ldw + j;
-#pragma GCC unroll 16
-    for (int b = 0; b < B; ++b) acc[b] = F::Add(acc[b], F::Mul(xk, F::Load(wr + b * F::kLanes)));
-  }
-#pragma GCC unroll 16
-  for (int b = 0; b < B; ++b) F::Store(y + j + b * F::kLanes, acc[b]);
+  RowsTimesMatrixVectors<F, 1, B>(x, 0, rows, w, ldw, j, typename F::M{}, y, 0);
 }
 
 // The whole vectors of columns [j, j + count * lanes), count < 2 * kMax, in one or two passes.
@@ -85,49 +113,7 @@ void RowTimesMatrixBlocked(const float* x, int64_t rows, const float* w, int64_t
   if (vectors > 0) RowTimesMatrixTail<F, kMax>(x, rows, w, ldw, j, vectors, y);
   j += vectors * kL;
   if (j < n) {  // the last columns in one masked vector (lanes past n neither read nor written)
-    const typename F::M m = F::Inside(0, 1, n - j, n - j);
-    typename F::V a = F::Set1(0.0f);
-    for (int64_t k = 0; k < rows; ++k) a = F::Add(a, F::Mul(F::Set1(x[k]), F::MaskedLoad(w + k * ldw + j, m)));
-    F::MaskedStore(y + j, m, a);
-  }
-}
-
-// kR rows of RowTimesMatrixLoop (x + r * ldx to y + r * ldy), B vectors of columns from j: each
-// vector of w loaded once for the kR rows, every lane's products added in row order from 0.
-template <class F, int kR, int B>
-void RowsTimesMatrixVectors(const float* x, int64_t ldx, int64_t rows, const float* w, int64_t ldw, int64_t j,
-                            typename F::M mask, float* y, int64_t ldy) {
-  using V = typename F::V;
-  constexpr bool kMasked = B == 0;  // one masked vector (the columns past the last whole one)
-  constexpr int kB = kMasked ? 1 : B;
-  V acc[kR][kB];  // (unrolled as in RowTimesMatrixVectors)
-#pragma GCC unroll 8
-  for (int r = 0; r < kR; ++r) {
-#pragma GCC unroll 8
-    for (int b = 0; b < kB; ++b) acc[r][b] = F::Set1(0.0f);
-  }
-  for (int64_t k = 0; k < rows; ++k) {
-    const float* wr = w + k * ldw + j;
-    V wv[kB];
-#pragma GCC unroll 8
-    for (int b = 0; b < kB; ++b) wv[b] = kMasked ? F::MaskedLoad(wr, mask) : F::Load(wr + b * F::kLanes);
-#pragma GCC unroll 8
-    for (int r = 0; r < kR; ++r) {
-      const V xk = F::Set1(x[r * ldx + k]);
-#pragma GCC unroll 8
-      for (int b = 0; b < kB; ++b) acc[r][b] = F::Add(acc[r][b], F::Mul(xk, wv[b]));
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < kR; ++r) {
-#pragma GCC unroll 8
-    for (int b = 0; b < kB; ++b) {
-      if constexpr (kMasked) {
-        F::MaskedStore(y + r * ldy + j, mask, acc[r][b]);
-      } else {
-        F::Store(y + r * ldy + j + b * F::kLanes, acc[r][b]);
-      }
-    }
+    RowsTimesMatrixVectors<F, 1, 0>(x, 0, rows, w, ldw, j, F::Inside(0, 1, n - j, n - j), y, 0);
   }
 }
 
